@@ -1,0 +1,7 @@
+//! expr: a declarative language and interpreter for deep-learning experiments.
+//!
+//! The pipeline is visible in the module layout: `syntax` (pest → AST with spans) →
+//! `check` (names, types, shapes) → `lower` (onto dfdx tensors and tape) → `run`
+//! (the epoch/step loop, metrics, hooks, records). `ops` holds our own tape ops
+//! (conv2d, pooling), `data` the dataset readers and the input pipeline, `output`
+//! what a run writes (plots, model files, progress).

@@ -5,3 +5,16 @@
 //! (the epoch/step loop, metrics, hooks, records). `ops` holds our own tape ops
 //! (conv2d, pooling), `data` the dataset readers and the input pipeline, `output`
 //! what a run writes (plots, model files, progress).
+
+pub mod check;
+pub mod cli;
+pub mod coreutils;
+pub mod data;
+pub mod frontend;
+pub mod lower;
+pub mod ops;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod syntax;

@@ -1,0 +1,83 @@
+//! Check: resolves names, validates values and infers shapes, turning the AST
+//! into a `plan::Experiment`, or into every error found (not just the first).
+
+pub mod args;
+pub mod data;
+pub mod error;
+pub mod hooks;
+pub mod model;
+pub mod plan;
+pub mod steps;
+pub mod summary;
+pub mod train;
+
+pub use error::CheckError;
+pub use plan::Experiment;
+
+use crate::source::Span;
+use crate::syntax::ast::{DeclKind, File, Ident};
+
+/// Names declared at the top level, in declaration order, with their spans.
+pub struct Table<T> {
+    pub items: Vec<(Ident, T)>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table { items: Vec::new() }
+    }
+}
+
+impl<T> Table<T> {
+    pub fn insert(&mut self, what: &str, name: &Ident, item: T, errors: &mut Vec<CheckError>) {
+        if let Some((first, _)) = self.items.iter().find(|(n, _)| n.name == name.name) {
+            errors.push(CheckError::duplicate(
+                what, &name.name, name.span, first.span,
+            ));
+        } else {
+            self.items.push((name.clone(), item));
+        }
+    }
+
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.items.iter().position(|(n, _)| n.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.items.iter().map(|(n, _)| n.name.as_str()).collect()
+    }
+
+    /// Resolves a reference, or reports it as unknown with a suggestion.
+    pub fn resolve(&self, what: &str, name: &Ident, errors: &mut Vec<CheckError>) -> Option<usize> {
+        let found = self.index(&name.name);
+        if found.is_none() {
+            errors.push(CheckError::unknown(
+                what,
+                &name.name,
+                name.span,
+                &self.names(),
+            ));
+        }
+        found
+    }
+}
+
+/// Checks a parsed file. `Err` holds every error found, in file order.
+pub fn check(file: &File) -> Result<Experiment, Vec<CheckError>> {
+    let mut errors = Vec::new();
+    let experiment = train::check_file(file, &mut errors);
+    errors.sort_by_key(|e| (e.span.start, e.span.end));
+    errors.dedup();
+    match experiment {
+        Some(experiment) if errors.is_empty() => Ok(experiment),
+        _ => Err(errors),
+    }
+}
+
+/// The span of the first declaration of a kind, for errors about the file as a whole.
+pub fn first_decl_span(file: &File, pred: impl Fn(&DeclKind) -> bool) -> Span {
+    file.decls
+        .iter()
+        .find(|d| pred(&d.kind))
+        .map_or(Span::new(0, 0), |d| d.span)
+}

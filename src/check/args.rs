@@ -1,0 +1,323 @@
+//! Reading the arguments of a call against the parameters it accepts:
+//! positional or named, each at most once, each of the right type and range.
+//! Every problem is pushed to the error list and a default is used, so that
+//! checking goes on and reports everything at once.
+
+use super::error::{fmt_number, CheckError};
+use crate::source::Span;
+use crate::syntax::ast::{BinOp, Call, Expr, ExprKind};
+
+pub struct Args<'a> {
+    call: &'a Call,
+    /// Parameter names in positional order.
+    params: &'a [&'a str],
+    /// The expression given for each parameter, if any.
+    given: Vec<Option<&'a Expr>>,
+}
+
+impl<'a> Args<'a> {
+    pub fn read(call: &'a Call, params: &'a [&'a str], errors: &mut Vec<CheckError>) -> Self {
+        let callee = call.name.name.as_str();
+        let mut given: Vec<Option<&Expr>> = vec![None; params.len()];
+        let mut given_span: Vec<Option<Span>> = vec![None; params.len()];
+        let mut position = 0;
+        for arg in &call.args {
+            let (index, span) = match &arg.name {
+                Some(name) => match params.iter().position(|p| *p == name.name) {
+                    Some(i) => (i, name.span),
+                    None => {
+                        errors.push(CheckError::unknown_parameter(
+                            callee, &name.name, name.span, params,
+                        ));
+                        continue;
+                    }
+                },
+                None => {
+                    if position >= params.len() {
+                        errors.push(CheckError::too_many_arguments(
+                            callee,
+                            params.len(),
+                            arg.value.span,
+                        ));
+                        continue;
+                    }
+                    position += 1;
+                    (position - 1, arg.value.span)
+                }
+            };
+            if let Some(first) = given_span[index] {
+                errors.push(CheckError::duplicate_argument(params[index], span, first));
+                continue;
+            }
+            given[index] = Some(&arg.value);
+            given_span[index] = Some(span);
+        }
+        Args {
+            call,
+            params,
+            given,
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        self.call.span
+    }
+
+    pub fn callee(&self) -> &str {
+        &self.call.name.name
+    }
+
+    pub fn get(&self, param: &str) -> Option<&'a Expr> {
+        let index = self.params.iter().position(|p| *p == param)?;
+        self.given[index]
+    }
+
+    /// The expression for a parameter that must be present.
+    pub fn required(&self, param: &str, errors: &mut Vec<CheckError>) -> Option<&'a Expr> {
+        let expr = self.get(param);
+        if expr.is_none() {
+            errors.push(CheckError::missing_argument(
+                self.callee(),
+                param,
+                self.span(),
+            ));
+        }
+        expr
+    }
+
+    pub fn number(&self, param: &str, default: f64, errors: &mut Vec<CheckError>) -> f64 {
+        self.get(param)
+            .and_then(|e| number(e, param, errors))
+            .unwrap_or(default)
+    }
+
+    /// A number `> 0` (`positive`) or `>= 0`.
+    pub fn positive(
+        &self,
+        param: &str,
+        default: f64,
+        strict: bool,
+        errors: &mut Vec<CheckError>,
+    ) -> f64 {
+        let Some(expr) = self.get(param) else {
+            return default;
+        };
+        let Some(v) = number(expr, param, errors) else {
+            return default;
+        };
+        let ok = if strict { v > 0.0 } else { v >= 0.0 };
+        if !ok || !v.is_finite() {
+            let expected = if strict {
+                "greater than 0"
+            } else {
+                "0 or more"
+            };
+            errors.push(CheckError::out_of_range(param, v, expected, expr.span));
+            return default;
+        }
+        v
+    }
+
+    /// A number in `[lo, hi)`.
+    pub fn fraction(
+        &self,
+        param: &str,
+        default: f64,
+        (lo, hi): (f64, f64),
+        errors: &mut Vec<CheckError>,
+    ) -> f64 {
+        let Some(expr) = self.get(param) else {
+            return default;
+        };
+        let Some(v) = number(expr, param, errors) else {
+            return default;
+        };
+        if !(lo..hi).contains(&v) {
+            let expected = format!("in [{}, {})", fmt_number(lo), fmt_number(hi));
+            errors.push(CheckError::out_of_range(param, v, &expected, expr.span));
+            return default;
+        }
+        v
+    }
+
+    /// A whole number `>= min`.
+    pub fn count(
+        &self,
+        param: &str,
+        default: usize,
+        min: usize,
+        errors: &mut Vec<CheckError>,
+    ) -> usize {
+        self.get(param)
+            .and_then(|e| count(e, param, min, errors))
+            .unwrap_or(default)
+    }
+
+    /// A whole number or a pair of them: `3` or `(3, 3)`.
+    pub fn pair(
+        &self,
+        param: &str,
+        default: (usize, usize),
+        errors: &mut Vec<CheckError>,
+    ) -> (usize, usize) {
+        self.get(param)
+            .and_then(|e| pair(e, param, errors))
+            .unwrap_or(default)
+    }
+
+    pub fn boolean(&self, param: &str, default: bool, errors: &mut Vec<CheckError>) -> bool {
+        match self.get(param) {
+            None => default,
+            Some(Expr {
+                kind: ExprKind::Bool(b),
+                ..
+            }) => *b,
+            Some(e) => {
+                errors.push(
+                    CheckError::wrong_type(param, "`true` or `false`", describe(e), e.span)
+                        .with_help(format!("write `{param} = true` or `{param} = false`")),
+                );
+                default
+            }
+        }
+    }
+
+    pub fn string(&self, param: &str, errors: &mut Vec<CheckError>) -> Option<(&'a str, Span)> {
+        match self.get(param)? {
+            Expr {
+                kind: ExprKind::Str(s),
+                span,
+            } => Some((s.value.as_str(), *span)),
+            e => {
+                errors.push(
+                    CheckError::wrong_type(param, "a string", describe(e), e.span)
+                        .with_help("put the value in double quotes"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A bare name such as `relu` or `same`, one of `choices`.
+    pub fn choice(
+        &self,
+        param: &str,
+        choices: &[&'a str],
+        errors: &mut Vec<CheckError>,
+    ) -> Option<(&'a str, Span)> {
+        let expr = self.get(param)?;
+        let (name, span) = match &expr.kind {
+            ExprKind::Name(id) => (id.name.as_str(), id.span),
+            ExprKind::Str(s) => (s.value.as_str(), expr.span),
+            _ => {
+                errors.push(
+                    CheckError::wrong_type(param, "a name", describe(expr), expr.span)
+                        .with_help(format!("one of: {}", choices.join(", "))),
+                );
+                return None;
+            }
+        };
+        match choices.iter().find(|c| **c == name) {
+            Some(c) => Some((c, span)),
+            None => {
+                errors.push(CheckError::unknown(param, name, span, choices));
+                None
+            }
+        }
+    }
+}
+
+/// What kind of value an expression is, for "this is ..." labels.
+pub fn describe(expr: &Expr) -> &'static str {
+    match &expr.kind {
+        ExprKind::Number(_) | ExprKind::Neg(_) | ExprKind::Binary(..) => "a number",
+        ExprKind::Bool(_) => "a boolean",
+        ExprKind::Str(_) => "a string",
+        ExprKind::Name(_) | ExprKind::Field(..) => "a name",
+        ExprKind::Tuple(_) => "a tuple",
+        ExprKind::Call(_) => "a call",
+    }
+}
+
+/// Evaluates a constant numeric expression (`1 / 255`, `-3`, `2 ** 10`).
+pub fn number(expr: &Expr, what: &str, errors: &mut Vec<CheckError>) -> Option<f64> {
+    let value = const_number(expr).or_else(|| {
+        errors.push(
+            CheckError::wrong_type(what, "a number", describe(expr), expr.span)
+                .with_help(format!("write a number, e.g. `{what} = 0.5`")),
+        );
+        None
+    })?;
+    if value.is_finite() {
+        Some(value)
+    } else {
+        errors.push(CheckError::out_of_range(
+            what,
+            value,
+            "a finite number",
+            expr.span,
+        ));
+        None
+    }
+}
+
+fn const_number(expr: &Expr) -> Option<f64> {
+    match &expr.kind {
+        ExprKind::Number(v) => Some(*v),
+        ExprKind::Neg(e) => const_number(e).map(|v| -v),
+        ExprKind::Binary(op, l, r) => {
+            let (l, r) = (const_number(l)?, const_number(r)?);
+            Some(match op {
+                BinOp::Add => l + r,
+                BinOp::Sub => l - r,
+                BinOp::Mul => l * r,
+                BinOp::Div => l / r,
+                BinOp::Pow => l.powf(r),
+            })
+        }
+        _ => None,
+    }
+}
+
+pub fn count(expr: &Expr, what: &str, min: usize, errors: &mut Vec<CheckError>) -> Option<usize> {
+    let v = number(expr, what, errors)?;
+    if v.fract() != 0.0 {
+        errors.push(
+            CheckError::wrong_type(what, "a whole number", "a fraction", expr.span).with_help(
+                format!("write a whole number, e.g. `{}`", v.round().max(min as f64)),
+            ),
+        );
+        return None;
+    }
+    if v < min as f64 || v > 1e12 {
+        let expected = format!("at least {min}");
+        errors.push(CheckError::out_of_range(what, v, &expected, expr.span));
+        return None;
+    }
+    // In range by the check above.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(v as usize)
+}
+
+fn pair(expr: &Expr, what: &str, errors: &mut Vec<CheckError>) -> Option<(usize, usize)> {
+    match &expr.kind {
+        ExprKind::Tuple(items) if items.len() == 2 => {
+            let a = count(&items[0], what, 1, errors);
+            let b = count(&items[1], what, 1, errors);
+            Some((a?, b?))
+        }
+        ExprKind::Tuple(_) => {
+            errors.push(
+                CheckError::wrong_type(
+                    what,
+                    "a number or a pair",
+                    "a tuple of another size",
+                    expr.span,
+                )
+                .with_help(format!("write `{what} = 3` or `{what} = (3, 3)`")),
+            );
+            None
+        }
+        _ => count(expr, what, 1, errors).map(|v| (v, v)),
+    }
+}

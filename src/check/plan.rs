@@ -1,0 +1,398 @@
+//! The checked experiment: every name resolved, every value in range, every
+//! shape known. `lower` and `run` take this, never the AST.
+
+use std::path::PathBuf;
+
+use crate::source::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub name: String,
+    pub seed: u64,
+    /// Worker threads; `None` uses every core.
+    pub threads: Option<usize>,
+    pub epochs: usize,
+    pub datasets: Vec<DataSet>,
+    pub models: Vec<Model>,
+    pub losses: Vec<Loss>,
+    pub optimizers: Vec<Optimizer>,
+    /// Steps that update parameters run first each epoch, then the others.
+    pub steps: Vec<Step>,
+    pub metrics: Vec<Metric>,
+    pub hooks: Hooks,
+    pub before: Vec<Action>,
+    pub after: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSet {
+    pub name: String,
+    pub source: DataSource,
+    /// Pixels are multiplied by this when a batch is built.
+    pub scale: f32,
+    /// Shape of one element after the transforms, e.g. `[1, 28, 28]`.
+    pub element_shape: Vec<usize>,
+    /// Number of label classes the source declares (10 for MNIST).
+    pub classes: usize,
+    /// Labels as one-hot vectors instead of class indices.
+    pub one_hot: bool,
+    /// Shuffle buffer size; `None` keeps the file order.
+    pub shuffle: Option<usize>,
+    pub batch: usize,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    Mnist { train: bool },
+    Idx { images: PathBuf, labels: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    /// Shape of one input element (without the batch axis).
+    pub input_shape: Vec<usize>,
+    pub layers: Vec<Layer>,
+    pub span: Span,
+}
+
+impl Model {
+    pub fn output_shape(&self) -> &[usize] {
+        self.layers
+            .last()
+            .map_or(&self.input_shape, |l| &l.output_shape)
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.layers.iter().map(Layer::parameter_count).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Unique within the model, Keras style: `conv2d`, `dense`, `dense_1`.
+    pub name: String,
+    pub kind: LayerKind,
+    pub input_shape: Vec<usize>,
+    pub output_shape: Vec<usize>,
+    pub span: Span,
+}
+
+impl Layer {
+    /// Shapes of this layer's parameters (weight first, then bias), in storage layout.
+    pub fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        match &self.kind {
+            LayerKind::Dense {
+                units, use_bias, ..
+            } => {
+                let mut shapes = vec![vec![self.input_shape[0], *units]];
+                if *use_bias {
+                    shapes.push(vec![*units]);
+                }
+                shapes
+            }
+            LayerKind::Conv2d {
+                filters,
+                kernel,
+                use_bias,
+                ..
+            } => {
+                let mut shapes = vec![vec![*filters, self.input_shape[0], kernel.0, kernel.1]];
+                if *use_bias {
+                    shapes.push(vec![*filters]);
+                }
+                shapes
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.parameter_shapes()
+            .iter()
+            .map(|s| s.iter().product::<usize>())
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    Dense {
+        units: usize,
+        activation: Activation,
+        use_bias: bool,
+    },
+    Conv2d {
+        filters: usize,
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: Padding,
+        activation: Activation,
+        use_bias: bool,
+    },
+    Pool2d {
+        kind: PoolKind,
+        size: (usize, usize),
+        stride: (usize, usize),
+        padding: Padding,
+    },
+    Flatten,
+    Dropout {
+        rate: f32,
+    },
+    Activation(Activation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    LeakyRelu { alpha: f32 },
+    Gelu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    Valid,
+    Same,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Avg,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loss {
+    pub name: String,
+    pub kind: LossKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LossKind {
+    SparseCategoricalCrossentropy { from_logits: bool },
+    CategoricalCrossentropy { from_logits: bool },
+    BinaryCrossentropy { from_logits: bool },
+    MeanSquaredError,
+    MeanAbsoluteError,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optimizer {
+    pub name: String,
+    pub kind: OptimizerKind,
+    pub lr: f64,
+    /// Indices into `Experiment::models` whose parameters this optimizer updates.
+    pub models: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimizerKind {
+    Sgd {
+        momentum: f64,
+        nesterov: bool,
+    },
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    AdamW {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+    },
+    RmsProp {
+        rho: f64,
+        momentum: f64,
+        epsilon: f64,
+    },
+}
+
+/// One pass over a data set: the statements run on every batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Index into `Experiment::datasets`.
+    pub data: usize,
+    pub x: String,
+    pub y: String,
+    pub stmts: Vec<StepStmt>,
+}
+
+impl Step {
+    pub fn trains(&self) -> bool {
+        self.stmts
+            .iter()
+            .any(|s| matches!(s, StepStmt::Update { .. }))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepStmt {
+    Let { name: String, value: TensorExpr },
+    Update { optimizer: usize, loss: TensorExpr },
+}
+
+/// A tensor-valued expression inside a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorExpr {
+    /// A name bound earlier in the step (or the step's `x`, `y`).
+    Var(String),
+    CallModel {
+        model: usize,
+        input: Box<TensorExpr>,
+        training: bool,
+    },
+    CallLoss {
+        loss: usize,
+        target: Box<TensorExpr>,
+        prediction: Box<TensorExpr>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    /// Index into `Experiment::steps`.
+    pub step: usize,
+    pub kind: MetricKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricKind {
+    /// The mean over the epoch of a scalar the step computes, weighted by batch size.
+    Mean(TensorExpr),
+    /// Fraction of rows whose arg-max matches the label (class index or one-hot).
+    Accuracy {
+        labels: TensorExpr,
+        predictions: TensorExpr,
+    },
+    /// Fraction of outputs on the right side of 0.5 (or of 0 for logits).
+    BinaryAccuracy {
+        labels: TensorExpr,
+        predictions: TensorExpr,
+        threshold: f32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hooks {
+    /// After gradients are computed, before the optimizer applies them.
+    pub on_step: Vec<Action>,
+    pub epoch_start: Vec<Action>,
+    pub epoch_end: Vec<Action>,
+    /// `(every, actions)`: after each `every`-th training step.
+    pub every_steps: Vec<(usize, Vec<Action>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Clip gradients of the given optimizers' parameters.
+    Clip {
+        clip: Clip,
+        optimizers: Vec<usize>,
+    },
+    SetLr {
+        optimizer: usize,
+        value: ScalarExpr,
+    },
+    Log(Format),
+    Plot {
+        metrics: Vec<usize>,
+        path: PathBuf,
+    },
+    Save {
+        model: usize,
+        path: PathBuf,
+    },
+    Load {
+        model: usize,
+        path: PathBuf,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Each gradient tensor to this L2 norm (tf.clip_by_norm).
+    Norm(f32),
+    /// All gradient tensors together to this L2 norm (tf.clip_by_global_norm).
+    GlobalNorm(f32),
+    /// Each element to [-v, v].
+    Value(f32),
+}
+
+/// A number computed in a hook from the loop's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScalarExpr {
+    Const(f64),
+    /// 0-based epoch index.
+    Epoch,
+    /// Number of training steps taken so far (0-based), across epochs.
+    GlobalStep,
+    /// Steps per epoch of the (first) training data set.
+    StepsPerEpoch,
+    /// The current learning rate of an optimizer.
+    Lr(usize),
+    /// The current value of a metric (over the epoch so far).
+    Metric(usize),
+    Neg(Box<ScalarExpr>),
+    Binary(crate::syntax::ast::BinOp, Box<ScalarExpr>, Box<ScalarExpr>),
+    Call(ScalarFn, Vec<ScalarExpr>),
+}
+
+/// Functions usable in scalar expressions: maths and named learning-rate schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarFn {
+    Exp,
+    Log,
+    Sqrt,
+    Floor,
+    Min,
+    Max,
+    Cos,
+    /// `exponential(initial, rate, steps)` = initial * rate ^ (step / steps).
+    Exponential,
+    /// `step_decay(initial, factor, every)` = initial * factor ^ floor(epoch / every).
+    StepDecay,
+    /// `cosine(initial, steps, alpha)`: Keras CosineDecay over `steps` training steps.
+    Cosine,
+    /// `warmup(target, steps)`: linear from 0 to `target` over `steps` steps, then `target`.
+    Warmup,
+}
+
+/// A log format string: text and `{expr:spec}` holes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Format {
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    Hole { value: ScalarExpr, spec: FormatSpec },
+}
+
+/// Python-style format spec subset: `.4f`, `.2e`, `d`, `.1%`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FormatSpec {
+    pub precision: Option<usize>,
+    pub style: FormatStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FormatStyle {
+    /// Integers as integers, others with Rust's shortest round-trip form.
+    #[default]
+    General,
+    Fixed,
+    Exponent,
+    Integer,
+    Percent,
+}

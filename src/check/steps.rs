@@ -1,0 +1,613 @@
+//! Steps and metrics: tensor expressions resolved against the step's names,
+//! with shapes inferred through model calls and losses checked against labels.
+
+use std::collections::HashMap;
+
+use super::error::CheckError;
+use super::model::{infer_shapes, LayerDraft};
+use super::plan::{
+    DataSet, Loss, LossKind, Metric, MetricKind, Model, Optimizer, Step, StepStmt, TensorExpr,
+};
+use super::Table;
+use crate::source::Span;
+use crate::syntax::ast::{Call, DeclKind, Expr, ExprKind, File, Ident, Stmt, StmtKind};
+
+pub struct StepCx<'a> {
+    pub datasets: &'a Table<DataSet>,
+    pub models: &'a Table<(Vec<LayerDraft>, Span)>,
+    pub losses: &'a Table<Loss>,
+    pub optimizers: &'a Table<Optimizer>,
+    /// Models whose input shape is known, filled in as steps call them.
+    pub inferred: Vec<Option<Model>>,
+    /// Data sets whose step had errors: what depends on them is not reported again.
+    pub failed_data: Vec<usize>,
+    /// Metrics that could not be checked: references to them are not reported again.
+    pub poisoned: Vec<String>,
+}
+
+/// The type of a value in a step, per batch element.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TType {
+    Float(Vec<usize>),
+    /// Class indices in `0..classes`.
+    Labels {
+        classes: usize,
+    },
+    Scalar,
+}
+
+impl std::fmt::Display for TType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TType::Float(shape) => write!(f, "values of shape {shape:?}"),
+            TType::Labels { classes } => write!(f, "class labels (0..{classes})"),
+            TType::Scalar => write!(f, "a scalar"),
+        }
+    }
+}
+
+type Env = HashMap<String, TType>;
+
+fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
+    let label = if data.one_hot {
+        TType::Float(vec![data.classes])
+    } else {
+        TType::Labels {
+            classes: data.classes,
+        }
+    };
+    HashMap::from([
+        (x.to_string(), TType::Float(data.element_shape.clone())),
+        (y.to_string(), label),
+    ])
+}
+
+pub fn check_desugared(
+    cx: &mut StepCx<'_>,
+    data: usize,
+    stmts: Vec<StepStmt>,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<Step> {
+    let mut env = data_env(&cx.datasets.items[data].1, "x", "y");
+    let mut ok = true;
+    for stmt in &stmts {
+        match stmt {
+            StepStmt::Let { name, value } => match infer(cx, value, &env, span, errors) {
+                Some(t) => {
+                    env.insert(name.clone(), t);
+                }
+                None => ok = false,
+            },
+            StepStmt::Update { loss, .. } => ok &= infer(cx, loss, &env, span, errors).is_some(),
+        }
+    }
+    if !ok {
+        cx.failed_data.push(data);
+    }
+    ok.then_some(Step {
+        data,
+        x: "x".into(),
+        y: "y".into(),
+        stmts,
+    })
+}
+
+/// An explicit `step on DATA (x, y) { ... }`.
+pub fn check_step(
+    cx: &mut StepCx<'_>,
+    data: &Ident,
+    x: &Ident,
+    y: &Ident,
+    body: &[Stmt],
+    errors: &mut Vec<CheckError>,
+) -> Option<Step> {
+    let data_index = cx.datasets.resolve("data", data, errors)?;
+    let mut env = data_env(&cx.datasets.items[data_index].1, &x.name, &y.name);
+    let mut stmts = Vec::new();
+    let errors_before = errors.len();
+    for stmt in body {
+        match &stmt.kind {
+            StmtKind::Assign { target, value } => {
+                if target.len() != 1 {
+                    errors.push(CheckError::invalid(
+                        "a step can only bind plain names".into(),
+                        "not a plain name".into(),
+                        target[0].span.to(target[target.len() - 1].span),
+                    ));
+                    continue;
+                }
+                let Some(expr) = tensor_expr(cx, value, &env, errors) else {
+                    continue;
+                };
+                if let Some(t) = infer(cx, &expr, &env, value.span, errors) {
+                    env.insert(target[0].name.clone(), t);
+                    stmts.push(StepStmt::Let {
+                        name: target[0].name.clone(),
+                        value: expr,
+                    });
+                }
+            }
+            StmtKind::Update { optimizer, loss } => {
+                let opt = cx.optimizers.resolve("optimizer", optimizer, errors);
+                let Some(expr) = tensor_expr(cx, loss, &env, errors) else {
+                    continue;
+                };
+                let t = infer(cx, &expr, &env, loss.span, errors);
+                if let (Some(opt), Some(t)) = (opt, t) {
+                    if t != TType::Scalar {
+                        errors.push(CheckError::incompatible(
+                            "`update` minimizes a scalar loss".into(),
+                            format!("this is {t}"),
+                            loss.span,
+                            "pass the value of a loss, e.g. `loss = xent(y, logits)`",
+                        ));
+                    }
+                    stmts.push(StepStmt::Update {
+                        optimizer: opt,
+                        loss: expr,
+                    });
+                }
+            }
+            StmtKind::Log { .. } | StmtKind::Call(_) => errors.push(CheckError::misplaced(
+                "this statement cannot run inside a step".into(),
+                "not a binding or an update".into(),
+                stmt.span,
+                "a step binds values (`logits = model(x)`) and updates optimizers; log from `on epoch_end { }`",
+            )),
+        }
+    }
+    if errors.len() > errors_before {
+        cx.failed_data.push(data_index);
+    }
+    Some(Step {
+        data: data_index,
+        x: x.name.clone(),
+        y: y.name.clone(),
+        stmts,
+    })
+}
+
+/// One step per data set: two would make `metric ... on DATA` ambiguous.
+pub fn check_step_data_unique(
+    steps: &[(Step, Span)],
+    cx: &StepCx<'_>,
+    errors: &mut Vec<CheckError>,
+) {
+    for (i, (step, span)) in steps.iter().enumerate() {
+        if let Some((_, first)) = steps[..i].iter().find(|(s, _)| s.data == step.data) {
+            let name = &cx.datasets.items[step.data].0.name;
+            errors.push(
+                CheckError::duplicate("step on data", name, *span, *first)
+                    .with_help("do all the work on a data set in one step"),
+            );
+        }
+    }
+}
+
+fn tensor_expr(
+    cx: &StepCx<'_>,
+    expr: &Expr,
+    env: &Env,
+    errors: &mut Vec<CheckError>,
+) -> Option<TensorExpr> {
+    match &expr.kind {
+        ExprKind::Name(id) => {
+            if env.contains_key(&id.name) {
+                Some(TensorExpr::Var(id.name.clone()))
+            } else {
+                let known: Vec<&str> = env.keys().map(String::as_str).collect();
+                errors.push(CheckError::unknown("value", &id.name, id.span, &known));
+                None
+            }
+        }
+        ExprKind::Call(call) => tensor_call(cx, call, env, errors),
+        _ => {
+            errors.push(
+                CheckError::invalid(
+                    "this expression is not supported in a step".into(),
+                    "unsupported here".into(),
+                    expr.span,
+                )
+                .with_help(
+                    "steps call models and losses: `logits = model(x)`, `loss = xent(y, logits)`",
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn tensor_call(
+    cx: &StepCx<'_>,
+    call: &Call,
+    env: &Env,
+    errors: &mut Vec<CheckError>,
+) -> Option<TensorExpr> {
+    let name = call.name.name.as_str();
+    if let Some(model) = cx.models.index(name) {
+        let args = super::args::Args::read(call, &["input", "training"], errors);
+        let input = args.required("input", errors)?;
+        let training = args.boolean("training", false, errors);
+        let input = tensor_expr(cx, input, env, errors)?;
+        return Some(TensorExpr::CallModel {
+            model,
+            input: Box::new(input),
+            training,
+        });
+    }
+    if let Some(loss) = cx.losses.index(name) {
+        let args = super::args::Args::read(call, &["target", "prediction"], errors);
+        let target = args.required("target", errors);
+        let prediction = args.required("prediction", errors);
+        let target = tensor_expr(cx, target?, env, errors);
+        let prediction = tensor_expr(cx, prediction?, env, errors);
+        return Some(TensorExpr::CallLoss {
+            loss,
+            target: Box::new(target?),
+            prediction: Box::new(prediction?),
+        });
+    }
+    let mut known = cx.models.names();
+    known.extend(cx.losses.names());
+    errors.push(CheckError::unknown(
+        "model or loss",
+        name,
+        call.name.span,
+        &known,
+    ));
+    None
+}
+
+/// Infers the type of a step expression, inferring model shapes on first call.
+pub fn infer(
+    cx: &mut StepCx<'_>,
+    expr: &TensorExpr,
+    env: &Env,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<TType> {
+    match expr {
+        TensorExpr::Var(name) => env.get(name).cloned(),
+        TensorExpr::CallModel { model, input, .. } => {
+            let input_type = infer(cx, input, env, span, errors)?;
+            let TType::Float(shape) = input_type else {
+                errors.push(CheckError::incompatible(
+                    format!(
+                        "model `{}` is called on {input_type}",
+                        cx.models.items[*model].0.name
+                    ),
+                    format!("{input_type}"),
+                    span,
+                    "models take the data's `x` (or another model's output)",
+                ));
+                return None;
+            };
+            match &cx.inferred[*model] {
+                Some(m) if m.input_shape == shape => Some(TType::Float(m.output_shape().to_vec())),
+                Some(m) => {
+                    errors.push(CheckError::shape(
+                        format!(
+                            "model `{}` is called with inputs of shape {shape:?}, elsewhere {:?}",
+                            m.name, m.input_shape
+                        ),
+                        format!("input of shape {shape:?}"),
+                        span,
+                        "a model takes one input shape",
+                    ));
+                    None
+                }
+                None => {
+                    let (name, (drafts, model_span)) = &cx.models.items[*model];
+                    let m = infer_shapes(&name.name, &shape, drafts, *model_span, errors)?;
+                    let out = m.output_shape().to_vec();
+                    cx.inferred[*model] = Some(m);
+                    Some(TType::Float(out))
+                }
+            }
+        }
+        TensorExpr::CallLoss {
+            loss,
+            target,
+            prediction,
+        } => {
+            let target = infer(cx, target, env, span, errors)?;
+            let prediction = infer(cx, prediction, env, span, errors)?;
+            let loss = &cx.losses.items[*loss].1;
+            loss_compatible(loss, &target, &prediction, span, errors).then_some(TType::Scalar)
+        }
+    }
+}
+
+fn loss_compatible(
+    loss: &Loss,
+    target: &TType,
+    prediction: &TType,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let name = &loss.name;
+    let mut fail = |title: String, help: &str| {
+        errors.push(CheckError::incompatible(
+            title,
+            format!("`{name}` applied here"),
+            span,
+            help,
+        ));
+        false
+    };
+    let TType::Float(pred) = prediction else {
+        return fail(
+            format!("loss `{name}` needs predictions, got {prediction}"),
+            "pass the model's output as the second argument",
+        );
+    };
+    match (loss.kind, target) {
+        (LossKind::SparseCategoricalCrossentropy { .. }, TType::Labels { classes }) => {
+            if pred.len() != 1 || pred[0] != *classes {
+                return fail(
+                    format!("the data has {classes} classes but the model outputs {pred:?}"),
+                    &format!("make the last layer `dense(units = {classes})`"),
+                );
+            }
+            true
+        }
+        (LossKind::SparseCategoricalCrossentropy { .. }, TType::Float(_)) => fail(
+            format!(
+                "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
+            ),
+            "use `categorical_crossentropy`, or remove `one_hot()` from the data",
+        ),
+        (LossKind::CategoricalCrossentropy { .. }, TType::Labels { .. }) => fail(
+            format!(
+                "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"
+            ),
+            "use `sparse_categorical_crossentropy`, or add `one_hot()` to the data pipeline",
+        ),
+        (LossKind::BinaryCrossentropy { .. }, TType::Labels { classes }) => {
+            if *classes != 2 || pred.iter().product::<usize>() != 1 {
+                return fail(
+                    format!("`binary_crossentropy` needs 2 classes and 1 output, but the data has {classes} classes and the model outputs {pred:?}"),
+                    "for several classes use `sparse_categorical_crossentropy`",
+                );
+            }
+            true
+        }
+        (_, TType::Float(t)) if t != pred => fail(
+            format!("targets of shape {t:?} do not match predictions of shape {pred:?}"),
+            "the model's output shape must equal the target's",
+        ),
+        (_, TType::Float(_)) => true,
+        (LossKind::MeanSquaredError | LossKind::MeanAbsoluteError, TType::Labels { .. }) => {
+            if pred.iter().product::<usize>() != 1 {
+                return fail(
+                    format!("a regression loss on class labels needs 1 output, the model outputs {pred:?}"),
+                    "use a classification loss, or a model with one output",
+                );
+            }
+            true
+        }
+        (_, TType::Scalar) => fail(
+            format!("loss `{name}` needs targets, got a scalar"),
+            "pass the labels `y` first",
+        ),
+    }
+}
+
+pub const METRICS: &[&str] = &[
+    "mean",
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+    "accuracy",
+];
+
+/// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
+pub fn check_metrics(
+    file: &File,
+    steps: &[Step],
+    cx: &mut StepCx<'_>,
+    errors: &mut Vec<CheckError>,
+) -> Vec<Metric> {
+    let mut metrics: Vec<(Ident, Metric)> = Vec::new();
+    for decl in &file.decls {
+        let DeclKind::Metrics { metrics: list } = &decl.kind else {
+            continue;
+        };
+        for m in list {
+            if let Some((first, _)) = metrics.iter().find(|(n, _)| n.name == m.name.name) {
+                errors.push(CheckError::duplicate(
+                    "metric",
+                    &m.name.name,
+                    m.name.span,
+                    first.span,
+                ));
+                continue;
+            }
+            let Some(data) = cx.datasets.resolve("data", &m.on, errors) else {
+                cx.poisoned.push(m.name.name.clone());
+                continue;
+            };
+            if cx.failed_data.contains(&data) {
+                cx.poisoned.push(m.name.name.clone());
+                continue;
+            }
+            let Some(step_index) = steps.iter().position(|s| s.data == data) else {
+                cx.poisoned.push(m.name.name.clone());
+                errors.push(CheckError::missing(
+                    "no step runs on this data",
+                    format!("no step runs on `{}`", m.on.name),
+                    m.on.span,
+                    "use the data of a step: `train`'s `data` or `validate`, or a `step on DATA`",
+                ));
+                continue;
+            };
+            let step = &steps[step_index];
+            let env = step_env(cx, step);
+            match metric_kind(cx, &m.value, &env, errors) {
+                Some(kind) => metrics.push((
+                    m.name.clone(),
+                    Metric {
+                        name: m.name.name.clone(),
+                        step: step_index,
+                        kind,
+                    },
+                )),
+                None => cx.poisoned.push(m.name.name.clone()),
+            }
+        }
+    }
+    metrics.into_iter().map(|(_, m)| m).collect()
+}
+
+/// The names a step binds, with their types (recomputed from the checked step).
+fn step_env(cx: &StepCx<'_>, step: &Step) -> Env {
+    let mut env = data_env(&cx.datasets.items[step.data].1, &step.x, &step.y);
+    for stmt in &step.stmts {
+        if let StepStmt::Let { name, value } = stmt {
+            if let Some(t) = quiet_type(cx, value, &env) {
+                env.insert(name.clone(), t);
+            }
+        }
+    }
+    env
+}
+
+fn quiet_type(cx: &StepCx<'_>, expr: &TensorExpr, env: &Env) -> Option<TType> {
+    match expr {
+        TensorExpr::Var(n) => env.get(n).cloned(),
+        TensorExpr::CallModel { model, .. } => cx.inferred[*model]
+            .as_ref()
+            .map(|m| TType::Float(m.output_shape().to_vec())),
+        TensorExpr::CallLoss { .. } => Some(TType::Scalar),
+    }
+}
+
+fn metric_kind(
+    cx: &StepCx<'_>,
+    expr: &Expr,
+    env: &Env,
+    errors: &mut Vec<CheckError>,
+) -> Option<MetricKind> {
+    let ExprKind::Call(call) = &expr.kind else {
+        errors.push(
+            CheckError::invalid(
+                "a metric is a call such as `mean(loss)`".into(),
+                "not a metric".into(),
+                expr.span,
+            )
+            .with_help(format!("metrics: {}", METRICS.join(", "))),
+        );
+        return None;
+    };
+    let name = call.name.name.as_str();
+    let var = |e: &Expr, errors: &mut Vec<CheckError>| -> Option<(TensorExpr, TType)> {
+        match &e.kind {
+            ExprKind::Name(id) => match env.get(&id.name) {
+                Some(t) => Some((TensorExpr::Var(id.name.clone()), t.clone())),
+                None => {
+                    let known: Vec<&str> = env.keys().map(String::as_str).collect();
+                    errors.push(CheckError::unknown("step value", &id.name, id.span, &known));
+                    None
+                }
+            },
+            _ => {
+                errors.push(
+                    CheckError::invalid(
+                        "metrics read values the step binds".into(),
+                        "not a name".into(),
+                        e.span,
+                    )
+                    .with_help("bind it in the step first, e.g. `logits = model(x)`"),
+                );
+                None
+            }
+        }
+    };
+    let _ = cx;
+    match name {
+        "mean" => {
+            let args = super::args::Args::read(call, &["value"], errors);
+            let (value, t) = var(args.required("value", errors)?, errors)?;
+            if t != TType::Scalar {
+                errors.push(CheckError::incompatible(
+                    "`mean` averages a scalar per step".into(),
+                    format!("this is {t}"),
+                    call.span,
+                    "take the mean of a loss value, e.g. `mean(loss)`",
+                ));
+                return None;
+            }
+            Some(MetricKind::Mean(value))
+        }
+        "sparse_categorical_accuracy" | "categorical_accuracy" | "accuracy" | "binary_accuracy" => {
+            let params: &[&str] = if name == "binary_accuracy" {
+                &["labels", "predictions", "threshold"]
+            } else {
+                &["labels", "predictions"]
+            };
+            let args = super::args::Args::read(call, params, errors);
+            let labels = args.required("labels", errors);
+            let predictions = args.required("predictions", errors);
+            let threshold = args.number("threshold", 0.5, errors) as f32;
+            let (labels, lt) = var(labels?, errors)?;
+            let (predictions, pt) = var(predictions?, errors)?;
+            let TType::Float(pred) = &pt else {
+                errors.push(CheckError::incompatible(
+                    format!("`{name}` needs predictions"),
+                    format!("this is {pt}"),
+                    call.span,
+                    "pass the model's output second",
+                ));
+                return None;
+            };
+            match (name, &lt) {
+                ("binary_accuracy", _) => Some(MetricKind::BinaryAccuracy {
+                    labels,
+                    predictions,
+                    threshold,
+                }),
+                ("sparse_categorical_accuracy", TType::Float(_)) => {
+                    errors.push(CheckError::incompatible(
+                        "`sparse_categorical_accuracy` takes class indices, but the labels are one-hot".into(),
+                        format!("labels are {lt}"),
+                        call.span,
+                        "use `categorical_accuracy`",
+                    ));
+                    None
+                }
+                ("categorical_accuracy", TType::Labels { .. }) => {
+                    errors.push(CheckError::incompatible(
+                        "`categorical_accuracy` takes one-hot labels, but the labels are class indices".into(),
+                        format!("labels are {lt}"),
+                        call.span,
+                        "use `sparse_categorical_accuracy`",
+                    ));
+                    None
+                }
+                (_, TType::Labels { classes }) if pred.len() != 1 || pred[0] != *classes => {
+                    errors.push(CheckError::incompatible(
+                        format!("the data has {classes} classes but the predictions have shape {pred:?}"),
+                        "compared here".into(),
+                        call.span,
+                        "pass the model's output for these labels",
+                    ));
+                    None
+                }
+                _ => Some(MetricKind::Accuracy {
+                    labels,
+                    predictions,
+                }),
+            }
+        }
+        other => {
+            errors.push(CheckError::unknown(
+                "metric",
+                other,
+                call.name.span,
+                METRICS,
+            ));
+            None
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The file as a whole: declarations collected into tables, the `train`
+//! settings, and the standard step desugared into explicit steps.
+
+use super::args::Args;
+use super::data::check_data;
+use super::error::CheckError;
+use super::model::{read_layers, LayerDraft};
+use super::plan::{
+    Experiment, Hooks, Loss, LossKind, Optimizer, OptimizerKind, StepStmt, TensorExpr,
+};
+use super::steps::{self, StepCx};
+use super::{first_decl_span, hooks, Table};
+use crate::source::Span;
+use crate::syntax::ast::{Call, DeclKind, Expr, ExprKind, File, Ident, Setting};
+
+pub const LOSSES: &[&str] = &[
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "mse",
+    "mae",
+];
+pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop"];
+
+pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experiment> {
+    let mut datasets = Table::default();
+    let mut models: Table<(Vec<LayerDraft>, Span)> = Table::default();
+    let mut losses = Table::default();
+    let mut optimizer_decls: Vec<(&Ident, &Call, &[Ident])> = Vec::new();
+    let mut experiment: Option<(&Ident, &[Setting])> = None;
+    let mut train: Option<(&[Setting], Span)> = None;
+
+    for decl in &file.decls {
+        match &decl.kind {
+            DeclKind::Experiment { name, settings } => {
+                if let Some((first, _)) = experiment {
+                    errors.push(CheckError::duplicate(
+                        "experiment",
+                        &name.name,
+                        name.span,
+                        first.span,
+                    ));
+                } else {
+                    experiment = Some((name, settings));
+                }
+            }
+            DeclKind::Data { name, pipeline } => {
+                let data = check_data(name, pipeline, decl.span, errors);
+                datasets.insert("data", name, data, errors);
+            }
+            DeclKind::Model { name, layers } => {
+                let drafts = read_layers(layers, errors);
+                if layers.is_empty() {
+                    errors.push(CheckError::missing(
+                        "no layers",
+                        format!("model `{}` has no layers", name.name),
+                        name.span,
+                        "list its layers between the braces, e.g. `dense(units = 10)`",
+                    ));
+                }
+                models.insert("model", name, (drafts, decl.span), errors);
+            }
+            DeclKind::Loss { name, call } => {
+                if let Some(kind) = read_loss(call, errors) {
+                    let loss = Loss {
+                        name: name.name.clone(),
+                        kind,
+                    };
+                    losses.insert("loss", name, loss, errors);
+                }
+            }
+            DeclKind::Optimizer {
+                name,
+                call,
+                models: for_models,
+            } => optimizer_decls.push((name, call, for_models)),
+            DeclKind::Train { settings } => {
+                if let Some((_, first)) = train {
+                    errors.push(
+                        CheckError::duplicate("block", "train", decl.span, first)
+                            .with_help("merge the two `train` blocks"),
+                    );
+                } else {
+                    train = Some((settings, decl.span));
+                }
+            }
+            DeclKind::Metrics { .. }
+            | DeclKind::Step { .. }
+            | DeclKind::Hook { .. }
+            | DeclKind::Before { .. }
+            | DeclKind::After { .. } => {}
+        }
+    }
+
+    let mut optimizers = Table::default();
+    for (name, call, for_models) in optimizer_decls {
+        let model_ids: Vec<usize> = if for_models.is_empty() {
+            (0..models.items.len()).collect()
+        } else {
+            for_models
+                .iter()
+                .filter_map(|m| models.resolve("model", m, errors))
+                .collect()
+        };
+        if let Some((kind, lr)) = read_optimizer(call, errors) {
+            let opt = Optimizer {
+                name: name.name.clone(),
+                kind,
+                lr,
+                models: model_ids,
+            };
+            optimizers.insert("optimizer", name, opt, errors);
+        }
+    }
+
+    let (name, seed, threads) = match experiment {
+        Some((name, settings)) => {
+            let (seed, threads) = experiment_settings(settings, errors);
+            (name.name.clone(), seed, threads)
+        }
+        None => {
+            errors.push(CheckError::missing(
+                "the file starts here",
+                "no `experiment` declaration".into(),
+                Span::new(0, 0),
+                "start the file with `experiment NAME { seed = 42 }`",
+            ));
+            (String::new(), 0, None)
+        }
+    };
+
+    let mut cx = StepCx {
+        datasets: &datasets,
+        models: &models,
+        losses: &losses,
+        optimizers: &optimizers,
+        inferred: vec![None; models.items.len()],
+        failed_data: Vec::new(),
+        poisoned: Vec::new(),
+    };
+    let mut plan_steps = Vec::new();
+    let epochs = match train {
+        Some((settings, span)) => train_settings(settings, span, &mut cx, &mut plan_steps, errors),
+        None => {
+            errors.push(CheckError::missing(
+                "no `train` block",
+                "the experiment never says how long to train".into(),
+                first_decl_span(file, |_| true),
+                "add `train { epochs = 5 }` (and `model`, `data`, `loss`, `optimizer` for the standard step)",
+            ));
+            1
+        }
+    };
+    for decl in &file.decls {
+        if let DeclKind::Step { data, x, y, body } = &decl.kind {
+            if let Some(step) = steps::check_step(&mut cx, data, x, y, body, errors) {
+                plan_steps.push((step, decl.span));
+            }
+        }
+    }
+    steps::check_step_data_unique(&plan_steps, &cx, errors);
+    let plan_steps: Vec<_> = plan_steps.into_iter().map(|(s, _)| s).collect();
+    if plan_steps.is_empty() && train.is_some() && cx.failed_data.is_empty() {
+        errors.push(CheckError::missing(
+            "no training step",
+            "nothing is trained".into(),
+            train.map_or(Span::new(0, 0), |t| t.1),
+            "set `model`, `data`, `loss` and `optimizer` in `train { }`, or write a `step on DATA (x, y) { ... }`",
+        ));
+    }
+
+    let metrics = steps::check_metrics(file, &plan_steps, &mut cx, errors);
+    let mut hooks = Hooks::default();
+    let (before, after) = hooks::check_hooks(file, &cx, &metrics, &mut hooks, errors);
+
+    for (i, (name, _)) in models.items.iter().enumerate() {
+        if cx.inferred[i].is_none()
+            && cx.failed_data.is_empty()
+            && !errors.iter().any(|e| e.code == "shape")
+        {
+            errors.push(CheckError::missing(
+                "never called",
+                format!("model `{}` is never used by a step", name.name),
+                name.span,
+                "call it in a step, or set `model = ...` in `train { }`",
+            ));
+        }
+    }
+    let models = cx.inferred.into_iter().collect::<Option<Vec<_>>>()?;
+    Some(Experiment {
+        name,
+        seed,
+        threads,
+        epochs,
+        datasets: datasets.items.into_iter().map(|(_, d)| d).collect(),
+        models,
+        losses: losses.items.into_iter().map(|(_, l)| l).collect(),
+        optimizers: optimizers.items.into_iter().map(|(_, o)| o).collect(),
+        steps: plan_steps,
+        metrics,
+        hooks,
+        before,
+        after,
+    })
+}
+
+fn experiment_settings(settings: &[Setting], errors: &mut Vec<CheckError>) -> (u64, Option<usize>) {
+    let mut seed = 0;
+    let mut threads = None;
+    for s in settings {
+        match s.name.name.as_str() {
+            "seed" => {
+                if let Some(v) = super::args::count(&s.value, "seed", 0, errors) {
+                    seed = v as u64;
+                }
+            }
+            "threads" => threads = super::args::count(&s.value, "threads", 1, errors),
+            other => errors.push(CheckError::unknown_parameter(
+                "experiment",
+                other,
+                s.name.span,
+                &["seed", "threads"],
+            )),
+        }
+    }
+    (seed, threads)
+}
+
+const TRAIN_SETTINGS: &[&str] = &["epochs", "model", "data", "validate", "loss", "optimizer"];
+
+/// Reads `train { }` and, when it names a model, desugars the standard step:
+/// on `data`: `logits = model(x, training = true)`, `loss = LOSS(y, logits)`,
+/// `update OPT minimizing loss`; on `validate`: the same without the update.
+fn train_settings(
+    settings: &[Setting],
+    span: Span,
+    cx: &mut StepCx<'_>,
+    steps: &mut Vec<(super::plan::Step, Span)>,
+    errors: &mut Vec<CheckError>,
+) -> usize {
+    let mut epochs = None;
+    let mut named = std::collections::HashMap::new();
+    for s in settings {
+        let key = s.name.name.as_str();
+        if !TRAIN_SETTINGS.contains(&key) {
+            errors.push(CheckError::unknown_parameter(
+                "train",
+                key,
+                s.name.span,
+                TRAIN_SETTINGS,
+            ));
+            continue;
+        }
+        if let Some((first, _)) = named.get(key) {
+            errors.push(CheckError::duplicate_argument(key, s.name.span, *first));
+            continue;
+        }
+        let value = if key == "epochs" {
+            epochs = super::args::count(&s.value, "epochs", 1, errors);
+            None
+        } else {
+            name_value(&s.value, key, errors)
+        };
+        named.insert(key, (s.name.span, value));
+    }
+    if !settings.iter().any(|s| s.name.name == "epochs") {
+        errors.push(CheckError::missing(
+            "`train` block",
+            "`train` does not say how many `epochs`".into(),
+            span,
+            "add `epochs = 5`",
+        ));
+    }
+    let get = |k: &str| named.get(k).and_then(|(_, ident)| ident.clone());
+    if let Some(model) = get("model") {
+        let resolved = (
+            cx.models.resolve("model", &model, errors),
+            get("data").and_then(|d| cx.datasets.resolve("data", &d, errors)),
+            get("loss").and_then(|l| cx.losses.resolve("loss", &l, errors)),
+            get("optimizer").and_then(|o| cx.optimizers.resolve("optimizer", &o, errors)),
+        );
+        for key in ["data", "loss", "optimizer"] {
+            if !named.contains_key(key) {
+                errors.push(CheckError::missing(
+                    "`train` block",
+                    format!("the standard step needs `{key}`"),
+                    span,
+                    format!("add `{key} = NAME` to `train {{ }}`"),
+                ));
+            }
+        }
+        let datasets = cx.datasets;
+        let validate =
+            get("validate").and_then(|v| datasets.resolve("data", &v, errors).map(|d| (d, v.span)));
+        if let (Some(model), Some(data), Some(loss), Some(opt)) = resolved {
+            let mut add =
+                |data: usize, training: bool, span: Span, errors: &mut Vec<CheckError>| {
+                    let mut stmts = vec![
+                        StepStmt::Let {
+                            name: "logits".into(),
+                            value: TensorExpr::CallModel {
+                                model,
+                                input: Box::new(TensorExpr::Var("x".into())),
+                                training,
+                            },
+                        },
+                        StepStmt::Let {
+                            name: "loss".into(),
+                            value: TensorExpr::CallLoss {
+                                loss,
+                                target: Box::new(TensorExpr::Var("y".into())),
+                                prediction: Box::new(TensorExpr::Var("logits".into())),
+                            },
+                        },
+                    ];
+                    if training {
+                        stmts.push(StepStmt::Update {
+                            optimizer: opt,
+                            loss: TensorExpr::Var("loss".into()),
+                        });
+                    }
+                    if let Some(step) = steps::check_desugared(cx, data, stmts, span, errors) {
+                        steps.push((step, span));
+                    }
+                };
+            add(data, true, span, errors);
+            if let Some((vdata, vspan)) = validate {
+                add(vdata, false, vspan, errors);
+            }
+        }
+    } else {
+        for key in ["data", "validate", "loss", "optimizer"] {
+            if let Some((key_span, _)) = named.get(key) {
+                errors.push(CheckError::missing(
+                    "without `model`",
+                    format!("`{key}` is set but the standard step has no `model`"),
+                    *key_span,
+                    "add `model = NAME`, or write the step out with `step on DATA (x, y) { ... }`",
+                ));
+            }
+        }
+    }
+    epochs.unwrap_or(1)
+}
+
+fn name_value(expr: &Expr, key: &str, errors: &mut Vec<CheckError>) -> Option<Ident> {
+    match &expr.kind {
+        ExprKind::Name(id) => Some(id.clone()),
+        _ => {
+            errors.push(
+                CheckError::wrong_type(key, "a name", super::args::describe(expr), expr.span)
+                    .with_help(format!(
+                        "write the name of a declared {key}, without quotes"
+                    )),
+            );
+            None
+        }
+    }
+}
+
+fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<LossKind> {
+    let name = call.name.name.as_str();
+    let kind = match name {
+        "sparse_categorical_crossentropy" | "categorical_crossentropy" | "binary_crossentropy" => {
+            let args = Args::read(call, &["from_logits"], errors);
+            let from_logits = args.boolean("from_logits", false, errors);
+            match name {
+                "sparse_categorical_crossentropy" => {
+                    LossKind::SparseCategoricalCrossentropy { from_logits }
+                }
+                "categorical_crossentropy" => LossKind::CategoricalCrossentropy { from_logits },
+                _ => LossKind::BinaryCrossentropy { from_logits },
+            }
+        }
+        "mse" | "mean_squared_error" => {
+            Args::read(call, &[], errors);
+            LossKind::MeanSquaredError
+        }
+        "mae" | "mean_absolute_error" => {
+            Args::read(call, &[], errors);
+            LossKind::MeanAbsoluteError
+        }
+        other => {
+            errors.push(CheckError::unknown("loss", other, call.name.span, LOSSES));
+            return None;
+        }
+    };
+    Some(kind)
+}
+
+/// Optimizers with Keras' defaults.
+fn read_optimizer(call: &Call, errors: &mut Vec<CheckError>) -> Option<(OptimizerKind, f64)> {
+    let name = call.name.name.as_str();
+    let params: &[&str] = match name {
+        "sgd" => &["lr", "momentum", "nesterov"],
+        "adam" => &["lr", "beta1", "beta2", "epsilon"],
+        "adamw" => &["lr", "beta1", "beta2", "epsilon", "weight_decay"],
+        "rmsprop" => &["lr", "rho", "momentum", "epsilon"],
+        other => {
+            errors.push(CheckError::unknown(
+                "optimizer",
+                other,
+                call.name.span,
+                OPTIMIZERS,
+            ));
+            return None;
+        }
+    };
+    let args = Args::read(call, params, errors);
+    let default_lr = if name == "sgd" { 0.01 } else { 1e-3 };
+    let lr = args.positive("lr", default_lr, true, errors);
+    let beta =
+        |p: &str, d: f64, errors: &mut Vec<CheckError>| args.fraction(p, d, (0.0, 1.0), errors);
+    let kind = match name {
+        "sgd" => OptimizerKind::Sgd {
+            momentum: beta("momentum", 0.0, errors),
+            nesterov: args.boolean("nesterov", false, errors),
+        },
+        "adam" => OptimizerKind::Adam {
+            beta1: beta("beta1", 0.9, errors),
+            beta2: beta("beta2", 0.999, errors),
+            epsilon: args.positive("epsilon", 1e-7, true, errors),
+        },
+        "adamw" => OptimizerKind::AdamW {
+            beta1: beta("beta1", 0.9, errors),
+            beta2: beta("beta2", 0.999, errors),
+            epsilon: args.positive("epsilon", 1e-7, true, errors),
+            weight_decay: args.positive("weight_decay", 0.004, false, errors),
+        },
+        _ => OptimizerKind::RmsProp {
+            rho: beta("rho", 0.9, errors),
+            momentum: beta("momentum", 0.0, errors),
+            epsilon: args.positive("epsilon", 1e-7, true, errors),
+        },
+    };
+    Some((kind, lr))
+}

@@ -1,0 +1,95 @@
+//! The command line: our subcommands, and the hand-off of everything else to
+//! the system's coreutils `expr`, so that scripts calling `expr 1 + 2` keep working.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::check::summary::summary;
+use crate::frontend::{self, FrontendError};
+use crate::report;
+
+/// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
+pub const SUBCOMMANDS: &[&str] = &["run", "check", "help"];
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "expr",
+    version,
+    about = "Run deep-learning experiments written as .exp files",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train an experiment: `expr run experiments/mnist.exp`.
+    Run(crate::run::RunArgs),
+    /// Check an experiment without training: names, values, shapes; prints each model's summary.
+    Check {
+        files: Vec<PathBuf>,
+        /// Print no summary, only errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print this help.
+    Help,
+}
+
+/// Whether these arguments are for us; anything else goes to coreutils `expr`.
+pub fn is_ours(args: &[std::ffi::OsString]) -> bool {
+    args.get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| SUBCOMMANDS.contains(&a))
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => crate::run::main(&args),
+        Command::Check { files, quiet } => check_files(&files, quiet),
+        Command::Help => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_long_help();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check_files(files: &[PathBuf], quiet: bool) -> ExitCode {
+    let mut worst = 0u8;
+    for path in files {
+        match frontend::load(path) {
+            Ok((_, exp)) => {
+                if !quiet {
+                    for model in &exp.models {
+                        println!("{}", summary(model));
+                    }
+                }
+            }
+            Err(e) => worst = worst.max(print_frontend_error(path, &e)),
+        }
+    }
+    ExitCode::from(worst)
+}
+
+/// Prints a frontend error to stderr and returns the exit code it deserves:
+/// 2 for the user's file, 1 when the file cannot be read.
+pub fn print_frontend_error(path: &std::path::Path, e: &FrontendError) -> u8 {
+    let colour = report::stderr_colour();
+    if let FrontendError::Read(io) = e {
+        eprintln!("error: cannot read `{}`: {io}", path.display());
+        return 2;
+    }
+    let diagnostics = e.diagnostics();
+    for (d, src) in &diagnostics {
+        eprint!("{}", report::render(*d, *src, colour));
+    }
+    if diagnostics.len() > 1 {
+        eprintln!("{} errors in {}", diagnostics.len(), path.display());
+    }
+    2
+}

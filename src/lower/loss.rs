@@ -1,0 +1,153 @@
+//! Losses on dfdx tensors, each reduced to the batch mean as Keras does.
+
+use dfdx::prelude::*;
+
+use super::model::Flat;
+use crate::check::plan::LossKind;
+
+/// Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking logs.
+const EPSILON: f32 = 1e-7;
+
+/// What a loss compares the predictions with.
+pub enum Target<'a> {
+    /// Class indices, one per row.
+    Labels(&'a [usize]),
+    /// Dense targets of the predictions' shape (one-hot labels, regression targets).
+    Dense(&'a [f32]),
+}
+
+/// The loss of a batch of predictions (batch, outputs), as a scalar on the predictions' tape.
+pub fn loss<T: Tape<f32, Cpu>>(
+    dev: &Cpu,
+    kind: LossKind,
+    pred: Flat<T>,
+    target: &Target<'_>,
+) -> Tensor<(), f32, Cpu, T> {
+    let (batch, width) = *pred.shape();
+    let dense = |dev: &Cpu| -> Flat<NoneTape> {
+        match target {
+            Target::Dense(v) => dev.tensor_from_vec(v.to_vec(), (batch, width)),
+            // Class labels against a single output (binary or regression): the label value itself.
+            Target::Labels(l) if width == 1 => {
+                dev.tensor_from_vec(l.iter().map(|&c| c as f32).collect(), (batch, 1))
+            }
+            Target::Labels(l) => dev.tensor_from_vec(one_hot(l, width), (batch, width)),
+        }
+    };
+    match kind {
+        LossKind::SparseCategoricalCrossentropy { from_logits }
+        | LossKind::CategoricalCrossentropy { from_logits } => {
+            let t = dense(dev);
+            if from_logits {
+                cross_entropy_with_logits_loss(pred, t)
+            } else {
+                let logp = pred.clamp(EPSILON, 1.0 - EPSILON).ln();
+                (logp * t).sum::<(usize,), Axis<1>>().mean().negate()
+            }
+        }
+        LossKind::BinaryCrossentropy { from_logits } => {
+            let t = dense(dev);
+            if from_logits {
+                binary_cross_entropy_with_logits_loss(pred, t)
+            } else {
+                // -(t ln p + (1 - t) ln(1 - p)), p clipped.
+                let p = pred.clamp(EPSILON, 1.0 - EPSILON);
+                let one_minus_t = t.clone().negate() + 1.0;
+                let a = p.with_empty_tape().ln() * t;
+                let b = (p.negate() + 1.0).ln() * one_minus_t;
+                (a + b).mean().negate()
+            }
+        }
+        LossKind::MeanSquaredError => mse_loss(pred, dense(dev)),
+        LossKind::MeanAbsoluteError => mae_loss(pred, dense(dev)),
+    }
+}
+
+pub fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
+    let mut v = vec![0.0; labels.len() * classes];
+    for (row, &c) in labels.iter().enumerate() {
+        if c < classes {
+            v[row * classes + c] = 1.0;
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(kind: LossKind, pred: Vec<f32>, shape: (usize, usize), target: &Target<'_>) -> f32 {
+        let dev = Cpu::default();
+        let p: Flat<NoneTape> = dev.tensor_from_vec(pred, shape);
+        loss(&dev, kind, p, target).array()
+    }
+
+    #[test]
+    fn sparse_crossentropy_from_logits_matches_hand_computation() {
+        let logits = vec![2.0, 1.0, 0.1, 0.5, 2.5, 0.3];
+        let v = value(
+            LossKind::SparseCategoricalCrossentropy { from_logits: true },
+            logits.clone(),
+            (2, 3),
+            &Target::Labels(&[0, 2]),
+        );
+        let lse = |r: &[f32]| r.iter().map(|x| x.exp()).sum::<f32>().ln();
+        let expect = ((lse(&logits[..3]) - 2.0) + (lse(&logits[3..]) - 0.3)) / 2.0;
+        assert!((v - expect).abs() < 1e-6, "{v} vs {expect}");
+    }
+
+    #[test]
+    fn crossentropy_on_probabilities_clips_like_keras() {
+        let v = value(
+            LossKind::SparseCategoricalCrossentropy { from_logits: false },
+            vec![0.0, 1.0],
+            (1, 2),
+            &Target::Labels(&[0]),
+        );
+        assert!((v - (-(1e-7f32).ln())).abs() < 1e-3, "{v}");
+    }
+
+    #[test]
+    fn binary_crossentropy_both_forms_agree() {
+        let logits = vec![0.3f32, -1.2, 2.0];
+        let probs: Vec<f32> = logits.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
+        let t = [1.0f32, 0.0, 0.0];
+        let a = value(
+            LossKind::BinaryCrossentropy { from_logits: true },
+            logits,
+            (3, 1),
+            &Target::Dense(&t),
+        );
+        let b = value(
+            LossKind::BinaryCrossentropy { from_logits: false },
+            probs.clone(),
+            (3, 1),
+            &Target::Dense(&t),
+        );
+        let expect = -(probs[0].ln() + (1.0 - probs[1]).ln() + (1.0 - probs[2]).ln()) / 3.0;
+        assert!(
+            (a - expect).abs() < 1e-5 && (b - expect).abs() < 1e-5,
+            "{a} {b} {expect}"
+        );
+    }
+
+    #[test]
+    fn regression_losses_are_means_over_all_values() {
+        let t = [1.0f32, 2.0, 3.0, 4.0];
+        let mse = value(
+            LossKind::MeanSquaredError,
+            vec![1.5, 2.0, 2.0, 4.0],
+            (2, 2),
+            &Target::Dense(&t),
+        );
+        assert!((mse - (0.25 + 1.0) / 4.0).abs() < 1e-6);
+        let mae = value(
+            LossKind::MeanAbsoluteError,
+            vec![1.5, 2.0, 2.0, 4.0],
+            (2, 2),
+            &Target::Dense(&t),
+        );
+        assert!((mae - 1.5 / 4.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,200 @@
+//! Scalar expressions of hooks (learning-rate schedules, log holes) and the
+//! log format strings, evaluated against the loop's state.
+
+use std::f64::consts::PI;
+
+use crate::check::plan::{Format, FormatSpec, FormatStyle, Piece, ScalarExpr, ScalarFn};
+use crate::syntax::ast::BinOp;
+
+/// What a scalar expression can read.
+pub struct LoopState<'a> {
+    pub epoch: usize,
+    pub global_step: u64,
+    pub steps_per_epoch: usize,
+    pub lrs: &'a [f64],
+    pub metrics: &'a dyn Fn(usize) -> f64,
+}
+
+pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
+    match e {
+        ScalarExpr::Const(v) => *v,
+        ScalarExpr::Epoch => s.epoch as f64,
+        ScalarExpr::GlobalStep => s.global_step as f64,
+        ScalarExpr::StepsPerEpoch => s.steps_per_epoch as f64,
+        ScalarExpr::Lr(i) => s.lrs[*i],
+        ScalarExpr::Metric(i) => (s.metrics)(*i),
+        ScalarExpr::Neg(e) => -eval(e, s),
+        ScalarExpr::Binary(op, l, r) => {
+            let (l, r) = (eval(l, s), eval(r, s));
+            match op {
+                BinOp::Add => l + r,
+                BinOp::Sub => l - r,
+                BinOp::Mul => l * r,
+                BinOp::Div => l / r,
+                BinOp::Pow => l.powf(r),
+            }
+        }
+        ScalarExpr::Call(f, args) => {
+            let a: Vec<f64> = args.iter().map(|a| eval(a, s)).collect();
+            let step = s.global_step as f64;
+            match f {
+                ScalarFn::Exp => a[0].exp(),
+                ScalarFn::Log => a[0].ln(),
+                ScalarFn::Sqrt => a[0].sqrt(),
+                ScalarFn::Floor => a[0].floor(),
+                ScalarFn::Cos => a[0].cos(),
+                ScalarFn::Min => a[0].min(a[1]),
+                ScalarFn::Max => a[0].max(a[1]),
+                // Keras ExponentialDecay (not staircase).
+                ScalarFn::Exponential => a[0] * a[1].powf(step / a[2]),
+                ScalarFn::StepDecay => a[0] * a[1].powf((s.epoch as f64 / a[2]).floor()),
+                // Keras CosineDecay: alpha is the floor as a fraction of the initial rate.
+                ScalarFn::Cosine => {
+                    let alpha = a.get(2).copied().unwrap_or(0.0);
+                    let progress = (step / a[1]).min(1.0);
+                    let cosine = 0.5 * (1.0 + (PI * progress).cos());
+                    a[0] * ((1.0 - alpha) * cosine + alpha)
+                }
+                ScalarFn::Warmup => a[0] * ((step + 1.0) / a[1]).min(1.0),
+            }
+        }
+    }
+}
+
+pub fn render(format: &Format, s: &LoopState<'_>) -> String {
+    let mut out = String::new();
+    for piece in &format.pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole { value, spec } => out.push_str(&format_value(eval(value, s), *spec)),
+        }
+    }
+    out
+}
+
+/// Python's format mini-language for the specs we accept.
+pub fn format_value(v: f64, spec: FormatSpec) -> String {
+    match spec.style {
+        FormatStyle::Fixed => format!("{v:.*}", spec.precision.unwrap_or(6)),
+        FormatStyle::Exponent => python_exponent(v, spec.precision.unwrap_or(6)),
+        FormatStyle::Integer => format!("{}", v.round()),
+        FormatStyle::Percent => format!("{:.*}%", spec.precision.unwrap_or(6), v * 100.0),
+        FormatStyle::General => match spec.precision {
+            Some(p) => format!("{v:.p$}"),
+            None if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+            None => format!("{v}"),
+        },
+    }
+}
+
+/// `1.00e-03` rather than Rust's `1.00e-3`.
+fn python_exponent(v: f64, precision: usize) -> String {
+    let s = format!("{v:.precision$e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(epoch: usize, step: u64) -> (usize, u64) {
+        (epoch, step)
+    }
+
+    fn with<R>(epoch: usize, step: u64, f: impl FnOnce(&LoopState<'_>) -> R) -> R {
+        let metrics = |_: usize| 0.5;
+        let s = LoopState {
+            epoch,
+            global_step: step,
+            steps_per_epoch: 100,
+            lrs: &[1e-3],
+            metrics: &metrics,
+        };
+        f(&s)
+    }
+
+    #[test]
+    fn schedules_follow_keras() {
+        let _ = state(0, 0);
+        let e = ScalarExpr::Call(
+            ScalarFn::Exponential,
+            vec![
+                ScalarExpr::Const(1.0),
+                ScalarExpr::Const(0.5),
+                ScalarExpr::Const(10.0),
+            ],
+        );
+        assert!((with(0, 20, |s| eval(&e, s)) - 0.25).abs() < 1e-12);
+        let c = ScalarExpr::Call(
+            ScalarFn::Cosine,
+            vec![ScalarExpr::Const(1.0), ScalarExpr::Const(100.0)],
+        );
+        assert!((with(0, 50, |s| eval(&c, s)) - 0.5).abs() < 1e-12);
+        assert!(with(0, 500, |s| eval(&c, s)).abs() < 1e-12);
+        let w = ScalarExpr::Call(
+            ScalarFn::Warmup,
+            vec![ScalarExpr::Const(1.0), ScalarExpr::Const(10.0)],
+        );
+        assert!((with(0, 4, |s| eval(&w, s)) - 0.5).abs() < 1e-12);
+        let d = ScalarExpr::Call(
+            ScalarFn::StepDecay,
+            vec![
+                ScalarExpr::Const(1.0),
+                ScalarExpr::Const(0.1),
+                ScalarExpr::Const(2.0),
+            ],
+        );
+        assert!((with(3, 0, |s| eval(&d, s)) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn format_specs_follow_python() {
+        assert_eq!(
+            format_value(
+                0.14371,
+                FormatSpec {
+                    precision: Some(4),
+                    style: FormatStyle::Fixed
+                }
+            ),
+            "0.1437"
+        );
+        assert_eq!(
+            format_value(
+                95.714,
+                FormatSpec {
+                    precision: Some(2),
+                    style: FormatStyle::Fixed
+                }
+            ),
+            "95.71"
+        );
+        assert_eq!(
+            format_value(
+                0.001,
+                FormatSpec {
+                    precision: Some(2),
+                    style: FormatStyle::Exponent
+                }
+            ),
+            "1.00e-03"
+        );
+        assert_eq!(
+            format_value(
+                0.9571,
+                FormatSpec {
+                    precision: Some(1),
+                    style: FormatStyle::Percent
+                }
+            ),
+            "95.7%"
+        );
+        assert_eq!(format_value(3.0, FormatSpec::default()), "3");
+    }
+}

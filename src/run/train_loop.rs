@@ -1,0 +1,209 @@
+//! The epoch/step loop: each epoch runs the training steps over their
+//! (reshuffled) data, then the evaluation steps, then the epoch-end hooks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dfdx::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::engine::{streams, Engine};
+use super::metrics::MetricSet;
+use super::scalar::{self, LoopState};
+use super::step::{run_step, Batch, Position};
+use crate::check::plan::{Action, DataSet};
+use crate::data::{batches, shuffle_order, Examples};
+use crate::output::progress::Progress;
+
+/// Timings of one epoch, in seconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EpochTimes {
+    pub train: f64,
+    pub eval: f64,
+}
+
+pub struct Loop<'a> {
+    pub engine: Engine,
+    /// Loaded examples, by data set index.
+    pub examples: Vec<Arc<Examples>>,
+    pub metrics: MetricSet,
+    pub global_step: u64,
+    pub times: Vec<EpochTimes>,
+    pub show_progress: bool,
+    /// Where `log` lines go.
+    pub out: &'a mut dyn FnMut(&str),
+    shuffle_rng: ChaCha8Rng,
+}
+
+impl<'a> Loop<'a> {
+    pub fn new(
+        engine: Engine,
+        examples: Vec<Arc<Examples>>,
+        show_progress: bool,
+        out: &'a mut dyn FnMut(&str),
+    ) -> Self {
+        let metrics = MetricSet::new(&engine.exp.metrics);
+        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(engine.exp.seed);
+        shuffle_rng.set_stream(streams::SHUFFLE);
+        Loop {
+            engine,
+            examples,
+            metrics,
+            global_step: 0,
+            times: Vec::new(),
+            show_progress,
+            out,
+            shuffle_rng,
+        }
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        let exp = &self.engine.exp;
+        exp.steps.iter().find(|s| s.trains()).map_or(0, |s| {
+            self.examples[s.data]
+                .len()
+                .div_ceil(exp.datasets[s.data].batch)
+        })
+    }
+
+    pub fn run_epoch(&mut self, epoch: usize) {
+        let exp = self.engine.exp.clone();
+        self.hooks(&exp.hooks.epoch_start, epoch);
+        self.metrics.reset();
+        let mut times = EpochTimes::default();
+        // Training steps first, then evaluation, like the tutorial's loop.
+        let order: Vec<usize> = (0..exp.steps.len())
+            .filter(|&i| exp.steps[i].trains())
+            .chain((0..exp.steps.len()).filter(|&i| !exp.steps[i].trains()))
+            .collect();
+        for step_index in order {
+            let started = Instant::now();
+            let trains = exp.steps[step_index].trains();
+            self.pass(epoch, step_index);
+            let secs = started.elapsed().as_secs_f64();
+            if trains {
+                times.train += secs;
+            } else {
+                times.eval += secs;
+            }
+        }
+        self.metrics.end_epoch();
+        self.times.push(times);
+        self.hooks(&exp.hooks.epoch_end, epoch);
+    }
+
+    /// One pass of a step over its data set.
+    fn pass(&mut self, epoch: usize, step_index: usize) {
+        let exp = self.engine.exp.clone();
+        let step = &exp.steps[step_index];
+        let data: &DataSet = &exp.datasets[step.data];
+        let examples = self.examples[step.data].clone();
+        let n = examples.len();
+        let order: Vec<usize> = match data.shuffle {
+            Some(buffer) => shuffle_order(n, buffer, &mut self.shuffle_rng),
+            None => (0..n).collect(),
+        };
+        let total = n.div_ceil(data.batch) as u64;
+        let progress = if self.show_progress {
+            let label = if step.trains() {
+                format!("epoch {}", epoch + 1)
+            } else {
+                format!("{}", data.name)
+            };
+            Progress::new(&label, total)
+        } else {
+            Progress::hidden()
+        };
+        let steps_per_epoch = self.steps_per_epoch();
+        let features: usize = data.element_shape.iter().product();
+        let mut loss_sum = 0.0f64;
+        let mut loss_count = 0usize;
+        for (k, indices) in batches(&order, data.batch).enumerate() {
+            let mut x = vec![0.0f32; indices.len() * features];
+            examples.fill_batch(indices, data.scale, &mut x);
+            let mut labels = Vec::with_capacity(indices.len());
+            examples.fill_labels(indices, &mut labels);
+            let one_hot = data
+                .one_hot
+                .then(|| crate::lower::loss::one_hot(&labels, data.classes));
+            let mut shape = vec![indices.len()];
+            shape.extend(&data.element_shape);
+            let batch = Batch {
+                x,
+                shape,
+                labels,
+                one_hot,
+            };
+            let position = Position {
+                epoch,
+                global_step: self.global_step,
+                steps_per_epoch,
+            };
+            let outcome = if step.trains() {
+                run_step::<OwnedTape<f32, Cpu>>(
+                    &mut self.engine,
+                    step_index,
+                    &batch,
+                    &mut self.metrics,
+                    position,
+                )
+            } else {
+                run_step::<NoneTape>(
+                    &mut self.engine,
+                    step_index,
+                    &batch,
+                    &mut self.metrics,
+                    position,
+                )
+            };
+            if let Some(l) = outcome.loss {
+                loss_sum += f64::from(l);
+                loss_count += 1;
+            }
+            progress.step(loss_sum / loss_count.max(1) as f64);
+            if step.trains() {
+                self.global_step += 1;
+                for (every, actions) in &exp.hooks.every_steps {
+                    if self.global_step % *every as u64 == 0 {
+                        self.hooks(actions, epoch);
+                    }
+                }
+            }
+            let _ = k;
+        }
+        progress.finish();
+    }
+
+    /// Runs hook actions that need no gradients: learning rates and logs.
+    /// (Plots and saves in hooks are handled by the caller's outputs.)
+    pub fn hooks(&mut self, actions: &[Action], epoch: usize) {
+        let lrs: Vec<f64> = self.engine.optimizers.iter().map(|o| o.lr).collect();
+        let metrics = &self.metrics;
+        let metric = |i: usize| metrics.value(i);
+        let state = LoopState {
+            epoch,
+            global_step: self.global_step,
+            steps_per_epoch: self.steps_per_epoch(),
+            lrs: &lrs,
+            metrics: &metric,
+        };
+        let mut new_lrs = Vec::new();
+        let mut lines = Vec::new();
+        for action in actions {
+            match action {
+                Action::SetLr { optimizer, value } => {
+                    new_lrs.push((*optimizer, scalar::eval(value, &state)))
+                }
+                Action::Log(format) => lines.push(scalar::render(format, &state)),
+                _ => {}
+            }
+        }
+        for (opt, lr) in new_lrs {
+            self.engine.optimizers[opt].lr = lr;
+        }
+        for line in lines {
+            (self.out)(&line);
+        }
+    }
+}

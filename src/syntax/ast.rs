@@ -1,0 +1,187 @@
+//! The abstract syntax tree: what the text says, with a span on everything a
+//! diagnostic may point at. Nothing here is resolved or checked.
+
+use crate::source::Span;
+
+/// A name as written, with its place in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A whole `.exp` file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct File {
+    pub decls: Vec<Decl>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decl {
+    pub kind: DeclKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeclKind {
+    Experiment {
+        name: Ident,
+        settings: Vec<Setting>,
+    },
+    Data {
+        name: Ident,
+        pipeline: Vec<Call>,
+    },
+    Model {
+        name: Ident,
+        layers: Vec<Call>,
+    },
+    Loss {
+        name: Ident,
+        call: Call,
+    },
+    Optimizer {
+        name: Ident,
+        call: Call,
+        models: Vec<Ident>,
+    },
+    Metrics {
+        metrics: Vec<Metric>,
+    },
+    Train {
+        settings: Vec<Setting>,
+    },
+    Step {
+        data: Ident,
+        x: Ident,
+        y: Ident,
+        body: Vec<Stmt>,
+    },
+    Hook {
+        event: Event,
+        body: Vec<Stmt>,
+    },
+    Before {
+        body: Vec<Stmt>,
+    },
+    After {
+        body: Vec<Stmt>,
+    },
+}
+
+/// `name = value` inside `experiment { }` or `train { }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+/// `train_loss = mean(loss) on train`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: Ident,
+    pub value: Expr,
+    pub on: Ident,
+}
+
+/// When a hook runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `on step`, `on epoch_start`, `on epoch_end`, ...: checked against the known events.
+    Named(Ident),
+    /// `on every 100 steps`.
+    EverySteps { steps: Expr, span: Span },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StmtKind {
+    /// `target = value`; the target may be a dotted path (`opt.lr`).
+    Assign { target: Vec<Ident>, value: Expr },
+    /// `update opt minimizing loss`.
+    Update { optimizer: Ident, loss: Expr },
+    /// `log "format {expr:spec}"`.
+    Log { format: StringLit },
+    /// A bare call: `clip(norm = 1.0)`, `save(classifier, to = "m.safetensors")`.
+    Call(Call),
+}
+
+/// A string literal: its unescaped text, and the span of the text between the quotes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StringLit {
+    pub value: String,
+    /// The raw text between the quotes, as written (escapes not yet applied).
+    pub raw: String,
+    pub span: Span,
+}
+
+/// `name(arg, key = value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Arg>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    /// `Some` for `key = value`, `None` for a positional argument.
+    pub name: Option<Ident>,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Number(f64),
+    Bool(bool),
+    Str(StringLit),
+    Name(Ident),
+    /// `opt.lr`.
+    Field(Box<Expr>, Ident),
+    Tuple(Vec<Expr>),
+    Call(Call),
+    Neg(Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Pow => "**",
+        }
+    }
+}
+
+impl Call {
+    /// The argument at `position` among positional ones, or the one named `name`.
+    pub fn arg(&self, position: usize, name: &str) -> Option<&Arg> {
+        self.args
+            .iter()
+            .find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
+            .or_else(|| self.args.iter().filter(|a| a.name.is_none()).nth(position))
+    }
+}

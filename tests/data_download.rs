@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 
 use expr::data::{
-    load_idx_pair, locate_mnist_in, DataError, DownloadError, Mirror, MnistFile, Split,
+    load_idx_pair, load_mnist, locate_mnist_in, DataError, DownloadError, Mirror, MnistFile, Split,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -298,4 +298,74 @@ fn expr_data_without_the_files_lists_the_paths_tried() {
         Vec::<String>::new(),
         "EXPR_DATA set: no download"
     );
+}
+
+#[test]
+fn the_rendered_report_names_every_url_and_what_to_do() {
+    let (images, labels) = (images_idx(4), labels_idx(4));
+    let (base, _) = serve(routes("/ok", &images, &labels));
+    let cache = tempfile::tempdir().unwrap();
+    let mut mirror = mirror(
+        vec![format!("{base}/nope"), format!("{base}/ok")],
+        &images,
+        &labels,
+    );
+    mirror.files[0].sha256 = "00".repeat(32);
+    let err = locate_mnist_in(Split::Train, None, &mirror, cache.path()).unwrap_err();
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(400)
+        .render_report(&mut out, &err)
+        .unwrap();
+    for needle in [
+        "expr::data::download_failed".to_string(),
+        format!("`{base}/nope/{IMAGES}.gz` answered http status 404"),
+        format!(
+            "`{base}/ok/{IMAGES}.gz` gave content with sha-256 {}",
+            sha(&images)
+        ),
+        format!("expected {}", "00".repeat(32)),
+        "EXPR_DATA".to_string(),
+        cache.path().display().to_string(),
+    ] {
+        assert!(out.contains(&needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn load_mnist_downloads_from_the_env_mirror_into_the_xdg_cache() {
+    // The only test in this binary that touches the environment; the others pass paths explicitly.
+    let (images, labels) = (images_idx(7), labels_idx(7));
+    let test_images = images_idx(2);
+    let test_labels = labels_idx(2);
+    let mut routes = routes("/env", &images, &labels);
+    routes.insert(
+        "/env/t10k-images-idx3-ubyte.gz".into(),
+        Reply::Body(gz(&test_images)),
+    );
+    routes.insert(
+        "/env/t10k-labels-idx1-ubyte.gz".into(),
+        Reply::Body(gz(&test_labels)),
+    );
+    let (base, _) = serve(routes);
+    let cache = tempfile::tempdir().unwrap();
+    std::env::remove_var("EXPR_DATA");
+    std::env::set_var("XDG_CACHE_HOME", cache.path());
+    std::env::set_var("EXPR_MNIST_MIRROR", format!("{base}/env/"));
+
+    // The generated files do not hash to the real MNIST checksums, so the download is refused.
+    let attempts = download_attempts(load_mnist(Split::Train).unwrap_err());
+    assert!(
+        matches!(&attempts[..], [DownloadError::Checksum { .. }]),
+        "{attempts:?}"
+    );
+    let cached = cache.path().join("expr/datasets/mnist");
+    assert_eq!(entries(&cached), Vec::<String>::new());
+
+    // Files placed in the cache by hand are only checked for structure.
+    std::fs::write(cached.join(format!("{IMAGES}.gz")), gz(&images)).unwrap();
+    std::fs::write(cached.join(LABELS), &labels).unwrap();
+    let train = load_mnist(Split::Train).unwrap();
+    assert_eq!(train.len(), 7);
+    assert!(train.source.contains("mnist train"), "{}", train.source);
 }

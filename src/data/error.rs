@@ -155,7 +155,10 @@ pub enum DataError {
     #[error("cannot download `{file}`: every mirror failed")]
     #[diagnostic(
         code(expr::data::download_failed),
-        help("set `EXPR_DATA` to a folder holding `mnist/{file}.gz`, or place the file in `{}` yourself", cache_dir.display())
+        help(
+            "check the network or point `EXPR_MNIST_MIRROR` at a working mirror; or set `EXPR_DATA` to a folder holding `mnist/{file}.gz`, or place the file in `{}` yourself",
+            cache_dir.display()
+        )
     )]
     DownloadFailed {
         file: String,

@@ -5,6 +5,7 @@
 //! write into the cache means nothing unverified ever appears there.
 
 use std::env;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::download::download_verified;
@@ -101,15 +102,7 @@ impl Mirror {
     pub fn from_env() -> DataResult<Self> {
         let mut mirror = Self::mnist_default();
         if let Some(list) = env::var_os(MIRROR_ENV) {
-            let list = list.to_string_lossy().into_owned();
-            mirror.base_urls = list
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|u| !u.is_empty())
-                .map(str::to_string)
-                .collect();
-            if mirror.base_urls.is_empty() {
-                return Err(DataError::EmptyMirrorList);
-            }
+            mirror.base_urls = parse_mirror_list(&list.to_string_lossy())?;
         }
         Ok(mirror)
     }
@@ -135,10 +128,28 @@ pub fn data_dir_from_env() -> Option<PathBuf> {
 
 /// `$XDG_CACHE_HOME/expr/datasets/mnist`, else `~/.cache/expr/datasets/mnist`.
 pub fn default_cache_dir() -> DataResult<PathBuf> {
-    let base = match env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        Some(xdg) if Path::new(&xdg).is_absolute() => PathBuf::from(xdg),
-        _ => {
-            let home = env::var_os("HOME")
+    cache_dir_from(env::var_os("XDG_CACHE_HOME"), env::var_os("HOME"))
+}
+
+/// Base URLs separated by commas or whitespace; an empty list is an error, not "no download".
+fn parse_mirror_list(list: &str) -> DataResult<Vec<String>> {
+    let urls: Vec<String> = list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    if urls.is_empty() {
+        return Err(DataError::EmptyMirrorList);
+    }
+    Ok(urls)
+}
+
+/// The XDG rule: a relative or empty `XDG_CACHE_HOME` is ignored, as the spec says.
+fn cache_dir_from(xdg: Option<OsString>, home: Option<OsString>) -> DataResult<PathBuf> {
+    let base = match xdg.filter(|v| Path::new(v).is_absolute()) {
+        Some(xdg) => PathBuf::from(xdg),
+        None => {
+            let home = home
                 .filter(|v| !v.is_empty())
                 .ok_or(DataError::NoCacheDir)?;
             PathBuf::from(home).join(".cache")
@@ -213,5 +224,45 @@ fn find_file(folder: &Path, name: &str) -> Result<PathBuf, Vec<PathBuf>> {
     match candidates.iter().find(|p| p.is_file()) {
         Some(found) => Ok(found.clone()),
         None => Err(candidates.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_list_splits_on_commas_and_whitespace() {
+        let urls = parse_mirror_list(" http://a/,http://b/  http://c/\n").unwrap();
+        assert_eq!(urls, ["http://a/", "http://b/", "http://c/"]);
+        assert!(matches!(
+            parse_mirror_list(" , "),
+            Err(DataError::EmptyMirrorList)
+        ));
+    }
+
+    #[test]
+    fn cache_dir_prefers_an_absolute_xdg_cache_home() {
+        let dir = cache_dir_from(Some("/x/cache".into()), Some("/home/u".into())).unwrap();
+        assert_eq!(dir, Path::new("/x/cache/expr/datasets/mnist"));
+        let dir = cache_dir_from(Some("rel".into()), Some("/home/u".into())).unwrap();
+        assert_eq!(dir, Path::new("/home/u/.cache/expr/datasets/mnist"));
+        assert!(matches!(
+            cache_dir_from(None, None),
+            Err(DataError::NoCacheDir)
+        ));
+    }
+
+    #[test]
+    fn default_mirror_has_a_checksum_for_every_file_of_both_splits() {
+        let mirror = Mirror::mnist_default();
+        for split in [Split::Train, Split::Test] {
+            let (images, labels) = split.file_names();
+            assert!(mirror.file(images).is_ok() && mirror.file(labels).is_ok());
+        }
+        assert!(matches!(
+            mirror.file("nope"),
+            Err(DataError::NoChecksum { .. })
+        ));
     }
 }

@@ -1,0 +1,219 @@
+//! What can go wrong when reading, finding or downloading a data set.
+//!
+//! Every variant names the file (or URL) involved and what was expected, because the user has to
+//! act on it: replace a file, set `EXPR_DATA`, or point `EXPR_MNIST_MIRROR` elsewhere.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// Result alias for the data layer.
+pub type DataResult<T> = Result<T, DataError>;
+
+/// A data set file that could not be read, found or fetched.
+#[derive(Debug, Error, Diagnostic)]
+pub enum DataError {
+    #[error("cannot find {what} at `{}`", path.display())]
+    #[diagnostic(
+        code(expr::data::missing_file),
+        help("check the path, or set `EXPR_DATA` to a folder holding `mnist/` with the IDX files")
+    )]
+    MissingFile { path: PathBuf, what: String },
+
+    #[error("cannot read `{}`: {source}", path.display())]
+    #[diagnostic(
+        code(expr::data::io),
+        help("check that the file is readable and the disk is not full")
+    )]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is empty", path.display())]
+    #[diagnostic(
+        code(expr::data::empty_file),
+        help("the file was probably cut short while copying; fetch it again")
+    )]
+    EmptyFile { path: PathBuf },
+
+    #[error("`{}` is neither gzip nor an IDX file (it starts with bytes {found})", path.display())]
+    #[diagnostic(
+        code(expr::data::not_idx),
+        help("give the IDX file itself (magic 2049 or 2051) or its `.gz`, not some other format")
+    )]
+    NotIdx { path: PathBuf, found: String },
+
+    #[error("`{}` is a truncated gzip file: the compressed stream ends early", path.display())]
+    #[diagnostic(
+        code(expr::data::truncated_gzip),
+        help("the download or copy was interrupted; delete the file and fetch it again")
+    )]
+    TruncatedGzip { path: PathBuf },
+
+    #[error("`{}` is a corrupt gzip file: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::corrupt_gzip),
+        help("delete the file and fetch it again")
+    )]
+    CorruptGzip { path: PathBuf, reason: String },
+
+    #[error("`{}` has magic number {found}, expected {expected} ({what})", path.display())]
+    #[diagnostic(
+        code(expr::data::wrong_magic),
+        help("2051 marks an IDX image file and 2049 a label file; check that the two were not swapped")
+    )]
+    WrongMagic {
+        path: PathBuf,
+        what: &'static str,
+        expected: u32,
+        found: u32,
+    },
+
+    #[error("`{}` is truncated: its header says {expected} bytes, it holds {found}", path.display())]
+    #[diagnostic(
+        code(expr::data::truncated_idx),
+        help("the file was cut short; delete it and fetch it again")
+    )]
+    TruncatedIdx {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error("`{}` is longer than its header says: expected {expected} bytes, found more", path.display())]
+    #[diagnostic(
+        code(expr::data::trailing_bytes),
+        help("the file is not a well-formed IDX file; fetch a fresh copy")
+    )]
+    TrailingBytes { path: PathBuf, expected: u64 },
+
+    #[error("`{}` has an impossible header: it claims {claimed} elements, but the file can hold at most {limit}", path.display())]
+    #[diagnostic(
+        code(expr::data::absurd_header),
+        help("the header is corrupt; fetch a fresh copy of the file")
+    )]
+    AbsurdHeader {
+        path: PathBuf,
+        claimed: u128,
+        limit: u64,
+    },
+
+    #[error("`{}` holds no examples (its header dimensions are {dims:?})", path.display())]
+    #[diagnostic(
+        code(expr::data::no_examples),
+        help("a data set needs at least one example of non-zero size")
+    )]
+    NoExamples { path: PathBuf, dims: Vec<u32> },
+
+    #[error(
+        "`{}` holds {image_count} images but `{}` holds {label_count} labels",
+        images.display(),
+        labels.display()
+    )]
+    #[diagnostic(
+        code(expr::data::count_mismatch),
+        help("each image needs exactly one label; check that both files come from the same split")
+    )]
+    CountMismatch {
+        images: PathBuf,
+        labels: PathBuf,
+        image_count: usize,
+        label_count: usize,
+    },
+
+    #[error("`EXPR_DATA` is set to `{}`, but it lacks the mnist files; tried: {}", dir.display(), list_paths(tried))]
+    #[diagnostic(
+        code(expr::data::expr_data_incomplete),
+        help("put the four mnist IDX files (`.gz` or uncompressed) into `{}`, or unset `EXPR_DATA` to use the cache and download", dir.join("mnist").display())
+    )]
+    ExprDataIncomplete { dir: PathBuf, tried: Vec<PathBuf> },
+
+    #[error("cannot tell where the user cache is: neither `XDG_CACHE_HOME` nor `HOME` is set")]
+    #[diagnostic(
+        code(expr::data::no_cache_dir),
+        help("set `EXPR_DATA` to a folder holding `mnist/`, or set `XDG_CACHE_HOME`")
+    )]
+    NoCacheDir,
+
+    #[error("`EXPR_MNIST_MIRROR` is set but names no URL")]
+    #[diagnostic(
+        code(expr::data::empty_mirror_list),
+        help("give one or more base URLs separated by commas or spaces, or unset it to use the default mirrors")
+    )]
+    EmptyMirrorList,
+
+    #[error("the mirror settings list no checksum for `{file}`")]
+    #[diagnostic(
+        code(expr::data::no_checksum),
+        help("add `{file}` with the sha-256 of its decompressed content to `Mirror::files`")
+    )]
+    NoChecksum { file: String },
+
+    #[error("cannot download `{file}`: every mirror failed")]
+    #[diagnostic(
+        code(expr::data::download_failed),
+        help(
+            "check the network or point `EXPR_MNIST_MIRROR` at a working mirror; or set `EXPR_DATA` to a folder holding `mnist/{file}.gz`, or place the file in `{}` yourself",
+            cache_dir.display()
+        )
+    )]
+    DownloadFailed {
+        file: String,
+        cache_dir: PathBuf,
+        #[related]
+        attempts: Vec<DownloadError>,
+    },
+}
+
+/// Why one mirror did not give a good copy of one file; the temporary file is gone in every case.
+#[derive(Debug, Error, Diagnostic)]
+pub enum DownloadError {
+    #[error("`{url}` answered http status {status}")]
+    #[diagnostic(code(expr::data::download::http_status))]
+    HttpStatus { url: String, status: u16 },
+
+    #[error("`{url}` could not be reached: {reason}")]
+    #[diagnostic(code(expr::data::download::transport))]
+    Transport { url: String, reason: String },
+
+    #[error("`{url}` closed the connection after {received} of {expected} bytes")]
+    #[diagnostic(code(expr::data::download::interrupted))]
+    Interrupted {
+        url: String,
+        received: u64,
+        expected: u64,
+    },
+
+    #[error("`{url}` sent more than {limit} bytes, more than any mnist file")]
+    #[diagnostic(code(expr::data::download::too_large))]
+    TooLarge { url: String, limit: u64 },
+
+    #[error("`{url}` gave content with sha-256 {found}, expected {expected}")]
+    #[diagnostic(code(expr::data::download::checksum))]
+    Checksum {
+        url: String,
+        expected: String,
+        found: String,
+    },
+
+    #[error("`{url}` gave a file that does not decompress: {reason}")]
+    #[diagnostic(code(expr::data::download::bad_gzip))]
+    BadGzip { url: String, reason: String },
+
+    #[error("cannot write `{}` while downloading `{url}`: {source}", path.display())]
+    #[diagnostic(code(expr::data::download::io))]
+    Io {
+        url: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    shown.join(", ")
+}

@@ -1,0 +1,284 @@
+//! Readers for the IDX format of MNIST, gzipped or raw.
+//!
+//! IDX is a big-endian header (`00 00 type ndim`, then one u32 per dimension) followed by the
+//! elements. Compression is recognised by the gzip magic bytes, never by the file name, so a
+//! `.gz` that was unpacked in place (or a raw file named `.gz`) still reads. Every length the
+//! header claims is checked against what the file can hold before anything is allocated for it.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use ndarray::{Array1, Array2};
+
+use super::error::{DataError, DataResult};
+
+/// Magic number of an IDX file of unsigned bytes with 3 dimensions (count, rows, cols).
+pub const IMAGES_MAGIC: u32 = 0x0803;
+/// Magic number of an IDX file of unsigned bytes with 1 dimension (count).
+pub const LABELS_MAGIC: u32 = 0x0801;
+
+/// Deflate cannot expand its input by more than about 1032:1, so a gzip file of `n` bytes never
+/// decompresses to more than this many times `n`; a header claiming more is corrupt.
+const MAX_GZIP_RATIO: u64 = 1032;
+
+/// Initial capacity cap for the body: a lying header can only make the vector grow as real data
+/// arrives, never reserve memory up front.
+const MAX_RESERVE: u64 = 256 << 20;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+#[derive(Clone, Copy)]
+enum IdxKind {
+    Images,
+    Labels,
+}
+
+impl IdxKind {
+    fn magic(self) -> u32 {
+        match self {
+            IdxKind::Images => IMAGES_MAGIC,
+            IdxKind::Labels => LABELS_MAGIC,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            IdxKind::Images => "an IDX image file",
+            IdxKind::Labels => "an IDX label file",
+        }
+    }
+}
+
+/// A decoded IDX file: its dimensions and its elements in row-major order.
+struct Idx {
+    dims: Vec<usize>,
+    body: Vec<u8>,
+}
+
+/// Reads an IDX image file: an `(n, features)` array and the shape of one element (`[28, 28]`).
+pub fn read_idx_images(path: &Path) -> DataResult<(Array2<u8>, Vec<usize>)> {
+    let Idx { dims, body } = read_idx(path, IdxKind::Images)?;
+    let element_shape = dims[1..].to_vec();
+    let features = element_shape.iter().product();
+    match Array2::from_shape_vec((dims[0], features), body) {
+        Ok(images) => Ok((images, element_shape)),
+        Err(_) => unreachable!("read_idx returns exactly the elements its header counts"),
+    }
+}
+
+/// Reads an IDX label file: one byte per example.
+pub fn read_idx_labels(path: &Path) -> DataResult<Array1<u8>> {
+    let Idx { body, .. } = read_idx(path, IdxKind::Labels)?;
+    Ok(Array1::from_vec(body))
+}
+
+fn read_idx(path: &Path, kind: IdxKind) -> DataResult<Idx> {
+    let io_err = |source: io::Error| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => DataError::MissingFile {
+            path: path.to_path_buf(),
+            what: kind.what().to_string(),
+        },
+        _ => io_err(source),
+    })?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    if file_len == 0 {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut reader = BufReader::new(file);
+    let is_gzip = reader.fill_buf().map_err(io_err)?.starts_with(&GZIP_MAGIC);
+    if is_gzip {
+        let limit = file_len.saturating_mul(MAX_GZIP_RATIO);
+        decode(
+            MultiGzDecoder::new(reader),
+            path,
+            kind,
+            Container::Gzip { limit },
+        )
+    } else {
+        decode(reader, path, kind, Container::Raw { file_len })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Container {
+    /// The body must fill the rest of the file exactly.
+    Raw { file_len: u64 },
+    /// The body can be at most `limit` bytes once decompressed.
+    Gzip { limit: u64 },
+}
+
+fn decode(
+    mut reader: impl Read,
+    path: &Path,
+    kind: IdxKind,
+    container: Container,
+) -> DataResult<Idx> {
+    let read_err = |source: io::Error| match container {
+        Container::Raw { .. } => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        Container::Gzip { .. } => gzip_error(path, source),
+    };
+    let mut magic = [0u8; 4];
+    let got = read_up_to(&mut reader, &mut magic).map_err(read_err)?;
+    if magic[..2] != [0, 0] || got < 2 {
+        // A prefix that could still be `00 00` is a cut-off header, anything else is foreign.
+        if got < 2 && magic[..got].iter().all(|&b| b == 0) {
+            return Err(truncated(path, 4, got));
+        }
+        return Err(DataError::NotIdx {
+            path: path.to_path_buf(),
+            found: hex_bytes(&magic[..got]),
+        });
+    }
+    if got < 4 {
+        return Err(truncated(path, 4, got));
+    }
+    let found = u32::from_be_bytes(magic);
+    if found != kind.magic() {
+        return Err(DataError::WrongMagic {
+            path: path.to_path_buf(),
+            what: kind.what(),
+            expected: kind.magic(),
+            found,
+        });
+    }
+
+    let ndim = usize::from(magic[3]);
+    let header_len = 4 + 4 * ndim;
+    let mut raw_dims = vec![0u8; 4 * ndim];
+    let got = read_up_to(&mut reader, &mut raw_dims).map_err(read_err)?;
+    if got < raw_dims.len() {
+        return Err(truncated(path, header_len as u64, 4 + got));
+    }
+    let dims: Vec<u32> = raw_dims
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if dims.contains(&0) {
+        return Err(DataError::NoExamples {
+            path: path.to_path_buf(),
+            dims,
+        });
+    }
+    let claimed: u128 = dims.iter().map(|&d| u128::from(d)).product();
+
+    let body_len = match container {
+        Container::Raw { file_len } => {
+            let present = file_len.saturating_sub(header_len as u64);
+            if claimed > u128::from(present) {
+                return Err(truncated_body(path, header_len, claimed, present));
+            }
+            if claimed < u128::from(present) {
+                return Err(trailing(path, header_len, claimed));
+            }
+            present
+        }
+        Container::Gzip { limit } => match u64::try_from(claimed) {
+            Ok(len) if len <= limit => len,
+            _ => {
+                return Err(DataError::AbsurdHeader {
+                    path: path.to_path_buf(),
+                    claimed,
+                    limit,
+                })
+            }
+        },
+    };
+    if usize::try_from(body_len).is_err() {
+        return Err(DataError::AbsurdHeader {
+            path: path.to_path_buf(),
+            claimed,
+            limit: usize::MAX as u64,
+        });
+    }
+
+    // Reading one byte past the claimed length tells a longer file from an exact one, and for
+    // gzip drives the decoder to the end of the stream, where it checks the CRC.
+    let mut body = Vec::with_capacity(body_len.min(MAX_RESERVE) as usize);
+    reader
+        .take(body_len + 1)
+        .read_to_end(&mut body)
+        .map_err(read_err)?;
+    let present = body.len() as u64;
+    if present < body_len {
+        return Err(truncated_body(path, header_len, claimed, present));
+    }
+    if present > body_len {
+        return Err(trailing(path, header_len, claimed));
+    }
+    let dims = dims.into_iter().map(|d| d as usize).collect();
+    Ok(Idx { dims, body })
+}
+
+/// Fills as much of `buf` as the stream has; fewer bytes than asked means end of stream.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn gzip_error(path: &Path, source: io::Error) -> DataError {
+    match source.kind() {
+        io::ErrorKind::UnexpectedEof => DataError::TruncatedGzip {
+            path: path.to_path_buf(),
+        },
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => DataError::CorruptGzip {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
+        },
+        _ => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+fn truncated(path: &Path, expected: u64, found: usize) -> DataError {
+    DataError::TruncatedIdx {
+        path: path.to_path_buf(),
+        expected,
+        found: found as u64,
+    }
+}
+
+fn truncated_body(path: &Path, header_len: usize, claimed: u128, present: u64) -> DataError {
+    let header = header_len as u64;
+    DataError::TruncatedIdx {
+        path: path.to_path_buf(),
+        expected: u64::try_from(claimed)
+            .unwrap_or(u64::MAX)
+            .saturating_add(header),
+        found: present + header,
+    }
+}
+
+fn trailing(path: &Path, header_len: usize, claimed: u128) -> DataError {
+    // `claimed` is below a length that fits in u64 here, so the conversion cannot saturate.
+    let body = u64::try_from(claimed).unwrap_or(u64::MAX);
+    DataError::TrailingBytes {
+        path: path.to_path_buf(),
+        expected: body.saturating_add(header_len as u64),
+    }
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    shown.join(" ")
+}

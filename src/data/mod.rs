@@ -1,0 +1,21 @@
+//! The data layer: IDX readers, the built-in `mnist` data set (found on disk or downloaded and
+//! verified), and the input pipeline (shuffle buffer, batches).
+//!
+//! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
+
+mod download;
+mod error;
+mod examples;
+mod idx;
+mod mnist;
+mod pipeline;
+
+pub use download::download_verified;
+pub use error::{DataError, DataResult, DownloadError};
+pub use examples::{load_idx_pair, Examples};
+pub use idx::{read_idx_images, read_idx_labels, IMAGES_MAGIC, LABELS_MAGIC};
+pub use mnist::{
+    data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
+    MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
+};
+pub use pipeline::{batches, shuffle_order};

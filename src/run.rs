@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Print each epoch's training and test seconds on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// A failure after the file checked out: data, I/O, model files.
@@ -101,7 +104,8 @@ pub fn main(args: &RunArgs) -> ExitCode {
         let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();
     };
-    match run(Arc::new(exp), &args.runs_dir, show_progress, &mut print) {
+    let options = RunOptions { show_progress, timings: args.timings };
+    match run(Arc::new(exp), &args.runs_dir, options, &mut print) {
         Ok(result) => {
             eprintln!("run saved in {}", result.dir.display());
             ExitCode::SUCCESS
@@ -135,12 +139,18 @@ pub fn run(
         .epoch_end
         .iter()
         .any(|a| matches!(a, Action::Log(_)));
-    let mut lp = Loop::new(engine, examples, show_progress, out);
+    let mut lp = Loop::new(engine, examples, options.show_progress, out);
     for epoch in 0..exp.epochs {
+        let steps_before = lp.global_step;
         lp.run_epoch(epoch);
         if !has_log {
             let line = default_line(epoch, &lp.metrics);
             (lp.out)(&line);
+        }
+        if options.timings {
+            let t = lp.times[epoch];
+            let steps = (lp.global_step - steps_before) as f64;
+            eprintln!("epoch {}: train {:.3} s ({:.0} steps/s), test {:.3} s", epoch + 1, t.train, steps / t.train.max(1e-9), t.eval);
         }
     }
     for action in &exp.after {

@@ -5,14 +5,14 @@ mod common;
 
 use std::sync::Arc;
 
-use expr::run::{run, RunResult};
+use expr::run::{run, RunOptions, RunResult};
 
 fn run_text(dir: &std::path::Path, text: &str) -> RunResult {
     let file = expr::syntax::parse_file(text).expect("parses");
     let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
     let mut lines = Vec::new();
     let mut out = |l: &str| lines.push(l.to_string());
-    run(Arc::new(exp), &dir.join("runs"), false, &mut out).expect("runs")
+    run(Arc::new(exp), &dir.join("runs"), RunOptions::default(), &mut out).expect("runs")
 }
 
 fn metric<'a>(r: &'a RunResult, name: &str) -> &'a [f64] {

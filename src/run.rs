@@ -3,6 +3,7 @@
 //! saved models) into a run directory.
 
 pub mod engine;
+pub mod interrupt;
 pub mod metrics;
 pub mod model_io;
 pub mod scalar;
@@ -71,6 +72,19 @@ pub enum RunError {
         problem: String,
         help: String,
     },
+    #[error("stopped at epoch {}, step {step}: {what}", epoch + 1)]
+    #[diagnostic(
+        code(expr::run::non_finite),
+        help("lower the learning rate, clip gradients (`on step {{ clip(norm = 1.0) }}`), or set `on_nan = skip` in `train {{ }}` to skip such steps")
+    )]
+    NonFinite {
+        epoch: usize,
+        step: u64,
+        what: String,
+    },
+    #[error("interrupted at epoch {}, step {step}", epoch + 1)]
+    #[diagnostic(code(expr::run::interrupted))]
+    Interrupted { epoch: usize, step: u64 },
     #[error("cannot start {threads} worker threads: {message}")]
     #[diagnostic(code(expr::run::threads))]
     Threads { threads: usize, message: String },
@@ -99,6 +113,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
         exp.threads = Some(t.max(1));
     }
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    interrupt::install();
     let mut stdout = std::io::stdout();
     let mut print = |line: &str| {
         let _ = writeln!(stdout, "{line}");
@@ -115,7 +130,12 @@ pub fn main(args: &RunArgs) -> ExitCode {
         }
         Err(e) => {
             eprint!("{}", report::render(&e, None, report::stderr_colour()));
-            ExitCode::from(1)
+            // 130 = 128 + SIGINT, what shells expect of an interrupted program.
+            ExitCode::from(if matches!(e, RunError::Interrupted { .. }) {
+                130
+            } else {
+                1
+            })
         }
     }
 }
@@ -153,7 +173,15 @@ pub fn run(
     let mut lp = Loop::new(engine, examples, options.show_progress, out);
     for epoch in 0..exp.epochs {
         let steps_before = lp.global_step;
-        lp.run_epoch(epoch);
+        match lp.run_epoch(epoch) {
+            Ok(()) => {}
+            Err(train_loop::Stop::Interrupted { epoch, step }) => {
+                return Err(RunError::Interrupted { epoch, step })
+            }
+            Err(train_loop::Stop::NonFinite { epoch, step, what }) => {
+                return Err(RunError::NonFinite { epoch, step, what })
+            }
+        }
         if !has_log {
             let line = default_line(epoch, &lp.metrics);
             (lp.out)(&line);

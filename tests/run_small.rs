@@ -12,7 +12,13 @@ fn run_text(dir: &std::path::Path, text: &str) -> RunResult {
     let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
     let mut lines = Vec::new();
     let mut out = |l: &str| lines.push(l.to_string());
-    run(Arc::new(exp), &dir.join("runs"), RunOptions::default(), &mut out).expect("runs")
+    run(
+        Arc::new(exp),
+        &dir.join("runs"),
+        RunOptions::default(),
+        &mut out,
+    )
+    .expect("runs")
 }
 
 fn metric<'a>(r: &'a RunResult, name: &str) -> &'a [f64] {
@@ -70,4 +76,38 @@ fn learning_rate_hooks_change_the_run() {
     );
     assert_ne!(plain.parameters, hooked.parameters);
     assert!(metric(&hooked, "test_accuracy")[2] > 0.8);
+}
+
+#[test]
+fn an_absurd_learning_rate_stops_with_the_step_and_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        common::mlp_experiment(dir.path(), false, "").replace("adam(lr = 1e-2)", "sgd(lr = 1e30)");
+    let file = expr::syntax::parse_file(&text).unwrap();
+    let exp = expr::check::check(&file).unwrap();
+    let mut out = |_: &str| {};
+    let err = run(
+        Arc::new(exp),
+        &dir.path().join("runs"),
+        RunOptions::default(),
+        &mut out,
+    )
+    .err()
+    .expect("the run stops");
+    let msg = err.to_string();
+    assert!(msg.starts_with("stopped at epoch 1, step "), "{msg}");
+    assert!(
+        msg.contains("not finite") || msg.contains("NaN") || msg.contains("inf"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn on_nan_skip_goes_on_past_bad_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::mlp_experiment(dir.path(), false, "")
+        .replace("adam(lr = 1e-2)", "sgd(lr = 1e30)")
+        .replace("  epochs = 3\n", "  epochs = 3\n  on_nan = skip\n");
+    let r = run_text(dir.path(), &text);
+    assert_eq!(metric(&r, "test_accuracy").len(), 3);
 }

@@ -12,6 +12,8 @@ pub struct Experiment {
     /// Worker threads; `None` uses every core.
     pub threads: Option<usize>,
     pub epochs: usize,
+    /// What to do when a loss or gradient is NaN or infinite.
+    pub on_non_finite: NonFinitePolicy,
     pub datasets: Vec<DataSet>,
     pub models: Vec<Model>,
     pub losses: Vec<Loss>,
@@ -22,6 +24,16 @@ pub struct Experiment {
     pub hooks: Hooks,
     pub before: Vec<Action>,
     pub after: Vec<Action>,
+}
+
+/// `train { on_nan = stop | skip }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonFinitePolicy {
+    /// Stop the run with an error naming the epoch, step and value.
+    #[default]
+    Stop,
+    /// Skip the update and go on with the next batch.
+    Skip,
 }
 
 #[derive(Debug, Clone, PartialEq)]

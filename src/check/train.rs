@@ -6,7 +6,8 @@ use super::data::check_data;
 use super::error::CheckError;
 use super::model::{read_layers, LayerDraft};
 use super::plan::{
-    Experiment, Hooks, Loss, LossKind, Optimizer, OptimizerKind, StepStmt, TensorExpr,
+    Experiment, Hooks, Loss, LossKind, NonFinitePolicy, Optimizer, OptimizerKind, StepStmt,
+    TensorExpr,
 };
 use super::steps::{self, StepCx};
 use super::{first_decl_span, hooks, Table};
@@ -139,8 +140,16 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         poisoned: Vec::new(),
     };
     let mut plan_steps = Vec::new();
+    let mut on_non_finite = NonFinitePolicy::Stop;
     let epochs = match train {
-        Some((settings, span)) => train_settings(settings, span, &mut cx, &mut plan_steps, errors),
+        Some((settings, span)) => train_settings(
+            settings,
+            span,
+            &mut cx,
+            &mut plan_steps,
+            &mut on_non_finite,
+            errors,
+        ),
         None => {
             errors.push(CheckError::missing(
                 "no `train` block",
@@ -192,6 +201,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         seed,
         threads,
         epochs,
+        on_non_finite,
         datasets: datasets.items.into_iter().map(|(_, d)| d).collect(),
         models,
         losses: losses.items.into_iter().map(|(_, l)| l).collect(),
@@ -226,7 +236,15 @@ fn experiment_settings(settings: &[Setting], errors: &mut Vec<CheckError>) -> (u
     (seed, threads)
 }
 
-const TRAIN_SETTINGS: &[&str] = &["epochs", "model", "data", "validate", "loss", "optimizer"];
+const TRAIN_SETTINGS: &[&str] = &[
+    "epochs",
+    "model",
+    "data",
+    "validate",
+    "loss",
+    "optimizer",
+    "on_nan",
+];
 
 /// Reads `train { }` and, when it names a model, desugars the standard step:
 /// on `data`: `logits = model(x, training = true)`, `loss = LOSS(y, logits)`,
@@ -236,6 +254,7 @@ fn train_settings(
     span: Span,
     cx: &mut StepCx<'_>,
     steps: &mut Vec<(super::plan::Step, Span)>,
+    on_nan: &mut NonFinitePolicy,
     errors: &mut Vec<CheckError>,
 ) -> usize {
     let mut epochs = None;
@@ -257,6 +276,28 @@ fn train_settings(
         }
         let value = if key == "epochs" {
             epochs = super::args::count(&s.value, "epochs", 1, errors);
+            None
+        } else if key == "on_nan" {
+            *on_nan = match &s.value.kind {
+                ExprKind::Name(id) if id.name == "stop" => NonFinitePolicy::Stop,
+                ExprKind::Name(id) if id.name == "skip" => NonFinitePolicy::Skip,
+                ExprKind::Name(id) => {
+                    errors.push(CheckError::unknown(
+                        "`on_nan` policy",
+                        &id.name,
+                        id.span,
+                        &["stop", "skip"],
+                    ));
+                    NonFinitePolicy::Stop
+                }
+                _ => {
+                    errors.push(
+                        CheckError::wrong_type("on_nan", "`stop` or `skip`", super::args::describe(&s.value), s.value.span)
+                            .with_help("write `on_nan = skip` to skip steps whose loss or gradients are not finite"),
+                    );
+                    NonFinitePolicy::Stop
+                }
+            };
             None
         } else {
             name_value(&s.value, key, errors)

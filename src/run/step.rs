@@ -65,6 +65,8 @@ pub struct Position {
 /// What a step produced for the progress bar: the last scalar loss it bound.
 pub struct StepOutcome {
     pub loss: Option<f32>,
+    /// A non-finite loss or gradient met under `on_nan = stop`: what went non-finite.
+    pub non_finite: Option<String>,
 }
 
 pub fn run_step<T: StepTape>(
@@ -95,6 +97,7 @@ pub fn run_step<T: StepTape>(
     let mut env: HashMap<String, Value<T>> = HashMap::new();
     let mut snapshots: HashMap<&str, Vec<f32>> = HashMap::new();
     let mut last_loss = None;
+    let mut non_finite = None;
     for stmt in &step.stmts {
         match stmt {
             StepStmt::Let { name, value } => {
@@ -111,8 +114,22 @@ pub fn run_step<T: StepTape>(
                 let Value::Scalar(l) = eval::<T>(engine, step, loss, batch, &mut env) else {
                     unreachable!("check guarantees `update` gets a scalar")
                 };
+                let value = l.array();
+                if !value.is_finite() {
+                    non_finite.get_or_insert_with(|| {
+                        format!(
+                            "the loss minimized by `{}` is {value}",
+                            exp.optimizers[*optimizer].name
+                        )
+                    });
+                    continue;
+                }
                 if let Some(mut grads) = T::backward(l) {
-                    apply_update(engine, *optimizer, &mut grads, position, metrics);
+                    if let Err(what) =
+                        apply_update(engine, *optimizer, &mut grads, position, metrics)
+                    {
+                        non_finite.get_or_insert(what);
+                    }
                 }
             }
         }
@@ -161,7 +178,10 @@ pub fn run_step<T: StepTape>(
             }
         }
     }
-    StepOutcome { loss: last_loss }
+    StepOutcome {
+        loss: last_loss,
+        non_finite,
+    }
 }
 
 fn host_data<T: Tape<f32, Cpu>>(v: &Value<T>) -> Vec<f32> {
@@ -232,13 +252,14 @@ fn input<T: StepTape>(engine: &Engine, batch: &Batch) -> Act<T> {
 }
 
 /// Gradients → `on step` hooks (learning rate, clipping) → the optimizer's update.
+/// A non-finite gradient skips the update and names the parameter.
 fn apply_update(
     engine: &mut Engine,
     opt: usize,
     grads: &mut Gradients<f32, Cpu>,
     position: Position,
     metrics: &MetricSet,
-) {
+) -> Result<(), String> {
     let exp = engine.exp.clone();
     let lrs: Vec<f64> = engine.optimizers.iter().map(|o| o.lr).collect();
     let metric = |i: usize| metrics.value(i);
@@ -276,6 +297,13 @@ fn apply_update(
             }
         }
     }
+    if let Some(k) = gs.iter().position(|g| g.iter().any(|v| !v.is_finite())) {
+        let (m, p) = bindings[k];
+        return Err(format!(
+            "the gradient of `{}.{}` is not finite",
+            engine.models[m].name, engine.models[m].params[p].name
+        ));
+    }
     let state = &mut engine.optimizers[opt];
     state.begin();
     for (k, &(m, p)) in bindings.iter().enumerate() {
@@ -283,4 +311,5 @@ fn apply_update(
         state.apply(k, &mut param.value, &gs[k]);
         param.sync();
     }
+    Ok(())
 }

@@ -12,9 +12,23 @@ use super::engine::{streams, Engine};
 use super::metrics::MetricSet;
 use super::scalar::{self, LoopState};
 use super::step::{run_step, Batch, Position};
-use crate::check::plan::{Action, DataSet};
+use crate::check::plan::{Action, DataSet, NonFinitePolicy};
 use crate::data::{batches, shuffle_order, Examples};
 use crate::output::progress::Progress;
+
+/// Why a loop stopped before its last epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    Interrupted {
+        epoch: usize,
+        step: u64,
+    },
+    NonFinite {
+        epoch: usize,
+        step: u64,
+        what: String,
+    },
+}
 
 /// Timings of one epoch, in seconds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,7 +81,7 @@ impl<'a> Loop<'a> {
         })
     }
 
-    pub fn run_epoch(&mut self, epoch: usize) {
+    pub fn run_epoch(&mut self, epoch: usize) -> Result<(), Stop> {
         let exp = self.engine.exp.clone();
         self.hooks(&exp.hooks.epoch_start, epoch);
         self.metrics.reset();
@@ -80,7 +94,7 @@ impl<'a> Loop<'a> {
         for step_index in order {
             let started = Instant::now();
             let trains = exp.steps[step_index].trains();
-            self.pass(epoch, step_index);
+            self.pass(epoch, step_index)?;
             let secs = started.elapsed().as_secs_f64();
             if trains {
                 times.train += secs;
@@ -91,10 +105,11 @@ impl<'a> Loop<'a> {
         self.metrics.end_epoch();
         self.times.push(times);
         self.hooks(&exp.hooks.epoch_end, epoch);
+        Ok(())
     }
 
     /// One pass of a step over its data set.
-    fn pass(&mut self, epoch: usize, step_index: usize) {
+    fn pass(&mut self, epoch: usize, step_index: usize) -> Result<(), Stop> {
         let exp = self.engine.exp.clone();
         let step = &exp.steps[step_index];
         let data: &DataSet = &exp.datasets[step.data];
@@ -157,6 +172,23 @@ impl<'a> Loop<'a> {
                     position,
                 )
             };
+            if let Some(what) = outcome.non_finite {
+                if exp.on_non_finite == NonFinitePolicy::Stop {
+                    progress.finish();
+                    return Err(Stop::NonFinite {
+                        epoch,
+                        step: self.global_step,
+                        what,
+                    });
+                }
+            }
+            if super::interrupt::requested() {
+                progress.finish();
+                return Err(Stop::Interrupted {
+                    epoch,
+                    step: self.global_step,
+                });
+            }
             if let Some(l) = outcome.loss {
                 loss_sum += f64::from(l);
                 loss_count += 1;
@@ -173,6 +205,7 @@ impl<'a> Loop<'a> {
             let _ = k;
         }
         progress.finish();
+        Ok(())
     }
 
     /// Runs hook actions that need no gradients: learning rates and logs.

@@ -2,6 +2,7 @@
 //! read the data, train epoch by epoch, then the `after` actions (plots,
 //! saved models) into a run directory.
 
+pub mod checkpoint;
 pub mod engine;
 pub mod interrupt;
 pub mod metrics;
@@ -26,7 +27,11 @@ use train_loop::Loop;
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// The experiment file.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// Continue an interrupted run from its newest checkpoint: `--resume runs/mnist/<id>`.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "file")]
+    pub resume: Option<PathBuf>,
     /// Where run directories go: DIR/<experiment>/<run-id>/.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
@@ -85,6 +90,9 @@ pub enum RunError {
     #[error("interrupted at epoch {}, step {step}", epoch + 1)]
     #[diagnostic(code(expr::run::interrupted))]
     Interrupted { epoch: usize, step: u64 },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
     #[error("cannot start {threads} worker threads: {message}")]
     #[diagnostic(code(expr::run::threads))]
     Threads { threads: usize, message: String },
@@ -101,11 +109,22 @@ pub struct RunResult {
 }
 
 pub fn main(args: &RunArgs) -> ExitCode {
-    let (source, mut exp) = match crate::frontend::load(&args.file) {
-        Ok(v) => v,
-        Err(e) => return ExitCode::from(crate::cli::print_frontend_error(&args.file, &e)),
+    let file = match (&args.resume, &args.file) {
+        (Some(dir), _) => dir.join(SOURCE_COPY),
+        (None, Some(file)) => file.clone(),
+        (None, None) => unreachable!("clap requires a file or --resume"),
     };
-    let _ = source;
+    let (source, mut exp) = match crate::frontend::load(&file) {
+        Ok(v) => v,
+        Err(e) => return ExitCode::from(crate::cli::print_frontend_error(&file, &e)),
+    };
+    if let Some(dir) = &args.resume {
+        // The settings the run was started with, unless overridden again now.
+        if let Ok(saved) = read_run_settings(dir) {
+            exp.epochs = saved.epochs;
+            exp.threads = saved.threads;
+        }
+    }
     if let Some(epochs) = args.epochs {
         exp.epochs = epochs.max(1);
     }
@@ -122,8 +141,13 @@ pub fn main(args: &RunArgs) -> ExitCode {
     let options = RunOptions {
         show_progress,
         timings: args.timings,
+        source: Some(source.text.clone()),
     };
-    match run(Arc::new(exp), &args.runs_dir, options, &mut print) {
+    let result = match &args.resume {
+        Some(dir) => resume(Arc::new(exp), dir, options, &mut print),
+        None => run(Arc::new(exp), &args.runs_dir, options, &mut print),
+    };
+    match result {
         Ok(result) => {
             eprintln!("run saved in {}", result.dir.display());
             ExitCode::SUCCESS
@@ -140,15 +164,34 @@ pub fn main(args: &RunArgs) -> ExitCode {
     }
 }
 
-/// How a run reports on the terminal.
-#[derive(Debug, Clone, Copy, Default)]
+/// How a run reports on the terminal, and what it keeps for a resume.
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub show_progress: bool,
     /// Each epoch's seconds on stderr: `epoch 2: train 5.12 s (183 steps/s), test 0.41 s`.
     pub timings: bool,
+    /// The experiment's text, copied into the run directory so `--resume` can re-read it.
+    pub source: Option<Arc<str>>,
 }
 
-/// Trains a checked experiment; `out` receives the log lines.
+/// The copy of the experiment file in a run directory.
+pub const SOURCE_COPY: &str = "experiment.exp";
+const RUN_SETTINGS: &str = "run-settings.yaml";
+
+/// What the command line changed, saved for `--resume`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RunSettings {
+    epochs: usize,
+    threads: Option<usize>,
+}
+
+fn read_run_settings(dir: &Path) -> Result<RunSettings, Box<dyn std::error::Error>> {
+    Ok(serde_yaml::from_str(&std::fs::read_to_string(
+        dir.join(RUN_SETTINGS),
+    )?)?)
+}
+
+/// Trains a checked experiment in a new run directory; `out` receives the log lines.
 pub fn run(
     exp: Arc<Experiment>,
     runs_dir: &Path,
@@ -165,13 +208,72 @@ pub fn run(
         }
     }
     let dir = run_dir(runs_dir, &exp.name)?;
+    let write = |name: &str, text: &str| {
+        crate::output::atomic::write_atomic(&dir.join(name), |f| f.write_all(text.as_bytes()))
+    };
+    if let Some(text) = &options.source {
+        write(SOURCE_COPY, text)?;
+    }
+    let settings = RunSettings {
+        epochs: exp.epochs,
+        threads: exp.threads,
+    };
+    write(
+        RUN_SETTINGS,
+        &serde_yaml::to_string(&settings).unwrap_or_default(),
+    )?;
+    execute(exp, engine, examples, dir, None, &options, out)
+}
+
+/// Continues a run from the newest checkpoint in its directory.
+pub fn resume(
+    exp: Arc<Experiment>,
+    dir: &Path,
+    options: RunOptions,
+    out: &mut dyn FnMut(&str),
+) -> Result<RunResult, RunError> {
+    set_threads(exp.threads)?;
+    let (path, checkpoint) = checkpoint::read_latest(dir)?;
+    let examples = load_examples(&exp)?;
+    let engine = Engine::new(exp.clone());
+    eprintln!("resuming from {}", path.display());
+    execute(
+        exp,
+        engine,
+        examples,
+        dir.to_path_buf(),
+        Some(checkpoint),
+        &options,
+        out,
+    )
+}
+
+fn execute(
+    exp: Arc<Experiment>,
+    engine: Engine,
+    examples: Vec<Arc<Examples>>,
+    dir: PathBuf,
+    checkpoint: Option<checkpoint::Checkpoint>,
+    options: &RunOptions,
+    out: &mut dyn FnMut(&str),
+) -> Result<RunResult, RunError> {
     let has_log = exp
         .hooks
         .epoch_end
         .iter()
         .any(|a| matches!(a, Action::Log(_)));
     let mut lp = Loop::new(engine, examples, options.show_progress, out);
-    for epoch in 0..exp.epochs {
+    lp.checkpoints = Some(train_loop::CheckpointPolicy {
+        dir: dir.clone(),
+        every_steps: exp.checkpoints.every_steps,
+        every_epochs: exp.checkpoints.every_epochs,
+        keep: exp.checkpoints.keep,
+    });
+    let first_epoch = checkpoint.as_ref().map_or(0, |c| c.position.epoch);
+    if let Some(c) = &checkpoint {
+        lp.restore(c);
+    }
+    for epoch in first_epoch..exp.epochs {
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}

@@ -16,11 +16,21 @@ fn last_test_accuracy(stdout: &str) -> Option<f64> {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "a full MNIST epoch needs a release build: cargo test --release")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a full MNIST epoch needs a release build: cargo test --release"
+)]
 fn mnist_exp_trains_to_97_percent_in_one_epoch() {
     let runs = tempfile::tempdir().unwrap();
     let out = Command::new(common::expr_bin())
-        .args(["run", "experiments/mnist.exp", "--epochs", "1", "--no-progress", "--runs-dir"])
+        .args([
+            "run",
+            "experiments/mnist.exp",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--runs-dir",
+        ])
         .arg(runs.path())
         .output()
         .expect("expr runs");
@@ -28,12 +38,23 @@ fn mnist_exp_trains_to_97_percent_in_one_epoch() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     // The tutorial's own line, per epoch.
-    let line = stdout.lines().find(|l| l.starts_with("Epoch 1, Loss: ")).expect("epoch line");
-    assert!(line.contains(", Accuracy: ") && line.contains(", Test Loss: "), "{line}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Epoch 1, Loss: "))
+        .expect("epoch line");
+    assert!(
+        line.contains(", Accuracy: ") && line.contains(", Test Loss: "),
+        "{line}"
+    );
     let acc = last_test_accuracy(&stdout).expect("a test accuracy");
     assert!(acc >= 97.0, "test accuracy after one epoch: {acc}%");
     // The plot and the model are written into the run directory.
-    let run_dir = std::fs::read_dir(runs.path().join("mnist")).unwrap().next().unwrap().unwrap().path();
+    let run_dir = std::fs::read_dir(runs.path().join("mnist"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     assert!(run_dir.join("accuracy.png").is_file());
     assert!(run_dir.join("classifier.safetensors").is_file());
 }

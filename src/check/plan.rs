@@ -14,6 +14,7 @@ pub struct Experiment {
     pub epochs: usize,
     /// What to do when a loss or gradient is NaN or infinite.
     pub on_non_finite: NonFinitePolicy,
+    pub checkpoints: CheckpointSettings,
     pub datasets: Vec<DataSet>,
     pub models: Vec<Model>,
     pub losses: Vec<Loss>,
@@ -24,6 +25,27 @@ pub struct Experiment {
     pub hooks: Hooks,
     pub before: Vec<Action>,
     pub after: Vec<Action>,
+}
+
+/// `train { checkpoint_steps = 500  checkpoint_epochs = 1  checkpoint_keep = 3 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointSettings {
+    /// Every N training steps; 0 for never.
+    pub every_steps: u64,
+    /// Every N epochs; 0 for never.
+    pub every_epochs: usize,
+    /// How many of the newest checkpoints to keep.
+    pub keep: usize,
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        CheckpointSettings {
+            every_steps: 0,
+            every_epochs: 1,
+            keep: 3,
+        }
+    }
 }
 
 /// `train { on_nan = stop | skip }`.

@@ -6,8 +6,8 @@ use super::data::check_data;
 use super::error::CheckError;
 use super::model::{read_layers, LayerDraft};
 use super::plan::{
-    Experiment, Hooks, Loss, LossKind, NonFinitePolicy, Optimizer, OptimizerKind, StepStmt,
-    TensorExpr,
+    CheckpointSettings, Experiment, Hooks, Loss, LossKind, NonFinitePolicy, Optimizer,
+    OptimizerKind, StepStmt, TensorExpr,
 };
 use super::steps::{self, StepCx};
 use super::{first_decl_span, hooks, Table};
@@ -141,6 +141,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
     };
     let mut plan_steps = Vec::new();
     let mut on_non_finite = NonFinitePolicy::Stop;
+    let mut checkpoints = CheckpointSettings::default();
     let epochs = match train {
         Some((settings, span)) => train_settings(
             settings,
@@ -148,6 +149,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
             &mut cx,
             &mut plan_steps,
             &mut on_non_finite,
+            &mut checkpoints,
             errors,
         ),
         None => {
@@ -202,6 +204,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         threads,
         epochs,
         on_non_finite,
+        checkpoints,
         datasets: datasets.items.into_iter().map(|(_, d)| d).collect(),
         models,
         losses: losses.items.into_iter().map(|(_, l)| l).collect(),
@@ -244,6 +247,9 @@ const TRAIN_SETTINGS: &[&str] = &[
     "loss",
     "optimizer",
     "on_nan",
+    "checkpoint_steps",
+    "checkpoint_epochs",
+    "checkpoint_keep",
 ];
 
 /// Reads `train { }` and, when it names a model, desugars the standard step:
@@ -255,6 +261,7 @@ fn train_settings(
     cx: &mut StepCx<'_>,
     steps: &mut Vec<(super::plan::Step, Span)>,
     on_nan: &mut NonFinitePolicy,
+    checkpoints: &mut CheckpointSettings,
     errors: &mut Vec<CheckError>,
 ) -> usize {
     let mut epochs = None;
@@ -276,6 +283,16 @@ fn train_settings(
         }
         let value = if key == "epochs" {
             epochs = super::args::count(&s.value, "epochs", 1, errors);
+            None
+        } else if let Some(kind) = key.strip_prefix("checkpoint_") {
+            let min = usize::from(kind == "keep");
+            if let Some(v) = super::args::count(&s.value, key, min, errors) {
+                match kind {
+                    "steps" => checkpoints.every_steps = v as u64,
+                    "epochs" => checkpoints.every_epochs = v,
+                    _ => checkpoints.keep = v,
+                }
+            }
             None
         } else if key == "on_nan" {
             *on_nan = match &s.value.kind {

@@ -161,6 +161,14 @@ impl LoweredModel {
         }
     }
 
+    /// Dropout layers that draw a random mask in training mode (one device draw each).
+    pub fn dropout_layers(&self) -> u64 {
+        self.ops
+            .iter()
+            .filter(|op| matches!(op, Op::Dropout(rate) if *rate > 0.0))
+            .count() as u64
+    }
+
     /// Runs the model. `input_grad` is false when the input is data, so the
     /// first conv can skip computing a gradient nobody reads.
     pub fn forward<T: Tape<f32, Cpu>>(

@@ -7,6 +7,7 @@ use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::checkpoint::Checkpoint;
 use crate::check::Experiment;
 use crate::lower::model::LoweredModel;
 use crate::lower::optimizer::OptimizerState;
@@ -25,6 +26,9 @@ pub struct Engine {
     pub optimizers: Vec<OptimizerState>,
     /// Per optimizer: (model, parameter) pairs it updates, in slot order.
     pub bindings: Vec<Vec<(usize, usize)>>,
+    /// Random numbers drawn by the device for dropout masks so far (one per
+    /// training-mode dropout layer call), to put the RNG back on resume.
+    pub dropout_draws: std::cell::Cell<u64>,
 }
 
 impl Engine {
@@ -65,6 +69,35 @@ impl Engine {
             models,
             optimizers,
             bindings,
+            dropout_draws: std::cell::Cell::new(0),
         }
+    }
+
+    /// Puts parameters, optimizer state and the dropout RNG back as a checkpoint has them.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) {
+        for (model, values) in self.models.iter_mut().zip(&checkpoint.params) {
+            for (param, v) in model.params.iter_mut().zip(values) {
+                if v.len() == param.value.len() {
+                    param.value.clone_from(v);
+                    param.sync();
+                }
+            }
+        }
+        for ((opt, slots), &(iterations, lr)) in self
+            .optimizers
+            .iter_mut()
+            .zip(&checkpoint.slots)
+            .zip(&checkpoint.position.optimizers)
+        {
+            opt.iterations = iterations;
+            opt.lr = lr;
+            if slots.len() == opt.slots.len() {
+                opt.slots.clone_from(slots);
+            }
+        }
+        for _ in 0..checkpoint.position.dropout_draws {
+            self.dev.random_u64();
+        }
+        self.dropout_draws.set(checkpoint.position.dropout_draws);
     }
 }

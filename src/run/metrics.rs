@@ -102,6 +102,18 @@ impl MetricSet {
     pub fn value(&self, i: usize) -> f64 {
         self.current[i].value()
     }
+
+    /// The accumulators' (sum, count), for checkpoints.
+    pub fn parts(&self) -> Vec<(f64, f64)> {
+        self.current.iter().map(|a| (a.sum, a.count)).collect()
+    }
+
+    pub fn restore(&mut self, parts: &[(f64, f64)], history: &[Vec<f64>]) {
+        for (a, &(sum, count)) in self.current.iter_mut().zip(parts) {
+            *a = Accumulator { sum, count };
+        }
+        self.history = history.to_vec();
+    }
 }
 
 /// The metric kinds, for the step runner to know which values to read.

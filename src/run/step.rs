@@ -213,7 +213,13 @@ fn eval<T: StepTape>(
             let Value::Act(x) = eval::<T>(engine, step, arg, batch, env) else {
                 unreachable!("check guarantees models get tensors")
             };
-            Value::Act(engine.models[*model].forward(x, *training, !from_data))
+            let lowered = &engine.models[*model];
+            if *training {
+                engine
+                    .dropout_draws
+                    .set(engine.dropout_draws.get() + lowered.dropout_layers());
+            }
+            Value::Act(lowered.forward(x, *training, !from_data))
         }
         TensorExpr::CallLoss {
             loss: l,

@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::checkpoint::{Checkpoint, LoopPosition};
 use super::engine::{streams, Engine};
 use super::metrics::MetricSet;
 use super::scalar::{self, LoopState};
@@ -37,6 +38,17 @@ pub struct EpochTimes {
     pub eval: f64,
 }
 
+/// When to write checkpoints, and where.
+#[derive(Debug, Clone)]
+pub struct CheckpointPolicy {
+    pub dir: std::path::PathBuf,
+    /// Every N training steps (0: never).
+    pub every_steps: u64,
+    /// Every N epochs (0: never).
+    pub every_epochs: usize,
+    pub keep: usize,
+}
+
 pub struct Loop<'a> {
     pub engine: Engine,
     /// Loaded examples, by data set index.
@@ -47,7 +59,12 @@ pub struct Loop<'a> {
     pub show_progress: bool,
     /// Where `log` lines go.
     pub out: &'a mut dyn FnMut(&str),
+    pub checkpoints: Option<CheckpointPolicy>,
+    /// Where to pick up, when resuming from a checkpoint.
+    resume: Option<LoopPosition>,
     shuffle_rng: ChaCha8Rng,
+    /// Shuffle RNG position before the pass in progress drew its order.
+    pass_rng_pos: u128,
 }
 
 impl<'a> Loop<'a> {
@@ -68,8 +85,27 @@ impl<'a> Loop<'a> {
             times: Vec::new(),
             show_progress,
             out,
+            checkpoints: None,
+            resume: None,
             shuffle_rng,
+            pass_rng_pos: 0,
         }
+    }
+
+    /// Restores a checkpoint: the next `run_epoch(position.epoch)` continues it.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) {
+        let p = &checkpoint.position;
+        self.engine.restore(checkpoint);
+        self.global_step = p.global_step;
+        self.shuffle_rng
+            .set_word_pos(p.rng_word_pos.parse().unwrap_or(0));
+        self.metrics.restore(&p.metrics, &p.history);
+        self.times = p
+            .times
+            .iter()
+            .map(|&(train, eval)| EpochTimes { train, eval })
+            .collect();
+        self.resume = Some(p.clone());
     }
 
     fn steps_per_epoch(&self) -> usize {
@@ -83,18 +119,30 @@ impl<'a> Loop<'a> {
 
     pub fn run_epoch(&mut self, epoch: usize) -> Result<(), Stop> {
         let exp = self.engine.exp.clone();
-        self.hooks(&exp.hooks.epoch_start, epoch);
-        self.metrics.reset();
+        let resume = self.resume.take().filter(|r| r.epoch == epoch);
+        if !resume.as_ref().is_some_and(|r| r.epoch_started) {
+            self.hooks(&exp.hooks.epoch_start, epoch);
+            self.metrics.reset();
+        }
         let mut times = EpochTimes::default();
         // Training steps first, then evaluation, like the tutorial's loop.
         let order: Vec<usize> = (0..exp.steps.len())
             .filter(|&i| exp.steps[i].trains())
             .chain((0..exp.steps.len()).filter(|&i| !exp.steps[i].trains()))
             .collect();
-        for step_index in order {
+        for (pass, &step_index) in order.iter().enumerate() {
+            let skip = match &resume {
+                Some(r) if pass < r.pass => continue,
+                Some(r) if pass == r.pass => {
+                    self.shuffle_rng
+                        .set_word_pos(r.pass_rng_word_pos.parse().unwrap_or(0));
+                    r.next_batch
+                }
+                _ => 0,
+            };
             let started = Instant::now();
             let trains = exp.steps[step_index].trains();
-            self.pass(epoch, step_index)?;
+            self.pass(epoch, pass, step_index, skip)?;
             let secs = started.elapsed().as_secs_f64();
             if trains {
                 times.train += secs;
@@ -105,16 +153,78 @@ impl<'a> Loop<'a> {
         self.metrics.end_epoch();
         self.times.push(times);
         self.hooks(&exp.hooks.epoch_end, epoch);
+        let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
+        if every > 0 && (epoch + 1) % every == 0 {
+            self.checkpoint(epoch + 1, 0, 0, false);
+        }
         Ok(())
     }
 
-    /// One pass of a step over its data set.
-    fn pass(&mut self, epoch: usize, step_index: usize) -> Result<(), Stop> {
+    /// Writes a checkpoint at a position; a failure to write is reported and
+    /// training goes on (the previous checkpoints are still there).
+    pub fn checkpoint(
+        &mut self,
+        epoch: usize,
+        pass: usize,
+        next_batch: usize,
+        epoch_started: bool,
+    ) {
+        let Some(policy) = self.checkpoints.clone() else {
+            return;
+        };
+        let position = LoopPosition {
+            epoch,
+            pass,
+            next_batch,
+            global_step: self.global_step,
+            pass_rng_word_pos: self.pass_rng_pos.to_string(),
+            rng_word_pos: self.shuffle_rng.get_word_pos().to_string(),
+            dropout_draws: self.engine.dropout_draws.get(),
+            metrics: self.metrics.parts(),
+            history: self.metrics.history.clone(),
+            times: self.times.iter().map(|t| (t.train, t.eval)).collect(),
+            optimizers: self
+                .engine
+                .optimizers
+                .iter()
+                .map(|o| (o.iterations, o.lr))
+                .collect(),
+            epoch_started,
+        };
+        let checkpoint = Checkpoint {
+            position,
+            params: self
+                .engine
+                .models
+                .iter()
+                .map(|m| m.params.iter().map(|p| p.value.clone()).collect())
+                .collect(),
+            slots: self
+                .engine
+                .optimizers
+                .iter()
+                .map(|o| o.slots.clone())
+                .collect(),
+        };
+        if let Err(e) = super::checkpoint::write(&policy.dir, &checkpoint, policy.keep) {
+            eprintln!("warning: could not write a checkpoint: {e}");
+        }
+    }
+
+    /// One pass of a step over its data set, skipping the first `skip` batches.
+    fn pass(
+        &mut self,
+        epoch: usize,
+        pass: usize,
+        step_index: usize,
+        skip: usize,
+    ) -> Result<(), Stop> {
         let exp = self.engine.exp.clone();
         let step = &exp.steps[step_index];
         let data: &DataSet = &exp.datasets[step.data];
         let examples = self.examples[step.data].clone();
         let n = examples.len();
+        self.pass_rng_pos = self.shuffle_rng.get_word_pos();
         let order: Vec<usize> = match data.shuffle {
             Some(buffer) => shuffle_order(n, buffer, &mut self.shuffle_rng),
             None => (0..n).collect(),
@@ -124,7 +234,7 @@ impl<'a> Loop<'a> {
             let label = if step.trains() {
                 format!("epoch {}", epoch + 1)
             } else {
-                format!("{}", data.name)
+                data.name.clone()
             };
             Progress::new(&label, total)
         } else {
@@ -134,7 +244,8 @@ impl<'a> Loop<'a> {
         let features: usize = data.element_shape.iter().product();
         let mut loss_sum = 0.0f64;
         let mut loss_count = 0usize;
-        for (k, indices) in batches(&order, data.batch).enumerate() {
+        let every_steps = self.checkpoints.as_ref().map_or(0, |c| c.every_steps);
+        for (k, indices) in batches(&order, data.batch).enumerate().skip(skip) {
             let mut x = vec![0.0f32; indices.len() * features];
             examples.fill_batch(indices, data.scale, &mut x);
             let mut labels = Vec::with_capacity(indices.len());
@@ -172,6 +283,9 @@ impl<'a> Loop<'a> {
                     position,
                 )
             };
+            if step.trains() {
+                self.global_step += 1;
+            }
             if let Some(what) = outcome.non_finite {
                 if exp.on_non_finite == NonFinitePolicy::Stop {
                     progress.finish();
@@ -182,27 +296,32 @@ impl<'a> Loop<'a> {
                     });
                 }
             }
-            if super::interrupt::requested() {
-                progress.finish();
-                return Err(Stop::Interrupted {
-                    epoch,
-                    step: self.global_step,
-                });
-            }
             if let Some(l) = outcome.loss {
                 loss_sum += f64::from(l);
                 loss_count += 1;
             }
             progress.step(loss_sum / loss_count.max(1) as f64);
             if step.trains() {
-                self.global_step += 1;
                 for (every, actions) in &exp.hooks.every_steps {
                     if self.global_step % *every as u64 == 0 {
                         self.hooks(actions, epoch);
                     }
                 }
+                if every_steps > 0 && self.global_step % every_steps == 0 {
+                    self.checkpoint(epoch, pass, k + 1, true);
+                }
             }
-            let _ = k;
+            if super::interrupt::requested() {
+                progress.finish();
+                // Whatever the policy, an interrupted run keeps its place.
+                if self.checkpoints.is_some() {
+                    self.checkpoint(epoch, pass, k + 1, true);
+                }
+                return Err(Stop::Interrupted {
+                    epoch,
+                    step: self.global_step,
+                });
+            }
         }
         progress.finish();
         Ok(())

@@ -1,0 +1,121 @@
+//! The conv2d forward kernel: per sample, im2col, one matrix product into a scratch plane set,
+//! then bias, ReLU and pooling while the planes are in cache.
+
+use rayon::prelude::*;
+
+use super::plan::ConvPlan;
+use crate::ops::matmul::{matmul, View};
+use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
+use crate::ops::scratch::{split_chunks, with_scratch};
+
+/// What backward needs besides the input and weight; empty vectors where not needed.
+pub(super) struct Saved {
+    /// Per pooled output, the conv plane offset of its maximum, or `NO_ARGMAX`.
+    pub(super) argmax: Vec<u32>,
+    /// Per conv position, 1 where the ReLU passed its input.
+    pub(super) mask: Vec<u8>,
+}
+
+/// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`)
+/// and, when `save`, what backward needs.
+pub(super) fn forward(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    save: bool,
+) -> (Vec<f32>, Saved) {
+    let (n, o) = (plan.batch, plan.out_ch);
+    let out_sample = o * plan.out_plane();
+    let mut out = vec![0.0; n * out_sample];
+    let argmax_len = if save && plan.saves_argmax() { out.len() } else { 0 };
+    let mask_len = if save && plan.saves_mask() { n * o * plan.conv_plane() } else { 0 };
+    let mut saved = Saved {
+        argmax: vec![0; argmax_len],
+        mask: vec![0; mask_len],
+    };
+    let argmaxes = split_chunks(&mut saved.argmax, out_sample, n);
+    let masks = split_chunks(&mut saved.mask, o * plan.conv_plane(), n);
+    // Samples are independent, so any split over threads gives the same result.
+    out.par_chunks_mut(out_sample)
+        .zip(x.par_chunks(plan.in_sample()))
+        .zip(argmaxes)
+        .zip(masks)
+        .for_each(|(((out, x), argmax), mask)| {
+            sample_forward(plan, x, w, b, out, argmax, mask);
+        });
+    (out, saved)
+}
+
+fn sample_forward(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    argmax: &mut [u32],
+    mask: &mut [u8],
+) {
+    let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    with_scratch([conv_plane * patch, o * conv_plane], |[cols, z]| {
+        plan.im2col(x, cols);
+        // z (O x P) = w (O x patch) * colsᵀ (patch x P)
+        let dims = (o, conv_plane, patch);
+        matmul(dims, z, false, View::rows(w, patch), View::transposed(cols, patch));
+        let out_plane = plan.out_plane();
+        for (ch, &bias) in b.iter().enumerate() {
+            let z = &mut z[ch * conv_plane..][..conv_plane];
+            let out = &mut out[ch * out_plane..][..out_plane];
+            let mask = plane_of(mask, ch, conv_plane);
+            match &plan.pool {
+                None => {
+                    out.copy_from_slice(z);
+                    activate(out, bias, plan.relu, mask);
+                }
+                Some((PoolKind::Avg, pool)) => {
+                    activate(z, bias, plan.relu, mask);
+                    pool.avg_forward(z, out);
+                }
+                Some((PoolKind::Max, pool)) => {
+                    // The bias is constant over the plane and ReLU is monotonic, so both are
+                    // applied after pooling, to a quarter of the values for 2x2 windows.
+                    let argmax = plane_of(argmax, ch, out_plane);
+                    pool.max_forward(z, out, argmax);
+                    for (q, v) in out.iter_mut().enumerate() {
+                        *v += bias;
+                        if plan.relu && *v <= 0.0 {
+                            *v = 0.0;
+                            if let Some(at) = argmax.get_mut(q) {
+                                *at = NO_ARGMAX;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The slice of plane `ch` in a per-sample buffer, or an empty slice if nothing is saved.
+fn plane_of<T>(buf: &mut [T], ch: usize, plane: usize) -> &mut [T] {
+    if buf.is_empty() {
+        buf
+    } else {
+        &mut buf[ch * plane..][..plane]
+    }
+}
+
+/// Adds the bias and applies ReLU in place, recording the ReLU mask when `mask` is not empty.
+fn activate(plane: &mut [f32], bias: f32, relu: bool, mask: &mut [u8]) {
+    match (relu, mask.is_empty()) {
+        (false, _) => plane.iter_mut().for_each(|v| *v += bias),
+        (true, true) => plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0)),
+        (true, false) => {
+            for (v, m) in plane.iter_mut().zip(mask) {
+                let a = *v + bias;
+                *m = u8::from(a > 0.0);
+                *v = if a > 0.0 { a } else { 0.0 };
+            }
+        }
+    }
+}

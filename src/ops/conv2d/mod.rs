@@ -1,0 +1,91 @@
+//! 2-D convolution over NCHW activations with fused bias, ReLU and pooling, as an op on dfdx's
+//! tape.
+
+mod backward;
+mod forward;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
+
+use super::geometry::Padding;
+use super::pool2d::Pool2dSpec;
+use super::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
+use plan::ConvPlan;
+
+/// A convolution layer and what is fused after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    /// `(height, width)` step between windows.
+    pub stride: (usize, usize),
+    pub padding: Padding,
+    /// A ReLU after the bias.
+    pub relu: bool,
+    /// Whether the input needs a gradient; false for the data batch, which saves the col2im.
+    pub input_grad: bool,
+    /// A pooling after the (activated) convolution.
+    pub pool: Option<Pool2dSpec>,
+}
+
+/// Convolves `x` (N, C, H, W) with `w` (O, C, KH, KW), adds `b` (O), then applies the fused
+/// ReLU and pooling of `spec`, giving (N, O, H', W').
+///
+/// Gradients for `w` and `b` are added to the tape's `Gradients` under their own ids, and for
+/// `x` when `spec.input_grad` is set.
+///
+/// # Panics
+/// If the shapes do not fit together or leave no output; the checker rules this out
+/// ([`try_conv2d`] reports it).
+pub fn conv2d<T: Tape<f32, Cpu>>(x: T4<T>, w: &Weight4, b: &Bias1, spec: &Conv2dSpec) -> T4<T> {
+    try_conv2d(x, w, b, spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`conv2d`], reporting unusable shapes instead of panicking.
+///
+/// # Errors
+/// [`OpsError::ShapeMismatch`] when the weight's input channels differ from the input's, the
+/// bias length from the weight's output channels, or a channel count is zero;
+/// [`OpsError::EmptyOutput`] when no window fits; [`OpsError::PlaneTooLarge`] for planes of
+/// 2^32 elements or more.
+pub fn try_conv2d<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    w: &Weight4,
+    b: &Bias1,
+    spec: &Conv2dSpec,
+) -> Result<T4<T>, OpsError> {
+    let plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
+    let (x, mut tape) = x.split_tape();
+    let x_data = host_data(&x);
+    let w_data = host_data(w);
+    let b_data = host_data(b);
+    let (out, saved) = forward::forward(&plan, &x_data, &w_data, &b_data, T::OWNS_TAPE);
+    let out = tensor_from_output(x.device(), out, plan.out_shape());
+    if T::OWNS_TAPE {
+        let x_ghost = x.ghost();
+        let w_ghost = w.ghost();
+        let b_ghost = b.ghost();
+        let out_ghost = out.ghost();
+        let input_grad = spec.input_grad;
+        tape.add_backward_op(move |grads| {
+            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let mut dw = vec![0.0; w_data.len()];
+            let mut db = vec![0.0; b_data.len()];
+            let mut no_dx = [];
+            let dx = if input_grad {
+                &mut grads.get_or_alloc_mut(&x_ghost)?[..]
+            } else {
+                &mut no_dx[..]
+            };
+            let params = backward::Params {
+                x: &x_data,
+                w: &w_data,
+            };
+            backward::backward(&plan, params, &saved, &grad_out, dx, &mut dw, &mut db);
+            add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);
+            add_into(grads.get_or_alloc_mut(&b_ghost)?, &db);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}

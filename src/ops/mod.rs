@@ -1,0 +1,72 @@
+//! Our own ops on dfdx's tape: 2-D convolution and pooling, which dfdx 0.13 only has on
+//! nightly.
+//!
+//! Tensors are NCHW (PyTorch's layout). Each op computes its forward pass on host data in
+//! parallel over the batch and registers its backward pass with [`Tape::add_backward_op`], so
+//! it sits in dfdx's graph like a built-in op: parameter gradients land in the tape's
+//! `Gradients` under the parameters' own ids, as dfdx's matmul does for a `NoneTape` operand.
+//!
+//! The convolution fuses bias, ReLU and a following pooling, so that the full-size conv output
+//! never becomes a tensor: it lives in a per-thread scratch plane while it is activated and
+//! pooled, and only the pooled output, the argmax or ReLU mask, and the input reach backward.
+//!
+//! Inputs must be contiguous (as every tensor built from a `Vec`, reshaped, or produced by an
+//! elementwise op is): the ops read a tensor's storage in memory order.
+//!
+//! All results are deterministic: the batch is split into tasks by its size alone and partial
+//! weight gradients are summed in task order, so outputs and gradients are bit-identical across
+//! runs and thread counts.
+
+mod conv2d;
+mod error;
+mod geometry;
+mod matmul;
+mod pool2d;
+mod scratch;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod timing;
+
+use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
+
+pub use conv2d::{conv2d, try_conv2d, Conv2dSpec};
+pub use error::OpsError;
+pub use geometry::{conv2d_output_hw, pool2d_output_hw, Padding};
+pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
+
+/// A rank-4 NCHW activation, carrying tape `T`.
+pub type T4<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
+
+/// A conv2d weight `(out channels, in channels, kernel height, kernel width)`.
+pub type Weight4 = Tensor<(usize, usize, usize, usize), f32, Cpu>;
+
+/// A per-channel bias.
+pub type Bias1 = Tensor<(usize,), f32, Cpu>;
+
+/// Copies a contiguous tensor's storage out. dfdx keeps tensor data private, so this copy is
+/// the cheapest way to read it.
+fn host_data<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut data = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut data);
+    data
+}
+
+/// Wraps an output buffer built to match `shape` in a tensor without copying it.
+fn tensor_from_output(
+    dev: &Cpu,
+    data: Vec<f32>,
+    shape: (usize, usize, usize, usize),
+) -> Tensor<(usize, usize, usize, usize), f32, Cpu> {
+    use dfdx::tensor::TensorFromVec;
+    dev.try_tensor_from_vec(data, shape)
+        .unwrap_or_else(|_| unreachable!("output buffers are sized from their shape"))
+}
+
+/// Adds `src` into a gradient slot.
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}

@@ -1,0 +1,95 @@
+//! A timing harness for the tutorial's first layer, run on demand:
+//! `cargo test --release timing -- --ignored --nocapture`. Prints median milliseconds.
+
+use std::time::Instant;
+
+use dfdx::prelude::*;
+
+use super::reference::{random, tensor4};
+use super::{conv2d, pool2d, Conv2dSpec, Padding, Pool2dSpec, PoolKind};
+
+const RUNS: usize = 50;
+
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    for _ in 0..5 {
+        f();
+    }
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[RUNS / 2]
+}
+
+fn max_pool_2x2() -> Pool2dSpec {
+    Pool2dSpec {
+        kind: PoolKind::Max,
+        size: (2, 2),
+        stride: (2, 2),
+        padding: Padding::Valid,
+    }
+}
+
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_tutorial_conv_layer() {
+    let dev = Cpu::default();
+    let shape = (64, 1, 28, 28);
+    let x = tensor4(&dev, &random(64 * 784, 1), shape);
+    let w = tensor4(&dev, &random(32 * 9, 2), (32, 1, 3, 3));
+    let b = dev.tensor_from_vec(random(32, 3), (32,));
+    let r = dev.tensor_from_vec(random(64 * 32 * 169, 4), (64, 32, 13, 13));
+    let fused = |input_grad| Conv2dSpec {
+        stride: (1, 1),
+        padding: Padding::Valid,
+        relu: true,
+        input_grad,
+        pool: Some(max_pool_2x2()),
+    };
+    let threads = rayon::current_num_threads();
+    println!("threads {threads}");
+
+    let spec = fused(false);
+    let fwd = median_ms(|| drop(conv2d(x.clone(), &w, &b, &spec)));
+    println!("fused conv+relu+maxpool forward (no tape)      {fwd:.3} ms");
+    let step = median_ms(|| {
+        let out = conv2d(x.clone().leaky_traced(), &w, &b, &spec);
+        let grads = (out * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&w));
+    });
+    println!("fused forward+backward, no dX (incl. mul+sum)  {step:.3} ms");
+    let (rest_fwd, rest) = functional_only(&dev, &r);
+    println!("  of which the functional (mul+sum+backward)    {rest:.3} ms (fwd {rest_fwd:.3})");
+
+    let spec = fused(true);
+    let step_dx = median_ms(|| {
+        let out = conv2d(x.clone().leaky_traced(), &w, &b, &spec);
+        let grads = (out * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&x));
+    });
+    println!("fused forward+backward with dX                 {step_dx:.3} ms");
+
+    let unfused = Conv2dSpec {
+        pool: None,
+        ..fused(false)
+    };
+    let step_unfused = median_ms(|| {
+        let y = conv2d(x.clone().leaky_traced(), &w, &b, &unfused);
+        let out = pool2d(y, &max_pool_2x2());
+        let grads = (out * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&w));
+    });
+    println!("conv+relu, then pool2d, forward+backward       {step_unfused:.3} ms");
+}
+
+/// The cost of the test functional alone, to subtract from the step figures.
+fn functional_only(dev: &Cpu, r: &Tensor<(usize, usize, usize, usize), f32, Cpu>) -> (f64, f64) {
+    let y = tensor4(dev, &random(64 * 32 * 169, 5), (64, 32, 13, 13));
+    let fwd = median_ms(|| drop((y.clone().leaky_traced() * r.clone()).sum::<(), _>()));
+    let all = median_ms(|| drop((y.clone().leaky_traced() * r.clone()).sum::<(), _>().backward()));
+    (fwd, all)
+}

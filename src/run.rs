@@ -357,18 +357,17 @@ fn set_threads(threads: Option<usize>) -> Result<(), RunError> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    if rayon::current_num_threads() == n {
-        return Ok(());
-    }
-    // The global pool can be built once per process; a second run in the same
-    // process (tests) keeps the first pool, which is fine as long as it matches.
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-        .map_err(|e| RunError::Threads {
+    // The global pool can be built once per process (asking its size builds
+    // it too). A second run in the same process (tests) keeps the first pool,
+    // which is fine as long as its size matches.
+    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+        Ok(()) => Ok(()),
+        Err(_) if rayon::current_num_threads() == n => Ok(()),
+        Err(e) => Err(RunError::Threads {
             threads: n,
-            message: e.to_string(),
-        })
+            message: format!("{e} with {} threads", rayon::current_num_threads()),
+        }),
+    }
 }
 
 fn load_examples(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {

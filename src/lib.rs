@@ -5,3 +5,4 @@
 //! (the epoch/step loop, metrics, hooks, records). `ops` holds our own tape ops
 //! (conv2d, pooling), `data` the dataset readers and the input pipeline, `output`
 //! what a run writes (plots, model files, progress).
+pub mod output;

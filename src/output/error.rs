@@ -59,7 +59,7 @@ pub enum OutputError {
     #[error("cannot read `{}`: the file does not exist", path.display())]
     #[diagnostic(
         code(expr::output::file_not_found),
-        help("check the path; model files are written by a run's `save` step")
+        help("check the path; a model file exists only after a run has saved its model")
     )]
     FileNotFound { path: PathBuf },
 
@@ -124,4 +124,39 @@ pub enum OutputError {
         help("pass `n * h * w` values, with `n`, `h`, `w` and `cols` all at least 1")
     )]
     ImageGrid { path: PathBuf, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_carry_an_output_code_and_help() {
+        let errors = [
+            OutputError::MissingDirectory {
+                path: PathBuf::from("runs/x/model.safetensors"),
+                dir: PathBuf::from("runs/x"),
+            },
+            OutputError::NotSafetensors {
+                path: PathBuf::from("m.safetensors"),
+                reason: "the header is not safetensors JSON".to_owned(),
+            },
+            OutputError::UnsupportedDtype {
+                path: PathBuf::from("m.safetensors"),
+                name: "w".to_owned(),
+                dtype: "F16".to_owned(),
+            },
+        ];
+        for err in &errors {
+            let code = err.code().map(|c| c.to_string()).unwrap_or_default();
+            assert!(code.starts_with("expr::output::"), "{code}");
+            assert!(err.help().is_some(), "{err}");
+            let message = err.to_string();
+            assert!(!message.starts_with(char::is_uppercase), "{message}");
+        }
+        assert_eq!(
+            errors[0].to_string(),
+            "cannot write `runs/x/model.safetensors`: directory `runs/x` does not exist"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Model files: named f32 tensors plus string metadata, in the safetensors format.
 //!
-//! safetensors is what PyTorch, JAX and numpy users can read without our code, and it cannot
+//! `safetensors` is what `PyTorch`, JAX and numpy users can read without our code, and it cannot
 //! execute anything on load. Tensors are stored as little-endian F32; the file is written
 //! atomically, so an interrupted save never leaves a half-written model behind.
 
@@ -158,3 +158,6 @@ fn describe(err: &SafeTensorError) -> String {
         other => format!("{other:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

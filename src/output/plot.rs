@@ -1,6 +1,6 @@
 //! Line plots of per-epoch metric histories, rendered to PNG.
 //!
-//! Text is drawn with a DejaVu Sans font embedded in the binary (plotters' `ab_glyph` backend),
+//! Text is drawn with a `DejaVu Sans` font embedded in the binary (the `ab_glyph` backend of plotters),
 //! so plots render the same on a machine with no system fonts. The chart is rendered into an
 //! RGB buffer and encoded by [`write_png`], which writes atomically.
 

@@ -63,13 +63,7 @@ pub fn x_axis(epochs: usize) -> Axis {
 /// Integer epoch ticks: every epoch when few, else multiples of a 1-2-5 step (at most ten of
 /// them), plus epoch 1 when the step leaves room for it.
 pub fn epoch_ticks(epochs: usize) -> Vec<f64> {
-    let step = [1usize, 2, 5]
-        .into_iter()
-        .cycle()
-        .zip((0..).flat_map(|power| [10usize.saturating_pow(power); 3]))
-        .map(|(factor, magnitude)| factor.saturating_mul(magnitude))
-        .find(|step| epochs / step <= 10)
-        .unwrap_or(epochs.max(1));
+    let step = epoch_step(epochs);
     let first = if step == 1 { 1 } else { step };
     #[allow(clippy::cast_precision_loss)]
     let mut ticks: Vec<f64> = (first..=epochs).step_by(step).map(|e| e as f64).collect();
@@ -77,6 +71,22 @@ pub fn epoch_ticks(epochs: usize) -> Vec<f64> {
         ticks.insert(0, 1.0);
     }
     ticks
+}
+
+/// The smallest 1-2-5 step that leaves at most ten multiples in `1..=epochs`.
+fn epoch_step(epochs: usize) -> usize {
+    let mut magnitude = 1usize;
+    // 20 decades exceed `usize::MAX`, so the search always ends inside the loop.
+    for _ in 0..20 {
+        for factor in [1, 2, 5] {
+            let step = magnitude.saturating_mul(factor);
+            if epochs / step <= 10 {
+                return step;
+            }
+        }
+        magnitude = magnitude.saturating_mul(10);
+    }
+    epochs.max(1)
 }
 
 /// The value axis: all plottable values plus a 6% margin (a unit window when there are none,
@@ -140,6 +150,8 @@ pub fn value_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
 
 /// A tick label with `decimals` decimals, or in scientific notation when that would be long.
 pub fn format_tick(value: f64, decimals: usize) -> String {
+    // `value_ticks` snaps near-zero ticks to exactly zero.
+    #[allow(clippy::float_cmp)]
     if value == 0.0 && decimals > 5 {
         "0".to_owned()
     } else if value.abs() >= 1e6 || decimals > 5 {
@@ -159,7 +171,7 @@ mod tests {
         assert_eq!(epoch_ticks(5), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(epoch_ticks(12), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
         let hundred = epoch_ticks(100);
-        assert_eq!(hundred[0], 1.0);
+        assert!((hundred[0] - 1.0).abs() < f64::EPSILON);
         assert_eq!(
             hundred[1..],
             [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0]
@@ -201,7 +213,7 @@ mod tests {
     fn value_ticks_are_nice_and_inside_the_range() {
         assert_eq!(
             value_ticks(0.0, 1.0),
-            (vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0], 1)
+            (vec![0.0, 0.2, 0.4, 0.600_000_000_000_000_1, 0.8, 1.0], 1)
         );
         let (ticks, decimals) = value_ticks(0.3, 2.4);
         assert_eq!(ticks, vec![0.5, 1.0, 1.5, 2.0]);

@@ -204,8 +204,7 @@ fn sample_plots() {
         },
     ];
     plot_series(&dir.join("sample_1.png"), "one epoch", "loss", &one).unwrap();
-    #[allow(clippy::cast_precision_loss)]
-    let long: Vec<f64> = (1..=100).map(|e| 1.0 / e as f64).collect();
+    let long: Vec<f64> = (1..=100).map(|e| 1.0 / f64::from(e)).collect();
     plot_series(
         &dir.join("sample_100.png"),
         "long run",

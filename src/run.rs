@@ -360,7 +360,10 @@ fn set_threads(threads: Option<usize>) -> Result<(), RunError> {
     // The global pool can be built once per process (asking its size builds
     // it too). A second run in the same process (tests) keeps the first pool,
     // which is fine as long as its size matches.
-    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+    {
         Ok(()) => Ok(()),
         Err(_) if rayon::current_num_threads() == n => Ok(()),
         Err(e) => Err(RunError::Threads {

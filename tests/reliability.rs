@@ -1,0 +1,272 @@
+//! Runs that survive: a run killed with SIGKILL at several points (one of
+//! them while a checkpoint is being written) and resumed, again and again,
+//! ends with exactly the weights and metrics of an uninterrupted run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use expr::output::model_file::load_tensors;
+
+/// A run long enough to be killed at different points (a second or two),
+/// checkpointing every 10 steps.
+fn experiment(dir: &Path) -> PathBuf {
+    let (tri, trl) = common::write_idx_set(dir, "train", 4096, 16, 4);
+    let (tei, tel) = common::write_idx_set(dir, "test", 512, 16, 4);
+    let text = format!(
+        r#"experiment survive {{
+  seed = 3
+  threads = 2
+}}
+
+data train = idx(images = "{tri}", labels = "{trl}", shape = (16, 16), classes = 4) | scale(1 / 255) | shuffle(buffer = 1000) | batch(32)
+data test = idx(images = "{tei}", labels = "{tel}", shape = (16, 16), classes = 4) | scale(1 / 255) | batch(64)
+
+model net {{
+  flatten()
+  dense(units = 512, activation = relu)
+  dropout(rate = 0.2)
+  dense(units = 256, activation = relu)
+  dense(units = 4)
+}}
+
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+optimizer opt = adam(lr = 1e-3)
+
+train {{
+  model = net
+  data = train
+  validate = test
+  loss = xent
+  optimizer = opt
+  epochs = 4
+  checkpoint_steps = 10
+  checkpoint_keep = 2
+}}
+
+metrics {{
+  train_loss = mean(loss) on train
+  test_accuracy = sparse_categorical_accuracy(y, logits) on test
+}}
+
+on epoch_end {{
+  log "epoch {{epoch + 1}} loss {{train_loss:.6f}} acc {{test_accuracy:.6f}}"
+}}
+
+after {{
+  save(net, to = "net.safetensors")
+}}
+"#,
+        tri = tri.display(),
+        trl = trl.display(),
+        tei = tei.display(),
+        tel = tel.display(),
+    );
+    let path = dir.join("survive.exp");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn only_run_dir(runs: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs.join("survive"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.remove(0)
+}
+
+fn weights(run_dir: &Path) -> Vec<(String, Vec<u32>)> {
+    let (tensors, _) = load_tensors(&run_dir.join("net.safetensors")).expect("the model was saved");
+    tensors
+        .into_iter()
+        .map(|t| (t.name, t.data.iter().map(|v| v.to_bits()).collect()))
+        .collect()
+}
+
+fn last_line(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("epoch 4 "))
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+
+    let clean_runs = dir.path().join("clean");
+    let clean = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&clean_runs)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    let clean_dir = only_run_dir(&clean_runs);
+    let expected_weights = weights(&clean_dir);
+    let expected_line = last_line(&clean.stdout);
+    assert!(!expected_line.is_empty());
+
+    // Kill points as fractions of the clean run's wall time, spread over the run.
+    let started = Instant::now();
+    let _ = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(dir.path().join("timing"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let total = started.elapsed();
+
+    let runs = dir.path().join("killed");
+    let mut child = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&runs)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut kills = 0;
+    let mut resumes = 0;
+    let fractions = [0.15, 0.3, 0.45, 0.6, 0.75, 0.9];
+    for fraction in fractions {
+        std::thread::sleep(
+            total
+                .mul_f64(fraction / fractions.len() as f64 * 2.0)
+                .max(Duration::from_millis(30)),
+        );
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+        }
+        let run_dir = only_run_dir(&runs);
+        if expr::run::checkpoint::list(&run_dir).is_empty() {
+            // Killed before the first checkpoint: nothing to resume, start again.
+            std::fs::remove_dir_all(&run_dir).unwrap();
+            child = Command::new(common::expr_bin())
+                .args(["run", "--no-progress", "--runs-dir"])
+                .arg(&runs)
+                .arg(&file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            continue;
+        }
+        child = Command::new(common::expr_bin())
+            .args(["run", "--no-progress", "--resume"])
+            .arg(&run_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        resumes += 1;
+    }
+    assert!(kills >= 3, "only {kills} kills landed");
+    child.wait().unwrap();
+    // A last resume reports the end state (a finished run resumes to its end at once).
+    let run_dir = only_run_dir(&runs);
+    let last = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert!(resumes >= 3, "only {resumes} resumes");
+    assert_eq!(
+        weights(&run_dir),
+        expected_weights,
+        "weights after {kills} kills"
+    );
+    // The metric history, as the final checkpoints hold it, matches bit for bit.
+    let history = |d: &Path| {
+        let (_, c) = expr::run::checkpoint::read_latest(d).unwrap();
+        c.position
+            .history
+            .iter()
+            .map(|h| h.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(history(&run_dir), history(&clean_dir));
+    assert!(expected_line.starts_with("epoch 4 loss "));
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent signals need a release build"
+)]
+fn ctrl_c_checkpoints_exits_130_and_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    let clean_runs = dir.path().join("clean");
+    let clean = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&clean_runs)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(clean.status.success());
+
+    let runs = dir.path().join("interrupted");
+    let child = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&runs)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (the first checkpoint exists), then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && std::fs::read_dir(runs.join("survive")).map_or(true, |mut d| {
+            d.next().map_or(true, |e| {
+                expr::run::checkpoint::list(&e.unwrap().path()).is_empty()
+            })
+        })
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted at epoch"), "{stderr}");
+
+    let run_dir = only_run_dir(&runs);
+    let resumed = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(weights(&run_dir), weights(&only_run_dir(&clean_runs)));
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod hooks;
 pub mod model;
 pub mod plan;
+pub mod resources;
 pub mod steps;
 pub mod summary;
 pub mod train;
@@ -66,6 +67,9 @@ impl<T> Table<T> {
 pub fn check(file: &File) -> Result<Experiment, Vec<CheckError>> {
     let mut errors = Vec::new();
     let experiment = train::check_file(file, &mut errors);
+    if let Some(exp) = &experiment {
+        resources::check_fits(exp, resources::machine_memory(), &mut errors);
+    }
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup();
     match experiment {

@@ -61,7 +61,7 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     ModelFile(#[from] model_io::ModelFileError),
-    #[error("cannot create the run directory `{path}`: {source}")]
+    #[error("cannot create the run directory `{path}`")]
     #[diagnostic(
         code(expr::run::run_dir),
         help("pass `--runs-dir` with a writable directory")

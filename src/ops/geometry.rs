@@ -32,7 +32,12 @@ pub(crate) struct Span {
 
 impl Axis {
     /// `None` when the output would be empty or the window or stride is zero.
-    pub(crate) fn new(input: usize, window: usize, stride: usize, padding: Padding) -> Option<Self> {
+    pub(crate) fn new(
+        input: usize,
+        window: usize,
+        stride: usize,
+        padding: Padding,
+    ) -> Option<Self> {
         if input == 0 || window == 0 || stride == 0 {
             return None;
         }
@@ -74,6 +79,20 @@ impl Axis {
         }
     }
 
+    /// The outputs whose window tap `tap` falls inside the input, as a range `lo..hi`; output
+    /// `i` in it reads input `i * stride + tap - pad_before`.
+    pub(crate) fn outputs_reading(&self, tap: usize) -> (usize, usize) {
+        // Smallest i with i * stride + tap >= pad_before.
+        let lo = self.pad_before.saturating_sub(tap).div_ceil(self.stride);
+        // Largest i with i * stride + tap - pad_before <= input - 1, plus one.
+        let hi = if self.input + self.pad_before > tap {
+            ((self.input - 1 + self.pad_before - tap) / self.stride + 1).min(self.output)
+        } else {
+            0
+        };
+        (lo.min(hi), hi)
+    }
+
     /// The spans of all outputs, computed once per op call.
     pub(crate) fn spans(&self) -> Vec<Span> {
         (0..self.output).map(|i| self.span(i)).collect()
@@ -111,24 +130,54 @@ mod tests {
 
     #[test]
     fn valid_output_counts_whole_windows() {
-        assert_eq!(conv2d_output_hw((28, 28), (3, 3), (1, 1), Padding::Valid), Some((26, 26)));
-        assert_eq!(pool2d_output_hw((26, 26), (2, 2), (2, 2), Padding::Valid), Some((13, 13)));
-        assert_eq!(conv2d_output_hw((7, 5), (3, 2), (2, 3), Padding::Valid), Some((3, 2)));
-        assert_eq!(conv2d_output_hw((2, 5), (3, 3), (1, 1), Padding::Valid), None);
+        assert_eq!(
+            conv2d_output_hw((28, 28), (3, 3), (1, 1), Padding::Valid),
+            Some((26, 26))
+        );
+        assert_eq!(
+            pool2d_output_hw((26, 26), (2, 2), (2, 2), Padding::Valid),
+            Some((13, 13))
+        );
+        assert_eq!(
+            conv2d_output_hw((7, 5), (3, 2), (2, 3), Padding::Valid),
+            Some((3, 2))
+        );
+        assert_eq!(
+            conv2d_output_hw((2, 5), (3, 3), (1, 1), Padding::Valid),
+            None
+        );
     }
 
     #[test]
     fn same_output_is_input_over_stride_rounded_up() {
-        assert_eq!(conv2d_output_hw((28, 28), (3, 3), (1, 1), Padding::Same), Some((28, 28)));
-        assert_eq!(conv2d_output_hw((7, 8), (3, 3), (2, 2), Padding::Same), Some((4, 4)));
-        assert_eq!(conv2d_output_hw((1, 1), (5, 5), (1, 1), Padding::Same), Some((1, 1)));
+        assert_eq!(
+            conv2d_output_hw((28, 28), (3, 3), (1, 1), Padding::Same),
+            Some((28, 28))
+        );
+        assert_eq!(
+            conv2d_output_hw((7, 8), (3, 3), (2, 2), Padding::Same),
+            Some((4, 4))
+        );
+        assert_eq!(
+            conv2d_output_hw((1, 1), (5, 5), (1, 1), Padding::Same),
+            Some((1, 1))
+        );
     }
 
     #[test]
     fn zero_stride_or_window_gives_no_output() {
-        assert_eq!(conv2d_output_hw((5, 5), (3, 3), (0, 1), Padding::Same), None);
-        assert_eq!(conv2d_output_hw((5, 5), (0, 3), (1, 1), Padding::Valid), None);
-        assert_eq!(conv2d_output_hw((0, 5), (1, 1), (1, 1), Padding::Same), None);
+        assert_eq!(
+            conv2d_output_hw((5, 5), (3, 3), (0, 1), Padding::Same),
+            None
+        );
+        assert_eq!(
+            conv2d_output_hw((5, 5), (0, 3), (1, 1), Padding::Valid),
+            None
+        );
+        assert_eq!(
+            conv2d_output_hw((0, 5), (1, 1), (1, 1), Padding::Same),
+            None
+        );
     }
 
     #[test]
@@ -136,12 +185,60 @@ mod tests {
         // in 5, k 4, s 1: total 3, before 1 (TensorFlow puts the extra one after).
         let a = Axis::new(5, 4, 1, Padding::Same).unwrap();
         assert_eq!((a.output, a.pad_before), (5, 1));
-        assert_eq!(a.span(0), Span { first_tap: 1, first_input: 0, taps: 3 });
-        assert_eq!(a.span(4), Span { first_tap: 0, first_input: 3, taps: 2 });
+        assert_eq!(
+            a.span(0),
+            Span {
+                first_tap: 1,
+                first_input: 0,
+                taps: 3
+            }
+        );
+        assert_eq!(
+            a.span(4),
+            Span {
+                first_tap: 0,
+                first_input: 3,
+                taps: 2
+            }
+        );
         // in 6, k 3, s 2: out 3, total 1, before 0.
         let b = Axis::new(6, 3, 2, Padding::Same).unwrap();
         assert_eq!((b.output, b.pad_before), (3, 0));
-        assert_eq!(b.span(2), Span { first_tap: 0, first_input: 4, taps: 2 });
+        assert_eq!(
+            b.span(2),
+            Span {
+                first_tap: 0,
+                first_input: 4,
+                taps: 2
+            }
+        );
+    }
+
+    #[test]
+    fn outputs_reading_a_tap_agree_with_spans() {
+        for input in 1..10 {
+            for window in 1..5 {
+                for stride in 1..4 {
+                    for padding in [Padding::Valid, Padding::Same] {
+                        let Some(a) = Axis::new(input, window, stride, padding) else {
+                            continue;
+                        };
+                        for tap in 0..window {
+                            let (lo, hi) = a.outputs_reading(tap);
+                            for i in 0..a.output {
+                                let s = a.span(i);
+                                let inside = (s.first_tap..s.first_tap + s.taps).contains(&tap);
+                                assert_eq!(
+                                    (lo..hi).contains(&i),
+                                    inside,
+                                    "{a:?} tap {tap} out {i}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

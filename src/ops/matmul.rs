@@ -1,8 +1,12 @@
-//! A safe, bounds-checked front to `gemm::gemm` for the small single-threaded matrix products
-//! inside our per-sample kernels (parallelism comes from splitting the batch instead).
+//! Matrix products for the per-sample kernels, single-threaded (parallelism comes from
+//! splitting the batch). Large products go to `gemm::gemm`; the skinny ones of a first conv
+//! layer (few kernel taps, long rows of output positions), where gemm's packing costs more
+//! than the arithmetic, go to two small kernels of ours.
+//!
+//! Everything here is `#[inline(always)]` so that it is compiled for AVX2 inside
+//! [`crate::ops::simd::run`].
 
-/// A row-major or transposed view of a matrix in a slice: element `(i, j)` sits at
-/// `i * row_stride + j * col_stride`.
+/// A view of a matrix in a slice: element `(i, j)` sits at `i * row_stride + j * col_stride`.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
     pub(crate) data: &'a [f32],
@@ -11,7 +15,7 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    /// A row-major `rows x cols` matrix.
+    /// A row-major matrix with `cols` columns.
     pub(crate) fn rows(data: &'a [f32], cols: usize) -> Self {
         Self {
             data,
@@ -34,13 +38,24 @@ impl<'a> View<'a> {
             || cols == 0
             || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
     }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
 }
+
+/// Up to this inner (or output) dimension our kernels beat gemm's packing.
+const SMALL: usize = 64;
+/// Outputs computed together in registers.
+const LANES: usize = 16;
 
 /// `dst (m x n, row-major) = lhs (m x k) * rhs (k x n)`, or `+=` when `accumulate`.
 ///
 /// # Panics
 /// If a view is too short for its matrix: a bug in the caller's index arithmetic, checked here
-/// because the raw-pointer `gemm` call below relies on it.
+/// because the raw-pointer `gemm` call relies on it.
+#[inline(always)]
 pub(crate) fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
@@ -49,20 +64,149 @@ pub(crate) fn matmul(
     rhs: View<'_>,
 ) {
     assert!(dst.len() >= m * n, "matmul: destination too short");
-    assert!(lhs.fits(m, k) && rhs.fits(k, n), "matmul: operand too short");
+    assert!(
+        lhs.fits(m, k) && rhs.fits(k, n),
+        "matmul: operand too short"
+    );
+    let dst = &mut dst[..m * n];
     if m == 0 || n == 0 {
         return;
     }
+    if k <= SMALL && rhs.col_stride == 1 {
+        broadcast_rows((n, k), dst, accumulate, lhs, rhs);
+    } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
+        dot_rows((n, k), dst, accumulate, lhs, rhs);
+    } else {
+        gemm_call((m, n, k), dst, accumulate, lhs, rhs);
+    }
+}
+
+/// Output rows computed together, sharing each load of `rhs`.
+const ROWS: usize = 4;
+
+/// Few taps, long rows: each output row is a sum of `k` scaled rows of `rhs`, computed
+/// `ROWS x LANES` outputs at a time in registers.
+#[inline(always)]
+fn broadcast_rows(
+    (n, k): (usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    let rs = rhs.row_stride;
+    for (block, dst) in dst.chunks_mut(ROWS * n).enumerate() {
+        let rows = dst.len() / n;
+        // The block's coefficients, zero for rows past the end (computed, never stored).
+        let mut a = [[0.0f32; SMALL]; ROWS];
+        for (r, a) in a.iter_mut().enumerate().take(rows) {
+            for (kk, a) in a.iter_mut().enumerate().take(k) {
+                *a = lhs.at(block * ROWS + r, kk);
+            }
+        }
+        let full = n - n % LANES;
+        for p0 in (0..full).step_by(LANES) {
+            let mut acc = [[0.0f32; LANES]; ROWS];
+            if accumulate {
+                for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                    acc.copy_from_slice(&dst[r * n + p0..][..LANES]);
+                }
+            }
+            for kk in 0..k {
+                let b = &rhs.data[kk * rs + p0..][..LANES];
+                for (acc, a) in acc.iter_mut().zip(&a) {
+                    let a = a[kk];
+                    for (acc, b) in acc.iter_mut().zip(b) {
+                        *acc += a * b;
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(rows) {
+                dst[r * n + p0..][..LANES].copy_from_slice(acc);
+            }
+        }
+        for r in 0..rows {
+            for p in full..n {
+                let out = &mut dst[r * n + p];
+                let mut acc = if accumulate { *out } else { 0.0 };
+                for (kk, a) in a[r].iter().enumerate().take(k) {
+                    acc += a * rhs.data[kk * rs + p];
+                }
+                *out = acc;
+            }
+        }
+    }
+}
+
+/// Few outputs per row, long inner dimension: each output is a dot product of a row of `lhs`
+/// and a row of `rhsᵀ`.
+#[inline(always)]
+fn dot_rows(
+    (n, k): (usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    for (i, row) in dst.chunks_exact_mut(n).enumerate() {
+        let a = &lhs.data[i * lhs.row_stride..][..k];
+        for (j, out) in row.iter_mut().enumerate() {
+            let sum = dot(a, &rhs.data[j * rhs.col_stride..][..k]);
+            *out = if accumulate { *out + sum } else { sum };
+        }
+    }
+}
+
+/// `Σ a·b` in `LANES` partial sums folded in a fixed order (vectorisable, and deterministic).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for ((acc, a), b) in acc.iter_mut().zip(a).zip(b) {
+            *acc += a * b;
+        }
+    }
+    let mut sum = acc.iter().sum::<f32>();
+    for (a, b) in a_tail.iter().zip(b_tail) {
+        sum += a * b;
+    }
+    sum
+}
+
+/// `Σ v` in `LANES` partial sums folded in a fixed order: a plain running sum cannot be
+/// vectorised (float addition is not reassociated) and would cost a dependent add per value.
+#[inline(always)]
+pub(crate) fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (acc, c) in acc.iter_mut().zip(c) {
+            *acc += c;
+        }
+    }
+    acc.iter().sum::<f32>() + tail.iter().sum::<f32>()
+}
+
+fn gemm_call(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            dst.fill(0.0);
         }
         return;
     }
     // Strides of matrices held in memory never exceed `isize::MAX`.
     let s = |v: usize| v as isize;
-    // SAFETY: the asserts above keep every element the call touches inside the three slices,
-    // and `dst` does not alias the operands (it is borrowed mutably).
+    // SAFETY: `matmul` checked that every element the call touches lies inside the three
+    // slices, and `dst` does not alias the operands (it is borrowed mutably).
     unsafe {
         gemm::gemm(
             m,
@@ -91,23 +235,67 @@ pub(crate) fn matmul(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::reference::random;
+
+    fn naive(m: usize, n: usize, k: usize, lhs: View<'_>, rhs: View<'_>) -> Vec<f64> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k)
+                    .map(|kk| f64::from(lhs.at(i, kk)) * f64::from(rhs.at(kk, j)))
+                    .sum();
+            }
+        }
+        out
+    }
 
     #[test]
-    fn products_match_the_definition() {
-        // lhs 2x3, rhs given transposed (stored as 2x3, read as 3x2).
-        let lhs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let rhs_t = [1.0, 0.0, -1.0, 2.0, 1.0, 0.5];
-        let mut dst = [10.0; 4];
-        matmul((2, 2, 3), &mut dst, false, View::rows(&lhs, 3), View::transposed(&rhs_t, 3));
-        assert_eq!(dst, [-2.0, 5.5, -2.0, 16.0]);
-        matmul((2, 2, 3), &mut dst, true, View::rows(&lhs, 3), View::transposed(&rhs_t, 3));
-        assert_eq!(dst, [-4.0, 11.0, -4.0, 32.0]);
+    fn every_kernel_matches_the_definition() {
+        // (m, n, k) picked to reach each kernel: few taps, few outputs, and gemm.
+        for (m, n, k) in [
+            (5, 37, 9),
+            (3, 16, 1),
+            (4, 9, 70),
+            (2, 3, 100),
+            (6, 70, 80),
+            (1, 1, 1),
+        ] {
+            let (a, b) = (random(m * k, 1), random(k * n, 2));
+            for (lhs, rhs) in [
+                (View::rows(&a, k), View::rows(&b, n)),
+                (View::rows(&a, k), View::transposed(&b, k)),
+                (View::transposed(&a, m), View::rows(&b, n)),
+            ] {
+                let want = naive(m, n, k, lhs, rhs);
+                let mut dst = vec![0.5; m * n];
+                matmul((m, n, k), &mut dst, false, lhs, rhs);
+                for (g, w) in dst.iter().zip(&want) {
+                    assert!(
+                        (f64::from(*g) - w).abs() < 1e-5 * (1.0 + w.abs()),
+                        "{m}x{n}x{k}: {g} vs {w}"
+                    );
+                }
+                matmul((m, n, k), &mut dst, true, lhs, rhs);
+                for (g, w) in dst.iter().zip(&want) {
+                    assert!(
+                        (f64::from(*g) - 2.0 * w).abs() < 1e-5 * (1.0 + w.abs()),
+                        "{m}x{n}x{k} accumulated"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
     fn empty_inner_dimension_gives_zeros() {
         let mut dst = [1.0; 4];
-        matmul((2, 2, 0), &mut dst, false, View::rows(&[], 0), View::rows(&[], 2));
+        matmul(
+            (2, 2, 0),
+            &mut dst,
+            false,
+            View::rows(&[], 0),
+            View::rows(&[], 2),
+        );
         assert_eq!(dst, [0.0; 4]);
     }
 }

@@ -121,7 +121,10 @@ pub(crate) fn assert_close(what: &str, got: &[f32], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (f64::from(g) - w).abs();
-        assert!(err <= tol * w.abs().max(1.0), "{what}[{i}]: got {g}, want {w}");
+        assert!(
+            err <= tol * w.abs().max(1.0),
+            "{what}[{i}]: got {g}, want {w}"
+        );
     }
 }
 
@@ -152,7 +155,10 @@ pub(crate) fn assert_gradient(what: &str, got: &[f32], fd: &[f64], tol: f64) {
     let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     for (i, (&g, &f)) in got.iter().zip(fd).enumerate() {
         let err = (f64::from(g) - f).abs();
-        assert!(err <= tol * scale, "{what}[{i}]: analytic {g}, finite difference {f}");
+        assert!(
+            err <= tol * scale,
+            "{what}[{i}]: analytic {g}, finite difference {f}"
+        );
     }
 }
 
@@ -162,7 +168,10 @@ pub(crate) fn functional(out: &[f64], r: &[f32]) -> f64 {
 }
 
 /// `(Σ out · r)` through dfdx, then backward: the gradients our ops put on the tape.
-pub(crate) fn backward_of_functional(out: T4<OwnedTape<f32, Cpu>>, r: &[f32]) -> Gradients<f32, Cpu> {
+pub(crate) fn backward_of_functional(
+    out: T4<OwnedTape<f32, Cpu>>,
+    r: &[f32],
+) -> Gradients<f32, Cpu> {
     let dev = out.device().clone();
     let r = dev.tensor_from_vec(r.to_vec(), *out.shape());
     (out * r).sum::<(), _>().backward()

@@ -10,10 +10,13 @@ use super::{conv2d, pool2d, Conv2dSpec, Padding, Pool2dSpec, PoolKind};
 
 const RUNS: usize = 50;
 
-fn median_ms(mut f: impl FnMut()) -> f64 {
+/// `(median wall ms, mean CPU ms over all threads)` per call of `f`. The CPU figure is what
+/// a loaded machine cannot distort much; the wall figure is what an idle one would show.
+fn median_ms(mut f: impl FnMut()) -> (f64, f64) {
     for _ in 0..5 {
         f();
     }
+    let cpu_start = cpu_ns();
     let mut times: Vec<f64> = (0..RUNS)
         .map(|_| {
             let start = Instant::now();
@@ -21,8 +24,20 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let cpu = (cpu_ns() - cpu_start) as f64 / 1e6 / RUNS as f64;
     times.sort_by(f64::total_cmp);
-    times[RUNS / 2]
+    (times[RUNS / 2], cpu)
+}
+
+/// CPU time of all this process's threads, from the scheduler's per-thread statistics.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn max_pool_2x2() -> Pool2dSpec {
@@ -51,19 +66,19 @@ fn timing_tutorial_conv_layer() {
         pool: Some(max_pool_2x2()),
     };
     let threads = rayon::current_num_threads();
-    println!("threads {threads}");
+    println!("threads {threads}; figures are (median wall ms, mean CPU ms)");
 
     let spec = fused(false);
     let fwd = median_ms(|| drop(conv2d(x.clone(), &w, &b, &spec)));
-    println!("fused conv+relu+maxpool forward (no tape)      {fwd:.3} ms");
+    println!("fused conv+relu+maxpool forward (no tape)      {fwd:.3?} ms");
     let step = median_ms(|| {
         let out = conv2d(x.clone().leaky_traced(), &w, &b, &spec);
         let grads = (out * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&w));
     });
-    println!("fused forward+backward, no dX (incl. mul+sum)  {step:.3} ms");
+    println!("fused forward+backward, no dX (incl. mul+sum)  {step:.3?} ms");
     let (rest_fwd, rest) = functional_only(&dev, &r);
-    println!("  of which the functional (mul+sum+backward)    {rest:.3} ms (fwd {rest_fwd:.3})");
+    println!("  of which the functional (mul+sum+backward)    {rest:.3?} ms (fwd {rest_fwd:.3?})");
 
     let spec = fused(true);
     let step_dx = median_ms(|| {
@@ -71,7 +86,7 @@ fn timing_tutorial_conv_layer() {
         let grads = (out * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&x));
     });
-    println!("fused forward+backward with dX                 {step_dx:.3} ms");
+    println!("fused forward+backward with dX                 {step_dx:.3?} ms");
 
     let unfused = Conv2dSpec {
         pool: None,
@@ -83,13 +98,22 @@ fn timing_tutorial_conv_layer() {
         let grads = (out * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&w));
     });
-    println!("conv+relu, then pool2d, forward+backward       {step_unfused:.3} ms");
+    println!("conv+relu, then pool2d, forward+backward       {step_unfused:.3?} ms");
 }
 
 /// The cost of the test functional alone, to subtract from the step figures.
-fn functional_only(dev: &Cpu, r: &Tensor<(usize, usize, usize, usize), f32, Cpu>) -> (f64, f64) {
+fn functional_only(
+    dev: &Cpu,
+    r: &Tensor<(usize, usize, usize, usize), f32, Cpu>,
+) -> ((f64, f64), (f64, f64)) {
     let y = tensor4(dev, &random(64 * 32 * 169, 5), (64, 32, 13, 13));
     let fwd = median_ms(|| drop((y.clone().leaky_traced() * r.clone()).sum::<(), _>()));
-    let all = median_ms(|| drop((y.clone().leaky_traced() * r.clone()).sum::<(), _>().backward()));
+    let all = median_ms(|| {
+        drop(
+            (y.clone().leaky_traced() * r.clone())
+                .sum::<(), _>()
+                .backward(),
+        )
+    });
     (fwd, all)
 }

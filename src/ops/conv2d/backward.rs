@@ -2,18 +2,18 @@
 //! into a conv-plane gradient `dz` (through pooling and ReLU), then `dW += dz * cols`,
 //! `db += Σ dz` and, when asked, `dx += col2im(dzᵀ * W)`.
 //!
-//! With max pooling and no input gradient `dz` has one non-zero per window, so `dW` is
-//! accumulated directly from the saved argmaxes instead (a quarter of the work for 2x2
-//! windows, and no `dz` plane to clear).
+//! With max pooling `dz` is sparse, but scattering it into a dense plane and taking vectorised
+//! dot products is faster than gathering im2col entries per argmax.
 
 use rayon::prelude::*;
 
 use super::forward::Saved;
 use super::plan::ConvPlan;
 use crate::ops::add_into;
-use crate::ops::matmul::{matmul, View};
+use crate::ops::matmul::{matmul, sum, View};
 use crate::ops::pool2d::{PoolKind, PoolPlan, NO_ARGMAX};
 use crate::ops::scratch::{samples_per_task, split_chunks, with_scratch};
+use crate::ops::simd::avx2_or_portable;
 
 /// The forward operands backward reads.
 pub(super) struct Params<'a> {
@@ -84,67 +84,91 @@ fn sample_backward(
     let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
     let argmax = sample_of(&saved.argmax, i, out_sample);
     let mask = sample_of(&saved.mask, i, o * conv_plane);
-    let sparse = plan.saves_argmax() && dx.is_empty();
-    let dz_len = if sparse { 0 } else { o * conv_plane };
     let dcols_len = if dx.is_empty() { 0 } else { conv_plane * patch };
+    let dz_len = o * conv_plane + 1;
     with_scratch([conv_plane * patch, dz_len, dcols_len], |[cols, dz, dcols]| {
-        plan.im2col(x, cols);
-        if sparse {
-            scatter_weight_grad(plan, cols, g, argmax, dw, db);
-            return;
-        }
-        output_grad_to_conv(plan, g, argmax, mask, dz);
-        for (ch, db) in db.iter_mut().enumerate() {
-            *db += dz[ch * conv_plane..][..conv_plane].iter().sum::<f32>();
-        }
-        // dW (O x patch) += dz (O x P) * cols (P x patch)
-        let dims = (o, patch, conv_plane);
-        matmul(dims, dw, true, View::rows(dz, conv_plane), View::rows(cols, patch));
-        if !dx.is_empty() {
-            // dcols (P x patch) = dzᵀ (P x O) * W (O x patch)
-            let dims = (conv_plane, patch, o);
-            let (dz_t, w) = (View::transposed(dz, conv_plane), View::rows(params.w, patch));
-            matmul(dims, dcols, false, dz_t, w);
-            plan.col2im_add(dcols, dx);
-        }
+        sample_backward_kernel(plan, x, params.w, g, argmax, mask, dx, dw, db, cols, dz, dcols);
     });
 }
 
-/// `dW[o] += g * cols[argmax]` and `db[o] += g` for every pooled output whose max passed.
-fn scatter_weight_grad(
+avx2_or_portable!(
+    #[allow(clippy::too_many_arguments)]
+    fn sample_backward_kernel(
+        plan: &ConvPlan,
+        x: &[f32],
+        w: &[f32],
+        g: &[f32],
+        argmax: &[u32],
+        mask: &[u8],
+        dx: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        cols: &mut [f32],
+        dz: &mut [f32],
+        dcols: &mut [f32],
+    ) => sample_backward_in
+);
+
+/// One sample's backward with its scratch buffers: `cols` for im2col, `dz` for the conv-plane
+/// gradient, `dcols` (empty without `dx`) for the im2col-shaped input gradient.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sample_backward_in(
     plan: &ConvPlan,
-    cols: &[f32],
+    x: &[f32],
+    w: &[f32],
     g: &[f32],
     argmax: &[u32],
+    mask: &[u8],
+    dx: &mut [f32],
     dw: &mut [f32],
     db: &mut [f32],
+    cols: &mut [f32],
+    dz: &mut [f32],
+    dcols: &mut [f32],
 ) {
-    let (patch, out_plane) = (plan.patch(), plan.out_plane());
-    for ((dw, db), (g, argmax)) in dw
-        .chunks_mut(patch)
-        .zip(db.iter_mut())
-        .zip(g.chunks(out_plane).zip(argmax.chunks(out_plane)))
-    {
-        for (&g, &at) in g.iter().zip(argmax) {
-            if at == NO_ARGMAX {
-                continue;
-            }
-            *db += g;
-            let row = &cols[at as usize * patch..][..patch];
-            for (d, c) in dw.iter_mut().zip(row) {
-                *d += g * c;
-            }
-        }
+    let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    plan.im2col(x, cols);
+    output_grad_to_conv(plan, g, argmax, mask, dz);
+    let dz = &dz[..o * conv_plane];
+    for (ch, db) in db.iter_mut().enumerate() {
+        *db += sum(&dz[ch * conv_plane..][..conv_plane]);
+    }
+    // dW (O x patch) += dz (O x P) * colsᵀ (P x patch)
+    let dims = (o, patch, conv_plane);
+    let (dz_v, cols_t) = (View::rows(dz, conv_plane), View::transposed(cols, conv_plane));
+    matmul(dims, dw, true, dz_v, cols_t);
+    if !dx.is_empty() {
+        // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
+        let dims = (patch, conv_plane, o);
+        matmul(dims, dcols, false, View::transposed(w, patch), dz_v);
+        plan.col2im_add(dcols, dx);
     }
 }
 
 /// Writes the gradient with respect to the pre-activation conv output of one sample.
+#[inline(always)]
+///
+/// `dz` has one spare element past the conv planes, which ends up holding garbage.
 fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], dz: &mut [f32]) {
     let (conv_plane, out_plane) = (plan.conv_plane(), plan.out_plane());
     match &plan.pool {
-        None => dz.copy_from_slice(g),
+        None => dz[..g.len()].copy_from_slice(g),
+        Some((PoolKind::Max, pool)) if pool.windows_are_disjoint() => {
+            // Each position gets at most one gradient, so they are stored, and those of
+            // inactive outputs go to a spare slot past the planes: a branch on activity
+            // would be mispredicted half the time under ReLU.
+            dz.fill(0.0);
+            let spare = dz.len() - 1;
+            for (ch, (g, argmax)) in g.chunks(out_plane).zip(argmax.chunks(out_plane)).enumerate() {
+                for (&g, &at) in g.iter().zip(argmax) {
+                    dz[if at == NO_ARGMAX { spare } else { ch * conv_plane + at as usize }] = g;
+                }
+            }
+        }
         Some((PoolKind::Max, _)) => {
             dz.fill(0.0);
+            let dz = &mut dz[..plan.out_ch * conv_plane];
             // A masked ReLU is already folded into the argmax.
             for ((dz, g), argmax) in dz
                 .chunks_mut(conv_plane)
@@ -156,6 +180,7 @@ fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], 
         }
         Some((PoolKind::Avg, pool)) => {
             dz.fill(0.0);
+            let dz = &mut dz[..plan.out_ch * conv_plane];
             for (dz, g) in dz.chunks_mut(conv_plane).zip(g.chunks(out_plane)) {
                 pool.avg_backward(g, dz);
             }
@@ -163,13 +188,12 @@ fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], 
     }
     if !mask.is_empty() {
         for (d, &m) in dz.iter_mut().zip(mask) {
-            if m == 0 {
-                *d = 0.0;
-            }
+            *d = if m == 0 { 0.0 } else { *d };
         }
     }
 }
 
+#[inline(always)]
 fn sample_of<T>(buf: &[T], i: usize, len: usize) -> &[T] {
     if buf.is_empty() {
         buf

@@ -7,6 +7,7 @@ use super::plan::ConvPlan;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
 use crate::ops::scratch::{split_chunks, with_scratch};
+use crate::ops::simd::avx2_or_portable;
 
 /// What backward needs besides the input and weight; empty vectors where not needed.
 pub(super) struct Saved {
@@ -28,8 +29,16 @@ pub(super) fn forward(
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
     let mut out = vec![0.0; n * out_sample];
-    let argmax_len = if save && plan.saves_argmax() { out.len() } else { 0 };
-    let mask_len = if save && plan.saves_mask() { n * o * plan.conv_plane() } else { 0 };
+    let argmax_len = if save && plan.saves_argmax() {
+        out.len()
+    } else {
+        0
+    };
+    let mask_len = if save && plan.saves_mask() {
+        n * o * plan.conv_plane()
+    } else {
+        0
+    };
     let mut saved = Saved {
         argmax: vec![0; argmax_len],
         mask: vec![0; mask_len],
@@ -58,10 +67,51 @@ fn sample_forward(
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     with_scratch([conv_plane * patch, o * conv_plane], |[cols, z]| {
+        sample_forward_kernel(plan, x, w, b, out, argmax, mask, cols, z);
+    });
+}
+
+avx2_or_portable!(
+    #[allow(clippy::too_many_arguments)]
+    fn sample_forward_kernel(
+        plan: &ConvPlan,
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        out: &mut [f32],
+        argmax: &mut [u32],
+        mask: &mut [u8],
+        cols: &mut [f32],
+        z: &mut [f32],
+    ) => sample_forward_in
+);
+
+/// [`sample_forward`] with its scratch buffers: `cols` for im2col, `z` for the conv planes.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sample_forward_in(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    argmax: &mut [u32],
+    mask: &mut [u8],
+    cols: &mut [f32],
+    z: &mut [f32],
+) {
+    let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    {
         plan.im2col(x, cols);
-        // z (O x P) = w (O x patch) * colsᵀ (patch x P)
+        // z (O x P) = w (O x patch) * cols (patch x P)
         let dims = (o, conv_plane, patch);
-        matmul(dims, z, false, View::rows(w, patch), View::transposed(cols, patch));
+        matmul(
+            dims,
+            z,
+            false,
+            View::rows(w, patch),
+            View::rows(cols, conv_plane),
+        );
         let out_plane = plan.out_plane();
         for (ch, &bias) in b.iter().enumerate() {
             let z = &mut z[ch * conv_plane..][..conv_plane];
@@ -81,11 +131,15 @@ fn sample_forward(
                     // applied after pooling, to a quarter of the values for 2x2 windows.
                     let argmax = plane_of(argmax, ch, out_plane);
                     pool.max_forward(z, out, argmax);
-                    for (q, v) in out.iter_mut().enumerate() {
-                        *v += bias;
-                        if plan.relu && *v <= 0.0 {
-                            *v = 0.0;
-                            if let Some(at) = argmax.get_mut(q) {
+                    // Separate loops: a vectorised masked store into an empty `argmax` would
+                    // take a slow microcode path on its dangling address.
+                    if !plan.relu || argmax.is_empty() {
+                        activate(out, bias, plan.relu, &mut []);
+                    } else {
+                        for (v, at) in out.iter_mut().zip(argmax) {
+                            *v += bias;
+                            if *v <= 0.0 {
+                                *v = 0.0;
                                 *at = NO_ARGMAX;
                             }
                         }
@@ -93,10 +147,11 @@ fn sample_forward(
                 }
             }
         }
-    });
+    }
 }
 
 /// The slice of plane `ch` in a per-sample buffer, or an empty slice if nothing is saved.
+#[inline(always)]
 fn plane_of<T>(buf: &mut [T], ch: usize, plane: usize) -> &mut [T] {
     if buf.is_empty() {
         buf
@@ -106,6 +161,7 @@ fn plane_of<T>(buf: &mut [T], ch: usize, plane: usize) -> &mut [T] {
 }
 
 /// Adds the bias and applies ReLU in place, recording the ReLU mask when `mask` is not empty.
+#[inline(always)]
 fn activate(plane: &mut [f32], bias: f32, relu: bool, mask: &mut [u8]) {
     match (relu, mask.is_empty()) {
         (false, _) => plane.iter_mut().for_each(|v| *v += bias),

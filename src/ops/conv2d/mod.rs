@@ -89,3 +89,5 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
     }
     Ok(out.put_tape(tape))
 }
+#[cfg(test)]
+mod probe;

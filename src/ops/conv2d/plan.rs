@@ -1,7 +1,7 @@
 //! The shape arithmetic of one conv2d call, checked once, and the im2col transforms that turn
 //! a sample into one row per output position.
 
-use crate::ops::geometry::{Axis, Span};
+use crate::ops::geometry::Axis;
 use crate::ops::pool2d::{PoolKind, PoolPlan};
 use crate::ops::OpsError;
 
@@ -16,8 +16,6 @@ pub(super) struct ConvPlan {
     pub(super) kernel: (usize, usize),
     pub(super) h: Axis,
     pub(super) w: Axis,
-    rows: Vec<Span>,
-    cols: Vec<Span>,
     pub(super) relu: bool,
     pub(super) pool: Option<(PoolKind, PoolPlan)>,
 }
@@ -65,8 +63,6 @@ impl ConvPlan {
             in_ch,
             out_ch,
             kernel: (kh, kw),
-            rows: h.spans(),
-            cols: w.spans(),
             h,
             w,
             relu: spec.relu,
@@ -74,7 +70,8 @@ impl ConvPlan {
         })
     }
 
-    /// The length of one im2col row: `C * KH * KW`, the weight's row length.
+    /// The number of kernel taps `C * KH * KW`: the weight's row length and the number of
+    /// im2col rows.
     pub(super) fn patch(&self) -> usize {
         self.in_ch * self.kernel.0 * self.kernel.1
     }
@@ -113,58 +110,86 @@ impl ConvPlan {
         self.relu && !self.saves_argmax()
     }
 
-    /// Calls `f(row, offset in x plane, offset in row, taps)` for every in-bounds run of
-    /// kernel taps along the width, where `row` is the im2col row (output position) and the
-    /// offsets skip the channel, which the caller adds.
-    fn each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
-        let kw = self.kernel.1;
-        let width = self.w.input;
-        let mut p = 0;
-        for r in &self.rows {
-            for c in &self.cols {
-                for t in 0..r.taps {
-                    let x_at = (r.first_input + t) * width + c.first_input;
-                    let k_at = (r.first_tap + t) * kw + c.first_tap;
-                    f(p, x_at, k_at, c.taps);
+    /// Calls `f(offset in cols, offset of the input row or None in the padding, run)` for
+    /// every kernel tap and output row; `f` copies or adds the run of that row.
+    #[inline(always)]
+    fn each_row(&self, mut f: impl FnMut(usize, Option<usize>, Run)) {
+        let (kh, kw) = self.kernel;
+        let (in_plane, width, out_w) = (self.h.input * self.w.input, self.w.input, self.w.output);
+        let conv_plane = self.conv_plane();
+        for ch in 0..self.in_ch {
+            for i in 0..kh {
+                let (oh_lo, oh_hi) = self.h.outputs_reading(i);
+                for j in 0..kw {
+                    let (lo, hi) = self.w.outputs_reading(j);
+                    let row = ((ch * kh + i) * kw + j) * conv_plane;
+                    let run = Run {
+                        lo,
+                        hi,
+                        width: out_w,
+                        first: (lo * self.w.stride + j).saturating_sub(self.w.pad_before),
+                        stride: self.w.stride,
+                    };
+                    for oh in 0..self.h.output {
+                        let x_row = (oh_lo..oh_hi).contains(&oh).then(|| {
+                            ch * in_plane + (oh * self.h.stride + i - self.h.pad_before) * width
+                        });
+                        f(row + oh * out_w, x_row, run);
+                    }
                 }
-                p += 1;
             }
         }
     }
 
-    /// Whether some window reaches into the padding, so that im2col rows need zeroing.
-    fn padded(&self) -> bool {
-        self.rows.iter().any(|r| r.taps < self.kernel.0)
-            || self.cols.iter().any(|c| c.taps < self.kernel.1)
-    }
-
-    /// Writes one sample's patches as rows of `cols` (`conv_plane x patch`, row-major), in the
-    /// weight's `(C, KH, KW)` order so that `conv = cols * weightᵀ`.
+    /// Writes one sample's taps as rows of `cols` (`patch x conv_plane`, row-major): row
+    /// `(c, i, j)` holds the input under kernel tap `(c, i, j)` for every output position, so
+    /// that `conv = weight * cols` and each row is filled by contiguous copies when the stride
+    /// is 1.
+    #[inline(always)]
     pub(super) fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        if self.padded() {
-            cols.fill(0.0);
-        }
-        let (patch, in_plane, k_plane) = (self.patch(), self.h.input * self.w.input, self.kernel.0 * self.kernel.1);
-        self.each_run(|p, x_at, k_at, taps| {
-            let row = &mut cols[p * patch..][..patch];
-            for ch in 0..self.in_ch {
-                row[ch * k_plane + k_at..][..taps]
-                    .copy_from_slice(&x[ch * in_plane + x_at..][..taps]);
+        self.each_row(|at, x_row, run| {
+            let dst = &mut cols[at..][..run.width];
+            let Some(x_row) = x_row else {
+                dst.fill(0.0);
+                return;
+            };
+            dst[..run.lo].fill(0.0);
+            dst[run.hi..].fill(0.0);
+            let dst = &mut dst[run.lo..run.hi];
+            let src = &x[x_row + run.first..];
+            if run.stride == 1 {
+                dst.copy_from_slice(&src[..dst.len()]);
+            } else {
+                for (d, s) in dst.iter_mut().zip(src.iter().step_by(run.stride)) {
+                    *d = *s;
+                }
             }
         });
     }
 
     /// The adjoint of [`Self::im2col`]: adds each row of `cols` back onto the sample `dx`.
+    #[inline(always)]
     pub(super) fn col2im_add(&self, cols: &[f32], dx: &mut [f32]) {
-        let (patch, in_plane, k_plane) = (self.patch(), self.h.input * self.w.input, self.kernel.0 * self.kernel.1);
-        self.each_run(|p, x_at, k_at, taps| {
-            let row = &cols[p * patch..][..patch];
-            for ch in 0..self.in_ch {
-                let src = &row[ch * k_plane + k_at..][..taps];
-                for (d, s) in dx[ch * in_plane + x_at..][..taps].iter_mut().zip(src) {
-                    *d += s;
-                }
+        self.each_row(|at, x_row, run| {
+            let Some(x_row) = x_row else {
+                return;
+            };
+            let src = &cols[at + run.lo..at + run.hi];
+            let dst = &mut dx[x_row + run.first..];
+            for (d, s) in dst.iter_mut().step_by(run.stride).zip(src) {
+                *d += s;
             }
         });
     }
+}
+
+/// The in-bounds outputs `lo..hi` of one output row for one kernel column, reading inputs
+/// `first, first + stride, ...` of the input row.
+#[derive(Clone, Copy)]
+struct Run {
+    lo: usize,
+    hi: usize,
+    width: usize,
+    first: usize,
+    stride: usize,
 }

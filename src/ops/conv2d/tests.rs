@@ -58,13 +58,43 @@ fn cases() -> Vec<Case> {
         with(case((2, 2, 7, 6), (2, 4, 3), 1, Same), true, None),
         // Same, stride 2 on 8 x 7: totals 1 (odd) and 2 (even).
         case((2, 2, 8, 7), (3, 3, 3), 2, Same),
-        with(case((3, 1, 10, 10), (4, 3, 3), 1, Valid), true, pool_spec(Max, 2, 2, Valid)),
-        with(case((2, 2, 9, 7), (3, 3, 3), 1, Same), true, pool_spec(Avg, 3, 2, Same)),
-        with(case((2, 3, 8, 8), (2, 1, 1), 1, Valid), false, pool_spec(Max, 3, 2, Same)),
+        with(
+            case((3, 1, 10, 10), (4, 3, 3), 1, Valid),
+            true,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        with(
+            case((2, 2, 9, 7), (3, 3, 3), 1, Same),
+            true,
+            pool_spec(Avg, 3, 2, Same),
+        ),
+        with(
+            case((2, 3, 8, 8), (2, 1, 1), 1, Valid),
+            false,
+            pool_spec(Max, 3, 2, Same),
+        ),
         // Stride 3 over a 2 x 2 kernel skips inputs; overlapping average windows.
-        with(case((1, 2, 11, 9), (3, 2, 2), 3, Valid), true, pool_spec(Avg, 2, 1, Valid)),
-        with(case((2, 1, 6, 6), (2, 3, 3), 1, Same), false, pool_spec(Max, 3, 1, Same)),
-        with(case((2, 2, 7, 7), (3, 3, 3), 1, Valid), true, pool_spec(Max, 2, 3, Valid)),
+        with(
+            case((1, 2, 11, 9), (3, 2, 2), 3, Valid),
+            true,
+            pool_spec(Avg, 2, 1, Valid),
+        ),
+        with(
+            case((2, 1, 6, 6), (2, 3, 3), 1, Same),
+            false,
+            pool_spec(Max, 3, 1, Same),
+        ),
+        with(
+            case((2, 2, 7, 7), (3, 3, 3), 1, Valid),
+            true,
+            pool_spec(Max, 2, 3, Valid),
+        ),
+        // 72 taps: the products go to gemm instead of our small kernels.
+        with(
+            case((2, 8, 6, 5), (3, 3, 3), 1, Same),
+            true,
+            pool_spec(Max, 2, 2, Same),
+        ),
         // A 1 x 1 image under a 3 x 3 same kernel, batch 1.
         with(case((1, 2, 1, 1), (2, 3, 3), 1, Same), true, None),
     ]
@@ -108,7 +138,11 @@ fn forward_matches_the_direct_reference() {
         let plain = conv2d(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec);
         assert_close(&format!("case {i}"), &plain.as_vec(), &want, 1e-5);
         let traced = conv2d(tensor4(&dev, &v.x, c.x).leaky_traced(), &w, &b, &c.spec);
-        assert_eq!(traced.as_vec(), plain.as_vec(), "case {i}: tape changes the output");
+        assert_eq!(
+            traced.as_vec(),
+            plain.as_vec(),
+            "case {i}: tape changes the output"
+        );
     }
 }
 
@@ -159,9 +193,14 @@ fn parameter_gradients_accumulate_over_uses() {
     let c = with(case((2, 2, 6, 6), (3, 3, 3), 1, Padding::Valid), true, None);
     let v = operands(&c, 7);
     let dev = Cpu::default();
-    let (w, b) = (tensor4(&dev, &v.w, c.w), dev.tensor_from_vec(v.b.clone(), (3,)));
+    let (w, b) = (
+        tensor4(&dev, &v.w, c.w),
+        dev.tensor_from_vec(v.b.clone(), (3,)),
+    );
     let x = tensor4(&dev, &v.x, c.x);
-    let once = conv2d(x.clone().leaky_traced(), &w, &b, &c.spec).sum::<(), _>().backward();
+    let once = conv2d(x.clone().leaky_traced(), &w, &b, &c.spec)
+        .sum::<(), _>()
+        .backward();
     let twice = conv2d(x.clone().leaky_traced(), &w, &b, &c.spec).sum::<(), _>()
         + conv2d(x.clone().leaky_traced(), &w, &b, &c.spec).sum::<(), _>();
     let twice = twice.backward();
@@ -201,8 +240,13 @@ fn shape_errors_are_reported() {
     let b = dev.tensor_from_vec(vec![0.0; 4], (4,));
     let spec = case((2, 3, 5, 5), (4, 3, 3), 1, Padding::Valid).spec;
     let w = tensor4(&dev, &[0.0; 4 * 2 * 3 * 3], (4, 2, 3, 3));
-    let err = try_conv2d(x.clone(), &w, &b, &spec).map(|_| ()).unwrap_err();
-    assert!(matches!(err, OpsError::ShapeMismatch { what: "weight", .. }), "{err}");
+    let err = try_conv2d(x.clone(), &w, &b, &spec)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(err, OpsError::ShapeMismatch { what: "weight", .. }),
+        "{err}"
+    );
     let w = tensor4(&dev, &[0.0; 4 * 3 * 6 * 3], (4, 3, 6, 3));
     let err = try_conv2d(x, &w, &b, &spec).map(|_| ()).unwrap_err();
     assert!(matches!(err, OpsError::EmptyOutput { .. }), "{err}");

@@ -26,15 +26,18 @@ impl PoolPlan {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn in_plane(&self) -> usize {
         self.h.input * self.w.input
     }
 
+    #[inline(always)]
     pub(crate) fn out_plane(&self) -> usize {
         self.h.output * self.w.output
     }
 
     /// Calls `f(output index, span of rows, span of cols)` for every output in order.
+    #[inline(always)]
     fn each_window(&self, mut f: impl FnMut(usize, Span, Span)) {
         let mut q = 0;
         for &r in &self.rows {
@@ -47,7 +50,11 @@ impl PoolPlan {
 
     /// Max over each window of in-bounds inputs (padding never wins), writing the plane index
     /// of the first maximum in row-major window order to `argmax` when it is not empty.
+    #[inline(always)]
     pub(crate) fn max_forward(&self, input: &[f32], out: &mut [f32], argmax: &mut [u32]) {
+        if self.is_2x2_tiling() {
+            return self.max_forward_2x2(input, out, argmax);
+        }
         let width = self.w.input;
         let save = !argmax.is_empty();
         self.each_window(|q, r, c| {
@@ -57,10 +64,11 @@ impl PoolPlan {
                 let row = ih * width;
                 for iw in c.first_input..c.first_input + c.taps {
                     let v = input[row + iw];
-                    if v > best {
-                        best = v;
-                        best_at = row + iw;
-                    }
+                    (best, best_at) = if v > best {
+                        (v, row + iw)
+                    } else {
+                        (best, best_at)
+                    };
                 }
             }
             out[q] = best;
@@ -71,7 +79,46 @@ impl PoolPlan {
         });
     }
 
+    /// Whether the windows are 2x2 with stride 2 and all inside the input: the common case,
+    /// which has its own branch-free loop.
+    #[inline(always)]
+    fn is_2x2_tiling(&self) -> bool {
+        let tiles = |a: &Axis| {
+            a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.output <= a.input
+        };
+        tiles(&self.h) && tiles(&self.w)
+    }
+
+    /// [`Self::max_forward`] for [`Self::is_2x2_tiling`] windows.
+    #[inline(always)]
+    fn max_forward_2x2(&self, input: &[f32], out: &mut [f32], argmax: &mut [u32]) {
+        let (width, out_w) = (self.w.input, self.w.output);
+        // Offsets in u32 (plane sizes are checked to fit), so that they vectorise 8 wide.
+        let width32 = width as u32;
+        for (qh, out) in out.chunks_exact_mut(out_w).enumerate() {
+            let top_at = 2 * qh * width;
+            let top = input[top_at..][..2 * out_w].chunks_exact(2);
+            let bottom = input[top_at + width..][..2 * out_w].chunks_exact(2);
+            let windows = out.iter_mut().zip(top.zip(bottom));
+            // Two loops rather than a test inside one: a vectorised masked store into an
+            // empty `argmax` would take a slow microcode path on its dangling address.
+            if argmax.is_empty() {
+                for (out, (t, b)) in windows {
+                    *out = first_max_2x2(t, b, width32).0;
+                }
+            } else {
+                let argmax = &mut argmax[qh * out_w..][..out_w];
+                for ((out, (t, b)), (qw, at)) in windows.zip(argmax.iter_mut().enumerate()) {
+                    let (best, offset) = first_max_2x2(t, b, width32);
+                    *out = best;
+                    *at = (top_at + 2 * qw) as u32 + offset;
+                }
+            }
+        }
+    }
+
     /// Routes each output gradient to its saved argmax: `dx[argmax] += g`.
+    #[inline(always)]
     pub(crate) fn max_backward(grad_out: &[f32], argmax: &[u32], dx: &mut [f32]) {
         for (&g, &at) in grad_out.iter().zip(argmax) {
             if at != NO_ARGMAX {
@@ -80,7 +127,15 @@ impl PoolPlan {
         }
     }
 
+    /// Whether no input lies in two windows, so that a backward pass may store gradients
+    /// instead of adding them.
+    #[inline(always)]
+    pub(crate) fn windows_are_disjoint(&self) -> bool {
+        self.h.stride >= self.h.window && self.w.stride >= self.w.window
+    }
+
     /// Mean over the in-bounds inputs of each window (Keras: padding is not counted).
+    #[inline(always)]
     pub(crate) fn avg_forward(&self, input: &[f32], out: &mut [f32]) {
         let width = self.w.input;
         self.each_window(|q, r, c| {
@@ -94,6 +149,7 @@ impl PoolPlan {
     }
 
     /// Spreads each output gradient evenly over its window's in-bounds inputs.
+    #[inline(always)]
     pub(crate) fn avg_backward(&self, grad_out: &[f32], dx: &mut [f32]) {
         let width = self.w.input;
         self.each_window(|q, r, c| {
@@ -104,6 +160,20 @@ impl PoolPlan {
                 }
             }
         });
+    }
+}
+
+/// The first maximum of a 2x2 window in row-major order and its offset from the top left,
+/// as selects rather than branches.
+#[inline(always)]
+fn first_max_2x2(top: &[f32], bottom: &[f32], width: u32) -> (f32, u32) {
+    let (mut best, mut at) = (top[0], 0);
+    (best, at) = if top[1] > best { (top[1], 1) } else { (best, at) };
+    (best, at) = if bottom[0] > best { (bottom[0], width) } else { (best, at) };
+    if bottom[1] > best {
+        (bottom[1], width + 1)
+    } else {
+        (best, at)
     }
 }
 
@@ -152,8 +222,10 @@ mod tests {
 
     #[test]
     fn max_backward_skips_inactive_outputs() {
-        let mut dx = [0.0; 4];
-        PoolPlan::max_backward(&[2.0, 5.0], &[3, NO_ARGMAX], &mut dx);
-        assert_eq!(dx, [0.0, 0.0, 0.0, 2.0]);
+        // Overlapping windows add up at a shared maximum.
+        let mut dx = [0.0; 9];
+        let argmax = [4, NO_ARGMAX, 4, 0, 0, 0, 0, 0, 8];
+        PoolPlan::max_backward(&[1.0, 9.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0], &argmax, &mut dx);
+        assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 3.0]);
     }
 }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::geometry::{Axis, Padding};
 use super::scratch::{split_chunks, with_scratch};
+use super::simd::avx2_or_portable;
 use super::{tensor_from_output, OpsError, T4};
 
 /// Enough planes per rayon task to outweigh its scheduling cost.
@@ -36,7 +37,11 @@ pub struct Pool2dSpec {
 
 impl Pool2dSpec {
     /// The windows of this pooling over planes of `in_hw`, or why there are none.
-    pub(crate) fn plan(&self, op: &'static str, in_hw: (usize, usize)) -> Result<PoolPlan, OpsError> {
+    pub(crate) fn plan(
+        &self,
+        op: &'static str,
+        in_hw: (usize, usize),
+    ) -> Result<PoolPlan, OpsError> {
         let empty = || OpsError::EmptyOutput {
             op,
             input: in_hw,
@@ -88,9 +93,8 @@ pub fn try_pool2d<T: Tape<f32, dfdx::prelude::Cpu>>(
             .zip(input.par_chunks(in_plane))
             .zip(split_chunks(&mut argmax, out_plane, planes))
             .with_min_len(PLANES_PER_TASK)
-            .for_each(|((out, input), argmax)| match spec.kind {
-                PoolKind::Max => plan.max_forward(input, out, argmax),
-                PoolKind::Avg => plan.avg_forward(input, out),
+            .for_each(|((out, input), argmax)| {
+                plane_forward(&plan, spec.kind, input, out, argmax);
             });
     });
 
@@ -107,14 +111,63 @@ pub fn try_pool2d<T: Tape<f32, dfdx::prelude::Cpu>>(
                 .zip(grad_out.par_chunks(out_plane))
                 .enumerate()
                 .with_min_len(PLANES_PER_TASK)
-                .for_each(|(p, (dx, g))| match kind {
-                    PoolKind::Max => {
-                        PoolPlan::max_backward(g, &argmax[p * out_plane..][..out_plane], dx);
-                    }
-                    PoolKind::Avg => plan.avg_backward(g, dx),
+                .for_each(|(p, (dx, g))| {
+                    let argmax = match kind {
+                        PoolKind::Max => &argmax[p * out_plane..][..out_plane],
+                        PoolKind::Avg => &[],
+                    };
+                    plane_backward(&plan, kind, g, argmax, dx);
                 });
             Ok(())
         });
     }
     Ok(out.put_tape(tape))
+}
+
+avx2_or_portable!(
+    fn plane_forward(
+        plan: &PoolPlan,
+        kind: PoolKind,
+        input: &[f32],
+        out: &mut [f32],
+        argmax: &mut [u32],
+    ) => plane_forward_in
+);
+
+#[inline(always)]
+fn plane_forward_in(
+    plan: &PoolPlan,
+    kind: PoolKind,
+    input: &[f32],
+    out: &mut [f32],
+    argmax: &mut [u32],
+) {
+    match kind {
+        PoolKind::Max => plan.max_forward(input, out, argmax),
+        PoolKind::Avg => plan.avg_forward(input, out),
+    }
+}
+
+avx2_or_portable!(
+    fn plane_backward(
+        plan: &PoolPlan,
+        kind: PoolKind,
+        grad_out: &[f32],
+        argmax: &[u32],
+        dx: &mut [f32],
+    ) => plane_backward_in
+);
+
+#[inline(always)]
+fn plane_backward_in(
+    plan: &PoolPlan,
+    kind: PoolKind,
+    grad_out: &[f32],
+    argmax: &[u32],
+    dx: &mut [f32],
+) {
+    match kind {
+        PoolKind::Max => PoolPlan::max_backward(grad_out, argmax, dx),
+        PoolKind::Avg => plan.avg_backward(grad_out, dx),
+    }
 }

@@ -10,7 +10,12 @@ use crate::ops::reference::{
 };
 use crate::ops::{OpsError, Padding};
 
-fn spec(kind: PoolKind, size: (usize, usize), stride: (usize, usize), padding: Padding) -> Pool2dSpec {
+fn spec(
+    kind: PoolKind,
+    size: (usize, usize),
+    stride: (usize, usize),
+    padding: Padding,
+) -> Pool2dSpec {
     Pool2dSpec {
         kind,
         size,
@@ -47,7 +52,11 @@ fn forward_matches_the_direct_reference() {
         let plain = pool2d(tensor4(&dev, &x, *s), p);
         assert_close(&format!("case {i}"), &plain.as_vec(), &want, 1e-5);
         let traced = pool2d(tensor4(&dev, &x, *s).leaky_traced(), p);
-        assert_eq!(traced.as_vec(), plain.as_vec(), "case {i}: tape changes the output");
+        assert_eq!(
+            traced.as_vec(),
+            plain.as_vec(),
+            "case {i}: tape changes the output"
+        );
     }
 }
 

@@ -40,7 +40,7 @@ pub fn summary(model: &Model) -> String {
     out
 }
 
-fn type_name(layer: &Layer) -> &'static str {
+pub fn type_name(layer: &Layer) -> &'static str {
     match layer.kind {
         LayerKind::Dense { .. } => "Dense",
         LayerKind::Conv2d { .. } => "Conv2D",

@@ -128,3 +128,78 @@ fn every_case_gives_exactly_its_annotated_diagnostics() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+fn expr_bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_expr"))
+}
+
+#[test]
+fn json_format_gives_places_codes_and_summaries_with_exit_codes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bad = root.join("tests/cases/check/unknown_layer.exp");
+    let good = root.join("tests/cases/valid/minimal_mlp.exp");
+    let out = expr_bin()
+        .args(["check", "--format", "json"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files[0]["ok"], true);
+    assert_eq!(files[0]["models"][0]["name"], "net");
+    assert_eq!(files[0]["models"][0]["parameters"], 7850);
+    let d = &files[1]["diagnostics"][0];
+    assert_eq!(d["code"], "expr::check::unknown_name");
+    assert_eq!(d["title"], "unknown layer `dens`");
+    assert_eq!(d["label"], "not a known layer");
+    assert_eq!(d["help"], "did you mean `dense`?");
+    assert_eq!((d["line"].as_u64(), d["col"].as_u64()), (Some(11), Some(3)));
+    assert_eq!(d["end"]["col"], 7);
+
+    let out = expr_bin()
+        .args(["check", "--format", "json"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = expr_bin()
+        .args(["check", "--format", "json", "/nonexistent/x.exp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["files"][0]["read_error"].is_string());
+    let out = expr_bin()
+        .args(["check", "/nonexistent/x.exp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn ten_megabytes_of_nonsense_are_rejected_fast() {
+    let mut text = String::with_capacity(10 << 20);
+    let mut x: u32 = 1;
+    while text.len() < 10 << 20 {
+        // A fixed xorshift stream of printable bytes, brackets included.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        text.push(char::from(b' ' + (x % 95) as u8));
+    }
+    let start = std::time::Instant::now();
+    assert!(expr::syntax::parse_file(&text).is_err());
+    let nested = format!(
+        "experiment t {{ seed = {}1{} }}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert!(expr::syntax::parse_file(&nested).is_err());
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+}

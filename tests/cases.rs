@@ -38,7 +38,7 @@ fn cases() -> Vec<PathBuf> {
 fn annotations(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|line| line.split_once("// error: ").map(|(_, rest)| rest.trim()))
-        .map(|a| normalise(a))
+        .map(normalise)
         .collect()
 }
 
@@ -56,6 +56,7 @@ fn normalise(annotation: &str) -> String {
 }
 
 /// The file's diagnostics in annotation form, and their rendering.
+#[allow(clippy::result_large_err)]
 fn diagnose(path: &Path, source: &Source) -> (Vec<String>, String) {
     let result =
         frontend::parse_source(source.clone()).and_then(|(source, file)| match expr::check::check(

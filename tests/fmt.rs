@@ -108,7 +108,7 @@ fn long_pipelines_break_one_transform_per_line() {
 
 #[test]
 fn grouping_and_tuples_survive() {
-    let text = "experiment t { a = (1, 2)  b = (3,)  c = (min(1, 2))  d = -2 ** 2  e = (2 ** 3) ** 2  f = 1 - (2 - 3)  g = (a + b).lr }\n";
+    let text = "experiment t { a = (1, 2)  b = (3,)  c = (min(1, 2))  d = -2 ** 2  e = (2 ** 3) ** 2  f = 1 - (2 - 3)  g = (a + b).lr  h = - -1  i = 2 - --x }\n";
     assert_formats_well("grouping", text);
 }
 

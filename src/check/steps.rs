@@ -417,15 +417,13 @@ fn loss_compatible(
             true
         }
         (LossKind::SparseCategoricalCrossentropy { .. }, TType::Float(_)) => fail(
-            format!(
-                "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
-            ),
+            "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
+                .to_string(),
             "use `categorical_crossentropy`, or remove `one_hot()` from the data",
         ),
         (LossKind::CategoricalCrossentropy { .. }, TType::Labels { .. }) => fail(
-            format!(
-                "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"
-            ),
+            "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"
+                .to_string(),
             "use `sparse_categorical_crossentropy`, or add `one_hot()` to the data pipeline",
         ),
         (LossKind::BinaryCrossentropy { .. }, TType::Labels { classes }) => {

@@ -61,7 +61,9 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
         ExprKind::Call(c) => call(src, c, out),
         ExprKind::Neg(inner) => {
             out.push('-');
-            at_least(src, inner, 5, out);
+            // `--x` is two minus signs of one `unary`; `-(-x)` would add nesting.
+            let min = if matches!(inner.kind, ExprKind::Neg(_)) { 4 } else { 5 };
+            at_least(src, inner, min, out);
         }
         ExprKind::Binary(op, l, r) => {
             // `+ - * /` associate to the left, `**` to the right, and the base

@@ -118,7 +118,7 @@ impl<'a> Printer<'a> {
             .filter(|c| c.span.start < span.start)
             .cloned()
         {
-            if c.blank_before && !(first && !any) {
+            if c.blank_before && (!first || any) {
                 self.out.push('\n');
                 separated = true;
             }

@@ -62,7 +62,11 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
         ExprKind::Neg(inner) => {
             out.push('-');
             // `--x` is two minus signs of one `unary`; `-(-x)` would add nesting.
-            let min = if matches!(inner.kind, ExprKind::Neg(_)) { 4 } else { 5 };
+            let min = if matches!(inner.kind, ExprKind::Neg(_)) {
+                4
+            } else {
+                5
+            };
             at_least(src, inner, min, out);
         }
         ExprKind::Binary(op, l, r) => {

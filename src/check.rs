@@ -5,6 +5,7 @@ pub mod args;
 pub mod data;
 pub mod error;
 pub mod hooks;
+pub mod json;
 pub mod model;
 pub mod plan;
 pub mod resources;
@@ -21,11 +22,17 @@ use crate::syntax::ast::{DeclKind, File, Ident};
 /// Names declared at the top level, in declaration order, with their spans.
 pub struct Table<T> {
     pub items: Vec<(Ident, T)>,
+    /// Names declared with errors of their own: references to them are not
+    /// reported again (one mistake, one diagnostic).
+    pub broken: Vec<String>,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
-        Table { items: Vec::new() }
+        Table {
+            items: Vec::new(),
+            broken: Vec::new(),
+        }
     }
 }
 
@@ -40,6 +47,15 @@ impl<T> Table<T> {
         }
     }
 
+    /// Records a declaration that failed its own checks.
+    pub fn insert_broken(&mut self, name: &Ident) {
+        self.broken.push(name.name.clone());
+    }
+
+    pub fn is_broken(&self, name: &str) -> bool {
+        self.broken.iter().any(|b| b == name)
+    }
+
     pub fn index(&self, name: &str) -> Option<usize> {
         self.items.iter().position(|(n, _)| n.name == name)
     }
@@ -51,7 +67,7 @@ impl<T> Table<T> {
     /// Resolves a reference, or reports it as unknown with a suggestion.
     pub fn resolve(&self, what: &str, name: &Ident, errors: &mut Vec<CheckError>) -> Option<usize> {
         let found = self.index(&name.name);
-        if found.is_none() {
+        if found.is_none() && !self.is_broken(&name.name) {
             errors.push(CheckError::unknown(
                 what,
                 &name.name,

@@ -11,7 +11,7 @@ use crate::frontend::{self, FrontendError};
 use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
-pub const SUBCOMMANDS: &[&str] = &["run", "check", "help"];
+pub const SUBCOMMANDS: &[&str] = &["run", "check", "fmt", "help"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,9 +35,26 @@ pub enum Command {
         /// Print no summary, only errors.
         #[arg(long, short)]
         quiet: bool,
+        /// `human` (rendered diagnostics on stderr) or `json` (one object on stdout).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Rewrite experiments in the canonical layout: `expr fmt experiments/*.exp`.
+    Fmt {
+        files: Vec<PathBuf>,
+        /// Change nothing; list the files that would change and exit 1 if any.
+        #[arg(long)]
+        check: bool,
     },
     /// Print this help.
     Help,
+}
+
+/// How `expr check` reports.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 /// Whether these arguments are for us; anything else goes to coreutils `expr`.
@@ -50,7 +67,17 @@ pub fn is_ours(args: &[std::ffi::OsString]) -> bool {
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => crate::run::main(&args),
-        Command::Check { files, quiet } => check_files(&files, quiet),
+        Command::Check {
+            files,
+            quiet,
+            format: Format::Human,
+        } => check_files(&files, quiet),
+        Command::Check {
+            files,
+            format: Format::Json,
+            ..
+        } => check_files_json(&files),
+        Command::Fmt { files, check } => crate::fmt::main(&files, check),
         Command::Help => {
             use clap::CommandFactory;
             let _ = Cli::command().print_long_help();
@@ -76,13 +103,40 @@ fn check_files(files: &[PathBuf], quiet: bool) -> ExitCode {
     ExitCode::from(worst)
 }
 
+/// Exit codes: 0 when every file is clean, 2 when any has errors, 1 when one
+/// cannot be read (and none has errors).
+fn check_files_json(files: &[PathBuf]) -> ExitCode {
+    use crate::check::json::FileReport;
+    let mut worst = 0u8;
+    let reports: Vec<FileReport> = files
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            match frontend::load(path) {
+                Ok((_, exp)) => FileReport::clean(name, &exp),
+                Err(FrontendError::Read(io)) => {
+                    worst = worst.max(1);
+                    FileReport::unreadable(name, &io)
+                }
+                Err(e) => {
+                    worst = 2;
+                    FileReport::failed(name, &e.diagnostics())
+                }
+            }
+        })
+        .collect();
+    let out = serde_json::json!({ "files": reports });
+    println!("{out:#}");
+    ExitCode::from(worst)
+}
+
 /// Prints a frontend error to stderr and returns the exit code it deserves:
-/// 2 for the user's file, 1 when the file cannot be read.
+/// 2 for errors in the user's file, 1 when the file cannot be read.
 pub fn print_frontend_error(path: &std::path::Path, e: &FrontendError) -> u8 {
     let colour = report::stderr_colour();
     if let FrontendError::Read(io) = e {
         eprintln!("error: cannot read `{}`: {io}", path.display());
-        return 2;
+        return 1;
     }
     let diagnostics = e.diagnostics();
     for (d, src) in &diagnostics {

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod coreutils;
 pub mod data;
+pub mod fmt;
 pub mod frontend;
 pub mod lower;
 pub mod ops;

@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod error;
+pub mod limits;
 pub mod parser;
 
 pub use error::SyntaxError;

@@ -13,6 +13,8 @@ pub struct Args<'a> {
     params: &'a [&'a str],
     /// The expression given for each parameter, if any.
     given: Vec<Option<&'a Expr>>,
+    /// Named arguments that match no parameter (already reported).
+    unknown: Vec<&'a str>,
 }
 
 impl<'a> Args<'a> {
@@ -21,6 +23,7 @@ impl<'a> Args<'a> {
         let mut given: Vec<Option<&Expr>> = vec![None; params.len()];
         let mut given_span: Vec<Option<Span>> = vec![None; params.len()];
         let mut position = 0;
+        let mut unknown = Vec::new();
         for arg in &call.args {
             let (index, span) = match &arg.name {
                 Some(name) => match params.iter().position(|p| *p == name.name) {
@@ -29,6 +32,7 @@ impl<'a> Args<'a> {
                         errors.push(CheckError::unknown_parameter(
                             callee, &name.name, name.span, params,
                         ));
+                        unknown.push(name.name.as_str());
                         continue;
                     }
                 },
@@ -56,6 +60,7 @@ impl<'a> Args<'a> {
             call,
             params,
             given,
+            unknown,
         }
     }
 
@@ -75,7 +80,12 @@ impl<'a> Args<'a> {
     /// The expression for a parameter that must be present.
     pub fn required(&self, param: &str, errors: &mut Vec<CheckError>) -> Option<&'a Expr> {
         let expr = self.get(param);
-        if expr.is_none() {
+        // `dense(unit = 10)` is one mistake: the unknown `unit` is reported, the missing `units` not.
+        let misspelt = self
+            .unknown
+            .iter()
+            .any(|u| super::error::did_you_mean(u, &[param]).is_some());
+        if expr.is_none() && !misspelt {
             errors.push(CheckError::missing_argument(
                 self.callee(),
                 param,

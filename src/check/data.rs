@@ -83,12 +83,10 @@ pub fn check_data(
                 let args = Args::read(call, &["size"], errors);
                 args.required("size", errors);
                 if let Some(first) = batch_span {
-                    errors.push(CheckError::duplicate(
-                        "transform",
-                        "batch",
-                        call.span,
-                        first,
-                    ));
+                    errors.push(
+                        CheckError::duplicate("transform", "batch", call.span, first)
+                            .with_help("batch once, at the end of the pipeline"),
+                    );
                 }
                 data.batch = args.count("size", 32, 1, errors);
                 batch_span = Some(call.span);

@@ -160,7 +160,7 @@ impl CheckError {
             span,
         )
         .with_related(first, "first declared here")
-        .with_help(format!("rename one of the two {what}s"))
+        .with_help("rename one of them")
     }
 
     pub fn missing(what: &str, title: String, span: Span, help: impl Into<String>) -> Self {

@@ -508,7 +508,7 @@ impl HookCx<'_, '_> {
                         None => FormatSpec::default(),
                         Some(Ok(spec)) => spec,
                         Some(Err(e)) => {
-                            errors.push(e);
+                            errors.push(*e);
                             ok = false;
                             FormatSpec::default()
                         }
@@ -554,14 +554,16 @@ fn unescape(raw: &str) -> String {
 }
 
 /// `.4f`, `.2e`, `d`, `.1%`, `f`.
-fn parse_spec(text: &str, span: Span) -> Result<FormatSpec, CheckError> {
+fn parse_spec(text: &str, span: Span) -> Result<FormatSpec, Box<CheckError>> {
     let bad = || {
-        CheckError::invalid(
-            format!("unknown format spec `{text}`"),
-            "not a format spec".into(),
-            span,
+        Box::new(
+            CheckError::invalid(
+                format!("unknown format spec `{text}`"),
+                "not a format spec".into(),
+                span,
+            )
+            .with_help("use `.4f` (fixed), `.2e` (exponent), `d` (integer) or `.1%` (percent)"),
         )
-        .with_help("use `.4f` (fixed), `.2e` (exponent), `d` (integer) or `.1%` (percent)")
     };
     let (precision, rest) = match text.strip_prefix('.') {
         Some(r) => {

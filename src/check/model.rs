@@ -336,7 +336,7 @@ fn spatial(
                     "`{layer}` {what} {}x{} is larger than its {h}x{w} input",
                     window.0, window.1
                 ),
-                format!("the output would be empty"),
+                "the output would be empty".into(),
                 span,
                 format!("use a smaller `{what}`, or `padding = same`"),
             ));

@@ -23,6 +23,11 @@ pub struct StepCx<'a> {
     pub failed_data: Vec<usize>,
     /// Metrics that could not be checked: references to them are not reported again.
     pub poisoned: Vec<String>,
+    /// A step could not be built for an error already reported: "nothing is trained"
+    /// and "never used" would only repeat it.
+    pub incomplete: bool,
+    /// In the step being checked, the model whose output each name holds.
+    pub producers: HashMap<String, usize>,
 }
 
 /// The type of a value in a step, per batch element.
@@ -62,24 +67,40 @@ fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
     ])
 }
 
+/// The standard step of `train { }`; `spans` are those of its `model = ...` and
+/// `loss = ...` settings, where diagnostics about the model and the loss point.
 pub fn check_desugared(
     cx: &mut StepCx<'_>,
     data: usize,
     stmts: Vec<StepStmt>,
-    span: Span,
+    spans: [Span; 2],
     errors: &mut Vec<CheckError>,
 ) -> Option<Step> {
     let mut env = data_env(&cx.datasets.items[data].1, "x", "y");
+    cx.producers.clear();
     let mut ok = true;
     for stmt in &stmts {
+        if !ok {
+            // Each statement uses the one before: after a failure, the rest would only repeat it.
+            break;
+        }
         match stmt {
-            StepStmt::Let { name, value } => match infer(cx, value, &env, span, errors) {
-                Some(t) => {
-                    env.insert(name.clone(), t);
+            StepStmt::Let { name, value } => {
+                let span = match value {
+                    TensorExpr::CallLoss { .. } => spans[1],
+                    _ => spans[0],
+                };
+                match infer(cx, value, &env, span, errors) {
+                    Some(t) => {
+                        note_producer(cx, name, value);
+                        env.insert(name.clone(), t);
+                    }
+                    None => ok = false,
                 }
-                None => ok = false,
-            },
-            StepStmt::Update { loss, .. } => ok &= infer(cx, loss, &env, span, errors).is_some(),
+            }
+            StepStmt::Update { loss, .. } => {
+                ok &= infer(cx, loss, &env, spans[1], errors).is_some();
+            }
         }
     }
     if !ok {
@@ -104,8 +125,11 @@ pub fn check_step(
 ) -> Option<Step> {
     let data_index = cx.datasets.resolve("data", data, errors)?;
     let mut env = data_env(&cx.datasets.items[data_index].1, &x.name, &y.name);
+    cx.producers.clear();
     let mut stmts = Vec::new();
     let errors_before = errors.len();
+    // A statement that failed silently (through a model already reported) leaves its name unbound.
+    let mut failed = false;
     for stmt in body {
         match &stmt.kind {
             StmtKind::Assign { target, value } => {
@@ -121,11 +145,14 @@ pub fn check_step(
                     continue;
                 };
                 if let Some(t) = infer(cx, &expr, &env, value.span, errors) {
+                    note_producer(cx, &target[0].name, &expr);
                     env.insert(target[0].name.clone(), t);
                     stmts.push(StepStmt::Let {
                         name: target[0].name.clone(),
                         value: expr,
                     });
+                } else {
+                    failed = true;
                 }
             }
             StmtKind::Update { optimizer, loss } => {
@@ -134,6 +161,7 @@ pub fn check_step(
                     continue;
                 };
                 let t = infer(cx, &expr, &env, loss.span, errors);
+                failed |= t.is_none();
                 if let (Some(opt), Some(t)) = (opt, t) {
                     if t != TType::Scalar {
                         errors.push(CheckError::incompatible(
@@ -157,7 +185,7 @@ pub fn check_step(
             )),
         }
     }
-    if errors.len() > errors_before {
+    if failed || errors.len() > errors_before {
         cx.failed_data.push(data_index);
     }
     Some(Step {
@@ -166,6 +194,19 @@ pub fn check_step(
         y: y.name.clone(),
         stmts,
     })
+}
+
+/// Remembers which model's output a name holds, so that a loss on it can point at the model's last layer.
+fn note_producer(cx: &mut StepCx<'_>, name: &str, value: &TensorExpr) {
+    let model = match value {
+        TensorExpr::CallModel { model, .. } => Some(*model),
+        TensorExpr::Var(v) => cx.producers.get(v).copied(),
+        TensorExpr::CallLoss { .. } => None,
+    };
+    match model {
+        Some(m) => cx.producers.insert(name.to_string(), m),
+        None => cx.producers.remove(name),
+    };
 }
 
 /// One step per data set: two would make `metric ... on DATA` ambiguous.
@@ -270,6 +311,10 @@ pub fn infer(
     match expr {
         TensorExpr::Var(name) => env.get(name).cloned(),
         TensorExpr::CallModel { model, input, .. } => {
+            if cx.models.is_broken(&cx.models.items[*model].0.name) {
+                // Its layers were already reported; shapes through it are unknown.
+                return None;
+            }
             let input_type = infer(cx, input, env, span, errors)?;
             let TType::Float(shape) = input_type else {
                 errors.push(CheckError::incompatible(
@@ -311,10 +356,29 @@ pub fn infer(
             target,
             prediction,
         } => {
+            let last_layer = match prediction.as_ref() {
+                TensorExpr::Var(v) => cx
+                    .producers
+                    .get(v)
+                    .and_then(|m| cx.inferred[*m].as_ref())
+                    .and_then(|m| m.layers.last())
+                    .map(|l| {
+                        (
+                            l.span,
+                            format!("the last layer outputs {:?}", l.output_shape),
+                        )
+                    }),
+                _ => None,
+            };
             let target = infer(cx, target, env, span, errors)?;
             let prediction = infer(cx, prediction, env, span, errors)?;
             let loss = &cx.losses.items[*loss].1;
-            loss_compatible(loss, &target, &prediction, span, errors).then_some(TType::Scalar)
+            let before = errors.len();
+            let ok = loss_compatible(loss, &target, &prediction, span, errors);
+            if let (Some(err), Some((layer_span, label))) = (errors.get_mut(before), last_layer) {
+                err.related = Some((layer_span, label));
+            }
+            ok.then_some(TType::Scalar)
         }
     }
 }
@@ -353,22 +417,26 @@ fn loss_compatible(
             true
         }
         (LossKind::SparseCategoricalCrossentropy { .. }, TType::Float(_)) => fail(
-            format!(
-                "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
-            ),
+            "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
+                .to_string(),
             "use `categorical_crossentropy`, or remove `one_hot()` from the data",
         ),
         (LossKind::CategoricalCrossentropy { .. }, TType::Labels { .. }) => fail(
-            format!(
-                "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"
-            ),
+            "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"
+                .to_string(),
             "use `sparse_categorical_crossentropy`, or add `one_hot()` to the data pipeline",
         ),
         (LossKind::BinaryCrossentropy { .. }, TType::Labels { classes }) => {
-            if *classes != 2 || pred.iter().product::<usize>() != 1 {
+            if *classes != 2 {
                 return fail(
-                    format!("`binary_crossentropy` needs 2 classes and 1 output, but the data has {classes} classes and the model outputs {pred:?}"),
-                    "for several classes use `sparse_categorical_crossentropy`",
+                    format!("`binary_crossentropy` scores 2 classes, but the data has {classes}"),
+                    &format!("for {classes} classes use `sparse_categorical_crossentropy` and a last layer of {classes} units"),
+                );
+            }
+            if pred.iter().product::<usize>() != 1 {
+                return fail(
+                    format!("`binary_crossentropy` needs one output per example, but the model outputs {pred:?}"),
+                    "make the last layer `dense(units = 1)`",
                 );
             }
             true

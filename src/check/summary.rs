@@ -40,7 +40,7 @@ pub fn summary(model: &Model) -> String {
     out
 }
 
-fn type_name(layer: &Layer) -> &'static str {
+pub fn type_name(layer: &Layer) -> &'static str {
     match layer.kind {
         LayerKind::Dense { .. } => "Dense",
         LayerKind::Conv2d { .. } => "Conv2D",
@@ -60,7 +60,7 @@ pub fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -50,6 +50,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
                 datasets.insert("data", name, data, errors);
             }
             DeclKind::Model { name, layers } => {
+                let errors_before = errors.len();
                 let drafts = read_layers(layers, errors);
                 if layers.is_empty() {
                     errors.push(CheckError::missing(
@@ -58,6 +59,10 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
                         name.span,
                         "list its layers between the braces, e.g. `dense(units = 10)`",
                     ));
+                }
+                // A model with a bad layer has no shapes to infer: its callers stay quiet.
+                if errors.len() > errors_before {
+                    models.insert_broken(name);
                 }
                 models.insert("model", name, (drafts, decl.span), errors);
             }
@@ -68,6 +73,8 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
                         kind,
                     };
                     losses.insert("loss", name, loss, errors);
+                } else {
+                    losses.insert_broken(name);
                 }
             }
             DeclKind::Optimizer {
@@ -78,8 +85,13 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
             DeclKind::Train { settings } => {
                 if let Some((_, first)) = train {
                     errors.push(
-                        CheckError::duplicate("block", "train", decl.span, first)
-                            .with_help("merge the two `train` blocks"),
+                        CheckError::duplicate(
+                            "block",
+                            "train",
+                            keyword(decl.span, "train"),
+                            keyword(first, "train"),
+                        )
+                        .with_help("merge the two `train` blocks"),
                     );
                 } else {
                     train = Some((settings, decl.span));
@@ -111,6 +123,8 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
                 models: model_ids,
             };
             optimizers.insert("optimizer", name, opt, errors);
+        } else {
+            optimizers.insert_broken(name);
         }
     }
 
@@ -138,6 +152,8 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         inferred: vec![None; models.items.len()],
         failed_data: Vec::new(),
         poisoned: Vec::new(),
+        incomplete: false,
+        producers: std::collections::HashMap::new(),
     };
     let mut plan_steps = Vec::new();
     let mut on_non_finite = NonFinitePolicy::Stop;
@@ -171,11 +187,11 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
     }
     steps::check_step_data_unique(&plan_steps, &cx, errors);
     let plan_steps: Vec<_> = plan_steps.into_iter().map(|(s, _)| s).collect();
-    if plan_steps.is_empty() && train.is_some() && cx.failed_data.is_empty() {
+    if plan_steps.is_empty() && train.is_some() && cx.failed_data.is_empty() && !cx.incomplete {
         errors.push(CheckError::missing(
             "no training step",
             "nothing is trained".into(),
-            train.map_or(Span::new(0, 0), |t| t.1),
+            train.map_or(Span::new(0, 0), |t| keyword(t.1, "train")),
             "set `model`, `data`, `loss` and `optimizer` in `train { }`, or write a `step on DATA (x, y) { ... }`",
         ));
     }
@@ -187,6 +203,8 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
     for (i, (name, _)) in models.items.iter().enumerate() {
         if cx.inferred[i].is_none()
             && cx.failed_data.is_empty()
+            && !cx.incomplete
+            && !models.is_broken(&name.name)
             && !errors.iter().any(|e| e.code == "shape")
         {
             errors.push(CheckError::missing(
@@ -321,16 +339,34 @@ fn train_settings(
         };
         named.insert(key, (s.name.span, value));
     }
-    if !settings.iter().any(|s| s.name.name == "epochs") {
+    // A misspelt setting (`epoch = 1`) is already reported as unknown: do not also report it missing.
+    let misspelt = |key: &str| {
+        settings.iter().any(|s| {
+            !TRAIN_SETTINGS.contains(&s.name.name.as_str())
+                && super::error::did_you_mean(&s.name.name, &[key]).is_some()
+        })
+    };
+    let head = keyword(span, "train");
+    if !settings.iter().any(|s| s.name.name == "epochs") && !misspelt("epochs") {
         errors.push(CheckError::missing(
             "`train` block",
             "`train` does not say how many `epochs`".into(),
-            span,
+            head,
             "add `epochs = 5`",
         ));
     }
     let get = |k: &str| named.get(k).and_then(|(_, ident)| ident.clone());
-    if let Some(model) = get("model") {
+    // Where the standard step's model and loss are named, for its diagnostics.
+    let setting_span = |k: &str| {
+        settings
+            .iter()
+            .find(|s| s.name.name == k)
+            .map_or(head, |s| s.name.span.to(s.value.span))
+    };
+    if named.contains_key("model") && get("model").is_none() {
+        // `model = "net"`: reported as a wrong type; the step cannot be built.
+        cx.incomplete = true;
+    } else if let Some(model) = get("model") {
         let resolved = (
             cx.models.resolve("model", &model, errors),
             get("data").and_then(|d| cx.datasets.resolve("data", &d, errors)),
@@ -338,21 +374,29 @@ fn train_settings(
             get("optimizer").and_then(|o| cx.optimizers.resolve("optimizer", &o, errors)),
         );
         for key in ["data", "loss", "optimizer"] {
-            if !named.contains_key(key) {
+            if !named.contains_key(key) && !misspelt(key) {
                 errors.push(CheckError::missing(
                     "`train` block",
                     format!("the standard step needs `{key}`"),
-                    span,
+                    head,
                     format!("add `{key} = NAME` to `train {{ }}`"),
                 ));
             }
+        }
+        if resolved.0.is_none()
+            || resolved.1.is_none()
+            || resolved.2.is_none()
+            || resolved.3.is_none()
+        {
+            cx.incomplete = true;
         }
         let datasets = cx.datasets;
         let validate =
             get("validate").and_then(|v| datasets.resolve("data", &v, errors).map(|d| (d, v.span)));
         if let (Some(model), Some(data), Some(loss), Some(opt)) = resolved {
+            let spans = [setting_span("model"), setting_span("loss")];
             let mut add =
-                |data: usize, training: bool, span: Span, errors: &mut Vec<CheckError>| {
+                |data: usize, training: bool, span: Span, errors: &mut Vec<CheckError>| -> bool {
                     let mut stmts = vec![
                         StepStmt::Let {
                             name: "logits".into(),
@@ -377,13 +421,22 @@ fn train_settings(
                             loss: TensorExpr::Var("loss".into()),
                         });
                     }
-                    if let Some(step) = steps::check_desugared(cx, data, stmts, span, errors) {
-                        steps.push((step, span));
+                    match steps::check_desugared(cx, data, stmts, spans, errors) {
+                        Some(step) => {
+                            steps.push((step, span));
+                            true
+                        }
+                        None => false,
                     }
                 };
-            add(data, true, span, errors);
+            let trained = add(data, true, span, errors);
             if let Some((vdata, vspan)) = validate {
-                add(vdata, false, vspan, errors);
+                if trained {
+                    add(vdata, false, vspan, errors);
+                } else {
+                    // Validation repeats the training step's model and loss: its errors would be the same.
+                    cx.failed_data.push(vdata);
+                }
             }
         }
     } else {
@@ -399,6 +452,11 @@ fn train_settings(
         }
     }
     epochs.unwrap_or(1)
+}
+
+/// The span of a declaration's leading keyword, for diagnostics about a whole block.
+fn keyword(decl: Span, word: &str) -> Span {
+    Span::new(decl.start, decl.start + word.len())
 }
 
 fn name_value(expr: &Expr, key: &str, errors: &mut Vec<CheckError>) -> Option<Ident> {

@@ -17,6 +17,7 @@ pub struct ExprParser;
 pub fn parse_file(text: &str) -> Result<File, SyntaxError> {
     // Collect the literal tokens tried at the failure point, for "expected `,` or `)`".
     pest::set_error_detail(true);
+    super::limits::check_limits(text)?;
     let mut pairs = ExprParser::parse(Rule::file, text).map_err(SyntaxError::from_pest)?;
     let file = pairs.next().into_iter().flat_map(Pair::into_inner);
     let decls = file
@@ -275,7 +276,7 @@ pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
             span,
         },
         Rule::tuple => {
-            let has_comma = pair.as_str().contains(',');
+            let has_comma = tuple_has_comma(&pair);
             let mut items: Vec<Expr> = pair.into_inner().map(parse_expr).collect();
             if items.len() == 1 && !has_comma {
                 // `(a + b)`: parentheses for grouping, not a 1-tuple.
@@ -290,6 +291,27 @@ pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
             }
         }
         other => unreachable!("not an expression: {other:?}"),
+    }
+}
+
+/// Whether a `tuple` pair has a comma of its own (`(a,)`, `(a, b)`), as opposed
+/// to one nested inside an item (`(f(a, b))`, `("a, b")`), which is grouping.
+fn tuple_has_comma(pair: &Pair<'_, Rule>) -> bool {
+    let items: Vec<_> = pair.clone().into_inner().collect();
+    if items.len() > 1 {
+        return true;
+    }
+    let Some(last) = items.last() else {
+        return false;
+    };
+    // Between the only item and the closing `)`: whitespace, comments, maybe a comma.
+    let mut rest = &pair.as_str()[last.as_span().end() - pair.as_span().start()..];
+    loop {
+        rest = rest.trim_start();
+        match rest.strip_prefix("//") {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, after)| after),
+            None => return rest.starts_with(','),
+        }
     }
 }
 
@@ -355,6 +377,10 @@ fn parse_string(pair: Pair<'_, Rule>) -> StringLit {
 /// Parses a lone expression (used for `{...}` holes in log format strings);
 /// `offset` shifts the spans to the hole's place in the file.
 pub fn parse_expr_at(text: &str, offset: usize) -> Result<Expr, SyntaxError> {
+    super::limits::check_limits(text).map_err(|mut e| {
+        e.shift(offset);
+        e
+    })?;
     let mut pairs = ExprParser::parse(Rule::lone_expr, text).map_err(|e| {
         let mut err = SyntaxError::from_pest(e);
         err.shift(offset);

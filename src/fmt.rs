@@ -1,0 +1,87 @@
+//! `expr fmt`: one canonical layout for experiments (see `fmt::printer`).
+//! Formatting is meaning-preserving (the file parses to the same tree) and
+//! idempotent; files are replaced atomically, so none is ever half-written.
+
+pub mod comments;
+pub mod expr;
+pub mod printer;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::report;
+use crate::source::Source;
+use crate::syntax::{self, SyntaxError};
+
+/// The canonical form of an experiment's text.
+pub fn format_source(text: &str) -> Result<String, SyntaxError> {
+    let file = syntax::parse_file(text)?;
+    Ok(printer::Printer::new(text).file(&file))
+}
+
+/// Formats `files` in place, or with `check` lists those that would change.
+/// Exit codes: 0 done (or nothing to change), 1 a file would change under
+/// `--check` or could not be read or written, 2 a file has a syntax error.
+pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
+    let mut code = 0u8;
+    for path in files {
+        let source = match Source::read(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                code = code.max(1);
+                continue;
+            }
+        };
+        let formatted = match format_source(&source.text) {
+            Ok(f) => f,
+            Err(e) => {
+                eprint!(
+                    "{}",
+                    report::render(&e, Some(&source), report::stderr_colour())
+                );
+                code = 2;
+                continue;
+            }
+        };
+        if formatted == *source.text {
+            continue;
+        }
+        if check {
+            println!("{}", path.display());
+            code = code.max(1);
+        } else if let Err(e) = write_atomic(path, &formatted) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            code = code.max(1);
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Writes through a temporary file in the same directory, then renames it
+/// over `path`: a reader sees the old text or the new, never a part.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.fmt-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

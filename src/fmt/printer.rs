@@ -1,0 +1,320 @@
+//! The canonical layout: two-space indent, one item per line, one space
+//! around `=` and `|`, a blank line between declarations, pipelines over 100
+//! columns broken one transform per line. Comments come back where they were:
+//! at the end of their line, or on their own line before the next item.
+
+use super::comments::{self, Comment};
+use super::expr::{call_string, expr_string};
+use crate::source::Span;
+use crate::syntax::ast::{Call, Decl, DeclKind, Event, File, Stmt, StmtKind};
+
+/// Pipelines longer than this are broken one transform per line.
+pub const MAX_WIDTH: usize = 100;
+
+pub struct Printer<'a> {
+    src: &'a str,
+    comments: Vec<Comment>,
+    /// Index of the first comment not yet printed.
+    next: usize,
+    out: String,
+    indent: usize,
+}
+
+impl<'a> Printer<'a> {
+    pub fn new(src: &'a str) -> Self {
+        Printer {
+            src,
+            comments: comments::scan(src),
+            next: 0,
+            out: String::new(),
+            indent: 0,
+        }
+    }
+
+    pub fn file(mut self, file: &File) -> String {
+        for (i, decl) in file.decls.iter().enumerate() {
+            self.decl(decl, i == 0);
+        }
+        self.comments_before(self.src.len(), file.decls.is_empty());
+        self.out
+    }
+
+    fn pending(&self) -> Option<&Comment> {
+        self.comments.get(self.next)
+    }
+
+    /// Prints, each on its own line, the comments that start before `offset`;
+    /// returns whether there were any. `at_start`: nothing precedes them in their block.
+    fn comments_before(&mut self, offset: usize, at_start: bool) -> bool {
+        let mut first = true;
+        while let Some(c) = self.pending().filter(|c| c.span.start < offset).cloned() {
+            if c.blank_before && !(first && at_start) {
+                self.out.push('\n');
+            }
+            let text = &self.src[c.span.start..c.span.end];
+            self.push_line(text);
+            self.next += 1;
+            first = false;
+        }
+        !first
+    }
+
+    /// Ends the current line, with the comment that followed `anchor` on its
+    /// source line, if any (with nothing but the `) {` of a block's head between them).
+    fn end_line(&mut self, anchor: usize) {
+        if let Some(c) = self.pending().cloned() {
+            let between = self.src.get(anchor..c.span.start).unwrap_or("x");
+            if c.trailing
+                && between
+                    .chars()
+                    .all(|ch| matches!(ch, '{' | ')') || ch.is_whitespace())
+            {
+                self.out.push(' ');
+                self.out.push_str(&self.src[c.span.start..c.span.end]);
+                self.next += 1;
+            }
+        }
+        self.out.push('\n');
+    }
+
+    fn push_line(&mut self, text: &str) {
+        self.push_indent();
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn push_indent(&mut self) {
+        for _ in 0..self.indent {
+            self.out.push_str("  ");
+        }
+    }
+
+    /// One line for an item spanning `span`: comments before and inside it
+    /// first, then the text, then its trailing comment.
+    /// `blank_lines`: keep a blank line that precedes it in the source.
+    fn item(&mut self, span: Span, text: &str, at_start: bool, blank_lines: bool) {
+        let had_comments = self.comments_before(span.start, at_start);
+        if blank_lines
+            && comments::blank_before(self.src, span.start)
+            && (had_comments || !at_start)
+        {
+            self.out.push('\n');
+        }
+        self.comments_before(span.end, false);
+        self.push_indent();
+        self.out.push_str(text);
+        self.end_line(span.end);
+    }
+
+    /// A declaration, after the comments that precede it. Comments stay on
+    /// their side of the blank line that separates declarations.
+    fn decl(&mut self, decl: &Decl, first: bool) {
+        let span = Span::new(decl.span.start, decl_end(decl));
+        // Whether the gap from the previous declaration already has its blank line.
+        let mut separated = first;
+        let mut any = false;
+        while let Some(c) = self
+            .pending()
+            .filter(|c| c.span.start < span.start)
+            .cloned()
+        {
+            if c.blank_before && (!first || any) {
+                self.out.push('\n');
+                separated = true;
+            }
+            self.push_line(&self.src[c.span.start..c.span.end]);
+            self.next += 1;
+            any = true;
+        }
+        if !separated || (any && comments::blank_before(self.src, span.start)) {
+            self.out.push('\n');
+        }
+        match &decl.kind {
+            DeclKind::Experiment { name, settings } => {
+                let items: Vec<_> = settings
+                    .iter()
+                    .map(|s| {
+                        let text = format!("{} = {}", s.name.name, expr_string(self.src, &s.value));
+                        (s.name.span.to(s.value.span), text)
+                    })
+                    .collect();
+                self.block(
+                    &format!("experiment {}", name.name),
+                    name.span.end,
+                    span,
+                    &items,
+                );
+            }
+            DeclKind::Data { name, pipeline } => self.data(&name.name, pipeline, span),
+            DeclKind::Model { name, layers } => {
+                let items: Vec<_> = layers
+                    .iter()
+                    .map(|c| (c.span, call_string(self.src, c)))
+                    .collect();
+                self.block(&format!("model {}", name.name), name.span.end, span, &items);
+            }
+            DeclKind::Loss { name, call } => {
+                let text = format!("loss {} = {}", name.name, call_string(self.src, call));
+                self.item(span, &text, true, true);
+            }
+            DeclKind::Optimizer { name, call, models } => {
+                let mut text = format!("optimizer {} = {}", name.name, call_string(self.src, call));
+                if !models.is_empty() {
+                    let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+                    text.push_str(" for ");
+                    text.push_str(&names.join(", "));
+                }
+                self.item(span, &text, true, true);
+            }
+            DeclKind::Metrics { metrics } => {
+                let items: Vec<_> = metrics
+                    .iter()
+                    .map(|m| {
+                        let value = expr_string(self.src, &m.value);
+                        (
+                            m.name.span.to(m.on.span),
+                            format!("{} = {value} on {}", m.name.name, m.on.name),
+                        )
+                    })
+                    .collect();
+                self.block("metrics", span.start + "metrics".len(), span, &items);
+            }
+            DeclKind::Train { settings } => {
+                let items: Vec<_> = settings
+                    .iter()
+                    .map(|s| {
+                        let text = format!("{} = {}", s.name.name, expr_string(self.src, &s.value));
+                        (s.name.span.to(s.value.span), text)
+                    })
+                    .collect();
+                self.block("train", span.start + "train".len(), span, &items);
+            }
+            DeclKind::Step { data, x, y, body } => {
+                let head = format!("step on {} ({}, {})", data.name, x.name, y.name);
+                let items = self.stmts(body);
+                self.block(&head, y.span.end, span, &items);
+            }
+            DeclKind::Hook { event, body } => {
+                let (head, anchor) = match event {
+                    Event::Named(id) => (format!("on {}", id.name), id.span.end),
+                    Event::EverySteps { steps, span } => (
+                        format!("on every {} steps", expr_string(self.src, steps)),
+                        span.end,
+                    ),
+                };
+                let items = self.stmts(body);
+                self.block(&head, anchor, span, &items);
+            }
+            DeclKind::Before { body } => {
+                let items = self.stmts(body);
+                self.block("before", span.start + "before".len(), span, &items);
+            }
+            DeclKind::After { body } => {
+                let items = self.stmts(body);
+                self.block("after", span.start + "after".len(), span, &items);
+            }
+        }
+    }
+
+    fn stmts(&self, body: &[Stmt]) -> Vec<(Span, String)> {
+        body.iter()
+            .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
+            .collect()
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> String {
+        match &stmt.kind {
+            StmtKind::Assign { target, value } => {
+                let path: Vec<&str> = target.iter().map(|t| t.name.as_str()).collect();
+                format!("{} = {}", path.join("."), expr_string(self.src, value))
+            }
+            StmtKind::Update { optimizer, loss } => {
+                format!(
+                    "update {} minimizing {}",
+                    optimizer.name,
+                    expr_string(self.src, loss)
+                )
+            }
+            StmtKind::Log { format } => format!("log \"{}\"", format.raw),
+            StmtKind::Call(c) => call_string(self.src, c),
+        }
+    }
+
+    /// `head {`, one item per line, `}`; `anchor` ends the head in the source.
+    fn block(&mut self, head: &str, anchor: usize, span: Span, items: &[(Span, String)]) {
+        // The block's closing `}` is its last character.
+        let close = span.end.saturating_sub(1);
+        let inner_comments = self.pending().is_some_and(|c| c.span.start < close);
+        self.push_indent();
+        self.out.push_str(head);
+        if items.is_empty() && !inner_comments {
+            self.out.push_str(" {}");
+            self.end_line(span.end);
+            return;
+        }
+        self.out.push_str(" {");
+        self.end_line(anchor);
+        self.indent += 1;
+        for (i, (item_span, text)) in items.iter().enumerate() {
+            self.item(*item_span, text, i == 0, true);
+        }
+        self.comments_before(close, items.is_empty());
+        self.indent -= 1;
+        self.push_indent();
+        self.out.push('}');
+        self.end_line(span.end);
+    }
+
+    /// `data NAME = source | transform ...`, on one line when it fits and no
+    /// comment sits between its stages, else one stage per line.
+    fn data(&mut self, name: &str, pipeline: &[Call], span: Span) {
+        let stages: Vec<String> = pipeline.iter().map(|c| call_string(self.src, c)).collect();
+        let line = format!("data {name} = {}", stages.join(" | "));
+        let after_source = pipeline.first().map_or(span.end, |c| c.span.end);
+        let commented = self.comments[self.next..]
+            .iter()
+            .any(|c| c.span.start >= after_source && c.span.start < span.end);
+        if pipeline.len() < 2 || (!commented && self.indent * 2 + line.len() <= MAX_WIDTH) {
+            self.item(span, &line, true, true);
+            return;
+        }
+        let first = &pipeline[0];
+        self.item(
+            first.span,
+            &format!("data {name} = {}", stages[0]),
+            true,
+            true,
+        );
+        self.indent += 1;
+        for (call, text) in pipeline.iter().zip(&stages).skip(1) {
+            // The `|` comes before the stage: a blank line after it is not kept.
+            self.item(call.span, &format!("| {text}"), false, false);
+        }
+        self.indent -= 1;
+    }
+}
+
+/// Where a declaration's text ends. pest's span for a declaration that ends in
+/// an optional or repeated part (`for ...`, `| ...`) also covers the
+/// whitespace and comments it skipped looking for more; those belong to what follows.
+fn decl_end(decl: &Decl) -> usize {
+    match &decl.kind {
+        DeclKind::Data { pipeline, .. } => pipeline.last().map_or(decl.span.end, |c| c.span.end),
+        DeclKind::Loss { call, .. } => call.span.end,
+        DeclKind::Optimizer { call, models, .. } => {
+            models.last().map_or(call.span.end, |m| m.span.end)
+        }
+        _ => decl.span.end,
+    }
+}
+
+/// Where a statement's text ends (its pest span may run on over whitespace and comments).
+fn stmt_end(stmt: &Stmt) -> usize {
+    match &stmt.kind {
+        StmtKind::Assign { value, .. } => value.span.end,
+        StmtKind::Update { loss, .. } => loss.span.end,
+        // The closing quote follows the text.
+        StmtKind::Log { format } => format.span.end + 1,
+        StmtKind::Call(c) => c.span.end,
+    }
+}

@@ -1,0 +1,47 @@
+//! Every ```exp block in docs/language.md checks clean; every ```exp fragment
+//! block parses; both are in `expr fmt`'s canonical form.
+
+use std::path::Path;
+
+/// `(info string, code)` of each fenced block whose info starts with `exp`.
+fn exp_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(info)) if info.trim().starts_with("exp") => {
+                current = Some((info.trim().to_string(), String::new()));
+            }
+            (Some(_), Some("")) => blocks.extend(current.take()),
+            (Some((_, code)), _) => {
+                code.push_str(line);
+                code.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_example_in_the_language_guide_parses_and_checks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md");
+    let markdown = std::fs::read_to_string(path).unwrap();
+    let blocks = exp_blocks(&markdown);
+    assert!(blocks.len() >= 9, "only {} blocks", blocks.len());
+    for (i, (info, code)) in blocks.iter().enumerate() {
+        let file = expr::syntax::parse_file(code)
+            .unwrap_or_else(|e| panic!("block {i} does not parse: {e}\n{code}"));
+        match info.as_str() {
+            "exp" => {
+                if let Err(errors) = expr::check::check(&file) {
+                    panic!("block {i} does not check: {errors:#?}\n{code}");
+                }
+            }
+            "exp fragment" => {}
+            other => panic!("block {i}: unknown info string `{other}`"),
+        }
+        let formatted = expr::fmt::format_source(code).unwrap();
+        assert_eq!(&formatted, code, "block {i} is not in canonical form");
+    }
+}

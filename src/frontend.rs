@@ -12,7 +12,7 @@ use crate::syntax::{self, ast};
 /// Everything that can stop a file from becoming an experiment.
 pub enum FrontendError {
     Read(std::io::Error),
-    Syntax(Source, syntax::SyntaxError),
+    Syntax(Source, Box<syntax::SyntaxError>),
     Check(Source, Vec<check::CheckError>),
 }
 
@@ -21,7 +21,7 @@ impl FrontendError {
     pub fn diagnostics(&self) -> Vec<(&dyn Diagnostic, Option<&Source>)> {
         match self {
             FrontendError::Read(_) => Vec::new(),
-            FrontendError::Syntax(src, e) => vec![(e as &dyn Diagnostic, Some(src))],
+            FrontendError::Syntax(src, e) => vec![(e.as_ref() as &dyn Diagnostic, Some(src))],
             FrontendError::Check(src, errors) => errors
                 .iter()
                 .map(|e| (e as &dyn Diagnostic, Some(src)))
@@ -38,7 +38,7 @@ pub fn parse_path(path: &Path) -> Result<(Source, ast::File), FrontendError> {
 pub fn parse_source(source: Source) -> Result<(Source, ast::File), FrontendError> {
     match syntax::parse_file(&source.text) {
         Ok(file) => Ok((source, file)),
-        Err(e) => Err(FrontendError::Syntax(source, e)),
+        Err(e) => Err(FrontendError::Syntax(source, Box::new(e))),
     }
 }
 

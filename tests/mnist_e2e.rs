@@ -10,9 +10,9 @@ use std::process::Command;
 fn last_test_accuracy(stdout: &str) -> Option<f64> {
     stdout
         .lines()
+        .rev()
         .filter_map(|l| l.split("Test Accuracy: ").nth(1))
-        .filter_map(|s| s.trim_end_matches('%').trim().parse().ok())
-        .last()
+        .find_map(|s| s.trim_end_matches('%').trim().parse().ok())
 }
 
 #[test]

@@ -89,8 +89,8 @@ fn weights(run_dir: &Path) -> Vec<(String, Vec<u32>)> {
 fn last_line(stdout: &[u8]) -> String {
     String::from_utf8_lossy(stdout)
         .lines()
-        .filter(|l| l.starts_with("epoch 4 "))
-        .last()
+        .rev()
+        .find(|l| l.starts_with("epoch 4 "))
         .unwrap_or_default()
         .to_string()
 }
@@ -239,11 +239,12 @@ fn ctrl_c_checkpoints_exits_130_and_resumes_to_the_same_result() {
     // Wait until training is under way (the first checkpoint exists), then Ctrl-C.
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline
-        && std::fs::read_dir(runs.join("survive")).map_or(true, |mut d| {
-            d.next().map_or(true, |e| {
-                expr::run::checkpoint::list(&e.unwrap().path()).is_empty()
+        && std::fs::read_dir(runs.join("survive"))
+            .ok()
+            .is_none_or(|mut d| {
+                d.next()
+                    .is_none_or(|e| expr::run::checkpoint::list(&e.unwrap().path()).is_empty())
             })
-        })
     {
         std::thread::sleep(Duration::from_millis(5));
     }

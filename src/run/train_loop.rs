@@ -154,7 +154,7 @@ impl<'a> Loop<'a> {
         self.times.push(times);
         self.hooks(&exp.hooks.epoch_end, epoch);
         let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
-        if every > 0 && (epoch + 1) % every == 0 {
+        if every > 0 && (epoch + 1).is_multiple_of(every) {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())
@@ -303,11 +303,11 @@ impl<'a> Loop<'a> {
             progress.step(loss_sum / loss_count.max(1) as f64);
             if step.trains() {
                 for (every, actions) in &exp.hooks.every_steps {
-                    if self.global_step % *every as u64 == 0 {
+                    if self.global_step.is_multiple_of(*every as u64) {
                         self.hooks(actions, epoch);
                     }
                 }
-                if every_steps > 0 && self.global_step % every_steps == 0 {
+                if every_steps > 0 && self.global_step.is_multiple_of(every_steps) {
                     self.checkpoint(epoch, pass, k + 1, true);
                 }
             }

@@ -86,9 +86,14 @@ fn sample_backward(
     let mask = sample_of(&saved.mask, i, o * conv_plane);
     let dcols_len = if dx.is_empty() { 0 } else { conv_plane * patch };
     let dz_len = o * conv_plane + 1;
-    with_scratch([conv_plane * patch, dz_len, dcols_len], |[cols, dz, dcols]| {
-        sample_backward_kernel(plan, x, params.w, g, argmax, mask, dx, dw, db, cols, dz, dcols);
-    });
+    with_scratch(
+        [conv_plane * patch, dz_len, dcols_len],
+        |[cols, dz, dcols]| {
+            sample_backward_kernel(
+                plan, x, params.w, g, argmax, mask, dx, dw, db, cols, dz, dcols,
+            );
+        },
+    );
 }
 
 avx2_or_portable!(
@@ -136,7 +141,10 @@ fn sample_backward_in(
     }
     // dW (O x patch) += dz (O x P) * colsᵀ (P x patch)
     let dims = (o, patch, conv_plane);
-    let (dz_v, cols_t) = (View::rows(dz, conv_plane), View::transposed(cols, conv_plane));
+    let (dz_v, cols_t) = (
+        View::rows(dz, conv_plane),
+        View::transposed(cols, conv_plane),
+    );
     matmul(dims, dw, true, dz_v, cols_t);
     if !dx.is_empty() {
         // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
@@ -160,9 +168,17 @@ fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], 
             // would be mispredicted half the time under ReLU.
             dz.fill(0.0);
             let spare = dz.len() - 1;
-            for (ch, (g, argmax)) in g.chunks(out_plane).zip(argmax.chunks(out_plane)).enumerate() {
+            for (ch, (g, argmax)) in g
+                .chunks(out_plane)
+                .zip(argmax.chunks(out_plane))
+                .enumerate()
+            {
                 for (&g, &at) in g.iter().zip(argmax) {
-                    dz[if at == NO_ARGMAX { spare } else { ch * conv_plane + at as usize }] = g;
+                    dz[if at == NO_ARGMAX {
+                        spare
+                    } else {
+                        ch * conv_plane + at as usize
+                    }] = g;
                 }
             }
         }

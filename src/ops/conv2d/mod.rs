@@ -89,5 +89,3 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
     }
     Ok(out.put_tape(tape))
 }
-#[cfg(test)]
-mod probe;

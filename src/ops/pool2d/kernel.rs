@@ -168,8 +168,16 @@ impl PoolPlan {
 #[inline(always)]
 fn first_max_2x2(top: &[f32], bottom: &[f32], width: u32) -> (f32, u32) {
     let (mut best, mut at) = (top[0], 0);
-    (best, at) = if top[1] > best { (top[1], 1) } else { (best, at) };
-    (best, at) = if bottom[0] > best { (bottom[0], width) } else { (best, at) };
+    (best, at) = if top[1] > best {
+        (top[1], 1)
+    } else {
+        (best, at)
+    };
+    (best, at) = if bottom[0] > best {
+        (bottom[0], width)
+    } else {
+        (best, at)
+    };
     if bottom[1] > best {
         (bottom[1], width + 1)
     } else {
@@ -225,7 +233,11 @@ mod tests {
         // Overlapping windows add up at a shared maximum.
         let mut dx = [0.0; 9];
         let argmax = [4, NO_ARGMAX, 4, 0, 0, 0, 0, 0, 8];
-        PoolPlan::max_backward(&[1.0, 9.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0], &argmax, &mut dx);
+        PoolPlan::max_backward(
+            &[1.0, 9.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0],
+            &argmax,
+            &mut dx,
+        );
         assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 3.0]);
     }
 }

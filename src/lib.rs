@@ -14,6 +14,8 @@ pub mod frontend;
 pub mod lower;
 pub mod ops;
 pub mod output;
+pub mod overrides;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use crate::check::plan::{Action, DataSource, Experiment};
 use crate::data::{self, Examples};
 use crate::output::plot::{plot_series, Series};
+use crate::overrides::{self, Override};
+use crate::record::{self, Provenance, Recorder, RunRecord, Status};
 use crate::report;
 
 use engine::Engine;
@@ -25,11 +27,12 @@ use train_loop::Loop;
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// The experiment file.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "rerun")]
+    pub file: Option<PathBuf>,
     /// Where run directories go: DIR/<experiment>/<run-id>/.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
-    /// Train for this many epochs instead of the file's.
+    /// Train for this many epochs instead of the file's (the same as `--set train.epochs=N`).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Worker threads (default: the file's `threads`, else every core).
@@ -38,6 +41,14 @@ pub struct RunArgs {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Change a value without editing the file, e.g. `--set opt.lr=3e-4`; repeatable.
+    /// Paths: `experiment.seed`, `train.epochs`, `<optimizer>.lr`, `<data>.batch`,
+    /// `<model>.<layer>.<param>` (see docs/git.md).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Run the experiment of a run record again and report whether every number matches.
+    #[arg(long, value_name = "RUN_YAML", conflicts_with_all = ["file", "set", "epochs"])]
+    pub rerun: Option<PathBuf>,
 }
 
 /// A failure after the file checked out: data, I/O, model files.
@@ -52,15 +63,9 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     ModelFile(#[from] model_io::ModelFileError),
-    #[error("cannot create the run directory `{path}`: {source}")]
-    #[diagnostic(
-        code(expr::run::run_dir),
-        help("pass `--runs-dir` with a writable directory")
-    )]
-    RunDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Record(#[from] crate::record::RecordError),
     #[error("data `{data}` does not match its declaration: {problem}")]
     #[diagnostic(code(expr::run::data_mismatch), help("{help}"))]
     DataMismatch {
@@ -81,46 +86,130 @@ pub struct RunResult {
     pub train_seconds: Vec<f64>,
     pub eval_seconds: Vec<f64>,
     pub parameters: Vec<Vec<Vec<f32>>>,
+    /// The run record as written at the end (status `completed`).
+    pub record: RunRecord,
 }
 
 pub fn main(args: &RunArgs) -> ExitCode {
-    let (source, mut exp) = match crate::frontend::load(&args.file) {
-        Ok(v) => v,
-        Err(e) => return ExitCode::from(crate::cli::print_frontend_error(&args.file, &e)),
-    };
-    let _ = source;
-    if let Some(epochs) = args.epochs {
-        exp.epochs = epochs.max(1);
-    }
-    if let Some(t) = args.threads {
-        exp.threads = Some(t.max(1));
-    }
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let mut stdout = std::io::stdout();
     let mut print = |line: &str| {
         let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();
     };
-    match run(Arc::new(exp), &args.runs_dir, show_progress, &mut print) {
+    let colour = report::stderr_colour();
+    let (mut exp, prov, original) = match prepare(args) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    if let Some(t) = args.threads {
+        exp.threads = Some(t.max(1));
+    }
+    match run_with(
+        Arc::new(exp),
+        &args.runs_dir,
+        show_progress,
+        &prov,
+        &mut print,
+    ) {
         Ok(result) => {
             eprintln!("run saved in {}", result.dir.display());
-            ExitCode::SUCCESS
+            match original {
+                Some(original) => record::rerun::report(&original, &result.record),
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
-            eprint!("{}", report::render(&e, None, report::stderr_colour()));
+            eprint!("{}", report::render(&e, None, colour));
             ExitCode::from(1)
         }
     }
 }
 
-/// Trains a checked experiment; `out` receives the log lines.
+/// The experiment to run, its provenance, and for `--rerun` the record it repeats; or the
+/// exit code after the errors were printed.
+fn prepare(args: &RunArgs) -> Result<(Experiment, Provenance, Option<RunRecord>), ExitCode> {
+    let colour = report::stderr_colour();
+    let loaded = if let Some(path) = &args.rerun {
+        let original = record::load(path).map_err(|e| {
+            eprint!("{}", report::render(&e, None, colour));
+            ExitCode::from(2)
+        })?;
+        let Some(text) = original.source.resolved.clone() else {
+            let e = record::RecordError::NoSource { path: path.clone() };
+            eprint!("{}", report::render(&e, None, colour));
+            return Err(ExitCode::from(2));
+        };
+        let name = format!("{} (source.resolved)", path.display());
+        overrides::load_text(&name, &text).map(|mut exp| {
+            // Threads do not change the numbers, but the record says how it ran.
+            exp.threads = Some(original.threads);
+            let prov = Provenance {
+                path: original.source.path.as_ref().map(PathBuf::from),
+                file_sha256: original.source.sha256.clone(),
+                resolved: Some(text),
+                overrides: original.overrides.clone(),
+                rerun_of: Some(original.id.clone()),
+            };
+            (exp, prov, Some(original))
+        })
+    } else {
+        let file = args.file.clone().unwrap_or_default();
+        let mut sets = Vec::new();
+        for arg in &args.set {
+            sets.push(Override::parse(arg).map_err(|f| {
+                eprint!("{}", f.render(colour));
+                ExitCode::from(2)
+            })?);
+        }
+        if let Some(epochs) = args.epochs {
+            sets.push(Override {
+                path: "train.epochs".into(),
+                value: epochs.max(1).to_string(),
+            });
+        }
+        overrides::load_file(&file, &sets).map(|l| (l.experiment, l.provenance, None))
+    };
+    loaded.map_err(|e| {
+        let shown = args
+            .rerun
+            .clone()
+            .or_else(|| args.file.clone())
+            .unwrap_or_default();
+        match e {
+            overrides::LoadError::Frontend(e) => {
+                ExitCode::from(crate::cli::print_frontend_error(&shown, &e))
+            }
+            overrides::LoadError::Override(f) => {
+                eprint!("{}", f.render(colour));
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// Trains a checked experiment; `out` receives the log lines. The run record carries no
+/// provenance (see [`run_with`]).
 pub fn run(
     exp: Arc<Experiment>,
     runs_dir: &Path,
     show_progress: bool,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
-    set_threads(exp.threads)?;
+    run_with(exp, runs_dir, show_progress, &Provenance::default(), out)
+}
+
+/// Trains a checked experiment into a new run directory under `runs_dir`, keeping its run
+/// record up to date: `running` from before the first epoch, rewritten after every epoch,
+/// and `completed` or `failed` (with the error, or the panic) at the end.
+pub fn run_with(
+    exp: Arc<Experiment>,
+    runs_dir: &Path,
+    show_progress: bool,
+    prov: &Provenance,
+    out: &mut dyn FnMut(&str),
+) -> Result<RunResult, RunError> {
+    let threads = set_threads(exp.threads)?;
     // Read every data set before creating anything, so bad data leaves no trace.
     let examples = load_examples(&exp)?;
     let mut engine = Engine::new(exp.clone());
@@ -129,7 +218,60 @@ pub fn run(
             model_io::load_into(&mut engine.models[*model], &exp.models[*model], path)?;
         }
     }
-    let dir = run_dir(runs_dir, &exp.name)?;
+    let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
+    let (dir, id) = record::id::create_run_dir(runs_dir, &exp.name, &id)?;
+    let recorder = Recorder::start(&dir, record::new_record(&exp, prov, id, threads))?;
+    let mut tee = |line: &str| {
+        recorder.log(line);
+        out(line);
+    };
+    // A panic inside the loop (a bug of ours) still leaves a record that says `failed`.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(
+            &exp,
+            engine,
+            examples,
+            &dir,
+            &recorder,
+            show_progress,
+            &mut tee,
+        )
+    }));
+    match outcome {
+        Ok(Ok(mut result)) => {
+            let sha = record::provenance::parameters_sha256(&result.parameters);
+            recorder.finish(Status::Completed, Some(sha))?;
+            result.record = recorder.record();
+            Ok(result)
+        }
+        Ok(Err(e)) => {
+            let error = e.to_string();
+            let _ = recorder.finish(Status::Failed { error }, None);
+            Err(e)
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let error = format!("internal error (panic): {message}");
+            let _ = recorder.finish(Status::Failed { error }, None);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// The epochs and the `after` actions.
+fn train(
+    exp: &Arc<Experiment>,
+    engine: Engine,
+    examples: Vec<Arc<Examples>>,
+    dir: &Path,
+    recorder: &Recorder,
+    show_progress: bool,
+    out: &mut dyn FnMut(&str),
+) -> Result<RunResult, RunError> {
     let has_log = exp
         .hooks
         .epoch_end
@@ -142,6 +284,12 @@ pub fn run(
             let line = default_line(epoch, &lp.metrics);
             (lp.out)(&line);
         }
+        let times = lp.times.last().copied().unwrap_or_default();
+        let seconds = record::schema::EpochSeconds {
+            train: times.train,
+            eval: times.eval,
+        };
+        recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, seconds)?;
     }
     for action in &exp.after {
         match action {
@@ -155,6 +303,7 @@ pub fn run(
                     .collect();
                 let target = dir.join(path);
                 plot_series(&target, &exp.name, "value", &series)?;
+                recorder.artifact("plot", &target);
                 (lp.out)(&format!("plot: {}", target.display()));
             }
             Action::Save { model, path } => {
@@ -165,13 +314,14 @@ pub fn run(
                     &exp.name,
                     &target,
                 )?;
+                recorder.artifact("model", &target);
                 (lp.out)(&format!("model: {}", target.display()));
             }
             _ => {}
         }
     }
     Ok(RunResult {
-        dir,
+        dir: dir.to_path_buf(),
         names: lp.metrics.names.clone(),
         history: lp.metrics.history.clone(),
         train_seconds: lp.times.iter().map(|t| t.train).collect(),
@@ -182,6 +332,7 @@ pub fn run(
             .iter()
             .map(|m| m.params.iter().map(|p| p.value.clone()).collect())
             .collect(),
+        record: recorder.record(),
     })
 }
 
@@ -196,18 +347,20 @@ fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
     line
 }
 
-fn set_threads(threads: Option<usize>) -> Result<(), RunError> {
+/// Sizes rayon's global pool; returns the thread count in use.
+fn set_threads(threads: Option<usize>) -> Result<usize, RunError> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     if rayon::current_num_threads() == n {
-        return Ok(());
+        return Ok(n);
     }
     // The global pool can be built once per process; a second run in the same
     // process (tests) keeps the first pool, which is fine as long as it matches.
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()
+        .map(|()| n)
         .map_err(|e| RunError::Threads {
             threads: n,
             message: e.to_string(),
@@ -269,18 +422,4 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         });
     }
     Ok(())
-}
-
-/// `runs/<experiment>/<UTC time>-<pid>/`: sortable by time, unique per process.
-fn run_dir(root: &Path, name: &str) -> Result<PathBuf, RunError> {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(char::is_ascii_alphanumeric).collect();
-    let dir = root
-        .join(name)
-        .join(format!("{stamp}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::RunDir {
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
 }

@@ -11,7 +11,7 @@ use crate::frontend::{self, FrontendError};
 use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
-pub const SUBCOMMANDS: &[&str] = &["run", "check", "help"];
+pub const SUBCOMMANDS: &[&str] = &["run", "check", "help", "diff", "runs", "compare"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +38,12 @@ pub enum Command {
     },
     /// Print this help.
     Help,
+    /// What changed between two experiments (files or `REV:PATH`), by meaning.
+    Diff(crate::diff::DiffArgs),
+    /// A table of recorded runs: `expr runs [DIR] --sort test_accuracy`.
+    Runs(crate::runs::RunsArgs),
+    /// Parameters and metrics of runs side by side, and a plot of their curves.
+    Compare(crate::runs::CompareArgs),
 }
 
 /// Whether these arguments are for us; anything else goes to coreutils `expr`.
@@ -51,6 +57,9 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => crate::run::main(&args),
         Command::Check { files, quiet } => check_files(&files, quiet),
+        Command::Diff(args) => crate::diff::main(&args),
+        Command::Runs(args) => crate::runs::main(&args),
+        Command::Compare(args) => crate::runs::compare_main(&args),
         Command::Help => {
             use clap::CommandFactory;
             let _ = Cli::command().print_long_help();

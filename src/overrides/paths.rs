@@ -8,7 +8,7 @@ const EXPERIMENT_SETTINGS: &[&str] = &["seed", "threads"];
 const TRAIN_SETTINGS: &[&str] = &["epochs", "model", "data", "validate", "loss", "optimizer"];
 
 /// Parameters of each known call, in positional order (mirrors `check`).
-fn params(callee: &str) -> &'static [&'static str] {
+pub(crate) fn params(callee: &str) -> &'static [&'static str] {
     match callee {
         "sgd" => &["lr", "momentum", "nesterov"],
         "adam" => &["lr", "beta1", "beta2", "epsilon"],
@@ -42,7 +42,7 @@ fn params(callee: &str) -> &'static [&'static str] {
 const STRING_PARAMS: &[&str] = &["split", "images", "labels"];
 
 /// The layer's name in the model summary (Keras style), before numbering.
-fn layer_base(callee: &str) -> &str {
+pub(crate) fn layer_base(callee: &str) -> &str {
     match callee {
         "maxpool2d" => "max_pooling2d",
         "avgpool2d" => "average_pooling2d",

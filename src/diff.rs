@@ -103,8 +103,8 @@ pub fn read_text(spec: &str) -> Result<String, DiffError> {
 }
 
 /// Parses a side; a syntax error is the user's to fix and comes back as such.
-pub fn side(label: &str, text: &str) -> Result<Side, FrontendError> {
-    let (_, file) = frontend::parse_source(Source::new(label, text))?;
+pub fn side(label: &str, text: &str) -> Result<Side, Box<FrontendError>> {
+    let (_, file) = frontend::parse_source(Source::new(label, text)).map_err(Box::new)?;
     Ok(Side {
         label: label.to_string(),
         facts: Facts::of(&file),
@@ -116,7 +116,7 @@ pub fn diff_texts(
     a: (&str, &str),
     b: (&str, &str),
     format: Format,
-) -> Result<String, FrontendError> {
+) -> Result<String, Box<FrontendError>> {
     let (a, b) = (side(a.0, a.1)?, side(b.0, b.1)?);
     let found = changes(&a.facts, &b.facts);
     Ok(match format {

@@ -35,7 +35,7 @@ pub struct Override {
 
 impl Override {
     /// Splits `PATH=VALUE` at the first `=`.
-    pub fn parse(arg: &str) -> Result<Self, OverrideFailure> {
+    pub fn parse(arg: &str) -> Result<Self, Box<OverrideFailure>> {
         match arg.split_once('=') {
             Some((path, value)) if !path.trim().is_empty() && !value.trim().is_empty() => {
                 Ok(Override {
@@ -43,12 +43,12 @@ impl Override {
                     value: value.trim().to_string(),
                 })
             }
-            _ => Err(OverrideFailure {
+            _ => Err(Box::new(OverrideFailure {
                 error: OverrideError::Form {
                     arg: arg.to_string(),
                 },
                 source: None,
-            }),
+            })),
         }
     }
 }
@@ -120,22 +120,26 @@ pub fn apply(
     source: &Source,
     file: &ast::File,
     overrides: &[Override],
-) -> Result<String, OverrideFailure> {
+) -> Result<String, Box<OverrideFailure>> {
     let all = targets(file);
     let mut edits: Vec<(String, Span, String)> = Vec::new();
     for o in overrides {
-        let value = syntax::parse_expr_at(&o.value, 0).map_err(|e| OverrideFailure {
-            error: OverrideError::Value {
-                path: o.path.clone(),
-                expected: e.expected.clone(),
-                span: e.span,
-                found: e.found.clone(),
-            },
-            source: Some(Source::new(format!("--set {}=", o.path), o.value.as_str())),
+        let value = syntax::parse_expr_at(&o.value, 0).map_err(|e| {
+            Box::new(OverrideFailure {
+                error: OverrideError::Value {
+                    path: o.path.clone(),
+                    expected: e.expected.clone(),
+                    span: e.span,
+                    found: e.found.clone(),
+                },
+                source: Some(Source::new(format!("--set {}=", o.path), o.value.as_str())),
+            })
         })?;
-        let target = resolve(&all, &o.path).map_err(|error| OverrideFailure {
-            error,
-            source: Some(source.clone()),
+        let target = resolve(&all, &o.path).map_err(|error| {
+            Box::new(OverrideFailure {
+                error,
+                source: Some(source.clone()),
+            })
         })?;
         let (span, text) = target.place.edit(&source.text, &o.value, &value);
         edits.retain(|(path, _, _)| *path != target.path);

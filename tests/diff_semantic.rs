@@ -101,7 +101,9 @@ fn layers_added_removed_and_changed_with_parameter_deltas() {
     let removed = BASE.replace("  dense(units = 128, activation = relu)\n", "");
     let text = diff(BASE, &removed);
     assert!(
-        text.starts_with("- model net: layer dense dense(units = 128, activation = relu)  (-100,480 parameters)"),
+        text.starts_with(
+            "- model net: layer dense dense(units = 128, activation = relu)  (-100,480 parameters)"
+        ),
         "{text}"
     );
 }
@@ -142,7 +144,11 @@ fn git(dir: &Path, args: &[&str]) -> Output {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -156,9 +162,10 @@ fn repo() -> tempfile::TempDir {
     std::fs::write(d.join("exp/mlp.exp"), BASE).unwrap();
     git(d, &["add", "."]);
     git(d, &["commit", "-qm", "first"]);
-    let second = BASE
-        .replace("lr = 1e-3", "lr = 3e-4")
-        .replace("experiment mlp { seed = 1 }", "experiment mlp {\n    seed = 1\n}");
+    let second = BASE.replace("lr = 1e-3", "lr = 3e-4").replace(
+        "experiment mlp { seed = 1 }",
+        "experiment mlp {\n    seed = 1\n}",
+    );
     std::fs::write(d.join("exp/mlp.exp"), second).unwrap();
     git(d, &["commit", "-qam", "second"]);
     dir
@@ -170,7 +177,11 @@ fn expr_in(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -179,8 +190,14 @@ fn git_revisions_are_inputs() {
     let dir = repo();
     let expected = "~ optimizer opt.lr: 0.001 → 0.0003\n";
     let out = expr_in(dir.path(), &["diff", "HEAD~1:exp/mlp.exp", "exp/mlp.exp"]);
-    assert_eq!(out, format!("--- HEAD~1:exp/mlp.exp\n+++ exp/mlp.exp\n{expected}"));
-    let out = expr_in(&dir.path().join("exp"), &["diff", "--rev", "HEAD~1", "mlp.exp"]);
+    assert_eq!(
+        out,
+        format!("--- HEAD~1:exp/mlp.exp\n+++ exp/mlp.exp\n{expected}")
+    );
+    let out = expr_in(
+        &dir.path().join("exp"),
+        &["diff", "--rev", "HEAD~1", "mlp.exp"],
+    );
     assert!(out.ends_with(expected), "{out}");
 }
 
@@ -195,12 +212,19 @@ fn git_diff_and_log_use_expr_through_textconv() {
     let log = String::from_utf8_lossy(&log.stdout);
     let changed: Vec<&str> = log
         .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
         .collect();
     // The reformatting is invisible; only the learning rate changed.
     assert_eq!(
         changed,
-        ["-optimizer opt = adam(lr = 0.001)", "+optimizer opt = adam(lr = 0.0003)"],
+        [
+            "-optimizer opt = adam(lr = 0.001)",
+            "+optimizer opt = adam(lr = 0.0003)"
+        ],
         "{log}"
     );
 }

@@ -50,23 +50,39 @@ fn each_kind_of_path_edits_its_value() {
     assert!(text.contains("epochs = 1 }"));
     assert!(text.contains("seed = 9"));
     assert!(text.contains("shuffle(buffer = 10000) | batch(128)"));
-    assert!(text.contains("data test = mnist(split = \"train\")"), "bare words are quoted");
-    assert!(text.contains("dense(256, activation = relu)"), "positional argument replaced");
+    assert!(
+        text.contains("data test = mnist(split = \"train\")"),
+        "bare words are quoted"
+    );
+    assert!(
+        text.contains("dense(256, activation = relu)"),
+        "positional argument replaced"
+    );
     assert!(text.contains("from_logits = false"));
 }
 
 #[test]
 fn missing_settings_and_arguments_are_added() {
-    let text = edited(&["opt.beta1=0.8", "experiment.threads=1", "net.dense_1.activation=relu"]);
+    let text = edited(&[
+        "opt.beta1=0.8",
+        "experiment.threads=1",
+        "net.dense_1.activation=relu",
+    ]);
     assert!(text.contains("adam(lr = 1e-3, beta1 = 0.8)"), "{text}");
     assert!(text.contains("  seed = 1\n  threads = 1\n}"), "{text}");
-    assert!(text.contains("dense(units = 10, activation = relu)"), "{text}");
+    assert!(
+        text.contains("dense(units = 10, activation = relu)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn aliases_name_the_only_optimizer_and_loss() {
     assert_eq!(edited(&["optimizer.lr=0.5"]), edited(&["opt.lr=0.5"]));
-    assert_eq!(edited(&["loss.from_logits=false"]), edited(&["xent.from_logits=false"]));
+    assert_eq!(
+        edited(&["loss.from_logits=false"]),
+        edited(&["xent.from_logits=false"])
+    );
     assert_eq!(edited(&["mlp.seed=3"]), edited(&["experiment.seed=3"]));
 }
 
@@ -79,7 +95,10 @@ fn the_last_override_of_a_path_wins() {
 #[test]
 fn unknown_parameter_lists_what_the_declaration_has() {
     let err = with(&["opt.lrr=1"]).unwrap_err();
-    assert!(err.contains("no override path `opt.lrr` in this experiment"), "{err}");
+    assert!(
+        err.contains("no override path `opt.lrr` in this experiment"),
+        "{err}"
+    );
     assert!(err.contains("`opt` is declared here"), "{err}");
     assert!(err.contains("mlp.exp:12:1"), "points into the file: {err}");
     assert!(
@@ -93,8 +112,14 @@ fn unknown_parameter_lists_what_the_declaration_has() {
 fn unknown_declaration_lists_every_path_and_suggests_the_closest() {
     let err = with(&["opt.lr=1", "optt.lr=1"]).unwrap_err();
     assert!(err.contains("did you mean `opt.lr`?"), "{err}");
-    assert!(err.contains("`train.epochs`") && err.contains("`net.dense.units`"), "{err}");
-    assert!(!err.contains("`optimizer.lr`"), "aliases are not listed: {err}");
+    assert!(
+        err.contains("`train.epochs`") && err.contains("`net.dense.units`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("`optimizer.lr`"),
+        "aliases are not listed: {err}"
+    );
 }
 
 #[test]
@@ -111,7 +136,10 @@ fn a_value_that_is_not_an_expression_points_into_the_argument() {
 fn an_argument_without_equals_is_a_form_error() {
     let f = Override::parse("opt.lr").unwrap_err();
     let text = f.render(false);
-    assert!(text.contains("`--set opt.lr` is not `PATH=VALUE`"), "{text}");
+    assert!(
+        text.contains("`--set opt.lr` is not `PATH=VALUE`"),
+        "{text}"
+    );
     assert!(text.contains("expr::overrides::form"), "{text}");
 }
 
@@ -122,9 +150,19 @@ fn a_declaration_named_optimizer_keeps_its_paths_beside_others() {
     let source = Source::new("two.exp", text.as_str());
     let file = expr::syntax::parse_file(&text).unwrap();
     // `optimizer.lr` is not an alias with two optimizers, but one of them is called `optimizer`.
-    let ok = apply(&source, &file, &[Override::parse("optimizer.lr=2").unwrap()]).unwrap();
+    let ok = apply(
+        &source,
+        &file,
+        &[Override::parse("optimizer.lr=2").unwrap()],
+    )
+    .unwrap();
     assert!(ok.contains("adam(lr = 2)"));
-    let err = apply(&source, &file, &[Override::parse("o2.momentum=0.9").unwrap()]).unwrap();
+    let err = apply(
+        &source,
+        &file,
+        &[Override::parse("o2.momentum=0.9").unwrap()],
+    )
+    .unwrap();
     assert!(err.contains("sgd(lr = 0.1, momentum = 0.9)"), "{err}");
 }
 

@@ -54,7 +54,16 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
     write_experiment(dir.path());
     let out = expr(
         dir.path(),
-        &["run", "small.exp", "--set", "opt.lr=3e-3", "--set", "train.batch=16", "--epochs", "2"],
+        &[
+            "run",
+            "small.exp",
+            "--set",
+            "opt.lr=3e-3",
+            "--set",
+            "train.batch=16",
+            "--epochs",
+            "2",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let (run_dir, rec) = only_record(dir.path());
@@ -62,7 +71,10 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
     assert_eq!(rec.status, Status::Completed);
     assert_eq!(rec.experiment, "small");
     assert_eq!((rec.seed, rec.epochs), (7, 2));
-    assert_eq!(rec.overrides, ["opt.lr=3e-3", "train.batch=16", "train.epochs=2"]);
+    assert_eq!(
+        rec.overrides,
+        ["opt.lr=3e-3", "train.batch=16", "train.epochs=2"]
+    );
     let resolved = rec.source.resolved.as_deref().unwrap();
     assert!(resolved.contains("adam(lr = 3e-3)"), "{resolved}");
     assert!(resolved.contains("| batch(16)"), "{resolved}");
@@ -81,9 +93,15 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
     );
     assert_eq!(rec.versions.dfdx, "0.13.0");
     assert!(rec.ended.is_some() && rec.started < *rec.ended.as_ref().unwrap());
-    assert_eq!(rec.metrics, ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]);
+    assert_eq!(
+        rec.metrics,
+        ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    );
     assert!(rec.history.values().all(|h| h.len() == 2));
-    assert_eq!(rec.final_metrics["test_accuracy"], rec.history["test_accuracy"][1]);
+    assert_eq!(
+        rec.final_metrics["test_accuracy"],
+        rec.history["test_accuracy"][1]
+    );
     assert_eq!(rec.parameters_sha256.as_ref().map(String::len), Some(64));
     let kinds: Vec<(&str, &str)> = rec
         .artifacts
@@ -92,12 +110,21 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
         .collect();
     assert_eq!(
         kinds,
-        [("metrics", "metrics.csv"), ("plot", "loss.png"), ("model", "net.safetensors")]
+        [
+            ("metrics", "metrics.csv"),
+            ("plot", "loss.png"),
+            ("model", "net.safetensors")
+        ]
     );
     for a in &rec.artifacts {
         assert!(run_dir.join(&a.path).is_file(), "{} missing", a.path);
     }
-    assert_eq!(rec.log.len(), 4, "two epoch lines, plot and model: {:?}", rec.log);
+    assert_eq!(
+        rec.log.len(),
+        4,
+        "two epoch lines, plot and model: {:?}",
+        rec.log
+    );
 
     // metrics.csv: a header and one row per epoch, with the exact values of run.yaml.
     let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
@@ -109,7 +136,10 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
     assert_eq!(lines.len(), 3);
     let row: Vec<&str> = lines[2].split(',').collect();
     assert_eq!(row[0], "2");
-    assert_eq!(row[4].parse::<f64>().unwrap(), rec.history["test_accuracy"][1]);
+    assert_eq!(
+        row[4].parse::<f64>().unwrap(),
+        rec.history["test_accuracy"][1]
+    );
     // No temporary files left behind.
     let names: Vec<String> = std::fs::read_dir(&run_dir)
         .unwrap()
@@ -122,14 +152,22 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
 fn rerun_repeats_the_recorded_experiment_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     write_experiment(dir.path());
-    let first = expr(dir.path(), &["run", "small.exp", "--set", "experiment.seed=11"]);
+    let first = expr(
+        dir.path(),
+        &["run", "small.exp", "--set", "experiment.seed=11"],
+    );
     assert!(first.status.success(), "{}", stderr(&first));
     let (run_dir, original) = only_record(dir.path());
     // The file changes afterwards: the rerun must not read it.
     std::fs::write(dir.path().join("small.exp"), "this is not an experiment").unwrap();
     let yaml = run_dir.join("run.yaml");
     let again = expr(dir.path(), &["run", "--rerun", yaml.to_str().unwrap()]);
-    assert!(again.status.success(), "{}{}", stdout(&again), stderr(&again));
+    assert!(
+        again.status.success(),
+        "{}{}",
+        stdout(&again),
+        stderr(&again)
+    );
     assert!(
         stdout(&again).contains(&format!(
             "rerun of {}: all 12 metric values and the trained parameters match bit for bit",
@@ -150,7 +188,9 @@ fn rerun_repeats_the_recorded_experiment_bit_for_bit() {
 fn rerun_reports_numbers_that_differ() {
     let dir = tempfile::tempdir().unwrap();
     write_experiment(dir.path());
-    assert!(expr(dir.path(), &["run", "small.exp", "--epochs", "1"]).status.success());
+    assert!(expr(dir.path(), &["run", "small.exp", "--epochs", "1"])
+        .status
+        .success());
     let (run_dir, mut rec) = only_record(dir.path());
     // Doctor the record: one metric value off by one ulp.
     let v = rec.history.get_mut("test_loss").unwrap();
@@ -168,7 +208,9 @@ fn run_ids_are_unique_and_sort_by_start() {
     let dir = tempfile::tempdir().unwrap();
     write_experiment(dir.path());
     for _ in 0..2 {
-        assert!(expr(dir.path(), &["run", "small.exp", "--epochs", "1"]).status.success());
+        assert!(expr(dir.path(), &["run", "small.exp", "--epochs", "1"])
+            .status
+            .success());
     }
     let records: Vec<RunRecord> = run_dirs(dir.path())
         .iter()

@@ -11,8 +11,8 @@ use crate::source::Source;
 
 /// Why an experiment could not be made ready to run.
 pub enum LoadError {
-    Frontend(FrontendError),
-    Override(OverrideFailure),
+    Frontend(Box<FrontendError>),
+    Override(Box<OverrideFailure>),
 }
 
 /// A checked experiment and its provenance.
@@ -24,8 +24,10 @@ pub struct Loaded {
 /// Reads `path`, applies `overrides` to its text, parses and checks the result. Errors in
 /// the overridden text are reported against that text, under the file's name.
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
-    let original = Source::read(path).map_err(|e| LoadError::Frontend(FrontendError::Read(e)))?;
-    let (original, file) = frontend::parse_source(original).map_err(LoadError::Frontend)?;
+    let original =
+        Source::read(path).map_err(|e| LoadError::Frontend(Box::new(FrontendError::Read(e))))?;
+    let (original, file) =
+        frontend::parse_source(original).map_err(|e| LoadError::Frontend(Box::new(e)))?;
     let resolved = if overrides.is_empty() {
         original.text.to_string()
     } else {
@@ -51,6 +53,8 @@ pub fn load_text(name: &str, text: &str) -> Result<Experiment, LoadError> {
 }
 
 fn check_source(source: Source) -> Result<Experiment, LoadError> {
-    let (source, file) = frontend::parse_source(source).map_err(LoadError::Frontend)?;
-    check::check(&file).map_err(|errors| LoadError::Frontend(FrontendError::Check(source, errors)))
+    let (source, file) =
+        frontend::parse_source(source).map_err(|e| LoadError::Frontend(Box::new(e)))?;
+    check::check(&file)
+        .map_err(|errors| LoadError::Frontend(Box::new(FrontendError::Check(source, errors))))
 }

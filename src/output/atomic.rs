@@ -1,0 +1,225 @@
+//! Atomic file replacement: write to a temporary file in the same directory, fsync it, rename.
+//!
+//! A reader (or a crash) therefore sees either the old file or the complete new one, never a
+//! half-written one. The temporary file lives in the target's directory because `rename` is only
+//! atomic within one filesystem.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{OutputError, OutputResult};
+
+/// Distinguishes temporary files of concurrent writes within one process; the process id
+/// distinguishes processes, and `create_new` catches whatever collision remains.
+static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` atomically: `write` fills a buffered temporary file next to `path`, which is
+/// then flushed, fsynced and renamed over `path`. On any failure (including a panic in `write`)
+/// the temporary file is removed and `path` is left as it was.
+///
+/// # Errors
+/// [`OutputError::MissingDirectory`] / [`OutputError::NotADirectory`] /
+/// [`OutputError::NotWritable`] when the directory cannot take the file, and
+/// [`OutputError::Write`] when writing, syncing or renaming fails.
+pub fn write_atomic<F>(path: &Path, write: F) -> OutputResult<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
+    let (dir, name) = split_target(path)?;
+    let temp_path = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp_path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                OutputError::NotWritable {
+                    path: path.to_path_buf(),
+                    dir: dir.clone(),
+                    source,
+                }
+            }
+            _ => write_error(path, source),
+        })?;
+    let temp = TempFile(Some(temp_path));
+
+    let mut writer = BufWriter::new(file);
+    write(&mut writer).map_err(|e| write_error(path, e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| write_error(path, e.into_error()))?;
+    file.sync_all().map_err(|e| write_error(path, e))?;
+    drop(file);
+
+    let temp_path = temp.keep();
+    if let Err(e) = fs::rename(&temp_path, path) {
+        // Best effort: the rename error is what the user needs to see.
+        let _ = fs::remove_file(&temp_path);
+        return Err(write_error(path, e));
+    }
+    sync_directory(&dir);
+    Ok(())
+}
+
+/// Splits `path` into its (existing) directory and file name.
+fn split_target(path: &Path) -> OutputResult<(PathBuf, &std::ffi::OsStr)> {
+    let name = path.file_name().ok_or_else(|| OutputError::NotAFilePath {
+        path: path.to_path_buf(),
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => Ok((dir, name)),
+        Ok(_) => Err(OutputError::NotADirectory {
+            path: path.to_path_buf(),
+            dir,
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(OutputError::MissingDirectory {
+            path: path.to_path_buf(),
+            dir,
+        }),
+        Err(source) => Err(OutputError::NotWritable {
+            path: path.to_path_buf(),
+            dir,
+            source,
+        }),
+    }
+}
+
+fn write_error(path: &Path, source: io::Error) -> OutputError {
+    OutputError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes the rename itself durable. Some filesystems refuse to fsync a directory; the file's
+/// contents are already synced, so that refusal is not worth failing the write for.
+fn sync_directory(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Removes the temporary file when dropped, unless [`TempFile::keep`] took it.
+struct TempFile(Option<PathBuf>);
+
+impl TempFile {
+    fn keep(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn writes_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomic(&path, |w| w.write_all(b"hello")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert_eq!(entries(dir.path()), vec!["out.txt"]);
+    }
+
+    #[test]
+    fn replaces_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        fs::write(&path, b"old contents").unwrap();
+        write_atomic(&path, |w| w.write_all(b"new")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn failed_write_keeps_the_old_file_and_removes_the_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        fs::write(&path, b"old").unwrap();
+        let err = write_atomic(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("encoder gave up"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, OutputError::Write { .. }), "{err:?}");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(entries(dir.path()), vec!["out.txt"]);
+    }
+
+    #[test]
+    fn panicking_writer_removes_the_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        let result = std::panic::catch_unwind(|| {
+            let _ = write_atomic(&path, |_| panic!("writer panicked"));
+        });
+        assert!(result.is_err());
+        assert!(entries(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn missing_directory_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("out.txt");
+        let err = write_atomic(&path, |w| w.write_all(b"x")).unwrap_err();
+        match &err {
+            OutputError::MissingDirectory { dir: missing, .. } => {
+                assert_eq!(missing, &dir.path().join("nope"));
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn parent_that_is_a_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("file"), b"").unwrap();
+        let path = dir.path().join("file").join("out.txt");
+        let err = write_atomic(&path, |w| w.write_all(b"x")).unwrap_err();
+        assert!(matches!(err, OutputError::NotADirectory { .. }), "{err:?}");
+    }
+
+    /// `/sys` refuses new files even for root, which a chmod-based test cannot promise.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unwritable_directory_is_reported() {
+        let err = write_atomic(Path::new("/sys/expr-output-test.bin"), |w| {
+            w.write_all(b"x")
+        })
+        .unwrap_err();
+        assert!(matches!(err, OutputError::NotWritable { .. }), "{err:?}");
+        assert!(!Path::new("/sys/expr-output-test.bin").exists());
+    }
+}

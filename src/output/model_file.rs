@@ -1,0 +1,160 @@
+//! Model files: named f32 tensors plus string metadata, in the safetensors format.
+//!
+//! safetensors is what PyTorch, JAX and numpy users can read without our code, and it cannot
+//! execute anything on load. Tensors are stored as little-endian F32; the file is written
+//! atomically, so an interrupted save never leaves a half-written model behind.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, Write};
+use std::path::Path;
+
+use ::safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
+
+use super::atomic::write_atomic;
+use super::error::{OutputError, OutputResult};
+
+/// One tensor of a model file; `data` is row-major with `shape`'s product elements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Borrowed view that safetensors serializes; bytes are produced little-endian on any host.
+struct F32View<'a>(&'a NamedTensor);
+
+impl View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    fn data_len(&self) -> usize {
+        self.0.data.len() * std::mem::size_of::<f32>()
+    }
+}
+
+/// Saves `tensors` and `metadata` to `path` as a safetensors file, atomically.
+///
+/// # Errors
+/// [`OutputError::TensorSizeMismatch`] or [`OutputError::DuplicateTensor`] for inconsistent
+/// tensors (nothing is written), and the errors of [`write_atomic`].
+pub fn save_tensors(
+    path: &Path,
+    tensors: &[NamedTensor],
+    metadata: &BTreeMap<String, String>,
+) -> OutputResult<()> {
+    let mut names = BTreeSet::new();
+    for tensor in tensors {
+        let expected = tensor
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if expected != Some(tensor.data.len()) {
+            return Err(OutputError::TensorSizeMismatch {
+                name: tensor.name.clone(),
+                shape: tensor.shape.clone(),
+                expected: expected.unwrap_or(usize::MAX),
+                actual: tensor.data.len(),
+            });
+        }
+        if !names.insert(tensor.name.as_str()) {
+            return Err(OutputError::DuplicateTensor {
+                name: tensor.name.clone(),
+            });
+        }
+    }
+    let info: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let views = tensors.iter().map(|t| (t.name.as_str(), F32View(t)));
+    // Serializing cannot fail once sizes are consistent, but its error type says it might; an
+    // encoding failure surfaces as a write failure of this path.
+    let bytes = ::safetensors::serialize(views, &Some(info)).map_err(|e| OutputError::Write {
+        path: path.to_path_buf(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    write_atomic(path, |file| file.write_all(&bytes))
+}
+
+/// Loads every tensor (in name order) and the metadata of the safetensors file at `path`.
+///
+/// # Errors
+/// [`OutputError::FileNotFound`] / [`OutputError::Read`] when the file cannot be read,
+/// [`OutputError::NotSafetensors`] when it is truncated or of another format, and
+/// [`OutputError::UnsupportedDtype`] for a tensor that is not F32.
+pub fn load_tensors(path: &Path) -> OutputResult<(Vec<NamedTensor>, BTreeMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => OutputError::FileNotFound {
+            path: path.to_path_buf(),
+        },
+        _ => OutputError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    let not_safetensors = |e: SafeTensorError| OutputError::NotSafetensors {
+        path: path.to_path_buf(),
+        reason: describe(&e),
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
+    let file = SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
+
+    let mut tensors = Vec::with_capacity(file.len());
+    for (name, view) in file.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(OutputError::UnsupportedDtype {
+                path: path.to_path_buf(),
+                name,
+                dtype: format!("{:?}", view.dtype()),
+            });
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.push(NamedTensor {
+            name,
+            shape: view.shape().to_vec(),
+            data,
+        });
+    }
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok((tensors, metadata))
+}
+
+/// Words for safetensors' errors, whose `Display` is only their `Debug` name.
+fn describe(err: &SafeTensorError) -> String {
+    match err {
+        SafeTensorError::HeaderTooSmall | SafeTensorError::InvalidHeaderLength => {
+            "the file is too short to hold its header".to_owned()
+        }
+        SafeTensorError::HeaderTooLarge => "the declared header is larger than 100 MB".to_owned(),
+        SafeTensorError::InvalidHeader
+        | SafeTensorError::InvalidHeaderStart
+        | SafeTensorError::InvalidHeaderDeserialization
+        | SafeTensorError::JsonError(_) => "the header is not safetensors JSON".to_owned(),
+        SafeTensorError::MetadataIncompleteBuffer
+        | SafeTensorError::InvalidOffset(_)
+        | SafeTensorError::TensorInvalidInfo
+        | SafeTensorError::InvalidTensorView(..)
+        | SafeTensorError::ValidationOverflow => {
+            "the tensor data does not match the header (truncated file?)".to_owned()
+        }
+        other => format!("{other:?}"),
+    }
+}

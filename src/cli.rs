@@ -11,7 +11,7 @@ use crate::frontend::{self, FrontendError};
 use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
-pub const SUBCOMMANDS: &[&str] = &["run", "check", "fmt", "help"];
+pub const SUBCOMMANDS: &[&str] = &["run", "check", "fmt", "diff", "runs", "compare", "help"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +48,12 @@ pub enum Command {
     },
     /// Print this help.
     Help,
+    /// What changed between two experiments (files or `REV:PATH`), by meaning.
+    Diff(crate::diff::DiffArgs),
+    /// A table of recorded runs: `expr runs [DIR] --sort test_accuracy`.
+    Runs(crate::runs::RunsArgs),
+    /// Parameters and metrics of runs side by side, and a plot of their curves.
+    Compare(crate::runs::CompareArgs),
 }
 
 /// How `expr check` reports.
@@ -78,6 +84,9 @@ pub fn main(cli: Cli) -> ExitCode {
             ..
         } => check_files_json(&files),
         Command::Fmt { files, check } => crate::fmt::main(&files, check),
+        Command::Diff(args) => crate::diff::main(&args),
+        Command::Runs(args) => crate::runs::main(&args),
+        Command::Compare(args) => crate::runs::compare_main(&args),
         Command::Help => {
             use clap::CommandFactory;
             let _ = Cli::command().print_long_help();

@@ -1,6 +1,6 @@
 //! Run: an experiment from file to trained model — load and check, lower,
 //! read the data, train epoch by epoch, then the `after` actions (plots,
-//! saved models) into a run directory.
+//! saved models) into a run directory with its run record (`run.yaml`).
 
 pub mod checkpoint;
 pub mod engine;
@@ -19,6 +19,8 @@ use std::sync::Arc;
 use crate::check::plan::{Action, DataSource, Experiment};
 use crate::data::{self, Examples};
 use crate::output::plot::{plot_series, Series};
+use crate::overrides::{self, Override};
+use crate::record::{self, Provenance, Recorder, RunRecord, Status};
 use crate::report;
 
 use engine::Engine;
@@ -27,15 +29,15 @@ use train_loop::Loop;
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// The experiment file.
-    #[arg(required_unless_present = "resume")]
+    #[arg(required_unless_present_any = ["resume", "rerun"])]
     pub file: Option<PathBuf>,
     /// Continue an interrupted run from its newest checkpoint: `--resume runs/mnist/<id>`.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with = "file")]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["file", "set", "rerun"])]
     pub resume: Option<PathBuf>,
     /// Where run directories go: DIR/<experiment>/<run-id>/.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
-    /// Train for this many epochs instead of the file's.
+    /// Train for this many epochs instead of the file's (the same as `--set train.epochs=N`).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Worker threads (default: the file's `threads`, else every core).
@@ -47,6 +49,14 @@ pub struct RunArgs {
     /// Print each epoch's training and test seconds on stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Change a value without editing the file, e.g. `--set opt.lr=3e-4`; repeatable.
+    /// Paths: `experiment.seed`, `train.epochs`, `<optimizer>.lr`, `<data>.batch`,
+    /// `<model>.<layer>.<param>` (see docs/git.md).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Run the experiment of a run record again and report whether every number matches.
+    #[arg(long, value_name = "RUN_YAML", conflicts_with_all = ["file", "set", "epochs"])]
+    pub rerun: Option<PathBuf>,
 }
 
 /// A failure after the file checked out: data, I/O, model files.
@@ -61,15 +71,9 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     ModelFile(#[from] model_io::ModelFileError),
-    #[error("cannot create the run directory `{path}`")]
-    #[diagnostic(
-        code(expr::run::run_dir),
-        help("pass `--runs-dir` with a writable directory")
-    )]
-    RunDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Record(#[from] crate::record::RecordError),
     #[error("data `{data}` does not match its declaration: {problem}")]
     #[diagnostic(code(expr::run::data_mismatch), help("{help}"))]
     DataMismatch {
@@ -106,32 +110,31 @@ pub struct RunResult {
     pub train_seconds: Vec<f64>,
     pub eval_seconds: Vec<f64>,
     pub parameters: Vec<Vec<Vec<f32>>>,
+    /// The run record as written at the end (status `completed`).
+    pub record: RunRecord,
 }
 
 pub fn main(args: &RunArgs) -> ExitCode {
-    let file = match (&args.resume, &args.file) {
-        (Some(dir), _) => dir.join(SOURCE_COPY),
-        (None, Some(file)) => file.clone(),
-        (None, None) => unreachable!("clap requires a file or --resume"),
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let colour = report::stderr_colour();
+    let (mut exp, provenance, original) = match &args.resume {
+        Some(dir) => match prepare_resume(dir) {
+            Ok((exp, provenance)) => (exp, provenance, None),
+            Err(code) => return code,
+        },
+        None => match prepare(args) {
+            Ok(v) => v,
+            Err(code) => return code,
+        },
     };
-    let (source, mut exp) = match crate::frontend::load(&file) {
-        Ok(v) => v,
-        Err(e) => return ExitCode::from(crate::cli::print_frontend_error(&file, &e)),
-    };
-    if let Some(dir) = &args.resume {
-        // The settings the run was started with, unless overridden again now.
-        if let Ok(saved) = read_run_settings(dir) {
-            exp.epochs = saved.epochs;
-            exp.threads = saved.threads;
+    if args.resume.is_some() {
+        if let Some(epochs) = args.epochs {
+            exp.epochs = epochs.max(1);
         }
-    }
-    if let Some(epochs) = args.epochs {
-        exp.epochs = epochs.max(1);
     }
     if let Some(t) = args.threads {
         exp.threads = Some(t.max(1));
     }
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     interrupt::install();
     let mut stdout = std::io::stdout();
     let mut print = |line: &str| {
@@ -141,7 +144,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
     let options = RunOptions {
         show_progress,
         timings: args.timings,
-        source: Some(source.text.clone()),
+        provenance,
     };
     let result = match &args.resume {
         Some(dir) => resume(Arc::new(exp), dir, options, &mut print),
@@ -150,10 +153,13 @@ pub fn main(args: &RunArgs) -> ExitCode {
     match result {
         Ok(result) => {
             eprintln!("run saved in {}", result.dir.display());
-            ExitCode::SUCCESS
+            match original {
+                Some(original) => record::rerun::report(&original, &result.record),
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
-            eprint!("{}", report::render(&e, None, report::stderr_colour()));
+            eprint!("{}", report::render(&e, None, colour));
             // 130 = 128 + SIGINT, what shells expect of an interrupted program.
             ExitCode::from(if matches!(e, RunError::Interrupted { .. }) {
                 130
@@ -164,41 +170,126 @@ pub fn main(args: &RunArgs) -> ExitCode {
     }
 }
 
-/// How a run reports on the terminal, and what it keeps for a resume.
+/// How a run reports on the terminal, and where its experiment came from (for the record).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub show_progress: bool,
     /// Each epoch's seconds on stderr: `epoch 2: train 5.12 s (183 steps/s), test 0.41 s`.
     pub timings: bool,
-    /// The experiment's text, copied into the run directory so `--resume` can re-read it.
-    pub source: Option<Arc<str>>,
+    /// The file, its hash, the text after overrides; `--resume` re-reads that text.
+    pub provenance: Provenance,
 }
 
-/// The copy of the experiment file in a run directory.
-pub const SOURCE_COPY: &str = "experiment.exp";
-const RUN_SETTINGS: &str = "run-settings.yaml";
-
-/// What the command line changed, saved for `--resume`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct RunSettings {
-    epochs: usize,
-    threads: Option<usize>,
+/// The experiment to run, its provenance, and for `--rerun` the record it repeats; or the
+/// exit code after the errors were printed.
+fn prepare(args: &RunArgs) -> Result<(Experiment, Provenance, Option<RunRecord>), ExitCode> {
+    let colour = report::stderr_colour();
+    let loaded = if let Some(path) = &args.rerun {
+        let original = record::load(path).map_err(|e| {
+            eprint!("{}", report::render(&e, None, colour));
+            ExitCode::from(2)
+        })?;
+        let Some(text) = original.source.resolved.clone() else {
+            let e = record::RecordError::NoSource { path: path.clone() };
+            eprint!("{}", report::render(&e, None, colour));
+            return Err(ExitCode::from(2));
+        };
+        let name = format!("{} (source.resolved)", path.display());
+        overrides::load_text(&name, &text).map(|mut exp| {
+            // Threads do not change the numbers, but the record says how it ran.
+            exp.threads = Some(original.threads);
+            let prov = Provenance {
+                path: original.source.path.as_ref().map(PathBuf::from),
+                file_sha256: original.source.sha256.clone(),
+                resolved: Some(text),
+                overrides: original.overrides.clone(),
+                rerun_of: Some(original.id.clone()),
+            };
+            (exp, prov, Some(original))
+        })
+    } else {
+        let file = args.file.clone().unwrap_or_default();
+        let mut sets = Vec::new();
+        for arg in &args.set {
+            sets.push(Override::parse(arg).map_err(|f| {
+                eprint!("{}", f.render(colour));
+                ExitCode::from(2)
+            })?);
+        }
+        if let Some(epochs) = args.epochs {
+            sets.push(Override {
+                path: "train.epochs".into(),
+                value: epochs.max(1).to_string(),
+            });
+        }
+        overrides::load_file(&file, &sets).map(|l| (l.experiment, l.provenance, None))
+    };
+    loaded.map_err(|e| {
+        let shown = args
+            .rerun
+            .clone()
+            .or_else(|| args.file.clone())
+            .unwrap_or_default();
+        match e {
+            overrides::LoadError::Frontend(e) => {
+                ExitCode::from(crate::cli::print_frontend_error(&shown, &e))
+            }
+            overrides::LoadError::Override(f) => {
+                eprint!("{}", f.render(colour));
+                ExitCode::from(2)
+            }
+        }
+    })
 }
 
-fn read_run_settings(dir: &Path) -> Result<RunSettings, Box<dyn std::error::Error>> {
-    Ok(serde_yaml::from_str(&std::fs::read_to_string(
-        dir.join(RUN_SETTINGS),
-    )?)?)
+/// The experiment of an interrupted run, from its record's `source.resolved`, with the
+/// thread count it ran with (which the numbers depend on).
+fn prepare_resume(dir: &Path) -> Result<(Experiment, Provenance), ExitCode> {
+    let colour = report::stderr_colour();
+    let path = dir.join(record::RECORD_FILE);
+    let original = record::load(&path).map_err(|e| {
+        eprint!("{}", report::render(&e, None, colour));
+        ExitCode::from(2)
+    })?;
+    let Some(text) = original.source.resolved.clone() else {
+        let e = record::RecordError::NoSource { path: path.clone() };
+        eprint!("{}", report::render(&e, None, colour));
+        return Err(ExitCode::from(2));
+    };
+    let name = format!("{} (source.resolved)", path.display());
+    match overrides::load_text(&name, &text) {
+        Ok(mut exp) => {
+            exp.threads = Some(original.threads);
+            let provenance = Provenance {
+                path: original.source.path.as_ref().map(PathBuf::from),
+                file_sha256: original.source.sha256.clone(),
+                resolved: Some(text),
+                overrides: original.overrides.clone(),
+                rerun_of: None,
+            };
+            Ok((exp, provenance))
+        }
+        Err(overrides::LoadError::Frontend(e)) => {
+            Err(ExitCode::from(crate::cli::print_frontend_error(&path, &e)))
+        }
+        Err(overrides::LoadError::Override(f)) => {
+            eprint!("{}", f.render(colour));
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
-/// Trains a checked experiment in a new run directory; `out` receives the log lines.
+/// Trains a checked experiment in a new run directory under `runs_dir`, keeping its run
+/// record up to date: `running` from before the first epoch, rewritten after every epoch,
+/// and `completed`, `interrupted` or `failed` (with the error, or the panic) at the end.
+/// `out` receives the log lines.
 pub fn run(
     exp: Arc<Experiment>,
     runs_dir: &Path,
     options: RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
-    set_threads(exp.threads)?;
+    let threads = set_threads(exp.threads)?;
     // Read every data set before creating anything, so bad data leaves no trace.
     let examples = load_examples(&exp)?;
     let mut engine = Engine::new(exp.clone());
@@ -207,56 +298,115 @@ pub fn run(
             model_io::load_into(&mut engine.models[*model], &exp.models[*model], path)?;
         }
     }
-    let dir = run_dir(runs_dir, &exp.name)?;
-    let write = |name: &str, text: &str| {
-        crate::output::atomic::write_atomic(&dir.join(name), |f| f.write_all(text.as_bytes()))
-    };
-    if let Some(text) = &options.source {
-        write(SOURCE_COPY, text)?;
-    }
-    let settings = RunSettings {
-        epochs: exp.epochs,
-        threads: exp.threads,
-    };
-    write(
-        RUN_SETTINGS,
-        &serde_yaml::to_string(&settings).unwrap_or_default(),
+    let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
+    let (dir, id) = record::id::create_run_dir(runs_dir, &exp.name, &id)?;
+    let recorder = Recorder::start(
+        &dir,
+        record::new_record(&exp, &options.provenance, id, threads),
     )?;
-    execute(exp, engine, examples, dir, None, &options, out)
+    execute(exp, engine, examples, recorder, None, &options, out)
 }
 
-/// Continues a run from the newest checkpoint in its directory.
+/// Continues a run from the newest checkpoint in its directory, in the same record.
 pub fn resume(
     exp: Arc<Experiment>,
     dir: &Path,
     options: RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
-    set_threads(exp.threads)?;
+    let threads = set_threads(exp.threads)?;
     let (path, checkpoint) = checkpoint::read_latest(dir)?;
     let examples = load_examples(&exp)?;
     let engine = Engine::new(exp.clone());
     eprintln!("resuming from {}", path.display());
+    let record = match record::load(&dir.join(record::RECORD_FILE)) {
+        Ok(r) => r,
+        Err(_) => {
+            let id = dir
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            record::new_record(&exp, &options.provenance, id, threads)
+        }
+    };
+    let recorder = Recorder::start(dir, record)?;
     execute(
         exp,
         engine,
         examples,
-        dir.to_path_buf(),
+        recorder,
         Some(checkpoint),
         &options,
         out,
     )
 }
 
+/// The epochs and the `after` actions, with the record's final status whatever happens.
 fn execute(
     exp: Arc<Experiment>,
     engine: Engine,
     examples: Vec<Arc<Examples>>,
-    dir: PathBuf,
+    recorder: Recorder,
     checkpoint: Option<checkpoint::Checkpoint>,
     options: &RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
+    let mut tee = |line: &str| {
+        recorder.log(line);
+        out(line);
+    };
+    // A panic inside the loop (a bug of ours) still leaves a record that says `failed`.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(
+            &exp, engine, examples, &recorder, checkpoint, options, &mut tee,
+        )
+    }));
+    match outcome {
+        Ok(Ok(mut result)) => {
+            let sha = record::provenance::parameters_sha256(&result.parameters);
+            recorder.finish(Status::Completed, Some(sha))?;
+            result.record = recorder.record();
+            Ok(result)
+        }
+        Ok(Err(e @ RunError::Interrupted { .. })) => {
+            let status = Status::Interrupted {
+                signal: "SIGINT".into(),
+            };
+            if recorder.finish(status, None).is_ok() {
+                eprintln!(
+                    "interrupted: run record saved in {}",
+                    recorder.dir().join(record::RECORD_FILE).display()
+                );
+            }
+            Err(e)
+        }
+        Ok(Err(e)) => {
+            let error = e.to_string();
+            let _ = recorder.finish(Status::Failed { error }, None);
+            Err(e)
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let error = format!("internal error (panic): {message}");
+            let _ = recorder.finish(Status::Failed { error }, None);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+fn train(
+    exp: &Arc<Experiment>,
+    engine: Engine,
+    examples: Vec<Arc<Examples>>,
+    recorder: &Recorder,
+    checkpoint: Option<checkpoint::Checkpoint>,
+    options: &RunOptions,
+    out: &mut dyn FnMut(&str),
+) -> Result<RunResult, RunError> {
+    let dir = recorder.dir();
     let has_log = exp
         .hooks
         .epoch_end
@@ -288,6 +438,15 @@ fn execute(
             let line = default_line(epoch, &lp.metrics);
             (lp.out)(&line);
         }
+        let seconds: Vec<record::schema::EpochSeconds> = lp
+            .times
+            .iter()
+            .map(|t| record::schema::EpochSeconds {
+                train: t.train,
+                eval: t.eval,
+            })
+            .collect();
+        recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {
             let t = lp.times[epoch];
             let steps = (lp.global_step - steps_before) as f64;
@@ -312,6 +471,7 @@ fn execute(
                     .collect();
                 let target = dir.join(path);
                 plot_series(&target, &exp.name, "value", &series)?;
+                recorder.artifact("plot", &target);
                 (lp.out)(&format!("plot: {}", target.display()));
             }
             Action::Save { model, path } => {
@@ -322,6 +482,7 @@ fn execute(
                     &exp.name,
                     &target,
                 )?;
+                recorder.artifact("model", &target);
                 (lp.out)(&format!("model: {}", target.display()));
             }
             _ => {}
@@ -339,6 +500,7 @@ fn execute(
             .iter()
             .map(|m| m.params.iter().map(|p| p.value.clone()).collect())
             .collect(),
+        record: recorder.record(),
     })
 }
 
@@ -353,7 +515,8 @@ fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
     line
 }
 
-fn set_threads(threads: Option<usize>) -> Result<(), RunError> {
+/// Sizes rayon's global pool; returns the thread count in use.
+fn set_threads(threads: Option<usize>) -> Result<usize, RunError> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
@@ -364,8 +527,8 @@ fn set_threads(threads: Option<usize>) -> Result<(), RunError> {
         .num_threads(n)
         .build_global()
     {
-        Ok(()) => Ok(()),
-        Err(_) if rayon::current_num_threads() == n => Ok(()),
+        Ok(()) => Ok(n),
+        Err(_) if rayon::current_num_threads() == n => Ok(n),
         Err(e) => Err(RunError::Threads {
             threads: n,
             message: format!("{e} with {} threads", rayon::current_num_threads()),
@@ -428,18 +591,4 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         });
     }
     Ok(())
-}
-
-/// `runs/<experiment>/<UTC time>-<pid>/`: sortable by time, unique per process.
-fn run_dir(root: &Path, name: &str) -> Result<PathBuf, RunError> {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(char::is_ascii_alphanumeric).collect();
-    let dir = root
-        .join(name)
-        .join(format!("{stamp}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::RunDir {
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
 }

@@ -1,0 +1,191 @@
+//! `expr diff A B`: what changed between two experiments, by meaning — hyperparameters
+//! (old → new), layers added, removed or changed (with the parameter-count delta), hooks and
+//! blocks; not formatting, comments or the order of declarations.
+//!
+//! A and B are files or git revisions (`HEAD~1:experiments/mnist.exp`), or one file with
+//! `--rev REV`. `--textconv FILE` prints one experiment canonically for git's textconv, and
+//! seven arguments are git's external diff protocol (`diff.expr.command`): see docs/git.md.
+
+pub mod canon;
+pub mod changes;
+pub mod facts;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub use changes::{changes, Change};
+pub use facts::Facts;
+
+use crate::frontend::{self, FrontendError};
+use crate::source::Source;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// `A B` (files or `REV:PATH`), `FILE` with `--rev` or `--textconv`, or the seven
+    /// arguments git passes an external diff driver.
+    #[arg(required = true, num_args = 1..=7, value_name = "EXPERIMENT")]
+    pub inputs: Vec<String>,
+    /// Compare FILE as of this git revision with FILE in the work tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// `text` for people, `yaml` for programs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print one experiment as sorted facts, for `git config diff.expr.textconv`.
+    #[arg(long)]
+    pub textconv: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Yaml,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DiffError {
+    #[error("cannot read `{spec}`: {message}")]
+    #[diagnostic(
+        code(expr::diff::read),
+        help("give a file, or a git revision and path such as `HEAD~1:experiments/mnist.exp`")
+    )]
+    Read { spec: String, message: String },
+
+    #[error("`expr diff` takes two experiments, one with `--rev` or `--textconv`, or git's seven arguments; got {count}")]
+    #[diagnostic(
+        code(expr::diff::arguments),
+        help("e.g. `expr diff old.exp new.exp` or `expr diff --rev HEAD~1 experiments/mnist.exp`")
+    )]
+    Arguments { count: usize },
+}
+
+/// One side of a diff: a name for the header and the parsed experiment.
+pub struct Side {
+    pub label: String,
+    pub facts: Facts,
+}
+
+/// Reads a file, `REV:PATH` through `git show`, or `/dev/null` as the empty experiment.
+pub fn read_text(spec: &str) -> Result<String, DiffError> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return std::fs::read_to_string(path).map_err(|e| DiffError::Read {
+            spec: spec.to_string(),
+            message: e.to_string(),
+        });
+    }
+    if spec.contains(':') {
+        let output = std::process::Command::new("git")
+            .args(["show", spec])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| DiffError::Read {
+                spec: spec.to_string(),
+                message: format!("cannot run git: {e}"),
+            })?;
+        if output.status.success() {
+            return String::from_utf8(output.stdout).map_err(|_| DiffError::Read {
+                spec: spec.to_string(),
+                message: "not UTF-8 text".into(),
+            });
+        }
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(DiffError::Read {
+            spec: spec.to_string(),
+            message: message.replace("fatal: ", ""),
+        });
+    }
+    Err(DiffError::Read {
+        spec: spec.to_string(),
+        message: "no such file".into(),
+    })
+}
+
+/// Parses a side; a syntax error is the user's to fix and comes back as such.
+pub fn side(label: &str, text: &str) -> Result<Side, Box<FrontendError>> {
+    let (_, file) = frontend::parse_source(Source::new(label, text)).map_err(Box::new)?;
+    Ok(Side {
+        label: label.to_string(),
+        facts: Facts::of(&file),
+    })
+}
+
+/// The diff of two experiment texts, rendered in `format`.
+pub fn diff_texts(
+    a: (&str, &str),
+    b: (&str, &str),
+    format: Format,
+) -> Result<String, Box<FrontendError>> {
+    let (a, b) = (side(a.0, a.1)?, side(b.0, b.1)?);
+    let found = changes(&a.facts, &b.facts);
+    Ok(match format {
+        Format::Text => format!("--- {}\n+++ {}\n{}", a.label, b.label, render::text(&found)),
+        Format::Yaml => serde_yaml::to_string(&YamlDiff {
+            a: &a.label,
+            b: &b.label,
+            changes: &found,
+        })
+        .unwrap_or_default(),
+    })
+}
+
+#[derive(serde::Serialize)]
+struct YamlDiff<'a> {
+    a: &'a str,
+    b: &'a str,
+    changes: &'a [Change],
+}
+
+pub fn main(args: &DiffArgs) -> ExitCode {
+    let colour = crate::report::stderr_colour();
+    let fail = |e: &DiffError| {
+        eprint!("{}", crate::report::render(e, None, colour));
+        ExitCode::from(2)
+    };
+    if args.textconv {
+        let [file] = args.inputs.as_slice() else {
+            return fail(&DiffError::Arguments {
+                count: args.inputs.len(),
+            });
+        };
+        return match read_text(file) {
+            // A file that does not parse is shown as it is: git must still show something.
+            Ok(text) => {
+                match side(file, &text) {
+                    Ok(s) => print!("{}", render::canonical(&s.facts)),
+                    Err(_) => print!("{text}"),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let (a, b) = match (args.inputs.as_slice(), &args.rev) {
+        ([file], Some(rev)) => (format!("{rev}:./{file}"), file.clone()),
+        ([a, b], None) => (a.clone(), b.clone()),
+        // git's external diff: path old-file old-hex old-mode new-file new-hex new-mode.
+        ([_, old, _, _, new, _, _], None) => (old.clone(), new.clone()),
+        (inputs, _) => {
+            return fail(&DiffError::Arguments {
+                count: inputs.len(),
+            })
+        }
+    };
+    let labels = match args.inputs.as_slice() {
+        [path, _, _, _, _, _, _] => (format!("a/{path}"), format!("b/{path}")),
+        _ => (a.clone(), b.clone()),
+    };
+    let texts = read_text(&a).and_then(|ta| Ok((ta, read_text(&b)?)));
+    let (ta, tb) = match texts {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    match diff_texts((&labels.0, &ta), (&labels.1, &tb), args.format) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => ExitCode::from(crate::cli::print_frontend_error(&PathBuf::from(&a), &e)),
+    }
+}

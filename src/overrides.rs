@@ -1,0 +1,226 @@
+//! `--set PATH=VALUE`: changing an experiment from the command line without editing the file.
+//!
+//! Overrides are applied to the text, before checking: each one replaces the value at its path
+//! (or adds the setting or argument where the file leaves it out), and the result is an
+//! ordinary `.exp` text. So check reports a bad value against the text that will run, the run
+//! record stores that text, and `--rerun` runs exactly it.
+//!
+//! Paths (see docs/git.md):
+//! - `experiment.seed`, `experiment.threads` (or `<experiment name>.seed`)
+//! - `train.epochs` and the other `train { }` settings
+//! - `<optimizer>.<param>`: `opt.lr`; `optimizer.lr` when the file has one optimizer
+//! - `<loss>.<param>`: `xent.from_logits`; `loss.<param>` when the file has one loss
+//! - `<data>.<transform>.<param>`, and `<data>.<transform>` for its first parameter:
+//!   `train.batch=128`, `train.shuffle.buffer=1000`, `test.mnist.split=test`
+//! - `<model>.<layer>.<param>`, layers named as in the summary: `net.dense.units=256`,
+//!   `net.dense_1.activation=relu`
+//!
+//! A transform that appears twice in a pipeline is `scale`, then `scale_1`.
+
+mod load;
+pub(crate) mod paths;
+
+use crate::source::{Source, Span};
+use crate::syntax::{self, ast};
+
+pub use load::{load_file, load_text, LoadError, Loaded};
+pub use paths::{targets, Place, Target};
+
+/// One `--set` argument, split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub path: String,
+    pub value: String,
+}
+
+impl Override {
+    /// Splits `PATH=VALUE` at the first `=`.
+    pub fn parse(arg: &str) -> Result<Self, Box<OverrideFailure>> {
+        match arg.split_once('=') {
+            Some((path, value)) if !path.trim().is_empty() && !value.trim().is_empty() => {
+                Ok(Override {
+                    path: path.trim().to_string(),
+                    value: value.trim().to_string(),
+                })
+            }
+            _ => Err(Box::new(OverrideFailure {
+                error: OverrideError::Form {
+                    arg: arg.to_string(),
+                },
+                source: None,
+            })),
+        }
+    }
+}
+
+impl std::fmt::Display for Override {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.path, self.value)
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum OverrideError {
+    #[error("`--set {arg}` is not `PATH=VALUE`")]
+    #[diagnostic(
+        code(expr::overrides::form),
+        help("write e.g. `--set opt.lr=3e-4` or `--set train.epochs=1`")
+    )]
+    Form { arg: String },
+
+    #[error("the value given to `--set {path}` is not an expression: expected {expected}")]
+    #[diagnostic(
+        code(expr::overrides::value),
+        help("write the value as in the file: `3e-4`, `relu`, `(3, 3)`, `\"test\"`")
+    )]
+    Value {
+        path: String,
+        expected: String,
+        #[label("{found}")]
+        span: Span,
+        found: String,
+    },
+
+    #[error("no override path `{path}` in this experiment")]
+    #[diagnostic(code(expr::overrides::unknown_path), help("{help}"))]
+    UnknownPath {
+        path: String,
+        #[label("{label}")]
+        span: Option<Span>,
+        label: String,
+        help: String,
+    },
+
+    #[error("the override path `{path}` names {count} places")]
+    #[diagnostic(code(expr::overrides::ambiguous), help("{help}"))]
+    Ambiguous {
+        path: String,
+        count: usize,
+        #[label("one of them is here")]
+        span: Span,
+        help: String,
+    },
+}
+
+/// An error and the text its labels point into (the file, or the `--set` value).
+#[derive(Debug)]
+pub struct OverrideFailure {
+    pub error: OverrideError,
+    pub source: Option<Source>,
+}
+
+impl OverrideFailure {
+    pub fn render(&self, colour: bool) -> String {
+        crate::report::render(&self.error, self.source.as_ref(), colour)
+    }
+}
+
+/// The file's text with every override applied. Later overrides of the same path win.
+pub fn apply(
+    source: &Source,
+    file: &ast::File,
+    overrides: &[Override],
+) -> Result<String, Box<OverrideFailure>> {
+    let all = targets(file);
+    let mut edits: Vec<(String, Span, String)> = Vec::new();
+    for o in overrides {
+        let value = syntax::parse_expr_at(&o.value, 0).map_err(|e| {
+            Box::new(OverrideFailure {
+                error: OverrideError::Value {
+                    path: o.path.clone(),
+                    expected: e.expected.clone(),
+                    span: e.span,
+                    found: e.found.clone(),
+                },
+                source: Some(Source::new(format!("--set {}=", o.path), o.value.as_str())),
+            })
+        })?;
+        let target = resolve(&all, &o.path).map_err(|error| {
+            Box::new(OverrideFailure {
+                error,
+                source: Some(source.clone()),
+            })
+        })?;
+        let (span, text) = target.place.edit(&source.text, &o.value, &value);
+        edits.retain(|(path, _, _)| *path != target.path);
+        edits.push((target.path.clone(), span, text));
+    }
+    // Back to front, so earlier offsets stay valid.
+    edits.sort_by_key(|(_, span, _)| std::cmp::Reverse((span.start, span.end)));
+    let mut text = source.text.to_string();
+    for (_, span, replacement) in edits {
+        text.replace_range(span.start..span.end, &replacement);
+    }
+    Ok(text)
+}
+
+/// The one target a path names, or an error listing what it could have been.
+fn resolve<'a>(all: &'a [Target<'a>], path: &str) -> Result<&'a Target<'a>, OverrideError> {
+    let matches: Vec<&Target> = all.iter().filter(|t| t.names(path)).collect();
+    let mut places: Vec<&Target> = Vec::new();
+    for m in &matches {
+        if !places.iter().any(|p| p.place.same_as(&m.place)) {
+            places.push(m);
+        }
+    }
+    match places.as_slice() {
+        [one] => Ok(one),
+        [] => Err(unknown_path(all, path)),
+        [first, ..] => Err(OverrideError::Ambiguous {
+            path: path.to_string(),
+            count: places.len(),
+            span: first.decl_span,
+            help: format!(
+                "name the declaration instead: {}",
+                list(places.iter().map(|p| p.path.as_str()))
+            ),
+        }),
+    }
+}
+
+fn unknown_path(all: &[Target], path: &str) -> OverrideError {
+    let head = path.split('.').next().unwrap_or(path);
+    let under: Vec<&Target> = all.iter().filter(|t| t.head() == head).collect();
+    if let Some(first) = under.first() {
+        return OverrideError::UnknownPath {
+            path: path.to_string(),
+            span: Some(first.decl_span),
+            label: format!("`{head}` is declared here"),
+            help: format!(
+                "`{head}` has: {}",
+                list(under.iter().map(|t| t.path.as_str()))
+            ),
+        };
+    }
+    let mut suggestion = String::new();
+    if let Some(close) = all
+        .iter()
+        .map(|t| t.path.as_str())
+        .min_by(|a, b| strsim::levenshtein(a, path).cmp(&strsim::levenshtein(b, path)))
+        .filter(|c| strsim::levenshtein(c, path) <= 3)
+    {
+        suggestion = format!("did you mean `{close}`? ");
+    }
+    OverrideError::UnknownPath {
+        path: path.to_string(),
+        span: None,
+        label: String::new(),
+        help: format!(
+            "{suggestion}valid paths: {}",
+            list(all.iter().filter(|t| !t.alias).map(|t| t.path.as_str()))
+        ),
+    }
+}
+
+fn list<'a>(paths: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for p in paths {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    seen.iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,289 @@
+//! Every path an override can name in a file, and how to edit the text at each.
+
+use crate::source::Span;
+use crate::syntax::ast::{self, Call, DeclKind, ExprKind, Setting};
+
+/// Settings `experiment { }` and `train { }` accept (check holds the authoritative lists).
+const EXPERIMENT_SETTINGS: &[&str] = &["seed", "threads"];
+const TRAIN_SETTINGS: &[&str] = &["epochs", "model", "data", "validate", "loss", "optimizer"];
+
+/// Parameters of each known call, in positional order (mirrors `check`).
+pub(crate) fn params(callee: &str) -> &'static [&'static str] {
+    match callee {
+        "sgd" => &["lr", "momentum", "nesterov"],
+        "adam" => &["lr", "beta1", "beta2", "epsilon"],
+        "adamw" => &["lr", "beta1", "beta2", "epsilon", "weight_decay"],
+        "rmsprop" => &["lr", "rho", "momentum", "epsilon"],
+        "sparse_categorical_crossentropy" | "categorical_crossentropy" | "binary_crossentropy" => {
+            &["from_logits"]
+        }
+        "mnist" => &["split"],
+        "idx" => &["images", "labels", "shape", "classes"],
+        "scale" => &["factor"],
+        "shuffle" => &["buffer"],
+        "batch" => &["size"],
+        "dense" => &["units", "activation", "use_bias"],
+        "conv2d" => &[
+            "filters",
+            "kernel",
+            "stride",
+            "padding",
+            "activation",
+            "use_bias",
+        ],
+        "maxpool2d" | "avgpool2d" => &["pool", "stride", "padding"],
+        "dropout" => &["rate"],
+        "leaky_relu" => &["alpha"],
+        _ => &[],
+    }
+}
+
+/// Parameters whose values are strings: a bare `--set test.mnist.split=test` is quoted.
+const STRING_PARAMS: &[&str] = &["split", "images", "labels"];
+
+/// The layer's name in the model summary (Keras style), before numbering.
+pub(crate) fn layer_base(callee: &str) -> &str {
+    match callee {
+        "maxpool2d" => "max_pooling2d",
+        "avgpool2d" => "average_pooling2d",
+        "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" => "activation",
+        other => other,
+    }
+}
+
+/// Where in the text a path's value lives.
+#[derive(Debug, Clone)]
+pub enum Place<'a> {
+    /// A setting of `experiment { }` or `train { }`; `settings` present or not.
+    Setting {
+        settings: &'a [Setting],
+        decl_span: Span,
+        name: &'static str,
+    },
+    /// A call's parameter, given positionally, by name, or not at all.
+    Arg {
+        call: &'a Call,
+        index: usize,
+        param: &'a str,
+    },
+}
+
+/// A path and where it leads.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    pub path: String,
+    pub place: Place<'a>,
+    /// The declaration it belongs to, for diagnostics.
+    pub decl_span: Span,
+    /// A second name for a place (`optimizer.lr` for `opt.lr`), left out of listings.
+    pub alias: bool,
+}
+
+impl Target<'_> {
+    pub fn names(&self, path: &str) -> bool {
+        self.path == path
+    }
+
+    pub fn head(&self) -> &str {
+        self.path.split('.').next().unwrap_or(&self.path)
+    }
+}
+
+impl Place<'_> {
+    pub fn same_as(&self, other: &Place<'_>) -> bool {
+        match (self, other) {
+            (
+                Place::Setting {
+                    decl_span: a,
+                    name: x,
+                    ..
+                },
+                Place::Setting {
+                    decl_span: b,
+                    name: y,
+                    ..
+                },
+            ) => a == b && x == y,
+            (
+                Place::Arg {
+                    call: a, param: x, ..
+                },
+                Place::Arg {
+                    call: b, param: y, ..
+                },
+            ) => a.span == b.span && x == y,
+            _ => false,
+        }
+    }
+
+    /// The span of `text` to replace, and the replacement, that set this place to `value`.
+    pub fn edit(&self, text: &str, value: &str, parsed: &ast::Expr) -> (Span, String) {
+        match self {
+            Place::Setting {
+                settings,
+                decl_span,
+                name,
+            } => match settings.iter().find(|s| s.name.name == *name) {
+                Some(s) => (s.value.span, value.to_string()),
+                None => insert_setting(text, *decl_span, name, value),
+            },
+            Place::Arg { call, index, param } => {
+                let value =
+                    if STRING_PARAMS.contains(param) && !matches!(parsed.kind, ExprKind::Str(_)) {
+                        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                    } else {
+                        value.to_string()
+                    };
+                match call.arg(*index, param) {
+                    Some(arg) => (arg.value.span, value),
+                    None => insert_arg(text, call.span, param, &value),
+                }
+            }
+        }
+    }
+}
+
+/// `name = value` on its own line before a `}` that is alone on its line, else inline.
+fn insert_setting(text: &str, decl_span: Span, name: &str, value: &str) -> (Span, String) {
+    let close = decl_span.end.saturating_sub(1);
+    let line_start = text[..close].rfind('\n').map_or(0, |i| i + 1);
+    if text[line_start..close].trim().is_empty() {
+        let at = Span::new(line_start, line_start);
+        (at, format!("  {name} = {value}\n"))
+    } else {
+        (Span::new(close, close), format!(" {name} = {value} "))
+    }
+}
+
+/// `, name = value` before the call's `)`, without a comma after `(` or a trailing comma.
+fn insert_arg(text: &str, call_span: Span, name: &str, value: &str) -> (Span, String) {
+    let close = call_span.end.saturating_sub(1);
+    let before = text[..close].trim_end();
+    let sep = if before.ends_with('(') || before.ends_with(',') {
+        ""
+    } else {
+        ", "
+    };
+    (Span::new(close, close), format!("{sep}{name} = {value}"))
+}
+
+/// Every path in the file, canonical ones first, then aliases.
+pub fn targets(file: &ast::File) -> Vec<Target<'_>> {
+    let mut out = Vec::new();
+    let optimizers = count(file, |k| matches!(k, DeclKind::Optimizer { .. }));
+    let losses = count(file, |k| matches!(k, DeclKind::Loss { .. }));
+    for decl in &file.decls {
+        let span = decl.span;
+        match &decl.kind {
+            DeclKind::Experiment { name, settings } => {
+                for s in EXPERIMENT_SETTINGS {
+                    let place = || Place::Setting {
+                        settings,
+                        decl_span: span,
+                        name: s,
+                    };
+                    out.push(target(format!("experiment.{s}"), place(), span, false));
+                    out.push(target(format!("{}.{s}", name.name), place(), span, true));
+                }
+            }
+            DeclKind::Train { settings } => {
+                for s in TRAIN_SETTINGS {
+                    let place = Place::Setting {
+                        settings,
+                        decl_span: span,
+                        name: s,
+                    };
+                    out.push(target(format!("train.{s}"), place, span, false));
+                }
+            }
+            DeclKind::Optimizer { name, call, .. } => {
+                call_paths(&mut out, &name.name, call, span, false);
+                if optimizers == 1 {
+                    call_paths(&mut out, "optimizer", call, span, true);
+                }
+            }
+            DeclKind::Loss { name, call } => {
+                call_paths(&mut out, &name.name, call, span, false);
+                if losses == 1 {
+                    call_paths(&mut out, "loss", call, span, true);
+                }
+            }
+            DeclKind::Data { name, pipeline } => {
+                numbered(&mut out, &name.name, pipeline, span, |c| c);
+            }
+            DeclKind::Model { name, layers } => {
+                numbered(&mut out, &name.name, layers, span, layer_base);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn count(file: &ast::File, pred: impl Fn(&DeclKind) -> bool) -> usize {
+    file.decls.iter().filter(|d| pred(&d.kind)).count()
+}
+
+fn target<'a>(path: String, place: Place<'a>, decl_span: Span, alias: bool) -> Target<'a> {
+    Target {
+        path,
+        place,
+        decl_span,
+        alias,
+    }
+}
+
+/// `<prefix>.<param>` for each parameter of the call (known ones, and any named ones given).
+fn call_paths<'a>(
+    out: &mut Vec<Target<'a>>,
+    prefix: &str,
+    call: &'a Call,
+    span: Span,
+    alias: bool,
+) {
+    for (index, param) in call_params(call).into_iter().enumerate() {
+        let place = Place::Arg { call, index, param };
+        out.push(target(format!("{prefix}.{param}"), place, span, alias));
+    }
+}
+
+fn call_params(call: &Call) -> Vec<&str> {
+    let known = params(&call.name.name);
+    let mut all: Vec<&str> = known.to_vec();
+    for arg in &call.args {
+        if let Some(n) = &arg.name {
+            if !all.contains(&n.name.as_str()) {
+                all.push(&n.name);
+            }
+        }
+    }
+    all
+}
+
+/// Calls named Keras style (`dense`, `dense_1`), each with `<prefix>.<name>.<param>` paths and
+/// `<prefix>.<name>` for its first known parameter.
+fn numbered<'a>(
+    out: &mut Vec<Target<'a>>,
+    prefix: &str,
+    calls: &'a [Call],
+    span: Span,
+    base: impl Fn(&str) -> &str,
+) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for call in calls {
+        let b = base(&call.name.name).to_string();
+        let n = seen.entry(b.clone()).or_default();
+        let name = if *n == 0 { b } else { format!("{b}_{n}") };
+        *n += 1;
+        let qualified = format!("{prefix}.{name}");
+        if let Some(first) = call_params(call).first() {
+            let place = Place::Arg {
+                call,
+                index: 0,
+                param: first,
+            };
+            out.push(target(qualified.clone(), place, span, false));
+        }
+        call_paths(out, &qualified, call, span, false);
+    }
+}

@@ -1,0 +1,147 @@
+//! Comparing a rerun with the run it repeats: every metric of every epoch and the trained
+//! parameters, bit for bit.
+
+use super::schema::RunRecord;
+
+/// One number that differs between the original and the rerun.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mismatch {
+    Metric {
+        name: String,
+        /// 1-based.
+        epoch: usize,
+        original: Option<f64>,
+        rerun: Option<f64>,
+    },
+    Parameters {
+        original: String,
+        rerun: String,
+    },
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<f64>| v.map_or_else(|| "missing".to_string(), |v| v.to_string());
+        match self {
+            Mismatch::Metric {
+                name,
+                epoch,
+                original,
+                rerun,
+            } => write!(
+                f,
+                "`{name}` after epoch {epoch}: {} → {}",
+                show(original),
+                show(rerun)
+            ),
+            Mismatch::Parameters { original, rerun } => write!(
+                f,
+                "trained parameters: sha256 {} → {}",
+                &original[..original.len().min(12)],
+                &rerun[..rerun.len().min(12)]
+            ),
+        }
+    }
+}
+
+/// Bit-level equality, so NaN equals NaN and 0.0 differs from -0.0.
+fn same_bits(a: Option<f64>, b: Option<f64>) -> bool {
+    a.map(f64::to_bits) == b.map(f64::to_bits)
+}
+
+/// Every difference between the two records' numbers; empty when the rerun matches.
+pub fn compare(original: &RunRecord, rerun: &RunRecord) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let mut names: Vec<&String> = original.history.keys().collect();
+    names.extend(
+        rerun
+            .history
+            .keys()
+            .filter(|k| !original.history.contains_key(*k)),
+    );
+    for name in names {
+        let a = original.history.get(name).map_or(&[][..], Vec::as_slice);
+        let b = rerun.history.get(name).map_or(&[][..], Vec::as_slice);
+        for epoch in 0..a.len().max(b.len()) {
+            let (x, y) = (a.get(epoch).copied(), b.get(epoch).copied());
+            if !same_bits(x, y) {
+                out.push(Mismatch::Metric {
+                    name: name.clone(),
+                    epoch: epoch + 1,
+                    original: x,
+                    rerun: y,
+                });
+            }
+        }
+    }
+    if let (Some(a), Some(b)) = (&original.parameters_sha256, &rerun.parameters_sha256) {
+        if a != b {
+            out.push(Mismatch::Parameters {
+                original: a.clone(),
+                rerun: b.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Prints whether the rerun matched, with the first differences; exit code 0 when every
+/// number matched, 1 otherwise. Different data or versions are said first, as the likely cause.
+pub fn report(original: &RunRecord, rerun: &RunRecord) -> std::process::ExitCode {
+    for note in context_changes(original, rerun) {
+        println!("note: {note}");
+    }
+    let mismatches = compare(original, rerun);
+    let values: usize = original.history.values().map(Vec::len).sum();
+    if mismatches.is_empty() {
+        println!(
+            "rerun of {}: all {values} metric values and the trained parameters match bit for bit",
+            original.id
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
+    println!(
+        "rerun of {}: {} numbers differ",
+        original.id,
+        mismatches.len()
+    );
+    for m in mismatches.iter().take(10) {
+        println!("  {m}");
+    }
+    if mismatches.len() > 10 {
+        println!("  ... and {} more", mismatches.len() - 10);
+    }
+    std::process::ExitCode::from(1)
+}
+
+/// What differs around the numbers: data files, versions, machine.
+pub fn context_changes(original: &RunRecord, rerun: &RunRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    for (a, b) in original.data.iter().zip(&rerun.data) {
+        if a.sha256 != b.sha256 {
+            out.push(format!(
+                "data `{}` changed: `{}` has another sha256 than `{}` had",
+                a.data, b.path, a.path
+            ));
+        }
+    }
+    if original.data.len() != rerun.data.len() {
+        out.push("the runs read a different number of data files".into());
+    }
+    if original.versions != rerun.versions {
+        out.push(format!(
+            "versions differ: expr {} / dfdx {} then, expr {} / dfdx {} now",
+            original.versions.expr,
+            original.versions.dfdx,
+            rerun.versions.expr,
+            rerun.versions.dfdx
+        ));
+    }
+    if original.machine.arch != rerun.machine.arch {
+        out.push(format!(
+            "the architecture differs: {} then, {} now",
+            original.machine.arch, rerun.machine.arch
+        ));
+    }
+    out
+}

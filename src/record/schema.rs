@@ -1,0 +1,149 @@
+//! What `run.yaml` holds: everything needed to know what ran, on what, and what came out,
+//! and to run it again. The field names are the file format; add fields, do not rename them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning; readers refuse formats they do not know.
+pub const FORMAT: u32 = 1;
+
+/// The whole record of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub format: u32,
+    /// `<UTC start time>-<pid>`: sortable by time, unique (see `record::id`).
+    pub id: String,
+    pub experiment: String,
+    pub status: Status,
+    /// The run this one re-ran (`expr run --rerun`), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+    pub source: SourceInfo,
+    /// `--set` overrides as given, already applied to `source.resolved`.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub epochs: usize,
+    pub threads: usize,
+    #[serde(default)]
+    pub git: Option<GitInfo>,
+    #[serde(default)]
+    pub data: Vec<DataFile>,
+    pub versions: Versions,
+    pub machine: Machine,
+    /// RFC 3339, UTC.
+    pub started: String,
+    #[serde(default)]
+    pub ended: Option<String>,
+    /// Metric names in declaration order (the `history` map is sorted by name).
+    pub metrics: Vec<String>,
+    /// Per-epoch values of each metric; `history[name][e]` is after epoch `e + 1`.
+    pub history: BTreeMap<String, Vec<f64>>,
+    /// Wall-clock seconds per epoch, training and evaluation (not part of the numbers compared).
+    #[serde(default)]
+    pub epoch_seconds: Vec<EpochSeconds>,
+    /// The last epoch's value of each metric.
+    #[serde(default)]
+    pub final_metrics: BTreeMap<String, f64>,
+    /// SHA-256 of every trained parameter's f32 bits, in model and layer order.
+    #[serde(default)]
+    pub parameters_sha256: Option<String>,
+    /// Files the run wrote, relative to the run directory.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+    /// `log` lines the experiment printed.
+    #[serde(default)]
+    pub log: Vec<String>,
+}
+
+/// Where a run stands. A record left `running` by a killed process stays valid YAML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Status {
+    Running,
+    Completed,
+    Failed { error: String },
+    Interrupted { signal: String },
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed { .. } => "failed",
+            Status::Interrupted { .. } => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceInfo {
+    /// The `.exp` file as given on the command line, if the run came from a file.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// SHA-256 of the file's bytes as read.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The experiment text after `--set` overrides: what actually ran.
+    #[serde(default)]
+    pub resolved: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub commit: String,
+    /// Uncommitted changes anywhere in the work tree.
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// The data set declaration that read it.
+    pub data: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versions {
+    pub expr: String,
+    pub dfdx: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochSeconds {
+    pub train: f64,
+    pub eval: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// `metrics`, `plot` or `model`.
+    pub kind: String,
+    pub path: String,
+}
+
+impl RunRecord {
+    /// The history in declaration order, as (name, values) pairs.
+    pub fn ordered_history(&self) -> Vec<(&str, &[f64])> {
+        self.metrics
+            .iter()
+            .filter_map(|m| self.history.get(m).map(|h| (m.as_str(), h.as_slice())))
+            .collect()
+    }
+
+    pub fn epochs_done(&self) -> usize {
+        self.history.values().map(Vec::len).max().unwrap_or(0)
+    }
+}

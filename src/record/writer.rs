@@ -1,0 +1,160 @@
+//! The recorder: creates the run directory, and rewrites `run.yaml` and `metrics.csv`
+//! atomically when the run starts, after every epoch, and when it ends.
+//!
+//! Ctrl-C is handled by the run loop (`run::interrupt`): it stops after the current step and
+//! the run finishes the record as `interrupted`; a killed process leaves the last complete
+//! state (`running`), which is still a valid record.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::error::RecordResult;
+use super::schema::{Artifact, EpochSeconds, RunRecord, Status};
+use crate::output::write_atomic;
+
+pub const RECORD_FILE: &str = "run.yaml";
+pub const METRICS_FILE: &str = "metrics.csv";
+
+struct Live {
+    dir: PathBuf,
+    record: RunRecord,
+}
+
+/// A run being recorded. Dropping it without [`Recorder::finish`] leaves the last written
+/// state (`running`), which is still a valid record.
+pub struct Recorder {
+    live: Arc<Mutex<Live>>,
+}
+
+impl Recorder {
+    /// Writes the initial record (status `running`) into `dir`, which must exist.
+    pub fn start(dir: &Path, mut record: RunRecord) -> RecordResult<Self> {
+        record.status = Status::Running;
+        record.ended = None;
+        // A resumed run keeps its record, and its artifacts once.
+        if !record.artifacts.iter().any(|a| a.kind == "metrics") {
+            record.artifacts.push(Artifact {
+                kind: "metrics".into(),
+                path: METRICS_FILE.into(),
+            });
+        }
+        let live = Arc::new(Mutex::new(Live {
+            dir: dir.to_path_buf(),
+            record,
+        }));
+        write_all(&lock(&live))?;
+        Ok(Recorder { live })
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        lock(&self.live).dir.clone()
+    }
+
+    /// A snapshot of the record as last updated.
+    pub fn record(&self) -> RunRecord {
+        lock(&self.live).record.clone()
+    }
+
+    /// Stores the epoch's metric values (history in declaration order) and rewrites the files.
+    pub fn epoch_end(
+        &self,
+        names: &[String],
+        history: &[Vec<f64>],
+        seconds: &[EpochSeconds],
+    ) -> RecordResult<()> {
+        let mut live = lock(&self.live);
+        let record = &mut live.record;
+        for (name, values) in names.iter().zip(history) {
+            record.history.insert(name.clone(), values.clone());
+            if let Some(last) = values.last() {
+                record.final_metrics.insert(name.clone(), *last);
+            }
+        }
+        record.epoch_seconds = seconds.to_vec();
+        write_all(&live)
+    }
+
+    /// Notes a file the run wrote (in memory; written with the next update).
+    pub fn artifact(&self, kind: &str, path: &Path) {
+        let mut live = lock(&self.live);
+        let relative = path.strip_prefix(&live.dir).unwrap_or(path);
+        let artifact = Artifact {
+            kind: kind.to_string(),
+            path: relative.display().to_string(),
+        };
+        if !live.record.artifacts.contains(&artifact) {
+            live.record.artifacts.push(artifact);
+        }
+    }
+
+    /// Keeps a `log` line (in memory; written with the next update).
+    pub fn log(&self, line: &str) {
+        lock(&self.live).record.log.push(line.to_string());
+    }
+
+    /// The final update: status, end time and the trained parameters' hash.
+    pub fn finish(&self, status: Status, parameters_sha256: Option<String>) -> RecordResult<()> {
+        let mut live = lock(&self.live);
+        live.record.status = status;
+        live.record.ended = Some(super::provenance::now());
+        if parameters_sha256.is_some() {
+            live.record.parameters_sha256 = parameters_sha256;
+        }
+        write_all(&live)
+    }
+}
+
+/// A poisoned lock means a panic mid-update of plain data; the record is still worth writing.
+fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
+    live.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_all(live: &Live) -> RecordResult<()> {
+    write_record(&live.dir.join(RECORD_FILE), &live.record)?;
+    write_atomic(&live.dir.join(METRICS_FILE), |w| {
+        w.write_all(metrics_csv(&live.record).as_bytes())
+    })?;
+    Ok(())
+}
+
+/// Writes a record atomically.
+pub fn write_record(path: &Path, record: &RunRecord) -> RecordResult<()> {
+    let text = serde_yaml::to_string(record).map_err(|e| super::error::RecordError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, |w| w.write_all(text.as_bytes()))?;
+    Ok(())
+}
+
+/// `epoch,<metrics...>,train_seconds,eval_seconds`, one row per finished epoch. Values are
+/// written in Rust's shortest round-trip form, so the CSV holds the exact numbers.
+pub fn metrics_csv(record: &RunRecord) -> String {
+    let history = record.ordered_history();
+    let mut out = String::from("epoch");
+    for (name, _) in &history {
+        out.push(',');
+        out.push_str(name);
+    }
+    out.push_str(",train_seconds,eval_seconds\n");
+    for epoch in 0..record.epochs_done() {
+        out.push_str(&(epoch + 1).to_string());
+        for (_, values) in &history {
+            out.push(',');
+            if let Some(v) = values.get(epoch) {
+                out.push_str(&v.to_string());
+            }
+        }
+        let seconds = record.epoch_seconds.get(epoch);
+        for s in [seconds.map(|s| s.train), seconds.map(|s| s.eval)] {
+            out.push(',');
+            if let Some(s) = s {
+                out.push_str(&format!("{s:.3}"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

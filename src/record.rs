@@ -90,6 +90,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         parameters_sha256: None,
         artifacts: Vec::new(),
         log: Vec::new(),
+        steps: Vec::new(),
     }
 }
 

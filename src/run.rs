@@ -81,15 +81,17 @@ pub enum RunError {
         problem: String,
         help: String,
     },
-    #[error("stopped at epoch {}, step {step}: {what}", epoch + 1)]
+    #[error("stopped at epoch {}, step {step}: {what}; {last_good}", epoch + 1)]
     #[diagnostic(
         code(expr::run::non_finite),
-        help("lower the learning rate, clip gradients (`on step {{ clip(norm = 1.0) }}`), or set `on_nan = skip` in `train {{ }}` to skip such steps")
+        help("lower the learning rate, clip gradients (`on step {{ clip(norm = 1.0) }}`), or set `on_nan = skip` in `train {{ }}` to skip such steps; `expr run --resume RUN_DIR` continues from the last good checkpoint")
     )]
     NonFinite {
         epoch: usize,
         step: u64,
         what: String,
+        /// `last good checkpoint: <path>`, or that there is none yet.
+        last_good: String,
     },
     #[error("interrupted at epoch {}, step {step}", epoch + 1)]
     #[diagnostic(code(expr::run::interrupted))]
@@ -431,7 +433,18 @@ fn train(
                 return Err(RunError::Interrupted { epoch, step })
             }
             Err(train_loop::Stop::NonFinite { epoch, step, what }) => {
-                return Err(RunError::NonFinite { epoch, step, what })
+                // Updates with non-finite gradients never happen under `stop`, so every
+                // checkpoint holds finite parameters: the newest is the last good one.
+                let last_good = checkpoint::list(&dir).pop().map_or_else(
+                    || "no checkpoint yet".to_string(),
+                    |p| format!("last good checkpoint: {}", p.display()),
+                );
+                return Err(RunError::NonFinite {
+                    epoch,
+                    step,
+                    what,
+                    last_good,
+                });
             }
         }
         if !has_log {
@@ -446,6 +459,7 @@ fn train(
                 eval: t.eval,
             })
             .collect();
+        recorder.steps(lp.logged_steps.drain(..));
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {
             let t = lp.times[epoch];

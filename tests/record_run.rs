@@ -264,3 +264,31 @@ fn ctrl_c_leaves_a_valid_record_marked_interrupted() {
     assert!((1..100_000).contains(&done), "{done} epochs");
     assert!(rec.ended.is_some());
 }
+
+#[test]
+fn logged_steps_get_rows_in_metrics_csv_and_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = "on every 5 steps {\n  log \"step {step}: {train_loss:.4f}\"\n}\n";
+    std::fs::write(
+        dir.path().join("small.exp"),
+        common::mlp_experiment(dir.path(), false, hook),
+    )
+    .unwrap();
+    let out = expr(dir.path(), &["run", "small.exp", "--no-progress"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (run_dir, rec) = only_record(dir.path());
+    // 512 examples in batches of 32: 16 steps an epoch, 48 in 3 epochs, a row every 5.
+    let steps: Vec<u64> = rec.steps.iter().map(|r| r.step).collect();
+    assert_eq!(steps, (1..=9).map(|k| 5 * k).collect::<Vec<u64>>());
+    assert_eq!(rec.steps[3].epoch, 2, "step 20 is in epoch 2");
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("epoch,step,train_loss,"), "{csv}");
+    assert_eq!(lines.len(), 1 + 9 + 3, "{csv}");
+    // Epoch 1: steps 5, 10, 15, then the epoch row with an empty step cell.
+    assert!(lines[1].starts_with("1,5,"), "{csv}");
+    assert!(lines[4].starts_with("1,,"), "{csv}");
+    let logged: f64 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
+    assert_eq!(logged, rec.steps[0].values[0]);
+    assert!(logged.is_finite());
+}

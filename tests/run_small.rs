@@ -100,6 +100,10 @@ fn an_absurd_learning_rate_stops_with_the_step_and_the_value() {
         msg.contains("not finite") || msg.contains("NaN") || msg.contains("inf"),
         "{msg}"
     );
+    assert!(
+        msg.contains("last good checkpoint: ") || msg.ends_with("no checkpoint yet"),
+        "{msg}"
+    );
 }
 
 #[test]

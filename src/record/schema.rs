@@ -55,6 +55,18 @@ pub struct RunRecord {
     /// `log` lines the experiment printed.
     #[serde(default)]
     pub log: Vec<String>,
+    /// The metrics so far in the epoch at each step where an `on every N steps` hook logs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRow>,
+}
+
+/// Metric values (in `metrics` order; NaN before a metric's first update in the epoch) at a
+/// logged step. `epoch` counts from 1, `step` is the global step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub epoch: usize,
+    pub step: u64,
+    pub values: Vec<f64>,
 }
 
 /// Where a run stands. A record left `running` by a killed process stays valid YAML.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::RecordResult;
-use super::schema::{Artifact, EpochSeconds, RunRecord, Status};
+use super::schema::{Artifact, EpochSeconds, RunRecord, Status, StepRow};
 use crate::output::write_atomic;
 
 pub const RECORD_FILE: &str = "run.yaml";
@@ -75,6 +75,17 @@ impl Recorder {
         write_all(&live)
     }
 
+    /// Adds the rows of logged steps (in memory; written with the next update). A resumed run
+    /// replays steps after its checkpoint: rows from the first replayed step on are replaced.
+    pub fn steps(&self, rows: impl IntoIterator<Item = StepRow>) {
+        let mut live = lock(&self.live);
+        let steps = &mut live.record.steps;
+        for row in rows {
+            steps.retain(|r| r.step < row.step);
+            steps.push(row);
+        }
+    }
+
     /// Notes a file the run wrote (in memory; written with the next update).
     pub fn artifact(&self, kind: &str, path: &Path) {
         let mut live = lock(&self.live);
@@ -133,19 +144,39 @@ pub fn write_record(path: &Path, record: &RunRecord) -> RecordResult<()> {
 /// written in Rust's shortest round-trip form, so the CSV holds the exact numbers.
 pub fn metrics_csv(record: &RunRecord) -> String {
     let history = record.ordered_history();
-    let mut out = String::from("epoch");
+    // A `step` column only where the experiment logs steps; epoch rows leave it empty.
+    let with_steps = !record.steps.is_empty();
+    let mut out = String::from(if with_steps { "epoch,step" } else { "epoch" });
     for (name, _) in &history {
         out.push(',');
         out.push_str(name);
     }
     out.push_str(",train_seconds,eval_seconds\n");
+    let cell = |out: &mut String, v: Option<f64>| {
+        out.push(',');
+        if let Some(v) = v.filter(|v| !v.is_nan()) {
+            out.push_str(&v.to_string());
+        }
+    };
+    let mut rows = record.steps.iter().peekable();
     for epoch in 0..record.epochs_done() {
-        out.push_str(&(epoch + 1).to_string());
-        for (_, values) in &history {
-            out.push(',');
-            if let Some(v) = values.get(epoch) {
-                out.push_str(&v.to_string());
+        while let Some(row) = rows.next_if(|r| r.epoch <= epoch + 1) {
+            out.push_str(&format!("{},{}", row.epoch, row.step));
+            let index = |name: &str| record.metrics.iter().position(|m| m == name);
+            for (name, _) in &history {
+                cell(
+                    &mut out,
+                    index(name).and_then(|i| row.values.get(i).copied()),
+                );
             }
+            out.push_str(",,\n");
+        }
+        out.push_str(&(epoch + 1).to_string());
+        if with_steps {
+            out.push(',');
+        }
+        for (_, values) in &history {
+            cell(&mut out, values.get(epoch).copied());
         }
         let seconds = record.epoch_seconds.get(epoch);
         for s in [seconds.map(|s| s.train), seconds.map(|s| s.eval)] {

@@ -16,6 +16,7 @@ use super::step::{run_step, Batch, Position};
 use crate::check::plan::{Action, DataSet, NonFinitePolicy};
 use crate::data::{batches, shuffle_order, Examples};
 use crate::output::progress::Progress;
+use crate::record::schema::StepRow;
 
 /// Why a loop stopped before its last epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,8 @@ pub struct Loop<'a> {
     pub metrics: MetricSet,
     pub global_step: u64,
     pub times: Vec<EpochTimes>,
+    /// Metrics at each step an `on every N steps` hook logged, for the run record.
+    pub logged_steps: Vec<StepRow>,
     pub show_progress: bool,
     /// Where `log` lines go.
     pub out: &'a mut dyn FnMut(&str),
@@ -83,6 +86,7 @@ impl<'a> Loop<'a> {
             metrics,
             global_step: 0,
             times: Vec::new(),
+            logged_steps: Vec::new(),
             show_progress,
             out,
             checkpoints: None,
@@ -305,6 +309,15 @@ impl<'a> Loop<'a> {
                 for (every, actions) in &exp.hooks.every_steps {
                     if self.global_step.is_multiple_of(*every as u64) {
                         self.hooks(actions, epoch);
+                        if actions.iter().any(|a| matches!(a, Action::Log(_))) {
+                            self.logged_steps.push(StepRow {
+                                epoch: epoch + 1,
+                                step: self.global_step,
+                                values: (0..self.metrics.names.len())
+                                    .map(|i| self.metrics.value(i))
+                                    .collect(),
+                            });
+                        }
                     }
                 }
                 if every_steps > 0 && self.global_step.is_multiple_of(every_steps) {

@@ -302,6 +302,12 @@ pub fn run(
     }
     let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
     let (dir, id) = record::id::create_run_dir(runs_dir, &exp.name, &id)?;
+    // A disk too full for the run's models and checkpoints is known now, not hours later.
+    let (needed, what) = crate::output::space::run_output_estimate(&exp);
+    if let Err(e) = crate::output::space::ensure_space(runs_dir, needed, &what) {
+        let _ = std::fs::remove_dir(&dir);
+        return Err(e.into());
+    }
     let recorder = Recorder::start(
         &dir,
         record::new_record(&exp, &options.provenance, id, threads),

@@ -271,3 +271,149 @@ fn ctrl_c_checkpoints_exits_130_and_resumes_to_the_same_result() {
     );
     assert_eq!(weights(&run_dir), weights(&only_run_dir(&clean_runs)));
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped. `None` where this
+/// machine does not let the test mount one (not root, or a container without the
+/// capability): the disk-full tests then say so and check nothing.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(at: &Path, bytes: u64) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        }
+        ok.then(|| SmallDisk {
+            path: at.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_disk_too_small_for_the_run_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    let Some(disk) = SmallDisk::mount(&dir.path().join("small"), 2 << 20) else {
+        return;
+    };
+    let out = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&disk.path)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not enough free space"), "{stderr}");
+    assert!(stderr.contains("the run needs about"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "nothing trained"
+    );
+    assert_eq!(files_under(&disk.path), Vec::<PathBuf>::new());
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "timing-dependent: needs a release build")]
+fn a_disk_that_fills_up_mid_run_leaves_whole_files_and_resumes_after_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    let clean_runs = dir.path().join("clean");
+    let clean = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&clean_runs)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(clean.status.success());
+
+    let Some(disk) = SmallDisk::mount(&dir.path().join("small"), 40 << 20) else {
+        return;
+    };
+    let runs = disk.path.join("runs");
+    let child = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&runs)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once training has written its first checkpoint, something else fills the disk.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && std::fs::read_dir(runs.join("survive"))
+            .ok()
+            .is_none_or(|mut d| {
+                d.next()
+                    .is_none_or(|e| expr::run::checkpoint::list(&e.unwrap().path()).is_empty())
+            })
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let filler = disk.path.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 << 10];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+
+    // No temporary or partial file anywhere: every checkpoint reads back, the record parses.
+    let run_dir = only_run_dir(&runs);
+    for path in files_under(&run_dir) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "left behind: {name}");
+    }
+    for checkpoint in expr::run::checkpoint::list(&run_dir) {
+        expr::run::checkpoint::read(&checkpoint).expect("every checkpoint is whole");
+    }
+    expr::record::load(&run_dir.join(expr::record::RECORD_FILE)).expect("the record is whole");
+
+    // With space again, the run resumes to exactly the uninterrupted result.
+    std::fs::remove_file(&filler).unwrap();
+    let resumed = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(weights(&run_dir), weights(&only_run_dir(&clean_runs)));
+}

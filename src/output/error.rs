@@ -45,6 +45,18 @@ pub enum OutputError {
         source: io::Error,
     },
 
+    #[error("not enough free space in `{}`: {available} free, the run needs about {needed}", dir.display())]
+    #[diagnostic(
+        code(expr::output::no_space),
+        help("free some space, choose another `--runs-dir`, or keep fewer checkpoints (`checkpoint_keep`); the estimate counts {what}")
+    )]
+    NoSpace {
+        dir: PathBuf,
+        available: String,
+        needed: String,
+        what: String,
+    },
+
     #[error("failed to write `{}`", path.display())]
     #[diagnostic(
         code(expr::output::write_failed),

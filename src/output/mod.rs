@@ -10,6 +10,7 @@ pub mod grid;
 pub mod model_file;
 pub mod plot;
 pub mod progress;
+pub mod space;
 
 pub use atomic::write_atomic;
 pub use error::{OutputError, OutputResult};

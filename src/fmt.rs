@@ -20,6 +20,27 @@ pub fn format_source(text: &str) -> Result<String, SyntaxError> {
     Ok(printer::Printer::new(text).file(&file))
 }
 
+/// The tree's `Debug` form with every span blanked out: two texts with equal
+/// shapes mean the same, whatever their layout and comments.
+pub fn tree_shape(file: &crate::syntax::ast::File) -> String {
+    let tree = format!("{file:?}");
+    let mut out = String::with_capacity(tree.len());
+    let mut rest = tree.as_str();
+    while let Some(at) = rest.find("Span { start: ") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('}').map_or(rest.len(), |e| at + e + 1);
+        out.push('_');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `formatted` parses to the same tree as `original` (which parsed to `tree`).
+fn keeps_meaning(tree: &crate::syntax::ast::File, formatted: &str) -> bool {
+    syntax::parse_file(formatted).is_ok_and(|f| tree_shape(&f) == tree_shape(tree))
+}
+
 /// Formats `files` in place, or with `check` lists those that would change.
 /// Exit codes: 0 done (or nothing to change), 1 a file would change under
 /// `--check` or could not be read or written, 2 a file has a syntax error.
@@ -46,6 +67,16 @@ pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
             }
         };
         if formatted == *source.text {
+            continue;
+        }
+        // A bug of ours must never cost a user their file: check before writing.
+        let kept = syntax::parse_file(&source.text).is_ok_and(|t| keeps_meaning(&t, &formatted));
+        if !kept {
+            eprintln!(
+                "error: internal: formatting `{}` would change its meaning; the file is left as it was (please report this file)",
+                path.display()
+            );
+            code = code.max(1);
             continue;
         }
         if check {

@@ -10,19 +10,9 @@ use expr::syntax::parse_file;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The tree's `Debug` form with every `Span { .. }` blanked out.
+/// The tree with spans blanked out.
 fn shape(text: &str) -> String {
-    let tree = format!("{:?}", parse_file(text).expect("parses"));
-    let mut out = String::with_capacity(tree.len());
-    let mut rest = tree.as_str();
-    while let Some(at) = rest.find("Span { start: ") {
-        out.push_str(&rest[..at]);
-        let end = rest[at..].find('}').map_or(rest.len(), |e| at + e + 1);
-        out.push('_');
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
+    expr::fmt::tree_shape(&parse_file(text).expect("parses"))
 }
 
 fn assert_formats_well(name: &str, text: &str) -> String {

@@ -67,6 +67,14 @@ fn exercise(text: &str) {
     let _ = expr::check::check(&file);
     let once = expr::fmt::format_source(text)
         .unwrap_or_else(|e| panic!("parsed but fmt failed: {e}\n{text}"));
+    let reparsed = expr::syntax::parse_file(&once).unwrap_or_else(|e| {
+        panic!("fmt output does not parse: {e}\n--- input\n{text}\n--- fmt\n{once}")
+    });
+    assert_eq!(
+        expr::fmt::tree_shape(&reparsed),
+        expr::fmt::tree_shape(&file),
+        "fmt changed the meaning of:\n{text}\n--- fmt\n{once}"
+    );
     let twice = expr::fmt::format_source(&once).unwrap_or_else(|e| {
         panic!("fmt output does not parse: {e}\n--- input\n{text}\n--- fmt\n{once}")
     });

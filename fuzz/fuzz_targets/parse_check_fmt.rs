@@ -16,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = expr::check::check(&file);
     let once = expr::fmt::format_source(text).expect("formatting a parsed file");
+    let reparsed = expr::syntax::parse_file(&once).expect("the formatted file parses");
+    assert_eq!(
+        expr::fmt::tree_shape(&reparsed),
+        expr::fmt::tree_shape(&file),
+        "fmt keeps the meaning"
+    );
     let twice = expr::fmt::format_source(&once).expect("the formatted file parses");
     assert_eq!(once, twice, "fmt is idempotent");
 });

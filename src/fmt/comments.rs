@@ -31,11 +31,12 @@ pub fn scan(text: &str) -> Vec<Comment> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let start = i;
-                while i < bytes.len() && bytes[i] != b'\n' {
+                // The grammar's NEWLINE ends a comment: `\n`, `\r\n` or a lone `\r`.
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                     i += 1;
                 }
                 let end = start + text[start..i].trim_end().len();
-                let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+                let line_start = text[..start].rfind(['\n', '\r']).map_or(0, |n| n + 1);
                 out.push(Comment {
                     span: Span::new(start, end),
                     trailing: !text[line_start..start].trim().is_empty(),

@@ -94,7 +94,7 @@ fn number_text(span_text: &str) -> &str {
     // Skip brackets, whitespace and comments up to the first digit.
     while i < bytes.len() && !bytes[i].is_ascii_digit() {
         if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'/') {
-            while i < bytes.len() && bytes[i] != b'\n' {
+            while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                 i += 1;
             }
         } else {

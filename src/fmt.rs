@@ -47,8 +47,10 @@ fn keeps_meaning(tree: &crate::syntax::ast::File, formatted: &str) -> bool {
 pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
     let mut code = 0u8;
     for path in files {
-        let source = match Source::read(path) {
-            Ok(s) => s,
+        // The file as it is on disk: `Source` turns lone `\r`s into `\n`s, which
+        // formatting must still write out.
+        let (raw, source) = match std::fs::read_to_string(path) {
+            Ok(raw) => (raw.clone(), Source::new(path, raw)),
             Err(e) => {
                 eprintln!("error: cannot read `{}`: {e}", path.display());
                 code = code.max(1);
@@ -66,7 +68,7 @@ pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
                 continue;
             }
         };
-        if formatted == *source.text {
+        if formatted == raw {
             continue;
         }
         // A bug of ours must never cost a user their file: check before writing.

@@ -51,10 +51,26 @@ pub struct Source {
 }
 
 impl Source {
+    /// A lone `\r` (classic Mac line ending) becomes `\n`: the grammar already
+    /// reads it as a line break, and this way line numbers, miette's snippets and
+    /// `expr fmt` agree. Byte offsets do not move, so spans stay valid.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+        let text: Arc<str> = text.into();
+        let text = if has_lone_cr(&text) {
+            let mut bytes = text.as_bytes().to_vec();
+            for i in 0..bytes.len() {
+                if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+                    bytes[i] = b'\n';
+                }
+            }
+            // Replacing one ASCII byte with another keeps the text UTF-8.
+            Arc::from(String::from_utf8(bytes).expect("still UTF-8"))
+        } else {
+            text
+        };
         Source {
             path: path.into(),
-            text: text.into(),
+            text,
         }
     }
 
@@ -76,5 +92,26 @@ impl Source {
             .map_or(before.len(), |nl| before.len() - nl - 1)
             + 1;
         (line, col)
+    }
+}
+
+fn has_lone_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_carriage_returns_are_line_breaks() {
+        let s = Source::new("a.exp", "a\rb\r\nc\rd");
+        assert_eq!(&*s.text, "a\nb\r\nc\nd");
+        assert_eq!(s.line_col(2), (2, 1));
+        assert_eq!(s.line_col(7), (4, 1));
     }
 }

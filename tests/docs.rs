@@ -45,3 +45,34 @@ fn every_example_in_the_language_guide_parses_and_checks() {
         assert_eq!(&formatted, code, "block {i} is not in canonical form");
     }
 }
+
+/// The README's tour: every block parses and is in canonical form, and the
+/// blocks quoted from `experiments/mnist.exp` still match it.
+#[test]
+fn the_readme_tour_parses_and_quotes_mnist_exp_faithfully() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let markdown = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mnist = std::fs::read_to_string(root.join("experiments/mnist.exp")).unwrap();
+    let blocks = exp_blocks(&markdown);
+    assert!(blocks.len() >= 6, "only {} blocks", blocks.len());
+    let mut quoted = 0;
+    for (i, (_, code)) in blocks.iter().enumerate() {
+        expr::syntax::parse_file(code)
+            .unwrap_or_else(|e| panic!("README block {i} does not parse: {e}\n{code}"));
+        let formatted = expr::fmt::format_source(code).unwrap();
+        assert_eq!(
+            &formatted, code,
+            "README block {i} is not in canonical form"
+        );
+        // A block that starts like a declaration of mnist.exp must quote it whole.
+        let first = code.lines().next().unwrap_or_default();
+        if mnist.lines().any(|l| l == first) {
+            assert!(
+                mnist.contains(code.as_str()),
+                "README block {i} differs from mnist.exp:\n{code}"
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted >= 4, "only {quoted} blocks quote mnist.exp");
+}

@@ -93,9 +93,16 @@ pub enum RunError {
         /// `last good checkpoint: <path>`, or that there is none yet.
         last_good: String,
     },
-    #[error("interrupted at epoch {}, step {step}", epoch + 1)]
-    #[diagnostic(code(expr::run::interrupted))]
-    Interrupted { epoch: usize, step: u64 },
+    #[error("interrupted by {signal} at epoch {}, step {step}", epoch + 1)]
+    #[diagnostic(
+        code(expr::run::interrupted),
+        help("continue with `expr run --resume RUN_DIR`")
+    )]
+    Interrupted {
+        epoch: usize,
+        step: u64,
+        signal: &'static str,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
@@ -375,9 +382,9 @@ fn execute(
             result.record = recorder.record();
             Ok(result)
         }
-        Ok(Err(e @ RunError::Interrupted { .. })) => {
+        Ok(Err(e @ RunError::Interrupted { signal, .. })) => {
             let status = Status::Interrupted {
-                signal: "SIGINT".into(),
+                signal: signal.into(),
             };
             if recorder.finish(status, None).is_ok() {
                 eprintln!(
@@ -435,8 +442,16 @@ fn train(
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}
-            Err(train_loop::Stop::Interrupted { epoch, step }) => {
-                return Err(RunError::Interrupted { epoch, step })
+            Err(train_loop::Stop::Interrupted {
+                epoch,
+                step,
+                signal,
+            }) => {
+                return Err(RunError::Interrupted {
+                    epoch,
+                    step,
+                    signal,
+                })
             }
             Err(train_loop::Stop::NonFinite { epoch, step, what }) => {
                 // Updates with non-finite gradients never happen under `stop`, so every

@@ -256,7 +256,10 @@ fn ctrl_c_checkpoints_exits_130_and_resumes_to_the_same_result() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted at epoch"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT at epoch"),
+        "{stderr}"
+    );
 
     let run_dir = only_run_dir(&runs);
     let resumed = Command::new(common::expr_bin())
@@ -416,4 +419,89 @@ fn a_disk_that_fills_up_mid_run_leaves_whole_files_and_resumes_after_cleanup() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert_eq!(weights(&run_dir), weights(&only_run_dir(&clean_runs)));
+}
+
+/// Starts the survive experiment and waits until its first checkpoint exists.
+fn start_and_wait_for_a_checkpoint(file: &Path, runs: &Path) -> std::process::Child {
+    let child = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(runs)
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && std::fs::read_dir(runs.join("survive"))
+            .ok()
+            .is_none_or(|mut d| {
+                d.next()
+                    .is_none_or(|e| expr::run::checkpoint::list(&e.unwrap().path()).is_empty())
+            })
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "timing-dependent: needs a release build")]
+fn sigterm_stops_like_ctrl_c_and_marks_the_record_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    let runs = dir.path().join("runs");
+    let child = start_and_wait_for_a_checkpoint(&file, &runs);
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let record = expr::record::load(&only_run_dir(&runs).join(expr::record::RECORD_FILE)).unwrap();
+    assert_eq!(
+        record.status,
+        expr::record::schema::Status::Interrupted {
+            signal: "SIGTERM".into()
+        }
+    );
+    assert!(
+        stderr.contains("interrupted by SIGTERM at epoch"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "timing-dependent: needs a release build")]
+fn a_second_ctrl_c_exits_at_once_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    let runs = dir.path().join("runs");
+    let child = start_and_wait_for_a_checkpoint(&file, &runs);
+    signal(&child, "INT");
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let run_dir = only_run_dir(&runs);
+    expr::record::load(&run_dir.join(expr::record::RECORD_FILE)).expect("the record is whole");
+    for checkpoint in expr::run::checkpoint::list(&run_dir) {
+        expr::run::checkpoint::read(&checkpoint).expect("every checkpoint is whole");
+    }
+    // And the run can still be resumed to its end.
+    let resumed = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
 }

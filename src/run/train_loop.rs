@@ -24,6 +24,7 @@ pub enum Stop {
     Interrupted {
         epoch: usize,
         step: u64,
+        signal: &'static str,
     },
     NonFinite {
         epoch: usize,
@@ -324,8 +325,9 @@ impl<'a> Loop<'a> {
                     self.checkpoint(epoch, pass, k + 1, true);
                 }
             }
-            if super::interrupt::requested() {
+            if let Some(signal) = super::interrupt::requested() {
                 progress.finish();
+                eprintln!("\n{signal}: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)");
                 // Whatever the policy, an interrupted run keeps its place.
                 if self.checkpoints.is_some() {
                     self.checkpoint(epoch, pass, k + 1, true);
@@ -333,6 +335,7 @@ impl<'a> Loop<'a> {
                 return Err(Stop::Interrupted {
                     epoch,
                     step: self.global_step,
+                    signal,
                 });
             }
         }

@@ -41,6 +41,10 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
         ExprKind::Name(id) => out.push_str(&id.name),
         ExprKind::Field(base, field) => {
             at_least(src, base, 5, out);
+            // `9.mo` would lex as the number `9.` and a stray name: keep them apart.
+            if matches!(base.kind, ExprKind::Number(..)) {
+                out.push(' ');
+            }
             out.push('.');
             out.push_str(&field.name);
         }

@@ -94,13 +94,15 @@ impl<'a> Printer<'a> {
     /// `blank_lines`: keep a blank line that precedes it in the source.
     fn item(&mut self, span: Span, text: &str, at_start: bool, blank_lines: bool) {
         let had_comments = self.comments_before(span.start, at_start);
-        if blank_lines
+        let blank = blank_lines
             && comments::blank_before(self.src, span.start)
-            && (had_comments || !at_start)
-        {
+            && (had_comments || !at_start);
+        if blank {
             self.out.push('\n');
         }
-        self.comments_before(span.end, false);
+        // Comments inside the item move before it: still first in the block if
+        // nothing was printed yet, and never a second blank line.
+        self.comments_before(span.end, (at_start && !had_comments) || blank);
         self.push_indent();
         self.out.push_str(text);
         self.end_line(span.end);

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod resources;
 pub mod steps;
 pub mod summary;
+pub mod tensor;
 pub mod train;
 
 pub use error::CheckError;

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod engine;
+pub mod eval;
 pub mod interrupt;
 pub mod metrics;
 pub mod model_io;

@@ -154,6 +154,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         poisoned: Vec::new(),
         incomplete: false,
         producers: std::collections::HashMap::new(),
+        envs: std::collections::HashMap::new(),
     };
     let mut plan_steps = Vec::new();
     let mut on_non_finite = NonFinitePolicy::Stop;

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod data;
 pub mod error;
+pub mod grid;
 pub mod hooks;
 pub mod json;
 pub mod model;

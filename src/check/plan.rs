@@ -452,6 +452,20 @@ pub enum Action {
         path: PathBuf,
         span: Span,
     },
+    /// `grid(t, ..., count = 64, on = DATA, to = "f_{epoch}.png")`: each tensor's first
+    /// `count` rows as `tile`-sized greyscale images; one tensor fills a square grid, several
+    /// make one row each. With `step`, names are the values that step bound for the
+    /// epoch's first batch.
+    Grid {
+        exprs: Vec<TensorExpr>,
+        step: Option<usize>,
+        x: String,
+        y: String,
+        count: usize,
+        tile: (usize, usize),
+        /// `{epoch}` is replaced by the 1-based epoch number.
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

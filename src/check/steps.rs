@@ -13,6 +13,7 @@ use super::Table;
 use crate::source::Span;
 use crate::syntax::ast::{DeclKind, Expr, ExprKind, File, Ident, Stmt, StmtKind};
 
+#[derive(Clone)]
 pub struct StepCx<'a> {
     pub datasets: &'a Table<DataSet>,
     pub models: &'a Table<(Vec<LayerDraft>, Span)>,

@@ -199,7 +199,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
 
     let metrics = steps::check_metrics(file, &plan_steps, &mut cx, errors);
     let mut hooks = Hooks::default();
-    let (before, after) = hooks::check_hooks(file, &cx, &metrics, &mut hooks, errors);
+    let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
 
     for (i, (name, _)) in models.items.iter().enumerate() {
         if cx.inferred[i].is_none()

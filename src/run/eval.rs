@@ -55,10 +55,12 @@ pub struct Scope<'a, T> {
     /// Names whose first value is kept for metrics.
     pub watched: &'a [String],
     pub state: &'a mut StepState,
-    /// Values computed in this scope.
-    pub memo: HashMap<String, Value<T>>,
+    /// Values computed in this scope, and whether a reader took the tape.
+    pub memo: HashMap<String, (Value<T>, bool)>,
     /// Metrics: names read from snapshots instead of being computed.
     pub frozen: bool,
+    /// Grids: noise from this seed (and the draw's number), not from the device.
+    pub fixed_noise: Option<u64>,
 }
 
 impl<T: StepTape> Scope<'_, T> {
@@ -137,7 +139,17 @@ impl<T: StepTape> Scope<'_, T> {
                 let h = match self.state.noise.get(id) {
                     Some(h) => h.clone(),
                     None => {
-                        let h = draw(self.engine, *kind, rows, shape);
+                        let seed = match self.fixed_noise {
+                            Some(s) => s.wrapping_add(*id as u64),
+                            None => {
+                                // One device draw per call: a resumed run, which replays
+                                // the device's draws, gets the same noise.
+                                let draws = &self.engine.dropout_draws;
+                                draws.set(draws.get() + 1);
+                                self.engine.dev.random_u64()
+                            }
+                        };
+                        let h = draw(seed, *kind, rows, shape);
                         self.state.noise.insert(*id, h.clone());
                         h
                     }
@@ -203,7 +215,7 @@ impl<T: StepTape> Scope<'_, T> {
             if !self.state.evaluated.iter().any(|e| e == name) {
                 self.state.evaluated.push(name.to_string());
             }
-            self.memo.insert(name.to_string(), v);
+            self.memo.insert(name.to_string(), (v, false));
         }
         let slot = self
             .memo
@@ -230,20 +242,24 @@ impl<T: StepTape> Scope<'_, T> {
 }
 
 /// Hands out a named value: with `take`, the tape moves to the reader and an
-/// untaped handle on the same tensor stays behind.
-fn share<T: StepTape>(slot: &mut Value<T>, take: bool) -> Value<T> {
+/// untaped handle on the same tensor stays behind. Other readers get a copy
+/// under a new id (`* 1.0`, whose gradient flows back to the original): dfdx's
+/// binary ops cannot take one tensor id as both operands (`h * h`).
+fn share<T: StepTape>(slot: &mut (Value<T>, bool), take: bool) -> Value<T> {
     fn split<S: Shape, T: StepTape>(
         t: &mut Tensor<S, f32, Cpu, T>,
         take: bool,
     ) -> Tensor<S, f32, Cpu, T> {
+        let kept = t.with_empty_tape();
         if take {
-            let kept = t.with_empty_tape();
             std::mem::replace(t, kept)
         } else {
-            t.with_empty_tape()
+            kept * 1.0
         }
     }
-    match slot {
+    let take = take && !slot.1;
+    slot.1 |= take;
+    match &mut slot.0 {
         Value::Act(Act::Flat(t)) => Value::Act(Act::Flat(split(t, take))),
         Value::Act(Act::Image(t)) => Value::Act(Act::Image(split(t, take))),
         Value::Scalar(t) => Value::Scalar(split(t, take)),
@@ -301,12 +317,8 @@ pub fn input<T: StepTape>(engine: &Engine, batch: &Batch) -> Act<T> {
     }
 }
 
-/// One device draw seeds the noise of a call, so a resumed run (which replays
-/// the device's draws) gets the same noise.
-fn draw(engine: &Engine, kind: Noise, rows: usize, shape: &[usize]) -> Host {
-    let seed = engine.dev.random_u64();
-    let draws = &engine.dropout_draws;
-    draws.set(draws.get() + 1);
+/// `rows` elements of noise of `shape`, from a generator seeded with `seed`.
+fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = rows * shape.iter().product::<usize>();
     let data: Vec<f32> = match kind {
@@ -452,3 +464,6 @@ pub fn reduce<T: StepTape>(op: Reduce, axis: bool, v: Value<T>) -> Value<T> {
         _ => unreachable!("check limits axis reductions to flat tensors"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,6 +14,7 @@ use crate::check::plan::{Action, Clip, MetricKind, Step, StepStmt, TensorExpr};
 use crate::lower::optimizer::clip;
 
 /// A batch as the step sees it.
+#[derive(Clone)]
 pub struct Batch {
     /// Inputs, row-major, `shape[0]` rows.
     pub x: Vec<f32>,
@@ -61,6 +62,8 @@ pub struct StepOutcome {
     pub loss: Option<f32>,
     /// A non-finite loss or gradient met under `on_nan = stop`: what went non-finite.
     pub non_finite: Option<String>,
+    /// The first value of every name the step bound.
+    pub values: HashMap<String, super::eval::Host>,
 }
 
 /// Runs a step on a batch: each `update` in order (see `eval` for how their
@@ -145,6 +148,7 @@ pub fn run_step<T: StepTape>(
     StepOutcome {
         loss: last_loss,
         non_finite,
+        values: state.snapshots,
     }
 }
 
@@ -166,6 +170,7 @@ fn new_scope<'a, T: StepTape>(
         state,
         memo: HashMap::new(),
         frozen: false,
+        fixed_noise: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod metrics;
 pub mod model_io;
 pub mod scalar;
+pub mod score;
 pub mod step;
 pub mod train_loop;
 

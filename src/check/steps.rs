@@ -32,6 +32,8 @@ pub struct StepCx<'a> {
     pub producers: HashMap<String, usize>,
     /// The names each checked step binds, with their types, by data set.
     pub envs: HashMap<usize, Env>,
+    /// In the step being checked, names whose binding failed: their readers stay quiet.
+    pub failed_names: Vec<String>,
 }
 
 /// The type of a value in a step, per batch element.
@@ -158,6 +160,7 @@ pub fn check_step(
     let data_index = cx.datasets.resolve("data", data, errors)?;
     let mut env = data_env(&cx.datasets.items[data_index].1, &x.name, &y.name);
     cx.producers.clear();
+    cx.failed_names.clear();
     let mut stmts = Vec::new();
     let errors_before = errors.len();
     let mut noise = 0;
@@ -190,6 +193,7 @@ pub fn check_step(
                             )
                             .with_help("write the number where it is used"),
                         );
+                        cx.failed_names.push(target[0].name.clone());
                         continue;
                     }
                     note_producer(cx, &target[0].name, &expr);
@@ -199,6 +203,7 @@ pub fn check_step(
                         value: expr,
                     });
                 } else {
+                    cx.failed_names.push(target[0].name.clone());
                     failed = true;
                 }
             }

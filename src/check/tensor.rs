@@ -83,6 +83,7 @@ impl Reader<'_, '_> {
         match &expr.kind {
             ExprKind::Name(id) => match self.env.get(&id.name) {
                 Some(t) => Some((TensorExpr::Var(id.name.clone()), t.clone())),
+                None if self.cx.failed_names.contains(&id.name) => None,
                 None => {
                     let mut known: Vec<&str> = self.env.keys().map(String::as_str).collect();
                     known.sort_unstable();
@@ -349,10 +350,10 @@ impl Reader<'_, '_> {
         if tt.rows != tp.rows && tt.rows > 0 && tp.rows > 0 {
             errors.push(CheckError::shape(
                 format!(
-                    "loss `{}` compares {} with {}",
+                    "loss `{}` gets targets for {} of rows and predictions for {}",
                     self.cx.losses.items[loss].0.name,
-                    describe(&tt),
-                    describe(&tp)
+                    batches(tt.rows),
+                    batches(tp.rows)
                 ),
                 "rows differ".into(),
                 call.span,
@@ -525,6 +526,13 @@ fn describe(t: &Typed) -> String {
         (TType::Float(shape), 1) => format!("shape {shape:?}"),
         (TType::Float(shape), rows) => format!("shape {shape:?} in {rows} batches of rows"),
         (other, _) => other.to_string(),
+    }
+}
+
+fn batches(rows: usize) -> String {
+    match rows {
+        1 => "1 batch".into(),
+        n => format!("{n} batches"),
     }
 }
 

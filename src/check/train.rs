@@ -155,6 +155,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         incomplete: false,
         producers: std::collections::HashMap::new(),
         envs: std::collections::HashMap::new(),
+        failed_names: Vec::new(),
     };
     let mut plan_steps = Vec::new();
     let mut on_non_finite = NonFinitePolicy::Stop;

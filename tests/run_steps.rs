@@ -157,3 +157,33 @@ train {
     assert_eq!(a.history, b.history);
     assert_eq!(a.parameters, b.parameters);
 }
+
+#[test]
+fn gan_samples_are_scored_by_a_saved_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let file = expr::syntax::parse_file(text).expect("parses");
+        Arc::new(expr::check::check(&file).expect("checks"))
+    };
+    let gan_text = shipped(dir.path(), "gan");
+    let mnist_text = shipped(dir.path(), "mnist");
+    let gan = run_text(dir.path(), &gan_text);
+    let mnist = run_text(dir.path(), &mnist_text);
+    let score = expr::run::score::score(
+        check(&gan_text),
+        &gan.dir,
+        check(&mnist_text),
+        &mnist.dir.join("classifier.safetensors"),
+        100,
+        5,
+    )
+    .expect("scores");
+    assert_eq!(score.samples, 100);
+    assert_eq!(score.coverage.len(), 10);
+    assert!((score.coverage.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(
+        score.mean_top > 0.1 && score.mean_top <= 1.0,
+        "{}",
+        score.mean_top
+    );
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod grid;
 pub mod hooks;
 pub mod json;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod resources;

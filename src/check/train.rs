@@ -198,7 +198,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         ));
     }
 
-    let metrics = steps::check_metrics(file, &plan_steps, &mut cx, errors);
+    let metrics = super::metrics::check_metrics(file, &plan_steps, &mut cx, errors);
     let mut hooks = Hooks::default();
     let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
 

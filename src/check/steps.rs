@@ -156,6 +156,14 @@ pub fn check_step(
     errors: &mut Vec<CheckError>,
 ) -> Option<Step> {
     let data_index = cx.datasets.resolve("data", data, errors)?;
+    if x.name == y.name {
+        errors.push(
+            CheckError::duplicate("name", &y.name, y.span, x.span)
+                .with_help("name the inputs and the labels apart: `(x, y)`"),
+        );
+        cx.failed_data.push(data_index);
+        return None;
+    }
     let mut env = data_env(&cx.datasets.items[data_index].1, &x.name, &y.name);
     cx.producers.clear();
     cx.failed_names.clear();
@@ -173,6 +181,17 @@ pub fn check_step(
                         "not a plain name".into(),
                         target[0].span.to(target[target.len() - 1].span),
                     ));
+                    continue;
+                }
+                if target[0].name == x.name || target[0].name == y.name {
+                    errors.push(
+                        CheckError::invalid(
+                            format!("`{}` is the step's data", target[0].name),
+                            "bound by the step".into(),
+                            target[0].span,
+                        )
+                        .with_help("bind the new value to another name"),
+                    );
                     continue;
                 }
                 let mut reader = Reader {

@@ -444,7 +444,8 @@ impl Reader<'_, '_> {
         for d in &dims {
             shape.push(args::count(d, "shape", 1, errors)?);
         }
-        if shape.len() > 3 || shape.iter().product::<usize>() > 1 << 24 {
+        let size = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if shape.len() > 3 || size.is_none_or(|n| n > 1 << 24) {
             errors.push(
                 CheckError::invalid(
                     format!("`{name}` draws elements of rank 1 to 3 and at most 2^24 values"),

@@ -187,3 +187,36 @@ fn gan_samples_are_scored_by_a_saved_classifier() {
         score.mean_top
     );
 }
+
+#[test]
+fn hooks_act_on_one_optimizer() {
+    let dir = tempfile::tempdir().unwrap();
+    // A zero learning rate for the discriminator only, and clipping for the generator only.
+    let text = format!(
+        "{}\non epoch_start {{\n  d_opt.lr = 0\n}}\n\non step {{\n  clip(norm = 0.5, optimizer = g_opt)\n}}\n",
+        shipped(dir.path(), "gan")
+    );
+    let file = expr::syntax::parse_file(&text).expect("parses");
+    let exp = Arc::new(expr::check::check(&file).expect("checks"));
+    let initial = expr::run::engine::Engine::new(exp.clone());
+    let r = run_text(dir.path(), &text);
+    let d = exp
+        .models
+        .iter()
+        .position(|m| m.name == "discriminator")
+        .unwrap();
+    let g = exp
+        .models
+        .iter()
+        .position(|m| m.name == "generator")
+        .unwrap();
+    let init = |m: usize| -> Vec<Vec<f32>> {
+        initial.models[m]
+            .params
+            .iter()
+            .map(|p| p.value.clone())
+            .collect()
+    };
+    assert_eq!(r.parameters[d], init(d));
+    assert_ne!(r.parameters[g], init(g));
+}

@@ -165,6 +165,10 @@ impl<'a> Loop<'a> {
         self.metrics.end_epoch();
         self.times.push(times);
         self.hooks(&exp.hooks.epoch_end, epoch);
+        // The next pass has not drawn its order yet: a resume from here starts the
+        // shuffle RNG where it is now, not where the last pass (a shuffled one, when
+        // the experiment has a single step) started.
+        self.pass_rng_pos = self.shuffle_rng.get_word_pos();
         let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
         if every > 0 && (epoch + 1).is_multiple_of(every) {
             self.checkpoint(epoch + 1, 0, 0, false);

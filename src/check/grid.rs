@@ -8,7 +8,7 @@ use super::error::CheckError;
 use super::plan::{Action, Step};
 use super::steps::{StepCx, TType};
 use super::tensor::{Env, Place, Reader};
-use crate::syntax::ast::{Call, ExprKind};
+use crate::syntax::ast::{Call, DeclKind, ExprKind, File, StmtKind};
 
 pub fn check_grid(
     cx: &StepCx<'_>,
@@ -144,4 +144,52 @@ pub fn check_grid(
 fn square(n: usize) -> Option<(usize, usize)> {
     let s = (n as f64).sqrt().round() as usize;
     (s * s == n).then_some((s, s))
+}
+
+/// Infers the shapes of models that only `grid` calls (a generator drawn but
+/// trained through another model's call), so that they are not "never used".
+/// Diagnostics come from `check_grid`; this pass keeps none.
+pub fn infer_grid_models(file: &File, cx: &mut StepCx<'_>, steps: &[Step]) {
+    for decl in &file.decls {
+        let body = match &decl.kind {
+            DeclKind::Hook { body, .. } | DeclKind::After { body } => body,
+            _ => continue,
+        };
+        for stmt in body {
+            let StmtKind::Call(call) = &stmt.kind else {
+                continue;
+            };
+            if call.name.name != "grid" {
+                continue;
+            }
+            let mut quiet = Vec::new();
+            let on = call
+                .args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|n| n.name == "on"));
+            let env = match on.map(|a| &a.value.kind) {
+                Some(ExprKind::Name(id)) => {
+                    let Some(data) = cx.datasets.index(&id.name) else {
+                        continue;
+                    };
+                    if !steps.iter().any(|s| s.data == data) {
+                        continue;
+                    }
+                    cx.envs.get(&data).cloned().unwrap_or_default()
+                }
+                Some(_) => continue,
+                None => Env::new(),
+            };
+            let mut noise = 0;
+            for arg in call.args.iter().filter(|a| a.name.is_none()) {
+                let mut reader = Reader {
+                    cx,
+                    env: &env,
+                    place: Place::Grid,
+                    noise: &mut noise,
+                };
+                let _ = reader.read(&arg.value, &mut quiet);
+            }
+        }
+    }
 }

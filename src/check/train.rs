@@ -200,6 +200,7 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
 
     let metrics = super::metrics::check_metrics(file, &plan_steps, &mut cx, errors);
     let mut hooks = Hooks::default();
+    super::grid::infer_grid_models(file, &mut cx, &plan_steps);
     let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
 
     for (i, (name, _)) in models.items.iter().enumerate() {

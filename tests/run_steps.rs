@@ -12,7 +12,12 @@ use expr::run::{run, RunOptions, RunResult};
 /// `experiments/NAME.exp` on 28 x 28 generated data (256 training and 128 test
 /// images) for one epoch.
 fn shipped(dir: &Path, name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{name}.exp"));
+    small(dir, &format!("experiments/{name}.exp"))
+}
+
+/// The file at `path` (from the crate's root) on generated data, for one epoch.
+fn small(dir: &Path, path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     let text = std::fs::read_to_string(path).expect("reads");
     let (tri, trl) = common::write_idx_set(dir, "train", 256, 28, 10);
     let (tei, tel) = common::write_idx_set(dir, "test", 128, 28, 10);
@@ -219,4 +224,16 @@ fn hooks_act_on_one_optimizer() {
     };
     assert_eq!(r.parameters[d], init(d));
     assert_ne!(r.parameters[g], init(g));
+}
+
+#[test]
+fn every_step_expression_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_text(
+        dir.path(),
+        &small(dir.path(), "tests/cases/valid/step_expressions.exp"),
+    );
+    for (name, h) in r.names.iter().zip(&r.history) {
+        assert!(h[0].is_finite(), "{name}: {h:?}");
+    }
 }

@@ -4,13 +4,16 @@
 pub mod args;
 pub mod data;
 pub mod error;
+pub mod grid;
 pub mod hooks;
 pub mod json;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod resources;
 pub mod steps;
 pub mod summary;
+pub mod tensor;
 pub mod train;
 
 pub use error::CheckError;

@@ -4,10 +4,13 @@
 
 pub mod checkpoint;
 pub mod engine;
+pub mod eval;
+pub mod grid;
 pub mod interrupt;
 pub mod metrics;
 pub mod model_io;
 pub mod scalar;
+pub mod score;
 pub mod step;
 pub mod train_loop;
 
@@ -428,6 +431,7 @@ fn train(
         .iter()
         .any(|a| matches!(a, Action::Log(_)));
     let mut lp = Loop::new(engine, examples, options.show_progress, out);
+    lp.out_dir = Some(dir.clone());
     lp.checkpoints = Some(train_loop::CheckpointPolicy {
         dir: dir.clone(),
         every_steps: exp.checkpoints.every_steps,
@@ -519,6 +523,13 @@ fn train(
                 )?;
                 recorder.artifact("model", &target);
                 (lp.out)(&format!("model: {}", target.display()));
+            }
+            Action::Grid { .. } => {
+                let epochs = lp.times.len();
+                if let Some(target) = grid::draw(&lp.engine, action, &lp.kept, epochs, &dir)? {
+                    recorder.artifact("grid", &target);
+                    (lp.out)(&format!("grid: {}", target.display()));
+                }
             }
             _ => {}
         }

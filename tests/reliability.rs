@@ -69,6 +69,72 @@ after {{
     path
 }
 
+/// A GAN-style step (noise, two optimizers, dropout) on the same data. With one
+/// step, the last pass of an epoch is a shuffled one; half of the checkpoints
+/// (every 32 of 64 steps an epoch) fall on an epoch's end.
+fn gan_experiment(dir: &Path) -> PathBuf {
+    let (tri, trl) = common::write_idx_set(dir, "train", 2048, 16, 4);
+    let text = format!(
+        r#"experiment survive {{
+  seed = 3
+  threads = 2
+}}
+
+data train = idx(images = "{tri}", labels = "{trl}", shape = (16, 16), classes = 4) | scale(1 / 255) | reshape(256) | shuffle(buffer = 1000) | batch(32)
+
+model net {{
+  dense(units = 128, activation = leaky_relu)
+  dense(units = 256, activation = tanh)
+}}
+
+model critic {{
+  dense(units = 128, activation = leaky_relu)
+  dropout(rate = 0.2)
+  dense(units = 1)
+}}
+
+loss bce = binary_crossentropy(from_logits = true)
+optimizer d_opt = adam(lr = 2e-4, beta1 = 0.5) for critic
+optimizer g_opt = adam(lr = 2e-4, beta1 = 0.5) for net
+
+train {{
+  epochs = 4
+  checkpoint_steps = 32
+  checkpoint_keep = 2
+}}
+
+step on train (x, y) {{
+  fake = net(normal(32), training = true)
+  real_logits = critic(x * 2 - 1, training = true)
+  fake_logits = critic(detach(fake), training = true)
+  d_loss = bce(ones_like(real_logits), real_logits) + bce(zeros_like(fake_logits), fake_logits)
+  update d_opt minimizing d_loss
+  g_logits = critic(fake, training = true)
+  g_loss = bce(ones_like(g_logits), g_logits)
+  update g_opt minimizing g_loss
+}}
+
+metrics {{
+  train_loss = mean(g_loss) on train
+  test_accuracy = mean(d_loss) on train
+}}
+
+on epoch_end {{
+  log "epoch {{epoch + 1}} loss {{train_loss:.6f}} acc {{test_accuracy:.6f}}"
+}}
+
+after {{
+  save(net, to = "net.safetensors")
+}}
+"#,
+        tri = tri.display(),
+        trl = trl.display(),
+    );
+    let path = dir.join("survive.exp");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn only_run_dir(runs: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs.join("survive"))
         .unwrap()
@@ -103,12 +169,27 @@ fn last_line(stdout: &[u8]) -> String {
 fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path());
+    survives_kills(dir.path(), &file);
+}
 
-    let clean_runs = dir.path().join("clean");
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_gan_runs_draw_the_same_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = gan_experiment(dir.path());
+    survives_kills(dir.path(), &file);
+}
+
+/// Runs `file` cleanly, then killed and resumed several times: the two end alike.
+fn survives_kills(dir: &Path, file: &Path) {
+    let clean_runs = dir.join("clean");
     let clean = Command::new(common::expr_bin())
         .args(["run", "--no-progress", "--runs-dir"])
         .arg(&clean_runs)
-        .arg(&file)
+        .arg(file)
         .output()
         .unwrap();
     assert!(
@@ -125,17 +206,17 @@ fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
     let started = Instant::now();
     let _ = Command::new(common::expr_bin())
         .args(["run", "--no-progress", "--runs-dir"])
-        .arg(dir.path().join("timing"))
-        .arg(&file)
+        .arg(dir.join("timing"))
+        .arg(file)
         .output()
         .unwrap();
     let total = started.elapsed();
 
-    let runs = dir.path().join("killed");
+    let runs = dir.join("killed");
     let mut child = Command::new(common::expr_bin())
         .args(["run", "--no-progress", "--runs-dir"])
         .arg(&runs)
-        .arg(&file)
+        .arg(file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -161,7 +242,7 @@ fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
             child = Command::new(common::expr_bin())
                 .args(["run", "--no-progress", "--runs-dir"])
                 .arg(&runs)
-                .arg(&file)
+                .arg(file)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

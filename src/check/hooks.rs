@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::args::{self, Args};
 use super::error::CheckError;
 use super::plan::{
-    Action, Clip, Format, FormatSpec, FormatStyle, Hooks, Metric, Piece, ScalarExpr, ScalarFn,
+    Action, Clip, Format, FormatSpec, FormatStyle, Hooks, Metric, Piece, ScalarExpr, ScalarFn, Step,
 };
 use super::steps::StepCx;
 use crate::source::Span;
@@ -27,17 +27,19 @@ enum Place {
 
 struct HookCx<'a, 'b> {
     cx: &'a StepCx<'b>,
+    steps: &'a [Step],
     metrics: &'a [Metric],
 }
 
 pub fn check_hooks(
     file: &File,
     cx: &StepCx<'_>,
+    steps: &[Step],
     metrics: &[Metric],
     hooks: &mut Hooks,
     errors: &mut Vec<CheckError>,
 ) -> (Vec<Action>, Vec<Action>) {
-    let hx = HookCx { cx, metrics };
+    let hx = HookCx { cx, steps, metrics };
     let mut before = Vec::new();
     let mut after = Vec::new();
     for decl in &file.decls {
@@ -105,11 +107,12 @@ impl HookCx<'_, '_> {
         let allowed: &[&str] = match place {
             Place::Step => &["clip"],
             Place::Before => &["load"],
-            Place::After => &["plot", "save"],
-            Place::Epoch | Place::EverySteps => &[],
+            Place::After => &["plot", "save", "grid"],
+            Place::Epoch => &["grid"],
+            Place::EverySteps => &[],
         };
         if !allowed.contains(&name) {
-            let all = ["clip", "load", "plot", "save"];
+            let all = ["clip", "load", "plot", "save", "grid"];
             if all.contains(&name) {
                 let (title, help) = match name {
                     "clip" => (
@@ -119,6 +122,10 @@ impl HookCx<'_, '_> {
                     "load" => (
                         "`load` can only run in `before { }`",
                         "move it into `before { }`",
+                    ),
+                    "grid" => (
+                        "`grid` can only run at the end of an epoch or after training",
+                        "move it into `on epoch_end { }` or `after { }`",
                     ),
                     _ => (
                         "this can only run after training",
@@ -137,6 +144,7 @@ impl HookCx<'_, '_> {
             return None;
         }
         match name {
+            "grid" => super::grid::check_grid(self.cx, self.steps, call, errors),
             "clip" => {
                 let a = Args::read(call, &["norm", "global_norm", "value", "optimizer"], errors);
                 let optimizers = match a.get("optimizer") {

@@ -273,11 +273,14 @@ pub enum StepStmt {
     Update { optimizer: usize, loss: TensorExpr },
 }
 
-/// A tensor-valued expression inside a step.
+/// A tensor-valued expression inside a step. Tensors hold a batch: `rows` of
+/// elements of a per-element shape (`check` tracks both); scalars are losses and reductions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorExpr {
     /// A name bound earlier in the step (or the step's `x`, `y`).
     Var(String),
+    /// A number, broadcast against the tensor it meets.
+    Const(f64),
     CallModel {
         model: usize,
         input: Box<TensorExpr>,
@@ -288,6 +291,105 @@ pub enum TensorExpr {
         target: Box<TensorExpr>,
         prediction: Box<TensorExpr>,
     },
+    /// `exp(t)`, `relu(t)`, `-t`, ...: elementwise.
+    Unary(UnaryFn, Box<TensorExpr>),
+    /// `a + b`, `a * 0.5`: elementwise on equal shapes, numbers and scalars broadcast.
+    Binary(TensorOp, Box<TensorExpr>, Box<TensorExpr>),
+    /// `t ** 2`: a number exponent.
+    Pow(Box<TensorExpr>, f64),
+    /// `mean(t)`, `sum(t)`: over everything (a scalar), or over the last axis of a
+    /// flat tensor (`axis = 1`), keeping it with size 1.
+    Reduce {
+        op: Reduce,
+        axis: bool,
+        input: Box<TensorExpr>,
+    },
+    /// `detach(t)`: the same values, through which no gradient flows.
+    Detach(Box<TensorExpr>),
+    /// `normal(100)`, `uniform(100)`: a fresh batch of noise per step, drawn once
+    /// per step even when several updates read it. `id` numbers the draws of a step.
+    Noise {
+        kind: Noise,
+        shape: Vec<usize>,
+        id: usize,
+    },
+    /// `ones_like(t)` (1.0) and `zeros_like(t)` (0.0): constants of `t`'s shape.
+    Fill(f32, Box<TensorExpr>),
+    /// `concat(a, b)`: `a`'s rows, then `b`'s.
+    Concat(Box<TensorExpr>, Box<TensorExpr>),
+    /// `flatten(t)`: each element as a vector.
+    Flatten(Box<TensorExpr>),
+}
+
+impl TensorExpr {
+    /// The expressions this one reads directly.
+    pub fn children(&self) -> Vec<&TensorExpr> {
+        match self {
+            TensorExpr::Var(_) | TensorExpr::Const(_) | TensorExpr::Noise { .. } => Vec::new(),
+            TensorExpr::CallModel { input, .. }
+            | TensorExpr::Unary(_, input)
+            | TensorExpr::Pow(input, _)
+            | TensorExpr::Reduce { input, .. }
+            | TensorExpr::Detach(input)
+            | TensorExpr::Fill(_, input)
+            | TensorExpr::Flatten(input) => vec![input],
+            TensorExpr::CallLoss {
+                target, prediction, ..
+            } => vec![target, prediction],
+            TensorExpr::Binary(_, a, b) | TensorExpr::Concat(a, b) => vec![a, b],
+        }
+    }
+
+    /// Whether this expression or one below it satisfies `f`.
+    pub fn any(&self, f: &dyn Fn(&TensorExpr) -> bool) -> bool {
+        f(self) || self.children().into_iter().any(|c| c.any(f))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryFn {
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Square,
+}
+
+impl UnaryFn {
+    pub const NAMES: &'static [(&'static str, UnaryFn)] = &[
+        ("exp", UnaryFn::Exp),
+        ("log", UnaryFn::Log),
+        ("sqrt", UnaryFn::Sqrt),
+        ("abs", UnaryFn::Abs),
+        ("relu", UnaryFn::Relu),
+        ("sigmoid", UnaryFn::Sigmoid),
+        ("tanh", UnaryFn::Tanh),
+        ("square", UnaryFn::Square),
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduce {
+    Mean,
+    Sum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Noise {
+    Normal { mean: f32, std: f32 },
+    Uniform { low: f32, high: f32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -349,6 +451,20 @@ pub enum Action {
         model: usize,
         path: PathBuf,
         span: Span,
+    },
+    /// `grid(t, ..., count = 64, on = DATA, to = "f_{epoch}.png")`: each tensor's first
+    /// `count` rows as `tile`-sized greyscale images; one tensor fills a square grid, several
+    /// make one row each. With `step`, names are the values that step bound for the
+    /// epoch's first batch.
+    Grid {
+        exprs: Vec<TensorExpr>,
+        step: Option<usize>,
+        x: String,
+        y: String,
+        count: usize,
+        tile: (usize, usize),
+        /// `{epoch}` is replaced by the 1-based epoch number.
+        path: String,
     },
 }
 

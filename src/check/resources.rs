@@ -45,21 +45,11 @@ fn kernel_area(layer: &super::plan::Layer) -> u128 {
 
 fn mentions_model(stmt: &super::plan::StepStmt, model: usize) -> bool {
     use super::plan::{StepStmt, TensorExpr};
-    fn expr(e: &TensorExpr, model: usize) -> bool {
-        match e {
-            TensorExpr::Var(_) => false,
-            TensorExpr::CallModel {
-                model: m, input, ..
-            } => *m == model || expr(input, model),
-            TensorExpr::CallLoss {
-                target, prediction, ..
-            } => expr(target, model) || expr(prediction, model),
-        }
-    }
-    match stmt {
-        StepStmt::Let { value, .. } => expr(value, model),
-        StepStmt::Update { loss, .. } => expr(loss, model),
-    }
+    let e = match stmt {
+        StepStmt::Let { value, .. } => value,
+        StepStmt::Update { loss, .. } => loss,
+    };
+    e.any(&|e| matches!(e, TensorExpr::CallModel { model: m, .. } if *m == model))
 }
 
 /// This machine's memory, from /proc/meminfo; `None` where that is not readable.

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use super::error::CheckError;
 use super::model::{infer_shapes, LayerDraft};
-use super::plan::{
-    DataSet, Loss, LossKind, Metric, MetricKind, Model, Optimizer, Step, StepStmt, TensorExpr,
-};
+use super::plan::{DataSet, Loss, LossKind, Model, Optimizer, Step, StepStmt, TensorExpr};
+use super::tensor::{Env, Place, Reader, Typed};
 use super::Table;
 use crate::source::Span;
-use crate::syntax::ast::{Call, DeclKind, Expr, ExprKind, File, Ident, Stmt, StmtKind};
+use crate::syntax::ast::{Ident, Stmt, StmtKind};
 
+#[derive(Clone)]
 pub struct StepCx<'a> {
     pub datasets: &'a Table<DataSet>,
     pub models: &'a Table<(Vec<LayerDraft>, Span)>,
@@ -28,6 +28,10 @@ pub struct StepCx<'a> {
     pub incomplete: bool,
     /// In the step being checked, the model whose output each name holds.
     pub producers: HashMap<String, usize>,
+    /// The names each checked step binds, with their types, by data set.
+    pub envs: HashMap<usize, Env>,
+    /// In the step being checked, names whose binding failed: their readers stay quiet.
+    pub failed_names: Vec<String>,
 }
 
 /// The type of a value in a step, per batch element.
@@ -39,6 +43,8 @@ pub enum TType {
         classes: usize,
     },
     Scalar,
+    /// A number written in the expression.
+    Number,
 }
 
 impl std::fmt::Display for TType {
@@ -47,11 +53,10 @@ impl std::fmt::Display for TType {
             TType::Float(shape) => write!(f, "values of shape {shape:?}"),
             TType::Labels { classes } => write!(f, "class labels (0..{classes})"),
             TType::Scalar => write!(f, "a scalar"),
+            TType::Number => write!(f, "a number"),
         }
     }
 }
-
-type Env = HashMap<String, TType>;
 
 fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
     let label = if data.one_hot {
@@ -62,8 +67,11 @@ fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
         }
     };
     HashMap::from([
-        (x.to_string(), TType::Float(data.element_shape.clone())),
-        (y.to_string(), label),
+        (
+            x.to_string(),
+            Typed::batch(TType::Float(data.element_shape.clone())),
+        ),
+        (y.to_string(), Typed::batch(label)),
     ])
 }
 
@@ -85,33 +93,57 @@ pub fn check_desugared(
             break;
         }
         match stmt {
-            StepStmt::Let { name, value } => {
-                let span = match value {
-                    TensorExpr::CallLoss { .. } => spans[1],
-                    _ => spans[0],
-                };
-                match infer(cx, value, &env, span, errors) {
-                    Some(t) => {
-                        note_producer(cx, name, value);
-                        env.insert(name.clone(), t);
-                    }
-                    None => ok = false,
+            StepStmt::Let { name, value } => match desugared_type(cx, value, &env, spans, errors) {
+                Some(t) => {
+                    note_producer(cx, name, value);
+                    env.insert(name.clone(), Typed::batch(t));
                 }
-            }
+                None => ok = false,
+            },
             StepStmt::Update { loss, .. } => {
-                ok &= infer(cx, loss, &env, spans[1], errors).is_some();
+                ok &= desugared_type(cx, loss, &env, spans, errors).is_some();
             }
         }
     }
     if !ok {
         cx.failed_data.push(data);
     }
+    cx.envs.insert(data, env);
     ok.then_some(Step {
         data,
         x: "x".into(),
         y: "y".into(),
         stmts,
     })
+}
+
+/// Types in the standard step, which only calls models and losses on names.
+fn desugared_type(
+    cx: &mut StepCx<'_>,
+    expr: &TensorExpr,
+    env: &Env,
+    spans: [Span; 2],
+    errors: &mut Vec<CheckError>,
+) -> Option<TType> {
+    let var = |e: &TensorExpr| match e {
+        TensorExpr::Var(n) => env.get(n).map(|t| t.ty.clone()),
+        _ => unreachable!("the standard step passes names"),
+    };
+    match expr {
+        TensorExpr::Var(_) => var(expr),
+        TensorExpr::CallModel { model, input, .. } => {
+            model_output(cx, *model, &var(input)?, spans[0], errors)
+        }
+        TensorExpr::CallLoss {
+            loss,
+            target,
+            prediction,
+        } => {
+            let (t, p) = (var(target)?, var(prediction)?);
+            loss_type(cx, *loss, &t, &p, prediction, spans[1], errors)
+        }
+        _ => unreachable!("the standard step only calls models and losses"),
+    }
 }
 
 /// An explicit `step on DATA (x, y) { ... }`.
@@ -124,10 +156,20 @@ pub fn check_step(
     errors: &mut Vec<CheckError>,
 ) -> Option<Step> {
     let data_index = cx.datasets.resolve("data", data, errors)?;
+    if x.name == y.name {
+        errors.push(
+            CheckError::duplicate("name", &y.name, y.span, x.span)
+                .with_help("name the inputs and the labels apart: `(x, y)`"),
+        );
+        cx.failed_data.push(data_index);
+        return None;
+    }
     let mut env = data_env(&cx.datasets.items[data_index].1, &x.name, &y.name);
     cx.producers.clear();
+    cx.failed_names.clear();
     let mut stmts = Vec::new();
     let errors_before = errors.len();
+    let mut noise = 0;
     // A statement that failed silently (through a model already reported) leaves its name unbound.
     let mut failed = false;
     for stmt in body {
@@ -141,10 +183,36 @@ pub fn check_step(
                     ));
                     continue;
                 }
-                let Some(expr) = tensor_expr(cx, value, &env, errors) else {
+                if target[0].name == x.name || target[0].name == y.name {
+                    errors.push(
+                        CheckError::invalid(
+                            format!("`{}` is the step's data", target[0].name),
+                            "bound by the step".into(),
+                            target[0].span,
+                        )
+                        .with_help("bind the new value to another name"),
+                    );
                     continue;
+                }
+                let mut reader = Reader {
+                    cx,
+                    env: &env,
+                    place: Place::Step,
+                    noise: &mut noise,
                 };
-                if let Some(t) = infer(cx, &expr, &env, value.span, errors) {
+                if let Some((expr, t)) = reader.read(value, errors) {
+                    if t.ty == TType::Number {
+                        errors.push(
+                            CheckError::invalid(
+                                "a step binds tensors, not numbers".into(),
+                                "a number".into(),
+                                value.span,
+                            )
+                            .with_help("write the number where it is used"),
+                        );
+                        cx.failed_names.push(target[0].name.clone());
+                        continue;
+                    }
                     note_producer(cx, &target[0].name, &expr);
                     env.insert(target[0].name.clone(), t);
                     stmts.push(StepStmt::Let {
@@ -152,23 +220,27 @@ pub fn check_step(
                         value: expr,
                     });
                 } else {
+                    cx.failed_names.push(target[0].name.clone());
                     failed = true;
                 }
             }
             StmtKind::Update { optimizer, loss } => {
                 let opt = cx.optimizers.resolve("optimizer", optimizer, errors);
-                let Some(expr) = tensor_expr(cx, loss, &env, errors) else {
-                    continue;
+                let mut reader = Reader {
+                    cx,
+                    env: &env,
+                    place: Place::Step,
+                    noise: &mut noise,
                 };
-                let t = infer(cx, &expr, &env, loss.span, errors);
-                failed |= t.is_none();
-                if let (Some(opt), Some(t)) = (opt, t) {
-                    if t != TType::Scalar {
+                let read = reader.read(loss, errors);
+                failed |= read.is_none();
+                if let (Some(opt), Some((expr, t))) = (opt, read) {
+                    if t.ty != TType::Scalar {
                         errors.push(CheckError::incompatible(
                             "`update` minimizes a scalar loss".into(),
-                            format!("this is {t}"),
+                            format!("this is {}", t.ty),
                             loss.span,
-                            "pass the value of a loss, e.g. `loss = xent(y, logits)`",
+                            "pass the value of a loss, e.g. `loss = xent(y, logits)`, or `mean(...)` of a tensor",
                         ));
                     }
                     stmts.push(StepStmt::Update {
@@ -188,6 +260,7 @@ pub fn check_step(
     if failed || errors.len() > errors_before {
         cx.failed_data.push(data_index);
     }
+    cx.envs.insert(data_index, env);
     Some(Step {
         data: data_index,
         x: x.name.clone(),
@@ -201,7 +274,7 @@ fn note_producer(cx: &mut StepCx<'_>, name: &str, value: &TensorExpr) {
     let model = match value {
         TensorExpr::CallModel { model, .. } => Some(*model),
         TensorExpr::Var(v) => cx.producers.get(v).copied(),
-        TensorExpr::CallLoss { .. } => None,
+        _ => None,
     };
     match model {
         Some(m) => cx.producers.insert(name.to_string(), m),
@@ -226,161 +299,85 @@ pub fn check_step_data_unique(
     }
 }
 
-fn tensor_expr(
-    cx: &StepCx<'_>,
-    expr: &Expr,
-    env: &Env,
-    errors: &mut Vec<CheckError>,
-) -> Option<TensorExpr> {
-    match &expr.kind {
-        ExprKind::Name(id) => {
-            if env.contains_key(&id.name) {
-                Some(TensorExpr::Var(id.name.clone()))
-            } else {
-                let known: Vec<&str> = env.keys().map(String::as_str).collect();
-                errors.push(CheckError::unknown("value", &id.name, id.span, &known));
-                None
-            }
-        }
-        ExprKind::Call(call) => tensor_call(cx, call, env, errors),
-        _ => {
-            errors.push(
-                CheckError::invalid(
-                    "this expression is not supported in a step".into(),
-                    "unsupported here".into(),
-                    expr.span,
-                )
-                .with_help(
-                    "steps call models and losses: `logits = model(x)`, `loss = xent(y, logits)`",
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn tensor_call(
-    cx: &StepCx<'_>,
-    call: &Call,
-    env: &Env,
-    errors: &mut Vec<CheckError>,
-) -> Option<TensorExpr> {
-    let name = call.name.name.as_str();
-    if let Some(model) = cx.models.index(name) {
-        let args = super::args::Args::read(call, &["input", "training"], errors);
-        let input = args.required("input", errors)?;
-        let training = args.boolean("training", false, errors);
-        let input = tensor_expr(cx, input, env, errors)?;
-        return Some(TensorExpr::CallModel {
-            model,
-            input: Box::new(input),
-            training,
-        });
-    }
-    if let Some(loss) = cx.losses.index(name) {
-        let args = super::args::Args::read(call, &["target", "prediction"], errors);
-        let target = args.required("target", errors);
-        let prediction = args.required("prediction", errors);
-        let target = tensor_expr(cx, target?, env, errors);
-        let prediction = tensor_expr(cx, prediction?, env, errors);
-        return Some(TensorExpr::CallLoss {
-            loss,
-            target: Box::new(target?),
-            prediction: Box::new(prediction?),
-        });
-    }
-    let mut known = cx.models.names();
-    known.extend(cx.losses.names());
-    errors.push(CheckError::unknown(
-        "model or loss",
-        name,
-        call.name.span,
-        &known,
-    ));
-    None
-}
-
-/// Infers the type of a step expression, inferring model shapes on first call.
-pub fn infer(
+/// The output type of a model called on `input`, inferring its shapes on the first call.
+pub fn model_output(
     cx: &mut StepCx<'_>,
-    expr: &TensorExpr,
-    env: &Env,
+    model: usize,
+    input: &TType,
     span: Span,
     errors: &mut Vec<CheckError>,
 ) -> Option<TType> {
-    match expr {
-        TensorExpr::Var(name) => env.get(name).cloned(),
-        TensorExpr::CallModel { model, input, .. } => {
-            if cx.models.is_broken(&cx.models.items[*model].0.name) {
-                // Its layers were already reported; shapes through it are unknown.
-                return None;
-            }
-            let input_type = infer(cx, input, env, span, errors)?;
-            let TType::Float(shape) = input_type else {
-                errors.push(CheckError::incompatible(
-                    format!(
-                        "model `{}` is called on {input_type}",
-                        cx.models.items[*model].0.name
-                    ),
-                    format!("{input_type}"),
-                    span,
-                    "models take the data's `x` (or another model's output)",
-                ));
-                return None;
-            };
-            match &cx.inferred[*model] {
-                Some(m) if m.input_shape == shape => Some(TType::Float(m.output_shape().to_vec())),
-                Some(m) => {
-                    errors.push(CheckError::shape(
-                        format!(
-                            "model `{}` is called with inputs of shape {shape:?}, elsewhere {:?}",
-                            m.name, m.input_shape
-                        ),
-                        format!("input of shape {shape:?}"),
-                        span,
-                        "a model takes one input shape",
-                    ));
-                    None
-                }
-                None => {
-                    let (name, (drafts, model_span)) = &cx.models.items[*model];
-                    let m = infer_shapes(&name.name, &shape, drafts, *model_span, errors)?;
-                    let out = m.output_shape().to_vec();
-                    cx.inferred[*model] = Some(m);
-                    Some(TType::Float(out))
-                }
-            }
+    if cx.models.is_broken(&cx.models.items[model].0.name) {
+        // Its layers were already reported; shapes through it are unknown.
+        return None;
+    }
+    let TType::Float(shape) = input else {
+        errors.push(CheckError::incompatible(
+            format!(
+                "model `{}` is called on {input}",
+                cx.models.items[model].0.name
+            ),
+            format!("{input}"),
+            span,
+            "models take the data's `x` (or another model's output)",
+        ));
+        return None;
+    };
+    match &cx.inferred[model] {
+        Some(m) if m.input_shape == *shape => Some(TType::Float(m.output_shape().to_vec())),
+        Some(m) => {
+            errors.push(CheckError::shape(
+                format!(
+                    "model `{}` is called with inputs of shape {shape:?}, elsewhere {:?}",
+                    m.name, m.input_shape
+                ),
+                format!("input of shape {shape:?}"),
+                span,
+                "a model takes one input shape; `flatten(x)` makes a vector of an image",
+            ));
+            None
         }
-        TensorExpr::CallLoss {
-            loss,
-            target,
-            prediction,
-        } => {
-            let last_layer = match prediction.as_ref() {
-                TensorExpr::Var(v) => cx
-                    .producers
-                    .get(v)
-                    .and_then(|m| cx.inferred[*m].as_ref())
-                    .and_then(|m| m.layers.last())
-                    .map(|l| {
-                        (
-                            l.span,
-                            format!("the last layer outputs {:?}", l.output_shape),
-                        )
-                    }),
-                _ => None,
-            };
-            let target = infer(cx, target, env, span, errors)?;
-            let prediction = infer(cx, prediction, env, span, errors)?;
-            let loss = &cx.losses.items[*loss].1;
-            let before = errors.len();
-            let ok = loss_compatible(loss, &target, &prediction, span, errors);
-            if let (Some(err), Some((layer_span, label))) = (errors.get_mut(before), last_layer) {
-                err.related = Some((layer_span, label));
-            }
-            ok.then_some(TType::Scalar)
+        None => {
+            let (name, (drafts, model_span)) = &cx.models.items[model];
+            let m = infer_shapes(&name.name, shape, drafts, *model_span, errors)?;
+            let out = m.output_shape().to_vec();
+            cx.inferred[model] = Some(m);
+            Some(TType::Float(out))
         }
     }
+}
+
+/// Checks a loss's arguments; a failure about the predictions of a model points at its last layer too.
+pub fn loss_type(
+    cx: &StepCx<'_>,
+    loss: usize,
+    target: &TType,
+    prediction: &TType,
+    prediction_expr: &TensorExpr,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<TType> {
+    let last_layer = match prediction_expr {
+        TensorExpr::Var(v) => cx
+            .producers
+            .get(v)
+            .and_then(|m| cx.inferred[*m].as_ref())
+            .and_then(|m| m.layers.last())
+            .map(|l| {
+                (
+                    l.span,
+                    format!("the last layer outputs {:?}", l.output_shape),
+                )
+            }),
+        _ => None,
+    };
+    let loss = &cx.losses.items[loss].1;
+    let before = errors.len();
+    let ok = loss_compatible(loss, target, prediction, span, errors);
+    if let (Some(err), Some((layer_span, label))) = (errors.get_mut(before), last_layer) {
+        err.related = Some((layer_span, label));
+    }
+    ok.then_some(TType::Scalar)
 }
 
 fn loss_compatible(
@@ -455,227 +452,9 @@ fn loss_compatible(
             }
             true
         }
-        (_, TType::Scalar) => fail(
-            format!("loss `{name}` needs targets, got a scalar"),
+        (_, TType::Scalar | TType::Number) => fail(
+            format!("loss `{name}` needs targets, got {target}"),
             "pass the labels `y` first",
         ),
-    }
-}
-
-pub const METRICS: &[&str] = &[
-    "mean",
-    "sparse_categorical_accuracy",
-    "categorical_accuracy",
-    "binary_accuracy",
-    "accuracy",
-];
-
-/// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
-pub fn check_metrics(
-    file: &File,
-    steps: &[Step],
-    cx: &mut StepCx<'_>,
-    errors: &mut Vec<CheckError>,
-) -> Vec<Metric> {
-    let mut metrics: Vec<(Ident, Metric)> = Vec::new();
-    for decl in &file.decls {
-        let DeclKind::Metrics { metrics: list } = &decl.kind else {
-            continue;
-        };
-        for m in list {
-            if let Some((first, _)) = metrics.iter().find(|(n, _)| n.name == m.name.name) {
-                errors.push(CheckError::duplicate(
-                    "metric",
-                    &m.name.name,
-                    m.name.span,
-                    first.span,
-                ));
-                continue;
-            }
-            let Some(data) = cx.datasets.resolve("data", &m.on, errors) else {
-                cx.poisoned.push(m.name.name.clone());
-                continue;
-            };
-            if cx.failed_data.contains(&data) {
-                cx.poisoned.push(m.name.name.clone());
-                continue;
-            }
-            let Some(step_index) = steps.iter().position(|s| s.data == data) else {
-                cx.poisoned.push(m.name.name.clone());
-                errors.push(CheckError::missing(
-                    "no step runs on this data",
-                    format!("no step runs on `{}`", m.on.name),
-                    m.on.span,
-                    "use the data of a step: `train`'s `data` or `validate`, or a `step on DATA`",
-                ));
-                continue;
-            };
-            let step = &steps[step_index];
-            let env = step_env(cx, step);
-            match metric_kind(cx, &m.value, &env, errors) {
-                Some(kind) => metrics.push((
-                    m.name.clone(),
-                    Metric {
-                        name: m.name.name.clone(),
-                        step: step_index,
-                        kind,
-                    },
-                )),
-                None => cx.poisoned.push(m.name.name.clone()),
-            }
-        }
-    }
-    metrics.into_iter().map(|(_, m)| m).collect()
-}
-
-/// The names a step binds, with their types (recomputed from the checked step).
-fn step_env(cx: &StepCx<'_>, step: &Step) -> Env {
-    let mut env = data_env(&cx.datasets.items[step.data].1, &step.x, &step.y);
-    for stmt in &step.stmts {
-        if let StepStmt::Let { name, value } = stmt {
-            if let Some(t) = quiet_type(cx, value, &env) {
-                env.insert(name.clone(), t);
-            }
-        }
-    }
-    env
-}
-
-fn quiet_type(cx: &StepCx<'_>, expr: &TensorExpr, env: &Env) -> Option<TType> {
-    match expr {
-        TensorExpr::Var(n) => env.get(n).cloned(),
-        TensorExpr::CallModel { model, .. } => cx.inferred[*model]
-            .as_ref()
-            .map(|m| TType::Float(m.output_shape().to_vec())),
-        TensorExpr::CallLoss { .. } => Some(TType::Scalar),
-    }
-}
-
-fn metric_kind(
-    cx: &StepCx<'_>,
-    expr: &Expr,
-    env: &Env,
-    errors: &mut Vec<CheckError>,
-) -> Option<MetricKind> {
-    let ExprKind::Call(call) = &expr.kind else {
-        errors.push(
-            CheckError::invalid(
-                "a metric is a call such as `mean(loss)`".into(),
-                "not a metric".into(),
-                expr.span,
-            )
-            .with_help(format!("metrics: {}", METRICS.join(", "))),
-        );
-        return None;
-    };
-    let name = call.name.name.as_str();
-    let var = |e: &Expr, errors: &mut Vec<CheckError>| -> Option<(TensorExpr, TType)> {
-        match &e.kind {
-            ExprKind::Name(id) => match env.get(&id.name) {
-                Some(t) => Some((TensorExpr::Var(id.name.clone()), t.clone())),
-                None => {
-                    let known: Vec<&str> = env.keys().map(String::as_str).collect();
-                    errors.push(CheckError::unknown("step value", &id.name, id.span, &known));
-                    None
-                }
-            },
-            _ => {
-                errors.push(
-                    CheckError::invalid(
-                        "metrics read values the step binds".into(),
-                        "not a name".into(),
-                        e.span,
-                    )
-                    .with_help("bind it in the step first, e.g. `logits = model(x)`"),
-                );
-                None
-            }
-        }
-    };
-    let _ = cx;
-    match name {
-        "mean" => {
-            let args = super::args::Args::read(call, &["value"], errors);
-            let (value, t) = var(args.required("value", errors)?, errors)?;
-            if t != TType::Scalar {
-                errors.push(CheckError::incompatible(
-                    "`mean` averages a scalar per step".into(),
-                    format!("this is {t}"),
-                    call.span,
-                    "take the mean of a loss value, e.g. `mean(loss)`",
-                ));
-                return None;
-            }
-            Some(MetricKind::Mean(value))
-        }
-        "sparse_categorical_accuracy" | "categorical_accuracy" | "accuracy" | "binary_accuracy" => {
-            let params: &[&str] = if name == "binary_accuracy" {
-                &["labels", "predictions", "threshold"]
-            } else {
-                &["labels", "predictions"]
-            };
-            let args = super::args::Args::read(call, params, errors);
-            let labels = args.required("labels", errors);
-            let predictions = args.required("predictions", errors);
-            let threshold = args.number("threshold", 0.5, errors) as f32;
-            let (labels, lt) = var(labels?, errors)?;
-            let (predictions, pt) = var(predictions?, errors)?;
-            let TType::Float(pred) = &pt else {
-                errors.push(CheckError::incompatible(
-                    format!("`{name}` needs predictions"),
-                    format!("this is {pt}"),
-                    call.span,
-                    "pass the model's output second",
-                ));
-                return None;
-            };
-            match (name, &lt) {
-                ("binary_accuracy", _) => Some(MetricKind::BinaryAccuracy {
-                    labels,
-                    predictions,
-                    threshold,
-                }),
-                ("sparse_categorical_accuracy", TType::Float(_)) => {
-                    errors.push(CheckError::incompatible(
-                        "`sparse_categorical_accuracy` takes class indices, but the labels are one-hot".into(),
-                        format!("labels are {lt}"),
-                        call.span,
-                        "use `categorical_accuracy`",
-                    ));
-                    None
-                }
-                ("categorical_accuracy", TType::Labels { .. }) => {
-                    errors.push(CheckError::incompatible(
-                        "`categorical_accuracy` takes one-hot labels, but the labels are class indices".into(),
-                        format!("labels are {lt}"),
-                        call.span,
-                        "use `sparse_categorical_accuracy`",
-                    ));
-                    None
-                }
-                (_, TType::Labels { classes }) if pred.len() != 1 || pred[0] != *classes => {
-                    errors.push(CheckError::incompatible(
-                        format!("the data has {classes} classes but the predictions have shape {pred:?}"),
-                        "compared here".into(),
-                        call.span,
-                        "pass the model's output for these labels",
-                    ));
-                    None
-                }
-                _ => Some(MetricKind::Accuracy {
-                    labels,
-                    predictions,
-                }),
-            }
-        }
-        other => {
-            errors.push(CheckError::unknown(
-                "metric",
-                other,
-                call.name.span,
-                METRICS,
-            ));
-            None
-        }
     }
 }

@@ -154,6 +154,8 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         poisoned: Vec::new(),
         incomplete: false,
         producers: std::collections::HashMap::new(),
+        envs: std::collections::HashMap::new(),
+        failed_names: Vec::new(),
     };
     let mut plan_steps = Vec::new();
     let mut on_non_finite = NonFinitePolicy::Stop;
@@ -196,9 +198,10 @@ pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experimen
         ));
     }
 
-    let metrics = steps::check_metrics(file, &plan_steps, &mut cx, errors);
+    let metrics = super::metrics::check_metrics(file, &plan_steps, &mut cx, errors);
     let mut hooks = Hooks::default();
-    let (before, after) = hooks::check_hooks(file, &cx, &metrics, &mut hooks, errors);
+    super::grid::infer_grid_models(file, &mut cx, &plan_steps);
+    let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
 
     for (i, (name, _)) in models.items.iter().enumerate() {
         if cx.inferred[i].is_none()

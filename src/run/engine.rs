@@ -17,6 +17,7 @@ pub mod streams {
     pub const INIT: u64 = 1;
     pub const SHUFFLE: u64 = 2;
     pub const DROPOUT: u64 = 3;
+    pub const GRID: u64 = 4;
 }
 
 pub struct Engine {

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use dfdx::prelude::*;
 
 use super::engine::Engine;
+use super::eval::{host, Scope, StepState, Value};
 use super::metrics::{accuracy_hits, binary_hits, one_hot_hits, MetricSet};
 use super::scalar::{self, LoopState};
 use crate::check::plan::{Action, Clip, MetricKind, Step, StepStmt, TensorExpr};
-use crate::lower::loss::{loss, Target};
-use crate::lower::model::Act;
 use crate::lower::optimizer::clip;
 
 /// A batch as the step sees it.
+#[derive(Clone)]
 pub struct Batch {
     /// Inputs, row-major, `shape[0]` rows.
     pub x: Vec<f32>,
@@ -49,11 +49,6 @@ impl StepTape for NoneTape {
     }
 }
 
-enum Value<T> {
-    Act(Act<T>),
-    Scalar(Tensor<(), f32, Cpu, T>),
-}
-
 /// The loop's position, for hooks evaluated inside the step.
 #[derive(Clone, Copy)]
 pub struct Position {
@@ -67,8 +62,12 @@ pub struct StepOutcome {
     pub loss: Option<f32>,
     /// A non-finite loss or gradient met under `on_nan = stop`: what went non-finite.
     pub non_finite: Option<String>,
+    /// The first value of every name the step bound.
+    pub values: HashMap<String, super::eval::Host>,
 }
 
+/// Runs a step on a batch: each `update` in order (see `eval` for how their
+/// losses are computed), then the names no update needed, then the metrics.
 pub fn run_step<T: StepTape>(
     engine: &mut Engine,
     step_index: usize,
@@ -85,73 +84,121 @@ pub fn run_step<T: StepTape>(
         .filter(|(_, m)| m.step == step_index)
         .map(|(i, m)| (i, &m.kind))
         .collect();
-    // Names whose values metrics read: snapshot them as host data when bound.
-    let watched: Vec<&str> = metric_list
+    let mut defs = HashMap::new();
+    let mut bound = Vec::new();
+    for stmt in &step.stmts {
+        if let StepStmt::Let { name, value } = stmt {
+            defs.insert(name.clone(), value.clone());
+            bound.push(name.clone());
+        }
+    }
+    // The first value of every bound name is kept, for metrics and the progress bar's loss.
+    let watched: Vec<String> = bound
         .iter()
-        .flat_map(|(_, k)| super::metrics::reads(k))
-        .filter_map(|e| match e {
-            TensorExpr::Var(n) if *n != step.x && *n != step.y => Some(n.as_str()),
-            _ => None,
-        })
+        .filter(|n| **n != step.x && **n != step.y)
+        .cloned()
         .collect();
-    let mut env: HashMap<String, Value<T>> = HashMap::new();
-    let mut snapshots: HashMap<&str, Vec<f32>> = HashMap::new();
-    let mut last_loss = None;
+    let mut state = StepState::default();
     let mut non_finite = None;
     for stmt in &step.stmts {
-        match stmt {
-            StepStmt::Let { name, value } => {
-                let v = eval::<T>(engine, step, value, batch, &mut env);
-                if watched.contains(&name.as_str()) {
-                    snapshots.insert(name.as_str(), host_data(&v));
-                }
-                if let Value::Scalar(s) = &v {
-                    last_loss = Some(s.array());
-                }
-                env.insert(name.clone(), v);
-            }
-            StepStmt::Update { optimizer, loss } => {
-                let Value::Scalar(l) = eval::<T>(engine, step, loss, batch, &mut env) else {
-                    unreachable!("check guarantees `update` gets a scalar")
-                };
-                let value = l.array();
-                if !value.is_finite() {
-                    non_finite.get_or_insert_with(|| {
-                        format!(
-                            "the loss minimized by `{}` is {value}",
-                            exp.optimizers[*optimizer].name
-                        )
-                    });
-                    continue;
-                }
-                if let Some(mut grads) = T::backward(l) {
-                    if let Err(what) =
-                        apply_update(engine, *optimizer, &mut grads, position, metrics)
-                    {
-                        non_finite.get_or_insert(what);
-                    }
-                }
+        let StepStmt::Update { optimizer, loss } = stmt else {
+            continue;
+        };
+        let mut scope = new_scope::<T>(engine, step, batch, &defs, &watched, &mut state);
+        let Value::Scalar(l) = scope.eval(loss, true) else {
+            unreachable!("check guarantees `update` gets a scalar")
+        };
+        drop(scope);
+        let value = l.array();
+        if !value.is_finite() {
+            non_finite.get_or_insert_with(|| {
+                format!(
+                    "the loss minimized by `{}` is {value}",
+                    exp.optimizers[*optimizer].name
+                )
+            });
+            continue;
+        }
+        if let Some(mut grads) = T::backward(l) {
+            if let Err(what) = apply_update(engine, *optimizer, &mut grads, position, metrics) {
+                non_finite.get_or_insert(what);
             }
         }
     }
+    // Names no update needed (all of them in a step without updates), in order.
+    let rest: Vec<&String> = bound
+        .iter()
+        .filter(|n| !state.evaluated.contains(n))
+        .collect();
+    if !rest.is_empty() {
+        let mut scope = new_scope::<NoneTape>(engine, step, batch, &defs, &watched, &mut state);
+        for name in rest {
+            scope.eval(&TensorExpr::Var(name.clone()), true);
+        }
+    }
+    let last_loss = bound
+        .iter()
+        .rev()
+        .filter_map(|n| state.snapshots.get(n))
+        .find(|h| h.shape.is_empty())
+        .map(|h| h.data[0]);
+    let mut scope = new_scope::<NoneTape>(engine, step, batch, &defs, &watched, &mut state);
+    scope.frozen = true;
+    record_metrics(&mut scope, step, batch, &metric_list, metrics);
+    StepOutcome {
+        loss: last_loss,
+        non_finite,
+        values: state.snapshots,
+    }
+}
+
+fn new_scope<'a, T: StepTape>(
+    engine: &'a Engine,
+    step: &'a Step,
+    batch: &'a Batch,
+    defs: &'a HashMap<String, TensorExpr>,
+    watched: &'a [String],
+    state: &'a mut StepState,
+) -> Scope<'a, T> {
+    Scope {
+        engine,
+        batch,
+        x: &step.x,
+        y: &step.y,
+        defs,
+        watched,
+        state,
+        memo: HashMap::new(),
+        frozen: false,
+        fixed_noise: None,
+    }
+}
+
+fn record_metrics(
+    scope: &mut Scope<'_, NoneTape>,
+    step: &Step,
+    batch: &Batch,
+    metric_list: &[(usize, &MetricKind)],
+    metrics: &mut MetricSet,
+) {
+    let mut read = |e: &TensorExpr| -> Vec<f32> {
+        match e {
+            TensorExpr::Var(n) if *n == step.y => batch
+                .one_hot
+                .clone()
+                .unwrap_or_else(|| batch.labels.iter().map(|&c| c as f32).collect()),
+            other => host(&scope.eval(other, false)).data,
+        }
+    };
+    let rows = batch.shape[0];
     for (i, kind) in metric_list {
-        let read = |e: &TensorExpr| -> Vec<f32> {
-            match e {
-                TensorExpr::Var(n) if *n == step.y => batch
-                    .one_hot
-                    .clone()
-                    .unwrap_or_else(|| batch.labels.iter().map(|&c| c as f32).collect()),
-                TensorExpr::Var(n) if *n == step.x => batch.x.clone(),
-                TensorExpr::Var(n) => snapshots.get(n.as_str()).cloned().unwrap_or_default(),
-                _ => Vec::new(),
-            }
-        };
-        let rows = batch.shape[0];
-        let acc = &mut metrics.current[i];
         match kind {
             MetricKind::Mean(e) => {
-                if let Some(v) = read(e).first() {
-                    acc.add_mean(*v);
+                let v = read(e);
+                if !v.is_empty() {
+                    // Sums in f64: the mean of a tensor (one value for a loss).
+                    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+                    metrics.current[*i].add_mean(mean as f32);
                 }
             }
             MetricKind::Accuracy {
@@ -166,7 +213,7 @@ pub fn run_step<T: StepTape>(
                     }
                     other => one_hot_hits(&p, &read(other), width),
                 };
-                acc.add_ratio(hits, rows);
+                metrics.current[*i].add_ratio(hits, rows);
             }
             MetricKind::BinaryAccuracy {
                 labels,
@@ -174,86 +221,10 @@ pub fn run_step<T: StepTape>(
                 threshold,
             } => {
                 let p = read(predictions);
-                acc.add_ratio(binary_hits(&p, &read(labels), *threshold), p.len());
+                let hits = binary_hits(&p, &read(labels), *threshold);
+                metrics.current[*i].add_ratio(hits, p.len());
             }
         }
-    }
-    StepOutcome {
-        loss: last_loss,
-        non_finite,
-    }
-}
-
-fn host_data<T: Tape<f32, Cpu>>(v: &Value<T>) -> Vec<f32> {
-    match v {
-        Value::Act(Act::Flat(t)) => t.as_vec(),
-        Value::Act(Act::Image(t)) => t.as_vec(),
-        Value::Scalar(s) => vec![s.array()],
-    }
-}
-
-fn eval<T: StepTape>(
-    engine: &Engine,
-    step: &Step,
-    expr: &TensorExpr,
-    batch: &Batch,
-    env: &mut HashMap<String, Value<T>>,
-) -> Value<T> {
-    match expr {
-        TensorExpr::Var(name) if *name == step.x => Value::Act(input::<T>(engine, batch)),
-        TensorExpr::Var(name) => env
-            .remove(name)
-            .unwrap_or_else(|| unreachable!("check guarantees `{name}` is bound before use")),
-        TensorExpr::CallModel {
-            model,
-            input: arg,
-            training,
-        } => {
-            let from_data = matches!(&**arg, TensorExpr::Var(n) if *n == step.x);
-            let Value::Act(x) = eval::<T>(engine, step, arg, batch, env) else {
-                unreachable!("check guarantees models get tensors")
-            };
-            let lowered = &engine.models[*model];
-            if *training {
-                engine
-                    .dropout_draws
-                    .set(engine.dropout_draws.get() + lowered.dropout_layers());
-            }
-            Value::Act(lowered.forward(x, *training, !from_data))
-        }
-        TensorExpr::CallLoss {
-            loss: l,
-            target,
-            prediction,
-        } => {
-            let Value::Act(pred) = eval::<T>(engine, step, prediction, batch, env) else {
-                unreachable!("check guarantees losses get predictions")
-            };
-            let kind = engine.exp.losses[*l].kind;
-            let held;
-            let target = match &**target {
-                TensorExpr::Var(n) if *n == step.y => match &batch.one_hot {
-                    Some(v) => Target::Dense(v),
-                    None => Target::Labels(&batch.labels),
-                },
-                TensorExpr::Var(n) if *n == step.x => Target::Dense(&batch.x),
-                other => {
-                    held = host_data(&eval::<T>(engine, step, other, batch, env));
-                    Target::Dense(&held)
-                }
-            };
-            Value::Scalar(loss(&engine.dev, kind, pred.into_flat(), &target))
-        }
-    }
-}
-
-fn input<T: StepTape>(engine: &Engine, batch: &Batch) -> Act<T> {
-    let x = batch.x.clone();
-    match batch.shape.as_slice() {
-        [b, n] => Act::Flat(T::attach(engine.dev.tensor_from_vec(x, (*b, *n)))),
-        [b, h, w] => Act::Image(T::attach(engine.dev.tensor_from_vec(x, (*b, 1, *h, *w)))),
-        [b, c, h, w] => Act::Image(T::attach(engine.dev.tensor_from_vec(x, (*b, *c, *h, *w)))),
-        other => unreachable!("check limits inputs to rank 1 to 3, got {other:?}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The epoch/step loop: each epoch runs the training steps over their
 //! (reshuffled) data, then the evaluation steps, then the epoch-end hooks.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{Checkpoint, LoopPosition};
 use super::engine::{streams, Engine};
+use super::grid::{self, Kept};
 use super::metrics::MetricSet;
 use super::scalar::{self, LoopState};
 use super::step::{run_step, Batch, Position};
@@ -69,6 +71,10 @@ pub struct Loop<'a> {
     shuffle_rng: ChaCha8Rng,
     /// Shuffle RNG position before the pass in progress drew its order.
     pass_rng_pos: u128,
+    /// Where `grid` actions write; `None` draws nothing.
+    pub out_dir: Option<std::path::PathBuf>,
+    /// Per step that a `grid` reads: its first batch of the epoch, with its values.
+    pub kept: HashMap<usize, Kept>,
 }
 
 impl<'a> Loop<'a> {
@@ -94,6 +100,8 @@ impl<'a> Loop<'a> {
             resume: None,
             shuffle_rng,
             pass_rng_pos: 0,
+            out_dir: None,
+            kept: HashMap::new(),
         }
     }
 
@@ -158,6 +166,10 @@ impl<'a> Loop<'a> {
         self.metrics.end_epoch();
         self.times.push(times);
         self.hooks(&exp.hooks.epoch_end, epoch);
+        // The next pass has not drawn its order yet: a resume from here starts the
+        // shuffle RNG where it is now, not where the last pass (a shuffled one, when
+        // the experiment has a single step) started.
+        self.pass_rng_pos = self.shuffle_rng.get_word_pos();
         let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
         if every > 0 && (epoch + 1).is_multiple_of(every) {
             self.checkpoint(epoch + 1, 0, 0, false);
@@ -291,6 +303,15 @@ impl<'a> Loop<'a> {
             if step.trains() {
                 self.global_step += 1;
             }
+            if k == 0 && grid_reads(&exp, step_index) {
+                self.kept.insert(
+                    step_index,
+                    Kept {
+                        batch: batch.clone(),
+                        values: outcome.values,
+                    },
+                );
+            }
             if let Some(what) = outcome.non_finite {
                 if exp.on_non_finite == NonFinitePolicy::Stop {
                     progress.finish();
@@ -364,6 +385,15 @@ impl<'a> Loop<'a> {
                     new_lrs.push((*optimizer, scalar::eval(value, &state)))
                 }
                 Action::Log(format) => lines.push(scalar::render(format, &state)),
+                Action::Grid { .. } => {
+                    if let Some(dir) = &self.out_dir {
+                        match grid::draw(&self.engine, action, &self.kept, epoch + 1, dir) {
+                            Ok(Some(path)) => lines.push(format!("grid: {}", path.display())),
+                            Ok(None) => {}
+                            Err(e) => lines.push(format!("grid not written: {e}")),
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -374,4 +404,14 @@ impl<'a> Loop<'a> {
             (self.out)(&line);
         }
     }
+}
+
+/// Whether a `grid` action reads the values of step `step`.
+fn grid_reads(exp: &crate::check::Experiment, step: usize) -> bool {
+    exp.hooks
+        .epoch_end
+        .iter()
+        .chain(&exp.hooks.epoch_start)
+        .chain(&exp.after)
+        .any(|a| matches!(a, Action::Grid { step: Some(s), .. } if *s == step))
 }

@@ -1,0 +1,189 @@
+//! `metrics { name = EXPR on DATA }`: each metric reads the values the step on
+//! DATA binds, through a tensor expression (no model calls, no noise).
+
+use super::error::CheckError;
+use super::plan::{Metric, MetricKind, Step, TensorExpr};
+use super::steps::{StepCx, TType};
+use super::tensor::{Env, Place, Reader};
+use crate::syntax::ast::{DeclKind, Expr, ExprKind, File, Ident};
+
+pub const METRICS: &[&str] = &[
+    "mean",
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "binary_accuracy",
+    "accuracy",
+];
+
+/// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
+pub fn check_metrics(
+    file: &File,
+    steps: &[Step],
+    cx: &mut StepCx<'_>,
+    errors: &mut Vec<CheckError>,
+) -> Vec<Metric> {
+    let mut metrics: Vec<(Ident, Metric)> = Vec::new();
+    for decl in &file.decls {
+        let DeclKind::Metrics { metrics: list } = &decl.kind else {
+            continue;
+        };
+        for m in list {
+            if let Some((first, _)) = metrics.iter().find(|(n, _)| n.name == m.name.name) {
+                errors.push(CheckError::duplicate(
+                    "metric",
+                    &m.name.name,
+                    m.name.span,
+                    first.span,
+                ));
+                continue;
+            }
+            let Some(data) = cx.datasets.resolve("data", &m.on, errors) else {
+                cx.poisoned.push(m.name.name.clone());
+                continue;
+            };
+            if cx.failed_data.contains(&data) {
+                cx.poisoned.push(m.name.name.clone());
+                continue;
+            }
+            let Some(step_index) = steps.iter().position(|s| s.data == data) else {
+                cx.poisoned.push(m.name.name.clone());
+                errors.push(CheckError::missing(
+                    "no step runs on this data",
+                    format!("no step runs on `{}`", m.on.name),
+                    m.on.span,
+                    "use the data of a step: `train`'s `data` or `validate`, or a `step on DATA`",
+                ));
+                continue;
+            };
+            let step = &steps[step_index];
+            let env = cx.envs.get(&step.data).cloned().unwrap_or_default();
+            match metric_kind(cx, &m.value, &env, errors) {
+                Some(kind) => metrics.push((
+                    m.name.clone(),
+                    Metric {
+                        name: m.name.name.clone(),
+                        step: step_index,
+                        kind,
+                    },
+                )),
+                None => cx.poisoned.push(m.name.name.clone()),
+            }
+        }
+    }
+    metrics.into_iter().map(|(_, m)| m).collect()
+}
+
+fn metric_kind(
+    cx: &mut StepCx<'_>,
+    expr: &Expr,
+    env: &Env,
+    errors: &mut Vec<CheckError>,
+) -> Option<MetricKind> {
+    let ExprKind::Call(call) = &expr.kind else {
+        errors.push(
+            CheckError::invalid(
+                "a metric is a call such as `mean(loss)`".into(),
+                "not a metric".into(),
+                expr.span,
+            )
+            .with_help(format!("metrics: {}", METRICS.join(", "))),
+        );
+        return None;
+    };
+    let name = call.name.name.as_str();
+    let mut noise = 0;
+    let mut value = |e: &Expr, errors: &mut Vec<CheckError>| -> Option<(TensorExpr, TType)> {
+        let mut reader = Reader {
+            cx: &mut *cx,
+            env,
+            place: Place::Metric,
+            noise: &mut noise,
+        };
+        reader.read(e, errors).map(|(e, t)| (e, t.ty))
+    };
+    match name {
+        "mean" => {
+            let args = super::args::Args::read(call, &["value"], errors);
+            let (value, t) = value(args.required("value", errors)?, errors)?;
+            if matches!(t, TType::Labels { .. } | TType::Number) {
+                errors.push(CheckError::incompatible(
+                    "`mean` averages values the step computes".into(),
+                    format!("this is {t}"),
+                    call.span,
+                    "take the mean of a loss value, e.g. `mean(loss)`, or of a tensor",
+                ));
+                return None;
+            }
+            Some(MetricKind::Mean(value))
+        }
+        "sparse_categorical_accuracy" | "categorical_accuracy" | "accuracy" | "binary_accuracy" => {
+            let params: &[&str] = if name == "binary_accuracy" {
+                &["labels", "predictions", "threshold"]
+            } else {
+                &["labels", "predictions"]
+            };
+            let args = super::args::Args::read(call, params, errors);
+            let labels = args.required("labels", errors);
+            let predictions = args.required("predictions", errors);
+            let threshold = args.number("threshold", 0.5, errors) as f32;
+            let (labels, lt) = value(labels?, errors)?;
+            let (predictions, pt) = value(predictions?, errors)?;
+            let TType::Float(pred) = &pt else {
+                errors.push(CheckError::incompatible(
+                    format!("`{name}` needs predictions"),
+                    format!("this is {pt}"),
+                    call.span,
+                    "pass the model's output second",
+                ));
+                return None;
+            };
+            match (name, &lt) {
+                ("binary_accuracy", _) => Some(MetricKind::BinaryAccuracy {
+                    labels,
+                    predictions,
+                    threshold,
+                }),
+                ("sparse_categorical_accuracy", TType::Float(_)) => {
+                    errors.push(CheckError::incompatible(
+                        "`sparse_categorical_accuracy` takes class indices, but the labels are one-hot".into(),
+                        format!("labels are {lt}"),
+                        call.span,
+                        "use `categorical_accuracy`",
+                    ));
+                    None
+                }
+                ("categorical_accuracy", TType::Labels { .. }) => {
+                    errors.push(CheckError::incompatible(
+                        "`categorical_accuracy` takes one-hot labels, but the labels are class indices".into(),
+                        format!("labels are {lt}"),
+                        call.span,
+                        "use `sparse_categorical_accuracy`",
+                    ));
+                    None
+                }
+                (_, TType::Labels { classes }) if pred.len() != 1 || pred[0] != *classes => {
+                    errors.push(CheckError::incompatible(
+                        format!("the data has {classes} classes but the predictions have shape {pred:?}"),
+                        "compared here".into(),
+                        call.span,
+                        "pass the model's output for these labels",
+                    ));
+                    None
+                }
+                _ => Some(MetricKind::Accuracy {
+                    labels,
+                    predictions,
+                }),
+            }
+        }
+        other => {
+            errors.push(CheckError::unknown(
+                "metric",
+                other,
+                call.name.span,
+                METRICS,
+            ));
+            None
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Evaluating a step's tensor expressions on dfdx tensors.
+//!
+//! dfdx's backward pass consumes its tape, so each `update` evaluates its loss
+//! in a scope of its own: the names its loss reads are computed afresh from
+//! their definitions, with the parameters as they are when the update runs.
+//! Inside one scope a name is computed once; its first (non-detached) reader
+//! takes the tape that records its history, later readers get the same tensor
+//! (same id) on an empty tape, and merging the tapes in the loss joins them.
+//! Noise is drawn once per step and shared by every scope.
+
+use std::collections::HashMap;
+
+use dfdx::prelude::*;
+use ndarray_rand::rand_distr::{Distribution, Normal, Uniform};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use self::ops::{binary, map, pow, reduce, unary};
+use super::engine::Engine;
+use super::step::{Batch, StepTape};
+use crate::check::plan::{Noise, TensorExpr};
+use crate::lower::loss::{loss, Target};
+use crate::lower::model::Act;
+
+pub enum Value<T> {
+    Act(Act<T>),
+    Scalar(Tensor<(), f32, Cpu, T>),
+    Const(f32),
+}
+
+/// Host data of a value and its shape (batch first); `[]` for a scalar.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub data: Vec<f32>,
+    pub shape: Vec<usize>,
+}
+
+/// What lasts across the scopes of one step.
+#[derive(Default)]
+pub struct StepState {
+    /// Noise by draw number.
+    pub noise: HashMap<usize, Host>,
+    /// The first value of each watched name.
+    pub snapshots: HashMap<String, Host>,
+    /// Names evaluated in some scope.
+    pub evaluated: Vec<String>,
+}
+
+pub struct Scope<'a, T> {
+    pub engine: &'a Engine,
+    pub batch: &'a Batch,
+    pub x: &'a str,
+    pub y: &'a str,
+    /// Definitions of the names the step binds.
+    pub defs: &'a HashMap<String, TensorExpr>,
+    /// Names whose first value is kept for metrics.
+    pub watched: &'a [String],
+    pub state: &'a mut StepState,
+    /// Values computed in this scope, and whether a reader took the tape.
+    pub memo: HashMap<String, (Value<T>, bool)>,
+    /// Metrics: names read from snapshots instead of being computed.
+    pub frozen: bool,
+    /// Grids: noise from this seed (and the draw's number), not from the device.
+    pub fixed_noise: Option<u64>,
+}
+
+impl<T: StepTape> Scope<'_, T> {
+    /// Evaluates `expr`. With `take` false the result is only read (detached,
+    /// a target, a shape), and the tapes of named values stay where they are.
+    pub fn eval(&mut self, expr: &TensorExpr, take: bool) -> Value<T> {
+        match expr {
+            TensorExpr::Var(name) => self.var(name, take),
+            TensorExpr::Const(v) => Value::Const(*v as f32),
+            TensorExpr::CallModel {
+                model,
+                input,
+                training,
+            } => {
+                let leaf = is_leaf(input, self.x, self.y);
+                let Value::Act(x) = self.eval(input, take) else {
+                    unreachable!("check guarantees models get tensors")
+                };
+                let lowered = &self.engine.models[*model];
+                if *training {
+                    let draws = &self.engine.dropout_draws;
+                    draws.set(draws.get() + lowered.dropout_layers());
+                }
+                Value::Act(lowered.forward(x, *training, !leaf))
+            }
+            TensorExpr::CallLoss {
+                loss: l,
+                target,
+                prediction,
+            } => {
+                let Value::Act(pred) = self.eval(prediction, take) else {
+                    unreachable!("check guarantees losses get predictions")
+                };
+                let kind = self.engine.exp.losses[*l].kind;
+                let batch = self.batch;
+                let held;
+                // Targets are constants: no gradient flows into them.
+                let target = match &**target {
+                    TensorExpr::Var(n) if n == self.y => match &batch.one_hot {
+                        Some(v) => Target::Dense(v),
+                        None => Target::Labels(&batch.labels),
+                    },
+                    TensorExpr::Var(n) if n == self.x => Target::Dense(&batch.x),
+                    other => {
+                        held = host(&self.eval(other, false)).data;
+                        Target::Dense(&held)
+                    }
+                };
+                Value::Scalar(loss(&self.engine.dev, kind, pred.into_flat(), &target))
+            }
+            TensorExpr::Unary(f, a) => {
+                let v = self.eval(a, take);
+                map(v, |t| unary(*f, t), |t| unary(*f, t))
+            }
+            TensorExpr::Pow(a, p) => {
+                let p = *p;
+                let v = self.eval(a, take);
+                map(v, |t| pow(t, p), |t| pow(t, p))
+            }
+            TensorExpr::Binary(op, a, b) => {
+                let a = self.eval(a, take);
+                let b = self.eval(b, take);
+                binary(*op, a, b)
+            }
+            TensorExpr::Reduce { op, axis, input } => {
+                let v = self.eval(input, take);
+                reduce(*op, *axis, v)
+            }
+            TensorExpr::Detach(a) => {
+                let v = self.eval(a, false);
+                let h = host(&v);
+                self.rebuild(h)
+            }
+            TensorExpr::Noise { kind, shape, id } => {
+                let rows = self.batch.shape[0];
+                let h = match self.state.noise.get(id) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let seed = match self.fixed_noise {
+                            Some(s) => s.wrapping_add(*id as u64),
+                            None => {
+                                // One device draw per call: a resumed run, which replays
+                                // the device's draws, gets the same noise.
+                                let draws = &self.engine.dropout_draws;
+                                draws.set(draws.get() + 1);
+                                self.engine.dev.random_u64()
+                            }
+                        };
+                        let h = draw(seed, *kind, rows, shape);
+                        self.state.noise.insert(*id, h.clone());
+                        h
+                    }
+                };
+                self.rebuild(h)
+            }
+            TensorExpr::Fill(value, a) => {
+                let mut h = host(&self.eval(a, false));
+                h.data.fill(*value);
+                self.rebuild(h)
+            }
+            TensorExpr::Concat(a, b) => {
+                let a = self.eval(a, take);
+                let b = self.eval(b, take);
+                match (a, b) {
+                    (Value::Act(Act::Flat(a)), Value::Act(Act::Flat(b))) => {
+                        Value::Act(Act::Flat((a, b).concat_along(Axis::<0>)))
+                    }
+                    (Value::Act(Act::Image(a)), Value::Act(Act::Image(b))) => {
+                        Value::Act(Act::Image((a, b).concat_along(Axis::<0>)))
+                    }
+                    _ => unreachable!("check guarantees concat gets tensors of one shape"),
+                }
+            }
+            TensorExpr::Flatten(a) => match self.eval(a, take) {
+                Value::Act(t) => Value::Act(Act::Flat(t.into_flat())),
+                _ => unreachable!("check guarantees flatten gets a tensor"),
+            },
+        }
+    }
+
+    fn var(&mut self, name: &str, take: bool) -> Value<T> {
+        if name == self.x {
+            return Value::Act(input::<T>(self.engine, self.batch));
+        }
+        if name == self.y {
+            let Some(v) = &self.batch.one_hot else {
+                unreachable!("check keeps class labels out of arithmetic")
+            };
+            let rows = self.batch.shape[0];
+            let shape = vec![rows, v.len() / rows.max(1)];
+            return self.rebuild(Host {
+                data: v.clone(),
+                shape,
+            });
+        }
+        if self.frozen {
+            let h =
+                self.state.snapshots.get(name).cloned().unwrap_or_else(|| {
+                    unreachable!("metrics read names the step evaluated: `{name}`")
+                });
+            return self.rebuild(h);
+        }
+        if !self.memo.contains_key(name) {
+            let def = self
+                .defs
+                .get(name)
+                .unwrap_or_else(|| unreachable!("check guarantees `{name}` is bound"));
+            let v = self.eval(def, true);
+            if self.watched.iter().any(|w| w == name) && !self.state.snapshots.contains_key(name) {
+                self.state.snapshots.insert(name.to_string(), host(&v));
+            }
+            if !self.state.evaluated.iter().any(|e| e == name) {
+                self.state.evaluated.push(name.to_string());
+            }
+            self.memo.insert(name.to_string(), (v, false));
+        }
+        let slot = self
+            .memo
+            .get_mut(name)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        share(slot, take)
+    }
+
+    /// A tensor of fresh identity from host data, on a new tape.
+    pub fn rebuild(&self, h: Host) -> Value<T> {
+        let dev = &self.engine.dev;
+        match h.shape.as_slice() {
+            [] => Value::Scalar(T::attach(dev.tensor_from_vec(h.data, ()))),
+            [b, n] => Value::Act(Act::Flat(T::attach(dev.tensor_from_vec(h.data, (*b, *n))))),
+            [b, hh, w] => Value::Act(Act::Image(T::attach(
+                dev.tensor_from_vec(h.data, (*b, 1, *hh, *w)),
+            ))),
+            [b, c, hh, w] => Value::Act(Act::Image(T::attach(
+                dev.tensor_from_vec(h.data, (*b, *c, *hh, *w)),
+            ))),
+            other => unreachable!("check limits tensors to rank 1 to 3, got {other:?}"),
+        }
+    }
+}
+
+/// Hands out a named value: with `take`, the tape moves to the reader and an
+/// untaped handle on the same tensor stays behind. Other readers get a copy
+/// under a new id (`* 1.0`, whose gradient flows back to the original): dfdx's
+/// binary ops cannot take one tensor id as both operands (`h * h`).
+fn share<T: StepTape>(slot: &mut (Value<T>, bool), take: bool) -> Value<T> {
+    fn split<S: Shape, T: StepTape>(
+        t: &mut Tensor<S, f32, Cpu, T>,
+        take: bool,
+    ) -> Tensor<S, f32, Cpu, T> {
+        let kept = t.with_empty_tape();
+        if take {
+            std::mem::replace(t, kept)
+        } else {
+            kept * 1.0
+        }
+    }
+    let take = take && !slot.1;
+    slot.1 |= take;
+    match &mut slot.0 {
+        Value::Act(Act::Flat(t)) => Value::Act(Act::Flat(split(t, take))),
+        Value::Act(Act::Image(t)) => Value::Act(Act::Image(split(t, take))),
+        Value::Scalar(t) => Value::Scalar(split(t, take)),
+        Value::Const(c) => Value::Const(*c),
+    }
+}
+
+/// Inputs that need no gradient: the first layer can skip computing one.
+fn is_leaf(e: &TensorExpr, x: &str, y: &str) -> bool {
+    match e {
+        TensorExpr::Var(n) => n == x || n == y,
+        TensorExpr::Noise { .. }
+        | TensorExpr::Const(_)
+        | TensorExpr::Fill(..)
+        | TensorExpr::Detach(_) => true,
+        TensorExpr::Flatten(a) => is_leaf(a, x, y),
+        _ => false,
+    }
+}
+
+pub fn host<T: Tape<f32, Cpu>>(v: &Value<T>) -> Host {
+    match v {
+        Value::Act(Act::Flat(t)) => {
+            let (b, n) = *t.shape();
+            Host {
+                data: t.as_vec(),
+                shape: vec![b, n],
+            }
+        }
+        Value::Act(Act::Image(t)) => {
+            let (b, c, h, w) = *t.shape();
+            Host {
+                data: t.as_vec(),
+                shape: vec![b, c, h, w],
+            }
+        }
+        Value::Scalar(s) => Host {
+            data: vec![s.array()],
+            shape: Vec::new(),
+        },
+        Value::Const(c) => Host {
+            data: vec![*c],
+            shape: Vec::new(),
+        },
+    }
+}
+
+pub fn input<T: StepTape>(engine: &Engine, batch: &Batch) -> Act<T> {
+    let x = batch.x.clone();
+    match batch.shape.as_slice() {
+        [b, n] => Act::Flat(T::attach(engine.dev.tensor_from_vec(x, (*b, *n)))),
+        [b, h, w] => Act::Image(T::attach(engine.dev.tensor_from_vec(x, (*b, 1, *h, *w)))),
+        [b, c, h, w] => Act::Image(T::attach(engine.dev.tensor_from_vec(x, (*b, *c, *h, *w)))),
+        other => unreachable!("check limits inputs to rank 1 to 3, got {other:?}"),
+    }
+}
+
+/// `rows` elements of noise of `shape`, from a generator seeded with `seed`.
+fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = rows * shape.iter().product::<usize>();
+    let data: Vec<f32> = match kind {
+        Noise::Normal { mean, std } => {
+            let d = Normal::new(mean, std).unwrap_or_else(|_| unreachable!("check: std > 0"));
+            (0..n).map(|_| d.sample(&mut rng)).collect()
+        }
+        Noise::Uniform { low, high } => {
+            let d = Uniform::new(low, high);
+            (0..n).map(|_| d.sample(&mut rng)).collect()
+        }
+    };
+    let mut full = vec![rows];
+    full.extend(shape);
+    Host { data, shape: full }
+}
+
+mod ops;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Gradients of step expressions against central finite differences, through
+//! the evaluator as a step runs it: a one-layer model `g` on fixed noise, the
+//! expression under test as the loss, the gradient of `g`'s weight compared.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::lower::params::Param;
+
+fn engine(loss: &str) -> Engine {
+    let text = format!(
+        "experiment t {{ seed = 3 }}
+data train = idx(images = \"i\", labels = \"l\", shape = (2, 2), classes = 2) | batch(3)
+model g {{ dense(units = 3, activation = tanh) }}
+loss sq = mse()
+optimizer opt = sgd(lr = 0.1) for g
+train {{ epochs = 1 }}
+step on train (x, y) {{
+  z = normal(4)
+  h = g(z, training = true)
+  loss = {loss}
+  update opt minimizing loss
+}}"
+    );
+    let file = crate::syntax::parse_file(&text).expect("parses");
+    let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{loss}: {e:?}"));
+    Engine::new(Arc::new(exp))
+}
+
+fn batch() -> Batch {
+    Batch {
+        x: vec![0.0; 12],
+        shape: vec![3, 2, 2],
+        labels: vec![0, 1, 0],
+        one_hot: None,
+    }
+}
+
+fn loss_expr(engine: &Engine) -> TensorExpr {
+    match engine.exp.steps[0].stmts.last() {
+        Some(crate::check::plan::StepStmt::Update { loss, .. }) => loss.clone(),
+        _ => unreachable!("the step ends with its update"),
+    }
+}
+
+fn defs(engine: &Engine) -> HashMap<String, TensorExpr> {
+    engine.exp.steps[0]
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            crate::check::plan::StepStmt::Let { name, value } => {
+                Some((name.clone(), value.clone()))
+            }
+            crate::check::plan::StepStmt::Update { .. } => None,
+        })
+        .collect()
+}
+
+fn value<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
+    let batch = batch();
+    let defs = defs(engine);
+    let mut scope = Scope::<T> {
+        engine,
+        batch: &batch,
+        x: "x",
+        y: "y",
+        defs: &defs,
+        watched: &[],
+        state,
+        memo: HashMap::new(),
+        frozen: false,
+        fixed_noise: None,
+    };
+    scope.eval(&loss_expr(engine), true)
+}
+
+/// The analytic gradient of the loss for `g`'s weight, and the noise it used.
+fn gradient(engine: &Engine, state: &mut StepState) -> Vec<f32> {
+    let Value::Scalar(l) = value::<OwnedTape<f32, Cpu>>(engine, state) else {
+        unreachable!("losses are scalars")
+    };
+    let mut grads = l.backward();
+    engine.models[0].params[0].take_grad(&mut grads)
+}
+
+fn loss_at(engine: &mut Engine, state: &mut StepState, k: usize, delta: f32) -> f64 {
+    let p: &mut Param = &mut engine.models[0].params[0];
+    p.value[k] += delta;
+    p.sync();
+    let Value::Scalar(l) = value::<NoneTape>(engine, state) else {
+        unreachable!("losses are scalars")
+    };
+    let p = &mut engine.models[0].params[0];
+    p.value[k] -= delta;
+    p.sync();
+    f64::from(l.array())
+}
+
+fn assert_gradient(loss: &str) {
+    let mut engine = engine(loss);
+    let mut state = StepState::default();
+    let analytic = gradient(&engine, &mut state);
+    let eps = 1e-2f32;
+    for (k, &a) in analytic.iter().enumerate() {
+        let plus = loss_at(&mut engine, &mut state, k, eps);
+        let minus = loss_at(&mut engine, &mut state, k, -eps);
+        let numeric = (plus - minus) / (2.0 * f64::from(eps));
+        let a = f64::from(a);
+        assert!(
+            (a - numeric).abs() <= 2e-3 + 1e-2 * numeric.abs(),
+            "{loss}: weight {k}: analytic {a}, finite differences {numeric}"
+        );
+    }
+}
+
+#[test]
+fn elementwise_functions_match_finite_differences() {
+    for loss in [
+        "mean(exp(h))",
+        "mean(log(h * h + 1))",
+        "mean(sqrt(h * h + 1))",
+        "mean(abs(h))",
+        "mean(relu(h))",
+        "mean(sigmoid(h))",
+        "mean(tanh(h))",
+        "mean(square(h))",
+        "mean(-h)",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
+#[test]
+fn arithmetic_matches_finite_differences() {
+    for loss in [
+        "sum(h * h / 2 - 3 * h + 1)",
+        "mean(1 / (h * h + 2))",
+        "mean(2 - h)",
+        "mean((h - 0.5) ** 3)",
+        "mean((h * h + 1) ** 1.5)",
+        "mean(h * mean(h))",
+        "mean(h) * mean(h) + 0.1 * sum(h)",
+        "mean(h / (mean(h * h) + 1))",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
+#[test]
+fn reductions_concat_and_fills_match_finite_differences() {
+    for loss in [
+        "mean(sum(h, axis = 1) ** 2)",
+        "mean(mean(h, axis = -1) * 3)",
+        "mean(concat(h, h * 2) ** 2)",
+        "mean(h * ones_like(h)) + sum(zeros_like(h))",
+        "mean(flatten(h) ** 2)",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
+#[test]
+fn losses_on_computed_targets_match_finite_differences() {
+    assert_gradient("sq(ones_like(h), h)");
+}
+
+#[test]
+fn detach_stops_the_gradient() {
+    let grad = |loss: &str| {
+        let engine = engine(loss);
+        gradient(&engine, &mut StepState::default())
+    };
+    let half = grad("mean(h * detach(h))");
+    let full = grad("mean(h * h)");
+    for (a, b) in half.iter().zip(&full) {
+        assert!((a * 2.0 - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    assert!(grad("mean(detach(h)) + 0 * mean(h)")
+        .iter()
+        .all(|g| *g == 0.0));
+}
+
+#[test]
+fn noise_is_drawn_once_per_step_and_shared_by_scopes() {
+    let engine = engine("mean(h)");
+    let mut state = StepState::default();
+    let Value::Scalar(a) = value::<NoneTape>(&engine, &mut state) else {
+        unreachable!()
+    };
+    let Value::Scalar(b) = value::<NoneTape>(&engine, &mut state) else {
+        unreachable!()
+    };
+    assert_eq!(a.array(), b.array());
+    let Value::Scalar(c) = value::<NoneTape>(&engine, &mut StepState::default()) else {
+        unreachable!()
+    };
+    assert_ne!(a.array(), c.array(), "a new step draws new noise");
+}

@@ -1,0 +1,239 @@
+//! The shipped multi-model experiments on small generated data: they run, draw
+//! their grids, are deterministic, and each `update` moves only its optimizer's
+//! models; mnist.exp's standard step written out equals the sugar bit for bit.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use expr::run::{run, RunOptions, RunResult};
+
+/// `experiments/NAME.exp` on 28 x 28 generated data (256 training and 128 test
+/// images) for one epoch.
+fn shipped(dir: &Path, name: &str) -> String {
+    small(dir, &format!("experiments/{name}.exp"))
+}
+
+/// The file at `path` (from the crate's root) on generated data, for one epoch.
+fn small(dir: &Path, path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let text = std::fs::read_to_string(path).expect("reads");
+    let (tri, trl) = common::write_idx_set(dir, "train", 256, 28, 10);
+    let (tei, tel) = common::write_idx_set(dir, "test", 128, 28, 10);
+    let source = |i: &Path, l: &Path| {
+        format!(
+            "idx(images = \"{}\", labels = \"{}\", shape = (28, 28), classes = 10)",
+            i.display(),
+            l.display()
+        )
+    };
+    let mut out = text
+        .replace("mnist(split = \"train\")", &source(&tri, &trl))
+        .replace("mnist(split = \"test\")", &source(&tei, &tel));
+    for n in 2..=20 {
+        out = out.replace(&format!("epochs = {n}\n"), "epochs = 1\n");
+    }
+    out
+}
+
+fn run_text(dir: &Path, text: &str) -> RunResult {
+    let file = expr::syntax::parse_file(text).expect("parses");
+    let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
+    let mut out = |_: &str| {};
+    run(
+        Arc::new(exp),
+        &dir.join("runs"),
+        RunOptions::default(),
+        &mut out,
+    )
+    .expect("runs")
+}
+
+fn metric<'a>(r: &'a RunResult, name: &str) -> &'a [f64] {
+    let i = r
+        .names
+        .iter()
+        .position(|n| n == name)
+        .expect("metric exists");
+    &r.history[i]
+}
+
+#[test]
+fn gan_runs_draws_its_samples_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = shipped(dir.path(), "gan");
+    let a = run_text(dir.path(), &text);
+    for name in [
+        "discriminator_loss",
+        "generator_loss",
+        "real_score",
+        "fake_score",
+    ] {
+        assert!(
+            metric(&a, name)[0].is_finite(),
+            "{name}: {:?}",
+            metric(&a, name)
+        );
+    }
+    assert!(a.dir.join("samples/epoch_1.png").exists());
+    assert!(a.dir.join("generator.safetensors").exists());
+    let b = run_text(dir.path(), &text);
+    assert_eq!(a.history, b.history);
+    assert_eq!(a.parameters, b.parameters);
+}
+
+#[test]
+fn each_update_moves_only_its_optimizers_models() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the generator's update, the generator keeps its initial weights.
+    let text = shipped(dir.path(), "gan").replace("  update g_opt minimizing g_loss\n", "");
+    let file = expr::syntax::parse_file(&text).expect("parses");
+    let exp = Arc::new(expr::check::check(&file).expect("checks"));
+    let initial = expr::run::engine::Engine::new(exp.clone());
+    let r = run_text(dir.path(), &text);
+    let g = exp
+        .models
+        .iter()
+        .position(|m| m.name == "generator")
+        .unwrap();
+    let d = exp
+        .models
+        .iter()
+        .position(|m| m.name == "discriminator")
+        .unwrap();
+    let init = |m: usize| -> Vec<Vec<f32>> {
+        initial.models[m]
+            .params
+            .iter()
+            .map(|p| p.value.clone())
+            .collect()
+    };
+    assert_eq!(r.parameters[g], init(g), "the generator was not updated");
+    assert_ne!(r.parameters[d], init(d), "the discriminator was");
+}
+
+#[test]
+fn autoencoder_logs_both_losses_and_draws_reconstructions() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_text(dir.path(), &shipped(dir.path(), "autoencoder"));
+    for name in [
+        "train_reconstruction",
+        "train_crossentropy",
+        "test_reconstruction",
+        "test_pixel_error",
+    ] {
+        let v = metric(&r, name)[0];
+        assert!(v.is_finite() && v >= 0.0, "{name}: {v}");
+    }
+    assert!(r.dir.join("reconstructions/epoch_1.png").exists());
+}
+
+#[test]
+fn mnist_standard_step_written_out_is_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let sugared = shipped(dir.path(), "mnist");
+    let start = sugared.find("train {").expect("a train block");
+    let end = start + sugared[start..].find("}\n").expect("its end") + 2;
+    let explicit = format!(
+        "{}{}{}",
+        &sugared[..start],
+        "step on train (x, y) {
+  logits = classifier(x, training = true)
+  loss = xent(y, logits)
+  update opt minimizing loss
+}
+
+step on test (x, y) {
+  logits = classifier(x)
+  loss = xent(y, logits)
+}
+
+train {
+  epochs = 1
+}
+",
+        &sugared[end..]
+    );
+    assert_ne!(sugared, explicit);
+    let a = run_text(dir.path(), &sugared);
+    let b = run_text(dir.path(), &explicit);
+    assert_eq!(a.names, b.names);
+    assert_eq!(a.history, b.history);
+    assert_eq!(a.parameters, b.parameters);
+}
+
+#[test]
+fn gan_samples_are_scored_by_a_saved_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let file = expr::syntax::parse_file(text).expect("parses");
+        Arc::new(expr::check::check(&file).expect("checks"))
+    };
+    let gan_text = shipped(dir.path(), "gan");
+    let mnist_text = shipped(dir.path(), "mnist");
+    let gan = run_text(dir.path(), &gan_text);
+    let mnist = run_text(dir.path(), &mnist_text);
+    let score = expr::run::score::score(
+        check(&gan_text),
+        &gan.dir,
+        check(&mnist_text),
+        &mnist.dir.join("classifier.safetensors"),
+        100,
+        5,
+    )
+    .expect("scores");
+    assert_eq!(score.samples, 100);
+    assert_eq!(score.coverage.len(), 10);
+    assert!((score.coverage.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(
+        score.mean_top > 0.1 && score.mean_top <= 1.0,
+        "{}",
+        score.mean_top
+    );
+}
+
+#[test]
+fn hooks_act_on_one_optimizer() {
+    let dir = tempfile::tempdir().unwrap();
+    // A zero learning rate for the discriminator only, and clipping for the generator only.
+    let text = format!(
+        "{}\non epoch_start {{\n  d_opt.lr = 0\n}}\n\non step {{\n  clip(norm = 0.5, optimizer = g_opt)\n}}\n",
+        shipped(dir.path(), "gan")
+    );
+    let file = expr::syntax::parse_file(&text).expect("parses");
+    let exp = Arc::new(expr::check::check(&file).expect("checks"));
+    let initial = expr::run::engine::Engine::new(exp.clone());
+    let r = run_text(dir.path(), &text);
+    let d = exp
+        .models
+        .iter()
+        .position(|m| m.name == "discriminator")
+        .unwrap();
+    let g = exp
+        .models
+        .iter()
+        .position(|m| m.name == "generator")
+        .unwrap();
+    let init = |m: usize| -> Vec<Vec<f32>> {
+        initial.models[m]
+            .params
+            .iter()
+            .map(|p| p.value.clone())
+            .collect()
+    };
+    assert_eq!(r.parameters[d], init(d));
+    assert_ne!(r.parameters[g], init(g));
+}
+
+#[test]
+fn every_step_expression_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_text(
+        dir.path(),
+        &small(dir.path(), "tests/cases/valid/step_expressions.exp"),
+    );
+    for (name, h) in r.names.iter().zip(&r.history) {
+        assert!(h[0].is_finite(), "{name}: {h:?}");
+    }
+}

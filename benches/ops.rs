@@ -9,7 +9,8 @@
 //! the sum that makes a scalar of its output) as untimed setup, and times `backward()`, which
 //! includes the sum's own trivial backward (filling the output gradient with ones).
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{BatchSize, Criterion, Throughput};
 use dfdx::prelude::*;
 
 use expr::check::plan::{LossKind, OptimizerKind};
@@ -63,7 +64,7 @@ fn conv_spec(pool: Option<Pool2dSpec>) -> Conv2dSpec {
     }
 }
 
-fn conv(c: &mut Criterion) {
+fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let x = t4(&dev, (BATCH, 1, 28, 28), 1);
     let w = t4(&dev, (32, 1, 3, 3), 2).retaped::<NoneTape>() * 0.3;
@@ -90,7 +91,7 @@ fn conv(c: &mut Criterion) {
     g.finish();
 }
 
-fn pool(c: &mut Criterion) {
+fn pool<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let y = t4(&dev, (BATCH, 32, 26, 26), 4);
     let spec = max_pool();
@@ -108,7 +109,7 @@ fn pool(c: &mut Criterion) {
     g.finish();
 }
 
-/// `relu?(x · w + b)`, as the lowered model computes a dense layer.
+/// `relu?(x · w + b)`, as the lowered model computes a dense layer (dfdx's ops).
 fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &Tensor<(usize,), f32, Cpu>, relu: bool) -> T2<T> {
     let y = x.matmul(w.clone());
     let shape = *y.shape();
@@ -120,7 +121,7 @@ fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &Tensor<(usize,), f32, Cpu>, re
     }
 }
 
-fn dense_layers(c: &mut Criterion) {
+fn dense_layers<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let mut g = c.benchmark_group("dense");
     for (inputs, units, relu) in [(5408, 64, true), (64, 10, false)] {
@@ -142,7 +143,7 @@ fn dense_layers(c: &mut Criterion) {
     g.finish();
 }
 
-fn cross_entropy(c: &mut Criterion) {
+fn cross_entropy<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let logits = t2(&dev, (BATCH, 10), 8);
     let labels: Vec<usize> = (0..BATCH).map(|i| (i * 7) % 10).collect();
@@ -162,7 +163,7 @@ fn cross_entropy(c: &mut Criterion) {
     g.finish();
 }
 
-fn adam(c: &mut Criterion) {
+fn adam<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let sizes = [32 * 9, 32, 5408 * 64, 64, 64 * 10, 10];
     let kind = OptimizerKind::Adam {
         beta1: 0.9,
@@ -201,9 +202,82 @@ fn configure() -> Criterion {
         .measurement_time(std::time::Duration::from_secs(2))
 }
 
-criterion_group! {
-    name = benches;
-    config = configure();
-    targets = conv, pool, dense_layers, cross_entropy, adam
+fn run_all<M: Measurement + 'static>(mut c: Criterion<M>) {
+    c = c.configure_from_args();
+    conv(&mut c);
+    pool(&mut c);
+    dense_layers(&mut c);
+    cross_entropy(&mut c);
+    adam(&mut c);
 }
-criterion_main!(benches);
+
+/// With `EXPR_BENCH_CLOCK=cpu`, times are the CPU time of the whole process (all threads)
+/// instead of wall time: on a machine shared with other work, wall time varies with the load,
+/// while CPU time measures the work itself (plus the pool's brief spinning with 2 threads).
+fn main() {
+    if std::env::var("EXPR_BENCH_CLOCK").as_deref() == Ok("cpu") {
+        run_all(configure().with_measurement(CpuTime));
+    } else {
+        run_all(configure());
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
+
+/// The process's CPU time, in nanoseconds.
+struct CpuTime;
+
+fn process_cpu_ns() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a pointer to a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = f64;
+    type Value = f64;
+    fn start(&self) -> f64 {
+        process_cpu_ns()
+    }
+    fn end(&self, start: f64) -> f64 {
+        process_cpu_ns() - start
+    }
+    fn add(&self, a: &f64, b: &f64) -> f64 {
+        a + b
+    }
+    fn zero(&self) -> f64 {
+        0.0
+    }
+    fn to_f64(&self, v: &f64) -> f64 {
+        *v
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e3, "µs cpu")
+        } else {
+            (1e6, "ms cpu")
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v = 0.0);
+        "-"
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns cpu"
+    }
+}

@@ -73,8 +73,10 @@ def parse_peak(err):
     return int(m[-1]) / 1024 if m else float("nan")
 
 
-def run_reference(py, script, epochs, threads, data):
+def run_reference(py, script, epochs, threads, data, passive_omp):
     env = dict(os.environ, EXPR_DATA=str(data), TF_CPP_MIN_LOG_LEVEL="2")
+    if passive_omp:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     out, err = run_measured(peak_rss_wrapper([py, script, "--epochs", str(epochs), "--threads", str(threads)]),
                             env=env, cwd=str(SHARED / "bench"))
     record = json.loads(out.strip().splitlines()[-1])
@@ -157,6 +159,9 @@ def main():
     ap.add_argument("--skip-tf", action="store_true")
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--no-scaling", action="store_true", help="skip the 1-thread expr runs")
+    ap.add_argument("--passive-omp", action="store_true",
+                    help="OMP_WAIT_POLICY=PASSIVE for the reference loops: on a loaded machine PyTorch's"
+                         " spinning OpenMP threads otherwise slow it 4-10x")
     args = ap.parse_args()
 
     data = Path(os.environ.get("EXPR_DATA", SHARED / "data")).resolve()
@@ -173,7 +178,7 @@ def main():
     scripts = {"tensorflow": "tf_seed.py", "pytorch": "torch_seed.py"}
     for r in range(args.rounds):
         for name in refs:
-            results[name].append(run_reference(py, scripts[name], args.epochs, args.threads, data))
+            results[name].append(run_reference(py, scripts[name], args.epochs, args.threads, data, args.passive_omp))
         results["expr"].append(run_expr(binary, args.epochs, args.threads, data, runs_dir))
         if not args.no_scaling and args.threads != 1:
             single.append(run_expr(binary, args.epochs, 1, data, runs_dir))
@@ -201,7 +206,8 @@ def main():
         f" Epoch {args.epochs} (steady state, after TensorFlow's tracing) is the one timed."
         f" 1-minute load average after each round: {' '.join(f'{x:.1f}' for x in loads)}"
         f" (above {args.threads}, other work shared the cores and every figure is slowed, PyTorch's"
-        " spin-waiting OpenMP threads most).",
+        " spin-waiting OpenMP threads most)."
+        + (" The reference loops ran with OMP_WAIT_POLICY=PASSIVE." if args.passive_omp else ""),
         "",
         f"| loop | epoch-{args.epochs} train s per round | median train s/epoch | test pass s | peak RSS MB"
         f" | test accuracy % after {args.epochs} |",

@@ -20,6 +20,12 @@ use expr::ops::{conv2d, pool2d, Conv2dSpec, Padding, Pool2dSpec, PoolKind};
 
 const BATCH: usize = 64;
 
+// The allocator and its setting of the `expr` binary (src/main.rs): with glibc's malloc every
+// multi-megabyte gradient buffer would be a fresh mmap and page faults would dominate.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 type T4<T = NoneTape> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
 type T2<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
 
@@ -215,6 +221,8 @@ fn run_all<M: Measurement + 'static>(mut c: Criterion<M>) {
 /// instead of wall time: on a machine shared with other work, wall time varies with the load,
 /// while CPU time measures the work itself (plus the pool's brief spinning with 2 threads).
 fn main() {
+    // SAFETY: sets a plain integer option, as src/main.rs does.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     if std::env::var("EXPR_BENCH_CLOCK").as_deref() == Ok("cpu") {
         run_all(configure().with_measurement(CpuTime));
     } else {

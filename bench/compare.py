@@ -3,17 +3,24 @@
 `expr run experiments/mnist.exp`, in turn on the same machine, each for the same
 number of epochs of the full MNIST, for several rounds.
 
-Prints, per framework, the median over rounds of: seconds for the second
-training epoch (steady state), seconds for the test pass, peak RSS, final test
-accuracy; then the ratios expr/TF and expr/PyTorch (medians of per-round
-ratios), the model's FLOPs per epoch, the machine's sgemm peak on the same
-thread count, and expr's fraction of it. Writes the table to BENCHMARKS.md's
-generated section when --write is given.
+Prints, per framework, the median over rounds of: seconds for the last
+training epoch (steady state: TensorFlow traces its graph in the first), seconds
+for the test pass, peak RSS, final test accuracy; then the ratios expr/TF and
+expr/PyTorch (medians of per-round ratios), the model's FLOPs per epoch, the
+machine's sgemm peak on the same thread count (PyTorch's and the `gemm` crate's,
+through examples/sgemm_peak.rs) and expr's fraction of each, expr's 1- vs
+N-thread scaling, and a determinism check (every expr run's epoch lines and
+saved weights must be identical, at N threads and at 1). Writes that to
+BENCHMARKS.md's generated section when --write is given.
 
     python3 bench/compare.py [--rounds 3] [--epochs 2] [--threads 2] [--write]
+                             [--passive-omp] [--no-scaling] [--skip-tf] [--skip-torch]
 
-The reference loops come from ../shared/bench; a virtualenv with tensorflow-cpu,
-torch and numpy is created at $BENCH_VENV (default .bench-venv) if missing.
+The reference loops come from ../shared/bench (found from the main checkout or a
+worktree beside it); a virtualenv with tensorflow-cpu, torch and numpy is created
+at $BENCH_VENV (default .bench-venv) if missing. MNIST is read from $EXPR_DATA.
+On a machine shared with other work, pass --passive-omp: PyTorch's spinning
+OpenMP threads otherwise make its figures meaningless.
 """
 
 import argparse

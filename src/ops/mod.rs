@@ -23,7 +23,7 @@ mod geometry;
 mod matmul;
 mod pool2d;
 mod scratch;
-mod simd;
+pub(crate) mod simd;
 
 #[cfg(test)]
 mod reference;

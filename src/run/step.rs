@@ -274,7 +274,7 @@ fn apply_update(
             }
         }
     }
-    if let Some(k) = gs.iter().position(|g| g.iter().any(|v| !v.is_finite())) {
+    if let Some(k) = gs.iter().position(|g| !all_finite(g)) {
         let (m, p) = bindings[k];
         return Err(format!(
             "the gradient of `{}.{}` is not finite",
@@ -289,4 +289,12 @@ fn apply_update(
         param.sync();
     }
     Ok(())
+}
+
+/// Whether no value is NaN or infinite. Branch-free within chunks, so that it vectorises: a
+/// short-circuiting `any` checked the 346,112 dense weights of the tutorial one at a time.
+fn all_finite(values: &[f32]) -> bool {
+    values
+        .chunks(1024)
+        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
 }

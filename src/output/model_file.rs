@@ -77,11 +77,44 @@ pub fn save_tensors(
     let views = tensors.iter().map(|t| (t.name.as_str(), F32View(t)));
     // Serializing cannot fail once sizes are consistent, but its error type says it might; an
     // encoding failure surfaces as a write failure of this path.
-    let bytes = ::safetensors::serialize(views, &Some(info)).map_err(|e| OutputError::Write {
-        path: path.to_path_buf(),
-        source: io::Error::other(e.to_string()),
-    })?;
+    let mut bytes =
+        ::safetensors::serialize(views, &Some(info)).map_err(|e| OutputError::Write {
+            path: path.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })?;
+    sort_header(&mut bytes);
     write_atomic(path, |file| file.write_all(&bytes))
+}
+
+/// Rewrites the JSON header with its keys in sorted order, in place. safetensors
+/// takes the metadata as a `HashMap` and writes it in the hasher's random order,
+/// so equal models would otherwise give files with different bytes (and hashes).
+/// The sorted header has the same entries, so the same length: tensor offsets
+/// and the data after it do not move.
+fn sort_header(bytes: &mut [u8]) {
+    type Header = BTreeMap<String, serde_json::Value>;
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    else {
+        return;
+    };
+    let Some(Ok(mut header)) = bytes.get(8..8 + len).map(serde_json::from_slice::<Header>) else {
+        return;
+    };
+    if let Some(meta) = header.get_mut("__metadata__") {
+        if let Ok(sorted) = serde_json::from_value::<BTreeMap<String, String>>(meta.clone()) {
+            *meta = serde_json::to_value(sorted).expect("strings serialize");
+        }
+    }
+    let Ok(sorted) = serde_json::to_vec(&header) else {
+        return;
+    };
+    if sorted.len() <= len {
+        bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+        // safetensors pads the header with spaces to keep the data aligned.
+        bytes[8 + sorted.len()..8 + len].fill(b' ');
+    }
 }
 
 /// Loads every tensor (in name order) and the metadata of the safetensors file at `path`.

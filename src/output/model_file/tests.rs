@@ -254,3 +254,24 @@ with safe_open(sys.argv[1], framework="numpy") as f:
     writeln!(expected, "[{}]", pairs.join(", ")).unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
 }
+
+#[test]
+fn equal_models_give_byte_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tensors, mut metadata) = sample();
+    for i in 0..20 {
+        metadata.insert(format!("key{i}"), format!("value{i}"));
+    }
+    let first = dir.path().join("a.safetensors");
+    save_tensors(&first, &tensors, &metadata).unwrap();
+    let expected = std::fs::read(&first).unwrap();
+    // Each save hashes the metadata with a fresh random state.
+    for n in 0..8 {
+        let path = dir.path().join(format!("b{n}.safetensors"));
+        save_tensors(&path, &tensors, &metadata).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+    let (back, meta) = load_tensors(&first).unwrap();
+    assert_eq!(meta, metadata);
+    assert_eq!(back.len(), tensors.len());
+}

@@ -334,6 +334,8 @@ pub fn resume(
 ) -> Result<RunResult, RunError> {
     let threads = set_threads(exp.threads)?;
     let (path, checkpoint) = checkpoint::read_latest(dir)?;
+    // A kill during a write leaves its hidden temporary file; the run owns the directory now.
+    crate::output::atomic::remove_stale_temporaries(dir);
     let examples = load_examples(&exp)?;
     let engine = Engine::new(exp.clone());
     eprintln!("resuming from {}", path.display());

@@ -202,16 +202,10 @@ fn survives_kills(dir: &Path, file: &Path) {
     let expected_line = last_line(&clean.stdout);
     assert!(!expected_line.is_empty());
 
-    // Kill points as fractions of the clean run's wall time, spread over the run.
-    let started = Instant::now();
-    let _ = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(dir.join("timing"))
-        .arg(file)
-        .output()
-        .unwrap();
-    let total = started.elapsed();
-
+    // Kill points follow the run's progress, not the clock (a loaded machine would
+    // shift a timed schedule): the first early, likely before any checkpoint; each
+    // later one once the run has written a checkpoint since it (re)started, a few
+    // milliseconds after, at a different phase each time.
     let runs = dir.join("killed");
     let mut child = Command::new(common::expr_bin())
         .args(["run", "--no-progress", "--runs-dir"])
@@ -223,13 +217,26 @@ fn survives_kills(dir: &Path, file: &Path) {
         .unwrap();
     let mut kills = 0;
     let mut resumes = 0;
-    let fractions = [0.15, 0.3, 0.45, 0.6, 0.75, 0.9];
-    for fraction in fractions {
-        std::thread::sleep(
-            total
-                .mul_f64(fraction / fractions.len() as f64 * 2.0)
-                .max(Duration::from_millis(30)),
-        );
+    let newest = |runs: &Path| {
+        std::fs::read_dir(runs.join("survive"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| expr::run::checkpoint::list(&e.unwrap().path()).pop())
+    };
+    for point in 0..6u64 {
+        if point == 0 {
+            std::thread::sleep(Duration::from_millis(30));
+        } else {
+            let start = newest(&runs);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while newest(&runs) == start
+                && Instant::now() < deadline
+                && child.try_wait().unwrap().is_none()
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(point * 3));
+        }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
@@ -258,7 +265,7 @@ fn survives_kills(dir: &Path, file: &Path) {
             .unwrap();
         resumes += 1;
     }
-    assert!(kills >= 3, "only {kills} kills landed");
+    assert!(kills >= 4, "only {kills} kills landed");
     child.wait().unwrap();
     // A last resume reports the end state (a finished run resumes to its end at once).
     let run_dir = only_run_dir(&runs);
@@ -272,7 +279,7 @@ fn survives_kills(dir: &Path, file: &Path) {
         "{}",
         String::from_utf8_lossy(&last.stderr)
     );
-    assert!(resumes >= 3, "only {resumes} resumes");
+    assert!(resumes >= 4, "only {resumes} resumes");
     assert_eq!(
         weights(&run_dir),
         expected_weights,
@@ -584,5 +591,102 @@ fn a_second_ctrl_c_exits_at_once_and_corrupts_nothing() {
         resumed.status.success(),
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
+    );
+}
+
+/// Hidden temporary files (`.NAME.PID.N.tmp`) in `dir`: a write that was cut off.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.ends_with(".tmp"))
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn kills_during_checkpoint_writes_resume_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment(dir.path());
+    // A checkpoint every step: most of the run is spent writing them, so kills land mid-write.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("checkpoint_steps = 10", "checkpoint_steps = 1");
+    std::fs::write(&file, text).unwrap();
+    let clean_runs = dir.path().join("clean");
+    let clean = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(&clean_runs)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(clean.status.success());
+
+    let runs = dir.path().join("killed");
+    let mut child = start_and_wait_for_a_checkpoint(&file, &runs);
+    let run_dir = only_run_dir(&runs);
+    let mut mid_write = 0;
+    let mut kills = 0;
+    // Watch the directory; the moment a checkpoint's temporary file appears, the
+    // run is inside a write: kill it there. Again and again, until three kills
+    // have cut a write short.
+    for _ in 0..200 {
+        if mid_write >= 3 {
+            break;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while temporaries(&run_dir).is_empty()
+            && Instant::now() < deadline
+            && child.try_wait().unwrap().is_none()
+        {}
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before enough kills landed
+        }
+        let pid = child.id();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        // Temporaries carry the writer's pid: one of this process's is a cut-off write.
+        if temporaries(&run_dir)
+            .iter()
+            .any(|t| t.contains(&format!(".{pid}.")))
+        {
+            mid_write += 1;
+        }
+        child = Command::new(common::expr_bin())
+            .args(["run", "--no-progress", "--resume"])
+            .arg(&run_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+    }
+    child.wait().unwrap();
+    assert!(
+        mid_write >= 1,
+        "none of {kills} kills landed during a write"
+    );
+    let last = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert_eq!(
+        temporaries(&run_dir),
+        Vec::<String>::new(),
+        "resume cleans up"
+    );
+    assert_eq!(
+        weights(&run_dir),
+        weights(&only_run_dir(&clean_runs)),
+        "after {kills} kills, {mid_write} of them during a checkpoint write"
     );
 }

@@ -113,6 +113,24 @@ fn sync_directory(dir: &Path) {
     let _ = dir;
 }
 
+/// Removes the temporary files that writes into `dir` left behind when their
+/// process was killed mid-write (`.NAME.PID.N.tmp`); returns how many. Call it
+/// only when no other process writes into `dir`, e.g. when resuming a run.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp") && e.path().is_file()
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// Removes the temporary file when dropped, unless [`TempFile::keep`] took it.
 struct TempFile(Option<PathBuf>);
 

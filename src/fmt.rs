@@ -57,8 +57,8 @@ pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
                 continue;
             }
         };
-        let formatted = match format_source(&source.text) {
-            Ok(f) => f,
+        let tree = match syntax::parse_file(&source.text) {
+            Ok(tree) => tree,
             Err(e) => {
                 eprint!(
                     "{}",
@@ -68,12 +68,12 @@ pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
                 continue;
             }
         };
+        let formatted = printer::Printer::new(&source.text).file(&tree);
         if formatted == raw {
             continue;
         }
         // A bug of ours must never cost a user their file: check before writing.
-        let kept = syntax::parse_file(&source.text).is_ok_and(|t| keeps_meaning(&t, &formatted));
-        if !kept {
+        if !keeps_meaning(&tree, &formatted) {
             eprintln!(
                 "error: internal: formatting `{}` would change its meaning; the file is left as it was (please report this file)",
                 path.display()

@@ -135,6 +135,22 @@ after {{
     path
 }
 
+/// Runs `file` to its end in `runs`, uninterrupted: the result the others must match.
+fn clean_run(file: &Path, runs: &Path) -> std::process::Output {
+    let out = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--runs-dir"])
+        .arg(runs)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn only_run_dir(runs: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs.join("survive"))
         .unwrap()
@@ -186,17 +202,7 @@ fn killed_and_resumed_gan_runs_draw_the_same_noise() {
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike.
 fn survives_kills(dir: &Path, file: &Path) {
     let clean_runs = dir.join("clean");
-    let clean = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&clean_runs)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        clean.status.success(),
-        "{}",
-        String::from_utf8_lossy(&clean.stderr)
-    );
+    let clean = clean_run(file, &clean_runs);
     let clean_dir = only_run_dir(&clean_runs);
     let expected_weights = weights(&clean_dir);
     let expected_line = last_line(&clean.stdout);
@@ -307,40 +313,12 @@ fn ctrl_c_checkpoints_exits_130_and_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path());
     let clean_runs = dir.path().join("clean");
-    let clean = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&clean_runs)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(clean.status.success());
+    clean_run(&file, &clean_runs);
 
     let runs = dir.path().join("interrupted");
-    let child = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&runs)
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until training is under way (the first checkpoint exists), then Ctrl-C.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline
-        && std::fs::read_dir(runs.join("survive"))
-            .ok()
-            .is_none_or(|mut d| {
-                d.next()
-                    .is_none_or(|e| expr::run::checkpoint::list(&e.unwrap().path()).is_empty())
-            })
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // Once training is under way (the first checkpoint exists), Ctrl-C.
+    let child = start_and_wait_for_a_checkpoint(&file, &runs);
+    signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
@@ -438,38 +416,14 @@ fn a_disk_that_fills_up_mid_run_leaves_whole_files_and_resumes_after_cleanup() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path());
     let clean_runs = dir.path().join("clean");
-    let clean = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&clean_runs)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(clean.status.success());
+    clean_run(&file, &clean_runs);
 
     let Some(disk) = SmallDisk::mount(&dir.path().join("small"), 40 << 20) else {
         return;
     };
     let runs = disk.path.join("runs");
-    let child = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&runs)
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Once training has written its first checkpoint, something else fills the disk.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline
-        && std::fs::read_dir(runs.join("survive"))
-            .ok()
-            .is_none_or(|mut d| {
-                d.next()
-                    .is_none_or(|e| expr::run::checkpoint::list(&e.unwrap().path()).is_empty())
-            })
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let child = start_and_wait_for_a_checkpoint(&file, &runs);
     let filler = disk.path.join("filler");
     {
         use std::io::Write;
@@ -617,13 +571,7 @@ fn kills_during_checkpoint_writes_resume_to_the_uninterrupted_result() {
         .replace("checkpoint_steps = 10", "checkpoint_steps = 1");
     std::fs::write(&file, text).unwrap();
     let clean_runs = dir.path().join("clean");
-    let clean = Command::new(common::expr_bin())
-        .args(["run", "--no-progress", "--runs-dir"])
-        .arg(&clean_runs)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(clean.status.success());
+    clean_run(&file, &clean_runs);
 
     let runs = dir.path().join("killed");
     let mut child = start_and_wait_for_a_checkpoint(&file, &runs);

@@ -5,39 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use expr::run::{run, RunOptions, RunResult};
-
-fn run_text(dir: &std::path::Path, text: &str) -> RunResult {
-    let file = expr::syntax::parse_file(text).expect("parses");
-    let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
-    let mut lines = Vec::new();
-    let mut out = |l: &str| lines.push(l.to_string());
-    run(
-        Arc::new(exp),
-        &dir.join("runs"),
-        RunOptions::default(),
-        &mut out,
-    )
-    .expect("runs")
-}
-
-fn metric<'a>(r: &'a RunResult, name: &str) -> &'a [f64] {
-    let i = r
-        .names
-        .iter()
-        .position(|n| n == name)
-        .expect("metric exists");
-    &r.history[i]
-}
+use expr::run::{run, RunOptions};
 
 #[test]
 fn small_mlp_learns_its_data() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
-    let acc = metric(&r, "test_accuracy");
+    let r = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
+    let acc = common::metric(&r, "test_accuracy");
     assert_eq!(acc.len(), 3);
     assert!(acc[2] > 0.9, "test accuracy after 3 epochs: {acc:?}");
-    let loss = metric(&r, "train_loss");
+    let loss = common::metric(&r, "train_loss");
     assert!(loss[2] < loss[0], "loss falls: {loss:?}");
 }
 
@@ -45,19 +22,19 @@ fn small_mlp_learns_its_data() {
 fn same_seed_gives_bit_identical_runs() {
     let dir = tempfile::tempdir().unwrap();
     let text = common::mlp_experiment(dir.path(), false, "");
-    let a = run_text(dir.path(), &text);
-    let b = run_text(dir.path(), &text);
+    let a = common::run_text(dir.path(), &text);
+    let b = common::run_text(dir.path(), &text);
     assert_eq!(a.history, b.history);
     assert_eq!(a.parameters, b.parameters);
-    let other = run_text(dir.path(), &text.replace("seed = 7", "seed = 8"));
+    let other = common::run_text(dir.path(), &text.replace("seed = 7", "seed = 8"));
     assert_ne!(a.parameters, other.parameters, "the seed matters");
 }
 
 #[test]
 fn explicit_step_equals_the_standard_step_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
-    let sugared = run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
-    let explicit = run_text(dir.path(), &common::mlp_experiment(dir.path(), true, ""));
+    let sugared = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
+    let explicit = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), true, ""));
     assert_eq!(sugared.history, explicit.history);
     assert_eq!(sugared.parameters, explicit.parameters);
 }
@@ -65,8 +42,8 @@ fn explicit_step_equals_the_standard_step_bit_for_bit() {
 #[test]
 fn learning_rate_hooks_change_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
-    let hooked = run_text(
+    let plain = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
+    let hooked = common::run_text(
         dir.path(),
         &common::mlp_experiment(
             dir.path(),
@@ -75,7 +52,7 @@ fn learning_rate_hooks_change_the_run() {
         ),
     );
     assert_ne!(plain.parameters, hooked.parameters);
-    assert!(metric(&hooked, "test_accuracy")[2] > 0.8);
+    assert!(common::metric(&hooked, "test_accuracy")[2] > 0.8);
 }
 
 #[test]
@@ -112,6 +89,6 @@ fn on_nan_skip_goes_on_past_bad_steps() {
     let text = common::mlp_experiment(dir.path(), false, "")
         .replace("adam(lr = 1e-2)", "sgd(lr = 1e30)")
         .replace("  epochs = 3\n", "  epochs = 3\n  on_nan = skip\n");
-    let r = run_text(dir.path(), &text);
-    assert_eq!(metric(&r, "test_accuracy").len(), 3);
+    let r = common::run_text(dir.path(), &text);
+    assert_eq!(common::metric(&r, "test_accuracy").len(), 3);
 }

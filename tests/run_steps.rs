@@ -7,8 +7,6 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use expr::run::{run, RunOptions, RunResult};
-
 /// `experiments/NAME.exp` on 28 x 28 generated data (256 training and 128 test
 /// images) for one epoch.
 fn shipped(dir: &Path, name: &str) -> String {
@@ -37,33 +35,24 @@ fn small(dir: &Path, path: &str) -> String {
     out
 }
 
-fn run_text(dir: &Path, text: &str) -> RunResult {
-    let file = expr::syntax::parse_file(text).expect("parses");
-    let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
-    let mut out = |_: &str| {};
-    run(
-        Arc::new(exp),
-        &dir.join("runs"),
-        RunOptions::default(),
-        &mut out,
-    )
-    .expect("runs")
+fn model_index(exp: &expr::check::plan::Experiment, name: &str) -> usize {
+    exp.models.iter().position(|m| m.name == name).unwrap()
 }
 
-fn metric<'a>(r: &'a RunResult, name: &str) -> &'a [f64] {
-    let i = r
-        .names
+/// The parameters of model `m` as the engine initialised them.
+fn initial_parameters(engine: &expr::run::engine::Engine, m: usize) -> Vec<Vec<f32>> {
+    engine.models[m]
+        .params
         .iter()
-        .position(|n| n == name)
-        .expect("metric exists");
-    &r.history[i]
+        .map(|p| p.value.clone())
+        .collect()
 }
 
 #[test]
 fn gan_runs_draws_its_samples_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let text = shipped(dir.path(), "gan");
-    let a = run_text(dir.path(), &text);
+    let a = common::run_text(dir.path(), &text);
     for name in [
         "discriminator_loss",
         "generator_loss",
@@ -71,14 +60,14 @@ fn gan_runs_draws_its_samples_and_is_deterministic() {
         "fake_score",
     ] {
         assert!(
-            metric(&a, name)[0].is_finite(),
+            common::metric(&a, name)[0].is_finite(),
             "{name}: {:?}",
-            metric(&a, name)
+            common::metric(&a, name)
         );
     }
     assert!(a.dir.join("samples/epoch_1.png").exists());
     assert!(a.dir.join("generator.safetensors").exists());
-    let b = run_text(dir.path(), &text);
+    let b = common::run_text(dir.path(), &text);
     assert_eq!(a.history, b.history);
     assert_eq!(a.parameters, b.parameters);
 }
@@ -91,24 +80,10 @@ fn each_update_moves_only_its_optimizers_models() {
     let file = expr::syntax::parse_file(&text).expect("parses");
     let exp = Arc::new(expr::check::check(&file).expect("checks"));
     let initial = expr::run::engine::Engine::new(exp.clone());
-    let r = run_text(dir.path(), &text);
-    let g = exp
-        .models
-        .iter()
-        .position(|m| m.name == "generator")
-        .unwrap();
-    let d = exp
-        .models
-        .iter()
-        .position(|m| m.name == "discriminator")
-        .unwrap();
-    let init = |m: usize| -> Vec<Vec<f32>> {
-        initial.models[m]
-            .params
-            .iter()
-            .map(|p| p.value.clone())
-            .collect()
-    };
+    let r = common::run_text(dir.path(), &text);
+    let g = model_index(&exp, "generator");
+    let d = model_index(&exp, "discriminator");
+    let init = |m: usize| initial_parameters(&initial, m);
     assert_eq!(r.parameters[g], init(g), "the generator was not updated");
     assert_ne!(r.parameters[d], init(d), "the discriminator was");
 }
@@ -116,14 +91,14 @@ fn each_update_moves_only_its_optimizers_models() {
 #[test]
 fn autoencoder_logs_both_losses_and_draws_reconstructions() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run_text(dir.path(), &shipped(dir.path(), "autoencoder"));
+    let r = common::run_text(dir.path(), &shipped(dir.path(), "autoencoder"));
     for name in [
         "train_reconstruction",
         "train_crossentropy",
         "test_reconstruction",
         "test_pixel_error",
     ] {
-        let v = metric(&r, name)[0];
+        let v = common::metric(&r, name)[0];
         assert!(v.is_finite() && v >= 0.0, "{name}: {v}");
     }
     assert!(r.dir.join("reconstructions/epoch_1.png").exists());
@@ -156,8 +131,8 @@ train {
         &sugared[end..]
     );
     assert_ne!(sugared, explicit);
-    let a = run_text(dir.path(), &sugared);
-    let b = run_text(dir.path(), &explicit);
+    let a = common::run_text(dir.path(), &sugared);
+    let b = common::run_text(dir.path(), &explicit);
     assert_eq!(a.names, b.names);
     assert_eq!(a.history, b.history);
     assert_eq!(a.parameters, b.parameters);
@@ -172,8 +147,8 @@ fn gan_samples_are_scored_by_a_saved_classifier() {
     };
     let gan_text = shipped(dir.path(), "gan");
     let mnist_text = shipped(dir.path(), "mnist");
-    let gan = run_text(dir.path(), &gan_text);
-    let mnist = run_text(dir.path(), &mnist_text);
+    let gan = common::run_text(dir.path(), &gan_text);
+    let mnist = common::run_text(dir.path(), &mnist_text);
     let score = expr::run::score::score(
         check(&gan_text),
         &gan.dir,
@@ -204,24 +179,10 @@ fn hooks_act_on_one_optimizer() {
     let file = expr::syntax::parse_file(&text).expect("parses");
     let exp = Arc::new(expr::check::check(&file).expect("checks"));
     let initial = expr::run::engine::Engine::new(exp.clone());
-    let r = run_text(dir.path(), &text);
-    let d = exp
-        .models
-        .iter()
-        .position(|m| m.name == "discriminator")
-        .unwrap();
-    let g = exp
-        .models
-        .iter()
-        .position(|m| m.name == "generator")
-        .unwrap();
-    let init = |m: usize| -> Vec<Vec<f32>> {
-        initial.models[m]
-            .params
-            .iter()
-            .map(|p| p.value.clone())
-            .collect()
-    };
+    let r = common::run_text(dir.path(), &text);
+    let d = model_index(&exp, "discriminator");
+    let g = model_index(&exp, "generator");
+    let init = |m: usize| initial_parameters(&initial, m);
     assert_eq!(r.parameters[d], init(d));
     assert_ne!(r.parameters[g], init(g));
 }
@@ -229,7 +190,7 @@ fn hooks_act_on_one_optimizer() {
 #[test]
 fn every_step_expression_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run_text(
+    let r = common::run_text(
         dir.path(),
         &small(dir.path(), "tests/cases/valid/step_expressions.exp"),
     );

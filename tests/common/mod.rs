@@ -120,3 +120,27 @@ metrics {{
 pub fn expr_bin() -> &'static str {
     env!("CARGO_BIN_EXE_expr")
 }
+
+/// Checks and runs experiment `text` in `dir/runs` with default options.
+pub fn run_text(dir: &Path, text: &str) -> expr::run::RunResult {
+    let file = expr::syntax::parse_file(text).expect("parses");
+    let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
+    let mut out = |_: &str| {};
+    expr::run::run(
+        std::sync::Arc::new(exp),
+        &dir.join("runs"),
+        expr::run::RunOptions::default(),
+        &mut out,
+    )
+    .expect("runs")
+}
+
+/// The per-epoch history of metric `name`.
+pub fn metric<'a>(r: &'a expr::run::RunResult, name: &str) -> &'a [f64] {
+    let i = r
+        .names
+        .iter()
+        .position(|n| n == name)
+        .expect("metric exists");
+    &r.history[i]
+}

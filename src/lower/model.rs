@@ -92,6 +92,11 @@ impl LoweredModel {
             let op = match &layer.kind {
                 LayerKind::Dense { activation, .. } => {
                     let (weight, bias) = add_params(&mut params);
+                    if ops::dense::supported() {
+                        for p in std::iter::once(weight).chain(bias) {
+                            params[p].host_read = true;
+                        }
+                    }
                     Op::Dense {
                         weight,
                         bias,
@@ -187,18 +192,22 @@ impl LoweredModel {
                     activation,
                 } => {
                     let x = act.into_flat();
-                    let y = x.matmul(self.params[*weight].r2().clone());
-                    let y = match bias {
-                        Some(b) => {
-                            let shape = *y.shape();
-                            y + self.params[*b]
-                                .r1()
-                                .clone()
-                                .broadcast_like::<(usize, usize), Axis<0>>(&shape)
-                        }
-                        None => y,
-                    };
-                    Act::Flat(activate_flat(y, *activation))
+                    if ops::dense::supported() {
+                        Act::Flat(self.dense(x, *weight, *bias, *activation))
+                    } else {
+                        let y = x.matmul(self.params[*weight].r2().clone());
+                        let y = match bias {
+                            Some(b) => {
+                                let shape = *y.shape();
+                                y + self.params[*b]
+                                    .r1()
+                                    .clone()
+                                    .broadcast_like::<(usize, usize), Axis<0>>(&shape)
+                            }
+                            None => y,
+                        };
+                        Act::Flat(activate_flat(y, *activation))
+                    }
                 }
                 Op::Conv {
                     weight,
@@ -239,6 +248,42 @@ impl LoweredModel {
             };
         }
         act
+    }
+}
+
+impl LoweredModel {
+    /// A dense layer through our AVX-512 op, with a ReLU fused into it.
+    #[cfg(target_arch = "x86_64")]
+    fn dense<T: Tape<f32, Cpu>>(
+        &self,
+        x: Flat<T>,
+        weight: usize,
+        bias: Option<usize>,
+        activation: Activation,
+    ) -> Flat<T> {
+        let w = &self.params[weight];
+        let params = ops::dense::DenseParams {
+            weight: (w.r2(), &w.value),
+            bias: bias.map(|b| (self.params[b].r1(), &self.params[b].value[..])),
+        };
+        let relu = activation == Activation::Relu;
+        let y = ops::dense::dense(x, params, relu);
+        if relu {
+            y
+        } else {
+            activate_flat(y, activation)
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn dense<T: Tape<f32, Cpu>>(
+        &self,
+        _: Flat<T>,
+        _: usize,
+        _: Option<usize>,
+        _: Activation,
+    ) -> Flat<T> {
+        unreachable!("the dense op is only supported on x86-64")
     }
 }
 

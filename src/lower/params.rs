@@ -23,6 +23,9 @@ pub struct Param {
     pub shape: Vec<usize>,
     pub value: Vec<f32>,
     pub tensor: ParamTensor,
+    /// Whether the forward pass reads `value` itself (the dense op does), so that `tensor`
+    /// only names the gradient and [`Param::sync`] need not copy 1.4 MB into it every step.
+    pub host_read: bool,
 }
 
 impl Param {
@@ -38,6 +41,7 @@ impl Param {
             shape,
             value,
             tensor,
+            host_read: false,
         }
     }
 
@@ -55,8 +59,11 @@ impl Param {
         }
     }
 
-    /// Copies the host values into the tensor after an update.
+    /// Copies the host values into the tensor after an update, unless nothing reads it.
     pub fn sync(&mut self) {
+        if self.host_read {
+            return;
+        }
         match &mut self.tensor {
             ParamTensor::R1(t) => t.copy_from(&self.value),
             ParamTensor::R2(t) => t.copy_from(&self.value),

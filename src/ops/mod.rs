@@ -18,6 +18,7 @@
 //! runs and thread counts.
 
 mod conv2d;
+pub mod dense;
 mod error;
 mod geometry;
 mod matmul;

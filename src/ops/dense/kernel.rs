@@ -1,0 +1,406 @@
+//! The dense layer's AVX-512 kernels: register-tiled products with fused multiply-add.
+//!
+//! Every product is an outer-product loop: a tile of up to [`ROWS`] rows by 64 columns (four
+//! 16-wide vectors) of the result stays in registers while the inner dimension runs, each step
+//! broadcasting one value per row against four vectors of a contiguous row. That keeps 24
+//! accumulators and 4 operands in the 32 vector registers and needs one load per two
+//! multiply-adds.
+//!
+//! Each result element is summed by one task in a fixed order (the inner dimension ascending,
+//! in blocks for the forward pass), so results do not depend on the thread count.
+//!
+//! Column and inner-dimension tails use masked loads and stores. A masked-off lane does not
+//! touch memory, so operand pointers past a row's end are formed with `wrapping_add` and only
+//! ever used with a mask that excludes them.
+
+use std::arch::x86_64::{
+    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_setzero_ps,
+};
+
+/// Rows of a register tile.
+pub(super) const ROWS: usize = 6;
+/// Columns of a register tile: four vectors of 16.
+pub(super) const COLS: usize = 64;
+const LANES: usize = 16;
+/// The forward pass walks the inner dimension in blocks of this many, so a block of the
+/// weight (128 x 64 floats, 32 KiB) stays in L1 while every row tile of a task uses it.
+const K_BLOCK: usize = 128;
+
+/// Calls a tile method monomorphised for `R = rows` (1 to [`ROWS`]), so that its
+/// accumulators are registers.
+macro_rules! by_rows {
+    ($rows:expr, $tile:ident.$method:ident($($arg:expr),*)) => {
+        match $rows {
+            6 => $tile.$method::<6>($($arg),*),
+            5 => $tile.$method::<5>($($arg),*),
+            4 => $tile.$method::<4>($($arg),*),
+            3 => $tile.$method::<3>($($arg),*),
+            2 => $tile.$method::<2>($($arg),*),
+            _ => $tile.$method::<1>($($arg),*),
+        }
+    };
+}
+
+/// The masks of the four vectors of the column tile starting at `j` in rows of `n`.
+#[inline(always)]
+fn col_masks(j: usize, n: usize) -> [__mmask16; 4] {
+    std::array::from_fn(|v| lane_mask(n.saturating_sub(j + v * LANES)))
+}
+
+#[inline(always)]
+fn lane_mask(left: usize) -> __mmask16 {
+    if left >= LANES {
+        0xFFFF
+    } else {
+        ((1u32 << left) - 1) as __mmask16
+    }
+}
+
+/// Loads the four vectors of `p[j..j + 64]` under `masks`.
+///
+/// # Safety
+/// Every lane enabled in `masks` must lie inside the allocation `p` points into.
+#[inline(always)]
+unsafe fn load4(p: *const f32, masks: [__mmask16; 4]) -> [__m512; 4] {
+    std::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], p.wrapping_add(v * LANES)))
+}
+
+/// # Safety
+/// As [`load4`], for writes.
+#[inline(always)]
+unsafe fn store4(p: *mut f32, masks: [__mmask16; 4], acc: [__m512; 4]) {
+    for v in 0..4 {
+        _mm512_mask_storeu_ps(p.wrapping_add(v * LANES), masks[v], acc[v]);
+    }
+}
+
+/// `y (m x n) = relu?(x (m x k) · w (k x n) + b)` for the rows of `x` and `y` given (`y` holds
+/// exactly those rows).
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `x` must hold `y.len() / n` rows of `k`, `w` `k`
+/// rows of `n`, and `b` be empty or of length `n`.
+#[target_feature(enable = "avx512f,fma")]
+pub(super) unsafe fn forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    (k, n): (usize, usize),
+    relu: bool,
+) {
+    let m = y.len() / n;
+    assert!(x.len() >= m * k && w.len() >= k * n && (b.is_empty() || b.len() == n));
+    let mut k0 = 0;
+    while k0 < k || (k == 0 && k0 == 0) {
+        let k1 = (k0 + K_BLOCK).min(k);
+        let (first, last) = (k0 == 0, k1 == k);
+        let mut r = 0;
+        while r < m {
+            let rows = (m - r).min(ROWS);
+            let mut j = 0;
+            while j < n {
+                let tile = Tile {
+                    x: x.as_ptr().add(r * k),
+                    y: y.as_mut_ptr().add(r * n + j),
+                    w: w.as_ptr().wrapping_add(j),
+                    b: if b.is_empty() {
+                        None
+                    } else {
+                        Some(b.as_ptr().add(j))
+                    },
+                    masks: col_masks(j, n),
+                    k,
+                    n,
+                };
+                by_rows!(rows, tile.forward(k0, k1, first, last && relu));
+                j += COLS;
+            }
+            r += rows;
+        }
+        if k1 == k {
+            break;
+        }
+        k0 = k1;
+    }
+}
+
+/// One forward register tile: rows of `x` from `x`, results at `y`, the weight's columns from
+/// `w` (the start of row 0 of the tile's columns).
+struct Tile {
+    x: *const f32,
+    y: *mut f32,
+    w: *const f32,
+    b: Option<*const f32>,
+    masks: [__mmask16; 4],
+    k: usize,
+    n: usize,
+}
+
+impl Tile {
+    /// Adds `x[.., k0..k1] · w[k0..k1, ..]` to the tile; the first block starts from the bias
+    /// (or zero) instead of the stored partial sums, the last one applies the ReLU when asked.
+    #[inline(always)]
+    unsafe fn forward<const R: usize>(&self, k0: usize, k1: usize, first: bool, relu: bool) {
+        let mut acc = [[_mm512_setzero_ps(); 4]; R];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = match (first, self.b) {
+                (false, _) => load4(self.y.add(i * self.n), self.masks),
+                (true, Some(b)) => load4(b, self.masks),
+                (true, None) => [_mm512_setzero_ps(); 4],
+            };
+        }
+        for kk in k0..k1 {
+            let wv = load4(self.w.wrapping_add(kk * self.n), self.masks);
+            for (i, a) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_ps(*self.x.add(i * self.k + kk));
+                for v in 0..4 {
+                    a[v] = _mm512_fmadd_ps(xb, wv[v], a[v]);
+                }
+            }
+        }
+        for (i, a) in acc.iter().enumerate() {
+            let out = if relu {
+                a.map(|v| _mm512_max_ps(v, _mm512_setzero_ps()))
+            } else {
+                *a
+            };
+            store4(self.y.add(i * self.n), self.masks, out);
+        }
+    }
+}
+
+/// `dw[k0..k1, ..] += x[.., k0..k1]ᵀ · g` for `m` rows: each weight-gradient element sums the
+/// batch in row order.
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `x` is `m x k`, `g` `m x n`, `dw` holds rows
+/// `k0..k1` of `n`.
+#[target_feature(enable = "avx512f,fma")]
+pub(super) unsafe fn weight_grad(
+    x: &[f32],
+    g: &[f32],
+    dw: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+    k0: usize,
+) {
+    let k1 = k0 + dw.len() / n;
+    assert!(x.len() >= m * k && g.len() >= m * n && k1 <= k);
+    let mut kt = k0;
+    while kt < k1 {
+        let rows = (k1 - kt).min(ROWS);
+        let mut j = 0;
+        while j < n {
+            let t = GradTile {
+                x: x.as_ptr().add(kt),
+                g: g.as_ptr().wrapping_add(j),
+                dw: dw.as_mut_ptr().add((kt - k0) * n + j),
+                masks: col_masks(j, n),
+                m,
+                k,
+                n,
+            };
+            by_rows!(rows, t.weight_grad());
+            j += COLS;
+        }
+        kt += rows;
+    }
+}
+
+struct GradTile {
+    /// Column `kt` of row 0 of `x`.
+    x: *const f32,
+    /// Column `j` of row 0 of `g`.
+    g: *const f32,
+    dw: *mut f32,
+    masks: [__mmask16; 4],
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+impl GradTile {
+    #[inline(always)]
+    unsafe fn weight_grad<const R: usize>(&self) {
+        let mut acc = [[_mm512_setzero_ps(); 4]; R];
+        for r in 0..self.m {
+            let gv = load4(self.g.wrapping_add(r * self.n), self.masks);
+            for (i, a) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_ps(*self.x.add(r * self.k + i));
+                for v in 0..4 {
+                    a[v] = _mm512_fmadd_ps(xb, gv[v], a[v]);
+                }
+            }
+        }
+        for (i, a) in acc.iter().enumerate() {
+            let p = self.dw.add(i * self.n);
+            let old = load4(p, self.masks);
+            store4(
+                p,
+                self.masks,
+                std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
+            );
+        }
+    }
+}
+
+/// `dx[.., k0..k1] += g · w[k0..k1, ..]ᵀ`, given `wt (n x k)`, the weight transposed. Each
+/// element sums the weight's columns in order.
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `g` is `m x n`; `dx` points to an `m x k` matrix
+/// whose columns `k0..k1` nothing else accesses during the call.
+#[target_feature(enable = "avx512f,fma")]
+pub(super) unsafe fn input_grad(
+    g: &[f32],
+    wt: &[f32],
+    dx: *mut f32,
+    (m, k, n): (usize, usize, usize),
+    (k0, k1): (usize, usize),
+) {
+    let width = k1 - k0;
+    assert!(g.len() >= m * n && wt.len() >= n * k && k1 <= k);
+    let mut r = 0;
+    while r < m {
+        let rows = (m - r).min(ROWS);
+        let mut j = 0;
+        while j < width {
+            let t = InputTile {
+                g: g.as_ptr().add(r * n),
+                wt: wt.as_ptr().wrapping_add(k0 + j),
+                dx: dx.add(r * k + k0 + j),
+                masks: col_masks(j, width),
+                k,
+                n,
+            };
+            by_rows!(rows, t.input_grad());
+            j += COLS;
+        }
+        r += rows;
+    }
+}
+
+struct InputTile {
+    g: *const f32,
+    wt: *const f32,
+    dx: *mut f32,
+    masks: [__mmask16; 4],
+    /// Also the row stride of `wt`.
+    k: usize,
+    n: usize,
+}
+
+impl InputTile {
+    #[inline(always)]
+    unsafe fn input_grad<const R: usize>(&self) {
+        let mut acc = [[_mm512_setzero_ps(); 4]; R];
+        for c in 0..self.n {
+            let wv = load4(self.wt.wrapping_add(c * self.k), self.masks);
+            for (i, a) in acc.iter_mut().enumerate() {
+                let gb = _mm512_set1_ps(*self.g.add(i * self.n + c));
+                for v in 0..4 {
+                    a[v] = _mm512_fmadd_ps(gb, wv[v], a[v]);
+                }
+            }
+        }
+        for (i, a) in acc.iter().enumerate() {
+            let p = self.dx.add(i * self.k);
+            let old = load4(p, self.masks);
+            store4(
+                p,
+                self.masks,
+                std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
+            );
+        }
+    }
+}
+
+/// Writes rows `c0..c0 + wt.len() / k` of `wt (n x k) = wᵀ` for `w (k x n)`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn transpose_rows(w: &[f32], (k, n): (usize, usize), c0: usize, wt: &mut [f32]) {
+    let rows = wt.len() / k;
+    assert!(w.len() >= k * n && c0 + rows <= n && wt.len() == rows * k);
+    let mut kb = 0;
+    while kb < k {
+        let mut cb = 0;
+        while cb < rows {
+            if kb + LANES <= k && cb + LANES <= rows {
+                let src = w.as_ptr().add(kb * n + c0 + cb);
+                let dst = wt.as_mut_ptr().add(cb * k + kb);
+                transpose16(src, n, dst, k);
+            } else {
+                for c in cb..(cb + LANES).min(rows) {
+                    for kk in kb..(kb + LANES).min(k) {
+                        wt[c * k + kk] = w[kk * n + c0 + c];
+                    }
+                }
+            }
+            cb += LANES;
+        }
+        kb += LANES;
+    }
+}
+
+/// Transposes the 16 x 16 block at `src` (rows `src_stride` apart) into `dst` (rows
+/// `dst_stride` apart), in registers: pairs of rows interleaved by 32 bits, then 64 bits, then
+/// 128-bit lanes twice.
+///
+/// # Safety
+/// AVX-512F; both blocks lie inside their allocations.
+#[inline(always)]
+unsafe fn transpose16(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+    use std::arch::x86_64::{
+        _mm512_castpd_ps, _mm512_castps_pd, _mm512_loadu_ps, _mm512_shuffle_f32x4,
+        _mm512_storeu_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd,
+        _mm512_unpacklo_ps,
+    };
+    let r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(i * src_stride)));
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // Within each group of four: (t0, t2) and (t1, t3) interleaved by 64 bits.
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let g = i & !3;
+        let (a, b) = match i % 4 {
+            0 | 1 => (t[g], t[g + 2]),
+            _ => (t[g + 1], t[g + 3]),
+        };
+        let (a, b) = (_mm512_castps_pd(a), _mm512_castps_pd(b));
+        _mm512_castpd_ps(if i % 2 == 0 {
+            _mm512_unpacklo_pd(a, b)
+        } else {
+            _mm512_unpackhi_pd(a, b)
+        })
+    });
+    // u[4g + j] holds column j + 4q of rows 4g..4g+4 in 128-bit lane q.
+    let v: [__m512; 16] = std::array::from_fn(|i| {
+        let (h, j) = (i / 8, i % 4);
+        let (a, b) = (u[8 * h + j], u[8 * h + 4 + j]);
+        if i % 8 < 4 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xDD>(a, b)
+        }
+    });
+    let out: [__m512; 16] = std::array::from_fn(|i| {
+        let j = i % 8;
+        let (a, b) = (v[j], v[8 + j]);
+        if i < 8 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xDD>(a, b)
+        }
+    });
+    for (i, o) in out.iter().enumerate() {
+        _mm512_storeu_ps(dst.add(i * dst_stride), *o);
+    }
+}

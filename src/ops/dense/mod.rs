@@ -1,0 +1,213 @@
+//! A dense layer, `y = relu?(x · W + b)`, as one op on dfdx's tape, on CPUs with AVX-512.
+//!
+//! dfdx's matmul goes through the `gemm` crate, whose AVX-512 kernels need a nightly compiler:
+//! on stable it runs 8-wide, and reading its operands costs copies. This op reads the weight
+//! from the parameter's host copy, multiplies with our 16-wide register-tiled kernels
+//! (`kernel`), fuses the bias and the ReLU, and registers one backward pass for all of it.
+//! CPUs without AVX-512 keep dfdx's ops ([`supported`] tells which).
+//!
+//! The weight is stored `(in, out)`, as the model keeps it. Results are bit-identical across
+//! runs and thread counts: every output and gradient element is summed by one task in a fixed
+//! order, and tasks are cut by the shapes alone.
+
+#[cfg(target_arch = "x86_64")]
+mod kernel;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests;
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
+
+/// A batch of flat rows, carrying tape `T`.
+pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
+
+/// A parameter tensor (whose id names its gradient) with the host values it holds.
+pub type HostParam<'a, S> = (&'a Tensor<S, f32, Cpu>, &'a [f32]);
+
+/// The parameters of a dense layer.
+pub struct DenseParams<'a> {
+    /// `(in, out)`.
+    pub weight: HostParam<'a, (usize, usize)>,
+    pub bias: Option<HostParam<'a, (usize,)>>,
+}
+
+/// Whether this CPU runs [`dense`]: AVX-512F with FMA.
+pub fn supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
+///
+/// # Panics
+/// If [`supported`] is false, or the shapes do not fit together (the checker rules that out).
+#[cfg(target_arch = "x86_64")]
+pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool) -> Rows<T> {
+    use super::host_data;
+
+    assert!(supported(), "the dense op needs AVX-512F and FMA");
+    let (m, k) = *x.shape();
+    let (w, w_host) = params.weight;
+    let (wk, n) = *w.shape();
+    assert!(
+        wk == k && w_host.len() == k * n,
+        "dense: input of {k} features against a ({wk}, {n}) weight"
+    );
+    let b_host = params.bias.map_or(&[][..], |(_, b)| b);
+    assert!(b_host.is_empty() || b_host.len() == n);
+    let (x, mut tape) = x.split_tape();
+    let x_data = host_data(&x);
+    let mut y = vec![0.0; m * n];
+    forward(&x_data, w_host, b_host, &mut y, (k, n), relu);
+    let y_saved = if T::OWNS_TAPE && relu {
+        y.clone()
+    } else {
+        Vec::new()
+    };
+    let out = {
+        use dfdx::tensor::TensorFromVec;
+        x.device()
+            .try_tensor_from_vec(y, (m, n))
+            .unwrap_or_else(|_| unreachable!("the output buffer is sized from its shape"))
+    };
+    if T::OWNS_TAPE {
+        let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+        let b_ghost = params.bias.map(|(b, _)| b.ghost());
+        // The input gradient reads the weight by columns: transposed, they are rows. This is
+        // also the copy the closure must own, as the optimizer updates the weight in place.
+        let wt = transpose(w_host, (k, n));
+        tape.add_backward_op(move |grads| {
+            let mut g = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            if relu {
+                for (g, y) in g.iter_mut().zip(&y_saved) {
+                    if *y <= 0.0 {
+                        *g = 0.0;
+                    }
+                }
+            }
+            if let Some(b_ghost) = &b_ghost {
+                let db = grads.get_or_alloc_mut(b_ghost)?;
+                for row in g.chunks_exact(n) {
+                    for (d, v) in db.iter_mut().zip(row) {
+                        *d += v;
+                    }
+                }
+            }
+            let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
+            let mut dx = std::mem::take(&mut **grads.get_or_alloc_mut(&x_ghost)?);
+            let back = BackwardInputs {
+                x: &x_data,
+                wt: &wt,
+                g: &g,
+                dims: (m, k, n),
+            };
+            backward(&back, &mut dw, &mut dx);
+            **grads.get_or_alloc_mut(&w_ghost)? = dw;
+            **grads.get_or_alloc_mut(&x_ghost)? = dx;
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// Input features per backward task: a multiple of the kernels' tile sizes (6 and 16).
+const FEATURES_PER_TASK: usize = 192;
+
+/// The forward pass on host data, in parallel over blocks of rows.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    (k, n): (usize, usize),
+    relu: bool,
+) {
+    use rayon::prelude::*;
+    if n == 0 {
+        return;
+    }
+    // One block of rows per thread: each task streams the whole weight once. The split does
+    // not change any result (each output is summed in one fixed order), only the traffic.
+    let m = y.len() / n;
+    let rows_per_task = m.div_ceil(rayon::current_num_threads()).max(1);
+    y.par_chunks_mut(rows_per_task * n)
+        .enumerate()
+        .for_each(|(t, y)| {
+            let x = &x[t * rows_per_task * k..];
+            // SAFETY: `dense` and the tests call this only where `supported()` holds; the
+            // kernel checks the slice lengths.
+            unsafe { kernel::forward(x, w, b, y, (k, n), relu) }
+        });
+}
+
+/// `wᵀ` for `w (k x n)`, in parallel over blocks of 16 rows of the result.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut wt = vec![0.0; k * n];
+    if k > 0 {
+        wt.par_chunks_mut(16 * k).enumerate().for_each(|(t, wt)| {
+            // SAFETY: `supported()` holds wherever this runs (see `forward`); the kernel
+            // checks the slices' lengths.
+            unsafe { kernel::transpose_rows(w, (k, n), 16 * t, wt) }
+        });
+    }
+    wt
+}
+
+/// What the backward pass reads: the input, the weight, the output gradient (after the
+/// ReLU), and `(batch, in, out)`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct BackwardInputs<'a> {
+    pub(crate) x: &'a [f32],
+    /// The weight transposed, `(out, in)`.
+    pub(crate) wt: &'a [f32],
+    pub(crate) g: &'a [f32],
+    pub(crate) dims: (usize, usize, usize),
+}
+
+/// Adds the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`, in
+/// parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: &mut [f32]) {
+    use rayon::prelude::*;
+    let (m, k, n) = b.dims;
+    assert!(dw.len() == k * n && dx.len() == m * k && b.g.len() == m * n);
+    if n == 0 || k == 0 {
+        return;
+    }
+    let dx_base = SharedMut(dx.as_mut_ptr());
+    dw.par_chunks_mut(FEATURES_PER_TASK * n)
+        .enumerate()
+        .for_each(|(t, dw)| {
+            let k0 = t * FEATURES_PER_TASK;
+            let rows = dw.len() / n;
+            // SAFETY (all three calls): `supported()` holds wherever this runs (see
+            // `forward`); the kernels check the slices' lengths.
+            unsafe { kernel::weight_grad(b.x, b.g, dw, (m, k, n), k0) };
+            // SAFETY: besides the above, the tasks write disjoint column ranges `k0..k0 + rows`
+            // of `dx`, which outlives them, and nothing else accesses it meanwhile.
+            unsafe { kernel::input_grad(b.g, b.wt, dx_base.get(), (m, k, n), (k0, k0 + rows)) };
+        });
+}
+
+/// A pointer to a buffer whose parallel tasks write disjoint parts.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+
+impl SharedMut {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+// SAFETY: see `backward`: the tasks sharing it write disjoint elements.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}

@@ -1,0 +1,213 @@
+//! The dense op against an f64 reference (forward values, all three gradients), gradients by
+//! central differences through the tape, thread-count independence, and odd shapes that hit
+//! every tile and mask tail.
+
+use dfdx::prelude::*;
+use dfdx::tensor_ops::Backward;
+
+use super::{backward, dense, forward, supported, transpose, BackwardInputs, DenseParams};
+use crate::ops::reference::{assert_close, random};
+
+/// `(batch, in, out)`: the tutorial's two layers, and shapes with every kind of tail (rows not
+/// a multiple of 6 or of a task, features not a multiple of 16 or of a task, outputs below
+/// and between multiples of 64).
+const SHAPES: [(usize, usize, usize); 7] = [
+    (64, 5408, 64),
+    (64, 64, 10),
+    (1, 1, 1),
+    (7, 3, 17),
+    (13, 200, 65),
+    (9, 389, 130),
+    (32, 33, 128),
+];
+
+fn reference_forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    relu: bool,
+) -> Vec<f64> {
+    let mut y = vec![0.0f64; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            let mut s = f64::from(b.get(c).copied().unwrap_or(0.0));
+            for i in 0..k {
+                s += f64::from(x[r * k + i]) * f64::from(w[i * n + c]);
+            }
+            y[r * n + c] = if relu { s.max(0.0) } else { s };
+        }
+    }
+    y
+}
+
+fn skip() -> bool {
+    if !supported() {
+        eprintln!("skipped: this CPU has no AVX-512F + FMA");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn forward_matches_the_definition() {
+    if skip() {
+        return;
+    }
+    for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+        let seed = 10 * i as u64;
+        let (x, w, b) = (
+            random(m * k, seed),
+            random(k * n, seed + 1),
+            random(n, seed + 2),
+        );
+        for (relu, bias) in [(false, &b[..]), (true, &b[..]), (true, &[][..])] {
+            let mut y = vec![f32::NAN; m * n];
+            forward(&x, &w, bias, &mut y, (k, n), relu);
+            let want = reference_forward(&x, &w, bias, (m, k, n), relu);
+            assert_close(&format!("y {m}x{k}x{n} relu={relu}"), &y, &want, 1e-4);
+        }
+    }
+}
+
+#[test]
+fn backward_matches_the_definition() {
+    if skip() {
+        return;
+    }
+    for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+        let seed = 100 + 10 * i as u64;
+        let (x, w, g) = (
+            random(m * k, seed),
+            random(k * n, seed + 1),
+            random(m * n, seed + 2),
+        );
+        // Gradients are added to what the slots hold.
+        let (dw0, dx0) = (random(k * n, seed + 3), random(m * k, seed + 4));
+        let (mut dw, mut dx) = (dw0.clone(), dx0.clone());
+        let wt = transpose(&w, (k, n));
+        let back = BackwardInputs {
+            x: &x,
+            wt: &wt,
+            g: &g,
+            dims: (m, k, n),
+        };
+        backward(&back, &mut dw, &mut dx);
+        let mut want_dw: Vec<f64> = dw0.iter().map(|&v| f64::from(v)).collect();
+        let mut want_dx: Vec<f64> = dx0.iter().map(|&v| f64::from(v)).collect();
+        for r in 0..m {
+            for i in 0..k {
+                for c in 0..n {
+                    let gv = f64::from(g[r * n + c]);
+                    want_dw[i * n + c] += f64::from(x[r * k + i]) * gv;
+                    want_dx[r * k + i] += gv * f64::from(w[i * n + c]);
+                }
+            }
+        }
+        assert_close(&format!("dw {m}x{k}x{n}"), &dw, &want_dw, 1e-4);
+        assert_close(&format!("dx {m}x{k}x{n}"), &dx, &want_dx, 1e-4);
+    }
+}
+
+/// The op on the tape: each of x, W and b perturbed by central differences of
+/// `sum(relu(x·W + b) * c)` for fixed random `c`.
+#[test]
+fn gradients_match_finite_differences() {
+    if skip() {
+        return;
+    }
+    let dev = Cpu::default();
+    let (m, k, n) = (5, 21, 19);
+    let x = random(m * k, 1);
+    let w = random(k * n, 2);
+    let b = random(n, 3);
+    let c = random(m * n, 4);
+    let value = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+        reference_forward(x, w, b, (m, k, n), true)
+            .iter()
+            .zip(&c)
+            .map(|(y, c)| y * f64::from(*c))
+            .sum()
+    };
+    let wt = dev.tensor_from_vec(w.clone(), (k, n));
+    let bt = dev.tensor_from_vec(b.clone(), (n,));
+    let xt = dev.tensor_from_vec(x.clone(), (m, k));
+    let params = DenseParams {
+        weight: (&wt, &w),
+        bias: Some((&bt, &b)),
+    };
+    let y = dense(xt.clone().leaky_traced(), params, true);
+    let ct = dev.tensor_from_vec(c.clone(), (m, n));
+    let grads = (y * ct).sum::<(), _>().backward();
+    // Central differences of the f64 reference; no ReLU kink lies within a step of 1e-3 for
+    // these values (checked by the comparison itself: a kink would miss by far more).
+    let h = 1e-3f32;
+    let numeric = |which: usize, len: usize| -> Vec<f64> {
+        (0..len)
+            .map(|i| {
+                let at = |delta: f32| {
+                    let (mut x, mut w, mut b) = (x.clone(), w.clone(), b.clone());
+                    [&mut x, &mut w, &mut b][which][i] += delta;
+                    value(&x, &w, &b)
+                };
+                (at(h) - at(-h)) / (2.0 * f64::from(h))
+            })
+            .collect()
+    };
+    assert_close("dx", &grads.get(&xt).as_vec(), &numeric(0, m * k), 1e-3);
+    assert_close("dw", &grads.get(&wt).as_vec(), &numeric(1, k * n), 1e-3);
+    assert_close("db", &grads.get(&bt).as_vec(), &numeric(2, n), 1e-3);
+}
+
+/// One rayon thread and four give the same bits, forward and backward.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    if skip() {
+        return;
+    }
+    let (m, k, n) = (64, 5408, 64);
+    let (x, w, b, g) = (
+        random(m * k, 7),
+        random(k * n, 8),
+        random(n, 9),
+        random(m * n, 10),
+    );
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let mut y = vec![0.0; m * n];
+            forward(&x, &w, &b, &mut y, (k, n), true);
+            let (mut dw, mut dx) = (vec![0.0; k * n], vec![0.0; m * k]);
+            let wt = transpose(&w, (k, n));
+            let back = BackwardInputs {
+                x: &x,
+                wt: &wt,
+                g: &g,
+                dims: (m, k, n),
+            };
+            backward(&back, &mut dw, &mut dx);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            (bits(&y), bits(&dw), bits(&dx))
+        })
+    };
+    assert!(run(1) == run(4), "1 and 4 threads differ");
+}
+
+#[test]
+fn transpose_matches_the_definition() {
+    if skip() {
+        return;
+    }
+    for (k, n) in [(5408, 64), (16, 16), (17, 33), (1, 5), (40, 1), (64, 10)] {
+        let w = random(k * n, 3);
+        let wt = transpose(&w, (k, n));
+        for i in 0..k {
+            for c in 0..n {
+                assert_eq!(wt[c * k + i], w[i * n + c], "{k}x{n} at ({i}, {c})");
+            }
+        }
+    }
+}

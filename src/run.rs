@@ -154,6 +154,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
         let _ = stdout.flush();
     };
     let options = RunOptions {
+        caller_joins_pool: true,
         show_progress,
         timings: args.timings,
         provenance,
@@ -190,6 +191,13 @@ pub struct RunOptions {
     pub timings: bool,
     /// The file, its hash, the text after overrides; `--resume` re-reads that text.
     pub provenance: Provenance,
+    /// Whether the calling thread becomes one of rayon's workers when the thread pool is
+    /// built. The CLI's main thread does: the training loop then hands each parallel op to
+    /// the other workers through its own queue and works on it too, instead of waking a
+    /// worker and sleeping until it is done (32,000 context switches an epoch, not 2,400).
+    /// Library callers that may return and end their thread (tests) leave it off, which
+    /// would leave the pool a dead worker.
+    pub caller_joins_pool: bool,
 }
 
 /// The experiment to run, its provenance, and for `--rerun` the record it repeats; or the
@@ -301,7 +309,7 @@ pub fn run(
     options: RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
-    let threads = set_threads(exp.threads)?;
+    let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     // Read every data set before creating anything, so bad data leaves no trace.
     let examples = load_examples(&exp)?;
     let mut engine = Engine::new(exp.clone());
@@ -332,7 +340,7 @@ pub fn resume(
     options: RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
-    let threads = set_threads(exp.threads)?;
+    let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     let (path, checkpoint) = checkpoint::read_latest(dir)?;
     // A kill during a write leaves its hidden temporary file; the run owns the directory now.
     crate::output::atomic::remove_stale_temporaries(dir);
@@ -564,17 +572,18 @@ fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
 }
 
 /// Sizes rayon's global pool; returns the thread count in use.
-fn set_threads(threads: Option<usize>) -> Result<usize, RunError> {
+fn set_threads(threads: Option<usize>, caller_joins: bool) -> Result<usize, RunError> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     // The global pool can be built once per process (asking its size builds
     // it too). A second run in the same process (tests) keeps the first pool,
     // which is fine as long as its size matches.
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-    {
+    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(n);
+    if caller_joins {
+        builder = builder.use_current_thread();
+    }
+    match builder.build_global() {
         Ok(()) => Ok(n),
         Err(_) if rayon::current_num_threads() == n => Ok(n),
         Err(e) => Err(RunError::Threads {

@@ -423,13 +423,20 @@ fn a_disk_that_fills_up_mid_run_leaves_whole_files_and_resumes_after_cleanup() {
     };
     let runs = disk.path.join("runs");
     // Once training has written its first checkpoint, something else fills the disk.
-    let child = start_and_wait_for_a_checkpoint(&file, &runs);
+    let mut child = start_and_wait_for_a_checkpoint(&file, &runs);
     let filler = disk.path.join("filler");
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&filler).unwrap();
         let block = vec![0u8; 64 << 10];
-        while f.write_all(&block).is_ok() {}
+        // The disk stays full until the run ends: each failed checkpoint write removes its
+        // partial temporary, and a fast run could otherwise save its model in that space.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            if f.write_all(&block).is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let _ = f.sync_all();
     }
     let out = child.wait_with_output().unwrap();

@@ -13,6 +13,8 @@
 //! touch memory, so operand pointers past a row's end are formed with `wrapping_add` and only
 //! ever used with a mask that excludes them.
 
+use std::mem::MaybeUninit;
+
 use std::arch::x86_64::{
     __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps,
     _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_setzero_ps,
@@ -316,12 +318,18 @@ impl InputTile {
     }
 }
 
-/// Writes rows `c0..c0 + wt.len() / k` of `wt (n x k) = wᵀ` for `w (k x n)`.
+/// Writes rows `c0..c0 + wt.len() / k` of `wt (n x k) = wᵀ` for `w (k x n)`: every element
+/// of `wt`, which may start uninitialised.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose_rows(w: &[f32], (k, n): (usize, usize), c0: usize, wt: &mut [f32]) {
+pub(super) unsafe fn transpose_rows(
+    w: &[f32],
+    (k, n): (usize, usize),
+    c0: usize,
+    wt: &mut [MaybeUninit<f32>],
+) {
     let rows = wt.len() / k;
     assert!(w.len() >= k * n && c0 + rows <= n && wt.len() == rows * k);
     let mut kb = 0;
@@ -330,12 +338,12 @@ pub(super) unsafe fn transpose_rows(w: &[f32], (k, n): (usize, usize), c0: usize
         while cb < rows {
             if kb + LANES <= k && cb + LANES <= rows {
                 let src = w.as_ptr().add(kb * n + c0 + cb);
-                let dst = wt.as_mut_ptr().add(cb * k + kb);
+                let dst = wt.as_mut_ptr().add(cb * k + kb).cast::<f32>();
                 transpose16(src, n, dst, k);
             } else {
                 for c in cb..(cb + LANES).min(rows) {
                     for kk in kb..(kb + LANES).min(k) {
-                        wt[c * k + kk] = w[kk * n + c0 + c];
+                        wt[c * k + kk] = MaybeUninit::new(w[kk * n + c0 + c]);
                     }
                 }
             }

@@ -150,14 +150,20 @@ pub(crate) fn forward(
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
     use rayon::prelude::*;
-    let mut wt = vec![0.0; k * n];
+    // Not zero-filled first: every element is written once.
+    let mut wt = Vec::with_capacity(k * n);
     if k > 0 {
-        wt.par_chunks_mut(16 * k).enumerate().for_each(|(t, wt)| {
-            // SAFETY: `supported()` holds wherever this runs (see `forward`); the kernel
-            // checks the slices' lengths.
-            unsafe { kernel::transpose_rows(w, (k, n), 16 * t, wt) }
-        });
+        wt.spare_capacity_mut()[..k * n]
+            .par_chunks_mut(16 * k)
+            .enumerate()
+            .for_each(|(t, wt)| {
+                // SAFETY: `supported()` holds wherever this runs (see `forward`); the kernel
+                // checks the slices' lengths.
+                unsafe { kernel::transpose_rows(w, (k, n), 16 * t, wt) }
+            });
     }
+    // SAFETY: `transpose_rows` wrote all `k * n` elements (each task its rows, every column).
+    unsafe { wt.set_len(k * n) };
     wt
 }
 

@@ -117,6 +117,18 @@ pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool)
 
 /// Input features per backward task: a multiple of the kernels' tile sizes (6 and 16).
 const FEATURES_PER_TASK: usize = 192;
+/// Products of fewer multiply-adds than this (a few microseconds) run on the calling thread:
+/// handing them to another would cost more in waking it than it saves.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+/// How many pieces to cut `work` multiply-adds into, at most `max`.
+fn pieces(work: usize, max: usize) -> usize {
+    if work < PARALLEL_MIN_WORK {
+        1
+    } else {
+        max.max(1)
+    }
+}
 
 /// The forward pass on host data, in parallel over blocks of rows.
 #[cfg(target_arch = "x86_64")]
@@ -135,7 +147,8 @@ pub(crate) fn forward(
     // One block of rows per thread: each task streams the whole weight once. The split does
     // not change any result (each output is summed in one fixed order), only the traffic.
     let m = y.len() / n;
-    let rows_per_task = m.div_ceil(rayon::current_num_threads()).max(1);
+    let tasks = pieces(m * k * n, rayon::current_num_threads());
+    let rows_per_task = m.div_ceil(tasks).max(1);
     y.par_chunks_mut(rows_per_task * n)
         .enumerate()
         .for_each(|(t, y)| {
@@ -152,14 +165,16 @@ pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
     use rayon::prelude::*;
     // Not zero-filled first: every element is written once.
     let mut wt = Vec::with_capacity(k * n);
-    if k > 0 {
+    // Copies are cheaper than multiply-adds: a small weight is transposed in one piece.
+    let rows_per_task = if pieces(16 * k * n, 2) == 1 { n } else { 16 };
+    if k > 0 && n > 0 {
         wt.spare_capacity_mut()[..k * n]
-            .par_chunks_mut(16 * k)
+            .par_chunks_mut(rows_per_task * k)
             .enumerate()
             .for_each(|(t, wt)| {
                 // SAFETY: `supported()` holds wherever this runs (see `forward`); the kernel
                 // checks the slices' lengths.
-                unsafe { kernel::transpose_rows(w, (k, n), 16 * t, wt) }
+                unsafe { kernel::transpose_rows(w, (k, n), rows_per_task * t, wt) }
             });
     }
     // SAFETY: `transpose_rows` wrote all `k * n` elements (each task its rows, every column).
@@ -189,10 +204,15 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: &mut [f32]) {
         return;
     }
     let dx_base = SharedMut(dx.as_mut_ptr());
-    dw.par_chunks_mut(FEATURES_PER_TASK * n)
+    let per_task = if pieces(m * k * n, 2) == 1 {
+        k
+    } else {
+        FEATURES_PER_TASK
+    };
+    dw.par_chunks_mut(per_task * n)
         .enumerate()
         .for_each(|(t, dw)| {
-            let k0 = t * FEATURES_PER_TASK;
+            let k0 = t * per_task;
             let rows = dw.len() / n;
             // SAFETY (all three calls): `supported()` holds wherever this runs (see
             // `forward`); the kernels check the slices' lengths.

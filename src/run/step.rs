@@ -293,8 +293,13 @@ fn apply_update(
 
 /// Whether no value is NaN or infinite. Branch-free within chunks, so that it vectorises: a
 /// short-circuiting `any` checked the 346,112 dense weights of the tutorial one at a time.
+/// Large tensors are checked in parallel: the check reads every gradient once per step.
 fn all_finite(values: &[f32]) -> bool {
-    values
-        .chunks(1024)
-        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
+    use rayon::prelude::*;
+    let chunk_ok = |c: &[f32]| c.iter().fold(true, |ok, v| ok & v.is_finite());
+    if values.len() < 1 << 16 {
+        values.chunks(1024).all(chunk_ok)
+    } else {
+        values.par_chunks(1 << 14).all(chunk_ok)
+    }
 }

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::avx512::Avx512;
 use super::plan::ConvPlan;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
@@ -26,6 +27,18 @@ pub(super) fn forward(
     b: &[f32],
     save: bool,
 ) -> (Vec<f32>, Saved) {
+    forward_with(plan, x, w, b, save, Avx512::new(plan).as_ref())
+}
+
+/// [`forward`] on the AVX-512 path when `fast` is given, else on the portable one.
+pub(super) fn forward_with(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    save: bool,
+    fast: Option<&Avx512>,
+) -> (Vec<f32>, Saved) {
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
     let mut out = vec![0.0; n * out_sample];
@@ -46,6 +59,19 @@ pub(super) fn forward(
     let argmaxes = split_chunks(&mut saved.argmax, out_sample, n);
     let masks = split_chunks(&mut saved.mask, o * plan.conv_plane(), n);
     // Samples are independent, so any split over threads gives the same result.
+    if let Some(fast) = fast {
+        let wt = fast.transpose_weight(plan, w);
+        out.par_chunks_mut(out_sample)
+            .zip(x.par_chunks(plan.in_sample()))
+            .zip(argmaxes)
+            .zip(masks)
+            .for_each(|(((out, x), argmax), mask)| {
+                with_scratch(Avx512::forward_scratch(plan, save), |scratch| {
+                    fast.sample_forward(plan, x, &wt, b, out, argmax, mask, scratch);
+                });
+            });
+        return (out, saved);
+    }
     out.par_chunks_mut(out_sample)
         .zip(x.par_chunks(plan.in_sample()))
         .zip(argmaxes)

@@ -21,6 +21,7 @@
 //! summation order), but every sum runs in a fixed order, so they are bit-identical across
 //! runs and thread counts.
 
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 use super::plan::ConvPlan;
@@ -99,15 +100,9 @@ impl Avx512 {
         wt
     }
 
-    /// The lengths of the two scratch buffers [`Self::sample_forward`] takes.
-    pub(super) fn forward_scratch(plan: &ConvPlan, save: bool) -> [usize; 2] {
-        let len = plan.out_ch * plan.out_plane();
-        [len, if save && plan.saves_argmax() { len } else { 0 }]
-    }
-
-    /// One sample's forward: like the portable kernel, writes the NCHW output, and the argmax
-    /// or the ReLU mask when they are not empty. `wt` is from [`Self::transpose_weight`],
-    /// `scratch` of [`Self::forward_scratch`]'s lengths.
+    /// One sample's forward: writes every element of the NCHW output `out`, of the argmax
+    /// (as `[position][channel]`) when it is not empty, and of the ReLU mask when it is not
+    /// empty. `wt` is from [`Self::transpose_weight`], `scratch` holds an output sample.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_forward(
         &self,
@@ -115,10 +110,10 @@ impl Avx512 {
         x: &[f32],
         wt: &[f32],
         b: &[f32],
-        out: &mut [f32],
-        argmax: &mut [u32],
+        out: &mut [MaybeUninit<f32>],
+        argmax: &mut [MaybeUninit<u32>],
         mask: &mut [u8],
-        [cl, cl_argmax]: [&mut [f32]; 2],
+        cl: &mut [f32],
     ) {
         let (o, out_plane) = (plan.out_ch, plan.out_plane());
         let len = o * out_plane;
@@ -127,16 +122,14 @@ impl Avx512 {
         assert!(out.len() == len && cl.len() == len);
         assert!(argmax.is_empty() || (plan.saves_argmax() && argmax.len() == len));
         assert!(mask.is_empty() || (plan.saves_mask() && mask.len() == len));
-        let save = !argmax.is_empty();
-        assert!(cl_argmax.len() == if save { len } else { 0 });
         #[cfg(target_arch = "x86_64")]
         {
             let (x, wt, b, cl) = (x.as_ptr(), wt.as_ptr(), b.as_ptr(), cl.as_mut_ptr());
             if plan.pool.is_some() {
-                let at = if save {
-                    cl_argmax.as_mut_ptr().cast::<u32>()
-                } else {
+                let at = if argmax.is_empty() {
                     std::ptr::null_mut()
+                } else {
+                    argmax.as_mut_ptr().cast::<u32>()
                 };
                 // SAFETY: `Avx512` is only built on CPUs with AVX-512F and FMA; the slices
                 // have the lengths the kernel reads and writes (asserted above), and a
@@ -146,16 +139,17 @@ impl Avx512 {
                 // SAFETY: as above.
                 unsafe { kernels::forward_plain(&geo, x, wt, b, cl) };
             }
+            // SAFETY: as for `Self::transpose`, with both buffers `len` long; writing through
+            // the pointer initialises `out`.
+            unsafe { kernels::transpose(cl, out_plane, o, out.as_mut_ptr().cast()) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("no AVX-512 path off x86-64");
-        self.transpose(cl, out_plane, o, out);
-        if save {
-            self.transpose(cl_argmax, out_plane, o, argmax);
-        }
         if !mask.is_empty() {
+            // SAFETY: the transpose above wrote all of `out`.
+            let out = unsafe { &*(std::ptr::from_ref(out) as *const [f32]) };
             // ReLU passed exactly the positive outputs (and turned NaN into 0).
-            for (m, &v) in mask.iter_mut().zip(out.iter()) {
+            for (m, &v) in mask.iter_mut().zip(out) {
                 *m = u8::from(v > 0.0);
             }
         }
@@ -168,13 +162,14 @@ impl Avx512 {
     }
 
     /// The lengths of the two scratch buffers [`Self::sample_backward`] takes.
-    pub(super) fn backward_scratch(plan: &ConvPlan) -> [usize; 2] {
+    pub(super) fn backward_scratch(plan: &ConvPlan, channels_last: bool) -> [usize; 2] {
         let len = plan.out_ch * plan.out_plane();
-        [len, len]
+        [len, if channels_last { 0 } else { len }]
     }
 
     /// Adds one sample's weight and bias gradients for the output gradient `g` to `dwt`
-    /// (`[tap][channel]`) and `db`.
+    /// (`[tap][channel]`) and `db`. The argmax is in the output's order unless
+    /// `channels_last`; `scratch` has [`Self::backward_scratch`]'s lengths.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_backward(
         &self,
@@ -182,6 +177,7 @@ impl Avx512 {
         x: &[f32],
         g: &[f32],
         argmax: &[u32],
+        channels_last: bool,
         dwt: &mut [f32],
         db: &mut [f32],
         [cl_g, cl_argmax]: [&mut [f32]; 2],
@@ -191,9 +187,16 @@ impl Avx512 {
         assert!(Self::has_backward(plan));
         assert!(x.len() == plan.in_sample() && g.len() == len && argmax.len() == len);
         assert!(dwt.len() == o * self.taps.len() && db.len() == o);
-        assert!(cl_g.len() == len && cl_argmax.len() == len);
+        assert!(cl_g.len() == len);
         self.transpose(g, o, out_plane, cl_g);
-        self.transpose(argmax, o, out_plane, cl_argmax);
+        let cl_argmax: &[u32] = if channels_last {
+            argmax
+        } else {
+            assert!(cl_argmax.len() == len);
+            self.transpose(argmax, o, out_plane, cl_argmax);
+            // SAFETY: same size and alignment, and any bits are a valid `u32`.
+            unsafe { &*(std::ptr::from_ref(cl_argmax) as *const [u32]) }
+        };
         let geo = self.geometry(plan);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Avx512` is only built on CPUs with AVX-512F and FMA; the slices have the
@@ -204,7 +207,7 @@ impl Avx512 {
                 &geo,
                 x.as_ptr(),
                 cl_g.as_ptr(),
-                cl_argmax.as_ptr().cast::<u32>(),
+                cl_argmax.as_ptr(),
                 dwt.as_mut_ptr(),
                 db.as_mut_ptr(),
             );
@@ -264,6 +267,17 @@ struct Geometry<'a> {
     pool_h: usize,
     pool_w: usize,
     relu: bool,
+}
+
+/// Writes the `rows x cols` row-major `src` as `cols x rows` row-major into `dst`, without
+/// AVX-512: for an argmax the portable backward reads.
+pub(super) fn transpose_scalar<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    for (r, row) in src.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            dst[c * rows + r] = v;
+        }
+    }
 }
 
 /// The 4-byte element types [`Avx512::transpose`] moves as bits.

@@ -64,14 +64,16 @@ pub(super) fn backward_with(
                 let out_sample = o * plan.out_plane();
                 let mut dwt = vec![0.0; patch * o];
                 let mut db = vec![0.0; o];
-                with_scratch(Avx512::backward_scratch(plan), |scratch| {
-                    let [cl_g, cl_argmax] = scratch;
+                let channels_last = saved.channels_last;
+                let lens = Avx512::backward_scratch(plan, channels_last);
+                with_scratch(lens, |[cl_g, cl_argmax]| {
                     for i in t * per_task..((t + 1) * per_task).min(n) {
                         let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
                         let g = &grad_out[i * out_sample..][..out_sample];
                         let argmax = &saved.argmax[i * out_sample..][..out_sample];
                         let scratch = [&mut *cl_g, &mut *cl_argmax];
-                        fast.sample_backward(plan, x, g, argmax, &mut dwt, &mut db, scratch);
+                        let (dwt, db) = (&mut dwt[..], &mut db[..]);
+                        fast.sample_backward(plan, x, g, argmax, channels_last, dwt, db, scratch);
                     }
                 });
                 let mut dw = vec![0.0; o * patch];
@@ -79,6 +81,13 @@ pub(super) fn backward_with(
                 (dw, db)
             })
             .collect()
+    } else if saved.channels_last {
+        let planes = Saved {
+            argmax: saved.argmax_planes(plan).into_owned(),
+            channels_last: false,
+            mask: saved.mask.clone(),
+        };
+        portable_partials(plan, &params, &planes, grad_out, dx)
     } else {
         portable_partials(plan, &params, saved, grad_out, dx)
     };

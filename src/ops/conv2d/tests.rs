@@ -415,14 +415,10 @@ fn fast_path_matches_the_portable_path() {
         assert_eq!(untraced, out_f, "{}", what("untraced output"));
         assert_eq!(saved_f.argmax.len(), saved_p.argmax.len());
         assert_eq!(saved_f.mask.len(), saved_p.mask.len());
-        assert_argmax_equivalent(
-            &what("argmax"),
-            c,
-            &v,
-            &out_p,
-            &saved_p.argmax,
-            &saved_f.argmax,
-        );
+        assert!(!saved_p.channels_last);
+        let argmax_f = saved_f.argmax_planes(&plan);
+        let (a, b) = (&saved_p.argmax, &argmax_f);
+        assert_argmax_equivalent(&what("argmax"), c, &v, &out_p, a, b);
         for (q, (&mf, &mp)) in saved_f.mask.iter().zip(&saved_p.mask).enumerate() {
             assert!(mf == mp || out_p[q].abs() <= 1e-5, "{}[{q}]", what("mask"));
         }
@@ -439,14 +435,13 @@ fn fast_path_matches_the_portable_path() {
         let (dw_f, db_f) = grads(Some(&fast), &saved_p);
         assert_gradient(&what("dw"), &dw_f, &widen(&dw_p), 1e-5);
         assert_gradient(&what("db"), &db_f, &widen(&db_p), 1e-5);
-        // And from its own forward, where its argmax matched.
-        if saved_f.argmax == saved_p.argmax {
-            assert_eq!(
-                grads(Some(&fast), &saved_f),
-                (dw_f, db_f),
-                "{}",
-                what("own argmax")
-            );
+        // And from its own forward (with a channels-last argmax), on both paths, where its
+        // argmax matched.
+        if *argmax_f == saved_p.argmax {
+            let own = grads(Some(&fast), &saved_f);
+            assert_eq!(own, (dw_f, db_f), "{}", what("own argmax"));
+            let portable = grads(None, &saved_f);
+            assert_eq!(portable, (dw_p, db_p), "{}", what("portable, own argmax"));
         }
     }
 }

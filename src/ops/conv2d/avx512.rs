@@ -11,9 +11,14 @@
 //! argmax, the bias and the ReLU are all applied in registers; the sample is then transposed
 //! from a channels-last scratch into the NCHW output.
 //!
+//! With max pooling, forward saves for backward not the portable kernels' argmax (a `u32`
+//! conv-plane offset per output) but a quarter of the bytes: per output, channels-last, which
+//! of the four window positions won, or [`WINDOW_NONE`] where the ReLU zeroed it. Both passes
+//! are bound by memory traffic as much as by arithmetic.
+//!
 //! Backward (without an input gradient, with max pooling) runs the other way: for each pooled
 //! output and each position of its window, the channel vector of the output gradient, masked
-//! by `argmax == position`, is multiplied by the input under each tap and added into per-tap
+//! by `winner == position`, is multiplied by the input under each tap and added into per-tap
 //! accumulators that stay in registers over the whole sample. No dense conv-plane gradient is
 //! built.
 //!
@@ -27,6 +32,10 @@ use std::sync::OnceLock;
 use super::plan::ConvPlan;
 use crate::ops::geometry::Axis;
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
+
+/// The window code of a pooled output whose gradient is zero (its ReLU was inactive); others
+/// are 0 to 3, the row-major position in the 2x2 window.
+pub(super) const WINDOW_NONE: u8 = u8::MAX;
 
 /// Above this many taps `C * KH * KW` the im2col product (and gemm) is left to do the work.
 const MAX_TAPS: usize = 64;
@@ -100,9 +109,9 @@ impl Avx512 {
         wt
     }
 
-    /// One sample's forward: writes every element of the NCHW output `out`, of the argmax
-    /// (as `[position][channel]`) when it is not empty, and of the ReLU mask when it is not
-    /// empty. `wt` is from [`Self::transpose_weight`], `scratch` holds an output sample.
+    /// One sample's forward: writes every element of the NCHW output `out`, of the window
+    /// codes (`[position][channel]`) when they are not empty, and of the ReLU mask when it is
+    /// not empty. `wt` is from [`Self::transpose_weight`], `cl` holds an output sample.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_forward(
         &self,
@@ -111,7 +120,7 @@ impl Avx512 {
         wt: &[f32],
         b: &[f32],
         out: &mut [MaybeUninit<f32>],
-        argmax: &mut [MaybeUninit<u32>],
+        codes: &mut [MaybeUninit<u8>],
         mask: &mut [u8],
         cl: &mut [f32],
     ) {
@@ -120,16 +129,16 @@ impl Avx512 {
         let geo = self.geometry(plan);
         assert!(x.len() == plan.in_sample() && wt.len() == o * self.taps.len() && b.len() == o);
         assert!(out.len() == len && cl.len() == len);
-        assert!(argmax.is_empty() || (plan.saves_argmax() && argmax.len() == len));
+        assert!(codes.is_empty() || (plan.saves_argmax() && codes.len() == len));
         assert!(mask.is_empty() || (plan.saves_mask() && mask.len() == len));
         #[cfg(target_arch = "x86_64")]
         {
             let (x, wt, b, cl) = (x.as_ptr(), wt.as_ptr(), b.as_ptr(), cl.as_mut_ptr());
             if plan.pool.is_some() {
-                let at = if argmax.is_empty() {
+                let at = if codes.is_empty() {
                     std::ptr::null_mut()
                 } else {
-                    argmax.as_mut_ptr().cast::<u32>()
+                    codes.as_mut_ptr().cast::<u8>()
                 };
                 // SAFETY: `Avx512` is only built on CPUs with AVX-512F and FMA; the slices
                 // have the lengths the kernel reads and writes (asserted above), and a
@@ -161,42 +170,26 @@ impl Avx512 {
         plan.saves_argmax()
     }
 
-    /// The lengths of the two scratch buffers [`Self::sample_backward`] takes.
-    pub(super) fn backward_scratch(plan: &ConvPlan, channels_last: bool) -> [usize; 2] {
-        let len = plan.out_ch * plan.out_plane();
-        [len, if channels_last { 0 } else { len }]
-    }
-
     /// Adds one sample's weight and bias gradients for the output gradient `g` to `dwt`
-    /// (`[tap][channel]`) and `db`. The argmax is in the output's order unless
-    /// `channels_last`; `scratch` has [`Self::backward_scratch`]'s lengths.
+    /// (`[tap][channel]`) and `db`, with the sample's window `codes` from forward; `cl_g`
+    /// holds an output sample.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_backward(
         &self,
         plan: &ConvPlan,
         x: &[f32],
         g: &[f32],
-        argmax: &[u32],
-        channels_last: bool,
+        codes: &[u8],
         dwt: &mut [f32],
         db: &mut [f32],
-        [cl_g, cl_argmax]: [&mut [f32]; 2],
+        cl_g: &mut [f32],
     ) {
         let (o, out_plane) = (plan.out_ch, plan.out_plane());
         let len = o * out_plane;
         assert!(Self::has_backward(plan));
-        assert!(x.len() == plan.in_sample() && g.len() == len && argmax.len() == len);
-        assert!(dwt.len() == o * self.taps.len() && db.len() == o);
-        assert!(cl_g.len() == len);
+        assert!(x.len() == plan.in_sample() && g.len() == len && codes.len() == len);
+        assert!(dwt.len() == o * self.taps.len() && db.len() == o && cl_g.len() == len);
         self.transpose(g, o, out_plane, cl_g);
-        let cl_argmax: &[u32] = if channels_last {
-            argmax
-        } else {
-            assert!(cl_argmax.len() == len);
-            self.transpose(argmax, o, out_plane, cl_argmax);
-            // SAFETY: same size and alignment, and any bits are a valid `u32`.
-            unsafe { &*(std::ptr::from_ref(cl_argmax) as *const [u32]) }
-        };
         let geo = self.geometry(plan);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Avx512` is only built on CPUs with AVX-512F and FMA; the slices have the
@@ -207,7 +200,7 @@ impl Avx512 {
                 &geo,
                 x.as_ptr(),
                 cl_g.as_ptr(),
-                cl_argmax.as_ptr(),
+                codes.as_ptr(),
                 dwt.as_mut_ptr(),
                 db.as_mut_ptr(),
             );
@@ -217,7 +210,7 @@ impl Avx512 {
     }
 
     /// Writes the `rows x cols` row-major `src` as `cols x rows` row-major into `dst`, moving
-    /// bits (an argmax may go through an `f32` scratch).
+    /// bits.
     pub(super) fn transpose<S: Word, D: Word>(
         &self,
         src: &[S],
@@ -269,13 +262,42 @@ struct Geometry<'a> {
     relu: bool,
 }
 
-/// Writes the `rows x cols` row-major `src` as `cols x rows` row-major into `dst`, without
-/// AVX-512: for an argmax the portable backward reads.
-pub(super) fn transpose_scalar<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
-    for (r, row) in src.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            dst[c * rows + r] = v;
+/// The conv-plane offsets of the four positions of pooled output `q`'s 2x2 window, row-major.
+fn window_offsets(plan: &ConvPlan, q: usize) -> [u32; 4] {
+    let (pool_w, conv_w) = plan
+        .pool
+        .as_ref()
+        .map_or((1, 1), |(_, p)| (p.w.output, plan.w.output));
+    let first = 2 * (q / pool_w) * conv_w + 2 * (q % pool_w);
+    [first, first + 1, first + conv_w, first + conv_w + 1].map(|at| at as u32)
+}
+
+/// The portable argmax (`[channel][position]` conv-plane offsets) of one sample's window
+/// `codes` (`[position][channel]`).
+pub(super) fn argmax_of_codes(plan: &ConvPlan, codes: &[u8], argmax: &mut [u32]) {
+    let (o, out_plane) = (plan.out_ch, plan.out_plane());
+    for (q, codes) in codes[..o * out_plane].chunks_exact(o).enumerate() {
+        let offsets = window_offsets(plan, q);
+        for (c, &code) in codes.iter().enumerate() {
+            argmax[c * out_plane + q] = match code {
+                WINDOW_NONE => NO_ARGMAX,
+                k => offsets[usize::from(k)],
+            };
+        }
+    }
+}
+
+/// The window codes of one sample's portable `argmax`: the inverse of [`argmax_of_codes`].
+pub(super) fn codes_of_argmax(plan: &ConvPlan, argmax: &[u32], codes: &mut [u8]) {
+    let (o, out_plane) = (plan.out_ch, plan.out_plane());
+    for (q, codes) in codes[..o * out_plane].chunks_exact_mut(o).enumerate() {
+        let offsets = window_offsets(plan, q);
+        for (c, code) in codes.iter_mut().enumerate() {
+            let at = argmax[c * out_plane + q];
+            *code = match offsets.iter().position(|&o| o == at) {
+                Some(k) => k as u8,
+                None => WINDOW_NONE,
+            };
         }
     }
 }
@@ -291,7 +313,7 @@ impl Word for u32 {}
 mod kernels {
     use std::arch::x86_64::*;
 
-    use super::{Geometry, NO_ARGMAX, TAP_GROUP};
+    use super::{Geometry, TAP_GROUP, WINDOW_NONE};
 
     /// The conv of `NP` positions (input offsets `ins`) for `16 * NB` channels, the weight
     /// `wt` already offset to the first of them.
@@ -326,7 +348,7 @@ mod kernels {
     }
 
     /// Forward with 2x2 max pooling into `out` (pooled positions x channels), with the
-    /// argmax into `at` unless it is null.
+    /// window codes into `at` unless it is null.
     ///
     /// # Safety
     /// The CPU has AVX-512F and FMA; `x` holds a sample of a supported plan, `wt` its
@@ -339,7 +361,7 @@ mod kernels {
         wt: *const f32,
         b: *const f32,
         out: *mut f32,
-        at: *mut u32,
+        at: *mut u8,
     ) {
         for ph in 0..geo.pool_h {
             // Two windows at a time: 16 accumulators for 32 channels hide the FMA latency.
@@ -366,7 +388,7 @@ mod kernels {
         ph: usize,
         pw: usize,
         out: *mut f32,
-        at: *mut u32,
+        at: *mut u8,
     ) {
         // Position k is (row k % 4 / 2, column k % 2) of window k / 4.
         let mut ins = [0; NP];
@@ -397,24 +419,21 @@ mod kernels {
         pw: usize,
         cb: usize,
         out: *mut f32,
-        at: *mut u32,
+        at: *mut u8,
     ) {
         let acc = conv_block::<NP, NB>(geo.taps, geo.out_ch, x, ins, wt.add(cb));
         let zero = _mm512_setzero_ps();
-        let conv_w = geo.conv_w as u32;
         for win in 0..NP / 4 {
-            let conv0 = (2 * ph * geo.conv_w + 2 * (pw + win)) as u32;
-            let offs = [conv0, conv0 + 1, conv0 + conv_w, conv0 + conv_w + 1];
             let p = (ph * geo.pool_w + pw + win) * geo.out_ch + cb;
             for j in 0..NB {
                 // The first maximum in row-major window order, as in the portable kernel.
                 let mut best = acc[4 * win][j];
-                let mut arg = _mm512_set1_epi32(offs[0] as i32);
+                let mut arg = _mm512_setzero_si512();
                 for k in 1..4 {
                     let v = acc[4 * win + k][j];
                     let more = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
                     best = _mm512_mask_mov_ps(best, more, v);
-                    arg = _mm512_mask_mov_epi32(arg, more, _mm512_set1_epi32(offs[k] as i32));
+                    arg = _mm512_mask_mov_epi32(arg, more, _mm512_set1_epi32(k as i32));
                 }
                 // Bias and ReLU after the max, as in the portable kernel.
                 let mut v = _mm512_add_ps(best, _mm512_loadu_ps(b.add(cb + 16 * j)));
@@ -426,10 +445,11 @@ mod kernels {
                     if geo.relu {
                         let off = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, zero);
                         v = _mm512_mask_mov_ps(v, off, zero);
-                        let none = _mm512_set1_epi32(NO_ARGMAX as i32);
+                        let none = _mm512_set1_epi32(i32::from(WINDOW_NONE));
                         arg = _mm512_mask_mov_epi32(arg, off, none);
                     }
-                    _mm512_storeu_si512(at.add(p + 16 * j).cast(), arg);
+                    // One byte per channel.
+                    _mm_storeu_si128(at.add(p + 16 * j).cast(), _mm512_cvtepi32_epi8(arg));
                 }
                 _mm512_storeu_ps(out.add(p + 16 * j), v);
             }
@@ -519,7 +539,7 @@ mod kernels {
     }
 
     /// Adds the weight and bias gradients of one sample with 2x2 max pooling: `g` and `at`
-    /// are the output gradient and argmax as pooled positions x channels, `dwt` is
+    /// are the output gradient and window codes as pooled positions x channels, `dwt` is
     /// `[tap][channel]`.
     ///
     /// # Safety
@@ -531,7 +551,7 @@ mod kernels {
         geo: &Geometry<'_>,
         x: *const f32,
         g: *const f32,
-        at: *const u32,
+        at: *const u8,
         dwt: *mut f32,
         db: *mut f32,
     ) {
@@ -557,7 +577,7 @@ mod kernels {
         geo: &Geometry<'_>,
         x: *const f32,
         g: *const f32,
-        at: *const u32,
+        at: *const u8,
         dwt: *mut f32,
         db: *mut f32,
         cb: usize,
@@ -575,25 +595,22 @@ mod kernels {
             }
         }
         let mut dbv = [zero; NB];
-        let no_argmax = _mm512_set1_epi32(NO_ARGMAX as i32);
+        let none = _mm512_set1_epi32(i32::from(WINDOW_NONE));
         for ph in 0..geo.pool_h {
             for pw in 0..geo.pool_w {
-                let conv0 = (2 * ph * geo.conv_w + 2 * pw) as u32;
-                let conv_w = geo.conv_w as u32;
-                let offs = [conv0, conv0 + 1, conv0 + conv_w, conv0 + conv_w + 1];
                 let in0 = 2 * ph * geo.in_w + 2 * pw;
                 let ins = [in0, in0 + 1, in0 + geo.in_w, in0 + geo.in_w + 1];
                 let p = (ph * geo.pool_w + pw) * o + cb;
                 let mut gv = [zero; NB];
-                let mut av = [no_argmax; NB];
+                let mut av = [none; NB];
                 for j in 0..NB {
                     gv[j] = _mm512_loadu_ps(g.add(p + 16 * j));
-                    av[j] = _mm512_loadu_si512(at.add(p + 16 * j).cast());
-                    let live = _mm512_cmpneq_epi32_mask(av[j], no_argmax);
+                    av[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128(at.add(p + 16 * j).cast()));
+                    let live = _mm512_cmpneq_epi32_mask(av[j], none);
                     dbv[j] = _mm512_mask_add_ps(dbv[j], live, dbv[j], gv[j]);
                 }
                 for k in 0..4 {
-                    let here = _mm512_set1_epi32(offs[k] as i32);
+                    let here = _mm512_set1_epi32(k as i32);
                     let mut dz = [zero; NB];
                     for j in 0..NB {
                         dz[j] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(av[j], here), gv[j]);

@@ -57,6 +57,7 @@ pub(super) fn backward_with(
     // Each task sums its samples in order; the task sums are then added in task order, so the
     // result does not depend on which thread ran what.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = if let Some(fast) = fast {
+        let codes = saved.codes(plan);
         (0..tasks)
             .into_par_iter()
             .map(|t| {
@@ -64,16 +65,12 @@ pub(super) fn backward_with(
                 let out_sample = o * plan.out_plane();
                 let mut dwt = vec![0.0; patch * o];
                 let mut db = vec![0.0; o];
-                let channels_last = saved.channels_last;
-                let lens = Avx512::backward_scratch(plan, channels_last);
-                with_scratch(lens, |[cl_g, cl_argmax]| {
+                with_scratch([out_sample], |[cl_g]| {
                     for i in t * per_task..((t + 1) * per_task).min(n) {
                         let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
                         let g = &grad_out[i * out_sample..][..out_sample];
-                        let argmax = &saved.argmax[i * out_sample..][..out_sample];
-                        let scratch = [&mut *cl_g, &mut *cl_argmax];
-                        let (dwt, db) = (&mut dwt[..], &mut db[..]);
-                        fast.sample_backward(plan, x, g, argmax, channels_last, dwt, db, scratch);
+                        let codes = &codes[i * out_sample..][..out_sample];
+                        fast.sample_backward(plan, x, g, codes, &mut dwt, &mut db, cl_g);
                     }
                 });
                 let mut dw = vec![0.0; o * patch];
@@ -81,13 +78,13 @@ pub(super) fn backward_with(
                 (dw, db)
             })
             .collect()
-    } else if saved.channels_last {
-        let planes = Saved {
-            argmax: saved.argmax_planes(plan).into_owned(),
-            channels_last: false,
+    } else if !saved.codes.is_empty() {
+        let portable = Saved {
+            argmax: saved.argmax(plan).into_owned(),
+            codes: Vec::new(),
             mask: saved.mask.clone(),
         };
-        portable_partials(plan, &params, &planes, grad_out, dx)
+        portable_partials(plan, &params, &portable, grad_out, dx)
     } else {
         portable_partials(plan, &params, saved, grad_out, dx)
     };

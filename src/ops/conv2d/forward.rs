@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use super::avx512::{transpose_scalar, Avx512};
+use super::avx512::{argmax_of_codes, codes_of_argmax, Avx512};
 use super::plan::ConvPlan;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
@@ -14,30 +14,46 @@ use crate::ops::simd::avx2_or_portable;
 
 /// What backward needs besides the input and weight; empty vectors where not needed.
 pub(super) struct Saved {
-    /// Per pooled output, the conv plane offset of its maximum, or `NO_ARGMAX`.
+    /// Per pooled output, the conv plane offset of its maximum, or `NO_ARGMAX` (portable path).
     pub(super) argmax: Vec<u32>,
-    /// Whether `argmax` is per sample `[position][channel]` (from the AVX-512 path, for its
-    /// backward) rather than in the output's `[channel][position]` order.
-    pub(super) channels_last: bool,
+    /// In place of `argmax` on the AVX-512 path: per sample and pooled position, per channel,
+    /// which of the 2x2 window's positions is the maximum, or `WINDOW_NONE`.
+    pub(super) codes: Vec<u8>,
     /// Per conv position, 1 where the ReLU passed its input.
     pub(super) mask: Vec<u8>,
 }
 
 impl Saved {
-    /// The argmax in the output's order.
-    pub(super) fn argmax_planes(&self, plan: &ConvPlan) -> Cow<'_, [u32]> {
-        if !self.channels_last {
+    /// The argmax in the portable kernels' format.
+    pub(super) fn argmax(&self, plan: &ConvPlan) -> Cow<'_, [u32]> {
+        if self.codes.is_empty() {
             return Cow::Borrowed(&self.argmax);
         }
-        let (o, out_plane) = (plan.out_ch, plan.out_plane());
-        let mut planes = vec![0; self.argmax.len()];
-        for (dst, src) in planes
-            .chunks_mut(o * out_plane)
-            .zip(self.argmax.chunks(o * out_plane))
+        let out_sample = plan.out_ch * plan.out_plane();
+        let mut argmax = vec![0; self.codes.len()];
+        for (argmax, codes) in argmax
+            .chunks_mut(out_sample)
+            .zip(self.codes.chunks(out_sample))
         {
-            transpose_scalar(src, out_plane, o, dst);
+            argmax_of_codes(plan, codes, argmax);
         }
-        Cow::Owned(planes)
+        Cow::Owned(argmax)
+    }
+
+    /// The window codes of the AVX-512 path.
+    pub(super) fn codes(&self, plan: &ConvPlan) -> Cow<'_, [u8]> {
+        if self.argmax.is_empty() {
+            return Cow::Borrowed(&self.codes);
+        }
+        let out_sample = plan.out_ch * plan.out_plane();
+        let mut codes = vec![0; self.argmax.len()];
+        for (codes, argmax) in codes
+            .chunks_mut(out_sample)
+            .zip(self.argmax.chunks(out_sample))
+        {
+            codes_of_argmax(plan, argmax, codes);
+        }
+        Cow::Owned(codes)
     }
 }
 
@@ -80,7 +96,7 @@ pub(super) fn forward_with(
     };
     let mut saved = Saved {
         argmax: vec![0; argmax_len],
-        channels_last: false,
+        codes: Vec::new(),
         mask: vec![0; mask_len],
     };
     let argmaxes = split_chunks(&mut saved.argmax, out_sample, n);
@@ -97,7 +113,7 @@ pub(super) fn forward_with(
 }
 
 /// [`forward_with`] on the AVX-512 path, which writes every element of the output and the
-/// argmax, so that they need not be zeroed first (which took a tenth of the op's time).
+/// window codes, so that they need not be zeroed first (which took a tenth of the op's time).
 fn forward_fast(
     plan: &ConvPlan,
     x: &[f32],
@@ -110,8 +126,8 @@ fn forward_fast(
     let out_sample = o * plan.out_plane();
     let len = n * out_sample;
     let mut out = Vec::with_capacity(len);
-    let argmax_len = if save && plan.saves_argmax() { len } else { 0 };
-    let mut argmax = Vec::with_capacity(argmax_len);
+    let codes_len = if save && plan.saves_argmax() { len } else { 0 };
+    let mut codes = Vec::with_capacity(codes_len);
     let mask_len = if save && plan.saves_mask() {
         n * o * plan.conv_plane()
     } else {
@@ -119,31 +135,27 @@ fn forward_fast(
     };
     let mut mask = vec![0; mask_len];
     let wt = fast.transpose_weight(plan, w);
-    let argmaxes = split_chunks(
-        &mut argmax.spare_capacity_mut()[..argmax_len],
-        out_sample,
-        n,
-    );
+    let code_chunks = split_chunks(&mut codes.spare_capacity_mut()[..codes_len], out_sample, n);
     let masks = split_chunks(&mut mask, o * plan.conv_plane(), n);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(out_sample)
         .zip(x.par_chunks(plan.in_sample()))
-        .zip(argmaxes)
+        .zip(code_chunks)
         .zip(masks)
-        .for_each(|(((out, x), argmax), mask)| {
+        .for_each(|(((out, x), codes), mask)| {
             with_scratch([out_sample], |[scratch]| {
-                fast.sample_forward(plan, x, &wt, b, out, argmax, mask, scratch);
+                fast.sample_forward(plan, x, &wt, b, out, codes, mask, scratch);
             });
         });
-    // SAFETY: `sample_forward` wrote every element of each sample's output and argmax chunk,
-    // and the chunks cover the first `len` and `argmax_len` elements.
+    // SAFETY: `sample_forward` wrote every element of each sample's output and codes chunk,
+    // and the chunks cover the first `len` and `codes_len` elements.
     unsafe {
         out.set_len(len);
-        argmax.set_len(argmax_len);
+        codes.set_len(codes_len);
     }
     let saved = Saved {
-        argmax,
-        channels_last: true,
+        argmax: Vec::new(),
+        codes,
         mask,
     };
     (out, saved)

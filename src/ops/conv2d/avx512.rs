@@ -17,10 +17,11 @@
 //! are bound by memory traffic as much as by arithmetic.
 //!
 //! Backward (without an input gradient, with max pooling) runs the other way: for each pooled
-//! output and each position of its window, the channel vector of the output gradient, masked
-//! by `winner == position`, is multiplied by the input under each tap and added into per-tap
-//! accumulators that stay in registers over the whole sample. No dense conv-plane gradient is
-//! built.
+//! output and each tap, a permute picks per channel the input under the tap at the window
+//! position that won, and one masked FMA (live channels only) adds it times the output
+//! gradient into per-tap accumulators that stay in registers over the whole sample. No dense
+//! conv-plane gradient is built, and the zero gradients of the other three positions are never
+//! multiplied.
 //!
 //! Results differ from the portable kernels' by rounding (fused multiply-adds, another
 //! summation order), but every sum runs in a fixed order, so they are bit-identical across
@@ -598,30 +599,29 @@ mod kernels {
         let none = _mm512_set1_epi32(i32::from(WINDOW_NONE));
         for ph in 0..geo.pool_h {
             for pw in 0..geo.pool_w {
-                let in0 = 2 * ph * geo.in_w + 2 * pw;
-                let ins = [in0, in0 + 1, in0 + geo.in_w, in0 + geo.in_w + 1];
+                let in0 = x.add(2 * ph * geo.in_w + 2 * pw);
                 let p = (ph * geo.pool_w + pw) * o + cb;
                 let mut gv = [zero; NB];
-                let mut av = [none; NB];
+                let mut code = [none; NB];
+                let mut live = [0; NB];
                 for j in 0..NB {
                     gv[j] = _mm512_loadu_ps(g.add(p + 16 * j));
-                    av[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128(at.add(p + 16 * j).cast()));
-                    let live = _mm512_cmpneq_epi32_mask(av[j], none);
-                    dbv[j] = _mm512_mask_add_ps(dbv[j], live, dbv[j], gv[j]);
+                    code[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128(at.add(p + 16 * j).cast()));
+                    live[j] = _mm512_cmpneq_epi32_mask(code[j], none);
+                    dbv[j] = _mm512_mask_add_ps(dbv[j], live[j], dbv[j], gv[j]);
                 }
-                for k in 0..4 {
-                    let here = _mm512_set1_epi32(k as i32);
-                    let mut dz = [zero; NB];
-                    for j in 0..NB {
-                        dz[j] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(av[j], here), gv[j]);
-                    }
-                    let xk = x.add(ins[k]);
-                    for t in 0..TAP_GROUP {
-                        if t < n {
-                            let xb = _mm512_set1_ps(*xk.add(taps[t]));
-                            for j in 0..NB {
-                                acc[t][j] = _mm512_fmadd_ps(xb, dz[j], acc[t][j]);
-                            }
+                for t in 0..TAP_GROUP {
+                    if t < n {
+                        // The tap's input under the window's four positions, [x00, x01, x10,
+                        // x11], and per channel the one under its maximum.
+                        let at = in0.add(taps[t]);
+                        let top = _mm_load_sd(at.cast());
+                        let window = _mm_loadh_pd(top, at.add(geo.in_w).cast());
+                        let window = _mm512_castps128_ps512(_mm_castpd_ps(window));
+                        for j in 0..NB {
+                            // Lanes past the four (indexed by WINDOW_NONE) are not live.
+                            let under = _mm512_permutexvar_ps(code[j], window);
+                            acc[t][j] = _mm512_mask3_fmadd_ps(under, gv[j], acc[t][j], live[j]);
                         }
                     }
                 }

@@ -15,7 +15,9 @@
 //!
 //! All results are deterministic: the batch is split into tasks by its size alone and partial
 //! weight gradients are summed in task order, so outputs and gradients are bit-identical across
-//! runs and thread counts.
+//! runs and thread counts. They are not across CPUs, though: on CPUs with AVX-512F and FMA the
+//! tutorial's conv2d takes its own kernels (`conv2d/avx512.rs`), which round differently from
+//! the portable ones; `EXPR_CONV_PORTABLE=1` makes every machine take the portable kernels.
 
 mod conv2d;
 pub mod dense;

@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use super::avx512::Avx512;
 use super::forward::Saved;
 use super::plan::ConvPlan;
 use crate::ops::add_into;
@@ -32,13 +33,86 @@ pub(super) fn backward(
     dw: &mut [f32],
     db: &mut [f32],
 ) {
+    let fast = Avx512::new(plan);
+    backward_with(plan, params, saved, grad_out, dx, dw, db, fast.as_ref());
+}
+
+/// [`backward`] on the AVX-512 path when `fast` is given and handles this call (no input
+/// gradient, max pooling), else on the portable one.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward_with(
+    plan: &ConvPlan,
+    params: Params<'_>,
+    saved: &Saved,
+    grad_out: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    fast: Option<&Avx512>,
+) {
+    let n = plan.batch;
+    let per_task = samples_per_task(n);
+    let tasks = n.div_ceil(per_task);
+    let fast = fast.filter(|_| dx.is_empty() && Avx512::has_backward(plan));
+    // Each task sums its samples in order; the task sums are then added in task order, so the
+    // result does not depend on which thread ran what.
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = if let Some(fast) = fast {
+        let codes = saved.codes(plan);
+        (0..tasks)
+            .into_par_iter()
+            .map(|t| {
+                let (o, patch) = (plan.out_ch, plan.patch());
+                let out_sample = o * plan.out_plane();
+                let mut dwt = vec![0.0; patch * o];
+                let mut db = vec![0.0; o];
+                with_scratch([out_sample], |[cl_g]| {
+                    for i in t * per_task..((t + 1) * per_task).min(n) {
+                        let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
+                        let g = &grad_out[i * out_sample..][..out_sample];
+                        let codes = &codes[i * out_sample..][..out_sample];
+                        fast.sample_backward(plan, x, g, codes, &mut dwt, &mut db, cl_g);
+                    }
+                });
+                let mut dw = vec![0.0; o * patch];
+                fast.transpose(&dwt, patch, o, &mut dw);
+                (dw, db)
+            })
+            .collect()
+    } else if !saved.codes.is_empty() {
+        let portable = Saved {
+            argmax: saved.argmax(plan).into_owned(),
+            codes: Vec::new(),
+            mask: saved.mask.clone(),
+        };
+        portable_partials(plan, &params, &portable, grad_out, dx)
+    } else {
+        portable_partials(plan, &params, saved, grad_out, dx)
+    };
+    let mut partials = partials.into_iter();
+    if let Some((mut dw_sum, mut db_sum)) = partials.next() {
+        for (pw, pb) in partials {
+            add_into(&mut dw_sum, &pw);
+            add_into(&mut db_sum, &pb);
+        }
+        add_into(dw, &dw_sum);
+        add_into(db, &db_sum);
+    }
+}
+
+/// Per task of the portable path, the sums of its samples' weight and bias gradients; the
+/// input gradient (when `dx` is not empty) goes straight into `dx`.
+fn portable_partials(
+    plan: &ConvPlan,
+    params: &Params<'_>,
+    saved: &Saved,
+    grad_out: &[f32],
+    dx: &mut [f32],
+) -> Vec<(Vec<f32>, Vec<f32>)> {
     let n = plan.batch;
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
     let dx_chunks = split_chunks(dx, per_task * plan.in_sample(), tasks);
-    // Each task sums its samples in order; the task sums are then added in task order, so the
-    // result does not depend on which thread ran what.
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
+    dx_chunks
         .into_par_iter()
         .enumerate()
         .map(|(t, dx)| {
@@ -51,20 +125,11 @@ pub(super) fn backward(
                 } else {
                     &mut dx[(i - first) * plan.in_sample()..][..plan.in_sample()]
                 };
-                sample_backward(plan, &params, saved, grad_out, i, dx, &mut dw, &mut db);
+                sample_backward(plan, params, saved, grad_out, i, dx, &mut dw, &mut db);
             }
             (dw, db)
         })
-        .collect();
-    let mut partials = partials.into_iter();
-    if let Some((mut dw_sum, mut db_sum)) = partials.next() {
-        for (pw, pb) in partials {
-            add_into(&mut dw_sum, &pw);
-            add_into(&mut db_sum, &pb);
-        }
-        add_into(dw, &dw_sum);
-        add_into(db, &db_sum);
-    }
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,8 +1,11 @@
 //! The conv2d forward kernel: per sample, im2col, one matrix product into a scratch plane set,
 //! then bias, ReLU and pooling while the planes are in cache.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
+use super::avx512::{argmax_of_codes, codes_of_argmax, Avx512};
 use super::plan::ConvPlan;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
@@ -11,10 +14,47 @@ use crate::ops::simd::avx2_or_portable;
 
 /// What backward needs besides the input and weight; empty vectors where not needed.
 pub(super) struct Saved {
-    /// Per pooled output, the conv plane offset of its maximum, or `NO_ARGMAX`.
+    /// Per pooled output, the conv plane offset of its maximum, or `NO_ARGMAX` (portable path).
     pub(super) argmax: Vec<u32>,
+    /// In place of `argmax` on the AVX-512 path: per sample and pooled position, per channel,
+    /// which of the 2x2 window's positions is the maximum, or `WINDOW_NONE`.
+    pub(super) codes: Vec<u8>,
     /// Per conv position, 1 where the ReLU passed its input.
     pub(super) mask: Vec<u8>,
+}
+
+impl Saved {
+    /// The argmax in the portable kernels' format.
+    pub(super) fn argmax(&self, plan: &ConvPlan) -> Cow<'_, [u32]> {
+        if self.codes.is_empty() {
+            return Cow::Borrowed(&self.argmax);
+        }
+        let out_sample = plan.out_ch * plan.out_plane();
+        let mut argmax = vec![0; self.codes.len()];
+        for (argmax, codes) in argmax
+            .chunks_mut(out_sample)
+            .zip(self.codes.chunks(out_sample))
+        {
+            argmax_of_codes(plan, codes, argmax);
+        }
+        Cow::Owned(argmax)
+    }
+
+    /// The window codes of the AVX-512 path.
+    pub(super) fn codes(&self, plan: &ConvPlan) -> Cow<'_, [u8]> {
+        if self.argmax.is_empty() {
+            return Cow::Borrowed(&self.codes);
+        }
+        let out_sample = plan.out_ch * plan.out_plane();
+        let mut codes = vec![0; self.argmax.len()];
+        for (codes, argmax) in codes
+            .chunks_mut(out_sample)
+            .zip(self.argmax.chunks(out_sample))
+        {
+            codes_of_argmax(plan, argmax, codes);
+        }
+        Cow::Owned(codes)
+    }
 }
 
 /// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`)
@@ -26,6 +66,21 @@ pub(super) fn forward(
     b: &[f32],
     save: bool,
 ) -> (Vec<f32>, Saved) {
+    forward_with(plan, x, w, b, save, Avx512::new(plan).as_ref())
+}
+
+/// [`forward`] on the AVX-512 path when `fast` is given, else on the portable one.
+pub(super) fn forward_with(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    save: bool,
+    fast: Option<&Avx512>,
+) -> (Vec<f32>, Saved) {
+    if let Some(fast) = fast {
+        return forward_fast(plan, x, w, b, save, fast);
+    }
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
     let mut out = vec![0.0; n * out_sample];
@@ -41,6 +96,7 @@ pub(super) fn forward(
     };
     let mut saved = Saved {
         argmax: vec![0; argmax_len],
+        codes: Vec::new(),
         mask: vec![0; mask_len],
     };
     let argmaxes = split_chunks(&mut saved.argmax, out_sample, n);
@@ -53,6 +109,55 @@ pub(super) fn forward(
         .for_each(|(((out, x), argmax), mask)| {
             sample_forward(plan, x, w, b, out, argmax, mask);
         });
+    (out, saved)
+}
+
+/// [`forward_with`] on the AVX-512 path, which writes every element of the output and the
+/// window codes, so that they need not be zeroed first (which took a tenth of the op's time).
+fn forward_fast(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    save: bool,
+    fast: &Avx512,
+) -> (Vec<f32>, Saved) {
+    let (n, o) = (plan.batch, plan.out_ch);
+    let out_sample = o * plan.out_plane();
+    let len = n * out_sample;
+    let mut out = Vec::with_capacity(len);
+    let codes_len = if save && plan.saves_argmax() { len } else { 0 };
+    let mut codes = Vec::with_capacity(codes_len);
+    let mask_len = if save && plan.saves_mask() {
+        n * o * plan.conv_plane()
+    } else {
+        0
+    };
+    let mut mask = vec![0; mask_len];
+    let wt = fast.transpose_weight(plan, w);
+    let code_chunks = split_chunks(&mut codes.spare_capacity_mut()[..codes_len], out_sample, n);
+    let masks = split_chunks(&mut mask, o * plan.conv_plane(), n);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(out_sample)
+        .zip(x.par_chunks(plan.in_sample()))
+        .zip(code_chunks)
+        .zip(masks)
+        .for_each(|(((out, x), codes), mask)| {
+            with_scratch([out_sample], |[scratch]| {
+                fast.sample_forward(plan, x, &wt, b, out, codes, mask, scratch);
+            });
+        });
+    // SAFETY: `sample_forward` wrote every element of each sample's output and codes chunk,
+    // and the chunks cover the first `len` and `codes_len` elements.
+    unsafe {
+        out.set_len(len);
+        codes.set_len(codes_len);
+    }
+    let saved = Saved {
+        argmax: Vec::new(),
+        codes,
+        mask,
+    };
     (out, saved)
 }
 

@@ -1,6 +1,7 @@
 //! 2-D convolution over NCHW activations with fused bias, ReLU and pooling, as an op on dfdx's
 //! tape.
 
+mod avx512;
 mod backward;
 mod forward;
 mod plan;

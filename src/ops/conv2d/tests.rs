@@ -3,7 +3,12 @@
 
 use dfdx::prelude::*;
 
+use super::avx512::Avx512;
+use super::backward::{backward_with, Params};
+use super::forward::{forward_with, Saved};
+use super::plan::ConvPlan;
 use super::{conv2d, try_conv2d, Conv2dSpec};
+use crate::ops::pool2d::NO_ARGMAX;
 use crate::ops::reference::{
     assert_close, assert_gradient, backward_of_functional, conv, finite_differences, functional,
     pool, random, relu, tensor4, widen, Shape4,
@@ -97,6 +102,18 @@ fn cases() -> Vec<Case> {
         ),
         // A 1 x 1 image under a 3 x 3 same kernel, batch 1.
         with(case((1, 2, 1, 1), (2, 3, 3), 1, Same), true, None),
+        // The AVX-512 path's plans (where the CPU has it): 16 or 32 channels, stride 1, valid.
+        with(
+            case((2, 1, 8, 9), (16, 3, 3), 1, Valid),
+            true,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        with(
+            case((2, 2, 7, 8), (32, 2, 3), 1, Valid),
+            false,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        with(case((2, 2, 7, 9), (32, 2, 2), 1, Valid), true, None),
     ]
 }
 
@@ -250,4 +267,242 @@ fn shape_errors_are_reported() {
     let w = tensor4(&dev, &[0.0; 4 * 3 * 6 * 3], (4, 3, 6, 3));
     let err = try_conv2d(x, &w, &b, &spec).map(|_| ()).unwrap_err();
     assert!(matches!(err, OpsError::EmptyOutput { .. }), "{err}");
+}
+
+/// Whether this machine runs the AVX-512 path (unless `EXPR_CONV_PORTABLE` turns it off).
+fn fast_path_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::env::var_os("EXPR_CONV_PORTABLE").is_none()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn plan_of(c: &Case) -> ConvPlan {
+    ConvPlan::new(c.x, c.w, (c.w.0,), &c.spec).unwrap()
+}
+
+/// Plans the AVX-512 path supports: 16, 32 and 48 (a 32 and a 16 block) channels, 4 to 32
+/// taps (the backward in tap groups), odd and even conv planes, rows of positions that are
+/// not a multiple of 4.
+fn fast_cases() -> Vec<Case> {
+    use Padding::Valid;
+    use PoolKind::Max;
+    vec![
+        // The tutorial's layer.
+        with(
+            case((5, 1, 28, 28), (32, 3, 3), 1, Valid),
+            true,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        // A 9 x 9 conv plane, whose last row and column are not pooled.
+        with(
+            case((3, 2, 11, 10), (48, 3, 2), 1, Valid),
+            true,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        with(
+            case((2, 2, 9, 9), (16, 4, 4), 1, Valid),
+            false,
+            pool_spec(Max, 2, 2, Valid),
+        ),
+        // Rows of 11 positions: 4 + 4 + 3.
+        with(case((2, 1, 10, 13), (32, 3, 3), 1, Valid), true, None),
+        with(case((1, 2, 7, 6), (48, 2, 2), 1, Valid), false, None),
+    ]
+}
+
+#[test]
+fn fast_path_is_taken_exactly_for_supported_plans() {
+    if !fast_path_available() {
+        eprintln!("no AVX-512F and FMA here: the fast path is not tested");
+        return;
+    }
+    for (i, c) in fast_cases().iter().enumerate() {
+        assert!(Avx512::new(&plan_of(c)).is_some(), "fast case {i}");
+    }
+    // Of the general cases, those with a multiple of 16 channels (all valid, stride 1).
+    for (i, c) in cases().iter().enumerate() {
+        let fast = c.w.0.is_multiple_of(16);
+        assert_eq!(Avx512::new(&plan_of(c)).is_some(), fast, "case {i}");
+    }
+    use Padding::{Same, Valid};
+    use PoolKind::{Avg, Max};
+    for c in [
+        // Stride 2, same padding, average or overlapping pooling, too many taps.
+        case((1, 1, 9, 9), (16, 3, 3), 2, Valid),
+        case((1, 1, 9, 9), (16, 3, 3), 1, Same),
+        with(
+            case((1, 1, 9, 9), (16, 3, 3), 1, Valid),
+            true,
+            pool_spec(Avg, 2, 2, Valid),
+        ),
+        with(
+            case((1, 1, 9, 9), (16, 3, 3), 1, Valid),
+            true,
+            pool_spec(Max, 3, 2, Valid),
+        ),
+        case((1, 8, 9, 9), (16, 3, 3), 1, Valid),
+    ] {
+        assert!(Avx512::new(&plan_of(&c)).is_none(), "{:?}", c.spec);
+    }
+}
+
+/// Checks the fast path's argmax against the portable one's: they may differ only where two
+/// conv values of a window tie within rounding, or where the pooled value is 0 within rounding
+/// (ReLU on one side and not the other).
+fn assert_argmax_equivalent(what: &str, c: &Case, v: &Operands, out: &[f32], a: &[u32], b: &[u32]) {
+    let x = widen(&v.x);
+    let (z, shape) = conv(
+        &x,
+        c.x,
+        &widen(&v.w),
+        c.w,
+        &widen(&v.b),
+        (1, 1),
+        Padding::Valid,
+    );
+    let conv_plane = shape.2 * shape.3;
+    let out_plane = a.len() / (shape.0 * shape.1);
+    let mut differ = 0;
+    for (q, (&a, &b)) in a.iter().zip(b).enumerate() {
+        if a == b {
+            continue;
+        }
+        differ += 1;
+        if a == NO_ARGMAX || b == NO_ARGMAX {
+            assert!(
+                out[q].abs() <= 1e-5,
+                "{what}[{q}]: argmax {a} vs {b}, output {}",
+                out[q]
+            );
+        } else {
+            let plane = &z[q / out_plane * conv_plane..][..conv_plane];
+            let (za, zb) = (plane[a as usize], plane[b as usize]);
+            assert!(
+                (za - zb).abs() <= 1e-5,
+                "{what}[{q}]: argmax {a} ({za}) vs {b} ({zb})"
+            );
+        }
+    }
+    assert!(
+        differ * 100 <= a.len(),
+        "{what}: {differ} of {} argmaxes differ",
+        a.len()
+    );
+}
+
+#[test]
+fn fast_path_matches_the_portable_path() {
+    if !fast_path_available() {
+        eprintln!("no AVX-512F and FMA here: the fast path is not tested");
+        return;
+    }
+    for (i, c) in fast_cases().iter().enumerate() {
+        let plan = plan_of(c);
+        let fast = Avx512::new(&plan).expect("a supported plan");
+        let v = operands(c, 300 + i as u64);
+        let what = |t: &str| format!("fast case {i} {t}");
+        let (out_p, saved_p) = forward_with(&plan, &v.x, &v.w, &v.b, true, None);
+        let (out_f, saved_f) = forward_with(&plan, &v.x, &v.w, &v.b, true, Some(&fast));
+        assert_close(&what("output"), &out_f, &widen(&out_p), 1e-5);
+        let (untraced, _) = forward_with(&plan, &v.x, &v.w, &v.b, false, Some(&fast));
+        assert_eq!(untraced, out_f, "{}", what("untraced output"));
+        assert_eq!(saved_f.mask.len(), saved_p.mask.len());
+        assert!(saved_p.codes.is_empty() && saved_f.argmax.is_empty());
+        assert_eq!(saved_f.codes.len(), saved_p.argmax.len());
+        let argmax_f = saved_f.argmax(&plan);
+        let (a, b) = (&saved_p.argmax, &argmax_f);
+        assert_argmax_equivalent(&what("argmax"), c, &v, &out_p, a, b);
+        for (q, (&mf, &mp)) in saved_f.mask.iter().zip(&saved_p.mask).enumerate() {
+            assert!(mf == mp || out_p[q].abs() <= 1e-5, "{}[{q}]", what("mask"));
+        }
+        // Backward from the portable forward's saved state, so that both route each gradient
+        // to the same place.
+        let g = random(out_p.len(), 400 + i as u64);
+        let grads = |fast: Option<&Avx512>, saved: &Saved| {
+            let (mut dw, mut db) = (vec![0.0; v.w.len()], vec![0.0; v.b.len()]);
+            let params = Params { x: &v.x, w: &v.w };
+            backward_with(&plan, params, saved, &g, &mut [], &mut dw, &mut db, fast);
+            (dw, db)
+        };
+        let (dw_p, db_p) = grads(None, &saved_p);
+        let (dw_f, db_f) = grads(Some(&fast), &saved_p);
+        assert_gradient(&what("dw"), &dw_f, &widen(&dw_p), 1e-5);
+        assert_gradient(&what("db"), &db_f, &widen(&db_p), 1e-5);
+        // And from its own forward (with window codes), on both paths, where its argmax
+        // matched.
+        if *argmax_f == saved_p.argmax {
+            let own = grads(Some(&fast), &saved_f);
+            assert_eq!(own, (dw_f, db_f), "{}", what("own argmax"));
+            let portable = grads(None, &saved_f);
+            assert_eq!(portable, (dw_p, db_p), "{}", what("portable, own argmax"));
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let mut c = fast_cases().swap_remove(0);
+    c.x.0 = 37;
+    let v = operands(&c, 5);
+    let r = random(37 * 32 * 13 * 13, 6);
+    for input_grad in [false, true] {
+        c.spec.input_grad = input_grad;
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let dev = Cpu::default();
+                let w = tensor4(&dev, &v.w, c.w);
+                let b = dev.tensor_from_vec(v.b.clone(), (c.w.0,));
+                let out = conv2d(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec).as_vec();
+                (out, tape_gradients(&c, &v, &r))
+            })
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            assert_eq!(
+                run(threads),
+                one,
+                "input_grad {input_grad}, {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn fast_transpose_moves_every_element() {
+    if !fast_path_available() {
+        eprintln!("no AVX-512F and FMA here: the fast path is not tested");
+        return;
+    }
+    let c = fast_cases().swap_remove(0);
+    let fast = Avx512::new(&plan_of(&c)).unwrap();
+    for (rows, cols) in [
+        (1, 1),
+        (5, 3),
+        (16, 16),
+        (17, 33),
+        (169, 32),
+        (32, 169),
+        (9, 48),
+    ] {
+        let src: Vec<u32> = (0..rows * cols).map(|i| i as u32 * 7 + 1).collect();
+        let mut dst = vec![0.0f32; rows * cols];
+        fast.transpose(&src, rows, cols, &mut dst);
+        for r in 0..rows {
+            for col in 0..cols {
+                let got = dst[col * rows + r].to_bits();
+                assert_eq!(got, src[r * cols + col], "{rows} x {cols} at ({r}, {col})");
+            }
+        }
+    }
 }

@@ -82,7 +82,7 @@ impl PoolPlan {
     /// Whether the windows are 2x2 with stride 2 and all inside the input: the common case,
     /// which has its own branch-free loop.
     #[inline(always)]
-    fn is_2x2_tiling(&self) -> bool {
+    pub(crate) fn is_2x2_tiling(&self) -> bool {
         let tiles = |a: &Axis| {
             a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.output <= a.input
         };

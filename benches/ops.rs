@@ -115,11 +115,22 @@ fn pool<M: Measurement + 'static>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-/// `relu?(x · w + b)`, as the lowered model computes a dense layer (dfdx's ops).
-fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &Tensor<(usize,), f32, Cpu>, relu: bool) -> T2<T> {
-    let y = x.matmul(w.clone());
+/// `relu?(x · w + b)`, as the lowered model computes a dense layer: our AVX-512 op where the
+/// CPU has it (reading the weight's host copy), dfdx's matmul, broadcast add and ReLU where not.
+fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &Host2, b: &Host1, relu: bool) -> T2<T> {
+    if expr::ops::dense::supported() {
+        let params = expr::ops::dense::DenseParams {
+            weight: (&w.0, &w.1),
+            bias: Some((&b.0, &b.1)),
+        };
+        return expr::ops::dense::dense(x, params, relu);
+    }
+    let y = x.matmul(w.0.clone());
     let shape = *y.shape();
-    let y = y + b.clone().broadcast_like::<(usize, usize), Axis<0>>(&shape);
+    let y = y + b
+        .0
+        .clone()
+        .broadcast_like::<(usize, usize), Axis<0>>(&shape);
     if relu {
         y.relu()
     } else {
@@ -127,13 +138,21 @@ fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &Tensor<(usize,), f32, Cpu>, re
     }
 }
 
+/// A parameter tensor with its host values, as the model keeps it.
+type Host2 = (T2, Vec<f32>);
+type Host1 = (Tensor<(usize,), f32, Cpu>, Vec<f32>);
+
 fn dense_layers<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let mut g = c.benchmark_group("dense");
     for (inputs, units, relu) in [(5408, 64, true), (64, 10, false)] {
         let x = t2(&dev, (BATCH, inputs), 5);
         let w = t2(&dev, (inputs, units), 6) * 0.03;
-        let b = dev.tensor_from_vec(values(units, 7), (units,));
+        let w: Host2 = (w.clone(), w.as_vec());
+        let b: Host1 = (
+            dev.tensor_from_vec(values(units, 7), (units,)),
+            values(units, 7),
+        );
         let name = format!("dense {inputs}->{units}{}", if relu { "+relu" } else { "" });
         g.bench_function(format!("{name} forward"), |bench| {
             bench.iter(|| dense(x.clone(), &w, &b, relu));

@@ -253,7 +253,6 @@ impl LoweredModel {
 
 impl LoweredModel {
     /// A dense layer through our AVX-512 op, with a ReLU fused into it.
-    #[cfg(target_arch = "x86_64")]
     fn dense<T: Tape<f32, Cpu>>(
         &self,
         x: Flat<T>,
@@ -273,17 +272,6 @@ impl LoweredModel {
         } else {
             activate_flat(y, activation)
         }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn dense<T: Tape<f32, Cpu>>(
-        &self,
-        _: Flat<T>,
-        _: usize,
-        _: Option<usize>,
-        _: Activation,
-    ) -> Flat<T> {
-        unreachable!("the dense op is only supported on x86-64")
     }
 }
 

@@ -115,6 +115,12 @@ pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool)
     out.put_tape(tape)
 }
 
+/// [`dense`] where there is no AVX-512: never called, as [`supported`] is false.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn dense<T: Tape<f32, Cpu>>(_: Rows<T>, _: DenseParams<'_>, _: bool) -> Rows<T> {
+    panic!("the dense op needs AVX-512F and FMA (see `supported`)")
+}
+
 /// Input features per backward task: a multiple of the kernels' tile sizes (6 and 16).
 const FEATURES_PER_TASK: usize = 192;
 /// Products of fewer multiply-adds than this (a few microseconds) run on the calling thread:

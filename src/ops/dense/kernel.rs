@@ -13,8 +13,6 @@
 //! touch memory, so operand pointers past a row's end are formed with `wrapping_add` and only
 //! ever used with a mask that excludes them.
 
-use std::mem::MaybeUninit;
-
 use std::arch::x86_64::{
     __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps,
     _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_setzero_ps,
@@ -318,32 +316,30 @@ impl InputTile {
     }
 }
 
-/// Writes rows `c0..c0 + wt.len() / k` of `wt (n x k) = wᵀ` for `w (k x n)`: every element
-/// of `wt`, which may start uninitialised.
+/// Writes columns `k0..k1` of `wt (n x k) = wᵀ` for `w (k x n)`, reading rows `k0..k1` of
+/// `w` in order (whole cache lines) and writing 16-float runs of every row of `wt`.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
+/// The CPU must support AVX-512F; `wt` points to `n * k` floats (possibly uninitialised) whose
+/// columns `k0..k1` nothing else accesses during the call.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose_rows(
+pub(super) unsafe fn transpose_cols(
     w: &[f32],
     (k, n): (usize, usize),
-    c0: usize,
-    wt: &mut [MaybeUninit<f32>],
+    (k0, k1): (usize, usize),
+    wt: *mut f32,
 ) {
-    let rows = wt.len() / k;
-    assert!(w.len() >= k * n && c0 + rows <= n && wt.len() == rows * k);
-    let mut kb = 0;
-    while kb < k {
+    assert!(w.len() >= k * n && k0 <= k1 && k1 <= k);
+    let mut kb = k0;
+    while kb < k1 {
         let mut cb = 0;
-        while cb < rows {
-            if kb + LANES <= k && cb + LANES <= rows {
-                let src = w.as_ptr().add(kb * n + c0 + cb);
-                let dst = wt.as_mut_ptr().add(cb * k + kb).cast::<f32>();
-                transpose16(src, n, dst, k);
+        while cb < n {
+            if kb + LANES <= k1 && cb + LANES <= n {
+                transpose16(w.as_ptr().add(kb * n + cb), n, wt.add(cb * k + kb), k);
             } else {
-                for c in cb..(cb + LANES).min(rows) {
-                    for kk in kb..(kb + LANES).min(k) {
-                        wt[c * k + kk] = MaybeUninit::new(w[kk * n + c0 + c]);
+                for c in cb..(cb + LANES).min(n) {
+                    for kk in kb..(kb + LANES).min(k1) {
+                        wt.add(c * k + kk).write(w[kk * n + c]);
                     }
                 }
             }

@@ -165,25 +165,28 @@ pub(crate) fn forward(
         });
 }
 
-/// `wᵀ` for `w (k x n)`, in parallel over blocks of 16 rows of the result.
+/// `wᵀ` for `w (k x n)`, in parallel over blocks of rows of `w`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
     use rayon::prelude::*;
     // Not zero-filled first: every element is written once.
-    let mut wt = Vec::with_capacity(k * n);
+    let mut wt: Vec<f32> = Vec::with_capacity(k * n);
     // Copies are cheaper than multiply-adds: a small weight is transposed in one piece.
-    let rows_per_task = if pieces(16 * k * n, 2) == 1 { n } else { 16 };
-    if k > 0 && n > 0 {
-        wt.spare_capacity_mut()[..k * n]
-            .par_chunks_mut(rows_per_task * k)
-            .enumerate()
-            .for_each(|(t, wt)| {
-                // SAFETY: `supported()` holds wherever this runs (see `forward`); the kernel
-                // checks the slices' lengths.
-                unsafe { kernel::transpose_rows(w, (k, n), rows_per_task * t, wt) }
-            });
-    }
-    // SAFETY: `transpose_rows` wrote all `k * n` elements (each task its rows, every column).
+    let per_task = if pieces(16 * k * n, 2) == 1 {
+        k
+    } else {
+        FEATURES_PER_TASK * 4
+    };
+    let base = SharedMut(wt.as_mut_ptr());
+    (0..k.div_ceil(per_task.max(1)))
+        .into_par_iter()
+        .for_each(|t| {
+            let k0 = t * per_task;
+            // SAFETY: `supported()` holds wherever this runs (see `forward`); `wt` has room for
+            // `k * n` floats and the tasks write disjoint column ranges of it.
+            unsafe { kernel::transpose_cols(w, (k, n), (k0, (k0 + per_task).min(k)), base.get()) }
+        });
+    // SAFETY: the tasks wrote all `k * n` elements: every row, each its columns.
     unsafe { wt.set_len(k * n) };
     wt
 }

@@ -579,7 +579,12 @@ fn set_threads(threads: Option<usize>, caller_joins: bool) -> Result<usize, RunE
     // The global pool can be built once per process (asking its size builds
     // it too). A second run in the same process (tests) keeps the first pool,
     // which is fine as long as its size matches.
-    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(n);
+    // Every thread that computes a run's numbers flushes denormals to zero (see
+    // `flush_denormals`): the calling thread now, rayon's workers as they start.
+    crate::ops::simd::flush_denormals();
+    let mut builder = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .start_handler(|_| crate::ops::simd::flush_denormals());
     if caller_joins {
         builder = builder.use_current_thread();
     }

@@ -29,3 +29,35 @@ macro_rules! avx2_or_portable {
     };
 }
 pub(crate) use avx2_or_portable;
+
+/// Makes this thread's floating-point arithmetic treat denormal (subnormal) numbers as zero,
+/// as inputs (DAZ) and as results (FTZ).
+///
+/// Training pushes some values there (Adam's second moments of tiny gradients, products of
+/// small weights), and on x86 every operation on a denormal takes a microcode assist that
+/// costs about a hundred cycles: without this, the tutorial's epochs after the first ran 15%
+/// slower. TensorFlow runs its CPU kernels the same way (`ScopedFlushDenormal`); values below
+/// 1.2e-38 carry no information a model can use. Results stay deterministic: the flags are set
+/// on every thread that computes before it computes anything.
+///
+/// Constants that the compiler folds are still computed with denormals; none of our
+/// arithmetic depends on that difference.
+pub(crate) fn flush_denormals() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6) flags.
+        const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
+        let mut csr: u32 = 0;
+        // SAFETY: `stmxcsr` stores the 4-byte control register into `csr`, which is valid
+        // for writes; it touches nothing else.
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
+        }
+        csr |= FTZ_DAZ;
+        // SAFETY: `ldmxcsr` loads the control register from `csr`; the value differs from the
+        // current one only in the two denormal flags, which change results, not safety.
+        unsafe {
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly, preserves_flags));
+        }
+    }
+}

@@ -123,7 +123,7 @@ fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &Host2, b: &Host1, relu: bool) -> T2<T>
             weight: (&w.0, &w.1),
             bias: Some((&b.0, &b.1)),
         };
-        return expr::ops::dense::dense(x, params, relu);
+        return expr::ops::dense::dense(x, None, params, relu);
     }
     let y = x.matmul(w.0.clone());
     let shape = *y.shape();

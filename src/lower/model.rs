@@ -47,6 +47,9 @@ enum Op {
         spec: ops::Conv2dSpec,
         /// An activation the fused op does not do itself.
         activation: Activation,
+        /// Whether a dense op reads the output next (after a flatten, if any), so the op
+        /// hands it a host copy of the output.
+        feeds_dense: bool,
     },
     Pool(ops::Pool2dSpec),
     Flatten,
@@ -144,6 +147,7 @@ impl LoweredModel {
                         } else {
                             *activation
                         },
+                        feeds_dense: false,
                     }
                 }
                 LayerKind::Pool2d {
@@ -157,6 +161,22 @@ impl LoweredModel {
                 LayerKind::Activation(a) => Op::Activation(*a),
             };
             ops_list.push(op);
+        }
+        // A conv whose output a dense op reads next, through flattens only.
+        for i in 0..ops_list.len() {
+            let next = ops_list[i + 1..]
+                .iter()
+                .find(|op| !matches!(op, Op::Flatten));
+            let dense_next = matches!(next, Some(Op::Dense { .. }));
+            if let Op::Conv {
+                activation,
+                feeds_dense,
+                ..
+            } = &mut ops_list[i]
+            {
+                *feeds_dense =
+                    dense_next && *activation == Activation::Linear && ops::dense::supported();
+            }
         }
         LoweredModel {
             name: model.name.clone(),
@@ -184,7 +204,10 @@ impl LoweredModel {
     ) -> Act<T> {
         let mut act = input;
         let mut zero_bias = self.zero_biases.iter();
+        // The current activation's data on the host, where the op that made it kept a copy.
+        let mut host: Option<Vec<f32>> = None;
         for (i, op) in self.ops.iter().enumerate() {
+            let act_host = host.take();
             act = match op {
                 Op::Dense {
                     weight,
@@ -193,7 +216,7 @@ impl LoweredModel {
                 } => {
                     let x = act.into_flat();
                     if ops::dense::supported() {
-                        Act::Flat(self.dense(x, *weight, *bias, *activation))
+                        Act::Flat(self.dense(x, act_host, *weight, *bias, *activation))
                     } else {
                         let y = x.matmul(self.params[*weight].r2().clone());
                         let y = match bias {
@@ -214,6 +237,7 @@ impl LoweredModel {
                     bias,
                     spec,
                     activation,
+                    feeds_dense,
                 } => {
                     let Act::Image(x) = act else {
                         unreachable!("check guarantees conv2d gets images")
@@ -228,14 +252,25 @@ impl LoweredModel {
                         input_grad: input_grad || i > 0,
                         ..spec.clone()
                     };
-                    let y = ops::conv2d(x, self.params[*weight].r4(), b, &spec);
-                    Act::Image(activate_image(y, *activation))
+                    let w = self.params[*weight].r4();
+                    if *feeds_dense {
+                        let (y, data) = ops::conv2d_keeping_output(x, w, b, &spec);
+                        host = Some(data);
+                        Act::Image(y)
+                    } else {
+                        let y = ops::conv2d(x, w, b, &spec);
+                        Act::Image(activate_image(y, *activation))
+                    }
                 }
                 Op::Pool(spec) => match act {
                     Act::Image(x) => Act::Image(ops::pool2d(x, spec)),
                     Act::Flat(_) => unreachable!("check guarantees pooling gets images"),
                 },
-                Op::Flatten => Act::Flat(act.into_flat()),
+                Op::Flatten => {
+                    // Flattening NCHW keeps the data's order.
+                    host = act_host;
+                    Act::Flat(act.into_flat())
+                }
                 Op::Dropout(rate) if training && *rate > 0.0 => match act {
                     Act::Flat(t) => Act::Flat(t.dropout(*rate)),
                     Act::Image(t) => Act::Image(t.dropout(*rate)),
@@ -256,6 +291,7 @@ impl LoweredModel {
     fn dense<T: Tape<f32, Cpu>>(
         &self,
         x: Flat<T>,
+        x_host: Option<Vec<f32>>,
         weight: usize,
         bias: Option<usize>,
         activation: Activation,
@@ -266,7 +302,7 @@ impl LoweredModel {
             bias: bias.map(|b| (self.params[b].r1(), &self.params[b].value[..])),
         };
         let relu = activation == Activation::Relu;
-        let y = ops::dense::dense(x, params, relu);
+        let y = ops::dense::dense(x, x_host, params, relu);
         if relu {
             y
         } else {

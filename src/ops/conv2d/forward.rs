@@ -57,16 +57,20 @@ impl Saved {
     }
 }
 
-/// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`)
-/// and, when `save`, what backward needs.
+/// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`),
+/// a copy of it when `keep` (else an empty vector), and, when `save`, what backward needs.
+///
+/// The copy is for a next op that reads the output on the host (the dense op): a dfdx tensor
+/// hides its data, and copying it back out costs a serial pass over cold memory, where this
+/// copy is made in parallel while each sample's output is in cache.
 pub(super) fn forward(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    save: bool,
-) -> (Vec<f32>, Saved) {
-    forward_with(plan, x, w, b, save, Avx512::new(plan).as_ref())
+    (save, keep): (bool, bool),
+) -> (Vec<f32>, Vec<f32>, Saved) {
+    forward_with(plan, x, w, b, (save, keep), Avx512::new(plan).as_ref())
 }
 
 /// [`forward`] on the AVX-512 path when `fast` is given, else on the portable one.
@@ -75,11 +79,11 @@ pub(super) fn forward_with(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    save: bool,
+    (save, keep): (bool, bool),
     fast: Option<&Avx512>,
-) -> (Vec<f32>, Saved) {
+) -> (Vec<f32>, Vec<f32>, Saved) {
     if let Some(fast) = fast {
-        return forward_fast(plan, x, w, b, save, fast);
+        return forward_fast(plan, x, w, b, (save, keep), fast);
     }
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
@@ -109,7 +113,8 @@ pub(super) fn forward_with(
         .for_each(|(((out, x), argmax), mask)| {
             sample_forward(plan, x, w, b, out, argmax, mask);
         });
-    (out, saved)
+    let host = if keep { out.clone() } else { Vec::new() };
+    (out, host, saved)
 }
 
 /// [`forward_with`] on the AVX-512 path, which writes every element of the output and the
@@ -119,9 +124,9 @@ fn forward_fast(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    save: bool,
+    (save, keep): (bool, bool),
     fast: &Avx512,
-) -> (Vec<f32>, Saved) {
+) -> (Vec<f32>, Vec<f32>, Saved) {
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
     let len = n * out_sample;
@@ -135,30 +140,39 @@ fn forward_fast(
     };
     let mut mask = vec![0; mask_len];
     let wt = fast.transpose_weight(plan, w);
+    let host_len = if keep { len } else { 0 };
+    let mut host = Vec::with_capacity(host_len);
     let code_chunks = split_chunks(&mut codes.spare_capacity_mut()[..codes_len], out_sample, n);
     let masks = split_chunks(&mut mask, o * plan.conv_plane(), n);
+    let hosts = split_chunks(&mut host.spare_capacity_mut()[..host_len], out_sample, n);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(out_sample)
         .zip(x.par_chunks(plan.in_sample()))
         .zip(code_chunks)
         .zip(masks)
-        .for_each(|(((out, x), codes), mask)| {
+        .zip(hosts)
+        .for_each(|((((out, x), codes), mask), host)| {
             with_scratch([out_sample], |[scratch]| {
                 fast.sample_forward(plan, x, &wt, b, out, codes, mask, scratch);
             });
+            if !host.is_empty() {
+                host.copy_from_slice(out);
+            }
         });
     // SAFETY: `sample_forward` wrote every element of each sample's output and codes chunk,
-    // and the chunks cover the first `len` and `codes_len` elements.
+    // and the chunks cover the first `len` and `codes_len` elements; the host chunks (the
+    // first `host_len`) are copies of the output chunks.
     unsafe {
         out.set_len(len);
         codes.set_len(codes_len);
+        host.set_len(host_len);
     }
     let saved = Saved {
         argmax: Vec::new(),
         codes,
         mask,
     };
-    (out, saved)
+    (out, host, saved)
 }
 
 fn sample_forward(

@@ -55,12 +55,38 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
     b: &Bias1,
     spec: &Conv2dSpec,
 ) -> Result<T4<T>, OpsError> {
+    conv2d_with(x, w, b, spec, false).map(|(out, _)| out)
+}
+
+/// [`conv2d`], also returning a copy of the output's data, made while it is in cache: for a
+/// next op that reads it on the host (a dfdx tensor's data is private, and copying it back
+/// out later is a serial pass over cold memory).
+///
+/// # Panics
+/// As [`conv2d`].
+pub fn conv2d_keeping_output<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    w: &Weight4,
+    b: &Bias1,
+    spec: &Conv2dSpec,
+) -> (T4<T>, Vec<f32>) {
+    conv2d_with(x, w, b, spec, true).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn conv2d_with<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    w: &Weight4,
+    b: &Bias1,
+    spec: &Conv2dSpec,
+    keep: bool,
+) -> Result<(T4<T>, Vec<f32>), OpsError> {
     let plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
     let (x, mut tape) = x.split_tape();
     let x_data = host_data(&x);
     let w_data = host_data(w);
     let b_data = host_data(b);
-    let (out, saved) = forward::forward(&plan, &x_data, &w_data, &b_data, T::OWNS_TAPE);
+    let (out, host, saved) =
+        forward::forward(&plan, &x_data, &w_data, &b_data, (T::OWNS_TAPE, keep));
     let out = tensor_from_output(x.device(), out, plan.out_shape());
     if T::OWNS_TAPE {
         let x_ghost = x.ghost();
@@ -88,5 +114,5 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
             Ok(())
         });
     }
-    Ok(out.put_tape(tape))
+    Ok((out.put_tape(tape), host))
 }

@@ -408,10 +408,12 @@ fn fast_path_matches_the_portable_path() {
         let fast = Avx512::new(&plan).expect("a supported plan");
         let v = operands(c, 300 + i as u64);
         let what = |t: &str| format!("fast case {i} {t}");
-        let (out_p, saved_p) = forward_with(&plan, &v.x, &v.w, &v.b, true, None);
-        let (out_f, saved_f) = forward_with(&plan, &v.x, &v.w, &v.b, true, Some(&fast));
+        let (out_p, _, saved_p) = forward_with(&plan, &v.x, &v.w, &v.b, (true, false), None);
+        let (out_f, host, saved_f) =
+            forward_with(&plan, &v.x, &v.w, &v.b, (true, true), Some(&fast));
+        assert_eq!(host, out_f, "the kept copy is the output");
         assert_close(&what("output"), &out_f, &widen(&out_p), 1e-5);
-        let (untraced, _) = forward_with(&plan, &v.x, &v.w, &v.b, false, Some(&fast));
+        let (untraced, _, _) = forward_with(&plan, &v.x, &v.w, &v.b, (false, false), Some(&fast));
         assert_eq!(untraced, out_f, "{}", what("untraced output"));
         assert_eq!(saved_f.mask.len(), saved_p.mask.len());
         assert!(saved_p.codes.is_empty() && saved_f.argmax.is_empty());

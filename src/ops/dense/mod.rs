@@ -44,10 +44,18 @@ pub fn supported() -> bool {
 
 /// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
 ///
+/// `x_host`, when given, is `x`'s data (as [`crate::ops::conv2d_keeping_output`] returns it),
+/// which spares copying it out of the tensor.
+///
 /// # Panics
 /// If [`supported`] is false, or the shapes do not fit together (the checker rules that out).
 #[cfg(target_arch = "x86_64")]
-pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool) -> Rows<T> {
+pub fn dense<T: Tape<f32, Cpu>>(
+    x: Rows<T>,
+    x_host: Option<Vec<f32>>,
+    params: DenseParams<'_>,
+    relu: bool,
+) -> Rows<T> {
     use super::host_data;
 
     assert!(supported(), "the dense op needs AVX-512F and FMA");
@@ -61,7 +69,17 @@ pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool)
     let b_host = params.bias.map_or(&[][..], |(_, b)| b);
     assert!(b_host.is_empty() || b_host.len() == n);
     let (x, mut tape) = x.split_tape();
-    let x_data = host_data(&x);
+    let x_data = match x_host {
+        Some(data) => {
+            assert_eq!(
+                data.len(),
+                m * k,
+                "dense: the input's host copy has the wrong size"
+            );
+            data
+        }
+        None => host_data(&x),
+    };
     let mut y = vec![0.0; m * n];
     forward(&x_data, w_host, b_host, &mut y, (k, n), relu);
     let y_saved = if T::OWNS_TAPE && relu {
@@ -117,7 +135,12 @@ pub fn dense<T: Tape<f32, Cpu>>(x: Rows<T>, params: DenseParams<'_>, relu: bool)
 
 /// [`dense`] where there is no AVX-512: never called, as [`supported`] is false.
 #[cfg(not(target_arch = "x86_64"))]
-pub fn dense<T: Tape<f32, Cpu>>(_: Rows<T>, _: DenseParams<'_>, _: bool) -> Rows<T> {
+pub fn dense<T: Tape<f32, Cpu>>(
+    _: Rows<T>,
+    _: Option<Vec<f32>>,
+    _: DenseParams<'_>,
+    _: bool,
+) -> Rows<T> {
     panic!("the dense op needs AVX-512F and FMA (see `supported`)")
 }
 

@@ -136,7 +136,7 @@ fn gradients_match_finite_differences() {
         weight: (&wt, &w),
         bias: Some((&bt, &b)),
     };
-    let y = dense(xt.clone().leaky_traced(), params, true);
+    let y = dense(xt.clone().leaky_traced(), None, params, true);
     let ct = dev.tensor_from_vec(c.clone(), (m, n));
     let grads = (y * ct).sum::<(), _>().backward();
     // Central differences of the f64 reference; no ReLU kink lies within a step of 1e-3 for

@@ -2,6 +2,7 @@
 //! read the data, train epoch by epoch, then the `after` actions (plots,
 //! saved models) into a run directory with its run record (`run.yaml`).
 
+mod awake;
 pub mod checkpoint;
 pub mod engine;
 pub mod eval;

@@ -155,7 +155,7 @@ impl<'a> Loop<'a> {
             };
             let started = Instant::now();
             let trains = exp.steps[step_index].trains();
-            self.pass(epoch, pass, step_index, skip)?;
+            super::awake::with_workers_awake(|| self.pass(epoch, pass, step_index, skip))?;
             let secs = started.elapsed().as_secs_f64();
             if trains {
                 times.train += secs;

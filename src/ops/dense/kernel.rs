@@ -15,7 +15,8 @@
 
 use std::arch::x86_64::{
     __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm_prefetch,
+    _MM_HINT_T0,
 };
 
 /// Rows of a register tile.
@@ -26,6 +27,9 @@ const LANES: usize = 16;
 /// The forward pass walks the inner dimension in blocks of this many, so a block of the
 /// weight (128 x 64 floats, 32 KiB) stays in L1 while every row tile of a task uses it.
 const K_BLOCK: usize = 128;
+/// How far ahead the forward pass prefetches weight rows: about the memory latency's worth of
+/// steps of the first row tile.
+const PREFETCH_ROWS: usize = 16;
 
 /// Calls a tile method monomorphised for `R = rows` (1 to [`ROWS`]), so that its
 /// accumulators are registers.
@@ -102,6 +106,7 @@ pub(super) unsafe fn forward(
             let mut j = 0;
             while j < n {
                 let tile = Tile {
+                    prefetch: r == 0,
                     x: x.as_ptr().add(r * k),
                     y: y.as_mut_ptr().add(r * n + j),
                     w: w.as_ptr().wrapping_add(j),
@@ -129,6 +134,8 @@ pub(super) unsafe fn forward(
 /// One forward register tile: rows of `x` from `x`, results at `y`, the weight's columns from
 /// `w` (the start of row 0 of the tile's columns).
 struct Tile {
+    /// Whether to prefetch the weight rows ahead (for the block's first row tile).
+    prefetch: bool,
     x: *const f32,
     y: *mut f32,
     w: *const f32,
@@ -152,6 +159,14 @@ impl Tile {
             };
         }
         for kk in k0..k1 {
+            // The weight rows a few steps ahead, so that the first tile of a block, which
+            // brings them into L1 for the others, does not wait for them.
+            if self.prefetch {
+                let ahead = self.w.wrapping_add((kk + PREFETCH_ROWS) * self.n);
+                for v in 0..4 {
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(v * LANES).cast::<i8>());
+                }
+            }
             let wv = load4(self.w.wrapping_add(kk * self.n), self.masks);
             for (i, a) in acc.iter_mut().enumerate() {
                 let xb = _mm512_set1_ps(*self.x.add(i * self.k + kk));

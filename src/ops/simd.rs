@@ -61,3 +61,25 @@ pub(crate) fn flush_denormals() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn denormals_become_zero_on_the_thread_that_asks() {
+        use std::hint::black_box;
+        let product = || black_box(1e-38f32) * black_box(0.01f32);
+        std::thread::spawn(move || {
+            assert!(product() > 0.0, "a denormal result by default");
+            super::flush_denormals();
+            assert_eq!(product(), 0.0, "flushed to zero");
+            assert_eq!(
+                black_box(f32::from_bits(1)) * 1e30,
+                0.0,
+                "denormal input read as zero"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -211,3 +211,27 @@ fn transpose_matches_the_definition() {
         }
     }
 }
+
+/// The host copy a conv hands over gives the same bits as reading the tensor.
+#[test]
+fn a_host_copy_of_the_input_gives_the_same_result() {
+    if skip() {
+        return;
+    }
+    let dev = Cpu::default();
+    let (m, k, n) = (8, 300, 64);
+    let (x, w, b) = (random(m * k, 21), random(k * n, 22), random(n, 23));
+    let wt = dev.tensor_from_vec(w.clone(), (k, n));
+    let bt = dev.tensor_from_vec(b.clone(), (n,));
+    let xt = dev.tensor_from_vec(x.clone(), (m, k));
+    let run = |host: Option<Vec<f32>>| {
+        let params = DenseParams {
+            weight: (&wt, &w),
+            bias: Some((&bt, &b)),
+        };
+        let y = dense(xt.clone().leaky_traced(), host, params, true);
+        let grads = y.sum::<(), _>().backward();
+        (grads.get(&xt).as_vec(), grads.get(&wt).as_vec())
+    };
+    assert_eq!(run(None), run(Some(x.clone())));
+}

@@ -296,10 +296,30 @@ fn apply_update(
 /// Large tensors are checked in parallel: the check reads every gradient once per step.
 fn all_finite(values: &[f32]) -> bool {
     use rayon::prelude::*;
-    let chunk_ok = |c: &[f32]| c.iter().fold(true, |ok, v| ok & v.is_finite());
     if values.len() < 1 << 16 {
-        values.chunks(1024).all(chunk_ok)
+        values.chunks(1024).all(chunk_finite)
     } else {
-        values.par_chunks(1 << 14).all(chunk_ok)
+        values.par_chunks(1 << 14).all(chunk_finite)
     }
+}
+
+/// One chunk of [`all_finite`], 16 wide where the CPU has AVX-512 (the baseline build is 4
+/// wide).
+fn chunk_finite(c: &[f32]) -> bool {
+    #[inline(always)]
+    fn body(c: &[f32]) -> bool {
+        c.iter().fold(true, |ok, v| ok & v.is_finite())
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn wide(c: &[f32]) -> bool {
+            body(c)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { wide(c) };
+        }
+    }
+    body(c)
 }

@@ -121,32 +121,35 @@ fn adam(
     epsilon: f64,
     weight_decay: f64,
 ) {
-    use rayon::prelude::*;
     const CHUNK: usize = 16 * 1024;
     let alpha = (f64::from(lr) * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t))) as f32;
     let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
     // 1 - wd * lr, applied before the moment update (no-op for Adam).
     let decay = 1.0 - (weight_decay as f32) * lr;
-    param
-        .par_chunks_mut(CHUNK)
-        .zip(grad.par_chunks(CHUNK))
-        .zip(m.par_chunks_mut(CHUNK))
-        .zip(v.par_chunks_mut(CHUNK))
-        .for_each(|(((p, g), m), v)| {
-            adam_chunk(
-                p,
-                g,
-                m,
-                v,
-                AdamCoefficients {
-                    alpha,
-                    b1,
-                    b2,
-                    eps,
-                    decay,
-                },
-            );
-        });
+    let k = AdamCoefficients {
+        alpha,
+        b1,
+        b2,
+        eps,
+        decay,
+    };
+    let threads = rayon::current_num_threads();
+    if param.len() < 2 * CHUNK || threads == 1 {
+        adam_chunk(param, grad, m, v, k);
+        return;
+    }
+    // Piece i always goes to thread i (see `ops::affinity`): Adam's moments never leave that
+    // core's cache for the other's, and the dense layer's weight gradient is cut the same way.
+    let per = param.len().div_ceil(threads);
+    let pieces: Vec<_> = param
+        .chunks_mut(per)
+        .zip(grad.chunks(per))
+        .zip(m.chunks_mut(per))
+        .zip(v.chunks_mut(per))
+        .collect();
+    crate::ops::affinity::on_fixed_threads(pieces, |_, (((p, g), m), v)| {
+        adam_chunk(p, g, m, v, k);
+    });
 }
 
 /// The scalars of one Adam update, shared by every element.

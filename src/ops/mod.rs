@@ -19,6 +19,7 @@
 //! tutorial's conv2d takes its own kernels (`conv2d/avx512.rs`), which round differently from
 //! the portable ones; `EXPR_CONV_PORTABLE=1` makes every machine take the portable kernels.
 
+pub mod affinity;
 mod conv2d;
 pub mod dense;
 mod error;

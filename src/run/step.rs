@@ -295,12 +295,20 @@ fn apply_update(
 /// short-circuiting `any` checked the 346,112 dense weights of the tutorial one at a time.
 /// Large tensors are checked in parallel: the check reads every gradient once per step.
 fn all_finite(values: &[f32]) -> bool {
-    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
     if values.len() < 1 << 16 {
-        values.chunks(1024).all(chunk_finite)
-    } else {
-        values.par_chunks(1 << 14).all(chunk_finite)
+        return values.chunks(1024).all(chunk_finite);
     }
+    // Cut as the dense op and the optimizer cut their pieces, each on its thread, so that a
+    // thread reads the gradient rows its core just wrote (`ops::affinity`).
+    let per = values.len().div_ceil(rayon::current_num_threads());
+    let ok = AtomicBool::new(true);
+    crate::ops::affinity::on_fixed_threads(values.chunks(per).collect(), |_, piece| {
+        if !piece.chunks(1 << 14).all(chunk_finite) {
+            ok.store(false, Ordering::Relaxed);
+        }
+    });
+    ok.into_inner()
 }
 
 /// One chunk of [`all_finite`], 16 wide where the CPU has AVX-512 (the baseline build is 4

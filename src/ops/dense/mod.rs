@@ -229,30 +229,36 @@ pub(crate) struct BackwardInputs<'a> {
 /// parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: &mut [f32]) {
-    use rayon::prelude::*;
     let (m, k, n) = b.dims;
     assert!(dw.len() == k * n && dx.len() == m * k && b.g.len() == m * n);
     if n == 0 || k == 0 {
         return;
     }
     let dx_base = SharedMut(dx.as_mut_ptr());
-    let per_task = if pieces(m * k * n, 2) == 1 {
-        k
-    } else {
-        FEATURES_PER_TASK
-    };
-    dw.par_chunks_mut(per_task * n)
+    // One contiguous block of the weight's rows per thread, always on the same thread, cut
+    // where the optimizer cuts its pieces (`ops::affinity`): the optimizer then reads each
+    // gradient row in the cache of the core that wrote it.
+    let threads = pieces(m * k * n, rayon::current_num_threads());
+    let rows_per_piece = k.div_ceil(threads);
+    let blocks: Vec<(usize, &mut [f32])> = dw
+        .chunks_mut(rows_per_piece * n)
         .enumerate()
-        .for_each(|(t, dw)| {
-            let k0 = t * per_task;
+        .map(|(i, dw)| (i * rows_per_piece, dw))
+        .collect();
+    crate::ops::affinity::on_fixed_threads(blocks, |_, (first, dw)| {
+        // Within a block, tasks of a few hundred rows keep `x`'s columns and `dx`'s in cache.
+        for (t, dw) in dw.chunks_mut(FEATURES_PER_TASK * n).enumerate() {
+            let k0 = first + t * FEATURES_PER_TASK;
             let rows = dw.len() / n;
-            // SAFETY (all three calls): `supported()` holds wherever this runs (see
-            // `forward`); the kernels check the slices' lengths.
+            // SAFETY (both calls): `supported()` holds wherever this runs (see `forward`);
+            // the kernels check the slices' lengths.
             unsafe { kernel::weight_grad(b.x, b.g, dw, (m, k, n), k0) };
-            // SAFETY: besides the above, the tasks write disjoint column ranges `k0..k0 + rows`
-            // of `dx`, which outlives them, and nothing else accesses it meanwhile.
+            // SAFETY: besides the above, the blocks write disjoint column ranges
+            // `k0..k0 + rows` of `dx`, which outlives them, and nothing else accesses it
+            // meanwhile.
             unsafe { kernel::input_grad(b.g, b.wt, dx_base.get(), (m, k, n), (k0, k0 + rows)) };
-        });
+        }
+    });
 }
 
 /// A pointer to a buffer whose parallel tasks write disjoint parts.

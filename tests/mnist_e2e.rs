@@ -58,3 +58,44 @@ fn mnist_exp_trains_to_97_percent_in_one_epoch() {
     assert!(run_dir.join("accuracy.png").is_file());
     assert!(run_dir.join("classifier.safetensors").is_file());
 }
+
+/// The portable kernels (dfdx's matmul, the AVX2/SSE conv), which CPUs without AVX-512 run:
+/// forced with `EXPR_PORTABLE`, the tutorial still learns, and two runs agree bit for bit.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a full MNIST epoch needs a release build: cargo test --release"
+)]
+fn the_portable_kernels_train_the_tutorial_too() {
+    let runs = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = Command::new(common::expr_bin())
+            .env("EXPR_PORTABLE", "1")
+            .args([
+                "run",
+                "experiments/mnist.exp",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--runs-dir",
+            ])
+            .arg(runs.path())
+            .output()
+            .expect("expr runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "stdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+            .lines()
+            .find(|l| l.starts_with("Epoch 1, "))
+            .expect("epoch line")
+            .to_string()
+    };
+    let first = run();
+    let acc = last_test_accuracy(&first).expect("a test accuracy");
+    assert!(acc >= 97.0, "test accuracy after one epoch: {acc}%");
+    assert_eq!(first, run(), "two portable runs differ");
+}

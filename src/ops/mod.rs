@@ -17,7 +17,8 @@
 //! weight gradients are summed in task order, so outputs and gradients are bit-identical across
 //! runs and thread counts. They are not across CPUs, though: on CPUs with AVX-512F and FMA the
 //! tutorial's conv2d takes its own kernels (`conv2d/avx512.rs`), which round differently from
-//! the portable ones; `EXPR_CONV_PORTABLE=1` makes every machine take the portable kernels.
+//! the portable ones; `EXPR_PORTABLE=1` makes every machine take the portable kernels
+//! (`EXPR_CONV_PORTABLE=1` only for the conv).
 
 pub mod affinity;
 mod conv2d;

@@ -30,6 +30,26 @@ macro_rules! avx2_or_portable {
 }
 pub(crate) use avx2_or_portable;
 
+/// Whether our AVX-512 kernels (the dense layer, the fused conv) run: the CPU has AVX-512F
+/// and FMA, and `EXPR_PORTABLE` is not set. Setting it makes every machine take the portable
+/// paths (dfdx's matmul, our AVX2/SSE kernels), which is how CI tests them on machines that
+/// have AVX-512. Read once per process.
+pub(crate) fn avx512_kernels() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::env::var_os("EXPR_PORTABLE").is_none()
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
 /// Makes this thread's floating-point arithmetic treat denormal (subnormal) numbers as zero,
 /// as inputs (DAZ) and as results (FTZ).
 ///

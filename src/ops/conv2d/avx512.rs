@@ -51,20 +51,12 @@ pub(super) struct Avx512 {
     taps: Vec<usize>,
 }
 
-/// Whether the CPU has the features, unless `EXPR_CONV_PORTABLE` is set (to compare paths).
+/// Whether the CPU has the features, unless `EXPR_PORTABLE` or `EXPR_CONV_PORTABLE` is set
+/// (to compare paths).
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::env::var_os("EXPR_CONV_PORTABLE").is_none()
-                && std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        crate::ops::simd::avx512_kernels() && std::env::var_os("EXPR_CONV_PORTABLE").is_none()
     })
 }
 

@@ -274,6 +274,7 @@ fn fast_path_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::env::var_os("EXPR_CONV_PORTABLE").is_none()
+            && std::env::var_os("EXPR_PORTABLE").is_none()
             && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("fma")
     }

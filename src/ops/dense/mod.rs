@@ -30,16 +30,9 @@ pub struct DenseParams<'a> {
     pub bias: Option<HostParam<'a, (usize,)>>,
 }
 
-/// Whether this CPU runs [`dense`]: AVX-512F with FMA.
+/// Whether this CPU runs [`dense`]: AVX-512F with FMA, unless `EXPR_PORTABLE` is set.
 pub fn supported() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::ops::simd::avx512_kernels()
 }
 
 /// `relu?(x · W + b)` for `x` of shape `(batch, in)`.

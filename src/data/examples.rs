@@ -54,6 +54,18 @@ impl Examples {
         if features == 0 {
             return;
         }
+        // Rows are independent: a batch is split over the threads (on the step's critical
+        // path, the other thread would otherwise wait), in chunks of a few examples.
+        use rayon::prelude::*;
+        let per_task = (4096 / features).max(1);
+        out.par_chunks_mut(features * per_task)
+            .zip(indices.par_chunks(per_task))
+            .for_each(|(out, indices)| self.fill_rows(indices, scale, out));
+    }
+
+    /// [`Examples::fill_batch`] for some of the batch's examples, in order.
+    fn fill_rows(&self, indices: &[usize], scale: f32, out: &mut [f32]) {
+        let features = self.features();
         for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
             let row = self.images.row(i);
             // Rows of arrays built by the readers are contiguous; the iterator path only serves

@@ -8,7 +8,8 @@
 //!
 //! The weight is stored `(in, out)`, as the model keeps it. Results are bit-identical across
 //! runs and thread counts: every output and gradient element is summed by one task in a fixed
-//! order, and tasks are cut by the shapes alone.
+//! order (the inner dimension ascending), so however the work is cut into tasks (by shapes,
+//! and for the forward pass by thread count) no sum changes.
 
 #[cfg(target_arch = "x86_64")]
 mod kernel;

@@ -15,14 +15,11 @@ fn last_test_accuracy(stdout: &str) -> Option<f64> {
         .find_map(|s| s.trim_end_matches('%').trim().parse().ok())
 }
 
-#[test]
-#[cfg_attr(
-    debug_assertions,
-    ignore = "a full MNIST epoch needs a release build: cargo test --release"
-)]
-fn mnist_exp_trains_to_97_percent_in_one_epoch() {
-    let runs = tempfile::tempdir().unwrap();
+/// Runs one epoch of experiments/mnist.exp through the binary, with `env` set, into `runs`;
+/// returns its standard output after checking that it succeeded.
+fn one_epoch(runs: &std::path::Path, env: &[(&str, &str)]) -> String {
     let out = Command::new(common::expr_bin())
+        .envs(env.iter().copied())
         .args([
             "run",
             "experiments/mnist.exp",
@@ -31,12 +28,26 @@ fn mnist_exp_trains_to_97_percent_in_one_epoch() {
             "--no-progress",
             "--runs-dir",
         ])
-        .arg(runs.path())
+        .arg(runs)
         .output()
         .expect("expr runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a full MNIST epoch needs a release build: cargo test --release"
+)]
+fn mnist_exp_trains_to_97_percent_in_one_epoch() {
+    let runs = tempfile::tempdir().unwrap();
+    let stdout = one_epoch(runs.path(), &[]);
     // The tutorial's own line, per epoch.
     let line = stdout
         .lines()
@@ -69,26 +80,7 @@ fn mnist_exp_trains_to_97_percent_in_one_epoch() {
 fn the_portable_kernels_train_the_tutorial_too() {
     let runs = tempfile::tempdir().unwrap();
     let run = || {
-        let out = Command::new(common::expr_bin())
-            .env("EXPR_PORTABLE", "1")
-            .args([
-                "run",
-                "experiments/mnist.exp",
-                "--epochs",
-                "1",
-                "--no-progress",
-                "--runs-dir",
-            ])
-            .arg(runs.path())
-            .output()
-            .expect("expr runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "stdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        one_epoch(runs.path(), &[("EXPR_PORTABLE", "1")])
             .lines()
             .find(|l| l.starts_with("Epoch 1, "))
             .expect("epoch line")

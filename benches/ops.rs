@@ -16,7 +16,9 @@ use dfdx::prelude::*;
 use expr::check::plan::{LossKind, OptimizerKind};
 use expr::lower::loss::{loss, Target};
 use expr::lower::optimizer::OptimizerState;
-use expr::ops::{conv2d, pool2d, Conv2dSpec, Padding, Pool2dSpec, PoolKind};
+use expr::ops::{
+    conv2d, conv2d_flat_channels_last, pool2d, Conv2dSpec, Padding, Pool2dSpec, PoolKind,
+};
 
 const BATCH: usize = 64;
 
@@ -78,7 +80,7 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let mut g = c.benchmark_group("conv");
     for (name, spec) in [
         (
-            "conv2d+relu+maxpool (fused, as in the model)",
+            "conv2d+relu+maxpool (fused, NCHW)",
             conv_spec(Some(max_pool())),
         ),
         ("conv2d+relu (unfused)", conv_spec(None)),
@@ -94,6 +96,23 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
             );
         });
     }
+    // As the model runs it before a dense layer: flat, channels-last, with the host copy.
+    let spec = conv_spec(Some(max_pool()));
+    let name = "conv2d+relu+maxpool (fused, channels-last, as in the model)";
+    g.bench_function(format!("{name} forward"), |bench| {
+        bench.iter(|| conv2d_flat_channels_last(x.clone(), &w, &b, &spec, true));
+    });
+    g.bench_function(format!("{name} backward"), |bench| {
+        bench.iter_batched(
+            || {
+                let (y, _) =
+                    conv2d_flat_channels_last(x.clone().leaky_traced(), &w, &b, &spec, true);
+                y.sum::<(), _>()
+            },
+            |l| l.backward(),
+            BatchSize::SmallInput,
+        );
+    });
     g.finish();
 }
 

@@ -347,6 +347,14 @@ pub fn resume(
     crate::output::atomic::remove_stale_temporaries(dir);
     let examples = load_examples(&exp)?;
     let engine = Engine::new(exp.clone());
+    let reordered = engine
+        .models
+        .iter()
+        .flat_map(|m| &m.params)
+        .any(|p| p.rows != crate::lower::params::RowOrder::Canonical);
+    if reordered && !checkpoint.rows_stored {
+        return Err(checkpoint::CheckpointError::OldLayout { path }.into());
+    }
     eprintln!("resuming from {}", path.display());
     let record = match record::load(&dir.join(record::RECORD_FILE)) {
         Ok(r) => r,

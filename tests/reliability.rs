@@ -645,3 +645,92 @@ fn kills_during_checkpoint_writes_resume_to_the_uninterrupted_result() {
         "after {kills} kills, {mid_write} of them during a checkpoint write"
     );
 }
+
+/// A conv whose output a dense layer reads: the dense weight's rows are stored
+/// channels-last while training, and checkpoints hold them so.
+fn conv_experiment(dir: &Path) -> PathBuf {
+    let (tri, trl) = common::write_idx_set(dir, "train", 512, 12, 4);
+    let text = format!(
+        r#"experiment survive {{
+  seed = 3
+  threads = 2
+}}
+
+data train = idx(images = "{tri}", labels = "{trl}", shape = (12, 12), classes = 4) | scale(1 / 255) | channel_axis() | shuffle(buffer = 100) | batch(32)
+
+model net {{
+  conv2d(filters = 16, kernel = 3, activation = relu)
+  maxpool2d(pool = 2)
+  flatten()
+  dense(units = 4)
+}}
+
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+optimizer opt = adam(lr = 1e-3)
+
+train {{
+  model = net
+  data = train
+  loss = xent
+  optimizer = opt
+  epochs = 2
+  checkpoint_steps = 10
+  checkpoint_keep = 100
+}}
+
+after {{
+  save(net, to = "net.safetensors")
+}}
+"#,
+        tri = tri.display(),
+        trl = trl.display(),
+    );
+    let path = dir.join("survive.exp");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = conv_experiment(dir.path());
+    let runs = dir.path().join("runs");
+    clean_run(&file, &runs);
+    let run_dir = only_run_dir(&runs);
+    let expected = weights(&run_dir);
+    // Back to step 10 (of 32): later checkpoints and the saved model removed.
+    let checkpoints = expr::run::checkpoint::list(&run_dir);
+    assert!(checkpoints.len() >= 3, "{checkpoints:?}");
+    for later in &checkpoints[1..] {
+        std::fs::remove_file(later).unwrap();
+    }
+    std::fs::remove_file(run_dir.join("net.safetensors")).unwrap();
+    let resume = || {
+        Command::new(common::expr_bin())
+            .args(["run", "--no-progress", "--resume"])
+            .arg(&run_dir)
+            .output()
+            .unwrap()
+    };
+    let resumed = resume();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert_eq!(weights(&run_dir), expected);
+
+    // The same checkpoint as an expr that stored NCHW rows wrote it: no layout mark.
+    std::fs::remove_file(run_dir.join("net.safetensors")).unwrap();
+    let first = &checkpoints[0];
+    for later in expr::run::checkpoint::list(&run_dir) {
+        if later != *first {
+            std::fs::remove_file(later).unwrap();
+        }
+    }
+    let (tensors, mut metadata) = load_tensors(first).unwrap();
+    assert!(metadata.remove("expr.dense_rows").is_some());
+    expr::output::model_file::save_tensors(first, &tensors, &metadata).unwrap();
+    let refused = resume();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("written by an older expr"), "{stderr}");
+    assert!(!run_dir.join("net.safetensors").exists());
+}

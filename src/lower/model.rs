@@ -3,13 +3,16 @@
 //!
 //! Convolution and pooling are our ops (`crate::ops`); a conv followed by a
 //! pool, with a ReLU or no activation between, becomes one fused op so the
-//! conv-sized activation never becomes a dfdx tensor.
+//! conv-sized activation never becomes a dfdx tensor. A conv whose output a
+//! dense layer reads (through flattens only) hands it over flat and
+//! channels-last, and that dense weight's rows are stored in the same order
+//! ([`RowOrder`]); model files keep the canonical order.
 
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
 use super::init::glorot_uniform;
-use super::params::Param;
+use super::params::{Param, RowOrder};
 use crate::check::plan::{self, Activation, LayerKind, Model};
 use crate::ops;
 
@@ -47,9 +50,12 @@ enum Op {
         spec: ops::Conv2dSpec,
         /// An activation the fused op does not do itself.
         activation: Activation,
-        /// Whether a dense op reads the output next (after a flatten, if any), so the op
-        /// hands it a host copy of the output.
+        /// Whether a dense layer reads the output next (after flattens only), so that the
+        /// op hands it over flattened channels-last, and the dense weight's rows are stored
+        /// in that order ([`RowOrder::ChannelsLast`]).
         feeds_dense: bool,
+        /// The output's `(channels, positions)` per sample (after the fused pooling).
+        out_image: (usize, usize),
     },
     Pool(ops::Pool2dSpec),
     Flatten,
@@ -119,14 +125,19 @@ impl LoweredModel {
                         zero_biases.push(dev.zeros_like(&(*filters,)));
                     }
                     let fusable = matches!(activation, Activation::Relu | Activation::Linear);
-                    let pool = match layers.peek().map(|l| &l.kind) {
-                        Some(LayerKind::Pool2d {
-                            kind,
-                            size,
-                            stride,
-                            padding,
-                        }) if fusable => {
+                    let mut out_shape = &layer.output_shape;
+                    let pool = match layers.peek().map(|l| (&l.kind, &l.output_shape)) {
+                        Some((
+                            LayerKind::Pool2d {
+                                kind,
+                                size,
+                                stride,
+                                padding,
+                            },
+                            pooled,
+                        )) if fusable => {
                             let spec = pool_spec(*kind, *size, *stride, *padding);
+                            out_shape = pooled;
                             layers.next();
                             Some(spec)
                         }
@@ -148,6 +159,7 @@ impl LoweredModel {
                             *activation
                         },
                         feeds_dense: false,
+                        out_image: (out_shape[0], out_shape[1..].iter().product()),
                     }
                 }
                 LayerKind::Pool2d {
@@ -162,20 +174,31 @@ impl LoweredModel {
             };
             ops_list.push(op);
         }
-        // A conv whose output a dense op reads next, through flattens only.
+        // A conv whose output a dense layer reads next, through flattens only, hands it over
+        // channels-last, and the dense weight's rows follow. This depends on the model alone,
+        // not on the CPU, so checkpoints resume anywhere.
         for i in 0..ops_list.len() {
-            let next = ops_list[i + 1..]
+            let dense_weight = match ops_list[i + 1..]
                 .iter()
-                .find(|op| !matches!(op, Op::Flatten));
-            let dense_next = matches!(next, Some(Op::Dense { .. }));
+                .find(|op| !matches!(op, Op::Flatten))
+            {
+                Some(Op::Dense { weight, .. }) => Some(*weight),
+                _ => None,
+            };
             if let Op::Conv {
-                activation,
+                activation: Activation::Linear,
                 feeds_dense,
+                out_image: (channels, positions),
                 ..
             } = &mut ops_list[i]
             {
-                *feeds_dense =
-                    dense_next && *activation == Activation::Linear && ops::dense::supported();
+                if let Some(weight) = dense_weight {
+                    *feeds_dense = true;
+                    params[weight].reorder_rows(RowOrder::ChannelsLast {
+                        channels: *channels,
+                        positions: *positions,
+                    });
+                }
             }
         }
         LoweredModel {
@@ -238,6 +261,7 @@ impl LoweredModel {
                     spec,
                     activation,
                     feeds_dense,
+                    out_image: _,
                 } => {
                     let Act::Image(x) = act else {
                         unreachable!("check guarantees conv2d gets images")
@@ -254,9 +278,11 @@ impl LoweredModel {
                     };
                     let w = self.params[*weight].r4();
                     if *feeds_dense {
-                        let (y, data) = ops::conv2d_keeping_output(x, w, b, &spec);
-                        host = Some(data);
-                        Act::Image(y)
+                        // The dense op reads a host copy of its input where it runs.
+                        let keep = ops::dense::supported();
+                        let (y, data) = ops::conv2d_flat_channels_last(x, w, b, &spec, keep);
+                        host = keep.then_some(data);
+                        Act::Flat(y)
                     } else {
                         let y = ops::conv2d(x, w, b, &spec);
                         Act::Image(activate_image(y, *activation))
@@ -267,7 +293,8 @@ impl LoweredModel {
                     Act::Flat(_) => unreachable!("check guarantees pooling gets images"),
                 },
                 Op::Flatten => {
-                    // Flattening NCHW keeps the data's order.
+                    // Flattening NCHW keeps the data's order (and a channels-last conv output
+                    // is flat already).
                     host = act_host;
                     Act::Flat(act.into_flat())
                 }

@@ -26,6 +26,49 @@ pub struct Param {
     /// Whether the forward pass reads `value` itself (the dense op does), so that `tensor`
     /// only names the gradient and [`Param::sync`] need not copy 1.4 MB into it every step.
     pub host_read: bool,
+    /// The order of the rows (a dense weight's input features) in `value`.
+    pub rows: RowOrder,
+}
+
+/// The order of a dense weight's rows in memory. Model files always hold the canonical order;
+/// checkpoints and the optimizer's state hold the stored one, which depends only on the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowOrder {
+    /// One row per input feature as the layer receives it: NCHW order after a flatten
+    /// (PyTorch's `nn.Flatten`).
+    Canonical,
+    /// After a conv that hands its output over channels-last
+    /// ([`crate::ops::conv2d_flat_channels_last`]): stored row `q * channels + c` holds
+    /// canonical row `c * positions + q`, for position `q` of the image plane.
+    ChannelsLast { channels: usize, positions: usize },
+}
+
+impl RowOrder {
+    /// `value` (rows of `cols` elements) reordered from canonical to this order, or back
+    /// when `to_canonical`.
+    pub fn apply(self, value: &[f32], cols: usize, to_canonical: bool) -> Vec<f32> {
+        let RowOrder::ChannelsLast {
+            channels,
+            positions,
+        } = self
+        else {
+            return value.to_vec();
+        };
+        assert_eq!(value.len(), channels * positions * cols);
+        let mut out = vec![0.0; value.len()];
+        for c in 0..channels {
+            for q in 0..positions {
+                let (canonical, stored) = (c * positions + q, q * channels + c);
+                let (from, to) = if to_canonical {
+                    (stored, canonical)
+                } else {
+                    (canonical, stored)
+                };
+                out[to * cols..][..cols].copy_from_slice(&value[from * cols..][..cols]);
+            }
+        }
+        out
+    }
 }
 
 impl Param {
@@ -42,7 +85,31 @@ impl Param {
             value,
             tensor,
             host_read: false,
+            rows: RowOrder::Canonical,
         }
+    }
+
+    /// The values with rows in canonical order, as model files hold them.
+    pub fn canonical_value(&self) -> Vec<f32> {
+        self.rows.apply(&self.value, self.cols(), true)
+    }
+
+    /// Sets the values from canonical order (see [`Self::canonical_value`]).
+    pub fn set_canonical_value(&mut self, canonical: &[f32]) {
+        self.value = self.rows.apply(canonical, self.cols(), false);
+        self.sync();
+    }
+
+    /// Stores the rows in `order` from now on (the values are reordered to it).
+    pub fn reorder_rows(&mut self, order: RowOrder) {
+        let canonical = self.canonical_value();
+        self.rows = order;
+        self.set_canonical_value(&canonical);
+    }
+
+    /// Elements per row: all but the first axis.
+    fn cols(&self) -> usize {
+        self.shape.iter().skip(1).product()
     }
 
     /// Moves this parameter's gradient out of `grads` (zeros if it got none).
@@ -90,5 +157,29 @@ impl Param {
             ParamTensor::R4(t) => t,
             _ => unreachable!("`{}` is not of rank 4", self.name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_last_rows_move_whole_and_back() {
+        // 2 channels x 3 positions, rows of 2: canonical row c * 3 + q holds [10r, 10r + 1].
+        let canonical: Vec<f32> = (0..6)
+            .flat_map(|r| [10.0 * r as f32, 10.0 * r as f32 + 1.0])
+            .collect();
+        let order = RowOrder::ChannelsLast {
+            channels: 2,
+            positions: 3,
+        };
+        let stored = order.apply(&canonical, 2, false);
+        // Stored row q * 2 + c: (q0 c0) (q0 c1) (q1 c0) ... = canonical rows 0 3 1 4 2 5.
+        let rows: Vec<f32> = stored.chunks(2).map(|r| r[0] / 10.0).collect();
+        assert_eq!(rows, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert!(stored.chunks(2).all(|r| r[1] == r[0] + 1.0));
+        assert_eq!(order.apply(&stored, 2, true), canonical);
+        assert_eq!(RowOrder::Canonical.apply(&canonical, 2, false), canonical);
     }
 }

@@ -37,7 +37,7 @@ mod timing;
 
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
-pub use conv2d::{conv2d, conv2d_keeping_output, try_conv2d, Conv2dSpec};
+pub use conv2d::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, pool2d_output_hw, Padding};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};

@@ -52,6 +52,10 @@ pub struct Checkpoint {
     pub params: Vec<Vec<Vec<f32>>>,
     /// slots[optimizer][param] = (first, second)
     pub slots: Vec<Vec<(Vec<f32>, Vec<f32>)>>,
+    /// Whether the parameters are in the layout this expr trains in, where a dense layer
+    /// after a conv stores its rows channels-last (`crate::lower::params::RowOrder`).
+    /// Checkpoints written before that hold them in NCHW order, and lack [`ROWS_KEY`].
+    pub rows_stored: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -65,12 +69,20 @@ pub enum CheckpointError {
         help("delete it to resume from the previous checkpoint")
     )]
     Damaged { path: PathBuf, problem: String },
+    #[error("checkpoint `{path}` was written by an older expr, which stored the weights of a dense layer after a conv in another order")]
+    #[diagnostic(
+        code(expr::run::old_checkpoint),
+        help("this run cannot be resumed with this version of expr; run the experiment again (`expr run`), or resume it with the expr that started it")
+    )]
+    OldLayout { path: PathBuf },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(#[from] OutputError),
 }
 
 const STATE_KEY: &str = "expr.loop_state";
+/// Present (as "stored") in checkpoints whose dense weights keep their stored row order.
+const ROWS_KEY: &str = "expr.dense_rows";
 
 fn file_name(global_step: u64) -> String {
     // Zero-padded so that names sort by step.
@@ -108,7 +120,10 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
             path: dir.into(),
             problem: e.to_string(),
         })?;
-    let metadata = BTreeMap::from([(STATE_KEY.to_string(), state)]);
+    let mut metadata = BTreeMap::from([(STATE_KEY.to_string(), state)]);
+    if checkpoint.rows_stored {
+        metadata.insert(ROWS_KEY.to_string(), "stored".to_string());
+    }
     let path = dir.join(file_name(checkpoint.position.global_step));
     save_tensors(&path, &tensors, &metadata)?;
     let all = list(dir);
@@ -190,6 +205,7 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
         position,
         params,
         slots,
+        rows_stored: metadata.get(ROWS_KEY).is_some_and(|v| v == "stored"),
     })
 }
 

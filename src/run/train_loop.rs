@@ -222,6 +222,7 @@ impl<'a> Loop<'a> {
                 .iter()
                 .map(|o| o.slots.clone())
                 .collect(),
+            rows_stored: true,
         };
         if let Err(e) = super::checkpoint::write(&policy.dir, &checkpoint, policy.keep) {
             eprintln!("warning: could not write a checkpoint: {e}");

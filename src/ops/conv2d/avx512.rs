@@ -102,9 +102,12 @@ impl Avx512 {
         wt
     }
 
-    /// One sample's forward: writes every element of the NCHW output `out`, of the window
-    /// codes (`[position][channel]`) when they are not empty, and of the ReLU mask when it is
-    /// not empty. `wt` is from [`Self::transpose_weight`], `cl` holds an output sample.
+    /// One sample's forward: writes every element of the output `out`, of the window codes
+    /// (`[position][channel]`) when they are not empty, and of the ReLU mask when it is not
+    /// empty. `wt` is from [`Self::transpose_weight`]. With a scratch `cl` (room for an output
+    /// sample) the output is NCHW, computed into `cl` and transposed; without, it is written
+    /// channels-last as the kernels compute it, which only a pooled plan does (its mask is
+    /// empty).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_forward(
         &self,
@@ -115,18 +118,21 @@ impl Avx512 {
         out: &mut [MaybeUninit<f32>],
         codes: &mut [MaybeUninit<u8>],
         mask: &mut [u8],
-        cl: &mut [f32],
+        cl: Option<&mut [f32]>,
     ) {
         let (o, out_plane) = (plan.out_ch, plan.out_plane());
         let len = o * out_plane;
         let geo = self.geometry(plan);
         assert!(x.len() == plan.in_sample() && wt.len() == o * self.taps.len() && b.len() == o);
-        assert!(out.len() == len && cl.len() == len);
+        assert!(out.len() == len && cl.as_ref().is_none_or(|cl| cl.len() == len));
+        assert!(cl.is_some() || (plan.pool.is_some() && mask.is_empty()));
         assert!(codes.is_empty() || (plan.saves_argmax() && codes.len() == len));
         assert!(mask.is_empty() || (plan.saves_mask() && mask.len() == len));
         #[cfg(target_arch = "x86_64")]
         {
-            let (x, wt, b, cl) = (x.as_ptr(), wt.as_ptr(), b.as_ptr(), cl.as_mut_ptr());
+            let nchw = cl.map(<[f32]>::as_mut_ptr);
+            let cl = nchw.unwrap_or(out.as_mut_ptr().cast());
+            let (x, wt, b) = (x.as_ptr(), wt.as_ptr(), b.as_ptr());
             if plan.pool.is_some() {
                 let at = if codes.is_empty() {
                     std::ptr::null_mut()
@@ -141,14 +147,16 @@ impl Avx512 {
                 // SAFETY: as above.
                 unsafe { kernels::forward_plain(&geo, x, wt, b, cl) };
             }
-            // SAFETY: as for `Self::transpose`, with both buffers `len` long; writing through
-            // the pointer initialises `out`.
-            unsafe { kernels::transpose(cl, out_plane, o, out.as_mut_ptr().cast()) };
+            if nchw.is_some() {
+                // SAFETY: as for `Self::transpose`, with both buffers `len` long; writing
+                // through the pointer initialises `out`.
+                unsafe { kernels::transpose(cl, out_plane, o, out.as_mut_ptr().cast()) };
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("no AVX-512 path off x86-64");
         if !mask.is_empty() {
-            // SAFETY: the transpose above wrote all of `out`.
+            // SAFETY: the kernel or the transpose above wrote all of `out`.
             let out = unsafe { &*(std::ptr::from_ref(out) as *const [f32]) };
             // ReLU passed exactly the positive outputs (and turned NaN into 0).
             for (m, &v) in mask.iter_mut().zip(out) {
@@ -164,8 +172,9 @@ impl Avx512 {
     }
 
     /// Adds one sample's weight and bias gradients for the output gradient `g` to `dwt`
-    /// (`[tap][channel]`) and `db`, with the sample's window `codes` from forward; `cl_g`
-    /// holds an output sample.
+    /// (`[tap][channel]`) and `db`, with the sample's window `codes` from forward. `g` is NCHW
+    /// and transposed into the scratch `cl_g` (room for an output sample), or channels-last
+    /// already when `cl_g` is `None`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sample_backward(
         &self,
@@ -175,14 +184,20 @@ impl Avx512 {
         codes: &[u8],
         dwt: &mut [f32],
         db: &mut [f32],
-        cl_g: &mut [f32],
+        cl_g: Option<&mut [f32]>,
     ) {
         let (o, out_plane) = (plan.out_ch, plan.out_plane());
         let len = o * out_plane;
         assert!(Self::has_backward(plan));
         assert!(x.len() == plan.in_sample() && g.len() == len && codes.len() == len);
-        assert!(dwt.len() == o * self.taps.len() && db.len() == o && cl_g.len() == len);
-        self.transpose(g, o, out_plane, cl_g);
+        assert!(dwt.len() == o * self.taps.len() && db.len() == o);
+        let cl_g = match cl_g {
+            Some(cl_g) => {
+                self.transpose(g, o, out_plane, cl_g);
+                &*cl_g
+            }
+            None => g,
+        };
         let geo = self.geometry(plan);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Avx512` is only built on CPUs with AVX-512F and FMA; the slices have the

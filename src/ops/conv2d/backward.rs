@@ -54,6 +54,14 @@ pub(super) fn backward_with(
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
     let fast = fast.filter(|_| dx.is_empty() && Avx512::has_backward(plan));
+    // The AVX-512 kernel reads the gradient channels-last; the portable ones NCHW.
+    let nchw;
+    let grad_out = if plan.channels_last && fast.is_none() {
+        nchw = plan.reorder(grad_out, true);
+        &nchw[..]
+    } else {
+        grad_out
+    };
     // Each task sums its samples in order; the task sums are then added in task order, so the
     // result does not depend on which thread ran what.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = if let Some(fast) = fast {
@@ -65,11 +73,14 @@ pub(super) fn backward_with(
                 let out_sample = o * plan.out_plane();
                 let mut dwt = vec![0.0; patch * o];
                 let mut db = vec![0.0; o];
-                with_scratch([out_sample], |[cl_g]| {
+                // A channels-last gradient needs no scratch to be transposed into.
+                let scratch = if plan.channels_last { 0 } else { out_sample };
+                with_scratch([scratch], |[cl_g]| {
                     for i in t * per_task..((t + 1) * per_task).min(n) {
                         let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
                         let g = &grad_out[i * out_sample..][..out_sample];
                         let codes = &codes[i * out_sample..][..out_sample];
+                        let cl_g = (!plan.channels_last).then_some(&mut *cl_g);
                         fast.sample_backward(plan, x, g, codes, &mut dwt, &mut db, cl_g);
                     }
                 });

@@ -8,7 +8,7 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
+use dfdx::prelude::{Cpu, HasShape, PutTape, ReshapeTo, SplitTape, Tape};
 
 use super::geometry::Padding;
 use super::pool2d::Pool2dSpec;
@@ -55,22 +55,34 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
     b: &Bias1,
     spec: &Conv2dSpec,
 ) -> Result<T4<T>, OpsError> {
-    conv2d_with(x, w, b, spec, false).map(|(out, _)| out)
+    conv2d_with(x, w, b, spec, false, false).map(|(out, _)| out)
 }
 
-/// [`conv2d`], also returning a copy of the output's data, made while it is in cache: for a
-/// next op that reads it on the host (a dfdx tensor's data is private, and copying it back
+/// [`conv2d`] for a dense layer to read next: the output flattened channels-last, `(N, H' *
+/// W' * O)` with feature `(h * W' + w) * O + o` (Keras' order for `Flatten`), and a copy of its
+/// data when `keep` (else an empty vector), made per sample while it is in cache: for a
+/// dense op that reads it on the host (a dfdx tensor's data is private, and copying it back
 /// out later is a serial pass over cold memory).
+///
+/// This is the order the AVX-512 kernels compute in; NCHW would cost a transpose of every
+/// sample forward and of its gradient backward, a twentieth of a training step in the
+/// tutorial. The dense layer's weight rows are kept in the same order
+/// (`crate::lower::params::RowOrder`).
 ///
 /// # Panics
 /// As [`conv2d`].
-pub fn conv2d_keeping_output<T: Tape<f32, Cpu>>(
+pub fn conv2d_flat_channels_last<T: Tape<f32, Cpu>>(
     x: T4<T>,
     w: &Weight4,
     b: &Bias1,
     spec: &Conv2dSpec,
-) -> (T4<T>, Vec<f32>) {
-    conv2d_with(x, w, b, spec, true).unwrap_or_else(|e| panic!("{e}"))
+    keep: bool,
+) -> (super::dense::Rows<T>, Vec<f32>) {
+    let (out, host) = conv2d_with(x, w, b, spec, keep, true).unwrap_or_else(|e| panic!("{e}"));
+    let (n, o, h, w) = *out.shape();
+    // The 4-d shape was only a label: the data is already `(N, H', W', O)`. A contiguous
+    // reshape keeps the tensor's id, so the gradient lands where backward reads it.
+    (out.reshape_like(&(n, o * h * w)), host)
 }
 
 fn conv2d_with<T: Tape<f32, Cpu>>(
@@ -79,8 +91,10 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
     b: &Bias1,
     spec: &Conv2dSpec,
     keep: bool,
+    channels_last: bool,
 ) -> Result<(T4<T>, Vec<f32>), OpsError> {
-    let plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
+    let mut plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
+    plan.channels_last = channels_last;
     let (x, mut tape) = x.split_tape();
     let x_data = host_data(&x);
     let w_data = host_data(w);

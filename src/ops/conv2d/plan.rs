@@ -18,6 +18,10 @@ pub(super) struct ConvPlan {
     pub(super) w: Axis,
     pub(super) relu: bool,
     pub(super) pool: Option<(PoolKind, PoolPlan)>,
+    /// Whether the output (and so its gradient) is laid out channels-last, `(N, H', W', O)`,
+    /// for a dense layer that reads it flattened (see [`super::conv2d_flat_channels_last`]).
+    /// Kernels and saved state stay as they are; only the output's order changes.
+    pub(super) channels_last: bool,
 }
 
 impl ConvPlan {
@@ -67,6 +71,7 @@ impl ConvPlan {
             w,
             relu: spec.relu,
             pool,
+            channels_last: false,
         })
     }
 
@@ -100,6 +105,33 @@ impl ConvPlan {
     }
 
     /// Whether forward saves a pooled argmax per output (max pooling).
+    /// One sample's output `[channel][position]` as `[position][channel]` in `dst`, or the
+    /// other way when `back` is set.
+    pub(super) fn reorder_sample(&self, src: &[f32], dst: &mut [f32], back: bool) {
+        let (o, plane) = (self.out_ch, self.out_plane());
+        for c in 0..o {
+            for q in 0..plane {
+                let (nchw, cl) = (c * plane + q, q * o + c);
+                if back {
+                    dst[nchw] = src[cl];
+                } else {
+                    dst[cl] = src[nchw];
+                }
+            }
+        }
+    }
+
+    /// [`Self::reorder_sample`] over a batch, in parallel over samples.
+    pub(super) fn reorder(&self, src: &[f32], back: bool) -> Vec<f32> {
+        use rayon::prelude::*;
+        let sample = self.out_ch * self.out_plane();
+        let mut dst = vec![0.0; src.len()];
+        dst.par_chunks_mut(sample)
+            .zip(src.par_chunks(sample))
+            .for_each(|(dst, src)| self.reorder_sample(src, dst, back));
+        dst
+    }
+
     pub(super) fn saves_argmax(&self) -> bool {
         matches!(self.pool, Some((PoolKind::Max, _)))
     }

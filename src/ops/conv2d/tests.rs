@@ -7,7 +7,7 @@ use super::avx512::Avx512;
 use super::backward::{backward_with, Params};
 use super::forward::{forward_with, Saved};
 use super::plan::ConvPlan;
-use super::{conv2d, try_conv2d, Conv2dSpec};
+use super::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
 use crate::ops::pool2d::NO_ARGMAX;
 use crate::ops::reference::{
     assert_close, assert_gradient, backward_of_functional, conv, finite_differences, functional,
@@ -506,6 +506,62 @@ fn fast_transpose_moves_every_element() {
                 let got = dst[col * rows + r].to_bits();
                 assert_eq!(got, src[r * cols + col], "{rows} x {cols} at ({r}, {col})");
             }
+        }
+    }
+}
+
+/// `nchw` (samples of `channels x positions`) as samples of `positions x channels`.
+fn channels_last(nchw: &[f32], channels: usize, positions: usize) -> Vec<f32> {
+    let mut out = vec![0.0; nchw.len()];
+    for (o, s) in out
+        .chunks_mut(channels * positions)
+        .zip(nchw.chunks(channels * positions))
+    {
+        for c in 0..channels {
+            for q in 0..positions {
+                o[q * channels + c] = s[c * positions + q];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn channels_last_output_is_the_nchw_output_reordered() {
+    // Both paths (the general cases run the portable kernels, the fast ones AVX-512 where
+    // the CPU has it), with and without the input gradient: the values and every gradient
+    // are the same bits as the NCHW op's.
+    let dev = Cpu::default();
+    for (i, mut c) in cases().into_iter().chain(fast_cases()).enumerate() {
+        let v = operands(&c, 500 + i as u64);
+        let w = tensor4(&dev, &v.w, c.w);
+        let b = dev.tensor_from_vec(v.b.clone(), (c.w.0,));
+        let nchw = conv2d(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec);
+        let (n, o, h, wd) = *nchw.shape();
+        let want = channels_last(&nchw.as_vec(), o, h * wd);
+        for keep in [false, true] {
+            let (flat, host) =
+                conv2d_flat_channels_last(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec, keep);
+            assert_eq!(*flat.shape(), (n, o * h * wd), "case {i}");
+            assert_eq!(flat.as_vec(), want, "case {i}: output");
+            assert_eq!(host, if keep { want.clone() } else { vec![] }, "case {i}");
+        }
+        let r = random(want.len(), 600 + i as u64);
+        let r_cl = channels_last(&r, o, h * wd);
+        for input_grad in [true, false] {
+            c.spec.input_grad = input_grad;
+            let (dx, dw, db) = tape_gradients(&c, &v, &r);
+            let x = tensor4(&dev, &v.x, c.x);
+            let (flat, _) =
+                conv2d_flat_channels_last(x.clone().leaky_traced(), &w, &b, &c.spec, false);
+            let r_cl = dev.tensor_from_vec(r_cl.clone(), *flat.shape());
+            let grads = (flat * r_cl).sum::<(), _>().backward();
+            let what = format!("case {i} input_grad {input_grad}");
+            if let Some(dx) = dx {
+                assert_eq!(grads.get(&x).as_vec(), dx, "{what}: dx");
+            }
+            assert_eq!(grads.get(&w).as_vec(), dw, "{what}: dw");
+            assert_eq!(grads.get(&b).as_vec(), db, "{what}: db");
         }
     }
 }

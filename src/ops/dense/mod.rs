@@ -38,7 +38,7 @@ pub fn supported() -> bool {
 
 /// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
 ///
-/// `x_host`, when given, is `x`'s data (as [`crate::ops::conv2d_keeping_output`] returns it),
+/// `x_host`, when given, is `x`'s data (as [`crate::ops::conv2d_flat_channels_last`] returns it),
 /// which spares copying it out of the tensor.
 ///
 /// # Panics

@@ -228,7 +228,7 @@ impl LoweredModel {
         let mut act = input;
         let mut zero_bias = self.zero_biases.iter();
         // The current activation's data on the host, where the op that made it kept a copy.
-        let mut host: Option<Vec<f32>> = None;
+        let mut host: Option<ops::handoff::Handoff> = None;
         for (i, op) in self.ops.iter().enumerate() {
             let act_host = host.take();
             act = match op {
@@ -278,10 +278,11 @@ impl LoweredModel {
                     };
                     let w = self.params[*weight].r4();
                     if *feeds_dense {
-                        // The dense op reads a host copy of its input where it runs.
-                        let keep = ops::dense::supported();
-                        let (y, data) = ops::conv2d_flat_channels_last(x, w, b, &spec, keep);
-                        host = keep.then_some(data);
+                        // Our dense op takes the output by hand where it runs; dfdx's matmul
+                        // reads it from the tensor.
+                        let handoff = ops::dense::supported();
+                        let (y, data) = ops::conv2d_flat_channels_last(x, w, b, &spec, handoff);
+                        host = data;
                         Act::Flat(y)
                     } else {
                         let y = ops::conv2d(x, w, b, &spec);
@@ -318,7 +319,7 @@ impl LoweredModel {
     fn dense<T: Tape<f32, Cpu>>(
         &self,
         x: Flat<T>,
-        x_host: Option<Vec<f32>>,
+        handoff: Option<ops::handoff::Handoff>,
         weight: usize,
         bias: Option<usize>,
         activation: Activation,
@@ -329,7 +330,7 @@ impl LoweredModel {
             bias: bias.map(|b| (self.params[b].r1(), &self.params[b].value[..])),
         };
         let relu = activation == Activation::Relu;
-        let y = ops::dense::dense(x, x_host, params, relu);
+        let y = ops::dense::dense(x, handoff, params, relu);
         if relu {
             y
         } else {

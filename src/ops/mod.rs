@@ -25,6 +25,7 @@ mod conv2d;
 pub mod dense;
 mod error;
 mod geometry;
+pub mod handoff;
 mod matmul;
 mod pool2d;
 mod scratch;

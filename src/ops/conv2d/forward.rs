@@ -57,20 +57,16 @@ impl Saved {
     }
 }
 
-/// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`),
-/// a copy of it when `keep` (else an empty vector), and, when `save`, what backward needs.
-///
-/// The copy is for a next op that reads the output on the host (the dense op): a dfdx tensor
-/// hides its data, and copying it back out costs a serial pass over cold memory, where this
-/// copy is made in parallel while each sample's output is in cache.
+/// Runs the forward pass on host data, returning the output buffer (in `plan.out_shape()`,
+/// or channels-last when the plan says so) and, when `save`, what backward needs.
 pub(super) fn forward(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    (save, keep): (bool, bool),
-) -> (Vec<f32>, Vec<f32>, Saved) {
-    forward_with(plan, x, w, b, (save, keep), Avx512::new(plan).as_ref())
+    save: bool,
+) -> (Vec<f32>, Saved) {
+    forward_with(plan, x, w, b, save, Avx512::new(plan).as_ref())
 }
 
 /// [`forward`] on the AVX-512 path when `fast` is given, else on the portable one.
@@ -79,19 +75,16 @@ pub(super) fn forward_with(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    (save, keep): (bool, bool),
+    save: bool,
     fast: Option<&Avx512>,
-) -> (Vec<f32>, Vec<f32>, Saved) {
+) -> (Vec<f32>, Saved) {
     if let Some(fast) = fast {
-        let (mut out, mut host, saved) = forward_fast(plan, x, w, b, (save, keep), fast);
+        let (mut out, saved) = forward_fast(plan, x, w, b, save, fast);
         if plan.channels_last && plan.pool.is_none() {
             // The kernels wrote NCHW (and the mask backward reads is NCHW).
             out = plan.reorder(&out, false);
-            if keep {
-                host.clone_from(&out);
-            }
         }
-        return (out, host, saved);
+        return (out, saved);
     }
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
@@ -124,8 +117,7 @@ pub(super) fn forward_with(
     if plan.channels_last {
         out = plan.reorder(&out, false);
     }
-    let host = if keep { out.clone() } else { Vec::new() };
-    (out, host, saved)
+    (out, saved)
 }
 
 /// [`forward_with`] on the AVX-512 path, which writes every element of the output and the
@@ -137,9 +129,9 @@ fn forward_fast(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-    (save, keep): (bool, bool),
+    save: bool,
     fast: &Avx512,
-) -> (Vec<f32>, Vec<f32>, Saved) {
+) -> (Vec<f32>, Saved) {
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
     let len = n * out_sample;
@@ -153,18 +145,14 @@ fn forward_fast(
     };
     let mut mask = vec![0; mask_len];
     let wt = fast.transpose_weight(plan, w);
-    let host_len = if keep { len } else { 0 };
-    let mut host = Vec::with_capacity(host_len);
     let code_chunks = split_chunks(&mut codes.spare_capacity_mut()[..codes_len], out_sample, n);
     let masks = split_chunks(&mut mask, o * plan.conv_plane(), n);
-    let hosts = split_chunks(&mut host.spare_capacity_mut()[..host_len], out_sample, n);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(out_sample)
         .zip(x.par_chunks(plan.in_sample()))
         .zip(code_chunks)
         .zip(masks)
-        .zip(hosts)
-        .for_each(|((((out, x), codes), mask), host)| {
+        .for_each(|(((out, x), codes), mask)| {
             if plan.channels_last && plan.pool.is_some() {
                 fast.sample_forward(plan, x, &wt, b, out, codes, mask, None);
             } else {
@@ -172,24 +160,19 @@ fn forward_fast(
                     fast.sample_forward(plan, x, &wt, b, out, codes, mask, Some(scratch));
                 });
             }
-            if !host.is_empty() {
-                host.copy_from_slice(out);
-            }
         });
     // SAFETY: `sample_forward` wrote every element of each sample's output and codes chunk,
-    // and the chunks cover the first `len` and `codes_len` elements; the host chunks (the
-    // first `host_len`) are copies of the output chunks.
+    // and the chunks cover the first `len` and `codes_len` elements.
     unsafe {
         out.set_len(len);
         codes.set_len(codes_len);
-        host.set_len(host_len);
     }
     let saved = Saved {
         argmax: Vec::new(),
         codes,
         mask,
     };
-    (out, host, saved)
+    (out, saved)
 }
 
 fn sample_forward(

@@ -11,6 +11,7 @@ mod tests;
 use dfdx::prelude::{Cpu, HasShape, PutTape, ReshapeTo, SplitTape, Tape};
 
 use super::geometry::Padding;
+use super::handoff::{GradCell, Handoff};
 use super::pool2d::Pool2dSpec;
 use super::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
 use plan::ConvPlan;
@@ -55,19 +56,20 @@ pub fn try_conv2d<T: Tape<f32, Cpu>>(
     b: &Bias1,
     spec: &Conv2dSpec,
 ) -> Result<T4<T>, OpsError> {
-    conv2d_with(x, w, b, spec, false, false).map(|(out, _)| out)
+    conv2d_with(x, w, b, spec, false, None).map(|(out, _)| out)
 }
 
 /// [`conv2d`] for a dense layer to read next: the output flattened channels-last, `(N, H' *
-/// W' * O)` with feature `(h * W' + w) * O + o` (Keras' order for `Flatten`), and a copy of its
-/// data when `keep` (else an empty vector), made per sample while it is in cache: for a
-/// dense op that reads it on the host (a dfdx tensor's data is private, and copying it back
-/// out later is a serial pass over cold memory).
+/// W' * O)` with feature `(h * W' + w) * O + o` (Keras' order for `Flatten`).
 ///
 /// This is the order the AVX-512 kernels compute in; NCHW would cost a transpose of every
 /// sample forward and of its gradient backward, a twentieth of a training step in the
 /// tutorial. The dense layer's weight rows are kept in the same order
 /// (`crate::lower::params::RowOrder`).
+///
+/// With `handoff`, the output goes to the dense op as a [`Handoff`] and the tensor returned is
+/// an empty `(N, 0)` token carrying the tape (see [`super::handoff`]); without, it is in the
+/// tensor.
 ///
 /// # Panics
 /// As [`conv2d`].
@@ -76,13 +78,17 @@ pub fn conv2d_flat_channels_last<T: Tape<f32, Cpu>>(
     w: &Weight4,
     b: &Bias1,
     spec: &Conv2dSpec,
-    keep: bool,
-) -> (super::dense::Rows<T>, Vec<f32>) {
-    let (out, host) = conv2d_with(x, w, b, spec, keep, true).unwrap_or_else(|e| panic!("{e}"));
+    handoff: bool,
+) -> (super::dense::Rows<T>, Option<Handoff>) {
+    let cell = handoff.then(GradCell::default);
+    let (out, data) =
+        conv2d_with(x, w, b, spec, true, cell.clone()).unwrap_or_else(|e| panic!("{e}"));
     let (n, o, h, w) = *out.shape();
-    // The 4-d shape was only a label: the data is already `(N, H', W', O)`. A contiguous
-    // reshape keeps the tensor's id, so the gradient lands where backward reads it.
-    (out.reshape_like(&(n, o * h * w)), host)
+    // The 4-d shape was only a label: the data is already `(N, H', W', O)` (or elsewhere,
+    // for a token). A contiguous reshape keeps the tensor's id, so the gradient lands where
+    // backward reads it.
+    let flat = out.reshape_like(&(n, o * h * w));
+    (flat, cell.map(|grad| Handoff { data, grad }))
 }
 
 fn conv2d_with<T: Tape<f32, Cpu>>(
@@ -90,8 +96,8 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
     w: &Weight4,
     b: &Bias1,
     spec: &Conv2dSpec,
-    keep: bool,
     channels_last: bool,
+    handoff: Option<GradCell>,
 ) -> Result<(T4<T>, Vec<f32>), OpsError> {
     let mut plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
     plan.channels_last = channels_last;
@@ -99,17 +105,30 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
     let x_data = host_data(&x);
     let w_data = host_data(w);
     let b_data = host_data(b);
-    let (out, host, saved) =
-        forward::forward(&plan, &x_data, &w_data, &b_data, (T::OWNS_TAPE, keep));
-    let out = tensor_from_output(x.device(), out, plan.out_shape());
+    let (out, saved) = forward::forward(&plan, &x_data, &w_data, &b_data, T::OWNS_TAPE);
+    // Handed off, the output leaves as data and the tensor is an empty token.
+    let (out, data) = match handoff {
+        Some(_) => {
+            let token = tensor_from_output(x.device(), Vec::new(), (plan.batch, 0, 1, 1));
+            (token, out)
+        }
+        None => (
+            tensor_from_output(x.device(), out, plan.out_shape()),
+            Vec::new(),
+        ),
+    };
     if T::OWNS_TAPE {
         let x_ghost = x.ghost();
         let w_ghost = w.ghost();
         let b_ghost = b.ghost();
         let out_ghost = out.ghost();
         let input_grad = spec.input_grad;
+        let out_len = plan.batch * plan.out_ch * plan.out_plane();
         tape.add_backward_op(move |grads| {
-            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let grad_out = match &handoff {
+                Some(cell) => cell.take(out_len),
+                None => std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?),
+            };
             let mut dw = vec![0.0; w_data.len()];
             let mut db = vec![0.0; b_data.len()];
             let mut no_dx = [];
@@ -128,5 +147,5 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
             Ok(())
         });
     }
-    Ok((out.put_tape(tape), host))
+    Ok((out.put_tape(tape), data))
 }

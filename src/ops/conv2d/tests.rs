@@ -409,12 +409,10 @@ fn fast_path_matches_the_portable_path() {
         let fast = Avx512::new(&plan).expect("a supported plan");
         let v = operands(c, 300 + i as u64);
         let what = |t: &str| format!("fast case {i} {t}");
-        let (out_p, _, saved_p) = forward_with(&plan, &v.x, &v.w, &v.b, (true, false), None);
-        let (out_f, host, saved_f) =
-            forward_with(&plan, &v.x, &v.w, &v.b, (true, true), Some(&fast));
-        assert_eq!(host, out_f, "the kept copy is the output");
+        let (out_p, saved_p) = forward_with(&plan, &v.x, &v.w, &v.b, true, None);
+        let (out_f, saved_f) = forward_with(&plan, &v.x, &v.w, &v.b, true, Some(&fast));
         assert_close(&what("output"), &out_f, &widen(&out_p), 1e-5);
-        let (untraced, _, _) = forward_with(&plan, &v.x, &v.w, &v.b, (false, false), Some(&fast));
+        let (untraced, _) = forward_with(&plan, &v.x, &v.w, &v.b, false, Some(&fast));
         assert_eq!(untraced, out_f, "{}", what("untraced output"));
         assert_eq!(saved_f.mask.len(), saved_p.mask.len());
         assert!(saved_p.codes.is_empty() && saved_f.argmax.is_empty());
@@ -539,13 +537,19 @@ fn channels_last_output_is_the_nchw_output_reordered() {
         let nchw = conv2d(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec);
         let (n, o, h, wd) = *nchw.shape();
         let want = channels_last(&nchw.as_vec(), o, h * wd);
-        for keep in [false, true] {
-            let (flat, host) =
-                conv2d_flat_channels_last(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec, keep);
-            assert_eq!(*flat.shape(), (n, o * h * wd), "case {i}");
-            assert_eq!(flat.as_vec(), want, "case {i}: output");
-            assert_eq!(host, if keep { want.clone() } else { vec![] }, "case {i}");
-        }
+        let (flat, handoff) =
+            conv2d_flat_channels_last(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec, false);
+        assert_eq!(*flat.shape(), (n, o * h * wd), "case {i}");
+        assert_eq!(flat.as_vec(), want, "case {i}: output");
+        assert!(handoff.is_none());
+        let (token, handoff) =
+            conv2d_flat_channels_last(tensor4(&dev, &v.x, c.x), &w, &b, &c.spec, true);
+        assert_eq!(*token.shape(), (n, 0), "case {i}");
+        assert_eq!(
+            handoff.expect("asked for").data,
+            want,
+            "case {i}: handed over"
+        );
         let r = random(want.len(), 600 + i as u64);
         let r_cl = channels_last(&r, o, h * wd);
         for input_grad in [true, false] {
@@ -555,13 +559,25 @@ fn channels_last_output_is_the_nchw_output_reordered() {
             let (flat, _) =
                 conv2d_flat_channels_last(x.clone().leaky_traced(), &w, &b, &c.spec, false);
             let r_cl = dev.tensor_from_vec(r_cl.clone(), *flat.shape());
-            let grads = (flat * r_cl).sum::<(), _>().backward();
+            let grads = (flat * r_cl.clone()).sum::<(), _>().backward();
             let what = format!("case {i} input_grad {input_grad}");
-            if let Some(dx) = dx {
-                assert_eq!(grads.get(&x).as_vec(), dx, "{what}: dx");
+            if let Some(dx) = &dx {
+                assert_eq!(&grads.get(&x).as_vec(), dx, "{what}: dx");
             }
             assert_eq!(grads.get(&w).as_vec(), dw, "{what}: dw");
             assert_eq!(grads.get(&b).as_vec(), db, "{what}: db");
+            // Handed over, with the gradient coming back through the cell.
+            let (token, handoff) =
+                conv2d_flat_channels_last(x.clone().leaky_traced(), &w, &b, &c.spec, true);
+            handoff.expect("asked for").grad.put(r_cl.as_vec());
+            // The token is empty: the tape moves to a scalar to run backward from.
+            let (_, tape) = token.split_tape();
+            let grads = dev.zeros::<Rank0>().put_tape(tape).backward();
+            if let Some(dx) = &dx {
+                assert_eq!(&grads.get(&x).as_vec(), dx, "{what}: handed over, dx");
+            }
+            assert_eq!(grads.get(&w).as_vec(), dw, "{what}: handed over, dw");
+            assert_eq!(grads.get(&b).as_vec(), db, "{what}: handed over, db");
         }
     }
 }

@@ -260,12 +260,13 @@ impl GradTile {
     }
 }
 
-/// `dx[.., k0..k1] += g · w[k0..k1, ..]ᵀ`, given `wt (n x k)`, the weight transposed. Each
-/// element sums the weight's columns in order.
+/// `dx[.., k0..k1] += g · w[k0..k1, ..]ᵀ`, or `=` when `overwrite`, given `wt (n x k)`, the
+/// weight transposed. Each element sums the weight's columns in order.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and FMA; `g` is `m x n`; `dx` points to an `m x k` matrix
-/// whose columns `k0..k1` nothing else accesses during the call.
+/// whose columns `k0..k1` nothing else accesses during the call, initialised unless
+/// `overwrite`.
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn input_grad(
     g: &[f32],
@@ -273,6 +274,7 @@ pub(super) unsafe fn input_grad(
     dx: *mut f32,
     (m, k, n): (usize, usize, usize),
     (k0, k1): (usize, usize),
+    overwrite: bool,
 ) {
     let width = k1 - k0;
     assert!(g.len() >= m * n && wt.len() >= n * k && k1 <= k);
@@ -288,6 +290,7 @@ pub(super) unsafe fn input_grad(
                 masks: col_masks(j, width),
                 k,
                 n,
+                overwrite,
             };
             by_rows!(rows, t.input_grad());
             j += COLS;
@@ -304,6 +307,8 @@ struct InputTile {
     /// Also the row stride of `wt`.
     k: usize,
     n: usize,
+    /// Store the sums instead of adding them to what `dx` holds.
+    overwrite: bool,
 }
 
 impl InputTile {
@@ -321,12 +326,16 @@ impl InputTile {
         }
         for (i, a) in acc.iter().enumerate() {
             let p = self.dx.add(i * self.k);
-            let old = load4(p, self.masks);
-            store4(
-                p,
-                self.masks,
-                std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
-            );
+            if self.overwrite {
+                store4(p, self.masks, *a);
+            } else {
+                let old = load4(p, self.masks);
+                store4(
+                    p,
+                    self.masks,
+                    std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
+                );
+            }
         }
     }
 }

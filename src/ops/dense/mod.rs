@@ -18,6 +18,8 @@ mod tests;
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 
+use super::handoff::Handoff;
+
 /// A batch of flat rows, carrying tape `T`.
 pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
 
@@ -38,42 +40,37 @@ pub fn supported() -> bool {
 
 /// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
 ///
-/// `x_host`, when given, is `x`'s data (as [`crate::ops::conv2d_flat_channels_last`] returns it),
-/// which spares copying it out of the tensor.
+/// With a `handoff` (from [`crate::ops::conv2d_flat_channels_last`]), `x` is the empty
+/// `(batch, 0)` token that carries the tape, the input is the handoff's data, and its gradient
+/// goes back through the handoff's cell (see [`crate::ops::handoff`]).
 ///
 /// # Panics
 /// If [`supported`] is false, or the shapes do not fit together (the checker rules that out).
 #[cfg(target_arch = "x86_64")]
 pub fn dense<T: Tape<f32, Cpu>>(
     x: Rows<T>,
-    x_host: Option<Vec<f32>>,
+    handoff: Option<Handoff>,
     params: DenseParams<'_>,
     relu: bool,
 ) -> Rows<T> {
     use super::host_data;
 
     assert!(supported(), "the dense op needs AVX-512F and FMA");
-    let (m, k) = *x.shape();
+    let m = x.shape().0;
     let (w, w_host) = params.weight;
-    let (wk, n) = *w.shape();
-    assert!(
-        wk == k && w_host.len() == k * n,
-        "dense: input of {k} features against a ({wk}, {n}) weight"
-    );
+    let (k, n) = *w.shape();
     let b_host = params.bias.map_or(&[][..], |(_, b)| b);
     assert!(b_host.is_empty() || b_host.len() == n);
     let (x, mut tape) = x.split_tape();
-    let x_data = match x_host {
-        Some(data) => {
-            assert_eq!(
-                data.len(),
-                m * k,
-                "dense: the input's host copy has the wrong size"
-            );
-            data
-        }
-        None => host_data(&x),
+    let (x_data, cell) = match handoff {
+        Some(Handoff { data, grad }) => (data, Some(grad)),
+        None => (host_data(&x), None),
     };
+    assert!(
+        x_data.len() == m * k && w_host.len() == k * n,
+        "dense: input of {} features against a ({k}, {n}) weight",
+        x_data.len() / m.max(1)
+    );
     let mut y = vec![0.0; m * n];
     forward(&x_data, w_host, b_host, &mut y, (k, n), relu);
     let y_saved = if T::OWNS_TAPE && relu {
@@ -111,16 +108,28 @@ pub fn dense<T: Tape<f32, Cpu>>(
                 }
             }
             let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
-            let mut dx = std::mem::take(&mut **grads.get_or_alloc_mut(&x_ghost)?);
             let back = BackwardInputs {
                 x: &x_data,
                 wt: &wt,
                 g: &g,
                 dims: (m, k, n),
             };
-            backward(&back, &mut dw, &mut dx);
+            match &cell {
+                Some(cell) => {
+                    // Every element is written, so the buffer is not zero-filled first.
+                    let mut dx = Vec::with_capacity(m * k);
+                    backward(&back, &mut dw, Dx::Write(dx.spare_capacity_mut()));
+                    // SAFETY: `backward` wrote all `m * k` elements.
+                    unsafe { dx.set_len(m * k) };
+                    cell.put(dx);
+                }
+                None => {
+                    let mut dx = std::mem::take(&mut **grads.get_or_alloc_mut(&x_ghost)?);
+                    backward(&back, &mut dw, Dx::Add(&mut dx));
+                    **grads.get_or_alloc_mut(&x_ghost)? = dx;
+                }
+            }
             **grads.get_or_alloc_mut(&w_ghost)? = dw;
-            **grads.get_or_alloc_mut(&x_ghost)? = dx;
             Ok(())
         });
     }
@@ -131,7 +140,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
 #[cfg(not(target_arch = "x86_64"))]
 pub fn dense<T: Tape<f32, Cpu>>(
     _: Rows<T>,
-    _: Option<Vec<f32>>,
+    _: Option<Handoff>,
     _: DenseParams<'_>,
     _: bool,
 ) -> Rows<T> {
@@ -219,16 +228,36 @@ pub(crate) struct BackwardInputs<'a> {
     pub(crate) dims: (usize, usize, usize),
 }
 
-/// Adds the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`, in
-/// parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
+/// Where the input gradient goes.
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: &mut [f32]) {
+pub(crate) enum Dx<'a> {
+    /// Added into a gradient slot.
+    Add(&'a mut [f32]),
+    /// Written into a buffer whose contents are not read.
+    Write(&'a mut [std::mem::MaybeUninit<f32>]),
+}
+
+/// Adds the weight gradient `xᵀ · g` into `dw` and puts the input gradient `g · Wᵀ` into `dx`,
+/// in parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: Dx<'_>) {
     let (m, k, n) = b.dims;
-    assert!(dw.len() == k * n && dx.len() == m * k && b.g.len() == m * n);
-    if n == 0 || k == 0 {
+    let (dx_ptr, dx_len, overwrite) = match dx {
+        Dx::Add(dx) => (dx.as_mut_ptr(), dx.len(), false),
+        Dx::Write(dx) => (dx.as_mut_ptr().cast::<f32>(), dx.len(), true),
+    };
+    assert!(dw.len() == k * n && dx_len == m * k && b.g.len() == m * n);
+    if k == 0 {
         return;
     }
-    let dx_base = SharedMut(dx.as_mut_ptr());
+    if n == 0 {
+        if overwrite {
+            // SAFETY: `dx_ptr` points to `m * k` floats, written here.
+            unsafe { std::ptr::write_bytes(dx_ptr, 0, m * k) };
+        }
+        return;
+    }
+    let dx_base = SharedMut(dx_ptr);
     // One contiguous block of the weight's rows per thread, always on the same thread, cut
     // where the optimizer cuts its pieces (`ops::affinity`): the optimizer then reads each
     // gradient row in the cache of the core that wrote it.
@@ -250,7 +279,16 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: &mut [f32]) {
             // SAFETY: besides the above, the blocks write disjoint column ranges
             // `k0..k0 + rows` of `dx`, which outlives them, and nothing else accesses it
             // meanwhile.
-            unsafe { kernel::input_grad(b.g, b.wt, dx_base.get(), (m, k, n), (k0, k0 + rows)) };
+            unsafe {
+                kernel::input_grad(
+                    b.g,
+                    b.wt,
+                    dx_base.get(),
+                    (m, k, n),
+                    (k0, k0 + rows),
+                    overwrite,
+                );
+            }
         }
     });
 }

@@ -5,7 +5,10 @@
 use dfdx::prelude::*;
 use dfdx::tensor_ops::Backward;
 
-use super::{backward, dense, forward, supported, transpose, BackwardInputs, DenseParams};
+use super::{
+    backward, dense, forward, supported, transpose, BackwardInputs, DenseParams, Dx, Rows,
+};
+use crate::ops::handoff::{GradCell, Handoff};
 use crate::ops::reference::{assert_close, random};
 
 /// `(batch, in, out)`: the tutorial's two layers, and shapes with every kind of tail (rows not
@@ -92,7 +95,17 @@ fn backward_matches_the_definition() {
             g: &g,
             dims: (m, k, n),
         };
-        backward(&back, &mut dw, &mut dx);
+        backward(&back, &mut dw, Dx::Add(&mut dx));
+        // Written instead of added: the same products, over a buffer of garbage.
+        let mut dx_written = vec![std::mem::MaybeUninit::new(f32::NAN); m * k];
+        let mut dw_again = dw0.clone();
+        backward(&back, &mut dw_again, Dx::Write(&mut dx_written));
+        assert_eq!(dw_again, dw, "dw {m}x{k}x{n}");
+        // SAFETY: `backward` wrote every element.
+        let dx_written: Vec<f32> = dx_written
+            .iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect();
         let mut want_dw: Vec<f64> = dw0.iter().map(|&v| f64::from(v)).collect();
         let mut want_dx: Vec<f64> = dx0.iter().map(|&v| f64::from(v)).collect();
         for r in 0..m {
@@ -106,6 +119,17 @@ fn backward_matches_the_definition() {
         }
         assert_close(&format!("dw {m}x{k}x{n}"), &dw, &want_dw, 1e-4);
         assert_close(&format!("dx {m}x{k}x{n}"), &dx, &want_dx, 1e-4);
+        let added: Vec<f64> = want_dx
+            .iter()
+            .zip(&dx0)
+            .map(|(w, d)| w - f64::from(*d))
+            .collect();
+        assert_close(
+            &format!("written dx {m}x{k}x{n}"),
+            &dx_written,
+            &added,
+            1e-4,
+        );
     }
 }
 
@@ -188,7 +212,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 g: &g,
                 dims: (m, k, n),
             };
-            backward(&back, &mut dw, &mut dx);
+            backward(&back, &mut dw, Dx::Add(&mut dx));
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             (bits(&y), bits(&dw), bits(&dx))
         })
@@ -212,9 +236,10 @@ fn transpose_matches_the_definition() {
     }
 }
 
-/// The host copy a conv hands over gives the same bits as reading the tensor.
+/// An input handed over (as a conv does) gives the same bits as reading the tensor, and its
+/// gradient comes back through the handoff's cell.
 #[test]
-fn a_host_copy_of_the_input_gives_the_same_result() {
+fn a_handed_over_input_gives_the_same_result() {
     if skip() {
         return;
     }
@@ -224,14 +249,26 @@ fn a_host_copy_of_the_input_gives_the_same_result() {
     let wt = dev.tensor_from_vec(w.clone(), (k, n));
     let bt = dev.tensor_from_vec(b.clone(), (n,));
     let xt = dev.tensor_from_vec(x.clone(), (m, k));
-    let run = |host: Option<Vec<f32>>| {
-        let params = DenseParams {
-            weight: (&wt, &w),
-            bias: Some((&bt, &b)),
-        };
-        let y = dense(xt.clone().leaky_traced(), host, params, true);
-        let grads = y.sum::<(), _>().backward();
-        (grads.get(&xt).as_vec(), grads.get(&wt).as_vec())
+    let params = || DenseParams {
+        weight: (&wt, &w),
+        bias: Some((&bt, &b)),
     };
-    assert_eq!(run(None), run(Some(x.clone())));
+    let y = dense(xt.clone().leaky_traced(), None, params(), true);
+    let want_y = y.as_vec();
+    let grads = y.sum::<(), _>().backward();
+    let (want_dx, want_dw) = (grads.get(&xt).as_vec(), grads.get(&wt).as_vec());
+
+    let token: Rows<_> = dev.tensor_from_vec(Vec::new(), (m, 0));
+    let cell = GradCell::default();
+    let handoff = Handoff {
+        data: x.clone(),
+        grad: cell.clone(),
+    };
+    let y = dense(token.leaky_traced(), Some(handoff), params(), true);
+    assert_eq!(y.as_vec(), want_y);
+    let grads = y.sum::<(), _>().backward();
+    assert_eq!(grads.get(&wt).as_vec(), want_dw);
+    assert_eq!(cell.take(m * k), want_dx);
+    // Taken once: a pass whose dense output never reached the loss hands back zeros.
+    assert_eq!(cell.take(m * k), vec![0.0; m * k]);
 }

@@ -135,12 +135,19 @@ fn pool<M: Measurement + 'static>(c: &mut Criterion<M>) {
 }
 
 /// `relu?(x · w + b)`, as the lowered model computes a dense layer: our AVX-512 op where the
-/// CPU has it (reading the weight's host copy), dfdx's matmul, broadcast add and ReLU where not.
+/// CPU has it (reading the weight's host copy, the parameters' tensors empty tokens), dfdx's
+/// matmul, broadcast add and ReLU where not.
 fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &Host2, b: &Host1, relu: bool) -> T2<T> {
     if expr::ops::dense::supported() {
+        let dev = x.device().clone();
+        let tokens = (
+            dev.tensor_from_vec(Vec::new(), (0, 0)),
+            dev.tensor_from_vec(Vec::new(), (0,)),
+        );
         let params = expr::ops::dense::DenseParams {
-            weight: (&w.0, &w.1),
-            bias: Some((&b.0, &b.1)),
+            weight: (&tokens.0, &w.1),
+            bias: Some((&tokens.1, &b.1)),
+            units: b.1.len(),
         };
         return expr::ops::dense::dense(x, None, params, relu);
     }

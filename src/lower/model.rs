@@ -103,7 +103,7 @@ impl LoweredModel {
                     let (weight, bias) = add_params(&mut params);
                     if ops::dense::supported() {
                         for p in std::iter::once(weight).chain(bias) {
-                            params[p].host_read = true;
+                            params[p].read_on_host(dev);
                         }
                     }
                     Op::Dense {
@@ -328,6 +328,7 @@ impl LoweredModel {
         let params = ops::dense::DenseParams {
             weight: (w.r2(), &w.value),
             bias: bias.map(|b| (self.params[b].r1(), &self.params[b].value[..])),
+            units: w.shape[1],
         };
         let relu = activation == Activation::Relu;
         let y = ops::dense::dense(x, handoff, params, relu);

@@ -186,22 +186,23 @@ impl Tile {
     }
 }
 
-/// `dw[k0..k1, ..] += x[.., k0..k1]ᵀ · g` for `m` rows: each weight-gradient element sums the
-/// batch in row order.
+/// `dw[k0..k1, ..] += x[.., k0..k1]ᵀ · g`, or `=` when `overwrite`, for `m` rows: each
+/// weight-gradient element sums the batch in row order.
 ///
 /// # Safety
-/// The CPU must support AVX-512F and FMA; `x` is `m x k`, `g` `m x n`, `dw` holds rows
-/// `k0..k1` of `n`.
+/// The CPU must support AVX-512F and FMA; `x` is `m x k`, `g` `m x n`; `dw` points to a
+/// `k x n` matrix whose rows `k0..k1` nothing else accesses during the call, initialised
+/// unless `overwrite`.
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn weight_grad(
     x: &[f32],
     g: &[f32],
-    dw: &mut [f32],
+    dw: *mut f32,
     (m, k, n): (usize, usize, usize),
-    k0: usize,
+    (k0, k1): (usize, usize),
+    overwrite: bool,
 ) {
-    let k1 = k0 + dw.len() / n;
-    assert!(x.len() >= m * k && g.len() >= m * n && k1 <= k);
+    assert!(x.len() >= m * k && g.len() >= m * n && k0 <= k1 && k1 <= k);
     let mut kt = k0;
     while kt < k1 {
         let rows = (k1 - kt).min(ROWS);
@@ -210,11 +211,12 @@ pub(super) unsafe fn weight_grad(
             let t = GradTile {
                 x: x.as_ptr().add(kt),
                 g: g.as_ptr().wrapping_add(j),
-                dw: dw.as_mut_ptr().add((kt - k0) * n + j),
+                dw: dw.add(kt * n + j),
                 masks: col_masks(j, n),
                 m,
                 k,
                 n,
+                overwrite,
             };
             by_rows!(rows, t.weight_grad());
             j += COLS;
@@ -233,6 +235,8 @@ struct GradTile {
     m: usize,
     k: usize,
     n: usize,
+    /// Store the sums instead of adding them to what `dw` holds.
+    overwrite: bool,
 }
 
 impl GradTile {
@@ -250,12 +254,16 @@ impl GradTile {
         }
         for (i, a) in acc.iter().enumerate() {
             let p = self.dw.add(i * self.n);
-            let old = load4(p, self.masks);
-            store4(
-                p,
-                self.masks,
-                std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
-            );
+            if self.overwrite {
+                store4(p, self.masks, *a);
+            } else {
+                let old = load4(p, self.masks);
+                store4(
+                    p,
+                    self.masks,
+                    std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
+                );
+            }
         }
     }
 }

@@ -26,11 +26,16 @@ pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
 /// A parameter tensor (whose id names its gradient) with the host values it holds.
 pub type HostParam<'a, S> = (&'a Tensor<S, f32, Cpu>, &'a [f32]);
 
-/// The parameters of a dense layer.
+/// The parameters of a dense layer. Their tensors only name the gradients (the values are
+/// read from the host slices), so they may be empty tokens: a gradient slot that is empty
+/// when backward reaches it gets a fresh buffer, written whole instead of zero-filled and
+/// added to (see `crate::lower::params::Param::read_on_host`).
 pub struct DenseParams<'a> {
     /// `(in, out)`.
     pub weight: HostParam<'a, (usize, usize)>,
     pub bias: Option<HostParam<'a, (usize,)>>,
+    /// `out`: the weight's columns.
+    pub units: usize,
 }
 
 /// Whether this CPU runs [`dense`]: AVX-512F with FMA, unless `EXPR_PORTABLE` is set.
@@ -58,7 +63,8 @@ pub fn dense<T: Tape<f32, Cpu>>(
     assert!(supported(), "the dense op needs AVX-512F and FMA");
     let m = x.shape().0;
     let (w, w_host) = params.weight;
-    let (k, n) = *w.shape();
+    let n = params.units;
+    let k = w_host.len() / n.max(1);
     let b_host = params.bias.map_or(&[][..], |(_, b)| b);
     assert!(b_host.is_empty() || b_host.len() == n);
     let (x, mut tape) = x.split_tape();
@@ -101,33 +107,50 @@ pub fn dense<T: Tape<f32, Cpu>>(
             }
             if let Some(b_ghost) = &b_ghost {
                 let db = grads.get_or_alloc_mut(b_ghost)?;
+                if db.is_empty() {
+                    // The bias's tensor is a token (see `Param::read_on_host`).
+                    db.resize(n, 0.0);
+                }
                 for row in g.chunks_exact(n) {
                     for (d, v) in db.iter_mut().zip(row) {
                         *d += v;
                     }
                 }
             }
-            let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
             let back = BackwardInputs {
                 x: &x_data,
                 wt: &wt,
                 g: &g,
                 dims: (m, k, n),
             };
+            // Fresh buffers are written whole, never zero-filled first: the weight's when its
+            // slot is empty (its tensor is a token, see `Param::read_on_host`, and this is
+            // its first use in the pass), the input's when it goes back through a handoff.
+            let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
+            let mut fresh_dw = Vec::new();
+            let dw_out = if dw.is_empty() {
+                Grad::Write(uninit(&mut fresh_dw, k * n))
+            } else {
+                Grad::Add(&mut dw)
+            };
             match &cell {
                 Some(cell) => {
-                    // Every element is written, so the buffer is not zero-filled first.
-                    let mut dx = Vec::with_capacity(m * k);
-                    backward(&back, &mut dw, Dx::Write(dx.spare_capacity_mut()));
+                    let mut dx = Vec::new();
+                    backward(&back, dw_out, Grad::Write(uninit(&mut dx, m * k)));
                     // SAFETY: `backward` wrote all `m * k` elements.
                     unsafe { dx.set_len(m * k) };
                     cell.put(dx);
                 }
                 None => {
                     let mut dx = std::mem::take(&mut **grads.get_or_alloc_mut(&x_ghost)?);
-                    backward(&back, &mut dw, Dx::Add(&mut dx));
+                    backward(&back, dw_out, Grad::Add(&mut dx));
                     **grads.get_or_alloc_mut(&x_ghost)? = dx;
                 }
+            }
+            if dw.is_empty() {
+                // SAFETY: `backward` wrote all `k * n` elements.
+                unsafe { fresh_dw.set_len(k * n) };
+                dw = fresh_dw;
             }
             **grads.get_or_alloc_mut(&w_ghost)? = dw;
             Ok(())
@@ -228,69 +251,72 @@ pub(crate) struct BackwardInputs<'a> {
     pub(crate) dims: (usize, usize, usize),
 }
 
-/// Where the input gradient goes.
+/// Where a gradient goes.
 #[cfg(target_arch = "x86_64")]
-pub(crate) enum Dx<'a> {
+pub(crate) enum Grad<'a> {
     /// Added into a gradient slot.
     Add(&'a mut [f32]),
     /// Written into a buffer whose contents are not read.
     Write(&'a mut [std::mem::MaybeUninit<f32>]),
 }
 
-/// Adds the weight gradient `xᵀ · g` into `dw` and puts the input gradient `g · Wᵀ` into `dx`,
-/// in parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn backward(b: &BackwardInputs<'_>, dw: &mut [f32], dx: Dx<'_>) {
+impl Grad<'_> {
+    /// The buffer, its length, and whether it is written rather than added to.
+    fn parts(self) -> (SharedMut, usize, bool) {
+        match self {
+            Grad::Add(g) => (SharedMut(g.as_mut_ptr()), g.len(), false),
+            Grad::Write(g) => (SharedMut(g.as_mut_ptr().cast()), g.len(), true),
+        }
+    }
+}
+
+/// Puts the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`, in
+/// parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
     let (m, k, n) = b.dims;
-    let (dx_ptr, dx_len, overwrite) = match dx {
-        Dx::Add(dx) => (dx.as_mut_ptr(), dx.len(), false),
-        Dx::Write(dx) => (dx.as_mut_ptr().cast::<f32>(), dx.len(), true),
-    };
-    assert!(dw.len() == k * n && dx_len == m * k && b.g.len() == m * n);
+    let (dw, dw_len, dw_write) = dw.parts();
+    let (dx, dx_len, dx_write) = dx.parts();
+    assert!(dw_len == k * n && dx_len == m * k && b.g.len() == m * n);
     if k == 0 {
         return;
     }
     if n == 0 {
-        if overwrite {
-            // SAFETY: `dx_ptr` points to `m * k` floats, written here.
-            unsafe { std::ptr::write_bytes(dx_ptr, 0, m * k) };
+        if dx_write {
+            // SAFETY: `dx` points to `m * k` floats, written here.
+            unsafe { std::ptr::write_bytes(dx.get(), 0, m * k) };
         }
         return;
     }
-    let dx_base = SharedMut(dx_ptr);
     // One contiguous block of the weight's rows per thread, always on the same thread, cut
     // where the optimizer cuts its pieces (`ops::affinity`): the optimizer then reads each
     // gradient row in the cache of the core that wrote it.
     let threads = pieces(m * k * n, rayon::current_num_threads());
     let rows_per_piece = k.div_ceil(threads);
-    let blocks: Vec<(usize, &mut [f32])> = dw
-        .chunks_mut(rows_per_piece * n)
-        .enumerate()
-        .map(|(i, dw)| (i * rows_per_piece, dw))
+    let blocks: Vec<(usize, usize)> = (0..k)
+        .step_by(rows_per_piece)
+        .map(|first| (first, (first + rows_per_piece).min(k)))
         .collect();
-    crate::ops::affinity::on_fixed_threads(blocks, |_, (first, dw)| {
+    crate::ops::affinity::on_fixed_threads(blocks, |_, (first, end)| {
         // Within a block, tasks of a few hundred rows keep `x`'s columns and `dx`'s in cache.
-        for (t, dw) in dw.chunks_mut(FEATURES_PER_TASK * n).enumerate() {
-            let k0 = first + t * FEATURES_PER_TASK;
-            let rows = dw.len() / n;
+        for k0 in (first..end).step_by(FEATURES_PER_TASK) {
+            let k1 = (k0 + FEATURES_PER_TASK).min(end);
             // SAFETY (both calls): `supported()` holds wherever this runs (see `forward`);
-            // the kernels check the slices' lengths.
-            unsafe { kernel::weight_grad(b.x, b.g, dw, (m, k, n), k0) };
-            // SAFETY: besides the above, the blocks write disjoint column ranges
-            // `k0..k0 + rows` of `dx`, which outlives them, and nothing else accesses it
-            // meanwhile.
+            // the tasks write disjoint rows `k0..k1` of `dw` and columns `k0..k1` of `dx`,
+            // both of which outlive them, and nothing else accesses them meanwhile.
             unsafe {
-                kernel::input_grad(
-                    b.g,
-                    b.wt,
-                    dx_base.get(),
-                    (m, k, n),
-                    (k0, k0 + rows),
-                    overwrite,
-                );
+                kernel::weight_grad(b.x, b.g, dw.get(), (m, k, n), (k0, k1), dw_write);
+                kernel::input_grad(b.g, b.wt, dx.get(), (m, k, n), (k0, k1), dx_write);
             }
         }
     });
+}
+
+/// Room for `len` floats at the start of `v`'s spare capacity, for a kernel to write.
+fn uninit(v: &mut Vec<f32>, len: usize) -> &mut [std::mem::MaybeUninit<f32>] {
+    v.reserve_exact(len);
+    &mut v.spare_capacity_mut()[..len]
 }
 
 /// A pointer to a buffer whose parallel tasks write disjoint parts.

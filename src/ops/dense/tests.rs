@@ -6,7 +6,7 @@ use dfdx::prelude::*;
 use dfdx::tensor_ops::Backward;
 
 use super::{
-    backward, dense, forward, supported, transpose, BackwardInputs, DenseParams, Dx, Rows,
+    backward, dense, forward, supported, transpose, BackwardInputs, DenseParams, Grad, Rows,
 };
 use crate::ops::handoff::{GradCell, Handoff};
 use crate::ops::reference::{assert_close, random};
@@ -95,17 +95,20 @@ fn backward_matches_the_definition() {
             g: &g,
             dims: (m, k, n),
         };
-        backward(&back, &mut dw, Dx::Add(&mut dx));
-        // Written instead of added: the same products, over a buffer of garbage.
+        backward(&back, Grad::Add(&mut dw), Grad::Add(&mut dx));
+        // Written instead of added: the same products, over buffers of garbage.
+        let mut dw_written = vec![std::mem::MaybeUninit::new(f32::NAN); k * n];
         let mut dx_written = vec![std::mem::MaybeUninit::new(f32::NAN); m * k];
-        let mut dw_again = dw0.clone();
-        backward(&back, &mut dw_again, Dx::Write(&mut dx_written));
-        assert_eq!(dw_again, dw, "dw {m}x{k}x{n}");
+        backward(
+            &back,
+            Grad::Write(&mut dw_written),
+            Grad::Write(&mut dx_written),
+        );
         // SAFETY: `backward` wrote every element.
-        let dx_written: Vec<f32> = dx_written
-            .iter()
-            .map(|v| unsafe { v.assume_init() })
-            .collect();
+        let init = |v: &[std::mem::MaybeUninit<f32>]| -> Vec<f32> {
+            v.iter().map(|v| unsafe { v.assume_init() }).collect()
+        };
+        let (dw_written, dx_written) = (init(&dw_written), init(&dx_written));
         let mut want_dw: Vec<f64> = dw0.iter().map(|&v| f64::from(v)).collect();
         let mut want_dx: Vec<f64> = dx0.iter().map(|&v| f64::from(v)).collect();
         for r in 0..m {
@@ -119,17 +122,15 @@ fn backward_matches_the_definition() {
         }
         assert_close(&format!("dw {m}x{k}x{n}"), &dw, &want_dw, 1e-4);
         assert_close(&format!("dx {m}x{k}x{n}"), &dx, &want_dx, 1e-4);
-        let added: Vec<f64> = want_dx
-            .iter()
-            .zip(&dx0)
-            .map(|(w, d)| w - f64::from(*d))
-            .collect();
-        assert_close(
-            &format!("written dx {m}x{k}x{n}"),
-            &dx_written,
-            &added,
-            1e-4,
-        );
+        let without = |want: &[f64], start: &[f32]| -> Vec<f64> {
+            want.iter()
+                .zip(start)
+                .map(|(w, d)| w - f64::from(*d))
+                .collect()
+        };
+        let what = |t: &str| format!("written {t} {m}x{k}x{n}");
+        assert_close(&what("dx"), &dx_written, &without(&want_dx, &dx0), 1e-4);
+        assert_close(&what("dw"), &dw_written, &without(&want_dw, &dw0), 1e-4);
     }
 }
 
@@ -159,6 +160,7 @@ fn gradients_match_finite_differences() {
     let params = DenseParams {
         weight: (&wt, &w),
         bias: Some((&bt, &b)),
+        units: n,
     };
     let y = dense(xt.clone().leaky_traced(), None, params, true);
     let ct = dev.tensor_from_vec(c.clone(), (m, n));
@@ -212,7 +214,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 g: &g,
                 dims: (m, k, n),
             };
-            backward(&back, &mut dw, Dx::Add(&mut dx));
+            backward(&back, Grad::Add(&mut dw), Grad::Add(&mut dx));
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             (bits(&y), bits(&dw), bits(&dx))
         })
@@ -252,6 +254,7 @@ fn a_handed_over_input_gives_the_same_result() {
     let params = || DenseParams {
         weight: (&wt, &w),
         bias: Some((&bt, &b)),
+        units: n,
     };
     let y = dense(xt.clone().leaky_traced(), None, params(), true);
     let want_y = y.as_vec();
@@ -271,4 +274,54 @@ fn a_handed_over_input_gives_the_same_result() {
     assert_eq!(cell.take(m * k), want_dx);
     // Taken once: a pass whose dense output never reached the loss hands back zeros.
     assert_eq!(cell.take(m * k), vec![0.0; m * k]);
+}
+
+/// Parameters whose tensors are empty tokens (as the model's are) get the same gradients as
+/// real ones, in fresh buffers: used once, and twice in one pass (the second use adds).
+#[test]
+fn token_parameters_get_the_same_gradients() {
+    if skip() {
+        return;
+    }
+    type W = Tensor<(usize, usize), f32, Cpu>;
+    type B = Tensor<(usize,), f32, Cpu>;
+    let dev = Cpu::default();
+    let (m, k, n) = (6, 200, 20);
+    let (x, w, b) = (random(m * k, 31), random(k * n, 32), random(n, 33));
+    let xt = dev.tensor_from_vec(x.clone(), (m, k));
+    let real: (W, B) = (
+        dev.tensor_from_vec(w.clone(), (k, n)),
+        dev.tensor_from_vec(b.clone(), (n,)),
+    );
+    let tokens: (W, B) = (
+        dev.tensor_from_vec(Vec::new(), (0, 0)),
+        dev.tensor_from_vec(Vec::new(), (0,)),
+    );
+    let grads = |(wt, bt): &(W, B), uses: usize| -> Vec<Vec<f32>> {
+        let params = || DenseParams {
+            weight: (wt, &w),
+            bias: Some((bt, &b)),
+            units: n,
+        };
+        let mut loss = dense(xt.clone().leaky_traced(), None, params(), true).sum::<(), _>();
+        for _ in 1..uses {
+            let again = dense(xt.clone().leaky_traced(), None, params(), true);
+            loss = loss + again.sum::<(), _>();
+        }
+        let mut grads = loss.backward();
+        // The slots themselves: `Gradients::get` would shape them as the (empty) token.
+        vec![
+            grads.get_or_alloc_mut(wt).unwrap().to_vec(),
+            grads.get_or_alloc_mut(bt).unwrap().to_vec(),
+            grads.get_or_alloc_mut(&xt).unwrap().to_vec(),
+        ]
+    };
+    for uses in [1, 2] {
+        let want = grads(&real, uses);
+        assert_eq!((want[0].len(), want[1].len()), (k * n, n));
+        assert!(
+            grads(&tokens, uses) == want,
+            "{uses} uses: the gradients differ"
+        );
+    }
 }

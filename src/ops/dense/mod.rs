@@ -214,30 +214,36 @@ pub(crate) fn forward(
         });
 }
 
-/// `wᵀ` for `w (k x n)`, in parallel over blocks of rows of `w`.
+/// `wᵀ` for `w (k x n)`, in parallel over the blocks of rows of `w` that [`backward`] cuts
+/// (each on the thread that later reads that block's columns of `wᵀ`).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
-    use rayon::prelude::*;
     // Not zero-filled first: every element is written once.
     let mut wt: Vec<f32> = Vec::with_capacity(k * n);
-    // Copies are cheaper than multiply-adds: a small weight is transposed in one piece.
-    let per_task = if pieces(16 * k * n, 2) == 1 {
-        k
-    } else {
-        FEATURES_PER_TASK * 4
-    };
     let base = SharedMut(wt.as_mut_ptr());
-    (0..k.div_ceil(per_task.max(1)))
-        .into_par_iter()
-        .for_each(|t| {
-            let k0 = t * per_task;
-            // SAFETY: `supported()` holds wherever this runs (see `forward`); `wt` has room for
-            // `k * n` floats and the tasks write disjoint column ranges of it.
-            unsafe { kernel::transpose_cols(w, (k, n), (k0, (k0 + per_task).min(k)), base.get()) }
-        });
-    // SAFETY: the tasks wrote all `k * n` elements: every row, each its columns.
+    // Copies are cheaper than multiply-adds: a small weight is transposed in one piece.
+    let threads = if pieces(16 * k * n, 2) == 1 {
+        1
+    } else {
+        rayon::current_num_threads()
+    };
+    crate::ops::affinity::on_fixed_threads(row_blocks(k, threads), |_, (k0, k1)| {
+        // SAFETY: `supported()` holds wherever this runs (see `forward`); `wt` has room for
+        // `k * n` floats and the pieces write disjoint column ranges of it.
+        unsafe { kernel::transpose_cols(w, (k, n), (k0, k1), base.get()) }
+    });
+    // SAFETY: the pieces wrote all `k * n` elements: every row, each its columns.
     unsafe { wt.set_len(k * n) };
     wt
+}
+
+/// `0..k` cut into `threads` contiguous blocks `(first, end)` (fewer when `k` is small).
+fn row_blocks(k: usize, threads: usize) -> Vec<(usize, usize)> {
+    let per = k.div_ceil(threads.max(1)).max(1);
+    (0..k)
+        .step_by(per)
+        .map(|first| (first, (first + per).min(k)))
+        .collect()
 }
 
 /// What the backward pass reads: the input, the weight, the output gradient (after the
@@ -293,12 +299,7 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
     // where the optimizer cuts its pieces (`ops::affinity`): the optimizer then reads each
     // gradient row in the cache of the core that wrote it.
     let threads = pieces(m * k * n, rayon::current_num_threads());
-    let rows_per_piece = k.div_ceil(threads);
-    let blocks: Vec<(usize, usize)> = (0..k)
-        .step_by(rows_per_piece)
-        .map(|first| (first, (first + rows_per_piece).min(k)))
-        .collect();
-    crate::ops::affinity::on_fixed_threads(blocks, |_, (first, end)| {
+    crate::ops::affinity::on_fixed_threads(row_blocks(k, threads), |_, (first, end)| {
         // Within a block, tasks of a few hundred rows keep `x`'s columns and `dx`'s in cache.
         for k0 in (first..end).step_by(FEATURES_PER_TASK) {
             let k1 = (k0 + FEATURES_PER_TASK).min(end);

@@ -26,7 +26,7 @@ pub struct GradCell(Arc<Mutex<Option<Vec<f32>>>>);
 
 impl GradCell {
     /// Leaves `grad`, adding it to a gradient already left this pass.
-    pub(crate) fn put(&self, grad: Vec<f32>) {
+    pub fn put(&self, grad: Vec<f32>) {
         let mut slot = self
             .0
             .lock()
@@ -39,7 +39,7 @@ impl GradCell {
 
     /// Takes the gradient left, or zeros of length `len` where none was (the dense output
     /// did not reach the loss).
-    pub(crate) fn take(&self, len: usize) -> Vec<f32> {
+    pub fn take(&self, len: usize) -> Vec<f32> {
         let mut slot = self
             .0
             .lock()

@@ -10,6 +10,10 @@
 //! never becomes a tensor: it lives in a per-thread scratch plane while it is activated and
 //! pooled, and only the pooled output, the argmax or ReLU mask, and the input reach backward.
 //!
+//! One exception to NCHW: a conv whose output a dense layer reads next hands it over
+//! flattened channels-last, as its AVX-512 kernels compute it, and on CPUs where our dense op
+//! runs, as a buffer beside the tape rather than a tensor ([`handoff`]).
+//!
 //! Inputs must be contiguous (as every tensor built from a `Vec`, reshaped, or produced by an
 //! elementwise op is): the ops read a tensor's storage in memory order.
 //!

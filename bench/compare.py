@@ -229,6 +229,12 @@ def main():
         lines.append(f"- expr/{ref}: training epoch {statistics.median(ratios):.2f}x, "
                      f"test pass {statistics.median(tratios):.2f}x (medians of per-round ratios;"
                      f" per round {' '.join(f'{x:.2f}' for x in ratios)})")
+    expr_acc = med(results["expr"], "accuracy", False)
+    for ref in refs:
+        ref_acc = med(results[ref], "accuracy", False)
+        per_round = " ".join(f"{x['accuracy']:.2f}" for x in results[ref])
+        lines.append(f"- test accuracy after {args.epochs} epochs: expr {expr_acc:.2f}%, {ref} {ref_acc:.2f}%"
+                     f" (medians; {ref} per round {per_round}): {expr_acc - ref_acc:+.2f} points")
     expr_train = med(results["expr"], "train_s")
     achieved = TRAIN_GFLOP / expr_train
     lines += [

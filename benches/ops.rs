@@ -170,7 +170,7 @@ fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &Host2, b: &Host1, relu: bool) -> T2<T>
 }
 
 /// A parameter tensor with its host values, as the model keeps it.
-type Host2 = (T2, Vec<f32>);
+type Host2 = (T2, std::sync::Arc<Vec<f32>>);
 type Host1 = (Tensor<(usize,), f32, Cpu>, Vec<f32>);
 
 fn dense_layers<M: Measurement + 'static>(c: &mut Criterion<M>) {
@@ -179,7 +179,7 @@ fn dense_layers<M: Measurement + 'static>(c: &mut Criterion<M>) {
     for (inputs, units, relu) in [(5408, 64, true), (64, 10, false)] {
         let x = t2(&dev, (BATCH, inputs), 5);
         let w = t2(&dev, (inputs, units), 6) * 0.03;
-        let w: Host2 = (w.clone(), w.as_vec());
+        let w: Host2 = (w.clone(), std::sync::Arc::new(w.as_vec()));
         let b: Host1 = (
             dev.tensor_from_vec(values(units, 7), (units,)),
             values(units, 7),

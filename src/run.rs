@@ -563,7 +563,7 @@ fn train(
             .engine
             .models
             .iter()
-            .map(|m| m.params.iter().map(|p| p.value.clone()).collect())
+            .map(|m| m.params.iter().map(|p| p.value.to_vec()).collect())
             .collect(),
         record: recorder.record(),
     })

@@ -44,7 +44,7 @@ fn initial_parameters(engine: &expr::run::engine::Engine, m: usize) -> Vec<Vec<f
     engine.models[m]
         .params
         .iter()
-        .map(|p| p.value.clone())
+        .map(|p| p.value.to_vec())
         .collect()
 }
 

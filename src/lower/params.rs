@@ -1,6 +1,8 @@
 //! Parameters: a host copy that the optimizer updates in place, and the dfdx
 //! tensor the forward pass reads, kept in sync after each update.
 
+use std::sync::Arc;
+
 use dfdx::prelude::*;
 
 pub type T1 = Tensor<(usize,), f32, Cpu>;
@@ -21,7 +23,11 @@ pub struct Param {
     pub name: String,
     /// Storage layout: dense weights (in, out), conv weights (out, in, kh, kw).
     pub shape: Vec<usize>,
-    pub value: Vec<f32>,
+    /// Shared with the backward passes of ops that read it on the host (the dense op), which
+    /// must see the values their forward pass saw: an update while one still holds it
+    /// copies on write ([`Param::value_mut`]). None does in a training step, whose backward
+    /// pass runs before its update.
+    pub value: Arc<Vec<f32>>,
     pub tensor: ParamTensor,
     /// Whether the forward pass reads `value` itself (the dense op does), so that `tensor`
     /// is an empty token that only names the gradient and [`Param::sync`] need not copy
@@ -83,11 +89,16 @@ impl Param {
         Param {
             name,
             shape,
-            value,
+            value: Arc::new(value),
             tensor,
             host_read: false,
             rows: RowOrder::Canonical,
         }
+    }
+
+    /// The values to update in place (copied first if a backward pass still holds them).
+    pub fn value_mut(&mut self) -> &mut Vec<f32> {
+        Arc::make_mut(&mut self.value)
     }
 
     /// The values with rows in canonical order, as model files hold them.
@@ -97,7 +108,7 @@ impl Param {
 
     /// Sets the values from canonical order (see [`Self::canonical_value`]).
     pub fn set_canonical_value(&mut self, canonical: &[f32]) {
-        self.value = self.rows.apply(canonical, self.cols(), false);
+        self.value = Arc::new(self.rows.apply(canonical, self.cols(), false));
         self.sync();
     }
 

@@ -79,7 +79,7 @@ impl Engine {
         for (model, values) in self.models.iter_mut().zip(&checkpoint.params) {
             for (param, v) in model.params.iter_mut().zip(values) {
                 if v.len() == param.value.len() {
-                    param.value.clone_from(v);
+                    param.value_mut().clone_from(v);
                     param.sync();
                 }
             }

@@ -84,7 +84,7 @@ pub fn save(
             None => NamedTensor {
                 name: p.name.clone(),
                 shape: p.shape.clone(),
-                data: p.value.clone(),
+                data: p.value.to_vec(),
             },
         })
         .collect();

@@ -285,7 +285,7 @@ fn apply_update(
     state.begin();
     for (k, &(m, p)) in bindings.iter().enumerate() {
         let param = &mut engine.models[m].params[p];
-        state.apply(k, &mut param.value, &gs[k]);
+        state.apply(k, param.value_mut(), &gs[k]);
         param.sync();
     }
     Ok(())

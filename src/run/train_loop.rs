@@ -214,7 +214,7 @@ impl<'a> Loop<'a> {
                 .engine
                 .models
                 .iter()
-                .map(|m| m.params.iter().map(|p| p.value.clone()).collect())
+                .map(|m| m.params.iter().map(|p| p.value.to_vec()).collect())
                 .collect(),
             slots: self
                 .engine

@@ -268,24 +268,25 @@ impl GradTile {
     }
 }
 
-/// `dx[.., k0..k1] += g · w[k0..k1, ..]ᵀ`, or `=` when `overwrite`, given `wt (n x k)`, the
-/// weight transposed. Each element sums the weight's columns in order.
+/// `dx[.., k0..k1] += g · w[k0..k1, ..]ᵀ`, or `=` when `overwrite`, given `wt`: those rows of
+/// the weight transposed, `n` rows of `k1 - k0` that start `stride` apart (from
+/// [`transpose_rows`]). Each element sums the weight's columns in order.
 ///
 /// # Safety
-/// The CPU must support AVX-512F and FMA; `g` is `m x n`; `dx` points to an `m x k` matrix
-/// whose columns `k0..k1` nothing else accesses during the call, initialised unless
-/// `overwrite`.
+/// The CPU must support AVX-512F and FMA; `g` is `m x n`; `wt` is as above; `dx` points to
+/// an `m x k` matrix whose columns `k0..k1` nothing else accesses during the call,
+/// initialised unless `overwrite`.
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn input_grad(
     g: &[f32],
-    wt: &[f32],
+    (wt, stride): (*const f32, usize),
     dx: *mut f32,
     (m, k, n): (usize, usize, usize),
     (k0, k1): (usize, usize),
     overwrite: bool,
 ) {
     let width = k1 - k0;
-    assert!(g.len() >= m * n && wt.len() >= n * k && k1 <= k);
+    assert!(g.len() >= m * n && k1 <= k && stride >= width);
     let mut r = 0;
     while r < m {
         let rows = (m - r).min(ROWS);
@@ -293,7 +294,8 @@ pub(super) unsafe fn input_grad(
         while j < width {
             let t = InputTile {
                 g: g.as_ptr().add(r * n),
-                wt: wt.as_ptr().wrapping_add(k0 + j),
+                wt: wt.wrapping_add(j),
+                wt_stride: stride,
                 dx: dx.add(r * k + k0 + j),
                 masks: col_masks(j, width),
                 k,
@@ -310,9 +312,10 @@ pub(super) unsafe fn input_grad(
 struct InputTile {
     g: *const f32,
     wt: *const f32,
+    wt_stride: usize,
     dx: *mut f32,
     masks: [__mmask16; 4],
-    /// Also the row stride of `wt`.
+    /// The row stride of `dx`.
     k: usize,
     n: usize,
     /// Store the sums instead of adding them to what `dx` holds.
@@ -324,7 +327,7 @@ impl InputTile {
     unsafe fn input_grad<const R: usize>(&self) {
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
         for c in 0..self.n {
-            let wv = load4(self.wt.wrapping_add(c * self.k), self.masks);
+            let wv = load4(self.wt.wrapping_add(c * self.wt_stride), self.masks);
             for (i, a) in acc.iter_mut().enumerate() {
                 let gb = _mm512_set1_ps(*self.g.add(i * self.n + c));
                 for v in 0..4 {
@@ -348,30 +351,32 @@ impl InputTile {
     }
 }
 
-/// Writes columns `k0..k1` of `wt (n x k) = wᵀ` for `w (k x n)`, reading rows `k0..k1` of
-/// `w` in order (whole cache lines) and writing 16-float runs of every row of `wt`.
+/// Writes rows `k0..k1` of `w (k x n)` transposed: `n` rows of `k1 - k0` at `wt`, `stride`
+/// apart. Reads the rows in order (whole cache lines) and writes 16-float runs.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `wt` points to `n * k` floats (possibly uninitialised) whose
-/// columns `k0..k1` nothing else accesses during the call.
+/// The CPU must support AVX-512F; `w` holds rows `k0..k1` of `n`; `wt` points to room for
+/// `n` rows of `stride >= k1 - k0` floats (possibly uninitialised).
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose_cols(
+pub(super) unsafe fn transpose_rows(
     w: &[f32],
-    (k, n): (usize, usize),
+    n: usize,
     (k0, k1): (usize, usize),
     wt: *mut f32,
+    stride: usize,
 ) {
-    assert!(w.len() >= k * n && k0 <= k1 && k1 <= k);
+    assert!(w.len() >= k1 * n && k0 <= k1 && stride >= k1 - k0);
     let mut kb = k0;
     while kb < k1 {
         let mut cb = 0;
         while cb < n {
+            let dst = wt.add(cb * stride + (kb - k0));
             if kb + LANES <= k1 && cb + LANES <= n {
-                transpose16(w.as_ptr().add(kb * n + cb), n, wt.add(cb * k + kb), k);
+                transpose16(w.as_ptr().add(kb * n + cb), n, dst, stride);
             } else {
-                for c in cb..(cb + LANES).min(n) {
-                    for kk in kb..(kb + LANES).min(k1) {
-                        wt.add(c * k + kk).write(w[kk * n + c]);
+                for c in 0..(n - cb).min(LANES) {
+                    for kk in 0..(k1 - kb).min(LANES) {
+                        dst.add(c * stride + kk).write(w[(kb + kk) * n + cb + c]);
                     }
                 }
             }

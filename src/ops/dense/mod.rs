@@ -18,7 +18,11 @@ mod tests;
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 
+use std::sync::Arc;
+
 use super::handoff::Handoff;
+#[cfg(target_arch = "x86_64")]
+use super::scratch::with_scratch;
 
 /// A batch of flat rows, carrying tape `T`.
 pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -26,13 +30,17 @@ pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
 /// A parameter tensor (whose id names its gradient) with the host values it holds.
 pub type HostParam<'a, S> = (&'a Tensor<S, f32, Cpu>, &'a [f32]);
 
+/// A weight tensor with its host values, shared so that the backward pass can read the
+/// values the forward pass saw without copying them (`crate::lower::params::Param::value`).
+pub type HostWeight<'a> = (&'a Tensor<(usize, usize), f32, Cpu>, &'a Arc<Vec<f32>>);
+
 /// The parameters of a dense layer. Their tensors only name the gradients (the values are
 /// read from the host slices), so they may be empty tokens: a gradient slot that is empty
 /// when backward reaches it gets a fresh buffer, written whole instead of zero-filled and
 /// added to (see `crate::lower::params::Param::read_on_host`).
 pub struct DenseParams<'a> {
     /// `(in, out)`.
-    pub weight: HostParam<'a, (usize, usize)>,
+    pub weight: HostWeight<'a>,
     pub bias: Option<HostParam<'a, (usize,)>>,
     /// `out`: the weight's columns.
     pub units: usize,
@@ -93,9 +101,9 @@ pub fn dense<T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE {
         let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
         let b_ghost = params.bias.map(|(b, _)| b.ghost());
-        // The input gradient reads the weight by columns: transposed, they are rows. This is
-        // also the copy the closure must own, as the optimizer updates the weight in place.
-        let wt = transpose(w_host, (k, n));
+        // The backward pass reads the weight as the forward pass saw it: the optimizer's
+        // update, which comes after it, copies on write if it still held it.
+        let w_saved = Arc::clone(w_host);
         tape.add_backward_op(move |grads| {
             let mut g = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
             if relu {
@@ -119,7 +127,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
             }
             let back = BackwardInputs {
                 x: &x_data,
-                wt: &wt,
+                w: &w_saved,
                 g: &g,
                 dims: (m, k, n),
             };
@@ -214,29 +222,6 @@ pub(crate) fn forward(
         });
 }
 
-/// `wᵀ` for `w (k x n)`, in parallel over the blocks of rows of `w` that [`backward`] cuts
-/// (each on the thread that later reads that block's columns of `wᵀ`).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn transpose(w: &[f32], (k, n): (usize, usize)) -> Vec<f32> {
-    // Not zero-filled first: every element is written once.
-    let mut wt: Vec<f32> = Vec::with_capacity(k * n);
-    let base = SharedMut(wt.as_mut_ptr());
-    // Copies are cheaper than multiply-adds: a small weight is transposed in one piece.
-    let threads = if pieces(16 * k * n, 2) == 1 {
-        1
-    } else {
-        rayon::current_num_threads()
-    };
-    crate::ops::affinity::on_fixed_threads(row_blocks(k, threads), |_, (k0, k1)| {
-        // SAFETY: `supported()` holds wherever this runs (see `forward`); `wt` has room for
-        // `k * n` floats and the pieces write disjoint column ranges of it.
-        unsafe { kernel::transpose_cols(w, (k, n), (k0, k1), base.get()) }
-    });
-    // SAFETY: the pieces wrote all `k * n` elements: every row, each its columns.
-    unsafe { wt.set_len(k * n) };
-    wt
-}
-
 /// `0..k` cut into `threads` contiguous blocks `(first, end)` (fewer when `k` is small).
 fn row_blocks(k: usize, threads: usize) -> Vec<(usize, usize)> {
     let per = k.div_ceil(threads.max(1)).max(1);
@@ -251,8 +236,8 @@ fn row_blocks(k: usize, threads: usize) -> Vec<(usize, usize)> {
 #[cfg(target_arch = "x86_64")]
 pub(crate) struct BackwardInputs<'a> {
     pub(crate) x: &'a [f32],
-    /// The weight transposed, `(out, in)`.
-    pub(crate) wt: &'a [f32],
+    /// The weight, `(in, out)`.
+    pub(crate) w: &'a [f32],
     pub(crate) g: &'a [f32],
     pub(crate) dims: (usize, usize, usize),
 }
@@ -301,16 +286,23 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
     let threads = pieces(m * k * n, rayon::current_num_threads());
     crate::ops::affinity::on_fixed_threads(row_blocks(k, threads), |_, (first, end)| {
         // Within a block, tasks of a few hundred rows keep `x`'s columns and `dx`'s in cache.
-        for k0 in (first..end).step_by(FEATURES_PER_TASK) {
-            let k1 = (k0 + FEATURES_PER_TASK).min(end);
-            // SAFETY (both calls): `supported()` holds wherever this runs (see `forward`);
-            // the tasks write disjoint rows `k0..k1` of `dw` and columns `k0..k1` of `dx`,
-            // both of which outlive them, and nothing else accesses them meanwhile.
-            unsafe {
-                kernel::weight_grad(b.x, b.g, dw.get(), (m, k, n), (k0, k1), dw_write);
-                kernel::input_grad(b.g, b.wt, dx.get(), (m, k, n), (k0, k1), dx_write);
+        // The input gradient reads the weight by columns: each task's rows are transposed
+        // into a scratch block first (48 KiB for the tutorial), read while it is in L1.
+        with_scratch([n * FEATURES_PER_TASK], |[wt]| {
+            for k0 in (first..end).step_by(FEATURES_PER_TASK) {
+                let k1 = (k0 + FEATURES_PER_TASK).min(end);
+                // SAFETY (all three): `supported()` holds wherever this runs (see `forward`);
+                // the tasks write disjoint rows `k0..k1` of `dw` and columns `k0..k1` of
+                // `dx`, both of which outlive them, and nothing else accesses them meanwhile;
+                // `wt` holds `n` rows of `k1 - k0`.
+                unsafe {
+                    kernel::weight_grad(b.x, b.g, dw.get(), (m, k, n), (k0, k1), dw_write);
+                    kernel::transpose_rows(b.w, n, (k0, k1), wt.as_mut_ptr(), k1 - k0);
+                    let wt = (wt.as_ptr(), k1 - k0);
+                    kernel::input_grad(b.g, wt, dx.get(), (m, k, n), (k0, k1), dx_write);
+                }
             }
-        }
+        });
     });
 }
 

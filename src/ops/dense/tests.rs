@@ -5,9 +5,7 @@
 use dfdx::prelude::*;
 use dfdx::tensor_ops::Backward;
 
-use super::{
-    backward, dense, forward, supported, transpose, BackwardInputs, DenseParams, Grad, Rows,
-};
+use super::{backward, dense, forward, kernel, supported, BackwardInputs, DenseParams, Grad, Rows};
 use crate::ops::handoff::{GradCell, Handoff};
 use crate::ops::reference::{assert_close, random};
 
@@ -88,10 +86,9 @@ fn backward_matches_the_definition() {
         // Gradients are added to what the slots hold.
         let (dw0, dx0) = (random(k * n, seed + 3), random(m * k, seed + 4));
         let (mut dw, mut dx) = (dw0.clone(), dx0.clone());
-        let wt = transpose(&w, (k, n));
         let back = BackwardInputs {
             x: &x,
-            wt: &wt,
+            w: &w,
             g: &g,
             dims: (m, k, n),
         };
@@ -155,10 +152,11 @@ fn gradients_match_finite_differences() {
             .sum()
     };
     let wt = dev.tensor_from_vec(w.clone(), (k, n));
+    let w_shared = std::sync::Arc::new(w.clone());
     let bt = dev.tensor_from_vec(b.clone(), (n,));
     let xt = dev.tensor_from_vec(x.clone(), (m, k));
     let params = DenseParams {
-        weight: (&wt, &w),
+        weight: (&wt, &w_shared),
         bias: Some((&bt, &b)),
         units: n,
     };
@@ -207,10 +205,9 @@ fn results_do_not_depend_on_the_thread_count() {
             let mut y = vec![0.0; m * n];
             forward(&x, &w, &b, &mut y, (k, n), true);
             let (mut dw, mut dx) = (vec![0.0; k * n], vec![0.0; m * k]);
-            let wt = transpose(&w, (k, n));
             let back = BackwardInputs {
                 x: &x,
-                wt: &wt,
+                w: &w,
                 g: &g,
                 dims: (m, k, n),
             };
@@ -222,17 +219,35 @@ fn results_do_not_depend_on_the_thread_count() {
     assert!(run(1) == run(4), "1 and 4 threads differ");
 }
 
+/// Blocks of rows transposed into a buffer with a wider stride, as the backward pass does:
+/// every element lands in place, and nothing outside the block is written.
 #[test]
-fn transpose_matches_the_definition() {
+fn transposed_rows_match_the_definition() {
     if skip() {
         return;
     }
-    for (k, n) in [(5408, 64), (16, 16), (17, 33), (1, 5), (40, 1), (64, 10)] {
+    for (k, n, (k0, k1)) in [
+        (5408, 64, (192, 384)),
+        (5408, 64, (5376, 5408)),
+        (16, 16, (0, 16)),
+        (17, 33, (3, 17)),
+        (1, 5, (0, 1)),
+        (40, 1, (7, 40)),
+        (64, 10, (0, 64)),
+    ] {
         let w = random(k * n, 3);
-        let wt = transpose(&w, (k, n));
-        for i in 0..k {
-            for c in 0..n {
-                assert_eq!(wt[c * k + i], w[i * n + c], "{k}x{n} at ({i}, {c})");
+        let stride = k1 - k0 + 5;
+        let mut wt = vec![f32::NAN; n * stride];
+        // SAFETY: checked AVX-512F (`skip`); `wt` holds `n` rows of `stride`.
+        unsafe { kernel::transpose_rows(&w, n, (k0, k1), wt.as_mut_ptr(), stride) };
+        for c in 0..n {
+            for i in 0..stride {
+                let got = wt[c * stride + i];
+                if k0 + i < k1 {
+                    assert_eq!(got, w[(k0 + i) * n + c], "{k}x{n} at ({}, {c})", k0 + i);
+                } else {
+                    assert!(got.is_nan(), "{k}x{n}: wrote past the block");
+                }
             }
         }
     }
@@ -249,10 +264,11 @@ fn a_handed_over_input_gives_the_same_result() {
     let (m, k, n) = (8, 300, 64);
     let (x, w, b) = (random(m * k, 21), random(k * n, 22), random(n, 23));
     let wt = dev.tensor_from_vec(w.clone(), (k, n));
+    let w_shared = std::sync::Arc::new(w.clone());
     let bt = dev.tensor_from_vec(b.clone(), (n,));
     let xt = dev.tensor_from_vec(x.clone(), (m, k));
     let params = || DenseParams {
-        weight: (&wt, &w),
+        weight: (&wt, &w_shared),
         bias: Some((&bt, &b)),
         units: n,
     };
@@ -289,6 +305,7 @@ fn token_parameters_get_the_same_gradients() {
     let (m, k, n) = (6, 200, 20);
     let (x, w, b) = (random(m * k, 31), random(k * n, 32), random(n, 33));
     let xt = dev.tensor_from_vec(x.clone(), (m, k));
+    let w_shared = std::sync::Arc::new(w.clone());
     let real: (W, B) = (
         dev.tensor_from_vec(w.clone(), (k, n)),
         dev.tensor_from_vec(b.clone(), (n,)),
@@ -299,7 +316,7 @@ fn token_parameters_get_the_same_gradients() {
     );
     let grads = |(wt, bt): &(W, B), uses: usize| -> Vec<Vec<f32>> {
         let params = || DenseParams {
-            weight: (wt, &w),
+            weight: (wt, &w_shared),
             bias: Some((bt, &b)),
             units: n,
         };
@@ -324,4 +341,36 @@ fn token_parameters_get_the_same_gradients() {
             "{uses} uses: the gradients differ"
         );
     }
+}
+
+/// The backward pass reads the weight its forward pass saw: an update in between (which a
+/// training step never makes) copies on write instead of changing it under the tape.
+#[test]
+fn backward_reads_the_weight_its_forward_pass_saw() {
+    if skip() {
+        return;
+    }
+    let dev = Cpu::default();
+    let (m, k, n) = (4, 40, 16);
+    let (x, w) = (random(m * k, 41), random(k * n, 42));
+    let xt = dev.tensor_from_vec(x, (m, k));
+    let token = dev.tensor_from_vec(Vec::new(), (0, 0));
+    let dx = |update: bool| {
+        let mut w_param = std::sync::Arc::new(w.clone());
+        let params = DenseParams {
+            weight: (&token, &w_param),
+            bias: None,
+            units: n,
+        };
+        let y = dense(xt.clone().leaky_traced(), None, params, false);
+        if update {
+            std::sync::Arc::make_mut(&mut w_param).fill(0.0);
+        }
+        let grads = y.sum::<(), _>().backward();
+        (grads.get(&xt).as_vec(), w_param.iter().all(|&v| v == 0.0))
+    };
+    let (before, _) = dx(false);
+    let (after, updated) = dx(true);
+    assert!(updated, "the update took effect on the parameter");
+    assert!(before == after, "the backward pass saw the update");
 }

@@ -85,13 +85,13 @@ fn gradient(engine: &Engine, state: &mut StepState) -> Vec<f32> {
 
 fn loss_at(engine: &mut Engine, state: &mut StepState, k: usize, delta: f32) -> f64 {
     let p: &mut Param = &mut engine.models[0].params[0];
-    p.value[k] += delta;
+    p.value_mut()[k] += delta;
     p.sync();
     let Value::Scalar(l) = value::<NoneTape>(engine, state) else {
         unreachable!("losses are scalars")
     };
     let p = &mut engine.models[0].params[0];
-    p.value[k] -= delta;
+    p.value_mut()[k] -= delta;
     p.sync();
     f64::from(l.array())
 }

@@ -6,8 +6,9 @@
 //! accumulators and 4 operands in the 32 vector registers and needs one load per two
 //! multiply-adds.
 //!
-//! Each result element is summed by one task in a fixed order (the inner dimension ascending,
-//! in blocks for the forward pass), so results do not depend on the thread count.
+//! Each result element is summed by one call in a fixed order (the inner dimension ascending,
+//! in blocks for the forward pass, over the range it is given), so results do not depend on
+//! the thread count.
 //!
 //! Column and inner-dimension tails use masked loads and stores. A masked-off lane does not
 //! touch memory, so operand pointers past a row's end are formed with `wrapping_add` and only
@@ -79,8 +80,8 @@ unsafe fn store4(p: *mut f32, masks: [__mmask16; 4], acc: [__m512; 4]) {
     }
 }
 
-/// `y (m x n) = relu?(x (m x k) · w (k x n) + b)` for the rows of `x` and `y` given (`y` holds
-/// exactly those rows).
+/// `y (m x n) = relu?(x[.., kbeg..kend] · w[kbeg..kend, ..] + b)` for the rows of `x` and `y`
+/// given (`y` holds exactly those rows); without a bias the sums start from zero.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and FMA; `x` must hold `y.len() / n` rows of `k`, `w` `k`
@@ -92,14 +93,16 @@ pub(super) unsafe fn forward(
     b: &[f32],
     y: &mut [f32],
     (k, n): (usize, usize),
+    (kbeg, kend): (usize, usize),
     relu: bool,
 ) {
     let m = y.len() / n;
     assert!(x.len() >= m * k && w.len() >= k * n && (b.is_empty() || b.len() == n));
-    let mut k0 = 0;
-    while k0 < k || (k == 0 && k0 == 0) {
-        let k1 = (k0 + K_BLOCK).min(k);
-        let (first, last) = (k0 == 0, k1 == k);
+    assert!(kbeg <= kend && kend <= k);
+    let mut k0 = kbeg;
+    while k0 < kend || (kend == kbeg && k0 == kbeg) {
+        let k1 = (k0 + K_BLOCK).min(kend);
+        let (first, last) = (k0 == kbeg, k1 == kend);
         let mut r = 0;
         while r < m {
             let rows = (m - r).min(ROWS);
@@ -124,7 +127,7 @@ pub(super) unsafe fn forward(
             }
             r += rows;
         }
-        if k1 == k {
+        if k1 == kend {
             break;
         }
         k0 = k1;

@@ -7,9 +7,10 @@
 //! CPUs without AVX-512 keep dfdx's ops ([`supported`] tells which).
 //!
 //! The weight is stored `(in, out)`, as the model keeps it. Results are bit-identical across
-//! runs and thread counts: every output and gradient element is summed by one task in a fixed
-//! order (the inner dimension ascending), so however the work is cut into tasks (by shapes,
-//! and for the forward pass by thread count) no sum changes.
+//! runs and thread counts: every gradient element is summed by one task in a fixed order (the
+//! inner dimension ascending), and every output of a large product as the sum of two halves
+//! of the inner dimension, each ascending; the work is cut by shapes alone, so no sum changes
+//! with the thread count.
 
 #[cfg(target_arch = "x86_64")]
 mod kernel;
@@ -193,7 +194,7 @@ fn pieces(work: usize, max: usize) -> usize {
     }
 }
 
-/// The forward pass on host data, in parallel over blocks of rows.
+/// The forward pass on host data: in two halves of the inner dimension where it is large.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn forward(
     x: &[f32],
@@ -203,23 +204,36 @@ pub(crate) fn forward(
     (k, n): (usize, usize),
     relu: bool,
 ) {
-    use rayon::prelude::*;
     if n == 0 {
         return;
     }
-    // One block of rows per thread: each task streams the whole weight once. The split does
-    // not change any result (each output is summed in one fixed order), only the traffic.
     let m = y.len() / n;
-    let tasks = pieces(m * k * n, rayon::current_num_threads());
-    let rows_per_task = m.div_ceil(tasks).max(1);
-    y.par_chunks_mut(rows_per_task * n)
-        .enumerate()
-        .for_each(|(t, y)| {
-            let x = &x[t * rows_per_task * k..];
-            // SAFETY: `dense` and the tests call this only where `supported()` holds; the
-            // kernel checks the slice lengths.
-            unsafe { kernel::forward(x, w, b, y, (k, n), relu) }
-        });
+    if pieces(m * k * n, 2) == 1 {
+        // SAFETY: `dense` and the tests call this only where `supported()` holds; the
+        // kernel checks the slice lengths.
+        unsafe { kernel::forward(x, w, b, y, (k, n), (0, k), relu) };
+        return;
+    }
+    // Two halves of the inner dimension, one per thread, then their sum: each thread reads
+    // half of the input and half of the weight, which fit its L2 together, where a split by
+    // rows had each thread stream the whole weight (and evict what Adam reads next). Always
+    // two halves, so the sums do not depend on the thread count; cut as the backward pass
+    // and the optimizer cut the weight's rows, each on the thread that updates those rows.
+    let mut upper = vec![0.0; m * n];
+    let halves: Vec<_> = row_blocks(k, 2)
+        .into_iter()
+        .zip([&mut *y, &mut upper[..]])
+        .zip([b, &[][..]])
+        .collect();
+    crate::ops::affinity::on_fixed_threads(halves, |_, ((range, out), bias)| {
+        // SAFETY: `dense` and the tests call this only where `supported()` holds; the kernel
+        // checks the slice lengths.
+        unsafe { kernel::forward(x, w, bias, out, (k, n), range, false) }
+    });
+    for (y, u) in y.iter_mut().zip(&upper) {
+        let v = *y + u;
+        *y = if relu { v.max(0.0) } else { v };
+    }
 }
 
 /// `0..k` cut into `threads` contiguous blocks `(first, end)` (fewer when `k` is small).

@@ -227,10 +227,11 @@ impl LoweredModel {
     ) -> Act<T> {
         let mut act = input;
         let mut zero_bias = self.zero_biases.iter();
-        // The current activation's data on the host, where the op that made it kept a copy.
-        let mut host: Option<ops::handoff::Handoff> = None;
+        // The current activation handed over beside the tape, where a conv did so for the
+        // dense op that reads it (see `ops::handoff`).
+        let mut handoff: Option<ops::handoff::Handoff> = None;
         for (i, op) in self.ops.iter().enumerate() {
-            let act_host = host.take();
+            let act_handoff = handoff.take();
             act = match op {
                 Op::Dense {
                     weight,
@@ -239,7 +240,7 @@ impl LoweredModel {
                 } => {
                     let x = act.into_flat();
                     if ops::dense::supported() {
-                        Act::Flat(self.dense(x, act_host, *weight, *bias, *activation))
+                        Act::Flat(self.dense(x, act_handoff, *weight, *bias, *activation))
                     } else {
                         let y = x.matmul(self.params[*weight].r2().clone());
                         let y = match bias {
@@ -280,9 +281,9 @@ impl LoweredModel {
                     if *feeds_dense {
                         // Our dense op takes the output by hand where it runs; dfdx's matmul
                         // reads it from the tensor.
-                        let handoff = ops::dense::supported();
-                        let (y, data) = ops::conv2d_flat_channels_last(x, w, b, &spec, handoff);
-                        host = data;
+                        let hand_over = ops::dense::supported();
+                        let (y, data) = ops::conv2d_flat_channels_last(x, w, b, &spec, hand_over);
+                        handoff = data;
                         Act::Flat(y)
                     } else {
                         let y = ops::conv2d(x, w, b, &spec);
@@ -296,7 +297,7 @@ impl LoweredModel {
                 Op::Flatten => {
                     // Flattening NCHW keeps the data's order (and a channels-last conv output
                     // is flat already).
-                    host = act_host;
+                    handoff = act_handoff;
                     Act::Flat(act.into_flat())
                 }
                 Op::Dropout(rate) if training && *rate > 0.0 => match act {

@@ -80,6 +80,24 @@ unsafe fn store4(p: *mut f32, masks: [__mmask16; 4], acc: [__m512; 4]) {
     }
 }
 
+/// Stores `acc` at `p` under `masks`, or adds it to what `p` holds unless `overwrite`.
+///
+/// # Safety
+/// As [`store4`]; without `overwrite` the lanes must also be initialised.
+#[inline(always)]
+unsafe fn put4(p: *mut f32, masks: [__mmask16; 4], acc: [__m512; 4], overwrite: bool) {
+    if overwrite {
+        store4(p, masks, acc);
+    } else {
+        let old = load4(p, masks);
+        store4(
+            p,
+            masks,
+            std::array::from_fn(|v| _mm512_add_ps(old[v], acc[v])),
+        );
+    }
+}
+
 /// `y (m x n) = relu?(x[.., kbeg..kend] · w[kbeg..kend, ..] + b)` for the rows of `x` and `y`
 /// given (`y` holds exactly those rows); without a bias the sums start from zero.
 ///
@@ -256,17 +274,7 @@ impl GradTile {
             }
         }
         for (i, a) in acc.iter().enumerate() {
-            let p = self.dw.add(i * self.n);
-            if self.overwrite {
-                store4(p, self.masks, *a);
-            } else {
-                let old = load4(p, self.masks);
-                store4(
-                    p,
-                    self.masks,
-                    std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
-                );
-            }
+            put4(self.dw.add(i * self.n), self.masks, *a, self.overwrite);
         }
     }
 }
@@ -339,17 +347,7 @@ impl InputTile {
             }
         }
         for (i, a) in acc.iter().enumerate() {
-            let p = self.dx.add(i * self.k);
-            if self.overwrite {
-                store4(p, self.masks, *a);
-            } else {
-                let old = load4(p, self.masks);
-                store4(
-                    p,
-                    self.masks,
-                    std::array::from_fn(|v| _mm512_add_ps(old[v], a[v])),
-                );
-            }
+            put4(self.dx.add(i * self.k), self.masks, *a, self.overwrite);
         }
     }
 }

@@ -136,9 +136,9 @@ pub fn dense<T: Tape<f32, Cpu>>(
             // slot is empty (its tensor is a token, see `Param::read_on_host`, and this is
             // its first use in the pass), the input's when it goes back through a handoff.
             let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
-            let mut fresh_dw = Vec::new();
-            let dw_out = if dw.is_empty() {
-                Grad::Write(uninit(&mut fresh_dw, k * n))
+            let fresh_dw = dw.is_empty();
+            let dw_out = if fresh_dw {
+                Grad::Write(uninit(&mut dw, k * n))
             } else {
                 Grad::Add(&mut dw)
             };
@@ -156,10 +156,9 @@ pub fn dense<T: Tape<f32, Cpu>>(
                     **grads.get_or_alloc_mut(&x_ghost)? = dx;
                 }
             }
-            if dw.is_empty() {
+            if fresh_dw {
                 // SAFETY: `backward` wrote all `k * n` elements.
-                unsafe { fresh_dw.set_len(k * n) };
-                dw = fresh_dw;
+                unsafe { dw.set_len(k * n) };
             }
             **grads.get_or_alloc_mut(&w_ghost)? = dw;
             Ok(())

@@ -1,8 +1,34 @@
-//! Lower: the checked experiment onto dfdx — parameters, forward passes,
-//! losses and optimizer updates. Only this stage and `ops` know dfdx.
+//! Lower: the checked experiment onto dfdx, behind the engine's API. Only this stage and
+//! `ops` know dfdx; `run` drives the engine with host data ([`Engine`]):
+//!
+//! - [`Engine::new`] lowers an experiment: parameters, layer state, optimizers;
+//! - [`Engine::run_step`] runs a step on a batch, calling the loop's [`UpdateHooks`] between
+//!   each update's backward pass and the optimizer;
+//! - [`Engine::evaluate`] and [`Engine::infer`] compute without training (grids, scoring);
+//! - [`Engine::snapshot`] / [`Engine::restore`] and [`Engine::model_tensors`] /
+//!   [`Engine::load_model`] move state in and out in the canonical layout (PyTorch's).
+//!
+//! Inside, `model` builds each model's ops (with the fusions and layouts chosen for speed),
+//! `eval` interprets step expressions on the tape, `step` runs updates, `optimizer` holds
+//! Keras' update formulas, `params` the parameters and their stored layouts.
 
+mod engine;
+mod eval;
 pub mod init;
 pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod params;
+mod step;
+
+pub use engine::{streams, Engine, EngineState, TensorMismatch};
+pub use eval::Host;
+pub use step::{StepOutcome, UpdateHooks};
+
+/// Sizes the thread pool the engine computes on and returns its size (see
+/// [`crate::ops::cpu::pool::start`]).
+pub use crate::ops::cpu::pool::start as start_threads;
+
+/// Runs a pass over the data with the pool's workers kept awake between its steps (see
+/// [`crate::ops::cpu::awake`]).
+pub use crate::ops::cpu::awake::with_workers_awake;

@@ -2,17 +2,14 @@
 //! read the data, train epoch by epoch, then the `after` actions (plots,
 //! saved models) into a run directory with its run record (`run.yaml`).
 
-mod awake;
 pub mod checkpoint;
-pub mod engine;
-pub mod eval;
 pub mod grid;
+pub mod hooks;
 pub mod interrupt;
 pub mod metrics;
 pub mod model_io;
 pub mod scalar;
 pub mod score;
-pub mod step;
 pub mod train_loop;
 
 use std::io::{IsTerminal, Write};
@@ -27,7 +24,7 @@ use crate::overrides::{self, Override};
 use crate::record::{self, Provenance, Recorder, RunRecord, Status};
 use crate::report;
 
-use engine::Engine;
+use crate::lower::Engine;
 use train_loop::Loop;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -316,7 +313,7 @@ pub fn run(
     let mut engine = Engine::new(exp.clone());
     for action in &exp.before {
         if let Action::Load { model, path, .. } = action {
-            model_io::load_into(&mut engine.models[*model], &exp.models[*model], path)?;
+            model_io::load_into(&mut engine, *model, path)?;
         }
     }
     let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
@@ -346,15 +343,20 @@ pub fn resume(
     // A kill during a write leaves its hidden temporary file; the run owns the directory now.
     crate::output::atomic::remove_stale_temporaries(dir);
     let examples = load_examples(&exp)?;
-    let engine = Engine::new(exp.clone());
-    let reordered = engine
-        .models
-        .iter()
-        .flat_map(|m| &m.params)
-        .any(|p| p.rows != crate::lower::params::RowOrder::Canonical);
-    if reordered && !checkpoint.rows_stored {
-        return Err(checkpoint::CheckpointError::OldLayout { path }.into());
-    }
+    let mut engine = Engine::new(exp.clone());
+    engine
+        .restore(&checkpoint.engine)
+        .map_err(|e| checkpoint::CheckpointError::Mismatch {
+            path: path.clone(),
+            problem: match e {
+                crate::lower::TensorMismatch::Missing { name } => format!("it has no `{name}`"),
+                crate::lower::TensorMismatch::Shape {
+                    name,
+                    expected,
+                    found,
+                } => format!("`{name}` has shape {found:?}, not {expected:?}"),
+            },
+        })?;
     eprintln!("resuming from {}", path.display());
     let record = match record::load(&dir.join(record::RECORD_FILE)) {
         Ok(r) => r,
@@ -459,7 +461,7 @@ fn train(
     });
     let first_epoch = checkpoint.as_ref().map_or(0, |c| c.position.epoch);
     if let Some(c) = &checkpoint {
-        lp.restore(c);
+        lp.restore(&c.position);
     }
     for epoch in first_epoch..exp.epochs {
         let steps_before = lp.global_step;
@@ -534,12 +536,7 @@ fn train(
             }
             Action::Save { model, path } => {
                 let target = dir.join(path);
-                model_io::save(
-                    &lp.engine.models[*model],
-                    &exp.models[*model],
-                    &exp.name,
-                    &target,
-                )?;
+                model_io::save(&lp.engine, *model, &target)?;
                 recorder.artifact("model", &target);
                 (lp.out)(&format!("model: {}", target.display()));
             }
@@ -559,12 +556,7 @@ fn train(
         history: lp.metrics.history.clone(),
         train_seconds: lp.times.iter().map(|t| t.train).collect(),
         eval_seconds: lp.times.iter().map(|t| t.eval).collect(),
-        parameters: lp
-            .engine
-            .models
-            .iter()
-            .map(|m| m.params.iter().map(|p| p.value.to_vec()).collect())
-            .collect(),
+        parameters: lp.engine.parameters(),
         record: recorder.record(),
     })
 }
@@ -580,31 +572,17 @@ fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
     line
 }
 
-/// Sizes rayon's global pool; returns the thread count in use.
+/// Sizes the engine's thread pool; returns the thread count in use.
 fn set_threads(threads: Option<usize>, caller_joins: bool) -> Result<usize, RunError> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    // The global pool can be built once per process (asking its size builds
-    // it too). A second run in the same process (tests) keeps the first pool,
-    // which is fine as long as its size matches.
-    // Every thread that computes a run's numbers flushes denormals to zero (see
-    // `flush_denormals`): the calling thread now, rayon's workers as they start.
-    crate::ops::simd::flush_denormals();
-    let mut builder = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .start_handler(|_| crate::ops::simd::flush_denormals());
-    if caller_joins {
-        builder = builder.use_current_thread();
-    }
-    match builder.build_global() {
-        Ok(()) => Ok(n),
-        Err(_) if rayon::current_num_threads() == n => Ok(n),
-        Err(e) => Err(RunError::Threads {
+    crate::lower::start_threads(n, caller_joins)
+        .map(|()| n)
+        .map_err(|message| RunError::Threads {
             threads: n,
-            message: format!("{e} with {} threads", rayon::current_num_threads()),
-        }),
-    }
+            message,
+        })
 }
 
 fn load_examples(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {

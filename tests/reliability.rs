@@ -647,7 +647,7 @@ fn kills_during_checkpoint_writes_resume_to_the_uninterrupted_result() {
 }
 
 /// A conv whose output a dense layer reads: the dense weight's rows are stored
-/// channels-last while training, and checkpoints hold them so.
+/// channels-last while training, and checkpoints hold them in PyTorch's layout.
 fn conv_experiment(dir: &Path) -> PathBuf {
     let (tri, trl) = common::write_idx_set(dir, "train", 512, 12, 4);
     let text = format!(
@@ -691,7 +691,7 @@ after {{
 }
 
 #[test]
-fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_layouts() {
+fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
     let dir = tempfile::tempdir().unwrap();
     let file = conv_experiment(dir.path());
     let runs = dir.path().join("runs");
@@ -717,7 +717,7 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_layouts() {
     assert!(resumed.status.success(), "{stderr}");
     assert_eq!(weights(&run_dir), expected);
 
-    // The same checkpoint as an expr that stored NCHW rows wrote it: no layout mark.
+    // The same checkpoint as an older expr wrote it (format 1): no format mark.
     std::fs::remove_file(run_dir.join("net.safetensors")).unwrap();
     let first = &checkpoints[0];
     for later in expr::run::checkpoint::list(&run_dir) {
@@ -726,7 +726,7 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_layouts() {
         }
     }
     let (tensors, mut metadata) = load_tensors(first).unwrap();
-    assert!(metadata.remove("expr.dense_rows").is_some());
+    assert!(metadata.remove("expr.checkpoint_format").is_some());
     expr::output::model_file::save_tensors(first, &tensors, &metadata).unwrap();
     let refused = resume();
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -40,12 +40,8 @@ fn model_index(exp: &expr::check::plan::Experiment, name: &str) -> usize {
 }
 
 /// The parameters of model `m` as the engine initialised them.
-fn initial_parameters(engine: &expr::run::engine::Engine, m: usize) -> Vec<Vec<f32>> {
-    engine.models[m]
-        .params
-        .iter()
-        .map(|p| p.value.to_vec())
-        .collect()
+fn initial_parameters(engine: &expr::lower::Engine, m: usize) -> Vec<Vec<f32>> {
+    engine.parameters().swap_remove(m)
 }
 
 #[test]
@@ -79,7 +75,7 @@ fn each_update_moves_only_its_optimizers_models() {
     let text = shipped(dir.path(), "gan").replace("  update g_opt minimizing g_loss\n", "");
     let file = expr::syntax::parse_file(&text).expect("parses");
     let exp = Arc::new(expr::check::check(&file).expect("checks"));
-    let initial = expr::run::engine::Engine::new(exp.clone());
+    let initial = expr::lower::Engine::new(exp.clone());
     let r = common::run_text(dir.path(), &text);
     let g = model_index(&exp, "generator");
     let d = model_index(&exp, "discriminator");
@@ -178,7 +174,7 @@ fn hooks_act_on_one_optimizer() {
     );
     let file = expr::syntax::parse_file(&text).expect("parses");
     let exp = Arc::new(expr::check::check(&file).expect("checks"));
-    let initial = expr::run::engine::Engine::new(exp.clone());
+    let initial = expr::lower::Engine::new(exp.clone());
     let r = common::run_text(dir.path(), &text);
     let d = model_index(&exp, "discriminator");
     let g = model_index(&exp, "generator");

@@ -18,4 +18,4 @@ pub use mnist::{
     data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
     MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
 };
-pub use pipeline::{batches, shuffle_order};
+pub use pipeline::{batches, one_hot, shuffle_order, Batch};

@@ -6,6 +6,8 @@
 
 use rand::Rng;
 
+use super::examples::Examples;
+
 /// Deterministic tf.data-style shuffle of `0..n`.
 ///
 /// A buffer holds the first `buffer` inputs; each output draws a uniform slot from the buffer and
@@ -153,4 +155,55 @@ mod tests {
         assert_eq!(batches(&order, 10).count(), 1);
         assert_eq!(batches(&[], 3).count(), 0);
     }
+}
+
+/// A batch as a step sees it: inputs, and labels as class indices (and one-hot rows where
+/// the data asks for them).
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Inputs, row-major, `shape[0]` rows.
+    pub x: Vec<f32>,
+    pub shape: Vec<usize>,
+    pub labels: Vec<usize>,
+    /// One-hot labels when the data asks for them.
+    pub one_hot: Option<Vec<f32>>,
+}
+
+impl Batch {
+    /// The examples at `indices`, pixels multiplied by `scale`, each element of
+    /// `element_shape`; one-hot labels of `one_hot_classes` classes when given.
+    pub fn gather(
+        examples: &Examples,
+        indices: &[usize],
+        scale: f32,
+        element_shape: &[usize],
+        one_hot_classes: Option<usize>,
+    ) -> Batch {
+        let features: usize = element_shape.iter().product();
+        let mut x = vec![0.0f32; indices.len() * features];
+        examples.fill_batch(indices, scale, &mut x);
+        let mut labels = Vec::with_capacity(indices.len());
+        examples.fill_labels(indices, &mut labels);
+        let one_hot = one_hot_classes.map(|classes| one_hot(&labels, classes));
+        let mut shape = vec![indices.len()];
+        shape.extend(element_shape);
+        Batch {
+            x,
+            shape,
+            labels,
+            one_hot,
+        }
+    }
+}
+
+/// Class labels as rows of `classes` values, 1.0 at the label (no 1.0 for a label out of
+/// range).
+pub fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
+    let mut v = vec![0.0; labels.len() * classes];
+    for (row, &c) in labels.iter().enumerate() {
+        if c < classes {
+            v[row * classes + c] = 1.0;
+        }
+    }
+    v
 }

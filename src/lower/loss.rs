@@ -4,6 +4,7 @@ use dfdx::prelude::*;
 
 use super::model::Flat;
 use crate::check::plan::LossKind;
+use crate::data::one_hot;
 
 /// Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking logs.
 const EPSILON: f32 = 1e-7;
@@ -61,16 +62,6 @@ pub fn loss<T: Tape<f32, Cpu>>(
         LossKind::MeanSquaredError => mse_loss(pred, dense(dev)),
         LossKind::MeanAbsoluteError => mae_loss(pred, dense(dev)),
     }
-}
-
-pub fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
-    let mut v = vec![0.0; labels.len() * classes];
-    for (row, &c) in labels.iter().enumerate() {
-        if c < classes {
-            v[row * classes + c] = 1.0;
-        }
-    }
-    v
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
 use super::init::glorot_uniform;
-use super::params::{Param, RowOrder};
+use super::params::{Param, RowOrder, StateBuffer};
 use crate::check::plan::{self, Activation, LayerKind, Model};
 use crate::ops;
 
@@ -66,6 +66,9 @@ enum Op {
 pub struct LoweredModel {
     pub name: String,
     pub params: Vec<Param>,
+    /// Non-trained layer state (none of today's layers has any; batch norm's running
+    /// statistics will), carried by model files and checkpoints.
+    pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
     /// Zero biases for convs declared without one (our op always takes a bias).
     zero_biases: Vec<Tensor<(usize,), f32, Cpu>>,
@@ -101,6 +104,7 @@ impl LoweredModel {
             let op = match &layer.kind {
                 LayerKind::Dense { activation, .. } => {
                     let (weight, bias) = add_params(&mut params);
+                    params[weight].transposed = true;
                     if ops::dense::supported() {
                         for p in std::iter::once(weight).chain(bias) {
                             params[p].read_on_host(dev);
@@ -204,6 +208,7 @@ impl LoweredModel {
         LoweredModel {
             name: model.name.clone(),
             params,
+            state: Vec::new(),
             ops: ops_list,
             zero_biases,
         }

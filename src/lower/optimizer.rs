@@ -7,7 +7,7 @@
 //! sqrt(v_hat)); Keras' RMSprop starts its square average at 0 (dfdx at 1).
 
 use crate::check::plan::OptimizerKind;
-use crate::ops::simd::avx2_or_portable;
+use crate::ops::cpu::simd::avx2_or_portable;
 
 /// State of one optimizer over all the parameters it updates.
 #[derive(Debug, Clone)]
@@ -16,20 +16,28 @@ pub struct OptimizerState {
     pub lr: f64,
     /// Updates applied so far (Keras' `iterations`).
     pub iterations: u64,
-    /// Per parameter: first slot (momentum / m / square average), second slot (v / rms momentum).
-    pub slots: Vec<(Vec<f32>, Vec<f32>)>,
+    /// Per parameter, its [`slot_names`] buffers, each of the parameter's size.
+    pub slots: Vec<Vec<Vec<f32>>>,
+}
+
+/// The state buffers an optimizer keeps per parameter, by name (Keras' variable names).
+/// Checkpoints hold them under these names, so an optimizer may keep any number.
+pub fn slot_names(kind: OptimizerKind) -> &'static [&'static str] {
+    match kind {
+        OptimizerKind::Sgd { .. } => &["momentum"],
+        OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => &["momentum", "velocity"],
+        OptimizerKind::RmsProp { .. } => &["velocity", "momentum"],
+    }
 }
 
 impl OptimizerState {
     pub fn new(kind: OptimizerKind, lr: f64, sizes: &[usize]) -> Self {
+        let slots = slot_names(kind).len();
         OptimizerState {
             kind,
             lr,
             iterations: 0,
-            slots: sizes
-                .iter()
-                .map(|&n| (vec![0.0; n], vec![0.0; n]))
-                .collect(),
+            slots: sizes.iter().map(|&n| vec![vec![0.0; n]; slots]).collect(),
         }
     }
 
@@ -42,7 +50,7 @@ impl OptimizerState {
     pub fn apply(&mut self, index: usize, param: &mut [f32], grad: &[f32]) {
         let lr = self.lr as f32;
         let t = self.iterations as i32;
-        let (s1, s2) = &mut self.slots[index];
+        let slots = &mut self.slots[index];
         match self.kind {
             OptimizerKind::Sgd { momentum, nesterov } => {
                 let m = momentum as f32;
@@ -52,7 +60,7 @@ impl OptimizerState {
                     }
                 } else {
                     // v = m*v - lr*g; p += v (nesterov: p += m*v - lr*g).
-                    for ((p, g), v) in param.iter_mut().zip(grad).zip(s1.iter_mut()) {
+                    for ((p, g), v) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
                         *v = m * *v - lr * g;
                         *p += if nesterov { m * *v - lr * g } else { *v };
                     }
@@ -62,30 +70,43 @@ impl OptimizerState {
                 beta1,
                 beta2,
                 epsilon,
-            } => adam(param, grad, s1, s2, lr, t, beta1, beta2, epsilon, 0.0),
+            } => {
+                let [m, v] = &mut slots[..] else {
+                    unreachable!("adam keeps two slots")
+                };
+                adam(param, grad, m, v, lr, t, beta1, beta2, epsilon, 0.0);
+            }
             OptimizerKind::AdamW {
                 beta1,
                 beta2,
                 epsilon,
                 weight_decay,
-            } => adam(
-                param,
-                grad,
-                s1,
-                s2,
-                lr,
-                t,
-                beta1,
-                beta2,
-                epsilon,
-                weight_decay,
-            ),
+            } => {
+                let [m, v] = &mut slots[..] else {
+                    unreachable!("adamw keeps two slots")
+                };
+                adam(
+                    param,
+                    grad,
+                    m,
+                    v,
+                    lr,
+                    t,
+                    beta1,
+                    beta2,
+                    epsilon,
+                    weight_decay,
+                );
+            }
             OptimizerKind::RmsProp {
                 rho,
                 momentum,
                 epsilon,
             } => {
                 let (rho, mom, eps) = (rho as f32, momentum as f32, epsilon as f32);
+                let [s1, s2] = &mut slots[..] else {
+                    unreachable!("rmsprop keeps two slots")
+                };
                 for (i, (p, g)) in param.iter_mut().zip(grad).enumerate() {
                     let v = &mut s1[i];
                     *v = rho * *v + (1.0 - rho) * g * g;
@@ -138,7 +159,7 @@ fn adam(
         adam_chunk(param, grad, m, v, k);
         return;
     }
-    // Piece i always goes to thread i (see `ops::affinity`): Adam's moments never leave that
+    // Piece i always goes to thread i (see `ops::cpu::affinity`): Adam's moments never leave that
     // core's cache for the other's, and the dense layer's weight gradient is cut the same way.
     let per = param.len().div_ceil(threads);
     let pieces: Vec<_> = param
@@ -147,7 +168,7 @@ fn adam(
         .zip(m.chunks_mut(per))
         .zip(v.chunks_mut(per))
         .collect();
-    crate::ops::affinity::on_fixed_threads(pieces, |_, (((p, g), m), v)| {
+    crate::ops::cpu::affinity::on_fixed_threads(pieces, |_, (((p, g), m), v)| {
         adam_chunk(p, g, m, v, k);
     });
 }
@@ -189,41 +210,6 @@ fn adam_chunk_in(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Adam
         *m = mi;
         *v = vi;
         *p = *p * decay - alpha * mi / (vi.sqrt() + eps);
-    }
-}
-
-/// Gradient clipping, before the update.
-pub mod clip {
-    /// tf.clip_by_norm: scale the tensor down to `max` L2 norm if it is longer.
-    pub fn by_norm(grad: &mut [f32], max: f32) {
-        let norm = l2(grad);
-        if norm > f64::from(max) {
-            let scale = (f64::from(max) / norm) as f32;
-            grad.iter_mut().for_each(|g| *g *= scale);
-        }
-    }
-
-    /// tf.clip_by_global_norm: all tensors scaled by max / max(global_norm, max).
-    pub fn by_global_norm(grads: &mut [Vec<f32>], max: f32) {
-        let global = grads.iter().map(|g| l2(g).powi(2)).sum::<f64>().sqrt();
-        if global > f64::from(max) {
-            let scale = (f64::from(max) / global) as f32;
-            grads
-                .iter_mut()
-                .flat_map(|g| g.iter_mut())
-                .for_each(|g| *g *= scale);
-        }
-    }
-
-    pub fn by_value(grad: &mut [f32], max: f32) {
-        grad.iter_mut().for_each(|g| *g = g.clamp(-max, max));
-    }
-
-    fn l2(v: &[f32]) -> f64 {
-        v.iter()
-            .map(|x| f64::from(*x) * f64::from(*x))
-            .sum::<f64>()
-            .sqrt()
     }
 }
 
@@ -336,21 +322,5 @@ mod tests {
         let p = run(kind, 0.1, &[[0.0, 0.0]]);
         // Zero gradient: only the decay p -= p*0.5*0.1.
         close(&p, &[0.95, -1.9]);
-    }
-
-    #[test]
-    fn clipping_matches_tensorflow() {
-        let mut g = vec![3.0f32, 4.0];
-        clip::by_norm(&mut g, 1.0);
-        close(&g, &[0.6, 0.8]);
-        let mut small = vec![0.3f32, 0.4];
-        clip::by_norm(&mut small, 1.0);
-        close(&small, &[0.3, 0.4]);
-        let mut all = vec![vec![3.0f32], vec![4.0]];
-        clip::by_global_norm(&mut all, 2.5);
-        close(&[all[0][0], all[1][0]], &[1.5, 2.0]);
-        let mut v = vec![-3.0f32, 0.5];
-        clip::by_value(&mut v, 1.0);
-        close(&v, &[-1.0, 0.5]);
     }
 }

@@ -35,6 +35,19 @@ pub struct Param {
     pub host_read: bool,
     /// The order of the rows (a dense weight's input features) in `value`.
     pub rows: RowOrder,
+    /// Whether `value` is the transpose of the canonical (PyTorch) layout: a dense weight is
+    /// stored (in, out) for the matmul, and PyTorch's `nn.Linear` holds (out, in).
+    pub transposed: bool,
+}
+
+/// A layer's state that is not trained (batch norm's running mean and variance): model files
+/// and checkpoints carry it under `<layer>.<name>`, no optimizer updates it. Held in the
+/// canonical layout.
+#[derive(Clone, Debug)]
+pub struct StateBuffer {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub value: Vec<f32>,
 }
 
 /// The order of a dense weight's rows in memory. Model files always hold the canonical order;
@@ -93,7 +106,41 @@ impl Param {
             tensor,
             host_read: false,
             rows: RowOrder::Canonical,
+            transposed: false,
         }
+    }
+
+    /// Marks a dense weight, stored (in, out), as the transpose of its canonical layout.
+    pub fn transposed(mut self) -> Self {
+        self.transposed = true;
+        self
+    }
+
+    /// The shape in the canonical layout (PyTorch's).
+    pub fn canonical_shape(&self) -> Vec<usize> {
+        match (self.transposed, self.shape.as_slice()) {
+            (true, [rows, cols]) => vec![*cols, *rows],
+            _ => self.shape.clone(),
+        }
+    }
+
+    /// `values` (this parameter's, or a buffer of its shape such as an optimizer slot) from the
+    /// stored layout to the canonical one: rows in canonical order, a dense weight transposed.
+    pub fn to_canonical(&self, values: &[f32]) -> Vec<f32> {
+        let rows = self.rows.apply(values, self.cols(), true);
+        match (self.transposed, self.shape.as_slice()) {
+            (true, [r, c]) => transpose(&rows, *r, *c),
+            _ => rows,
+        }
+    }
+
+    /// The inverse of [`Self::to_canonical`].
+    pub fn from_canonical(&self, values: &[f32]) -> Vec<f32> {
+        let rows = match (self.transposed, self.shape.as_slice()) {
+            (true, [r, c]) => transpose(values, *c, *r),
+            _ => values.to_vec(),
+        };
+        self.rows.apply(&rows, self.cols(), false)
     }
 
     /// The values to update in place (copied first if a backward pass still holds them).
@@ -101,14 +148,14 @@ impl Param {
         Arc::make_mut(&mut self.value)
     }
 
-    /// The values with rows in canonical order, as model files hold them.
+    /// The values in the canonical layout, as model files and checkpoints hold them.
     pub fn canonical_value(&self) -> Vec<f32> {
-        self.rows.apply(&self.value, self.cols(), true)
+        self.to_canonical(&self.value)
     }
 
-    /// Sets the values from canonical order (see [`Self::canonical_value`]).
+    /// Sets the values from the canonical layout (see [`Self::canonical_value`]).
     pub fn set_canonical_value(&mut self, canonical: &[f32]) {
-        self.value = Arc::new(self.rows.apply(canonical, self.cols(), false));
+        self.value = Arc::new(self.from_canonical(canonical));
         self.sync();
     }
 
@@ -187,6 +234,17 @@ impl Param {
     }
 }
 
+/// `v` (`rows` x `cols`, row-major) transposed.
+fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; v.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = v[r * cols + c];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +266,33 @@ mod tests {
         assert!(stored.chunks(2).all(|r| r[1] == r[0] + 1.0));
         assert_eq!(order.apply(&stored, 2, true), canonical);
         assert_eq!(RowOrder::Canonical.apply(&canonical, 2, false), canonical);
+    }
+
+    #[test]
+    fn a_reordered_transposed_weight_goes_to_pytorch_layout_and_back() {
+        let dev = Cpu::default();
+        // A dense weight (in 6, out 2) after a conv of 2 channels x 3 positions.
+        let stored_canonical: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let mut p = Param::new(
+            &dev,
+            "dense.weight".into(),
+            vec![6, 2],
+            stored_canonical.clone(),
+        )
+        .transposed();
+        assert_eq!(p.canonical_shape(), [2, 6]);
+        // Canonical (PyTorch) is (out, in): row o holds input features 0..6 of output o.
+        let pytorch: Vec<f32> = (0..2)
+            .flat_map(|o| (0..6).map(move |i| (i * 2 + o) as f32))
+            .collect();
+        assert_eq!(p.canonical_value(), pytorch);
+        p.reorder_rows(RowOrder::ChannelsLast {
+            channels: 2,
+            positions: 3,
+        });
+        assert_ne!(p.value.to_vec(), stored_canonical);
+        assert_eq!(p.canonical_value(), pytorch);
+        let slot: Vec<f32> = (100..112).map(|v| v as f32).collect();
+        assert_eq!(p.from_canonical(&p.to_canonical(&slot)), slot);
     }
 }

@@ -4,7 +4,7 @@
 //! than the arithmetic, go to two small kernels of ours.
 //!
 //! Everything here is `#[inline(always)]` so that it is compiled for AVX2 inside
-//! [`crate::ops::simd::run`].
+//! [`crate::ops::cpu::simd::run`].
 
 /// A view of a matrix in a slice: element `(i, j)` sits at `i * row_stride + j * col_stride`.
 #[derive(Clone, Copy)]

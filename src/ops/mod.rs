@@ -24,16 +24,14 @@
 //! the portable ones; `EXPR_PORTABLE=1` makes every machine take the portable kernels
 //! (`EXPR_CONV_PORTABLE=1` only for the conv).
 
-pub mod affinity;
 mod conv2d;
+pub mod cpu;
 pub mod dense;
 mod error;
 mod geometry;
 pub mod handoff;
 mod matmul;
 mod pool2d;
-mod scratch;
-pub(crate) mod simd;
 
 #[cfg(test)]
 mod reference;

@@ -1,8 +1,9 @@
 //! Checkpoints: everything the loop needs to continue exactly where it was —
-//! parameters, optimizer slots, the shuffle RNG, the dropout RNG position, the
-//! place in the epoch, metric accumulators and history. One safetensors file
-//! per checkpoint (tensors, plus the scalar state as YAML in its metadata),
-//! written atomically (temp file, fsync, rename); the newest `keep` are kept.
+//! the engine's state (parameters, layer state, optimizer slots, the device's
+//! random draws), the shuffle RNG, the place in the epoch, metric accumulators
+//! and history. One safetensors file per checkpoint (the engine's named tensors
+//! in PyTorch's layout, plus the scalar state as YAML in its metadata), written
+//! atomically (temp file, fsync, rename); the newest `keep` are kept.
 //!
 //! Resuming reproduces the uninterrupted run bit for bit: the data order of
 //! the interrupted pass is redrawn from the RNG state saved before it was
@@ -13,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::output::model_file::{load_tensors, save_tensors, NamedTensor};
+use crate::lower::EngineState;
+use crate::output::model_file::{load_tensors, save_tensors};
 use crate::output::OutputError;
 
 /// The loop's position and scalar state.
@@ -30,16 +32,12 @@ pub struct LoopPosition {
     pub pass_rng_word_pos: String,
     /// Shuffle RNG word position now.
     pub rng_word_pos: String,
-    /// Random numbers the device has drawn for dropout masks.
-    pub dropout_draws: u64,
     /// Per metric: (sum, count) of the epoch so far.
     pub metrics: Vec<(f64, f64)>,
     /// Per metric: values at the end of each finished epoch.
     pub history: Vec<Vec<f64>>,
     /// Per finished epoch: (train seconds, eval seconds).
     pub times: Vec<(f64, f64)>,
-    /// Per optimizer: (updates so far, current learning rate).
-    pub optimizers: Vec<(u64, f64)>,
     /// Whether the pass in progress had started its epoch (hooks ran, metrics reset).
     pub epoch_started: bool,
 }
@@ -48,14 +46,16 @@ pub struct LoopPosition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     pub position: LoopPosition,
-    /// params[model][param]
-    pub params: Vec<Vec<Vec<f32>>>,
-    /// slots[optimizer][param] = (first, second)
-    pub slots: Vec<Vec<(Vec<f32>, Vec<f32>)>>,
-    /// Whether the parameters are in the layout this expr trains in, where a dense layer
-    /// after a conv stores its rows channels-last (`crate::lower::params::RowOrder`).
-    /// Checkpoints written before that hold them in NCHW order, and lack [`ROWS_KEY`].
-    pub rows_stored: bool,
+    pub engine: EngineState,
+}
+
+/// The engine's scalar state, beside its tensors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct EngineScalars {
+    /// Per optimizer: (updates so far, current learning rate).
+    optimizers: Vec<(u64, f64)>,
+    /// Random numbers the device has drawn (dropout masks, step noise).
+    random_draws: u64,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -69,20 +69,29 @@ pub enum CheckpointError {
         help("delete it to resume from the previous checkpoint")
     )]
     Damaged { path: PathBuf, problem: String },
-    #[error("checkpoint `{path}` was written by an older expr, which stored the weights of a dense layer after a conv in another order")]
+    #[error("checkpoint `{path}` was written by an older expr, in checkpoint format {found} (this expr reads format {FORMAT})")]
     #[diagnostic(
         code(expr::run::old_checkpoint),
         help("this run cannot be resumed with this version of expr; run the experiment again (`expr run`), or resume it with the expr that started it")
     )]
-    OldLayout { path: PathBuf },
+    OldFormat { path: PathBuf, found: String },
+    #[error("checkpoint `{path}` does not fit this experiment: {problem}")]
+    #[diagnostic(
+        code(expr::run::checkpoint_mismatch),
+        help("resume a run with the experiment that wrote it (`expr run --resume` reads it from the run's `run.yaml`)")
+    )]
+    Mismatch { path: PathBuf, problem: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(#[from] OutputError),
 }
 
 const STATE_KEY: &str = "expr.loop_state";
-/// Present (as "stored") in checkpoints whose dense weights keep their stored row order.
-const ROWS_KEY: &str = "expr.dense_rows";
+const ENGINE_KEY: &str = "expr.engine_state";
+/// The layout of a checkpoint's tensors. Format 2: named tensors in PyTorch's layout
+/// (`crate::lower::EngineState`). Format 1 (no key) held them by index, in the engine's layout.
+const FORMAT_KEY: &str = "expr.checkpoint_format";
+const FORMAT: &str = "2";
 
 fn file_name(global_step: u64) -> String {
     // Zero-padded so that names sort by step.
@@ -91,41 +100,30 @@ fn file_name(global_step: u64) -> String {
 
 /// Writes a checkpoint into `dir` and removes all but the newest `keep`.
 pub fn write(dir: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf, CheckpointError> {
-    let mut tensors = Vec::new();
-    for (m, params) in checkpoint.params.iter().enumerate() {
-        for (p, v) in params.iter().enumerate() {
-            tensors.push(NamedTensor {
-                name: format!("param.{m}.{p}"),
-                shape: vec![v.len()],
-                data: v.clone(),
-            });
-        }
-    }
-    for (o, slots) in checkpoint.slots.iter().enumerate() {
-        for (p, (a, b)) in slots.iter().enumerate() {
-            tensors.push(NamedTensor {
-                name: format!("slot.{o}.{p}.a"),
-                shape: vec![a.len()],
-                data: a.clone(),
-            });
-            tensors.push(NamedTensor {
-                name: format!("slot.{o}.{p}.b"),
-                shape: vec![b.len()],
-                data: b.clone(),
-            });
-        }
-    }
-    let state =
-        serde_yaml::to_string(&checkpoint.position).map_err(|e| CheckpointError::Damaged {
+    let yaml = |value: Result<String, serde_yaml::Error>| {
+        value.map_err(|e| CheckpointError::Damaged {
             path: dir.into(),
             problem: e.to_string(),
-        })?;
-    let mut metadata = BTreeMap::from([(STATE_KEY.to_string(), state)]);
-    if checkpoint.rows_stored {
-        metadata.insert(ROWS_KEY.to_string(), "stored".to_string());
-    }
+        })
+    };
+    let engine = EngineScalars {
+        optimizers: checkpoint.engine.optimizers.clone(),
+        random_draws: checkpoint.engine.random_draws,
+    };
+    let metadata = BTreeMap::from([
+        (FORMAT_KEY.to_string(), FORMAT.to_string()),
+        (
+            STATE_KEY.to_string(),
+            yaml(serde_yaml::to_string(&checkpoint.position))?,
+        ),
+        (
+            ENGINE_KEY.to_string(),
+            yaml(serde_yaml::to_string(&engine))?,
+        ),
+    ]);
+    let tensors = &checkpoint.engine.tensors;
     let path = dir.join(file_name(checkpoint.position.global_step));
-    save_tensors(&path, &tensors, &metadata)?;
+    save_tensors(&path, tensors, &metadata)?;
     let all = list(dir);
     for old in all.iter().rev().skip(keep.max(1)) {
         let _ = std::fs::remove_file(old);
@@ -169,48 +167,28 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
         problem,
     };
     let (tensors, metadata) = load_tensors(path)?;
-    let state = metadata
-        .get(STATE_KEY)
-        .ok_or_else(|| damaged("no loop state".into()))?;
-    let position: LoopPosition = serde_yaml::from_str(state).map_err(|e| damaged(e.to_string()))?;
-    let mut params: Vec<Vec<Vec<f32>>> = Vec::new();
-    let mut slots: Vec<Vec<(Vec<f32>, Vec<f32>)>> = Vec::new();
-    for t in tensors {
-        let parts: Vec<&str> = t.name.split('.').collect();
-        let index = |s: &str| {
-            s.parse::<usize>()
-                .map_err(|_| damaged(format!("bad tensor name `{}`", t.name)))
-        };
-        match parts.as_slice() {
-            ["param", m, p] => {
-                let (m, p) = (index(m)?, index(p)?);
-                grow(&mut params, m + 1);
-                grow(&mut params[m], p + 1);
-                params[m][p] = t.data;
-            }
-            ["slot", o, p, which] => {
-                let (o, p) = (index(o)?, index(p)?);
-                grow(&mut slots, o + 1);
-                grow(&mut slots[o], p + 1);
-                if *which == "a" {
-                    slots[o][p].0 = t.data;
-                } else {
-                    slots[o][p].1 = t.data;
-                }
-            }
-            _ => return Err(damaged(format!("unexpected tensor `{}`", t.name))),
-        }
+    let format = metadata.get(FORMAT_KEY).map_or("1", String::as_str);
+    if format != FORMAT {
+        return Err(CheckpointError::OldFormat {
+            path: path.into(),
+            found: format.to_string(),
+        });
     }
+    let yaml = |key: &str| {
+        metadata
+            .get(key)
+            .ok_or_else(|| damaged(format!("no `{key}` in its metadata")))
+    };
+    let position: LoopPosition =
+        serde_yaml::from_str(yaml(STATE_KEY)?).map_err(|e| damaged(e.to_string()))?;
+    let engine: EngineScalars =
+        serde_yaml::from_str(yaml(ENGINE_KEY)?).map_err(|e| damaged(e.to_string()))?;
     Ok(Checkpoint {
         position,
-        params,
-        slots,
-        rows_stored: metadata.get(ROWS_KEY).is_some_and(|v| v == "stored"),
+        engine: EngineState {
+            tensors,
+            optimizers: engine.optimizers,
+            random_draws: engine.random_draws,
+        },
     })
-}
-
-fn grow<T: Default>(v: &mut Vec<T>, len: usize) {
-    if v.len() < len {
-        v.resize_with(len, T::default);
-    }
 }

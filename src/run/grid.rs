@@ -6,12 +6,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use dfdx::prelude::*;
-
-use super::engine::{streams, Engine};
-use super::eval::{host, Host, Scope, StepState};
-use super::step::Batch;
-use crate::check::plan::{Action, TensorExpr};
+use crate::check::plan::Action;
+use crate::data::Batch;
+use crate::lower::{streams, Engine, Host};
 use crate::output::{image_grid, OutputResult};
 
 /// A step's first batch of an epoch, with the values the step bound for it.
@@ -60,32 +57,14 @@ pub fn images(
     let (batch, values) = match step {
         Some(s) => {
             let k = kept.get(s)?;
-            (&k.batch, k.values.clone())
+            (&k.batch, Some(k.values.clone()))
         }
-        None => (&empty, HashMap::new()),
+        None => (&empty, None),
     };
     let rows = count.min(batch.shape[0]);
-    let defs: HashMap<String, TensorExpr> = HashMap::new();
-    let mut state = StepState {
-        snapshots: values,
-        ..StepState::default()
-    };
-    let mut scope = Scope::<NoneTape> {
-        engine,
-        batch,
-        x,
-        y,
-        defs: &defs,
-        watched: &[],
-        state: &mut state,
-        memo: HashMap::new(),
-        frozen: step.is_some(),
-        fixed_noise: Some(noise_seed),
-    };
     let (h, w) = *tile;
     let mut pixels = Vec::with_capacity(exprs.len() * rows * h * w);
-    for e in exprs {
-        let v = host(&scope.eval(e, false));
+    for v in engine.evaluate(exprs, batch, (x, y), values, noise_seed) {
         pixels.extend_from_slice(&v.data[..rows * h * w]);
     }
     Some(Images {
@@ -108,7 +87,7 @@ pub fn draw(
     let Action::Grid { path, .. } = action else {
         return Ok(None);
     };
-    let seed = engine.exp.seed.wrapping_add(streams::GRID);
+    let seed = engine.experiment().seed.wrapping_add(streams::GRID);
     let Some(im) = images(engine, action, kept, None, seed) else {
         return Ok(None);
     };

@@ -1,6 +1,7 @@
 //! Metric accumulators, reset at the start of each epoch (Keras' `reset_state`).
 
-use crate::check::plan::{Metric, MetricKind};
+use crate::check::plan::{Experiment, Metric, MetricKind, TensorExpr};
+use crate::data::Batch;
 
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
@@ -116,20 +117,84 @@ impl MetricSet {
     }
 }
 
-/// The metric kinds, for the step runner to know which values to read.
-pub fn reads(kind: &MetricKind) -> Vec<&crate::check::plan::TensorExpr> {
-    match kind {
-        MetricKind::Mean(e) => vec![e],
-        MetricKind::Accuracy {
-            labels,
-            predictions,
+/// What step `step`'s metrics read, in the order [`MetricSet::record`] takes their values:
+/// for each of the step's metrics, its predictions (or its scalar), then its labels, unless
+/// they are the batch's class labels, which are read from the batch itself.
+pub fn reads<'e>(exp: &'e Experiment, step: usize, batch: &Batch) -> Vec<&'e TensorExpr> {
+    let y = &exp.steps[step].y;
+    let mut out = Vec::new();
+    for m in exp.metrics.iter().filter(|m| m.step == step) {
+        match &m.kind {
+            MetricKind::Mean(e) => out.push(e),
+            MetricKind::Accuracy {
+                labels,
+                predictions,
+            } => {
+                out.push(predictions);
+                if !is_class_labels(labels, y, batch) {
+                    out.push(labels);
+                }
+            }
+            MetricKind::BinaryAccuracy {
+                labels,
+                predictions,
+                ..
+            } => {
+                out.push(predictions);
+                out.push(labels);
+            }
         }
-        | MetricKind::BinaryAccuracy {
-            labels,
-            predictions,
-            ..
-        } => {
-            vec![labels, predictions]
+    }
+    out
+}
+
+/// Whether `labels` is the batch's labels as class indices.
+fn is_class_labels(labels: &TensorExpr, y: &str, batch: &Batch) -> bool {
+    matches!(labels, TensorExpr::Var(n) if n == y) && batch.one_hot.is_none()
+}
+
+impl MetricSet {
+    /// Adds a batch to step `step`'s metrics, from the values of [`reads`].
+    pub fn record(&mut self, exp: &Experiment, step: usize, batch: &Batch, values: &[Vec<f32>]) {
+        let y = &exp.steps[step].y;
+        let rows = batch.shape[0];
+        let mut values = values.iter();
+        let mut next = || {
+            values
+                .next()
+                .unwrap_or_else(|| unreachable!("one value per read"))
+        };
+        for (i, m) in exp
+            .metrics
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.step == step)
+        {
+            match &m.kind {
+                MetricKind::Mean(_) => {
+                    let v = next();
+                    if !v.is_empty() {
+                        // Sums in f64: the mean of a tensor (one value for a loss).
+                        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+                        self.current[i].add_mean(mean as f32);
+                    }
+                }
+                MetricKind::Accuracy { labels, .. } => {
+                    let p = next();
+                    let width = p.len() / rows.max(1);
+                    let hits = if is_class_labels(labels, y, batch) {
+                        accuracy_hits(p, width, &batch.labels)
+                    } else {
+                        one_hot_hits(p, next(), width)
+                    };
+                    self.current[i].add_ratio(hits, rows);
+                }
+                MetricKind::BinaryAccuracy { threshold, .. } => {
+                    let p = next();
+                    let hits = binary_hits(p, next(), *threshold);
+                    self.current[i].add_ratio(hits, p.len());
+                }
+            }
         }
     }
 }

@@ -6,14 +6,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use dfdx::prelude::*;
-
-use super::engine::Engine;
 use super::grid;
 use super::model_io::load_into;
 use crate::check::plan::Action;
 use crate::check::Experiment;
-use crate::lower::model::Act;
+use crate::lower::Engine;
 
 pub struct Score {
     pub samples: usize,
@@ -46,10 +43,10 @@ pub fn score(
         .ok_or("the experiment has no `grid` of generated images (without `on = ...`)")?
         .clone();
     let mut g = Engine::new(gan.clone());
-    for (lowered, model) in g.models.iter_mut().zip(&gan.models) {
+    for (m, model) in gan.models.iter().enumerate() {
         let file = run_dir.join(format!("{}.safetensors", model.name));
         if file.exists() {
-            load_into(lowered, model, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+            load_into(&mut g, m, &file).map_err(|e| format!("{}: {e}", file.display()))?;
         }
     }
     let images = grid::images(&g, &action, &HashMap::new(), Some(samples), seed)
@@ -59,7 +56,7 @@ pub fn score(
         .models
         .first()
         .ok_or("the classifier experiment has no model")?;
-    load_into(&mut c.models[0], model, classifier_file)
+    load_into(&mut c, 0, classifier_file)
         .map_err(|e| format!("{}: {e}", classifier_file.display()))?;
     let per: usize = model.input_shape.iter().product();
     let (h, w) = images.tile;
@@ -78,16 +75,9 @@ pub fn score(
     let mut counts = vec![0usize; classes];
     let mut top_sum = 0.0f64;
     for (rows, chunk) in pixels.chunks(250 * per).map(|c| (c.len() / per, c)) {
-        let x = match model.input_shape.as_slice() {
-            [_] => Act::Flat(c.dev.tensor_from_vec(chunk.to_vec(), (rows, per))),
-            [c1, hh, ww] => {
-                Act::Image(c.dev.tensor_from_vec(chunk.to_vec(), (rows, *c1, *hh, *ww)))
-            }
-            [hh, ww] => Act::Image(c.dev.tensor_from_vec(chunk.to_vec(), (rows, 1, *hh, *ww))),
-            other => return Err(format!("unsupported classifier input {other:?}")),
-        };
-        let logits = c.models[0].forward::<NoneTape>(x, false, false).into_flat();
-        let probs = logits.softmax::<Axis<1>>().as_vec();
+        let mut shape = vec![rows];
+        shape.extend(&model.input_shape);
+        let probs = softmax_rows(&c.infer(0, chunk.to_vec(), &shape), classes);
         for row in probs.chunks(classes) {
             let (best, p) =
                 row.iter()
@@ -102,4 +92,16 @@ pub fn score(
         mean_top: top_sum / n as f64,
         coverage: counts.iter().map(|&k| k as f64 / n as f64).collect(),
     })
+}
+
+/// Each row of `classes` logits as probabilities.
+fn softmax_rows(logits: &[f32], classes: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks(classes) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        out.extend(exps.iter().map(|e| e / sum));
+    }
+    out
 }

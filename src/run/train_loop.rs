@@ -5,18 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{Checkpoint, LoopPosition};
-use super::engine::{streams, Engine};
-use super::grid::{self, Kept};
-use super::metrics::MetricSet;
-use super::scalar::{self, LoopState};
-use super::step::{run_step, Batch, Position};
+use super::grid::Kept;
+use super::hooks::{OnStep, Position};
+use super::metrics::{self, MetricSet};
 use crate::check::plan::{Action, DataSet, NonFinitePolicy};
-use crate::data::{batches, shuffle_order, Examples};
+use crate::data::{batches, shuffle_order, Batch, Examples};
+use crate::lower::{streams, Engine};
 use crate::output::progress::Progress;
 use crate::record::schema::StepRow;
 
@@ -84,8 +82,9 @@ impl<'a> Loop<'a> {
         show_progress: bool,
         out: &'a mut dyn FnMut(&str),
     ) -> Self {
-        let metrics = MetricSet::new(&engine.exp.metrics);
-        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(engine.exp.seed);
+        let exp = engine.experiment();
+        let metrics = MetricSet::new(&exp.metrics);
+        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(exp.seed);
         shuffle_rng.set_stream(streams::SHUFFLE);
         Loop {
             engine,
@@ -105,10 +104,9 @@ impl<'a> Loop<'a> {
         }
     }
 
-    /// Restores a checkpoint: the next `run_epoch(position.epoch)` continues it.
-    pub fn restore(&mut self, checkpoint: &Checkpoint) {
-        let p = &checkpoint.position;
-        self.engine.restore(checkpoint);
+    /// Restores the loop's place from a checkpoint (the engine's state is restored by the
+    /// caller): the next `run_epoch(position.epoch)` continues it.
+    pub fn restore(&mut self, p: &LoopPosition) {
         self.global_step = p.global_step;
         self.shuffle_rng
             .set_word_pos(p.rng_word_pos.parse().unwrap_or(0));
@@ -121,8 +119,8 @@ impl<'a> Loop<'a> {
         self.resume = Some(p.clone());
     }
 
-    fn steps_per_epoch(&self) -> usize {
-        let exp = &self.engine.exp;
+    pub(super) fn steps_per_epoch(&self) -> usize {
+        let exp = self.engine.experiment();
         exp.steps.iter().find(|s| s.trains()).map_or(0, |s| {
             self.examples[s.data]
                 .len()
@@ -131,7 +129,7 @@ impl<'a> Loop<'a> {
     }
 
     pub fn run_epoch(&mut self, epoch: usize) -> Result<(), Stop> {
-        let exp = self.engine.exp.clone();
+        let exp = self.engine.experiment().clone();
         let resume = self.resume.take().filter(|r| r.epoch == epoch);
         if !resume.as_ref().is_some_and(|r| r.epoch_started) {
             self.hooks(&exp.hooks.epoch_start, epoch);
@@ -155,7 +153,7 @@ impl<'a> Loop<'a> {
             };
             let started = Instant::now();
             let trains = exp.steps[step_index].trains();
-            super::awake::with_workers_awake(|| self.pass(epoch, pass, step_index, skip))?;
+            crate::lower::with_workers_awake(|| self.pass(epoch, pass, step_index, skip))?;
             let secs = started.elapsed().as_secs_f64();
             if trains {
                 times.train += secs;
@@ -196,33 +194,14 @@ impl<'a> Loop<'a> {
             global_step: self.global_step,
             pass_rng_word_pos: self.pass_rng_pos.to_string(),
             rng_word_pos: self.shuffle_rng.get_word_pos().to_string(),
-            dropout_draws: self.engine.dropout_draws.get(),
             metrics: self.metrics.parts(),
             history: self.metrics.history.clone(),
             times: self.times.iter().map(|t| (t.train, t.eval)).collect(),
-            optimizers: self
-                .engine
-                .optimizers
-                .iter()
-                .map(|o| (o.iterations, o.lr))
-                .collect(),
             epoch_started,
         };
         let checkpoint = Checkpoint {
             position,
-            params: self
-                .engine
-                .models
-                .iter()
-                .map(|m| m.params.iter().map(|p| p.value.to_vec()).collect())
-                .collect(),
-            slots: self
-                .engine
-                .optimizers
-                .iter()
-                .map(|o| o.slots.clone())
-                .collect(),
-            rows_stored: true,
+            engine: self.engine.snapshot(),
         };
         if let Err(e) = super::checkpoint::write(&policy.dir, &checkpoint, policy.keep) {
             eprintln!("warning: could not write a checkpoint: {e}");
@@ -237,7 +216,7 @@ impl<'a> Loop<'a> {
         step_index: usize,
         skip: usize,
     ) -> Result<(), Stop> {
-        let exp = self.engine.exp.clone();
+        let exp = self.engine.experiment().clone();
         let step = &exp.steps[step_index];
         let data: &DataSet = &exp.datasets[step.data];
         let examples = self.examples[step.data].clone();
@@ -259,48 +238,32 @@ impl<'a> Loop<'a> {
             Progress::hidden()
         };
         let steps_per_epoch = self.steps_per_epoch();
-        let features: usize = data.element_shape.iter().product();
         let mut loss_sum = 0.0f64;
         let mut loss_count = 0usize;
         let every_steps = self.checkpoints.as_ref().map_or(0, |c| c.every_steps);
         for (k, indices) in batches(&order, data.batch).enumerate().skip(skip) {
-            let mut x = vec![0.0f32; indices.len() * features];
-            examples.fill_batch(indices, data.scale, &mut x);
-            let mut labels = Vec::with_capacity(indices.len());
-            examples.fill_labels(indices, &mut labels);
-            let one_hot = data
-                .one_hot
-                .then(|| crate::lower::loss::one_hot(&labels, data.classes));
-            let mut shape = vec![indices.len()];
-            shape.extend(&data.element_shape);
-            let batch = Batch {
-                x,
-                shape,
-                labels,
-                one_hot,
+            let batch = Batch::gather(
+                &examples,
+                indices,
+                data.scale,
+                &data.element_shape,
+                data.one_hot.then_some(data.classes),
+            );
+            let mut on_step = OnStep {
+                exp: &exp,
+                position: Position {
+                    epoch,
+                    global_step: self.global_step,
+                    steps_per_epoch,
+                },
+                metrics: &self.metrics,
             };
-            let position = Position {
-                epoch,
-                global_step: self.global_step,
-                steps_per_epoch,
-            };
-            let outcome = if step.trains() {
-                run_step::<OwnedTape<f32, Cpu>>(
-                    &mut self.engine,
-                    step_index,
-                    &batch,
-                    &mut self.metrics,
-                    position,
-                )
-            } else {
-                run_step::<NoneTape>(
-                    &mut self.engine,
-                    step_index,
-                    &batch,
-                    &mut self.metrics,
-                    position,
-                )
-            };
+            let reads = metrics::reads(&exp, step_index, &batch);
+            let outcome = self
+                .engine
+                .run_step(step_index, &batch, &reads, &mut on_step);
+            self.metrics
+                .record(&exp, step_index, &batch, &outcome.reads);
             if step.trains() {
                 self.global_step += 1;
             }
@@ -363,47 +326,6 @@ impl<'a> Loop<'a> {
         }
         progress.finish();
         Ok(())
-    }
-
-    /// Runs hook actions that need no gradients: learning rates and logs.
-    /// (Plots and saves in hooks are handled by the caller's outputs.)
-    pub fn hooks(&mut self, actions: &[Action], epoch: usize) {
-        let lrs: Vec<f64> = self.engine.optimizers.iter().map(|o| o.lr).collect();
-        let metrics = &self.metrics;
-        let metric = |i: usize| metrics.value(i);
-        let state = LoopState {
-            epoch,
-            global_step: self.global_step,
-            steps_per_epoch: self.steps_per_epoch(),
-            lrs: &lrs,
-            metrics: &metric,
-        };
-        let mut new_lrs = Vec::new();
-        let mut lines = Vec::new();
-        for action in actions {
-            match action {
-                Action::SetLr { optimizer, value } => {
-                    new_lrs.push((*optimizer, scalar::eval(value, &state)))
-                }
-                Action::Log(format) => lines.push(scalar::render(format, &state)),
-                Action::Grid { .. } => {
-                    if let Some(dir) = &self.out_dir {
-                        match grid::draw(&self.engine, action, &self.kept, epoch + 1, dir) {
-                            Ok(Some(path)) => lines.push(format!("grid: {}", path.display())),
-                            Ok(None) => {}
-                            Err(e) => lines.push(format!("grid not written: {e}")),
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (opt, lr) in new_lrs {
-            self.engine.optimizers[opt].lr = lr;
-        }
-        for line in lines {
-            (self.out)(&line);
-        }
     }
 }
 

@@ -56,7 +56,7 @@ pub(super) struct Avx512 {
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
-        crate::ops::simd::avx512_kernels() && std::env::var_os("EXPR_CONV_PORTABLE").is_none()
+        crate::ops::cpu::simd::avx512_kernels() && std::env::var_os("EXPR_CONV_PORTABLE").is_none()
     })
 }
 

@@ -11,10 +11,10 @@ use super::avx512::Avx512;
 use super::forward::Saved;
 use super::plan::ConvPlan;
 use crate::ops::add_into;
+use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
+use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, sum, View};
 use crate::ops::pool2d::{PoolKind, PoolPlan, NO_ARGMAX};
-use crate::ops::scratch::{samples_per_task, split_chunks, with_scratch};
-use crate::ops::simd::avx2_or_portable;
 
 /// The forward operands backward reads.
 pub(super) struct Params<'a> {

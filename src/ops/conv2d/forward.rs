@@ -7,10 +7,10 @@ use rayon::prelude::*;
 
 use super::avx512::{argmax_of_codes, codes_of_argmax, Avx512};
 use super::plan::ConvPlan;
+use crate::ops::cpu::scratch::{split_chunks, with_scratch};
+use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
-use crate::ops::scratch::{split_chunks, with_scratch};
-use crate::ops::simd::avx2_or_portable;
 
 /// What backward needs besides the input and weight; empty vectors where not needed.
 pub(super) struct Saved {

@@ -21,9 +21,9 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 
 use std::sync::Arc;
 
-use super::handoff::Handoff;
 #[cfg(target_arch = "x86_64")]
-use super::scratch::with_scratch;
+use super::cpu::scratch::with_scratch;
+use super::handoff::Handoff;
 
 /// A batch of flat rows, carrying tape `T`.
 pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -49,7 +49,7 @@ pub struct DenseParams<'a> {
 
 /// Whether this CPU runs [`dense`]: AVX-512F with FMA, unless `EXPR_PORTABLE` is set.
 pub fn supported() -> bool {
-    crate::ops::simd::avx512_kernels()
+    crate::ops::cpu::simd::avx512_kernels()
 }
 
 /// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
@@ -224,7 +224,7 @@ pub(crate) fn forward(
         .zip([&mut *y, &mut upper[..]])
         .zip([b, &[][..]])
         .collect();
-    crate::ops::affinity::on_fixed_threads(halves, |_, ((range, out), bias)| {
+    crate::ops::cpu::affinity::on_fixed_threads(halves, |_, ((range, out), bias)| {
         // SAFETY: `dense` and the tests call this only where `supported()` holds; the kernel
         // checks the slice lengths.
         unsafe { kernel::forward(x, w, bias, out, (k, n), range, false) }
@@ -294,10 +294,10 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
         return;
     }
     // One contiguous block of the weight's rows per thread, always on the same thread, cut
-    // where the optimizer cuts its pieces (`ops::affinity`): the optimizer then reads each
+    // where the optimizer cuts its pieces (`ops::cpu::affinity`): the optimizer then reads each
     // gradient row in the cache of the core that wrote it.
     let threads = pieces(m * k * n, rayon::current_num_threads());
-    crate::ops::affinity::on_fixed_threads(row_blocks(k, threads), |_, (first, end)| {
+    crate::ops::cpu::affinity::on_fixed_threads(row_blocks(k, threads), |_, (first, end)| {
         // Within a block, tasks of a few hundred rows keep `x`'s columns and `dx`'s in cache.
         // The input gradient reads the weight by columns: each task's rows are transposed
         // into a scratch block first (48 KiB for the tutorial), read while it is in L1.

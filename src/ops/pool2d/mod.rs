@@ -9,9 +9,9 @@ pub(crate) use kernel::{PoolPlan, NO_ARGMAX};
 use dfdx::prelude::{HasShape, PutTape, SplitTape, Tape};
 use rayon::prelude::*;
 
+use super::cpu::scratch::{split_chunks, with_scratch};
+use super::cpu::simd::avx2_or_portable;
 use super::geometry::{Axis, Padding};
-use super::scratch::{split_chunks, with_scratch};
-use super::simd::avx2_or_portable;
 use super::{tensor_from_output, OpsError, T4};
 
 /// Enough planes per rayon task to outweigh its scheduling cost.

@@ -17,10 +17,11 @@ use rand_chacha::ChaCha8Rng;
 
 use self::ops::{binary, map, pow, reduce, unary};
 use super::engine::Engine;
-use super::step::{Batch, StepTape};
+use super::loss::{loss, Target};
+use super::model::Act;
+use super::step::StepTape;
 use crate::check::plan::{Noise, TensorExpr};
-use crate::lower::loss::{loss, Target};
-use crate::lower::model::Act;
+use crate::data::Batch;
 
 pub enum Value<T> {
     Act(Act<T>),
@@ -82,7 +83,7 @@ impl<T: StepTape> Scope<'_, T> {
                 };
                 let lowered = &self.engine.models[*model];
                 if *training {
-                    let draws = &self.engine.dropout_draws;
+                    let draws = &self.engine.random_draws;
                     draws.set(draws.get() + lowered.dropout_layers());
                 }
                 Value::Act(lowered.forward(x, *training, !leaf))
@@ -145,7 +146,7 @@ impl<T: StepTape> Scope<'_, T> {
                             None => {
                                 // One device draw per call: a resumed run, which replays
                                 // the device's draws, gets the same noise.
-                                let draws = &self.engine.dropout_draws;
+                                let draws = &self.engine.random_draws;
                                 draws.set(draws.get() + 1);
                                 self.engine.dev.random_u64()
                             }
@@ -305,6 +306,41 @@ pub fn host<T: Tape<f32, Cpu>>(v: &Value<T>) -> Host {
             data: vec![*c],
             shape: Vec::new(),
         },
+    }
+}
+
+impl Engine {
+    /// Evaluates `exprs` in inference mode on `batch` (whose inputs are named `x` and `y`),
+    /// for pictures drawn outside the step (`grid`): with `values`, names read the values a
+    /// step bound for that batch; noise comes from `noise_seed` (and the draw's number), never
+    /// from the device, so that drawing changes no random stream of the training.
+    pub fn evaluate(
+        &self,
+        exprs: &[TensorExpr],
+        batch: &Batch,
+        (x, y): (&str, &str),
+        values: Option<HashMap<String, Host>>,
+        noise_seed: u64,
+    ) -> Vec<Host> {
+        let defs: HashMap<String, TensorExpr> = HashMap::new();
+        let frozen = values.is_some();
+        let mut state = StepState {
+            snapshots: values.unwrap_or_default(),
+            ..StepState::default()
+        };
+        let mut scope = Scope::<NoneTape> {
+            engine: self,
+            batch,
+            x,
+            y,
+            defs: &defs,
+            watched: &[],
+            state: &mut state,
+            memo: HashMap::new(),
+            frozen,
+            fixed_noise: Some(noise_seed),
+        };
+        exprs.iter().map(|e| host(&scope.eval(e, false))).collect()
     }
 }
 

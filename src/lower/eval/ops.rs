@@ -7,7 +7,7 @@ use dfdx::prelude::*;
 use super::Value;
 use crate::check::plan::{Reduce, TensorOp, UnaryFn};
 use crate::lower::model::{Act, Flat, Image};
-use crate::run::step::StepTape;
+use crate::lower::step::StepTape;
 
 pub fn map<T: StepTape>(
     v: Value<T>,

@@ -1,0 +1,302 @@
+//! The engine: the checked experiment lowered onto dfdx — models with their parameters and
+//! layer state, optimizers with their slots, and which parameters each optimizer updates —
+//! behind the narrow API that `run` calls. Everything that crosses it is host data in the
+//! canonical layout (PyTorch's); the layouts chosen for speed stay inside.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dfdx::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::model::{Act, LoweredModel};
+use super::optimizer::{slot_names, OptimizerState};
+use crate::check::Experiment;
+use crate::output::model_file::NamedTensor;
+
+/// Independent random streams, all derived from the experiment's seed.
+pub mod streams {
+    pub const INIT: u64 = 1;
+    pub const SHUFFLE: u64 = 2;
+    pub const DROPOUT: u64 = 3;
+    pub const GRID: u64 = 4;
+}
+
+pub struct Engine {
+    pub(super) exp: Arc<Experiment>,
+    pub(super) dev: Cpu,
+    pub(super) models: Vec<LoweredModel>,
+    pub(super) optimizers: Vec<OptimizerState>,
+    /// Per optimizer: (model, parameter) pairs it updates, in slot order.
+    pub(super) bindings: Vec<Vec<(usize, usize)>>,
+    /// Random numbers the device has drawn so far (dropout masks, step noise), to put its
+    /// generator back on resume.
+    pub(super) random_draws: Cell<u64>,
+}
+
+/// Everything a checkpoint needs of the engine, in the canonical layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineState {
+    /// Parameters and layer state (`model.<model>.<layer>.<name>`) and optimizer slots
+    /// (`slot.<optimizer>.<model>.<layer>.<name>.<slot>`), each in the canonical layout of the
+    /// parameter it belongs to, in a fixed order.
+    pub tensors: Vec<NamedTensor>,
+    /// Per optimizer: (updates so far, current learning rate).
+    pub optimizers: Vec<(u64, f64)>,
+    /// Random numbers the device has drawn (see [`Engine::snapshot`]).
+    pub random_draws: u64,
+}
+
+/// A set of named tensors that does not fit a model or an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TensorMismatch {
+    Missing {
+        name: String,
+    },
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+}
+
+impl Engine {
+    /// Lowers `exp`: parameters initialised from its seed, optimizer slots at zero.
+    pub fn new(exp: Arc<Experiment>) -> Self {
+        let dev = Cpu::seed_from_u64(exp.seed.wrapping_add(streams::DROPOUT));
+        let mut rng = ChaCha8Rng::seed_from_u64(exp.seed);
+        rng.set_stream(streams::INIT);
+        let models: Vec<LoweredModel> = exp
+            .models
+            .iter()
+            .map(|m| LoweredModel::new(&dev, m, &mut rng))
+            .collect();
+        let bindings: Vec<Vec<(usize, usize)>> = exp
+            .optimizers
+            .iter()
+            .map(|o| {
+                o.models
+                    .iter()
+                    .flat_map(|&m| (0..models[m].params.len()).map(move |p| (m, p)))
+                    .collect()
+            })
+            .collect();
+        let optimizers = exp
+            .optimizers
+            .iter()
+            .zip(&bindings)
+            .map(|(o, b)| {
+                let sizes: Vec<usize> = b
+                    .iter()
+                    .map(|&(m, p)| models[m].params[p].value.len())
+                    .collect();
+                OptimizerState::new(o.kind, o.lr, &sizes)
+            })
+            .collect();
+        Engine {
+            exp,
+            dev,
+            models,
+            optimizers,
+            bindings,
+            random_draws: Cell::new(0),
+        }
+    }
+
+    pub fn experiment(&self) -> &Arc<Experiment> {
+        &self.exp
+    }
+
+    /// Each optimizer's current learning rate.
+    pub fn lrs(&self) -> Vec<f64> {
+        self.optimizers.iter().map(|o| o.lr).collect()
+    }
+
+    pub fn set_lr(&mut self, optimizer: usize, lr: f64) {
+        self.optimizers[optimizer].lr = lr;
+    }
+
+    /// Every model's parameters, in the canonical layout: `[model][parameter]`.
+    pub fn parameters(&self) -> Vec<Vec<Vec<f32>>> {
+        self.models
+            .iter()
+            .map(|m| m.params.iter().map(|p| p.canonical_value()).collect())
+            .collect()
+    }
+
+    /// Model `m`'s parameters and layer state as named tensors in PyTorch's layout
+    /// (`<layer>.weight`, `<layer>.bias`, `<layer>.<state>`).
+    pub fn model_tensors(&self, m: usize) -> Vec<NamedTensor> {
+        let model = &self.models[m];
+        let params = model.params.iter().map(|p| NamedTensor {
+            name: p.name.clone(),
+            shape: p.canonical_shape(),
+            data: p.canonical_value(),
+        });
+        let state = model.state.iter().map(|s| NamedTensor {
+            name: s.name.clone(),
+            shape: s.shape.clone(),
+            data: s.value.clone(),
+        });
+        params.chain(state).collect()
+    }
+
+    /// Sets model `m`'s parameters and layer state from named tensors in PyTorch's layout.
+    /// Every tensor is checked before anything changes, so a bad set changes nothing.
+    ///
+    /// # Errors
+    /// The first tensor the model needs that is missing or of another shape.
+    pub fn load_model(&mut self, m: usize, tensors: &[NamedTensor]) -> Result<(), TensorMismatch> {
+        let by_name: HashMap<&str, &NamedTensor> =
+            tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+        let expected = self.model_tensors(m);
+        let values = pick(&by_name, &expected)?;
+        self.set_model(m, values);
+        Ok(())
+    }
+
+    /// The engine's state for a checkpoint, in the canonical layout.
+    pub fn snapshot(&self) -> EngineState {
+        let mut tensors = Vec::new();
+        for m in 0..self.models.len() {
+            let model = &self.models[m].name;
+            tensors.extend(self.model_tensors(m).into_iter().map(|t| NamedTensor {
+                name: model_key(model, &t.name),
+                ..t
+            }));
+        }
+        for (o, opt) in self.optimizers.iter().enumerate() {
+            for (k, &(m, p)) in self.bindings[o].iter().enumerate() {
+                let param = &self.models[m].params[p];
+                for (slot, values) in slot_names(opt.kind).iter().zip(&opt.slots[k]) {
+                    tensors.push(NamedTensor {
+                        name: slot_key(
+                            &self.exp.optimizers[o].name,
+                            &self.models[m].name,
+                            &param.name,
+                            slot,
+                        ),
+                        shape: param.canonical_shape(),
+                        data: param.to_canonical(values),
+                    });
+                }
+            }
+        }
+        EngineState {
+            tensors,
+            optimizers: self
+                .optimizers
+                .iter()
+                .map(|o| (o.iterations, o.lr))
+                .collect(),
+            random_draws: self.random_draws.get(),
+        }
+    }
+
+    /// Puts parameters, layer state, optimizer slots and the device's generator back as a
+    /// snapshot has them. Every tensor is checked first, so a bad snapshot changes nothing.
+    ///
+    /// # Errors
+    /// The first tensor the engine needs that is missing or of another shape.
+    pub fn restore(&mut self, state: &EngineState) -> Result<(), TensorMismatch> {
+        let expected = self.snapshot();
+        let by_name: HashMap<&str, &NamedTensor> =
+            state.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+        let mut values = pick(&by_name, &expected.tensors)?.into_iter();
+        for m in 0..self.models.len() {
+            let n = self.models[m].params.len() + self.models[m].state.len();
+            let model_values: Vec<Vec<f32>> = values.by_ref().take(n).collect();
+            self.set_model(m, model_values);
+        }
+        for o in 0..self.optimizers.len() {
+            let bindings = self.bindings[o].clone();
+            for (k, &(m, p)) in bindings.iter().enumerate() {
+                let param = &self.models[m].params[p];
+                let slots = self.optimizers[o].slots[k].len();
+                let stored: Vec<Vec<f32>> = values
+                    .by_ref()
+                    .take(slots)
+                    .map(|v| param.from_canonical(&v))
+                    .collect();
+                self.optimizers[o].slots[k] = stored;
+            }
+        }
+        for (opt, &(iterations, lr)) in self.optimizers.iter_mut().zip(&state.optimizers) {
+            opt.iterations = iterations;
+            opt.lr = lr;
+        }
+        for _ in 0..state.random_draws {
+            self.dev.random_u64();
+        }
+        self.random_draws.set(state.random_draws);
+        Ok(())
+    }
+
+    /// Model `m` run in inference mode on `x`, a batch of the model's input shape (`shape`
+    /// includes the batch axis); the output as host data.
+    pub fn infer(&self, m: usize, x: Vec<f32>, shape: &[usize]) -> Vec<f32> {
+        let dev = &self.dev;
+        let input = match *shape {
+            [b, n] => Act::Flat(dev.tensor_from_vec(x, (b, n))),
+            [b, h, w] => Act::Image(dev.tensor_from_vec(x, (b, 1, h, w))),
+            [b, c, h, w] => Act::Image(dev.tensor_from_vec(x, (b, c, h, w))),
+            ref other => unreachable!("check limits inputs to rank 1 to 3, got {other:?}"),
+        };
+        match self.models[m].forward::<NoneTape>(input, false, false) {
+            Act::Flat(t) => t.as_vec(),
+            Act::Image(t) => t.as_vec(),
+        }
+    }
+
+    /// Sets model `m`'s parameters, then its layer state, from canonical values in
+    /// [`Self::model_tensors`]' order.
+    fn set_model(&mut self, m: usize, values: Vec<Vec<f32>>) {
+        let model = &mut self.models[m];
+        let mut values = values.into_iter();
+        for (p, v) in model.params.iter_mut().zip(values.by_ref()) {
+            p.set_canonical_value(&v);
+        }
+        for (s, v) in model.state.iter_mut().zip(values) {
+            s.value = v;
+        }
+    }
+}
+
+/// A model's parameter or layer state in a checkpoint: `model.<model>.<layer>.<name>`.
+fn model_key(model: &str, name: &str) -> String {
+    format!("model.{model}.{name}")
+}
+
+fn slot_key(optimizer: &str, model: &str, param: &str, slot: &str) -> String {
+    format!("slot.{optimizer}.{model}.{param}.{slot}")
+}
+
+/// The data of each `expected` tensor, found by name in `by_name` with the same shape.
+fn pick(
+    by_name: &HashMap<&str, &NamedTensor>,
+    expected: &[NamedTensor],
+) -> Result<Vec<Vec<f32>>, TensorMismatch> {
+    expected
+        .iter()
+        .map(|e| {
+            let t = by_name
+                .get(e.name.as_str())
+                .ok_or_else(|| TensorMismatch::Missing {
+                    name: e.name.clone(),
+                })?;
+            if t.shape != e.shape || t.data.len() != e.data.len() {
+                return Err(TensorMismatch::Shape {
+                    name: e.name.clone(),
+                    expected: e.shape.clone(),
+                    found: t.shape.clone(),
+                });
+            }
+            Ok(t.data.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

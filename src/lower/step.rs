@@ -1,0 +1,226 @@
+//! Running one step on one batch: the step's statements evaluated on dfdx
+//! tensors, and each `update` turned into a backward pass, the caller's `on step`
+//! hooks, and the optimizer's update; then the values the caller's metrics read.
+
+use std::collections::HashMap;
+
+use dfdx::prelude::*;
+
+use super::engine::Engine;
+use super::eval::{host, Host, Scope, StepState, Value};
+use crate::check::plan::{Step, StepStmt, TensorExpr};
+use crate::data::Batch;
+use crate::ops::cpu::finite::all_finite;
+
+/// Tapes a step can run with: `OwnedTape` while training, `NoneTape` to evaluate.
+pub trait StepTape: Tape<f32, Cpu> + Sized {
+    fn attach<S: Shape>(t: Tensor<S, f32, Cpu>) -> Tensor<S, f32, Cpu, Self>;
+    fn backward(loss: Tensor<(), f32, Cpu, Self>) -> Option<Gradients<f32, Cpu>>;
+}
+
+impl StepTape for OwnedTape<f32, Cpu> {
+    fn attach<S: Shape>(t: Tensor<S, f32, Cpu>) -> Tensor<S, f32, Cpu, Self> {
+        // A fresh gradient store per step: reusing one grew memory every step.
+        t.traced(Gradients::leaky())
+    }
+    fn backward(loss: Tensor<(), f32, Cpu, Self>) -> Option<Gradients<f32, Cpu>> {
+        Some(loss.backward())
+    }
+}
+
+impl StepTape for NoneTape {
+    fn attach<S: Shape>(t: Tensor<S, f32, Cpu>) -> Tensor<S, f32, Cpu, Self> {
+        t
+    }
+    fn backward(_: Tensor<(), f32, Cpu, Self>) -> Option<Gradients<f32, Cpu>> {
+        None
+    }
+}
+
+/// What the loop does between an update's backward pass and the optimizer: the `on step`
+/// hooks.
+pub trait UpdateHooks {
+    /// `update OPTIMIZER`'s gradients are known: `grads` are those of the optimizer's
+    /// parameters (in the engine's layout, which reordering-free operations such as norms and
+    /// clipping need not know), `lrs` every optimizer's learning rate; a hook may change
+    /// `lrs[optimizer]` and the gradients.
+    fn before_update(&mut self, optimizer: usize, lrs: &mut [f64], grads: &mut [Vec<f32>]);
+}
+
+/// What a step produced.
+pub struct StepOutcome {
+    /// The last scalar the step bound (its loss, for the progress bar).
+    pub loss: Option<f32>,
+    /// A non-finite loss or gradient: what went non-finite (its update was skipped).
+    pub non_finite: Option<String>,
+    /// The first value of every name the step bound.
+    pub values: HashMap<String, Host>,
+    /// The values of the expressions the caller asked to read, in order.
+    pub reads: Vec<Vec<f32>>,
+}
+
+impl Engine {
+    /// Runs step `step` of the experiment on `batch`: each `update` in order (see `eval` for
+    /// how their losses are computed), with `hooks` before each optimizer applies its
+    /// gradients, then the names no update needed, then `reads` (the values metrics read), as
+    /// the step left them. A step with an `update` runs in training mode.
+    pub fn run_step(
+        &mut self,
+        step: usize,
+        batch: &Batch,
+        reads: &[&TensorExpr],
+        hooks: &mut dyn UpdateHooks,
+    ) -> StepOutcome {
+        if self.exp.steps[step].trains() {
+            run_step::<OwnedTape<f32, Cpu>>(self, step, batch, reads, hooks)
+        } else {
+            run_step::<NoneTape>(self, step, batch, reads, hooks)
+        }
+    }
+}
+
+fn run_step<T: StepTape>(
+    engine: &mut Engine,
+    step_index: usize,
+    batch: &Batch,
+    reads: &[&TensorExpr],
+    hooks: &mut dyn UpdateHooks,
+) -> StepOutcome {
+    let exp = engine.exp.clone();
+    let step: &Step = &exp.steps[step_index];
+    let mut defs = HashMap::new();
+    let mut bound = Vec::new();
+    for stmt in &step.stmts {
+        if let StepStmt::Let { name, value } = stmt {
+            defs.insert(name.clone(), value.clone());
+            bound.push(name.clone());
+        }
+    }
+    // The first value of every bound name is kept, for metrics and the progress bar's loss.
+    let watched: Vec<String> = bound
+        .iter()
+        .filter(|n| **n != step.x && **n != step.y)
+        .cloned()
+        .collect();
+    let mut state = StepState::default();
+    let mut non_finite = None;
+    for stmt in &step.stmts {
+        let StepStmt::Update { optimizer, loss } = stmt else {
+            continue;
+        };
+        let mut scope = new_scope::<T>(engine, step, batch, &defs, &watched, &mut state);
+        let Value::Scalar(l) = scope.eval(loss, true) else {
+            unreachable!("check guarantees `update` gets a scalar")
+        };
+        drop(scope);
+        let value = l.array();
+        if !value.is_finite() {
+            non_finite.get_or_insert_with(|| {
+                format!(
+                    "the loss minimized by `{}` is {value}",
+                    exp.optimizers[*optimizer].name
+                )
+            });
+            continue;
+        }
+        if let Some(mut grads) = T::backward(l) {
+            if let Err(what) = apply_update(engine, *optimizer, &mut grads, hooks) {
+                non_finite.get_or_insert(what);
+            }
+        }
+    }
+    // Names no update needed (all of them in a step without updates), in order.
+    let rest: Vec<&String> = bound
+        .iter()
+        .filter(|n| !state.evaluated.contains(n))
+        .collect();
+    if !rest.is_empty() {
+        let mut scope = new_scope::<NoneTape>(engine, step, batch, &defs, &watched, &mut state);
+        for name in rest {
+            scope.eval(&TensorExpr::Var(name.clone()), true);
+        }
+    }
+    let last_loss = bound
+        .iter()
+        .rev()
+        .filter_map(|n| state.snapshots.get(n))
+        .find(|h| h.shape.is_empty())
+        .map(|h| h.data[0]);
+    let mut scope = new_scope::<NoneTape>(engine, step, batch, &defs, &watched, &mut state);
+    scope.frozen = true;
+    let reads = reads.iter().map(|e| read(&mut scope, step, e)).collect();
+    StepOutcome {
+        loss: last_loss,
+        non_finite,
+        values: state.snapshots,
+        reads,
+    }
+}
+
+fn new_scope<'a, T: StepTape>(
+    engine: &'a Engine,
+    step: &'a Step,
+    batch: &'a Batch,
+    defs: &'a HashMap<String, TensorExpr>,
+    watched: &'a [String],
+    state: &'a mut StepState,
+) -> Scope<'a, T> {
+    Scope {
+        engine,
+        batch,
+        x: &step.x,
+        y: &step.y,
+        defs,
+        watched,
+        state,
+        memo: HashMap::new(),
+        frozen: false,
+        fixed_noise: None,
+    }
+}
+
+/// The value of an expression a metric reads: the labels as they are (class indices as
+/// numbers, or one-hot rows), anything else evaluated in the frozen scope.
+fn read(scope: &mut Scope<'_, NoneTape>, step: &Step, e: &TensorExpr) -> Vec<f32> {
+    let batch = scope.batch;
+    match e {
+        TensorExpr::Var(n) if *n == step.y => batch
+            .one_hot
+            .clone()
+            .unwrap_or_else(|| batch.labels.iter().map(|&c| c as f32).collect()),
+        other => host(&scope.eval(other, false)).data,
+    }
+}
+
+/// Gradients → the caller's `on step` hooks (learning rate, clipping) → the optimizer's
+/// update. A non-finite gradient skips the update and names the parameter.
+fn apply_update(
+    engine: &mut Engine,
+    opt: usize,
+    grads: &mut Gradients<f32, Cpu>,
+    hooks: &mut dyn UpdateHooks,
+) -> Result<(), String> {
+    let bindings = engine.bindings[opt].clone();
+    let mut gs: Vec<Vec<f32>> = bindings
+        .iter()
+        .map(|&(m, p)| engine.models[m].params[p].take_grad(grads))
+        .collect();
+    let mut lrs = engine.lrs();
+    hooks.before_update(opt, &mut lrs, &mut gs);
+    engine.optimizers[opt].lr = lrs[opt];
+    if let Some(k) = gs.iter().position(|g| !all_finite(g)) {
+        let (m, p) = bindings[k];
+        return Err(format!(
+            "the gradient of `{}.{}` is not finite",
+            engine.models[m].name, engine.models[m].params[p].name
+        ));
+    }
+    let state = &mut engine.optimizers[opt];
+    state.begin();
+    for (k, &(m, p)) in bindings.iter().enumerate() {
+        let param = &mut engine.models[m].params[p];
+        state.apply(k, param.value_mut(), &gs[k]);
+        param.sync();
+    }
+    Ok(())
+}

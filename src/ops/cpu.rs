@@ -1,0 +1,17 @@
+//! The CPU runtime under the ops: what the kernels share, apart from dfdx's tape.
+//!
+//! - [`simd`]: run-time choice of AVX-512, AVX2 or portable kernels, and denormal flushing;
+//! - [`affinity`]: cutting work into pieces that always run on the same threads;
+//! - [`scratch`]: per-thread scratch buffers;
+//! - [`awake`]: keeping rayon's workers polling through a pass over the data;
+//! - [`finite`]: the check that a gradient holds no NaN or infinity;
+//! - [`pool`]: sizing rayon's global pool, with every worker flushing denormals.
+//!
+//! Nothing here knows dfdx: a backend swap keeps these as they are.
+
+pub mod affinity;
+pub mod awake;
+pub mod finite;
+pub mod pool;
+pub mod scratch;
+pub(crate) mod simd;

@@ -1,0 +1,180 @@
+//! The hooks of the loop: `on step` between an update's backward pass and the optimizer
+//! (learning rates, gradient clipping), and the actions of `on epoch_start`, `on epoch_end`
+//! and `on every N steps` (learning rates, log lines, grids).
+
+use super::grid;
+use super::metrics::MetricSet;
+use super::scalar::{self, LoopState};
+use super::train_loop::Loop;
+use crate::check::plan::{Action, Clip, Experiment};
+use crate::lower::UpdateHooks;
+
+/// The loop's position, for hooks evaluated inside a step.
+#[derive(Clone, Copy)]
+pub struct Position {
+    pub epoch: usize,
+    pub global_step: u64,
+    pub steps_per_epoch: usize,
+}
+
+/// The `on step` hooks of one step, with what their expressions may read.
+pub struct OnStep<'a> {
+    pub exp: &'a Experiment,
+    pub position: Position,
+    /// The metrics as they stand before this batch.
+    pub metrics: &'a MetricSet,
+}
+
+impl UpdateHooks for OnStep<'_> {
+    fn before_update(&mut self, optimizer: usize, lrs: &mut [f64], grads: &mut [Vec<f32>]) {
+        let metric = |i: usize| self.metrics.value(i);
+        let state = LoopState {
+            epoch: self.position.epoch,
+            global_step: self.position.global_step,
+            steps_per_epoch: self.position.steps_per_epoch,
+            lrs,
+            metrics: &metric,
+        };
+        let actions = &self.exp.hooks.on_step;
+        let changes = new_lrs(actions, &state, |o| o == optimizer);
+        for (o, lr) in changes {
+            lrs[o] = lr;
+        }
+        for action in actions {
+            if let Action::Clip { clip, optimizers } = action {
+                if optimizers.contains(&optimizer) {
+                    apply_clip(*clip, grads);
+                }
+            }
+        }
+    }
+}
+
+/// The learning rates `actions` set for the optimizers `which` selects, each evaluated
+/// against the state before any of them changes.
+fn new_lrs(
+    actions: &[Action],
+    state: &LoopState<'_>,
+    which: impl Fn(usize) -> bool,
+) -> Vec<(usize, f64)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SetLr { optimizer, value } if which(*optimizer) => {
+                Some((*optimizer, scalar::eval(value, state)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn apply_clip(c: Clip, grads: &mut [Vec<f32>]) {
+    match c {
+        Clip::Norm(max) => grads.iter_mut().for_each(|g| clip::by_norm(g, max)),
+        Clip::GlobalNorm(max) => clip::by_global_norm(grads, max),
+        Clip::Value(max) => grads.iter_mut().for_each(|g| clip::by_value(g, max)),
+    }
+}
+
+impl Loop<'_> {
+    /// Runs hook actions outside a step: learning rates, log lines and grids. (Plots and
+    /// saves are `after` actions, run by the caller.)
+    pub fn hooks(&mut self, actions: &[Action], epoch: usize) {
+        let lrs = self.engine.lrs();
+        let metrics = &self.metrics;
+        let metric = |i: usize| metrics.value(i);
+        let state = LoopState {
+            epoch,
+            global_step: self.global_step,
+            steps_per_epoch: self.steps_per_epoch(),
+            lrs: &lrs,
+            metrics: &metric,
+        };
+        let changes = new_lrs(actions, &state, |_| true);
+        let mut lines = Vec::new();
+        for action in actions {
+            match action {
+                Action::Log(format) => lines.push(scalar::render(format, &state)),
+                Action::Grid { .. } => {
+                    if let Some(dir) = &self.out_dir {
+                        match grid::draw(&self.engine, action, &self.kept, epoch + 1, dir) {
+                            Ok(Some(path)) => lines.push(format!("grid: {}", path.display())),
+                            Ok(None) => {}
+                            Err(e) => lines.push(format!("grid not written: {e}")),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (opt, lr) in changes {
+            self.engine.set_lr(opt, lr);
+        }
+        for line in lines {
+            (self.out)(&line);
+        }
+    }
+}
+
+/// Gradient clipping, before the update (TensorFlow's formulas).
+pub mod clip {
+    /// tf.clip_by_norm: scale the tensor down to `max` L2 norm if it is longer.
+    pub fn by_norm(grad: &mut [f32], max: f32) {
+        let norm = l2(grad);
+        if norm > f64::from(max) {
+            let scale = (f64::from(max) / norm) as f32;
+            grad.iter_mut().for_each(|g| *g *= scale);
+        }
+    }
+
+    /// tf.clip_by_global_norm: all tensors scaled by max / max(global_norm, max).
+    pub fn by_global_norm(grads: &mut [Vec<f32>], max: f32) {
+        let global = grads.iter().map(|g| l2(g).powi(2)).sum::<f64>().sqrt();
+        if global > f64::from(max) {
+            let scale = (f64::from(max) / global) as f32;
+            grads
+                .iter_mut()
+                .flat_map(|g| g.iter_mut())
+                .for_each(|g| *g *= scale);
+        }
+    }
+
+    pub fn by_value(grad: &mut [f32], max: f32) {
+        grad.iter_mut().for_each(|g| *g = g.clamp(-max, max));
+    }
+
+    fn l2(v: &[f32]) -> f64 {
+        v.iter()
+            .map(|x| f64::from(*x) * f64::from(*x))
+            .sum::<f64>()
+            .sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    fn close(a: &[f32], b: &[f64]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((f64::from(*x) - y).abs() < 5e-6, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn clipping_matches_tensorflow() {
+        let mut g = vec![3.0f32, 4.0];
+        clip::by_norm(&mut g, 1.0);
+        close(&g, &[0.6, 0.8]);
+        let mut small = vec![0.3f32, 0.4];
+        clip::by_norm(&mut small, 1.0);
+        close(&small, &[0.3, 0.4]);
+        let mut all = vec![vec![3.0f32], vec![4.0]];
+        clip::by_global_norm(&mut all, 2.5);
+        close(&[all[0][0], all[1][0]], &[1.5, 2.0]);
+        let mut v = vec![-3.0f32, 0.5];
+        clip::by_value(&mut v, 1.0);
+        close(&v, &[-1.0, 0.5]);
+    }
+}

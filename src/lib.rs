@@ -22,4 +22,5 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod source;
+pub mod suggest;
 pub mod syntax;

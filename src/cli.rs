@@ -1,13 +1,22 @@
 //! The command line: our subcommands, and the hand-off of everything else to
 //! the system's coreutils `expr`, so that scripts calling `expr 1 + 2` keep working.
+//!
+//! Each subcommand's arguments, printing and exit codes live in `cli/<subcommand>.rs`; the
+//! library functions they call return results and print nothing. Nothing outside `cli` and
+//! `main.rs` imports it.
 
-use std::path::PathBuf;
+pub mod check;
+pub mod diff;
+pub mod fmt;
+pub mod run;
+pub mod runs;
+
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::check::summary::summary;
-use crate::frontend::{self, FrontendError};
+use crate::frontend::FrontendError;
 use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
@@ -28,39 +37,19 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train an experiment: `expr run experiments/mnist.exp`.
-    Run(crate::run::RunArgs),
+    Run(run::RunArgs),
     /// Check an experiment without training: names, values, shapes; prints each model's summary.
-    Check {
-        files: Vec<PathBuf>,
-        /// Print no summary, only errors.
-        #[arg(long, short)]
-        quiet: bool,
-        /// `human` (rendered diagnostics on stderr) or `json` (one object on stdout).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-    },
+    Check(check::CheckArgs),
     /// Rewrite experiments in the canonical layout: `expr fmt experiments/*.exp`.
-    Fmt {
-        files: Vec<PathBuf>,
-        /// Change nothing; list the files that would change and exit 1 if any.
-        #[arg(long)]
-        check: bool,
-    },
+    Fmt(fmt::FmtArgs),
     /// Print this help.
     Help,
     /// What changed between two experiments (files or `REV:PATH`), by meaning.
-    Diff(crate::diff::DiffArgs),
+    Diff(diff::DiffArgs),
     /// A table of recorded runs: `expr runs [DIR] --sort test_accuracy`.
-    Runs(crate::runs::RunsArgs),
+    Runs(runs::RunsArgs),
     /// Parameters and metrics of runs side by side, and a plot of their curves.
-    Compare(crate::runs::CompareArgs),
-}
-
-/// How `expr check` reports.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
+    Compare(runs::CompareArgs),
 }
 
 /// Whether these arguments are for us; anything else goes to coreutils `expr`.
@@ -72,21 +61,12 @@ pub fn is_ours(args: &[std::ffi::OsString]) -> bool {
 
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run(args) => crate::run::main(&args),
-        Command::Check {
-            files,
-            quiet,
-            format: Format::Human,
-        } => check_files(&files, quiet),
-        Command::Check {
-            files,
-            format: Format::Json,
-            ..
-        } => check_files_json(&files),
-        Command::Fmt { files, check } => crate::fmt::main(&files, check),
-        Command::Diff(args) => crate::diff::main(&args),
-        Command::Runs(args) => crate::runs::main(&args),
-        Command::Compare(args) => crate::runs::compare_main(&args),
+        Command::Run(args) => run::main(&args),
+        Command::Check(args) => check::main(&args),
+        Command::Fmt(args) => fmt::main(&args),
+        Command::Diff(args) => diff::main(&args),
+        Command::Runs(args) => runs::main(&args),
+        Command::Compare(args) => runs::compare(&args),
         Command::Help => {
             use clap::CommandFactory;
             let _ = Cli::command().print_long_help();
@@ -95,53 +75,9 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-fn check_files(files: &[PathBuf], quiet: bool) -> ExitCode {
-    let mut worst = 0u8;
-    for path in files {
-        match frontend::load(path) {
-            Ok((_, exp)) => {
-                if !quiet {
-                    for model in &exp.models {
-                        println!("{}", summary(model));
-                    }
-                }
-            }
-            Err(e) => worst = worst.max(print_frontend_error(path, &e)),
-        }
-    }
-    ExitCode::from(worst)
-}
-
-/// Exit codes: 0 when every file is clean, 2 when any has errors, 1 when one
-/// cannot be read (and none has errors).
-fn check_files_json(files: &[PathBuf]) -> ExitCode {
-    use crate::check::json::FileReport;
-    let mut worst = 0u8;
-    let reports: Vec<FileReport> = files
-        .iter()
-        .map(|path| {
-            let name = path.display().to_string();
-            match frontend::load(path) {
-                Ok((_, exp)) => FileReport::clean(name, &exp),
-                Err(FrontendError::Read(io)) => {
-                    worst = worst.max(1);
-                    FileReport::unreadable(name, &io)
-                }
-                Err(e) => {
-                    worst = 2;
-                    FileReport::failed(name, &e.diagnostics())
-                }
-            }
-        })
-        .collect();
-    let out = serde_json::json!({ "files": reports });
-    println!("{out:#}");
-    ExitCode::from(worst)
-}
-
 /// Prints a frontend error to stderr and returns the exit code it deserves:
 /// 2 for errors in the user's file, 1 when the file cannot be read.
-pub fn print_frontend_error(path: &std::path::Path, e: &FrontendError) -> u8 {
+fn print_frontend_error(path: &Path, e: &FrontendError) -> u8 {
     let colour = report::stderr_colour();
     if let FrontendError::Read(io) = e {
         eprintln!("error: cannot read `{}`: {io}", path.display());
@@ -155,4 +91,9 @@ pub fn print_frontend_error(path: &std::path::Path, e: &FrontendError) -> u8 {
         eprintln!("{} errors in {}", diagnostics.len(), path.display());
     }
     2
+}
+
+/// Prints a diagnostic that has no source text to stderr.
+fn print_error(e: &dyn miette::Diagnostic) {
+    eprint!("{}", report::render(e, None, report::stderr_colour()));
 }

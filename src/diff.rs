@@ -5,14 +5,14 @@
 //! A and B are files or git revisions (`HEAD~1:experiments/mnist.exp`), or one file with
 //! `--rev REV`. `--textconv FILE` prints one experiment canonically for git's textconv, and
 //! seven arguments are git's external diff protocol (`diff.expr.command`): see docs/git.md.
+//! The command itself (arguments, messages, exit codes) is `cli::diff`.
 
 pub mod canon;
 pub mod changes;
 pub mod facts;
 pub mod render;
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
 pub use changes::{changes, Change};
 pub use facts::Facts;
@@ -20,26 +20,12 @@ pub use facts::Facts;
 use crate::frontend::{self, FrontendError};
 use crate::source::Source;
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct DiffArgs {
-    /// `A B` (files or `REV:PATH`), `FILE` with `--rev` or `--textconv`, or the seven
-    /// arguments git passes an external diff driver.
-    #[arg(required = true, num_args = 1..=7, value_name = "EXPERIMENT")]
-    pub inputs: Vec<String>,
-    /// Compare FILE as of this git revision with FILE in the work tree.
-    #[arg(long, value_name = "REV")]
-    pub rev: Option<String>,
-    /// `text` for people, `yaml` for programs.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Print one experiment as sorted facts, for `git config diff.expr.textconv`.
-    #[arg(long)]
-    pub textconv: bool,
-}
-
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+/// How a diff is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// For people.
     Text,
+    /// For programs.
     Yaml,
 }
 
@@ -137,55 +123,38 @@ struct YamlDiff<'a> {
     changes: &'a [Change],
 }
 
-pub fn main(args: &DiffArgs) -> ExitCode {
-    let colour = crate::report::stderr_colour();
-    let fail = |e: &DiffError| {
-        eprint!("{}", crate::report::render(e, None, colour));
-        ExitCode::from(2)
-    };
-    if args.textconv {
-        let [file] = args.inputs.as_slice() else {
-            return fail(&DiffError::Arguments {
-                count: args.inputs.len(),
-            });
-        };
-        return match read_text(file) {
-            // A file that does not parse is shown as it is: git must still show something.
-            Ok(text) => {
-                match side(file, &text) {
-                    Ok(s) => print!("{}", render::canonical(&s.facts)),
-                    Err(_) => print!("{text}"),
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        };
-    }
-    let (a, b) = match (args.inputs.as_slice(), &args.rev) {
+/// What `expr diff` compares: two things to read (files or `REV:PATH`) and their header labels.
+pub struct Specs {
+    pub a: String,
+    pub b: String,
+    pub labels: (String, String),
+}
+
+/// The experiments the arguments name: `A B`, one file with `rev`, or git's seven.
+pub fn specs(inputs: &[String], rev: Option<&str>) -> Result<Specs, DiffError> {
+    let (a, b) = match (inputs, rev) {
         ([file], Some(rev)) => (format!("{rev}:./{file}"), file.clone()),
         ([a, b], None) => (a.clone(), b.clone()),
         // git's external diff: path old-file old-hex old-mode new-file new-hex new-mode.
         ([_, old, _, _, new, _, _], None) => (old.clone(), new.clone()),
         (inputs, _) => {
-            return fail(&DiffError::Arguments {
+            return Err(DiffError::Arguments {
                 count: inputs.len(),
             })
         }
     };
-    let labels = match args.inputs.as_slice() {
+    let labels = match inputs {
         [path, _, _, _, _, _, _] => (format!("a/{path}"), format!("b/{path}")),
         _ => (a.clone(), b.clone()),
     };
-    let texts = read_text(&a).and_then(|ta| Ok((ta, read_text(&b)?)));
-    let (ta, tb) = match texts {
-        Ok(t) => t,
-        Err(e) => return fail(&e),
-    };
-    match diff_texts((&labels.0, &ta), (&labels.1, &tb), args.format) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => ExitCode::from(crate::cli::print_frontend_error(&PathBuf::from(&a), &e)),
+    Ok(Specs { a, b, labels })
+}
+
+/// One experiment as sorted facts, for git's textconv. A text that does not parse is
+/// returned as it is: git must still show something.
+pub fn textconv(label: &str, text: &str) -> String {
+    match side(label, text) {
+        Ok(s) => render::canonical(&s.facts),
+        Err(_) => text.to_string(),
     }
 }

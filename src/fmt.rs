@@ -1,16 +1,15 @@
 //! `expr fmt`: one canonical layout for experiments (see `fmt::printer`).
 //! Formatting is meaning-preserving (the file parses to the same tree) and
 //! idempotent; files are replaced atomically, so none is ever half-written.
+//! The command itself (arguments, messages, exit codes) is `cli::fmt`.
 
 pub mod comments;
 pub mod expr;
 pub mod printer;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
-use crate::report;
 use crate::source::Source;
 use crate::syntax::{self, SyntaxError};
 
@@ -41,55 +40,43 @@ fn keeps_meaning(tree: &crate::syntax::ast::File, formatted: &str) -> bool {
     syntax::parse_file(formatted).is_ok_and(|f| tree_shape(&f) == tree_shape(tree))
 }
 
-/// Formats `files` in place, or with `check` lists those that would change.
-/// Exit codes: 0 done (or nothing to change), 1 a file would change under
-/// `--check` or could not be read or written, 2 a file has a syntax error.
-pub fn main(files: &[PathBuf], check: bool) -> ExitCode {
-    let mut code = 0u8;
-    for path in files {
-        // The file as it is on disk: `Source` turns lone `\r`s into `\n`s, which
-        // formatting must still write out.
-        let (raw, source) = match std::fs::read_to_string(path) {
-            Ok(raw) => (raw.clone(), Source::new(path, raw)),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
-                code = code.max(1);
-                continue;
-            }
-        };
-        let tree = match syntax::parse_file(&source.text) {
-            Ok(tree) => tree,
-            Err(e) => {
-                eprint!(
-                    "{}",
-                    report::render(&e, Some(&source), report::stderr_colour())
-                );
-                code = 2;
-                continue;
-            }
-        };
-        let formatted = printer::Printer::new(&source.text).file(&tree);
-        if formatted == raw {
-            continue;
-        }
-        // A bug of ours must never cost a user their file: check before writing.
-        if !keeps_meaning(&tree, &formatted) {
-            eprintln!(
-                "error: internal: formatting `{}` would change its meaning; the file is left as it was (please report this file)",
-                path.display()
-            );
-            code = code.max(1);
-            continue;
-        }
-        if check {
-            println!("{}", path.display());
-            code = code.max(1);
-        } else if let Err(e) = write_atomic(path, &formatted) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            code = code.max(1);
-        }
+/// What formatting a file on disk gives.
+pub enum Formatted {
+    /// The file is already in the canonical layout.
+    Unchanged,
+    /// The file's canonical text, which differs from it.
+    Changed(String),
+}
+
+/// Why a file cannot be formatted.
+pub enum FormatError {
+    Read(std::io::Error),
+    /// The file does not parse; the error points into `Source`.
+    Syntax(Source, Box<SyntaxError>),
+    /// The formatted text would parse to another tree: a bug of ours, so the file stays as it is.
+    ChangesMeaning,
+}
+
+/// The canonical text of the file at `path`, checked to mean what the file means. Writes
+/// nothing: the caller replaces the file (`write_atomic`) or reports it.
+pub fn format_file(path: &Path) -> Result<Formatted, FormatError> {
+    // The file as it is on disk: `Source` turns lone `\r`s into `\n`s, which
+    // formatting must still write out.
+    let raw = std::fs::read_to_string(path).map_err(FormatError::Read)?;
+    let source = Source::new(path, raw.clone());
+    let tree = match syntax::parse_file(&source.text) {
+        Ok(tree) => tree,
+        Err(e) => return Err(FormatError::Syntax(source, Box::new(e))),
+    };
+    let formatted = printer::Printer::new(&source.text).file(&tree);
+    if formatted == raw {
+        return Ok(Formatted::Unchanged);
     }
-    ExitCode::from(code)
+    // A bug of ours must never cost a user their file: check before anyone writes.
+    if !keeps_meaning(&tree, &formatted) {
+        return Err(FormatError::ChangesMeaning);
+    }
+    Ok(Formatted::Changed(formatted))
 }
 
 /// Writes through a temporary file in the same directory, then renames it

@@ -4,7 +4,8 @@
 //! `check` (names, types, shapes) → `lower` (onto dfdx tensors and tape) → `run`
 //! (the epoch/step loop, metrics, hooks, records). `ops` holds our own tape ops
 //! (conv2d, pooling), `data` the dataset readers and the input pipeline, `output`
-//! what a run writes (plots, model files, progress).
+//! what a run writes (plots, model files, progress). `cli` is the command line's face: the
+//! arguments, printing and exit codes of each subcommand; no other module imports it.
 
 pub mod check;
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod source;
+pub mod suggest;
 pub mod syntax;

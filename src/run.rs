@@ -12,53 +12,16 @@ pub mod scalar;
 pub mod score;
 pub mod train_loop;
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::check::plan::{Action, DataSource, Experiment};
 use crate::data::{self, Examples};
 use crate::output::plot::{plot_series, Series};
-use crate::overrides::{self, Override};
 use crate::record::{self, Provenance, Recorder, RunRecord, Status};
-use crate::report;
 
 use crate::lower::Engine;
 use train_loop::Loop;
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct RunArgs {
-    /// The experiment file.
-    #[arg(required_unless_present_any = ["resume", "rerun"])]
-    pub file: Option<PathBuf>,
-    /// Continue an interrupted run from its newest checkpoint: `--resume runs/mnist/<id>`.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["file", "set", "rerun"])]
-    pub resume: Option<PathBuf>,
-    /// Where run directories go: DIR/<experiment>/<run-id>/.
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// Train for this many epochs instead of the file's (the same as `--set train.epochs=N`).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Worker threads (default: the file's `threads`, else every core).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// No progress bar even on a terminal.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Print each epoch's training and test seconds on stderr.
-    #[arg(long)]
-    pub timings: bool,
-    /// Change a value without editing the file, e.g. `--set opt.lr=3e-4`; repeatable.
-    /// Paths: `experiment.seed`, `train.epochs`, `<optimizer>.lr`, `<data>.batch`,
-    /// `<model>.<layer>.<param>` (see docs/git.md).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
-    /// Run the experiment of a run record again and report whether every number matches.
-    #[arg(long, value_name = "RUN_YAML", conflicts_with_all = ["file", "set", "epochs"])]
-    pub rerun: Option<PathBuf>,
-}
 
 /// A failure after the file checked out: data, I/O, model files.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -124,63 +87,6 @@ pub struct RunResult {
     pub record: RunRecord,
 }
 
-pub fn main(args: &RunArgs) -> ExitCode {
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let colour = report::stderr_colour();
-    let (mut exp, provenance, original) = match &args.resume {
-        Some(dir) => match prepare_resume(dir) {
-            Ok((exp, provenance)) => (exp, provenance, None),
-            Err(code) => return code,
-        },
-        None => match prepare(args) {
-            Ok(v) => v,
-            Err(code) => return code,
-        },
-    };
-    if args.resume.is_some() {
-        if let Some(epochs) = args.epochs {
-            exp.epochs = epochs.max(1);
-        }
-    }
-    if let Some(t) = args.threads {
-        exp.threads = Some(t.max(1));
-    }
-    interrupt::install();
-    let mut stdout = std::io::stdout();
-    let mut print = |line: &str| {
-        let _ = writeln!(stdout, "{line}");
-        let _ = stdout.flush();
-    };
-    let options = RunOptions {
-        caller_joins_pool: true,
-        show_progress,
-        timings: args.timings,
-        provenance,
-    };
-    let result = match &args.resume {
-        Some(dir) => resume(Arc::new(exp), dir, options, &mut print),
-        None => run(Arc::new(exp), &args.runs_dir, options, &mut print),
-    };
-    match result {
-        Ok(result) => {
-            eprintln!("run saved in {}", result.dir.display());
-            match original {
-                Some(original) => record::rerun::report(&original, &result.record),
-                None => ExitCode::SUCCESS,
-            }
-        }
-        Err(e) => {
-            eprint!("{}", report::render(&e, None, colour));
-            // 130 = 128 + SIGINT, what shells expect of an interrupted program.
-            ExitCode::from(if matches!(e, RunError::Interrupted { .. }) {
-                130
-            } else {
-                1
-            })
-        }
-    }
-}
-
 /// How a run reports on the terminal, and where its experiment came from (for the record).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -196,105 +102,6 @@ pub struct RunOptions {
     /// Library callers that may return and end their thread (tests) leave it off, which
     /// would leave the pool a dead worker.
     pub caller_joins_pool: bool,
-}
-
-/// The experiment to run, its provenance, and for `--rerun` the record it repeats; or the
-/// exit code after the errors were printed.
-fn prepare(args: &RunArgs) -> Result<(Experiment, Provenance, Option<RunRecord>), ExitCode> {
-    let colour = report::stderr_colour();
-    let loaded = if let Some(path) = &args.rerun {
-        let original = record::load(path).map_err(|e| {
-            eprint!("{}", report::render(&e, None, colour));
-            ExitCode::from(2)
-        })?;
-        let Some(text) = original.source.resolved.clone() else {
-            let e = record::RecordError::NoSource { path: path.clone() };
-            eprint!("{}", report::render(&e, None, colour));
-            return Err(ExitCode::from(2));
-        };
-        let name = format!("{} (source.resolved)", path.display());
-        overrides::load_text(&name, &text).map(|mut exp| {
-            // Threads do not change the numbers, but the record says how it ran.
-            exp.threads = Some(original.threads);
-            let prov = Provenance {
-                path: original.source.path.as_ref().map(PathBuf::from),
-                file_sha256: original.source.sha256.clone(),
-                resolved: Some(text),
-                overrides: original.overrides.clone(),
-                rerun_of: Some(original.id.clone()),
-            };
-            (exp, prov, Some(original))
-        })
-    } else {
-        let file = args.file.clone().unwrap_or_default();
-        let mut sets = Vec::new();
-        for arg in &args.set {
-            sets.push(Override::parse(arg).map_err(|f| {
-                eprint!("{}", f.render(colour));
-                ExitCode::from(2)
-            })?);
-        }
-        if let Some(epochs) = args.epochs {
-            sets.push(Override {
-                path: "train.epochs".into(),
-                value: epochs.max(1).to_string(),
-            });
-        }
-        overrides::load_file(&file, &sets).map(|l| (l.experiment, l.provenance, None))
-    };
-    loaded.map_err(|e| {
-        let shown = args
-            .rerun
-            .clone()
-            .or_else(|| args.file.clone())
-            .unwrap_or_default();
-        match e {
-            overrides::LoadError::Frontend(e) => {
-                ExitCode::from(crate::cli::print_frontend_error(&shown, &e))
-            }
-            overrides::LoadError::Override(f) => {
-                eprint!("{}", f.render(colour));
-                ExitCode::from(2)
-            }
-        }
-    })
-}
-
-/// The experiment of an interrupted run, from its record's `source.resolved`, with the
-/// thread count it ran with (which the numbers depend on).
-fn prepare_resume(dir: &Path) -> Result<(Experiment, Provenance), ExitCode> {
-    let colour = report::stderr_colour();
-    let path = dir.join(record::RECORD_FILE);
-    let original = record::load(&path).map_err(|e| {
-        eprint!("{}", report::render(&e, None, colour));
-        ExitCode::from(2)
-    })?;
-    let Some(text) = original.source.resolved.clone() else {
-        let e = record::RecordError::NoSource { path: path.clone() };
-        eprint!("{}", report::render(&e, None, colour));
-        return Err(ExitCode::from(2));
-    };
-    let name = format!("{} (source.resolved)", path.display());
-    match overrides::load_text(&name, &text) {
-        Ok(mut exp) => {
-            exp.threads = Some(original.threads);
-            let provenance = Provenance {
-                path: original.source.path.as_ref().map(PathBuf::from),
-                file_sha256: original.source.sha256.clone(),
-                resolved: Some(text),
-                overrides: original.overrides.clone(),
-                rerun_of: None,
-            };
-            Ok((exp, provenance))
-        }
-        Err(overrides::LoadError::Frontend(e)) => {
-            Err(ExitCode::from(crate::cli::print_frontend_error(&path, &e)))
-        }
-        Err(overrides::LoadError::Override(f)) => {
-            eprint!("{}", f.render(colour));
-            Err(ExitCode::from(2))
-        }
-    }
 }
 
 /// Trains a checked experiment in a new run directory under `runs_dir`, keeping its run

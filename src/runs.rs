@@ -1,68 +1,19 @@
 //! `expr runs [DIR]`: the recorded runs as a table; `expr compare RUN RUN...`: what differs
 //! between runs (the experiment, by meaning), their final metrics with deltas, and a plot of
-//! their curves.
+//! their curves. The commands themselves (arguments, messages, exit codes) are `cli::runs`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::Path;
 
 use crate::diff;
 use crate::output::plot::{plot_series, Series};
+use crate::output::OutputResult;
 use crate::record::{self, RunRecord};
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct RunsArgs {
-    /// The runs directory (`runs/`), or one experiment's folder in it.
-    #[arg(default_value = "runs")]
-    pub dir: PathBuf,
-    /// Sort by this metric's final value, highest first (default: by start time).
-    #[arg(long, value_name = "METRIC")]
-    pub sort: Option<String>,
-    /// Reverse the order (lowest first with `--sort`).
-    #[arg(long)]
-    pub reverse: bool,
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct CompareArgs {
-    /// Run directories or their `run.yaml`; the first is the baseline.
-    #[arg(required = true, num_args = 2..)]
-    pub runs: Vec<PathBuf>,
-    /// Where to draw the curves of every metric of every run.
-    #[arg(long, default_value = "compare.png")]
-    pub plot: PathBuf,
-}
-
-pub fn main(args: &RunsArgs) -> ExitCode {
-    let mut runs = Vec::new();
-    for (dir, record) in record::find_all(&args.dir) {
-        match record {
-            Ok(r) => runs.push(r),
-            Err(e) => eprintln!("warning: skipping {}: {e}", dir.display()),
-        }
-    }
-    if runs.is_empty() {
-        eprintln!(
-            "no runs under `{}`: `expr run FILE` records runs there (or pass the directory)",
-            args.dir.display()
-        );
-        return ExitCode::from(1);
-    }
-    if let Some(metric) = &args.sort {
-        if !runs.iter().any(|r| r.final_metrics.contains_key(metric)) {
-            let names: BTreeSet<&String> =
-                runs.iter().flat_map(|r| r.final_metrics.keys()).collect();
-            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-            eprintln!(
-                "error: no run has a metric `{metric}`\n  help: sort by one of {}",
-                names.join(", ")
-            );
-            return ExitCode::from(2);
-        }
-    }
-    sort(&mut runs, args.sort.as_deref(), args.reverse);
-    print!("{}", table(&runs));
-    ExitCode::SUCCESS
+/// Every metric name the runs have a final value of, sorted: what `--sort` can take.
+pub fn metric_names(runs: &[RunRecord]) -> Vec<String> {
+    let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.final_metrics.keys()).collect();
+    names.into_iter().cloned().collect()
 }
 
 /// By start time (the id), or by a metric's final value with runs lacking it last.
@@ -182,21 +133,9 @@ fn align(rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn compare_main(args: &CompareArgs) -> ExitCode {
-    let mut runs = Vec::new();
-    for path in &args.runs {
-        match record::load(path) {
-            Ok(r) => runs.push(r),
-            Err(e) => {
-                eprint!(
-                    "{}",
-                    crate::report::render(&e, None, crate::report::stderr_colour())
-                );
-                return ExitCode::from(2);
-            }
-        }
-    }
-    print!("{}", compare_text(&runs));
+/// Draws the curves of every metric of every run into one plot at `path`, named `r1 loss`,
+/// `r2 loss`, ... in the order of `runs`.
+pub fn plot_curves(runs: &[RunRecord], path: &Path) -> OutputResult<()> {
     let names: Vec<Vec<String>> = runs
         .iter()
         .enumerate()
@@ -217,15 +156,7 @@ pub fn compare_main(args: &CompareArgs) -> ExitCode {
                 .map(|((_, values), name)| Series { name, values })
         })
         .collect();
-    if let Err(e) = plot_series(&args.plot, "compare", "value", &series) {
-        eprint!(
-            "{}",
-            crate::report::render(&e, None, crate::report::stderr_colour())
-        );
-        return ExitCode::from(1);
-    }
-    println!("plot: {}", args.plot.display());
-    ExitCode::SUCCESS
+    plot_series(path, "compare", "value", &series)
 }
 
 /// The runs named `r1, r2, ...`, each one's experiment diffed against `r1`'s, and a table of

@@ -7,6 +7,7 @@ use std::fmt;
 use miette::{Diagnostic, LabeledSpan};
 
 use crate::source::Span;
+pub use crate::suggest::did_you_mean;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckError {
@@ -182,16 +183,6 @@ impl CheckError {
     pub fn invalid(title: String, label: String, span: Span) -> Self {
         CheckError::new("invalid", title, label, span)
     }
-}
-
-/// The closest known name, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 fn backticked(names: &[&str]) -> String {

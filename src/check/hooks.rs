@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use super::args::{self, Args};
 use super::error::CheckError;
 use super::plan::{
-    Action, Clip, Format, FormatSpec, FormatStyle, Hooks, Metric, Piece, ScalarExpr, ScalarFn, Step,
+    Action, Clip, Format, FormatSpec, FormatStyle, Hooks, Metric, Piece, ScalarExpr, ScalarFn,
+    ScalarOp, Step,
 };
 use super::steps::StepCx;
 use crate::source::Span;
-use crate::syntax::ast::{Call, DeclKind, Event, Expr, ExprKind, File, Ident, StmtKind, StringLit};
+use crate::syntax::ast::{
+    BinOp, Call, DeclKind, Event, Expr, ExprKind, File, Ident, StmtKind, StringLit,
+};
 use crate::syntax::parse_expr_at;
 
 pub const EVENTS: &[&str] = &["step", "epoch_start", "epoch_end"];
@@ -349,7 +352,7 @@ impl HookCx<'_, '_> {
             ExprKind::Binary(op, l, r) => {
                 let l = self.scalar(l, errors);
                 let r = self.scalar(r, errors);
-                ScalarExpr::Binary(*op, Box::new(l?), Box::new(r?))
+                ScalarExpr::Binary(scalar_op(*op), Box::new(l?), Box::new(r?))
             }
             ExprKind::Name(id) => match id.name.as_str() {
                 "epoch" => ScalarExpr::Epoch,
@@ -541,6 +544,17 @@ impl HookCx<'_, '_> {
             pieces.push(Piece::Text(unescape(&text)));
         }
         ok.then_some(Format { pieces })
+    }
+}
+
+/// The plan's operator for the syntax's.
+fn scalar_op(op: BinOp) -> ScalarOp {
+    match op {
+        BinOp::Add => ScalarOp::Add,
+        BinOp::Sub => ScalarOp::Sub,
+        BinOp::Mul => ScalarOp::Mul,
+        BinOp::Div => ScalarOp::Div,
+        BinOp::Pow => ScalarOp::Pow,
     }
 }
 

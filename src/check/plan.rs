@@ -493,8 +493,19 @@ pub enum ScalarExpr {
     /// The current value of a metric (over the epoch so far).
     Metric(usize),
     Neg(Box<ScalarExpr>),
-    Binary(crate::syntax::ast::BinOp, Box<ScalarExpr>, Box<ScalarExpr>),
+    Binary(ScalarOp, Box<ScalarExpr>, Box<ScalarExpr>),
     Call(ScalarFn, Vec<ScalarExpr>),
+}
+
+/// The arithmetic of a scalar expression. The plan names its own operators, so nothing after
+/// `check` reads the syntax tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
 }
 
 /// Functions usable in scalar expressions: maths and named learning-rate schedules.

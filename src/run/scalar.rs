@@ -3,8 +3,7 @@
 
 use std::f64::consts::PI;
 
-use crate::check::plan::{Format, FormatSpec, FormatStyle, Piece, ScalarExpr, ScalarFn};
-use crate::syntax::ast::BinOp;
+use crate::check::plan::{Format, FormatSpec, FormatStyle, Piece, ScalarExpr, ScalarFn, ScalarOp};
 
 /// What a scalar expression can read.
 pub struct LoopState<'a> {
@@ -27,11 +26,11 @@ pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
         ScalarExpr::Binary(op, l, r) => {
             let (l, r) = (eval(l, s), eval(r, s));
             match op {
-                BinOp::Add => l + r,
-                BinOp::Sub => l - r,
-                BinOp::Mul => l * r,
-                BinOp::Div => l / r,
-                BinOp::Pow => l.powf(r),
+                ScalarOp::Add => l + r,
+                ScalarOp::Sub => l - r,
+                ScalarOp::Mul => l * r,
+                ScalarOp::Div => l / r,
+                ScalarOp::Pow => l.powf(r),
             }
         }
         ScalarExpr::Call(f, args) => {

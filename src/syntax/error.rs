@@ -180,7 +180,7 @@ fn help_for(expected: &str, token: &str) -> Option<String> {
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
     if expected.contains("declaration") {
-        if let Some(best) = crate::check::error::did_you_mean(&word, DECLS) {
+        if let Some(best) = crate::suggest::did_you_mean(&word, DECLS) {
             return Some(format!("did you mean `{best}`?"));
         }
         return Some(

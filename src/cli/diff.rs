@@ -1,0 +1,80 @@
+//! `expr diff A B`, `expr diff --rev REV FILE`, `expr diff --textconv FILE`, and git's
+//! external diff protocol (seven arguments): see `crate::diff` and docs/git.md.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::diff::{self, diff_texts, read_text, DiffError};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// `A B` (files or `REV:PATH`), `FILE` with `--rev` or `--textconv`, or the seven
+    /// arguments git passes an external diff driver.
+    #[arg(required = true, num_args = 1..=7, value_name = "EXPERIMENT")]
+    pub inputs: Vec<String>,
+    /// Compare FILE as of this git revision with FILE in the work tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// `text` for people, `yaml` for programs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print one experiment as sorted facts, for `git config diff.expr.textconv`.
+    #[arg(long)]
+    pub textconv: bool,
+}
+
+/// `--format`: the library's `diff::Format`, spelled for clap.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Yaml,
+}
+
+impl From<Format> for diff::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => diff::Format::Text,
+            Format::Yaml => diff::Format::Yaml,
+        }
+    }
+}
+
+/// Exit codes: 0 with the diff printed, 2 when the arguments are wrong or a side cannot be
+/// read or does not parse.
+pub fn main(args: &DiffArgs) -> ExitCode {
+    let fail = |e: &DiffError| {
+        super::print_error(e);
+        ExitCode::from(2)
+    };
+    if args.textconv {
+        let [file] = args.inputs.as_slice() else {
+            return fail(&DiffError::Arguments {
+                count: args.inputs.len(),
+            });
+        };
+        return match read_text(file) {
+            Ok(text) => {
+                print!("{}", diff::textconv(file, &text));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let specs = match diff::specs(&args.inputs, args.rev.as_deref()) {
+        Ok(specs) => specs,
+        Err(e) => return fail(&e),
+    };
+    let texts = read_text(&specs.a).and_then(|ta| Ok((ta, read_text(&specs.b)?)));
+    let (ta, tb) = match texts {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let labels = &specs.labels;
+    match diff_texts((&labels.0, &ta), (&labels.1, &tb), args.format.into()) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => ExitCode::from(super::print_frontend_error(&PathBuf::from(&specs.a), &e)),
+    }
+}

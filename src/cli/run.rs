@@ -1,0 +1,209 @@
+//! `expr run FILE`, `expr run --resume RUN_DIR`, `expr run --rerun RUN_YAML`: reads the
+//! experiment (with `--set` overrides, or from a run record), trains it through `crate::run`
+//! with log lines on stdout, and turns the outcome into messages and exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::check::plan::Experiment;
+use crate::overrides::{self, LoadError, Override};
+use crate::record::rerun::{self, Recorded, SourceError};
+use crate::record::{self, Provenance, RunRecord};
+use crate::report;
+use crate::run::{interrupt, resume, run, RunError, RunOptions};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The experiment file.
+    #[arg(required_unless_present_any = ["resume", "rerun"])]
+    pub file: Option<PathBuf>,
+    /// Continue an interrupted run from its newest checkpoint: `--resume runs/mnist/<id>`.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["file", "set", "rerun"])]
+    pub resume: Option<PathBuf>,
+    /// Where run directories go: DIR/<experiment>/<run-id>/.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Train for this many epochs instead of the file's (the same as `--set train.epochs=N`).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Worker threads (default: the file's `threads`, else every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print each epoch's training and test seconds on stderr.
+    #[arg(long)]
+    pub timings: bool,
+    /// Change a value without editing the file, e.g. `--set opt.lr=3e-4`; repeatable.
+    /// Paths: `experiment.seed`, `train.epochs`, `<optimizer>.lr`, `<data>.batch`,
+    /// `<model>.<layer>.<param>` (see docs/git.md).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Run the experiment of a run record again and report whether every number matches.
+    #[arg(long, value_name = "RUN_YAML", conflicts_with_all = ["file", "set", "epochs"])]
+    pub rerun: Option<PathBuf>,
+}
+
+/// The experiment to run, where it came from, and for `--rerun` the record it repeats.
+struct Prepared {
+    experiment: Experiment,
+    provenance: Provenance,
+    original: Option<RunRecord>,
+}
+
+/// Exit codes: 0 when the run completed (and, with `--rerun`, every number matched), 1 when
+/// it failed, a rerun differs or the file cannot be read, 2 when the experiment, an override
+/// or the record is wrong, 130 when interrupted.
+pub fn main(args: &RunArgs) -> ExitCode {
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let Prepared {
+        experiment: mut exp,
+        provenance,
+        original,
+    } = match prepare(args) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    if args.resume.is_some() {
+        if let Some(epochs) = args.epochs {
+            exp.epochs = epochs.max(1);
+        }
+    }
+    if let Some(t) = args.threads {
+        exp.threads = Some(t.max(1));
+    }
+    interrupt::install();
+    let mut stdout = std::io::stdout();
+    let mut print = |line: &str| {
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    };
+    let options = RunOptions {
+        caller_joins_pool: true,
+        show_progress,
+        timings: args.timings,
+        provenance,
+    };
+    let result = match &args.resume {
+        Some(dir) => resume(Arc::new(exp), dir, options, &mut print),
+        None => run(Arc::new(exp), &args.runs_dir, options, &mut print),
+    };
+    match result {
+        Ok(result) => {
+            eprintln!("run saved in {}", result.dir.display());
+            match original {
+                Some(original) => report_rerun(&original, &result.record),
+                None => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            super::print_error(&e);
+            // 130 = 128 + SIGINT, what shells expect of an interrupted program.
+            ExitCode::from(if matches!(e, RunError::Interrupted { .. }) {
+                130
+            } else {
+                1
+            })
+        }
+    }
+}
+
+/// The experiment of `--resume`, `--rerun` or the file with its overrides; or the exit code
+/// after the errors were printed.
+fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
+    if let Some(dir) = &args.resume {
+        let recorded = recorded(&dir.join(record::RECORD_FILE))?;
+        return Ok(Prepared {
+            experiment: recorded.experiment,
+            provenance: recorded.provenance,
+            original: None,
+        });
+    }
+    if let Some(path) = &args.rerun {
+        let Recorded {
+            experiment,
+            mut provenance,
+            record,
+        } = recorded(path)?;
+        provenance.rerun_of = Some(record.id.clone());
+        return Ok(Prepared {
+            experiment,
+            provenance,
+            original: Some(record),
+        });
+    }
+    let file = args.file.clone().unwrap_or_default();
+    let mut sets = Vec::new();
+    for arg in &args.set {
+        sets.push(Override::parse(arg).map_err(|f| {
+            eprint!("{}", f.render(report::stderr_colour()));
+            ExitCode::from(2)
+        })?);
+    }
+    if let Some(epochs) = args.epochs {
+        sets.push(Override {
+            path: "train.epochs".into(),
+            value: epochs.max(1).to_string(),
+        });
+    }
+    let loaded = overrides::load_file(&file, &sets).map_err(|e| load_failed(&file, e))?;
+    Ok(Prepared {
+        experiment: loaded.experiment,
+        provenance: loaded.provenance,
+        original: None,
+    })
+}
+
+/// The experiment a run record holds; or, with the errors printed, exit code 2.
+fn recorded(path: &Path) -> Result<Recorded, ExitCode> {
+    rerun::source_of(path).map_err(|e| match e {
+        SourceError::Record(e) => {
+            super::print_error(&e);
+            ExitCode::from(2)
+        }
+        SourceError::Load(e) => load_failed(path, e),
+    })
+}
+
+/// Prints why the experiment at `shown` cannot run and returns the exit code.
+fn load_failed(shown: &Path, e: LoadError) -> ExitCode {
+    match e {
+        LoadError::Frontend(e) => ExitCode::from(super::print_frontend_error(shown, &e)),
+        LoadError::Override(f) => {
+            eprint!("{}", f.render(report::stderr_colour()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints whether the rerun matched, with the first differences; exit code 0 when every
+/// number matched, 1 otherwise. Different data or versions are said first, as the likely cause.
+fn report_rerun(original: &RunRecord, rerun: &RunRecord) -> ExitCode {
+    for note in rerun::context_changes(original, rerun) {
+        println!("note: {note}");
+    }
+    let mismatches = rerun::compare(original, rerun);
+    let values: usize = original.history.values().map(Vec::len).sum();
+    if mismatches.is_empty() {
+        println!(
+            "rerun of {}: all {values} metric values and the trained parameters match bit for bit",
+            original.id
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "rerun of {}: {} numbers differ",
+        original.id,
+        mismatches.len()
+    );
+    for m in mismatches.iter().take(10) {
+        println!("  {m}");
+    }
+    if mismatches.len() > 10 {
+        println!("  ... and {} more", mismatches.len() - 10);
+    }
+    ExitCode::from(1)
+}

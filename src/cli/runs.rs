@@ -1,0 +1,88 @@
+//! `expr runs [DIR]` (the recorded runs as a table) and `expr compare RUN RUN...` (what differs
+//! between runs, and a plot of their curves): see `crate::runs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::record;
+use crate::runs::{compare_text, metric_names, plot_curves, sort, table};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunsArgs {
+    /// The runs directory (`runs/`), or one experiment's folder in it.
+    #[arg(default_value = "runs")]
+    pub dir: PathBuf,
+    /// Sort by this metric's final value, highest first (default: by start time).
+    #[arg(long, value_name = "METRIC")]
+    pub sort: Option<String>,
+    /// Reverse the order (lowest first with `--sort`).
+    #[arg(long)]
+    pub reverse: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Run directories or their `run.yaml`; the first is the baseline.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Where to draw the curves of every metric of every run.
+    #[arg(long, default_value = "compare.png")]
+    pub plot: PathBuf,
+}
+
+/// Exit codes: 0 with the table printed, 1 when there is no run, 2 when no run has the
+/// `--sort` metric. Unreadable records are skipped with a warning.
+pub fn main(args: &RunsArgs) -> ExitCode {
+    let mut runs = Vec::new();
+    for (dir, record) in record::find_all(&args.dir) {
+        match record {
+            Ok(r) => runs.push(r),
+            Err(e) => eprintln!("warning: skipping {}: {e}", dir.display()),
+        }
+    }
+    if runs.is_empty() {
+        eprintln!(
+            "no runs under `{}`: `expr run FILE` records runs there (or pass the directory)",
+            args.dir.display()
+        );
+        return ExitCode::from(1);
+    }
+    if let Some(metric) = &args.sort {
+        if !runs.iter().any(|r| r.final_metrics.contains_key(metric)) {
+            let names: Vec<String> = metric_names(&runs)
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect();
+            eprintln!(
+                "error: no run has a metric `{metric}`\n  help: sort by one of {}",
+                names.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    sort(&mut runs, args.sort.as_deref(), args.reverse);
+    print!("{}", table(&runs));
+    ExitCode::SUCCESS
+}
+
+/// Exit codes: 0 with the comparison and the plot, 2 when a record cannot be read, 1 when
+/// the plot cannot be drawn.
+pub fn compare(args: &CompareArgs) -> ExitCode {
+    let mut runs = Vec::new();
+    for path in &args.runs {
+        match record::load(path) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                super::print_error(&e);
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print!("{}", compare_text(&runs));
+    if let Err(e) = plot_curves(&runs, &args.plot) {
+        super::print_error(&e);
+        return ExitCode::from(1);
+    }
+    println!("plot: {}", args.plot.display());
+    ExitCode::SUCCESS
+}

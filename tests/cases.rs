@@ -1,4 +1,5 @@
-//! One behaviour per file: every `.exp` under `tests/cases/` is checked.
+//! One behaviour per file: every `.exp` under `tests/cases/{syntax,check,valid}` is checked.
+//! (`tests/cases/run/` holds whole experiments that other tests run, not cases.)
 //!
 //! Conventions for a case file `tests/cases/<stage>/<behaviour>.exp`:
 //! - Its first line is a comment saying what it shows.

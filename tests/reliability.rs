@@ -10,129 +10,32 @@ use std::time::{Duration, Instant};
 
 use expr::output::model_file::load_tensors;
 
+/// `tests/cases/run/NAME.exp` over generated data, written to `dir/survive.exp`:
+/// `train` training images of `side` x `side` pixels, and `test` test images for a
+/// fixture with a test set.
+fn survive_file(dir: &Path, name: &str, side: usize, train: usize, test: Option<usize>) -> PathBuf {
+    let (tri, trl) = common::write_idx_set(dir, "train", train, side, 4);
+    let mut paths = vec![("train_images", tri), ("train_labels", trl)];
+    if let Some(test) = test {
+        let (tei, tel) = common::write_idx_set(dir, "test", test, side, 4);
+        paths.extend([("test_images", tei), ("test_labels", tel)]);
+    }
+    let path = dir.join("survive.exp");
+    std::fs::write(&path, common::fixture(name, &paths)).unwrap();
+    path
+}
+
 /// A run long enough to be killed at different points (a second or two),
 /// checkpointing every 10 steps.
 fn experiment(dir: &Path) -> PathBuf {
-    let (tri, trl) = common::write_idx_set(dir, "train", 4096, 16, 4);
-    let (tei, tel) = common::write_idx_set(dir, "test", 512, 16, 4);
-    let text = format!(
-        r#"experiment survive {{
-  seed = 3
-  threads = 2
-}}
-
-data train = idx(images = "{tri}", labels = "{trl}", shape = (16, 16), classes = 4) | scale(1 / 255) | shuffle(buffer = 1000) | batch(32)
-data test = idx(images = "{tei}", labels = "{tel}", shape = (16, 16), classes = 4) | scale(1 / 255) | batch(64)
-
-model net {{
-  flatten()
-  dense(units = 512, activation = relu)
-  dropout(rate = 0.2)
-  dense(units = 256, activation = relu)
-  dense(units = 4)
-}}
-
-loss xent = sparse_categorical_crossentropy(from_logits = true)
-optimizer opt = adam(lr = 1e-3)
-
-train {{
-  model = net
-  data = train
-  validate = test
-  loss = xent
-  optimizer = opt
-  epochs = 4
-  checkpoint_steps = 10
-  checkpoint_keep = 2
-}}
-
-metrics {{
-  train_loss = mean(loss) on train
-  test_accuracy = sparse_categorical_accuracy(y, logits) on test
-}}
-
-on epoch_end {{
-  log "epoch {{epoch + 1}} loss {{train_loss:.6f}} acc {{test_accuracy:.6f}}"
-}}
-
-after {{
-  save(net, to = "net.safetensors")
-}}
-"#,
-        tri = tri.display(),
-        trl = trl.display(),
-        tei = tei.display(),
-        tel = tel.display(),
-    );
-    let path = dir.join("survive.exp");
-    std::fs::write(&path, text).unwrap();
-    path
+    survive_file(dir, "dense_classifier", 16, 4096, Some(512))
 }
 
 /// A GAN-style step (noise, two optimizers, dropout) on the same data. With one
 /// step, the last pass of an epoch is a shuffled one; half of the checkpoints
 /// (every 32 of 64 steps an epoch) fall on an epoch's end.
 fn gan_experiment(dir: &Path) -> PathBuf {
-    let (tri, trl) = common::write_idx_set(dir, "train", 2048, 16, 4);
-    let text = format!(
-        r#"experiment survive {{
-  seed = 3
-  threads = 2
-}}
-
-data train = idx(images = "{tri}", labels = "{trl}", shape = (16, 16), classes = 4) | scale(1 / 255) | reshape(256) | shuffle(buffer = 1000) | batch(32)
-
-model net {{
-  dense(units = 128, activation = leaky_relu)
-  dense(units = 256, activation = tanh)
-}}
-
-model critic {{
-  dense(units = 128, activation = leaky_relu)
-  dropout(rate = 0.2)
-  dense(units = 1)
-}}
-
-loss bce = binary_crossentropy(from_logits = true)
-optimizer d_opt = adam(lr = 2e-4, beta1 = 0.5) for critic
-optimizer g_opt = adam(lr = 2e-4, beta1 = 0.5) for net
-
-train {{
-  epochs = 4
-  checkpoint_steps = 32
-  checkpoint_keep = 2
-}}
-
-step on train (x, y) {{
-  fake = net(normal(32), training = true)
-  real_logits = critic(x * 2 - 1, training = true)
-  fake_logits = critic(detach(fake), training = true)
-  d_loss = bce(ones_like(real_logits), real_logits) + bce(zeros_like(fake_logits), fake_logits)
-  update d_opt minimizing d_loss
-  g_logits = critic(fake, training = true)
-  g_loss = bce(ones_like(g_logits), g_logits)
-  update g_opt minimizing g_loss
-}}
-
-metrics {{
-  train_loss = mean(g_loss) on train
-  test_accuracy = mean(d_loss) on train
-}}
-
-on epoch_end {{
-  log "epoch {{epoch + 1}} loss {{train_loss:.6f}} acc {{test_accuracy:.6f}}"
-}}
-
-after {{
-  save(net, to = "net.safetensors")
-}}
-"#,
-        tri = tri.display(),
-        trl = trl.display(),
-    );
-    let path = dir.join("survive.exp");
-    std::fs::write(&path, text).unwrap();
-    path
+    survive_file(dir, "gan_step", 16, 2048, None)
 }
 
 /// Runs `file` to its end in `runs`, uninterrupted: the result the others must match.
@@ -649,45 +552,7 @@ fn kills_during_checkpoint_writes_resume_to_the_uninterrupted_result() {
 /// A conv whose output a dense layer reads: the dense weight's rows are stored
 /// channels-last while training, and checkpoints hold them in PyTorch's layout.
 fn conv_experiment(dir: &Path) -> PathBuf {
-    let (tri, trl) = common::write_idx_set(dir, "train", 512, 12, 4);
-    let text = format!(
-        r#"experiment survive {{
-  seed = 3
-  threads = 2
-}}
-
-data train = idx(images = "{tri}", labels = "{trl}", shape = (12, 12), classes = 4) | scale(1 / 255) | channel_axis() | shuffle(buffer = 100) | batch(32)
-
-model net {{
-  conv2d(filters = 16, kernel = 3, activation = relu)
-  maxpool2d(pool = 2)
-  flatten()
-  dense(units = 4)
-}}
-
-loss xent = sparse_categorical_crossentropy(from_logits = true)
-optimizer opt = adam(lr = 1e-3)
-
-train {{
-  model = net
-  data = train
-  loss = xent
-  optimizer = opt
-  epochs = 2
-  checkpoint_steps = 10
-  checkpoint_keep = 100
-}}
-
-after {{
-  save(net, to = "net.safetensors")
-}}
-"#,
-        tri = tri.display(),
-        trl = trl.display(),
-    );
-    let path = dir.join("survive.exp");
-    std::fs::write(&path, text).unwrap();
-    path
+    survive_file(dir, "conv_classifier", 12, 512, None)
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Shared helpers for integration tests: small generated IDX data sets and
-//! experiment files, so tests run in seconds without MNIST.
+//! Shared helpers for integration tests: small generated IDX data sets and the
+//! experiments of `tests/cases/run/` over them, so tests run in seconds without MNIST.
 
 #![allow(dead_code)]
 
@@ -50,71 +50,52 @@ pub fn write_idx_set(
     (img, lbl)
 }
 
-/// A small MLP experiment over generated data in `dir`; `step` is either the
-/// standard `train { }` settings or explicit step blocks.
+/// A small MLP experiment over generated data in `dir` (`tests/cases/run/small_mlp.exp`),
+/// with the standard step or, if `explicit_steps`, the same step written out
+/// (`small_mlp_steps.exp`); `extra` (hooks, an `after` block) is appended.
 pub fn mlp_experiment(dir: &Path, explicit_steps: bool, extra: &str) -> String {
     let (tri, trl) = write_idx_set(dir, "train", 512, 8, 4);
     let (tei, tel) = write_idx_set(dir, "test", 128, 8, 4);
-    let steps = if explicit_steps {
-        r#"
-step on train (x, y) {
-  logits = net(x, training = true)
-  loss = xent(y, logits)
-  update opt minimizing loss
-}
-
-step on test (x, y) {
-  logits = net(x)
-  loss = xent(y, logits)
-}
-
-train {
-  epochs = 3
-}
-"#
+    let name = if explicit_steps {
+        "small_mlp_steps"
     } else {
-        r#"
-train {
-  model = net
-  data = train
-  validate = test
-  loss = xent
-  optimizer = opt
-  epochs = 3
-}
-"#
+        "small_mlp"
     };
-    format!(
-        r#"experiment small {{
-  seed = 7
-}}
+    let text = fixture(
+        name,
+        &[
+            ("train_images", tri),
+            ("train_labels", trl),
+            ("test_images", tei),
+            ("test_labels", tel),
+        ],
+    );
+    format!("{text}{extra}\n")
+}
 
-data train = idx(images = "{tri}", labels = "{trl}", shape = (8, 8), classes = 4) | scale(1 / 255) | shuffle(buffer = 100) | batch(32)
-data test = idx(images = "{tei}", labels = "{tel}", shape = (8, 8), classes = 4) | scale(1 / 255) | batch(32)
-
-model net {{
-  flatten()
-  dense(units = 16, activation = relu)
-  dropout(rate = 0.1)
-  dense(units = 4)
-}}
-
-loss xent = sparse_categorical_crossentropy(from_logits = true)
-optimizer opt = adam(lr = 1e-2)
-{steps}
-metrics {{
-  train_loss = mean(loss) on train
-  train_accuracy = sparse_categorical_accuracy(y, logits) on train
-  test_loss = mean(loss) on test
-  test_accuracy = sparse_categorical_accuracy(y, logits) on test
-}}
-{extra}
-"#,
-        tri = tri.display(),
-        trl = trl.display(),
-        tei = tei.display(),
-        tel = tel.display(),
-    )
+/// The experiment `tests/cases/run/NAME.exp` with each `${key}` replaced by its path.
+/// Placeholders sit inside strings, so that a fixture is itself a valid experiment
+/// (`tests/fmt.rs` holds it to the canonical layout); each must be there, and none may
+/// be left unfilled.
+pub fn fixture(name: &str, paths: &[(&str, PathBuf)]) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases/run")
+        .join(format!("{name}.exp"));
+    let mut text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    for (key, path) in paths {
+        let placeholder = format!("${{{key}}}");
+        assert!(
+            text.contains(&placeholder),
+            "{name}.exp has no {placeholder}"
+        );
+        text = text.replace(&placeholder, &path.display().to_string());
+    }
+    assert!(
+        !text.contains("${"),
+        "{name}.exp: a placeholder is left unfilled"
+    );
+    text
 }
 
 pub fn expr_bin() -> &'static str {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::lower::params::RowOrder;
+use crate::data::Batch;
+use crate::lower::params::{RowOrder, StateBuffer};
+use crate::lower::UpdateHooks;
 use crate::output::model_file::NamedTensor;
 
 const IMAGE: usize = 8;
@@ -13,6 +15,10 @@ const POOLED: usize = (IMAGE - 2) / 2;
 /// A conv (16 filters, so the AVX-512 path runs where the CPU has it), a 2x2 max pool, a
 /// flatten and a dense layer: the dense weight's rows are stored channels-last.
 fn engine(seed: u64) -> Engine {
+    engine_with(seed, "sgd(lr = 0.1)")
+}
+
+fn engine_with(seed: u64, optimizer: &str) -> Engine {
     let text = format!(
         "experiment t {{ seed = {seed} }}
 data train = idx(images = \"i\", labels = \"l\", shape = ({IMAGE}, {IMAGE}), classes = 3) | channel_axis() | batch(2)
@@ -23,7 +29,7 @@ model m {{
   dense(units = 3)
 }}
 loss xent = sparse_categorical_crossentropy(from_logits = true)
-optimizer opt = sgd(lr = 0.1)
+optimizer opt = {optimizer}
 train {{ model = m
   data = train
   loss = xent
@@ -122,4 +128,110 @@ fn tensors_are_in_pytorch_layout_whatever_order_the_rows_are_stored_in() {
     b.load_model(0, &tensors).unwrap();
     assert_eq!(predict(&b), got);
     assert_eq!(b.models[0].params[2].value, a.models[0].params[2].value);
+}
+
+struct NoHooks;
+
+impl UpdateHooks for NoHooks {
+    fn before_update(&mut self, _: usize, _: &mut [f64], _: &mut [Vec<f32>]) {}
+}
+
+fn batch() -> Batch {
+    Batch {
+        x: input(),
+        shape: vec![2, 1, IMAGE, IMAGE],
+        labels: vec![0, 2],
+        one_hot: None,
+    }
+}
+
+fn train(engine: &mut Engine, steps: usize) {
+    for _ in 0..steps {
+        engine.run_step(0, &batch(), &[], &mut NoHooks);
+    }
+}
+
+#[test]
+fn a_snapshot_restores_parameters_and_slots_bit_for_bit_in_pytorch_layout() {
+    let mut a = engine_with(1, "adam(lr = 1e-2)");
+    train(&mut a, 3);
+    let snap = a.snapshot();
+    let momentum = snap
+        .tensors
+        .iter()
+        .find(|t| t.name == "slot.opt.m.dense.weight.momentum")
+        .expect("adam's first moment of the dense weight");
+    assert_eq!(momentum.shape, [3, FILTERS * POOLED * POOLED]);
+    assert!(momentum.data.iter().any(|&v| v != 0.0));
+    assert_eq!(snap.optimizers[0].0, 3);
+    let mut b = engine_with(2, "adam(lr = 1e-2)");
+    assert_ne!(b.snapshot(), snap);
+    b.restore(&snap).unwrap();
+    assert_eq!(b.snapshot(), snap);
+    // Restored, it trains on to the same bits as the engine it came from.
+    train(&mut a, 2);
+    train(&mut b, 2);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+#[test]
+fn a_snapshot_that_does_not_fit_is_refused_and_changes_nothing() {
+    let mut a = engine_with(1, "adam(lr = 1e-2)");
+    train(&mut a, 1);
+    let snap = a.snapshot();
+    let mut b = engine_with(2, "adam(lr = 1e-2)");
+    let before = b.snapshot();
+    let mut missing = snap.clone();
+    missing
+        .tensors
+        .retain(|t| t.name != "slot.opt.m.conv2d.bias.velocity");
+    assert_eq!(
+        b.restore(&missing),
+        Err(TensorMismatch::Missing {
+            name: "slot.opt.m.conv2d.bias.velocity".into()
+        })
+    );
+    let mut reshaped = snap;
+    reshaped.tensors[0].shape = vec![1];
+    assert!(matches!(
+        b.restore(&reshaped),
+        Err(TensorMismatch::Shape { .. })
+    ));
+    assert_eq!(b.snapshot(), before);
+}
+
+#[test]
+fn layer_state_travels_with_model_tensors_and_snapshots() {
+    let with_state = |seed: u64, value: Vec<f32>| {
+        let mut e = engine(seed);
+        e.models[0].state.push(StateBuffer {
+            name: "dense.running_mean".into(),
+            shape: vec![3],
+            value,
+        });
+        e
+    };
+    let a = with_state(1, vec![1.0, 2.0, 3.0]);
+    let tensors = a.model_tensors(0);
+    let mut b = with_state(2, vec![0.0; 3]);
+    b.load_model(0, &tensors).unwrap();
+    assert_eq!(b.models[0].state[0].value, [1.0, 2.0, 3.0]);
+    // A file without the state is refused.
+    let without: Vec<NamedTensor> = tensors
+        .iter()
+        .filter(|t| t.name != "dense.running_mean")
+        .cloned()
+        .collect();
+    let mut c = with_state(2, vec![0.0; 3]);
+    assert_eq!(
+        c.load_model(0, &without),
+        Err(TensorMismatch::Missing {
+            name: "dense.running_mean".into()
+        })
+    );
+    assert_eq!(c.models[0].state[0].value, [0.0; 3]);
+    // Checkpoints carry it too.
+    let mut d = with_state(2, vec![0.0; 3]);
+    d.restore(&a.snapshot()).unwrap();
+    assert_eq!(d.models[0].state[0].value, [1.0, 2.0, 3.0]);
 }

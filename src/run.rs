@@ -91,8 +91,11 @@ pub struct RunResult {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub show_progress: bool,
-    /// Each epoch's seconds on stderr: `epoch 2: train 5.12 s (183 steps/s), test 0.41 s`.
+    /// Each epoch's seconds as a notice: `epoch 2: train 5.12 s (183 steps/s), test 0.41 s`.
     pub timings: bool,
+    /// Where notices go (resuming, interrupted, a checkpoint not written, timings): the CLI
+    /// prints them on stderr; `None` drops them.
+    pub notices: Option<fn(&str)>,
     /// The file, its hash, the text after overrides; `--resume` re-reads that text.
     pub provenance: Provenance,
     /// Whether the calling thread becomes one of rayon's workers when the thread pool is
@@ -164,7 +167,7 @@ pub fn resume(
                 } => format!("`{name}` has shape {found:?}, not {expected:?}"),
             },
         })?;
-    eprintln!("resuming from {}", path.display());
+    notice(&options, &format!("resuming from {}", path.display()));
     let record = match record::load(&dir.join(record::RECORD_FILE)) {
         Ok(r) => r,
         Err(_) => {
@@ -218,9 +221,12 @@ fn execute(
                 signal: signal.into(),
             };
             if recorder.finish(status, None).is_ok() {
-                eprintln!(
-                    "interrupted: run record saved in {}",
-                    recorder.dir().join(record::RECORD_FILE).display()
+                notice(
+                    options,
+                    &format!(
+                        "interrupted: run record saved in {}",
+                        recorder.dir().join(record::RECORD_FILE).display()
+                    ),
                 );
             }
             Err(e)
@@ -259,6 +265,7 @@ fn train(
         .iter()
         .any(|a| matches!(a, Action::Log(_)));
     let mut lp = Loop::new(engine, examples, options.show_progress, out);
+    lp.notices = options.notices;
     lp.out_dir = Some(dir.clone());
     lp.checkpoints = Some(train_loop::CheckpointPolicy {
         dir: dir.clone(),
@@ -317,12 +324,15 @@ fn train(
         if options.timings {
             let t = lp.times[epoch];
             let steps = (lp.global_step - steps_before) as f64;
-            eprintln!(
-                "epoch {}: train {:.3} s ({:.0} steps/s), test {:.3} s",
-                epoch + 1,
-                t.train,
-                steps / t.train.max(1e-9),
-                t.eval
+            notice(
+                options,
+                &format!(
+                    "epoch {}: train {:.3} s ({:.0} steps/s), test {:.3} s",
+                    epoch + 1,
+                    t.train,
+                    steps / t.train.max(1e-9),
+                    t.eval
+                ),
             );
         }
     }
@@ -377,6 +387,13 @@ fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
         ));
     }
     line
+}
+
+/// Hands a notice to the caller, if it wants them.
+fn notice(options: &RunOptions, line: &str) {
+    if let Some(f) = options.notices {
+        f(line);
+    }
 }
 
 /// Sizes the engine's thread pool; returns the thread count in use.

@@ -85,6 +85,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
         caller_joins_pool: true,
         show_progress,
         timings: args.timings,
+        notices: Some(|line| eprintln!("{line}")),
         provenance,
     };
     let result = match &args.resume {

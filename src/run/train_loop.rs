@@ -63,6 +63,8 @@ pub struct Loop<'a> {
     pub show_progress: bool,
     /// Where `log` lines go.
     pub out: &'a mut dyn FnMut(&str),
+    /// Where notices go (a checkpoint not written, an interrupt), if anywhere.
+    pub notices: Option<fn(&str)>,
     pub checkpoints: Option<CheckpointPolicy>,
     /// Where to pick up, when resuming from a checkpoint.
     resume: Option<LoopPosition>,
@@ -95,6 +97,7 @@ impl<'a> Loop<'a> {
             logged_steps: Vec::new(),
             show_progress,
             out,
+            notices: None,
             checkpoints: None,
             resume: None,
             shuffle_rng,
@@ -117,6 +120,12 @@ impl<'a> Loop<'a> {
             .map(|&(train, eval)| EpochTimes { train, eval })
             .collect();
         self.resume = Some(p.clone());
+    }
+
+    fn notice(&self, line: &str) {
+        if let Some(f) = self.notices {
+            f(line);
+        }
     }
 
     pub(super) fn steps_per_epoch(&self) -> usize {
@@ -204,7 +213,7 @@ impl<'a> Loop<'a> {
             engine: self.engine.snapshot(),
         };
         if let Err(e) = super::checkpoint::write(&policy.dir, &checkpoint, policy.keep) {
-            eprintln!("warning: could not write a checkpoint: {e}");
+            self.notice(&format!("warning: could not write a checkpoint: {e}"));
         }
     }
 
@@ -312,7 +321,7 @@ impl<'a> Loop<'a> {
             }
             if let Some(signal) = super::interrupt::requested() {
                 progress.finish();
-                eprintln!("\n{signal}: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)");
+                self.notice(&format!("\n{signal}: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)"));
                 // Whatever the policy, an interrupted run keeps its place.
                 if self.checkpoints.is_some() {
                     self.checkpoint(epoch, pass, k + 1, true);

@@ -87,6 +87,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
             .collect(),
         epoch_seconds: Vec::new(),
         final_metrics: std::collections::BTreeMap::new(),
+        weights_sha256: None,
         parameters_sha256: None,
         artifacts: Vec::new(),
         log: Vec::new(),

@@ -102,7 +102,7 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
         rec.final_metrics["test_accuracy"],
         rec.history["test_accuracy"][1]
     );
-    assert_eq!(rec.parameters_sha256.as_ref().map(String::len), Some(64));
+    assert_eq!(rec.weights_sha256.as_ref().map(String::len), Some(64));
     let kinds: Vec<(&str, &str)> = rec
         .artifacts
         .iter()
@@ -181,7 +181,7 @@ fn rerun_repeats_the_recorded_experiment_bit_for_bit() {
     let rerun = record::load(&dirs[1]).unwrap();
     assert_eq!(rerun.rerun_of.as_deref(), Some(original.id.as_str()));
     assert_eq!(rerun.seed, 11);
-    assert_eq!(rerun.parameters_sha256, original.parameters_sha256);
+    assert_eq!(rerun.weights_sha256, original.weights_sha256);
 }
 
 #[test]

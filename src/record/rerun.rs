@@ -125,7 +125,7 @@ pub fn compare(original: &RunRecord, rerun: &RunRecord) -> Vec<Mismatch> {
             }
         }
     }
-    if let (Some(a), Some(b)) = (&original.parameters_sha256, &rerun.parameters_sha256) {
+    if let (Some(a), Some(b)) = (&original.weights_sha256, &rerun.weights_sha256) {
         if a != b {
             out.push(Mismatch::Parameters {
                 original: a.clone(),

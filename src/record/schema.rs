@@ -46,8 +46,13 @@ pub struct RunRecord {
     /// The last epoch's value of each metric.
     #[serde(default)]
     pub final_metrics: BTreeMap<String, f64>,
-    /// SHA-256 of every trained parameter's f32 bits, in model and layer order.
+    /// SHA-256 of every trained parameter's f32 bits, in model and layer order, each in
+    /// PyTorch's layout (as model files hold them).
     #[serde(default)]
+    pub weights_sha256: Option<String>,
+    /// What records before `weights_sha256` held: the same, in the layout the engine trained
+    /// in. Read, never written or compared (the layouts differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters_sha256: Option<String>,
     /// Files the run wrote, relative to the run directory.
     #[serde(default)]

@@ -105,12 +105,12 @@ impl Recorder {
     }
 
     /// The final update: status, end time and the trained parameters' hash.
-    pub fn finish(&self, status: Status, parameters_sha256: Option<String>) -> RecordResult<()> {
+    pub fn finish(&self, status: Status, weights_sha256: Option<String>) -> RecordResult<()> {
         let mut live = lock(&self.live);
         live.record.status = status;
         live.record.ended = Some(super::provenance::now());
-        if parameters_sha256.is_some() {
-            live.record.parameters_sha256 = parameters_sha256;
+        if weights_sha256.is_some() {
+            live.record.weights_sha256 = weights_sha256;
         }
         write_all(&live)
     }

@@ -91,7 +91,7 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
         g.bench_function(format!("{name} backward"), |bench| {
             bench.iter_batched(
                 || conv2d(x.clone().leaky_traced(), &w, &b, &spec).sum::<(), _>(),
-                |l| l.backward(),
+                Backward::backward,
                 BatchSize::SmallInput,
             );
         });
@@ -114,7 +114,7 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
                 let (_, tape) = token.split_tape();
                 dev.zeros::<Rank0>().put_tape(tape)
             },
-            |l| l.backward(),
+            Backward::backward,
             BatchSize::SmallInput,
         );
     });
@@ -132,7 +132,7 @@ fn pool<M: Measurement + 'static>(c: &mut Criterion<M>) {
     g.bench_function("maxpool 2x2 on 64x32x26x26 backward", |bench| {
         bench.iter_batched(
             || pool2d(y.clone().leaky_traced(), &spec).sum::<(), _>(),
-            |l| l.backward(),
+            Backward::backward,
             BatchSize::SmallInput,
         );
     });
@@ -191,7 +191,7 @@ fn dense_layers<M: Measurement + 'static>(c: &mut Criterion<M>) {
         g.bench_function(format!("{name} backward"), |bench| {
             bench.iter_batched(
                 || dense(x.clone().leaky_traced(), &w, &b, relu).sum::<(), _>(),
-                |l| l.backward(),
+                Backward::backward,
                 BatchSize::SmallInput,
             );
         });
@@ -212,7 +212,7 @@ fn cross_entropy<M: Measurement + 'static>(c: &mut Criterion<M>) {
     g.bench_function("sparse cross-entropy 64x10 backward", |bench| {
         bench.iter_batched(
             || loss(&dev, kind, logits.clone().leaky_traced(), &target),
-            |l| l.backward(),
+            Backward::backward,
             BatchSize::SmallInput,
         );
     });
@@ -290,7 +290,7 @@ fn process_cpu_ns() -> f64 {
         tv_nsec: 0,
     };
     // SAFETY: a valid clock id and a pointer to a live timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &raw mut ts) };
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }
 
@@ -328,11 +328,13 @@ impl ValueFormatter for CpuFormatter {
         } else {
             (1e6, "ms cpu")
         };
-        values.iter_mut().for_each(|v| *v /= div);
+        for v in values.iter_mut() {
+            *v /= div;
+        }
         unit
     }
     fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
-        values.iter_mut().for_each(|v| *v = 0.0);
+        values.fill(0.0);
         "-"
     }
     fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {

@@ -12,6 +12,7 @@ pub mod scalar;
 pub mod score;
 pub mod train_loop;
 
+use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,14 +113,14 @@ pub struct RunOptions {
 /// and `completed`, `interrupted` or `failed` (with the error, or the panic) at the end.
 /// `out` receives the log lines.
 pub fn run(
-    exp: Arc<Experiment>,
+    exp: &Arc<Experiment>,
     runs_dir: &Path,
-    options: RunOptions,
+    options: &RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
     let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     // Read every data set before creating anything, so bad data leaves no trace.
-    let examples = load_examples(&exp)?;
+    let examples = load_examples(exp)?;
     let mut engine = Engine::new(exp.clone());
     for action in &exp.before {
         if let Action::Load { model, path, .. } = action {
@@ -129,30 +130,30 @@ pub fn run(
     let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
     let (dir, id) = record::id::create_run_dir(runs_dir, &exp.name, &id)?;
     // A disk too full for the run's models and checkpoints is known now, not hours later.
-    let (needed, what) = crate::output::space::run_output_estimate(&exp);
+    let (needed, what) = crate::output::space::run_output_estimate(exp);
     if let Err(e) = crate::output::space::ensure_space(runs_dir, needed, &what) {
         let _ = std::fs::remove_dir(&dir);
         return Err(e.into());
     }
     let recorder = Recorder::start(
         &dir,
-        record::new_record(&exp, &options.provenance, id, threads),
+        record::new_record(exp, &options.provenance, id, threads),
     )?;
-    execute(exp, engine, examples, recorder, None, &options, out)
+    execute(exp, engine, examples, &recorder, None, options, out)
 }
 
 /// Continues a run from the newest checkpoint in its directory, in the same record.
 pub fn resume(
-    exp: Arc<Experiment>,
+    exp: &Arc<Experiment>,
     dir: &Path,
-    options: RunOptions,
+    options: &RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
     let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     let (path, checkpoint) = checkpoint::read_latest(dir)?;
     // A kill during a write leaves its hidden temporary file; the run owns the directory now.
     crate::output::atomic::remove_stale_temporaries(dir);
-    let examples = load_examples(&exp)?;
+    let examples = load_examples(exp)?;
     let mut engine = Engine::new(exp.clone());
     engine
         .restore(&checkpoint.engine)
@@ -167,14 +168,14 @@ pub fn resume(
                 } => format!("`{name}` has shape {found:?}, not {expected:?}"),
             },
         })?;
-    notice(&options, &format!("resuming from {}", path.display()));
+    notice(options, &format!("resuming from {}", path.display()));
     let record = match record::load(&dir.join(record::RECORD_FILE)) {
         Ok(r) => r,
         Err(_) => {
             let id = dir
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            record::new_record(&exp, &options.provenance, id, threads)
+            record::new_record(exp, &options.provenance, id, threads)
         }
     };
     let recorder = Recorder::start(dir, record)?;
@@ -182,20 +183,20 @@ pub fn resume(
         exp,
         engine,
         examples,
-        recorder,
-        Some(checkpoint),
-        &options,
+        &recorder,
+        Some(&checkpoint),
+        options,
         out,
     )
 }
 
 /// The epochs and the `after` actions, with the record's final status whatever happens.
 fn execute(
-    exp: Arc<Experiment>,
+    exp: &Arc<Experiment>,
     engine: Engine,
     examples: Vec<Arc<Examples>>,
-    recorder: Recorder,
-    checkpoint: Option<checkpoint::Checkpoint>,
+    recorder: &Recorder,
+    checkpoint: Option<&checkpoint::Checkpoint>,
     options: &RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
@@ -206,7 +207,7 @@ fn execute(
     // A panic inside the loop (a bug of ours) still leaves a record that says `failed`.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         train(
-            &exp, engine, examples, &recorder, checkpoint, options, &mut tee,
+            exp, engine, examples, recorder, checkpoint, options, &mut tee,
         )
     }));
     match outcome {
@@ -254,7 +255,7 @@ fn train(
     engine: Engine,
     examples: Vec<Arc<Examples>>,
     recorder: &Recorder,
-    checkpoint: Option<checkpoint::Checkpoint>,
+    checkpoint: Option<&checkpoint::Checkpoint>,
     options: &RunOptions,
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
@@ -273,8 +274,8 @@ fn train(
         every_epochs: exp.checkpoints.every_epochs,
         keep: exp.checkpoints.keep,
     });
-    let first_epoch = checkpoint.as_ref().map_or(0, |c| c.position.epoch);
-    if let Some(c) = &checkpoint {
+    let first_epoch = checkpoint.map_or(0, |c| c.position.epoch);
+    if let Some(c) = checkpoint {
         lp.restore(&c.position);
     }
     for epoch in first_epoch..exp.epochs {
@@ -381,10 +382,11 @@ fn train(
 fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
     let mut line = format!("Epoch {}", epoch + 1);
     for (name, h) in metrics.names.iter().zip(&metrics.history) {
-        line.push_str(&format!(
+        let _ = write!(
+            line,
             ", {name}: {:.4}",
             h.last().copied().unwrap_or(f64::NAN)
-        ));
+        );
     }
     line
 }

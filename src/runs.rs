@@ -3,6 +3,7 @@
 //! their curves. The commands themselves (arguments, messages, exit codes) are `cli::runs`.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
 use std::path::Path;
 
 use crate::diff;
@@ -164,19 +165,13 @@ pub fn plot_curves(runs: &[RunRecord], path: &Path) -> OutputResult<()> {
 pub fn compare_text(runs: &[RunRecord]) -> String {
     let mut out = String::new();
     for (i, r) in runs.iter().enumerate() {
-        out.push_str(&format!(
-            "r{}: {} {} ({})\n",
-            i + 1,
-            r.experiment,
-            r.id,
-            status(r)
-        ));
+        let _ = writeln!(out, "r{}: {} {} ({})", i + 1, r.experiment, r.id, status(r));
     }
     let Some(base) = runs.first() else {
         return out;
     };
     for (i, r) in runs.iter().enumerate().skip(1) {
-        out.push_str(&format!("\nr1 → r{}:\n", i + 1));
+        let _ = write!(out, "\nr1 → r{}:\n", i + 1);
         let texts = (
             base.source.resolved.as_deref().unwrap_or(""),
             r.source.resolved.as_deref().unwrap_or(""),
@@ -187,14 +182,13 @@ pub fn compare_text(runs: &[RunRecord]) -> String {
             diff::Format::Text,
         ) {
             // Skip the `---`/`+++` header: the runs are named above.
-            Ok(d) => d
-                .lines()
-                .skip(2)
-                .for_each(|l| out.push_str(&format!("  {l}\n"))),
+            Ok(d) => d.lines().skip(2).for_each(|l| {
+                let _ = writeln!(out, "  {l}");
+            }),
             Err(_) => out.push_str("  (an experiment text does not parse)\n"),
         }
         if base.seed != r.seed {
-            out.push_str(&format!("  ~ seed: {} → {}\n", base.seed, r.seed));
+            let _ = writeln!(out, "  ~ seed: {} → {}", base.seed, r.seed);
         }
         let data = |r: &RunRecord| r.data.iter().map(|d| d.sha256.clone()).collect::<Vec<_>>();
         if data(base) != data(r) {

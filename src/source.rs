@@ -26,6 +26,7 @@ impl Span {
     }
 
     /// The smallest span covering both.
+    #[must_use]
     pub fn to(self, other: Span) -> Span {
         Span::new(self.start.min(other.start), self.end.max(other.end))
     }
@@ -54,6 +55,9 @@ impl Source {
     /// A lone `\r` (classic Mac line ending) becomes `\n`: the grammar already
     /// reads it as a line break, and this way line numbers, miette's snippets and
     /// `expr fmt` agree. Byte offsets do not move, so spans stay valid.
+    ///
+    /// # Panics
+    /// Never: replacing one ASCII byte with another keeps the text UTF-8.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
         let text = if has_lone_cr(&text) {

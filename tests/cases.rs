@@ -13,6 +13,7 @@
 //!   `check/` and `syntax/` have at least one.
 //! - The rendered diagnostics of every invalid case (no colour, 100 columns) are
 //!   snapshotted in `tests/cases/snapshots/<stage>__<behaviour>.snap`.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! The command line: coreutils `expr` keeps working, our subcommands answer
 //! with the right exit codes.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 

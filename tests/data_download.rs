@@ -1,4 +1,5 @@
 //! Downloads against a loopback HTTP server: only verified files may ever appear in the cache.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -1,5 +1,6 @@
 //! A catalogue of good and corrupt IDX files, generated in a temporary folder; each must read or
 //! fail with the right error kind, never panic and never allocate what the file cannot hold.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! The real MNIST, read from `$EXPR_DATA` (set to /work/shared/data here when unset; CI sets it
 //! relative to the repository root, which `load_mnist` resolves against the working directory).
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::fs::File;
 use std::io::{self, BufReader};

@@ -1,5 +1,6 @@
 //! `expr diff`: changes by meaning, insensitive to layout and declaration order; git
 //! revisions as inputs; and expr as git's diff driver (textconv and external command).
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 

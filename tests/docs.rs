@@ -1,5 +1,6 @@
 //! Every ```exp block in docs/language.md checks clean; every ```exp fragment
 //! block parses; both are in `expr fmt`'s canonical form.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::path::Path;
 

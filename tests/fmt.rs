@@ -1,6 +1,7 @@
 //! `expr fmt`: meaning-preserving (the text parses to the same tree, spans
 //! aside), idempotent, and already applied to every file we ship; plus random
 //! experiments with comments and odd spacing in every gap.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -310,8 +311,8 @@ fn random_expr(rng: &mut ChaCha8Rng, t: &mut Vec<String>, depth: u32) {
             t.push(name(rng));
         }
         _ => {
-            random_expr(rng, t, depth - 1);
             const OPS: &[&str] = &["+", "-", "*", "/", "**"];
+            random_expr(rng, t, depth - 1);
             t.push(OPS[rng.gen_range(0..OPS.len())].into());
             random_expr(rng, t, depth - 1);
         }

@@ -3,6 +3,7 @@
 //! the seed corpus (`fuzz/corpus/parse_check_fmt/`) mutated at random: bytes
 //! flipped, inserted, deleted, lines duplicated and spliced between files.
 //! Nothing may panic; what parses must format idempotently to the same tree.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::path::Path;
 

@@ -18,10 +18,10 @@ use pest::{consumes_to, parses_to, Parser};
 /// `rule"text"`; an expression rule or an `arg` with a single child shows as that child.
 fn tree(rule: Rule, input: &str) -> String {
     let pairs = ExprParser::parse(rule, input).unwrap_or_else(|e| panic!("{input:?}:\n{e}"));
-    pairs.map(show).collect::<Vec<_>>().join(" ")
+    pairs.map(|p| show(&p)).collect::<Vec<_>>().join(" ")
 }
 
-fn show(pair: Pair<'_, Rule>) -> String {
+fn show(pair: &Pair<'_, Rule>) -> String {
     let rule = pair.as_rule();
     let children: Vec<Pair<'_, Rule>> = pair.clone().into_inner().collect();
     let chain = matches!(
@@ -35,10 +35,10 @@ fn show(pair: Pair<'_, Rule>) -> String {
             | Rule::arg
     );
     match children.len() {
-        1 if chain => show(children[0].clone()),
+        1 if chain => show(&children[0]),
         0 => format!("{rule:?}{:?}", pair.as_str()),
         _ => {
-            let inner: Vec<String> = children.into_iter().map(show).collect();
+            let inner: Vec<String> = children.iter().map(show).collect();
             format!("{rule:?}({})", inner.join(" "))
         }
     }

@@ -1,6 +1,7 @@
 //! One epoch of the shipped experiments/mnist.exp on the full MNIST, through
 //! the binary, as a user runs it. Release builds only: a debug build of the
 //! engine is far too slow for a full epoch.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `--set` overrides: each path kind edits the right place of the text, later overrides win,
 //! and bad paths or values are diagnostics that point into the file or the argument.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use expr::overrides::{apply, Override};
 use expr::source::Source;

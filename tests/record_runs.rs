@@ -1,4 +1,5 @@
 //! `expr runs` and `expr compare` over real recorded runs.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 
@@ -13,7 +14,7 @@ fn expr(cwd: &Path, args: &[&str]) -> Output {
         .expect("expr runs")
 }
 
-fn ok(out: Output) -> String {
+fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "{}",
@@ -27,8 +28,8 @@ fn two_runs() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("small.exp"), common::mlp_experiment(d, false, "")).unwrap();
-    ok(expr(d, &["run", "small.exp", "--epochs", "2"]));
-    ok(expr(
+    ok(&expr(d, &["run", "small.exp", "--epochs", "2"]));
+    ok(&expr(
         d,
         &["run", "small.exp", "--epochs", "2", "--set", "opt.lr=1e-4"],
     ));
@@ -42,7 +43,7 @@ fn two_runs() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
 #[test]
 fn runs_lists_every_run_and_sorts_by_a_metric() {
     let (dir, dirs) = two_runs();
-    let table = ok(expr(dir.path(), &["runs"]));
+    let table = ok(&expr(dir.path(), &["runs"]));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
     for column in [
@@ -66,7 +67,7 @@ fn runs_lists_every_run_and_sorts_by_a_metric() {
         "{table}"
     );
     // The slow learning rate has the higher loss: lowest loss first with --reverse.
-    let by_loss = ok(expr(
+    let by_loss = ok(&expr(
         dir.path(),
         &["runs", "--sort", "train_loss", "--reverse"],
     ));
@@ -74,7 +75,7 @@ fn runs_lists_every_run_and_sorts_by_a_metric() {
         !by_loss.lines().nth(1).unwrap().contains("opt.lr=1e-4"),
         "{by_loss}"
     );
-    let by_loss = ok(expr(
+    let by_loss = ok(&expr(
         dir.path(),
         &["runs", "runs/small", "--sort", "train_loss"],
     ));
@@ -92,7 +93,7 @@ fn compare_shows_the_parameter_diff_metric_deltas_and_a_plot() {
     let (dir, dirs) = two_runs();
     let a = dirs[0].to_str().unwrap();
     let b = dirs[1].join("run.yaml");
-    let out = ok(expr(
+    let out = ok(&expr(
         dir.path(),
         &["compare", a, b.to_str().unwrap(), "--plot", "cmp.png"],
     ));

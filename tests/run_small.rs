@@ -1,5 +1,6 @@
 //! End-to-end runs on small generated data: training learns, runs are
 //! deterministic, and the explicit step equals the sugared one bit for bit.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 
@@ -64,9 +65,9 @@ fn an_absurd_learning_rate_stops_with_the_step_and_the_value() {
     let exp = expr::check::check(&file).unwrap();
     let mut out = |_: &str| {};
     let err = run(
-        Arc::new(exp),
+        &Arc::new(exp),
         &dir.path().join("runs"),
-        RunOptions::default(),
+        &RunOptions::default(),
         &mut out,
     )
     .err()

@@ -1,6 +1,7 @@
 //! The shipped multi-model experiments on small generated data: they run, draw
 //! their grids, are deterministic, and each `update` moves only its optimizer's
 //! models; mnist.exp's standard step written out equals the sugar bit for bit.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
 
@@ -146,9 +147,9 @@ fn gan_samples_are_scored_by_a_saved_classifier() {
     let gan = common::run_text(dir.path(), &gan_text);
     let mnist = common::run_text(dir.path(), &mnist_text);
     let score = expr::run::score::score(
-        check(&gan_text),
+        &check(&gan_text),
         &gan.dir,
-        check(&mnist_text),
+        &check(&mnist_text),
         &mnist.dir.join("classifier.safetensors"),
         100,
         5,

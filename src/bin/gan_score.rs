@@ -39,9 +39,9 @@ fn main() -> ExitCode {
     let result = experiment(&args.gan).and_then(|gan| {
         let classifier = experiment(&args.classifier_exp)?;
         expr::run::score::score(
-            gan,
+            &gan,
             &args.run_dir,
-            classifier,
+            &classifier,
             &args.classifier,
             args.samples,
             args.seed,

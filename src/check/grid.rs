@@ -151,9 +151,8 @@ fn square(n: usize) -> Option<(usize, usize)> {
 /// Diagnostics come from `check_grid`; this pass keeps none.
 pub fn infer_grid_models(file: &File, cx: &mut StepCx<'_>, steps: &[Step]) {
     for decl in &file.decls {
-        let body = match &decl.kind {
-            DeclKind::Hook { body, .. } | DeclKind::After { body } => body,
-            _ => continue,
+        let (DeclKind::Hook { body, .. } | DeclKind::After { body }) = &decl.kind else {
+            continue;
         };
         for stmt in body {
             let StmtKind::Call(call) = &stmt.kind else {

@@ -253,9 +253,11 @@ fn output_shape(
                 "conv2d",
                 "kernel",
                 (h, w),
-                *kernel,
-                *stride,
-                *padding,
+                Window {
+                    size: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                },
                 span,
                 errors,
             )?;
@@ -277,9 +279,11 @@ fn output_shape(
                 layer,
                 "pool",
                 (h, w),
-                *size,
-                *stride,
-                *padding,
+                Window {
+                    size: *size,
+                    stride: *stride,
+                    padding: *padding,
+                },
                 span,
                 errors,
             )?;
@@ -315,14 +319,23 @@ fn image_input(
     None
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A window sliding over an image, as a conv or pool layer declares it.
+#[derive(Clone, Copy)]
+struct Window {
+    size: (usize, usize),
+    stride: (usize, usize),
+    padding: Padding,
+}
+
 fn spatial(
     layer: &str,
     what: &str,
     (h, w): (usize, usize),
-    window: (usize, usize),
-    stride: (usize, usize),
-    padding: Padding,
+    Window {
+        size: window,
+        stride,
+        padding,
+    }: Window,
     span: Span,
     errors: &mut Vec<CheckError>,
 ) -> Option<(usize, usize)> {

@@ -470,9 +470,9 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Clip {
-    /// Each gradient tensor to this L2 norm (tf.clip_by_norm).
+    /// Each gradient tensor to this L2 norm (`tf.clip_by_norm`).
     Norm(f32),
-    /// All gradient tensors together to this L2 norm (tf.clip_by_global_norm).
+    /// All gradient tensors together to this L2 norm (`tf.clip_by_global_norm`).
     GlobalNorm(f32),
     /// Each element to [-v, v].
     Value(f32),

@@ -116,6 +116,7 @@ impl Reader<'_, '_> {
         }
     }
 
+    #[allow(clippy::unused_self)] // called like its sibling methods
     fn unary(
         &mut self,
         f: UnaryFn,

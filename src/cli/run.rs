@@ -89,8 +89,8 @@ pub fn main(args: &RunArgs) -> ExitCode {
         provenance,
     };
     let result = match &args.resume {
-        Some(dir) => resume(Arc::new(exp), dir, options, &mut print),
-        None => run(Arc::new(exp), &args.runs_dir, options, &mut print),
+        Some(dir) => resume(&Arc::new(exp), dir, &options, &mut print),
+        None => run(&Arc::new(exp), &args.runs_dir, &options, &mut print),
     };
     match result {
         Ok(result) => {

@@ -33,7 +33,7 @@ pub fn download_verified(
     })?;
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_secs(60))
+        .timeout_read(Duration::from_mins(1))
         .build();
     let mut attempts = Vec::new();
     for base in base_urls {
@@ -180,14 +180,14 @@ fn copy_body(
         }
         writer
             .write_all(&buf[..n])
-            .map_err(|source| write_error(url, source))?;
+            .map_err(|source| write_error(url, &source))?;
         bar.inc(n as u64);
     }
-    writer.flush().map_err(|source| write_error(url, source))?;
+    writer.flush().map_err(|source| write_error(url, &source))?;
     Ok(received)
 }
 
-fn write_error(url: &str, source: io::Error) -> DownloadError {
+fn write_error(url: &str, source: &io::Error) -> DownloadError {
     DownloadError::Transport {
         url: url.to_string(),
         reason: format!("writing the download failed: {source}"),

@@ -41,9 +41,12 @@ impl Examples {
 
     /// Writes `images[indices]` as `f32 * scale` into `out` (len = `indices.len() * features`).
     ///
-    /// Panics if `out` has the wrong length or an index is out of range: both are bugs of the
+    /// # Panics
+    /// If `out` has the wrong length or an index is out of range: both are bugs of the
     /// caller, which sizes its batch buffer and draws indices from `0..len()`.
     pub fn fill_batch(&self, indices: &[usize], scale: f32, out: &mut [f32]) {
+        use rayon::prelude::*;
+
         let features = self.features();
         assert_eq!(
             out.len(),
@@ -56,7 +59,6 @@ impl Examples {
         }
         // Rows are independent: a batch is split over the threads (on the step's critical
         // path, the other thread would otherwise wait), in chunks of a few examples.
-        use rayon::prelude::*;
         let per_task = (4096 / features).max(1);
         out.par_chunks_mut(features * per_task)
             .zip(indices.par_chunks(per_task))

@@ -203,7 +203,11 @@ fn parameter_counts(file: &File) -> BTreeMap<String, Vec<usize>> {
             exp.models
                 .iter()
                 .map(|m| {
-                    let counts = m.layers.iter().map(|l| l.parameter_count()).collect();
+                    let counts = m
+                        .layers
+                        .iter()
+                        .map(crate::check::plan::Layer::parameter_count)
+                        .collect();
                     (m.name.clone(), counts)
                 })
                 .collect()

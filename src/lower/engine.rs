@@ -122,7 +122,12 @@ impl Engine {
     pub fn parameters(&self) -> Vec<Vec<Vec<f32>>> {
         self.models
             .iter()
-            .map(|m| m.params.iter().map(|p| p.canonical_value()).collect())
+            .map(|m| {
+                m.params
+                    .iter()
+                    .map(super::params::Param::canonical_value)
+                    .collect()
+            })
             .collect()
     }
 

@@ -5,8 +5,8 @@ use ndarray_rand::rand_distr::Uniform;
 use ndarray_rand::RandomExt;
 use rand_chacha::ChaCha8Rng;
 
-/// Glorot (Xavier) uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)).
-/// For a conv kernel (out, in, kh, kw), fan_in = in*kh*kw and fan_out = out*kh*kw.
+/// Glorot (Xavier) uniform: U(-l, l) with `l = sqrt(6 / (fan_in + fan_out))`.
+/// For a conv kernel (out, in, kh, kw), `fan_in = in*kh*kw` and `fan_out = out*kh*kw`.
 pub fn glorot_uniform(shape: &[usize], rng: &mut ChaCha8Rng) -> Vec<f32> {
     let (fan_in, fan_out) = match shape {
         [fan_in, fan_out] => (*fan_in, *fan_out),

@@ -84,6 +84,8 @@ mod tests {
             &Target::Labels(&[0, 2]),
         );
         let lse = |r: &[f32]| r.iter().map(|x| x.exp()).sum::<f32>().ln();
+        // The batch mean as written in the formula, not `f32::midpoint`.
+        #[allow(clippy::manual_midpoint)]
         let expect = ((lse(&logits[..3]) - 2.0) + (lse(&logits[3..]) - 0.3)) / 2.0;
         assert!((v - expect).abs() < 1e-6, "{v} vs {expect}");
     }

@@ -3,8 +3,8 @@
 //! are ours, so they can be checkpointed.
 //!
 //! Differences from dfdx's kernels, on purpose: Keras' Adam adds epsilon to
-//! sqrt(v) before bias correction of the step size (dfdx adds it to
-//! sqrt(v_hat)); Keras' RMSprop starts its square average at 0 (dfdx at 1).
+//! `sqrt(v)` before bias correction of the step size (dfdx adds it to
+//! `sqrt(v_hat)`); Keras' RMSprop starts its square average at 0 (dfdx at 1).
 
 use crate::check::plan::OptimizerKind;
 use crate::ops::cpu::simd::avx2_or_portable;
@@ -74,7 +74,8 @@ impl OptimizerState {
                 let [m, v] = &mut slots[..] else {
                     unreachable!("adam keeps two slots")
                 };
-                adam(param, grad, m, v, lr, t, beta1, beta2, epsilon, 0.0);
+                let k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, 0.0);
+                adam(param, grad, m, v, k);
             }
             OptimizerKind::AdamW {
                 beta1,
@@ -85,18 +86,8 @@ impl OptimizerState {
                 let [m, v] = &mut slots[..] else {
                     unreachable!("adamw keeps two slots")
                 };
-                adam(
-                    param,
-                    grad,
-                    m,
-                    v,
-                    lr,
-                    t,
-                    beta1,
-                    beta2,
-                    epsilon,
-                    weight_decay,
-                );
+                let k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, weight_decay);
+                adam(param, grad, m, v, k);
             }
             OptimizerKind::RmsProp {
                 rho,
@@ -129,31 +120,8 @@ impl OptimizerState {
 ///
 /// Elementwise, so it is split into chunks over the worker threads: the
 /// result does not depend on the split.
-#[allow(clippy::too_many_arguments)]
-fn adam(
-    param: &mut [f32],
-    grad: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    lr: f32,
-    t: i32,
-    beta1: f64,
-    beta2: f64,
-    epsilon: f64,
-    weight_decay: f64,
-) {
+fn adam(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], k: AdamCoefficients) {
     const CHUNK: usize = 16 * 1024;
-    let alpha = (f64::from(lr) * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t))) as f32;
-    let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
-    // 1 - wd * lr, applied before the moment update (no-op for Adam).
-    let decay = 1.0 - (weight_decay as f32) * lr;
-    let k = AdamCoefficients {
-        alpha,
-        b1,
-        b2,
-        eps,
-        decay,
-    };
     let threads = rayon::current_num_threads();
     if param.len() < 2 * CHUNK || threads == 1 {
         adam_chunk(param, grad, m, v, k);
@@ -181,6 +149,23 @@ struct AdamCoefficients {
     b2: f32,
     eps: f32,
     decay: f32,
+}
+
+impl AdamCoefficients {
+    /// The scalars of update `t` (from 1) at learning rate `lr`; `weight_decay` is 0 for Adam.
+    fn new(lr: f32, t: i32, beta1: f64, beta2: f64, epsilon: f64, weight_decay: f64) -> Self {
+        let alpha = (f64::from(lr) * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t))) as f32;
+        let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
+        // 1 - wd * lr, applied before the moment update (no-op for Adam).
+        let decay = 1.0 - (weight_decay as f32) * lr;
+        AdamCoefficients {
+            alpha,
+            b1,
+            b2,
+            eps,
+            decay,
+        }
+    }
 }
 
 // Square root and division dominate the update; AVX2 does them 8 wide instead of SSE's 4.

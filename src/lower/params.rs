@@ -66,6 +66,9 @@ pub enum RowOrder {
 impl RowOrder {
     /// `value` (rows of `cols` elements) reordered from canonical to this order, or back
     /// when `to_canonical`.
+    ///
+    /// # Panics
+    /// If `value` is not `channels * positions` rows of `cols`: a bug of the caller.
     pub fn apply(self, value: &[f32], cols: usize, to_canonical: bool) -> Vec<f32> {
         let RowOrder::ChannelsLast {
             channels,
@@ -111,6 +114,7 @@ impl Param {
     }
 
     /// Marks a dense weight, stored (in, out), as the transpose of its canonical layout.
+    #[must_use]
     pub fn transposed(mut self) -> Self {
         self.transposed = true;
         self

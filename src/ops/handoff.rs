@@ -39,6 +39,9 @@ impl GradCell {
 
     /// Takes the gradient left, or zeros of length `len` where none was (the dense output
     /// did not reach the loss).
+    ///
+    /// # Panics
+    /// If the gradient handed back is not of length `len`: a bug of the op that handed it.
     pub fn take(&self, len: usize) -> Vec<f32> {
         let mut slot = self
             .0

@@ -109,7 +109,9 @@ pub(crate) fn pool(
 }
 
 pub(crate) fn relu(v: &mut [f64]) {
-    v.iter_mut().for_each(|v| *v = v.max(0.0));
+    for v in v.iter_mut() {
+        *v = v.max(0.0);
+    }
 }
 
 pub(crate) fn widen(v: &[f32]) -> Vec<f64> {

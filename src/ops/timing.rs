@@ -113,7 +113,7 @@ fn functional_only(
             (y.clone().leaky_traced() * r.clone())
                 .sum::<(), _>()
                 .backward(),
-        )
+        );
     });
     (fwd, all)
 }

@@ -224,7 +224,7 @@ fn count(file: &ast::File, pred: impl Fn(&DeclKind) -> bool) -> usize {
     file.decls.iter().filter(|d| pred(&d.kind)).count()
 }
 
-fn target<'a>(path: String, place: Place<'a>, decl_span: Span, alias: bool) -> Target<'a> {
+fn target(path: String, place: Place<'_>, decl_span: Span, alias: bool) -> Target<'_> {
     Target {
         path,
         place,

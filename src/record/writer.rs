@@ -5,6 +5,7 @@
 //! the run finishes the record as `interrupted`; a killed process leaves the last complete
 //! state (`running`), which is still a valid record.
 
+use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -161,7 +162,7 @@ pub fn metrics_csv(record: &RunRecord) -> String {
     let mut rows = record.steps.iter().peekable();
     for epoch in 0..record.epochs_done() {
         while let Some(row) = rows.next_if(|r| r.epoch <= epoch + 1) {
-            out.push_str(&format!("{},{}", row.epoch, row.step));
+            let _ = write!(out, "{},{}", row.epoch, row.step);
             let index = |name: &str| record.metrics.iter().position(|m| m == name);
             for (name, _) in &history {
                 cell(
@@ -182,7 +183,7 @@ pub fn metrics_csv(record: &RunRecord) -> String {
         for s in [seconds.map(|s| s.train), seconds.map(|s| s.eval)] {
             out.push(',');
             if let Some(s) = s {
-                out.push_str(&format!("{s:.3}"));
+                let _ = write!(out, "{s:.3}");
             }
         }
         out.push('\n');

@@ -28,6 +28,7 @@ pub struct Images {
 }
 
 /// Evaluates a `grid` action's tensors; `noise_seed` seeds its noise.
+#[allow(clippy::implicit_hasher)] // the loop's own map, always with std's hasher
 pub fn images(
     engine: &Engine,
     action: &Action,
@@ -77,6 +78,7 @@ pub fn images(
 
 /// Draws a `grid` action into `dir`; `epoch` is 1-based. Returns the file written,
 /// or `None` when the step it reads has not run yet this epoch.
+#[allow(clippy::implicit_hasher)] // the loop's own map, always with std's hasher
 pub fn draw(
     engine: &Engine,
     action: &Action,

@@ -118,29 +118,32 @@ impl Loop<'_> {
 
 /// Gradient clipping, before the update (TensorFlow's formulas).
 pub mod clip {
-    /// tf.clip_by_norm: scale the tensor down to `max` L2 norm if it is longer.
+    /// `tf.clip_by_norm`: scale the tensor down to `max` L2 norm if it is longer.
     pub fn by_norm(grad: &mut [f32], max: f32) {
         let norm = l2(grad);
         if norm > f64::from(max) {
             let scale = (f64::from(max) / norm) as f32;
-            grad.iter_mut().for_each(|g| *g *= scale);
+            for g in grad.iter_mut() {
+                *g *= scale;
+            }
         }
     }
 
-    /// tf.clip_by_global_norm: all tensors scaled by max / max(global_norm, max).
+    /// `tf.clip_by_global_norm`: all tensors scaled by `max / max(global_norm, max)`.
     pub fn by_global_norm(grads: &mut [Vec<f32>], max: f32) {
         let global = grads.iter().map(|g| l2(g).powi(2)).sum::<f64>().sqrt();
         if global > f64::from(max) {
             let scale = (f64::from(max) / global) as f32;
-            grads
-                .iter_mut()
-                .flat_map(|g| g.iter_mut())
-                .for_each(|g| *g *= scale);
+            for g in grads.iter_mut().flat_map(|g| g.iter_mut()) {
+                *g *= scale;
+            }
         }
     }
 
     pub fn by_value(grad: &mut [f32], max: f32) {
-        grad.iter_mut().for_each(|g| *g = g.clamp(-max, max));
+        for g in grad.iter_mut() {
+            *g = g.clamp(-max, max);
+        }
     }
 
     fn l2(v: &[f32]) -> f64 {

@@ -27,9 +27,9 @@ pub struct Score {
 /// # Errors
 /// A readable message when a file is missing or does not fit, or `gan` has no `grid`.
 pub fn score(
-    gan: Arc<Experiment>,
+    gan: &Arc<Experiment>,
     run_dir: &Path,
-    classifier_exp: Arc<Experiment>,
+    classifier_exp: &Arc<Experiment>,
     classifier_file: &Path,
     samples: usize,
     seed: u64,

@@ -21,7 +21,7 @@ pub struct SyntaxError {
 }
 
 impl SyntaxError {
-    pub(crate) fn from_pest(err: pest::error::Error<Rule>) -> Self {
+    pub(crate) fn from_pest(err: &pest::error::Error<Rule>) -> Self {
         let start = match err.location {
             InputLocation::Pos(p) => p,
             InputLocation::Span((s, _)) => s,
@@ -40,7 +40,7 @@ impl SyntaxError {
             })
             .unwrap_or_default();
         let expected = match &err.variant {
-            ErrorVariant::ParsingError { positives, .. } => describe(positives, tokens),
+            ErrorVariant::ParsingError { positives, .. } => describe(positives, &tokens),
             ErrorVariant::CustomError { message } => message.clone(),
         };
         let line = err.line();
@@ -79,13 +79,13 @@ trait LineColStart {
 impl LineColStart for pest::error::Error<Rule> {
     fn line_col_of_start(&self) -> usize {
         match self.line_col {
-            pest::error::LineColLocation::Pos((_, c)) => c,
-            pest::error::LineColLocation::Span((_, c), _) => c,
+            pest::error::LineColLocation::Pos((_, c))
+            | pest::error::LineColLocation::Span((_, c), _) => c,
         }
     }
 }
 
-fn describe(rules: &[Rule], tokens: Vec<String>) -> String {
+fn describe(rules: &[Rule], tokens: &[String]) -> String {
     let mut names: Vec<&str> = rules.iter().map(|r| rule_name(*r)).collect();
     // Punctuation the grammar expected here, e.g. `,` or `)`.
     names.extend(
@@ -156,12 +156,6 @@ fn rule_name(rule: Rule) -> &'static str {
 }
 
 fn help_for(expected: &str, token: &str) -> Option<String> {
-    if token.starts_with('#') {
-        return Some("comments start with `//`".to_string());
-    }
-    if token.starts_with('\'') {
-        return Some("strings use double quotes: \"...\"".to_string());
-    }
     const DECLS: &[&str] = &[
         "experiment",
         "data",
@@ -175,6 +169,12 @@ fn help_for(expected: &str, token: &str) -> Option<String> {
         "before",
         "after",
     ];
+    if token.starts_with('#') {
+        return Some("comments start with `//`".to_string());
+    }
+    if token.starts_with('\'') {
+        return Some("strings use double quotes: \"...\"".to_string());
+    }
     let word: String = token
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')

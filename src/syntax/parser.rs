@@ -5,6 +5,7 @@
 use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
+#[allow(clippy::wildcard_imports)] // the parser builds every kind of AST node
 use super::ast::*;
 use super::error::SyntaxError;
 use crate::source::Span;
@@ -18,7 +19,7 @@ pub fn parse_file(text: &str) -> Result<File, SyntaxError> {
     // Collect the literal tokens tried at the failure point, for "expected `,` or `)`".
     pest::set_error_detail(true);
     super::limits::check_limits(text)?;
-    let mut pairs = ExprParser::parse(Rule::file, text).map_err(SyntaxError::from_pest)?;
+    let mut pairs = ExprParser::parse(Rule::file, text).map_err(|e| SyntaxError::from_pest(&e))?;
     let file = pairs.next().into_iter().flat_map(Pair::into_inner);
     let decls = file
         .filter(|p| p.as_rule() != Rule::EOI)
@@ -116,6 +117,7 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Decl {
     Decl { kind, span }
 }
 
+#[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
 fn parse_ident(pair: Pair<'_, Rule>) -> Ident {
     debug_assert_eq!(pair.as_rule(), Rule::ident);
     Ident {
@@ -339,6 +341,7 @@ fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
 fn parse_number(pair: Pair<'_, Rule>) -> Expr {
     let span = Span::from(pair.as_span());
     // The grammar only admits decimal literals, which always parse; an
@@ -382,7 +385,7 @@ pub fn parse_expr_at(text: &str, offset: usize) -> Result<Expr, SyntaxError> {
         e
     })?;
     let mut pairs = ExprParser::parse(Rule::lone_expr, text).map_err(|e| {
-        let mut err = SyntaxError::from_pest(e);
+        let mut err = SyntaxError::from_pest(&e);
         err.shift(offset);
         err
     })?;

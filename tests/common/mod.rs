@@ -24,7 +24,7 @@ pub fn write_idx_set(
     let mut labels = Vec::with_capacity(8 + n);
     labels.extend_from_slice(&2049u32.to_be_bytes());
     labels.extend_from_slice(&(n as u32).to_be_bytes());
-    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
     for i in 0..n {
         let class = i % classes;
         labels.push(class as u8);
@@ -108,9 +108,9 @@ pub fn run_text(dir: &Path, text: &str) -> expr::run::RunResult {
     let exp = expr::check::check(&file).unwrap_or_else(|e| panic!("checks: {e:?}"));
     let mut out = |_: &str| {};
     expr::run::run(
-        std::sync::Arc::new(exp),
+        &std::sync::Arc::new(exp),
         &dir.join("runs"),
-        expr::run::RunOptions::default(),
+        &expr::run::RunOptions::default(),
         &mut out,
     )
     .expect("runs")

@@ -108,7 +108,7 @@ impl Avx512 {
     /// sample) the output is NCHW, computed into `cl` and transposed; without, it is written
     /// channels-last as the kernels compute it, which only a pooled plan does (its mask is
     /// empty).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // kernel operands stay plain pointers and slices
     pub(super) fn sample_forward(
         &self,
         plan: &ConvPlan,
@@ -175,7 +175,7 @@ impl Avx512 {
     /// (`[tap][channel]`) and `db`, with the sample's window `codes` from forward. `g` is NCHW
     /// and transposed into the scratch `cl_g` (room for an output sample), or channels-last
     /// already when `cl_g` is `None`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // kernel operands stay plain pointers and slices
     pub(super) fn sample_backward(
         &self,
         plan: &ConvPlan,
@@ -219,6 +219,7 @@ impl Avx512 {
 
     /// Writes the `rows x cols` row-major `src` as `cols x rows` row-major into `dst`, moving
     /// bits.
+    #[allow(clippy::unused_self)] // a method so that only a CPU with AVX-512 can reach it
     pub(super) fn transpose<S: Word, D: Word>(
         &self,
         src: &[S],
@@ -319,6 +320,7 @@ impl Word for u32 {}
 // Indexed loops over small arrays of registers read as the math they compute.
 #[allow(clippy::needless_range_loop)]
 mod kernels {
+    #[allow(clippy::wildcard_imports)] // the intrinsics, by their Intel names
     use std::arch::x86_64::*;
 
     use super::{Geometry, TAP_GROUP, WINDOW_NONE};
@@ -387,7 +389,7 @@ mod kernels {
     /// The `NP / 4` windows from `(ph, pw)` along the row, for all channels.
     #[target_feature(enable = "avx512f,fma")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // kernel operands stay plain pointers and slices
     unsafe fn pooled_windows<const NP: usize>(
         geo: &Geometry<'_>,
         x: *const f32,
@@ -416,7 +418,7 @@ mod kernels {
     /// [`pooled_windows`] for channels `cb..cb + 16 * NB`.
     #[target_feature(enable = "avx512f,fma")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // kernel operands stay plain pointers and slices
     unsafe fn pooled_block<const NP: usize, const NB: usize>(
         geo: &Geometry<'_>,
         x: *const f32,
@@ -580,7 +582,7 @@ mod kernels {
     /// adding the bias gradient along with the first group.
     #[target_feature(enable = "avx512f,fma")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // kernel operands stay plain pointers and slices
     unsafe fn backward_block<const NB: usize>(
         geo: &Geometry<'_>,
         x: *const f32,

@@ -17,9 +17,17 @@ use crate::ops::matmul::{matmul, sum, View};
 use crate::ops::pool2d::{PoolKind, PoolPlan, NO_ARGMAX};
 
 /// The forward operands backward reads.
+#[derive(Clone, Copy)]
 pub(super) struct Params<'a> {
     pub(super) x: &'a [f32],
     pub(super) w: &'a [f32],
+}
+
+/// The gradients backward adds into; `dx` is empty when the input needs none.
+pub(super) struct Grads<'a> {
+    pub(super) dx: &'a mut [f32],
+    pub(super) dw: &'a mut [f32],
+    pub(super) db: &'a mut [f32],
 }
 
 /// Adds the gradients of `x` (when `dx` is not empty), `w` and `b` for the output gradient
@@ -34,20 +42,18 @@ pub(super) fn backward(
     db: &mut [f32],
 ) {
     let fast = Avx512::new(plan);
-    backward_with(plan, params, saved, grad_out, dx, dw, db, fast.as_ref());
+    let grads = Grads { dx, dw, db };
+    backward_with(plan, params, saved, grad_out, grads, fast.as_ref());
 }
 
 /// [`backward`] on the AVX-512 path when `fast` is given and handles this call (no input
 /// gradient, max pooling), else on the portable one.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn backward_with(
     plan: &ConvPlan,
     params: Params<'_>,
     saved: &Saved,
     grad_out: &[f32],
-    dx: &mut [f32],
-    dw: &mut [f32],
-    db: &mut [f32],
+    Grads { dx, dw, db }: Grads<'_>,
     fast: Option<&Avx512>,
 ) {
     let n = plan.batch;
@@ -136,23 +142,26 @@ fn portable_partials(
                 } else {
                     &mut dx[(i - first) * plan.in_sample()..][..plan.in_sample()]
                 };
-                sample_backward(plan, params, saved, grad_out, i, dx, &mut dw, &mut db);
+                let grads = Grads {
+                    dx,
+                    dw: &mut dw,
+                    db: &mut db,
+                };
+                sample_backward(plan, params, saved, grad_out, i, grads);
             }
             (dw, db)
         })
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Sample `i`'s gradients, added into `grads` (its `dx` is the sample's own, or empty).
 fn sample_backward(
     plan: &ConvPlan,
     params: &Params<'_>,
     saved: &Saved,
     grad_out: &[f32],
     i: usize,
-    dx: &mut [f32],
-    dw: &mut [f32],
-    db: &mut [f32],
+    Grads { dx, dw, db }: Grads<'_>,
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let out_sample = o * plan.out_plane();
@@ -173,6 +182,8 @@ fn sample_backward(
 }
 
 avx2_or_portable!(
+    // The kernel entry takes its operands and scratch as plain slices, like the SIMD
+    // helpers it inlines; a struct would only be unpacked again on the next line.
     #[allow(clippy::too_many_arguments)]
     fn sample_backward_kernel(
         plan: &ConvPlan,
@@ -192,7 +203,7 @@ avx2_or_portable!(
 
 /// One sample's backward with its scratch buffers: `cols` for im2col, `dz` for the conv-plane
 /// gradient, `dcols` (empty without `dx`) for the im2col-shaped input gradient.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `sample_backward_kernel`
 #[inline(always)]
 fn sample_backward_in(
     plan: &ConvPlan,

@@ -191,6 +191,8 @@ fn sample_forward(
 }
 
 avx2_or_portable!(
+    // The kernel entry takes its operands and scratch as plain slices, like the SIMD
+    // helpers it inlines; a struct would only be unpacked again on the next line.
     #[allow(clippy::too_many_arguments)]
     fn sample_forward_kernel(
         plan: &ConvPlan,
@@ -206,7 +208,7 @@ avx2_or_portable!(
 );
 
 /// [`sample_forward`] with its scratch buffers: `cols` for im2col, `z` for the conv planes.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `sample_forward_kernel`
 #[inline(always)]
 fn sample_forward_in(
     plan: &ConvPlan,

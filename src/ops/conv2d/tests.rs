@@ -4,7 +4,7 @@
 use dfdx::prelude::*;
 
 use super::avx512::Avx512;
-use super::backward::{backward_with, Params};
+use super::backward::{backward_with, Grads, Params};
 use super::forward::{forward_with, Saved};
 use super::plan::ConvPlan;
 use super::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
@@ -21,6 +21,7 @@ struct Case {
     spec: Conv2dSpec,
 }
 
+#[allow(clippy::unnecessary_wraps)] // it fills a conv's `pool: Option<Pool2dSpec>`
 fn pool_spec(kind: PoolKind, size: usize, stride: usize, padding: Padding) -> Option<Pool2dSpec> {
     Some(Pool2dSpec {
         kind,
@@ -320,6 +321,8 @@ fn fast_cases() -> Vec<Case> {
 
 #[test]
 fn fast_path_is_taken_exactly_for_supported_plans() {
+    use Padding::{Same, Valid};
+    use PoolKind::{Avg, Max};
     if !fast_path_available() {
         eprintln!("no AVX-512F and FMA here: the fast path is not tested");
         return;
@@ -332,8 +335,6 @@ fn fast_path_is_taken_exactly_for_supported_plans() {
         let fast = c.w.0.is_multiple_of(16);
         assert_eq!(Avx512::new(&plan_of(c)).is_some(), fast, "case {i}");
     }
-    use Padding::{Same, Valid};
-    use PoolKind::{Avg, Max};
     for c in [
         // Stride 2, same padding, average or overlapping pooling, too many taps.
         case((1, 1, 9, 9), (16, 3, 3), 2, Valid),
@@ -429,7 +430,12 @@ fn fast_path_matches_the_portable_path() {
         let grads = |fast: Option<&Avx512>, saved: &Saved| {
             let (mut dw, mut db) = (vec![0.0; v.w.len()], vec![0.0; v.b.len()]);
             let params = Params { x: &v.x, w: &v.w };
-            backward_with(&plan, params, saved, &g, &mut [], &mut dw, &mut db, fast);
+            let grads = Grads {
+                dx: &mut [],
+                dw: &mut dw,
+                db: &mut db,
+            };
+            backward_with(&plan, params, saved, &g, grads, fast);
             (dw, db)
         };
         let (dw_p, db_p) = grads(None, &saved_p);

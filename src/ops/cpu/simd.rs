@@ -71,13 +71,13 @@ pub(crate) fn flush_denormals() {
         // SAFETY: `stmxcsr` stores the 4-byte control register into `csr`, which is valid
         // for writes; it touches nothing else.
         unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
+            std::arch::asm!("stmxcsr [{}]", in(reg) &raw mut csr, options(nostack, preserves_flags));
         }
         csr |= FTZ_DAZ;
         // SAFETY: `ldmxcsr` loads the control register from `csr`; the value differs from the
         // current one only in the two denormal flags, which change results, not safety.
         unsafe {
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly, preserves_flags));
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &raw const csr, options(nostack, readonly, preserves_flags));
         }
     }
 }

@@ -39,6 +39,7 @@ pub type HostWeight<'a> = (&'a Tensor<(usize, usize), f32, Cpu>, &'a Arc<Vec<f32
 /// read from the host slices), so they may be empty tokens: a gradient slot that is empty
 /// when backward reaches it gets a fresh buffer, written whole instead of zero-filled and
 /// added to (see `crate::lower::params::Param::read_on_host`).
+#[derive(Clone, Copy)]
 pub struct DenseParams<'a> {
     /// `(in, out)`.
     pub weight: HostWeight<'a>,

@@ -296,11 +296,11 @@ fn a_handed_over_input_gives_the_same_result() {
 /// real ones, in fresh buffers: used once, and twice in one pass (the second use adds).
 #[test]
 fn token_parameters_get_the_same_gradients() {
+    type W = Tensor<(usize, usize), f32, Cpu>;
+    type B = Tensor<(usize,), f32, Cpu>;
     if skip() {
         return;
     }
-    type W = Tensor<(usize, usize), f32, Cpu>;
-    type B = Tensor<(usize,), f32, Cpu>;
     let dev = Cpu::default();
     let (m, k, n) = (6, 200, 20);
     let (x, w, b) = (random(m * k, 31), random(k * n, 32), random(n, 33));

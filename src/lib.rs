@@ -14,6 +14,7 @@ pub mod data;
 pub mod diff;
 pub mod fmt;
 pub mod frontend;
+pub mod layers;
 pub mod lower;
 pub mod ops;
 pub mod output;

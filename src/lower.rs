@@ -12,8 +12,10 @@
 //! `eval` interprets step expressions on the tape, `step` runs updates, `optimizer` holds
 //! Keras' update formulas, `params` the parameters and their stored layouts.
 
+pub mod act;
 mod engine;
 mod eval;
+mod fuse;
 pub mod init;
 pub mod loss;
 pub mod model;

@@ -11,7 +11,8 @@ use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{Act, LoweredModel};
+use super::act::Act;
+use super::model::LoweredModel;
 use super::optimizer::{slot_names, OptimizerState};
 use crate::check::Experiment;
 use crate::output::model_file::NamedTensor;

@@ -16,9 +16,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use self::ops::{binary, map, pow, reduce, unary};
+use super::act::Act;
 use super::engine::Engine;
 use super::loss::{loss, Target};
-use super::model::Act;
 use super::step::StepTape;
 use crate::check::plan::{Noise, TensorExpr};
 use crate::data::Batch;

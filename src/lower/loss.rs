@@ -2,7 +2,7 @@
 
 use dfdx::prelude::*;
 
-use super::model::Flat;
+use super::act::Flat;
 use crate::check::plan::LossKind;
 use crate::data::one_hot;
 

@@ -6,7 +6,7 @@ use dfdx::prelude::*;
 
 use super::Value;
 use crate::check::plan::{Reduce, TensorOp, UnaryFn};
-use crate::lower::model::{Act, Flat, Image};
+use crate::lower::act::{Act, Flat, Image};
 use crate::lower::step::StepTape;
 
 pub fn map<T: StepTape>(

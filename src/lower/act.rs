@@ -1,0 +1,122 @@
+//! Activations between layers, and the tensor building blocks the layers' forward passes
+//! are written with (`src/layers/`): those files call these and the ops, and never dfdx
+//! itself, so that a change of tensor library rewrites this file, not every layer.
+
+use dfdx::prelude::*;
+
+use crate::check::plan::Activation;
+use crate::ops::handoff::Handoff;
+
+use super::params::{Param, T1};
+
+/// A batch of flat vectors `(batch, features)`.
+pub type Flat<T> = Tensor<(usize, usize), f32, Cpu, T>;
+/// A batch of images `(batch, channels, height, width)`.
+pub type Image<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
+
+/// The tapes a forward pass runs with: a training tape, or none.
+pub trait AnyTape: Tape<f32, Cpu> {}
+impl<T: Tape<f32, Cpu>> AnyTape for T {}
+
+/// An activation between layers: a batch of flat vectors or of images (NCHW).
+pub enum Act<T> {
+    Flat(Flat<T>),
+    Image(Image<T>),
+}
+
+impl<T: AnyTape> Act<T> {
+    /// The batch as (batch, features), flattening images in NCHW order (PyTorch's).
+    pub fn into_flat(self) -> Flat<T> {
+        match self {
+            Act::Flat(t) => t,
+            Act::Image(t) => {
+                let (b, c, h, w) = *t.shape();
+                t.reshape_like(&(b, c * h * w))
+            }
+        }
+    }
+
+    /// The batch of images a layer that needs them gets (check guarantees it).
+    pub fn into_image(self, layer: &str) -> Image<T> {
+        match self {
+            Act::Image(t) => t,
+            Act::Flat(_) => unreachable!("check guarantees `{layer}` gets images"),
+        }
+    }
+
+    /// An activation function, elementwise; softmax over the last axis of a flat batch and
+    /// over channels of images (Keras' last axis in NHWC).
+    #[must_use]
+    pub fn activate(self, a: Activation) -> Self {
+        match self {
+            Act::Flat(t) => Act::Flat(activate_flat(t, a)),
+            Act::Image(t) => Act::Image(match a {
+                Activation::Softmax => t.softmax::<Axis<1>>(),
+                _ => elementwise(t, a),
+            }),
+        }
+    }
+
+    /// Inverted dropout at `rate` (a fresh mask from the device's generator).
+    #[must_use]
+    pub fn dropout(self, rate: f32) -> Self {
+        match self {
+            Act::Flat(t) => Act::Flat(t.dropout(rate)),
+            Act::Image(t) => Act::Image(t.dropout(rate)),
+        }
+    }
+}
+
+/// What a layer's forward pass reads besides its input.
+pub struct Forward<'a> {
+    pub params: &'a [Param],
+    /// Training mode (dropout draws masks).
+    pub training: bool,
+    /// Whether the input needs a gradient: false for the first op on data, so that it can
+    /// skip computing one nobody reads.
+    pub input_grad: bool,
+    /// An activation the op hands to the next beside the tape (see `ops::handoff`).
+    pub handoff: Option<Handoff>,
+}
+
+/// `x · w + b` through dfdx's matmul, for CPUs where our dense op does not run.
+pub fn affine<T: AnyTape>(x: Flat<T>, w: &Param, b: Option<&Param>) -> Flat<T> {
+    let y = x.matmul(w.r2().clone());
+    match b {
+        Some(b) => {
+            let shape = *y.shape();
+            y + b
+                .r1()
+                .clone()
+                .broadcast_like::<(usize, usize), Axis<0>>(&shape)
+        }
+        None => y,
+    }
+}
+
+/// A zero vector of `n` values (a bias for an op that always takes one).
+pub fn zeros(dev: &Cpu, n: usize) -> T1 {
+    dev.zeros_like(&(n,))
+}
+
+fn activate_flat<T: AnyTape>(t: Flat<T>, a: Activation) -> Flat<T> {
+    match a {
+        Activation::Softmax => t.softmax::<Axis<1>>(),
+        _ => elementwise(t, a),
+    }
+}
+
+fn elementwise<S: Shape, T: AnyTape>(
+    t: Tensor<S, f32, Cpu, T>,
+    a: Activation,
+) -> Tensor<S, f32, Cpu, T> {
+    match a {
+        Activation::Linear | Activation::Softmax => t,
+        Activation::Relu => t.relu(),
+        Activation::Sigmoid => t.sigmoid(),
+        Activation::Tanh => t.tanh(),
+        Activation::LeakyRelu { alpha } => dfdx::tensor_ops::leakyrelu(t, alpha),
+        // Keras' default gelu is the exact (erf) form.
+        Activation::Gelu => t.accurate_gelu(),
+    }
+}

@@ -7,6 +7,7 @@
 //! what a run writes (plots, model files, progress). `cli` is the command line's face: the
 //! arguments, printing and exit codes of each subcommand; no other module imports it.
 
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod coreutils;

@@ -2,6 +2,8 @@
 //! between `<!-- catalog: NAME -->` and `<!-- end catalog -->`; `tests/docs.rs` checks the
 //! file matches, and rewrites it with `EXPR_UPDATE_DOCS=1`.
 
+use std::fmt::Write as _;
+
 use super::{
     Activation, Catalogued, Default, Entry, Function, Kind, Layer, Loss, Optimizer, Param, Source,
     Transform, Type, Value,
@@ -80,7 +82,8 @@ fn head(columns: &[&str]) -> String {
 fn name_cell(e: &Entry) -> String {
     let mut cell = format!("`{}`", e.name);
     for alias in e.aliases {
-        cell.push_str(&format!(" (or `{alias}`)"));
+        // Writing to a String cannot fail.
+        let _ = write!(cell, " (or `{alias}`)");
     }
     cell
 }

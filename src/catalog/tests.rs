@@ -90,11 +90,11 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
                 (Type::Positive, Value::Number(v)) => v > 0.0,
                 (Type::NonNegative, Value::Number(v)) => v >= 0.0,
                 (Type::Fraction, Value::Number(v)) => (0.0..1.0).contains(&v),
-                (Type::Bool, Value::Bool(_)) => true,
+                (Type::Bool, Value::Bool(_)) | (Type::Text(&[]), Value::Text(_)) => true,
                 (Type::Activation, Value::Name(n)) => Activation::named(n).is_some(),
-                (Type::Name(names), Value::Name(n)) => names.contains(&n),
-                (Type::Text(&[]), Value::Text(_)) => true,
-                (Type::Text(names), Value::Text(n)) => names.contains(&n),
+                (Type::Name(names), Value::Name(n)) | (Type::Text(names), Value::Text(n)) => {
+                    names.contains(&n)
+                }
                 _ => false,
             };
             assert!(fits, "{what}: {:?} does not fit {:?}", p.default, p.ty);

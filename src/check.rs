@@ -2,11 +2,13 @@
 //! into a `plan::Experiment`, or into every error found (not just the first).
 
 pub mod args;
+pub mod call;
 pub mod data;
 pub mod error;
 pub mod grid;
 pub mod hooks;
 pub mod json;
+mod kinds;
 pub mod metrics;
 pub mod model;
 pub mod plan;

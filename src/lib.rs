@@ -6,7 +6,10 @@
 //! (conv2d, pooling), `data` the dataset readers and the input pipeline, `output`
 //! what a run writes (plots, model files, progress). `cli` is the command line's face: the
 //! arguments, printing and exit codes of each subcommand; no other module imports it.
+//! `catalog` declares every layer, activation, loss, optimizer, function, data source and
+//! transform once; `check`, `overrides`, `diff` and the language guide's tables read it.
 
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod coreutils;

@@ -18,7 +18,7 @@
 //! A transform that appears twice in a pipeline is `scale`, then `scale_1`.
 
 mod load;
-pub(crate) mod paths;
+mod paths;
 
 use crate::source::{Source, Span};
 use crate::syntax::{self, ast};

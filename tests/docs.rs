@@ -77,3 +77,29 @@ fn the_readme_tour_parses_and_quotes_mnist_exp_faithfully() {
     }
     assert!(quoted >= 4, "only {quoted} blocks quote mnist.exp");
 }
+
+/// The guide's tables of layers, activations, losses, optimizers, functions, sources and
+/// transforms are the catalogue's, rendered. `EXPR_UPDATE_DOCS=1` rewrites them.
+#[test]
+fn the_language_guides_tables_are_the_catalogues() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md");
+    let markdown = std::fs::read_to_string(&path).unwrap();
+    for name in expr::catalog::docs::TABLES {
+        let marker = format!("<!-- catalog: {name} -->");
+        assert_eq!(
+            markdown.matches(&marker).count(),
+            1,
+            "docs/language.md needs `{marker}` once"
+        );
+    }
+    let fresh = expr::catalog::docs::splice(&markdown).unwrap();
+    if std::env::var_os("EXPR_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    } else {
+        assert!(
+            fresh == markdown,
+            "docs/language.md's tables differ from the catalogue: run \
+             `EXPR_UPDATE_DOCS=1 cargo test --test docs` and review the diff"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use crate::syntax::ast::{BinOp, Call, Expr, ExprKind};
 pub struct Args<'a> {
     call: &'a Call,
     /// Parameter names in positional order.
-    params: &'a [&'a str],
+    params: Vec<&'a str>,
     /// The expression given for each parameter, if any.
     given: Vec<Option<&'a Expr>>,
     /// Named arguments that match no parameter (already reported).
@@ -18,7 +18,12 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
-    pub fn read(call: &'a Call, params: &'a [&'a str], errors: &mut Vec<CheckError>) -> Self {
+    pub fn read(call: &'a Call, params: &[&'a str], errors: &mut Vec<CheckError>) -> Self {
+        Args::read_params(call, params.to_vec(), errors)
+    }
+
+    /// `read`, with the parameter list owned (a catalogue entry's names).
+    pub fn read_params(call: &'a Call, params: Vec<&'a str>, errors: &mut Vec<CheckError>) -> Self {
         let callee = call.name.name.as_str();
         let mut given: Vec<Option<&Expr>> = vec![None; params.len()];
         let mut given_span: Vec<Option<Span>> = vec![None; params.len()];
@@ -30,7 +35,7 @@ impl<'a> Args<'a> {
                     Some(i) => (i, name.span),
                     None => {
                         errors.push(CheckError::unknown_parameter(
-                            callee, &name.name, name.span, params,
+                            callee, &name.name, name.span, &params,
                         ));
                         unknown.push(name.name.as_str());
                         continue;

@@ -2,21 +2,12 @@
 
 use std::path::PathBuf;
 
-use super::args::Args;
+use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{DataSet, DataSource};
+use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
-
-pub const SOURCES: &[&str] = &["mnist", "idx"];
-pub const TRANSFORMS: &[&str] = &[
-    "scale",
-    "channel_axis",
-    "reshape",
-    "one_hot",
-    "shuffle",
-    "batch",
-];
 
 pub fn check_data(
     name: &Ident,
@@ -55,54 +46,48 @@ pub fn check_data(
                 );
             }
         }
-        match op {
-            "scale" => {
-                let args = Args::read(call, &["factor"], errors);
-                if let Some(e) = args.required("factor", errors) {
-                    if let Some(v) = super::args::number(e, "factor", errors) {
-                        // The factor applies on top of earlier scalings.
-                        data.scale *= v as f32;
-                    }
-                }
+        let Some(transform) = Transform::named(op) else {
+            if Source::named(op).is_some() {
+                errors.push(CheckError::misplaced(
+                    format!("a second source `{op}` in data `{}`", name.name),
+                    "a source can only start a pipeline".into(),
+                    call.name.span,
+                    "declare another `data` for it",
+                ));
+            } else {
+                let known = Transform::names();
+                errors.push(CheckError::unknown("transform", op, call.name.span, &known));
             }
-            "channel_axis" => {
-                Args::read(call, &[], errors);
+            continue;
+        };
+        let read = |errors: &mut Vec<CheckError>| CallArgs::read(call, transform.entry(), errors);
+        match transform {
+            Transform::Scale => {
+                // The factor applies on top of earlier scalings.
+                data.scale *= read(errors).number("factor", errors) as f32;
+            }
+            Transform::ChannelAxis => {
+                read(errors);
                 data.element_shape.insert(0, 1);
             }
-            "reshape" => reshape(call, &mut data, errors),
-            "one_hot" => {
-                Args::read(call, &[], errors);
+            // Its arguments are the dimensions, as many as there are: read there.
+            Transform::Reshape => reshape(call, &mut data, errors),
+            Transform::OneHot => {
+                read(errors);
                 data.one_hot = true;
             }
-            "shuffle" => {
-                let args = Args::read(call, &["buffer"], errors);
-                args.required("buffer", errors);
-                data.shuffle = Some(args.count("buffer", 1, 1, errors));
-            }
-            "batch" => {
-                let args = Args::read(call, &["size"], errors);
-                args.required("size", errors);
+            Transform::Shuffle => data.shuffle = Some(read(errors).count("buffer", errors)),
+            Transform::Batch => {
+                let args = read(errors);
                 if let Some(first) = batch_span {
                     errors.push(
                         CheckError::duplicate("transform", "batch", call.span, first)
                             .with_help("batch once, at the end of the pipeline"),
                     );
                 }
-                data.batch = args.count("size", 32, 1, errors);
+                data.batch = args.count("size", errors);
                 batch_span = Some(call.span);
             }
-            other if SOURCES.contains(&other) => errors.push(CheckError::misplaced(
-                format!("a second source `{other}` in data `{}`", name.name),
-                "a source can only start a pipeline".into(),
-                call.name.span,
-                "declare another `data` for it",
-            )),
-            other => errors.push(CheckError::unknown(
-                "transform",
-                other,
-                call.name.span,
-                TRANSFORMS,
-            )),
         }
     }
     if batch_span.is_none() {
@@ -117,27 +102,42 @@ pub fn check_data(
 }
 
 fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
-    match call.name.name.as_str() {
-        "mnist" => {
-            let args = Args::read(call, &["split"], errors);
-            args.required("split", errors);
-            if let Some((split, _)) = args.choice("split", &["train", "test"], errors) {
-                data.source = DataSource::Mnist {
-                    train: split == "train",
-                };
-            }
+    let name = call.name.name.as_str();
+    let Some(source) = Source::named(name) else {
+        if Transform::named(name).is_some() {
+            errors.push(CheckError::misplaced(
+                format!("data `{}` starts with the transform `{name}`", data.name),
+                "not a source".into(),
+                call.name.span,
+                "start with a source: `mnist(split = \"train\")` or `idx(images = ..., labels = ...)`",
+            ));
+        } else {
+            let known = Source::names();
+            errors.push(CheckError::unknown(
+                "data source",
+                name,
+                call.name.span,
+                &known,
+            ));
         }
-        "idx" => {
-            let args = Args::read(call, &["images", "labels", "shape", "classes"], errors);
-            args.required("images", errors);
-            args.required("labels", errors);
-            args.required("shape", errors);
-            args.required("classes", errors);
+        return;
+    };
+    let args = CallArgs::read(call, source.entry(), errors);
+    match source {
+        Source::Mnist => {
+            let train = match args.name("split", errors) {
+                "train" => true,
+                "test" => false,
+                other => unreachable!("`{other}` is one of the catalogue's splits"),
+            };
+            data.source = DataSource::Mnist { train };
+        }
+        Source::Idx => {
             let images = args.string("images", errors);
             let labels = args.string("labels", errors);
-            let (rows, cols) = args.pair("shape", (28, 28), errors);
+            let (rows, cols) = args.pair("shape", errors);
             data.element_shape = vec![rows, cols];
-            data.classes = args.count("classes", 10, 1, errors);
+            data.classes = args.count("classes", errors);
             if let (Some((images, _)), Some((labels, _))) = (images, labels) {
                 data.source = DataSource::Idx {
                     images: PathBuf::from(images),
@@ -145,30 +145,20 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
                 };
             }
         }
-        other if TRANSFORMS.contains(&other) => errors.push(CheckError::misplaced(
-            format!("data `{}` starts with the transform `{other}`", data.name),
-            "not a source".into(),
-            call.name.span,
-            "start with a source: `mnist(split = \"train\")` or `idx(images = ..., labels = ...)`",
-        )),
-        other => errors.push(CheckError::unknown(
-            "data source",
-            other,
-            call.name.span,
-            SOURCES,
-        )),
     }
 }
 
+/// `reshape(d1, d2, ...)`: positional dimensions only, as many as the shape has.
 fn reshape(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
+    let entry = Transform::Reshape.entry();
     let mut dims = Vec::new();
     for arg in &call.args {
         if let Some(name) = &arg.name {
             errors.push(CheckError::unknown_parameter(
-                "reshape",
+                entry.name,
                 &name.name,
                 name.span,
-                &[],
+                &entry.param_names(),
             ));
             continue;
         }
@@ -179,11 +169,10 @@ fn reshape(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
     let old: usize = data.element_shape.iter().product();
     let new: usize = dims.iter().product();
     if dims.is_empty() {
-        errors.push(CheckError::missing_argument(
-            "reshape",
-            "dimensions",
-            call.span,
-        ));
+        let rest = entry
+            .rest
+            .unwrap_or_else(|| unreachable!("`reshape` takes its dimensions as its rest"));
+        errors.push(CheckError::missing_argument(entry.name, rest, call.span));
     } else if old != new {
         errors.push(CheckError::shape(
             format!("cannot reshape {old} values into {dims:?} ({new} values)"),

@@ -11,6 +11,7 @@ use super::plan::{
     ScalarOp, Step,
 };
 use super::steps::StepCx;
+use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::{
     BinOp, Call, DeclKind, Event, Expr, ExprKind, File, Ident, StmtKind, StringLit,
@@ -170,7 +171,8 @@ impl HookCx<'_, '_> {
                 let clip = match given[0] {
                     "norm" => Clip::Norm(v),
                     "global_norm" => Clip::GlobalNorm(v),
-                    _ => Clip::Value(v),
+                    "value" => Clip::Value(v),
+                    other => unreachable!("`{other}` is one of the three given above"),
                 };
                 Some(Action::Clip { clip, optimizers })
             }
@@ -384,41 +386,19 @@ impl HookCx<'_, '_> {
                 }
             },
             ExprKind::Call(call) => {
-                let (f, arity) = match call.name.name.as_str() {
-                    "exp" => (ScalarFn::Exp, 1..=1),
-                    "log" => (ScalarFn::Log, 1..=1),
-                    "sqrt" => (ScalarFn::Sqrt, 1..=1),
-                    "floor" => (ScalarFn::Floor, 1..=1),
-                    "cos" => (ScalarFn::Cos, 1..=1),
-                    "min" => (ScalarFn::Min, 2..=2),
-                    "max" => (ScalarFn::Max, 2..=2),
-                    "exponential" => (ScalarFn::Exponential, 3..=3),
-                    "step_decay" => (ScalarFn::StepDecay, 3..=3),
-                    "cosine" => (ScalarFn::Cosine, 2..=3),
-                    "warmup" => (ScalarFn::Warmup, 2..=2),
-                    other => {
-                        let known = [
-                            "exp",
-                            "log",
-                            "sqrt",
-                            "floor",
-                            "cos",
-                            "min",
-                            "max",
-                            "exponential",
-                            "step_decay",
-                            "cosine",
-                            "warmup",
-                        ];
-                        errors.push(CheckError::unknown(
-                            "function",
-                            other,
-                            call.name.span,
-                            &known,
-                        ));
-                        return None;
-                    }
+                let Some(function) = catalog::Function::named(&call.name.name) else {
+                    let known = catalog::Function::names();
+                    errors.push(CheckError::unknown(
+                        "function",
+                        &call.name.name,
+                        call.name.span,
+                        &known,
+                    ));
+                    return None;
                 };
+                let f = scalar_fn(function);
+                let entry = function.entry();
+                let arity = entry.required()..=entry.params.len();
                 if let Some(named) = call.args.iter().find_map(|a| a.name.as_ref()) {
                     errors.push(
                         CheckError::invalid(
@@ -558,13 +538,36 @@ fn scalar_op(op: BinOp) -> ScalarOp {
     }
 }
 
+/// The plan's function for the catalogue's.
+fn scalar_fn(function: catalog::Function) -> ScalarFn {
+    match function {
+        catalog::Function::Exp => ScalarFn::Exp,
+        catalog::Function::Log => ScalarFn::Log,
+        catalog::Function::Sqrt => ScalarFn::Sqrt,
+        catalog::Function::Floor => ScalarFn::Floor,
+        catalog::Function::Cos => ScalarFn::Cos,
+        catalog::Function::Min => ScalarFn::Min,
+        catalog::Function::Max => ScalarFn::Max,
+        catalog::Function::Exponential => ScalarFn::Exponential,
+        catalog::Function::StepDecay => ScalarFn::StepDecay,
+        catalog::Function::Cosine => ScalarFn::Cosine,
+        catalog::Function::Warmup => ScalarFn::Warmup,
+    }
+}
+
 fn schedule_help(f: ScalarFn) -> &'static str {
     match f {
         ScalarFn::Exponential => "`exponential(initial, rate, steps)` = initial * rate ** (step / steps)",
         ScalarFn::StepDecay => "`step_decay(initial, factor, every)` = initial * factor ** floor(epoch / every)",
         ScalarFn::Cosine => "`cosine(initial, steps, alpha)`: cosine decay from initial to alpha * initial over `steps` steps",
         ScalarFn::Warmup => "`warmup(target, steps)`: rises linearly from 0 to target over `steps` steps",
-        _ => "e.g. `min(a, b)`, `exp(x)`",
+        ScalarFn::Exp
+        | ScalarFn::Log
+        | ScalarFn::Sqrt
+        | ScalarFn::Floor
+        | ScalarFn::Min
+        | ScalarFn::Max
+        | ScalarFn::Cos => "e.g. `min(a, b)`, `exp(x)`",
     }
 }
 

@@ -1,35 +1,12 @@
 //! `model NAME { layer ... }`: layer parameters, then shapes inferred through
 //! the layers once the model's input shape is known from the step that calls it.
 
-use super::args::Args;
+use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{Activation, Layer, LayerKind, Model, Padding, PoolKind};
+use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::Call;
-
-pub const LAYERS: &[&str] = &[
-    "dense",
-    "conv2d",
-    "maxpool2d",
-    "avgpool2d",
-    "flatten",
-    "dropout",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "leaky_relu",
-    "gelu",
-];
-const ACTIVATIONS: &[&str] = &[
-    "linear",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "leaky_relu",
-    "gelu",
-];
 
 /// A layer whose parameters are read but whose shapes are not yet known.
 #[derive(Debug, Clone)]
@@ -51,105 +28,72 @@ pub fn read_layers(calls: &[Call], errors: &mut Vec<CheckError>) -> Vec<LayerDra
 }
 
 fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<LayerKind> {
-    let kind = match call.name.name.as_str() {
-        "dense" => {
-            let args = Args::read(call, &["units", "activation", "use_bias"], errors);
-            args.required("units", errors);
-            LayerKind::Dense {
-                units: args.count("units", 1, 1, errors),
-                activation: activation(&args, errors),
-                use_bias: args.boolean("use_bias", true, errors),
-            }
-        }
-        "conv2d" => {
-            let args = Args::read(
-                call,
-                &[
-                    "filters",
-                    "kernel",
-                    "stride",
-                    "padding",
-                    "activation",
-                    "use_bias",
-                ],
-                errors,
-            );
-            args.required("filters", errors);
-            args.required("kernel", errors);
-            LayerKind::Conv2d {
-                filters: args.count("filters", 1, 1, errors),
-                kernel: args.pair("kernel", (1, 1), errors),
-                stride: args.pair("stride", (1, 1), errors),
-                padding: padding(&args, errors),
-                activation: activation(&args, errors),
-                use_bias: args.boolean("use_bias", true, errors),
-            }
-        }
-        name @ ("maxpool2d" | "avgpool2d") => {
-            let args = Args::read(call, &["pool", "stride", "padding"], errors);
-            let size = args.pair("pool", (2, 2), errors);
+    let name = call.name.name.as_str();
+    let Some(layer) = catalog::Layer::named(name) else {
+        let known = catalog::Layer::names();
+        errors.push(CheckError::unknown("layer", name, call.name.span, &known));
+        return None;
+    };
+    let args = CallArgs::read(call, layer.entry(), errors);
+    let kind = match layer {
+        catalog::Layer::Dense => LayerKind::Dense {
+            units: args.count("units", errors),
+            activation: activation(args.activation("activation", errors)),
+            use_bias: args.boolean("use_bias", errors),
+        },
+        catalog::Layer::Conv2d => LayerKind::Conv2d {
+            filters: args.count("filters", errors),
+            kernel: args.pair("kernel", errors),
+            stride: args.pair("stride", errors),
+            padding: padding(&args, errors),
+            activation: activation(args.activation("activation", errors)),
+            use_bias: args.boolean("use_bias", errors),
+        },
+        catalog::Layer::MaxPool2d | catalog::Layer::AvgPool2d => {
+            let size = args.pair("pool", errors);
             LayerKind::Pool2d {
-                kind: if name == "maxpool2d" {
+                kind: if layer == catalog::Layer::MaxPool2d {
                     PoolKind::Max
                 } else {
                     PoolKind::Avg
                 },
                 size,
-                stride: args.pair("stride", size, errors),
+                stride: args.pair_or("stride", size, errors),
                 padding: padding(&args, errors),
             }
         }
-        "flatten" => {
-            Args::read(call, &[], errors);
-            LayerKind::Flatten
-        }
-        "dropout" => {
-            let args = Args::read(call, &["rate"], errors);
-            args.required("rate", errors);
-            LayerKind::Dropout {
-                rate: args.fraction("rate", 0.0, (0.0, 1.0), errors) as f32,
-            }
-        }
-        "leaky_relu" => {
-            let args = Args::read(call, &["alpha"], errors);
+        catalog::Layer::Flatten => LayerKind::Flatten,
+        catalog::Layer::Dropout => LayerKind::Dropout {
+            rate: args.number("rate", errors) as f32,
+        },
+        catalog::Layer::Activation(catalog::Activation::LeakyRelu) => {
             LayerKind::Activation(Activation::LeakyRelu {
-                alpha: args.positive("alpha", 0.3, false, errors) as f32,
+                alpha: args.number("alpha", errors) as f32,
             })
         }
-        name @ ("relu" | "sigmoid" | "tanh" | "softmax" | "gelu") => {
-            Args::read(call, &[], errors);
-            LayerKind::Activation(named_activation(name))
-        }
-        other => {
-            errors.push(CheckError::unknown("layer", other, call.name.span, LAYERS));
-            return None;
-        }
+        catalog::Layer::Activation(a) => LayerKind::Activation(activation(a)),
     };
     Some(kind)
 }
 
-fn named_activation(name: &str) -> Activation {
-    match name {
-        "relu" => Activation::Relu,
-        "sigmoid" => Activation::Sigmoid,
-        "tanh" => Activation::Tanh,
-        "softmax" => Activation::Softmax,
-        // Keras' default slope for `activation = leaky_relu`.
-        "leaky_relu" => Activation::LeakyRelu { alpha: 0.2 },
-        "gelu" => Activation::Gelu,
-        _ => Activation::Linear,
+/// The activation a name means, with Keras' default slope for `activation = leaky_relu`.
+fn activation(a: catalog::Activation) -> Activation {
+    match a {
+        catalog::Activation::Linear => Activation::Linear,
+        catalog::Activation::Relu => Activation::Relu,
+        catalog::Activation::Sigmoid => Activation::Sigmoid,
+        catalog::Activation::Tanh => Activation::Tanh,
+        catalog::Activation::Softmax => Activation::Softmax,
+        catalog::Activation::LeakyRelu => Activation::LeakyRelu { alpha: 0.2 },
+        catalog::Activation::Gelu => Activation::Gelu,
     }
 }
 
-fn activation(args: &Args<'_>, errors: &mut Vec<CheckError>) -> Activation {
-    args.choice("activation", ACTIVATIONS, errors)
-        .map_or(Activation::Linear, |(name, _)| named_activation(name))
-}
-
-fn padding(args: &Args<'_>, errors: &mut Vec<CheckError>) -> Padding {
-    match args.choice("padding", &["valid", "same"], errors) {
-        Some(("same", _)) => Padding::Same,
-        _ => Padding::Valid,
+fn padding(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Padding {
+    match args.name("padding", errors) {
+        "valid" => Padding::Valid,
+        "same" => Padding::Same,
+        other => unreachable!("`{other}` is one of the catalogue's paddings"),
     }
 }
 
@@ -175,7 +119,7 @@ pub fn infer_shapes(
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     for draft in drafts {
         let output = output_shape(&draft.kind, &shape, draft.span, errors)?;
-        let base = base_name(&draft.kind);
+        let base = draft.kind.entry().base_name;
         let n = counts.entry(base).or_default();
         let layer_name = if *n == 0 {
             base.to_string()
@@ -198,24 +142,6 @@ pub fn infer_shapes(
         layers,
         span,
     })
-}
-
-fn base_name(kind: &LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Dense { .. } => "dense",
-        LayerKind::Conv2d { .. } => "conv2d",
-        LayerKind::Pool2d {
-            kind: PoolKind::Max,
-            ..
-        } => "max_pooling2d",
-        LayerKind::Pool2d {
-            kind: PoolKind::Avg,
-            ..
-        } => "average_pooling2d",
-        LayerKind::Flatten => "flatten",
-        LayerKind::Dropout { .. } => "dropout",
-        LayerKind::Activation(_) => "activation",
-    }
 }
 
 fn output_shape(

@@ -138,7 +138,10 @@ impl Layer {
                 }
                 shapes
             }
-            _ => Vec::new(),
+            LayerKind::Pool2d { .. }
+            | LayerKind::Flatten
+            | LayerKind::Dropout { .. }
+            | LayerKind::Activation(_) => Vec::new(),
         }
     }
 

@@ -37,9 +37,14 @@ pub fn estimate_bytes(exp: &Experiment) -> u128 {
 }
 
 fn kernel_area(layer: &super::plan::Layer) -> u128 {
+    use super::plan::LayerKind;
     match layer.kind {
-        super::plan::LayerKind::Conv2d { kernel, .. } => (kernel.0 * kernel.1) as u128,
-        _ => 1,
+        LayerKind::Conv2d { kernel, .. } => (kernel.0 * kernel.1) as u128,
+        LayerKind::Dense { .. }
+        | LayerKind::Pool2d { .. }
+        | LayerKind::Flatten
+        | LayerKind::Dropout { .. }
+        | LayerKind::Activation(_) => 1,
     }
 }
 

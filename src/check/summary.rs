@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::plan::{Layer, LayerKind, Model};
+use super::plan::{Layer, Model};
 
 pub fn summary(model: &Model) -> String {
     let mut out = String::new();
@@ -40,19 +40,10 @@ pub fn summary(model: &Model) -> String {
     out
 }
 
+/// The layer's Keras class, from the catalogue.
 pub fn type_name(layer: &Layer) -> &'static str {
-    match layer.kind {
-        LayerKind::Dense { .. } => "Dense",
-        LayerKind::Conv2d { .. } => "Conv2D",
-        LayerKind::Pool2d {
-            kind: super::plan::PoolKind::Max,
-            ..
-        } => "MaxPooling2D",
-        LayerKind::Pool2d { .. } => "AveragePooling2D",
-        LayerKind::Flatten => "Flatten",
-        LayerKind::Dropout { .. } => "Dropout",
-        LayerKind::Activation(_) => "Activation",
-    }
+    let entry = layer.kind.entry();
+    entry.class_name.unwrap_or(entry.name)
 }
 
 /// 347146 → "347,146".

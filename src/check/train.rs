@@ -1,7 +1,7 @@
 //! The file as a whole: declarations collected into tables, the `train`
 //! settings, and the standard step desugared into explicit steps.
 
-use super::args::Args;
+use super::call::CallArgs;
 use super::data::check_data;
 use super::error::CheckError;
 use super::model::{read_layers, LayerDraft};
@@ -11,17 +11,9 @@ use super::plan::{
 };
 use super::steps::{self, StepCx};
 use super::{first_decl_span, hooks, Table};
+use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::{Call, DeclKind, Expr, ExprKind, File, Ident, Setting};
-
-pub const LOSSES: &[&str] = &[
-    "sparse_categorical_crossentropy",
-    "categorical_crossentropy",
-    "binary_crossentropy",
-    "mse",
-    "mae",
-];
-pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop"];
 
 pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experiment> {
     let mut datasets = Table::default();
@@ -311,7 +303,8 @@ fn train_settings(
                 match kind {
                     "steps" => checkpoints.every_steps = v as u64,
                     "epochs" => checkpoints.every_epochs = v,
-                    _ => checkpoints.keep = v,
+                    "keep" => checkpoints.keep = v,
+                    other => unreachable!("`checkpoint_{other}` is not in TRAIN_SETTINGS"),
                 }
             }
             None
@@ -477,79 +470,68 @@ fn name_value(expr: &Expr, key: &str, errors: &mut Vec<CheckError>) -> Option<Id
     }
 }
 
-fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<LossKind> {
+pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<LossKind> {
     let name = call.name.name.as_str();
-    let kind = match name {
-        "sparse_categorical_crossentropy" | "categorical_crossentropy" | "binary_crossentropy" => {
-            let args = Args::read(call, &["from_logits"], errors);
-            let from_logits = args.boolean("from_logits", false, errors);
-            match name {
-                "sparse_categorical_crossentropy" => {
-                    LossKind::SparseCategoricalCrossentropy { from_logits }
-                }
-                "categorical_crossentropy" => LossKind::CategoricalCrossentropy { from_logits },
-                _ => LossKind::BinaryCrossentropy { from_logits },
-            }
-        }
-        "mse" | "mean_squared_error" => {
-            Args::read(call, &[], errors);
-            LossKind::MeanSquaredError
-        }
-        "mae" | "mean_absolute_error" => {
-            Args::read(call, &[], errors);
-            LossKind::MeanAbsoluteError
-        }
-        other => {
-            errors.push(CheckError::unknown("loss", other, call.name.span, LOSSES));
-            return None;
-        }
+    let Some(loss) = catalog::Loss::named(name) else {
+        let known = catalog::Loss::names();
+        errors.push(CheckError::unknown("loss", name, call.name.span, &known));
+        return None;
+    };
+    let args = CallArgs::read(call, loss.entry(), errors);
+    let kind = match loss {
+        catalog::Loss::SparseCategoricalCrossentropy => LossKind::SparseCategoricalCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::CategoricalCrossentropy => LossKind::CategoricalCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::BinaryCrossentropy => LossKind::BinaryCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::MeanSquaredError => LossKind::MeanSquaredError,
+        catalog::Loss::MeanAbsoluteError => LossKind::MeanAbsoluteError,
     };
     Some(kind)
 }
 
-/// Optimizers with Keras' defaults.
-fn read_optimizer(call: &Call, errors: &mut Vec<CheckError>) -> Option<(OptimizerKind, f64)> {
+/// Optimizers, with Keras' defaults (the catalogue's).
+pub(super) fn read_optimizer(
+    call: &Call,
+    errors: &mut Vec<CheckError>,
+) -> Option<(OptimizerKind, f64)> {
     let name = call.name.name.as_str();
-    let params: &[&str] = match name {
-        "sgd" => &["lr", "momentum", "nesterov"],
-        "adam" => &["lr", "beta1", "beta2", "epsilon"],
-        "adamw" => &["lr", "beta1", "beta2", "epsilon", "weight_decay"],
-        "rmsprop" => &["lr", "rho", "momentum", "epsilon"],
-        other => {
-            errors.push(CheckError::unknown(
-                "optimizer",
-                other,
-                call.name.span,
-                OPTIMIZERS,
-            ));
-            return None;
-        }
+    let Some(optimizer) = catalog::Optimizer::named(name) else {
+        let known = catalog::Optimizer::names();
+        errors.push(CheckError::unknown(
+            "optimizer",
+            name,
+            call.name.span,
+            &known,
+        ));
+        return None;
     };
-    let args = Args::read(call, params, errors);
-    let default_lr = if name == "sgd" { 0.01 } else { 1e-3 };
-    let lr = args.positive("lr", default_lr, true, errors);
-    let beta =
-        |p: &str, d: f64, errors: &mut Vec<CheckError>| args.fraction(p, d, (0.0, 1.0), errors);
-    let kind = match name {
-        "sgd" => OptimizerKind::Sgd {
-            momentum: beta("momentum", 0.0, errors),
-            nesterov: args.boolean("nesterov", false, errors),
+    let args = CallArgs::read(call, optimizer.entry(), errors);
+    let lr = args.number("lr", errors);
+    let kind = match optimizer {
+        catalog::Optimizer::Sgd => OptimizerKind::Sgd {
+            momentum: args.number("momentum", errors),
+            nesterov: args.boolean("nesterov", errors),
         },
-        "adam" => OptimizerKind::Adam {
-            beta1: beta("beta1", 0.9, errors),
-            beta2: beta("beta2", 0.999, errors),
-            epsilon: args.positive("epsilon", 1e-7, true, errors),
+        catalog::Optimizer::Adam => OptimizerKind::Adam {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
         },
-        "adamw" => OptimizerKind::AdamW {
-            beta1: beta("beta1", 0.9, errors),
-            beta2: beta("beta2", 0.999, errors),
-            epsilon: args.positive("epsilon", 1e-7, true, errors),
-            weight_decay: args.positive("weight_decay", 0.004, false, errors),
+        catalog::Optimizer::AdamW => OptimizerKind::AdamW {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
+            weight_decay: args.number("weight_decay", errors),
         },
-        _ => OptimizerKind::RmsProp {
-            rho: beta("rho", 0.9, errors),
-            momentum: beta("momentum", 0.0, errors),
-            epsilon: args.positive("epsilon", 1e-7, true, errors),
+        catalog::Optimizer::RmsProp => OptimizerKind::RmsProp {
+            rho: args.number("rho", errors),
+            momentum: args.number("momentum", errors),
+            epsilon: args.number("epsilon", errors),
         },
     };
     Some((kind, lr))

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::canon;
-use crate::overrides::paths::{layer_base, params};
+use crate::catalog::{call_params, layer_base};
 use crate::syntax::ast::{Call, DeclKind, File};
 
 /// A value: plain text, or a call whose arguments compare one by one.
@@ -20,8 +20,8 @@ pub enum Value {
 
 impl Value {
     fn of_call(c: &Call) -> Self {
-        let known = params(&c.name.name);
-        let mut args = canon::call_args(c, known);
+        let known = call_params(&c.name.name);
+        let mut args = canon::call_args(c, &known);
         // Named or positional, arguments compare in the parameters' order.
         args.sort_by_key(|(k, _)| {
             (

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::error::{OutputError, OutputResult};
-use crate::check::plan::{Action, Experiment, OptimizerKind};
+use crate::check::plan::{Action, Experiment};
 
 /// Bytes for the record, metrics.csv, the log and a few plots.
 const MARGIN: u64 = 4 << 20;
@@ -32,14 +32,7 @@ pub fn run_output_estimate(exp: &Experiment) -> (u64, String) {
     let slots: u64 = exp
         .optimizers
         .iter()
-        .map(|o| {
-            let per_parameter = match o.kind {
-                OptimizerKind::Sgd { momentum: 0.0, .. } => 0,
-                OptimizerKind::Sgd { .. } => 1,
-                _ => 2,
-            };
-            o.models.iter().map(|&m| bytes_of(m)).sum::<u64>() * per_parameter
-        })
+        .map(|o| o.models.iter().map(|&m| bytes_of(m)).sum::<u64>() * o.kind.slots() as u64)
         .sum();
     let checkpoints_on = exp.checkpoints.every_steps > 0 || exp.checkpoints.every_epochs > 0;
     let checkpoint_count = if checkpoints_on {

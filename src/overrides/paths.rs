@@ -1,55 +1,12 @@
 //! Every path an override can name in a file, and how to edit the text at each.
 
+use crate::catalog::{self, Type};
 use crate::source::Span;
 use crate::syntax::ast::{self, Call, DeclKind, ExprKind, Setting};
 
 /// Settings `experiment { }` and `train { }` accept (check holds the authoritative lists).
 const EXPERIMENT_SETTINGS: &[&str] = &["seed", "threads"];
 const TRAIN_SETTINGS: &[&str] = &["epochs", "model", "data", "validate", "loss", "optimizer"];
-
-/// Parameters of each known call, in positional order (mirrors `check`).
-pub(crate) fn params(callee: &str) -> &'static [&'static str] {
-    match callee {
-        "sgd" => &["lr", "momentum", "nesterov"],
-        "adam" => &["lr", "beta1", "beta2", "epsilon"],
-        "adamw" => &["lr", "beta1", "beta2", "epsilon", "weight_decay"],
-        "rmsprop" => &["lr", "rho", "momentum", "epsilon"],
-        "sparse_categorical_crossentropy" | "categorical_crossentropy" | "binary_crossentropy" => {
-            &["from_logits"]
-        }
-        "mnist" => &["split"],
-        "idx" => &["images", "labels", "shape", "classes"],
-        "scale" => &["factor"],
-        "shuffle" => &["buffer"],
-        "batch" => &["size"],
-        "dense" => &["units", "activation", "use_bias"],
-        "conv2d" => &[
-            "filters",
-            "kernel",
-            "stride",
-            "padding",
-            "activation",
-            "use_bias",
-        ],
-        "maxpool2d" | "avgpool2d" => &["pool", "stride", "padding"],
-        "dropout" => &["rate"],
-        "leaky_relu" => &["alpha"],
-        _ => &[],
-    }
-}
-
-/// Parameters whose values are strings: a bare `--set test.mnist.split=test` is quoted.
-const STRING_PARAMS: &[&str] = &["split", "images", "labels"];
-
-/// The layer's name in the model summary (Keras style), before numbering.
-pub(crate) fn layer_base(callee: &str) -> &str {
-    match callee {
-        "maxpool2d" => "max_pooling2d",
-        "avgpool2d" => "average_pooling2d",
-        "relu" | "sigmoid" | "tanh" | "softmax" | "gelu" | "leaky_relu" => "activation",
-        other => other,
-    }
-}
 
 /// Where in the text a path's value lives.
 #[derive(Debug, Clone)]
@@ -128,12 +85,11 @@ impl Place<'_> {
                 None => insert_setting(text, *decl_span, name, value),
             },
             Place::Arg { call, index, param } => {
-                let value =
-                    if STRING_PARAMS.contains(param) && !matches!(parsed.kind, ExprKind::Str(_)) {
-                        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-                    } else {
-                        value.to_string()
-                    };
+                let value = if is_text(call, param) && !matches!(parsed.kind, ExprKind::Str(_)) {
+                    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    value.to_string()
+                };
                 match call.arg(*index, param) {
                     Some(arg) => (arg.value.span, value),
                     None => insert_arg(text, call.span, param, &value),
@@ -141,6 +97,13 @@ impl Place<'_> {
             }
         }
     }
+}
+
+/// Whether the call's parameter takes a string: a bare `--set test.mnist.split=test` is quoted.
+fn is_text(call: &Call, param: &str) -> bool {
+    catalog::callable(&call.name.name)
+        .and_then(|e| e.param(param))
+        .is_some_and(|p| matches!(p.ty, Type::Text(_)))
 }
 
 /// `name = value` on its own line before a `}` that is alone on its line, else inline.
@@ -212,7 +175,7 @@ pub fn targets(file: &ast::File) -> Vec<Target<'_>> {
                 numbered(&mut out, &name.name, pipeline, span, |c| c);
             }
             DeclKind::Model { name, layers } => {
-                numbered(&mut out, &name.name, layers, span, layer_base);
+                numbered(&mut out, &name.name, layers, span, catalog::layer_base);
             }
             _ => {}
         }
@@ -248,8 +211,7 @@ fn call_paths<'a>(
 }
 
 fn call_params(call: &Call) -> Vec<&str> {
-    let known = params(&call.name.name);
-    let mut all: Vec<&str> = known.to_vec();
+    let mut all: Vec<&str> = catalog::call_params(&call.name.name);
     for arg in &call.args {
         if let Some(n) = &arg.name {
             if !all.contains(&n.name.as_str()) {

@@ -1,0 +1,159 @@
+//! Data pipelines: a source, then transforms applied left to right to each example.
+
+use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
+
+/// What starts a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Mnist,
+    Idx,
+}
+
+/// A step of a pipeline after its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transform {
+    Scale,
+    ChannelAxis,
+    Reshape,
+    OneHot,
+    Shuffle,
+    Batch,
+}
+
+impl Catalogued for Source {
+    const ALL: &'static [Self] = &[Source::Mnist, Source::Idx];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Source::Mnist => &MNIST,
+            Source::Idx => &IDX,
+        }
+    }
+}
+
+impl Catalogued for Transform {
+    const ALL: &'static [Self] = &[
+        Transform::Scale,
+        Transform::ChannelAxis,
+        Transform::Reshape,
+        Transform::OneHot,
+        Transform::Shuffle,
+        Transform::Batch,
+    ];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Transform::Scale => &SCALE,
+            Transform::ChannelAxis => &CHANNEL_AXIS,
+            Transform::Reshape => &RESHAPE,
+            Transform::OneHot => &ONE_HOT,
+            Transform::Shuffle => &SHUFFLE,
+            Transform::Batch => &BATCH,
+        }
+    }
+}
+
+const fn entry(
+    name: &'static str,
+    kind: Kind,
+    params: &'static [Param],
+    class_name: Option<&'static str>,
+    doc: &'static str,
+) -> Entry {
+    Entry {
+        name,
+        kind,
+        aliases: &[],
+        params,
+        rest: None,
+        base_name: name,
+        class_name,
+        doc,
+    }
+}
+
+const fn required(name: &'static str, ty: Type, placeholder: Value) -> Param {
+    Param {
+        name,
+        ty,
+        default: Default::Required(placeholder),
+    }
+}
+
+const COUNT: Type = Type::Count { min: 1 };
+
+static MNIST: Entry = entry(
+    "mnist",
+    Kind::Source,
+    &[required(
+        "split",
+        Type::Text(&["train", "test"]),
+        Value::Text("train"),
+    )],
+    None,
+    "the MNIST digits (60,000 to train, 10,000 to test), downloaded once and cached",
+);
+
+static IDX: Entry = entry(
+    "idx",
+    Kind::Source,
+    &[
+        required("images", Type::Text(&[]), Value::Text("")),
+        required("labels", Type::Text(&[]), Value::Text("")),
+        required("shape", Type::Pair, Value::Pair(28, 28)),
+        required("classes", COUNT, Value::Count(10)),
+    ],
+    None,
+    "images and labels read from IDX files, MNIST's format",
+);
+
+static SCALE: Entry = entry(
+    "scale",
+    Kind::Transform,
+    &[required("factor", Type::Number, Value::Number(1.0))],
+    Some("Rescaling"),
+    "multiplies each pixel by `factor`",
+);
+
+static CHANNEL_AXIS: Entry = entry(
+    "channel_axis",
+    Kind::Transform,
+    &[],
+    None,
+    "images become (1, rows, cols), as image layers need",
+);
+
+static RESHAPE: Entry = Entry {
+    rest: Some("dimensions"),
+    ..entry(
+        "reshape",
+        Kind::Transform,
+        &[],
+        Some("Reshape"),
+        "each element to the shape `(d1, d2, ...)`, of as many values",
+    )
+};
+
+static ONE_HOT: Entry = entry(
+    "one_hot",
+    Kind::Transform,
+    &[],
+    None,
+    "labels become one-hot vectors",
+);
+
+static SHUFFLE: Entry = entry(
+    "shuffle",
+    Kind::Transform,
+    &[required("buffer", COUNT, Value::Count(1))],
+    None,
+    "each epoch, examples in a random order drawn from a buffer of `buffer` examples",
+);
+
+static BATCH: Entry = entry(
+    "batch",
+    Kind::Transform,
+    &[required("size", COUNT, Value::Count(32))],
+    None,
+    "groups `size` examples into a batch; the last batch of an epoch may be smaller",
+);

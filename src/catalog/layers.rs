@@ -1,0 +1,225 @@
+//! Layers and activations. An activation is also a layer of its own (`relu()`), except
+//! `linear`: its entry is both, and the summary shows such a layer as Keras'
+//! `Activation`.
+
+use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
+
+/// A layer a model can list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Dense,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    Flatten,
+    Dropout,
+    /// An activation as a layer; never `Activation::Linear`.
+    Activation(Activation),
+}
+
+/// An activation: `activation = NAME`, or a layer of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    LeakyRelu,
+    Gelu,
+}
+
+impl Catalogued for Layer {
+    const ALL: &'static [Self] = &[
+        Layer::Dense,
+        Layer::Conv2d,
+        Layer::MaxPool2d,
+        Layer::AvgPool2d,
+        Layer::Flatten,
+        Layer::Dropout,
+        Layer::Activation(Activation::Relu),
+        Layer::Activation(Activation::Sigmoid),
+        Layer::Activation(Activation::Tanh),
+        Layer::Activation(Activation::Softmax),
+        Layer::Activation(Activation::LeakyRelu),
+        Layer::Activation(Activation::Gelu),
+    ];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Layer::Dense => &DENSE,
+            Layer::Conv2d => &CONV2D,
+            Layer::MaxPool2d => &MAXPOOL2D,
+            Layer::AvgPool2d => &AVGPOOL2D,
+            Layer::Flatten => &FLATTEN,
+            Layer::Dropout => &DROPOUT,
+            Layer::Activation(a) => a.entry(),
+        }
+    }
+}
+
+impl Catalogued for Activation {
+    const ALL: &'static [Self] = &[
+        Activation::Linear,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softmax,
+        Activation::LeakyRelu,
+        Activation::Gelu,
+    ];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Activation::Linear => &LINEAR,
+            Activation::Relu => &RELU,
+            Activation::Sigmoid => &SIGMOID,
+            Activation::Tanh => &TANH,
+            Activation::Softmax => &SOFTMAX,
+            Activation::LeakyRelu => &LEAKY_RELU,
+            Activation::Gelu => &GELU,
+        }
+    }
+}
+
+const fn layer(
+    name: &'static str,
+    params: &'static [Param],
+    base_name: &'static str,
+    class_name: &'static str,
+    doc: &'static str,
+) -> Entry {
+    Entry {
+        name,
+        kind: Kind::Layer,
+        aliases: &[],
+        params,
+        rest: None,
+        base_name,
+        class_name: Some(class_name),
+        doc,
+    }
+}
+
+const fn activation(name: &'static str, params: &'static [Param], doc: &'static str) -> Entry {
+    Entry {
+        name,
+        kind: Kind::Activation,
+        aliases: &[],
+        params,
+        rest: None,
+        base_name: "activation",
+        class_name: Some("Activation"),
+        doc,
+    }
+}
+
+const fn param(name: &'static str, ty: Type, default: Default) -> Param {
+    Param { name, ty, default }
+}
+
+const ACTIVATION: Param = param(
+    "activation",
+    Type::Activation,
+    Default::Is(Value::Name("linear")),
+);
+const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
+const PADDING: Param = param(
+    "padding",
+    Type::Name(&["valid", "same"]),
+    Default::Is(Value::Name("valid")),
+);
+
+static DENSE: Entry = layer(
+    "dense",
+    &[
+        param(
+            "units",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        ACTIVATION,
+        USE_BIAS,
+    ],
+    "dense",
+    "Dense",
+    "a fully connected layer: `activation(x · weight + bias)` on a flat input",
+);
+
+static CONV2D: Entry = layer(
+    "conv2d",
+    &[
+        param(
+            "filters",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        param("kernel", Type::Pair, Default::Required(Value::Pair(1, 1))),
+        param("stride", Type::Pair, Default::Is(Value::Pair(1, 1))),
+        PADDING,
+        ACTIVATION,
+        USE_BIAS,
+    ],
+    "conv2d",
+    "Conv2D",
+    "a 2-D convolution over (channels, height, width) images",
+);
+
+const POOL: Param = param("pool", Type::Pair, Default::Is(Value::Pair(2, 2)));
+const POOL_STRIDE: Param = param("stride", Type::Pair, Default::SameAs("pool"));
+
+static MAXPOOL2D: Entry = layer(
+    "maxpool2d",
+    &[POOL, POOL_STRIDE, PADDING],
+    "max_pooling2d",
+    "MaxPooling2D",
+    "the largest value of each window, channel by channel",
+);
+
+static AVGPOOL2D: Entry = layer(
+    "avgpool2d",
+    &[POOL, POOL_STRIDE, PADDING],
+    "average_pooling2d",
+    "AveragePooling2D",
+    "the mean of each window, channel by channel (padding left out of the mean)",
+);
+
+static FLATTEN: Entry = layer(
+    "flatten",
+    &[],
+    "flatten",
+    "Flatten",
+    "each element as a vector",
+);
+
+static DROPOUT: Entry = layer(
+    "dropout",
+    &[param(
+        "rate",
+        Type::Fraction,
+        Default::Required(Value::Number(0.0)),
+    )],
+    "dropout",
+    "Dropout",
+    "in training, zeroes each value with probability `rate` and scales the rest by `1 / (1 - rate)`",
+);
+
+static LINEAR: Entry = activation("linear", &[], "the identity; not a layer of its own");
+static RELU: Entry = activation("relu", &[], "`max(x, 0)`");
+static SIGMOID: Entry = activation("sigmoid", &[], "`1 / (1 + exp(-x))`");
+static TANH: Entry = activation("tanh", &[], "the hyperbolic tangent");
+static SOFTMAX: Entry = activation(
+    "softmax",
+    &[],
+    "`exp(x) / sum(exp(x))` over each element (over channels, for images)",
+);
+static LEAKY_RELU: Entry = activation(
+    "leaky_relu",
+    &[param(
+        "alpha",
+        Type::NonNegative,
+        Default::Is(Value::Number(0.3)),
+    )],
+    "`x`, or `alpha * x` below 0; `activation = leaky_relu` takes Keras' slope 0.2",
+);
+static GELU: Entry = activation("gelu", &[], "`x * Φ(x)`, Keras' exact (erf) form");

@@ -1,0 +1,98 @@
+//! Losses, each the mean over the batch as in Keras.
+
+use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    SparseCategoricalCrossentropy,
+    CategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+}
+
+impl Catalogued for Loss {
+    const ALL: &'static [Self] = &[
+        Loss::SparseCategoricalCrossentropy,
+        Loss::CategoricalCrossentropy,
+        Loss::BinaryCrossentropy,
+        Loss::MeanSquaredError,
+        Loss::MeanAbsoluteError,
+    ];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Loss::SparseCategoricalCrossentropy => &SPARSE_CATEGORICAL_CROSSENTROPY,
+            Loss::CategoricalCrossentropy => &CATEGORICAL_CROSSENTROPY,
+            Loss::BinaryCrossentropy => &BINARY_CROSSENTROPY,
+            Loss::MeanSquaredError => &MSE,
+            Loss::MeanAbsoluteError => &MAE,
+        }
+    }
+}
+
+const fn loss(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    params: &'static [Param],
+    class_name: &'static str,
+    doc: &'static str,
+) -> Entry {
+    Entry {
+        name,
+        kind: Kind::Loss,
+        aliases,
+        params,
+        rest: None,
+        base_name: name,
+        class_name: Some(class_name),
+        doc,
+    }
+}
+
+/// Whether predictions are logits (a softmax or sigmoid is applied first) or probabilities.
+const FROM_LOGITS: &[Param] = &[Param {
+    name: "from_logits",
+    ty: Type::Bool,
+    default: Default::Is(Value::Bool(false)),
+}];
+
+static SPARSE_CATEGORICAL_CROSSENTROPY: Entry = loss(
+    "sparse_categorical_crossentropy",
+    &[],
+    FROM_LOGITS,
+    "SparseCategoricalCrossentropy",
+    "cross-entropy of class indices against one output per class",
+);
+
+static CATEGORICAL_CROSSENTROPY: Entry = loss(
+    "categorical_crossentropy",
+    &[],
+    FROM_LOGITS,
+    "CategoricalCrossentropy",
+    "cross-entropy of one-hot (or soft) targets against one output per class",
+);
+
+static BINARY_CROSSENTROPY: Entry = loss(
+    "binary_crossentropy",
+    &[],
+    FROM_LOGITS,
+    "BinaryCrossentropy",
+    "cross-entropy of targets in [0, 1] against each output",
+);
+
+static MSE: Entry = loss(
+    "mse",
+    &["mean_squared_error"],
+    &[],
+    "MeanSquaredError",
+    "the mean of `(target - prediction) ** 2`",
+);
+
+static MAE: Entry = loss(
+    "mae",
+    &["mean_absolute_error"],
+    &[],
+    "MeanAbsoluteError",
+    "the mean of `abs(target - prediction)`",
+);

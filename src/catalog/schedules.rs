@@ -1,0 +1,131 @@
+//! Functions of a hook's scalar expressions: maths, and learning-rate schedules of the
+//! training step (`step`) or epoch (`epoch`). Their arguments are positional scalar
+//! expressions, so their names only document them.
+
+use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Exp,
+    Log,
+    Sqrt,
+    Floor,
+    Cos,
+    Min,
+    Max,
+    Exponential,
+    StepDecay,
+    Cosine,
+    Warmup,
+}
+
+impl Catalogued for Function {
+    const ALL: &'static [Self] = &[
+        Function::Exp,
+        Function::Log,
+        Function::Sqrt,
+        Function::Floor,
+        Function::Cos,
+        Function::Min,
+        Function::Max,
+        Function::Exponential,
+        Function::StepDecay,
+        Function::Cosine,
+        Function::Warmup,
+    ];
+
+    fn entry(self) -> &'static Entry {
+        match self {
+            Function::Exp => &EXP,
+            Function::Log => &LOG,
+            Function::Sqrt => &SQRT,
+            Function::Floor => &FLOOR,
+            Function::Cos => &COS,
+            Function::Min => &MIN,
+            Function::Max => &MAX,
+            Function::Exponential => &EXPONENTIAL,
+            Function::StepDecay => &STEP_DECAY,
+            Function::Cosine => &COSINE,
+            Function::Warmup => &WARMUP,
+        }
+    }
+}
+
+const fn function(
+    name: &'static str,
+    kind: Kind,
+    params: &'static [Param],
+    class_name: Option<&'static str>,
+    doc: &'static str,
+) -> Entry {
+    Entry {
+        name,
+        kind,
+        aliases: &[],
+        params,
+        rest: None,
+        base_name: name,
+        class_name,
+        doc,
+    }
+}
+
+const fn arg(name: &'static str) -> Param {
+    Param {
+        name,
+        ty: Type::Scalar,
+        default: Default::Required(Value::Number(0.0)),
+    }
+}
+
+const fn maths(name: &'static str, params: &'static [Param], doc: &'static str) -> Entry {
+    function(name, Kind::Function, params, None, doc)
+}
+
+static EXP: Entry = maths("exp", &[arg("x")], "e to the power x");
+static LOG: Entry = maths("log", &[arg("x")], "the natural logarithm");
+static SQRT: Entry = maths("sqrt", &[arg("x")], "the square root");
+static FLOOR: Entry = maths("floor", &[arg("x")], "the largest whole number not above x");
+static COS: Entry = maths("cos", &[arg("x")], "the cosine of x radians");
+static MIN: Entry = maths("min", &[arg("a"), arg("b")], "the smaller of a and b");
+static MAX: Entry = maths("max", &[arg("a"), arg("b")], "the larger of a and b");
+
+static EXPONENTIAL: Entry = function(
+    "exponential",
+    Kind::Schedule,
+    &[arg("initial"), arg("rate"), arg("steps")],
+    Some("ExponentialDecay"),
+    "`initial * rate ** (step / steps)`",
+);
+
+static STEP_DECAY: Entry = function(
+    "step_decay",
+    Kind::Schedule,
+    &[arg("initial"), arg("factor"), arg("every")],
+    None,
+    "`initial * factor ** floor(epoch / every)`",
+);
+
+static COSINE: Entry = function(
+    "cosine",
+    Kind::Schedule,
+    &[
+        arg("initial"),
+        arg("steps"),
+        Param {
+            name: "alpha",
+            ty: Type::Scalar,
+            default: Default::Is(Value::Number(0.0)),
+        },
+    ],
+    Some("CosineDecay"),
+    "cosine decay from `initial` to `alpha * initial` over `steps` steps",
+);
+
+static WARMUP: Entry = function(
+    "warmup",
+    Kind::Schedule,
+    &[arg("target"), arg("steps")],
+    None,
+    "rises linearly from 0 to `target` over `steps` steps, then stays there",
+);

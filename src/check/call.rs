@@ -1,0 +1,149 @@
+//! Reading a call to something in the catalogue (`crate::catalog`): the parameters it
+//! takes, their types and ranges, and what a missing one is, all come from its entry. A
+//! reader asks for a parameter by name with the getter of its type; asking for one the
+//! entry lacks, or with the getter of another type, is a bug of ours, and the tests that
+//! read every entry find it.
+
+use super::args::Args;
+use super::error::CheckError;
+use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
+use crate::source::Span;
+use crate::syntax::ast::{Call, Expr};
+
+pub struct CallArgs<'a> {
+    args: Args<'a>,
+    entry: &'static Entry,
+}
+
+impl<'a> CallArgs<'a> {
+    /// Reads the call's arguments against the entry's parameters, and reports each
+    /// required one that is missing, in positional order.
+    pub fn read(call: &'a Call, entry: &'static Entry, errors: &mut Vec<CheckError>) -> Self {
+        let args = Args::read_params(call, entry.param_names(), errors);
+        for p in entry.params.iter().filter(|p| p.is_required()) {
+            args.required(p.name, errors);
+        }
+        CallArgs { args, entry }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a Expr> {
+        self.args.get(name)
+    }
+
+    /// A whole number, at least the entry's minimum.
+    pub fn count(&self, name: &str, errors: &mut Vec<CheckError>) -> usize {
+        let p = self.param(name);
+        let (Type::Count { min }, Some(Value::Count(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "a count")
+        };
+        self.args.count(name, default, min, errors)
+    }
+
+    /// A whole number or a pair of them.
+    pub fn pair(&self, name: &str, errors: &mut Vec<CheckError>) -> (usize, usize) {
+        let p = self.param(name);
+        let (Type::Pair, Some(Value::Pair(a, b))) = (p.ty, value(p)) else {
+            self.mismatch(p, "a pair with a default of its own")
+        };
+        self.args.pair(name, (a, b), errors)
+    }
+
+    /// A pair that defaults to another parameter's value (`stride = pool`): `same`.
+    pub fn pair_or(
+        &self,
+        name: &str,
+        same: (usize, usize),
+        errors: &mut Vec<CheckError>,
+    ) -> (usize, usize) {
+        let p = self.param(name);
+        let (Type::Pair, Default::SameAs(_)) = (p.ty, p.default) else {
+            self.mismatch(p, "a pair that defaults to another parameter")
+        };
+        self.args.pair(name, same, errors)
+    }
+
+    /// A number in the range its type says.
+    pub fn number(&self, name: &str, errors: &mut Vec<CheckError>) -> f64 {
+        let p = self.param(name);
+        let Some(Value::Number(default)) = value(p) else {
+            self.mismatch(p, "a number")
+        };
+        match p.ty {
+            Type::Number => self.args.number(name, default, errors),
+            Type::Positive => self.args.positive(name, default, true, errors),
+            Type::NonNegative => self.args.positive(name, default, false, errors),
+            Type::Fraction => self.args.fraction(name, default, (0.0, 1.0), errors),
+            Type::Count { .. }
+            | Type::Pair
+            | Type::Bool
+            | Type::Activation
+            | Type::Name(_)
+            | Type::Text(_)
+            | Type::Scalar => self.mismatch(p, "a number"),
+        }
+    }
+
+    pub fn boolean(&self, name: &str, errors: &mut Vec<CheckError>) -> bool {
+        let p = self.param(name);
+        let (Type::Bool, Some(Value::Bool(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "a boolean")
+        };
+        self.args.boolean(name, default, errors)
+    }
+
+    /// One of the names the type allows (bare or quoted), or the default.
+    pub fn name(&self, name: &str, errors: &mut Vec<CheckError>) -> &'a str {
+        let p = self.param(name);
+        let choices: Vec<&'static str> = match p.ty {
+            Type::Name(choices) | Type::Text(choices) if !choices.is_empty() => choices.to_vec(),
+            Type::Activation => catalog::Activation::names(),
+            _ => self.mismatch(p, "a name"),
+        };
+        let Some(Value::Name(default) | Value::Text(default)) = value(p) else {
+            self.mismatch(p, "a name with a default")
+        };
+        self.args
+            .choice(name, &choices, errors)
+            .map_or(default, |(chosen, _)| chosen)
+    }
+
+    /// An activation's name.
+    pub fn activation(&self, name: &str, errors: &mut Vec<CheckError>) -> catalog::Activation {
+        let chosen = self.name(name, errors);
+        catalog::Activation::named(chosen)
+            .unwrap_or_else(|| unreachable!("`{chosen}` is one of the catalogue's activations"))
+    }
+
+    /// A string, any string.
+    pub fn string(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<(&'a str, Span)> {
+        let p = self.param(name);
+        if p.ty != Type::Text(&[]) {
+            self.mismatch(p, "a string");
+        }
+        self.args.string(name, errors)
+    }
+
+    fn param(&self, name: &str) -> &'static Param {
+        self.entry.param(name).unwrap_or_else(|| {
+            unreachable!(
+                "the catalogue gives `{}` no parameter `{name}`",
+                self.entry.name
+            )
+        })
+    }
+
+    fn mismatch(&self, p: &Param, wanted: &str) -> ! {
+        unreachable!(
+            "`{}`'s `{}` is read as {wanted}, but the catalogue says {:?} = {:?}",
+            self.entry.name, p.name, p.ty, p.default
+        )
+    }
+}
+
+/// The value a parameter has when the call leaves it out (a required one's placeholder).
+fn value(p: &Param) -> Option<Value> {
+    match p.default {
+        Default::Required(v) | Default::Is(v) => Some(v),
+        Default::SameAs(_) => None,
+    }
+}

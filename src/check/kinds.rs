@@ -1,0 +1,105 @@
+//! The catalogue entry behind each kind of the checked plan: what the summary calls a
+//! layer, and how many slot buffers an optimizer keeps. Every `match` here is exhaustive,
+//! so a new kind does not compile until it is in the catalogue.
+
+use super::plan::{Activation, LayerKind, LossKind, OptimizerKind, PoolKind, ScalarFn};
+use crate::catalog::{self, Catalogued, Entry};
+
+impl LayerKind {
+    /// The catalogue's layer. An `Activation(Linear)` layer, which no file can write, is
+    /// `linear`'s entry (an `Activation` in the summary, as in Keras).
+    pub fn catalogued(&self) -> catalog::Layer {
+        match self {
+            LayerKind::Dense { .. } => catalog::Layer::Dense,
+            LayerKind::Conv2d { .. } => catalog::Layer::Conv2d,
+            LayerKind::Pool2d {
+                kind: PoolKind::Max,
+                ..
+            } => catalog::Layer::MaxPool2d,
+            LayerKind::Pool2d {
+                kind: PoolKind::Avg,
+                ..
+            } => catalog::Layer::AvgPool2d,
+            LayerKind::Flatten => catalog::Layer::Flatten,
+            LayerKind::Dropout { .. } => catalog::Layer::Dropout,
+            LayerKind::Activation(a) => catalog::Layer::Activation(a.catalogued()),
+        }
+    }
+
+    pub fn entry(&self) -> &'static Entry {
+        self.catalogued().entry()
+    }
+}
+
+impl Activation {
+    pub fn catalogued(self) -> catalog::Activation {
+        match self {
+            Activation::Linear => catalog::Activation::Linear,
+            Activation::Relu => catalog::Activation::Relu,
+            Activation::Sigmoid => catalog::Activation::Sigmoid,
+            Activation::Tanh => catalog::Activation::Tanh,
+            Activation::Softmax => catalog::Activation::Softmax,
+            Activation::LeakyRelu { .. } => catalog::Activation::LeakyRelu,
+            Activation::Gelu => catalog::Activation::Gelu,
+        }
+    }
+}
+
+impl LossKind {
+    pub fn catalogued(self) -> catalog::Loss {
+        match self {
+            LossKind::SparseCategoricalCrossentropy { .. } => {
+                catalog::Loss::SparseCategoricalCrossentropy
+            }
+            LossKind::CategoricalCrossentropy { .. } => catalog::Loss::CategoricalCrossentropy,
+            LossKind::BinaryCrossentropy { .. } => catalog::Loss::BinaryCrossentropy,
+            LossKind::MeanSquaredError => catalog::Loss::MeanSquaredError,
+            LossKind::MeanAbsoluteError => catalog::Loss::MeanAbsoluteError,
+        }
+    }
+}
+
+impl OptimizerKind {
+    pub fn catalogued(self) -> catalog::Optimizer {
+        match self {
+            OptimizerKind::Sgd { .. } => catalog::Optimizer::Sgd,
+            OptimizerKind::Adam { .. } => catalog::Optimizer::Adam,
+            OptimizerKind::AdamW { .. } => catalog::Optimizer::AdamW,
+            OptimizerKind::RmsProp { .. } => catalog::Optimizer::RmsProp,
+        }
+    }
+
+    /// The buffers per parameter that the update keeps from step to step, as many
+    /// parameter-sized tensors as a checkpoint needs for them: none for plain SGD, the
+    /// velocity with momentum, Adam's two moments, RMSprop's square average and momentum.
+    pub fn slots(self) -> usize {
+        match self {
+            OptimizerKind::Sgd { momentum: 0.0, .. } => 0,
+            OptimizerKind::Sgd { .. } => 1,
+            OptimizerKind::Adam { .. }
+            | OptimizerKind::AdamW { .. }
+            | OptimizerKind::RmsProp { .. } => 2,
+        }
+    }
+}
+
+impl ScalarFn {
+    pub fn catalogued(self) -> catalog::Function {
+        match self {
+            ScalarFn::Exp => catalog::Function::Exp,
+            ScalarFn::Log => catalog::Function::Log,
+            ScalarFn::Sqrt => catalog::Function::Sqrt,
+            ScalarFn::Floor => catalog::Function::Floor,
+            ScalarFn::Min => catalog::Function::Min,
+            ScalarFn::Max => catalog::Function::Max,
+            ScalarFn::Cos => catalog::Function::Cos,
+            ScalarFn::Exponential => catalog::Function::Exponential,
+            ScalarFn::StepDecay => catalog::Function::StepDecay,
+            ScalarFn::Cosine => catalog::Function::Cosine,
+            ScalarFn::Warmup => catalog::Function::Warmup,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,15 @@
-//! The layers a model can list, one file each: how the layer is lowered onto the engine and
-//! what its forward pass computes, written with the engine's building blocks
-//! (`lower::act`) and our ops, never with dfdx directly.
+//! The layers a model can list, one file each. A layer's file declares all of it:
+//!
+//! - its catalogue entry (name, parameters with types and defaults, summary and Keras
+//!   names, the guide's line), which `catalog::layers` lists;
+//! - how a call's arguments become the layer ([`LayerDef::read`]);
+//! - its shape rule and its parameters' shapes, which `check` uses;
+//! - its lowering onto the engine and its forward pass, written with the engine's building
+//!   blocks (`lower::act`) and our ops, never with dfdx directly.
+//!
+//! The [`layers!`] list below is the one place that names them all: it makes the plan's
+//! [`LayerKind`] and the engine's [`Op`], with their dispatch. DEVELOPERS.md says how to add
+//! a layer.
 
 pub mod activation;
 pub mod conv2d;
@@ -8,3 +17,185 @@ pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod pool2d;
+mod shape;
+
+use crate::catalog;
+use crate::check::call::CallArgs;
+use crate::check::error::CheckError;
+use crate::check::plan::{Activation, Layer, Padding};
+use crate::lower::act::{Act, AnyTape, Forward};
+use crate::lower::model::Lowering;
+use crate::ops::handoff::Handoff;
+use crate::source::Span;
+
+/// What a layer's file declares about it.
+pub trait LayerDef: Sized {
+    /// The layer lowered onto the engine.
+    type Op: LayerOp;
+
+    /// Whether a call to the catalogue's layer `id` is this layer.
+    fn answers(id: catalog::Layer) -> bool;
+
+    /// The layer from a call to `id`, its arguments read against the entry's parameters.
+    fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self;
+
+    /// Its entry in the catalogue (the summary's class, the base of its name).
+    fn catalogued(&self) -> catalog::Layer;
+
+    /// The shape of one output element for an input element of shape `input`, or the error
+    /// that says why the layer cannot take it (reported at `span`).
+    fn output_shape(
+        &self,
+        input: &[usize],
+        span: Span,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<Vec<usize>>;
+
+    /// Its trained parameters' shapes, weight then bias, in the engine's storage layout.
+    fn parameter_shapes(&self, _input: &[usize]) -> Vec<Vec<usize>> {
+        Vec::new()
+    }
+
+    /// How many input-sized buffers its op may hold at once, for the memory estimate.
+    fn scratch_factor(&self) -> usize {
+        1
+    }
+
+    /// The layer lowered onto the engine; it may fuse the layer after it (`next`), and
+    /// says whether it did.
+    fn lower(&self, layer: &Layer, next: Option<&Layer>, cx: &mut Lowering<'_>)
+        -> (Self::Op, bool);
+}
+
+/// A lowered layer's forward pass.
+pub trait LayerOp {
+    /// Runs the layer on a batch. `handoff` is what the op before handed over beside the
+    /// tape (see `ops::handoff`); an op that hands something to the next sets `cx.handoff`.
+    fn forward<T: AnyTape>(
+        &self,
+        x: Act<T>,
+        handoff: Option<Handoff>,
+        cx: &mut Forward<'_>,
+    ) -> Act<T>;
+
+    /// Random numbers a training-mode call draws from the device (dropout masks).
+    fn draws(&self) -> u64 {
+        0
+    }
+}
+
+/// Makes the plan's `LayerKind` and the engine's `Op`, one variant per layer, and their
+/// dispatch to each layer's [`LayerDef`] and [`LayerOp`].
+macro_rules! layers {
+    ($($variant:ident($def:ty)),* $(,)?) => {
+        /// A layer of a checked model, as its file reads it.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum LayerKind {
+            $($variant($def),)*
+        }
+
+        /// A layer lowered onto the engine.
+        pub enum Op {
+            $($variant(<$def as LayerDef>::Op),)*
+        }
+
+        impl LayerKind {
+            /// The layer a call to the catalogue's layer `id` is.
+            pub fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
+                $(if <$def>::answers(id) {
+                    return LayerKind::$variant(<$def>::read(id, args, errors));
+                })*
+                unreachable!("every layer in the catalogue has a file under src/layers/: {id:?}")
+            }
+
+            pub fn catalogued(&self) -> catalog::Layer {
+                match self {
+                    $(LayerKind::$variant(l) => l.catalogued(),)*
+                }
+            }
+
+            pub fn output_shape(
+                &self,
+                input: &[usize],
+                span: Span,
+                errors: &mut Vec<CheckError>,
+            ) -> Option<Vec<usize>> {
+                match self {
+                    $(LayerKind::$variant(l) => l.output_shape(input, span, errors),)*
+                }
+            }
+
+            pub fn parameter_shapes(&self, input: &[usize]) -> Vec<Vec<usize>> {
+                match self {
+                    $(LayerKind::$variant(l) => l.parameter_shapes(input),)*
+                }
+            }
+
+            pub fn scratch_factor(&self) -> usize {
+                match self {
+                    $(LayerKind::$variant(l) => l.scratch_factor(),)*
+                }
+            }
+
+            pub fn lower(&self, layer: &Layer, next: Option<&Layer>, cx: &mut Lowering<'_>) -> (Op, bool) {
+                match self {
+                    $(LayerKind::$variant(l) => {
+                        let (op, fused) = l.lower(layer, next, cx);
+                        (Op::$variant(op), fused)
+                    })*
+                }
+            }
+        }
+
+        impl Op {
+            pub fn forward<T: AnyTape>(
+                &self,
+                x: Act<T>,
+                handoff: Option<Handoff>,
+                cx: &mut Forward<'_>,
+            ) -> Act<T> {
+                match self {
+                    $(Op::$variant(op) => op.forward(x, handoff, cx),)*
+                }
+            }
+
+            pub fn draws(&self) -> u64 {
+                match self {
+                    $(Op::$variant(op) => op.draws(),)*
+                }
+            }
+        }
+    };
+}
+
+layers! {
+    Dense(dense::Dense),
+    Conv2d(conv2d::Conv2d),
+    Pool2d(pool2d::Pool2d),
+    Flatten(flatten::Flatten),
+    Dropout(dropout::Dropout),
+    Activation(activation::ActivationLayer),
+}
+
+/// The activation an `activation = NAME` argument means, with Keras' default slope for
+/// `leaky_relu`.
+pub(crate) fn activation_named(a: catalog::Activation) -> Activation {
+    match a {
+        catalog::Activation::Linear => Activation::Linear,
+        catalog::Activation::Relu => Activation::Relu,
+        catalog::Activation::Sigmoid => Activation::Sigmoid,
+        catalog::Activation::Tanh => Activation::Tanh,
+        catalog::Activation::Softmax => Activation::Softmax,
+        catalog::Activation::LeakyRelu => Activation::LeakyRelu { alpha: 0.2 },
+        catalog::Activation::Gelu => Activation::Gelu,
+    }
+}
+
+/// A `padding = valid | same` argument.
+pub(crate) fn padding(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Padding {
+    match args.name("padding", errors) {
+        "valid" => Padding::Valid,
+        "same" => Padding::Same,
+        other => unreachable!("`{other}` is one of the catalogue's paddings"),
+    }
+}

@@ -1,8 +1,10 @@
-//! Layers and activations. An activation is also a layer of its own (`relu()`), except
-//! `linear`: its entry is both, and the summary shows such a layer as Keras'
-//! `Activation`.
+//! Layers and activations. A layer's entry is declared in its own file under `src/layers/`;
+//! this file lists them, in the order the guide shows them. An activation is also a layer
+//! of its own (`relu()`), except `linear`: its entry is both, and the summary shows such a
+//! layer as Keras' `Activation`.
 
 use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
+use crate::layers;
 
 /// A layer a model can list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +49,12 @@ impl Catalogued for Layer {
 
     fn entry(self) -> &'static Entry {
         match self {
-            Layer::Dense => &DENSE,
-            Layer::Conv2d => &CONV2D,
-            Layer::MaxPool2d => &MAXPOOL2D,
-            Layer::AvgPool2d => &AVGPOOL2D,
-            Layer::Flatten => &FLATTEN,
-            Layer::Dropout => &DROPOUT,
+            Layer::Dense => &layers::dense::ENTRY,
+            Layer::Conv2d => &layers::conv2d::ENTRY,
+            Layer::MaxPool2d => &layers::pool2d::MAXPOOL2D,
+            Layer::AvgPool2d => &layers::pool2d::AVGPOOL2D,
+            Layer::Flatten => &layers::flatten::ENTRY,
+            Layer::Dropout => &layers::dropout::ENTRY,
             Layer::Activation(a) => a.entry(),
         }
     }
@@ -82,7 +84,8 @@ impl Catalogued for Activation {
     }
 }
 
-const fn layer(
+/// A layer's entry (each layer file under `src/layers/` declares its own).
+pub(crate) const fn layer(
     name: &'static str,
     params: &'static [Param],
     base_name: &'static str,
@@ -114,95 +117,24 @@ const fn activation(name: &'static str, params: &'static [Param], doc: &'static 
     }
 }
 
-const fn param(name: &'static str, ty: Type, default: Default) -> Param {
+pub(crate) const fn param(name: &'static str, ty: Type, default: Default) -> Param {
     Param { name, ty, default }
 }
 
-const ACTIVATION: Param = param(
+pub(crate) const ACTIVATION: Param = param(
     "activation",
     Type::Activation,
     Default::Is(Value::Name("linear")),
 );
-const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
-const PADDING: Param = param(
+pub(crate) const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
+pub(crate) const PADDING: Param = param(
     "padding",
     Type::Name(&["valid", "same"]),
     Default::Is(Value::Name("valid")),
 );
 
-static DENSE: Entry = layer(
-    "dense",
-    &[
-        param(
-            "units",
-            Type::Count { min: 1 },
-            Default::Required(Value::Count(1)),
-        ),
-        ACTIVATION,
-        USE_BIAS,
-    ],
-    "dense",
-    "Dense",
-    "a fully connected layer: `activation(x · weight + bias)` on a flat input",
-);
-
-static CONV2D: Entry = layer(
-    "conv2d",
-    &[
-        param(
-            "filters",
-            Type::Count { min: 1 },
-            Default::Required(Value::Count(1)),
-        ),
-        param("kernel", Type::Pair, Default::Required(Value::Pair(1, 1))),
-        param("stride", Type::Pair, Default::Is(Value::Pair(1, 1))),
-        PADDING,
-        ACTIVATION,
-        USE_BIAS,
-    ],
-    "conv2d",
-    "Conv2D",
-    "a 2-D convolution over (channels, height, width) images",
-);
-
-const POOL: Param = param("pool", Type::Pair, Default::Is(Value::Pair(2, 2)));
-const POOL_STRIDE: Param = param("stride", Type::Pair, Default::SameAs("pool"));
-
-static MAXPOOL2D: Entry = layer(
-    "maxpool2d",
-    &[POOL, POOL_STRIDE, PADDING],
-    "max_pooling2d",
-    "MaxPooling2D",
-    "the largest value of each window, channel by channel",
-);
-
-static AVGPOOL2D: Entry = layer(
-    "avgpool2d",
-    &[POOL, POOL_STRIDE, PADDING],
-    "average_pooling2d",
-    "AveragePooling2D",
-    "the mean of each window, channel by channel (padding left out of the mean)",
-);
-
-static FLATTEN: Entry = layer(
-    "flatten",
-    &[],
-    "flatten",
-    "Flatten",
-    "each element as a vector",
-);
-
-static DROPOUT: Entry = layer(
-    "dropout",
-    &[param(
-        "rate",
-        Type::Fraction,
-        Default::Required(Value::Number(0.0)),
-    )],
-    "dropout",
-    "Dropout",
-    "in training, zeroes each value with probability `rate` and scales the rest by `1 / (1 - rate)`",
-);
+pub(crate) const POOL: Param = param("pool", Type::Pair, Default::Is(Value::Pair(2, 2)));
+pub(crate) const POOL_STRIDE: Param = param("stride", Type::Pair, Default::SameAs("pool"));
 
 static LINEAR: Entry = activation("linear", &[], "the identity; not a layer of its own");
 static RELU: Entry = activation("relu", &[], "`max(x, 0)`");

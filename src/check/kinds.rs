@@ -2,30 +2,10 @@
 //! layer, and how many slot buffers an optimizer keeps. Every `match` here is exhaustive,
 //! so a new kind does not compile until it is in the catalogue.
 
-use super::plan::{Activation, LayerKind, LossKind, OptimizerKind, PoolKind, ScalarFn};
+use super::plan::{Activation, LayerKind, LossKind, OptimizerKind, ScalarFn};
 use crate::catalog::{self, Catalogued, Entry};
 
 impl LayerKind {
-    /// The catalogue's layer. An `Activation(Linear)` layer, which no file can write, is
-    /// `linear`'s entry (an `Activation` in the summary, as in Keras).
-    pub fn catalogued(&self) -> catalog::Layer {
-        match self {
-            LayerKind::Dense { .. } => catalog::Layer::Dense,
-            LayerKind::Conv2d { .. } => catalog::Layer::Conv2d,
-            LayerKind::Pool2d {
-                kind: PoolKind::Max,
-                ..
-            } => catalog::Layer::MaxPool2d,
-            LayerKind::Pool2d {
-                kind: PoolKind::Avg,
-                ..
-            } => catalog::Layer::AvgPool2d,
-            LayerKind::Flatten => catalog::Layer::Flatten,
-            LayerKind::Dropout { .. } => catalog::Layer::Dropout,
-            LayerKind::Activation(a) => catalog::Layer::Activation(a.catalogued()),
-        }
-    }
-
     pub fn entry(&self) -> &'static Entry {
         self.catalogued().entry()
     }

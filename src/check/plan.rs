@@ -116,33 +116,7 @@ pub struct Layer {
 impl Layer {
     /// Shapes of this layer's parameters (weight first, then bias), in storage layout.
     pub fn parameter_shapes(&self) -> Vec<Vec<usize>> {
-        match &self.kind {
-            LayerKind::Dense {
-                units, use_bias, ..
-            } => {
-                let mut shapes = vec![vec![self.input_shape[0], *units]];
-                if *use_bias {
-                    shapes.push(vec![*units]);
-                }
-                shapes
-            }
-            LayerKind::Conv2d {
-                filters,
-                kernel,
-                use_bias,
-                ..
-            } => {
-                let mut shapes = vec![vec![*filters, self.input_shape[0], kernel.0, kernel.1]];
-                if *use_bias {
-                    shapes.push(vec![*filters]);
-                }
-                shapes
-            }
-            LayerKind::Pool2d { .. }
-            | LayerKind::Flatten
-            | LayerKind::Dropout { .. }
-            | LayerKind::Activation(_) => Vec::new(),
-        }
+        self.kind.parameter_shapes(&self.input_shape)
     }
 
     pub fn parameter_count(&self) -> usize {
@@ -153,33 +127,8 @@ impl Layer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerKind {
-    Dense {
-        units: usize,
-        activation: Activation,
-        use_bias: bool,
-    },
-    Conv2d {
-        filters: usize,
-        kernel: (usize, usize),
-        stride: (usize, usize),
-        padding: Padding,
-        activation: Activation,
-        use_bias: bool,
-    },
-    Pool2d {
-        kind: PoolKind,
-        size: (usize, usize),
-        stride: (usize, usize),
-        padding: Padding,
-    },
-    Flatten,
-    Dropout {
-        rate: f32,
-    },
-    Activation(Activation),
-}
+/// What a layer is: one variant per layer file under `src/layers/`.
+pub use crate::layers::LayerKind;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {

@@ -37,15 +37,7 @@ pub fn estimate_bytes(exp: &Experiment) -> u128 {
 }
 
 fn kernel_area(layer: &super::plan::Layer) -> u128 {
-    use super::plan::LayerKind;
-    match layer.kind {
-        LayerKind::Conv2d { kernel, .. } => (kernel.0 * kernel.1) as u128,
-        LayerKind::Dense { .. }
-        | LayerKind::Pool2d { .. }
-        | LayerKind::Flatten
-        | LayerKind::Dropout { .. }
-        | LayerKind::Activation(_) => 1,
-    }
+    layer.kind.scratch_factor() as u128
 }
 
 fn mentions_model(stmt: &super::plan::StepStmt, model: usize) -> bool {

@@ -1,15 +1,67 @@
 //! `relu()`, `sigmoid()`, `tanh()`, `softmax()`, `leaky_relu(alpha)`, `gelu()`: an
-//! activation function as a layer of its own (Keras' `Activation`).
+//! activation function as a layer of its own (Keras' `Activation`). Their catalogue entries
+//! are the activations' (`catalog::layers`), which `activation = NAME` arguments share.
 
-use crate::check::plan::Activation;
-use crate::lower::act::{Act, AnyTape};
+use super::{activation_named, LayerDef, LayerOp};
+use crate::catalog;
+use crate::check::call::CallArgs;
+use crate::check::error::CheckError;
+use crate::check::plan::{Activation, Layer};
+use crate::lower::act::{Act, AnyTape, Forward};
+use crate::lower::model::Lowering;
+use crate::ops::handoff::Handoff;
+use crate::source::Span;
 
-pub struct ActivationOp {
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationLayer {
     pub activation: Activation,
 }
 
-impl ActivationOp {
-    pub fn forward<T: AnyTape>(&self, x: Act<T>) -> Act<T> {
+impl LayerDef for ActivationLayer {
+    type Op = ActivationOp;
+
+    fn answers(id: catalog::Layer) -> bool {
+        matches!(id, catalog::Layer::Activation(_))
+    }
+
+    fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
+        let activation = match id {
+            catalog::Layer::Activation(catalog::Activation::LeakyRelu) => Activation::LeakyRelu {
+                alpha: args.number("alpha", errors) as f32,
+            },
+            catalog::Layer::Activation(a) => activation_named(a),
+            other => unreachable!("`{other:?}` is not an activation"),
+        };
+        ActivationLayer { activation }
+    }
+
+    fn catalogued(&self) -> catalog::Layer {
+        catalog::Layer::Activation(self.activation.catalogued())
+    }
+
+    fn output_shape(
+        &self,
+        input: &[usize],
+        _: Span,
+        _: &mut Vec<CheckError>,
+    ) -> Option<Vec<usize>> {
+        Some(input.to_vec())
+    }
+
+    fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (ActivationOp, bool) {
+        let op = ActivationOp {
+            activation: self.activation,
+        };
+        (op, false)
+    }
+}
+
+pub struct ActivationOp {
+    activation: Activation,
+}
+
+impl LayerOp for ActivationOp {
+    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, _: &mut Forward<'_>) -> Act<T> {
         x.activate(self.activation)
     }
 }

@@ -7,11 +7,142 @@
 //! flattens only) hands it over flat and channels-last ([`Conv2dOp::hand_over_channels_last`]).
 
 use super::pool2d;
-use crate::check::plan::{Activation, Layer, LayerKind};
+use super::shape::{image_input, spatial, Window};
+use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
+use crate::catalog::layers::{layer, param, ACTIVATION, PADDING, USE_BIAS};
+use crate::catalog::{self, Default, Entry, Type, Value};
+use crate::check::call::CallArgs;
+use crate::check::error::CheckError;
+use crate::check::plan::{Activation, Layer, Padding};
 use crate::lower::act::{zeros, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::{RowOrder, T1};
+use crate::ops::handoff::Handoff;
 use crate::ops::{self, Conv2dSpec};
+use crate::source::Span;
+
+/// Its catalogue entry.
+pub static ENTRY: Entry = layer(
+    "conv2d",
+    &[
+        param(
+            "filters",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        param("kernel", Type::Pair, Default::Required(Value::Pair(1, 1))),
+        param("stride", Type::Pair, Default::Is(Value::Pair(1, 1))),
+        PADDING,
+        ACTIVATION,
+        USE_BIAS,
+    ],
+    "conv2d",
+    "Conv2D",
+    "a 2-D convolution over (channels, height, width) images",
+);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2d {
+    pub filters: usize,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: Padding,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+impl LayerDef for Conv2d {
+    type Op = Conv2dOp;
+
+    fn answers(id: catalog::Layer) -> bool {
+        id == catalog::Layer::Conv2d
+    }
+
+    fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
+        Conv2d {
+            filters: args.count("filters", errors),
+            kernel: args.pair("kernel", errors),
+            stride: args.pair("stride", errors),
+            padding: padding(args, errors),
+            activation: activation_named(args.activation("activation", errors)),
+            use_bias: args.boolean("use_bias", errors),
+        }
+    }
+
+    fn catalogued(&self) -> catalog::Layer {
+        catalog::Layer::Conv2d
+    }
+
+    fn output_shape(
+        &self,
+        input: &[usize],
+        span: Span,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<Vec<usize>> {
+        let [_, h, w] = image_input("conv2d", input, span, errors)?;
+        let window = Window {
+            size: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        };
+        let out = spatial("conv2d", "kernel", (h, w), window, span, errors)?;
+        Some(vec![self.filters, out.0, out.1])
+    }
+
+    /// The weight (out, in, kh, kw), then the bias (out,).
+    fn parameter_shapes(&self, input: &[usize]) -> Vec<Vec<usize>> {
+        let mut shapes = vec![vec![self.filters, input[0], self.kernel.0, self.kernel.1]];
+        if self.use_bias {
+            shapes.push(vec![self.filters]);
+        }
+        shapes
+    }
+
+    /// The op gathers each output position's input window.
+    fn scratch_factor(&self) -> usize {
+        self.kernel.0 * self.kernel.1
+    }
+
+    /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none.
+    fn lower(
+        &self,
+        layer: &Layer,
+        next: Option<&Layer>,
+        cx: &mut Lowering<'_>,
+    ) -> (Conv2dOp, bool) {
+        let (weight, bias) = cx.weight_and_bias(layer);
+        let bias = bias.map_or_else(|| Bias::Zero(zeros(cx.dev, self.filters)), Bias::Param);
+        let fusable = matches!(self.activation, Activation::Relu | Activation::Linear);
+        let (pool, out_shape) = match next {
+            Some(Layer {
+                kind: LayerKind::Pool2d(p),
+                output_shape,
+                ..
+            }) if fusable => (Some(p.spec()), output_shape),
+            _ => (None, &layer.output_shape),
+        };
+        let fused = pool.is_some();
+        let op = Conv2dOp {
+            weight,
+            bias,
+            spec: Conv2dSpec {
+                stride: self.stride,
+                padding: pool2d::op_padding(self.padding),
+                relu: self.activation == Activation::Relu,
+                input_grad: true,
+                pool,
+            },
+            activation: if fusable {
+                Activation::Linear
+            } else {
+                self.activation
+            },
+            feeds_dense: false,
+            out_image: (out_shape[0], out_shape[1..].iter().product()),
+        };
+        (op, fused)
+    }
+}
 
 pub struct Conv2dOp {
     weight: usize,
@@ -33,53 +164,6 @@ enum Bias {
 }
 
 impl Conv2dOp {
-    /// Lowers the conv `layer`, fusing `next` into it when it is a pooling layer the op can
-    /// do; returns whether it did.
-    pub fn lower(layer: &Layer, next: Option<&Layer>, cx: &mut Lowering<'_>) -> (Self, bool) {
-        let LayerKind::Conv2d {
-            filters,
-            stride,
-            padding,
-            activation,
-            ..
-        } = &layer.kind
-        else {
-            unreachable!("lowering a conv2d")
-        };
-        let (weight, bias) = cx.weight_and_bias(layer);
-        let bias = bias.map_or_else(|| Bias::Zero(zeros(cx.dev, *filters)), Bias::Param);
-        let fusable = matches!(activation, Activation::Relu | Activation::Linear);
-        let (pool, out_shape) = match next {
-            Some(
-                pooled @ Layer {
-                    kind: LayerKind::Pool2d { .. },
-                    ..
-                },
-            ) if fusable => (Some(pool2d::spec(&pooled.kind)), &pooled.output_shape),
-            _ => (None, &layer.output_shape),
-        };
-        let fused = pool.is_some();
-        let op = Conv2dOp {
-            weight,
-            bias,
-            spec: Conv2dSpec {
-                stride: *stride,
-                padding: pool2d::padding(*padding),
-                relu: *activation == Activation::Relu,
-                input_grad: true,
-                pool,
-            },
-            activation: if fusable {
-                Activation::Linear
-            } else {
-                *activation
-            },
-            feeds_dense: false,
-            out_image: (out_shape[0], out_shape[1..].iter().product()),
-        };
-        (op, fused)
-    }
-
     /// Makes the op hand its output to the dense layer that reads it next flattened
     /// channels-last, as its kernels compute it, when nothing is left to apply to it; returns
     /// the row order the dense weight must then be stored in.
@@ -94,8 +178,10 @@ impl Conv2dOp {
             positions,
         })
     }
+}
 
-    pub fn forward<T: AnyTape>(&self, x: Act<T>, cx: &mut Forward<'_>) -> Act<T> {
+impl LayerOp for Conv2dOp {
+    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
         let x = x.into_image("conv2d");
         let b = match &self.bias {
             Bias::Param(b) => cx.params[*b].r1(),

@@ -5,11 +5,108 @@
 //! it, and onto dfdx's matmul elsewhere. The weight is stored (in, out) for the matmul, the
 //! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's.
 
+use super::{activation_named, LayerDef, LayerOp};
+use crate::catalog::layers::{layer, param, ACTIVATION, USE_BIAS};
+use crate::catalog::{self, Default, Entry, Type, Value};
+use crate::check::call::CallArgs;
+use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer};
 use crate::lower::act::{affine, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops;
 use crate::ops::handoff::Handoff;
+use crate::source::Span;
+
+/// Its catalogue entry.
+pub static ENTRY: Entry = layer(
+    "dense",
+    &[
+        param(
+            "units",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        ACTIVATION,
+        USE_BIAS,
+    ],
+    "dense",
+    "Dense",
+    "a fully connected layer: `activation(x · weight + bias)` on a flat input",
+);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub units: usize,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+impl LayerDef for Dense {
+    type Op = DenseOp;
+
+    fn answers(id: catalog::Layer) -> bool {
+        id == catalog::Layer::Dense
+    }
+
+    fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
+        Dense {
+            units: args.count("units", errors),
+            activation: activation_named(args.activation("activation", errors)),
+            use_bias: args.boolean("use_bias", errors),
+        }
+    }
+
+    fn catalogued(&self) -> catalog::Layer {
+        catalog::Layer::Dense
+    }
+
+    fn output_shape(
+        &self,
+        input: &[usize],
+        span: Span,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<Vec<usize>> {
+        if input.len() != 1 {
+            errors.push(CheckError::shape(
+                format!("`dense` needs a flat input, but gets shape {input:?}"),
+                format!("input here has shape {input:?}"),
+                span,
+                if input.len() == 3 {
+                    "insert `flatten()` before this layer"
+                } else {
+                    "insert `flatten()` or `reshape(...)` before this layer"
+                },
+            ));
+            return None;
+        }
+        Some(vec![self.units])
+    }
+
+    /// The weight (in, out), then the bias (out,).
+    fn parameter_shapes(&self, input: &[usize]) -> Vec<Vec<usize>> {
+        let mut shapes = vec![vec![input[0], self.units]];
+        if self.use_bias {
+            shapes.push(vec![self.units]);
+        }
+        shapes
+    }
+
+    fn lower(&self, layer: &Layer, _: Option<&Layer>, cx: &mut Lowering<'_>) -> (DenseOp, bool) {
+        let (weight, bias) = cx.weight_and_bias(layer);
+        cx.params[weight].transposed = true;
+        if ops::dense::supported() {
+            for p in std::iter::once(weight).chain(bias) {
+                cx.params[p].read_on_host(cx.dev);
+            }
+        }
+        let op = DenseOp {
+            weight,
+            bias,
+            activation: self.activation,
+        };
+        (op, false)
+    }
+}
 
 pub struct DenseOp {
     /// Index of the weight among the model's parameters.
@@ -18,23 +115,8 @@ pub struct DenseOp {
     activation: Activation,
 }
 
-impl DenseOp {
-    pub fn lower(layer: &Layer, activation: Activation, cx: &mut Lowering<'_>) -> Self {
-        let (weight, bias) = cx.weight_and_bias(layer);
-        cx.params[weight].transposed = true;
-        if ops::dense::supported() {
-            for p in std::iter::once(weight).chain(bias) {
-                cx.params[p].read_on_host(cx.dev);
-            }
-        }
-        DenseOp {
-            weight,
-            bias,
-            activation,
-        }
-    }
-
-    pub fn forward<T: AnyTape>(
+impl LayerOp for DenseOp {
+    fn forward<T: AnyTape>(
         &self,
         x: Act<T>,
         handoff: Option<Handoff>,

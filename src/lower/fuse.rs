@@ -1,8 +1,8 @@
 //! Passes over a model's lowered ops that change how layers work together, never what they
 //! compute.
 
-use super::model::Op;
 use super::params::Param;
+use crate::layers::Op;
 
 /// A conv whose output a dense layer reads next, through flattens only, hands it over
 /// channels-last, and the dense weight's rows are stored in that order

@@ -9,23 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use super::act::{Act, AnyTape, Forward};
 use super::init::glorot_uniform;
 use super::params::{Param, StateBuffer};
-use crate::check::plan::{Layer, LayerKind, Model};
-use crate::layers::activation::ActivationOp;
-use crate::layers::conv2d::Conv2dOp;
-use crate::layers::dense::DenseOp;
-use crate::layers::dropout::DropoutOp;
-use crate::layers::flatten::FlattenOp;
-use crate::layers::pool2d::Pool2dOp;
-
-/// A lowered layer.
-pub enum Op {
-    Dense(DenseOp),
-    Conv2d(Conv2dOp),
-    Pool2d(Pool2dOp),
-    Flatten(FlattenOp),
-    Dropout(DropoutOp),
-    Activation(ActivationOp),
-}
+use crate::check::plan::{Layer, Model};
+use crate::layers::Op;
 
 /// What lowering a layer may add to the model.
 pub struct Lowering<'a> {
@@ -78,22 +63,10 @@ impl LoweredModel {
         let mut ops = Vec::new();
         let mut layers = model.layers.iter().peekable();
         while let Some(layer) = layers.next() {
-            let op = match &layer.kind {
-                LayerKind::Dense { activation, .. } => {
-                    Op::Dense(DenseOp::lower(layer, *activation, &mut cx))
-                }
-                LayerKind::Conv2d { .. } => {
-                    let (op, fused_next) = Conv2dOp::lower(layer, layers.peek().copied(), &mut cx);
-                    if fused_next {
-                        layers.next();
-                    }
-                    Op::Conv2d(op)
-                }
-                LayerKind::Pool2d { .. } => Op::Pool2d(Pool2dOp::lower(&layer.kind)),
-                LayerKind::Flatten => Op::Flatten(FlattenOp),
-                LayerKind::Dropout { rate } => Op::Dropout(DropoutOp { rate: *rate }),
-                LayerKind::Activation(a) => Op::Activation(ActivationOp { activation: *a }),
-            };
+            let (op, fused_next) = layer.kind.lower(layer, layers.peek().copied(), &mut cx);
+            if fused_next {
+                layers.next();
+            }
             ops.push(op);
         }
         let mut params = cx.params;
@@ -108,13 +81,7 @@ impl LoweredModel {
 
     /// Random numbers a training-mode call draws from the device (dropout masks).
     pub fn dropout_layers(&self) -> u64 {
-        self.ops
-            .iter()
-            .map(|op| match op {
-                Op::Dropout(d) => d.draws(),
-                _ => 0,
-            })
-            .sum()
+        self.ops.iter().map(Op::draws).sum()
     }
 
     /// Runs the model. `input_grad` is false when the input is data, so the
@@ -131,14 +98,7 @@ impl LoweredModel {
             cx.input_grad = input_grad || i > 0;
             // What the op before handed over beside the tape is for this op alone.
             let handoff = cx.handoff.take();
-            act = match op {
-                Op::Dense(d) => d.forward(act, handoff, &mut cx),
-                Op::Conv2d(c) => c.forward(act, &mut cx),
-                Op::Pool2d(p) => p.forward(act),
-                Op::Flatten(f) => f.forward(act, handoff, &mut cx),
-                Op::Dropout(d) => d.forward(act, &cx),
-                Op::Activation(a) => a.forward(act),
-            };
+            act = op.forward(act, handoff, &mut cx);
         }
         act
     }

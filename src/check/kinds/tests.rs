@@ -8,6 +8,10 @@ use super::super::plan::{Activation, DataSource, LayerKind, OptimizerKind, Paddi
 use super::super::train::{read_loss, read_optimizer};
 use super::super::CheckError;
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type};
+use crate::layers::activation::ActivationLayer;
+use crate::layers::conv2d::Conv2d;
+use crate::layers::dense::Dense;
+use crate::layers::pool2d::Pool2d;
 use crate::syntax::ast::{Call, ExprKind};
 use crate::syntax::parse_expr_at;
 
@@ -155,40 +159,42 @@ fn left_out_parameters_take_the_catalogues_defaults() {
     };
     assert_eq!(
         layer("dense(units = 3)"),
-        LayerKind::Dense {
+        LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::Linear,
             use_bias: true
-        }
+        })
     );
     assert_eq!(
         layer("dense(3, leaky_relu)"),
-        LayerKind::Dense {
+        LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::LeakyRelu { alpha: 0.2 },
             use_bias: true
-        }
+        })
     );
-    let LayerKind::Pool2d {
+    let LayerKind::Pool2d(Pool2d {
         size,
         stride,
         padding,
         ..
-    } = layer("maxpool2d(3)")
+    }) = layer("maxpool2d(3)")
     else {
         panic!()
     };
     assert_eq!((size, stride, padding), ((3, 3), (3, 3), Padding::Valid));
-    let LayerKind::Conv2d {
+    let LayerKind::Conv2d(Conv2d {
         stride, padding, ..
-    } = layer("conv2d(8, 3)")
+    }) = layer("conv2d(8, 3)")
     else {
         panic!()
     };
     assert_eq!((stride, padding), ((1, 1), Padding::Valid));
     assert_eq!(
         layer("leaky_relu()"),
-        LayerKind::Activation(Activation::LeakyRelu { alpha: 0.3 })
+        LayerKind::Activation(ActivationLayer {
+            activation: Activation::LeakyRelu { alpha: 0.3 }
+        })
     );
     assert_eq!(
         read("sgd()", read_optimizer),

@@ -53,12 +53,16 @@ impl OptimizerKind {
     /// parameter-sized tensors as a checkpoint needs for them: none for plain SGD, the
     /// velocity with momentum, Adam's two moments, RMSprop's square average and momentum.
     pub fn slots(self) -> usize {
+        self.slot_names().len()
+    }
+
+    /// Those buffers' names (Keras' variable names), which checkpoints hold them under.
+    pub fn slot_names(self) -> &'static [&'static str] {
         match self {
-            OptimizerKind::Sgd { momentum: 0.0, .. } => 0,
-            OptimizerKind::Sgd { .. } => 1,
-            OptimizerKind::Adam { .. }
-            | OptimizerKind::AdamW { .. }
-            | OptimizerKind::RmsProp { .. } => 2,
+            OptimizerKind::Sgd { momentum: 0.0, .. } => &[],
+            OptimizerKind::Sgd { .. } => &["momentum"],
+            OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => &["momentum", "velocity"],
+            OptimizerKind::RmsProp { .. } => &["velocity", "momentum"],
         }
     }
 }

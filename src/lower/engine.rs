@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::act::Act;
 use super::model::LoweredModel;
-use super::optimizer::{slot_names, OptimizerState};
+use super::optimizer::OptimizerState;
 use crate::check::Experiment;
 use crate::output::model_file::NamedTensor;
 
@@ -176,7 +176,7 @@ impl Engine {
         for (o, opt) in self.optimizers.iter().enumerate() {
             for (k, &(m, p)) in self.bindings[o].iter().enumerate() {
                 let param = &self.models[m].params[p];
-                for (slot, values) in slot_names(opt.kind).iter().zip(&opt.slots[k]) {
+                for (slot, values) in opt.kind.slot_names().iter().zip(&opt.slots[k]) {
                     tensors.push(NamedTensor {
                         name: slot_key(
                             &self.exp.optimizers[o].name,

@@ -17,6 +17,8 @@ pub struct Lowering<'a> {
     pub dev: &'a Cpu,
     rng: &'a mut ChaCha8Rng,
     pub params: Vec<Param>,
+    /// Layer state that is not trained, in the canonical layout.
+    pub state: Vec<StateBuffer>,
 }
 
 impl Lowering<'_> {
@@ -42,13 +44,30 @@ impl Lowering<'_> {
         });
         (weight, bias)
     }
+
+    /// Adds `<layer>.<name>`, state of the layer that model files and checkpoints carry and
+    /// no optimizer updates (batch norm's running mean): its index in `LoweredModel::state`.
+    pub fn add_state(
+        &mut self,
+        layer: &Layer,
+        name: &str,
+        shape: Vec<usize>,
+        value: Vec<f32>,
+    ) -> usize {
+        self.state.push(StateBuffer {
+            name: format!("{}.{name}", layer.name),
+            shape,
+            value,
+        });
+        self.state.len() - 1
+    }
 }
 
 pub struct LoweredModel {
     pub name: String,
     pub params: Vec<Param>,
-    /// Non-trained layer state (none of today's layers has any; batch norm's running
-    /// statistics will), carried by model files and checkpoints.
+    /// Non-trained layer state (`Lowering::add_state`; none of today's layers has any),
+    /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
 }
@@ -59,6 +78,7 @@ impl LoweredModel {
             dev,
             rng,
             params: Vec::new(),
+            state: Vec::new(),
         };
         let mut ops = Vec::new();
         let mut layers = model.layers.iter().peekable();
@@ -69,12 +89,14 @@ impl LoweredModel {
             }
             ops.push(op);
         }
-        let mut params = cx.params;
+        let Lowering {
+            mut params, state, ..
+        } = cx;
         super::fuse::conv_to_dense_channels_last(&mut ops, &mut params);
         LoweredModel {
             name: model.name.clone(),
             params,
-            state: Vec::new(),
+            state,
             ops,
         }
     }

@@ -16,23 +16,14 @@ pub struct OptimizerState {
     pub lr: f64,
     /// Updates applied so far (Keras' `iterations`).
     pub iterations: u64,
-    /// Per parameter, its [`slot_names`] buffers, each of the parameter's size.
+    /// Per parameter, the buffers `OptimizerKind::slot_names` names, each of the parameter's
+    /// size.
     pub slots: Vec<Vec<Vec<f32>>>,
-}
-
-/// The state buffers an optimizer keeps per parameter, by name (Keras' variable names).
-/// Checkpoints hold them under these names, so an optimizer may keep any number.
-pub fn slot_names(kind: OptimizerKind) -> &'static [&'static str] {
-    match kind {
-        OptimizerKind::Sgd { .. } => &["momentum"],
-        OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => &["momentum", "velocity"],
-        OptimizerKind::RmsProp { .. } => &["velocity", "momentum"],
-    }
 }
 
 impl OptimizerState {
     pub fn new(kind: OptimizerKind, lr: f64, sizes: &[usize]) -> Self {
-        let slots = slot_names(kind).len();
+        let slots = kind.slots();
         OptimizerState {
             kind,
             lr,

@@ -6,6 +6,7 @@
 //! `main.rs` imports it.
 
 pub mod check;
+pub mod coreutils;
 pub mod diff;
 pub mod fmt;
 pub mod run;

@@ -12,7 +12,6 @@
 pub mod catalog;
 pub mod check;
 pub mod cli;
-pub mod coreutils;
 pub mod data;
 pub mod diff;
 pub mod fmt;

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let args: Vec<_> = std::env::args_os().collect();
     if !expr::cli::is_ours(&args) {
-        return expr::coreutils::hand_off(&args[1.min(args.len())..]);
+        return expr::cli::coreutils::hand_off(&args[1.min(args.len())..]);
     }
     expr::cli::main(expr::cli::Cli::parse())
 }

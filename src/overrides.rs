@@ -23,7 +23,7 @@ mod paths;
 use crate::source::{Source, Span};
 use crate::syntax::{self, ast};
 
-pub use load::{load_file, load_text, LoadError, Loaded};
+pub use load::{load_file, load_recorded, load_text, LoadError, Loaded, Recorded, SourceError};
 pub use paths::{targets, Place, Target};
 
 /// One `--set` argument, split.

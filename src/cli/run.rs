@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::check::plan::Experiment;
 use crate::overrides::{self, LoadError, Override};
-use crate::record::rerun::{self, Recorded, SourceError};
+use crate::overrides::{load_recorded, Recorded, SourceError};
+use crate::record::rerun;
 use crate::record::{self, Provenance, RunRecord};
 use crate::report;
 use crate::run::{interrupt, resume, run, RunError, RunOptions};
@@ -160,7 +161,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
 
 /// The experiment a run record holds; or, with the errors printed, exit code 2.
 fn recorded(path: &Path) -> Result<Recorded, ExitCode> {
-    rerun::source_of(path).map_err(|e| match e {
+    load_recorded(path).map_err(|e| match e {
         SourceError::Record(e) => {
             super::print_error(&e);
             ExitCode::from(2)

@@ -1,12 +1,12 @@
 //! Reading an experiment for a run: the file, or a run record's text, with overrides applied,
 //! parsed and checked, plus what the run record needs to know about where it came from.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{apply, Override, OverrideFailure};
 use crate::check::{self, Experiment};
 use crate::frontend::{self, FrontendError};
-use crate::record::Provenance;
+use crate::record::{self, Provenance, RecordError, RunRecord};
 use crate::source::Source;
 
 /// Why an experiment could not be made ready to run.
@@ -57,4 +57,49 @@ fn check_source(source: Source) -> Result<Experiment, LoadError> {
         frontend::parse_source(source).map_err(|e| LoadError::Frontend(Box::new(e)))?;
     check::check(&file)
         .map_err(|errors| LoadError::Frontend(Box::new(FrontendError::Check(source, errors))))
+}
+
+/// A recorded experiment, checked again and ready to run.
+pub struct Recorded {
+    /// With the thread count the record ran with.
+    pub experiment: Experiment,
+    /// The record's: file, hash, text and overrides. `rerun_of` is left empty: a resume
+    /// continues the run, a rerun sets it.
+    pub provenance: Provenance,
+    pub record: RunRecord,
+}
+
+/// Why a record's experiment cannot run again.
+pub enum SourceError {
+    /// The record cannot be read, or holds no experiment text.
+    Record(RecordError),
+    /// Its text no longer parses or checks (a newer expr), reported under the record's path.
+    Load(LoadError),
+}
+
+/// The experiment of the run record at `path` (a `run.yaml`, or a run directory): its
+/// `source.resolved` text, parsed and checked, with the threads it ran with.
+pub fn load_recorded(path: &Path) -> Result<Recorded, SourceError> {
+    let record = record::load(path).map_err(SourceError::Record)?;
+    let Some(text) = record.source.resolved.clone() else {
+        return Err(SourceError::Record(RecordError::NoSource {
+            path: path.to_path_buf(),
+        }));
+    };
+    let name = format!("{} (source.resolved)", path.display());
+    let mut experiment = load_text(&name, &text).map_err(SourceError::Load)?;
+    // The same threads as the record: a rerun repeats how it ran, a resume continues it.
+    experiment.threads = Some(record.threads);
+    let provenance = Provenance {
+        path: record.source.path.as_ref().map(PathBuf::from),
+        file_sha256: record.source.sha256.clone(),
+        resolved: Some(text),
+        overrides: record.overrides.clone(),
+        rerun_of: None,
+    };
+    Ok(Recorded {
+        experiment,
+        provenance,
+        record,
+    })
 }

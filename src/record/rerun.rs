@@ -1,58 +1,8 @@
-//! Running a recorded experiment again (`--rerun`, `--resume`): its text from the record,
-//! and the comparison of a rerun with the run it repeats, every metric of every epoch and the
-//! trained parameters, bit for bit.
-
-use std::path::{Path, PathBuf};
+//! Running a recorded experiment again (`--rerun`): the comparison of a rerun with the run it
+//! repeats, every metric of every epoch and the trained parameters, bit for bit. (Its text
+//! is read back by `overrides::load_recorded`.)
 
 use super::schema::RunRecord;
-use super::{Provenance, RecordError};
-use crate::check::plan::Experiment;
-use crate::overrides::{self, LoadError};
-
-/// A recorded experiment, checked again and ready to run.
-pub struct Recorded {
-    /// With the thread count the record ran with.
-    pub experiment: Experiment,
-    /// The record's: file, hash, text and overrides. `rerun_of` is left empty: a resume
-    /// continues the run, a rerun sets it.
-    pub provenance: Provenance,
-    pub record: RunRecord,
-}
-
-/// Why a record's experiment cannot run again.
-pub enum SourceError {
-    /// The record cannot be read, or holds no experiment text.
-    Record(RecordError),
-    /// Its text no longer parses or checks (a newer expr), reported under the record's path.
-    Load(LoadError),
-}
-
-/// The experiment of the run record at `path` (a `run.yaml`, or a run directory): its
-/// `source.resolved` text, parsed and checked, with the threads it ran with.
-pub fn source_of(path: &Path) -> Result<Recorded, SourceError> {
-    let record = super::load(path).map_err(SourceError::Record)?;
-    let Some(text) = record.source.resolved.clone() else {
-        return Err(SourceError::Record(RecordError::NoSource {
-            path: path.to_path_buf(),
-        }));
-    };
-    let name = format!("{} (source.resolved)", path.display());
-    let mut experiment = overrides::load_text(&name, &text).map_err(SourceError::Load)?;
-    // The same threads as the record: a rerun repeats how it ran, a resume continues it.
-    experiment.threads = Some(record.threads);
-    let provenance = Provenance {
-        path: record.source.path.as_ref().map(PathBuf::from),
-        file_sha256: record.source.sha256.clone(),
-        resolved: Some(text),
-        overrides: record.overrides.clone(),
-        rerun_of: None,
-    };
-    Ok(Recorded {
-        experiment,
-        provenance,
-        record,
-    })
-}
 
 /// One number that differs between the original and the rerun.
 #[derive(Debug, Clone, PartialEq)]

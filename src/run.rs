@@ -1,8 +1,11 @@
-//! Run: an experiment from file to trained model — load and check, lower,
-//! read the data, train epoch by epoch, then the `after` actions (plots,
-//! saved models) into a run directory with its run record (`run.yaml`).
+//! Run: a checked experiment to a trained model — read the data (`examples`), lower it
+//! (`lower::Engine`), train epoch by epoch (`train_loop`, with `hooks` and `metrics`), then
+//! the `after` actions (plots, saved models, grids) into a run directory with its run record
+//! (`run.yaml`) and checkpoints. A loop over host data: the engine does the tensors.
 
+mod after;
 pub mod checkpoint;
+mod examples;
 pub mod grid;
 pub mod hooks;
 pub mod interrupt;
@@ -16,9 +19,8 @@ use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::check::plan::{Action, DataSource, Experiment};
+use crate::check::plan::{Action, Experiment};
 use crate::data::{self, Examples};
-use crate::output::plot::{plot_series, Series};
 use crate::record::{self, Provenance, Recorder, RunRecord, Status};
 
 use crate::lower::Engine;
@@ -120,7 +122,7 @@ pub fn run(
 ) -> Result<RunResult, RunError> {
     let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     // Read every data set before creating anything, so bad data leaves no trace.
-    let examples = load_examples(exp)?;
+    let examples = examples::load(exp)?;
     let mut engine = Engine::new(exp.clone());
     for action in &exp.before {
         if let Action::Load { model, path, .. } = action {
@@ -153,7 +155,7 @@ pub fn resume(
     let (path, checkpoint) = checkpoint::read_latest(dir)?;
     // A kill during a write leaves its hidden temporary file; the run owns the directory now.
     crate::output::atomic::remove_stale_temporaries(dir);
-    let examples = load_examples(exp)?;
+    let examples = examples::load(exp)?;
     let mut engine = Engine::new(exp.clone());
     engine
         .restore(&checkpoint.engine)
@@ -265,15 +267,12 @@ fn train(
         .epoch_end
         .iter()
         .any(|a| matches!(a, Action::Log(_)));
-    let mut lp = Loop::new(engine, examples, options.show_progress, out);
-    lp.notices = options.notices;
-    lp.out_dir = Some(dir.clone());
-    lp.checkpoints = Some(train_loop::CheckpointPolicy {
-        dir: dir.clone(),
-        every_steps: exp.checkpoints.every_steps,
-        every_epochs: exp.checkpoints.every_epochs,
-        keep: exp.checkpoints.keep,
-    });
+    let setup = train_loop::Setup {
+        show_progress: options.show_progress,
+        notices: options.notices,
+        dir: Some(dir.clone()),
+    };
+    let mut lp = Loop::new(engine, examples, setup, out);
     let first_epoch = checkpoint.map_or(0, |c| c.position.epoch);
     if let Some(c) = checkpoint {
         lp.restore(&c.position);
@@ -337,37 +336,7 @@ fn train(
             );
         }
     }
-    for action in &exp.after {
-        match action {
-            Action::Plot { metrics, path } => {
-                let series: Vec<Series<'_>> = metrics
-                    .iter()
-                    .map(|&m| Series {
-                        name: &lp.metrics.names[m],
-                        values: &lp.metrics.history[m],
-                    })
-                    .collect();
-                let target = dir.join(path);
-                plot_series(&target, &exp.name, "value", &series)?;
-                recorder.artifact("plot", &target);
-                (lp.out)(&format!("plot: {}", target.display()));
-            }
-            Action::Save { model, path } => {
-                let target = dir.join(path);
-                model_io::save(&lp.engine, *model, &target)?;
-                recorder.artifact("model", &target);
-                (lp.out)(&format!("model: {}", target.display()));
-            }
-            Action::Grid { .. } => {
-                let epochs = lp.times.len();
-                if let Some(target) = grid::draw(&lp.engine, action, &lp.kept, epochs, &dir)? {
-                    recorder.artifact("grid", &target);
-                    (lp.out)(&format!("grid: {}", target.display()));
-                }
-            }
-            _ => {}
-        }
-    }
+    after::run_actions(&mut lp, exp, &dir, recorder)?;
     Ok(RunResult {
         dir,
         names: lp.metrics.names.clone(),
@@ -409,61 +378,4 @@ fn set_threads(threads: Option<usize>, caller_joins: bool) -> Result<usize, RunE
             threads: n,
             message,
         })
-}
-
-fn load_examples(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
-    let mut loaded: Vec<(DataSource, Arc<Examples>)> = Vec::new();
-    let mut out = Vec::new();
-    for d in &exp.datasets {
-        // Two data sets over the same source share one copy in memory.
-        if let Some((_, e)) = loaded.iter().find(|(s, _)| *s == d.source) {
-            out.push(e.clone());
-            continue;
-        }
-        let examples = Arc::new(match &d.source {
-            DataSource::Mnist { train } => data::load_mnist(if *train {
-                data::Split::Train
-            } else {
-                data::Split::Test
-            })?,
-            DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
-        });
-        validate_for(&examples, d)?;
-        loaded.push((d.source.clone(), examples.clone()));
-        out.push(examples);
-    }
-    Ok(out)
-}
-
-/// The files must hold what the declaration promised: element size and label range.
-fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<(), RunError> {
-    let declared: usize = d.element_shape.iter().product();
-    if examples.features() != declared {
-        return Err(RunError::DataMismatch {
-            data: d.name.clone(),
-            problem: format!(
-                "{} has {} values per element, the declaration {declared} ({:?})",
-                examples.source,
-                examples.features(),
-                d.element_shape
-            ),
-            help: "fix `shape = (...)` in the source, or `reshape(...)`".into(),
-        });
-    }
-    if examples.num_classes() > d.classes {
-        return Err(RunError::DataMismatch {
-            data: d.name.clone(),
-            problem: format!(
-                "{} has labels up to {}, but {} classes are declared",
-                examples.source,
-                examples.num_classes() - 1,
-                d.classes
-            ),
-            help: format!(
-                "set `classes = {}` (and the model's last layer to match)",
-                examples.num_classes()
-            ),
-        });
-    }
-    Ok(())
 }

@@ -40,9 +40,20 @@ pub struct EpochTimes {
     pub eval: f64,
 }
 
+/// How a loop reports and where it writes.
+pub struct Setup {
+    /// A progress bar on the terminal.
+    pub show_progress: bool,
+    /// Where notices go (a checkpoint not written, an interrupt), if anywhere.
+    pub notices: Option<fn(&str)>,
+    /// The run directory, for checkpoints (as the experiment's `train { checkpoint_* }`
+    /// says) and grids; `None` writes nothing.
+    pub dir: Option<std::path::PathBuf>,
+}
+
 /// When to write checkpoints, and where.
 #[derive(Debug, Clone)]
-pub struct CheckpointPolicy {
+struct CheckpointPolicy {
     pub dir: std::path::PathBuf,
     /// Every N training steps (0: never).
     pub every_steps: u64,
@@ -60,19 +71,19 @@ pub struct Loop<'a> {
     pub times: Vec<EpochTimes>,
     /// Metrics at each step an `on every N steps` hook logged, for the run record.
     pub logged_steps: Vec<StepRow>,
-    pub show_progress: bool,
+    show_progress: bool,
     /// Where `log` lines go.
     pub out: &'a mut dyn FnMut(&str),
     /// Where notices go (a checkpoint not written, an interrupt), if anywhere.
-    pub notices: Option<fn(&str)>,
-    pub checkpoints: Option<CheckpointPolicy>,
+    notices: Option<fn(&str)>,
+    checkpoints: Option<CheckpointPolicy>,
     /// Where to pick up, when resuming from a checkpoint.
     resume: Option<LoopPosition>,
     shuffle_rng: ChaCha8Rng,
     /// Shuffle RNG position before the pass in progress drew its order.
     pass_rng_pos: u128,
     /// Where `grid` actions write; `None` draws nothing.
-    pub out_dir: Option<std::path::PathBuf>,
+    pub(super) out_dir: Option<std::path::PathBuf>,
     /// Per step that a `grid` reads: its first batch of the epoch, with its values.
     pub kept: HashMap<usize, Kept>,
 }
@@ -81,13 +92,19 @@ impl<'a> Loop<'a> {
     pub fn new(
         engine: Engine,
         examples: Vec<Arc<Examples>>,
-        show_progress: bool,
+        setup: Setup,
         out: &'a mut dyn FnMut(&str),
     ) -> Self {
         let exp = engine.experiment();
         let metrics = MetricSet::new(&exp.metrics);
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(exp.seed);
         shuffle_rng.set_stream(streams::SHUFFLE);
+        let checkpoints = setup.dir.clone().map(|dir| CheckpointPolicy {
+            dir,
+            every_steps: exp.checkpoints.every_steps,
+            every_epochs: exp.checkpoints.every_epochs,
+            keep: exp.checkpoints.keep,
+        });
         Loop {
             engine,
             examples,
@@ -95,14 +112,14 @@ impl<'a> Loop<'a> {
             global_step: 0,
             times: Vec::new(),
             logged_steps: Vec::new(),
-            show_progress,
+            show_progress: setup.show_progress,
             out,
-            notices: None,
-            checkpoints: None,
+            notices: setup.notices,
+            checkpoints,
             resume: None,
             shuffle_rng,
             pass_rng_pos: 0,
-            out_dir: None,
+            out_dir: setup.dir,
             kept: HashMap::new(),
         }
     }

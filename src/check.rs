@@ -1,18 +1,29 @@
 //! Check: resolves names, validates values and infers shapes, turning the AST
 //! into a `plan::Experiment`, or into every error found (not just the first).
+//!
+//! `file` walks the file in phases and calls the rest: `data`, `model` and
+//! `optimizers` (losses too) read declarations, `call` and `args` their
+//! arguments; `train` reads `train { }` and desugars its standard step;
+//! `steps` and `tensor` type steps; `metrics`, `grid` and `hooks` (with
+//! `scalar` and `format`) check what runs around them; `resources` estimates
+//! memory. `plan` is the result.
 
 pub mod args;
 pub mod call;
 pub mod data;
 pub mod error;
+pub mod file;
+mod format;
 pub mod grid;
 pub mod hooks;
 pub mod json;
 mod kinds;
 pub mod metrics;
 pub mod model;
+pub mod optimizers;
 pub mod plan;
 pub mod resources;
+mod scalar;
 pub mod steps;
 pub mod summary;
 pub mod tensor;
@@ -87,7 +98,7 @@ impl<T> Table<T> {
 /// Checks a parsed file. `Err` holds every error found, in file order.
 pub fn check(file: &File) -> Result<Experiment, Vec<CheckError>> {
     let mut errors = Vec::new();
-    let experiment = train::check_file(file, &mut errors);
+    let experiment = file::check_file(file, &mut errors);
     if let Some(exp) = &experiment {
         resources::check_fits(exp, resources::machine_memory(), &mut errors);
     }

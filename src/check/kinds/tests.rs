@@ -4,8 +4,8 @@
 
 use super::super::data::check_data;
 use super::super::model::read_layers;
+use super::super::optimizers::{read_loss, read_optimizer};
 use super::super::plan::{Activation, DataSource, LayerKind, OptimizerKind, Padding, ScalarExpr};
-use super::super::train::{read_loss, read_optimizer};
 use super::super::CheckError;
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type};
 use crate::layers::activation::ActivationLayer;

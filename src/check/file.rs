@@ -1,0 +1,333 @@
+//! The file as a whole, in phases: declarations collected into tables,
+//! optimizers resolved against the models, the `experiment` header, the
+//! `train` block and the steps, metrics and hooks, then the checks that need
+//! all of them (a model never called). Each phase reports into the same list;
+//! `check` sorts it by position afterwards.
+
+use super::data::check_data;
+use super::error::CheckError;
+use super::model::{read_layers, LayerDraft};
+use super::optimizers::{read_loss, read_optimizer};
+use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
+use super::steps::{self, StepCx};
+use super::train::{self, TrainSettings};
+use super::{first_decl_span, grid, hooks, metrics, Table};
+use crate::source::Span;
+use crate::syntax::ast::{Call, DeclKind, File, Ident, Setting};
+
+pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experiment> {
+    let decls = Decls::collect(file, errors);
+    let optimizers = resolve_optimizers(&decls.optimizers, &decls.models, errors);
+    let (name, seed, threads) = header(decls.experiment, errors);
+
+    let mut cx = StepCx {
+        datasets: &decls.datasets,
+        models: &decls.models,
+        losses: &decls.losses,
+        optimizers: &optimizers,
+        inferred: vec![None; decls.models.items.len()],
+        failed_data: Vec::new(),
+        poisoned: Vec::new(),
+        incomplete: false,
+        producers: std::collections::HashMap::new(),
+        envs: std::collections::HashMap::new(),
+        failed_names: Vec::new(),
+    };
+    let mut standard = Vec::new();
+    let settings = match decls.train {
+        Some((settings, span)) => {
+            train::check_train(settings, span, &mut cx, &mut standard, errors)
+        }
+        None => {
+            errors.push(CheckError::missing(
+                "no `train` block",
+                "the experiment never says how long to train".into(),
+                first_decl_span(file, |_| true),
+                "add `train { epochs = 5 }` (and `model`, `data`, `loss`, `optimizer` for the standard step)",
+            ));
+            TrainSettings::default()
+        }
+    };
+    let plan_steps = check_steps(file, decls.train.map(|t| t.1), standard, &mut cx, errors);
+
+    let metrics = metrics::check_metrics(file, &plan_steps, &mut cx, errors);
+    let mut hooks = Hooks::default();
+    grid::infer_grid_models(file, &mut cx, &plan_steps);
+    let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
+
+    report_unused_models(&decls.models, &cx, errors);
+    let models = cx.inferred.into_iter().collect::<Option<Vec<_>>>()?;
+    Some(Experiment {
+        name,
+        seed,
+        threads,
+        epochs: settings.epochs,
+        on_non_finite: settings.on_non_finite,
+        checkpoints: settings.checkpoints,
+        datasets: decls.datasets.items.into_iter().map(|(_, d)| d).collect(),
+        models,
+        losses: decls.losses.items.into_iter().map(|(_, l)| l).collect(),
+        optimizers: optimizers.items.into_iter().map(|(_, o)| o).collect(),
+        steps: plan_steps,
+        metrics,
+        hooks,
+        before,
+        after,
+    })
+}
+
+/// The top-level declarations that need no other: data sets, models and
+/// losses checked on their own, and where the rest are, for later phases.
+struct Decls<'a> {
+    datasets: Table<DataSet>,
+    models: Table<(Vec<LayerDraft>, Span)>,
+    losses: Table<Loss>,
+    /// Resolved once every model is known: `for` may name a later one.
+    optimizers: Vec<(&'a Ident, &'a Call, &'a [Ident])>,
+    experiment: Option<(&'a Ident, &'a [Setting])>,
+    train: Option<(&'a [Setting], Span)>,
+}
+
+impl<'a> Decls<'a> {
+    fn collect(file: &'a File, errors: &mut Vec<CheckError>) -> Self {
+        let mut decls = Decls {
+            datasets: Table::default(),
+            models: Table::default(),
+            losses: Table::default(),
+            optimizers: Vec::new(),
+            experiment: None,
+            train: None,
+        };
+        for decl in &file.decls {
+            match &decl.kind {
+                DeclKind::Experiment { name, settings } => {
+                    decls.add_experiment(name, settings, errors);
+                }
+                DeclKind::Data { name, pipeline } => {
+                    let data = check_data(name, pipeline, decl.span, errors);
+                    decls.datasets.insert("data", name, data, errors);
+                }
+                DeclKind::Model { name, layers } => {
+                    decls.add_model(name, layers, decl.span, errors);
+                }
+                DeclKind::Loss { name, call } => decls.add_loss(name, call, errors),
+                DeclKind::Optimizer {
+                    name,
+                    call,
+                    models: for_models,
+                } => decls.optimizers.push((name, call, for_models)),
+                DeclKind::Train { settings } => decls.add_train(settings, decl.span, errors),
+                DeclKind::Metrics { .. }
+                | DeclKind::Step { .. }
+                | DeclKind::Hook { .. }
+                | DeclKind::Before { .. }
+                | DeclKind::After { .. } => {}
+            }
+        }
+        decls
+    }
+
+    fn add_experiment(
+        &mut self,
+        name: &'a Ident,
+        settings: &'a [Setting],
+        errors: &mut Vec<CheckError>,
+    ) {
+        if let Some((first, _)) = self.experiment {
+            errors.push(CheckError::duplicate(
+                "experiment",
+                &name.name,
+                name.span,
+                first.span,
+            ));
+        } else {
+            self.experiment = Some((name, settings));
+        }
+    }
+
+    fn add_model(
+        &mut self,
+        name: &Ident,
+        layers: &[Call],
+        span: Span,
+        errors: &mut Vec<CheckError>,
+    ) {
+        let errors_before = errors.len();
+        let drafts = read_layers(layers, errors);
+        if layers.is_empty() {
+            errors.push(CheckError::missing(
+                "no layers",
+                format!("model `{}` has no layers", name.name),
+                name.span,
+                "list its layers between the braces, e.g. `dense(units = 10)`",
+            ));
+        }
+        // A model with a bad layer has no shapes to infer: its callers stay quiet.
+        if errors.len() > errors_before {
+            self.models.insert_broken(name);
+        }
+        self.models.insert("model", name, (drafts, span), errors);
+    }
+
+    fn add_loss(&mut self, name: &Ident, call: &Call, errors: &mut Vec<CheckError>) {
+        if let Some(kind) = read_loss(call, errors) {
+            let loss = Loss {
+                name: name.name.clone(),
+                kind,
+            };
+            self.losses.insert("loss", name, loss, errors);
+        } else {
+            self.losses.insert_broken(name);
+        }
+    }
+
+    fn add_train(&mut self, settings: &'a [Setting], span: Span, errors: &mut Vec<CheckError>) {
+        if let Some((_, first)) = self.train {
+            errors.push(
+                CheckError::duplicate(
+                    "block",
+                    "train",
+                    keyword(span, "train"),
+                    keyword(first, "train"),
+                )
+                .with_help("merge the two `train` blocks"),
+            );
+        } else {
+            self.train = Some((settings, span));
+        }
+    }
+}
+
+/// Reads each optimizer and the models it updates (all of them without `for`).
+fn resolve_optimizers(
+    decls: &[(&Ident, &Call, &[Ident])],
+    models: &Table<(Vec<LayerDraft>, Span)>,
+    errors: &mut Vec<CheckError>,
+) -> Table<Optimizer> {
+    let mut optimizers = Table::default();
+    for &(name, call, for_models) in decls {
+        let model_ids: Vec<usize> = if for_models.is_empty() {
+            (0..models.items.len()).collect()
+        } else {
+            for_models
+                .iter()
+                .filter_map(|m| models.resolve("model", m, errors))
+                .collect()
+        };
+        if let Some((kind, lr)) = read_optimizer(call, errors) {
+            let opt = Optimizer {
+                name: name.name.clone(),
+                kind,
+                lr,
+                models: model_ids,
+            };
+            optimizers.insert("optimizer", name, opt, errors);
+        } else {
+            optimizers.insert_broken(name);
+        }
+    }
+    optimizers
+}
+
+/// The experiment's name, seed and thread count.
+fn header(
+    experiment: Option<(&Ident, &[Setting])>,
+    errors: &mut Vec<CheckError>,
+) -> (String, u64, Option<usize>) {
+    match experiment {
+        Some((name, settings)) => {
+            let (seed, threads) = experiment_settings(settings, errors);
+            (name.name.clone(), seed, threads)
+        }
+        None => {
+            errors.push(CheckError::missing(
+                "the file starts here",
+                "no `experiment` declaration".into(),
+                Span::new(0, 0),
+                "start the file with `experiment NAME { seed = 42 }`",
+            ));
+            (String::new(), 0, None)
+        }
+    }
+}
+
+fn experiment_settings(settings: &[Setting], errors: &mut Vec<CheckError>) -> (u64, Option<usize>) {
+    let mut seed = 0;
+    let mut threads = None;
+    for s in settings {
+        match s.name.name.as_str() {
+            "seed" => {
+                if let Some(v) = super::args::count(&s.value, "seed", 0, errors) {
+                    seed = v as u64;
+                }
+            }
+            "threads" => threads = super::args::count(&s.value, "threads", 1, errors),
+            other => errors.push(CheckError::unknown_parameter(
+                "experiment",
+                other,
+                s.name.span,
+                &["seed", "threads"],
+            )),
+        }
+    }
+    (seed, threads)
+}
+
+/// The `step` declarations, after the standard steps `train { }` desugared
+/// (`standard`), and the checks over all of them: one step per data set, and
+/// something trained at all. `train` is the `train` block's span.
+fn check_steps(
+    file: &File,
+    train: Option<Span>,
+    mut plan_steps: Vec<(Step, Span)>,
+    cx: &mut StepCx<'_>,
+    errors: &mut Vec<CheckError>,
+) -> Vec<Step> {
+    for decl in &file.decls {
+        if let DeclKind::Step { data, x, y, body } = &decl.kind {
+            if let Some(step) = steps::check_step(cx, data, x, y, body, errors) {
+                plan_steps.push((step, decl.span));
+            }
+        }
+    }
+    steps::check_step_data_unique(&plan_steps, cx, errors);
+    let plan_steps: Vec<_> = plan_steps.into_iter().map(|(s, _)| s).collect();
+    if plan_steps.is_empty() && train.is_some() && cx.failed_data.is_empty() && !cx.incomplete {
+        errors.push(CheckError::missing(
+            "no training step",
+            "nothing is trained".into(),
+            train.map_or(Span::new(0, 0), |t| keyword(t, "train")),
+            "set `model`, `data`, `loss` and `optimizer` in `train { }`, or write a `step on DATA (x, y) { ... }`",
+        ));
+    }
+    plan_steps
+}
+
+/// A model no step calls has no input shape: report it, unless an earlier
+/// error already explains why (a failed step, a broken model, a shape error).
+fn report_unused_models(
+    models: &Table<(Vec<LayerDraft>, Span)>,
+    cx: &StepCx<'_>,
+    errors: &mut Vec<CheckError>,
+) {
+    for (i, (name, _)) in models.items.iter().enumerate() {
+        if cx.inferred[i].is_none()
+            && cx.failed_data.is_empty()
+            && !cx.incomplete
+            && !models.is_broken(&name.name)
+            && !errors.iter().any(|e| e.code == "shape")
+        {
+            errors.push(CheckError::missing(
+                "never called",
+                format!("model `{}` is never used by a step", name.name),
+                name.span,
+                "call it in a step, or set `model = ...` in `train { }`",
+            ));
+        }
+    }
+}
+
+/// The span of a declaration's leading keyword, for diagnostics about a whole block.
+pub(super) fn keyword(decl: Span, word: &str) -> Span {
+    Span::new(decl.start, decl.start + word.len())
+}

@@ -1,0 +1,77 @@
+//! Losses and optimizers: the calls of `loss` and `optimizer` declarations,
+//! read against their catalogue entries into the plan's kinds. Both are one
+//! `match` from the catalogue's variant to the plan's, with the values the
+//! entry's parameters (and Keras' defaults) give.
+
+use super::call::CallArgs;
+use super::error::CheckError;
+use super::plan::{LossKind, OptimizerKind};
+use crate::catalog::{self, Catalogued};
+use crate::syntax::ast::Call;
+
+pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<LossKind> {
+    let name = call.name.name.as_str();
+    let Some(loss) = catalog::Loss::named(name) else {
+        let known = catalog::Loss::names();
+        errors.push(CheckError::unknown("loss", name, call.name.span, &known));
+        return None;
+    };
+    let args = CallArgs::read(call, loss.entry(), errors);
+    let kind = match loss {
+        catalog::Loss::SparseCategoricalCrossentropy => LossKind::SparseCategoricalCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::CategoricalCrossentropy => LossKind::CategoricalCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::BinaryCrossentropy => LossKind::BinaryCrossentropy {
+            from_logits: args.boolean("from_logits", errors),
+        },
+        catalog::Loss::MeanSquaredError => LossKind::MeanSquaredError,
+        catalog::Loss::MeanAbsoluteError => LossKind::MeanAbsoluteError,
+    };
+    Some(kind)
+}
+
+/// Optimizers, with Keras' defaults (the catalogue's).
+pub(super) fn read_optimizer(
+    call: &Call,
+    errors: &mut Vec<CheckError>,
+) -> Option<(OptimizerKind, f64)> {
+    let name = call.name.name.as_str();
+    let Some(optimizer) = catalog::Optimizer::named(name) else {
+        let known = catalog::Optimizer::names();
+        errors.push(CheckError::unknown(
+            "optimizer",
+            name,
+            call.name.span,
+            &known,
+        ));
+        return None;
+    };
+    let args = CallArgs::read(call, optimizer.entry(), errors);
+    let lr = args.number("lr", errors);
+    let kind = match optimizer {
+        catalog::Optimizer::Sgd => OptimizerKind::Sgd {
+            momentum: args.number("momentum", errors),
+            nesterov: args.boolean("nesterov", errors),
+        },
+        catalog::Optimizer::Adam => OptimizerKind::Adam {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+        catalog::Optimizer::AdamW => OptimizerKind::AdamW {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
+            weight_decay: args.number("weight_decay", errors),
+        },
+        catalog::Optimizer::RmsProp => OptimizerKind::RmsProp {
+            rho: args.number("rho", errors),
+            momentum: args.number("momentum", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+    };
+    Some((kind, lr))
+}

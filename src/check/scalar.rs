@@ -1,0 +1,156 @@
+//! Scalar expressions over the training loop's state, in hooks and log
+//! formats: numbers, `epoch`, `step`, `steps_per_epoch`, learning rates,
+//! metrics, operators, maths functions and learning-rate schedules.
+
+use super::args;
+use super::error::CheckError;
+use super::hooks::HookCx;
+use super::plan::{ScalarExpr, ScalarFn, ScalarOp};
+use crate::catalog::{self, Catalogued};
+use crate::syntax::ast::{BinOp, Expr, ExprKind};
+
+impl HookCx<'_, '_> {
+    /// A scalar expression over the loop's state: numbers, `epoch`, `step`,
+    /// `steps_per_epoch`, `lr`/`OPT.lr`, metrics, maths and schedules.
+    pub(super) fn scalar(&self, e: &Expr, errors: &mut Vec<CheckError>) -> Option<ScalarExpr> {
+        Some(match &e.kind {
+            ExprKind::Number(v) => ScalarExpr::Const(*v),
+            ExprKind::Neg(inner) => ScalarExpr::Neg(Box::new(self.scalar(inner, errors)?)),
+            ExprKind::Binary(op, l, r) => {
+                let l = self.scalar(l, errors);
+                let r = self.scalar(r, errors);
+                ScalarExpr::Binary(scalar_op(*op), Box::new(l?), Box::new(r?))
+            }
+            ExprKind::Name(id) => match id.name.as_str() {
+                "epoch" => ScalarExpr::Epoch,
+                "step" => ScalarExpr::GlobalStep,
+                "steps_per_epoch" => ScalarExpr::StepsPerEpoch,
+                "lr" if self.cx.optimizers.items.len() == 1 => ScalarExpr::Lr(0),
+                name => match self.metrics.iter().position(|m| m.name == name) {
+                    Some(i) => ScalarExpr::Metric(i),
+                    None if self.cx.poisoned.iter().any(|p| p == name) => return None,
+                    None => {
+                        let mut known = vec!["epoch", "step", "steps_per_epoch", "lr"];
+                        known.extend(self.metrics.iter().map(|m| m.name.as_str()));
+                        errors.push(CheckError::unknown("value", name, id.span, &known));
+                        return None;
+                    }
+                },
+            },
+            ExprKind::Field(base, field) if field.name == "lr" => match &base.kind {
+                ExprKind::Name(opt) => {
+                    ScalarExpr::Lr(self.cx.optimizers.resolve("optimizer", opt, errors)?)
+                }
+                _ => {
+                    errors.push(CheckError::invalid(
+                        "only optimizers have `.lr`".into(),
+                        "not an optimizer".into(),
+                        base.span,
+                    ));
+                    return None;
+                }
+            },
+            ExprKind::Call(call) => {
+                let Some(function) = catalog::Function::named(&call.name.name) else {
+                    let known = catalog::Function::names();
+                    errors.push(CheckError::unknown(
+                        "function",
+                        &call.name.name,
+                        call.name.span,
+                        &known,
+                    ));
+                    return None;
+                };
+                let f = scalar_fn(function);
+                let entry = function.entry();
+                let arity = entry.required()..=entry.params.len();
+                if let Some(named) = call.args.iter().find_map(|a| a.name.as_ref()) {
+                    errors.push(
+                        CheckError::invalid(
+                            "scalar functions take positional arguments".into(),
+                            "named argument".into(),
+                            named.span,
+                        )
+                        .with_help(schedule_help(f)),
+                    );
+                    return None;
+                }
+                if !arity.contains(&call.args.len()) {
+                    errors.push(
+                        CheckError::invalid(
+                            format!(
+                                "`{}` takes {} argument(s), got {}",
+                                call.name.name,
+                                arity.start(),
+                                call.args.len()
+                            ),
+                            "wrong number of arguments".into(),
+                            call.span,
+                        )
+                        .with_help(schedule_help(f)),
+                    );
+                    return None;
+                }
+                let args: Option<Vec<_>> = call
+                    .args
+                    .iter()
+                    .map(|a| self.scalar(&a.value, errors))
+                    .collect();
+                ScalarExpr::Call(f, args?)
+            }
+            _ => {
+                errors.push(CheckError::wrong_type(
+                    "value",
+                    "a number",
+                    args::describe(e),
+                    e.span,
+                ));
+                return None;
+            }
+        })
+    }
+}
+
+/// The plan's operator for the syntax's.
+fn scalar_op(op: BinOp) -> ScalarOp {
+    match op {
+        BinOp::Add => ScalarOp::Add,
+        BinOp::Sub => ScalarOp::Sub,
+        BinOp::Mul => ScalarOp::Mul,
+        BinOp::Div => ScalarOp::Div,
+        BinOp::Pow => ScalarOp::Pow,
+    }
+}
+
+/// The plan's function for the catalogue's.
+fn scalar_fn(function: catalog::Function) -> ScalarFn {
+    match function {
+        catalog::Function::Exp => ScalarFn::Exp,
+        catalog::Function::Log => ScalarFn::Log,
+        catalog::Function::Sqrt => ScalarFn::Sqrt,
+        catalog::Function::Floor => ScalarFn::Floor,
+        catalog::Function::Cos => ScalarFn::Cos,
+        catalog::Function::Min => ScalarFn::Min,
+        catalog::Function::Max => ScalarFn::Max,
+        catalog::Function::Exponential => ScalarFn::Exponential,
+        catalog::Function::StepDecay => ScalarFn::StepDecay,
+        catalog::Function::Cosine => ScalarFn::Cosine,
+        catalog::Function::Warmup => ScalarFn::Warmup,
+    }
+}
+
+fn schedule_help(f: ScalarFn) -> &'static str {
+    match f {
+        ScalarFn::Exponential => "`exponential(initial, rate, steps)` = initial * rate ** (step / steps)",
+        ScalarFn::StepDecay => "`step_decay(initial, factor, every)` = initial * factor ** floor(epoch / every)",
+        ScalarFn::Cosine => "`cosine(initial, steps, alpha)`: cosine decay from initial to alpha * initial over `steps` steps",
+        ScalarFn::Warmup => "`warmup(target, steps)`: rises linearly from 0 to target over `steps` steps",
+        ScalarFn::Exp
+        | ScalarFn::Log
+        | ScalarFn::Sqrt
+        | ScalarFn::Floor
+        | ScalarFn::Min
+        | ScalarFn::Max
+        | ScalarFn::Cos => "e.g. `min(a, b)`, `exp(x)`",
+    }
+}

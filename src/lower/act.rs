@@ -7,7 +7,7 @@ use dfdx::prelude::*;
 use crate::check::plan::Activation;
 use crate::ops::handoff::Handoff;
 
-use super::params::{Param, T1};
+use super::params::{Param, StateBuffer, T1};
 
 /// A batch of flat vectors `(batch, features)`.
 pub type Flat<T> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -70,6 +70,12 @@ impl<T: AnyTape> Act<T> {
 /// What a layer's forward pass reads besides its input.
 pub struct Forward<'a> {
     pub params: &'a [Param],
+    /// The model's layer state that is not trained (`Lowering::add_state`), as it was
+    /// before this pass.
+    pub state: &'a [StateBuffer],
+    /// New values for that state which this pass computed (in training, batch norm's running
+    /// statistics), by index: the engine stores them once the step is done.
+    pub state_updates: Vec<(usize, Vec<f32>)>,
     /// Training mode (dropout draws masks).
     pub training: bool,
     /// Whether the input needs a gradient: false for the first op on data, so that it can

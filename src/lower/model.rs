@@ -3,6 +3,8 @@
 //! (training) or without (inference). What each layer does is in its file under
 //! `src/layers/`; this file holds the list of op kinds and runs them in order.
 
+use std::sync::Mutex;
+
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
@@ -70,6 +72,10 @@ pub struct LoweredModel {
     /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
+    /// State updates the forward passes of the step in progress computed, in order
+    /// ([`Self::commit_state`] stores them). A forward pass only reads the model, so they
+    /// wait here.
+    pending_state: Mutex<Vec<(usize, Vec<f32>)>>,
 }
 
 impl LoweredModel {
@@ -98,6 +104,7 @@ impl LoweredModel {
             params,
             state,
             ops,
+            pending_state: Mutex::new(Vec::new()),
         }
     }
 
@@ -111,6 +118,8 @@ impl LoweredModel {
     pub fn forward<T: AnyTape>(&self, input: Act<T>, training: bool, input_grad: bool) -> Act<T> {
         let mut cx = Forward {
             params: &self.params,
+            state: &self.state,
+            state_updates: Vec::new(),
             training,
             input_grad,
             handoff: None,
@@ -122,6 +131,52 @@ impl LoweredModel {
             let handoff = cx.handoff.take();
             act = op.forward(act, handoff, &mut cx);
         }
+        if !cx.state_updates.is_empty() {
+            self.pending_state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .append(&mut cx.state_updates);
+        }
         act
+    }
+
+    /// Stores the state updates of the step's forward passes, each in turn.
+    pub fn commit_state(&mut self) {
+        let pending = self
+            .pending_state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, value) in pending.drain(..) {
+            self.state[i].value = value;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_updates_of_a_step_are_stored_in_order_when_committed() {
+        let mut model = LoweredModel {
+            name: "m".into(),
+            params: Vec::new(),
+            state: vec![StateBuffer {
+                name: "bn.running_mean".into(),
+                shape: vec![2],
+                value: vec![0.0, 0.0],
+            }],
+            ops: Vec::new(),
+            pending_state: Mutex::new(vec![(0, vec![1.0, 2.0]), (0, vec![3.0, 4.0])]),
+        };
+        assert_eq!(
+            model.state[0].value,
+            [0.0, 0.0],
+            "nothing changes before the commit"
+        );
+        model.commit_state();
+        assert_eq!(model.state[0].value, [3.0, 4.0]);
+        model.commit_state();
+        assert_eq!(model.state[0].value, [3.0, 4.0]);
     }
 }

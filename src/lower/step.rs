@@ -140,6 +140,11 @@ fn run_step<T: StepTape>(
             scope.eval(&TensorExpr::Var(name.clone()), true);
         }
     }
+    // Layer state the passes computed (batch norm's running statistics) is stored once the
+    // step's updates are done, so that every pass of the step saw the same state.
+    for model in &mut engine.models {
+        model.commit_state();
+    }
     let last_loss = bound
         .iter()
         .rev()

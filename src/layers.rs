@@ -7,9 +7,9 @@
 //! - its lowering onto the engine and its forward pass, written with the engine's building
 //!   blocks (`lower::act`) and our ops, never with dfdx directly.
 //!
-//! The [`layers!`] list below is the one place that names them all: it makes the plan's
-//! [`LayerKind`] and the engine's [`Op`], with their dispatch. DEVELOPERS.md says how to add
-//! a layer.
+//! The [`layers!`] list below is the one place that names them all: it makes the
+//! catalogue's list of layers ([`ALL`]), the plan's [`LayerKind`] and the engine's [`Op`],
+//! with their dispatch. DEVELOPERS.md says how to add a layer.
 
 pub mod activation;
 pub mod conv2d;
@@ -20,6 +20,7 @@ pub mod pool2d;
 mod shape;
 
 use crate::catalog;
+use crate::catalog::layers as act;
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
@@ -32,9 +33,6 @@ use crate::source::Span;
 pub trait LayerDef: Sized {
     /// The layer lowered onto the engine.
     type Op: LayerOp;
-
-    /// Whether a call to the catalogue's layer `id` is this layer.
-    fn answers(id: catalog::Layer) -> bool;
 
     /// The layer from a call to `id`, its arguments read against the entry's parameters.
     fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self;
@@ -87,7 +85,11 @@ pub trait LayerOp {
 /// Makes the plan's `LayerKind` and the engine's `Op`, one variant per layer, and their
 /// dispatch to each layer's [`LayerDef`] and [`LayerOp`].
 macro_rules! layers {
-    ($($variant:ident($def:ty)),* $(,)?) => {
+    ($($variant:ident($def:ty) = [$($entry:expr),+]),* $(,)?) => {
+        /// Every layer a model can list, by its catalogue entry, in the order of the guide
+        /// and of the "known layers" lists.
+        pub const ALL: &[catalog::Layer] = &[$($(catalog::Layer::of($entry),)+)*];
+
         /// A layer of a checked model, as its file reads it.
         #[derive(Debug, Clone, PartialEq)]
         pub enum LayerKind {
@@ -102,7 +104,7 @@ macro_rules! layers {
         impl LayerKind {
             /// The layer a call to the catalogue's layer `id` is.
             pub fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
-                $(if <$def>::answers(id) {
+                $(if [$(catalog::Layer::of($entry)),+].contains(&id) {
                     return LayerKind::$variant(<$def>::read(id, args, errors));
                 })*
                 unreachable!("every layer in the catalogue has a file under src/layers/: {id:?}")
@@ -168,13 +170,17 @@ macro_rules! layers {
     };
 }
 
+// One line per layer: its variant, its file's type, and the catalogue entries calls to it
+// use (pooling has two names; the activation layers share the activations' entries).
 layers! {
-    Dense(dense::Dense),
-    Conv2d(conv2d::Conv2d),
-    Pool2d(pool2d::Pool2d),
-    Flatten(flatten::Flatten),
-    Dropout(dropout::Dropout),
-    Activation(activation::ActivationLayer),
+    Dense(dense::Dense) = [&dense::ENTRY],
+    Conv2d(conv2d::Conv2d) = [&conv2d::ENTRY],
+    Pool2d(pool2d::Pool2d) = [&pool2d::MAXPOOL2D, &pool2d::AVGPOOL2D],
+    Flatten(flatten::Flatten) = [&flatten::ENTRY],
+    Dropout(dropout::Dropout) = [&dropout::ENTRY],
+    Activation(activation::ActivationLayer) = [
+        &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU
+    ],
 }
 
 /// The activation an `activation = NAME` argument means, with Keras' default slope for

@@ -129,7 +129,7 @@ fn activations() -> String {
     let mut out = head(&["activation", "as a layer", "what it is"]);
     for a in Activation::ALL {
         let e = a.entry();
-        let layer = if Layer::ALL.contains(&Layer::Activation(*a)) {
+        let layer = if Layer::ALL.contains(&Layer::of(e)) {
             format!("`{}({})`", e.name, signature(e.params))
         } else {
             "–".to_string()

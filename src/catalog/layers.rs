@@ -1,22 +1,36 @@
-//! Layers and activations. A layer's entry is declared in its own file under `src/layers/`;
-//! this file lists them, in the order the guide shows them. An activation is also a layer
+//! Layers and activations. A layer's entry is declared in its own file under `src/layers/`,
+//! and `layers!` there lists them in the order the guide shows them. An activation is also a layer
 //! of its own (`relu()`), except `linear`: its entry is both, and the summary shows such a
 //! layer as Keras' `Activation`.
 
 use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 use crate::layers;
 
-/// A layer a model can list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    Dense,
-    Conv2d,
-    MaxPool2d,
-    AvgPool2d,
-    Flatten,
-    Dropout,
-    /// An activation as a layer; never `Activation::Linear`.
-    Activation(Activation),
+/// A layer a model can list: a handle on its entry, which the layer's own file under
+/// `src/layers/` declares (an activation layer's is the activation's, below). The one list
+/// of them is `layers!` in `src/layers.rs`.
+#[derive(Clone, Copy)]
+pub struct Layer(&'static Entry);
+
+impl Layer {
+    pub const fn of(entry: &'static Entry) -> Self {
+        Layer(entry)
+    }
+}
+
+/// Two handles are the same layer when they hold the same entry (entries are statics).
+impl PartialEq for Layer {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Layer {}
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Layer({})", self.0.name)
+    }
 }
 
 /// An activation: `activation = NAME`, or a layer of its own.
@@ -32,31 +46,10 @@ pub enum Activation {
 }
 
 impl Catalogued for Layer {
-    const ALL: &'static [Self] = &[
-        Layer::Dense,
-        Layer::Conv2d,
-        Layer::MaxPool2d,
-        Layer::AvgPool2d,
-        Layer::Flatten,
-        Layer::Dropout,
-        Layer::Activation(Activation::Relu),
-        Layer::Activation(Activation::Sigmoid),
-        Layer::Activation(Activation::Tanh),
-        Layer::Activation(Activation::Softmax),
-        Layer::Activation(Activation::LeakyRelu),
-        Layer::Activation(Activation::Gelu),
-    ];
+    const ALL: &'static [Self] = layers::ALL;
 
     fn entry(self) -> &'static Entry {
-        match self {
-            Layer::Dense => &layers::dense::ENTRY,
-            Layer::Conv2d => &layers::conv2d::ENTRY,
-            Layer::MaxPool2d => &layers::pool2d::MAXPOOL2D,
-            Layer::AvgPool2d => &layers::pool2d::AVGPOOL2D,
-            Layer::Flatten => &layers::flatten::ENTRY,
-            Layer::Dropout => &layers::dropout::ENTRY,
-            Layer::Activation(a) => a.entry(),
-        }
+        self.0
     }
 }
 
@@ -137,15 +130,15 @@ pub(crate) const POOL: Param = param("pool", Type::Pair, Default::Is(Value::Pair
 pub(crate) const POOL_STRIDE: Param = param("stride", Type::Pair, Default::SameAs("pool"));
 
 static LINEAR: Entry = activation("linear", &[], "the identity; not a layer of its own");
-static RELU: Entry = activation("relu", &[], "`max(x, 0)`");
-static SIGMOID: Entry = activation("sigmoid", &[], "`1 / (1 + exp(-x))`");
-static TANH: Entry = activation("tanh", &[], "the hyperbolic tangent");
-static SOFTMAX: Entry = activation(
+pub(crate) static RELU: Entry = activation("relu", &[], "`max(x, 0)`");
+pub(crate) static SIGMOID: Entry = activation("sigmoid", &[], "`1 / (1 + exp(-x))`");
+pub(crate) static TANH: Entry = activation("tanh", &[], "the hyperbolic tangent");
+pub(crate) static SOFTMAX: Entry = activation(
     "softmax",
     &[],
     "`exp(x) / sum(exp(x))` over each element (over channels, for images)",
 );
-static LEAKY_RELU: Entry = activation(
+pub(crate) static LEAKY_RELU: Entry = activation(
     "leaky_relu",
     &[param(
         "alpha",
@@ -154,4 +147,4 @@ static LEAKY_RELU: Entry = activation(
     )],
     "`x`, or `alpha * x` below 0; `activation = leaky_relu` takes Keras' slope 0.2",
 );
-static GELU: Entry = activation("gelu", &[], "`x * Φ(x)`, Keras' exact (erf) form");
+pub(crate) static GELU: Entry = activation("gelu", &[], "`x * Φ(x)`, Keras' exact (erf) form");

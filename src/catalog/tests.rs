@@ -34,7 +34,7 @@ fn lookups_find_each_entry_by_its_names() {
 #[test]
 fn every_activation_but_linear_is_a_layer() {
     for a in Activation::ALL {
-        let is_layer = Layer::named(a.entry().name) == Some(Layer::Activation(*a));
+        let is_layer = Layer::named(a.entry().name) == Some(Layer::of(a.entry()));
         assert_eq!(is_layer, *a != Activation::Linear, "{a:?}");
     }
     assert!(Layer::named("linear").is_none());

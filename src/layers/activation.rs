@@ -3,7 +3,7 @@
 //! are the activations' (`catalog::layers`), which `activation = NAME` arguments share.
 
 use super::{activation_named, LayerDef, LayerOp};
-use crate::catalog;
+use crate::catalog::{self, Catalogued};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer};
@@ -20,23 +20,20 @@ pub struct ActivationLayer {
 impl LayerDef for ActivationLayer {
     type Op = ActivationOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        matches!(id, catalog::Layer::Activation(_))
-    }
-
     fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
-        let activation = match id {
-            catalog::Layer::Activation(catalog::Activation::LeakyRelu) => Activation::LeakyRelu {
+        let named = catalog::Activation::named(id.entry().name)
+            .unwrap_or_else(|| unreachable!("`{id:?}` is an activation"));
+        let activation = match named {
+            catalog::Activation::LeakyRelu => Activation::LeakyRelu {
                 alpha: args.number("alpha", errors) as f32,
             },
-            catalog::Layer::Activation(a) => activation_named(a),
-            other => unreachable!("`{other:?}` is not an activation"),
+            a => activation_named(a),
         };
         ActivationLayer { activation }
     }
 
     fn catalogued(&self) -> catalog::Layer {
-        catalog::Layer::Activation(self.activation.catalogued())
+        catalog::Layer::of(self.activation.catalogued().entry())
     }
 
     fn output_shape(

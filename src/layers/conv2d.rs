@@ -54,10 +54,6 @@ pub struct Conv2d {
 impl LayerDef for Conv2d {
     type Op = Conv2dOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        id == catalog::Layer::Conv2d
-    }
-
     fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
         Conv2d {
             filters: args.count("filters", errors),
@@ -70,7 +66,7 @@ impl LayerDef for Conv2d {
     }
 
     fn catalogued(&self) -> catalog::Layer {
-        catalog::Layer::Conv2d
+        catalog::Layer::of(&ENTRY)
     }
 
     fn output_shape(

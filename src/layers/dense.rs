@@ -44,10 +44,6 @@ pub struct Dense {
 impl LayerDef for Dense {
     type Op = DenseOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        id == catalog::Layer::Dense
-    }
-
     fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
         Dense {
             units: args.count("units", errors),
@@ -57,7 +53,7 @@ impl LayerDef for Dense {
     }
 
     fn catalogued(&self) -> catalog::Layer {
-        catalog::Layer::Dense
+        catalog::Layer::of(&ENTRY)
     }
 
     fn output_shape(

@@ -33,10 +33,6 @@ pub struct Dropout {
 impl LayerDef for Dropout {
     type Op = DropoutOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        id == catalog::Layer::Dropout
-    }
-
     fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
         Dropout {
             rate: args.number("rate", errors) as f32,
@@ -44,7 +40,7 @@ impl LayerDef for Dropout {
     }
 
     fn catalogued(&self) -> catalog::Layer {
-        catalog::Layer::Dropout
+        catalog::Layer::of(&ENTRY)
     }
 
     fn output_shape(

@@ -26,16 +26,12 @@ pub struct Flatten;
 impl LayerDef for Flatten {
     type Op = FlattenOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        id == catalog::Layer::Flatten
-    }
-
     fn read(_: catalog::Layer, _: &CallArgs<'_>, _: &mut Vec<CheckError>) -> Self {
         Flatten
     }
 
     fn catalogued(&self) -> catalog::Layer {
-        catalog::Layer::Flatten
+        catalog::Layer::of(&ENTRY)
     }
 
     fn output_shape(

@@ -67,14 +67,10 @@ impl Pool2d {
 impl LayerDef for Pool2d {
     type Op = Pool2dOp;
 
-    fn answers(id: catalog::Layer) -> bool {
-        matches!(id, catalog::Layer::MaxPool2d | catalog::Layer::AvgPool2d)
-    }
-
     fn read(id: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
         let size = args.pair("pool", errors);
         Pool2d {
-            kind: if id == catalog::Layer::MaxPool2d {
+            kind: if id == catalog::Layer::of(&MAXPOOL2D) {
                 PoolKind::Max
             } else {
                 PoolKind::Avg
@@ -87,8 +83,8 @@ impl LayerDef for Pool2d {
 
     fn catalogued(&self) -> catalog::Layer {
         match self.kind {
-            PoolKind::Max => catalog::Layer::MaxPool2d,
-            PoolKind::Avg => catalog::Layer::AvgPool2d,
+            PoolKind::Max => catalog::Layer::of(&MAXPOOL2D),
+            PoolKind::Avg => catalog::Layer::of(&AVGPOOL2D),
         }
     }
 

@@ -8,9 +8,11 @@
 //! - [`Engine::snapshot`] / [`Engine::restore`] and [`Engine::model_tensors`] /
 //!   [`Engine::load_model`] move state in and out in the canonical layout (PyTorch's).
 //!
-//! Inside, `model` builds each model's ops (with the fusions and layouts chosen for speed),
-//! `eval` interprets step expressions on the tape, `step` runs updates, `optimizer` holds
-//! Keras' update formulas, `params` the parameters and their stored layouts.
+//! Inside, `model` lowers each model's layers (each layer's own file under `src/layers/`
+//! says how) and runs them, `fuse` changes how layers work together for speed, `act` holds
+//! the tensor building blocks the layers compute with, `eval` interprets step expressions on
+//! the tape, `step` runs updates, `optimizer` holds Keras' update formulas, `params` the
+//! parameters and their stored layouts.
 
 pub mod act;
 mod engine;
@@ -27,8 +29,7 @@ pub use engine::{streams, Engine, EngineState, TensorMismatch};
 pub use eval::Host;
 pub use step::{StepOutcome, UpdateHooks};
 
-/// Sizes the thread pool the engine computes on and returns its size (see
-/// [`crate::ops::cpu::pool::start`]).
+/// Sizes the thread pool the engine computes on (see [`crate::ops::cpu::pool::start`]).
 pub use crate::ops::cpu::pool::start as start_threads;
 
 /// Runs a pass over the data with the pool's workers kept awake between its steps (see

@@ -16,6 +16,7 @@ pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
+pub mod global_pool2d;
 pub mod pool2d;
 mod shape;
 
@@ -176,6 +177,9 @@ layers! {
     Dense(dense::Dense) = [&dense::ENTRY],
     Conv2d(conv2d::Conv2d) = [&conv2d::ENTRY],
     Pool2d(pool2d::Pool2d) = [&pool2d::MAXPOOL2D, &pool2d::AVGPOOL2D],
+    GlobalPool2d(global_pool2d::GlobalPool2d) = [
+        &global_pool2d::GLOBAL_MAXPOOL2D, &global_pool2d::GLOBAL_AVGPOOL2D
+    ],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     Activation(activation::ActivationLayer) = [

@@ -195,3 +195,19 @@ fn every_step_expression_runs() {
         assert!(h[0].is_finite(), "{name}: {h:?}");
     }
 }
+
+#[test]
+fn global_pooling_layers_pass_gradients_to_the_convs_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = small(dir.path(), "tests/cases/valid/global_pooling.exp");
+    let file = expr::syntax::parse_file(&text).expect("parses");
+    let exp = Arc::new(expr::check::check(&file).expect("checks"));
+    let initial = expr::lower::Engine::new(exp.clone());
+    let r = common::run_text(dir.path(), &text);
+    for name in ["net", "avg"] {
+        let m = model_index(&exp, name);
+        // Parameter 0 is the conv's weight, which only a gradient through the pooling moves.
+        assert_ne!(r.parameters[m][0], initial_parameters(&initial, m)[0], "{name}");
+        assert!(r.parameters[m][0].iter().all(|v| v.is_finite()), "{name}");
+    }
+}

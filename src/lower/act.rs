@@ -100,6 +100,16 @@ pub fn affine<T: AnyTape>(x: Flat<T>, w: &Param, b: Option<&Param>) -> Flat<T> {
     }
 }
 
+/// The largest value of each channel of a batch of images: (b, c, h, w) → (b, c).
+pub fn channel_max<T: AnyTape>(x: Image<T>) -> Flat<T> {
+    x.max::<(usize, usize), Axes2<2, 3>>()
+}
+
+/// The mean of each channel of a batch of images: (b, c, h, w) → (b, c).
+pub fn channel_mean<T: AnyTape>(x: Image<T>) -> Flat<T> {
+    x.mean::<(usize, usize), Axes2<2, 3>>()
+}
+
 /// A zero vector of `n` values (a bias for an op that always takes one).
 pub fn zeros(dev: &Cpu, n: usize) -> T1 {
     dev.zeros_like(&(n,))
@@ -124,5 +134,76 @@ fn elementwise<S: Shape, T: AnyTape>(
         Activation::LeakyRelu { alpha } => dfdx::tensor_ops::leakyrelu(t, alpha),
         // Keras' default gelu is the exact (erf) form.
         Activation::Gelu => t.accurate_gelu(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (2, 3, 2, 2) images with distinct values, so that each channel has one maximum.
+    fn images() -> Vec<f32> {
+        (0..24).map(|i| ((i * 7 % 24) as f32 - 11.5) / 4.0).collect()
+    }
+
+    fn pooled(max: bool, x: &[f32]) -> Vec<f64> {
+        x.chunks(4)
+            .map(|plane| {
+                let v = plane.iter().map(|&v| f64::from(v));
+                if max {
+                    v.fold(f64::NEG_INFINITY, f64::max)
+                } else {
+                    v.sum::<f64>() / 4.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn channel_pools_match_a_direct_computation_and_finite_differences() {
+        let dev = Cpu::default();
+        for max in [true, false] {
+            let run = |x: Vec<f32>| -> Vec<f32> {
+                let t = dev.tensor_from_vec(x, (2, 3, 2, 2));
+                let y = if max { channel_max(t) } else { channel_mean(t) };
+                y.as_vec()
+            };
+            let x = images();
+            let got = run(x.clone());
+            for (g, w) in got.iter().zip(pooled(max, &x)) {
+                assert!((f64::from(*g) - w).abs() < 1e-6, "max {max}: {got:?}");
+            }
+            // The gradient of sum(y * weights) against central finite differences.
+            let weights: Vec<f32> = (0..6).map(|i| i as f32 * 0.5 - 1.0).collect();
+            let t = dev.tensor_from_vec(x.clone(), (2, 3, 2, 2));
+            let y = if max {
+                channel_max(t.leaky_trace())
+            } else {
+                channel_mean(t.leaky_trace())
+            };
+            let w = dev.tensor_from_vec(weights.clone(), (2, 3));
+            let grads = (y * w).sum().backward();
+            let analytic = grads.get(&t).as_vec();
+            let loss = |x: Vec<f32>| -> f64 {
+                run(x)
+                    .iter()
+                    .zip(&weights)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum()
+            };
+            for k in 0..x.len() {
+                let h = 1e-2;
+                let mut plus = x.clone();
+                plus[k] += h;
+                let mut minus = x.clone();
+                minus[k] -= h;
+                let numeric = (loss(plus) - loss(minus)) / (2.0 * f64::from(h));
+                assert!(
+                    (f64::from(analytic[k]) - numeric).abs() < 1e-3,
+                    "max {max}, input {k}: {} against {numeric}",
+                    analytic[k]
+                );
+            }
+        }
     }
 }

@@ -207,7 +207,11 @@ fn global_pooling_layers_pass_gradients_to_the_convs_before_them() {
     for name in ["net", "avg"] {
         let m = model_index(&exp, name);
         // Parameter 0 is the conv's weight, which only a gradient through the pooling moves.
-        assert_ne!(r.parameters[m][0], initial_parameters(&initial, m)[0], "{name}");
+        assert_ne!(
+            r.parameters[m][0],
+            initial_parameters(&initial, m)[0],
+            "{name}"
+        );
         assert!(r.parameters[m][0].iter().all(|v| v.is_finite()), "{name}");
     }
 }

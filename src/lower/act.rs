@@ -143,7 +143,9 @@ mod tests {
 
     /// (2, 3, 2, 2) images with distinct values, so that each channel has one maximum.
     fn images() -> Vec<f32> {
-        (0..24).map(|i| ((i * 7 % 24) as f32 - 11.5) / 4.0).collect()
+        (0..24)
+            .map(|i| ((i * 7 % 24) as f32 - 11.5) / 4.0)
+            .collect()
     }
 
     fn pooled(max: bool, x: &[f32]) -> Vec<f64> {

@@ -53,7 +53,9 @@ impl Catalogued for Transform {
     }
 }
 
-const fn entry(
+/// An entry whose summary and override name is its own name (sources, transforms,
+/// functions and schedules).
+pub(super) const fn entry(
     name: &'static str,
     kind: Kind,
     params: &'static [Param],

@@ -2,6 +2,7 @@
 //! training step (`step`) or epoch (`epoch`). Their arguments are positional scalar
 //! expressions, so their names only document them.
 
+use super::data::entry;
 use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +52,6 @@ impl Catalogued for Function {
     }
 }
 
-const fn function(
-    name: &'static str,
-    kind: Kind,
-    params: &'static [Param],
-    class_name: Option<&'static str>,
-    doc: &'static str,
-) -> Entry {
-    Entry {
-        name,
-        kind,
-        aliases: &[],
-        params,
-        rest: None,
-        base_name: name,
-        class_name,
-        doc,
-    }
-}
-
 const fn arg(name: &'static str) -> Param {
     Param {
         name,
@@ -79,7 +61,7 @@ const fn arg(name: &'static str) -> Param {
 }
 
 const fn maths(name: &'static str, params: &'static [Param], doc: &'static str) -> Entry {
-    function(name, Kind::Function, params, None, doc)
+    entry(name, Kind::Function, params, None, doc)
 }
 
 static EXP: Entry = maths("exp", &[arg("x")], "e to the power x");
@@ -90,7 +72,7 @@ static COS: Entry = maths("cos", &[arg("x")], "the cosine of x radians");
 static MIN: Entry = maths("min", &[arg("a"), arg("b")], "the smaller of a and b");
 static MAX: Entry = maths("max", &[arg("a"), arg("b")], "the larger of a and b");
 
-static EXPONENTIAL: Entry = function(
+static EXPONENTIAL: Entry = entry(
     "exponential",
     Kind::Schedule,
     &[arg("initial"), arg("rate"), arg("steps")],
@@ -98,7 +80,7 @@ static EXPONENTIAL: Entry = function(
     "`initial * rate ** (step / steps)`",
 );
 
-static STEP_DECAY: Entry = function(
+static STEP_DECAY: Entry = entry(
     "step_decay",
     Kind::Schedule,
     &[arg("initial"), arg("factor"), arg("every")],
@@ -106,7 +88,7 @@ static STEP_DECAY: Entry = function(
     "`initial * factor ** floor(epoch / every)`",
 );
 
-static COSINE: Entry = function(
+static COSINE: Entry = entry(
     "cosine",
     Kind::Schedule,
     &[
@@ -122,7 +104,7 @@ static COSINE: Entry = function(
     "cosine decay from `initial` to `alpha * initial` over `steps` steps",
 );
 
-static WARMUP: Entry = function(
+static WARMUP: Entry = entry(
     "warmup",
     Kind::Schedule,
     &[arg("target"), arg("steps")],

@@ -74,20 +74,23 @@ impl LayerDef for GlobalPool2d {
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (GlobalPool2dOp, bool) {
-        (GlobalPool2dOp { kind: self.kind }, false)
+        let op = GlobalPool2dOp {
+            kind: self.kind,
+            name: self.entry().name,
+        };
+        (op, false)
     }
 }
 
 pub struct GlobalPool2dOp {
     kind: PoolKind,
+    /// The layer's name, for the message of a bug that hands it no images.
+    name: &'static str,
 }
 
 impl LayerOp for GlobalPool2dOp {
     fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, _: &mut Forward<'_>) -> Act<T> {
-        let x = x.into_image(match self.kind {
-            PoolKind::Max => "global_maxpool2d",
-            PoolKind::Avg => "global_avgpool2d",
-        });
+        let x = x.into_image(self.name);
         Act::Flat(match self.kind {
             PoolKind::Max => crate::lower::act::channel_max(x),
             PoolKind::Avg => crate::lower::act::channel_mean(x),

@@ -8,12 +8,14 @@
 //! arguments, printing and exit codes of each subcommand; no other module imports it.
 //! `catalog` declares every layer, activation, loss, optimizer, function, data source and
 //! transform once; `check`, `overrides`, `diff` and the language guide's tables read it.
+//! `files` opens every user-named path to read (regular files only, sizes checked first).
 
 pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod data;
 pub mod diff;
+pub mod files;
 pub mod fmt;
 pub mod frontend;
 pub mod layers;

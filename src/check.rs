@@ -5,8 +5,8 @@
 //! `optimizers` (losses too) read declarations, `call` and `args` their
 //! arguments; `train` reads `train { }` and desugars its standard step;
 //! `steps` and `tensor` type steps; `metrics`, `grid` and `hooks` (with
-//! `scalar` and `format`) check what runs around them; `resources` estimates
-//! memory. `plan` is the result.
+//! `scalar` and `format`) check what runs around them; `paths` where outputs
+//! are written; `resources` estimates memory. `plan` is the result.
 
 pub mod args;
 pub mod call;
@@ -21,6 +21,7 @@ mod kinds;
 pub mod metrics;
 pub mod model;
 pub mod optimizers;
+pub mod paths;
 pub mod plan;
 pub mod resources;
 mod scalar;
@@ -99,6 +100,7 @@ impl<T> Table<T> {
 pub fn check(file: &File) -> Result<Experiment, Vec<CheckError>> {
     let mut errors = Vec::new();
     let experiment = file::check_file(file, &mut errors);
+    paths::check_output_paths(file, &mut errors);
     if let Some(exp) = &experiment {
         resources::check_fits(exp, resources::machine_memory(), &mut errors);
     }

@@ -55,10 +55,17 @@ pub struct Side {
 /// Reads a file, `REV:PATH` through `git show`, or `/dev/null` as the empty experiment.
 pub fn read_text(spec: &str) -> Result<String, DiffError> {
     let path = Path::new(spec);
+    // git names a missing side `/dev/null`, a device `read_text` refuses.
+    if spec == "/dev/null" {
+        return Ok(String::new());
+    }
     if path.exists() {
-        return std::fs::read_to_string(path).map_err(|e| DiffError::Read {
-            spec: spec.to_string(),
-            message: e.to_string(),
+        // A regular file of at most 1 MiB, refused before reading otherwise.
+        return crate::source::read_text(path, crate::source::EXPERIMENT_LIMIT).map_err(|e| {
+            DiffError::Read {
+                spec: spec.to_string(),
+                message: e.to_string(),
+            }
         });
     }
     if spec.contains(':') {

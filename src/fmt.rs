@@ -62,7 +62,9 @@ pub enum FormatError {
 pub fn format_file(path: &Path) -> Result<Formatted, FormatError> {
     // The file as it is on disk: `Source` turns lone `\r`s into `\n`s, which
     // formatting must still write out.
-    let raw = std::fs::read_to_string(path).map_err(FormatError::Read)?;
+    // A regular file of at most 1 MiB, refused before reading otherwise.
+    let raw = crate::source::read_text(path, crate::source::EXPERIMENT_LIMIT)
+        .map_err(FormatError::Read)?;
     let source = Source::new(path, raw.clone());
     let tree = match syntax::parse_file(&source.text) {
         Ok(tree) => tree,

@@ -1,9 +1,11 @@
 //! What a run writes: plots of metric histories, image grids, model files, and the progress bar.
 //!
 //! Every file goes through [`write_atomic`], so a crash or an error never leaves a half-written
-//! plot or model where a complete one is expected.
+//! plot or model where a complete one is expected, and replaces only regular files; an
+//! experiment's outputs go through [`confine`], which keeps them inside the run directory.
 
 pub mod atomic;
+pub mod confine;
 pub mod encode;
 pub mod error;
 pub mod grid;

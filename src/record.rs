@@ -95,6 +95,10 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
     }
 }
 
+/// The largest run record read: records hold the experiment (at most 1 MiB), the
+/// history and the log lines, a few hundred kilobytes for long runs.
+pub const RECORD_LIMIT: u64 = 256 << 20;
+
 /// Reads a `run.yaml`, or the `run.yaml` inside a run directory.
 pub fn load(path: &Path) -> RecordResult<RunRecord> {
     let path = if path.is_dir() {
@@ -102,10 +106,12 @@ pub fn load(path: &Path) -> RecordResult<RunRecord> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| RecordError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    // A regular file, refused before reading otherwise (`--rerun /dev/zero`, a FIFO).
+    let text =
+        crate::source::read_text(&path, RECORD_LIMIT).map_err(|source| RecordError::Read {
+            path: path.clone(),
+            source,
+        })?;
     let record: RunRecord = serde_yaml::from_str(&text).map_err(|e| RecordError::Invalid {
         path: path.clone(),
         message: e.to_string(),

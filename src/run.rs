@@ -73,6 +73,9 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    After(#[from] after::AfterError),
     #[error("cannot start {threads} worker threads: {message}")]
     #[diagnostic(code(expr::run::threads))]
     Threads { threads: usize, message: String },

@@ -78,8 +78,10 @@ impl Source {
         }
     }
 
+    /// Reads an experiment file: a regular file of at most 1 MiB (the parser's limit),
+    /// refused before reading otherwise, so `/dev/zero` or a FIFO never hangs `expr`.
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Source::new(path, std::fs::read_to_string(path)?))
+        Ok(Source::new(path, read_text(path, EXPERIMENT_LIMIT)?))
     }
 
     /// The source as miette wants it, named by its path so reports say `file:line:col`.
@@ -99,6 +101,23 @@ impl Source {
     }
 }
 
+/// The largest experiment file read, checked before reading: the parser's own limit
+/// (`syntax::limits::MAX_BYTES`, which a test below keeps equal).
+pub const EXPERIMENT_LIMIT: u64 = 1 << 20;
+
+/// The text of a user-named file through `files::read_regular`: a regular file (or a
+/// symlink to one) of at most `limit` bytes. A refusal is an I/O error whose message says
+/// what the path is (`it is a FIFO (named pipe), not a regular file`).
+pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    let bytes = crate::files::read_regular(path, limit).map_err(|e| match e {
+        crate::files::ReadRefused::Io(e) => e,
+        refused => Error::new(ErrorKind::InvalidInput, refused.to_string()),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
 fn has_lone_cr(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes
@@ -110,6 +129,11 @@ fn has_lone_cr(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_limit_is_the_parser_s() {
+        assert_eq!(EXPERIMENT_LIMIT, crate::syntax::limits::MAX_BYTES as u64);
+    }
 
     #[test]
     fn lone_carriage_returns_are_line_breaks() {

@@ -5,7 +5,6 @@
 //! `.gz` that was unpacked in place (or a raw file named `.gz`) still reads. Every length the
 //! header claims is checked against what the file can hold before anything is allocated for it.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -13,6 +12,7 @@ use flate2::read::MultiGzDecoder;
 use ndarray::{Array1, Array2};
 
 use super::error::{DataError, DataResult};
+use crate::files::ReadRefused;
 
 /// Magic number of an IDX file of unsigned bytes with 3 dimensions (count, rows, cols).
 pub const IMAGES_MAGIC: u32 = 0x0803;
@@ -26,6 +26,10 @@ const MAX_GZIP_RATIO: u64 = 1032;
 /// Initial capacity cap for the body: a lying header can only make the vector grow as real data
 /// arrives, never reserve memory up front.
 const MAX_RESERVE: u64 = 256 << 20;
+
+/// The largest IDX file opened, 16 GiB: MNIST's largest is 47 MB, and the whole data
+/// set is held in memory.
+const MAX_IDX_BYTES: u64 = 16 << 30;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -79,14 +83,22 @@ fn read_idx(path: &Path, kind: IdxKind) -> DataResult<Idx> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => DataError::MissingFile {
-            path: path.to_path_buf(),
-            what: kind.what().to_string(),
-        },
-        _ => io_err(source),
-    })?;
-    let file_len = file.metadata().map_err(io_err)?.len();
+    // Regular files only, opened without blocking (a FIFO would wait for a writer for
+    // ever) and sized before reading; the header checks below bound what is read.
+    let (file, file_len) =
+        crate::files::open_regular(path, MAX_IDX_BYTES).map_err(|refused| match refused {
+            ReadRefused::Io(source) if source.kind() == io::ErrorKind::NotFound => {
+                DataError::MissingFile {
+                    path: path.to_path_buf(),
+                    what: kind.what().to_string(),
+                }
+            }
+            ReadRefused::Io(source) => io_err(source),
+            refused => io_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                refused.to_string(),
+            )),
+        })?;
     if file_len == 0 {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),

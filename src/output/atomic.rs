@@ -3,6 +3,11 @@
 //! A reader (or a crash) therefore sees either the old file or the complete new one, never a
 //! half-written one. The temporary file lives in the target's directory because `rename` is only
 //! atomic within one filesystem.
+//!
+//! `rename` replaces whatever sits at the target: a symlink, a FIFO, a device node
+//! (`expr compare A B --plot /dev/full` once replaced `/dev/full` with a PNG). So a write
+//! replaces only a regular file, or creates a new one; anything else at the target is
+//! refused with what it is.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter};
@@ -21,13 +26,16 @@ static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 ///
 /// # Errors
 /// [`OutputError::MissingDirectory`] / [`OutputError::NotADirectory`] /
-/// [`OutputError::NotWritable`] when the directory cannot take the file, and
-/// [`OutputError::Write`] when writing, syncing or renaming fails.
+/// [`OutputError::NotWritable`] when the directory cannot take the file,
+/// [`OutputError::NotRegularTarget`] when something other than a regular file sits at `path`,
+/// and [`OutputError::Write`] when writing, syncing or renaming fails.
 pub fn write_atomic<F>(path: &Path, write: F) -> OutputResult<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
     let (dir, name) = split_target(path)?;
+    // Refused before anything is written, and again right before the rename below.
+    refuse_non_regular(path)?;
     let temp_path = dir.join(format!(
         ".{}.{}.{}.tmp",
         name.to_string_lossy(),
@@ -58,6 +66,12 @@ where
     file.sync_all().map_err(|e| write_error(path, e))?;
     drop(file);
 
+    // Checked again as late as possible. What remains is the window between this
+    // `lstat` and the `rename`: a process that can write into `dir` could put a
+    // symlink or FIFO at `path` in between and have it replaced (never followed:
+    // `rename` replaces the entry itself, it does not write through it). Closing
+    // it needs `renameat2(RENAME_NOREPLACE)` plus a retry loop, not portable.
+    refuse_non_regular(path)?;
     let temp_path = temp.keep();
     if let Err(e) = fs::rename(&temp_path, path) {
         // Best effort: the rename error is what the user needs to see.
@@ -92,6 +106,20 @@ fn split_target(path: &Path) -> OutputResult<(PathBuf, &std::ffi::OsStr)> {
             dir,
             source,
         }),
+    }
+}
+
+/// `Ok` when `path` is absent or a regular file (not a symlink to one: the link
+/// itself would be replaced); otherwise what sits there.
+fn refuse_non_regular(path: &Path) -> OutputResult<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => Ok(()),
+        Ok(meta) => Err(OutputError::NotRegularTarget {
+            path: path.to_path_buf(),
+            kind: crate::files::kind_of(&meta),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(write_error(path, e)),
     }
 }
 
@@ -227,6 +255,38 @@ mod tests {
         let path = dir.path().join("file").join("out.txt");
         let err = write_atomic(&path, |w| w.write_all(b"x")).unwrap_err();
         assert!(matches!(err, OutputError::NotADirectory { .. }), "{err:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_fifos_and_directories_at_the_target_are_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let err = write_atomic(&link, |w| w.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+
+        let folder = dir.path().join("folder");
+        fs::create_dir(&folder).unwrap();
+        let err = write_atomic(&folder, |w| w.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("a directory"), "{err}");
+
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let err = write_atomic(&fifo, |w| w.write_all(b"x")).unwrap_err();
+            assert!(err.to_string().contains("FIFO"), "{err}");
+        }
+        let mut left = entries(dir.path());
+        left.retain(|n| n.ends_with(".tmp"));
+        assert!(left.is_empty(), "{left:?}");
     }
 
     /// `/sys` refuses new files even for root, which a chmod-based test cannot promise.

@@ -45,6 +45,31 @@ pub enum OutputError {
         source: io::Error,
     },
 
+    #[error("cannot write `{}`: it is {kind}, and only a regular file is ever replaced", path.display())]
+    #[diagnostic(
+        code(expr::output::not_a_regular_file),
+        help("remove it or choose another path; an output never replaces a link, device, pipe, socket or folder")
+    )]
+    NotRegularTarget { path: PathBuf, kind: &'static str },
+
+    #[error("cannot write `{}`: `{}` is {kind}, not a folder inside the run directory", path.display(), dir.display())]
+    #[diagnostic(
+        code(expr::output::not_a_folder),
+        help("remove or rename `{}`; outputs are written only into real folders of the run directory", dir.display())
+    )]
+    NotAFolder {
+        path: PathBuf,
+        dir: PathBuf,
+        kind: &'static str,
+    },
+
+    #[error("cannot write `{}`: `{relative}` is not a path inside the run directory", dir.display())]
+    #[diagnostic(
+        code(expr::output::outside_run_directory),
+        help("outputs are relative paths without `..`; `expr check` reports the path")
+    )]
+    OutsideRunDirectory { dir: PathBuf, relative: String },
+
     #[error("not enough free space in `{}`: {available} free, the run needs about {needed}", dir.display())]
     #[diagnostic(
         code(expr::output::no_space),
@@ -74,6 +99,15 @@ pub enum OutputError {
         help("check the path; a model file exists only after a run has saved its model")
     )]
     FileNotFound { path: PathBuf },
+
+    #[error("cannot read `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::output::read_refused),
+        help(
+            "give the path of a regular file (a symbolic link to one is fine) of a plausible size"
+        )
+    )]
+    ReadRefused { path: PathBuf, reason: String },
 
     #[error("failed to read `{}`", path.display())]
     #[diagnostic(

@@ -13,6 +13,7 @@ use ::safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
 
 use super::atomic::write_atomic;
 use super::error::{OutputError, OutputResult};
+use crate::files::ReadRefused;
 
 /// One tensor of a model file; `data` is row-major with `shape`'s product elements.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,13 +125,31 @@ fn sort_header(bytes: &mut [u8]) {
 /// [`OutputError::NotSafetensors`] when it is truncated or of another format, and
 /// [`OutputError::UnsupportedDtype`] for a tensor that is not F32.
 pub fn load_tensors(path: &Path) -> OutputResult<(Vec<NamedTensor>, BTreeMap<String, String>)> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => OutputError::FileNotFound {
-            path: path.to_path_buf(),
-        },
-        _ => OutputError::Read {
+    load_tensors_within(path, default_limit())
+}
+
+/// [`load_tensors`] for a file of at most `limit` bytes: anything larger, and anything
+/// not a regular file (`/dev/zero`, a FIFO, a folder), is refused before reading.
+///
+/// # Errors
+/// Those of [`load_tensors`], and [`OutputError::ReadRefused`] for such a file.
+pub fn load_tensors_within(
+    path: &Path,
+    limit: u64,
+) -> OutputResult<(Vec<NamedTensor>, BTreeMap<String, String>)> {
+    let bytes = crate::files::read_regular(path, limit).map_err(|refused| match refused {
+        ReadRefused::Io(source) if source.kind() == io::ErrorKind::NotFound => {
+            OutputError::FileNotFound {
+                path: path.to_path_buf(),
+            }
+        }
+        ReadRefused::Io(source) => OutputError::Read {
             path: path.to_path_buf(),
             source,
+        },
+        refused => OutputError::ReadRefused {
+            path: path.to_path_buf(),
+            reason: refused.to_string(),
         },
     })?;
     let not_safetensors = |e: SafeTensorError| OutputError::NotSafetensors {
@@ -168,6 +187,14 @@ pub fn load_tensors(path: &Path) -> OutputResult<(Vec<NamedTensor>, BTreeMap<Str
         .into_iter()
         .collect();
     Ok((tensors, metadata))
+}
+
+/// The largest tensor file read when the caller knows no better size: the machine's
+/// memory (a larger file could not be held anyway), or 64 GiB where that is unknown.
+fn default_limit() -> u64 {
+    crate::check::resources::machine_memory()
+        .and_then(|bytes| u64::try_from(bytes).ok())
+        .unwrap_or(64 << 30)
 }
 
 /// Words for safetensors' errors, whose `Display` is only their `Debug` name.

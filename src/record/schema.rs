@@ -149,6 +149,14 @@ pub struct Artifact {
     /// `metrics`, `plot` or `model`.
     pub kind: String,
     pub path: String,
+    /// `false` for an `after` output that failed (the run's error says why); records
+    /// from before this field held written files only.
+    #[serde(default = "written_default")]
+    pub written: bool,
+}
+
+fn written_default() -> bool {
+    true
 }
 
 impl RunRecord {

@@ -38,6 +38,7 @@ impl Recorder {
             record.artifacts.push(Artifact {
                 kind: "metrics".into(),
                 path: METRICS_FILE.into(),
+                written: true,
             });
         }
         let live = Arc::new(Mutex::new(Live {
@@ -89,14 +90,27 @@ impl Recorder {
 
     /// Notes a file the run wrote (in memory; written with the next update).
     pub fn artifact(&self, kind: &str, path: &Path) {
+        self.note_artifact(kind, path, true);
+    }
+
+    /// Notes an output the run failed to write (in memory; written with the next update).
+    pub fn artifact_not_written(&self, kind: &str, path: &Path) {
+        self.note_artifact(kind, path, false);
+    }
+
+    fn note_artifact(&self, kind: &str, path: &Path, written: bool) {
         let mut live = lock(&self.live);
         let relative = path.strip_prefix(&live.dir).unwrap_or(path);
         let artifact = Artifact {
             kind: kind.to_string(),
             path: relative.display().to_string(),
+            written,
         };
-        if !live.record.artifacts.contains(&artifact) {
-            live.record.artifacts.push(artifact);
+        // Once per path: a resumed run's later attempt replaces the earlier one.
+        let same = |a: &Artifact| a.kind == artifact.kind && a.path == artifact.path;
+        match live.record.artifacts.iter_mut().find(|a| same(a)) {
+            Some(existing) => existing.written = written,
+            None => live.record.artifacts.push(artifact),
         }
     }
 

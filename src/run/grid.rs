@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::check::plan::Action;
 use crate::data::Batch;
 use crate::lower::{streams, Engine, Host};
+use crate::output::confine::in_run_dir;
 use crate::output::{image_grid, OutputResult};
 
 /// A step's first batch of an epoch, with the values the step bound for it.
@@ -98,11 +99,8 @@ pub fn draw(
     } else {
         im.rows
     };
-    let target = dir.join(path.replace("{epoch}", &epoch.to_string()));
-    if let Some(parent) = target.parent() {
-        // A missing folder is made; a failure shows up as the write's error.
-        let _ = std::fs::create_dir_all(parent);
-    }
+    // Inside the run directory, with missing folders made (`output::confine`).
+    let target = in_run_dir(dir, &path.replace("{epoch}", &epoch.to_string()))?;
     let (h, w) = im.tile;
     image_grid(&target, &im.pixels, im.tensors * im.rows, h, w, cols.max(1))?;
     Ok(Some(target))

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::lower::{Engine, TensorMismatch};
-use crate::output::model_file::{load_tensors, save_tensors};
+use crate::output::model_file::{load_tensors_within, save_tensors};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ModelFileError {
@@ -64,7 +64,14 @@ pub fn save(engine: &Engine, m: usize, path: &Path) -> Result<(), ModelFileError
 /// Sets model `m` of `engine` from the file at `path`; a file that does not fit changes
 /// nothing.
 pub fn load_into(engine: &mut Engine, m: usize, path: &Path) -> Result<(), ModelFileError> {
-    let (tensors, _) = load_tensors(path)?;
+    // The model's own size bounds the file: its tensors, with room for a header, names
+    // and a few tensors more (a file saved from a larger model is then reported by name).
+    let expected: u64 = engine
+        .model_tensors(m)
+        .iter()
+        .map(|t| t.data.len() as u64 * 4)
+        .sum();
+    let (tensors, _) = load_tensors_within(path, expected.saturating_mul(4) + (64 << 20))?;
     let model = engine.experiment().models[m].name.clone();
     engine.load_model(m, &tensors).map_err(|e| match e {
         TensorMismatch::Missing { name } => ModelFileError::Missing {

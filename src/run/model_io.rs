@@ -71,7 +71,8 @@ pub fn load_into(engine: &mut Engine, m: usize, path: &Path) -> Result<(), Model
         .iter()
         .map(|t| t.data.len() as u64 * 4)
         .sum();
-    let (tensors, _) = load_tensors_within(path, expected.saturating_mul(4) + (64 << 20))?;
+    let (tensors, _) =
+        load_tensors_within(path, expected.saturating_mul(4).saturating_add(64 << 20))?;
     let model = engine.experiment().models[m].name.clone();
     engine.load_model(m, &tensors).map_err(|e| match e {
         TensorMismatch::Missing { name } => ModelFileError::Missing {

@@ -310,6 +310,28 @@ fn an_experiment_that_is_a_fifo_a_device_or_a_directory_is_refused_at_once() {
 }
 
 #[test]
+fn a_run_record_that_is_a_fifo_is_refused_or_skipped_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("runs/small/1");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let record = run_dir.join("run.yaml");
+    mkfifo(&record);
+    let (run, record) = (run_dir.to_str().unwrap(), record.to_str().unwrap());
+    for args in [
+        vec!["run", "--rerun", record],
+        vec!["run", "--resume", run],
+        vec!["compare", run, run],
+    ] {
+        let out = expr_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("FIFO"), "{args:?}: {}", stderr(&out));
+    }
+    // `expr runs` looks only at regular `run.yaml` files: none here, and no wait.
+    let out = expr_in(dir.path(), &["runs", "runs"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
 fn an_experiment_over_one_mebibyte_is_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.exp");

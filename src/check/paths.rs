@@ -88,11 +88,10 @@ struct Output {
 pub fn check_output_paths(file: &File, errors: &mut Vec<CheckError>) {
     let mut outputs: Vec<Output> = Vec::new();
     for decl in &file.decls {
-        let body = match &decl.kind {
-            DeclKind::Hook { body, .. } | DeclKind::Before { body } | DeclKind::After { body } => {
-                body
-            }
-            _ => continue,
+        let (DeclKind::Hook { body, .. } | DeclKind::Before { body } | DeclKind::After { body }) =
+            &decl.kind
+        else {
+            continue;
         };
         for stmt in body {
             let StmtKind::Call(call) = &stmt.kind else {

@@ -114,6 +114,14 @@ fn several_failed_outputs_are_all_reported_and_recorded() {
     assert_eq!(related.len(), 2, "{related:?}");
     assert!(related[0].contains("is a directory"), "{related:?}");
     assert!(related[1].contains("not a folder"), "{related:?}");
+    // What the CLI prints: the summary, then each failure with its own help.
+    let shown = expr::report::render(&err, None, false);
+    assert!(shown.contains("expr::run::after_failed"), "{shown}");
+    assert!(
+        shown.contains("expr::output::not_a_regular_file"),
+        "{shown}"
+    );
+    assert!(shown.contains("expr::output::not_a_folder"), "{shown}");
     assert!(artifact(&run_dir, "d/a.safetensors").written);
     assert!(!artifact(&run_dir, "d").written);
     assert!(!artifact(&run_dir, "d/a.safetensors/x").written);

@@ -81,6 +81,24 @@ fn two_outputs_with_one_path_are_reported_at_both() {
 }
 
 #[test]
+fn twenty_five_thousand_outputs_check_in_linear_time() {
+    let mut calls = String::new();
+    for i in 0..25_000 {
+        calls += "  save(net, to = \"m/";
+        calls += &i.to_string();
+        calls += ".safetensors\")\n";
+    }
+    let start = std::time::Instant::now();
+    let (code, err) = check(&format!("after {{\n{calls}}}\n"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn run_with_an_escaping_output_trains_nothing_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(

@@ -72,8 +72,17 @@ pub fn resolve_data(exp: &mut Experiment, record: &RunRecord) {
 /// [`RecordError::DataChanged`] for the first file whose bytes differ.
 pub fn data(exp: &Experiment, record: &RunRecord, path: &Path) -> Result<(), RecordError> {
     let now = data_files(exp);
-    for (then, now) in record.data.iter().zip(&now) {
-        if then.data == now.data && then.sha256 != now.sha256 {
+    let name = |p: &str| Path::new(p).file_name().map(std::ffi::OsStr::to_os_string);
+    for then in &record.data {
+        // The same data set's file of the same name, read from where the run read it. A file
+        // that is gone has no entry: loading it says so.
+        let Some(now) = now
+            .iter()
+            .find(|n| n.data == then.data && name(&n.path) == name(&then.path))
+        else {
+            continue;
+        };
+        if then.sha256 != now.sha256 {
             return Err(RecordError::DataChanged {
                 path: path.to_path_buf(),
                 data: then.data.clone(),

@@ -238,6 +238,8 @@ fn rebuilt(
     position: &checkpoint::LoopPosition,
 ) -> RunRecord {
     let had = record.epochs_done();
+    // `--resume --epochs N` changes the run's length; the record says what it now is.
+    record.epochs = exp.epochs;
     let has_log = exp
         .hooks
         .epoch_end

@@ -573,12 +573,15 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
     }
     std::fs::remove_file(run_dir.join("net.safetensors")).unwrap();
     // As a run stopped there would have left it (a completed run is not resumed).
-    let record_path = run_dir.join(expr::record::RECORD_FILE);
-    let mut record = expr::record::load(&record_path).unwrap();
-    record.status = expr::record::Status::Interrupted {
-        signal: "SIGINT".into(),
+    let mark_interrupted = || {
+        let record_path = run_dir.join(expr::record::RECORD_FILE);
+        let mut record = expr::record::load(&record_path).unwrap();
+        record.status = expr::record::Status::Interrupted {
+            signal: "SIGINT".into(),
+        };
+        expr::record::writer::write_record(&record_path, &record).unwrap();
     };
-    expr::record::writer::write_record(&record_path, &record).unwrap();
+    mark_interrupted();
     let resume = || {
         Command::new(common::expr_bin())
             .args(["run", "--no-progress", "--resume"])
@@ -602,6 +605,7 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
     let (tensors, mut metadata) = load_tensors(first).unwrap();
     assert!(metadata.remove("expr.checkpoint_format").is_some());
     expr::output::model_file::save_tensors(first, &tensors, &metadata).unwrap();
+    mark_interrupted();
     let refused = resume();
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
@@ -688,7 +692,8 @@ fn random_kills_then_resume_end_with_the_uninterrupted_record_csv_and_weights() 
     let mut child = start(None);
     let mut kills = 0;
     for _ in 0..8 {
-        std::thread::sleep(Duration::from_millis(next() % clean_ms));
+        // A resumed run has less left to do than a whole one: kill early enough to land.
+        std::thread::sleep(Duration::from_millis(next() % (clean_ms / 3)));
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -706,17 +711,38 @@ fn random_kills_then_resume_end_with_the_uninterrupted_record_csv_and_weights() 
         };
     }
     // And the moment the final checkpoint appears: before the record's epoch-end write.
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while child.try_wait().unwrap().is_none()
-        && Instant::now() < deadline
-        && !run_dir().is_some_and(|d| d.join(&last_checkpoint).exists())
-    {}
+    // The window is a few milliseconds; from a copy of the directory as it is now, tried
+    // again until a kill lands in it (or five tries).
     if child.try_wait().unwrap().is_none() {
         child.kill().unwrap();
         kills += 1;
     }
     child.wait().unwrap();
-    let run_dir = run_dir().unwrap();
+    let Some(run_dir) = run_dir() else {
+        panic!("no run directory after {kills} kills")
+    };
+    let saved = dir.path().join("saved");
+    copy_files(&run_dir, &saved);
+    let mut in_window = 0;
+    for _ in 0..5 {
+        copy_files(&saved, &run_dir);
+        let mut child = start(Some(&run_dir));
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while child.try_wait().unwrap().is_none()
+            && Instant::now() < deadline
+            && !run_dir.join(&last_checkpoint).exists()
+        {}
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        if expr::record::load(&run_dir).unwrap().epochs_done() < 4 {
+            in_window += 1;
+            break;
+        }
+    }
+    eprintln!("{in_window} kill(s) between the last checkpoint and the record's write");
     let last = Command::new(common::expr_bin())
         .args(["run", "--no-progress", "--resume"])
         .arg(&run_dir)
@@ -729,4 +755,16 @@ fn random_kills_then_resume_end_with_the_uninterrupted_record_csv_and_weights() 
     );
     assert!(kills >= 3, "only {kills} kills landed");
     assert_eq!(end_state(&run_dir), expected, "after {kills} kills");
+}
+
+/// Makes `to` hold exactly `from`'s files (no subfolders in a run directory).
+fn copy_files(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
 }

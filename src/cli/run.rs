@@ -123,7 +123,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
 fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     if let Some(dir) = &args.resume {
         let recorded = recorded(&dir.join(record::RECORD_FILE), args)?;
-        let done = recorded.record.epochs_done();
+        let done = recorded.record.epochs;
         if recorded.record.status == record::Status::Completed
             && args.epochs.is_none_or(|e| e <= done)
         {

@@ -112,9 +112,18 @@ pub struct RunOptions {
     /// Library callers that may return and end their thread (tests) leave it off, which
     /// would leave the pool a dead worker.
     pub caller_joins_pool: bool,
-    /// `--accept-edited-record`: resume even if the record's history no longer matches
-    /// the checkpoint's (it is rebuilt from the checkpoint).
-    pub accept_edited_record: bool,
+    /// Whether to resume when the record's history no longer matches the checkpoint's.
+    pub edited_record: EditedRecord,
+}
+
+/// What `resume` does with a record whose history disagrees with its checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EditedRecord {
+    /// Refuse it, naming the field (the default).
+    #[default]
+    Refuse,
+    /// `--accept-edited-record`: rebuild the history from the checkpoint.
+    Accept,
 }
 
 /// Trains a checked experiment in a new run directory under `runs_dir`, keeping its run
@@ -204,7 +213,7 @@ pub fn resume(
     let names: Vec<String> = exp.metrics.iter().map(|m| m.name.clone()).collect();
     let record = match record {
         Some(r) => {
-            if !options.accept_edited_record {
+            if options.edited_record == EditedRecord::Refuse {
                 record::verify::history(&r, &names, &checkpoint.position.history, &record_path)?;
             }
             rebuilt(r, exp, &names, &checkpoint.position)

@@ -615,7 +615,10 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
 
 /// The record's history and final metrics, `metrics.csv` without its seconds columns, and
 /// the saved weights: what a killed and resumed run must end with, as an uninterrupted one.
-fn end_state(run_dir: &Path) -> (String, Vec<String>, Vec<(String, Vec<u32>)>) {
+/// (history and final metrics as bits, `metrics.csv` rows without seconds, weights)
+type EndState = (String, Vec<String>, Vec<(String, Vec<u32>)>);
+
+fn end_state(run_dir: &Path) -> EndState {
     let record = expr::record::load(run_dir).unwrap();
     assert_eq!(record.status, expr::record::Status::Completed);
     let numbers = format!(
@@ -651,7 +654,9 @@ fn random_kills_then_resume_end_with_the_uninterrupted_record_csv_and_weights() 
     let started = Instant::now();
     let clean_runs = dir.path().join("clean");
     clean_run(&file, &clean_runs);
-    let clean_ms = u64::try_from(started.elapsed().as_millis()).unwrap().max(20);
+    let clean_ms = u64::try_from(started.elapsed().as_millis())
+        .unwrap()
+        .max(20);
     let clean_dir = only_run_dir(&clean_runs);
     let expected = end_state(&clean_dir);
     let last_checkpoint = expr::run::checkpoint::list(&clean_dir)

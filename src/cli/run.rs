@@ -13,7 +13,7 @@ use crate::overrides::{load_recorded, Recorded, SourceError};
 use crate::record::rerun;
 use crate::record::{self, Provenance, RunRecord};
 use crate::report;
-use crate::run::{interrupt, resume, run, RunError, RunOptions};
+use crate::run::{interrupt, resume, run, EditedRecord, RunError, RunOptions};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -92,7 +92,11 @@ pub fn main(args: &RunArgs) -> ExitCode {
         timings: args.timings,
         notices: Some(|line| eprintln!("{line}")),
         provenance,
-        accept_edited_record: args.accept_edited_record,
+        edited_record: if args.accept_edited_record {
+            EditedRecord::Accept
+        } else {
+            EditedRecord::Refuse
+        },
     };
     let result = match &args.resume {
         Some(dir) => resume(&Arc::new(exp), dir, &options, &mut print),

@@ -109,7 +109,8 @@ pub fn history(
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     for (name, values) in names.iter().zip(checkpoint) {
         let recorded = record.history.get(name).map_or(&[][..], Vec::as_slice);
-        if let Some(e) = (0..recorded.len().min(values.len())).find(|&e| !same(recorded[e], values[e]))
+        if let Some(e) =
+            (0..recorded.len().min(values.len())).find(|&e| !same(recorded[e], values[e]))
         {
             return Err(RecordError::Edited {
                 path: path.to_path_buf(),

@@ -215,7 +215,10 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
 
 /// Reads one checkpoint, checking its digest and, with `expected`, its tensors (from the
 /// header, before any data is read) and every loop-state field.
-pub fn read_checked(path: &Path, expected: Option<&Expected>) -> Result<Checkpoint, CheckpointError> {
+pub fn read_checked(
+    path: &Path,
+    expected: Option<&Expected>,
+) -> Result<Checkpoint, CheckpointError> {
     let damaged = |problem: String| CheckpointError::Damaged {
         path: path.into(),
         problem,

@@ -130,7 +130,11 @@ pub fn open(path: &Path, limit: u64) -> Result<Opened, String> {
 impl Opened {
     /// The header's metadata value for `key`.
     pub fn meta(&self, key: &str) -> Option<&str> {
-        self.metadata.metadata().as_ref()?.get(key).map(String::as_str)
+        self.metadata
+            .metadata()
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
     }
 
     /// Reads the tensor data (which must be exactly what the header declares), checks the
@@ -178,8 +182,8 @@ impl Opened {
                 &actual[..12]
             ));
         }
-        let file =
-            SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e:?}"))?;
+        let file = SafeTensors::deserialize(&bytes)
+            .map_err(|e| format!("not a safetensors file: {e:?}"))?;
         let mut tensors = Vec::with_capacity(file.len());
         for (name, view) in file.tensors() {
             if view.dtype() != Dtype::F32 {

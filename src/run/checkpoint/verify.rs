@@ -105,10 +105,7 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
     if p.epoch > x.epochs {
         return bad(
             "epoch",
-            format!(
-                "{} is past the experiment's {} epochs",
-                p.epoch, x.epochs
-            ),
+            format!("{} is past the experiment's {} epochs", p.epoch, x.epochs),
         );
     }
     let at_end = p.epoch == x.epochs;
@@ -178,10 +175,9 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
         );
     }
     if p.metrics.len() != x.metrics
-        || p
-            .metrics
+        || p.metrics
             .iter()
-            .any(|&(sum, count)| !sum.is_finite() && !sum.is_nan() || !(count >= 0.0))
+            .any(|&(sum, count)| sum.is_infinite() || count.is_nan() || count < 0.0)
     {
         return bad(
             "metrics",

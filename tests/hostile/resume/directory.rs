@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    assert_same_end, clean_and_interrupted, copy_dir, edit_record, experiment, resume,
-    run_to_end, snapshot, stderr,
+    assert_same_end, clean_and_interrupted, copy_dir, edit_record, experiment, resume, run_to_end,
+    snapshot, stderr,
 };
 use crate::common;
 use expr::record::{self, Status};
@@ -47,8 +47,7 @@ fn a_resume_of_a_directory_a_running_process_uses_is_refused() {
     let lock = copy.join(expr::run::lock::LOCK_FILE);
     let pid = first.id().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(&lock).unwrap_or_default() != pid && Instant::now() < deadline
-    {
+    while std::fs::read_to_string(&lock).unwrap_or_default() != pid && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
     let stop = |signal| {
@@ -130,7 +129,11 @@ fn a_kill_between_the_last_checkpoint_and_the_record_write_resumes_to_a_complete
             .cloned()
             .collect::<Vec<_>>()
     };
-    assert_eq!(epochs(&a.log), epochs(&b.log), "the lost epoch's line is back");
+    assert_eq!(
+        epochs(&a.log),
+        epochs(&b.log),
+        "the lost epoch's line is back"
+    );
     assert_eq!(a.epoch_seconds.len(), 3);
     let without_seconds = |d: &std::path::Path| {
         std::fs::read_to_string(d.join(record::METRICS_FILE))
@@ -161,7 +164,14 @@ fn the_record_holds_the_kernel_path_and_a_rerun_on_others_says_so() {
     let yaml = run_dir.join(record::RECORD_FILE).display().to_string();
     let rerun = super::expr(
         dir.path(),
-        &["run", "--no-progress", "--runs-dir", "reruns", "--rerun", &yaml],
+        &[
+            "run",
+            "--no-progress",
+            "--runs-dir",
+            "reruns",
+            "--rerun",
+            &yaml,
+        ],
     );
     let (_, now) = record::find_all(&dir.path().join("reruns")).remove(0);
     let now = now.unwrap().kernels.unwrap();

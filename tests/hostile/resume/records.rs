@@ -61,7 +61,14 @@ fn a_rerun_of_an_edited_record_is_refused() {
     let yaml = copy.join(record::RECORD_FILE).display().to_string();
     let out = expr(
         dir.path(),
-        &["run", "--no-progress", "--runs-dir", "reruns", "--rerun", &yaml],
+        &[
+            "run",
+            "--no-progress",
+            "--runs-dir",
+            "reruns",
+            "--rerun",
+            &yaml,
+        ],
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");

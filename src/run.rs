@@ -210,6 +210,20 @@ pub fn resume(
         });
     }
     notice(options, &format!("resuming from {}", path.display()));
+    let kernels = crate::ops::cpu::simd::kernel_path();
+    if let Some(then) = record.as_ref().and_then(|r| r.kernels.as_deref()) {
+        if then != kernels {
+            let words = record::rerun::kernel_words;
+            notice(
+                options,
+                &format!(
+                    "note: the run used the {} kernels, this resume uses the {}; the result may differ from an uninterrupted run's in the last bits",
+                    words(then),
+                    words(kernels)
+                ),
+            );
+        }
+    }
     let names: Vec<String> = exp.metrics.iter().map(|m| m.name.clone()).collect();
     let record = match record {
         Some(r) => {

@@ -127,8 +127,8 @@ pub fn context_changes(original: &RunRecord, rerun: &RunRecord) -> Vec<String> {
     out
 }
 
-/// A kernel path as the note names it.
-fn kernel_words(path: &str) -> &str {
+/// A kernel path as the notes name it.
+pub fn kernel_words(path: &str) -> &str {
     match path {
         "avx512" => "AVX-512",
         "avx2" => "AVX2",

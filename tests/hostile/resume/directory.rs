@@ -189,3 +189,25 @@ fn the_record_holds_the_kernel_path_and_a_rerun_on_others_says_so() {
         assert!(!stdout.contains("kernels"), "{stdout}");
     }
 }
+
+#[test]
+fn a_resume_on_other_kernels_than_the_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, copy) = clean_and_interrupted(dir.path());
+    let now = record::load(&clean).unwrap().kernels.unwrap();
+    // As if the run had started on a machine with other kernels.
+    let then = if now == "portable" {
+        "avx512"
+    } else {
+        "portable"
+    };
+    edit_record(&copy, |r| r.kernels = Some(then.into()));
+    let out = resume(dir.path(), &copy, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("note: the run used the ") && err.contains("kernels, this resume uses the "),
+        "{err}"
+    );
+    assert_same_end(&copy, &clean);
+}

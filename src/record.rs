@@ -7,6 +7,7 @@ pub mod id;
 pub mod provenance;
 pub mod rerun;
 pub mod schema;
+pub mod verify;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -68,11 +69,19 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
             path: prov.path.as_ref().map(|p| p.display().to_string()),
             sha256: prov.file_sha256.clone(),
             resolved: prov.resolved.clone(),
+            resolved_sha256: prov
+                .resolved
+                .as_deref()
+                .map(|t| provenance::sha256_bytes(t.as_bytes())),
         },
         overrides: prov.overrides.clone(),
         seed: exp.seed,
         epochs: exp.epochs,
         threads,
+        kernels: Some(crate::ops::cpu::simd::kernel_path().to_string()),
+        workdir: std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
         git: provenance::git_info(&git_dir),
         data: provenance::data_files(exp),
         versions: provenance::versions(),

@@ -9,6 +9,7 @@ mod examples;
 pub mod grid;
 pub mod hooks;
 pub mod interrupt;
+pub mod lock;
 pub mod metrics;
 pub mod model_io;
 pub mod scalar;
@@ -76,6 +77,9 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     After(#[from] after::AfterError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Locked(#[from] lock::LockError),
     #[error("cannot start {threads} worker threads: {message}")]
     #[diagnostic(code(expr::run::threads))]
     Threads { threads: usize, message: String },
@@ -111,6 +115,18 @@ pub struct RunOptions {
     /// Library callers that may return and end their thread (tests) leave it off, which
     /// would leave the pool a dead worker.
     pub caller_joins_pool: bool,
+    /// Whether to resume when the record's history no longer matches the checkpoint's.
+    pub edited_record: EditedRecord,
+}
+
+/// What `resume` does with a record whose history disagrees with its checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EditedRecord {
+    /// Refuse it, naming the field (the default).
+    #[default]
+    Refuse,
+    /// `--accept-edited-record`: rebuild the history from the checkpoint.
+    Accept,
 }
 
 /// Trains a checked experiment in a new run directory under `runs_dir`, keeping its run
@@ -140,6 +156,7 @@ pub fn run(
         let _ = std::fs::remove_dir(&dir);
         return Err(e.into());
     }
+    let _lock = lock::RunLock::acquire(&dir)?;
     let recorder = Recorder::start(
         &dir,
         record::new_record(exp, &options.provenance, id, threads),
@@ -147,7 +164,9 @@ pub fn run(
     execute(exp, engine, examples, &recorder, None, options, out)
 }
 
-/// Continues a run from the newest checkpoint in its directory, in the same record.
+/// Continues a run from the newest checkpoint in its directory that is whole and valid, in
+/// the same record: the directory locked, the record's data checked against its SHA-256
+/// (read from where the run read it), and the record's history rebuilt from the checkpoint.
 pub fn resume(
     exp: &Arc<Experiment>,
     dir: &Path,
@@ -155,13 +174,26 @@ pub fn resume(
     out: &mut dyn FnMut(&str),
 ) -> Result<RunResult, RunError> {
     let threads = set_threads(exp.threads, options.caller_joins_pool)?;
-    let (path, checkpoint) = checkpoint::read_latest(dir)?;
-    // A kill during a write leaves its hidden temporary file; the run owns the directory now.
-    crate::output::atomic::remove_stale_temporaries(dir);
+    // Nothing in the directory is touched while another process uses it.
+    let _lock = lock::RunLock::acquire(dir)?;
+    let record_path = dir.join(record::RECORD_FILE);
+    let record = record::load(&record_path).ok();
+    let mut resolved = (**exp).clone();
+    if let Some(r) = &record {
+        record::verify::resolve_data(&mut resolved, r);
+        record::verify::data(&resolved, r, &record_path)?;
+    }
+    let exp = &Arc::new(resolved);
     let examples = examples::load(exp)?;
     let mut engine = Engine::new(exp.clone());
-    engine
-        .restore(&checkpoint.engine)
+    let expected = checkpoint::Expected::of(&engine, &examples);
+    let (path, checkpoint) =
+        checkpoint::read_latest_valid(dir, &expected, &mut |line| notice(options, line))?;
+    // A kill during a write leaves its hidden temporary file; the run owns the directory now.
+    crate::output::atomic::remove_stale_temporaries(dir);
+    let stop = || interrupt::requested().is_some();
+    let replayed = engine
+        .restore_until(&checkpoint.engine, &stop)
         .map_err(|e| checkpoint::CheckpointError::Mismatch {
             path: path.clone(),
             problem: match e {
@@ -173,10 +205,37 @@ pub fn resume(
                 } => format!("`{name}` has shape {found:?}, not {expected:?}"),
             },
         })?;
+    if !replayed {
+        return Err(RunError::Interrupted {
+            epoch: checkpoint.position.epoch,
+            step: checkpoint.position.global_step,
+            signal: interrupt::requested().unwrap_or("SIGINT"),
+        });
+    }
     notice(options, &format!("resuming from {}", path.display()));
-    let record = match record::load(&dir.join(record::RECORD_FILE)) {
-        Ok(r) => r,
-        Err(_) => {
+    let kernels = crate::ops::cpu::simd::kernel_path();
+    if let Some(then) = record.as_ref().and_then(|r| r.kernels.as_deref()) {
+        if then != kernels {
+            let words = record::rerun::kernel_words;
+            notice(
+                options,
+                &format!(
+                    "note: the run used the {} kernels, this resume uses the {}; the result may differ from an uninterrupted run's in the last bits",
+                    words(then),
+                    words(kernels)
+                ),
+            );
+        }
+    }
+    let names: Vec<String> = exp.metrics.iter().map(|m| m.name.clone()).collect();
+    let record = match record {
+        Some(r) => {
+            if options.edited_record == EditedRecord::Refuse {
+                record::verify::history(&r, &names, &checkpoint.position.history, &record_path)?;
+            }
+            rebuilt(r, exp, &names, &checkpoint.position)
+        }
+        None => {
             let id = dir
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -193,6 +252,47 @@ pub fn resume(
         options,
         out,
     )
+}
+
+/// The record as the checkpoint says it stands: every epoch the checkpoint finished in
+/// `history`, `final_metrics`, `epoch_seconds` (and so in `metrics.csv`), and the default
+/// epoch lines in `log` for epochs a kill cut off before the record was written.
+fn rebuilt(
+    mut record: RunRecord,
+    exp: &Experiment,
+    names: &[String],
+    position: &checkpoint::LoopPosition,
+) -> RunRecord {
+    let had = record.epochs_done();
+    // `--resume --epochs N` changes the run's length; the record says what it now is.
+    record.epochs = exp.epochs;
+    let has_log = exp
+        .hooks
+        .epoch_end
+        .iter()
+        .any(|a| matches!(a, Action::Log(_)));
+    if !has_log {
+        for epoch in had..position.epoch {
+            let mut line = format!("Epoch {}", epoch + 1);
+            for (name, h) in names.iter().zip(&position.history) {
+                let _ = write!(line, ", {name}: {:.4}", h[epoch]);
+            }
+            record.log.push(line);
+        }
+    }
+    record.final_metrics.clear();
+    for (name, values) in names.iter().zip(&position.history) {
+        record.history.insert(name.clone(), values.clone());
+        if let Some(&last) = values.last() {
+            record.final_metrics.insert(name.clone(), last);
+        }
+    }
+    record.epoch_seconds = position
+        .times
+        .iter()
+        .map(|&(train, eval)| record::schema::EpochSeconds { train, eval })
+        .collect();
+    record
 }
 
 /// The epochs and the `after` actions, with the record's final status whatever happens.

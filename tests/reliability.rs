@@ -572,6 +572,16 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
         std::fs::remove_file(later).unwrap();
     }
     std::fs::remove_file(run_dir.join("net.safetensors")).unwrap();
+    // As a run stopped there would have left it (a completed run is not resumed).
+    let mark_interrupted = || {
+        let record_path = run_dir.join(expr::record::RECORD_FILE);
+        let mut record = expr::record::load(&record_path).unwrap();
+        record.status = expr::record::Status::Interrupted {
+            signal: "SIGINT".into(),
+        };
+        expr::record::writer::write_record(&record_path, &record).unwrap();
+    };
+    mark_interrupted();
     let resume = || {
         Command::new(common::expr_bin())
             .args(["run", "--no-progress", "--resume"])
@@ -595,9 +605,171 @@ fn conv_runs_resume_from_a_middle_checkpoint_and_refuse_older_formats() {
     let (tensors, mut metadata) = load_tensors(first).unwrap();
     assert!(metadata.remove("expr.checkpoint_format").is_some());
     expr::output::model_file::save_tensors(first, &tensors, &metadata).unwrap();
+    mark_interrupted();
     let refused = resume();
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("written by an older expr"), "{stderr}");
     assert!(!run_dir.join("net.safetensors").exists());
+}
+
+/// The record's history and final metrics, `metrics.csv` without its seconds columns, and
+/// the saved weights: what a killed and resumed run must end with, as an uninterrupted one.
+/// (history and final metrics as bits, `metrics.csv` rows without seconds, weights)
+type EndState = (String, Vec<String>, Vec<(String, Vec<u32>)>);
+
+fn end_state(run_dir: &Path) -> EndState {
+    let record = expr::record::load(run_dir).unwrap();
+    assert_eq!(record.status, expr::record::Status::Completed);
+    let numbers = format!(
+        "{:?} {:?}",
+        record
+            .history
+            .iter()
+            .map(|(k, v)| (k, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+        record
+            .final_metrics
+            .iter()
+            .map(|(k, v)| (k, v.to_bits()))
+            .collect::<Vec<_>>()
+    );
+    let csv = std::fs::read_to_string(run_dir.join(expr::record::METRICS_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplitn(3, ',').nth(2).unwrap_or_default().to_string())
+        .collect();
+    (numbers, csv, weights(run_dir))
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn random_kills_then_resume_end_with_the_uninterrupted_record_csv_and_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    // 32 steps an epoch, 4 epochs, a checkpoint every 10 steps and at each epoch's end.
+    let file = survive_file(dir.path(), "dense_classifier", 16, 1024, Some(256));
+    let started = Instant::now();
+    let clean_runs = dir.path().join("clean");
+    clean_run(&file, &clean_runs);
+    let clean_ms = u64::try_from(started.elapsed().as_millis())
+        .unwrap()
+        .max(20);
+    let clean_dir = only_run_dir(&clean_runs);
+    let expected = end_state(&clean_dir);
+    let last_checkpoint = expr::run::checkpoint::list(&clean_dir)
+        .pop()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+
+    let runs = dir.path().join("killed");
+    let start = |resume: Option<&Path>| {
+        let mut command = Command::new(common::expr_bin());
+        command.args(["run", "--no-progress"]);
+        match resume {
+            Some(run_dir) => command.arg("--resume").arg(run_dir),
+            None => command.arg("--runs-dir").arg(&runs).arg(&file),
+        };
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let run_dir = || {
+        std::fs::read_dir(runs.join("survive"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path())
+    };
+    // Seeded: the same kill points on every run of the test (xorshift64).
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut child = start(None);
+    let mut kills = 0;
+    for _ in 0..8 {
+        // A resumed run has less left to do than a whole one: kill early enough to land.
+        std::thread::sleep(Duration::from_millis(next() % (clean_ms / 3)));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        child = match run_dir() {
+            Some(d) if !expr::run::checkpoint::list(&d).is_empty() => start(Some(&d)),
+            other => {
+                if let Some(d) = other {
+                    std::fs::remove_dir_all(d).unwrap();
+                }
+                start(None)
+            }
+        };
+    }
+    // And the moment the final checkpoint appears: before the record's epoch-end write.
+    // The window is a few milliseconds; from a copy of the directory as it is now, tried
+    // again until a kill lands in it (or five tries).
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        kills += 1;
+    }
+    child.wait().unwrap();
+    let Some(run_dir) = run_dir() else {
+        panic!("no run directory after {kills} kills")
+    };
+    let saved = dir.path().join("saved");
+    copy_files(&run_dir, &saved);
+    let mut in_window = 0;
+    for _ in 0..5 {
+        copy_files(&saved, &run_dir);
+        let mut child = start(Some(&run_dir));
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while child.try_wait().unwrap().is_none()
+            && Instant::now() < deadline
+            && !run_dir.join(&last_checkpoint).exists()
+        {}
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        if expr::record::load(&run_dir).unwrap().epochs_done() < 4 {
+            in_window += 1;
+            break;
+        }
+    }
+    eprintln!("{in_window} kill(s) between the last checkpoint and the record's write");
+    let last = Command::new(common::expr_bin())
+        .args(["run", "--no-progress", "--resume"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    assert!(kills >= 3, "only {kills} kills landed");
+    assert_eq!(end_state(&run_dir), expected, "after {kills} kills");
+}
+
+/// Makes `to` hold exactly `from`'s files (no subfolders in a run directory).
+fn copy_files(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
 }

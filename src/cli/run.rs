@@ -13,7 +13,7 @@ use crate::overrides::{load_recorded, Recorded, SourceError};
 use crate::record::rerun;
 use crate::record::{self, Provenance, RunRecord};
 use crate::report;
-use crate::run::{interrupt, resume, run, RunError, RunOptions};
+use crate::run::{interrupt, resume, run, EditedRecord, RunError, RunOptions};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Run the experiment of a run record again and report whether every number matches.
     #[arg(long, value_name = "RUN_YAML", conflicts_with_all = ["file", "set", "epochs"])]
     pub rerun: Option<PathBuf>,
+    /// With `--resume` or `--rerun`: use a run record whose experiment text or history was
+    /// changed after the run wrote it (refused otherwise, as it would not repeat what ran).
+    #[arg(long)]
+    pub accept_edited_record: bool,
 }
 
 /// The experiment to run, where it came from, and for `--rerun` the record it repeats.
@@ -88,6 +92,11 @@ pub fn main(args: &RunArgs) -> ExitCode {
         timings: args.timings,
         notices: Some(|line| eprintln!("{line}")),
         provenance,
+        edited_record: if args.accept_edited_record {
+            EditedRecord::Accept
+        } else {
+            EditedRecord::Refuse
+        },
     };
     let result = match &args.resume {
         Some(dir) => resume(&Arc::new(exp), dir, &options, &mut print),
@@ -117,7 +126,17 @@ pub fn main(args: &RunArgs) -> ExitCode {
 /// after the errors were printed.
 fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     if let Some(dir) = &args.resume {
-        let recorded = recorded(&dir.join(record::RECORD_FILE))?;
+        let recorded = recorded(&dir.join(record::RECORD_FILE), args)?;
+        let done = recorded.record.epochs;
+        if recorded.record.status == record::Status::Completed
+            && args.epochs.is_none_or(|e| e <= done)
+        {
+            eprintln!(
+                "run `{}` already completed all {done} epochs: nothing to resume, nothing changed",
+                dir.display()
+            );
+            return Err(ExitCode::SUCCESS);
+        }
         return Ok(Prepared {
             experiment: recorded.experiment,
             provenance: recorded.provenance,
@@ -129,7 +148,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
             experiment,
             mut provenance,
             record,
-        } = recorded(path)?;
+        } = recorded(path, args)?;
         provenance.rerun_of = Some(record.id.clone());
         return Ok(Prepared {
             experiment,
@@ -159,13 +178,21 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     })
 }
 
-/// The experiment a run record holds; or, with the errors printed, exit code 2.
-fn recorded(path: &Path) -> Result<Recorded, ExitCode> {
-    load_recorded(path).map_err(|e| match e {
-        SourceError::Record(e) => {
-            super::print_error(&e);
-            ExitCode::from(2)
+/// The experiment a run record holds, its text checked against its SHA-256 unless
+/// `--accept-edited-record`; or, with the errors printed, exit code 2.
+fn recorded(path: &Path, args: &RunArgs) -> Result<Recorded, ExitCode> {
+    let refused = |e: &record::RecordError| {
+        super::print_error(e);
+        ExitCode::from(2)
+    };
+    // Checked before the text is parsed: an edit is named as such, not as a syntax error.
+    if !args.accept_edited_record {
+        if let Ok(record) = record::load(path) {
+            record::verify::source(&record, path).map_err(|e| refused(&e))?;
         }
+    }
+    load_recorded(path).map_err(|e| match e {
+        SourceError::Record(e) => refused(&e),
         SourceError::Load(e) => load_failed(path, e),
     })
 }

@@ -207,6 +207,20 @@ impl Engine {
     /// # Errors
     /// The first tensor the engine needs that is missing or of another shape.
     pub fn restore(&mut self, state: &EngineState) -> Result<(), TensorMismatch> {
+        self.restore_until(state, &|| false).map(|_| ())
+    }
+
+    /// [`Self::restore`], asking `stop` now and then while the device's draws are replayed
+    /// (see [`Self::replay_draws`]); `Ok(false)` when it said stop, the generator then
+    /// left where it was.
+    ///
+    /// # Errors
+    /// The first tensor the engine needs that is missing or of another shape.
+    pub fn restore_until(
+        &mut self,
+        state: &EngineState,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<bool, TensorMismatch> {
         let expected = self.snapshot();
         let by_name: HashMap<&str, &NamedTensor> =
             state.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -233,11 +247,63 @@ impl Engine {
             opt.iterations = iterations;
             opt.lr = lr;
         }
-        for _ in 0..state.random_draws {
-            self.dev.random_u64();
+        Ok(self.replay_draws(state.random_draws, stop))
+    }
+
+    /// Advances the device's generator by `draws` numbers, as a run that made them left it.
+    /// The generator cannot jump, so this is a loop; `stop` is asked every 2^20 draws (a few
+    /// milliseconds) so that an interrupt is honoured at once. Returns false when stopped.
+    pub fn replay_draws(&mut self, draws: u64, stop: &dyn Fn() -> bool) -> bool {
+        const POLL: u64 = 1 << 20;
+        let mut done = 0;
+        while done < draws {
+            if stop() {
+                return false;
+            }
+            let chunk = (draws - done).min(POLL);
+            for _ in 0..chunk {
+                self.dev.random_u64();
+            }
+            done += chunk;
         }
-        self.random_draws.set(state.random_draws);
-        Ok(())
+        self.random_draws.set(draws);
+        true
+    }
+
+    /// The most random numbers one step of the experiment can draw from the device: each
+    /// training-mode model call draws one per dropout layer, each noise one. A step evaluates
+    /// its expressions again after each update, hence the factor.
+    pub fn max_draws_per_step(&self) -> u64 {
+        fn draws(engine: &Engine, e: &crate::check::plan::TensorExpr) -> u64 {
+            use crate::check::plan::TensorExpr;
+            let own = match e {
+                TensorExpr::CallModel {
+                    model,
+                    training: true,
+                    ..
+                } => engine.models[*model].dropout_layers(),
+                TensorExpr::Noise { .. } => 1,
+                _ => 0,
+            };
+            e.children()
+                .into_iter()
+                .fold(own, |sum, c| sum.saturating_add(draws(engine, c)))
+        }
+        self.exp
+            .steps
+            .iter()
+            .map(|step| {
+                let per_pass = step.stmts.iter().fold(0u64, |sum, s| {
+                    let e = match s {
+                        crate::check::plan::StepStmt::Let { value, .. } => value,
+                        crate::check::plan::StepStmt::Update { loss, .. } => loss,
+                    };
+                    sum.saturating_add(draws(self, e))
+                });
+                per_pass.saturating_mul(step.stmts.len() as u64 + 1)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Model `m` run in inference mode on `x`, a batch of the model's input shape (`shape`

@@ -49,6 +49,30 @@ pub enum RecordError {
         expected: u32,
     },
 
+    #[error("the run record `{}` was edited: {problem}", path.display())]
+    #[diagnostic(
+        code(expr::record::edited),
+        help("`{field}` no longer matches what the run wrote; restore the record, or pass `--accept-edited-record` to use it as it is now (the run then continues or repeats what the edited record says, not what ran)")
+    )]
+    Edited {
+        path: PathBuf,
+        field: String,
+        problem: String,
+    },
+
+    #[error("data `{data}` changed since the run read it: `{file}` has sha256 {found}, the run record `{}` says {recorded}", path.display())]
+    #[diagnostic(
+        code(expr::record::data_changed),
+        help("resume with the data the run started with (the record's `data` list names each file and its sha256), or start a new run with `expr run FILE`")
+    )]
+    DataChanged {
+        path: PathBuf,
+        data: String,
+        file: String,
+        recorded: String,
+        found: String,
+    },
+
     #[error("the run record `{}` holds no experiment text to rerun", path.display())]
     #[diagnostic(
         code(expr::record::no_source),

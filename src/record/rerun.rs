@@ -109,6 +109,15 @@ pub fn context_changes(original: &RunRecord, rerun: &RunRecord) -> Vec<String> {
             rerun.versions.dfdx
         ));
     }
+    if let (Some(then), Some(now)) = (&original.kernels, &rerun.kernels) {
+        if then != now {
+            out.push(format!(
+                "this run used the {} kernels, the original used {}; results may differ in the last bits",
+                kernel_words(now),
+                kernel_words(then)
+            ));
+        }
+    }
     if original.machine.arch != rerun.machine.arch {
         out.push(format!(
             "the architecture differs: {} then, {} now",
@@ -116,4 +125,13 @@ pub fn context_changes(original: &RunRecord, rerun: &RunRecord) -> Vec<String> {
         ));
     }
     out
+}
+
+/// A kernel path as the notes name it.
+pub fn kernel_words(path: &str) -> &str {
+    match path {
+        "avx512" => "AVX-512",
+        "avx2" => "AVX2",
+        other => other,
+    }
 }

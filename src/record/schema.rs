@@ -26,6 +26,14 @@ pub struct RunRecord {
     pub seed: u64,
     pub epochs: usize,
     pub threads: usize,
+    /// The kernel path the run computed with (`avx512`, `avx2` or `portable`), so that a
+    /// rerun can tell a difference in the last bits from a real one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
+    /// The working directory the run started in, absolute: relative data paths were read
+    /// from there, and `--resume` reads them from there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
     #[serde(default)]
     pub git: Option<GitInfo>,
     #[serde(default)]
@@ -106,6 +114,10 @@ pub struct SourceInfo {
     /// The experiment text after `--set` overrides: what actually ran.
     #[serde(default)]
     pub resolved: Option<String>,
+    /// SHA-256 of `resolved`, which `--resume` and `--rerun` check it against (without
+    /// overrides it equals `sha256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,13 @@
 //! Resuming reproduces the uninterrupted run bit for bit: the data order of
 //! the interrupted pass is redrawn from the RNG state saved before it was
 //! drawn, and the batches already done are skipped.
+//!
+//! A checkpoint is verified before it is used (`file`: its digest; `verify`: its
+//! tensors' names and shapes, and every loop-state field's range); resume falls
+//! back to the newest checkpoint that passes.
+
+mod file;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +22,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::lower::EngineState;
-use crate::output::model_file::{load_tensors, save_tensors};
 use crate::output::OutputError;
+pub use verify::Expected;
 
 /// The loop's position and scalar state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,11 +58,11 @@ pub struct Checkpoint {
 
 /// The engine's scalar state, beside its tensors.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct EngineScalars {
+pub struct EngineScalars {
     /// Per optimizer: (updates so far, current learning rate).
-    optimizers: Vec<(u64, f64)>,
+    pub optimizers: Vec<(u64, f64)>,
     /// Random numbers the device has drawn (dropout masks, step noise).
-    random_draws: u64,
+    pub random_draws: u64,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -66,7 +73,7 @@ pub enum CheckpointError {
     #[error("checkpoint `{path}` is damaged: {problem}")]
     #[diagnostic(
         code(expr::run::bad_checkpoint),
-        help("delete it to resume from the previous checkpoint")
+        help("resume uses the newest checkpoint that is whole; delete this one, or run the experiment again if none is left")
     )]
     Damaged { path: PathBuf, problem: String },
     #[error("checkpoint `{path}` was written by an older expr, in checkpoint format {found} (this expr reads format {FORMAT})")]
@@ -81,6 +88,16 @@ pub enum CheckpointError {
         help("resume a run with the experiment that wrote it (`expr run --resume` reads it from the run's `run.yaml`)")
     )]
     Mismatch { path: PathBuf, problem: String },
+    #[error("checkpoint `{path}` has an impossible `{field}`: {problem}")]
+    #[diagnostic(
+        code(expr::run::checkpoint_invalid),
+        help("the file was edited or damaged; resume uses the newest checkpoint that is valid, delete this one if none is")
+    )]
+    Invalid {
+        path: PathBuf,
+        field: &'static str,
+        problem: String,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(#[from] OutputError),
@@ -88,10 +105,13 @@ pub enum CheckpointError {
 
 const STATE_KEY: &str = "expr.loop_state";
 const ENGINE_KEY: &str = "expr.engine_state";
-/// The layout of a checkpoint's tensors. Format 2: named tensors in PyTorch's layout
+/// The layout of a checkpoint. Format 3: format 2 with the file's SHA-256 in its metadata
+/// (`file::DIGEST_KEY`). Format 2: named tensors in PyTorch's layout
 /// (`crate::lower::EngineState`). Format 1 (no key) held them by index, in the engine's layout.
 const FORMAT_KEY: &str = "expr.checkpoint_format";
-const FORMAT: &str = "2";
+const FORMAT: &str = "3";
+/// The largest checkpoint read without an experiment to size it (`read`, `read_latest`).
+const UNSIZED_LIMIT: u64 = 1 << 36;
 
 fn file_name(global_step: u64) -> String {
     // Zero-padded so that names sort by step.
@@ -121,9 +141,8 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
             yaml(serde_yaml::to_string(&engine))?,
         ),
     ]);
-    let tensors = &checkpoint.engine.tensors;
     let path = dir.join(file_name(checkpoint.position.global_step));
-    save_tensors(&path, tensors, &metadata)?;
+    file::write(&path, &checkpoint.engine.tensors, metadata)?;
     let all = list(dir);
     for old in all.iter().rev().skip(keep.max(1)) {
         let _ = std::fs::remove_file(old);
@@ -148,41 +167,99 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Reads the newest checkpoint in `dir` that reads back whole.
+/// Reads the newest checkpoint in `dir` that reads back whole (its digest checked).
 pub fn read_latest(dir: &Path) -> Result<(PathBuf, Checkpoint), CheckpointError> {
-    let files = list(dir);
-    let mut last_error = None;
-    for path in files.iter().rev() {
-        match read(path) {
-            Ok(c) => return Ok((path.clone(), c)),
-            Err(e) => last_error = Some(e),
-        }
-    }
-    Err(last_error.unwrap_or(CheckpointError::None { dir: dir.into() }))
+    newest_that(dir, read, &mut |_| {})
 }
 
+/// Reads the newest checkpoint in `dir` that is whole and valid for `expected`; each newer
+/// one refused is said in `notice`, with why.
+pub fn read_latest_valid(
+    dir: &Path,
+    expected: &Expected,
+    notice: &mut dyn FnMut(&str),
+) -> Result<(PathBuf, Checkpoint), CheckpointError> {
+    newest_that(dir, |p| read_checked(p, Some(expected)), notice)
+}
+
+fn newest_that(
+    dir: &Path,
+    read: impl Fn(&Path) -> Result<Checkpoint, CheckpointError>,
+    notice: &mut dyn FnMut(&str),
+) -> Result<(PathBuf, Checkpoint), CheckpointError> {
+    let mut first_error = None;
+    for path in list(dir).iter().rev() {
+        match read(path) {
+            Ok(c) => {
+                if first_error.is_some() {
+                    notice(&format!(
+                        "using the previous checkpoint that is whole and valid: {}",
+                        path.display()
+                    ));
+                }
+                return Ok((path.clone(), c));
+            }
+            Err(e) => {
+                notice(&format!("warning: {e}; trying the previous checkpoint"));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(CheckpointError::None { dir: dir.into() }))
+}
+
+/// Reads one checkpoint, checking its digest (not whether it fits an experiment).
 pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    read_checked(path, None)
+}
+
+/// Reads one checkpoint, checking its digest and, with `expected`, its tensors (from the
+/// header, before any data is read) and every loop-state field.
+pub fn read_checked(
+    path: &Path,
+    expected: Option<&Expected>,
+) -> Result<Checkpoint, CheckpointError> {
     let damaged = |problem: String| CheckpointError::Damaged {
         path: path.into(),
         problem,
     };
-    let (tensors, metadata) = load_tensors(path)?;
-    let format = metadata.get(FORMAT_KEY).map_or("1", String::as_str);
+    let limit = expected.map_or(UNSIZED_LIMIT, Expected::file_limit);
+    let opened = file::open(path, limit).map_err(damaged)?;
+    let format = opened.meta(FORMAT_KEY).unwrap_or("1");
     if format != FORMAT {
         return Err(CheckpointError::OldFormat {
             path: path.into(),
             found: format.to_string(),
         });
     }
+    if let Some(expected) = expected {
+        verify::tensors(&opened.metadata, expected).map_err(|problem| {
+            CheckpointError::Mismatch {
+                path: path.into(),
+                problem,
+            }
+        })?;
+    }
     let yaml = |key: &str| {
-        metadata
-            .get(key)
+        opened
+            .meta(key)
+            .map(str::to_string)
             .ok_or_else(|| damaged(format!("no `{key}` in its metadata")))
     };
     let position: LoopPosition =
-        serde_yaml::from_str(yaml(STATE_KEY)?).map_err(|e| damaged(e.to_string()))?;
+        serde_yaml::from_str(&yaml(STATE_KEY)?).map_err(|e| damaged(e.to_string()))?;
     let engine: EngineScalars =
-        serde_yaml::from_str(yaml(ENGINE_KEY)?).map_err(|e| damaged(e.to_string()))?;
+        serde_yaml::from_str(&yaml(ENGINE_KEY)?).map_err(|e| damaged(e.to_string()))?;
+    if let Some(expected) = expected {
+        verify::state(&position, &engine, expected).map_err(|(field, problem)| {
+            CheckpointError::Invalid {
+                path: path.into(),
+                field,
+                problem,
+            }
+        })?;
+    }
+    let tensors = opened.read_tensors().map_err(damaged)?;
     Ok(Checkpoint {
         position,
         engine: EngineState {

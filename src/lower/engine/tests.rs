@@ -235,3 +235,32 @@ fn layer_state_travels_with_model_tensors_and_snapshots() {
     d.restore(&a.snapshot()).unwrap();
     assert_eq!(d.models[0].state[0].value, [1.0, 2.0, 3.0]);
 }
+
+#[test]
+fn replaying_draws_stops_when_asked_and_otherwise_matches_drawing() {
+    // Asked to stop at the first poll: a huge count returns at once, nothing recorded.
+    let mut a = engine(3);
+    let polls = Cell::new(0);
+    let stop = || {
+        polls.set(polls.get() + 1);
+        true
+    };
+    assert!(!a.replay_draws(999_999_999_999, &stop));
+    assert_eq!(polls.get(), 1);
+    assert_eq!(a.random_draws.get(), 0);
+    // Not stopped: the generator ends where as many draws leave it.
+    let mut b = engine(3);
+    let c = engine(3);
+    assert!(b.replay_draws(5, &|| false));
+    for _ in 0..5 {
+        c.dev.random_u64();
+    }
+    assert_eq!(b.dev.random_u64(), c.dev.random_u64());
+    assert_eq!(b.random_draws.get(), 5);
+}
+
+#[test]
+fn a_step_draws_at_most_one_number_per_dropout_layer_per_call() {
+    // No dropout, no noise: nothing to replay.
+    assert_eq!(engine(1).max_draws_per_step(), 0);
+}

@@ -50,6 +50,20 @@ pub(crate) fn avx512_kernels() -> bool {
     })
 }
 
+/// The kernel path this process computes with, for the run record: `avx512` (our AVX-512
+/// and FMA kernels, see [`avx512_kernels`]), `avx2` or `portable`. The last two give
+/// bit-identical results; AVX-512's fused multiply-adds round differently.
+pub(crate) fn kernel_path() -> &'static str {
+    if avx512_kernels() {
+        return "avx512";
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return "avx2";
+    }
+    "portable"
+}
+
 /// Makes this thread's floating-point arithmetic treat denormal (subnormal) numbers as zero,
 /// as inputs (DAZ) and as results (FTZ).
 ///

@@ -43,15 +43,9 @@ pub fn parse_path(path: &Path) -> Result<(Source, ast::File), FrontendError> {
 /// Reads an experiment file. Text that is not UTF-8 is the user's to fix, shown like a
 /// syntax error at the first bad byte; other failures are `Read`.
 pub fn read(path: &Path) -> Result<Source, FrontendError> {
-    Source::read(path).map_err(|io| {
-        if !io.get_ref().is_some_and(|e| e.is::<NotUtf8>()) {
-            return FrontendError::Read(io);
-        }
-        match io.into_inner().map(|e| e.downcast::<NotUtf8>()) {
-            Some(Ok(e)) => not_utf8(*e),
-            // Checked just above: the inner error is a `NotUtf8`.
-            Some(Err(_)) | None => unreachable!("the error holds a NotUtf8"),
-        }
+    Source::read(path).map_err(|io| match io.downcast::<NotUtf8>() {
+        Ok(e) => not_utf8(e),
+        Err(io) => FrontendError::Read(io),
     })
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Overrides are applied to the text, before checking: each one replaces the value at its path
 //! (or adds the setting or argument where the file leaves it out), and the result is an
-//! ordinary `.exp` text. So check reports a bad value against the text that will run, the run
-//! record stores that text, and `--rerun` runs exactly it.
+//! ordinary `.exp` text. So check checks the text that will run, the run record stores that
+//! text, and `--rerun` runs exactly it. A diagnostic inside a value is shown as the command
+//! line's (`[--set opt.lr=:1:1]`, see `SetValue`), not inside the file as if written there.
 //!
 //! Paths (see docs/git.md):
 //! - `experiment.seed`, `experiment.threads` (or `<experiment name>.seed`)

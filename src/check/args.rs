@@ -337,10 +337,9 @@ pub fn whole(
     if v >= 18_446_744_073_709_551_616.0 {
         // 2^64 and above cannot be converted; they are past any `max`.
         let mut error = CheckError::out_of_range(what, v, &format!("at most {max}"), expr.span);
-        if v < 1e21 {
-            // Every digit, not the shortest float: `18446744073709551616`, not `...552000`.
-            error.label = format!("{v:.0} is out of range");
-        }
+        // Not the value as a float, which rounds the digits written (`99999999999999999999`
+        // would show as `100000000000000000000`).
+        error.label = "too large for any whole-number setting".into();
         errors.push(error);
         return None;
     }

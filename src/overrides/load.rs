@@ -22,7 +22,8 @@ pub struct Loaded {
 }
 
 /// Reads `path`, applies `overrides` to its text, parses and checks the result. Errors in
-/// the overridden text are reported against that text, under the file's name.
+/// the overridden text are reported against that text, under the file's name, except those
+/// inside a `--set` value, which are shown as the command line's (`--set opt.lr=`).
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
     let original = frontend::read(path).map_err(|e| LoadError::Frontend(Box::new(e)))?;
     let (original, file) =

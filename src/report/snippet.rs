@@ -225,3 +225,41 @@ impl SourceCode for Shown {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_shown_as_it_is() {
+        let text: std::sync::Arc<str> = "a = 1\r\nb = 2\n".into();
+        let shown = Shown::new("a.exp", text.clone(), &[Span::new(8, 9)]);
+        assert_eq!(shown.text, &*text);
+        assert_eq!(shown.offset(8), 8);
+    }
+
+    #[test]
+    fn controls_are_escaped_and_offsets_follow() {
+        let shown = Shown::new("a.exp", "x\u{1b}y z".into(), &[Span::new(4, 5)]);
+        assert_eq!(shown.text, "x\\u{1b}y z");
+        assert_eq!(shown.offset(4), "x\\u{1b}y ".len());
+        assert_eq!(escape("tab\there\n"), "tab\there\n");
+        assert_eq!(escape("\u{202e}"), "\\u{202e}");
+    }
+
+    #[test]
+    fn a_long_line_is_clipped_around_its_label_with_the_file_s_column() {
+        let text = format!("{}bad\nnext\n", " ".repeat(100_000));
+        let at = 100_000;
+        let shown = Shown::new("a.exp", text.into(), &[Span::new(at, at + 3)]);
+        let first = shown.text.lines().next().unwrap();
+        assert!(first.chars().count() <= WINDOW + 2, "{}", first.len());
+        assert!(first.starts_with(ELLIPSIS) && first.ends_with("bad"));
+        let span = shown.span(SourceSpan::new(at.into(), 3));
+        assert_eq!(&shown.text[span.offset()..span.offset() + 3], "bad");
+        // The line after keeps its place, and the header gets the file's column.
+        assert_eq!(&shown.text[shown.offset(at + 4)..], "next\n");
+        let contents = shown.read_span(&span, 0, 0).unwrap();
+        assert_eq!((contents.line(), contents.column()), (0, at));
+    }
+}

@@ -401,9 +401,7 @@ fn next_operand<'a>(
 
 /// The first operand, then each operator with the operand after it.
 #[allow(clippy::type_complexity)] // a pair of pairs reads plainer than a named struct here
-fn operands<'a>(
-    mut pairs: Pairs<'a, Rule>,
-) -> (Pair<'a, Rule>, Vec<(Pair<'a, Rule>, Pair<'a, Rule>)>) {
+fn operands(mut pairs: Pairs<'_, Rule>) -> (Pair<'_, Rule>, Vec<(Pair<'_, Rule>, Pair<'_, Rule>)>) {
     let first = next(&mut pairs);
     let mut rest = Vec::new();
     while let Some(op) = pairs.next() {

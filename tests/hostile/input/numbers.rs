@@ -62,9 +62,11 @@ fn seeds_use_all_64_bits_exactly() {
         let exp = expr::check::check(&file).unwrap();
         assert_eq!(exp.seed, seed);
     }
-    // The exact label, not a rounded float.
+    // The label shows no rounded float.
     let e = one_error(&edit("seed = 42", "seed = 18446744073709551616"));
-    assert_eq!(e.label, "18446744073709551616 is out of range");
+    assert_eq!(e.label, "too large for any whole-number setting");
+    let e = one_error(&edit("seed = 42", "seed = 18446744073709551614 + 2"));
+    assert_eq!(e.title, "`seed` must be at most 18446744073709551615");
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! Overrides are applied to the text, before checking: each one replaces the value at its path
 //! (or adds the setting or argument where the file leaves it out), and the result is an
-//! ordinary `.exp` text. So check reports a bad value against the text that will run, the run
-//! record stores that text, and `--rerun` runs exactly it.
+//! ordinary `.exp` text. So check checks the text that will run, the run record stores that
+//! text, and `--rerun` runs exactly it. A diagnostic inside a value is shown as the command
+//! line's (`[--set opt.lr=:1:1]`, see `SetValue`), not inside the file as if written there.
 //!
 //! Paths (see docs/git.md):
 //! - `experiment.seed`, `experiment.threads` (or `<experiment name>.seed`)
@@ -121,8 +122,51 @@ pub fn apply(
     file: &ast::File,
     overrides: &[Override],
 ) -> Result<String, Box<OverrideFailure>> {
+    apply_located(source, file, overrides).map(|applied| applied.text)
+}
+
+/// The overridden text, and where each override's value sits in it.
+pub struct Applied {
+    pub text: String,
+    pub values: Vec<SetValue>,
+}
+
+/// One `--set` value in the overridden text: a diagnostic inside `span` is about what the
+/// command line says, and is shown as the command line's (`--set opt.lr=`), not the file's.
+#[derive(Debug, Clone)]
+pub struct SetValue {
+    pub span: Span,
+    pub source: Source,
+}
+
+impl SetValue {
+    /// The value's own source and the error moved into it, when the error's span lies
+    /// within the value; `None` for an error about the file.
+    pub fn claim(&self, error: &crate::check::CheckError) -> Option<crate::check::CheckError> {
+        let inside = |s: Span| self.span.start <= s.start && s.end <= self.span.end;
+        if !inside(error.span) {
+            return None;
+        }
+        let shift = |s: Span| Span::new(s.start - self.span.start, s.end - self.span.start);
+        let mut moved = error.clone();
+        moved.span = shift(error.span);
+        moved.related = error
+            .related
+            .clone()
+            .filter(|(s, _)| inside(*s))
+            .map(|(s, label)| (shift(s), label));
+        Some(moved)
+    }
+}
+
+/// `apply`, keeping where each value went.
+pub fn apply_located(
+    source: &Source,
+    file: &ast::File,
+    overrides: &[Override],
+) -> Result<Applied, Box<OverrideFailure>> {
     let all = targets(file);
-    let mut edits: Vec<(String, Span, String)> = Vec::new();
+    let mut edits: Vec<Edit> = Vec::new();
     for o in overrides {
         let value = syntax::parse_expr_at(&o.value, 0).map_err(|e| {
             Box::new(OverrideFailure {
@@ -141,17 +185,47 @@ pub fn apply(
                 source: Some(source.clone()),
             })
         })?;
-        let (span, text) = target.place.edit(&source.text, &o.value, &value);
-        edits.retain(|(path, _, _)| *path != target.path);
-        edits.push((target.path.clone(), span, text));
+        let (span, text, value_at) = target.place.edit(&source.text, &o.value, &value);
+        edits.retain(|edit| edit.path != target.path);
+        edits.push(Edit {
+            path: target.path.clone(),
+            span,
+            text,
+            value_at,
+        });
     }
     // Back to front, so earlier offsets stay valid.
-    edits.sort_by_key(|(_, span, _)| std::cmp::Reverse((span.start, span.end)));
+    edits.sort_by_key(|e| std::cmp::Reverse((e.span.start, e.span.end)));
     let mut text = source.text.to_string();
-    for (_, span, replacement) in edits {
-        text.replace_range(span.start..span.end, &replacement);
+    for edit in &edits {
+        text.replace_range(edit.span.start..edit.span.end, &edit.text);
     }
-    Ok(text)
+    // Front to back, each value moved by what the edits before it added or removed.
+    let mut values = Vec::new();
+    let mut delta: isize = 0;
+    for edit in edits.iter().rev() {
+        let start = edit.span.start.saturating_add_signed(delta);
+        let value = &edit.text[edit.value_at.clone()];
+        values.push(SetValue {
+            span: Span::new(start + edit.value_at.start, start + edit.value_at.end),
+            source: Source::new(format!("--set {}=", edit.path), value),
+        });
+        // Spans and replacements are far below isize::MAX (the file is at most 1 MiB).
+        #[allow(clippy::cast_possible_wrap)]
+        {
+            delta += edit.text.len() as isize - edit.span.len() as isize;
+        }
+    }
+    Ok(Applied { text, values })
+}
+
+/// One override's change to the file's text.
+struct Edit {
+    path: String,
+    span: Span,
+    text: String,
+    /// Where the value is within `text`.
+    value_at: std::ops::Range<usize>,
 }
 
 /// The one target a path names, or an error listing what it could have been.

@@ -1,11 +1,20 @@
 //! Rendering diagnostics: miette's graphical reports with the source attached,
 //! coloured on a terminal, plain and fixed-width for tests and pipes.
+//!
+//! The file is a stranger's text: what miette is shown of it (`snippet::Shown`) has its
+//! control characters escaped and its long lines clipped, and so do the messages, labels
+//! and help, which may quote the file.
+
+mod snippet;
 
 use std::io::IsTerminal;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
-use crate::source::Source;
+pub use snippet::escape;
+use snippet::Shown;
+
+use crate::source::{Source, Span};
 
 /// Renders one diagnostic against its source file.
 pub fn render(diagnostic: &dyn Diagnostic, source: Option<&Source>, colour: bool) -> String {
@@ -20,18 +29,34 @@ pub fn render(diagnostic: &dyn Diagnostic, source: Option<&Source>, colour: bool
     let mut out = String::new();
     let result = match source {
         Some(source) => {
-            let named = source.named();
+            let spans: Vec<Span> = diagnostic
+                .labels()
+                .into_iter()
+                .flatten()
+                .map(|l| Span::new(l.offset(), l.offset() + l.len()))
+                .collect();
+            let shown = Shown::new(
+                &source.path.display().to_string(),
+                source.text.clone(),
+                &spans,
+            );
             let with_source = WithSource {
                 inner: diagnostic,
-                source: &named,
+                source: Some(&shown),
             };
             handler.render_report(&mut out, &with_source)
         }
-        None => handler.render_report(&mut out, diagnostic),
+        None => handler.render_report(
+            &mut out,
+            &WithSource {
+                inner: diagnostic,
+                source: None,
+            },
+        ),
     };
     if result.is_err() {
         // Rendering into a String cannot fail short of a bug in miette; fall back to the title.
-        out = format!("error: {diagnostic}\n");
+        out = format!("error: {}\n", escape(&diagnostic.to_string()));
     }
     out
 }
@@ -42,10 +67,11 @@ pub fn stderr_colour() -> bool {
 }
 
 /// A diagnostic seen through a source file: miette asks the diagnostic for
-/// its source code, and ours carry spans only.
+/// its source code, and ours carry spans only. Its labels are moved to the shown text,
+/// and every string it gives miette is escaped.
 struct WithSource<'a> {
     inner: &'a dyn Diagnostic,
-    source: &'a dyn miette::SourceCode,
+    source: Option<&'a Shown>,
 }
 
 impl std::fmt::Debug for WithSource<'_> {
@@ -56,7 +82,7 @@ impl std::fmt::Debug for WithSource<'_> {
 
 impl std::fmt::Display for WithSource<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self.inner, f)
+        f.write_str(&escape(&self.inner.to_string()))
     }
 }
 
@@ -70,16 +96,27 @@ impl Diagnostic for WithSource<'_> {
         self.inner.severity()
     }
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.inner.help()
+        let help = self.inner.help()?.to_string();
+        Some(Box::new(escape(&help).into_owned()))
     }
     fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
         self.inner.url()
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(self.source)
+        self.source.map(|s| s as &dyn miette::SourceCode)
     }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.inner.labels()
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let shown = self.source;
+        let labels = self.inner.labels()?.map(move |l| {
+            let text = l.label().map(|t| escape(t).into_owned());
+            let span = shown.map_or(*l.inner(), |s| s.span(*l.inner()));
+            if l.primary() {
+                LabeledSpan::new_primary_with_span(text, span)
+            } else {
+                LabeledSpan::new_with_span(text, span)
+            }
+        });
+        Some(Box::new(labels))
     }
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
         self.inner.related()

@@ -58,8 +58,19 @@ impl Source {
     ///
     /// # Panics
     /// Never: replacing one ASCII byte with another keeps the text UTF-8.
+    /// A UTF-8 byte order mark at the start is dropped: editors on Windows write one, and
+    /// it is no part of the experiment (spans count from after it).
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
+        let text = match text.strip_prefix(BOM) {
+            Some(rest) => Arc::from(rest),
+            None => text,
+        };
+        Source::with_line_breaks(path, text)
+    }
+
+    /// The text, with lone `\r`s made `\n`s (see `new`).
+    fn with_line_breaks(path: impl Into<PathBuf>, text: Arc<str>) -> Self {
         let text = if has_lone_cr(&text) {
             let mut bytes = text.as_bytes().to_vec();
             for i in 0..bytes.len() {
@@ -80,8 +91,40 @@ impl Source {
 
     /// Reads an experiment file: a regular file of at most 1 MiB (the parser's limit),
     /// refused before reading otherwise, so `/dev/zero` or a FIFO never hangs `expr`.
+    /// Invalid UTF-8 is an `InvalidData` error holding a `NotUtf8` (see `decode`), so that
+    /// it can be shown at its line and column.
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Source::new(path, read_text(path, EXPERIMENT_LIMIT)?))
+        Source::decode(path, read_bytes(path, EXPERIMENT_LIMIT)?).map_err(std::io::Error::from)
+    }
+
+    /// An experiment's bytes as text, a byte order mark dropped. Invalid UTF-8 is an error
+    /// that says where: its line and column, and the text with each bad sequence replaced
+    /// by U+FFFD for the snippet.
+    pub fn decode(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self, Box<NotUtf8>> {
+        let path = path.into();
+        let bytes = match bytes.strip_prefix(BOM.as_bytes()) {
+            Some(rest) => rest.to_vec(),
+            None => bytes,
+        };
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source::with_line_breaks(path, text.into())),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let byte = e.as_bytes()[at];
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                // The text before `at` is unchanged, so `at` is the replacement's offset.
+                let span = Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8());
+                let source = Source::with_line_breaks(path, text.into());
+                let (line, column) = source.line_col(at);
+                Err(Box::new(NotUtf8 {
+                    source,
+                    span,
+                    byte,
+                    line,
+                    column,
+                }))
+            }
+        }
     }
 
     /// The source as miette wants it, named by its path so reports say `file:line:col`.
@@ -110,12 +153,52 @@ pub const EXPERIMENT_LIMIT: u64 = 1 << 20;
 /// what the path is (`it is a FIFO (named pipe), not a regular file`).
 pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind};
-    let bytes = crate::files::read_regular(path, limit).map_err(|e| match e {
+    String::from_utf8(read_bytes(path, limit)?)
+        .map_err(|_| Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// The bytes of a user-named file, as `read_text` reads them.
+fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    crate::files::read_regular(path, limit).map_err(|e| match e {
         crate::files::ReadRefused::Io(e) => e,
         refused => Error::new(ErrorKind::InvalidInput, refused.to_string()),
-    })?;
-    String::from_utf8(bytes)
-        .map_err(|_| Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+    })
+}
+
+/// The UTF-8 byte order mark.
+const BOM: &str = "\u{feff}";
+
+/// A file that is not UTF-8 text: where the first bad byte is.
+#[derive(Debug, Clone)]
+pub struct NotUtf8 {
+    /// The file decoded with U+FFFD for each bad sequence, for the snippet.
+    pub source: Source,
+    /// The first replacement character.
+    pub span: Span,
+    /// The first byte that is not UTF-8.
+    pub byte: u8,
+    /// 1-based, as `Source::line_col`.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not UTF-8 text: byte 0x{:02x} at line {}, column {}",
+            self.byte, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
+impl From<Box<NotUtf8>> for std::io::Error {
+    fn from(e: Box<NotUtf8>) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, *e)
+    }
 }
 
 fn has_lone_cr(text: &str) -> bool {
@@ -133,6 +216,24 @@ mod tests {
     #[test]
     fn the_read_limit_is_the_parser_s() {
         assert_eq!(EXPERIMENT_LIMIT, crate::syntax::limits::MAX_BYTES as u64);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let s = Source::new("a.exp", "\u{feff}experiment");
+        assert_eq!(&*s.text, "experiment");
+        let s = Source::decode("a.exp", b"\xef\xbb\xbfx = 1".to_vec()).unwrap();
+        assert_eq!(&*s.text, "x = 1");
+    }
+
+    #[test]
+    fn invalid_utf8_says_where() {
+        let e = Source::decode("a.exp", b"ab\ncd\xffef".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.column, e.byte), (2, 3, 0xff));
+        assert_eq!(e.span, Span::new(5, 8));
+        assert_eq!(&e.source.text[5..8], "\u{fffd}");
+        let io: std::io::Error = e.into();
+        assert!(io.to_string().contains("line 2, column 3"), "{io}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! A libFuzzer-free fuzz run over parse + check + fmt, for CI (cargo-fuzz needs
-//! nightly; its target is `fuzz/fuzz_targets/parse_check_fmt.rs`). Inputs are
-//! the seed corpus (`fuzz/corpus/parse_check_fmt/`) mutated at random: bytes
-//! flipped, inserted, deleted, lines duplicated and spliced between files.
-//! Nothing may panic; what parses must format idempotently to the same tree.
+//! A libFuzzer-free fuzz run over parse + check + fmt + diff + rendered diagnostics, for CI
+//! (cargo-fuzz needs nightly; its target is `fuzz/fuzz_targets/parse_check_fmt.rs`). Inputs
+//! are the seed corpus (`fuzz/corpus/parse_check_fmt/`) mutated at random: bytes flipped,
+//! inserted, deleted, lines duplicated and spliced between files, and now and then a token
+//! repeated thousands of times (deep chains, long lines). Nothing may panic or overflow the
+//! stack (each input runs on a 2 MiB thread); what parses must format idempotently to the
+//! same tree.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 use std::path::Path;
@@ -26,6 +28,18 @@ fn seeds() -> Vec<String> {
 const SPLICE: &[&str] = &[
     "(", ")", "{", "}", ",", "=", "|", "//", "\"", "\\", "**", "-", ".", "\n", " ", "1e", "on",
     "every", "for", "(,)", "((", "))", "{{", "}}", "log \"{", ":.4f}\"", "true", "9e999", "é",
+];
+
+/// Tokens that nest or lengthen a line when repeated.
+const DEEP: &[&str] = &[
+    " + 0",
+    "-",
+    " ** 1",
+    ".lr",
+    "(",
+    "f(",
+    " ",
+    "\u{1b}]0;x\u{7}",
 ];
 
 fn mutate(rng: &mut ChaCha8Rng, seeds: &[String]) -> String {
@@ -52,6 +66,11 @@ fn mutate(rng: &mut ChaCha8Rng, seeds: &[String]) -> String {
                 let b = (a + rng.gen_range(1..200)).min(other.len());
                 bytes.splice(at..at, other[a..b].iter().copied());
             }
+            4 if rng.gen_ratio(1, 20) => {
+                // Past the depth limit, or a line past miette's 65,535 columns.
+                let s = DEEP[rng.gen_range(0..DEEP.len())].repeat(rng.gen_range(200..20_000));
+                bytes.splice(at..at, s.bytes());
+            }
             _ => {
                 let s = SPLICE[rng.gen_range(0..SPLICE.len())].repeat(rng.gen_range(1..80));
                 bytes.splice(at..at, s.bytes());
@@ -61,11 +80,36 @@ fn mutate(rng: &mut ChaCha8Rng, seeds: &[String]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// `check_text` on a thread with the 2 MiB stack spawned threads get, whatever the
+/// harness's `RUST_MIN_STACK`: a deep input must not need more.
 fn exercise(text: &str) {
-    let Ok(file) = expr::syntax::parse_file(text) else {
-        return;
+    let owned = text.to_string();
+    let run = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || check_text(&owned))
+        .unwrap()
+        .join();
+    if let Err(panic) = run {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn check_text(text: &str) {
+    let _ = expr::diff::textconv("a.exp", text);
+    let _ = expr::diff::diff_texts(("a", text), ("b", text), expr::diff::Format::Yaml);
+    let source = expr::source::Source::new("a.exp", text);
+    let file = match expr::syntax::parse_file(&source.text) {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = expr::report::render(&e, Some(&source), false);
+            return;
+        }
     };
-    let _ = expr::check::check(&file);
+    if let Err(errors) = expr::check::check(&file) {
+        for e in &errors {
+            let _ = expr::report::render(e, Some(&source), false);
+        }
+    }
     let once = expr::fmt::format_source(text)
         .unwrap_or_else(|e| panic!("parsed but fmt failed: {e}\n{text}"));
     let reparsed = expr::syntax::parse_file(&once).unwrap_or_else(|e| {

@@ -253,14 +253,15 @@ fn scalar_expressions_follow_precedence() {
         "sum(number\"1\" add_op\"+\" product(number\"2\" mul_op\"*\" \
          power(number\"3\" pow_op\"**\" unary(neg_op\"-\" ident\"x\"))))"
     );
-    // `+ -` and `* /` repeat flat (the parser folds them to the left); `**` nests to the right.
+    // `+ -`, `* /` and `**` repeat flat: the parser folds the first two to the left and
+    // `**` to the right, so that no chain makes pest recurse.
     assert_eq!(
         tree(Rule::expr, "a - b + c"),
         "sum(ident\"a\" add_op\"-\" ident\"b\" add_op\"+\" ident\"c\")"
     );
     assert_eq!(
         tree(Rule::expr, "2 ** 3 ** 2"),
-        "power(number\"2\" pow_op\"**\" power(number\"3\" pow_op\"**\" number\"2\"))"
+        "power(number\"2\" pow_op\"**\" number\"3\" pow_op\"**\" number\"2\")"
     );
     // A minus binds tighter than `**`.
     assert_eq!(

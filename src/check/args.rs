@@ -245,7 +245,9 @@ impl<'a> Args<'a> {
 /// What kind of value an expression is, for "this is ..." labels.
 pub fn describe(expr: &Expr) -> &'static str {
     match &expr.kind {
-        ExprKind::Number(_) | ExprKind::Neg(_) | ExprKind::Binary(..) => "a number",
+        ExprKind::Number(_) | ExprKind::Int(_) | ExprKind::Neg(_) | ExprKind::Binary(..) => {
+            "a number"
+        }
         ExprKind::Bool(_) => "a boolean",
         ExprKind::Str(_) => "a string",
         ExprKind::Name(_) | ExprKind::Field(..) => "a name",
@@ -278,7 +280,7 @@ pub fn number(expr: &Expr, what: &str, errors: &mut Vec<CheckError>) -> Option<f
 
 fn const_number(expr: &Expr) -> Option<f64> {
     match &expr.kind {
-        ExprKind::Number(v) => Some(*v),
+        ExprKind::Number(_) | ExprKind::Int(_) => expr.kind.literal(),
         ExprKind::Neg(e) => const_number(e).map(|v| -v),
         ExprKind::Binary(op, l, r) => {
             let (l, r) = (const_number(l)?, const_number(r)?);
@@ -294,7 +296,30 @@ fn const_number(expr: &Expr) -> Option<f64> {
     }
 }
 
+/// The largest count (`units`, `epochs`, `buffer`, `every`, ...) any setting accepts: far
+/// past what fits in memory or time, and small enough to be exact in f64 and in usize.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// A whole number in `min..=MAX_COUNT`.
 pub fn count(expr: &Expr, what: &str, min: usize, errors: &mut Vec<CheckError>) -> Option<usize> {
+    let v = whole(expr, what, min as u64, MAX_COUNT, errors)?;
+    // At most MAX_COUNT, which fits a 64-bit usize.
+    #[allow(clippy::cast_possible_truncation)]
+    Some(v as usize)
+}
+
+/// A whole number in `min..=max`, exact when written as an integer literal (a seed above
+/// 2^53 keeps every bit). Too small says "at least", too large "at most": one diagnostic.
+pub fn whole(
+    expr: &Expr,
+    what: &str,
+    min: u64,
+    max: u64,
+    errors: &mut Vec<CheckError>,
+) -> Option<u64> {
+    if let ExprKind::Int(v) = expr.kind {
+        return in_bounds(v, what, min, max, expr.span, errors);
+    }
     let v = number(expr, what, errors)?;
     if v.fract() != 0.0 {
         errors.push(
@@ -304,14 +329,45 @@ pub fn count(expr: &Expr, what: &str, min: usize, errors: &mut Vec<CheckError>) 
         );
         return None;
     }
-    if v < min as f64 || v > 1e12 {
+    if v < min as f64 {
         let expected = format!("at least {min}");
         errors.push(CheckError::out_of_range(what, v, &expected, expr.span));
         return None;
     }
-    // In range by the check above.
+    if v >= 18_446_744_073_709_551_616.0 {
+        // 2^64 and above cannot be converted; they are past any `max`.
+        let mut error = CheckError::out_of_range(what, v, &format!("at most {max}"), expr.span);
+        // Not the value as a float, which rounds the digits written (`99999999999999999999`
+        // would show as `100000000000000000000`).
+        error.label = "too large for any whole-number setting".into();
+        errors.push(error);
+        return None;
+    }
+    // A whole number in [0, 2^64) by the checks above.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some(v as usize)
+    in_bounds(v as u64, what, min, max, expr.span, errors)
+}
+
+fn in_bounds(
+    v: u64,
+    what: &str,
+    min: u64,
+    max: u64,
+    span: crate::source::Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<u64> {
+    let bound = if v < min {
+        format!("at least {min}")
+    } else if v > max {
+        format!("at most {max}")
+    } else {
+        return Some(v);
+    };
+    #[allow(clippy::cast_precision_loss)] // the label below shows the exact value
+    let mut error = CheckError::out_of_range(what, v as f64, &bound, span);
+    error.label = format!("{v} is out of range");
+    errors.push(error);
+    None
 }
 
 fn pair(expr: &Expr, what: &str, errors: &mut Vec<CheckError>) -> Option<(usize, usize)> {

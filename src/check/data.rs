@@ -152,6 +152,7 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
 fn reshape(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
     let entry = Transform::Reshape.entry();
     let mut dims = Vec::new();
+    let mut reported = false;
     for arg in &call.args {
         if let Some(name) = &arg.name {
             errors.push(CheckError::unknown_parameter(
@@ -160,14 +161,31 @@ fn reshape(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
                 name.span,
                 &entry.param_names(),
             ));
+            reported = true;
             continue;
         }
-        if let Some(d) = super::args::count(&arg.value, "reshape", 1, errors) {
-            dims.push(d);
+        match super::args::count(&arg.value, "reshape", 1, errors) {
+            Some(d) => dims.push(d),
+            None => reported = true,
         }
     }
+    if reported {
+        // One diagnostic per mistake: a bad dimension says so; the shape it leaves is not
+        // a second mistake.
+        return;
+    }
     let old: usize = data.element_shape.iter().product();
-    let new: usize = dims.iter().product();
+    // Checked: two dimensions of 2^32 would wrap to 0 values.
+    let new = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let Some(new) = new else {
+        errors.push(CheckError::shape(
+            format!("cannot reshape {old} values into {dims:?}"),
+            "these dimensions hold more values than any memory".to_string(),
+            call.span,
+            "the new shape must hold the same number of values",
+        ));
+        return;
+    };
     if dims.is_empty() {
         let rest = entry
             .rest

@@ -229,6 +229,12 @@ fn resolve_optimizers(
     optimizers
 }
 
+/// The most worker threads a run may ask for: 4 × this machine's cores. More only adds
+/// contention (and `threads = 1000000` would try to spawn them all).
+pub fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// The experiment's name, seed and thread count.
 fn header(
     experiment: Option<(&Ident, &[Setting])>,
@@ -257,11 +263,25 @@ fn experiment_settings(settings: &[Setting], errors: &mut Vec<CheckError>) -> (u
     for s in settings {
         match s.name.name.as_str() {
             "seed" => {
-                if let Some(v) = super::args::count(&s.value, "seed", 0, errors) {
-                    seed = v as u64;
+                if let Some(v) = super::args::whole(&s.value, "seed", 0, u64::MAX, errors) {
+                    seed = v;
                 }
             }
-            "threads" => threads = super::args::count(&s.value, "threads", 1, errors),
+            "threads" => {
+                let max = max_threads() as u64;
+                let before = errors.len();
+                // At most `max_threads()`, a usize.
+                #[allow(clippy::cast_possible_truncation)]
+                let capped =
+                    super::args::whole(&s.value, "threads", 1, max, errors).map(|v| v as usize);
+                threads = capped;
+                if let Some(e) = errors.get_mut(before).filter(|e| e.code == "out_of_range") {
+                    e.help = Some(format!(
+                        "the limit is 4 × this machine's {} cores; more threads only contend",
+                        max / 4
+                    ));
+                }
+            }
             other => errors.push(CheckError::unknown_parameter(
                 "experiment",
                 other,

@@ -14,7 +14,9 @@ impl HookCx<'_, '_> {
     /// `steps_per_epoch`, `lr`/`OPT.lr`, metrics, maths and schedules.
     pub(super) fn scalar(&self, e: &Expr, errors: &mut Vec<CheckError>) -> Option<ScalarExpr> {
         Some(match &e.kind {
-            ExprKind::Number(v) => ScalarExpr::Const(*v),
+            ExprKind::Number(_) | ExprKind::Int(_) => {
+                ScalarExpr::Const(e.kind.literal().unwrap_or_default())
+            }
             ExprKind::Neg(inner) => ScalarExpr::Neg(Box::new(self.scalar(inner, errors)?)),
             ExprKind::Binary(op, l, r) => {
                 let l = self.scalar(l, errors);

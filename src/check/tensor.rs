@@ -95,7 +95,10 @@ impl Reader<'_, '_> {
                     None
                 }
             },
-            ExprKind::Number(v) => Some((TensorExpr::Const(*v), number())),
+            ExprKind::Number(_) | ExprKind::Int(_) => Some((
+                TensorExpr::Const(expr.kind.literal().unwrap_or_default()),
+                number(),
+            )),
             ExprKind::Neg(inner) => {
                 let (e, t) = self.read(inner, errors)?;
                 self.unary(UnaryFn::Neg, e, t, expr.span, errors)

@@ -9,6 +9,8 @@ use crate::frontend::{self, FrontendError};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckArgs {
+    /// The experiments to check; at least one (none checked is not "all clean").
+    #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Print no summary, only errors.
     #[arg(long, short)]

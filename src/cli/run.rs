@@ -29,8 +29,8 @@ pub struct RunArgs {
     /// Train for this many epochs instead of the file's (the same as `--set train.epochs=N`).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Worker threads (default: the file's `threads`, else every core).
-    #[arg(long)]
+    /// Worker threads (default: the file's `threads`, else every core); at most 4 × the cores.
+    #[arg(long, value_parser = threads_arg)]
     pub threads: Option<usize>,
     /// No progress bar even on a terminal.
     #[arg(long)]
@@ -50,6 +50,20 @@ pub struct RunArgs {
     /// changed after the run wrote it (refused otherwise, as it would not repeat what ran).
     #[arg(long)]
     pub accept_edited_record: bool,
+}
+
+/// `--threads N`, capped as the file's `threads` is (`check::file::max_threads`): a
+/// thousand threads on a few cores run for minutes instead of seconds.
+fn threads_arg(arg: &str) -> Result<usize, String> {
+    let n: usize = arg.parse().map_err(|e| format!("{e}"))?;
+    let max = crate::check::file::max_threads();
+    if n > max {
+        return Err(format!(
+            "must be at most {max} (4 × this machine's {} cores)",
+            max / 4
+        ));
+    }
+    Ok(n)
 }
 
 /// The experiment to run, where it came from, and for `--rerun` the record it repeats.

@@ -25,6 +25,7 @@ pub fn number(v: f64) -> String {
 pub fn expr(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Number(v) => number(*v),
+        ExprKind::Int(v) => v.to_string(),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Str(s) => format!("\"{}\"", s.raw),
         ExprKind::Name(i) => i.name.clone(),

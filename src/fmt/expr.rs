@@ -29,7 +29,7 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
         return;
     }
     match &e.kind {
-        ExprKind::Number(_) => out.push_str(number_text(
+        ExprKind::Number(_) | ExprKind::Int(_) => out.push_str(number_text(
             src.get(e.span.start..e.span.end).unwrap_or("0"),
         )),
         ExprKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -42,7 +42,7 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
         ExprKind::Field(base, field) => {
             at_least(src, base, 5, out);
             // `9.mo` would lex as the number `9.` and a stray name: keep them apart.
-            if matches!(base.kind, ExprKind::Number(..)) {
+            if matches!(base.kind, ExprKind::Number(..) | ExprKind::Int(..)) {
                 out.push(' ');
             }
             out.push('.');

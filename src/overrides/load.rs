@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{apply, Override, OverrideFailure};
+use super::{apply_located, Override, OverrideFailure, SetValue};
 use crate::check::{self, Experiment};
 use crate::frontend::{self, FrontendError};
 use crate::record::{self, Provenance, RecordError, RunRecord};
@@ -22,19 +22,20 @@ pub struct Loaded {
 }
 
 /// Reads `path`, applies `overrides` to its text, parses and checks the result. Errors in
-/// the overridden text are reported against that text, under the file's name.
+/// the overridden text are reported against that text, under the file's name, except those
+/// inside a `--set` value, which are shown as the command line's (`--set opt.lr=`).
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadError> {
-    let original =
-        Source::read(path).map_err(|e| LoadError::Frontend(Box::new(FrontendError::Read(e))))?;
+    let original = frontend::read(path).map_err(|e| LoadError::Frontend(Box::new(e)))?;
     let (original, file) =
         frontend::parse_source(original).map_err(|e| LoadError::Frontend(Box::new(e)))?;
-    let resolved = if overrides.is_empty() {
-        original.text.to_string()
+    let (resolved, values) = if overrides.is_empty() {
+        (original.text.to_string(), Vec::new())
     } else {
-        apply(&original, &file, overrides).map_err(LoadError::Override)?
+        let applied = apply_located(&original, &file, overrides).map_err(LoadError::Override)?;
+        (applied.text, applied.values)
     };
     let source = Source::new(path, resolved.as_str());
-    let experiment = check_source(source)?;
+    let experiment = check_source(source).map_err(|e| blame_command_line(e, &values))?;
     Ok(Loaded {
         experiment,
         provenance: Provenance::of_file(
@@ -44,6 +45,30 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadErro
             overrides.iter().map(ToString::to_string).collect(),
         ),
     })
+}
+
+/// Check errors inside a `--set` value are shown against the command line's text
+/// (`--set opt.lr=`), not inside the file as if written there; the others stay the file's.
+fn blame_command_line(error: LoadError, values: &[SetValue]) -> LoadError {
+    let LoadError::Frontend(frontend) = error else {
+        return error;
+    };
+    let FrontendError::Check(source, errors) = *frontend else {
+        return LoadError::Frontend(frontend);
+    };
+    if values.is_empty() {
+        return LoadError::Frontend(Box::new(FrontendError::Check(source, errors)));
+    }
+    let placed = errors
+        .into_iter()
+        .map(|e| {
+            values
+                .iter()
+                .find_map(|v| v.claim(&e).map(|moved| (v.source.clone(), moved)))
+                .unwrap_or_else(|| (source.clone(), e))
+        })
+        .collect();
+    LoadError::Frontend(Box::new(FrontendError::Placed(placed)))
 }
 
 /// Parses and checks a text that is not a file of its own (a run record's `source.resolved`),

@@ -74,14 +74,21 @@ impl Place<'_> {
     }
 
     /// The span of `text` to replace, and the replacement, that set this place to `value`.
-    pub fn edit(&self, text: &str, value: &str, parsed: &ast::Expr) -> (Span, String) {
+    /// The span of the file to replace, the text to put there, and where in that text the
+    /// value itself is (for diagnostics about the value, shown as the command line's).
+    pub fn edit(
+        &self,
+        text: &str,
+        value: &str,
+        parsed: &ast::Expr,
+    ) -> (Span, String, std::ops::Range<usize>) {
         match self {
             Place::Setting {
                 settings,
                 decl_span,
                 name,
             } => match settings.iter().find(|s| s.name.name == *name) {
-                Some(s) => (s.value.span, value.to_string()),
+                Some(s) => (s.value.span, value.to_string(), 0..value.len()),
                 None => insert_setting(text, *decl_span, name, value),
             },
             Place::Arg { call, index, param } => {
@@ -91,7 +98,10 @@ impl Place<'_> {
                     value.to_string()
                 };
                 match call.arg(*index, param) {
-                    Some(arg) => (arg.value.span, value),
+                    Some(arg) => {
+                        let len = value.len();
+                        (arg.value.span, value, 0..len)
+                    }
                     None => insert_arg(text, call.span, param, &value),
                 }
             }
@@ -107,19 +117,35 @@ fn is_text(call: &Call, param: &str) -> bool {
 }
 
 /// `name = value` on its own line before a `}` that is alone on its line, else inline.
-fn insert_setting(text: &str, decl_span: Span, name: &str, value: &str) -> (Span, String) {
+fn insert_setting(
+    text: &str,
+    decl_span: Span,
+    name: &str,
+    value: &str,
+) -> (Span, String, std::ops::Range<usize>) {
     let close = decl_span.end.saturating_sub(1);
     let line_start = text[..close].rfind('\n').map_or(0, |i| i + 1);
+    let at = format!("  {name} = ").len();
     if text[line_start..close].trim().is_empty() {
-        let at = Span::new(line_start, line_start);
-        (at, format!("  {name} = {value}\n"))
+        let span = Span::new(line_start, line_start);
+        (span, format!("  {name} = {value}\n"), at..at + value.len())
     } else {
-        (Span::new(close, close), format!(" {name} = {value} "))
+        let at = at - 1;
+        (
+            Span::new(close, close),
+            format!(" {name} = {value} "),
+            at..at + value.len(),
+        )
     }
 }
 
 /// `, name = value` before the call's `)`, without a comma after `(` or a trailing comma.
-fn insert_arg(text: &str, call_span: Span, name: &str, value: &str) -> (Span, String) {
+fn insert_arg(
+    text: &str,
+    call_span: Span,
+    name: &str,
+    value: &str,
+) -> (Span, String, std::ops::Range<usize>) {
     let close = call_span.end.saturating_sub(1);
     let before = text[..close].trim_end();
     let sep = if before.ends_with('(') || before.ends_with(',') {
@@ -127,7 +153,12 @@ fn insert_arg(text: &str, call_span: Span, name: &str, value: &str) -> (Span, St
     } else {
         ", "
     };
-    (Span::new(close, close), format!("{sep}{name} = {value}"))
+    let at = format!("{sep}{name} = ").len();
+    (
+        Span::new(close, close),
+        format!("{sep}{name} = {value}"),
+        at..at + value.len(),
+    )
 }
 
 /// Every path in the file, canonical ones first, then aliases.

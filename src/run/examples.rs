@@ -48,11 +48,15 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         });
     }
     if examples.num_classes() > d.classes {
+        // The labels are in the label file, not the image file `examples.source` names.
+        let labels = match &d.source {
+            DataSource::Idx { labels, .. } => labels.display().to_string(),
+            DataSource::Mnist { .. } => examples.source.clone(),
+        };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),
             problem: format!(
-                "{} has labels up to {}, but {} classes are declared",
-                examples.source,
+                "{labels} has labels up to {}, but {} classes are declared",
                 examples.num_classes() - 1,
                 d.classes
             ),

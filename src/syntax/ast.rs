@@ -143,7 +143,11 @@ pub struct Expr {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
+    /// A literal with a fraction or an exponent (`0.5`, `1e-3`), or a whole number too
+    /// large for `Int`.
     Number(f64),
+    /// A whole-number literal (`42`), exact up to `u64::MAX`: seeds use all 64 bits.
+    Int(u64),
     Bool(bool),
     Str(StringLit),
     Name(Ident),
@@ -172,6 +176,18 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::Pow => "**",
+        }
+    }
+}
+
+impl ExprKind {
+    /// A numeric literal's value as f64 (rounded for an `Int` above 2^53), or `None`.
+    pub fn literal(&self) -> Option<f64> {
+        match self {
+            ExprKind::Number(v) => Some(*v),
+            #[allow(clippy::cast_precision_loss)] // f64 arithmetic is what hooks compute in
+            ExprKind::Int(v) => Some(*v as f64),
+            _ => None,
         }
     }
 }

@@ -1,7 +1,13 @@
-//! Limits checked before pest sees the text. pest's parser recurses once per
-//! nested bracket, so a few thousand `(` overflow the stack and abort the
-//! process; a file of many megabytes is never an experiment. Both become a
-//! syntax error instead, found in one linear scan.
+//! Limits on what the parser accepts, so that no later stage can be crashed by a file.
+//!
+//! Checked before pest sees the text: pest's parser recurses once per nested bracket, so a
+//! few thousand `(` overflow the stack and abort the process; a file of many megabytes is
+//! never an experiment. Both become a syntax error instead, found in one linear scan.
+//!
+//! Checked while the AST is built (`MAX_EXPR_DEPTH`): every stage after the parser (the
+//! formatter, `expr diff`, the checker, the evaluator of hooks, even dropping the tree)
+//! walks an expression recursively, so a tree 20,000 nodes deep (`0 + 0 + ...`, or
+//! `- - - ... 1`) would overflow their stacks. One limit here keeps them all safe.
 
 use super::error::SyntaxError;
 use crate::source::Span;
@@ -10,6 +16,24 @@ use crate::source::Span;
 pub const MAX_DEPTH: usize = 64;
 /// Largest file accepted, in bytes; real experiments are a few kilobytes.
 pub const MAX_BYTES: usize = 1 << 20;
+/// Deepest expression tree accepted, counted in nodes from the root: an operator, a
+/// minus sign, a field access, a call or a tuple each nest one level. Real experiments
+/// use under 10; recursive walkers need well under 2 KiB of stack a level, so 256 levels
+/// stay far inside the 2 MiB of a spawned thread.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// The error for an expression nested deeper than `MAX_EXPR_DEPTH`, pointing at `span`
+/// (the operator, sign or bracket where the limit is crossed).
+pub fn too_deep(span: Span) -> SyntaxError {
+    SyntaxError {
+        expected: format!("an expression nested at most {MAX_EXPR_DEPTH} levels deep"),
+        span,
+        found: format!("level {} of nesting", MAX_EXPR_DEPTH + 1),
+        help: Some(
+            "split the expression into simpler parts, or write its value as one number".into(),
+        ),
+    }
+}
 
 /// Rejects text that is too large or nested too deep to parse safely.
 pub fn check_limits(text: &str) -> Result<(), SyntaxError> {

@@ -8,6 +8,7 @@ use pest::Parser as _;
 #[allow(clippy::wildcard_imports)] // the parser builds every kind of AST node
 use super::ast::*;
 use super::error::SyntaxError;
+use super::limits::{too_deep, MAX_EXPR_DEPTH};
 use crate::source::Span;
 
 #[derive(pest_derive::Parser)]
@@ -24,7 +25,7 @@ pub fn parse_file(text: &str) -> Result<File, SyntaxError> {
     let decls = file
         .filter(|p| p.as_rule() != Rule::EOI)
         .map(parse_decl)
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(File { decls })
 }
 
@@ -61,60 +62,67 @@ fn next<'a>(it: &mut impl Iterator<Item = Pair<'a, Rule>>) -> Pair<'a, Rule> {
         .unwrap_or_else(|| unreachable!("the grammar guarantees this child"))
 }
 
-fn parse_decl(pair: Pair<'_, Rule>) -> Decl {
+/// A syntax error, or a node. The only errors found while building are expressions nested
+/// past `limits::MAX_EXPR_DEPTH`; everything else the grammar has already matched.
+type Built<T> = Result<T, SyntaxError>;
+
+fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
     let span = Span::from(pair.as_span());
     let rule = pair.as_rule();
     let mut it = inner(pair);
     let kind = match rule {
         Rule::experiment_decl => DeclKind::Experiment {
             name: parse_ident(next(&mut it)),
-            settings: parse_settings(next(&mut it)),
+            settings: parse_settings(next(&mut it))?,
         },
         Rule::data_decl => DeclKind::Data {
             name: parse_ident(next(&mut it)),
-            pipeline: next(&mut it).into_inner().map(parse_call).collect(),
+            pipeline: next(&mut it)
+                .into_inner()
+                .map(parse_call)
+                .collect::<Built<_>>()?,
         },
         Rule::model_decl => DeclKind::Model {
             name: parse_ident(next(&mut it)),
-            layers: it.map(parse_call).collect(),
+            layers: it.map(parse_call).collect::<Built<_>>()?,
         },
         Rule::loss_decl => DeclKind::Loss {
             name: parse_ident(next(&mut it)),
-            call: parse_call(next(&mut it)),
+            call: parse_call(next(&mut it))?,
         },
         Rule::optimizer_decl => DeclKind::Optimizer {
             name: parse_ident(next(&mut it)),
-            call: parse_call(next(&mut it)),
+            call: parse_call(next(&mut it))?,
             models: it
                 .next()
                 .map(|list| list.into_inner().map(parse_ident).collect())
                 .unwrap_or_default(),
         },
         Rule::metrics_decl => DeclKind::Metrics {
-            metrics: it.map(parse_metric).collect(),
+            metrics: it.map(parse_metric).collect::<Built<_>>()?,
         },
         Rule::train_decl => DeclKind::Train {
-            settings: parse_settings(next(&mut it)),
+            settings: parse_settings(next(&mut it))?,
         },
         Rule::step_decl => DeclKind::Step {
             data: parse_ident(next(&mut it)),
             x: parse_ident(next(&mut it)),
             y: parse_ident(next(&mut it)),
-            body: parse_block(next(&mut it)),
+            body: parse_block(next(&mut it))?,
         },
         Rule::hook_decl => DeclKind::Hook {
             event: parse_event(next(&mut it)),
-            body: parse_block(next(&mut it)),
+            body: parse_block(next(&mut it))?,
         },
         Rule::before_decl => DeclKind::Before {
-            body: parse_block(next(&mut it)),
+            body: parse_block(next(&mut it))?,
         },
         Rule::after_decl => DeclKind::After {
-            body: parse_block(next(&mut it)),
+            body: parse_block(next(&mut it))?,
         },
         other => unreachable!("not a declaration: {other:?}"),
     };
-    Decl { kind, span }
+    Ok(Decl { kind, span })
 }
 
 #[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
@@ -126,25 +134,25 @@ fn parse_ident(pair: Pair<'_, Rule>) -> Ident {
     }
 }
 
-fn parse_settings(pair: Pair<'_, Rule>) -> Vec<Setting> {
+fn parse_settings(pair: Pair<'_, Rule>) -> Built<Vec<Setting>> {
     pair.into_inner()
         .map(|setting| {
             let mut it = setting.into_inner();
-            Setting {
+            Ok(Setting {
                 name: parse_ident(next(&mut it)),
-                value: parse_expr(next(&mut it)),
-            }
+                value: parse_expr(next(&mut it))?,
+            })
         })
         .collect()
 }
 
-fn parse_metric(pair: Pair<'_, Rule>) -> Metric {
+fn parse_metric(pair: Pair<'_, Rule>) -> Built<Metric> {
     let mut it = inner(pair);
-    Metric {
+    Ok(Metric {
         name: parse_ident(next(&mut it)),
-        value: parse_expr(next(&mut it)),
+        value: parse_expr(next(&mut it))?,
         on: parse_ident(next(&mut it)),
-    }
+    })
 }
 
 fn parse_event(pair: Pair<'_, Rule>) -> Event {
@@ -163,33 +171,40 @@ fn parse_event(pair: Pair<'_, Rule>) -> Event {
     }
 }
 
-fn parse_block(pair: Pair<'_, Rule>) -> Vec<Stmt> {
+fn parse_block(pair: Pair<'_, Rule>) -> Built<Vec<Stmt>> {
     pair.into_inner().map(parse_stmt).collect()
 }
 
-fn parse_stmt(pair: Pair<'_, Rule>) -> Stmt {
+fn parse_stmt(pair: Pair<'_, Rule>) -> Built<Stmt> {
     let span = Span::from(pair.as_span());
     let rule = pair.as_rule();
     let mut it = inner(pair);
     let kind = match rule {
         Rule::update_stmt => StmtKind::Update {
             optimizer: parse_ident(next(&mut it)),
-            loss: parse_expr(next(&mut it)),
+            loss: parse_expr(next(&mut it))?,
         },
         Rule::assign_stmt => StmtKind::Assign {
             target: next(&mut it).into_inner().map(parse_ident).collect(),
-            value: parse_expr(next(&mut it)),
+            value: parse_expr(next(&mut it))?,
         },
         Rule::log_stmt => StmtKind::Log {
             format: parse_string(next(&mut it)),
         },
-        Rule::call_stmt => StmtKind::Call(parse_call(next(&mut it))),
+        Rule::call_stmt => StmtKind::Call(parse_call(next(&mut it))?),
         other => unreachable!("not a statement: {other:?}"),
     };
-    Stmt { kind, span }
+    Ok(Stmt { kind, span })
 }
 
-fn parse_call(pair: Pair<'_, Rule>) -> Call {
+/// A call outside any expression (a layer, a transform, a statement): its arguments are
+/// one level deep.
+fn parse_call(pair: Pair<'_, Rule>) -> Built<Call> {
+    parse_call_at(pair, 0)
+}
+
+/// A call whose node is `depth` levels deep; its arguments are one deeper.
+fn parse_call_at(pair: Pair<'_, Rule>, depth: usize) -> Built<Call> {
     debug_assert_eq!(pair.as_rule(), Rule::call);
     let span = Span::from(pair.as_span());
     let mut it = pair.into_inner();
@@ -197,47 +212,47 @@ fn parse_call(pair: Pair<'_, Rule>) -> Call {
     let args = it
         .map(|arg| {
             let child = next(&mut arg.into_inner());
-            match child.as_rule() {
+            Ok(match child.as_rule() {
                 Rule::named_arg => {
                     let mut kv = child.into_inner();
                     Arg {
                         name: Some(parse_ident(next(&mut kv))),
-                        value: parse_expr(next(&mut kv)),
+                        value: expr_at(next(&mut kv), depth + 1)?,
                     }
                 }
                 _ => Arg {
                     name: None,
-                    value: parse_expr(child),
+                    value: expr_at(child, depth + 1)?,
                 },
-            }
+            })
         })
-        .collect();
-    Call { name, args, span }
+        .collect::<Built<_>>()?;
+    Ok(Call { name, args, span })
+}
+
+/// A whole expression: its root is one level deep.
+pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Built<Expr> {
+    expr_at(pair, 1)
 }
 
 /// Expressions: `sum`, `product` and `power` fold their operands; `unary`
-/// applies its minus signs; `postfix` its field accesses.
-pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
+/// applies its minus signs; `postfix` its field accesses. `depth` is the level the node
+/// built from `pair` sits at; chains are checked against the limit before their operands
+/// are built, so no tree deeper than `MAX_EXPR_DEPTH` ever exists.
+fn expr_at(pair: Pair<'_, Rule>, depth: usize) -> Built<Expr> {
     let span = Span::from(pair.as_span());
-    match pair.as_rule() {
-        Rule::expr => parse_expr(next(&mut pair.into_inner())),
-        Rule::sum | Rule::product => fold_left(pair.into_inner()),
-        Rule::power => {
-            let mut it = pair.into_inner();
-            let base = parse_expr(next(&mut it));
-            match it.next() {
-                // `**` is right-associative: `power` recurses on its right.
-                Some(_op) => {
-                    let exponent = parse_expr(next(&mut it));
-                    binary(BinOp::Pow, base, exponent)
-                }
-                None => base,
-            }
-        }
+    if depth > MAX_EXPR_DEPTH {
+        return Err(too_deep(span));
+    }
+    Ok(match pair.as_rule() {
+        Rule::expr => expr_at(next(&mut pair.into_inner()), depth)?,
+        Rule::sum | Rule::product => fold_left(pair.into_inner(), depth)?,
+        Rule::power => fold_right(pair.into_inner(), depth)?,
         Rule::unary => {
             let children: Vec<_> = pair.into_inner().collect();
             let (ops, operand) = children.split_at(children.len() - 1);
-            let mut expr = parse_expr(operand[0].clone());
+            check_chain(ops, depth)?;
+            let mut expr = expr_at(operand[0].clone(), depth + ops.len())?;
             for op in ops.iter().rev() {
                 let span = Span::from(op.as_span()).to(expr.span);
                 expr = Expr {
@@ -249,8 +264,11 @@ pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
         }
         Rule::postfix => {
             let mut it = pair.into_inner();
-            let mut expr = parse_expr(next(&mut it));
-            for field in it {
+            let atom = next(&mut it);
+            let fields: Vec<_> = it.collect();
+            check_chain(&fields, depth)?;
+            let mut expr = expr_at(atom, depth + fields.len())?;
+            for field in fields {
                 let field = parse_ident(field);
                 let span = expr.span.to(field.span);
                 expr = Expr {
@@ -261,7 +279,7 @@ pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
             expr
         }
         Rule::call => Expr {
-            kind: ExprKind::Call(parse_call(pair)),
+            kind: ExprKind::Call(parse_call_at(pair, depth)?),
             span,
         },
         Rule::number => parse_number(pair),
@@ -279,21 +297,37 @@ pub(crate) fn parse_expr(pair: Pair<'_, Rule>) -> Expr {
         },
         Rule::tuple => {
             let has_comma = tuple_has_comma(&pair);
-            let mut items: Vec<Expr> = pair.into_inner().map(parse_expr).collect();
+            let items: Vec<Pair<'_, Rule>> = pair.into_inner().collect();
             if items.len() == 1 && !has_comma {
-                // `(a + b)`: parentheses for grouping, not a 1-tuple.
-                let mut expr = items.remove(0);
+                // `(a + b)`: parentheses for grouping, not a 1-tuple, so no level of its own.
+                let mut expr = expr_at(items[0].clone(), depth)?;
                 expr.span = span;
                 expr
             } else {
                 Expr {
-                    kind: ExprKind::Tuple(items),
+                    kind: ExprKind::Tuple(
+                        items
+                            .into_iter()
+                            .map(|item| expr_at(item, depth + 1))
+                            .collect::<Built<_>>()?,
+                    ),
                     span,
                 }
             }
         }
         other => unreachable!("not an expression: {other:?}"),
+    })
+}
+
+/// A chain of `ops.len()` operators, signs or fields whose outermost node is `depth` deep
+/// nests its innermost operand `ops.len()` levels further: past the limit, the error
+/// points at the operator where the count crosses it, reading left to right.
+fn check_chain(ops: &[Pair<'_, Rule>], depth: usize) -> Built<()> {
+    if depth + ops.len() <= MAX_EXPR_DEPTH {
+        return Ok(());
     }
+    let at = MAX_EXPR_DEPTH.saturating_sub(depth).min(ops.len() - 1);
+    Err(too_deep(ops[at].as_span().into()))
 }
 
 /// Whether a `tuple` pair has a comma of its own (`(a,)`, `(a, b)`), as opposed
@@ -317,9 +351,13 @@ fn tuple_has_comma(pair: &Pair<'_, Rule>) -> bool {
     }
 }
 
-fn fold_left(mut pairs: Pairs<'_, Rule>) -> Expr {
-    let mut expr = parse_expr(next(&mut pairs));
-    while let Some(op) = pairs.next() {
+/// `a + b - c`: operands and operators alternate; the tree leans left.
+fn fold_left(pairs: Pairs<'_, Rule>, depth: usize) -> Built<Expr> {
+    let (first, rest) = operands(pairs);
+    let ops: Vec<_> = rest.iter().map(|(op, _)| op.clone()).collect();
+    check_chain(&ops, depth)?;
+    let mut expr = expr_at(first, depth + ops.len())?;
+    for (i, (op, rhs)) in rest.into_iter().enumerate() {
         let op = match op.as_str() {
             "+" => BinOp::Add,
             "-" => BinOp::Sub,
@@ -327,10 +365,49 @@ fn fold_left(mut pairs: Pairs<'_, Rule>) -> Expr {
             "/" => BinOp::Div,
             other => unreachable!("not an operator: {other}"),
         };
-        let rhs = parse_expr(next(&mut pairs));
+        // The i-th operator's node is `ops.len() - 1 - i` below the root.
+        let rhs = expr_at(rhs, depth + ops.len() - i)?;
         expr = binary(op, expr, rhs);
     }
-    expr
+    Ok(expr)
+}
+
+/// `2 ** 3 ** 2`: the tree leans right, so it is built from the last operand back.
+fn fold_right(pairs: Pairs<'_, Rule>, depth: usize) -> Built<Expr> {
+    let (first, rest) = operands(pairs);
+    let ops: Vec<_> = rest.iter().map(|(op, _)| op.clone()).collect();
+    check_chain(&ops, depth)?;
+    let n = rest.len();
+    let mut operands = vec![first];
+    operands.extend(rest.into_iter().map(|(_, operand)| operand));
+    let mut iter = operands.into_iter().enumerate().rev();
+    // The last operand is the right child of the innermost `**`, `n` levels down.
+    let (_, last) = next_operand(&mut iter);
+    let mut expr = expr_at(last, depth + n)?;
+    for (i, base) in iter {
+        // Operand i (but the last) is the left child of the i-th `**` node.
+        let base = expr_at(base, depth + i + 1)?;
+        expr = binary(BinOp::Pow, base, expr);
+    }
+    Ok(expr)
+}
+
+fn next_operand<'a>(
+    it: &mut impl Iterator<Item = (usize, Pair<'a, Rule>)>,
+) -> (usize, Pair<'a, Rule>) {
+    it.next()
+        .unwrap_or_else(|| unreachable!("the grammar guarantees an operand"))
+}
+
+/// The first operand, then each operator with the operand after it.
+#[allow(clippy::type_complexity)] // a pair of pairs reads plainer than a named struct here
+fn operands(mut pairs: Pairs<'_, Rule>) -> (Pair<'_, Rule>, Vec<(Pair<'_, Rule>, Pair<'_, Rule>)>) {
+    let first = next(&mut pairs);
+    let mut rest = Vec::new();
+    while let Some(op) = pairs.next() {
+        rest.push((op, next(&mut pairs)));
+    }
+    (first, rest)
 }
 
 fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
@@ -344,13 +421,15 @@ fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
 #[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
 fn parse_number(pair: Pair<'_, Rule>) -> Expr {
     let span = Span::from(pair.as_span());
-    // The grammar only admits decimal literals, which always parse; an
-    // out-of-range one becomes infinity and is reported by `check`.
-    let value = pair.as_str().parse::<f64>().unwrap_or(f64::INFINITY);
-    Expr {
-        kind: ExprKind::Number(value),
-        span,
-    }
+    let text = pair.as_str();
+    // A whole number that fits is kept exact (a seed above 2^53 is not rounded); the
+    // grammar only admits decimal literals, so the rest always parse as f64, an
+    // out-of-range one as infinity, which `check` reports.
+    let kind = match text.parse::<u64>() {
+        Ok(int) => ExprKind::Int(int),
+        Err(_) => ExprKind::Number(text.parse::<f64>().unwrap_or(f64::INFINITY)),
+    };
+    Expr { kind, span }
 }
 
 fn parse_string(pair: Pair<'_, Rule>) -> StringLit {
@@ -390,7 +469,7 @@ pub fn parse_expr_at(text: &str, offset: usize) -> Result<Expr, SyntaxError> {
         err
     })?;
     let lone = next(&mut pairs);
-    let mut expr = parse_expr(next(&mut lone.into_inner()));
+    let mut expr = parse_expr(next(&mut lone.into_inner()))?;
     shift_expr(&mut expr, offset);
     Ok(expr)
 }
@@ -402,7 +481,7 @@ fn shift_expr(expr: &mut Expr, offset: usize) {
     };
     shift(&mut expr.span);
     match &mut expr.kind {
-        ExprKind::Number(_) | ExprKind::Bool(_) => {}
+        ExprKind::Number(_) | ExprKind::Int(_) | ExprKind::Bool(_) => {}
         ExprKind::Str(s) => shift(&mut s.span),
         ExprKind::Name(i) => shift(&mut i.span),
         ExprKind::Field(e, i) => {
@@ -425,5 +504,80 @@ fn shift_expr(expr: &mut Expr, offset: usize) {
             shift_expr(l, offset);
             shift_expr(r, offset);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lone(text: &str) -> Result<Expr, SyntaxError> {
+        parse_expr_at(text, 0)
+    }
+
+    #[test]
+    fn power_is_right_associative_though_the_grammar_is_flat() {
+        let e = lone("2 ** 3 ** 4").unwrap();
+        let ExprKind::Binary(BinOp::Pow, base, exponent) = e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(base.kind, ExprKind::Int(2));
+        assert_eq!(exponent.span, Span::new(5, 11));
+        assert!(matches!(exponent.kind, ExprKind::Binary(BinOp::Pow, ..)));
+    }
+
+    #[test]
+    fn whole_numbers_are_exact_and_others_are_floats() {
+        assert_eq!(
+            lone("18446744073709551615").unwrap().kind,
+            ExprKind::Int(u64::MAX)
+        );
+        assert_eq!(
+            lone("18446744073709551616").unwrap().kind,
+            ExprKind::Number(18_446_744_073_709_551_616.0)
+        );
+        assert_eq!(lone("2.0").unwrap().kind, ExprKind::Number(2.0));
+        assert_eq!(lone("1e3").unwrap().kind, ExprKind::Number(1000.0));
+    }
+
+    #[test]
+    fn every_chain_stops_at_the_depth_limit() {
+        let n = MAX_EXPR_DEPTH - 1;
+        for (ok, too_deep) in [
+            (
+                format!("1{}", " + 1".repeat(n)),
+                format!("1{}", " + 1".repeat(n + 1)),
+            ),
+            (
+                format!("1{}", " * 1".repeat(n)),
+                format!("1{}", " * 1".repeat(n + 1)),
+            ),
+            (
+                format!("1{}", " ** 1".repeat(n)),
+                format!("1{}", " ** 1".repeat(n + 1)),
+            ),
+            (
+                format!("{}1", "-".repeat(n)),
+                format!("{}1", "-".repeat(n + 1)),
+            ),
+            (
+                format!("a{}", ".b".repeat(n)),
+                format!("a{}", ".b".repeat(n + 1)),
+            ),
+        ] {
+            assert!(lone(&ok).is_ok(), "{ok}");
+            let err = lone(&too_deep).unwrap_err();
+            assert!(err.expected.contains("nested at most"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn the_limit_counts_across_brackets_and_calls() {
+        // 30 calls, each adding a call level and 9 signs: 300 levels, 60 brackets.
+        let text = format!("{}1{}", "f(---------".repeat(30), ")".repeat(30));
+        assert!(lone(&text).is_err());
+        // Grouping parentheses add no level.
+        let text = format!("{}1{}", "(-".repeat(60), ")".repeat(60));
+        assert!(lone(&text).is_ok());
     }
 }

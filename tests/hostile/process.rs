@@ -1,4 +1,5 @@
-//! See `tests/hostile.rs`.
+//! See `tests/hostile.rs`. The process around a run, one file per concern.
 
-#[allow(unused_imports)]
-use crate::common;
+/// `expr 1 + 2` reaches coreutils, never another copy of us.
+#[path = "process/coreutils.rs"]
+mod coreutils;

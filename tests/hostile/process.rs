@@ -3,3 +3,7 @@
 /// `expr 1 + 2` reaches coreutils, never another copy of us.
 #[path = "process/coreutils.rs"]
 mod coreutils;
+
+/// `expr diff` never lets git read a spec as an option.
+#[path = "process/git.rs"]
+mod git;

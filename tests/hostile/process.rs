@@ -7,3 +7,7 @@ mod coreutils;
 /// `expr diff` never lets git read a spec as an option.
 #[path = "process/git.rs"]
 mod git;
+
+/// SIGHUP like SIGTERM; interrupts during data loading and downloads honoured at once.
+#[path = "process/signals.rs"]
+mod signals;

@@ -53,11 +53,37 @@ pub enum Command {
     Compare(runs::CompareArgs),
 }
 
+/// The binary operators of coreutils `expr`'s grammar, each a separate argument.
+const OPERATORS: &[&str] = &[
+    "|", "&", "=", "==", ">", ">=", "<", "<=", "!=", "+", "-", "*", "/", "%", ":",
+];
+
 /// Whether these arguments are for us; anything else goes to coreutils `expr`.
+///
+/// The rule, from coreutils' grammar: an expression is atoms joined by binary operators,
+/// where an atom is a string, `( EXPR )`, `+ TOKEN`, or a keyword (`match`, `substr`,
+/// `index`, `length`) with its arguments. Our subcommand words are plain strings, so an
+/// expression that starts with one is either that word alone or the word followed by a
+/// binary operator (`| & = == > >= < <= != + - * / % :`); anything else after it is a
+/// syntax error for coreutils. So the arguments are ours when the first is one of
+/// [`SUBCOMMANDS`] and the second, if any, is not a binary operator:
+///
+/// - `expr run = run`, `expr check : 'c\(.*\)'`, `expr diff + 1` → coreutils;
+/// - `expr run file.exp`, `expr run --resume DIR`, `expr check a.exp b.exp` → ours;
+/// - `expr run` alone → ours (coreutils would print `run`): a bare subcommand asks for
+///   its usage, and `expr runs` lists runs. Scripts that echo a variable through `expr`
+///   are served unless the variable is exactly a subcommand name.
+///
+/// A file named like an operator is still ours when written as a path: `expr check ./=`.
 pub fn is_ours(args: &[std::ffi::OsString]) -> bool {
-    args.get(1)
-        .and_then(|a| a.to_str())
-        .is_some_and(|a| SUBCOMMANDS.contains(&a))
+    let word = |i: usize| args.get(i).map(|a| a.to_str());
+    let Some(Some(first)) = word(1) else {
+        return false;
+    };
+    if !SUBCOMMANDS.contains(&first) {
+        return false;
+    }
+    !matches!(word(2), Some(Some(second)) if OPERATORS.contains(&second))
 }
 
 pub fn main(cli: Cli) -> ExitCode {

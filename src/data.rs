@@ -10,7 +10,7 @@ mod idx;
 mod mnist;
 mod pipeline;
 
-pub use download::download_verified;
+pub use download::{download_verified, DownloadLimits};
 pub use error::{DataError, DataResult, DownloadError};
 pub use examples::{load_idx_pair, Examples};
 pub use idx::{read_idx_images, read_idx_labels, IMAGES_MAGIC, LABELS_MAGIC};

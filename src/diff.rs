@@ -69,8 +69,10 @@ pub fn read_text(spec: &str) -> Result<String, DiffError> {
         });
     }
     if spec.contains(':') {
+        // `--end-of-options` (git 2.24+): the spec is a revision even if it looks like an
+        // option (`--output=FILE:x` would make git write FILE).
         let output = std::process::Command::new("git")
-            .args(["show", spec])
+            .args(["show", "--end-of-options", spec])
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(|e| DiffError::Read {

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::thread;
 
 use expr::data::{
-    load_idx_pair, load_mnist, locate_mnist_in, DataError, DownloadError, Mirror, MnistFile, Split,
+    load_idx_pair, load_mnist, locate_mnist_in, DataError, DownloadError, DownloadLimits, Mirror,
+    MnistFile, Split,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -113,6 +114,7 @@ fn mirror(base_urls: Vec<String>, images: &[u8], labels: &[u8]) -> Mirror {
                 sha256: sha(labels),
             },
         ],
+        limits: DownloadLimits::default(),
     }
 }
 

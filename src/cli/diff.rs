@@ -1,7 +1,7 @@
 //! `expr diff A B`, `expr diff --rev REV FILE`, `expr diff --textconv FILE`, and git's
 //! external diff protocol (seven arguments): see `crate::diff` and docs/git.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::diff::{self, diff_texts, read_text, DiffError};
@@ -52,6 +52,9 @@ pub fn main(args: &DiffArgs) -> ExitCode {
                 count: args.inputs.len(),
             });
         };
+        if file.starts_with('-') && !Path::new(file).exists() {
+            return refuse(file);
+        }
         return match read_text(file) {
             Ok(text) => {
                 print!("{}", diff::textconv(file, &text));
@@ -60,10 +63,19 @@ pub fn main(args: &DiffArgs) -> ExitCode {
             Err(e) => fail(&e),
         };
     }
+    if let Some(rev) = args.rev.as_deref().filter(|r| r.starts_with('-')) {
+        return refuse(rev);
+    }
     let specs = match diff::specs(&args.inputs, args.rev.as_deref()) {
         Ok(specs) => specs,
         Err(e) => return fail(&e),
     };
+    // A file of that name is read as a file; anything else would go to git.
+    for spec in [&specs.a, &specs.b] {
+        if spec.starts_with('-') && !Path::new(spec).exists() {
+            return refuse(spec);
+        }
+    }
     let texts = read_text(&specs.a).and_then(|ta| Ok((ta, read_text(&specs.b)?)));
     let (ta, tb) = match texts {
         Ok(t) => t,
@@ -77,4 +89,22 @@ pub fn main(args: &DiffArgs) -> ExitCode {
         }
         Err(e) => ExitCode::from(super::print_frontend_error(&PathBuf::from(&specs.a), &e)),
     }
+}
+
+/// A revision that git could read as one of its options.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("`{spec}` looks like an option, not a file or a git revision")]
+#[diagnostic(
+    code(expr::diff::option_like),
+    help("a revision or path starting with `-` is refused so that git never reads it as an option; name a file that starts with `-` as `./{spec}`")
+)]
+struct OptionLike {
+    spec: String,
+}
+
+fn refuse(spec: &str) -> ExitCode {
+    super::print_error(&OptionLike {
+        spec: spec.to_string(),
+    });
+    ExitCode::from(2)
 }

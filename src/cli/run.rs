@@ -127,11 +127,17 @@ pub fn main(args: &RunArgs) -> ExitCode {
         Err(e) => {
             super::print_error(&e);
             // 130 = 128 + SIGINT, what shells expect of an interrupted program.
-            ExitCode::from(if matches!(e, RunError::Interrupted { .. }) {
-                130
-            } else {
-                1
-            })
+            ExitCode::from(
+                if matches!(
+                    e,
+                    RunError::Interrupted { .. }
+                        | RunError::Data(crate::data::DataError::Interrupted { .. })
+                ) {
+                    130
+                } else {
+                    1
+                },
+            )
         }
     }
 }

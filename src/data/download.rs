@@ -8,7 +8,9 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,31 +18,47 @@ use sha2::{Digest, Sha256};
 
 use super::error::{DataError, DataResult, DownloadError};
 use super::mnist::MnistFile;
+use crate::run::interrupt;
+
+mod limits;
+
+pub use limits::DownloadLimits;
+use limits::Pace;
 
 /// No MNIST file is larger than 47 MB even uncompressed; a mirror sending more is broken.
 const MAX_DOWNLOAD: u64 = 128 << 20;
 
 /// Fetches `<base>/<file.name>.gz` from each base URL in turn until one gives content whose
-/// SHA-256 matches, and returns the path it now has in `cache_dir`.
+/// SHA-256 matches, and returns the path it now has in `cache_dir`. An interrupt (Ctrl-C,
+/// SIGTERM, SIGHUP) ends it within a tenth of a second, leaving no partial file.
 pub fn download_verified(
     base_urls: &[String],
     file: &MnistFile,
     cache_dir: &Path,
+    limits: &DownloadLimits,
 ) -> DataResult<PathBuf> {
     fs::create_dir_all(cache_dir).map_err(|source| DataError::Io {
         path: cache_dir.to_path_buf(),
         source,
     })?;
     let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_mins(1))
+        .timeout_connect(Duration::from_secs(30).min(limits.deadline))
+        // Not ureq's overall `timeout`: it would override the read timeout, the stall limit.
+        // The deadline is kept by `transfer` and `Pace`.
+        .timeout_read(limits.stall)
         .build();
     let mut attempts = Vec::new();
     for base in base_urls {
         let url = format!("{}/{}.gz", base.trim_end_matches('/'), file.name);
-        match fetch(&agent, &url, file, cache_dir) {
+        match fetch(&agent, &url, file, cache_dir, limits) {
             Ok(path) => return Ok(path),
-            Err(error) => attempts.push(error),
+            Err(Failed::Mirror(error)) => attempts.push(error),
+            Err(Failed::Interrupted(signal)) => {
+                return Err(DataError::Interrupted {
+                    signal,
+                    during: format!("downloading `{url}`"),
+                })
+            }
         }
     }
     Err(DataError::DownloadFailed {
@@ -48,6 +66,18 @@ pub fn download_verified(
         cache_dir: cache_dir.to_path_buf(),
         attempts,
     })
+}
+
+/// Why a fetch ended without a file: this mirror failed, or the user asked to stop.
+enum Failed {
+    Mirror(DownloadError),
+    Interrupted(&'static str),
+}
+
+impl From<DownloadError> for Failed {
+    fn from(e: DownloadError) -> Self {
+        Failed::Mirror(e)
+    }
 }
 
 /// A temporary file that is deleted unless it was renamed into place.
@@ -70,22 +100,11 @@ fn fetch(
     url: &str,
     file: &MnistFile,
     cache_dir: &Path,
-) -> Result<PathBuf, DownloadError> {
-    let response = agent.get(url).call().map_err(|error| match error {
-        ureq::Error::Status(status, _) => DownloadError::HttpStatus {
-            url: url.to_string(),
-            status,
-        },
-        ureq::Error::Transport(t) => DownloadError::Transport {
-            url: url.to_string(),
-            reason: t.to_string(),
-        },
-    })?;
-    let expected_len = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-
-    // The process id keeps two concurrent downloads of the same file apart.
+    limits: &DownloadLimits,
+) -> Result<PathBuf, Failed> {
+    // The process id keeps two concurrent downloads of the same file apart. The file is
+    // created (and owned) here, before the transfer starts, so that returning on an
+    // interrupt removes it even while the transfer thread is still blocked in a read.
     let mut partial = Partial {
         path: cache_dir.join(format!(".{}.{}.part", file.name, std::process::id())),
         kept: false,
@@ -96,16 +115,8 @@ fn fetch(
         source,
     };
     let out = File::create(&partial.path).map_err(io_err)?;
-    let bar = progress_bar(expected_len, &file.name);
-    let received = copy_body(response.into_reader(), &out, url, &bar, expected_len)?;
-    bar.finish_and_clear();
-    if let Some(expected) = expected_len.filter(|&e| received < e) {
-        return Err(DownloadError::Interrupted {
-            url: url.to_string(),
-            received,
-            expected,
-        });
-    }
+    let writer = out.try_clone().map_err(io_err)?;
+    transfer(agent, url, &file.name, writer, limits)?;
     out.sync_all().map_err(io_err)?;
     drop(out);
 
@@ -123,7 +134,8 @@ fn fetch(
             url: url.to_string(),
             expected: file.sha256.clone(),
             found,
-        });
+        }
+        .into());
     }
     // A mirror that applied Content-Encoding was decoded by ureq: keep the name true to the bytes.
     let name = if gzipped {
@@ -141,17 +153,131 @@ fn fetch(
     Ok(target)
 }
 
+/// The request and the body, on a thread of their own: a read may block until the stall
+/// limit, and an interrupt must not wait that long. This thread polls the interrupt flags
+/// every 100 ms; on an interrupt it returns at once and the transfer thread, abandoned,
+/// stops after its current read (it polls the flags too).
+fn transfer(
+    agent: &ureq::Agent,
+    url: &str,
+    name: &str,
+    out: File,
+    limits: &DownloadLimits,
+) -> Result<u64, Failed> {
+    let start = Instant::now();
+    let received = Arc::new(AtomicU64::new(0));
+    let (send, receive) = mpsc::channel();
+    let (agent, url_owned, name, copied, limits_copy) = (
+        agent.clone(),
+        url.to_string(),
+        name.to_string(),
+        Arc::clone(&received),
+        *limits,
+    );
+    std::thread::Builder::new()
+        .name("download".into())
+        .spawn(move || {
+            let result = request_and_copy(&agent, &url_owned, &name, &out, &limits_copy, &copied);
+            let _ = send.send(result);
+        })
+        .map_err(|e| DownloadError::Transport {
+            url: url.to_string(),
+            reason: format!("cannot start the download thread: {e}"),
+        })?;
+    loop {
+        if let Some(signal) = interrupt::requested() {
+            return Err(Failed::Interrupted(signal));
+        }
+        // Also while the request or its headers are under way, where reads never end early.
+        if start.elapsed() >= limits.deadline {
+            return Err(DownloadError::Deadline {
+                url: url.to_string(),
+                received: received.load(Ordering::Relaxed),
+                seconds: limits.deadline.as_secs(),
+            }
+            .into());
+        }
+        match receive.recv_timeout(Duration::from_millis(100)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(DownloadError::Transport {
+                    url: url.to_string(),
+                    reason: "the download thread ended without a result".into(),
+                }
+                .into())
+            }
+        }
+    }
+}
+
+fn request_and_copy(
+    agent: &ureq::Agent,
+    url: &str,
+    name: &str,
+    out: &File,
+    limits: &DownloadLimits,
+    progress: &AtomicU64,
+) -> Result<u64, Failed> {
+    let start = Instant::now();
+    let response = agent.get(url).call().map_err(|error| match error {
+        ureq::Error::Status(status, _) => DownloadError::HttpStatus {
+            url: url.to_string(),
+            status,
+        },
+        ureq::Error::Transport(_) if start.elapsed() >= limits.deadline => {
+            DownloadError::Deadline {
+                url: url.to_string(),
+                received: 0,
+                seconds: limits.deadline.as_secs(),
+            }
+        }
+        ureq::Error::Transport(t) => DownloadError::Transport {
+            url: url.to_string(),
+            reason: t.to_string(),
+        },
+    })?;
+    let expected_len = response
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bar = progress_bar(expected_len, name);
+    let mut pace = Pace::new(limits, start);
+    let received = copy_body(
+        response.into_reader(),
+        out,
+        url,
+        (&mut pace, progress),
+        &bar,
+        expected_len,
+    )?;
+    bar.finish_and_clear();
+    if let Some(expected) = expected_len.filter(|&e| received < e) {
+        return Err(DownloadError::Interrupted {
+            url: url.to_string(),
+            received,
+            expected,
+        }
+        .into());
+    }
+    Ok(received)
+}
+
+/// Copies a response body to `out`, polling the interrupt flags and the limits per read.
 fn copy_body(
     mut body: impl Read,
     out: &File,
     url: &str,
+    (pace, progress): (&mut Pace, &AtomicU64),
     bar: &ProgressBar,
     expected_len: Option<u64>,
-) -> Result<u64, DownloadError> {
+) -> Result<u64, Failed> {
     let mut writer = BufWriter::new(out);
     let mut buf = vec![0u8; 64 * 1024];
     let mut received = 0u64;
     loop {
+        if let Some(signal) = interrupt::requested() {
+            return Err(Failed::Interrupted(signal));
+        }
         let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -162,26 +288,25 @@ fn copy_body(
                     url: url.to_string(),
                     received,
                     expected,
-                });
+                }
+                .into());
             }
-            Err(e) => {
-                return Err(DownloadError::Transport {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(pace.read_failed(url, &e, received).into()),
         };
         received += n as u64;
+        progress.store(received, Ordering::Relaxed);
         if received > MAX_DOWNLOAD {
             return Err(DownloadError::TooLarge {
                 url: url.to_string(),
                 limit: MAX_DOWNLOAD,
-            });
+            }
+            .into());
         }
         writer
             .write_all(&buf[..n])
             .map_err(|source| write_error(url, &source))?;
         bar.inc(n as u64);
+        pace.after_read(url, n as u64, received)?;
     }
     writer.flush().map_err(|source| write_error(url, &source))?;
     Ok(received)

@@ -166,6 +166,28 @@ pub enum DataError {
         #[related]
         attempts: Vec<DownloadError>,
     },
+
+    #[error("interrupted by {signal} while {during}")]
+    #[diagnostic(
+        code(expr::data::interrupted),
+        help("training had not started: no checkpoint of this run exists and nothing of it was written; run the same command again")
+    )]
+    Interrupted {
+        signal: &'static str,
+        /// `reading `path``, `downloading `url``.
+        during: String,
+    },
+
+    #[error("`{var}` is `{value}`: {expected}")]
+    #[diagnostic(
+        code(expr::data::download_limit),
+        help("unset `{var}` for the default, or give a whole number")
+    )]
+    BadDownloadLimit {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// Why one mirror did not give a good copy of one file; the temporary file is gone in every case.
@@ -202,6 +224,41 @@ pub enum DownloadError {
     #[error("`{url}` gave a file that does not decompress: {reason}")]
     #[diagnostic(code(expr::data::download::bad_gzip))]
     BadGzip { url: String, reason: String },
+
+    #[error("`{url}` sent nothing for {seconds} s after {received} bytes: the download stalled")]
+    #[diagnostic(
+        code(expr::data::download::stalled),
+        help("the mirror stopped sending; try again later or another mirror (`EXPR_MNIST_MIRROR`); a link that pauses longer can raise `EXPR_DOWNLOAD_STALL` (seconds)")
+    )]
+    Stalled {
+        url: String,
+        received: u64,
+        seconds: u64,
+    },
+
+    #[error("`{url}` sent {window_bytes} bytes in {seconds} s ({received} in all), below the minimum of {min_rate} bytes/s")]
+    #[diagnostic(
+        code(expr::data::download::too_slow),
+        help("the mirror is too slow to finish in reasonable time; try another mirror (`EXPR_MNIST_MIRROR`), or on a slow link lower `EXPR_DOWNLOAD_MIN_RATE` (bytes/s, 0 for none)")
+    )]
+    TooSlow {
+        url: String,
+        received: u64,
+        window_bytes: u64,
+        seconds: u64,
+        min_rate: u64,
+    },
+
+    #[error("`{url}` did not finish within {seconds} s ({received} bytes received)")]
+    #[diagnostic(
+        code(expr::data::download::deadline),
+        help("try another mirror (`EXPR_MNIST_MIRROR`), or on a slow link raise `EXPR_DOWNLOAD_DEADLINE` (seconds)")
+    )]
+    Deadline {
+        url: String,
+        received: u64,
+        seconds: u64,
+    },
 
     #[error("cannot write `{}` while downloading `{url}`: {source}", path.display())]
     #[diagnostic(code(expr::data::download::io))]

@@ -217,10 +217,16 @@ fn decode(
     // Reading one byte past the claimed length tells a longer file from an exact one, and for
     // gzip drives the decoder to the end of the stream, where it checks the CRC.
     let mut body = Vec::with_capacity(body_len.min(MAX_RESERVE) as usize);
-    reader
+    Interruptible(reader)
         .take(body_len + 1)
         .read_to_end(&mut body)
-        .map_err(read_err)?;
+        .map_err(|e| match Stopped::signal(&e) {
+            Some(signal) => DataError::Interrupted {
+                signal,
+                during: format!("reading `{}`", path.display()),
+            },
+            None => read_err(e),
+        })?;
     let present = body.len() as u64;
     if present < body_len {
         return Err(truncated_body(path, header_len, claimed, present));
@@ -230,6 +236,43 @@ fn decode(
     }
     let dims = dims.into_iter().map(|d| d as usize).collect();
     Ok(Idx { dims, body })
+}
+
+/// A reader that stops when the user interrupts (Ctrl-C, SIGTERM, SIGHUP): a large file
+/// decodes for seconds, and the interrupt must be honoured within a fraction of one. Each
+/// read is capped at [`INTERRUPT_CHUNK`] so that the flags are polled often enough.
+struct Interruptible<R>(R);
+
+/// At most this much is read between two polls: a few milliseconds of gzip decoding.
+const INTERRUPT_CHUNK: usize = 1 << 20;
+
+/// The error an interrupted read ends with; `read_to_end` retries `ErrorKind::Interrupted`
+/// (that is EINTR), so it is an `Other` error carrying the signal.
+#[derive(Debug)]
+struct Stopped(&'static str);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by {}", self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl Stopped {
+    fn signal(e: &io::Error) -> Option<&'static str> {
+        e.get_ref()?.downcast_ref::<Stopped>().map(|s| s.0)
+    }
+}
+
+impl<R: Read> Read for Interruptible<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(signal) = crate::run::interrupt::requested() {
+            return Err(io::Error::other(Stopped(signal)));
+        }
+        let n = buf.len().min(INTERRUPT_CHUNK);
+        self.0.read(&mut buf[..n])
+    }
 }
 
 /// Fills as much of `buf` as the stream has; fewer bytes than asked means end of stream.

@@ -8,7 +8,7 @@ use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::download::download_verified;
+use super::download::{download_verified, DownloadLimits};
 use super::error::{DataError, DataResult};
 use super::examples::{load_idx_pair, Examples};
 
@@ -81,6 +81,8 @@ pub struct Mirror {
     /// Tried in order; each is a folder URL, `<base>/<name>.gz` is fetched.
     pub base_urls: Vec<String>,
     pub files: Vec<MnistFile>,
+    /// The deadline and minimum rate of each file's download.
+    pub limits: DownloadLimits,
 }
 
 impl Mirror {
@@ -95,12 +97,15 @@ impl Mirror {
                     sha256: (*sha).to_string(),
                 })
                 .collect(),
+            limits: DownloadLimits::default(),
         }
     }
 
-    /// [`Mirror::mnist_default`], with the URLs replaced by `$EXPR_MNIST_MIRROR` when it is set.
+    /// [`Mirror::mnist_default`], with the URLs replaced by `$EXPR_MNIST_MIRROR` when it is set
+    /// and the limits by `$EXPR_DOWNLOAD_DEADLINE`, `_STALL` and `_MIN_RATE`.
     pub fn from_env() -> DataResult<Self> {
         let mut mirror = Self::mnist_default();
+        mirror.limits = DownloadLimits::from_env()?;
         if let Some(list) = env::var_os(MIRROR_ENV) {
             mirror.base_urls = parse_mirror_list(&list.to_string_lossy())?;
         }
@@ -182,7 +187,12 @@ pub fn locate_mnist_in(
     let (images, labels) = split.file_names();
     let fetch = |name: &str| match find_file(cache_dir, name) {
         Ok(path) => Ok(path),
-        Err(_) => download_verified(&mirror.base_urls, mirror.file(name)?, cache_dir),
+        Err(_) => download_verified(
+            &mirror.base_urls,
+            mirror.file(name)?,
+            cache_dir,
+            &mirror.limits,
+        ),
     };
     Ok((fetch(images)?, fetch(labels)?))
 }

@@ -1,4 +1,13 @@
-//! See `tests/hostile.rs`.
+//! See `tests/hostile.rs`. The process around a run, one file per concern.
 
-#[allow(unused_imports)]
-use crate::common;
+/// `expr 1 + 2` reaches coreutils, never another copy of us.
+#[path = "process/coreutils.rs"]
+mod coreutils;
+
+/// `expr diff` never lets git read a spec as an option.
+#[path = "process/git.rs"]
+mod git;
+
+/// SIGHUP like SIGTERM; interrupts during data loading and downloads honoured at once.
+#[path = "process/signals.rs"]
+mod signals;

@@ -82,8 +82,17 @@ pub fn format_file(path: &Path) -> Result<Formatted, FormatError> {
 }
 
 /// Writes through a temporary file in the same directory, then renames it
-/// over `path`: a reader sees the old text or the new, never a part.
+/// over `path`: a reader sees the old text or the new, never a part. A symlink is written
+/// through: the file it points at gets the new text and the link stays a link (a
+/// dotfiles-style checkout keeps its links).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let resolved;
+    let path = if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        resolved = std::fs::canonicalize(path)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -71,6 +71,19 @@ pub enum RunError {
         step: u64,
         signal: &'static str,
     },
+    #[error("stopped at epoch {}, step {step}: a hook set `{optimizer}.lr` to {value}", epoch + 1)]
+    #[diagnostic(
+        code(expr::run::learning_rate),
+        help("a learning rate must be a finite number, 0 or above; bound the schedule (`max(..., 1e-6)`), or check the metric it reads; `expr run --resume RUN_DIR` continues from the last checkpoint once the file is fixed")
+    )]
+    LearningRate {
+        epoch: usize,
+        step: u64,
+        optimizer: String,
+        value: f64,
+        #[label("this hook")]
+        span: miette::SourceSpan,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
@@ -394,6 +407,15 @@ fn train(
                     step,
                     signal,
                 })
+            }
+            Err(train_loop::Stop::BadLr { epoch, step, bad }) => {
+                return Err(RunError::LearningRate {
+                    epoch,
+                    step,
+                    optimizer: exp.optimizers[bad.optimizer].name.clone(),
+                    value: bad.value,
+                    span: (bad.span.start..bad.span.end).into(),
+                });
             }
             Err(train_loop::Stop::NonFinite { epoch, step, what }) => {
                 // Updates with non-finite gradients never happen under `stop`, so every

@@ -103,3 +103,63 @@ fn the_language_guides_tables_are_the_catalogues() {
         );
     }
 }
+
+/// The `.rs` files under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The test names a fault table cites: backticked snake_case words of four or more parts
+/// (`a_flipped_byte_in_tensor_data_fails_the_digest_and_resume_falls_back`), the last part
+/// of a `module::path`; names abbreviated with `…` and error codes are left out.
+fn cited_tests(markdown: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, quoted) in markdown.split('`').enumerate() {
+        // Error codes (`expr::output::not_a_regular_file`) are not tests.
+        if i % 2 == 0 || quoted.contains('…') || quoted.starts_with("expr::") {
+            continue;
+        }
+        let name = quoted.rsplit("::").next().unwrap_or(quoted);
+        let is_name = name.split('_').count() >= 4
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && name.starts_with(|c: char| c.is_ascii_lowercase());
+        if is_name && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_test_the_fault_tables_cite_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    let code: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    for doc in ["docs/security.md", "docs/reliability.md"] {
+        let markdown = std::fs::read_to_string(root.join(doc)).unwrap();
+        let cited = cited_tests(&markdown);
+        assert!(cited.len() >= 20, "{doc}: only {} names found", cited.len());
+        let missing: Vec<&String> = cited
+            .iter()
+            .filter(|name| !code.contains(&format!("fn {name}(")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{doc} cites tests that do not exist: {missing:?}"
+        );
+    }
+}

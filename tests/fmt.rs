@@ -395,3 +395,28 @@ fn a_file_with_a_syntax_error_is_left_alone() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&bad).unwrap(), "model m {\n");
 }
+
+#[test]
+fn a_symlinked_file_is_formatted_through_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let target = dir.path().join("real/messy.exp");
+    let link = dir.path().join("link.exp");
+    std::fs::write(&target, "loss l=mse( )\n").unwrap();
+    std::os::unix::fs::symlink("real/messy.exp", &link).unwrap();
+    let out = expr_bin().arg("fmt").arg(&link).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The link is still a link, and the file it points at has the new text.
+    let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+    assert!(kind.is_symlink(), "{kind:?}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "loss l = mse()\n"
+    );
+    // No temporary file left beside the link or the target.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("real")).unwrap().count(),
+        1
+    );
+}

@@ -26,7 +26,8 @@ struct Args {
 }
 
 fn experiment(path: &PathBuf) -> Result<Arc<expr::check::Experiment>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = expr::source::read_text(path, expr::source::EXPERIMENT_LIMIT)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let file = expr::syntax::parse_file(&text)
         .map_err(|_| format!("{}: does not parse", path.display()))?;
     let exp =

@@ -271,8 +271,33 @@ impl HookCx<'_, '_> {
             ));
             return None;
         }
+        let value_span = value.span;
         let value = self.scalar(value, errors)?;
-        Some(Action::SetLr { optimizer, value })
+        // A number written as the rate is checked now; a computed one when the hook runs
+        // (`run::hooks::BadLr`), where a schedule may reach 0.
+        if let Some(v) = constant(&value) {
+            if !(v.is_finite() && v > 0.0) {
+                let label = if v < 0.0 {
+                    format!("{v} would train by gradient ascent")
+                } else {
+                    "0 would stop every update".to_string()
+                };
+                errors.push(
+                    CheckError::invalid(
+                        "a learning rate must be a number above 0".into(),
+                        label,
+                        value_span,
+                    )
+                    .with_help("e.g. `opt.lr = 1e-4`"),
+                );
+                return None;
+            }
+        }
+        Some(Action::SetLr {
+            optimizer,
+            value,
+            span: span.to(value_span),
+        })
     }
 
     fn optimizer_ref(&self, e: &Expr, errors: &mut Vec<CheckError>) -> Option<usize> {
@@ -330,6 +355,17 @@ impl HookCx<'_, '_> {
 
 /// An action not allowed where it is: a known one told where it belongs, an
 /// unknown one listed against what this place allows.
+/// The value of a hook expression written as a plain number (`-1`, `0`), known before the
+/// run; anything computed is checked when the hook runs.
+fn constant(e: &super::plan::ScalarExpr) -> Option<f64> {
+    use super::plan::ScalarExpr;
+    match e {
+        ScalarExpr::Const(v) => Some(*v),
+        ScalarExpr::Neg(inner) => constant(inner).map(|v| -v),
+        _ => None,
+    }
+}
+
 fn report_misplaced(call: &Call, allowed: &[&str], errors: &mut Vec<CheckError>) {
     let name = call.name.name.as_str();
     let all = ["clip", "load", "plot", "save", "grid"];

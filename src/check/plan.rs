@@ -386,9 +386,12 @@ pub enum Action {
         clip: Clip,
         optimizers: Vec<usize>,
     },
+    /// `OPT.lr = value`; `span` is the statement's, for the run-time check that the value
+    /// is a finite number above 0.
     SetLr {
         optimizer: usize,
         value: ScalarExpr,
+        span: Span,
     },
     Log(Format),
     Plot {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use miette::Diagnostic;
+
 use crate::check::plan::Experiment;
 use crate::overrides::{self, LoadError, Override};
 use crate::overrides::{load_recorded, Recorded, SourceError};
@@ -125,7 +127,19 @@ pub fn main(args: &RunArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            super::print_error(&e);
+            // An error with a span (a hook's learning rate) is shown against the text that
+            // ran: the file after its overrides, as the record keeps it.
+            let provenance = &options.provenance;
+            let source = match (&provenance.path, &provenance.resolved) {
+                (Some(path), Some(text)) if e.labels().is_some() => {
+                    Some(crate::source::Source::new(path.clone(), text.as_str()))
+                }
+                _ => None,
+            };
+            eprint!(
+                "{}",
+                report::render(&e, source.as_ref(), report::stderr_colour())
+            );
             // 130 = 128 + SIGINT, what shells expect of an interrupted program.
             ExitCode::from(
                 if matches!(

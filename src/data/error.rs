@@ -32,6 +32,19 @@ pub enum DataError {
         source: std::io::Error,
     },
 
+    /// A FIFO, a device, a directory, or a file past the size any IDX file can have:
+    /// refused before reading, so nothing blocks or fills memory.
+    #[error("cannot read {what} `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::not_a_data_file),
+        help("point the experiment at the IDX file itself (gzipped or not); a symlink to one is fine")
+    )]
+    NotAFile {
+        path: PathBuf,
+        what: String,
+        reason: String,
+    },
+
     #[error("`{}` is empty", path.display())]
     #[diagnostic(
         code(expr::data::empty_file),

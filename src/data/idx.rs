@@ -94,10 +94,11 @@ fn read_idx(path: &Path, kind: IdxKind) -> DataResult<Idx> {
                 }
             }
             ReadRefused::Io(source) => io_err(source),
-            refused => io_err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                refused.to_string(),
-            )),
+            refused => DataError::NotAFile {
+                path: path.to_path_buf(),
+                what: kind.what().to_string(),
+                reason: refused.to_string(),
+            },
         })?;
     if file_len == 0 {
         return Err(DataError::EmptyFile {

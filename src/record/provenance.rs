@@ -70,9 +70,16 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     String::from_utf8(output.stdout).ok()
 }
 
-/// SHA-256 of a file's bytes, streamed.
+/// SHA-256 of a file's bytes, streamed. The file is a data file the experiment names, so
+/// it is opened as every such read is (`files::open_regular`): a FIFO or a device is
+/// refused, not read for ever, and a file that grows while it is read is hashed up to the
+/// size it had when opened.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    let (file, size) = crate::files::open_regular(path, u64::MAX).map_err(|e| match e {
+        crate::files::ReadRefused::Io(e) => e,
+        refused => std::io::Error::new(std::io::ErrorKind::InvalidInput, refused.to_string()),
+    })?;
+    let mut file = file.take(size);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {

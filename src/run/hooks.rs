@@ -8,6 +8,18 @@ use super::scalar::{self, LoopState};
 use super::train_loop::Loop;
 use crate::check::plan::{Action, Clip, Experiment};
 use crate::lower::UpdateHooks;
+use crate::source::Span;
+
+/// A learning rate a hook computed that no optimizer can train with: not finite, or below 0
+/// (`opt.lr = -1` would train by gradient ascent without a word). It is not applied; the
+/// loop stops with the hook's span. 0 is allowed: schedules decay to it (Keras'
+/// `CosineDecay` with its default `alpha = 0` ends there), and it only pauses updates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BadLr {
+    pub optimizer: usize,
+    pub value: f64,
+    pub span: Span,
+}
 
 /// The loop's position, for hooks evaluated inside a step.
 #[derive(Clone, Copy)]
@@ -23,6 +35,8 @@ pub struct OnStep<'a> {
     pub position: Position,
     /// The metrics as they stand before this batch.
     pub metrics: &'a MetricSet,
+    /// The first learning rate a hook computed that cannot be used, for the loop to stop on.
+    pub bad_lr: Option<BadLr>,
 }
 
 impl UpdateHooks for OnStep<'_> {
@@ -36,9 +50,15 @@ impl UpdateHooks for OnStep<'_> {
             metrics: &metric,
         };
         let actions = &self.exp.hooks.on_step;
-        let changes = new_lrs(actions, &state, |o| o == optimizer);
-        for (o, lr) in changes {
-            lrs[o] = lr;
+        match new_lrs(actions, &state, |o| o == optimizer) {
+            Ok(changes) => {
+                for (o, lr) in changes {
+                    lrs[o] = lr;
+                }
+            }
+            Err(bad) => {
+                self.bad_lr.get_or_insert(bad);
+            }
         }
         for action in actions {
             if let Action::Clip { clip, optimizers } = action {
@@ -51,21 +71,35 @@ impl UpdateHooks for OnStep<'_> {
 }
 
 /// The learning rates `actions` set for the optimizers `which` selects, each evaluated
-/// against the state before any of them changes.
+/// against the state before any of them changes; the first that cannot be used is an error
+/// and none is applied.
 fn new_lrs(
     actions: &[Action],
     state: &LoopState<'_>,
     which: impl Fn(usize) -> bool,
-) -> Vec<(usize, f64)> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SetLr { optimizer, value } if which(*optimizer) => {
-                Some((*optimizer, scalar::eval(value, state)))
+) -> Result<Vec<(usize, f64)>, BadLr> {
+    let mut changes = Vec::new();
+    for action in actions {
+        if let Action::SetLr {
+            optimizer,
+            value,
+            span,
+        } = action
+        {
+            if which(*optimizer) {
+                let lr = scalar::eval(value, state);
+                if !(lr.is_finite() && lr >= 0.0) {
+                    return Err(BadLr {
+                        optimizer: *optimizer,
+                        value: lr,
+                        span: *span,
+                    });
+                }
+                changes.push((*optimizer, lr));
             }
-            _ => None,
-        })
-        .collect()
+        }
+    }
+    Ok(changes)
 }
 
 fn apply_clip(c: Clip, grads: &mut [Vec<f32>]) {
@@ -78,8 +112,9 @@ fn apply_clip(c: Clip, grads: &mut [Vec<f32>]) {
 
 impl Loop<'_> {
     /// Runs hook actions outside a step: learning rates, log lines and grids. (Plots and
-    /// saves are `after` actions, run by the caller.)
-    pub fn hooks(&mut self, actions: &[Action], epoch: usize) {
+    /// saves are `after` actions, run by the caller.) A learning rate that cannot be used
+    /// stops the loop before anything else of these actions happens.
+    pub fn hooks(&mut self, actions: &[Action], epoch: usize) -> Result<(), BadLr> {
         let lrs = self.engine.lrs();
         let metrics = &self.metrics;
         let metric = |i: usize| metrics.value(i);
@@ -90,7 +125,7 @@ impl Loop<'_> {
             lrs: &lrs,
             metrics: &metric,
         };
-        let changes = new_lrs(actions, &state, |_| true);
+        let changes = new_lrs(actions, &state, |_| true)?;
         let mut lines = Vec::new();
         for action in actions {
             match action {
@@ -113,6 +148,7 @@ impl Loop<'_> {
         for line in lines {
             (self.out)(&line);
         }
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{Checkpoint, LoopPosition};
 use super::grid::Kept;
-use super::hooks::{OnStep, Position};
+use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
 use crate::check::plan::{Action, DataSet, NonFinitePolicy};
 use crate::data::{batches, shuffle_order, Batch, Examples};
@@ -31,6 +31,8 @@ pub enum Stop {
         step: u64,
         what: String,
     },
+    /// A hook set a learning rate that is not a finite number above 0.
+    BadLr { epoch: usize, step: u64, bad: BadLr },
 }
 
 /// Timings of one epoch, in seconds.
@@ -158,7 +160,7 @@ impl<'a> Loop<'a> {
         let exp = self.engine.experiment().clone();
         let resume = self.resume.take().filter(|r| r.epoch == epoch);
         if !resume.as_ref().is_some_and(|r| r.epoch_started) {
-            self.hooks(&exp.hooks.epoch_start, epoch);
+            self.epoch_hooks(&exp.hooks.epoch_start, epoch)?;
             self.metrics.reset();
         }
         let mut times = EpochTimes::default();
@@ -189,7 +191,7 @@ impl<'a> Loop<'a> {
         }
         self.metrics.end_epoch();
         self.times.push(times);
-        self.hooks(&exp.hooks.epoch_end, epoch);
+        self.epoch_hooks(&exp.hooks.epoch_end, epoch)?;
         // The next pass has not drawn its order yet: a resume from here starts the
         // shuffle RNG where it is now, not where the last pass (a shuffled one, when
         // the experiment has a single step) started.
@@ -199,6 +201,15 @@ impl<'a> Loop<'a> {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())
+    }
+
+    /// `hooks`, with a bad learning rate as the loop's stop.
+    fn epoch_hooks(&mut self, actions: &[Action], epoch: usize) -> Result<(), Stop> {
+        self.hooks(actions, epoch).map_err(|bad| Stop::BadLr {
+            epoch,
+            step: self.global_step,
+            bad,
+        })
     }
 
     /// Writes a checkpoint at a position; a failure to write is reported and
@@ -283,11 +294,21 @@ impl<'a> Loop<'a> {
                     steps_per_epoch,
                 },
                 metrics: &self.metrics,
+                bad_lr: None,
             };
             let reads = metrics::reads(&exp, step_index, &batch);
             let outcome = self
                 .engine
                 .run_step(step_index, &batch, &reads, &mut on_step);
+            if let Some(bad) = on_step.bad_lr {
+                // The step ran with the rate as it was; the run stops before the next.
+                progress.finish();
+                return Err(Stop::BadLr {
+                    epoch,
+                    step: self.global_step + 1,
+                    bad,
+                });
+            }
             self.metrics
                 .record(&exp, step_index, &batch, &outcome.reads);
             if step.trains() {
@@ -320,7 +341,7 @@ impl<'a> Loop<'a> {
             if step.trains() {
                 for (every, actions) in &exp.hooks.every_steps {
                     if self.global_step.is_multiple_of(*every as u64) {
-                        self.hooks(actions, epoch);
+                        self.epoch_hooks(actions, epoch)?;
                         if actions.iter().any(|a| matches!(a, Action::Log(_))) {
                             self.logged_steps.push(StepRow {
                                 epoch: epoch + 1,

@@ -11,3 +11,8 @@ mod git;
 /// SIGHUP like SIGTERM; interrupts during data loading and downloads honoured at once.
 #[path = "process/signals.rs"]
 mod signals;
+
+/// A learning rate set by a hook is checked: a written one by `expr check`, a computed one
+/// each time the hook runs.
+#[path = "process/learning_rate.rs"]
+mod learning_rate;

@@ -123,7 +123,9 @@ fn the_run_s_own_file_names_are_the_ones_check_reserves() {
     let r = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
     for name in files_under(&r.dir) {
         let top = name.split('/').next().unwrap();
+        // Hidden names (the `.lock` of the run directory, temporary files) are reserved too.
         let reserved = RUN_FILES.contains(&top)
+            || top.starts_with('.')
             || (top.starts_with(CHECKPOINT_PREFIX) && top.ends_with(CHECKPOINT_SUFFIX));
         assert!(
             reserved,

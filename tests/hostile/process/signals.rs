@@ -114,7 +114,10 @@ fn sighup_mid_run_checkpoints_marks_the_record_and_resumes() {
     let (out, _) = wait_within(child, Duration::from_secs(20));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted by SIGHUP at epoch"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGHUP at epoch"),
+        "{stderr}"
+    );
     interrupted_by_sighup_and_resumable(&runs);
 }
 
@@ -254,8 +257,14 @@ fn interrupted_while_loading(signal: libc::c_int, name: &str) {
             && stderr.contains("big-images.gz`"),
         "{stderr}"
     );
-    assert!(stderr.contains("no checkpoint of this run exists"), "{stderr}");
-    assert!(took < Duration::from_secs(1), "took {took:?} after the signal");
+    assert!(
+        stderr.contains("no checkpoint of this run exists"),
+        "{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?} after the signal"
+    );
     assert!(run_dirs(&runs).is_empty(), "nothing is written");
 }
 
@@ -331,7 +340,10 @@ fn sigterm_during_a_stalled_download_stops_at_once_and_leaves_no_partial_file() 
         )),
         "{stderr}"
     );
-    assert!(took < Duration::from_secs(1), "took {took:?} after the signal");
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?} after the signal"
+    );
     let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }

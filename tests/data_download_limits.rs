@@ -53,7 +53,7 @@ fn serve(body: Vec<u8>, pace: Pace) -> String {
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.flush();
                 match pace {
-                    Pace::Stall => thread::sleep(Duration::from_secs(60)),
+                    Pace::Stall => thread::sleep(Duration::from_mins(1)),
                     Pace::Chunks { bytes, pause } => {
                         for chunk in body.chunks(bytes) {
                             // The client hangs up when it gives up: stop then.
@@ -222,7 +222,8 @@ fn the_report_says_how_to_loosen_the_limits() {
     let cache = tempfile::tempdir().unwrap();
     let (bytes, file) = body(600);
     let base = serve(bytes, Pace::Stall);
-    let err = download_verified(&[base.clone()], &file, cache.path(), &LIMITS).unwrap_err();
+    let err =
+        download_verified(std::slice::from_ref(&base), &file, cache.path(), &LIMITS).unwrap_err();
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_width(400)

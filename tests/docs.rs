@@ -116,7 +116,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The test names a fault table cites: backticked snake_case words of four or more parts
+/// The test names a fault table cites: backticked `snake_case` words of four or more parts
 /// (`a_flipped_byte_in_tensor_data_fails_the_digest_and_resume_falls_back`), the last part
 /// of a `module::path`; names abbreviated with `…` and error codes are left out.
 fn cited_tests(markdown: &str) -> Vec<String> {

@@ -25,7 +25,7 @@ struct Args {
     seed: u64,
 }
 
-fn experiment(path: &PathBuf) -> Result<Arc<expr::check::Experiment>, String> {
+fn experiment(path: &std::path::Path) -> Result<Arc<expr::check::Experiment>, String> {
     let text = expr::source::read_text(path, expr::source::EXPERIMENT_LIMIT)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let file = expr::syntax::parse_file(&text)

@@ -168,6 +168,7 @@ fn another_version_of_us_on_path_is_passed_through_to_coreutils() {
 
 #[test]
 fn a_shell_wrapper_that_runs_us_is_skipped_on_the_second_pass() {
+    use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
     let bins = copies(root.path(), 1);
     let wrap = root.path().join("wrap");
@@ -179,7 +180,6 @@ fn a_shell_wrapper_that_runs_us_is_skipped_on_the_second_pass() {
         format!("#!/bin/sh\nexec '{}' \"$@\"\n", real.display()),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let dirs = [bins[0].as_path(), wrap.as_path(), Path::new("/usr/bin")];
     same_as_gnu(&dirs, &["substr", "passthrough", "5", "4"]);

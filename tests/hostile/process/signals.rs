@@ -44,7 +44,7 @@ fn has_checkpoint(runs: &Path) -> bool {
 }
 
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
@@ -302,7 +302,7 @@ fn stalling_mirror() -> String {
                 let head = "HTTP/1.1 200 OK\r\nContent-Length: 9912422\r\n\r\n";
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&[0x1f, 0x8b]);
-                std::thread::sleep(Duration::from_secs(120));
+                std::thread::sleep(Duration::from_mins(2));
             });
         }
     });

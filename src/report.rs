@@ -43,6 +43,7 @@ pub fn render(diagnostic: &dyn Diagnostic, source: Option<&Source>, colour: bool
             let with_source = WithSource {
                 inner: diagnostic,
                 source: Some(&shown),
+                causes: causes(diagnostic),
             };
             handler.render_report(&mut out, &with_source)
         }
@@ -51,6 +52,7 @@ pub fn render(diagnostic: &dyn Diagnostic, source: Option<&Source>, colour: bool
             &WithSource {
                 inner: diagnostic,
                 source: None,
+                causes: causes(diagnostic),
             },
         ),
     };
@@ -72,6 +74,37 @@ pub fn stderr_colour() -> bool {
 struct WithSource<'a> {
     inner: &'a dyn Diagnostic,
     source: Option<&'a Shown>,
+    /// The inner error's causes (`No space left on device`), escaped.
+    causes: Option<Box<Cause>>,
+}
+
+/// One cause in the chain under a diagnostic, its message escaped like the rest: an I/O
+/// error can quote a path, and a path can hold anything.
+#[derive(Debug)]
+struct Cause {
+    message: String,
+    next: Option<Box<Cause>>,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.next.as_deref().map(|c| c as _)
+    }
+}
+
+/// The causes of `e`, outermost first (a short chain: each is one wrapped error).
+fn causes(e: &dyn std::error::Error) -> Option<Box<Cause>> {
+    let cause = e.source()?;
+    Some(Box::new(Cause {
+        message: escape(&cause.to_string()).into_owned(),
+        next: causes(cause),
+    }))
 }
 
 impl std::fmt::Debug for WithSource<'_> {
@@ -86,7 +119,11 @@ impl std::fmt::Display for WithSource<'_> {
     }
 }
 
-impl std::error::Error for WithSource<'_> {}
+impl std::error::Error for WithSource<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.causes.as_deref().map(|c| c as _)
+    }
+}
 
 impl Diagnostic for WithSource<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
@@ -123,5 +160,32 @@ impl Diagnostic for WithSource<'_> {
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
         self.inner.diagnostic_source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+    #[error("failed to write `out`")]
+    #[diagnostic(code(test::write))]
+    struct WriteFailed {
+        #[source]
+        cause: std::io::Error,
+    }
+
+    #[test]
+    fn the_cause_chain_is_shown_and_escaped() {
+        let e = WriteFailed {
+            cause: std::io::Error::other("No space left on device \u{1b}]0;x\u{7}"),
+        };
+        let shown = render(&e, None, false);
+        assert!(shown.contains("No space left on device"), "{shown}");
+        assert!(shown.contains("\\u{1b}]0;x\\u{7}"), "{shown}");
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        let source = Source::new("a.exp", "x = 1\n");
+        let shown = render(&e, Some(&source), false);
+        assert!(shown.contains("No space left on device"), "{shown}");
     }
 }

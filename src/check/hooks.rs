@@ -273,22 +273,18 @@ impl HookCx<'_, '_> {
         }
         let value_span = value.span;
         let value = self.scalar(value, errors)?;
-        // A number written as the rate is checked now; a computed one when the hook runs
-        // (`run::hooks::BadLr`), where a schedule may reach 0.
+        // A number written as the rate is checked now, a computed one when the hook runs
+        // (`run::hooks::BadLr`). 0 is allowed: it freezes one model (a GAN's
+        // discriminator), and schedules decay to it.
         if let Some(v) = constant(&value) {
-            if !(v.is_finite() && v > 0.0) {
-                let label = if v < 0.0 {
-                    format!("{v} would train by gradient ascent")
-                } else {
-                    "0 would stop every update".to_string()
-                };
+            if v < 0.0 {
                 errors.push(
                     CheckError::invalid(
-                        "a learning rate must be a number above 0".into(),
-                        label,
+                        "a learning rate cannot be negative".into(),
+                        format!("{v} would train by gradient ascent"),
                         value_span,
                     )
-                    .with_help("e.g. `opt.lr = 1e-4`"),
+                    .with_help("e.g. `opt.lr = 1e-4`; `opt.lr = 0` pauses its updates"),
                 );
                 return None;
             }

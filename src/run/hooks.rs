@@ -12,8 +12,9 @@ use crate::source::Span;
 
 /// A learning rate a hook computed that no optimizer can train with: not finite, or below 0
 /// (`opt.lr = -1` would train by gradient ascent without a word). It is not applied; the
-/// loop stops with the hook's span. 0 is allowed: schedules decay to it (Keras'
-/// `CosineDecay` with its default `alpha = 0` ends there), and it only pauses updates.
+/// loop stops with the hook's span. 0 is allowed: it freezes a model (a GAN's
+/// discriminator), and schedules decay to it (Keras' `CosineDecay` with its default
+/// `alpha = 0` ends there).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BadLr {
     pub optimizer: usize,

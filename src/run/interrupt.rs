@@ -34,7 +34,7 @@ pub fn install() {
             term: Arc::new(AtomicBool::new(false)),
             hup: Arc::new(AtomicBool::new(false)),
         };
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")] // `__errno_location` is glibc's and musl's
         {
             // First, so that the terminal is let go of before anything else runs.
             // SAFETY: the action only calls open, isatty, dup2 and close, which are
@@ -62,7 +62,7 @@ pub fn install() {
 /// Points standard output and error at /dev/null where they are a terminal that hung up.
 /// A hung-up terminal is a character device on which `isatty` fails with EIO; a live one
 /// (`kill -HUP` from another shell) is left alone, and so are files and pipes.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn detach_terminal() {
     // SAFETY: plain system calls on file descriptors, and errno saved and restored for the
     // code this handler interrupted; a failure leaves things as they were.

@@ -1,7 +1,7 @@
-//! A learning rate set by a hook: a number written as the rate must be above 0 (`expr check`
-//! says so); a computed one is checked each time the hook runs, and a negative or non-finite
-//! value stops the run with the hook's line, a `failed` record and exit 1, instead of
-//! training by gradient ascent without a word.
+//! A learning rate set by a hook: a negative number written as the rate is refused by
+//! `expr check`; a computed one is checked each time the hook runs, and a negative or
+//! non-finite value stops the run with the hook's line, a `failed` record and exit 1,
+//! instead of training by gradient ascent without a word. 0 is a rate (it freezes a model).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -69,22 +69,33 @@ fn a_negative_rate_written_in_a_hook_is_refused_by_check() {
     for out in [&check, &run] {
         let err = stderr(out);
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("a learning rate must be a number above 0"),
-            "{err}"
-        );
+        assert!(err.contains("a learning rate cannot be negative"), "{err}");
         assert!(err.contains("-1 would train by gradient ascent"), "{err}");
     }
     assert!(!dir.path().join("runs").exists(), "nothing ran");
 }
 
 #[test]
-fn a_zero_rate_written_in_a_step_hook_is_refused_by_check() {
+fn a_negative_rate_written_in_a_step_or_every_n_steps_hook_is_refused_by_check() {
+    for hook in [
+        "on step {\n  lr = -1e-3\n}\n",
+        "on every 4 steps {\n  opt.lr = -(2e-3)\n}\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (check, _) = check_and_run(dir.path(), hook);
+        let err = stderr(&check);
+        assert_eq!(check.status.code(), Some(2), "{hook}: {err}");
+        assert!(err.contains("would train by gradient ascent"), "{err}");
+    }
+}
+
+#[test]
+fn a_zero_rate_written_in_a_hook_freezes_the_model_and_trains_on() {
     let dir = tempfile::tempdir().unwrap();
-    let (check, _) = check_and_run(dir.path(), "on step {\n  lr = 0\n}\n");
-    let err = stderr(&check);
-    assert_eq!(check.status.code(), Some(2), "{err}");
-    assert!(err.contains("0 would stop every update"), "{err}");
+    let (check, run) = check_and_run(dir.path(), "on epoch_start {\n  opt.lr = 0\n}\n");
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(matches!(the_record(dir.path()).status, Status::Completed));
 }
 
 #[test]

@@ -9,11 +9,14 @@ mod examples;
 mod idx;
 mod mnist;
 mod pipeline;
+pub mod preflight;
 
 pub use download::{download_verified, DownloadLimits};
 pub use error::{DataError, DataResult, DownloadError};
 pub use examples::{load_idx_pair, Examples};
-pub use idx::{read_idx_images, read_idx_labels, IMAGES_MAGIC, LABELS_MAGIC};
+pub use idx::{
+    read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
+};
 pub use mnist::{
     data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
     MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,

@@ -1,7 +1,7 @@
 //! From a file on disk to a checked experiment: read, parse, check. Errors come
 //! back as rendered-ready diagnostics with their source.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 
@@ -70,7 +70,33 @@ pub fn parse_source(source: Source) -> Result<(Source, ast::File), FrontendError
 pub fn load(path: &Path) -> Result<(Source, Experiment), FrontendError> {
     let (source, file) = parse_path(path)?;
     match check::check(&file) {
-        Ok(exp) => Ok((source, exp)),
+        Ok(mut exp) => {
+            let errors = locate(&mut exp, path);
+            if errors.is_empty() {
+                Ok((source, exp))
+            } else {
+                Err(FrontendError::Check(source, errors))
+            }
+        }
         Err(errors) => Err(FrontendError::Check(source, errors)),
     }
+}
+
+/// The folder an experiment's relative paths are read from: its file's own folder, made
+/// absolute, so that `expr run some/dir/e.exp` reads the same data from anywhere and the
+/// run record says where the data was.
+pub fn base_folder(path: &Path) -> PathBuf {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+/// Resolves the paths `exp` reads against the folder of its file at `path`, then checks
+/// those files as far as their headers (`data::preflight`): a missing file or a header
+/// that does not fit the declaration is a diagnostic before anything runs.
+pub fn locate(exp: &mut Experiment, path: &Path) -> Vec<check::CheckError> {
+    exp.resolve_paths(&base_folder(path));
+    crate::data::preflight::check_files(exp)
 }

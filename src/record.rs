@@ -32,6 +32,9 @@ pub struct Provenance {
     pub overrides: Vec<String>,
     /// The id of the run being re-run.
     pub rerun_of: Option<String>,
+    /// The folder the experiment's relative paths were resolved against (its file's
+    /// folder), absolute; `None` for an experiment given as text.
+    pub data_base: Option<PathBuf>,
 }
 
 impl Provenance {
@@ -43,6 +46,7 @@ impl Provenance {
             resolved: Some(resolved.to_string()),
             overrides,
             rerun_of: None,
+            data_base: Some(crate::frontend::base_folder(path)),
         }
     }
 }
@@ -82,6 +86,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         workdir: std::env::current_dir()
             .ok()
             .map(|d| d.display().to_string()),
+        data_base: prov.data_base.as_ref().map(|d| d.display().to_string()),
         git: provenance::git_info(&git_dir),
         data: provenance::data_files(exp),
         versions: provenance::versions(),

@@ -25,6 +25,7 @@ pub fn check_data(
         shuffle: None,
         batch: 32,
         span,
+        file_spans: Vec::new(),
     };
     let Some((source, transforms)) = pipeline.split_first() else {
         return data;
@@ -138,11 +139,12 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
             let (rows, cols) = args.pair("shape", errors);
             data.element_shape = vec![rows, cols];
             data.classes = args.count("classes", errors);
-            if let (Some((images, _)), Some((labels, _))) = (images, labels) {
+            if let (Some((images, images_span)), Some((labels, labels_span))) = (images, labels) {
                 data.source = DataSource::Idx {
                     images: PathBuf::from(images),
                     labels: PathBuf::from(labels),
                 };
+                data.file_spans = vec![images_span, labels_span];
             }
         }
     }

@@ -74,12 +74,54 @@ pub struct DataSet {
     pub shuffle: Option<usize>,
     pub batch: usize,
     pub span: Span,
+    /// The strings naming the source's files, in `DataSource::files` order, for
+    /// diagnostics about the files themselves.
+    pub file_spans: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
     Mnist { train: bool },
     Idx { images: PathBuf, labels: PathBuf },
+}
+
+impl DataSource {
+    /// The files the source names, as written (or as resolved by
+    /// [`Experiment::resolve_paths`]).
+    pub fn files(&self) -> Vec<&PathBuf> {
+        match self {
+            DataSource::Mnist { .. } => Vec::new(),
+            DataSource::Idx { images, labels } => vec![images, labels],
+        }
+    }
+
+    fn files_mut(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            DataSource::Mnist { .. } => Vec::new(),
+            DataSource::Idx { images, labels } => vec![images, labels],
+        }
+    }
+}
+
+impl Experiment {
+    /// Makes every relative path the experiment reads (data files, `load(from = ...)`)
+    /// relative to `base`, the folder of the `.exp` file, so that `expr run dir/e.exp`
+    /// reads the same files from any working directory. Absolute paths are kept.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for data in &mut self.datasets {
+            data.source.files_mut().into_iter().for_each(rebase);
+        }
+        for action in &mut self.before {
+            if let Action::Load { path, .. } = action {
+                rebase(path);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -33,8 +33,9 @@ const MAX_IDX_BYTES: u64 = 16 << 30;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-#[derive(Clone, Copy)]
-enum IdxKind {
+/// Which of a data set's two IDX files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
     Images,
     Labels,
 }
@@ -47,7 +48,7 @@ impl IdxKind {
         }
     }
 
-    fn what(self) -> &'static str {
+    pub fn what(self) -> &'static str {
         match self {
             IdxKind::Images => "an IDX image file",
             IdxKind::Labels => "an IDX label file",
@@ -63,7 +64,7 @@ struct Idx {
 
 /// Reads an IDX image file: an `(n, features)` array and the shape of one element (`[28, 28]`).
 pub fn read_idx_images(path: &Path) -> DataResult<(Array2<u8>, Vec<usize>)> {
-    let Idx { dims, body } = read_idx(path, IdxKind::Images)?;
+    let Idx { dims, body } = read_idx(path, IdxKind::Images, Extent::Everything)?;
     let element_shape = dims[1..].to_vec();
     let features = element_shape.iter().product();
     match Array2::from_shape_vec((dims[0], features), body) {
@@ -74,11 +75,26 @@ pub fn read_idx_images(path: &Path) -> DataResult<(Array2<u8>, Vec<usize>)> {
 
 /// Reads an IDX label file: one byte per example.
 pub fn read_idx_labels(path: &Path) -> DataResult<Array1<u8>> {
-    let Idx { body, .. } = read_idx(path, IdxKind::Labels)?;
+    let Idx { body, .. } = read_idx(path, IdxKind::Labels, Extent::Everything)?;
     Ok(Array1::from_vec(body))
 }
 
-fn read_idx(path: &Path, kind: IdxKind) -> DataResult<Idx> {
+/// The dimensions an IDX file's header declares (`[60000, 28, 28]`), checked as far as
+/// the header allows without reading the elements: the file is a regular file, its magic
+/// number is `kind`'s, no dimension is 0, and the elements fit in the file (exactly, for
+/// a raw file). What `expr check` verifies before anything trains.
+pub fn read_idx_dims(path: &Path, kind: IdxKind) -> DataResult<Vec<usize>> {
+    read_idx(path, kind, Extent::Header).map(|idx| idx.dims)
+}
+
+/// How much of an IDX file to read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    Header,
+    Everything,
+}
+
+fn read_idx(path: &Path, kind: IdxKind, read: Extent) -> DataResult<Idx> {
     let io_err = |source: io::Error| DataError::Io {
         path: path.to_path_buf(),
         source,
@@ -114,9 +130,10 @@ fn read_idx(path: &Path, kind: IdxKind) -> DataResult<Idx> {
             path,
             kind,
             Container::Gzip { limit },
+            read,
         )
     } else {
-        decode(reader, path, kind, Container::Raw { file_len })
+        decode(reader, path, kind, Container::Raw { file_len }, read)
     }
 }
 
@@ -133,6 +150,7 @@ fn decode(
     path: &Path,
     kind: IdxKind,
     container: Container,
+    read: Extent,
 ) -> DataResult<Idx> {
     let read_err = |source: io::Error| match container {
         Container::Raw { .. } => DataError::Io {
@@ -212,6 +230,12 @@ fn decode(
             path: path.to_path_buf(),
             claimed,
             limit: usize::MAX as u64,
+        });
+    }
+    if read == Extent::Header {
+        return Ok(Idx {
+            dims: dims.into_iter().map(|d| d as usize).collect(),
+            body: Vec::new(),
         });
     }
 

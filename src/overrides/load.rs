@@ -35,7 +35,8 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadErro
         (applied.text, applied.values)
     };
     let source = Source::new(path, resolved.as_str());
-    let experiment = check_source(source).map_err(|e| blame_command_line(e, &values))?;
+    let experiment =
+        check_source(source, Some(path)).map_err(|e| blame_command_line(e, &values))?;
     Ok(Loaded {
         experiment,
         provenance: Provenance::of_file(
@@ -74,14 +75,23 @@ fn blame_command_line(error: LoadError, values: &[SetValue]) -> LoadError {
 /// Parses and checks a text that is not a file of its own (a run record's `source.resolved`),
 /// naming it `name` in diagnostics.
 pub fn load_text(name: &str, text: &str) -> Result<Experiment, LoadError> {
-    check_source(Source::new(name, text))
+    check_source(Source::new(name, text), None)
 }
 
-fn check_source(source: Source) -> Result<Experiment, LoadError> {
+/// Parses and checks `source`; for a file (`path`), also resolves its relative paths
+/// against the file's folder and checks the files it reads (`frontend::locate`).
+fn check_source(source: Source, path: Option<&Path>) -> Result<Experiment, LoadError> {
     let (source, file) =
         frontend::parse_source(source).map_err(|e| LoadError::Frontend(Box::new(e)))?;
-    check::check(&file)
-        .map_err(|errors| LoadError::Frontend(Box::new(FrontendError::Check(source, errors))))
+    let fail = |source, errors| LoadError::Frontend(Box::new(FrontendError::Check(source, errors)));
+    let mut experiment = check::check(&file).map_err(|errors| fail(source.clone(), errors))?;
+    if let Some(path) = path {
+        let errors = frontend::locate(&mut experiment, path);
+        if !errors.is_empty() {
+            return Err(fail(source, errors));
+        }
+    }
+    Ok(experiment)
 }
 
 /// A recorded experiment, checked again and ready to run.
@@ -115,12 +125,18 @@ pub fn load_recorded(path: &Path) -> Result<Recorded, SourceError> {
     let mut experiment = load_text(&name, &text).map_err(SourceError::Load)?;
     // The same threads as the record: a rerun repeats how it ran, a resume continues it.
     experiment.threads = Some(record.threads);
+    // The same files as the run read, wherever this runs from.
+    let base = record::verify::data_base(&record);
+    if let Some(base) = &base {
+        experiment.resolve_paths(base);
+    }
     let provenance = Provenance {
         path: record.source.path.as_ref().map(PathBuf::from),
         file_sha256: record.source.sha256.clone(),
         resolved: Some(text),
         overrides: record.overrides.clone(),
         rerun_of: None,
+        data_base: base,
     };
     Ok(Recorded {
         experiment,

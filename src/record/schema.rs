@@ -34,6 +34,10 @@ pub struct RunRecord {
     /// from there, and `--resume` reads them from there too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// The folder the experiment's relative paths were read from, absolute: the `.exp`
+    /// file's folder. Records written before it existed read them from `workdir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_base: Option<String>,
     #[serde(default)]
     pub git: Option<GitInfo>,
     #[serde(default)]

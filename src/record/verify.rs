@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::provenance::{data_files, sha256_bytes};
 use super::schema::RunRecord;
 use super::RecordError;
-use crate::check::plan::{DataSource, Experiment};
+use crate::check::plan::Experiment;
 
 /// Checks `source.resolved` against `source.resolved_sha256`, or, in a record without
 /// overrides, against `source.sha256` (the file's, which is then the same text).
@@ -47,22 +47,22 @@ pub fn source(record: &RunRecord, path: &Path) -> Result<(), RecordError> {
     })
 }
 
-/// Makes the experiment's relative data paths relative to the directory the run started in
-/// (`workdir`), as the original run read them, wherever `--resume` is run from.
+/// The folder the run read its relative paths from: the experiment file's (`data_base`),
+/// or, for a record written before that field, the directory it started in (`workdir`).
+/// `None` for a record with neither: the current directory, as then.
+pub fn data_base(record: &RunRecord) -> Option<PathBuf> {
+    record
+        .data_base
+        .as_deref()
+        .or(record.workdir.as_deref())
+        .map(PathBuf::from)
+}
+
+/// Makes the experiment's relative paths relative to the folder the original run read
+/// them from ([`data_base`]), wherever `--resume` is run from.
 pub fn resolve_data(exp: &mut Experiment, record: &RunRecord) {
-    let Some(base) = record.workdir.as_deref().map(PathBuf::from) else {
-        return; // an older record: the current directory, as before
-    };
-    let rebase = |p: &mut PathBuf| {
-        if p.is_relative() {
-            *p = base.join(&*p);
-        }
-    };
-    for d in &mut exp.datasets {
-        if let DataSource::Idx { images, labels } = &mut d.source {
-            rebase(images);
-            rebase(labels);
-        }
+    if let Some(base) = data_base(record) {
+        exp.resolve_paths(&base);
     }
 }
 

@@ -1,0 +1,161 @@
+//! What `expr check` (and `expr run`, before anything is created) verifies of the files an
+//! experiment reads: each exists and is a file, each IDX header is sound, images and labels
+//! count the same examples, and an element holds as many values as the declaration says.
+//! Only headers are read, so this takes milliseconds even for large data sets; the full
+//! read at run time checks the rest (the elements themselves, gzip's checksum, labels
+//! within the classes).
+
+use miette::Diagnostic;
+
+use super::error::DataError;
+use super::idx::{read_idx_dims, IdxKind};
+use crate::check::plan::{Action, DataSet, DataSource, Experiment};
+use crate::check::CheckError;
+use crate::source::Span;
+
+/// Every problem with the files `exp` names, as diagnostics on the strings naming them.
+/// `exp`'s paths are the ones that will be read (see `Experiment::resolve_paths`).
+pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
+    let mut errors = Vec::new();
+    for data in &exp.datasets {
+        if let DataSource::Idx { images, labels } = &data.source {
+            let [images_span, labels_span] = spans(data);
+            let images_dims = header(images, IdxKind::Images, images_span, &mut errors);
+            let labels_dims = header(labels, IdxKind::Labels, labels_span, &mut errors);
+            if let (Some(i), Some(l)) = (images_dims, labels_dims) {
+                compare(data, &i, &l, [images_span, labels_span], &mut errors);
+            }
+        }
+    }
+    for action in &exp.before {
+        if let Action::Load { path, span, .. } = action {
+            if let Err(refused) = crate::files::open_regular(path, u64::MAX) {
+                errors.push(file_error(
+                    format!("cannot read the model file `{}`: {refused}", path.display()),
+                    refused.io_kind(),
+                    *span,
+                    "a model saved by `save(...)` (safetensors), or by PyTorch's `safetensors.torch.save_file`",
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// The spans of the images and labels strings; the whole declaration where a plan was
+/// built without them.
+fn spans(data: &DataSet) -> [Span; 2] {
+    match data.file_spans.as_slice() {
+        [images, labels] => [*images, *labels],
+        _ => [data.span, data.span],
+    }
+}
+
+/// The dimensions in the header of `path`, or a diagnostic on `span`.
+fn header(
+    path: &std::path::Path,
+    kind: IdxKind,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<Vec<usize>> {
+    match read_idx_dims(path, kind) {
+        Ok(dims) => Some(dims),
+        Err(DataError::MissingFile { .. }) => {
+            errors.push(file_error(
+                format!("cannot find {} `{}`", kind.what(), path.display()),
+                Some(std::io::ErrorKind::NotFound),
+                span,
+                "",
+            ));
+            None
+        }
+        Err(e) => {
+            let help = e.help().map(|h| h.to_string());
+            let mut error = CheckError::invalid(e.to_string(), "this file".into(), span);
+            error.code = "data_file";
+            error.help = help;
+            errors.push(error);
+            None
+        }
+    }
+}
+
+/// A file that cannot be read: where relative paths are read from, in the help.
+fn file_error(
+    title: String,
+    kind: Option<std::io::ErrorKind>,
+    span: Span,
+    what_to_give: &str,
+) -> CheckError {
+    let label = match kind {
+        Some(std::io::ErrorKind::NotFound) => "no such file",
+        Some(std::io::ErrorKind::PermissionDenied) => "not readable",
+        _ => "not a file that can be read",
+    };
+    let mut help =
+        "a relative path is read from the folder of the `.exp` file, wherever `expr` runs"
+            .to_string();
+    if !what_to_give.is_empty() {
+        help = format!("give {what_to_give}; {help}");
+    }
+    let mut error = CheckError::invalid(title, label.into(), span);
+    error.code = "data_file";
+    error.help = Some(help);
+    error
+}
+
+/// Images and labels must count the same examples, and an image must hold the values the
+/// declaration promises (the product of `shape`, which later transforms keep).
+fn compare(
+    data: &DataSet,
+    images: &[usize],
+    labels: &[usize],
+    [images_span, labels_span]: [Span; 2],
+    errors: &mut Vec<CheckError>,
+) {
+    let (image_count, label_count) = (images[0], labels[0]);
+    if image_count != label_count {
+        let mut error = CheckError::invalid(
+            format!(
+                "data `{}` has {image_count} images but {label_count} labels",
+                data.name
+            ),
+            format!("{label_count} labels"),
+            labels_span,
+        )
+        .with_related(images_span, format!("{image_count} images"));
+        error.code = "data_file";
+        error.help = Some("give the label file that belongs to these images".into());
+        errors.push(error);
+    }
+    let found: usize = images[1..].iter().product();
+    let declared: usize = data.element_shape.iter().product();
+    if found != declared {
+        let mut error = CheckError::invalid(
+            format!(
+                "data `{}`: each image in the file has {found} values ({}), the declaration {declared}",
+                data.name,
+                dims_text(&images[1..])
+            ),
+            format!("images of {}", dims_text(&images[1..])),
+            images_span,
+        );
+        error.code = "data_file";
+        error.help = Some(format!(
+            "declare `shape = ({})` to match the file",
+            images[1..]
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        errors.push(error);
+    }
+}
+
+fn dims_text(dims: &[usize]) -> String {
+    dims.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("×")
+}

@@ -105,15 +105,29 @@ fn a_model_loaded_from_a_fifo_a_device_or_a_huge_file_is_refused() {
         .unwrap()
         .set_len(24 << 30)
         .unwrap();
+    // A FIFO or a device is caught by the check before the run (exit 2); a regular file
+    // too large for the model, when the run reads it (exit 1). Neither is read.
     let cases = [
-        (fifo.display().to_string(), "FIFO"),
-        ("/dev/zero".to_string(), "character device"),
+        (
+            fifo.display().to_string(),
+            "FIFO",
+            2,
+            "expr::check::data_file",
+        ),
+        (
+            "/dev/zero".to_string(),
+            "character device",
+            2,
+            "expr::check::data_file",
+        ),
         (
             huge.display().to_string(),
             "25769803776 bytes, more than the",
+            1,
+            "expr::output::read_refused",
         ),
     ];
-    for (from, what) in cases {
+    for (from, what, code, diagnostic) in cases {
         let file = experiment(
             dir.path(),
             &format!("before {{\n  load(net, from = \"{from}\")\n}}\n"),
@@ -123,9 +137,9 @@ fn a_model_loaded_from_a_fifo_a_device_or_a_huge_file_is_refused() {
             &["run", "--no-progress", file.to_str().unwrap()],
         );
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{from}: {err}");
+        assert_eq!(out.status.code(), Some(code), "{from}: {err}");
         assert!(err.contains(what) && err.contains(&from), "{from}: {err}");
-        assert!(err.contains("expr::output::read_refused"), "{from}: {err}");
+        assert!(err.contains(diagnostic), "{from}: {err}");
     }
 }
 
@@ -140,19 +154,31 @@ fn idx_data_that_is_a_fifo_or_a_directory_is_refused_at_once() {
         let images = dir.path().join("train-images-idx3-ubyte");
         std::fs::remove_file(&images).unwrap();
         make(&images);
+        // `expr run` checks the files before anything is created: exit 2, at the string.
         let out = expr_in(
             dir.path(),
             &["run", "--no-progress", file.to_str().unwrap()],
         );
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(
             err.contains(what) && err.contains("train-images-idx3-ubyte"),
             "{err}"
         );
-        // Said as what it is, with a fix that fits: not a disk to check.
-        assert!(err.contains("expr::data::not_a_data_file"), "{err}");
+        assert!(err.contains("expr::check::data_file"), "{err}");
         assert!(err.contains("cannot read an IDX image file"), "{err}");
-        assert!(!err.contains("disk is not full"), "{err}");
+        assert!(!dir.path().join("runs").exists());
+        // The reader itself refuses it too, said as what it is, with a fix that fits: not
+        // a disk to check.
+        let labels = dir.path().join("train-labels-idx1-ubyte");
+        let refused = expr::data::load_idx_pair(&images, &labels).unwrap_err();
+        assert!(
+            matches!(refused, expr::data::DataError::NotAFile { .. }),
+            "{refused:?}"
+        );
+        let shown = expr::report::render(&refused, None, false);
+        assert!(shown.contains("expr::data::not_a_data_file"), "{shown}");
+        assert!(shown.contains(what), "{shown}");
+        assert!(!shown.contains("disk is not full"), "{shown}");
     }
 }

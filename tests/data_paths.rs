@@ -220,3 +220,41 @@ fn several_file_problems_are_reported_together() {
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(err.matches("expr::check::data_file").count(), 2, "{err}");
 }
+
+#[test]
+fn rerun_reads_the_run_s_files_and_an_older_record_reads_them_from_its_workdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = relative_experiment(dir.path(), |t| t);
+    let exps = file.parent().unwrap().to_path_buf();
+    let out = expr_in(
+        &exps,
+        &["run", "--no-progress", "--epochs", "1", "small.exp"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = expr::record::find_all(&exps.join("runs"));
+    let record_path = records[0].0.join("run.yaml");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let rerun = |what: &str| {
+        let out = expr_in(
+            elsewhere.path(),
+            &[
+                "run",
+                "--no-progress",
+                "--rerun",
+                record_path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{what}: {}", stderr(&out));
+    };
+    rerun("with data_base");
+    // A record from before `data_base`: relative paths were read from `workdir`.
+    let text = std::fs::read_to_string(&record_path).unwrap();
+    assert!(text.contains("data_base:"), "{text}");
+    let mut older = String::new();
+    for line in text.lines().filter(|l| !l.starts_with("data_base:")) {
+        older.push_str(line);
+        older.push('\n');
+    }
+    std::fs::write(&record_path, older).unwrap();
+    rerun("with workdir only");
+}

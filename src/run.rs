@@ -5,7 +5,7 @@
 
 mod after;
 pub mod checkpoint;
-mod examples;
+pub mod examples;
 pub mod grid;
 pub mod hooks;
 pub mod interrupt;

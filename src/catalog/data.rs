@@ -1,5 +1,6 @@
 //! Data pipelines: a source, then transforms applied left to right to each example.
 
+use super::layers::param;
 use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 
 /// What starts a pipeline.
@@ -12,7 +13,11 @@ pub enum Source {
 /// A step of a pipeline after its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transform {
+    Take,
+    Skip,
+    Split,
     Scale,
+    Normalize,
     ChannelAxis,
     Reshape,
     OneHot,
@@ -33,7 +38,11 @@ impl Catalogued for Source {
 
 impl Catalogued for Transform {
     const ALL: &'static [Self] = &[
+        Transform::Take,
+        Transform::Skip,
+        Transform::Split,
         Transform::Scale,
+        Transform::Normalize,
         Transform::ChannelAxis,
         Transform::Reshape,
         Transform::OneHot,
@@ -43,7 +52,11 @@ impl Catalogued for Transform {
 
     fn entry(self) -> &'static Entry {
         match self {
+            Transform::Take => &TAKE,
+            Transform::Skip => &SKIP,
+            Transform::Split => &SPLIT,
             Transform::Scale => &SCALE,
+            Transform::Normalize => &NORMALIZE,
             Transform::ChannelAxis => &CHANNEL_AXIS,
             Transform::Reshape => &RESHAPE,
             Transform::OneHot => &ONE_HOT,
@@ -107,6 +120,49 @@ static IDX: Entry = entry(
     ],
     None,
     "images and labels read from IDX files, MNIST's format",
+);
+
+static TAKE: Entry = entry(
+    "take",
+    Kind::Transform,
+    &[required("count", COUNT, Value::Count(1))],
+    None,
+    "the first `count` examples (all of them, if there are fewer), as tf.data's `take`",
+);
+
+static SKIP: Entry = entry(
+    "skip",
+    Kind::Transform,
+    &[required("count", COUNT, Value::Count(1))],
+    None,
+    "every example after the first `count`, as tf.data's `skip`",
+);
+
+static SPLIT: Entry = entry(
+    "split",
+    Kind::Transform,
+    &[
+        required("fraction", Type::Fraction, Value::Number(0.8)),
+        param(
+            "part",
+            Type::Name(&["left", "right"]),
+            Default::Is(Value::Name("left")),
+        ),
+        param("shuffle", Type::Bool, Default::Is(Value::Bool(false))),
+    ],
+    None,
+    "the first `round(fraction * n)` examples (`part = left`) or the rest (`right`), as `keras.utils.split_dataset`; with `shuffle = true` the examples are first permuted by the experiment's seed, the same permutation for both parts",
+);
+
+static NORMALIZE: Entry = entry(
+    "normalize",
+    Kind::Transform,
+    &[
+        required("mean", Type::Number, Value::Number(0.0)),
+        required("std", Type::Positive, Value::Number(1.0)),
+    ],
+    Some("Normalization"),
+    "each value becomes `(value - mean) / std`, after the scalings before it",
 );
 
 static SCALE: Entry = entry(

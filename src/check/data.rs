@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::call::CallArgs;
 use super::error::CheckError;
-use super::plan::{DataSet, DataSource};
+use super::plan::{DataSet, DataSource, Subset};
 use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
@@ -19,6 +19,8 @@ pub fn check_data(
         name: name.name.clone(),
         source: DataSource::Mnist { train: true },
         scale: 1.0,
+        shift: 0.0,
+        subsets: Vec::new(),
         element_shape: vec![28, 28],
         classes: 10,
         one_hot: false,
@@ -32,6 +34,7 @@ pub fn check_data(
     };
     read_source(source, &mut data, errors);
     let mut batch_span: Option<Span> = None;
+    let mut shuffle_span: Option<Span> = None;
     for call in transforms {
         let op = call.name.name.as_str();
         if let Some(after) = batch_span {
@@ -62,10 +65,62 @@ pub fn check_data(
             continue;
         };
         let read = |errors: &mut Vec<CheckError>| CallArgs::read(call, transform.entry(), errors);
+        let selects = matches!(
+            transform,
+            Transform::Take | Transform::Skip | Transform::Split
+        );
+        if let (true, Some(shuffled)) = (selects, shuffle_span) {
+            errors.push(
+                CheckError::misplaced(
+                    format!("`{op}` comes after `shuffle`"),
+                    "after shuffling".into(),
+                    call.span,
+                    "select examples before shuffling, so that each epoch sees the same ones: move it before `shuffle(...)`",
+                )
+                .with_related(shuffled, "shuffled here"),
+            );
+        }
         match transform {
+            Transform::Take => data
+                .subsets
+                .push(Subset::Take(read(errors).count("count", errors))),
+            Transform::Skip => data
+                .subsets
+                .push(Subset::Skip(read(errors).count("count", errors))),
+            Transform::Split => {
+                let args = read(errors);
+                let fraction = args.number("fraction", errors);
+                let right = args.name("part", errors) == "right";
+                let shuffle = args.boolean("shuffle", errors);
+                if fraction == 0.0 {
+                    let span = args.get("fraction").map_or(call.span, |e| e.span);
+                    errors.push(
+                        CheckError::invalid(
+                            "`split(0)` leaves no example on the left".into(),
+                            "must be above 0".into(),
+                            span,
+                        )
+                        .with_help("e.g. `split(0.9)` keeps 90% on the left and 10% on the right"),
+                    );
+                }
+                data.subsets.push(Subset::Split {
+                    fraction,
+                    right,
+                    shuffle,
+                });
+            }
             Transform::Scale => {
                 // The factor applies on top of earlier scalings.
-                data.scale *= read(errors).number("factor", errors) as f32;
+                let factor = read(errors).number("factor", errors) as f32;
+                data.scale *= factor;
+                data.shift *= factor;
+            }
+            Transform::Normalize => {
+                let args = read(errors);
+                let mean = args.number("mean", errors) as f32;
+                let std = args.number("std", errors) as f32;
+                data.scale /= std;
+                data.shift = (data.shift - mean) / std;
             }
             Transform::ChannelAxis => {
                 read(errors);
@@ -77,7 +132,10 @@ pub fn check_data(
                 read(errors);
                 data.one_hot = true;
             }
-            Transform::Shuffle => data.shuffle = Some(read(errors).count("buffer", errors)),
+            Transform::Shuffle => {
+                data.shuffle = Some(read(errors).count("buffer", errors));
+                shuffle_span = Some(call.span);
+            }
             Transform::Batch => {
                 let args = read(errors);
                 if let Some(first) = batch_span {

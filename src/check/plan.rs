@@ -62,8 +62,13 @@ pub enum NonFinitePolicy {
 pub struct DataSet {
     pub name: String,
     pub source: DataSource,
-    /// Pixels are multiplied by this when a batch is built.
+    /// When a batch is built, each stored value becomes `value * scale + shift` (`scale`
+    /// and `normalize` fold into these two numbers).
     pub scale: f32,
+    pub shift: f32,
+    /// Which of the source's examples the data set keeps (`take`, `skip`, `split`), in
+    /// order; applied once, before any shuffling.
+    pub subsets: Vec<Subset>,
     /// Shape of one element after the transforms, e.g. `[1, 28, 28]`.
     pub element_shape: Vec<usize>,
     /// Number of label classes the source declares (10 for MNIST).
@@ -77,6 +82,24 @@ pub struct DataSet {
     /// The strings naming the source's files, in `DataSource::files` order, for
     /// diagnostics about the files themselves.
     pub file_spans: Vec<Span>,
+}
+
+/// A selection of examples, applied to the source's examples in file order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Subset {
+    /// The first n (all, if there are fewer).
+    Take(usize),
+    /// All but the first n.
+    Skip(usize),
+    /// The first `round(fraction * n)` examples (ties to even, as Keras), or (`right`) the
+    /// others; with `shuffle`,
+    /// after a permutation seeded by the experiment's seed, so that two data sets over the
+    /// same source with `left` and `right` share no example.
+    Split {
+        fraction: f64,
+        right: bool,
+        shuffle: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

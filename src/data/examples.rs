@@ -39,12 +39,13 @@ impl Examples {
         self.images.ncols()
     }
 
-    /// Writes `images[indices]` as `f32 * scale` into `out` (len = `indices.len() * features`).
+    /// Writes `images[indices]` as `f32 * scale + shift` into `out` (len = `indices.len() *
+    /// features`). With `shift` 0 the values are exactly `f32 * scale`.
     ///
     /// # Panics
     /// If `out` has the wrong length or an index is out of range: both are bugs of the
     /// caller, which sizes its batch buffer and draws indices from `0..len()`.
-    pub fn fill_batch(&self, indices: &[usize], scale: f32, out: &mut [f32]) {
+    pub fn fill_batch(&self, indices: &[usize], scale: f32, shift: f32, out: &mut [f32]) {
         use rayon::prelude::*;
 
         let features = self.features();
@@ -62,11 +63,11 @@ impl Examples {
         let per_task = (4096 / features).max(1);
         out.par_chunks_mut(features * per_task)
             .zip(indices.par_chunks(per_task))
-            .for_each(|(out, indices)| self.fill_rows(indices, scale, out));
+            .for_each(|(out, indices)| self.fill_rows(indices, scale, shift, out));
     }
 
     /// [`Examples::fill_batch`] for some of the batch's examples, in order.
-    fn fill_rows(&self, indices: &[usize], scale: f32, out: &mut [f32]) {
+    fn fill_rows(&self, indices: &[usize], scale: f32, shift: f32, out: &mut [f32]) {
         let features = self.features();
         for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
             let row = self.images.row(i);
@@ -75,12 +76,12 @@ impl Examples {
             match row.as_slice() {
                 Some(src) => {
                     for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = f32::from(s) * scale;
+                        *d = f32::from(s) * scale + shift;
                     }
                 }
                 None => {
                     for (d, &s) in dst.iter_mut().zip(row.iter()) {
-                        *d = f32::from(s) * scale;
+                        *d = f32::from(s) * scale + shift;
                     }
                 }
             }
@@ -91,6 +92,18 @@ impl Examples {
     pub fn fill_labels(&self, indices: &[usize], out: &mut Vec<usize>) {
         out.clear();
         out.extend(indices.iter().map(|&i| usize::from(self.labels[i])));
+    }
+
+    /// The examples at `indices`, in that order, as a data set of their own.
+    #[must_use]
+    pub fn select(&self, indices: &[usize]) -> Examples {
+        use ndarray::Axis;
+        Examples {
+            images: self.images.select(Axis(0), indices),
+            element_shape: self.element_shape.clone(),
+            labels: self.labels.select(Axis(0), indices),
+            source: self.source.clone(),
+        }
     }
 
     /// The number of classes, taken as the largest label plus one (0 when there are no labels).
@@ -137,7 +150,7 @@ mod tests {
     fn fill_batch_gathers_and_scales_rows_in_index_order() {
         let ex = tiny();
         let mut out = vec![f32::NAN; 6];
-        ex.fill_batch(&[2, 0], 0.5, &mut out);
+        ex.fill_batch(&[2, 0], 0.5, 0.0, &mut out);
         assert_eq!(out, [100.0, 50.0, 25.0, 0.0, 127.5, 5.0]);
     }
 
@@ -151,7 +164,7 @@ mod tests {
         };
         assert!(ex.images.row(1).as_slice().is_none());
         let mut out = vec![0.0; 3];
-        ex.fill_batch(&[1], 2.0, &mut out);
+        ex.fill_batch(&[1], 2.0, 0.0, &mut out);
         assert_eq!(out, [20.0, 24.0, 28.0]);
     }
 

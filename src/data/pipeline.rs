@@ -170,18 +170,18 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The examples at `indices`, pixels multiplied by `scale`, each element of
-    /// `element_shape`; one-hot labels of `one_hot_classes` classes when given.
+    /// The examples at `indices`, each stored value as `value * scale + shift`, each element
+    /// of `element_shape`; one-hot labels of `one_hot_classes` classes when given.
     pub fn gather(
         examples: &Examples,
         indices: &[usize],
-        scale: f32,
+        (scale, shift): (f32, f32),
         element_shape: &[usize],
         one_hot_classes: Option<usize>,
     ) -> Batch {
         let features: usize = element_shape.iter().product();
         let mut x = vec![0.0f32; indices.len() * features];
-        examples.fill_batch(indices, scale, &mut x);
+        examples.fill_batch(indices, scale, shift, &mut x);
         let mut labels = Vec::with_capacity(indices.len());
         examples.fill_labels(indices, &mut labels);
         let one_hot = one_hot_classes.map(|classes| one_hot(&labels, classes));

@@ -3,33 +3,106 @@
 
 use std::sync::Arc;
 
+use rand::SeedableRng;
+
 use super::RunError;
-use crate::check::plan::{DataSource, Experiment};
+use crate::check::plan::{DataSet, DataSource, Experiment, Subset};
 use crate::data::{self, Examples};
 
-/// Every data set of `exp`, by index; two over the same source share one copy in memory.
+/// A source and the selection made of it: what two data sets must share to share memory.
+type Selection = (DataSource, Vec<Subset>);
+
+/// Every data set of `exp`, by index. Each source is read once; two data sets over the same
+/// source and selection share one copy in memory.
 pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
-    let mut loaded: Vec<(DataSource, Arc<Examples>)> = Vec::new();
+    let mut sources: Vec<(DataSource, Arc<Examples>)> = Vec::new();
+    let mut selected: Vec<(Selection, Arc<Examples>)> = Vec::new();
     let mut out = Vec::new();
     for d in &exp.datasets {
-        // Two data sets over the same source share one copy in memory.
-        if let Some((_, e)) = loaded.iter().find(|(s, _)| *s == d.source) {
+        let key = (d.source.clone(), d.subsets.clone());
+        if let Some((_, e)) = selected.iter().find(|(k, _)| *k == key) {
             out.push(e.clone());
             continue;
         }
-        let examples = Arc::new(match &d.source {
-            DataSource::Mnist { train } => data::load_mnist(if *train {
-                data::Split::Train
-            } else {
-                data::Split::Test
-            })?,
-            DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
-        });
+        let source = match sources.iter().find(|(s, _)| *s == d.source) {
+            Some((_, e)) => e.clone(),
+            None => {
+                let e = Arc::new(match &d.source {
+                    DataSource::Mnist { train } => data::load_mnist(if *train {
+                        data::Split::Train
+                    } else {
+                        data::Split::Test
+                    })?,
+                    DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
+                });
+                sources.push((d.source.clone(), e.clone()));
+                e
+            }
+        };
+        let examples = select(&source, d, exp.seed)?;
         validate_for(&examples, d)?;
-        loaded.push((d.source.clone(), examples.clone()));
+        selected.push((key, examples.clone()));
         out.push(examples);
     }
     Ok(out)
+}
+
+/// The examples of `source` that `d`'s `take`, `skip` and `split` keep, in order.
+fn select(source: &Arc<Examples>, d: &DataSet, seed: u64) -> Result<Arc<Examples>, RunError> {
+    if d.subsets.is_empty() {
+        return Ok(source.clone());
+    }
+    let indices = subset_indices(source.len(), &d.subsets, seed);
+    if indices.is_empty() {
+        return Err(RunError::DataMismatch {
+            data: d.name.clone(),
+            problem: format!(
+                "no example of the {} in {} is left after `take`, `skip` and `split`",
+                source.len(),
+                source.source
+            ),
+            help: "keep at least one example: a smaller `skip`, a larger `take`, or another `split` fraction".into(),
+        });
+    }
+    Ok(Arc::new(source.select(&indices)))
+}
+
+/// The indices of `0..n` that `subsets` keep, in order. A shuffled `split` permutes with a
+/// generator seeded by the experiment's seed (and the position in the pipeline), so both
+/// parts of one source see the same permutation and share no example.
+pub fn subset_indices(n: usize, subsets: &[Subset], seed: u64) -> Vec<usize> {
+    let mut kept: Vec<usize> = (0..n).collect();
+    for (position, subset) in subsets.iter().enumerate() {
+        kept = match *subset {
+            Subset::Take(count) => kept.into_iter().take(count).collect(),
+            Subset::Skip(count) => kept.into_iter().skip(count).collect(),
+            Subset::Split {
+                fraction,
+                right,
+                shuffle,
+            } => {
+                if shuffle {
+                    // A stream of its own, apart from the shuffle and dropout streams.
+                    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                    rng.set_stream(0x5350_4c49_5400_0000 | position as u64);
+                    let order = data::shuffle_order(kept.len(), kept.len(), &mut rng);
+                    kept = order.into_iter().map(|i| kept[i]).collect();
+                }
+                // Keras' `split_dataset`: Python's `round(left_size * total_length)`, ties to
+                // even. fraction is in [0, 1), so the result is in [0, len].
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let left =
+                    ((fraction * kept.len() as f64).round_ties_even() as usize).min(kept.len());
+                if right {
+                    kept.split_off(left)
+                } else {
+                    kept.truncate(left);
+                    kept
+                }
+            }
+        };
+    }
+    kept
 }
 
 /// The files must hold what the declaration promised: element size and label range.
@@ -67,4 +140,53 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(fraction: f64, right: bool, shuffle: bool) -> Subset {
+        Subset::Split {
+            fraction,
+            right,
+            shuffle,
+        }
+    }
+
+    #[test]
+    fn take_and_skip_are_tf_data_s() {
+        assert_eq!(subset_indices(5, &[Subset::Take(3)], 0), [0, 1, 2]);
+        assert_eq!(subset_indices(5, &[Subset::Take(9)], 0), [0, 1, 2, 3, 4]);
+        assert_eq!(subset_indices(5, &[Subset::Skip(3)], 0), [3, 4]);
+        assert!(subset_indices(5, &[Subset::Skip(9)], 0).is_empty());
+        let both = [Subset::Skip(1), Subset::Take(2)];
+        assert_eq!(subset_indices(5, &both, 0), [1, 2]);
+    }
+
+    #[test]
+    fn split_rounds_as_keras_and_keeps_the_rest_on_the_right() {
+        // keras.utils.split_dataset(range(10), left_size=0.75): round(7.5) = 8 and 2;
+        // left_size=0.65: round(6.5) = 6 and 4 (Python rounds ties to even).
+        assert_eq!(subset_indices(10, &[split(0.75, false, false)], 0).len(), 8);
+        assert_eq!(subset_indices(10, &[split(0.75, true, false)], 0), [8, 9]);
+        assert_eq!(subset_indices(10, &[split(0.65, false, false)], 0).len(), 6);
+        assert_eq!(
+            subset_indices(1000, &[split(0.8, false, false)], 0).len(),
+            800
+        );
+    }
+
+    #[test]
+    fn shuffled_parts_are_disjoint_cover_everything_and_follow_the_seed() {
+        let left = subset_indices(100, &[split(0.8, false, true)], 42);
+        let right = subset_indices(100, &[split(0.8, true, true)], 42);
+        assert_eq!((left.len(), right.len()), (80, 20));
+        let mut all: Vec<usize> = left.iter().chain(&right).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_ne!(left, (0..80).collect::<Vec<_>>(), "permuted");
+        assert_eq!(left, subset_indices(100, &[split(0.8, false, true)], 42));
+        assert_ne!(left, subset_indices(100, &[split(0.8, false, true)], 43));
+    }
 }

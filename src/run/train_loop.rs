@@ -282,7 +282,7 @@ impl<'a> Loop<'a> {
             let batch = Batch::gather(
                 &examples,
                 indices,
-                data.scale,
+                (data.scale, data.shift),
                 &data.element_shape,
                 data.one_hot.then_some(data.classes),
             );

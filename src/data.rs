@@ -3,6 +3,7 @@
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
 
+pub mod augment;
 mod download;
 mod error;
 mod examples;

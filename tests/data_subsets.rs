@@ -127,13 +127,20 @@ fn normalize_matches_pytorch_s_normalize() {
         labels: ndarray::Array1::from_vec(vec![0u8]),
         source: "bytes".into(),
     };
-    let batch = Batch::gather(&examples, &[0], (data.scale, data.shift), &[4], None);
+    let batch = Batch::gather(&examples, &[0], (data.scale, data.shift), &[4], None, None);
     for (ours, theirs) in batch.x.iter().zip(pytorch) {
         assert!((ours - theirs).abs() < 2e-6, "{:?} vs {pytorch:?}", batch.x);
     }
     // Without normalize, the values are exactly the scaled bytes, as before.
     let plain = &exp.datasets[1];
-    let batch = Batch::gather(&examples, &[0], (plain.scale, plain.shift), &[4], None);
+    let batch = Batch::gather(
+        &examples,
+        &[0],
+        (plain.scale, plain.shift),
+        &[4],
+        None,
+        None,
+    );
     assert_eq!(batch.x, [0.0, 1.0, 128.0, 255.0]);
 }
 

@@ -18,6 +18,9 @@ pub enum Transform {
     Split,
     Scale,
     Normalize,
+    RandomFlip,
+    RandomTranslate,
+    RandomNoise,
     ChannelAxis,
     Reshape,
     OneHot,
@@ -43,6 +46,9 @@ impl Catalogued for Transform {
         Transform::Split,
         Transform::Scale,
         Transform::Normalize,
+        Transform::RandomFlip,
+        Transform::RandomTranslate,
+        Transform::RandomNoise,
         Transform::ChannelAxis,
         Transform::Reshape,
         Transform::OneHot,
@@ -57,6 +63,9 @@ impl Catalogued for Transform {
             Transform::Split => &SPLIT,
             Transform::Scale => &SCALE,
             Transform::Normalize => &NORMALIZE,
+            Transform::RandomFlip => &RANDOM_FLIP,
+            Transform::RandomTranslate => &RANDOM_TRANSLATE,
+            Transform::RandomNoise => &RANDOM_NOISE,
             Transform::ChannelAxis => &CHANNEL_AXIS,
             Transform::Reshape => &RESHAPE,
             Transform::OneHot => &ONE_HOT,
@@ -163,6 +172,33 @@ static NORMALIZE: Entry = entry(
     ],
     Some("Normalization"),
     "each value becomes `(value - mean) / std`, after the scalings before it",
+);
+
+static RANDOM_FLIP: Entry = entry(
+    "random_flip",
+    Kind::Transform,
+    &[
+        param("horizontal", Type::Bool, Default::Is(Value::Bool(true))),
+        param("vertical", Type::Bool, Default::Is(Value::Bool(false))),
+    ],
+    Some("RandomFlip"),
+    "mirrors each image left-right (and, with `vertical = true`, upside-down), each with probability 1/2, drawn anew each epoch",
+);
+
+static RANDOM_TRANSLATE: Entry = entry(
+    "random_translate",
+    Kind::Transform,
+    &[required("fraction", Type::Fraction, Value::Number(0.1))],
+    None,
+    "shifts each image by whole pixels, up to `round(fraction * size)` each way, filling with black, drawn anew each epoch, as torchvision's `RandomAffine(degrees=0, translate=(f, f))`",
+);
+
+static RANDOM_NOISE: Entry = entry(
+    "random_noise",
+    Kind::Transform,
+    &[required("std", Type::Positive, Value::Number(0.1))],
+    Some("GaussianNoise"),
+    "adds normal noise of standard deviation `std` to every value, drawn anew each epoch",
 );
 
 static SCALE: Entry = entry(

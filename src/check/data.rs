@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::call::CallArgs;
 use super::error::CheckError;
-use super::plan::{DataSet, DataSource, Subset};
+use super::plan::{Augment, DataSet, DataSource, Subset};
 use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
@@ -21,6 +21,7 @@ pub fn check_data(
         scale: 1.0,
         shift: 0.0,
         subsets: Vec::new(),
+        augment: Vec::new(),
         element_shape: vec![28, 28],
         classes: 10,
         one_hot: false,
@@ -35,6 +36,7 @@ pub fn check_data(
     read_source(source, &mut data, errors);
     let mut batch_span: Option<Span> = None;
     let mut shuffle_span: Option<Span> = None;
+    let mut augment_span: Option<Span> = None;
     for call in transforms {
         let op = call.name.name.as_str();
         if let Some(after) = batch_span {
@@ -80,6 +82,18 @@ pub fn check_data(
                 .with_related(shuffled, "shuffled here"),
             );
         }
+        let rescales = matches!(transform, Transform::Scale | Transform::Normalize);
+        if let (true, Some(augmented)) = (rescales, augment_span) {
+            errors.push(
+                CheckError::misplaced(
+                    format!("`{op}` comes after a random augmentation"),
+                    "after augmenting".into(),
+                    call.span,
+                    "augmentations act on the values the model sees: move `scale` and `normalize` before them",
+                )
+                .with_related(augmented, "augmented here"),
+            );
+        }
         match transform {
             Transform::Take => data
                 .subsets
@@ -108,6 +122,30 @@ pub fn check_data(
                     right,
                     shuffle,
                 });
+            }
+            Transform::RandomFlip | Transform::RandomTranslate | Transform::RandomNoise => {
+                let args = read(errors);
+                let op = match transform {
+                    Transform::RandomFlip => Augment::Flip {
+                        horizontal: args.boolean("horizontal", errors),
+                        vertical: args.boolean("vertical", errors),
+                    },
+                    Transform::RandomTranslate => Augment::Translate {
+                        fraction: args.number("fraction", errors),
+                    },
+                    _ => Augment::Noise {
+                        std: args.number("std", errors),
+                    },
+                };
+                if !matches!(op, Augment::Noise { .. }) && data.element_shape.len() < 2 {
+                    errors.push(CheckError::invalid(
+                        format!("`{}` moves pixels of images, but data `{}`'s elements are {:?}", call.name.name, name.name, data.element_shape),
+                        "not images here".into(),
+                        call.span,
+                    ).with_help("put it before `reshape(...)`, where the elements are (rows, cols) or (channels, rows, cols)"));
+                }
+                data.augment.push(op);
+                augment_span.get_or_insert(call.span);
             }
             Transform::Scale => {
                 // The factor applies on top of earlier scalings.

@@ -69,6 +69,9 @@ pub struct DataSet {
     /// Which of the source's examples the data set keeps (`take`, `skip`, `split`), in
     /// order; applied once, before any shuffling.
     pub subsets: Vec<Subset>,
+    /// Random flips, translations and noise, drawn anew for each example each epoch
+    /// (`data::augment`), in the pipeline's order, after the scalings.
+    pub augment: Vec<Augment>,
     /// Shape of one element after the transforms, e.g. `[1, 28, 28]`.
     pub element_shape: Vec<usize>,
     /// Number of label classes the source declares (10 for MNIST).
@@ -82,6 +85,20 @@ pub struct DataSet {
     /// The strings naming the source's files, in `DataSource::files` order, for
     /// diagnostics about the files themselves.
     pub file_spans: Vec<Span>,
+}
+
+/// One augmentation, applied in the pipeline's order to each example.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Augment {
+    /// Mirror left-right (`horizontal`) and/or upside-down (`vertical`), each with
+    /// probability 1/2: Keras' `RandomFlip`.
+    Flip { horizontal: bool, vertical: bool },
+    /// Shift by a whole number of pixels, drawn uniformly from `-round(fraction * size)`
+    /// to `+round(fraction * size)` in each direction, the uncovered pixels filled with
+    /// the value of a 0 byte (black): torchvision's `RandomAffine(degrees=0, translate=(f, f))`.
+    Translate { fraction: f64 },
+    /// Adds normal noise of this standard deviation to every value: Keras' `GaussianNoise`.
+    Noise { std: f64 },
 }
 
 /// A selection of examples, applied to the source's examples in file order.

@@ -6,6 +6,7 @@
 
 use rand::Rng;
 
+use super::augment::{self, Augment, Draws};
 use super::examples::Examples;
 
 /// Deterministic tf.data-style shuffle of `0..n`.
@@ -171,17 +172,28 @@ pub struct Batch {
 
 impl Batch {
     /// The examples at `indices`, each stored value as `value * scale + shift`, each element
-    /// of `element_shape`; one-hot labels of `one_hot_classes` classes when given.
+    /// of `element_shape`, then augmented by `augment` (with each example's own draws);
+    /// one-hot labels of `one_hot_classes` classes when given.
     pub fn gather(
         examples: &Examples,
         indices: &[usize],
         (scale, shift): (f32, f32),
         element_shape: &[usize],
         one_hot_classes: Option<usize>,
+        augment: Option<(&[Augment], Draws)>,
     ) -> Batch {
+        use rayon::prelude::*;
+
         let features: usize = element_shape.iter().product();
         let mut x = vec![0.0f32; indices.len() * features];
         examples.fill_batch(indices, scale, shift, &mut x);
+        if let (Some((ops, draws)), true) = (augment, features > 0) {
+            // A 0 byte (black) after the scaling: what uncovered pixels are filled with.
+            let black = shift;
+            x.par_chunks_mut(features)
+                .zip(indices.par_iter())
+                .for_each(|(row, &i)| augment::apply(ops, row, element_shape, black, draws, i));
+        }
         let mut labels = Vec::with_capacity(indices.len());
         examples.fill_labels(indices, &mut labels);
         let one_hot = one_hot_classes.map(|classes| one_hot(&labels, classes));

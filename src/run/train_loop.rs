@@ -13,6 +13,7 @@ use super::grid::Kept;
 use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
 use crate::check::plan::{Action, DataSet, NonFinitePolicy};
+use crate::data::augment::Draws;
 use crate::data::{batches, shuffle_order, Batch, Examples};
 use crate::lower::{streams, Engine};
 use crate::output::progress::Progress;
@@ -285,6 +286,14 @@ impl<'a> Loop<'a> {
                 (data.scale, data.shift),
                 &data.element_shape,
                 data.one_hot.then_some(data.classes),
+                (!data.augment.is_empty()).then_some((
+                    data.augment.as_slice(),
+                    Draws {
+                        seed: exp.seed,
+                        data: step.data,
+                        epoch,
+                    },
+                )),
             );
             let mut on_step = OnStep {
                 exp: &exp,

@@ -1,0 +1,219 @@
+//! Random augmentation of training examples, on the fly as a batch is built: flips,
+//! translations and Gaussian noise.
+//!
+//! Each example's draws come from a generator seeded by the experiment's seed, the data
+//! set, the epoch and the example's index in the source, and nothing else. So an
+//! example is augmented the same way whichever batch, thread or worker builds it, a
+//! resumed run draws exactly what the uninterrupted one would have, and every epoch sees
+//! new draws.
+
+use ndarray_rand::rand_distr::{Distribution, Normal};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use crate::check::plan::Augment;
+
+/// Where an example's draws come from (see the module's comment).
+#[derive(Debug, Clone, Copy)]
+pub struct Draws {
+    pub seed: u64,
+    /// The data set's index in the experiment.
+    pub data: usize,
+    pub epoch: usize,
+}
+
+impl Draws {
+    /// The generator for the example at `index` in its source.
+    fn rng(self, index: usize) -> ChaCha8Rng {
+        let mut h = self.seed;
+        for part in [self.data as u64, self.epoch as u64, index as u64] {
+            h = splitmix(h ^ part);
+        }
+        ChaCha8Rng::seed_from_u64(h)
+    }
+}
+
+/// `SplitMix64`'s finaliser: nearby inputs give unrelated outputs.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE5_E9B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Applies `ops` to one example, `row`, whose shape is `shape` (images are its last two
+/// dimensions; any before them are channels, moved alike). `black` is the value a 0 byte
+/// has after the pipeline's scaling. `index` is the example's index in its source.
+pub fn apply(
+    ops: &[Augment],
+    row: &mut [f32],
+    shape: &[usize],
+    black: f32,
+    draws: Draws,
+    index: usize,
+) {
+    if ops.is_empty() {
+        return;
+    }
+    let mut rng = draws.rng(index);
+    let (h, w) = match shape {
+        [.., h, w] => (*h, *w),
+        _ => (1, row.len()),
+    };
+    for op in ops {
+        match *op {
+            Augment::Flip {
+                horizontal,
+                vertical,
+            } => {
+                let flip_h = horizontal && rng.gen_bool(0.5);
+                let flip_v = vertical && rng.gen_bool(0.5);
+                for image in row.chunks_exact_mut(h * w) {
+                    if flip_h {
+                        image.chunks_exact_mut(w).for_each(<[f32]>::reverse);
+                    }
+                    if flip_v {
+                        for y in 0..h / 2 {
+                            let (top, bottom) = image.split_at_mut((h - 1 - y) * w);
+                            top[y * w..(y + 1) * w].swap_with_slice(&mut bottom[..w]);
+                        }
+                    }
+                }
+            }
+            Augment::Translate { fraction } => {
+                let dy = shift(&mut rng, fraction, h);
+                let dx = shift(&mut rng, fraction, w);
+                for image in row.chunks_exact_mut(h * w) {
+                    translate(image, h, w, dy, dx, black);
+                }
+            }
+            Augment::Noise { std } => {
+                let normal =
+                    Normal::new(0.0, std).unwrap_or_else(|_| unreachable!("check: std > 0"));
+                for v in row.iter_mut() {
+                    *v += normal.sample(&mut rng) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// A whole shift in `-m..=m`, `m = round(fraction * size)`, as torchvision draws it.
+fn shift(rng: &mut ChaCha8Rng, fraction: f64, size: usize) -> isize {
+    #[allow(clippy::cast_possible_truncation)] // fraction < 1: below the image size
+    let most = (fraction * size as f64).round() as isize;
+    if most == 0 {
+        return 0;
+    }
+    rng.gen_range(-most..=most)
+}
+
+/// Moves `image` (h × w) down by `dy` and right by `dx` pixels, filling with `fill`.
+pub fn translate(image: &mut [f32], h: usize, w: usize, dy: isize, dx: isize, fill: f32) {
+    let source = image.to_vec();
+    for y in 0..h {
+        for x in 0..w {
+            let (sy, sx) = (y as isize - dy, x as isize - dx);
+            image[y * w + x] = if (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx) {
+                source[sy as usize * w + sx as usize]
+            } else {
+                fill
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DRAWS: Draws = Draws {
+        seed: 42,
+        data: 0,
+        epoch: 0,
+    };
+
+    #[test]
+    fn translate_moves_pixels_and_fills_with_black() {
+        // torchvision.transforms.functional.affine(img, angle=0, translate=[1, -1],
+        // scale=1, shear=0, fill=0) on 1..=9 as a 3x3 image (translate is (x, y)).
+        let mut image: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        translate(&mut image, 3, 3, -1, 1, 0.0);
+        assert_eq!(image, [0.0, 4.0, 5.0, 0.0, 7.0, 8.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn flips_mirror_rows_and_columns_of_every_channel() {
+        let ops = [Augment::Flip {
+            horizontal: true,
+            vertical: true,
+        }];
+        // Find an example whose draws flip both ways, then check it against the reference.
+        let index = (0..64)
+            .find(|&i| {
+                let mut rng = DRAWS.rng(i);
+                rng.gen_bool(0.5) && rng.gen_bool(0.5)
+            })
+            .unwrap();
+        let mut row: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        apply(&ops, &mut row, &[2, 2, 3], 0.0, DRAWS, index);
+        // Each 2x3 channel rotated by 180 degrees.
+        assert_eq!(
+            row,
+            [5.0, 4.0, 3.0, 2.0, 1.0, 0.0, 11.0, 10.0, 9.0, 8.0, 7.0, 6.0]
+        );
+    }
+
+    #[test]
+    fn draws_depend_on_seed_epoch_and_example_only() {
+        let ops = [
+            Augment::Translate { fraction: 0.3 },
+            Augment::Noise { std: 0.1 },
+        ];
+        let run = |draws: Draws, index: usize| {
+            let mut row: Vec<f32> = (0..100).map(|v| v as f32).collect();
+            apply(&ops, &mut row, &[10, 10], 0.0, draws, index);
+            row
+        };
+        assert_eq!(run(DRAWS, 3), run(DRAWS, 3));
+        assert_ne!(run(DRAWS, 3), run(DRAWS, 4));
+        let next_epoch = Draws { epoch: 1, ..DRAWS };
+        assert_ne!(run(DRAWS, 3), run(next_epoch, 3));
+        let other_seed = Draws { seed: 7, ..DRAWS };
+        assert_ne!(run(DRAWS, 3), run(other_seed, 3));
+    }
+
+    #[test]
+    fn shifts_cover_the_range_evenly() {
+        let mut counts = [0usize; 7];
+        for i in 0..7000 {
+            let s = shift(&mut DRAWS.rng(i), 0.1, 28); // round(2.8) = 3: -3..=3
+            counts[(s + 3) as usize] += 1;
+        }
+        for c in counts {
+            assert!((850..=1150).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn noise_has_the_asked_standard_deviation() {
+        let mut row = vec![0.0f32; 100_000];
+        apply(
+            &[Augment::Noise { std: 0.5 }],
+            &mut row,
+            &[100_000],
+            0.0,
+            DRAWS,
+            0,
+        );
+        let n = row.len() as f64;
+        let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = row
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var.sqrt() - 0.5).abs() < 0.01, "{}", var.sqrt());
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const AUGMENTED: &str = "scale(1 / 255) | random_flip() | random_translate(0.25) | random_noise(std = 0.05) | shuffle(buffer = 100) | batch(32)";
+const AUGMENTED: &str = "scale(1 / 255) | random_flip() | random_translate(0.25) | random_crop(padding = 1) | cutout(size = 2) | random_noise(std = 0.05) | shuffle(buffer = 100) | batch(32)";
 
 /// The small MLP with `train`'s transforms replaced by `pipeline`.
 fn experiment(dir: &Path, pipeline: &str) -> String {
@@ -103,10 +103,15 @@ fn moving_pixels_of_flat_elements_is_a_diagnostic() {
         ),
         ["`random_translate` moves pixels of images, but data `train`'s elements are [64]"]
     );
-    assert_eq!(
-        about("reshape(64) | random_flip() | batch(32)", "random_flip").len(),
-        1
-    );
+    for op in [
+        "random_flip()",
+        "random_crop(padding = 2)",
+        "cutout(size = 2)",
+    ] {
+        let name = &op[..op.find('(').unwrap()];
+        let pipeline = format!("reshape(64) | {op} | batch(32)");
+        assert_eq!(about(&pipeline, name).len(), 1, "{op}");
+    }
     // Noise needs no image.
     assert!(about(
         "reshape(64) | random_noise(std = 0.1) | batch(32)",

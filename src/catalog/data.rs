@@ -20,6 +20,8 @@ pub enum Transform {
     Normalize,
     RandomFlip,
     RandomTranslate,
+    RandomCrop,
+    Cutout,
     RandomNoise,
     ChannelAxis,
     Reshape,
@@ -48,6 +50,8 @@ impl Catalogued for Transform {
         Transform::Normalize,
         Transform::RandomFlip,
         Transform::RandomTranslate,
+        Transform::RandomCrop,
+        Transform::Cutout,
         Transform::RandomNoise,
         Transform::ChannelAxis,
         Transform::Reshape,
@@ -65,6 +69,8 @@ impl Catalogued for Transform {
             Transform::Normalize => &NORMALIZE,
             Transform::RandomFlip => &RANDOM_FLIP,
             Transform::RandomTranslate => &RANDOM_TRANSLATE,
+            Transform::RandomCrop => &RANDOM_CROP,
+            Transform::Cutout => &CUTOUT,
             Transform::RandomNoise => &RANDOM_NOISE,
             Transform::ChannelAxis => &CHANNEL_AXIS,
             Transform::Reshape => &RESHAPE,
@@ -191,6 +197,22 @@ static RANDOM_TRANSLATE: Entry = entry(
     &[required("fraction", Type::Fraction, Value::Number(0.1))],
     None,
     "shifts each image by whole pixels, up to `round(fraction * size)` each way, filling with black, drawn anew each epoch, as torchvision's `RandomAffine(degrees=0, translate=(f, f))`",
+);
+
+static RANDOM_CROP: Entry = entry(
+    "random_crop",
+    Kind::Transform,
+    &[required("padding", COUNT, Value::Count(4))],
+    None,
+    "pads each side with `padding` black pixels and crops back to the image's size at a random offset, drawn anew each epoch, as torchvision's `RandomCrop(size, padding)`",
+);
+
+static CUTOUT: Entry = entry(
+    "cutout",
+    Kind::Transform,
+    &[required("size", COUNT, Value::Count(8))],
+    None,
+    "blacks out a square of side `size` around a random pixel of each image (clipped at the edges), drawn anew each epoch, as DeVries and Taylor's Cutout code",
 );
 
 static RANDOM_NOISE: Entry = entry(

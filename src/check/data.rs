@@ -123,7 +123,11 @@ pub fn check_data(
                     shuffle,
                 });
             }
-            Transform::RandomFlip | Transform::RandomTranslate | Transform::RandomNoise => {
+            Transform::RandomFlip
+            | Transform::RandomTranslate
+            | Transform::RandomCrop
+            | Transform::Cutout
+            | Transform::RandomNoise => {
                 let args = read(errors);
                 let op = match transform {
                     Transform::RandomFlip => Augment::Flip {
@@ -132,6 +136,12 @@ pub fn check_data(
                     },
                     Transform::RandomTranslate => Augment::Translate {
                         fraction: args.number("fraction", errors),
+                    },
+                    Transform::RandomCrop => Augment::Crop {
+                        padding: args.count("padding", errors),
+                    },
+                    Transform::Cutout => Augment::Cutout {
+                        size: args.count("size", errors),
                     },
                     _ => Augment::Noise {
                         std: args.number("std", errors),

@@ -97,6 +97,13 @@ pub enum Augment {
     /// to `+round(fraction * size)` in each direction, the uncovered pixels filled with
     /// the value of a 0 byte (black): torchvision's `RandomAffine(degrees=0, translate=(f, f))`.
     Translate { fraction: f64 },
+    /// Pads each side with `padding` pixels of black and crops back to the image's size at
+    /// a uniform offset: torchvision's `RandomCrop(size, padding)`, the CIFAR standard. The
+    /// same as a shift drawn uniformly from `-padding..=padding` each way.
+    Crop { padding: usize },
+    /// Blacks out a square of side `size` around a uniform pixel (clipped at the edges):
+    /// `Cutout` (`DeVries` and Taylor, 2017), as their code computes it (`data::augment::cutout`).
+    Cutout { size: usize },
     /// Adds normal noise of this standard deviation to every value: Keras' `GaussianNoise`.
     Noise { std: f64 },
 }

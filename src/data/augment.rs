@@ -87,6 +87,21 @@ pub fn apply(
                     translate(image, h, w, dy, dx, black);
                 }
             }
+            Augment::Crop { padding } => {
+                #[allow(clippy::cast_possible_wrap)] // a padding is far below isize::MAX
+                let most = padding as isize;
+                let dy = rng.gen_range(-most..=most);
+                let dx = rng.gen_range(-most..=most);
+                for image in row.chunks_exact_mut(h * w) {
+                    translate(image, h, w, dy, dx, black);
+                }
+            }
+            Augment::Cutout { size } => {
+                let (cy, cx) = (rng.gen_range(0..h), rng.gen_range(0..w));
+                for image in row.chunks_exact_mut(h * w) {
+                    cutout(image, h, w, (cy, cx), size, black);
+                }
+            }
             Augment::Noise { std } => {
                 let normal =
                     Normal::new(0.0, std).unwrap_or_else(|_| unreachable!("check: std > 0"));
@@ -106,6 +121,24 @@ fn shift(rng: &mut ChaCha8Rng, fraction: f64, size: usize) -> isize {
         return 0;
     }
     rng.gen_range(-most..=most)
+}
+
+/// Fills the square of `image` (h × w) around `(cy, cx)` with `fill`, as the reference
+/// Cutout does: rows (and columns) `c - size / 2` up to `c + size / 2`, exclusive, clipped
+/// to the image. An even `size` covers `size` rows; an odd one `size - 1`, as there.
+pub fn cutout(
+    image: &mut [f32],
+    h: usize,
+    w: usize,
+    (cy, cx): (usize, usize),
+    size: usize,
+    fill: f32,
+) {
+    let (y0, x0) = (cy.saturating_sub(size / 2), cx.saturating_sub(size / 2));
+    let (y1, x1) = ((cy + size / 2).min(h), (cx + size / 2).min(w));
+    for y in y0..y1 {
+        image[y * w + x0..y * w + x1].fill(fill);
+    }
 }
 
 /// Moves `image` (h × w) down by `dy` and right by `dx` pixels, filling with `fill`.
@@ -140,6 +173,48 @@ mod tests {
         let mut image: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         translate(&mut image, 3, 3, -1, 1, 0.0);
         assert_eq!(image, [0.0, 4.0, 5.0, 0.0, 7.0, 8.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn cutout_blacks_out_a_clipped_square_as_the_reference_does() {
+        // The reference (uoguelph-mlrg/Cutout): y1 = clip(y - length // 2, 0, h),
+        // y2 = clip(y + length // 2, 0, h); for an even length that is `length` rows.
+        let mut image = vec![1.0f32; 16];
+        cutout(&mut image, 4, 4, (0, 3), 2, 0.0);
+        assert_eq!(
+            image,
+            [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+        );
+        let mut image = vec![1.0f32; 16];
+        cutout(&mut image, 4, 4, (2, 2), 2, 0.0);
+        let zeros: Vec<usize> = (0..16).filter(|&i| image[i] == 0.0).collect();
+        assert_eq!(zeros, [5, 6, 9, 10]);
+        // An odd length covers one less, as in the reference: 3 → rows 1..3 around 2.
+        let mut image = vec![1.0f32; 16];
+        cutout(&mut image, 4, 4, (2, 2), 3, 0.0);
+        let zeros: Vec<usize> = (0..16).filter(|&i| image[i] == 0.0).collect();
+        assert_eq!(zeros, [5, 6, 9, 10]);
+    }
+
+    #[test]
+    fn a_padded_crop_is_a_shift_of_at_most_the_padding() {
+        // torchvision's RandomCrop(4, padding=1) on a 4x4 image: pad to 6x6 with zeros,
+        // crop 4x4 at (i, j) in 0..=2, i.e. a shift by (1 - i, 1 - j).
+        let ops = [Augment::Crop { padding: 1 }];
+        let mut seen = std::collections::BTreeSet::new();
+        for index in 0..200 {
+            let mut row: Vec<f32> = (1..=16).map(|v| v as f32).collect();
+            apply(&ops, &mut row, &[4, 4], 0.0, DRAWS, index);
+            let found = (-1..=1)
+                .flat_map(|dy| (-1..=1).map(move |dx| (dy, dx)))
+                .find(|&(dy, dx)| {
+                    let mut reference: Vec<f32> = (1..=16).map(|v| v as f32).collect();
+                    translate(&mut reference, 4, 4, dy, dx, 0.0);
+                    reference == row
+                });
+            seen.insert(found.expect("every crop is a shift within the padding"));
+        }
+        assert_eq!(seen.len(), 9, "every offset occurs: {seen:?}");
     }
 
     #[test]

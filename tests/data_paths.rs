@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::{expr_in, stderr};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 /// The small MLP in `dir/exps/small.exp` with its data beside it, named by relative paths
 /// (`"train-images-idx3-ubyte"`); `edit` changes the text first.
@@ -19,19 +20,6 @@ fn relative_experiment(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let path = exps.join("small.exp");
     std::fs::write(&path, edit(text.replace(&prefix, ""))).unwrap();
     path
-}
-
-fn expr_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::expr_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
                     format!("cannot read the model file `{}`: {refused}", path.display()),
                     refused.io_kind(),
                     *span,
-                    "a model saved by `save(...)` (safetensors), or by PyTorch's `safetensors.torch.save_file`",
+                    Some("a model saved by `save(...)` (safetensors), or by PyTorch's `safetensors.torch.save_file`"),
                 ));
             }
         }
@@ -65,16 +65,13 @@ fn header(
                 format!("cannot find {} `{}`", kind.what(), path.display()),
                 Some(std::io::ErrorKind::NotFound),
                 span,
-                "",
+                None,
             ));
             None
         }
         Err(e) => {
             let help = e.help().map(|h| h.to_string());
-            let mut error = CheckError::invalid(e.to_string(), "this file".into(), span);
-            error.code = "data_file";
-            error.help = help;
-            errors.push(error);
+            errors.push(data_file(e.to_string(), "this file".into(), span, help));
             None
         }
     }
@@ -85,22 +82,26 @@ fn file_error(
     title: String,
     kind: Option<std::io::ErrorKind>,
     span: Span,
-    what_to_give: &str,
+    what_to_give: Option<&str>,
 ) -> CheckError {
     let label = match kind {
         Some(std::io::ErrorKind::NotFound) => "no such file",
         Some(std::io::ErrorKind::PermissionDenied) => "not readable",
         _ => "not a file that can be read",
     };
-    let mut help =
-        "a relative path is read from the folder of the `.exp` file, wherever `expr` runs"
-            .to_string();
-    if !what_to_give.is_empty() {
-        help = format!("give {what_to_give}; {help}");
-    }
-    let mut error = CheckError::invalid(title, label.into(), span);
+    let whence = "a relative path is read from the folder of the `.exp` file, wherever `expr` runs";
+    let help = match what_to_give {
+        Some(what) => format!("give {what}; {whence}"),
+        None => whence.to_string(),
+    };
+    data_file(title, label.into(), span, Some(help))
+}
+
+/// A diagnostic about a file the experiment names (`expr::check::data_file`).
+fn data_file(title: String, label: String, span: Span, help: Option<String>) -> CheckError {
+    let mut error = CheckError::invalid(title, label, span);
     error.code = "data_file";
-    error.help = Some(help);
+    error.help = help;
     error
 }
 
@@ -115,23 +116,28 @@ fn compare(
 ) {
     let (image_count, label_count) = (images[0], labels[0]);
     if image_count != label_count {
-        let mut error = CheckError::invalid(
-            format!(
-                "data `{}` has {image_count} images but {label_count} labels",
-                data.name
-            ),
-            format!("{label_count} labels"),
-            labels_span,
-        )
-        .with_related(images_span, format!("{image_count} images"));
-        error.code = "data_file";
-        error.help = Some("give the label file that belongs to these images".into());
-        errors.push(error);
+        errors.push(
+            data_file(
+                format!(
+                    "data `{}` has {image_count} images but {label_count} labels",
+                    data.name
+                ),
+                format!("{label_count} labels"),
+                labels_span,
+                Some("give the label file that belongs to these images".into()),
+            )
+            .with_related(images_span, format!("{image_count} images")),
+        );
     }
     let found: usize = images[1..].iter().product();
     let declared: usize = data.element_shape.iter().product();
     if found != declared {
-        let mut error = CheckError::invalid(
+        let shape = images[1..]
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        errors.push(data_file(
             format!(
                 "data `{}`: each image in the file has {found} values ({}), the declaration {declared}",
                 data.name,
@@ -139,17 +145,8 @@ fn compare(
             ),
             format!("images of {}", dims_text(&images[1..])),
             images_span,
-        );
-        error.code = "data_file";
-        error.help = Some(format!(
-            "declare `shape = ({})` to match the file",
-            images[1..]
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            Some(format!("declare `shape = ({shape})` to match the file")),
         ));
-        errors.push(error);
     }
 }
 

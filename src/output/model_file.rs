@@ -24,7 +24,8 @@ pub struct NamedTensor {
 }
 
 /// Borrowed view that safetensors serializes; bytes are produced little-endian on any host.
-struct F32View<'a>(&'a NamedTensor);
+/// Checkpoints (`run::checkpoint::file`) write through it too.
+pub(crate) struct F32View<'a>(pub(crate) &'a NamedTensor);
 
 impl View for F32View<'_> {
     fn dtype(&self) -> Dtype {
@@ -159,14 +160,27 @@ pub fn load_tensors_within(
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(not_safetensors)?;
     let file = SafeTensors::deserialize(&bytes).map_err(not_safetensors)?;
 
+    let tensors = f32_tensors(&file).map_err(|(name, dtype)| OutputError::UnsupportedDtype {
+        path: path.to_path_buf(),
+        name,
+        dtype: format!("{dtype:?}"),
+    })?;
+    let metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok((tensors, metadata))
+}
+
+/// The tensors of a deserialized file in name order, or the name and dtype of the first
+/// that is not F32. Model files and checkpoints are read through it.
+pub(crate) fn f32_tensors(file: &SafeTensors) -> Result<Vec<NamedTensor>, (String, Dtype)> {
     let mut tensors = Vec::with_capacity(file.len());
     for (name, view) in file.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(OutputError::UnsupportedDtype {
-                path: path.to_path_buf(),
-                name,
-                dtype: format!("{:?}", view.dtype()),
-            });
+            return Err((name, view.dtype()));
         }
         let data = view
             .data()
@@ -180,13 +194,7 @@ pub fn load_tensors_within(
         });
     }
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    let metadata = header
-        .metadata()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    Ok((tensors, metadata))
+    Ok(tensors)
 }
 
 /// The largest tensor file read when the caller knows no better size: the machine's

@@ -125,3 +125,18 @@ pub fn metric<'a>(r: &'a expr::run::RunResult, name: &str) -> &'a [f64] {
         .expect("metric exists");
     &r.history[i]
 }
+
+/// `expr ARGS` run in `dir`, without colour, to its end.
+pub fn expr_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(expr_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("expr starts")
+}
+
+/// A command's standard error as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -8,16 +8,15 @@
 //! reads the file's real bytes, which must be exactly what the header declares, and checks
 //! the digest.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use ::safetensors::tensor::{Dtype, Metadata, SafeTensors, View};
+use ::safetensors::tensor::{Metadata, SafeTensors};
 use sha2::{Digest, Sha256};
 
-use crate::output::model_file::NamedTensor;
+use crate::output::model_file::{f32_tensors, F32View, NamedTensor};
 use crate::output::{write_atomic, OutputError};
 
 /// The metadata key of the file's digest.
@@ -29,26 +28,6 @@ const ZEROS: [u8; 64] = [b'0'; 64];
 pub const MAX_HEADER: u64 = 16 << 20;
 /// Blocks hashed and written in turn.
 const BLOCK: usize = 1 << 16;
-
-struct F32View<'a>(&'a NamedTensor);
-
-impl View for F32View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-
-    fn shape(&self) -> &[usize] {
-        &self.0.shape
-    }
-
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.data.iter().flat_map(|v| v.to_le_bytes()).collect())
-    }
-
-    fn data_len(&self) -> usize {
-        self.0.data.len() * std::mem::size_of::<f32>()
-    }
-}
 
 /// Writes `tensors` and `metadata` (plus the digest) to `path`, atomically.
 pub fn write(
@@ -184,23 +163,6 @@ impl Opened {
         }
         let file = SafeTensors::deserialize(&bytes)
             .map_err(|e| format!("not a safetensors file: {e:?}"))?;
-        let mut tensors = Vec::with_capacity(file.len());
-        for (name, view) in file.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(format!("`{name}` holds {:?}, not F32", view.dtype()));
-            }
-            let data = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            tensors.push(NamedTensor {
-                name,
-                shape: view.shape().to_vec(),
-                data,
-            });
-        }
-        tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tensors)
+        f32_tensors(&file).map_err(|(name, dtype)| format!("`{name}` holds {dtype:?}, not F32"))
     }
 }

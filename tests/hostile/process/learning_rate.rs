@@ -4,24 +4,11 @@
 //! instead of training by gradient ascent without a word. 0 is a rate (it freezes a model).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use expr::record::schema::Status;
 
-use crate::common;
-
-fn expr_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::expr_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{self, expr_in, stderr};
 
 /// The small MLP (optimizer `opt`, 3 epochs of 16 steps) with `hook` appended: the
 /// outcome of `expr check` and of `expr run`.

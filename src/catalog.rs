@@ -96,6 +96,10 @@ pub enum Type {
     Name(&'static [&'static str]),
     /// A string in double quotes; one of these, unless the list is empty.
     Text(&'static [&'static str]),
+    /// A string, or a tuple of them: `"a"` or `("a", "b")` (column names).
+    Texts,
+    /// The name of a `data` declaration.
+    DataName,
     /// A scalar expression over the loop's state (schedules' and functions' arguments).
     Scalar,
 }

@@ -25,6 +25,7 @@ pub mod paths;
 pub mod plan;
 pub mod resources;
 mod scalar;
+pub mod sources;
 pub mod steps;
 pub mod summary;
 pub mod tensor;
@@ -96,10 +97,19 @@ impl<T> Table<T> {
     }
 }
 
-/// Checks a parsed file. `Err` holds every error found, in file order.
+/// Checks a parsed file, reading the data files it names (CSV tables) from the current
+/// folder. `Err` holds every error found, in file order.
 pub fn check(file: &File) -> Result<Experiment, Vec<CheckError>> {
+    check_with(file, &crate::data::preflight::OnDisk::new("."))
+}
+
+/// Checks a parsed file, learning what its data files say through `files`.
+pub fn check_with(
+    file: &File,
+    files: &dyn sources::DataFiles,
+) -> Result<Experiment, Vec<CheckError>> {
     let mut errors = Vec::new();
-    let experiment = file::check_file(file, &mut errors);
+    let experiment = file::check_file(file, files, &mut errors);
     paths::check_output_paths(file, &mut errors);
     if let Some(exp) = &experiment {
         resources::check_fits(exp, resources::machine_memory(), &mut errors);

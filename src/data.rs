@@ -11,10 +11,11 @@ mod idx;
 mod mnist;
 mod pipeline;
 pub mod preflight;
+pub mod table;
 
 pub use download::{download_verified, DownloadLimits};
 pub use error::{DataError, DataResult, DownloadError};
-pub use examples::{load_idx_pair, Examples};
+pub use examples::{load_idx_pair, ColumnStats, Examples, Inputs, Targets};
 pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
 };

@@ -69,7 +69,7 @@ pub fn parse_source(source: Source) -> Result<(Source, ast::File), FrontendError
 
 pub fn load(path: &Path) -> Result<(Source, Experiment), FrontendError> {
     let (source, file) = parse_path(path)?;
-    match check::check(&file) {
+    match check_at(&file, &base_folder(path)) {
         Ok(mut exp) => {
             let errors = locate(&mut exp, path);
             if errors.is_empty() {
@@ -80,6 +80,11 @@ pub fn load(path: &Path) -> Result<(Source, Experiment), FrontendError> {
         }
         Err(errors) => Err(FrontendError::Check(source, errors)),
     }
+}
+
+/// Checks `file`, reading the data files it names relative to `base`.
+pub fn check_at(file: &ast::File, base: &Path) -> Result<Experiment, Vec<check::CheckError>> {
+    check::check_with(file, &crate::data::preflight::OnDisk::new(base))
 }
 
 /// The folder an experiment's relative paths are read from: its file's own folder, made
@@ -97,6 +102,11 @@ pub fn base_folder(path: &Path) -> PathBuf {
 /// those files as far as their headers (`data::preflight`): a missing file or a header
 /// that does not fit the declaration is a diagnostic before anything runs.
 pub fn locate(exp: &mut Experiment, path: &Path) -> Vec<check::CheckError> {
-    exp.resolve_paths(&base_folder(path));
+    locate_in(exp, &base_folder(path))
+}
+
+/// [`locate`] with the folder relative paths are read from.
+pub fn locate_in(exp: &mut Experiment, base: &Path) -> Vec<check::CheckError> {
+    exp.resolve_paths(base);
     crate::data::preflight::check_files(exp)
 }

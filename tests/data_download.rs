@@ -160,7 +160,7 @@ fn download_fills_an_empty_cache_and_is_not_repeated() {
     );
     let examples = load_idx_pair(&image_path, &label_path).unwrap();
     assert_eq!((examples.len(), examples.features()), (12, 9));
-    assert_eq!(examples.labels[11], 1);
+    assert_eq!(examples.targets.classes().unwrap()[11], 1);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 
     let again = locate_mnist_in(Split::Train, None, &mirror, &cache_dir).unwrap();

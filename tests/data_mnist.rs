@@ -27,20 +27,20 @@ fn train_split_has_the_published_shape_and_label_counts() {
     let start = Instant::now();
     let train = load_mnist(Split::Train).unwrap();
     eprintln!("loaded mnist train in {:.2?}", start.elapsed());
-    assert_eq!(train.images.dim(), (60_000, 784));
+    assert_eq!(train.inputs.as_u8().unwrap().dim(), (60_000, 784));
     assert_eq!(train.element_shape, [28, 28]);
     assert_eq!(train.len(), 60_000);
     assert_eq!(train.num_classes(), 10);
     let mut counts = [0usize; 10];
-    for &label in &train.labels {
-        counts[usize::from(label)] += 1;
+    for &label in train.targets.classes().unwrap() {
+        counts[label as usize] += 1;
     }
     assert_eq!(
         counts,
         [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     );
     // The first training digit is the well-known 5.
-    assert_eq!(train.labels[0], 5);
+    assert_eq!(train.targets.classes().unwrap()[0], 5);
     assert!(train.source.contains("mnist train"), "{}", train.source);
 }
 
@@ -48,9 +48,9 @@ fn train_split_has_the_published_shape_and_label_counts() {
 fn test_split_has_the_published_shape() {
     data_dir();
     let test = load_mnist(Split::Test).unwrap();
-    assert_eq!(test.images.dim(), (10_000, 784));
-    assert_eq!(test.labels.len(), 10_000);
-    assert_eq!(test.labels[0], 7);
+    assert_eq!(test.inputs.as_u8().unwrap().dim(), (10_000, 784));
+    assert_eq!(test.targets.classes().unwrap().len(), 10_000);
+    assert_eq!(test.targets.classes().unwrap()[0], 7);
 }
 
 #[test]

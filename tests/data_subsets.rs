@@ -39,7 +39,9 @@ fn check_errors(text: &str) -> Vec<expr::check::CheckError> {
 /// The rows of `examples`' images, as byte vectors, sorted.
 fn rows(examples: &expr::data::Examples) -> Vec<Vec<u8>> {
     let mut rows: Vec<Vec<u8>> = examples
-        .images
+        .inputs
+        .as_u8()
+        .unwrap()
         .rows()
         .into_iter()
         .map(|r| r.to_vec())
@@ -76,12 +78,18 @@ fn a_validation_split_keeps_disjoint_parts_that_cover_the_data() {
         );
         // Without shuffling, the left part is the file's first 384 examples.
         if shuffle == "false" {
-            assert_eq!(train.images.row(0), all.images.row(0));
-            assert_eq!(val.images.row(0), all.images.row(384));
+            assert_eq!(
+                train.inputs.as_u8().unwrap().row(0),
+                all.inputs.as_u8().unwrap().row(0)
+            );
+            assert_eq!(
+                val.inputs.as_u8().unwrap().row(0),
+                all.inputs.as_u8().unwrap().row(384)
+            );
         } else {
             assert_ne!(
-                train.images.slice(ndarray::s![..384, ..]),
-                all.images.slice(ndarray::s![..384, ..])
+                train.inputs.as_u8().unwrap().slice(ndarray::s![..384, ..]),
+                all.inputs.as_u8().unwrap().slice(ndarray::s![..384, ..])
             );
         }
     }
@@ -103,8 +111,14 @@ fn take_and_skip_select_from_the_file_order() {
         &dir.path().join("train-labels-idx1-ubyte"),
     )
     .unwrap();
-    assert_eq!(loaded[0].images.row(0), source.images.row(100));
-    assert_eq!(loaded[1].labels[0], source.labels[450]);
+    assert_eq!(
+        loaded[0].inputs.as_u8().unwrap().row(0),
+        source.inputs.as_u8().unwrap().row(100)
+    );
+    assert_eq!(
+        loaded[1].targets.classes().unwrap()[0],
+        source.targets.classes().unwrap()[450]
+    );
 }
 
 #[test]
@@ -122,9 +136,11 @@ fn normalize_matches_pytorch_s_normalize() {
     let exp = checked(&text);
     let data = &exp.datasets[0];
     let examples = expr::data::Examples {
-        images: ndarray::Array2::from_shape_vec((1, 4), vec![0u8, 1, 128, 255]).unwrap(),
+        inputs: expr::data::Inputs::U8(
+            ndarray::Array2::from_shape_vec((1, 4), vec![0u8, 1, 128, 255]).unwrap(),
+        ),
         element_shape: vec![4],
-        labels: ndarray::Array1::from_vec(vec![0u8]),
+        targets: expr::data::Targets::Classes(ndarray::Array1::from_vec(vec![0])),
         source: "bytes".into(),
     };
     let batch = Batch::gather(&examples, &[0], (data.scale, data.shift), &[4], None, None);

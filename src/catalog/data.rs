@@ -8,6 +8,7 @@ use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 pub enum Source {
     Mnist,
     Idx,
+    Csv,
 }
 
 /// A step of a pipeline after its source.
@@ -18,6 +19,7 @@ pub enum Transform {
     Split,
     Scale,
     Normalize,
+    Standardize,
     RandomFlip,
     RandomTranslate,
     RandomCrop,
@@ -31,12 +33,13 @@ pub enum Transform {
 }
 
 impl Catalogued for Source {
-    const ALL: &'static [Self] = &[Source::Mnist, Source::Idx];
+    const ALL: &'static [Self] = &[Source::Mnist, Source::Idx, Source::Csv];
 
     fn entry(self) -> &'static Entry {
         match self {
             Source::Mnist => &MNIST,
             Source::Idx => &IDX,
+            Source::Csv => &CSV,
         }
     }
 }
@@ -48,6 +51,7 @@ impl Catalogued for Transform {
         Transform::Split,
         Transform::Scale,
         Transform::Normalize,
+        Transform::Standardize,
         Transform::RandomFlip,
         Transform::RandomTranslate,
         Transform::RandomCrop,
@@ -67,6 +71,7 @@ impl Catalogued for Transform {
             Transform::Split => &SPLIT,
             Transform::Scale => &SCALE,
             Transform::Normalize => &NORMALIZE,
+            Transform::Standardize => &STANDARDIZE,
             Transform::RandomFlip => &RANDOM_FLIP,
             Transform::RandomTranslate => &RANDOM_TRANSLATE,
             Transform::RandomCrop => &RANDOM_CROP,
@@ -137,6 +142,36 @@ static IDX: Entry = entry(
     "images and labels read from IDX files, MNIST's format",
 );
 
+static CSV: Entry = entry(
+    "csv",
+    Kind::Source,
+    &[
+        required("path", Type::Text(&[]), Value::Text("")),
+        required("target", Type::Texts, Value::Text("")),
+        param("features", Type::Texts, Default::Is(Value::Text(""))),
+        param("exclude", Type::Texts, Default::Is(Value::Text(""))),
+        param("header", Type::Bool, Default::Is(Value::Bool(true))),
+        param("delimiter", Type::Text(&[]), Default::Is(Value::Text(","))),
+        param(
+            "missing",
+            Type::Name(&["error", "mean", "zero", "drop"]),
+            Default::Is(Value::Name("error")),
+        ),
+        param(
+            "task",
+            Type::Name(&["classification", "regression"]),
+            Default::Is(Value::Name("classification")),
+        ),
+        param(
+            "categorical",
+            Type::Name(&["one_hot", "index"]),
+            Default::Is(Value::Name("one_hot")),
+        ),
+    ],
+    None,
+    "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
+);
+
 static TAKE: Entry = entry(
     "take",
     Kind::Transform,
@@ -178,6 +213,14 @@ static NORMALIZE: Entry = entry(
     ],
     Some("Normalization"),
     "each value becomes `(value - mean) / std`, after the scalings before it",
+);
+
+static STANDARDIZE: Entry = entry(
+    "standardize",
+    Kind::Transform,
+    &[param("from", Type::DataName, Default::Is(Value::Text("")))],
+    Some("Normalization"),
+    "each input column becomes `(value - mean) / std`, with the mean and (population) standard deviation of each column over the examples of the data set `from` (this one, by default), as scikit-learn's `StandardScaler`; a column that never varies is only centred. Give a validation or test set `from = <the training data>`, so that it is scaled by the training statistics",
 );
 
 static RANDOM_FLIP: Entry = entry(

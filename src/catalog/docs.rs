@@ -224,6 +224,8 @@ fn hint(ty: Type) -> Option<String> {
         Type::Name(names) => Some(listed(names, "")),
         Type::Text(&[]) => Some("a string".into()),
         Type::Text(names) => Some(listed(names, "\"")),
+        Type::Texts => Some("a string or a tuple of strings".into()),
+        Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
         Type::Number | Type::Bool | Type::Scalar => None,
     }

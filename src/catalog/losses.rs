@@ -9,6 +9,7 @@ pub enum Loss {
     BinaryCrossentropy,
     MeanSquaredError,
     MeanAbsoluteError,
+    Huber,
 }
 
 impl Catalogued for Loss {
@@ -18,6 +19,7 @@ impl Catalogued for Loss {
         Loss::BinaryCrossentropy,
         Loss::MeanSquaredError,
         Loss::MeanAbsoluteError,
+        Loss::Huber,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -27,6 +29,7 @@ impl Catalogued for Loss {
             Loss::BinaryCrossentropy => &BINARY_CROSSENTROPY,
             Loss::MeanSquaredError => &MSE,
             Loss::MeanAbsoluteError => &MAE,
+            Loss::Huber => &HUBER,
         }
     }
 }
@@ -95,4 +98,16 @@ static MAE: Entry = loss(
     &[],
     "MeanAbsoluteError",
     "the mean of `abs(target - prediction)`",
+);
+
+static HUBER: Entry = loss(
+    "huber",
+    &[],
+    &[Param {
+        name: "delta",
+        ty: Type::Positive,
+        default: Default::Is(Value::Number(1.0)),
+    }],
+    "Huber",
+    "the mean of `0.5 * e ** 2` where `abs(e) <= delta`, else `delta * (abs(e) - 0.5 * delta)`, for `e = target - prediction`: squared near the target, absolute far from it",
 );

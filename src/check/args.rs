@@ -213,6 +213,29 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// A string or a tuple of strings (`"a"`, `("a", "b")`); empty when not given.
+    pub fn strings(&self, param: &str, errors: &mut Vec<CheckError>) -> Vec<(&'a str, Span)> {
+        let Some(expr) = self.get(param) else {
+            return Vec::new();
+        };
+        let items = match &expr.kind {
+            ExprKind::Tuple(items) => items.iter().collect(),
+            _ => vec![expr],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.kind {
+                ExprKind::Str(s) => out.push((s.value.as_str(), item.span)),
+                _ => errors.push(
+                    CheckError::wrong_type(param, "a string", describe(item), item.span).with_help(
+                        "name columns in double quotes: `\"age\"` or `(\"age\", \"bmi\")`",
+                    ),
+                ),
+            }
+        }
+        out
+    }
+
     /// A bare name such as `relu` or `same`, one of `choices`.
     pub fn choice(
         &self,

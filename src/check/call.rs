@@ -79,6 +79,8 @@ impl<'a> CallArgs<'a> {
             | Type::Activation
             | Type::Name(_)
             | Type::Text(_)
+            | Type::Texts
+            | Type::DataName
             | Type::Scalar => self.mismatch(p, "a number"),
         }
     }
@@ -121,6 +123,40 @@ impl<'a> CallArgs<'a> {
             self.mismatch(p, "a string");
         }
         self.args.string(name, errors)
+    }
+
+    /// A string or a tuple of strings, each with its span; empty when not given.
+    pub fn strings(&self, name: &str, errors: &mut Vec<CheckError>) -> Vec<(&'a str, Span)> {
+        let p = self.param(name);
+        if p.ty != Type::Texts {
+            self.mismatch(p, "strings");
+        }
+        self.args.strings(name, errors)
+    }
+
+    /// The name of a `data` declaration, with its span (checked against the declarations
+    /// by the caller), or `None` when not given.
+    pub fn data_name(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<(&'a str, Span)> {
+        let p = self.param(name);
+        if p.ty != Type::DataName {
+            self.mismatch(p, "a data name");
+        }
+        let expr = self.args.get(name)?;
+        match &expr.kind {
+            crate::syntax::ast::ExprKind::Name(id) => Some((id.name.as_str(), id.span)),
+            _ => {
+                errors.push(
+                    CheckError::wrong_type(
+                        name,
+                        "a data name",
+                        super::args::describe(expr),
+                        expr.span,
+                    )
+                    .with_help("name a `data` declaration, without quotes: `from = train`"),
+                );
+                None
+            }
+        }
     }
 
     fn param(&self, name: &str) -> &'static Param {

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use super::call::CallArgs;
 use super::error::CheckError;
-use super::plan::{Augment, DataSet, DataSource, Subset};
+use super::plan::{
+    Augment, Categories, DataSet, DataSource, Labels, Missing, Standardize, Subset, TableSpec, Task,
+};
+use super::sources::DataFiles;
 use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
@@ -13,30 +16,35 @@ pub fn check_data(
     name: &Ident,
     pipeline: &[Call],
     span: Span,
+    files: &dyn DataFiles,
     errors: &mut Vec<CheckError>,
-) -> DataSet {
+) -> Option<DataSet> {
     let mut data = DataSet {
         name: name.name.clone(),
         source: DataSource::Mnist { train: true },
         scale: 1.0,
         shift: 0.0,
+        standardize: None,
         subsets: Vec::new(),
         augment: Vec::new(),
         element_shape: vec![28, 28],
-        classes: 10,
-        one_hot: false,
+        labels: Labels::Classes {
+            classes: 10,
+            one_hot: false,
+        },
         shuffle: None,
         batch: 32,
         span,
         file_spans: Vec::new(),
     };
     let Some((source, transforms)) = pipeline.split_first() else {
-        return data;
+        return Some(data);
     };
-    read_source(source, &mut data, errors);
+    let described = read_source(source, &mut data, files, errors);
     let mut batch_span: Option<Span> = None;
     let mut shuffle_span: Option<Span> = None;
     let mut augment_span: Option<Span> = None;
+    let mut standardize_span: Option<Span> = None;
     for call in transforms {
         let op = call.name.name.as_str();
         if let Some(after) = batch_span {
@@ -82,7 +90,21 @@ pub fn check_data(
                 .with_related(shuffled, "shuffled here"),
             );
         }
-        let rescales = matches!(transform, Transform::Scale | Transform::Normalize);
+        let rescales = matches!(
+            transform,
+            Transform::Scale | Transform::Normalize | Transform::Standardize
+        );
+        if let (true, Some(standardized)) = (rescales, standardize_span) {
+            errors.push(
+                CheckError::misplaced(
+                    format!("`{op}` comes after `standardize`"),
+                    "after standardizing".into(),
+                    call.span,
+                    "`standardize` already gives each column mean 0 and standard deviation 1: remove this one",
+                )
+                .with_related(standardized, "standardized here"),
+            );
+        }
         if let (true, Some(augmented)) = (rescales, augment_span) {
             errors.push(
                 CheckError::misplaced(
@@ -170,6 +192,18 @@ pub fn check_data(
                 data.scale /= std;
                 data.shift = (data.shift - mean) / std;
             }
+            Transform::Standardize => {
+                let args = read(errors);
+                let from = args.data_name("from", errors);
+                data.standardize = Some(Standardize {
+                    from: from.map_or_else(|| name.name.clone(), |(n, _)| n.to_string()),
+                    span: from.map_or(call.span, |(_, span)| span),
+                });
+                // Standardizing the stored values makes any scaling before it moot.
+                data.scale = 1.0;
+                data.shift = 0.0;
+                standardize_span = Some(call.span);
+            }
             Transform::ChannelAxis => {
                 read(errors);
                 data.element_shape.insert(0, 1);
@@ -178,7 +212,19 @@ pub fn check_data(
             Transform::Reshape => reshape(call, &mut data, errors),
             Transform::OneHot => {
                 read(errors);
-                data.one_hot = true;
+                match &mut data.labels {
+                    Labels::Classes { one_hot, .. } => *one_hot = true,
+                    Labels::Values { .. } => errors.push(
+                        CheckError::invalid(
+                            format!("data `{}`'s targets are values, not classes", name.name),
+                            "nothing to one-hot".into(),
+                            call.span,
+                        )
+                        .with_help(
+                            "remove `one_hot()`: regression targets go to the loss as they are",
+                        ),
+                    ),
+                }
             }
             Transform::Shuffle => {
                 data.shuffle = Some(read(errors).count("buffer", errors));
@@ -205,10 +251,15 @@ pub fn check_data(
             "end the pipeline with `| batch(64)`",
         ));
     }
-    data
+    described.then_some(data)
 }
 
-fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
+fn read_source(
+    call: &Call,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
     let name = call.name.name.as_str();
     let Some(source) = Source::named(name) else {
         if Transform::named(name).is_some() {
@@ -227,7 +278,7 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
                 &known,
             ));
         }
-        return;
+        return true;
     };
     let args = CallArgs::read(call, source.entry(), errors);
     match source {
@@ -238,13 +289,17 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
                 other => unreachable!("`{other}` is one of the catalogue's splits"),
             };
             data.source = DataSource::Mnist { train };
+            true
         }
         Source::Idx => {
             let images = args.string("images", errors);
             let labels = args.string("labels", errors);
             let (rows, cols) = args.pair("shape", errors);
             data.element_shape = vec![rows, cols];
-            data.classes = args.count("classes", errors);
+            data.labels = Labels::Classes {
+                classes: args.count("classes", errors),
+                one_hot: false,
+            };
             if let (Some((images, images_span)), Some((labels, labels_span))) = (images, labels) {
                 data.source = DataSource::Idx {
                     images: PathBuf::from(images),
@@ -252,6 +307,86 @@ fn read_source(call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
                 };
                 data.file_spans = vec![images_span, labels_span];
             }
+            true
+        }
+        Source::Csv => read_csv(&args, data, files, errors),
+    }
+}
+
+/// `csv(path, target = ..., ...)`: the table's columns, as the file gives them, decide the
+/// element shape and the classes. False when the file cannot say.
+fn read_csv(
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let path = args.string("path", errors);
+    let names = |param: &str, errors: &mut Vec<CheckError>| -> Vec<String> {
+        let list = args.strings(param, errors);
+        list.into_iter().map(|(s, _)| s.to_string()).collect()
+    };
+    let targets = names("target", errors);
+    let features = names("features", errors);
+    let exclude = names("exclude", errors);
+    let header = args.boolean("header", errors);
+    let delimiter = match args.string("delimiter", errors) {
+        Some((d, _)) if d.len() == 1 => d.as_bytes()[0],
+        Some((_, span)) => {
+            errors.push(
+                CheckError::invalid(
+                    "a delimiter is one character".into(),
+                    "not one character".into(),
+                    span,
+                )
+                .with_help("e.g. `delimiter = \";\"`, or `\"\\t\"` for tabs"),
+            );
+            b','
+        }
+        None => b',',
+    };
+    let missing = match args.name("missing", errors) {
+        "mean" => Missing::Mean,
+        "zero" => Missing::Zero,
+        "drop" => Missing::Drop,
+        _ => Missing::Error,
+    };
+    let task = match args.name("task", errors) {
+        "regression" => Task::Regression,
+        _ => Task::Classification,
+    };
+    let categories = match args.name("categorical", errors) {
+        "index" => Categories::Index,
+        _ => Categories::OneHot,
+    };
+    let Some((path, span)) = path else {
+        return false;
+    };
+    if targets.is_empty() {
+        // `target` is required: its absence is reported already.
+        return false;
+    }
+    data.source = DataSource::Csv(TableSpec {
+        path: PathBuf::from(path),
+        targets,
+        features,
+        exclude,
+        header,
+        delimiter,
+        missing,
+        task,
+        categories,
+    });
+    data.file_spans = vec![span];
+    match files.describe(&data.source, span) {
+        Ok(described) => {
+            data.element_shape = described.element_shape;
+            data.labels = described.labels;
+            true
+        }
+        Err(e) => {
+            errors.push(*e);
+            false
         }
     }
 }

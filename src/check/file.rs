@@ -9,14 +9,20 @@ use super::error::CheckError;
 use super::model::{read_layers, LayerDraft};
 use super::optimizers::{read_loss, read_optimizer};
 use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
+use super::sources::DataFiles;
 use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
 use super::{first_decl_span, grid, hooks, metrics, Table};
 use crate::source::Span;
 use crate::syntax::ast::{Call, DeclKind, File, Ident, Setting};
 
-pub fn check_file(file: &File, errors: &mut Vec<CheckError>) -> Option<Experiment> {
-    let decls = Decls::collect(file, errors);
+pub fn check_file(
+    file: &File,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> Option<Experiment> {
+    let decls = Decls::collect(file, files, errors);
+    check_standardize_sources(&decls.datasets, errors);
     let optimizers = resolve_optimizers(&decls.optimizers, &decls.models, errors);
     let (name, seed, threads) = header(decls.experiment, errors);
 
@@ -89,7 +95,7 @@ struct Decls<'a> {
 }
 
 impl<'a> Decls<'a> {
-    fn collect(file: &'a File, errors: &mut Vec<CheckError>) -> Self {
+    fn collect(file: &'a File, files: &dyn DataFiles, errors: &mut Vec<CheckError>) -> Self {
         let mut decls = Decls {
             datasets: Table::default(),
             models: Table::default(),
@@ -104,8 +110,12 @@ impl<'a> Decls<'a> {
                     decls.add_experiment(name, settings, errors);
                 }
                 DeclKind::Data { name, pipeline } => {
-                    let data = check_data(name, pipeline, decl.span, errors);
-                    decls.datasets.insert("data", name, data, errors);
+                    match check_data(name, pipeline, decl.span, files, errors) {
+                        Some(data) => decls.datasets.insert("data", name, data, errors),
+                        // Its files could not say what it holds: what reads it is not
+                        // checked against a guess.
+                        None => decls.datasets.insert_broken(name),
+                    }
                 }
                 DeclKind::Model { name, layers } => {
                     decls.add_model(name, layers, decl.span, errors);
@@ -350,4 +360,40 @@ fn report_unused_models(
 /// The span of a declaration's leading keyword, for diagnostics about a whole block.
 pub(super) fn keyword(decl: Span, word: &str) -> Span {
     Span::new(decl.start, decl.start + word.len())
+}
+
+/// `standardize(from = d)`: `d` is a data set of as many values per example.
+fn check_standardize_sources(datasets: &Table<DataSet>, errors: &mut Vec<CheckError>) {
+    for (_, data) in &datasets.items {
+        let Some(standardize) = &data.standardize else {
+            continue;
+        };
+        let Some(from) = datasets.index(&standardize.from) else {
+            if !datasets.is_broken(&standardize.from) {
+                errors.push(CheckError::unknown(
+                    "data",
+                    &standardize.from,
+                    standardize.span,
+                    &datasets.names(),
+                ));
+            }
+            continue;
+        };
+        let source = &datasets.items[from].1;
+        let values = |d: &DataSet| d.element_shape.iter().product::<usize>();
+        if values(source) != values(data) {
+            errors.push(CheckError::shape(
+                format!(
+                    "data `{}` has {} values per example, `{}` {}",
+                    data.name,
+                    values(data),
+                    source.name,
+                    values(source)
+                ),
+                format!("statistics of `{}`", source.name),
+                standardize.span,
+                "standardize by a data set of the same columns, such as the training part of the same file",
+            ));
+        }
+    }
 }

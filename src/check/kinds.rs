@@ -35,6 +35,7 @@ impl LossKind {
             LossKind::BinaryCrossentropy { .. } => catalog::Loss::BinaryCrossentropy,
             LossKind::MeanSquaredError => catalog::Loss::MeanSquaredError,
             LossKind::MeanAbsoluteError => catalog::Loss::MeanAbsoluteError,
+            LossKind::Huber { .. } => catalog::Loss::Huber,
         }
     }
 }

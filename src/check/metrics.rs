@@ -2,7 +2,7 @@
 //! DATA binds, through a tensor expression (no model calls, no noise).
 
 use super::error::CheckError;
-use super::plan::{Metric, MetricKind, Step, TensorExpr};
+use super::plan::{Metric, MetricKind, RegressionMetric, Step, TensorExpr};
 use super::steps::{StepCx, TType};
 use super::tensor::{Env, Place, Reader};
 use crate::syntax::ast::{DeclKind, Expr, ExprKind, File, Ident};
@@ -13,6 +13,12 @@ pub const METRICS: &[&str] = &[
     "categorical_accuracy",
     "binary_accuracy",
     "accuracy",
+    "mae",
+    "mean_absolute_error",
+    "rmse",
+    "root_mean_squared_error",
+    "r2",
+    "r2_score",
 ];
 
 /// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
@@ -174,6 +180,43 @@ fn metric_kind(
                     labels,
                     predictions,
                 }),
+            }
+        }
+        "mae" | "mean_absolute_error" | "rmse" | "root_mean_squared_error" | "r2" | "r2_score" => {
+            let metric = match name {
+                "mae" | "mean_absolute_error" => RegressionMetric::Mae,
+                "rmse" | "root_mean_squared_error" => RegressionMetric::Rmse,
+                _ => RegressionMetric::R2,
+            };
+            let args = super::args::Args::read(call, &["labels", "predictions"], errors);
+            let labels = args.required("labels", errors);
+            let predictions = args.required("predictions", errors);
+            let (labels, lt) = value(labels?, errors)?;
+            let (predictions, pt) = value(predictions?, errors)?;
+            match (&lt, &pt) {
+                (TType::Float(l), TType::Float(p)) if l == p => Some(MetricKind::Regression {
+                    metric,
+                    labels,
+                    predictions,
+                }),
+                (TType::Float(l), TType::Float(p)) => {
+                    errors.push(CheckError::incompatible(
+                        format!("`{name}` compares targets of shape {l:?} with predictions of shape {p:?}"),
+                        "compared here".into(),
+                        call.span,
+                        "the model's output shape must equal the targets'",
+                    ));
+                    None
+                }
+                _ => {
+                    errors.push(CheckError::incompatible(
+                        format!("`{name}` compares values, got {lt} and {pt}"),
+                        "compared here".into(),
+                        call.span,
+                        "pass the target values first and the model's output second; for classes use `accuracy`",
+                    ));
+                    None
+                }
             }
         }
         other => {

@@ -29,6 +29,9 @@ pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<Los
         },
         catalog::Loss::MeanSquaredError => LossKind::MeanSquaredError,
         catalog::Loss::MeanAbsoluteError => LossKind::MeanAbsoluteError,
+        catalog::Loss::Huber => LossKind::Huber {
+            delta: args.number("delta", errors),
+        },
     };
     Some(kind)
 }

@@ -66,6 +66,9 @@ pub struct DataSet {
     /// and `normalize` fold into these two numbers).
     pub scale: f32,
     pub shift: f32,
+    /// Each input column scaled to mean 0 and standard deviation 1 by the statistics of
+    /// another data set's examples (or this one's), before any other transform.
+    pub standardize: Option<Standardize>,
     /// Which of the source's examples the data set keeps (`take`, `skip`, `split`), in
     /// order; applied once, before any shuffling.
     pub subsets: Vec<Subset>,
@@ -74,10 +77,8 @@ pub struct DataSet {
     pub augment: Vec<Augment>,
     /// Shape of one element after the transforms, e.g. `[1, 28, 28]`.
     pub element_shape: Vec<usize>,
-    /// Number of label classes the source declares (10 for MNIST).
-    pub classes: usize,
-    /// Labels as one-hot vectors instead of class indices.
-    pub one_hot: bool,
+    /// What each example is labelled with.
+    pub labels: Labels,
     /// Shuffle buffer size; `None` keeps the file order.
     pub shuffle: Option<usize>,
     pub batch: usize,
@@ -85,6 +86,36 @@ pub struct DataSet {
     /// The strings naming the source's files, in `DataSource::files` order, for
     /// diagnostics about the files themselves.
     pub file_spans: Vec<Span>,
+}
+
+/// `standardize(from = d)`: by the column statistics of data set `from`'s examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardize {
+    /// The data set whose examples give the statistics (its name; this one's by default).
+    pub from: String,
+    pub span: Span,
+}
+
+/// What a data set's examples are labelled with, as a step's `y` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// A class index in `0..classes` (10 for MNIST); as a one-hot row of `classes` values
+    /// with `one_hot()`.
+    Classes { classes: usize, one_hot: bool },
+    /// `width` numbers per example: regression targets.
+    Values { width: usize },
+}
+
+impl Labels {
+    /// The width of `y` as the batch holds it in rows of numbers (one-hot rows or
+    /// values); `None` for class indices.
+    pub fn dense_width(self) -> Option<usize> {
+        match self {
+            Labels::Classes { one_hot: false, .. } => None,
+            Labels::Classes { classes, .. } => Some(classes),
+            Labels::Values { width } => Some(width),
+        }
+    }
 }
 
 /// One augmentation, applied in the pipeline's order to each example.
@@ -130,6 +161,56 @@ pub enum Subset {
 pub enum DataSource {
     Mnist { train: bool },
     Idx { images: PathBuf, labels: PathBuf },
+    Csv(TableSpec),
+}
+
+/// `csv(path, target = ..., ...)`: the columns of a CSV file, each row an example.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableSpec {
+    pub path: PathBuf,
+    /// The target columns: one class column, or (`task = regression`) one or more value
+    /// columns.
+    pub targets: Vec<String>,
+    /// The input columns, in this order; empty for every column but the targets and
+    /// `exclude`, in the file's order.
+    pub features: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Whether the first row names the columns (else they are named `0`, `1`, ...).
+    pub header: bool,
+    pub delimiter: u8,
+    pub missing: Missing,
+    pub task: Task,
+    /// Columns of text become one column per category (`one_hot`), else one of indices.
+    pub categories: Categories,
+}
+
+/// What a missing cell (empty, `NA`, `NaN`, ... as pandas reads them) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Missing {
+    /// An error naming the file, line and column.
+    Error,
+    /// The mean of the column's other values.
+    Mean,
+    Zero,
+    /// The row is left out.
+    Drop,
+}
+
+/// What a table's target columns hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// One column of classes: whole numbers from 0 (the class index), or text (the
+    /// categories, sorted).
+    Classification,
+    /// Columns of numbers, predicted as they are.
+    Regression,
+}
+
+/// How a feature column of text goes into the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Categories {
+    OneHot,
+    Index,
 }
 
 impl DataSource {
@@ -139,6 +220,16 @@ impl DataSource {
         match self {
             DataSource::Mnist { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
+            DataSource::Csv(table) => vec![&table.path],
+        }
+    }
+
+    /// Makes the source's relative paths relative to `base` (absolute paths are kept).
+    pub fn rebase(&mut self, base: &std::path::Path) {
+        for p in self.files_mut() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
     }
 
@@ -146,6 +237,7 @@ impl DataSource {
         match self {
             DataSource::Mnist { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
+            DataSource::Csv(table) => vec![&mut table.path],
         }
     }
 }
@@ -161,7 +253,7 @@ impl Experiment {
             }
         };
         for data in &mut self.datasets {
-            data.source.files_mut().into_iter().for_each(rebase);
+            data.source.rebase(base);
         }
         for action in &mut self.before {
             if let Action::Load { path, .. } = action {
@@ -255,6 +347,7 @@ pub enum LossKind {
     BinaryCrossentropy { from_logits: bool },
     MeanSquaredError,
     MeanAbsoluteError,
+    Huber { delta: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -456,6 +549,23 @@ pub enum MetricKind {
         predictions: TensorExpr,
         threshold: f32,
     },
+    /// How close predicted values are to target values, over the epoch's examples.
+    Regression {
+        metric: RegressionMetric,
+        labels: TensorExpr,
+        predictions: TensorExpr,
+    },
+}
+
+/// Keras' regression metrics, each over every example of the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegressionMetric {
+    /// `MeanAbsoluteError`: the mean of `abs(target - prediction)`.
+    Mae,
+    /// `RootMeanSquaredError`: the square root of the mean of `(target - prediction) ** 2`.
+    Rmse,
+    /// `R2Score`: `1 - SS_res / SS_tot` per output, averaged over outputs.
+    R2,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::error::CheckError;
 use super::model::{infer_shapes, LayerDraft};
-use super::plan::{DataSet, Loss, LossKind, Model, Optimizer, Step, StepStmt, TensorExpr};
+use super::plan::{DataSet, Labels, Loss, LossKind, Model, Optimizer, Step, StepStmt, TensorExpr};
 use super::tensor::{Env, Place, Reader, Typed};
 use super::Table;
 use crate::source::Span;
@@ -59,12 +59,13 @@ impl std::fmt::Display for TType {
 }
 
 fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
-    let label = if data.one_hot {
-        TType::Float(vec![data.classes])
-    } else {
-        TType::Labels {
-            classes: data.classes,
-        }
+    let label = match data.labels {
+        Labels::Classes {
+            classes,
+            one_hot: false,
+        } => TType::Labels { classes },
+        Labels::Classes { classes, .. } => TType::Float(vec![classes]),
+        Labels::Values { width } => TType::Float(vec![width]),
     };
     HashMap::from([
         (
@@ -443,7 +444,10 @@ fn loss_compatible(
             "the model's output shape must equal the target's",
         ),
         (_, TType::Float(_)) => true,
-        (LossKind::MeanSquaredError | LossKind::MeanAbsoluteError, TType::Labels { .. }) => {
+        (
+            LossKind::MeanSquaredError | LossKind::MeanAbsoluteError | LossKind::Huber { .. },
+            TType::Labels { .. },
+        ) => {
             if pred.iter().product::<usize>() != 1 {
                 return fail(
                     format!("a regression loss on class labels needs 1 output, the model outputs {pred:?}"),

@@ -8,6 +8,31 @@ use std::path::PathBuf;
 use miette::Diagnostic;
 use thiserror::Error;
 
+impl DataError {
+    /// Why `path` (a `what`, for messages) could not be opened: missing, not a regular
+    /// file (or too large), or another I/O error.
+    pub fn opening(path: &std::path::Path, what: &str, refused: crate::files::ReadRefused) -> Self {
+        use crate::files::ReadRefused;
+        match refused {
+            ReadRefused::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                DataError::MissingFile {
+                    path: path.to_path_buf(),
+                    what: what.to_string(),
+                }
+            }
+            ReadRefused::Io(source) => DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            refused => DataError::NotAFile {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+                reason: refused.to_string(),
+            },
+        }
+    }
+}
+
 /// Result alias for the data layer.
 pub type DataResult<T> = Result<T, DataError>;
 
@@ -200,6 +225,19 @@ pub enum DataError {
         var: &'static str,
         value: String,
         expected: &'static str,
+    },
+
+    /// A table (CSV) whose contents do not fit its declaration: a missing or non-numeric
+    /// cell, a row of the wrong length, an unknown column. `place` is `line 17, column 4
+    /// (`bmi`)` or empty for the file as a whole.
+    #[error("`{}`{}{place}: {problem}", path.display(), if place.is_empty() { "" } else { " " })]
+    #[diagnostic(code(expr::data::table))]
+    Table {
+        path: PathBuf,
+        place: String,
+        problem: String,
+        #[help]
+        help: Option<String>,
     },
 }
 

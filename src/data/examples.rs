@@ -1,24 +1,104 @@
-//! A labelled data set held in memory as bytes, turned into `f32` batches on demand.
+//! A labelled data set held in memory, turned into `f32` batches on demand.
 //!
-//! Keeping `u8` costs a quarter of the memory of `f32` (47 MB instead of 188 MB for the MNIST
+//! Images stay `u8`, a quarter of the memory of `f32` (47 MB instead of 188 MB for the MNIST
 //! training images), and the scaling is a multiply per element while a batch is copied anyway.
+//! Tables and arrays of other types are held as `f32`.
 
 use std::path::Path;
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis};
 
 use super::error::{DataError, DataResult};
 use super::idx::{read_idx_images, read_idx_labels};
 
-/// Images and their labels, one row of `images` per example.
+/// The inputs of a data set, one flattened element per row: `(n, features)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    /// Bytes, as images are stored.
+    U8(Array2<u8>),
+    /// Anything else: table columns, arrays of other types.
+    F32(Array2<f32>),
+}
+
+impl Inputs {
+    pub fn nrows(&self) -> usize {
+        match self {
+            Inputs::U8(a) => a.nrows(),
+            Inputs::F32(a) => a.nrows(),
+        }
+    }
+
+    pub fn ncols(&self) -> usize {
+        match self {
+            Inputs::U8(a) => a.ncols(),
+            Inputs::F32(a) => a.ncols(),
+        }
+    }
+
+    /// The rows at `indices`, in that order.
+    #[must_use]
+    pub fn select(&self, indices: &[usize]) -> Inputs {
+        match self {
+            Inputs::U8(a) => Inputs::U8(a.select(Axis(0), indices)),
+            Inputs::F32(a) => Inputs::F32(a.select(Axis(0), indices)),
+        }
+    }
+
+    /// The bytes, where the inputs are bytes.
+    pub fn as_u8(&self) -> Option<&Array2<u8>> {
+        match self {
+            Inputs::U8(a) => Some(a),
+            Inputs::F32(_) => None,
+        }
+    }
+}
+
+/// What each example is labelled with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// A class index per example.
+    Classes(Array1<u32>),
+    /// Values per example, `(n, width)`: regression targets.
+    Values(Array2<f32>),
+}
+
+impl Targets {
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes(c) => c.len(),
+            Targets::Values(v) => v.nrows(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows at `indices`, in that order.
+    #[must_use]
+    pub fn select(&self, indices: &[usize]) -> Targets {
+        match self {
+            Targets::Classes(c) => Targets::Classes(c.select(Axis(0), indices)),
+            Targets::Values(v) => Targets::Values(v.select(Axis(0), indices)),
+        }
+    }
+
+    /// The class indices, where the targets are classes.
+    pub fn classes(&self) -> Option<&Array1<u32>> {
+        match self {
+            Targets::Classes(c) => Some(c),
+            Targets::Values(_) => None,
+        }
+    }
+}
+
+/// Inputs and their targets, one row of each per example.
 #[derive(Debug, Clone)]
 pub struct Examples {
-    /// `(n, features)`, one flattened element per row.
-    pub images: Array2<u8>,
+    pub inputs: Inputs,
     /// The shape of one element before flattening, e.g. `[28, 28]` from the IDX header.
     pub element_shape: Vec<usize>,
-    /// One class index per example.
-    pub labels: Array1<u8>,
+    pub targets: Targets,
     /// Where the examples came from, for messages.
     pub source: String,
 }
@@ -26,7 +106,7 @@ pub struct Examples {
 impl Examples {
     /// The number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.targets.len()
     }
 
     /// Whether there are no examples at all.
@@ -36,11 +116,11 @@ impl Examples {
 
     /// The number of values in one flattened element (784 for MNIST).
     pub fn features(&self) -> usize {
-        self.images.ncols()
+        self.inputs.ncols()
     }
 
-    /// Writes `images[indices]` as `f32 * scale + shift` into `out` (len = `indices.len() *
-    /// features`). With `shift` 0 the values are exactly `f32 * scale`.
+    /// Writes `inputs[indices]` as `value * scale + shift` into `out` (len = `indices.len() *
+    /// features`). With `shift` 0 the values are exactly `value * scale`.
     ///
     /// # Panics
     /// If `out` has the wrong length or an index is out of range: both are bugs of the
@@ -63,52 +143,165 @@ impl Examples {
         let per_task = (4096 / features).max(1);
         out.par_chunks_mut(features * per_task)
             .zip(indices.par_chunks(per_task))
-            .for_each(|(out, indices)| self.fill_rows(indices, scale, shift, out));
+            .for_each(|(out, indices)| match &self.inputs {
+                Inputs::U8(a) => fill_rows(a, indices, scale, shift, out),
+                Inputs::F32(a) => fill_rows(a, indices, scale, shift, out),
+            });
     }
 
-    /// [`Examples::fill_batch`] for some of the batch's examples, in order.
-    fn fill_rows(&self, indices: &[usize], scale: f32, shift: f32, out: &mut [f32]) {
-        let features = self.features();
-        for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
-            let row = self.images.row(i);
-            // Rows of arrays built by the readers are contiguous; the iterator path only serves
-            // arrays a caller built in another layout.
-            match row.as_slice() {
-                Some(src) => {
-                    for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = f32::from(s) * scale + shift;
-                    }
-                }
-                None => {
-                    for (d, &s) in dst.iter_mut().zip(row.iter()) {
-                        *d = f32::from(s) * scale + shift;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Replaces the contents of `out` with `labels[indices]` as class indices.
+    /// Replaces the contents of `out` with `targets[indices]` as class indices.
+    ///
+    /// # Panics
+    /// If the targets are values: the checker gives such data no class labels.
     pub fn fill_labels(&self, indices: &[usize], out: &mut Vec<usize>) {
+        let Targets::Classes(classes) = &self.targets else {
+            unreachable!("check gives data with value targets no class labels")
+        };
         out.clear();
-        out.extend(indices.iter().map(|&i| usize::from(self.labels[i])));
+        out.extend(indices.iter().map(|&i| classes[i] as usize));
+    }
+
+    /// The target values at `indices`, row after row, where the targets are values.
+    pub fn target_values(&self, indices: &[usize]) -> Option<Vec<f32>> {
+        let Targets::Values(values) = &self.targets else {
+            return None;
+        };
+        let mut out = Vec::with_capacity(indices.len() * values.ncols());
+        for &i in indices {
+            out.extend(values.row(i).iter());
+        }
+        Some(out)
     }
 
     /// The examples at `indices`, in that order, as a data set of their own.
     #[must_use]
     pub fn select(&self, indices: &[usize]) -> Examples {
-        use ndarray::Axis;
         Examples {
-            images: self.images.select(Axis(0), indices),
+            inputs: self.inputs.select(indices),
             element_shape: self.element_shape.clone(),
-            labels: self.labels.select(Axis(0), indices),
+            targets: self.targets.select(indices),
             source: self.source.clone(),
         }
     }
 
-    /// The number of classes, taken as the largest label plus one (0 when there are no labels).
+    /// The number of classes, taken as the largest label plus one (0 when there are no labels
+    /// or the targets are values).
     pub fn num_classes(&self) -> usize {
-        self.labels.iter().max().map_or(0, |&m| usize::from(m) + 1)
+        self.targets
+            .classes()
+            .and_then(|c| c.iter().max())
+            .map_or(0, |&m| m as usize + 1)
+    }
+}
+
+/// Per input column: mean and (population) standard deviation, as scikit-learn's
+/// `StandardScaler` computes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnStats {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Examples {
+    /// The mean and standard deviation of each input column, summed in f64 in row order
+    /// (the same numbers on every machine and thread count).
+    pub fn column_stats(&self) -> ColumnStats {
+        let n = self.len().max(1) as f64;
+        let features = self.features();
+        let mut sum = vec![0.0f64; features];
+        let mut sum_sq = vec![0.0f64; features];
+        let mut add_row = |row: &mut dyn Iterator<Item = f64>| {
+            for ((s, q), v) in sum.iter_mut().zip(sum_sq.iter_mut()).zip(row) {
+                *s += v;
+                *q += v * v;
+            }
+        };
+        match &self.inputs {
+            Inputs::U8(a) => a
+                .rows()
+                .into_iter()
+                .for_each(|r| add_row(&mut r.iter().map(|&v| f64::from(v)))),
+            Inputs::F32(a) => a
+                .rows()
+                .into_iter()
+                .for_each(|r| add_row(&mut r.iter().map(|&v| f64::from(v)))),
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let std = sum_sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| (q / n - m * m).max(0.0).sqrt())
+            .collect();
+        ColumnStats { mean, std }
+    }
+
+    /// The examples with each input column as `(value - mean) / std`, in `f32`; a column
+    /// of standard deviation 0 is only centred (scikit-learn's choice).
+    #[must_use]
+    pub fn standardized(&self, stats: &ColumnStats) -> Examples {
+        let scale: Vec<f64> = stats
+            .std
+            .iter()
+            .map(|&s| if s > 0.0 { 1.0 / s } else { 1.0 })
+            .collect();
+        let column = |c: usize, v: f64| ((v - stats.mean[c]) * scale[c]) as f32;
+        let inputs = match &self.inputs {
+            Inputs::U8(a) => {
+                Array2::from_shape_fn(a.dim(), |(r, c)| column(c, f64::from(a[[r, c]])))
+            }
+            Inputs::F32(a) => {
+                Array2::from_shape_fn(a.dim(), |(r, c)| column(c, f64::from(a[[r, c]])))
+            }
+        };
+        Examples {
+            inputs: Inputs::F32(inputs),
+            ..self.clone()
+        }
+    }
+}
+
+/// A stored value as `f32`.
+trait Stored: Copy {
+    fn to_f32(self) -> f32;
+}
+
+impl Stored for u8 {
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Stored for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+/// [`Examples::fill_batch`] for some of the batch's examples, in order.
+fn fill_rows<T: Stored>(
+    rows: &Array2<T>,
+    indices: &[usize],
+    scale: f32,
+    shift: f32,
+    out: &mut [f32],
+) {
+    let features = rows.ncols();
+    for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
+        let row = rows.row(i);
+        // Rows of arrays built by the readers are contiguous; the iterator path only serves
+        // arrays a caller built in another layout.
+        match row.as_slice() {
+            Some(src) => {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s.to_f32() * scale + shift;
+                }
+            }
+            None => {
+                for (d, &s) in dst.iter_mut().zip(row.iter()) {
+                    *d = s.to_f32() * scale + shift;
+                }
+            }
+        }
     }
 }
 
@@ -125,9 +318,9 @@ pub fn load_idx_pair(images: &Path, labels: &Path) -> DataResult<Examples> {
         });
     }
     Ok(Examples {
-        images: image_rows,
+        inputs: Inputs::U8(image_rows),
         element_shape,
-        labels: label_rows,
+        targets: Targets::Classes(label_rows.mapv(u32::from)),
         source: images.display().to_string(),
     })
 }
@@ -139,9 +332,9 @@ mod tests {
 
     fn tiny() -> Examples {
         Examples {
-            images: array![[0u8, 255, 10], [1, 2, 3], [200, 100, 50]],
+            inputs: Inputs::U8(array![[0u8, 255, 10], [1, 2, 3], [200, 100, 50]]),
             element_shape: vec![3],
-            labels: array![4u8, 0, 7],
+            targets: Targets::Classes(array![4, 0, 7]),
             source: "tiny".to_string(),
         }
     }
@@ -159,10 +352,10 @@ mod tests {
         // Every second column of a wider array: the rows are strided, not slices.
         let wide = Array2::from_shape_fn((3, 6), |(r, c)| u8::try_from(r * 10 + c).unwrap());
         let ex = Examples {
-            images: wide.slice_move(s![.., ..;2]),
+            inputs: Inputs::U8(wide.slice_move(s![.., ..;2])),
             ..tiny()
         };
-        assert!(ex.images.row(1).as_slice().is_none());
+        assert!(ex.inputs.as_u8().unwrap().row(1).as_slice().is_none());
         let mut out = vec![0.0; 3];
         ex.fill_batch(&[1], 2.0, 0.0, &mut out);
         assert_eq!(out, [20.0, 24.0, 28.0]);
@@ -180,7 +373,7 @@ mod tests {
     fn num_classes_is_largest_label_plus_one() {
         assert_eq!(tiny().num_classes(), 8);
         let mut empty = tiny();
-        empty.labels = Array1::from_vec(vec![]);
+        empty.targets = Targets::Classes(Array1::from_vec(vec![]));
         assert_eq!(empty.num_classes(), 0);
         assert!(empty.is_empty());
     }

@@ -12,7 +12,6 @@ use flate2::read::MultiGzDecoder;
 use ndarray::{Array1, Array2};
 
 use super::error::{DataError, DataResult};
-use crate::files::ReadRefused;
 
 /// Magic number of an IDX file of unsigned bytes with 3 dimensions (count, rows, cols).
 pub const IMAGES_MAGIC: u32 = 0x0803;
@@ -101,21 +100,8 @@ fn read_idx(path: &Path, kind: IdxKind, read: Extent) -> DataResult<Idx> {
     };
     // Regular files only, opened without blocking (a FIFO would wait for a writer for
     // ever) and sized before reading; the header checks below bound what is read.
-    let (file, file_len) =
-        crate::files::open_regular(path, MAX_IDX_BYTES).map_err(|refused| match refused {
-            ReadRefused::Io(source) if source.kind() == io::ErrorKind::NotFound => {
-                DataError::MissingFile {
-                    path: path.to_path_buf(),
-                    what: kind.what().to_string(),
-                }
-            }
-            ReadRefused::Io(source) => io_err(source),
-            refused => DataError::NotAFile {
-                path: path.to_path_buf(),
-                what: kind.what().to_string(),
-                reason: refused.to_string(),
-            },
-        })?;
+    let (file, file_len) = crate::files::open_regular(path, MAX_IDX_BYTES)
+        .map_err(|refused| DataError::opening(path, kind.what(), refused))?;
     if file_len == 0 {
         return Err(DataError::EmptyFile {
             path: path.to_path_buf(),

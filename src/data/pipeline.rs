@@ -158,22 +158,25 @@ mod tests {
     }
 }
 
-/// A batch as a step sees it: inputs, and labels as class indices (and one-hot rows where
-/// the data asks for them).
+/// A batch as a step sees it: inputs, and labels as class indices or as rows of numbers
+/// (one-hot rows where the data asks for them, or regression targets).
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// Inputs, row-major, `shape[0]` rows.
     pub x: Vec<f32>,
     pub shape: Vec<usize>,
+    /// Class indices; empty when the targets are values.
     pub labels: Vec<usize>,
-    /// One-hot labels when the data asks for them.
-    pub one_hot: Option<Vec<f32>>,
+    /// `y` as rows of numbers: one-hot labels when the data asks for them, or the target
+    /// values of a regression.
+    pub dense_y: Option<Vec<f32>>,
 }
 
 impl Batch {
     /// The examples at `indices`, each stored value as `value * scale + shift`, each element
     /// of `element_shape`, then augmented by `augment` (with each example's own draws);
-    /// one-hot labels of `one_hot_classes` classes when given.
+    /// one-hot labels of `one_hot_classes` classes when given, or the target values where
+    /// the targets are values.
     pub fn gather(
         examples: &Examples,
         indices: &[usize],
@@ -195,15 +198,20 @@ impl Batch {
                 .for_each(|(row, &i)| augment::apply(ops, row, element_shape, black, draws, i));
         }
         let mut labels = Vec::with_capacity(indices.len());
-        examples.fill_labels(indices, &mut labels);
-        let one_hot = one_hot_classes.map(|classes| one_hot(&labels, classes));
+        let dense_y = match examples.target_values(indices) {
+            Some(values) => Some(values),
+            None => {
+                examples.fill_labels(indices, &mut labels);
+                one_hot_classes.map(|classes| one_hot(&labels, classes))
+            }
+        };
         let mut shape = vec![indices.len()];
         shape.extend(element_shape);
         Batch {
             x,
             shape,
             labels,
-            one_hot,
+            dense_y,
         }
     }
 }

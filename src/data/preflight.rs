@@ -9,9 +9,61 @@ use miette::Diagnostic;
 
 use super::error::DataError;
 use super::idx::{read_idx_dims, IdxKind};
-use crate::check::plan::{Action, DataSet, DataSource, Experiment};
+use std::path::PathBuf;
+
+use crate::check::plan::{Action, DataSet, DataSource, Experiment, Labels, Task};
+use crate::check::sources::{DataFiles, Described};
 use crate::check::CheckError;
 use crate::source::Span;
+
+/// What the checker learns from data files, read from disk with relative paths taken
+/// from `base` (the folder of the `.exp` file).
+pub struct OnDisk {
+    base: PathBuf,
+}
+
+impl OnDisk {
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        OnDisk { base: base.into() }
+    }
+}
+
+impl DataFiles for OnDisk {
+    fn describe(&self, source: &DataSource, span: Span) -> Result<Described, Box<CheckError>> {
+        let mut source = source.clone();
+        source.rebase(&self.base);
+        let DataSource::Csv(spec) = &source else {
+            unreachable!("the checker describes only sources whose files decide their shape")
+        };
+        let table = super::table::read_table(spec)
+            .map_err(|e| match e {
+                DataError::MissingFile { path, .. } => file_error(
+                    format!("cannot find the CSV file `{}`", path.display()),
+                    Some(std::io::ErrorKind::NotFound),
+                    span,
+                    None,
+                ),
+                e => {
+                    let help = e.help().map(|h| h.to_string());
+                    data_file(e.to_string(), "this file".into(), span, help)
+                }
+            })
+            .map_err(Box::new)?;
+        let labels = match spec.task {
+            Task::Classification => Labels::Classes {
+                classes: table.classes_or_width,
+                one_hot: false,
+            },
+            Task::Regression => Labels::Values {
+                width: table.classes_or_width,
+            },
+        };
+        Ok(Described {
+            element_shape: vec![table.columns.len()],
+            labels,
+        })
+    }
+}
 
 /// Every problem with the files `exp` names, as diagnostics on the strings naming them.
 /// `exp`'s paths are the ones that will be read (see `Experiment::resolve_paths`).

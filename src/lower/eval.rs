@@ -101,7 +101,7 @@ impl<T: StepTape> Scope<'_, T> {
                 let held;
                 // Targets are constants: no gradient flows into them.
                 let target = match &**target {
-                    TensorExpr::Var(n) if n == self.y => match &batch.one_hot {
+                    TensorExpr::Var(n) if n == self.y => match &batch.dense_y {
                         Some(v) => Target::Dense(v),
                         None => Target::Labels(&batch.labels),
                     },
@@ -188,7 +188,7 @@ impl<T: StepTape> Scope<'_, T> {
             return Value::Act(input::<T>(self.engine, self.batch));
         }
         if name == self.y {
-            let Some(v) = &self.batch.one_hot else {
+            let Some(v) = &self.batch.dense_y else {
                 unreachable!("check keeps class labels out of arithmetic")
             };
             let rows = self.batch.shape[0];

@@ -61,6 +61,7 @@ pub fn loss<T: Tape<f32, Cpu>>(
         }
         LossKind::MeanSquaredError => mse_loss(pred, dense(dev)),
         LossKind::MeanAbsoluteError => mae_loss(pred, dense(dev)),
+        LossKind::Huber { delta } => huber_loss(pred, dense(dev), delta as f32),
     }
 }
 
@@ -142,5 +143,28 @@ mod tests {
             &Target::Dense(&t),
         );
         assert!((mae - 1.5 / 4.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn huber_matches_keras() {
+        // keras.losses.Huber(delta=1.0)(y_true, y_pred) with TensorFlow 2.21 on these
+        // values: errors 0.5, 0, 2, 0 → (0.125 + 0 + 1.5 + 0) / 4 = 0.40625; delta=0.5:
+        // (0.125 + 0 + 0.875 + 0) / 4 = 0.25.
+        let t = [1.0f32, 2.0, 3.0, 4.0];
+        let p = vec![1.5, 2.0, 1.0, 4.0];
+        let h1 = value(
+            LossKind::Huber { delta: 1.0 },
+            p.clone(),
+            (2, 2),
+            &Target::Dense(&t),
+        );
+        assert!((h1 - 0.406_25).abs() < 1e-6, "{h1}");
+        let h05 = value(
+            LossKind::Huber { delta: 0.5 },
+            p,
+            (2, 2),
+            &Target::Dense(&t),
+        );
+        assert!((h05 - 0.25).abs() < 1e-6, "{h05}");
     }
 }

@@ -190,7 +190,7 @@ fn read(scope: &mut Scope<'_, NoneTape>, step: &Step, e: &TensorExpr) -> Vec<f32
     let batch = scope.batch;
     match e {
         TensorExpr::Var(n) if *n == step.y => batch
-            .one_hot
+            .dense_y
             .clone()
             .unwrap_or_else(|| batch.labels.iter().map(|&c| c as f32).collect()),
         other => host(&scope.eval(other, false)).data,

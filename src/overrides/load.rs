@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{apply_located, Override, OverrideFailure, SetValue};
-use crate::check::{self, Experiment};
+use crate::check::Experiment;
 use crate::frontend::{self, FrontendError};
 use crate::record::{self, Provenance, RecordError, RunRecord};
 use crate::source::Source;
@@ -35,8 +35,8 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Loaded, LoadErro
         (applied.text, applied.values)
     };
     let source = Source::new(path, resolved.as_str());
-    let experiment =
-        check_source(source, Some(path)).map_err(|e| blame_command_line(e, &values))?;
+    let experiment = check_source(source, &frontend::base_folder(path), true)
+        .map_err(|e| blame_command_line(e, &values))?;
     Ok(Loaded {
         experiment,
         provenance: Provenance::of_file(
@@ -73,20 +73,23 @@ fn blame_command_line(error: LoadError, values: &[SetValue]) -> LoadError {
 }
 
 /// Parses and checks a text that is not a file of its own (a run record's `source.resolved`),
-/// naming it `name` in diagnostics.
-pub fn load_text(name: &str, text: &str) -> Result<Experiment, LoadError> {
-    check_source(Source::new(name, text), None)
+/// naming it `name` in diagnostics; relative data paths are read from `base` (and left
+/// relative: the caller resolves them).
+pub fn load_text(name: &str, text: &str, base: &Path) -> Result<Experiment, LoadError> {
+    check_source(Source::new(name, text), base, false)
 }
 
-/// Parses and checks `source`; for a file (`path`), also resolves its relative paths
-/// against the file's folder and checks the files it reads (`frontend::locate`).
-fn check_source(source: Source, path: Option<&Path>) -> Result<Experiment, LoadError> {
+/// Parses and checks `source`, reading the data files it names relative to `base`; with
+/// `locate` (a file's own folder), also resolves its relative paths and checks the files
+/// it reads as far as their headers (`frontend::locate_in`).
+fn check_source(source: Source, base: &Path, locate: bool) -> Result<Experiment, LoadError> {
     let (source, file) =
         frontend::parse_source(source).map_err(|e| LoadError::Frontend(Box::new(e)))?;
     let fail = |source, errors| LoadError::Frontend(Box::new(FrontendError::Check(source, errors)));
-    let mut experiment = check::check(&file).map_err(|errors| fail(source.clone(), errors))?;
-    if let Some(path) = path {
-        let errors = frontend::locate(&mut experiment, path);
+    let mut experiment =
+        frontend::check_at(&file, base).map_err(|errors| fail(source.clone(), errors))?;
+    if locate {
+        let errors = frontend::locate_in(&mut experiment, base);
         if !errors.is_empty() {
             return Err(fail(source, errors));
         }
@@ -122,14 +125,15 @@ pub fn load_recorded(path: &Path) -> Result<Recorded, SourceError> {
         }));
     };
     let name = format!("{} (source.resolved)", path.display());
-    let mut experiment = load_text(&name, &text).map_err(SourceError::Load)?;
-    // The same threads as the record: a rerun repeats how it ran, a resume continues it.
-    experiment.threads = Some(record.threads);
     // The same files as the run read, wherever this runs from.
     let base = record::verify::data_base(&record);
+    let mut experiment = load_text(&name, &text, base.as_deref().unwrap_or(Path::new(".")))
+        .map_err(SourceError::Load)?;
     if let Some(base) = &base {
         experiment.resolve_paths(base);
     }
+    // The same threads as the record: a rerun repeats how it ran, a resume continues it.
+    experiment.threads = Some(record.threads);
     let provenance = Provenance {
         path: record.source.path.as_ref().map(PathBuf::from),
         file_sha256: record.source.sha256.clone(),

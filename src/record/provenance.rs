@@ -134,6 +134,7 @@ pub fn data_files(exp: &Experiment) -> Vec<DataFile> {
 fn source_paths(source: &DataSource) -> Vec<PathBuf> {
     match source {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
+        DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Mnist { train } => {
             let split = if *train { Split::Train } else { Split::Test };
             let located = data::Mirror::from_env()

@@ -39,8 +39,9 @@ pub struct LoopPosition {
     pub pass_rng_word_pos: String,
     /// Shuffle RNG word position now.
     pub rng_word_pos: String,
-    /// Per metric: (sum, count) of the epoch so far.
-    pub metrics: Vec<(f64, f64)>,
+    /// Per metric: the accumulator's state in the epoch so far: (sum, count), then the
+    /// sums of an `r2` metric's outputs. Checkpoints from before `r2` hold the pair alone.
+    pub metrics: Vec<Vec<f64>>,
     /// Per metric: values at the end of each finished epoch.
     pub history: Vec<Vec<f64>>,
     /// Per finished epoch: (train seconds, eval seconds).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 
 use super::RunError;
-use crate::check::plan::{DataSet, DataSource, Experiment, Subset};
+use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Subset};
 use crate::data::{self, Examples};
 
 /// A source and the selection made of it: what two data sets must share to share memory.
@@ -34,6 +34,7 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
                         data::Split::Test
                     })?,
                     DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
+                    DataSource::Csv(spec) => data::table::read_table(spec)?.into_examples(spec),
                 });
                 sources.push((d.source.clone(), e.clone()));
                 e
@@ -44,7 +45,27 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
         selected.push((key, examples.clone()));
         out.push(examples);
     }
+    standardize(exp, &mut out);
     Ok(out)
+}
+
+/// `standardize(from = f)`: each such data set's columns scaled by the statistics of `f`'s
+/// examples as selected, before `f` is standardized itself.
+fn standardize(exp: &Experiment, examples: &mut [Arc<Examples>]) {
+    let stats: Vec<Option<data::ColumnStats>> = exp
+        .datasets
+        .iter()
+        .map(|d| {
+            let from = d.standardize.as_ref()?;
+            let i = exp.datasets.iter().position(|s| s.name == from.from)?;
+            Some(examples[i].column_stats())
+        })
+        .collect();
+    for (e, stats) in examples.iter_mut().zip(stats) {
+        if let Some(stats) = stats {
+            *e = Arc::new(e.standardized(&stats));
+        }
+    }
 }
 
 /// The examples of `source` that `d`'s `take`, `skip` and `split` keep, in order.
@@ -120,18 +141,21 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
             help: "fix `shape = (...)` in the source, or `reshape(...)`".into(),
         });
     }
-    if examples.num_classes() > d.classes {
+    let Labels::Classes { classes, .. } = d.labels else {
+        return Ok(());
+    };
+    if examples.num_classes() > classes {
         // The labels are in the label file, not the image file `examples.source` names.
         let labels = match &d.source {
             DataSource::Idx { labels, .. } => labels.display().to_string(),
-            DataSource::Mnist { .. } => examples.source.clone(),
+            DataSource::Mnist { .. } | DataSource::Csv(_) => examples.source.clone(),
         };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),
             problem: format!(
                 "{labels} has labels up to {}, but {} classes are declared",
                 examples.num_classes() - 1,
-                d.classes
+                classes
             ),
             help: format!(
                 "set `classes = {}` (and the model's last layer to match)",

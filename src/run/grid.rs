@@ -54,7 +54,7 @@ pub fn images(
         x: Vec::new(),
         shape: vec![count],
         labels: Vec::new(),
-        one_hot: None,
+        dense_y: None,
     };
     let (batch, values) = match step {
         Some(s) => {

@@ -1,12 +1,44 @@
 //! Metric accumulators, reset at the start of each epoch (Keras' `reset_state`).
 
-use crate::check::plan::{Experiment, Metric, MetricKind, TensorExpr};
+use crate::check::plan::{Experiment, Metric, MetricKind, RegressionMetric, TensorExpr};
 use crate::data::Batch;
 
-#[derive(Debug, Clone, Default)]
+/// What a metric has seen of the epoch so far.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accumulator {
     sum: f64,
     count: f64,
+    /// `r2` only: per output, (Σ target, Σ target², Σ (target - prediction)²); `count`
+    /// counts the rows.
+    columns: Vec<[f64; 3]>,
+}
+
+/// How an accumulator becomes the metric's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// `sum / count`.
+    Mean,
+    /// `sqrt(sum / count)`.
+    Root,
+    /// Keras' `R2Score`: `1 - SS_res / SS_tot` per output (0 where `SS_tot` is 0 and
+    /// `SS_res` is not), averaged.
+    R2,
+}
+
+impl Finish {
+    fn of(kind: &MetricKind) -> Self {
+        match kind {
+            MetricKind::Regression {
+                metric: RegressionMetric::Rmse,
+                ..
+            } => Finish::Root,
+            MetricKind::Regression {
+                metric: RegressionMetric::R2,
+                ..
+            } => Finish::R2,
+            _ => Finish::Mean,
+        }
+    }
 }
 
 impl Accumulator {
@@ -22,12 +54,60 @@ impl Accumulator {
         self.count += total as f64;
     }
 
+    /// Adds rows of targets and predictions (`width` values each) to an `r2` accumulator.
+    pub fn add_r2(&mut self, targets: &[f32], predictions: &[f32], width: usize) {
+        if self.columns.len() != width {
+            self.columns = vec![[0.0; 3]; width];
+        }
+        for (t, p) in targets.chunks(width).zip(predictions.chunks(width)) {
+            for (c, (&t, &p)) in self.columns.iter_mut().zip(t.iter().zip(p)) {
+                let (t, p) = (f64::from(t), f64::from(p));
+                c[0] += t;
+                c[1] += t * t;
+                c[2] += (t - p) * (t - p);
+            }
+            self.count += 1.0;
+        }
+    }
+
     /// NaN before the first update, as Keras' metrics report 0 — NaN makes "no data" visible.
-    pub fn value(&self) -> f64 {
+    pub fn value(&self, finish: Finish) -> f64 {
         if self.count == 0.0 {
-            f64::NAN
-        } else {
-            self.sum / self.count
+            return f64::NAN;
+        }
+        match finish {
+            Finish::Mean => self.sum / self.count,
+            Finish::Root => (self.sum / self.count).sqrt(),
+            Finish::R2 => {
+                let n = self.count;
+                let scores = self.columns.iter().map(|&[s, s2, res]| {
+                    let total = s2 - s * s / n;
+                    let r2 = 1.0 - res / total;
+                    if r2.is_infinite() {
+                        0.0
+                    } else {
+                        r2
+                    }
+                });
+                scores.sum::<f64>() / self.columns.len().max(1) as f64
+            }
+        }
+    }
+
+    /// The state, for checkpoints: `[sum, count]`, then each `r2` column's three sums.
+    fn parts(&self) -> Vec<f64> {
+        let mut out = vec![self.sum, self.count];
+        out.extend(self.columns.iter().flatten());
+        out
+    }
+
+    /// The accumulator [`Accumulator::parts`] describes.
+    fn from_parts(parts: &[f64]) -> Self {
+        let (head, rest) = parts.split_at(parts.len().min(2));
+        Accumulator {
+            sum: head.first().copied().unwrap_or(0.0),
+            count: head.get(1).copied().unwrap_or(0.0),
+            columns: rest.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
         }
     }
 }
@@ -74,6 +154,7 @@ fn argmax(row: &[f32]) -> usize {
 #[derive(Debug, Clone)]
 pub struct MetricSet {
     pub names: Vec<String>,
+    finish: Vec<Finish>,
     pub current: Vec<Accumulator>,
     /// history[metric][epoch]
     pub history: Vec<Vec<f64>>,
@@ -83,6 +164,7 @@ impl MetricSet {
     pub fn new(metrics: &[Metric]) -> Self {
         MetricSet {
             names: metrics.iter().map(|m| m.name.clone()).collect(),
+            finish: metrics.iter().map(|m| Finish::of(&m.kind)).collect(),
             current: vec![Accumulator::default(); metrics.len()],
             history: vec![Vec::new(); metrics.len()],
         }
@@ -95,23 +177,23 @@ impl MetricSet {
     }
 
     pub fn end_epoch(&mut self) {
-        for (h, a) in self.history.iter_mut().zip(&self.current) {
-            h.push(a.value());
+        for ((h, a), &f) in self.history.iter_mut().zip(&self.current).zip(&self.finish) {
+            h.push(a.value(f));
         }
     }
 
     pub fn value(&self, i: usize) -> f64 {
-        self.current[i].value()
+        self.current[i].value(self.finish[i])
     }
 
-    /// The accumulators' (sum, count), for checkpoints.
-    pub fn parts(&self) -> Vec<(f64, f64)> {
-        self.current.iter().map(|a| (a.sum, a.count)).collect()
+    /// The accumulators' states, for checkpoints.
+    pub fn parts(&self) -> Vec<Vec<f64>> {
+        self.current.iter().map(Accumulator::parts).collect()
     }
 
-    pub fn restore(&mut self, parts: &[(f64, f64)], history: &[Vec<f64>]) {
-        for (a, &(sum, count)) in self.current.iter_mut().zip(parts) {
-            *a = Accumulator { sum, count };
+    pub fn restore(&mut self, parts: &[Vec<f64>], history: &[Vec<f64>]) {
+        for (a, p) in self.current.iter_mut().zip(parts) {
+            *a = Accumulator::from_parts(p);
         }
         self.history = history.to_vec();
     }
@@ -139,6 +221,11 @@ pub fn reads<'e>(exp: &'e Experiment, step: usize, batch: &Batch) -> Vec<&'e Ten
                 labels,
                 predictions,
                 ..
+            }
+            | MetricKind::Regression {
+                labels,
+                predictions,
+                ..
             } => {
                 out.push(predictions);
                 out.push(labels);
@@ -150,7 +237,7 @@ pub fn reads<'e>(exp: &'e Experiment, step: usize, batch: &Batch) -> Vec<&'e Ten
 
 /// Whether `labels` is the batch's labels as class indices.
 fn is_class_labels(labels: &TensorExpr, y: &str, batch: &Batch) -> bool {
-    matches!(labels, TensorExpr::Var(n) if n == y) && batch.one_hot.is_none()
+    matches!(labels, TensorExpr::Var(n) if n == y) && batch.dense_y.is_none()
 }
 
 impl MetricSet {
@@ -194,6 +281,25 @@ impl MetricSet {
                     let hits = binary_hits(p, next(), *threshold);
                     self.current[i].add_ratio(hits, p.len());
                 }
+                MetricKind::Regression { metric, .. } => {
+                    let (p, t) = (next(), next());
+                    let width = p.len() / rows.max(1);
+                    let errors = p.iter().zip(t).map(|(&p, &t)| f64::from(t) - f64::from(p));
+                    let a = &mut self.current[i];
+                    match metric {
+                        // Keras: the mean over each row's outputs, then over rows.
+                        RegressionMetric::Mae => {
+                            a.sum += errors.map(f64::abs).sum::<f64>() / width.max(1) as f64;
+                            a.count += rows as f64;
+                        }
+                        // Keras: the mean over every output of every row.
+                        RegressionMetric::Rmse => {
+                            a.sum += errors.map(|e| e * e).sum::<f64>();
+                            a.count += p.len() as f64;
+                        }
+                        RegressionMetric::R2 => a.add_r2(t, p, width.max(1)),
+                    }
+                }
             }
         }
     }
@@ -213,9 +319,34 @@ mod tests {
     #[test]
     fn mean_weighs_each_update_once_and_is_nan_when_empty() {
         let mut a = Accumulator::default();
-        assert!(a.value().is_nan());
+        assert!(a.value(Finish::Mean).is_nan());
         a.add_mean(1.0);
         a.add_mean(2.0);
-        assert!((a.value() - 1.5).abs() < 1e-12);
+        assert!((a.value(Finish::Mean) - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn r2_matches_keras_across_batches_and_checkpoints() {
+        // keras.metrics.R2Score() on y = [3, -0.5, 2, 7], p = [2.5, 0, 2, 8] with
+        // TensorFlow 2.21: 0.9486081600189209. Fed in two batches, through a checkpoint.
+        let mut a = Accumulator::default();
+        a.add_r2(&[3.0, -0.5], &[2.5, 0.0], 1);
+        let mut b = Accumulator::from_parts(&a.parts());
+        assert_eq!(a, b);
+        b.add_r2(&[2.0, 7.0], &[2.0, 8.0], 1);
+        assert!((b.value(Finish::R2) - 0.948_608_16).abs() < 1e-7);
+        // Two outputs: the mean of each output's score.
+        let mut two = Accumulator::default();
+        two.add_r2(
+            &[3.0, 1.0, -0.5, 2.0, 2.0, 3.0, 7.0, 5.0],
+            &[2.5, 1.0, 0.0, 2.0, 2.0, 3.0, 8.0, 5.0],
+            2,
+        );
+        assert!((two.value(Finish::R2) - f64::midpoint(0.948_608_16, 1.0)).abs() < 1e-7);
+        // An old checkpoint's (sum, count) still reads.
+        assert_eq!(
+            Accumulator::from_parts(&[3.0, 2.0]).value(Finish::Mean),
+            1.5
+        );
     }
 }

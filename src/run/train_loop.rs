@@ -12,7 +12,7 @@ use super::checkpoint::{Checkpoint, LoopPosition};
 use super::grid::Kept;
 use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
-use crate::check::plan::{Action, DataSet, NonFinitePolicy};
+use crate::check::plan::{Action, DataSet, Labels, NonFinitePolicy};
 use crate::data::augment::Draws;
 use crate::data::{batches, shuffle_order, Batch, Examples};
 use crate::lower::{streams, Engine};
@@ -285,7 +285,13 @@ impl<'a> Loop<'a> {
                 indices,
                 (data.scale, data.shift),
                 &data.element_shape,
-                data.one_hot.then_some(data.classes),
+                match data.labels {
+                    Labels::Classes {
+                        classes,
+                        one_hot: true,
+                    } => Some(classes),
+                    _ => None,
+                },
                 (!data.augment.is_empty()).then_some((
                     data.augment.as_slice(),
                     Draws {

@@ -5,7 +5,10 @@
 use super::super::data::check_data;
 use super::super::model::read_layers;
 use super::super::optimizers::{read_loss, read_optimizer};
-use super::super::plan::{Activation, DataSource, LayerKind, OptimizerKind, Padding, ScalarExpr};
+use super::super::plan::{
+    Activation, DataSource, Labels, LayerKind, OptimizerKind, Padding, ScalarExpr,
+};
+use super::super::sources::{DataFiles, Described};
 use super::super::CheckError;
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type};
 use crate::layers::activation::ActivationLayer;
@@ -26,8 +29,30 @@ fn sample(p: &Param) -> String {
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
         Type::Name(names) => names[names.len() - 1].into(),
+        Type::Text(&[]) if p.name == "delimiter" => "\";\"".into(),
         Type::Text(&[]) => "\"file\"".into(),
         Type::Text(names) => format!("\"{}\"", names[names.len() - 1]),
+        Type::Texts => "(\"a\", \"b\")".into(),
+        Type::DataName => "d".into(),
+    }
+}
+
+/// Describes every file as a table of 3 columns and 2 classes, without reading it.
+struct Tables;
+
+impl DataFiles for Tables {
+    fn describe(
+        &self,
+        _: &DataSource,
+        _: crate::source::Span,
+    ) -> Result<Described, Box<CheckError>> {
+        Ok(Described {
+            element_shape: vec![3],
+            labels: Labels::Classes {
+                classes: 2,
+                one_hot: false,
+            },
+        })
     }
 }
 
@@ -96,7 +121,13 @@ fn every_source_and_transform_checks() {
         for all in [true, false] {
             let text = call_text(source.entry(), all);
             let mut errors = Vec::new();
-            check_data(&name, &[call(&text), call("batch(2)")], span, &mut errors);
+            check_data(
+                &name,
+                &[call(&text), call("batch(2)")],
+                span,
+                &Tables,
+                &mut errors,
+            );
             assert!(errors.is_empty(), "{text}: {errors:#?}");
         }
     }
@@ -111,7 +142,7 @@ fn every_source_and_transform_checks() {
             pipeline.push(call("batch(2)"));
         }
         let mut errors = Vec::new();
-        check_data(&name, &pipeline, span, &mut errors);
+        check_data(&name, &pipeline, span, &Tables, &mut errors);
         assert!(errors.is_empty(), "{text}: {errors:#?}");
     }
 }
@@ -236,8 +267,10 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         &name,
         &[call("mnist(split = \"test\")"), call("batch(8)")],
         span,
+        &Tables,
         &mut errors,
-    );
+    )
+    .unwrap();
     assert_eq!(data.source, DataSource::Mnist { train: false });
     assert_eq!((data.batch, data.scale, data.shuffle), (8, 1.0, None));
 }

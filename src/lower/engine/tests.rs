@@ -141,7 +141,7 @@ fn batch() -> Batch {
         x: input(),
         shape: vec![2, 1, IMAGE, IMAGE],
         labels: vec![0, 2],
-        one_hot: None,
+        dense_y: None,
     }
 }
 

@@ -32,7 +32,7 @@ fn batch() -> Batch {
         x: vec![0.0; 12],
         shape: vec![3, 2, 2],
         labels: vec![0, 1, 0],
-        one_hot: None,
+        dense_y: None,
     }
 }
 

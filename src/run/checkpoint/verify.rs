@@ -175,9 +175,16 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
         );
     }
     if p.metrics.len() != x.metrics
-        || p.metrics
-            .iter()
-            .any(|&(sum, count)| sum.is_infinite() || count.is_nan() || count < 0.0)
+        || p.metrics.iter().any(|m| match m.as_slice() {
+            [sum, count, sums @ ..] => {
+                sum.is_infinite()
+                    || count.is_nan()
+                    || *count < 0.0
+                    || sums.len() % 3 != 0
+                    || sums.iter().any(|s| s.is_infinite())
+            }
+            _ => true,
+        })
     {
         return bad(
             "metrics",

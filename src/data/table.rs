@@ -1,0 +1,751 @@
+//! `csv(...)`: a table of examples from a CSV file, one row each, read as pandas'
+//! `read_csv` reads it.
+//!
+//! A column is numbers when every cell that is not missing parses as one, else text.
+//! Missing cells are the ones pandas counts as missing by default (empty, `NA`, `NaN`,
+//! `null`...), and an error unless the declaration says what they become; an infinite
+//! number is always an error. Text feature columns become one column per category (or one
+//! of category indices); a text target column becomes class indices. The categories are
+//! sorted, so the same file always gives the same encoding, and returned so that the run
+//! record can list them.
+//!
+//! The file is read into memory once and parsed twice at most: once for every cell as a
+//! number, and again only for the columns that turned out to hold text.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+
+use super::error::{DataError, DataResult};
+use super::examples::{Examples, Inputs, Targets};
+use crate::check::plan::{Categories, Missing, TableSpec, Task};
+
+/// The largest CSV file read, so that a mistaken path to a disk image fails at once.
+pub const MAX_CSV_BYTES: u64 = 16 << 30;
+
+/// The cells pandas' `read_csv` reads as missing by default (`na_values`).
+const MISSING: &[&str] = &[
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+];
+
+/// A table read and encoded for training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// `(rows, columns.len())`.
+    pub inputs: Array2<f32>,
+    pub targets: Targets,
+    /// The names of the input columns after encoding: a one-hot column is `name=category`.
+    pub columns: Vec<String>,
+    /// The categories of each text column (feature or target), in encoding order.
+    pub categories: Vec<(String, Vec<String>)>,
+    /// The number of classes (classification), or of target values per row (regression).
+    pub classes_or_width: usize,
+    /// Rows left out by `missing = drop`.
+    pub dropped: usize,
+}
+
+impl Table {
+    /// The table as examples of a data set.
+    pub fn into_examples(self, spec: &TableSpec) -> Examples {
+        let columns = self.inputs.ncols();
+        Examples {
+            inputs: Inputs::F32(self.inputs),
+            element_shape: vec![columns],
+            targets: self.targets,
+            source: spec.path.display().to_string(),
+        }
+    }
+}
+
+/// Reads the table `spec` describes.
+pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
+    let path = spec.path.as_path();
+    let bytes = read_file(path)?;
+    let mut raw = parse(spec, &bytes)?;
+    let chosen = choose_columns(spec, &raw.names)?;
+    for &c in chosen.features.iter().chain(&chosen.targets) {
+        // Numbers and text in one column: a typo in a column of numbers, far more often
+        // than categories that happen to look like numbers. pandas would make the whole
+        // column text and one-hot every number in it.
+        if let (Some((line, text)), true) = (&raw.columns[c].first_text, raw.columns[c].numbers > 0)
+        {
+            return Err(table_error(
+                path,
+                place(*line, c, &raw.names),
+                format!(
+                    "`{text}` is not a number, but {} other cells of this column are",
+                    raw.columns[c].numbers
+                ),
+                Some("fix the cell, or make it a missing value (empty or `NA`); a column of categories must hold no numbers"),
+            ));
+        }
+    }
+    let text_columns: Vec<usize> = chosen
+        .features
+        .iter()
+        .chain(&chosen.targets)
+        .copied()
+        .filter(|&c| raw.columns[c].first_text.is_some())
+        .collect();
+    let texts = if text_columns.is_empty() {
+        Vec::new()
+    } else {
+        read_texts(spec, &bytes, &text_columns)?
+    };
+    let text_of = |c: usize| text_columns.iter().position(|&t| t == c).map(|i| &texts[i]);
+    // Rows to keep: all, or (`missing = drop`) those with no missing cell in a used column.
+    let used: Vec<usize> = chosen
+        .features
+        .iter()
+        .chain(&chosen.targets)
+        .copied()
+        .collect();
+    let keep: Vec<usize> = (0..raw.rows)
+        .filter(|&r| {
+            spec.missing != Missing::Drop
+                || used.iter().all(|&c| match text_of(c) {
+                    Some(t) => t[r].is_some(),
+                    None => !raw.columns[c].values[r].is_nan(),
+                })
+        })
+        .collect();
+    let dropped = raw.rows - keep.len();
+    if keep.is_empty() {
+        return Err(table_error(
+            path,
+            String::new(),
+            format!(
+                "no row is left to train on ({} rows, {dropped} with a missing cell)",
+                raw.rows
+            ),
+            Some("fill the missing cells, or choose `missing = mean` or `zero`"),
+        ));
+    }
+
+    let mut categories = Vec::new();
+    let mut columns = Vec::new();
+    let mut encoded: Vec<Vec<f32>> = Vec::new();
+    for &c in &chosen.features {
+        let name = raw.names[c].clone();
+        match text_of(c) {
+            Some(cells) => {
+                let cats = category_list(cells, &keep);
+                let missing_row = keep.iter().find(|&&r| cells[r].is_none());
+                if let Some(&r) = missing_row {
+                    return Err(missing_error(path, &raw, r, c, "a column of text"));
+                }
+                let index_of = |r: usize| {
+                    let cell = cells[r].as_deref().unwrap_or_default();
+                    cats.binary_search_by(|k| k.as_str().cmp(cell))
+                        .unwrap_or_else(|_| unreachable!("every kept cell is a category"))
+                };
+                match spec.categories {
+                    Categories::Index => {
+                        columns.push(name.clone());
+                        encoded.push(keep.iter().map(|&r| index_of(r) as f32).collect());
+                    }
+                    Categories::OneHot => {
+                        for (k, cat) in cats.iter().enumerate() {
+                            columns.push(format!("{name}={cat}"));
+                            encoded.push(
+                                keep.iter()
+                                    .map(|&r| if index_of(r) == k { 1.0 } else { 0.0 })
+                                    .collect(),
+                            );
+                        }
+                    }
+                }
+                categories.push((name, cats));
+            }
+            None => {
+                fill_missing(spec, path, &mut raw, c, &keep)?;
+                columns.push(name);
+                encoded.push(keep.iter().map(|&r| raw.columns[c].values[r]).collect());
+            }
+        }
+    }
+    let inputs = Array2::from_shape_fn((keep.len(), columns.len()), |(r, c)| encoded[c][r]);
+
+    let (targets, classes_or_width) = match spec.task {
+        Task::Classification => {
+            let &[c] = chosen.targets.as_slice() else {
+                return Err(table_error(
+                    path,
+                    String::new(),
+                    format!(
+                        "a classification has one target column, not {}",
+                        chosen.targets.len()
+                    ),
+                    Some("name one column of classes, or set `task = regression`"),
+                ));
+            };
+            if let Some(&r) = keep.iter().find(|&&r| match text_of(c) {
+                Some(t) => t[r].is_none(),
+                None => raw.columns[c].values[r].is_nan(),
+            }) {
+                return Err(missing_error(path, &raw, r, c, "the target"));
+            }
+            match text_of(c) {
+                Some(cells) => {
+                    let cats = category_list(cells, &keep);
+                    let classes = keep
+                        .iter()
+                        .map(|&r| {
+                            let cell = cells[r].as_deref().unwrap_or_default();
+                            cats.binary_search_by(|k| k.as_str().cmp(cell)).unwrap_or(0) as u32
+                        })
+                        .collect::<Vec<_>>();
+                    let n = cats.len();
+                    categories.push((raw.names[c].clone(), cats));
+                    (Targets::Classes(Array1::from_vec(classes)), n)
+                }
+                None => {
+                    let classes = class_indices(path, &raw, c, &keep)?;
+                    let n = classes.iter().max().map_or(0, |&m| m as usize + 1);
+                    (Targets::Classes(Array1::from_vec(classes)), n)
+                }
+            }
+        }
+        Task::Regression => {
+            for &c in &chosen.targets {
+                if let Some((line, text)) = &raw.columns[c].first_text {
+                    return Err(table_error(
+                        path,
+                        place(*line, c, &raw.names),
+                        format!("`{text}` is not a number, and a regression target must be"),
+                        Some("give a column of numbers as the target, or use `task = classification` for classes"),
+                    ));
+                }
+                if let Some(&r) = keep.iter().find(|&&r| raw.columns[c].values[r].is_nan()) {
+                    return Err(missing_error(path, &raw, r, c, "the target"));
+                }
+            }
+            let width = chosen.targets.len();
+            let values = Array2::from_shape_fn((keep.len(), width), |(r, t)| {
+                raw.columns[chosen.targets[t]].values[keep[r]]
+            });
+            (Targets::Values(values), width)
+        }
+    };
+    Ok(Table {
+        inputs,
+        targets,
+        columns,
+        categories,
+        classes_or_width,
+        dropped,
+    })
+}
+
+fn read_file(path: &Path) -> DataResult<Vec<u8>> {
+    let (mut file, size) = crate::files::open_regular(path, MAX_CSV_BYTES)
+        .map_err(|refused| DataError::opening(path, "the CSV file", refused))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.read_to_end(&mut bytes)
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.is_empty() {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Every cell of a table as a number: NaN where missing or text.
+struct Raw {
+    names: Vec<String>,
+    columns: Vec<RawColumn>,
+    rows: usize,
+    /// The line each row starts on, for messages.
+    lines: Vec<u64>,
+}
+
+struct RawColumn {
+    values: Vec<f32>,
+    /// How many cells are numbers.
+    numbers: usize,
+    /// The first cell that is not a number, with its line: the column is text.
+    first_text: Option<(u64, String)>,
+}
+
+fn reader<'b>(spec: &TableSpec, bytes: &'b [u8]) -> csv::Reader<&'b [u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(spec.header)
+        .delimiter(spec.delimiter)
+        // Rows of another length are reported by `parse`, naming the line and the counts.
+        .flexible(true)
+        .from_reader(bytes)
+}
+
+fn parse(spec: &TableSpec, bytes: &[u8]) -> DataResult<Raw> {
+    let path = spec.path.as_path();
+    let mut rdr = reader(spec, bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut names: Vec<String> = if spec.header {
+        let header = rdr.byte_headers().map_err(|e| csv_error(path, &e))?;
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                std::str::from_utf8(h)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| not_utf8(path, 1, i))
+            })
+            .collect::<DataResult<_>>()?
+    } else {
+        Vec::new()
+    };
+    let mut columns: Vec<RawColumn> = Vec::new();
+    let mut lines = Vec::new();
+    let mut rows = 0;
+    while rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, &e))?
+    {
+        let line = record.position().map_or(0, csv::Position::line);
+        if columns.is_empty() {
+            if names.is_empty() {
+                names = (0..record.len()).map(|i| i.to_string()).collect();
+            }
+            columns = (0..names.len())
+                .map(|_| RawColumn {
+                    values: Vec::new(),
+                    numbers: 0,
+                    first_text: None,
+                })
+                .collect();
+        }
+        if record.len() != names.len() {
+            return Err(table_error(
+                path,
+                format!("line {line}"),
+                format!(
+                    "this row has {} cells, the {} {}",
+                    record.len(),
+                    if spec.header { "header" } else { "first row" },
+                    names.len()
+                ),
+                Some("every row needs a cell for every column (an empty cell is a missing value); check for a stray or missing delimiter"),
+            ));
+        }
+        for (c, cell) in record.iter().enumerate() {
+            let column = &mut columns[c];
+            let text = std::str::from_utf8(cell).map_err(|_| not_utf8(path, line, c))?;
+            let trimmed = text.trim();
+            // Numbers first: they are nearly every cell, and most cells are not missing.
+            let value = match trimmed.parse::<f64>() {
+                Ok(v) if v.is_finite() && v.abs() <= f64::from(f32::MAX) => {
+                    column.numbers += 1;
+                    v as f32
+                }
+                Ok(v) if !v.is_nan() => {
+                    return Err(table_error(
+                        path,
+                        place(line, c, &names),
+                        format!("`{trimmed}` is infinite (or beyond what a 32-bit float holds)"),
+                        Some("fix or remove the value: training on it would make every weight it reaches infinite"),
+                    ));
+                }
+                _ if MISSING.contains(&trimmed) => f32::NAN,
+                _ => {
+                    if column.first_text.is_none() {
+                        column.first_text = Some((line, trimmed.to_string()));
+                    }
+                    f32::NAN
+                }
+            };
+            column.values.push(value);
+        }
+        lines.push(line);
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(table_error(
+            path,
+            String::new(),
+            "the file has no rows of data".into(),
+            Some(if spec.header {
+                "the first row is read as the column names (`header = true`); add rows below it"
+            } else {
+                "add rows to the file"
+            }),
+        ));
+    }
+    Ok(Raw {
+        names,
+        columns,
+        rows,
+        lines,
+    })
+}
+
+/// The columns `spec` reads, by position in the file.
+struct Chosen {
+    features: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+fn choose_columns(spec: &TableSpec, names: &[String]) -> DataResult<Chosen> {
+    let path = spec.path.as_path();
+    let find = |name: &String| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            let known: Vec<&str> = names.iter().map(String::as_str).collect();
+            let suggestion = crate::suggest::did_you_mean(name, &known)
+                .map_or(String::new(), |s| format!("did you mean `{s}`? "));
+            table_error(
+                path,
+                String::new(),
+                format!("there is no column `{name}`"),
+                Some(&format!(
+                    "{suggestion}the columns are {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            )
+        })
+    };
+    let targets = spec
+        .targets
+        .iter()
+        .map(find)
+        .collect::<DataResult<Vec<_>>>()?;
+    let excluded = spec
+        .exclude
+        .iter()
+        .map(find)
+        .collect::<DataResult<Vec<_>>>()?;
+    let features = if spec.features.is_empty() {
+        (0..names.len())
+            .filter(|c| !targets.contains(c) && !excluded.contains(c))
+            .collect()
+    } else {
+        spec.features
+            .iter()
+            .map(find)
+            .collect::<DataResult<Vec<_>>>()?
+    };
+    if let Some(&c) = features.iter().find(|c| targets.contains(c)) {
+        return Err(table_error(
+            path,
+            String::new(),
+            format!("`{}` is both a feature and the target", names[c]),
+            Some("a model must not see its target: leave it out of `features`"),
+        ));
+    }
+    if features.is_empty() {
+        return Err(table_error(
+            path,
+            String::new(),
+            "no column is left as a feature".into(),
+            Some("name the input columns with `features = (...)`, or exclude fewer"),
+        ));
+    }
+    Ok(Chosen { features, targets })
+}
+
+/// The cells of `columns` as text (`None` where missing), row after row.
+fn read_texts(
+    spec: &TableSpec,
+    bytes: &[u8],
+    columns: &[usize],
+) -> DataResult<Vec<Vec<Option<String>>>> {
+    let mut rdr = reader(spec, bytes);
+    let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
+    let mut record = csv::StringRecord::new();
+    while rdr
+        .read_record(&mut record)
+        .map_err(|e| csv_error(&spec.path, &e))?
+    {
+        for (cells, &c) in out.iter_mut().zip(columns) {
+            let cell = record.get(c).unwrap_or_default().trim();
+            cells.push((!MISSING.contains(&cell)).then(|| cell.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// The sorted categories of the kept rows' cells.
+fn category_list(cells: &[Option<String>], keep: &[usize]) -> Vec<String> {
+    let set: BTreeSet<&str> = keep.iter().filter_map(|&r| cells[r].as_deref()).collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+/// Replaces the missing cells of numeric column `c` in the kept rows, as `spec` says.
+fn fill_missing(
+    spec: &TableSpec,
+    path: &Path,
+    raw: &mut Raw,
+    c: usize,
+    keep: &[usize],
+) -> DataResult<()> {
+    let Some(&first) = keep.iter().find(|&&r| raw.columns[c].values[r].is_nan()) else {
+        return Ok(());
+    };
+    let fill = match spec.missing {
+        Missing::Error | Missing::Drop => {
+            return Err(missing_error(path, raw, first, c, "a feature"));
+        }
+        Missing::Zero => 0.0,
+        Missing::Mean => {
+            let present: Vec<f64> = raw.columns[c]
+                .values
+                .iter()
+                .filter(|v| !v.is_nan())
+                .map(|&v| f64::from(v))
+                .collect();
+            if present.is_empty() {
+                return Err(table_error(
+                    path,
+                    format!("column {} (`{}`)", c + 1, raw.names[c]),
+                    "every cell is missing, so there is no mean to fill them with".into(),
+                    Some("leave the column out with `exclude = (...)`"),
+                ));
+            }
+            (present.iter().sum::<f64>() / present.len() as f64) as f32
+        }
+    };
+    for v in &mut raw.columns[c].values {
+        if v.is_nan() {
+            *v = fill;
+        }
+    }
+    Ok(())
+}
+
+/// The class index of each kept row of numeric column `c`: whole numbers from 0.
+fn class_indices(path: &Path, raw: &Raw, c: usize, keep: &[usize]) -> DataResult<Vec<u32>> {
+    keep.iter()
+        .map(|&r| {
+            let v = raw.columns[c].values[r];
+            if v >= 0.0 && v.fract() == 0.0 && v < 16_777_216.0 {
+                Ok(v as u32)
+            } else {
+                Err(table_error(
+                    path,
+                    place(raw.lines[r], c, &raw.names),
+                    format!("the class `{v}` is not a whole number from 0"),
+                    Some("classes are 0, 1, 2, ... (or text, such as `cat`); for a target of numbers to predict, set `task = regression`"),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn place(line: u64, c: usize, names: &[String]) -> String {
+    format!("line {line}, column {} (`{}`)", c + 1, names[c])
+}
+
+fn missing_error(path: &Path, raw: &Raw, r: usize, c: usize, what: &str) -> DataError {
+    let help = if what == "a feature" {
+        "fill it in the file, or say what a missing value becomes: `missing = mean`, `zero` or `drop` (the row)"
+    } else {
+        "fill it in the file, or leave such rows out with `missing = drop`"
+    };
+    table_error(
+        path,
+        place(raw.lines[r], c, &raw.names),
+        format!("missing value in {what}"),
+        Some(help),
+    )
+}
+
+fn not_utf8(path: &Path, line: u64, c: usize) -> DataError {
+    table_error(
+        path,
+        format!("line {line}, column {}", c + 1),
+        "this cell is not UTF-8 text".into(),
+        Some("save the file as UTF-8 (in pandas: `df.to_csv(path, encoding=\"utf-8\")`)"),
+    )
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> DataError {
+    let line = e.position().map(csv::Position::line);
+    match e.kind() {
+        csv::ErrorKind::Io(err) => DataError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(err.kind(), err.to_string()),
+        },
+        csv::ErrorKind::Utf8 { err, .. } => not_utf8(path, line.unwrap_or(0), err.field()),
+        _ => table_error(
+            path,
+            line.map_or(String::new(), |l| format!("line {l}")),
+            e.to_string(),
+            Some("check the file's quoting and delimiter"),
+        ),
+    }
+}
+
+fn table_error(path: &Path, place: String, problem: String, help: Option<&str>) -> DataError {
+    DataError::Table {
+        path: path.to_path_buf(),
+        place,
+        problem,
+        help: help.map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn spec(path: PathBuf, target: &str) -> TableSpec {
+        TableSpec {
+            path,
+            targets: vec![target.to_string()],
+            features: Vec::new(),
+            exclude: Vec::new(),
+            header: true,
+            delimiter: b',',
+            missing: Missing::Error,
+            task: Task::Classification,
+            categories: Categories::OneHot,
+        }
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn message(e: &DataError) -> String {
+        use miette::Diagnostic;
+        format!(
+            "{e} | {}",
+            e.help().map(|h| h.to_string()).unwrap_or_default()
+        )
+    }
+
+    #[test]
+    fn numbers_text_and_targets_encode_as_pandas_get_dummies() {
+        let (_d, path) = write("a,color,y\n1.5,red,1\n-2,blue,0\n3e2,red,2\n");
+        let t = read_table(&spec(path, "y")).unwrap();
+        assert_eq!(t.columns, ["a", "color=blue", "color=red"]);
+        assert_eq!(
+            t.inputs,
+            ndarray::array![[1.5, 0.0, 1.0], [-2.0, 1.0, 0.0], [300.0, 0.0, 1.0]]
+        );
+        assert_eq!(t.targets, Targets::Classes(ndarray::array![1, 0, 2]));
+        assert_eq!(t.classes_or_width, 3);
+        assert_eq!(
+            t.categories,
+            [("color".to_string(), vec!["blue".into(), "red".into()])]
+        );
+    }
+
+    #[test]
+    fn text_targets_become_sorted_class_indices() {
+        let (_d, path) = write("x,species\n1,virginica\n2,setosa\n3,virginica\n");
+        let t = read_table(&spec(path, "species")).unwrap();
+        assert_eq!(t.targets, Targets::Classes(ndarray::array![1, 0, 1]));
+        assert_eq!(t.categories[0].1, ["setosa", "virginica"]);
+    }
+
+    #[test]
+    fn regression_targets_are_values() {
+        let (_d, path) = write("x,y,z\n1,0.5,2\n2,1.5,3\n");
+        let mut s = spec(path, "y");
+        s.task = Task::Regression;
+        s.targets.push("z".into());
+        let t = read_table(&s).unwrap();
+        assert_eq!(
+            t.targets,
+            Targets::Values(ndarray::array![[0.5, 2.0], [1.5, 3.0]])
+        );
+        assert_eq!(t.inputs, ndarray::array![[1.0], [2.0]]);
+    }
+
+    #[test]
+    fn missing_cells_are_an_error_naming_line_and_column_unless_a_policy_says() {
+        let text = "a,b,y\n1,2,0\n3,,1\n5,NA,0\n";
+        let (_d, path) = write(text);
+        let e = read_table(&spec(path.clone(), "y")).unwrap_err();
+        let m = message(&e);
+        assert!(m.contains("line 3, column 2 (`b`): missing value"), "{m}");
+        assert!(m.contains("missing = mean"), "{m}");
+
+        let mut s = spec(path, "y");
+        s.missing = Missing::Mean;
+        assert_eq!(
+            read_table(&s).unwrap().inputs.column(1).to_vec(),
+            [2.0, 2.0, 2.0]
+        );
+        s.missing = Missing::Zero;
+        assert_eq!(
+            read_table(&s).unwrap().inputs.column(1).to_vec(),
+            [2.0, 0.0, 0.0]
+        );
+        s.missing = Missing::Drop;
+        let t = read_table(&s).unwrap();
+        assert_eq!((t.inputs.nrows(), t.dropped), (1, 2));
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_the_place() {
+        let cases = [
+            (
+                "a,y\n1,0\n2\n",
+                "line 3: this row has 1 cells, the header 2",
+            ),
+            (
+                "a,y\n1,0\ninf,1\n",
+                "line 3, column 1 (`a`): `inf` is infinite",
+            ),
+            ("a,y\n1,0\n2,-1\n", "line 3, column 2 (`y`): the class `-1`"),
+            ("a,y\n1,0\n2,0.5\n", "the class `0.5` is not a whole number"),
+            (
+                "a,y\n1,0\n2x,1\n",
+                "line 3, column 1 (`a`): `2x` is not a number, but 1 other cells",
+            ),
+            ("a,y\n", "the file has no rows of data"),
+            ("b,y\n1,0\n", "there is no column `a`"),
+        ];
+        for (text, want) in cases {
+            let (_d, path) = write(text);
+            let mut s = spec(path, "y");
+            if text.starts_with('b') {
+                s.features = vec!["a".into()];
+            }
+            let m = message(&read_table(&s).unwrap_err());
+            assert!(m.contains(want), "{text:?}: {m}");
+            assert!(m.contains("t.csv"), "{m}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_zero_byte_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.csv");
+        std::fs::write(&path, b"a,y\n\xff,0\n").unwrap();
+        let m = message(&read_table(&spec(path.clone(), "y")).unwrap_err());
+        assert!(
+            m.contains("line 2, column 1") && m.contains("not UTF-8"),
+            "{m}"
+        );
+        std::fs::write(&path, b"").unwrap();
+        let m = message(&read_table(&spec(path, "y")).unwrap_err());
+        assert!(m.contains("is empty"), "{m}");
+    }
+
+    #[test]
+    fn a_headerless_file_names_its_columns_by_position() {
+        let (_d, path) = write("1;2;0\n3;4;1\n");
+        let mut s = spec(path, "2");
+        s.header = false;
+        s.delimiter = b';';
+        let t = read_table(&s).unwrap();
+        assert_eq!(t.columns, ["0", "1"]);
+        assert_eq!(t.targets, Targets::Classes(ndarray::array![0, 1]));
+    }
+}

@@ -382,3 +382,36 @@ fn the_result_does_not_depend_on_the_number_of_threads() {
     assert_eq!(one.labels.len(), 40);
     assert_eq!(one, with(4));
 }
+
+#[test]
+fn mnist_written_as_png_class_folders_reads_back_as_the_idx_files() {
+    // The layout `examples/mnist_to_png.rs` writes, for the first 300 test images.
+    let data = expr::data::data_dir_from_env().unwrap_or_else(|| "/work/shared/data".into());
+    let mnist = data.join("mnist");
+    let (pixels, shape) =
+        expr::data::read_idx_images(&mnist.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let labels = expr::data::read_idx_labels(&mnist.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    assert_eq!(shape, [28, 28]);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..300 {
+        let path = dir.path().join(format!("{}/{i:05}.png", labels[i]));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let image = GrayImage::from_raw(28, 28, pixels.row(i).to_vec()).unwrap();
+        image.save(&path).unwrap();
+    }
+    let scan = scan_image_folder(dir.path()).unwrap();
+    assert_eq!(
+        scan.classes,
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+    );
+    let folder = read_image_folder(&scan, (28, 28), Color::Gray, OnError::Fail).unwrap();
+    for (k, (path, label)) in scan.files.iter().enumerate() {
+        let i: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        assert_eq!(u32::from(labels[i]), *label);
+        assert_eq!(folder.labels[k], *label);
+        assert_eq!(
+            &folder.images[k * 784..(k + 1) * 784],
+            pixels.row(i).as_slice().unwrap()
+        );
+    }
+}

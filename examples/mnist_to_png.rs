@@ -14,6 +14,7 @@ use std::path::Path;
 use expr::data::{
     default_cache_dir, locate_mnist, read_idx_images, read_idx_labels, Mirror, Split,
 };
+use miette::IntoDiagnostic;
 use rayon::prelude::*;
 
 fn main() -> miette::Result<()> {
@@ -31,15 +32,14 @@ fn main() -> miette::Result<()> {
         let (rows, cols) = (shape[0] as u32, shape[1] as u32);
         let dir = out.join(name);
         for digit in 0..10 {
-            fs::create_dir_all(dir.join(digit.to_string())).map_err(io)?;
+            fs::create_dir_all(dir.join(digit.to_string())).into_diagnostic()?;
         }
-        let rows_of_images: Vec<&[u8]> = pixels
-            .outer_iter()
-            .map(|r| r.to_slice().unwrap_or_default())
-            .collect();
-        rows_of_images
-            .par_iter()
-            .zip(labels.as_slice().unwrap_or_default())
+        // `read_idx_images` gives one row of pixels per image, in standard layout.
+        let pixels = pixels.as_standard_layout();
+        let pixels = pixels.as_slice().unwrap_or_default();
+        pixels
+            .par_chunks_exact((rows * cols) as usize)
+            .zip(labels.to_vec())
             .enumerate()
             .try_for_each(|(i, (image, label))| {
                 let path = dir.join(label.to_string()).join(format!("{i:05}.png"));
@@ -51,7 +51,7 @@ fn main() -> miette::Result<()> {
 }
 
 fn write_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> miette::Result<()> {
-    let file = BufWriter::new(File::create(path).map_err(io)?);
+    let file = BufWriter::new(File::create(path).into_diagnostic()?);
     let mut encoder = png::Encoder::new(file, width, height);
     encoder.set_color(png::ColorType::Grayscale);
     encoder.set_depth(png::BitDepth::Eight);
@@ -59,8 +59,4 @@ fn write_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> miette::Res
     writer
         .write_image_data(pixels)
         .map_err(|e| miette::miette!("{}: {e}", path.display()))
-}
-
-fn io(e: std::io::Error) -> miette::Report {
-    miette::miette!("{e}")
 }

@@ -20,7 +20,7 @@ pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
 };
 pub use images::{
-    luma, read_image_folder, scan_image_folder, Color, FolderScan, ImageFolder, OnError,
+    read_image_folder, scan_image_folder, Color, FolderScan, ImageFolder, OnError,
     IMAGE_EXTENSIONS, MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE,
 };
 pub use mnist::{

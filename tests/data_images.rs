@@ -205,12 +205,12 @@ fn bad_catalogue(dir: &Path) -> Vec<(PathBuf, &'static str)> {
         (
             "a/truncated.png",
             png[..png.len() / 2].to_vec(),
-            "its Png data is corrupt or cut short",
+            "its PNG data is corrupt or cut short",
         ),
         (
             "a/corrupt.jpg",
             jpeg,
-            "its Jpeg data is corrupt or cut short",
+            "its JPEG data is corrupt or cut short",
         ),
         (
             "a/text.png",
@@ -414,4 +414,29 @@ fn mnist_written_as_png_class_folders_reads_back_as_the_idx_files() {
             pixels.row(i).as_slice().unwrap()
         );
     }
+}
+
+#[test]
+fn bmp_and_gif_files_are_read_too_by_their_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = RgbImage::from_fn(2, 2, |x, y| {
+        if (x + y) % 2 == 0 {
+            image::Rgb([0, 0, 0])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    fs::create_dir_all(dir.path().join("a")).unwrap();
+    image
+        .save_with_format(dir.path().join("a/x.bmp"), image::ImageFormat::Bmp)
+        .unwrap();
+    image
+        .save_with_format(dir.path().join("a/y.gif"), image::ImageFormat::Gif)
+        .unwrap();
+    // A PNG named `.jpg` is read as the PNG it is, as TensorFlow's `decode_image` does.
+    image
+        .save_with_format(dir.path().join("a/z.jpg"), image::ImageFormat::Png)
+        .unwrap();
+    let folder = read(dir.path(), (2, 2), Color::Gray, OnError::Fail);
+    assert_eq!(folder.images, [0, 255, 255, 0].repeat(3));
 }

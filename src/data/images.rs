@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-pub use decode::{luma, MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE};
+pub use decode::{MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE};
 pub use scan::{scan_image_folder, IMAGE_EXTENSIONS};
 
 use super::error::{DataError, DataResult};

@@ -84,7 +84,15 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
                 MAX_DECODED_BYTES >> 20
             )
         }
-        e => format!("its {format:?} data is corrupt or cut short ({e})"),
+        e => {
+            let name = match format {
+                ImageFormat::Png => "PNG",
+                ImageFormat::Jpeg => "JPEG",
+                ImageFormat::Bmp => "BMP",
+                _ => "GIF",
+            };
+            format!("its {name} data is corrupt or cut short ({e})")
+        }
     })
 }
 

@@ -85,6 +85,9 @@ pub fn read_image_folder(
 ) -> DataResult<ImageFolder> {
     let channels = color.channels();
     let each = channels * size.0 * size.1;
+    if each == 0 {
+        unreachable!("check: an image size is at least 1 x 1");
+    }
     let too_large = || DataError::ImagesTooLarge {
         count: scan.files.len(),
         channels,
@@ -97,7 +100,7 @@ pub fn read_image_folder(
     images.resize(total, 0);
     // Each file decodes into its own slot; `collect` keeps the order.
     let outcomes: Vec<Result<(), String>> = images
-        .par_chunks_mut(each.max(1))
+        .par_chunks_mut(each)
         .zip(scan.files.par_iter())
         .map(|(out, (path, _))| decode::decode_into(path, out, size, color))
         .collect();

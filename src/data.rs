@@ -1,5 +1,5 @@
-//! The data layer: IDX readers, the built-in `mnist` data set (found on disk or downloaded and
-//! verified), and the input pipeline (shuffle buffer, batches).
+//! The data layer: IDX readers, image folders, the built-in `mnist` data set (found on disk
+//! or downloaded and verified), and the input pipeline (shuffle buffer, batches).
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
 
@@ -8,6 +8,7 @@ mod download;
 mod error;
 mod examples;
 mod idx;
+mod images;
 mod mnist;
 mod pipeline;
 pub mod preflight;
@@ -18,6 +19,10 @@ pub use error::{DataError, DataResult, DownloadError};
 pub use examples::{load_idx_pair, ColumnStats, Examples, Inputs, Targets};
 pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
+};
+pub use images::{
+    read_image_folder, scan_image_folder, Color, FolderScan, ImageFolder, OnError,
+    IMAGE_EXTENSIONS, MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE,
 };
 pub use mnist::{
     data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,

@@ -1,6 +1,7 @@
-//! Random augmentation in a pipeline (`random_flip`, `random_translate`, `random_noise`):
-//! each example's draws depend on the seed, the epoch and the example only, so runs are
-//! reproducible bit for bit and a resumed run augments exactly as an uninterrupted one.
+//! Random augmentation in a pipeline (`random_flip`, `random_translate`, `random_crop`,
+//! `random_rotation`, `cutout`, `random_noise`): each example's draws depend on the seed,
+//! the epoch and the example only, so runs are reproducible bit for bit and a resumed run
+//! augments exactly as an uninterrupted one.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
 mod common;
@@ -8,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const AUGMENTED: &str = "scale(1 / 255) | random_flip() | random_translate(0.25) | random_crop(padding = 1) | cutout(size = 2) | random_noise(std = 0.05) | shuffle(buffer = 100) | batch(32)";
+const AUGMENTED: &str = "scale(1 / 255) | random_flip() | random_translate(0.25) | random_crop(padding = 1) | random_rotation(15) | cutout(size = 2) | random_noise(std = 0.05) | shuffle(buffer = 100) | batch(32)";
 
 /// The small MLP with `train`'s transforms replaced by `pipeline`.
 fn experiment(dir: &Path, pipeline: &str) -> String {
@@ -106,6 +107,7 @@ fn moving_pixels_of_flat_elements_is_a_diagnostic() {
     for op in [
         "random_flip()",
         "random_crop(padding = 2)",
+        "random_rotation(degrees = 10)",
         "cutout(size = 2)",
     ] {
         let name = &op[..op.find('(').unwrap()];

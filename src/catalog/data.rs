@@ -23,6 +23,7 @@ pub enum Transform {
     RandomFlip,
     RandomTranslate,
     RandomCrop,
+    RandomRotation,
     Cutout,
     RandomNoise,
     ChannelAxis,
@@ -55,6 +56,7 @@ impl Catalogued for Transform {
         Transform::RandomFlip,
         Transform::RandomTranslate,
         Transform::RandomCrop,
+        Transform::RandomRotation,
         Transform::Cutout,
         Transform::RandomNoise,
         Transform::ChannelAxis,
@@ -75,6 +77,7 @@ impl Catalogued for Transform {
             Transform::RandomFlip => &RANDOM_FLIP,
             Transform::RandomTranslate => &RANDOM_TRANSLATE,
             Transform::RandomCrop => &RANDOM_CROP,
+            Transform::RandomRotation => &RANDOM_ROTATION,
             Transform::Cutout => &CUTOUT,
             Transform::RandomNoise => &RANDOM_NOISE,
             Transform::ChannelAxis => &CHANNEL_AXIS,
@@ -248,6 +251,14 @@ static RANDOM_CROP: Entry = entry(
     &[required("padding", COUNT, Value::Count(4))],
     None,
     "pads each side with `padding` black pixels and crops back to the image's size at a random offset, drawn anew each epoch, as torchvision's `RandomCrop(size, padding)`",
+);
+
+static RANDOM_ROTATION: Entry = entry(
+    "random_rotation",
+    Kind::Transform,
+    &[required("degrees", Type::NonNegative, Value::Number(10.0))],
+    None,
+    "rotates each image about its centre by an angle drawn uniformly from `-degrees` to `+degrees` (positive is counter-clockwise), nearest pixel, filling the corners with black, drawn anew each epoch, as torchvision's `RandomRotation(degrees)`",
 );
 
 static CUTOUT: Entry = entry(

@@ -148,6 +148,7 @@ pub fn check_data(
             Transform::RandomFlip
             | Transform::RandomTranslate
             | Transform::RandomCrop
+            | Transform::RandomRotation
             | Transform::Cutout
             | Transform::RandomNoise => {
                 let args = read(errors);
@@ -161,6 +162,9 @@ pub fn check_data(
                     },
                     Transform::RandomCrop => Augment::Crop {
                         padding: args.count("padding", errors),
+                    },
+                    Transform::RandomRotation => Augment::Rotation {
+                        degrees: args.number("degrees", errors),
                     },
                     Transform::Cutout => Augment::Cutout {
                         size: args.count("size", errors),

@@ -72,7 +72,7 @@ pub struct DataSet {
     /// Which of the source's examples the data set keeps (`take`, `skip`, `split`), in
     /// order; applied once, before any shuffling.
     pub subsets: Vec<Subset>,
-    /// Random flips, translations and noise, drawn anew for each example each epoch
+    /// Random flips, translations, rotations and noise, drawn anew for each example each epoch
     /// (`data::augment`), in the pipeline's order, after the scalings.
     pub augment: Vec<Augment>,
     /// Shape of one element after the transforms, e.g. `[1, 28, 28]`.
@@ -135,6 +135,11 @@ pub enum Augment {
     /// Blacks out a square of side `size` around a uniform pixel (clipped at the edges):
     /// `Cutout` (`DeVries` and Taylor, 2017), as their code computes it (`data::augment::cutout`).
     Cutout { size: usize },
+    /// Rotates about the image's centre by an angle drawn uniformly from `-degrees` to
+    /// `+degrees` (positive is counter-clockwise), sampling the nearest pixel and filling the
+    /// uncovered corners with black: torchvision's `RandomRotation(degrees)` on a tensor
+    /// (`data::augment::rotate`).
+    Rotation { degrees: f64 },
     /// Adds normal noise of this standard deviation to every value: Keras' `GaussianNoise`.
     Noise { std: f64 },
 }

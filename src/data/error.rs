@@ -239,6 +239,69 @@ pub enum DataError {
         #[help]
         help: Option<String>,
     },
+
+    // Image folders (`data::images`).
+    #[error("cannot find the image folder `{}`", dir.display())]
+    #[diagnostic(
+        code(expr::data::missing_image_folder),
+        help("check the path: an image folder holds one sub-folder of images per class, e.g. `cat/1.png`, `dog/1.png`")
+    )]
+    MissingImageFolder { dir: PathBuf },
+
+    /// Not a folder, or a folder that cannot be listed (permissions, I/O).
+    #[error("cannot list the image folder `{}`: {reason}", dir.display())]
+    #[diagnostic(
+        code(expr::data::unreadable_image_folder),
+        help("give a readable folder holding one sub-folder of images per class")
+    )]
+    UnreadableImageFolder { dir: PathBuf, reason: String },
+
+    #[error("`{}` has no class sub-folders", dir.display())]
+    #[diagnostic(
+        code(expr::data::no_class_folders),
+        help("put each class's images in a sub-folder named after the class (`cat/1.png`, `dog/1.png`); images directly in the folder, and folders whose names start with `.`, are not read")
+    )]
+    NoClassFolders { dir: PathBuf },
+
+    #[error("class folder `{}` holds no images", dir.display())]
+    #[diagnostic(
+        code(expr::data::empty_class_folder),
+        help("every sub-folder is a class: add its images (files ending in .png, .jpg, .jpeg, .bmp or .gif) or remove the folder")
+    )]
+    EmptyClassFolder { dir: PathBuf },
+
+    /// One image that cannot be used: unreadable, empty, not an image, corrupt, or larger
+    /// than the decoding limits.
+    #[error("cannot read image `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::bad_image),
+        help("replace or delete the file, or read the folder with `on_error = skip` to leave out the images that cannot be read (they are counted and listed)")
+    )]
+    BadImage { path: PathBuf, reason: String },
+
+    #[error("none of the {count} images in `{}` could be read", dir.display())]
+    #[diagnostic(
+        code(expr::data::no_image_read),
+        help("the first one: `{}`: {first_reason}", first.display())
+    )]
+    NoImageRead {
+        dir: PathBuf,
+        count: usize,
+        first: PathBuf,
+        first_reason: String,
+    },
+
+    #[error("{count} images of {channels} x {height} x {width} bytes do not fit in memory")]
+    #[diagnostic(
+        code(expr::data::images_too_large),
+        help("choose a smaller `size`, or fewer images")
+    )]
+    ImagesTooLarge {
+        count: usize,
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
 }
 
 /// Why one mirror did not give a good copy of one file; the temporary file is gone in every case.

@@ -1,25 +1,30 @@
-//! The data layer: IDX readers, the built-in `mnist` data set (found on disk or downloaded and
-//! verified), and the input pipeline (shuffle buffer, batches).
+//! The data layer: IDX readers, the built-in `mnist` and `cifar10` data sets (found on disk
+//! or downloaded and verified), and the input pipeline (shuffle buffer, batches).
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
 
 pub mod augment;
+pub mod cifar10;
 mod download;
 mod error;
 mod examples;
 mod idx;
 mod mnist;
 mod pipeline;
+mod places;
 pub mod preflight;
 
-pub use download::{download_verified, DownloadLimits};
+pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};
+pub use download::{download, download_verified, DownloadLimits, Hashed, Remote};
 pub use error::{DataError, DataResult, DownloadError};
 pub use examples::{load_idx_pair, Examples};
 pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
 };
 pub use mnist::{
-    data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
-    MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
+    default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror, MnistFile, Split,
+    DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
 };
+pub use places::{data_dir_from_env, DATA_ENV};
+
 pub use pipeline::{batches, one_hot, shuffle_order, Batch};

@@ -7,6 +7,7 @@ use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Mnist,
+    Cifar10,
     Idx,
 }
 
@@ -31,11 +32,12 @@ pub enum Transform {
 }
 
 impl Catalogued for Source {
-    const ALL: &'static [Self] = &[Source::Mnist, Source::Idx];
+    const ALL: &'static [Self] = &[Source::Mnist, Source::Cifar10, Source::Idx];
 
     fn entry(self) -> &'static Entry {
         match self {
             Source::Mnist => &MNIST,
+            Source::Cifar10 => &CIFAR10,
             Source::Idx => &IDX,
         }
     }
@@ -122,6 +124,18 @@ static MNIST: Entry = entry(
     )],
     None,
     "the MNIST digits (60,000 to train, 10,000 to test), downloaded once and cached",
+);
+
+static CIFAR10: Entry = entry(
+    "cifar10",
+    Kind::Source,
+    &[required(
+        "split",
+        Type::Text(&["train", "test"]),
+        Value::Text("train"),
+    )],
+    None,
+    "the CIFAR-10 photos, (3, 32, 32) images in 10 classes (50,000 to train, 10,000 to test), from the binary version of the official archive, downloaded once and cached",
 );
 
 static IDX: Entry = entry(

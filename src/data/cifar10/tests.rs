@@ -1,0 +1,273 @@
+use std::io::Write;
+
+use sha2::Digest;
+
+use super::*;
+
+/// One record in the official layout: `label`, then `pixel(channel, row, col)` for the red,
+/// green and blue planes, each row by row.
+fn record(label: u8, pixel: impl Fn(usize, usize, usize) -> u8) -> Vec<u8> {
+    let mut out = vec![label];
+    for c in 0..3 {
+        for r in 0..32 {
+            for x in 0..32 {
+                out.push(pixel(c, r, x));
+            }
+        }
+    }
+    out
+}
+
+/// A batch of `n` records whose labels start at `first` and whose pixels all hold the
+/// record's number in the file plus `base`.
+fn batch(n: usize, first: u8, base: u8) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| record((first + i as u8) % 10, |_, _, _| base + i as u8))
+        .collect()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_pixel_lands_at_channel_row_and_column_as_conv_layers_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.bin");
+    // Every pixel distinct mod 251, with one marked pixel: green (1), row 5, column 7.
+    let pixel = |c, r, x| {
+        if (c, r, x) == (1, 5, 7) {
+            255
+        } else {
+            ((c * 1024 + r * 32 + x) % 251) as u8
+        }
+    };
+    write(&path, &[record(3, pixel), record(9, |_, _, _| 0)].concat());
+    let examples = read_cifar10_batches(&[path]).unwrap();
+    assert_eq!(examples.element_shape, [3, 32, 32]);
+    assert_eq!((examples.len(), examples.features()), (2, 3072));
+    assert_eq!(examples.labels.to_vec(), [3, 9]);
+    let image = examples.images.row(0);
+    // (channels, rows, cols), row-major: what conv2d reads as channel c, row r, column x.
+    assert_eq!(image[1024 + 5 * 32 + 7], 255);
+    assert_eq!(image[2 * 1024 + 31 * 32 + 31], ((3 * 1024 - 1) % 251) as u8);
+    assert_eq!(image[32], 32, "row 1, column 0 of red");
+}
+
+#[test]
+fn the_training_split_reads_batches_one_to_five_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("cifar10");
+    for (i, name) in TRAIN_BATCHES.iter().enumerate() {
+        write(&folder.join(name), &batch(2 + i, i as u8, 10 * i as u8));
+    }
+    let files = find_cifar10_in(Split::Train, Some(dir.path()), Path::new("/nowhere"))
+        .unwrap()
+        .unwrap();
+    let examples = read_cifar10_batches(&files).unwrap();
+    assert_eq!(examples.len(), 2 + 3 + 4 + 5 + 6);
+    // The first pixel of each example: batch i's records hold 10 * i + their number.
+    let first: Vec<u8> = examples.images.column(0).to_vec();
+    assert_eq!(&first[..5], [0, 1, 10, 11, 12]);
+    assert_eq!(&first[14..], [40, 41, 42, 43, 44, 45]);
+    assert_eq!(&examples.labels.to_vec()[..5], [0, 1, 1, 2, 3]);
+}
+
+#[test]
+fn the_unpacked_folder_inside_cifar10_is_read_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cifar10");
+    write(&root.join(TEST_BATCH), &batch(1, 0, 0));
+    write(&root.join(ARCHIVE_FOLDER).join(TEST_BATCH), &batch(3, 0, 0));
+    let files = find_cifar10_in(Split::Test, Some(dir.path()), Path::new(""))
+        .unwrap()
+        .unwrap();
+    assert_eq!(files, [root.join(ARCHIVE_FOLDER).join(TEST_BATCH)]);
+}
+
+#[test]
+fn a_missing_batch_names_the_file_and_both_places_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cifar10");
+    for name in ["data_batch_1.bin", "data_batch_2.bin"] {
+        write(&root.join(name), &batch(1, 0, 0));
+    }
+    let err = find_cifar10_in(Split::Train, Some(dir.path()), Path::new("")).unwrap_err();
+    let DataError::Cifar10Missing { file, tried, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*file, "data_batch_3.bin");
+    assert_eq!(
+        *tried,
+        [
+            root.join("data_batch_3.bin"),
+            root.join(ARCHIVE_FOLDER).join("data_batch_3.bin")
+        ]
+    );
+    assert!(err.to_string().contains("`EXPR_DATA`"), "{err}");
+}
+
+#[test]
+fn an_empty_cache_is_not_an_error_until_something_must_be_downloaded() {
+    let cache = tempfile::tempdir().unwrap();
+    assert!(find_cifar10_in(Split::Test, None, cache.path())
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn a_file_of_the_wrong_length_names_the_record_it_cuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data_batch_3.bin");
+    write(&path, &[batch(2, 0, 0), vec![7; 100]].concat());
+    let err = read_cifar10_batches(std::slice::from_ref(&path)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{}` is 6,246 bytes, which cuts record 2 (at byte 6,146) short: 100 of its 3,073 bytes; a CIFAR-10 batch is 10,000 records of 3,073 bytes (30,730,000)",
+            path.display()
+        )
+    );
+    assert_eq!(
+        cifar10_batch_records(&path).unwrap_err().to_string(),
+        err.to_string()
+    );
+}
+
+#[test]
+fn a_file_longer_than_a_batch_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data_batch_1.bin");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(30_730_001).unwrap();
+    let err = cifar10_batch_records(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{}` is 30,730,001 bytes, more than a CIFAR-10 batch: 10,000 records of 3,073 bytes (30,730,000)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn an_empty_file_and_a_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("test_batch.bin");
+    write(&empty, b"");
+    let err = read_cifar10_batches(&[empty]).unwrap_err();
+    assert!(err.to_string().contains("is empty (0 bytes)"), "{err}");
+    let folder = dir.path().join("data_batch_1.bin");
+    std::fs::create_dir(&folder).unwrap();
+    let err = read_cifar10_batches(&[folder]).unwrap_err();
+    assert!(matches!(err, DataError::NotAFile { .. }), "{err:?}");
+}
+
+#[test]
+fn a_label_above_nine_names_the_record_and_its_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data_batch_2.bin");
+    let mut bytes = batch(4, 0, 0);
+    bytes[3 * RECORD_BYTES] = 12;
+    write(&path, &bytes);
+    let err = read_cifar10_batches(std::slice::from_ref(&path)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{}`: record 3 (at byte 9219) has label 12, but CIFAR-10's labels are 0 to 9",
+            path.display()
+        )
+    );
+}
+
+/// `cifar-10-batches-bin/` with a test batch of `n` records (and empty training batches
+/// unless `complete`), as a tar.gz in memory.
+fn archive(n: usize, complete: bool) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{ARCHIVE_FOLDER}/{name}"), bytes)
+            .unwrap();
+    };
+    add("batches.meta.txt", b"airplane\nautomobile\n");
+    add(TEST_BATCH, &batch(n, 0, 0));
+    let train = if complete {
+        &TRAIN_BATCHES[..]
+    } else {
+        &TRAIN_BATCHES[..4]
+    };
+    for name in train {
+        add(name, &batch(1, 0, 0));
+    }
+    let tar = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_archive_placed_in_the_cache_is_verified_unpacked_and_removed() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = archive(3, true);
+    write(&cache.path().join(ARCHIVE), &bytes);
+    let mirror = Cifar10Mirror {
+        base_urls: vec!["http://127.0.0.1:9/".into()],
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        limits: DownloadLimits::default(),
+    };
+    let files = locate_cifar10_in(Split::Test, None, &mirror, cache.path()).unwrap();
+    assert_eq!(files, [cache.path().join(ARCHIVE_FOLDER).join(TEST_BATCH)]);
+    assert_eq!(read_cifar10_batches(&files).unwrap().len(), 3);
+    assert_eq!(names(cache.path()), [ARCHIVE_FOLDER]);
+    assert_eq!(names(&cache.path().join(ARCHIVE_FOLDER)).len(), 7);
+}
+
+#[test]
+fn a_placed_archive_with_another_checksum_is_refused_and_nothing_is_unpacked() {
+    let cache = tempfile::tempdir().unwrap();
+    write(&cache.path().join(ARCHIVE), &archive(3, true));
+    let err =
+        locate_cifar10_in(Split::Test, None, &Cifar10Mirror::official(), cache.path()).unwrap_err();
+    assert!(matches!(err, DataError::Cifar10Archive { .. }), "{err:?}");
+    assert!(err.to_string().contains(ARCHIVE_SHA256), "{err}");
+    assert_eq!(names(cache.path()), [ARCHIVE]);
+}
+
+#[test]
+fn an_archive_lacking_a_batch_leaves_no_folder_behind() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = archive(1, false);
+    write(&cache.path().join(ARCHIVE), &bytes);
+    let err =
+        archive::unpack(&cache.path().join(ARCHIVE), None, cache.path(), 1 << 20).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("it lacks `cifar-10-batches-bin/data_batch_5.bin`"),
+        "{err}"
+    );
+    assert_eq!(names(cache.path()), [ARCHIVE]);
+}
+
+#[test]
+fn a_truncated_archive_is_refused_and_leaves_no_folder_behind() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = archive(200, true);
+    write(&cache.path().join(ARCHIVE), &bytes[..bytes.len() / 2]);
+    let err =
+        archive::unpack(&cache.path().join(ARCHIVE), None, cache.path(), 1 << 30).unwrap_err();
+    assert!(matches!(err, DataError::Cifar10Archive { .. }), "{err:?}");
+    assert_eq!(names(cache.path()), [ARCHIVE]);
+}

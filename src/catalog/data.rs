@@ -114,14 +114,17 @@ const fn required(name: &'static str, ty: Type, placeholder: Value) -> Param {
 
 const COUNT: Type = Type::Count { min: 1 };
 
+/// The one parameter of the built-in data sets.
+const SPLIT_PARAMS: &[Param] = &[required(
+    "split",
+    Type::Text(&["train", "test"]),
+    Value::Text("train"),
+)];
+
 static MNIST: Entry = entry(
     "mnist",
     Kind::Source,
-    &[required(
-        "split",
-        Type::Text(&["train", "test"]),
-        Value::Text("train"),
-    )],
+    SPLIT_PARAMS,
     None,
     "the MNIST digits (60,000 to train, 10,000 to test), downloaded once and cached",
 );
@@ -129,11 +132,7 @@ static MNIST: Entry = entry(
 static CIFAR10: Entry = entry(
     "cifar10",
     Kind::Source,
-    &[required(
-        "split",
-        Type::Text(&["train", "test"]),
-        Value::Text("train"),
-    )],
+    SPLIT_PARAMS,
     None,
     "the CIFAR-10 photos, (3, 32, 32) images in 10 classes (50,000 to train, 10,000 to test), from the binary version of the official archive, downloaded once and cached",
 );

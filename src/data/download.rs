@@ -133,17 +133,22 @@ impl From<DownloadError> for Failed {
     }
 }
 
-/// A temporary file that is deleted unless it was renamed into place.
-struct Partial {
-    path: PathBuf,
-    kept: bool,
+/// A temporary file (or folder) that is deleted unless it was renamed into place.
+pub(super) struct Partial {
+    pub path: PathBuf,
+    pub kept: bool,
+    pub folder: bool,
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
         if !self.kept {
             // Nothing more can be done about a failed removal, and the name marks it as partial.
-            let _ = fs::remove_file(&self.path);
+            let _ = if self.folder {
+                fs::remove_dir_all(&self.path)
+            } else {
+                fs::remove_file(&self.path)
+            };
         }
     }
 }
@@ -161,6 +166,7 @@ fn fetch(
     let mut partial = Partial {
         path: cache_dir.join(format!(".{}.{}.part", remote.name, std::process::id())),
         kept: false,
+        folder: false,
     };
     let io_err = |source| DownloadError::Io {
         url: url.to_string(),

@@ -151,7 +151,12 @@ pub enum DataError {
     )]
     Cifar10Length { path: PathBuf, len: u64 },
 
-    #[error("`{}`: record {record} (at byte {offset}) has label {label}, but CIFAR-10's labels are 0 to 9", path.display())]
+    #[error(
+        "`{}`: record {} (at byte {}) has label {label}, but CIFAR-10's labels are 0 to 9",
+        path.display(),
+        crate::check::summary::group(*record),
+        crate::check::summary::group(*offset as usize)
+    )]
     #[diagnostic(
         code(expr::data::cifar10_label),
         help("the file is corrupt, or not CIFAR-10's (CIFAR-100's binary records have two label bytes): replace it with the file of that name from `cifar-10-binary.tar.gz`")
@@ -242,6 +247,24 @@ pub enum DataError {
         value: String,
         expected: &'static str,
     },
+}
+
+impl DataError {
+    /// Whether the data itself is at fault (a file missing, cut short, of another format,
+    /// a label out of range): the user has to fix the files, as after a diagnostic of
+    /// `expr check`. Not the network, the disk, the settings or an interrupt.
+    pub fn is_bad_data(&self) -> bool {
+        !matches!(
+            self,
+            DataError::Io { .. }
+                | DataError::NoCacheDir
+                | DataError::EmptyMirrorList { .. }
+                | DataError::NoChecksum { .. }
+                | DataError::DownloadFailed { .. }
+                | DataError::Interrupted { .. }
+                | DataError::BadDownloadLimit { .. }
+        )
+    }
 }
 
 /// Why one mirror did not give a good copy of one file; the temporary file is gone in every case.

@@ -10,27 +10,13 @@ use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use super::{ARCHIVE_FOLDER, RECORDS_PER_BATCH, RECORD_BYTES, TEST_BATCH, TRAIN_BATCHES};
+use crate::data::download::Partial;
 use crate::data::error::{DataError, DataResult};
 use crate::run::interrupt;
 
 /// No file of the archive is larger than a batch (its `readme.html` and `batches.meta.txt`
 /// are a few hundred bytes); an entry claiming more is not CIFAR-10's.
 const MAX_ENTRY: u64 = (RECORDS_PER_BATCH * RECORD_BYTES) as u64;
-
-/// A temporary folder that is deleted unless it was renamed into place.
-struct Partial {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.kept {
-            // Nothing more can be done about a failed removal, and the name marks it as partial.
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
-}
 
 /// Unpacks the `cifar-10-batches-bin/` folder of `archive` into `cache_dir` and returns
 /// its path there. With `expected`, the archive's SHA-256 is checked first (an archive
@@ -64,6 +50,7 @@ pub(super) fn unpack(
     let mut partial = Partial {
         path: cache_dir.join(format!(".{ARCHIVE_FOLDER}.{}.part", std::process::id())),
         kept: false,
+        folder: true,
     };
     let io_err = |path: &Path, source| DataError::Io {
         path: path.to_path_buf(),

@@ -1,7 +1,3 @@
-use std::io::Write;
-
-use sha2::Digest;
-
 use super::*;
 
 /// One record in the official layout: `label`, then `pixel(channel, row, col)` for the red,
@@ -175,99 +171,8 @@ fn a_label_above_nine_names_the_record_and_its_byte() {
     assert_eq!(
         err.to_string(),
         format!(
-            "`{}`: record 3 (at byte 9219) has label 12, but CIFAR-10's labels are 0 to 9",
+            "`{}`: record 3 (at byte 9,219) has label 12, but CIFAR-10's labels are 0 to 9",
             path.display()
         )
     );
-}
-
-/// `cifar-10-batches-bin/` with a test batch of `n` records (and empty training batches
-/// unless `complete`), as a tar.gz in memory.
-fn archive(n: usize, complete: bool) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, bytes: &[u8]| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{ARCHIVE_FOLDER}/{name}"), bytes)
-            .unwrap();
-    };
-    add("batches.meta.txt", b"airplane\nautomobile\n");
-    add(TEST_BATCH, &batch(n, 0, 0));
-    let train = if complete {
-        &TRAIN_BATCHES[..]
-    } else {
-        &TRAIN_BATCHES[..4]
-    };
-    for name in train {
-        add(name, &batch(1, 0, 0));
-    }
-    let tar = tar.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
-    gz.finish().unwrap()
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-#[test]
-fn an_archive_placed_in_the_cache_is_verified_unpacked_and_removed() {
-    let cache = tempfile::tempdir().unwrap();
-    let bytes = archive(3, true);
-    write(&cache.path().join(ARCHIVE), &bytes);
-    let mirror = Cifar10Mirror {
-        base_urls: vec!["http://127.0.0.1:9/".into()],
-        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-        limits: DownloadLimits::default(),
-    };
-    let files = locate_cifar10_in(Split::Test, None, &mirror, cache.path()).unwrap();
-    assert_eq!(files, [cache.path().join(ARCHIVE_FOLDER).join(TEST_BATCH)]);
-    assert_eq!(read_cifar10_batches(&files).unwrap().len(), 3);
-    assert_eq!(names(cache.path()), [ARCHIVE_FOLDER]);
-    assert_eq!(names(&cache.path().join(ARCHIVE_FOLDER)).len(), 7);
-}
-
-#[test]
-fn a_placed_archive_with_another_checksum_is_refused_and_nothing_is_unpacked() {
-    let cache = tempfile::tempdir().unwrap();
-    write(&cache.path().join(ARCHIVE), &archive(3, true));
-    let err =
-        locate_cifar10_in(Split::Test, None, &Cifar10Mirror::official(), cache.path()).unwrap_err();
-    assert!(matches!(err, DataError::Cifar10Archive { .. }), "{err:?}");
-    assert!(err.to_string().contains(ARCHIVE_SHA256), "{err}");
-    assert_eq!(names(cache.path()), [ARCHIVE]);
-}
-
-#[test]
-fn an_archive_lacking_a_batch_leaves_no_folder_behind() {
-    let cache = tempfile::tempdir().unwrap();
-    let bytes = archive(1, false);
-    write(&cache.path().join(ARCHIVE), &bytes);
-    let err =
-        archive::unpack(&cache.path().join(ARCHIVE), None, cache.path(), 1 << 20).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("it lacks `cifar-10-batches-bin/data_batch_5.bin`"),
-        "{err}"
-    );
-    assert_eq!(names(cache.path()), [ARCHIVE]);
-}
-
-#[test]
-fn a_truncated_archive_is_refused_and_leaves_no_folder_behind() {
-    let cache = tempfile::tempdir().unwrap();
-    let bytes = archive(200, true);
-    write(&cache.path().join(ARCHIVE), &bytes[..bytes.len() / 2]);
-    let err =
-        archive::unpack(&cache.path().join(ARCHIVE), None, cache.path(), 1 << 30).unwrap_err();
-    assert!(matches!(err, DataError::Cifar10Archive { .. }), "{err:?}");
-    assert_eq!(names(cache.path()), [ARCHIVE]);
 }

@@ -1,9 +1,10 @@
-//! The data layer: IDX readers, image folders, the built-in `mnist` data set (found on disk
+//! The data layer: IDX readers, image folders, the built-in `mnist` and `cifar10` data sets (found on disk
 //! or downloaded and verified), and the input pipeline (shuffle buffer, batches).
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
 
 pub mod augment;
+pub mod cifar10;
 mod download;
 mod error;
 mod examples;
@@ -11,10 +12,12 @@ mod idx;
 mod images;
 mod mnist;
 mod pipeline;
+mod places;
 pub mod preflight;
 pub mod table;
 
-pub use download::{download_verified, DownloadLimits};
+pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};
+pub use download::{download, download_verified, DownloadLimits, Hashed, Remote};
 pub use error::{DataError, DataResult, DownloadError};
 pub use examples::{load_idx_pair, ColumnStats, Examples, Inputs, Targets};
 pub use idx::{
@@ -25,7 +28,9 @@ pub use images::{
     IMAGE_EXTENSIONS, MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE,
 };
 pub use mnist::{
-    data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
-    MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
+    default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror, MnistFile, Split,
+    DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
 };
+pub use places::{data_dir_from_env, DATA_ENV};
+
 pub use pipeline::{batches, one_hot, shuffle_order, Batch};

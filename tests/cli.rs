@@ -86,7 +86,7 @@ fn run_with_a_missing_data_directory_says_where_it_looked() {
         .env("EXPR_DATA", "/nonexistent/data")
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "the data is at fault");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/data"), "{err}");
     assert!(!err.contains("panicked"), "{err}");

@@ -7,6 +7,7 @@ use super::{Catalogued, Default, Entry, Kind, Param, Type, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Mnist,
+    Cifar10,
     Idx,
     Csv,
 }
@@ -34,11 +35,12 @@ pub enum Transform {
 }
 
 impl Catalogued for Source {
-    const ALL: &'static [Self] = &[Source::Mnist, Source::Idx, Source::Csv];
+    const ALL: &'static [Self] = &[Source::Mnist, Source::Cifar10, Source::Idx, Source::Csv];
 
     fn entry(self) -> &'static Entry {
         match self {
             Source::Mnist => &MNIST,
+            Source::Cifar10 => &CIFAR10,
             Source::Idx => &IDX,
             Source::Csv => &CSV,
         }
@@ -120,16 +122,27 @@ const fn required(name: &'static str, ty: Type, placeholder: Value) -> Param {
 
 const COUNT: Type = Type::Count { min: 1 };
 
+/// The one parameter of the built-in data sets.
+const SPLIT_PARAMS: &[Param] = &[required(
+    "split",
+    Type::Text(&["train", "test"]),
+    Value::Text("train"),
+)];
+
 static MNIST: Entry = entry(
     "mnist",
     Kind::Source,
-    &[required(
-        "split",
-        Type::Text(&["train", "test"]),
-        Value::Text("train"),
-    )],
+    SPLIT_PARAMS,
     None,
     "the MNIST digits (60,000 to train, 10,000 to test), downloaded once and cached",
+);
+
+static CIFAR10: Entry = entry(
+    "cifar10",
+    Kind::Source,
+    SPLIT_PARAMS,
+    None,
+    "the CIFAR-10 photos, (3, 32, 32) images in 10 classes (50,000 to train, 10,000 to test), from the binary version of the official archive, downloaded once and cached",
 );
 
 static IDX: Entry = entry(

@@ -35,6 +35,7 @@ pub fn check_data(
         shuffle: None,
         batch: 32,
         span,
+        source_span: span,
         file_spans: Vec::new(),
     };
     let Some((source, transforms)) = pipeline.split_first() else {
@@ -210,7 +211,21 @@ pub fn check_data(
             }
             Transform::ChannelAxis => {
                 read(errors);
-                data.element_shape.insert(0, 1);
+                if data.element_shape.len() >= 3 {
+                    errors.push(
+                        CheckError::invalid(
+                            format!(
+                                "data `{}`'s elements already have a channel axis: {:?}",
+                                name.name, data.element_shape
+                            ),
+                            "a second channel axis".into(),
+                            call.span,
+                        )
+                        .with_help("remove `channel_axis()`: the images are (channels, rows, cols) already"),
+                    );
+                } else {
+                    data.element_shape.insert(0, 1);
+                }
             }
             // Its arguments are the dimensions, as many as there are: read there.
             Transform::Reshape => reshape(call, &mut data, errors),
@@ -271,7 +286,7 @@ fn read_source(
                 format!("data `{}` starts with the transform `{name}`", data.name),
                 "not a source".into(),
                 call.name.span,
-                "start with a source: `mnist(split = \"train\")` or `idx(images = ..., labels = ...)`",
+                "start with a source: `mnist(split = \"train\")`, `cifar10(split = \"train\")` or `idx(images = ..., labels = ...)`",
             ));
         } else {
             let known = Source::names();
@@ -285,14 +300,28 @@ fn read_source(
         return true;
     };
     let args = CallArgs::read(call, source.entry(), errors);
+    data.source_span = call.span;
+    let train = |errors: &mut Vec<CheckError>| match args.name("split", errors) {
+        "train" => true,
+        "test" => false,
+        other => unreachable!("`{other}` is one of the catalogue's splits"),
+    };
     match source {
         Source::Mnist => {
-            let train = match args.name("split", errors) {
-                "train" => true,
-                "test" => false,
-                other => unreachable!("`{other}` is one of the catalogue's splits"),
+            data.source = DataSource::Mnist {
+                train: train(errors),
             };
-            data.source = DataSource::Mnist { train };
+            true
+        }
+        Source::Cifar10 => {
+            data.source = DataSource::Cifar10 {
+                train: train(errors),
+            };
+            data.element_shape = crate::data::cifar10::IMAGE_SHAPE.to_vec();
+            data.labels = Labels::Classes {
+                classes: crate::data::cifar10::CLASSES,
+                one_hot: false,
+            };
             true
         }
         Source::Idx => {

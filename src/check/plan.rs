@@ -83,6 +83,8 @@ pub struct DataSet {
     pub shuffle: Option<usize>,
     pub batch: usize,
     pub span: Span,
+    /// The source's call (`cifar10(split = "train")`), for diagnostics about its data.
+    pub source_span: Span,
     /// The strings naming the source's files, in `DataSource::files` order, for
     /// diagnostics about the files themselves.
     pub file_spans: Vec<Span>,
@@ -164,8 +166,17 @@ pub enum Subset {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
-    Mnist { train: bool },
-    Idx { images: PathBuf, labels: PathBuf },
+    Mnist {
+        train: bool,
+    },
+    /// CIFAR-10's five training batches, or its test batch.
+    Cifar10 {
+        train: bool,
+    },
+    Idx {
+        images: PathBuf,
+        labels: PathBuf,
+    },
     Csv(TableSpec),
 }
 
@@ -223,7 +234,7 @@ impl DataSource {
     /// [`Experiment::resolve_paths`]).
     pub fn files(&self) -> Vec<&PathBuf> {
         match self {
-            DataSource::Mnist { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&table.path],
         }
@@ -240,7 +251,7 @@ impl DataSource {
 
     fn files_mut(&mut self) -> Vec<&mut PathBuf> {
         match self {
-            DataSource::Mnist { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&mut table.path],
         }

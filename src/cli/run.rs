@@ -140,18 +140,15 @@ pub fn main(args: &RunArgs) -> ExitCode {
                 "{}",
                 report::render(&e, source.as_ref(), report::stderr_colour())
             );
-            // 130 = 128 + SIGINT, what shells expect of an interrupted program.
-            ExitCode::from(
-                if matches!(
-                    e,
-                    RunError::Interrupted { .. }
-                        | RunError::Data(crate::data::DataError::Interrupted { .. })
-                ) {
-                    130
-                } else {
-                    1
-                },
-            )
+            // 130 = 128 + SIGINT, what shells expect of an interrupted program; 2, as for
+            // `expr check`'s diagnostics, when the data files are at fault.
+            ExitCode::from(match &e {
+                RunError::Interrupted { .. }
+                | RunError::Data(crate::data::DataError::Interrupted { .. }) => 130,
+                RunError::Data(data) if data.is_bad_data() => 2,
+                RunError::DataMismatch { .. } => 2,
+                _ => 1,
+            })
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Downloading one file into the cache so that only a verified file ever appears there.
+//! Downloading one file into the cache so that only a verified file ever appears there:
+//! MNIST's gzipped IDX files, CIFAR-10's archive.
 //!
 //! The body goes to a temporary file in the cache folder itself (a rename across file systems
 //! would not be atomic), is hashed after decompression, synced, and only then renamed to its
@@ -26,14 +27,64 @@ pub use limits::DownloadLimits;
 use limits::Pace;
 
 /// No MNIST file is larger than 47 MB even uncompressed; a mirror sending more is broken.
-const MAX_DOWNLOAD: u64 = 128 << 20;
+const MAX_MNIST_DOWNLOAD: u64 = 128 << 20;
 
-/// Fetches `<base>/<file.name>.gz` from each base URL in turn until one gives content whose
-/// SHA-256 matches, and returns the path it now has in `cache_dir`. An interrupt (Ctrl-C,
-/// SIGTERM, SIGHUP) ends it within a tenth of a second, leaving no partial file.
+/// What the SHA-256 of a download is taken over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashed {
+    /// The content after gzip decompression (when it is gzip): mirrors wrap MNIST's files in
+    /// different gzip headers, so only the content can be compared.
+    Content,
+    /// The bytes as sent: an archive whose published checksum is of the archive itself.
+    Bytes,
+}
+
+/// One file to download and what it must hash to.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote<'a> {
+    /// The name the URL ends with, after the base URL (`cifar-10-binary.tar.gz`).
+    pub url_name: &'a str,
+    /// The name of the verified file in the cache (without `.gz` for [`Hashed::Content`],
+    /// which adds it when the reply was gzip).
+    pub name: &'a str,
+    pub sha256: &'a str,
+    pub hashed: Hashed,
+    /// More bytes than this and the mirror is broken.
+    pub max_bytes: u64,
+    /// The variable naming other mirrors (`EXPR_MNIST_MIRROR`) and where the file goes under
+    /// `EXPR_DATA` (`mnist/train-images-idx3-ubyte.gz`), for the help of a failed download.
+    pub mirror_env: &'static str,
+    pub in_data_dir: &'a str,
+}
+
+/// [`download`] of an MNIST file: `<base>/<file.name>.gz`, whose content (after gzip
+/// decompression) must hash to `file.sha256`.
 pub fn download_verified(
     base_urls: &[String],
     file: &MnistFile,
+    cache_dir: &Path,
+    limits: &DownloadLimits,
+) -> DataResult<PathBuf> {
+    let url_name = format!("{}.gz", file.name);
+    let in_data_dir = format!("mnist/{url_name}");
+    let remote = Remote {
+        url_name: &url_name,
+        name: &file.name,
+        sha256: &file.sha256,
+        hashed: Hashed::Content,
+        max_bytes: MAX_MNIST_DOWNLOAD,
+        mirror_env: super::mnist::MIRROR_ENV,
+        in_data_dir: &in_data_dir,
+    };
+    download(base_urls, &remote, cache_dir, limits)
+}
+
+/// Fetches `<base>/<remote.url_name>` from each base URL in turn until one gives bytes that
+/// hash as `remote` says, and returns the path it now has in `cache_dir`. An interrupt
+/// (Ctrl-C, SIGTERM, SIGHUP) ends it within a tenth of a second, leaving no partial file.
+pub fn download(
+    base_urls: &[String],
+    remote: &Remote,
     cache_dir: &Path,
     limits: &DownloadLimits,
 ) -> DataResult<PathBuf> {
@@ -49,8 +100,8 @@ pub fn download_verified(
         .build();
     let mut attempts = Vec::new();
     for base in base_urls {
-        let url = format!("{}/{}.gz", base.trim_end_matches('/'), file.name);
-        match fetch(&agent, &url, file, cache_dir, limits) {
+        let url = format!("{}/{}", base.trim_end_matches('/'), remote.url_name);
+        match fetch(&agent, &url, remote, cache_dir, limits) {
             Ok(path) => return Ok(path),
             Err(Failed::Mirror(error)) => attempts.push(error),
             Err(Failed::Interrupted(signal)) => {
@@ -62,8 +113,10 @@ pub fn download_verified(
         }
     }
     Err(DataError::DownloadFailed {
-        file: file.name.clone(),
+        file: remote.url_name.to_string(),
         cache_dir: cache_dir.to_path_buf(),
+        mirror_env: remote.mirror_env,
+        in_data_dir: remote.in_data_dir.to_string(),
         attempts,
     })
 }
@@ -80,17 +133,22 @@ impl From<DownloadError> for Failed {
     }
 }
 
-/// A temporary file that is deleted unless it was renamed into place.
-struct Partial {
-    path: PathBuf,
-    kept: bool,
+/// A temporary file (or folder) that is deleted unless it was renamed into place.
+pub(super) struct Partial {
+    pub path: PathBuf,
+    pub kept: bool,
+    pub folder: bool,
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
         if !self.kept {
             // Nothing more can be done about a failed removal, and the name marks it as partial.
-            let _ = fs::remove_file(&self.path);
+            let _ = if self.folder {
+                fs::remove_dir_all(&self.path)
+            } else {
+                fs::remove_file(&self.path)
+            };
         }
     }
 }
@@ -98,7 +156,7 @@ impl Drop for Partial {
 fn fetch(
     agent: &ureq::Agent,
     url: &str,
-    file: &MnistFile,
+    remote: &Remote,
     cache_dir: &Path,
     limits: &DownloadLimits,
 ) -> Result<PathBuf, Failed> {
@@ -106,8 +164,9 @@ fn fetch(
     // created (and owned) here, before the transfer starts, so that returning on an
     // interrupt removes it even while the transfer thread is still blocked in a read.
     let mut partial = Partial {
-        path: cache_dir.join(format!(".{}.{}.part", file.name, std::process::id())),
+        path: cache_dir.join(format!(".{}.{}.part", remote.name, std::process::id())),
         kept: false,
+        folder: false,
     };
     let io_err = |source| DownloadError::Io {
         url: url.to_string(),
@@ -116,11 +175,11 @@ fn fetch(
     };
     let out = File::create(&partial.path).map_err(io_err)?;
     let writer = out.try_clone().map_err(io_err)?;
-    transfer(agent, url, &file.name, writer, limits)?;
+    transfer(agent, url, remote, writer, limits)?;
     out.sync_all().map_err(io_err)?;
     drop(out);
 
-    let (found, gzipped) = content_sha256(&partial.path).map_err(|e| match e.kind() {
+    let (found, gzipped) = sha256_of(&partial.path, remote.hashed).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
             DownloadError::BadGzip {
                 url: url.to_string(),
@@ -129,19 +188,19 @@ fn fetch(
         }
         _ => io_err(e),
     })?;
-    if !found.eq_ignore_ascii_case(&file.sha256) {
+    if !found.eq_ignore_ascii_case(remote.sha256) {
         return Err(DownloadError::Checksum {
             url: url.to_string(),
-            expected: file.sha256.clone(),
+            expected: remote.sha256.to_string(),
             found,
         }
         .into());
     }
     // A mirror that applied Content-Encoding was decoded by ureq: keep the name true to the bytes.
-    let name = if gzipped {
-        format!("{}.gz", file.name)
-    } else {
-        file.name.clone()
+    let name = match remote.hashed {
+        Hashed::Content if gzipped => format!("{}.gz", remote.name),
+        Hashed::Content => remote.name.to_string(),
+        Hashed::Bytes => remote.url_name.to_string(),
     };
     let target = cache_dir.join(name);
     fs::rename(&partial.path, &target).map_err(io_err)?;
@@ -160,7 +219,7 @@ fn fetch(
 fn transfer(
     agent: &ureq::Agent,
     url: &str,
-    name: &str,
+    remote: &Remote,
     out: File,
     limits: &DownloadLimits,
 ) -> Result<u64, Failed> {
@@ -170,7 +229,7 @@ fn transfer(
     let (agent, url_owned, name, copied, limits_copy) = (
         agent.clone(),
         url.to_string(),
-        name.to_string(),
+        (remote.name.to_string(), remote.max_bytes),
         Arc::clone(&received),
         *limits,
     );
@@ -214,7 +273,7 @@ fn transfer(
 fn request_and_copy(
     agent: &ureq::Agent,
     url: &str,
-    name: &str,
+    (name, max_bytes): &(String, u64),
     out: &File,
     limits: &DownloadLimits,
     progress: &AtomicU64,
@@ -248,7 +307,7 @@ fn request_and_copy(
         url,
         (&mut pace, progress),
         &bar,
-        expected_len,
+        (expected_len, *max_bytes),
     )?;
     bar.finish_and_clear();
     if let Some(expected) = expected_len.filter(|&e| received < e) {
@@ -269,7 +328,7 @@ fn copy_body(
     url: &str,
     (pace, progress): (&mut Pace, &AtomicU64),
     bar: &ProgressBar,
-    expected_len: Option<u64>,
+    (expected_len, max_bytes): (Option<u64>, u64),
 ) -> Result<u64, Failed> {
     let mut writer = BufWriter::new(out);
     let mut buf = vec![0u8; 64 * 1024];
@@ -295,10 +354,10 @@ fn copy_body(
         };
         received += n as u64;
         progress.store(received, Ordering::Relaxed);
-        if received > MAX_DOWNLOAD {
+        if received > max_bytes {
             return Err(DownloadError::TooLarge {
                 url: url.to_string(),
-                limit: MAX_DOWNLOAD,
+                limit: max_bytes,
             }
             .into());
         }
@@ -319,15 +378,15 @@ fn write_error(url: &str, source: &io::Error) -> DownloadError {
     }
 }
 
-/// The hex SHA-256 of the file's content after gzip decompression (if it is gzip), and whether
-/// it was gzip.
-fn content_sha256(path: &Path) -> io::Result<(String, bool)> {
+/// The hex SHA-256 of the file (of its content after gzip decompression, if it is gzip and
+/// `hashed` says so), and whether it was gzip.
+fn sha256_of(path: &Path, hashed: Hashed) -> io::Result<(String, bool)> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut magic = [0u8; 2];
     let gzipped = reader.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     let mut reader = BufReader::new(File::open(path)?);
     let mut hasher = Sha256::new();
-    if gzipped {
+    if gzipped && hashed == Hashed::Content {
         io::copy(&mut MultiGzDecoder::new(&mut reader), &mut hasher)?;
     } else {
         io::copy(&mut reader, &mut hasher)?;

@@ -169,19 +169,61 @@ pub enum DataError {
     )]
     ExprDataIncomplete { dir: PathBuf, tried: Vec<PathBuf> },
 
+    #[error("{}", cifar10_length(path, *len))]
+    #[diagnostic(
+        code(expr::data::cifar10_length),
+        help("the file was cut short, or is not from `cifar-10-binary.tar.gz` (the binary version, not the Python or MATLAB one): replace it with the file of that name from the archive")
+    )]
+    Cifar10Length { path: PathBuf, len: u64 },
+
+    #[error(
+        "`{}`: record {} (at byte {}) has label {label}, but CIFAR-10's labels are 0 to 9",
+        path.display(),
+        crate::check::summary::group(*record),
+        crate::check::summary::group(*offset as usize)
+    )]
+    #[diagnostic(
+        code(expr::data::cifar10_label),
+        help("the file is corrupt, or not CIFAR-10's (CIFAR-100's binary records have two label bytes): replace it with the file of that name from `cifar-10-binary.tar.gz`")
+    )]
+    Cifar10Label {
+        path: PathBuf,
+        /// Counted from 0, as the records of the file.
+        record: usize,
+        offset: u64,
+        label: u8,
+    },
+
+    #[error("{place} lacks CIFAR-10's `{file}`; tried: {}", list_paths(tried))]
+    #[diagnostic(code(expr::data::cifar10_missing), help("{fix}"))]
+    Cifar10Missing {
+        /// "`EXPR_DATA` (`/data`)", "the cache".
+        place: String,
+        file: &'static str,
+        tried: Vec<PathBuf>,
+        fix: String,
+    },
+
+    #[error("`{}` is not a usable CIFAR-10 archive: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::cifar10_archive),
+        help("delete it: the next run downloads the archive again, or place the official `cifar-10-binary.tar.gz` there")
+    )]
+    Cifar10Archive { path: PathBuf, reason: String },
+
     #[error("cannot tell where the user cache is: neither `XDG_CACHE_HOME` nor `HOME` is set")]
     #[diagnostic(
         code(expr::data::no_cache_dir),
-        help("set `EXPR_DATA` to a folder holding `mnist/`, or set `XDG_CACHE_HOME`")
+        help("set `EXPR_DATA` to a folder holding the data set (`mnist/`, `cifar10/`), or set `XDG_CACHE_HOME`")
     )]
     NoCacheDir,
 
-    #[error("`EXPR_MNIST_MIRROR` is set but names no URL")]
+    #[error("`{var}` is set but names no URL")]
     #[diagnostic(
         code(expr::data::empty_mirror_list),
         help("give one or more base URLs separated by commas or spaces, or unset it to use the default mirrors")
     )]
-    EmptyMirrorList,
+    EmptyMirrorList { var: &'static str },
 
     #[error("the mirror settings list no checksum for `{file}`")]
     #[diagnostic(
@@ -194,13 +236,17 @@ pub enum DataError {
     #[diagnostic(
         code(expr::data::download_failed),
         help(
-            "check the network or point `EXPR_MNIST_MIRROR` at a working mirror; or set `EXPR_DATA` to a folder holding `mnist/{file}.gz`, or place the file in `{}` yourself",
+            "check the network or point `{mirror_env}` at a working mirror; or set `EXPR_DATA` to a folder holding `{in_data_dir}`, or place `{file}` in `{}` yourself",
             cache_dir.display()
         )
     )]
     DownloadFailed {
+        /// The name the URLs end with (`train-images-idx3-ubyte.gz`).
         file: String,
         cache_dir: PathBuf,
+        /// The variable naming other mirrors, and where the file goes under `EXPR_DATA`.
+        mirror_env: &'static str,
+        in_data_dir: String,
         #[related]
         attempts: Vec<DownloadError>,
     },
@@ -304,6 +350,24 @@ pub enum DataError {
     },
 }
 
+impl DataError {
+    /// Whether the data itself is at fault (a file missing, cut short, of another format,
+    /// a label out of range): the user has to fix the files, as after a diagnostic of
+    /// `expr check`. Not the network, the disk, the settings or an interrupt.
+    pub fn is_bad_data(&self) -> bool {
+        !matches!(
+            self,
+            DataError::Io { .. }
+                | DataError::NoCacheDir
+                | DataError::EmptyMirrorList { .. }
+                | DataError::NoChecksum { .. }
+                | DataError::DownloadFailed { .. }
+                | DataError::Interrupted { .. }
+                | DataError::BadDownloadLimit { .. }
+        )
+    }
+}
+
 /// Why one mirror did not give a good copy of one file; the temporary file is gone in every case.
 #[derive(Debug, Error, Diagnostic)]
 pub enum DownloadError {
@@ -323,7 +387,7 @@ pub enum DownloadError {
         expected: u64,
     },
 
-    #[error("`{url}` sent more than {limit} bytes, more than any mnist file")]
+    #[error("`{url}` sent more than {limit} bytes, more than the file can be")]
     #[diagnostic(code(expr::data::download::too_large))]
     TooLarge { url: String, limit: u64 },
 
@@ -342,7 +406,7 @@ pub enum DownloadError {
     #[error("`{url}` sent nothing for {seconds} s after {received} bytes: the download stalled")]
     #[diagnostic(
         code(expr::data::download::stalled),
-        help("the mirror stopped sending; try again later or another mirror (`EXPR_MNIST_MIRROR`); a link that pauses longer can raise `EXPR_DOWNLOAD_STALL` (seconds)")
+        help("the mirror stopped sending; try again later or another mirror (`EXPR_MNIST_MIRROR`, `EXPR_CIFAR10_MIRROR`); a link that pauses longer can raise `EXPR_DOWNLOAD_STALL` (seconds)")
     )]
     Stalled {
         url: String,
@@ -353,7 +417,7 @@ pub enum DownloadError {
     #[error("`{url}` sent {window_bytes} bytes in {seconds} s ({received} in all), below the minimum of {min_rate} bytes/s")]
     #[diagnostic(
         code(expr::data::download::too_slow),
-        help("the mirror is too slow to finish in reasonable time; try another mirror (`EXPR_MNIST_MIRROR`), or on a slow link lower `EXPR_DOWNLOAD_MIN_RATE` (bytes/s, 0 for none)")
+        help("the mirror is too slow to finish in reasonable time; try another mirror (`EXPR_MNIST_MIRROR`, `EXPR_CIFAR10_MIRROR`), or on a slow link lower `EXPR_DOWNLOAD_MIN_RATE` (bytes/s, 0 for none)")
     )]
     TooSlow {
         url: String,
@@ -366,7 +430,7 @@ pub enum DownloadError {
     #[error("`{url}` did not finish within {seconds} s ({received} bytes received)")]
     #[diagnostic(
         code(expr::data::download::deadline),
-        help("try another mirror (`EXPR_MNIST_MIRROR`), or on a slow link raise `EXPR_DOWNLOAD_DEADLINE` (seconds)")
+        help("try another mirror (`EXPR_MNIST_MIRROR`, `EXPR_CIFAR10_MIRROR`), or on a slow link raise `EXPR_DOWNLOAD_DEADLINE` (seconds)")
     )]
     Deadline {
         url: String,
@@ -382,6 +446,38 @@ pub enum DownloadError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Why a CIFAR-10 batch file's length is wrong, naming the record it cuts (records count
+/// from 0, as [`DataError::Cifar10Label`]'s).
+fn cifar10_length(path: &std::path::Path, len: u64) -> String {
+    use super::cifar10::{RECORDS_PER_BATCH, RECORD_BYTES};
+    use crate::check::summary::group;
+    let official = format!(
+        "{} records of {} bytes ({})",
+        group(RECORDS_PER_BATCH),
+        group(RECORD_BYTES),
+        group(RECORDS_PER_BATCH * RECORD_BYTES)
+    );
+    let name = path.display();
+    let (len, record) = (len as usize, RECORD_BYTES);
+    if len == 0 {
+        format!("`{name}` is empty (0 bytes); a CIFAR-10 batch is {official}")
+    } else if len > RECORDS_PER_BATCH * record {
+        format!(
+            "`{name}` is {} bytes, more than a CIFAR-10 batch: {official}",
+            group(len)
+        )
+    } else {
+        format!(
+            "`{name}` is {} bytes, which cuts record {} (at byte {}) short: {} of its {} bytes; a CIFAR-10 batch is {official}",
+            group(len),
+            group(len / record),
+            group(len / record * record),
+            group(len % record),
+            group(record),
+        )
+    }
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {

@@ -4,13 +4,12 @@
 //! which is cheap; the SHA-256 is checked once, when a file is downloaded, because the atomic
 //! write into the cache means nothing unverified ever appears there.
 
-use std::env;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::download::{download_verified, DownloadLimits};
 use super::error::{DataError, DataResult};
 use super::examples::{load_idx_pair, Examples};
+use super::places::{data_dir_from_env, dataset_cache_dir, mirror_list_from_env};
 
 /// Mirrors tried in order when the files are neither in `$EXPR_DATA` nor in the cache.
 pub const DEFAULT_MIRRORS: [&str; 2] = [
@@ -41,8 +40,6 @@ pub const MNIST_CHECKSUMS: [(&str, &str); 4] = [
 
 /// Overrides [`DEFAULT_MIRRORS`]: base URLs separated by commas or whitespace.
 pub const MIRROR_ENV: &str = "EXPR_MNIST_MIRROR";
-/// A folder holding `mnist/` with the four files; when set, nothing else is looked at.
-pub const DATA_ENV: &str = "EXPR_DATA";
 
 /// Which half of MNIST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +49,15 @@ pub enum Split {
 }
 
 impl Split {
+    /// The training split when `train`, else the test split.
+    pub fn of(train: bool) -> Self {
+        if train {
+            Split::Train
+        } else {
+            Split::Test
+        }
+    }
+
     /// The standard file names (without `.gz`) of this split's images and labels.
     pub fn file_names(self) -> (&'static str, &'static str) {
         match self {
@@ -106,8 +112,8 @@ impl Mirror {
     pub fn from_env() -> DataResult<Self> {
         let mut mirror = Self::mnist_default();
         mirror.limits = DownloadLimits::from_env()?;
-        if let Some(list) = env::var_os(MIRROR_ENV) {
-            mirror.base_urls = parse_mirror_list(&list.to_string_lossy())?;
+        if let Some(urls) = mirror_list_from_env(MIRROR_ENV)? {
+            mirror.base_urls = urls;
         }
         Ok(mirror)
     }
@@ -122,45 +128,9 @@ impl Mirror {
     }
 }
 
-/// `$EXPR_DATA`, resolved against the current directory when relative; `None` when unset or empty.
-pub fn data_dir_from_env() -> Option<PathBuf> {
-    let dir = PathBuf::from(env::var_os(DATA_ENV).filter(|v| !v.is_empty())?);
-    match env::current_dir() {
-        Ok(cwd) if dir.is_relative() => Some(cwd.join(dir)),
-        _ => Some(dir),
-    }
-}
-
 /// `$XDG_CACHE_HOME/expr/datasets/mnist`, else `~/.cache/expr/datasets/mnist`.
 pub fn default_cache_dir() -> DataResult<PathBuf> {
-    cache_dir_from(env::var_os("XDG_CACHE_HOME"), env::var_os("HOME"))
-}
-
-/// Base URLs separated by commas or whitespace; an empty list is an error, not "no download".
-fn parse_mirror_list(list: &str) -> DataResult<Vec<String>> {
-    let urls: Vec<String> = list
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-        .collect();
-    if urls.is_empty() {
-        return Err(DataError::EmptyMirrorList);
-    }
-    Ok(urls)
-}
-
-/// The XDG rule: a relative or empty `XDG_CACHE_HOME` is ignored, as the spec says.
-fn cache_dir_from(xdg: Option<OsString>, home: Option<OsString>) -> DataResult<PathBuf> {
-    let base = match xdg.filter(|v| Path::new(v).is_absolute()) {
-        Some(xdg) => PathBuf::from(xdg),
-        None => {
-            let home = home
-                .filter(|v| !v.is_empty())
-                .ok_or(DataError::NoCacheDir)?;
-            PathBuf::from(home).join(".cache")
-        }
-    };
-    Ok(base.join("expr").join("datasets").join("mnist"))
+    dataset_cache_dir("mnist")
 }
 
 /// Paths of the images and labels of `split`: from `$EXPR_DATA` when set, else from
@@ -240,28 +210,6 @@ fn find_file(folder: &Path, name: &str) -> Result<PathBuf, Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mirror_list_splits_on_commas_and_whitespace() {
-        let urls = parse_mirror_list(" http://a/,http://b/  http://c/\n").unwrap();
-        assert_eq!(urls, ["http://a/", "http://b/", "http://c/"]);
-        assert!(matches!(
-            parse_mirror_list(" , "),
-            Err(DataError::EmptyMirrorList)
-        ));
-    }
-
-    #[test]
-    fn cache_dir_prefers_an_absolute_xdg_cache_home() {
-        let dir = cache_dir_from(Some("/x/cache".into()), Some("/home/u".into())).unwrap();
-        assert_eq!(dir, Path::new("/x/cache/expr/datasets/mnist"));
-        let dir = cache_dir_from(Some("rel".into()), Some("/home/u".into())).unwrap();
-        assert_eq!(dir, Path::new("/home/u/.cache/expr/datasets/mnist"));
-        assert!(matches!(
-            cache_dir_from(None, None),
-            Err(DataError::NoCacheDir)
-        ));
-    }
 
     #[test]
     fn default_mirror_has_a_checksum_for_every_file_of_both_splits() {

@@ -1,16 +1,19 @@
 //! What `expr check` (and `expr run`, before anything is created) verifies of the files an
 //! experiment reads: each exists and is a file, each IDX header is sound, images and labels
-//! count the same examples, and an element holds as many values as the declaration says.
-//! Only headers are read, so this takes milliseconds even for large data sets; the full
-//! read at run time checks the rest (the elements themselves, gzip's checksum, labels
-//! within the classes).
+//! count the same examples, and an element holds as many values as the declaration says;
+//! CIFAR-10's batches, where they are on disk (`$EXPR_DATA`, or the cache once downloaded),
+//! are all there and each a whole number of records. Only headers and lengths are read, so
+//! this takes milliseconds even for large data sets; the full read at run time checks the
+//! rest (the elements themselves, gzip's checksum, labels within the classes).
 
 use miette::Diagnostic;
 
+use super::cifar10::{cifar10_batch_records, find_cifar10};
 use super::error::DataError;
 use super::idx::{read_idx_dims, IdxKind};
 use std::path::PathBuf;
 
+use super::mnist::Split;
 use crate::check::plan::{Action, DataSet, DataSource, Experiment, Labels, Task};
 use crate::check::sources::{DataFiles, Described};
 use crate::check::CheckError;
@@ -69,14 +72,23 @@ impl DataFiles for OnDisk {
 /// `exp`'s paths are the ones that will be read (see `Experiment::resolve_paths`).
 pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
     let mut errors = Vec::new();
+    let mut cifar10_checked = Vec::new();
     for data in &exp.datasets {
-        if let DataSource::Idx { images, labels } = &data.source {
-            let [images_span, labels_span] = spans(data);
-            let images_dims = header(images, IdxKind::Images, images_span, &mut errors);
-            let labels_dims = header(labels, IdxKind::Labels, labels_span, &mut errors);
-            if let (Some(i), Some(l)) = (images_dims, labels_dims) {
-                compare(data, &i, &l, [images_span, labels_span], &mut errors);
+        match &data.source {
+            DataSource::Idx { images, labels } => {
+                let [images_span, labels_span] = spans(data);
+                let images_dims = header(images, IdxKind::Images, images_span, &mut errors);
+                let labels_dims = header(labels, IdxKind::Labels, labels_span, &mut errors);
+                if let (Some(i), Some(l)) = (images_dims, labels_dims) {
+                    compare(data, &i, &l, [images_span, labels_span], &mut errors);
+                }
             }
+            // Once per split: two data sets over it would only repeat the diagnostic.
+            DataSource::Cifar10 { train } if !cifar10_checked.contains(train) => {
+                cifar10_checked.push(*train);
+                cifar10(Split::of(*train), data.source_span, &mut errors);
+            }
+            DataSource::Cifar10 { .. } | DataSource::Mnist { .. } | DataSource::Csv(_) => {}
         }
     }
     for action in &exp.before {
@@ -92,6 +104,26 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
         }
     }
     errors
+}
+
+/// CIFAR-10's batches of `split` where the run would read them: each there, each a whole
+/// number of records. Not yet downloaded is not a mistake: the run downloads them.
+fn cifar10(split: Split, span: Span, errors: &mut Vec<CheckError>) {
+    let mut report = |e: &DataError, label: &str| {
+        let help = e.help().map(|h| h.to_string());
+        errors.push(data_file(e.to_string(), label.into(), span, help));
+    };
+    match find_cifar10(split) {
+        Ok(None) => {}
+        Ok(Some(files)) => {
+            for file in files {
+                if let Err(e) = cifar10_batch_records(&file) {
+                    report(&e, "this source's files");
+                }
+            }
+        }
+        Err(e) => report(&e, "this source's files"),
+    }
 }
 
 /// The spans of the images and labels strings; the whole declaration where a plan was

@@ -109,7 +109,7 @@ pub fn parameters_sha256(models: &[Vec<Vec<f32>>]) -> String {
 }
 
 /// The files each data set read, hashed once each. Called after the data loaded, so the
-/// MNIST files are where `data` found them and nothing is downloaded here.
+/// MNIST and CIFAR-10 files are where `data` found them and nothing is downloaded here.
 pub fn data_files(exp: &Experiment) -> Vec<DataFile> {
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut out = Vec::new();
@@ -136,11 +136,15 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
         DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Mnist { train } => {
-            let split = if *train { Split::Train } else { Split::Test };
-            let located = data::Mirror::from_env()
-                .and_then(|mirror| data::locate_mnist(split, &mirror, &data::default_cache_dir()?));
+            let located = data::Mirror::from_env().and_then(|mirror| {
+                data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)
+            });
             located.map_or_else(|_| Vec::new(), |(i, l)| vec![i, l])
         }
+        DataSource::Cifar10 { train } => data::cifar10::find_cifar10(Split::of(*train))
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     }
 }
 

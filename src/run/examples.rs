@@ -28,11 +28,8 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
             Some((_, e)) => e.clone(),
             None => {
                 let e = Arc::new(match &d.source {
-                    DataSource::Mnist { train } => data::load_mnist(if *train {
-                        data::Split::Train
-                    } else {
-                        data::Split::Test
-                    })?,
+                    DataSource::Mnist { train } => data::load_mnist(data::Split::of(*train))?,
+                    DataSource::Cifar10 { train } => data::load_cifar10(data::Split::of(*train))?,
                     DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
                     DataSource::Csv(spec) => data::table::read_table(spec)?.into_examples(spec),
                 });
@@ -148,7 +145,9 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         // The labels are in the label file, not the image file `examples.source` names.
         let labels = match &d.source {
             DataSource::Idx { labels, .. } => labels.display().to_string(),
-            DataSource::Mnist { .. } | DataSource::Csv(_) => examples.source.clone(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Csv(_) => {
+                examples.source.clone()
+            }
         };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),

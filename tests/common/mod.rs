@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod serve;
+
 /// Writes `n` images of `side`x`side` pixels and their labels as raw IDX files.
 /// Class `c` of `classes` lights up a horizontal band at row c, plus
 /// deterministic noise, so that a small model can learn it.
@@ -128,12 +130,71 @@ pub fn metric<'a>(r: &'a expr::run::RunResult, name: &str) -> &'a [f64] {
 
 /// `expr ARGS` run in `dir`, without colour, to its end.
 pub fn expr_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(expr_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("expr starts")
+    expr_in_env(dir, args, &[])
+}
+
+/// [`expr_in`] with environment variables set (`EXPR_DATA`, `XDG_CACHE_HOME`, ...), or
+/// removed where the value is `None`.
+pub fn expr_in_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, Option<&std::ffi::OsStr>)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(expr_bin());
+    command.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command.output().expect("expr starts")
+}
+
+/// The names in `dir`, sorted; none if it does not exist.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = read
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `n` CIFAR-10 records in the official binary layout (a label byte, then 1,024 red,
+/// 1,024 green and 1,024 blue bytes, row by row). Class `c` tints the image with a
+/// colour of its own, plus deterministic noise, so that a small model can learn it.
+pub fn cifar10_records(n: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 3073);
+    let mut state = 0x2545_F491_4F6C_DD1D_u64 ^ seed;
+    for i in 0..n {
+        let class = i % 10;
+        out.push(class as u8);
+        for channel in 0..3 {
+            let tint = [40, 120, 200][(class + channel) % 3] + 10 * (class / 3);
+            for _ in 0..1024 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                out.push((tint + (state % 24) as usize) as u8);
+            }
+        }
+    }
+    out
+}
+
+/// `dir/cifar10/` with the five training batches of `per_batch` records each and a test
+/// batch of `test` records; returns `dir/cifar10`.
+pub fn write_cifar10(dir: &Path, per_batch: usize, test: usize) -> PathBuf {
+    let folder = dir.join("cifar10");
+    std::fs::create_dir_all(&folder).expect("cifar10 folder");
+    for (i, name) in expr::data::cifar10::TRAIN_BATCHES.iter().enumerate() {
+        std::fs::write(folder.join(name), cifar10_records(per_batch, i as u64)).expect("batch");
+    }
+    std::fs::write(folder.join("test_batch.bin"), cifar10_records(test, 99)).expect("batch");
+    folder
 }
 
 /// A command's standard error as text.

@@ -202,6 +202,6 @@ fn data_gone_from_the_original_directory_is_not_taken_from_the_current_one() {
     std::fs::remove_file(&images).unwrap();
     let out = resume(&other, &copy, &[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&images.display().to_string()), "{err}");
 }

@@ -1,4 +1,4 @@
-//! The data layer: IDX readers, the built-in `mnist` data set (found on disk or downloaded and
+//! The data layer: IDX and NumPy (`.npy`, `.npz`) readers, the built-in `mnist` data set (found on disk or downloaded and
 //! verified), and the input pipeline (shuffle buffer, batches).
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
@@ -9,6 +9,7 @@ mod error;
 mod examples;
 mod idx;
 mod mnist;
+mod numpy;
 mod pipeline;
 pub mod preflight;
 
@@ -21,5 +22,8 @@ pub use idx::{
 pub use mnist::{
     data_dir_from_env, default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror,
     MnistFile, Split, DATA_ENV, DEFAULT_MIRRORS, MIRROR_ENV, MNIST_CHECKSUMS,
+};
+pub use numpy::{
+    npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, NpyHeader, NumArray, Values,
 };
 pub use pipeline::{batches, one_hot, shuffle_order, Batch};

@@ -104,8 +104,7 @@ pub fn read_npy(path: &Path) -> DataResult<NumArray> {
     let src = Source::npy(path);
     let parsed = header::read_header(&mut file, src)?;
     read::check_len(&parsed, file_len.saturating_sub(parsed.header_len), src)?;
-    // The file holds exactly the data: all of it can be reserved at once.
-    read::read_data(&mut file, &parsed, usize::MAX, src)
+    read::read_data(&mut file, &parsed, read::Extent::Verified, src)
 }
 
 /// Opens a NumPy file the user named: a regular file of at most [`MAX_NUMPY_BYTES`], not empty.

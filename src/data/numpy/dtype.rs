@@ -95,6 +95,21 @@ impl Dtype {
         }
     }
 
+    /// Converts, in place, values of a 4-byte dtype read straight into `values`: each
+    /// holds the file's 4 bytes, which become the value they encode.
+    pub fn convert_in_place(self, values: &mut [f32]) {
+        match (self.kind, self.big_endian) {
+            (Kind::Float, false) if cfg!(target_endian = "little") => {}
+            (Kind::Float, false) => map_in_place(values, f32::from_le_bytes),
+            (Kind::Float, true) => map_in_place(values, f32::from_be_bytes),
+            (Kind::Int, false) => map_in_place(values, |a| i32::from_le_bytes(a) as f32),
+            (Kind::Int, true) => map_in_place(values, |a| i32::from_be_bytes(a) as f32),
+            (Kind::Uint, false) => map_in_place(values, |a| u32::from_le_bytes(a) as f32),
+            (Kind::Uint, true) => map_in_place(values, |a| u32::from_be_bytes(a) as f32),
+            (Kind::Bool, _) => unreachable!("booleans are 1 byte"),
+        }
+    }
+
     /// The value stored in `bytes` (one value of a float dtype), exactly, for a message.
     pub fn float_value(self, bytes: &[u8]) -> f64 {
         let mut a = [0u8; 8];
@@ -127,6 +142,13 @@ fn extend<const N: usize>(bytes: &[u8], big: bool, out: &mut Vec<f32>, f: impl F
         }));
     } else {
         out.extend(values.map(|c| f(le(c))));
+    }
+}
+
+/// Replaces each value by `f` of its bytes in memory.
+fn map_in_place(values: &mut [f32], f: impl Fn([u8; 4]) -> f32) {
+    for v in values {
+        *v = f(v.to_ne_bytes());
     }
 }
 

@@ -13,7 +13,8 @@ use zip::result::ZipError;
 use zip::ZipArchive;
 
 use super::header::{self, NpyHeader, Parsed};
-use super::{read, NumArray, Source};
+use super::read::{self, Extent};
+use super::{NumArray, Source};
 use crate::data::error::{DataError, DataResult};
 
 /// Deflate cannot expand its input by more than about 1032:1.
@@ -22,25 +23,29 @@ const MAX_DEFLATE_RATIO: u64 = 1032;
 /// The keys of the arrays in the `.npz` archive at `path` (member names without `.npy`),
 /// in the archive's order.
 pub fn npz_keys(path: &Path) -> DataResult<Vec<String>> {
-    Ok(keys(&open_archive(path)?))
+    Ok(keys(&open_archive(path)?.0))
 }
 
 /// The header of the array `key` of the `.npz` archive at `path`, checked against the
 /// member's size. Decompresses only the header.
 pub fn read_npz_header(path: &Path, key: &str) -> DataResult<NpyHeader> {
-    with_member(path, key, |_, parsed, _| Ok(parsed.header))
+    with_member(path, key, |_, parsed, _, _| Ok(parsed.header))
 }
 
 /// The array `key` of the `.npz` archive at `path`.
 pub fn read_npz(path: &Path, key: &str) -> DataResult<NumArray> {
-    with_member(path, key, |member, parsed, src| {
-        let bound = if member.compression() == zip::CompressionMethod::Stored {
-            member.compressed_size()
+    with_member(path, key, |member, parsed, src, file_len| {
+        let stored = member.compression() == zip::CompressionMethod::Stored;
+        let extent = if stored && member.compressed_size() <= file_len {
+            Extent::Verified
         } else {
-            member.compressed_size().saturating_mul(MAX_DEFLATE_RATIO)
+            let bound = member.compressed_size().saturating_mul(MAX_DEFLATE_RATIO);
+            let reserve = bound / parsed.dtype.size() as u64;
+            Extent::Claimed {
+                reserve: usize::try_from(reserve).unwrap_or(usize::MAX),
+            }
         };
-        let reserve = usize::try_from(bound / parsed.dtype.size() as u64).unwrap_or(usize::MAX);
-        read::read_data(member, &parsed, reserve, src)
+        read::read_data(member, &parsed, extent, src)
     })
 }
 
@@ -49,9 +54,9 @@ pub fn read_npz(path: &Path, key: &str) -> DataResult<NumArray> {
 fn with_member<T>(
     path: &Path,
     key: &str,
-    then: impl FnOnce(&mut ZipFile<'_, File>, Parsed, Source) -> DataResult<T>,
+    then: impl FnOnce(&mut ZipFile<'_, File>, Parsed, Source, u64) -> DataResult<T>,
 ) -> DataResult<T> {
-    let mut archive = open_archive(path)?;
+    let (mut archive, file_len) = open_archive(path)?;
     let Some(index) = archive.index_for_name(&format!("{key}.npy")) else {
         return Err(DataError::NpzMissingKey {
             path: path.to_path_buf(),
@@ -67,7 +72,7 @@ fn with_member<T>(
         member.size().saturating_sub(parsed.header_len),
         src,
     )?;
-    then(&mut member, parsed, src)
+    then(&mut member, parsed, src, file_len)
 }
 
 fn keys(archive: &ZipArchive<File>) -> Vec<String> {
@@ -78,8 +83,8 @@ fn keys(archive: &ZipArchive<File>) -> Vec<String> {
 }
 
 /// Opens the archive: a regular file the zip crate can read a directory from.
-fn open_archive(path: &Path) -> DataResult<ZipArchive<File>> {
-    let (mut file, _) = super::open(path)?;
+fn open_archive(path: &Path) -> DataResult<(ZipArchive<File>, u64)> {
+    let (mut file, file_len) = super::open(path)?;
     let mut start = [0u8; 6];
     let got = super::read_up_to(&mut file, &mut start).map_err(|e| super::io_error(path, e))?;
     if start[..got] == header::MAGIC[..] {
@@ -90,7 +95,8 @@ fn open_archive(path: &Path) -> DataResult<ZipArchive<File>> {
                     .to_string(),
         });
     }
-    ZipArchive::new(file).map_err(|e| zip_error(path, e))
+    let archive = ZipArchive::new(file).map_err(|e| zip_error(path, e))?;
+    Ok((archive, file_len))
 }
 
 fn zip_error(path: &Path, error: ZipError) -> DataError {

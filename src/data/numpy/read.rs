@@ -35,65 +35,58 @@ pub(super) fn check_len(parsed: &Parsed, available: u64, src: Source) -> DataRes
     })
 }
 
+/// How the data is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extent {
+    /// Its length is verified (a file's size, a stored member within the file): the whole
+    /// result is allocated at once and, for `u8` and 4-byte dtypes, read straight into it.
+    Verified,
+    /// Its length is a claim until read (a deflated member): at most `reserve` values are
+    /// allocated before they arrive.
+    Claimed { reserve: usize },
+}
+
 /// Reads the data that follows the header, then checks that nothing follows it (which, in an
-/// archive, also reaches the member's end, where its checksum is verified). At most `reserve`
-/// values are allocated before they arrive: an archive's sizes are claims until read.
+/// archive, also reaches the member's end, where its checksum is verified).
 pub(super) fn read_data(
     reader: &mut impl Read,
     parsed: &Parsed,
-    reserve: usize,
+    extent: Extent,
     src: Source,
 ) -> DataResult<NumArray> {
+    let mut reading = Reading {
+        reader,
+        parsed,
+        src,
+        done: 0,
+        bad: None,
+    };
     let dtype = parsed.dtype;
     let count = parsed.header.element_count();
-    let capacity = count.min(reserve);
-    let mut values = if dtype.is_u8() {
-        Values::U8(Vec::with_capacity(capacity))
-    } else {
-        Values::F32(Vec::with_capacity(capacity))
-    };
-    let total = parsed.data_len;
-    let mut scratch = vec![0u8; CHUNK.min(usize::try_from(total).unwrap_or(CHUNK))];
-    let mut done = 0u64;
-    // The first NaN or infinity, by its position in the file and its value there.
-    let mut bad: Option<(usize, f64)> = None;
-    while done < total {
-        if let Some(signal) = crate::run::interrupt::requested() {
-            return Err(DataError::Interrupted {
-                signal,
-                during: format!("reading `{}`", src.path.display()),
-            });
-        }
-        let want = scratch
-            .len()
-            .min(usize::try_from(total - done).unwrap_or(usize::MAX));
-        let chunk = &mut scratch[..want];
-        let got = super::read_up_to(reader, chunk).map_err(|e| src.read_error(e))?;
-        if got < want {
-            return Err(truncated(parsed, done + got as u64, src));
-        }
-        match &mut values {
-            Values::U8(v) => v.extend_from_slice(chunk),
-            Values::F32(v) => {
-                let start = v.len();
-                dtype.convert(chunk, v);
-                if dtype.is_float() && bad.is_none() {
-                    if let Some(i) = first_non_finite(&v[start..]) {
-                        let raw = &chunk[i * dtype.size()..(i + 1) * dtype.size()];
-                        bad = Some((start + i, dtype.float_value(raw)));
-                    }
-                }
+    let mut values = match extent {
+        Extent::Verified if dtype.is_u8() => {
+            let mut values = vec![0u8; count];
+            advise_huge_pages(&mut values);
+            for piece in values.chunks_mut(CHUNK) {
+                reading.fill(piece)?;
             }
+            Values::U8(values)
         }
-        done += want as u64;
-    }
-    if super::read_up_to(reader, &mut [0u8; 1]).map_err(|e| src.read_error(e))? > 0 {
-        return Err(longer_than_said(src));
-    }
+        Extent::Verified if dtype.size() == 4 => {
+            let mut values = vec![0f32; count];
+            advise_huge_pages(&mut values);
+            for (n, piece) in values.chunks_mut(CHUNK / 4).enumerate() {
+                reading.fill(bytemuck::cast_slice_mut(piece))?;
+                dtype.convert_in_place(piece);
+                reading.look_for_non_finite(n * (CHUNK / 4), piece, |i| f64::from(piece[i]));
+            }
+            Values::F32(values)
+        }
+        Extent::Verified => reading.convert(count)?,
+        Extent::Claimed { reserve } => reading.convert(count.min(reserve))?,
+    };
+    reading.finish()?;
     let header = &parsed.header;
-    if let Some((position, value)) = bad {
-        return Err(not_finite(header, position, value, src));
-    }
     if header.fortran_order && header.shape.len() > 1 {
         values = match values {
             Values::U8(v) => Values::U8(to_c_order(&header.shape, &v)),
@@ -104,6 +97,115 @@ pub(super) fn read_data(
         shape: header.shape.clone(),
         values,
     })
+}
+
+/// A read in progress: how far it is, and the first NaN or infinity seen.
+struct Reading<'a, R> {
+    reader: &'a mut R,
+    parsed: &'a Parsed,
+    src: Source<'a>,
+    /// Bytes of data read.
+    done: u64,
+    /// The first NaN or infinity: its position in the file's order, and its value there.
+    bad: Option<(usize, f64)>,
+}
+
+impl<R: Read> Reading<'_, R> {
+    /// Fills `buf` with the next bytes of data, or says that the data ends early.
+    fn fill(&mut self, buf: &mut [u8]) -> DataResult<()> {
+        if let Some(signal) = crate::run::interrupt::requested() {
+            return Err(DataError::Interrupted {
+                signal,
+                during: format!("reading `{}`", self.src.path.display()),
+            });
+        }
+        let got = super::read_up_to(self.reader, buf).map_err(|e| self.src.read_error(e))?;
+        self.done += got as u64;
+        if got < buf.len() {
+            return Err(truncated(self.parsed, self.done, self.src));
+        }
+        Ok(())
+    }
+
+    /// Reads chunk by chunk through a buffer that stays in cache, converting each, into a
+    /// vector that starts with room for `capacity` values.
+    fn convert(&mut self, capacity: usize) -> DataResult<Values> {
+        let dtype = self.parsed.dtype;
+        let total = self.parsed.data_len;
+        let mut scratch = vec![0u8; CHUNK.min(usize::try_from(total).unwrap_or(CHUNK))];
+        if dtype.is_u8() {
+            let mut values = Vec::with_capacity(capacity);
+            while self.done < total {
+                let chunk = next_chunk(&mut scratch, total - self.done);
+                self.fill(chunk)?;
+                values.extend_from_slice(chunk);
+            }
+            return Ok(Values::U8(values));
+        }
+        let mut values = Vec::with_capacity(capacity);
+        while self.done < total {
+            let chunk = next_chunk(&mut scratch, total - self.done);
+            self.fill(chunk)?;
+            let start = values.len();
+            dtype.convert(chunk, &mut values);
+            let raw = |i: usize| dtype.float_value(&chunk[i * dtype.size()..][..dtype.size()]);
+            self.look_for_non_finite(start, &values[start..], raw);
+        }
+        Ok(Values::F32(values))
+    }
+
+    /// Notes the first NaN or infinity of `values`, the values from position `start` on,
+    /// if none was seen before; `raw(i)` is the `i`th one's value in the file.
+    fn look_for_non_finite(&mut self, start: usize, values: &[f32], raw: impl Fn(usize) -> f64) {
+        if self.parsed.dtype.is_float() && self.bad.is_none() {
+            if let Some(i) = first_non_finite(values) {
+                self.bad = Some((start + i, raw(i)));
+            }
+        }
+    }
+
+    /// Checks that the data ends where the header says, and holds no NaN or infinity.
+    fn finish(self) -> DataResult<()> {
+        let src = self.src;
+        if super::read_up_to(self.reader, &mut [0u8; 1]).map_err(|e| src.read_error(e))? > 0 {
+            return Err(longer_than_said(src));
+        }
+        match self.bad {
+            Some((position, value)) => Err(not_finite(&self.parsed.header, position, value, src)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The start of `scratch` that the next chunk fills: all of it, or the `left` bytes left.
+fn next_chunk(scratch: &mut [u8], left: u64) -> &mut [u8] {
+    let len = scratch
+        .len()
+        .min(usize::try_from(left).unwrap_or(usize::MAX));
+    &mut scratch[..len]
+}
+
+/// Asks Linux to back `values` with 2 MB pages, as NumPy does for its arrays: a fresh buffer
+/// is faulted in on its first write, which with 4 kB pages took more time than the copy.
+fn advise_huge_pages<T>(values: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = values.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(values);
+        let aligned = start.next_multiple_of(PAGE);
+        if end > aligned + (4 << 20) {
+            // SAFETY: advice on whole pages inside the buffer; it changes how they are
+            // backed, never their contents or who owns them.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    end - aligned,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
 }
 
 /// The data ended early: the file shrank after it was measured, or an archive's member
@@ -190,11 +292,32 @@ fn first_non_finite(values: &[f32]) -> Option<usize> {
 }
 
 /// Column-major data of `shape` in row-major order.
-fn to_c_order<T: Copy>(shape: &[usize], data: &[T]) -> Vec<T> {
+fn to_c_order<T: Copy + Default>(shape: &[usize], data: &[T]) -> Vec<T> {
+    if let [rows, cols] = *shape {
+        return transpose(rows, cols, data);
+    }
     match ArrayView::from_shape(IxDyn(shape).f(), data) {
         Ok(view) => view.iter().copied().collect(),
         Err(_) => unreachable!("the data was read for exactly this shape"),
     }
+}
+
+/// The row-major copy of a column-major `rows` x `cols` matrix, tile by tile: copied value by
+/// value, every read (or every write) would touch another cache line, 3x slower than NumPy
+/// on a (60000, 784) table; in tiles, both stay in L1.
+fn transpose<T: Copy + Default>(rows: usize, cols: usize, data: &[T]) -> Vec<T> {
+    const TILE: usize = 32;
+    let mut out = vec![T::default(); data.len()];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[r * cols + c] = data[c * rows + r];
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -205,6 +328,15 @@ mod tests {
     fn fortran_data_is_put_in_c_order() {
         // [[0, 1, 2], [3, 4, 5]] stored column by column.
         assert_eq!(to_c_order(&[2, 3], &[0, 3, 1, 4, 2, 5]), [0, 1, 2, 3, 4, 5]);
+        // Tiles, with partial ones at both edges.
+        let (rows, cols) = (70, 45);
+        let f: Vec<u32> = (0..rows * cols).map(|i| i as u32).collect();
+        let c = to_c_order(&[rows, cols], &f);
+        for r in 0..rows {
+            for col in 0..cols {
+                assert_eq!(c[r * cols + col], f[col * rows + r]);
+            }
+        }
         let f: Vec<u32> = (0..24).collect();
         let c = to_c_order(&[2, 3, 4], &f);
         // c[i][j][k] = f[i + 2 j + 6 k]

@@ -210,6 +210,7 @@ fn damaged_files_are_refused_naming_the_file() {
         ("trailing.npy", "numpy::trailing_bytes", "trailing.npy` is longer than its header says: shape [2, 3], dtype `<f4` is 24 bytes of data, it holds 28"),
         ("lying_shape.npy", "numpy::truncated", "lying_shape.npy` is truncated: its header (shape [1000000000000], dtype `<f4`) needs 4000000000000 bytes of data, it holds 16"),
         ("lying.npz:x", "numpy::truncated", "lying.npz` (array `x`) is truncated: its header (shape [1000000000000], dtype `<f4`) needs 4000000000000 bytes of data, it holds 16"),
+        ("lying_stored.npz:x", "numpy::truncated", "lying_stored.npz` (array `x`) is truncated: its header (shape [1073741760], dtype `<f4`) needs 4294967040 bytes of data, it holds 16"),
         ("zero_bytes.npy", "empty_file", "zero_bytes.npy` is empty"),
         ("wrong_magic.npy", "numpy::not_npy", "wrong_magic.npy` is not a NumPy array: it starts with `x,y\\n1,2\\n`, not `\\x93NUMPY`"),
         ("savez.npz", "numpy::not_npy", "savez.npz` is not a NumPy array: it starts with `PK\\x03\\x04-\\x00\\x00\\x00\\x00\\x00`, not `\\x93NUMPY`"),

@@ -253,7 +253,7 @@ mod tests {
         ] {
             match parse(descr) {
                 Err(DataError::NumpyDtype { what: found, .. }) => {
-                    assert_eq!(found, what, "{descr}")
+                    assert_eq!(found, what, "{descr}");
                 }
                 other => panic!("{descr}: {other:?}"),
             }

@@ -35,8 +35,11 @@ pub fn read_npz_header(path: &Path, key: &str) -> DataResult<NpyHeader> {
 /// The array `key` of the `.npz` archive at `path`.
 pub fn read_npz(path: &Path, key: &str) -> DataResult<NumArray> {
     with_member(path, key, |member, parsed, src, file_len| {
-        let stored = member.compression() == zip::CompressionMethod::Stored;
-        let extent = if stored && member.compressed_size() <= file_len {
+        // A stored member's bytes are in the file: its size is known, not claimed.
+        let stored = member.compression() == zip::CompressionMethod::Stored
+            && member.size() == member.compressed_size()
+            && member.compressed_size() <= file_len;
+        let extent = if stored {
             Extent::Verified
         } else {
             let bound = member.compressed_size().saturating_mul(MAX_DEFLATE_RATIO);

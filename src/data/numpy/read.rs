@@ -339,8 +339,8 @@ mod tests {
         }
         let f: Vec<u32> = (0..24).collect();
         let c = to_c_order(&[2, 3, 4], &f);
-        // c[i][j][k] = f[i + 2 j + 6 k]
-        assert_eq!(c[1 * 12 + 2 * 4 + 3], 1 + 2 * 2 + 6 * 3);
+        // c[i][j][k] = f[i + 2 j + 6 k], here at [1][2][3]
+        assert_eq!(c[12 + 2 * 4 + 3], 1 + 2 * 2 + 6 * 3);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Reading an array's data: in chunks of a megabyte, each converted as it arrives (so a
-//! conversion never holds the file's bytes and the result at once) and searched for NaN and
-//! infinities while it is still in cache; then a Fortran-order array is put in C order.
+//! Reading an array's data, a megabyte at a time (polling for Ctrl-C between pieces): `u8`
+//! and 4-byte dtypes of a verified length straight into the result, converted in place; the
+//! rest through a buffer that stays in cache, converted as it arrives (so a conversion never
+//! holds the file's bytes and the result at once). Each piece is searched for NaN and
+//! infinities while it is in cache; then a Fortran-order array is put in C order.
 
 use std::io::Read;
 

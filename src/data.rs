@@ -1,5 +1,6 @@
-//! The data layer: IDX readers, image folders, the built-in `mnist` and `cifar10` data sets (found on disk
-//! or downloaded and verified), and the input pipeline (shuffle buffer, batches).
+//! The data layer: IDX, NumPy (`.npy`, `.npz`) and CSV readers, image folders, the built-in
+//! `mnist` and `cifar10` data sets (found on disk or downloaded and verified), and the input
+//! pipeline (shuffle buffer, batches).
 //!
 //! Examples stay in memory as `u8` and become `f32` only when a batch is filled.
 
@@ -11,6 +12,7 @@ mod examples;
 mod idx;
 mod images;
 mod mnist;
+mod numpy;
 mod pipeline;
 mod places;
 pub mod preflight;
@@ -33,4 +35,7 @@ pub use mnist::{
 };
 pub use places::{data_dir_from_env, DATA_ENV};
 
+pub use numpy::{
+    npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, NpyHeader, NumArray, Values,
+};
 pub use pipeline::{batches, one_hot, shuffle_order, Batch};

@@ -3,7 +3,7 @@
 //! Every variant names the file (or URL) involved and what was expected, because the user has to
 //! act on it: replace a file, set `EXPR_DATA`, or point `EXPR_MNIST_MIRROR` elsewhere.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 use thiserror::Error;
@@ -348,6 +348,135 @@ pub enum DataError {
         height: usize,
         width: usize,
     },
+
+    // NumPy files (`numpy.rs`): a `.npy` file, or one array of a `.npz` archive (`key`).
+    #[error("cannot find the NumPy file `{}`", path.display())]
+    #[diagnostic(
+        code(expr::data::numpy::missing),
+        help("check the path: a `.npy` file written by `np.save`, or a `.npz` archive written by `np.savez`")
+    )]
+    NumpyMissing { path: PathBuf },
+
+    #[error("cannot read the NumPy file `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::numpy::not_a_file),
+        help("point the experiment at the `.npy` or `.npz` file itself; a symlink to one is fine")
+    )]
+    NumpyNotAFile { path: PathBuf, reason: String },
+
+    #[error("{} is not a NumPy array: it starts with {found}, not `\\x93NUMPY`", array_at(path, key.as_deref()))]
+    #[diagnostic(code(expr::data::numpy::not_npy), help("{hint}"))]
+    NotNpy {
+        path: PathBuf,
+        key: Option<String>,
+        found: String,
+        hint: &'static str,
+    },
+
+    #[error("{} has NumPy format version {version}; expr reads versions 1.0, 2.0 and 3.0", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::version),
+        help("save it again with `np.save`, which writes version 1.0 unless it must write a later one")
+    )]
+    NumpyVersion {
+        path: PathBuf,
+        key: Option<String>,
+        version: String,
+    },
+
+    #[error("{} has a malformed header: {reason}", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::bad_header),
+        help(
+            "the file is corrupt or was not written by NumPy; save the array again with `np.save`"
+        )
+    )]
+    NumpyHeader {
+        path: PathBuf,
+        key: Option<String>,
+        reason: String,
+    },
+
+    #[error("{} holds {what} (dtype `{dtype}`), which expr cannot read", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::dtype),
+        help("{advice}; expr reads arrays of booleans, integers and floats (`u8` stays `u8`, the rest becomes `f32`)")
+    )]
+    NumpyDtype {
+        path: PathBuf,
+        key: Option<String>,
+        dtype: String,
+        what: &'static str,
+        advice: &'static str,
+    },
+
+    #[error("{} is truncated: its header ({layout}) needs {expected} bytes of data, it holds {found}", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::truncated),
+        help("the file was cut short, or its header lies about the shape; save the array again")
+    )]
+    NumpyTruncated {
+        path: PathBuf,
+        key: Option<String>,
+        /// "shape [2, 3], dtype `<f4`".
+        layout: String,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error("{} is longer than its header says: {layout} is {expected} bytes of data, it holds {found}", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::trailing_bytes),
+        help("the header does not describe the data that follows it; save the array again with `np.save`")
+    )]
+    NumpyTrailing {
+        path: PathBuf,
+        key: Option<String>,
+        /// "shape [2, 3], dtype `<f4`".
+        layout: String,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error("{} holds {value} {}", array_at(path, key.as_deref()), place(index, *flat))]
+    #[diagnostic(
+        code(expr::data::numpy::not_finite),
+        help("training on it would give NaN losses; clean the array before saving it, e.g. drop the rows with `x[np.isfinite(x).all(axis=tuple(range(1, x.ndim)))]` or replace the values with `np.nan_to_num`")
+    )]
+    NumpyNotFinite {
+        path: PathBuf,
+        key: Option<String>,
+        index: Vec<usize>,
+        flat: usize,
+        value: String,
+    },
+
+    #[error("{} holds {value} at flat index {flat}, which is not a class index (a whole number from 0)", array_at(path, key.as_deref()))]
+    #[diagnostic(
+        code(expr::data::numpy::not_class_index),
+        help("class labels are the numbers 0, 1, 2, ...: map other labels to them first, e.g. `np.unique(y, return_inverse=True)[1]`")
+    )]
+    NumpyNotClassIndex {
+        path: PathBuf,
+        key: Option<String>,
+        flat: usize,
+        value: String,
+    },
+
+    #[error("`{}` is not a readable `.npz` archive: {reason}", path.display())]
+    #[diagnostic(
+        code(expr::data::numpy::corrupt_npz),
+        help("write the archive again with `np.savez` or `np.savez_compressed`")
+    )]
+    NpzCorrupt { path: PathBuf, reason: String },
+
+    #[error("`{}` holds no array `{key}`", path.display())]
+    #[diagnostic(code(expr::data::numpy::missing_key), help("{}", known_keys(keys)))]
+    NpzMissingKey {
+        path: PathBuf,
+        key: String,
+        keys: Vec<String>,
+    },
 }
 
 impl DataError {
@@ -483,4 +612,29 @@ fn cifar10_length(path: &std::path::Path, len: u64) -> String {
 fn list_paths(paths: &[PathBuf]) -> String {
     let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
     shown.join(", ")
+}
+
+/// A NumPy file, or one array of a `.npz` archive, in words: "`x.npy`", "`d.npz` (array `x`)".
+fn array_at(path: &Path, key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("`{}` (array `{key}`)", path.display()),
+        None => format!("`{}`", path.display()),
+    }
+}
+
+fn known_keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        return "the archive holds no arrays at all (no `.npy` member)".to_string();
+    }
+    let shown: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    format!("the arrays it holds: {}", shown.join(", "))
+}
+
+/// Where a value is in an array: "at index [12, 3] (row 12, flat index 339)".
+fn place(index: &[usize], flat: usize) -> String {
+    match index {
+        [] => "as its only value (a 0-d array)".to_string(),
+        [row] => format!("at index {row}"),
+        [row, ..] => format!("at index {index:?} (row {row}, flat index {flat})"),
+    }
 }

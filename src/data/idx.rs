@@ -287,7 +287,7 @@ impl<R: Read> Read for Interruptible<R> {
 }
 
 /// Fills as much of `buf` as the stream has; fewer bytes than asked means end of stream.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

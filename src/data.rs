@@ -16,12 +16,13 @@ mod numpy;
 mod pipeline;
 mod places;
 pub mod preflight;
+pub mod sources;
 pub mod table;
 
 pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};
 pub use download::{download, download_verified, DownloadLimits, Hashed, Remote};
 pub use error::{DataError, DataResult, DownloadError};
-pub use examples::{load_idx_pair, ColumnStats, Examples, Inputs, Targets};
+pub use examples::{load_idx_pair, ColumnStats, Encoding, Examples, Inputs, Targets};
 pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
 };

@@ -89,6 +89,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         data_base: prov.data_base.as_ref().map(|d| d.display().to_string()),
         git: provenance::git_info(&git_dir),
         data: provenance::data_files(exp),
+        encoding: std::collections::BTreeMap::new(),
         versions: provenance::versions(),
         machine: provenance::machine(),
         started: provenance::now(),

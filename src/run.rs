@@ -170,10 +170,15 @@ pub fn run(
         return Err(e.into());
     }
     let _lock = lock::RunLock::acquire(&dir)?;
-    let recorder = Recorder::start(
-        &dir,
-        record::new_record(exp, &options.provenance, id, threads),
-    )?;
+    let mut record = record::new_record(exp, &options.provenance, id, threads);
+    record.encoding = exp
+        .datasets
+        .iter()
+        .zip(&examples)
+        .filter(|(_, e)| !e.encoding.is_empty())
+        .map(|(d, e)| (d.name.clone(), e.encoding.clone()))
+        .collect();
+    let recorder = Recorder::start(&dir, record)?;
     execute(exp, engine, examples, &recorder, None, options, out)
 }
 

@@ -142,6 +142,7 @@ fn normalize_matches_pytorch_s_normalize() {
         element_shape: vec![4],
         targets: expr::data::Targets::Classes(ndarray::Array1::from_vec(vec![0])),
         source: "bytes".into(),
+        encoding: expr::data::Encoding::default(),
     };
     let batch = Batch::gather(&examples, &[0], (data.scale, data.shift), &[4], None, None);
     for (ours, theirs) in batch.x.iter().zip(pytorch) {

@@ -10,6 +10,9 @@ pub enum Source {
     Cifar10,
     Idx,
     Csv,
+    Npy,
+    Npz,
+    Images,
 }
 
 /// A step of a pipeline after its source.
@@ -35,7 +38,15 @@ pub enum Transform {
 }
 
 impl Catalogued for Source {
-    const ALL: &'static [Self] = &[Source::Mnist, Source::Cifar10, Source::Idx, Source::Csv];
+    const ALL: &'static [Self] = &[
+        Source::Mnist,
+        Source::Cifar10,
+        Source::Idx,
+        Source::Csv,
+        Source::Npy,
+        Source::Npz,
+        Source::Images,
+    ];
 
     fn entry(self) -> &'static Entry {
         match self {
@@ -43,6 +54,9 @@ impl Catalogued for Source {
             Source::Cifar10 => &CIFAR10,
             Source::Idx => &IDX,
             Source::Csv => &CSV,
+            Source::Npy => &NPY,
+            Source::Npz => &NPZ,
+            Source::Images => &IMAGES,
         }
     }
 }
@@ -173,11 +187,7 @@ static CSV: Entry = entry(
             Type::Name(&["error", "mean", "zero", "drop"]),
             Default::Is(Value::Name("error")),
         ),
-        param(
-            "task",
-            Type::Name(&["classification", "regression"]),
-            Default::Is(Value::Name("classification")),
-        ),
+        task(),
         param(
             "categorical",
             Type::Name(&["one_hot", "index"]),
@@ -186,6 +196,61 @@ static CSV: Entry = entry(
     ],
     None,
     "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
+);
+
+/// Whether targets are classes or values to predict, for the sources that can hold either.
+const fn task() -> Param {
+    param(
+        "task",
+        Type::Name(&["classification", "regression"]),
+        Default::Is(Value::Name("classification")),
+    )
+}
+
+static NPY: Entry = entry(
+    "npy",
+    Kind::Source,
+    &[
+        required("x", Type::Text(&[]), Value::Text("")),
+        required("y", Type::Text(&[]), Value::Text("")),
+        task(),
+    ],
+    None,
+    "inputs and targets from two `.npy` files (`np.save`), one example per row of each: the inputs of any numeric dtype (bytes kept as bytes, the rest as f32), the targets whole numbers from 0 (classes) or, with `task = regression`, values",
+);
+
+static NPZ: Entry = entry(
+    "npz",
+    Kind::Source,
+    &[
+        required("path", Type::Text(&[]), Value::Text("")),
+        param("x", Type::Text(&[]), Default::Is(Value::Text("x"))),
+        param("y", Type::Text(&[]), Default::Is(Value::Text("y"))),
+        task(),
+    ],
+    None,
+    "inputs and targets from the arrays `x` and `y` of a `.npz` archive (`np.savez` or `np.savez_compressed`), read as `npy` reads its files",
+);
+
+static IMAGES: Entry = entry(
+    "images",
+    Kind::Source,
+    &[
+        required("dir", Type::Text(&[]), Value::Text("")),
+        required("size", Type::Pair, Value::Pair(28, 28)),
+        param(
+            "color",
+            Type::Name(&["rgb", "gray"]),
+            Default::Is(Value::Name("rgb")),
+        ),
+        param(
+            "on_error",
+            Type::Name(&["fail", "skip"]),
+            Default::Is(Value::Name("fail")),
+        ),
+    ],
+    None,
+    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
 );
 
 static TAKE: Entry = entry(

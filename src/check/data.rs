@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
-    Augment, Categories, DataSet, DataSource, Labels, Missing, Standardize, Subset, TableSpec, Task,
+    ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Standardize,
+    Subset, TableSpec, Task,
 };
 use super::sources::DataFiles;
 use crate::catalog::{Catalogued, Source, Transform};
@@ -343,6 +344,8 @@ fn read_source(
             true
         }
         Source::Csv => read_csv(&args, data, files, errors),
+        Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
+        Source::Images => read_images(&args, data, files, errors),
     }
 }
 
@@ -384,10 +387,7 @@ fn read_csv(
         "drop" => Missing::Drop,
         _ => Missing::Error,
     };
-    let task = match args.name("task", errors) {
-        "regression" => Task::Regression,
-        _ => Task::Classification,
-    };
+    let task = read_task(args, errors);
     let categories = match args.name("categorical", errors) {
         "index" => Categories::Index,
         _ => Categories::OneHot,
@@ -411,6 +411,23 @@ fn read_csv(
         categories,
     });
     data.file_spans = vec![span];
+    describe(data, files, span, errors)
+}
+
+fn read_task(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Task {
+    match args.name("task", errors) {
+        "regression" => Task::Regression,
+        _ => Task::Classification,
+    }
+}
+
+/// Asks the files of `data`'s source (named at `span`) for its element shape and labels.
+fn describe(
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> bool {
     match files.describe(&data.source, span) {
         Ok(described) => {
             data.element_shape = described.element_shape;
@@ -422,6 +439,81 @@ fn read_csv(
             false
         }
     }
+}
+
+/// `npy(x, y)` and `npz(path, x = key, y = key)`: the arrays' shapes give the element
+/// shape, the targets the classes.
+fn read_arrays(
+    source: Source,
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let task = read_task(args, errors);
+    let (spec, spans) = if source == Source::Npz {
+        let path = args.string("path", errors);
+        let x = args.string("x", errors).map_or("x", |(k, _)| k);
+        let y = args.string("y", errors).map_or("y", |(k, _)| k);
+        let Some((path, span)) = path else {
+            return false;
+        };
+        let spec = ArraySpec {
+            x: PathBuf::from(path),
+            y: PathBuf::from(path),
+            keys: Some((x.to_string(), y.to_string())),
+            task,
+        };
+        (spec, vec![span, span])
+    } else {
+        let (Some((x, x_span)), Some((y, y_span))) =
+            (args.string("x", errors), args.string("y", errors))
+        else {
+            return false;
+        };
+        let spec = ArraySpec {
+            x: PathBuf::from(x),
+            y: PathBuf::from(y),
+            keys: None,
+            task,
+        };
+        (spec, vec![x_span, y_span])
+    };
+    data.source = DataSource::Arrays(spec);
+    let span = spans[0];
+    data.file_spans = spans;
+    describe(data, files, span, errors)
+}
+
+/// `images(dir, size, color, on_error)`: the class folders give the classes.
+fn read_images(
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    use crate::data::{Color, OnError};
+    let dir = args.string("dir", errors);
+    let size = args.pair("size", errors);
+    let color = match args.name("color", errors) {
+        "gray" => Color::Gray,
+        _ => Color::Rgb,
+    };
+    let on_error = match args.name("on_error", errors) {
+        "skip" => OnError::Skip,
+        _ => OnError::Fail,
+    };
+    let Some((dir, span)) = dir else {
+        return false;
+    };
+    data.source = DataSource::Images(ImageSpec {
+        dir: PathBuf::from(dir),
+        size,
+        color,
+        on_error,
+    });
+    data.file_spans = vec![span];
+    describe(data, files, span, errors)
 }
 
 /// `reshape(d1, d2, ...)`: positional dimensions only, as many as the shape has.

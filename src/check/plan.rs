@@ -178,6 +178,41 @@ pub enum DataSource {
         labels: PathBuf,
     },
     Csv(TableSpec),
+    /// `npy(x, y)` or `npz(path, x = key, y = key)`: NumPy arrays, one example per row.
+    Arrays(ArraySpec),
+    /// `images(dir, size, color, on_error)`: one sub-folder of images per class.
+    Images(ImageSpec),
+}
+
+/// Inputs and targets from NumPy arrays: `.npy` files, or arrays of one `.npz` archive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ArraySpec {
+    /// The inputs' file; for `npz`, the archive.
+    pub x: PathBuf,
+    /// The targets' file; for `npz`, the archive again.
+    pub y: PathBuf,
+    /// For `npz`: the arrays' names in the archive.
+    pub keys: Option<(String, String)>,
+    pub task: Task,
+}
+
+impl ArraySpec {
+    /// The `.npz` key of the inputs (`true`) or targets, if the arrays are in an archive.
+    pub fn key(&self, inputs: bool) -> Option<&str> {
+        self.keys
+            .as_ref()
+            .map(|(x, y)| if inputs { x.as_str() } else { y.as_str() })
+    }
+}
+
+/// A folder of images, one sub-folder per class, as Keras' `image_dataset_from_directory`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImageSpec {
+    pub dir: PathBuf,
+    /// (height, width) every image is resized to.
+    pub size: (usize, usize),
+    pub color: crate::data::Color,
+    pub on_error: crate::data::OnError,
 }
 
 /// `csv(path, target = ..., ...)`: the columns of a CSV file, each row an example.
@@ -237,6 +272,8 @@ impl DataSource {
             DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&table.path],
+            DataSource::Arrays(a) => vec![&a.x, &a.y],
+            DataSource::Images(i) => vec![&i.dir],
         }
     }
 
@@ -254,6 +291,8 @@ impl DataSource {
             DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&mut table.path],
+            DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],
+            DataSource::Images(i) => vec![&mut i.dir],
         }
     }
 }

@@ -16,7 +16,7 @@ use ndarray::Array2;
 
 use super::download::{download, DownloadLimits, Hashed, Remote};
 use super::error::{DataError, DataResult};
-use super::examples::{Examples, Inputs, Targets};
+use super::examples::{Encoding, Examples, Inputs, Targets};
 use super::mnist::Split;
 use super::places::{data_dir_from_env, dataset_cache_dir, mirror_list_from_env};
 use crate::files::ReadRefused;
@@ -212,6 +212,7 @@ pub fn read_cifar10_batches(paths: &[PathBuf]) -> DataResult<Examples> {
         inputs: Inputs::U8(images),
         element_shape: IMAGE_SHAPE.to_vec(),
         targets: Targets::Classes(labels.into_iter().map(u32::from).collect()),
+        encoding: Encoding::default(),
         source: paths
             .first()
             .map_or_else(String::new, |p| p.display().to_string()),

@@ -273,12 +273,13 @@ pub enum DataError {
         expected: &'static str,
     },
 
-    /// A table (CSV) whose contents do not fit its declaration: a missing or non-numeric
-    /// cell, a row of the wrong length, an unknown column. `place` is `line 17, column 4
-    /// (`bmi`)` or empty for the file as a whole.
+    /// A data file whose contents do not fit its declaration: a CSV table's missing or
+    /// non-numeric cell, row of the wrong length or unknown column; arrays of different
+    /// lengths. `place` is "line 17, column 4 (\`bmi\`)", "array \`y\`", or empty for
+    /// the file as a whole.
     #[error("`{}`{}{place}: {problem}", path.display(), if place.is_empty() { "" } else { " " })]
-    #[diagnostic(code(expr::data::table))]
-    Table {
+    #[diagnostic(code(expr::data::contents))]
+    Contents {
         path: PathBuf,
         place: String,
         problem: String,

@@ -101,6 +101,32 @@ pub struct Examples {
     pub targets: Targets,
     /// Where the examples came from, for messages.
     pub source: String,
+    /// How the files' contents became numbers, for the run record.
+    pub encoding: Encoding,
+}
+
+/// How a source's contents became the numbers a model sees, where the files alone do not
+/// say: what a run record keeps so that the same encoding can be applied at inference.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Encoding {
+    /// The input columns' names, after one-hot encoding (`color=red`): tables only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// The categories of each text column, in encoding order.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub categories: std::collections::BTreeMap<String, Vec<String>>,
+    /// The class names, by class index (text targets, image folders).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// `standardize(...)`: the statistics each input column was scaled by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardized: Option<ColumnStats>,
+}
+
+impl Encoding {
+    pub fn is_empty(&self) -> bool {
+        *self == Encoding::default()
+    }
 }
 
 impl Examples {
@@ -181,6 +207,7 @@ impl Examples {
             element_shape: self.element_shape.clone(),
             targets: self.targets.select(indices),
             source: self.source.clone(),
+            encoding: self.encoding.clone(),
         }
     }
 
@@ -196,7 +223,7 @@ impl Examples {
 
 /// Per input column: mean and (population) standard deviation, as scikit-learn's
 /// `StandardScaler` computes them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnStats {
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
@@ -255,6 +282,10 @@ impl Examples {
         };
         Examples {
             inputs: Inputs::F32(inputs),
+            encoding: Encoding {
+                standardized: Some(stats.clone()),
+                ..self.encoding.clone()
+            },
             ..self.clone()
         }
     }
@@ -322,6 +353,7 @@ pub fn load_idx_pair(images: &Path, labels: &Path) -> DataResult<Examples> {
         element_shape,
         targets: Targets::Classes(label_rows.mapv(u32::from)),
         source: images.display().to_string(),
+        encoding: Encoding::default(),
     })
 }
 
@@ -336,6 +368,7 @@ mod tests {
             element_shape: vec![3],
             targets: Targets::Classes(array![4, 0, 7]),
             source: "tiny".to_string(),
+            encoding: Encoding::default(),
         }
     }
 

@@ -23,7 +23,7 @@ pub use scan::{scan_image_folder, IMAGE_EXTENSIONS};
 use super::error::{DataError, DataResult};
 
 /// The channels images are converted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Color {
     /// Three channels, red, green, blue (alpha dropped, gray repeated).
     Rgb,
@@ -41,7 +41,7 @@ impl Color {
 }
 
 /// What a file that is not a readable image does to the read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OnError {
     /// Stops it, naming the file (the first such file in the scan's order).
     Fail,

@@ -14,7 +14,7 @@ use super::idx::{read_idx_dims, IdxKind};
 use std::path::PathBuf;
 
 use super::mnist::Split;
-use crate::check::plan::{Action, DataSet, DataSource, Experiment, Labels, Task};
+use crate::check::plan::{Action, DataSet, DataSource, Experiment};
 use crate::check::sources::{DataFiles, Described};
 use crate::check::CheckError;
 use crate::source::Span;
@@ -35,13 +35,10 @@ impl DataFiles for OnDisk {
     fn describe(&self, source: &DataSource, span: Span) -> Result<Described, Box<CheckError>> {
         let mut source = source.clone();
         source.rebase(&self.base);
-        let DataSource::Csv(spec) = &source else {
-            unreachable!("the checker describes only sources whose files decide their shape")
-        };
-        let table = super::table::read_table(spec)
-            .map_err(|e| match e {
-                DataError::MissingFile { path, .. } => file_error(
-                    format!("cannot find the CSV file `{}`", path.display()),
+        let (element_shape, labels) = super::sources::describe(&source).map_err(|e| {
+            Box::new(match e {
+                DataError::MissingFile { path, what } => file_error(
+                    format!("cannot find {what} `{}`", path.display()),
                     Some(std::io::ErrorKind::NotFound),
                     span,
                     None,
@@ -51,18 +48,9 @@ impl DataFiles for OnDisk {
                     data_file(e.to_string(), "this file".into(), span, help)
                 }
             })
-            .map_err(Box::new)?;
-        let labels = match spec.task {
-            Task::Classification => Labels::Classes {
-                classes: table.classes_or_width,
-                one_hot: false,
-            },
-            Task::Regression => Labels::Values {
-                width: table.classes_or_width,
-            },
-        };
+        })?;
         Ok(Described {
-            element_shape: vec![table.columns.len()],
+            element_shape,
             labels,
         })
     }
@@ -88,7 +76,11 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
                 cifar10_checked.push(*train);
                 cifar10(Split::of(*train), data.source_span, &mut errors);
             }
-            DataSource::Cifar10 { .. } | DataSource::Mnist { .. } | DataSource::Csv(_) => {}
+            DataSource::Cifar10 { .. }
+            | DataSource::Mnist { .. }
+            | DataSource::Csv(_)
+            | DataSource::Arrays(_)
+            | DataSource::Images(_) => {}
         }
     }
     for action in &exp.before {

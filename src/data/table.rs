@@ -19,7 +19,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 
 use super::error::{DataError, DataResult};
-use super::examples::{Examples, Inputs, Targets};
+use super::examples::{Encoding, Examples, Inputs, Targets};
 use crate::check::plan::{Categories, Missing, TableSpec, Task};
 
 /// The largest CSV file read, so that a mistaken path to a disk image fails at once.
@@ -51,11 +51,23 @@ impl Table {
     /// The table as examples of a data set.
     pub fn into_examples(self, spec: &TableSpec) -> Examples {
         let columns = self.inputs.ncols();
+        // A text target's categories are its classes; the others, features' categories.
+        let target = spec.targets.first();
+        let (classes, categories): (Vec<_>, Vec<_>) = self
+            .categories
+            .into_iter()
+            .partition(|(name, _)| Some(name) == target);
         Examples {
             inputs: Inputs::F32(self.inputs),
             element_shape: vec![columns],
             targets: self.targets,
             source: spec.path.display().to_string(),
+            encoding: Encoding {
+                columns: self.columns,
+                categories: categories.into_iter().collect(),
+                classes: classes.into_iter().flat_map(|(_, c)| c).collect(),
+                standardized: None,
+            },
         }
     }
 }
@@ -585,7 +597,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> DataError {
 }
 
 fn table_error(path: &Path, place: String, problem: String, help: Option<&str>) -> DataError {
-    DataError::Table {
+    DataError::Contents {
         path: path.to_path_buf(),
         place,
         problem,

@@ -135,6 +135,9 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
     match source {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
         DataSource::Csv(table) => vec![table.path.clone()],
+        DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
+        // A folder: its files are not hashed one by one (yet).
+        DataSource::Images(_) => Vec::new(),
         DataSource::Mnist { train } => {
             let located = data::Mirror::from_env().and_then(|mirror| {
                 data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)

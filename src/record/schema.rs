@@ -42,6 +42,10 @@ pub struct RunRecord {
     pub git: Option<GitInfo>,
     #[serde(default)]
     pub data: Vec<DataFile>,
+    /// By data set: how its files became numbers (a table's columns and categories, class
+    /// names, `standardize` statistics), where the files alone do not say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub encoding: BTreeMap<String, crate::data::Encoding>,
     pub versions: Versions,
     pub machine: Machine,
     /// RFC 3339, UTC.

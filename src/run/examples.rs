@@ -31,7 +31,9 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
                     DataSource::Mnist { train } => data::load_mnist(data::Split::of(*train))?,
                     DataSource::Cifar10 { train } => data::load_cifar10(data::Split::of(*train))?,
                     DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
-                    DataSource::Csv(spec) => data::table::read_table(spec)?.into_examples(spec),
+                    source @ (DataSource::Csv(_)
+                    | DataSource::Arrays(_)
+                    | DataSource::Images(_)) => data::sources::read(source)?,
                 });
                 sources.push((d.source.clone(), e.clone()));
                 e
@@ -145,9 +147,11 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
         // The labels are in the label file, not the image file `examples.source` names.
         let labels = match &d.source {
             DataSource::Idx { labels, .. } => labels.display().to_string(),
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Csv(_) => {
-                examples.source.clone()
-            }
+            DataSource::Arrays(a) => a.y.display().to_string(),
+            DataSource::Mnist { .. }
+            | DataSource::Cifar10 { .. }
+            | DataSource::Csv(_)
+            | DataSource::Images(_) => examples.source.clone(),
         };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),

@@ -67,7 +67,10 @@ fn the_training_split_reads_batches_one_to_five_in_order() {
     let first: Vec<u8> = examples.inputs.as_u8().unwrap().column(0).to_vec();
     assert_eq!(&first[..5], [0, 1, 10, 11, 12]);
     assert_eq!(&first[14..], [40, 41, 42, 43, 44, 45]);
-    assert_eq!(&examples.targets.classes().unwrap().to_vec()[..5], [0, 1, 1, 2, 3]);
+    assert_eq!(
+        &examples.targets.classes().unwrap().to_vec()[..5],
+        [0, 1, 1, 2, 3]
+    );
 }
 
 #[test]

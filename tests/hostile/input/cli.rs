@@ -91,8 +91,8 @@ fn a_label_beyond_the_classes_names_the_labels_file() {
     let file = write(dir.path(), "five.exp", text);
     let out = expr(dir.path(), &["run", file.to_str().unwrap()]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
-    // The message, unwrapped from miette's 100 columns.
+    assert_eq!(code(&out), 2, "{err}"); // the data is at fault: exit 2, as `expr check`
+                                        // The message, unwrapped from miette's 100 columns.
     let message: String = err
         .split_whitespace()
         .filter(|w| *w != "│")

@@ -1,6 +1,6 @@
-"""Writes the CSV tables in this folder from the copies scikit-learn ships in its package.
+"""Writes the data files in this folder from the copies scikit-learn ships in its package.
 
-    pip install scikit-learn pandas && python3 make_tables.py
+    pip install scikit-learn pandas && python3 make_data.py
 
 breast_cancer.csv: the Breast Cancer Wisconsin (Diagnostic) data set, 569 rows, 30 numeric
 features and the diagnosis (`malignant` or `benign`), as `sklearn.datasets.load_breast_cancer`
@@ -20,3 +20,14 @@ frame.to_csv("breast_cancer.csv", index=False)
 diabetes = load_diabetes(as_frame=True, scaled=False)
 frame = diabetes.frame.rename(columns={"target": "progression"})
 frame.to_csv("diabetes.csv", index=False)
+
+# digits.npz: scikit-learn's copy of the UCI optical recognition of handwritten digits test
+# set, 1,797 images of 8x8 pixels (values 0-16, stored as uint8) and their digits (int64), as
+# a user's `np.savez_compressed` writes them.
+import numpy as np
+from sklearn.datasets import load_digits
+
+digits = load_digits()
+np.savez_compressed(
+    "digits.npz", x=digits.images.astype(np.uint8), y=digits.target.astype(np.int64)
+)

@@ -1,0 +1,216 @@
+//! The sources whose files decide what an example is: a CSV table's columns, NumPy arrays'
+//! shapes, an image folder's classes. For each, what the checker needs to know
+//! ([`describe`], as cheap as the format allows) and the examples a run reads ([`read`]).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+
+use super::error::{DataError, DataResult};
+use super::examples::{Encoding, Examples, Inputs, Targets};
+use super::numpy::{self, NumArray, Values};
+use crate::check::plan::{ArraySpec, DataSource, ImageSpec, Labels, Task};
+
+/// The element shape and labels of `source`'s examples.
+///
+/// # Panics
+/// For sources whose shape the declaration gives (`mnist`, `cifar10`, `idx`): the checker
+/// asks only of the others.
+pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
+    match source {
+        DataSource::Csv(spec) => {
+            let table = super::table::read_table(spec)?;
+            let labels = labels(spec.task, table.classes_or_width);
+            Ok((vec![table.columns.len()], labels))
+        }
+        DataSource::Arrays(spec) => describe_arrays(spec),
+        DataSource::Images(spec) => {
+            let scan = super::images::scan_image_folder(&spec.dir)?;
+            let (h, w) = spec.size;
+            let labels = Labels::Classes {
+                classes: scan.classes.len(),
+                one_hot: false,
+            };
+            Ok((vec![spec.color.channels(), h, w], labels))
+        }
+        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+            unreachable!("the declaration gives this source's shape")
+        }
+    }
+}
+
+/// The examples of a source that [`describe`] describes.
+pub fn read(source: &DataSource) -> DataResult<Examples> {
+    match source {
+        DataSource::Csv(spec) => Ok(super::table::read_table(spec)?.into_examples(spec)),
+        DataSource::Arrays(spec) => read_arrays(spec),
+        DataSource::Images(spec) => read_images(spec),
+        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+            unreachable!("read by their own loaders")
+        }
+    }
+}
+
+fn labels(task: Task, classes_or_width: usize) -> Labels {
+    match task {
+        Task::Classification => Labels::Classes {
+            classes: classes_or_width,
+            one_hot: false,
+        },
+        Task::Regression => Labels::Values {
+            width: classes_or_width,
+        },
+    }
+}
+
+/// The shape of one example of an array of `shape`: all but the first axis (`[1]` for a
+/// vector of one value per example).
+fn element_shape(shape: &[usize]) -> Vec<usize> {
+    match shape {
+        [] | [_] => vec![1],
+        [_, rest @ ..] => rest.to_vec(),
+    }
+}
+
+fn array_header(path: &Path, key: Option<&str>) -> DataResult<numpy::NpyHeader> {
+    match key {
+        Some(key) => numpy::read_npz_header(path, key),
+        None => numpy::read_npy_header(path),
+    }
+}
+
+fn array(path: &Path, key: Option<&str>) -> DataResult<NumArray> {
+    match key {
+        Some(key) => numpy::read_npz(path, key),
+        None => numpy::read_npy(path),
+    }
+}
+
+/// Headers for the inputs' shape; the whole targets for a classification's classes (a
+/// vector, small next to the inputs).
+fn describe_arrays(spec: &ArraySpec) -> DataResult<(Vec<usize>, Labels)> {
+    let x = array_header(&spec.x, spec.key(true))?;
+    let y = array_header(&spec.y, spec.key(false))?;
+    rows_agree(spec, &x.shape, &y.shape)?;
+    let labels = match spec.task {
+        Task::Classification => {
+            let classes = class_targets(spec, &array(&spec.y, spec.key(false))?)?;
+            let count = classes.iter().max().map_or(0, |&m| m as usize + 1);
+            labels(Task::Classification, count)
+        }
+        Task::Regression => labels(Task::Regression, element_shape(&y.shape).iter().product()),
+    };
+    Ok((element_shape(&x.shape), labels))
+}
+
+fn read_arrays(spec: &ArraySpec) -> DataResult<Examples> {
+    let x = array(&spec.x, spec.key(true))?;
+    let y = array(&spec.y, spec.key(false))?;
+    rows_agree(spec, &x.shape, &y.shape)?;
+    let rows = x.shape.first().copied().unwrap_or(1);
+    let element = element_shape(&x.shape);
+    let features = element.iter().product();
+    let inputs = match x.values {
+        Values::U8(v) => Inputs::U8(rows_of(v, rows, features)),
+        Values::F32(v) => Inputs::F32(rows_of(v, rows, features)),
+    };
+    let targets = match spec.task {
+        Task::Classification => Targets::Classes(Array1::from_vec(class_targets(spec, &y)?)),
+        Task::Regression => {
+            let width = element_shape(&y.shape).iter().product();
+            let values = match y.values {
+                Values::U8(v) => v.into_iter().map(f32::from).collect(),
+                Values::F32(v) => v,
+            };
+            Targets::Values(rows_of(values, rows, width))
+        }
+    };
+    Ok(Examples {
+        inputs,
+        element_shape: element,
+        targets,
+        source: match spec.key(true) {
+            Some(key) => format!("`{}` (array `{key}`)", spec.x.display()),
+            None => format!("`{}`", spec.x.display()),
+        },
+        encoding: Encoding::default(),
+    })
+}
+
+/// `values` as `rows` rows of `width`.
+fn rows_of<T>(values: Vec<T>, rows: usize, width: usize) -> Array2<T> {
+    Array2::from_shape_vec((rows, width), values)
+        .unwrap_or_else(|_| unreachable!("the reader returns as many values as the shape says"))
+}
+
+/// One class index per example: a vector (or a column) of whole numbers from 0.
+fn class_targets(spec: &ArraySpec, y: &NumArray) -> DataResult<Vec<u32>> {
+    if element_shape(&y.shape) != [1] {
+        return Err(DataError::Contents {
+            path: spec.y.clone(),
+            place: spec.key(false).map_or(String::new(), |k| format!("array `{k}`")),
+            problem: format!(
+                "class targets are one whole number per example, but the array has shape {:?}",
+                y.shape
+            ),
+            help: Some(
+                "give a vector of class indices (`y.argmax(axis=1)` for one-hot rows), or set `task = regression`"
+                    .into(),
+            ),
+        });
+    }
+    y.class_indices(&spec.y, spec.key(false))
+}
+
+/// Inputs and targets must count the same examples (a ragged `.npz` does not).
+fn rows_agree(spec: &ArraySpec, x: &[usize], y: &[usize]) -> DataResult<()> {
+    let (xn, yn) = (
+        x.first().copied().unwrap_or(1),
+        y.first().copied().unwrap_or(1),
+    );
+    if xn == yn && !x.is_empty() {
+        return Ok(());
+    }
+    let targets = match spec.key(false) {
+        Some(k) => format!("array `{k}`"),
+        None => format!("`{}`", spec.y.display()),
+    };
+    Err(DataError::Contents {
+        path: spec.x.clone(),
+        place: spec
+            .key(true)
+            .map_or(String::new(), |k| format!("array `{k}`")),
+        problem: if x.is_empty() {
+            "the inputs are one value, not examples".to_string()
+        } else {
+            format!(
+                "the inputs hold {xn} examples (shape {x:?}) but the targets {targets} hold {yn} (shape {y:?})"
+            )
+        },
+        help: Some("inputs and targets need one row per example, in the same order".into()),
+    })
+}
+
+fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
+    let scan = super::images::scan_image_folder(&spec.dir)?;
+    let folder = super::images::read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+    let (h, w) = folder.size;
+    let features = folder.channels * h * w;
+    let rows = folder.labels.len();
+    let images = rows_of(folder.images, rows, features);
+    let skipped = if folder.skipped.is_empty() {
+        String::new()
+    } else {
+        format!(", {} unreadable images skipped", folder.skipped.len())
+    };
+    Ok(Examples {
+        inputs: Inputs::U8(images),
+        element_shape: vec![folder.channels, h, w],
+        targets: Targets::Classes(Array1::from_vec(folder.labels)),
+        source: format!("`{}` ({rows} images{skipped})", spec.dir.display()),
+        encoding: Encoding {
+            classes: scan.classes,
+            ..Encoding::default()
+        },
+    })
+}

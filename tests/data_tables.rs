@@ -23,16 +23,18 @@ fn load(path: &Path) -> (expr::check::Experiment, Vec<Arc<Examples>>) {
     (loaded.experiment, examples)
 }
 
-fn run(exp: expr::check::Experiment) -> expr::run::RunResult {
+/// Runs `exp` in a temporary folder, kept as long as the first value lives.
+fn run(exp: expr::check::Experiment) -> (tempfile::TempDir, expr::run::RunResult) {
     let dir = tempfile::tempdir().unwrap();
     let mut out = |_: &str| {};
-    expr::run::run(
+    let result = expr::run::run(
         &Arc::new(exp),
         &dir.path().join("runs"),
         &expr::run::RunOptions::default(),
         &mut out,
     )
-    .unwrap()
+    .unwrap();
+    (dir, result)
 }
 
 fn inputs(e: &Examples) -> &ndarray::Array2<f32> {
@@ -124,7 +126,7 @@ fn the_regression_experiment_does_as_well_as_a_linear_fit_on_the_same_split() {
     let ss_tot: f64 = y.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum();
     let (linear_rmse, linear_r2) = ((ss_res / n).sqrt(), 1.0 - ss_res / ss_tot);
 
-    let result = run(exp);
+    let (_dir, result) = run(exp);
     let last = |name: &str| *common::metric(&result, name).last().unwrap();
     let (rmse, r2) = (last("test_rmse"), last("test_r2"));
     println!("held-out RMSE {rmse:.2}, R² {r2:.4}; least squares: RMSE {linear_rmse:.2}, R² {linear_r2:.4}");
@@ -150,7 +152,23 @@ fn the_tabular_experiment_classifies_held_out_rows() {
             .count()
     };
     assert_eq!(benign(&examples[0]) + benign(&examples[1]), 357);
-    let result = run(exp);
+    let (_dir, result) = run(exp);
+    // The record keeps the class names and the training part's statistics, for both sets.
+    let encoding = &result.record.encoding;
+    assert_eq!(encoding["train"].classes, ["benign", "malignant"]);
+    assert_eq!(encoding["train"].columns.len(), 30);
+    let stats = encoding["train"].standardized.as_ref().unwrap();
+    assert_eq!(encoding["test"].standardized.as_ref(), Some(stats));
+    assert!(
+        (stats.mean[0] - 14.1).abs() < 0.3,
+        "mean radius {}",
+        stats.mean[0]
+    );
+    let yaml = std::fs::read_to_string(result.dir.join("run.yaml")).unwrap();
+    assert!(
+        yaml.contains("encoding:") && yaml.contains("malignant"),
+        "{yaml}"
+    );
     let accuracy = *common::metric(&result, "test_accuracy").last().unwrap();
     println!("held-out accuracy {accuracy:.4}");
     assert!(accuracy > 0.95, "{accuracy}");

@@ -8,31 +8,6 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error;
 
-impl DataError {
-    /// Why `path` (a `what`, for messages) could not be opened: missing, not a regular
-    /// file (or too large), or another I/O error.
-    pub fn opening(path: &std::path::Path, what: &str, refused: crate::files::ReadRefused) -> Self {
-        use crate::files::ReadRefused;
-        match refused {
-            ReadRefused::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
-                DataError::MissingFile {
-                    path: path.to_path_buf(),
-                    what: what.to_string(),
-                }
-            }
-            ReadRefused::Io(source) => DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            refused => DataError::NotAFile {
-                path: path.to_path_buf(),
-                what: what.to_string(),
-                reason: refused.to_string(),
-            },
-        }
-    }
-}
-
 /// Result alias for the data layer.
 pub type DataResult<T> = Result<T, DataError>;
 
@@ -481,6 +456,29 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// Why `path` (a `what`, for messages) could not be opened: missing, not a regular
+    /// file (or too large), or another I/O error.
+    pub fn opening(path: &std::path::Path, what: &str, refused: crate::files::ReadRefused) -> Self {
+        use crate::files::ReadRefused;
+        match refused {
+            ReadRefused::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                DataError::MissingFile {
+                    path: path.to_path_buf(),
+                    what: what.to_string(),
+                }
+            }
+            ReadRefused::Io(source) => DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            refused => DataError::NotAFile {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+                reason: refused.to_string(),
+            },
+        }
+    }
+
     /// Whether the data itself is at fault (a file missing, cut short, of another format,
     /// a label out of range): the user has to fix the files, as after a diagnostic of
     /// `expr check`. Not the network, the disk, the settings or an interrupt.

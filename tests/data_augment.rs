@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 const AUGMENTED: &str = "scale(1 / 255) | random_flip() | random_translate(0.25) | random_crop(padding = 1) | random_rotation(15) | cutout(size = 2) | random_noise(std = 0.05) | shuffle(buffer = 100) | batch(32)";
 
@@ -54,17 +53,10 @@ fn a_resumed_run_augments_exactly_as_an_uninterrupted_one() {
     let file = dir.path().join("aug.exp");
     std::fs::write(&file, experiment(dir.path(), AUGMENTED)).unwrap();
     let run = |args: &[&str], runs: &str| {
-        let out = Command::new(common::expr_bin())
-            .args(["run", "--no-progress", "--runs-dir", runs])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut all = vec!["run", "--no-progress", "--runs-dir", runs];
+        all.extend_from_slice(args);
+        let out = common::expr_in(dir.path(), &all);
+        assert!(out.status.success(), "{}", common::stderr(&out));
     };
     let file = file.to_str().unwrap();
     run(&[file], "whole");

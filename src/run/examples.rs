@@ -51,13 +51,21 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
 /// `standardize(from = f)`: each such data set's columns scaled by the statistics of `f`'s
 /// examples as selected, before `f` is standardized itself.
 fn standardize(exp: &Experiment, examples: &mut [Arc<Examples>]) {
-    let stats: Vec<Option<data::ColumnStats>> = exp
+    // The statistics of each `from` data set, computed once however many use them
+    // (a training set standardizes itself and its validation and test sets).
+    let mut computed: Vec<(usize, Arc<data::ColumnStats>)> = Vec::new();
+    let stats: Vec<Option<Arc<data::ColumnStats>>> = exp
         .datasets
         .iter()
         .map(|d| {
             let from = d.standardize.as_ref()?;
             let i = exp.datasets.iter().position(|s| s.name == from.from)?;
-            Some(examples[i].column_stats())
+            if let Some((_, s)) = computed.iter().find(|(j, _)| *j == i) {
+                return Some(s.clone());
+            }
+            let s = Arc::new(examples[i].column_stats());
+            computed.push((i, s.clone()));
+            Some(s)
         })
         .collect();
     for (e, stats) in examples.iter_mut().zip(stats) {

@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod json;
 mod kinds;
 pub mod metrics;
+pub mod graph;
 pub mod model;
 pub mod optimizers;
 pub mod paths;

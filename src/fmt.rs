@@ -5,6 +5,7 @@
 
 pub mod comments;
 pub mod expr;
+pub mod graph;
 pub mod printer;
 
 use std::io::Write as _;

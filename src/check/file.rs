@@ -6,7 +6,8 @@
 
 use super::data::check_data;
 use super::error::CheckError;
-use super::model::{read_layers, LayerDraft};
+use super::graph::{read_graph, read_stack_with_blocks, Blocks};
+use super::model::{read_layers, ModelDraft};
 use super::optimizers::{read_loss, read_optimizer};
 use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
 use super::sources::DataFiles;
@@ -14,7 +15,7 @@ use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
 use super::{first_decl_span, grid, hooks, metrics, Table};
 use crate::source::Span;
-use crate::syntax::ast::{Call, DeclKind, File, Ident, Setting};
+use crate::syntax::ast::{Call, DeclKind, File, Graph, Ident, Setting};
 
 pub fn check_file(
     file: &File,
@@ -86,7 +87,7 @@ pub fn check_file(
 /// losses checked on their own, and where the rest are, for later phases.
 struct Decls<'a> {
     datasets: Table<DataSet>,
-    models: Table<(Vec<LayerDraft>, Span)>,
+    models: Table<(ModelDraft, Span)>,
     losses: Table<Loss>,
     /// Resolved once every model is known: `for` may name a later one.
     optimizers: Vec<(&'a Ident, &'a Call, &'a [Ident])>,
@@ -104,6 +105,7 @@ impl<'a> Decls<'a> {
             experiment: None,
             train: None,
         };
+        let blocks = collect_blocks(file, errors);
         for decl in &file.decls {
             match &decl.kind {
                 DeclKind::Experiment { name, settings } => {
@@ -118,7 +120,10 @@ impl<'a> Decls<'a> {
                     }
                 }
                 DeclKind::Model { name, layers } => {
-                    decls.add_model(name, layers, decl.span, errors);
+                    decls.add_model(name, layers, decl.span, &blocks, errors);
+                }
+                DeclKind::GraphModel { name, graph } => {
+                    decls.add_graph_model(name, graph, decl.span, &blocks, errors);
                 }
                 DeclKind::Loss { name, call } => decls.add_loss(name, call, errors),
                 DeclKind::Optimizer {
@@ -128,6 +133,7 @@ impl<'a> Decls<'a> {
                 } => decls.optimizers.push((name, call, for_models)),
                 DeclKind::Train { settings } => decls.add_train(settings, decl.span, errors),
                 DeclKind::Metrics { .. }
+                | DeclKind::Block { .. }
                 | DeclKind::Step { .. }
                 | DeclKind::Hook { .. }
                 | DeclKind::Before { .. }
@@ -160,9 +166,21 @@ impl<'a> Decls<'a> {
         name: &Ident,
         layers: &[Call],
         span: Span,
+        blocks: &Blocks<'_>,
         errors: &mut Vec<CheckError>,
     ) {
         let errors_before = errors.len();
+        if layers.iter().any(|c| blocks.contains_key(&c.name.name)) {
+            // A stack that uses a block is a graph of one input.
+            match read_stack_with_blocks(layers, span, blocks, errors) {
+                Some(g) => self.models.insert("model", name, (ModelDraft::Graph(g), span), errors),
+                None => {
+                    self.models.insert_broken(name);
+                    self.models.insert("model", name, (ModelDraft::Stack(Vec::new()), span), errors);
+                }
+            }
+            return;
+        }
         let drafts = read_layers(layers, errors);
         if layers.is_empty() {
             errors.push(CheckError::missing(
@@ -176,7 +194,27 @@ impl<'a> Decls<'a> {
         if errors.len() > errors_before {
             self.models.insert_broken(name);
         }
-        self.models.insert("model", name, (drafts, span), errors);
+        self.models
+            .insert("model", name, (ModelDraft::Stack(drafts), span), errors);
+    }
+
+    fn add_graph_model(
+        &mut self,
+        name: &Ident,
+        graph: &Graph,
+        span: Span,
+        blocks: &Blocks<'_>,
+        errors: &mut Vec<CheckError>,
+    ) {
+        match read_graph(graph, blocks, errors) {
+            Some(g) => self.models.insert("model", name, (ModelDraft::Graph(g), span), errors),
+            None => {
+                // Its callers stay quiet; a placeholder keeps the name known.
+                self.models.insert_broken(name);
+                self.models
+                    .insert("model", name, (ModelDraft::Stack(Vec::new()), span), errors);
+            }
+        }
     }
 
     fn add_loss(&mut self, name: &Ident, call: &Call, errors: &mut Vec<CheckError>) {
@@ -211,7 +249,7 @@ impl<'a> Decls<'a> {
 /// Reads each optimizer and the models it updates (all of them without `for`).
 fn resolve_optimizers(
     decls: &[(&Ident, &Call, &[Ident])],
-    models: &Table<(Vec<LayerDraft>, Span)>,
+    models: &Table<(ModelDraft, Span)>,
     errors: &mut Vec<CheckError>,
 ) -> Table<Optimizer> {
     let mut optimizers = Table::default();
@@ -333,10 +371,36 @@ fn check_steps(
     plan_steps
 }
 
+/// The blocks declared in the file, by name (a second declaration of a name is reported).
+fn collect_blocks<'a>(file: &'a File, errors: &mut Vec<CheckError>) -> Blocks<'a> {
+    let mut blocks = Blocks::new();
+    for decl in &file.decls {
+        if let DeclKind::Block { name, params, body } = &decl.kind {
+            if let Some((first, ..)) = blocks.get(&name.name) {
+                errors.push(CheckError::duplicate("block", &name.name, name.span, first.span));
+                continue;
+            }
+            if <crate::catalog::Layer as crate::catalog::Catalogued>::named(&name.name).is_some() {
+                errors.push(
+                    CheckError::invalid(
+                        format!("block `{}` has the name of a layer", name.name),
+                        "a layer's name".into(),
+                        name.span,
+                    )
+                    .with_help("name the block apart from the layers"),
+                );
+                continue;
+            }
+            blocks.insert(name.name.clone(), (name, params.as_slice(), body));
+        }
+    }
+    blocks
+}
+
 /// A model no step calls has no input shape: report it, unless an earlier
 /// error already explains why (a failed step, a broken model, a shape error).
 fn report_unused_models(
-    models: &Table<(Vec<LayerDraft>, Span)>,
+    models: &Table<(ModelDraft, Span)>,
     cx: &StepCx<'_>,
     errors: &mut Vec<CheckError>,
 ) {

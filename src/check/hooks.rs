@@ -89,6 +89,15 @@ impl HookCx<'_, '_> {
         match stmt {
             StmtKind::Log { format } => Some(Action::Log(self.format(format, errors)?)),
             StmtKind::Assign { target, value } => self.assign(place, target, value, errors),
+            StmtKind::Unpack { .. } => {
+                errors.push(CheckError::misplaced(
+                    "a model's outputs are unpacked inside a step".into(),
+                    "in a hook".into(),
+                    span,
+                    "move it into `step on DATA (x, y) { ... }`",
+                ));
+                None
+            }
             StmtKind::Update { .. } => {
                 errors.push(CheckError::misplaced(
                     "`update` can only run inside a step".into(),

@@ -28,7 +28,7 @@ pub fn read_layers(calls: &[Call], errors: &mut Vec<CheckError>) -> Vec<LayerDra
         .collect()
 }
 
-fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<LayerKind> {
+pub fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<LayerKind> {
     let name = call.name.name.as_str();
     let Some(layer) = catalog::Layer::named(name) else {
         let known = catalog::Layer::names();
@@ -74,5 +74,33 @@ pub fn infer_shapes(
         input_shape: input_shape.to_vec(),
         layers,
         span,
+        graph: None,
     })
+}
+
+/// A model read from its declaration, shapes not yet known.
+#[derive(Debug, Clone)]
+pub enum ModelDraft {
+    /// Layers in order, each reading the one before (`model NAME { ... }`).
+    Stack(Vec<LayerDraft>),
+    /// A graph (`model NAME (inputs) { ... }`, or a stack that uses a block).
+    Graph(super::graph::GraphDraft),
+}
+
+impl ModelDraft {
+    /// How many inputs the model takes.
+    pub fn inputs(&self) -> usize {
+        match self {
+            ModelDraft::Stack(_) => 1,
+            ModelDraft::Graph(g) => g.inputs.len(),
+        }
+    }
+
+    /// How many outputs the model returns.
+    pub fn outputs(&self) -> usize {
+        match self {
+            ModelDraft::Stack(_) => 1,
+            ModelDraft::Graph(g) => g.outputs.len(),
+        }
+    }
 }

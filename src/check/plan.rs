@@ -323,15 +323,85 @@ pub struct Model {
     pub name: String,
     /// Shape of one input element (without the batch axis).
     pub input_shape: Vec<usize>,
+    /// Every layer, in the order written (a graph's too): names, parameters, summary rows.
     pub layers: Vec<Layer>,
+    pub span: Span,
+    /// How a graph model's layers are wired; `None` for a stack, whose layers run in order.
+    pub graph: Option<Graph>,
+}
+
+/// A graph model's wiring. Values are numbered: the inputs first, then one per node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    pub inputs: Vec<GraphInput>,
+    /// In the order written: each reads values computed before it.
+    pub nodes: Vec<Node>,
+    /// The values the model returns, in order.
+    pub outputs: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphInput {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub op: NodeOp,
+    /// Value numbers this node reads.
+    pub inputs: Vec<usize>,
+    pub output_shape: Vec<usize>,
     pub span: Span,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeOp {
+    /// `Model::layers[i]`.
+    Layer(usize),
+    /// Elementwise sum (Keras' `Add`).
+    Add,
+    /// Elementwise product (Keras' `Multiply`).
+    Multiply,
+    /// Joined along `axis` of the element shape (Keras' `Concatenate`).
+    Concat { axis: usize },
+}
+
+impl Graph {
+    /// The shape of value `v`.
+    pub fn shape(&self, v: usize) -> &[usize] {
+        match v.checked_sub(self.inputs.len()) {
+            None => &self.inputs[v].shape,
+            Some(n) => &self.nodes[n].output_shape,
+        }
+    }
+}
+
 impl Model {
+    /// The shape of the (first) output.
     pub fn output_shape(&self) -> &[usize] {
+        if let Some(g) = &self.graph {
+            return g.shape(g.outputs[0]);
+        }
         self.layers
             .last()
             .map_or(&self.input_shape, |l| &l.output_shape)
+    }
+
+    /// The input shapes, one per input.
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        match &self.graph {
+            Some(g) => g.inputs.iter().map(|i| i.shape.clone()).collect(),
+            None => vec![self.input_shape.clone()],
+        }
+    }
+
+    /// The output shapes, one per output.
+    pub fn output_shapes(&self) -> Vec<Vec<usize>> {
+        match &self.graph {
+            Some(g) => g.outputs.iter().map(|&v| g.shape(v).to_vec()).collect(),
+            None => vec![self.output_shape().to_vec()],
+        }
     }
 
     pub fn parameter_count(&self) -> usize {
@@ -472,8 +542,16 @@ pub enum TensorExpr {
     Const(f64),
     CallModel {
         model: usize,
-        input: Box<TensorExpr>,
+        /// One per model input (a stack has one).
+        inputs: Vec<TensorExpr>,
         training: bool,
+    },
+    /// Output `index` of a model with several (`a, b = encoder(x)`): `call` is the
+    /// `CallModel`, computed once per scope, its outputs bound to `names` together.
+    ModelOutput {
+        call: Box<TensorExpr>,
+        index: usize,
+        names: Vec<String>,
     },
     CallLoss {
         loss: usize,
@@ -515,8 +593,9 @@ impl TensorExpr {
     pub fn children(&self) -> Vec<&TensorExpr> {
         match self {
             TensorExpr::Var(_) | TensorExpr::Const(_) | TensorExpr::Noise { .. } => Vec::new(),
-            TensorExpr::CallModel { input, .. }
-            | TensorExpr::Unary(_, input)
+            TensorExpr::CallModel { inputs, .. } => inputs.iter().collect(),
+            TensorExpr::ModelOutput { call, .. } => vec![call],
+            TensorExpr::Unary(_, input)
             | TensorExpr::Pow(input, _)
             | TensorExpr::Reduce { input, .. }
             | TensorExpr::Detach(input)

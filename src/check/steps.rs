@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::error::CheckError;
-use super::model::{infer_shapes, LayerDraft};
+use super::graph::infer_graph;
+use super::model::{infer_shapes, ModelDraft};
 use super::plan::{DataSet, Labels, Loss, LossKind, Model, Optimizer, Step, StepStmt, TensorExpr};
 use super::tensor::{Env, Place, Reader, Typed};
 use super::Table;
@@ -14,7 +15,7 @@ use crate::syntax::ast::{Ident, Stmt, StmtKind};
 #[derive(Clone)]
 pub struct StepCx<'a> {
     pub datasets: &'a Table<DataSet>,
-    pub models: &'a Table<(Vec<LayerDraft>, Span)>,
+    pub models: &'a Table<(ModelDraft, Span)>,
     pub losses: &'a Table<Loss>,
     pub optimizers: &'a Table<Optimizer>,
     /// Models whose input shape is known, filled in as steps call them.
@@ -132,8 +133,18 @@ fn desugared_type(
     };
     match expr {
         TensorExpr::Var(_) => var(expr),
-        TensorExpr::CallModel { model, input, .. } => {
-            model_output(cx, *model, &var(input)?, spans[0], errors)
+        TensorExpr::CallModel { model, inputs, .. } => {
+            let outs = model_output(cx, *model, &[var(&inputs[0])?], spans[0], errors)?;
+            if outs.len() != 1 {
+                errors.push(CheckError::incompatible(
+                    format!("the model returns {} values, the standard step takes one", outs.len()),
+                    "a model with several outputs".into(),
+                    spans[0],
+                    "write a `step on DATA (x, y) { a, b = model(x) ... }` that unpacks them",
+                ));
+                return None;
+            }
+            outs.into_iter().next()
         }
         TensorExpr::CallLoss {
             loss,
@@ -250,6 +261,15 @@ pub fn check_step(
                     });
                 }
             }
+            StmtKind::Unpack { targets, value } => {
+                let ok = check_unpack(cx, &mut env, &mut stmts, &mut noise, targets, value, (x, y), errors);
+                if !ok {
+                    for t in targets {
+                        cx.failed_names.push(t.name.clone());
+                    }
+                    failed = true;
+                }
+            }
             StmtKind::Log { .. } | StmtKind::Call(_) => errors.push(CheckError::misplaced(
                 "this statement cannot run inside a step".into(),
                 "not a binding or an update".into(),
@@ -268,6 +288,94 @@ pub fn check_step(
         y: y.name.clone(),
         stmts,
     })
+}
+
+/// `a, b = model(x)`: one name per output of the model; false after reporting.
+#[allow(clippy::too_many_arguments)] // the step's state, threaded through as for `Assign`
+fn check_unpack(
+    cx: &mut StepCx<'_>,
+    env: &mut Env,
+    stmts: &mut Vec<StepStmt>,
+    noise: &mut usize,
+    targets: &[Ident],
+    value: &crate::syntax::ast::Expr,
+    (x, y): (&Ident, &Ident),
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    use crate::syntax::ast::ExprKind;
+    for (i, t) in targets.iter().enumerate() {
+        if t.name == x.name || t.name == y.name {
+            errors.push(
+                CheckError::invalid(
+                    format!("`{}` is the step's data", t.name),
+                    "bound by the step".into(),
+                    t.span,
+                )
+                .with_help("bind the new value to another name"),
+            );
+            return false;
+        }
+        if let Some(first) = targets[..i].iter().find(|f| f.name == t.name) {
+            errors.push(CheckError::duplicate("name", &t.name, t.span, first.span));
+            return false;
+        }
+    }
+    let model = match &value.kind {
+        ExprKind::Call(call) => cx.models.index(&call.name.name).map(|m| (m, call)),
+        _ => None,
+    };
+    let Some((model, call)) = model else {
+        errors.push(
+            CheckError::invalid(
+                "only a model's outputs can be unpacked".into(),
+                "not a model call".into(),
+                value.span,
+            )
+            .with_help("write `a, b = model(x)` for a model that returns two values"),
+        );
+        return false;
+    };
+    let mut reader = Reader {
+        cx,
+        env,
+        place: Place::Step,
+        noise,
+    };
+    let Some((expr, types)) = reader.model_call_outputs(model, call, errors) else {
+        return false;
+    };
+    if types.len() != targets.len() {
+        let name = &cx.models.items[model].0.name;
+        errors.push(
+            CheckError::incompatible(
+                format!(
+                    "model `{name}` returns {} value{}, but {} names are given",
+                    types.len(),
+                    if types.len() == 1 { "" } else { "s" },
+                    targets.len()
+                ),
+                format!("{} names", targets.len()),
+                targets[0].span.to(targets[targets.len() - 1].span),
+                "give one name per value the model's `return` lists",
+            )
+            .with_related(call.span, format!("returns {}", types.len())),
+        );
+        return false;
+    }
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    for (index, (t, ty)) in targets.iter().zip(types).enumerate() {
+        cx.producers.remove(&t.name);
+        env.insert(t.name.clone(), ty);
+        stmts.push(StepStmt::Let {
+            name: t.name.clone(),
+            value: TensorExpr::ModelOutput {
+                call: Box::new(expr.clone()),
+                index,
+                names: names.clone(),
+            },
+        });
+    }
+    true
 }
 
 /// Remembers which model's output a name holds, so that a loss on it can point at the model's last layer.
@@ -300,50 +408,80 @@ pub fn check_step_data_unique(
     }
 }
 
-/// The output type of a model called on `input`, inferring its shapes on the first call.
+/// The output types of a model called on `inputs`, inferring its shapes on the first call.
 pub fn model_output(
     cx: &mut StepCx<'_>,
     model: usize,
-    input: &TType,
+    inputs: &[TType],
     span: Span,
     errors: &mut Vec<CheckError>,
-) -> Option<TType> {
+) -> Option<Vec<TType>> {
     if cx.models.is_broken(&cx.models.items[model].0.name) {
         // Its layers were already reported; shapes through it are unknown.
         return None;
     }
-    let TType::Float(shape) = input else {
+    let expected = cx.models.items[model].1 .0.inputs();
+    if inputs.len() != expected {
         errors.push(CheckError::incompatible(
             format!(
-                "model `{}` is called on {input}",
-                cx.models.items[model].0.name
+                "model `{}` takes {expected} input{}, given {}",
+                cx.models.items[model].0.name,
+                if expected == 1 { "" } else { "s" },
+                inputs.len()
             ),
-            format!("{input}"),
+            format!("{} given", inputs.len()),
             span,
-            "models take the data's `x` (or another model's output)",
+            "pass one value per input the model declares, in order",
         ));
         return None;
-    };
+    }
+    let mut shapes = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let TType::Float(shape) = input else {
+            errors.push(CheckError::incompatible(
+                format!(
+                    "model `{}` is called on {input}",
+                    cx.models.items[model].0.name
+                ),
+                format!("{input}"),
+                span,
+                "models take the data's `x` (or another model's output)",
+            ));
+            return None;
+        };
+        shapes.push(shape.clone());
+    }
+    let floats = |m: &Model| m.output_shapes().into_iter().map(TType::Float).collect();
     match &cx.inferred[model] {
-        Some(m) if m.input_shape == *shape => Some(TType::Float(m.output_shape().to_vec())),
+        Some(m) if m.input_shapes() == shapes => Some(floats(m)),
         Some(m) => {
+            let (now, before) = if shapes.len() == 1 {
+                (format!("{:?}", shapes[0]), format!("{:?}", m.input_shape))
+            } else {
+                (format!("{shapes:?}"), format!("{:?}", m.input_shapes()))
+            };
             errors.push(CheckError::shape(
                 format!(
-                    "model `{}` is called with inputs of shape {shape:?}, elsewhere {:?}",
-                    m.name, m.input_shape
+                    "model `{}` is called with inputs of shape {now}, elsewhere {before}",
+                    m.name
                 ),
-                format!("input of shape {shape:?}"),
+                format!("input of shape {now}"),
                 span,
                 "a model takes one input shape; `flatten(x)` makes a vector of an image",
             ));
             None
         }
         None => {
-            let (name, (drafts, model_span)) = &cx.models.items[model];
-            let m = infer_shapes(&name.name, shape, drafts, *model_span, errors)?;
-            let out = m.output_shape().to_vec();
+            let (name, (draft, model_span)) = &cx.models.items[model];
+            let m = match draft {
+                ModelDraft::Stack(drafts) => {
+                    infer_shapes(&name.name, &shapes[0], drafts, *model_span, errors)?
+                }
+                ModelDraft::Graph(g) => infer_graph(&name.name, &shapes, g, *model_span, errors)?,
+            };
+            let out = floats(&m);
             cx.inferred[model] = Some(m);
-            Some(TType::Float(out))
+            Some(out)
         }
     }
 }
@@ -363,6 +501,7 @@ pub fn loss_type(
             .producers
             .get(v)
             .and_then(|m| cx.inferred[*m].as_ref())
+            .filter(|m| m.graph.is_none())
             .and_then(|m| m.layers.last())
             .map(|l| {
                 (

@@ -302,13 +302,66 @@ impl Reader<'_, '_> {
         call: &Call,
         errors: &mut Vec<CheckError>,
     ) -> Option<(TensorExpr, Typed)> {
+        let (expr, ty) = self.model_call_outputs(model, call, errors)?;
+        if ty.len() != 1 {
+            errors.push(
+                CheckError::incompatible(
+                    format!(
+                        "model `{}` returns {} values",
+                        self.cx.models.items[model].0.name,
+                        ty.len()
+                    ),
+                    "several values".into(),
+                    call.span,
+                    "unpack them, one name each: `a, b = model(x)`",
+                ),
+            );
+            return None;
+        }
+        Some((expr, ty.into_iter().next()?))
+    }
+
+    /// A call to a model: the `CallModel` and the type of each of its outputs.
+    pub fn model_call_outputs(
+        &mut self,
+        model: usize,
+        call: &Call,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<(TensorExpr, Vec<Typed>)> {
         if self.place == Place::Metric {
             errors.push(not_in_metric("a model call", call.span));
             return None;
         }
-        let a = Args::read(call, &["input", "training"], errors);
-        let input = a.required("input", errors)?;
-        let training = a.boolean("training", false, errors);
+        let mut training = false;
+        let mut inputs = Vec::new();
+        for arg in &call.args {
+            match &arg.name {
+                Some(n) if n.name == "training" => {
+                    let one = Call {
+                        name: call.name.clone(),
+                        args: vec![arg.clone()],
+                        span: call.span,
+                    };
+                    let a = Args::read(&one, &["training"], errors);
+                    training = a.boolean("training", false, errors);
+                }
+                Some(n) if n.name == "input" => inputs.push(&arg.value),
+                Some(n) => {
+                    errors.push(CheckError::unknown_parameter(
+                        &call.name.name,
+                        &n.name,
+                        n.span,
+                        &["input", "training"],
+                    ));
+                    return None;
+                }
+                None => inputs.push(&arg.value),
+            }
+        }
+        if inputs.is_empty() {
+            errors.push(CheckError::missing_argument(&call.name.name, "input", call.span));
+            return None;
+        }
         if training && self.place == Place::Grid {
             errors.push(CheckError::invalid(
                 "`grid` runs models in inference mode".into(),
@@ -316,18 +369,38 @@ impl Reader<'_, '_> {
                 call.span,
             ));
         }
-        let (e, t) = self.read(input, errors)?;
-        let out = model_output(self.cx, model, &t.ty, input.span, errors)?;
+        let mut exprs = Vec::new();
+        let mut types = Vec::new();
+        let mut rows = None;
+        for input in &inputs {
+            let read = self.read(input, errors);
+            if let Some((e, t)) = read {
+                if *rows.get_or_insert(t.rows) != t.rows {
+                    errors.push(CheckError::shape(
+                        "a model's inputs must have one batch size".into(),
+                        "a different batch size".into(),
+                        input.span,
+                        "`concat` stacks batches: pass inputs with as many rows each",
+                    ));
+                    return None;
+                }
+                exprs.push(e);
+                types.push(t.ty);
+            }
+        }
+        if exprs.len() != inputs.len() {
+            return None;
+        }
+        let span = inputs[0].span.to(inputs[inputs.len() - 1].span);
+        let outs = model_output(self.cx, model, &types, span, errors)?;
+        let rows = rows.unwrap_or_default();
         Some((
             TensorExpr::CallModel {
                 model,
-                input: Box::new(e),
+                inputs: exprs,
                 training,
             },
-            Typed {
-                ty: out,
-                rows: t.rows,
-            },
+            outs.into_iter().map(|ty| Typed { ty, rows }).collect(),
         ))
     }
 

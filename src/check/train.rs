@@ -280,7 +280,7 @@ impl Standard {
                 name: "logits".into(),
                 value: TensorExpr::CallModel {
                     model: self.model,
-                    input: Box::new(TensorExpr::Var("x".into())),
+                    inputs: vec![TensorExpr::Var("x".into())],
                     training,
                 },
             },

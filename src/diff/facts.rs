@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::canon;
 use crate::catalog::{call_params, layer_base};
-use crate::syntax::ast::{Call, DeclKind, File};
+use crate::syntax::ast::{self as ast, Call, DeclKind, File};
 
 /// A value: plain text, or a call whose arguments compare one by one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,28 +137,24 @@ impl Facts {
                 }
             }
             DeclKind::Model { name, layers } => {
-                let counts = counts.get(&name.name);
-                let mut seen = BTreeMap::<&str, usize>::new();
-                let facts = layers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let base = layer_base(&c.name.name);
-                        let n = seen.entry(base).or_default();
-                        let layer = if *n == 0 {
-                            base.to_string()
-                        } else {
-                            format!("{base}_{n}")
-                        };
-                        *n += 1;
-                        LayerFact {
-                            name: layer,
-                            call: Value::of_call(c),
-                            parameters: counts.and_then(|c| c.get(i).copied()),
-                        }
-                    })
-                    .collect();
-                self.models.insert(name.name.clone(), facts);
+                let calls: Vec<&Call> = layers.iter().collect();
+                self.add_model(&name.name, &calls, counts);
+            }
+            DeclKind::GraphModel { name, graph } => {
+                self.add_model(&name.name, &graph.layer_calls(), counts);
+                // The wiring, so that a change of what feeds what shows too.
+                self.blocks
+                    .insert(format!("model {}", name.name), canon::graph(graph));
+            }
+            DeclKind::Block { name, params, body } => {
+                let mut lines = vec![canon::block_head(params, body)];
+                match body {
+                    ast::BlockBody::Graph(graph) => lines.extend(canon::graph(graph)),
+                    ast::BlockBody::Layers(layers) => {
+                        lines.extend(layers.iter().map(|c| canon::call(c, &[])));
+                    }
+                }
+                self.blocks.insert(format!("block {}", name.name), lines);
             }
             DeclKind::Metrics { metrics } => {
                 for m in metrics {
@@ -187,6 +183,35 @@ impl Facts {
                 block.extend(body.iter().map(canon::stmt));
             }
         }
+    }
+
+    /// A model's layers, named Keras style in the order they are written. Parameter counts
+    /// are known when the file checks and every call is one layer (no block).
+    fn add_model(&mut self, model: &str, calls: &[&Call], counts: &BTreeMap<String, Vec<usize>>) {
+        let counts = counts
+            .get(model)
+            .filter(|c| c.len() == calls.len());
+        let mut seen = BTreeMap::<&str, usize>::new();
+        let facts = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let base = layer_base(&c.name.name);
+                let n = seen.entry(base).or_default();
+                let layer = if *n == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                };
+                *n += 1;
+                LayerFact {
+                    name: layer,
+                    call: Value::of_call(c),
+                    parameters: counts.and_then(|c| c.get(i).copied()),
+                }
+            })
+            .collect();
+        self.models.insert(model.to_string(), facts);
     }
 
     /// Total parameters of a model, when every layer's count is known.

@@ -6,7 +6,11 @@
 use super::comments::{self, Comment};
 use super::expr::{call_string, expr_string};
 use crate::source::Span;
-use crate::syntax::ast::{Call, Decl, DeclKind, Event, File, Stmt, StmtKind};
+use super::graph::{graph_string, params_string, pipe_input_string};
+use crate::syntax::ast::{
+    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, Stmt,
+    StmtKind,
+};
 
 /// Pipelines longer than this are broken one transform per line.
 pub const MAX_WIDTH: usize = 100;
@@ -155,6 +159,33 @@ impl<'a> Printer<'a> {
                     .collect();
                 self.block(&format!("model {}", name.name), name.span.end, span, &items);
             }
+            DeclKind::GraphModel { name, graph } => {
+                let inputs: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
+                let head = format!("model {} ({})", name.name, inputs.join(", "));
+                let anchor = graph.inputs.last().map_or(name.span.end, |i| i.span.end + 1);
+                let items = self.graph_items(graph);
+                self.block(&head, anchor, span, &items);
+            }
+            DeclKind::Block { name, params, body } => {
+                let mut head = format!("block {}{}", name.name, params_string(self.src, params));
+                let items = match body {
+                    BlockBody::Graph(graph) => {
+                        let inputs: Vec<&str> =
+                            graph.inputs.iter().map(|i| i.name.as_str()).collect();
+                        head.push_str(&format!(" ({})", inputs.join(", ")));
+                        self.graph_items(graph)
+                    }
+                    BlockBody::Layers(layers) => layers
+                        .iter()
+                        .map(|c| (c.span, call_string(self.src, c)))
+                        .collect(),
+                };
+                // The head ends at the `{` that opens the body.
+                let anchor = self.src[span.start..span.end]
+                    .find('{')
+                    .map_or(span.start, |i| span.start + i);
+                self.block(&head, anchor, span, &items);
+            }
             DeclKind::Loss { name, call } => {
                 let text = format!("loss {} = {}", name.name, call_string(self.src, call));
                 self.item(span, &text, true, true);
@@ -218,6 +249,48 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// A graph's statements, one per line; a pipe too long for one line is broken before
+    /// each `|` after the first, the stages one level deeper.
+    fn graph_items(&self, graph: &Graph) -> Vec<(Span, String)> {
+        graph
+            .stmts
+            .iter()
+            .map(|stmt| match &stmt.kind {
+                GraphStmtKind::Assign { name, value } => {
+                    let line = format!("{} = {}", name.name, graph_string(self.src, value));
+                    let text = match &value.kind {
+                        GraphExprKind::Pipe(input, calls)
+                            if (self.indent + 1) * 2 + line.len() > MAX_WIDTH && calls.len() > 1 =>
+                        {
+                            let pad = "  ".repeat(self.indent + 2);
+                            let mut text = format!(
+                                "{} = {} | {}",
+                                name.name,
+                                pipe_input_string(self.src, input),
+                                call_string(self.src, &calls[0])
+                            );
+                            for c in &calls[1..] {
+                                text.push_str(&format!("\n{pad}| {}", call_string(self.src, c)));
+                            }
+                            text
+                        }
+                        _ => line,
+                    };
+                    (Span::new(stmt.span.start, value_end(value)), text)
+                }
+                GraphStmtKind::Return(values) => {
+                    let items: Vec<String> =
+                        values.iter().map(|v| graph_string(self.src, v)).collect();
+                    let end = values.last().map_or(stmt.span.end, value_end);
+                    (
+                        Span::new(stmt.span.start, end),
+                        format!("return {}", items.join(", ")),
+                    )
+                }
+            })
+            .collect()
+    }
+
     fn stmts(&self, body: &[Stmt]) -> Vec<(Span, String)> {
         body.iter()
             .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
@@ -229,6 +302,10 @@ impl<'a> Printer<'a> {
             StmtKind::Assign { target, value } => {
                 let path: Vec<&str> = target.iter().map(|t| t.name.as_str()).collect();
                 format!("{} = {}", path.join("."), expr_string(self.src, value))
+            }
+            StmtKind::Unpack { targets, value } => {
+                let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                format!("{} = {}", names.join(", "), expr_string(self.src, value))
             }
             StmtKind::Update { optimizer, loss } => {
                 format!(
@@ -313,10 +390,22 @@ fn decl_end(decl: &Decl) -> usize {
 /// Where a statement's text ends (its pest span may run on over whitespace and comments).
 fn stmt_end(stmt: &Stmt) -> usize {
     match &stmt.kind {
-        StmtKind::Assign { value, .. } => value.span.end,
+        StmtKind::Assign { value, .. } | StmtKind::Unpack { value, .. } => value.span.end,
         StmtKind::Update { loss, .. } => loss.span.end,
         // The closing quote follows the text.
         StmtKind::Log { format } => format.span.end + 1,
         StmtKind::Call(c) => c.span.end,
+    }
+}
+
+/// Where a graph expression's text ends (a pipe's pest span may run on over whitespace).
+fn value_end(e: &crate::syntax::ast::GraphExpr) -> usize {
+    match &e.kind {
+        GraphExprKind::Name(id) => id.span.end,
+        GraphExprKind::Call(c) => c.span.end,
+        GraphExprKind::Pipe(_, calls) => calls.last().map_or(e.span.end, |c| c.span.end),
+        GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
+            items.last().map_or(e.span.end, value_end)
+        }
     }
 }

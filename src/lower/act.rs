@@ -14,9 +14,10 @@ pub type Flat<T> = Tensor<(usize, usize), f32, Cpu, T>;
 /// A batch of images `(batch, channels, height, width)`.
 pub type Image<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
 
-/// The tapes a forward pass runs with: a training tape, or none.
-pub trait AnyTape: Tape<f32, Cpu> {}
-impl<T: Tape<f32, Cpu>> AnyTape for T {}
+/// The tapes a forward pass runs with: a training tape, or none. Two of them merge when a
+/// graph model joins two values (`add`, `concat`).
+pub trait AnyTape: Tape<f32, Cpu> + Merge<Self> + Default {}
+impl<T: Tape<f32, Cpu> + Merge<T> + Default> AnyTape for T {}
 
 /// An activation between layers: a batch of flat vectors or of images (NCHW).
 pub enum Act<T> {
@@ -65,6 +66,40 @@ impl<T: AnyTape> Act<T> {
             Act::Image(t) => Act::Image(t.dropout(rate)),
         }
     }
+}
+
+impl<T: AnyTape> Act<T> {
+    /// A second handle on this value for another reader in a graph model: the same numbers
+    /// under a new tensor id on an empty tape (`* 1.0`), whose gradient flows back into this
+    /// one's when the tapes merge. dfdx's binary ops cannot take one id as both operands.
+    pub fn fork(&self) -> Self {
+        match self {
+            Act::Flat(t) => Act::Flat(t.with_empty_tape() * 1.0),
+            Act::Image(t) => Act::Image(t.with_empty_tape() * 1.0),
+        }
+    }
+}
+
+/// Keras' `Add` (`op` false) or `Multiply` (`op` true) of values of one shape, elementwise.
+pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
+    let mut it = values.into_iter();
+    let first = it.next().unwrap_or_else(|| unreachable!("check: two values or more"));
+    it.fold(first, |acc, v| match (acc, v) {
+        (Act::Flat(a), Act::Flat(b)) => Act::Flat(if multiply { a * b } else { a + b }),
+        (Act::Image(a), Act::Image(b)) => Act::Image(if multiply { a * b } else { a + b }),
+        _ => unreachable!("check guarantees values of one shape"),
+    })
+}
+
+/// Keras' `Concatenate` along the features of flat values or the channels of images.
+pub fn concat<T: AnyTape>(values: Vec<Act<T>>) -> Act<T> {
+    let mut it = values.into_iter();
+    let first = it.next().unwrap_or_else(|| unreachable!("check: two values or more"));
+    it.fold(first, |acc, v| match (acc, v) {
+        (Act::Flat(a), Act::Flat(b)) => Act::Flat((a, b).concat_along(Axis::<1>)),
+        (Act::Image(a), Act::Image(b)) => Act::Image((a, b).concat_along(Axis::<1>)),
+        _ => unreachable!("check guarantees values of one rank"),
+    })
 }
 
 /// What a layer's forward pass reads besides its input.

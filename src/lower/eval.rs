@@ -72,21 +72,12 @@ impl<T: StepTape> Scope<'_, T> {
         match expr {
             TensorExpr::Var(name) => self.var(name, take),
             TensorExpr::Const(v) => Value::Const(*v as f32),
-            TensorExpr::CallModel {
-                model,
-                input,
-                training,
-            } => {
-                let leaf = is_leaf(input, self.x, self.y);
-                let Value::Act(x) = self.eval(input, take) else {
-                    unreachable!("check guarantees models get tensors")
-                };
-                let lowered = &self.engine.models[*model];
-                if *training {
-                    let draws = &self.engine.random_draws;
-                    draws.set(draws.get() + lowered.dropout_layers());
-                }
-                Value::Act(lowered.forward(x, *training, !leaf))
+            TensorExpr::CallModel { .. } => {
+                let mut outputs = self.call_model(expr, take);
+                outputs.swap_remove(0)
+            }
+            TensorExpr::ModelOutput { .. } => {
+                unreachable!("a model's outputs are bound to names, and read through `var`")
             }
             TensorExpr::CallLoss {
                 loss: l,
@@ -183,6 +174,47 @@ impl<T: StepTape> Scope<'_, T> {
         }
     }
 
+    /// Runs a model call, giving one value per output.
+    fn call_model(&mut self, expr: &TensorExpr, take: bool) -> Vec<Value<T>> {
+        let TensorExpr::CallModel {
+            model,
+            inputs,
+            training,
+        } = expr
+        else {
+            unreachable!("called on a model call")
+        };
+        let leaves: Vec<bool> = inputs.iter().map(|i| !is_leaf(i, self.x, self.y)).collect();
+        let acts = inputs
+            .iter()
+            .map(|input| match self.eval(input, take) {
+                Value::Act(x) => x,
+                _ => unreachable!("check guarantees models get tensors"),
+            })
+            .collect();
+        let lowered = &self.engine.models[*model];
+        if *training {
+            let draws = &self.engine.random_draws;
+            draws.set(draws.get() + lowered.dropout_layers());
+        }
+        lowered
+            .forward_many(acts, *training, &leaves)
+            .into_iter()
+            .map(Value::Act)
+            .collect()
+    }
+
+    /// Records a name's value in this scope (and its snapshot, when metrics read it).
+    fn remember(&mut self, name: &str, v: Value<T>) {
+        if self.watched.iter().any(|w| w == name) && !self.state.snapshots.contains_key(name) {
+            self.state.snapshots.insert(name.to_string(), host(&v));
+        }
+        if !self.state.evaluated.iter().any(|e| e == name) {
+            self.state.evaluated.push(name.to_string());
+        }
+        self.memo.insert(name.to_string(), (v, false));
+    }
+
     fn var(&mut self, name: &str, take: bool) -> Value<T> {
         if name == self.x {
             return Value::Act(input::<T>(self.engine, self.batch));
@@ -210,14 +242,18 @@ impl<T: StepTape> Scope<'_, T> {
                 .defs
                 .get(name)
                 .unwrap_or_else(|| unreachable!("check guarantees `{name}` is bound"));
-            let v = self.eval(def, true);
-            if self.watched.iter().any(|w| w == name) && !self.state.snapshots.contains_key(name) {
-                self.state.snapshots.insert(name.to_string(), host(&v));
+            if let TensorExpr::ModelOutput { call, names, .. } = def {
+                // One run of the model binds all its outputs' names at once.
+                let outputs = self.call_model(call, true);
+                for (n, v) in names.iter().zip(outputs) {
+                    if !self.memo.contains_key(n) {
+                        self.remember(n, v);
+                    }
+                }
+            } else {
+                let v = self.eval(def, true);
+                self.remember(name, v);
             }
-            if !self.state.evaluated.iter().any(|e| e == name) {
-                self.state.evaluated.push(name.to_string());
-            }
-            self.memo.insert(name.to_string(), (v, false));
         }
         let slot = self
             .memo

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::act::{Act, AnyTape, Forward};
 use super::init::glorot_uniform;
 use super::params::{Param, StateBuffer};
-use crate::check::plan::{Layer, Model};
+use crate::check::plan::{Layer, Model, NodeOp};
 use crate::layers::Op;
 
 /// What lowering a layer may add to the model.
@@ -72,6 +72,8 @@ pub struct LoweredModel {
     /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
+    /// A graph model's wiring over `ops`; `None` for a stack, whose ops run in order.
+    graph: Option<LoweredGraph>,
     /// State updates the forward passes of the step in progress computed, in order
     /// ([`Self::commit_state`] stores them). A forward pass only reads the model, so they
     /// wait here.
@@ -87,6 +89,18 @@ impl LoweredModel {
             state: Vec::new(),
         };
         let mut ops = Vec::new();
+        if let Some(graph) = &model.graph {
+            let lowered = LoweredGraph::new(model, graph, &mut ops, &mut cx);
+            let Lowering { params, state, .. } = cx;
+            return LoweredModel {
+                name: model.name.clone(),
+                params,
+                state,
+                ops,
+                graph: Some(lowered),
+                pending_state: Mutex::new(Vec::new()),
+            };
+        }
         let mut layers = model.layers.iter().peekable();
         while let Some(layer) = layers.next() {
             let (op, fused_next) = layer.kind.lower(layer, layers.peek().copied(), &mut cx);
@@ -104,8 +118,42 @@ impl LoweredModel {
             params,
             state,
             ops,
+            graph: None,
             pending_state: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs the model on one value per input, giving one value per output. `input_grads`
+    /// says, per input, whether it needs a gradient (false for data).
+    pub fn forward_many<T: AnyTape>(
+        &self,
+        inputs: Vec<Act<T>>,
+        training: bool,
+        input_grads: &[bool],
+    ) -> Vec<Act<T>> {
+        let Some(graph) = &self.graph else {
+            let input = inputs
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| unreachable!("check: a stack takes one input"));
+            return vec![self.forward(input, training, input_grads[0])];
+        };
+        let mut cx = Forward {
+            params: &self.params,
+            state: &self.state,
+            state_updates: Vec::new(),
+            training,
+            input_grad: true,
+            handoff: None,
+        };
+        let outputs = graph.forward(&self.ops, inputs, input_grads, &mut cx);
+        if !cx.state_updates.is_empty() {
+            self.pending_state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .append(&mut cx.state_updates);
+        }
+        outputs
     }
 
     /// Random numbers a training-mode call draws from the device (dropout masks).
@@ -152,6 +200,176 @@ impl LoweredModel {
     }
 }
 
+/// A graph model lowered: each step computes one value from values before it. Consecutive
+/// layers where each reads only the one before and nothing else reads that one form a chain,
+/// lowered as a stack is (a conv fuses the pooling after it, and hands a dense layer its
+/// output channels-last), so a pipe runs as fast as the same layers in a stack.
+struct LoweredGraph {
+    inputs: usize,
+    steps: Vec<GraphStep>,
+    /// Readers of each value (inputs, then one per step), the outputs counted.
+    readers: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
+enum GraphStep {
+    /// `ops[range]` in order on one value.
+    Chain {
+        input: usize,
+        ops: std::ops::Range<usize>,
+    },
+    Add(Vec<usize>),
+    Multiply(Vec<usize>),
+    Concat(Vec<usize>),
+}
+
+impl LoweredGraph {
+    fn new(
+        model: &Model,
+        graph: &crate::check::plan::Graph,
+        ops: &mut Vec<Op>,
+        cx: &mut Lowering<'_>,
+    ) -> Self {
+        let n_in = graph.inputs.len();
+        // Readers of each value of the plan, to see which layer outputs only feed the next.
+        let mut plan_readers = vec![0usize; n_in + graph.nodes.len()];
+        for node in &graph.nodes {
+            for &v in &node.inputs {
+                plan_readers[v] += 1;
+            }
+        }
+        for &v in &graph.outputs {
+            plan_readers[v] += 1;
+        }
+        // Each plan value's number among the lowered steps' values.
+        let mut value_of: Vec<usize> = (0..n_in).collect();
+        // Chains as runs of layer indices, with the value each reads.
+        let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut steps: Vec<Option<GraphStep>> = Vec::new();
+        for (k, node) in graph.nodes.iter().enumerate() {
+            let plan_value = n_in + k;
+            let inputs: Vec<usize> = node.inputs.iter().map(|&v| value_of[v]).collect();
+            match node.op {
+                NodeOp::Layer(layer) => {
+                    let prev = plan_value - 1;
+                    let extends = k > 0
+                        && node.inputs == [prev]
+                        && matches!(graph.nodes[k - 1].op, NodeOp::Layer(_))
+                        && plan_readers[prev] == 1;
+                    if extends {
+                        if let Some((_, run)) = runs.last_mut() {
+                            run.push(layer);
+                        }
+                    } else {
+                        runs.push((inputs[0], vec![layer]));
+                        steps.push(None);
+                    }
+                }
+                NodeOp::Add => steps.push(Some(GraphStep::Add(inputs))),
+                NodeOp::Multiply => steps.push(Some(GraphStep::Multiply(inputs))),
+                NodeOp::Concat { .. } => steps.push(Some(GraphStep::Concat(inputs))),
+            }
+            value_of.push(n_in + steps.len() - 1);
+        }
+        // Lower the chains in order, each as a stack.
+        let mut runs = runs.into_iter();
+        let steps: Vec<GraphStep> = steps
+            .into_iter()
+            .map(|step| {
+                step.unwrap_or_else(|| {
+                    let (input, layers) = runs
+                        .next()
+                        .unwrap_or_else(|| unreachable!("one run per chain step"));
+                    let start = ops.len();
+                    let mut it = layers.iter().map(|&l| &model.layers[l]).peekable();
+                    while let Some(layer) = it.next() {
+                        let (op, fused_next) = layer.kind.lower(layer, it.peek().copied(), cx);
+                        if fused_next {
+                            it.next();
+                        }
+                        ops.push(op);
+                    }
+                    super::fuse::conv_to_dense_channels_last(&mut ops[start..], &mut cx.params);
+                    GraphStep::Chain {
+                        input,
+                        ops: start..ops.len(),
+                    }
+                })
+            })
+            .collect();
+        let outputs: Vec<usize> = graph.outputs.iter().map(|&v| value_of[v]).collect();
+        let mut readers = vec![0usize; n_in + steps.len()];
+        for step in &steps {
+            match step {
+                GraphStep::Chain { input, .. } => readers[*input] += 1,
+                GraphStep::Add(v) | GraphStep::Multiply(v) | GraphStep::Concat(v) => {
+                    v.iter().for_each(|&v| readers[v] += 1);
+                }
+            }
+        }
+        for &v in &outputs {
+            readers[v] += 1;
+        }
+        LoweredGraph {
+            inputs: n_in,
+            steps,
+            readers,
+            outputs,
+        }
+    }
+
+    /// Computes the steps in order. A value with several readers hands each but the last a
+    /// fork (`Act::fork`); the last takes the value with its tape, so every reader's
+    /// gradient reaches it once the tapes merge.
+    fn forward<T: AnyTape>(
+        &self,
+        ops: &[Op],
+        inputs: Vec<Act<T>>,
+        input_grads: &[bool],
+        cx: &mut Forward<'_>,
+    ) -> Vec<Act<T>> {
+        let mut values: Vec<Option<Act<T>>> = inputs.into_iter().map(Some).collect();
+        let mut left = self.readers.clone();
+        let mut take = |values: &mut Vec<Option<Act<T>>>, v: usize| -> Act<T> {
+            left[v] -= 1;
+            let slot = &mut values[v];
+            if left[v] == 0 {
+                slot.take().unwrap_or_else(|| unreachable!("each value is read after it is computed"))
+            } else {
+                slot.as_ref()
+                    .unwrap_or_else(|| unreachable!("each value is read after it is computed"))
+                    .fork()
+            }
+        };
+        for step in &self.steps {
+            let out = match step {
+                GraphStep::Chain { input, ops: range } => {
+                    let mut act = take(&mut values, *input);
+                    let needs = *input >= self.inputs || input_grads[*input];
+                    cx.handoff = None;
+                    for (i, op) in ops[range.clone()].iter().enumerate() {
+                        cx.input_grad = needs || i > 0;
+                        let handoff = cx.handoff.take();
+                        act = op.forward(act, handoff, cx);
+                    }
+                    cx.handoff = None;
+                    act
+                }
+                GraphStep::Add(vs) | GraphStep::Multiply(vs) => {
+                    let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
+                    super::act::combine(acts, matches!(step, GraphStep::Multiply(_)))
+                }
+                GraphStep::Concat(vs) => {
+                    let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
+                    super::act::concat(acts)
+                }
+            };
+            values.push(Some(out));
+        }
+        self.outputs.iter().map(|&v| take(&mut values, v)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +385,7 @@ mod tests {
                 value: vec![0.0, 0.0],
             }],
             ops: Vec::new(),
+            graph: None,
             pending_state: Mutex::new(vec![(0, vec![1.0, 2.0]), (0, vec![3.0, 4.0])]),
         };
         assert_eq!(

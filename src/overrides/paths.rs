@@ -1,6 +1,6 @@
 //! Every path an override can name in a file, and how to edit the text at each.
 
-use crate::catalog::{self, Type};
+use crate::catalog::{self, Catalogued, Type};
 use crate::source::Span;
 use crate::syntax::ast::{self, Call, DeclKind, ExprKind, Setting};
 
@@ -203,10 +203,22 @@ pub fn targets(file: &ast::File) -> Vec<Target<'_>> {
                 }
             }
             DeclKind::Data { name, pipeline } => {
-                numbered(&mut out, &name.name, pipeline, span, |c| c);
+                let calls: Vec<&Call> = pipeline.iter().collect();
+                numbered(&mut out, &name.name, &calls, span, |c| c);
             }
             DeclKind::Model { name, layers } => {
-                numbered(&mut out, &name.name, layers, span, catalog::layer_base);
+                let calls: Vec<&Call> = layers.iter().collect();
+                numbered(&mut out, &name.name, &calls, span, catalog::layer_base);
+            }
+            // Layers written in the model itself, named as the checker names them when no
+            // block is used (a block's layers are set in the block).
+            DeclKind::GraphModel { name, graph } => {
+                let calls: Vec<&Call> = graph
+                    .layer_calls()
+                    .into_iter()
+                    .filter(|c| catalog::Layer::named(&c.name.name).is_some())
+                    .collect();
+                numbered(&mut out, &name.name, &calls, span, catalog::layer_base);
             }
             _ => {}
         }
@@ -258,12 +270,12 @@ fn call_params(call: &Call) -> Vec<&str> {
 fn numbered<'a>(
     out: &mut Vec<Target<'a>>,
     prefix: &str,
-    calls: &'a [Call],
+    calls: &[&'a Call],
     span: Span,
     base: impl Fn(&str) -> &str,
 ) {
     let mut seen = std::collections::HashMap::<String, usize>::new();
-    for call in calls {
+    for &call in calls {
         let b = base(&call.name.name).to_string();
         let n = seen.entry(b.clone()).or_default();
         let name = if *n == 0 { b } else { format!("{b}_{n}") };

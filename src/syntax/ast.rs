@@ -36,6 +36,17 @@ pub enum DeclKind {
         name: Ident,
         layers: Vec<Call>,
     },
+    /// `model NAME (inputs) { ... return ... }`: a model that is a graph of layers.
+    GraphModel {
+        name: Ident,
+        graph: Graph,
+    },
+    /// `block NAME(params) (inputs) { ... }` or `block NAME(params) { layers }`.
+    Block {
+        name: Ident,
+        params: Vec<BlockParam>,
+        body: BlockBody,
+    },
     Loss {
         name: Ident,
         call: Call,
@@ -103,6 +114,8 @@ pub struct Stmt {
 pub enum StmtKind {
     /// `target = value`; the target may be a dotted path (`opt.lr`).
     Assign { target: Vec<Ident>, value: Expr },
+    /// `a, b = model(x)`: one name per output of a model.
+    Unpack { targets: Vec<Ident>, value: Expr },
     /// `update opt minimizing loss`.
     Update { optimizer: Ident, loss: Expr },
     /// `log "format {expr:spec}"`.
@@ -199,5 +212,93 @@ impl Call {
             .iter()
             .find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
             .or_else(|| self.args.iter().filter(|a| a.name.is_none()).nth(position))
+    }
+}
+
+/// The inputs and statements of a graph model or block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    pub inputs: Vec<Ident>,
+    pub stmts: Vec<GraphStmt>,
+}
+
+/// A block's parameter: `filters`, or `strides = 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockParam {
+    pub name: Ident,
+    pub default: Option<Expr>,
+}
+
+/// What a block holds: a graph, or layers in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlockBody {
+    Graph(Graph),
+    Layers(Vec<Call>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphStmt {
+    pub kind: GraphStmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphStmtKind {
+    /// `h = x | dense(8)`.
+    Assign { name: Ident, value: GraphExpr },
+    /// `return a, b`.
+    Return(Vec<GraphExpr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphExpr {
+    pub kind: GraphExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphExprKind {
+    /// An input or a value named earlier.
+    Name(Ident),
+    /// `concat(a, b)`; a layer call with no input is reported by `check`.
+    Call(Call),
+    /// `x | dense(8) | relu()`: the value, then each layer or block in turn.
+    Pipe(Box<GraphExpr>, Vec<Call>),
+    /// `a + b + c`, elementwise.
+    Add(Vec<GraphExpr>),
+    /// `a * b`, elementwise.
+    Mul(Vec<GraphExpr>),
+}
+
+impl GraphExpr {
+    /// The expressions this one reads directly.
+    pub fn children(&self) -> Vec<&GraphExpr> {
+        match &self.kind {
+            GraphExprKind::Name(_) | GraphExprKind::Call(_) => Vec::new(),
+            GraphExprKind::Pipe(input, _) => vec![input],
+            GraphExprKind::Add(items) | GraphExprKind::Mul(items) => items.iter().collect(),
+        }
+    }
+}
+
+impl Graph {
+    /// The layer and block calls of the graph in the order they are written (`concat`s left out).
+    pub fn layer_calls(&self) -> Vec<&Call> {
+        fn walk<'a>(e: &'a GraphExpr, out: &mut Vec<&'a Call>) {
+            for c in e.children() {
+                walk(c, out);
+            }
+            if let GraphExprKind::Pipe(_, calls) = &e.kind {
+                out.extend(calls);
+            }
+        }
+        let mut out = Vec::new();
+        for stmt in &self.stmts {
+            match &stmt.kind {
+                GraphStmtKind::Assign { value, .. } => walk(value, &mut out),
+                GraphStmtKind::Return(values) => values.iter().for_each(|v| walk(v, &mut out)),
+            }
+        }
+        out
     }
 }

@@ -54,6 +54,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_update
             | Rule::kw_minimizing
             | Rule::kw_log
+            | Rule::kw_return
+            | Rule::kw_block
     )
 }
 
@@ -86,6 +88,30 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
             name: parse_ident(next(&mut it)),
             layers: it.map(parse_call).collect::<Built<_>>()?,
         },
+        Rule::graph_model_decl => DeclKind::GraphModel {
+            name: parse_ident(next(&mut it)),
+            graph: parse_graph(next(&mut it), next(&mut it))?,
+        },
+        Rule::block_decl => {
+            let name = parse_ident(next(&mut it));
+            let params = next(&mut it)
+                .into_inner()
+                .map(|p| {
+                    let mut kv = p.into_inner();
+                    Ok(BlockParam {
+                        name: parse_ident(next(&mut kv)),
+                        default: kv.next().map(parse_expr).transpose()?,
+                    })
+                })
+                .collect::<Built<_>>()?;
+            let first = next(&mut it);
+            let body = if first.as_rule() == Rule::graph_inputs {
+                BlockBody::Graph(parse_graph(first, next(&mut it))?)
+            } else {
+                BlockBody::Layers(first.into_inner().map(parse_call).collect::<Built<_>>()?)
+            };
+            DeclKind::Block { name, params, body }
+        }
         Rule::loss_decl => DeclKind::Loss {
             name: parse_ident(next(&mut it)),
             call: parse_call(next(&mut it))?,
@@ -188,6 +214,14 @@ fn parse_stmt(pair: Pair<'_, Rule>) -> Built<Stmt> {
             target: next(&mut it).into_inner().map(parse_ident).collect(),
             value: parse_expr(next(&mut it))?,
         },
+        Rule::unpack_stmt => {
+            let mut children: Vec<_> = it.collect();
+            let value = parse_expr(children.pop().unwrap_or_else(|| unreachable!("a value")))?;
+            StmtKind::Unpack {
+                targets: children.into_iter().map(parse_ident).collect(),
+                value,
+            }
+        }
         Rule::log_stmt => StmtKind::Log {
             format: parse_string(next(&mut it)),
         },
@@ -195,6 +229,75 @@ fn parse_stmt(pair: Pair<'_, Rule>) -> Built<Stmt> {
         other => unreachable!("not a statement: {other:?}"),
     };
     Ok(Stmt { kind, span })
+}
+
+/// A graph's inputs and body.
+fn parse_graph(inputs: Pair<'_, Rule>, body: Pair<'_, Rule>) -> Built<Graph> {
+    let inputs = inputs.into_inner().map(parse_ident).collect();
+    let stmts = body
+        .into_inner()
+        .map(|stmt| {
+            let span = Span::from(stmt.as_span());
+            let kind = match stmt.as_rule() {
+                Rule::graph_assign => {
+                    let mut it = stmt.into_inner();
+                    GraphStmtKind::Assign {
+                        name: parse_ident(next(&mut it)),
+                        value: parse_graph_expr(next(&mut it), 1)?,
+                    }
+                }
+                Rule::graph_return => GraphStmtKind::Return(
+                    inner(stmt)
+                        .map(|e| parse_graph_expr(e, 1))
+                        .collect::<Built<_>>()?,
+                ),
+                other => unreachable!("not a graph statement: {other:?}"),
+            };
+            Ok(GraphStmt { kind, span })
+        })
+        .collect::<Built<_>>()?;
+    Ok(Graph { inputs, stmts })
+}
+
+/// A graph expression at `depth`: pipes, sums and products are flat lists, so only
+/// parentheses nest (and the bracket limit bounds them).
+fn parse_graph_expr(pair: Pair<'_, Rule>, depth: usize) -> Built<GraphExpr> {
+    let span = Span::from(pair.as_span());
+    if depth > MAX_EXPR_DEPTH {
+        return Err(too_deep(span));
+    }
+    let rule = pair.as_rule();
+    let kind = match rule {
+        Rule::graph_expr | Rule::graph_sum | Rule::graph_product => {
+            let mut it = pair.into_inner();
+            let first = parse_graph_expr(next(&mut it), depth + 1)?;
+            let rest: Vec<_> = it.collect();
+            if rest.is_empty() {
+                return Ok(first);
+            }
+            match rule {
+                Rule::graph_expr => GraphExprKind::Pipe(
+                    Box::new(first),
+                    rest.into_iter().map(parse_call).collect::<Built<_>>()?,
+                ),
+                _ => {
+                    let mut items = vec![first];
+                    for p in rest {
+                        items.push(parse_graph_expr(p, depth + 1)?);
+                    }
+                    if rule == Rule::graph_sum {
+                        GraphExprKind::Add(items)
+                    } else {
+                        GraphExprKind::Mul(items)
+                    }
+                }
+            }
+        }
+        Rule::call => GraphExprKind::Call(parse_call(pair)?),
+        Rule::ident => GraphExprKind::Name(parse_ident(pair)),
+        other => unreachable!("not a graph expression: {other:?}"),
+    };
+    Ok(GraphExpr { kind, span })
 }
 
 /// A call outside any expression (a layer, a transform, a statement): its arguments are

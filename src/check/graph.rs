@@ -1,0 +1,756 @@
+//! Graph models and blocks: `model critic (image, label) { a = image | dense(8) ... return ... }`.
+//!
+//! Reading a graph (`read_graph`) resolves its names top to bottom into a list of nodes,
+//! each reading values computed before it, so a graph is acyclic by construction: a name
+//! used before its definition is reported as such. Blocks are expanded where they are used,
+//! their parameters substituted into their calls' arguments, so that the plan knows only
+//! layers and combinators. Shapes are inferred later (`infer_graph`), once the step that
+//! calls the model says its input shapes.
+
+use std::collections::HashMap;
+
+use super::error::CheckError;
+use super::model::read_layer;
+use super::plan::{Graph, GraphInput, Layer, LayerKind, Model, Node, NodeOp};
+use crate::catalog::{self, Catalogued};
+use crate::source::Span;
+use crate::syntax::ast::{
+    BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr, GraphExprKind,
+    GraphStmtKind, Ident,
+};
+
+/// A block declared at top level, by name.
+pub type Blocks<'a> = HashMap<String, (&'a Ident, &'a [BlockParam], &'a BlockBody)>;
+
+/// A graph whose layers are read but whose shapes are not yet known.
+#[derive(Debug, Clone)]
+pub struct GraphDraft {
+    pub inputs: Vec<(String, Span)>,
+    pub nodes: Vec<NodeDraft>,
+    /// Value ids (`inputs`, then one per node) and the span of each returned expression.
+    pub outputs: Vec<(usize, Span)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeDraft {
+    pub op: DraftOp,
+    pub inputs: Vec<usize>,
+    pub span: Span,
+    /// Where the block this node comes from is used, for errors inside the block.
+    pub used_at: Option<(Span, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum DraftOp {
+    Layer(LayerKind),
+    Add,
+    Multiply,
+    /// `concat(a, b, axis = 0)`: the axis of the element shape, if given.
+    Concat(Option<usize>),
+}
+
+/// How deep blocks may use blocks: a block that uses itself would never end.
+const MAX_BLOCK_DEPTH: usize = 16;
+
+struct Reader<'b, 'e> {
+    blocks: &'b Blocks<'b>,
+    nodes: Vec<NodeDraft>,
+    inputs: usize,
+    /// For each value id, whether something reads it.
+    used: Vec<bool>,
+    /// The innermost block use being expanded.
+    used_at: Option<(Span, String)>,
+    depth: usize,
+    errors: &'e mut Vec<CheckError>,
+    ok: bool,
+}
+
+/// Reads a graph model's statements into nodes; `None` after reporting.
+pub fn read_graph(graph: &AstGraph, blocks: &Blocks<'_>, errors: &mut Vec<CheckError>) -> Option<GraphDraft> {
+    let mut r = Reader {
+        blocks,
+        nodes: Vec::new(),
+        inputs: graph.inputs.len(),
+        used: vec![false; graph.inputs.len()],
+        used_at: None,
+        depth: 0,
+        errors,
+        ok: true,
+    };
+    let mut seen = HashMap::new();
+    for input in &graph.inputs {
+        if let Some(first) = seen.insert(input.name.clone(), input.span) {
+            r.errors
+                .push(CheckError::duplicate("input", &input.name, input.span, first));
+            r.ok = false;
+        }
+    }
+    let env: Vec<(String, usize)> = graph
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.name.clone(), i))
+        .collect();
+    let outputs = r.body(graph, env, &Substitution::default())?;
+    // Unused inputs and values: their layers would have parameters without gradients.
+    for (i, input) in graph.inputs.iter().enumerate() {
+        if !r.used[i] {
+            r.errors.push(
+                CheckError::invalid(
+                    format!("input `{}` is never used", input.name),
+                    "never read".into(),
+                    input.span,
+                )
+                .with_help("remove it, or feed it into the model's layers"),
+            );
+            r.ok = false;
+        }
+    }
+    let ok = r.ok;
+    let (nodes, inputs) = (r.nodes, graph.inputs.iter().map(|i| (i.name.clone(), i.span)).collect());
+    ok.then_some(GraphDraft {
+        inputs,
+        nodes,
+        outputs,
+    })
+}
+
+/// Block parameters bound to the expressions of a use.
+#[derive(Default, Clone)]
+struct Substitution {
+    values: HashMap<String, Expr>,
+}
+
+impl Substitution {
+    /// The call with each argument that names a parameter replaced by its value.
+    fn apply(&self, call: &Call) -> Call {
+        let mut call = call.clone();
+        for arg in &mut call.args {
+            self.expr(&mut arg.value);
+        }
+        call
+    }
+
+    fn expr(&self, e: &mut Expr) {
+        match &mut e.kind {
+            ExprKind::Name(id) => {
+                if let Some(v) = self.values.get(&id.name) {
+                    // The value, at the place of the name in the block.
+                    let span = e.span;
+                    *e = v.clone();
+                    e.span = span;
+                }
+            }
+            ExprKind::Tuple(items) => items.iter_mut().for_each(|i| self.expr(i)),
+            ExprKind::Neg(inner) => self.expr(inner),
+            ExprKind::Binary(_, a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Reader<'_, '_> {
+    fn fail(&mut self, err: CheckError) {
+        let err = match (&self.used_at, err.related.is_none()) {
+            (Some((span, label)), true) => err.with_related(*span, label.clone()),
+            _ => err,
+        };
+        self.errors.push(err);
+        self.ok = false;
+    }
+
+    /// The statements of a graph with `env` bound; the returned values.
+    fn body(
+        &mut self,
+        graph: &AstGraph,
+        mut env: Vec<(String, usize)>,
+        subst: &Substitution,
+    ) -> Option<Vec<(usize, Span)>> {
+        let mut returned = None;
+        // Each assignment's value and where it was made, to report a value never read.
+        let mut assigned: Vec<(usize, &Ident)> = Vec::new();
+        for (k, stmt) in graph.stmts.iter().enumerate() {
+            match &stmt.kind {
+                GraphStmtKind::Assign { name, value } => {
+                    let later = &graph.stmts[k + 1..];
+                    let v = self.value(value, &env, later, subst);
+                    if let Some(v) = v {
+                        env.retain(|(n, _)| n != &name.name);
+                        env.push((name.name.clone(), v));
+                        assigned.push((v, name));
+                    } else {
+                        // Its readers stay quiet: the name is bound to nothing.
+                        env.retain(|(n, _)| n != &name.name);
+                        env.push((name.name.clone(), usize::MAX));
+                    }
+                }
+                GraphStmtKind::Return(values) => {
+                    if returned.is_some() {
+                        self.fail(CheckError::invalid(
+                            "a model returns once".into(),
+                            "a second `return`".into(),
+                            stmt.span,
+                        ));
+                        continue;
+                    }
+                    let mut outs = Vec::new();
+                    for v in values {
+                        if let Some(id) = self.value(v, &env, &[], subst) {
+                            outs.push((id, v.span));
+                        }
+                    }
+                    returned = Some(outs);
+                }
+            }
+        }
+        for (v, name) in assigned {
+            if v != usize::MAX && !self.used[v] {
+                self.fail(
+                    CheckError::invalid(
+                        format!("value `{}` is never used", name.name),
+                        "computed here, never read".into(),
+                        name.span,
+                    )
+                    .with_help("its layers would have parameters without gradients: use it, or remove it"),
+                );
+            }
+        }
+        let Some(outs) = returned else {
+            self.fail(
+                CheckError::missing(
+                    "return",
+                    "the graph never says what it returns".into(),
+                    graph.inputs.first().map_or(Span::new(0, 0), |i| i.span),
+                    "end it with `return NAME` (or `return a, b` for several outputs)",
+                ),
+            );
+            return None;
+        };
+        (outs.len() == values_len(graph)).then_some(outs)
+    }
+
+    /// Marks `v` as read.
+    fn read(&mut self, v: usize) -> usize {
+        if let Some(u) = self.used.get_mut(v) {
+            *u = true;
+        }
+        v
+    }
+
+    fn push(&mut self, op: DraftOp, inputs: Vec<usize>, span: Span) -> usize {
+        self.nodes.push(NodeDraft {
+            op,
+            inputs,
+            span,
+            used_at: self.used_at.clone(),
+        });
+        self.used.push(false);
+        self.inputs + self.nodes.len() - 1
+    }
+
+    /// The value id of a graph expression; `None` after reporting (or when a name read is
+    /// bound to a failed value).
+    fn value(
+        &mut self,
+        e: &GraphExpr,
+        env: &[(String, usize)],
+        later: &[crate::syntax::ast::GraphStmt],
+        subst: &Substitution,
+    ) -> Option<usize> {
+        match &e.kind {
+            GraphExprKind::Name(id) => self.name(id, env, later),
+            GraphExprKind::Call(call) => {
+                if call.name.name == "concat" {
+                    return self.concat(call, env, later, subst);
+                }
+                let what = if self.blocks.contains_key(&call.name.name) {
+                    "block"
+                } else {
+                    "layer"
+                };
+                if what == "block" || catalog::Layer::named(&call.name.name).is_some() {
+                    self.fail(
+                        CheckError::invalid(
+                            format!("this {what} has no input"),
+                            "no input".into(),
+                            call.span,
+                        )
+                        .with_help(format!("pipe a value into it: `x | {}(...)`", call.name.name)),
+                    );
+                } else {
+                    let mut known: Vec<&str> = vec!["concat"];
+                    known.extend(env.iter().map(|(n, _)| n.as_str()));
+                    self.fail(CheckError::unknown("combinator", &call.name.name, call.name.span, &known));
+                }
+                None
+            }
+            GraphExprKind::Pipe(input, calls) => {
+                let mut v = self.value(input, env, later, subst)?;
+                for call in calls {
+                    v = self.apply(call, v, subst)?;
+                }
+                Some(v)
+            }
+            GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
+                let values: Vec<Option<usize>> =
+                    items.iter().map(|i| self.value(i, env, later, subst)).collect();
+                let values = values.into_iter().collect::<Option<Vec<_>>>()?;
+                let op = if matches!(e.kind, GraphExprKind::Add(_)) {
+                    DraftOp::Add
+                } else {
+                    DraftOp::Multiply
+                };
+                Some(self.push(op, values, e.span))
+            }
+        }
+    }
+
+    fn name(
+        &mut self,
+        id: &Ident,
+        env: &[(String, usize)],
+        later: &[crate::syntax::ast::GraphStmt],
+    ) -> Option<usize> {
+        if let Some(&(_, v)) = env.iter().rev().find(|(n, _)| *n == id.name) {
+            return (v != usize::MAX).then(|| self.read(v));
+        }
+        let defined_later = later.iter().find_map(|s| match &s.kind {
+            GraphStmtKind::Assign { name, .. } if name.name == id.name => Some(name.span),
+            _ => None,
+        });
+        match defined_later {
+            Some(at) => self.fail(
+                CheckError::invalid(
+                    format!("`{}` is used before it is defined", id.name),
+                    "used here".into(),
+                    id.span,
+                )
+                .with_related(at, "defined later here")
+                .with_help("a model is computed top to bottom, so its graph cannot have cycles: compute the value before the line that reads it"),
+            ),
+            None => {
+                let known: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+                self.fail(CheckError::unknown("value", &id.name, id.span, &known));
+            }
+        }
+        None
+    }
+
+    /// `concat(a, b, ..., axis = 0)`.
+    fn concat(
+        &mut self,
+        call: &Call,
+        env: &[(String, usize)],
+        later: &[crate::syntax::ast::GraphStmt],
+        subst: &Substitution,
+    ) -> Option<usize> {
+        let mut values = Vec::new();
+        let mut axis = None;
+        let mut ok = true;
+        for arg in &call.args {
+            let value = {
+                let mut v = arg.value.clone();
+                subst.expr(&mut v);
+                v
+            };
+            match (&arg.name, &value.kind) {
+                (Some(n), ExprKind::Int(a)) if n.name == "axis" => {
+                    axis = usize::try_from(*a).ok();
+                }
+                (Some(n), _) if n.name == "axis" => {
+                    self.fail(CheckError::wrong_type("`axis`", "a whole number", "something else", value.span));
+                    ok = false;
+                }
+                (Some(n), _) => {
+                    self.fail(CheckError::unknown_parameter("concat", &n.name, n.span, &["axis"]));
+                    ok = false;
+                }
+                (None, ExprKind::Name(id)) => match self.name(id, env, later) {
+                    Some(v) => values.push(v),
+                    None => ok = false,
+                },
+                (None, _) => {
+                    self.fail(
+                        CheckError::invalid(
+                            "`concat` joins named values".into(),
+                            "not a name".into(),
+                            arg.value.span,
+                        )
+                        .with_help("name the value first: `a = x | dense(8)`, then `concat(a, b)`"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if ok && values.len() < 2 {
+            self.fail(
+                CheckError::invalid(
+                    "`concat` joins two values or more".into(),
+                    format!("{} value{}", values.len(), if values.len() == 1 { "" } else { "s" }),
+                    call.span,
+                )
+                .with_help("write `concat(a, b)`"),
+            );
+            ok = false;
+        }
+        ok.then(|| self.push(DraftOp::Concat(axis), values, call.span))
+    }
+
+    /// `v | call`: a layer, or a block expanded in place.
+    fn apply(&mut self, call: &Call, v: usize, subst: &Substitution) -> Option<usize> {
+        let call = subst.apply(call);
+        if let Some(&(name, params, body)) = self.blocks.get(&call.name.name) {
+            return self.block(&call, name, params, body, v);
+        }
+        if catalog::Layer::named(&call.name.name).is_none() && call.name.name != "concat" {
+            let mut known = catalog::Layer::names();
+            let blocks: Vec<&str> = self.blocks.keys().map(String::as_str).collect();
+            known.extend(blocks);
+            self.fail(CheckError::unknown("layer or block", &call.name.name, call.name.span, &known));
+            return None;
+        }
+        let before = self.errors.len();
+        let kind = read_layer(&call, self.errors)?;
+        if self.errors.len() > before {
+            if let Some((span, label)) = &self.used_at {
+                for e in &mut self.errors[before..] {
+                    if e.related.is_none() {
+                        e.related = Some((*span, label.clone()));
+                    }
+                }
+            }
+            self.ok = false;
+            return None;
+        }
+        Some(self.push(DraftOp::Layer(kind), vec![v], call.span))
+    }
+
+    /// A block used on value `v`: its parameters bound from the call, its body read in place.
+    fn block(
+        &mut self,
+        call: &Call,
+        name: &Ident,
+        params: &[BlockParam],
+        body: &BlockBody,
+        v: usize,
+    ) -> Option<usize> {
+        if self.depth >= MAX_BLOCK_DEPTH {
+            self.fail(
+                CheckError::invalid(
+                    format!("blocks are nested more than {MAX_BLOCK_DEPTH} deep here"),
+                    format!("`{}` used here", name.name),
+                    call.span,
+                )
+                .with_help("a block cannot use itself, directly or through another block"),
+            );
+            return None;
+        }
+        let subst = self.bind(call, name, params)?;
+        let outer = self.used_at.replace((
+            call.span,
+            format!("in this use of block `{}`", name.name),
+        ));
+        self.depth += 1;
+        let out = match body {
+            BlockBody::Layers(calls) => {
+                let mut v = Some(v);
+                for c in calls {
+                    v = v.and_then(|v| self.apply(c, v, &subst));
+                }
+                v
+            }
+            BlockBody::Graph(graph) => self.graph_block(graph, name, v, call.span, &subst),
+        };
+        self.depth -= 1;
+        self.used_at = outer;
+        out
+    }
+
+    fn graph_block(
+        &mut self,
+        graph: &AstGraph,
+        name: &Ident,
+        v: usize,
+        span: Span,
+        subst: &Substitution,
+    ) -> Option<usize> {
+        if graph.inputs.len() != 1 {
+            self.fail(CheckError::invalid(
+                format!(
+                    "block `{}` takes {} inputs, but a pipe gives it one",
+                    name.name,
+                    graph.inputs.len()
+                ),
+                "used in a pipe".into(),
+                span,
+            ));
+            return None;
+        }
+        let env = vec![(graph.inputs[0].name.clone(), v)];
+        // The block's input counts as read when the block reads it.
+        let was_used = self.used[v];
+        self.used[v] = false;
+        let outs = self.body(graph, env, subst)?;
+        if !self.used[v] {
+            let input = &graph.inputs[0];
+            self.fail(CheckError::invalid(
+                format!("input `{}` of block `{}` is never used", input.name, name.name),
+                "never read".into(),
+                input.span,
+            ));
+        }
+        self.used[v] |= was_used;
+        if outs.len() != 1 {
+            self.fail(CheckError::invalid(
+                format!("block `{}` returns {} values, a pipe takes one", name.name, outs.len()),
+                "used in a pipe".into(),
+                span,
+            ));
+            return None;
+        }
+        Some(outs[0].0)
+    }
+
+    /// The block's parameters bound to the call's arguments and the defaults.
+    fn bind(&mut self, call: &Call, name: &Ident, params: &[BlockParam]) -> Option<Substitution> {
+        let known: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+        let mut values: HashMap<String, Expr> = HashMap::new();
+        let mut positional = 0;
+        let mut ok = true;
+        for arg in &call.args {
+            let param = match &arg.name {
+                Some(n) => {
+                    if !known.contains(&n.name.as_str()) {
+                        self.fail(CheckError::unknown_parameter(&name.name, &n.name, n.span, &known));
+                        ok = false;
+                        continue;
+                    }
+                    n.name.clone()
+                }
+                None => {
+                    let Some(p) = known.get(positional) else {
+                        self.fail(CheckError::too_many_arguments(&name.name, known.len(), arg.value.span));
+                        ok = false;
+                        continue;
+                    };
+                    positional += 1;
+                    (*p).to_string()
+                }
+            };
+            if values.insert(param.clone(), arg.value.clone()).is_some() {
+                self.fail(CheckError::duplicate_argument(&param, arg.value.span, call.span));
+                ok = false;
+            }
+        }
+        for p in params {
+            if values.contains_key(&p.name.name) {
+                continue;
+            }
+            match &p.default {
+                Some(d) => {
+                    values.insert(p.name.name.clone(), d.clone());
+                }
+                None => {
+                    self.fail(
+                        CheckError::missing_argument(&name.name, &p.name.name, call.span)
+                            .with_related(p.name.span, "declared here"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(Substitution { values })
+    }
+}
+
+/// How many values a graph's `return` lists (0 without one).
+fn values_len(graph: &AstGraph) -> usize {
+    graph
+        .stmts
+        .iter()
+        .find_map(|s| match &s.kind {
+            GraphStmtKind::Return(v) => Some(v.len()),
+            GraphStmtKind::Assign { .. } => None,
+        })
+        .unwrap_or(0)
+}
+
+/// A stack of calls that uses a block, read as a graph of one input.
+pub fn read_stack_with_blocks(
+    calls: &[Call],
+    span: Span,
+    blocks: &Blocks<'_>,
+    errors: &mut Vec<CheckError>,
+) -> Option<GraphDraft> {
+    let mut r = Reader {
+        blocks,
+        nodes: Vec::new(),
+        inputs: 1,
+        used: vec![false],
+        used_at: None,
+        depth: 0,
+        errors,
+        ok: true,
+    };
+    let mut v = Some(r.read(0));
+    for call in calls {
+        v = v.and_then(|v| r.apply(call, v, &Substitution::default()));
+    }
+    let v = v?;
+    r.ok.then(|| GraphDraft {
+        inputs: vec![("x".into(), span)],
+        nodes: r.nodes,
+        outputs: vec![(v, span)],
+    })
+}
+
+/// Infers every node's shape from the inputs' shapes, naming layers Keras style over the
+/// whole model (`conv2d`, `conv2d_1`, ...).
+pub fn infer_graph(
+    name: &str,
+    input_shapes: &[Vec<usize>],
+    draft: &GraphDraft,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<Model> {
+    let mut shapes: Vec<Vec<usize>> = input_shapes.to_vec();
+    let mut layers = Vec::new();
+    let mut nodes = Vec::with_capacity(draft.nodes.len());
+    let mut counts = HashMap::<&str, usize>::new();
+    for node in &draft.nodes {
+        let before = errors.len();
+        let ins: Vec<&Vec<usize>> = node.inputs.iter().map(|&v| &shapes[v]).collect();
+        let out = match &node.op {
+            DraftOp::Layer(kind) => kind.output_shape(ins[0], node.span, errors).map(|out| {
+                let base = kind.entry().base_name;
+                let n = counts.entry(base).or_default();
+                let layer_name = if *n == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                };
+                *n += 1;
+                layers.push(Layer {
+                    name: layer_name,
+                    kind: kind.clone(),
+                    input_shape: ins[0].clone(),
+                    output_shape: out.clone(),
+                    span: node.span,
+                });
+                (NodeOp::Layer(layers.len() - 1), out)
+            }),
+            DraftOp::Add | DraftOp::Multiply => {
+                let (op, sym, keras) = if matches!(node.op, DraftOp::Add) {
+                    (NodeOp::Add, "+", "Add")
+                } else {
+                    (NodeOp::Multiply, "*", "Multiply")
+                };
+                match ins.iter().find(|s| **s != ins[0]) {
+                    Some(other) => {
+                        errors.push(
+                            CheckError::shape(
+                                format!(
+                                    "`{sym}` needs values of one shape, got {:?} and {other:?}",
+                                    ins[0]
+                                ),
+                                format!("{:?} {sym} {other:?}", ins[0]),
+                                node.span,
+                                format!("{keras} works elementwise: make both sides the same shape (e.g. a `dense` or a 1x1 `conv2d` on one side)"),
+                            ),
+                        );
+                        None
+                    }
+                    None => Some((op, ins[0].clone())),
+                }
+            }
+            DraftOp::Concat(axis) => concat_shape(&ins, *axis, node.span, errors)
+                .map(|(axis, out)| (NodeOp::Concat { axis }, out)),
+        };
+        if let Some((span, label)) = &node.used_at {
+            for e in &mut errors[before..] {
+                if e.related.is_none() {
+                    e.related = Some((*span, label.clone()));
+                }
+            }
+        }
+        let (op, out) = out?;
+        nodes.push(Node {
+            op,
+            inputs: node.inputs.clone(),
+            output_shape: out.clone(),
+            span: node.span,
+        });
+        shapes.push(out);
+    }
+    let inputs = draft
+        .inputs
+        .iter()
+        .zip(input_shapes)
+        .map(|((n, _), s)| GraphInput {
+            name: n.clone(),
+            shape: s.clone(),
+        })
+        .collect();
+    Some(Model {
+        name: name.to_string(),
+        input_shape: input_shapes.first().cloned().unwrap_or_default(),
+        layers,
+        span,
+        graph: Some(Graph {
+            inputs,
+            nodes,
+            outputs: draft.outputs.iter().map(|(v, _)| *v).collect(),
+        }),
+    })
+}
+
+/// Keras' Concatenate: along channels for images (axis 0 of the element shape, which is
+/// channels first), along features for flat values; the other axes must agree.
+fn concat_shape(
+    ins: &[&Vec<usize>],
+    axis: Option<usize>,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<(usize, Vec<usize>)> {
+    let rank = ins[0].len();
+    let axis = axis.unwrap_or(0);
+    if axis >= rank {
+        errors.push(CheckError::shape(
+            format!("`concat` along axis {axis} of values of shape {:?}", ins[0]),
+            format!("values have {rank} ax{}", if rank == 1 { "is" } else { "es" }),
+            span,
+            "axis 0 is the channels of images and the features of flat values",
+        ));
+        return None;
+    }
+    if axis != 0 {
+        errors.push(CheckError::shape(
+            format!("`concat` joins along axis 0 (channels or features), not {axis}"),
+            format!("axis {axis}"),
+            span,
+            "leave `axis` out, or write `axis = 0`",
+        ));
+        return None;
+    }
+    let mut out = ins[0].clone();
+    for s in &ins[1..] {
+        let same_rest = s.len() == rank && s[1..] == ins[0][1..];
+        if !same_rest {
+            errors.push(CheckError::shape(
+                format!(
+                    "`concat` joins values that agree but for axis {axis}, got {:?} and {s:?}",
+                    ins[0]
+                ),
+                format!("{:?} and {s:?}", ins[0]),
+                span,
+                "flatten images before joining them with flat values: `x | flatten()`",
+            ));
+            return None;
+        }
+        out[axis] += s[axis];
+    }
+    Some((axis, out))
+}

@@ -15,7 +15,7 @@ use super::plan::{Graph, GraphInput, Layer, LayerKind, Model, Node, NodeOp};
 use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::{
-    BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr, GraphExprKind,
+    BinOp, BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr, GraphExprKind,
     GraphStmtKind, Ident,
 };
 
@@ -368,21 +368,10 @@ impl Reader<'_, '_> {
                     self.fail(CheckError::unknown_parameter("concat", &n.name, n.span, &["axis"]));
                     ok = false;
                 }
-                (None, ExprKind::Name(id)) => match self.name(id, env, later) {
+                (None, _) => match self.expr_value(&value, env, later) {
                     Some(v) => values.push(v),
                     None => ok = false,
                 },
-                (None, _) => {
-                    self.fail(
-                        CheckError::invalid(
-                            "`concat` joins named values".into(),
-                            "not a name".into(),
-                            arg.value.span,
-                        )
-                        .with_help("name the value first: `a = x | dense(8)`, then `concat(a, b)`"),
-                    );
-                    ok = false;
-                }
             }
         }
         if ok && values.len() < 2 {
@@ -397,6 +386,39 @@ impl Reader<'_, '_> {
             ok = false;
         }
         ok.then(|| self.push(DraftOp::Concat(axis), values, call.span))
+    }
+
+    /// An argument of `concat`: a name, or names joined by `+` and `*`.
+    fn expr_value(
+        &mut self,
+        e: &Expr,
+        env: &[(String, usize)],
+        later: &[crate::syntax::ast::GraphStmt],
+    ) -> Option<usize> {
+        match &e.kind {
+            ExprKind::Name(id) => self.name(id, env, later),
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Mul), a, b) => {
+                let a = self.expr_value(a, env, later);
+                let b = self.expr_value(b, env, later);
+                let op = if *op == BinOp::Add {
+                    DraftOp::Add
+                } else {
+                    DraftOp::Multiply
+                };
+                Some(self.push(op, vec![a?, b?], e.span))
+            }
+            _ => {
+                self.fail(
+                    CheckError::invalid(
+                        "`concat` joins values of the model".into(),
+                        "not a value".into(),
+                        e.span,
+                    )
+                    .with_help("name the value first: `a = x | dense(8)`, then `concat(a, b)`"),
+                );
+                None
+            }
+        }
     }
 
     /// `v | call`: a layer, or a block expanded in place.

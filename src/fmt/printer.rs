@@ -250,7 +250,7 @@ impl<'a> Printer<'a> {
     }
 
     /// A graph's statements, one per line; a pipe too long for one line is broken before
-    /// each `|` after the first, the stages one level deeper.
+    /// each `|` after the first, the stages lined up under the first.
     fn graph_items(&self, graph: &Graph) -> Vec<(Span, String)> {
         graph
             .stmts
@@ -262,13 +262,11 @@ impl<'a> Printer<'a> {
                         GraphExprKind::Pipe(input, calls)
                             if (self.indent + 1) * 2 + line.len() > MAX_WIDTH && calls.len() > 1 =>
                         {
-                            let pad = "  ".repeat(self.indent + 2);
-                            let mut text = format!(
-                                "{} = {} | {}",
-                                name.name,
-                                pipe_input_string(self.src, input),
-                                call_string(self.src, &calls[0])
-                            );
+                            // The stages line up under the first `|`.
+                            let head =
+                                format!("{} = {} ", name.name, pipe_input_string(self.src, input));
+                            let pad = " ".repeat((self.indent + 1) * 2 + head.chars().count());
+                            let mut text = format!("{head}| {}", call_string(self.src, &calls[0]));
                             for c in &calls[1..] {
                                 text.push_str(&format!("\n{pad}| {}", call_string(self.src, c)));
                             }

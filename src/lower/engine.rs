@@ -316,9 +316,12 @@ impl Engine {
             [b, c, h, w] => Act::Image(dev.tensor_from_vec(x, (b, c, h, w))),
             ref other => unreachable!("check limits inputs to rank 1 to 3, got {other:?}"),
         };
-        match self.models[m].forward::<NoneTape>(input, false, false) {
-            Act::Flat(t) => t.as_vec(),
-            Act::Image(t) => t.as_vec(),
+        // A graph model's first output (callers check it takes one input).
+        let outputs = self.models[m].forward_many::<NoneTape>(vec![input], false, &[false]);
+        match outputs.into_iter().next() {
+            Some(Act::Flat(t)) => t.as_vec(),
+            Some(Act::Image(t)) => t.as_vec(),
+            None => unreachable!("check: a model returns a value"),
         }
     }
 

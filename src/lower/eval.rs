@@ -412,3 +412,5 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
 mod ops;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod graph_tests;

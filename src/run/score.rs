@@ -58,6 +58,12 @@ pub fn score(
         .ok_or("the classifier experiment has no model")?;
     load_into(&mut c, 0, classifier_file)
         .map_err(|e| format!("{}: {e}", classifier_file.display()))?;
+    if model.input_shapes().len() != 1 || model.output_shapes().len() != 1 {
+        return Err(format!(
+            "the classifier `{}` must take one input and return one value",
+            model.name
+        ));
+    }
     let per: usize = model.input_shape.iter().product();
     let (h, w) = images.tile;
     if per != h * w {

@@ -297,7 +297,19 @@ fn parse_graph_expr(pair: Pair<'_, Rule>, depth: usize) -> Built<GraphExpr> {
         Rule::ident => GraphExprKind::Name(parse_ident(pair)),
         other => unreachable!("not a graph expression: {other:?}"),
     };
-    Ok(GraphExpr { kind, span })
+    // pest's span of a rule that ends in a repetition runs on over the whitespace and
+    // comments it skipped looking for more: the node ends where its last part does.
+    let end = match &kind {
+        GraphExprKind::Pipe(_, calls) => calls.last().map_or(span.end, |c| c.span.end),
+        GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
+            items.last().map_or(span.end, |i| i.span.end)
+        }
+        GraphExprKind::Name(_) | GraphExprKind::Call(_) => span.end,
+    };
+    Ok(GraphExpr {
+        kind,
+        span: Span::new(span.start, end),
+    })
 }
 
 /// A call outside any expression (a layer, a transform, a statement): its arguments are

@@ -420,3 +420,13 @@ fn a_symlinked_file_is_formatted_through_its_link() {
         1
     );
 }
+
+#[test]
+fn graph_models_blocks_repeats_and_unpacking_format_canonically() {
+    let text = "block res(f,s=1)(x){h=x|conv2d(f,kernel=3,stride=s,padding=same,activation=relu)|conv2d(f,kernel=3,padding=same)\nreturn (h+x)|relu()}\nblock cr(f){conv2d(f,kernel=3)  relu()}\nmodel m(a,b){h=a|dense(8)   // c\n g = h*b+a\nreturn concat(h,g)|dense(1),h}\nmodel s{repeat 2{cr(4)}\nflatten() }\nstep on t (x, y) { p,q=m(x,x) }\n";
+    let want = "block res(f, s = 1) (x) {\n  h = x | conv2d(f, kernel = 3, stride = s, padding = same, activation = relu)\n        | conv2d(f, kernel = 3, padding = same)\n  return (h + x) | relu()\n}\n\nblock cr(f) {\n  conv2d(f, kernel = 3)\n  relu()\n}\n\nmodel m (a, b) {\n  h = a | dense(8) // c\n  g = h * b + a\n  return concat(h, g) | dense(1), h\n}\n\nmodel s {\n  repeat 2 {\n    cr(4)\n  }\n  flatten()\n}\n\nstep on t (x, y) {\n  p, q = m(x, x)\n}\n";
+    assert_eq!(assert_formats_well("graph", text), want);
+    // Parentheses the tree needs survive; `(x | a) | b` keeps its grouping.
+    let nested = "model m (x) {\n  a = x * (x + x)\n  b = (x | dense(2)) | dense(3)\n  return a + (b + b)\n}\n";
+    assert_eq!(assert_formats_well("nested", nested), nested);
+}

@@ -33,6 +33,9 @@ fn show(pair: &Pair<'_, Rule>) -> String {
             | Rule::unary
             | Rule::postfix
             | Rule::arg
+            | Rule::graph_expr
+            | Rule::graph_sum
+            | Rule::graph_product
     );
     match children.len() {
         1 if chain => show(&children[0]),
@@ -328,4 +331,54 @@ fn settings_and_arguments_are_separated_as_documented() {
         "call(ident\"dense\" number\"10\" named_arg(ident\"activation\" ident\"relu\"))"
     );
     assert!(fails(Rule::call, "f(a == b)"));
+}
+
+#[test]
+fn a_graph_model_names_its_inputs_values_and_outputs() {
+    assert_eq!(
+        tree(
+            Rule::graph_model_decl,
+            "model critic (image, label) {\n  a = image | flatten() | dense(64)\n  h = (a + label) * a | relu()\n  return concat(a, h) | dense(1), a\n}"
+        ),
+        "graph_model_decl(kw_model\"model\" ident\"critic\" graph_inputs(ident\"image\" ident\"label\") \
+         graph_body(graph_assign(ident\"a\" graph_expr(ident\"image\" call(ident\"flatten\") \
+         call(ident\"dense\" number\"64\"))) graph_assign(ident\"h\" graph_expr(graph_product(\
+         graph_sum(ident\"a\" ident\"label\") ident\"a\") call(ident\"relu\"))) \
+         graph_return(kw_return\"return\" graph_expr(call(ident\"concat\" ident\"a\" ident\"h\") \
+         call(ident\"dense\" number\"1\")) ident\"a\")))"
+    );
+}
+
+#[test]
+fn a_block_has_parameters_then_a_graph_or_layers() {
+    assert_eq!(
+        tree(
+            Rule::block_decl,
+            "block residual(filters, stride = 1) (x) { return x + x }"
+        ),
+        "block_decl(kw_block\"block\" ident\"residual\" block_params(block_param(ident\"filters\") \
+         block_param(ident\"stride\" number\"1\")) graph_inputs(ident\"x\") \
+         graph_body(graph_return(kw_return\"return\" graph_sum(ident\"x\" ident\"x\"))))"
+    );
+    assert_eq!(
+        tree(Rule::block_decl, "block conv_relu(filters) { conv2d(filters) relu() }"),
+        "block_decl(kw_block\"block\" ident\"conv_relu\" block_params(block_param(ident\"filters\")) \
+         layer_body(call(ident\"conv2d\" ident\"filters\") call(ident\"relu\")))"
+    );
+}
+
+#[test]
+fn a_stack_repeats_calls_and_a_step_unpacks_outputs() {
+    assert_eq!(
+        tree(Rule::model_decl, "model m { repeat 2 { dense(8) } repeat(1) }"),
+        "model_decl(kw_model\"model\" ident\"m\" repeat_layers(kw_repeat\"repeat\" number\"2\" \
+         call(ident\"dense\" number\"8\")) call(ident\"repeat\" number\"1\"))"
+    );
+    assert_eq!(
+        tree(Rule::unpack_stmt, "a, b = encoder(x)"),
+        "unpack_stmt(ident\"a\" ident\"b\" call(ident\"encoder\" ident\"x\"))"
+    );
+    // `return` and `repeat` are whole words: `returned` is a name.
+    assert!(fails(Rule::graph_return, "returned x"));
+    assert!(fails(Rule::repeat_layers, "repeat { dense(8) }"));
 }

@@ -15,7 +15,7 @@ use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
 use super::{first_decl_span, grid, hooks, metrics, Table};
 use crate::source::Span;
-use crate::syntax::ast::{Call, DeclKind, File, Graph, Ident, Setting};
+use crate::syntax::ast::{Call, DeclKind, File, Graph, Ident, LayerItem, Setting, MAX_LAYERS, MAX_REPEAT};
 
 pub fn check_file(
     file: &File,
@@ -164,12 +164,20 @@ impl<'a> Decls<'a> {
     fn add_model(
         &mut self,
         name: &Ident,
-        layers: &[Call],
+        items: &[LayerItem],
         span: Span,
         blocks: &Blocks<'_>,
         errors: &mut Vec<CheckError>,
     ) {
         let errors_before = errors.len();
+        if !check_repeats(items, errors) {
+            self.models.insert_broken(name);
+            self.models
+                .insert("model", name, (ModelDraft::Stack(Vec::new()), span), errors);
+            return;
+        }
+        let layers = LayerItem::expand(items);
+        let layers = layers.as_slice();
         if layers.iter().any(|c| blocks.contains_key(&c.name.name)) {
             // A stack that uses a block is a graph of one input.
             match read_stack_with_blocks(layers, span, blocks, errors) {
@@ -369,6 +377,46 @@ fn check_steps(
         ));
     }
     plan_steps
+}
+
+/// Each `repeat`'s count is a whole number from 1 to `MAX_REPEAT`, and the stack expands to
+/// at most `MAX_LAYERS` layers; false after reporting.
+pub fn check_repeats(items: &[LayerItem], errors: &mut Vec<CheckError>) -> bool {
+    fn walk(items: &[LayerItem], errors: &mut Vec<CheckError>) -> bool {
+        let mut ok = true;
+        for item in items {
+            if let LayerItem::Repeat { count, items, .. } = item {
+                let fine = matches!(count.kind, crate::syntax::ast::ExprKind::Int(n) if (1..=MAX_REPEAT).contains(&n));
+                if !fine {
+                    errors.push(CheckError::out_of_range(
+                        "`repeat`",
+                        count.kind.literal().unwrap_or_default(),
+                        &format!("a whole number from 1 to {MAX_REPEAT}"),
+                        count.span,
+                    ));
+                    ok = false;
+                }
+                ok &= walk(items, errors);
+            }
+        }
+        ok
+    }
+    if !walk(items, errors) {
+        return false;
+    }
+    if LayerItem::expanded_len(items) > MAX_LAYERS as u128 {
+        let span = items.first().map_or(Span::new(0, 0), LayerItem::span);
+        errors.push(
+            CheckError::invalid(
+                format!("the layers repeat to more than {MAX_LAYERS}"),
+                "repeated here".into(),
+                span,
+            )
+            .with_help("repeat fewer times"),
+        );
+        return false;
+    }
+    true
 }
 
 /// The blocks declared in the file, by name (a second declaration of a name is reported).

@@ -16,7 +16,7 @@ use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::{
     BinOp, BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr, GraphExprKind,
-    GraphStmtKind, Ident,
+    GraphStmtKind, Ident, LayerItem,
 };
 
 /// A block declared at top level, by name.
@@ -477,9 +477,13 @@ impl Reader<'_, '_> {
         ));
         self.depth += 1;
         let out = match body {
-            BlockBody::Layers(calls) => {
+            BlockBody::Layers(items) => {
+                if !super::file::check_repeats(items, self.errors) {
+                    self.ok = false;
+                    return None;
+                }
                 let mut v = Some(v);
-                for c in calls {
+                for c in LayerItem::expand(items) {
                     v = v.and_then(|v| self.apply(c, v, &subst));
                 }
                 v
@@ -602,7 +606,7 @@ fn values_len(graph: &AstGraph) -> usize {
 
 /// A stack of calls that uses a block, read as a graph of one input.
 pub fn read_stack_with_blocks(
-    calls: &[Call],
+    calls: &[&Call],
     span: Span,
     blocks: &Blocks<'_>,
     errors: &mut Vec<CheckError>,

@@ -16,7 +16,7 @@ pub struct LayerDraft {
     pub span: Span,
 }
 
-pub fn read_layers(calls: &[Call], errors: &mut Vec<CheckError>) -> Vec<LayerDraft> {
+pub fn read_layers(calls: &[&Call], errors: &mut Vec<CheckError>) -> Vec<LayerDraft> {
     calls
         .iter()
         .filter_map(|call| {

@@ -137,8 +137,7 @@ impl Facts {
                 }
             }
             DeclKind::Model { name, layers } => {
-                let calls: Vec<&Call> = layers.iter().collect();
-                self.add_model(&name.name, &calls, counts);
+                self.add_model(&name.name, &ast::LayerItem::expand(layers), counts);
             }
             DeclKind::GraphModel { name, graph } => {
                 self.add_model(&name.name, &graph.layer_calls(), counts);
@@ -151,7 +150,11 @@ impl Facts {
                 match body {
                     ast::BlockBody::Graph(graph) => lines.extend(canon::graph(graph)),
                     ast::BlockBody::Layers(layers) => {
-                        lines.extend(layers.iter().map(|c| canon::call(c, &[])));
+                        lines.extend(
+                            ast::LayerItem::expand(layers)
+                                .into_iter()
+                                .map(|c| canon::call(c, &[])),
+                        );
                     }
                 }
                 self.blocks.insert(format!("block {}", name.name), lines);

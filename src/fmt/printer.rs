@@ -8,8 +8,8 @@ use super::expr::{call_string, expr_string};
 use crate::source::Span;
 use super::graph::{graph_string, params_string, pipe_input_string};
 use crate::syntax::ast::{
-    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, Stmt,
-    StmtKind,
+    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
+    Stmt, StmtKind,
 };
 
 /// Pipelines longer than this are broken one transform per line.
@@ -153,11 +153,7 @@ impl<'a> Printer<'a> {
             }
             DeclKind::Data { name, pipeline } => self.data(&name.name, pipeline, span),
             DeclKind::Model { name, layers } => {
-                let items: Vec<_> = layers
-                    .iter()
-                    .map(|c| (c.span, call_string(self.src, c)))
-                    .collect();
-                self.block(&format!("model {}", name.name), name.span.end, span, &items);
+                self.layer_block(&format!("model {}", name.name), name.span.end, span, layers);
             }
             DeclKind::GraphModel { name, graph } => {
                 let inputs: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
@@ -175,10 +171,13 @@ impl<'a> Printer<'a> {
                         head.push_str(&format!(" ({})", inputs.join(", ")));
                         self.graph_items(graph)
                     }
-                    BlockBody::Layers(layers) => layers
-                        .iter()
-                        .map(|c| (c.span, call_string(self.src, c)))
-                        .collect(),
+                    BlockBody::Layers(layers) => {
+                        let anchor = self.src[span.start..span.end]
+                            .find('{')
+                            .map_or(span.start, |i| span.start + i);
+                        self.layer_block(&head, anchor, span, layers);
+                        return;
+                    }
                 };
                 // The head ends at the `{` that opens the body.
                 let anchor = self.src[span.start..span.end]
@@ -314,6 +313,53 @@ impl<'a> Printer<'a> {
             }
             StmtKind::Log { format } => format!("log \"{}\"", format.raw),
             StmtKind::Call(c) => call_string(self.src, c),
+        }
+    }
+
+    /// A block of layer calls, each `repeat N { ... }` a block of its own one level deeper.
+    fn layer_block(&mut self, head: &str, anchor: usize, span: Span, items: &[LayerItem]) {
+        if !items.iter().any(|i| matches!(i, LayerItem::Repeat { .. })) {
+            let lines: Vec<_> = items
+                .iter()
+                .map(|i| (i.span(), self.layer_item_line(i)))
+                .collect();
+            self.block(head, anchor, span, &lines);
+            return;
+        }
+        // As `block`, with nested blocks for the repeats.
+        let close = span.end.saturating_sub(1);
+        self.push_indent();
+        self.out.push_str(head);
+        self.out.push_str(" {");
+        self.end_line(anchor);
+        self.indent += 1;
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                LayerItem::Call(c) => {
+                    let text = call_string(self.src, c);
+                    self.item(c.span, &text, i == 0, true);
+                }
+                LayerItem::Repeat { count, items, span } => {
+                    let had = self.comments_before(span.start, i == 0);
+                    if comments::blank_before(self.src, span.start) && (had || i > 0) {
+                        self.out.push('\n');
+                    }
+                    let head = format!("repeat {}", expr_string(self.src, count));
+                    self.layer_block(&head, count.span.end, *span, items);
+                }
+            }
+        }
+        self.comments_before(close, items.is_empty());
+        self.indent -= 1;
+        self.push_indent();
+        self.out.push('}');
+        self.end_line(span.end);
+    }
+
+    fn layer_item_line(&self, item: &LayerItem) -> String {
+        match item {
+            LayerItem::Call(c) => call_string(self.src, c),
+            LayerItem::Repeat { .. } => unreachable!("repeats are printed as blocks"),
         }
     }
 

@@ -207,7 +207,8 @@ pub fn targets(file: &ast::File) -> Vec<Target<'_>> {
                 numbered(&mut out, &name.name, &calls, span, |c| c);
             }
             DeclKind::Model { name, layers } => {
-                let calls: Vec<&Call> = layers.iter().collect();
+                // A repeated call is one place for every layer it makes.
+                let calls = ast::LayerItem::expand(layers);
                 numbered(&mut out, &name.name, &calls, span, catalog::layer_base);
             }
             // Layers written in the model itself, named as the checker names them when no

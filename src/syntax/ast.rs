@@ -34,7 +34,7 @@ pub enum DeclKind {
     },
     Model {
         name: Ident,
-        layers: Vec<Call>,
+        layers: Vec<LayerItem>,
     },
     /// `model NAME (inputs) { ... return ... }`: a model that is a graph of layers.
     GraphModel {
@@ -233,7 +233,77 @@ pub struct BlockParam {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlockBody {
     Graph(Graph),
-    Layers(Vec<Call>),
+    Layers(Vec<LayerItem>),
+}
+
+/// An entry of a stack of layers: a call, or calls repeated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerItem {
+    Call(Call),
+    /// `repeat 3 { ... }`: `count` as written (a whole number, checked by `check`).
+    Repeat {
+        count: Expr,
+        items: Vec<LayerItem>,
+        span: Span,
+    },
+}
+
+/// Most times a `repeat` may run its calls.
+pub const MAX_REPEAT: u64 = 1000;
+
+/// Most layers a stack may expand to.
+pub const MAX_LAYERS: usize = 10_000;
+
+impl LayerItem {
+    /// The calls of `items` in order, each repeat expanded (a count that is not a whole
+    /// number up to [`MAX_REPEAT`] counts once: `check` reports it).
+    pub fn expand(items: &[LayerItem]) -> Vec<&Call> {
+        let mut out = Vec::new();
+        if LayerItem::expanded_len(items) > MAX_LAYERS as u128 {
+            // `check` reports it; nothing after it walks a model this large.
+            return out;
+        }
+        for item in items {
+            match item {
+                LayerItem::Call(c) => out.push(c),
+                LayerItem::Repeat { count, items, .. } => {
+                    let n = match count.kind {
+                        ExprKind::Int(n) if (1..=MAX_REPEAT).contains(&n) => n,
+                        _ => 1,
+                    };
+                    let inner = LayerItem::expand(items);
+                    for _ in 0..n {
+                        out.extend(inner.iter().copied());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// How many calls `items` expand to (saturating).
+    pub fn expanded_len(items: &[LayerItem]) -> u128 {
+        items.iter().fold(0u128, |sum, item| {
+            sum.saturating_add(match item {
+                LayerItem::Call(_) => 1,
+                LayerItem::Repeat { count, items, .. } => {
+                    let n = match count.kind {
+                        ExprKind::Int(n) if (1..=MAX_REPEAT).contains(&n) => n,
+                        _ => 1,
+                    };
+                    u128::from(n).saturating_mul(LayerItem::expanded_len(items))
+                }
+            })
+        })
+    }
+
+    /// Where the item's text starts and ends.
+    pub fn span(&self) -> Span {
+        match self {
+            LayerItem::Call(c) => c.span,
+            LayerItem::Repeat { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

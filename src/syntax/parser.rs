@@ -56,6 +56,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_log
             | Rule::kw_return
             | Rule::kw_block
+            | Rule::kw_repeat
     )
 }
 
@@ -86,7 +87,7 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
         },
         Rule::model_decl => DeclKind::Model {
             name: parse_ident(next(&mut it)),
-            layers: it.map(parse_call).collect::<Built<_>>()?,
+            layers: it.map(parse_layer_item).collect::<Built<_>>()?,
         },
         Rule::graph_model_decl => DeclKind::GraphModel {
             name: parse_ident(next(&mut it)),
@@ -108,7 +109,12 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
             let body = if first.as_rule() == Rule::graph_inputs {
                 BlockBody::Graph(parse_graph(first, next(&mut it))?)
             } else {
-                BlockBody::Layers(first.into_inner().map(parse_call).collect::<Built<_>>()?)
+                BlockBody::Layers(
+                    first
+                        .into_inner()
+                        .map(parse_layer_item)
+                        .collect::<Built<_>>()?,
+                )
             };
             DeclKind::Block { name, params, body }
         }
@@ -229,6 +235,18 @@ fn parse_stmt(pair: Pair<'_, Rule>) -> Built<Stmt> {
         other => unreachable!("not a statement: {other:?}"),
     };
     Ok(Stmt { kind, span })
+}
+
+/// A call in a stack of layers, or a `repeat` of them.
+fn parse_layer_item(pair: Pair<'_, Rule>) -> Built<LayerItem> {
+    if pair.as_rule() == Rule::call {
+        return Ok(LayerItem::Call(parse_call(pair)?));
+    }
+    let span = Span::from(pair.as_span());
+    let mut it = inner(pair);
+    let count = parse_number(next(&mut it));
+    let items = it.map(parse_layer_item).collect::<Built<_>>()?;
+    Ok(LayerItem::Repeat { count, items, span })
 }
 
 /// A graph's inputs and body.

@@ -87,7 +87,7 @@ fn every_layer_reads_back_as_itself() {
         for all in [true, false] {
             let text = call_text(layer.entry(), all);
             let drafts = read(&text, |c, errors| {
-                read_layers(std::slice::from_ref(c), errors)
+                read_layers(&[c], errors)
             });
             assert_eq!(drafts[0].kind.catalogued(), *layer, "{text}");
             assert_eq!(drafts[0].kind.entry(), layer.entry(), "{text}");
@@ -183,7 +183,7 @@ on epoch_start {{ lr = {}({args}) }}
 fn left_out_parameters_take_the_catalogues_defaults() {
     let layer = |text: &str| {
         read(text, |c, errors| {
-            read_layers(std::slice::from_ref(c), errors)
+            read_layers(&[c], errors)
         })[0]
             .kind
             .clone()

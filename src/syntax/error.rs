@@ -129,14 +129,23 @@ fn rule_name(rule: Rule) -> &'static str {
         | Rule::kw_train
         | Rule::kw_step
         | Rule::kw_before
-        | Rule::kw_after => "a declaration (`experiment`, `data`, `model`, `loss`, `optimizer`, `metrics`, `train`, `step`, `on`, `before`, `after`)",
+        | Rule::kw_after
+        | Rule::graph_model_decl
+        | Rule::block_decl
+        | Rule::kw_block => "a declaration (`experiment`, `data`, `model`, `loss`, `optimizer`, `metrics`, `train`, `step`, `on`, `before`, `after`)",
         Rule::kw_on => "`on`",
         Rule::kw_for => "`for`",
         Rule::kw_every => "`every`",
         Rule::kw_steps => "`steps`",
         Rule::kw_minimizing => "`minimizing`",
         Rule::ident | Rule::path => "a name",
-        Rule::call => "a call like `dense(64)`",
+        // A repeat is a group of calls: where one fits, so does a call.
+        Rule::call | Rule::repeat_layers | Rule::kw_repeat => "a call like `dense(64)`",
+        Rule::graph_assign | Rule::graph_return | Rule::kw_return => "`name = value` or `return`",
+        Rule::graph_expr | Rule::graph_sum | Rule::graph_product => "a value",
+        Rule::graph_inputs => "the inputs, like `(x)`",
+        Rule::graph_body | Rule::layer_body => "`{`",
+        Rule::block_params | Rule::block_param => "the block's parameters",
         Rule::number => "a number",
         Rule::string | Rule::string_inner => "a string",
         Rule::expr | Rule::sum | Rule::product | Rule::power | Rule::unary | Rule::postfix => {
@@ -147,7 +156,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::add_op | Rule::mul_op | Rule::pow_op => "an operator",
         Rule::setting => "a setting `name = value`",
         Rule::metric => "a metric `name = expression on data`",
-        Rule::update_stmt | Rule::assign_stmt | Rule::log_stmt | Rule::call_stmt | Rule::kw_update | Rule::kw_log => {
+        Rule::update_stmt | Rule::assign_stmt | Rule::unpack_stmt | Rule::log_stmt | Rule::call_stmt | Rule::kw_update | Rule::kw_log => {
             "a statement"
         }
         Rule::event | Rule::every_steps => "an event (`step`, `epoch_start`, `epoch_end`, `every N steps`)",

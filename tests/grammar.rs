@@ -370,7 +370,10 @@ fn a_block_has_parameters_then_a_graph_or_layers() {
 #[test]
 fn a_stack_repeats_calls_and_a_step_unpacks_outputs() {
     assert_eq!(
-        tree(Rule::model_decl, "model m { repeat 2 { dense(8) } repeat(1) }"),
+        tree(
+            Rule::model_decl,
+            "model m { repeat 2 { dense(8) } repeat(1) }"
+        ),
         "model_decl(kw_model\"model\" ident\"m\" repeat_layers(kw_repeat\"repeat\" number\"2\" \
          call(ident\"dense\" number\"8\")) call(ident\"repeat\" number\"1\"))"
     );

@@ -11,7 +11,10 @@ fn a_residual_model_with_two_heads_learns_mnist_deterministically() {
     let a = common::run_text(dir.path(), &text);
     let loss = common::metric(&a, "train_loss");
     assert_eq!(loss.len(), 3);
-    assert!(loss[2] < loss[1] && loss[1] < loss[0], "loss falls: {loss:?}");
+    assert!(
+        loss[2] < loss[1] && loss[1] < loss[0],
+        "loss falls: {loss:?}"
+    );
     let acc = common::metric(&a, "test_accuracy");
     assert!(acc[2] > 0.8, "test accuracy after 3 epochs: {acc:?}");
     // The second head trains too: its gradient flows through the shared layers.

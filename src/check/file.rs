@@ -15,7 +15,9 @@ use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
 use super::{first_decl_span, grid, hooks, metrics, Table};
 use crate::source::Span;
-use crate::syntax::ast::{Call, DeclKind, File, Graph, Ident, LayerItem, Setting, MAX_LAYERS, MAX_REPEAT};
+use crate::syntax::ast::{
+    Call, DeclKind, File, Graph, Ident, LayerItem, Setting, MAX_LAYERS, MAX_REPEAT,
+};
 
 pub fn check_file(
     file: &File,
@@ -181,10 +183,17 @@ impl<'a> Decls<'a> {
         if layers.iter().any(|c| blocks.contains_key(&c.name.name)) {
             // A stack that uses a block is a graph of one input.
             match read_stack_with_blocks(layers, span, blocks, errors) {
-                Some(g) => self.models.insert("model", name, (ModelDraft::Graph(g), span), errors),
+                Some(g) => self
+                    .models
+                    .insert("model", name, (ModelDraft::Graph(g), span), errors),
                 None => {
                     self.models.insert_broken(name);
-                    self.models.insert("model", name, (ModelDraft::Stack(Vec::new()), span), errors);
+                    self.models.insert(
+                        "model",
+                        name,
+                        (ModelDraft::Stack(Vec::new()), span),
+                        errors,
+                    );
                 }
             }
             return;
@@ -215,7 +224,9 @@ impl<'a> Decls<'a> {
         errors: &mut Vec<CheckError>,
     ) {
         match read_graph(graph, blocks, errors) {
-            Some(g) => self.models.insert("model", name, (ModelDraft::Graph(g), span), errors),
+            Some(g) => self
+                .models
+                .insert("model", name, (ModelDraft::Graph(g), span), errors),
             None => {
                 // Its callers stay quiet; a placeholder keeps the name known.
                 self.models.insert_broken(name);
@@ -425,7 +436,9 @@ fn collect_blocks<'a>(file: &'a File, errors: &mut Vec<CheckError>) -> Blocks<'a
     for decl in &file.decls {
         if let DeclKind::Block { name, params, body } = &decl.kind {
             if let Some((first, ..)) = blocks.get(&name.name) {
-                errors.push(CheckError::duplicate("block", &name.name, name.span, first.span));
+                errors.push(CheckError::duplicate(
+                    "block", &name.name, name.span, first.span,
+                ));
                 continue;
             }
             if <crate::catalog::Layer as crate::catalog::Catalogued>::named(&name.name).is_some() {

@@ -15,8 +15,8 @@ use super::plan::{Graph, GraphInput, Layer, LayerKind, Model, Node, NodeOp};
 use crate::catalog::{self, Catalogued};
 use crate::source::Span;
 use crate::syntax::ast::{
-    BinOp, BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr, GraphExprKind,
-    GraphStmtKind, Ident, LayerItem,
+    BinOp, BlockBody, BlockParam, Call, Expr, ExprKind, Graph as AstGraph, GraphExpr,
+    GraphExprKind, GraphStmtKind, Ident, LayerItem,
 };
 
 /// A block declared at top level, by name.
@@ -66,7 +66,11 @@ struct Reader<'b, 'e> {
 }
 
 /// Reads a graph model's statements into nodes; `None` after reporting.
-pub fn read_graph(graph: &AstGraph, blocks: &Blocks<'_>, errors: &mut Vec<CheckError>) -> Option<GraphDraft> {
+pub fn read_graph(
+    graph: &AstGraph,
+    blocks: &Blocks<'_>,
+    errors: &mut Vec<CheckError>,
+) -> Option<GraphDraft> {
     let mut r = Reader {
         blocks,
         nodes: Vec::new(),
@@ -80,8 +84,12 @@ pub fn read_graph(graph: &AstGraph, blocks: &Blocks<'_>, errors: &mut Vec<CheckE
     let mut seen = HashMap::new();
     for input in &graph.inputs {
         if let Some(first) = seen.insert(input.name.clone(), input.span) {
-            r.errors
-                .push(CheckError::duplicate("input", &input.name, input.span, first));
+            r.errors.push(CheckError::duplicate(
+                "input",
+                &input.name,
+                input.span,
+                first,
+            ));
             r.ok = false;
         }
     }
@@ -107,7 +115,14 @@ pub fn read_graph(graph: &AstGraph, blocks: &Blocks<'_>, errors: &mut Vec<CheckE
         }
     }
     let ok = r.ok;
-    let (nodes, inputs) = (r.nodes, graph.inputs.iter().map(|i| (i.name.clone(), i.span)).collect());
+    let (nodes, inputs) = (
+        r.nodes,
+        graph
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.span))
+            .collect(),
+    );
     ok.then_some(GraphDraft {
         inputs,
         nodes,
@@ -214,19 +229,19 @@ impl Reader<'_, '_> {
                         "computed here, never read".into(),
                         name.span,
                     )
-                    .with_help("its layers would have parameters without gradients: use it, or remove it"),
+                    .with_help(
+                        "its layers would have parameters without gradients: use it, or remove it",
+                    ),
                 );
             }
         }
         let Some(outs) = returned else {
-            self.fail(
-                CheckError::missing(
-                    "return",
-                    "the graph never says what it returns".into(),
-                    graph.inputs.first().map_or(Span::new(0, 0), |i| i.span),
-                    "end it with `return NAME` (or `return a, b` for several outputs)",
-                ),
-            );
+            self.fail(CheckError::missing(
+                "return",
+                "the graph never says what it returns".into(),
+                graph.inputs.first().map_or(Span::new(0, 0), |i| i.span),
+                "end it with `return NAME` (or `return a, b` for several outputs)",
+            ));
             return None;
         };
         (outs.len() == values_len(graph)).then_some(outs)
@@ -278,12 +293,20 @@ impl Reader<'_, '_> {
                             "no input".into(),
                             call.span,
                         )
-                        .with_help(format!("pipe a value into it: `x | {}(...)`", call.name.name)),
+                        .with_help(format!(
+                            "pipe a value into it: `x | {}(...)`",
+                            call.name.name
+                        )),
                     );
                 } else {
                     let mut known: Vec<&str> = vec!["concat"];
                     known.extend(env.iter().map(|(n, _)| n.as_str()));
-                    self.fail(CheckError::unknown("combinator", &call.name.name, call.name.span, &known));
+                    self.fail(CheckError::unknown(
+                        "combinator",
+                        &call.name.name,
+                        call.name.span,
+                        &known,
+                    ));
                 }
                 None
             }
@@ -295,8 +318,10 @@ impl Reader<'_, '_> {
                 Some(v)
             }
             GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
-                let values: Vec<Option<usize>> =
-                    items.iter().map(|i| self.value(i, env, later, subst)).collect();
+                let values: Vec<Option<usize>> = items
+                    .iter()
+                    .map(|i| self.value(i, env, later, subst))
+                    .collect();
                 let values = values.into_iter().collect::<Option<Vec<_>>>()?;
                 let op = if matches!(e.kind, GraphExprKind::Add(_)) {
                     DraftOp::Add
@@ -361,11 +386,21 @@ impl Reader<'_, '_> {
                     axis = usize::try_from(*a).ok();
                 }
                 (Some(n), _) if n.name == "axis" => {
-                    self.fail(CheckError::wrong_type("`axis`", "a whole number", "something else", value.span));
+                    self.fail(CheckError::wrong_type(
+                        "`axis`",
+                        "a whole number",
+                        "something else",
+                        value.span,
+                    ));
                     ok = false;
                 }
                 (Some(n), _) => {
-                    self.fail(CheckError::unknown_parameter("concat", &n.name, n.span, &["axis"]));
+                    self.fail(CheckError::unknown_parameter(
+                        "concat",
+                        &n.name,
+                        n.span,
+                        &["axis"],
+                    ));
                     ok = false;
                 }
                 (None, _) => match self.expr_value(&value, env, later) {
@@ -378,7 +413,11 @@ impl Reader<'_, '_> {
             self.fail(
                 CheckError::invalid(
                     "`concat` joins two values or more".into(),
-                    format!("{} value{}", values.len(), if values.len() == 1 { "" } else { "s" }),
+                    format!(
+                        "{} value{}",
+                        values.len(),
+                        if values.len() == 1 { "" } else { "s" }
+                    ),
                     call.span,
                 )
                 .with_help("write `concat(a, b)`"),
@@ -431,7 +470,12 @@ impl Reader<'_, '_> {
             let mut known = catalog::Layer::names();
             let blocks: Vec<&str> = self.blocks.keys().map(String::as_str).collect();
             known.extend(blocks);
-            self.fail(CheckError::unknown("layer or block", &call.name.name, call.name.span, &known));
+            self.fail(CheckError::unknown(
+                "layer or block",
+                &call.name.name,
+                call.name.span,
+                &known,
+            ));
             return None;
         }
         let before = self.errors.len();
@@ -471,10 +515,9 @@ impl Reader<'_, '_> {
             return None;
         }
         let subst = self.bind(call, name, params)?;
-        let outer = self.used_at.replace((
-            call.span,
-            format!("in this use of block `{}`", name.name),
-        ));
+        let outer = self
+            .used_at
+            .replace((call.span, format!("in this use of block `{}`", name.name)));
         self.depth += 1;
         let out = match body {
             BlockBody::Layers(items) => {
@@ -523,7 +566,10 @@ impl Reader<'_, '_> {
         if !self.used[v] {
             let input = &graph.inputs[0];
             self.fail(CheckError::invalid(
-                format!("input `{}` of block `{}` is never used", input.name, name.name),
+                format!(
+                    "input `{}` of block `{}` is never used",
+                    input.name, name.name
+                ),
                 "never read".into(),
                 input.span,
             ));
@@ -531,7 +577,11 @@ impl Reader<'_, '_> {
         self.used[v] |= was_used;
         if outs.len() != 1 {
             self.fail(CheckError::invalid(
-                format!("block `{}` returns {} values, a pipe takes one", name.name, outs.len()),
+                format!(
+                    "block `{}` returns {} values, a pipe takes one",
+                    name.name,
+                    outs.len()
+                ),
                 "used in a pipe".into(),
                 span,
             ));
@@ -550,7 +600,9 @@ impl Reader<'_, '_> {
             let param = match &arg.name {
                 Some(n) => {
                     if !known.contains(&n.name.as_str()) {
-                        self.fail(CheckError::unknown_parameter(&name.name, &n.name, n.span, &known));
+                        self.fail(CheckError::unknown_parameter(
+                            &name.name, &n.name, n.span, &known,
+                        ));
                         ok = false;
                         continue;
                     }
@@ -558,7 +610,11 @@ impl Reader<'_, '_> {
                 }
                 None => {
                     let Some(p) = known.get(positional) else {
-                        self.fail(CheckError::too_many_arguments(&name.name, known.len(), arg.value.span));
+                        self.fail(CheckError::too_many_arguments(
+                            &name.name,
+                            known.len(),
+                            arg.value.span,
+                        ));
                         ok = false;
                         continue;
                     };
@@ -567,7 +623,11 @@ impl Reader<'_, '_> {
                 }
             };
             if values.insert(param.clone(), arg.value.clone()).is_some() {
-                self.fail(CheckError::duplicate_argument(&param, arg.value.span, call.span));
+                self.fail(CheckError::duplicate_argument(
+                    &param,
+                    arg.value.span,
+                    call.span,
+                ));
                 ok = false;
             }
         }
@@ -746,7 +806,10 @@ fn concat_shape(
     if axis >= rank {
         errors.push(CheckError::shape(
             format!("`concat` along axis {axis} of values of shape {:?}", ins[0]),
-            format!("values have {rank} ax{}", if rank == 1 { "is" } else { "es" }),
+            format!(
+                "values have {rank} ax{}",
+                if rank == 1 { "is" } else { "es" }
+            ),
             span,
             "axis 0 is the channels of images and the features of flat values",
         ));

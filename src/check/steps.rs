@@ -137,7 +137,10 @@ fn desugared_type(
             let outs = model_output(cx, *model, &[var(&inputs[0])?], spans[0], errors)?;
             if outs.len() != 1 {
                 errors.push(CheckError::incompatible(
-                    format!("the model returns {} values, the standard step takes one", outs.len()),
+                    format!(
+                        "the model returns {} values, the standard step takes one",
+                        outs.len()
+                    ),
                     "a model with several outputs".into(),
                     spans[0],
                     "write a `step on DATA (x, y) { a, b = model(x) ... }` that unpacks them",

@@ -73,7 +73,11 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
         let (name, class, params) = match node.op {
             NodeOp::Layer(l) => {
                 let layer = &model.layers[l];
-                (layer.name.clone(), type_name(layer), layer.parameter_count())
+                (
+                    layer.name.clone(),
+                    type_name(layer),
+                    layer.parameter_count(),
+                )
             }
             NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } => {
                 let (base, class) = match node.op {
@@ -104,8 +108,8 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
         out,
-        "{:<32}{:<22}{:>12}  {}",
-        "Layer (type)", "Output Shape", "Param #", "Connected to"
+        "{:<32}{:<22}{:>12}  Connected to",
+        "Layer (type)", "Output Shape", "Param #"
     );
     let _ = writeln!(out, "{rule}");
     for (layer, shape, params, connected) in rows {

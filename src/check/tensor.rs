@@ -304,18 +304,16 @@ impl Reader<'_, '_> {
     ) -> Option<(TensorExpr, Typed)> {
         let (expr, ty) = self.model_call_outputs(model, call, errors)?;
         if ty.len() != 1 {
-            errors.push(
-                CheckError::incompatible(
-                    format!(
-                        "model `{}` returns {} values",
-                        self.cx.models.items[model].0.name,
-                        ty.len()
-                    ),
-                    "several values".into(),
-                    call.span,
-                    "unpack them, one name each: `a, b = model(x)`",
+            errors.push(CheckError::incompatible(
+                format!(
+                    "model `{}` returns {} values",
+                    self.cx.models.items[model].0.name,
+                    ty.len()
                 ),
-            );
+                "several values".into(),
+                call.span,
+                "unpack them, one name each: `a, b = model(x)`",
+            ));
             return None;
         }
         Some((expr, ty.into_iter().next()?))
@@ -359,7 +357,11 @@ impl Reader<'_, '_> {
             }
         }
         if inputs.is_empty() {
-            errors.push(CheckError::missing_argument(&call.name.name, "input", call.span));
+            errors.push(CheckError::missing_argument(
+                &call.name.name,
+                "input",
+                call.span,
+            ));
             return None;
         }
         if training && self.place == Place::Grid {

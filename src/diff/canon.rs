@@ -123,6 +123,44 @@ pub fn event(e: &Event) -> String {
     }
 }
 
+/// A graph's inputs and statements, one line each, in the formatter's layout.
+pub fn graph(g: &crate::syntax::ast::Graph) -> Vec<String> {
+    use crate::syntax::ast::GraphStmtKind;
+    let inputs: Vec<&str> = g.inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut lines = vec![format!("({})", inputs.join(", "))];
+    for stmt in &g.stmts {
+        lines.push(match &stmt.kind {
+            GraphStmtKind::Assign { name, value } => {
+                format!(
+                    "{} = {}",
+                    name.name,
+                    crate::fmt::graph::graph_string_with(value, &|c| call(c, &[]))
+                )
+            }
+            GraphStmtKind::Return(values) => {
+                let items: Vec<String> = values
+                    .iter()
+                    .map(|v| crate::fmt::graph::graph_string_with(v, &|c| call(c, &[])))
+                    .collect();
+                format!("return {}", items.join(", "))
+            }
+        });
+    }
+    lines
+}
+
+/// A block's parameters, as written: `(filters, strides = 1)`.
+pub fn block_head(params: &[crate::syntax::ast::BlockParam]) -> String {
+    let items: Vec<String> = params
+        .iter()
+        .map(|p| match &p.default {
+            Some(d) => format!("{} = {}", p.name.name, expr(d)),
+            None => p.name.name.clone(),
+        })
+        .collect();
+    format!("({})", items.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,41 +182,4 @@ mod tests {
         assert_eq!(canon("adam(lr=1e-3,)"), "adam(lr = 0.001)");
         assert_eq!(canon("64.0"), "64");
     }
-}
-
-/// A graph's inputs and statements, one line each, in the formatter's layout.
-pub fn graph(g: &crate::syntax::ast::Graph) -> Vec<String> {
-    use crate::syntax::ast::GraphStmtKind;
-    let inputs: Vec<&str> = g.inputs.iter().map(|i| i.name.as_str()).collect();
-    let mut lines = vec![format!("({})", inputs.join(", "))];
-    for stmt in &g.stmts {
-        lines.push(match &stmt.kind {
-            GraphStmtKind::Assign { name, value } => {
-                format!("{} = {}", name.name, crate::fmt::graph::graph_string_with(value, &|c| call(c, &[])))
-            }
-            GraphStmtKind::Return(values) => {
-                let items: Vec<String> = values
-                    .iter()
-                    .map(|v| crate::fmt::graph::graph_string_with(v, &|c| call(c, &[])))
-                    .collect();
-                format!("return {}", items.join(", "))
-            }
-        });
-    }
-    lines
-}
-
-/// A block's parameters, as written: `(filters, strides = 1)`.
-pub fn block_head(
-    params: &[crate::syntax::ast::BlockParam],
-    _body: &crate::syntax::ast::BlockBody,
-) -> String {
-    let items: Vec<String> = params
-        .iter()
-        .map(|p| match &p.default {
-            Some(d) => format!("{} = {}", p.name.name, expr(d)),
-            None => p.name.name.clone(),
-        })
-        .collect();
-    format!("({})", items.join(", "))
 }

@@ -146,7 +146,7 @@ impl Facts {
                     .insert(format!("model {}", name.name), canon::graph(graph));
             }
             DeclKind::Block { name, params, body } => {
-                let mut lines = vec![canon::block_head(params, body)];
+                let mut lines = vec![canon::block_head(params)];
                 match body {
                     ast::BlockBody::Graph(graph) => lines.extend(canon::graph(graph)),
                     ast::BlockBody::Layers(layers) => {
@@ -191,9 +191,7 @@ impl Facts {
     /// A model's layers, named Keras style in the order they are written. Parameter counts
     /// are known when the file checks and every call is one layer (no block).
     fn add_model(&mut self, model: &str, calls: &[&Call], counts: &BTreeMap<String, Vec<usize>>) {
-        let counts = counts
-            .get(model)
-            .filter(|c| c.len() == calls.len());
+        let counts = counts.get(model).filter(|c| c.len() == calls.len());
         let mut seen = BTreeMap::<&str, usize>::new();
         let facts = calls
             .iter()

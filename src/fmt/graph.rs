@@ -52,7 +52,11 @@ fn at_least(e: &GraphExpr, min: u8, call: &dyn Fn(&Call) -> String, out: &mut St
             }
         }
         GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
-            let (op, next) = if level(e) == 2 { (" + ", 3) } else { (" * ", 4) };
+            let (op, next) = if level(e) == 2 {
+                (" + ", 3)
+            } else {
+                (" * ", 4)
+            };
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(op);

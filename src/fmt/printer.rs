@@ -5,8 +5,8 @@
 
 use super::comments::{self, Comment};
 use super::expr::{call_string, expr_string};
-use crate::source::Span;
 use super::graph::{graph_string, params_string, pipe_input_string};
+use crate::source::Span;
 use crate::syntax::ast::{
     BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
     Stmt, StmtKind,
@@ -158,7 +158,10 @@ impl<'a> Printer<'a> {
             DeclKind::GraphModel { name, graph } => {
                 let inputs: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
                 let head = format!("model {} ({})", name.name, inputs.join(", "));
-                let anchor = graph.inputs.last().map_or(name.span.end, |i| i.span.end + 1);
+                let anchor = graph
+                    .inputs
+                    .last()
+                    .map_or(name.span.end, |i| i.span.end + 1);
                 let items = self.graph_items(graph);
                 self.block(&head, anchor, span, &items);
             }
@@ -168,7 +171,7 @@ impl<'a> Printer<'a> {
                     BlockBody::Graph(graph) => {
                         let inputs: Vec<&str> =
                             graph.inputs.iter().map(|i| i.name.as_str()).collect();
-                        head.push_str(&format!(" ({})", inputs.join(", ")));
+                        head = format!("{head} ({})", inputs.join(", "));
                         self.graph_items(graph)
                     }
                     BlockBody::Layers(layers) => {
@@ -259,7 +262,8 @@ impl<'a> Printer<'a> {
                     let line = format!("{} = {}", name.name, graph_string(self.src, value));
                     let text = match &value.kind {
                         GraphExprKind::Pipe(input, calls)
-                            if (self.indent + 1) * 2 + line.len() > MAX_WIDTH && calls.len() > 1 =>
+                            if (self.indent + 1) * 2 + line.len() > MAX_WIDTH
+                                && calls.len() > 1 =>
                         {
                             // The stages line up under the first `|`.
                             let head =
@@ -267,7 +271,7 @@ impl<'a> Printer<'a> {
                             let pad = " ".repeat((self.indent + 1) * 2 + head.chars().count());
                             let mut text = format!("{head}| {}", call_string(self.src, &calls[0]));
                             for c in &calls[1..] {
-                                text.push_str(&format!("\n{pad}| {}", call_string(self.src, c)));
+                                text = format!("{text}\n{pad}| {}", call_string(self.src, c));
                             }
                             text
                         }

@@ -72,6 +72,7 @@ impl<T: AnyTape> Act<T> {
     /// A second handle on this value for another reader in a graph model: the same numbers
     /// under a new tensor id on an empty tape (`* 1.0`), whose gradient flows back into this
     /// one's when the tapes merge. dfdx's binary ops cannot take one id as both operands.
+    #[must_use]
     pub fn fork(&self) -> Self {
         match self {
             Act::Flat(t) => Act::Flat(t.with_empty_tape() * 1.0),
@@ -83,7 +84,9 @@ impl<T: AnyTape> Act<T> {
 /// Keras' `Add` (`op` false) or `Multiply` (`op` true) of values of one shape, elementwise.
 pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
     let mut it = values.into_iter();
-    let first = it.next().unwrap_or_else(|| unreachable!("check: two values or more"));
+    let first = it
+        .next()
+        .unwrap_or_else(|| unreachable!("check: two values or more"));
     it.fold(first, |acc, v| match (acc, v) {
         (Act::Flat(a), Act::Flat(b)) => Act::Flat(if multiply { a * b } else { a + b }),
         (Act::Image(a), Act::Image(b)) => Act::Image(if multiply { a * b } else { a + b }),
@@ -94,7 +97,9 @@ pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
 /// Keras' `Concatenate` along the features of flat values or the channels of images.
 pub fn concat<T: AnyTape>(values: Vec<Act<T>>) -> Act<T> {
     let mut it = values.into_iter();
-    let first = it.next().unwrap_or_else(|| unreachable!("check: two values or more"));
+    let first = it
+        .next()
+        .unwrap_or_else(|| unreachable!("check: two values or more"));
     it.fold(first, |acc, v| match (acc, v) {
         (Act::Flat(a), Act::Flat(b)) => Act::Flat((a, b).concat_along(Axis::<1>)),
         (Act::Image(a), Act::Image(b)) => Act::Image((a, b).concat_along(Axis::<1>)),

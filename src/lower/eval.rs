@@ -409,8 +409,8 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
     Host { data, shape: full }
 }
 
+#[cfg(test)]
+mod graph_tests;
 mod ops;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod graph_tests;

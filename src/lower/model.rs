@@ -303,7 +303,9 @@ impl LoweredGraph {
             match step {
                 GraphStep::Chain { input, .. } => readers[*input] += 1,
                 GraphStep::Add(v) | GraphStep::Multiply(v) | GraphStep::Concat(v) => {
-                    v.iter().for_each(|&v| readers[v] += 1);
+                    for &v in v {
+                        readers[v] += 1;
+                    }
                 }
             }
         }
@@ -334,7 +336,8 @@ impl LoweredGraph {
             left[v] -= 1;
             let slot = &mut values[v];
             if left[v] == 0 {
-                slot.take().unwrap_or_else(|| unreachable!("each value is read after it is computed"))
+                slot.take()
+                    .unwrap_or_else(|| unreachable!("each value is read after it is computed"))
             } else {
                 slot.as_ref()
                     .unwrap_or_else(|| unreachable!("each value is read after it is computed"))

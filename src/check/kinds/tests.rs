@@ -86,9 +86,7 @@ fn every_layer_reads_back_as_itself() {
     for layer in catalog::Layer::ALL {
         for all in [true, false] {
             let text = call_text(layer.entry(), all);
-            let drafts = read(&text, |c, errors| {
-                read_layers(&[c], errors)
-            });
+            let drafts = read(&text, |c, errors| read_layers(&[c], errors));
             assert_eq!(drafts[0].kind.catalogued(), *layer, "{text}");
             assert_eq!(drafts[0].kind.entry(), layer.entry(), "{text}");
         }
@@ -182,9 +180,7 @@ on epoch_start {{ lr = {}({args}) }}
 #[test]
 fn left_out_parameters_take_the_catalogues_defaults() {
     let layer = |text: &str| {
-        read(text, |c, errors| {
-            read_layers(&[c], errors)
-        })[0]
+        read(text, |c, errors| read_layers(&[c], errors))[0]
             .kind
             .clone()
     };

@@ -99,7 +99,10 @@ fn assert_gradients(model: &str, step: &str) {
         .collect();
     let eps = 1e-2f32;
     for (p, grad) in analytic.iter().enumerate() {
-        assert!(grad.iter().any(|g| *g != 0.0), "parameter {p} got no gradient");
+        assert!(
+            grad.iter().any(|g| *g != 0.0),
+            "parameter {p} got no gradient"
+        );
         for (k, &a) in grad.iter().enumerate() {
             let mut at = |delta: f32| {
                 let param = &mut engine.models[0].params[p];
@@ -144,7 +147,12 @@ fn affine(w: &[f32], b: &[f32], x: &[f64]) -> Vec<f64> {
         .enumerate()
         .map(|(o, &bo)| {
             let row = &w[o * x.len()..(o + 1) * x.len()];
-            f64::from(bo) + row.iter().zip(x).map(|(&w, &x)| f64::from(w) * x).sum::<f64>()
+            f64::from(bo)
+                + row
+                    .iter()
+                    .zip(x)
+                    .map(|(&w, &x)| f64::from(w) * x)
+                    .sum::<f64>()
         })
         .collect()
 }
@@ -158,7 +166,11 @@ fn a_residual_graph_computes_what_it_says() {
     let model = &engine.models[0];
     let p: Vec<Vec<f32>> = model.params.iter().map(Param::canonical_value).collect();
     assert_eq!(
-        model.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        model
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
         [
             "dense.weight",
             "dense.bias",

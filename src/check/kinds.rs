@@ -47,6 +47,11 @@ impl OptimizerKind {
             OptimizerKind::Adam { .. } => catalog::Optimizer::Adam,
             OptimizerKind::AdamW { .. } => catalog::Optimizer::AdamW,
             OptimizerKind::RmsProp { .. } => catalog::Optimizer::RmsProp,
+            OptimizerKind::Adadelta { .. } => catalog::Optimizer::Adadelta,
+            OptimizerKind::Adagrad { .. } => catalog::Optimizer::Adagrad,
+            OptimizerKind::Nadam { .. } => catalog::Optimizer::Nadam,
+            OptimizerKind::Adamax { .. } => catalog::Optimizer::Adamax,
+            OptimizerKind::Lion { .. } => catalog::Optimizer::Lion,
         }
     }
 
@@ -62,8 +67,26 @@ impl OptimizerKind {
         match self {
             OptimizerKind::Sgd { momentum: 0.0, .. } => &[],
             OptimizerKind::Sgd { .. } => &["momentum"],
-            OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => &["momentum", "velocity"],
+            OptimizerKind::Adam { .. }
+            | OptimizerKind::AdamW { .. }
+            | OptimizerKind::Nadam { .. } => &["momentum", "velocity"],
             OptimizerKind::RmsProp { .. } => &["velocity", "momentum"],
+            OptimizerKind::Adadelta { .. } => &["accumulated_grad", "accumulated_delta_var"],
+            OptimizerKind::Adagrad { .. } => &["accumulator"],
+            OptimizerKind::Adamax { .. } => &["momentum", "norm"],
+            OptimizerKind::Lion { .. } => &["momentum"],
+        }
+    }
+
+    /// The value every slot starts at: Adagrad's accumulator starts at
+    /// `initial_accumulator_value`, everything else at 0.
+    pub fn slot_start(self) -> f64 {
+        match self {
+            OptimizerKind::Adagrad {
+                initial_accumulator_value,
+                ..
+            } => initial_accumulator_value,
+            _ => 0.0,
         }
     }
 }

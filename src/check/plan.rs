@@ -416,14 +416,17 @@ pub struct Optimizer {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimizerKind {
+    /// `weight_decay` here and on `Adam` is PyTorch's coupled L2: added to the gradient.
     Sgd {
         momentum: f64,
         nesterov: bool,
+        weight_decay: f64,
     },
     Adam {
         beta1: f64,
         beta2: f64,
         epsilon: f64,
+        weight_decay: f64,
     },
     AdamW {
         beta1: f64,
@@ -435,6 +438,28 @@ pub enum OptimizerKind {
         rho: f64,
         momentum: f64,
         epsilon: f64,
+    },
+    Adadelta {
+        rho: f64,
+        epsilon: f64,
+    },
+    Adagrad {
+        initial_accumulator_value: f64,
+        epsilon: f64,
+    },
+    Nadam {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Adamax {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Lion {
+        beta1: f64,
+        beta2: f64,
     },
 }
 

@@ -232,7 +232,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         Some((
             OptimizerKind::Sgd {
                 momentum: 0.0,
-                nesterov: false
+                nesterov: false,
+                weight_decay: 0.0
             },
             0.01
         ))
@@ -280,6 +281,7 @@ fn slots_count_the_buffers_an_update_keeps() {
     let sgd = |momentum| OptimizerKind::Sgd {
         momentum,
         nesterov: false,
+        weight_decay: 0.0,
     };
     assert_eq!(sgd(0.0).slots(), 0);
     assert_eq!(sgd(0.9).slots(), 1);
@@ -287,6 +289,15 @@ fn slots_count_the_buffers_an_update_keeps() {
         beta1: 0.9,
         beta2: 0.999,
         epsilon: 1e-7,
+        weight_decay: 0.0,
     };
     assert_eq!(adam.slots(), 2);
+    let adadelta = OptimizerKind::Adadelta {
+        rho: 0.9,
+        epsilon: 1e-6,
+    };
+    assert_eq!(
+        adadelta.slot_names(),
+        ["accumulated_grad", "accumulated_delta_var"]
+    );
 }

@@ -16,6 +16,7 @@ pub mod file;
 mod format;
 pub mod grid;
 pub mod hooks;
+pub mod init;
 pub mod json;
 mod kinds;
 pub mod metrics;

@@ -6,6 +6,8 @@
 
 use super::args::Args;
 use super::error::CheckError;
+use super::init::read_init;
+use super::plan::Init;
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Expr};
@@ -77,6 +79,7 @@ impl<'a> CallArgs<'a> {
             | Type::Pair
             | Type::Bool
             | Type::Activation
+            | Type::Initializer
             | Type::Name(_)
             | Type::Text(_)
             | Type::Texts
@@ -114,6 +117,20 @@ impl<'a> CallArgs<'a> {
         let chosen = self.name(name, errors);
         catalog::Activation::named(chosen)
             .unwrap_or_else(|| unreachable!("`{chosen}` is one of the catalogue's activations"))
+    }
+
+    /// An initializer: a name (`he_normal`) or a call (`normal(0.01)`).
+    pub fn initializer(&self, name: &str, errors: &mut Vec<CheckError>) -> Init {
+        let p = self.param(name);
+        let (Type::Initializer, Some(Value::Name(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "an initializer")
+        };
+        let given = self.args.get(name).and_then(|e| read_init(e, name, errors));
+        given.unwrap_or_else(|| {
+            let id = catalog::Initializer::named(default)
+                .unwrap_or_else(|| unreachable!("`{default}` is one of the initializers"));
+            crate::check::init::default_of(id)
+        })
     }
 
     /// A string, any string.

@@ -2,7 +2,7 @@
 //! layer, and how many slot buffers an optimizer keeps. Every `match` here is exhaustive,
 //! so a new kind does not compile until it is in the catalogue.
 
-use super::plan::{Activation, LayerKind, LossKind, OptimizerKind, ScalarFn};
+use super::plan::{Activation, Init, LayerKind, LossKind, OptimizerKind, ScalarFn};
 use crate::catalog::{self, Catalogued, Entry};
 
 impl LayerKind {
@@ -21,6 +21,24 @@ impl Activation {
             Activation::Softmax => catalog::Activation::Softmax,
             Activation::LeakyRelu { .. } => catalog::Activation::LeakyRelu,
             Activation::Gelu => catalog::Activation::Gelu,
+        }
+    }
+}
+
+impl Init {
+    pub fn catalogued(self) -> catalog::Initializer {
+        match self {
+            Init::GlorotUniform => catalog::Initializer::GlorotUniform,
+            Init::GlorotNormal => catalog::Initializer::GlorotNormal,
+            Init::HeUniform => catalog::Initializer::HeUniform,
+            Init::HeNormal => catalog::Initializer::HeNormal,
+            Init::LecunUniform => catalog::Initializer::LecunUniform,
+            Init::LecunNormal => catalog::Initializer::LecunNormal,
+            Init::Zeros => catalog::Initializer::Zeros,
+            Init::Ones => catalog::Initializer::Ones,
+            Init::Normal { .. } => catalog::Initializer::Normal,
+            Init::Uniform { .. } => catalog::Initializer::Uniform,
+            Init::Torch => catalog::Initializer::Torch,
         }
     }
 }

@@ -377,6 +377,23 @@ pub enum Activation {
     Gelu,
 }
 
+/// How a weight starts (`kernel_init`, `bias_init`): Keras' initializers (`lower/init.rs`
+/// has the formulas) and PyTorch's default for its layers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    Zeros,
+    Ones,
+    Normal { std: f64 },
+    Uniform { limit: f64 },
+    Torch,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
     Valid,

@@ -15,6 +15,7 @@ use crate::layers::activation::ActivationLayer;
 use crate::layers::conv2d::Conv2d;
 use crate::layers::dense::Dense;
 use crate::layers::pool2d::Pool2d;
+use crate::layers::weights::Weights;
 use crate::syntax::ast::{Call, ExprKind};
 use crate::syntax::parse_expr_at;
 
@@ -28,6 +29,7 @@ fn sample(p: &Param) -> String {
         }
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
+        Type::Initializer => "normal(0.5)".into(),
         Type::Name(names) => names[names.len() - 1].into(),
         Type::Text(&[]) if p.name == "delimiter" => "\";\"".into(),
         Type::Text(&[]) => "\"file\"".into(),
@@ -193,7 +195,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::Linear,
-            use_bias: true
+            use_bias: true,
+            weights: Weights::default(),
         })
     );
     assert_eq!(
@@ -201,7 +204,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::LeakyRelu { alpha: 0.2 },
-            use_bias: true
+            use_bias: true,
+            weights: Weights::default(),
         })
     );
     let LayerKind::Pool2d(Pool2d {

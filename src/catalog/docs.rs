@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{
     Activation, Catalogued, Default, Entry, Function, Initializer, Kind, Layer, Loss, Optimizer,
-    Param, Source, Transform, Type, Value,
+    Param, Regularizer, Source, Transform, Type, Value,
 };
 
 /// The tables, by the name their marker gives.
@@ -19,6 +19,7 @@ pub const TABLES: &[&str] = &[
     "optimizers",
     "functions",
     "initializers",
+    "regularizers",
 ];
 
 /// The markdown table called `name`, ending in a newline.
@@ -32,6 +33,7 @@ pub fn table(name: &str) -> Option<String> {
         "optimizers" => simple("optimizer", &entries::<Optimizer>()),
         "functions" => functions(),
         "initializers" => initializers(),
+        "regularizers" => simple("regularizer", &entries::<Regularizer>()),
         _ => return None,
     })
 }
@@ -243,6 +245,7 @@ fn hint(ty: Type) -> Option<String> {
         Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
         Type::Initializer => Some("an initializer".into()),
+        Type::Regularizer => Some("a regularizer".into()),
         Type::Number | Type::Bool | Type::Scalar => None,
     }
 }

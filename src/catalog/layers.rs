@@ -130,6 +130,12 @@ pub(crate) const BIAS_INIT: Param = param(
     Type::Initializer,
     Default::Is(Value::Name("zeros")),
 );
+/// A penalty on the layer's weight (`layers::weights`); none, as Keras' default.
+pub(crate) const KERNEL_REGULARIZER: Param = param(
+    "kernel_regularizer",
+    Type::Regularizer,
+    Default::Is(Value::Name("none")),
+);
 pub(crate) const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
 pub(crate) const PADDING: Param = param(
     "padding",

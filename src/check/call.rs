@@ -6,8 +6,8 @@
 
 use super::args::Args;
 use super::error::CheckError;
-use super::init::read_init;
-use super::plan::Init;
+use super::init::{read_init, read_regularizer};
+use super::plan::{Init, Regularizer};
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Expr};
@@ -80,6 +80,7 @@ impl<'a> CallArgs<'a> {
             | Type::Bool
             | Type::Activation
             | Type::Initializer
+            | Type::Regularizer
             | Type::Name(_)
             | Type::Text(_)
             | Type::Texts
@@ -131,6 +132,15 @@ impl<'a> CallArgs<'a> {
                 .unwrap_or_else(|| unreachable!("`{default}` is one of the initializers"));
             crate::check::init::default_of(id)
         })
+    }
+
+    /// A regularizer (`l2(0.01)`, `l1`), or `None` for `none` or when not given.
+    pub fn regularizer(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<Regularizer> {
+        let p = self.param(name);
+        if p.ty != Type::Regularizer {
+            self.mismatch(p, "a regularizer");
+        }
+        read_regularizer(self.args.get(name)?, name, errors)
     }
 
     /// A string, any string.

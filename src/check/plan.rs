@@ -394,6 +394,14 @@ pub enum Init {
     Torch,
 }
 
+/// A penalty on a layer's weight, `l1 * sum(abs(w)) + l2 * sum(w ** 2)` (Keras' `L1L2`),
+/// added to the loss of every update that trains the layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Regularizer {
+    pub l1: f64,
+    pub l2: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
     Valid,
@@ -548,6 +556,9 @@ pub enum TensorExpr {
     Fill(f32, Box<TensorExpr>),
     /// `concat(a, b)`: `a`'s rows, then `b`'s.
     Concat(Box<TensorExpr>, Box<TensorExpr>),
+    /// `l1(model)`, `l2(model)`: the penalty over the model's weights (its layers' kernels,
+    /// not their biases), a scalar: `sum(abs(w))` or `sum(w ** 2)`.
+    Penalty { model: usize, reg: Regularizer },
     /// `flatten(t)`: each element as a vector.
     Flatten(Box<TensorExpr>),
 }
@@ -556,7 +567,10 @@ impl TensorExpr {
     /// The expressions this one reads directly.
     pub fn children(&self) -> Vec<&TensorExpr> {
         match self {
-            TensorExpr::Var(_) | TensorExpr::Const(_) | TensorExpr::Noise { .. } => Vec::new(),
+            TensorExpr::Var(_)
+            | TensorExpr::Const(_)
+            | TensorExpr::Noise { .. }
+            | TensorExpr::Penalty { .. } => Vec::new(),
             TensorExpr::CallModel { input, .. }
             | TensorExpr::Unary(_, input)
             | TensorExpr::Pow(input, _)

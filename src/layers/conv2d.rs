@@ -10,7 +10,9 @@ use super::pool2d;
 use super::shape::{image_input, spatial, Window};
 use super::weights::Weights;
 use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, PADDING, USE_BIAS};
+use crate::catalog::layers::{
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, USE_BIAS,
+};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -38,6 +40,7 @@ pub static ENTRY: Entry = layer(
         USE_BIAS,
         KERNEL_INIT,
         BIAS_INIT,
+        KERNEL_REGULARIZER,
     ],
     "conv2d",
     "Conv2D",

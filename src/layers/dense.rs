@@ -7,7 +7,9 @@
 
 use super::weights::Weights;
 use super::{activation_named, LayerDef, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, USE_BIAS};
+use crate::catalog::layers::{
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, USE_BIAS,
+};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -31,6 +33,7 @@ pub static ENTRY: Entry = layer(
         USE_BIAS,
         KERNEL_INIT,
         BIAS_INIT,
+        KERNEL_REGULARIZER,
     ],
     "dense",
     "Dense",

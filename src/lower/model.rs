@@ -39,6 +39,8 @@ impl Lowering<'_> {
             shapes[0].clone(),
             initialize(weights.kernel_init, &shapes[0], weight_fans, self.rng),
         ));
+        self.params[weight].kernel = true;
+        self.params[weight].regularizer = weights.kernel_regularizer;
         let bias = shapes.get(1).map(|s| {
             // PyTorch bounds a bias by its weight's fan-in; Keras' initializers take the
             // bias's own shape.

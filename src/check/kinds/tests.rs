@@ -30,6 +30,7 @@ fn sample(p: &Param) -> String {
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
         Type::Initializer => "normal(0.5)".into(),
+        Type::Regularizer => "l1_l2(0.5, 0.25)".into(),
         Type::Name(names) => names[names.len() - 1].into(),
         Type::Text(&[]) if p.name == "delimiter" => "\";\"".into(),
         Type::Text(&[]) => "\"file\"".into(),

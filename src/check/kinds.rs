@@ -84,7 +84,7 @@ impl OptimizerKind {
     pub fn slot_names(self) -> &'static [&'static str] {
         match self {
             OptimizerKind::Sgd { momentum: 0.0, .. } => &[],
-            OptimizerKind::Sgd { .. } => &["momentum"],
+            OptimizerKind::Sgd { .. } | OptimizerKind::Lion { .. } => &["momentum"],
             OptimizerKind::Adam { .. }
             | OptimizerKind::AdamW { .. }
             | OptimizerKind::Nadam { .. } => &["momentum", "velocity"],
@@ -92,7 +92,6 @@ impl OptimizerKind {
             OptimizerKind::Adadelta { .. } => &["accumulated_grad", "accumulated_delta_var"],
             OptimizerKind::Adagrad { .. } => &["accumulator"],
             OptimizerKind::Adamax { .. } => &["momentum", "norm"],
-            OptimizerKind::Lion { .. } => &["momentum"],
         }
     }
 

@@ -103,7 +103,7 @@ pub(super) fn read_optimizer(
     Some((kind, lr))
 }
 
-/// Lion's `beta1` in (0, 1): at 0 the update is the gradient's sign alone (SignSGD), which
+/// Lion's `beta1` in (0, 1): at 0 the update is the gradient's sign alone (`SignSGD`), which
 /// Keras refuses too.
 fn lion_beta1(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> f64 {
     let beta1 = args.number("beta1", errors);

@@ -33,6 +33,9 @@ pub fn fans(shape: &[usize]) -> (usize, usize) {
 /// Values for a parameter of `shape` drawn as `init` says, `fans` being those its formula
 /// reads (a bias's own, or its weight's for `torch`). Draws from `rng` in order, one value
 /// after the other (none for the constants), so the same seed gives the same bits.
+///
+/// # Panics
+/// On `Init::Normal` with a standard deviation `check` refuses (not above 0).
 pub fn initialize(
     init: Init,
     shape: &[usize],

@@ -217,6 +217,7 @@ fn adadelta(
 /// and its running product, which Keras keeps as a variable and we compute from `t` (so a
 /// checkpoint needs no extra slot). The bias corrections are divided out in f64: `1 -
 /// beta2^t` in float32 loses a few digits to cancellation.
+#[derive(Clone, Copy)]
 struct NadamCoefficients {
     /// `u_{t+1} / (1 - prod_{i<=t+1} u_i)`, the moment's share.
     m: f32,

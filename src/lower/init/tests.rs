@@ -4,7 +4,7 @@
 use super::*;
 use rand::SeedableRng;
 
-/// A dense weight stored (in, out) = (400, 500): fan_in 400, fan_out 500.
+/// A dense weight stored (in, out) = (400, 500): `fan_in` 400, `fan_out` 500.
 const DENSE: [usize; 2] = [400, 500];
 
 fn draw(init: Init, shape: &[usize], seed: u64) -> Vec<f32> {

@@ -225,6 +225,7 @@ fn adam<M: Measurement + 'static>(c: &mut Criterion<M>) {
         beta1: 0.9,
         beta2: 0.999,
         epsilon: 1e-7,
+        weight_decay: 0.0,
     };
     let mut state = OptimizerState::new(kind, 1e-3, &sizes);
     let mut params: Vec<Vec<f32>> = sizes.iter().zip(1..).map(|(&n, s)| values(n, s)).collect();

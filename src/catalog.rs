@@ -13,15 +13,19 @@
 
 pub mod data;
 pub mod docs;
+pub mod initializers;
 pub mod layers;
 pub mod losses;
 pub mod optimizers;
+pub mod regularizers;
 pub mod schedules;
 
 pub use data::{Source, Transform};
+pub use initializers::Initializer;
 pub use layers::{Activation, Layer};
 pub use losses::Loss;
 pub use optimizers::Optimizer;
+pub use regularizers::Regularizer;
 pub use schedules::Function;
 
 /// What a catalogue entry is.
@@ -41,6 +45,10 @@ pub enum Kind {
     Source,
     /// A step of a data pipeline after its source: `batch(64)`.
     Transform,
+    /// How a layer's weights start: `kernel_init = he_normal`.
+    Initializer,
+    /// A penalty on a layer's kernel: `kernel_regularizer = l2(0.01)`.
+    Regularizer,
 }
 
 /// One name the language knows.
@@ -92,6 +100,10 @@ pub enum Type {
     Bool,
     /// The name of an activation (`Activation`).
     Activation,
+    /// An initializer (`Initializer`): its name, or a call with its parameters.
+    Initializer,
+    /// A regularizer (`Regularizer`), a call or a name (with its defaults), or `none`.
+    Regularizer,
     /// A bare name, one of these.
     Name(&'static [&'static str]),
     /// A string in double quotes; one of these, unless the list is empty.
@@ -196,6 +208,8 @@ pub fn entries() -> impl Iterator<Item = &'static Entry> {
         .chain(entries_of::<Function>())
         .chain(entries_of::<Source>())
         .chain(entries_of::<Transform>())
+        .chain(entries_of::<Initializer>())
+        .chain(entries_of::<Regularizer>())
 }
 
 /// The entry a call in a declaration means (a layer, loss, optimizer, source or

@@ -17,6 +17,7 @@ mod format;
 pub mod graph;
 pub mod grid;
 pub mod hooks;
+pub mod init;
 pub mod json;
 mod kinds;
 pub mod metrics;

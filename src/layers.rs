@@ -19,6 +19,7 @@ pub mod flatten;
 pub mod global_pool2d;
 pub mod pool2d;
 mod shape;
+pub mod weights;
 
 use crate::catalog;
 use crate::catalog::layers as act;

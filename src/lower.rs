@@ -23,6 +23,7 @@ pub mod loss;
 pub mod model;
 pub mod optimizer;
 pub mod params;
+pub mod penalty;
 mod step;
 
 pub use engine::{streams, Engine, EngineState, TensorMismatch};

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    Activation, Catalogued, Default, Entry, Function, Kind, Layer, Loss, Optimizer, Param, Source,
-    Transform, Type, Value,
+    Activation, Catalogued, Default, Entry, Function, Initializer, Kind, Layer, Loss, Optimizer,
+    Param, Regularizer, Source, Transform, Type, Value,
 };
 
 /// The tables, by the name their marker gives.
@@ -18,6 +18,8 @@ pub const TABLES: &[&str] = &[
     "losses",
     "optimizers",
     "functions",
+    "initializers",
+    "regularizers",
 ];
 
 /// The markdown table called `name`, ending in a newline.
@@ -30,6 +32,8 @@ pub fn table(name: &str) -> Option<String> {
         "losses" => simple("loss", &entries::<Loss>()),
         "optimizers" => simple("optimizer", &entries::<Optimizer>()),
         "functions" => functions(),
+        "initializers" => initializers(),
+        "regularizers" => simple("regularizer", &entries::<Regularizer>()),
         _ => return None,
     })
 }
@@ -148,6 +152,19 @@ fn functions() -> String {
     out
 }
 
+fn initializers() -> String {
+    let mut out = head(&["initializer", "Keras", "what it is"]);
+    for e in entries::<Initializer>() {
+        let name = if e.params.is_empty() {
+            format!("`{}`", e.name)
+        } else {
+            format!("`{}({})`", e.name, signature(e.params))
+        };
+        out.push_str(&row(&[name, class_cell(e), e.doc.into()]));
+    }
+    out
+}
+
 /// `alpha = 0.3`: the parameters as a call would spell them out.
 fn signature(params: &[Param]) -> String {
     let spelled: Vec<String> = params.iter().map(spell).collect();
@@ -227,6 +244,8 @@ fn hint(ty: Type) -> Option<String> {
         Type::Texts => Some("a string or a tuple of strings".into()),
         Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
+        Type::Initializer => Some("an initializer".into()),
+        Type::Regularizer => Some("a regularizer".into()),
         Type::Number | Type::Bool | Type::Scalar => None,
     }
 }

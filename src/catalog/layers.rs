@@ -119,6 +119,23 @@ pub(crate) const ACTIVATION: Param = param(
     Type::Activation,
     Default::Is(Value::Name("linear")),
 );
+/// How a layer's weight and bias start (`layers::weights`), as Keras' defaults.
+pub(crate) const KERNEL_INIT: Param = param(
+    "kernel_init",
+    Type::Initializer,
+    Default::Is(Value::Name("glorot_uniform")),
+);
+pub(crate) const BIAS_INIT: Param = param(
+    "bias_init",
+    Type::Initializer,
+    Default::Is(Value::Name("zeros")),
+);
+/// A penalty on the layer's weight (`layers::weights`); none, as Keras' default.
+pub(crate) const KERNEL_REGULARIZER: Param = param(
+    "kernel_regularizer",
+    Type::Regularizer,
+    Default::Is(Value::Name("none")),
+);
 pub(crate) const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
 pub(crate) const PADDING: Param = param(
     "padding",

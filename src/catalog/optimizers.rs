@@ -8,6 +8,11 @@ pub enum Optimizer {
     Adam,
     AdamW,
     RmsProp,
+    Adadelta,
+    Adagrad,
+    Nadam,
+    Adamax,
+    Lion,
 }
 
 impl Catalogued for Optimizer {
@@ -16,6 +21,11 @@ impl Catalogued for Optimizer {
         Optimizer::Adam,
         Optimizer::AdamW,
         Optimizer::RmsProp,
+        Optimizer::Adadelta,
+        Optimizer::Adagrad,
+        Optimizer::Nadam,
+        Optimizer::Adamax,
+        Optimizer::Lion,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -24,6 +34,11 @@ impl Catalogued for Optimizer {
             Optimizer::Adam => &ADAM,
             Optimizer::AdamW => &ADAMW,
             Optimizer::RmsProp => &RMSPROP,
+            Optimizer::Adadelta => &ADADELTA,
+            Optimizer::Adagrad => &ADAGRAD,
+            Optimizer::Nadam => &NADAM,
+            Optimizer::Adamax => &ADAMAX,
+            Optimizer::Lion => &LION,
         }
     }
 }
@@ -59,6 +74,9 @@ const BETA1: Param = number("beta1", Type::Fraction, 0.9);
 const BETA2: Param = number("beta2", Type::Fraction, 0.999);
 const EPSILON: Param = number("epsilon", Type::Positive, 1e-7);
 const MOMENTUM: Param = number("momentum", Type::Fraction, 0.0);
+/// PyTorch's coupled L2 penalty on `sgd` and `adam`: `grad += weight_decay * param` before
+/// the update (Keras' own `weight_decay` is decoupled, as `adamw`'s).
+const L2_DECAY: Param = number("weight_decay", Type::NonNegative, 0.0);
 
 static SGD: Entry = optimizer(
     "sgd",
@@ -70,16 +88,19 @@ static SGD: Entry = optimizer(
             ty: Type::Bool,
             default: Default::Is(Value::Bool(false)),
         },
+        L2_DECAY,
     ],
     "SGD",
-    "gradient descent, with momentum (and Nesterov's) when `momentum` > 0",
+    "gradient descent, with momentum (and Nesterov's) when `momentum` > 0; `weight_decay` \
+     adds `weight_decay * param` to the gradient, as PyTorch's",
 );
 
 static ADAM: Entry = optimizer(
     "adam",
-    &[LR, BETA1, BETA2, EPSILON],
+    &[LR, BETA1, BETA2, EPSILON, L2_DECAY],
     "Adam",
-    "Adam; epsilon is added to `sqrt(v)` before the bias correction, as in Keras",
+    "Adam; epsilon is added to `sqrt(v)` before the bias correction, as in Keras; \
+     `weight_decay` adds `weight_decay * param` to the gradient, as PyTorch's",
 );
 
 static ADAMW: Entry = optimizer(
@@ -100,4 +121,46 @@ static RMSPROP: Entry = optimizer(
     &[LR, number("rho", Type::Fraction, 0.9), MOMENTUM, EPSILON],
     "RMSprop",
     "RMSprop; the square average starts at 0, as in Keras",
+);
+
+static ADADELTA: Entry = optimizer(
+    "adadelta",
+    &[LR, number("rho", Type::Fraction, 0.95), EPSILON],
+    "Adadelta",
+    "Adadelta: Keras' and PyTorch's update are the same; PyTorch's defaults are \
+     `lr = 1.0, rho = 0.9, epsilon = 1e-6`",
+);
+
+static ADAGRAD: Entry = optimizer(
+    "adagrad",
+    &[
+        LR,
+        number("initial_accumulator_value", Type::NonNegative, 0.1),
+        EPSILON,
+    ],
+    "Adagrad",
+    "Adagrad as Keras: `p -= lr * g / sqrt(acc + epsilon)`, the sum of squares starting at \
+     `initial_accumulator_value`",
+);
+
+static NADAM: Entry = optimizer(
+    "nadam",
+    &[LR, BETA1, BETA2, EPSILON],
+    "Nadam",
+    "Adam with Nesterov momentum, Keras' form (momentum schedule `beta1 * (1 - 0.5 * \
+     0.96^t)`)",
+);
+
+static ADAMAX: Entry = optimizer(
+    "adamax",
+    &[LR, BETA1, BETA2, EPSILON],
+    "Adamax",
+    "Adam with the infinity norm: `u = max(beta2 * u, abs(g))`",
+);
+
+static LION: Entry = optimizer(
+    "lion",
+    &[LR, BETA1, number("beta2", Type::Fraction, 0.99)],
+    "Lion",
+    "Lion: `p -= lr * sign(beta1 * m + (1 - beta1) * g)`; `beta1` must be above 0",
 );

@@ -25,6 +25,8 @@ fn lookups_find_each_entry_by_its_names() {
                 Kind::Schedule | Kind::Function => Function::named(name).map(Function::entry),
                 Kind::Source => Source::named(name).map(Source::entry),
                 Kind::Transform => Transform::named(name).map(Transform::entry),
+                Kind::Initializer => Initializer::named(name).map(Initializer::entry),
+                Kind::Regularizer => Regularizer::named(name).map(Regularizer::entry),
             };
             assert_eq!(found, Some(e), "`{name}`");
         }
@@ -93,6 +95,8 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
                 (Type::Bool, Value::Bool(_))
                 | (Type::Text(&[]) | Type::Texts | Type::DataName, Value::Text(_)) => true,
                 (Type::Activation, Value::Name(n)) => Activation::named(n).is_some(),
+                (Type::Initializer, Value::Name(n)) => Initializer::named(n).is_some(),
+                (Type::Regularizer, Value::Name(n)) => n == "none",
                 (Type::Name(names), Value::Name(n)) | (Type::Text(names), Value::Text(n)) => {
                     names.contains(&n)
                 }

@@ -6,6 +6,8 @@
 
 use super::args::Args;
 use super::error::CheckError;
+use super::init::{read_init, read_regularizer};
+use super::plan::{Init, Regularizer};
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Expr};
@@ -77,6 +79,8 @@ impl<'a> CallArgs<'a> {
             | Type::Pair
             | Type::Bool
             | Type::Activation
+            | Type::Initializer
+            | Type::Regularizer
             | Type::Name(_)
             | Type::Text(_)
             | Type::Texts
@@ -114,6 +118,29 @@ impl<'a> CallArgs<'a> {
         let chosen = self.name(name, errors);
         catalog::Activation::named(chosen)
             .unwrap_or_else(|| unreachable!("`{chosen}` is one of the catalogue's activations"))
+    }
+
+    /// An initializer: a name (`he_normal`) or a call (`normal(0.01)`).
+    pub fn initializer(&self, name: &str, errors: &mut Vec<CheckError>) -> Init {
+        let p = self.param(name);
+        let (Type::Initializer, Some(Value::Name(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "an initializer")
+        };
+        let given = self.args.get(name).and_then(|e| read_init(e, name, errors));
+        given.unwrap_or_else(|| {
+            let id = catalog::Initializer::named(default)
+                .unwrap_or_else(|| unreachable!("`{default}` is one of the initializers"));
+            crate::check::init::default_of(id)
+        })
+    }
+
+    /// A regularizer (`l2(0.01)`, `l1`), or `None` for `none` or when not given.
+    pub fn regularizer(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<Regularizer> {
+        let p = self.param(name);
+        if p.ty != Type::Regularizer {
+            self.mismatch(p, "a regularizer");
+        }
+        read_regularizer(self.args.get(name)?, name, errors)
     }
 
     /// A string, any string.

@@ -2,7 +2,7 @@
 //! layer, and how many slot buffers an optimizer keeps. Every `match` here is exhaustive,
 //! so a new kind does not compile until it is in the catalogue.
 
-use super::plan::{Activation, LayerKind, LossKind, OptimizerKind, ScalarFn};
+use super::plan::{Activation, Init, LayerKind, LossKind, OptimizerKind, ScalarFn};
 use crate::catalog::{self, Catalogued, Entry};
 
 impl LayerKind {
@@ -21,6 +21,24 @@ impl Activation {
             Activation::Softmax => catalog::Activation::Softmax,
             Activation::LeakyRelu { .. } => catalog::Activation::LeakyRelu,
             Activation::Gelu => catalog::Activation::Gelu,
+        }
+    }
+}
+
+impl Init {
+    pub fn catalogued(self) -> catalog::Initializer {
+        match self {
+            Init::GlorotUniform => catalog::Initializer::GlorotUniform,
+            Init::GlorotNormal => catalog::Initializer::GlorotNormal,
+            Init::HeUniform => catalog::Initializer::HeUniform,
+            Init::HeNormal => catalog::Initializer::HeNormal,
+            Init::LecunUniform => catalog::Initializer::LecunUniform,
+            Init::LecunNormal => catalog::Initializer::LecunNormal,
+            Init::Zeros => catalog::Initializer::Zeros,
+            Init::Ones => catalog::Initializer::Ones,
+            Init::Normal { .. } => catalog::Initializer::Normal,
+            Init::Uniform { .. } => catalog::Initializer::Uniform,
+            Init::Torch => catalog::Initializer::Torch,
         }
     }
 }
@@ -47,6 +65,11 @@ impl OptimizerKind {
             OptimizerKind::Adam { .. } => catalog::Optimizer::Adam,
             OptimizerKind::AdamW { .. } => catalog::Optimizer::AdamW,
             OptimizerKind::RmsProp { .. } => catalog::Optimizer::RmsProp,
+            OptimizerKind::Adadelta { .. } => catalog::Optimizer::Adadelta,
+            OptimizerKind::Adagrad { .. } => catalog::Optimizer::Adagrad,
+            OptimizerKind::Nadam { .. } => catalog::Optimizer::Nadam,
+            OptimizerKind::Adamax { .. } => catalog::Optimizer::Adamax,
+            OptimizerKind::Lion { .. } => catalog::Optimizer::Lion,
         }
     }
 
@@ -61,9 +84,26 @@ impl OptimizerKind {
     pub fn slot_names(self) -> &'static [&'static str] {
         match self {
             OptimizerKind::Sgd { momentum: 0.0, .. } => &[],
-            OptimizerKind::Sgd { .. } => &["momentum"],
-            OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => &["momentum", "velocity"],
+            OptimizerKind::Sgd { .. } | OptimizerKind::Lion { .. } => &["momentum"],
+            OptimizerKind::Adam { .. }
+            | OptimizerKind::AdamW { .. }
+            | OptimizerKind::Nadam { .. } => &["momentum", "velocity"],
             OptimizerKind::RmsProp { .. } => &["velocity", "momentum"],
+            OptimizerKind::Adadelta { .. } => &["accumulated_grad", "accumulated_delta_var"],
+            OptimizerKind::Adagrad { .. } => &["accumulator"],
+            OptimizerKind::Adamax { .. } => &["momentum", "norm"],
+        }
+    }
+
+    /// The value every slot starts at: Adagrad's accumulator starts at
+    /// `initial_accumulator_value`, everything else at 0.
+    pub fn slot_start(self) -> f64 {
+        match self {
+            OptimizerKind::Adagrad {
+                initial_accumulator_value,
+                ..
+            } => initial_accumulator_value,
+            _ => 0.0,
         }
     }
 }

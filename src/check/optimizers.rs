@@ -58,11 +58,13 @@ pub(super) fn read_optimizer(
         catalog::Optimizer::Sgd => OptimizerKind::Sgd {
             momentum: args.number("momentum", errors),
             nesterov: args.boolean("nesterov", errors),
+            weight_decay: args.number("weight_decay", errors),
         },
         catalog::Optimizer::Adam => OptimizerKind::Adam {
             beta1: args.number("beta1", errors),
             beta2: args.number("beta2", errors),
             epsilon: args.number("epsilon", errors),
+            weight_decay: args.number("weight_decay", errors),
         },
         catalog::Optimizer::AdamW => OptimizerKind::AdamW {
             beta1: args.number("beta1", errors),
@@ -75,6 +77,43 @@ pub(super) fn read_optimizer(
             momentum: args.number("momentum", errors),
             epsilon: args.number("epsilon", errors),
         },
+        catalog::Optimizer::Adadelta => OptimizerKind::Adadelta {
+            rho: args.number("rho", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+        catalog::Optimizer::Adagrad => OptimizerKind::Adagrad {
+            initial_accumulator_value: args.number("initial_accumulator_value", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+        catalog::Optimizer::Nadam => OptimizerKind::Nadam {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+        catalog::Optimizer::Adamax => OptimizerKind::Adamax {
+            beta1: args.number("beta1", errors),
+            beta2: args.number("beta2", errors),
+            epsilon: args.number("epsilon", errors),
+        },
+        catalog::Optimizer::Lion => OptimizerKind::Lion {
+            beta1: lion_beta1(&args, errors),
+            beta2: args.number("beta2", errors),
+        },
     };
     Some((kind, lr))
+}
+
+/// Lion's `beta1` in (0, 1): at 0 the update is the gradient's sign alone (`SignSGD`), which
+/// Keras refuses too.
+fn lion_beta1(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> f64 {
+    let beta1 = args.number("beta1", errors);
+    let Some(given) = args.get("beta1").filter(|_| beta1 <= 0.0) else {
+        return beta1;
+    };
+    let span = given.span;
+    errors.push(
+        CheckError::out_of_range("beta1", beta1, "in (0, 1)", span)
+            .with_help("Lion with `beta1 = 0` is SignSGD; write e.g. `beta1 = 0.9`"),
+    );
+    0.9
 }

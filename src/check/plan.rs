@@ -447,6 +447,31 @@ pub enum Activation {
     Gelu,
 }
 
+/// How a weight starts (`kernel_init`, `bias_init`): Keras' initializers (`lower/init.rs`
+/// has the formulas) and PyTorch's default for its layers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    Zeros,
+    Ones,
+    Normal { std: f64 },
+    Uniform { limit: f64 },
+    Torch,
+}
+
+/// A penalty on a layer's weight, `l1 * sum(abs(w)) + l2 * sum(w ** 2)` (Keras' `L1L2`),
+/// added to the loss of every update that trains the layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Regularizer {
+    pub l1: f64,
+    pub l2: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
     Valid,
@@ -486,14 +511,17 @@ pub struct Optimizer {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimizerKind {
+    /// `weight_decay` here and on `Adam` is PyTorch's coupled L2: added to the gradient.
     Sgd {
         momentum: f64,
         nesterov: bool,
+        weight_decay: f64,
     },
     Adam {
         beta1: f64,
         beta2: f64,
         epsilon: f64,
+        weight_decay: f64,
     },
     AdamW {
         beta1: f64,
@@ -505,6 +533,28 @@ pub enum OptimizerKind {
         rho: f64,
         momentum: f64,
         epsilon: f64,
+    },
+    Adadelta {
+        rho: f64,
+        epsilon: f64,
+    },
+    Adagrad {
+        initial_accumulator_value: f64,
+        epsilon: f64,
+    },
+    Nadam {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Adamax {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Lion {
+        beta1: f64,
+        beta2: f64,
     },
 }
 
@@ -584,6 +634,9 @@ pub enum TensorExpr {
     Fill(f32, Box<TensorExpr>),
     /// `concat(a, b)`: `a`'s rows, then `b`'s.
     Concat(Box<TensorExpr>, Box<TensorExpr>),
+    /// `l1(model)`, `l2(model)`: the penalty over the model's weights (its layers' kernels,
+    /// not their biases), a scalar: `sum(abs(w))` or `sum(w ** 2)`.
+    Penalty { model: usize, reg: Regularizer },
     /// `flatten(t)`: each element as a vector.
     Flatten(Box<TensorExpr>),
 }
@@ -592,7 +645,10 @@ impl TensorExpr {
     /// The expressions this one reads directly.
     pub fn children(&self) -> Vec<&TensorExpr> {
         match self {
-            TensorExpr::Var(_) | TensorExpr::Const(_) | TensorExpr::Noise { .. } => Vec::new(),
+            TensorExpr::Var(_)
+            | TensorExpr::Const(_)
+            | TensorExpr::Noise { .. }
+            | TensorExpr::Penalty { .. } => Vec::new(),
             TensorExpr::CallModel { inputs, .. } => inputs.iter().collect(),
             TensorExpr::ModelOutput { call, .. } => vec![call],
             TensorExpr::Unary(_, input)

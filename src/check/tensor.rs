@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::args::{self, Args};
 use super::error::CheckError;
-use super::plan::{Noise, Reduce, TensorExpr, TensorOp, UnaryFn};
+use super::plan::{Noise, Reduce, Regularizer, TensorExpr, TensorOp, UnaryFn};
 use super::steps::{loss_type, model_output, StepCx, TType};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Call, Expr, ExprKind};
@@ -63,6 +63,8 @@ pub const FUNCTIONS: &[&str] = &[
     "sigmoid",
     "tanh",
     "square",
+    "l1",
+    "l2",
 ];
 
 pub struct Reader<'c, 'a> {
@@ -252,6 +254,7 @@ impl Reader<'_, '_> {
                 })
             }
             "normal" | "uniform" => self.noise(call, errors),
+            "l1" | "l2" => self.penalty(call, errors),
             "concat" => {
                 let a = Args::read(call, &["a", "b"], errors);
                 let (x, y) = (a.required("a", errors), a.required("b", errors));
@@ -294,6 +297,53 @@ impl Reader<'_, '_> {
                 None
             }
         }
+    }
+
+    /// `l1(model)`, `l2(model)`: a scalar over the named model's weights.
+    fn penalty(
+        &mut self,
+        call: &Call,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<(TensorExpr, Typed)> {
+        let name = call.name.name.as_str();
+        if self.place != Place::Step {
+            errors.push(CheckError::invalid(
+                format!("`{name}` reads a model's weights, which only a step can"),
+                "a model's weights here".into(),
+                call.span,
+            ));
+            return None;
+        }
+        let a = Args::read(call, &["model"], errors);
+        let arg = a.required("model", errors)?;
+        let model = match &arg.kind {
+            ExprKind::Name(id) => match self.cx.models.index(&id.name) {
+                Some(m) => m,
+                None => {
+                    let known = self.cx.models.names();
+                    errors.push(CheckError::unknown("model", &id.name, id.span, &known));
+                    return None;
+                }
+            },
+            _ => {
+                errors.push(
+                    CheckError::wrong_type(
+                        "model",
+                        "a model's name",
+                        args::describe(arg),
+                        arg.span,
+                    )
+                    .with_help(format!("name a model: `{name}(net)`")),
+                );
+                return None;
+            }
+        };
+        let reg = if name == "l1" {
+            Regularizer { l1: 1.0, l2: 0.0 }
+        } else {
+            Regularizer { l1: 0.0, l2: 1.0 }
+        };
+        Some((TensorExpr::Penalty { model, reg }, Typed::scalar()))
     }
 
     fn model_call(

@@ -8,8 +8,11 @@
 
 use super::pool2d;
 use super::shape::{image_input, spatial, Window};
+use super::weights::Weights;
 use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, PADDING, USE_BIAS};
+use crate::catalog::layers::{
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, USE_BIAS,
+};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -35,6 +38,9 @@ pub static ENTRY: Entry = layer(
         PADDING,
         ACTIVATION,
         USE_BIAS,
+        KERNEL_INIT,
+        BIAS_INIT,
+        KERNEL_REGULARIZER,
     ],
     "conv2d",
     "Conv2D",
@@ -49,6 +55,7 @@ pub struct Conv2d {
     pub padding: Padding,
     pub activation: Activation,
     pub use_bias: bool,
+    pub weights: Weights,
 }
 
 impl LayerDef for Conv2d {
@@ -62,6 +69,7 @@ impl LayerDef for Conv2d {
             padding: padding(args, errors),
             activation: activation_named(args.activation("activation", errors)),
             use_bias: args.boolean("use_bias", errors),
+            weights: Weights::read(args, errors),
         }
     }
 
@@ -106,7 +114,7 @@ impl LayerDef for Conv2d {
         next: Option<&Layer>,
         cx: &mut Lowering<'_>,
     ) -> (Conv2dOp, bool) {
-        let (weight, bias) = cx.weight_and_bias(layer);
+        let (weight, bias) = cx.weight_and_bias(layer, &self.weights);
         let bias = bias.map_or_else(|| Bias::Zero(zeros(cx.dev, self.filters)), Bias::Param);
         let fusable = matches!(self.activation, Activation::Relu | Activation::Linear);
         let (pool, out_shape) = match next {

@@ -5,8 +5,11 @@
 //! it, and onto dfdx's matmul elsewhere. The weight is stored (in, out) for the matmul, the
 //! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's.
 
+use super::weights::Weights;
 use super::{activation_named, LayerDef, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, USE_BIAS};
+use crate::catalog::layers::{
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, USE_BIAS,
+};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -28,6 +31,9 @@ pub static ENTRY: Entry = layer(
         ),
         ACTIVATION,
         USE_BIAS,
+        KERNEL_INIT,
+        BIAS_INIT,
+        KERNEL_REGULARIZER,
     ],
     "dense",
     "Dense",
@@ -39,6 +45,7 @@ pub struct Dense {
     pub units: usize,
     pub activation: Activation,
     pub use_bias: bool,
+    pub weights: Weights,
 }
 
 impl LayerDef for Dense {
@@ -49,6 +56,7 @@ impl LayerDef for Dense {
             units: args.count("units", errors),
             activation: activation_named(args.activation("activation", errors)),
             use_bias: args.boolean("use_bias", errors),
+            weights: Weights::read(args, errors),
         }
     }
 
@@ -88,7 +96,7 @@ impl LayerDef for Dense {
     }
 
     fn lower(&self, layer: &Layer, _: Option<&Layer>, cx: &mut Lowering<'_>) -> (DenseOp, bool) {
-        let (weight, bias) = cx.weight_and_bias(layer);
+        let (weight, bias) = cx.weight_and_bias(layer, &self.weights);
         cx.params[weight].transposed = true;
         if ops::dense::supported() {
             for p in std::iter::once(weight).chain(bias) {

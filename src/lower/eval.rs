@@ -19,6 +19,7 @@ use self::ops::{binary, map, pow, reduce, unary};
 use super::act::Act;
 use super::engine::Engine;
 use super::loss::{loss, Target};
+use super::penalty::penalty_scalar;
 use super::step::StepTape;
 use crate::check::plan::{Noise, TensorExpr};
 use crate::data::Batch;
@@ -166,6 +167,14 @@ impl<T: StepTape> Scope<'_, T> {
                     }
                     _ => unreachable!("check guarantees concat gets tensors of one shape"),
                 }
+            }
+            TensorExpr::Penalty { model, reg } => {
+                let kernels: Vec<_> = self.engine.models[*model]
+                    .params
+                    .iter()
+                    .filter(|p| p.kernel)
+                    .collect();
+                Value::Scalar(penalty_scalar(&self.engine.dev, *reg, &kernels, T::attach))
             }
             TensorExpr::Flatten(a) => match self.eval(a, take) {
                 Value::Act(t) => Value::Act(Act::Flat(t.into_flat())),

@@ -9,9 +9,10 @@ use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
 use super::act::{Act, AnyTape, Forward};
-use super::init::glorot_uniform;
+use super::init::{fans, initialize};
 use super::params::{Param, StateBuffer};
-use crate::check::plan::{Layer, Model, NodeOp};
+use crate::check::plan::{Init, Layer, Model, NodeOp};
+use crate::layers::weights::Weights;
 use crate::layers::Op;
 
 /// What lowering a layer may add to the model.
@@ -24,23 +25,35 @@ pub struct Lowering<'a> {
 }
 
 impl Lowering<'_> {
-    /// The layer's parameters with Keras' initialisers (a Glorot-uniform weight, a zero
-    /// bias if it has one), named `<layer>.weight` and `<layer>.bias`: their indices.
-    pub fn weight_and_bias(&mut self, layer: &Layer) -> (usize, Option<usize>) {
+    /// The layer's parameters, named `<layer>.weight` and `<layer>.bias` (if it has one),
+    /// drawn as `weights` says (Keras' defaults: a Glorot-uniform weight, a zero bias) in
+    /// that order from the experiment's generator: their indices. Every layer with a weight
+    /// makes it here.
+    pub fn weight_and_bias(&mut self, layer: &Layer, weights: &Weights) -> (usize, Option<usize>) {
         let shapes = layer.parameter_shapes();
+        let weight_fans = fans(&shapes[0]);
         let weight = self.params.len();
         self.params.push(Param::new(
             self.dev,
             format!("{}.weight", layer.name),
             shapes[0].clone(),
-            glorot_uniform(&shapes[0], self.rng),
+            initialize(weights.kernel_init, &shapes[0], weight_fans, self.rng),
         ));
+        self.params[weight].kernel = true;
+        self.params[weight].regularizer = weights.kernel_regularizer;
         let bias = shapes.get(1).map(|s| {
+            // PyTorch bounds a bias by its weight's fan-in; Keras' initializers take the
+            // bias's own shape.
+            let bias_fans = if weights.bias_init == Init::Torch {
+                weight_fans
+            } else {
+                fans(s)
+            };
             self.params.push(Param::new(
                 self.dev,
                 format!("{}.bias", layer.name),
                 s.clone(),
-                vec![0.0; s[0]],
+                initialize(weights.bias_init, s, bias_fans, self.rng),
             ));
             self.params.len() - 1
         });

@@ -5,6 +5,14 @@
 //! Differences from dfdx's kernels, on purpose: Keras' Adam adds epsilon to
 //! `sqrt(v)` before bias correction of the step size (dfdx adds it to
 //! `sqrt(v_hat)`); Keras' RMSprop starts its square average at 0 (dfdx at 1).
+//!
+//! Differences from PyTorch's, where the two libraries disagree: Adadelta is the same
+//! update in both (only the defaults differ); Adagrad adds epsilon inside the square root
+//! and starts its sum at 0.1 (PyTorch: outside, at 0); Nadam is Keras' (Dozat's momentum
+//! schedule, as PyTorch's `NAdam` with `momentum_decay = 0.004`, but its epsilon goes where
+//! Adam's does). `weight_decay` on `sgd` and `adam` is PyTorch's coupled L2 (the gradient
+//! gains `weight_decay * param`), where Keras' argument of that name decays the weights
+//! directly, as `adamw` does.
 
 use crate::check::plan::OptimizerKind;
 use crate::ops::cpu::simd::avx2_or_portable;
@@ -28,7 +36,10 @@ impl OptimizerState {
             kind,
             lr,
             iterations: 0,
-            slots: sizes.iter().map(|&n| vec![vec![0.0; n]; slots]).collect(),
+            slots: sizes
+                .iter()
+                .map(|&n| vec![vec![kind.slot_start() as f32; n]; slots])
+                .collect(),
         }
     }
 
@@ -43,15 +54,22 @@ impl OptimizerState {
         let t = self.iterations as i32;
         let slots = &mut self.slots[index];
         match self.kind {
-            OptimizerKind::Sgd { momentum, nesterov } => {
+            OptimizerKind::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
                 let m = momentum as f32;
+                let wd = weight_decay as f32;
                 if m == 0.0 {
-                    for (p, g) in param.iter_mut().zip(grad) {
+                    for (p, &g) in param.iter_mut().zip(grad) {
+                        let g = if wd == 0.0 { g } else { g + wd * *p };
                         *p -= lr * g;
                     }
                 } else {
                     // v = m*v - lr*g; p += v (nesterov: p += m*v - lr*g).
-                    for ((p, g), v) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
+                    for ((p, &g), v) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
+                        let g = if wd == 0.0 { g } else { g + wd * *p };
                         *v = m * *v - lr * g;
                         *p += if nesterov { m * *v - lr * g } else { *v };
                     }
@@ -61,11 +79,13 @@ impl OptimizerState {
                 beta1,
                 beta2,
                 epsilon,
+                weight_decay,
             } => {
                 let [m, v] = &mut slots[..] else {
                     unreachable!("adam keeps two slots")
                 };
-                let k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, 0.0);
+                let mut k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, 0.0);
+                k.l2 = weight_decay as f32;
                 adam(param, grad, m, v, k);
             }
             OptimizerKind::AdamW {
@@ -102,7 +122,146 @@ impl OptimizerState {
                     }
                 }
             }
+            OptimizerKind::Adadelta { rho, epsilon } => {
+                let [acc_g, acc_d] = &mut slots[..] else {
+                    unreachable!("adadelta keeps two slots")
+                };
+                adadelta(param, grad, acc_g, acc_d, lr, rho as f32, epsilon as f32);
+            }
+            OptimizerKind::Adagrad { epsilon, .. } => {
+                let eps = epsilon as f32;
+                for ((p, &g), acc) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
+                    *acc += g * g;
+                    *p -= lr * g / (*acc + eps).sqrt();
+                }
+            }
+            OptimizerKind::Nadam {
+                beta1,
+                beta2,
+                epsilon,
+            } => {
+                let [m, v] = &mut slots[..] else {
+                    unreachable!("nadam keeps two slots")
+                };
+                nadam(
+                    param,
+                    grad,
+                    m,
+                    v,
+                    NadamCoefficients::new(t, beta1, beta2),
+                    lr,
+                    epsilon,
+                );
+            }
+            OptimizerKind::Adamax {
+                beta1,
+                beta2,
+                epsilon,
+            } => {
+                let [m, u] = &mut slots[..] else {
+                    unreachable!("adamax keeps two slots")
+                };
+                let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
+                let correction = (1.0 - beta1.powi(t)) as f32;
+                for (((p, &g), m), u) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(u) {
+                    *m += (g - *m) * (1.0 - b1);
+                    *u = (b2 * *u).max(g.abs());
+                    *p -= lr * *m / (correction * (*u + eps));
+                }
+            }
+            OptimizerKind::Lion { beta1, beta2 } => {
+                let (b1, b2) = (beta1 as f32, beta2 as f32);
+                for ((p, &g), m) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
+                    let c = *m * b1 + g * (1.0 - b1);
+                    *p -= lr * sign(c);
+                    *m = *m * b2 + g * (1.0 - b2);
+                }
+            }
         }
+    }
+}
+
+/// `sign(x)` as Keras' and NumPy's: 0 at 0 (Rust's `signum` gives ±1 there).
+fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Adadelta (Zeiler 2012), the same update in Keras and PyTorch:
+/// `acc_g = rho acc_g + (1 - rho) g²`, `d = sqrt(acc_d + eps) / sqrt(acc_g + eps) * g`,
+/// `acc_d = rho acc_d + (1 - rho) d²`, `p -= lr d`.
+fn adadelta(
+    param: &mut [f32],
+    grad: &[f32],
+    acc_g: &mut [f32],
+    acc_d: &mut [f32],
+    lr: f32,
+    rho: f32,
+    eps: f32,
+) {
+    let elements = param.iter_mut().zip(grad).zip(acc_g.iter_mut()).zip(acc_d);
+    for (((p, &g), ag), ad) in elements {
+        *ag = rho * *ag + (1.0 - rho) * g * g;
+        let d = (*ad + eps).sqrt() * g / (*ag + eps).sqrt();
+        *ad = rho * *ad + (1.0 - rho) * d * d;
+        *p -= lr * d;
+    }
+}
+
+/// Nadam's scalars at update `t`: the momentum schedule `u_i = beta1 (1 - 0.5 * 0.96^i)`,
+/// and its running product, which Keras keeps as a variable and we compute from `t` (so a
+/// checkpoint needs no extra slot). The bias corrections are divided out in f64: `1 -
+/// beta2^t` in float32 loses a few digits to cancellation.
+#[derive(Clone, Copy)]
+struct NadamCoefficients {
+    /// `u_{t+1} / (1 - prod_{i<=t+1} u_i)`, the moment's share.
+    m: f32,
+    /// `(1 - u_t) / (1 - prod_{i<=t} u_i)`, the gradient's.
+    g: f32,
+    /// `1 - beta2^t`.
+    v: f32,
+    b1: f32,
+    b2: f32,
+}
+
+impl NadamCoefficients {
+    fn new(t: i32, beta1: f64, beta2: f64) -> Self {
+        let u = |i: i32| beta1 * (1.0 - 0.5 * 0.96f64.powi(i));
+        let product: f64 = (1..=t).map(u).product();
+        let product_next = product * u(t + 1);
+        NadamCoefficients {
+            m: (u(t + 1) / (1.0 - product_next)) as f32,
+            g: ((1.0 - u(t)) / (1.0 - product)) as f32,
+            v: (1.0 - beta2.powi(t)) as f32,
+            b1: beta1 as f32,
+            b2: beta2 as f32,
+        }
+    }
+}
+
+/// Keras' Nadam: Adam's moments, with the gradient's share of the momentum taken at this
+/// step's schedule and the moment's at the next one.
+fn nadam(
+    param: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    k: NadamCoefficients,
+    lr: f32,
+    epsilon: f64,
+) {
+    let eps = epsilon as f32;
+    for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v) {
+        *m += (g - *m) * (1.0 - k.b1);
+        *v += (g * g - *v) * (1.0 - k.b2);
+        let m_hat = k.m * *m + k.g * g;
+        let v_hat = *v / k.v;
+        *p -= m_hat * lr / (v_hat.sqrt() + eps);
     }
 }
 
@@ -140,6 +299,8 @@ struct AdamCoefficients {
     b2: f32,
     eps: f32,
     decay: f32,
+    /// PyTorch's coupled L2 (`adam`'s `weight_decay`): `g += l2 * p`.
+    l2: f32,
 }
 
 impl AdamCoefficients {
@@ -155,6 +316,7 @@ impl AdamCoefficients {
             b2,
             eps,
             decay,
+            l2: 0.0,
         }
     }
 }
@@ -173,20 +335,26 @@ avx2_or_portable!(
 
 #[inline(always)]
 fn adam_chunk_in(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamCoefficients) {
-    let AdamCoefficients {
-        alpha,
-        b1,
-        b2,
-        eps,
-        decay,
-    } = k;
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let mi = *m + (g - *m) * (1.0 - b1);
-        let vi = *v + (g * g - *v) * (1.0 - b2);
-        *m = mi;
-        *v = vi;
-        *p = *p * decay - alpha * mi / (vi.sqrt() + eps);
+    let elements = p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());
+    // Two loops, so that plain Adam's stays the one it always was.
+    if k.l2 == 0.0 {
+        for (((p, &g), m), v) in elements {
+            adam_element(p, g, m, v, &k);
+        }
+    } else {
+        for (((p, &g), m), v) in elements {
+            adam_element(p, g + k.l2 * *p, m, v, &k);
+        }
     }
+}
+
+#[inline(always)]
+fn adam_element(p: &mut f32, g: f32, m: &mut f32, v: &mut f32, k: &AdamCoefficients) {
+    let mi = *m + (g - *m) * (1.0 - k.b1);
+    let vi = *v + (g * g - *v) * (1.0 - k.b2);
+    *m = mi;
+    *v = vi;
+    *p = *p * k.decay - k.alpha * mi / (vi.sqrt() + k.eps);
 }
 
 #[cfg(test)]
@@ -217,6 +385,7 @@ mod tests {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-7,
+            weight_decay: 0.0,
         };
         let p = run(kind, 0.1, &[[0.5, -1.0], [0.25, 2.0]]);
         // step 1: m = 0.1g, v = 0.001g^2, alpha = 0.1*sqrt(0.001)/0.1 → p -= sign(g)*0.1 (approx).
@@ -244,6 +413,7 @@ mod tests {
             OptimizerKind::Sgd {
                 momentum: 0.0,
                 nesterov: false,
+                weight_decay: 0.0,
             },
             0.1,
             &[[1.0, 2.0]],
@@ -254,6 +424,7 @@ mod tests {
             OptimizerKind::Sgd {
                 momentum: 0.9,
                 nesterov: false,
+                weight_decay: 0.0,
             },
             0.1,
             &[[1.0, 1.0], [1.0, 1.0]],
@@ -264,6 +435,7 @@ mod tests {
             OptimizerKind::Sgd {
                 momentum: 0.9,
                 nesterov: true,
+                weight_decay: 0.0,
             },
             0.1,
             &[[1.0, 1.0]],
@@ -298,5 +470,209 @@ mod tests {
         let p = run(kind, 0.1, &[[0.0, 0.0]]);
         // Zero gradient: only the decay p -= p*0.5*0.1.
         close(&p, &[0.95, -1.9]);
+    }
+
+    /// Three steps from `P0` with `GRADS`, as `bench/reference/optimizers.py` runs them.
+    const P0: [f32; 4] = [1.0, -2.0, 0.5, 0.0];
+    const GRADS: [[f32; 4]; 3] = [
+        [0.5, -1.0, 0.25, 0.0],
+        [0.25, 2.0, -0.5, 1e-3],
+        [-1.5, 0.75, 0.125, -2.0],
+    ];
+
+    fn three_steps(kind: OptimizerKind, lr: f64) -> Vec<f32> {
+        let mut state = OptimizerState::new(kind, lr, &[4]);
+        let mut p = P0.to_vec();
+        for g in &GRADS {
+            state.begin();
+            state.apply(0, &mut p, g);
+        }
+        p
+    }
+
+    /// Within 1e-5 (relative, or of 0.1) of Keras' result. Keras computes its scalars in
+    /// float32, where `1 - 0.999^t` keeps only four or five digits; we compute them in f64,
+    /// so the two differ by up to a few 1e-6 after three steps (the f64 evaluation of the
+    /// same formulas lies as close to ours).
+    fn matches(kind: OptimizerKind, lr: f64, reference: [f64; 4]) {
+        let p = three_steps(kind, lr);
+        for (x, y) in p.iter().zip(reference) {
+            let tolerance = 1e-5 * y.abs().max(0.1);
+            assert!(
+                (f64::from(*x) - y).abs() <= tolerance,
+                "{kind:?}: {p:?} vs {reference:?}"
+            );
+        }
+    }
+
+    // The numbers below are Keras 3.15's and torch 2.x's (bench/reference/optimizers.py).
+
+    #[test]
+    fn adadelta_matches_keras_and_torch() {
+        let keras_defaults = OptimizerKind::Adadelta {
+            rho: 0.95,
+            epsilon: 1e-7,
+        };
+        matches(
+            keras_defaults,
+            0.001,
+            [
+                0.999_999_701_976_776_1,
+                -2.000_001_430_511_474_6,
+                0.499_999_821_186_065_7,
+                8.164_960_831_891_221e-7,
+            ],
+        );
+        // PyTorch's examples/mnist: Adadelta(lr=1.0), rho 0.9, eps 1e-6. Keras with the
+        // same values gives the same bits as torch.optim.Adadelta.
+        let torch_defaults = OptimizerKind::Adadelta {
+            rho: 0.9,
+            epsilon: 1e-6,
+        };
+        matches(
+            torch_defaults,
+            1.0,
+            [
+                0.999_328_613_281_25,
+                -2.002_877_473_831_176_8,
+                0.499_501_764_774_322_5,
+                0.002_349_423_943_087_458_6,
+            ],
+        );
+    }
+
+    #[test]
+    fn adagrad_matches_keras() {
+        let kind = OptimizerKind::Adagrad {
+            initial_accumulator_value: 0.1,
+            epsilon: 1e-7,
+        };
+        matches(
+            kind,
+            0.001,
+            [
+                0.999_684_870_243_072_5,
+                -2.000_247_240_066_528_3,
+                0.499_967_277_050_018_3,
+                0.000_984_567_217_528_82,
+            ],
+        );
+        matches(
+            kind,
+            0.1,
+            [
+                0.968_487_381_935_119_6,
+                -2.024_733_304_977_417,
+                0.496_728_539_466_857_9,
+                0.098_456_725_478_172_3,
+            ],
+        );
+    }
+
+    #[test]
+    fn nadam_matches_keras() {
+        let kind = OptimizerKind::Nadam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        matches(
+            kind,
+            0.001,
+            [
+                0.999_379_515_647_888_2,
+                -2.000_198_841_094_970_7,
+                0.499_626_755_714_416_5,
+                4.699_116_107_076_406_5e-5,
+            ],
+        );
+        matches(
+            kind,
+            0.1,
+            [
+                0.937_953_114_509_582_5,
+                -2.019_886_732_101_440_4,
+                0.462_674_677_371_978_76,
+                0.004_699_118_435_382_843,
+            ],
+        );
+    }
+
+    #[test]
+    fn adamax_matches_keras() {
+        let kind = OptimizerKind::Adamax {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        matches(
+            kind,
+            0.1,
+            [
+                0.847_644_269_466_400_1,
+                -1.961_082_816_123_962_4,
+                0.437_997_013_330_459_6,
+                -0.015_742_551_535_367_966,
+            ],
+        );
+    }
+
+    #[test]
+    fn lion_matches_keras() {
+        let kind = OptimizerKind::Lion {
+            beta1: 0.9,
+            beta2: 0.99,
+        };
+        // Each step moves every weight by exactly lr (or not at all, where the
+        // interpolated momentum is 0): the last weight goes 0, -0.1, 0.
+        matches(kind, 0.1, [0.9, -2.1, 0.4, 0.0]);
+    }
+
+    #[test]
+    fn weight_decay_on_sgd_and_adam_is_torchs_coupled_l2() {
+        // torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.1) gives the same numbers.
+        let sgd = OptimizerKind::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.1,
+        };
+        matches(
+            sgd,
+            0.1,
+            [
+                0.913_523_972_034_454_3,
+                -2.074_548_006_057_739_3,
+                0.487_387_001_514_434_8,
+                0.199_810_996_651_649_48,
+            ],
+        );
+        // Keras' Adam fed `g + 0.1 * p`; torch.optim.Adam(weight_decay=0.1) differs only in
+        // where epsilon goes (0.8304143, -1.9596426, 0.4261300, -0.0105504).
+        let adam = OptimizerKind::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            weight_decay: 0.1,
+        };
+        matches(
+            adam,
+            0.1,
+            [
+                0.830_416_619_777_679_4,
+                -1.959_643_125_534_057_6,
+                0.426_131_248_474_121_1,
+                -0.010_325_983_166_694_641,
+            ],
+        );
+    }
+
+    #[test]
+    fn adagrad_slots_start_at_the_initial_value() {
+        let kind = OptimizerKind::Adagrad {
+            initial_accumulator_value: 0.25,
+            epsilon: 1e-7,
+        };
+        let state = OptimizerState::new(kind, 0.1, &[3]);
+        assert_eq!(state.slots[0], vec![vec![0.25; 3]]);
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use dfdx::prelude::*;
 
+use crate::check::plan::Regularizer;
+
 pub type T1 = Tensor<(usize,), f32, Cpu>;
 pub type T2 = Tensor<(usize, usize), f32, Cpu>;
 pub type T4 = Tensor<(usize, usize, usize, usize), f32, Cpu>;
@@ -38,6 +40,12 @@ pub struct Param {
     /// Whether `value` is the transpose of the canonical (PyTorch) layout: a dense weight is
     /// stored (in, out) for the matmul, and PyTorch's `nn.Linear` holds (out, in).
     pub transposed: bool,
+    /// Whether this is a layer's weight (its kernel, not its bias): what the step functions
+    /// `l1(model)` and `l2(model)` sum over.
+    pub kernel: bool,
+    /// The layer's `kernel_regularizer`, on its weight: its gradient is added to the
+    /// weight's before every update that trains it.
+    pub regularizer: Option<Regularizer>,
 }
 
 /// A layer's state that is not trained (batch norm's running mean and variance): model files
@@ -110,6 +118,8 @@ impl Param {
             host_read: false,
             rows: RowOrder::Canonical,
             transposed: false,
+            kernel: false,
+            regularizer: None,
         }
     }
 

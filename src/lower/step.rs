@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 
 use super::engine::Engine;
 use super::eval::{host, Host, Scope, StepState, Value};
+use super::penalty;
 use crate::check::plan::{Step, StepStmt, TensorExpr};
 use crate::data::Batch;
 use crate::ops::cpu::finite::all_finite;
@@ -208,7 +209,16 @@ fn apply_update(
     let bindings = engine.bindings[opt].clone();
     let mut gs: Vec<Vec<f32>> = bindings
         .iter()
-        .map(|&(m, p)| engine.models[m].params[p].take_grad(grads))
+        .map(|&(m, p)| {
+            let param = &engine.models[m].params[p];
+            let mut g = param.take_grad(grads);
+            // A `kernel_regularizer`'s penalty is part of what every update training its
+            // layer minimizes, as Keras adds a layer's losses to the loss.
+            if let Some(reg) = param.regularizer {
+                penalty::add_gradient(reg, &param.value, 1.0, &mut g);
+            }
+            g
+        })
         .collect();
     let mut lrs = engine.lrs();
     hooks.before_update(opt, &mut lrs, &mut gs);
@@ -229,3 +239,6 @@ fn apply_update(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,7 @@ use crate::layers::activation::ActivationLayer;
 use crate::layers::conv2d::Conv2d;
 use crate::layers::dense::Dense;
 use crate::layers::pool2d::Pool2d;
+use crate::layers::weights::Weights;
 use crate::syntax::ast::{Call, ExprKind};
 use crate::syntax::parse_expr_at;
 
@@ -28,6 +29,8 @@ fn sample(p: &Param) -> String {
         }
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
+        Type::Initializer => "normal(0.5)".into(),
+        Type::Regularizer => "l1_l2(0.5, 0.25)".into(),
         Type::Name(names) => names[names.len() - 1].into(),
         Type::Text(&[]) if p.name == "delimiter" => "\";\"".into(),
         Type::Text(&[]) => "\"file\"".into(),
@@ -189,7 +192,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::Linear,
-            use_bias: true
+            use_bias: true,
+            weights: Weights::default(),
         })
     );
     assert_eq!(
@@ -197,7 +201,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         LayerKind::Dense(Dense {
             units: 3,
             activation: Activation::LeakyRelu { alpha: 0.2 },
-            use_bias: true
+            use_bias: true,
+            weights: Weights::default(),
         })
     );
     let LayerKind::Pool2d(Pool2d {
@@ -228,7 +233,8 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         Some((
             OptimizerKind::Sgd {
                 momentum: 0.0,
-                nesterov: false
+                nesterov: false,
+                weight_decay: 0.0
             },
             0.01
         ))
@@ -276,6 +282,7 @@ fn slots_count_the_buffers_an_update_keeps() {
     let sgd = |momentum| OptimizerKind::Sgd {
         momentum,
         nesterov: false,
+        weight_decay: 0.0,
     };
     assert_eq!(sgd(0.0).slots(), 0);
     assert_eq!(sgd(0.9).slots(), 1);
@@ -283,6 +290,15 @@ fn slots_count_the_buffers_an_update_keeps() {
         beta1: 0.9,
         beta2: 0.999,
         epsilon: 1e-7,
+        weight_decay: 0.0,
     };
     assert_eq!(adam.slots(), 2);
+    let adadelta = OptimizerKind::Adadelta {
+        rho: 0.9,
+        epsilon: 1e-6,
+    };
+    assert_eq!(
+        adadelta.slot_names(),
+        ["accumulated_grad", "accumulated_delta_var"]
+    );
 }

@@ -164,6 +164,20 @@ fn losses_on_computed_targets_match_finite_differences() {
     assert_gradient("sq(ones_like(h), h)");
 }
 
+/// `l1(g)` and `l2(g)` reach the weight of `g` (its kernel, read on the host where our
+/// dense op runs, so its gradient slot starts empty) through the tape.
+#[test]
+fn weight_penalties_match_finite_differences() {
+    for loss in [
+        "mean(h) + 0.5 * l2(g)",
+        "l2(g) * 0.25 + mean(h * h)",
+        "0.1 * l1(g) + mean(h)",
+        "l1(g) + l2(g)",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
 #[test]
 fn detach_stops_the_gradient() {
     let grad = |loss: &str| {

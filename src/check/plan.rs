@@ -375,6 +375,12 @@ pub enum Activation {
     Softmax,
     LeakyRelu { alpha: f32 },
     Gelu,
+    Elu { alpha: f32 },
+    Selu,
+    Swish,
+    Softplus,
+    LogSoftmax,
+    HardSigmoid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

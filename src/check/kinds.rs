@@ -42,6 +42,7 @@ impl LossKind {
             LossKind::MeanSquaredError => catalog::Loss::MeanSquaredError,
             LossKind::MeanAbsoluteError => catalog::Loss::MeanAbsoluteError,
             LossKind::Huber { .. } => catalog::Loss::Huber,
+            LossKind::Nll => catalog::Loss::Nll,
         }
     }
 }

@@ -403,12 +403,22 @@ pub struct Loss {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LossKind {
-    SparseCategoricalCrossentropy { from_logits: bool },
-    CategoricalCrossentropy { from_logits: bool },
-    BinaryCrossentropy { from_logits: bool },
+    SparseCategoricalCrossentropy {
+        from_logits: bool,
+    },
+    /// Log-probabilities against class indices (PyTorch's `nll_loss`).
+    Nll,
+    CategoricalCrossentropy {
+        from_logits: bool,
+    },
+    BinaryCrossentropy {
+        from_logits: bool,
+    },
     MeanSquaredError,
     MeanAbsoluteError,
-    Huber { delta: f64 },
+    Huber {
+        delta: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

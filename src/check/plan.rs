@@ -562,6 +562,11 @@ pub enum UnaryFn {
     Sigmoid,
     Tanh,
     Square,
+    Elu,
+    Selu,
+    Swish,
+    Softplus,
+    HardSigmoid,
 }
 
 impl UnaryFn {
@@ -574,6 +579,13 @@ impl UnaryFn {
         ("sigmoid", UnaryFn::Sigmoid),
         ("tanh", UnaryFn::Tanh),
         ("square", UnaryFn::Square),
+        // The elementwise activations, as the layers compute them (elu with alpha 1).
+        ("elu", UnaryFn::Elu),
+        ("selu", UnaryFn::Selu),
+        ("swish", UnaryFn::Swish),
+        ("silu", UnaryFn::Swish),
+        ("softplus", UnaryFn::Softplus),
+        ("hard_sigmoid", UnaryFn::HardSigmoid),
     ];
 }
 

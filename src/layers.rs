@@ -184,7 +184,8 @@ layers! {
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     Activation(activation::ActivationLayer) = [
-        &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU
+        &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,
+        &act::ELU, &act::SELU, &act::SWISH, &act::SOFTPLUS, &act::LOG_SOFTMAX, &act::HARD_SIGMOID
     ],
 }
 
@@ -199,6 +200,12 @@ pub(crate) fn activation_named(a: catalog::Activation) -> Activation {
         catalog::Activation::Softmax => Activation::Softmax,
         catalog::Activation::LeakyRelu => Activation::LeakyRelu { alpha: 0.2 },
         catalog::Activation::Gelu => Activation::Gelu,
+        catalog::Activation::Elu => Activation::Elu { alpha: 1.0 },
+        catalog::Activation::Selu => Activation::Selu,
+        catalog::Activation::Swish => Activation::Swish,
+        catalog::Activation::Softplus => Activation::Softplus,
+        catalog::Activation::LogSoftmax => Activation::LogSoftmax,
+        catalog::Activation::HardSigmoid => Activation::HardSigmoid,
     }
 }
 

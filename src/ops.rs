@@ -31,6 +31,7 @@ mod error;
 mod geometry;
 pub mod handoff;
 mod matmul;
+mod pointwise;
 mod pool2d;
 
 #[cfg(test)]
@@ -43,6 +44,7 @@ use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 pub use conv2d::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, pool2d_output_hw, Padding};
+pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 
 /// A rank-4 NCHW activation, carrying tape `T`.

@@ -43,6 +43,12 @@ pub enum Activation {
     Softmax,
     LeakyRelu,
     Gelu,
+    Elu,
+    Selu,
+    Swish,
+    Softplus,
+    LogSoftmax,
+    HardSigmoid,
 }
 
 impl Catalogued for Layer {
@@ -62,6 +68,12 @@ impl Catalogued for Activation {
         Activation::Softmax,
         Activation::LeakyRelu,
         Activation::Gelu,
+        Activation::Elu,
+        Activation::Selu,
+        Activation::Swish,
+        Activation::Softplus,
+        Activation::LogSoftmax,
+        Activation::HardSigmoid,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -73,6 +85,12 @@ impl Catalogued for Activation {
             Activation::Softmax => &SOFTMAX,
             Activation::LeakyRelu => &LEAKY_RELU,
             Activation::Gelu => &GELU,
+            Activation::Elu => &ELU,
+            Activation::Selu => &SELU,
+            Activation::Swish => &SWISH,
+            Activation::Softplus => &SOFTPLUS,
+            Activation::LogSoftmax => &LOG_SOFTMAX,
+            Activation::HardSigmoid => &HARD_SIGMOID,
         }
     }
 }
@@ -98,10 +116,19 @@ pub(crate) const fn layer(
 }
 
 const fn activation(name: &'static str, params: &'static [Param], doc: &'static str) -> Entry {
+    activation_also(name, &[], params, doc)
+}
+
+const fn activation_also(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    params: &'static [Param],
+    doc: &'static str,
+) -> Entry {
     Entry {
         name,
         kind: Kind::Activation,
-        aliases: &[],
+        aliases,
         params,
         rest: None,
         base_name: "activation",
@@ -165,3 +192,33 @@ pub(crate) static LEAKY_RELU: Entry = activation(
     "`x`, or `alpha * x` below 0; `activation = leaky_relu` takes Keras' slope 0.2",
 );
 pub(crate) static GELU: Entry = activation("gelu", &[], "`x * Φ(x)`, Keras' exact (erf) form");
+pub(crate) static ELU: Entry = activation(
+    "elu",
+    &[param(
+        "alpha",
+        Type::Number,
+        Default::Is(Value::Number(1.0)),
+    )],
+    "`x`, or `alpha * (exp(x) - 1)` below 0",
+);
+pub(crate) static SELU: Entry = activation(
+    "selu",
+    &[],
+    "`scale * elu(x, alpha)` with Keras' `alpha = 1.67326324` and `scale = 1.05070099`",
+);
+pub(crate) static SWISH: Entry = activation_also("swish", &["silu"], &[], "`x * sigmoid(x)`");
+pub(crate) static SOFTPLUS: Entry = activation(
+    "softplus",
+    &[],
+    "`log(1 + exp(x))`, computed without overflow",
+);
+pub(crate) static LOG_SOFTMAX: Entry = activation(
+    "log_softmax",
+    &[],
+    "`x - log(sum(exp(x)))` over each element (over channels, for images), computed without overflow; `nll_loss` takes it",
+);
+pub(crate) static HARD_SIGMOID: Entry = activation(
+    "hard_sigmoid",
+    &[],
+    "Keras 3's `relu6(x + 3) / 6` (Keras 2's was `0.2 * x + 0.5`, clipped)",
+);

@@ -10,6 +10,7 @@ pub enum Loss {
     MeanSquaredError,
     MeanAbsoluteError,
     Huber,
+    Nll,
 }
 
 impl Catalogued for Loss {
@@ -20,6 +21,7 @@ impl Catalogued for Loss {
         Loss::MeanSquaredError,
         Loss::MeanAbsoluteError,
         Loss::Huber,
+        Loss::Nll,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -30,6 +32,7 @@ impl Catalogued for Loss {
             Loss::MeanSquaredError => &MSE,
             Loss::MeanAbsoluteError => &MAE,
             Loss::Huber => &HUBER,
+            Loss::Nll => &NLL,
         }
     }
 }
@@ -110,4 +113,14 @@ static HUBER: Entry = loss(
     }],
     "Huber",
     "the mean of `0.5 * e ** 2` where `abs(e) <= delta`, else `delta * (abs(e) - 0.5 * delta)`, for `e = target - prediction`: squared near the target, absolute far from it",
+);
+
+/// PyTorch's `nll_loss` (Keras has no such class): the model's last layer gives
+/// log-probabilities, as `log_softmax` does, and the loss picks the labels' ones.
+static NLL: Entry = loss(
+    "nll_loss",
+    &["negative_log_likelihood"],
+    &[],
+    "NLLLoss",
+    "the mean of `-prediction[label]` over class indices: the negative log-likelihood of log-probabilities (a last `log_softmax`), as PyTorch's `nll_loss`",
 );

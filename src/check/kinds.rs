@@ -21,6 +21,12 @@ impl Activation {
             Activation::Softmax => catalog::Activation::Softmax,
             Activation::LeakyRelu { .. } => catalog::Activation::LeakyRelu,
             Activation::Gelu => catalog::Activation::Gelu,
+            Activation::Elu { .. } => catalog::Activation::Elu,
+            Activation::Selu => catalog::Activation::Selu,
+            Activation::Swish => catalog::Activation::Swish,
+            Activation::Softplus => catalog::Activation::Softplus,
+            Activation::LogSoftmax => catalog::Activation::LogSoftmax,
+            Activation::HardSigmoid => catalog::Activation::HardSigmoid,
         }
     }
 }
@@ -54,6 +60,7 @@ impl LossKind {
             LossKind::MeanSquaredError => catalog::Loss::MeanSquaredError,
             LossKind::MeanAbsoluteError => catalog::Loss::MeanAbsoluteError,
             LossKind::Huber { .. } => catalog::Loss::Huber,
+            LossKind::Nll => catalog::Loss::Nll,
         }
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<Los
         catalog::Loss::Huber => LossKind::Huber {
             delta: args.number("delta", errors),
         },
+        catalog::Loss::Nll => LossKind::Nll,
     };
     Some(kind)
 }

@@ -445,6 +445,12 @@ pub enum Activation {
     Softmax,
     LeakyRelu { alpha: f32 },
     Gelu,
+    Elu { alpha: f32 },
+    Selu,
+    Swish,
+    Softplus,
+    LogSoftmax,
+    HardSigmoid,
 }
 
 /// How a weight starts (`kernel_init`, `bias_init`): Keras' initializers (`lower/init.rs`
@@ -492,12 +498,22 @@ pub struct Loss {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LossKind {
-    SparseCategoricalCrossentropy { from_logits: bool },
-    CategoricalCrossentropy { from_logits: bool },
-    BinaryCrossentropy { from_logits: bool },
+    SparseCategoricalCrossentropy {
+        from_logits: bool,
+    },
+    /// Log-probabilities against class indices (PyTorch's `nll_loss`).
+    Nll,
+    CategoricalCrossentropy {
+        from_logits: bool,
+    },
+    BinaryCrossentropy {
+        from_logits: bool,
+    },
     MeanSquaredError,
     MeanAbsoluteError,
-    Huber { delta: f64 },
+    Huber {
+        delta: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -681,6 +697,11 @@ pub enum UnaryFn {
     Sigmoid,
     Tanh,
     Square,
+    Elu,
+    Selu,
+    Swish,
+    Softplus,
+    HardSigmoid,
 }
 
 impl UnaryFn {
@@ -693,6 +714,13 @@ impl UnaryFn {
         ("sigmoid", UnaryFn::Sigmoid),
         ("tanh", UnaryFn::Tanh),
         ("square", UnaryFn::Square),
+        // The elementwise activations, as the layers compute them (elu with alpha 1).
+        ("elu", UnaryFn::Elu),
+        ("selu", UnaryFn::Selu),
+        ("swish", UnaryFn::Swish),
+        ("silu", UnaryFn::Swish),
+        ("softplus", UnaryFn::Softplus),
+        ("hard_sigmoid", UnaryFn::HardSigmoid),
     ];
 }
 

@@ -547,7 +547,10 @@ fn loss_compatible(
         );
     };
     match (loss.kind, target) {
-        (LossKind::SparseCategoricalCrossentropy { .. }, TType::Labels { classes }) => {
+        (
+            LossKind::SparseCategoricalCrossentropy { .. } | LossKind::Nll,
+            TType::Labels { classes },
+        ) => {
             if pred.len() != 1 || pred[0] != *classes {
                 return fail(
                     format!("the data has {classes} classes but the model outputs {pred:?}"),
@@ -560,6 +563,10 @@ fn loss_compatible(
             "`sparse_categorical_crossentropy` takes class indices, but the labels are one-hot"
                 .to_string(),
             "use `categorical_crossentropy`, or remove `one_hot()` from the data",
+        ),
+        (LossKind::Nll, TType::Float(_)) => fail(
+            "`nll_loss` takes class indices, but the labels are one-hot".to_string(),
+            "remove `one_hot()` from the data",
         ),
         (LossKind::CategoricalCrossentropy { .. }, TType::Labels { .. }) => fail(
             "`categorical_crossentropy` takes one-hot labels, but the labels are class indices"

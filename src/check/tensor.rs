@@ -63,6 +63,12 @@ pub const FUNCTIONS: &[&str] = &[
     "sigmoid",
     "tanh",
     "square",
+    "elu",
+    "selu",
+    "swish",
+    "silu",
+    "softplus",
+    "hard_sigmoid",
     "l1",
     "l2",
 ];
@@ -686,6 +692,23 @@ fn fold_unary(f: UnaryFn, v: f64) -> f64 {
         UnaryFn::Sigmoid => 1.0 / (1.0 + (-v).exp()),
         UnaryFn::Tanh => v.tanh(),
         UnaryFn::Square => v * v,
+        UnaryFn::Elu => elu(v, 1.0),
+        UnaryFn::Selu => SELU_SCALE * elu(v, SELU_ALPHA),
+        UnaryFn::Swish => v / (1.0 + (-v).exp()),
+        UnaryFn::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
+        UnaryFn::HardSigmoid => (v / 6.0 + 0.5).clamp(0.0, 1.0),
+    }
+}
+
+/// Keras' selu constants (`ops::pointwise` has them in f32).
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+fn elu(v: f64, alpha: f64) -> f64 {
+    if v > 0.0 {
+        v
+    } else {
+        alpha * v.exp_m1()
     }
 }
 
@@ -695,5 +718,32 @@ fn fold_binary(op: TensorOp, a: f64, b: f64) -> f64 {
         TensorOp::Sub => a - b,
         TensorOp::Mul => a * b,
         TensorOp::Div => a / b,
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::{fold_unary, UnaryFn};
+
+    #[test]
+    fn folded_activations_match_pytorch() {
+        // bench/reference/activations.py: PyTorch's float64 values at -1.5, 0.5 and 30.
+        #[rustfmt::skip]
+        let cases = [
+            (UnaryFn::Elu, [-7.768698399e-01, 5.0e-01, 30.0]),
+            (UnaryFn::Selu, [-1.365814353e+00, 5.253504937e-01, 3.152102962e+01]),
+            (UnaryFn::Swish, [-2.736382857e-01, 3.112296656e-01, 30.0]),
+            (UnaryFn::Softplus, [2.014132780e-01, 9.740769842e-01, 30.0]),
+            (UnaryFn::HardSigmoid, [2.5e-01, 5.833333333e-01, 1.0]),
+        ];
+        for (f, want) in cases {
+            for (x, w) in [-1.5, 0.5, 30.0].into_iter().zip(want) {
+                let got = fold_unary(f, x);
+                assert!(
+                    (got - w).abs() < 1e-8 * (1.0 + w.abs()),
+                    "{f:?}({x}): {got} against {w}"
+                );
+            }
+        }
     }
 }

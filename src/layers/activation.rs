@@ -1,4 +1,5 @@
-//! `relu()`, `sigmoid()`, `tanh()`, `softmax()`, `leaky_relu(alpha)`, `gelu()`: an
+//! `relu()`, `sigmoid()`, `tanh()`, `softmax()`, `leaky_relu(alpha)`, `gelu()`,
+//! `elu(alpha)`, `selu()`, `swish()`, `softplus()`, `log_softmax()`, `hard_sigmoid()`: an
 //! activation function as a layer of its own (Keras' `Activation`). Their catalogue entries
 //! are the activations' (`catalog::layers`), which `activation = NAME` arguments share.
 
@@ -25,6 +26,9 @@ impl LayerDef for ActivationLayer {
             .unwrap_or_else(|| unreachable!("`{id:?}` is an activation"));
         let activation = match named {
             catalog::Activation::LeakyRelu => Activation::LeakyRelu {
+                alpha: args.number("alpha", errors) as f32,
+            },
+            catalog::Activation::Elu => Activation::Elu {
                 alpha: args.number("alpha", errors) as f32,
             },
             a => activation_named(a),

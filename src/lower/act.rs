@@ -6,6 +6,7 @@ use dfdx::prelude::*;
 
 use crate::check::plan::Activation;
 use crate::ops::handoff::Handoff;
+use crate::ops::{pointwise, Pointwise};
 
 use super::params::{Param, StateBuffer, T1};
 
@@ -45,14 +46,15 @@ impl<T: AnyTape> Act<T> {
         }
     }
 
-    /// An activation function, elementwise; softmax over the last axis of a flat batch and
-    /// over channels of images (Keras' last axis in NHWC).
+    /// An activation function, elementwise; softmax and log-softmax over the last axis of a
+    /// flat batch and over channels of images (Keras' last axis in NHWC).
     #[must_use]
     pub fn activate(self, a: Activation) -> Self {
         match self {
             Act::Flat(t) => Act::Flat(activate_flat(t, a)),
             Act::Image(t) => Act::Image(match a {
                 Activation::Softmax => t.softmax::<Axis<1>>(),
+                Activation::LogSoftmax => t.log_softmax::<Axis<1>>(),
                 _ => elementwise(t, a),
             }),
         }
@@ -158,6 +160,8 @@ pub fn zeros(dev: &Cpu, n: usize) -> T1 {
 fn activate_flat<T: AnyTape>(t: Flat<T>, a: Activation) -> Flat<T> {
     match a {
         Activation::Softmax => t.softmax::<Axis<1>>(),
+        // dfdx's log-softmax subtracts a logsumexp taken after the maximum.
+        Activation::LogSoftmax => t.log_softmax::<Axis<1>>(),
         _ => elementwise(t, a),
     }
 }
@@ -167,15 +171,24 @@ fn elementwise<S: Shape, T: AnyTape>(
     a: Activation,
 ) -> Tensor<S, f32, Cpu, T> {
     match a {
-        Activation::Linear | Activation::Softmax => t,
+        Activation::Linear | Activation::Softmax | Activation::LogSoftmax => t,
         Activation::Relu => t.relu(),
         Activation::Sigmoid => t.sigmoid(),
         Activation::Tanh => t.tanh(),
         Activation::LeakyRelu { alpha } => dfdx::tensor_ops::leakyrelu(t, alpha),
         // Keras' default gelu is the exact (erf) form.
         Activation::Gelu => t.accurate_gelu(),
+        // The rest are one fused op each (`ops::pointwise`), Keras' formulas.
+        Activation::Elu { alpha } => pointwise(t, Pointwise::Elu { alpha }),
+        Activation::Selu => pointwise(t, Pointwise::Selu),
+        Activation::Swish => pointwise(t, Pointwise::Swish),
+        Activation::Softplus => pointwise(t, Pointwise::Softplus),
+        Activation::HardSigmoid => pointwise(t, Pointwise::HardSigmoid),
     }
 }
+
+#[cfg(test)]
+mod activation_tests;
 
 #[cfg(test)]
 mod tests {

@@ -59,6 +59,11 @@ pub fn loss<T: Tape<f32, Cpu>>(
                 (a + b).mean().negate()
             }
         }
+        // -mean(pred[label]): the one-hot mask picks each row's log-probability.
+        LossKind::Nll => (pred * dense(dev))
+            .sum::<(usize,), Axis<1>>()
+            .mean()
+            .negate(),
         LossKind::MeanSquaredError => mse_loss(pred, dense(dev)),
         LossKind::MeanAbsoluteError => mae_loss(pred, dense(dev)),
         LossKind::Huber { delta } => huber_loss(pred, dense(dev), delta as f32),
@@ -166,5 +171,29 @@ mod tests {
             &Target::Dense(&t),
         );
         assert!((h05 - 0.25).abs() < 1e-6, "{h05}");
+    }
+
+    #[test]
+    fn nll_after_log_softmax_matches_pytorch() {
+        // bench/reference/nll_loss.py: F.nll_loss(F.log_softmax(x, dim=1), labels) in float64,
+        // with a row of ±300 where a naive softmax overflows.
+        use crate::check::plan::Activation;
+        use crate::lower::act::Act;
+        let dev = Cpu::default();
+        #[rustfmt::skip]
+        let x = vec![2.0, 1.0, 0.1, 0.5, 2.5, 0.3, -1.0, 0.0, 4.0, 300.0, -300.0, 0.0];
+        let t: Flat<NoneTape> = dev.tensor_from_vec(x, (4, 3));
+        let Act::Flat(logp) = Act::Flat(t.leaky_trace()).activate(Activation::LogSoftmax) else {
+            unreachable!()
+        };
+        let l = loss(&dev, LossKind::Nll, logp, &Target::Labels(&[0, 2, 2, 1]));
+        let v = l.array();
+        assert!((f64::from(v) - 1.507_154_561e2).abs() < 1e-4, "{v}");
+        let grads = l.backward();
+        #[rustfmt::skip]
+        let want = [-8.524971528e-02, 6.060824268e-02, 2.464147260e-02, 2.715093258e-02, 2.006197639e-01, -2.277706965e-01, 1.643315796e-03, 4.466995468e-03, -6.110311264e-03, 2.500000000e-01, -2.500000000e-01, 0.0];
+        for (g, w) in grads.get(&t).as_vec().iter().zip(want) {
+            assert!((f64::from(*g) - w).abs() < 1e-6, "{g} against {w}");
+        }
     }
 }

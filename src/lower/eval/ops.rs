@@ -8,6 +8,7 @@ use super::Value;
 use crate::check::plan::{Reduce, TensorOp, UnaryFn};
 use crate::lower::act::{Act, Flat, Image};
 use crate::lower::step::StepTape;
+use crate::ops::{pointwise, Pointwise};
 
 pub fn map<T: StepTape>(
     v: Value<T>,
@@ -40,6 +41,11 @@ pub fn unary<S: Shape, T: StepTape>(
         UnaryFn::Sigmoid => t.sigmoid(),
         UnaryFn::Tanh => t.tanh(),
         UnaryFn::Square => t.square(),
+        UnaryFn::Elu => pointwise(t, Pointwise::Elu { alpha: 1.0 }),
+        UnaryFn::Selu => pointwise(t, Pointwise::Selu),
+        UnaryFn::Swish => pointwise(t, Pointwise::Swish),
+        UnaryFn::Softplus => pointwise(t, Pointwise::Softplus),
+        UnaryFn::HardSigmoid => pointwise(t, Pointwise::HardSigmoid),
     }
 }
 

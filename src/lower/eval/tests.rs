@@ -125,6 +125,12 @@ fn elementwise_functions_match_finite_differences() {
         "mean(tanh(h))",
         "mean(square(h))",
         "mean(-h)",
+        "mean(elu(h))",
+        "mean(selu(h))",
+        "mean(swish(h))",
+        "mean(silu(h))",
+        "mean(softplus(h))",
+        "mean(hard_sigmoid(h))",
     ] {
         assert_gradient(loss);
     }

@@ -1,0 +1,138 @@
+//! Elementwise functions fused into one op on dfdx's tape: `y = f(x)` forward, and
+//! `dx += dy * f'(x, y)` backward, each one pass over the data.
+//!
+//! The activations dfdx lacks (elu, selu, swish, softplus, hard sigmoid) would otherwise be
+//! chains of five or six dfdx ops, each allocating a tensor and a gradient, and some (softplus
+//! as `ln(1 + exp(x))`) overflow for large inputs where the formulas below do not. Each
+//! element is computed on its own, so any split over threads gives the same bits.
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
+use rayon::prelude::*;
+
+use super::host_data;
+
+/// Enough elements per rayon task to outweigh its scheduling cost.
+const ELEMENTS_PER_TASK: usize = 1 << 14;
+
+/// A function with its derivative, both in f32.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pointwise {
+    /// `x` above 0, else `alpha * (exp(x) - 1)`.
+    Elu { alpha: f32 },
+    /// `SELU_SCALE * elu(x, SELU_ALPHA)`.
+    Selu,
+    /// `x * sigmoid(x)`.
+    Swish,
+    /// `ln(1 + exp(x))`, as `max(x, 0) + ln(1 + exp(-|x|))`.
+    Softplus,
+    /// Keras 3's `relu6(x + 3) / 6`, i.e. `clip(x / 6 + 1/2, 0, 1)`.
+    HardSigmoid,
+}
+
+/// Keras' (and PyTorch's) selu constants, from Klambauer et al. (2017).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+pub const SELU_SCALE: f32 = 1.050_701;
+
+/// `1 / (1 + exp(-x))` without overflow for large negative `x`.
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Pointwise {
+    pub fn value(self, x: f32) -> f32 {
+        match self {
+            Pointwise::Elu { alpha } => elu(x, alpha),
+            Pointwise::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
+            Pointwise::Swish => x * sigmoid(x),
+            Pointwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Pointwise::HardSigmoid => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+        }
+    }
+
+    /// `f'(x)`, given `y = f(x)` where that is cheaper. At the kinks (elu's and selu's 0,
+    /// hard sigmoid's ±3) it takes PyTorch's side: the left one for elu and selu, 0 for
+    /// hard sigmoid.
+    pub fn derivative(self, x: f32, y: f32) -> f32 {
+        match self {
+            Pointwise::Elu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    y + alpha
+                }
+            }
+            Pointwise::Selu => {
+                if x > 0.0 {
+                    SELU_SCALE
+                } else {
+                    y + SELU_SCALE * SELU_ALPHA
+                }
+            }
+            Pointwise::Swish => {
+                let s = sigmoid(x);
+                s * (1.0 + x * (1.0 - s))
+            }
+            Pointwise::Softplus => sigmoid(x),
+            Pointwise::HardSigmoid => {
+                if x > -3.0 && x < 3.0 {
+                    1.0 / 6.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// `exp_m1` keeps elu accurate for small negative inputs.
+fn elu(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * x.exp_m1()
+    }
+}
+
+/// `f(x)` elementwise, with its backward pass on the tape.
+pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
+    x: Tensor<S, f32, Cpu, T>,
+    f: Pointwise,
+) -> Tensor<S, f32, Cpu, T> {
+    let (x, mut tape) = x.split_tape();
+    let input = host_data(&x);
+    let mut out = vec![0.0; input.len()];
+    out.par_iter_mut()
+        .zip(input.par_iter())
+        .with_min_len(ELEMENTS_PER_TASK)
+        .for_each(|(y, &x)| *y = f.value(x));
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let y = if T::OWNS_TAPE {
+        out.clone()
+    } else {
+        Vec::new()
+    };
+    let out = dev
+        .try_tensor_from_vec(out, shape)
+        .unwrap_or_else(|_| unreachable!("the output has the input's size"));
+    if T::OWNS_TAPE {
+        let x_ghost = x.ghost();
+        let out_ghost = out.ghost();
+        tape.add_backward_op(move |grads| {
+            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let dx = grads.get_or_alloc_mut(&x_ghost)?;
+            dx.par_iter_mut()
+                .zip(grad_out.par_iter())
+                .zip(input.par_iter().zip(y.par_iter()))
+                .with_min_len(ELEMENTS_PER_TASK)
+                .for_each(|((dx, &g), (&x, &y))| *dx += g * f.derivative(x, y));
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}

@@ -12,11 +12,13 @@
 //! with their dispatch. DEVELOPERS.md says how to add a layer.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
+pub mod layernorm;
 pub mod pool2d;
 mod shape;
 
@@ -53,6 +55,12 @@ pub trait LayerDef: Sized {
     /// Its trained parameters' shapes, weight then bias, in the engine's storage layout.
     fn parameter_shapes(&self, _input: &[usize]) -> Vec<Vec<usize>> {
         Vec::new()
+    }
+
+    /// How many values of layer state it keeps that Keras counts as non-trainable
+    /// parameters (batch norm's running mean and variance).
+    fn state_count(&self, _input: &[usize]) -> usize {
+        0
     }
 
     /// How many input-sized buffers its op may hold at once, for the memory estimate.
@@ -134,6 +142,12 @@ macro_rules! layers {
                 }
             }
 
+            pub fn state_count(&self, input: &[usize]) -> usize {
+                match self {
+                    $(LayerKind::$variant(l) => l.state_count(input),)*
+                }
+            }
+
             pub fn scratch_factor(&self) -> usize {
                 match self {
                     $(LayerKind::$variant(l) => l.scratch_factor(),)*
@@ -180,6 +194,8 @@ layers! {
     GlobalPool2d(global_pool2d::GlobalPool2d) = [
         &global_pool2d::GLOBAL_MAXPOOL2D, &global_pool2d::GLOBAL_AVGPOOL2D
     ],
+    BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
+    LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     Activation(activation::ActivationLayer) = [

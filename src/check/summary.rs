@@ -6,16 +6,26 @@ use super::plan::{Layer, Model};
 
 pub fn summary(model: &Model) -> String {
     let mut out = String::new();
-    let rule = "─".repeat(64);
+    let names: Vec<String> = model
+        .layers
+        .iter()
+        .map(|l| format!("{} ({})", l.name, type_name(l)))
+        .collect();
+    // Wide enough for `batch_normalization_1 (BatchNormalization)` and a space.
+    let name_width = names
+        .iter()
+        .map(|n| n.chars().count() + 1)
+        .fold(32, usize::max);
+    let rule = "─".repeat(name_width + 34);
     let _ = writeln!(out, "Model: \"{}\"", model.name);
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
         out,
-        "{:<32}{:<22}{:>12}",
+        "{:<name_width$}{:<22}{:>12}",
         "Layer (type)", "Output Shape", "Param #"
     );
     let _ = writeln!(out, "{rule}");
-    for layer in &model.layers {
+    for (layer, name) in model.layers.iter().zip(&names) {
         let shape = format!(
             "(None, {})",
             layer
@@ -27,16 +37,24 @@ pub fn summary(model: &Model) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<32}{:<22}{:>12}",
-            format!("{} ({})", layer.name, type_name(layer)),
+            "{:<name_width$}{:<22}{:>12}",
+            name,
             shape,
-            group(layer.parameter_count())
+            group(layer.total_count())
         );
     }
     let _ = writeln!(out, "{rule}");
-    let total = model.parameter_count();
-    let _ = writeln!(out, "Total params: {} ({})", group(total), bytes(total * 4));
-    let _ = writeln!(out, "Trainable params: {}", group(total));
+    // As Keras counts them: batch norm's running statistics and frozen layers' parameters
+    // are non-trainable.
+    let total = model.total_count();
+    let frozen = model.non_trainable_count();
+    for (what, n) in [
+        ("Total", total),
+        ("Trainable", total - frozen),
+        ("Non-trainable", frozen),
+    ] {
+        let _ = writeln!(out, "{what} params: {} ({})", group(n), bytes(n * 4));
+    }
     out
 }
 
@@ -59,11 +77,14 @@ pub fn group(n: usize) -> String {
     out
 }
 
+/// A size as Keras writes it: `1.33 MB`, `99.50 KB`, `0.00 B`.
 fn bytes(n: usize) -> String {
     let n = n as f64;
     if n >= 1024.0 * 1024.0 {
         format!("{:.2} MB", n / (1024.0 * 1024.0))
-    } else {
+    } else if n >= 1024.0 {
         format!("{:.2} KB", n / 1024.0)
+    } else {
+        format!("{n:.2} B")
     }
 }

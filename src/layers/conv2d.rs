@@ -9,7 +9,7 @@
 use super::pool2d;
 use super::shape::{image_input, spatial, Window};
 use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, PADDING, USE_BIAS};
+use crate::catalog::layers::{layer, param, ACTIVATION, PADDING, TRAINABLE, USE_BIAS};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -35,6 +35,7 @@ pub static ENTRY: Entry = layer(
         PADDING,
         ACTIVATION,
         USE_BIAS,
+        TRAINABLE,
     ],
     "conv2d",
     "Conv2D",

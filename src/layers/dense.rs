@@ -6,7 +6,7 @@
 //! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's.
 
 use super::{activation_named, LayerDef, LayerOp};
-use crate::catalog::layers::{layer, param, ACTIVATION, USE_BIAS};
+use crate::catalog::layers::{layer, param, ACTIVATION, TRAINABLE, USE_BIAS};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
@@ -28,6 +28,7 @@ pub static ENTRY: Entry = layer(
         ),
         ACTIVATION,
         USE_BIAS,
+        TRAINABLE,
     ],
     "dense",
     "Dense",

@@ -89,7 +89,11 @@ impl LoweredModel {
         let mut ops = Vec::new();
         let mut layers = model.layers.iter().peekable();
         while let Some(layer) = layers.next() {
+            let first = cx.params.len();
             let (op, fused_next) = layer.kind.lower(layer, layers.peek().copied(), &mut cx);
+            for p in &mut cx.params[first..] {
+                p.trainable = layer.trainable;
+            }
             if fused_next {
                 layers.next();
             }

@@ -38,6 +38,9 @@ pub struct Param {
     /// Whether `value` is the transpose of the canonical (PyTorch) layout: a dense weight is
     /// stored (in, out) for the matmul, and PyTorch's `nn.Linear` holds (out, in).
     pub transposed: bool,
+    /// False for a frozen layer's parameter (`trainable = false`), which no optimizer
+    /// updates (the engine leaves it out of every optimizer's bindings).
+    pub trainable: bool,
 }
 
 /// A layer's state that is not trained (batch norm's running mean and variance): model files
@@ -110,6 +113,7 @@ impl Param {
             host_read: false,
             rows: RowOrder::Canonical,
             transposed: false,
+            trainable: true,
         }
     }
 

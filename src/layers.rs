@@ -194,10 +194,10 @@ layers! {
     GlobalPool2d(global_pool2d::GlobalPool2d) = [
         &global_pool2d::GLOBAL_MAXPOOL2D, &global_pool2d::GLOBAL_AVGPOOL2D
     ],
-    BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
-    LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
+    BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
+    LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU
     ],

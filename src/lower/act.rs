@@ -193,6 +193,9 @@ fn elementwise<S: Shape, T: AnyTape>(
 }
 
 #[cfg(test)]
+mod norm_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -374,3 +374,6 @@ fn pick(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod norm_tests;

@@ -68,7 +68,7 @@ impl Lowering<'_> {
 pub struct LoweredModel {
     pub name: String,
     pub params: Vec<Param>,
-    /// Non-trained layer state (`Lowering::add_state`; none of today's layers has any),
+    /// Non-trained layer state (`Lowering::add_state`: batch norm's running statistics),
     /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,

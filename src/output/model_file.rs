@@ -189,7 +189,6 @@ pub(crate) fn f32_tensors(file: &SafeTensors) -> Result<Vec<NamedTensor>, (Strin
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-            #[allow(clippy::cast_precision_loss)] // counts, exact below 2^24
             Dtype::I64 => view
                 .data()
                 .chunks_exact(8)

@@ -6,7 +6,7 @@
 
 mod common;
 
-/// bench/reference/batchnorm.exp, which bench/reference/torch_loads_batchnorm.py loads
+/// `bench/reference/batchnorm.exp`, which `bench/reference/torch_loads_batchnorm.py` loads
 /// into PyTorch: 20 steps of 64 examples an epoch.
 const EXPERIMENT: &str = "experiment bn {
   seed = 1

@@ -3,7 +3,7 @@
 //!
 //! A flat example is normalised over its features; an image at each position over its
 //! channels, which is Keras' `axis = -1` on channels-last images (and the "channels first"
-//! layer norm of ConvNeXt), so a Keras model ports with the same numbers and the same
+//! layer norm of `ConvNeXt`), so a Keras model ports with the same numbers and the same
 //! parameter count. `gamma` and `beta` hold one value per feature or channel, stored as
 //! `<layer>.weight` and `<layer>.bias`. PyTorch's `nn.LayerNorm([C, H, W])`, which normalises
 //! each image as a whole with one `gamma` per element, is another layer.

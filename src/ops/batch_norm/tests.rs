@@ -1,4 +1,4 @@
-//! batch_norm against PyTorch's `F.batch_norm` on fixed inputs (bench/reference/norm.py, with
+//! `batch_norm` against PyTorch's `F.batch_norm` on fixed inputs (bench/reference/norm.py, with
 //! epsilon 1e-3), against finite differences of an f64 reference, and across thread counts.
 
 use dfdx::prelude::*;

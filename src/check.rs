@@ -22,6 +22,7 @@ pub mod json;
 mod kinds;
 pub mod metrics;
 pub mod model;
+mod norm;
 pub mod optimizers;
 pub mod paths;
 pub mod plan;
@@ -115,6 +116,7 @@ pub fn check_with(
     paths::check_output_paths(file, &mut errors);
     if let Some(exp) = &experiment {
         resources::check_fits(exp, resources::machine_memory(), &mut errors);
+        norm::check_batch_statistics(exp, &mut errors);
     }
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup();

@@ -12,11 +12,13 @@
 //! with their dispatch. DEVELOPERS.md says how to add a layer.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
+pub mod layernorm;
 pub mod pool2d;
 mod shape;
 pub mod weights;
@@ -54,6 +56,12 @@ pub trait LayerDef: Sized {
     /// Its trained parameters' shapes, weight then bias, in the engine's storage layout.
     fn parameter_shapes(&self, _input: &[usize]) -> Vec<Vec<usize>> {
         Vec::new()
+    }
+
+    /// How many values of layer state it keeps that Keras counts as non-trainable
+    /// parameters (batch norm's running mean and variance).
+    fn state_count(&self, _input: &[usize]) -> usize {
+        0
     }
 
     /// How many input-sized buffers its op may hold at once, for the memory estimate.
@@ -135,6 +143,12 @@ macro_rules! layers {
                 }
             }
 
+            pub fn state_count(&self, input: &[usize]) -> usize {
+                match self {
+                    $(LayerKind::$variant(l) => l.state_count(input),)*
+                }
+            }
+
             pub fn scratch_factor(&self) -> usize {
                 match self {
                     $(LayerKind::$variant(l) => l.scratch_factor(),)*
@@ -183,6 +197,8 @@ layers! {
     ],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
+    BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
+    LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,
         &act::ELU, &act::SELU, &act::SWISH, &act::SOFTPLUS, &act::LOG_SOFTMAX, &act::HARD_SIGMOID

@@ -24,6 +24,7 @@
 //! the portable ones; `EXPR_PORTABLE=1` makes every machine take the portable kernels
 //! (`EXPR_CONV_PORTABLE=1` only for the conv).
 
+mod batch_norm;
 mod conv2d;
 pub mod cpu;
 pub mod dense;
@@ -41,6 +42,7 @@ mod timing;
 
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
+pub use batch_norm::{batch_moments, batch_norm, BatchMoments, BatchNormSpec, Statistics};
 pub use conv2d::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, pool2d_output_hw, Padding};

@@ -164,6 +164,10 @@ pub(crate) const KERNEL_REGULARIZER: Param = param(
     Default::Is(Value::Name("none")),
 );
 pub(crate) const USE_BIAS: Param = param("use_bias", Type::Bool, Default::Is(Value::Bool(true)));
+/// `trainable = false` freezes a layer's parameters: no optimizer updates them (the
+/// summary counts them as non-trainable), and a batch norm normalises with its running
+/// statistics, as in Keras. The layers with parameters take it.
+pub(crate) const TRAINABLE: Param = param("trainable", Type::Bool, Default::Is(Value::Bool(true)));
 pub(crate) const PADDING: Param = param(
     "padding",
     Type::Name(&["valid", "same"]),

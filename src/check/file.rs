@@ -281,6 +281,7 @@ fn resolve_optimizers(
                 .filter_map(|m| models.resolve("model", m, errors))
                 .collect()
         };
+        frozen_models_only(name, &model_ids, models, errors);
         if let Some((kind, lr)) = read_optimizer(call, errors) {
             let opt = Optimizer {
                 name: name.name.clone(),
@@ -294,6 +295,42 @@ fn resolve_optimizers(
         }
     }
     optimizers
+}
+
+/// Reports an optimizer whose models have layers with parameters, every one of them frozen
+/// (`trainable = false`): it would update nothing.
+fn frozen_models_only(
+    name: &Ident,
+    model_ids: &[usize],
+    models: &Table<(ModelDraft, Span)>,
+    errors: &mut Vec<CheckError>,
+) {
+    let mut freezable = model_ids
+        .iter()
+        .flat_map(|&m| models.items[m].1 .0.layers())
+        .filter(|(kind, _)| kind.entry().params.iter().any(|p| p.name == "trainable"))
+        .peekable();
+    if freezable.peek().is_none() || freezable.any(|(_, trainable)| trainable) {
+        return;
+    }
+    let names: Vec<String> = model_ids
+        .iter()
+        .map(|&m| format!("`{}`", models.items[m].0.name))
+        .collect();
+    errors.push(
+        CheckError::invalid(
+            format!(
+                "optimizer `{}` has nothing to update: every layer of {} is frozen",
+                name.name,
+                names.join(", ")
+            ),
+            "this optimizer updates only frozen layers".into(),
+            name.span,
+        )
+        .with_help(
+            "remove `trainable = false` from the layers it should train, or remove this optimizer",
+        ),
+    );
 }
 
 /// The most worker threads a run may ask for: 4 × this machine's cores. More only adds

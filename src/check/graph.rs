@@ -42,7 +42,8 @@ pub struct NodeDraft {
 
 #[derive(Debug, Clone)]
 pub enum DraftOp {
-    Layer(LayerKind),
+    /// A layer, and whether it is trained (`trainable = false` freezes it).
+    Layer(LayerKind, bool),
     Add,
     Multiply,
     /// `concat(a, b, axis = 0)`: the axis of the element shape, if given.
@@ -479,7 +480,7 @@ impl Reader<'_, '_> {
             return None;
         }
         let before = self.errors.len();
-        let kind = read_layer(&call, self.errors)?;
+        let (kind, trainable) = read_layer(&call, self.errors)?;
         if self.errors.len() > before {
             if let Some((span, label)) = &self.used_at {
                 for e in &mut self.errors[before..] {
@@ -491,7 +492,7 @@ impl Reader<'_, '_> {
             self.ok = false;
             return None;
         }
-        Some(self.push(DraftOp::Layer(kind), vec![v], call.span))
+        Some(self.push(DraftOp::Layer(kind, trainable), vec![v], call.span))
     }
 
     /// A block used on value `v`: its parameters bound from the call, its body read in place.
@@ -710,7 +711,7 @@ pub fn infer_graph(
         let before = errors.len();
         let ins: Vec<&Vec<usize>> = node.inputs.iter().map(|&v| &shapes[v]).collect();
         let out = match &node.op {
-            DraftOp::Layer(kind) => kind.output_shape(ins[0], node.span, errors).map(|out| {
+            DraftOp::Layer(kind, trainable) => kind.output_shape(ins[0], node.span, errors).map(|out| {
                 let base = kind.entry().base_name;
                 let n = counts.entry(base).or_default();
                 let layer_name = if *n == 0 {
@@ -725,6 +726,7 @@ pub fn infer_graph(
                     input_shape: ins[0].clone(),
                     output_shape: out.clone(),
                     span: node.span,
+                    trainable: *trainable,
                 });
                 (NodeOp::Layer(layers.len() - 1), out)
             }),

@@ -13,6 +13,8 @@ use crate::syntax::ast::Call;
 #[derive(Debug, Clone)]
 pub struct LayerDraft {
     pub kind: LayerKind,
+    /// False for `trainable = false` (the layers with parameters take it).
+    pub trainable: bool,
     pub span: Span,
 }
 
@@ -20,15 +22,16 @@ pub fn read_layers(calls: &[&Call], errors: &mut Vec<CheckError>) -> Vec<LayerDr
     calls
         .iter()
         .filter_map(|call| {
-            read_layer(call, errors).map(|kind| LayerDraft {
+            read_layer(call, errors).map(|(kind, trainable)| LayerDraft {
                 kind,
+                trainable,
                 span: call.span,
             })
         })
         .collect()
 }
 
-pub fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<LayerKind> {
+pub fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<(LayerKind, bool)> {
     let name = call.name.name.as_str();
     let Some(layer) = catalog::Layer::named(name) else {
         let known = catalog::Layer::names();
@@ -36,7 +39,9 @@ pub fn read_layer(call: &Call, errors: &mut Vec<CheckError>) -> Option<LayerKind
         return None;
     };
     let args = CallArgs::read(call, layer.entry(), errors);
-    Some(LayerKind::read(layer, &args, errors))
+    let freezable = layer.entry().params.iter().any(|p| p.name == "trainable");
+    let trainable = !freezable || args.boolean("trainable", errors);
+    Some((LayerKind::read(layer, &args, errors), trainable))
 }
 
 /// Infers every layer's shapes from the model's input shape, reporting each layer that cannot take its input.
@@ -63,6 +68,7 @@ pub fn infer_shapes(
         layers.push(Layer {
             name: layer_name,
             kind: draft.kind.clone(),
+            trainable: draft.trainable,
             input_shape: shape.clone(),
             output_shape: output.clone(),
             span: draft.span,
@@ -88,6 +94,21 @@ pub enum ModelDraft {
 }
 
 impl ModelDraft {
+    /// Its layers, each with whether it is trained, in the order they are written.
+    pub fn layers(&self) -> Vec<(&LayerKind, bool)> {
+        match self {
+            ModelDraft::Stack(drafts) => drafts.iter().map(|d| (&d.kind, d.trainable)).collect(),
+            ModelDraft::Graph(g) => g
+                .nodes
+                .iter()
+                .filter_map(|n| match &n.op {
+                    super::graph::DraftOp::Layer(kind, trainable) => Some((kind, *trainable)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     /// How many inputs the model takes.
     pub fn inputs(&self) -> usize {
         match self {

@@ -407,6 +407,17 @@ impl Model {
     pub fn parameter_count(&self) -> usize {
         self.layers.iter().map(Layer::parameter_count).sum()
     }
+
+    /// Keras' non-trainable parameters: frozen layers' parameters and layer state (batch
+    /// norm's running statistics).
+    pub fn non_trainable_count(&self) -> usize {
+        self.layers.iter().map(Layer::non_trainable_count).sum()
+    }
+
+    /// Trained parameters and layer state together: Keras' "Total params".
+    pub fn total_count(&self) -> usize {
+        self.layers.iter().map(Layer::total_count).sum()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -414,6 +425,8 @@ pub struct Layer {
     /// Unique within the model, Keras style: `conv2d`, `dense`, `dense_1`.
     pub name: String,
     pub kind: LayerKind,
+    /// False when frozen (`trainable = false`): no optimizer updates its parameters.
+    pub trainable: bool,
     pub input_shape: Vec<usize>,
     pub output_shape: Vec<usize>,
     pub span: Span,
@@ -430,6 +443,26 @@ impl Layer {
             .iter()
             .map(|s| s.iter().product::<usize>())
             .sum()
+    }
+
+    /// Values of layer state Keras counts as non-trainable parameters.
+    pub fn state_count(&self) -> usize {
+        self.kind.state_count(&self.input_shape)
+    }
+
+    /// Keras' non-trainable parameters of the layer: its state, and its parameters if frozen.
+    pub fn non_trainable_count(&self) -> usize {
+        let frozen = if self.trainable {
+            0
+        } else {
+            self.parameter_count()
+        };
+        frozen + self.state_count()
+    }
+
+    /// Keras' "Param #": parameters and counted state.
+    pub fn total_count(&self) -> usize {
+        self.parameter_count() + self.state_count()
     }
 }
 

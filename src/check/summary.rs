@@ -9,16 +9,26 @@ pub fn summary(model: &Model) -> String {
         return graph_summary(model, graph);
     }
     let mut out = String::new();
-    let rule = "─".repeat(64);
+    let names: Vec<String> = model
+        .layers
+        .iter()
+        .map(|l| format!("{} ({})", l.name, type_name(l)))
+        .collect();
+    // Wide enough for `batch_normalization_1 (BatchNormalization)` and a space.
+    let name_width = names
+        .iter()
+        .map(|n| n.chars().count() + 1)
+        .fold(32, usize::max);
+    let rule = "─".repeat(name_width + 34);
     let _ = writeln!(out, "Model: \"{}\"", model.name);
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
         out,
-        "{:<32}{:<22}{:>12}",
+        "{:<name_width$}{:<22}{:>12}",
         "Layer (type)", "Output Shape", "Param #"
     );
     let _ = writeln!(out, "{rule}");
-    for layer in &model.layers {
+    for (layer, name) in model.layers.iter().zip(&names) {
         let shape = format!(
             "(None, {})",
             layer
@@ -30,16 +40,24 @@ pub fn summary(model: &Model) -> String {
         );
         let _ = writeln!(
             out,
-            "{:<32}{:<22}{:>12}",
-            format!("{} ({})", layer.name, type_name(layer)),
+            "{:<name_width$}{:<22}{:>12}",
+            name,
             shape,
-            group(layer.parameter_count())
+            group(layer.total_count())
         );
     }
     let _ = writeln!(out, "{rule}");
-    let total = model.parameter_count();
-    let _ = writeln!(out, "Total params: {} ({})", group(total), bytes(total * 4));
-    let _ = writeln!(out, "Trainable params: {}", group(total));
+    // As Keras counts them: batch norm's running statistics and frozen layers' parameters
+    // are non-trainable.
+    let total = model.total_count();
+    let frozen = model.non_trainable_count();
+    for (what, n) in [
+        ("Total", total),
+        ("Trainable", total - frozen),
+        ("Non-trainable", frozen),
+    ] {
+        let _ = writeln!(out, "{what} params: {} ({})", group(n), bytes(n * 4));
+    }
     out
 }
 
@@ -142,11 +160,103 @@ pub fn group(n: usize) -> String {
     out
 }
 
+/// A size as Keras writes it: `1.33 MB`, `99.50 KB`, `0.00 B`.
 fn bytes(n: usize) -> String {
     let n = n as f64;
     if n >= 1024.0 * 1024.0 {
         format!("{:.2} MB", n / (1024.0 * 1024.0))
-    } else {
+    } else if n >= 1024.0 {
         format!("{:.2} KB", n / 1024.0)
+    } else {
+        format!("{n:.2} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+    use crate::check::error::CheckError;
+    use crate::check::plan::{DataSource, Labels};
+    use crate::check::sources::{DataFiles, Described};
+    use crate::source::Span;
+
+    /// Describes every table as 100 feature columns (the DCGAN's noise) and 2 classes.
+    struct Noise;
+
+    impl DataFiles for Noise {
+        fn describe(&self, _: &DataSource, _: Span) -> Result<Described, Box<CheckError>> {
+            Ok(Described {
+                element_shape: vec![100],
+                labels: Labels::Classes {
+                    classes: 2,
+                    one_hot: false,
+                },
+            })
+        }
+    }
+
+    fn summarised(layers: &str) -> String {
+        let text = format!(
+            "experiment t {{ seed = 1 }}
+data train = csv(path = \"t.csv\", target = \"y\") | batch(32)
+model g {{
+{layers}
+}}
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+optimizer opt = adam(lr = 1e-3)
+train {{ model = g
+  data = train
+  loss = xent
+  optimizer = opt
+  epochs = 1 }}"
+        );
+        let file = crate::syntax::parse_file(&text).expect("parses");
+        let exp = crate::check::check_with(&file, &Noise).unwrap_or_else(|e| panic!("{e:?}"));
+        summary(&exp.models[0])
+    }
+
+    /// The first layers of TensorFlow's DCGAN tutorial generator, whose summary shows
+    /// `dense` 1,254,400 and `batch_normalization` 50,176 (of which the moving mean and
+    /// variance, 25,088, are non-trainable); the whole generator's 25,472 non-trainable
+    /// are those and its two other batch norms' (256 + 128).
+    #[test]
+    fn batch_norm_statistics_are_non_trainable_params_as_in_keras() {
+        let text = summarised(
+            "dense(units = 12544, use_bias = false)
+batchnorm()
+leaky_relu()
+dense(units = 2)",
+        );
+        assert!(text.contains("1,254,400"), "{text}");
+        assert!(
+            text.contains("batch_normalization (BatchNormalization) (None, 12544)"),
+            "{text}"
+        );
+        assert!(text.contains("50,176"), "{text}");
+        assert!(text.contains("Total params: 1,329,666 (5.07 MB)"), "{text}");
+        assert!(
+            text.contains("Trainable params: 1,304,578 (4.98 MB)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Non-trainable params: 25,088 (98.00 KB)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn frozen_layers_count_as_non_trainable() {
+        let text = summarised(
+            "dense(units = 10, trainable = false)
+layernorm()
+dense(units = 2)",
+        );
+        // 1,010 frozen; 20 + 22 trained.
+        assert!(text.contains("Total params: 1,052 (4.11 KB)"), "{text}");
+        assert!(text.contains("Trainable params: 42 (168.00 B)"), "{text}");
+        assert!(
+            text.contains("Non-trainable params: 1,010 (3.95 KB)"),
+            "{text}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use super::shape::{image_input, spatial, Window};
 use super::weights::Weights;
 use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
 use crate::catalog::layers::{
-    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, USE_BIAS,
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, TRAINABLE, USE_BIAS,
 };
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
@@ -41,6 +41,7 @@ pub static ENTRY: Entry = layer(
         KERNEL_INIT,
         BIAS_INIT,
         KERNEL_REGULARIZER,
+        TRAINABLE,
     ],
     "conv2d",
     "Conv2D",

@@ -8,7 +8,7 @@
 use super::weights::Weights;
 use super::{activation_named, LayerDef, LayerOp};
 use crate::catalog::layers::{
-    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, USE_BIAS,
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, TRAINABLE, USE_BIAS,
 };
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
@@ -34,6 +34,7 @@ pub static ENTRY: Entry = layer(
         KERNEL_INIT,
         BIAS_INIT,
         KERNEL_REGULARIZER,
+        TRAINABLE,
     ],
     "dense",
     "Dense",

@@ -6,7 +6,7 @@ use dfdx::prelude::*;
 
 use crate::check::plan::Activation;
 use crate::ops::handoff::Handoff;
-use crate::ops::{pointwise, Pointwise};
+use crate::ops::{pointwise, BatchMoments, BatchNormSpec, Pointwise};
 
 use super::params::{Param, StateBuffer, T1};
 
@@ -152,6 +152,60 @@ pub fn channel_mean<T: AnyTape>(x: Image<T>) -> Flat<T> {
     x.mean::<(usize, usize), Axes2<2, 3>>()
 }
 
+/// Batch normalisation (`ops::batch_norm`) per feature of a flat batch, per channel of images;
+/// in training, also the batch's statistics.
+pub fn batch_norm<T: AnyTape>(
+    x: Act<T>,
+    spec: &BatchNormSpec<'_>,
+) -> (Act<T>, Option<BatchMoments>) {
+    match x {
+        Act::Image(t) => {
+            let (y, moments) = crate::ops::batch_norm(t, spec);
+            (Act::Image(y), moments)
+        }
+        Act::Flat(t) => {
+            let (b, f) = *t.shape();
+            let (y, moments) = crate::ops::batch_norm(t.reshape_like(&(b, f, 1, 1)), spec);
+            (Act::Flat(y.reshape_like(&(b, f))), moments)
+        }
+    }
+}
+
+/// Layer normalisation: each flat example over its features, each position of an image over
+/// its channels (Keras' `axis = -1` in channels-last), then `* gamma + beta` per feature or
+/// channel (either may be absent).
+pub fn layer_norm<T: AnyTape>(
+    x: Act<T>,
+    epsilon: f32,
+    gamma: Option<&Param>,
+    beta: Option<&Param>,
+) -> Act<T> {
+    match x {
+        Act::Flat(t) => {
+            let shape = *t.shape();
+            let mut y = t.normalize::<Axis<1>>(epsilon);
+            if let Some(g) = gamma {
+                y = y * g.r1().clone().broadcast_like::<_, Axis<0>>(&shape);
+            }
+            if let Some(b) = beta {
+                y = y + b.r1().clone().broadcast_like::<_, Axis<0>>(&shape);
+            }
+            Act::Flat(y)
+        }
+        Act::Image(t) => {
+            let shape = *t.shape();
+            let mut y = t.normalize::<Axis<1>>(epsilon);
+            if let Some(g) = gamma {
+                y = y * g.r1().clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
+            }
+            if let Some(b) = beta {
+                y = y + b.r1().clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
+            }
+            Act::Image(y)
+        }
+    }
+}
+
 /// A zero vector of `n` values (a bias for an op that always takes one).
 pub fn zeros(dev: &Cpu, n: usize) -> T1 {
     dev.zeros_like(&(n,))
@@ -189,6 +243,9 @@ fn elementwise<S: Shape, T: AnyTape>(
 
 #[cfg(test)]
 mod activation_tests;
+
+#[cfg(test)]
+mod norm_tests;
 
 #[cfg(test)]
 mod tests {

@@ -78,9 +78,11 @@ impl Engine {
             .optimizers
             .iter()
             .map(|o| {
+                // A frozen layer's parameters (`trainable = false`) are nobody's.
                 o.models
                     .iter()
                     .flat_map(|&m| (0..models[m].params.len()).map(move |p| (m, p)))
+                    .filter(|&(m, p)| models[m].params[p].trainable)
                     .collect()
             })
             .collect();
@@ -375,3 +377,6 @@ fn pick(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod norm_tests;

@@ -81,7 +81,7 @@ impl Lowering<'_> {
 pub struct LoweredModel {
     pub name: String,
     pub params: Vec<Param>,
-    /// Non-trained layer state (`Lowering::add_state`; none of today's layers has any),
+    /// Non-trained layer state (`Lowering::add_state`: batch norm's running statistics),
     /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
@@ -116,7 +116,11 @@ impl LoweredModel {
         }
         let mut layers = model.layers.iter().peekable();
         while let Some(layer) = layers.next() {
+            let first = cx.params.len();
             let (op, fused_next) = layer.kind.lower(layer, layers.peek().copied(), &mut cx);
+            for p in &mut cx.params[first..] {
+                p.trainable = layer.trainable;
+            }
             if fused_next {
                 layers.next();
             }

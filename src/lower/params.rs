@@ -46,6 +46,9 @@ pub struct Param {
     /// The layer's `kernel_regularizer`, on its weight: its gradient is added to the
     /// weight's before every update that trains it.
     pub regularizer: Option<Regularizer>,
+    /// False for a frozen layer's parameter (`trainable = false`), which no optimizer
+    /// updates (the engine leaves it out of every optimizer's bindings).
+    pub trainable: bool,
 }
 
 /// A layer's state that is not trained (batch norm's running mean and variance): model files
@@ -120,6 +123,7 @@ impl Param {
             transposed: false,
             kernel: false,
             regularizer: None,
+            trainable: true,
         }
     }
 

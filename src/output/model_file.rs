@@ -175,18 +175,27 @@ pub fn load_tensors_within(
 }
 
 /// The tensors of a deserialized file in name order, or the name and dtype of the first
-/// that is not F32. Model files and checkpoints are read through it.
+/// that is neither F32 nor I64. Model files and checkpoints are read through it (a
+/// checkpoint's own check refuses anything but F32 first).
+///
+/// I64 tensors are read as f32: a PyTorch `state_dict` saved as safetensors holds batch
+/// norm's `num_batches_tracked` as an int64 scalar, which is exact in f32 up to 2^24.
 pub(crate) fn f32_tensors(file: &SafeTensors) -> Result<Vec<NamedTensor>, (String, Dtype)> {
     let mut tensors = Vec::with_capacity(file.len());
     for (name, view) in file.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err((name, view.dtype()));
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let data = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::I64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            other => return Err((name, other)),
+        };
         tensors.push(NamedTensor {
             name,
             shape: view.shape().to_vec(),

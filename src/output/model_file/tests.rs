@@ -127,6 +127,20 @@ fn non_f32_tensor_is_an_error() {
 }
 
 #[test]
+fn pytorch_int64_counts_are_read_as_f32() {
+    use ::safetensors::tensor::TensorView;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    // A BatchNorm2d's `num_batches_tracked` as PyTorch's state_dict holds it: an int64 scalar.
+    let data = 40i64.to_le_bytes();
+    let view = TensorView::new(Dtype::I64, vec![], &data).unwrap();
+    ::safetensors::serialize_to_file([("bn.num_batches_tracked", view)], &None, &path).unwrap();
+    let (tensors, _) = load_tensors(&path).unwrap();
+    assert_eq!(tensors[0].shape, Vec::<usize>::new());
+    assert_eq!(tensors[0].data, [40.0]);
+}
+
+#[test]
 fn inconsistent_tensors_are_rejected_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");

@@ -2,7 +2,7 @@
 """The PyTorch twin of experiments/dcgan.exp without batch norm, for timing one epoch
 against `expr run` on the same machine and thread count.
 
-    python3 bench/dcgan_torch.py [--threads 2] [--epochs 1] [--batchnorm]
+    python3 bench/dcgan_torch.py [--threads 2] [--epochs 1] [--examples 60000] [--batchnorm]
 
 Same models (TensorFlow's DCGAN tutorial: layers without bias in the generator,
 LeakyReLU(0.3), Conv2DTranspose placed as Keras by padding=2 plus a crop where PyTorch
@@ -68,10 +68,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batchnorm", action="store_true")
+    ap.add_argument("--examples", type=int, default=60000, help="the first N examples (expr's take(N))")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
-    x_all = mnist_train()
+    x_all = mnist_train()[: args.examples]
     g, d = models(args.batchnorm)
     g_opt = torch.optim.Adam(g.parameters(), lr=1e-4, eps=1e-7)
     d_opt = torch.optim.Adam(d.parameters(), lr=1e-4, eps=1e-7)

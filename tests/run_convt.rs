@@ -26,7 +26,10 @@ fn a_small_dcgan_trains_both_models_deterministically() {
     let a = common::run_text(dir.path(), &text);
     for name in ["discriminator_loss", "generator_loss"] {
         let m = common::metric(&a, name);
-        assert!(m.len() == 2 && m.iter().all(|v| v.is_finite()), "{name}: {m:?}");
+        assert!(
+            m.len() == 2 && m.iter().all(|v| v.is_finite()),
+            "{name}: {m:?}"
+        );
     }
     for (m, model) in exp.models.iter().enumerate() {
         for (p, (now, before)) in a.parameters[m].iter().zip(&initial[m]).enumerate() {
@@ -50,5 +53,8 @@ fn the_generator_file_holds_pytorch_layouts() {
     assert_eq!(shape("conv2d_transpose.weight"), [8, 8, 5, 5]);
     assert_eq!(shape("conv2d_transpose_1.weight"), [8, 1, 5, 5]);
     assert_eq!(shape("conv2d_transpose_1.bias"), [1]);
-    assert!(file.tensor("conv2d_transpose.bias").is_err(), "declared without a bias");
+    assert!(
+        file.tensor("conv2d_transpose.bias").is_err(),
+        "declared without a bias"
+    );
 }

@@ -1,4 +1,4 @@
-//! The layers that grow images (conv2d_transpose, reshape, upsample2d, zeropad2d) in a
+//! The layers that grow images (`conv2d_transpose`, `reshape`, `upsample2d`, `zeropad2d`) in a
 //! small DCGAN without batch norm on generated data (`tests/cases/run/dcgan_small.exp`):
 //! it trains, both models move, runs are bit-identical, and the model file holds PyTorch's
 //! `ConvTranspose2d` layout.

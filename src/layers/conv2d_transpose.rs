@@ -107,14 +107,27 @@ impl LayerDef for Conv2dTranspose {
         }
         let padding = super::pool2d::op_padding(self.padding);
         // The rule is the op's own (`ops::conv2d_transpose_output_hw`): one place says it.
-        let (oh, ow) = ops::conv2d_transpose_output_hw(
+        let out = ops::conv2d_transpose_output_hw(
             (h, w),
             self.kernel,
             self.stride,
             padding,
             self.output_padding,
-        )?;
-        Some(vec![self.filters, oh, ow])
+        );
+        match out {
+            Some((oh, ow)) if oh > 0 && ow > 0 => Some(vec![self.filters, oh, ow]),
+            // An even kernel with `padding = same` and `output_padding = 0` crops all of a
+            // 1-pixel input's output.
+            _ => {
+                errors.push(CheckError::shape(
+                    format!("`conv2d_transpose` leaves nothing of its {h}x{w} input"),
+                    "the output would be empty".into(),
+                    span,
+                    "leave `output_padding` out, or use `padding = valid`",
+                ));
+                None
+            }
+        }
     }
 
     /// The weight (in, out, kh, kw) as PyTorch's `ConvTranspose2d`, then the bias (out,).

@@ -1,4 +1,4 @@
-//! conv2d_transpose against PyTorch's numbers placed as Keras places them
+//! `conv2d_transpose` against PyTorch's numbers placed as Keras places them
 //! (`bench/reference/conv2d_transpose.py`), against a naive f64 scatter by finite differences,
 //! and across thread counts.
 
@@ -128,7 +128,7 @@ fn reference(c: &Case, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
 }
 
 /// Strides 1 to 3, non-square inputs and kernels, same and valid, with and without
-/// output_padding, a kernel smaller than its stride.
+/// `output_padding`, a kernel smaller than its stride.
 fn cases() -> Vec<Case> {
     vec![
         Case {

@@ -14,14 +14,18 @@
 pub mod activation;
 pub mod batchnorm;
 pub mod conv2d;
+pub mod conv2d_transpose;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod layernorm;
 pub mod pool2d;
+pub mod reshape;
 mod shape;
+pub mod upsample2d;
 pub mod weights;
+pub mod zeropad2d;
 
 use crate::catalog;
 use crate::catalog::layers as act;
@@ -191,11 +195,15 @@ macro_rules! layers {
 layers! {
     Dense(dense::Dense) = [&dense::ENTRY],
     Conv2d(conv2d::Conv2d) = [&conv2d::ENTRY],
+    Conv2dTranspose(conv2d_transpose::Conv2dTranspose) = [&conv2d_transpose::ENTRY],
     Pool2d(pool2d::Pool2d) = [&pool2d::MAXPOOL2D, &pool2d::AVGPOOL2D],
     GlobalPool2d(global_pool2d::GlobalPool2d) = [
         &global_pool2d::GLOBAL_MAXPOOL2D, &global_pool2d::GLOBAL_AVGPOOL2D
     ],
+    Upsample2d(upsample2d::Upsample2d) = [&upsample2d::ENTRY],
+    Zeropad2d(zeropad2d::Zeropad2d) = [&zeropad2d::ENTRY],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
+    Reshape(reshape::Reshape) = [&reshape::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],

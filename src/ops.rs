@@ -34,6 +34,7 @@ pub mod handoff;
 mod matmul;
 mod pointwise;
 mod pool2d;
+mod resample2d;
 
 #[cfg(test)]
 mod reference;
@@ -43,11 +44,15 @@ mod timing;
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
 pub use batch_norm::{batch_moments, batch_norm, BatchMoments, BatchNormSpec, Statistics};
-pub use conv2d::{conv2d, conv2d_flat_channels_last, try_conv2d, Conv2dSpec};
+pub use conv2d::{
+    conv2d, conv2d_flat_channels_last, conv2d_transpose, try_conv2d, try_conv2d_transpose,
+    Conv2dSpec, Conv2dTransposeSpec,
+};
 pub use error::OpsError;
-pub use geometry::{conv2d_output_hw, pool2d_output_hw, Padding};
+pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
+pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.
 pub type T4<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;

@@ -371,7 +371,8 @@ static CHANNEL_AXIS: Entry = entry(
     "images become (1, rows, cols), as image layers need",
 );
 
-static RESHAPE: Entry = Entry {
+/// Also the `reshape` layer's entry (`layers::reshape`): one name, in a pipeline or a model.
+pub static RESHAPE: Entry = Entry {
     rest: Some("dimensions"),
     ..entry(
         "reshape",

@@ -22,6 +22,21 @@ impl<'a> Args<'a> {
         Args::read_params(call, params.to_vec(), errors)
     }
 
+    /// A call whose reader takes its arguments itself (an entry with a rest of positional
+    /// values, like the `reshape` layer's dimensions).
+    pub fn unread(call: &'a Call) -> Self {
+        Args {
+            call,
+            params: Vec::new(),
+            given: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    pub fn call(&self) -> &'a Call {
+        self.call
+    }
+
     /// `read`, with the parameter list owned (a catalogue entry's names).
     pub fn read_params(call: &'a Call, params: Vec<&'a str>, errors: &mut Vec<CheckError>) -> Self {
         let callee = call.name.name.as_str();

@@ -21,6 +21,13 @@ impl<'a> CallArgs<'a> {
     /// Reads the call's arguments against the entry's parameters, and reports each
     /// required one that is missing, in positional order.
     pub fn read(call: &'a Call, entry: &'static Entry, errors: &mut Vec<CheckError>) -> Self {
+        if entry.rest.is_some() {
+            // Its reader takes the positional values itself ([`Self::rest_counts`]).
+            return CallArgs {
+                args: Args::unread(call),
+                entry,
+            };
+        }
         let args = Args::read_params(call, entry.param_names(), errors);
         for p in entry.params.iter().filter(|p| p.is_required()) {
             args.required(p.name, errors);
@@ -30,6 +37,39 @@ impl<'a> CallArgs<'a> {
 
     pub fn get(&self, name: &str) -> Option<&'a Expr> {
         self.args.get(name)
+    }
+
+    /// The whole numbers (at least 1) of an entry whose parameters are a rest of positional
+    /// values, such as `reshape(256, 7, 7)`; `None` once a value or a named argument is
+    /// reported, or when there are none.
+    pub fn rest_counts(&self, errors: &mut Vec<CheckError>) -> Option<Vec<usize>> {
+        let call = self.args.call();
+        let mut values = Vec::new();
+        let mut reported = false;
+        for arg in &call.args {
+            if let Some(name) = &arg.name {
+                let known = self.entry.param_names();
+                let err =
+                    CheckError::unknown_parameter(self.entry.name, &name.name, name.span, &known);
+                errors.push(err);
+                reported = true;
+                continue;
+            }
+            match super::args::count(&arg.value, self.entry.name, 1, errors) {
+                Some(v) => values.push(v),
+                None => reported = true,
+            }
+        }
+        if values.is_empty() && !reported {
+            let rest = self.entry.rest.unwrap_or_default();
+            errors.push(CheckError::missing_argument(
+                self.entry.name,
+                rest,
+                call.span,
+            ));
+            reported = true;
+        }
+        (!reported).then_some(values)
     }
 
     /// A whole number, at least the entry's minimum.

@@ -711,25 +711,27 @@ pub fn infer_graph(
         let before = errors.len();
         let ins: Vec<&Vec<usize>> = node.inputs.iter().map(|&v| &shapes[v]).collect();
         let out = match &node.op {
-            DraftOp::Layer(kind, trainable) => kind.output_shape(ins[0], node.span, errors).map(|out| {
-                let base = kind.entry().base_name;
-                let n = counts.entry(base).or_default();
-                let layer_name = if *n == 0 {
-                    base.to_string()
-                } else {
-                    format!("{base}_{n}")
-                };
-                *n += 1;
-                layers.push(Layer {
-                    name: layer_name,
-                    kind: kind.clone(),
-                    input_shape: ins[0].clone(),
-                    output_shape: out.clone(),
-                    span: node.span,
-                    trainable: *trainable,
-                });
-                (NodeOp::Layer(layers.len() - 1), out)
-            }),
+            DraftOp::Layer(kind, trainable) => {
+                kind.output_shape(ins[0], node.span, errors).map(|out| {
+                    let base = kind.entry().base_name;
+                    let n = counts.entry(base).or_default();
+                    let layer_name = if *n == 0 {
+                        base.to_string()
+                    } else {
+                        format!("{base}_{n}")
+                    };
+                    *n += 1;
+                    layers.push(Layer {
+                        name: layer_name,
+                        kind: kind.clone(),
+                        input_shape: ins[0].clone(),
+                        output_shape: out.clone(),
+                        span: node.span,
+                        trainable: *trainable,
+                    });
+                    (NodeOp::Layer(layers.len() - 1), out)
+                })
+            }
             DraftOp::Add | DraftOp::Multiply => {
                 let (op, sym, keras) = if matches!(node.op, DraftOp::Add) {
                     (NodeOp::Add, "+", "Add")

@@ -11,7 +11,8 @@ use super::shape::{image_input, spatial, Window};
 use super::weights::Weights;
 use super::{activation_named, padding, LayerDef, LayerKind, LayerOp};
 use crate::catalog::layers::{
-    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, TRAINABLE, USE_BIAS,
+    layer, param, ACTIVATION, BIAS_INIT, KERNEL_INIT, KERNEL_REGULARIZER, PADDING, TRAINABLE,
+    USE_BIAS,
 };
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;

@@ -46,6 +46,20 @@ impl<T: AnyTape> Act<T> {
         }
     }
 
+    /// Each element's values in the same order under a new shape: `[n]` gives vectors,
+    /// `[c, h, w]` images (NCHW, so that `[256, 7, 7]` after a dense layer is PyTorch's
+    /// `view(-1, 256, 7, 7)`). The checker guarantees the element counts agree.
+    #[must_use]
+    pub fn reshape(self, shape: &[usize]) -> Self {
+        let flat = self.into_flat();
+        let batch = flat.shape().0;
+        match *shape {
+            [n] => Act::Flat(flat.reshape_like(&(batch, n))),
+            [c, h, w] => Act::Image(flat.reshape_like(&(batch, c, h, w))),
+            _ => unreachable!("check allows reshapes to 1 or 3 axes, not {shape:?}"),
+        }
+    }
+
     /// An activation function, elementwise; softmax and log-softmax over the last axis of a
     /// flat batch and over channels of images (Keras' last axis in NHWC).
     #[must_use]

@@ -63,6 +63,59 @@ impl Axis {
         })
     }
 
+    /// The axis of a transposed convolution read backwards: a transposed conv from `input`
+    /// positions is the adjoint of a conv whose *input* is the transposed conv's output, so
+    /// the returned axis has `input` = the transposed output's length and `output` = `input`.
+    ///
+    /// Lengths follow Keras' `Conv2DTranspose` (TensorFlow's `conv2d_transpose`): without
+    /// `output_padding`, `same` gives `input * stride` and `valid` gives `input * stride +
+    /// max(window - stride, 0)`; with it, `(input - 1) * stride + window - 2 * pad +
+    /// output_padding` where `pad` is `window / 2` for `same` and 0 for `valid`. The crop of
+    /// the full `(input - 1) * stride + window` result is TensorFlow's: of the
+    /// `max(full - length, 0)` positions it drops, the smaller half goes before (PyTorch's
+    /// `padding = p` drops `p` before instead). `None` for a zero size or a too large
+    /// `output_padding` (it must be below the stride, as in both libraries).
+    pub(crate) fn transposed(
+        input: usize,
+        window: usize,
+        stride: usize,
+        padding: Padding,
+        output_padding: Option<usize>,
+    ) -> Option<Self> {
+        if input == 0 || window == 0 || stride == 0 {
+            return None;
+        }
+        let output = match (padding, output_padding) {
+            (_, Some(p)) if p >= stride => return None,
+            (Padding::Same, None) => input * stride,
+            (Padding::Valid, None) => input * stride + window.saturating_sub(stride),
+            (padding, Some(p)) => {
+                let pad = if padding == Padding::Same {
+                    window / 2
+                } else {
+                    0
+                };
+                ((input - 1) * stride + window + p).checked_sub(2 * pad)?
+            }
+        };
+        let full = (input - 1) * stride + window;
+        let pad_before = match padding {
+            Padding::Same => full.saturating_sub(output) / 2,
+            Padding::Valid => 0,
+        };
+        // Every input position must land on at least one output position.
+        if output == 0 || (input - 1) * stride + window <= pad_before {
+            return None;
+        }
+        Some(Self {
+            input: output,
+            window,
+            stride,
+            pad_before,
+            output: input,
+        })
+    }
+
     /// The in-bounds part of the window of output `index`. With the paddings above every
     /// window holds at least one input (`pad_before < window` and the last window starts
     /// before the end), but `taps` is computed with saturation so that it is never negative.
@@ -110,6 +163,21 @@ pub fn conv2d_output_hw(
     let h = Axis::new(in_hw.0, kernel_hw.0, stride.0, padding)?;
     let w = Axis::new(in_hw.1, kernel_hw.1, stride.1, padding)?;
     Some((h.output, w.output))
+}
+
+/// The `(height, width)` of a transposed convolution's output (see [`Axis::transposed`]),
+/// `None` if it would be empty or `output_padding` is not below the stride.
+#[must_use]
+pub fn conv2d_transpose_output_hw(
+    in_hw: (usize, usize),
+    kernel_hw: (usize, usize),
+    stride: (usize, usize),
+    padding: Padding,
+    output_padding: Option<usize>,
+) -> Option<(usize, usize)> {
+    let h = Axis::transposed(in_hw.0, kernel_hw.0, stride.0, padding, output_padding)?;
+    let w = Axis::transposed(in_hw.1, kernel_hw.1, stride.1, padding, output_padding)?;
+    Some((h.input, w.input))
 }
 
 /// The `(height, width)` of a pooling's output, `None` if it would be empty.

@@ -59,13 +59,18 @@ impl DataFiles for Tables {
     }
 }
 
-/// `name(p = v, ...)` with every parameter, or with the required ones.
+/// `name(p = v, ...)` with every parameter, or with the required ones; an entry with a
+/// rest of positional values (`reshape`) gets one.
 fn call_text(e: &Entry, all: bool) -> String {
-    let args: Vec<String> = e
-        .params
-        .iter()
-        .filter(|p| all || matches!(p.default, Default::Required(_)))
-        .map(|p| format!("{} = {}", p.name, sample(p)))
+    let rest = e.rest.map(|_| "2".to_string());
+    let args: Vec<String> = rest
+        .into_iter()
+        .chain(
+            e.params
+                .iter()
+                .filter(|p| all || matches!(p.default, Default::Required(_)))
+                .map(|p| format!("{} = {}", p.name, sample(p))),
+        )
         .collect();
     format!("{}({})", e.name, args.join(", "))
 }

@@ -7,6 +7,7 @@ mod forward;
 mod plan;
 #[cfg(test)]
 mod tests;
+mod transpose;
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, ReshapeTo, SplitTape, Tape};
 
@@ -15,6 +16,7 @@ use super::handoff::{GradCell, Handoff};
 use super::pool2d::Pool2dSpec;
 use super::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
 use plan::ConvPlan;
+pub use transpose::{conv2d_transpose, try_conv2d_transpose, Conv2dTransposeSpec};
 
 /// A convolution layer and what is fused after it.
 #[derive(Clone, Debug, PartialEq, Eq)]

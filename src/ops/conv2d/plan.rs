@@ -75,6 +75,53 @@ impl ConvPlan {
         })
     }
 
+    /// The plan of the conv whose input gradient a transposed conv computes: for `x`
+    /// (N, I, H, W), a weight (I, O, KH, KW) as PyTorch's `ConvTranspose2d` holds it, which
+    /// is the conv weight `(out I, in O, KH, KW)`, and a bias (O). The conv's "input" is the
+    /// transposed conv's output (O channels) and its "output" the transposed conv's input.
+    pub(super) fn transposed(
+        x: (usize, usize, usize, usize),
+        w: (usize, usize, usize, usize),
+        b: (usize,),
+        spec: &super::transpose::Conv2dTransposeSpec,
+    ) -> Result<Self, OpsError> {
+        let (batch, in_ch, height, width) = x;
+        let (w_in, out_ch, kh, kw) = w;
+        let mismatch = |what, got: Vec<usize>, expected: String| OpsError::ShapeMismatch {
+            op: "conv2d_transpose",
+            what,
+            got,
+            expected,
+        };
+        if in_ch == 0 || out_ch == 0 || w_in != in_ch {
+            let expected = format!("{in_ch} input channels and at least one output channel");
+            return Err(mismatch("weight", vec![w_in, out_ch, kh, kw], expected));
+        }
+        if b.0 != out_ch {
+            return Err(mismatch("bias", vec![b.0], format!("length {out_ch}")));
+        }
+        let empty = || OpsError::EmptyOutput {
+            op: "conv2d_transpose",
+            input: (height, width),
+            window: (kh, kw),
+            stride: spec.stride,
+        };
+        let axis = |len, k, s| Axis::transposed(len, k, s, spec.padding, spec.output_padding);
+        let h = axis(height, kh, spec.stride.0).ok_or_else(empty)?;
+        let w = axis(width, kw, spec.stride.1).ok_or_else(empty)?;
+        Ok(Self {
+            batch,
+            in_ch: out_ch,
+            out_ch: in_ch,
+            kernel: (kh, kw),
+            h,
+            w,
+            relu: false,
+            pool: None,
+            channels_last: false,
+        })
+    }
+
     /// The number of kernel taps `C * KH * KW`: the weight's row length and the number of
     /// im2col rows.
     pub(super) fn patch(&self) -> usize {

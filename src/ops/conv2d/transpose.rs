@@ -1,0 +1,256 @@
+//! The transposed convolution (Keras' `Conv2DTranspose`, PyTorch's `ConvTranspose2d`) as an op
+//! on dfdx's tape.
+//!
+//! A transposed conv is the input gradient of a conv, so it runs on the conv's own plan
+//! ([`ConvPlan::transposed`]), im2col and matrix products with the roles swapped: the conv's
+//! "input" is our output and its "output" our input. Per sample, with `W` the weight as a
+//! `(I, O·KH·KW)` matrix and `x` the input as `(I, H·W)`:
+//!
+//! - forward: `y = col2im(Wᵀ x) + b`, the conv's input-gradient computation;
+//! - input gradient: `dx = W im2col(dy)`, a conv of `dy`;
+//! - weight gradient: `dW = x im2col(dy)ᵀ`, the conv's weight gradient with `x` for `dz`;
+//! - bias gradient: the sum of each output plane of `dy`.
+//!
+//! Samples run in parallel; weight and bias gradients are summed per task of a fixed number of
+//! samples and the task sums added in task order, so the results do not depend on the thread
+//! count (as for conv2d).
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
+use rayon::prelude::*;
+
+use super::plan::ConvPlan;
+use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
+use crate::ops::cpu::simd::avx2_or_portable;
+use crate::ops::geometry::Padding;
+use crate::ops::matmul::{matmul, sum, View};
+use crate::ops::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
+
+/// A transposed convolution layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conv2dTransposeSpec {
+    /// `(height, width)` step between the input's positions in the output.
+    pub stride: (usize, usize),
+    pub padding: Padding,
+    /// Keras' `output_padding` (the same on both axes), `None` for Keras' default (see
+    /// `Axis::transposed` for the lengths either gives).
+    pub output_padding: Option<usize>,
+    /// Whether the input needs a gradient.
+    pub input_grad: bool,
+}
+
+/// The transposed convolution of `x` (N, I, H, W) with `w` (I, O, KH, KW), PyTorch's
+/// `ConvTranspose2d` layout, plus `b` (O), giving (N, O, H', W') with Keras' output lengths and
+/// placement (`Axis::transposed`).
+///
+/// # Panics
+/// If the shapes do not fit together; the checker rules this out ([`try_conv2d_transpose`]
+/// reports it).
+pub fn conv2d_transpose<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    w: &Weight4,
+    b: &Bias1,
+    spec: &Conv2dTransposeSpec,
+) -> T4<T> {
+    try_conv2d_transpose(x, w, b, spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`conv2d_transpose`], reporting unusable shapes instead of panicking.
+///
+/// # Errors
+/// [`OpsError::ShapeMismatch`] when the weight's input channels differ from the input's or the
+/// bias length from the weight's output channels; [`OpsError::EmptyOutput`] for a zero size or
+/// an `output_padding` not below the stride.
+pub fn try_conv2d_transpose<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    w: &Weight4,
+    b: &Bias1,
+    spec: &Conv2dTransposeSpec,
+) -> Result<T4<T>, OpsError> {
+    let plan = ConvPlan::transposed(*x.shape(), *w.shape(), *b.shape(), spec)?;
+    let (x, mut tape) = x.split_tape();
+    let x_data = host_data(&x);
+    let w_data = host_data(w);
+    let b_data = host_data(b);
+    let out = forward(&plan, &x_data, &w_data, &b_data);
+    let shape = (plan.batch, plan.in_ch, plan.h.input, plan.w.input);
+    let out = tensor_from_output(x.device(), out, shape);
+    if T::OWNS_TAPE {
+        let (x_ghost, w_ghost, b_ghost) = (x.ghost(), w.ghost(), b.ghost());
+        let out_ghost = out.ghost();
+        let input_grad = spec.input_grad;
+        tape.add_backward_op(move |grads| {
+            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let mut dw = vec![0.0; w_data.len()];
+            let mut db = vec![0.0; b_data.len()];
+            let mut no_dx = [];
+            let dx = if input_grad {
+                &mut grads.get_or_alloc_mut(&x_ghost)?[..]
+            } else {
+                &mut no_dx[..]
+            };
+            backward(&plan, &x_data, &w_data, &grad_out, dx, &mut dw, &mut db);
+            add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);
+            add_into(grads.get_or_alloc_mut(&b_ghost)?, &db);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// The output (N, O, H', W') on host data.
+fn forward(plan: &ConvPlan, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    // In the plan's terms: our output sample is the conv's input sample, our input sample
+    // its output planes.
+    let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
+    let mut out = vec![0.0; plan.batch * y_sample];
+    // Samples are independent, so any split over threads gives the same result.
+    out.par_chunks_mut(y_sample)
+        .zip(x.par_chunks(x_sample))
+        .for_each(|(y, x)| {
+            with_scratch([plan.patch() * plan.conv_plane()], |[cols]| {
+                sample_forward(plan, x, w, b, y, cols);
+            });
+        });
+    out
+}
+
+avx2_or_portable!(
+    fn sample_forward(
+        plan: &ConvPlan,
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        y: &mut [f32],
+        cols: &mut [f32],
+    ) => sample_forward_in
+);
+
+#[inline(always)]
+fn sample_forward_in(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    cols: &mut [f32],
+) {
+    let (patch, positions, i) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    // cols (patch x positions) = Wᵀ (patch x I) * x (I x positions)
+    let dims = (patch, positions, i);
+    matmul(
+        dims,
+        cols,
+        false,
+        View::transposed(w, patch),
+        View::rows(x, positions),
+    );
+    let plane = plan.h.input * plan.w.input;
+    for (y, &b) in y.chunks_mut(plane).zip(b) {
+        y.fill(b);
+    }
+    plan.col2im_add(cols, y);
+}
+
+/// Adds the gradients of `x` (when `dx` is not empty), `w` and `b` for the output gradient
+/// `grad_out`.
+fn backward(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    grad_out: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let n = plan.batch;
+    let per_task = samples_per_task(n);
+    let tasks = n.div_ceil(per_task);
+    let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
+    let dx_chunks = split_chunks(dx, per_task * x_sample, tasks);
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
+        .into_par_iter()
+        .enumerate()
+        .map(|(t, dx)| {
+            let mut dw = vec![0.0; w.len()];
+            let mut db = vec![0.0; plan.in_ch];
+            let first = t * per_task;
+            with_scratch([plan.patch() * plan.conv_plane()], |[cols]| {
+                for s in first..(first + per_task).min(n) {
+                    let dx = if dx.is_empty() {
+                        &mut []
+                    } else {
+                        &mut dx[(s - first) * x_sample..][..x_sample]
+                    };
+                    let x = &x[s * x_sample..][..x_sample];
+                    let g = &grad_out[s * y_sample..][..y_sample];
+                    sample_backward(plan, x, w, g, dx, &mut dw, &mut db, cols);
+                }
+            });
+            (dw, db)
+        })
+        .collect();
+    // Task sums in task order.
+    for (pw, pb) in partials {
+        add_into(dw, &pw);
+        add_into(db, &pb);
+    }
+}
+
+avx2_or_portable!(
+    // The operands and scratch as plain slices, like conv2d's kernels.
+    #[allow(clippy::too_many_arguments)]
+    fn sample_backward(
+        plan: &ConvPlan,
+        x: &[f32],
+        w: &[f32],
+        g: &[f32],
+        dx: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        cols: &mut [f32],
+    ) => sample_backward_in
+);
+
+#[allow(clippy::too_many_arguments)] // as `sample_backward`
+#[inline(always)]
+fn sample_backward_in(
+    plan: &ConvPlan,
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    cols: &mut [f32],
+) {
+    let (patch, positions, i) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    let plane = plan.h.input * plan.w.input;
+    for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
+        *db += sum(g);
+    }
+    plan.im2col(g, cols);
+    // dW (I x patch) += x (I x positions) * colsᵀ (positions x patch)
+    let cols_t = View::transposed(cols, positions);
+    matmul(
+        (i, patch, positions),
+        dw,
+        true,
+        View::rows(x, positions),
+        cols_t,
+    );
+    if !dx.is_empty() {
+        // dx (I x positions) += W (I x patch) * cols (patch x positions)
+        let dims = (i, positions, patch);
+        matmul(
+            dims,
+            dx,
+            true,
+            View::rows(w, patch),
+            View::rows(cols, positions),
+        );
+    }
+}
+
+#[cfg(test)]
+#[path = "transpose_tests.rs"]
+mod tests;

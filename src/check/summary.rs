@@ -14,11 +14,7 @@ pub fn summary(model: &Model) -> String {
         .iter()
         .map(|l| format!("{} ({})", l.name, type_name(l)))
         .collect();
-    // Wide enough for `batch_normalization_1 (BatchNormalization)` and a space.
-    let name_width = names
-        .iter()
-        .map(|n| n.chars().count() + 1)
-        .fold(32, usize::max);
+    let name_width = name_width(names.iter());
     let rule = "─".repeat(name_width + 34);
     let _ = writeln!(out, "Model: \"{}\"", model.name);
     let _ = writeln!(out, "{rule}");
@@ -47,8 +43,13 @@ pub fn summary(model: &Model) -> String {
         );
     }
     let _ = writeln!(out, "{rule}");
-    // As Keras counts them: batch norm's running statistics and frozen layers' parameters
-    // are non-trainable.
+    totals(&mut out, model);
+    out
+}
+
+/// Keras' three closing lines. As Keras counts them, batch norm's running statistics and
+/// frozen layers' parameters are non-trainable.
+fn totals(out: &mut String, model: &Model) {
     let total = model.total_count();
     let frozen = model.non_trainable_count();
     for (what, n) in [
@@ -58,7 +59,12 @@ pub fn summary(model: &Model) -> String {
     ] {
         let _ = writeln!(out, "{what} params: {} ({})", group(n), bytes(n * 4));
     }
-    out
+}
+
+/// The width of the "Layer (type)" column: 32, or more for long names
+/// (`batch_normalization_1 (BatchNormalization)`) and a space.
+fn name_width<'a>(names: impl Iterator<Item = &'a String>) -> usize {
+    names.map(|n| n.chars().count() + 1).fold(32, usize::max)
 }
 
 fn shape_text(shape: &[usize]) -> String {
@@ -74,7 +80,6 @@ fn shape_text(shape: &[usize]) -> String {
 /// the layers it reads ("Connected to").
 fn graph_summary(model: &Model, graph: &Graph) -> String {
     let mut out = String::new();
-    let rule = "─".repeat(96);
     // Each value's row name: inputs by their names, nodes by their layer's or combinator's.
     let mut names: Vec<String> = graph.inputs.iter().map(|i| i.name.clone()).collect();
     let mut counts = std::collections::HashMap::<&str, usize>::new();
@@ -91,11 +96,7 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
         let (name, class, params) = match node.op {
             NodeOp::Layer(l) => {
                 let layer = &model.layers[l];
-                (
-                    layer.name.clone(),
-                    type_name(layer),
-                    layer.parameter_count(),
-                )
+                (layer.name.clone(), type_name(layer), layer.total_count())
             }
             NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } => {
                 let (base, class) = match node.op {
@@ -122,22 +123,25 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
         ));
         names.push(name);
     }
+    let name_width = name_width(rows.iter().map(|r| &r.0));
+    let rule = "─".repeat(name_width + 64);
     let _ = writeln!(out, "Model: \"{}\"", model.name);
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
         out,
-        "{:<32}{:<22}{:>12}  Connected to",
+        "{:<name_width$}{:<22}{:>12}  Connected to",
         "Layer (type)", "Output Shape", "Param #"
     );
     let _ = writeln!(out, "{rule}");
     for (layer, shape, params, connected) in rows {
-        let line = format!("{layer:<32}{shape:<22}{:>12}  {connected}", group(params));
+        let line = format!(
+            "{layer:<name_width$}{shape:<22}{:>12}  {connected}",
+            group(params)
+        );
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(out, "{rule}");
-    let total = model.parameter_count();
-    let _ = writeln!(out, "Total params: {} ({})", group(total), bytes(total * 4));
-    let _ = writeln!(out, "Trainable params: {}", group(total));
+    totals(&mut out, model);
     out
 }
 

@@ -117,3 +117,54 @@ fn functional_only(
     });
     (fwd, all)
 }
+
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_batch_norm() {
+    use super::{batch_norm, BatchNormSpec, Statistics};
+    let dev = Cpu::default();
+    // The output of a 32-filter conv on a batch of 64 MNIST images.
+    let shape = (64, 32, 26, 26);
+    let n = 64 * 32 * 26 * 26;
+    let x = tensor4(&dev, &random(n, 1), shape);
+    let r = tensor4(&dev, &random(n, 2), shape);
+    let (gv, bv) = (random(32, 3), random(32, 4));
+    let g = dev.tensor_from_vec(gv.clone(), (32,));
+    let b = dev.tensor_from_vec(bv.clone(), (32,));
+    let spec = BatchNormSpec {
+        statistics: Statistics::Batch,
+        epsilon: 1e-3,
+        gamma: Some((&g, &gv)),
+        beta: Some((&b, &bv)),
+        input_grad: true,
+    };
+    println!(
+        "threads {}; (median wall ms, mean CPU ms)",
+        rayon::current_num_threads()
+    );
+    let ours = median_ms(|| {
+        let (out, _) = batch_norm(x.clone().leaky_traced(), &spec);
+        let grads = (out * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&x));
+    });
+    println!("batch_norm op, training forward+backward (incl. mul+sum)  {ours:.3?} ms");
+    let forward = median_ms(|| drop(batch_norm(x.clone(), &spec)));
+    println!("  its forward alone (no tape)                             {forward:.3?} ms");
+    // The same with dfdx's own ops: normalise over (batch, h, w), then gamma and beta.
+    let composite = median_ms(|| {
+        let y = x.clone().leaky_traced().normalize::<Axes3<0, 2, 3>>(1e-3);
+        let y = y * g.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+            + b.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
+        let grads = (y * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&x));
+    });
+    println!("dfdx composite, forward+backward (incl. mul+sum)          {composite:.3?} ms");
+    let functional = median_ms(|| {
+        drop(
+            (x.clone().leaky_traced() * r.clone())
+                .sum::<(), _>()
+                .backward(),
+        );
+    });
+    println!("  the functional alone (mul+sum+backward)                 {functional:.3?} ms");
+}

@@ -36,6 +36,33 @@ impl Layout {
     }
 }
 
+/// Independent f64 accumulators per sum: a fixed order (element `i` into lane `i % LANES`,
+/// then the lanes in order), so the result does not depend on threads, while the lanes' add
+/// chains run side by side instead of one long dependency chain.
+const LANES: usize = 8;
+
+/// `sum(f(v))` over `values`, in f64 over [`LANES`] lanes.
+#[inline]
+fn lane_sum(values: &[f32], f: impl Fn(f64) -> f64) -> [f64; LANES] {
+    let mut acc = [0.0f64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(f64::from(v));
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += f(f64::from(v));
+    }
+    acc
+}
+
+fn add_lanes(total: &mut [f64; LANES], part: [f64; LANES]) {
+    for (t, p) in total.iter_mut().zip(part) {
+        *t += p;
+    }
+}
+
 /// Each channel's mean and biased variance (divided by the count, as both Keras and PyTorch
 /// normalise with), computed in two passes in f64.
 pub fn moments(layout: Layout, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
@@ -97,15 +124,14 @@ pub fn normalize(
         });
 }
 
-/// Gradients of one batch normalisation.
+/// The parameters' gradients of one batch normalisation.
 pub struct Grads {
-    /// The input's, empty where nobody reads it.
-    pub dx: Vec<f32>,
     pub dgamma: Vec<f32>,
     pub dbeta: Vec<f32>,
 }
 
-/// The backward pass for the output's gradient `dy`. With `batch_stats` (training), the mean
+/// The backward pass for the output's gradient `dy`, adding the input's into `dx` where
+/// someone reads it. With `batch_stats` (training), the mean
 /// and variance were the batch's own and depend on `x`:
 /// `dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))`; otherwise (running
 /// statistics) `dx = gamma * inv_std * dy`.
@@ -116,27 +142,35 @@ pub fn backward(
     gamma: &[f32],
     dy: &[f32],
     batch_stats: bool,
-    input_grad: bool,
+    dx: Option<&mut [f32]>,
 ) -> Grads {
     let (mean, inv_std) = stats;
     let sums: Vec<(f64, f64)> = (0..layout.channels)
         .into_par_iter()
         .map(|c| {
             let (m, s) = (f64::from(mean[c]), f64::from(inv_std[c]));
-            layout
-                .planes(x, c)
-                .zip(layout.planes(dy, c))
-                .flat_map(|(x, dy)| x.iter().zip(dy))
-                .fold((0.0, 0.0), |(sdy, sdyx), (&x, &dy)| {
-                    let (x, dy) = (f64::from(x), f64::from(dy));
-                    (sdy + dy, sdyx + dy * (x - m) * s)
-                })
+            let (mut sdy, mut sdyx) = ([0.0; LANES], [0.0; LANES]);
+            for (x, dy) in layout.planes(x, c).zip(layout.planes(dy, c)) {
+                add_lanes(&mut sdy, lane_sum(dy, |v| v));
+                let mut chunks = x.chunks_exact(LANES).zip(dy.chunks_exact(LANES));
+                let mut acc = [0.0f64; LANES];
+                for (x, dy) in &mut chunks {
+                    for ((a, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
+                        *a += f64::from(dy) * (f64::from(x) - m);
+                    }
+                }
+                let tail = x.len() - x.len() % LANES;
+                for ((a, &x), &dy) in acc.iter_mut().zip(&x[tail..]).zip(&dy[tail..]) {
+                    *a += f64::from(dy) * (f64::from(x) - m);
+                }
+                add_lanes(&mut sdyx, acc);
+            }
+            (sdy.iter().sum::<f64>(), sdyx.iter().sum::<f64>() * s)
         })
         .collect();
     let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
     let dgamma: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
-    let mut dx = Vec::new();
-    if input_grad {
+    if let Some(dx) = dx {
         let count = layout.per_channel() as f32;
         // dx = k * dy + u * (x - mean) + v per channel, the batch terms folded into u and v.
         let (mut k, mut u, mut v) = (Vec::new(), Vec::new(), Vec::new());
@@ -153,7 +187,6 @@ pub fn backward(
                 v.push(0.0);
             }
         }
-        dx = vec![0.0; x.len()];
         let l = layout.positions;
         dx.par_chunks_mut(l)
             .zip(x.par_chunks(l).zip(dy.par_chunks(l)))
@@ -162,9 +195,9 @@ pub fn backward(
             .for_each(|(p, (dx, (x, dy)))| {
                 let c = p % layout.channels;
                 for ((d, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-                    *d = k[c] * dy + u[c] * (x - mean[c]) + v[c];
+                    *d += k[c] * dy + u[c] * (x - mean[c]) + v[c];
                 }
             });
     }
-    Grads { dx, dgamma, dbeta }
+    Grads { dgamma, dbeta }
 }

@@ -95,6 +95,11 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         let input_grad = spec.input_grad;
         tape.add_backward_op(move |grads| {
             let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let dx = if input_grad {
+                Some(&mut grads.get_or_alloc_mut(&x_ghost)?[..])
+            } else {
+                None
+            };
             let g = kernel::backward(
                 layout,
                 &x_data,
@@ -102,11 +107,8 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
                 &gamma,
                 &dy,
                 batch_stats,
-                input_grad,
+                dx,
             );
-            if input_grad {
-                add_into(grads.get_or_alloc_mut(&x_ghost)?, &g.dx);
-            }
             if let Some(ghost) = &gamma_ghost {
                 add_into(grads.get_or_alloc_mut(ghost)?, &g.dgamma);
             }

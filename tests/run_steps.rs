@@ -271,7 +271,12 @@ fn cross_entropy_written_with_log_softmax_equals_the_built_in_loss() {
         }
     }
     // The same gradients: training by either loss ends at the same weights.
-    for (p, q) in builtin.parameters.iter().flatten().zip(written.parameters.iter().flatten()) {
+    for (p, q) in builtin
+        .parameters
+        .iter()
+        .flatten()
+        .zip(written.parameters.iter().flatten())
+    {
         for (a, b) in p.iter().zip(q) {
             assert!(close(f64::from(*a), f64::from(*b), 1e-4), "{a} vs {b}");
         }

@@ -194,7 +194,10 @@ fn batched(name: &str, t: &Typed, span: Span, errors: &mut Vec<CheckError>) -> O
         TType::Float(shape) if t.rows > 0 && !shape.is_empty() => Some(shape.clone()),
         _ => {
             errors.push(CheckError::incompatible(
-                format!("`{name}` works along an axis of a tensor, got {}", describe_full(t)),
+                format!(
+                    "`{name}` works along an axis of a tensor, got {}",
+                    describe_full(t)
+                ),
                 format!("this is {}", describe_full(t)),
                 span,
                 "pass a batch of vectors, e.g. a model's logits",
@@ -264,5 +267,9 @@ fn one_axis(
     }
     // In range, so a small whole number.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Some(if v < 0.0 { (v + r) as usize } else { v as usize })
+    Some(if v < 0.0 {
+        (v + r) as usize
+    } else {
+        v as usize
+    })
 }

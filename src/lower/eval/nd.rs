@@ -180,7 +180,13 @@ pub fn softmax_forward(x: &[f32], shape: &[usize], axis: usize, log: bool) -> Ve
 
 /// The gradient of softmax (`s * (g - sum(g * s))`) or log-softmax
 /// (`g - softmax * sum(g)`) from its output `out`.
-pub fn softmax_backward(out: &[f32], shape: &[usize], axis: usize, log: bool, grad: &[f32]) -> Vec<f32> {
+pub fn softmax_backward(
+    out: &[f32],
+    shape: &[usize],
+    axis: usize,
+    log: bool,
+    grad: &[f32],
+) -> Vec<f32> {
     let (outer, n, inner) = around(shape, axis);
     let mut dx = vec![0.0; out.len()];
     for o in 0..outer {

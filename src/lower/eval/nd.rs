@@ -114,7 +114,9 @@ pub fn reduce_forward(op: Reduce, x: &[f32], shape: &[usize], axes: &[usize]) ->
     }
     if op == Reduce::Mean {
         let count = (x.len() / n_out.max(1)) as f32;
-        out.iter_mut().for_each(|v| *v /= count);
+        for v in &mut out {
+            *v /= count;
+        }
     }
     out
 }

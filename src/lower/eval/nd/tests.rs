@@ -1,4 +1,4 @@
-//! The kernels against PyTorch's numbers (bench/reference/step_tensors.py, pasted
+//! The kernels against PyTorch's numbers (`bench/reference/step_tensors.py`, pasted
 //! below) and their backward passes against central finite differences.
 
 use super::*;

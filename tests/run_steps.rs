@@ -215,3 +215,77 @@ fn global_pooling_layers_pass_gradients_to_the_convs_before_them() {
         assert!(r.parameters[m][0].iter().all(|v| v.is_finite()), "{name}");
     }
 }
+
+/// A classifier on one-hot labels, trained by `LOSS` (a step expression over `logits`,
+/// `y` and the built-in `xent`), with both losses as metrics. The update reads both, so
+/// that both are computed before it (a name the update does not read is computed after).
+fn one_hot_classifier(dir: &Path, loss: &str) -> String {
+    let (images, labels) = common::write_idx_set(dir, "train", 256, 28, 10);
+    format!(
+        "experiment t {{
+  seed = 7
+}}
+
+data train = idx(images = \"{}\", labels = \"{}\", shape = (28, 28), classes = 10) | scale(1 / 255) | reshape(784) | one_hot() | batch(32)
+
+model classifier {{
+  dense(units = 32, activation = relu)
+  dense(units = 10)
+}}
+
+loss xent = categorical_crossentropy(from_logits = true)
+
+optimizer opt = sgd(lr = 0.1)
+
+train {{
+  epochs = 2
+}}
+
+step on train (x, y) {{
+  logits = classifier(x, training = true)
+  builtin = xent(y, logits)
+  written = -mean(sum(y * log_softmax(logits, axis = 1), axis = 1))
+  update opt minimizing {loss}
+}}
+
+metrics {{
+  builtin = mean(builtin) on train
+  written = mean(written) on train
+}}
+",
+        images.display(),
+        labels.display()
+    )
+}
+
+#[test]
+fn cross_entropy_written_with_log_softmax_equals_the_built_in_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = common::run_text(
+        dir.path(),
+        &one_hot_classifier(dir.path(), "builtin + 0 * written"),
+    );
+    let written = common::run_text(
+        dir.path(),
+        &one_hot_classifier(dir.path(), "written + 0 * builtin"),
+    );
+    let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * (1.0 + b.abs());
+    // The same values on the same batches: both metrics of one run agree.
+    for r in [&builtin, &written] {
+        let (b, w) = (common::metric(r, "builtin"), common::metric(r, "written"));
+        for (b, w) in b.iter().zip(w) {
+            assert!(close(*w, *b, 1e-6), "written {w}, built-in {b}");
+        }
+    }
+    // The same gradients: training by either loss ends at the same weights.
+    for (p, q) in builtin
+        .parameters
+        .iter()
+        .flatten()
+        .zip(written.parameters.iter().flatten())
+    {
+        for (a, b) in p.iter().zip(q) {
+            assert!(close(f64::from(*a), f64::from(*b), 1e-4), "{a} vs {b}");
+        }
+    }
+}

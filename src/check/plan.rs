@@ -688,6 +688,40 @@ pub enum TensorExpr {
     Penalty { model: usize, reg: Regularizer },
     /// `flatten(t)`: each element as a vector.
     Flatten(Box<TensorExpr>),
+    /// `a + b` between batched tensors whose element shapes differ but broadcast
+    /// (NumPy's rules: equal ranks, each axis equal or 1): `shapes` are the two
+    /// element shapes (the batch axis excluded), the result has the larger of each axis.
+    Broadcast {
+        op: TensorOp,
+        a: Box<TensorExpr>,
+        b: Box<TensorExpr>,
+        shapes: [Vec<usize>; 2],
+    },
+    /// `sum(t, axis = (1, 2), keepdims = false)`, `max(t)`: a reduction over `axes`,
+    /// numbered with the batch as axis 0; `shape` is the input's element shape. Axes
+    /// holding 0 hold every axis (a scalar). What `Reduce` computes goes through `Reduce`,
+    /// so that today's steps keep their bits.
+    ReduceAxes {
+        op: Reduce,
+        input: Box<TensorExpr>,
+        shape: Vec<usize>,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    /// `softmax(t, axis = 1)` (`log` false) and `log_softmax(t, axis = 1)` over one
+    /// element axis (`axis` counts the batch as 0), of a tensor of element `shape`.
+    Softmax {
+        input: Box<TensorExpr>,
+        shape: Vec<usize>,
+        axis: usize,
+        log: bool,
+    },
+    /// `clip_by_value(t, lo, hi)`: elementwise, gradient 1 inside `[lo, hi]`, 0 outside.
+    Clip {
+        input: Box<TensorExpr>,
+        lo: f32,
+        hi: f32,
+    },
 }
 
 impl TensorExpr {
@@ -705,11 +739,16 @@ impl TensorExpr {
             | TensorExpr::Reduce { input, .. }
             | TensorExpr::Detach(input)
             | TensorExpr::Fill(_, input)
-            | TensorExpr::Flatten(input) => vec![input],
+            | TensorExpr::Flatten(input)
+            | TensorExpr::ReduceAxes { input, .. }
+            | TensorExpr::Softmax { input, .. }
+            | TensorExpr::Clip { input, .. } => vec![input],
             TensorExpr::CallLoss {
                 target, prediction, ..
             } => vec![target, prediction],
-            TensorExpr::Binary(_, a, b) | TensorExpr::Concat(a, b) => vec![a, b],
+            TensorExpr::Binary(_, a, b)
+            | TensorExpr::Concat(a, b)
+            | TensorExpr::Broadcast { a, b, .. } => vec![a, b],
         }
     }
 
@@ -769,6 +808,8 @@ pub enum TensorOp {
 pub enum Reduce {
     Mean,
     Sum,
+    Max,
+    Min,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::args::{self, Args};
 use super::error::CheckError;
-use super::plan::{Noise, Reduce, Regularizer, TensorExpr, TensorOp, UnaryFn};
+use super::plan::{Noise, Regularizer, TensorExpr, TensorOp, UnaryFn};
 use super::steps::{loss_type, model_output, StepCx, TType};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Call, Expr, ExprKind};
@@ -48,6 +48,11 @@ pub enum Place {
 pub const FUNCTIONS: &[&str] = &[
     "mean",
     "sum",
+    "max",
+    "min",
+    "softmax",
+    "log_softmax",
+    "clip_by_value",
     "detach",
     "normal",
     "uniform",
@@ -186,6 +191,37 @@ impl Reader<'_, '_> {
         ok_a?;
         ok_b?;
         let ty = match (&ta.ty, &tb.ty) {
+            (TType::Float(x), TType::Float(y)) if x != y && ta.rows == tb.rows => {
+                let Some(out) = broadcast(x, y) else {
+                    errors.push(
+                        CheckError::shape(
+                            format!(
+                                "`{}` cannot broadcast {} against {}",
+                                symbol(op),
+                                describe_full(&ta),
+                                describe_full(&tb)
+                            ),
+                            describe_full(&tb),
+                            b.span,
+                            "NumPy's rules on the whole shapes, batch axis first: equal ranks, each axis equal or 1; `keepdims = true` keeps a reduced axis",
+                        )
+                        .with_related(a.span, describe_full(&ta)),
+                    );
+                    return None;
+                };
+                let shapes = [x.clone(), y.clone()];
+                let expr = TensorExpr::Broadcast {
+                    op,
+                    a: Box::new(ea),
+                    b: Box::new(eb),
+                    shapes,
+                };
+                let ty = Typed {
+                    ty: TType::Float(out),
+                    rows: ta.rows,
+                };
+                return Some((expr, ty));
+            }
             (TType::Float(x), TType::Float(y)) => {
                 if x != y || ta.rows != tb.rows {
                     errors.push(
@@ -227,7 +263,9 @@ impl Reader<'_, '_> {
             return self.unary(f, e, t, call.span, errors);
         }
         match name {
-            "mean" | "sum" => self.reduce(call, errors),
+            "mean" | "sum" | "max" | "min" => self.reduce(call, errors),
+            "softmax" | "log_softmax" => self.softmax(call, errors),
+            "clip_by_value" => self.clip(call, errors),
             "detach" | "flatten" | "ones_like" | "zeros_like" => {
                 let a = Args::read(call, &["x"], errors);
                 let arg = a.required("x", errors)?;
@@ -507,57 +545,6 @@ impl Reader<'_, '_> {
         ))
     }
 
-    fn reduce(&mut self, call: &Call, errors: &mut Vec<CheckError>) -> Option<(TensorExpr, Typed)> {
-        let name = call.name.name.as_str();
-        let op = if name == "mean" {
-            Reduce::Mean
-        } else {
-            Reduce::Sum
-        };
-        let a = Args::read(call, &["x", "axis"], errors);
-        let arg = a.required("x", errors)?;
-        let axis = match a.get("axis") {
-            Some(e) => Some((args::number(e, "axis", errors)?, e.span)),
-            None => None,
-        };
-        let (e, t) = self.read(arg, errors)?;
-        numeric(&t, arg.span, errors)?;
-        let Some((axis, axis_span)) = axis else {
-            let reduced = TensorExpr::Reduce {
-                op,
-                axis: false,
-                input: Box::new(e),
-            };
-            return Some((reduced, Typed::scalar()));
-        };
-        match &t.ty {
-            TType::Float(shape) if shape.len() == 1 && (axis == 1.0 || axis == -1.0) => Some((
-                TensorExpr::Reduce {
-                    op,
-                    axis: true,
-                    input: Box::new(e),
-                },
-                Typed {
-                    ty: TType::Float(vec![1]),
-                    rows: t.rows,
-                },
-            )),
-            _ => {
-                errors.push(
-                    CheckError::invalid(
-                        format!("`{name}` reduces over axis 1 of a flat tensor, or over everything"),
-                        format!("axis {} of {}", super::error::fmt_number(axis), describe(&t)),
-                        axis_span,
-                    )
-                    .with_help(
-                        "drop `axis` for a scalar, or `flatten` first and use `axis = 1` for one value per row",
-                    ),
-                );
-                None
-            }
-        }
-    }
-
     fn noise(&mut self, call: &Call, errors: &mut Vec<CheckError>) -> Option<(TensorExpr, Typed)> {
         let name = call.name.name.as_str();
         if self.place == Place::Metric {
@@ -665,6 +652,32 @@ fn describe(t: &Typed) -> String {
     }
 }
 
+/// A batched shape as NumPy would see it, the batch axis first: `[batch, 10]`.
+fn describe_full(t: &Typed) -> String {
+    match &t.ty {
+        TType::Float(shape) => {
+            let dims: Vec<String> = std::iter::once("batch".to_string())
+                .chain(shape.iter().map(ToString::to_string))
+                .collect();
+            format!("shape [{}]", dims.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// NumPy's broadcast of two element shapes of batched tensors: as the batch axis
+/// leads both, and its size is not known, the ranks must be equal, and each axis
+/// equal or 1 on one side.
+fn broadcast(x: &[usize], y: &[usize]) -> Option<Vec<usize>> {
+    if x.len() != y.len() {
+        return None;
+    }
+    x.iter()
+        .zip(y)
+        .map(|(&p, &q)| (p == q || p == 1 || q == 1).then_some(p.max(q)))
+        .collect()
+}
+
 fn batches(rows: usize) -> String {
     match rows {
         1 => "1 batch".into(),
@@ -720,6 +733,8 @@ fn fold_binary(op: TensorOp, a: f64, b: f64) -> f64 {
         TensorOp::Div => a / b,
     }
 }
+
+mod axes;
 
 #[cfg(test)]
 mod fold_tests {

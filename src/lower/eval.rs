@@ -180,6 +180,34 @@ impl<T: StepTape> Scope<'_, T> {
                 Value::Act(t) => Value::Act(Act::Flat(t.into_flat())),
                 _ => unreachable!("check guarantees flatten gets a tensor"),
             },
+            TensorExpr::Broadcast { op, a, b, shapes } => {
+                let a = self.eval(a, take);
+                let b = self.eval(b, take);
+                tape::broadcast(*op, a, b, shapes)
+            }
+            TensorExpr::ReduceAxes {
+                op,
+                input,
+                shape,
+                axes,
+                keepdims,
+            } => {
+                let v = self.eval(input, take);
+                tape::reduce_axes(*op, v, shape, axes, *keepdims)
+            }
+            TensorExpr::Softmax {
+                input,
+                shape,
+                axis,
+                log,
+            } => {
+                let v = self.eval(input, take);
+                tape::softmax(v, shape, *axis, *log)
+            }
+            TensorExpr::Clip { input, lo, hi } => {
+                let v = self.eval(input, take);
+                tape::clip(v, *lo, *hi)
+            }
         }
     }
 
@@ -276,6 +304,8 @@ impl<T: StepTape> Scope<'_, T> {
         let dev = &self.engine.dev;
         match h.shape.as_slice() {
             [] => Value::Scalar(T::attach(dev.tensor_from_vec(h.data, ()))),
+            // An element of rank 0 (`sum(t, axis = 1, keepdims = false)`) is a row of one.
+            [b] => Value::Act(Act::Flat(T::attach(dev.tensor_from_vec(h.data, (*b, 1))))),
             [b, n] => Value::Act(Act::Flat(T::attach(dev.tensor_from_vec(h.data, (*b, *n))))),
             [b, hh, w] => Value::Act(Act::Image(T::attach(
                 dev.tensor_from_vec(h.data, (*b, 1, *hh, *w)),
@@ -418,8 +448,10 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
     Host { data, shape: full }
 }
 
+mod nd;
 #[cfg(test)]
 mod graph_tests;
 mod ops;
+mod tape;
 #[cfg(test)]
 mod tests;

@@ -121,6 +121,8 @@ pub fn binary<T: StepTape>(op: TensorOp, a: Value<T>, b: Value<T>) -> Value<T> {
     }
 }
 
+const MAX_MIN: &str = "check routes `max` and `min` to `ReduceAxes`";
+
 pub fn reduce<T: StepTape>(op: Reduce, axis: bool, v: Value<T>) -> Value<T> {
     match (v, axis) {
         (Value::Act(Act::Flat(t)), true) => {
@@ -128,16 +130,19 @@ pub fn reduce<T: StepTape>(op: Reduce, axis: bool, v: Value<T>) -> Value<T> {
             let r = match op {
                 Reduce::Mean => t.mean::<(usize,), Axis<1>>(),
                 Reduce::Sum => t.sum::<(usize,), Axis<1>>(),
+                Reduce::Max | Reduce::Min => unreachable!("{MAX_MIN}"),
             };
             Value::Act(Act::Flat(r.reshape_like(&(b, 1))))
         }
         (Value::Act(Act::Flat(t)), false) => Value::Scalar(match op {
             Reduce::Mean => t.mean::<(), Axes2<0, 1>>(),
             Reduce::Sum => t.sum::<(), Axes2<0, 1>>(),
+            Reduce::Max | Reduce::Min => unreachable!("{MAX_MIN}"),
         }),
         (Value::Act(Act::Image(t)), false) => Value::Scalar(match op {
             Reduce::Mean => t.mean::<(), Axes4<0, 1, 2, 3>>(),
             Reduce::Sum => t.sum::<(), Axes4<0, 1, 2, 3>>(),
+            Reduce::Max | Reduce::Min => unreachable!("{MAX_MIN}"),
         }),
         (Value::Scalar(s), _) => Value::Scalar(s),
         _ => unreachable!("check limits axis reductions to flat tensors"),

@@ -216,3 +216,29 @@ fn noise_is_drawn_once_per_step_and_shared_by_scopes() {
     };
     assert_ne!(a.array(), c.array(), "a new step draws new noise");
 }
+
+/// `max` and `min` are checked against finite differences in `nd/tests.rs`, on inputs
+/// far from ties: here a step of the weight can change which unit is the largest.
+#[test]
+fn axis_functions_match_finite_differences() {
+    for loss in [
+        "mean(h / sum(h * h + 1, axis = 1))",
+        "mean((h - mean(h, axis = -1)) * h)",
+        "mean(sum(h, axis = 1, keepdims = false) ** 2)",
+        "mean(softmax(h, axis = 1) * h)",
+        "mean(log_softmax(h) ** 2)",
+        "mean(clip_by_value(h, -5, 5) ** 2) + mean(clip_by_value(h, 2, 3))",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
+#[test]
+fn max_and_min_pass_the_gradient_to_the_extreme_value() {
+    let grad = |loss: &str| gradient(&engine(loss), &mut StepState::default());
+    // `min(-h)` is `-max(h)`, through the same element: the gradients cancel exactly.
+    assert!(grad("max(h) + min(h * -1)").iter().all(|g| *g == 0.0));
+    assert!(grad("max(h)").iter().any(|g| *g != 0.0));
+    let rows = grad("sum(max(h, axis = 1)) + sum(min(h * -1, axis = -1, keepdims = false))");
+    assert!(rows.iter().all(|g| *g == 0.0));
+}

@@ -42,7 +42,9 @@ step on train (x, y) {{
 
 fn batch() -> Batch {
     Batch {
-        x: (0..27).map(|i| ((i * 7 % 27) as f32 - 13.0) / 9.0).collect(),
+        x: (0..27)
+            .map(|i| ((i * 7 % 27) as f32 - 13.0) / 9.0)
+            .collect(),
         shape: vec![3, 1, 3, 3],
         labels: vec![0, 1, 0],
         dense_y: None,

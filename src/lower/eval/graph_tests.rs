@@ -101,10 +101,6 @@ fn assert_gradients(model: &str, step: &str) {
         .collect();
     let eps = 1e-2f32;
     for (p, grad) in analytic.iter().enumerate() {
-        assert!(
-            grad.iter().any(|g| *g != 0.0),
-            "parameter {p} got no gradient"
-        );
         for (k, &a) in grad.iter().enumerate() {
             let mut at = |delta: f32| {
                 let param = &mut engine.models[0].params[p];
@@ -154,6 +150,13 @@ fn two_outputs_unpacked_match_finite_differences() {
         TWO_OUTPUTS,
         "  a, b = net(z, training = true)\n  loss = mean(a * b) + mean(b)",
     );
+    // A loss that reads one output still trains the layers before it.
+    for loss in ["mean(a * a)", "mean(b * b)"] {
+        assert_gradients(
+            TWO_OUTPUTS,
+            &format!("  a, b = net(z, training = true)\n  loss = {loss}"),
+        );
+    }
 }
 
 /// `y = W x + b`, W as PyTorch stores it (out, in).

@@ -298,3 +298,22 @@ fn list<'a>(paths: impl Iterator<Item = &'a str>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod graph_tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_of_a_graph_model_is_overridden_by_its_keras_name() {
+        let text = "model net (x) {\n  h = x | flatten() | dense(16)\n  a = h | dense(4)\n  return concat(h, a) | dense(10)\n}\n";
+        let source = Source::new("t.exp", text);
+        let file = crate::syntax::parse_file(text).expect("parses");
+        let set = Override::parse("net.dense_1.units=8").unwrap_or_else(|e| panic!("{e:?}"));
+        let out = apply(&source, &file, &[set]).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        assert!(out.contains("a = h | dense(8)"), "{out}");
+        assert!(
+            out.contains("dense(16)") && out.contains("dense(10)"),
+            "{out}"
+        );
+    }
+}

@@ -243,3 +243,40 @@ fn git_diff_uses_expr_as_external_diff_command() {
         "--- a/exp/mlp.exp\n+++ b/exp/mlp.exp\n~ optimizer opt.lr: 0.001 → 0.0003\n"
     );
 }
+
+#[test]
+fn graph_models_and_blocks_diff_by_layer_and_by_wiring() {
+    let graph = |units: &str, ret: &str| {
+        format!(
+            r#"experiment g {{ seed = 1 }}
+data train = mnist(split = "train") | scale(1 / 255) | batch(64)
+block res(u) (x) {{
+  h = x | dense(u)
+  return h + x
+}}
+model net (x) {{
+  f = x | flatten() | dense({units})
+  g = f | res({units})
+  return {ret}
+}}
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+optimizer opt = adam(lr = 1e-3)
+train {{ epochs = 1 }}
+step on train (x, y) {{
+  logits = net(x, training = true)
+  loss = xent(y, logits)
+  update opt minimizing loss
+}}
+"#
+        )
+    };
+    let base = graph("10", "g");
+    assert_eq!(
+        diff(&base, &base.replace("  ", "    ")),
+        "no semantic changes"
+    );
+    let wider = diff(&base, &graph("12", "g"));
+    assert!(wider.contains("dense") && wider.contains("12"), "{wider}");
+    let rewired = diff(&base, &graph("10", "g + f"));
+    assert!(rewired.contains("return g + f"), "{rewired}");
+}

@@ -264,3 +264,40 @@ dense(units = 2)",
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The summary of the one model in `text` once checked.
+    fn summary_of(text: &str) -> String {
+        let file = crate::syntax::parse_file(text).expect("parses");
+        let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
+        super::summary(&exp.models[0])
+    }
+
+    #[test]
+    fn a_graph_model_has_input_rows_and_what_each_layer_reads() {
+        let text = "experiment t { seed = 1 }
+data train = idx(images = \"i\", labels = \"l\", shape = (2, 2), classes = 2) | batch(3)
+model net (x) {
+  h = x | flatten() | dense(3)
+  return concat(h + h, h) | dense(2)
+}
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+optimizer opt = sgd(lr = 0.1)
+train { model = net  data = train  loss = xent  optimizer = opt  epochs = 1 }
+";
+        let rule = "─".repeat(96);
+        let want = format!(
+            "Model: \"net\"\n{rule}\n\
+Layer (type)                    Output Shape               Param #  Connected to\n{rule}\n\
+x (InputLayer)                  (None, 2, 2)                     0\n\
+flatten (Flatten)               (None, 4)                        0  x\n\
+dense (Dense)                   (None, 3)                       15  flatten\n\
+add (Add)                       (None, 3)                        0  dense, dense\n\
+concatenate (Concatenate)       (None, 6)                        0  add, dense\n\
+dense_1 (Dense)                 (None, 2)                       14  concatenate\n{rule}\n\
+Total params: 29 (0.11 KB)\nTrainable params: 29\n"
+        );
+        assert_eq!(summary_of(text), want);
+    }
+}

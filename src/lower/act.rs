@@ -97,6 +97,50 @@ impl<T: AnyTape> Act<T> {
     }
 }
 
+/// A model's outputs with every tape moved onto output `onto`, the others left on empty
+/// tapes (their values and ids unchanged). The outputs share history (layers before a
+/// fork); the first reader takes the tape that records it all, so that a loss reading any
+/// subset of the outputs sends gradients through every layer it depends on.
+pub fn gather_tapes<T: AnyTape>(acts: Vec<Act<T>>, onto: usize) -> Vec<Act<T>> {
+    let mut tape: Option<T> = None;
+    let parts: Vec<Act<NoneTape>> = acts
+        .into_iter()
+        .map(|a| {
+            let (a, t) = match a {
+                Act::Flat(x) => {
+                    let (x, t) = x.split_tape();
+                    (Act::Flat(x), t)
+                }
+                Act::Image(x) => {
+                    let (x, t) = x.split_tape();
+                    (Act::Image(x), t)
+                }
+            };
+            tape = Some(match tape.take() {
+                Some(all) => all.merge(t),
+                None => t,
+            });
+            a
+        })
+        .collect();
+    let mut tape = tape;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let t = if i == onto {
+                tape.take().unwrap_or_default()
+            } else {
+                T::default()
+            };
+            match a {
+                Act::Flat(x) => Act::Flat(x.put_tape(t)),
+                Act::Image(x) => Act::Image(x.put_tape(t)),
+            }
+        })
+        .collect()
+}
+
 /// Keras' `Add` (`op` false) or `Multiply` (`op` true) of values of one shape, elementwise.
 pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
     let mut it = values.into_iter();

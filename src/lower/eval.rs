@@ -281,7 +281,19 @@ impl<T: StepTape> Scope<'_, T> {
                 .unwrap_or_else(|| unreachable!("check guarantees `{name}` is bound"));
             if let TensorExpr::ModelOutput { call, names, .. } = def {
                 // One run of the model binds all its outputs' names at once.
-                let outputs = self.call_model(call, true);
+                // The outputs share history: the tape goes with the one read first.
+                let onto = names.iter().position(|n| n == name).unwrap_or(0);
+                let acts = self
+                    .call_model(call, true)
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::Act(a) => a,
+                        _ => unreachable!("a model's outputs are tensors"),
+                    })
+                    .collect();
+                let outputs = super::act::gather_tapes(acts, onto)
+                    .into_iter()
+                    .map(Value::Act);
                 for (n, v) in names.iter().zip(outputs) {
                     if !self.memo.contains_key(n) {
                         self.remember(n, v);

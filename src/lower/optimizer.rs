@@ -27,6 +27,10 @@ pub struct OptimizerState {
     /// Per parameter, the buffers `OptimizerKind::slot_names` names, each of the parameter's
     /// size.
     pub slots: Vec<Vec<Vec<f32>>>,
+    /// Nadam's running product of its momentum schedule, and the update it is at: advanced
+    /// one factor per update, recomputed from the start after a restore. Either way it is
+    /// the same product in the same order, so a resumed run gets the same bits.
+    nadam_product: (u64, f64),
 }
 
 impl OptimizerState {
@@ -36,6 +40,7 @@ impl OptimizerState {
             kind,
             lr,
             iterations: 0,
+            nadam_product: (0, 1.0),
             slots: sizes
                 .iter()
                 .map(|&n| vec![vec![kind.slot_start() as f32; n]; slots])
@@ -48,10 +53,30 @@ impl OptimizerState {
         self.iterations += 1;
     }
 
+    /// `prod_{i<=iterations} u_i` of Nadam's schedule, from the cache when it is at this
+    /// update or the one before.
+    fn nadam_product(&mut self, beta1: f64) -> f64 {
+        let (at, product) = self.nadam_product;
+        let t = self.iterations;
+        let product = if at == t {
+            product
+        } else if at + 1 == t {
+            product * nadam_schedule(beta1, t as i32)
+        } else {
+            (1..=t as i32).map(|i| nadam_schedule(beta1, i)).product()
+        };
+        self.nadam_product = (t, product);
+        product
+    }
+
     /// Applies one parameter's gradient.
     pub fn apply(&mut self, index: usize, param: &mut [f32], grad: &[f32]) {
         let lr = self.lr as f32;
         let t = self.iterations as i32;
+        let product = match self.kind {
+            OptimizerKind::Nadam { beta1, .. } => self.nadam_product(beta1),
+            _ => 1.0,
+        };
         let slots = &mut self.slots[index];
         match self.kind {
             OptimizerKind::Sgd {
@@ -148,7 +173,7 @@ impl OptimizerState {
                     grad,
                     m,
                     v,
-                    NadamCoefficients::new(t, beta1, beta2),
+                    NadamCoefficients::new(t, product, beta1, beta2),
                     lr,
                     epsilon,
                 );
@@ -230,9 +255,9 @@ struct NadamCoefficients {
 }
 
 impl NadamCoefficients {
-    fn new(t: i32, beta1: f64, beta2: f64) -> Self {
-        let u = |i: i32| beta1 * (1.0 - 0.5 * 0.96f64.powi(i));
-        let product: f64 = (1..=t).map(u).product();
+    /// `product` is `prod_{i<=t} u_i` ([`nadam_schedule`]).
+    fn new(t: i32, product: f64, beta1: f64, beta2: f64) -> Self {
+        let u = |i| nadam_schedule(beta1, i);
         let product_next = product * u(t + 1);
         NadamCoefficients {
             m: (u(t + 1) / (1.0 - product_next)) as f32,
@@ -242,6 +267,11 @@ impl NadamCoefficients {
             b2: beta2 as f32,
         }
     }
+}
+
+/// Nadam's momentum at update `i`: `beta1 * (1 - 0.5 * 0.96^i)`.
+fn nadam_schedule(beta1: f64, i: i32) -> f64 {
+    beta1 * (1.0 - 0.5 * 0.96f64.powi(i))
 }
 
 /// Keras' Nadam: Adam's moments, with the gradient's share of the momentum taken at this
@@ -596,6 +626,30 @@ mod tests {
                 0.004_699_118_435_382_843,
             ],
         );
+    }
+
+    /// A restored state (slots and iterations, as a checkpoint holds them) continues with
+    /// the same bits: Nadam's product is recomputed from the update count.
+    #[test]
+    fn nadam_resumes_exactly() {
+        let kind = OptimizerKind::Nadam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        let straight = three_steps(kind, 0.1);
+        let mut state = OptimizerState::new(kind, 0.1, &[4]);
+        let mut p = P0.to_vec();
+        for g in &GRADS[..2] {
+            state.begin();
+            state.apply(0, &mut p, g);
+        }
+        let mut resumed = OptimizerState::new(kind, 0.1, &[4]);
+        resumed.slots.clone_from(&state.slots);
+        resumed.iterations = state.iterations;
+        resumed.begin();
+        resumed.apply(0, &mut p, &GRADS[2]);
+        assert_eq!(p, straight);
     }
 
     #[test]

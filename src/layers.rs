@@ -19,6 +19,7 @@ pub mod flatten;
 pub mod global_pool2d;
 pub mod pool2d;
 mod shape;
+pub mod spatial_dropout2d;
 
 use crate::catalog;
 use crate::catalog::layers as act;
@@ -182,6 +183,7 @@ layers! {
     ],
     Flatten(flatten::Flatten) = [&flatten::ENTRY],
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
+    SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,
         &act::ELU, &act::SELU, &act::SWISH, &act::SOFTPLUS, &act::LOG_SOFTMAX, &act::HARD_SIGMOID

@@ -372,3 +372,6 @@ fn pick(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod activation_tests;

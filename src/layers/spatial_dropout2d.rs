@@ -1,5 +1,5 @@
 //! `spatial_dropout2d(rate)`: in training, each channel of each image zeroed whole with
-//! probability `rate` and the others scaled by `1 / (1 - rate)` (Keras' SpatialDropout2D,
+//! probability `rate` and the others scaled by `1 / (1 - rate)` (Keras' `SpatialDropout2D`,
 //! PyTorch's `Dropout2d`); the identity in inference. Neighbouring pixels of a feature map
 //! are strongly correlated, so dropping single values barely regularises a conv; dropping
 //! whole maps does (Tompson et al., 2015).

@@ -112,7 +112,7 @@ pub fn channel_mean<T: AnyTape>(x: Image<T>) -> Flat<T> {
     x.mean::<(usize, usize), Axes2<2, 3>>()
 }
 
-/// Dropout of whole channels at `rate` (Keras' SpatialDropout2D): one draw per (example,
+/// Dropout of whole channels at `rate` (Keras' `SpatialDropout2D`): one draw per (example,
 /// channel), kept values scaled by `1 / (1 - rate)`. Like dfdx's dropout, it takes one seed
 /// from the device's generator per call, so a run's draws stay in step with its seed.
 pub fn channel_dropout<T: AnyTape>(x: Image<T>, rate: f32) -> Image<T> {

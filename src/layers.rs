@@ -23,6 +23,7 @@ pub mod layernorm;
 pub mod pool2d;
 pub mod reshape;
 mod shape;
+pub mod spatial_dropout2d;
 pub mod upsample2d;
 pub mod weights;
 pub mod zeropad2d;
@@ -207,6 +208,7 @@ layers! {
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
+    SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,
         &act::ELU, &act::SELU, &act::SWISH, &act::SOFTPLUS, &act::LOG_SOFTMAX, &act::HARD_SIGMOID

@@ -266,7 +266,7 @@ dense(units = 2)",
 }
 
 #[cfg(test)]
-mod tests {
+mod graph_tests {
     /// The summary of the one model in `text` once checked.
     fn summary_of(text: &str) -> String {
         let file = crate::syntax::parse_file(text).expect("parses");
@@ -296,7 +296,7 @@ dense (Dense)                   (None, 3)                       15  flatten\n\
 add (Add)                       (None, 3)                        0  dense, dense\n\
 concatenate (Concatenate)       (None, 6)                        0  add, dense\n\
 dense_1 (Dense)                 (None, 2)                       14  concatenate\n{rule}\n\
-Total params: 29 (0.11 KB)\nTrainable params: 29\n"
+Total params: 29 (116.00 B)\nTrainable params: 29 (116.00 B)\nNon-trainable params: 0 (0.00 B)\n"
         );
         assert_eq!(summary_of(text), want);
     }

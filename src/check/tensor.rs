@@ -740,6 +740,8 @@ mod axes;
 mod fold_tests {
     use super::{fold_unary, UnaryFn};
 
+    // Reference numbers as the script prints them.
+    #[allow(clippy::unreadable_literal)]
     #[test]
     fn folded_activations_match_pytorch() {
         // bench/reference/activations.py: PyTorch's float64 values at -1.5, 0.5 and 30.

@@ -264,6 +264,23 @@ pub fn layer_norm<T: AnyTape>(
     }
 }
 
+/// Dropout of whole channels at `rate` (Keras' `SpatialDropout2D`): one draw per (example,
+/// channel), kept values scaled by `1 / (1 - rate)`. Like dfdx's dropout, it takes one seed
+/// from the device's generator per call, so a run's draws stay in step with its seed.
+pub fn channel_dropout<T: AnyTape>(x: Image<T>, rate: f32) -> Image<T> {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let (b, c, h, w) = *x.shape();
+    let dev = x.device().clone();
+    let mut rng = StdRng::seed_from_u64(dev.random_u64());
+    let keep = 1.0 / (1.0 - rate);
+    let mut mask = Vec::with_capacity(b * c * h * w);
+    for _ in 0..b * c {
+        let v = if rng.gen::<f32>() < rate { 0.0 } else { keep };
+        mask.extend(std::iter::repeat_n(v, h * w));
+    }
+    x * dev.tensor_from_vec(mask, (b, c, h, w))
+}
+
 /// A zero vector of `n` values (a bias for an op that always takes one).
 pub fn zeros(dev: &Cpu, n: usize) -> T1 {
     dev.zeros_like(&(n,))
@@ -375,5 +392,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn channel_dropout_drops_whole_channels_scaled_and_repeats_with_the_seed() {
+        let (b, c, h, w) = (8, 16, 3, 3);
+        let x: Vec<f32> = (0..b * c * h * w).map(|i| (i % 17) as f32 - 8.0).collect();
+        let run = |seed: u64| {
+            let dev = Cpu::seed_from_u64(seed);
+            let t = dev.tensor_from_vec(x.clone(), (b, c, h, w));
+            let y = channel_dropout(t.leaky_trace(), 0.25);
+            let values = y.as_vec();
+            let grads = y.sum().backward();
+            (values, grads.get(&t).as_vec())
+        };
+        let (y, dx) = run(3);
+        assert_eq!(
+            run(3),
+            (y.clone(), dx.clone()),
+            "the same seed, the same mask"
+        );
+        assert_ne!(run(4).0, y, "another seed, another mask");
+        let plane = h * w;
+        let mut dropped = 0;
+        for p in 0..b * c {
+            let g = &dx[p * plane..][..plane];
+            // The gradient is the mask: 0 or 1 / (1 - rate), the same over the channel.
+            assert!(g.iter().all(|&v| v == g[0]), "channel {p}: {g:?}");
+            assert!(g[0] == 0.0 || (g[0] - 4.0 / 3.0).abs() < 1e-6, "{}", g[0]);
+            dropped += usize::from(g[0] == 0.0);
+            for k in 0..plane {
+                let i = p * plane + k;
+                assert!((y[i] - x[i] * g[0]).abs() < 1e-6, "value {i}");
+            }
+        }
+        // 128 channels at rate 0.25: 32 expected; the bounds are 4 standard deviations.
+        assert!((12..=52).contains(&dropped), "{dropped} of 128 dropped");
     }
 }

@@ -380,3 +380,6 @@ mod tests;
 
 #[cfg(test)]
 mod norm_tests;
+
+#[cfg(test)]
+mod activation_tests;

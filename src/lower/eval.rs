@@ -460,9 +460,9 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
     Host { data, shape: full }
 }
 
-mod nd;
 #[cfg(test)]
 mod graph_tests;
+mod nd;
 mod ops;
 mod tape;
 #[cfg(test)]

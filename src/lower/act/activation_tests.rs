@@ -1,6 +1,8 @@
 //! The activations against PyTorch's values and gradients at fixed inputs
 //! (`bench/reference/activations.py`, which also checks Keras 3 agrees on the values), and
 //! against central finite differences of our own forward pass.
+// Reference numbers as the script prints them.
+#![allow(clippy::unreadable_literal, clippy::excessive_precision)]
 
 use dfdx::prelude::*;
 

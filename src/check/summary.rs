@@ -25,9 +25,11 @@ pub fn summary(model: &Model) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        // A name of 32 characters or more (`spatial_dropout2d (SpatialDropout2D)`) still
+        // gets a space before its shape; shorter ones pad to 32 as before.
         let _ = writeln!(
             out,
-            "{:<32}{:<22}{:>12}",
+            "{:<31} {:<22}{:>12}",
             format!("{} ({})", layer.name, type_name(layer)),
             shape,
             group(layer.parameter_count())

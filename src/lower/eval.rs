@@ -19,6 +19,7 @@ use self::ops::{binary, map, pow, reduce, unary};
 use super::act::Act;
 use super::engine::Engine;
 use super::loss::{loss, Target};
+use super::params::Role;
 use super::penalty::penalty_scalar;
 use super::step::StepTape;
 use crate::check::plan::{Noise, TensorExpr};
@@ -172,7 +173,7 @@ impl<T: StepTape> Scope<'_, T> {
                 let kernels: Vec<_> = self.engine.models[*model]
                     .params
                     .iter()
-                    .filter(|p| p.kernel)
+                    .filter(|p| matches!(p.role, Role::Kernel(_)))
                     .collect();
                 Value::Scalar(penalty_scalar(&self.engine.dev, *reg, &kernels, T::attach))
             }

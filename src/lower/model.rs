@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::act::{Act, AnyTape, Forward};
 use super::init::{fans, initialize};
-use super::params::{Param, StateBuffer};
+use super::params::{Param, Role, StateBuffer};
 use crate::check::plan::{Init, Layer, Model, NodeOp};
 use crate::layers::weights::Weights;
 use crate::layers::Op;
@@ -39,8 +39,7 @@ impl Lowering<'_> {
             shapes[0].clone(),
             initialize(weights.kernel_init, &shapes[0], weight_fans, self.rng),
         ));
-        self.params[weight].kernel = true;
-        self.params[weight].regularizer = weights.kernel_regularizer;
+        self.params[weight].role = Role::Kernel(weights.kernel_regularizer);
         let bias = shapes.get(1).map(|s| {
             // PyTorch bounds a bias by its weight's fan-in; Keras' initializers take the
             // bias's own shape.

@@ -40,15 +40,22 @@ pub struct Param {
     /// Whether `value` is the transpose of the canonical (PyTorch) layout: a dense weight is
     /// stored (in, out) for the matmul, and PyTorch's `nn.Linear` holds (out, in).
     pub transposed: bool,
-    /// Whether this is a layer's weight (its kernel, not its bias): what the step functions
-    /// `l1(model)` and `l2(model)` sum over.
-    pub kernel: bool,
-    /// The layer's `kernel_regularizer`, on its weight: its gradient is added to the
-    /// weight's before every update that trains it.
-    pub regularizer: Option<Regularizer>,
+    /// What the parameter is to its layer: a kernel is what the step functions `l1(model)`
+    /// and `l2(model)` sum over, and what a `kernel_regularizer` penalises.
+    pub role: Role,
     /// False for a frozen layer's parameter (`trainable = false`), which no optimizer
     /// updates (the engine leaves it out of every optimizer's bindings).
     pub trainable: bool,
+}
+
+/// What a parameter is to its layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Role {
+    /// A layer's weight (its kernel), with the layer's `kernel_regularizer`, whose gradient
+    /// is added to the weight's before every update that trains it.
+    Kernel(Option<Regularizer>),
+    /// A bias, a batch norm's scale or offset: no penalty reads it.
+    Other,
 }
 
 /// A layer's state that is not trained (batch norm's running mean and variance): model files
@@ -121,8 +128,7 @@ impl Param {
             host_read: false,
             rows: RowOrder::Canonical,
             transposed: false,
-            kernel: false,
-            regularizer: None,
+            role: Role::Other,
             trainable: true,
         }
     }

@@ -8,6 +8,7 @@ use dfdx::prelude::*;
 
 use super::engine::Engine;
 use super::eval::{host, Host, Scope, StepState, Value};
+use super::params::Role;
 use super::penalty;
 use crate::check::plan::{Step, StepStmt, TensorExpr};
 use crate::data::Batch;
@@ -214,7 +215,7 @@ fn apply_update(
             let mut g = param.take_grad(grads);
             // A `kernel_regularizer`'s penalty is part of what every update training its
             // layer minimizes, as Keras adds a layer's losses to the loss.
-            if let Some(reg) = param.regularizer {
+            if let Role::Kernel(Some(reg)) = param.role {
                 penalty::add_gradient(reg, &param.value, 1.0, &mut g);
             }
             g

@@ -299,7 +299,11 @@ impl LoweredGraph {
                     let start = ops.len();
                     let mut it = layers.iter().map(|&l| &model.layers[l]).peekable();
                     while let Some(layer) = it.next() {
+                        let first = cx.params.len();
                         let (op, fused_next) = layer.kind.lower(layer, it.peek().copied(), cx);
+                        for p in &mut cx.params[first..] {
+                            p.trainable = layer.trainable;
+                        }
                         if fused_next {
                             it.next();
                         }

@@ -13,13 +13,15 @@ use crate::source::Span;
 
 /// A flat batch of 4 examples of 3 features, a batch norm, a dense layer to 2 classes.
 fn engine(batchnorm: &str, dense: &str) -> Engine {
+    engine_of(&format!("model m {{\n  {batchnorm}\n  {dense}\n}}"))
+}
+
+/// The experiment of [`engine`] with the model `m` declared as `model`.
+fn engine_of(model: &str) -> Engine {
     let text = format!(
         "experiment t {{ seed = 3 }}
 data train = csv(path = \"t.csv\", target = \"y\") | batch(4)
-model m {{
-  {batchnorm}
-  {dense}
-}}
+{model}
 loss xent = sparse_categorical_crossentropy(from_logits = true)
 optimizer opt = sgd(lr = 0.1)
 train {{ model = m
@@ -168,6 +170,20 @@ fn frozen_layers_keep_their_parameters_and_statistics() {
     let after = e.model_tensors(0);
     for (b, a) in before.iter().zip(&after) {
         let frozen = b.name.starts_with("dense");
+        assert_eq!(a.data == b.data, frozen, "{}", b.name);
+    }
+}
+
+#[test]
+fn frozen_layers_of_a_graph_model_keep_their_parameters() {
+    let mut e = engine_of(
+        "model m (x) {\n  h = x | dense(units = 3, trainable = false)\n  return (h + x) | dense(units = 2)\n}",
+    );
+    let before = e.model_tensors(0);
+    e.run_step(0, &batch(false), &[], &mut NoHooks);
+    let after = e.model_tensors(0);
+    for (b, a) in before.iter().zip(&after) {
+        let frozen = b.name == "dense.weight" || b.name == "dense.bias";
         assert_eq!(a.data == b.data, frozen, "{}", b.name);
     }
 }

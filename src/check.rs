@@ -8,6 +8,7 @@
 //! `scalar` and `format`) check what runs around them; `paths` where outputs
 //! are written; `resources` estimates memory. `plan` is the result.
 
+mod accumulate;
 pub mod args;
 pub mod call;
 pub mod data;

@@ -14,6 +14,7 @@
 //! the tape, `step` runs updates, `optimizer` holds Keras' update formulas, `params` the
 //! parameters and their stored layouts.
 
+mod accumulate;
 pub mod act;
 mod engine;
 mod eval;

@@ -104,6 +104,17 @@ fn killed_and_resumed_gan_runs_draw_the_same_noise() {
     survives_kills(dir.path(), &file);
 }
 
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_keep_their_accumulated_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "accumulate_classifier", 16, 4096, Some(512));
+    survives_kills(dir.path(), &file);
+}
+
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike.
 fn survives_kills(dir: &Path, file: &Path) {
     let clean_runs = dir.join("clean");

@@ -77,6 +77,13 @@ const MOMENTUM: Param = number("momentum", Type::Fraction, 0.0);
 /// PyTorch's coupled L2 penalty on `sgd` and `adam`: `grad += weight_decay * param` before
 /// the update (Keras' own `weight_decay` is decoupled, as `adamw`'s).
 const L2_DECAY: Param = number("weight_decay", Type::NonNegative, 0.0);
+/// Gradient accumulation, on every optimizer: the gradients of this many consecutive updates
+/// are averaged and applied once (Keras 3's `gradient_accumulation_steps`; 1 applies each).
+pub const ACCUMULATE: Param = Param {
+    name: "accumulate",
+    ty: Type::Count { min: 1 },
+    default: Default::Is(Value::Count(1)),
+};
 
 static SGD: Entry = optimizer(
     "sgd",
@@ -89,6 +96,7 @@ static SGD: Entry = optimizer(
             default: Default::Is(Value::Bool(false)),
         },
         L2_DECAY,
+        ACCUMULATE,
     ],
     "SGD",
     "gradient descent, with momentum (and Nesterov's) when `momentum` > 0; `weight_decay` \
@@ -97,7 +105,7 @@ static SGD: Entry = optimizer(
 
 static ADAM: Entry = optimizer(
     "adam",
-    &[LR, BETA1, BETA2, EPSILON, L2_DECAY],
+    &[LR, BETA1, BETA2, EPSILON, L2_DECAY, ACCUMULATE],
     "Adam",
     "Adam; epsilon is added to `sqrt(v)` before the bias correction, as in Keras; \
      `weight_decay` adds `weight_decay * param` to the gradient, as PyTorch's",
@@ -111,6 +119,7 @@ static ADAMW: Entry = optimizer(
         BETA2,
         EPSILON,
         number("weight_decay", Type::NonNegative, 0.004),
+        ACCUMULATE,
     ],
     "AdamW",
     "Adam with decoupled weight decay: weights shrink by `lr * weight_decay` each step",
@@ -118,14 +127,20 @@ static ADAMW: Entry = optimizer(
 
 static RMSPROP: Entry = optimizer(
     "rmsprop",
-    &[LR, number("rho", Type::Fraction, 0.9), MOMENTUM, EPSILON],
+    &[
+        LR,
+        number("rho", Type::Fraction, 0.9),
+        MOMENTUM,
+        EPSILON,
+        ACCUMULATE,
+    ],
     "RMSprop",
     "RMSprop; the square average starts at 0, as in Keras",
 );
 
 static ADADELTA: Entry = optimizer(
     "adadelta",
-    &[LR, number("rho", Type::Fraction, 0.95), EPSILON],
+    &[LR, number("rho", Type::Fraction, 0.95), EPSILON, ACCUMULATE],
     "Adadelta",
     "Adadelta: Keras' and PyTorch's update are the same; PyTorch's defaults are \
      `lr = 1.0, rho = 0.9, epsilon = 1e-6`",
@@ -137,6 +152,7 @@ static ADAGRAD: Entry = optimizer(
         LR,
         number("initial_accumulator_value", Type::NonNegative, 0.1),
         EPSILON,
+        ACCUMULATE,
     ],
     "Adagrad",
     "Adagrad as Keras: `p -= lr * g / sqrt(acc + epsilon)`, the sum of squares starting at \
@@ -145,7 +161,7 @@ static ADAGRAD: Entry = optimizer(
 
 static NADAM: Entry = optimizer(
     "nadam",
-    &[LR, BETA1, BETA2, EPSILON],
+    &[LR, BETA1, BETA2, EPSILON, ACCUMULATE],
     "Nadam",
     "Adam with Nesterov momentum, Keras' form (momentum schedule `beta1 * (1 - 0.5 * \
      0.96^t)`)",
@@ -153,14 +169,14 @@ static NADAM: Entry = optimizer(
 
 static ADAMAX: Entry = optimizer(
     "adamax",
-    &[LR, BETA1, BETA2, EPSILON],
+    &[LR, BETA1, BETA2, EPSILON, ACCUMULATE],
     "Adamax",
     "Adam with the infinity norm: `u = max(beta2 * u, abs(g))`",
 );
 
 static LION: Entry = optimizer(
     "lion",
-    &[LR, BETA1, number("beta2", Type::Fraction, 0.99)],
+    &[LR, BETA1, number("beta2", Type::Fraction, 0.99), ACCUMULATE],
     "Lion",
     "Lion: `p -= lr * sign(beta1 * m + (1 - beta1) * g)`; `beta1` must be above 0",
 );

@@ -282,11 +282,12 @@ fn resolve_optimizers(
                 .collect()
         };
         frozen_models_only(name, &model_ids, models, errors);
-        if let Some((kind, lr)) = read_optimizer(call, errors) {
+        if let Some(read) = read_optimizer(call, errors) {
             let opt = Optimizer {
                 name: name.name.clone(),
-                kind,
-                lr,
+                kind: read.kind,
+                lr: read.lr,
+                accumulate: read.accumulate,
                 models: model_ids,
             };
             optimizers.insert("optimizer", name, opt, errors);

@@ -37,11 +37,15 @@ pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<Los
     Some(kind)
 }
 
+/// What an optimizer's call sets: its kind, learning rate and gradient accumulation.
+pub(super) struct OptimizerCall {
+    pub kind: OptimizerKind,
+    pub lr: f64,
+    pub accumulate: usize,
+}
+
 /// Optimizers, with Keras' defaults (the catalogue's).
-pub(super) fn read_optimizer(
-    call: &Call,
-    errors: &mut Vec<CheckError>,
-) -> Option<(OptimizerKind, f64)> {
+pub(super) fn read_optimizer(call: &Call, errors: &mut Vec<CheckError>) -> Option<OptimizerCall> {
     let name = call.name.name.as_str();
     let Some(optimizer) = catalog::Optimizer::named(name) else {
         let known = catalog::Optimizer::names();
@@ -55,6 +59,7 @@ pub(super) fn read_optimizer(
     };
     let args = CallArgs::read(call, optimizer.entry(), errors);
     let lr = args.number("lr", errors);
+    let accumulate = args.count("accumulate", errors);
     let kind = match optimizer {
         catalog::Optimizer::Sgd => OptimizerKind::Sgd {
             momentum: args.number("momentum", errors),
@@ -101,7 +106,11 @@ pub(super) fn read_optimizer(
             beta2: args.number("beta2", errors),
         },
     };
-    Some((kind, lr))
+    Some(OptimizerCall {
+        kind,
+        lr,
+        accumulate,
+    })
 }
 
 /// Lion's `beta1` in (0, 1): at 0 the update is the gradient's sign alone (`SignSGD`), which

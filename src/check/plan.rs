@@ -554,6 +554,8 @@ pub struct Optimizer {
     pub name: String,
     pub kind: OptimizerKind,
     pub lr: f64,
+    /// Gradients of this many updates are averaged and applied once (1: each is applied).
+    pub accumulate: usize,
     /// Indices into `Experiment::models` whose parameters this optimizer updates.
     pub models: Vec<usize>,
 }

@@ -102,8 +102,11 @@ pub fn check_desugared(
                 }
                 None => ok = false,
             },
-            StepStmt::Update { loss, .. } => {
+            StepStmt::Update { optimizer, loss } => {
                 ok &= desugared_type(cx, loss, &env, spans, errors).is_some();
+                if ok {
+                    super::accumulate::check_update(cx, *optimizer, loss, &stmts, spans[0], errors);
+                }
             }
         }
     }
@@ -258,6 +261,7 @@ pub fn check_step(
                             "pass the value of a loss, e.g. `loss = xent(y, logits)`, or `mean(...)` of a tensor",
                         ));
                     }
+                    super::accumulate::check_update(cx, opt, &expr, &stmts, loss.span, errors);
                     stmts.push(StepStmt::Update {
                         optimizer: opt,
                         loss: expr,

@@ -11,6 +11,7 @@ use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::accumulate::Accumulator;
 use super::act::Act;
 use super::model::LoweredModel;
 use super::optimizer::OptimizerState;
@@ -32,6 +33,8 @@ pub struct Engine {
     pub(super) optimizers: Vec<OptimizerState>,
     /// Per optimizer: (model, parameter) pairs it updates, in slot order.
     pub(super) bindings: Vec<Vec<(usize, usize)>>,
+    /// Per optimizer: gradients accumulated towards its next update (`accumulate = N`).
+    pub(super) accumulators: Vec<Accumulator>,
     /// Random numbers the device has drawn so far (dropout masks, step noise), to put its
     /// generator back on resume.
     pub(super) random_draws: Cell<u64>,
@@ -46,6 +49,9 @@ pub struct EngineState {
     pub tensors: Vec<NamedTensor>,
     /// Per optimizer: (updates so far, current learning rate).
     pub optimizers: Vec<(u64, f64)>,
+    /// Per optimizer: gradients summed in its accumulation group in progress (their sums are
+    /// tensors, `accum.<optimizer>.<model>.<layer>.<name>`).
+    pub accumulated: Vec<u64>,
     /// Random numbers the device has drawn (see [`Engine::snapshot`]).
     pub random_draws: u64,
 }
@@ -86,17 +92,25 @@ impl Engine {
                     .collect()
             })
             .collect();
+        let sizes: Vec<Vec<usize>> = bindings
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|&(m, p)| models[m].params[p].value.len())
+                    .collect()
+            })
+            .collect();
         let optimizers = exp
             .optimizers
             .iter()
-            .zip(&bindings)
-            .map(|(o, b)| {
-                let sizes: Vec<usize> = b
-                    .iter()
-                    .map(|&(m, p)| models[m].params[p].value.len())
-                    .collect();
-                OptimizerState::new(o.kind, o.lr, &sizes)
-            })
+            .zip(&sizes)
+            .map(|(o, sizes)| OptimizerState::new(o.kind, o.lr, sizes))
+            .collect();
+        let accumulators = exp
+            .optimizers
+            .iter()
+            .zip(&sizes)
+            .map(|(o, sizes)| Accumulator::new(o.accumulate, sizes))
             .collect();
         Engine {
             exp,
@@ -104,6 +118,7 @@ impl Engine {
             models,
             optimizers,
             bindings,
+            accumulators,
             random_draws: Cell::new(0),
         }
     }
@@ -192,6 +207,20 @@ impl Engine {
                 }
             }
         }
+        for (o, acc) in self.accumulators.iter().enumerate() {
+            for (&(m, p), sum) in self.bindings[o].iter().zip(&acc.sums) {
+                let param = &self.models[m].params[p];
+                tensors.push(NamedTensor {
+                    name: accum_key(
+                        &self.exp.optimizers[o].name,
+                        &self.models[m].name,
+                        &param.name,
+                    ),
+                    shape: param.canonical_shape(),
+                    data: param.to_canonical(sum),
+                });
+            }
+        }
         EngineState {
             tensors,
             optimizers: self
@@ -199,6 +228,7 @@ impl Engine {
                 .iter()
                 .map(|o| (o.iterations, o.lr))
                 .collect(),
+            accumulated: self.accumulators.iter().map(|a| a.count as u64).collect(),
             random_draws: self.random_draws.get(),
         }
     }
@@ -244,6 +274,15 @@ impl Engine {
                     .collect();
                 self.optimizers[o].slots[k] = stored;
             }
+        }
+        for o in 0..self.accumulators.len() {
+            let bindings = &self.bindings[o];
+            let acc = &mut self.accumulators[o];
+            for (&(m, p), sum) in bindings.iter().zip(acc.sums.iter_mut()) {
+                let canonical = values.next().unwrap_or_default();
+                *sum = self.models[m].params[p].from_canonical(&canonical);
+            }
+            acc.count = state.accumulated.get(o).map_or(0, |&n| n as usize);
         }
         for (opt, &(iterations, lr)) in self.optimizers.iter_mut().zip(&state.optimizers) {
             opt.iterations = iterations;
@@ -344,6 +383,11 @@ impl Engine {
 /// A model's parameter or layer state in a checkpoint: `model.<model>.<layer>.<name>`.
 fn model_key(model: &str, name: &str) -> String {
     format!("model.{model}.{name}")
+}
+
+/// An optimizer's gradient sum in an accumulation group: `accum.<optimizer>.<model>.<name>`.
+fn accum_key(optimizer: &str, model: &str, param: &str) -> String {
+    format!("accum.{optimizer}.{model}.{param}")
 }
 
 fn slot_key(optimizer: &str, model: &str, param: &str, slot: &str) -> String {

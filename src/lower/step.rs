@@ -199,16 +199,36 @@ fn read(scope: &mut Scope<'_, NoneTape>, step: &Step, e: &TensorExpr) -> Vec<f32
     }
 }
 
-/// Gradients → the caller's `on step` hooks (learning rate, clipping) → the optimizer's
-/// update. A non-finite gradient skips the update and names the parameter.
+impl Engine {
+    /// Applies every optimizer's partial accumulation group (`accumulate = N` with fewer than
+    /// N gradients summed): the mean of what it holds, through `hooks` as any update. The loop
+    /// calls it when a training pass ends, so an epoch's last batches are never carried over
+    /// into the next epoch. The first non-finite gradient found is returned.
+    pub fn apply_accumulated(&mut self, hooks: &mut dyn UpdateHooks) -> Option<String> {
+        let mut non_finite = None;
+        for opt in 0..self.accumulators.len() {
+            if self.accumulators[opt].count == 0 {
+                continue;
+            }
+            let mean = self.accumulators[opt].take_mean();
+            if let Err(what) = apply_gradients(self, opt, mean, hooks) {
+                non_finite.get_or_insert(what);
+            }
+        }
+        non_finite
+    }
+}
+
+/// Gradients → (with `accumulate = N`, summed until N are) → the caller's `on step` hooks
+/// (learning rate, clipping) → the optimizer's update. A non-finite gradient skips the update
+/// (and is not accumulated) and names the parameter.
 fn apply_update(
     engine: &mut Engine,
     opt: usize,
     grads: &mut Gradients<f32, Cpu>,
     hooks: &mut dyn UpdateHooks,
 ) -> Result<(), String> {
-    let bindings = engine.bindings[opt].clone();
-    let mut gs: Vec<Vec<f32>> = bindings
+    let gs: Vec<Vec<f32>> = engine.bindings[opt]
         .iter()
         .map(|&(m, p)| {
             let param = &engine.models[m].params[p];
@@ -221,19 +241,32 @@ fn apply_update(
             g
         })
         .collect();
+    if !engine.accumulators[opt].accumulates() {
+        return apply_gradients(engine, opt, gs, hooks);
+    }
+    non_finite_gradient(engine, opt, &gs)?;
+    if engine.accumulators[opt].add(&gs) {
+        let mean = engine.accumulators[opt].take_mean();
+        apply_gradients(engine, opt, mean, hooks)
+    } else {
+        Ok(())
+    }
+}
+
+/// The caller's hooks, then optimizer `opt`'s update with gradients `gs` (its bindings').
+fn apply_gradients(
+    engine: &mut Engine,
+    opt: usize,
+    mut gs: Vec<Vec<f32>>,
+    hooks: &mut dyn UpdateHooks,
+) -> Result<(), String> {
     let mut lrs = engine.lrs();
     hooks.before_update(opt, &mut lrs, &mut gs);
     engine.optimizers[opt].lr = lrs[opt];
-    if let Some(k) = gs.iter().position(|g| !all_finite(g)) {
-        let (m, p) = bindings[k];
-        return Err(format!(
-            "the gradient of `{}.{}` is not finite",
-            engine.models[m].name, engine.models[m].params[p].name
-        ));
-    }
+    non_finite_gradient(engine, opt, &gs)?;
     let state = &mut engine.optimizers[opt];
     state.begin();
-    for (k, &(m, p)) in bindings.iter().enumerate() {
+    for (k, &(m, p)) in engine.bindings[opt].iter().enumerate() {
         let param = &mut engine.models[m].params[p];
         state.apply(k, param.value_mut(), &gs[k]);
         param.sync();
@@ -241,5 +274,22 @@ fn apply_update(
     Ok(())
 }
 
+/// The first of optimizer `opt`'s gradients that is not finite, in words.
+fn non_finite_gradient(engine: &Engine, opt: usize, gs: &[Vec<f32>]) -> Result<(), String> {
+    match gs.iter().position(|g| !all_finite(g)) {
+        Some(k) => {
+            let (m, p) = engine.bindings[opt][k];
+            Err(format!(
+                "the gradient of `{}.{}` is not finite",
+                engine.models[m].name, engine.models[m].params[p].name
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod accumulate_tests;

@@ -62,6 +62,10 @@ pub struct Checkpoint {
 pub struct EngineScalars {
     /// Per optimizer: (updates so far, current learning rate).
     pub optimizers: Vec<(u64, f64)>,
+    /// Per optimizer: gradients summed in its accumulation group in progress (none in
+    /// checkpoints from before `accumulate`).
+    #[serde(default)]
+    pub accumulated: Vec<u64>,
     /// Random numbers the device has drawn (dropout masks, step noise).
     pub random_draws: u64,
 }
@@ -129,6 +133,7 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     };
     let engine = EngineScalars {
         optimizers: checkpoint.engine.optimizers.clone(),
+        accumulated: checkpoint.engine.accumulated.clone(),
         random_draws: checkpoint.engine.random_draws,
     };
     let metadata = BTreeMap::from([
@@ -266,6 +271,7 @@ pub fn read_checked(
         engine: EngineState {
             tensors,
             optimizers: engine.optimizers,
+            accumulated: engine.accumulated,
             random_draws: engine.random_draws,
         },
     })

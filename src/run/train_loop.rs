@@ -387,7 +387,43 @@ impl<'a> Loop<'a> {
             }
         }
         progress.finish();
+        if step.trains() {
+            self.apply_accumulated(epoch)?;
+        }
         Ok(())
+    }
+
+    /// Ends a training pass: the optimizers' partial accumulation groups are applied (see
+    /// [`crate::lower::Engine::apply_accumulated`]), through the `on step` hooks of the
+    /// pass's last step.
+    fn apply_accumulated(&mut self, epoch: usize) -> Result<(), Stop> {
+        let exp = self.engine.experiment().clone();
+        let mut on_step = OnStep {
+            exp: &exp,
+            position: Position {
+                epoch,
+                global_step: self.global_step.saturating_sub(1),
+                steps_per_epoch: self.steps_per_epoch(),
+            },
+            metrics: &self.metrics,
+            bad_lr: None,
+        };
+        let non_finite = self.engine.apply_accumulated(&mut on_step);
+        if let Some(bad) = on_step.bad_lr {
+            return Err(Stop::BadLr {
+                epoch,
+                step: self.global_step,
+                bad,
+            });
+        }
+        match non_finite {
+            Some(what) if exp.on_non_finite == NonFinitePolicy::Stop => Err(Stop::NonFinite {
+                epoch,
+                step: self.global_step,
+                what,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Expected {
     pub passes: Vec<(usize, bool)>,
     pub metrics: usize,
     pub optimizers: usize,
+    /// Per optimizer: updates per applied update (`accumulate`).
+    pub accumulate: Vec<usize>,
     pub max_draws_per_step: u64,
 }
 
@@ -52,6 +54,7 @@ impl Expected {
             passes,
             metrics: exp.metrics.len(),
             optimizers: exp.optimizers.len(),
+            accumulate: exp.optimizers.iter().map(|o| o.accumulate).collect(),
             max_draws_per_step: engine.max_draws_per_step(),
         }
     }
@@ -228,6 +231,29 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
                 format!("the learning rate {lr} is not a finite number ≥ 0"),
             );
         }
+    }
+    // A group in progress holds fewer gradients than it applies at (none without `accumulate`).
+    let groups = x.accumulate.iter().map(|&n| n as u64);
+    if let Some((held, group)) = e
+        .accumulated
+        .iter()
+        .zip(groups)
+        .find(|&(&h, g)| h >= g.max(1))
+    {
+        return bad(
+            "accumulated",
+            format!("{held} gradients held towards an update applied every {group}"),
+        );
+    }
+    if e.accumulated.len() > x.optimizers {
+        return bad(
+            "accumulated",
+            format!(
+                "{} optimizers, the experiment has {}",
+                e.accumulated.len(),
+                x.optimizers
+            ),
+        );
     }
     let batches_per_epoch: u64 = x.passes.iter().map(|&(b, _)| b as u64).sum();
     let most = (p.epoch as u64 + 1)

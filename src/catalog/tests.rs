@@ -109,7 +109,10 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
 
 #[test]
 fn declarations_find_their_calls_parameters() {
-    assert_eq!(call_params("rmsprop"), ["lr", "rho", "momentum", "epsilon"]);
+    assert_eq!(
+        call_params("rmsprop"),
+        ["lr", "rho", "momentum", "epsilon", "accumulate"]
+    );
     assert_eq!(call_params("maxpool2d"), ["pool", "stride", "padding"]);
     assert_eq!(call_params("mean_squared_error"), Vec::<&str>::new());
     assert_eq!(call_params("idx"), ["images", "labels", "shape", "classes"]);

@@ -12,6 +12,7 @@ pub mod args;
 pub mod call;
 pub mod data;
 pub mod error;
+mod evaluation;
 pub mod file;
 mod format;
 pub mod graph;

@@ -398,7 +398,8 @@ fn train(
     if let Some(c) = checkpoint {
         lp.restore(&c.position);
     }
-    for epoch in first_epoch..exp.epochs {
+    // An evaluation-only run (`epochs = 0`) runs one epoch of its evaluation steps.
+    for epoch in first_epoch..exp.epochs.max(1) {
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}
@@ -438,7 +439,7 @@ fn train(
             }
         }
         if !has_log {
-            let line = default_line(epoch, &lp.metrics);
+            let line = default_line(epoch, exp.epochs, &lp.metrics);
             (lp.out)(&line);
         }
         let seconds: Vec<record::schema::EpochSeconds> = lp
@@ -478,8 +479,12 @@ fn train(
     })
 }
 
-fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
-    let mut line = format!("Epoch {}", epoch + 1);
+fn default_line(epoch: usize, epochs: usize, metrics: &metrics::MetricSet) -> String {
+    let mut line = if epochs == 0 {
+        "Evaluation".to_string()
+    } else {
+        format!("Epoch {}", epoch + 1)
+    };
     for (name, h) in metrics.names.iter().zip(&metrics.history) {
         let _ = write!(
             line,

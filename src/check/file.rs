@@ -13,7 +13,7 @@ use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
 use super::sources::DataFiles;
 use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
-use super::{first_decl_span, grid, hooks, metrics, Table};
+use super::{evaluation, first_decl_span, grid, hooks, metrics, Table};
 use crate::source::Span;
 use crate::syntax::ast::{
     Call, DeclKind, File, Graph, Ident, LayerItem, Setting, MAX_LAYERS, MAX_REPEAT,
@@ -60,6 +60,9 @@ pub fn check_file(
     let plan_steps = check_steps(file, decls.train.map(|t| t.1), standard, &mut cx, errors);
 
     let metrics = metrics::check_metrics(file, &plan_steps, &mut cx, errors);
+    if let (0, Some(span)) = (settings.epochs, settings.epochs_span) {
+        evaluation::check_evaluation_only(file, span, &plan_steps, &metrics, errors);
+    }
     let mut hooks = Hooks::default();
     grid::infer_grid_models(file, &mut cx, &plan_steps);
     let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);

@@ -930,6 +930,8 @@ pub enum ScalarExpr {
     Const(f64),
     /// 0-based epoch index.
     Epoch,
+    /// The number of epochs the run trains for (`train { epochs }`).
+    Epochs,
     /// Number of training steps taken so far (0-based), across epochs.
     GlobalStep,
     /// Steps per epoch of the (first) training data set.

@@ -27,6 +27,8 @@ const TRAIN_SETTINGS: &[&str] = &[
 /// What the training loop runs with, from `train { }`.
 pub(super) struct TrainSettings {
     pub epochs: usize,
+    /// Where `epochs` is set, for the diagnostics of an evaluation-only run (`epochs = 0`).
+    pub epochs_span: Option<Span>,
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
 }
@@ -37,6 +39,7 @@ impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
             epochs: 1,
+            epochs_span: None,
             on_non_finite: NonFinitePolicy::Stop,
             checkpoints: CheckpointSettings::default(),
         }
@@ -93,7 +96,9 @@ fn read_settings<'a>(
             continue;
         }
         let value = if key == "epochs" {
-            train.epochs = count(&s.value, "epochs", 1, errors).unwrap_or(1);
+            // 0 evaluates only: `check_evaluation_only` says when that can work.
+            train.epochs = count(&s.value, "epochs", 0, errors).unwrap_or(1);
+            train.epochs_span = Some(s.name.span.to(s.value.span));
             None
         } else if let Some(kind) = key.strip_prefix("checkpoint_") {
             read_checkpoint(&mut train.checkpoints, key, kind, &s.value, errors);

@@ -25,6 +25,9 @@ pub struct RunRecord {
     pub overrides: Vec<String>,
     pub seed: u64,
     pub epochs: usize,
+    /// `epochs = 0`: the evaluation steps ran once, nothing was trained.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub evaluation_only: bool,
     pub threads: usize,
     /// The kernel path the run computed with (`avx512`, `avx2` or `portable`), so that a
     /// rerun can tell a difference in the last bits from a real one.

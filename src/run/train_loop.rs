@@ -165,9 +165,11 @@ impl<'a> Loop<'a> {
             self.metrics.reset();
         }
         let mut times = EpochTimes::default();
-        // Training steps first, then evaluation, like the tutorial's loop.
+        // Training steps first, then evaluation, like the tutorial's loop; an
+        // evaluation-only run (`epochs = 0`) runs its one epoch without the training steps.
+        let evaluation_only = exp.epochs == 0;
         let order: Vec<usize> = (0..exp.steps.len())
-            .filter(|&i| exp.steps[i].trains())
+            .filter(|&i| exp.steps[i].trains() && !evaluation_only)
             .chain((0..exp.steps.len()).filter(|&i| !exp.steps[i].trains()))
             .collect();
         for (pass, &step_index) in order.iter().enumerate() {
@@ -198,7 +200,7 @@ impl<'a> Loop<'a> {
         // the experiment has a single step) started.
         self.pass_rng_pos = self.shuffle_rng.get_word_pos();
         let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
-        if every > 0 && (epoch + 1).is_multiple_of(every) {
+        if every > 0 && (epoch + 1).is_multiple_of(every) && !evaluation_only {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())

@@ -31,6 +31,7 @@ pub mod resources;
 mod scalar;
 pub mod sources;
 pub mod steps;
+mod stopping;
 pub mod summary;
 pub mod tensor;
 pub mod train;

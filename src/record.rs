@@ -108,6 +108,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         artifacts: Vec::new(),
         log: Vec::new(),
         steps: Vec::new(),
+        stopped: None,
     }
 }
 

@@ -19,6 +19,7 @@ const TRAIN_SETTINGS: &[&str] = &[
     "loss",
     "optimizer",
     "on_nan",
+    "stop",
     "checkpoint_steps",
     "checkpoint_epochs",
     "checkpoint_keep",
@@ -31,6 +32,8 @@ pub(super) struct TrainSettings {
     pub epochs_span: Option<Span>,
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
+    /// `stop = ...`, read once the metrics it names are checked (`check_stop`).
+    pub stop: Option<Expr>,
 }
 
 /// Without a `train` block, or where a setting is wrong: one epoch, stop on
@@ -42,6 +45,7 @@ impl Default for TrainSettings {
             epochs_span: None,
             on_non_finite: NonFinitePolicy::Stop,
             checkpoints: CheckpointSettings::default(),
+            stop: None,
         }
     }
 }
@@ -102,6 +106,9 @@ fn read_settings<'a>(
             None
         } else if let Some(kind) = key.strip_prefix("checkpoint_") {
             read_checkpoint(&mut train.checkpoints, key, kind, &s.value, errors);
+            None
+        } else if key == "stop" {
+            train.stop = Some(s.value.clone());
             None
         } else if key == "on_nan" {
             train.on_non_finite = read_on_nan(&s.value, errors);

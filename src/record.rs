@@ -81,6 +81,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         overrides: prov.overrides.clone(),
         seed: exp.seed,
         epochs: exp.epochs,
+        evaluation_only: exp.epochs == 0,
         threads,
         kernels: Some(crate::ops::cpu::simd::kernel_path().to_string()),
         workdir: std::env::current_dir()
@@ -107,6 +108,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         artifacts: Vec::new(),
         log: Vec::new(),
         steps: Vec::new(),
+        stopped: None,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model_io;
 pub mod scalar;
 pub mod score;
+pub mod stopping;
 pub mod train_loop;
 
 use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
@@ -397,8 +398,14 @@ fn train(
     let first_epoch = checkpoint.map_or(0, |c| c.position.epoch);
     if let Some(c) = checkpoint {
         lp.restore(&c.position);
+        lp.restore_best_weights(&c.engine.tensors);
     }
-    for epoch in first_epoch..exp.epochs {
+    // An evaluation-only run (`epochs = 0`) runs one epoch of its evaluation steps.
+    for epoch in first_epoch..exp.epochs.max(1) {
+        if lp.stopped() {
+            // Resumed from the checkpoint of the epoch that stopped the run.
+            break;
+        }
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}
@@ -438,7 +445,7 @@ fn train(
             }
         }
         if !has_log {
-            let line = default_line(epoch, &lp.metrics);
+            let line = default_line(epoch, exp.epochs, &lp.metrics);
             (lp.out)(&line);
         }
         let seconds: Vec<record::schema::EpochSeconds> = lp
@@ -466,6 +473,7 @@ fn train(
             );
         }
     }
+    end_stopping(&mut lp, recorder)?;
     after::run_actions(&mut lp, exp, &dir, recorder)?;
     Ok(RunResult {
         dir,
@@ -478,8 +486,54 @@ fn train(
     })
 }
 
-fn default_line(epoch: usize, metrics: &metrics::MetricSet) -> String {
-    let mut line = format!("Epoch {}", epoch + 1);
+/// Early stopping at the end of training, as Keras' `on_train_end`: the best epoch's
+/// weights put back (with `restore_best`, whether or not the rule stopped the loop), and
+/// the record told how training ended.
+fn end_stopping(lp: &mut Loop<'_>, recorder: &Recorder) -> Result<(), RunError> {
+    let Some(s) = lp.stopper.clone() else {
+        return Ok(());
+    };
+    let restored = s.rule.restore_best && s.state.has_best_weights;
+    if restored {
+        for (m, tensors) in s.best_weights.iter().enumerate() {
+            lp.engine.load_model(m, tensors).map_err(|e| {
+                checkpoint::CheckpointError::Mismatch {
+                    path: recorder.dir(),
+                    problem: format!("the best weights do not fit: {e:?}"),
+                }
+            })?;
+        }
+        let line = format!(
+            "restored the weights of epoch {} (best `{}`: {:.4})",
+            s.state.best_epoch + 1,
+            lp.metrics.names[s.rule.metric],
+            s.state.best
+        );
+        (lp.out)(&line);
+    }
+    let watched = lp.times.len() > s.rule.start_from_epoch;
+    recorder.stopped(record::schema::Stopped {
+        reason: if s.state.stopped_epoch.is_some() {
+            "early_stopping"
+        } else {
+            "epochs"
+        }
+        .into(),
+        epoch: s.state.stopped_epoch.map_or(lp.times.len(), |e| e + 1),
+        monitor: lp.metrics.names[s.rule.metric].clone(),
+        best_epoch: if watched { s.state.best_epoch + 1 } else { 0 },
+        best: s.state.best,
+        restored_best: restored,
+    });
+    Ok(())
+}
+
+fn default_line(epoch: usize, epochs: usize, metrics: &metrics::MetricSet) -> String {
+    let mut line = if epochs == 0 {
+        "Evaluation".to_string()
+    } else {
+        format!("Epoch {}", epoch + 1)
+    };
     for (name, h) in metrics.names.iter().zip(&metrics.history) {
         let _ = write!(
             line,

@@ -73,11 +73,11 @@ fn weights(run_dir: &Path) -> Vec<(String, Vec<u32>)> {
         .collect()
 }
 
-fn last_line(stdout: &[u8]) -> String {
+fn last_line(stdout: &[u8], epoch: usize) -> String {
     String::from_utf8_lossy(stdout)
         .lines()
         .rev()
-        .find(|l| l.starts_with("epoch 4 "))
+        .find(|l| l.starts_with(&format!("epoch {epoch} ")))
         .unwrap_or_default()
         .to_string()
 }
@@ -90,7 +90,7 @@ fn last_line(stdout: &[u8]) -> String {
 fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path());
-    survives_kills(dir.path(), &file);
+    survives_kills(dir.path(), &file, 4);
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_run() {
 fn killed_and_resumed_gan_runs_draw_the_same_noise() {
     let dir = tempfile::tempdir().unwrap();
     let file = gan_experiment(dir.path());
-    survives_kills(dir.path(), &file);
+    survives_kills(dir.path(), &file, 4);
 }
 
 #[test]
@@ -112,16 +112,44 @@ fn killed_and_resumed_gan_runs_draw_the_same_noise() {
 fn killed_and_resumed_runs_keep_their_accumulated_gradients() {
     let dir = tempfile::tempdir().unwrap();
     let file = survive_file(dir.path(), "accumulate_classifier", 16, 4096, Some(512));
-    survives_kills(dir.path(), &file);
+    survives_kills(dir.path(), &file, 4);
 }
 
-/// Runs `file` cleanly, then killed and resumed several times: the two end alike.
-fn survives_kills(dir: &Path, file: &Path) {
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_stop_early_at_the_same_epoch_with_the_same_best_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "early_stopping", 16, 4096, Some(512));
+    survives_kills(dir.path(), &file, 3);
+    let record = |runs: &str| {
+        let r = expr::record::load(&only_run_dir(&dir.path().join(runs))).unwrap();
+        (
+            r.stopped.unwrap(),
+            r.history["train_loss"].len(),
+            r.weights_sha256,
+        )
+    };
+    let (clean, killed) = (record("clean"), record("killed"));
+    assert_eq!(clean, killed);
+    let (stopped, epochs, _) = clean;
+    assert_eq!(
+        (stopped.reason.as_str(), stopped.epoch, stopped.best_epoch),
+        ("early_stopping", 3, 1)
+    );
+    assert_eq!(epochs, 3);
+}
+
+/// Runs `file` cleanly, then killed and resumed several times: the two end alike, the
+/// last epoch `last_epoch`.
+fn survives_kills(dir: &Path, file: &Path, last_epoch: usize) {
     let clean_runs = dir.join("clean");
     let clean = clean_run(file, &clean_runs);
     let clean_dir = only_run_dir(&clean_runs);
     let expected_weights = weights(&clean_dir);
-    let expected_line = last_line(&clean.stdout);
+    let expected_line = last_line(&clean.stdout, last_epoch);
     assert!(!expected_line.is_empty());
 
     // Kill points follow the run's progress, not the clock (a loaded machine would
@@ -217,7 +245,7 @@ fn survives_kills(dir: &Path, file: &Path) {
             .collect::<Vec<_>>()
     };
     assert_eq!(history(&run_dir), history(&clean_dir));
-    assert!(expected_line.starts_with("epoch 4 loss "));
+    assert!(expected_line.starts_with(&format!("epoch {last_epoch} loss ")));
 }
 
 #[test]

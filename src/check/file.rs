@@ -13,7 +13,7 @@ use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
 use super::sources::DataFiles;
 use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
-use super::{first_decl_span, grid, hooks, metrics, Table};
+use super::{evaluation, first_decl_span, grid, hooks, metrics, stopping, Table};
 use crate::source::Span;
 use crate::syntax::ast::{
     Call, DeclKind, File, Graph, Ident, LayerItem, Setting, MAX_LAYERS, MAX_REPEAT,
@@ -60,6 +60,24 @@ pub fn check_file(
     let plan_steps = check_steps(file, decls.train.map(|t| t.1), standard, &mut cx, errors);
 
     let metrics = metrics::check_metrics(file, &plan_steps, &mut cx, errors);
+    let stop = settings
+        .stop
+        .as_ref()
+        .and_then(|s| stopping::check_stop(s, &metrics, &cx.poisoned, errors));
+    if let (0, Some(span)) = (settings.epochs, settings.epochs_span) {
+        evaluation::check_evaluation_only(file, span, &plan_steps, &metrics, errors);
+        if let Some(rule) = &settings.stop {
+            errors.push(
+                CheckError::invalid(
+                    "an evaluation-only run has no training to stop".into(),
+                    "a stopping rule".into(),
+                    rule.span,
+                )
+                .with_related(span, "no training: `epochs = 0`")
+                .with_help("remove `stop`, or train for at least 1 epoch"),
+            );
+        }
+    }
     let mut hooks = Hooks::default();
     grid::infer_grid_models(file, &mut cx, &plan_steps);
     let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
@@ -73,6 +91,7 @@ pub fn check_file(
         epochs: settings.epochs,
         on_non_finite: settings.on_non_finite,
         checkpoints: settings.checkpoints,
+        stop,
         datasets: decls.datasets.items.into_iter().map(|(_, d)| d).collect(),
         models,
         losses: decls.losses.items.into_iter().map(|(_, l)| l).collect(),

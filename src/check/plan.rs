@@ -15,6 +15,8 @@ pub struct Experiment {
     /// What to do when a loss or gradient is NaN or infinite.
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
+    /// When the loop stops before its last epoch.
+    pub stop: Option<EarlyStopping>,
     pub datasets: Vec<DataSet>,
     pub models: Vec<Model>,
     pub losses: Vec<Loss>,
@@ -25,6 +27,23 @@ pub struct Experiment {
     pub hooks: Hooks,
     pub before: Vec<Action>,
     pub after: Vec<Action>,
+}
+
+/// `train { stop = early_stopping(...) }`: Keras' `EarlyStopping`, on a metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    /// Index into `Experiment::metrics`.
+    pub metric: usize,
+    /// `mode = max` (or `auto` on a metric that goes up): larger is better.
+    pub maximize: bool,
+    /// Epochs without improvement before the loop stops (at least 1).
+    pub patience: usize,
+    /// The least change that counts as an improvement.
+    pub min_delta: f64,
+    /// Whether the best epoch's weights are put back when training ends.
+    pub restore_best: bool,
+    /// Epochs (from 0) before this one are not monitored.
+    pub start_from_epoch: usize,
 }
 
 /// `train { checkpoint_steps = 500  checkpoint_epochs = 1  checkpoint_keep = 3 }`.
@@ -932,6 +951,8 @@ pub enum ScalarExpr {
     Const(f64),
     /// 0-based epoch index.
     Epoch,
+    /// The number of epochs the run trains for (`train { epochs }`).
+    Epochs,
     /// Number of training steps taken so far (0-based), across epochs.
     GlobalStep,
     /// Steps per epoch of the (first) training data set.

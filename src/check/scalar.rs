@@ -1,5 +1,5 @@
 //! Scalar expressions over the training loop's state, in hooks and log
-//! formats: numbers, `epoch`, `step`, `steps_per_epoch`, learning rates,
+//! formats: numbers, `epoch`, `epochs`, `step`, `steps_per_epoch`, learning rates,
 //! metrics, operators, maths functions and learning-rate schedules.
 
 use super::args;
@@ -25,6 +25,7 @@ impl HookCx<'_, '_> {
             }
             ExprKind::Name(id) => match id.name.as_str() {
                 "epoch" => ScalarExpr::Epoch,
+                "epochs" => ScalarExpr::Epochs,
                 "step" => ScalarExpr::GlobalStep,
                 "steps_per_epoch" => ScalarExpr::StepsPerEpoch,
                 "lr" if self.cx.optimizers.items.len() == 1 => ScalarExpr::Lr(0),
@@ -32,7 +33,7 @@ impl HookCx<'_, '_> {
                     Some(i) => ScalarExpr::Metric(i),
                     None if self.cx.poisoned.iter().any(|p| p == name) => return None,
                     None => {
-                        let mut known = vec!["epoch", "step", "steps_per_epoch", "lr"];
+                        let mut known = vec!["epoch", "epochs", "step", "steps_per_epoch", "lr"];
                         known.extend(self.metrics.iter().map(|m| m.name.as_str()));
                         errors.push(CheckError::unknown("value", name, id.span, &known));
                         return None;

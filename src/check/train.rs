@@ -19,6 +19,7 @@ const TRAIN_SETTINGS: &[&str] = &[
     "loss",
     "optimizer",
     "on_nan",
+    "stop",
     "checkpoint_steps",
     "checkpoint_epochs",
     "checkpoint_keep",
@@ -27,8 +28,12 @@ const TRAIN_SETTINGS: &[&str] = &[
 /// What the training loop runs with, from `train { }`.
 pub(super) struct TrainSettings {
     pub epochs: usize,
+    /// Where `epochs` is set, for the diagnostics of an evaluation-only run (`epochs = 0`).
+    pub epochs_span: Option<Span>,
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
+    /// `stop = ...`, read once the metrics it names are checked (`check_stop`).
+    pub stop: Option<Expr>,
 }
 
 /// Without a `train` block, or where a setting is wrong: one epoch, stop on
@@ -37,8 +42,10 @@ impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
             epochs: 1,
+            epochs_span: None,
             on_non_finite: NonFinitePolicy::Stop,
             checkpoints: CheckpointSettings::default(),
+            stop: None,
         }
     }
 }
@@ -93,10 +100,15 @@ fn read_settings<'a>(
             continue;
         }
         let value = if key == "epochs" {
-            train.epochs = count(&s.value, "epochs", 1, errors).unwrap_or(1);
+            // 0 evaluates only: `check_evaluation_only` says when that can work.
+            train.epochs = count(&s.value, "epochs", 0, errors).unwrap_or(1);
+            train.epochs_span = Some(s.name.span.to(s.value.span));
             None
         } else if let Some(kind) = key.strip_prefix("checkpoint_") {
             read_checkpoint(&mut train.checkpoints, key, kind, &s.value, errors);
+            None
+        } else if key == "stop" {
+            train.stop = Some(s.value.clone());
             None
         } else if key == "on_nan" {
             train.on_non_finite = read_on_nan(&s.value, errors);

@@ -25,6 +25,9 @@ pub struct RunRecord {
     pub overrides: Vec<String>,
     pub seed: u64,
     pub epochs: usize,
+    /// `epochs = 0`: the evaluation steps ran once, nothing was trained.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub evaluation_only: bool,
     pub threads: usize,
     /// The kernel path the run computed with (`avx512`, `avx2` or `portable`), so that a
     /// rerun can tell a difference in the last bits from a real one.
@@ -79,6 +82,24 @@ pub struct RunRecord {
     /// The metrics so far in the epoch at each step where an `on every N steps` hook logs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRow>,
+    /// With `train { stop = early_stopping(...) }`: why training ended, and its best epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// How a run with early stopping ended: `reason` is `early_stopping` when the rule ended it
+/// at `epoch`, `epochs` when it ran them all. Epochs count from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stopped {
+    pub reason: String,
+    pub epoch: usize,
+    /// The metric watched.
+    pub monitor: String,
+    /// The epoch of the best value (0 when no epoch was watched).
+    pub best_epoch: usize,
+    pub best: f64,
+    /// Whether the best epoch's weights were put back before `after { }`.
+    pub restored_best: bool,
 }
 
 /// Metric values (in `metrics` order; NaN before a metric's first update in the epoch) at a

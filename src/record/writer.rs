@@ -114,6 +114,11 @@ impl Recorder {
         }
     }
 
+    /// Notes how a run with early stopping ended (in memory; written with the next update).
+    pub fn stopped(&self, stopped: super::schema::Stopped) {
+        lock(&self.live).record.stopped = Some(stopped);
+    }
+
     /// Keeps a `log` line (in memory; written with the next update).
     pub fn log(&self, line: &str) {
         lock(&self.live).record.log.push(line.to_string());

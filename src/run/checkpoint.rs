@@ -48,6 +48,10 @@ pub struct LoopPosition {
     pub times: Vec<(f64, f64)>,
     /// Whether the pass in progress had started its epoch (hooks ran, metrics reset).
     pub epoch_started: bool,
+    /// Early stopping's state (`train { stop = early_stopping(...) }`); its best weights are
+    /// tensors of the file, `best.<model>.<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<super::stopping::StoppingState>,
 }
 
 /// A whole checkpoint in memory.

@@ -45,6 +45,7 @@ impl UpdateHooks for OnStep<'_> {
         let metric = |i: usize| self.metrics.value(i);
         let state = LoopState {
             epoch: self.position.epoch,
+            epochs: self.exp.epochs,
             global_step: self.position.global_step,
             steps_per_epoch: self.position.steps_per_epoch,
             lrs,
@@ -121,6 +122,7 @@ impl Loop<'_> {
         let metric = |i: usize| metrics.value(i);
         let state = LoopState {
             epoch,
+            epochs: self.engine.experiment().epochs,
             global_step: self.global_step,
             steps_per_epoch: self.steps_per_epoch(),
             lrs: &lrs,

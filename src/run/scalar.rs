@@ -8,6 +8,8 @@ use crate::check::plan::{Format, FormatSpec, FormatStyle, Piece, ScalarExpr, Sca
 /// What a scalar expression can read.
 pub struct LoopState<'a> {
     pub epoch: usize,
+    /// How many epochs the run trains for.
+    pub epochs: usize,
     pub global_step: u64,
     pub steps_per_epoch: usize,
     pub lrs: &'a [f64],
@@ -18,6 +20,7 @@ pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
     match e {
         ScalarExpr::Const(v) => *v,
         ScalarExpr::Epoch => s.epoch as f64,
+        ScalarExpr::Epochs => s.epochs as f64,
         ScalarExpr::GlobalStep => s.global_step as f64,
         ScalarExpr::StepsPerEpoch => s.steps_per_epoch as f64,
         ScalarExpr::Lr(i) => s.lrs[*i],
@@ -110,6 +113,7 @@ mod tests {
         let metrics = |_: usize| 0.5;
         let s = LoopState {
             epoch,
+            epochs: 10,
             global_step: step,
             steps_per_epoch: 100,
             lrs: &[1e-3],
@@ -150,6 +154,27 @@ mod tests {
             ],
         );
         assert!((with(3, 0, |s| eval(&d, s)) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_log_line_reads_the_epoch_and_the_epoch_count() {
+        let hole = |value| Piece::Hole {
+            value,
+            spec: FormatSpec::default(),
+        };
+        let format = Format {
+            pieces: vec![
+                Piece::Text("Epoch ".into()),
+                hole(ScalarExpr::Binary(
+                    ScalarOp::Add,
+                    Box::new(ScalarExpr::Epoch),
+                    Box::new(ScalarExpr::Const(1.0)),
+                )),
+                Piece::Text("/".into()),
+                hole(ScalarExpr::Epochs),
+            ],
+        };
+        assert_eq!(with(2, 0, |s| render(&format, s)), "Epoch 3/10");
     }
 
     #[test]

@@ -12,10 +12,12 @@ use super::checkpoint::{Checkpoint, LoopPosition};
 use super::grid::Kept;
 use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
+use super::stopping::{Stopper, Verdict};
 use crate::check::plan::{Action, DataSet, Labels, NonFinitePolicy};
 use crate::data::augment::Draws;
 use crate::data::{batches, shuffle_order, Batch, Examples};
 use crate::lower::{streams, Engine};
+use crate::output::model_file::NamedTensor;
 use crate::output::progress::Progress;
 use crate::record::schema::StepRow;
 
@@ -89,6 +91,8 @@ pub struct Loop<'a> {
     pub(super) out_dir: Option<std::path::PathBuf>,
     /// Per step that a `grid` reads: its first batch of the epoch, with its values.
     pub kept: HashMap<usize, Kept>,
+    /// `train { stop = early_stopping(...) }`, with its state.
+    pub stopper: Option<Stopper>,
 }
 
 impl<'a> Loop<'a> {
@@ -108,6 +112,7 @@ impl<'a> Loop<'a> {
             every_epochs: exp.checkpoints.every_epochs,
             keep: exp.checkpoints.keep,
         });
+        let stopper = exp.stop.map(Stopper::new);
         Loop {
             engine,
             examples,
@@ -124,6 +129,7 @@ impl<'a> Loop<'a> {
             pass_rng_pos: 0,
             out_dir: setup.dir,
             kept: HashMap::new(),
+            stopper,
         }
     }
 
@@ -139,7 +145,76 @@ impl<'a> Loop<'a> {
             .iter()
             .map(|&(train, eval)| EpochTimes { train, eval })
             .collect();
+        if let (Some(s), Some(state)) = (&mut self.stopper, &p.early_stopping) {
+            s.state = state.clone();
+        }
         self.resume = Some(p.clone());
+    }
+
+    /// Puts back the best weights a checkpoint holds (`best.<model>.<name>`), with the
+    /// early-stopping state `restore` read.
+    pub fn restore_best_weights(&mut self, tensors: &[NamedTensor]) {
+        let exp = self.engine.experiment().clone();
+        let Some(s) = &mut self.stopper else {
+            return;
+        };
+        if !s.rule.restore_best {
+            return;
+        }
+        s.best_weights = exp
+            .models
+            .iter()
+            .map(|m| {
+                let prefix = format!("{BEST_PREFIX}{}.", m.name);
+                tensors
+                    .iter()
+                    .filter_map(|t| {
+                        t.name.strip_prefix(&prefix).map(|name| NamedTensor {
+                            name: name.to_string(),
+                            ..t.clone()
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+
+    /// Early stopping's look at the epoch just ended: keeps the best weights, and says
+    /// on the log when it stops the loop.
+    fn watch(&mut self, epoch: usize) -> Option<Verdict> {
+        let stopper = self.stopper.as_mut()?;
+        let metric = stopper.rule.metric;
+        let value = self.metrics.history[metric]
+            .last()
+            .copied()
+            .unwrap_or(f64::NAN);
+        let engine = &self.engine;
+        let verdict = stopper.end_epoch(epoch, value, || weights_of(engine));
+        if verdict == Verdict::Stop {
+            let s = &stopper.state;
+            let line = format!(
+                "Epoch {}: early stopping: `{}` has not improved for {} epochs (best {:.4} at epoch {})",
+                epoch + 1,
+                self.metrics.names[metric],
+                s.wait,
+                s.best,
+                s.best_epoch + 1
+            );
+            (self.out)(&line);
+        }
+        Some(verdict)
+    }
+
+    /// Every model's weights and layer state, as model files hold them.
+    fn model_weights(&self) -> Vec<Vec<NamedTensor>> {
+        weights_of(&self.engine)
+    }
+
+    /// Whether early stopping has ended the loop.
+    pub fn stopped(&self) -> bool {
+        self.stopper
+            .as_ref()
+            .is_some_and(|s| s.state.stopped_epoch.is_some())
     }
 
     fn notice(&self, line: &str) {
@@ -165,9 +240,11 @@ impl<'a> Loop<'a> {
             self.metrics.reset();
         }
         let mut times = EpochTimes::default();
-        // Training steps first, then evaluation, like the tutorial's loop.
+        // Training steps first, then evaluation, like the tutorial's loop; an
+        // evaluation-only run (`epochs = 0`) runs its one epoch without the training steps.
+        let evaluation_only = exp.epochs == 0;
         let order: Vec<usize> = (0..exp.steps.len())
-            .filter(|&i| exp.steps[i].trains())
+            .filter(|&i| exp.steps[i].trains() && !evaluation_only)
             .chain((0..exp.steps.len()).filter(|&i| !exp.steps[i].trains()))
             .collect();
         for (pass, &step_index) in order.iter().enumerate() {
@@ -193,12 +270,15 @@ impl<'a> Loop<'a> {
         self.metrics.end_epoch();
         self.times.push(times);
         self.epoch_hooks(&exp.hooks.epoch_end, epoch)?;
+        if !evaluation_only {
+            self.watch(epoch);
+        }
         // The next pass has not drawn its order yet: a resume from here starts the
         // shuffle RNG where it is now, not where the last pass (a shuffled one, when
         // the experiment has a single step) started.
         self.pass_rng_pos = self.shuffle_rng.get_word_pos();
         let every = self.checkpoints.as_ref().map_or(0, |c| c.every_epochs);
-        if every > 0 && (epoch + 1).is_multiple_of(every) {
+        if every > 0 && (epoch + 1).is_multiple_of(every) && !evaluation_only {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())
@@ -236,11 +316,20 @@ impl<'a> Loop<'a> {
             history: self.metrics.history.clone(),
             times: self.times.iter().map(|t| (t.train, t.eval)).collect(),
             epoch_started,
+            early_stopping: self.stopper.as_ref().map(|s| s.state.clone()),
         };
-        let checkpoint = Checkpoint {
-            position,
-            engine: self.engine.snapshot(),
-        };
+        let mut engine = self.engine.snapshot();
+        if let Some(s) = self.stopper.as_ref().filter(|s| s.rule.restore_best) {
+            // Before the first monitored epoch there are no best weights yet: the current
+            // ones stand in, so that every checkpoint of the run holds the same tensors.
+            let best = if s.state.has_best_weights {
+                s.best_weights.clone()
+            } else {
+                self.model_weights()
+            };
+            engine.tensors.extend(best_tensors(&self.engine, best));
+        }
+        let checkpoint = Checkpoint { position, engine };
         if let Err(e) = super::checkpoint::write(&policy.dir, &checkpoint, policy.keep) {
             self.notice(&format!("warning: could not write a checkpoint: {e}"));
         }
@@ -425,6 +514,30 @@ impl<'a> Loop<'a> {
             _ => Ok(()),
         }
     }
+}
+
+/// What checkpoints call the best weights of early stopping: `best.<model>.<name>`.
+pub const BEST_PREFIX: &str = "best.";
+
+/// Every model's weights and layer state, as model files hold them.
+fn weights_of(engine: &Engine) -> Vec<Vec<NamedTensor>> {
+    (0..engine.experiment().models.len())
+        .map(|m| engine.model_tensors(m))
+        .collect()
+}
+
+/// The best weights as checkpoint tensors, per model in order.
+fn best_tensors(engine: &Engine, best: Vec<Vec<NamedTensor>>) -> Vec<NamedTensor> {
+    let exp = engine.experiment();
+    best.into_iter()
+        .zip(&exp.models)
+        .flat_map(|(tensors, model)| {
+            tensors.into_iter().map(move |t| NamedTensor {
+                name: format!("{BEST_PREFIX}{}.{}", model.name, t.name),
+                ..t
+            })
+        })
+        .collect()
 }
 
 /// Whether a `grid` action reads the values of step `step`.

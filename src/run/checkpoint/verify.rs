@@ -32,12 +32,26 @@ impl Expected {
     /// The expectations of `engine`'s experiment over `examples` (by data set).
     pub fn of(engine: &Engine, examples: &[std::sync::Arc<Examples>]) -> Self {
         let exp = engine.experiment();
-        let tensors = engine
+        let mut tensors: BTreeMap<String, Vec<usize>> = engine
             .snapshot()
             .tensors
             .into_iter()
             .map(|t| (t.name, t.shape))
             .collect();
+        if exp.stop.is_some_and(|s| s.restore_best) {
+            // Early stopping's best weights: `best.<model>.<name>`, as the models' own.
+            for (m, model) in exp.models.iter().enumerate() {
+                for t in engine.model_tensors(m) {
+                    let name = format!(
+                        "{}{}.{}",
+                        super::super::train_loop::BEST_PREFIX,
+                        model.name,
+                        t.name
+                    );
+                    tensors.insert(name, t.shape);
+                }
+            }
+        }
         let order = (0..exp.steps.len())
             .filter(|&i| exp.steps[i].trains())
             .chain((0..exp.steps.len()).filter(|&i| !exp.steps[i].trains()));
@@ -193,6 +207,22 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
             "metrics",
             format!("{} accumulators, {} expected", p.metrics.len(), x.metrics),
         );
+    }
+    if let Some(s) = &p.early_stopping {
+        // Epochs are watched once they are done: nothing can point at the one in progress.
+        let done = p.epoch;
+        if (s.best_epoch >= done && (s.has_best_weights || s.wait > 0))
+            || s.wait > done
+            || s.stopped_epoch.is_some_and(|e| e + 1 != done)
+        {
+            return bad(
+                "early_stopping",
+                format!(
+                    "best epoch {}, wait {}, stopped {:?} cannot follow from {done} epochs done",
+                    s.best_epoch, s.wait, s.stopped_epoch
+                ),
+            );
+        }
     }
     let before = p.pass_rng_word_pos.parse::<u128>();
     let now = p.rng_word_pos.parse::<u128>();

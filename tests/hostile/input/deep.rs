@@ -136,6 +136,7 @@ fn expressions_at_the_limit_go_through_every_stage_on_a_small_stack() {
                 if let expr::check::plan::Action::SetLr { value, .. } = action {
                     let state = expr::run::scalar::LoopState {
                         epoch: 0,
+                        epochs: 1,
                         global_step: 0,
                         steps_per_epoch: 1,
                         lrs: &[1e-3],

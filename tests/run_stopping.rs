@@ -1,0 +1,93 @@
+//! `train { stop = early_stopping(...) }` on small runs: the loop stops where Keras'
+//! `EarlyStopping` would, puts back the best epoch's weights, and says so on the console and
+//! in the record, with the standard step and with `step` blocks alike.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
+
+mod common;
+
+/// `small_mlp` (standard step, or its `step` blocks) for `epochs`, with a `train` setting added.
+fn experiment(dir: &std::path::Path, explicit_steps: bool, epochs: usize, setting: &str) -> String {
+    let text = common::mlp_experiment(dir, explicit_steps, "")
+        .replace("epochs = 3", &format!("epochs = {epochs}\n  {setting}"));
+    assert!(text.contains(&format!("epochs = {epochs}")));
+    text
+}
+
+/// The test loss falls epoch after epoch (the precondition below checks it). Watched as if
+/// it should rise (`mode = max`), epoch 1 is the best and never beaten: with patience 2,
+/// Keras' rule waits through epochs 2 and 3 and stops after epoch 3, and the weights put
+/// back are epoch 1's, bit for bit those of a one-epoch run.
+#[test]
+fn a_curve_that_never_beats_its_first_epoch_stops_after_patience_and_restores_it() {
+    for explicit_steps in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "stop = early_stopping(monitor = test_loss, mode = max, patience = 2)";
+        let stopped = common::run_text(
+            dir.path(),
+            &experiment(dir.path(), explicit_steps, 10, rule),
+        );
+        let loss = common::metric(&stopped, "test_loss");
+        assert_eq!(loss.len(), 3, "three epochs ran: {loss:?}");
+        assert!(
+            loss[1] < loss[0] && loss[2] < loss[0],
+            "the loss falls: {loss:?}"
+        );
+        let one_epoch =
+            common::run_text(dir.path(), &experiment(dir.path(), explicit_steps, 1, ""));
+        assert_eq!(
+            stopped.parameters, one_epoch.parameters,
+            "epoch 1's weights"
+        );
+        let record = &stopped.record;
+        let s = record.stopped.as_ref().unwrap();
+        assert_eq!(
+            (
+                s.reason.as_str(),
+                s.epoch,
+                s.best_epoch,
+                s.monitor.as_str(),
+                s.restored_best
+            ),
+            ("early_stopping", 3, 1, "test_loss", true)
+        );
+        assert_eq!(s.best.to_bits(), loss[0].to_bits());
+        assert!(record.log.iter().any(
+            |l| l.starts_with("Epoch 3: early stopping: `test_loss` has not improved for 2 epochs")
+        ));
+        assert!(record
+            .log
+            .iter()
+            .any(|l| l.starts_with("restored the weights of epoch 1")));
+        // The weights hash in the record is of the restored weights.
+        assert_eq!(record.weights_sha256, one_epoch.record.weights_sha256);
+    }
+}
+
+/// Watched the right way round, the falling loss improves every epoch: the run goes to its
+/// last epoch, and the record says so (the best is the last).
+#[test]
+fn an_improving_curve_runs_every_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "stop = early_stopping(monitor = test_loss, patience = 1)";
+    let r = common::run_text(dir.path(), &experiment(dir.path(), false, 3, rule));
+    let loss = common::metric(&r, "test_loss");
+    assert!(
+        loss[1] < loss[0] && loss[2] < loss[1],
+        "the loss falls: {loss:?}"
+    );
+    let s = r.record.stopped.as_ref().unwrap();
+    assert_eq!((s.reason.as_str(), s.epoch, s.best_epoch), ("epochs", 3, 3));
+    let plain = common::run_text(dir.path(), &experiment(dir.path(), false, 3, ""));
+    assert_eq!(r.parameters, plain.parameters);
+}
+
+/// `restore_best = false` keeps the last epoch's weights, as Keras does.
+#[test]
+fn without_restore_best_the_last_weights_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "stop = early_stopping(monitor = test_loss, mode = max, patience = 2, restore_best = false)";
+    let stopped = common::run_text(dir.path(), &experiment(dir.path(), false, 10, rule));
+    let three = common::run_text(dir.path(), &experiment(dir.path(), false, 3, ""));
+    assert_eq!(stopped.parameters, three.parameters);
+    assert!(!stopped.record.stopped.as_ref().unwrap().restored_best);
+}

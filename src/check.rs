@@ -9,6 +9,7 @@
 //! are written; `resources` estimates memory. `plan` is the result.
 
 pub mod args;
+mod average;
 pub mod call;
 pub mod data;
 pub mod error;

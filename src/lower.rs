@@ -15,6 +15,7 @@
 //! parameters and their stored layouts.
 
 pub mod act;
+mod average;
 mod engine;
 mod eval;
 mod fuse;

@@ -73,6 +73,7 @@ pub fn check_file(
         epochs: settings.epochs,
         on_non_finite: settings.on_non_finite,
         checkpoints: settings.checkpoints,
+        averages: settings.averages,
         datasets: decls.datasets.items.into_iter().map(|(_, d)| d).collect(),
         models,
         losses: decls.losses.items.into_iter().map(|(_, l)| l).collect(),

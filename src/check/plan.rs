@@ -15,6 +15,8 @@ pub struct Experiment {
     /// What to do when a loss or gradient is NaN or infinite.
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
+    /// `train { ema = ema(MODEL, decay) }`: models whose weights are also averaged.
+    pub averages: Vec<Average>,
     pub datasets: Vec<DataSet>,
     pub models: Vec<Model>,
     pub losses: Vec<Loss>,
@@ -46,6 +48,15 @@ impl Default for CheckpointSettings {
             keep: 3,
         }
     }
+}
+
+/// `ema(MODEL, decay = 0.999)`: after each update of model `model`, its average becomes
+/// `decay * average + (1 - decay) * weights` (timm's `ModelEmaV2`), starting from the
+/// initial weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Average {
+    pub model: usize,
+    pub decay: f64,
 }
 
 /// `train { on_nan = stop | skip }`.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::args::{count, describe};
 use super::error::{did_you_mean, CheckError};
 use super::file::keyword;
-use super::plan::{CheckpointSettings, NonFinitePolicy, Step, StepStmt, TensorExpr};
+use super::plan::{Average, CheckpointSettings, NonFinitePolicy, Step, StepStmt, TensorExpr};
 use super::steps::{self, StepCx};
 use crate::source::Span;
 use crate::syntax::ast::{Expr, ExprKind, Ident, Setting};
@@ -22,6 +22,7 @@ const TRAIN_SETTINGS: &[&str] = &[
     "checkpoint_steps",
     "checkpoint_epochs",
     "checkpoint_keep",
+    "ema",
 ];
 
 /// What the training loop runs with, from `train { }`.
@@ -29,6 +30,7 @@ pub(super) struct TrainSettings {
     pub epochs: usize,
     pub on_non_finite: NonFinitePolicy,
     pub checkpoints: CheckpointSettings,
+    pub averages: Vec<Average>,
 }
 
 /// Without a `train` block, or where a setting is wrong: one epoch, stop on
@@ -39,6 +41,7 @@ impl Default for TrainSettings {
             epochs: 1,
             on_non_finite: NonFinitePolicy::Stop,
             checkpoints: CheckpointSettings::default(),
+            averages: Vec::new(),
         }
     }
 }
@@ -55,7 +58,10 @@ pub(super) fn check_train(
     steps: &mut Vec<(Step, Span)>,
     errors: &mut Vec<CheckError>,
 ) -> TrainSettings {
-    let (train, named) = read_settings(settings, errors);
+    let (mut train, named) = read_settings(settings, errors);
+    if let Some(s) = settings.iter().find(|s| s.name.name == "ema") {
+        train.averages = super::average::read_averages(&s.value, cx.models, cx.optimizers, errors);
+    }
     let head = keyword(span, "train");
     if !settings.iter().any(|s| s.name.name == "epochs") && !misspelt(settings, "epochs") {
         errors.push(CheckError::missing(
@@ -97,6 +103,9 @@ fn read_settings<'a>(
             None
         } else if let Some(kind) = key.strip_prefix("checkpoint_") {
             read_checkpoint(&mut train.checkpoints, key, kind, &s.value, errors);
+            None
+        } else if key == "ema" {
+            // Read by `check_train`, which knows the models and optimizers.
             None
         } else if key == "on_nan" {
             train.on_non_finite = read_on_nan(&s.value, errors);

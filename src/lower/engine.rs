@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::act::Act;
+use super::average::{Averaged, Averages};
 use super::model::LoweredModel;
 use super::optimizer::OptimizerState;
 use crate::check::Experiment;
@@ -35,6 +36,8 @@ pub struct Engine {
     /// Random numbers the device has drawn so far (dropout masks, step noise), to put its
     /// generator back on resume.
     pub(super) random_draws: Cell<u64>,
+    /// `train { ema = ema(MODEL) }`: the averages of models' parameters.
+    pub(super) averages: Averages,
 }
 
 /// Everything a checkpoint needs of the engine, in the canonical layout.
@@ -98,6 +101,17 @@ impl Engine {
                 OptimizerState::new(o.kind, o.lr, &sizes)
             })
             .collect();
+        let averages = Averages {
+            models: exp
+                .averages
+                .iter()
+                .map(|a| {
+                    let values = models[a.model].params.iter().map(|p| p.value.clone());
+                    Averaged::new(a.model, a.decay, values.collect())
+                })
+                .collect(),
+            swapped: false,
+        };
         Engine {
             exp,
             dev,
@@ -105,6 +119,7 @@ impl Engine {
             optimizers,
             bindings,
             random_draws: Cell::new(0),
+            averages,
         }
     }
 
@@ -162,17 +177,27 @@ impl Engine {
         let expected = self.model_tensors(m);
         let values = pick(&by_name, &expected)?;
         self.set_model(m, values);
+        self.reset_average(m);
         Ok(())
     }
 
-    /// The engine's state for a checkpoint, in the canonical layout.
+    /// The engine's state for a checkpoint, in the canonical layout: the trained weights
+    /// under `model.`, and the averages (`ema.`) last, even while the averages are in.
     pub fn snapshot(&self) -> EngineState {
         let mut tensors = Vec::new();
         for m in 0..self.models.len() {
             let model = &self.models[m].name;
-            tensors.extend(self.model_tensors(m).into_iter().map(|t| NamedTensor {
-                name: model_key(model, &t.name),
-                ..t
+            tensors.extend(self.model_tensors(m).into_iter().enumerate().map(|(p, t)| {
+                let trained = p < self.models[m].params.len() && self.averages.swapped;
+                NamedTensor {
+                    name: model_key(model, &t.name),
+                    data: if trained {
+                        self.trained_parameter(m, p)
+                    } else {
+                        t.data
+                    },
+                    ..t
+                }
             }));
         }
         for (o, opt) in self.optimizers.iter().enumerate() {
@@ -192,6 +217,7 @@ impl Engine {
                 }
             }
         }
+        tensors.extend(self.average_tensors());
         EngineState {
             tensors,
             optimizers: self
@@ -223,6 +249,7 @@ impl Engine {
         state: &EngineState,
         stop: &dyn Fn() -> bool,
     ) -> Result<bool, TensorMismatch> {
+        self.use_averages(false);
         let expected = self.snapshot();
         let by_name: HashMap<&str, &NamedTensor> =
             state.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -245,6 +272,7 @@ impl Engine {
                 self.optimizers[o].slots[k] = stored;
             }
         }
+        self.set_averages(values);
         for (opt, &(iterations, lr)) in self.optimizers.iter_mut().zip(&state.optimizers) {
             opt.iterations = iterations;
             opt.lr = lr;

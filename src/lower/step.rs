@@ -238,6 +238,7 @@ fn apply_update(
         state.apply(k, param.value_mut(), &gs[k]);
         param.sync();
     }
+    engine.update_averages(opt);
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 
 mod accumulate;
 pub mod args;
+mod average;
 pub mod call;
 pub mod data;
 pub mod error;

@@ -16,6 +16,7 @@
 
 mod accumulate;
 pub mod act;
+mod average;
 mod engine;
 mod eval;
 mod fuse;

@@ -474,6 +474,8 @@ fn train(
         }
     }
     end_stopping(&mut lp, recorder)?;
+    // `after { }` saves and draws the models' averages, where `train { ema }` keeps them.
+    lp.engine.use_averages(true);
     after::run_actions(&mut lp, exp, &dir, recorder)?;
     Ok(RunResult {
         dir,

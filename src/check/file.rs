@@ -92,6 +92,7 @@ pub fn check_file(
         on_non_finite: settings.on_non_finite,
         checkpoints: settings.checkpoints,
         stop,
+        averages: settings.averages,
         datasets: decls.datasets.items.into_iter().map(|(_, d)| d).collect(),
         models,
         losses: decls.losses.items.into_iter().map(|(_, l)| l).collect(),

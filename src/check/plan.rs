@@ -17,6 +17,8 @@ pub struct Experiment {
     pub checkpoints: CheckpointSettings,
     /// When the loop stops before its last epoch.
     pub stop: Option<EarlyStopping>,
+    /// `train { ema = ema(MODEL, decay) }`: models whose weights are also averaged.
+    pub averages: Vec<Average>,
     pub datasets: Vec<DataSet>,
     pub models: Vec<Model>,
     pub losses: Vec<Loss>,
@@ -65,6 +67,15 @@ impl Default for CheckpointSettings {
             keep: 3,
         }
     }
+}
+
+/// `ema(MODEL, decay = 0.999)`: after each update of model `model`, its average becomes
+/// `decay * average + (1 - decay) * weights` (timm's `ModelEmaV2`), starting from the
+/// initial weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Average {
+    pub model: usize,
+    pub decay: f64,
 }
 
 /// `train { on_nan = stop | skip }`.

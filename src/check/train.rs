@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::args::{count, describe};
 use super::error::{did_you_mean, CheckError};
 use super::file::keyword;
-use super::plan::{CheckpointSettings, NonFinitePolicy, Step, StepStmt, TensorExpr};
+use super::plan::{Average, CheckpointSettings, NonFinitePolicy, Step, StepStmt, TensorExpr};
 use super::steps::{self, StepCx};
 use crate::source::Span;
 use crate::syntax::ast::{Expr, ExprKind, Ident, Setting};
@@ -23,6 +23,7 @@ const TRAIN_SETTINGS: &[&str] = &[
     "checkpoint_steps",
     "checkpoint_epochs",
     "checkpoint_keep",
+    "ema",
 ];
 
 /// What the training loop runs with, from `train { }`.
@@ -34,6 +35,7 @@ pub(super) struct TrainSettings {
     pub checkpoints: CheckpointSettings,
     /// `stop = ...`, read once the metrics it names are checked (`check_stop`).
     pub stop: Option<Expr>,
+    pub averages: Vec<Average>,
 }
 
 /// Without a `train` block, or where a setting is wrong: one epoch, stop on
@@ -46,6 +48,7 @@ impl Default for TrainSettings {
             on_non_finite: NonFinitePolicy::Stop,
             checkpoints: CheckpointSettings::default(),
             stop: None,
+            averages: Vec::new(),
         }
     }
 }
@@ -62,7 +65,10 @@ pub(super) fn check_train(
     steps: &mut Vec<(Step, Span)>,
     errors: &mut Vec<CheckError>,
 ) -> TrainSettings {
-    let (train, named) = read_settings(settings, errors);
+    let (mut train, named) = read_settings(settings, errors);
+    if let Some(s) = settings.iter().find(|s| s.name.name == "ema") {
+        train.averages = super::average::read_averages(&s.value, cx.models, cx.optimizers, errors);
+    }
     let head = keyword(span, "train");
     if !settings.iter().any(|s| s.name.name == "epochs") && !misspelt(settings, "epochs") {
         errors.push(CheckError::missing(
@@ -109,6 +115,9 @@ fn read_settings<'a>(
             None
         } else if key == "stop" {
             train.stop = Some(s.value.clone());
+            None
+        } else if key == "ema" {
+            // Read by `check_train`, which knows the models and optimizers.
             None
         } else if key == "on_nan" {
             train.on_non_finite = read_on_nan(&s.value, errors);

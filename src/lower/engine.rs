@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::accumulate::Accumulator;
 use super::act::Act;
+use super::average::{Averaged, Averages};
 use super::model::LoweredModel;
 use super::optimizer::OptimizerState;
 use crate::check::Experiment;
@@ -38,6 +39,8 @@ pub struct Engine {
     /// Random numbers the device has drawn so far (dropout masks, step noise), to put its
     /// generator back on resume.
     pub(super) random_draws: Cell<u64>,
+    /// `train { ema = ema(MODEL) }`: the averages of models' parameters.
+    pub(super) averages: Averages,
 }
 
 /// Everything a checkpoint needs of the engine, in the canonical layout.
@@ -112,6 +115,17 @@ impl Engine {
             .zip(&sizes)
             .map(|(o, sizes)| Accumulator::new(o.accumulate, sizes))
             .collect();
+        let averages = Averages {
+            models: exp
+                .averages
+                .iter()
+                .map(|a| {
+                    let values = models[a.model].params.iter().map(|p| p.value.clone());
+                    Averaged::new(a.model, a.decay, values.collect())
+                })
+                .collect(),
+            swapped: false,
+        };
         Engine {
             exp,
             dev,
@@ -120,6 +134,7 @@ impl Engine {
             bindings,
             accumulators,
             random_draws: Cell::new(0),
+            averages,
         }
     }
 
@@ -177,17 +192,27 @@ impl Engine {
         let expected = self.model_tensors(m);
         let values = pick(&by_name, &expected)?;
         self.set_model(m, values);
+        self.reset_average(m);
         Ok(())
     }
 
-    /// The engine's state for a checkpoint, in the canonical layout.
+    /// The engine's state for a checkpoint, in the canonical layout: the trained weights
+    /// under `model.`, and the averages (`ema.`) last, even while the averages are in.
     pub fn snapshot(&self) -> EngineState {
         let mut tensors = Vec::new();
         for m in 0..self.models.len() {
             let model = &self.models[m].name;
-            tensors.extend(self.model_tensors(m).into_iter().map(|t| NamedTensor {
-                name: model_key(model, &t.name),
-                ..t
+            tensors.extend(self.model_tensors(m).into_iter().enumerate().map(|(p, t)| {
+                let trained = p < self.models[m].params.len() && self.averages.swapped;
+                NamedTensor {
+                    name: model_key(model, &t.name),
+                    data: if trained {
+                        self.trained_parameter(m, p)
+                    } else {
+                        t.data
+                    },
+                    ..t
+                }
             }));
         }
         for (o, opt) in self.optimizers.iter().enumerate() {
@@ -221,6 +246,7 @@ impl Engine {
                 });
             }
         }
+        tensors.extend(self.average_tensors());
         EngineState {
             tensors,
             optimizers: self
@@ -253,6 +279,7 @@ impl Engine {
         state: &EngineState,
         stop: &dyn Fn() -> bool,
     ) -> Result<bool, TensorMismatch> {
+        self.use_averages(false);
         let expected = self.snapshot();
         let by_name: HashMap<&str, &NamedTensor> =
             state.tensors.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -284,6 +311,7 @@ impl Engine {
             }
             acc.count = state.accumulated.get(o).map_or(0, |&n| n as usize);
         }
+        self.set_averages(values);
         for (opt, &(iterations, lr)) in self.optimizers.iter_mut().zip(&state.optimizers) {
             opt.iterations = iterations;
             opt.lr = lr;

@@ -271,6 +271,7 @@ fn apply_gradients(
         state.apply(k, param.value_mut(), &gs[k]);
         param.sync();
     }
+    engine.update_averages(opt);
     Ok(())
 }
 

@@ -236,7 +236,7 @@ impl<'a> Loop<'a> {
         let exp = self.engine.experiment().clone();
         let resume = self.resume.take().filter(|r| r.epoch == epoch);
         if !resume.as_ref().is_some_and(|r| r.epoch_started) {
-            self.epoch_hooks(&exp.hooks.epoch_start, epoch)?;
+            self.averaged_hooks(&exp.hooks.epoch_start, epoch)?;
             self.metrics.reset();
         }
         let mut times = EpochTimes::default();
@@ -259,6 +259,8 @@ impl<'a> Loop<'a> {
             };
             let started = Instant::now();
             let trains = exp.steps[step_index].trains();
+            // Evaluation steps see the models' averages (`train { ema = ... }`), if any.
+            self.engine.use_averages(!trains);
             crate::lower::with_workers_awake(|| self.pass(epoch, pass, step_index, skip))?;
             let secs = started.elapsed().as_secs_f64();
             if trains {
@@ -269,7 +271,7 @@ impl<'a> Loop<'a> {
         }
         self.metrics.end_epoch();
         self.times.push(times);
-        self.epoch_hooks(&exp.hooks.epoch_end, epoch)?;
+        self.averaged_hooks(&exp.hooks.epoch_end, epoch)?;
         if !evaluation_only {
             self.watch(epoch);
         }
@@ -291,6 +293,15 @@ impl<'a> Loop<'a> {
             step: self.global_step,
             bad,
         })
+    }
+
+    /// `epoch_hooks` with the models' averages in place of their weights, as everything
+    /// that does not train sees them.
+    fn averaged_hooks(&mut self, actions: &[Action], epoch: usize) -> Result<(), Stop> {
+        self.engine.use_averages(true);
+        let done = self.epoch_hooks(actions, epoch);
+        self.engine.use_averages(false);
+        done
     }
 
     /// Writes a checkpoint at a position; a failure to write is reported and

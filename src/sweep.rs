@@ -40,12 +40,20 @@ pub enum PrepareError {
     Record(record::SweepRecordError),
 }
 
+/// What the sweep record says of where the points came from.
+pub struct Described {
+    /// The arguments that made the points: `--grid opt.lr=1e-3,3e-4`, ...
+    pub space: Vec<String>,
+    /// The paths swept (not those every point sets alike, as `--epochs` does).
+    pub swept: Vec<String>,
+}
+
 /// Checks every point of `points` (each as `expr check` would, with its overrides) and finds
-/// or creates the sweep's record under `runs_dir`. `space` is the arguments, for the record.
+/// or creates the sweep's record under `runs_dir`.
 pub fn prepare(
     file: &Path,
     points: &[Vec<Override>],
-    space: Vec<String>,
+    described: Described,
     runs_dir: &Path,
 ) -> Result<Prepared, PrepareError> {
     let mut bad = Vec::new();
@@ -85,12 +93,6 @@ pub fn prepare(
         ))
     })?;
     let stem = crate::record::id::run_id(std::time::SystemTime::now(), std::process::id());
-    let mut swept: Vec<String> = Vec::new();
-    for o in points.iter().flatten() {
-        if !swept.contains(&o.path) {
-            swept.push(o.path.clone());
-        }
-    }
     let record = SweepRecord {
         format: record::FORMAT,
         id,
@@ -98,8 +100,8 @@ pub fn prepare(
         file: file.display().to_string(),
         file_sha256,
         created: crate::record::provenance::now(),
-        space,
-        swept,
+        space: described.space,
+        swept: described.swept,
         points: points
             .iter()
             .enumerate()

@@ -12,7 +12,7 @@ use crate::report;
 use crate::sweep::record::{self, SweepRecord};
 use crate::sweep::slurm::{self, SlurmOptions};
 use crate::sweep::space::{self, Space};
-use crate::sweep::{local, prepare, task, PrepareError};
+use crate::sweep::{local, prepare, task, Described, PrepareError};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SweepArgs {
@@ -93,14 +93,14 @@ pub fn main(args: &SweepArgs) -> ExitCode {
         return run_task(task, args.threads);
     }
     let file = args.file.clone().unwrap_or_default();
-    let (points, space) = match points(args) {
+    let (points, described) = match points(args) {
         Ok(p) => p,
         Err(failure) => {
             eprint!("{}", failure.render(report::stderr_colour()));
             return ExitCode::from(2);
         }
     };
-    let prepared = match prepare(&file, &points, space, &args.runs_dir) {
+    let prepared = match prepare(&file, &points, described, &args.runs_dir) {
         Ok(p) => p,
         Err(PrepareError::Points(bad)) => return print_bad_points(&file, &bad, points.len()),
         Err(PrepareError::Record(e)) => {
@@ -182,7 +182,7 @@ pub fn main(args: &SweepArgs) -> ExitCode {
 }
 
 /// The points the arguments describe, and the arguments as the record keeps them.
-fn points(args: &SweepArgs) -> Result<(space::Points, Vec<String>), Box<space::SpaceFailure>> {
+fn points(args: &SweepArgs) -> Result<(space::Points, Described), Box<space::SpaceFailure>> {
     let mut space = Space {
         draws: args.random.unwrap_or(0),
         seed: args.seed,
@@ -198,6 +198,9 @@ fn points(args: &SweepArgs) -> Result<(space::Points, Vec<String>), Box<space::S
         given.push(("uniform", u.clone()));
     }
     let mut points = space.points(&given)?;
+    let swept = (space.grid.iter().map(|a| a.path.clone()))
+        .chain(space.uniform.iter().map(|u| u.path.clone()))
+        .collect();
     if let Some(epochs) = args.epochs {
         for p in &mut points {
             p.push(Override {
@@ -213,7 +216,13 @@ fn points(args: &SweepArgs) -> Result<(space::Points, Vec<String>), Box<space::S
     if let Some(e) = args.epochs {
         described.push(format!("--epochs {e}"));
     }
-    Ok((points, described))
+    Ok((
+        points,
+        Described {
+            space: described,
+            swept,
+        },
+    ))
 }
 
 /// A distinct error, with the points (index, overrides) that have it.

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod fmt;
 pub mod run;
 pub mod runs;
+pub mod sweep;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,7 +22,9 @@ use crate::frontend::FrontendError;
 use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
-pub const SUBCOMMANDS: &[&str] = &["run", "check", "fmt", "diff", "runs", "compare", "help"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "run", "check", "fmt", "diff", "runs", "compare", "sweep", "help",
+];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,6 +54,8 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Parameters and metrics of runs side by side, and a plot of their curves.
     Compare(runs::CompareArgs),
+    /// Run an experiment at many points: `expr sweep FILE --grid opt.lr=1e-3,3e-4 --jobs 2`.
+    Sweep(sweep::SweepArgs),
 }
 
 /// The binary operators of coreutils `expr`'s grammar, each a separate argument.
@@ -94,6 +99,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::main(&args),
         Command::Runs(args) => runs::main(&args),
         Command::Compare(args) => runs::compare(&args),
+        Command::Sweep(args) => sweep::main(&args),
         Command::Help => {
             use clap::CommandFactory;
             let _ = Cli::command().print_long_help();

@@ -29,4 +29,5 @@ pub mod run;
 pub mod runs;
 pub mod source;
 pub mod suggest;
+pub mod sweep;
 pub mod syntax;

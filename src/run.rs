@@ -131,6 +131,8 @@ pub struct RunOptions {
     pub caller_joins_pool: bool,
     /// Whether to resume when the record's history no longer matches the checkpoint's.
     pub edited_record: EditedRecord,
+    /// The run's id (a sweep's point), instead of one made of the start time and the pid.
+    pub run_id: Option<String>,
 }
 
 /// What `resume` does with a record whose history disagrees with its checkpoint.
@@ -162,7 +164,10 @@ pub fn run(
             model_io::load_into(&mut engine, *model, path)?;
         }
     }
-    let id = record::id::run_id(std::time::SystemTime::now(), std::process::id());
+    let id = options
+        .run_id
+        .clone()
+        .unwrap_or_else(|| record::id::run_id(std::time::SystemTime::now(), std::process::id()));
     let (dir, id) = record::id::create_run_dir(runs_dir, &exp.name, &id)?;
     // A disk too full for the run's models and checkpoints is known now, not hours later.
     let (needed, what) = crate::output::space::run_output_estimate(exp);

@@ -52,6 +52,23 @@ pub struct RunArgs {
     /// changed after the run wrote it (refused otherwise, as it would not repeat what ran).
     #[arg(long)]
     pub accept_edited_record: bool,
+    /// The run's id, for `expr sweep`'s points (made of the start time and the pid otherwise).
+    #[arg(long, hide = true, value_parser = run_id_arg, conflicts_with_all = ["resume", "rerun"])]
+    pub run_id: Option<String>,
+}
+
+/// `--run-id`: one directory name, no path.
+fn run_id_arg(arg: &str) -> Result<String, String> {
+    let plain = !arg.is_empty()
+        && !arg.starts_with('.')
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if plain {
+        Ok(arg.to_string())
+    } else {
+        Err("a run id is letters, digits, `.`, `-` and `_`".into())
+    }
 }
 
 /// `--threads N`, capped as the file's `threads` is (`check::file::max_threads`): a
@@ -113,6 +130,7 @@ pub fn main(args: &RunArgs) -> ExitCode {
         } else {
             EditedRecord::Refuse
         },
+        run_id: args.run_id.clone(),
     };
     let result = match &args.resume {
         Some(dir) => resume(&Arc::new(exp), dir, &options, &mut print),

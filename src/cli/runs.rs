@@ -18,6 +18,9 @@ pub struct RunsArgs {
     /// Reverse the order (lowest first with `--sort`).
     #[arg(long)]
     pub reverse: bool,
+    /// One sweep's points, a column per swept value and per metric: `--sweep ID`.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["sort", "reverse"])]
+    pub sweep: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -33,6 +36,9 @@ pub struct CompareArgs {
 /// Exit codes: 0 with the table printed, 1 when there is no run, 2 when no run has the
 /// `--sort` metric. Unreadable records are skipped with a warning.
 pub fn main(args: &RunsArgs) -> ExitCode {
+    if let Some(id) = &args.sweep {
+        return super::sweep::runs_table(&args.dir, id);
+    }
     let mut runs = Vec::new();
     for (dir, record) in record::find_all(&args.dir) {
         match record {

@@ -13,6 +13,7 @@ pub mod args;
 pub mod call;
 pub mod data;
 pub mod error;
+mod every;
 pub mod file;
 mod format;
 pub mod graph;

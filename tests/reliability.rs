@@ -115,6 +115,17 @@ fn killed_and_resumed_runs_keep_their_accumulated_gradients() {
     survives_kills(dir.path(), &file);
 }
 
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_wgan_runs_keep_their_every_blocks_and_clipped_critic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "wgan_step", 16, 2048, None);
+    survives_kills(dir.path(), &file);
+}
+
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike.
 fn survives_kills(dir: &Path, file: &Path) {
     let clean_runs = dir.join("clean");

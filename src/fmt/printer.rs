@@ -226,8 +226,7 @@ impl<'a> Printer<'a> {
             }
             DeclKind::Step { data, x, y, body } => {
                 let head = format!("step on {} ({}, {})", data.name, x.name, y.name);
-                let items = self.stmts(body);
-                self.block(&head, y.span.end, span, &items);
+                self.stmt_block(&head, y.span.end, span, body);
             }
             DeclKind::Hook { event, body } => {
                 let (head, anchor) = match event {
@@ -237,16 +236,13 @@ impl<'a> Printer<'a> {
                         span.end,
                     ),
                 };
-                let items = self.stmts(body);
-                self.block(&head, anchor, span, &items);
+                self.stmt_block(&head, anchor, span, body);
             }
             DeclKind::Before { body } => {
-                let items = self.stmts(body);
-                self.block("before", span.start + "before".len(), span, &items);
+                self.stmt_block("before", span.start + "before".len(), span, body);
             }
             DeclKind::After { body } => {
-                let items = self.stmts(body);
-                self.block("after", span.start + "after".len(), span, &items);
+                self.stmt_block("after", span.start + "after".len(), span, body);
             }
         }
     }
@@ -292,10 +288,54 @@ impl<'a> Printer<'a> {
             .collect()
     }
 
-    fn stmts(&self, body: &[Stmt]) -> Vec<(Span, String)> {
-        body.iter()
-            .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
-            .collect()
+    /// A block of statements, each `every N steps { ... }` a block of its own one level
+    /// deeper (as `layer_block` prints repeats).
+    fn stmt_block(&mut self, head: &str, anchor: usize, span: Span, body: &[Stmt]) {
+        if !body
+            .iter()
+            .any(|s| matches!(s.kind, StmtKind::Every { .. }))
+        {
+            let items: Vec<_> = body
+                .iter()
+                .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
+                .collect();
+            self.block(head, anchor, span, &items);
+            return;
+        }
+        let close = span.end.saturating_sub(1);
+        self.push_indent();
+        self.out.push_str(head);
+        self.out.push_str(" {");
+        self.end_line(anchor);
+        self.indent += 1;
+        for (i, stmt) in body.iter().enumerate() {
+            if let StmtKind::Every {
+                steps,
+                head: every,
+                body: inner,
+            } = &stmt.kind
+            {
+                let had = self.comments_before(stmt.span.start, i == 0);
+                if comments::blank_before(self.src, stmt.span.start) && (had || i > 0) {
+                    self.out.push('\n');
+                }
+                let head = format!("every {} steps", expr_string(self.src, steps));
+                self.stmt_block(&head, every.end, stmt.span, inner);
+            } else {
+                let text = self.stmt(stmt);
+                self.item(
+                    Span::new(stmt.span.start, stmt_end(stmt)),
+                    &text,
+                    i == 0,
+                    true,
+                );
+            }
+        }
+        self.comments_before(close, body.is_empty());
+        self.indent -= 1;
+        self.push_indent();
+        self.out.push('}');
+        self.end_line(span.end);
     }
 
     fn stmt(&self, stmt: &Stmt) -> String {
@@ -317,6 +357,7 @@ impl<'a> Printer<'a> {
             }
             StmtKind::Log { format } => format!("log \"{}\"", format.raw),
             StmtKind::Call(c) => call_string(self.src, c),
+            StmtKind::Every { .. } => unreachable!("`every` blocks are printed as blocks"),
         }
     }
 
@@ -443,6 +484,7 @@ fn stmt_end(stmt: &Stmt) -> usize {
         // The closing quote follows the text.
         StmtKind::Log { format } => format.span.end + 1,
         StmtKind::Call(c) => c.span.end,
+        StmtKind::Every { .. } => stmt.span.end,
     }
 }
 

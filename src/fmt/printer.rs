@@ -302,12 +302,7 @@ impl<'a> Printer<'a> {
             self.block(head, anchor, span, &items);
             return;
         }
-        let close = span.end.saturating_sub(1);
-        self.push_indent();
-        self.out.push_str(head);
-        self.out.push_str(" {");
-        self.end_line(anchor);
-        self.indent += 1;
+        self.open_block(head, anchor);
         for (i, stmt) in body.iter().enumerate() {
             if let StmtKind::Every {
                 steps,
@@ -331,11 +326,7 @@ impl<'a> Printer<'a> {
                 );
             }
         }
-        self.comments_before(close, body.is_empty());
-        self.indent -= 1;
-        self.push_indent();
-        self.out.push('}');
-        self.end_line(span.end);
+        self.close_block(span, body.is_empty());
     }
 
     fn stmt(&self, stmt: &Stmt) -> String {
@@ -372,12 +363,7 @@ impl<'a> Printer<'a> {
             return;
         }
         // As `block`, with nested blocks for the repeats.
-        let close = span.end.saturating_sub(1);
-        self.push_indent();
-        self.out.push_str(head);
-        self.out.push_str(" {");
-        self.end_line(anchor);
-        self.indent += 1;
+        self.open_block(head, anchor);
         for (i, item) in items.iter().enumerate() {
             match item {
                 LayerItem::Call(c) => {
@@ -394,11 +380,7 @@ impl<'a> Printer<'a> {
                 }
             }
         }
-        self.comments_before(close, items.is_empty());
-        self.indent -= 1;
-        self.push_indent();
-        self.out.push('}');
-        self.end_line(span.end);
+        self.close_block(span, items.is_empty());
     }
 
     fn layer_item_line(&self, item: &LayerItem) -> String {
@@ -426,7 +408,21 @@ impl<'a> Printer<'a> {
         for (i, (item_span, text)) in items.iter().enumerate() {
             self.item(*item_span, text, i == 0, true);
         }
-        self.comments_before(close, items.is_empty());
+        self.close_block(span, items.is_empty());
+    }
+
+    /// `head {` on its line, `anchor` ending the head in the source, and one level deeper.
+    fn open_block(&mut self, head: &str, anchor: usize) {
+        self.push_indent();
+        self.out.push_str(head);
+        self.out.push_str(" {");
+        self.end_line(anchor);
+        self.indent += 1;
+    }
+
+    /// The comments left before the block's closing `}` (its last character), then `}`.
+    fn close_block(&mut self, span: Span, empty: bool) {
+        self.comments_before(span.end.saturating_sub(1), empty);
         self.indent -= 1;
         self.push_indent();
         self.out.push('}');

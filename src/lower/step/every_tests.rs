@@ -1,8 +1,7 @@
 //! `every N steps { ... }` runs its statements on the steps N divides, and
 //! `clip_weights` clamps one model's parameters where the step reaches it: a WGAN's step.
 
-use std::sync::Arc;
-
+use super::tests::lowered;
 use super::*;
 
 fn engine() -> Engine {
@@ -28,9 +27,7 @@ step on train (x, y) {
     update g_opt minimizing g_loss
   }
 }";
-    let file = crate::syntax::parse_file(text).expect("parses");
-    let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
-    Engine::new(Arc::new(exp))
+    lowered(text)
 }
 
 /// Runs the step as training step `number`, with no hooks.

@@ -15,6 +15,7 @@ pub mod call;
 pub mod data;
 pub mod error;
 mod evaluation;
+mod every;
 pub mod file;
 mod format;
 pub mod graph;

@@ -88,6 +88,13 @@ fn layout_rules() {
 }
 
 #[test]
+fn every_blocks_in_a_step_nest_with_their_comments() {
+    let text = "step on train (x, y) {\n  a = m(x)\n  // before\n\n  every   5 steps {\n// first\n    b = m(x)   // trailing\n    update o minimizing b\n\n    // last\n  }\n  c = a\n}\n";
+    let want = "step on train (x, y) {\n  a = m(x)\n  // before\n\n  every 5 steps {\n    // first\n    b = m(x) // trailing\n    update o minimizing b\n\n    // last\n  }\n  c = a\n}\n";
+    assert_eq!(assert_formats_well("every", text), want);
+}
+
+#[test]
 fn long_pipelines_break_one_transform_per_line() {
     let text = "data train = mnist(split = \"train\") | scale(1 / 255) | channel_axis() | shuffle(buffer = 10000) | batch(64)\n";
     let want = "data train = mnist(split = \"train\")\n  | scale(1 / 255)\n  | channel_axis()\n  | shuffle(buffer = 10000)\n  | batch(64)\n";

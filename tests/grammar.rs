@@ -238,6 +238,20 @@ fn a_hook_can_run_every_n_steps() {
 }
 
 #[test]
+fn an_every_block_in_a_step_reuses_every_steps_and_every_stays_a_name() {
+    assert_eq!(
+        tree(Rule::block, "{ every 5 steps { update g minimizing l } }"),
+        "block(every_stmt(every_steps(kw_every\"every\" number\"5\" kw_steps\"steps\") \
+         block(update_stmt(kw_update\"update\" ident\"g\" kw_minimizing\"minimizing\" \
+         ident\"l\"))))"
+    );
+    assert_eq!(
+        tree(Rule::block, "{ every = 5 }"),
+        "block(assign_stmt(path(ident\"every\") number\"5\"))"
+    );
+}
+
+#[test]
 fn keywords_are_whole_words_and_otherwise_names() {
     assert_eq!(
         tree(Rule::hook_decl, "on everything {}"),

@@ -120,6 +120,17 @@ fn killed_and_resumed_runs_keep_their_accumulated_gradients() {
     debug_assertions,
     ignore = "timing-dependent kills need a release build"
 )]
+fn killed_and_resumed_wgan_runs_keep_their_every_blocks_and_clipped_critic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "wgan_step", 16, 2048, None);
+    survives_kills(dir.path(), &file, 4);
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
 fn killed_and_resumed_runs_stop_early_at_the_same_epoch_with_the_same_best_weights() {
     let dir = tempfile::tempdir().unwrap();
     let file = survive_file(dir.path(), "early_stopping", 16, 4096, Some(512));

@@ -70,6 +70,43 @@ fn gan_runs_draws_its_samples_and_is_deterministic() {
 }
 
 #[test]
+fn wgan_runs_clips_its_critic_and_updates_its_generator_every_fifth_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // Batches of 16: 16 steps, the generator updated on steps 5, 10 and 15.
+    let one_epoch = shipped(dir.path(), "wgan").replace("epochs = 130", "epochs = 1");
+    let text = one_epoch.replace("batch(64)", "batch(16)");
+    let file = expr::syntax::parse_file(&text).expect("parses");
+    let exp = Arc::new(expr::check::check(&file).expect("checks"));
+    let initial = expr::lower::Engine::new(exp.clone());
+    let a = common::run_text(dir.path(), &text);
+    for name in ["wasserstein_estimate", "generator_mean_loss"] {
+        assert!(common::metric(&a, name)[0].is_finite(), "{name}");
+    }
+    let critic = model_index(&exp, "critic");
+    let generator = model_index(&exp, "generator");
+    assert!(a.parameters[critic]
+        .iter()
+        .flatten()
+        .all(|v| v.abs() <= 0.01));
+    assert_ne!(
+        a.parameters[generator],
+        initial_parameters(&initial, generator)
+    );
+    assert!(a.dir.join("samples/epoch_1.png").exists());
+    let b = common::run_text(dir.path(), &text);
+    assert_eq!(a.history, b.history);
+    assert_eq!(a.parameters, b.parameters);
+    // With fewer than 5 steps, the block never runs: the generator keeps its weights and
+    // its metric has no steps to average (NaN).
+    let c = common::run_text(dir.path(), &one_epoch);
+    assert_eq!(
+        c.parameters[generator],
+        initial_parameters(&initial, generator)
+    );
+    assert!(common::metric(&c, "generator_mean_loss")[0].is_nan());
+}
+
+#[test]
 fn each_update_moves_only_its_optimizers_models() {
     let dir = tempfile::tempdir().unwrap();
     // Without the generator's update, the generator keeps its initial weights.

@@ -108,6 +108,15 @@ impl HookCx<'_, '_> {
                 None
             }
             StmtKind::Call(call) => self.call(place, call, errors),
+            StmtKind::Every { head, .. } => {
+                errors.push(CheckError::misplaced(
+                    "an `every N steps` block runs inside a step".into(),
+                    "in a hook".into(),
+                    *head,
+                    "write a hook `on every N steps { ... }`, or move the block into `step on DATA (x, y) { ... }`",
+                ));
+                None
+            }
         }
     }
 

@@ -63,20 +63,76 @@ pub fn check_metrics(
             };
             let step = &steps[step_index];
             let env = cx.envs.get(&step.data).cloned().unwrap_or_default();
-            match metric_kind(cx, &m.value, &env, errors) {
-                Some(kind) => metrics.push((
+            let kind = metric_kind(cx, &m.value, &env, errors);
+            let every = kind
+                .as_ref()
+                .and_then(|k| period(step, k, &m.value, errors));
+            match (kind, every) {
+                (Some(kind), Some(every)) => metrics.push((
                     m.name.clone(),
                     Metric {
                         name: m.name.name.clone(),
                         step: step_index,
+                        every,
                         kind,
                     },
                 )),
-                None => cx.poisoned.push(m.name.name.clone()),
+                _ => cx.poisoned.push(m.name.name.clone()),
             }
         }
     }
     metrics.into_iter().map(|(_, m)| m).collect()
+}
+
+/// The steps a metric is computed on: every one, or those of the `every N steps` block
+/// whose values it reads (a metric averages over the steps where its values exist). Values
+/// of two blocks with different periods never exist together: reported.
+fn period(
+    step: &Step,
+    kind: &MetricKind,
+    expr: &Expr,
+    errors: &mut Vec<CheckError>,
+) -> Option<u64> {
+    let reads: Vec<&TensorExpr> = match kind {
+        MetricKind::Mean(e) => vec![e],
+        MetricKind::Accuracy {
+            labels,
+            predictions,
+        }
+        | MetricKind::BinaryAccuracy {
+            labels,
+            predictions,
+            ..
+        }
+        | MetricKind::Regression {
+            labels,
+            predictions,
+            ..
+        } => vec![labels, predictions],
+    };
+    let mut periods: Vec<(u64, &str)> = reads
+        .into_iter()
+        .flat_map(TensorExpr::vars)
+        .map(|n| (step.period_of(n), n))
+        .filter(|(p, _)| *p > 1)
+        .collect();
+    periods.sort_unstable();
+    periods.dedup_by_key(|(p, _)| *p);
+    match periods[..] {
+        [] => Some(1),
+        [(p, _)] => Some(p),
+        [(a, first), (b, second), ..] => {
+            errors.push(
+                CheckError::incompatible(
+                    format!("`{first}` is computed every {a} steps and `{second}` every {b}"),
+                    "reads values of two `every` blocks".into(),
+                    expr.span,
+                    "a metric averages over the steps where its values are computed: give each block's values their own metric",
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn metric_kind(

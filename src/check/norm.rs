@@ -16,8 +16,7 @@ pub fn check_batch_statistics(exp: &Experiment, errors: &mut Vec<CheckError>) {
         if data.batch != 1 {
             continue;
         }
-        for stmt in &step.stmts {
-            let (StepStmt::Let { value: e, .. } | StepStmt::Update { loss: e, .. }) = stmt;
+        for e in step.all_stmts().into_iter().filter_map(StepStmt::expr) {
             for m in 0..exp.models.len() {
                 let trains = |e: &TensorExpr| matches!(e, TensorExpr::CallModel { model, training: true, .. } if *model == m);
                 if !e.any(&trains) {

@@ -651,16 +651,90 @@ pub struct Step {
 
 impl Step {
     pub fn trains(&self) -> bool {
-        self.stmts
+        self.all_stmts()
             .iter()
             .any(|s| matches!(s, StepStmt::Update { .. }))
+    }
+
+    /// Every statement, those of `every` blocks in their place (the blocks themselves left
+    /// out).
+    pub fn all_stmts(&self) -> Vec<&StepStmt> {
+        self.active_stmts(None)
+    }
+
+    /// The statements that run on training step `number` (from 1): those outside `every`
+    /// blocks, and those of each block whose period divides it; all of them for `None`.
+    pub fn active_stmts(&self, number: Option<u64>) -> Vec<&StepStmt> {
+        fn walk<'a>(stmts: &'a [StepStmt], number: Option<u64>, out: &mut Vec<&'a StepStmt>) {
+            for s in stmts {
+                match s {
+                    StepStmt::Every { steps, body } => {
+                        if number.is_none_or(|n| n.is_multiple_of(*steps)) {
+                            walk(body, number, out);
+                        }
+                    }
+                    other => out.push(other),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.stmts, number, &mut out);
+        out
+    }
+
+    /// How often the value `name` is computed: the period of the `every` block that binds
+    /// it, 1 for a name bound outside any (or not bound by the step: `x`, `y`).
+    pub fn period_of(&self, name: &str) -> u64 {
+        self.stmts
+            .iter()
+            .find_map(|s| match s {
+                StepStmt::Every { steps, body } => {
+                    body.iter().any(|b| b.binds(name)).then_some(*steps)
+                }
+                _ => None,
+            })
+            .unwrap_or(1)
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepStmt {
-    Let { name: String, value: TensorExpr },
-    Update { optimizer: usize, loss: TensorExpr },
+    Let {
+        name: String,
+        value: TensorExpr,
+    },
+    Update {
+        optimizer: usize,
+        loss: TensorExpr,
+    },
+    /// `clip_weights(model, min = A, max = B)`: every parameter of the model clamped to
+    /// `[min, max]` where the step reaches it, after the updates before it (WGAN's critic).
+    ClipWeights {
+        model: usize,
+        min: f32,
+        max: f32,
+    },
+    /// `every N steps { ... }`: statements that run on the training steps whose number,
+    /// counted from 1 over the whole run, is a multiple of `steps`.
+    Every {
+        steps: u64,
+        body: Vec<StepStmt>,
+    },
+}
+
+impl StepStmt {
+    /// The expression a statement computes: a binding's value, an update's loss.
+    pub fn expr(&self) -> Option<&TensorExpr> {
+        match self {
+            StepStmt::Let { value, .. } => Some(value),
+            StepStmt::Update { loss, .. } => Some(loss),
+            StepStmt::ClipWeights { .. } | StepStmt::Every { .. } => None,
+        }
+    }
+
+    fn binds(&self, name: &str) -> bool {
+        matches!(self, StepStmt::Let { name: n, .. } if n == name)
+    }
 }
 
 /// A tensor-valued expression inside a step. Tensors hold a batch: `rows` of
@@ -788,6 +862,18 @@ impl TensorExpr {
     pub fn any(&self, f: &dyn Fn(&TensorExpr) -> bool) -> bool {
         f(self) || self.children().into_iter().any(|c| c.any(f))
     }
+
+    /// The names this expression reads, in order, with repeats.
+    pub fn vars(&self) -> Vec<&str> {
+        match self {
+            TensorExpr::Var(n) => vec![n.as_str()],
+            other => other
+                .children()
+                .into_iter()
+                .flat_map(TensorExpr::vars)
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -855,6 +941,8 @@ pub struct Metric {
     pub name: String,
     /// Index into `Experiment::steps`.
     pub step: usize,
+    /// It reads values of an `every N steps` block: it is computed on those steps only.
+    pub every: u64,
     pub kind: MetricKind,
 }
 

@@ -16,7 +16,7 @@ pub fn estimate_bytes(exp: &Experiment) -> u128 {
         let batch = exp
             .steps
             .iter()
-            .filter(|s| s.stmts.iter().any(|st| mentions_model(st, i)))
+            .filter(|s| s.all_stmts().iter().any(|st| mentions_model(st, i)))
             .map(|s| exp.datasets[s.data].batch as u128)
             .max()
             .unwrap_or(1);
@@ -42,11 +42,12 @@ fn kernel_area(layer: &super::plan::Layer) -> u128 {
 
 fn mentions_model(stmt: &super::plan::StepStmt, model: usize) -> bool {
     use super::plan::{StepStmt, TensorExpr};
-    let e = match stmt {
-        StepStmt::Let { value, .. } => value,
-        StepStmt::Update { loss, .. } => loss,
-    };
-    e.any(&|e| matches!(e, TensorExpr::CallModel { model: m, .. } if *m == model))
+    match stmt {
+        StepStmt::ClipWeights { model: m, .. } => *m == model,
+        other => other.expr().is_some_and(|e| {
+            e.any(&|e| matches!(e, TensorExpr::CallModel { model: m, .. } if *m == model))
+        }),
+    }
 }
 
 /// This machine's memory, from /proc/meminfo; `None` where that is not readable.

@@ -102,6 +102,9 @@ pub fn check_desugared(
                 }
                 None => ok = false,
             },
+            StepStmt::ClipWeights { .. } | StepStmt::Every { .. } => {
+                unreachable!("the standard step binds and updates")
+            }
             StepStmt::Update { optimizer, loss } => {
                 ok &= desugared_type(cx, loss, &env, spans, errors).is_some();
                 if ok {
@@ -190,7 +193,12 @@ pub fn check_step(
     let mut noise = 0;
     // A statement that failed silently (through a model already reported) leaves its name unbound.
     let mut failed = false;
-    for stmt in body {
+    let flat = super::every::flatten(body, errors);
+    // Per statement of `stmts`, the `every` block it sits in.
+    let mut tags = Vec::new();
+    let mut bindings = super::every::Bindings::default();
+    for &(stmt, block) in &flat {
+        let before = stmts.len();
         match &stmt.kind {
             StmtKind::Assign { target, value } => {
                 if target.len() != 1 {
@@ -277,24 +285,49 @@ pub fn check_step(
                     failed = true;
                 }
             }
+            StmtKind::Call(call) if call.name.name == "clip_weights" => {
+                if let Some(clip) = super::every::clip_weights(cx, call, errors) {
+                    stmts.push(clip);
+                }
+            }
             StmtKind::Log { .. } | StmtKind::Call(_) => errors.push(CheckError::misplaced(
                 "this statement cannot run inside a step".into(),
-                "not a binding or an update".into(),
+                "not a binding, an update or `clip_weights`".into(),
                 stmt.span,
-                "a step binds values (`logits = model(x)`) and updates optimizers; log from `on epoch_end { }`",
+                "a step binds values (`logits = model(x)`), updates optimizers and clips weights; log from `on epoch_end { }`",
             )),
+            StmtKind::Every { .. } => unreachable!("`every::flatten` opened the blocks"),
         }
+        bindings.check(&stmts[before..], block, stmt_text(stmt), errors);
+        tags.resize(stmts.len(), block);
     }
-    if failed || errors.len() > errors_before {
+    let ok = !failed && errors.len() == errors_before;
+    if !ok {
         cx.failed_data.push(data_index);
     }
     cx.envs.insert(data_index, env);
-    Some(Step {
+    let step = Step {
         data: data_index,
         x: x.name.clone(),
         y: y.name.clone(),
-        stmts,
-    })
+        stmts: super::every::group(stmts, &tags),
+    };
+    if ok {
+        super::every::check_trains(step.trains(), &flat, errors);
+    }
+    Some(step)
+}
+
+/// A statement's own text (pest's span runs on over the comments after it).
+fn stmt_text(stmt: &Stmt) -> Span {
+    let end = match &stmt.kind {
+        StmtKind::Assign { value, .. }
+        | StmtKind::Unpack { value, .. }
+        | StmtKind::Update { loss: value, .. } => value.span.end,
+        StmtKind::Call(call) => call.span.end,
+        StmtKind::Log { .. } | StmtKind::Every { .. } => stmt.span.end,
+    };
+    Span::new(stmt.span.start, end)
 }
 
 /// `a, b = model(x)`: one name per output of the model; false after reporting.

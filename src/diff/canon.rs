@@ -113,6 +113,10 @@ pub fn stmt(s: &Stmt) -> String {
         }
         StmtKind::Log { format } => format!("log \"{}\"", format.raw),
         StmtKind::Call(c) => call(c, &[]),
+        StmtKind::Every { steps, body, .. } => {
+            let body: Vec<String> = body.iter().map(stmt).collect();
+            format!("every {} steps {{ {} }}", expr(steps), body.join("; "))
+        }
     }
 }
 

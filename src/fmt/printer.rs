@@ -226,8 +226,7 @@ impl<'a> Printer<'a> {
             }
             DeclKind::Step { data, x, y, body } => {
                 let head = format!("step on {} ({}, {})", data.name, x.name, y.name);
-                let items = self.stmts(body);
-                self.block(&head, y.span.end, span, &items);
+                self.stmt_block(&head, y.span.end, span, body);
             }
             DeclKind::Hook { event, body } => {
                 let (head, anchor) = match event {
@@ -237,16 +236,13 @@ impl<'a> Printer<'a> {
                         span.end,
                     ),
                 };
-                let items = self.stmts(body);
-                self.block(&head, anchor, span, &items);
+                self.stmt_block(&head, anchor, span, body);
             }
             DeclKind::Before { body } => {
-                let items = self.stmts(body);
-                self.block("before", span.start + "before".len(), span, &items);
+                self.stmt_block("before", span.start + "before".len(), span, body);
             }
             DeclKind::After { body } => {
-                let items = self.stmts(body);
-                self.block("after", span.start + "after".len(), span, &items);
+                self.stmt_block("after", span.start + "after".len(), span, body);
             }
         }
     }
@@ -292,10 +288,45 @@ impl<'a> Printer<'a> {
             .collect()
     }
 
-    fn stmts(&self, body: &[Stmt]) -> Vec<(Span, String)> {
-        body.iter()
-            .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
-            .collect()
+    /// A block of statements, each `every N steps { ... }` a block of its own one level
+    /// deeper (as `layer_block` prints repeats).
+    fn stmt_block(&mut self, head: &str, anchor: usize, span: Span, body: &[Stmt]) {
+        if !body
+            .iter()
+            .any(|s| matches!(s.kind, StmtKind::Every { .. }))
+        {
+            let items: Vec<_> = body
+                .iter()
+                .map(|s| (Span::new(s.span.start, stmt_end(s)), self.stmt(s)))
+                .collect();
+            self.block(head, anchor, span, &items);
+            return;
+        }
+        self.open_block(head, anchor);
+        for (i, stmt) in body.iter().enumerate() {
+            if let StmtKind::Every {
+                steps,
+                head: every,
+                body: inner,
+            } = &stmt.kind
+            {
+                let had = self.comments_before(stmt.span.start, i == 0);
+                if comments::blank_before(self.src, stmt.span.start) && (had || i > 0) {
+                    self.out.push('\n');
+                }
+                let head = format!("every {} steps", expr_string(self.src, steps));
+                self.stmt_block(&head, every.end, stmt.span, inner);
+            } else {
+                let text = self.stmt(stmt);
+                self.item(
+                    Span::new(stmt.span.start, stmt_end(stmt)),
+                    &text,
+                    i == 0,
+                    true,
+                );
+            }
+        }
+        self.close_block(span, body.is_empty());
     }
 
     fn stmt(&self, stmt: &Stmt) -> String {
@@ -317,6 +348,7 @@ impl<'a> Printer<'a> {
             }
             StmtKind::Log { format } => format!("log \"{}\"", format.raw),
             StmtKind::Call(c) => call_string(self.src, c),
+            StmtKind::Every { .. } => unreachable!("`every` blocks are printed as blocks"),
         }
     }
 
@@ -331,12 +363,7 @@ impl<'a> Printer<'a> {
             return;
         }
         // As `block`, with nested blocks for the repeats.
-        let close = span.end.saturating_sub(1);
-        self.push_indent();
-        self.out.push_str(head);
-        self.out.push_str(" {");
-        self.end_line(anchor);
-        self.indent += 1;
+        self.open_block(head, anchor);
         for (i, item) in items.iter().enumerate() {
             match item {
                 LayerItem::Call(c) => {
@@ -353,11 +380,7 @@ impl<'a> Printer<'a> {
                 }
             }
         }
-        self.comments_before(close, items.is_empty());
-        self.indent -= 1;
-        self.push_indent();
-        self.out.push('}');
-        self.end_line(span.end);
+        self.close_block(span, items.is_empty());
     }
 
     fn layer_item_line(&self, item: &LayerItem) -> String {
@@ -385,7 +408,21 @@ impl<'a> Printer<'a> {
         for (i, (item_span, text)) in items.iter().enumerate() {
             self.item(*item_span, text, i == 0, true);
         }
-        self.comments_before(close, items.is_empty());
+        self.close_block(span, items.is_empty());
+    }
+
+    /// `head {` on its line, `anchor` ending the head in the source, and one level deeper.
+    fn open_block(&mut self, head: &str, anchor: usize) {
+        self.push_indent();
+        self.out.push_str(head);
+        self.out.push_str(" {");
+        self.end_line(anchor);
+        self.indent += 1;
+    }
+
+    /// The comments left before the block's closing `}` (its last character), then `}`.
+    fn close_block(&mut self, span: Span, empty: bool) {
+        self.comments_before(span.end.saturating_sub(1), empty);
         self.indent -= 1;
         self.push_indent();
         self.out.push('}');
@@ -443,6 +480,7 @@ fn stmt_end(stmt: &Stmt) -> usize {
         // The closing quote follows the text.
         StmtKind::Log { format } => format.span.end + 1,
         StmtKind::Call(c) => c.span.end,
+        StmtKind::Every { .. } => stmt.span.end,
     }
 }
 

@@ -362,14 +362,12 @@ impl Engine {
             .steps
             .iter()
             .map(|step| {
-                let per_pass = step.stmts.iter().fold(0u64, |sum, s| {
-                    let e = match s {
-                        crate::check::plan::StepStmt::Let { value, .. } => value,
-                        crate::check::plan::StepStmt::Update { loss, .. } => loss,
-                    };
-                    sum.saturating_add(draws(self, e))
-                });
-                per_pass.saturating_mul(step.stmts.len() as u64 + 1)
+                let stmts = step.all_stmts();
+                let per_pass = stmts
+                    .iter()
+                    .filter_map(|s| s.expr())
+                    .fold(0u64, |sum, e| sum.saturating_add(draws(self, e)));
+                per_pass.saturating_mul(stmts.len() as u64 + 1)
             })
             .max()
             .unwrap_or(0)

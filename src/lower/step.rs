@@ -47,6 +47,13 @@ pub trait UpdateHooks {
     /// clipping need not know), `lrs` every optimizer's learning rate; a hook may change
     /// `lrs[optimizer]` and the gradients.
     fn before_update(&mut self, optimizer: usize, lrs: &mut [f64], grads: &mut [Vec<f32>]);
+
+    /// The number of the training step being run, counted from 1 over the whole run: the
+    /// step's `every N steps` blocks run when N divides it. A caller outside a training loop
+    /// runs step 1 (only blocks of period 1 would run).
+    fn step_number(&self) -> u64 {
+        1
+    }
 }
 
 /// What a step produced.
@@ -90,9 +97,12 @@ fn run_step<T: StepTape>(
 ) -> StepOutcome {
     let exp = engine.exp.clone();
     let step: &Step = &exp.steps[step_index];
+    // The statements of `every N steps` blocks that do not run now are left out: their
+    // names are not bound on this step, and no metric reads them (`run::metrics`).
+    let stmts = step.active_stmts(Some(hooks.step_number()));
     let mut defs = HashMap::new();
     let mut bound = Vec::new();
-    for stmt in &step.stmts {
+    for stmt in &stmts {
         if let StepStmt::Let { name, value } = stmt {
             defs.insert(name.clone(), value.clone());
             bound.push(name.clone());
@@ -106,9 +116,14 @@ fn run_step<T: StepTape>(
         .collect();
     let mut state = StepState::default();
     let mut non_finite = None;
-    for stmt in &step.stmts {
-        let StepStmt::Update { optimizer, loss } = stmt else {
-            continue;
+    for stmt in &stmts {
+        let (optimizer, loss) = match stmt {
+            StepStmt::Update { optimizer, loss } => (optimizer, loss),
+            StepStmt::ClipWeights { model, min, max } => {
+                clip_weights(engine, *model, *min, *max);
+                continue;
+            }
+            StepStmt::Let { .. } | StepStmt::Every { .. } => continue,
         };
         let mut scope = new_scope::<T>(engine, step, batch, &defs, &watched, &mut state);
         let Value::Scalar(l) = scope.eval(loss, true) else {
@@ -196,6 +211,17 @@ fn read(scope: &mut Scope<'_, NoneTape>, step: &Step, e: &TensorExpr) -> Vec<f32
             .clone()
             .unwrap_or_else(|| batch.labels.iter().map(|&c| c as f32).collect()),
         other => host(&scope.eval(other, false)).data,
+    }
+}
+
+/// `clip_weights`: each of model `m`'s parameters clamped to `[min, max]` (elementwise, so
+/// whatever layout it is stored in). Frozen layers' parameters are the user's too: clamped.
+fn clip_weights(engine: &mut Engine, m: usize, min: f32, max: f32) {
+    for param in &mut engine.models[m].params {
+        for v in param.value_mut() {
+            *v = v.clamp(min, max);
+        }
+        param.sync();
     }
 }
 
@@ -294,3 +320,6 @@ mod tests;
 
 #[cfg(test)]
 mod accumulate_tests;
+
+#[cfg(test)]
+mod every_tests;

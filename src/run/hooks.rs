@@ -41,6 +41,10 @@ pub struct OnStep<'a> {
 }
 
 impl UpdateHooks for OnStep<'_> {
+    fn step_number(&self) -> u64 {
+        self.position.global_step + 1
+    }
+
     fn before_update(&mut self, optimizer: usize, lrs: &mut [f64], grads: &mut [Vec<f32>]) {
         let metric = |i: usize| self.metrics.value(i);
         let state = LoopState {
@@ -195,7 +199,56 @@ pub mod clip {
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{clip, OnStep, Position};
+    use crate::lower::UpdateHooks;
+    use crate::run::metrics::MetricSet;
+
+    #[test]
+    fn each_optimizer_is_clipped_with_its_own_values_only() {
+        let text = "experiment t { seed = 1 }
+data train = idx(images = \"i\", labels = \"l\", shape = (2, 2), classes = 2) | reshape(4) | batch(2)
+model a { dense(units = 1) }
+model b { dense(units = 1) }
+optimizer a_opt = sgd() for a
+optimizer b_opt = sgd() for b
+train { epochs = 1 }
+step on train (x, y) {
+  la = mean(a(x, training = true))
+  update a_opt minimizing la
+  lb = mean(b(x, training = true))
+  update b_opt minimizing lb
+}
+on step {
+  clip(value = 0.5, optimizer = a_opt)
+  clip(norm = 1.0, optimizer = b_opt)
+}";
+        let file = crate::syntax::parse_file(text).expect("parses");
+        let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
+        let metrics = MetricSet::new(&exp.metrics);
+        let mut hooks = OnStep {
+            exp: &exp,
+            position: Position {
+                epoch: 0,
+                global_step: 0,
+                steps_per_epoch: 1,
+            },
+            metrics: &metrics,
+            bad_lr: None,
+        };
+        let grads = || vec![vec![3.0f32, -4.0, 0.25, 0.0], vec![2.0]];
+        let mut lrs = vec![0.01, 0.01];
+        // `a_opt`: each value clamped to [-0.5, 0.5]; `b_opt`'s norm leaves it alone.
+        let mut ga = grads();
+        hooks.before_update(0, &mut lrs, &mut ga);
+        assert_eq!(ga, vec![vec![0.5, -0.5, 0.25, 0.0], vec![0.5]]);
+        // `b_opt`: each tensor to norm 1 (`[3, -4, 0.25, 0]` has norm 5.0062...).
+        let mut gb = grads();
+        hooks.before_update(1, &mut lrs, &mut gb);
+        let norm = (9.0f64 + 16.0 + 0.0625).sqrt();
+        close(&gb[0], &[3.0 / norm, -4.0 / norm, 0.25 / norm, 0.0]);
+        close(&gb[1], &[1.0]);
+        assert_eq!(lrs, vec![0.01, 0.01]);
+    }
 
     fn close(a: &[f32], b: &[f64]) {
         assert_eq!(a.len(), b.len());

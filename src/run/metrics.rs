@@ -199,13 +199,26 @@ impl MetricSet {
     }
 }
 
-/// What step `step`'s metrics read, in the order [`MetricSet::record`] takes their values:
-/// for each of the step's metrics, its predictions (or its scalar), then its labels, unless
-/// they are the batch's class labels, which are read from the batch itself.
-pub fn reads<'e>(exp: &'e Experiment, step: usize, batch: &Batch) -> Vec<&'e TensorExpr> {
+/// Whether metric `m` takes a value from step `step` when it runs as training step `number`
+/// (from 1): a metric of values bound in an `every N steps` block only on the steps the block
+/// runs, so that it averages over those.
+fn records(m: &Metric, step: usize, number: u64) -> bool {
+    m.step == step && number.is_multiple_of(m.every)
+}
+
+/// What step `step`'s metrics read when it runs as training step `number`, in the order
+/// [`MetricSet::record`] takes their values: for each of the step's metrics, its predictions
+/// (or its scalar), then its labels, unless they are the batch's class labels, which are
+/// read from the batch itself.
+pub fn reads<'e>(
+    exp: &'e Experiment,
+    step: usize,
+    number: u64,
+    batch: &Batch,
+) -> Vec<&'e TensorExpr> {
     let y = &exp.steps[step].y;
     let mut out = Vec::new();
-    for m in exp.metrics.iter().filter(|m| m.step == step) {
+    for m in exp.metrics.iter().filter(|m| records(m, step, number)) {
         match &m.kind {
             MetricKind::Mean(e) => out.push(e),
             MetricKind::Accuracy {
@@ -241,8 +254,15 @@ fn is_class_labels(labels: &TensorExpr, y: &str, batch: &Batch) -> bool {
 }
 
 impl MetricSet {
-    /// Adds a batch to step `step`'s metrics, from the values of [`reads`].
-    pub fn record(&mut self, exp: &Experiment, step: usize, batch: &Batch, values: &[Vec<f32>]) {
+    /// Adds a batch to step `step`'s metrics (run as training step `number`), from the values
+    /// of [`reads`].
+    pub fn record(
+        &mut self,
+        exp: &Experiment,
+        (step, number): (usize, u64),
+        batch: &Batch,
+        values: &[Vec<f32>],
+    ) {
         let y = &exp.steps[step].y;
         let rows = batch.shape[0];
         let mut values = values.iter();
@@ -255,7 +275,7 @@ impl MetricSet {
             .metrics
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.step == step)
+            .filter(|(_, m)| records(m, step, number))
         {
             match &m.kind {
                 MetricKind::Mean(_) => {
@@ -308,6 +328,46 @@ impl MetricSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metric_of_an_every_block_reads_and_records_on_its_steps_only() {
+        let text = "experiment t { seed = 1 }
+data train = idx(images = \"i\", labels = \"l\", shape = (2, 2), classes = 2) | reshape(4) | batch(2)
+model m { dense(units = 2) }
+optimizer opt = sgd()
+train { epochs = 1 }
+step on train (x, y) {
+  out = m(x, training = true)
+  loss = mean(out * out)
+  update opt minimizing loss
+  every 4 steps {
+    wide = mean(out)
+  }
+}
+metrics {
+  all = mean(loss) on train
+  fourth = mean(wide) on train
+}";
+        let file = crate::syntax::parse_file(text).expect("parses");
+        let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(exp.metrics[1].every, 4);
+        let batch = Batch {
+            x: vec![0.0; 8],
+            shape: vec![2, 4],
+            labels: vec![0, 1],
+            dense_y: None,
+        };
+        let mut set = MetricSet::new(&exp.metrics);
+        for number in 1..=8 {
+            let reads = reads(&exp, 0, number, &batch);
+            assert_eq!(reads.len(), if number % 4 == 0 { 2 } else { 1 }, "{number}");
+            let values = vec![vec![number as f32]; reads.len()];
+            set.record(&exp, (0, number), &batch, &values);
+        }
+        // `all` averages steps 1..=8; `fourth` steps 4 and 8 only.
+        assert_eq!(set.parts()[0][..2], [36.0, 8.0]);
+        assert_eq!(set.parts()[1][..2], [12.0, 2.0]);
+    }
 
     #[test]
     fn accuracy_takes_the_first_maximum() {

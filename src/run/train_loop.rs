@@ -411,7 +411,10 @@ impl<'a> Loop<'a> {
                 metrics: &self.metrics,
                 bad_lr: None,
             };
-            let reads = metrics::reads(&exp, step_index, &batch);
+            // Evaluation steps count no steps of their own: they run as the step after the
+            // last training one (and have no `every` blocks, see `check::every`).
+            let number = self.global_step + 1;
+            let reads = metrics::reads(&exp, step_index, number, &batch);
             let outcome = self
                 .engine
                 .run_step(step_index, &batch, &reads, &mut on_step);
@@ -425,7 +428,7 @@ impl<'a> Loop<'a> {
                 });
             }
             self.metrics
-                .record(&exp, step_index, &batch, &outcome.reads);
+                .record(&exp, (step_index, number), &batch, &outcome.reads);
             if step.trains() {
                 self.global_step += 1;
             }

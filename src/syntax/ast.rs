@@ -122,6 +122,12 @@ pub enum StmtKind {
     Log { format: StringLit },
     /// A bare call: `clip(norm = 1.0)`, `save(classifier, to = "m.safetensors")`.
     Call(Call),
+    /// `every 5 steps { ... }` inside a step; `head` spans `every 5 steps`.
+    Every {
+        steps: Expr,
+        head: Span,
+        body: Vec<Stmt>,
+    },
 }
 
 /// A string literal: its unescaped text, and the span of the text between the quotes.

@@ -232,6 +232,15 @@ fn parse_stmt(pair: Pair<'_, Rule>) -> Built<Stmt> {
             format: parse_string(next(&mut it)),
         },
         Rule::call_stmt => StmtKind::Call(parse_call(next(&mut it))?),
+        Rule::every_stmt => {
+            let head = next(&mut it);
+            let head_span = head.as_span().into();
+            StmtKind::Every {
+                steps: parse_number(next(&mut inner(head))),
+                head: head_span,
+                body: parse_block(next(&mut it))?,
+            }
+        }
         other => unreachable!("not a statement: {other:?}"),
     };
     Ok(Stmt { kind, span })

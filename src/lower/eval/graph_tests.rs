@@ -61,7 +61,7 @@ fn loss<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
             crate::check::plan::StepStmt::Let { name, value } => {
                 Some((name.clone(), value.clone()))
             }
-            crate::check::plan::StepStmt::Update { .. } => None,
+            _ => None,
         })
         .collect();
     let mut scope = Scope::<T> {

@@ -51,7 +51,7 @@ fn defs(engine: &Engine) -> HashMap<String, TensorExpr> {
             crate::check::plan::StepStmt::Let { name, value } => {
                 Some((name.clone(), value.clone()))
             }
-            crate::check::plan::StepStmt::Update { .. } => None,
+            _ => None,
         })
         .collect()
 }

@@ -2,8 +2,7 @@
 //! of N·B made of them (a mean loss), up to the order of the sums; a partial group is
 //! applied by [`Engine::apply_accumulated`] as the mean of what it holds.
 
-use std::sync::Arc;
-
+use super::tests::{lowered, NoHooks};
 use super::*;
 
 fn engine(batch: usize, accumulate: usize) -> Engine {
@@ -23,15 +22,7 @@ train {{ model = m
   optimizer = opt
   epochs = 1 }}"
     );
-    let file = crate::syntax::parse_file(&text).expect("parses");
-    let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
-    Engine::new(Arc::new(exp))
-}
-
-struct NoHooks;
-
-impl UpdateHooks for NoHooks {
-    fn before_update(&mut self, _: usize, _: &mut [f64], _: &mut [Vec<f32>]) {}
+    lowered(&text)
 }
 
 /// Examples `from..to` of a fixed pseudo-random set: 6 inputs and a class each.

@@ -21,12 +21,18 @@ step on train (x, y) {{
   update opt minimizing loss
 }}"
     );
-    let file = crate::syntax::parse_file(&text).expect("parses");
+    lowered(&text)
+}
+
+/// The engine of an experiment's text, which must check.
+pub(super) fn lowered(text: &str) -> Engine {
+    let file = crate::syntax::parse_file(text).expect("parses");
     let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
     Engine::new(Arc::new(exp))
 }
 
-struct NoHooks;
+/// Hooks that do nothing, for a step run outside the loop.
+pub(super) struct NoHooks;
 
 impl UpdateHooks for NoHooks {
     fn before_update(&mut self, _: usize, _: &mut [f64], _: &mut [Vec<f32>]) {}

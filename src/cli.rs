@@ -6,6 +6,7 @@
 //! `main.rs` imports it.
 
 pub mod check;
+pub mod completions;
 pub mod coreutils;
 pub mod diff;
 pub mod fmt;
@@ -23,19 +24,43 @@ use crate::report;
 
 /// Our subcommands. None may be a GNU `expr` keyword (match, substr, index, length, quote).
 pub const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "fmt", "diff", "runs", "compare", "sweep", "help",
+    "run",
+    "check",
+    "fmt",
+    "diff",
+    "runs",
+    "compare",
+    "sweep",
+    "help",
+    "completions",
+    "man",
 ];
+
+/// Our options that may come first: help and version. GNU `expr` answers `--help` and
+/// `--version` itself only when they are its one argument, and prints `-h` and `-V` back;
+/// all four are ours under the same rule as a subcommand's name (see [`is_ours`]).
+pub const OPTIONS: &[&str] = &["--help", "-h", "--version", "-V"];
+
+/// The last lines of `expr --help`: where everything else goes.
+const PASSTHROUGH: &str = "Anything else is handed, unchanged, to the system's coreutils `expr`: \
+`expr 1 + 2`, `expr length abc`, `expr match abc 'a.'` work as in any shell script \
+(`man 1 expr` documents them).";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "expr",
     version,
     about = "Run deep-learning experiments written as .exp files",
-    disable_help_subcommand = true
+    after_help = PASSTHROUGH,
+    disable_help_subcommand = true,
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print expr's version and the version of the coreutils `expr` it hands other arguments to.
+    #[arg(short = 'V', long, action = clap::ArgAction::SetTrue)]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,8 +71,11 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Rewrite experiments in the canonical layout: `expr fmt experiments/*.exp`.
     Fmt(fmt::FmtArgs),
-    /// Print this help.
-    Help,
+    /// Print this help, or a command's: `expr help run`.
+    Help {
+        /// The command whose help to print.
+        command: Option<String>,
+    },
     /// What changed between two experiments (files or `REV:PATH`), by meaning.
     Diff(diff::DiffArgs),
     /// A table of recorded runs: `expr runs [DIR] --sort test_accuracy`.
@@ -56,6 +84,12 @@ pub enum Command {
     Compare(runs::CompareArgs),
     /// Run an experiment at many points: `expr sweep FILE --grid opt.lr=1e-3,3e-4 --jobs 2`.
     Sweep(sweep::SweepArgs),
+    /// Print a shell's completion script: `expr completions bash > ~/.local/share/bash-completion/completions/expr`.
+    #[command(after_help = completions::COMPLETIONS_EXAMPLES)]
+    Completions(completions::CompletionsArgs),
+    /// Print expr's manual page (roff): `expr man > ~/.local/share/man/man1/expr.1`.
+    #[command(after_help = completions::MAN_EXAMPLES)]
+    Man,
 }
 
 /// The binary operators of coreutils `expr`'s grammar, each a separate argument.
@@ -85,14 +119,23 @@ pub fn is_ours(args: &[std::ffi::OsString]) -> bool {
     let Some(Some(first)) = word(1) else {
         return false;
     };
-    if !SUBCOMMANDS.contains(&first) {
+    if !SUBCOMMANDS.contains(&first) && !OPTIONS.contains(&first) {
         return false;
     }
     !matches!(word(2), Some(Some(second)) if OPERATORS.contains(&second))
 }
 
 pub fn main(cli: Cli) -> ExitCode {
-    match cli.command {
+    let Some(command) = cli.command else {
+        if cli.version {
+            print!("{}", completions::version_text());
+            return ExitCode::SUCCESS;
+        }
+        // `expr` with no command but an option clap accepted: the help.
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::from(2);
+    };
+    match command {
         Command::Run(args) => run::main(&args),
         Command::Check(args) => check::main(&args),
         Command::Fmt(args) => fmt::main(&args),
@@ -100,11 +143,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Runs(args) => runs::main(&args),
         Command::Compare(args) => runs::compare(&args),
         Command::Sweep(args) => sweep::main(&args),
-        Command::Help => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_long_help();
-            ExitCode::SUCCESS
-        }
+        Command::Help { command } => completions::help(command.as_deref()),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     }
 }
 

@@ -112,9 +112,25 @@ pub fn diff_texts(
     b: (&str, &str),
     format: Format,
 ) -> Result<String, Box<FrontendError>> {
+    compare_texts(a, b, format).map(|d| d.out)
+}
+
+/// A rendered comparison, and whether the experiments differ in meaning (the exit status
+/// of `expr diff`, as `diff`'s and `git diff --exit-code`'s).
+pub struct Compared {
+    pub out: String,
+    pub changed: bool,
+}
+
+/// [`diff_texts`], also saying whether anything changed.
+pub fn compare_texts(
+    a: (&str, &str),
+    b: (&str, &str),
+    format: Format,
+) -> Result<Compared, Box<FrontendError>> {
     let (a, b) = (side(a.0, a.1)?, side(b.0, b.1)?);
     let found = changes(&a.facts, &b.facts);
-    Ok(match format {
+    let out = match format {
         Format::Text => format!("--- {}\n+++ {}\n{}", a.label, b.label, render::text(&found)),
         Format::Yaml => serde_yaml::to_string(&YamlDiff {
             a: &a.label,
@@ -122,6 +138,10 @@ pub fn diff_texts(
             changes: &found,
         })
         .unwrap_or_default(),
+    };
+    Ok(Compared {
+        out,
+        changed: !found.is_empty(),
     })
 }
 

@@ -178,8 +178,9 @@ fn expr_in(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
+    // 1: the experiments differ, as `diff` says it.
     assert!(
-        out.status.success(),
+        matches!(out.status.code(), Some(0 | 1)),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

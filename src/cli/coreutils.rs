@@ -66,6 +66,31 @@ pub fn hand_off(args: &[OsString]) -> ExitCode {
     }
 }
 
+/// The first line of the system `expr`'s `--version` and the file it came from, for our
+/// own `--version`; `None` when there is no coreutils `expr` (or it prints nothing).
+pub fn system_version() -> Option<(PathBuf, String)> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut trail: Vec<PathBuf> = std::env::var_os(TRAIL)
+        .map(|t| std::env::split_paths(&t).collect())
+        .unwrap_or_default();
+    if trail.len() > MAX_TRAIL {
+        return None;
+    }
+    let me = this_program();
+    let system = find_system_expr(candidates(&path), me.as_deref(), &trail)?;
+    // As in a hand-off, the trail keeps a wrapper that runs us from asking back for ever.
+    trail.extend(me);
+    trail.push(system.clone());
+    let out = Command::new(&system)
+        .arg("--version")
+        .env(TRAIL, std::env::join_paths(&trail).unwrap_or_default())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next()?.trim().to_string();
+    (!first.is_empty()).then_some((system, first))
+}
+
 fn skipped_note(trail: &[PathBuf]) -> String {
     if trail.is_empty() {
         return String::new();

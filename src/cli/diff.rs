@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::diff::{self, diff_texts, read_text, DiffError};
+use crate::diff::{self, compare_texts, read_text, DiffError};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DiffArgs {
@@ -39,8 +39,10 @@ impl From<Format> for diff::Format {
     }
 }
 
-/// Exit codes: 0 with the diff printed, 2 when the arguments are wrong or a side cannot be
-/// read or does not parse.
+/// Exit codes, as `diff`'s and `git diff --exit-code`'s: 0 when the experiments mean the same,
+/// 1 when they differ (the diff printed either way), 2 when the arguments are wrong or a side
+/// cannot be read or does not parse. Called by git as an external diff driver (seven
+/// arguments), it exits 0 after printing a difference: git stops at a driver that exits 1.
 pub fn main(args: &DiffArgs) -> ExitCode {
     let fail = |e: &DiffError| {
         super::print_error(e);
@@ -82,10 +84,15 @@ pub fn main(args: &DiffArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let labels = &specs.labels;
-    match diff_texts((&labels.0, &ta), (&labels.1, &tb), args.format.into()) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
+    let for_git = args.inputs.len() == 7;
+    match compare_texts((&labels.0, &ta), (&labels.1, &tb), args.format.into()) {
+        Ok(compared) => {
+            print!("{}", compared.out);
+            if compared.changed && !for_git {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => ExitCode::from(super::print_frontend_error(&PathBuf::from(&specs.a), &e)),
     }

@@ -10,13 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn expr(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(common::expr_bin())
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("expr runs")
-}
+use common::expr_in as expr;
 
 fn text(out: &Output) -> String {
     format!(
@@ -281,23 +275,6 @@ fn random_points_are_drawn_from_the_seed_and_listed_by_dry_run() {
     );
 }
 
-/// The long experiment of tests/reliability.rs (`experiment survive`, 4 epochs,
-/// checkpoints every 10 steps) in `dir/survive.exp`.
-fn survive(dir: &Path) {
-    let (tri, trl) = common::write_idx_set(dir, "train", 4096, 16, 4);
-    let (tei, tel) = common::write_idx_set(dir, "test", 512, 16, 4);
-    let text = common::fixture(
-        "dense_classifier",
-        &[
-            ("train_images", tri),
-            ("train_labels", trl),
-            ("test_images", tei),
-            ("test_labels", tel),
-        ],
-    );
-    std::fs::write(dir.join("survive.exp"), text).unwrap();
-}
-
 /// Waits until the run in `run` has written a checkpoint.
 fn wait_for_checkpoint(run: &Path, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -337,7 +314,7 @@ const SURVIVE: &[&str] = &[
 fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    survive(d);
+    common::survive_experiment(d);
     let mut child = Command::new(common::expr_bin())
         .current_dir(d)
         .args(SURVIVE)
@@ -383,7 +360,7 @@ fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit
 
     // The same sweep never interrupted, elsewhere: the same bits.
     let clean = tempfile::tempdir().unwrap();
-    survive(clean.path());
+    common::survive_experiment(clean.path());
     ok(&expr(clean.path(), SURVIVE));
     let clean_sweep = sweep_dir(clean.path(), "survive");
     for index in [1, 2] {
@@ -528,7 +505,7 @@ exec {exe} sweep --task {abs} \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS
 fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    survive(d);
+    common::survive_experiment(d);
     let bin = fake_slurm(d);
     let args = [
         "sweep",
@@ -584,7 +561,7 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identica
 
     // The same point never interrupted.
     let clean = tempfile::tempdir().unwrap();
-    survive(clean.path());
+    common::survive_experiment(clean.path());
     ok(&expr(
         clean.path(),
         &[

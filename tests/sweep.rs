@@ -579,3 +579,50 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identica
     assert_eq!(resumed.weights_sha256, whole.weights_sha256);
     assert_eq!(resumed.history, whole.history);
 }
+
+#[test]
+fn another_file_or_grid_is_another_sweep_and_run_ids_stay_plain_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    small(d);
+    let dry = [
+        "sweep",
+        "small.exp",
+        "--grid",
+        "experiment.seed=1,2",
+        "--dry-run",
+    ];
+    let first = ok(&expr(d, &dry));
+    assert!(ok(&expr(d, &dry)).contains("continuing"), "the same sweep");
+    let mut file = std::fs::read_to_string(d.join("small.exp")).unwrap();
+    file.push_str("// edited\n");
+    std::fs::write(d.join("small.exp"), file).unwrap();
+    let edited = ok(&expr(d, &dry));
+    assert!(!edited.contains("continuing"), "{edited}");
+    assert_ne!(first.lines().next(), edited.lines().next());
+    let other = ok(&expr(
+        d,
+        &[
+            "sweep",
+            "small.exp",
+            "--grid",
+            "experiment.seed=1,3",
+            "--dry-run",
+        ],
+    ));
+    assert!(!other.contains("continuing"), "{other}");
+    assert_eq!(
+        std::fs::read_dir(d.join("runs/small/sweeps"))
+            .unwrap()
+            .count(),
+        3
+    );
+
+    let escape = expr(d, &["run", "small.exp", "--run-id", "../elsewhere"]);
+    assert_eq!(escape.status.code(), Some(2), "{}", text(&escape));
+    assert!(
+        text(&escape).contains("a run id is letters, digits"),
+        "{}",
+        text(&escape)
+    );
+}

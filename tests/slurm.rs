@@ -164,19 +164,7 @@ fn a_sweep_runs_as_a_job_array_and_a_requeued_task_resumes_bit_identical() {
     assert!(status.contains("4 completed"), "{status}");
 
     // One point of the long experiment, requeued while it runs.
-    let (tri, trl) = common::write_idx_set(d, "train", 4096, 16, 4);
-    let (tei, tel) = common::write_idx_set(d, "test", 512, 16, 4);
-    let paths = [
-        ("train_images", tri),
-        ("train_labels", trl),
-        ("test_images", tei),
-        ("test_labels", tel),
-    ];
-    std::fs::write(
-        d.join("survive.exp"),
-        common::fixture("dense_classifier", &paths),
-    )
-    .unwrap();
+    common::survive_experiment(d);
     ok(cluster
         .command(expr, d)
         .args(["sweep", "survive.exp", "--grid", "opt.lr=3e-4", "--slurm"])
@@ -239,11 +227,7 @@ fn a_sweep_runs_as_a_job_array_and_a_requeued_task_resumes_bit_identical() {
     let resumed = expr::record::load(&run).unwrap();
 
     let clean = tempfile::tempdir().unwrap();
-    std::fs::write(
-        clean.path().join("survive.exp"),
-        common::fixture("dense_classifier", &paths),
-    )
-    .unwrap();
+    common::survive_experiment(clean.path());
     ok(Command::new(expr)
         .current_dir(clean.path())
         .args([

@@ -10,13 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn expr(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(common::expr_bin())
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("expr runs")
-}
+use common::expr_in as expr;
 
 fn text(out: &Output) -> String {
     format!(
@@ -281,23 +275,6 @@ fn random_points_are_drawn_from_the_seed_and_listed_by_dry_run() {
     );
 }
 
-/// The long experiment of tests/reliability.rs (`experiment survive`, 4 epochs,
-/// checkpoints every 10 steps) in `dir/survive.exp`.
-fn survive(dir: &Path) {
-    let (tri, trl) = common::write_idx_set(dir, "train", 4096, 16, 4);
-    let (tei, tel) = common::write_idx_set(dir, "test", 512, 16, 4);
-    let text = common::fixture(
-        "dense_classifier",
-        &[
-            ("train_images", tri),
-            ("train_labels", trl),
-            ("test_images", tei),
-            ("test_labels", tel),
-        ],
-    );
-    std::fs::write(dir.join("survive.exp"), text).unwrap();
-}
-
 /// Waits until the run in `run` has written a checkpoint.
 fn wait_for_checkpoint(run: &Path, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -335,9 +312,23 @@ const SURVIVE: &[&str] = &[
 #[test]
 #[cfg_attr(debug_assertions, ignore = "timing-dependent: needs a release build")]
 fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit_identical() {
+    stop_and_continue(&["TERM"], "interrupted");
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "timing-dependent: needs a release build")]
+fn a_second_ctrl_c_kills_the_points_and_the_same_command_still_finishes_them_bit_identical() {
+    // Killed, a run's record still says `running`; it resumes from its last checkpoint.
+    stop_and_continue(&["INT", "INT"], "running");
+}
+
+/// Starts the two-point survive sweep, sends `signals` to `expr sweep` once both points have
+/// checkpointed, expects each point's record in `state` (or `interrupted`), then gives the
+/// same command again and compares the runs with an uninterrupted sweep's.
+fn stop_and_continue(signals: &[&str], state: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    survive(d);
+    common::survive_experiment(d);
     let mut child = Command::new(common::expr_bin())
         .current_dir(d)
         .args(SURVIVE)
@@ -357,7 +348,9 @@ fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit
     let sweep = sweep_dir(d, "survive");
     wait_for_checkpoint(&run_dir(&sweep, 1), &mut child);
     wait_for_checkpoint(&run_dir(&sweep, 2), &mut child);
-    kill(&child, "TERM");
+    for signal in signals {
+        kill(&child, signal);
+    }
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(
@@ -366,7 +359,12 @@ fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit
         text(&out)
     );
     for p in load(&sweep).points {
-        assert_eq!(p.state, "interrupted", "{}", text(&out));
+        assert!(
+            p.state == state || p.state == "interrupted",
+            "{}: {}",
+            p.state,
+            text(&out)
+        );
         let run = record(&run_dir(&sweep, p.index));
         assert!(run.epochs_done() < 4);
     }
@@ -383,7 +381,7 @@ fn sigterm_stops_every_point_checkpointed_and_the_same_command_finishes_them_bit
 
     // The same sweep never interrupted, elsewhere: the same bits.
     let clean = tempfile::tempdir().unwrap();
-    survive(clean.path());
+    common::survive_experiment(clean.path());
     ok(&expr(clean.path(), SURVIVE));
     let clean_sweep = sweep_dir(clean.path(), "survive");
     for index in [1, 2] {
@@ -528,7 +526,7 @@ exec {exe} sweep --task {abs} \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS
 fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    survive(d);
+    common::survive_experiment(d);
     let bin = fake_slurm(d);
     let args = [
         "sweep",
@@ -584,7 +582,7 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identica
 
     // The same point never interrupted.
     let clean = tempfile::tempdir().unwrap();
-    survive(clean.path());
+    common::survive_experiment(clean.path());
     ok(&expr(
         clean.path(),
         &[
@@ -601,4 +599,51 @@ fn a_task_warned_of_its_time_limit_checkpoints_requeues_and_resumes_bit_identica
     let whole = record(&whole_dir);
     assert_eq!(resumed.weights_sha256, whole.weights_sha256);
     assert_eq!(resumed.history, whole.history);
+}
+
+#[test]
+fn another_file_or_grid_is_another_sweep_and_run_ids_stay_plain_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    small(d);
+    let dry = [
+        "sweep",
+        "small.exp",
+        "--grid",
+        "experiment.seed=1,2",
+        "--dry-run",
+    ];
+    let first = ok(&expr(d, &dry));
+    assert!(ok(&expr(d, &dry)).contains("continuing"), "the same sweep");
+    let mut file = std::fs::read_to_string(d.join("small.exp")).unwrap();
+    file.push_str("// edited\n");
+    std::fs::write(d.join("small.exp"), file).unwrap();
+    let edited = ok(&expr(d, &dry));
+    assert!(!edited.contains("continuing"), "{edited}");
+    assert_ne!(first.lines().next(), edited.lines().next());
+    let other = ok(&expr(
+        d,
+        &[
+            "sweep",
+            "small.exp",
+            "--grid",
+            "experiment.seed=1,3",
+            "--dry-run",
+        ],
+    ));
+    assert!(!other.contains("continuing"), "{other}");
+    assert_eq!(
+        std::fs::read_dir(d.join("runs/small/sweeps"))
+            .unwrap()
+            .count(),
+        3
+    );
+
+    let escape = expr(d, &["run", "small.exp", "--run-id", "../elsewhere"]);
+    assert_eq!(escape.status.code(), Some(2), "{}", text(&escape));
+    assert!(
+        text(&escape).contains("a run id is letters, digits"),
+        "{}",
+        text(&escape)
+    );
 }

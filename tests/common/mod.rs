@@ -100,6 +100,25 @@ pub fn fixture(name: &str, paths: &[(&str, PathBuf)]) -> String {
     text
 }
 
+/// The reliability tests' long run (`dense_classifier`: `experiment survive`, 4 epochs, a
+/// checkpoint every 10 steps, a second or two) over generated data, as `dir/survive.exp`.
+pub fn survive_experiment(dir: &Path) -> PathBuf {
+    let (tri, trl) = write_idx_set(dir, "train", 4096, 16, 4);
+    let (tei, tel) = write_idx_set(dir, "test", 512, 16, 4);
+    let text = fixture(
+        "dense_classifier",
+        &[
+            ("train_images", tri),
+            ("train_labels", trl),
+            ("test_images", tei),
+            ("test_labels", tel),
+        ],
+    );
+    let path = dir.join("survive.exp");
+    std::fs::write(&path, text).expect("write survive.exp");
+    path
+}
+
 pub fn expr_bin() -> &'static str {
     env!("CARGO_BIN_EXE_expr")
 }

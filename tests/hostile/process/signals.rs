@@ -15,20 +15,7 @@ use crate::common;
 
 /// The reliability tests' long run (`dense_classifier`, a checkpoint every 10 steps).
 fn experiment(dir: &Path) -> PathBuf {
-    let (tri, trl) = common::write_idx_set(dir, "train", 4096, 16, 4);
-    let (tei, tel) = common::write_idx_set(dir, "test", 512, 16, 4);
-    let text = common::fixture(
-        "dense_classifier",
-        &[
-            ("train_images", tri),
-            ("train_labels", trl),
-            ("test_images", tei),
-            ("test_labels", tel),
-        ],
-    );
-    let path = dir.join("survive.exp");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::survive_experiment(dir)
 }
 
 fn run_dirs(runs: &Path) -> Vec<PathBuf> {

@@ -13,7 +13,7 @@ use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
 use dfdx::prelude::*;
 
-use expr::check::plan::{LossKind, OptimizerKind};
+use expr::check::plan::{Loss, LossKind, OptimizerKind, Reduction};
 use expr::lower::loss::{loss, Target};
 use expr::lower::optimizer::OptimizerState;
 use expr::ops::{
@@ -203,15 +203,23 @@ fn cross_entropy<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let dev = Cpu::default();
     let logits = t2(&dev, (BATCH, 10), 8);
     let labels: Vec<usize> = (0..BATCH).map(|i| (i * 7) % 10).collect();
-    let kind = LossKind::SparseCategoricalCrossentropy { from_logits: true };
+    let spec = Loss {
+        name: "loss".into(),
+        kind: LossKind::SparseCategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: 0.0,
+        },
+        reduction: Reduction::Mean,
+        class_weight: None,
+    };
     let target = Target::Labels(&labels);
     let mut g = c.benchmark_group("loss");
     g.bench_function("sparse cross-entropy 64x10 forward", |bench| {
-        bench.iter(|| loss(&dev, kind, logits.clone(), &target));
+        bench.iter(|| loss(&dev, &spec, logits.clone(), &target));
     });
     g.bench_function("sparse cross-entropy 64x10 backward", |bench| {
         bench.iter_batched(
-            || loss(&dev, kind, logits.clone().leaky_traced(), &target),
+            || loss(&dev, &spec, logits.clone().leaky_traced(), &target),
             Backward::backward,
             BatchSize::SmallInput,
         );

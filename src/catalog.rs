@@ -110,6 +110,8 @@ pub enum Type {
     Text(&'static [&'static str]),
     /// A string, or a tuple of them: `"a"` or `("a", "b")` (column names).
     Texts,
+    /// A tuple of numbers ≥ 0, not all 0: `(1.0, 2.5)` (one per class); `none` by default.
+    Numbers,
     /// The name of a `data` declaration.
     DataName,
     /// A scalar expression over the loop's state (schedules' and functions' arguments).

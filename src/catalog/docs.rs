@@ -242,6 +242,7 @@ fn hint(ty: Type) -> Option<String> {
         Type::Text(&[]) => Some("a string".into()),
         Type::Text(names) => Some(listed(names, "\"")),
         Type::Texts => Some("a string or a tuple of strings".into()),
+        Type::Numbers => Some("a tuple of numbers ≥ 0, one per class".into()),
         Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
         Type::Initializer => Some("an initializer".into()),

@@ -96,7 +96,7 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
                 | (Type::Text(&[]) | Type::Texts | Type::DataName, Value::Text(_)) => true,
                 (Type::Activation, Value::Name(n)) => Activation::named(n).is_some(),
                 (Type::Initializer, Value::Name(n)) => Initializer::named(n).is_some(),
-                (Type::Regularizer, Value::Name(n)) => n == "none",
+                (Type::Regularizer | Type::Numbers, Value::Name(n)) => n == "none",
                 (Type::Name(names), Value::Name(n)) | (Type::Text(names), Value::Text(n)) => {
                     names.contains(&n)
                 }
@@ -114,7 +114,7 @@ fn declarations_find_their_calls_parameters() {
         ["lr", "rho", "momentum", "epsilon", "accumulate"]
     );
     assert_eq!(call_params("maxpool2d"), ["pool", "stride", "padding"]);
-    assert_eq!(call_params("mean_squared_error"), Vec::<&str>::new());
+    assert_eq!(call_params("mean_squared_error"), ["reduction"]);
     assert_eq!(call_params("idx"), ["images", "labels", "shape", "classes"]);
     // Functions are not declared: their arguments are positional expressions.
     assert!(call_params("warmup").is_empty());
@@ -144,7 +144,7 @@ fn the_docs_render_every_table_and_keep_other_text() {
         fresh.starts_with("a\n<!-- catalog: losses -->\n| loss |"),
         "{fresh}"
     );
-    assert!(fresh.contains("| `mae` (or `mean_absolute_error`) | none | `MeanAbsoluteError` | the mean of `abs(target - prediction)` |\n"), "{fresh}");
+    assert!(fresh.contains("| `mae` (or `mean_absolute_error`) | `reduction = mean` (mean \\| sum) | `MeanAbsoluteError` | the mean of `abs(target - prediction)` |\n"), "{fresh}");
     assert!(fresh.ends_with("|\n<!-- end catalog -->\nb\n"), "{fresh}");
     assert!(docs::splice("<!-- catalog: nothing -->\n").is_err());
     assert!(docs::splice("<!-- catalog: losses -->\n").is_err());

@@ -251,6 +251,49 @@ impl<'a> Args<'a> {
         out
     }
 
+    /// A tuple of numbers, each `>= 0` and not all 0 (`class_weight = (1.0, 2.5)`), with
+    /// its span; `None` when not given, given as `none`, or reported.
+    pub fn weights(&self, param: &str, errors: &mut Vec<CheckError>) -> Option<(Vec<f64>, Span)> {
+        let expr = self.get(param)?;
+        let items = match &expr.kind {
+            ExprKind::Tuple(items) => items,
+            ExprKind::Name(id) if id.name == "none" => return None,
+            _ => {
+                errors.push(
+                    CheckError::wrong_type(param, "a tuple of numbers", describe(expr), expr.span)
+                        .with_help(format!("give one weight per class: `{param} = (1.0, 2.0)`")),
+                );
+                return None;
+            }
+        };
+        let before = errors.len();
+        let mut weights = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(v) = number(item, param, errors) else {
+                continue;
+            };
+            if v < 0.0 {
+                errors.push(CheckError::out_of_range(param, v, "0 or more", item.span));
+            }
+            weights.push(v);
+        }
+        if errors.len() > before {
+            return None;
+        }
+        if weights.iter().all(|w| *w == 0.0) {
+            errors.push(
+                CheckError::invalid(
+                    format!("every `{param}` is 0"),
+                    "no class counts".into(),
+                    expr.span,
+                )
+                .with_help("give at least one class a weight greater than 0"),
+            );
+            return None;
+        }
+        Some((weights, expr.span))
+    }
+
     /// A bare name such as `relu` or `same`, one of `choices`.
     pub fn choice(
         &self,

@@ -124,6 +124,7 @@ impl<'a> CallArgs<'a> {
             | Type::Name(_)
             | Type::Text(_)
             | Type::Texts
+            | Type::Numbers
             | Type::DataName
             | Type::Scalar => self.mismatch(p, "a number"),
         }
@@ -199,6 +200,15 @@ impl<'a> CallArgs<'a> {
             self.mismatch(p, "strings");
         }
         self.args.strings(name, errors)
+    }
+
+    /// A tuple of weights, one per class, with its span; `None` when not given.
+    pub fn weights(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<(Vec<f64>, Span)> {
+        let p = self.param(name);
+        if p.ty != Type::Numbers {
+            self.mismatch(p, "numbers");
+        }
+        self.args.weights(name, errors)
     }
 
     /// The name of a `data` declaration, with its span (checked against the declarations

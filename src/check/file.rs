@@ -257,11 +257,7 @@ impl<'a> Decls<'a> {
     }
 
     fn add_loss(&mut self, name: &Ident, call: &Call, errors: &mut Vec<CheckError>) {
-        if let Some(kind) = read_loss(call, errors) {
-            let loss = Loss {
-                name: name.name.clone(),
-                kind,
-            };
+        if let Some(loss) = read_loss(&name.name, call, errors) {
             self.losses.insert("loss", name, loss, errors);
         } else {
             self.losses.insert_broken(name);

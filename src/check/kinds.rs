@@ -61,6 +61,12 @@ impl LossKind {
             LossKind::MeanAbsoluteError => catalog::Loss::MeanAbsoluteError,
             LossKind::Huber { .. } => catalog::Loss::Huber,
             LossKind::Nll => catalog::Loss::Nll,
+            LossKind::KlDivergence => catalog::Loss::KlDivergence,
+            LossKind::CosineSimilarity => catalog::Loss::CosineSimilarity,
+            LossKind::Hinge => catalog::Loss::Hinge,
+            LossKind::SquaredHinge => catalog::Loss::SquaredHinge,
+            LossKind::LogCosh => catalog::Loss::LogCosh,
+            LossKind::Poisson => catalog::Loss::Poisson,
         }
     }
 }

@@ -5,27 +5,32 @@
 
 use super::call::CallArgs;
 use super::error::CheckError;
-use super::plan::{LossKind, OptimizerKind};
+use super::plan::{ClassWeight, Loss, LossKind, OptimizerKind, Reduction};
 use crate::catalog::{self, Catalogued};
 use crate::syntax::ast::Call;
 
-pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<LossKind> {
-    let name = call.name.name.as_str();
-    let Some(loss) = catalog::Loss::named(name) else {
+/// A loss declaration: its kind, reduction and class weights (the entry says which
+/// losses take which).
+pub(super) fn read_loss(name: &str, call: &Call, errors: &mut Vec<CheckError>) -> Option<Loss> {
+    let callee = call.name.name.as_str();
+    let Some(loss) = catalog::Loss::named(callee) else {
         let known = catalog::Loss::names();
-        errors.push(CheckError::unknown("loss", name, call.name.span, &known));
+        errors.push(CheckError::unknown("loss", callee, call.name.span, &known));
         return None;
     };
     let args = CallArgs::read(call, loss.entry(), errors);
     let kind = match loss {
         catalog::Loss::SparseCategoricalCrossentropy => LossKind::SparseCategoricalCrossentropy {
             from_logits: args.boolean("from_logits", errors),
+            label_smoothing: args.number("label_smoothing", errors),
         },
         catalog::Loss::CategoricalCrossentropy => LossKind::CategoricalCrossentropy {
             from_logits: args.boolean("from_logits", errors),
+            label_smoothing: args.number("label_smoothing", errors),
         },
         catalog::Loss::BinaryCrossentropy => LossKind::BinaryCrossentropy {
             from_logits: args.boolean("from_logits", errors),
+            label_smoothing: args.number("label_smoothing", errors),
         },
         catalog::Loss::MeanSquaredError => LossKind::MeanSquaredError,
         catalog::Loss::MeanAbsoluteError => LossKind::MeanAbsoluteError,
@@ -33,8 +38,28 @@ pub(super) fn read_loss(call: &Call, errors: &mut Vec<CheckError>) -> Option<Los
             delta: args.number("delta", errors),
         },
         catalog::Loss::Nll => LossKind::Nll,
+        catalog::Loss::KlDivergence => LossKind::KlDivergence,
+        catalog::Loss::CosineSimilarity => LossKind::CosineSimilarity,
+        catalog::Loss::Hinge => LossKind::Hinge,
+        catalog::Loss::SquaredHinge => LossKind::SquaredHinge,
+        catalog::Loss::LogCosh => LossKind::LogCosh,
+        catalog::Loss::Poisson => LossKind::Poisson,
     };
-    Some(kind)
+    let reduction = match args.name("reduction", errors) {
+        "sum" => Reduction::Sum,
+        _ => Reduction::Mean,
+    };
+    let class_weight = loss
+        .entry()
+        .param("class_weight")
+        .and_then(|_| args.weights("class_weight", errors))
+        .map(|(values, span)| ClassWeight { values, span });
+    Some(Loss {
+        name: name.to_string(),
+        kind,
+        reduction,
+        class_weight,
+    })
 }
 
 /// What an optimizer's call sets: its kind, learning rate and gradient accumulation.

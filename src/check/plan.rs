@@ -557,26 +557,55 @@ pub enum PoolKind {
 pub struct Loss {
     pub name: String,
     pub kind: LossKind,
+    pub reduction: Reduction,
+    /// One weight per class (PyTorch's `weight`), on the losses of class indices.
+    pub class_weight: Option<ClassWeight>,
+}
+
+/// How a loss reduces its examples' losses to one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// Their mean (Keras' `sum_over_batch_size`; with class weights, PyTorch's weighted mean).
+    Mean,
+    /// Their sum.
+    Sum,
+}
+
+/// `class_weight = (...)`: each example's loss is multiplied by its label's weight, and the
+/// mean divides by the sum of those weights, as PyTorch's `CrossEntropyLoss(weight=...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassWeight {
+    pub values: Vec<f64>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LossKind {
     SparseCategoricalCrossentropy {
         from_logits: bool,
+        label_smoothing: f64,
     },
     /// Log-probabilities against class indices (PyTorch's `nll_loss`).
     Nll,
     CategoricalCrossentropy {
         from_logits: bool,
+        label_smoothing: f64,
     },
     BinaryCrossentropy {
         from_logits: bool,
+        label_smoothing: f64,
     },
     MeanSquaredError,
     MeanAbsoluteError,
     Huber {
         delta: f64,
     },
+    KlDivergence,
+    CosineSimilarity,
+    Hinge,
+    SquaredHinge,
+    LogCosh,
+    Poisson,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@ use super::model::{infer_shapes, ModelDraft};
 use super::plan::{DataSet, Labels, Loss, LossKind, Model, Optimizer, Step, StepStmt, TensorExpr};
 use super::tensor::{Env, Place, Reader, Typed};
 use super::Table;
+use crate::catalog::Catalogued;
 use crate::source::Span;
 use crate::syntax::ast::{Ident, Stmt, StmtKind};
 
@@ -567,6 +568,20 @@ fn loss_compatible(
     span: Span,
     errors: &mut Vec<CheckError>,
 ) -> bool {
+    if let (Some(w), TType::Labels { classes }) = (&loss.class_weight, target) {
+        if w.values.len() != *classes {
+            errors.push(CheckError::incompatible(
+                format!(
+                    "`class_weight` gives {} weights, but the data has {classes} classes",
+                    w.values.len()
+                ),
+                format!("{} weights", w.values.len()),
+                w.span,
+                "give one weight per class, in the order of the class indices",
+            ));
+            return false;
+        }
+    }
     let name = &loss.name;
     let mut fail = |title: String, help: &str| {
         errors.push(CheckError::incompatible(
@@ -610,16 +625,24 @@ fn loss_compatible(
                 .to_string(),
             "use `sparse_categorical_crossentropy`, or add `one_hot()` to the data pipeline",
         ),
-        (LossKind::BinaryCrossentropy { .. }, TType::Labels { classes }) => {
+        (LossKind::KlDivergence | LossKind::CosineSimilarity, TType::Labels { .. }) => fail(
+            format!("`{}` compares vectors, but the labels are class indices", loss.kind.catalogued().entry().name),
+            "add `one_hot()` to the data pipeline, or compare with a tensor of the prediction's shape",
+        ),
+        (
+            LossKind::BinaryCrossentropy { .. } | LossKind::Hinge | LossKind::SquaredHinge,
+            TType::Labels { classes },
+        ) => {
+            let callee = loss.kind.catalogued().entry().name;
             if *classes != 2 {
                 return fail(
-                    format!("`binary_crossentropy` scores 2 classes, but the data has {classes}"),
+                    format!("`{callee}` scores 2 classes, but the data has {classes}"),
                     &format!("for {classes} classes use `sparse_categorical_crossentropy` and a last layer of {classes} units"),
                 );
             }
             if pred.iter().product::<usize>() != 1 {
                 return fail(
-                    format!("`binary_crossentropy` needs one output per example, but the model outputs {pred:?}"),
+                    format!("`{callee}` needs one output per example, but the model outputs {pred:?}"),
                     "make the last layer `dense(units = 1)`",
                 );
             }
@@ -631,7 +654,11 @@ fn loss_compatible(
         ),
         (_, TType::Float(_)) => true,
         (
-            LossKind::MeanSquaredError | LossKind::MeanAbsoluteError | LossKind::Huber { .. },
+            LossKind::MeanSquaredError
+            | LossKind::MeanAbsoluteError
+            | LossKind::Huber { .. }
+            | LossKind::LogCosh
+            | LossKind::Poisson,
             TType::Labels { .. },
         ) => {
             if pred.iter().product::<usize>() != 1 {

@@ -9,6 +9,7 @@
 //! Noise is drawn once per step and shared by every scope.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dfdx::prelude::*;
 use ndarray_rand::rand_distr::{Distribution, Normal, Uniform};
@@ -89,7 +90,8 @@ impl<T: StepTape> Scope<'_, T> {
                 let Value::Act(pred) = self.eval(prediction, take) else {
                     unreachable!("check guarantees losses get predictions")
                 };
-                let kind = self.engine.exp.losses[*l].kind;
+                let exp = Arc::clone(&self.engine.exp);
+                let spec = &exp.losses[*l];
                 let batch = self.batch;
                 let held;
                 // Targets are constants: no gradient flows into them.
@@ -104,7 +106,7 @@ impl<T: StepTape> Scope<'_, T> {
                         Target::Dense(&held)
                     }
                 };
-                Value::Scalar(loss(&self.engine.dev, kind, pred.into_flat(), &target))
+                Value::Scalar(loss(&self.engine.dev, spec, pred.into_flat(), &target))
             }
             TensorExpr::Unary(f, a) => {
                 let v = self.eval(a, take);

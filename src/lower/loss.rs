@@ -1,9 +1,11 @@
-//! Losses on dfdx tensors, each reduced to the batch mean as Keras does.
+//! Losses on dfdx tensors, each reduced to the batch mean as Keras does (or the sum of
+//! the examples' losses, `reduction = sum`). Targets are constants: they are prepared
+//! on the host (label smoothing, class weights, hinge's -1/1) and never carry a tape.
 
 use dfdx::prelude::*;
 
 use super::act::Flat;
-use crate::check::plan::LossKind;
+use crate::check::plan::{Loss, LossKind, Reduction};
 use crate::data::one_hot;
 
 /// Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking logs.
@@ -17,37 +19,107 @@ pub enum Target<'a> {
     Dense(&'a [f32]),
 }
 
+impl Target<'_> {
+    /// The targets as a (batch, width) matrix: class labels one-hot, or, against a single
+    /// output (binary or regression), the label value itself.
+    fn dense(&self, batch: usize, width: usize) -> Vec<f32> {
+        match self {
+            Target::Dense(v) => v.to_vec(),
+            Target::Labels(l) if width == 1 => l.iter().map(|&c| c as f32).collect(),
+            Target::Labels(l) => {
+                debug_assert_eq!(l.len(), batch);
+                one_hot(l, width)
+            }
+        }
+    }
+}
+
 /// The loss of a batch of predictions (batch, outputs), as a scalar on the predictions' tape.
 pub fn loss<T: Tape<f32, Cpu>>(
     dev: &Cpu,
-    kind: LossKind,
+    spec: &Loss,
     pred: Flat<T>,
     target: &Target<'_>,
 ) -> Tensor<(), f32, Cpu, T> {
     let (batch, width) = *pred.shape();
-    let dense = |dev: &Cpu| -> Flat<NoneTape> {
-        match target {
-            Target::Dense(v) => dev.tensor_from_vec(v.to_vec(), (batch, width)),
-            // Class labels against a single output (binary or regression): the label value itself.
-            Target::Labels(l) if width == 1 => {
-                dev.tensor_from_vec(l.iter().map(|&c| c as f32).collect(), (batch, 1))
-            }
-            Target::Labels(l) => dev.tensor_from_vec(one_hot(l, width), (batch, width)),
+    let mut t = target.dense(batch, width);
+    // Smoothing comes before the weights, as in PyTorch: `w[c] * ((1 - s) t + s / classes)`.
+    match spec.kind {
+        LossKind::SparseCategoricalCrossentropy {
+            label_smoothing, ..
         }
+        | LossKind::CategoricalCrossentropy {
+            label_smoothing, ..
+        } => smooth(&mut t, label_smoothing, width),
+        LossKind::BinaryCrossentropy {
+            label_smoothing, ..
+        } => smooth(&mut t, label_smoothing, 2),
+        _ => {}
+    }
+    // The mean over the batch, then what turns it into the reduction asked for.
+    let mut scale = match spec.reduction {
+        Reduction::Mean => 1.0,
+        Reduction::Sum => batch as f32,
     };
+    if let (Some(w), Target::Labels(labels)) = (&spec.class_weight, target) {
+        // PyTorch's weighted mean: each row's target scaled by its class weights, the sum
+        // divided by the labels' weights rather than by the batch.
+        let w: Vec<f32> = w.values.iter().map(|&v| v as f32).collect();
+        for row in t.chunks_exact_mut(width) {
+            for (v, wc) in row.iter_mut().zip(&w) {
+                *v *= wc;
+            }
+        }
+        if spec.reduction == Reduction::Mean {
+            let total: f32 = labels.iter().map(|&c| w[c]).sum();
+            scale = batch as f32 / total;
+        }
+    }
+    let mean = batch_mean(dev, spec.kind, pred, t, (batch, width));
+    if scale == 1.0 {
+        mean
+    } else {
+        mean * scale
+    }
+}
+
+/// Keras' `label_smoothing`: `t * (1 - s) + s / outcomes`.
+fn smooth(t: &mut [f32], smoothing: f64, outcomes: usize) {
+    if smoothing > 0.0 {
+        let s = smoothing as f32;
+        for v in t {
+            *v = *v * (1.0 - s) + s / outcomes as f32;
+        }
+    }
+}
+
+/// The mean over the batch of each example's loss (a sum over its classes for the
+/// cross-entropies and the divergences, a mean over its values for the rest), against
+/// targets already smoothed and weighted.
+fn batch_mean<T: Tape<f32, Cpu>>(
+    dev: &Cpu,
+    kind: LossKind,
+    pred: Flat<T>,
+    mut t: Vec<f32>,
+    shape: (usize, usize),
+) -> Tensor<(), f32, Cpu, T> {
+    let (batch, width) = shape;
+    let constant = |v: Vec<f32>| -> Flat<NoneTape> { dev.tensor_from_vec(v, shape) };
     match kind {
-        LossKind::SparseCategoricalCrossentropy { from_logits }
-        | LossKind::CategoricalCrossentropy { from_logits } => {
-            let t = dense(dev);
+        LossKind::SparseCategoricalCrossentropy { from_logits, .. }
+        | LossKind::CategoricalCrossentropy { from_logits, .. } => {
             if from_logits {
-                cross_entropy_with_logits_loss(pred, t)
+                cross_entropy_with_logits_loss(pred, constant(t))
             } else {
                 let logp = pred.clamp(EPSILON, 1.0 - EPSILON).ln();
-                (logp * t).sum::<(usize,), Axis<1>>().mean().negate()
+                (logp * constant(t))
+                    .sum::<(usize,), Axis<1>>()
+                    .mean()
+                    .negate()
             }
         }
-        LossKind::BinaryCrossentropy { from_logits } => {
-            let t = dense(dev);
+        LossKind::BinaryCrossentropy { from_logits, .. } => {
+            let t = constant(t);
             if from_logits {
                 binary_cross_entropy_with_logits_loss(pred, t)
             } else {
@@ -60,142 +132,66 @@ pub fn loss<T: Tape<f32, Cpu>>(
             }
         }
         // -mean(pred[label]): the one-hot mask picks each row's log-probability.
-        LossKind::Nll => (pred * dense(dev))
+        LossKind::Nll => (pred * constant(t))
             .sum::<(usize,), Axis<1>>()
             .mean()
             .negate(),
-        LossKind::MeanSquaredError => mse_loss(pred, dense(dev)),
-        LossKind::MeanAbsoluteError => mae_loss(pred, dense(dev)),
-        LossKind::Huber { delta } => huber_loss(pred, dense(dev), delta as f32),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn value(kind: LossKind, pred: Vec<f32>, shape: (usize, usize), target: &Target<'_>) -> f32 {
-        let dev = Cpu::default();
-        let p: Flat<NoneTape> = dev.tensor_from_vec(pred, shape);
-        loss(&dev, kind, p, target).array()
-    }
-
-    #[test]
-    fn sparse_crossentropy_from_logits_matches_hand_computation() {
-        let logits = vec![2.0, 1.0, 0.1, 0.5, 2.5, 0.3];
-        let v = value(
-            LossKind::SparseCategoricalCrossentropy { from_logits: true },
-            logits.clone(),
-            (2, 3),
-            &Target::Labels(&[0, 2]),
-        );
-        let lse = |r: &[f32]| r.iter().map(|x| x.exp()).sum::<f32>().ln();
-        // The batch mean as written in the formula, not `f32::midpoint`.
-        #[allow(clippy::manual_midpoint)]
-        let expect = ((lse(&logits[..3]) - 2.0) + (lse(&logits[3..]) - 0.3)) / 2.0;
-        assert!((v - expect).abs() < 1e-6, "{v} vs {expect}");
-    }
-
-    #[test]
-    fn crossentropy_on_probabilities_clips_like_keras() {
-        let v = value(
-            LossKind::SparseCategoricalCrossentropy { from_logits: false },
-            vec![0.0, 1.0],
-            (1, 2),
-            &Target::Labels(&[0]),
-        );
-        assert!((v - (-(1e-7f32).ln())).abs() < 1e-3, "{v}");
-    }
-
-    #[test]
-    fn binary_crossentropy_both_forms_agree() {
-        let logits = vec![0.3f32, -1.2, 2.0];
-        let probs: Vec<f32> = logits.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
-        let t = [1.0f32, 0.0, 0.0];
-        let a = value(
-            LossKind::BinaryCrossentropy { from_logits: true },
-            logits,
-            (3, 1),
-            &Target::Dense(&t),
-        );
-        let b = value(
-            LossKind::BinaryCrossentropy { from_logits: false },
-            probs.clone(),
-            (3, 1),
-            &Target::Dense(&t),
-        );
-        let expect = -(probs[0].ln() + (1.0 - probs[1]).ln() + (1.0 - probs[2]).ln()) / 3.0;
-        assert!(
-            (a - expect).abs() < 1e-5 && (b - expect).abs() < 1e-5,
-            "{a} {b} {expect}"
-        );
-    }
-
-    #[test]
-    fn regression_losses_are_means_over_all_values() {
-        let t = [1.0f32, 2.0, 3.0, 4.0];
-        let mse = value(
-            LossKind::MeanSquaredError,
-            vec![1.5, 2.0, 2.0, 4.0],
-            (2, 2),
-            &Target::Dense(&t),
-        );
-        assert!((mse - (0.25 + 1.0) / 4.0).abs() < 1e-6);
-        let mae = value(
-            LossKind::MeanAbsoluteError,
-            vec![1.5, 2.0, 2.0, 4.0],
-            (2, 2),
-            &Target::Dense(&t),
-        );
-        assert!((mae - 1.5 / 4.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn huber_matches_keras() {
-        // keras.losses.Huber(delta=1.0)(y_true, y_pred) with TensorFlow 2.21 on these
-        // values: errors 0.5, 0, 2, 0 → (0.125 + 0 + 1.5 + 0) / 4 = 0.40625; delta=0.5:
-        // (0.125 + 0 + 0.875 + 0) / 4 = 0.25.
-        let t = [1.0f32, 2.0, 3.0, 4.0];
-        let p = vec![1.5, 2.0, 1.0, 4.0];
-        let h1 = value(
-            LossKind::Huber { delta: 1.0 },
-            p.clone(),
-            (2, 2),
-            &Target::Dense(&t),
-        );
-        assert!((h1 - 0.406_25).abs() < 1e-6, "{h1}");
-        let h05 = value(
-            LossKind::Huber { delta: 0.5 },
-            p,
-            (2, 2),
-            &Target::Dense(&t),
-        );
-        assert!((h05 - 0.25).abs() < 1e-6, "{h05}");
-    }
-
-    // Reference numbers as the script prints them.
-    #[allow(clippy::unreadable_literal, clippy::excessive_precision)]
-    #[test]
-    fn nll_after_log_softmax_matches_pytorch() {
-        // bench/reference/nll_loss.py: F.nll_loss(F.log_softmax(x, dim=1), labels) in float64,
-        // with a row of ±300 where a naive softmax overflows.
-        use crate::check::plan::Activation;
-        use crate::lower::act::Act;
-        let dev = Cpu::default();
-        #[rustfmt::skip]
-        let x = vec![2.0, 1.0, 0.1, 0.5, 2.5, 0.3, -1.0, 0.0, 4.0, 300.0, -300.0, 0.0];
-        let t: Flat<NoneTape> = dev.tensor_from_vec(x, (4, 3));
-        let Act::Flat(logp) = Act::Flat(t.leaky_trace()).activate(Activation::LogSoftmax) else {
-            unreachable!()
-        };
-        let l = loss(&dev, LossKind::Nll, logp, &Target::Labels(&[0, 2, 2, 1]));
-        let v = l.array();
-        assert!((f64::from(v) - 1.507_154_561e2).abs() < 1e-4, "{v}");
-        let grads = l.backward();
-        #[rustfmt::skip]
-        let want = [-8.524971528e-02, 6.060824268e-02, 2.464147260e-02, 2.715093258e-02, 2.006197639e-01, -2.277706965e-01, 1.643315796e-03, 4.466995468e-03, -6.110311264e-03, 2.500000000e-01, -2.500000000e-01, 0.0];
-        for (g, w) in grads.get(&t).as_vec().iter().zip(want) {
-            assert!((f64::from(*g) - w).abs() < 1e-6, "{g} against {w}");
+        LossKind::MeanSquaredError => mse_loss(pred, constant(t)),
+        LossKind::MeanAbsoluteError => mae_loss(pred, constant(t)),
+        LossKind::Huber { delta } => huber_loss(pred, constant(t), delta as f32),
+        LossKind::KlDivergence => {
+            // sum(t ln(t / p)) with both clipped to [EPSILON, 1]; t ln t is a constant.
+            for v in &mut t {
+                *v = v.clamp(EPSILON, 1.0);
+            }
+            let t_ln_t: f32 = t.iter().map(|v| v * v.ln()).sum();
+            let cross = (pred.clamp(EPSILON, 1.0).ln() * constant(t)).sum::<(), _>();
+            (cross.negate() + t_ln_t) / batch as f32
+        }
+        LossKind::CosineSimilarity => {
+            // -sum(t / |t| * p / |p|), each norm taken as at least EPSILON (Keras' `normalize`).
+            for row in t.chunks_exact_mut(width) {
+                let inv = inverse_norm(row.iter().map(|v| v * v).sum());
+                row.iter_mut().for_each(|v| *v *= inv);
+            }
+            let inv = pred
+                .with_empty_tape()
+                .square()
+                .sum::<(usize,), Axis<1>>()
+                .clamp(EPSILON * EPSILON, f32::MAX)
+                .powf(-0.5);
+            let dot = (pred * constant(t)).sum::<(usize,), Axis<1>>();
+            (dot * inv).mean().negate()
+        }
+        LossKind::Hinge | LossKind::SquaredHinge => {
+            // Keras maps targets of only 0 and 1 to -1 and 1, batch by batch.
+            if t.iter().all(|&v| v == 0.0 || v == 1.0) {
+                t.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
+            }
+            let margin = ((pred * constant(t)).negate() + 1.0).relu();
+            if kind == LossKind::Hinge {
+                margin.mean()
+            } else {
+                margin.square().mean()
+            }
+        }
+        LossKind::LogCosh => {
+            // ln(cosh(e)) = |e| + ln(1 + exp(-2|e|)) - ln 2, which never overflows.
+            let e = (pred - constant(t)).abs();
+            let tail = (e.with_empty_tape() * -2.0).exp() + 1.0;
+            (e + tail.ln() - std::f32::consts::LN_2).mean()
+        }
+        LossKind::Poisson => {
+            let log = (pred.with_empty_tape() + EPSILON).ln() * constant(t);
+            (pred - log).mean()
         }
     }
 }
+
+/// Keras' `1 / max(|x|, EPSILON)` from the sum of squares.
+fn inverse_norm(sum_of_squares: f32) -> f32 {
+    sum_of_squares.max(EPSILON * EPSILON).sqrt().recip()
+}
+
+#[cfg(test)]
+mod tests;

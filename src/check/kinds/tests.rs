@@ -36,6 +36,7 @@ fn sample(p: &Param) -> String {
         Type::Text(&[]) => "\"file\"".into(),
         Type::Text(names) => format!("\"{}\"", names[names.len() - 1]),
         Type::Texts => "(\"a\", \"b\")".into(),
+        Type::Numbers => "(1.0, 2.5)".into(),
         Type::DataName => "d".into(),
     }
 }
@@ -106,8 +107,8 @@ fn every_loss_and_optimizer_reads_back_as_itself() {
     for loss in catalog::Loss::ALL {
         for all in [true, false] {
             let text = call_text(loss.entry(), all);
-            let kind = read(&text, read_loss).unwrap();
-            assert_eq!(kind.catalogued(), *loss, "{text}");
+            let read_back = read(&text, |c, errors| read_loss("l", c, errors)).unwrap();
+            assert_eq!(read_back.kind.catalogued(), *loss, "{text}");
         }
     }
     for optimizer in catalog::Optimizer::ALL {

@@ -236,6 +236,7 @@ impl<'a> Printer<'a> {
                         format!("on every {} steps", expr_string(self.src, steps)),
                         span.end,
                     ),
+                    Event::Call(c) => (format!("on {}", call_string(self.src, c)), c.span.end),
                 };
                 let items = self.stmts(body);
                 self.block(&head, anchor, span, &items);

@@ -462,6 +462,9 @@ fn train(
             })
             .collect();
         recorder.steps(lp.logged_steps.drain(..));
+        for path in lp.saved.drain(..) {
+            recorder.artifact("model", &path);
+        }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {
             let t = lp.times[epoch];

@@ -145,6 +145,19 @@ fn killed_and_resumed_runs_stop_early_at_the_same_epoch_with_the_same_best_weigh
     };
     let (clean, killed) = (record("clean"), record("killed"));
     assert_eq!(clean, killed);
+    let best = |runs: &str| {
+        std::fs::read(only_run_dir(&dir.path().join(runs)).join("best.safetensors")).unwrap()
+    };
+    assert_eq!(
+        best("clean"),
+        best("killed"),
+        "`on improved` saved the same model"
+    );
+    // Epoch 1's weights, restored at the end, are what `after` saved.
+    assert_eq!(
+        best("clean"),
+        std::fs::read(only_run_dir(&dir.path().join("clean")).join("net.safetensors")).unwrap()
+    );
     let (stopped, epochs, _) = clean;
     assert_eq!(
         (stopped.reason.as_str(), stopped.epoch, stopped.best_epoch),

@@ -91,3 +91,53 @@ fn without_restore_best_the_last_weights_stay() {
     assert_eq!(stopped.parameters, three.parameters);
     assert!(!stopped.record.stopped.as_ref().unwrap().restored_best);
 }
+
+/// `on improved(metric)` runs after each epoch whose metric beats every earlier one's
+/// (Keras' `ModelCheckpoint(save_best_only = True)`): with the falling test loss, every
+/// epoch for `auto` (a loss: lower is better), only the first for `mode = max`.
+#[test]
+fn on_improved_runs_when_the_metric_beats_its_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = "on improved(test_loss) {\n  log \"lower {test_loss:.6f}\"\n  save(net, to = \"lowest.safetensors\")\n}\n\non improved(test_loss, mode = max) {\n  log \"higher {test_loss:.6f}\"\n  save(net, to = \"highest.safetensors\")\n}\n\nafter {\n  save(net, to = \"net.safetensors\")\n}";
+    let text = common::mlp_experiment(dir.path(), false, hooks);
+    let r = common::run_text(dir.path(), &text);
+    let loss = common::metric(&r, "test_loss");
+    assert!(
+        loss[1] < loss[0] && loss[2] < loss[1],
+        "the loss falls: {loss:?}"
+    );
+    let lines: Vec<&String> = r
+        .record
+        .log
+        .iter()
+        .filter(|l| l.starts_with("lower") || l.starts_with("higher"))
+        .collect();
+    let expected = [
+        format!("lower {:.6}", loss[0]),
+        format!("higher {:.6}", loss[0]),
+        format!("lower {:.6}", loss[1]),
+        format!("lower {:.6}", loss[2]),
+    ];
+    assert_eq!(lines, expected.iter().collect::<Vec<_>>());
+    // The lowest is the last epoch's model, the highest the first's.
+    let file = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    assert_eq!(
+        file(&r.dir, "lowest.safetensors"),
+        file(&r.dir, "net.safetensors")
+    );
+    let one_epoch = common::run_text(dir.path(), &text.replace("epochs = 3", "epochs = 1"));
+    assert_eq!(
+        file(&r.dir, "highest.safetensors"),
+        file(&one_epoch.dir, "net.safetensors")
+    );
+    let artifacts: Vec<&str> = r.record.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        artifacts,
+        [
+            "metrics.csv",
+            "lowest.safetensors",
+            "highest.safetensors",
+            "net.safetensors"
+        ]
+    );
+}

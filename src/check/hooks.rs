@@ -7,18 +7,19 @@ use std::path::PathBuf;
 
 use super::args::{self, Args};
 use super::error::CheckError;
-use super::plan::{Action, Clip, Hooks, Metric, Step};
+use super::plan::{Action, Clip, Hooks, Improved, Metric, Step};
 use super::steps::StepCx;
 use crate::source::Span;
 use crate::syntax::ast::{Call, DeclKind, Event, Expr, ExprKind, File, Ident, StmtKind};
 
-pub const EVENTS: &[&str] = &["step", "epoch_start", "epoch_end"];
+pub const EVENTS: &[&str] = &["step", "epoch_start", "epoch_end", "improved"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
     Step,
     Epoch,
     EverySteps,
+    Improved,
     Before,
     After,
 }
@@ -49,6 +50,13 @@ pub fn check_hooks(
                     "step" => (Place::Step, body, &mut hooks.on_step),
                     "epoch_start" => (Place::Epoch, body, &mut hooks.epoch_start),
                     "epoch_end" => (Place::Epoch, body, &mut hooks.epoch_end),
+                    "improved" => {
+                        errors.push(
+                            CheckError::missing_argument("improved", "metric", id.span)
+                                .with_help("name the metric: `on improved(test_loss) { ... }`"),
+                        );
+                        continue;
+                    }
                     other => {
                         errors.push(
                             CheckError::unknown("event", other, id.span, EVENTS).with_help(
@@ -58,6 +66,14 @@ pub fn check_hooks(
                         continue;
                     }
                 },
+                Event::Call(call) => {
+                    let Some(improved) = hx.improved(call, errors) else {
+                        continue;
+                    };
+                    hooks.improved.push(improved);
+                    let last = hooks.improved.len() - 1;
+                    (Place::Improved, body, &mut hooks.improved[last].actions)
+                }
                 Event::EverySteps { steps, .. } => {
                     let n = args::count(steps, "every", 1, errors).unwrap_or(1);
                     hooks.every_steps.push((n, Vec::new()));
@@ -127,6 +143,7 @@ impl HookCx<'_, '_> {
             Place::Before => &["load"],
             Place::After => &["plot", "save", "grid"],
             Place::Epoch => &["grid"],
+            Place::Improved => &["save", "grid"],
             Place::EverySteps => &[],
         };
         if !allowed.contains(&name) {
@@ -139,6 +156,33 @@ impl HookCx<'_, '_> {
             "save" | "load" => self.save_or_load(call, errors),
             _ => self.plot(call, errors),
         }
+    }
+
+    /// The head of `on improved(metric, mode = min | max | auto)`.
+    fn improved(&self, call: &Call, errors: &mut Vec<CheckError>) -> Option<Improved> {
+        if call.name.name != "improved" {
+            errors.push(CheckError::unknown(
+                "event",
+                &call.name.name,
+                call.name.span,
+                &["improved"],
+            ));
+            return None;
+        }
+        let a = Args::read(call, &["metric", "mode"], errors);
+        let metric = a.required("metric", errors);
+        let mode = a.choice("mode", &["min", "max", "auto"], errors);
+        let metric = self.metric_ref(metric?, errors)?;
+        let maximize = match mode.map(|(m, _)| m) {
+            Some("max") => true,
+            Some("min") => false,
+            _ => super::stopping::higher_is_better(&self.metrics[metric]),
+        };
+        Some(Improved {
+            metric,
+            maximize,
+            actions: Vec::new(),
+        })
     }
 
     /// `clip(norm | global_norm | value = V, optimizer = OPT)`.
@@ -396,6 +440,10 @@ fn report_misplaced(call: &Call, allowed: &[&str], errors: &mut Vec<CheckError>)
             "grid" => (
                 "`grid` can only run at the end of an epoch or after training",
                 "move it into `on epoch_end { }` or `after { }`",
+            ),
+            "save" => (
+                "`save` can only run after training, or when a metric improves",
+                "move it into `after { }`, or into `on improved(METRIC) { }` to keep the best model",
             ),
             _ => (
                 "this can only run after training",

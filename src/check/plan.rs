@@ -1017,6 +1017,19 @@ pub struct Hooks {
     pub epoch_end: Vec<Action>,
     /// `(every, actions)`: after each `every`-th training step.
     pub every_steps: Vec<(usize, Vec<Action>)>,
+    /// `on improved(metric)`: after an epoch whose metric beats every earlier epoch's.
+    pub improved: Vec<Improved>,
+}
+
+/// `on improved(test_loss, mode = min) { ... }`: Keras' `ModelCheckpoint(save_best_only =
+/// True)`'s test, for any actions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Improved {
+    /// Index into `Experiment::metrics`.
+    pub metric: usize,
+    /// Larger is better (`mode = max`, or `auto` on a metric that goes up).
+    pub maximize: bool,
+    pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -124,6 +124,7 @@ pub fn event(e: &Event) -> String {
     match e {
         Event::Named(i) => format!("on {}", i.name),
         Event::EverySteps { steps, .. } => format!("on every {} steps", expr(steps)),
+        Event::Call(c) => format!("on {}", call(c, &["metric", "mode"])),
     }
 }
 

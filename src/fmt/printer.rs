@@ -235,6 +235,7 @@ impl<'a> Printer<'a> {
                         format!("on every {} steps", expr_string(self.src, steps)),
                         span.end,
                     ),
+                    Event::Call(c) => (format!("on {}", call_string(self.src, c)), c.span.end),
                 };
                 self.stmt_block(&head, anchor, span, body);
             }

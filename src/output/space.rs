@@ -23,6 +23,7 @@ pub fn run_output_estimate(exp: &Experiment) -> (u64, String) {
         .after
         .iter()
         .chain(&exp.hooks.epoch_end)
+        .chain(exp.hooks.improved.iter().flat_map(|h| &h.actions))
         .filter_map(|a| match a {
             Action::Save { model, .. } => Some(bytes_of(*model)),
             _ => None,

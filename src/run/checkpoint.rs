@@ -52,6 +52,9 @@ pub struct LoopPosition {
     /// tensors of the file, `best.<model>.<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<super::stopping::StoppingState>,
+    /// Per `on improved(metric)` hook: the best value so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub improved_best: Vec<f64>,
 }
 
 /// A whole checkpoint in memory.

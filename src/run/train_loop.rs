@@ -93,6 +93,10 @@ pub struct Loop<'a> {
     pub kept: HashMap<usize, Kept>,
     /// `train { stop = early_stopping(...) }`, with its state.
     pub stopper: Option<Stopper>,
+    /// Per `on improved(metric)` hook: the best value so far.
+    improved_best: Vec<f64>,
+    /// Model files `on improved` hooks wrote since the caller last took them (for the record).
+    pub saved: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Loop<'a> {
@@ -113,6 +117,7 @@ impl<'a> Loop<'a> {
             keep: exp.checkpoints.keep,
         });
         let stopper = exp.stop.map(Stopper::new);
+        let improved_best = exp.hooks.improved.iter().map(worst).collect();
         Loop {
             engine,
             examples,
@@ -130,6 +135,8 @@ impl<'a> Loop<'a> {
             out_dir: setup.dir,
             kept: HashMap::new(),
             stopper,
+            improved_best,
+            saved: Vec::new(),
         }
     }
 
@@ -145,6 +152,9 @@ impl<'a> Loop<'a> {
             .iter()
             .map(|&(train, eval)| EpochTimes { train, eval })
             .collect();
+        if p.improved_best.len() == self.improved_best.len() {
+            self.improved_best.clone_from(&p.improved_best);
+        }
         if let (Some(s), Some(state)) = (&mut self.stopper, &p.early_stopping) {
             s.state = state.clone();
         }
@@ -203,6 +213,58 @@ impl<'a> Loop<'a> {
             (self.out)(&line);
         }
         Some(verdict)
+    }
+
+    /// The `on improved(metric)` hooks whose metric beat its best this epoch: their
+    /// learning rates, log lines and grids as other hooks', and their `save`s.
+    fn improved_hooks(&mut self, epoch: usize) -> Result<(), Stop> {
+        let exp = self.engine.experiment().clone();
+        for (i, hook) in exp.hooks.improved.iter().enumerate() {
+            let value = self.metrics.history[hook.metric]
+                .last()
+                .copied()
+                .unwrap_or(f64::NAN);
+            let best = self.improved_best[i];
+            // Keras' ModelCheckpoint(save_best_only=True): strictly better; NaN never is.
+            let better = if hook.maximize {
+                value > best
+            } else {
+                value < best
+            };
+            if !better {
+                continue;
+            }
+            self.improved_best[i] = value;
+            self.epoch_hooks(&hook.actions, epoch)?;
+            for action in &hook.actions {
+                if let Action::Save { model, path } = action {
+                    let line = match self.save(*model, path) {
+                        Ok(target) => {
+                            let line = format!("model: {}", target.display());
+                            self.saved.push(target);
+                            line
+                        }
+                        Err(e) => format!("model not written: {e}"),
+                    };
+                    (self.out)(&line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes model `model` to `path` in the run directory, if there is one.
+    fn save(
+        &self,
+        model: usize,
+        path: &std::path::Path,
+    ) -> Result<std::path::PathBuf, super::RunError> {
+        let Some(dir) = &self.out_dir else {
+            return Ok(path.to_path_buf());
+        };
+        let target = crate::output::confine::in_run_dir(dir, &path.to_string_lossy())?;
+        super::model_io::save(&self.engine, model, &target)?;
+        Ok(target)
     }
 
     /// Every model's weights and layer state, as model files hold them.
@@ -274,6 +336,7 @@ impl<'a> Loop<'a> {
         self.averaged_hooks(&exp.hooks.epoch_end, epoch)?;
         if !evaluation_only {
             self.watch(epoch);
+            self.improved_hooks(epoch)?;
         }
         // The next pass has not drawn its order yet: a resume from here starts the
         // shuffle RNG where it is now, not where the last pass (a shuffled one, when
@@ -328,6 +391,7 @@ impl<'a> Loop<'a> {
             times: self.times.iter().map(|t| (t.train, t.eval)).collect(),
             epoch_started,
             early_stopping: self.stopper.as_ref().map(|s| s.state.clone()),
+            improved_best: self.improved_best.clone(),
         };
         let mut engine = self.engine.snapshot();
         if let Some(s) = self.stopper.as_ref().filter(|s| s.rule.restore_best) {
@@ -532,6 +596,15 @@ impl<'a> Loop<'a> {
 
 /// What checkpoints call the best weights of early stopping: `best.<model>.<name>`.
 pub const BEST_PREFIX: &str = "best.";
+
+/// The value every first epoch beats: `-inf` when larger is better, `inf` otherwise.
+fn worst(hook: &crate::check::plan::Improved) -> f64 {
+    if hook.maximize {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    }
+}
 
 /// Every model's weights and layer state, as model files hold them.
 fn weights_of(engine: &Engine) -> Vec<Vec<NamedTensor>> {

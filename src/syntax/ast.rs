@@ -102,6 +102,8 @@ pub enum Event {
     Named(Ident),
     /// `on every 100 steps`.
     EverySteps { steps: Expr, span: Span },
+    /// `on improved(test_loss)`: an event with arguments, checked against the known events.
+    Call(Call),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -143,7 +143,7 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
             body: parse_block(next(&mut it))?,
         },
         Rule::hook_decl => DeclKind::Hook {
-            event: parse_event(next(&mut it)),
+            event: parse_event(next(&mut it))?,
             body: parse_block(next(&mut it))?,
         },
         Rule::before_decl => DeclKind::Before {
@@ -187,10 +187,11 @@ fn parse_metric(pair: Pair<'_, Rule>) -> Built<Metric> {
     })
 }
 
-fn parse_event(pair: Pair<'_, Rule>) -> Event {
+fn parse_event(pair: Pair<'_, Rule>) -> Built<Event> {
     let child = next(&mut pair.into_inner());
-    match child.as_rule() {
+    Ok(match child.as_rule() {
         Rule::ident => Event::Named(parse_ident(child)),
+        Rule::call => Event::Call(parse_call(child)?),
         Rule::every_steps => {
             let span = child.as_span().into();
             let number = next(&mut inner(child));
@@ -200,7 +201,7 @@ fn parse_event(pair: Pair<'_, Rule>) -> Event {
             }
         }
         other => unreachable!("not an event: {other:?}"),
-    }
+    })
 }
 
 fn parse_block(pair: Pair<'_, Rule>) -> Built<Vec<Stmt>> {

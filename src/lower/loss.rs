@@ -152,7 +152,9 @@ fn batch_mean<T: Tape<f32, Cpu>>(
             // -sum(t / |t| * p / |p|), each norm taken as at least EPSILON (Keras' `normalize`).
             for row in t.chunks_exact_mut(width) {
                 let inv = inverse_norm(row.iter().map(|v| v * v).sum());
-                row.iter_mut().for_each(|v| *v *= inv);
+                for v in row.iter_mut() {
+                    *v *= inv;
+                }
             }
             let inv = pred
                 .with_empty_tape()
@@ -166,7 +168,9 @@ fn batch_mean<T: Tape<f32, Cpu>>(
         LossKind::Hinge | LossKind::SquaredHinge => {
             // Keras maps targets of only 0 and 1 to -1 and 1, batch by batch.
             if t.iter().all(|&v| v == 0.0 || v == 1.0) {
-                t.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
+                for v in t.iter_mut() {
+                    *v = 2.0 * *v - 1.0;
+                }
             }
             let margin = ((pred * constant(t)).negate() + 1.0).relu();
             if kind == LossKind::Hinge {

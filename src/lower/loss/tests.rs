@@ -320,6 +320,9 @@ fn smoothing_and_sums_match_keras() {
     }
 }
 
+/// A loss, its reduction, predictions, targets, row width and Keras' value.
+type KerasCase<'a> = (LossKind, Reduction, &'a [f32], &'a [f32], usize, f64);
+
 #[allow(clippy::unreadable_literal, clippy::excessive_precision)]
 #[test]
 fn new_losses_match_keras() {
@@ -341,7 +344,7 @@ fn new_losses_match_keras() {
     let reg_t = [1.0f32, 2.0, 3.0, 4.0, 0.0, 0.0];
     let pois_p = [0.5f32, 2.0, 1.0, 3.0, 0.1, 0.7];
     let pois_t = [1.0f32, 2.0, 0.0, 4.0, 0.0, 1.0];
-    let cases: [(LossKind, Reduction, &[f32], &[f32], usize, f64); 9] = [
+    let cases: [KerasCase; 9] = [
         (
             LossKind::KlDivergence,
             Reduction::Mean,

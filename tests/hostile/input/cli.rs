@@ -36,7 +36,7 @@ fn a_bad_set_value_is_shown_as_the_command_line_s() {
     for (set, source, value) in [
         // A value replacing one the file has.
         ("opt.lr=-1", "[--set opt.lr=:1:1]", "-1"),
-        ("train.epochs=0", "[--set train.epochs=:1:1]", "0"),
+        ("train.epochs=-1", "[--set train.epochs=:1:1]", "-1"),
         // A value the file did not have, inserted into it.
         (
             "experiment.threads=0",

@@ -168,7 +168,7 @@ fn batch_mean<T: Tape<f32, Cpu>>(
         LossKind::Hinge | LossKind::SquaredHinge => {
             // Keras maps targets of only 0 and 1 to -1 and 1, batch by batch.
             if t.iter().all(|&v| v == 0.0 || v == 1.0) {
-                for v in t.iter_mut() {
+                for v in &mut t {
                     *v = 2.0 * *v - 1.0;
                 }
             }

@@ -187,11 +187,35 @@ pub fn check_output_paths(file: &File, errors: &mut Vec<CheckError>) {
                 continue;
             };
             match normalise(text) {
+                Ok(path) if call.name.name == "save" && !is_safetensors(&path) => {
+                    errors.push(not_safetensors(text, span));
+                }
                 Ok(path) => errors.extend(outputs.add(&path, span)),
                 Err(problem) => errors.push(diagnostic(text, &problem, span)),
             }
         }
     }
+}
+
+/// Whether a model file's name says what `save` writes: safetensors.
+fn is_safetensors(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
+/// `save` writes safetensors only: a file named `model.onnx` or `model.pt` would hold
+/// another format than its name says, and a runtime reading it would fail far from here.
+fn not_safetensors(text: &str, span: Span) -> CheckError {
+    error(
+        format!("`save` writes safetensors, but `{text}` names another format"),
+        "not a `.safetensors` file",
+        span,
+    )
+    .with_help(
+        "name the file `.safetensors` (PyTorch reads it with `safetensors.torch.load_file`); \
+         expr has no ONNX or pickle export yet",
+    )
 }
 
 /// The `to` string of a `save`, `plot` or `grid` call, with its span.

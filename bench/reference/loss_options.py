@@ -86,3 +86,40 @@ POIS_P = [[0.5, 2.0, 1.0], [3.0, 0.1, 0.7]]
 POIS_T = [[1.0, 2.0, 0.0], [4.0, 0.0, 1.0]]
 show("keras poisson", keras_loss(keras.losses.Poisson(), POIS_T, POIS_P))
 show("keras poisson sum", keras_loss(keras.losses.Poisson(reduction="sum"), POIS_T, POIS_P))
+
+# class_weight on categorical_crossentropy: PyTorch's CrossEntropyLoss(weight=...) with
+# probability targets (smoothed first), whose mean divides by the batch size.
+def torch_ce_dense(targets, **kw):
+    x = torch.tensor(LOGITS, dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(x, torch.tensor(targets, dtype=torch.float64), **kw)
+    loss.backward()
+    return loss.item(), x.grad.flatten().tolist()
+
+
+show("cce weighted smoothed mean", *torch_ce_dense(one_hot, weight=torch.tensor(WEIGHTS, dtype=torch.float64), label_smoothing=0.1))
+show("cce weighted soft sum", *torch_ce_dense(DIST_T, weight=torch.tensor(WEIGHTS, dtype=torch.float64), reduction="sum"))
+
+
+# class_weight = (w0, w1) on binary_crossentropy: each value's loss weighted by the weight
+# of its (unsmoothed) target, w0 (1 - t) + w1 t, as Keras' fit(class_weight=...) weighs
+# examples; PyTorch's binary_cross_entropy(_with_logits) with that per-element weight.
+BIN_W = [0.4, 2.5]
+MULTI_LOGITS = [[0.3, -0.4], [-1.2, 0.8], [2.0, 0.1], [0.7, -2.2]]
+MULTI_T = [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+
+
+def torch_bce(logits, targets, smoothing, from_logits, reduction="mean"):
+    x = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(targets, dtype=torch.float64)
+    w = BIN_W[0] * (1 - t) + BIN_W[1] * t
+    ts = t * (1 - smoothing) + smoothing / 2
+    if from_logits:
+        loss = F.binary_cross_entropy_with_logits(x, ts, weight=w, reduction=reduction)
+    else:
+        loss = F.binary_cross_entropy(torch.sigmoid(x), ts, weight=w, reduction=reduction)
+    loss.backward()
+    return loss.item(), x.grad.flatten().tolist()
+
+
+show("bce weighted smoothed logits mean", *torch_bce(MULTI_LOGITS, MULTI_T, 0.2, True))
+show("bce weighted probs sum (grad wrt logits)", *torch_bce(BIN_LOGITS, BIN_T, 0.0, False, "sum"))

@@ -98,18 +98,18 @@ pub const REDUCTION: Param = param(
 );
 
 /// PyTorch's `weight` of `CrossEntropyLoss` and `NLLLoss`: one weight per class, each
-/// example's loss weighted by its label's, the mean divided by the sum of those weights.
+/// example's loss weighted by its label's (against class indices the mean divides by the
+/// sum of those weights); `(w0, w1)` on the binary cross-entropy.
 const CLASS_WEIGHT: Param = param("class_weight", Type::Numbers, Value::Name("none"));
 
-/// Losses of class indices: weights per class, and the cross-entropy's smoothing.
-const SPARSE_PARAMS: &[Param] = &[FROM_LOGITS, LABEL_SMOOTHING, REDUCTION, CLASS_WEIGHT];
-const SMOOTHED_PARAMS: &[Param] = &[FROM_LOGITS, LABEL_SMOOTHING, REDUCTION];
+/// The cross-entropies: weights per class, and label smoothing.
+const CROSS_ENTROPY_PARAMS: &[Param] = &[FROM_LOGITS, LABEL_SMOOTHING, REDUCTION, CLASS_WEIGHT];
 const REDUCTION_ONLY: &[Param] = &[REDUCTION];
 
 static SPARSE_CATEGORICAL_CROSSENTROPY: Entry = loss(
     "sparse_categorical_crossentropy",
     &[],
-    SPARSE_PARAMS,
+    CROSS_ENTROPY_PARAMS,
     "SparseCategoricalCrossentropy",
     "cross-entropy of class indices against one output per class; `class_weight` and `label_smoothing` as PyTorch's `CrossEntropyLoss`",
 );
@@ -117,17 +117,17 @@ static SPARSE_CATEGORICAL_CROSSENTROPY: Entry = loss(
 static CATEGORICAL_CROSSENTROPY: Entry = loss(
     "categorical_crossentropy",
     &[],
-    SMOOTHED_PARAMS,
+    CROSS_ENTROPY_PARAMS,
     "CategoricalCrossentropy",
-    "cross-entropy of one-hot (or soft) targets against one output per class",
+    "cross-entropy of one-hot (or soft) targets against one output per class; `class_weight` as PyTorch's `CrossEntropyLoss` on probabilities (the mean divides by the batch)",
 );
 
 static BINARY_CROSSENTROPY: Entry = loss(
     "binary_crossentropy",
     &[],
-    SMOOTHED_PARAMS,
+    CROSS_ENTROPY_PARAMS,
     "BinaryCrossentropy",
-    "cross-entropy of targets in [0, 1] against each output",
+    "cross-entropy of targets in [0, 1] against each output; `class_weight = (w0, w1)` weighs each value by its target's class, `w0 (1 - t) + w1 t`, as Keras' `class_weight`",
 );
 
 static MSE: Entry = loss(

@@ -568,14 +568,27 @@ fn loss_compatible(
     span: Span,
     errors: &mut Vec<CheckError>,
 ) -> bool {
-    if let (Some(w), TType::Labels { classes }) = (&loss.class_weight, target) {
-        if w.values.len() != *classes {
+    if let Some(w) = &loss.class_weight {
+        // How many weights the loss needs: two outcomes for the binary cross-entropy, else
+        // one per class, from the labels or from the predictions' width.
+        let wanted = match (loss.kind, target, prediction) {
+            (LossKind::BinaryCrossentropy { .. }, _, _) => Some((
+                2,
+                "`binary_crossentropy` weighs 2 outcomes, 0 and 1".to_string(),
+            )),
+            (_, TType::Labels { classes }, _) => {
+                Some((*classes, format!("the data has {classes} classes")))
+            }
+            (_, _, TType::Float(p)) => p
+                .last()
+                .map(|&n| (n, format!("the model outputs {n} classes"))),
+            _ => None,
+        };
+        if let Some((_, what)) = wanted.filter(|(n, _)| *n != w.values.len()) {
+            let given = w.values.len();
             errors.push(CheckError::incompatible(
-                format!(
-                    "`class_weight` gives {} weights, but the data has {classes} classes",
-                    w.values.len()
-                ),
-                format!("{} weights", w.values.len()),
+                format!("`class_weight` gives {given} weights, but {what}"),
+                format!("{given} weights"),
                 w.span,
                 "give one weight per class, in the order of the class indices",
             ));

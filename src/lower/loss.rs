@@ -43,6 +43,19 @@ pub fn loss<T: Tape<f32, Cpu>>(
 ) -> Tensor<(), f32, Cpu, T> {
     let (batch, width) = *pred.shape();
     let mut t = target.dense(batch, width);
+    let class_weight: Option<Vec<f32>> = spec
+        .class_weight
+        .as_ref()
+        .map(|w| w.values.iter().map(|&v| v as f32).collect());
+    // The binary cross-entropy weighs each value by its target's class before smoothing
+    // moves the targets off 0 and 1: `w0 (1 - t) + w1 t`, as Keras' `class_weight` weighs
+    // examples by their labels.
+    let value_weights = match (spec.kind, &class_weight) {
+        (LossKind::BinaryCrossentropy { .. }, Some(w)) => {
+            Some(t.iter().map(|&v| w[0] * (1.0 - v) + w[1] * v).collect())
+        }
+        _ => None,
+    };
     // Smoothing comes before the weights, as in PyTorch: `w[c] * ((1 - s) t + s / classes)`.
     match spec.kind {
         LossKind::SparseCategoricalCrossentropy {
@@ -61,21 +74,21 @@ pub fn loss<T: Tape<f32, Cpu>>(
         Reduction::Mean => 1.0,
         Reduction::Sum => batch as f32,
     };
-    if let (Some(w), Target::Labels(labels)) = (&spec.class_weight, target) {
-        // PyTorch's weighted mean: each row's target scaled by its class weights, the sum
-        // divided by the labels' weights rather than by the batch.
-        let w: Vec<f32> = w.values.iter().map(|&v| v as f32).collect();
+    if let (Some(w), None) = (&class_weight, &value_weights) {
+        // Each row's target scaled by its class weights (PyTorch's `weight`).
         for row in t.chunks_exact_mut(width) {
-            for (v, wc) in row.iter_mut().zip(&w) {
+            for (v, wc) in row.iter_mut().zip(w) {
                 *v *= wc;
             }
         }
-        if spec.reduction == Reduction::Mean {
+        // Against class indices PyTorch's weighted mean divides by the labels' weights
+        // rather than by the batch; against probabilities (categorical) by the batch.
+        if let (Target::Labels(labels), Reduction::Mean) = (target, spec.reduction) {
             let total: f32 = labels.iter().map(|&c| w[c]).sum();
             scale = batch as f32 / total;
         }
     }
-    let mean = batch_mean(dev, spec.kind, pred, t, (batch, width));
+    let mean = batch_mean(dev, spec.kind, pred, t, value_weights, (batch, width));
     if scale == 1.0 {
         mean
     } else {
@@ -101,6 +114,7 @@ fn batch_mean<T: Tape<f32, Cpu>>(
     kind: LossKind,
     pred: Flat<T>,
     mut t: Vec<f32>,
+    value_weights: Option<Vec<f32>>,
     shape: (usize, usize),
 ) -> Tensor<(), f32, Cpu, T> {
     let (batch, width) = shape;
@@ -120,15 +134,19 @@ fn batch_mean<T: Tape<f32, Cpu>>(
         }
         LossKind::BinaryCrossentropy { from_logits, .. } => {
             let t = constant(t);
-            if from_logits {
-                binary_cross_entropy_with_logits_loss(pred, t)
+            let each = if from_logits {
+                pred.bce_with_logits(t)
             } else {
                 // -(t ln p + (1 - t) ln(1 - p)), p clipped.
                 let p = pred.clamp(EPSILON, 1.0 - EPSILON);
                 let one_minus_t = t.clone().negate() + 1.0;
                 let a = p.with_empty_tape().ln() * t;
                 let b = (p.negate() + 1.0).ln() * one_minus_t;
-                (a + b).mean().negate()
+                (a + b).negate()
+            };
+            match value_weights {
+                Some(w) => (each * constant(w)).mean(),
+                None => each.mean(),
             }
         }
         // -mean(pred[label]): the one-hot mask picks each row's log-probability.

@@ -320,6 +320,67 @@ fn smoothing_and_sums_match_keras() {
     }
 }
 
+// bench/reference/loss_options.py's "cce weighted ..." and "bce weighted ..." lines.
+#[allow(clippy::unreadable_literal, clippy::excessive_precision)]
+#[test]
+fn class_weights_on_categorical_and_binary_match_pytorch() {
+    let cce = |label_smoothing| LossKind::CategoricalCrossentropy {
+        from_logits: true,
+        label_smoothing,
+    };
+    let one_hot = one_hot(&LABELS, 3);
+    let spec = with(cce(0.1), Reduction::Mean, Some(&WEIGHTS));
+    let (v, g) = value_and_grad(&spec, &LOGITS, (4, 3), &Target::Dense(&one_hot));
+    assert!((f64::from(v) - 2.261826038).abs() < 1e-5, "{v}");
+    #[rustfmt::skip]
+    assert_close(&g, &[-6.034553438e-02, 3.863865481e-02, 2.170687957e-02, 7.957226213e-03, 9.537185837e-02, -1.033290846e-01, -7.347343856e-03, -2.231980272e-02, 2.966714657e-02, 4.372862032e-01, -6.333493012e-01, 1.960630981e-01], 1e-6);
+    #[rustfmt::skip]
+    let soft = [0.2f32, 0.3, 0.5, 0.0, 1.0, 0.0, 0.1, 0.1, 0.8, 0.5, 0.5, 0.0];
+    let spec = with(cce(0.0), Reduction::Sum, Some(&WEIGHTS));
+    let (v, g) = value_and_grad(&spec, &LOGITS, (4, 3), &Target::Dense(&soft));
+    assert!((f64::from(v) - 8.106563766).abs() < 1e-5, "{v}");
+    #[rustfmt::skip]
+    assert_close(&g, &[6.896515375e-01, -5.727154895e-01, -1.169360479e-01, 3.258111909e-01, -5.925628326e-01, 2.667516417e-01, -9.474138945e-02, -2.857056145e-01, 3.804470040e-01, 7.508618568e-01, -1.312910319e+00, 5.620484624e-01], 1e-5);
+
+    let bce = |from_logits, label_smoothing| LossKind::BinaryCrossentropy {
+        from_logits,
+        label_smoothing,
+    };
+    let bin_weights = [0.4, 2.5];
+    let logits = [0.3f32, -0.4, -1.2, 0.8, 2.0, 0.1, 0.7, -2.2];
+    let t = [1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+    let spec = with(bce(true, 0.2), Reduction::Mean, Some(&bin_weights));
+    let (v, g) = value_and_grad(&spec, &logits, (4, 2), &Target::Dense(&t));
+    assert!((f64::from(v) - 1.384285468).abs() < 1e-5, "{v}");
+    #[rustfmt::skip]
+    assert_close(&g, &[-1.017367135e-01, 1.506561699e-02, 6.573760825e-03, 2.949872406e-02, 3.903985390e-02, -1.171940039e-01, -7.244132120e-02, -2.500779722e-01], 1e-6);
+    // On probabilities against class labels, summed; the gradient taken back to the
+    // logits through the sigmoid, as the script's autograd does.
+    let logits = [0.3f32, -1.2, 2.0, 0.7];
+    let probs: Vec<f32> = logits.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
+    let spec = with(bce(false, 0.0), Reduction::Sum, Some(&bin_weights));
+    let (v, g) = value_and_grad(&spec, &probs, (4, 1), &Target::Labels(&LABELS_01));
+    assert!((f64::from(v) - 3.349937425).abs() < 1e-5, "{v}");
+    let through_sigmoid: Vec<f32> = g
+        .iter()
+        .zip(&probs)
+        .map(|(g, p)| g * p * (1.0 - p))
+        .collect();
+    assert_close(
+        &through_sigmoid,
+        &[
+            -1.063893708e+00,
+            9.259008660e-02,
+            3.523188312e-01,
+            -8.295305696e-01,
+        ],
+        1e-5,
+    );
+}
+
+/// The binary labels of the script's `BIN_T`.
+const LABELS_01: [usize; 4] = [1, 0, 0, 1];
+
 /// A loss, its reduction, predictions, targets, row width and Keras' value.
 type KerasCase<'a> = (LossKind, Reduction, &'a [f32], &'a [f32], usize, f64);
 
@@ -478,6 +539,30 @@ fn gradients_match_finite_differences() {
                 None,
             ),
             &probs,
+            Target::Dense(&t),
+        ),
+        (
+            with(
+                LossKind::CategoricalCrossentropy {
+                    from_logits: false,
+                    label_smoothing: 0.1,
+                },
+                Reduction::Mean,
+                Some(&WEIGHTS),
+            ),
+            &probs,
+            Target::Dense(&t),
+        ),
+        (
+            with(
+                LossKind::BinaryCrossentropy {
+                    from_logits: true,
+                    label_smoothing: 0.1,
+                },
+                Reduction::Mean,
+                Some(&[0.4, 2.5]),
+            ),
+            &LOGITS,
             Target::Dense(&t),
         ),
         (spec(LossKind::KlDivergence), &probs, Target::Dense(&t)),

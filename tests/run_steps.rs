@@ -233,6 +233,27 @@ fn every_step_expression_runs() {
     }
 }
 
+/// An accuracy written out with `argmax` and `equal` is the built-in metric, epoch by epoch.
+#[test]
+fn an_accuracy_written_with_argmax_and_equal_is_the_built_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = small(dir.path(), "tests/cases/valid/explicit_step.exp")
+        .replace("epochs = 1\n", "epochs = 2\n")
+        .replace(
+            "  train_accuracy = accuracy(labels, logits) on train\n",
+            "  train_accuracy = accuracy(labels, logits) on train\n  \
+             written = mean(equal(argmax(logits, axis = -1), labels)) on train\n  \
+             columns = mean(equal(argmax(transpose(reshape(logits, (10, 1)), (0, 2, 1)))[:, 0], labels)) on train\n",
+        );
+    let r = common::run_text(dir.path(), &text);
+    let at = |name: &str| r.names.iter().position(|n| n == name).unwrap();
+    let built_in = &r.history[at("train_accuracy")];
+    assert_eq!(built_in.len(), 2);
+    assert!(built_in[1] > 0.0, "{built_in:?}");
+    assert_eq!(&r.history[at("written")], built_in);
+    assert_eq!(&r.history[at("columns")], built_in);
+}
+
 #[test]
 fn global_pooling_layers_pass_gradients_to_the_convs_before_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -332,6 +332,7 @@ pub fn describe(expr: &Expr) -> &'static str {
         ExprKind::Bool(_) => "a boolean",
         ExprKind::Str(_) => "a string",
         ExprKind::Name(_) | ExprKind::Field(..) => "a name",
+        ExprKind::Index(..) => "an indexed tensor",
         ExprKind::Tuple(_) => "a tuple",
         ExprKind::Call(_) => "a call",
     }

@@ -857,6 +857,50 @@ pub enum TensorExpr {
         lo: f32,
         hi: f32,
     },
+    /// `reshape(t, (4, 8))`: each element's values (of element shape `from`) in a new
+    /// element `shape`, in order.
+    Reshape {
+        input: Box<TensorExpr>,
+        from: Vec<usize>,
+        shape: Vec<usize>,
+    },
+    /// `transpose(t, (0, 2, 1))`: the axes of a tensor of element `shape` permuted,
+    /// `perm` numbering the batch as 0 (which stays first).
+    Transpose {
+        input: Box<TensorExpr>,
+        shape: Vec<usize>,
+        perm: Vec<usize>,
+    },
+    /// `matmul(a, b)`: each row's matrix product, NumPy's `matmul` on elements of rank
+    /// 1 or 2 (`shapes`, the batch axis excluded).
+    MatMul {
+        a: Box<TensorExpr>,
+        b: Box<TensorExpr>,
+        shapes: [Vec<usize>; 2],
+    },
+    /// `argmax(t, axis = -1)`: the index of the largest value along `axis` (batch = 0),
+    /// as a value; no gradient flows through it.
+    ArgMax {
+        input: Box<TensorExpr>,
+        shape: Vec<usize>,
+        axis: usize,
+        keepdims: bool,
+    },
+    /// `equal(a, b)`: 1 where the values are equal, else 0; no gradient flows through it.
+    Equal(Box<TensorExpr>, Box<TensorExpr>),
+    /// The step's class labels as values (one per row), where `equal` compares with them.
+    ClassIndices,
+    /// `t[:, 2:5]`, `slice(t, axis = 1, start = 2, end = 5)`: the elements' positions
+    /// `start..end` along `axis` (batch = 0) of a tensor of element `shape`, the axis
+    /// dropped when `drop` (an index, `t[:, 3]`).
+    Slice {
+        input: Box<TensorExpr>,
+        shape: Vec<usize>,
+        axis: usize,
+        start: usize,
+        end: usize,
+        drop: bool,
+    },
 }
 
 impl TensorExpr {
@@ -866,7 +910,8 @@ impl TensorExpr {
             TensorExpr::Var(_)
             | TensorExpr::Const(_)
             | TensorExpr::Noise { .. }
-            | TensorExpr::Penalty { .. } => Vec::new(),
+            | TensorExpr::Penalty { .. }
+            | TensorExpr::ClassIndices => Vec::new(),
             TensorExpr::CallModel { inputs, .. } => inputs.iter().collect(),
             TensorExpr::ModelOutput { call, .. } => vec![call],
             TensorExpr::Unary(_, input)
@@ -877,13 +922,19 @@ impl TensorExpr {
             | TensorExpr::Flatten(input)
             | TensorExpr::ReduceAxes { input, .. }
             | TensorExpr::Softmax { input, .. }
-            | TensorExpr::Clip { input, .. } => vec![input],
+            | TensorExpr::Clip { input, .. }
+            | TensorExpr::Reshape { input, .. }
+            | TensorExpr::Transpose { input, .. }
+            | TensorExpr::ArgMax { input, .. }
+            | TensorExpr::Slice { input, .. } => vec![input],
             TensorExpr::CallLoss {
                 target, prediction, ..
             } => vec![target, prediction],
             TensorExpr::Binary(_, a, b)
             | TensorExpr::Concat(a, b)
-            | TensorExpr::Broadcast { a, b, .. } => vec![a, b],
+            | TensorExpr::Broadcast { a, b, .. }
+            | TensorExpr::MatMul { a, b, .. }
+            | TensorExpr::Equal(a, b) => vec![a, b],
         }
     }
 

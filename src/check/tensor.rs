@@ -76,6 +76,11 @@ pub const FUNCTIONS: &[&str] = &[
     "hard_sigmoid",
     "l1",
     "l2",
+    "reshape",
+    "transpose",
+    "matmul",
+    "argmax",
+    "equal",
 ];
 
 pub struct Reader<'c, 'a> {
@@ -118,6 +123,7 @@ impl Reader<'_, '_> {
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, errors),
             ExprKind::Call(call) => self.call(call, errors),
+            ExprKind::Index(target, items) => self.index(target, items, expr.span, errors),
             _ => {
                 errors.push(
                     CheckError::invalid(
@@ -266,6 +272,11 @@ impl Reader<'_, '_> {
             "mean" | "sum" | "max" | "min" => self.reduce(call, errors),
             "softmax" | "log_softmax" => self.softmax(call, errors),
             "clip_by_value" => self.clip(call, errors),
+            "reshape" => self.reshape(call, errors),
+            "transpose" => self.transpose(call, errors),
+            "matmul" => self.matmul(call, errors),
+            "argmax" => self.argmax(call, errors),
+            "equal" => self.equal(call, errors),
             "detach" | "flatten" | "ones_like" | "zeros_like" => {
                 let a = Args::read(call, &["x"], errors);
                 let arg = a.required("x", errors)?;
@@ -735,6 +746,7 @@ fn fold_binary(op: TensorOp, a: f64, b: f64) -> f64 {
 }
 
 mod axes;
+mod shape_ops;
 
 #[cfg(test)]
 mod fold_tests {

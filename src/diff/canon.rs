@@ -4,7 +4,7 @@
 //! Numbers print in Rust's shortest round-trip form (`1e-3` and `0.001` are both `0.001`),
 //! parentheses only where precedence needs them, arguments as `name = value`.
 
-use crate::syntax::ast::{BinOp, Call, Event, Expr, ExprKind, Stmt, StmtKind};
+use crate::syntax::ast::{BinOp, Call, Event, Expr, ExprKind, IndexItem, Stmt, StmtKind};
 
 fn precedence(op: BinOp) -> u8 {
     match op {
@@ -30,6 +30,10 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Str(s) => format!("\"{}\"", s.raw),
         ExprKind::Name(i) => i.name.clone(),
         ExprKind::Field(base, field) => format!("{}.{}", expr(base), field.name),
+        ExprKind::Index(base, items) => {
+            let items: Vec<String> = items.iter().map(IndexItem::text).collect();
+            format!("{}[{}]", expr(base), items.join(", "))
+        }
         ExprKind::Tuple(items) => {
             let inner: Vec<String> = items.iter().map(expr).collect();
             if inner.len() == 1 {

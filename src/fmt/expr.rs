@@ -1,7 +1,7 @@
 //! Expressions printed with the fewest parentheses that parse back to the same
 //! tree. Numbers keep the text they were written with (`1e-3` stays `1e-3`).
 
-use crate::syntax::ast::{Arg, BinOp, Call, Expr, ExprKind};
+use crate::syntax::ast::{Arg, BinOp, Call, Expr, ExprKind, IndexItem};
 
 /// Binding strength, following the grammar's rules `sum` < `product` <
 /// `power` < `unary` < `postfix` < atoms.
@@ -11,7 +11,7 @@ fn level(expr: &Expr) -> u8 {
         ExprKind::Binary(BinOp::Mul | BinOp::Div, ..) => 2,
         ExprKind::Binary(BinOp::Pow, ..) => 3,
         ExprKind::Neg(_) => 4,
-        ExprKind::Field(..) => 5,
+        ExprKind::Field(..) | ExprKind::Index(..) => 5,
         _ => 6,
     }
 }
@@ -47,6 +47,13 @@ fn at_least(src: &str, e: &Expr, min: u8, out: &mut String) {
             }
             out.push('.');
             out.push_str(&field.name);
+        }
+        ExprKind::Index(base, items) => {
+            at_least(src, base, 5, out);
+            out.push('[');
+            let items: Vec<String> = items.iter().map(IndexItem::text).collect();
+            out.push_str(&items.join(", "));
+            out.push(']');
         }
         ExprKind::Tuple(items) => {
             out.push('(');

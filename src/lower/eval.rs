@@ -211,6 +211,78 @@ impl<T: StepTape> Scope<'_, T> {
                 let v = self.eval(input, take);
                 tape::clip(v, *lo, *hi)
             }
+            TensorExpr::Reshape { input, from, shape } => {
+                let v = self.eval(input, take);
+                tape::reshape(v, from, shape)
+            }
+            TensorExpr::Transpose { input, shape, perm } => {
+                let v = self.eval(input, take);
+                tape::transpose(v, shape, perm)
+            }
+            TensorExpr::MatMul { a, b, shapes } => {
+                let a = self.eval(a, take);
+                let b = self.eval(b, take);
+                tape::matmul(a, b, shapes)
+            }
+            TensorExpr::Slice {
+                input,
+                shape,
+                axis,
+                start,
+                end,
+                drop,
+            } => {
+                let v = self.eval(input, take);
+                tape::slice(v, shape, *axis, (*start, *end), *drop)
+            }
+            TensorExpr::ArgMax {
+                input,
+                shape,
+                axis,
+                keepdims,
+            } => {
+                // No gradient: the positions are read off the values, as constants.
+                let h = host(&self.eval(input, false));
+                let rows = h.data.len() / shape.iter().product::<usize>().max(1);
+                let full: Vec<usize> = std::iter::once(rows).chain(shape.iter().copied()).collect();
+                let data = moves::argmax(&h.data, &full, *axis);
+                let mut out = full;
+                if *keepdims {
+                    out[*axis] = 1;
+                } else {
+                    out.remove(*axis);
+                }
+                self.rebuild(Host { data, shape: out })
+            }
+            TensorExpr::Equal(a, b) => {
+                let (a, b) = (host(&self.eval(a, false)), host(&self.eval(b, false)));
+                // A scalar or a number meets every value of the other side.
+                let (t, other) = if a.shape.is_empty() { (b, a) } else { (a, b) };
+                let data = if other.shape.is_empty() {
+                    let v = other.data[0];
+                    t.data
+                        .iter()
+                        .map(|&x| f32::from(u8::from(x == v)))
+                        .collect()
+                } else {
+                    t.data
+                        .iter()
+                        .zip(&other.data)
+                        .map(|(&x, &y)| f32::from(u8::from(x == y)))
+                        .collect()
+                };
+                self.rebuild(Host {
+                    data,
+                    shape: t.shape,
+                })
+            }
+            TensorExpr::ClassIndices => {
+                let labels = &self.batch.labels;
+                self.rebuild(Host {
+                    data: labels.iter().map(|&c| c as f32).collect(),
+                    shape: vec![labels.len()],
+                })
+            }
         }
     }
 
@@ -465,6 +537,7 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
 
 #[cfg(test)]
 mod graph_tests;
+mod moves;
 mod nd;
 mod ops;
 mod tape;

@@ -174,10 +174,44 @@ pub enum ExprKind {
     Name(Ident),
     /// `opt.lr`.
     Field(Box<Expr>, Ident),
+    /// `t[:, 2:5]`: NumPy's basic indexing, one item per axis from the first.
+    Index(Box<Expr>, Vec<IndexItem>),
     Tuple(Vec<Expr>),
     Call(Call),
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+/// One item of `t[...]`: a position, or a range whose missing ends are the axis's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexItem {
+    /// `3`, `-1`: one position (negative ones from the end); the axis goes.
+    At { value: i64, span: Span },
+    /// `2:5`, `:`, `-3:`: positions `start..end`; the axis stays.
+    Range {
+        start: Option<i64>,
+        end: Option<i64>,
+        span: Span,
+    },
+}
+
+impl IndexItem {
+    /// The item as written canonically: `3`, `-1`, `2:5`, `:`, `-3:`.
+    pub fn text(&self) -> String {
+        match self {
+            IndexItem::At { value, .. } => value.to_string(),
+            IndexItem::Range { start, end, .. } => {
+                let side = |v: &Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+                format!("{}:{}", side(start), side(end))
+            }
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            IndexItem::At { span, .. } | IndexItem::Range { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

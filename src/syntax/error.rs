@@ -153,7 +153,8 @@ fn rule_name(rule: Rule) -> &'static str {
         }
         Rule::tuple => "a tuple",
         Rule::arg | Rule::named_arg => "an argument",
-        Rule::add_op | Rule::mul_op | Rule::pow_op => "an operator",
+        // `t[...]` follows a value as an operator does.
+        Rule::add_op | Rule::mul_op | Rule::pow_op | Rule::index => "an operator",
         Rule::setting => "a setting `name = value`",
         Rule::metric => "a metric `name = expression on data`",
         Rule::update_stmt | Rule::assign_stmt | Rule::unpack_stmt | Rule::log_stmt | Rule::call_stmt | Rule::kw_update | Rule::kw_log => {

@@ -411,13 +411,14 @@ fn expr_at(pair: Pair<'_, Rule>, depth: usize) -> Built<Expr> {
             let fields: Vec<_> = it.collect();
             check_chain(&fields, depth)?;
             let mut expr = expr_at(atom, depth + fields.len())?;
-            for field in fields {
-                let field = parse_ident(field);
-                let span = expr.span.to(field.span);
-                expr = Expr {
-                    kind: ExprKind::Field(Box::new(expr), field),
-                    span,
+            for part in fields {
+                let span = expr.span.to(Span::from(part.as_span()));
+                let kind = if part.as_rule() == Rule::index {
+                    ExprKind::Index(Box::new(expr), parse_index(part)?)
+                } else {
+                    ExprKind::Field(Box::new(expr), parse_ident(part))
                 };
+                expr = Expr { kind, span };
             }
             expr
         }
@@ -465,6 +466,46 @@ fn expr_at(pair: Pair<'_, Rule>, depth: usize) -> Built<Expr> {
 /// A chain of `ops.len()` operators, signs or fields whose outermost node is `depth` deep
 /// nests its innermost operand `ops.len()` levels further: past the limit, the error
 /// points at the operator where the count crosses it, reading left to right.
+/// The items of `[...]`: positions and ranges.
+fn parse_index(pair: Pair<'_, Rule>) -> Built<Vec<IndexItem>> {
+    pair.into_inner()
+        .map(|item| {
+            let span = Span::from(item.as_span());
+            match item.as_rule() {
+                Rule::index_range => {
+                    let text = item.as_str();
+                    let colon = text.find(':').unwrap_or(0);
+                    let mut start = None;
+                    let mut end = None;
+                    for at in item.into_inner() {
+                        let value = parse_position(&at)?;
+                        // The position's side of the colon says which end it is.
+                        if at.as_span().start() - span.start < colon {
+                            start = Some(value);
+                        } else {
+                            end = Some(value);
+                        }
+                    }
+                    Ok(IndexItem::Range { start, end, span })
+                }
+                _ => Ok(IndexItem::At {
+                    value: parse_position(&item)?,
+                    span,
+                }),
+            }
+        })
+        .collect()
+}
+
+fn parse_position(pair: &Pair<'_, Rule>) -> Built<i64> {
+    pair.as_str().parse::<i64>().map_err(|_| SyntaxError {
+        expected: "a position that fits in 64 bits".into(),
+        span: Span::from(pair.as_span()),
+        found: "this position".into(),
+        help: Some("a tensor's axes are far shorter: count from 0, or from -1 at the end".into()),
+    })
+}
+
 fn check_chain(ops: &[Pair<'_, Rule>], depth: usize) -> Built<()> {
     if depth + ops.len() <= MAX_EXPR_DEPTH {
         return Ok(());
@@ -630,6 +671,14 @@ fn shift_expr(expr: &mut Expr, offset: usize) {
         ExprKind::Field(e, i) => {
             shift_expr(e, offset);
             shift(&mut i.span);
+        }
+        ExprKind::Index(e, items) => {
+            shift_expr(e, offset);
+            for item in items {
+                match item {
+                    IndexItem::At { span, .. } | IndexItem::Range { span, .. } => shift(span),
+                }
+            }
         }
         ExprKind::Tuple(items) => items.iter_mut().for_each(|e| shift_expr(e, offset)),
         ExprKind::Call(c) => {

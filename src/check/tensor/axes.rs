@@ -189,7 +189,12 @@ impl Reader<'_, '_> {
 }
 
 /// The element shape of a batched tensor, or a diagnostic naming what `name` got.
-fn batched(name: &str, t: &Typed, span: Span, errors: &mut Vec<CheckError>) -> Option<Vec<usize>> {
+pub(super) fn batched(
+    name: &str,
+    t: &Typed,
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<Vec<usize>> {
     match &t.ty {
         TType::Float(shape) if t.rows > 0 && !shape.is_empty() => Some(shape.clone()),
         _ => {
@@ -237,7 +242,7 @@ fn axes(
     Some(axes)
 }
 
-fn one_axis(
+pub(super) fn one_axis(
     e: &Expr,
     t: &Typed,
     shape: &[usize],

@@ -6,8 +6,8 @@
 
 use dfdx::prelude::*;
 
-use super::nd;
 use super::Value;
+use super::{moves, nd};
 use crate::check::plan::{Reduce, TensorOp};
 use crate::lower::act::Act;
 use crate::lower::step::StepTape;
@@ -160,4 +160,79 @@ pub fn clip<T: StepTape>(v: Value<T>, lo: f32, hi: f32) -> Value<T> {
         move |[x], _, g| [nd::clip_backward(x, lo, hi, g)],
     );
     unline(out, &held)
+}
+
+/// `reshape`: the same line of values, as elements of `shape`; dfdx's reshape keeps the
+/// tensor's id, so the gradient comes back through it unchanged.
+pub fn reshape<T: StepTape>(v: Value<T>, from: &[usize], shape: &[usize]) -> Value<T> {
+    let (t, _) = line(v);
+    let mut fs = full(&t, from);
+    fs.truncate(1);
+    fs.extend(shape);
+    unline(t, &fs)
+}
+
+/// `transpose` of a tensor of element `shape` by `perm` (batch = 0, which stays first).
+pub fn transpose<T: StepTape>(v: Value<T>, shape: &[usize], perm: &[usize]) -> Value<T> {
+    let (t, _) = line(v);
+    let fs = full(&t, shape);
+    let out_shape: Vec<usize> = perm.iter().map(|&p| fs[p]).collect();
+    let (forward, back) = (perm.to_vec(), moves::inverse(perm));
+    let o = out_shape.clone();
+    let out = host_op(
+        [t],
+        |[x]| moves::transpose(x, &fs, &forward),
+        move |_, _, g| [moves::transpose(g, &o, &back)],
+    );
+    unline(out, &out_shape)
+}
+
+/// `matmul` of tensors of element shapes `shapes` (each a vector or a matrix), row by row.
+pub fn matmul<T: StepTape>(a: Value<T>, b: Value<T>, shapes: &[Vec<usize>; 2]) -> Value<T> {
+    let ((a, _), (b, _)) = (line(a), line(b));
+    let rows = full(&a, &shapes[0])[0];
+    let [sa, sb] = shapes.clone();
+    let mut out_shape = vec![rows];
+    if let [m, _] = sa[..] {
+        out_shape.push(m);
+    }
+    if let [_, n] = sb[..] {
+        out_shape.push(n);
+    }
+    let (fa, fb) = (sa.clone(), sb.clone());
+    let out = host_op(
+        [a, b],
+        |[x, y]| moves::matmul(x, &fa, y, &fb, rows),
+        move |[x, y], _, g| {
+            let (gx, gy) = moves::matmul_backward((x, &sa), (y, &sb), g, rows);
+            [gx, gy]
+        },
+    );
+    unline(out, &out_shape)
+}
+
+/// Positions `start..end` of `axis` (batch = 0) of a tensor of element `shape`; with
+/// `drop`, the axis (of one position) goes.
+pub fn slice<T: StepTape>(
+    v: Value<T>,
+    shape: &[usize],
+    axis: usize,
+    (start, end): (usize, usize),
+    drop: bool,
+) -> Value<T> {
+    let (t, _) = line(v);
+    let fs = full(&t, shape);
+    let mut out_shape = fs.clone();
+    if drop {
+        out_shape.remove(axis);
+    } else {
+        out_shape[axis] = end - start;
+    }
+    let f = fs.clone();
+    let out = host_op(
+        [t],
+        |[x]| moves::slice(x, &fs, axis, start, end),
+        move |_, _, g| [moves::slice_backward(g, &f, axis, start, end)],
+    );
+    unline(out, &out_shape)
 }

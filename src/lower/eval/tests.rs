@@ -234,6 +234,33 @@ fn axis_functions_match_finite_differences() {
 }
 
 #[test]
+fn moving_functions_match_finite_differences() {
+    for loss in [
+        "mean(reshape(h, (3, 1)) ** 2)",
+        "mean(matmul(reshape(h, (3, 1)), reshape(h * h, (1, 3))) ** 2)",
+        "mean(transpose(matmul(reshape(h, (3, 1)), reshape(tanh(h), (1, 3))), (0, 2, 1)) * reshape(h, (1, 3)))",
+        "mean(matmul(h, reshape(h + 1, (3, 1)))) + mean(matmul(h, h))",
+        "mean(h[:, 1:3] ** 2) + mean(h[:, -1]) + mean(reshape(h, (3, 1))[:, 0:2, 0])",
+        "mean(h * h[:, 0:1])",
+    ] {
+        assert_gradient(loss);
+    }
+}
+
+/// `argmax` and `equal` give values without gradients: a loss of theirs plus `mean(h)`
+/// has exactly `mean(h)`'s gradient.
+#[test]
+fn argmax_and_equal_pass_no_gradient() {
+    let grad = |loss: &str| gradient(&engine(loss), &mut StepState::default());
+    let plain = grad("mean(h)");
+    let with =
+        grad("mean(h) + sum(equal(argmax(h), y)) + mean(argmax(h, axis = 1, keepdims = true) * h)");
+    assert_ne!(plain, with, "argmax times h passes h's gradient");
+    let only = grad("mean(h) + sum(equal(argmax(h), y)) + sum(equal(h, 0.5))");
+    assert_eq!(plain, only);
+}
+
+#[test]
 fn max_and_min_pass_the_gradient_to_the_extreme_value() {
     let grad = |loss: &str| gradient(&engine(loss), &mut StepState::default());
     // `min(-h)` is `-max(h)`, through the same element: the gradients cancel exactly.

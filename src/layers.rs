@@ -13,6 +13,7 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod conv1d;
 pub mod conv2d;
 pub mod conv2d_transpose;
 pub mod dense;
@@ -20,6 +21,7 @@ pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod layernorm;
+pub mod pool1d;
 pub mod pool2d;
 pub mod reshape;
 mod shape;
@@ -197,6 +199,10 @@ layers! {
     Dense(dense::Dense) = [&dense::ENTRY],
     Conv2d(conv2d::Conv2d) = [&conv2d::ENTRY],
     Conv2dTranspose(conv2d_transpose::Conv2dTranspose) = [&conv2d_transpose::ENTRY],
+    Conv1d(conv1d::Conv1d) = [&conv1d::ENTRY],
+    Pool1d(pool1d::Pool1d) = [
+        &pool1d::MAXPOOL1D, &pool1d::AVGPOOL1D, &pool1d::GLOBAL_MAXPOOL1D, &pool1d::GLOBAL_AVGPOOL1D
+    ],
     Pool2d(pool2d::Pool2d) = [&pool2d::MAXPOOL2D, &pool2d::AVGPOOL2D],
     GlobalPool2d(global_pool2d::GlobalPool2d) = [
         &global_pool2d::GLOBAL_MAXPOOL2D, &global_pool2d::GLOBAL_AVGPOOL2D

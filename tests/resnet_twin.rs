@@ -10,48 +10,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// `.npy` version 1.0 of a little-endian array: `descr` as NumPy spells it.
-fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
-    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    // Magic, version and length take 10 bytes; the header ends in a newline at a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
-}
+use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run, write_npy};
 
 /// The script's images: `((n*7 + c*3 + h*5 + w*11) % 17) / 17 - 0.5`, in float32.
 fn write_data(dir: &Path) {
-    let mut x = Vec::new();
-    for n in 0..8usize {
-        for c in 0..3 {
-            for h in 0..32 {
-                for w in 0..32 {
-                    let k = (n * 7 + c * 3 + h * 5 + w * 11) % 17;
-                    let v = f32::from(u8::try_from(k).unwrap()) / 17.0 - 0.5;
-                    x.extend(v.to_le_bytes());
-                }
-            }
-        }
-    }
-    write_npy(&dir.join("x.npy"), "<f4", &[8, 3, 32, 32], &x);
-    let labels: Vec<u8> = [0i64, 3, 5, 9, 1, 1, 7, 2]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let x = (0..8 * 3 * 32 * 32usize).map(|i| {
+        let (n, c, h, w) = (i / 3072, i / 1024 % 3, i / 32 % 32, i % 32);
+        let k = (n * 7 + c * 3 + h * 5 + w * 11) % 17;
+        f32::from(u8::try_from(k).unwrap()) / 17.0 - 0.5
+    });
+    write_npy(&dir.join("x.npy"), "<f4", &[8, 3, 32, 32], &f32_bytes(x));
+    let labels = i64_bytes(&[0, 3, 5, 9, 1, 1, 7, 2]);
     write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
 }
 
@@ -74,75 +45,21 @@ fn experiment(epochs: usize, save_to: &str) -> String {
     format!("{text}\nmetrics {{\n{metric}}}\n\nafter {{\n  save(resnet, to = \"{save_to}\")\n}}\n")
 }
 
-/// Runs the experiment for `epochs` in `dir`: its run directory.
-fn run(dir: &Path, epochs: usize, name: &str) -> PathBuf {
-    let file = dir.join(format!("{name}.exp"));
-    std::fs::write(&file, experiment(epochs, &format!("{name}.safetensors"))).unwrap();
-    let runs = dir.join(format!("runs-{name}"));
-    let out = common::expr_in(
-        dir,
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let experiment_dir = runs.join("resnet20");
-    let run = std::fs::read_dir(&experiment_dir).unwrap().next().unwrap();
-    run.unwrap().path()
-}
-
-/// A metric's value after the first epoch, from the run's metrics.csv.
-fn metric(run: &Path, name: &str) -> f64 {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = header.iter().position(|h| *h == name).unwrap();
-    row[at].parse().unwrap()
-}
-
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn resnet20_trains_as_its_pytorch_twin() {
     let dir = tempfile::tempdir().unwrap();
     write_data(dir.path());
-    let initial = run(dir.path(), 0, "initial");
-    let loss = metric(&initial, "again_loss");
+    let initial = run(dir.path(), &experiment(0, "initial.safetensors"), "initial");
+    let loss = first_epoch(&initial, "again_loss");
     assert!((loss - 8.616972376).abs() < 1e-4, "initial loss {loss}");
-    let trained = run(dir.path(), 1, "final");
-    let loss = metric(&trained, "train_loss");
+    let trained = run(dir.path(), &experiment(1, "final.safetensors"), "final");
+    let loss = first_epoch(&trained, "train_loss");
     assert!(
         (loss - 3.122374067).abs() < 1e-4,
         "loss of the two steps {loss}"
     );
-    let bytes = std::fs::read(trained.join("final.safetensors")).unwrap();
-    let model = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(model.len(), TWIN.len(), "tensors in the model file");
-    for &(name, sum, squares) in TWIN {
-        let t = model
-            .tensor(name)
-            .unwrap_or_else(|_| panic!("{name} is saved"));
-        let values: Vec<f64> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
-            .collect();
-        let got_sum: f64 = values.iter().sum();
-        let got_squares: f64 = values.iter().map(|v| v * v).sum();
-        // The sum may cancel to near 0: its tolerance scales with what could cancel.
-        let sum_tolerance = 1e-4 * (squares * values.len() as f64).sqrt().max(1e-3);
-        assert!(
-            (got_sum - sum).abs() < sum_tolerance,
-            "{name}: sum {got_sum} against PyTorch's {sum}"
-        );
-        assert!(
-            (got_squares - squares).abs() < 1e-4 * squares.max(1e-6),
-            "{name}: sum of squares {got_squares} against PyTorch's {squares}"
-        );
-    }
+    assert_tensors(&trained.join("final.safetensors"), TWIN);
 }
 
 /// Each tensor of the final model in PyTorch: name, sum, sum of squares (as the script

@@ -104,6 +104,15 @@ impl<'a> CallArgs<'a> {
         self.args.pair(name, same, errors)
     }
 
+    /// A whole number that defaults to another parameter's value (`stride = pool`): `same`.
+    pub fn count_or(&self, name: &str, same: usize, errors: &mut Vec<CheckError>) -> usize {
+        let p = self.param(name);
+        let (Type::Count { min }, Default::SameAs(_)) = (p.ty, p.default) else {
+            self.mismatch(p, "a count that defaults to another parameter")
+        };
+        self.args.count(name, same, min, errors)
+    }
+
     /// A number in the range its type says.
     pub fn number(&self, name: &str, errors: &mut Vec<CheckError>) -> f64 {
         let p = self.param(name);

@@ -7,8 +7,8 @@
 //! layer `Reshape((7, 7, 256))`; the two read the dense layer's units in different orders, so
 //! a Keras model's dense weight moves over with its columns permuted.
 //!
-//! A shape of one axis gives vectors, of three images; two axes are refused for now (a
-//! sequence layout is not settled yet).
+//! A shape of one axis gives vectors, of two sequences (channels, length), as PyTorch's
+//! `Conv1d` takes them, of three images.
 
 use super::{LayerDef, LayerOp};
 use crate::catalog;
@@ -68,15 +68,15 @@ impl LayerDef for Reshape {
             ));
             return None;
         }
-        if !matches!(self.shape.len(), 1 | 3) {
+        if !matches!(self.shape.len(), 1..=3) {
             errors.push(CheckError::shape(
                 format!(
-                    "`reshape` in a model takes one dimension (vectors) or three (channels, height, width), not {}",
+                    "`reshape` in a model takes one dimension (vectors), two (channels, length) or three (channels, height, width), not {}",
                     self.shape.len()
                 ),
                 format!("reshapes to {:?}", self.shape),
                 span,
-                "use `reshape(n)` for vectors or `reshape(channels, height, width)` for images",
+                "use `reshape(n)` for vectors, `reshape(channels, length)` for sequences or `reshape(channels, height, width)` for images",
             ));
             return None;
         }

@@ -39,6 +39,27 @@ pub fn image_input(
     None
 }
 
+/// The (channels, length) of a sequence input, or the error that `layer` needs one.
+/// Sequences are channels-first, as PyTorch's `Conv1d` takes them: Keras' (steps, channels)
+/// is (channels, steps) here.
+pub fn sequence_input(
+    layer: &str,
+    input: &[usize],
+    span: Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<[usize; 2]> {
+    if let [c, l] = *input {
+        return Some([c, l]);
+    }
+    errors.push(CheckError::shape(
+        format!("`{layer}` needs a sequence input (channels, length), but gets shape {input:?}"),
+        format!("input here has shape {input:?}"),
+        span,
+        "1-D layers take (channels, length): `reshape(channels, length)` makes one from vectors",
+    ));
+    None
+}
+
 /// A window sliding over an image, as a conv or pool layer declares it.
 #[derive(Clone, Copy)]
 pub struct Window {

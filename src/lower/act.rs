@@ -46,6 +46,15 @@ impl<T: AnyTape> Act<T> {
         }
     }
 
+    /// A sequence of `channels` by `length` as the engine holds one, an image of one row
+    /// `(batch, channels, 1, length)`, whatever image shape brought the same values (the
+    /// data's `(batch, 1, channels, length)`, a step's matrix): a reshape, which moves nothing.
+    pub fn into_sequence(self, layer: &str, channels: usize, length: usize) -> Image<T> {
+        let x = self.into_image(layer);
+        let batch = x.shape().0;
+        x.reshape_like(&(batch, channels, 1, length))
+    }
+
     /// Each element's values in the same order under a new shape: `[n]` gives vectors,
     /// `[c, h, w]` images (NCHW, so that `[256, 7, 7]` after a dense layer is PyTorch's
     /// `view(-1, 256, 7, 7)`). The checker guarantees the element counts agree.
@@ -55,8 +64,10 @@ impl<T: AnyTape> Act<T> {
         let batch = flat.shape().0;
         match *shape {
             [n] => Act::Flat(flat.reshape_like(&(batch, n))),
+            // A sequence (channels, length) is an image of one row.
+            [c, l] => Act::Image(flat.reshape_like(&(batch, c, 1, l))),
             [c, h, w] => Act::Image(flat.reshape_like(&(batch, c, h, w))),
-            _ => unreachable!("check allows reshapes to 1 or 3 axes, not {shape:?}"),
+            _ => unreachable!("check allows reshapes to 1 to 3 axes, not {shape:?}"),
         }
     }
 

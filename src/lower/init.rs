@@ -22,6 +22,7 @@ const TRUNCATED_STD: f64 = 0.879_625_661_034_239_8;
 pub fn fans(shape: &[usize]) -> (usize, usize) {
     match shape {
         [fan_in, fan_out] => (*fan_in, *fan_out),
+        [out, inp, k] => (inp * k, out * k),
         [out, inp, kh, kw] => (inp * kh * kw, out * kh * kw),
         other => {
             let n: usize = other.iter().product();

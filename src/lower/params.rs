@@ -117,8 +117,10 @@ impl Param {
         let tensor = match shape.as_slice() {
             [a] => ParamTensor::R1(dev.tensor_from_vec(value.clone(), (*a,))),
             [a, b] => ParamTensor::R2(dev.tensor_from_vec(value.clone(), (*a, *b))),
+            // A 1-D conv's weight (out, in, k) is the 2-D conv's (out, in, 1, k) it runs as.
+            [a, b, k] => ParamTensor::R4(dev.tensor_from_vec(value.clone(), (*a, *b, 1, *k))),
             [a, b, c, d] => ParamTensor::R4(dev.tensor_from_vec(value.clone(), (*a, *b, *c, *d))),
-            other => unreachable!("parameters are of rank 1, 2 or 4, not {other:?}"),
+            other => unreachable!("parameters are of rank 1 to 4, not {other:?}"),
         };
         Param {
             name,

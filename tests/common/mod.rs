@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub mod serve;
+pub mod twin;
 
 /// Writes `n` images of `side`x`side` pixels and their labels as raw IDX files.
 /// Class `c` of `classes` lights up a horizontal band at row c, plus

@@ -1,0 +1,99 @@
+//! Twins: an experiment trained a few steps in expr and the same steps in PyTorch (a
+//! script under `bench/reference/` prints the numbers), compared through the loss and
+//! each tensor of the final model file.
+
+use std::path::{Path, PathBuf};
+
+/// `.npy` version 1.0 of a little-endian array: `descr` as NumPy spells it (`<f4`, `<i8`).
+pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // Magic, version and length take 10 bytes; the header ends in a newline at a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Float32 values as `.npy` data bytes.
+pub fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
+    values.into_iter().flat_map(f32::to_le_bytes).collect()
+}
+
+/// Class labels as int64 `.npy` data bytes.
+pub fn i64_bytes(values: &[i64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Runs experiment `text` as `dir/NAME.exp` through the binary: its run directory.
+pub fn run(dir: &Path, text: &str, name: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.exp"));
+    std::fs::write(&file, text).unwrap();
+    let runs = dir.join(format!("runs-{name}"));
+    let out = super::expr_in(
+        dir,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", super::stderr(&out));
+    let experiment = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
+    let run = std::fs::read_dir(experiment.path())
+        .unwrap()
+        .next()
+        .unwrap();
+    run.unwrap().path()
+}
+
+/// A metric's value after the first epoch, from the run's metrics.csv.
+pub fn first_epoch(run: &Path, name: &str) -> f64 {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == name).unwrap();
+    row[at].parse().unwrap()
+}
+
+/// Each tensor of the model file `path` against the twin's (name, sum, sum of squares),
+/// to 1e-4 of what each could differ by; and no tensor more or less.
+pub fn assert_tensors(path: &Path, twin: &[(&str, f64, f64)]) {
+    let bytes = std::fs::read(path).unwrap();
+    let model = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(model.len(), twin.len(), "tensors in the model file");
+    for &(name, sum, squares) in twin {
+        let t = model
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("{name} is saved"));
+        let values: Vec<f64> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+            .collect();
+        let got_sum: f64 = values.iter().sum();
+        let got_squares: f64 = values.iter().map(|v| v * v).sum();
+        // The sum may cancel to near 0: its tolerance scales with what could cancel.
+        let sum_tolerance = 1e-4 * (squares * values.len() as f64).sqrt().max(1e-3);
+        assert!(
+            (got_sum - sum).abs() < sum_tolerance,
+            "{name}: sum {got_sum} against the twin's {sum}"
+        );
+        assert!(
+            (got_squares - squares).abs() < 1e-4 * squares.max(1e-6),
+            "{name}: sum of squares {got_squares} against the twin's {squares}"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! The 1-D layers (`conv1d` with strides and `same` padding, with and without a bias,
+//! `maxpool1d`, `avgpool1d` with `same` padding, `global_maxpool1d`) against a PyTorch
+//! twin: a small sequence model trains 2 SGD steps of 4 generated (4, 20) sequences from its
+//! seeded initial weights, and both losses and every tensor of the final model must equal
+//! what `bench/reference/conv1d_twin.py` computes in PyTorch (float64) from the same
+//! initial weights (its largest difference on any value: 2.1e-7 of the tensor's scale).
+#![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
+
+mod common;
+
+use std::path::Path;
+
+use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run, write_npy};
+
+/// The script's sequences: `((n*5 + c*7 + t*3) % 13) / 13 - 0.5`, in float32.
+fn write_data(dir: &Path) {
+    let x = (0..8 * 4 * 20usize).map(|i| {
+        let (n, c, t) = (i / 80, i / 20 % 4, i % 20);
+        let k = (n * 5 + c * 7 + t * 3) % 13;
+        f32::from(u8::try_from(k).unwrap()) / 13.0 - 0.5
+    });
+    write_npy(&dir.join("x.npy"), "<f4", &[8, 4, 20], &f32_bytes(x));
+    let labels = i64_bytes(&[0, 2, 1, 1, 2, 0, 0, 1]);
+    write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
+}
+
+/// The script's experiment.
+fn experiment(epochs: usize, name: &str) -> String {
+    let mut metrics = String::new();
+    if epochs > 0 {
+        metrics.push_str("  train_loss = mean(loss) on train\n");
+    }
+    metrics.push_str("  again_loss = mean(loss) on again\n");
+    EXPERIMENT
+        .replace("EPOCHS", &epochs.to_string())
+        .replace("METRICS", &metrics)
+        .replace("SAVE", name)
+}
+
+#[allow(clippy::unreadable_literal)]
+#[test]
+fn one_dimensional_layers_train_as_their_pytorch_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    write_data(dir.path());
+    let initial = run(dir.path(), &experiment(0, "initial"), "initial");
+    let loss = first_epoch(&initial, "again_loss");
+    assert!((loss - 1.136078882).abs() < 1e-5, "initial loss {loss}");
+    let trained = run(dir.path(), &experiment(1, "final"), "final");
+    let loss = first_epoch(&trained, "train_loss");
+    assert!(
+        (loss - 1.138153483).abs() < 1e-5,
+        "loss of the two steps {loss}"
+    );
+    assert_tensors(&trained.join("final.safetensors"), TWIN);
+}
+
+/// `bench/reference/conv1d_twin.py`'s experiment.
+const EXPERIMENT: &str = "experiment conv1d_twin {
+  seed = 7
+}
+
+data train = npy(x = \"x.npy\", y = \"y.npy\") | batch(4)
+
+data again = npy(x = \"x.npy\", y = \"y.npy\") | batch(4)
+
+model net {
+  conv1d(filters = 6, kernel = 3, activation = relu)
+  maxpool1d(pool = 2)
+  conv1d(filters = 5, kernel = 3, stride = 2, padding = same, activation = tanh)
+  avgpool1d(pool = 2, padding = same)
+  conv1d(filters = 4, kernel = 2, padding = same, use_bias = false)
+  global_maxpool1d()
+  dense(units = 3)
+}
+
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+
+optimizer opt = sgd(lr = 0.1)
+
+train {
+  model = net
+  data = train
+  validate = again
+  loss = xent
+  optimizer = opt
+  epochs = EPOCHS
+}
+
+metrics {
+METRICS}
+
+after {
+  save(net, to = \"SAVE.safetensors\")
+}
+";
+
+/// Each tensor of the final model in PyTorch: name, sum, sum of squares (as the script
+/// prints them).
+#[allow(clippy::unreadable_literal)]
+#[rustfmt::skip]
+const TWIN: &[(&str, f64, f64)] = &[
+    ("conv1d.bias", -1.984892545e-02, 4.039452986e-04),
+    ("conv1d.weight", 2.734217471e+00, 4.839950107e+00),
+    ("conv1d_1.bias", -4.560966402e-02, 7.434253840e-04),
+    ("conv1d_1.weight", 1.118762601e-01, 5.664862842e+00),
+    ("conv1d_2.weight", -5.311607745e-01, 3.687979476e+00),
+    ("dense.bias", -6.938893904e-18, 4.342604836e-04),
+    ("dense.weight", -2.392744124e-01, 4.666649467e+00),
+];

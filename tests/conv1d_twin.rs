@@ -10,7 +10,8 @@ mod common;
 
 use std::path::Path;
 
-use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run, write_npy};
+use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run};
+use common::write_npy;
 
 /// The script's sequences: `((n*5 + c*7 + t*3) % 13) / 13 - 0.5`, in float32.
 fn write_data(dir: &Path) {
@@ -54,45 +55,8 @@ fn one_dimensional_layers_train_as_their_pytorch_twin() {
     assert_tensors(&trained.join("final.safetensors"), TWIN);
 }
 
-/// `bench/reference/conv1d_twin.py`'s experiment.
-const EXPERIMENT: &str = "experiment conv1d_twin {
-  seed = 7
-}
-
-data train = npy(x = \"x.npy\", y = \"y.npy\") | batch(4)
-
-data again = npy(x = \"x.npy\", y = \"y.npy\") | batch(4)
-
-model net {
-  conv1d(filters = 6, kernel = 3, activation = relu)
-  maxpool1d(pool = 2)
-  conv1d(filters = 5, kernel = 3, stride = 2, padding = same, activation = tanh)
-  avgpool1d(pool = 2, padding = same)
-  conv1d(filters = 4, kernel = 2, padding = same, use_bias = false)
-  global_maxpool1d()
-  dense(units = 3)
-}
-
-loss xent = sparse_categorical_crossentropy(from_logits = true)
-
-optimizer opt = sgd(lr = 0.1)
-
-train {
-  model = net
-  data = train
-  validate = again
-  loss = xent
-  optimizer = opt
-  epochs = EPOCHS
-}
-
-metrics {
-METRICS}
-
-after {
-  save(net, to = \"SAVE.safetensors\")
-}
-";
+/// The experiment both sides train, with `EPOCHS`, `METRICS` and `SAVE` to fill in.
+const EXPERIMENT: &str = include_str!("../bench/reference/conv1d_twin.exp.in");
 
 /// Each tensor of the final model in PyTorch: name, sum, sum of squares (as the script
 /// prints them).

@@ -31,26 +31,6 @@ fn check_in(dir: &Path, text: &str) -> (i32, String) {
     (out.status.code().unwrap(), common::stderr(&out))
 }
 
-/// An `.npy` file (format 1.0) of little-endian `dtype` values of `shape`.
-fn npy(path: &Path, dtype: &str, shape: &[usize], data: &[u8]) {
-    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
-}
-
 fn f32s(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
@@ -59,9 +39,9 @@ fn f32s(values: &[f32]) -> Vec<u8> {
 fn npy_files_give_the_shape_and_classes_and_train() {
     let dir = tempfile::tempdir().unwrap();
     // 8 examples of 2x3 bytes, classes 0..=2.
-    npy(&dir.path().join("x.npy"), "|u1", &[8, 2, 3], &[7u8; 48]);
+    common::write_npy(&dir.path().join("x.npy"), "|u1", &[8, 2, 3], &[7u8; 48]);
     let y: Vec<u8> = (0..8i64).flat_map(|i| (i % 3).to_le_bytes()).collect();
-    npy(&dir.path().join("y.npy"), "<i8", &[8], &y);
+    common::write_npy(&dir.path().join("y.npy"), "<i8", &[8], &y);
     let source = "npy(x = \"x.npy\", y = \"y.npy\")";
     let loss = "sparse_categorical_crossentropy(from_logits = true)";
     let (code, err) = check_in(dir.path(), &experiment(source, 3, loss));
@@ -81,9 +61,9 @@ fn npy_files_give_the_shape_and_classes_and_train() {
 fn npy_regression_targets_are_values() {
     let dir = tempfile::tempdir().unwrap();
     let x: Vec<f32> = (0..16).map(|i| i as f32 / 16.0).collect();
-    npy(&dir.path().join("x.npy"), "<f4", &[8, 2], &f32s(&x));
+    common::write_npy(&dir.path().join("x.npy"), "<f4", &[8, 2], &f32s(&x));
     let y: Vec<f32> = (0..8).map(|i| 2.0 * i as f32).collect();
-    npy(&dir.path().join("y.npy"), "<f4", &[8, 1], &f32s(&y));
+    common::write_npy(&dir.path().join("y.npy"), "<f4", &[8, 1], &f32s(&y));
     let source = "npy(x = \"x.npy\", y = \"y.npy\", task = regression)";
     let text = experiment(source, 1, "mse()");
     let (code, err) = check_in(dir.path(), &text);
@@ -101,10 +81,10 @@ fn npy_regression_targets_are_values() {
 #[test]
 fn arrays_that_do_not_fit_are_diagnostics() {
     let dir = tempfile::tempdir().unwrap();
-    npy(&dir.path().join("x.npy"), "|u1", &[8, 4], &[1u8; 32]);
-    npy(&dir.path().join("y5.npy"), "|u1", &[5], &[0u8; 5]);
-    npy(&dir.path().join("y2d.npy"), "|u1", &[8, 2], &[0u8; 16]);
-    npy(&dir.path().join("yfrac.npy"), "<f4", &[8], &f32s(&[0.5; 8]));
+    common::write_npy(&dir.path().join("x.npy"), "|u1", &[8, 4], &[1u8; 32]);
+    common::write_npy(&dir.path().join("y5.npy"), "|u1", &[5], &[0u8; 5]);
+    common::write_npy(&dir.path().join("y2d.npy"), "|u1", &[8, 2], &[0u8; 16]);
+    common::write_npy(&dir.path().join("yfrac.npy"), "<f4", &[8], &f32s(&[0.5; 8]));
     let loss = "sparse_categorical_crossentropy(from_logits = true)";
     let cases = [
         ("y5.npy", "hold 8 examples"),

@@ -12,7 +12,8 @@ mod common;
 
 use std::path::Path;
 
-use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run, write_npy};
+use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run};
+use common::write_npy;
 
 /// The script's images: `((n*7 + c*3 + h*5 + w*11) % 17) / 17 - 0.5`, in float32.
 fn write_data(dir: &Path) {

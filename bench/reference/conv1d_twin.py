@@ -24,44 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXPR = os.path.join(ROOT, "target", "release", "expr")
 LABELS = np.array([0, 2, 1, 1, 2, 0, 0, 1], dtype=np.int64)
 
-EXPERIMENT = """experiment conv1d_twin {
-  seed = 7
-}
-
-data train = npy(x = "x.npy", y = "y.npy") | batch(4)
-
-data again = npy(x = "x.npy", y = "y.npy") | batch(4)
-
-model net {
-  conv1d(filters = 6, kernel = 3, activation = relu)
-  maxpool1d(pool = 2)
-  conv1d(filters = 5, kernel = 3, stride = 2, padding = same, activation = tanh)
-  avgpool1d(pool = 2, padding = same)
-  conv1d(filters = 4, kernel = 2, padding = same, use_bias = false)
-  global_maxpool1d()
-  dense(units = 3)
-}
-
-loss xent = sparse_categorical_crossentropy(from_logits = true)
-
-optimizer opt = sgd(lr = 0.1)
-
-train {
-  model = net
-  data = train
-  validate = again
-  loss = xent
-  optimizer = opt
-  epochs = EPOCHS
-}
-
-metrics {
-METRICS}
-
-after {
-  save(net, to = "SAVE.safetensors")
-}
-"""
+# The experiment, with EPOCHS, METRICS and SAVE to fill in (tests/conv1d_twin.rs reads it too).
+EXPERIMENT = open(os.path.join(ROOT, "bench", "reference", "conv1d_twin.exp.in")).read()
 
 
 def sequences():

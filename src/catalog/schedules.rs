@@ -18,6 +18,8 @@ pub enum Function {
     StepDecay,
     Cosine,
     Warmup,
+    PolynomialDecay,
+    OneCycle,
 }
 
 impl Catalogued for Function {
@@ -33,6 +35,8 @@ impl Catalogued for Function {
         Function::StepDecay,
         Function::Cosine,
         Function::Warmup,
+        Function::PolynomialDecay,
+        Function::OneCycle,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -48,6 +52,8 @@ impl Catalogued for Function {
             Function::StepDecay => &STEP_DECAY,
             Function::Cosine => &COSINE,
             Function::Warmup => &WARMUP,
+            Function::PolynomialDecay => &POLYNOMIAL_DECAY,
+            Function::OneCycle => &ONE_CYCLE,
         }
     }
 }
@@ -57,6 +63,15 @@ const fn arg(name: &'static str) -> Param {
         name,
         ty: Type::Scalar,
         default: Default::Required(Value::Number(0.0)),
+    }
+}
+
+/// An argument that may be left out, `value` then.
+const fn optional(name: &'static str, value: f64) -> Param {
+    Param {
+        name,
+        ty: Type::Scalar,
+        default: Default::Is(Value::Number(value)),
     }
 }
 
@@ -91,15 +106,7 @@ static STEP_DECAY: Entry = entry(
 static COSINE: Entry = entry(
     "cosine",
     Kind::Schedule,
-    &[
-        arg("initial"),
-        arg("steps"),
-        Param {
-            name: "alpha",
-            ty: Type::Scalar,
-            default: Default::Is(Value::Number(0.0)),
-        },
-    ],
+    &[arg("initial"), arg("steps"), optional("alpha", 0.0)],
     Some("CosineDecay"),
     "cosine decay from `initial` to `alpha * initial` over `steps` steps",
 );
@@ -110,4 +117,31 @@ static WARMUP: Entry = entry(
     &[arg("target"), arg("steps")],
     None,
     "rises linearly from 0 to `target` over `steps` steps, then stays there",
+);
+
+static POLYNOMIAL_DECAY: Entry = entry(
+    "polynomial_decay",
+    Kind::Schedule,
+    &[
+        arg("initial"),
+        arg("steps"),
+        optional("end", 0.0001),
+        optional("power", 1.0),
+    ],
+    Some("PolynomialDecay"),
+    "`(initial - end) * (1 - step / steps) ** power + end`, then `end` after `steps` steps",
+);
+
+static ONE_CYCLE: Entry = entry(
+    "one_cycle",
+    Kind::Schedule,
+    &[
+        arg("max_lr"),
+        arg("steps"),
+        optional("pct_start", 0.3),
+        optional("div_factor", 25.0),
+        optional("final_div_factor", 10000.0),
+    ],
+    None,
+    "PyTorch's `OneCycleLR` (cosine annealing): from `max_lr / div_factor` up to `max_lr` over the first `pct_start` of `steps` steps, then down to `max_lr / div_factor / final_div_factor` at the last; that floor after it",
 );

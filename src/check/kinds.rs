@@ -135,6 +135,8 @@ impl ScalarFn {
             ScalarFn::StepDecay => catalog::Function::StepDecay,
             ScalarFn::Cosine => catalog::Function::Cosine,
             ScalarFn::Warmup => catalog::Function::Warmup,
+            ScalarFn::PolynomialDecay => catalog::Function::PolynomialDecay,
+            ScalarFn::OneCycle => catalog::Function::OneCycle,
         }
     }
 }

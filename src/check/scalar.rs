@@ -139,6 +139,8 @@ fn scalar_fn(function: catalog::Function) -> ScalarFn {
         catalog::Function::StepDecay => ScalarFn::StepDecay,
         catalog::Function::Cosine => ScalarFn::Cosine,
         catalog::Function::Warmup => ScalarFn::Warmup,
+        catalog::Function::PolynomialDecay => ScalarFn::PolynomialDecay,
+        catalog::Function::OneCycle => ScalarFn::OneCycle,
     }
 }
 
@@ -148,6 +150,8 @@ fn schedule_help(f: ScalarFn) -> &'static str {
         ScalarFn::StepDecay => "`step_decay(initial, factor, every)` = initial * factor ** floor(epoch / every)",
         ScalarFn::Cosine => "`cosine(initial, steps, alpha)`: cosine decay from initial to alpha * initial over `steps` steps",
         ScalarFn::Warmup => "`warmup(target, steps)`: rises linearly from 0 to target over `steps` steps",
+        ScalarFn::PolynomialDecay => "`polynomial_decay(initial, steps, end = 0.0001, power = 1)`, positional: Keras' PolynomialDecay",
+        ScalarFn::OneCycle => "`one_cycle(max_lr, steps, pct_start = 0.3, div_factor = 25, final_div_factor = 1e4)`, positional: PyTorch's OneCycleLR",
         ScalarFn::Exp
         | ScalarFn::Log
         | ScalarFn::Sqrt

@@ -3,6 +3,7 @@
 
 use std::f64::consts::PI;
 
+use crate::catalog::{Catalogued, Default, Value};
 use crate::check::plan::{Format, FormatSpec, FormatStyle, Piece, ScalarExpr, ScalarFn, ScalarOp};
 
 /// What a scalar expression can read.
@@ -52,14 +53,55 @@ pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
                 ScalarFn::StepDecay => a[0] * a[1].powf((s.epoch as f64 / a[2]).floor()),
                 // Keras CosineDecay: alpha is the floor as a fraction of the initial rate.
                 ScalarFn::Cosine => {
-                    let alpha = a.get(2).copied().unwrap_or(0.0);
+                    let alpha = arg_or_default(*f, &a, 2);
                     let progress = (step / a[1]).min(1.0);
                     let cosine = 0.5 * (1.0 + (PI * progress).cos());
                     a[0] * ((1.0 - alpha) * cosine + alpha)
                 }
                 ScalarFn::Warmup => a[0] * ((step + 1.0) / a[1]).min(1.0),
+                // Keras PolynomialDecay (`cycle = False`): held at `end` after `steps`.
+                ScalarFn::PolynomialDecay => {
+                    let (end, power) = (arg_or_default(*f, &a, 2), arg_or_default(*f, &a, 3));
+                    let progress = step.min(a[1]) / a[1];
+                    (a[0] - end) * (1.0 - progress).powf(power) + end
+                }
+                ScalarFn::OneCycle => one_cycle(*f, &a, step),
             }
         }
+    }
+}
+
+/// Argument `i` of a call to `f`, or the catalogue's default where the call left it out.
+fn arg_or_default(f: ScalarFn, a: &[f64], i: usize) -> f64 {
+    a.get(i)
+        .copied()
+        .unwrap_or_else(|| match f.catalogued().entry().params[i].default {
+            Default::Is(Value::Number(v)) => v,
+            _ => unreachable!("check lets only arguments with a default be left out"),
+        })
+}
+
+/// PyTorch's `OneCycleLR` at 0-based `step`, `three_phase = False`, cosine annealing:
+/// up from `max_lr / div_factor` until step `pct_start * steps - 1`, then down to the floor
+/// at step `steps - 1`, where it stays (PyTorch refuses to go on).
+fn one_cycle(f: ScalarFn, a: &[f64], step: f64) -> f64 {
+    let (max_lr, steps) = (a[0], a[1]);
+    let pct_start = arg_or_default(f, a, 2);
+    let initial = max_lr / arg_or_default(f, a, 3);
+    let floor = initial / arg_or_default(f, a, 4);
+    let anneal = |from: f64, to: f64, pct: f64| to + (from - to) / 2.0 * ((PI * pct).cos() + 1.0);
+    let peak = pct_start * steps - 1.0;
+    let last = steps - 1.0;
+    if step <= peak && peak > 0.0 {
+        anneal(initial, max_lr, step / peak)
+    } else if last > peak.max(0.0) {
+        anneal(
+            max_lr,
+            floor,
+            ((step - peak.max(0.0)) / (last - peak.max(0.0))).min(1.0),
+        )
+    } else {
+        floor
     }
 }
 
@@ -120,6 +162,37 @@ mod tests {
             metrics: &metrics,
         };
         f(&s)
+    }
+
+    /// `bench/reference/schedules.py`: PyTorch's OneCycleLR and Keras' PolynomialDecay at
+    /// 0-based steps (Keras computes in float32).
+    #[allow(clippy::unreadable_literal)]
+    #[test]
+    fn one_cycle_and_polynomial_decay_match_pytorch_and_keras() {
+        let call = |f: ScalarFn, args: &[f64]| {
+            ScalarExpr::Call(f, args.iter().map(|&v| ScalarExpr::Const(v)).collect())
+        };
+        let steps = [0u64, 1, 7, 29, 30, 31, 55, 99];
+        #[rustfmt::skip]
+        let cases: [(ScalarExpr, [f64; 8], f64); 4] = [
+            (call(ScalarFn::OneCycle, &[0.1, 100.0]),
+             [4.000000000000e-03, 4.281378056591e-03, 1.715221638769e-02, 1.000000000000e-01, 9.994965352845e-02, 9.979871550490e-02, 6.965137297769e-02, 4.000000000000e-07], 1e-12),
+            (call(ScalarFn::OneCycle, &[0.05, 100.0, 0.25, 10.0, 100.0]),
+             [5.000000000000e-03, 5.192490619089e-03, 1.380286784730e-02, 4.945423632833e-02, 4.921536444919e-02, 4.893405445086e-02, 3.174127251987e-02, 5.000000000000e-05], 1e-12),
+            (call(ScalarFn::PolynomialDecay, &[0.1, 50.0]),
+             [1.000000014901e-01, 9.800200164318e-02, 8.601400256157e-02, 4.205800220370e-02, 4.005999863148e-02, 3.806200250983e-02, 9.999999747379e-05, 9.999999747379e-05], 1e-7),
+            (call(ScalarFn::PolynomialDecay, &[0.1, 50.0, 0.01, 2.0]),
+             [1.000000014901e-01, 9.643600881100e-02, 7.656399905682e-02, 2.587600238621e-02, 2.439999952912e-02, 2.299600094557e-02, 9.999999776483e-03, 9.999999776483e-03], 1e-7),
+        ];
+        for (e, want, tol) in &cases {
+            for (&step, w) in steps.iter().zip(want) {
+                let got = with(0, step, |s| eval(e, s));
+                assert!(
+                    (got - w).abs() <= tol * w,
+                    "{e:?} at step {step}: {got} against {w}"
+                );
+            }
+        }
     }
 
     #[test]

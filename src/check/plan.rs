@@ -1187,10 +1187,10 @@ pub enum ScalarFn {
     Cosine,
     /// `warmup(target, steps)`: linear from 0 to `target` over `steps` steps, then `target`.
     Warmup,
-    /// `polynomial_decay(initial, steps, end, power)`: Keras' PolynomialDecay.
+    /// `polynomial_decay(initial, steps, end, power)`: Keras' `PolynomialDecay`.
     PolynomialDecay,
     /// `one_cycle(max_lr, steps, pct_start, div_factor, final_div_factor)`: PyTorch's
-    /// OneCycleLR with cosine annealing.
+    /// `OneCycleLR` with cosine annealing.
     OneCycle,
 }
 

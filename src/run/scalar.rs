@@ -164,7 +164,7 @@ mod tests {
         f(&s)
     }
 
-    /// `bench/reference/schedules.py`: PyTorch's OneCycleLR and Keras' PolynomialDecay at
+    /// `bench/reference/schedules.py`: PyTorch's `OneCycleLR` and Keras' `PolynomialDecay` at
     /// 0-based steps (Keras computes in float32).
     #[allow(clippy::unreadable_literal)]
     #[test]

@@ -30,6 +30,7 @@ mod norm;
 pub mod optimizers;
 pub mod paths;
 pub mod plan;
+mod plateau;
 pub mod resources;
 mod scalar;
 pub mod sources;

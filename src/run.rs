@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod lock;
 pub mod metrics;
 pub mod model_io;
+pub mod plateau;
 pub mod scalar;
 pub mod score;
 pub mod stopping;

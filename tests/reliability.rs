@@ -166,6 +166,38 @@ fn killed_and_resumed_runs_stop_early_at_the_same_epoch_with_the_same_best_weigh
     assert_eq!(epochs, 3);
 }
 
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_reduce_on_plateau_at_the_same_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "plateau", 16, 4096, Some(512));
+    survives_kills(dir.path(), &file, 5);
+    let log = |runs: &str| {
+        expr::record::load(&only_run_dir(&dir.path().join(runs)))
+            .unwrap()
+            .log
+    };
+    let (clean, killed) = (log("clean"), log("killed"));
+    let reductions = |log: &[String]| -> Vec<String> {
+        log.iter()
+            .filter(|l| l.contains("reduce_on_plateau"))
+            .cloned()
+            .collect()
+    };
+    // Epoch 1 is the best; epochs 2 and 4 halve the rate, epochs 3 and 5 cool down.
+    assert_eq!(reductions(&clean).len(), 2, "{clean:#?}");
+    assert_eq!(reductions(&clean), reductions(&killed));
+    assert!(
+        clean
+            .iter()
+            .any(|l| l.starts_with("epoch 5 ") && l.ends_with("lr 2.500000e-04")),
+        "{clean:#?}"
+    );
+}
+
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike, the
 /// last epoch `last_epoch`.
 fn survives_kills(dir: &Path, file: &Path, last_epoch: usize) {

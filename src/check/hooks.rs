@@ -30,6 +30,8 @@ pub(super) struct HookCx<'a, 'b> {
     pub(super) cx: &'a StepCx<'b>,
     pub(super) steps: &'a [Step],
     pub(super) metrics: &'a [Metric],
+    /// The `reduce_on_plateau` rules read so far, numbered in the order they are written.
+    pub(super) plateaus: std::cell::RefCell<Vec<super::plan::Plateau>>,
 }
 
 pub fn check_hooks(
@@ -40,7 +42,12 @@ pub fn check_hooks(
     hooks: &mut Hooks,
     errors: &mut Vec<CheckError>,
 ) -> (Vec<Action>, Vec<Action>) {
-    let hx = HookCx { cx, steps, metrics };
+    let hx = HookCx {
+        cx,
+        steps,
+        metrics,
+        plateaus: std::cell::RefCell::default(),
+    };
     let mut before = Vec::new();
     let mut after = Vec::new();
     for decl in &file.decls {
@@ -91,6 +98,7 @@ pub fn check_hooks(
             }
         }
     }
+    hooks.plateaus = hx.plateaus.into_inner();
     (before, after)
 }
 

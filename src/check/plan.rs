@@ -1070,6 +1070,25 @@ pub struct Hooks {
     pub every_steps: Vec<(usize, Vec<Action>)>,
     /// `on improved(metric)`: after an epoch whose metric beats every earlier epoch's.
     pub improved: Vec<Improved>,
+    /// The `reduce_on_plateau(...)` calls of every hook, each a rule of its own.
+    pub plateaus: Vec<Plateau>,
+}
+
+/// `reduce_on_plateau(monitor, factor, patience, mode, min_delta, cooldown, min_lr,
+/// initial)`: Keras' `ReduceLROnPlateau` as a value, `initial` times `factor` at each
+/// plateau of `patience` epochs, never below `min_lr`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plateau {
+    /// Index into `Experiment::metrics`.
+    pub metric: usize,
+    /// Larger is better (`mode = max`, or `auto` on a metric that goes up).
+    pub maximize: bool,
+    pub factor: f64,
+    pub patience: usize,
+    pub min_delta: f64,
+    pub cooldown: usize,
+    pub min_lr: f64,
+    pub initial: f64,
 }
 
 /// `on improved(test_loss, mode = min) { ... }`: Keras' `ModelCheckpoint(save_best_only =
@@ -1153,6 +1172,9 @@ pub enum ScalarExpr {
     Lr(usize),
     /// The current value of a metric (over the epoch so far).
     Metric(usize),
+    /// The value of `reduce_on_plateau` rule `i` of `Hooks::plateaus`, as of the last
+    /// epoch's end.
+    Plateau(usize),
     Neg(Box<ScalarExpr>),
     Binary(ScalarOp, Box<ScalarExpr>, Box<ScalarExpr>),
     Call(ScalarFn, Vec<ScalarExpr>),

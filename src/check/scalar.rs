@@ -53,9 +53,13 @@ impl HookCx<'_, '_> {
                     return None;
                 }
             },
+            ExprKind::Call(call) if call.name.name == "reduce_on_plateau" => {
+                return self.plateau(call, errors);
+            }
             ExprKind::Call(call) => {
                 let Some(function) = catalog::Function::named(&call.name.name) else {
-                    let known = catalog::Function::names();
+                    let mut known = catalog::Function::names();
+                    known.push("reduce_on_plateau");
                     errors.push(CheckError::unknown(
                         "function",
                         &call.name.name,

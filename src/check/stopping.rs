@@ -79,7 +79,7 @@ pub(super) fn check_stop(
 }
 
 /// The metric `monitor` names, with "did you mean" when there is none.
-fn monitored(
+pub(super) fn monitored(
     e: &Expr,
     metrics: &[Metric],
     poisoned: &[String],

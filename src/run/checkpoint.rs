@@ -55,6 +55,9 @@ pub struct LoopPosition {
     /// Per `on improved(metric)` hook: the best value so far.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub improved_best: Vec<f64>,
+    /// Per `reduce_on_plateau` rule: its state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plateaus: Vec<super::plateau::PlateauState>,
 }
 
 /// A whole checkpoint in memory.

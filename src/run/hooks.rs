@@ -36,6 +36,8 @@ pub struct OnStep<'a> {
     pub position: Position,
     /// The metrics as they stand before this batch.
     pub metrics: &'a MetricSet,
+    /// The value of each `reduce_on_plateau` rule.
+    pub plateaus: &'a [f64],
     /// The first learning rate a hook computed that cannot be used, for the loop to stop on.
     pub bad_lr: Option<BadLr>,
 }
@@ -54,6 +56,7 @@ impl UpdateHooks for OnStep<'_> {
             steps_per_epoch: self.position.steps_per_epoch,
             lrs,
             metrics: &metric,
+            plateaus: self.plateaus,
         };
         let actions = &self.exp.hooks.on_step;
         match new_lrs(actions, &state, |o| o == optimizer) {
@@ -124,6 +127,7 @@ impl Loop<'_> {
         let lrs = self.engine.lrs();
         let metrics = &self.metrics;
         let metric = |i: usize| metrics.value(i);
+        let plateaus = self.plateau_values();
         let state = LoopState {
             epoch,
             epochs: self.engine.experiment().epochs,
@@ -131,6 +135,7 @@ impl Loop<'_> {
             steps_per_epoch: self.steps_per_epoch(),
             lrs: &lrs,
             metrics: &metric,
+            plateaus: &plateaus,
         };
         let changes = new_lrs(actions, &state, |_| true)?;
         let mut lines = Vec::new();
@@ -233,6 +238,7 @@ on step {
                 steps_per_epoch: 1,
             },
             metrics: &metrics,
+            plateaus: &[],
             bad_lr: None,
         };
         let grads = || vec![vec![3.0f32, -4.0, 0.25, 0.0], vec![2.0]];

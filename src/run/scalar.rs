@@ -15,6 +15,8 @@ pub struct LoopState<'a> {
     pub steps_per_epoch: usize,
     pub lrs: &'a [f64],
     pub metrics: &'a dyn Fn(usize) -> f64,
+    /// The value of each `reduce_on_plateau` rule.
+    pub plateaus: &'a [f64],
 }
 
 pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
@@ -26,6 +28,7 @@ pub fn eval(e: &ScalarExpr, s: &LoopState<'_>) -> f64 {
         ScalarExpr::StepsPerEpoch => s.steps_per_epoch as f64,
         ScalarExpr::Lr(i) => s.lrs[*i],
         ScalarExpr::Metric(i) => (s.metrics)(*i),
+        ScalarExpr::Plateau(i) => s.plateaus[*i],
         ScalarExpr::Neg(e) => -eval(e, s),
         ScalarExpr::Binary(op, l, r) => {
             let (l, r) = (eval(l, s), eval(r, s));
@@ -160,6 +163,7 @@ mod tests {
             steps_per_epoch: 100,
             lrs: &[1e-3],
             metrics: &metrics,
+            plateaus: &[],
         };
         f(&s)
     }

@@ -12,6 +12,7 @@ use super::checkpoint::{Checkpoint, LoopPosition};
 use super::grid::Kept;
 use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
+use super::plateau::PlateauState;
 use super::stopping::{Stopper, Verdict};
 use crate::check::plan::{Action, DataSet, Labels, NonFinitePolicy};
 use crate::data::augment::Draws;
@@ -95,6 +96,8 @@ pub struct Loop<'a> {
     pub stopper: Option<Stopper>,
     /// Per `on improved(metric)` hook: the best value so far.
     improved_best: Vec<f64>,
+    /// Per `reduce_on_plateau` rule: its state.
+    plateaus: Vec<PlateauState>,
     /// Model files `on improved` hooks wrote since the caller last took them (for the record).
     pub saved: Vec<std::path::PathBuf>,
 }
@@ -118,6 +121,7 @@ impl<'a> Loop<'a> {
         });
         let stopper = exp.stop.map(Stopper::new);
         let improved_best = exp.hooks.improved.iter().map(worst).collect();
+        let plateaus = exp.hooks.plateaus.iter().map(PlateauState::new).collect();
         Loop {
             engine,
             examples,
@@ -136,6 +140,7 @@ impl<'a> Loop<'a> {
             kept: HashMap::new(),
             stopper,
             improved_best,
+            plateaus,
             saved: Vec::new(),
         }
     }
@@ -157,6 +162,9 @@ impl<'a> Loop<'a> {
         }
         if let (Some(s), Some(state)) = (&mut self.stopper, &p.early_stopping) {
             s.state = state.clone();
+        }
+        if p.plateaus.len() == self.plateaus.len() {
+            self.plateaus.clone_from(&p.plateaus);
         }
         self.resume = Some(p.clone());
     }
@@ -213,6 +221,34 @@ impl<'a> Loop<'a> {
             (self.out)(&line);
         }
         Some(verdict)
+    }
+
+    /// Each `reduce_on_plateau` rule's look at the epoch just ended, before `on epoch_end`
+    /// reads its value; a reduction is said on the log, as Keras' `verbose = 1` does.
+    fn plateau_epoch(&mut self, epoch: usize) {
+        let exp = self.engine.experiment().clone();
+        for (rule, state) in exp.hooks.plateaus.iter().zip(&mut self.plateaus) {
+            let value = self.metrics.history[rule.metric]
+                .last()
+                .copied()
+                .unwrap_or(f64::NAN);
+            if let Some(before) = state.end_epoch(rule, value) {
+                let waited = rule.patience.max(1);
+                let line = format!(
+                    "Epoch {}: reduce_on_plateau: `{}` has not improved for {waited} epoch{}: {before:.4e} -> {:.4e}",
+                    epoch + 1,
+                    self.metrics.names[rule.metric],
+                    if waited == 1 { "" } else { "s" },
+                    state.value
+                );
+                (self.out)(&line);
+            }
+        }
+    }
+
+    /// The value each `reduce_on_plateau` rule gives now.
+    pub(super) fn plateau_values(&self) -> Vec<f64> {
+        self.plateaus.iter().map(|p| p.value).collect()
     }
 
     /// The `on improved(metric)` hooks whose metric beat its best this epoch: their
@@ -333,6 +369,9 @@ impl<'a> Loop<'a> {
         }
         self.metrics.end_epoch();
         self.times.push(times);
+        if !evaluation_only {
+            self.plateau_epoch(epoch);
+        }
         self.averaged_hooks(&exp.hooks.epoch_end, epoch)?;
         if !evaluation_only {
             self.watch(epoch);
@@ -392,6 +431,7 @@ impl<'a> Loop<'a> {
             epoch_started,
             early_stopping: self.stopper.as_ref().map(|s| s.state.clone()),
             improved_best: self.improved_best.clone(),
+            plateaus: self.plateaus.clone(),
         };
         let mut engine = self.engine.snapshot();
         if let Some(s) = self.stopper.as_ref().filter(|s| s.rule.restore_best) {
@@ -465,6 +505,7 @@ impl<'a> Loop<'a> {
                     },
                 )),
             );
+            let plateaus = self.plateau_values();
             let mut on_step = OnStep {
                 exp: &exp,
                 position: Position {
@@ -473,6 +514,7 @@ impl<'a> Loop<'a> {
                     steps_per_epoch,
                 },
                 metrics: &self.metrics,
+                plateaus: &plateaus,
                 bad_lr: None,
             };
             // Evaluation steps count no steps of their own: they run as the step after the
@@ -565,6 +607,7 @@ impl<'a> Loop<'a> {
     /// pass's last step.
     fn apply_accumulated(&mut self, epoch: usize) -> Result<(), Stop> {
         let exp = self.engine.experiment().clone();
+        let plateaus = self.plateau_values();
         let mut on_step = OnStep {
             exp: &exp,
             position: Position {
@@ -573,6 +616,7 @@ impl<'a> Loop<'a> {
                 steps_per_epoch: self.steps_per_epoch(),
             },
             metrics: &self.metrics,
+            plateaus: &plateaus,
             bad_lr: None,
         };
         let non_finite = self.engine.apply_accumulated(&mut on_step);

@@ -224,6 +224,20 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
             );
         }
     }
+    for rule in &p.plateaus {
+        // A rule's value only ever shrinks from `initial` by factors in [0, 1), and it waits
+        // at most the epochs done.
+        if !rule.value.is_finite() || rule.value < 0.0 || rule.best.is_nan() || rule.wait > p.epoch
+        {
+            return bad(
+                "plateaus",
+                format!(
+                    "value {}, best {}, wait {} cannot follow from {} epochs done",
+                    rule.value, rule.best, rule.wait, p.epoch
+                ),
+            );
+        }
+    }
     let before = p.pass_rng_word_pos.parse::<u128>();
     let now = p.rng_word_pos.parse::<u128>();
     match (before, now) {

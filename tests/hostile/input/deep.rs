@@ -141,6 +141,7 @@ fn expressions_at_the_limit_go_through_every_stage_on_a_small_stack() {
                         steps_per_epoch: 1,
                         lrs: &[1e-3],
                         metrics: &|_| 0.0,
+                        plateaus: &[],
                     };
                     let lr = expr::run::scalar::eval(value, &state);
                     assert!((lr - 1e-3).abs() < 1e-12, "{name}: {lr}");

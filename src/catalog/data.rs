@@ -13,6 +13,7 @@ pub enum Source {
     Npy,
     Npz,
     Images,
+    Concat,
 }
 
 /// A step of a pipeline after its source.
@@ -46,6 +47,7 @@ impl Catalogued for Source {
         Source::Npy,
         Source::Npz,
         Source::Images,
+        Source::Concat,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -57,6 +59,7 @@ impl Catalogued for Source {
             Source::Npy => &NPY,
             Source::Npz => &NPZ,
             Source::Images => &IMAGES,
+            Source::Concat => &CONCAT,
         }
     }
 }
@@ -252,6 +255,19 @@ static IMAGES: Entry = entry(
     None,
     "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
 );
+
+/// Its arguments are the parts, data names, as many as there are (as `reshape`'s
+/// dimensions): PyTorch's `ConcatDataset` takes a list, tf.data's `concatenate` two.
+static CONCAT: Entry = Entry {
+    rest: Some("parts"),
+    ..entry(
+        "concat",
+        Kind::Source,
+        &[],
+        None,
+        "the examples of two or more other `data` sets, all of the first, then all of the second, and so on (as tf.data's `concatenate`), each as its own pipeline left it (`take`, `skip`, `split`, `standardize`, `scale`, `normalize`); their element shapes and labels must agree. A part needs no `batch` of its own",
+    )
+};
 
 static TAKE: Entry = entry(
     "take",

@@ -181,7 +181,13 @@ fn params_cell(e: &Entry) -> String {
         })
         .collect();
     if let Some(rest) = e.rest {
-        cells.push(format!("the {rest}, positional (whole, ≥ 1)"));
+        // A source's rest names other data sets (`concat`); elsewhere it is dimensions.
+        let what = if e.kind == Kind::Source {
+            "data names, 2 or more"
+        } else {
+            "whole, ≥ 1"
+        };
+        cells.push(format!("the {rest}, positional ({what})"));
     }
     if cells.is_empty() {
         "none".to_string()

@@ -10,7 +10,7 @@ use super::init::{read_init, read_regularizer};
 use super::plan::{Init, Regularizer};
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
 use crate::source::Span;
-use crate::syntax::ast::{Call, Expr};
+use crate::syntax::ast::{Call, Expr, Ident};
 
 pub struct CallArgs<'a> {
     args: Args<'a>,
@@ -70,6 +70,49 @@ impl<'a> CallArgs<'a> {
             reported = true;
         }
         (!reported).then_some(values)
+    }
+
+    /// The data names of an entry whose parameters are a rest of positional names, such as
+    /// `concat(train, test)`; `None` once a value or a named argument is reported, or when
+    /// there are none.
+    pub fn rest_data_names(&self, errors: &mut Vec<CheckError>) -> Option<Vec<&'a Ident>> {
+        let call = self.args.call();
+        let mut names = Vec::new();
+        let mut reported = false;
+        for arg in &call.args {
+            if let Some(name) = &arg.name {
+                let known = self.entry.param_names();
+                let err =
+                    CheckError::unknown_parameter(self.entry.name, &name.name, name.span, &known);
+                errors.push(err);
+                reported = true;
+                continue;
+            }
+            if let crate::syntax::ast::ExprKind::Name(id) = &arg.value.kind {
+                names.push(id);
+            } else {
+                errors.push(
+                    CheckError::wrong_type(
+                        self.entry.rest.unwrap_or_default(),
+                        "a data name",
+                        super::args::describe(&arg.value),
+                        arg.value.span,
+                    )
+                    .with_help("name a `data` declaration, without quotes: `concat(train, test)`"),
+                );
+                reported = true;
+            }
+        }
+        if names.is_empty() && !reported {
+            let rest = self.entry.rest.unwrap_or_default();
+            errors.push(CheckError::missing_argument(
+                self.entry.name,
+                rest,
+                call.span,
+            ));
+            reported = true;
+        }
+        (!reported).then_some(names)
     }
 
     /// A whole number, at least the entry's minimum.

@@ -9,15 +9,21 @@ use super::plan::{
     Subset, TableSpec, Task,
 };
 use super::sources::DataFiles;
+use super::Table;
 use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
 
+/// Checks one `data` declaration. `earlier` holds the data sets checked before it (the
+/// parts of a `concat` are); `part` says whether some `concat` reads it, so that it needs
+/// no `batch` of its own.
 pub fn check_data(
     name: &Ident,
     pipeline: &[Call],
     span: Span,
     files: &dyn DataFiles,
+    earlier: &Table<DataSet>,
+    part: bool,
     errors: &mut Vec<CheckError>,
 ) -> Option<DataSet> {
     let mut data = DataSet {
@@ -42,7 +48,7 @@ pub fn check_data(
     let Some((source, transforms)) = pipeline.split_first() else {
         return Some(data);
     };
-    let described = read_source(source, &mut data, files, errors);
+    let described = read_source(source, &mut data, files, earlier, errors);
     let mut batch_span: Option<Span> = None;
     let mut shuffle_span: Option<Span> = None;
     let mut augment_span: Option<Span> = None;
@@ -263,7 +269,7 @@ pub fn check_data(
             }
         }
     }
-    if batch_span.is_none() {
+    if batch_span.is_none() && !part {
         errors.push(CheckError::missing(
             "no `batch` here",
             format!("data `{}` is never batched", name.name),
@@ -278,6 +284,7 @@ fn read_source(
     call: &Call,
     data: &mut DataSet,
     files: &dyn DataFiles,
+    earlier: &Table<DataSet>,
     errors: &mut Vec<CheckError>,
 ) -> bool {
     let name = call.name.name.as_str();
@@ -346,6 +353,135 @@ fn read_source(
         Source::Csv => read_csv(&args, data, files, errors),
         Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
         Source::Images => read_images(&args, data, files, errors),
+        Source::Concat => read_concat(&args, call.span, data, earlier, errors),
+    }
+}
+
+/// `concat(a, b, ...)`: the parts, checked before this data set, must have one element
+/// shape and one kind of labels. False when a part could not be checked.
+fn read_concat(
+    args: &CallArgs<'_>,
+    span: Span,
+    data: &mut DataSet,
+    earlier: &Table<DataSet>,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let Some(names) = args.rest_data_names(errors) else {
+        return false;
+    };
+    if names.len() < 2 {
+        errors.push(
+            CheckError::invalid(
+                "`concat` needs at least two data sets".into(),
+                "only one part".into(),
+                span,
+            )
+            .with_help("name the data sets to join, e.g. `concat(train_raw, test_raw)`; a single one needs no `concat`"),
+        );
+        return false;
+    }
+    let mut parts: Vec<(&Ident, &DataSet)> = Vec::new();
+    let mut complete = true;
+    for part in &names {
+        // Cycles and parts declared later are resolved by `file::collect_datasets`, which
+        // checks every part first: a name missing here is unknown or broken.
+        match earlier.resolve("data", part, errors) {
+            Some(i) => parts.push((part, &earlier.items[i].1)),
+            None => complete = false,
+        }
+    }
+    if !complete {
+        return false;
+    }
+    let (first_name, first) = parts[0];
+    for &(part_name, part) in &parts {
+        if !part.augment.is_empty() {
+            errors.push(
+                CheckError::invalid(
+                    format!(
+                        "data `{}` has random augmentations, which `concat` does not keep",
+                        part_name.name
+                    ),
+                    "augmented part".into(),
+                    part_name.span,
+                )
+                .with_related(part.span, "augmented here")
+                .with_help(
+                    "augment the concatenation instead: `concat(a, b) | random_flip() | ...`",
+                ),
+            );
+            complete = false;
+        }
+        if part_name.span == first_name.span {
+            continue;
+        }
+        if part.element_shape != first.element_shape {
+            errors.push(
+                CheckError::shape(
+                    format!(
+                        "data `{}`'s elements are {:?}, `{}`'s {:?}",
+                        part_name.name, part.element_shape, first_name.name, first.element_shape
+                    ),
+                    format!("elements {:?}", part.element_shape),
+                    part_name.span,
+                    "concatenate data sets of one element shape: `reshape(...)` or `channel_axis()` in a part's pipeline",
+                )
+                .with_related(first_name.span, format!("elements {:?}", first.element_shape)),
+            );
+            complete = false;
+        }
+        if !same_labels(part.labels, first.labels) {
+            errors.push(
+                CheckError::incompatible(
+                    format!(
+                        "data `{}` is labelled with {}, `{}` with {}",
+                        part_name.name,
+                        describe_labels(part.labels),
+                        first_name.name,
+                        describe_labels(first.labels)
+                    ),
+                    describe_labels(part.labels),
+                    part_name.span,
+                    "concatenate data sets labelled alike: as many classes, or as many target values",
+                )
+                .with_related(first_name.span, describe_labels(first.labels)),
+            );
+            complete = false;
+        }
+    }
+    let sets: Vec<&DataSet> = parts.iter().map(|(_, d)| *d).collect();
+    data.source = DataSource::Concat(parts.iter().map(|(n, _)| n.name.clone()).collect());
+    data.element_shape.clone_from(&first.element_shape);
+    data.labels = match first.labels {
+        // A part's `one_hot()` carries over when every part has it.
+        Labels::Classes { classes, .. } => Labels::Classes {
+            classes,
+            one_hot: sets
+                .iter()
+                .all(|d| matches!(d.labels, Labels::Classes { one_hot: true, .. })),
+        },
+        values @ Labels::Values { .. } => values,
+    };
+    // The parts' scalings carry over when they agree; else each part's values are stored
+    // scaled (`run::examples`) and the concatenation starts from them as they are.
+    (data.scale, data.shift) = DataSet::shared_scaling(&sets).unwrap_or((1.0, 0.0));
+    complete
+}
+
+/// Labels of one kind and size, whether one-hot or not.
+fn same_labels(a: Labels, b: Labels) -> bool {
+    match (a, b) {
+        (Labels::Classes { classes: x, .. }, Labels::Classes { classes: y, .. })
+        | (Labels::Values { width: x }, Labels::Values { width: y }) => x == y,
+        _ => false,
+    }
+}
+
+fn describe_labels(labels: Labels) -> String {
+    match labels {
+        Labels::Classes { classes, .. } => format!("{classes} classes"),
+        Labels::Values { width: 1 } => "1 target value".to_string(),
+        Labels::Values { width } => format!("{width} target values"),
     }
 }
 

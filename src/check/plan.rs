@@ -120,6 +120,20 @@ pub struct DataSet {
     pub file_spans: Vec<Span>,
 }
 
+impl DataSet {
+    /// The `(scale, shift)` every part of a `concat` shares, if they all scale their stored
+    /// values alike: the concatenation then keeps the stored values and scales them so.
+    /// `None` when they differ: each part's values are then stored scaled (as `f32`).
+    pub fn shared_scaling(parts: &[&DataSet]) -> Option<(f32, f32)> {
+        let first = parts.first()?;
+        let bits = |d: &DataSet| (d.scale.to_bits(), d.shift.to_bits());
+        parts
+            .iter()
+            .all(|d| bits(d) == bits(first))
+            .then_some((first.scale, first.shift))
+    }
+}
+
 /// `standardize(from = d)`: by the column statistics of data set `from`'s examples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standardize {
@@ -212,6 +226,9 @@ pub enum DataSource {
     Arrays(ArraySpec),
     /// `images(dir, size, color, on_error)`: one sub-folder of images per class.
     Images(ImageSpec),
+    /// `concat(a, b, ...)`: the examples of other data sets (by name), all of each in turn,
+    /// as their pipelines left them.
+    Concat(Vec<String>),
 }
 
 /// Inputs and targets from NumPy arrays: `.npy` files, or arrays of one `.npz` archive.
@@ -299,7 +316,9 @@ impl DataSource {
     /// [`Experiment::resolve_paths`]).
     pub fn files(&self) -> Vec<&PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
+                Vec::new()
+            }
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&table.path],
             DataSource::Arrays(a) => vec![&a.x, &a.y],
@@ -318,7 +337,9 @@ impl DataSource {
 
     fn files_mut(&mut self) -> Vec<&mut PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
+                Vec::new()
+            }
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&mut table.path],
             DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],

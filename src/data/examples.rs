@@ -221,6 +221,114 @@ impl Examples {
     }
 }
 
+impl Examples {
+    /// The examples of `parts`, all of the first, then all of the second, ...: tf.data's
+    /// `concatenate`. A part with a `(scale, shift)` is stored as `value * scale + shift` in
+    /// `f32`; bytes stay bytes only when every part is bytes kept as they are. `Err` says how
+    /// two parts disagree: values per element, kind of targets, or encoding (a table's
+    /// columns and categories, the class names).
+    pub fn concat(parts: &[(&Examples, Option<(f32, f32)>)]) -> Result<Examples, String> {
+        let Some(&(first, _)) = parts.first() else {
+            return Err("`concat` has no part".into());
+        };
+        let same_encoding = |e: &Encoding| Encoding {
+            standardized: None,
+            ..e.clone()
+        };
+        for &(part, _) in &parts[1..] {
+            if part.features() != first.features() {
+                return Err(format!(
+                    "{} has {} values per element, {} {}",
+                    part.source,
+                    part.features(),
+                    first.source,
+                    first.features()
+                ));
+            }
+            let kinds = (&part.targets, &first.targets);
+            let alike = match kinds {
+                (Targets::Classes(_), Targets::Classes(_)) => true,
+                (Targets::Values(a), Targets::Values(b)) => a.ncols() == b.ncols(),
+                _ => false,
+            };
+            if !alike {
+                return Err(format!(
+                    "{} and {} have different kinds of targets",
+                    part.source, first.source
+                ));
+            }
+            if same_encoding(&part.encoding) != same_encoding(&first.encoding) {
+                let what = if part.encoding.classes == first.encoding.classes {
+                    "columns or categories".to_string()
+                } else {
+                    format!(
+                        "class names ({:?} and {:?})",
+                        part.encoding.classes, first.encoding.classes
+                    )
+                };
+                return Err(format!(
+                    "{} and {} encode their examples with other {what}",
+                    part.source, first.source
+                ));
+            }
+        }
+        let bytes = parts
+            .iter()
+            .all(|(p, scaling)| scaling.is_none() && p.inputs.as_u8().is_some());
+        let rows: usize = parts.iter().map(|(p, _)| p.len()).sum();
+        let features = first.features();
+        let inputs = if bytes {
+            let mut all = Vec::with_capacity(rows * features);
+            for (p, _) in parts {
+                let a = p
+                    .inputs
+                    .as_u8()
+                    .unwrap_or_else(|| unreachable!("all bytes"));
+                all.extend(a.iter());
+            }
+            Inputs::U8(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
+        } else {
+            let mut all = vec![0.0f32; rows * features];
+            let mut at = 0;
+            for (p, scaling) in parts {
+                let (scale, shift) = scaling.unwrap_or((1.0, 0.0));
+                let n = p.len() * features;
+                let indices: Vec<usize> = (0..p.len()).collect();
+                p.fill_batch(&indices, scale, shift, &mut all[at..at + n]);
+                at += n;
+            }
+            Inputs::F32(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
+        };
+        let targets = match &first.targets {
+            Targets::Classes(_) => Targets::Classes(
+                parts
+                    .iter()
+                    .flat_map(|(p, _)| p.targets.classes().into_iter().flatten().copied())
+                    .collect(),
+            ),
+            Targets::Values(v) => {
+                let mut all = Vec::with_capacity(rows * v.ncols());
+                for (p, _) in parts {
+                    if let Targets::Values(v) = &p.targets {
+                        all.extend(v.iter());
+                    }
+                }
+                Targets::Values(
+                    Array2::from_shape_vec((rows, v.ncols()), all).map_err(|e| e.to_string())?,
+                )
+            }
+        };
+        let sources: Vec<&str> = parts.iter().map(|(p, _)| p.source.as_str()).collect();
+        Ok(Examples {
+            inputs,
+            element_shape: first.element_shape.clone(),
+            targets,
+            source: sources.join(" + "),
+            encoding: same_encoding(&first.encoding),
+        })
+    }
+}
+
 /// Per input column: mean and (population) standard deviation, as scikit-learn's
 /// `StandardScaler` computes them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -33,7 +33,10 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
             };
             Ok((vec![spec.color.channels(), h, w], labels))
         }
-        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+        DataSource::Mnist { .. }
+        | DataSource::Cifar10 { .. }
+        | DataSource::Idx { .. }
+        | DataSource::Concat(_) => {
             unreachable!("the declaration gives this source's shape")
         }
     }
@@ -45,7 +48,10 @@ pub fn read(source: &DataSource) -> DataResult<Examples> {
         DataSource::Csv(spec) => Ok(super::table::read_table(spec)?.into_examples(spec)),
         DataSource::Arrays(spec) => read_arrays(spec),
         DataSource::Images(spec) => read_images(spec),
-        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+        DataSource::Mnist { .. }
+        | DataSource::Cifar10 { .. }
+        | DataSource::Idx { .. }
+        | DataSource::Concat(_) => {
             unreachable!("read by their own loaders")
         }
     }

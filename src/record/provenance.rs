@@ -136,8 +136,9 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
         DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
-        // A folder: its files are not hashed one by one (yet).
-        DataSource::Images(_) => Vec::new(),
+        // A folder: its files are not hashed one by one (yet). A concatenation's parts
+        // are data sets of their own: their files are listed under their names.
+        DataSource::Images(_) | DataSource::Concat(_) => Vec::new(),
         DataSource::Mnist { train } => {
             let located = data::Mirror::from_env().and_then(|mirror| {
                 data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)

@@ -305,11 +305,19 @@ static NORMALIZE: Entry = entry(
     "normalize",
     Kind::Transform,
     &[
-        required("mean", Type::Number, Value::Number(0.0)),
-        required("std", Type::Positive, Value::Number(1.0)),
+        required(
+            "mean",
+            Type::Channels { positive: false },
+            Value::Number(0.0),
+        ),
+        required(
+            "std",
+            Type::Channels { positive: true },
+            Value::Number(1.0),
+        ),
     ],
     Some("Normalization"),
-    "each value becomes `(value - mean) / std`, after the scalings before it",
+    "each value becomes `(value - mean) / std`, after the scalings before it; with a tuple of one number per channel, each channel by its own (torchvision's `Normalize`), on (channels, rows, cols) images",
 );
 
 static STANDARDIZE: Entry = entry(

@@ -249,6 +249,10 @@ fn hint(ty: Type) -> Option<String> {
         Type::Text(names) => Some(listed(names, "\"")),
         Type::Texts => Some("a string or a tuple of strings".into()),
         Type::Numbers => Some("a tuple of numbers ≥ 0, one per class".into()),
+        Type::Channels { positive: false } => {
+            Some("a number, or a tuple of one per channel".into())
+        }
+        Type::Channels { positive: true } => Some("> 0, or a tuple of one per channel".into()),
         Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
         Type::Initializer => Some("an initializer".into()),

@@ -168,6 +168,7 @@ impl<'a> CallArgs<'a> {
             | Type::Text(_)
             | Type::Texts
             | Type::Numbers
+            | Type::Channels { .. }
             | Type::DataName
             | Type::Scalar => self.mismatch(p, "a number"),
         }
@@ -252,6 +253,39 @@ impl<'a> CallArgs<'a> {
             self.mismatch(p, "numbers");
         }
         self.args.weights(name, errors)
+    }
+
+    /// A number, or a tuple of one per channel, with the span of what gave it (the call's,
+    /// when left out: the placeholder then stands in for it).
+    pub fn per_channel(&self, name: &str, errors: &mut Vec<CheckError>) -> (Vec<f64>, Span) {
+        let p = self.param(name);
+        let (Type::Channels { positive }, Some(Value::Number(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "numbers per channel")
+        };
+        let Some(expr) = self.args.get(name) else {
+            return (vec![default], self.args.call().span);
+        };
+        let items = match &expr.kind {
+            crate::syntax::ast::ExprKind::Tuple(items) => items.iter().collect(),
+            _ => vec![expr],
+        };
+        let mut values = Vec::new();
+        for item in items {
+            let Some(v) = super::args::number(item, name, errors) else {
+                return (vec![default], expr.span);
+            };
+            if positive && v <= 0.0 {
+                errors.push(CheckError::out_of_range(
+                    name,
+                    v,
+                    "greater than 0",
+                    item.span,
+                ));
+                return (vec![default], expr.span);
+            }
+            values.push(v);
+        }
+        (values, expr.span)
     }
 
     /// The name of a `data` declaration, with its span (checked against the declarations

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
-    ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Standardize,
-    Subset, TableSpec, Task,
+    ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Scaling,
+    Standardize, Subset, TableSpec, Task,
 };
 use super::sources::DataFiles;
 use super::Table;
@@ -29,8 +29,7 @@ pub fn check_data(
     let mut data = DataSet {
         name: name.name.clone(),
         source: DataSource::Mnist { train: true },
-        scale: 1.0,
-        shift: 0.0,
+        scaling: Scaling::default(),
         standardize: None,
         subsets: Vec::new(),
         augment: Vec::new(),
@@ -194,16 +193,9 @@ pub fn check_data(
             Transform::Scale => {
                 // The factor applies on top of earlier scalings.
                 let factor = read(errors).number("factor", errors) as f32;
-                data.scale *= factor;
-                data.shift *= factor;
+                data.scaling.times(factor);
             }
-            Transform::Normalize => {
-                let args = read(errors);
-                let mean = args.number("mean", errors) as f32;
-                let std = args.number("std", errors) as f32;
-                data.scale /= std;
-                data.shift = (data.shift - mean) / std;
-            }
+            Transform::Normalize => normalize(&read(errors), call, &mut data, errors),
             Transform::Standardize => {
                 let args = read(errors);
                 let from = args.data_name("from", errors);
@@ -212,8 +204,7 @@ pub fn check_data(
                     span: from.map_or(call.span, |(_, span)| span),
                 });
                 // Standardizing the stored values makes any scaling before it moot.
-                data.scale = 1.0;
-                data.shift = 0.0;
+                data.scaling = Scaling::default();
                 standardize_span = Some(call.span);
             }
             Transform::ChannelAxis => {
@@ -464,7 +455,7 @@ fn read_concat(
     };
     // The parts' scalings carry over when they agree; else each part's values are stored
     // scaled (`run::examples`) and the concatenation starts from them as they are.
-    (data.scale, data.shift) = DataSet::shared_scaling(&sets).unwrap_or((1.0, 0.0));
+    data.scaling = DataSet::shared_scaling(&sets).unwrap_or_default();
     complete
 }
 
@@ -650,6 +641,56 @@ fn read_images(
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)
+}
+
+/// `normalize(mean, std)`: one number each for every value, or (torchvision's `Normalize`
+/// with tuples) one per channel of (channels, rows, cols) elements.
+fn normalize(args: &CallArgs<'_>, call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
+    let mean = args.per_channel("mean", errors);
+    let std = args.per_channel("std", errors);
+    let channels = match data.element_shape.as_slice() {
+        [c, _, _] => Some(*c),
+        [_, _] => Some(1),
+        _ => None,
+    };
+    let mut fits = true;
+    for (values, span) in [&mean, &std] {
+        if values.len() == 1 || Some(values.len()) == channels {
+            continue;
+        }
+        fits = false;
+        let label = format!("{} numbers", values.len());
+        let err = match channels {
+            Some(c) => CheckError::shape(
+                format!(
+                    "{} numbers for data `{}`'s {c} channel{} ({:?})",
+                    values.len(),
+                    data.name,
+                    if c == 1 { "" } else { "s" },
+                    data.element_shape
+                ),
+                label,
+                *span,
+                format!("give one number for every channel, or {c} in a tuple, one per channel"),
+            ),
+            None => CheckError::shape(
+                format!(
+                    "{} numbers, one per channel, but data `{}`'s elements are {:?}: no channel axis",
+                    values.len(),
+                    data.name,
+                    data.element_shape
+                ),
+                label,
+                *span,
+                "normalize per channel before `reshape(...)`, where the elements are (channels, rows, cols); or give one number",
+            ),
+        };
+        errors.push(err.with_related(call.name.span, "normalized here"));
+    }
+    if fits {
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        data.scaling.normalize(&f32s(&mean.0), &f32s(&std.0));
+    }
 }
 
 /// `reshape(d1, d2, ...)`: positional dimensions only, as many as the shape has.

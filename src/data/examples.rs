@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, Axis};
 
 use super::error::{DataError, DataResult};
 use super::idx::{read_idx_images, read_idx_labels};
+use crate::check::plan::Scaling;
 
 /// The inputs of a data set, one flattened element per row: `(n, features)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +152,7 @@ impl Examples {
     /// # Panics
     /// If `out` has the wrong length or an index is out of range: both are bugs of the
     /// caller, which sizes its batch buffer and draws indices from `0..len()`.
-    pub fn fill_batch(&self, indices: &[usize], scale: f32, shift: f32, out: &mut [f32]) {
+    pub fn fill_batch(&self, indices: &[usize], scaling: &Scaling, out: &mut [f32]) {
         use rayon::prelude::*;
 
         let features = self.features();
@@ -170,8 +171,8 @@ impl Examples {
         out.par_chunks_mut(features * per_task)
             .zip(indices.par_chunks(per_task))
             .for_each(|(out, indices)| match &self.inputs {
-                Inputs::U8(a) => fill_rows(a, indices, scale, shift, out),
-                Inputs::F32(a) => fill_rows(a, indices, scale, shift, out),
+                Inputs::U8(a) => fill_rows(a, indices, scaling, out),
+                Inputs::F32(a) => fill_rows(a, indices, scaling, out),
             });
     }
 
@@ -227,7 +228,7 @@ impl Examples {
     /// `f32`; bytes stay bytes only when every part is bytes kept as they are. `Err` says how
     /// two parts disagree: values per element, kind of targets, or encoding (a table's
     /// columns and categories, the class names).
-    pub fn concat(parts: &[(&Examples, Option<(f32, f32)>)]) -> Result<Examples, String> {
+    pub fn concat(parts: &[(&Examples, Option<&Scaling>)]) -> Result<Examples, String> {
         let Some(&(first, _)) = parts.first() else {
             return Err("`concat` has no part".into());
         };
@@ -291,10 +292,10 @@ impl Examples {
             let mut all = vec![0.0f32; rows * features];
             let mut at = 0;
             for (p, scaling) in parts {
-                let (scale, shift) = scaling.unwrap_or((1.0, 0.0));
                 let n = p.len() * features;
                 let indices: Vec<usize> = (0..p.len()).collect();
-                p.fill_batch(&indices, scale, shift, &mut all[at..at + n]);
+                let scaling = scaling.cloned().unwrap_or_default();
+                p.fill_batch(&indices, &scaling, &mut all[at..at + n]);
                 at += n;
             }
             Inputs::F32(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
@@ -417,27 +418,31 @@ impl Stored for f32 {
 }
 
 /// [`Examples::fill_batch`] for some of the batch's examples, in order.
-fn fill_rows<T: Stored>(
-    rows: &Array2<T>,
-    indices: &[usize],
-    scale: f32,
-    shift: f32,
-    out: &mut [f32],
-) {
+fn fill_rows<T: Stored>(rows: &Array2<T>, indices: &[usize], scaling: &Scaling, out: &mut [f32]) {
     let features = rows.ncols();
+    // Channel c is the c-th of as many equal runs of a row (channels first); one pair of
+    // numbers covers the whole row.
+    let run = (features / scaling.scale.len()).max(1);
     for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
         let row = rows.row(i);
         // Rows of arrays built by the readers are contiguous; the iterator path only serves
         // arrays a caller built in another layout.
         match row.as_slice() {
             Some(src) => {
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s.to_f32() * scale + shift;
+                for ((dst, src), (&scale, &shift)) in dst
+                    .chunks_mut(run)
+                    .zip(src.chunks(run))
+                    .zip(scaling.scale.iter().zip(&scaling.shift))
+                {
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = s.to_f32() * scale + shift;
+                    }
                 }
             }
             None => {
-                for (d, &s) in dst.iter_mut().zip(row.iter()) {
-                    *d = s.to_f32() * scale + shift;
+                for (j, (d, &s)) in dst.iter_mut().zip(row.iter()).enumerate() {
+                    let c = j / run;
+                    *d = s.to_f32() * scaling.scale[c] + scaling.shift[c];
                 }
             }
         }
@@ -484,7 +489,8 @@ mod tests {
     fn fill_batch_gathers_and_scales_rows_in_index_order() {
         let ex = tiny();
         let mut out = vec![f32::NAN; 6];
-        ex.fill_batch(&[2, 0], 0.5, 0.0, &mut out);
+        let half = Scaling::uniform(0.5, 0.0);
+        ex.fill_batch(&[2, 0], &half, &mut out);
         assert_eq!(out, [100.0, 50.0, 25.0, 0.0, 127.5, 5.0]);
     }
 
@@ -498,7 +504,8 @@ mod tests {
         };
         assert!(ex.inputs.as_u8().unwrap().row(1).as_slice().is_none());
         let mut out = vec![0.0; 3];
-        ex.fill_batch(&[1], 2.0, 0.0, &mut out);
+        let twice = Scaling::uniform(2.0, 0.0);
+        ex.fill_batch(&[1], &twice, &mut out);
         assert_eq!(out, [20.0, 24.0, 28.0]);
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 
 use super::RunError;
-use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Subset};
+use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Scaling, Subset};
 use crate::data::{self, Examples};
 
 /// A source and the selection made of it: what two data sets must share to share memory.
@@ -132,11 +132,13 @@ impl Loader<'_> {
         let mut parts = Vec::new();
         for (&j, set) in indices.iter().zip(&sets) {
             let examples = self.finished(j)?;
-            let scaling = (!shared).then_some((set.scale, set.shift));
+            let scaling = (!shared).then(|| set.scaling.clone());
             parts.push((examples, scaling));
         }
-        let borrowed: Vec<(&Examples, Option<(f32, f32)>)> =
-            parts.iter().map(|(e, s)| (e.as_ref(), *s)).collect();
+        let borrowed: Vec<(&Examples, Option<&Scaling>)> = parts
+            .iter()
+            .map(|(e, s)| (e.as_ref(), s.as_ref()))
+            .collect();
         Examples::concat(&borrowed).map_err(|problem| RunError::DataMismatch {
             data: d.name.clone(),
             problem,

@@ -24,9 +24,12 @@ fn sample(p: &Param) -> String {
     match p.ty {
         Type::Count { min } => (min + 2).to_string(),
         Type::Pair => "(2, 3)".into(),
-        Type::Number | Type::Positive | Type::NonNegative | Type::Fraction | Type::Scalar => {
-            "0.5".into()
-        }
+        Type::Number
+        | Type::Positive
+        | Type::NonNegative
+        | Type::Fraction
+        | Type::Scalar
+        | Type::Channels { .. } => "0.5".into(),
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
         Type::Initializer => "normal(0.5)".into(),
@@ -305,7 +308,10 @@ fn left_out_parameters_take_the_catalogues_defaults() {
     )
     .unwrap();
     assert_eq!(data.source, DataSource::Mnist { train: false });
-    assert_eq!((data.batch, data.scale, data.shuffle), (8, 1.0, None));
+    assert_eq!(
+        (data.batch, data.scaling.scale[0], data.shuffle),
+        (8, 1.0, None)
+    );
 }
 
 #[test]

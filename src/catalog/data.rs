@@ -196,10 +196,15 @@ static CSV: Entry = entry(
             Type::Name(&["one_hot", "index"]),
             Default::Is(Value::Name("one_hot")),
         ),
+        CLASSES,
     ],
     None,
-    "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
+    "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text: sorted, or in the order `classes` gives, any other value an error) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
 );
+
+/// The class names in label order, for the sources whose classes are text: the same order
+/// for separate training and test files, whatever values each holds.
+const CLASSES: Param = param("classes", Type::Texts, Default::Is(Value::Text("")));
 
 /// Whether targets are classes or values to predict, for the sources that can hold either.
 const fn task() -> Param {
@@ -251,9 +256,10 @@ static IMAGES: Entry = entry(
             Type::Name(&["fail", "skip"]),
             Default::Is(Value::Name("fail")),
         ),
+        CLASSES,
     ],
     None,
-    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
+    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name, or the sub-folders `classes` names, in its order, as Keras' `class_names`), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
 );
 
 /// Its arguments are the parts, data names, as many as there are (as `reshape`'s

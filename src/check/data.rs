@@ -519,6 +519,17 @@ fn read_csv(
         "index" => Categories::Index,
         _ => Categories::OneHot,
     };
+    let classes = class_names(args, errors);
+    if let (Task::Regression, Some(given)) = (task, args.get("classes")) {
+        errors.push(
+            CheckError::invalid(
+                "a regression has no classes".into(),
+                "classes of a regression".into(),
+                given.span,
+            )
+            .with_help("remove `classes`, or set `task = classification`"),
+        );
+    }
     let Some((path, span)) = path else {
         return false;
     };
@@ -531,6 +542,7 @@ fn read_csv(
         targets,
         features,
         exclude,
+        classes,
         header,
         delimiter,
         missing,
@@ -539,6 +551,27 @@ fn read_csv(
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)
+}
+
+/// `classes = ("cat", "dog")`: class names in label order, each once.
+fn class_names(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Vec<String> {
+    let given = args.strings("classes", errors);
+    for (i, (name, span)) in given.iter().enumerate() {
+        if let Some((_, first)) = given[..i].iter().find(|(n, _)| n == name) {
+            errors.push(
+                CheckError::duplicate("class", name, *span, *first)
+                    .with_help("name each class once: its position is its label"),
+            );
+        }
+        if name.is_empty() {
+            errors.push(CheckError::invalid(
+                "an empty class name".into(),
+                "no name".into(),
+                *span,
+            ));
+        }
+    }
+    given.into_iter().map(|(s, _)| s.to_string()).collect()
 }
 
 fn read_task(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Task {
@@ -630,6 +663,7 @@ fn read_images(
         "skip" => OnError::Skip,
         _ => OnError::Fail,
     };
+    let classes = class_names(args, errors);
     let Some((dir, span)) = dir else {
         return false;
     };
@@ -638,6 +672,7 @@ fn read_images(
         size,
         color,
         on_error,
+        classes,
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)

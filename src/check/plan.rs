@@ -314,6 +314,9 @@ pub struct ImageSpec {
     pub size: (usize, usize),
     pub color: crate::data::Color,
     pub on_error: crate::data::OnError,
+    /// `classes = (...)`: the class folders to read, in label order; empty for every
+    /// sub-folder, sorted by name.
+    pub classes: Vec<String>,
 }
 
 /// `csv(path, target = ..., ...)`: the columns of a CSV file, each row an example.
@@ -327,6 +330,9 @@ pub struct TableSpec {
     /// `exclude`, in the file's order.
     pub features: Vec<String>,
     pub exclude: Vec<String>,
+    /// `classes = (...)`: a text target's classes in label order; empty for the values the
+    /// file holds, sorted.
+    pub classes: Vec<String>,
     /// Whether the first row names the columns (else they are named `0`, `1`, ...).
     pub header: bool,
     pub delimiter: u8,

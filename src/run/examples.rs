@@ -142,7 +142,7 @@ impl Loader<'_> {
         Examples::concat(&borrowed).map_err(|problem| RunError::DataMismatch {
             data: d.name.clone(),
             problem,
-            help: "concatenate data sets that encode their examples alike: the same columns, categories and class names".into(),
+            help: "concatenate data sets that encode their examples alike: the same columns, categories and class names (`classes = (...)` on each source fixes their order)".into(),
         })
     }
 }

@@ -43,6 +43,41 @@ impl<'a> CallArgs<'a> {
     /// values, such as `reshape(256, 7, 7)`; `None` once a value or a named argument is
     /// reported, or when there are none.
     pub fn rest_counts(&self, errors: &mut Vec<CheckError>) -> Option<Vec<usize>> {
+        let name = self.entry.name;
+        self.rest(errors, |value, errors| {
+            super::args::count(value, name, 1, errors)
+        })
+    }
+
+    /// The data names of an entry whose parameters are a rest of positional names, such as
+    /// `concat(train, test)`; `None` once a value or a named argument is reported, or when
+    /// there are none.
+    pub fn rest_data_names(&self, errors: &mut Vec<CheckError>) -> Option<Vec<&'a Ident>> {
+        let rest = self.entry.rest.unwrap_or_default();
+        self.rest(errors, |value: &'a Expr, errors| {
+            if let crate::syntax::ast::ExprKind::Name(id) = &value.kind {
+                return Some(id);
+            }
+            errors.push(
+                CheckError::wrong_type(
+                    rest,
+                    "a data name",
+                    super::args::describe(value),
+                    value.span,
+                )
+                .with_help("name a `data` declaration, without quotes: `concat(train, test)`"),
+            );
+            None
+        })
+    }
+
+    /// The positional values of a rest, each read by `read` (which reports what it refuses);
+    /// a named argument, or no value at all, is reported here.
+    fn rest<T>(
+        &self,
+        errors: &mut Vec<CheckError>,
+        mut read: impl FnMut(&'a Expr, &mut Vec<CheckError>) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let call = self.args.call();
         let mut values = Vec::new();
         let mut reported = false;
@@ -55,7 +90,7 @@ impl<'a> CallArgs<'a> {
                 reported = true;
                 continue;
             }
-            match super::args::count(&arg.value, self.entry.name, 1, errors) {
+            match read(&arg.value, errors) {
                 Some(v) => values.push(v),
                 None => reported = true,
             }
@@ -70,49 +105,6 @@ impl<'a> CallArgs<'a> {
             reported = true;
         }
         (!reported).then_some(values)
-    }
-
-    /// The data names of an entry whose parameters are a rest of positional names, such as
-    /// `concat(train, test)`; `None` once a value or a named argument is reported, or when
-    /// there are none.
-    pub fn rest_data_names(&self, errors: &mut Vec<CheckError>) -> Option<Vec<&'a Ident>> {
-        let call = self.args.call();
-        let mut names = Vec::new();
-        let mut reported = false;
-        for arg in &call.args {
-            if let Some(name) = &arg.name {
-                let known = self.entry.param_names();
-                let err =
-                    CheckError::unknown_parameter(self.entry.name, &name.name, name.span, &known);
-                errors.push(err);
-                reported = true;
-                continue;
-            }
-            if let crate::syntax::ast::ExprKind::Name(id) = &arg.value.kind {
-                names.push(id);
-            } else {
-                errors.push(
-                    CheckError::wrong_type(
-                        self.entry.rest.unwrap_or_default(),
-                        "a data name",
-                        super::args::describe(&arg.value),
-                        arg.value.span,
-                    )
-                    .with_help("name a `data` declaration, without quotes: `concat(train, test)`"),
-                );
-                reported = true;
-            }
-        }
-        if names.is_empty() && !reported {
-            let rest = self.entry.rest.unwrap_or_default();
-            errors.push(CheckError::missing_argument(
-                self.entry.name,
-                rest,
-                call.span,
-            ));
-            reported = true;
-        }
-        (!reported).then_some(names)
     }
 
     /// A whole number, at least the entry's minimum.

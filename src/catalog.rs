@@ -112,6 +112,11 @@ pub enum Type {
     Texts,
     /// A tuple of numbers ≥ 0, not all 0: `(1.0, 2.5)` (one per class); `none` by default.
     Numbers,
+    /// A number, or a tuple of them, one per channel: `0.5` or `(0.49, 0.48, 0.45)`; each
+    /// greater than 0 when `positive`.
+    Channels {
+        positive: bool,
+    },
     /// The name of a `data` declaration.
     DataName,
     /// A scalar expression over the loop's state (schedules' and functions' arguments).

@@ -440,3 +440,44 @@ fn bmp_and_gif_files_are_read_too_by_their_content() {
     let folder = read(dir.path(), (2, 2), Color::Gray, OnError::Fail);
     assert_eq!(folder.images, [0, 255, 255, 0].repeat(3));
 }
+
+#[test]
+fn given_classes_choose_and_order_the_class_folders_as_keras_class_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("cat/a.png"), &rgb_2x3(0));
+    write_png(&dir.path().join("dog/b.png"), &rgb_2x3(100));
+    write_png(&dir.path().join("dog/c.png"), &rgb_2x3(50));
+    write_png(&dir.path().join("owl/d.png"), &rgb_2x3(20));
+    let names = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+    let scan = scan_image_folder(dir.path()).unwrap();
+    let only = scan.clone().only(&names(&["dog", "cat"])).unwrap();
+    assert_eq!(only.classes, ["dog", "cat"]);
+    let files: Vec<(String, u32)> = only
+        .files
+        .iter()
+        .map(|(p, l)| (p.file_name().unwrap().to_string_lossy().into_owned(), *l))
+        .collect();
+    // `dog` first, its files in their order; `owl` left out.
+    assert_eq!(
+        files,
+        [
+            ("b.png".into(), 0),
+            ("c.png".into(), 0),
+            ("a.png".into(), 1)
+        ]
+    );
+    let folder = read_image_folder(&only, (2, 3), Color::Rgb, OnError::Fail).unwrap();
+    assert_eq!(folder.labels, [0, 0, 1]);
+    assert_eq!(
+        folder.images[..18],
+        read(dir.path(), (2, 3), Color::Rgb, OnError::Fail).images[18..36]
+    );
+    // No list keeps every folder, sorted.
+    assert_eq!(scan.clone().only(&[]).unwrap(), scan);
+    let err = scan.only(&names(&["cat", "cow"])).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("no class sub-folder `cow`") && text.contains("cat, dog, owl"),
+        "{text}"
+    );
+}

@@ -59,7 +59,11 @@ fn a_batch_of_real_images_is_scaled_into_unit_range() {
     let test = load_mnist(Split::Test).unwrap();
     let indices = [0, 9_999, 17];
     let mut batch = vec![0.0f32; indices.len() * 784];
-    test.fill_batch(&indices, 1.0 / 255.0, 0.0, &mut batch);
+    test.fill_batch(
+        &indices,
+        &expr::check::plan::Scaling::uniform(1.0 / 255.0, 0.0),
+        &mut batch,
+    );
     assert!(batch.iter().all(|v| (0.0..=1.0).contains(v)));
     let max = batch.iter().copied().fold(0.0f32, f32::max);
     assert!(

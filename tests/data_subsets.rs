@@ -144,21 +144,69 @@ fn normalize_matches_pytorch_s_normalize() {
         source: "bytes".into(),
         encoding: expr::data::Encoding::default(),
     };
-    let batch = Batch::gather(&examples, &[0], (data.scale, data.shift), &[4], None, None);
+    let batch = Batch::gather(&examples, &[0], &data.scaling, &[4], None, None);
     for (ours, theirs) in batch.x.iter().zip(pytorch) {
         assert!((ours - theirs).abs() < 2e-6, "{:?} vs {pytorch:?}", batch.x);
     }
     // Without normalize, the values are exactly the scaled bytes, as before.
     let plain = &exp.datasets[1];
-    let batch = Batch::gather(
-        &examples,
-        &[0],
-        (plain.scale, plain.shift),
-        &[4],
-        None,
-        None,
-    );
+    let batch = Batch::gather(&examples, &[0], &plain.scaling, &[4], None, None);
     assert_eq!(batch.x, [0.0, 1.0, 128.0, 255.0]);
+}
+
+#[test]
+fn per_channel_normalize_matches_pytorch_s_normalize() {
+    // torchvision's ToTensor() then Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435,
+    // 0.2616)) on a (3, 2, 2) image of fixed bytes, each operation in float32
+    // (bench/reference/normalize_channels.py, which checks PyTorch against NumPy's float32).
+    let pytorch = [
+        -1.989_473_7_f32,
+        -1.973_596_9,
+        0.042_756_32,
+        2.059_109_4,
+        -1.980_287_6,
+        -0.949_567_14,
+        1.240_713_6,
+        2.126_488_7,
+        -1.661_832_2,
+        -1.451_962_4,
+        -0.222_724_41,
+        2.040_872_3,
+    ];
+    let bytes = vec![0u8, 1, 128, 255, 0, 64, 200, 255, 3, 17, 99, 250];
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/cifar10_cnn.exp"),
+    )
+    .unwrap();
+    let exp = checked(&text);
+    let data = &exp.datasets[0];
+    assert_eq!(data.scaling.scale.len(), 3, "one scaling per channel");
+    let examples = expr::data::Examples {
+        inputs: expr::data::Inputs::U8(ndarray::Array2::from_shape_vec((1, 12), bytes).unwrap()),
+        element_shape: vec![3, 2, 2],
+        targets: expr::data::Targets::Classes(ndarray::Array1::from_vec(vec![0])),
+        source: "bytes".into(),
+        encoding: expr::data::Encoding::default(),
+    };
+    let batch = Batch::gather(&examples, &[0], &data.scaling, &[3, 2, 2], None, None);
+    for (ours, theirs) in batch.x.iter().zip(pytorch) {
+        assert!((ours - theirs).abs() < 2e-6, "{:?} vs {pytorch:?}", batch.x);
+    }
+    // A single number still scales every channel alike, and a tuple of another count than
+    // the channels is a diagnostic.
+    let one = text.replace(
+        "mean = (0.4914, 0.4822, 0.4465), std = (0.2470, 0.2435, 0.2616)",
+        "mean = 0.5, std = 0.25",
+    );
+    assert_eq!(checked(&one).datasets[0].scaling.scale.len(), 1);
+    let two = text.replace("mean = (0.4914, 0.4822, 0.4465)", "mean = (0.49, 0.48)");
+    let errors = check_errors(&two);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.title.contains("2 numbers for data `train`'s 3 channels")),
+        "{errors:#?}"
+    );
 }
 
 #[test]

@@ -220,6 +220,21 @@ fn bad_tables_are_diagnostics_on_the_path_naming_file_and_cell() {
         ("a,y\n1,0\n", ", features = \"b\"", "there is no column `b`"),
         ("", "", "is empty"),
         ("a,y\n\u{0}\u{ff}", "", "t.csv"),
+        (
+            "a,y\n1,cat\n2,dog\n",
+            ", classes = (\"cat\", \"dog\", \"cat\")",
+            "class `cat` is declared twice",
+        ),
+        (
+            "a,y\n1,0.5\n2,1.5\n",
+            ", task = regression, classes = (\"low\", \"high\")",
+            "a regression has no classes",
+        ),
+        (
+            "a,y\n1,cat\n2,cow\n",
+            ", classes = (\"cat\", \"dog\")",
+            "line 3, column 2 (`y`): the class `cow` is not one of",
+        ),
     ];
     for (table, args, want) in cases {
         let (code, err) = check_table(table, args);
@@ -257,4 +272,62 @@ train { model = m  data = train  loss = l  optimizer = o  epochs = 1 }
         let (code, err) = check_table("a,y\n1,0\n,1\n3,1\n", &format!(", missing = {policy}"));
         assert_eq!(code, 0, "{policy}: {err}");
     }
+}
+
+#[test]
+fn given_classes_label_separate_train_and_test_files_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sorted per file, `dog` would be class 1 in training and 2 in the test file.
+    std::fs::write(dir.path().join("train.csv"), "x,y\n1,cat\n2,dog\n3,cat\n").unwrap();
+    std::fs::write(dir.path().join("test.csv"), "x,y\n4,dog\n5,bird\n").unwrap();
+    let text = "experiment t { seed = 1 }
+data train = csv(\"train.csv\", target = \"y\", classes = (\"cat\", \"dog\", \"bird\")) | batch(2)
+data test = csv(\"test.csv\", target = \"y\", classes = (\"cat\", \"dog\", \"bird\")) | batch(2)
+data both = concat(train, test) | batch(2)
+model m { dense(units = 3) }
+loss l = sparse_categorical_crossentropy(from_logits = true)
+optimizer o = sgd()
+train { model = m  data = train  validate = test  loss = l  optimizer = o  epochs = 1 }
+";
+    let path = dir.path().join("t.exp");
+    std::fs::write(&path, text).unwrap();
+    let (exp, examples) = load(&path);
+    let classes = |i: usize| match &examples[i].targets {
+        Targets::Classes(c) => c.to_vec(),
+        Targets::Values(_) => panic!("classes"),
+    };
+    let at = |name: &str| exp.datasets.iter().position(|d| d.name == name).unwrap();
+    assert_eq!(classes(at("train")), [0, 1, 0]);
+    assert_eq!(classes(at("test")), [1, 2]);
+    // One encoding, so the files can be joined.
+    assert_eq!(classes(at("both")), [0, 1, 0, 1, 2]);
+    assert_eq!(
+        examples[at("both")].encoding.classes,
+        ["cat", "dog", "bird"]
+    );
+    // Without `classes`, the two files encode their classes differently, and `concat`
+    // refuses to join them.
+    let sorted = text
+        .replace(", classes = (\"cat\", \"dog\", \"bird\")", "")
+        .replace("units = 3", "units = 2");
+    std::fs::write(&path, &sorted).unwrap();
+    let loaded = expr::overrides::load_file(&path, &[]).unwrap_or_else(|_| panic!("loads"));
+    let err = expr::run::examples::load(&loaded.experiment).unwrap_err();
+    assert!(err.to_string().contains("class names"), "{err}");
+    // A value the list lacks stops `expr check`, naming the file, the line and the value.
+    std::fs::write(dir.path().join("test.csv"), "x,y\n4,dog\n5,cow\n").unwrap();
+    let out = common::expr_in(dir.path(), &["check", "t.exp"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the list is gone: {}",
+        common::stderr(&out)
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = common::expr_in(dir.path(), &["check", "t.exp"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("test.csv"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("`cow`"), "{err}");
 }

@@ -13,6 +13,7 @@ pub enum Source {
     Npy,
     Npz,
     Images,
+    Concat,
 }
 
 /// A step of a pipeline after its source.
@@ -46,6 +47,7 @@ impl Catalogued for Source {
         Source::Npy,
         Source::Npz,
         Source::Images,
+        Source::Concat,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -57,6 +59,7 @@ impl Catalogued for Source {
             Source::Npy => &NPY,
             Source::Npz => &NPZ,
             Source::Images => &IMAGES,
+            Source::Concat => &CONCAT,
         }
     }
 }
@@ -193,10 +196,15 @@ static CSV: Entry = entry(
             Type::Name(&["one_hot", "index"]),
             Default::Is(Value::Name("one_hot")),
         ),
+        CLASSES,
     ],
     None,
-    "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
+    "the rows of a CSV file as examples: the `features` columns (all but the target and `exclude`, by default) as inputs, the `target` column as classes (whole numbers from 0, or text: sorted, or in the order `classes` gives, any other value an error) or, with `task = regression`, the `target` columns as values; text features become one-hot columns (or indices); missing cells are an error unless `missing` says what they become",
 );
+
+/// The class names in label order, for the sources whose classes are text: the same order
+/// for separate training and test files, whatever values each holds.
+const CLASSES: Param = param("classes", Type::Texts, Default::Is(Value::Text("")));
 
 /// Whether targets are classes or values to predict, for the sources that can hold either.
 const fn task() -> Param {
@@ -248,10 +256,24 @@ static IMAGES: Entry = entry(
             Type::Name(&["fail", "skip"]),
             Default::Is(Value::Name("fail")),
         ),
+        CLASSES,
     ],
     None,
-    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
+    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name, or the sub-folders `classes` names, in its order, as Keras' `class_names`), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
 );
+
+/// Its arguments are the parts, data names, as many as there are (as `reshape`'s
+/// dimensions): PyTorch's `ConcatDataset` takes a list, tf.data's `concatenate` two.
+static CONCAT: Entry = Entry {
+    rest: Some("parts"),
+    ..entry(
+        "concat",
+        Kind::Source,
+        &[],
+        None,
+        "the examples of two or more other `data` sets, all of the first, then all of the second, and so on (as tf.data's `concatenate`), each as its own pipeline left it (`take`, `skip`, `split`, `standardize`, `scale`, `normalize`); their element shapes and labels must agree. A part needs no `batch` of its own",
+    )
+};
 
 static TAKE: Entry = entry(
     "take",
@@ -289,11 +311,19 @@ static NORMALIZE: Entry = entry(
     "normalize",
     Kind::Transform,
     &[
-        required("mean", Type::Number, Value::Number(0.0)),
-        required("std", Type::Positive, Value::Number(1.0)),
+        required(
+            "mean",
+            Type::Channels { positive: false },
+            Value::Number(0.0),
+        ),
+        required(
+            "std",
+            Type::Channels { positive: true },
+            Value::Number(1.0),
+        ),
     ],
     Some("Normalization"),
-    "each value becomes `(value - mean) / std`, after the scalings before it",
+    "each value becomes `(value - mean) / std`, after the scalings before it; with a tuple of one number per channel, each channel by its own (torchvision's `Normalize`), on (channels, rows, cols) images",
 );
 
 static STANDARDIZE: Entry = entry(

@@ -181,7 +181,13 @@ fn params_cell(e: &Entry) -> String {
         })
         .collect();
     if let Some(rest) = e.rest {
-        cells.push(format!("the {rest}, positional (whole, ≥ 1)"));
+        // A source's rest names other data sets (`concat`); elsewhere it is dimensions.
+        let what = if e.kind == Kind::Source {
+            "data names, 2 or more"
+        } else {
+            "whole, ≥ 1"
+        };
+        cells.push(format!("the {rest}, positional ({what})"));
     }
     if cells.is_empty() {
         "none".to_string()
@@ -243,6 +249,10 @@ fn hint(ty: Type) -> Option<String> {
         Type::Text(names) => Some(listed(names, "\"")),
         Type::Texts => Some("a string or a tuple of strings".into()),
         Type::Numbers => Some("a tuple of numbers ≥ 0, one per class".into()),
+        Type::Channels { positive: false } => {
+            Some("a number, or a tuple of one per channel".into())
+        }
+        Type::Channels { positive: true } => Some("> 0, or a tuple of one per channel".into()),
         Type::DataName => Some("a `data` name".into()),
         Type::Activation => Some("an activation".into()),
         Type::Initializer => Some("an initializer".into()),

@@ -88,8 +88,11 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
             let fits = match (p.ty, value) {
                 (Type::Count { min }, Value::Count(n)) => n >= min,
                 (Type::Pair, Value::Pair(a, b)) => a >= 1 && b >= 1,
-                (Type::Number | Type::Scalar, Value::Number(v)) => v.is_finite(),
-                (Type::Positive, Value::Number(v)) => v > 0.0,
+                (
+                    Type::Number | Type::Scalar | Type::Channels { positive: false },
+                    Value::Number(v),
+                ) => v.is_finite(),
+                (Type::Positive | Type::Channels { positive: true }, Value::Number(v)) => v > 0.0,
                 (Type::NonNegative, Value::Number(v)) => v >= 0.0,
                 (Type::Fraction, Value::Number(v)) => (0.0..1.0).contains(&v),
                 (Type::Bool, Value::Bool(_))

@@ -10,7 +10,7 @@ use super::init::{read_init, read_regularizer};
 use super::plan::{Init, Regularizer};
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type, Value};
 use crate::source::Span;
-use crate::syntax::ast::{Call, Expr};
+use crate::syntax::ast::{Call, Expr, Ident};
 
 pub struct CallArgs<'a> {
     args: Args<'a>,
@@ -43,6 +43,41 @@ impl<'a> CallArgs<'a> {
     /// values, such as `reshape(256, 7, 7)`; `None` once a value or a named argument is
     /// reported, or when there are none.
     pub fn rest_counts(&self, errors: &mut Vec<CheckError>) -> Option<Vec<usize>> {
+        let name = self.entry.name;
+        self.rest(errors, |value, errors| {
+            super::args::count(value, name, 1, errors)
+        })
+    }
+
+    /// The data names of an entry whose parameters are a rest of positional names, such as
+    /// `concat(train, test)`; `None` once a value or a named argument is reported, or when
+    /// there are none.
+    pub fn rest_data_names(&self, errors: &mut Vec<CheckError>) -> Option<Vec<&'a Ident>> {
+        let rest = self.entry.rest.unwrap_or_default();
+        self.rest(errors, |value: &'a Expr, errors| {
+            if let crate::syntax::ast::ExprKind::Name(id) = &value.kind {
+                return Some(id);
+            }
+            errors.push(
+                CheckError::wrong_type(
+                    rest,
+                    "a data name",
+                    super::args::describe(value),
+                    value.span,
+                )
+                .with_help("name a `data` declaration, without quotes: `concat(train, test)`"),
+            );
+            None
+        })
+    }
+
+    /// The positional values of a rest, each read by `read` (which reports what it refuses);
+    /// a named argument, or no value at all, is reported here.
+    fn rest<T>(
+        &self,
+        errors: &mut Vec<CheckError>,
+        mut read: impl FnMut(&'a Expr, &mut Vec<CheckError>) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let call = self.args.call();
         let mut values = Vec::new();
         let mut reported = false;
@@ -55,7 +90,7 @@ impl<'a> CallArgs<'a> {
                 reported = true;
                 continue;
             }
-            match super::args::count(&arg.value, self.entry.name, 1, errors) {
+            match read(&arg.value, errors) {
                 Some(v) => values.push(v),
                 None => reported = true,
             }
@@ -134,6 +169,7 @@ impl<'a> CallArgs<'a> {
             | Type::Text(_)
             | Type::Texts
             | Type::Numbers
+            | Type::Channels { .. }
             | Type::DataName
             | Type::Scalar => self.mismatch(p, "a number"),
         }
@@ -218,6 +254,39 @@ impl<'a> CallArgs<'a> {
             self.mismatch(p, "numbers");
         }
         self.args.weights(name, errors)
+    }
+
+    /// A number, or a tuple of one per channel, with the span of what gave it (the call's,
+    /// when left out: the placeholder then stands in for it).
+    pub fn per_channel(&self, name: &str, errors: &mut Vec<CheckError>) -> (Vec<f64>, Span) {
+        let p = self.param(name);
+        let (Type::Channels { positive }, Some(Value::Number(default))) = (p.ty, value(p)) else {
+            self.mismatch(p, "numbers per channel")
+        };
+        let Some(expr) = self.args.get(name) else {
+            return (vec![default], self.args.call().span);
+        };
+        let items = match &expr.kind {
+            crate::syntax::ast::ExprKind::Tuple(items) => items.iter().collect(),
+            _ => vec![expr],
+        };
+        let mut values = Vec::new();
+        for item in items {
+            let Some(v) = super::args::number(item, name, errors) else {
+                return (vec![default], expr.span);
+            };
+            if positive && v <= 0.0 {
+                errors.push(CheckError::out_of_range(
+                    name,
+                    v,
+                    "greater than 0",
+                    item.span,
+                ));
+                return (vec![default], expr.span);
+            }
+            values.push(v);
+        }
+        (values, expr.span)
     }
 
     /// The name of a `data` declaration, with its span (checked against the declarations

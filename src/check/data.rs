@@ -5,26 +5,31 @@ use std::path::PathBuf;
 use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
-    ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Standardize,
-    Subset, TableSpec, Task,
+    ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Scaling,
+    Standardize, Subset, TableSpec, Task,
 };
 use super::sources::DataFiles;
+use super::Table;
 use crate::catalog::{Catalogued, Source, Transform};
 use crate::source::Span;
 use crate::syntax::ast::{Call, Ident};
 
+/// Checks one `data` declaration. `earlier` holds the data sets checked before it (the
+/// parts of a `concat` are); `part` says whether some `concat` reads it, so that it needs
+/// no `batch` of its own.
 pub fn check_data(
     name: &Ident,
     pipeline: &[Call],
     span: Span,
     files: &dyn DataFiles,
+    earlier: &Table<DataSet>,
+    part: bool,
     errors: &mut Vec<CheckError>,
 ) -> Option<DataSet> {
     let mut data = DataSet {
         name: name.name.clone(),
         source: DataSource::Mnist { train: true },
-        scale: 1.0,
-        shift: 0.0,
+        scaling: Scaling::default(),
         standardize: None,
         subsets: Vec::new(),
         augment: Vec::new(),
@@ -42,7 +47,7 @@ pub fn check_data(
     let Some((source, transforms)) = pipeline.split_first() else {
         return Some(data);
     };
-    let described = read_source(source, &mut data, files, errors);
+    let described = read_source(source, &mut data, files, earlier, errors);
     let mut batch_span: Option<Span> = None;
     let mut shuffle_span: Option<Span> = None;
     let mut augment_span: Option<Span> = None;
@@ -188,16 +193,9 @@ pub fn check_data(
             Transform::Scale => {
                 // The factor applies on top of earlier scalings.
                 let factor = read(errors).number("factor", errors) as f32;
-                data.scale *= factor;
-                data.shift *= factor;
+                data.scaling.times(factor);
             }
-            Transform::Normalize => {
-                let args = read(errors);
-                let mean = args.number("mean", errors) as f32;
-                let std = args.number("std", errors) as f32;
-                data.scale /= std;
-                data.shift = (data.shift - mean) / std;
-            }
+            Transform::Normalize => normalize(&read(errors), call, &mut data, errors),
             Transform::Standardize => {
                 let args = read(errors);
                 let from = args.data_name("from", errors);
@@ -206,8 +204,7 @@ pub fn check_data(
                     span: from.map_or(call.span, |(_, span)| span),
                 });
                 // Standardizing the stored values makes any scaling before it moot.
-                data.scale = 1.0;
-                data.shift = 0.0;
+                data.scaling = Scaling::default();
                 standardize_span = Some(call.span);
             }
             Transform::ChannelAxis => {
@@ -263,7 +260,7 @@ pub fn check_data(
             }
         }
     }
-    if batch_span.is_none() {
+    if batch_span.is_none() && !part {
         errors.push(CheckError::missing(
             "no `batch` here",
             format!("data `{}` is never batched", name.name),
@@ -278,6 +275,7 @@ fn read_source(
     call: &Call,
     data: &mut DataSet,
     files: &dyn DataFiles,
+    earlier: &Table<DataSet>,
     errors: &mut Vec<CheckError>,
 ) -> bool {
     let name = call.name.name.as_str();
@@ -346,6 +344,135 @@ fn read_source(
         Source::Csv => read_csv(&args, data, files, errors),
         Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
         Source::Images => read_images(&args, data, files, errors),
+        Source::Concat => read_concat(&args, call.span, data, earlier, errors),
+    }
+}
+
+/// `concat(a, b, ...)`: the parts, checked before this data set, must have one element
+/// shape and one kind of labels. False when a part could not be checked.
+fn read_concat(
+    args: &CallArgs<'_>,
+    span: Span,
+    data: &mut DataSet,
+    earlier: &Table<DataSet>,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let Some(names) = args.rest_data_names(errors) else {
+        return false;
+    };
+    if names.len() < 2 {
+        errors.push(
+            CheckError::invalid(
+                "`concat` needs at least two data sets".into(),
+                "only one part".into(),
+                span,
+            )
+            .with_help("name the data sets to join, e.g. `concat(train_raw, test_raw)`; a single one needs no `concat`"),
+        );
+        return false;
+    }
+    let mut parts: Vec<(&Ident, &DataSet)> = Vec::new();
+    let mut complete = true;
+    for part in &names {
+        // Cycles and parts declared later are resolved by `file::collect_datasets`, which
+        // checks every part first: a name missing here is unknown or broken.
+        match earlier.resolve("data", part, errors) {
+            Some(i) => parts.push((part, &earlier.items[i].1)),
+            None => complete = false,
+        }
+    }
+    if !complete {
+        return false;
+    }
+    let (first_name, first) = parts[0];
+    for &(part_name, part) in &parts {
+        if !part.augment.is_empty() {
+            errors.push(
+                CheckError::invalid(
+                    format!(
+                        "data `{}` has random augmentations, which `concat` does not keep",
+                        part_name.name
+                    ),
+                    "augmented part".into(),
+                    part_name.span,
+                )
+                .with_related(part.span, "augmented here")
+                .with_help(
+                    "augment the concatenation instead: `concat(a, b) | random_flip() | ...`",
+                ),
+            );
+            complete = false;
+        }
+        if part_name.span == first_name.span {
+            continue;
+        }
+        if part.element_shape != first.element_shape {
+            errors.push(
+                CheckError::shape(
+                    format!(
+                        "data `{}`'s elements are {:?}, `{}`'s {:?}",
+                        part_name.name, part.element_shape, first_name.name, first.element_shape
+                    ),
+                    format!("elements {:?}", part.element_shape),
+                    part_name.span,
+                    "concatenate data sets of one element shape: `reshape(...)` or `channel_axis()` in a part's pipeline",
+                )
+                .with_related(first_name.span, format!("elements {:?}", first.element_shape)),
+            );
+            complete = false;
+        }
+        if !same_labels(part.labels, first.labels) {
+            errors.push(
+                CheckError::incompatible(
+                    format!(
+                        "data `{}` is labelled with {}, `{}` with {}",
+                        part_name.name,
+                        describe_labels(part.labels),
+                        first_name.name,
+                        describe_labels(first.labels)
+                    ),
+                    describe_labels(part.labels),
+                    part_name.span,
+                    "concatenate data sets labelled alike: as many classes, or as many target values",
+                )
+                .with_related(first_name.span, describe_labels(first.labels)),
+            );
+            complete = false;
+        }
+    }
+    let sets: Vec<&DataSet> = parts.iter().map(|(_, d)| *d).collect();
+    data.source = DataSource::Concat(parts.iter().map(|(n, _)| n.name.clone()).collect());
+    data.element_shape.clone_from(&first.element_shape);
+    data.labels = match first.labels {
+        // A part's `one_hot()` carries over when every part has it.
+        Labels::Classes { classes, .. } => Labels::Classes {
+            classes,
+            one_hot: sets
+                .iter()
+                .all(|d| matches!(d.labels, Labels::Classes { one_hot: true, .. })),
+        },
+        values @ Labels::Values { .. } => values,
+    };
+    // The parts' scalings carry over when they agree; else each part's values are stored
+    // scaled (`run::examples`) and the concatenation starts from them as they are.
+    data.scaling = DataSet::shared_scaling(&sets).unwrap_or_default();
+    complete
+}
+
+/// Labels of one kind and size, whether one-hot or not.
+fn same_labels(a: Labels, b: Labels) -> bool {
+    match (a, b) {
+        (Labels::Classes { classes: x, .. }, Labels::Classes { classes: y, .. })
+        | (Labels::Values { width: x }, Labels::Values { width: y }) => x == y,
+        _ => false,
+    }
+}
+
+fn describe_labels(labels: Labels) -> String {
+    match labels {
+        Labels::Classes { classes, .. } => format!("{classes} classes"),
+        Labels::Values { width: 1 } => "1 target value".to_string(),
+        Labels::Values { width } => format!("{width} target values"),
     }
 }
 
@@ -392,6 +519,17 @@ fn read_csv(
         "index" => Categories::Index,
         _ => Categories::OneHot,
     };
+    let classes = class_names(args, errors);
+    if let (Task::Regression, Some(given)) = (task, args.get("classes")) {
+        errors.push(
+            CheckError::invalid(
+                "a regression has no classes".into(),
+                "classes of a regression".into(),
+                given.span,
+            )
+            .with_help("remove `classes`, or set `task = classification`"),
+        );
+    }
     let Some((path, span)) = path else {
         return false;
     };
@@ -404,6 +542,7 @@ fn read_csv(
         targets,
         features,
         exclude,
+        classes,
         header,
         delimiter,
         missing,
@@ -412,6 +551,27 @@ fn read_csv(
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)
+}
+
+/// `classes = ("cat", "dog")`: class names in label order, each once.
+fn class_names(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Vec<String> {
+    let given = args.strings("classes", errors);
+    for (i, (name, span)) in given.iter().enumerate() {
+        if let Some((_, first)) = given[..i].iter().find(|(n, _)| n == name) {
+            errors.push(
+                CheckError::duplicate("class", name, *span, *first)
+                    .with_help("name each class once: its position is its label"),
+            );
+        }
+        if name.is_empty() {
+            errors.push(CheckError::invalid(
+                "an empty class name".into(),
+                "no name".into(),
+                *span,
+            ));
+        }
+    }
+    given.into_iter().map(|(s, _)| s.to_string()).collect()
 }
 
 fn read_task(args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Task {
@@ -503,6 +663,7 @@ fn read_images(
         "skip" => OnError::Skip,
         _ => OnError::Fail,
     };
+    let classes = class_names(args, errors);
     let Some((dir, span)) = dir else {
         return false;
     };
@@ -511,9 +672,60 @@ fn read_images(
         size,
         color,
         on_error,
+        classes,
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)
+}
+
+/// `normalize(mean, std)`: one number each for every value, or (torchvision's `Normalize`
+/// with tuples) one per channel of (channels, rows, cols) elements.
+fn normalize(args: &CallArgs<'_>, call: &Call, data: &mut DataSet, errors: &mut Vec<CheckError>) {
+    let mean = args.per_channel("mean", errors);
+    let std = args.per_channel("std", errors);
+    let channels = match data.element_shape.as_slice() {
+        [c, _, _] => Some(*c),
+        [_, _] => Some(1),
+        _ => None,
+    };
+    let mut fits = true;
+    for (values, span) in [&mean, &std] {
+        if values.len() == 1 || Some(values.len()) == channels {
+            continue;
+        }
+        fits = false;
+        let label = format!("{} numbers", values.len());
+        let err = match channels {
+            Some(c) => CheckError::shape(
+                format!(
+                    "{} numbers for data `{}`'s {c} channel{} ({:?})",
+                    values.len(),
+                    data.name,
+                    if c == 1 { "" } else { "s" },
+                    data.element_shape
+                ),
+                label,
+                *span,
+                format!("give one number for every channel, or {c} in a tuple, one per channel"),
+            ),
+            None => CheckError::shape(
+                format!(
+                    "{} numbers, one per channel, but data `{}`'s elements are {:?}: no channel axis",
+                    values.len(),
+                    data.name,
+                    data.element_shape
+                ),
+                label,
+                *span,
+                "normalize per channel before `reshape(...)`, where the elements are (channels, rows, cols); or give one number",
+            ),
+        };
+        errors.push(err.with_related(call.name.span, "normalized here"));
+    }
+    if fits {
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        data.scaling.normalize(&f32s(&mean.0), &f32s(&std.0));
+    }
 }
 
 /// `reshape(d1, d2, ...)`: positional dimensions only, as many as the shape has.

@@ -128,18 +128,11 @@ impl<'a> Decls<'a> {
             train: None,
         };
         let blocks = collect_blocks(file, errors);
+        decls.datasets = collect_datasets(file, files, errors);
         for decl in &file.decls {
             match &decl.kind {
                 DeclKind::Experiment { name, settings } => {
                     decls.add_experiment(name, settings, errors);
-                }
-                DeclKind::Data { name, pipeline } => {
-                    match check_data(name, pipeline, decl.span, files, errors) {
-                        Some(data) => decls.datasets.insert("data", name, data, errors),
-                        // Its files could not say what it holds: what reads it is not
-                        // checked against a guess.
-                        None => decls.datasets.insert_broken(name),
-                    }
                 }
                 DeclKind::Model { name, layers } => {
                     decls.add_model(name, layers, decl.span, &blocks, errors);
@@ -155,6 +148,7 @@ impl<'a> Decls<'a> {
                 } => decls.optimizers.push((name, call, for_models)),
                 DeclKind::Train { settings } => decls.add_train(settings, decl.span, errors),
                 DeclKind::Metrics { .. }
+                | DeclKind::Data { .. }
                 | DeclKind::Block { .. }
                 | DeclKind::Step { .. }
                 | DeclKind::Hook { .. }
@@ -536,6 +530,146 @@ fn report_unused_models(
     }
 }
 
+/// The `data` declarations, each checked after the data sets its `concat` reads (in file
+/// order otherwise). A `concat` that reads itself, directly or through others, is reported.
+fn collect_datasets(
+    file: &File,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> Table<DataSet> {
+    let decls: Vec<(&Ident, &[Call], Span)> = file
+        .decls
+        .iter()
+        .filter_map(|d| match &d.kind {
+            DeclKind::Data { name, pipeline } => Some((name, pipeline.as_slice(), d.span)),
+            _ => None,
+        })
+        .collect();
+    let parts: Vec<Vec<&Ident>> = decls.iter().map(|(_, p, _)| concat_parts(p)).collect();
+    let read_by_concat = |name: &str| parts.iter().flatten().any(|p| p.name == name);
+    let mut done = vec![false; decls.len()];
+    let pending = |done: &[bool], part: &Ident| {
+        decls
+            .iter()
+            .zip(done)
+            .any(|((name, _, _), &done)| name.name == part.name && !done)
+    };
+    let mut table = Table::default();
+    loop {
+        let mut progress = false;
+        for (i, &(name, pipeline, span)) in decls.iter().enumerate() {
+            if done[i] || parts[i].iter().any(|p| pending(&done, p)) {
+                continue;
+            }
+            let part = read_by_concat(&name.name);
+            match check_data(name, pipeline, span, files, &table, part, errors) {
+                Some(data) => table.insert("data", name, data, errors),
+                // Its files could not say what it holds: what reads it is not
+                // checked against a guess.
+                None => table.insert_broken(name),
+            }
+            done[i] = true;
+            progress = true;
+        }
+        if !progress {
+            break;
+        }
+    }
+    // What is left concatenates itself: one diagnostic per cycle, on its first declaration.
+    let mut reported = vec![false; decls.len()];
+    for start in 0..decls.len() {
+        if done[start] || reported[start] {
+            continue;
+        }
+        let mut path = vec![start];
+        let mut at = start;
+        let first_pending = |at: usize| {
+            let part = parts[at].iter().find(|p| pending(&done, p))?;
+            let next = decls.iter().position(|(n, _, _)| n.name == part.name)?;
+            Some((*part, next))
+        };
+        let mut closing = None;
+        while let Some((part, next)) = first_pending(at) {
+            if reported[next] {
+                // It reads a cycle reported already: one mistake, one diagnostic.
+                break;
+            }
+            if let Some(k) = path.iter().position(|&p| p == next) {
+                closing = Some((part, k));
+                break;
+            }
+            path.push(next);
+            at = next;
+        }
+        let Some((part, k)) = closing else {
+            continue;
+        };
+        let cycle = &path[k..];
+        let names: Vec<String> = cycle
+            .iter()
+            .chain(std::iter::once(&cycle[0]))
+            .map(|&i| format!("`{}`", decls[i].0.name))
+            .collect();
+        let title = if cycle.len() == 1 {
+            format!("data `{}` concatenates itself", decls[cycle[0]].0.name)
+        } else {
+            format!(
+                "data sets concatenate each other in a cycle: {}",
+                names.join(" → ")
+            )
+        };
+        errors.push(
+            CheckError::invalid(title, "read here, before it exists".into(), part.span)
+                .with_help("a data set cannot contain itself: join the sources' own `data` declarations, e.g. `concat(train_raw, test_raw)`"),
+        );
+        for &i in &path {
+            reported[i] = true;
+        }
+        for &i in cycle {
+            table.insert_broken(decls[i].0);
+        }
+    }
+    for (i, (name, _, _)) in decls.iter().enumerate() {
+        if !done[i] && !table.is_broken(&name.name) {
+            table.insert_broken(name);
+        }
+    }
+    table
+}
+
+/// Whether `data` is `name` or reads it through `concat`s, however deep.
+fn concatenates(datasets: &Table<DataSet>, data: &DataSet, name: &str) -> bool {
+    let crate::check::plan::DataSource::Concat(parts) = &data.source else {
+        return false;
+    };
+    parts.iter().any(|p| {
+        p == name
+            || datasets
+                .index(p)
+                .is_some_and(|i| concatenates(datasets, &datasets.items[i].1, name))
+    })
+}
+
+/// The data names a pipeline starting with `concat(...)` reads; none for any other source.
+fn concat_parts(pipeline: &[Call]) -> Vec<&Ident> {
+    match pipeline.first() {
+        Some(call)
+            if call.name.name
+                == crate::catalog::Catalogued::entry(crate::catalog::Source::Concat).name =>
+        {
+            call.args
+                .iter()
+                .filter(|a| a.name.is_none())
+                .filter_map(|a| match &a.value.kind {
+                    crate::syntax::ast::ExprKind::Name(id) => Some(id),
+                    _ => None,
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The span of a declaration's leading keyword, for diagnostics about a whole block.
 pub(super) fn keyword(decl: Span, word: &str) -> Span {
     Span::new(decl.start, decl.start + word.len())
@@ -559,6 +693,20 @@ fn check_standardize_sources(datasets: &Table<DataSet>, errors: &mut Vec<CheckEr
             continue;
         };
         let source = &datasets.items[from].1;
+        if source.name != data.name && concatenates(datasets, source, &data.name) {
+            errors.push(
+                CheckError::invalid(
+                    format!(
+                        "data `{}` is standardized by `{}`, which concatenates it",
+                        data.name, source.name
+                    ),
+                    format!("statistics of `{}`", source.name),
+                    standardize.span,
+                )
+                .with_help("standardize the concatenation instead, or each part by a data set apart from it"),
+            );
+            continue;
+        }
         let values = |d: &DataSet| d.element_shape.iter().product::<usize>();
         if values(source) != values(data) {
             errors.push(CheckError::shape(

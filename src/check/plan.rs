@@ -93,9 +93,8 @@ pub struct DataSet {
     pub name: String,
     pub source: DataSource,
     /// When a batch is built, each stored value becomes `value * scale + shift` (`scale`
-    /// and `normalize` fold into these two numbers).
-    pub scale: f32,
-    pub shift: f32,
+    /// and `normalize` fold into these numbers, one pair or one per channel).
+    pub scaling: Scaling,
     /// Each input column scaled to mean 0 and standard deviation 1 by the statistics of
     /// another data set's examples (or this one's), before any other transform.
     pub standardize: Option<Standardize>,
@@ -118,6 +117,75 @@ pub struct DataSet {
     /// The strings naming the source's files, in `DataSource::files` order, for
     /// diagnostics about the files themselves.
     pub file_spans: Vec<Span>,
+}
+
+impl DataSet {
+    /// The scaling every part of a `concat` shares, if they all scale their stored values
+    /// alike: the concatenation then keeps the stored values and scales them so. `None`
+    /// when they differ: each part's values are then stored scaled (as `f32`).
+    pub fn shared_scaling(parts: &[&DataSet]) -> Option<Scaling> {
+        let first = parts.first()?;
+        parts
+            .iter()
+            .all(|d| d.scaling.same_bits(&first.scaling))
+            .then(|| first.scaling.clone())
+    }
+}
+
+/// `value * scale + shift` for each stored value: one pair for all of an element's values,
+/// or one per channel (`normalize` with a mean and deviation per channel), channel `c`
+/// being the `c`-th of as many equal runs of the flattened element (channels first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaling {
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling {
+            scale: vec![1.0],
+            shift: vec![0.0],
+        }
+    }
+}
+
+impl Scaling {
+    /// One pair for every value.
+    pub fn uniform(scale: f32, shift: f32) -> Scaling {
+        Scaling {
+            scale: vec![scale],
+            shift: vec![shift],
+        }
+    }
+
+    /// `scale(factor)` on top of this scaling.
+    pub fn times(&mut self, factor: f32) {
+        self.scale.iter_mut().for_each(|s| *s *= factor);
+        self.shift.iter_mut().for_each(|s| *s *= factor);
+    }
+
+    /// `normalize(mean, std)` on top of this scaling: one pair, or one per channel (the
+    /// checker makes their count the channels'). A single pair scaled per channel
+    /// becomes one pair per channel.
+    pub fn normalize(&mut self, mean: &[f32], std: &[f32]) {
+        let n = mean.len().max(self.scale.len());
+        let at = |v: &[f32], c: usize| v[c.min(v.len() - 1)];
+        let (scale, shift) = (0..n)
+            .map(|c| {
+                let (m, s) = (at(mean, c), at(std, c));
+                (at(&self.scale, c) / s, (at(&self.shift, c) - m) / s)
+            })
+            .unzip();
+        (self.scale, self.shift) = (scale, shift);
+    }
+
+    /// Equal to the bit, so that two data sets scaled alike by different spellings are told
+    /// apart only where the numbers differ.
+    pub fn same_bits(&self, other: &Scaling) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        bits(&self.scale) == bits(&other.scale) && bits(&self.shift) == bits(&other.shift)
+    }
 }
 
 /// `standardize(from = d)`: by the column statistics of data set `from`'s examples.
@@ -212,6 +280,9 @@ pub enum DataSource {
     Arrays(ArraySpec),
     /// `images(dir, size, color, on_error)`: one sub-folder of images per class.
     Images(ImageSpec),
+    /// `concat(a, b, ...)`: the examples of other data sets (by name), all of each in turn,
+    /// as their pipelines left them.
+    Concat(Vec<String>),
 }
 
 /// Inputs and targets from NumPy arrays: `.npy` files, or arrays of one `.npz` archive.
@@ -243,6 +314,9 @@ pub struct ImageSpec {
     pub size: (usize, usize),
     pub color: crate::data::Color,
     pub on_error: crate::data::OnError,
+    /// `classes = (...)`: the class folders to read, in label order; empty for every
+    /// sub-folder, sorted by name.
+    pub classes: Vec<String>,
 }
 
 /// `csv(path, target = ..., ...)`: the columns of a CSV file, each row an example.
@@ -256,6 +330,9 @@ pub struct TableSpec {
     /// `exclude`, in the file's order.
     pub features: Vec<String>,
     pub exclude: Vec<String>,
+    /// `classes = (...)`: a text target's classes in label order; empty for the values the
+    /// file holds, sorted.
+    pub classes: Vec<String>,
     /// Whether the first row names the columns (else they are named `0`, `1`, ...).
     pub header: bool,
     pub delimiter: u8,
@@ -299,7 +376,9 @@ impl DataSource {
     /// [`Experiment::resolve_paths`]).
     pub fn files(&self) -> Vec<&PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
+                Vec::new()
+            }
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&table.path],
             DataSource::Arrays(a) => vec![&a.x, &a.y],
@@ -318,7 +397,9 @@ impl DataSource {
 
     fn files_mut(&mut self) -> Vec<&mut PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } => Vec::new(),
+            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
+                Vec::new()
+            }
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&mut table.path],
             DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],

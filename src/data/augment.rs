@@ -43,12 +43,12 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// Applies `ops` to one example, `row`, whose shape is `shape` (images are its last two
 /// dimensions; any before them are channels, moved alike). `black` is the value a 0 byte
-/// has after the pipeline's scaling. `index` is the example's index in its source.
+/// has after the pipeline's scaling: one for all channels, or one per channel. `index` is the example's index in its source.
 pub fn apply(
     ops: &[Augment],
     row: &mut [f32],
     shape: &[usize],
-    black: f32,
+    black: &[f32],
     draws: Draws,
     index: usize,
 ) {
@@ -83,8 +83,8 @@ pub fn apply(
             Augment::Translate { fraction } => {
                 let dy = shift(&mut rng, fraction, h);
                 let dx = shift(&mut rng, fraction, w);
-                for image in row.chunks_exact_mut(h * w) {
-                    translate(image, h, w, dy, dx, black);
+                for (c, image) in row.chunks_exact_mut(h * w).enumerate() {
+                    translate(image, h, w, dy, dx, black[c % black.len()]);
                 }
             }
             Augment::Crop { padding } => {
@@ -92,20 +92,20 @@ pub fn apply(
                 let most = padding as isize;
                 let dy = rng.gen_range(-most..=most);
                 let dx = rng.gen_range(-most..=most);
-                for image in row.chunks_exact_mut(h * w) {
-                    translate(image, h, w, dy, dx, black);
+                for (c, image) in row.chunks_exact_mut(h * w).enumerate() {
+                    translate(image, h, w, dy, dx, black[c % black.len()]);
                 }
             }
             Augment::Rotation { degrees } => {
                 let angle = rng.gen_range(-degrees..=degrees);
-                for image in row.chunks_exact_mut(h * w) {
-                    rotate(image, h, w, angle, black);
+                for (c, image) in row.chunks_exact_mut(h * w).enumerate() {
+                    rotate(image, h, w, angle, black[c % black.len()]);
                 }
             }
             Augment::Cutout { size } => {
                 let (cy, cx) = (rng.gen_range(0..h), rng.gen_range(0..w));
-                for image in row.chunks_exact_mut(h * w) {
-                    cutout(image, h, w, (cy, cx), size, black);
+                for (c, image) in row.chunks_exact_mut(h * w).enumerate() {
+                    cutout(image, h, w, (cy, cx), size, black[c % black.len()]);
                 }
             }
             Augment::Noise { std } => {
@@ -297,7 +297,7 @@ mod tests {
         let mut signs = [false; 2];
         for index in 0..50 {
             let mut row = original.clone();
-            apply(&ops, &mut row, &[1, 8, 8], -1.0, DRAWS, index);
+            apply(&ops, &mut row, &[1, 8, 8], &[-1.0], DRAWS, index);
             let angle = DRAWS.rng(index).gen_range(-20.0..=20.0);
             assert!((-20.0..=20.0).contains(&angle));
             let mut reference = original.clone();
@@ -340,7 +340,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for index in 0..200 {
             let mut row: Vec<f32> = (1..=16).map(|v| v as f32).collect();
-            apply(&ops, &mut row, &[4, 4], 0.0, DRAWS, index);
+            apply(&ops, &mut row, &[4, 4], &[0.0], DRAWS, index);
             let found = (-1..=1)
                 .flat_map(|dy| (-1..=1).map(move |dx| (dy, dx)))
                 .find(|&(dy, dx)| {
@@ -367,12 +367,29 @@ mod tests {
             })
             .unwrap();
         let mut row: Vec<f32> = (0..12).map(|v| v as f32).collect();
-        apply(&ops, &mut row, &[2, 2, 3], 0.0, DRAWS, index);
+        apply(&ops, &mut row, &[2, 2, 3], &[0.0], DRAWS, index);
         // Each 2x3 channel rotated by 180 degrees.
         assert_eq!(
             row,
             [5.0, 4.0, 3.0, 2.0, 1.0, 0.0, 11.0, 10.0, 9.0, 8.0, 7.0, 6.0]
         );
+    }
+
+    #[test]
+    fn each_channel_fills_with_its_own_black() {
+        // A cutout of side 8 covers a whole 4x4 image wherever it is drawn: every pixel
+        // becomes its channel's black (a 0 byte normalized by that channel's numbers).
+        let mut row = vec![0.5f32; 32];
+        apply(
+            &[Augment::Cutout { size: 8 }],
+            &mut row,
+            &[2, 4, 4],
+            &[-1.0, -2.0],
+            DRAWS,
+            3,
+        );
+        assert_eq!(row[..16], [-1.0; 16]);
+        assert_eq!(row[16..], [-2.0; 16]);
     }
 
     #[test]
@@ -383,7 +400,7 @@ mod tests {
         ];
         let run = |draws: Draws, index: usize| {
             let mut row: Vec<f32> = (0..100).map(|v| v as f32).collect();
-            apply(&ops, &mut row, &[10, 10], 0.0, draws, index);
+            apply(&ops, &mut row, &[10, 10], &[0.0], draws, index);
             row
         };
         assert_eq!(run(DRAWS, 3), run(DRAWS, 3));
@@ -413,7 +430,7 @@ mod tests {
             &[Augment::Noise { std: 0.5 }],
             &mut row,
             &[100_000],
-            0.0,
+            &[0.0],
             DRAWS,
             0,
         );

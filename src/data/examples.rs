@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2, Axis};
 
 use super::error::{DataError, DataResult};
 use super::idx::{read_idx_images, read_idx_labels};
+use crate::check::plan::Scaling;
 
 /// The inputs of a data set, one flattened element per row: `(n, features)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +152,7 @@ impl Examples {
     /// # Panics
     /// If `out` has the wrong length or an index is out of range: both are bugs of the
     /// caller, which sizes its batch buffer and draws indices from `0..len()`.
-    pub fn fill_batch(&self, indices: &[usize], scale: f32, shift: f32, out: &mut [f32]) {
+    pub fn fill_batch(&self, indices: &[usize], scaling: &Scaling, out: &mut [f32]) {
         use rayon::prelude::*;
 
         let features = self.features();
@@ -170,8 +171,8 @@ impl Examples {
         out.par_chunks_mut(features * per_task)
             .zip(indices.par_chunks(per_task))
             .for_each(|(out, indices)| match &self.inputs {
-                Inputs::U8(a) => fill_rows(a, indices, scale, shift, out),
-                Inputs::F32(a) => fill_rows(a, indices, scale, shift, out),
+                Inputs::U8(a) => fill_rows(a, indices, scaling, out),
+                Inputs::F32(a) => fill_rows(a, indices, scaling, out),
             });
     }
 
@@ -218,6 +219,114 @@ impl Examples {
             .classes()
             .and_then(|c| c.iter().max())
             .map_or(0, |&m| m as usize + 1)
+    }
+}
+
+impl Examples {
+    /// The examples of `parts`, all of the first, then all of the second, ...: tf.data's
+    /// `concatenate`. A part with a `(scale, shift)` is stored as `value * scale + shift` in
+    /// `f32`; bytes stay bytes only when every part is bytes kept as they are. `Err` says how
+    /// two parts disagree: values per element, kind of targets, or encoding (a table's
+    /// columns and categories, the class names).
+    pub fn concat(parts: &[(&Examples, Option<&Scaling>)]) -> Result<Examples, String> {
+        let Some(&(first, _)) = parts.first() else {
+            return Err("`concat` has no part".into());
+        };
+        let same_encoding = |e: &Encoding| Encoding {
+            standardized: None,
+            ..e.clone()
+        };
+        for &(part, _) in &parts[1..] {
+            if part.features() != first.features() {
+                return Err(format!(
+                    "{} has {} values per element, {} {}",
+                    part.source,
+                    part.features(),
+                    first.source,
+                    first.features()
+                ));
+            }
+            let kinds = (&part.targets, &first.targets);
+            let alike = match kinds {
+                (Targets::Classes(_), Targets::Classes(_)) => true,
+                (Targets::Values(a), Targets::Values(b)) => a.ncols() == b.ncols(),
+                _ => false,
+            };
+            if !alike {
+                return Err(format!(
+                    "{} and {} have different kinds of targets",
+                    part.source, first.source
+                ));
+            }
+            if same_encoding(&part.encoding) != same_encoding(&first.encoding) {
+                let what = if part.encoding.classes == first.encoding.classes {
+                    "columns or categories".to_string()
+                } else {
+                    format!(
+                        "class names ({:?} and {:?})",
+                        part.encoding.classes, first.encoding.classes
+                    )
+                };
+                return Err(format!(
+                    "{} and {} encode their examples with other {what}",
+                    part.source, first.source
+                ));
+            }
+        }
+        let bytes = parts
+            .iter()
+            .all(|(p, scaling)| scaling.is_none() && p.inputs.as_u8().is_some());
+        let rows: usize = parts.iter().map(|(p, _)| p.len()).sum();
+        let features = first.features();
+        let inputs = if bytes {
+            let mut all = Vec::with_capacity(rows * features);
+            for (p, _) in parts {
+                let a = p
+                    .inputs
+                    .as_u8()
+                    .unwrap_or_else(|| unreachable!("all bytes"));
+                all.extend(a.iter());
+            }
+            Inputs::U8(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
+        } else {
+            let mut all = vec![0.0f32; rows * features];
+            let mut at = 0;
+            for (p, scaling) in parts {
+                let n = p.len() * features;
+                let indices: Vec<usize> = (0..p.len()).collect();
+                let scaling = scaling.cloned().unwrap_or_default();
+                p.fill_batch(&indices, &scaling, &mut all[at..at + n]);
+                at += n;
+            }
+            Inputs::F32(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
+        };
+        let targets = match &first.targets {
+            Targets::Classes(_) => Targets::Classes(
+                parts
+                    .iter()
+                    .flat_map(|(p, _)| p.targets.classes().into_iter().flatten().copied())
+                    .collect(),
+            ),
+            Targets::Values(v) => {
+                let mut all = Vec::with_capacity(rows * v.ncols());
+                for (p, _) in parts {
+                    if let Targets::Values(v) = &p.targets {
+                        all.extend(v.iter());
+                    }
+                }
+                Targets::Values(
+                    Array2::from_shape_vec((rows, v.ncols()), all).map_err(|e| e.to_string())?,
+                )
+            }
+        };
+        let sources: Vec<&str> = parts.iter().map(|(p, _)| p.source.as_str()).collect();
+        Ok(Examples {
+            inputs,
+            element_shape: first.element_shape.clone(),
+            targets,
+            source: sources.join(" + "),
+            encoding: same_encoding(&first.encoding),
+        })
     }
 }
 
@@ -309,27 +418,31 @@ impl Stored for f32 {
 }
 
 /// [`Examples::fill_batch`] for some of the batch's examples, in order.
-fn fill_rows<T: Stored>(
-    rows: &Array2<T>,
-    indices: &[usize],
-    scale: f32,
-    shift: f32,
-    out: &mut [f32],
-) {
+fn fill_rows<T: Stored>(rows: &Array2<T>, indices: &[usize], scaling: &Scaling, out: &mut [f32]) {
     let features = rows.ncols();
+    // Channel c is the c-th of as many equal runs of a row (channels first); one pair of
+    // numbers covers the whole row.
+    let run = (features / scaling.scale.len()).max(1);
     for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
         let row = rows.row(i);
         // Rows of arrays built by the readers are contiguous; the iterator path only serves
         // arrays a caller built in another layout.
         match row.as_slice() {
             Some(src) => {
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s.to_f32() * scale + shift;
+                for ((dst, src), (&scale, &shift)) in dst
+                    .chunks_mut(run)
+                    .zip(src.chunks(run))
+                    .zip(scaling.scale.iter().zip(&scaling.shift))
+                {
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = s.to_f32() * scale + shift;
+                    }
                 }
             }
             None => {
-                for (d, &s) in dst.iter_mut().zip(row.iter()) {
-                    *d = s.to_f32() * scale + shift;
+                for (j, (d, &s)) in dst.iter_mut().zip(row.iter()).enumerate() {
+                    let c = j / run;
+                    *d = s.to_f32() * scaling.scale[c] + scaling.shift[c];
                 }
             }
         }
@@ -376,7 +489,8 @@ mod tests {
     fn fill_batch_gathers_and_scales_rows_in_index_order() {
         let ex = tiny();
         let mut out = vec![f32::NAN; 6];
-        ex.fill_batch(&[2, 0], 0.5, 0.0, &mut out);
+        let half = Scaling::uniform(0.5, 0.0);
+        ex.fill_batch(&[2, 0], &half, &mut out);
         assert_eq!(out, [100.0, 50.0, 25.0, 0.0, 127.5, 5.0]);
     }
 
@@ -390,7 +504,8 @@ mod tests {
         };
         assert!(ex.inputs.as_u8().unwrap().row(1).as_slice().is_none());
         let mut out = vec![0.0; 3];
-        ex.fill_batch(&[1], 2.0, 0.0, &mut out);
+        let twice = Scaling::uniform(2.0, 0.0);
+        ex.fill_batch(&[1], &twice, &mut out);
         assert_eq!(out, [20.0, 24.0, 28.0]);
     }
 

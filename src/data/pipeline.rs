@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::augment::{self, Augment, Draws};
 use super::examples::Examples;
+use crate::check::plan::Scaling;
 
 /// Deterministic tf.data-style shuffle of `0..n`.
 ///
@@ -173,14 +174,15 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The examples at `indices`, each stored value as `value * scale + shift`, each element
+    /// The examples at `indices`, each stored value as `value * scale + shift` (`scaling`'s,
+    /// per channel where it has one pair per channel), each element
     /// of `element_shape`, then augmented by `augment` (with each example's own draws);
     /// one-hot labels of `one_hot_classes` classes when given, or the target values where
     /// the targets are values.
     pub fn gather(
         examples: &Examples,
         indices: &[usize],
-        (scale, shift): (f32, f32),
+        scaling: &Scaling,
         element_shape: &[usize],
         one_hot_classes: Option<usize>,
         augment: Option<(&[Augment], Draws)>,
@@ -189,10 +191,11 @@ impl Batch {
 
         let features: usize = element_shape.iter().product();
         let mut x = vec![0.0f32; indices.len() * features];
-        examples.fill_batch(indices, scale, shift, &mut x);
+        examples.fill_batch(indices, scaling, &mut x);
         if let (Some((ops, draws)), true) = (augment, features > 0) {
-            // A 0 byte (black) after the scaling: what uncovered pixels are filled with.
-            let black = shift;
+            // A 0 byte (black) after the scaling, in each channel: what uncovered pixels
+            // are filled with.
+            let black = &scaling.shift;
             x.par_chunks_mut(features)
                 .zip(indices.par_iter())
                 .for_each(|(row, &i)| augment::apply(ops, row, element_shape, black, draws, i));

@@ -80,7 +80,8 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
             | DataSource::Mnist { .. }
             | DataSource::Csv(_)
             | DataSource::Arrays(_)
-            | DataSource::Images(_) => {}
+            | DataSource::Images(_)
+            | DataSource::Concat(_) => {}
         }
     }
     for action in &exp.before {

@@ -25,7 +25,7 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
         }
         DataSource::Arrays(spec) => describe_arrays(spec),
         DataSource::Images(spec) => {
-            let scan = super::images::scan_image_folder(&spec.dir)?;
+            let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
             let (h, w) = spec.size;
             let labels = Labels::Classes {
                 classes: scan.classes.len(),
@@ -33,7 +33,10 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
             };
             Ok((vec![spec.color.channels(), h, w], labels))
         }
-        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+        DataSource::Mnist { .. }
+        | DataSource::Cifar10 { .. }
+        | DataSource::Idx { .. }
+        | DataSource::Concat(_) => {
             unreachable!("the declaration gives this source's shape")
         }
     }
@@ -45,7 +48,10 @@ pub fn read(source: &DataSource) -> DataResult<Examples> {
         DataSource::Csv(spec) => Ok(super::table::read_table(spec)?.into_examples(spec)),
         DataSource::Arrays(spec) => read_arrays(spec),
         DataSource::Images(spec) => read_images(spec),
-        DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Idx { .. } => {
+        DataSource::Mnist { .. }
+        | DataSource::Cifar10 { .. }
+        | DataSource::Idx { .. }
+        | DataSource::Concat(_) => {
             unreachable!("read by their own loaders")
         }
     }
@@ -192,7 +198,7 @@ fn rows_agree(spec: &ArraySpec, x: &[usize], y: &[usize]) -> DataResult<()> {
 }
 
 fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
-    let scan = super::images::scan_image_folder(&spec.dir)?;
+    let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
     let folder = super::images::read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
     let (h, w) = folder.size;
     let features = folder.channels * h * w;

@@ -206,6 +206,20 @@ pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
                 return Err(missing_error(path, &raw, r, c, "the target"));
             }
             match text_of(c) {
+                Some(cells) if !spec.classes.is_empty() => {
+                    let classes = named_classes(spec, &raw, c, cells, &keep)?;
+                    let n = spec.classes.len();
+                    categories.push((raw.names[c].clone(), spec.classes.clone()));
+                    (Targets::Classes(Array1::from_vec(classes)), n)
+                }
+                None if !spec.classes.is_empty() => {
+                    return Err(table_error(
+                        path,
+                        format!("column {} (`{}`)", c + 1, raw.names[c]),
+                        "`classes` names text classes, but the target holds only numbers".into(),
+                        Some("leave `classes` out: numeric classes are 0, 1, 2, ... already"),
+                    ));
+                }
                 Some(cells) => {
                     let cats = category_list(cells, &keep);
                     let classes = keep
@@ -613,6 +627,34 @@ fn fill_missing(
     Ok(())
 }
 
+/// The class index of each kept row of text column `c`: its value's position in `classes`;
+/// a value not there is an error naming the line and the value.
+fn named_classes(
+    spec: &TableSpec,
+    raw: &Raw,
+    c: usize,
+    cells: &[Option<String>],
+    keep: &[usize],
+) -> DataResult<Vec<u32>> {
+    keep.iter()
+        .map(|&r| {
+            let cell = cells[r].as_deref().unwrap_or_default();
+            match spec.classes.iter().position(|k| k == cell) {
+                Some(i) => Ok(u32::try_from(i).unwrap_or_else(|_| unreachable!("few classes"))),
+                None => Err(table_error(
+                    &spec.path,
+                    place(raw.lines[r], c, &raw.names),
+                    format!(
+                        "the class `{cell}` is not one of `classes` ({})",
+                        spec.classes.join(", ")
+                    ),
+                    Some("add it to `classes = (...)`, or drop the row from the file"),
+                )),
+            }
+        })
+        .collect()
+}
+
 /// The class index of each kept row of numeric column `c`: whole numbers from 0.
 fn class_indices(path: &Path, raw: &Raw, c: usize, keep: &[usize]) -> DataResult<Vec<u32>> {
     keep.iter()
@@ -696,6 +738,7 @@ mod tests {
             targets: vec![target.to_string()],
             features: Vec::new(),
             exclude: Vec::new(),
+            classes: Vec::new(),
             header: true,
             delimiter: b',',
             missing: Missing::Error,
@@ -742,6 +785,37 @@ mod tests {
         let t = read_table(&spec(path, "species")).unwrap();
         assert_eq!(t.targets, Targets::Classes(ndarray::array![1, 0, 1]));
         assert_eq!(t.categories[0].1, ["setosa", "virginica"]);
+    }
+
+    #[test]
+    fn given_classes_fix_the_order_whatever_values_the_file_holds() {
+        let (_d, path) = write("x,species\n1,virginica\n2,setosa\n3,virginica\n");
+        let mut s = spec(path, "species");
+        s.classes = vec!["virginica".into(), "versicolor".into(), "setosa".into()];
+        let t = read_table(&s).unwrap();
+        assert_eq!(t.targets, Targets::Classes(ndarray::array![0, 2, 0]));
+        assert_eq!(t.classes_or_width, 3, "a class the file lacks still counts");
+        assert_eq!(t.categories[0].1, s.classes);
+    }
+
+    #[test]
+    fn a_value_outside_the_given_classes_names_file_line_and_value() {
+        let (_d, path) = write("x,species\n1,virginica\n2,setosa\n3,Setosa\n");
+        let mut s = spec(path, "species");
+        s.classes = vec!["setosa".into(), "virginica".into()];
+        let m = message(&read_table(&s).unwrap_err());
+        assert!(m.contains("t.csv"), "{m}");
+        assert!(m.contains("line 4, column 2 (`species`)"), "{m}");
+        assert!(
+            m.contains("the class `Setosa` is not one of `classes` (setosa, virginica)"),
+            "{m}"
+        );
+        // Numeric classes have their order already.
+        let (_d, path) = write("x,y\n1,0\n2,1\n");
+        let mut s = spec(path, "y");
+        s.classes = vec!["a".into(), "b".into()];
+        let m = message(&read_table(&s).unwrap_err());
+        assert!(m.contains("`classes` names text classes"), "{m}");
     }
 
     #[test]

@@ -92,6 +92,23 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// SHA-256 of an image folder: of each image file the scan finds (every class, in the
+/// scan's order), its path below the folder and its bytes' SHA-256. An image edited, added,
+/// removed or moved to another class changes it; other files, which are never read, do not.
+/// `None` when the folder cannot be listed or an image read (loading it says why).
+pub fn folder_sha256(dir: &Path) -> Option<String> {
+    let scan = data::scan_image_folder(dir).ok()?;
+    let mut hasher = Sha256::new();
+    for (path, _) in &scan.files {
+        let below = path.strip_prefix(dir).unwrap_or(path);
+        hasher.update(below.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(sha256_file(path).ok()?.as_bytes());
+        hasher.update([b'\n']);
+    }
+    Some(hex::encode(hasher.finalize()))
+}
+
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -114,6 +131,19 @@ pub fn data_files(exp: &Experiment) -> Vec<DataFile> {
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut out = Vec::new();
     for d in &exp.datasets {
+        if let DataSource::Images(spec) = &d.source {
+            if !seen.contains(&spec.dir) {
+                if let Some(sha256) = folder_sha256(&spec.dir) {
+                    out.push(DataFile {
+                        data: d.name.clone(),
+                        path: spec.dir.display().to_string(),
+                        sha256,
+                    });
+                }
+                seen.push(spec.dir.clone());
+            }
+            continue;
+        }
         for path in source_paths(&d.source) {
             if seen.contains(&path) {
                 continue;
@@ -136,8 +166,9 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
         DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
-        // A folder: its files are not hashed one by one (yet).
-        DataSource::Images(_) => Vec::new(),
+        // A folder is hashed as a whole (`folder_sha256`). A concatenation's parts are
+        // data sets of their own: their files are listed under their names.
+        DataSource::Images(_) | DataSource::Concat(_) => Vec::new(),
         DataSource::Mnist { train } => {
             let located = data::Mirror::from_env().and_then(|mirror| {
                 data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)

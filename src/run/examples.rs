@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 
 use super::RunError;
-use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Subset};
+use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Scaling, Subset};
 use crate::data::{self, Examples};
 
 /// A source and the selection made of it: what two data sets must share to share memory.
@@ -15,63 +15,135 @@ type Selection = (DataSource, Vec<Subset>);
 /// Every data set of `exp`, by index. Each source is read once; two data sets over the same
 /// source and selection share one copy in memory.
 pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
-    let mut sources: Vec<(DataSource, Arc<Examples>)> = Vec::new();
-    let mut selected: Vec<(Selection, Arc<Examples>)> = Vec::new();
-    let mut out = Vec::new();
-    for d in &exp.datasets {
-        let key = (d.source.clone(), d.subsets.clone());
-        if let Some((_, e)) = selected.iter().find(|(k, _)| *k == key) {
-            out.push(e.clone());
-            continue;
-        }
-        let source = match sources.iter().find(|(s, _)| *s == d.source) {
-            Some((_, e)) => e.clone(),
-            None => {
-                let e = Arc::new(match &d.source {
-                    DataSource::Mnist { train } => data::load_mnist(data::Split::of(*train))?,
-                    DataSource::Cifar10 { train } => data::load_cifar10(data::Split::of(*train))?,
-                    DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
-                    source @ (DataSource::Csv(_)
-                    | DataSource::Arrays(_)
-                    | DataSource::Images(_)) => data::sources::read(source)?,
-                });
-                sources.push((d.source.clone(), e.clone()));
-                e
-            }
-        };
-        let examples = select(&source, d, exp.seed)?;
-        validate_for(&examples, d)?;
-        selected.push((key, examples.clone()));
-        out.push(examples);
-    }
-    standardize(exp, &mut out);
-    Ok(out)
+    let mut loader = Loader {
+        exp,
+        sources: Vec::new(),
+        selected: Vec::new(),
+        by_index: vec![None; exp.datasets.len()],
+        finished: vec![None; exp.datasets.len()],
+        stats: Vec::new(),
+    };
+    (0..exp.datasets.len())
+        .map(|i| loader.finished(i))
+        .collect()
 }
 
-/// `standardize(from = f)`: each such data set's columns scaled by the statistics of `f`'s
-/// examples as selected, before `f` is standardized itself.
-fn standardize(exp: &Experiment, examples: &mut [Arc<Examples>]) {
-    // The statistics of each `from` data set, computed once however many use them
-    // (a training set standardizes itself and its validation and test sets).
-    let mut computed: Vec<(usize, Arc<data::ColumnStats>)> = Vec::new();
-    let stats: Vec<Option<Arc<data::ColumnStats>>> = exp
-        .datasets
-        .iter()
-        .map(|d| {
-            let from = d.standardize.as_ref()?;
-            let i = exp.datasets.iter().position(|s| s.name == from.from)?;
-            if let Some((_, s)) = computed.iter().find(|(j, _)| *j == i) {
-                return Some(s.clone());
-            }
-            let s = Arc::new(examples[i].column_stats());
-            computed.push((i, s.clone()));
-            Some(s)
-        })
-        .collect();
-    for (e, stats) in examples.iter_mut().zip(stats) {
-        if let Some(stats) = stats {
-            *e = Arc::new(e.standardized(&stats));
+/// What [`load`] has read so far. A data set is read when first asked for: a `concat`
+/// asks for its parts, finished, and a `standardize(from = f)` for `f`'s selection.
+struct Loader<'a> {
+    exp: &'a Experiment,
+    sources: Vec<(DataSource, Arc<Examples>)>,
+    selected: Vec<(Selection, Arc<Examples>)>,
+    /// Each data set's examples as its `take`, `skip` and `split` selected them.
+    by_index: Vec<Option<Arc<Examples>>>,
+    /// ... and standardized: what its batches are made of.
+    finished: Vec<Option<Arc<Examples>>>,
+    /// The statistics of each `from` data set, computed once however many use them
+    /// (a training set standardizes itself and its validation and test sets).
+    stats: Vec<(usize, Arc<data::ColumnStats>)>,
+}
+
+impl Loader<'_> {
+    /// Data set `i`'s examples, standardized where it says so.
+    fn finished(&mut self, i: usize) -> Result<Arc<Examples>, RunError> {
+        if let Some(e) = &self.finished[i] {
+            return Ok(e.clone());
         }
+        let d = &self.exp.datasets[i];
+        let selected = self.selected(i)?;
+        let out = match &d.standardize {
+            // `standardize(from = f)`: by the statistics of `f`'s examples as selected,
+            // before `f` is standardized itself. The checker refuses a `from` that reads
+            // this data set through a `concat`, which would need it first.
+            Some(from) => match self.exp.datasets.iter().position(|s| s.name == from.from) {
+                Some(f) => {
+                    let stats = self.stats_of(f)?;
+                    Arc::new(selected.standardized(&stats))
+                }
+                None => selected,
+            },
+            None => selected,
+        };
+        self.finished[i] = Some(out.clone());
+        Ok(out)
+    }
+
+    fn stats_of(&mut self, f: usize) -> Result<Arc<data::ColumnStats>, RunError> {
+        if let Some((_, s)) = self.stats.iter().find(|(j, _)| *j == f) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(self.selected(f)?.column_stats());
+        self.stats.push((f, s.clone()));
+        Ok(s)
+    }
+
+    /// Data set `i`'s examples as its source gave them and its subsets kept them.
+    fn selected(&mut self, i: usize) -> Result<Arc<Examples>, RunError> {
+        if let Some(e) = &self.by_index[i] {
+            return Ok(e.clone());
+        }
+        let d = &self.exp.datasets[i];
+        let key = (d.source.clone(), d.subsets.clone());
+        let examples = if let Some((_, e)) = self.selected.iter().find(|(k, _)| *k == key) {
+            e.clone()
+        } else {
+            let source = self.source(d)?;
+            let examples = select(&source, d, self.exp.seed)?;
+            validate_for(&examples, d)?;
+            self.selected.push((key, examples.clone()));
+            examples
+        };
+        self.by_index[i] = Some(examples.clone());
+        Ok(examples)
+    }
+
+    /// The examples of `d`'s source, before any selection: read once per source.
+    fn source(&mut self, d: &DataSet) -> Result<Arc<Examples>, RunError> {
+        if let Some((_, e)) = self.sources.iter().find(|(s, _)| *s == d.source) {
+            return Ok(e.clone());
+        }
+        let e = Arc::new(match &d.source {
+            DataSource::Mnist { train } => data::load_mnist(data::Split::of(*train))?,
+            DataSource::Cifar10 { train } => data::load_cifar10(data::Split::of(*train))?,
+            DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
+            source @ (DataSource::Csv(_) | DataSource::Arrays(_) | DataSource::Images(_)) => {
+                data::sources::read(source)?
+            }
+            DataSource::Concat(names) => self.concat(d, names)?,
+        });
+        self.sources.push((d.source.clone(), e.clone()));
+        Ok(e)
+    }
+
+    /// `concat(a, b, ...)`: every part's finished examples, in turn. Parts that scale their
+    /// values alike keep their stored values (the data set scales them as they did);
+    /// otherwise each part's values are stored as its scaling makes them.
+    fn concat(&mut self, d: &DataSet, names: &[String]) -> Result<Examples, RunError> {
+        let exp = self.exp;
+        let index = |name: &String| {
+            exp.datasets
+                .iter()
+                .position(|s| s.name == *name)
+                .unwrap_or_else(|| unreachable!("the checker resolved part `{name}`"))
+        };
+        let indices: Vec<usize> = names.iter().map(index).collect();
+        let sets: Vec<&DataSet> = indices.iter().map(|&j| &exp.datasets[j]).collect();
+        let shared = DataSet::shared_scaling(&sets).is_some();
+        let mut parts = Vec::new();
+        for (&j, set) in indices.iter().zip(&sets) {
+            let examples = self.finished(j)?;
+            let scaling = (!shared).then(|| set.scaling.clone());
+            parts.push((examples, scaling));
+        }
+        let borrowed: Vec<(&Examples, Option<&Scaling>)> = parts
+            .iter()
+            .map(|(e, s)| (e.as_ref(), s.as_ref()))
+            .collect();
+        Examples::concat(&borrowed).map_err(|problem| RunError::DataMismatch {
+            data: d.name.clone(),
+            problem,
+            help: "concatenate data sets that encode their examples alike: the same columns, categories and class names (`classes = (...)` on each source fixes their order)".into(),
+        })
     }
 }
 
@@ -159,7 +231,8 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
             DataSource::Mnist { .. }
             | DataSource::Cifar10 { .. }
             | DataSource::Csv(_)
-            | DataSource::Images(_) => examples.source.clone(),
+            | DataSource::Images(_)
+            | DataSource::Concat(_) => examples.source.clone(),
         };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),

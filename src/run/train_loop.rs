@@ -487,7 +487,7 @@ impl<'a> Loop<'a> {
             let batch = Batch::gather(
                 &examples,
                 indices,
-                (data.scale, data.shift),
+                &data.scaling,
                 &data.element_shape,
                 match data.labels {
                     Labels::Classes {

@@ -9,7 +9,7 @@ use super::super::plan::{
     Activation, DataSource, Labels, LayerKind, OptimizerKind, Padding, ScalarExpr,
 };
 use super::super::sources::{DataFiles, Described};
-use super::super::CheckError;
+use super::super::{CheckError, Table};
 use crate::catalog::{self, Catalogued, Default, Entry, Param, Type};
 use crate::layers::activation::ActivationLayer;
 use crate::layers::conv2d::Conv2d;
@@ -24,9 +24,12 @@ fn sample(p: &Param) -> String {
     match p.ty {
         Type::Count { min } => (min + 2).to_string(),
         Type::Pair => "(2, 3)".into(),
-        Type::Number | Type::Positive | Type::NonNegative | Type::Fraction | Type::Scalar => {
-            "0.5".into()
-        }
+        Type::Number
+        | Type::Positive
+        | Type::NonNegative
+        | Type::Fraction
+        | Type::Scalar
+        | Type::Channels { .. } => "0.5".into(),
         Type::Bool => "false".into(),
         Type::Activation => "gelu".into(),
         Type::Initializer => "normal(0.5)".into(),
@@ -124,15 +127,33 @@ fn every_loss_and_optimizer_reads_back_as_itself() {
 fn every_source_and_transform_checks() {
     let span = crate::source::Span::new(0, 0);
     let name = call("d()").name;
+    // Data sets for `concat` to join.
+    let mut earlier = Table::default();
+    for part in ["a", "b"] {
+        let mut errors = Vec::new();
+        let mnist = [call("mnist(split = \"train\")")];
+        let ident = call(&format!("{part}()")).name;
+        let data = check_data(&ident, &mnist, span, &Tables, &earlier, true, &mut errors);
+        earlier.insert("data", &ident, data.unwrap(), &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
     for source in catalog::Source::ALL {
         for all in [true, false] {
-            let text = call_text(source.entry(), all);
+            let text = match source {
+                catalog::Source::Concat => "concat(a, b)".to_string(),
+                // Classes name a classification's targets: not with the last task.
+                catalog::Source::Csv => call_text(source.entry(), all)
+                    .replace("task = regression", "task = classification"),
+                _ => call_text(source.entry(), all),
+            };
             let mut errors = Vec::new();
             check_data(
                 &name,
                 &[call(&text), call("batch(2)")],
                 span,
                 &Tables,
+                &earlier,
+                false,
                 &mut errors,
             );
             assert!(errors.is_empty(), "{text}: {errors:#?}");
@@ -149,7 +170,15 @@ fn every_source_and_transform_checks() {
             pipeline.push(call("batch(2)"));
         }
         let mut errors = Vec::new();
-        check_data(&name, &pipeline, span, &Tables, &mut errors);
+        check_data(
+            &name,
+            &pipeline,
+            span,
+            &Tables,
+            &Table::default(),
+            false,
+            &mut errors,
+        );
         assert!(errors.is_empty(), "{text}: {errors:#?}");
     }
 }
@@ -276,11 +305,16 @@ fn left_out_parameters_take_the_catalogues_defaults() {
         &[call("mnist(split = \"test\")"), call("batch(8)")],
         span,
         &Tables,
+        &Table::default(),
+        false,
         &mut errors,
     )
     .unwrap();
     assert_eq!(data.source, DataSource::Mnist { train: false });
-    assert_eq!((data.batch, data.scale, data.shuffle), (8, 1.0, None));
+    assert_eq!(
+        (data.batch, data.scaling.scale[0], data.shuffle),
+        (8, 1.0, None)
+    );
 }
 
 #[test]

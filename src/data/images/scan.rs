@@ -56,6 +56,47 @@ pub fn scan_image_folder(dir: &Path) -> DataResult<FolderScan> {
     })
 }
 
+impl FolderScan {
+    /// The classes named in `classes`, in that order (Keras' `class_names`), with their
+    /// images relabelled; the other sub-folders are left out. Every scanned class when
+    /// `classes` is empty. A name with no sub-folder is an error naming the folder.
+    pub fn only(self, classes: &[String]) -> DataResult<FolderScan> {
+        if classes.is_empty() {
+            return Ok(self);
+        }
+        let mut new_label = vec![None; self.classes.len()];
+        for (label, name) in classes.iter().enumerate() {
+            let Some(old) = self.classes.iter().position(|c| c == name) else {
+                return Err(DataError::Contents {
+                    path: self.dir.clone(),
+                    place: String::new(),
+                    problem: format!(
+                        "has no class sub-folder `{name}` (it has {})",
+                        self.classes.join(", ")
+                    ),
+                    help: Some(
+                        "name the sub-folders in `classes = (...)` as they are spelled".into(),
+                    ),
+                });
+            };
+            new_label[old] =
+                Some(u32::try_from(label).unwrap_or_else(|_| unreachable!("few classes")));
+        }
+        let mut files: Vec<(PathBuf, u32)> = self
+            .files
+            .into_iter()
+            .filter_map(|(path, old)| new_label[old as usize].map(|label| (path, label)))
+            .collect();
+        // Class by class in the new order; a class's files keep their order.
+        files.sort_by_key(|&(_, label)| label);
+        Ok(FolderScan {
+            dir: self.dir,
+            classes: classes.to_vec(),
+            files,
+        })
+    }
+}
+
 /// The images below one class folder, in Keras' order: by the folder holding them
 /// (`sorted` over the walk's roots), then by name.
 fn class_images(folder: &Path) -> DataResult<Vec<PathBuf>> {

@@ -205,3 +205,68 @@ fn data_gone_from_the_original_directory_is_not_taken_from_the_current_one() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&images.display().to_string()), "{err}");
 }
+
+/// An experiment over a folder of 8x8 gray PNGs in two classes (`work/shapes/`), run to its
+/// end; its run directory made to look interrupted. Returns (copy, work).
+fn image_folder_run(dir: &Path) -> (PathBuf, PathBuf) {
+    let work = dir.join("work");
+    for (class, bright) in [("dark", 0u8), ("light", 200)] {
+        let folder = work.join("shapes").join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..16u8 {
+            let image = image::GrayImage::from_fn(8, 8, |x, y| {
+                image::Luma([bright + (x as u8 * 3 + y as u8 * 5 + i) % 40])
+            });
+            image.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let text = "experiment shapes {\n  seed = 3\n}\n\n\
+        data train = images(\"shapes\", size = (8, 8), color = gray)\n  | scale(1 / 255)\n  | shuffle(buffer = 32)\n  | batch(8)\n\n\
+        model net {\n  flatten()\n  dense(units = 2)\n}\n\n\
+        loss xent = sparse_categorical_crossentropy(from_logits = true)\n\n\
+        optimizer opt = sgd(lr = 0.1)\n\n\
+        train {\n  model = net\n  data = train\n  loss = xent\n  optimizer = opt\n  epochs = 3\n}\n";
+    let file = work.join("shapes.exp");
+    std::fs::write(&file, text).unwrap();
+    let clean = super::run_to_end(&work, &file, &dir.join("clean"));
+    let copy = dir.join("copy");
+    copy_dir(&clean, &copy);
+    std::fs::remove_file(expr::run::checkpoint::list(&copy).pop().unwrap()).unwrap();
+    edit_record(&copy, |r| r.status = Status::Running);
+    (copy, work)
+}
+
+#[test]
+fn an_image_folder_edited_since_the_run_is_refused_naming_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, work) = image_folder_run(dir.path());
+    let folder = work.join("shapes");
+    let recorded = expr::record::provenance::folder_sha256(&folder).unwrap();
+    let run = record::load(&copy).unwrap();
+    assert!(
+        run.data
+            .iter()
+            .any(|f| f.sha256 == recorded && f.data == "train"),
+        "the record lists the folder's digest: {:?}",
+        run.data
+    );
+    // Unchanged, or with a file that is not an image added, it resumes.
+    std::fs::write(folder.join("dark/notes.txt"), "not read").unwrap();
+    let out = resume(&work, &copy, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One pixel of one image changed: refused, naming the folder and both digests.
+    let (copy, work) = image_folder_run(&dir.path().join("again"));
+    let folder = work.join("shapes");
+    let png = folder.join("light/7.png");
+    let mut image = image::open(&png).unwrap().to_luma8();
+    image.put_pixel(0, 0, image::Luma([255]));
+    image.save(&png).unwrap();
+    let found = expr::record::provenance::folder_sha256(&folder).unwrap();
+    assert_ne!(found, recorded);
+    let out = resume(&work, &copy, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("changed since the run read it"), "{err}");
+    assert!(err.contains(&folder.display().to_string()), "{err}");
+    assert!(err.contains(&recorded) && err.contains(&found), "{err}");
+}

@@ -5,6 +5,7 @@
 
 mod after;
 pub mod checkpoint;
+pub mod evaluate;
 pub mod examples;
 pub mod grid;
 pub mod hooks;
@@ -12,6 +13,7 @@ pub mod interrupt;
 pub mod lock;
 pub mod metrics;
 pub mod model_io;
+pub mod predict;
 pub mod scalar;
 pub mod score;
 pub mod stopping;

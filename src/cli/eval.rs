@@ -1,6 +1,7 @@
 //! `expr eval FILE --model PATH`: the metrics of the experiment's evaluation steps with
 //! saved weights, printed; nothing written (see `crate::run::evaluate`).
 
+use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,7 +88,7 @@ pub fn main(args: &EvalArgs) -> ExitCode {
         Ok(metrics) => {
             let mut line = "Evaluation".to_string();
             for (name, value) in &metrics {
-                line.push_str(&format!(", {name}: {value:.4}"));
+                let _ = write!(line, ", {name}: {value:.4}");
             }
             println!("{line}");
             ExitCode::SUCCESS

@@ -92,9 +92,10 @@ pub fn data_set(exp: &Experiment, name: Option<&str>) -> Result<usize, PredictEr
     }
 }
 
-/// What `auto` means for model `m`: softmax when a loss of the experiment is a
-/// cross-entropy from logits, none when one reads probabilities (`from_logits = false`);
-/// otherwise softmax unless `outputs` rows are already probabilities.
+/// What `auto` means: softmax when the experiment's first classification or regression
+/// loss is a cross-entropy from logits or `nll` (sigmoid for one output), none when it
+/// reads probabilities (`from_logits = false`) or is a regression's; without such a loss,
+/// softmax unless `outputs` rows are already probabilities.
 pub fn resolve_probabilities(
     exp: &Experiment,
     wanted: Probabilities,
@@ -110,6 +111,12 @@ pub fn resolve_probabilities(
         LossKind::BinaryCrossentropy { from_logits, .. } => Some((from_logits, 1)),
         // Log-probabilities: their softmax is the probabilities.
         LossKind::Nll => Some((true, width)),
+        // A regression's outputs are values, not scores of classes.
+        LossKind::MeanSquaredError
+        | LossKind::MeanAbsoluteError
+        | LossKind::Huber { .. }
+        | LossKind::LogCosh
+        | LossKind::Poisson => Some((false, width)),
         _ => None,
     });
     match from_logits {
@@ -301,4 +308,28 @@ pub fn on_images(
     let width = model.output_shape().iter().product::<usize>();
     let how = resolve_probabilities(exp, how, &raw, width);
     Ok(predictions(&raw, width, how, &vec![None; paths.len()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_matches_torch_and_argmax_takes_the_first_maximum() {
+        // torch.softmax(torch.tensor([1., 2., 3.]), 0)
+        let p = softmax(&[1.0, 2.0, 3.0]);
+        for (got, want) in p.iter().zip([0.090_030_57, 0.244_728_47, 0.665_240_96]) {
+            assert!((got - want).abs() < 1e-7, "{p:?}");
+        }
+        // Large logits do not overflow.
+        assert_eq!(softmax(&[1000.0, 1000.0]), [0.5, 0.5]);
+        assert_eq!(argmax(&[0.2, 0.4, 0.4]), 1);
+    }
+
+    #[test]
+    fn one_output_is_class_one_from_one_half() {
+        let p = predictions(&[0.0, 2.0, -2.0], 1, Probabilities::Sigmoid, &[None; 3]);
+        assert_eq!(p.iter().map(|p| p.class).collect::<Vec<_>>(), [1, 1, 0]);
+        assert!((p[1].probabilities[0] - 0.880_797_1).abs() < 1e-6);
+    }
 }

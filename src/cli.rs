@@ -9,7 +9,9 @@ pub mod check;
 pub mod completions;
 pub mod coreutils;
 pub mod diff;
+pub mod eval;
 pub mod fmt;
+pub mod predict;
 pub mod run;
 pub mod runs;
 pub mod sweep;
@@ -31,6 +33,8 @@ pub const SUBCOMMANDS: &[&str] = &[
     "runs",
     "compare",
     "sweep",
+    "eval",
+    "predict",
     "help",
     "completions",
     "man",
@@ -84,6 +88,12 @@ pub enum Command {
     Compare(runs::CompareArgs),
     /// Run an experiment at many points: `expr sweep FILE --grid opt.lr=1e-3,3e-4 --jobs 2`.
     Sweep(sweep::SweepArgs),
+    /// A saved model's metrics on the experiment's evaluation data: `expr eval FILE --model PATH`.
+    #[command(after_help = eval::EVAL_EXAMPLES)]
+    Eval(eval::EvalArgs),
+    /// A saved model's predictions, per example (CSV) or per image file: `expr predict FILE --model PATH`.
+    #[command(after_help = predict::PREDICT_EXAMPLES)]
+    Predict(predict::PredictArgs),
     /// Print a shell's completion script: `expr completions bash > ~/.local/share/bash-completion/completions/expr`.
     #[command(after_help = completions::COMPLETIONS_EXAMPLES)]
     Completions(completions::CompletionsArgs),
@@ -143,6 +153,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Runs(args) => runs::main(&args),
         Command::Compare(args) => runs::compare(&args),
         Command::Sweep(args) => sweep::main(&args),
+        Command::Eval(args) => eval::main(&args),
+        Command::Predict(args) => predict::main(&args),
         Command::Help { command } => completions::help(command.as_deref()),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),

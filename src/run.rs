@@ -5,6 +5,7 @@
 
 mod after;
 pub mod checkpoint;
+pub mod evaluate;
 pub mod examples;
 pub mod grid;
 pub mod hooks;
@@ -13,6 +14,7 @@ pub mod lock;
 pub mod metrics;
 pub mod model_io;
 pub mod plateau;
+pub mod predict;
 pub mod scalar;
 pub mod score;
 pub mod stopping;

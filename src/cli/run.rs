@@ -73,7 +73,7 @@ fn run_id_arg(arg: &str) -> Result<String, String> {
 
 /// `--threads N`, capped as the file's `threads` is (`check::file::max_threads`): a
 /// thousand threads on a few cores run for minutes instead of seconds.
-fn threads_arg(arg: &str) -> Result<usize, String> {
+pub(super) fn threads_arg(arg: &str) -> Result<usize, String> {
     let n: usize = arg.parse().map_err(|e| format!("{e}"))?;
     let max = crate::check::file::max_threads();
     if n > max {
@@ -247,7 +247,7 @@ fn recorded(path: &Path, args: &RunArgs) -> Result<Recorded, ExitCode> {
 }
 
 /// Prints why the experiment at `shown` cannot run and returns the exit code.
-fn load_failed(shown: &Path, e: LoadError) -> ExitCode {
+pub(super) fn load_failed(shown: &Path, e: LoadError) -> ExitCode {
     match e {
         LoadError::Frontend(e) => ExitCode::from(super::print_frontend_error(shown, &e)),
         LoadError::Override(f) => {

@@ -102,12 +102,8 @@ pub fn score(
 
 /// Each row of `classes` logits as probabilities.
 fn softmax_rows(logits: &[f32], classes: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(logits.len());
-    for row in logits.chunks(classes) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
-        let sum: f32 = exps.iter().sum();
-        out.extend(exps.iter().map(|e| e / sum));
-    }
-    out
+    logits
+        .chunks(classes)
+        .flat_map(super::predict::softmax)
+        .collect()
 }

@@ -12,7 +12,7 @@ use crate::run::evaluate::{evaluate, resolve};
 
 pub const EVAL_EXAMPLES: &str = "Examples:
   expr eval experiments/mnist.exp --model runs/mnist/<id>/classifier.safetensors
-  expr eval experiments/gan.exp --model generator=g.safetensors --model discriminator=d.safetensors
+  expr eval experiments/autoencoder.exp --model encoder=enc.safetensors --model decoder=dec.safetensors
   expr eval experiments/mnist.exp --model runs/mnist/<id>/ --set test.batch=1000";
 
 #[derive(clap::Args, Debug, Clone)]

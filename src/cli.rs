@@ -10,6 +10,7 @@ pub mod completions;
 pub mod coreutils;
 pub mod diff;
 pub mod fmt;
+pub mod html_report;
 pub mod run;
 pub mod runs;
 pub mod sweep;
@@ -30,6 +31,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "diff",
     "runs",
     "compare",
+    "report",
     "sweep",
     "help",
     "completions",
@@ -82,6 +84,9 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Parameters and metrics of runs side by side, and a plot of their curves.
     Compare(runs::CompareArgs),
+    /// One self-contained HTML page of runs: text, parameters, provenance, curves, grids.
+    #[command(after_help = html_report::REPORT_EXAMPLES)]
+    Report(html_report::ReportArgs),
     /// Run an experiment at many points: `expr sweep FILE --grid opt.lr=1e-3,3e-4 --jobs 2`.
     Sweep(sweep::SweepArgs),
     /// Print a shell's completion script: `expr completions bash > ~/.local/share/bash-completion/completions/expr`.
@@ -142,6 +147,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::main(&args),
         Command::Runs(args) => runs::main(&args),
         Command::Compare(args) => runs::compare(&args),
+        Command::Report(args) => html_report::main(&args),
         Command::Sweep(args) => sweep::main(&args),
         Command::Help { command } => completions::help(command.as_deref()),
         Command::Completions(args) => completions::completions(&args),

@@ -220,3 +220,36 @@ pub fn write_cifar10(dir: &Path, per_batch: usize, test: usize) -> PathBuf {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Two recorded runs of the small experiment in `dir/runs` (learning rates 1e-2 and 1e-4,
+/// two epochs), each drawing a grid of test images in `after { }`, for `expr report`. The
+/// file starts with a comment full of HTML's special characters. Returns the run directories
+/// in start order.
+pub fn two_runs_with_grids(dir: &Path) -> Vec<PathBuf> {
+    let text = format!(
+        "// <b>\"tags\" & 'quotes'</b>\n{}",
+        mlp_experiment(
+            dir,
+            false,
+            "after {\n  grid(x, count = 4, on = test, to = \"samples.png\")\n}"
+        )
+    );
+    std::fs::write(dir.join("small.exp"), text).expect("write the experiment");
+    for extra in [&[][..], &["--set", "opt.lr=1e-4"][..]] {
+        let out = std::process::Command::new(expr_bin())
+            .current_dir(dir)
+            .args(["run", "small.exp", "--epochs", "2", "--threads", "1"])
+            .args(extra)
+            .output()
+            .expect("expr runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    expr::record::find_all(&dir.join("runs"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
-  var W = 640, H = 300, L = 64, R = 16, T = 16, B = 40;
+  var W = 640, H = 300, L = 72, R = 16, T = 16, B = 40;
   var data = JSON.parse(document.getElementById("expr-data").textContent);
 
   function el(name, attrs, parent) {
@@ -17,7 +17,7 @@
   function fmt(v) {
     if (v === null || !isFinite(v)) return "-";
     var a = Math.abs(v);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(5);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toPrecision(4);
   }
 
   function draw(holder, metric) {

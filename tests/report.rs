@@ -189,3 +189,26 @@ fn an_unknown_metric_and_a_grid_outside_the_run_are_refused() {
     assert!(html.contains("not shown: its path leaves the run directory"));
     assert!(!html.contains("data:image/png"));
 }
+
+#[test]
+fn report_is_ours_with_help_an_example_completions_and_the_manual() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [&["report", "--help"][..], &["help", "report"][..]] {
+        let help = ok(&expr(d, args));
+        assert!(help.contains("Usage: expr report"), "{help}");
+        assert!(help.contains("Examples:\n  expr report runs/"), "{help}");
+        assert!(
+            help.contains("--metric <NAME>") && help.contains("--out"),
+            "{help}"
+        );
+    }
+    let commands = ok(&expr(d, &["--help"]));
+    assert!(commands.contains("report "), "{commands}");
+    assert!(ok(&expr(d, &["man"])).contains("report"));
+    assert!(ok(&expr(d, &["completions", "bash"])).contains("report"));
+    assert!(expr::cli::SUBCOMMANDS.contains(&"report"));
+    // Still coreutils' when the second word is an operator.
+    let out = expr(d, &["report", "=", "report"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+}

@@ -5,25 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn expr(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(common::expr_bin())
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("expr runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{expr_in as expr, succeeded as ok};
 
 /// The JSON the page's script draws from.
 fn data(html: &str) -> serde_json::Value {

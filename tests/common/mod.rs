@@ -236,20 +236,22 @@ pub fn two_runs_with_grids(dir: &Path) -> Vec<PathBuf> {
     );
     std::fs::write(dir.join("small.exp"), text).expect("write the experiment");
     for extra in [&[][..], &["--set", "opt.lr=1e-4"][..]] {
-        let out = std::process::Command::new(expr_bin())
-            .current_dir(dir)
-            .args(["run", "small.exp", "--epochs", "2", "--threads", "1"])
-            .args(extra)
-            .output()
-            .expect("expr runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = vec!["run", "small.exp", "--epochs", "2", "--threads", "1"];
+        args.extend_from_slice(extra);
+        succeeded(&expr_in(dir, &args));
     }
     expr::record::find_all(&dir.join("runs"))
         .into_iter()
         .map(|(p, _)| p)
         .collect()
+}
+
+/// The standard output of a command that must have succeeded (else its stderr, as a panic).
+pub fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -11,6 +11,7 @@ pub mod coreutils;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
+pub mod html_report;
 pub mod predict;
 pub mod run;
 pub mod runs;
@@ -32,6 +33,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "diff",
     "runs",
     "compare",
+    "report",
     "sweep",
     "eval",
     "predict",
@@ -86,6 +88,9 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Parameters and metrics of runs side by side, and a plot of their curves.
     Compare(runs::CompareArgs),
+    /// One self-contained HTML page of runs: text, parameters, provenance, curves, grids.
+    #[command(after_help = html_report::REPORT_EXAMPLES)]
+    Report(html_report::ReportArgs),
     /// Run an experiment at many points: `expr sweep FILE --grid opt.lr=1e-3,3e-4 --jobs 2`.
     Sweep(sweep::SweepArgs),
     /// A saved model's metrics on the experiment's evaluation data: `expr eval FILE --model PATH`.
@@ -152,6 +157,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::main(&args),
         Command::Runs(args) => runs::main(&args),
         Command::Compare(args) => runs::compare(&args),
+        Command::Report(args) => html_report::main(&args),
         Command::Sweep(args) => sweep::main(&args),
         Command::Eval(args) => eval::main(&args),
         Command::Predict(args) => predict::main(&args),

@@ -18,6 +18,7 @@ pub mod diff;
 pub mod files;
 pub mod fmt;
 pub mod frontend;
+pub mod html_report;
 pub mod layers;
 pub mod lower;
 pub mod ops;

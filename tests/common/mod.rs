@@ -242,3 +242,38 @@ pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
     bytes.extend(data);
     std::fs::write(path, bytes).unwrap();
 }
+
+/// Two recorded runs of the small experiment in `dir/runs` (learning rates 1e-2 and 1e-4,
+/// two epochs), each drawing a grid of test images in `after { }`, for `expr report`. The
+/// file starts with a comment full of HTML's special characters. Returns the run directories
+/// in start order.
+pub fn two_runs_with_grids(dir: &Path) -> Vec<PathBuf> {
+    let text = format!(
+        "// <b>\"tags\" & 'quotes'</b>\n{}",
+        mlp_experiment(
+            dir,
+            false,
+            "after {\n  grid(x, count = 4, on = test, to = \"samples.png\")\n}"
+        )
+    );
+    std::fs::write(dir.join("small.exp"), text).expect("write the experiment");
+    for extra in [&[][..], &["--set", "opt.lr=1e-4"][..]] {
+        let mut args = vec!["run", "small.exp", "--epochs", "2", "--threads", "1"];
+        args.extend_from_slice(extra);
+        succeeded(&expr_in(dir, &args));
+    }
+    expr::record::find_all(&dir.join("runs"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// The standard output of a command that must have succeeded (else its stderr, as a panic).
+pub fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -63,6 +63,11 @@ impl CheckError {
     }
 
     #[must_use]
+    /// A misuse of a `sweep { }` block (`expr::check::sweep`).
+    pub fn sweep(title: String, label: impl Into<String>, span: Span) -> Self {
+        Self::new("sweep", title, label, span)
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

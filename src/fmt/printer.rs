@@ -9,7 +9,7 @@ use super::graph::{graph_string, params_string, pipe_input_string};
 use crate::source::Span;
 use crate::syntax::ast::{
     BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
-    Stmt, StmtKind,
+    GridValues, Stmt, StmtKind, SweepItem,
 };
 
 /// Pipelines longer than this are broken one transform per line.
@@ -244,6 +244,19 @@ impl<'a> Printer<'a> {
             }
             DeclKind::After { body } => {
                 self.stmt_block("after", span.start + "after".len(), span, body);
+            }
+            DeclKind::Sweep { items } => {
+                let items: Vec<_> = items
+                    .iter()
+                    .map(|item| match item {
+                        SweepItem::Setting(s) => (
+                            s.name.span.to(s.value.span),
+                            format!("{} = {}", s.name.name, expr_string(self.src, &s.value)),
+                        ),
+                        other => (other.span(), sweep_item_string(self.src, other)),
+                    })
+                    .collect();
+                self.block("sweep", span.start + "sweep".len(), span, &items);
             }
         }
     }
@@ -494,5 +507,38 @@ fn value_end(e: &crate::syntax::ast::GraphExpr) -> usize {
         GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
             items.last().map_or(e.span.end, value_end)
         }
+    }
+}
+
+/// A grid or uniform line of a sweep block, canonical: `grid opt.lr = (1e-3, 3e-4)`,
+/// `grid experiment.seed = 1..5`, `uniform opt.lr = 1e-4 : 1e-2 log`.
+pub(crate) fn sweep_item_string(src: &str, item: &SweepItem) -> String {
+    match item {
+        SweepItem::Grid { path, values, .. } => {
+            let values = match values {
+                GridValues::List { values, .. } => {
+                    let values: Vec<String> = values.iter().map(|v| expr_string(src, v)).collect();
+                    format!("({})", values.join(", "))
+                }
+                GridValues::Range { first, last, .. } => format!("{first}..{last}"),
+            };
+            format!("grid {} = {values}", path.text)
+        }
+        SweepItem::Uniform {
+            path,
+            low,
+            high,
+            scale,
+            ..
+        } => {
+            let scale = scale.as_ref().map(|s| format!(" {}", s.name)).unwrap_or_default();
+            format!(
+                "uniform {} = {} : {}{scale}",
+                path.text,
+                expr_string(src, low),
+                expr_string(src, high)
+            )
+        }
+        SweepItem::Setting(s) => format!("{} = {}", s.name.name, expr_string(src, &s.value)),
     }
 }

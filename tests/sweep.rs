@@ -706,12 +706,21 @@ fn a_sweep_block_gives_the_same_points_and_id_as_the_equivalent_flags() {
     // A flag of a path the block sweeps replaces the block's line, in its place.
     let other = ok(&expr(
         d,
-        &["sweep", "small.exp", "--grid", "experiment.seed=7..9", "--dry-run"],
+        &[
+            "sweep",
+            "small.exp",
+            "--grid",
+            "experiment.seed=7..9",
+            "--dry-run",
+        ],
     ));
     let (other_id, other_points) = dry_points(&other);
     assert_ne!(other_id, id);
     assert_eq!(other_points.len(), 12, "{other}");
-    assert!(other_points[0].contains("opt.lr=1e-2 experiment.seed=7 "), "{other}");
+    assert!(
+        other_points[0].contains("opt.lr=1e-2 experiment.seed=7 "),
+        "{other}"
+    );
     // `expr run` trains the file as written: the block is not a point.
     let check = expr(d, &["check", "small.exp"]);
     assert!(check.status.success(), "{}", text(&check));

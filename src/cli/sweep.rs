@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use crate::frontend::FrontendError;
 use crate::overrides::{LoadError, Override};
 use crate::report;
+use crate::sweep::block::BlockSweep;
 use crate::sweep::record::{self, SweepRecord};
 use crate::sweep::slurm::{self, SlurmOptions};
-use crate::sweep::block::BlockSweep;
 use crate::sweep::space::{self, Space};
 use crate::sweep::{local, prepare, task, Described, PrepareError};
 
@@ -215,7 +215,13 @@ fn points(
     let mut grid: Vec<(space::Axis, String, bool)> = block
         .grid
         .iter()
-        .map(|a| (a.clone(), format!("{}={}", a.path, a.values.join(",")), true))
+        .map(|a| {
+            (
+                a.clone(),
+                format!("{}={}", a.path, a.values.join(",")),
+                true,
+            )
+        })
         .collect();
     for g in &args.grid {
         let axis = space::parse_grid(g)?;

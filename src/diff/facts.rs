@@ -267,7 +267,10 @@ fn sweep_fact(item: &ast::SweepItem) -> (String, String) {
             scale,
             ..
         } => {
-            let scale = scale.as_ref().map(|s| format!(" {}", s.name)).unwrap_or_default();
+            let scale = scale
+                .as_ref()
+                .map(|s| format!(" {}", s.name))
+                .unwrap_or_default();
             (
                 format!("sweep uniform {}", path.text),
                 format!("{} : {}{scale}", canon::expr(low), canon::expr(high)),

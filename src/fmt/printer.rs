@@ -8,8 +8,8 @@ use super::expr::{call_string, expr_string};
 use super::graph::{graph_string, params_string, pipe_input_string};
 use crate::source::Span;
 use crate::syntax::ast::{
-    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
-    GridValues, Stmt, StmtKind, SweepItem,
+    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, GridValues,
+    LayerItem, Stmt, StmtKind, SweepItem,
 };
 
 /// Pipelines longer than this are broken one transform per line.
@@ -531,7 +531,10 @@ pub(crate) fn sweep_item_string(src: &str, item: &SweepItem) -> String {
             scale,
             ..
         } => {
-            let scale = scale.as_ref().map(|s| format!(" {}", s.name)).unwrap_or_default();
+            let scale = scale
+                .as_ref()
+                .map(|s| format!(" {}", s.name))
+                .unwrap_or_default();
             format!(
                 "uniform {} = {} : {}{scale}",
                 path.text,

@@ -178,8 +178,14 @@ fn uniform(
         let v = number(e);
         if v.is_none() {
             errors.push(
-                CheckError::sweep("a bound of `uniform` is not a number".into(), "expected a number", e.span)
-                    .with_help("write `uniform PATH = LOW : HIGH`, e.g. `uniform opt.lr = 1e-4 : 1e-2 log`"),
+                CheckError::sweep(
+                    "a bound of `uniform` is not a number".into(),
+                    "expected a number",
+                    e.span,
+                )
+                .with_help(
+                    "write `uniform PATH = LOW : HIGH`, e.g. `uniform opt.lr = 1e-4 : 1e-2 log`",
+                ),
             );
         }
         v
@@ -192,18 +198,31 @@ fn uniform(
     };
     let span = low.span.to(high.span);
     let problem = if low_v >= high_v {
-        Some(("LOW must be below HIGH", "write `LOW : HIGH` with LOW < HIGH: `1e-4 : 1e-2`"))
+        Some((
+            "LOW must be below HIGH",
+            "write `LOW : HIGH` with LOW < HIGH: `1e-4 : 1e-2`",
+        ))
     } else if scale == Scale::Log && low_v <= 0.0 {
-        Some(("a log-uniform range must lie above 0", "start above 0: `1e-5 : 1e-2 log`"))
+        Some((
+            "a log-uniform range must lie above 0",
+            "start above 0: `1e-5 : 1e-2 log`",
+        ))
     } else if scale == Scale::Int && (low_v.fract() != 0.0 || high_v.fract() != 0.0) {
-        Some(("an `int` range needs whole bounds", "write whole numbers: `16 : 128 int`"))
+        Some((
+            "an `int` range needs whole bounds",
+            "write whole numbers: `16 : 128 int`",
+        ))
     } else {
         None
     };
     if let Some((problem, help)) = problem {
         errors.push(
-            CheckError::sweep(format!("the range of `{path}` is wrong: {problem}"), "this range", span)
-                .with_help(help),
+            CheckError::sweep(
+                format!("the range of `{path}` is wrong: {problem}"),
+                "this range",
+                span,
+            )
+            .with_help(help),
         );
         return None;
     }
@@ -218,7 +237,12 @@ fn uniform(
 fn setting(sweep: &mut BlockSweep, s: &crate::syntax::ast::Setting, errors: &mut Vec<CheckError>) {
     let name = s.name.name.as_str();
     if !SETTINGS.contains(&name) {
-        errors.push(CheckError::unknown("sweep setting", name, s.name.span, SETTINGS));
+        errors.push(CheckError::unknown(
+            "sweep setting",
+            name,
+            s.name.span,
+            SETTINGS,
+        ));
         return;
     }
     let whole = match s.value.kind {
@@ -226,7 +250,11 @@ fn setting(sweep: &mut BlockSweep, s: &crate::syntax::ast::Setting, errors: &mut
         _ => None,
     };
     let Some(v) = whole.filter(|v| name == "seed" || *v >= 1) else {
-        let least = if name == "seed" { "a whole number" } else { "a whole number of at least 1" };
+        let least = if name == "seed" {
+            "a whole number"
+        } else {
+            "a whole number of at least 1"
+        };
         errors.push(CheckError::sweep(
             format!("`{name}` of a sweep must be {least}"),
             "expected a whole number",

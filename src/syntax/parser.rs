@@ -206,7 +206,10 @@ fn parse_sweep_item(pair: Pair<'_, Rule>) -> Built<SweepItem> {
                 }
             } else {
                 let src = values.get_input();
-                let values = values.into_inner().map(parse_expr).collect::<Built<Vec<_>>>()?;
+                let values = values
+                    .into_inner()
+                    .map(parse_expr)
+                    .collect::<Built<Vec<_>>>()?;
                 GridValues::List {
                     // Canonical, so that `expr fmt` keeps the points (and the sweep id).
                     texts: values

@@ -239,6 +239,7 @@ fn parse_sweep_item(pair: Pair<'_, Rule>) -> Built<SweepItem> {
     })
 }
 
+#[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
 fn parse_sweep_path(pair: Pair<'_, Rule>) -> SweepPath {
     SweepPath {
         text: pair.as_str().to_string(),

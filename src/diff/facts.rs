@@ -250,32 +250,20 @@ fn parameter_counts(file: &File) -> BTreeMap<String, Vec<usize>> {
 /// A sweep line as a fact: `sweep grid opt.lr` = `(0.001, 0.0003)`, `sweep jobs` = `2`.
 fn sweep_fact(item: &ast::SweepItem) -> (String, String) {
     match item {
-        ast::SweepItem::Grid { path, values, .. } => {
-            let values = match values {
-                ast::GridValues::List { values, .. } => {
-                    let v: Vec<String> = values.iter().map(canon::expr).collect();
-                    format!("({})", v.join(", "))
-                }
-                ast::GridValues::Range { first, last, .. } => format!("{first}..{last}"),
-            };
-            (format!("sweep grid {}", path.text), values)
-        }
+        ast::SweepItem::Grid { path, values, .. } => (
+            format!("sweep grid {}", path.text),
+            values.render(canon::expr),
+        ),
         ast::SweepItem::Uniform {
             path,
             low,
             high,
             scale,
             ..
-        } => {
-            let scale = scale
-                .as_ref()
-                .map(|s| format!(" {}", s.name))
-                .unwrap_or_default();
-            (
-                format!("sweep uniform {}", path.text),
-                format!("{} : {}{scale}", canon::expr(low), canon::expr(high)),
-            )
-        }
+        } => (
+            format!("sweep uniform {}", path.text),
+            ast::render_uniform(low, high, scale.as_ref(), canon::expr),
+        ),
         ast::SweepItem::Setting(s) => (format!("sweep {}", s.name.name), canon::expr(&s.value)),
     }
 }

@@ -8,8 +8,8 @@ use super::expr::{call_string, expr_string};
 use super::graph::{graph_string, params_string, pipe_input_string};
 use crate::source::Span;
 use crate::syntax::ast::{
-    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, GridValues,
-    LayerItem, Stmt, StmtKind, SweepItem,
+    BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
+    Stmt, StmtKind, SweepItem,
 };
 
 /// Pipelines longer than this are broken one transform per line.
@@ -513,16 +513,10 @@ fn value_end(e: &crate::syntax::ast::GraphExpr) -> usize {
 /// A grid or uniform line of a sweep block, canonical: `grid opt.lr = (1e-3, 3e-4)`,
 /// `grid experiment.seed = 1..5`, `uniform opt.lr = 1e-4 : 1e-2 log`.
 pub(crate) fn sweep_item_string(src: &str, item: &SweepItem) -> String {
+    let show = |e: &crate::syntax::ast::Expr| expr_string(src, e);
     match item {
         SweepItem::Grid { path, values, .. } => {
-            let values = match values {
-                GridValues::List { values, .. } => {
-                    let values: Vec<String> = values.iter().map(|v| expr_string(src, v)).collect();
-                    format!("({})", values.join(", "))
-                }
-                GridValues::Range { first, last, .. } => format!("{first}..{last}"),
-            };
-            format!("grid {} = {values}", path.text)
+            format!("grid {} = {}", path.text, values.render(show))
         }
         SweepItem::Uniform {
             path,
@@ -530,18 +524,11 @@ pub(crate) fn sweep_item_string(src: &str, item: &SweepItem) -> String {
             high,
             scale,
             ..
-        } => {
-            let scale = scale
-                .as_ref()
-                .map(|s| format!(" {}", s.name))
-                .unwrap_or_default();
-            format!(
-                "uniform {} = {} : {}{scale}",
-                path.text,
-                expr_string(src, low),
-                expr_string(src, high)
-            )
-        }
-        SweepItem::Setting(s) => format!("{} = {}", s.name.name, expr_string(src, &s.value)),
+        } => format!(
+            "uniform {} = {}",
+            path.text,
+            crate::syntax::ast::render_uniform(low, high, scale.as_ref(), show)
+        ),
+        SweepItem::Setting(s) => format!("{} = {}", s.name.name, show(&s.value)),
     }
 }

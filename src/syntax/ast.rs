@@ -116,6 +116,31 @@ impl SweepItem {
     }
 }
 
+impl GridValues {
+    /// `(V1, V2)`, each value as `show` writes it, or `FIRST..LAST`: what `expr fmt` and
+    /// `expr diff` print, each with its own way of writing a value.
+    pub fn render(&self, show: impl Fn(&Expr) -> String) -> String {
+        match self {
+            GridValues::List { values, .. } => {
+                let values: Vec<String> = values.iter().map(show).collect();
+                format!("({})", values.join(", "))
+            }
+            GridValues::Range { first, last, .. } => format!("{first}..{last}"),
+        }
+    }
+}
+
+/// A uniform range, `LOW : HIGH log`, each bound as `show` writes it.
+pub fn render_uniform(
+    low: &Expr,
+    high: &Expr,
+    scale: Option<&Ident>,
+    show: impl Fn(&Expr) -> String,
+) -> String {
+    let scale = scale.map(|s| format!(" {}", s.name)).unwrap_or_default();
+    format!("{} : {}{scale}", show(low), show(high))
+}
+
 /// An override path as written in a sweep, `opt.lr`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPath {

@@ -120,6 +120,9 @@ pub fn check_with(
     let mut errors = Vec::new();
     let experiment = file::check_file(file, files, &mut errors);
     paths::check_output_paths(file, &mut errors);
+    if let Err(sweep) = crate::sweep::block::lower(file) {
+        errors.extend(sweep);
+    }
     if let Some(exp) = &experiment {
         resources::check_fits(exp, resources::machine_memory(), &mut errors);
         norm::check_batch_statistics(exp, &mut errors);

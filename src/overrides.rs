@@ -228,6 +228,12 @@ struct Edit {
     value_at: std::ops::Range<usize>,
 }
 
+/// Whether `path` names one overridable place of `file`: `Err` says what it could have been.
+pub fn check_path(file: &ast::File, path: &str) -> Result<(), OverrideError> {
+    let all = targets(file);
+    resolve(&all, path).map(|_| ())
+}
+
 /// The one target a path names, or an error listing what it could have been.
 fn resolve<'a>(all: &'a [Target<'a>], path: &str) -> Result<&'a Target<'a>, OverrideError> {
     let matches: Vec<&Target> = all.iter().filter(|t| t.names(path)).collect();

@@ -8,6 +8,7 @@
 //! (`local`) or as one task of a Slurm job array (`slurm`, `task`); running the same sweep
 //! again resumes what was interrupted and skips what completed.
 
+pub mod block;
 pub mod launch;
 pub mod local;
 pub mod record;

@@ -281,3 +281,17 @@ step on train (x, y) {{
     let rewired = diff(&base, &graph("10", "g + f"));
     assert!(rewired.contains("return g + f"), "{rewired}");
 }
+
+#[test]
+fn a_sweep_block_is_diffed_line_by_line() {
+    let a = format!("{BASE}sweep {{\n  grid opt.lr = (1e-3, 3e-4)\n  random = 3\n  uniform train.batch = 16 : 64 int\n}}\n");
+    let b = format!("{BASE}sweep {{ grid opt.lr = (0.001, 3e-4, 1e-4) random = 5 grid experiment.seed = 1..3 }}\n");
+    assert_eq!(
+        diff(&a, &b),
+        "+ sweep grid experiment.seed: 1..3\n\
+         ~ sweep grid opt.lr: (0.001, 0.0003) → (0.001, 0.0003, 0.0001)\n\
+         ~ sweep random: 3 → 5\n\
+         - sweep uniform train.batch: 16 : 64 int"
+    );
+    assert_eq!(diff(&a, &a), "no semantic changes");
+}

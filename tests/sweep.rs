@@ -647,3 +647,81 @@ fn another_file_or_grid_is_another_sweep_and_run_ids_stay_plain_names() {
         text(&escape)
     );
 }
+
+/// The `sweep { }` block of `small.exp`: the same space as `BLOCK_FLAGS`.
+const BLOCK: &str = "
+sweep {
+  grid opt.lr = (1e-2, 1e-3)
+  grid experiment.seed = 1..2
+  uniform train.batch = 16 : 64 int
+  random = 2
+  seed = 3
+  epochs = 1
+}
+";
+
+const BLOCK_FLAGS: &[&str] = &[
+    "--grid",
+    "opt.lr=1e-2,1e-3",
+    "--grid",
+    "experiment.seed=1..2",
+    "--uniform",
+    "train.batch=16:64:int",
+    "--random",
+    "2",
+    "--seed",
+    "3",
+    "--epochs",
+    "1",
+];
+
+/// The `point N: ...` lines of a dry run, and the sweep id from its first line.
+fn dry_points(out: &str) -> (String, Vec<String>) {
+    let id = out.split_whitespace().nth(1).unwrap().trim_end_matches(':');
+    let points = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("point "))
+        .map(|l| l.rsplit_once(" (").unwrap().0.to_string())
+        .collect();
+    (id.to_string(), points)
+}
+
+#[test]
+fn a_sweep_block_gives_the_same_points_and_id_as_the_equivalent_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("small.exp"), common::mlp_experiment(d, false, BLOCK)).unwrap();
+    let from_block = ok(&expr(d, &["sweep", "small.exp", "--dry-run"]));
+    let (id, points) = dry_points(&from_block);
+    assert_eq!(points.len(), 8, "{from_block}");
+    assert!(
+        points[0].contains("opt.lr=1e-2 experiment.seed=1 train.batch=")
+            && points[0].ends_with("train.epochs=1"),
+        "{from_block}"
+    );
+    let mut args = vec!["sweep", "small.exp", "--dry-run"];
+    args.extend(BLOCK_FLAGS);
+    let from_flags = ok(&expr(d, &args));
+    assert_eq!(dry_points(&from_flags), (id.clone(), points.clone()));
+    // A flag of a path the block sweeps replaces the block's line, in its place.
+    let other = ok(&expr(
+        d,
+        &[
+            "sweep",
+            "small.exp",
+            "--grid",
+            "experiment.seed=7..9",
+            "--dry-run",
+        ],
+    ));
+    let (other_id, other_points) = dry_points(&other);
+    assert_ne!(other_id, id);
+    assert_eq!(other_points.len(), 12, "{other}");
+    assert!(
+        other_points[0].contains("opt.lr=1e-2 experiment.seed=7 "),
+        "{other}"
+    );
+    // `expr run` trains the file as written: the block is not a point.
+    let check = expr(d, &["check", "small.exp"]);
+    assert!(check.status.success(), "{}", text(&check));
+}

@@ -62,6 +62,11 @@ impl CheckError {
         }
     }
 
+    /// A misuse of a `sweep { }` block (`expr::check::sweep`).
+    pub fn sweep(title: String, label: impl Into<String>, span: Span) -> Self {
+        Self::new("sweep", title, label, span)
+    }
+
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

@@ -153,7 +153,8 @@ impl<'a> Decls<'a> {
                 | DeclKind::Step { .. }
                 | DeclKind::Hook { .. }
                 | DeclKind::Before { .. }
-                | DeclKind::After { .. } => {}
+                | DeclKind::After { .. }
+                | DeclKind::Sweep { .. } => {}
             }
         }
         decls

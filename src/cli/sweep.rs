@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use crate::frontend::FrontendError;
 use crate::overrides::{LoadError, Override};
 use crate::report;
+use crate::sweep::block::BlockSweep;
 use crate::sweep::record::{self, SweepRecord};
 use crate::sweep::slurm::{self, SlurmOptions};
 use crate::sweep::space::{self, Space};
@@ -24,20 +25,22 @@ pub struct SweepArgs {
     #[arg(long, value_name = "PATH=VALUES")]
     pub grid: Vec<String>,
     /// Draw N points at random, from the `--uniform` ranges (and each with every grid value).
-    #[arg(long, value_name = "N", requires = "uniform")]
+    #[arg(long, value_name = "N")]
     pub random: Option<usize>,
     /// A range to draw from: `opt.lr=1e-4:1e-2:log`, `train.batch=16:128:int`; repeatable.
     #[arg(long, value_name = "PATH=LOW:HIGH[:log|:int]")]
     pub uniform: Vec<String>,
-    /// The seed of the `--random` draws (the same seed draws the same points).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The seed of the `--random` draws (the same seed draws the same points; default: the
+    /// block's `seed`, else 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Train each point for this many epochs (the same as `--grid train.epochs=N`).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Points run side by side on this machine, each with cores / N threads.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    /// Points run side by side on this machine, each with cores / N threads (default: the
+    /// block's `jobs`, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Threads of each point's run (default: the file's `threads`, else cores / `--jobs`;
     /// with `--slurm`, the task's CPUs).
     #[arg(long)]
@@ -93,7 +96,8 @@ pub fn main(args: &SweepArgs) -> ExitCode {
         return run_task(task, args.threads);
     }
     let file = args.file.clone().unwrap_or_default();
-    let (points, described) = match points(args) {
+    let block = block_of(&file);
+    let (points, described) = match points(args, &block) {
         Ok(p) => p,
         Err(failure) => {
             eprint!("{}", failure.render(report::stderr_colour()));
@@ -142,7 +146,7 @@ pub fn main(args: &SweepArgs) -> ExitCode {
     if args.slurm {
         return submit(args, &mut sweep, &dir);
     }
-    let jobs = usize::from(args.jobs);
+    let jobs = usize::from(args.jobs.or(block.jobs).unwrap_or(1));
     let threads = args.threads.or(prepared.file_threads).unwrap_or_else(|| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         (cores / jobs).max(1)
@@ -181,27 +185,77 @@ pub fn main(args: &SweepArgs) -> ExitCode {
     }
 }
 
-/// The points the arguments describe, and the arguments as the record keeps them.
-fn points(args: &SweepArgs) -> Result<(space::Points, Described), Box<space::SpaceFailure>> {
+/// The file's `sweep { }` block, or an empty one when it has none or does not parse or
+/// check (checking every point then reports why).
+fn block_of(file: &Path) -> BlockSweep {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| crate::syntax::parse_file(&text).ok())
+        .and_then(|ast| crate::sweep::block::lower(&ast).ok().flatten())
+        .unwrap_or_default()
+}
+
+/// The points the arguments and the file's block describe, and the arguments as the record
+/// keeps them. A `--grid` or `--uniform` of a path the block sweeps replaces the block's
+/// line, in its place; one of another path comes after the block's lines; `--random`,
+/// `--seed`, `--epochs` replace the block's settings.
+fn points(
+    args: &SweepArgs,
+    block: &BlockSweep,
+) -> Result<(space::Points, Described), Box<space::SpaceFailure>> {
+    let seed = args.seed.or(block.seed).unwrap_or(0);
+    let random = args.random.or(block.random);
+    let epochs = args.epochs.or(block.epochs);
     let mut space = Space {
-        draws: args.random.unwrap_or(0),
-        seed: args.seed,
+        draws: random.unwrap_or(0),
+        seed,
         ..Space::default()
     };
-    let mut given: Vec<(&'static str, String)> = Vec::new();
+    // (axis, its argument, whether it is still the block's)
+    let mut grid: Vec<(space::Axis, String, bool)> = block
+        .grid
+        .iter()
+        .map(|a| {
+            (
+                a.clone(),
+                format!("{}={}", a.path, a.values.join(",")),
+                true,
+            )
+        })
+        .collect();
     for g in &args.grid {
-        space.grid.push(space::parse_grid(g)?);
-        given.push(("grid", g.clone()));
+        let axis = space::parse_grid(g)?;
+        match grid.iter_mut().find(|(a, _, b)| *b && a.path == axis.path) {
+            Some(slot) => *slot = (axis, g.clone(), false),
+            None => grid.push((axis, g.clone(), false)),
+        }
     }
-    for u in &args.uniform {
-        space.uniform.push(space::parse_uniform(u)?);
-        given.push(("uniform", u.clone()));
+    let mut uniform: Vec<(space::Uniform, String, bool)> = block
+        .uniform
+        .iter()
+        .map(|u| (u.clone(), uniform_arg(u), true))
+        .collect();
+    for arg in &args.uniform {
+        let u = space::parse_uniform(arg)?;
+        match uniform.iter_mut().find(|(v, _, b)| *b && v.path == u.path) {
+            Some(slot) => *slot = (u, arg.clone(), false),
+            None => uniform.push((u, arg.clone(), false)),
+        }
+    }
+    let mut given: Vec<(&'static str, String)> = Vec::new();
+    for (axis, arg, _) in grid {
+        space.grid.push(axis);
+        given.push(("grid", arg));
+    }
+    for (u, arg, _) in uniform {
+        space.uniform.push(u);
+        given.push(("uniform", arg));
     }
     let mut points = space.points(&given)?;
     let swept = (space.grid.iter().map(|a| a.path.clone()))
         .chain(space.uniform.iter().map(|u| u.path.clone()))
         .collect();
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = epochs {
         for p in &mut points {
             p.push(Override {
                 path: "train.epochs".into(),
@@ -210,10 +264,10 @@ fn points(args: &SweepArgs) -> Result<(space::Points, Described), Box<space::Spa
         }
     }
     let mut described: Vec<String> = given.iter().map(|(f, a)| format!("--{f} {a}")).collect();
-    if let Some(n) = args.random {
-        described.push(format!("--random {n} --seed {}", args.seed));
+    if let Some(n) = random {
+        described.push(format!("--random {n} --seed {seed}"));
     }
-    if let Some(e) = args.epochs {
+    if let Some(e) = epochs {
         described.push(format!("--epochs {e}"));
     }
     Ok((
@@ -223,6 +277,16 @@ fn points(args: &SweepArgs) -> Result<(space::Points, Described), Box<space::Spa
             swept,
         },
     ))
+}
+
+/// A block's uniform line as the `--uniform` argument that says the same.
+fn uniform_arg(u: &space::Uniform) -> String {
+    let scale = match u.scale {
+        space::Scale::Linear => "",
+        space::Scale::Log => ":log",
+        space::Scale::Int => ":int",
+    };
+    format!("{}={}:{}{scale}", u.path, u.low, u.high)
 }
 
 /// A distinct error, with the points (index, overrides) that have it.

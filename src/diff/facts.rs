@@ -185,6 +185,12 @@ impl Facts {
                 let block = self.blocks.entry("after".into()).or_default();
                 block.extend(body.iter().map(canon::stmt));
             }
+            DeclKind::Sweep { items } => {
+                for item in items {
+                    let (key, value) = sweep_fact(item);
+                    self.values.insert(key, text(value));
+                }
+            }
         }
     }
 
@@ -239,4 +245,25 @@ fn parameter_counts(file: &File) -> BTreeMap<String, Vec<usize>> {
                 .collect()
         },
     )
+}
+
+/// A sweep line as a fact: `sweep grid opt.lr` = `(0.001, 0.0003)`, `sweep jobs` = `2`.
+fn sweep_fact(item: &ast::SweepItem) -> (String, String) {
+    match item {
+        ast::SweepItem::Grid { path, values, .. } => (
+            format!("sweep grid {}", path.text),
+            values.render(canon::expr),
+        ),
+        ast::SweepItem::Uniform {
+            path,
+            low,
+            high,
+            scale,
+            ..
+        } => (
+            format!("sweep uniform {}", path.text),
+            ast::render_uniform(low, high, scale.as_ref(), canon::expr),
+        ),
+        ast::SweepItem::Setting(s) => (format!("sweep {}", s.name.name), canon::expr(&s.value)),
+    }
 }

@@ -9,7 +9,7 @@ use super::graph::{graph_string, params_string, pipe_input_string};
 use crate::source::Span;
 use crate::syntax::ast::{
     BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
-    Stmt, StmtKind,
+    Stmt, StmtKind, SweepItem,
 };
 
 /// Pipelines longer than this are broken one transform per line.
@@ -244,6 +244,19 @@ impl<'a> Printer<'a> {
             }
             DeclKind::After { body } => {
                 self.stmt_block("after", span.start + "after".len(), span, body);
+            }
+            DeclKind::Sweep { items } => {
+                let items: Vec<_> = items
+                    .iter()
+                    .map(|item| match item {
+                        SweepItem::Setting(s) => (
+                            s.name.span.to(s.value.span),
+                            format!("{} = {}", s.name.name, expr_string(self.src, &s.value)),
+                        ),
+                        other => (other.span(), sweep_item_string(self.src, other)),
+                    })
+                    .collect();
+                self.block("sweep", span.start + "sweep".len(), span, &items);
             }
         }
     }
@@ -494,5 +507,28 @@ fn value_end(e: &crate::syntax::ast::GraphExpr) -> usize {
         GraphExprKind::Add(items) | GraphExprKind::Mul(items) => {
             items.last().map_or(e.span.end, value_end)
         }
+    }
+}
+
+/// A grid or uniform line of a sweep block, canonical: `grid opt.lr = (1e-3, 3e-4)`,
+/// `grid experiment.seed = 1..5`, `uniform opt.lr = 1e-4 : 1e-2 log`.
+pub(crate) fn sweep_item_string(src: &str, item: &SweepItem) -> String {
+    let show = |e: &crate::syntax::ast::Expr| expr_string(src, e);
+    match item {
+        SweepItem::Grid { path, values, .. } => {
+            format!("grid {} = {}", path.text, values.render(show))
+        }
+        SweepItem::Uniform {
+            path,
+            low,
+            high,
+            scale,
+            ..
+        } => format!(
+            "uniform {} = {}",
+            path.text,
+            crate::syntax::ast::render_uniform(low, high, scale.as_ref(), show)
+        ),
+        SweepItem::Setting(s) => format!("{} = {}", s.name.name, show(&s.value)),
     }
 }

@@ -78,6 +78,92 @@ pub enum DeclKind {
     After {
         body: Vec<Stmt>,
     },
+    /// `sweep { grid opt.lr = (1e-3, 3e-4) ... }`: what `expr sweep FILE` varies.
+    Sweep {
+        items: Vec<SweepItem>,
+    },
+}
+
+/// One line of a `sweep { }` block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SweepItem {
+    /// `grid opt.lr = (1e-3, 3e-4)` or `grid experiment.seed = 1..5`.
+    Grid {
+        path: SweepPath,
+        values: GridValues,
+        span: Span,
+    },
+    /// `uniform opt.lr = 1e-4 : 1e-2 log`.
+    Uniform {
+        path: SweepPath,
+        low: Expr,
+        high: Expr,
+        /// `log` or `int`, as written.
+        scale: Option<Ident>,
+        span: Span,
+    },
+    /// `random = 8`, `seed = 1`, `jobs = 2`, `epochs = 3`.
+    Setting(Setting),
+}
+
+impl SweepItem {
+    /// The whole line, from its keyword (or setting name) to its last value.
+    pub fn span(&self) -> Span {
+        match self {
+            SweepItem::Grid { span, .. } | SweepItem::Uniform { span, .. } => *span,
+            SweepItem::Setting(s) => s.name.span.to(s.value.span),
+        }
+    }
+}
+
+impl GridValues {
+    /// `(V1, V2)`, each value as `show` writes it, or `FIRST..LAST`: what `expr fmt` and
+    /// `expr diff` print, each with its own way of writing a value.
+    pub fn render(&self, show: impl Fn(&Expr) -> String) -> String {
+        match self {
+            GridValues::List { values, .. } => {
+                let values: Vec<String> = values.iter().map(show).collect();
+                format!("({})", values.join(", "))
+            }
+            GridValues::Range { first, last, .. } => format!("{first}..{last}"),
+        }
+    }
+}
+
+/// A uniform range, `LOW : HIGH log`, each bound as `show` writes it.
+pub fn render_uniform(
+    low: &Expr,
+    high: &Expr,
+    scale: Option<&Ident>,
+    show: impl Fn(&Expr) -> String,
+) -> String {
+    let scale = scale.map(|s| format!(" {}", s.name)).unwrap_or_default();
+    format!("{} : {}{scale}", show(low), show(high))
+}
+
+/// An override path as written in a sweep, `opt.lr`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPath {
+    pub text: String,
+    pub span: Span,
+}
+
+/// The values of a grid axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GridValues {
+    /// `(1e-3, 3e-4)`; `span` covers the parentheses. `texts` are the values as written,
+    /// which become the points' overrides (as `--grid opt.lr=1e-3,3e-4` writes them).
+    List {
+        values: Vec<Expr>,
+        texts: Vec<String>,
+        span: Span,
+    },
+    /// `1..5`, each bound as written (it may not fit an `i64`: the checker says so).
+    Range {
+        first: String,
+        last: String,
+        span: Span,
+    },
 }
 
 /// `name = value` inside `experiment { }` or `train { }`.

@@ -120,6 +120,8 @@ fn rule_name(rule: Rule) -> &'static str {
         | Rule::hook_decl
         | Rule::before_decl
         | Rule::after_decl
+        | Rule::sweep_decl
+        | Rule::kw_sweep
         | Rule::kw_experiment
         | Rule::kw_data
         | Rule::kw_model
@@ -156,6 +158,13 @@ fn rule_name(rule: Rule) -> &'static str {
         // `t[...]` follows a value as an operator does.
         Rule::add_op | Rule::mul_op | Rule::pow_op | Rule::index => "an operator",
         Rule::setting => "a setting `name = value`",
+        Rule::sweep_grid | Rule::sweep_uniform | Rule::kw_grid | Rule::kw_uniform => {
+            "`grid PATH = (V1, V2)`, `uniform PATH = LOW : HIGH` or a setting"
+        }
+        Rule::sweep_range | Rule::sweep_int | Rule::sweep_values => {
+            "the values, like `(1e-3, 3e-4)` or `1..5`"
+        }
+        Rule::sweep_scale => "`log` or `int`",
         Rule::metric => "a metric `name = expression on data`",
         Rule::update_stmt | Rule::assign_stmt | Rule::unpack_stmt | Rule::log_stmt | Rule::call_stmt | Rule::kw_update | Rule::kw_log => {
             "a statement"
@@ -178,6 +187,7 @@ fn help_for(expected: &str, token: &str) -> Option<String> {
         "on",
         "before",
         "after",
+        "sweep",
     ];
     if token.starts_with('#') {
         return Some("comments start with `//`".to_string());

@@ -57,6 +57,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_return
             | Rule::kw_block
             | Rule::kw_repeat
+            | Rule::kw_sweep
+            | Rule::kw_grid
+            | Rule::kw_uniform
     )
 }
 
@@ -152,6 +155,9 @@ fn parse_decl(pair: Pair<'_, Rule>) -> Built<Decl> {
         Rule::after_decl => DeclKind::After {
             body: parse_block(next(&mut it))?,
         },
+        Rule::sweep_decl => DeclKind::Sweep {
+            items: it.map(parse_sweep_item).collect::<Built<_>>()?,
+        },
         other => unreachable!("not a declaration: {other:?}"),
     };
     Ok(Decl { kind, span })
@@ -176,6 +182,69 @@ fn parse_settings(pair: Pair<'_, Rule>) -> Built<Vec<Setting>> {
             })
         })
         .collect()
+}
+
+fn parse_sweep_item(pair: Pair<'_, Rule>) -> Built<SweepItem> {
+    let span = Span::from(pair.as_span());
+    let rule = pair.as_rule();
+    let mut it = inner(pair);
+    Ok(match rule {
+        Rule::setting => SweepItem::Setting(Setting {
+            name: parse_ident(next(&mut it)),
+            value: parse_expr(next(&mut it))?,
+        }),
+        Rule::sweep_grid => {
+            let path = parse_sweep_path(next(&mut it));
+            let values = next(&mut it);
+            let values_span = Span::from(values.as_span());
+            let values = if values.as_rule() == Rule::sweep_range {
+                let mut ends = values.into_inner();
+                GridValues::Range {
+                    first: next(&mut ends).as_str().to_string(),
+                    last: next(&mut ends).as_str().to_string(),
+                    span: values_span,
+                }
+            } else {
+                let src = values.get_input();
+                let values = values
+                    .into_inner()
+                    .map(parse_expr)
+                    .collect::<Built<Vec<_>>>()?;
+                GridValues::List {
+                    // Canonical, so that `expr fmt` keeps the points (and the sweep id).
+                    texts: values
+                        .iter()
+                        .map(|v| crate::fmt::expr::expr_string(src, v))
+                        .collect(),
+                    values,
+                    span: values_span,
+                }
+            };
+            SweepItem::Grid { path, values, span }
+        }
+        Rule::sweep_uniform => {
+            let path = parse_sweep_path(next(&mut it));
+            SweepItem::Uniform {
+                path,
+                low: parse_expr(next(&mut it))?,
+                high: parse_expr(next(&mut it))?,
+                scale: it.next().map(|p| Ident {
+                    name: p.as_str().to_string(),
+                    span: p.as_span().into(),
+                }),
+                span,
+            }
+        }
+        other => unreachable!("not a sweep item: {other:?}"),
+    })
+}
+
+#[allow(clippy::needless_pass_by_value)] // pairs are handed over by value, as to every `parse_*`
+fn parse_sweep_path(pair: Pair<'_, Rule>) -> SweepPath {
+    SweepPath {
+        text: pair.as_str().to_string(),
+        span: pair.as_span().into(),
+    }
 }
 
 fn parse_metric(pair: Pair<'_, Rule>) -> Built<Metric> {

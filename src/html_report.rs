@@ -5,8 +5,8 @@
 //! forbids it, so it opens the same offline, archived or mailed. The same records give the
 //! same bytes: nothing of the time the report was made goes into it.
 
-mod base64;
-
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use std::fmt::Write as _; // write! into a String, which cannot fail: hence `let _ =`
 use std::path::{Component, Path, PathBuf};
 
@@ -461,7 +461,7 @@ fn grids(out: &mut String, run: &Run) {
                     out,
                     "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
                     escape(&a.path),
-                    base64::encode(&png)
+                    STANDARD.encode(&png)
                 );
             }
             Err(why) => {

@@ -243,7 +243,9 @@ fn an_accuracy_written_with_argmax_and_equal_is_the_built_in_one() {
             "  train_accuracy = accuracy(labels, logits) on train\n",
             "  train_accuracy = accuracy(labels, logits) on train\n  \
              written = mean(equal(argmax(logits, axis = -1), labels)) on train\n  \
-             columns = mean(equal(argmax(transpose(reshape(logits, (10, 1)), (0, 2, 1)))[:, 0], labels)) on train\n",
+             columns = mean(equal(argmax(transpose(reshape(logits, (10, 1)), (0, 2, 1)))[:, 0], labels)) on train\n  \
+             top3 = top_k_accuracy(labels, logits, k = 3) on train\n  \
+             top10 = sparse_top_k_categorical_accuracy(labels, logits, 10) on train\n",
         );
     let r = common::run_text(dir.path(), &text);
     let at = |name: &str| r.names.iter().position(|n| n == name).unwrap();
@@ -252,6 +254,14 @@ fn an_accuracy_written_with_argmax_and_equal_is_the_built_in_one() {
     assert!(built_in[1] > 0.0, "{built_in:?}");
     assert_eq!(&r.history[at("written")], built_in);
     assert_eq!(&r.history[at("columns")], built_in);
+    // Top-3 holds at least the top-1 hits; top-10 of 10 classes holds every row.
+    let top3 = &r.history[at("top3")];
+    assert!(
+        top3.iter().zip(built_in).all(|(t, a)| t >= a && *t <= 1.0),
+        "{top3:?}"
+    );
+    assert!(top3[1] > built_in[1], "{top3:?} against {built_in:?}");
+    assert_eq!(r.history[at("top10")], [1.0, 1.0]);
 }
 
 #[test]

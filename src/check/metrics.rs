@@ -13,6 +13,9 @@ pub const METRICS: &[&str] = &[
     "categorical_accuracy",
     "binary_accuracy",
     "accuracy",
+    "top_k_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
     "mae",
     "mean_absolute_error",
     "rmse",
@@ -98,6 +101,7 @@ fn period(
         MetricKind::Accuracy {
             labels,
             predictions,
+            ..
         }
         | MetricKind::BinaryAccuracy {
             labels,
@@ -178,16 +182,25 @@ fn metric_kind(
             }
             Some(MetricKind::Mean(value))
         }
-        "sparse_categorical_accuracy" | "categorical_accuracy" | "accuracy" | "binary_accuracy" => {
-            let params: &[&str] = if name == "binary_accuracy" {
-                &["labels", "predictions", "threshold"]
-            } else {
-                &["labels", "predictions"]
+        "sparse_categorical_accuracy"
+        | "categorical_accuracy"
+        | "accuracy"
+        | "binary_accuracy"
+        | "top_k_accuracy"
+        | "sparse_top_k_categorical_accuracy"
+        | "top_k_categorical_accuracy" => {
+            let top = name.contains("top_k");
+            let params: &[&str] = match name {
+                "binary_accuracy" => &["labels", "predictions", "threshold"],
+                _ if top => &["labels", "predictions", "k"],
+                _ => &["labels", "predictions"],
             };
             let args = super::args::Args::read(call, params, errors);
             let labels = args.required("labels", errors);
             let predictions = args.required("predictions", errors);
             let threshold = args.number("threshold", 0.5, errors) as f32;
+            // Keras' default k.
+            let top_k = top.then(|| args.count("k", 5, 1, errors));
             let (labels, lt) = value(labels?, errors)?;
             let (predictions, pt) = value(predictions?, errors)?;
             let TType::Float(pred) = &pt else {
@@ -205,22 +218,35 @@ fn metric_kind(
                     predictions,
                     threshold,
                 }),
-                ("sparse_categorical_accuracy", TType::Float(_)) => {
+                (
+                    "sparse_categorical_accuracy" | "sparse_top_k_categorical_accuracy",
+                    TType::Float(_),
+                ) => {
                     errors.push(CheckError::incompatible(
-                        "`sparse_categorical_accuracy` takes class indices, but the labels are one-hot".into(),
+                        format!("`{name}` takes class indices, but the labels are one-hot"),
                         format!("labels are {lt}"),
                         call.span,
-                        "use `categorical_accuracy`",
+                        "use `categorical_accuracy` (`top_k_categorical_accuracy`)",
                     ));
                     None
                 }
-                ("categorical_accuracy", TType::Labels { .. }) => {
+                ("categorical_accuracy" | "top_k_categorical_accuracy", TType::Labels { .. }) => {
                     errors.push(CheckError::incompatible(
-                        "`categorical_accuracy` takes one-hot labels, but the labels are class indices".into(),
+                        format!("`{name}` takes one-hot labels, but the labels are class indices"),
                         format!("labels are {lt}"),
                         call.span,
-                        "use `sparse_categorical_accuracy`",
+                        "use `sparse_categorical_accuracy` (`sparse_top_k_categorical_accuracy`)",
                     ));
+                    None
+                }
+                (_, _) if top_k.is_some_and(|k| k > pred.iter().product::<usize>()) => {
+                    let k = top_k.unwrap_or_default();
+                    let span = args.get("k").map_or(call.span, |e| e.span);
+                    errors.push(CheckError::invalid(
+                        format!("`{name}` with k = {k}, but the predictions have {} classes", pred.iter().product::<usize>()),
+                        format!("k = {k}"),
+                        span,
+                    ).with_help("k counts the largest predictions a label may be among: at most the classes"));
                     None
                 }
                 (_, TType::Labels { classes }) if pred.len() != 1 || pred[0] != *classes => {
@@ -235,6 +261,7 @@ fn metric_kind(
                 _ => Some(MetricKind::Accuracy {
                     labels,
                     predictions,
+                    top_k,
                 }),
             }
         }

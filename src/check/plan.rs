@@ -1111,10 +1111,13 @@ pub struct Metric {
 pub enum MetricKind {
     /// The mean over the epoch of a scalar the step computes, weighted by batch size.
     Mean(TensorExpr),
-    /// Fraction of rows whose arg-max matches the label (class index or one-hot).
+    /// Fraction of rows whose arg-max matches the label (class index or one-hot); with
+    /// `top_k`, whose label is among the `k` largest predictions (ties in, as Keras'
+    /// `in_top_k`).
     Accuracy {
         labels: TensorExpr,
         predictions: TensorExpr,
+        top_k: Option<usize>,
     },
     /// Fraction of outputs on the right side of 0.5 (or of 0 for logits).
     BinaryAccuracy {

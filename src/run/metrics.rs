@@ -122,6 +122,16 @@ pub fn accuracy_hits(predictions: &[f32], width: usize, labels: &[usize]) -> usi
         .count()
 }
 
+/// Top-k accuracy, as Keras' `in_top_k`: a row's label is among its `k` largest predictions
+/// when fewer than `k` predictions are strictly larger than the label's (ties count in).
+pub fn top_k_hits(predictions: &[f32], width: usize, labels: &[usize], k: usize) -> usize {
+    predictions
+        .chunks(width)
+        .zip(labels)
+        .filter(|(row, &label)| row.iter().filter(|&&v| v > row[label]).count() < k)
+        .count()
+}
+
 /// Accuracy against one-hot rows: arg-max of both agree.
 pub fn one_hot_hits(predictions: &[f32], targets: &[f32], width: usize) -> usize {
     predictions
@@ -224,6 +234,7 @@ pub fn reads<'e>(
             MetricKind::Accuracy {
                 labels,
                 predictions,
+                ..
             } => {
                 out.push(predictions);
                 if !is_class_labels(labels, y, batch) {
@@ -286,13 +297,17 @@ impl MetricSet {
                         self.current[i].add_mean(mean as f32);
                     }
                 }
-                MetricKind::Accuracy { labels, .. } => {
+                MetricKind::Accuracy { labels, top_k, .. } => {
                     let p = next();
                     let width = p.len() / rows.max(1);
-                    let hits = if is_class_labels(labels, y, batch) {
-                        accuracy_hits(p, width, &batch.labels)
-                    } else {
-                        one_hot_hits(p, next(), width)
+                    let hits = match (is_class_labels(labels, y, batch), top_k) {
+                        (true, None) => accuracy_hits(p, width, &batch.labels),
+                        (false, None) => one_hot_hits(p, next(), width),
+                        (true, Some(k)) => top_k_hits(p, width, &batch.labels, *k),
+                        (false, Some(k)) => {
+                            let labels: Vec<usize> = next().chunks(width).map(argmax).collect();
+                            top_k_hits(p, width, &labels, *k)
+                        }
                     };
                     self.current[i].add_ratio(hits, rows);
                 }
@@ -367,6 +382,21 @@ metrics {
         // `all` averages steps 1..=8; `fourth` steps 4 and 8 only.
         assert_eq!(set.parts()[0][..2], [36.0, 8.0]);
         assert_eq!(set.parts()[1][..2], [12.0, 2.0]);
+    }
+
+    /// Keras 3's `SparseTopKCategoricalAccuracy` on these rows (ties with the label's score
+    /// count in): 1/6, 3/6 and 5/6 for k = 1, 2, 3, and the same for one-hot labels.
+    #[test]
+    fn top_k_accuracy_matches_keras() {
+        #[rustfmt::skip]
+        let p = [
+            0.1f32, 0.5, 0.2, 0.9, 0.3, 2.0, -1.0, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+            0.3, 0.2, 0.1, 0.4, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 0.4, 0.45, 0.1, 0.2,
+        ];
+        let labels = [1, 3, 4, 0, 1, 2];
+        for (k, want) in [(1, 1), (2, 3), (3, 5), (5, 6)] {
+            assert_eq!(top_k_hits(&p, 5, &labels, k), want, "k = {k}");
+        }
     }
 
     #[test]

@@ -468,6 +468,9 @@ fn train(
         for path in lp.saved.drain(..) {
             recorder.artifact("model", &path);
         }
+        for path in lp.drawn.drain(..) {
+            recorder.artifact("grid", &path);
+        }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {
             let t = lp.times[epoch];

@@ -294,3 +294,24 @@ fn logged_steps_get_rows_in_metrics_csv_and_the_record() {
     assert_eq!(logged, rec.steps[0].values[0]);
     assert!(logged.is_finite());
 }
+
+/// Grids drawn by `on epoch_end` are artifacts of the record, one per epoch's file, as
+/// `after { }`'s are (so `expr report` shows them).
+#[test]
+fn grids_drawn_each_epoch_are_artifacts_of_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::mlp_experiment(
+        dir.path(),
+        false,
+        "on epoch_end {\n  grid(x, count = 4, on = test, to = \"samples_{epoch}.png\")\n}",
+    );
+    let r = common::run_text(dir.path(), &text.replace("epochs = 3", "epochs = 2"));
+    let grids: Vec<&str> = r
+        .record
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == "grid" && a.written)
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(grids, ["samples_1.png", "samples_2.png"]);
+}

@@ -145,7 +145,10 @@ impl Loop<'_> {
                 Action::Grid { .. } => {
                     if let Some(dir) = &self.out_dir {
                         match grid::draw(&self.engine, action, &self.kept, epoch + 1, dir) {
-                            Ok(Some(path)) => lines.push(format!("grid: {}", path.display())),
+                            Ok(Some(path)) => {
+                                lines.push(format!("grid: {}", path.display()));
+                                self.drawn.push(path);
+                            }
                             Ok(None) => {}
                             Err(e) => lines.push(format!("grid not written: {e}")),
                         }

@@ -100,6 +100,8 @@ pub struct Loop<'a> {
     plateaus: Vec<PlateauState>,
     /// Model files `on improved` hooks wrote since the caller last took them (for the record).
     pub saved: Vec<std::path::PathBuf>,
+    /// Grids epoch hooks drew since the caller last took them (for the record).
+    pub drawn: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Loop<'a> {
@@ -142,6 +144,7 @@ impl<'a> Loop<'a> {
             improved_best,
             plateaus,
             saved: Vec::new(),
+            drawn: Vec::new(),
         }
     }
 

@@ -71,7 +71,13 @@ pub fn load(path: &Path) -> Result<(Source, Experiment), FrontendError> {
     let (source, file) = parse_path(path)?;
     match check_at(&file, &base_folder(path)) {
         Ok(mut exp) => {
-            let errors = locate(&mut exp, path);
+            let mut errors = locate(&mut exp, path);
+            if errors.is_empty() {
+                // The sweep block's values, each on the file as `expr sweep` applies it.
+                let base = base_folder(path);
+                let check = |ast: &ast::File| check_at(ast, &base).map(|_| ());
+                errors = crate::sweep::block::check_values(&source, &file, check);
+            }
             if errors.is_empty() {
                 Ok((source, exp))
             } else {

@@ -725,3 +725,21 @@ fn a_sweep_block_gives_the_same_points_and_id_as_the_equivalent_flags() {
     let check = expr(d, &["check", "small.exp"]);
     assert!(check.status.success(), "{}", text(&check));
 }
+
+/// A value of the block that breaks the experiment is `expr check`'s diagnostic, on the
+/// value in the block, before any `expr sweep`; good values check clean.
+#[test]
+fn a_bad_value_in_the_sweep_block_is_a_check_diagnostic_on_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let block = "sweep {\n  grid opt.lr = (1e-3, -1)\n  grid experiment.seed = 1..3\n}";
+    std::fs::write(d.join("small.exp"), common::mlp_experiment(d, false, block)).unwrap();
+    let out = expr(d, &["check", "small.exp"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("`opt.lr = -1` in the sweep"), "{said}");
+    assert!(said.contains("this value"), "{said}");
+    let good = "sweep {\n  grid opt.lr = (1e-3, 3e-4)\n  grid experiment.seed = 1..3\n}";
+    std::fs::write(d.join("small.exp"), common::mlp_experiment(d, false, good)).unwrap();
+    ok(&expr(d, &["check", "small.exp"]));
+}

@@ -269,3 +269,63 @@ fn setting(sweep: &mut BlockSweep, s: &crate::syntax::ast::Setting, errors: &mut
         _ => sweep.jobs = Some(u16::try_from(v).unwrap_or(u16::MAX)),
     }
 }
+
+/// Each grid value of the file's sweep block applied as `expr sweep` applies it (the
+/// file with that one override), checked like the file: an error where a value breaks the
+/// experiment, with the value's span in the block and the first finding as its title.
+/// A range's first and last values stand for it.
+pub fn check_values(
+    source: &crate::source::Source,
+    file: &File,
+    check: impl Fn(&File) -> Result<(), Vec<CheckError>>,
+) -> Vec<CheckError> {
+    let mut errors = Vec::new();
+    for decl in &file.decls {
+        let DeclKind::Sweep { items } = &decl.kind else {
+            continue;
+        };
+        for item in items {
+            let SweepItem::Grid { path, values, .. } = item else {
+                continue;
+            };
+            let tried: Vec<(String, crate::source::Span)> = match values {
+                GridValues::List { values, texts, .. } => texts
+                    .iter()
+                    .cloned()
+                    .zip(values.iter().map(|v| v.span))
+                    .collect(),
+                GridValues::Range {
+                    first, last, span, ..
+                } => vec![(first.clone(), *span), (last.clone(), *span)],
+            };
+            for (text, span) in tried {
+                let o = overrides::Override {
+                    path: path.text.clone(),
+                    value: text.clone(),
+                };
+                let found = match overrides::apply(source, file, &[o]) {
+                    Err(failure) => Some(failure.error.to_string()),
+                    Ok(applied) => match crate::syntax::parse_file(&applied) {
+                        Err(e) => Some(e.to_string()),
+                        Ok(ast) => check(&ast)
+                            .err()
+                            .and_then(|e| e.first().map(|e| e.title.clone())),
+                    },
+                };
+                if let Some(problem) = found {
+                    errors.push(
+                        CheckError::sweep(
+                            format!("`{} = {text}` in the sweep: {problem}", path.text),
+                            "this value",
+                            span,
+                        )
+                        .with_help(
+                            "each value is checked as `expr sweep` applies it, alone on the file",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    errors
+}

@@ -18,6 +18,7 @@ mod places;
 pub mod preflight;
 pub mod sources;
 pub mod table;
+pub mod text;
 
 pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};
 pub use download::{download, download_verified, DownloadLimits, Hashed, Remote};

@@ -18,11 +18,13 @@ pub mod conv2d;
 pub mod conv2d_transpose;
 pub mod dense;
 pub mod dropout;
+pub mod embedding;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod layernorm;
 pub mod pool1d;
 pub mod pool2d;
+pub mod positional_embedding;
 pub mod reshape;
 mod shape;
 pub mod spatial_dropout2d;
@@ -200,6 +202,10 @@ layers! {
     Conv2d(conv2d::Conv2d) = [&conv2d::ENTRY],
     Conv2dTranspose(conv2d_transpose::Conv2dTranspose) = [&conv2d_transpose::ENTRY],
     Conv1d(conv1d::Conv1d) = [&conv1d::ENTRY],
+    Embedding(embedding::Embedding) = [&embedding::ENTRY],
+    PositionalEmbedding(positional_embedding::PositionalEmbedding) = [
+        &positional_embedding::LEARNED, &positional_embedding::SINUSOIDAL
+    ],
     Pool1d(pool1d::Pool1d) = [
         &pool1d::MAXPOOL1D, &pool1d::AVGPOOL1D, &pool1d::GLOBAL_MAXPOOL1D, &pool1d::GLOBAL_AVGPOOL1D
     ],

@@ -28,6 +28,7 @@ mod batch_norm;
 mod conv2d;
 pub mod cpu;
 pub mod dense;
+pub mod embedding;
 mod error;
 mod geometry;
 pub mod handoff;

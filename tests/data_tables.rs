@@ -88,7 +88,7 @@ fn the_regression_experiment_does_as_well_as_a_linear_fit_on_the_same_split() {
     assert_eq!((train.len(), test.len()), (354, 88), "442 rows split 80/20");
     let targets = |e: &Examples| match &e.targets {
         Targets::Values(v) => v.column(0).to_vec(),
-        Targets::Classes(_) => panic!("regression targets are values"),
+        Targets::Classes(_) | Targets::Tokens(_) => panic!("regression targets are values"),
     };
     // The training part is standardized by its own statistics: mean 0, deviation 1.
     for column in inputs(train).columns() {
@@ -294,7 +294,7 @@ train { model = m  data = train  validate = test  loss = l  optimizer = o  epoch
     let (exp, examples) = load(&path);
     let classes = |i: usize| match &examples[i].targets {
         Targets::Classes(c) => c.to_vec(),
-        Targets::Values(_) => panic!("classes"),
+        Targets::Values(_) | Targets::Tokens(_) => panic!("classes"),
     };
     let at = |name: &str| exp.datasets.iter().position(|d| d.name == name).unwrap();
     assert_eq!(classes(at("train")), [0, 1, 0]);

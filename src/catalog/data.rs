@@ -13,6 +13,7 @@ pub enum Source {
     Npy,
     Npz,
     Images,
+    Text,
     Concat,
 }
 
@@ -47,6 +48,7 @@ impl Catalogued for Source {
         Source::Npy,
         Source::Npz,
         Source::Images,
+        Source::Text,
         Source::Concat,
     ];
 
@@ -59,6 +61,7 @@ impl Catalogued for Source {
             Source::Npy => &NPY,
             Source::Npz => &NPZ,
             Source::Images => &IMAGES,
+            Source::Text => &TEXT,
             Source::Concat => &CONCAT,
         }
     }
@@ -260,6 +263,18 @@ static IMAGES: Entry = entry(
     ],
     None,
     "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name, or the sub-folders `classes` names, in its order, as Keras' `class_names`), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
+);
+
+static TEXT: Entry = entry(
+    "text",
+    Kind::Source,
+    &[
+        required("path", Type::Text(&[]), Value::Text("")),
+        param("block", COUNT, Default::Is(Value::Count(64))),
+        param("stride", COUNT, Default::SameAs("block")),
+    ],
+    None,
+    "a UTF-8 text file (or a gzipped one, `.gz`) as a character-level language-modelling set, as nanoGPT's `shakespeare_char`: the vocabulary is the file's distinct characters, sorted (recorded in the run record); example `i` is the `block` token ids from character `i * stride` as inputs and the `block` ids one character later as targets, a class per position",
 );
 
 /// Its arguments are the parts, data names, as many as there are (as `reshape`'s

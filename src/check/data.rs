@@ -6,7 +6,7 @@ use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
     ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Scaling,
-    Standardize, Subset, TableSpec, Task,
+    Standardize, Subset, TableSpec, Task, TextSpec,
 };
 use super::sources::DataFiles;
 use super::Table;
@@ -231,6 +231,16 @@ pub fn check_data(
                 read(errors);
                 match &mut data.labels {
                     Labels::Classes { one_hot, .. } => *one_hot = true,
+                    Labels::Tokens { .. } => errors.push(
+                        CheckError::invalid(
+                            format!("data `{}`'s targets are a class per position", name.name),
+                            "not supported on token targets".into(),
+                            call.span,
+                        )
+                        .with_help(
+                            "remove `one_hot()`: `sparse_categorical_crossentropy` takes the token ids as they are",
+                        ),
+                    ),
                     Labels::Values { .. } => errors.push(
                         CheckError::invalid(
                             format!("data `{}`'s targets are values, not classes", name.name),
@@ -344,6 +354,7 @@ fn read_source(
         Source::Csv => read_csv(&args, data, files, errors),
         Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
         Source::Images => read_images(&args, data, files, errors),
+        Source::Text => read_text(&args, data, files, errors),
         Source::Concat => read_concat(&args, call.span, data, earlier, errors),
     }
 }
@@ -451,7 +462,7 @@ fn read_concat(
                 .iter()
                 .all(|d| matches!(d.labels, Labels::Classes { one_hot: true, .. })),
         },
-        values @ Labels::Values { .. } => values,
+        same @ (Labels::Values { .. } | Labels::Tokens { .. }) => same,
     };
     // The parts' scalings carry over when they agree; else each part's values are stored
     // scaled (`run::examples`) and the concatenation starts from them as they are.
@@ -464,6 +475,7 @@ fn same_labels(a: Labels, b: Labels) -> bool {
     match (a, b) {
         (Labels::Classes { classes: x, .. }, Labels::Classes { classes: y, .. })
         | (Labels::Values { width: x }, Labels::Values { width: y }) => x == y,
+        (Labels::Tokens { .. }, Labels::Tokens { .. }) => a == b,
         _ => false,
     }
 }
@@ -473,6 +485,9 @@ fn describe_labels(labels: Labels) -> String {
         Labels::Classes { classes, .. } => format!("{classes} classes"),
         Labels::Values { width: 1 } => "1 target value".to_string(),
         Labels::Values { width } => format!("{width} target values"),
+        Labels::Tokens { classes, length } => {
+            format!("{length} tokens of a vocabulary of {classes}")
+        }
     }
 }
 
@@ -673,6 +688,28 @@ fn read_images(
         color,
         on_error,
         classes,
+    });
+    data.file_spans = vec![span];
+    describe(data, files, span, errors)
+}
+
+/// `text(path, block, stride)`: the file's characters give the vocabulary.
+fn read_text(
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let path = args.string("path", errors);
+    let block = args.count("block", errors);
+    let stride = args.count_or("stride", block, errors);
+    let Some((path, span)) = path else {
+        return false;
+    };
+    data.source = DataSource::Text(TextSpec {
+        path: PathBuf::from(path),
+        block,
+        stride,
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)

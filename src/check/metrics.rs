@@ -213,6 +213,20 @@ fn metric_kind(
                 return None;
             };
             match (name, &lt) {
+                (
+                    "binary_accuracy",
+                    TType::Labels {
+                        positions: Some(_), ..
+                    },
+                ) => {
+                    errors.push(CheckError::incompatible(
+                        format!("`{name}` scores one output per example, but the labels are {lt}"),
+                        format!("labels are {lt}"),
+                        call.span,
+                        "use `sparse_categorical_accuracy`: the share of positions whose top score is the label",
+                    ));
+                    None
+                }
                 ("binary_accuracy", _) => Some(MetricKind::BinaryAccuracy {
                     labels,
                     predictions,
@@ -239,19 +253,25 @@ fn metric_kind(
                     ));
                     None
                 }
-                (_, _) if top_k.is_some_and(|k| k > pred.iter().product::<usize>()) => {
+                (_, _) if top_k.is_some_and(|k| k > classes_of(&lt, pred)) => {
                     let k = top_k.unwrap_or_default();
                     let span = args.get("k").map_or(call.span, |e| e.span);
                     errors.push(CheckError::invalid(
-                        format!("`{name}` with k = {k}, but the predictions have {} classes", pred.iter().product::<usize>()),
+                        format!("`{name}` with k = {k}, but the predictions have {} classes", classes_of(&lt, pred)),
                         format!("k = {k}"),
                         span,
                     ).with_help("k counts the largest predictions a label may be among: at most the classes"));
                     None
                 }
-                (_, TType::Labels { classes }) if pred.len() != 1 || pred[0] != *classes => {
+                (_, TType::Labels { classes, positions })
+                    if *pred
+                        != std::iter::once(*classes)
+                            .chain(*positions)
+                            .collect::<Vec<_>>() =>
+                {
+                    let wanted: Vec<usize> = std::iter::once(*classes).chain(*positions).collect();
                     errors.push(CheckError::incompatible(
-                        format!("the data has {classes} classes but the predictions have shape {pred:?}"),
+                        format!("the data has {lt}, so the predictions must have shape {wanted:?}, but they have shape {pred:?}"),
                         "compared here".into(),
                         call.span,
                         "pass the model's output for these labels",
@@ -311,5 +331,16 @@ fn metric_kind(
             ));
             None
         }
+    }
+}
+
+/// How many classes an accuracy's predictions score: all their values, or, against a class
+/// at each position, their first axis (`(classes, positions)`).
+fn classes_of(labels: &TType, pred: &[usize]) -> usize {
+    match labels {
+        TType::Labels {
+            positions: Some(_), ..
+        } => pred.first().copied().unwrap_or(0),
+        _ => pred.iter().product(),
     }
 }

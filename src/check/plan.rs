@@ -204,6 +204,9 @@ pub enum Labels {
     Classes { classes: usize, one_hot: bool },
     /// `width` numbers per example: regression targets.
     Values { width: usize },
+    /// A class index in `0..classes` at each of `length` positions (a language model's
+    /// next tokens, from `text`).
+    Tokens { classes: usize, length: usize },
 }
 
 impl Labels {
@@ -211,7 +214,7 @@ impl Labels {
     /// values); `None` for class indices.
     pub fn dense_width(self) -> Option<usize> {
         match self {
-            Labels::Classes { one_hot: false, .. } => None,
+            Labels::Classes { one_hot: false, .. } | Labels::Tokens { .. } => None,
             Labels::Classes { classes, .. } => Some(classes),
             Labels::Values { width } => Some(width),
         }
@@ -280,9 +283,21 @@ pub enum DataSource {
     Arrays(ArraySpec),
     /// `images(dir, size, color, on_error)`: one sub-folder of images per class.
     Images(ImageSpec),
+    /// `text(path, block, stride)`: windows of a text's characters and the next ones.
+    Text(TextSpec),
     /// `concat(a, b, ...)`: the examples of other data sets (by name), all of each in turn,
     /// as their pipelines left them.
     Concat(Vec<String>),
+}
+
+/// A text as a character-level language-modelling set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextSpec {
+    pub path: PathBuf,
+    /// Tokens per example.
+    pub block: usize,
+    /// Characters between the starts of consecutive examples.
+    pub stride: usize,
 }
 
 /// Inputs and targets from NumPy arrays: `.npy` files, or arrays of one `.npz` archive.
@@ -383,6 +398,7 @@ impl DataSource {
             DataSource::Csv(table) => vec![&table.path],
             DataSource::Arrays(a) => vec![&a.x, &a.y],
             DataSource::Images(i) => vec![&i.dir],
+            DataSource::Text(t) => vec![&t.path],
         }
     }
 
@@ -404,6 +420,7 @@ impl DataSource {
             DataSource::Csv(table) => vec![&mut table.path],
             DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],
             DataSource::Images(i) => vec![&mut i.dir],
+            DataSource::Text(t) => vec![&mut t.path],
         }
     }
 }

@@ -40,9 +40,11 @@ pub struct StepCx<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TType {
     Float(Vec<usize>),
-    /// Class indices in `0..classes`.
+    /// Class indices in `0..classes`: one per example, or one at each of `positions`
+    /// positions (a language model's next tokens).
     Labels {
         classes: usize,
+        positions: Option<usize>,
     },
     Scalar,
     /// A number written in the expression.
@@ -53,7 +55,14 @@ impl std::fmt::Display for TType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TType::Float(shape) => write!(f, "values of shape {shape:?}"),
-            TType::Labels { classes } => write!(f, "class labels (0..{classes})"),
+            TType::Labels {
+                classes,
+                positions: None,
+            } => write!(f, "class labels (0..{classes})"),
+            TType::Labels {
+                classes,
+                positions: Some(n),
+            } => write!(f, "class labels (0..{classes}) at {n} positions"),
             TType::Scalar => write!(f, "a scalar"),
             TType::Number => write!(f, "a number"),
         }
@@ -65,7 +74,14 @@ fn data_env(data: &DataSet, x: &str, y: &str) -> Env {
         Labels::Classes {
             classes,
             one_hot: false,
-        } => TType::Labels { classes },
+        } => TType::Labels {
+            classes,
+            positions: None,
+        },
+        Labels::Tokens { classes, length } => TType::Labels {
+            classes,
+            positions: Some(length),
+        },
         Labels::Classes { classes, .. } => TType::Float(vec![classes]),
         Labels::Values { width } => TType::Float(vec![width]),
     };
@@ -576,7 +592,7 @@ fn loss_compatible(
                 2,
                 "`binary_crossentropy` weighs 2 outcomes, 0 and 1".to_string(),
             )),
-            (_, TType::Labels { classes }, _) => {
+            (_, TType::Labels { classes, .. }, _) => {
                 Some((*classes, format!("the data has {classes} classes")))
             }
             (_, _, TType::Float(p)) => p
@@ -614,13 +630,22 @@ fn loss_compatible(
     match (loss.kind, target) {
         (
             LossKind::SparseCategoricalCrossentropy { .. } | LossKind::Nll,
-            TType::Labels { classes },
+            TType::Labels { classes, positions },
         ) => {
-            if pred.len() != 1 || pred[0] != *classes {
-                return fail(
-                    format!("the data has {classes} classes but the model outputs {pred:?}"),
-                    &format!("make the last layer `dense(units = {classes})`"),
-                );
+            // A class per position: the scores of every class at every position, as
+            // PyTorch's `cross_entropy` takes (batch, classes, positions).
+            let wanted: Vec<usize> = std::iter::once(*classes).chain(*positions).collect();
+            if *pred != wanted {
+                return match positions {
+                    None => fail(
+                        format!("the data has {classes} classes but the model outputs {pred:?}"),
+                        &format!("make the last layer `dense(units = {classes})`"),
+                    ),
+                    Some(n) => fail(
+                        format!("the data has a class of {classes} at each of {n} positions, so the model must output {wanted:?}, but it outputs {pred:?}"),
+                        &format!("end the model with `dense(units = {classes})` applied at each of the {n} positions"),
+                    ),
+                };
             }
             true
         }
@@ -644,7 +669,10 @@ fn loss_compatible(
         ),
         (
             LossKind::BinaryCrossentropy { .. } | LossKind::Hinge | LossKind::SquaredHinge,
-            TType::Labels { classes },
+            TType::Labels {
+                classes,
+                positions: None,
+            },
         ) => {
             let callee = loss.kind.catalogued().entry().name;
             if *classes != 2 {
@@ -672,7 +700,9 @@ fn loss_compatible(
             | LossKind::Huber { .. }
             | LossKind::LogCosh
             | LossKind::Poisson,
-            TType::Labels { .. },
+            TType::Labels {
+                positions: None, ..
+            },
         ) => {
             if pred.iter().product::<usize>() != 1 {
                 return fail(
@@ -682,6 +712,10 @@ fn loss_compatible(
             }
             true
         }
+        (_, TType::Labels { .. }) => fail(
+            format!("`{name}` does not take a class at each position"),
+            "score the tokens with `sparse_categorical_crossentropy`",
+        ),
         (_, TType::Scalar | TType::Number) => fail(
             format!("loss `{name}` needs targets, got {target}"),
             "pass the labels `y` first",

@@ -61,6 +61,8 @@ pub enum Targets {
     Classes(Array1<u32>),
     /// Values per example, `(n, width)`: regression targets.
     Values(Array2<f32>),
+    /// A class index at each position, `(n, positions)`: a language model's next tokens.
+    Tokens(Array2<u32>),
 }
 
 impl Targets {
@@ -68,6 +70,7 @@ impl Targets {
         match self {
             Targets::Classes(c) => c.len(),
             Targets::Values(v) => v.nrows(),
+            Targets::Tokens(t) => t.nrows(),
         }
     }
 
@@ -81,6 +84,7 @@ impl Targets {
         match self {
             Targets::Classes(c) => Targets::Classes(c.select(Axis(0), indices)),
             Targets::Values(v) => Targets::Values(v.select(Axis(0), indices)),
+            Targets::Tokens(t) => Targets::Tokens(t.select(Axis(0), indices)),
         }
     }
 
@@ -88,7 +92,7 @@ impl Targets {
     pub fn classes(&self) -> Option<&Array1<u32>> {
         match self {
             Targets::Classes(c) => Some(c),
-            Targets::Values(_) => None,
+            Targets::Values(_) | Targets::Tokens(_) => None,
         }
     }
 }
@@ -180,12 +184,20 @@ impl Examples {
     ///
     /// # Panics
     /// If the targets are values: the checker gives such data no class labels.
+    /// Token targets give each example's positions in turn.
     pub fn fill_labels(&self, indices: &[usize], out: &mut Vec<usize>) {
-        let Targets::Classes(classes) = &self.targets else {
-            unreachable!("check gives data with value targets no class labels")
-        };
         out.clear();
-        out.extend(indices.iter().map(|&i| classes[i] as usize));
+        match &self.targets {
+            Targets::Classes(classes) => out.extend(indices.iter().map(|&i| classes[i] as usize)),
+            Targets::Tokens(tokens) => {
+                for &i in indices {
+                    out.extend(tokens.row(i).iter().map(|&c| c as usize));
+                }
+            }
+            Targets::Values(_) => {
+                unreachable!("check gives data with value targets no class labels")
+            }
+        }
     }
 
     /// The target values at `indices`, row after row, where the targets are values.
@@ -215,10 +227,12 @@ impl Examples {
     /// The number of classes, taken as the largest label plus one (0 when there are no labels
     /// or the targets are values).
     pub fn num_classes(&self) -> usize {
-        self.targets
-            .classes()
-            .and_then(|c| c.iter().max())
-            .map_or(0, |&m| m as usize + 1)
+        let most = match &self.targets {
+            Targets::Classes(c) => c.iter().max(),
+            Targets::Tokens(t) => t.iter().max(),
+            Targets::Values(_) => None,
+        };
+        most.map_or(0, |&m| m as usize + 1)
     }
 }
 
@@ -250,6 +264,7 @@ impl Examples {
             let alike = match kinds {
                 (Targets::Classes(_), Targets::Classes(_)) => true,
                 (Targets::Values(a), Targets::Values(b)) => a.ncols() == b.ncols(),
+                (Targets::Tokens(a), Targets::Tokens(b)) => a.ncols() == b.ncols(),
                 _ => false,
             };
             if !alike {
@@ -308,15 +323,16 @@ impl Examples {
                     .collect(),
             ),
             Targets::Values(v) => {
-                let mut all = Vec::with_capacity(rows * v.ncols());
-                for (p, _) in parts {
-                    if let Targets::Values(v) = &p.targets {
-                        all.extend(v.iter());
-                    }
-                }
-                Targets::Values(
-                    Array2::from_shape_vec((rows, v.ncols()), all).map_err(|e| e.to_string())?,
-                )
+                Targets::Values(stack_rows(rows, v.ncols(), parts, |t| match t {
+                    Targets::Values(v) => Some(v),
+                    _ => None,
+                })?)
+            }
+            Targets::Tokens(v) => {
+                Targets::Tokens(stack_rows(rows, v.ncols(), parts, |t| match t {
+                    Targets::Tokens(v) => Some(v),
+                    _ => None,
+                })?)
             }
         };
         let sources: Vec<&str> = parts.iter().map(|(p, _)| p.source.as_str()).collect();
@@ -468,6 +484,22 @@ pub fn load_idx_pair(images: &Path, labels: &Path) -> DataResult<Examples> {
         source: images.display().to_string(),
         encoding: Encoding::default(),
     })
+}
+
+/// The `rows` rows of `width` targets of every part, in turn, as `which` finds them.
+fn stack_rows<T: Copy>(
+    rows: usize,
+    width: usize,
+    parts: &[(&Examples, Option<&Scaling>)],
+    which: impl Fn(&Targets) -> Option<&Array2<T>>,
+) -> Result<Array2<T>, String> {
+    let mut all = Vec::with_capacity(rows * width);
+    for (p, _) in parts {
+        if let Some(v) = which(&p.targets) {
+            all.extend(v.iter().copied());
+        }
+    }
+    Array2::from_shape_vec((rows, width), all).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
             | DataSource::Csv(_)
             | DataSource::Arrays(_)
             | DataSource::Images(_)
+            | DataSource::Text(_)
             | DataSource::Concat(_) => {}
         }
     }

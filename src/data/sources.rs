@@ -24,6 +24,7 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
             Ok((vec![table.columns.len()], labels))
         }
         DataSource::Arrays(spec) => describe_arrays(spec),
+        DataSource::Text(spec) => super::text::describe_text(spec),
         DataSource::Images(spec) => {
             let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
             let (h, w) = spec.size;
@@ -47,6 +48,7 @@ pub fn read(source: &DataSource) -> DataResult<Examples> {
     match source {
         DataSource::Csv(spec) => Ok(super::table::read_table(spec)?.into_examples(spec)),
         DataSource::Arrays(spec) => read_arrays(spec),
+        DataSource::Text(spec) => super::text::read_text_examples(spec),
         DataSource::Images(spec) => read_images(spec),
         DataSource::Mnist { .. }
         | DataSource::Cifar10 { .. }

@@ -292,6 +292,44 @@ pub fn channel_dropout<T: AnyTape>(x: Image<T>, rate: f32) -> Image<T> {
     x * dev.tensor_from_vec(mask, (b, c, h, w))
 }
 
+/// The table's row at each token id of `ids` (batch, length): a sequence `(batch, width, 1,
+/// length)` (`ops::embedding`).
+pub fn embedding<T: AnyTape>(ids: Flat<T>, table: &Param, width: usize) -> Act<T> {
+    Act::Image(crate::ops::embedding::embedding(
+        ids,
+        (table.r2(), &table.value),
+        width,
+    ))
+}
+
+/// A sequence plus the table's row for each position (a learned position embedding).
+pub fn add_positions<T: AnyTape>(x: Image<T>, table: &Param) -> Act<T> {
+    Act::Image(crate::ops::embedding::add_positions(
+        x,
+        (table.r2(), &table.value),
+    ))
+}
+
+/// A sequence `(batch, width, 1, length)` plus a constant `(width, length)` (a sinusoidal
+/// position encoding), the same for every example.
+pub fn add_constant<T: AnyTape>(x: Image<T>, constant: &[f32]) -> Act<T> {
+    let shape = *x.shape();
+    let (_, width, _, length) = shape;
+    let c: Tensor<(usize, usize), f32, Cpu> = x
+        .device()
+        .tensor_from_vec(constant.to_vec(), (width, length));
+    Act::Image(x + c.broadcast_like::<_, Axes2<0, 2>>(&shape))
+}
+
+/// A sequence's (or image's) scores as one row per example and position, `(batch *
+/// positions, channels)`, in the order of the positions' class labels: PyTorch's
+/// `cross_entropy` on `(batch, classes, positions)`.
+pub fn positions_as_rows<T: AnyTape>(x: Image<T>) -> Flat<T> {
+    let (b, c, h, w) = *x.shape();
+    x.permute::<_, Axes4<0, 2, 3, 1>>()
+        .reshape_like(&(b * h * w, c))
+}
+
 /// A zero vector of `n` values (a bias for an op that always takes one).
 pub fn zeros(dev: &Cpu, n: usize) -> T1 {
     dev.zeros_like(&(n,))

@@ -106,7 +106,14 @@ impl<T: StepTape> Scope<'_, T> {
                         Target::Dense(&held)
                     }
                 };
-                Value::Scalar(loss(&self.engine.dev, spec, pred.into_flat(), &target))
+                // Against a class at each position, the scores of each position are a row.
+                let pred = match (&target, pred) {
+                    (Target::Labels(l), Act::Image(t)) if l.len() > t.shape().0 => {
+                        crate::lower::act::positions_as_rows(t)
+                    }
+                    (_, pred) => pred.into_flat(),
+                };
+                Value::Scalar(loss(&self.engine.dev, spec, pred, &target))
             }
             TensorExpr::Unary(f, a) => {
                 let v = self.eval(a, take);

@@ -166,6 +166,7 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Idx { images, labels } => vec![images.clone(), labels.clone()],
         DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
+        DataSource::Text(t) => vec![t.path.clone()],
         // A folder is hashed as a whole (`folder_sha256`). A concatenation's parts are
         // data sets of their own: their files are listed under their names.
         DataSource::Images(_) | DataSource::Concat(_) => Vec::new(),

@@ -106,9 +106,10 @@ impl Loader<'_> {
             DataSource::Mnist { train } => data::load_mnist(data::Split::of(*train))?,
             DataSource::Cifar10 { train } => data::load_cifar10(data::Split::of(*train))?,
             DataSource::Idx { images, labels } => data::load_idx_pair(images, labels)?,
-            source @ (DataSource::Csv(_) | DataSource::Arrays(_) | DataSource::Images(_)) => {
-                data::sources::read(source)?
-            }
+            source @ (DataSource::Csv(_)
+            | DataSource::Arrays(_)
+            | DataSource::Images(_)
+            | DataSource::Text(_)) => data::sources::read(source)?,
             DataSource::Concat(names) => self.concat(d, names)?,
         });
         self.sources.push((d.source.clone(), e.clone()));
@@ -232,6 +233,7 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
             | DataSource::Cifar10 { .. }
             | DataSource::Csv(_)
             | DataSource::Images(_)
+            | DataSource::Text(_)
             | DataSource::Concat(_) => examples.source.clone(),
         };
         return Err(RunError::DataMismatch {

@@ -122,6 +122,23 @@ pub fn accuracy_hits(predictions: &[f32], width: usize, labels: &[usize]) -> usi
         .count()
 }
 
+/// Scores laid out (examples, classes, positions) as one row of `classes` per example and
+/// position.
+fn positions_as_rows(scores: &[f32], classes: usize, positions: usize) -> Vec<f32> {
+    let mut rows = vec![0.0; scores.len()];
+    for (example, out) in scores
+        .chunks_exact(classes * positions)
+        .zip(rows.chunks_exact_mut(classes * positions))
+    {
+        for (c, channel) in example.chunks_exact(positions).enumerate() {
+            for (t, &v) in channel.iter().enumerate() {
+                out[t * classes + c] = v;
+            }
+        }
+    }
+    rows
+}
+
 /// Top-k accuracy, as Keras' `in_top_k`: a row's label is among its `k` largest predictions
 /// when fewer than `k` predictions are strictly larger than the label's (ties count in).
 pub fn top_k_hits(predictions: &[f32], width: usize, labels: &[usize], k: usize) -> usize {
@@ -298,9 +315,23 @@ impl MetricSet {
                     }
                 }
                 MetricKind::Accuracy { labels, top_k, .. } => {
-                    let p = next();
-                    let width = p.len() / rows.max(1);
-                    let hits = match (is_class_labels(labels, y, batch), top_k) {
+                    let mut p = next();
+                    let mut width = p.len() / rows.max(1);
+                    let class_labels = is_class_labels(labels, y, batch);
+                    // A class at each position: the share of positions scored right, each
+                    // position's scores a row (the model gives (classes, positions)).
+                    let positions = if class_labels {
+                        batch.labels.len() / rows.max(1)
+                    } else {
+                        1
+                    };
+                    let by_position;
+                    if positions > 1 {
+                        width /= positions;
+                        by_position = positions_as_rows(p, width, positions);
+                        p = &by_position;
+                    }
+                    let hits = match (class_labels, top_k) {
                         (true, None) => accuracy_hits(p, width, &batch.labels),
                         (false, None) => one_hot_hits(p, next(), width),
                         (true, Some(k)) => top_k_hits(p, width, &batch.labels, *k),
@@ -309,7 +340,7 @@ impl MetricSet {
                             top_k_hits(p, width, &labels, *k)
                         }
                     };
-                    self.current[i].add_ratio(hits, rows);
+                    self.current[i].add_ratio(hits, rows * positions);
                 }
                 MetricKind::BinaryAccuracy { threshold, .. } => {
                     let p = next();

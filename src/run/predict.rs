@@ -247,7 +247,10 @@ pub fn on_data(
         raw.extend(outputs(engine, m, &batch.x, &shape));
         match data.labels {
             Labels::Classes { .. } => labels.extend(batch.labels.iter().map(|&c| Some(c))),
-            Labels::Values { .. } => labels.extend(indices.iter().map(|_| None)),
+            // A language model's targets are a token per position, not one per example.
+            Labels::Values { .. } | Labels::Tokens { .. } => {
+                labels.extend(indices.iter().map(|_| None));
+            }
         }
     }
     let width = model.output_shape().iter().product::<usize>();

@@ -1,0 +1,126 @@
+//! `embedding(input_dim, output_dim)`: a learned vector per token id (Keras' `Embedding`,
+//! PyTorch's `nn.Embedding`). A sequence of `length` token ids becomes a sequence of
+//! `output_dim` channels by `length` positions, `[output_dim, length]`, as every sequence
+//! layer of expr holds one (PyTorch's `Conv1d` layout), so `conv1d`, `layernorm`,
+//! `attention` and per-position `dense` read it directly.
+//!
+//! The table is `<layer>.weight`, `(input_dim, output_dim)`, as `nn.Embedding` holds it;
+//! it starts as Keras' `U(-0.05, 0.05)`. The lookup and its scatter-add gradient are our op
+//! (`ops::embedding`).
+
+use super::weights::Weights;
+use super::{LayerDef, LayerOp};
+use crate::catalog::layers::{layer, param, KERNEL_REGULARIZER, TRAINABLE};
+use crate::catalog::{self, Default, Entry, Type, Value};
+use crate::check::call::CallArgs;
+use crate::check::error::CheckError;
+use crate::check::plan::{Init, Layer};
+use crate::lower::act::{embedding, Act, AnyTape, Forward};
+use crate::lower::model::Lowering;
+use crate::ops::handoff::Handoff;
+use crate::source::Span;
+
+/// Its catalogue entry.
+pub static ENTRY: Entry = layer(
+    "embedding",
+    &[
+        param(
+            "input_dim",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        param(
+            "output_dim",
+            Type::Count { min: 1 },
+            Default::Required(Value::Count(1)),
+        ),
+        param(
+            "kernel_init",
+            Type::Initializer,
+            Default::Is(Value::Name("uniform")),
+        ),
+        KERNEL_REGULARIZER,
+        TRAINABLE,
+    ],
+    "embedding",
+    "Embedding",
+    "a learned vector of `output_dim` values for each token id `0..input_dim`: a sequence of `length` ids becomes `[output_dim, length]` (channels by positions)",
+);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// The vocabulary's size: token ids are `0..input_dim`.
+    pub input_dim: usize,
+    pub output_dim: usize,
+    pub weights: Weights,
+}
+
+impl LayerDef for Embedding {
+    type Op = EmbeddingOp;
+
+    fn read(_: catalog::Layer, args: &CallArgs<'_>, errors: &mut Vec<CheckError>) -> Self {
+        Embedding {
+            input_dim: args.count("input_dim", errors),
+            output_dim: args.count("output_dim", errors),
+            weights: Weights {
+                kernel_init: args.initializer("kernel_init", errors),
+                bias_init: Init::Zeros,
+                kernel_regularizer: args.regularizer("kernel_regularizer", errors),
+            },
+        }
+    }
+
+    fn catalogued(&self) -> catalog::Layer {
+        catalog::Layer::of(&ENTRY)
+    }
+
+    fn output_shape(
+        &self,
+        input: &[usize],
+        span: Span,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<Vec<usize>> {
+        let &[length] = input else {
+            errors.push(CheckError::shape(
+                format!("`embedding` takes a sequence of token ids, shape [length], but gets shape {input:?}"),
+                format!("input here has shape {input:?}"),
+                span,
+                "give it the token ids themselves, e.g. the `x` of `text(...)`",
+            ));
+            return None;
+        };
+        Some(vec![self.output_dim, length])
+    }
+
+    /// The table, (input_dim, output_dim).
+    fn parameter_shapes(&self, _: &[usize]) -> Vec<Vec<usize>> {
+        vec![vec![self.input_dim, self.output_dim]]
+    }
+
+    fn lower(
+        &self,
+        layer: &Layer,
+        _: Option<&Layer>,
+        cx: &mut Lowering<'_>,
+    ) -> (EmbeddingOp, bool) {
+        let (table, _) = cx.weight_and_bias(layer, &self.weights);
+        cx.params[table].read_on_host(cx.dev);
+        let op = EmbeddingOp {
+            table,
+            width: self.output_dim,
+        };
+        (op, false)
+    }
+}
+
+pub struct EmbeddingOp {
+    /// Index of the table among the model's parameters.
+    table: usize,
+    width: usize,
+}
+
+impl LayerOp for EmbeddingOp {
+    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
+        embedding(x.into_flat(), &cx.params[self.table], self.width)
+    }
+}

@@ -32,6 +32,7 @@ pub mod paths;
 pub mod plan;
 mod plateau;
 pub mod resources;
+pub mod sample;
 mod scalar;
 pub mod sources;
 pub mod steps;

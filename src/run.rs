@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model_io;
 pub mod plateau;
 pub mod predict;
+pub mod sample;
 pub mod scalar;
 pub mod score;
 pub mod stopping;
@@ -470,6 +471,9 @@ fn train(
         }
         for path in lp.drawn.drain(..) {
             recorder.artifact("grid", &path);
+        }
+        for path in lp.sampled.drain(..) {
+            recorder.artifact("sample", &path);
         }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {

@@ -9,7 +9,7 @@ use super::error::CheckError;
 use super::graph::{read_graph, read_stack_with_blocks, Blocks};
 use super::model::{read_layers, ModelDraft};
 use super::optimizers::{read_loss, read_optimizer};
-use super::plan::{DataSet, Experiment, Hooks, Loss, Optimizer, Step};
+use super::plan::{DataSet, Experiment, Hooks, Labels, Loss, Model, Optimizer, Step};
 use super::sources::DataFiles;
 use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
@@ -83,6 +83,7 @@ pub fn check_file(
     let (before, after) = hooks::check_hooks(file, &cx, &plan_steps, &metrics, &mut hooks, errors);
 
     report_unused_models(&decls.models, &cx, errors);
+    check_vocabularies(&decls.datasets, &cx.inferred, errors);
     let models = cx.inferred.into_iter().collect::<Option<Vec<_>>>()?;
     Some(Experiment {
         name,
@@ -722,6 +723,45 @@ fn check_standardize_sources(datasets: &Table<DataSet>, errors: &mut Vec<CheckEr
                 standardize.span,
                 "standardize by a data set of the same columns, such as the training part of the same file",
             ));
+        }
+    }
+}
+
+/// A model that starts with an `embedding` has a row for each token id `0..input_dim`: every
+/// text data set it can read (of its input shape) must have no more tokens than that, or the
+/// ids past the table would have no vector.
+fn check_vocabularies(
+    datasets: &Table<DataSet>,
+    models: &[Option<Model>],
+    errors: &mut Vec<CheckError>,
+) {
+    use crate::layers::{embedding::Embedding, LayerKind};
+    for model in models.iter().flatten() {
+        let Some(first) = model.layers.first() else {
+            continue;
+        };
+        let LayerKind::Embedding(Embedding { input_dim, .. }) = first.kind else {
+            continue;
+        };
+        for (name, data) in &datasets.items {
+            match data.labels {
+                Labels::Tokens { classes, .. }
+                    if classes > input_dim && data.element_shape == model.input_shape =>
+                {
+                    errors.push(
+                        CheckError::shape(
+                            format!("data `{}` has a vocabulary of {classes} tokens, but `embedding` of model `{}` has rows for {input_dim}", name.name, model.name),
+                            format!("input_dim = {input_dim}"),
+                            first.span,
+                            format!("set `input_dim = {classes}`, the data's vocabulary"),
+                        )
+                        .with_related(data.source_span, format!("{classes} distinct characters")),
+                    );
+                    // One diagnostic per model: the fix is the same for every data set.
+                    break;
+                }
+                _ => {}
+            }
         }
     }
 }

@@ -149,9 +149,9 @@ impl HookCx<'_, '_> {
         let allowed: &[&str] = match place {
             Place::Step => &["clip"],
             Place::Before => &["load"],
-            Place::After => &["plot", "save", "grid"],
-            Place::Epoch => &["grid"],
-            Place::Improved => &["save", "grid"],
+            Place::After => &["plot", "save", "grid", "sample"],
+            Place::Epoch => &["grid", "sample"],
+            Place::Improved => &["save", "grid", "sample"],
             Place::EverySteps => &[],
         };
         if !allowed.contains(&name) {
@@ -160,6 +160,7 @@ impl HookCx<'_, '_> {
         }
         match name {
             "grid" => super::grid::check_grid(self.cx, self.steps, call, errors),
+            "sample" => super::sample::check_sample(self.cx, call, errors),
             "clip" => self.clip(call, errors),
             "save" | "load" => self.save_or_load(call, errors),
             _ => self.plot(call, errors),
@@ -434,7 +435,7 @@ fn constant(e: &super::plan::ScalarExpr) -> Option<f64> {
 
 fn report_misplaced(call: &Call, allowed: &[&str], errors: &mut Vec<CheckError>) {
     let name = call.name.name.as_str();
-    let all = ["clip", "load", "plot", "save", "grid"];
+    let all = ["clip", "load", "plot", "save", "grid", "sample"];
     if all.contains(&name) {
         let (title, help) = match name {
             "clip" => (
@@ -445,8 +446,12 @@ fn report_misplaced(call: &Call, allowed: &[&str], errors: &mut Vec<CheckError>)
                 "`load` can only run in `before { }`",
                 "move it into `before { }`",
             ),
-            "grid" => (
-                "`grid` can only run at the end of an epoch or after training",
+            "grid" | "sample" => (
+                if name == "grid" {
+                    "`grid` can only run at the end of an epoch or after training"
+                } else {
+                    "`sample` can only run at the end of an epoch or after training"
+                },
                 "move it into `on epoch_end { }` or `after { }`",
             ),
             "save" => (

@@ -1245,6 +1245,19 @@ pub enum Action {
         /// `{epoch}` is replaced by the 1-based epoch number.
         path: String,
     },
+    /// `sample(model, from = DATA, ...)`: `length` characters generated after `prompt`, each
+    /// drawn from the model's scores at the last position it read, divided by `temperature`,
+    /// among the `top_k` best (all, with 0), in the vocabulary of data set `data`.
+    Sample {
+        model: usize,
+        data: usize,
+        prompt: String,
+        length: usize,
+        temperature: f64,
+        top_k: usize,
+        /// `{epoch}` is replaced by the 1-based epoch number.
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

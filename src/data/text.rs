@@ -70,7 +70,7 @@ pub fn read_text(path: &Path) -> DataResult<Text> {
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let valid = &e.as_bytes()[..at];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = valid.split(|&b| b == b'\n').count();
         DataError::Contents {
             path: path.to_path_buf(),
             place: format!("line {line} (byte {at})"),

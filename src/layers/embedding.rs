@@ -92,7 +92,7 @@ impl LayerDef for Embedding {
         Some(vec![self.output_dim, length])
     }
 
-    /// The table, (input_dim, output_dim).
+    /// The table, `(input_dim, output_dim)`.
     fn parameter_shapes(&self, _: &[usize]) -> Vec<Vec<usize>> {
         vec![vec![self.input_dim, self.output_dim]]
     }

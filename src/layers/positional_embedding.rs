@@ -106,7 +106,7 @@ impl LayerDef for PositionalEmbedding {
                     format!("the sequence has {length} positions, but `positional_embedding` learns {max_length}"),
                     format!("{length} positions reach here"),
                     span,
-                    &format!("raise `max_length` to at least {length}"),
+                    format!("raise `max_length` to at least {length}"),
                 ));
                 return None;
             }
@@ -114,7 +114,7 @@ impl LayerDef for PositionalEmbedding {
         Some(input.to_vec())
     }
 
-    /// The learned table, (max_length, width).
+    /// The learned table, `(max_length, width)`.
     fn parameter_shapes(&self, input: &[usize]) -> Vec<Vec<usize>> {
         match self {
             PositionalEmbedding::Learned { max_length, .. } => vec![vec![*max_length, input[0]]],
@@ -177,7 +177,7 @@ impl LayerOp for PositionsOp {
 
 #[cfg(test)]
 mod tests {
-    /// keras_hub.layers.SinePositionEncoding()(tf.zeros((1, 3, 4))), transposed to
+    /// `keras_hub.layers.SinePositionEncoding()(tf.zeros((1, 3, 4)))`, transposed to
     /// (width, length), as keras-hub 0.18.1 prints it: channels (sin, cos, sin, cos) at
     /// positions 0, 1, 2.
     #[test]
@@ -187,7 +187,7 @@ mod tests {
             [0.0, 0.841_470_96, 0.909_297_4],
             [1.0, 0.540_302_3, -0.416_146_84],
             [0.0, 0.009_999_833, 0.019_998_666],
-            [1.0, 0.999_95, 0.999_800_03],
+            [1.0, 0.999_95, 0.999_8],
         ];
         for (row, want) in t.chunks(3).zip(expected) {
             for (a, b) in row.iter().zip(want) {

@@ -25,6 +25,7 @@ pub mod streams {
     pub const SHUFFLE: u64 = 2;
     pub const DROPOUT: u64 = 3;
     pub const GRID: u64 = 4;
+    pub const SAMPLE: u64 = 5;
 }
 
 pub struct Engine {

@@ -112,12 +112,10 @@ pub fn add_positions<T: Tape<f32, Cpu>>(x: T4<T>, table: Table<'_>) -> T4<T> {
 mod tests {
     use super::*;
 
+    type Token = Tensor<(usize, usize), f32, Cpu>;
+
     /// A table of `rows` by `width` values and its token tensor.
-    fn table(
-        dev: &Cpu,
-        rows: usize,
-        width: usize,
-    ) -> (Tensor<(usize, usize), f32, Cpu>, Arc<Vec<f32>>) {
+    fn table(dev: &Cpu, rows: usize, width: usize) -> (Token, Arc<Vec<f32>>) {
         let values: Vec<f32> = (0..rows * width).map(|i| (i as f32 * 0.37).sin()).collect();
         (dev.tensor_from_vec(Vec::new(), (0, 0)), Arc::new(values))
     }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::train_loop::Loop;
-use super::{grid, model_io, RunError};
+use super::{grid, model_io, sample, RunError};
 use crate::check::plan::{Action, Experiment};
 use crate::output::confine::in_run_dir;
 use crate::output::plot::{plot_series, Series};
@@ -47,6 +47,10 @@ pub fn run_actions(
             Action::Grid { path, .. } => {
                 ("grid", path.replace("{epoch}", &lp.times.len().to_string()))
             }
+            Action::Sample { path, .. } => (
+                "sample",
+                path.replace("{epoch}", &lp.times.len().to_string()),
+            ),
             _ => continue,
         };
         total += 1;
@@ -96,10 +100,25 @@ fn run_action(
             model_io::save(&lp.engine, *model, &target)?;
             Ok(Some(target))
         }
+        Action::Sample { .. } => {
+            let epochs = lp.times.len();
+            let vocabulary = sample::vocabulary(&lp.examples[sample_data(action)].encoding.classes);
+            let text = sample::generate(&lp.engine, action, &vocabulary, epochs);
+            (lp.out)(&text);
+            Ok(Some(sample::write(action, &text, epochs, dir)?))
+        }
         Action::Grid { .. } => {
             let epochs = lp.times.len();
             Ok(grid::draw(&lp.engine, action, &lp.kept, epochs, dir)?)
         }
         _ => Ok(None),
+    }
+}
+
+/// The text data set a `sample` action reads its vocabulary from.
+fn sample_data(action: &Action) -> usize {
+    match action {
+        Action::Sample { data, .. } => *data,
+        _ => unreachable!("called on a `sample` action"),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 
 use super::RunError;
-use crate::check::plan::{DataSet, DataSource, Experiment, Labels, Scaling, Subset};
+use crate::check::plan::{Action, DataSet, DataSource, Experiment, Labels, Scaling, Subset};
 use crate::data::{self, Examples};
 
 /// A source and the selection made of it: what two data sets must share to share memory.
@@ -23,9 +23,35 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
         finished: vec![None; exp.datasets.len()],
         stats: Vec::new(),
     };
-    (0..exp.datasets.len())
+    let examples: Vec<Arc<Examples>> = (0..exp.datasets.len())
         .map(|i| loader.finished(i))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    check_prompts(exp, &examples)?;
+    Ok(examples)
+}
+
+/// Every `sample` action's prompt must be written in its text's vocabulary, which only the
+/// text knows: checked as soon as it is read, before anything trains.
+fn check_prompts(exp: &Experiment, examples: &[Arc<Examples>]) -> Result<(), RunError> {
+    let h = &exp.hooks;
+    let actions = exp
+        .after
+        .iter()
+        .chain(&h.epoch_end)
+        .chain(h.improved.iter().flat_map(|i| &i.actions));
+    for action in actions {
+        if let Action::Sample { data, .. } = action {
+            let vocabulary = super::sample::vocabulary(&examples[*data].encoding.classes);
+            if let Err(outside) = super::sample::check_prompt(action, &vocabulary) {
+                return Err(RunError::DataMismatch {
+                    data: exp.datasets[*data].name.clone(),
+                    problem: format!("cannot sample: {outside}"),
+                    help: "write the prompt with characters of the text only".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`load`] has read so far. A data set is read when first asked for: a `concat`

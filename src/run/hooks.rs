@@ -2,10 +2,10 @@
 //! (learning rates, gradient clipping), and the actions of `on epoch_start`, `on epoch_end`
 //! and `on every N steps` (learning rates, log lines, grids).
 
-use super::grid;
 use super::metrics::MetricSet;
 use super::scalar::{self, LoopState};
 use super::train_loop::Loop;
+use super::{grid, sample};
 use crate::check::plan::{Action, Clip, Experiment};
 use crate::lower::UpdateHooks;
 use crate::source::Span;
@@ -154,6 +154,11 @@ impl Loop<'_> {
                         }
                     }
                 }
+                Action::Sample { .. } => {
+                    let (line, path) = self.sample(action, epoch + 1);
+                    lines.push(line);
+                    self.sampled.extend(path);
+                }
                 _ => {}
             }
         }
@@ -164,6 +169,25 @@ impl Loop<'_> {
             (self.out)(&line);
         }
         Ok(())
+    }
+}
+
+impl Loop<'_> {
+    /// Runs a `sample` action after epoch `epoch` (1-based): the text for the log, and the
+    /// file it went to (none outside a run directory, or when it could not be written).
+    pub fn sample(&self, action: &Action, epoch: usize) -> (String, Option<std::path::PathBuf>) {
+        let Action::Sample { data, .. } = action else {
+            unreachable!("called on a `sample` action")
+        };
+        let vocabulary = sample::vocabulary(&self.examples[*data].encoding.classes);
+        let text = sample::generate(&self.engine, action, &vocabulary, epoch);
+        let Some(dir) = &self.out_dir else {
+            return (format!("sample:\n{text}"), None);
+        };
+        match sample::write(action, &text, epoch, dir) {
+            Ok(path) => (format!("sample ({}):\n{text}", path.display()), Some(path)),
+            Err(e) => (format!("sample not written: {e}\n{text}"), None),
+        }
     }
 }
 

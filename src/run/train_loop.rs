@@ -102,6 +102,8 @@ pub struct Loop<'a> {
     pub saved: Vec<std::path::PathBuf>,
     /// Grids epoch hooks drew since the caller last took them (for the record).
     pub drawn: Vec<std::path::PathBuf>,
+    /// Texts epoch hooks sampled since the caller last took them (for the record).
+    pub sampled: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Loop<'a> {
@@ -145,6 +147,7 @@ impl<'a> Loop<'a> {
             plateaus,
             saved: Vec::new(),
             drawn: Vec::new(),
+            sampled: Vec::new(),
         }
     }
 

@@ -375,6 +375,19 @@ impl MetricSet {
 mod tests {
     use super::*;
 
+    /// The scores of `bench/reference/sequence_loss.py`, (examples, classes, positions): the
+    /// best class is the label at 4 of the 8 positions, PyTorch's 0.5.
+    #[test]
+    fn accuracy_at_every_position_matches_pytorch() {
+        let scores = [
+            0.2, -1.0, 0.5, 2.0, 1.5, 0.3, -0.7, 0.1, -0.4, 0.9, 1.1, -2.0, //
+            0.0, 0.8, -0.3, 1.2, -1.1, 0.6, 0.4, 0.7, 2.2, -0.5, 0.0, 0.3,
+        ];
+        let rows = positions_as_rows(&scores, 3, 4);
+        assert_eq!(&rows[..6], [0.2, 1.5, -0.4, -1.0, 0.3, 0.9]);
+        assert_eq!(accuracy_hits(&rows, 3, &[1, 0, 2, 0, 2, 1, 0, 1]), 4);
+    }
+
     #[test]
     fn a_metric_of_an_every_block_reads_and_records_on_its_steps_only() {
         let text = "experiment t { seed = 1 }

@@ -588,3 +588,95 @@ fn gradients_match_finite_differences() {
         }
     }
 }
+
+/// `F.cross_entropy` on (batch, classes, positions) logits, a class at each position
+/// (`bench/reference/sequence_loss.py`): the scores of each position made a row, as the step
+/// does against token targets, give PyTorch's loss and gradient, with and without smoothing.
+#[test]
+fn crossentropy_at_every_position_matches_pytorch() {
+    use crate::lower::act::positions_as_rows;
+    let logits = vec![
+        0.2, -1.0, 0.5, 2.0, 1.5, 0.3, -0.7, 0.1, -0.4, 0.9, 1.1, -2.0, //
+        0.0, 0.8, -0.3, 1.2, -1.1, 0.6, 0.4, 0.7, 2.2, -0.5, 0.0, 0.3,
+    ];
+    // Example after example, position after position.
+    let labels = [1, 0, 2, 0, 2, 1, 0, 1];
+    let cases: [(f64, f32, [f32; 24]); 2] = [
+        (
+            0.0,
+            0.903_048_7,
+            [
+                0.023_955_04,
+                -0.113_991_82,
+                0.040_021_61,
+                -0.017_968_84,
+                -0.037_101_84,
+                0.040_392_29,
+                0.012_054_27,
+                0.016_008_5,
+                0.013_146_81,
+                0.073_599_54,
+                -0.052_075_88,
+                0.001_960_34,
+                0.012_068_1,
+                0.059_772_5,
+                -0.096_354_01,
+                0.062_093_28,
+                0.004_017_12,
+                -0.076_062_41,
+                0.057_685_95,
+                -0.087_338_52,
+                -0.016_085_21,
+                0.016_289_91,
+                0.038_668_05,
+                0.025_245_24,
+            ],
+        ),
+        (
+            0.1,
+            0.959_715_4,
+            [
+                0.019_788_38,
+                -0.105_658_49,
+                0.035_854_94,
+                -0.009_635_51,
+                -0.028_768_51,
+                0.036_225_62,
+                0.007_887_61,
+                0.011_841_84,
+                0.008_980_14,
+                0.069_432_87,
+                -0.043_742_55,
+                -0.002_206_32,
+                0.007_901_43,
+                0.055_605_84,
+                -0.088_020_67,
+                0.057_926_61,
+                -0.000_149_55,
+                -0.067_729_08,
+                0.053_519_29,
+                -0.079_005_2,
+                -0.007_751_88,
+                0.012_123_24,
+                0.034_501_38,
+                0.021_078_57,
+            ],
+        ),
+    ];
+    for (smoothing, want, want_grad) in cases {
+        let dev = Cpu::default();
+        let x: Tensor<(usize, usize, usize, usize), f32, Cpu> =
+            dev.tensor_from_vec(logits.clone(), (2, 3, 1, 4));
+        let kind = LossKind::SparseCategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing: smoothing,
+        };
+        let rows = positions_as_rows(x.leaky_trace());
+        let l = loss(&dev, &spec(kind), rows, &Target::Labels(&labels));
+        assert!((l.array() - want).abs() < 1e-6, "{} vs {want}", l.array());
+        let g = l.backward();
+        for (a, b) in g.get(&x).as_vec().iter().zip(want_grad) {
+            assert!((a - b).abs() < 1e-7, "{a} vs {b}");
+        }
+    }
+}

@@ -133,6 +133,9 @@ pub enum Default {
     Is(Value),
     /// The value of another parameter of the call (`stride = pool`).
     SameAs(&'static str),
+    /// Worked out from the input and the other parameters, as the text says for the guide
+    /// (attention's `key_dim = width / heads`).
+    Derived(&'static str),
 }
 
 /// A default or placeholder value.

@@ -12,6 +12,7 @@
 //! with their dispatch. DEVELOPERS.md says how to add a layer.
 
 pub mod activation;
+pub mod attention;
 pub mod batchnorm;
 pub mod conv1d;
 pub mod conv2d;
@@ -220,6 +221,7 @@ layers! {
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
+    Attention(attention::Attention) = [&attention::ENTRY],
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,

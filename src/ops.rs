@@ -24,6 +24,7 @@
 //! the portable ones; `EXPR_PORTABLE=1` makes every machine take the portable kernels
 //! (`EXPR_CONV_PORTABLE=1` only for the conv).
 
+mod attention;
 mod batch_norm;
 mod conv2d;
 pub mod cpu;
@@ -35,6 +36,7 @@ pub mod handoff;
 mod matmul;
 mod pointwise;
 mod pool2d;
+mod positionwise;
 mod resample2d;
 
 #[cfg(test)]
@@ -44,6 +46,7 @@ mod timing;
 
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
+pub use attention::{attention, AttentionSpec};
 pub use batch_norm::{batch_moments, batch_norm, BatchMoments, BatchNormSpec, Statistics};
 pub use conv2d::{
     conv2d, conv2d_flat_channels_last, conv2d_transpose, try_conv2d, try_conv2d_transpose,
@@ -53,6 +56,7 @@ pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
+pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
 pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.

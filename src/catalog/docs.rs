@@ -202,6 +202,7 @@ fn spell(p: &Param) -> String {
         Default::Required(_) => p.name.to_string(),
         Default::Is(value) => format!("{} = {}", p.name, value_text(value)),
         Default::SameAs(other) => format!("{} = {other}", p.name),
+        Default::Derived(how) => format!("{} = {how}", p.name),
     }
 }
 

@@ -148,6 +148,17 @@ impl<'a> CallArgs<'a> {
         self.args.count(name, same, min, errors)
     }
 
+    /// A whole number that the layer works out when the call leaves it out
+    /// (`Default::Derived`): `None` then, or when the value given is reported.
+    pub fn derived_count(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<usize> {
+        let p = self.param(name);
+        let (Type::Count { min }, Default::Derived(_)) = (p.ty, p.default) else {
+            self.mismatch(p, "a count worked out from the input")
+        };
+        let value = self.args.get(name)?;
+        super::args::count(value, name, min, errors)
+    }
+
     /// A number in the range its type says.
     pub fn number(&self, name: &str, errors: &mut Vec<CheckError>) -> f64 {
         let p = self.param(name);
@@ -335,6 +346,6 @@ impl<'a> CallArgs<'a> {
 fn value(p: &Param) -> Option<Value> {
     match p.default {
         Default::Required(v) | Default::Is(v) => Some(v),
-        Default::SameAs(_) => None,
+        Default::SameAs(_) | Default::Derived(_) => None,
     }
 }

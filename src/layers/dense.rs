@@ -1,9 +1,13 @@
 //! `dense(units, activation, use_bias)`: a fully connected layer, `activation(x · W + b)`,
-//! on a flat input.
+//! on a flat input, or at each position of a sequence (Keras' `Dense` over the last axis,
+//! PyTorch's `nn.Linear` on `(batch, length, features)`): `(features, length)` →
+//! `(units, length)`, softmax over the units at each position.
 //!
 //! Lowered onto our dense op (`ops::dense`) where the CPU runs it, with a ReLU fused into
 //! it, and onto dfdx's matmul elsewhere. The weight is stored (in, out) for the matmul, the
-//! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's.
+//! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's. On a
+//! sequence the layer runs as `ops::positionwise`, one product per example, which reads the
+//! same stored weight.
 
 use super::weights::Weights;
 use super::{activation_named, LayerDef, LayerOp};
@@ -14,10 +18,11 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer};
-use crate::lower::act::{affine, Act, AnyTape, Forward};
+use crate::lower::act::{affine, positionwise_dense, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops;
 use crate::ops::handoff::Handoff;
+use crate::ops::WeightLayout;
 use crate::source::Span;
 
 /// Its catalogue entry.
@@ -38,7 +43,7 @@ pub static ENTRY: Entry = layer(
     ],
     "dense",
     "Dense",
-    "a fully connected layer: `activation(x · weight + bias)` on a flat input",
+    "a fully connected layer: `activation(x · weight + bias)` on a flat input, or at each position of a sequence",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,20 +76,24 @@ impl LayerDef for Dense {
         span: Span,
         errors: &mut Vec<CheckError>,
     ) -> Option<Vec<usize>> {
-        if input.len() != 1 {
-            errors.push(CheckError::shape(
-                format!("`dense` needs a flat input, but gets shape {input:?}"),
-                format!("input here has shape {input:?}"),
-                span,
-                if input.len() == 3 {
-                    "insert `flatten()` before this layer"
-                } else {
-                    "insert `flatten()` or `reshape(...)` before this layer"
-                },
-            ));
-            return None;
+        match *input {
+            [_] => Some(vec![self.units]),
+            // A sequence: the same layer at each position.
+            [_, length] => Some(vec![self.units, length]),
+            _ => {
+                errors.push(CheckError::shape(
+                    format!("`dense` needs a flat input or a sequence, but gets shape {input:?}"),
+                    format!("input here has shape {input:?}"),
+                    span,
+                    if input.len() == 3 {
+                        "insert `flatten()` before this layer"
+                    } else {
+                        "insert `flatten()` or `reshape(...)` before this layer"
+                    },
+                ));
+                None
+            }
         }
-        Some(vec![self.units])
     }
 
     /// The weight (in, out), then the bias (out,).
@@ -99,7 +108,13 @@ impl LayerDef for Dense {
     fn lower(&self, layer: &Layer, _: Option<&Layer>, cx: &mut Lowering<'_>) -> (DenseOp, bool) {
         let (weight, bias) = cx.weight_and_bias(layer, &self.weights);
         cx.params[weight].transposed = true;
-        if ops::dense::supported() {
+        let sequence = match *layer.input_shape {
+            [features, length] => Some((features, length)),
+            _ => None,
+        };
+        // Our ops read the weight and bias on the host: the dense op where it runs, the
+        // positionwise one always.
+        if ops::dense::supported() || sequence.is_some() {
             for p in std::iter::once(weight).chain(bias) {
                 cx.params[p].read_on_host(cx.dev);
             }
@@ -108,6 +123,7 @@ impl LayerDef for Dense {
             weight,
             bias,
             activation: self.activation,
+            sequence,
         };
         (op, false)
     }
@@ -115,9 +131,19 @@ impl LayerDef for Dense {
 
 pub struct DenseOp {
     /// Index of the weight among the model's parameters.
-    pub(crate) weight: usize,
+    weight: usize,
     bias: Option<usize>,
     activation: Activation,
+    /// The input's (features, length) when it is a sequence.
+    sequence: Option<(usize, usize)>,
+}
+
+impl DenseOp {
+    /// The weight's index, for a layer on flat input (whose rows a conv before it may store
+    /// channels-last, `lower::fuse`).
+    pub(crate) fn flat_weight(&self) -> Option<usize> {
+        self.sequence.is_none().then_some(self.weight)
+    }
 }
 
 impl LayerOp for DenseOp {
@@ -127,9 +153,14 @@ impl LayerOp for DenseOp {
         handoff: Option<Handoff>,
         cx: &mut Forward<'_>,
     ) -> Act<T> {
-        let x = x.into_flat();
         let w = &cx.params[self.weight];
         let b = self.bias.map(|b| &cx.params[b]);
+        if let Some((features, length)) = self.sequence {
+            let x = x.into_sequence("dense", features, length);
+            let y = positionwise_dense(x, w, WeightLayout::InOut, b, cx.input_grad);
+            return Act::Image(y).activate(self.activation);
+        }
+        let x = x.into_flat();
         if !ops::dense::supported() {
             return Act::Flat(affine(x, w, b)).activate(self.activation);
         }

@@ -1,8 +1,8 @@
 //! `layernorm(epsilon, center, scale)`: layer normalisation (Keras' `LayerNormalization`
 //! with its default `axis = -1`).
 //!
-//! A flat example is normalised over its features; an image at each position over its
-//! channels, which is Keras' `axis = -1` on channels-last images (and the "channels first"
+//! A flat example is normalised over its features; an image, or a sequence (channels,
+//! length), at each position over its channels, which is Keras' `axis = -1` on channels-last images (and the "channels first"
 //! layer norm of `ConvNeXt`), so a Keras model ports with the same numbers and the same
 //! parameter count. `gamma` and `beta` hold one value per feature or channel, stored as
 //! `<layer>.weight` and `<layer>.bias`. PyTorch's `nn.LayerNorm([C, H, W])`, which normalises
@@ -39,7 +39,7 @@ pub static ENTRY: Entry = layer(
     ],
     "layer_normalization",
     "LayerNormalization",
-    "normalises each example over its features (images: each position over its channels); then `* gamma + beta`",
+    "normalises each example over its features (images and sequences: each position over its channels); then `* gamma + beta`",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,10 @@ impl LayerDef for LayerNorm {
         span: Span,
         errors: &mut Vec<CheckError>,
     ) -> Option<Vec<usize>> {
+        if let [_, _] = input {
+            // A sequence: each position over its channels, as a transformer normalises.
+            return Some(input.to_vec());
+        }
         normalized_input("layernorm", input, span, errors)
     }
 
@@ -107,10 +111,15 @@ impl LayerDef for LayerNorm {
         };
         let gamma = self.scale.then(|| add("weight", 1.0));
         let beta = self.center.then(|| add("bias", 0.0));
+        let sequence = match layer.input_shape[..] {
+            [channels, length] => Some((channels, length)),
+            _ => None,
+        };
         let op = LayerNormOp {
             epsilon: self.epsilon as f32,
             gamma,
             beta,
+            sequence,
         };
         (op, false)
     }
@@ -121,12 +130,18 @@ pub struct LayerNormOp {
     /// Indices of `gamma` and `beta` among the model's parameters.
     gamma: Option<usize>,
     beta: Option<usize>,
+    /// The input's (channels, length) when it is a sequence.
+    sequence: Option<(usize, usize)>,
 }
 
 impl LayerOp for LayerNormOp {
     fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
         let gamma = self.gamma.map(|p| &cx.params[p]);
         let beta = self.beta.map(|p| &cx.params[p]);
+        let x = match self.sequence {
+            Some((channels, length)) => Act::Image(x.into_sequence("layernorm", channels, length)),
+            None => x,
+        };
         layer_norm(x, self.epsilon, gamma, beta)
     }
 }

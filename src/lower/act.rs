@@ -6,7 +6,10 @@ use dfdx::prelude::*;
 
 use crate::check::plan::Activation;
 use crate::ops::handoff::Handoff;
-use crate::ops::{pointwise, BatchMoments, BatchNormSpec, Pointwise};
+use crate::ops::{
+    pointwise, positionwise, AttentionSpec, BatchMoments, BatchNormSpec, HostTensor, Pointwise,
+    PositionwiseSpec, WeightLayout,
+};
 
 use super::params::{Param, StateBuffer, T1};
 
@@ -211,6 +214,58 @@ pub fn affine<T: AnyTape>(x: Flat<T>, w: &Param, b: Option<&Param>) -> Flat<T> {
     }
 }
 
+/// A dense layer at each position of a sequence `(batch, features, 1, length)`
+/// (`ops::positionwise`): `w` stored `(in, out)` or `(out, in)` as `layout` says, read on
+/// the host (its tensor may be a token, see `Param::read_on_host`).
+pub fn positionwise_dense<T: AnyTape>(
+    x: Image<T>,
+    w: &Param,
+    layout: WeightLayout,
+    b: Option<&Param>,
+    input_grad: bool,
+) -> Image<T> {
+    let units = match layout {
+        WeightLayout::InOut => w.shape[1],
+        WeightLayout::OutIn => w.shape[0],
+    };
+    let spec = PositionwiseSpec {
+        weight: HostTensor {
+            tensor: w.r2(),
+            value: &w.value,
+        },
+        layout,
+        bias: b.map(|b| HostTensor {
+            tensor: b.r1(),
+            value: &b.value,
+        }),
+        units,
+        input_grad,
+    };
+    positionwise(x, &spec)
+}
+
+/// Multi-head scaled dot-product attention (`ops::attention`) of projected queries, keys and
+/// values `(batch, 3 * width, 1, length)`; `dropout` on the probabilities at that rate, its
+/// masks drawn from one seed of the device's generator per call (as [`channel_dropout`]).
+pub fn attention<T: AnyTape>(
+    qkv: Image<T>,
+    heads: usize,
+    key_dim: usize,
+    causal: bool,
+    dropout: Option<f32>,
+) -> Image<T> {
+    let dropout = dropout
+        .filter(|&rate| rate > 0.0)
+        .map(|rate| (rate, qkv.device().random_u64()));
+    let spec = AttentionSpec {
+        heads,
+        key_dim,
+        causal,
+        dropout,
+    };
+    crate::ops::attention(qkv, &spec)
+}
+
 /// The largest value of each channel of a batch of images: (b, c, h, w) → (b, c).
 pub fn channel_max<T: AnyTape>(x: Image<T>) -> Flat<T> {
     x.max::<(usize, usize), Axes2<2, 3>>()
@@ -367,6 +422,9 @@ fn elementwise<S: Shape, T: AnyTape>(
 
 #[cfg(test)]
 mod activation_tests;
+
+#[cfg(test)]
+mod attention_tests;
 
 #[cfg(test)]
 mod norm_tests;

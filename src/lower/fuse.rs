@@ -12,7 +12,7 @@ use crate::layers::Op;
 pub fn conv_to_dense_channels_last(ops: &mut [Op], params: &mut [Param]) {
     for i in 0..ops.len() {
         let dense_weight = match ops[i + 1..].iter().find(|op| !matches!(op, Op::Flatten(_))) {
-            Some(Op::Dense(d)) => Some(d.weight),
+            Some(Op::Dense(d)) => d.flat_weight(),
             _ => None,
         };
         if let (Op::Conv2d(conv), Some(weight)) = (&mut ops[i], dense_weight) {

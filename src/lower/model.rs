@@ -59,6 +59,25 @@ impl Lowering<'_> {
         (weight, bias)
     }
 
+    /// Adds the parameter `<layer>.<name>` of `shape` (canonical layout), drawn as `init`
+    /// says with `fans` from the experiment's generator: its index. For a layer whose
+    /// parameters PyTorch names otherwise than `weight` and `bias` (attention's
+    /// `in_proj_weight`); a `Role::Kernel` is what its regularizer and `l1`/`l2` read.
+    pub fn add_param(
+        &mut self,
+        layer: &Layer,
+        name: &str,
+        shape: Vec<usize>,
+        (init, fans): (Init, (usize, usize)),
+        role: Role,
+    ) -> usize {
+        let value = initialize(init, &shape, fans, self.rng);
+        let mut param = Param::new(self.dev, format!("{}.{name}", layer.name), shape, value);
+        param.role = role;
+        self.params.push(param);
+        self.params.len() - 1
+    }
+
     /// Adds `<layer>.<name>`, state of the layer that model files and checkpoints carry and
     /// no optimizer updates (batch norm's running mean): its index in `LoweredModel::state`.
     pub fn add_state(

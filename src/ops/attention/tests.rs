@@ -1,0 +1,180 @@
+//! `attention` against an f64 reference written from the definition (causal or not, one to
+//! three heads, with dropout's factors), its gradient against finite differences of that
+//! reference, its dropout masks, and its results across thread counts bit for bit.
+
+use dfdx::prelude::*;
+
+use super::{attention, dropout_factors, AttentionSpec};
+use crate::ops::reference::{
+    assert_close, assert_gradient, backward_of_functional, finite_differences, functional, random,
+    widen,
+};
+
+/// Output `(batch, width, length)` of projected `qkv` `(batch, 3 * width, length)`, with
+/// dropout's factors `mask` (per pair, query, key) or none.
+fn reference(qkv: &[f64], spec: &AttentionSpec, length: usize, mask: &[f32]) -> Vec<f64> {
+    let (heads, kd, t) = (spec.heads, spec.key_dim, length);
+    let width = heads * kd;
+    let batch = qkv.len() / (3 * width * t);
+    let at = |b: usize, part: usize, c: usize, p: usize| qkv[((3 * b + part) * width + c) * t + p];
+    let mut out = vec![0.0; batch * width * t];
+    for b in 0..batch {
+        for h in 0..heads {
+            let pair = b * heads + h;
+            for i in 0..t {
+                let visible = if spec.causal { i + 1 } else { t };
+                let scores: Vec<f64> = (0..visible)
+                    .map(|j| {
+                        let dot: f64 = (0..kd)
+                            .map(|c| at(b, 0, h * kd + c, i) * at(b, 1, h * kd + c, j))
+                            .sum();
+                        dot / (kd as f64).sqrt()
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                for c in 0..kd {
+                    out[(b * width + h * kd + c) * t + i] = (0..visible)
+                        .map(|j| {
+                            let factor = mask
+                                .get((pair * t + i) * t + j)
+                                .map_or(1.0, |&m| f64::from(m));
+                            (scores[j] - max).exp() / total * factor * at(b, 2, h * kd + c, j)
+                        })
+                        .sum();
+                }
+            }
+        }
+    }
+    out
+}
+
+fn spec(heads: usize, key_dim: usize, causal: bool, dropout: Option<(f32, u64)>) -> AttentionSpec {
+    AttentionSpec {
+        heads,
+        key_dim,
+        causal,
+        dropout,
+    }
+}
+
+/// The output and the input's gradient for the functional `Σ out · r`.
+fn run(
+    qkv: &[f32],
+    spec: &AttentionSpec,
+    batch: usize,
+    length: usize,
+    r: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let dev = Cpu::default();
+    let width = spec.heads * spec.key_dim;
+    let x = dev.tensor_from_vec(qkv.to_vec(), (batch, 3 * width, 1, length));
+    let y = attention(x.leaky_trace(), spec);
+    let values = y.as_vec();
+    let grads = backward_of_functional(y, r);
+    (values, grads.get(&x).as_vec())
+}
+
+#[test]
+fn output_and_gradient_match_the_definition() {
+    let (batch, length) = (2, 5);
+    for (heads, key_dim) in [(1, 4), (2, 3), (3, 2)] {
+        for causal in [false, true] {
+            for dropout in [None, Some((0.3, 11))] {
+                let s = spec(heads, key_dim, causal, dropout);
+                let width = heads * key_dim;
+                // Scaled up so that the softmax is far from uniform.
+                let qkv: Vec<f32> = random(batch * 3 * width * length, 21)
+                    .iter()
+                    .map(|v| 2.0 * v)
+                    .collect();
+                let r = random(batch * width * length, 22);
+                let mask = dropout.map_or_else(Vec::new, |(rate, seed)| {
+                    dropout_factors(batch * heads, length * length, rate, seed)
+                });
+                let what =
+                    format!("{heads} heads of {key_dim}, causal {causal}, dropout {dropout:?}");
+                let (y, dx) = run(&qkv, &s, batch, length, &r);
+                let point = widen(&qkv);
+                assert_close(
+                    &format!("{what}: y"),
+                    &y,
+                    &reference(&point, &s, length, &mask),
+                    1e-5,
+                );
+                let fd = finite_differences(&point, 1e-6, |p| {
+                    functional(&reference(p, &s, length, &mask), &r)
+                });
+                assert_gradient(&format!("{what}: dx"), &dx, &fd, 1e-4);
+            }
+        }
+    }
+}
+
+#[test]
+fn causal_attention_does_not_look_ahead() {
+    // Changing the last position changes no output before it.
+    let (batch, heads, key_dim, length) = (1, 2, 2, 6);
+    let s = spec(heads, key_dim, true, None);
+    let width = heads * key_dim;
+    let qkv = random(batch * 3 * width * length, 5);
+    let mut later = qkv.clone();
+    for (i, v) in later.iter_mut().enumerate() {
+        if i % length == length - 1 {
+            *v += 1.0;
+        }
+    }
+    let r = random(batch * width * length, 6);
+    let (a, _) = run(&qkv, &s, batch, length, &r);
+    let (b, _) = run(&later, &s, batch, length, &r);
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        if i % length == length - 1 {
+            assert_ne!(a, b, "the last position sees itself");
+        } else {
+            assert_eq!(a, b, "position {} sees the last one", i % length);
+        }
+    }
+}
+
+#[test]
+fn dropout_masks_follow_the_seed_and_the_rate() {
+    let (pairs, plane, rate) = (8, 64 * 64, 0.25);
+    let mask = dropout_factors(pairs, plane, rate, 3);
+    assert_eq!(
+        mask,
+        dropout_factors(pairs, plane, rate, 3),
+        "the same seed"
+    );
+    assert_ne!(mask, dropout_factors(pairs, plane, rate, 4), "another seed");
+    assert!(mask
+        .iter()
+        .all(|&m| m == 0.0 || (m - 4.0 / 3.0).abs() < 1e-6));
+    let dropped = mask.iter().filter(|&&m| m == 0.0).count() as f64 / mask.len() as f64;
+    // 32768 draws: the standard deviation of the fraction is 0.0024.
+    assert!((dropped - 0.25).abs() < 0.01, "{dropped} dropped");
+    // Each pair draws from its own stream.
+    assert_ne!(mask[..plane], mask[plane..2 * plane]);
+}
+
+/// Enough pairs and positions for several tasks and for `gemm`: 1 and 3 threads give the
+/// same bits, with dropout.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let (batch, heads, key_dim, length) = (3, 4, 16, 70);
+    let s = spec(heads, key_dim, true, Some((0.1, 9)));
+    let width = heads * key_dim;
+    let qkv = random(batch * 3 * width * length, 31);
+    let r = random(batch * width * length, 32);
+    let go = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let (y, dx) = run(&qkv, &s, batch, length, &r);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            (bits(&y), bits(&dx))
+        })
+    };
+    assert!(go(1) == go(3), "1 and 3 threads differ");
+}

@@ -1,0 +1,238 @@
+//! A dense layer applied at every position of a sequence (Keras' `Dense` over the last axis,
+//! PyTorch's `nn.Linear` on `(batch, length, features)`), as one op on dfdx's tape.
+//!
+//! A sequence of `features` by `length` is held as PyTorch's `Conv1d` holds it, one row of
+//! an image `(batch, features, 1, length)`. Per example, the output is then one matrix
+//! product, `y (units x length) = W (units x features) · x (features x length) + b`, with no
+//! transpose of the activation: the weight is read in whichever layout its layer stores it
+//! ([`WeightLayout`]) through a strided view.
+//!
+//! Deterministic by construction: the forward pass and the input's gradient are computed per
+//! example, the weight's gradient in fixed pieces of its rows, each summed over the batch in
+//! order by one task, so no sum depends on the thread count.
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu::simd::avx2_or_portable;
+use super::matmul::{matmul, sum, View};
+use super::{host_data, tensor_from_output, T4};
+
+/// How a weight's values are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// `(in, out)`: the dense layer's storage, the transpose of `nn.Linear`'s.
+    InOut,
+    /// `(out, in)`: `nn.Linear`'s (attention's projections keep it).
+    OutIn,
+}
+
+/// A parameter: its tensor (which only names its gradient, and may be an empty token, see
+/// `crate::lower::params::Param::read_on_host`) and its host values, shared with the backward
+/// pass so that it reads the values the forward pass saw.
+#[derive(Clone, Copy)]
+pub struct HostTensor<'a, S: dfdx::prelude::Shape> {
+    pub tensor: &'a Tensor<S, f32, Cpu>,
+    pub value: &'a Arc<Vec<f32>>,
+}
+
+/// What a call sets besides the input.
+#[derive(Clone, Copy)]
+pub struct PositionwiseSpec<'a> {
+    pub weight: HostTensor<'a, (usize, usize)>,
+    pub layout: WeightLayout,
+    pub bias: Option<HostTensor<'a, (usize,)>>,
+    /// The output's features.
+    pub units: usize,
+    /// Whether the input needs a gradient (false for a first layer on data).
+    pub input_grad: bool,
+}
+
+/// Rows of the weight's gradient per task: the pieces are cut by shape alone.
+const ROWS_PER_TASK: usize = 16;
+
+/// `W · x + b` at each position of `x`, `(batch, features, 1, length)` →
+/// `(batch, units, 1, length)`.
+///
+/// # Panics
+/// If the weight does not fit the input (the checker rules that out).
+pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) -> T4<T> {
+    let (batch, features, h, length) = *x.shape();
+    assert_eq!(h, 1, "a sequence is an image of one row");
+    let units = spec.units;
+    let w = Arc::clone(spec.weight.value);
+    assert_eq!(
+        w.len(),
+        units * features,
+        "positionwise: weight against input"
+    );
+    let bias: Option<Arc<Vec<f32>>> = spec.bias.map(|b| Arc::clone(b.value));
+    let (x, mut tape) = x.split_tape();
+    let x_data = host_data(&x);
+    let dims = Dims {
+        features,
+        units,
+        length,
+        layout: spec.layout,
+    };
+    let mut y = vec![0.0; batch * units * length];
+    y.par_chunks_mut(units * length)
+        .zip(x_data.par_chunks(features * length))
+        .for_each(|(y, x)| example_forward(&dims, &w, bias.as_deref().map(Vec::as_slice), x, y));
+    let out = tensor_from_output(x.device(), y, (batch, units, 1, length));
+    if T::OWNS_TAPE {
+        let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+        let w_ghost = spec.weight.tensor.ghost();
+        let b_ghost = spec.bias.map(|b| b.tensor.ghost());
+        let input_grad = spec.input_grad;
+        tape.add_backward_op(move |grads| {
+            let g = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            if let Some(b_ghost) = &b_ghost {
+                let db = token_slot(grads.get_or_alloc_mut(b_ghost)?, units);
+                bias_grad(&dims, &g, db);
+            }
+            let dw = token_slot(grads.get_or_alloc_mut(&w_ghost)?, units * features);
+            weight_grad(&dims, &x_data, &g, dw);
+            if input_grad {
+                let dx = grads.get_or_alloc_mut(&x_ghost)?;
+                dx.par_chunks_mut(features * length)
+                    .zip(g.par_chunks(units * length))
+                    .for_each(|(dx, g)| example_input_grad(&dims, &w, g, dx));
+            }
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// A gradient slot of `len` values to add into: a parameter read on the host has an empty
+/// one on its first use in a pass, which becomes zeros here.
+pub(crate) fn token_slot(slot: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if slot.is_empty() {
+        slot.resize(len, 0.0);
+    }
+    slot
+}
+
+/// The sizes of one product and the weight's layout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub(crate) features: usize,
+    pub(crate) units: usize,
+    pub(crate) length: usize,
+    pub(crate) layout: WeightLayout,
+}
+
+impl Dims {
+    /// The weight as a `units x features` matrix.
+    fn w<'a>(&self, w: &'a [f32]) -> View<'a> {
+        match self.layout {
+            WeightLayout::OutIn => View::rows(w, self.features),
+            WeightLayout::InOut => View::transposed(w, self.units),
+        }
+    }
+
+    /// The weight's transpose, `features x units`.
+    fn w_t<'a>(&self, w: &'a [f32]) -> View<'a> {
+        match self.layout {
+            WeightLayout::OutIn => View::transposed(w, self.features),
+            WeightLayout::InOut => View::rows(w, self.units),
+        }
+    }
+}
+
+avx2_or_portable!(
+    /// `y = W · x + b` for one example.
+    pub(crate) fn example_forward(
+        d: &Dims,
+        w: &[f32],
+        b: Option<&[f32]>,
+        x: &[f32],
+        y: &mut [f32],
+    ) => example_forward_in
+);
+
+#[inline(always)]
+fn example_forward_in(d: &Dims, w: &[f32], b: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    let t = d.length;
+    matmul((d.units, t, d.features), y, false, d.w(w), View::rows(x, t));
+    if let Some(b) = b {
+        for (row, b) in y.chunks_exact_mut(t).zip(b) {
+            for v in row {
+                *v += b;
+            }
+        }
+    }
+}
+
+avx2_or_portable!(
+    /// `dx += Wᵀ · g` for one example.
+    pub(crate) fn example_input_grad(d: &Dims, w: &[f32], g: &[f32], dx: &mut [f32])
+        => example_input_grad_in
+);
+
+#[inline(always)]
+fn example_input_grad_in(d: &Dims, w: &[f32], g: &[f32], dx: &mut [f32]) {
+    let t = d.length;
+    matmul(
+        (d.features, t, d.units),
+        dx,
+        true,
+        d.w_t(w),
+        View::rows(g, t),
+    );
+}
+
+/// `db += Σ g` over examples and positions, each unit's sum in a fixed order.
+pub(crate) fn bias_grad(d: &Dims, g: &[f32], db: &mut [f32]) {
+    for example in g.chunks_exact(d.units * d.length) {
+        for (db, row) in db.iter_mut().zip(example.chunks_exact(d.length)) {
+            *db += sum(row);
+        }
+    }
+}
+
+/// `dW += Σ_b g_b · x_bᵀ` in the weight's layout, in pieces of its rows: each piece sums the
+/// examples in order.
+pub(crate) fn weight_grad(d: &Dims, x: &[f32], g: &[f32], dw: &mut [f32]) {
+    // The gradient's rows are the weight's: units for (out, in), features for (in, out).
+    let (rows, cols, row_side, col_side) = match d.layout {
+        WeightLayout::OutIn => (d.units, d.features, g, x),
+        WeightLayout::InOut => (d.features, d.units, x, g),
+    };
+    let t = d.length;
+    dw.par_chunks_mut(ROWS_PER_TASK * cols)
+        .enumerate()
+        .for_each(|(piece, dw)| {
+            let first = piece * ROWS_PER_TASK;
+            let n = dw.len() / cols;
+            let examples = row_side
+                .chunks_exact(rows * t)
+                .zip(col_side.chunks_exact(cols * t));
+            for (a, b) in examples {
+                weight_piece(&a[first * t..][..n * t], b, (n, cols, t), dw);
+            }
+        });
+}
+
+avx2_or_portable!(
+    /// `dw (n x cols) += a (n x t) · bᵀ (t x cols)`.
+    fn weight_piece(a: &[f32], b: &[f32], dims: (usize, usize, usize), dw: &mut [f32])
+        => weight_piece_in
+);
+
+#[inline(always)]
+fn weight_piece_in(a: &[f32], b: &[f32], (n, cols, t): (usize, usize, usize), dw: &mut [f32]) {
+    matmul(
+        (n, cols, t),
+        dw,
+        true,
+        View::rows(a, t),
+        View::transposed(b, t),
+    );
+}

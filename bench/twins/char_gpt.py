@@ -19,6 +19,11 @@ nn.MultiheadAttention with a causal mask, position embeddings learned (nanoGPT's
     python3 bench/twins/char_gpt.py [--epochs 2] [--threads 2]
 
 prints the validation loss after each epoch and the median seconds per training step.
+
+    python3 bench/twins/char_gpt.py --load RUN/gpt.safetensors
+
+loads the model expr trained (its file, as `after { save(gpt, ...) }` writes it) into the
+twin's modules (`load_expr`) and prints its validation loss in PyTorch.
 """
 import argparse
 import gzip
@@ -74,6 +79,42 @@ class Gpt(nn.Module):
         return self.head(self.ln(x)).transpose(1, 2)  # (batch, vocab, t), as expr's
 
 
+def load_expr(model, path):
+    """expr's tensors, named by its layers (Keras style, numbered in the order written),
+    into the twin's modules: per block, layer norms 2i and 2i+1, attention i, dense 2i and
+    2i+1; then layer norm 2L and dense 2L, the head."""
+    from safetensors.torch import load_file
+
+    saved = load_file(path)
+    n = lambda base, i: base if i == 0 else f"{base}_{i}"
+    names = {"tokens.weight": "embedding.weight", "positions.weight": "position_embedding.weight"}
+    layers = len(model.blocks)
+    for i in range(layers):
+        for ours, theirs in (
+            ("ln1", n("layer_normalization", 2 * i)),
+            ("ln2", n("layer_normalization", 2 * i + 1)),
+            ("up", n("dense", 2 * i)),
+            ("down", n("dense", 2 * i + 1)),
+        ):
+            for p in ("weight", "bias"):
+                names[f"blocks.{i}.{ours}.{p}"] = f"{theirs}.{p}"
+        for p in ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"):
+            names[f"blocks.{i}.attn.{p}"] = f"{n('multi_head_attention', i)}.{p}"
+    for p in ("weight", "bias"):
+        names[f"ln.{p}"] = f"{n('layer_normalization', 2 * layers)}.{p}"
+        names[f"head.{p}"] = f"{n('dense', 2 * layers)}.{p}"
+    state = {ours: saved[theirs] for ours, theirs in names.items()}
+    assert set(saved) == set(names.values()), set(saved) ^ set(names.values())
+    model.load_state_dict({**state, "mask": model.mask})
+
+
+def val_loss(model, xv, yv, block):
+    model.eval()
+    with torch.no_grad():
+        losses = [F.cross_entropy(model(xv[i : i + 128]), yv[i : i + 128], reduction="sum").item() for i in range(0, len(xv), 128)]
+    return sum(losses) / (len(xv) * block)
+
+
 def windows(block):
     text = gzip.open(CORPUS, "rt", encoding="utf-8").read()
     vocab = sorted(set(text))
@@ -93,11 +134,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--block", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--load", help="an expr model file to evaluate instead of training")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vocab, (xt, yt), (xv, yv) = windows(args.block)
     model = Gpt(len(vocab), args.block)
+    if args.load:
+        load_expr(model, args.load)
+        print(f"expr's model in PyTorch: val loss {val_loss(model, xv, yv, args.block):.4f}")
+        return
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
     batch = 12
     per_epoch = math.ceil(len(xt) / batch)
@@ -127,10 +173,7 @@ def main():
             times.append(time.perf_counter() - t0)
             total += loss.item()
             step += 1
-        model.eval()
-        with torch.no_grad():
-            losses = [F.cross_entropy(model(xv[i : i + 128]), yv[i : i + 128], reduction="sum").item() for i in range(0, len(xv), 128)]
-        val = sum(losses) / (len(xv) * args.block)
+        val = val_loss(model, xv, yv, args.block)
         print(f"epoch {epoch + 1}: train loss {total / per_epoch:.4f}, val loss {val:.4f}, median step {statistics.median(times) * 1000:.1f} ms")
 
 

@@ -6,6 +6,7 @@
 //! the same seed, computes them here.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
+#![allow(clippy::unreadable_literal)] // PyTorch's numbers as the script prints them
 
 use std::path::Path;
 use std::sync::Arc;

@@ -198,6 +198,34 @@ fn killed_and_resumed_runs_reduce_on_plateau_at_the_same_epochs() {
     );
 }
 
+/// A character-level GPT on a text of words drawn from a seeded generator: 26 letters and
+/// the space, about 40,000 characters.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_language_models_end_bit_identical() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let words = [
+        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "vim", "zebra",
+    ];
+    let mut text = String::new();
+    while text.len() < 40_000 {
+        text.push_str(words[rng.gen_range(0..words.len())]);
+        text.push(' ');
+    }
+    // Every letter once, so that the vocabulary is the 27 the model has rows for.
+    text.push_str("abcdefghijklmnopqrstuvwxyz");
+    let path = dir.path().join("t.txt");
+    std::fs::write(&path, text).unwrap();
+    let file = dir.path().join("survive.exp");
+    std::fs::write(&file, common::fixture("char_lm", &[("text", path)])).unwrap();
+    survives_kills(dir.path(), &file, 4);
+}
+
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike, the
 /// last epoch `last_epoch`.
 fn survives_kills(dir: &Path, file: &Path, last_epoch: usize) {
@@ -248,10 +276,17 @@ fn survives_kills(dir: &Path, file: &Path, last_epoch: usize) {
             child.wait().unwrap();
             kills += 1;
         }
-        let run_dir = only_run_dir(&runs);
-        if expr::run::checkpoint::list(&run_dir).is_empty() {
-            // Killed before the first checkpoint: nothing to resume, start again.
-            std::fs::remove_dir_all(&run_dir).unwrap();
+        // Killed before the run directory exists (reading a large data set) or before
+        // the first checkpoint: nothing to resume, start again.
+        let started = runs.join("survive").exists();
+        let run_dir = started.then(|| only_run_dir(&runs));
+        if run_dir
+            .as_ref()
+            .is_none_or(|d| expr::run::checkpoint::list(d).is_empty())
+        {
+            if let Some(d) = &run_dir {
+                std::fs::remove_dir_all(d).unwrap();
+            }
             child = Command::new(common::expr_bin())
                 .args(["run", "--no-progress", "--runs-dir"])
                 .arg(&runs)
@@ -262,6 +297,7 @@ fn survives_kills(dir: &Path, file: &Path, last_epoch: usize) {
                 .unwrap();
             continue;
         }
+        let run_dir = run_dir.unwrap_or_else(|| unreachable!("resumed only when it exists"));
         child = Command::new(common::expr_bin())
             .args(["run", "--no-progress", "--resume"])
             .arg(&run_dir)

@@ -135,6 +135,7 @@ def main():
     ap.add_argument("--block", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--load", help="an expr model file to evaluate instead of training")
+    ap.add_argument("--steps", type=int, help="stop after this many steps (timing)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -173,6 +174,9 @@ def main():
             times.append(time.perf_counter() - t0)
             total += loss.item()
             step += 1
+            if args.steps and step == args.steps:
+                print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms")
+                return
         val = val_loss(model, xv, yv, args.block)
         print(f"epoch {epoch + 1}: train loss {total / per_epoch:.4f}, val loss {val:.4f}, median step {statistics.median(times) * 1000:.1f} ms")
 

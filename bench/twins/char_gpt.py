@@ -18,7 +18,8 @@ nn.MultiheadAttention with a causal mask, position embeddings learned (nanoGPT's
 
     python3 bench/twins/char_gpt.py [--epochs 2] [--threads 2]
 
-prints the validation loss after each epoch and the median seconds per training step.
+prints the validation loss after each epoch (the mean of the batches' means, as expr's
+`mean(loss) on val`) and the median seconds per training step.
 
     python3 bench/twins/char_gpt.py --load RUN/gpt.safetensors
 
@@ -108,11 +109,16 @@ def load_expr(model, path):
     model.load_state_dict({**state, "mask": model.mask})
 
 
-def val_loss(model, xv, yv, block):
+def val_loss(model, xv, yv, block, per_batch=False):
+    """The mean loss over every validation token, or (`per_batch`) the mean of the
+    batches' means, as expr's `mean(loss) on val` (and Keras' loss tracker) averages."""
     model.eval()
     with torch.no_grad():
-        losses = [F.cross_entropy(model(xv[i : i + 128]), yv[i : i + 128], reduction="sum").item() for i in range(0, len(xv), 128)]
-    return sum(losses) / (len(xv) * block)
+        batches = [(xv[i : i + 128], yv[i : i + 128]) for i in range(0, len(xv), 128)]
+        means = [F.cross_entropy(model(x), y).item() for x, y in batches]
+    if per_batch:
+        return sum(means) / len(means)
+    return sum(m * len(x) for m, (x, _) in zip(means, batches)) / len(xv)
 
 
 def windows(block):
@@ -143,7 +149,7 @@ def main():
     model = Gpt(len(vocab), args.block)
     if args.load:
         load_expr(model, args.load)
-        print(f"expr's model in PyTorch: val loss {val_loss(model, xv, yv, args.block):.4f}")
+        print(f"expr's model in PyTorch: val loss {val_loss(model, xv, yv, args.block):.4f} per token, {val_loss(model, xv, yv, args.block, per_batch=True):.4f} as the mean of the batches' means")
         return
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
     batch = 12
@@ -177,7 +183,7 @@ def main():
             if args.steps and step == args.steps:
                 print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms")
                 return
-        val = val_loss(model, xv, yv, args.block)
+        val = val_loss(model, xv, yv, args.block, per_batch=True)
         print(f"epoch {epoch + 1}: train loss {total / per_epoch:.4f}, val loss {val:.4f}, median step {statistics.median(times) * 1000:.1f} ms")
 
 

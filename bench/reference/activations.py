@@ -20,6 +20,7 @@ TORCH = {
     "swish": F.silu,
     "softplus": F.softplus,  # beta 1, threshold 20: exactly x above 20
     "hard_sigmoid": F.hardsigmoid,
+    "gelu": F.gelu,  # the exact (erf) form, Keras' default
 }
 KERAS = {
     "elu_0_5": lambda x: keras.activations.elu(x, alpha=0.5),
@@ -28,6 +29,7 @@ KERAS = {
     "swish": keras.activations.silu,
     "softplus": keras.activations.softplus,
     "hard_sigmoid": keras.activations.hard_sigmoid,
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
 }
 
 

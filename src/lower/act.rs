@@ -410,7 +410,7 @@ fn elementwise<S: Shape, T: AnyTape>(
         Activation::Tanh => t.tanh(),
         Activation::LeakyRelu { alpha } => dfdx::tensor_ops::leakyrelu(t, alpha),
         // Keras' default gelu is the exact (erf) form.
-        Activation::Gelu => t.accurate_gelu(),
+        Activation::Gelu => pointwise(t, Pointwise::Gelu),
         // The rest are one fused op each (`ops::pointwise`), Keras' formulas.
         Activation::Elu { alpha } => pointwise(t, Pointwise::Elu { alpha }),
         Activation::Selu => pointwise(t, Pointwise::Selu),

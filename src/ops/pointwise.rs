@@ -27,7 +27,13 @@ pub enum Pointwise {
     Softplus,
     /// Keras 3's `relu6(x + 3) / 6`, i.e. `clip(x / 6 + 1/2, 0, 1)`.
     HardSigmoid,
+    /// `x * Φ(x)`, the exact (erf) form: `0.5 x (1 + erf(x / √2))`, as PyTorch's `F.gelu`
+    /// and Keras' `gelu(approximate = False)`.
+    Gelu,
 }
+
+/// `1 / √(2π)`, the standard normal density at 0.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// Keras' (and PyTorch's) selu constants, from Klambauer et al. (2017).
 pub const SELU_ALPHA: f32 = 1.673_263_2;
@@ -51,6 +57,7 @@ impl Pointwise {
             Pointwise::Swish => x * sigmoid(x),
             Pointwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Pointwise::HardSigmoid => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Pointwise::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
         }
     }
 
@@ -84,6 +91,13 @@ impl Pointwise {
                 } else {
                     0.0
                 }
+            }
+            // Φ(x) + x φ(x), with φ(x) = exp(-x² / 2) / √(2π). (dfdx 0.13's `accurate_gelu`
+            // leaves the 1/√2 of the chain rule out of the second term.)
+            Pointwise::Gelu => {
+                let cdf = 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2));
+                let pdf = (-0.5 * x * x).exp() * FRAC_1_SQRT_2PI;
+                cdf + x * pdf
             }
         }
     }

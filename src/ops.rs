@@ -33,6 +33,7 @@ pub mod embedding;
 mod error;
 mod geometry;
 pub mod handoff;
+mod layer_norm;
 mod matmul;
 mod pointwise;
 mod pool2d;
@@ -54,6 +55,7 @@ pub use conv2d::{
 };
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
+pub use layer_norm::{layer_norm, LayerNormSpec};
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};

@@ -7,8 +7,8 @@ use dfdx::prelude::*;
 use crate::check::plan::Activation;
 use crate::ops::handoff::Handoff;
 use crate::ops::{
-    pointwise, positionwise, AttentionSpec, BatchMoments, BatchNormSpec, HostTensor, Pointwise,
-    PositionwiseSpec, WeightLayout,
+    pointwise, positionwise, AttentionSpec, BatchMoments, BatchNormSpec, HostTensor, LayerNormSpec,
+    Pointwise, PositionwiseSpec, WeightLayout,
 };
 
 use super::params::{Param, StateBuffer, T1};
@@ -304,29 +304,18 @@ pub fn layer_norm<T: AnyTape>(
     gamma: Option<&Param>,
     beta: Option<&Param>,
 ) -> Act<T> {
+    let spec = LayerNormSpec {
+        epsilon,
+        gamma: gamma.map(|g| (g.r1(), &g.value[..])),
+        beta: beta.map(|b| (b.r1(), &b.value[..])),
+    };
     match x {
         Act::Flat(t) => {
-            let shape = *t.shape();
-            let mut y = t.normalize::<Axis<1>>(epsilon);
-            if let Some(g) = gamma {
-                y = y * g.r1().clone().broadcast_like::<_, Axis<0>>(&shape);
-            }
-            if let Some(b) = beta {
-                y = y + b.r1().clone().broadcast_like::<_, Axis<0>>(&shape);
-            }
-            Act::Flat(y)
+            let (b, f) = *t.shape();
+            let y = crate::ops::layer_norm(t.reshape_like(&(b, f, 1, 1)), &spec);
+            Act::Flat(y.reshape_like(&(b, f)))
         }
-        Act::Image(t) => {
-            let shape = *t.shape();
-            let mut y = t.normalize::<Axis<1>>(epsilon);
-            if let Some(g) = gamma {
-                y = y * g.r1().clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
-            }
-            if let Some(b) = beta {
-                y = y + b.r1().clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
-            }
-            Act::Image(y)
-        }
+        Act::Image(t) => Act::Image(crate::ops::layer_norm(t, &spec)),
     }
 }
 

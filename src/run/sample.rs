@@ -147,8 +147,9 @@ mod tests {
         }
         // The second-best value is tied: both ties are kept, the rest never drawn.
         assert_eq!((seen[0], seen[3]), (0, 0));
+        // Each kept class about e^l / (e^3 + 2 e^2.9) of the 2000 draws: 711, 644, 644.
         assert!(
-            seen[1] > seen[2] && seen[2] > 400 && seen[4] > 400,
+            [1, 2, 4].iter().all(|&i| (550..800).contains(&seen[i])),
             "{seen:?}"
         );
         // Without a limit every class is drawn, in proportion to exp(logit).

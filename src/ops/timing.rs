@@ -168,3 +168,81 @@ fn timing_batch_norm() {
     });
     println!("  the functional alone (mul+sum+backward)                 {functional:.3?} ms");
 }
+
+/// `attention` at nanoGPT's CPU size (batch 12, width 128, length 64, 4 heads, causal): the
+/// whole layer (input projection, heads, output projection) and the heads alone, forward and
+/// backward with the input's gradient; `bench/attention_bench.py` times PyTorch's.
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_attention() {
+    use std::sync::Arc;
+
+    use super::{attention, positionwise, AttentionSpec, HostTensor};
+    let dev = Cpu::default();
+    let (batch, d, t, heads) = (12, 128, 64, 4);
+    let x = tensor4(&dev, &random(batch * d * t, 1), (batch, d, 1, t));
+    let r = tensor4(&dev, &random(batch * d * t, 2), (batch, d, 1, t));
+    let qkv = tensor4(&dev, &random(batch * 3 * d * t, 3), (batch, 3 * d, 1, t));
+    let (w_in, b_in) = (Arc::new(random(3 * d * d, 4)), Arc::new(random(3 * d, 5)));
+    let (w_out, b_out) = (Arc::new(random(d * d, 6)), Arc::new(random(d, 7)));
+    let token2 = || dev.zeros_like(&(0, 0));
+    let token1 = || dev.zeros_like(&(0,));
+    let (tw_in, tb_in, tw_out, tb_out) = (token2(), token1(), token2(), token1());
+    let (w, b) = (
+        |tensor, value| HostTensor { tensor, value },
+        |tensor, value| HostTensor { tensor, value },
+    );
+    let in_proj = projection(w(&tw_in, &w_in), b(&tb_in, &b_in), 3 * d);
+    let out_proj = projection(w(&tw_out, &w_out), b(&tb_out, &b_out), d);
+    let spec = AttentionSpec {
+        heads,
+        key_dim: d / heads,
+        causal: true,
+        dropout: None,
+    };
+    println!(
+        "threads {}; (median wall ms, mean CPU ms)",
+        rayon::current_num_threads()
+    );
+    let layer = median_ms(|| {
+        let h = positionwise(x.clone().leaky_traced(), &in_proj);
+        let y = positionwise(attention(h, &spec), &out_proj);
+        let grads = (y * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&x));
+    });
+    println!("attention layer, forward+backward (incl. mul+sum)  {layer:.3?} ms");
+    let core = median_ms(|| {
+        let y = attention(qkv.clone().leaky_traced(), &spec);
+        let grads = (y * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&qkv));
+    });
+    println!("  the heads alone (ops::attention)                 {core:.3?} ms");
+    let forward = median_ms(|| {
+        let h = positionwise(x.clone(), &in_proj);
+        drop(positionwise(attention(h, &spec), &out_proj));
+    });
+    println!("  the layer's forward alone (no tape)              {forward:.3?} ms");
+    let functional = median_ms(|| {
+        drop(
+            (x.clone().leaky_traced() * r.clone())
+                .sum::<(), _>()
+                .backward(),
+        );
+    });
+    println!("  the functional alone (mul+sum+backward)          {functional:.3?} ms");
+}
+
+/// An `(out, in)` projection of `units` outputs read on the host, with its bias.
+fn projection<'a>(
+    weight: super::HostTensor<'a, (usize, usize)>,
+    bias: super::HostTensor<'a, (usize,)>,
+    units: usize,
+) -> super::PositionwiseSpec<'a> {
+    super::PositionwiseSpec {
+        weight,
+        layout: super::WeightLayout::OutIn,
+        bias: Some(bias),
+        units,
+        input_grad: true,
+    }
+}

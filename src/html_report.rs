@@ -438,6 +438,7 @@ fn run_section(out: &mut String, i: usize, run: &Run) {
         );
     }
     grids(out, run);
+    samples(out, run);
     out.push_str("</section>\n");
 }
 
@@ -473,9 +474,36 @@ fn grids(out: &mut String, run: &Run) {
     out.push_str("</div>\n");
 }
 
-/// A grid's bytes: a PNG inside the run directory (the record is a file anyone may have
+/// The run's `sample` artifacts (text a language model wrote) as preformatted text.
+fn samples(out: &mut String, run: &Run) {
+    let samples: Vec<_> = run
+        .record
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == "sample")
+        .collect();
+    if samples.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Samples</h3>\n");
+    for a in samples {
+        let _ = write!(out, "<figure><figcaption>{}</figcaption>", escape(&a.path));
+        match artifact_bytes(&run.dir, &a.path, a.written).map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                let _ = write!(out, "<pre class=\"log\">{}</pre>", escape(&text));
+            }
+            Ok(Err(_)) => out.push_str("<p>not shown: it is not UTF-8 text</p>"),
+            Err(why) => {
+                let _ = write!(out, "<p>not shown: {}</p>", escape(&why));
+            }
+        }
+        out.push_str("</figure>\n");
+    }
+}
+
+/// An artifact's bytes, inside the run directory (the record is a file anyone may have
 /// edited, so a path leaving the directory is refused, not read).
-fn grid_png(dir: &Path, relative: &str, written: bool) -> Result<Vec<u8>, String> {
+fn artifact_bytes(dir: &Path, relative: &str, written: bool) -> Result<Vec<u8>, String> {
     if !written {
         return Err("the run failed to write it".into());
     }
@@ -483,8 +511,12 @@ fn grid_png(dir: &Path, relative: &str, written: bool) -> Result<Vec<u8>, String
     if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err("its path leaves the run directory".into());
     }
-    let bytes =
-        crate::files::read_regular(&dir.join(rel), GRID_LIMIT).map_err(|e| e.to_string())?;
+    crate::files::read_regular(&dir.join(rel), GRID_LIMIT).map_err(|e| e.to_string())
+}
+
+/// A grid's bytes: a PNG inside the run directory.
+fn grid_png(dir: &Path, relative: &str, written: bool) -> Result<Vec<u8>, String> {
+    let bytes = artifact_bytes(dir, relative, written)?;
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Err("it is not a PNG file".into());
     }

@@ -104,6 +104,27 @@ fn a_periodic_text_is_learned_and_sampled_the_same_every_run() {
         // the position embedding tells which "l" it is).
         assert!(accuracy > 0.7, "{last}");
         texts.push(std::fs::read_to_string(run.join("s.txt")).unwrap());
+        // `expr report` shows the sample as text.
+        let report = run.join("r.html");
+        let out = common::expr_in(
+            dir.path(),
+            &[
+                "report",
+                run.to_str().unwrap(),
+                "--out",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let html = std::fs::read_to_string(&report).unwrap();
+        let shown = format!(
+            "s.txt</figcaption><pre class=\"log\">{}",
+            texts.last().unwrap()
+        );
+        assert!(
+            html.contains("<h3>Samples</h3>") && html.contains(&shown),
+            "{html}"
+        );
     }
     assert_eq!(texts[0], texts[1], "the same seed samples the same text");
     assert!(

@@ -264,6 +264,27 @@ fn an_accuracy_written_with_argmax_and_equal_is_the_built_in_one() {
     assert_eq!(r.history[at("top10")], [1.0, 1.0]);
 }
 
+/// A value the step binds before its `update` is what the model gave before the update,
+/// even when no update needs it and it is computed after them: the accuracy bound in the
+/// step equals the built-in metric on the same logits (256 examples, batches of 32 alike).
+#[test]
+fn a_value_bound_before_an_update_sees_the_model_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = small(dir.path(), "tests/cases/valid/explicit_step.exp")
+        .replace("epochs = 1\n", "epochs = 2\n")
+        .replace(
+            "  loss = xent(labels, logits)\n",
+            "  loss = xent(labels, logits)\n  hits = mean(equal(argmax(logits), labels))\n",
+        )
+        .replace(
+            "  train_accuracy = accuracy(labels, logits) on train\n",
+            "  train_accuracy = accuracy(labels, logits) on train\n  bound = mean(hits) on train\n",
+        );
+    let r = common::run_text(dir.path(), &text);
+    let at = |name: &str| r.names.iter().position(|n| n == name).unwrap();
+    assert_eq!(r.history[at("bound")], r.history[at("train_accuracy")]);
+}
+
 #[test]
 fn global_pooling_layers_pass_gradients_to_the_convs_before_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -64,6 +64,10 @@ pub struct Scope<'a, T> {
     pub memo: HashMap<String, (Value<T>, bool)>,
     /// Metrics: names read from snapshots instead of being computed.
     pub frozen: bool,
+    /// After a step's updates: names an earlier scope computed are read from their first
+    /// values, so that a value written before an `update` is what the model gave before it
+    /// (`hits = mean(equal(argmax(logits), y))` beside `update opt minimizing loss`).
+    pub settled: bool,
     /// Grids: noise from this seed (and the draw's number), not from the device.
     pub fixed_noise: Option<u64>,
 }
@@ -285,9 +289,16 @@ impl<T: StepTape> Scope<'_, T> {
             }
             TensorExpr::ClassIndices => {
                 let labels = &self.batch.labels;
+                // A class at each position: (examples, positions).
+                let rows = self.batch.shape[0];
+                let shape = if labels.len() > rows {
+                    vec![rows, labels.len() / rows.max(1)]
+                } else {
+                    vec![labels.len()]
+                };
                 self.rebuild(Host {
                     data: labels.iter().map(|&c| c as f32).collect(),
-                    shape: vec![labels.len()],
+                    shape,
                 })
             }
         }
@@ -349,12 +360,14 @@ impl<T: StepTape> Scope<'_, T> {
                 shape,
             });
         }
-        if self.frozen {
-            let h =
-                self.state.snapshots.get(name).cloned().unwrap_or_else(|| {
-                    unreachable!("metrics read names the step evaluated: `{name}`")
-                });
-            return self.rebuild(h);
+        if self.frozen || self.settled {
+            if let Some(h) = self.state.snapshots.get(name).cloned() {
+                return self.rebuild(h);
+            }
+            assert!(
+                !self.frozen,
+                "metrics read names the step evaluated: `{name}`"
+            );
         }
         if !self.memo.contains_key(name) {
             let def = self
@@ -507,6 +520,7 @@ impl Engine {
             state: &mut state,
             memo: HashMap::new(),
             frozen,
+            settled: false,
             fixed_noise: Some(noise_seed),
         };
         exprs.iter().map(|e| host(&scope.eval(e, false))).collect()

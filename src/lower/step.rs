@@ -153,6 +153,7 @@ fn run_step<T: StepTape>(
         .collect();
     if !rest.is_empty() {
         let mut scope = new_scope::<NoneTape>(engine, step, batch, &defs, &watched, &mut state);
+        scope.settled = true;
         for name in rest {
             scope.eval(&TensorExpr::Var(name.clone()), true);
         }
@@ -197,6 +198,7 @@ fn new_scope<'a, T: StepTape>(
         state,
         memo: HashMap::new(),
         frozen: false,
+        settled: false,
         fixed_noise: None,
     }
 }

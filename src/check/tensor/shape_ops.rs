@@ -436,10 +436,11 @@ fn labels_as_values(
     errors: &mut Vec<CheckError>,
 ) -> Option<(TensorExpr, Typed)> {
     match (&t.ty, &e) {
-        (TType::Labels { .. }, TensorExpr::Var(_)) => Some((
+        // One index per example, or one at each position: `[positions]`.
+        (TType::Labels { positions, .. }, TensorExpr::Var(_)) => Some((
             TensorExpr::ClassIndices,
             Typed {
-                ty: TType::Float(Vec::new()),
+                ty: TType::Float(positions.iter().copied().collect()),
                 rows: t.rows,
             },
         )),

@@ -74,6 +74,7 @@ fn loss<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
         state,
         memo: HashMap::new(),
         frozen: false,
+        settled: false,
         fixed_noise: None,
     };
     scope.eval(&TensorExpr::Var("loss".into()), true)

@@ -69,6 +69,7 @@ fn value<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
         state,
         memo: HashMap::new(),
         frozen: false,
+        settled: false,
         fixed_noise: None,
     };
     scope.eval(&loss_expr(engine), true)

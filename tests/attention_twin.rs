@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::twin::{assert_tensors, f32_bytes, first_epoch, i64_bytes, run};
+use common::twin::{assert_tensors, f32_bytes, first_epoch, from_template, i64_bytes, run};
 use common::write_npy;
 
 /// The script's sequences: `((n*5 + c*7 + t*3) % 13) / 6.5 - 1`, in float32.
@@ -28,15 +28,7 @@ fn write_data(dir: &Path) {
 
 /// The script's experiment.
 fn experiment(epochs: usize, name: &str) -> String {
-    let mut metrics = String::new();
-    if epochs > 0 {
-        metrics.push_str("  train_loss = mean(loss) on train\n");
-    }
-    metrics.push_str("  again_loss = mean(loss) on again\n");
-    EXPERIMENT
-        .replace("EPOCHS", &epochs.to_string())
-        .replace("METRICS", &metrics)
-        .replace("SAVE", name)
+    from_template(EXPERIMENT, epochs, name)
 }
 
 #[allow(clippy::unreadable_literal)]

@@ -77,8 +77,37 @@ pub(crate) fn matmul(
     } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
         dot_rows((n, k), dst, accumulate, lhs, rhs);
     } else {
-        gemm_call((m, n, k), dst, accumulate, lhs, rhs);
+        gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs);
     }
+}
+
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`) through `gemm`
+/// whatever the shape, row `i` of `dst` starting at `i * dst_stride`: its fused multiply-add
+/// kernels beat ours on attention's products (64 x 64 x 32), and the stride lets it write a
+/// block of a larger matrix in place.
+///
+/// # Panics
+/// If a view or `dst` is too short for its matrix, as [`matmul`].
+#[inline(always)]
+pub(crate) fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_stride): (&mut [f32], usize),
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        dst_stride >= n && (m - 1) * dst_stride + n <= dst.len(),
+        "matmul: destination too short"
+    );
+    assert!(
+        lhs.fits(m, k) && rhs.fits(k, n),
+        "matmul: operand too short"
+    );
+    gemm_call((m, n, k), (dst, dst_stride), accumulate, lhs, rhs);
 }
 
 /// Output rows computed together, sharing each load of `rhs`.
@@ -192,21 +221,23 @@ pub(crate) fn sum(v: &[f32]) -> f32 {
 
 fn gemm_call(
     (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
+    (dst, dst_stride): (&mut [f32], usize),
     accumulate: bool,
     lhs: View<'_>,
     rhs: View<'_>,
 ) {
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            for row in dst.chunks_mut(dst_stride).take(m) {
+                row[..n].fill(0.0);
+            }
         }
         return;
     }
     // Strides of matrices held in memory never exceed `isize::MAX`.
     let s = |v: usize| v as isize;
-    // SAFETY: `matmul` checked that every element the call touches lies inside the three
-    // slices, and `dst` does not alias the operands (it is borrowed mutably).
+    // SAFETY: `matmul` and `gemm_into` checked that every element the call touches lies
+    // inside the three slices, and `dst` does not alias the operands (it is borrowed mutably).
     unsafe {
         gemm::gemm(
             m,
@@ -214,7 +245,7 @@ fn gemm_call(
             k,
             dst.as_mut_ptr(),
             1,
-            s(n),
+            s(dst_stride),
             accumulate,
             lhs.data.as_ptr(),
             s(lhs.col_stride),
@@ -280,6 +311,34 @@ mod tests {
                     assert!(
                         (f64::from(*g) - 2.0 * w).abs() < 1e-5 * (1.0 + w.abs()),
                         "{m}x{n}x{k} accumulated"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A block written in place in a wider matrix: every element of the block as the
+    /// definition says (added when accumulating), nothing outside it touched.
+    #[test]
+    fn gemm_into_writes_a_block_of_a_wider_matrix() {
+        let (m, n, k, stride) = (5, 7, 9, 11);
+        let (a, b) = (random(m * k, 3), random(k * n, 4));
+        let (lhs, rhs) = (View::transposed(&a, m), View::rows(&b, n));
+        let want = naive(m, n, k, lhs, rhs);
+        for accumulate in [false, true] {
+            let mut dst = vec![0.5; m * stride];
+            gemm_into((m, n, k), (&mut dst, stride), accumulate, lhs, rhs);
+            for i in 0..m {
+                for j in 0..stride {
+                    let got = f64::from(dst[i * stride + j]);
+                    let w = match (j < n, accumulate) {
+                        (false, _) => 0.5,
+                        (true, false) => want[i * n + j],
+                        (true, true) => 0.5 + want[i * n + j],
+                    };
+                    assert!(
+                        (got - w).abs() < 1e-5,
+                        "({i}, {j}), accumulate {accumulate}"
                     );
                 }
             }

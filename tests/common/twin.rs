@@ -14,6 +14,21 @@ pub fn i64_bytes(values: &[i64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// A twin's experiment template (`bench/reference/*_twin.exp.in`) filled in: `EPOCHS`, the
+/// `METRICS` (the training loss when it trains, and the loss on `again`), and `SAVE`, the
+/// model file's name.
+pub fn from_template(template: &str, epochs: usize, name: &str) -> String {
+    let mut metrics = String::new();
+    if epochs > 0 {
+        metrics.push_str("  train_loss = mean(loss) on train\n");
+    }
+    metrics.push_str("  again_loss = mean(loss) on again\n");
+    template
+        .replace("EPOCHS", &epochs.to_string())
+        .replace("METRICS", &metrics)
+        .replace("SAVE", name)
+}
+
 /// Runs experiment `text` as `dir/NAME.exp` through the binary: its run directory.
 pub fn run(dir: &Path, text: &str, name: &str) -> PathBuf {
     let file = dir.join(format!("{name}.exp"));

@@ -77,9 +77,19 @@ fn run(
 
 #[test]
 fn output_and_gradient_match_the_definition() {
-    let (batch, length) = (2, 5);
-    for (heads, key_dim) in [(1, 4), (2, 3), (3, 2)] {
-        for causal in [false, true] {
+    check_against_the_definition(5, &[(1, 4), (2, 3), (3, 2)], &[false, true]);
+}
+
+/// Longer than a block of queries (`kernel::QUERY_BLOCK`), with a last block cut short.
+#[test]
+fn long_causal_sequences_match_the_definition() {
+    check_against_the_definition(37, &[(2, 2)], &[true, false]);
+}
+
+fn check_against_the_definition(length: usize, shapes: &[(usize, usize)], causals: &[bool]) {
+    let batch = 2;
+    for &(heads, key_dim) in shapes {
+        for &causal in causals {
             for dropout in [None, Some((0.3, 11))] {
                 let s = spec(heads, key_dim, causal, dropout);
                 let width = heads * key_dim;

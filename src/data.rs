@@ -17,6 +17,7 @@ mod pipeline;
 mod places;
 pub mod preflight;
 pub mod sources;
+pub mod synthetic;
 pub mod table;
 
 pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};

@@ -21,6 +21,7 @@ pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod layernorm;
+pub mod lstm;
 pub mod pool1d;
 pub mod pool2d;
 pub mod reshape;
@@ -214,6 +215,7 @@ layers! {
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
+    Lstm(lstm::Lstm) = [&lstm::ENTRY],
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,

@@ -31,6 +31,7 @@ pub mod dense;
 mod error;
 mod geometry;
 pub mod handoff;
+mod lstm;
 mod matmul;
 mod pointwise;
 mod pool2d;
@@ -50,6 +51,7 @@ pub use conv2d::{
 };
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
+pub use lstm::{lstm, LstmParams};
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use resample2d::{upsample2d, zeropad2d};

@@ -14,6 +14,7 @@ pub enum Source {
     Npz,
     Images,
     Concat,
+    AddingProblem,
 }
 
 /// A step of a pipeline after its source.
@@ -48,6 +49,7 @@ impl Catalogued for Source {
         Source::Npz,
         Source::Images,
         Source::Concat,
+        Source::AddingProblem,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -60,6 +62,7 @@ impl Catalogued for Source {
             Source::Npz => &NPZ,
             Source::Images => &IMAGES,
             Source::Concat => &CONCAT,
+            Source::AddingProblem => &ADDING_PROBLEM,
         }
     }
 }
@@ -274,6 +277,26 @@ static CONCAT: Entry = Entry {
         "the examples of two or more other `data` sets, all of the first, then all of the second, and so on (as tf.data's `concatenate`), each as its own pipeline left it (`take`, `skip`, `split`, `standardize`, `scale`, `normalize`); their element shapes and labels must agree. A part needs no `batch` of its own",
     )
 };
+
+static ADDING_PROBLEM: Entry = entry(
+    "adding_problem",
+    Kind::Source,
+    &[
+        param(
+            "length",
+            Type::Count { min: 2 },
+            Default::Is(Value::Count(50)),
+        ),
+        param("examples", COUNT, Default::Is(Value::Count(10_000))),
+        param(
+            "seed",
+            Type::Count { min: 0 },
+            Default::Is(Value::Count(0)),
+        ),
+    ],
+    None,
+    "Hochreiter and Schmidhuber's adding problem, generated from `seed`: each example a (2, `length`) sequence, its first row values uniform in [0, 1), its second 1 at one step of each half and 0 elsewhere; the target the sum of the two marked values (a regression target of width 1)",
+);
 
 static TAKE: Entry = entry(
     "take",

@@ -81,7 +81,8 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
             | DataSource::Csv(_)
             | DataSource::Arrays(_)
             | DataSource::Images(_)
-            | DataSource::Concat(_) => {}
+            | DataSource::Concat(_)
+            | DataSource::AddingProblem { .. } => {}
         }
     }
     for action in &exp.before {

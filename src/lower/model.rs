@@ -59,6 +59,24 @@ impl Lowering<'_> {
         (weight, bias)
     }
 
+    /// Adds `<layer>.<name>`, a trained parameter of `shape` drawn as `init` says with
+    /// `fans` (for layers whose parameters are not one weight and one bias, as the LSTM's
+    /// four): its index.
+    pub fn add_param(
+        &mut self,
+        layer: &Layer,
+        name: &str,
+        (shape, role): (Vec<usize>, Role),
+        init: Init,
+        fans: (usize, usize),
+    ) -> usize {
+        let value = initialize(init, &shape, fans, self.rng);
+        let mut param = Param::new(self.dev, format!("{}.{name}", layer.name), shape, value);
+        param.role = role;
+        self.params.push(param);
+        self.params.len() - 1
+    }
+
     /// Adds `<layer>.<name>`, state of the layer that model files and checkpoints carry and
     /// no optimizer updates (batch norm's running mean): its index in `LoweredModel::state`.
     pub fn add_state(

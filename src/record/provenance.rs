@@ -168,7 +168,9 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
         // A folder is hashed as a whole (`folder_sha256`). A concatenation's parts are
         // data sets of their own: their files are listed under their names.
-        DataSource::Images(_) | DataSource::Concat(_) => Vec::new(),
+        DataSource::Images(_) | DataSource::Concat(_) | DataSource::AddingProblem { .. } => {
+            Vec::new()
+        }
         DataSource::Mnist { train } => {
             let located = data::Mirror::from_env().and_then(|mirror| {
                 data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)

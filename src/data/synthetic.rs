@@ -1,5 +1,5 @@
 //! Data sets generated from a seed rather than read: the same seed gives the same examples,
-//! bit for bit, on every machine (ChaCha8 and rand's uniform draws are portable).
+//! bit for bit, on every machine (`ChaCha8` and rand's uniform draws are portable).
 
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};

@@ -21,9 +21,9 @@ pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod layernorm;
-pub mod lstm;
 pub mod pool1d;
 pub mod pool2d;
+pub mod recurrent;
 pub mod reshape;
 mod shape;
 pub mod spatial_dropout2d;
@@ -215,7 +215,7 @@ layers! {
     Dropout(dropout::Dropout) = [&dropout::ENTRY],
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
-    Lstm(lstm::Lstm) = [&lstm::ENTRY],
+    Recurrent(recurrent::Recurrent) = [&recurrent::LSTM, &recurrent::GRU],
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,

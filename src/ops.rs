@@ -30,11 +30,13 @@ pub mod cpu;
 pub mod dense;
 mod error;
 mod geometry;
+mod gru;
 pub mod handoff;
 mod lstm;
 mod matmul;
 mod pointwise;
 mod pool2d;
+mod recurrent;
 mod resample2d;
 
 #[cfg(test)]
@@ -51,9 +53,11 @@ pub use conv2d::{
 };
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
-pub use lstm::{lstm, LstmParams};
+pub use gru::gru;
+pub use lstm::lstm;
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
+pub use recurrent::RecurrentParams;
 pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.

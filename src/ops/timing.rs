@@ -190,7 +190,7 @@ fn timing_lstm() {
     let b_ih = dev.tensor_from_vec(host[2].to_vec(), (4 * u,));
     let b_hh = dev.tensor_from_vec(host[3].to_vec(), (4 * u,));
     let (wall, cpu) = median_ms(|| {
-        let params = super::LstmParams {
+        let params = super::RecurrentParams {
             w_ih: (&w_ih, &host[0]),
             w_hh: (&w_hh, &host[1]),
             b_ih: (&b_ih, &host[2]),

@@ -8,24 +8,9 @@
 
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
-
-/// The sizes of a call.
-#[derive(Clone, Copy, Debug)]
-pub struct Dims {
-    pub batch: usize,
-    pub features: usize,
-    pub units: usize,
-    pub steps: usize,
-}
-
-/// The parameters, in PyTorch's layout: `w_ih` (4U, F), `w_hh` (4U, U), the biases (4U).
-#[derive(Clone, Copy)]
-pub struct Weights<'a> {
-    pub w_ih: &'a [f32],
-    pub w_hh: &'a [f32],
-    pub b_ih: &'a [f32],
-    pub b_hh: &'a [f32],
-}
+use crate::ops::recurrent::{
+    add_column_sums, scatter_time_major, time_major, upstream, Dims, Weights,
+};
 
 /// What the forward pass keeps for the backward pass.
 pub struct Saved {
@@ -37,16 +22,6 @@ pub struct Saved {
     pub c: Vec<f32>,
     /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
     pub h: Vec<f32>,
-}
-
-/// The gradients of the input and of the parameters.
-pub struct Grads {
-    /// The input's, in the input's layout (B, F, T).
-    pub dx: Vec<f32>,
-    pub dw_ih: Vec<f32>,
-    pub dw_hh: Vec<f32>,
-    /// The same for both biases, which enter every gate as one sum.
-    pub db: Vec<f32>,
 }
 
 fn sigmoid(v: f32) -> f32 {
@@ -133,46 +108,32 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
     }
 }
 
-/// The layer's output: every step's hidden state laid out (B, U, T) with `sequences`, else
-/// the last one (B, U).
-pub fn output(dims: Dims, s: &Saved, sequences: bool) -> Vec<f32> {
-    let Dims {
-        batch,
-        units,
-        steps,
-        ..
-    } = dims;
-    let step = batch * units;
-    if !sequences {
-        return s.h[steps * step..].to_vec();
-    }
-    let mut y = vec![0.0; batch * units * steps];
-    for t in 0..steps {
-        let h = &s.h[(t + 1) * step..][..step];
-        for (k, &v) in h.iter().enumerate() {
-            y[k * steps + t] = v;
-        }
-    }
-    y
-}
-
 /// Backpropagation through time from `dy`, the output's gradient in [`output`]'s layout.
-pub fn backward(dims: Dims, w: Weights<'_>, s: &Saved, dy: &[f32], sequences: bool) -> Grads {
+/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh` (the same for
+/// both biases, which enter every gate as one sum).
+pub fn backward(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    dy: &[f32],
+    sequences: bool,
+) -> [Vec<f32>; 5] {
     let Dims {
         batch,
         features,
         units,
         steps,
     } = dims;
-    let mut grads = Grads {
-        dx: vec![0.0; batch * features * steps],
-        dw_ih: vec![0.0; 4 * units * features],
-        dw_hh: vec![0.0; 4 * units * units],
-        db: vec![0.0; 4 * units],
-    };
+    let mut grads = [
+        vec![0.0; batch * features * steps],
+        vec![0.0; 4 * units * features],
+        vec![0.0; 4 * units * units],
+        vec![0.0; 4 * units],
+    ];
     let mut da = vec![0.0; steps * batch * 4 * units];
     backward_steps(dims, w, s, (dy, sequences), &mut da, &mut grads);
-    grads
+    let [dx, dw_ih, dw_hh, db] = grads;
+    [dx, dw_ih, dw_hh, db.clone(), db]
 }
 
 avx2_or_portable!(fn backward_steps(
@@ -181,7 +142,7 @@ avx2_or_portable!(fn backward_steps(
     s: &Saved,
     upstream: (&[f32], bool),
     da: &mut [f32],
-    grads: &mut Grads,
+    grads: &mut [Vec<f32>; 4],
 ) => backward_body);
 
 #[inline(always)]
@@ -191,7 +152,7 @@ fn backward_body(
     s: &Saved,
     (dy, sequences): (&[f32], bool),
     da: &mut [f32],
-    grads: &mut Grads,
+    [dx, dw_ih, dw_hh, db]: &mut [Vec<f32>; 4],
 ) {
     let Dims {
         batch,
@@ -214,14 +175,7 @@ fn backward_body(
             let d = &mut da_t[b * g4..][..g4];
             for u in 0..units {
                 let k = b * units + u;
-                let from_output = if sequences {
-                    dy[k * steps + t]
-                } else if t + 1 == steps {
-                    dy[k]
-                } else {
-                    0.0
-                };
-                let dh = dh_next[k] + from_output;
+                let dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
                 let (i, f, n, o) = (g[u], g[units + u], g[2 * units + u], g[3 * units + u]);
                 let tc = c[k].tanh();
                 let dc = dc_next[k] + dh * o * (1.0 - tc * tc);
@@ -246,23 +200,19 @@ fn backward_body(
     // Summed over every step at once: step t's gates against h_{t-1} (h_0 = 0) and x_t.
     matmul(
         (g4, units, rows),
-        &mut grads.dw_hh,
+        dw_hh,
         false,
         View::transposed(da, g4),
         View::rows(&s.h[..rows * units], units),
     );
     matmul(
         (g4, features, rows),
-        &mut grads.dw_ih,
+        dw_ih,
         false,
         View::transposed(da, g4),
         View::rows(&s.xs, features),
     );
-    for row in da.chunks_exact(g4) {
-        for (db, d) in grads.db.iter_mut().zip(row) {
-            *db += d;
-        }
-    }
+    add_column_sums(da, db);
     let mut dxs = vec![0.0; rows * features];
     matmul(
         (rows, features, g4),
@@ -271,31 +221,5 @@ fn backward_body(
         View::rows(da, g4),
         View::rows(w.w_ih, features),
     );
-    for t in 0..steps {
-        for b in 0..batch {
-            let src = &dxs[(t * batch + b) * features..][..features];
-            for (f, &v) in src.iter().enumerate() {
-                grads.dx[(b * features + f) * steps + t] = v;
-            }
-        }
-    }
-}
-
-/// `x` (B, F, T) as time-major rows (T·B, F).
-fn time_major(dims: Dims, x: &[f32]) -> Vec<f32> {
-    let Dims {
-        batch,
-        features,
-        steps,
-        ..
-    } = dims;
-    let mut xs = vec![0.0; x.len()];
-    for b in 0..batch {
-        for f in 0..features {
-            for t in 0..steps {
-                xs[(t * batch + b) * features + f] = x[(b * features + f) * steps + t];
-            }
-        }
-    }
-    xs
+    scatter_time_major(dims, &dxs, dx);
 }

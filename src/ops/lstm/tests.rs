@@ -1,81 +1,11 @@
 //! The LSTM op against `torch.nn.LSTM` on fixed inputs (`bench/reference/lstm.py`), and every
 //! gradient against finite differences of an f64 reference.
 
-use std::sync::Arc;
-
-use dfdx::prelude::*;
-
-use super::{lstm, LstmParams};
-use crate::ops::reference::{assert_close, assert_gradient, finite_differences};
-
-const B: usize = 2;
-const F: usize = 3;
-const U: usize = 4;
-const T: usize = 5;
-
-/// `((i * mul % modulus) - shift) / scale` for `i` in `0..n`, as the reference script builds
-/// its tensors.
-fn values(n: usize, mul: usize, modulus: usize, shift: f64, scale: f64) -> Vec<f64> {
-    (0..n)
-        .map(|i| ((i * mul % modulus) as f64 - shift) / scale)
-        .collect()
-}
-
-fn narrow(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&v| v as f32).collect()
-}
-
-/// The input (B, F, T) and the parameters `w_ih, w_hh, b_ih, b_hh`.
-fn fixed() -> (Vec<f64>, [Vec<f64>; 4]) {
-    (
-        values(B * F * T, 7, 17, 8.0, 6.0),
-        [
-            values(4 * U * F, 5, 13, 6.0, 10.0),
-            values(4 * U * U, 11, 19, 9.0, 20.0),
-            values(4 * U, 3, 7, 3.0, 10.0),
-            values(4 * U, 2, 5, 2.0, 10.0),
-        ],
-    )
-}
-
-/// The output's gradient: the loss is `sum(y * upstream)`.
-fn upstream(n: usize) -> Vec<f32> {
-    (0..n).map(|i| (i % 5) as f32 * 0.3 - 0.5).collect()
-}
-
-/// The output, then the gradients of the input and of `w_ih, w_hh, b_ih, b_hh`.
-fn run(x: &[f32], p: &[Vec<f32>; 4], sequences: bool) -> (Vec<f32>, [Vec<f32>; 5]) {
-    let dev = Cpu::default();
-    let xt = dev.tensor_from_vec(x.to_vec(), (B, F, 1, T));
-    let w_ih = dev.tensor_from_vec(p[0].clone(), (4 * U, F));
-    let w_hh = dev.tensor_from_vec(p[1].clone(), (4 * U, U));
-    let b_ih = dev.tensor_from_vec(p[2].clone(), (4 * U,));
-    let b_hh = dev.tensor_from_vec(p[3].clone(), (4 * U,));
-    let host = p.clone().map(Arc::new);
-    let params = LstmParams {
-        w_ih: (&w_ih, &host[0]),
-        w_hh: (&w_hh, &host[1]),
-        b_ih: (&b_ih, &host[2]),
-        b_hh: (&b_hh, &host[3]),
-    };
-    let y = lstm(xt.leaky_trace(), params, sequences);
-    let shape = *y.shape();
-    let y_host = y.as_vec();
-    let r = dev.tensor_from_vec(upstream(y_host.len()), shape);
-    let grads = (y * r).sum().backward();
-    let g = [
-        grads.get(&xt).as_vec(),
-        grads.get(&w_ih).as_vec(),
-        grads.get(&w_hh).as_vec(),
-        grads.get(&b_ih).as_vec(),
-        grads.get(&b_hh).as_vec(),
-    ];
-    (y_host, g)
-}
-
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
-}
+use super::lstm;
+use crate::ops::recurrent::testing::{
+    assert_gradients, assert_last_is_last_step, assert_matches_pytorch, sigmoid, upstream, B, F, T,
+    U,
+};
 
 /// A naive LSTM in f64: `sum(y * upstream)` for the input and parameters in `all` (input,
 /// `w_ih`, `w_hh`, `b_ih`, `b_hh`, concatenated).
@@ -123,11 +53,10 @@ fn reference_loss(all: &[f64], sequences: bool) -> f64 {
 
 #[test]
 fn matches_pytorch_with_and_without_sequences() {
-    let (x, p) = fixed();
-    let p32 = p.clone().map(|v| narrow(&v));
-    for (sequences, want) in [
-        (
-            true,
+    assert_matches_pytorch(
+        lstm,
+        4,
+        [
             [
                 SEQ_Y,
                 SEQ_DX,
@@ -136,9 +65,6 @@ fn matches_pytorch_with_and_without_sequences() {
                 SEQ_DBIAS_IH_L0,
                 SEQ_DBIAS_HH_L0,
             ],
-        ),
-        (
-            false,
             [
                 LAST_Y,
                 LAST_DX,
@@ -147,43 +73,18 @@ fn matches_pytorch_with_and_without_sequences() {
                 LAST_DBIAS_IH_L0,
                 LAST_DBIAS_HH_L0,
             ],
-        ),
-    ] {
-        let (y, g) = run(&narrow(&x), &p32, sequences);
-        assert_close(&format!("y ({sequences})"), &y, want[0], 1e-5);
-        for (name, (got, want)) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"]
-            .iter()
-            .zip(g.iter().zip(&want[1..]))
-        {
-            assert_close(&format!("{name} ({sequences})"), got, want, 1e-5);
-        }
-    }
+        ],
+    );
 }
 
 #[test]
 fn gradients_match_finite_differences() {
-    let (x, p) = fixed();
-    let p32 = p.clone().map(|v| narrow(&v));
-    let all: Vec<f64> = x.iter().chain(p.iter().flatten()).copied().collect();
-    for sequences in [true, false] {
-        let (_, g) = run(&narrow(&x), &p32, sequences);
-        let fd = finite_differences(&all, 1e-6, |a| reference_loss(a, sequences));
-        let mut at = 0;
-        for (name, got) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"].iter().zip(&g) {
-            assert_gradient(name, got, &fd[at..at + got.len()], 1e-4);
-            at += got.len();
-        }
-    }
+    assert_gradients(lstm, 4, reference_loss);
 }
 
 #[test]
 fn the_last_state_is_the_last_step_of_the_sequence() {
-    let (x, p) = fixed();
-    let p32 = p.map(|v| narrow(&v));
-    let (seq, _) = run(&narrow(&x), &p32, true);
-    let (last, _) = run(&narrow(&x), &p32, false);
-    let want: Vec<f32> = seq.chunks_exact(T).map(|s| s[T - 1]).collect();
-    assert_eq!(last, want);
+    assert_last_is_last_step(lstm, 4);
 }
 
 const SEQ_Y: &[f64] = &[

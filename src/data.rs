@@ -17,6 +17,7 @@ mod pipeline;
 mod places;
 pub mod preflight;
 pub mod sources;
+pub mod synthetic;
 pub mod table;
 pub mod text;
 

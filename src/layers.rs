@@ -26,6 +26,7 @@ pub mod layernorm;
 pub mod pool1d;
 pub mod pool2d;
 pub mod positional_embedding;
+pub mod recurrent;
 pub mod reshape;
 mod shape;
 pub mod spatial_dropout2d;
@@ -222,6 +223,7 @@ layers! {
     BatchNorm(batchnorm::BatchNorm) = [&batchnorm::ENTRY],
     LayerNorm(layernorm::LayerNorm) = [&layernorm::ENTRY],
     Attention(attention::Attention) = [&attention::ENTRY],
+    Recurrent(recurrent::Recurrent) = [&recurrent::LSTM, &recurrent::GRU],
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2d) = [&spatial_dropout2d::ENTRY],
     Activation(activation::ActivationLayer) = [
         &act::RELU, &act::SIGMOID, &act::TANH, &act::SOFTMAX, &act::LEAKY_RELU, &act::GELU,

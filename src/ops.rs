@@ -32,12 +32,15 @@ pub mod dense;
 pub mod embedding;
 mod error;
 mod geometry;
+mod gru;
 pub mod handoff;
 mod layer_norm;
+mod lstm;
 mod matmul;
 mod pointwise;
 mod pool2d;
 mod positionwise;
+mod recurrent;
 mod resample2d;
 
 #[cfg(test)]
@@ -55,10 +58,13 @@ pub use conv2d::{
 };
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
+pub use gru::gru;
 pub use layer_norm::{layer_norm, LayerNormSpec};
+pub use lstm::lstm;
 pub use pointwise::{pointwise, Pointwise};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
+pub use recurrent::RecurrentParams;
 pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.

@@ -15,6 +15,7 @@ pub enum Source {
     Images,
     Text,
     Concat,
+    AddingProblem,
 }
 
 /// A step of a pipeline after its source.
@@ -50,6 +51,7 @@ impl Catalogued for Source {
         Source::Images,
         Source::Text,
         Source::Concat,
+        Source::AddingProblem,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -63,6 +65,7 @@ impl Catalogued for Source {
             Source::Images => &IMAGES,
             Source::Text => &TEXT,
             Source::Concat => &CONCAT,
+            Source::AddingProblem => &ADDING_PROBLEM,
         }
     }
 }
@@ -289,6 +292,26 @@ static CONCAT: Entry = Entry {
         "the examples of two or more other `data` sets, all of the first, then all of the second, and so on (as tf.data's `concatenate`), each as its own pipeline left it (`take`, `skip`, `split`, `standardize`, `scale`, `normalize`); their element shapes and labels must agree. A part needs no `batch` of its own",
     )
 };
+
+static ADDING_PROBLEM: Entry = entry(
+    "adding_problem",
+    Kind::Source,
+    &[
+        param(
+            "length",
+            Type::Count { min: 2 },
+            Default::Is(Value::Count(50)),
+        ),
+        param("examples", COUNT, Default::Is(Value::Count(10_000))),
+        param(
+            "seed",
+            Type::Count { min: 0 },
+            Default::Is(Value::Count(0)),
+        ),
+    ],
+    None,
+    "Hochreiter and Schmidhuber's adding problem, generated from `seed`: each example a (2, `length`) sequence, its first row values uniform in [0, 1), its second 1 at one step of each half and 0 elsewhere; the target the sum of the two marked values (a regression target of width 1)",
+);
 
 static TAKE: Entry = entry(
     "take",

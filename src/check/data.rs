@@ -356,6 +356,17 @@ fn read_source(
         Source::Images => read_images(&args, data, files, errors),
         Source::Text => read_text(&args, data, files, errors),
         Source::Concat => read_concat(&args, call.span, data, earlier, errors),
+        Source::AddingProblem => {
+            let length = args.count("length", errors);
+            data.source = DataSource::AddingProblem {
+                length,
+                examples: args.count("examples", errors),
+                seed: args.count("seed", errors) as u64,
+            };
+            data.element_shape = vec![2, length];
+            data.labels = Labels::Values { width: 1 };
+            true
+        }
     }
 }
 

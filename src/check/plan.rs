@@ -288,6 +288,13 @@ pub enum DataSource {
     /// `concat(a, b, ...)`: the examples of other data sets (by name), all of each in turn,
     /// as their pipelines left them.
     Concat(Vec<String>),
+    /// `adding_problem(length, examples, seed)`: sequences generated from the seed
+    /// (`data::synthetic`).
+    AddingProblem {
+        length: usize,
+        examples: usize,
+        seed: u64,
+    },
 }
 
 /// A text as a character-level language-modelling set.
@@ -391,9 +398,10 @@ impl DataSource {
     /// [`Experiment::resolve_paths`]).
     pub fn files(&self) -> Vec<&PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
-                Vec::new()
-            }
+            DataSource::Mnist { .. }
+            | DataSource::Cifar10 { .. }
+            | DataSource::Concat(_)
+            | DataSource::AddingProblem { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&table.path],
             DataSource::Arrays(a) => vec![&a.x, &a.y],
@@ -413,9 +421,10 @@ impl DataSource {
 
     fn files_mut(&mut self) -> Vec<&mut PathBuf> {
         match self {
-            DataSource::Mnist { .. } | DataSource::Cifar10 { .. } | DataSource::Concat(_) => {
-                Vec::new()
-            }
+            DataSource::Mnist { .. }
+            | DataSource::Cifar10 { .. }
+            | DataSource::Concat(_)
+            | DataSource::AddingProblem { .. } => Vec::new(),
             DataSource::Idx { images, labels } => vec![images, labels],
             DataSource::Csv(table) => vec![&mut table.path],
             DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],

@@ -82,7 +82,8 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
             | DataSource::Arrays(_)
             | DataSource::Images(_)
             | DataSource::Text(_)
-            | DataSource::Concat(_) => {}
+            | DataSource::Concat(_)
+            | DataSource::AddingProblem { .. } => {}
         }
     }
     for action in &exp.before {

@@ -37,7 +37,8 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
         DataSource::Mnist { .. }
         | DataSource::Cifar10 { .. }
         | DataSource::Idx { .. }
-        | DataSource::Concat(_) => {
+        | DataSource::Concat(_)
+        | DataSource::AddingProblem { .. } => {
             unreachable!("the declaration gives this source's shape")
         }
     }
@@ -53,7 +54,8 @@ pub fn read(source: &DataSource) -> DataResult<Examples> {
         DataSource::Mnist { .. }
         | DataSource::Cifar10 { .. }
         | DataSource::Idx { .. }
-        | DataSource::Concat(_) => {
+        | DataSource::Concat(_)
+        | DataSource::AddingProblem { .. } => {
             unreachable!("read by their own loaders")
         }
     }

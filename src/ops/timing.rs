@@ -246,3 +246,37 @@ fn projection<'a>(
         input_grad: true,
     }
 }
+
+/// The LSTM of `experiments/lstm_adding.exp` on one batch, forward and backward
+/// (BENCHMARKS.md compares `bench/reference/lstm_timing.py`, torch.nn.LSTM on 2 threads).
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_lstm() {
+    use std::sync::Arc;
+    let (b, f, u, t) = (32, 2, 64, 50);
+    let dev = Cpu::default();
+    let x = random(b * f * t, 1);
+    let host = [
+        random(4 * u * f, 2),
+        random(4 * u * u, 3),
+        random(4 * u, 4),
+        random(4 * u, 5),
+    ]
+    .map(|v| Arc::new(v.iter().map(|v| v * 0.1).collect::<Vec<f32>>()));
+    let w_ih = dev.tensor_from_vec(host[0].to_vec(), (4 * u, f));
+    let w_hh = dev.tensor_from_vec(host[1].to_vec(), (4 * u, u));
+    let b_ih = dev.tensor_from_vec(host[2].to_vec(), (4 * u,));
+    let b_hh = dev.tensor_from_vec(host[3].to_vec(), (4 * u,));
+    let (wall, cpu) = median_ms(|| {
+        let params = super::RecurrentParams {
+            w_ih: (&w_ih, &host[0]),
+            w_hh: (&w_hh, &host[1]),
+            b_ih: (&b_ih, &host[2]),
+            b_hh: (&b_hh, &host[3]),
+        };
+        let xt = tensor4(&dev, &x, (b, f, 1, t));
+        let y = super::lstm(xt.leaky_traced(), params, false);
+        let _ = y.sum().backward();
+    });
+    println!("lstm B{b} F{f} U{u} T{t} forward+backward: {wall:.3} ms wall, {cpu:.3} ms CPU");
+}

@@ -169,7 +169,9 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Text(t) => vec![t.path.clone()],
         // A folder is hashed as a whole (`folder_sha256`). A concatenation's parts are
         // data sets of their own: their files are listed under their names.
-        DataSource::Images(_) | DataSource::Concat(_) => Vec::new(),
+        DataSource::Images(_) | DataSource::Concat(_) | DataSource::AddingProblem { .. } => {
+            Vec::new()
+        }
         DataSource::Mnist { train } => {
             let located = data::Mirror::from_env().and_then(|mirror| {
                 data::locate_mnist(Split::of(*train), &mirror, &data::default_cache_dir()?)

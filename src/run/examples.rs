@@ -137,6 +137,11 @@ impl Loader<'_> {
             | DataSource::Images(_)
             | DataSource::Text(_)) => data::sources::read(source)?,
             DataSource::Concat(names) => self.concat(d, names)?,
+            DataSource::AddingProblem {
+                length,
+                examples,
+                seed,
+            } => data::synthetic::adding_problem(*length, *examples, *seed),
         });
         self.sources.push((d.source.clone(), e.clone()));
         Ok(e)
@@ -260,7 +265,8 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
             | DataSource::Csv(_)
             | DataSource::Images(_)
             | DataSource::Text(_)
-            | DataSource::Concat(_) => examples.source.clone(),
+            | DataSource::Concat(_)
+            | DataSource::AddingProblem { .. } => examples.source.clone(),
         };
         return Err(RunError::DataMismatch {
             data: d.name.clone(),

@@ -1,0 +1,230 @@
+//! The GRU's host kernels, as the LSTM's (`ops/lstm/kernel.rs`): time-major inside, one
+//! `ops::matmul` per product, single-threaded and summed in a fixed order. Gate columns are
+//! PyTorch's order, `r, z, n`, each `units` wide.
+
+use crate::ops::cpu::simd::avx2_or_portable;
+use crate::ops::matmul::{matmul, View};
+use crate::ops::recurrent::{
+    add_column_sums, scatter_time_major, time_major, upstream, Dims, Weights,
+};
+
+/// What the forward pass keeps for the backward pass.
+pub struct Saved {
+    /// The input, time-major (T·B, F).
+    pub xs: Vec<f32>,
+    /// The activated gates `r, z, n` of each step (T·B, 3U).
+    pub gates: Vec<f32>,
+    /// `W_hn h + b_hn` of each step, which `r` scales (T·B, U).
+    pub hn: Vec<f32>,
+    /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
+    pub h: Vec<f32>,
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Runs the GRU over `x`, laid out (B, F, T), from a zero state.
+pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    assert_eq!(x.len(), batch * features * steps, "gru: input size");
+    let mut saved = Saved {
+        xs: time_major(dims, x),
+        gates: vec![0.0; steps * batch * 3 * units],
+        hn: vec![0.0; steps * batch * units],
+        h: vec![0.0; (steps + 1) * batch * units],
+    };
+    forward_steps(dims, w, &mut saved);
+    saved
+}
+
+avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved) => forward_body);
+
+#[inline(always)]
+fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let g3 = 3 * units;
+    matmul(
+        (steps * batch, g3, features),
+        &mut s.gates,
+        false,
+        View::rows(&s.xs, features),
+        View::transposed(w.w_ih, features),
+    );
+    for row in s.gates.chunks_exact_mut(g3) {
+        for (v, b) in row.iter_mut().zip(w.b_ih) {
+            *v += b;
+        }
+    }
+    let step = batch * units;
+    // The hidden state's part of one step's gates, `W_hh h + b_hh` (B, 3U).
+    let mut gh = vec![0.0; batch * g3];
+    for t in 0..steps {
+        let (h_prev, h_next) = s.h[t * step..].split_at_mut(step);
+        let h_next = &mut h_next[..step];
+        matmul(
+            (batch, g3, units),
+            &mut gh,
+            false,
+            View::rows(h_prev, units),
+            View::transposed(w.w_hh, units),
+        );
+        let gates = &mut s.gates[t * batch * g3..][..batch * g3];
+        let hn = &mut s.hn[t * step..][..step];
+        for b in 0..batch {
+            let g = &mut gates[b * g3..][..g3];
+            let a = &gh[b * g3..][..g3];
+            for u in 0..units {
+                let k = b * units + u;
+                let r = sigmoid(g[u] + a[u] + w.b_hh[u]);
+                let z = sigmoid(g[units + u] + a[units + u] + w.b_hh[units + u]);
+                let hn_k = a[2 * units + u] + w.b_hh[2 * units + u];
+                let n = (g[2 * units + u] + r * hn_k).tanh();
+                g[u] = r;
+                g[units + u] = z;
+                g[2 * units + u] = n;
+                hn[k] = hn_k;
+                h_next[k] = (1.0 - z) * n + z * h_prev[k];
+            }
+        }
+    }
+}
+
+/// Backpropagation through time from `dy`, the output's gradient.
+/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh`.
+pub fn backward(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    dy: &[f32],
+    sequences: bool,
+) -> [Vec<f32>; 5] {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let mut grads = [
+        vec![0.0; batch * features * steps],
+        vec![0.0; 3 * units * features],
+        vec![0.0; 3 * units * units],
+        vec![0.0; 3 * units],
+        vec![0.0; 3 * units],
+    ];
+    // The gates' pre-activation gradients on the input's side and on the hidden state's
+    // (they differ in `n`, where `r` scales the hidden state's part).
+    let mut dgx = vec![0.0; steps * batch * 3 * units];
+    let mut dgh = vec![0.0; steps * batch * 3 * units];
+    backward_steps(
+        dims,
+        w,
+        s,
+        (dy, sequences),
+        (&mut dgx, &mut dgh),
+        &mut grads,
+    );
+    grads
+}
+
+avx2_or_portable!(fn backward_steps(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    upstream: (&[f32], bool),
+    d: (&mut [f32], &mut [f32]),
+    grads: &mut [Vec<f32>; 5],
+) => backward_body);
+
+#[inline(always)]
+fn backward_body(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    (dy, sequences): (&[f32], bool),
+    (dgx, dgh): (&mut [f32], &mut [f32]),
+    [dx, dw_ih, dw_hh, db_ih, db_hh]: &mut [Vec<f32>; 5],
+) {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let g3 = 3 * units;
+    let step = batch * units;
+    let mut dh_next = vec![0.0; step];
+    let mut dh_direct = vec![0.0; step];
+    for t in (0..steps).rev() {
+        let gates = &s.gates[t * batch * g3..][..batch * g3];
+        let hn = &s.hn[t * step..][..step];
+        let h_prev = &s.h[t * step..][..step];
+        let dgx_t = &mut dgx[t * batch * g3..][..batch * g3];
+        let dgh_t = &mut dgh[t * batch * g3..][..batch * g3];
+        for b in 0..batch {
+            let g = &gates[b * g3..][..g3];
+            let (dx_b, dh_b) = (&mut dgx_t[b * g3..][..g3], &mut dgh_t[b * g3..][..g3]);
+            for u in 0..units {
+                let k = b * units + u;
+                let dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
+                let (r, z, n) = (g[u], g[units + u], g[2 * units + u]);
+                let da_n = dh * (1.0 - z) * (1.0 - n * n);
+                let da_r = da_n * hn[k] * r * (1.0 - r);
+                let da_z = dh * (h_prev[k] - n) * z * (1.0 - z);
+                dx_b[u] = da_r;
+                dx_b[units + u] = da_z;
+                dx_b[2 * units + u] = da_n;
+                dh_b[u] = da_r;
+                dh_b[units + u] = da_z;
+                dh_b[2 * units + u] = da_n * r;
+                dh_direct[k] = dh * z;
+            }
+        }
+        if t > 0 {
+            dh_next.copy_from_slice(&dh_direct);
+            matmul(
+                (batch, units, g3),
+                &mut dh_next,
+                true,
+                View::rows(dgh_t, g3),
+                View::rows(w.w_hh, units),
+            );
+        }
+    }
+    let rows = steps * batch;
+    matmul(
+        (g3, units, rows),
+        dw_hh,
+        false,
+        View::transposed(dgh, g3),
+        View::rows(&s.h[..rows * units], units),
+    );
+    matmul(
+        (g3, features, rows),
+        dw_ih,
+        false,
+        View::transposed(dgx, g3),
+        View::rows(&s.xs, features),
+    );
+    add_column_sums(dgx, db_ih);
+    add_column_sums(dgh, db_hh);
+    let mut dxs = vec![0.0; rows * features];
+    matmul(
+        (rows, features, g3),
+        &mut dxs,
+        false,
+        View::rows(dgx, g3),
+        View::rows(w.w_ih, features),
+    );
+    scatter_time_major(dims, &dxs, dx);
+}

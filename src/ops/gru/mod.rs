@@ -1,0 +1,46 @@
+//! The GRU of `torch.nn.GRU(features, units, batch_first=True)` as one op on dfdx's tape
+//! (`ops::recurrent`): the forward pass runs every step on host data and keeps the gates
+//! and states, and the backward pass backpropagates through time from them (`kernel.rs`),
+//! with `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))` as PyTorch computes it.
+
+mod kernel;
+#[cfg(test)]
+mod tests;
+
+use dfdx::prelude::{Cpu, Tape};
+
+use super::recurrent::{recurrent, Cell, Dims, RecurrentParams, Weights};
+use super::T4;
+
+/// The GRU cell: gates `r, z, n`.
+struct Gru;
+
+impl Cell for Gru {
+    const GATES: usize = 3;
+    type Saved = kernel::Saved;
+
+    fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> kernel::Saved {
+        kernel::forward(dims, w, x)
+    }
+
+    fn hidden(saved: &kernel::Saved) -> &[f32] {
+        &saved.h
+    }
+
+    fn backward(
+        dims: Dims,
+        w: Weights<'_>,
+        saved: &kernel::Saved,
+        dy: &[f32],
+        sequences: bool,
+    ) -> [Vec<f32>; 5] {
+        kernel::backward(dims, w, saved, dy, sequences)
+    }
+}
+
+/// The GRU over `x`, sequences (B, F, 1, T), from a zero state: every step's hidden state
+/// (B, U, 1, T) with `sequences`, else the last one (B, U, 1, 1). Parameters (3U, F),
+/// (3U, U), (3U), (3U).
+pub fn gru<T: Tape<f32, Cpu>>(x: T4<T>, p: RecurrentParams<'_>, sequences: bool) -> T4<T> {
+    recurrent::<Gru, T>(x, p, sequences)
+}

@@ -1,0 +1,225 @@
+//! The LSTM's host kernels: the forward pass over all steps, keeping what backpropagation
+//! through time needs, and that backward pass. Single-threaded and summed in a fixed order,
+//! so outputs and gradients are the same bits whatever the thread count.
+//!
+//! Everything is time-major inside: step `t` of example `b` is row `t * batch + b`, so a
+//! step's rows are contiguous and each product is one `ops::matmul` call. Gate columns are
+//! PyTorch's order, `i, f, g, o`, each `units` wide.
+
+use crate::ops::cpu::simd::avx2_or_portable;
+use crate::ops::matmul::{matmul, View};
+use crate::ops::recurrent::{
+    add_column_sums, scatter_time_major, time_major, upstream, Dims, Weights,
+};
+
+/// What the forward pass keeps for the backward pass.
+pub struct Saved {
+    /// The input, time-major (T·B, F).
+    pub xs: Vec<f32>,
+    /// The activated gates `i, f, g, o` of each step (T·B, 4U).
+    pub gates: Vec<f32>,
+    /// The cell states `c_0 = 0, c_1, …, c_T` ((T+1)·B, U).
+    pub c: Vec<f32>,
+    /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
+    pub h: Vec<f32>,
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Runs the LSTM over `x`, laid out (B, F, T) as the engine holds a sequence, from a zero
+/// state.
+pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    assert_eq!(x.len(), batch * features * steps, "lstm: input size");
+    let mut saved = Saved {
+        xs: time_major(dims, x),
+        gates: vec![0.0; steps * batch * 4 * units],
+        c: vec![0.0; (steps + 1) * batch * units],
+        h: vec![0.0; (steps + 1) * batch * units],
+    };
+    forward_steps(dims, w, &mut saved);
+    saved
+}
+
+avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved) => forward_body);
+
+#[inline(always)]
+fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let g4 = 4 * units;
+    // The inputs' part of every step's gates at once, then the biases.
+    matmul(
+        (steps * batch, g4, features),
+        &mut s.gates,
+        false,
+        View::rows(&s.xs, features),
+        View::transposed(w.w_ih, features),
+    );
+    for row in s.gates.chunks_exact_mut(g4) {
+        for ((v, bi), bh) in row.iter_mut().zip(w.b_ih).zip(w.b_hh) {
+            *v += bi + bh;
+        }
+    }
+    let w_hh_t = View::transposed(w.w_hh, units);
+    let step = batch * units;
+    for t in 0..steps {
+        let gates = &mut s.gates[t * batch * g4..][..batch * g4];
+        if t > 0 {
+            let h_prev = &s.h[t * step..][..step];
+            matmul(
+                (batch, g4, units),
+                gates,
+                true,
+                View::rows(h_prev, units),
+                w_hh_t,
+            );
+        }
+        let (c_prev, c_next) = s.c[t * step..].split_at_mut(step);
+        let h_next = &mut s.h[(t + 1) * step..][..step];
+        for b in 0..batch {
+            let g = &mut gates[b * g4..][..g4];
+            for u in 0..units {
+                let i = sigmoid(g[u]);
+                let f = sigmoid(g[units + u]);
+                let n = g[2 * units + u].tanh();
+                let o = sigmoid(g[3 * units + u]);
+                g[u] = i;
+                g[units + u] = f;
+                g[2 * units + u] = n;
+                g[3 * units + u] = o;
+                let k = b * units + u;
+                let c = f * c_prev[k] + i * n;
+                c_next[k] = c;
+                h_next[k] = o * c.tanh();
+            }
+        }
+    }
+}
+
+/// Backpropagation through time from `dy`, the output's gradient in [`output`]'s layout.
+/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh` (the same for
+/// both biases, which enter every gate as one sum).
+pub fn backward(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    dy: &[f32],
+    sequences: bool,
+) -> [Vec<f32>; 5] {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let mut grads = [
+        vec![0.0; batch * features * steps],
+        vec![0.0; 4 * units * features],
+        vec![0.0; 4 * units * units],
+        vec![0.0; 4 * units],
+    ];
+    let mut da = vec![0.0; steps * batch * 4 * units];
+    backward_steps(dims, w, s, (dy, sequences), &mut da, &mut grads);
+    let [dx, dw_ih, dw_hh, db] = grads;
+    [dx, dw_ih, dw_hh, db.clone(), db]
+}
+
+avx2_or_portable!(fn backward_steps(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    upstream: (&[f32], bool),
+    da: &mut [f32],
+    grads: &mut [Vec<f32>; 4],
+) => backward_body);
+
+#[inline(always)]
+fn backward_body(
+    dims: Dims,
+    w: Weights<'_>,
+    s: &Saved,
+    (dy, sequences): (&[f32], bool),
+    da: &mut [f32],
+    [dx, dw_ih, dw_hh, db]: &mut [Vec<f32>; 4],
+) {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let g4 = 4 * units;
+    let step = batch * units;
+    // The gradients flowing into step t from step t + 1.
+    let mut dh_next = vec![0.0; step];
+    let mut dc_next = vec![0.0; step];
+    for t in (0..steps).rev() {
+        let gates = &s.gates[t * batch * g4..][..batch * g4];
+        let c_prev = &s.c[t * step..][..step];
+        let c = &s.c[(t + 1) * step..][..step];
+        let da_t = &mut da[t * batch * g4..][..batch * g4];
+        for b in 0..batch {
+            let g = &gates[b * g4..][..g4];
+            let d = &mut da_t[b * g4..][..g4];
+            for u in 0..units {
+                let k = b * units + u;
+                let dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
+                let (i, f, n, o) = (g[u], g[units + u], g[2 * units + u], g[3 * units + u]);
+                let tc = c[k].tanh();
+                let dc = dc_next[k] + dh * o * (1.0 - tc * tc);
+                d[u] = dc * n * i * (1.0 - i);
+                d[units + u] = dc * c_prev[k] * f * (1.0 - f);
+                d[2 * units + u] = dc * i * (1.0 - n * n);
+                d[3 * units + u] = dh * tc * o * (1.0 - o);
+                dc_next[k] = dc * f;
+            }
+        }
+        if t > 0 {
+            matmul(
+                (batch, units, g4),
+                &mut dh_next,
+                false,
+                View::rows(da_t, g4),
+                View::rows(w.w_hh, units),
+            );
+        }
+    }
+    let rows = steps * batch;
+    // Summed over every step at once: step t's gates against h_{t-1} (h_0 = 0) and x_t.
+    matmul(
+        (g4, units, rows),
+        dw_hh,
+        false,
+        View::transposed(da, g4),
+        View::rows(&s.h[..rows * units], units),
+    );
+    matmul(
+        (g4, features, rows),
+        dw_ih,
+        false,
+        View::transposed(da, g4),
+        View::rows(&s.xs, features),
+    );
+    add_column_sums(da, db);
+    let mut dxs = vec![0.0; rows * features];
+    matmul(
+        (rows, features, g4),
+        &mut dxs,
+        false,
+        View::rows(da, g4),
+        View::rows(w.w_ih, features),
+    );
+    scatter_time_major(dims, &dxs, dx);
+}

@@ -1,0 +1,203 @@
+//! What the recurrent ops (`lstm`, `gru`) share: the tape glue around their host kernels,
+//! and the sequence layouts. Each kernel runs every step of a (B, F, T) batch from a zero
+//! state and keeps what its backpropagation through time needs.
+
+use std::sync::Arc;
+
+use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
+
+use super::{add_into, host_data, tensor_from_output, T4};
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+/// The sizes of a call.
+#[derive(Clone, Copy, Debug)]
+pub struct Dims {
+    pub batch: usize,
+    pub features: usize,
+    pub units: usize,
+    pub steps: usize,
+}
+
+/// The parameters' host values, in PyTorch's layout: `w_ih` (G·U, F), `w_hh` (G·U, U), the
+/// biases (G·U), for G gates.
+#[derive(Clone, Copy)]
+pub struct Weights<'a> {
+    pub w_ih: &'a [f32],
+    pub w_hh: &'a [f32],
+    pub b_ih: &'a [f32],
+    pub b_hh: &'a [f32],
+}
+
+/// A parameter: its tensor (which names its gradient) and its host values, which the
+/// backward pass keeps as the forward pass saw them.
+pub type Host<'a, S> = (&'a Tensor<S, f32, Cpu>, &'a Arc<Vec<f32>>);
+
+/// The parameters under PyTorch's names: `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
+/// `bias_hh_l0`.
+#[derive(Clone, Copy)]
+pub struct RecurrentParams<'a> {
+    pub w_ih: Host<'a, (usize, usize)>,
+    pub w_hh: Host<'a, (usize, usize)>,
+    pub b_ih: Host<'a, (usize,)>,
+    pub b_hh: Host<'a, (usize,)>,
+}
+
+/// A recurrent cell's kernels.
+pub(crate) trait Cell {
+    /// Gates per unit: 4 for the LSTM, 3 for the GRU.
+    const GATES: usize;
+    /// What the forward pass keeps.
+    type Saved: Send + Sync + 'static;
+    fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Self::Saved;
+    /// The hidden states `h_0 = 0, …, h_T`, ((T+1)·B, U).
+    fn hidden(saved: &Self::Saved) -> &[f32];
+    /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih`, `b_hh`.
+    fn backward(
+        dims: Dims,
+        w: Weights<'_>,
+        saved: &Self::Saved,
+        dy: &[f32],
+        sequences: bool,
+    ) -> [Vec<f32>; 5];
+}
+
+/// Runs `C` over `x`, sequences (B, F, 1, T): every step's hidden state (B, U, 1, T) with
+/// `sequences`, else the last one (B, U, 1, 1).
+pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    p: RecurrentParams<'_>,
+    sequences: bool,
+) -> T4<T> {
+    let (batch, features, _, steps) = *x.shape();
+    let dims = Dims {
+        batch,
+        features,
+        units: p.b_ih.1.len() / C::GATES,
+        steps,
+    };
+    let (x, mut tape) = x.split_tape();
+    let weights = Weights {
+        w_ih: p.w_ih.1,
+        w_hh: p.w_hh.1,
+        b_ih: p.b_ih.1,
+        b_hh: p.b_hh.1,
+    };
+    let saved = C::forward(dims, weights, &host_data(&x));
+    let y = output(dims, C::hidden(&saved), sequences);
+    let out_steps = if sequences { steps } else { 1 };
+    let out = tensor_from_output(x.device(), y, (batch, dims.units, 1, out_steps));
+    if T::OWNS_TAPE {
+        let x_ghost = x.ghost();
+        let out_ghost = out.ghost();
+        let ghosts = (
+            p.w_ih.0.ghost(),
+            p.w_hh.0.ghost(),
+            p.b_ih.0.ghost(),
+            p.b_hh.0.ghost(),
+        );
+        let values = [p.w_ih.1, p.w_hh.1, p.b_ih.1, p.b_hh.1].map(Arc::clone);
+        tape.add_backward_op(move |grads| {
+            let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let [w_ih, w_hh, b_ih, b_hh] = &values;
+            let weights = Weights {
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+            };
+            let [dx, dw_ih, dw_hh, db_ih, db_hh] =
+                C::backward(dims, weights, &saved, &dy, sequences);
+            add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
+            add_into(grads.get_or_alloc_mut(&ghosts.0)?, &dw_ih);
+            add_into(grads.get_or_alloc_mut(&ghosts.1)?, &dw_hh);
+            add_into(grads.get_or_alloc_mut(&ghosts.2)?, &db_ih);
+            add_into(grads.get_or_alloc_mut(&ghosts.3)?, &db_hh);
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// The layer's output from the hidden states `h` ((T+1)·B, U): every step's laid out
+/// (B, U, T) with `sequences`, else the last one (B, U).
+fn output(dims: Dims, h: &[f32], sequences: bool) -> Vec<f32> {
+    let Dims {
+        batch,
+        units,
+        steps,
+        ..
+    } = dims;
+    let step = batch * units;
+    if !sequences {
+        return h[steps * step..].to_vec();
+    }
+    let mut y = vec![0.0; batch * units * steps];
+    for t in 0..steps {
+        for (k, &v) in h[(t + 1) * step..][..step].iter().enumerate() {
+            y[k * steps + t] = v;
+        }
+    }
+    y
+}
+
+/// The gradient `dy` of [`output`]'s layout at step `t`, unit `k` of the batch (`b·U + u`).
+#[inline(always)]
+pub(crate) fn upstream(dims: Dims, dy: &[f32], sequences: bool, t: usize, k: usize) -> f32 {
+    if sequences {
+        dy[k * dims.steps + t]
+    } else if t + 1 == dims.steps {
+        dy[k]
+    } else {
+        0.0
+    }
+}
+
+/// `x` (B, F, T) as time-major rows (T·B, F).
+pub(crate) fn time_major(dims: Dims, x: &[f32]) -> Vec<f32> {
+    let Dims {
+        batch,
+        features,
+        steps,
+        ..
+    } = dims;
+    let mut xs = vec![0.0; x.len()];
+    for b in 0..batch {
+        for f in 0..features {
+            for t in 0..steps {
+                xs[(t * batch + b) * features + f] = x[(b * features + f) * steps + t];
+            }
+        }
+    }
+    xs
+}
+
+/// `dxs`, time-major rows (T·B, F), into `dx` laid out (B, F, T).
+#[inline(always)]
+pub(crate) fn scatter_time_major(dims: Dims, dxs: &[f32], dx: &mut [f32]) {
+    let Dims {
+        batch,
+        features,
+        steps,
+        ..
+    } = dims;
+    for t in 0..steps {
+        for b in 0..batch {
+            let src = &dxs[(t * batch + b) * features..][..features];
+            for (f, &v) in src.iter().enumerate() {
+                dx[(b * features + f) * steps + t] = v;
+            }
+        }
+    }
+}
+
+/// The column sums of `rows` (n, width) added into `sums` (width).
+#[inline(always)]
+pub(crate) fn add_column_sums(rows: &[f32], sums: &mut [f32]) {
+    for row in rows.chunks_exact(sums.len()) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 
+use super::matmul::{matmul, View};
 use super::{add_into, host_data, tensor_from_output, T4};
 
 #[cfg(test)]
@@ -175,7 +176,7 @@ pub(crate) fn time_major(dims: Dims, x: &[f32]) -> Vec<f32> {
 
 /// `dxs`, time-major rows (T·B, F), into `dx` laid out (B, F, T).
 #[inline(always)]
-pub(crate) fn scatter_time_major(dims: Dims, dxs: &[f32], dx: &mut [f32]) {
+fn scatter_time_major(dims: Dims, dxs: &[f32], dx: &mut [f32]) {
     let Dims {
         batch,
         features,
@@ -194,10 +195,62 @@ pub(crate) fn scatter_time_major(dims: Dims, dxs: &[f32], dx: &mut [f32]) {
 
 /// The column sums of `rows` (n, width) added into `sums` (width).
 #[inline(always)]
-pub(crate) fn add_column_sums(rows: &[f32], sums: &mut [f32]) {
+fn add_column_sums(rows: &[f32], sums: &mut [f32]) {
     for row in rows.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {
             *s += v;
         }
     }
+}
+
+/// The pre-activation gradients of every step's gates, (T·B, G·U), from the input's side
+/// (`from_input`) and from the hidden state's (`from_hidden`; the same for the LSTM).
+pub(crate) struct GateGrads<'a> {
+    pub from_input: &'a [f32],
+    pub from_hidden: &'a [f32],
+}
+
+/// What backpropagation through time ends with, once every step's gate gradients `d` are
+/// known: those of `w_hh` (each step's against `h_{t-1}`, `h` holding `h_0 = 0, …`), `w_ih`
+/// (against the time-major input `xs`), the biases, and the input (B, F, T), all summed over
+/// the steps in one product each.
+#[inline(always)]
+pub(crate) fn finish_gradients(
+    dims: Dims,
+    (d, xs, h, w_ih): (GateGrads<'_>, &[f32], &[f32], &[f32]),
+    [dx, dw_ih, dw_hh, db_ih, db_hh]: [&mut [f32]; 5],
+) {
+    let Dims {
+        batch,
+        features,
+        units,
+        steps,
+    } = dims;
+    let gates = db_ih.len();
+    let rows = steps * batch;
+    matmul(
+        (gates, units, rows),
+        dw_hh,
+        false,
+        View::transposed(d.from_hidden, gates),
+        View::rows(&h[..rows * units], units),
+    );
+    matmul(
+        (gates, features, rows),
+        dw_ih,
+        false,
+        View::transposed(d.from_input, gates),
+        View::rows(xs, features),
+    );
+    add_column_sums(d.from_input, db_ih);
+    add_column_sums(d.from_hidden, db_hh);
+    let mut dxs = vec![0.0; rows * features];
+    matmul(
+        (rows, features, gates),
+        &mut dxs,
+        false,
+        View::rows(d.from_input, gates),
+        View::rows(w_ih, features),
+    );
+    scatter_time_major(dims, &dxs, dx);
 }

@@ -4,9 +4,7 @@
 
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
-use crate::ops::recurrent::{
-    add_column_sums, scatter_time_major, time_major, upstream, Dims, Weights,
-};
+use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
 
 /// What the forward pass keeps for the backward pass.
 pub struct Saved {
@@ -157,9 +155,9 @@ fn backward_body(
 ) {
     let Dims {
         batch,
-        features,
         units,
         steps,
+        ..
     } = dims;
     let g3 = 3 * units;
     let step = batch * units;
@@ -201,30 +199,13 @@ fn backward_body(
             );
         }
     }
-    let rows = steps * batch;
-    matmul(
-        (g3, units, rows),
-        dw_hh,
-        false,
-        View::transposed(dgh, g3),
-        View::rows(&s.h[..rows * units], units),
+    let d = GateGrads {
+        from_input: dgx,
+        from_hidden: dgh,
+    };
+    finish_gradients(
+        dims,
+        (d, &s.xs, &s.h, w.w_ih),
+        [dx, dw_ih, dw_hh, db_ih, db_hh],
     );
-    matmul(
-        (g3, features, rows),
-        dw_ih,
-        false,
-        View::transposed(dgx, g3),
-        View::rows(&s.xs, features),
-    );
-    add_column_sums(dgx, db_ih);
-    add_column_sums(dgh, db_hh);
-    let mut dxs = vec![0.0; rows * features];
-    matmul(
-        (rows, features, g3),
-        &mut dxs,
-        false,
-        View::rows(dgx, g3),
-        View::rows(w.w_ih, features),
-    );
-    scatter_time_major(dims, &dxs, dx);
 }

@@ -8,9 +8,7 @@
 
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
-use crate::ops::recurrent::{
-    add_column_sums, scatter_time_major, time_major, upstream, Dims, Weights,
-};
+use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
 
 /// What the forward pass keeps for the backward pass.
 pub struct Saved {
@@ -156,9 +154,9 @@ fn backward_body(
 ) {
     let Dims {
         batch,
-        features,
         units,
         steps,
+        ..
     } = dims;
     let g4 = 4 * units;
     let step = batch * units;
@@ -196,30 +194,15 @@ fn backward_body(
             );
         }
     }
-    let rows = steps * batch;
-    // Summed over every step at once: step t's gates against h_{t-1} (h_0 = 0) and x_t.
-    matmul(
-        (g4, units, rows),
-        dw_hh,
-        false,
-        View::transposed(da, g4),
-        View::rows(&s.h[..rows * units], units),
+    // Both biases enter every gate as one sum: the same gradient for each.
+    let mut db_hh = vec![0.0; db.len()];
+    let d = GateGrads {
+        from_input: da,
+        from_hidden: da,
+    };
+    finish_gradients(
+        dims,
+        (d, &s.xs, &s.h, w.w_ih),
+        [dx, dw_ih, dw_hh, db, &mut db_hh],
     );
-    matmul(
-        (g4, features, rows),
-        dw_ih,
-        false,
-        View::transposed(da, g4),
-        View::rows(&s.xs, features),
-    );
-    add_column_sums(da, db);
-    let mut dxs = vec![0.0; rows * features];
-    matmul(
-        (rows, features, g4),
-        &mut dxs,
-        false,
-        View::rows(da, g4),
-        View::rows(w.w_ih, features),
-    );
-    scatter_time_major(dims, &dxs, dx);
 }

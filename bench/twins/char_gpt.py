@@ -181,7 +181,7 @@ def main():
             total += loss.item()
             step += 1
             if args.steps and step == args.steps:
-                print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms")
+                print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms, mean {statistics.mean(times) * 1000:.1f} ms")
                 return
         val = val_loss(model, xv, yv, args.block, per_batch=True)
         print(f"epoch {epoch + 1}: train loss {total / per_epoch:.4f}, val loss {val:.4f}, median step {statistics.median(times) * 1000:.1f} ms")

@@ -160,7 +160,7 @@ impl HookCx<'_, '_> {
         }
         match name {
             "grid" => super::grid::check_grid(self.cx, self.steps, call, errors),
-            "sample" => super::sample::check_sample(self.cx, call, errors),
+            "sample" => super::sample::check_sample(self.cx, call, place == Place::After, errors),
             "clip" => self.clip(call, errors),
             "save" | "load" => self.save_or_load(call, errors),
             _ => self.plot(call, errors),

@@ -19,10 +19,17 @@ const PARAMS: &[&str] = &[
     "to",
 ];
 
-/// Where the text goes when `to` is not given.
+/// Where the text goes when `to` is not given: at an epoch's end, and after training (a
+/// file of its own, so that it never replaces the last epoch's).
 pub const DEFAULT_PATH: &str = "samples/epoch_{epoch}.txt";
+pub const DEFAULT_AFTER: &str = "samples/after.txt";
 
-pub fn check_sample(cx: &StepCx<'_>, call: &Call, errors: &mut Vec<CheckError>) -> Option<Action> {
+pub fn check_sample(
+    cx: &StepCx<'_>,
+    call: &Call,
+    after: bool,
+    errors: &mut Vec<CheckError>,
+) -> Option<Action> {
     let a = Args::read(call, PARAMS, errors);
     let model = a.required("model", errors);
     let from = a.required("from", errors);
@@ -42,7 +49,7 @@ pub fn check_sample(cx: &StepCx<'_>, call: &Call, errors: &mut Vec<CheckError>) 
     let top_k = a.count("top_k", 0, 0, errors);
     let path = a
         .string("to", errors)
-        .map_or(DEFAULT_PATH, |(s, _)| s)
+        .map_or(if after { DEFAULT_AFTER } else { DEFAULT_PATH }, |(s, _)| s)
         .to_string();
     let (model_expr, from) = (model?, from?);
     let ExprKind::Name(model_id) = &model_expr.kind else {

@@ -341,7 +341,10 @@ pub fn channel_dropout<T: AnyTape>(x: Image<T>, rate: f32) -> Image<T> {
 pub fn embedding<T: AnyTape>(ids: Flat<T>, table: &Param, width: usize) -> Act<T> {
     Act::Image(crate::ops::embedding::embedding(
         ids,
-        (table.r2(), &table.value),
+        HostTensor {
+            tensor: table.r2(),
+            value: &table.value,
+        },
         width,
     ))
 }
@@ -350,7 +353,10 @@ pub fn embedding<T: AnyTape>(ids: Flat<T>, table: &Param, width: usize) -> Act<T
 pub fn add_positions<T: AnyTape>(x: Image<T>, table: &Param) -> Act<T> {
     Act::Image(crate::ops::embedding::add_positions(
         x,
-        (table.r2(), &table.value),
+        HostTensor {
+            tensor: table.r2(),
+            value: &table.value,
+        },
     ))
 }
 

@@ -5,14 +5,12 @@
 //! The tables are read on the host (their tensors are tokens naming the gradient, see
 //! `Param::read_on_host`), as the dense op reads its weight.
 
-use std::sync::Arc;
-
 use dfdx::prelude::*;
 
-use super::{host_data, tensor_from_output, T4};
+use super::{host_data, tensor_from_output, HostTensor, T4};
 
-/// A table's tensor (a token naming its gradient) and its values on the host, `(rows, width)`.
-pub type Table<'a> = (&'a Tensor<(usize, usize), f32, Cpu>, &'a Arc<Vec<f32>>);
+/// A table, `(rows, width)`: its tensor (a token naming its gradient) and host values.
+pub type Table<'a> = HostTensor<'a, (usize, usize)>;
 
 /// The row of `table` at each token id of `ids` (batch, length), as `(batch, width, 1,
 /// length)`. Ids are the whole numbers the data holds; one outside the table (which the
@@ -24,7 +22,7 @@ pub fn embedding<T: Tape<f32, Cpu>>(
 ) -> T4<T> {
     let (batch, length) = *ids.shape();
     let (ids, mut tape) = ids.split_tape();
-    let (table_tensor, values) = table;
+    let (table_tensor, values) = (table.tensor, table.value);
     let rows = values.len() / width.max(1);
     let index: Vec<Option<usize>> = host_data(&ids)
         .into_iter()
@@ -75,7 +73,7 @@ pub fn embedding<T: Tape<f32, Cpu>>(
 pub fn add_positions<T: Tape<f32, Cpu>>(x: T4<T>, table: Table<'_>) -> T4<T> {
     let (batch, width, _, length) = *x.shape();
     let (x, mut tape) = x.split_tape();
-    let (table_tensor, values) = table;
+    let (table_tensor, values) = (table.tensor, table.value);
     let mut out = host_data(&x);
     for example in out.chunks_exact_mut(width * length) {
         for (d, row) in example.chunks_exact_mut(length).enumerate() {
@@ -110,6 +108,8 @@ pub fn add_positions<T: Tape<f32, Cpu>>(x: T4<T>, table: Table<'_>) -> T4<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     type Token = Tensor<(usize, usize), f32, Cpu>;
@@ -126,7 +126,14 @@ mod tests {
         let (token, values) = table(&dev, 5, 3);
         // Two examples of 4 tokens; 9 is out of the table and 1.5 is no token id.
         let ids = dev.tensor_from_vec(vec![0.0, 4.0, 4.0, 9.0, 2.0, 1.5, 0.0, 1.0], (2, 4));
-        let y = embedding(ids.leaky_trace(), (&token, &values), 3);
+        let y = embedding(
+            ids.leaky_trace(),
+            HostTensor {
+                tensor: &token,
+                value: &values,
+            },
+            3,
+        );
         let out = y.as_vec();
         // out[b, d, 0, t] = table[ids[b, t], d].
         assert_eq!(out[2 * 4 + 1], values[4 * 3 + 2]);
@@ -156,7 +163,10 @@ mod tests {
         let loss_of = |x: &[f32], table: &Arc<Vec<f32>>| -> f32 {
             let y = add_positions(
                 dev.tensor_from_vec(x.to_vec(), (2, 2, 1, 4)),
-                (&token, table),
+                HostTensor {
+                    tensor: &token,
+                    value: table,
+                },
             );
             y.as_vec()
                 .iter()
@@ -165,7 +175,13 @@ mod tests {
                 .sum()
         };
         let xt = dev.tensor_from_vec(x.clone(), (2, 2, 1, 4));
-        let y = add_positions(xt.leaky_trace(), (&token, &values));
+        let y = add_positions(
+            xt.leaky_trace(),
+            HostTensor {
+                tensor: &token,
+                value: &values,
+            },
+        );
         let cc = dev.tensor_from_vec(c.clone(), (2, 2, 1, 4));
         let mut g = (y * cc).square().sum().backward();
         let dx = g.get_or_alloc_mut(&xt).unwrap().to_vec();

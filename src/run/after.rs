@@ -100,9 +100,9 @@ fn run_action(
             model_io::save(&lp.engine, *model, &target)?;
             Ok(Some(target))
         }
-        Action::Sample { .. } => {
+        Action::Sample { data, .. } => {
             let epochs = lp.times.len();
-            let vocabulary = sample::vocabulary(&lp.examples[sample_data(action)].encoding.classes);
+            let vocabulary = sample::vocabulary(&lp.examples[*data].encoding.classes);
             let text = sample::generate(&lp.engine, action, &vocabulary, epochs);
             (lp.out)(&text);
             Ok(Some(sample::write(action, &text, epochs, dir)?))
@@ -112,13 +112,5 @@ fn run_action(
             Ok(grid::draw(&lp.engine, action, &lp.kept, epochs, dir)?)
         }
         _ => Ok(None),
-    }
-}
-
-/// The text data set a `sample` action reads its vocabulary from.
-fn sample_data(action: &Action) -> usize {
-    match action {
-        Action::Sample { data, .. } => *data,
-        _ => unreachable!("called on a `sample` action"),
     }
 }

@@ -181,6 +181,7 @@ fn a_sweep_runs_as_a_job_array_and_a_requeued_task_resumes_bit_identical() {
         .args(["requeue", &format!("{job}_1")])
         .output()
         .unwrap());
+    let requeued = Instant::now();
     wait(
         &cluster,
         d,
@@ -189,7 +190,10 @@ fn a_sweep_runs_as_a_job_array_and_a_requeued_task_resumes_bit_identical() {
         || expr::record::load(&run).is_ok_and(|r| r.status.label() == "interrupted"),
     );
     // Slurm starts a requeued job two minutes later at the earliest; the test lets it start
-    // now, once the job is pending again (the update is refused before).
+    // now, once the job is pending again (the update is refused before). Not in the same
+    // second as the requeue, though: slurmd refuses a launch whose credential was made in
+    // the second the old one was revoked (`cred->ctime <= j->revoked`, in whole seconds),
+    // and the task then ends failed instead of running ("Job credential revoked").
     wait(
         &cluster,
         d,
@@ -204,6 +208,7 @@ fn a_sweep_runs_as_a_job_array_and_a_requeued_task_resumes_bit_identical() {
             String::from_utf8_lossy(&queue.stdout).contains("PENDING BeginTime")
         },
     );
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(requeued.elapsed()));
     wait(
         &cluster,
         d,

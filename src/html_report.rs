@@ -344,15 +344,21 @@ fn run_section(out: &mut String, i: usize, run: &Run) {
             (
                 "stopped",
                 r.stopped.as_ref().map(|s| {
-                    format!(
-                        "{} at epoch {} (best {} = {} at epoch {}{})",
-                        s.reason,
-                        s.epoch,
-                        s.monitor,
-                        s.best,
-                        s.best_epoch,
-                        if s.restored_best { ", restored" } else { "" }
-                    )
+                    let mut line = format!("{} at epoch {}", s.reason, s.epoch);
+                    if let Some(step) = s.step {
+                        let _ = write!(line, ", step {step}");
+                    }
+                    if let Some(w) = &s.watched {
+                        let _ = write!(
+                            line,
+                            " (best {} = {} at epoch {}{})",
+                            w.monitor,
+                            w.best,
+                            w.best_epoch,
+                            if w.restored_best { ", restored" } else { "" }
+                        );
+                    }
+                    line
                 }),
             ),
         ],

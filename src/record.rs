@@ -109,6 +109,7 @@ pub fn new_record(exp: &Experiment, prov: &Provenance, id: String, threads: usiz
         log: Vec::new(),
         steps: Vec::new(),
         stopped: None,
+        non_finite: schema::NonFiniteCounts::default(),
     }
 }
 

@@ -57,7 +57,7 @@ pub enum RunError {
     #[error("stopped at epoch {}, step {step}: {what}; {last_good}", epoch + 1)]
     #[diagnostic(
         code(expr::run::non_finite),
-        help("lower the learning rate, clip gradients (`on step {{ clip(norm = 1.0) }}`), or set `on_nan = skip` in `train {{ }}` to skip such steps; `expr run --resume RUN_DIR` continues from the last good checkpoint")
+        help("lower the learning rate, clip gradients (`on step {{ clip(norm = 1.0) }}`), or set `on_nan = skip_batch` (or `restore_last`) in `train {{ }}` to go on past such steps; `expr run --resume RUN_DIR` continues from the last good checkpoint")
     )]
     NonFinite {
         epoch: usize,
@@ -409,6 +409,8 @@ fn train(
         lp.restore(&c.position);
         lp.restore_best_weights(&c.engine.tensors);
     }
+    // Where `max_time` stopped the loop: (epoch, global step).
+    let mut out_of_time = None;
     // An evaluation-only run (`epochs = 0`) runs one epoch of its evaluation steps.
     for epoch in first_epoch..exp.epochs.max(1) {
         if lp.stopped() {
@@ -418,6 +420,12 @@ fn train(
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}
+            Err(train_loop::Stop::OutOfTime { epoch, step }) => {
+                // The epoch in progress is not evaluated: its place is in the checkpoint
+                // the loop wrote, its training in the weights `after { }` saves.
+                out_of_time = Some((epoch, step));
+                break;
+            }
             Err(train_loop::Stop::Interrupted {
                 epoch,
                 step,
@@ -491,7 +499,8 @@ fn train(
             );
         }
     }
-    end_stopping(&mut lp, recorder)?;
+    end_stopping(&mut lp, recorder, out_of_time)?;
+    recorder.non_finite(lp.non_finite);
     // `after { }` saves and draws the models' averages, where `train { ema }` keeps them.
     lp.engine.use_averages(true);
     after::run_actions(&mut lp, exp, &dir, recorder)?;
@@ -508,9 +517,23 @@ fn train(
 
 /// Early stopping at the end of training, as Keras' `on_train_end`: the best epoch's
 /// weights put back (with `restore_best`, whether or not the rule stopped the loop), and
-/// the record told how training ended.
-fn end_stopping(lp: &mut Loop<'_>, recorder: &Recorder) -> Result<(), RunError> {
+/// the record told how training ended, `max_time` (`out_of_time`, at an epoch and step)
+/// included.
+fn end_stopping(
+    lp: &mut Loop<'_>,
+    recorder: &Recorder,
+    out_of_time: Option<(usize, u64)>,
+) -> Result<(), RunError> {
+    let timed_out = |watched| record::schema::Stopped {
+        reason: "max_time".into(),
+        epoch: out_of_time.map_or(0, |(epoch, _)| epoch + 1),
+        step: out_of_time.map(|(_, step)| step),
+        watched,
+    };
     let Some(s) = lp.stopper.clone() else {
+        if out_of_time.is_some() {
+            recorder.stopped(timed_out(None));
+        }
         return Ok(());
     };
     let restored = s.rule.restore_best && s.state.has_best_weights;
@@ -532,18 +555,26 @@ fn end_stopping(lp: &mut Loop<'_>, recorder: &Recorder) -> Result<(), RunError> 
         (lp.out)(&line);
     }
     let watched = lp.times.len() > s.rule.start_from_epoch;
-    recorder.stopped(record::schema::Stopped {
-        reason: if s.state.stopped_epoch.is_some() {
-            "early_stopping"
-        } else {
-            "epochs"
-        }
-        .into(),
-        epoch: s.state.stopped_epoch.map_or(lp.times.len(), |e| e + 1),
+    let watched = record::schema::Watched {
         monitor: lp.metrics.names[s.rule.metric].clone(),
         best_epoch: if watched { s.state.best_epoch + 1 } else { 0 },
         best: s.state.best,
         restored_best: restored,
+    };
+    recorder.stopped(if out_of_time.is_some() {
+        timed_out(Some(watched))
+    } else {
+        record::schema::Stopped {
+            reason: if s.state.stopped_epoch.is_some() {
+                "early_stopping"
+            } else {
+                "epochs"
+            }
+            .into(),
+            epoch: s.state.stopped_epoch.map_or(lp.times.len(), |e| e + 1),
+            step: None,
+            watched: Some(watched),
+        }
     });
     Ok(())
 }

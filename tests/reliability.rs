@@ -160,7 +160,11 @@ fn killed_and_resumed_runs_stop_early_at_the_same_epoch_with_the_same_best_weigh
     );
     let (stopped, epochs, _) = clean;
     assert_eq!(
-        (stopped.reason.as_str(), stopped.epoch, stopped.best_epoch),
+        (
+            stopped.reason.as_str(),
+            stopped.epoch,
+            stopped.watched.as_ref().unwrap().best_epoch
+        ),
         ("early_stopping", 3, 1)
     );
     assert_eq!(epochs, 3);
@@ -224,6 +228,27 @@ fn killed_and_resumed_language_models_end_bit_identical() {
     let file = dir.path().join("survive.exp");
     std::fs::write(&file, common::fixture("char_lm", &[("text", path)])).unwrap();
     survives_kills(dir.path(), &file, 4);
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_restore_the_last_good_weights_at_the_same_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "nan_restore", 16, 4096, Some(512));
+    survives_kills(dir.path(), &file, 4);
+    let clean = expr::record::load(&only_run_dir(&dir.path().join("clean"))).unwrap();
+    let restores = clean
+        .log
+        .iter()
+        .filter(|l| l.contains("restored the weights of step"))
+        .count();
+    assert!(restores >= 4, "{:?}", clean.log);
+    assert_eq!(clean.non_finite.restored, restores as u64);
+    let resumed = expr::record::load(&only_run_dir(&dir.path().join("killed"))).unwrap();
+    assert_eq!(resumed.non_finite, clean.non_finite);
 }
 
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike, the

@@ -39,11 +39,12 @@ fn a_curve_that_never_beats_its_first_epoch_stops_after_patience_and_restores_it
             "epoch 1's weights"
         );
         let record = &stopped.record;
-        let s = record.stopped.as_ref().unwrap();
+        let stopped = record.stopped.as_ref().unwrap();
+        let s = stopped.watched.as_ref().unwrap();
         assert_eq!(
             (
-                s.reason.as_str(),
-                s.epoch,
+                stopped.reason.as_str(),
+                stopped.epoch,
                 s.best_epoch,
                 s.monitor.as_str(),
                 s.restored_best
@@ -76,7 +77,14 @@ fn an_improving_curve_runs_every_epoch() {
         "the loss falls: {loss:?}"
     );
     let s = r.record.stopped.as_ref().unwrap();
-    assert_eq!((s.reason.as_str(), s.epoch, s.best_epoch), ("epochs", 3, 3));
+    assert_eq!(
+        (
+            s.reason.as_str(),
+            s.epoch,
+            s.watched.as_ref().unwrap().best_epoch
+        ),
+        ("epochs", 3, 3)
+    );
     let plain = common::run_text(dir.path(), &experiment(dir.path(), false, 3, ""));
     assert_eq!(r.parameters, plain.parameters);
 }
@@ -89,7 +97,8 @@ fn without_restore_best_the_last_weights_stay() {
     let stopped = common::run_text(dir.path(), &experiment(dir.path(), false, 10, rule));
     let three = common::run_text(dir.path(), &experiment(dir.path(), false, 3, ""));
     assert_eq!(stopped.parameters, three.parameters);
-    assert!(!stopped.record.stopped.as_ref().unwrap().restored_best);
+    let s = stopped.record.stopped.as_ref().unwrap();
+    assert!(!s.watched.as_ref().unwrap().restored_best);
 }
 
 /// `on improved(metric)` runs after each epoch whose metric beats every earlier one's

@@ -91,6 +91,7 @@ pub fn check_file(
         threads,
         epochs: settings.epochs,
         on_non_finite: settings.on_non_finite,
+        max_time: settings.max_time,
         checkpoints: settings.checkpoints,
         stop,
         averages: settings.averages,

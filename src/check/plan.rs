@@ -14,6 +14,9 @@ pub struct Experiment {
     pub epochs: usize,
     /// What to do when a loss or gradient is NaN or infinite.
     pub on_non_finite: NonFinitePolicy,
+    /// `train { max_time = "2h" }`: the time (training and evaluation, across resumes)
+    /// after which the run stops cleanly.
+    pub max_time: Option<std::time::Duration>,
     pub checkpoints: CheckpointSettings,
     /// When the loop stops before its last epoch.
     pub stop: Option<EarlyStopping>,
@@ -78,14 +81,17 @@ pub struct Average {
     pub decay: f64,
 }
 
-/// `train { on_nan = stop | skip }`.
+/// `train { on_nan = stop | skip_batch | restore_last }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NonFinitePolicy {
     /// Stop the run with an error naming the epoch, step and value.
     #[default]
     Stop,
-    /// Skip the update and go on with the next batch.
+    /// Skip the update and go on with the next batch (`skip_batch`, or `skip`).
     Skip,
+    /// Skip the update, put back the weights and optimizer state of the last checkpoint
+    /// (or of the start), and go on with the next batch.
+    RestoreLast,
 }
 
 #[derive(Debug, Clone, PartialEq)]

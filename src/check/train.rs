@@ -19,6 +19,7 @@ const TRAIN_SETTINGS: &[&str] = &[
     "loss",
     "optimizer",
     "on_nan",
+    "max_time",
     "stop",
     "checkpoint_steps",
     "checkpoint_epochs",
@@ -32,6 +33,8 @@ pub(super) struct TrainSettings {
     /// Where `epochs` is set, for the diagnostics of an evaluation-only run (`epochs = 0`).
     pub epochs_span: Option<Span>,
     pub on_non_finite: NonFinitePolicy,
+    /// `max_time = "2h"`.
+    pub max_time: Option<std::time::Duration>,
     pub checkpoints: CheckpointSettings,
     /// `stop = ...`, read once the metrics it names are checked (`check_stop`).
     pub stop: Option<Expr>,
@@ -46,6 +49,7 @@ impl Default for TrainSettings {
             epochs: 1,
             epochs_span: None,
             on_non_finite: NonFinitePolicy::Stop,
+            max_time: None,
             checkpoints: CheckpointSettings::default(),
             stop: None,
             averages: Vec::new(),
@@ -122,6 +126,9 @@ fn read_settings<'a>(
         } else if key == "on_nan" {
             train.on_non_finite = read_on_nan(&s.value, errors);
             None
+        } else if key == "max_time" {
+            train.max_time = read_max_time(&s.value, errors);
+            None
         } else {
             name_value(&s.value, key, errors)
         };
@@ -149,27 +156,75 @@ fn read_checkpoint(
     }
 }
 
+/// The `on_nan` policies; `skip` is the older name of `skip_batch`.
+const ON_NAN: &[&str] = &["stop", "skip_batch", "restore_last", "skip"];
+
 fn read_on_nan(value: &Expr, errors: &mut Vec<CheckError>) -> NonFinitePolicy {
     match &value.kind {
-        ExprKind::Name(id) if id.name == "stop" => NonFinitePolicy::Stop,
-        ExprKind::Name(id) if id.name == "skip" => NonFinitePolicy::Skip,
-        ExprKind::Name(id) => {
-            errors.push(CheckError::unknown(
-                "`on_nan` policy",
-                &id.name,
-                id.span,
-                &["stop", "skip"],
-            ));
-            NonFinitePolicy::Stop
-        }
+        ExprKind::Name(id) => match id.name.as_str() {
+            "stop" => NonFinitePolicy::Stop,
+            "skip_batch" | "skip" => NonFinitePolicy::Skip,
+            "restore_last" => NonFinitePolicy::RestoreLast,
+            other => {
+                errors.push(CheckError::unknown(
+                    "`on_nan` policy",
+                    other,
+                    id.span,
+                    &ON_NAN[..3],
+                ));
+                NonFinitePolicy::Stop
+            }
+        },
         _ => {
             errors.push(
-                CheckError::wrong_type("on_nan", "`stop` or `skip`", describe(value), value.span)
-                    .with_help(
-                    "write `on_nan = skip` to skip steps whose loss or gradients are not finite",
+                CheckError::wrong_type(
+                    "on_nan",
+                    "`stop`, `skip_batch` or `restore_last`",
+                    describe(value),
+                    value.span,
+                )
+                .with_help(
+                    "write `on_nan = skip_batch` to skip steps whose loss or gradients are not finite",
                 ),
             );
             NonFinitePolicy::Stop
+        }
+    }
+}
+
+/// `max_time = "2h 30m"`: a duration as humantime writes them (`90s`, `45min`, `2h`,
+/// `1day`), above zero.
+fn read_max_time(value: &Expr, errors: &mut Vec<CheckError>) -> Option<std::time::Duration> {
+    let ExprKind::Str(s) = &value.kind else {
+        errors.push(
+            CheckError::wrong_type("max_time", "a duration", describe(value), value.span)
+                .with_help("write the time as a string with its unit: `max_time = \"2h\"`"),
+        );
+        return None;
+    };
+    match humantime::parse_duration(s.value.trim()) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            errors.push(CheckError::out_of_range(
+                "max_time",
+                0.0,
+                "a duration above zero",
+                value.span,
+            ));
+            None
+        }
+        Err(e) => {
+            errors.push(
+                CheckError::invalid(
+                    format!("`max_time` is not a duration: {e}"),
+                    "not a duration".into(),
+                    value.span,
+                )
+                .with_help(
+                    "write a number with a unit: `\"90s\"`, `\"45min\"`, `\"2h 30m\"`, `\"1day\"`",
+                ),
+            );
+            None
         }
     }
 }

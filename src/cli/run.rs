@@ -180,8 +180,17 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
         if recorded.record.status == record::Status::Completed
             && args.epochs.is_none_or(|e| e <= done)
         {
+            let how = match &recorded.record.stopped {
+                Some(s) if s.reason != "epochs" => {
+                    let at = s
+                        .step
+                        .map_or(String::new(), |step| format!(", step {step}"));
+                    format!(": stopped by `{}` at epoch {}{at};", s.reason, s.epoch)
+                }
+                _ => format!(" all {done} epochs:"),
+            };
             eprintln!(
-                "run `{}` already completed all {done} epochs: nothing to resume, nothing changed",
+                "run `{}` already completed{how} nothing to resume, nothing changed",
                 dir.display()
             );
             return Err(ExitCode::SUCCESS);

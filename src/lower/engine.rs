@@ -280,6 +280,18 @@ impl Engine {
         state: &EngineState,
         stop: &dyn Fn() -> bool,
     ) -> Result<bool, TensorMismatch> {
+        self.restore_tensors(state)?;
+        Ok(self.replay_draws(state.random_draws, stop))
+    }
+
+    /// Puts parameters, layer state, optimizer slots and counters back as a snapshot has
+    /// them, leaving the device's generator where it is: `on_nan = restore_last` goes back
+    /// to the last good weights but not to the random numbers it already used, which a
+    /// resumed run draws again in the same order.
+    ///
+    /// # Errors
+    /// The first tensor the engine needs that is missing or of another shape.
+    pub fn restore_tensors(&mut self, state: &EngineState) -> Result<(), TensorMismatch> {
         self.use_averages(false);
         let expected = self.snapshot();
         let by_name: HashMap<&str, &NamedTensor> =
@@ -317,7 +329,7 @@ impl Engine {
             opt.iterations = iterations;
             opt.lr = lr;
         }
-        Ok(self.replay_draws(state.random_draws, stop))
+        Ok(())
     }
 
     /// Advances the device's generator by `draws` numbers, as a run that made them left it.

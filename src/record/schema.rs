@@ -82,17 +82,46 @@ pub struct RunRecord {
     /// The metrics so far in the epoch at each step where an `on every N steps` hook logs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRow>,
-    /// With `train { stop = early_stopping(...) }`: why training ended, and its best epoch.
+    /// With `train { stop = early_stopping(...) }` or `max_time`: why training ended, and
+    /// early stopping's best epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stopped>,
+    /// With `train { on_nan = skip_batch | restore_last }`: the steps it skipped and the
+    /// times it restored the last good weights.
+    #[serde(default, skip_serializing_if = "NonFiniteCounts::is_zero")]
+    pub non_finite: NonFiniteCounts,
 }
 
-/// How a run with early stopping ended: `reason` is `early_stopping` when the rule ended it
-/// at `epoch`, `epochs` when it ran them all. Epochs count from 1.
+/// What non-finite steps did to a run (`train { on_nan }`), for its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonFiniteCounts {
+    pub skipped: u64,
+    pub restored: u64,
+}
+
+impl NonFiniteCounts {
+    pub fn is_zero(&self) -> bool {
+        self.skipped == 0 && self.restored == 0
+    }
+}
+/// How a run with early stopping or `max_time` ended: `reason` is `early_stopping` when the
+/// rule ended it at `epoch`, `max_time` when the time ran out in `epoch` (after `step`),
+/// `epochs` when it ran them all. Epochs count from 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stopped {
     pub reason: String,
     pub epoch: usize,
+    /// With `max_time`: the global step the run stopped after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    /// With early stopping: what it watched.
+    #[serde(flatten, default)]
+    pub watched: Option<Watched>,
+}
+
+/// Early stopping's metric and best epoch, in a run's `stopped`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watched {
     /// The metric watched.
     pub monitor: String,
     /// The epoch of the best value (0 when no epoch was watched).

@@ -119,6 +119,11 @@ impl Recorder {
         lock(&self.live).record.stopped = Some(stopped);
     }
 
+    /// The steps `on_nan` skipped or restored from, once training has ended.
+    pub fn non_finite(&self, counts: super::schema::NonFiniteCounts) {
+        lock(&self.live).record.non_finite = counts;
+    }
+
     /// Keeps a `log` line (in memory; written with the next update).
     pub fn log(&self, line: &str) {
         lock(&self.live).record.log.push(line.to_string());

@@ -58,6 +58,16 @@ pub struct LoopPosition {
     /// Per `reduce_on_plateau` rule: its state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plateaus: Vec<super::plateau::PlateauState>,
+    /// Seconds the loop has run so far, across resumes (`train { max_time }` reads it).
+    #[serde(default)]
+    pub elapsed: f64,
+    /// Training steps whose update a non-finite loss or gradient skipped, and the times
+    /// `on_nan = restore_last` went back to the last good weights.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::record::schema::NonFiniteCounts::is_zero"
+    )]
+    pub non_finite: crate::record::schema::NonFiniteCounts,
 }
 
 /// A whole checkpoint in memory.

@@ -189,6 +189,7 @@ pub fn evaluate(
             last_good: "evaluation only".into(),
         },
         Stop::BadLr { .. } => unreachable!("an evaluation runs no hooks"),
+        Stop::OutOfTime { .. } => unreachable!("an evaluation runs no training step"),
     })?;
     Ok(lp
         .metrics

@@ -37,6 +37,23 @@ pub enum Stop {
     },
     /// A hook set a learning rate that is not a finite number above 0.
     BadLr { epoch: usize, step: u64, bad: BadLr },
+    /// `train { max_time }` ran out after global step `step`; a checkpoint holds the place.
+    OutOfTime { epoch: usize, step: u64 },
+}
+
+/// How many times in a row `on_nan = restore_last` goes back to the same weights before
+/// the run stops: a step that is non-finite again and again from the same place (a rate
+/// too large for the model) would otherwise loop to the last epoch.
+pub const MAX_RESTORES: u32 = 3;
+
+/// The weights `on_nan = restore_last` goes back to: the engine as the last checkpoint
+/// (or the start of the loop) had it.
+struct LastGood {
+    state: crate::lower::EngineState,
+    /// The global step it was taken after.
+    step: u64,
+    /// Times the loop has gone back to it.
+    restores: u32,
 }
 
 /// Timings of one epoch, in seconds.
@@ -104,6 +121,14 @@ pub struct Loop<'a> {
     pub drawn: Vec<std::path::PathBuf>,
     /// Texts epoch hooks sampled since the caller last took them (for the record).
     pub sampled: Vec<std::path::PathBuf>,
+    /// When this process's loop started, and the seconds earlier processes ran it (resumed
+    /// runs): `max_time` counts both.
+    started: Instant,
+    elapsed_before: f64,
+    /// With `on_nan = restore_last`: where to go back to.
+    last_good: Option<LastGood>,
+    /// Steps `on_nan` skipped and restores it made, for the record.
+    pub non_finite: crate::record::schema::NonFiniteCounts,
 }
 
 impl<'a> Loop<'a> {
@@ -148,7 +173,29 @@ impl<'a> Loop<'a> {
             saved: Vec::new(),
             drawn: Vec::new(),
             sampled: Vec::new(),
+            started: Instant::now(),
+            elapsed_before: 0.0,
+            last_good: None,
+            non_finite: crate::record::schema::NonFiniteCounts::default(),
         }
+    }
+
+    /// Seconds the loop has run, in this process and the ones it resumes.
+    fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    /// Keeps the engine as it is now as the weights `on_nan = restore_last` goes back to.
+    fn keep_good(&mut self, state: Option<&crate::lower::EngineState>) {
+        if self.engine.experiment().on_non_finite != NonFinitePolicy::RestoreLast {
+            return;
+        }
+        let state = state.cloned().unwrap_or_else(|| self.engine.snapshot());
+        self.last_good = Some(LastGood {
+            state,
+            step: self.global_step,
+            restores: 0,
+        });
     }
 
     /// Restores the loop's place from a checkpoint (the engine's state is restored by the
@@ -172,6 +219,8 @@ impl<'a> Loop<'a> {
         if p.plateaus.len() == self.plateaus.len() {
             self.plateaus.clone_from(&p.plateaus);
         }
+        self.elapsed_before = p.elapsed;
+        self.non_finite = p.non_finite;
         self.resume = Some(p.clone());
     }
 
@@ -338,6 +387,10 @@ impl<'a> Loop<'a> {
 
     pub fn run_epoch(&mut self, epoch: usize) -> Result<(), Stop> {
         let exp = self.engine.experiment().clone();
+        if self.last_good.is_none() {
+            // The engine as the loop starts (fresh, or as the resumed checkpoint left it).
+            self.keep_good(None);
+        }
         let resume = self.resume.take().filter(|r| r.epoch == epoch);
         if !resume.as_ref().is_some_and(|r| r.epoch_started) {
             self.averaged_hooks(&exp.hooks.epoch_start, epoch)?;
@@ -438,8 +491,11 @@ impl<'a> Loop<'a> {
             early_stopping: self.stopper.as_ref().map(|s| s.state.clone()),
             improved_best: self.improved_best.clone(),
             plateaus: self.plateaus.clone(),
+            elapsed: self.elapsed(),
+            non_finite: self.non_finite,
         };
         let mut engine = self.engine.snapshot();
+        self.keep_good(Some(&engine));
         if let Some(s) = self.stopper.as_ref().filter(|s| s.rule.restore_best) {
             // Before the first monitored epoch there are no best weights yet: the current
             // ones stand in, so that every checkpoint of the run holds the same tensors.
@@ -554,13 +610,9 @@ impl<'a> Loop<'a> {
                 );
             }
             if let Some(what) = outcome.non_finite {
-                if exp.on_non_finite == NonFinitePolicy::Stop {
+                if let Err(stop) = self.after_non_finite(epoch, step.trains(), what) {
                     progress.finish();
-                    return Err(Stop::NonFinite {
-                        epoch,
-                        step: self.global_step,
-                        what,
-                    });
+                    return Err(stop);
                 }
             }
             if let Some(l) = outcome.loss {
@@ -587,6 +639,26 @@ impl<'a> Loop<'a> {
                     self.checkpoint(epoch, pass, k + 1, true);
                 }
             }
+            let out_of_time = exp
+                .max_time
+                .filter(|limit| self.elapsed() >= limit.as_secs_f64());
+            if let Some(limit) = out_of_time.filter(|_| step.trains()) {
+                progress.finish();
+                let line = format!(
+                    "Epoch {}, step {}: stopping: `max_time` ({}) has passed",
+                    epoch + 1,
+                    self.global_step,
+                    humantime::format_duration(limit)
+                );
+                (self.out)(&line);
+                if self.checkpoints.is_some() {
+                    self.checkpoint(epoch, pass, k + 1, true);
+                }
+                return Err(Stop::OutOfTime {
+                    epoch,
+                    step: self.global_step,
+                });
+            }
             if let Some(signal) = super::interrupt::requested() {
                 progress.finish();
                 self.notice(&format!("\n{signal}: stopping after this step and writing a checkpoint (press Ctrl-C again to quit now)"));
@@ -605,6 +677,50 @@ impl<'a> Loop<'a> {
         if step.trains() {
             self.apply_accumulated(epoch)?;
         }
+        Ok(())
+    }
+
+    /// What `train { on_nan }` does after a step whose loss or gradients were not finite
+    /// (its updates were skipped): stop, go on (`skip_batch`), or put back the last good
+    /// weights and go on (`restore_last`). Evaluation steps update nothing, so only `stop`
+    /// stops them.
+    fn after_non_finite(&mut self, epoch: usize, trains: bool, what: String) -> Result<(), Stop> {
+        let policy = self.engine.experiment().on_non_finite;
+        let step = self.global_step;
+        let stop = |what| Stop::NonFinite { epoch, step, what };
+        if policy == NonFinitePolicy::Stop {
+            return Err(stop(what));
+        }
+        if !trains {
+            return Ok(());
+        }
+        let place = format!("Epoch {}, step {step}", epoch + 1);
+        let line = match (policy, self.last_good.as_mut()) {
+            (NonFinitePolicy::RestoreLast, Some(good)) => {
+                if good.restores == MAX_RESTORES {
+                    return Err(stop(format!(
+                        "{what}, after going back to the weights of step {} {MAX_RESTORES} times",
+                        good.step
+                    )));
+                }
+                good.restores += 1;
+                if let Err(e) = self.engine.restore_tensors(&good.state) {
+                    return Err(stop(format!(
+                        "{what}, and the last good weights do not fit the engine: {e:?}"
+                    )));
+                }
+                self.non_finite.restored += 1;
+                format!(
+                    "{place}: {what}; restored the weights of step {} ({} of {MAX_RESTORES})",
+                    good.step, good.restores
+                )
+            }
+            _ => {
+                self.non_finite.skipped += 1;
+                format!("{place}: {what}; skipped the update")
+            }
+        };
+        (self.out)(&line);
         Ok(())
     }
 
@@ -634,12 +750,8 @@ impl<'a> Loop<'a> {
             });
         }
         match non_finite {
-            Some(what) if exp.on_non_finite == NonFinitePolicy::Stop => Err(Stop::NonFinite {
-                epoch,
-                step: self.global_step,
-                what,
-            }),
-            _ => Ok(()),
+            Some(what) => self.after_non_finite(epoch, true, what),
+            None => Ok(()),
         }
     }
 }

@@ -224,6 +224,23 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
             );
         }
     }
+    if !p.elapsed.is_finite() || p.elapsed < 0.0 {
+        return bad(
+            "elapsed",
+            format!("{} is not a number of seconds", p.elapsed),
+        );
+    }
+    // A step is skipped, or restored from, at most once.
+    let counts = p.non_finite;
+    if counts.skipped.saturating_add(counts.restored) > p.global_step {
+        return bad(
+            "non_finite",
+            format!(
+                "{} skipped and {} restored steps cannot follow from {} steps",
+                counts.skipped, counts.restored, p.global_step
+            ),
+        );
+    }
     for rule in &p.plateaus {
         // A rule's value only ever shrinks from `initial` by factors in [0, 1), and it waits
         // at most the epochs done.

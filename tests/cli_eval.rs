@@ -87,6 +87,22 @@ fn eval_repeats_the_runs_test_metrics_and_predict_agrees_with_its_accuracy() {
         ],
     );
     assert_eq!(String::from_utf8(by_dir.stdout).unwrap(), line);
+    // A run directory without a model file (an interrupted run's, or one without `save`)
+    // gives its newest checkpoint's weights: here the last epoch's, the same.
+    let elsewhere = dir.path().join("net.safetensors");
+    std::fs::rename(run.join("net.safetensors"), &elsewhere).unwrap();
+    let by_checkpoint = common::expr_in(
+        dir.path(),
+        &["eval", "small.exp", "--model", run.to_str().unwrap()],
+    );
+    assert!(
+        by_checkpoint.status.success(),
+        "{}",
+        common::stderr(&by_checkpoint)
+    );
+    assert!(common::stderr(&by_checkpoint).contains("checkpoint-"));
+    assert_eq!(String::from_utf8(by_checkpoint.stdout).unwrap(), line);
+    std::fs::rename(&elsewhere, run.join("net.safetensors")).unwrap();
     // Nothing written: no second run directory.
     assert_eq!(common::entries(&dir.path().join("runs/small")).len(), 1);
 

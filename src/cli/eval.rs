@@ -20,7 +20,8 @@ pub struct EvalArgs {
     /// The experiment file.
     pub file: PathBuf,
     /// The weights: `PATH.safetensors` (the experiment's one model), `NAME=PATH` for model
-    /// NAME, or a run directory holding `<model>.safetensors`; repeatable.
+    /// NAME, or a run directory holding `<model>.safetensors` (or, when the run saved no
+    /// model, its checkpoints: the newest is read); repeatable.
     #[arg(long = "model", value_name = "[NAME=]PATH", required = true)]
     pub models: Vec<String>,
     /// Change a value without editing the file, e.g. `--set test.batch=500`; repeatable.
@@ -60,10 +61,20 @@ pub fn load(file: &std::path::Path, set: &[String]) -> Result<Experiment, ExitCo
 /// The weights files of `--model`, or exit code 2 after the error.
 pub fn weights(exp: &Experiment, models: &[String]) -> Result<Vec<(usize, PathBuf)>, ExitCode> {
     let specs: Vec<_> = models.iter().map(|m| model_spec(m)).collect();
-    resolve(exp, &specs).map_err(|e| {
+    let files = resolve(exp, &specs).map_err(|e| {
         super::print_error(&e);
         ExitCode::from(2)
-    })
+    })?;
+    for (m, path) in &files {
+        if crate::run::checkpoint::is_checkpoint(path) {
+            eprintln!(
+                "`{}`: the run saved no model file; using its newest checkpoint, {}",
+                exp.models[*m].name,
+                path.display()
+            );
+        }
+    }
+    Ok(files)
 }
 
 /// Exit codes: 0 with the metrics printed, 2 when the file, a weights file or the data is

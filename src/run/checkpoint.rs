@@ -183,14 +183,17 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".safetensors"))
-        })
+        .filter(|p| is_checkpoint(p))
         .collect();
     files.sort();
     files
+}
+
+/// Whether `path` is named as a checkpoint (`checkpoint-<step>.safetensors`).
+pub fn is_checkpoint(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".safetensors"))
 }
 
 /// Reads the newest checkpoint in `dir` that reads back whole (its digest checked).

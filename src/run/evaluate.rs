@@ -30,7 +30,7 @@ pub enum WeightsError {
     #[error("`{}` has no model file for `{model}`", dir.display())]
     #[diagnostic(
         code(expr::eval::no_model_file),
-        help("a run directory must hold `{model}.safetensors` (`save({model}, to = \"{model}.safetensors\")`), or its only .safetensors file; found: {found}")
+        help("a run directory must hold `{model}.safetensors` (`save({model}, to = \"{model}.safetensors\")`), its only .safetensors file, or, without either, a checkpoint; found: {found}")
     )]
     NoFile {
         dir: PathBuf,
@@ -43,7 +43,8 @@ pub enum WeightsError {
 }
 
 /// `--model [NAME=]PATH`, resolved: model indices and the files their weights come from.
-/// A directory (a run's) gives `<dir>/<model>.safetensors`, or its only .safetensors file.
+/// A directory (a run's) gives `<dir>/<model>.safetensors`, its only .safetensors file that
+/// is not a checkpoint, or, with neither, its newest checkpoint.
 pub fn resolve(
     exp: &Experiment,
     specs: &[(Option<String>, PathBuf)],
@@ -94,18 +95,28 @@ fn in_run_dir(dir: &Path, model: &str) -> Result<PathBuf, WeightsError> {
     if named.is_file() {
         return Ok(named);
     }
+    let checkpoints = super::checkpoint::list(dir);
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+                .filter(|p| {
+                    p.extension().is_some_and(|e| e == "safetensors")
+                        && !super::checkpoint::is_checkpoint(p)
+                })
                 .collect()
         })
         .unwrap_or_default();
     found.sort();
     if found.len() == 1 {
         return Ok(found.remove(0));
+    }
+    if found.is_empty() {
+        // A run that saved no model (interrupted, or without `save`): its newest checkpoint.
+        if let Some(newest) = checkpoints.last() {
+            return Ok(newest.clone());
+        }
     }
     Err(WeightsError::NoFile {
         dir: dir.into(),
@@ -137,9 +148,50 @@ pub fn loaded_engine(
         }
     }
     for (m, path) in files {
-        model_io::load_into(&mut engine, *m, path)?;
+        if super::checkpoint::is_checkpoint(path) {
+            from_checkpoint(&mut engine, *m, path)?;
+        } else {
+            model_io::load_into(&mut engine, *m, path)?;
+        }
     }
     Ok(engine)
+}
+
+/// Loads model `m` from a run's checkpoint: its averaged weights where the run kept an
+/// average (`train { ema }`: what the run evaluated and saved), else its trained ones, with
+/// its layer state.
+fn from_checkpoint(engine: &mut Engine, m: usize, path: &Path) -> Result<(), RunError> {
+    let checkpoint = super::checkpoint::read(path)?;
+    let model = engine.experiment().models[m].name.clone();
+    let stored: std::collections::HashMap<&str, &crate::output::model_file::NamedTensor> =
+        checkpoint
+            .engine
+            .tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+    let tensors: Vec<_> = engine
+        .model_tensors(m)
+        .iter()
+        .filter_map(|t| {
+            let averaged = format!("ema.{model}.{}", t.name);
+            let trained = format!("model.{model}.{}", t.name);
+            stored
+                .get(averaged.as_str())
+                .or_else(|| stored.get(trained.as_str()))
+                .map(|found| crate::output::model_file::NamedTensor {
+                    name: t.name.clone(),
+                    ..(*found).clone()
+                })
+        })
+        .collect();
+    engine.load_model(m, &tensors).map_err(|e| {
+        super::checkpoint::CheckpointError::Mismatch {
+            path: path.into(),
+            problem: format!("it does not hold model `{model}` of this experiment: {e:?}"),
+        }
+        .into()
+    })
 }
 
 /// The experiment cut down to what `evaluate` runs: its evaluation steps once, the metrics

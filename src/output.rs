@@ -13,6 +13,7 @@ pub mod model_file;
 pub mod plot;
 pub mod progress;
 pub mod space;
+pub mod tensorboard;
 
 pub use atomic::write_atomic;
 pub use error::{OutputError, OutputResult};

@@ -477,11 +477,11 @@ fn train(
         for path in lp.saved.drain(..) {
             recorder.artifact("model", &path);
         }
-        for path in lp.drawn.drain(..) {
-            recorder.artifact("grid", &path);
+        for (tag, path) in lp.drawn.drain(..) {
+            recorder.output("grid", &tag, epoch + 1, &path);
         }
-        for path in lp.sampled.drain(..) {
-            recorder.artifact("sample", &path);
+        for (tag, path) in lp.sampled.drain(..) {
+            recorder.output("sample", &tag, epoch + 1, &path);
         }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {

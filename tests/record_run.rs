@@ -114,12 +114,13 @@ fn a_run_writes_a_complete_record_with_overrides_applied() {
         kinds,
         [
             ("metrics", "metrics.csv"),
+            ("tensorboard", "tb"),
             ("plot", "loss.png"),
             ("model", "net.safetensors")
         ]
     );
     for a in &rec.artifacts {
-        assert!(run_dir.join(&a.path).is_file(), "{} missing", a.path);
+        assert!(run_dir.join(&a.path).exists(), "{} missing", a.path);
     }
     assert_eq!(
         rec.log.len(),

@@ -249,6 +249,25 @@ fn killed_and_resumed_runs_restore_the_last_good_weights_at_the_same_steps() {
     assert_eq!(clean.non_finite.restored, restores as u64);
     let resumed = expr::record::load(&only_run_dir(&dir.path().join("killed"))).unwrap();
     assert_eq!(resumed.non_finite, clean.non_finite);
+    // TensorBoard: every scalar once, as the uninterrupted run wrote it, though the killed
+    // processes wrote some of them before their kill and the resumes ran those steps again.
+    let scalars = |runs: &str| {
+        let tb = only_run_dir(&dir.path().join(runs)).join("tb");
+        let events = expr::output::tensorboard::read_dir(&tb).unwrap();
+        let mut seen = std::collections::BTreeMap::new();
+        for (tag, step, value) in expr::output::tensorboard::scalars(&events) {
+            assert!(
+                seen.insert((tag.clone(), step), value.to_bits()).is_none(),
+                "{runs}: {tag} at step {step} twice"
+            );
+        }
+        seen
+    };
+    let clean_scalars = scalars("clean");
+    assert!(clean_scalars
+        .keys()
+        .any(|(tag, _)| tag == "steps/train_loss"));
+    assert_eq!(scalars("killed"), clean_scalars);
 }
 
 /// Runs `file` cleanly, then killed and resumed several times: the two end alike, the

@@ -144,6 +144,7 @@ fn on_improved_runs_when_the_metric_beats_its_best() {
         artifacts,
         [
             "metrics.csv",
+            "tb",
             "lowest.safetensors",
             "highest.safetensors",
             "net.safetensors"

@@ -17,8 +17,9 @@ use crate::source::Span;
 use crate::syntax::ast::{Call, DeclKind, ExprKind, File, StmtKind};
 
 /// Files the run itself writes at the top of its run directory (`record::RECORD_FILE`,
-/// `record::METRICS_FILE`; `tests/hostile/paths.rs` checks they agree).
-pub const RUN_FILES: &[&str] = &["run.yaml", "metrics.csv"];
+/// `record::METRICS_FILE`, TensorBoard's folder `output::tensorboard::DIR`;
+/// `tests/hostile/paths.rs` checks they agree).
+pub const RUN_FILES: &[&str] = &["run.yaml", "metrics.csv", "tb"];
 /// Checkpoints are `checkpoint-<step>.safetensors` (`run::checkpoint`).
 pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 pub const CHECKPOINT_SUFFIX: &str = ".safetensors";
@@ -71,6 +72,7 @@ fn run_file(name: &str) -> Option<&'static str> {
     match name {
         "run.yaml" => Some("the run record"),
         "metrics.csv" => Some("the metrics table"),
+        "tb" => Some("the folder of TensorBoard's events"),
         _ if name.starts_with(CHECKPOINT_PREFIX) && name.ends_with(CHECKPOINT_SUFFIX) => {
             Some("a checkpoint's name")
         }
@@ -282,7 +284,7 @@ fn diagnostic(text: &str, problem: &PathProblem, span: Span) -> CheckError {
             span,
         )
         .with_help(
-            "choose another name: the run directory keeps `run.yaml`, `metrics.csv`, \
+            "choose another name: the run directory keeps `run.yaml`, `metrics.csv`, `tb/`, \
              `checkpoint-*.safetensors` and hidden files for itself",
         ),
     }

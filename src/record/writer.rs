@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::RecordResult;
 use super::schema::{Artifact, EpochSeconds, RunRecord, Status, StepRow};
+use crate::output::tensorboard::{self, EventsWriter};
 use crate::output::write_atomic;
 
 pub const RECORD_FILE: &str = "run.yaml";
@@ -20,6 +21,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 struct Live {
     dir: PathBuf,
     record: RunRecord,
+    /// The run's TensorBoard events file; `None` once writing it failed (the record says so).
+    tensorboard: Option<EventsWriter>,
 }
 
 /// A run being recorded. Dropping it without [`Recorder::finish`] leaves the last written
@@ -41,11 +44,28 @@ impl Recorder {
                 written: true,
             });
         }
+        let text = record.source.resolved.clone();
         let live = Arc::new(Mutex::new(Live {
             dir: dir.to_path_buf(),
             record,
+            tensorboard: None,
         }));
-        write_all(&lock(&live))?;
+        {
+            let mut live = lock(&live);
+            match EventsWriter::open(dir) {
+                Ok(tb) => live.tensorboard = Some(tb),
+                Err(_) => live.record.artifacts.push(Artifact {
+                    kind: "tensorboard".into(),
+                    path: tensorboard::DIR.into(),
+                    written: false,
+                }),
+            }
+            // The experiment as TensorBoard's text tab shows it (a run started from a file).
+            if let Some(text) = text {
+                live.tensorboard(|tb| tb.text("experiment", 0, &markdown_code(&text)));
+            }
+            write_all(&live)?;
+        }
         Ok(Recorder { live })
     }
 
@@ -74,6 +94,14 @@ impl Recorder {
             }
         }
         record.epoch_seconds = seconds.to_vec();
+        live.tensorboard(|tb| {
+            for (name, values) in names.iter().zip(history) {
+                for (epoch, &value) in (1..).zip(values) {
+                    tb.scalar(name, epoch, value)?;
+                }
+            }
+            Ok(())
+        });
         write_all(&live)
     }
 
@@ -81,11 +109,40 @@ impl Recorder {
     /// replays steps after its checkpoint: rows from the first replayed step on are replaced.
     pub fn steps(&self, rows: impl IntoIterator<Item = StepRow>) {
         let mut live = lock(&self.live);
+        let names = live.record.metrics.clone();
+        let rows: Vec<StepRow> = rows.into_iter().collect();
+        live.tensorboard(|tb| {
+            for row in &rows {
+                let step = i64::try_from(row.step).unwrap_or(i64::MAX);
+                // NaN until a metric's first update in the epoch: not a value to draw.
+                for (name, value) in names.iter().zip(&row.values) {
+                    if !value.is_nan() {
+                        tb.scalar(&format!("steps/{name}"), step, *value)?;
+                    }
+                }
+            }
+            Ok(())
+        });
         let steps = &mut live.record.steps;
         for row in rows {
             steps.retain(|r| r.step < row.step);
             steps.push(row);
         }
+    }
+
+    /// Notes an image grid (`kind` `grid`) or a text sample (`sample`) the run wrote at
+    /// `path` after epoch `epoch`, and shows it in TensorBoard under `tag` (the action's
+    /// path, before its `{epoch}` is filled in, so that every epoch's is one series).
+    pub fn output(&self, kind: &str, tag: &str, epoch: usize, path: &Path) {
+        self.note_artifact(kind, path, true);
+        let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
+        lock(&self.live).tensorboard(|tb| match kind {
+            "grid" => tb.png(tag, epoch, &std::fs::read(path)?),
+            _ => {
+                let text = std::fs::read_to_string(path)?;
+                tb.text(tag, epoch, &markdown_code(&text))
+            }
+        });
     }
 
     /// Notes a file the run wrote (in memory; written with the next update).
@@ -142,6 +199,37 @@ impl Recorder {
 }
 
 /// A poisoned lock means a panic mid-update of plain data; the record is still worth writing.
+impl Live {
+    /// Writes to the events file with `write`; the first failure closes it, and the record
+    /// says it was not written (TensorBoard is a view: the run goes on without it).
+    fn tensorboard(&mut self, write: impl FnOnce(&mut EventsWriter) -> std::io::Result<()>) {
+        let Some(tb) = &mut self.tensorboard else {
+            return;
+        };
+        let written = write(tb).is_ok();
+        let artifacts = &mut self.record.artifacts;
+        match artifacts.iter_mut().find(|a| a.kind == "tensorboard") {
+            Some(a) => a.written &= written,
+            None => artifacts.push(Artifact {
+                kind: "tensorboard".into(),
+                path: tensorboard::DIR.into(),
+                written,
+            }),
+        }
+        if !written {
+            self.tensorboard = None;
+        }
+    }
+}
+
+/// `text` as a Markdown code block (TensorBoard's text tab renders Markdown): indented.
+fn markdown_code(text: &str) -> String {
+    text.lines().fold(String::new(), |mut out, l| {
+        let _ = writeln!(out, "    {l}");
+        out
+    })
+}
+
 fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
     live.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

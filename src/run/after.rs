@@ -56,7 +56,12 @@ pub fn run_actions(
         total += 1;
         match run_action(lp, exp, action, dir) {
             Ok(Some(target)) => {
-                recorder.artifact(kind, &target);
+                match action {
+                    Action::Grid { path, .. } | Action::Sample { path, .. } => {
+                        recorder.output(kind, path, lp.times.len(), &target);
+                    }
+                    _ => recorder.artifact(kind, &target),
+                }
                 (lp.out)(&format!("{kind}: {}", target.display()));
             }
             Ok(None) => {}

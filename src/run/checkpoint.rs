@@ -58,6 +58,10 @@ pub struct LoopPosition {
     /// Per `reduce_on_plateau` rule: its state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plateaus: Vec<super::plateau::PlateauState>,
+    /// Rows of `on every N steps` log lines since the epoch began, which the record takes at
+    /// the epoch's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logged_steps: Vec<crate::record::schema::StepRow>,
     /// Seconds the loop has run so far, across resumes (`train { max_time }` reads it).
     #[serde(default)]
     pub elapsed: f64,

@@ -142,22 +142,22 @@ impl Loop<'_> {
         for action in actions {
             match action {
                 Action::Log(format) => lines.push(scalar::render(format, &state)),
-                Action::Grid { .. } => {
+                Action::Grid { path: to, .. } => {
                     if let Some(dir) = &self.out_dir {
                         match grid::draw(&self.engine, action, &self.kept, epoch + 1, dir) {
                             Ok(Some(path)) => {
                                 lines.push(format!("grid: {}", path.display()));
-                                self.drawn.push(path);
+                                self.drawn.push((to.clone(), path));
                             }
                             Ok(None) => {}
                             Err(e) => lines.push(format!("grid not written: {e}")),
                         }
                     }
                 }
-                Action::Sample { .. } => {
+                Action::Sample { path: to, .. } => {
                     let (line, path) = self.sample(action, epoch + 1);
                     lines.push(line);
-                    self.sampled.extend(path);
+                    self.sampled.extend(path.map(|p| (to.clone(), p)));
                 }
                 _ => {}
             }

@@ -117,10 +117,11 @@ pub struct Loop<'a> {
     plateaus: Vec<PlateauState>,
     /// Model files `on improved` hooks wrote since the caller last took them (for the record).
     pub saved: Vec<std::path::PathBuf>,
-    /// Grids epoch hooks drew since the caller last took them (for the record).
-    pub drawn: Vec<std::path::PathBuf>,
-    /// Texts epoch hooks sampled since the caller last took them (for the record).
-    pub sampled: Vec<std::path::PathBuf>,
+    /// Grids epoch hooks drew since the caller last took them (for the record), each with
+    /// its action's path as written (`{epoch}` unfilled).
+    pub drawn: Vec<(String, std::path::PathBuf)>,
+    /// Texts epoch hooks sampled since the caller last took them, as `drawn`.
+    pub sampled: Vec<(String, std::path::PathBuf)>,
     /// When this process's loop started, and the seconds earlier processes ran it (resumed
     /// runs): `max_time` counts both.
     started: Instant,
@@ -220,6 +221,7 @@ impl<'a> Loop<'a> {
             self.plateaus.clone_from(&p.plateaus);
         }
         self.elapsed_before = p.elapsed;
+        self.logged_steps.clone_from(&p.logged_steps);
         self.non_finite = p.non_finite;
         self.resume = Some(p.clone());
     }
@@ -491,6 +493,7 @@ impl<'a> Loop<'a> {
             early_stopping: self.stopper.as_ref().map(|s| s.state.clone()),
             improved_best: self.improved_best.clone(),
             plateaus: self.plateaus.clone(),
+            logged_steps: self.logged_steps.clone(),
             elapsed: self.elapsed(),
             non_finite: self.non_finite,
         };
@@ -595,8 +598,12 @@ impl<'a> Loop<'a> {
                     bad,
                 });
             }
-            self.metrics
-                .record(&exp, (step_index, number), &batch, &outcome.reads);
+            // A training step that went non-finite updated nothing, and its values are not
+            // the model's: `on_nan = skip_batch | restore_last` leave them out of the metrics.
+            if outcome.non_finite.is_none() || !step.trains() {
+                self.metrics
+                    .record(&exp, (step_index, number), &batch, &outcome.reads);
+            }
             if step.trains() {
                 self.global_step += 1;
             }

@@ -224,6 +224,20 @@ pub fn state(p: &LoopPosition, e: &EngineScalars, x: &Expected) -> Result<(), In
             );
         }
     }
+    if p.logged_steps
+        .iter()
+        .any(|r| r.step > p.global_step || r.epoch != p.epoch + 1 || r.values.len() != x.metrics)
+    {
+        return bad(
+            "logged_steps",
+            format!(
+                "rows must be of epoch {} up to step {}, with {} values",
+                p.epoch + 1,
+                p.global_step,
+                x.metrics
+            ),
+        );
+    }
     if !p.elapsed.is_finite() || p.elapsed < 0.0 {
         return bad(
             "elapsed",

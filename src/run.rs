@@ -5,6 +5,7 @@
 
 mod after;
 pub mod checkpoint;
+pub mod classify;
 pub mod evaluate;
 pub mod examples;
 pub mod grid;
@@ -474,6 +475,9 @@ fn train(
         }
         for path in lp.sampled.drain(..) {
             recorder.artifact("sample", &path);
+        }
+        for path in lp.matrices.drain(..) {
+            recorder.artifact("confusion_matrix", &path);
         }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {

@@ -104,6 +104,8 @@ pub struct Loop<'a> {
     pub drawn: Vec<std::path::PathBuf>,
     /// Texts epoch hooks sampled since the caller last took them (for the record).
     pub sampled: Vec<std::path::PathBuf>,
+    /// Confusion matrices written since the caller last took them (for the record).
+    pub matrices: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Loop<'a> {
@@ -114,7 +116,7 @@ impl<'a> Loop<'a> {
         out: &'a mut dyn FnMut(&str),
     ) -> Self {
         let exp = engine.experiment();
-        let metrics = MetricSet::new(&exp.metrics);
+        let metrics = MetricSet::new(&exp.metrics, &exp.matrices);
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(exp.seed);
         shuffle_rng.set_stream(streams::SHUFFLE);
         let checkpoints = setup.dir.clone().map(|dir| CheckpointPolicy {
@@ -148,6 +150,7 @@ impl<'a> Loop<'a> {
             saved: Vec::new(),
             drawn: Vec::new(),
             sampled: Vec::new(),
+            matrices: Vec::new(),
         }
     }
 
@@ -374,6 +377,7 @@ impl<'a> Loop<'a> {
             }
         }
         self.metrics.end_epoch();
+        self.write_matrices(&exp);
         self.times.push(times);
         if !evaluation_only {
             self.plateau_epoch(epoch);
@@ -392,6 +396,29 @@ impl<'a> Loop<'a> {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())
+    }
+
+    /// Writes each `confusion_matrix` of the epoch into the run directory (a failure is
+    /// reported and training goes on, as for grids). Its classes are named as the data's
+    /// class list names them, else by index.
+    fn write_matrices(&mut self, exp: &crate::check::plan::Experiment) {
+        let Some(dir) = self.out_dir.clone() else {
+            return;
+        };
+        for (j, m) in exp.matrices.iter().enumerate() {
+            let counts = self.metrics.matrix(j);
+            let classes = counts.len().isqrt();
+            let given = &self.examples[exp.steps[m.step].data].encoding.classes;
+            let names: Vec<String> = if given.len() == classes {
+                given.clone()
+            } else {
+                (0..classes).map(|c| c.to_string()).collect()
+            };
+            match crate::output::confusion::write(&dir, &m.name, counts, &names) {
+                Ok(paths) => self.matrices.extend(paths),
+                Err(e) => (self.out)(&format!("confusion matrix `{}` not written: {e}", m.name)),
+            }
+        }
     }
 
     /// `hooks`, with a bad learning rate as the loop's stop.

@@ -82,15 +82,7 @@ fn decision(
     data_labels: Option<Labels>,
     errors: &mut Vec<CheckError>,
 ) -> Option<Decision> {
-    let TType::Float(pred) = pt else {
-        errors.push(CheckError::incompatible(
-            format!("`{name}` needs predictions"),
-            format!("this is {pt}"),
-            call.span,
-            "pass the labels first and the model's output second",
-        ));
-        return None;
-    };
+    let pred = super::metrics::predicted_shape(name, pt, call.span, errors)?;
     let width: usize = pred.iter().product();
     let mismatch = |wanted: String, errors: &mut Vec<CheckError>| {
         errors.push(CheckError::incompatible(

@@ -70,7 +70,8 @@ pub fn check_file(
         .as_ref()
         .and_then(|s| stopping::check_stop(s, &metrics, &cx, errors));
     if let (0, Some(span)) = (settings.epochs, settings.epochs_span) {
-        evaluation::check_evaluation_only(file, span, &plan_steps, &metrics, errors);
+        let every: Vec<_> = metrics.iter().chain(&matrices).cloned().collect();
+        evaluation::check_evaluation_only(file, span, &plan_steps, &every, errors);
         if let Some(rule) = &settings.stop {
             errors.push(
                 CheckError::invalid(

@@ -217,15 +217,7 @@ fn metric_kind(
             let top_k = top.then(|| args.count("k", 5, 1, errors));
             let (labels, lt) = value(labels?, errors)?;
             let (predictions, pt) = value(predictions?, errors)?;
-            let TType::Float(pred) = &pt else {
-                errors.push(CheckError::incompatible(
-                    format!("`{name}` needs predictions"),
-                    format!("this is {pt}"),
-                    call.span,
-                    "pass the model's output second",
-                ));
-                return None;
-            };
+            let pred = predicted_shape(name, &pt, call.span, errors)?;
             match (name, &lt) {
                 (
                     "binary_accuracy",
@@ -358,6 +350,25 @@ fn metric_kind(
             None
         }
     }
+}
+
+/// The shape of a metric's predictions: values the step computes, not labels or numbers.
+pub(super) fn predicted_shape<'t>(
+    name: &str,
+    predictions: &'t TType,
+    span: crate::source::Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<&'t Vec<usize>> {
+    let TType::Float(shape) = predictions else {
+        errors.push(CheckError::incompatible(
+            format!("`{name}` needs predictions"),
+            format!("this is {predictions}"),
+            span,
+            "pass the model's output second",
+        ));
+        return None;
+    };
+    Some(shape)
 }
 
 /// How many classes an accuracy's predictions score: all their values, or, against a class

@@ -407,6 +407,10 @@ impl<'a> Loop<'a> {
         };
         for (j, m) in exp.matrices.iter().enumerate() {
             let counts = self.metrics.matrix(j);
+            if counts.is_empty() {
+                // Its step never ran this epoch (nothing of its `every N steps` block).
+                continue;
+            }
             let classes = counts.len().isqrt();
             let given = &self.examples[exp.steps[m.step].data].encoding.classes;
             let names: Vec<String> = if given.len() == classes {

@@ -97,12 +97,12 @@ fn multiclass_metrics_agree_with_the_runs_confusion_matrix() {
     assert!(!r.names.iter().any(|n| n == "test_confusion"));
     let csv = std::fs::read_to_string(r.dir.join("metrics.csv")).unwrap();
     assert!(!csv.contains("test_confusion") && csv.contains("test_precision"));
-    // The heat map: 4 cells of 28 pixels (two-digit counts) and 5 lines of 1.
+    // The heat map: 4 cells of 32 pixels (two-digit counts and their margins), 5 lines of 1.
     let png = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(r.dir.join("confusion/test_confusion.png")).unwrap(),
     ));
     let info = png.read_info().unwrap();
-    assert_eq!((info.info().width, info.info().height), (117, 117));
+    assert_eq!((info.info().width, info.info().height), (133, 133));
     assert!(r
         .record
         .artifacts

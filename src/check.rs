@@ -12,6 +12,7 @@ mod accumulate;
 pub mod args;
 mod average;
 pub mod call;
+mod classify;
 pub mod data;
 pub mod error;
 mod evaluation;

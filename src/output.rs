@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod confine;
+pub mod confusion;
 pub mod encode;
 pub mod error;
 pub mod grid;

@@ -5,6 +5,7 @@
 
 mod after;
 pub mod checkpoint;
+pub mod classify;
 pub mod evaluate;
 pub mod examples;
 pub mod grid;
@@ -482,6 +483,15 @@ fn train(
         }
         for (tag, path) in lp.sampled.drain(..) {
             recorder.output("sample", &tag, epoch + 1, &path);
+        }
+        for path in lp.matrices.drain(..) {
+            // The heat map is shown in TensorBoard too, epoch by epoch; the CSV is not.
+            if path.extension().is_some_and(|e| e == "png") {
+                let tag = path.strip_prefix(&dir).unwrap_or(&path).display().to_string();
+                recorder.output("confusion_matrix", &tag, epoch + 1, &path);
+            } else {
+                recorder.artifact("confusion_matrix", &path);
+            }
         }
         recorder.epoch_end(&lp.metrics.names, &lp.metrics.history, &seconds)?;
         if options.timings {

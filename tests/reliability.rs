@@ -948,3 +948,30 @@ fn copy_files(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Precision, recall, f1 and a confusion matrix over the training data: their counts span
+/// the checkpoints taken mid-epoch, so a resumed run counts on from the checkpoint's and
+/// logs, records and writes what the uninterrupted run does.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_runs_keep_their_classification_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = survive_file(dir.path(), "classification_kills", 16, 4096, Some(512));
+    survives_kills(dir.path(), &file, 4);
+    let matrix = |runs: &str| {
+        let run = only_run_dir(&dir.path().join(runs));
+        std::fs::read_to_string(run.join("confusion/train_confusion.csv")).unwrap()
+    };
+    let clean = matrix("clean");
+    assert_eq!(clean, matrix("killed"));
+    // Every training example of the last epoch counted once.
+    let total: f64 = clean
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').skip(1).map(|c| c.parse::<f64>().unwrap()))
+        .sum();
+    assert_eq!(total, 4096.0);
+}

@@ -41,6 +41,7 @@ pub fn check_file(
         producers: std::collections::HashMap::new(),
         envs: std::collections::HashMap::new(),
         failed_names: Vec::new(),
+        matrices: Vec::new(),
     };
     let mut standard = Vec::new();
     let settings = match decls.train {
@@ -59,13 +60,18 @@ pub fn check_file(
     };
     let plan_steps = check_steps(file, decls.train.map(|t| t.1), standard, &mut cx, errors);
 
-    let metrics = metrics::check_metrics(file, &plan_steps, &mut cx, errors);
+    let (matrices, metrics): (Vec<_>, Vec<_>) =
+        metrics::check_metrics(file, &plan_steps, &mut cx, errors)
+            .into_iter()
+            .partition(|m| m.kind.is_file());
+    cx.matrices = matrices.iter().map(|m| m.name.clone()).collect();
     let stop = settings
         .stop
         .as_ref()
-        .and_then(|s| stopping::check_stop(s, &metrics, &cx.poisoned, errors));
+        .and_then(|s| stopping::check_stop(s, &metrics, &cx, errors));
     if let (0, Some(span)) = (settings.epochs, settings.epochs_span) {
-        evaluation::check_evaluation_only(file, span, &plan_steps, &metrics, errors);
+        let every: Vec<_> = metrics.iter().chain(&matrices).cloned().collect();
+        evaluation::check_evaluation_only(file, span, &plan_steps, &every, errors);
         if let Some(rule) = &settings.stop {
             errors.push(
                 CheckError::invalid(
@@ -101,6 +107,7 @@ pub fn check_file(
         optimizers: optimizers.items.into_iter().map(|(_, o)| o).collect(),
         steps: plan_steps,
         metrics,
+        matrices,
         hooks,
         before,
         after,

@@ -401,7 +401,10 @@ impl HookCx<'_, '_> {
         match &e.kind {
             ExprKind::Name(id) => {
                 let found = self.metrics.iter().position(|m| m.name == id.name);
-                if found.is_none() && !self.cx.poisoned.contains(&id.name) {
+                let matrix = super::classify::not_a_number(self.cx, &id.name, id.span);
+                if let (None, Some(err)) = (found, matrix) {
+                    errors.push(err);
+                } else if found.is_none() && !self.cx.poisoned.contains(&id.name) {
                     let known: Vec<&str> = self.metrics.iter().map(|m| m.name.as_str()).collect();
                     errors.push(CheckError::unknown("metric", &id.name, id.span, &known));
                 }

@@ -22,6 +22,12 @@ pub const METRICS: &[&str] = &[
     "root_mean_squared_error",
     "r2",
     "r2_score",
+    "precision",
+    "recall",
+    "f1",
+    "f1_score",
+    "auc",
+    "confusion_matrix",
 ];
 
 /// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
@@ -66,7 +72,7 @@ pub fn check_metrics(
             };
             let step = &steps[step_index];
             let env = cx.envs.get(&step.data).cloned().unwrap_or_default();
-            let kind = metric_kind(cx, &m.value, &env, errors);
+            let kind = metric_kind(cx, &m.value, &env, step, errors);
             let every = kind
                 .as_ref()
                 .and_then(|k| period(step, k, &m.value, errors));
@@ -112,6 +118,11 @@ fn period(
             labels,
             predictions,
             ..
+        }
+        | MetricKind::Classification {
+            labels,
+            predictions,
+            ..
         } => vec![labels, predictions],
     };
     let mut periods: Vec<(u64, &str)> = reads
@@ -143,6 +154,7 @@ fn metric_kind(
     cx: &mut StepCx<'_>,
     expr: &Expr,
     env: &Env,
+    step: &Step,
     errors: &mut Vec<CheckError>,
 ) -> Option<MetricKind> {
     let ExprKind::Call(call) = &expr.kind else {
@@ -157,6 +169,8 @@ fn metric_kind(
         return None;
     };
     let name = call.name.name.as_str();
+    // What the data labels its examples with, for metrics of the step's `y`.
+    let step_labels = cx.datasets.items.get(step.data).map(|(_, d)| d.labels);
     let mut noise = 0;
     let mut value = |e: &Expr, errors: &mut Vec<CheckError>| -> Option<(TensorExpr, TType)> {
         let mut reader = Reader {
@@ -203,15 +217,7 @@ fn metric_kind(
             let top_k = top.then(|| args.count("k", 5, 1, errors));
             let (labels, lt) = value(labels?, errors)?;
             let (predictions, pt) = value(predictions?, errors)?;
-            let TType::Float(pred) = &pt else {
-                errors.push(CheckError::incompatible(
-                    format!("`{name}` needs predictions"),
-                    format!("this is {pt}"),
-                    call.span,
-                    "pass the model's output second",
-                ));
-                return None;
-            };
+            let pred = predicted_shape(name, &pt, call.span, errors)?;
             match (name, &lt) {
                 (
                     "binary_accuracy",
@@ -322,6 +328,18 @@ fn metric_kind(
                 }
             }
         }
+        _ if super::classify::NAMES.contains(&name) => {
+            let args = super::args::Args::read(call, super::classify::params(name), errors);
+            let labels = args.required("labels", errors);
+            let predictions = args.required("predictions", errors);
+            let data_labels = match &labels?.kind {
+                ExprKind::Name(id) if id.name == step.y => step_labels,
+                _ => None,
+            };
+            let labels = value(labels?, errors)?;
+            let predictions = value(predictions?, errors)?;
+            super::classify::read(name, &args, labels, predictions, data_labels, errors)
+        }
         other => {
             errors.push(CheckError::unknown(
                 "metric",
@@ -332,6 +350,25 @@ fn metric_kind(
             None
         }
     }
+}
+
+/// The shape of a metric's predictions: values the step computes, not labels or numbers.
+pub(super) fn predicted_shape<'t>(
+    name: &str,
+    predictions: &'t TType,
+    span: crate::source::Span,
+    errors: &mut Vec<CheckError>,
+) -> Option<&'t Vec<usize>> {
+    let TType::Float(shape) = predictions else {
+        errors.push(CheckError::incompatible(
+            format!("`{name}` needs predictions"),
+            format!("this is {predictions}"),
+            span,
+            "pass the model's output second",
+        ));
+        return None;
+    };
+    Some(shape)
 }
 
 /// How many classes an accuracy's predictions score: all their values, or, against a class

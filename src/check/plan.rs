@@ -28,7 +28,10 @@ pub struct Experiment {
     pub optimizers: Vec<Optimizer>,
     /// Steps that update parameters run first each epoch, then the others.
     pub steps: Vec<Step>,
+    /// The metrics with a value each epoch (the history, the log, monitors).
     pub metrics: Vec<Metric>,
+    /// The metrics written to files each epoch (`confusion_matrix`).
+    pub matrices: Vec<Metric>,
     pub hooks: Hooks,
     pub before: Vec<Action>,
     pub after: Vec<Action>,
@@ -1163,6 +1166,78 @@ pub enum MetricKind {
         labels: TensorExpr,
         predictions: TensorExpr,
     },
+    /// Keras' `Precision`, `Recall`, `F1Score` and `AUC`, and the confusion matrix: counts
+    /// over the epoch's examples, never averaged over batches.
+    Classification {
+        metric: ClassMetric,
+        labels: TensorExpr,
+        predictions: TensorExpr,
+        decision: Decision,
+    },
+}
+
+impl MetricKind {
+    /// A metric written to files at each epoch's end (the confusion matrix), not a number
+    /// of the log, the history or a monitor.
+    pub fn is_file(&self) -> bool {
+        matches!(
+            self,
+            MetricKind::Classification {
+                metric: ClassMetric::ConfusionMatrix,
+                ..
+            }
+        )
+    }
+}
+
+/// The classification metrics, each over the counts of the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassMetric {
+    Precision(ClassAverage),
+    Recall(ClassAverage),
+    F1(ClassAverage),
+    /// Keras' `AUC` with `summation_method = 'interpolation'`: counts at `thresholds`
+    /// evenly spaced thresholds (the first below 0, the last above 1).
+    Auc {
+        curve: Curve,
+        thresholds: usize,
+        from_logits: bool,
+    },
+    /// Counts of (true class, predicted class), written as CSV and PNG each epoch.
+    ConfusionMatrix,
+}
+
+/// How per-class scores become one number (scikit-learn's `average`, `zero_division = 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassAverage {
+    /// The positive class (1) of a binary output.
+    Binary,
+    /// The unweighted mean over the classes present in the labels or the predictions.
+    Macro,
+    /// Over the pooled counts of every class.
+    Micro,
+    /// The mean over classes weighted by each class's true examples.
+    Weighted,
+    /// One class against the rest (Keras' `class_id`).
+    Class(usize),
+}
+
+/// Keras' `AUC(curve = ...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    Roc,
+    Pr,
+}
+
+/// How a classification metric reads its predictions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// One score per example, positive when above `threshold`; a label is positive when
+    /// above 0.5 (as `binary_accuracy`).
+    Binary { threshold: f32 },
+    /// `classes` scores per example, the class their arg-max (the first on ties, as
+    /// `tf.argmax`); labels class indices or one-hot rows.
+    Classes { classes: usize },
 }
 
 /// Keras' regression metrics, each over every example of the epoch.

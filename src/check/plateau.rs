@@ -32,7 +32,7 @@ impl HookCx<'_, '_> {
         let a = Args::read(call, PARAMS, errors);
         let monitor = a
             .required("monitor", errors)
-            .and_then(|e| monitored(e, self.metrics, &self.cx.poisoned, errors));
+            .and_then(|e| monitored(e, self.metrics, self.cx, errors));
         // Keras refuses a factor of 1 or more: the rate would never come down.
         let factor = a.fraction("factor", 0.1, (0.0, 1.0), errors);
         let patience = a.count("patience", 10, 0, errors);

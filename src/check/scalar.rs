@@ -32,6 +32,10 @@ impl HookCx<'_, '_> {
                 name => match self.metrics.iter().position(|m| m.name == name) {
                     Some(i) => ScalarExpr::Metric(i),
                     None if self.cx.poisoned.iter().any(|p| p == name) => return None,
+                    None if super::classify::not_a_number(self.cx, name, id.span).is_some() => {
+                        errors.extend(super::classify::not_a_number(self.cx, name, id.span));
+                        return None;
+                    }
                     None => {
                         let mut known = vec!["epoch", "epochs", "step", "steps_per_epoch", "lr"];
                         known.extend(self.metrics.iter().map(|m| m.name.as_str()));

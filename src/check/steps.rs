@@ -34,6 +34,9 @@ pub struct StepCx<'a> {
     pub envs: HashMap<usize, Env>,
     /// In the step being checked, names whose binding failed: their readers stay quiet.
     pub failed_names: Vec<String>,
+    /// Metrics written to files (`confusion_matrix`): named where a number is wanted, they
+    /// are reported as such.
+    pub matrices: Vec<String>,
 }
 
 /// The type of a value in a step, per batch element.

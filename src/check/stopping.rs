@@ -8,6 +8,7 @@
 use super::args::{self, Args};
 use super::error::CheckError;
 use super::plan::{EarlyStopping, Metric, MetricKind, RegressionMetric};
+use super::steps::StepCx;
 use crate::syntax::ast::{Expr, ExprKind};
 
 /// The rules `stop` accepts.
@@ -26,7 +27,7 @@ const PARAMS: &[&str] = &[
 pub(super) fn check_stop(
     value: &Expr,
     metrics: &[Metric],
-    poisoned: &[String],
+    cx: &StepCx<'_>,
     errors: &mut Vec<CheckError>,
 ) -> Option<EarlyStopping> {
     let call = match &value.kind {
@@ -56,7 +57,7 @@ pub(super) fn check_stop(
     let a = Args::read(call, PARAMS, errors);
     let monitor = a
         .required("monitor", errors)
-        .and_then(|e| monitored(e, metrics, poisoned, errors));
+        .and_then(|e| monitored(e, metrics, cx, errors));
     let mode = a.choice("mode", &["min", "max", "auto"], errors);
     let patience = a.count("patience", 5, 1, errors);
     let min_delta = a.positive("min_delta", 0.0, false, errors);
@@ -82,7 +83,7 @@ pub(super) fn check_stop(
 pub(super) fn monitored(
     e: &Expr,
     metrics: &[Metric],
-    poisoned: &[String],
+    cx: &StepCx<'_>,
     errors: &mut Vec<CheckError>,
 ) -> Option<usize> {
     let ExprKind::Name(id) = &e.kind else {
@@ -93,7 +94,9 @@ pub(super) fn monitored(
         return None;
     };
     let found = metrics.iter().position(|m| m.name == id.name);
-    if found.is_none() && !poisoned.contains(&id.name) {
+    if let (None, Some(err)) = (found, super::classify::not_a_number(cx, &id.name, id.span)) {
+        errors.push(err);
+    } else if found.is_none() && !cx.poisoned.contains(&id.name) {
         let known: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
         let err = CheckError::unknown("metric", &id.name, id.span, &known);
         errors.push(if known.is_empty() {
@@ -112,7 +115,9 @@ pub(super) fn monitored(
 pub fn higher_is_better(metric: &Metric) -> bool {
     const UPWARD: &[&str] = &["acc", "auc", "precision", "recall", "f1"];
     match &metric.kind {
-        MetricKind::Accuracy { .. } | MetricKind::BinaryAccuracy { .. } => true,
+        MetricKind::Accuracy { .. }
+        | MetricKind::BinaryAccuracy { .. }
+        | MetricKind::Classification { .. } => true,
         MetricKind::Regression { metric, .. } => *metric == RegressionMetric::R2,
         MetricKind::Mean(_) => UPWARD.iter().any(|w| metric.name.contains(w)),
     }

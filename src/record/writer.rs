@@ -130,15 +130,17 @@ impl Recorder {
         }
     }
 
-    /// Notes an image grid (`kind` `grid`) or a text sample (`sample`) the run wrote at
-    /// `path` after epoch `epoch`, and shows it in TensorBoard under `tag` (the action's
-    /// path, before its `{epoch}` is filled in, so that every epoch's is one series).
+    /// Notes an image (a PNG: a grid, a confusion matrix) or a text sample the run wrote at
+    /// `path` after epoch `epoch`, and shows it in TensorBoard under `tag` (an action's
+    /// path before its `{epoch}` is filled in, so that every epoch's is one series).
     pub fn output(&self, kind: &str, tag: &str, epoch: usize, path: &Path) {
         self.note_artifact(kind, path, true);
         let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
-        lock(&self.live).tensorboard(|tb| match kind {
-            "grid" => tb.png(tag, epoch, &std::fs::read(path)?),
-            _ => {
+        let png = path.extension().is_some_and(|e| e == "png");
+        lock(&self.live).tensorboard(|tb| {
+            if png {
+                tb.png(tag, epoch, &std::fs::read(path)?)
+            } else {
                 let text = std::fs::read_to_string(path)?;
                 tb.text(tag, epoch, &markdown_code(&text))
             }

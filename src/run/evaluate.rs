@@ -200,6 +200,7 @@ pub fn evaluation_only(exp: &Experiment) -> Experiment {
     let mut e = exp.clone();
     e.epochs = 0;
     e.metrics.retain(|m| !exp.steps[m.step].trains());
+    e.matrices.retain(|m| !exp.steps[m.step].trains());
     e.hooks = crate::check::plan::Hooks::default();
     e.stop = None;
     e.after.clear();

@@ -256,7 +256,7 @@ on step {
 }";
         let file = crate::syntax::parse_file(text).expect("parses");
         let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
-        let metrics = MetricSet::new(&exp.metrics);
+        let metrics = MetricSet::new(&exp.metrics, &exp.matrices);
         let mut hooks = OnStep {
             exp: &exp,
             position: Position {

@@ -1,6 +1,9 @@
 //! Metric accumulators, reset at the start of each epoch (Keras' `reset_state`).
 
-use crate::check::plan::{Experiment, Metric, MetricKind, RegressionMetric, TensorExpr};
+use super::classify;
+use crate::check::plan::{
+    ClassMetric, Decision, Experiment, Metric, MetricKind, RegressionMetric, TensorExpr,
+};
 use crate::data::Batch;
 
 /// What a metric has seen of the epoch so far.
@@ -11,6 +14,9 @@ pub struct Accumulator {
     /// `r2` only: per output, (Σ target, Σ target², Σ (target - prediction)²); `count`
     /// counts the rows.
     columns: Vec<[f64; 3]>,
+    /// The classification metrics only: a confusion matrix, or `auc`'s threshold buckets
+    /// (`run::classify`); `count` counts the examples.
+    counts: Vec<f64>,
 }
 
 /// How an accumulator becomes the metric's value.
@@ -23,6 +29,8 @@ pub enum Finish {
     /// Keras' `R2Score`: `1 - SS_res / SS_tot` per output (0 where `SS_tot` is 0 and
     /// `SS_res` is not), averaged.
     R2,
+    /// A classification metric's score of `counts`.
+    Counts(ClassMetric),
 }
 
 impl Finish {
@@ -36,6 +44,7 @@ impl Finish {
                 metric: RegressionMetric::R2,
                 ..
             } => Finish::R2,
+            MetricKind::Classification { metric, .. } => Finish::Counts(*metric),
             _ => Finish::Mean,
         }
     }
@@ -91,23 +100,40 @@ impl Accumulator {
                 });
                 scores.sum::<f64>() / self.columns.len().max(1) as f64
             }
+            Finish::Counts(ClassMetric::Auc { curve, .. }) => classify::auc(&self.counts, curve),
+            // A matrix has no value of its own: its counts are written to files.
+            Finish::Counts(ClassMetric::ConfusionMatrix) => f64::NAN,
+            Finish::Counts(metric) => classify::score(&self.counts, metric),
         }
     }
 
-    /// The state, for checkpoints: `[sum, count]`, then each `r2` column's three sums.
+    /// The counts of a classification metric (a confusion matrix, row = true class).
+    pub fn counts(&self) -> &[f64] {
+        &self.counts
+    }
+
+    /// The state, for checkpoints: `[sum, count]`, then each `r2` column's three sums or a
+    /// classification metric's counts.
     fn parts(&self) -> Vec<f64> {
         let mut out = vec![self.sum, self.count];
         out.extend(self.columns.iter().flatten());
+        out.extend(&self.counts);
         out
     }
 
-    /// The accumulator [`Accumulator::parts`] describes.
-    fn from_parts(parts: &[f64]) -> Self {
+    /// The accumulator [`Accumulator::parts`] describes, for a metric that finishes so.
+    fn from_parts(parts: &[f64], finish: Finish) -> Self {
         let (head, rest) = parts.split_at(parts.len().min(2));
+        let counts = matches!(finish, Finish::Counts(_));
         Accumulator {
             sum: head.first().copied().unwrap_or(0.0),
             count: head.get(1).copied().unwrap_or(0.0),
-            columns: rest.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
+            columns: if counts {
+                Vec::new()
+            } else {
+                rest.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()
+            },
+            counts: if counts { rest.to_vec() } else { Vec::new() },
         }
     }
 }
@@ -167,7 +193,7 @@ pub fn binary_hits(predictions: &[f32], labels: &[f32], threshold: f32) -> usize
         .count()
 }
 
-fn argmax(row: &[f32]) -> usize {
+pub(super) fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
     for (i, v) in row.iter().enumerate() {
         if *v > row[best] {
@@ -180,21 +206,29 @@ fn argmax(row: &[f32]) -> usize {
 /// One accumulator per metric, and the per-epoch history of their values.
 #[derive(Debug, Clone)]
 pub struct MetricSet {
+    /// The metrics with a value (`Experiment::metrics`).
     pub names: Vec<String>,
     finish: Vec<Finish>,
+    /// The accumulators of `Experiment::metrics`, then of `Experiment::matrices`.
     pub current: Vec<Accumulator>,
     /// history[metric][epoch]
     pub history: Vec<Vec<f64>>,
 }
 
 impl MetricSet {
-    pub fn new(metrics: &[Metric]) -> Self {
+    pub fn new(metrics: &[Metric], matrices: &[Metric]) -> Self {
+        let all = metrics.iter().chain(matrices);
         MetricSet {
             names: metrics.iter().map(|m| m.name.clone()).collect(),
-            finish: metrics.iter().map(|m| Finish::of(&m.kind)).collect(),
-            current: vec![Accumulator::default(); metrics.len()],
+            finish: all.map(|m| Finish::of(&m.kind)).collect(),
+            current: vec![Accumulator::default(); metrics.len() + matrices.len()],
             history: vec![Vec::new(); metrics.len()],
         }
+    }
+
+    /// The counts of matrix `j` (of `Experiment::matrices`) so far this epoch.
+    pub fn matrix(&self, j: usize) -> &[f64] {
+        self.current[self.names.len() + j].counts()
     }
 
     pub fn reset(&mut self) {
@@ -219,8 +253,8 @@ impl MetricSet {
     }
 
     pub fn restore(&mut self, parts: &[Vec<f64>], history: &[Vec<f64>]) {
-        for (a, p) in self.current.iter_mut().zip(parts) {
-            *a = Accumulator::from_parts(p);
+        for ((a, p), &f) in self.current.iter_mut().zip(parts).zip(&self.finish) {
+            *a = Accumulator::from_parts(p, f);
         }
         self.history = history.to_vec();
     }
@@ -245,10 +279,15 @@ pub fn reads<'e>(
 ) -> Vec<&'e TensorExpr> {
     let y = &exp.steps[step].y;
     let mut out = Vec::new();
-    for m in exp.metrics.iter().filter(|m| records(m, step, number)) {
+    for m in all(exp).filter(|m| records(m, step, number)) {
         match &m.kind {
             MetricKind::Mean(e) => out.push(e),
             MetricKind::Accuracy {
+                labels,
+                predictions,
+                ..
+            }
+            | MetricKind::Classification {
                 labels,
                 predictions,
                 ..
@@ -276,6 +315,11 @@ pub fn reads<'e>(
     out
 }
 
+/// Every metric, in the order of [`MetricSet::current`].
+fn all(exp: &Experiment) -> impl Iterator<Item = &Metric> {
+    exp.metrics.iter().chain(&exp.matrices)
+}
+
 /// Whether `labels` is the batch's labels as class indices.
 fn is_class_labels(labels: &TensorExpr, y: &str, batch: &Batch) -> bool {
     matches!(labels, TensorExpr::Var(n) if n == y) && batch.dense_y.is_none()
@@ -299,9 +343,7 @@ impl MetricSet {
                 .next()
                 .unwrap_or_else(|| unreachable!("one value per read"))
         };
-        for (i, m) in exp
-            .metrics
-            .iter()
+        for (i, m) in all(exp)
             .enumerate()
             .filter(|(_, m)| records(m, step, number))
         {
@@ -366,6 +408,53 @@ impl MetricSet {
                         RegressionMetric::R2 => a.add_r2(t, p, width.max(1)),
                     }
                 }
+                MetricKind::Classification {
+                    metric,
+                    labels,
+                    decision,
+                    ..
+                } => {
+                    let p = next();
+                    let class_labels = is_class_labels(labels, y, batch);
+                    let a = &mut self.current[i];
+                    match *decision {
+                        Decision::Binary { threshold } => {
+                            let from_batch: Vec<f32>;
+                            let l: &[f32] = if class_labels {
+                                from_batch = batch.labels.iter().map(|&c| c as f32).collect();
+                                &from_batch
+                            } else {
+                                next()
+                            };
+                            match *metric {
+                                ClassMetric::Auc {
+                                    thresholds,
+                                    from_logits,
+                                    ..
+                                } => classify::count_buckets(
+                                    &mut a.counts,
+                                    thresholds,
+                                    p,
+                                    l,
+                                    from_logits,
+                                ),
+                                _ => classify::count_binary(&mut a.counts, p, l, threshold),
+                            }
+                            a.count += p.len() as f64;
+                        }
+                        Decision::Classes { classes } => {
+                            let one_hot: Vec<usize>;
+                            let l: &[usize] = if class_labels {
+                                &batch.labels
+                            } else {
+                                one_hot = next().chunks(classes).map(argmax).collect();
+                                &one_hot
+                            };
+                            classify::count_classes(&mut a.counts, classes, p, l);
+                            a.count += l.len() as f64;
+                        }
+                    }
+                }
             }
         }
     }
@@ -416,7 +505,7 @@ metrics {
             labels: vec![0, 1],
             dense_y: None,
         };
-        let mut set = MetricSet::new(&exp.metrics);
+        let mut set = MetricSet::new(&exp.metrics, &exp.matrices);
         for number in 1..=8 {
             let reads = reads(&exp, 0, number, &batch);
             assert_eq!(reads.len(), if number % 4 == 0 { 2 } else { 1 }, "{number}");
@@ -465,7 +554,7 @@ metrics {
         // TensorFlow 2.21: 0.9486081600189209. Fed in two batches, through a checkpoint.
         let mut a = Accumulator::default();
         a.add_r2(&[3.0, -0.5], &[2.5, 0.0], 1);
-        let mut b = Accumulator::from_parts(&a.parts());
+        let mut b = Accumulator::from_parts(&a.parts(), Finish::R2);
         assert_eq!(a, b);
         b.add_r2(&[2.0, 7.0], &[2.0, 8.0], 1);
         assert!((b.value(Finish::R2) - 0.948_608_16).abs() < 1e-7);
@@ -479,8 +568,39 @@ metrics {
         assert!((two.value(Finish::R2) - f64::midpoint(0.948_608_16, 1.0)).abs() < 1e-7);
         // An old checkpoint's (sum, count) still reads.
         assert_eq!(
-            Accumulator::from_parts(&[3.0, 2.0]).value(Finish::Mean),
+            Accumulator::from_parts(&[3.0, 2.0], Finish::Mean).value(Finish::Mean),
             1.5
         );
+    }
+
+    #[test]
+    fn classification_counts_survive_a_checkpoint_mid_epoch() {
+        use crate::check::plan::{ClassAverage, Curve};
+        let precision = Finish::Counts(ClassMetric::Precision(ClassAverage::Binary));
+        let mut a = Accumulator::default();
+        classify::count_binary(
+            &mut a.counts,
+            &[0.1, 0.6, 0.35, 0.8],
+            &[0.0, 1.0, 1.0, 0.0],
+            0.5,
+        );
+        a.count += 4.0;
+        let mut b = Accumulator::from_parts(&a.parts(), precision);
+        assert_eq!(a, b);
+        classify::count_binary(&mut b.counts, &[0.5, 0.9], &[1.0, 1.0], 0.5);
+        b.count += 2.0;
+        // tp 2 (0.6, 0.9), fp 1 (0.8).
+        assert!((b.value(precision) - 2.0 / 3.0).abs() < 1e-12);
+        let auc = Finish::Counts(ClassMetric::Auc {
+            curve: Curve::Roc,
+            thresholds: 5,
+            from_logits: false,
+        });
+        let mut c = Accumulator::default();
+        classify::count_buckets(&mut c.counts, 5, &[0.2, 0.9], &[0.0, 1.0], false);
+        c.count += 2.0;
+        let d = Accumulator::from_parts(&c.parts(), auc);
+        assert_eq!(c, d);
+        assert_eq!(d.value(auc), 1.0);
     }
 }

@@ -130,6 +130,8 @@ pub struct Loop<'a> {
     last_good: Option<LastGood>,
     /// Steps `on_nan` skipped and restores it made, for the record.
     pub non_finite: crate::record::schema::NonFiniteCounts,
+    /// Confusion matrices written since the caller last took them (for the record).
+    pub matrices: Vec<std::path::PathBuf>,
 }
 
 impl<'a> Loop<'a> {
@@ -140,7 +142,7 @@ impl<'a> Loop<'a> {
         out: &'a mut dyn FnMut(&str),
     ) -> Self {
         let exp = engine.experiment();
-        let metrics = MetricSet::new(&exp.metrics);
+        let metrics = MetricSet::new(&exp.metrics, &exp.matrices);
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(exp.seed);
         shuffle_rng.set_stream(streams::SHUFFLE);
         let checkpoints = setup.dir.clone().map(|dir| CheckpointPolicy {
@@ -178,6 +180,7 @@ impl<'a> Loop<'a> {
             elapsed_before: 0.0,
             last_good: None,
             non_finite: crate::record::schema::NonFiniteCounts::default(),
+            matrices: Vec::new(),
         }
     }
 
@@ -429,6 +432,7 @@ impl<'a> Loop<'a> {
             }
         }
         self.metrics.end_epoch();
+        self.write_matrices(&exp);
         self.times.push(times);
         if !evaluation_only {
             self.plateau_epoch(epoch);
@@ -447,6 +451,33 @@ impl<'a> Loop<'a> {
             self.checkpoint(epoch + 1, 0, 0, false);
         }
         Ok(())
+    }
+
+    /// Writes each `confusion_matrix` of the epoch into the run directory (a failure is
+    /// reported and training goes on, as for grids). Its classes are named as the data's
+    /// class list names them, else by index.
+    fn write_matrices(&mut self, exp: &crate::check::plan::Experiment) {
+        let Some(dir) = self.out_dir.clone() else {
+            return;
+        };
+        for (j, m) in exp.matrices.iter().enumerate() {
+            let counts = self.metrics.matrix(j);
+            if counts.is_empty() {
+                // Its step never ran this epoch (nothing of its `every N steps` block).
+                continue;
+            }
+            let classes = counts.len().isqrt();
+            let given = &self.examples[exp.steps[m.step].data].encoding.classes;
+            let names: Vec<String> = if given.len() == classes {
+                given.clone()
+            } else {
+                (0..classes).map(|c| c.to_string()).collect()
+            };
+            match crate::output::confusion::write(&dir, &m.name, counts, &names) {
+                Ok(paths) => self.matrices.extend(paths),
+                Err(e) => (self.out)(&format!("confusion matrix `{}` not written: {e}", m.name)),
+            }
+        }
     }
 
     /// `hooks`, with a bad learning rate as the loop's stop.

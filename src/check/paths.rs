@@ -17,9 +17,9 @@ use crate::source::Span;
 use crate::syntax::ast::{Call, DeclKind, ExprKind, File, StmtKind};
 
 /// Files the run itself writes at the top of its run directory (`record::RECORD_FILE`,
-/// `record::METRICS_FILE`, TensorBoard's folder `output::tensorboard::DIR`;
-/// `tests/hostile/paths.rs` checks they agree).
-pub const RUN_FILES: &[&str] = &["run.yaml", "metrics.csv", "tb"];
+/// `record::METRICS_FILE`, TensorBoard's folder `output::tensorboard::DIR`, the confusion
+/// matrices' `output::confusion::DIR`; `tests/hostile/paths.rs` checks they agree).
+pub const RUN_FILES: &[&str] = &["run.yaml", "metrics.csv", "tb", "confusion"];
 /// Checkpoints are `checkpoint-<step>.safetensors` (`run::checkpoint`).
 pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 pub const CHECKPOINT_SUFFIX: &str = ".safetensors";
@@ -73,6 +73,7 @@ fn run_file(name: &str) -> Option<&'static str> {
         "run.yaml" => Some("the run record"),
         "metrics.csv" => Some("the metrics table"),
         "tb" => Some("the folder of TensorBoard's events"),
+        "confusion" => Some("the folder of the confusion matrices"),
         _ if name.starts_with(CHECKPOINT_PREFIX) && name.ends_with(CHECKPOINT_SUFFIX) => {
             Some("a checkpoint's name")
         }
@@ -284,7 +285,7 @@ fn diagnostic(text: &str, problem: &PathProblem, span: Span) -> CheckError {
             span,
         )
         .with_help(
-            "choose another name: the run directory keeps `run.yaml`, `metrics.csv`, `tb/`, \
+            "choose another name: the run directory keeps `run.yaml`, `metrics.csv`, `tb/`, `confusion/`, \
              `checkpoint-*.safetensors` and hidden files for itself",
         ),
     }

@@ -34,6 +34,9 @@ const DIGITS: [[u8; 5]; 10] = [
     [7, 5, 7, 1, 7],
 ];
 
+/// The folder of a run directory that holds the confusion matrices.
+pub const DIR: &str = "confusion";
+
 /// Writes `confusion/<name>.csv` and `confusion/<name>.png` in the run directory `dir`;
 /// `counts` is `classes` × `classes`, `names` the class names (indices where the data has
 /// none). Returns the two paths.
@@ -46,8 +49,8 @@ pub fn write(
     counts: &[f64],
     names: &[String],
 ) -> OutputResult<[PathBuf; 2]> {
-    let csv_path = in_run_dir(dir, &format!("confusion/{name}.csv"))?;
-    let png_path = in_run_dir(dir, &format!("confusion/{name}.png"))?;
+    let csv_path = in_run_dir(dir, &format!("{DIR}/{name}.csv"))?;
+    let png_path = in_run_dir(dir, &format!("{DIR}/{name}.png"))?;
     let text = csv(counts, names);
     write_atomic(&csv_path, |w| w.write_all(text.as_bytes()))?;
     let (pixels, side) = heat_map(counts, names.len());

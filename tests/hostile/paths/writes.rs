@@ -120,6 +120,7 @@ fn the_run_s_own_file_names_are_the_ones_check_reserves() {
     assert!(RUN_FILES.contains(&expr::record::RECORD_FILE));
     assert!(RUN_FILES.contains(&expr::record::METRICS_FILE));
     assert!(RUN_FILES.contains(&expr::output::tensorboard::DIR));
+    assert!(RUN_FILES.contains(&expr::output::confusion::DIR));
     let dir = tempfile::tempdir().unwrap();
     let r = common::run_text(dir.path(), &common::mlp_experiment(dir.path(), false, ""));
     for name in files_under(&r.dir) {

@@ -65,10 +65,7 @@ fn same_weights_at_every_thread_count(dir: &Path, file: &Path) {
 /// `tests/cases/run/NAME.exp` over 16x16 generated images, written into `dir`.
 fn image_experiment(dir: &Path, name: &str) -> PathBuf {
     let (images, labels) = common::write_idx_set(dir, "train", 512, 16, 4);
-    let text = common::fixture(
-        name,
-        &[("train_images", images), ("train_labels", labels)],
-    );
+    let text = common::fixture(name, &[("train_images", images), ("train_labels", labels)]);
     let path = dir.join(format!("{name}.exp"));
     std::fs::write(&path, text).unwrap();
     path
@@ -92,7 +89,9 @@ fn a_leaky_relu_mlp_saves_the_same_weights_at_every_thread_count() {
 fn an_attention_model_saves_the_same_weights_at_every_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     // Words over every letter, so that the vocabulary is the 27 the model has rows for.
-    let words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog"];
+    let words = [
+        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog",
+    ];
     let mut text = String::new();
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     while text.len() < 6_000 {

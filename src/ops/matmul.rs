@@ -45,7 +45,7 @@ impl<'a> View<'a> {
     }
 }
 
-/// Up to this inner (or output) dimension our kernels beat gemm's packing.
+/// Up to this output dimension the dot-product kernel beats gemm's packing.
 const SMALL: usize = 64;
 /// Up to this inner dimension (a 3x3 kernel over 3 channels) the few-taps kernel runs; above
 /// it gemm's fused multiply-add kernels win despite packing: the input gradient of a conv
@@ -120,8 +120,9 @@ const ROWS: usize = 4;
 
 /// Few taps, long rows: each output row is a sum of `k` scaled rows of `rhs`, computed
 /// `ROWS x LANES` outputs at a time in registers. The last `n % LANES` columns go through the
-/// same registers from a copy of `rhs`'s last columns padded with zeros: with `n` = 121 (an
-/// 11x11 conv plane) and `k` = 64 they were 7% of the outputs and, scalar, a third of the time.
+/// same registers from a copy of `rhs`'s last columns padded with zeros, instead of a scalar
+/// loop (an 11x11 conv plane, 121 = 7 x 16 + 9, left 7% of its outputs to it, which took a
+/// third of the kernel's time).
 /// Each output is summed in the same order either way (`kk` ascending, no fused multiply-add),
 /// so the padding changes no bit.
 #[inline(always)]
@@ -135,14 +136,14 @@ fn broadcast_rows(
     let rs = rhs.row_stride;
     let full = n - n % LANES;
     let tail = n - full;
-    let mut padded = [[0.0f32; LANES]; SMALL];
+    let mut padded = [[0.0f32; LANES]; TAPS];
     for (kk, row) in padded.iter_mut().enumerate().take(k) {
         row[..tail].copy_from_slice(&rhs.data[kk * rs + full..][..tail]);
     }
     for (block, dst) in dst.chunks_mut(ROWS * n).enumerate() {
         let rows = dst.len() / n;
         // The block's coefficients, zero for rows past the end (computed, never stored).
-        let mut a = [[0.0f32; SMALL]; ROWS];
+        let mut a = [[0.0f32; TAPS]; ROWS];
         for (r, a) in a.iter_mut().enumerate().take(rows) {
             for (kk, a) in a.iter_mut().enumerate().take(k) {
                 *a = lhs.at(block * ROWS + r, kk);
@@ -172,7 +173,7 @@ fn broadcast_rows(
 #[inline(always)]
 fn scaled_rows<'b>(
     acc: &mut [[f32; LANES]; ROWS],
-    a: &[[f32; SMALL]; ROWS],
+    a: &[[f32; TAPS]; ROWS],
     k: usize,
     b: impl Fn(usize) -> &'b [f32],
 ) {
@@ -338,13 +339,19 @@ mod tests {
         }
     }
 
-    /// The few-taps kernel (inner dimension up to `TAPS`) sums each output in one order, `kk` ascending in f32, in its
-    /// 16-wide blocks and in the padded last block alike (`n` not a multiple of 16: an 11x11
-    /// or 13x13 conv plane), so it gives the bits of a plain loop; accumulating starts from
-    /// what `dst` held.
+    /// The few-taps kernel (inner dimension up to `TAPS`) sums each output in one order, `kk`
+    /// ascending in f32, in its 16-wide blocks and in the padded last block alike (`n` not a
+    /// multiple of 16: an 11x11 or 13x13 conv plane), so it gives the bits of a plain loop;
+    /// accumulating starts from what `dst` held.
     #[test]
     fn the_few_taps_kernel_gives_the_bits_of_a_plain_loop_past_the_last_full_block() {
-        for (m, n, k) in [(7, 121, 27), (5, 169, 9), (3, 9, 27), (9, 33, 7), (4, 16, 3)] {
+        for (m, n, k) in [
+            (7, 121, 27),
+            (5, 169, 9),
+            (3, 9, 27),
+            (9, 33, 7),
+            (4, 16, 3),
+        ] {
             let (a, b) = (random(m * k, 5), random(k * n, 6));
             let (lhs, rhs) = (View::transposed(&a, m), View::rows(&b, n));
             for accumulate in [false, true] {

@@ -47,11 +47,10 @@ impl<'a> View<'a> {
 
 /// Up to this output dimension the dot-product kernel beats gemm's packing.
 const SMALL: usize = 64;
-/// Up to this inner dimension (a 3x3 kernel over 3 channels) the few-taps kernel runs; above
-/// it gemm's fused multiply-add kernels win despite packing: the input gradient of a conv
-/// with 64 filters over 11x11 (288 x 121 x 64 per sample) took a third of a training step in
-/// our kernel.
-const TAPS: usize = 27;
+/// Up to this inner dimension the few-taps kernel runs. Sending 28..=64 to gemm instead made
+/// Keras' convnet 18% faster but moved ResNet-20's two twin steps 40 times further from
+/// PyTorch's float64 (BENCHMARKS.md, attempt 31), so it stays at 64.
+const TAPS: usize = 64;
 /// Outputs computed together in registers.
 const LANES: usize = 16;
 

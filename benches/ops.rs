@@ -118,6 +118,27 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
             BatchSize::SmallInput,
         );
     });
+    // A second conv layer, as Keras' "Simple MNIST convnet" (experiments/keras_convnet.exp)
+    // runs it: 32 input channels of 13x13, 64 filters, ReLU and max-pool, batch 128, and the
+    // input gradient the first conv needs (the portable per-sample products).
+    let x2 = t4(&dev, (128, 32, 13, 13), 4);
+    let w2 = t4(&dev, (64, 32, 3, 3), 5).retaped::<NoneTape>() * 0.06;
+    let b2 = dev.tensor_from_vec(values(64, 6), (64,));
+    let spec2 = Conv2dSpec {
+        input_grad: true,
+        ..conv_spec(Some(max_pool()))
+    };
+    let name = "conv2d 32→64 on 13x13 + relu + maxpool, batch 128, input gradient";
+    g.bench_function(format!("{name} forward"), |bench| {
+        bench.iter(|| conv2d(x2.clone(), &w2, &b2, &spec2));
+    });
+    g.bench_function(format!("{name} backward"), |bench| {
+        bench.iter_batched(
+            || conv2d(x2.clone().leaky_traced(), &w2, &b2, &spec2).sum::<(), _>(),
+            Backward::backward,
+            BatchSize::SmallInput,
+        );
+    });
     g.finish();
 }
 

@@ -45,8 +45,12 @@ impl<'a> View<'a> {
     }
 }
 
-/// Up to this inner (or output) dimension our kernels beat gemm's packing.
+/// Up to this output dimension the dot-product kernel beats gemm's packing.
 const SMALL: usize = 64;
+/// Up to this inner dimension the few-taps kernel runs. Sending 28..=64 to gemm instead made
+/// Keras' convnet 18% faster but moved ResNet-20's two twin steps 40 times further from
+/// PyTorch's float64 (BENCHMARKS.md, attempt 31), so it stays at 64.
+const TAPS: usize = 64;
 /// Outputs computed together in registers.
 const LANES: usize = 16;
 
@@ -72,7 +76,7 @@ pub(crate) fn matmul(
     if m == 0 || n == 0 {
         return;
     }
-    if k <= SMALL && rhs.col_stride == 1 {
+    if k <= TAPS && rhs.col_stride == 1 {
         broadcast_rows((n, k), dst, accumulate, lhs, rhs);
     } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
         dot_rows((n, k), dst, accumulate, lhs, rhs);
@@ -114,7 +118,12 @@ pub(crate) fn gemm_into(
 const ROWS: usize = 4;
 
 /// Few taps, long rows: each output row is a sum of `k` scaled rows of `rhs`, computed
-/// `ROWS x LANES` outputs at a time in registers.
+/// `ROWS x LANES` outputs at a time in registers. The last `n % LANES` columns go through the
+/// same registers from a copy of `rhs`'s last columns padded with zeros, instead of a scalar
+/// loop (an 11x11 conv plane, 121 = 7 x 16 + 9, left 7% of its outputs to it, which took a
+/// third of the kernel's time).
+/// Each output is summed in the same order either way (`kk` ascending, no fused multiply-add),
+/// so the padding changes no bit.
 #[inline(always)]
 fn broadcast_rows(
     (n, k): (usize, usize),
@@ -124,44 +133,55 @@ fn broadcast_rows(
     rhs: View<'_>,
 ) {
     let rs = rhs.row_stride;
+    let full = n - n % LANES;
+    let tail = n - full;
+    let mut padded = [[0.0f32; LANES]; TAPS];
+    for (kk, row) in padded.iter_mut().enumerate().take(k) {
+        row[..tail].copy_from_slice(&rhs.data[kk * rs + full..][..tail]);
+    }
     for (block, dst) in dst.chunks_mut(ROWS * n).enumerate() {
         let rows = dst.len() / n;
         // The block's coefficients, zero for rows past the end (computed, never stored).
-        let mut a = [[0.0f32; SMALL]; ROWS];
+        let mut a = [[0.0f32; TAPS]; ROWS];
         for (r, a) in a.iter_mut().enumerate().take(rows) {
             for (kk, a) in a.iter_mut().enumerate().take(k) {
                 *a = lhs.at(block * ROWS + r, kk);
             }
         }
-        let full = n - n % LANES;
-        for p0 in (0..full).step_by(LANES) {
+        let blocks = (0..full).step_by(LANES).map(|p0| (p0, LANES));
+        for (p0, width) in blocks.chain((tail > 0).then_some((full, tail))) {
             let mut acc = [[0.0f32; LANES]; ROWS];
             if accumulate {
                 for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-                    acc.copy_from_slice(&dst[r * n + p0..][..LANES]);
+                    acc[..width].copy_from_slice(&dst[r * n + p0..][..width]);
                 }
             }
-            for kk in 0..k {
-                let b = &rhs.data[kk * rs + p0..][..LANES];
-                for (acc, a) in acc.iter_mut().zip(&a) {
-                    let a = a[kk];
-                    for (acc, b) in acc.iter_mut().zip(b) {
-                        *acc += a * b;
-                    }
-                }
+            if width == LANES {
+                scaled_rows(&mut acc, &a, k, |kk| &rhs.data[kk * rs + p0..][..LANES]);
+            } else {
+                scaled_rows(&mut acc, &a, k, |kk| &padded[kk]);
             }
             for (r, acc) in acc.iter().enumerate().take(rows) {
-                dst[r * n + p0..][..LANES].copy_from_slice(acc);
+                dst[r * n + p0..][..width].copy_from_slice(&acc[..width]);
             }
         }
-        for r in 0..rows {
-            for p in full..n {
-                let out = &mut dst[r * n + p];
-                let mut acc = if accumulate { *out } else { 0.0 };
-                for (kk, a) in a[r].iter().enumerate().take(k) {
-                    acc += a * rhs.data[kk * rs + p];
-                }
-                *out = acc;
+    }
+}
+
+/// `acc[r] += Σ_kk a[r][kk] · b(kk)` for `kk` in `0..k`, ascending.
+#[inline(always)]
+fn scaled_rows<'b>(
+    acc: &mut [[f32; LANES]; ROWS],
+    a: &[[f32; TAPS]; ROWS],
+    k: usize,
+    b: impl Fn(usize) -> &'b [f32],
+) {
+    for kk in 0..k {
+        let b = b(kk);
+        for (acc, a) in acc.iter_mut().zip(a) {
+            let a = a[kk];
+            for (acc, b) in acc.iter_mut().zip(b) {
+                *acc += a * b;
             }
         }
     }
@@ -289,6 +309,7 @@ mod tests {
             (4, 9, 70),
             (2, 3, 100),
             (6, 70, 80),
+            (7, 121, 64),
             (1, 1, 1),
         ] {
             let (a, b) = (random(m * k, 1), random(k * n, 2));
@@ -312,6 +333,42 @@ mod tests {
                         (f64::from(*g) - 2.0 * w).abs() < 1e-5 * (1.0 + w.abs()),
                         "{m}x{n}x{k} accumulated"
                     );
+                }
+            }
+        }
+    }
+
+    /// The few-taps kernel (inner dimension up to `TAPS`) sums each output in one order, `kk`
+    /// ascending in f32, in its 16-wide blocks and in the padded last block alike (`n` not a
+    /// multiple of 16: an 11x11 or 13x13 conv plane), so it gives the bits of a plain loop;
+    /// accumulating starts from what `dst` held.
+    #[test]
+    fn the_few_taps_kernel_gives_the_bits_of_a_plain_loop_past_the_last_full_block() {
+        for (m, n, k) in [
+            (7, 121, 27),
+            (5, 169, 9),
+            (3, 9, 27),
+            (9, 33, 7),
+            (4, 16, 3),
+        ] {
+            let (a, b) = (random(m * k, 5), random(k * n, 6));
+            let (lhs, rhs) = (View::transposed(&a, m), View::rows(&b, n));
+            for accumulate in [false, true] {
+                let start = random(m * n, 7);
+                let mut dst = start.clone();
+                matmul((m, n, k), &mut dst, accumulate, lhs, rhs);
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut want = if accumulate { start[i * n + j] } else { 0.0 };
+                        for kk in 0..k {
+                            want += lhs.at(i, kk) * rhs.at(kk, j);
+                        }
+                        assert_eq!(
+                            dst[i * n + j].to_bits(),
+                            want.to_bits(),
+                            "{m}x{n}x{k} at ({i}, {j}), accumulate {accumulate}"
+                        );
+                    }
                 }
             }
         }

@@ -487,7 +487,11 @@ fn train(
         for path in lp.matrices.drain(..) {
             // The heat map is shown in TensorBoard too, epoch by epoch; the CSV is not.
             if path.extension().is_some_and(|e| e == "png") {
-                let tag = path.strip_prefix(&dir).unwrap_or(&path).display().to_string();
+                let tag = path
+                    .strip_prefix(&dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
                 recorder.output("confusion_matrix", &tag, epoch + 1, &path);
             } else {
                 recorder.artifact("confusion_matrix", &path);

@@ -44,6 +44,19 @@ pub fn in_run_dir(dir: &Path, relative: &str) -> OutputResult<PathBuf> {
     Ok(target)
 }
 
+/// The file `name` in the run's own folder `folder` of the run directory `dir` (one that
+/// `expr check` reserves, so that no output of the experiment's lands there: `confusion`),
+/// the folder made if missing. `name` is the run's own, never the user's path.
+///
+/// # Errors
+/// As [`in_run_dir`], for the folder.
+pub fn in_own_folder(dir: &Path, folder: &str, name: &str) -> OutputResult<PathBuf> {
+    let folder = dir.join(folder);
+    let target = folder.join(name);
+    make_folder(&folder, &target)?;
+    Ok(target)
+}
+
 /// Makes `folder` unless it is one already; a symlink, even to a folder, is refused.
 fn make_folder(folder: &Path, target: &Path) -> OutputResult<()> {
     match fs::symlink_metadata(folder) {

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::atomic::write_atomic;
-use super::confine::in_run_dir;
+use super::confine::in_own_folder;
 use super::encode::{write_png, PixelFormat};
 use super::error::OutputResult;
 
@@ -42,15 +42,16 @@ pub const DIR: &str = "confusion";
 /// none). Returns the two paths.
 ///
 /// # Errors
-/// What [`in_run_dir`] and [`write_atomic`] report.
+/// What [`in_own_folder`] and [`write_atomic`] report.
 pub fn write(
     dir: &Path,
     name: &str,
     counts: &[f64],
     names: &[String],
 ) -> OutputResult<[PathBuf; 2]> {
-    let csv_path = in_run_dir(dir, &format!("{DIR}/{name}.csv"))?;
-    let png_path = in_run_dir(dir, &format!("{DIR}/{name}.png"))?;
+    // The folder is the run's own (`expr check` keeps outputs out of it).
+    let csv_path = in_own_folder(dir, DIR, &format!("{name}.csv"))?;
+    let png_path = in_own_folder(dir, DIR, &format!("{name}.png"))?;
     let text = csv(counts, names);
     write_atomic(&csv_path, |w| w.write_all(text.as_bytes()))?;
     let (pixels, side) = heat_map(counts, names.len());

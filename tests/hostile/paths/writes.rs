@@ -28,6 +28,14 @@ fn check_refuses_output_paths_that_leave_the_run_directory_or_name_no_file() {
             "a checkpoint",
         ),
         (r#"save(net, to = ".m.1.2.tmp")"#, "hidden name"),
+        (
+            r#"plot(train_loss, to = "tb/loss.png")"#,
+            "the folder of TensorBoard's events",
+        ),
+        (
+            r#"save(net, to = "confusion/net.safetensors")"#,
+            "the folder of the confusion matrices",
+        ),
     ];
     for (call, title) in cases {
         let (code, err) = check(&format!("after {{\n  {call}\n}}\n"));

@@ -101,3 +101,63 @@ def multiclass():
 
 binary()
 multiclass()
+
+
+# Several columns of probabilities: MC_Y's 4 classes scored by a softmax-like output, and a
+# multi-label output (3 sigmoid columns, several labels per example, no column separating its
+# labels perfectly).
+MC_PROB = [
+    [[0.7, 0.1, 0.15, 0.05], [0.1, 0.6, 0.1, 0.2], [0.05, 0.1, 0.8, 0.05], [0.4, 0.35, 0.05, 0.2]],
+    [[0.05, 0.55, 0.1, 0.3], [0.3, 0.3, 0.25, 0.15], [0.2, 0.3, 0.25, 0.25], [0.35, 0.05, 0.3, 0.3]],
+    [[0.3, 0.25, 0.35, 0.1], [0.25, 0.3, 0.2, 0.25], [0.5, 0.45, 0.025, 0.025], [0.2, 0.1, 0.4, 0.3],
+     [0.6, 0.1, 0.1, 0.2]],
+]
+ML_P = [
+    [[0.9, 0.2, 0.6], [0.55, 0.8, 0.4], [0.7, 0.55, 0.8], [0.3, 0.6, 0.95]],
+    [[0.45, 0.65, 0.5], [0.8, 0.9, 0.2], [0.05, 0.35, 0.75]],
+    [[0.6, 0.3, 0.25], [0.2, 0.7, 0.85], [0.5, 0.5, 0.5], [0.15, 0.05, 0.1]],
+]
+ML_Y = [
+    [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]],
+    [[0, 1, 1], [1, 1, 0], [0, 0, 1]],
+    [[1, 0, 0], [0, 1, 1], [1, 0, 1], [0, 0, 0]],
+]
+
+
+def several_columns():
+    onehot = [np.eye(4, dtype="float32")[np.array(y)] for y in MC_Y]
+    flat_onehot = np.concatenate(onehot)
+    flat_prob = np.concatenate([np.array(p, dtype="float32") for p in MC_PROB])
+    for multi in [False, True]:
+        for curve in ["ROC", "PR"]:
+            auc = keras.metrics.AUC(curve=curve, multi_label=multi)
+            print(f"multi-class AUC {curve} multi_label={multi}:", repr(keras_fed(auc, onehot, MC_PROB)))
+    print("  sklearn roc_auc micro/macro (exact)",
+          sk.roc_auc_score(flat_onehot, flat_prob, average="micro"),
+          sk.roc_auc_score(flat_onehot, flat_prob, average="macro"))
+    flat_y = np.concatenate([np.array(y) for y in ML_Y])
+    flat_p = np.concatenate([np.array(p, dtype="float32") for p in ML_P])
+    for multi in [False, True]:
+        for curve in ["ROC", "PR"]:
+            auc = keras.metrics.AUC(curve=curve, multi_label=multi)
+            print(f"multi-label AUC {curve} multi_label={multi}:", repr(keras_fed(auc, ML_Y, ML_P)))
+    for t in [0.5, 0.3]:
+        pred = (flat_p > t).astype(int)
+        print(f"multi-label threshold {t}: keras Precision (pooled)",
+              repr(keras_fed(keras.metrics.Precision(thresholds=t), ML_Y, ML_P)),
+              "Recall", repr(keras_fed(keras.metrics.Recall(thresholds=t), ML_Y, ML_P)))
+        for avg in ["macro", "micro", "weighted"]:
+            print(f"  sklearn {avg}: precision",
+                  repr(sk.precision_score(flat_y, pred, average=avg, zero_division=0)),
+                  "recall", repr(sk.recall_score(flat_y, pred, average=avg, zero_division=0)),
+                  "f1", repr(sk.f1_score(flat_y, pred, average=avg, zero_division=0)))
+            print(f"  keras F1Score {avg}", repr(keras_fed(
+                keras.metrics.F1Score(average=avg, threshold=t),
+                [np.array(y, dtype="float32") for y in ML_Y], ML_P)))
+        print("  sklearn per label: precision",
+              sk.precision_score(flat_y, pred, average=None, zero_division=0).tolist(),
+              "recall", sk.recall_score(flat_y, pred, average=None, zero_division=0).tolist(),
+              "f1", sk.f1_score(flat_y, pred, average=None, zero_division=0).tolist())
+
+
+several_columns()

@@ -1,7 +1,8 @@
 //! The classification metrics: `precision`, `recall`, `f1`, `auc` and `confusion_matrix`.
 //! What the labels and predictions are decides how predictions become classes: one score per
 //! example is a binary output (positive above `threshold`, as `binary_accuracy`), a row of
-//! scores per example a multi-class one (its arg-max).
+//! scores per example a multi-class one (its arg-max), or with `multi_label = true` a row of
+//! independent binary decisions (several labels per example, each above `threshold`).
 
 use super::args::{self, Args};
 use super::error::CheckError;
@@ -28,9 +29,17 @@ pub fn params(name: &str) -> &'static [&'static str] {
             "curve",
             "num_thresholds",
             "from_logits",
+            "multi_label",
         ],
         "confusion_matrix" => &["labels", "predictions", "threshold"],
-        _ => &["labels", "predictions", "threshold", "average", "class_id"],
+        _ => &[
+            "labels",
+            "predictions",
+            "threshold",
+            "average",
+            "class_id",
+            "multi_label",
+        ],
     }
 }
 
@@ -48,14 +57,24 @@ pub fn read(
     errors: &mut Vec<CheckError>,
 ) -> Option<MetricKind> {
     let call = args.call();
+    // 0/1 label columns may come from a data set of values (`csv(task = regression)`).
+    let several_labels = matches!(
+        args.get("multi_label"),
+        Some(crate::syntax::ast::Expr {
+            kind: crate::syntax::ast::ExprKind::Bool(true),
+            ..
+        })
+    );
+    let data_labels = data_labels.filter(|_| !several_labels);
     let mut decision = decision(name, call, &lt, &pt, data_labels, errors)?;
     let metric = match name {
-        "auc" => auc(args, decision, errors)?,
+        "auc" => auc(args, errors)?,
         "confusion_matrix" => {
             decision = threshold(args, decision, errors)?;
             ClassMetric::ConfusionMatrix
         }
         _ => {
+            decision = multi_label(args, decision, &lt, errors)?;
             let average = average(args, decision, errors);
             decision = threshold(args, decision, errors)?;
             match name {
@@ -170,8 +189,44 @@ fn threshold(
         );
         return None;
     }
-    Some(Decision::Binary {
-        threshold: value as f32,
+    let threshold = value as f32;
+    Some(match decision {
+        Decision::Labels { labels, .. } => Decision::Labels { labels, threshold },
+        _ => Decision::Binary { threshold },
+    })
+}
+
+/// `multi_label = true`: the predictions' columns are independent binary outputs, each
+/// compared with a 0/1 label column (scikit-learn's multilabel indicators, Keras' metrics on
+/// several sigmoid columns), not one class per example.
+fn multi_label(
+    args: &Args<'_>,
+    decision: Decision,
+    lt: &TType,
+    errors: &mut Vec<CheckError>,
+) -> Option<Decision> {
+    if !args.boolean("multi_label", false, errors) {
+        return Some(decision);
+    }
+    let Decision::Classes { classes } = decision else {
+        // One column is one label: the binary decision already.
+        return Some(decision);
+    };
+    if let TType::Labels { .. } = lt {
+        let span = args.get("multi_label").map_or(args.call().span, |e| e.span);
+        errors.push(
+            CheckError::incompatible(
+                format!("`multi_label` compares each of {classes} columns with a 0/1 label, but the labels are {lt}: one class per example"),
+                "several labels per example".into(),
+                span,
+                "give the labels as 0/1 columns (a multi-label data set's targets), or remove `multi_label` to score the arg-max class",
+            ),
+        );
+        return None;
+    }
+    Some(Decision::Labels {
+        labels: classes,
+        threshold: 0.5,
     })
 }
 
@@ -183,7 +238,11 @@ fn average(
 ) -> Option<ClassAverage> {
     let given = args.get("average");
     let class_id = args.get("class_id");
-    let Decision::Classes { classes } = decision else {
+    let (Decision::Classes { classes }
+    | Decision::Labels {
+        labels: classes, ..
+    }) = decision
+    else {
         for (param, expr) in [("average", given), ("class_id", class_id)] {
             if let Some(expr) = expr {
                 errors.push(
@@ -235,9 +294,10 @@ fn average(
     )
 }
 
-/// `auc(labels, predictions, curve = roc, num_thresholds = 200, from_logits = false)`:
-/// binary outputs only, as Keras' `AUC` without `multi_label`.
-fn auc(args: &Args<'_>, decision: Decision, errors: &mut Vec<CheckError>) -> Option<ClassMetric> {
+/// `auc(labels, predictions, curve = roc, num_thresholds = 200, from_logits = false,
+/// multi_label = false)`, Keras' `AUC`: over several columns (class indices become one-hot
+/// rows), one curve of every column's scores, or with `multi_label` the mean of each column's.
+fn auc(args: &Args<'_>, errors: &mut Vec<CheckError>) -> Option<ClassMetric> {
     let curve = match args.choice("curve", &["roc", "pr"], errors) {
         None if args.get("curve").is_some() => None,
         Some(("pr", _)) => Some(Curve::Pr),
@@ -259,21 +319,12 @@ fn auc(args: &Args<'_>, decision: Decision, errors: &mut Vec<CheckError>) -> Opt
         }
     };
     let from_logits = args.boolean("from_logits", false, errors);
-    if let Decision::Classes { classes } = decision {
-        errors.push(
-            CheckError::incompatible(
-                format!("`auc` scores one output per example, but the predictions score {classes} classes"),
-                "a multi-class output".into(),
-                args.call().span,
-                "`auc` ranks the scores of a binary (sigmoid) output; for several classes use `precision`, `recall` or `f1` with `average`",
-            ),
-        );
-        return None;
-    }
+    let multi_label = args.boolean("multi_label", false, errors);
     Some(ClassMetric::Auc {
         curve: curve?,
         thresholds: thresholds?,
         from_logits,
+        multi_label,
     })
 }
 

@@ -1197,11 +1197,14 @@ pub enum ClassMetric {
     Recall(ClassAverage),
     F1(ClassAverage),
     /// Keras' `AUC` with `summation_method = 'interpolation'`: counts at `thresholds`
-    /// evenly spaced thresholds (the first below 0, the last above 1).
+    /// evenly spaced thresholds (the first below 0, the last above 1). Over several
+    /// columns (one-hot classes or several labels), `multi_label` scores each column and
+    /// takes the mean; otherwise the columns' scores are pooled into one curve.
     Auc {
         curve: Curve,
         thresholds: usize,
         from_logits: bool,
+        multi_label: bool,
     },
     /// Counts of (true class, predicted class), written as CSV and PNG each epoch.
     ConfusionMatrix,
@@ -1238,6 +1241,9 @@ pub enum Decision {
     /// `classes` scores per example, the class their arg-max (the first on ties, as
     /// `tf.argmax`); labels class indices or one-hot rows.
     Classes { classes: usize },
+    /// `labels` independent scores per example (`multi_label = true`), each a binary
+    /// decision above `threshold`; labels a 0/1 column per label (positive above 0.5).
+    Labels { labels: usize, threshold: f32 },
 }
 
 /// Keras' regression metrics, each over every example of the epoch.

@@ -151,10 +151,10 @@ fn macro_leaves_out_classes_absent_from_labels_and_predictions() {
     );
 }
 
-fn auc_of(thresholds: usize, curve: Curve, p: &[&[f32]], y: &[&[f32]], logits: bool) -> f64 {
+fn binary_auc(thresholds: usize, curve: Curve, p: &[&[f32]], y: &[&[f32]], logits: bool) -> f64 {
     let mut buckets = Vec::new();
     for (p, y) in p.iter().zip(y) {
-        count_buckets(&mut buckets, thresholds, p, y, logits);
+        count_buckets(&mut buckets, (thresholds, 1), p, y, logits);
     }
     auc(&buckets, curve)
 }
@@ -169,7 +169,7 @@ fn auc_matches_keras_on_both_curves() {
         (200, Curve::Pr, 0.768_305_599_689_483_6),
         (7, Curve::Pr, 0.768_305_659_294_128_4),
     ] {
-        let got = auc_of(n, curve, &BIN_P, &BIN_Y, false);
+        let got = binary_auc(n, curve, &BIN_P, &BIN_Y, false);
         assert!(
             (got - want).abs() < 2e-7,
             "{n} {curve:?}: {got} against {want}"
@@ -181,7 +181,7 @@ fn auc_matches_keras_on_both_curves() {
         (Curve::Roc, 0.800_000_011_920_929),
         (Curve::Pr, 0.735_552_430_152_893_1),
     ] {
-        let got = auc_of(200, curve, &logits, &labels, true);
+        let got = binary_auc(200, curve, &logits, &labels, true);
         assert!(
             (got - want).abs() < 2e-7,
             "{curve:?} from logits: {got} against {want}"
@@ -195,10 +195,158 @@ fn auc_buckets_put_a_score_on_a_threshold_below_it() {
     let mut b = Vec::new();
     count_buckets(
         &mut b,
-        3,
+        (3, 1),
         &[0.0, 0.5, 0.51, 1.0, 1.5],
         &[1.0, 0.0, 1.0, 0.0, 1.0],
         false,
     );
     assert_eq!(b, [1.0, 1.0, 2.0, 1.0, 0.0, 0.0]);
+}
+
+// The several-column inputs of `several_columns()` in the reference script.
+#[rustfmt::skip]
+const MC_PROB: [&[f32]; 3] = [
+    &[0.7, 0.1, 0.15, 0.05, 0.1, 0.6, 0.1, 0.2, 0.05, 0.1, 0.8, 0.05, 0.4, 0.35, 0.05, 0.2],
+    &[0.05, 0.55, 0.1, 0.3, 0.3, 0.3, 0.25, 0.15, 0.2, 0.3, 0.25, 0.25, 0.35, 0.05, 0.3, 0.3],
+    &[0.3, 0.25, 0.35, 0.1, 0.25, 0.3, 0.2, 0.25, 0.5, 0.45, 0.025, 0.025, 0.2, 0.1, 0.4, 0.3,
+      0.6, 0.1, 0.1, 0.2],
+];
+#[rustfmt::skip]
+const ML_P: [&[f32]; 3] = [
+    &[0.9, 0.2, 0.6, 0.55, 0.8, 0.4, 0.7, 0.55, 0.8, 0.3, 0.6, 0.95],
+    &[0.45, 0.65, 0.5, 0.8, 0.9, 0.2, 0.05, 0.35, 0.75],
+    &[0.6, 0.3, 0.25, 0.2, 0.7, 0.85, 0.5, 0.5, 0.5, 0.15, 0.05, 0.1],
+];
+#[rustfmt::skip]
+const ML_Y: [&[f32]; 3] = [
+    &[1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+    &[0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+    &[1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+];
+
+fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
+    let mut rows = vec![0.0; labels.len() * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        rows[i * classes + l] = 1.0;
+    }
+    rows
+}
+
+fn columns_auc(p: &[&[f32]], y: &[Vec<f32>], curves: usize, columns: usize, curve: Curve) -> f64 {
+    let mut buckets = Vec::new();
+    for (p, y) in p.iter().zip(y) {
+        count_buckets(&mut buckets, (200, curves), p, y, false);
+    }
+    assert_eq!(buckets.len(), 400 * curves);
+    let got = auc_of(&buckets, 200, curve);
+    // Each column's curve counts every example once.
+    let examples: usize = y.iter().map(|y| y.len() / columns).sum();
+    for c in buckets.chunks(400) {
+        let per_curve = examples * columns / curves;
+        assert_eq!(c.iter().sum::<f64>(), per_curve as f64);
+    }
+    got
+}
+
+#[test]
+fn auc_over_several_columns_matches_keras_pooled_and_per_label() {
+    // Keras' AUC(curve, multi_label) on one-hot labels; scikit-learn's exact ROC AUC is
+    // 0.8777120315581854 pooled (`average = micro`), 0.8833333333333333 per class (macro).
+    let onehot: Vec<Vec<f32>> = MC_Y.iter().map(|y| one_hot(y, 4)).collect();
+    let multi: Vec<Vec<f32>> = ML_Y.iter().map(|y| y.to_vec()).collect();
+    for (p, y, columns, multi_label, curve, want) in [
+        (
+            &MC_PROB,
+            &onehot,
+            4,
+            false,
+            Curve::Roc,
+            0.877_712_130_546_569_8,
+        ),
+        (
+            &MC_PROB,
+            &onehot,
+            4,
+            false,
+            Curve::Pr,
+            0.763_685_226_440_429_7,
+        ),
+        (
+            &MC_PROB,
+            &onehot,
+            4,
+            true,
+            Curve::Roc,
+            0.883_333_384_990_692_1,
+        ),
+        (
+            &MC_PROB,
+            &onehot,
+            4,
+            true,
+            Curve::Pr,
+            0.735_266_089_439_392_1,
+        ),
+        (&ML_P, &multi, 3, false, Curve::Roc, 0.922_794_103_622_436_5),
+        (&ML_P, &multi, 3, false, Curve::Pr, 0.899_502_277_374_267_6),
+        (&ML_P, &multi, 3, true, Curve::Roc, 0.933_333_396_911_621_1),
+        (&ML_P, &multi, 3, true, Curve::Pr, 0.928_618_431_091_308_6),
+    ] {
+        let curves = if multi_label { columns } else { 1 };
+        let got = columns_auc(p, y, curves, columns, curve);
+        assert!(
+            (got - want).abs() < 2e-7,
+            "{columns} columns, multi_label {multi_label}, {curve:?}: {got} against {want}"
+        );
+    }
+}
+
+fn labels(threshold: f32) -> Vec<f64> {
+    let mut counts = Vec::new();
+    for (p, y) in ML_P.iter().zip(ML_Y) {
+        count_labels(&mut counts, 3, p, y, threshold);
+    }
+    counts
+}
+
+#[test]
+fn multi_label_scores_match_scikit_learn_and_keras() {
+    // scikit-learn's precision/recall/f1 on multilabel indicators (Keras' Precision and
+    // Recall pool every label: the micro figures; its F1Score agrees on every average).
+    let averages = [
+        ClassAverage::Macro,
+        ClassAverage::Micro,
+        ClassAverage::Weighted,
+    ];
+    #[rustfmt::skip]
+    let table: [(f32, [[f64; 3]; 3]); 2] = [
+        (0.5, [
+            [0.811_111_111_111_111_2, 0.822_222_222_222_222_3, 0.812_121_212_121_212_1],
+            [0.8125, 0.8125, 0.8125],
+            [0.810_416_666_666_666_8, 0.8125, 0.806_818_181_818_181_8],
+        ]),
+        (0.3, [
+            [0.696_428_571_428_571_5, 1.0, 0.819_902_319_902_319_9],
+            [0.695_652_173_913_043_5, 1.0, 0.820_512_820_512_820_5],
+            [0.699_776_785_714_285_7, 1.0, 0.822_229_853_479_853_4],
+        ]),
+    ];
+    for (threshold, rows) in table {
+        let counts = labels(threshold);
+        for (average, [p, r, f]) in averages.into_iter().zip(rows) {
+            close(score_labels(&counts, ClassMetric::Precision(average)), p);
+            close(score_labels(&counts, ClassMetric::Recall(average)), r);
+            close(score_labels(&counts, ClassMetric::F1(average)), f);
+        }
+    }
+    // Per label at 0.5: precision (0.8, 0.833, 0.8), recall (0.8, 1, 0.667).
+    let counts = labels(0.5);
+    close(
+        score_labels(&counts, ClassMetric::Precision(ClassAverage::Class(1))),
+        0.833_333_333_333_333_4,
+    );
+    close(
+        score_labels(&counts, ClassMetric::Recall(ClassAverage::Class(2))),
+        0.666_666_666_666_666_6,
+    );
 }

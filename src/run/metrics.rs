@@ -31,6 +31,8 @@ pub enum Finish {
     R2,
     /// A classification metric's score of `counts`.
     Counts(ClassMetric),
+    /// A `multi_label` classification metric's score of its per-label `counts`.
+    LabelCounts(ClassMetric),
 }
 
 impl Finish {
@@ -44,6 +46,11 @@ impl Finish {
                 metric: RegressionMetric::R2,
                 ..
             } => Finish::R2,
+            MetricKind::Classification {
+                metric,
+                decision: Decision::Labels { .. },
+                ..
+            } => Finish::LabelCounts(*metric),
             MetricKind::Classification { metric, .. } => Finish::Counts(*metric),
             _ => Finish::Mean,
         }
@@ -100,10 +107,13 @@ impl Accumulator {
                 });
                 scores.sum::<f64>() / self.columns.len().max(1) as f64
             }
-            Finish::Counts(ClassMetric::Auc { curve, .. }) => classify::auc(&self.counts, curve),
+            Finish::Counts(ClassMetric::Auc {
+                curve, thresholds, ..
+            }) => classify::auc_of(&self.counts, thresholds, curve),
             // A matrix has no value of its own: its counts are written to files.
             Finish::Counts(ClassMetric::ConfusionMatrix) => f64::NAN,
             Finish::Counts(metric) => classify::score(&self.counts, metric),
+            Finish::LabelCounts(metric) => classify::score_labels(&self.counts, metric),
         }
     }
 
@@ -320,6 +330,15 @@ fn all(exp: &Experiment) -> impl Iterator<Item = &Metric> {
     exp.metrics.iter().chain(&exp.matrices)
 }
 
+/// Class indices as one-hot rows of `classes` columns.
+fn one_hot_rows(labels: &[usize], classes: usize) -> Vec<f32> {
+    let mut rows = vec![0.0; labels.len() * classes];
+    for (row, &label) in rows.chunks_exact_mut(classes).zip(labels) {
+        row[label] = 1.0;
+    }
+    rows
+}
+
 /// Whether `labels` is the batch's labels as class indices.
 fn is_class_labels(labels: &TensorExpr, y: &str, batch: &Batch) -> bool {
     matches!(labels, TensorExpr::Var(n) if n == y) && batch.dense_y.is_none()
@@ -433,7 +452,7 @@ impl MetricSet {
                                     ..
                                 } => classify::count_buckets(
                                     &mut a.counts,
-                                    thresholds,
+                                    (thresholds, 1),
                                     p,
                                     l,
                                     from_logits,
@@ -443,6 +462,26 @@ impl MetricSet {
                             a.count += p.len() as f64;
                         }
                         Decision::Classes { classes } => {
+                            if let ClassMetric::Auc {
+                                thresholds,
+                                from_logits,
+                                multi_label,
+                                ..
+                            } = *metric
+                            {
+                                let one_hot: Vec<f32>;
+                                let l: &[f32] = if class_labels {
+                                    one_hot = one_hot_rows(&batch.labels, classes);
+                                    &one_hot
+                                } else {
+                                    next()
+                                };
+                                let curves = if multi_label { classes } else { 1 };
+                                let buckets = (thresholds, curves);
+                                classify::count_buckets(&mut a.counts, buckets, p, l, from_logits);
+                                a.count += (p.len() / classes) as f64;
+                                continue;
+                            }
                             let one_hot: Vec<usize>;
                             let l: &[usize] = if class_labels {
                                 &batch.labels
@@ -452,6 +491,10 @@ impl MetricSet {
                             };
                             classify::count_classes(&mut a.counts, classes, p, l);
                             a.count += l.len() as f64;
+                        }
+                        Decision::Labels { labels, threshold } => {
+                            classify::count_labels(&mut a.counts, labels, p, next(), threshold);
+                            a.count += (p.len() / labels) as f64;
                         }
                     }
                 }
@@ -595,9 +638,10 @@ metrics {
             curve: Curve::Roc,
             thresholds: 5,
             from_logits: false,
+            multi_label: false,
         });
         let mut c = Accumulator::default();
-        classify::count_buckets(&mut c.counts, 5, &[0.2, 0.9], &[0.0, 1.0], false);
+        classify::count_buckets(&mut c.counts, (5, 1), &[0.2, 0.9], &[0.0, 1.0], false);
         c.count += 2.0;
         let d = Accumulator::from_parts(&c.parts(), auc);
         assert_eq!(c, d);

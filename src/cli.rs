@@ -86,7 +86,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// A table of recorded runs: `expr runs [DIR] --sort test_accuracy`.
     Runs(runs::RunsArgs),
-    /// Parameters and metrics of runs side by side, and a plot of their curves.
+    /// Parameters and metrics of runs side by side, and a plot of their curves; or a
+    /// sweep's points by one metric (`--sweep ID`).
+    #[command(after_help = runs::COMPARE_EXAMPLES)]
     Compare(runs::CompareArgs),
     /// One self-contained HTML page of runs: text, parameters, provenance, curves, grids.
     #[command(after_help = html_report::REPORT_EXAMPLES)]

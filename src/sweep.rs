@@ -9,6 +9,7 @@
 //! again resumes what was interrupted and skips what completed.
 
 pub mod block;
+pub mod compare;
 pub mod launch;
 pub mod local;
 pub mod record;

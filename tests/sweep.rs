@@ -171,6 +171,70 @@ fn a_grid_sweep_runs_every_point_records_it_and_continues_without_rerunning() {
         "names the sweeps there: {}",
         text(&missing)
     );
+    compare_ranks_the_points_and_plots_the_metric_by_each_swept_value(d, &sweep);
+}
+
+/// `expr compare --sweep` on the finished 4-point sweep: the points ranked by the metric,
+/// the mean per swept value, and the plots.
+fn compare_ranks_the_points_and_plots_the_metric_by_each_swept_value(d: &Path, sweep: &Path) {
+    let rec = load(sweep);
+    let finals: Vec<f64> = (1..=4)
+        .map(|i| record(&run_dir(sweep, i)).final_metrics["test_accuracy"])
+        .collect();
+    let out = ok(&expr(
+        d,
+        &["compare", "--sweep", &rec.id, "--metric", "test_accuracy"],
+    ));
+    assert!(out.contains("test_accuracy (higher is better"), "{out}");
+    // Ranked best first: the table's metric column is in descending order.
+    let ranked: Vec<f64> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("rank"))
+        .skip(1)
+        .take(4)
+        .map(|l| l.split_whitespace().nth(4).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ranked.len(), 4, "{out}");
+    assert!(ranked.windows(2).all(|w| w[0] >= w[1]), "{out}");
+    let best = finals.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(ranked[0], format!("{best:.4}").parse::<f64>().unwrap());
+    // Points 1 and 2 are lr 1e-2, points 3 and 4 lr 1e-3.
+    for (lr, points) in [("1e-2", &finals[..2]), ("1e-3", &finals[2..])] {
+        let mean = format!("{:.4}", f64::midpoint(points[0], points[1]));
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(lr)
+                && l.contains(&mean)
+                && l.contains("(2 points)")),
+            "mean {mean} for {lr}: {out}"
+        );
+    }
+    let compare = sweep.join("compare");
+    for file in [
+        "test_accuracy_by_opt.lr.png",
+        "test_accuracy_by_experiment.seed.png",
+        "test_accuracy_curves.png",
+    ] {
+        assert!(
+            out.contains(&format!("/{}/compare/{file}\n", rec.id)),
+            "{out}"
+        );
+        let png = png::Decoder::new(std::fs::File::open(compare.join(file)).unwrap());
+        let info = png.read_info().unwrap();
+        assert_eq!((info.info().width, info.info().height), (960, 600));
+    }
+    // The default metric is the first of held-out data; `--out` puts the plots elsewhere.
+    let out = ok(&expr(d, &["compare", "--sweep", &rec.id, "--out", "plots"]));
+    assert!(out.contains("test_loss (lower is better"), "{out}");
+    assert!(d.join("plots/test_loss_by_opt.lr.png").is_file());
+    let unknown = expr(d, &["compare", "--sweep", &rec.id, "--metric", "accuracy"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown).contains("`test_accuracy`"),
+        "{}",
+        text(&unknown)
+    );
+    let mixed = expr(d, &["compare", "--sweep", &rec.id, "runs/small/x"]);
+    assert_eq!(mixed.status.code(), Some(2), "{}", text(&mixed));
 }
 
 #[test]

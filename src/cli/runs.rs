@@ -23,14 +23,32 @@ pub struct RunsArgs {
     pub sweep: Option<String>,
 }
 
+pub const COMPARE_EXAMPLES: &str = "Examples:
+  expr compare runs/mnist/20261205T101500Z-4242 runs/mnist/20261205T113000Z-4300
+  expr compare --sweep 89844251dc25 --metric test_accuracy";
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompareArgs {
     /// Run directories or their `run.yaml`; the first is the baseline.
-    #[arg(required = true, num_args = 2..)]
+    #[arg(required_unless_present = "sweep", num_args = 2..)]
     pub runs: Vec<PathBuf>,
     /// Where to draw the curves of every metric of every run.
-    #[arg(long, default_value = "compare.png")]
+    #[arg(long, default_value = "compare.png", conflicts_with = "sweep")]
     pub plot: PathBuf,
+    /// One sweep's points by one metric: a ranked table, the metric against each swept
+    /// value, and every point's curve (`expr sweep` prints the id).
+    #[arg(long, value_name = "ID", conflicts_with = "runs")]
+    pub sweep: Option<String>,
+    /// With `--sweep`: the metric (default: early stopping's monitor, else the first of
+    /// `val_*`/`test_*`, else the first).
+    #[arg(long, value_name = "METRIC", requires = "sweep")]
+    pub metric: Option<String>,
+    /// With `--sweep`: the runs directory the sweep is in.
+    #[arg(long, value_name = "DIR", default_value = "runs", requires = "sweep")]
+    pub runs_dir: PathBuf,
+    /// With `--sweep`: the folder for the plots (default: the sweep's `compare/`).
+    #[arg(long, value_name = "DIR", requires = "sweep")]
+    pub out: Option<PathBuf>,
 }
 
 /// Exit codes: 0 with the table printed, 1 when there is no run, 2 when no run has the
@@ -74,6 +92,9 @@ pub fn main(args: &RunsArgs) -> ExitCode {
 /// Exit codes: 0 with the comparison and the plot, 2 when a record cannot be read, 1 when
 /// the plot cannot be drawn.
 pub fn compare(args: &CompareArgs) -> ExitCode {
+    if let Some(id) = &args.sweep {
+        return compare_sweep(args, id);
+    }
     let mut runs = Vec::new();
     for path in &args.runs {
         match record::load(path) {
@@ -91,4 +112,37 @@ pub fn compare(args: &CompareArgs) -> ExitCode {
     }
     println!("plot: {}", args.plot.display());
     ExitCode::SUCCESS
+}
+
+/// `expr compare --sweep ID`. Exit codes: 0 with the table and the plots, 2 for an unknown
+/// sweep or metric (or no recorded point), 1 when a plot cannot be written.
+fn compare_sweep(args: &CompareArgs, id: &str) -> ExitCode {
+    use crate::sweep::compare::{compare, CompareError};
+    let found = crate::sweep::record::find(&args.runs_dir, id)
+        .and_then(|dir| crate::sweep::record::load(&dir).map(|s| (dir, s)));
+    let (dir, sweep) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            super::print_error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| dir.join("compare"));
+    match compare(&sweep, &dir, args.metric.as_deref(), &out) {
+        Ok(c) => {
+            print!("{}", c.text);
+            for plot in &c.plots {
+                println!("plot: {}", plot.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ CompareError::Write(_)) => {
+            super::print_error(&e);
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            super::print_error(&e);
+            ExitCode::from(2)
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! so plots render the same on a machine with no system fonts. The chart is rendered into an
 //! RGB buffer and encoded by [`write_png`], which writes atomically.
 
+mod against;
 mod axis;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use self::axis::{format_tick, plottable, x_axis, y_axis, Axis};
 use super::encode::{write_png, PixelFormat};
 use super::error::{OutputError, OutputResult};
 pub use super::grid::image_grid;
+pub use against::plot_against;
 
 /// Width of a plot in pixels.
 pub const PLOT_WIDTH: u32 = 960;

@@ -164,6 +164,18 @@ fn the_tabular_experiment_classifies_held_out_rows() {
         "mean radius {}",
         stats.mean[0]
     );
+    // The model file carries the same statistics, for inference without the training data.
+    let (_, metadata) = expr::output::load_tensors(&result.dir.join("mlp.safetensors")).unwrap();
+    // JSON lists of shortest round-trip numbers, read back exactly (as Python's `json`
+    // does; serde_json's default parser can miss the last bit).
+    let list = |key: &str| -> Vec<f64> {
+        let inner = metadata[key].trim_start_matches('[').trim_end_matches(']');
+        inner.split(',').map(|v| v.parse().unwrap()).collect()
+    };
+    assert_eq!(
+        (list("input_mean"), list("input_std")),
+        (stats.mean.clone(), stats.std.clone())
+    );
     let yaml = std::fs::read_to_string(result.dir.join("run.yaml")).unwrap();
     assert!(
         yaml.contains("encoding:") && yaml.contains("malignant"),

@@ -102,7 +102,7 @@ fn run_action(
         }
         Action::Save { model, path } => {
             let target = in_run_dir(dir, &path.to_string_lossy())?;
-            model_io::save(&lp.engine, *model, &target)?;
+            model_io::save(&lp.engine, *model, &target, &lp.examples)?;
             Ok(Some(target))
         }
         Action::Sample { data, .. } => {

@@ -11,6 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::check::plan::Experiment;
+use crate::data::{ColumnStats, Examples};
 
 use crate::lower::{Engine, TensorMismatch};
 use crate::output::model_file::{load_tensors_within, save_tensors};
@@ -45,10 +49,17 @@ pub enum ModelFileError {
     Output(#[from] crate::output::OutputError),
 }
 
-/// Writes model `m` of `engine` to `path`, with the experiment's and the model's names.
-pub fn save(engine: &Engine, m: usize, path: &Path) -> Result<(), ModelFileError> {
+/// Writes model `m` of `engine` to `path`, with the experiment's and the model's names,
+/// and the statistics `standardize()` scaled the training inputs by (of `examples`, by
+/// data set index), so that inference elsewhere scales its inputs as training did.
+pub fn save(
+    engine: &Engine,
+    m: usize,
+    path: &Path,
+    examples: &[Arc<Examples>],
+) -> Result<(), ModelFileError> {
     let exp = engine.experiment();
-    let metadata = BTreeMap::from([
+    let mut metadata = BTreeMap::from([
         ("experiment".to_string(), exp.name.clone()),
         ("model".to_string(), exp.models[m].name.clone()),
         ("layout".to_string(), "pytorch".to_string()),
@@ -57,8 +68,21 @@ pub fn save(engine: &Engine, m: usize, path: &Path) -> Result<(), ModelFileError
             format!("expr {}", env!("CARGO_PKG_VERSION")),
         ),
     ]);
+    if let Some(stats) = training_inputs(exp, examples) {
+        // JSON lists: safetensors' metadata maps strings to strings.
+        let list = |v: &[f64]| serde_json::to_string(v).unwrap_or_default();
+        metadata.insert("input_mean".into(), list(&stats.mean));
+        metadata.insert("input_std".into(), list(&stats.std));
+    }
     save_tensors(path, &engine.model_tensors(m), &metadata)?;
     Ok(())
+}
+
+/// The statistics `standardize` scaled the training data's inputs by: the data of the first
+/// step that trains, when it is standardized.
+fn training_inputs<'a>(exp: &Experiment, examples: &'a [Arc<Examples>]) -> Option<&'a ColumnStats> {
+    let step = exp.steps.iter().find(|s| s.trains())?;
+    examples.get(step.data)?.encoding.standardized.as_ref()
 }
 
 /// Sets model `m` of `engine` from the file at `path`; a file that does not fit changes

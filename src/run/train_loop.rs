@@ -359,7 +359,7 @@ impl<'a> Loop<'a> {
             return Ok(path.to_path_buf());
         };
         let target = crate::output::confine::in_run_dir(dir, &path.to_string_lossy())?;
-        super::model_io::save(&self.engine, model, &target)?;
+        super::model_io::save(&self.engine, model, &target, &self.examples)?;
         Ok(target)
     }
 

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod html_report;
+pub mod lsp;
 pub mod predict;
 pub mod run;
 pub mod runs;
@@ -40,6 +41,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "help",
     "completions",
     "man",
+    "lsp",
 ];
 
 /// Our options that may come first: help and version. GNU `expr` answers `--help` and
@@ -107,6 +109,10 @@ pub enum Command {
     /// Print expr's manual page (roff): `expr man > ~/.local/share/man/man1/expr.1`.
     #[command(after_help = completions::MAN_EXAMPLES)]
     Man,
+    /// The language server for editors (diagnostics, hover, completion, definitions,
+    /// outline, formatting), on standard input and output: `expr lsp`.
+    #[command(after_help = lsp::LSP_EXAMPLES)]
+    Lsp,
 }
 
 /// The binary operators of coreutils `expr`'s grammar, each a separate argument.
@@ -166,6 +172,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Help { command } => completions::help(command.as_deref()),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),
+        Command::Lsp => lsp::main(),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod frontend;
 pub mod html_report;
 pub mod layers;
 pub mod lower;
+pub mod lsp;
 pub mod ops;
 pub mod output;
 pub mod overrides;

@@ -120,7 +120,7 @@ fn help_is_ours_and_ends_with_the_coreutils_passthrough() {
         assert_eq!(out.status.code(), Some(0), "{flag}");
         let text = stdout(&out);
         assert!(text.contains("Usage: expr"), "{flag}: {text}");
-        for command in ["run", "check", "fmt", "diff", "completions", "man"] {
+        for command in ["run", "check", "fmt", "diff", "completions", "man", "lsp"] {
             assert!(text.contains(&format!("  {command} ")), "{flag}: {command}");
         }
         let last = text.trim_end().lines().last().unwrap();
@@ -209,7 +209,7 @@ fn the_manual_page_generates() {
         text.contains("completions") && text.contains("compare"),
         "{text}"
     );
-    for command in ["completions", "man"] {
+    for command in ["completions", "man", "lsp", "compare"] {
         let help = stdout(&expr(&[command, "--help"]));
         assert!(help.contains("Examples:"), "{command}: {help}");
     }

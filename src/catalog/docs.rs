@@ -197,7 +197,7 @@ fn params_cell(e: &Entry) -> String {
 }
 
 /// `units`, `use_bias = true`, `stride = pool`.
-fn spell(p: &Param) -> String {
+pub(crate) fn spell(p: &Param) -> String {
     match p.default {
         Default::Required(_) => p.name.to_string(),
         Default::Is(value) => format!("{} = {}", p.name, value_text(value)),
@@ -231,7 +231,7 @@ fn number(v: f64) -> String {
 
 /// What a type accepts, where the default does not already say it. Pipes are escaped for
 /// the table.
-fn hint(ty: Type) -> Option<String> {
+pub(crate) fn hint(ty: Type) -> Option<String> {
     let listed = |names: &[&str], quote: &str| {
         names
             .iter()

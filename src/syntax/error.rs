@@ -174,21 +174,23 @@ fn rule_name(rule: Rule) -> &'static str {
     }
 }
 
+/// The keywords that start a declaration (`block` aside: it is named in its own messages).
+pub(crate) const DECLS: &[&str] = &[
+    "experiment",
+    "data",
+    "model",
+    "loss",
+    "optimizer",
+    "metrics",
+    "train",
+    "step",
+    "on",
+    "before",
+    "after",
+    "sweep",
+];
+
 fn help_for(expected: &str, token: &str) -> Option<String> {
-    const DECLS: &[&str] = &[
-        "experiment",
-        "data",
-        "model",
-        "loss",
-        "optimizer",
-        "metrics",
-        "train",
-        "step",
-        "on",
-        "before",
-        "after",
-        "sweep",
-    ];
     if token.starts_with('#') {
         return Some("comments start with `//`".to_string());
     }

@@ -2,6 +2,8 @@
 //! from the same pipeline as `expr check` (parse, check, the files beside the document),
 //! so a diagnostic in the editor is the one `expr check` prints, with its range and code.
 //!
+//! Semantic tokens colour keywords, calls, parameters, names, numbers, strings and comments.
+//!
 //! Documents are synchronised whole (each change sends the full text) and analysed on
 //! every change: checking a file takes well under the 50 ms an editor can wait
 //! (BENCHMARKS.md). A request the server cannot answer gets an error response, never a
@@ -10,6 +12,7 @@
 mod analysis;
 mod features;
 mod position;
+mod tokens;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -23,6 +26,7 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _,
+    SemanticTokensFullRequest,
 };
 use lsp_types::{
     CompletionOptions, DocumentSymbolResponse, GotoDefinitionResponse, OneOf,
@@ -51,6 +55,14 @@ pub fn serve() -> Result<(), Failure> {
         definition_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        semantic_tokens_provider: Some(
+            lsp_types::SemanticTokensOptions {
+                legend: tokens::legend(),
+                full: Some(lsp_types::SemanticTokensFullOptions::Bool(true)),
+                ..lsp_types::SemanticTokensOptions::default()
+            }
+            .into(),
+        ),
         ..ServerCapabilities::default()
     };
     let initialize = serde_json::json!({
@@ -158,6 +170,18 @@ impl Server {
                     .map(features::formatting)
                     .unwrap_or_default();
                 json(serde_json::to_value(edits))
+            }
+            SemanticTokensFullRequest::METHOD => {
+                let p: lsp_types::SemanticTokensParams =
+                    serde_json::from_value(request.params).map_err(bad)?;
+                let data = self
+                    .document(&p.text_document.uri)
+                    .map(|a| tokens::tokens(&a.text, &features::keywords()))
+                    .unwrap_or_default();
+                json(serde_json::to_value(lsp_types::SemanticTokens {
+                    result_id: None,
+                    data,
+                }))
             }
             other => Err((
                 ErrorCode::MethodNotFound,

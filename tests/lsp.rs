@@ -331,6 +331,20 @@ fn hover_completion_definition_outline_and_formatting() {
     c.change(uri, 2, &CLASSIFIER.replace("  seed = 1", "seed=1"));
     let edits = format(&mut c);
     assert_eq!(edits[0]["newText"], CLASSIFIER, "{edits}");
+    // Semantic tokens: `experiment` first, a keyword (type 0 of the legend); `t` a name.
+    let tokens = c.request(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let data = tokens["data"].as_array().unwrap();
+    assert_eq!(
+        data[..5],
+        [json!(0), json!(0), json!(10), json!(0), json!(0)]
+    );
+    assert_eq!(
+        data[5..10],
+        [json!(0), json!(11), json!(1), json!(3), json!(0)]
+    );
     // An unknown method is an error response, and the server goes on.
     let unknown = c.request_raw("textDocument/rename", json!({}));
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
@@ -388,6 +402,10 @@ fn the_server_answers_whatever_the_documents_hold() {
             }
             c.request(
                 "textDocument/documentSymbol",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            c.request(
+                "textDocument/semanticTokens/full",
                 json!({ "textDocument": { "uri": uri } }),
             );
             c.request(

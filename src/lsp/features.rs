@@ -32,6 +32,15 @@ const KEYWORDS: &[&str] = &[
     "false",
 ];
 
+/// Every keyword: those that start a declaration, then the others.
+pub fn keywords() -> Vec<&'static str> {
+    crate::syntax::error::DECLS
+        .iter()
+        .chain(KEYWORDS)
+        .copied()
+        .collect()
+}
+
 /// A name the file declares: what declares it, the name and the whole declaration.
 struct Declared<'a> {
     what: &'static str,
@@ -205,9 +214,8 @@ pub fn completion(analysis: &Analysis, position: Position) -> Vec<CompletionItem
             ..CompletionItem::default()
         }));
     }
-    let keywords = crate::syntax::error::DECLS.iter().chain(KEYWORDS);
-    items.extend(keywords.map(|k| CompletionItem {
-        label: (*k).to_string(),
+    items.extend(keywords().into_iter().map(|k| CompletionItem {
+        label: k.to_string(),
         kind: Some(CompletionItemKind::KEYWORD),
         ..CompletionItem::default()
     }));

@@ -35,6 +35,7 @@ use lsp_types::{
 };
 
 pub use analysis::Analysis;
+pub use features::keywords;
 
 type Failure = Box<dyn Error + Sync + Send>;
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Checks `expr export --format onnx` against outside tools.
+
+For each experiment in bench/onnx/ (small MNIST models, one epoch on 512 images): train it
+with `expr run`, export the saved model, check the file with `onnx.checker.check_model`
+(full check, with shape inference), run it in onnxruntime on the first 200 test images at
+batch sizes 200 and 1 (the batch axis is dynamic), and compare with `expr predict
+--probabilities none` (the raw outputs, six decimals in its CSV).
+
+    pip install --user onnx onnxruntime
+    EXPR_DATA=/work/shared/data python3 bench/onnx_check.py [path/to/expr]
+"""
+
+import csv
+import glob
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+EXPR = sys.argv[1] if len(sys.argv) > 1 else "target/release/expr"
+
+
+def test_images(n):
+    """The first n MNIST test images, scaled to [0, 1], with a channel axis."""
+    path = os.path.join(os.environ["EXPR_DATA"], "mnist", "t10k-images-idx3-ubyte.gz")
+    with gzip.open(path) as f:
+        data = f.read()
+    pixels = np.frombuffer(data, dtype=np.uint8, offset=16)[: n * 784]
+    return (pixels.astype(np.float32) / 255.0).reshape(n, 1, 28, 28)
+
+
+def expr_outputs(exp, run_dir, to):
+    subprocess.run(
+        [EXPR, "predict", exp, "--model", run_dir, "--probabilities", "none", "--to", to],
+        check=True,
+    )
+    with open(to) as f:
+        rows = list(csv.DictReader(f))
+    return np.array([[float(r[f"p{k}"]) for k in range(10)] for r in rows], dtype=np.float32)
+
+
+def main():
+    worst = 0.0
+    for exp in sorted(glob.glob("bench/onnx/*.exp")):
+        runs = tempfile.mkdtemp()
+        subprocess.run([EXPR, "run", exp, "--runs-dir", runs], check=True, stdout=subprocess.DEVNULL)
+        (run_dir,) = glob.glob(os.path.join(runs, "*", "*"))
+        subprocess.run([EXPR, "export", run_dir, "--format", "onnx"], check=True)
+        path = os.path.join(run_dir, "classifier.onnx")
+        model = onnx.load(path)
+        onnx.checker.check_model(model, full_check=True)
+        opset = model.opset_import[0].version
+        want = expr_outputs(exp, run_dir, os.path.join(runs, "predictions.csv"))
+        x = test_images(len(want))
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        whole = session.run(None, {name: x})[0]
+        ones = np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))])
+        diff = max(np.abs(whole - want).max(), np.abs(ones - want).max())
+        worst = max(worst, diff)
+        print(
+            f"{exp}: onnx.checker ok (opset {opset}, {os.path.getsize(path)} bytes), "
+            f"onnxruntime {ort.__version__} vs expr predict on {len(x)} images, "
+            f"batch {len(x)} and 1: max |diff| = {diff:.2e}"
+        )
+    # The CSV rounds to six decimals: 5e-7, plus float noise.
+    assert worst < 2e-5, worst
+    print("all match")
+
+
+if __name__ == "__main__":
+    main()

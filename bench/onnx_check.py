@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks `expr export --format onnx` against outside tools.
 
-For each experiment in bench/onnx/ (small MNIST models, one epoch on 512 images): train it
+For each experiment in bench/onnx/ (small MNIST models, one epoch on 512 images, together
+covering every layer kind and a graph model): train it
 with `expr run`, export the saved model, check the file with `onnx.checker.check_model`
 (full check, with shape inference), run it in onnxruntime on the first 200 test images at
 batch sizes 200 and 1 (the batch axis is dynamic), and compare with `expr predict
@@ -26,13 +27,17 @@ import onnxruntime as ort
 EXPR = sys.argv[1] if len(sys.argv) > 1 else "target/release/expr"
 
 
-def test_images(n):
-    """The first n MNIST test images, scaled to [0, 1], with a channel axis."""
+def test_images(n, exp, shape):
+    """The first n MNIST test images as the experiment's pipeline makes them: scaled to
+    [0, 1] where it says `scale(1 / 255)`, in the model's input shape (the batch axis first)."""
     path = os.path.join(os.environ["EXPR_DATA"], "mnist", "t10k-images-idx3-ubyte.gz")
     with gzip.open(path) as f:
         data = f.read()
-    pixels = np.frombuffer(data, dtype=np.uint8, offset=16)[: n * 784]
-    return (pixels.astype(np.float32) / 255.0).reshape(n, 1, 28, 28)
+    x = np.frombuffer(data, dtype=np.uint8, offset=16)[: n * 784].astype(np.float32)
+    with open(exp) as f:
+        if "scale(1 / 255)" in f.read():
+            x /= 255.0
+    return x.reshape([n] + shape[1:])
 
 
 def expr_outputs(exp, run_dir, to):
@@ -57,9 +62,9 @@ def main():
         onnx.checker.check_model(model, full_check=True)
         opset = model.opset_import[0].version
         want = expr_outputs(exp, run_dir, os.path.join(runs, "predictions.csv"))
-        x = test_images(len(want))
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
+        x = test_images(len(want), exp, session.get_inputs()[0].shape)
         whole = session.run(None, {name: x})[0]
         ones = np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))])
         diff = max(np.abs(whole - want).max(), np.abs(ones - want).max())

@@ -1,5 +1,5 @@
 //! `expr export`: a trained model as an ONNX file (opset 17, the batch axis left open), so
-//! that deployment runtimes (onnxruntime, tract, TensorRT…) run what expr trained.
+//! that deployment runtimes (onnxruntime, tract, `TensorRT`) run what expr trained.
 //!
 //! Each layer's file says how it exports (`LayerDef::export`, beside its forward pass):
 //! the graph here walks a model's stack or graph and wires the layers' nodes. Values keep

@@ -16,7 +16,7 @@ mod tests;
 
 use prost::Message as _;
 
-use crate::check::plan::{Model, NodeOp};
+use crate::check::plan::{Layer, Model, NodeOp};
 use crate::output::model_file::NamedTensor;
 pub use graph::Graph;
 use proto::{
@@ -136,6 +136,37 @@ fn value_info(name: &str, shape: &[usize]) -> ValueInfoProto {
             }),
         }),
     }
+}
+
+/// The `kernel_shape`, `strides` and `pads` attributes of `layer`, a convolution or a
+/// pooling over the axes after the channels, its windows placed as `ops::geometry` places
+/// them ([`pads`]).
+pub fn window(layer: &Layer, kernel: &[usize], stride: &[usize]) -> Vec<proto::AttributeProto> {
+    let (i, o) = (&layer.input_shape[1..], &layer.output_shape[1..]);
+    let pads: Vec<(i64, i64)> = (0..kernel.len())
+        .map(|a| pads(i[a], kernel[a], stride[a], o[a]))
+        .collect();
+    window_padded(kernel, stride, &pads)
+}
+
+/// The `kernel_shape`, `strides` and `pads` attributes with `pads` given per axis (before,
+/// after); ONNX lists every axis' before, then every axis' after.
+pub fn window_padded(
+    kernel: &[usize],
+    stride: &[usize],
+    pads: &[(i64, i64)],
+) -> Vec<proto::AttributeProto> {
+    let as_i64 = |v: &[usize]| v.iter().map(|&d| d as i64).collect::<Vec<_>>();
+    let pads: Vec<i64> = pads
+        .iter()
+        .map(|p| p.0)
+        .chain(pads.iter().map(|p| p.1))
+        .collect();
+    vec![
+        graph::ints("kernel_shape", &as_i64(kernel)),
+        graph::ints("strides", &as_i64(stride)),
+        graph::ints("pads", &pads),
+    ]
 }
 
 /// ONNX's `pads` for a window of `window` taps by `stride` over `input` positions giving

@@ -10,31 +10,7 @@ use tract_onnx::prelude::*;
 
 /// The small MLP trained for one epoch, saving `net.safetensors`: its run directory.
 fn trained(dir: &Path) -> PathBuf {
-    let text = common::mlp_experiment(
-        dir,
-        false,
-        "after {\n  save(net, to = \"net.safetensors\")\n}",
-    );
-    std::fs::write(dir.join("small.exp"), text).unwrap();
-    let out = common::expr_in(
-        dir,
-        &[
-            "run",
-            "small.exp",
-            "--threads",
-            "2",
-            "--no-progress",
-            "--set",
-            "train.epochs=1",
-        ],
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    std::fs::read_dir(dir.join("runs/small"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
+    common::train_small_mlp(dir, &[]).1
 }
 
 /// `expr predict`'s raw outputs (`--probabilities none`) on the test set, one row per

@@ -96,6 +96,53 @@ impl<'a> Graph<'a> {
         Ok(self.constant(&format!("{}.{name}", layer.name), &t.shape, &t.data))
     }
 
+    /// A weighted layer's node inputs: `x`, its `weight`, and its `bias` where it has one.
+    pub fn with_weights(
+        &mut self,
+        x: &str,
+        layer: &Layer,
+        use_bias: bool,
+    ) -> Result<Vec<String>, ExportError> {
+        let mut inputs = vec![x.to_string(), self.weight(layer, "weight")?];
+        if use_bias {
+            inputs.push(self.weight(layer, "bias")?);
+        }
+        Ok(inputs)
+    }
+
+    /// A normalisation's `gamma` and `beta` over `channels`: its trained `weight` and
+    /// `bias`, or ones and zeros where it has none (`scale = false`, `center = false`).
+    pub fn gamma_beta(
+        &mut self,
+        layer: &Layer,
+        channels: usize,
+        scale: bool,
+        center: bool,
+    ) -> Result<(String, String), ExportError> {
+        let gamma = if scale {
+            self.weight(layer, "weight")?
+        } else {
+            self.constant("ones", &[channels], &vec![1.0; channels])
+        };
+        let beta = if center {
+            self.weight(layer, "bias")?
+        } else {
+            self.constant("zeros", &[channels], &vec![0.0; channels])
+        };
+        Ok((gamma, beta))
+    }
+
+    /// A node on inputs held as owned names.
+    pub fn node_on(
+        &mut self,
+        op: &str,
+        inputs: &[String],
+        attributes: Vec<AttributeProto>,
+    ) -> String {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        self.node(op, &inputs, attributes)
+    }
+
     /// `Transpose` with `perm`.
     pub fn transpose(&mut self, x: &str, perm: &[i64]) -> String {
         self.node("Transpose", &[x], vec![ints("perm", perm)])

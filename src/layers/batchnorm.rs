@@ -107,16 +107,7 @@ impl LayerDef for BatchNorm {
     /// `gamma` or `beta` gets ones or zeros.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
         let c = layer.input_shape[0];
-        let gamma = if self.scale {
-            g.weight(layer, "weight")?
-        } else {
-            g.constant("ones", &[c], &vec![1.0; c])
-        };
-        let beta = if self.center {
-            g.weight(layer, "bias")?
-        } else {
-            g.constant("zeros", &[c], &vec![0.0; c])
-        };
+        let (gamma, beta) = g.gamma_beta(layer, c, self.scale, self.center)?;
         let mean = g.weight(layer, "running_mean")?;
         let var = g.weight(layer, "running_var")?;
         Ok(g.node(

@@ -18,7 +18,6 @@ use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
 use crate::export::activation::activation;
-use crate::export::graph::ints;
 use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
@@ -139,28 +138,15 @@ impl LayerDef for Conv1d {
         self.kernel
     }
 
-    /// Never fuses the layer after it: a 1-D pooling layer runs on its own.
     /// `Conv` over `(N, channels, length)` with a 1-D kernel.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
-        let (i, o) = (&layer.input_shape, &layer.output_shape);
-        let (before, after) = export::pads(i[1], self.kernel, self.stride, o[1]);
-        let weight = g.weight(layer, "weight")?;
-        let mut inputs = vec![x.as_str(), &weight];
-        let bias = if self.use_bias {
-            Some(g.weight(layer, "bias")?)
-        } else {
-            None
-        };
-        inputs.extend(bias.as_deref());
-        let attributes = vec![
-            ints("kernel_shape", &[self.kernel as i64]),
-            ints("strides", &[self.stride as i64]),
-            ints("pads", &[before, after]),
-        ];
-        let y = g.node("Conv", &inputs, attributes);
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let attributes = export::window(layer, &[self.kernel], &[self.stride]);
+        let y = g.node_on("Conv", &inputs, attributes);
         Ok(activation(g, y, self.activation, 1))
     }
 
+    /// Never fuses the layer after it: a 1-D pooling layer runs on its own.
     fn lower(&self, layer: &Layer, _: Option<&Layer>, cx: &mut Lowering<'_>) -> (Conv1dOp, bool) {
         let (conv, _) = self.as_conv2d().lower(layer, None, cx);
         let input = &layer.input_shape;

@@ -19,7 +19,6 @@ use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
 use crate::export::activation::activation;
-use crate::export::graph::ints;
 use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{zeros, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
@@ -112,32 +111,16 @@ impl LayerDef for Conv2d {
         self.kernel.0 * self.kernel.1
     }
 
-    /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none.
     /// `Conv` with `same`'s padding placed as `ops::geometry` places it.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
-        let (i, o) = (&layer.input_shape, &layer.output_shape);
-        let (top, bottom) = export::pads(i[1], self.kernel.0, self.stride.0, o[1]);
-        let (left, right) = export::pads(i[2], self.kernel.1, self.stride.1, o[2]);
-        let weight = g.weight(layer, "weight")?;
-        let mut inputs = vec![x.as_str(), &weight];
-        let bias = if self.use_bias {
-            Some(g.weight(layer, "bias")?)
-        } else {
-            None
-        };
-        inputs.extend(bias.as_deref());
-        let attributes = vec![
-            ints(
-                "kernel_shape",
-                &[self.kernel.0 as i64, self.kernel.1 as i64],
-            ),
-            ints("strides", &[self.stride.0 as i64, self.stride.1 as i64]),
-            ints("pads", &[top, left, bottom, right]),
-        ];
-        let y = g.node("Conv", &inputs, attributes);
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let kernel = [self.kernel.0, self.kernel.1];
+        let attributes = export::window(layer, &kernel, &[self.stride.0, self.stride.1]);
+        let y = g.node_on("Conv", &inputs, attributes);
         Ok(activation(g, y, self.activation, 1))
     }
 
+    /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none.
     fn lower(
         &self,
         layer: &Layer,

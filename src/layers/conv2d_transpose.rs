@@ -25,7 +25,7 @@ use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
 use crate::export::activation::activation;
 use crate::export::graph::ints;
-use crate::export::{ExportError, Graph};
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{zeros, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::T1;
@@ -174,24 +174,14 @@ impl LayerDef for Conv2dTranspose {
         };
         let (top, bottom, extra_h) = axis(i[1], self.kernel.0, self.stride.0, o[1]);
         let (left, right, extra_w) = axis(i[2], self.kernel.1, self.stride.1, o[2]);
-        let weight = g.weight(layer, "weight")?;
-        let mut inputs = vec![x.as_str(), &weight];
-        let bias = if self.use_bias {
-            Some(g.weight(layer, "bias")?)
-        } else {
-            None
-        };
-        inputs.extend(bias.as_deref());
-        let attributes = vec![
-            ints(
-                "kernel_shape",
-                &[self.kernel.0 as i64, self.kernel.1 as i64],
-            ),
-            ints("strides", &[self.stride.0 as i64, self.stride.1 as i64]),
-            ints("pads", &[top, left, bottom, right]),
-            ints("output_padding", &[extra_h, extra_w]),
-        ];
-        let y = g.node("ConvTranspose", &inputs, attributes);
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let mut attributes = export::window_padded(
+            &[self.kernel.0, self.kernel.1],
+            &[self.stride.0, self.stride.1],
+            &[(top, bottom), (left, right)],
+        );
+        attributes.push(ints("output_padding", &[extra_h, extra_w]));
+        let y = g.node_on("ConvTranspose", &inputs, attributes);
         Ok(activation(g, y, self.activation, 1))
     }
 

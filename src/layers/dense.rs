@@ -111,23 +111,16 @@ impl LayerDef for Dense {
     /// `Gemm` on a flat input; on a sequence, a `MatMul` at each position of `(N, length,
     /// features)`, between two transposes.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
-        let weight = g.weight(layer, "weight")?;
-        let bias = if self.use_bias {
-            Some(g.weight(layer, "bias")?)
-        } else {
-            None
-        };
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
         if layer.input_shape.len() == 1 {
-            let mut inputs = vec![x.as_str(), &weight];
-            inputs.extend(bias.as_deref());
-            let y = g.node("Gemm", &inputs, vec![int("transB", 1)]);
+            let y = g.node_on("Gemm", &inputs, vec![int("transB", 1)]);
             return Ok(activation(g, y, self.activation, 1));
         }
         let positions = g.transpose(&x, &[0, 2, 1]);
-        let w = g.transpose(&weight, &[1, 0]);
+        let w = g.transpose(&inputs[1], &[1, 0]);
         let mut y = g.node("MatMul", &[&positions, &w], vec![]);
-        if let Some(b) = bias {
-            y = g.node("Add", &[&y, &b], vec![]);
+        if let Some(b) = inputs.get(2) {
+            y = g.node("Add", &[&y, b], vec![]);
         }
         let y = activation(g, y, self.activation, -1);
         Ok(g.transpose(&y, &[0, 2, 1]))

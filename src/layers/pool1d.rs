@@ -14,7 +14,7 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{self, Layer, PoolKind};
-use crate::export::graph::{int, ints};
+use crate::export::graph::int;
 use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{channel_max, channel_mean, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
@@ -154,14 +154,11 @@ impl LayerDef for Pool1d {
             let y = g.node(global, &[&x], vec![]);
             return Ok(g.node("Flatten", &[&y], vec![int("axis", 1)]));
         }
-        let (i, o) = (&layer.input_shape, &layer.output_shape);
-        let (before, after) = export::pads(i[1], self.size, self.stride, o[1]);
-        let attributes = vec![
-            ints("kernel_shape", &[self.size as i64]),
-            ints("strides", &[self.stride as i64]),
-            ints("pads", &[before, after]),
-        ];
-        Ok(g.node(op, &[&x], attributes))
+        Ok(g.node(
+            op,
+            &[&x],
+            export::window(layer, &[self.size], &[self.stride]),
+        ))
     }
 
     fn lower(&self, layer: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (Pool1dOp, bool) {

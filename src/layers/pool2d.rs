@@ -10,7 +10,6 @@ use crate::catalog::{self, Entry};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{self, Layer, PoolKind};
-use crate::export::graph::ints;
 use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
@@ -108,18 +107,15 @@ impl LayerDef for Pool2d {
 
     /// `MaxPool` or `AveragePool` (padding left out of the mean: `count_include_pad = 0`).
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
-        let (i, o) = (&layer.input_shape, &layer.output_shape);
-        let (top, bottom) = export::pads(i[1], self.size.0, self.stride.0, o[1]);
-        let (left, right) = export::pads(i[2], self.size.1, self.stride.1, o[2]);
         let op = match self.kind {
             PoolKind::Max => "MaxPool",
             PoolKind::Avg => "AveragePool",
         };
-        let attributes = vec![
-            ints("kernel_shape", &[self.size.0 as i64, self.size.1 as i64]),
-            ints("strides", &[self.stride.0 as i64, self.stride.1 as i64]),
-            ints("pads", &[top, left, bottom, right]),
-        ];
+        let attributes = export::window(
+            layer,
+            &[self.size.0, self.size.1],
+            &[self.stride.0, self.stride.1],
+        );
         Ok(g.node(op, &[&x], attributes))
     }
 

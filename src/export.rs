@@ -79,15 +79,20 @@ pub fn onnx(model: &Model, tensors: &[NamedTensor]) -> Result<Vec<u8>, ExportErr
             )
         }
     };
-    // Outputs get names of their own (a model may return its input, or one value twice).
+    // Outputs get names of their own (a model may return its input, or one value twice):
+    // `output`, or `output_0`, `output_1`, ...
     let shapes = model.output_shapes();
     let mut output_info = Vec::new();
     for (i, (value, shape)) in outputs.iter().zip(&shapes).enumerate() {
-        let name = if outputs.len() == 1 {
+        let mut name = if outputs.len() == 1 {
             "output".to_string()
         } else {
             format!("output_{i}")
         };
+        // A graph input may hold the name already (`model m (output) { ... }`).
+        while inputs.iter().any(|(input, _)| *input == name) {
+            name.push('_');
+        }
         g.nodes.push(proto::NodeProto {
             input: vec![value.clone()],
             output: vec![name.clone()],

@@ -252,6 +252,14 @@ fn graph_models() {
         "  out = m(x, training = false)\n  loss = mean(out * out)",
         None,
     );
+    // An input named as the output would be: the output is renamed.
+    let named = "model m (output) {\n  return output | dense(2)\n}";
+    check_with(
+        &[3],
+        named,
+        "  out = m(x, training = false)\n  loss = mean(out * out)",
+        None,
+    );
     let two = "model m (z) {
   h = z | dense(3, activation = tanh)
   a = h | dense(2)

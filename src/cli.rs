@@ -10,6 +10,7 @@ pub mod completions;
 pub mod coreutils;
 pub mod diff;
 pub mod eval;
+pub mod export;
 pub mod fmt;
 pub mod html_report;
 pub mod lsp;
@@ -38,6 +39,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "sweep",
     "eval",
     "predict",
+    "export",
     "help",
     "completions",
     "man",
@@ -103,6 +105,9 @@ pub enum Command {
     /// A saved model's predictions, per example (CSV) or per image file: `expr predict FILE --model PATH`.
     #[command(after_help = predict::PREDICT_EXAMPLES)]
     Predict(predict::PredictArgs),
+    /// A run's trained models as ONNX files: `expr export RUN_DIR --format onnx`.
+    #[command(after_help = export::EXPORT_EXAMPLES)]
+    Export(export::ExportArgs),
     /// Print a shell's completion script: `expr completions bash > ~/.local/share/bash-completion/completions/expr`.
     #[command(after_help = completions::COMPLETIONS_EXAMPLES)]
     Completions(completions::CompletionsArgs),
@@ -169,6 +174,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Sweep(args) => sweep::main(&args),
         Command::Eval(args) => eval::main(&args),
         Command::Predict(args) => predict::main(&args),
+        Command::Export(args) => export::main(&args),
         Command::Help { command } => completions::help(command.as_deref()),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),

@@ -39,6 +39,7 @@ use crate::catalog::layers as act;
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -84,6 +85,10 @@ pub trait LayerDef: Sized {
     /// says whether it did.
     fn lower(&self, layer: &Layer, next: Option<&Layer>, cx: &mut Lowering<'_>)
         -> (Self::Op, bool);
+
+    /// The layer as ONNX nodes of `g` (inference mode) on value `x`, of shape `(batch,
+    /// ...layer.input_shape)`; the value it returns has shape `(batch, ...output_shape)`.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError>;
 }
 
 /// A lowered layer's forward pass.
@@ -163,6 +168,12 @@ macro_rules! layers {
             pub fn scratch_factor(&self) -> usize {
                 match self {
                     $(LayerKind::$variant(l) => l.scratch_factor(),)*
+                }
+            }
+
+            pub fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+                match self {
+                    $(LayerKind::$variant(l) => l.export(layer, x, g),)*
                 }
             }
 

@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod data;
 pub mod diff;
+pub mod export;
 pub mod files;
 pub mod fmt;
 pub mod frontend;

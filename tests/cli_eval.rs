@@ -10,41 +10,13 @@ use std::path::{Path, PathBuf};
 /// `expr run`, saving `net.safetensors`; the experiment file, the run directory and the
 /// run's last `Epoch` line.
 fn trained(dir: &Path) -> (PathBuf, PathBuf, String) {
-    let text = common::mlp_experiment(
-        dir,
-        false,
-        "after {\n  save(net, to = \"net.safetensors\")\n}",
-    );
-    let file = dir.join("small.exp");
-    std::fs::write(&file, text).unwrap();
-    let out = common::expr_in(
-        dir,
-        &[
-            "run",
-            "small.exp",
-            "--threads",
-            "2",
-            "--no-progress",
-            "--set",
-            "train.epochs=1",
-            "--set",
-            "opt.lr=2e-3",
-        ],
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (stdout, run) = common::train_small_mlp(dir, &["opt.lr=2e-3"]);
     let last = stdout
         .lines()
         .find(|l| l.starts_with("Epoch 1"))
         .unwrap()
         .to_string();
-    let run = std::fs::read_dir(dir.join("runs/small"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    (file, run, last)
+    (dir.join("small.exp"), run, last)
 }
 
 /// `name: value` of a metrics line.

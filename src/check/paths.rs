@@ -209,6 +209,8 @@ fn is_safetensors(path: &str) -> bool {
 
 /// `save` writes safetensors only: a file named `model.onnx` or `model.pt` would hold
 /// another format than its name says, and a runtime reading it would fail far from here.
+/// ONNX files come from the run's model files afterwards (`expr export`), which needs no
+/// ONNX at training time.
 fn not_safetensors(text: &str, span: Span) -> CheckError {
     error(
         format!("`save` writes safetensors, but `{text}` names another format"),
@@ -217,7 +219,7 @@ fn not_safetensors(text: &str, span: Span) -> CheckError {
     )
     .with_help(
         "name the file `.safetensors` (PyTorch reads it with `safetensors.torch.load_file`); \
-         expr has no ONNX or pickle export yet",
+         for ONNX, `expr export RUN_DIR --format onnx` converts the saved file after the run",
     )
 }
 

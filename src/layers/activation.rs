@@ -8,6 +8,8 @@ use crate::catalog::{self, Catalogued};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer};
+use crate::export::activation::activation;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -47,6 +49,12 @@ impl LayerDef for ActivationLayer {
         _: &mut Vec<CheckError>,
     ) -> Option<Vec<usize>> {
         Some(input.to_vec())
+    }
+
+    /// Softmax and log-softmax over axis 1: the features, or the channels of images and
+    /// sequences, as `lower::act::activate`.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        Ok(activation(g, x, self.activation, 1))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (ActivationOp, bool) {

@@ -26,6 +26,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Init, Layer};
+use crate::export::graph::int;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{attention, positionwise_dense, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::Role;
@@ -142,6 +144,58 @@ impl LayerDef for Attention {
     /// probabilities, which grow with the length.
     fn scratch_factor(&self) -> usize {
         8
+    }
+
+    /// PyTorch's `nn.MultiheadAttention` written out: the input projection at each
+    /// position, queries, keys and values split into heads, `softmax(q kᵀ / √key_dim + mask)
+    /// v` (the mask `-∞` above the diagonal when causal), the heads joined and projected.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (width, length) = (layer.input_shape[0], layer.input_shape[1]);
+        let (heads, key_dim) = (self.heads as i64, (width / self.heads) as i64);
+        let project = |g: &mut Graph<'_>, x: &str, weight: &str, bias: &str| {
+            let w = g.weight(layer, weight)?;
+            let w = g.transpose(&w, &[1, 0]);
+            let y = g.node("MatMul", &[x, &w], vec![]);
+            Ok::<_, ExportError>(if self.use_bias {
+                let b = g.weight(layer, bias)?;
+                g.node("Add", &[&y, &b], vec![])
+            } else {
+                y
+            })
+        };
+        let positions = g.transpose(&x, &[0, 2, 1]);
+        let qkv = project(g, &positions, "in_proj_weight", "in_proj_bias")?;
+        let split = g.ints(&[width as i64; 3]);
+        let qkv = g.node_n("Split", &[&qkv, &split], vec![int("axis", -1)], 3);
+        let by_head = |g: &mut Graph<'_>, v: &str, perm: &[i64]| {
+            let v = g.reshape(v, &[0, 0, heads, key_dim]);
+            g.transpose(&v, perm)
+        };
+        let q = by_head(g, &qkv[0], &[0, 2, 1, 3]);
+        let k = by_head(g, &qkv[1], &[0, 2, 3, 1]);
+        let v = by_head(g, &qkv[2], &[0, 2, 1, 3]);
+        let scores = g.node("MatMul", &[&q, &k], vec![]);
+        let scale = g.constant("scale", &[], &[1.0 / (key_dim as f32).sqrt()]);
+        let mut scores = g.node("Mul", &[&scores, &scale], vec![]);
+        if self.causal {
+            let mask: Vec<f32> = (0..length * length)
+                .map(|i| {
+                    if i % length > i / length {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = g.constant("causal_mask", &[length, length], &mask);
+            scores = g.node("Add", &[&scores, &mask], vec![]);
+        }
+        let weights = g.node("Softmax", &[&scores], vec![int("axis", -1)]);
+        let heads_out = g.node("MatMul", &[&weights, &v], vec![]);
+        let joined = g.transpose(&heads_out, &[0, 2, 1, 3]);
+        let joined = g.reshape(&joined, &[0, 0, width as i64]);
+        let y = project(g, &joined, "out_proj.weight", "out_proj.bias")?;
+        Ok(g.transpose(&y, &[0, 2, 1]))
     }
 
     fn lower(

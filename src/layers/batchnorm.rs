@@ -20,6 +20,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::graph::float;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{batch_norm, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::Param;
@@ -99,6 +101,20 @@ impl LayerDef for BatchNorm {
     /// (`num_batches_tracked`, PyTorch's alone, is not counted).
     fn state_count(&self, input: &[usize]) -> usize {
         2 * input[0]
+    }
+
+    /// `BatchNormalization` in inference mode, on the running statistics; a layer without
+    /// `gamma` or `beta` gets ones or zeros.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let c = layer.input_shape[0];
+        let (gamma, beta) = g.gamma_beta(layer, c, self.scale, self.center)?;
+        let mean = g.weight(layer, "running_mean")?;
+        let var = g.weight(layer, "running_var")?;
+        Ok(g.node(
+            "BatchNormalization",
+            &[&x, &gamma, &beta, &mean, &var],
+            vec![float("epsilon", self.epsilon as f32)],
+        ))
     }
 
     fn lower(

@@ -17,6 +17,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
+use crate::export::activation::activation;
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -134,6 +136,14 @@ impl LayerDef for Conv1d {
 
     fn scratch_factor(&self) -> usize {
         self.kernel
+    }
+
+    /// `Conv` over `(N, channels, length)` with a 1-D kernel.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let attributes = export::window(layer, &[self.kernel], &[self.stride]);
+        let y = g.node_on("Conv", &inputs, attributes);
+        Ok(activation(g, y, self.activation, 1))
     }
 
     /// Never fuses the layer after it: a 1-D pooling layer runs on its own.

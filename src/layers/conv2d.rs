@@ -18,6 +18,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
+use crate::export::activation::activation;
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{zeros, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::{RowOrder, T1};
@@ -107,6 +109,15 @@ impl LayerDef for Conv2d {
     /// The op gathers each output position's input window.
     fn scratch_factor(&self) -> usize {
         self.kernel.0 * self.kernel.1
+    }
+
+    /// `Conv` with `same`'s padding placed as `ops::geometry` places it.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let kernel = [self.kernel.0, self.kernel.1];
+        let attributes = export::window(layer, &kernel, &[self.stride.0, self.stride.1]);
+        let y = g.node_on("Conv", &inputs, attributes);
+        Ok(activation(g, y, self.activation, 1))
     }
 
     /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none.

@@ -23,6 +23,9 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer, Padding};
+use crate::export::activation::activation;
+use crate::export::graph::ints;
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{zeros, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::T1;
@@ -152,6 +155,34 @@ impl LayerDef for Conv2dTranspose {
     /// The op scatters each input position's window product.
     fn scratch_factor(&self) -> usize {
         self.kernel.0 * self.kernel.1
+    }
+
+    /// `ConvTranspose` with explicit pads: of the full `(in - 1) * stride + kernel` result,
+    /// the positions `ops::geometry` crops (TensorFlow's placement); an output longer than
+    /// the full result (`valid` with a kernel below the stride, or `output_padding`) gets
+    /// ONNX's `output_padding` after, which holds the bias only, as here.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (i, o) = (&layer.input_shape, &layer.output_shape);
+        let axis = |input: usize, kernel: usize, stride: usize, output: usize| {
+            let full = (input - 1) * stride + kernel;
+            let before = match self.padding {
+                Padding::Same => full.saturating_sub(output) / 2,
+                Padding::Valid => 0,
+            };
+            let after = full as i64 - before as i64 - output as i64;
+            (before as i64, after.max(0), (-after).max(0))
+        };
+        let (top, bottom, extra_h) = axis(i[1], self.kernel.0, self.stride.0, o[1]);
+        let (left, right, extra_w) = axis(i[2], self.kernel.1, self.stride.1, o[2]);
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        let mut attributes = export::window_padded(
+            &[self.kernel.0, self.kernel.1],
+            &[self.stride.0, self.stride.1],
+            &[(top, bottom), (left, right)],
+        );
+        attributes.push(ints("output_padding", &[extra_h, extra_w]));
+        let y = g.node_on("ConvTranspose", &inputs, attributes);
+        Ok(activation(g, y, self.activation, 1))
     }
 
     fn lower(

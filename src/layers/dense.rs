@@ -18,6 +18,9 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Activation, Layer};
+use crate::export::activation::activation;
+use crate::export::graph::int;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{affine, positionwise_dense, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops;
@@ -103,6 +106,24 @@ impl LayerDef for Dense {
             shapes.push(vec![self.units]);
         }
         shapes
+    }
+
+    /// `Gemm` on a flat input; on a sequence, a `MatMul` at each position of `(N, length,
+    /// features)`, between two transposes.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let inputs = g.with_weights(&x, layer, self.use_bias)?;
+        if layer.input_shape.len() == 1 {
+            let y = g.node_on("Gemm", &inputs, vec![int("transB", 1)]);
+            return Ok(activation(g, y, self.activation, 1));
+        }
+        let positions = g.transpose(&x, &[0, 2, 1]);
+        let w = g.transpose(&inputs[1], &[1, 0]);
+        let mut y = g.node("MatMul", &[&positions, &w], vec![]);
+        if let Some(b) = inputs.get(2) {
+            y = g.node("Add", &[&y, b], vec![]);
+        }
+        let y = activation(g, y, self.activation, -1);
+        Ok(g.transpose(&y, &[0, 2, 1]))
     }
 
     fn lower(&self, layer: &Layer, _: Option<&Layer>, cx: &mut Lowering<'_>) -> (DenseOp, bool) {

@@ -7,6 +7,7 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -50,6 +51,11 @@ impl LayerDef for Dropout {
         _: &mut Vec<CheckError>,
     ) -> Option<Vec<usize>> {
         Some(input.to_vec())
+    }
+
+    /// The identity: exported models infer.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        Ok(g.node("Identity", &[&x], vec![]))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (DropoutOp, bool) {

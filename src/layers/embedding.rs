@@ -15,6 +15,9 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Init, Layer};
+use crate::export::graph::int;
+use crate::export::proto::DataType;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{embedding, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -95,6 +98,15 @@ impl LayerDef for Embedding {
     /// The table, `(input_dim, output_dim)`.
     fn parameter_shapes(&self, _: &[usize]) -> Vec<Vec<usize>> {
         vec![vec![self.input_dim, self.output_dim]]
+    }
+
+    /// `Gather` of the table's rows at the token ids (which expr's inputs hold as floats:
+    /// cast to int64 first), then `(N, length, width)` transposed to `(N, width, length)`.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let table = g.weight(layer, "weight")?;
+        let ids = g.node("Cast", &[&x], vec![int("to", DataType::Int64 as i64)]);
+        let rows = g.node("Gather", &[&table, &ids], vec![int("axis", 0)]);
+        Ok(g.transpose(&rows, &[0, 2, 1]))
     }
 
     fn lower(

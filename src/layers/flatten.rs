@@ -6,6 +6,8 @@ use crate::catalog::{self, Entry};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::graph::int;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -41,6 +43,10 @@ impl LayerDef for Flatten {
         _: &mut Vec<CheckError>,
     ) -> Option<Vec<usize>> {
         Some(vec![input.iter().product()])
+    }
+
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        Ok(g.node("Flatten", &[&x], vec![int("axis", 1)]))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (FlattenOp, bool) {

@@ -10,6 +10,8 @@ use crate::catalog::{self, Entry};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Layer, PoolKind};
+use crate::export::graph::int;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -71,6 +73,16 @@ impl LayerDef for GlobalPool2d {
     ) -> Option<Vec<usize>> {
         let [c, _, _] = image_input(self.entry().name, input, span, errors)?;
         Some(vec![c])
+    }
+
+    /// `GlobalMaxPool` or `GlobalAveragePool`, then the `(N, channels, 1, 1)` flattened.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let op = match self.kind {
+            PoolKind::Max => "GlobalMaxPool",
+            PoolKind::Avg => "GlobalAveragePool",
+        };
+        let y = g.node(op, &[&x], vec![]);
+        Ok(g.node("Flatten", &[&y], vec![int("axis", 1)]))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (GlobalPool2dOp, bool) {

@@ -18,6 +18,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::graph::{float, int};
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{layer_norm, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::Param;
@@ -91,6 +93,33 @@ impl LayerDef for LayerNorm {
     /// dfdx's normalisation keeps a few input-sized intermediates for its backward pass.
     fn scratch_factor(&self) -> usize {
         4
+    }
+
+    /// `LayerNormalization` over the last axis; images and sequences, normalised over their
+    /// channels at each position, move the channels last and back.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let c = layer.input_shape[0];
+        let (gamma, beta) = g.gamma_beta(layer, c, self.scale, self.center)?;
+        let norm = |g: &mut Graph<'_>, x: &str| {
+            g.node(
+                "LayerNormalization",
+                &[x, &gamma, &beta],
+                vec![int("axis", -1), float("epsilon", self.epsilon as f32)],
+            )
+        };
+        Ok(match layer.input_shape.len() {
+            1 => norm(g, &x),
+            2 => {
+                let t = g.transpose(&x, &[0, 2, 1]);
+                let y = norm(g, &t);
+                g.transpose(&y, &[0, 2, 1])
+            }
+            _ => {
+                let t = g.transpose(&x, &[0, 2, 3, 1]);
+                let y = norm(g, &t);
+                g.transpose(&y, &[0, 3, 1, 2])
+            }
+        })
     }
 
     fn lower(

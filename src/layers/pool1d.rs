@@ -14,6 +14,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{self, Layer, PoolKind};
+use crate::export::graph::int;
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{channel_max, channel_mean, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -139,6 +141,24 @@ impl LayerDef for Pool1d {
                 None
             }
         }
+    }
+
+    /// `MaxPool` or `AveragePool` with a 1-D window over `(N, channels, length)`, or the
+    /// global pooling then a flatten.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (op, global) = match self.kind {
+            PoolKind::Max => ("MaxPool", "GlobalMaxPool"),
+            PoolKind::Avg => ("AveragePool", "GlobalAveragePool"),
+        };
+        if self.global {
+            let y = g.node(global, &[&x], vec![]);
+            return Ok(g.node("Flatten", &[&y], vec![int("axis", 1)]));
+        }
+        Ok(g.node(
+            op,
+            &[&x],
+            export::window(layer, &[self.size], &[self.stride]),
+        ))
     }
 
     fn lower(&self, layer: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (Pool1dOp, bool) {

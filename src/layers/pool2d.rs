@@ -10,6 +10,7 @@ use crate::catalog::{self, Entry};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{self, Layer, PoolKind};
+use crate::export::{self, ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -102,6 +103,20 @@ impl LayerDef for Pool2d {
         };
         let out = spatial(self.name(), "pool", (h, w), window, span, errors)?;
         Some(vec![c, out.0, out.1])
+    }
+
+    /// `MaxPool` or `AveragePool` (padding left out of the mean: `count_include_pad = 0`).
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let op = match self.kind {
+            PoolKind::Max => "MaxPool",
+            PoolKind::Avg => "AveragePool",
+        };
+        let attributes = export::window(
+            layer,
+            &[self.size.0, self.size.1],
+            &[self.stride.0, self.stride.1],
+        );
+        Ok(g.node(op, &[&x], attributes))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (Pool2dOp, bool) {

@@ -14,6 +14,7 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Init, Layer};
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{add_constant, add_positions, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -120,6 +121,33 @@ impl LayerDef for PositionalEmbedding {
             PositionalEmbedding::Learned { max_length, .. } => vec![vec![*max_length, input[0]]],
             PositionalEmbedding::Sinusoidal { .. } => Vec::new(),
         }
+    }
+
+    /// An `Add` of the `(width, length)` table of positions, broadcast over the batch: the
+    /// learned table's first `length` rows transposed, or the sinusoids.
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (width, length) = (layer.input_shape[0], layer.input_shape[1]);
+        let table = match self {
+            PositionalEmbedding::Learned { .. } => {
+                let rows = &g.tensor(layer, "weight")?.data;
+                let mut t = vec![0.0; width * length];
+                for p in 0..length {
+                    for c in 0..width {
+                        t[c * length + p] = rows[p * width + c];
+                    }
+                }
+                t
+            }
+            PositionalEmbedding::Sinusoidal { max_wavelength } => {
+                sinusoids(width, length, *max_wavelength)
+            }
+        };
+        let table = g.constant(
+            &format!("{}.positions", layer.name),
+            &[width, length],
+            &table,
+        );
+        Ok(g.node("Add", &[&x, &table], vec![]))
     }
 
     fn lower(

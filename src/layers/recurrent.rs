@@ -16,6 +16,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::{Init, Layer};
+use crate::export::graph::int;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::lower::params::Role;
@@ -137,6 +139,48 @@ impl LayerDef for Recurrent {
     /// cell and hidden states), against an input of at least one value per step.
     fn scratch_factor(&self) -> usize {
         6 * self.units
+    }
+
+    /// ONNX's `LSTM` or `GRU` on `(length, N, features)`, one direction, a zero initial
+    /// state. PyTorch's gate blocks (`i f g o`, `r z n`) are reordered to ONNX's (`i o f c`,
+    /// `z r h`), its two biases concatenated, and the GRU applies the reset gate after the
+    /// hidden product as PyTorch does (`linear_before_reset = 1`).
+    fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (op, order): (&str, &[usize]) = match self.cell {
+            Cell::Lstm => ("LSTM", &[0, 3, 1, 2]),
+            Cell::Gru => ("GRU", &[1, 0, 2]),
+        };
+        let gates = self.cell.gates();
+        let u = self.units;
+        let reorder = |data: &[f32]| -> Vec<f32> {
+            let block = data.len() / gates;
+            order
+                .iter()
+                .flat_map(|&k| data[k * block..(k + 1) * block].iter().copied())
+                .collect()
+        };
+        let features = layer.input_shape[0];
+        let w = reorder(&g.tensor(layer, "weight_ih_l0")?.data);
+        let r = reorder(&g.tensor(layer, "weight_hh_l0")?.data);
+        let mut b = reorder(&g.tensor(layer, "bias_ih_l0")?.data);
+        b.extend(reorder(&g.tensor(layer, "bias_hh_l0")?.data));
+        let w = g.constant(&format!("{}.W", layer.name), &[1, gates * u, features], &w);
+        let r = g.constant(&format!("{}.R", layer.name), &[1, gates * u, u], &r);
+        let b = g.constant(&format!("{}.B", layer.name), &[1, 2 * gates * u], &b);
+        let steps = g.transpose(&x, &[2, 0, 1]);
+        let mut attributes = vec![int("hidden_size", u as i64)];
+        if self.cell == Cell::Gru {
+            attributes.push(int("linear_before_reset", 1));
+        }
+        let outputs = g.node_n(op, &[&steps, &w, &r, &b], attributes, 2);
+        if self.return_sequences {
+            // Y: (length, 1, N, units) → (N, units, length).
+            let y = g.reshape(&outputs[0], &[0, -1, u as i64]);
+            Ok(g.transpose(&y, &[1, 2, 0]))
+        } else {
+            // Y_h: (1, N, units) → (N, units).
+            Ok(g.reshape(&outputs[1], &[-1, u as i64]))
+        }
     }
 
     fn lower(

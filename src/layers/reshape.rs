@@ -15,6 +15,7 @@ use crate::catalog;
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -86,6 +87,13 @@ impl LayerDef for Reshape {
     /// A reshape moves nothing.
     fn scratch_factor(&self) -> usize {
         0
+    }
+
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let shape: Vec<i64> = std::iter::once(-1)
+            .chain(self.shape.iter().map(|&d| d as i64))
+            .collect();
+        Ok(g.reshape(&x, &shape))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (ReshapeOp, bool) {

@@ -11,6 +11,7 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{channel_dropout, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
@@ -55,6 +56,11 @@ impl LayerDef for SpatialDropout2d {
     ) -> Option<Vec<usize>> {
         image_input(ENTRY.name, input, span, errors)?;
         Some(input.to_vec())
+    }
+
+    /// The identity: exported models infer.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        Ok(g.node("Identity", &[&x], vec![]))
     }
 
     fn lower(

@@ -11,6 +11,8 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::graph::string;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::{self, handoff::Handoff};
@@ -65,6 +67,29 @@ impl LayerDef for Upsample2d {
     /// The output is `size.0 * size.1` inputs large.
     fn scratch_factor(&self) -> usize {
         self.size.0 * self.size.1
+    }
+
+    /// `Resize` by the integer factors: `nearest` repeats (asymmetric coordinates, floor),
+    /// `bilinear` interpolates with half-pixel centres, as `ops::upsample2d`.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let scales = g.constant(
+            "scales",
+            &[4],
+            &[1.0, 1.0, self.size.0 as f32, self.size.1 as f32],
+        );
+        let attributes = if self.bilinear {
+            vec![
+                string("mode", "linear"),
+                string("coordinate_transformation_mode", "half_pixel"),
+            ]
+        } else {
+            vec![
+                string("mode", "nearest"),
+                string("coordinate_transformation_mode", "asymmetric"),
+                string("nearest_mode", "floor"),
+            ]
+        };
+        Ok(g.node("Resize", &[&x, "", &scales], attributes))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (Upsample2dOp, bool) {

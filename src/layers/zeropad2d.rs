@@ -10,6 +10,7 @@ use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
 use crate::check::plan::Layer;
+use crate::export::{ExportError, Graph};
 use crate::lower::act::{Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::{self, handoff::Handoff};
@@ -52,6 +53,13 @@ impl LayerDef for Zeropad2d {
         let [c, h, w] = image_input("zeropad2d", input, span, errors)?;
         let (ph, pw) = self.padding;
         Some(vec![c, h + 2 * ph, w + 2 * pw])
+    }
+
+    /// `Pad` with zeros on height and width.
+    fn export(&self, _: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        let (h, w) = (self.padding.0 as i64, self.padding.1 as i64);
+        let pads = g.ints(&[0, 0, h, w, 0, 0, h, w]);
+        Ok(g.node("Pad", &[&x, &pads], vec![]))
     }
 
     fn lower(&self, _: &Layer, _: Option<&Layer>, _: &mut Lowering<'_>) -> (Zeropad2dOp, bool) {

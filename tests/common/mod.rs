@@ -76,6 +76,29 @@ pub fn mlp_experiment(dir: &Path, explicit_steps: bool, extra: &str) -> String {
     format!("{text}{extra}\n")
 }
 
+/// The small MLP (`mlp_experiment`) saving `net.safetensors`, written to `dir/small.exp`
+/// and trained there for one epoch by `expr run` on two threads, with `set` overrides:
+/// the run's standard output and its run directory.
+pub fn train_small_mlp(dir: &Path, set: &[&str]) -> (String, PathBuf) {
+    let text = mlp_experiment(
+        dir,
+        false,
+        "after {\n  save(net, to = \"net.safetensors\")\n}",
+    );
+    std::fs::write(dir.join("small.exp"), text).expect("write small.exp");
+    let mut args = vec!["run", "small.exp", "--threads", "2", "--no-progress"];
+    for s in std::iter::once(&"train.epochs=1").chain(set) {
+        args.extend(["--set", s]);
+    }
+    let out = expr_in(dir, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = std::fs::read_dir(dir.join("runs/small"))
+        .and_then(|mut entries| entries.next().expect("a run directory"))
+        .expect("runs/small")
+        .path();
+    (String::from_utf8(out.stdout).expect("utf-8"), run)
+}
+
 /// The experiment `tests/cases/run/NAME.exp` with each `${key}` replaced by its path.
 /// Placeholders sit inside strings, so that a fixture is itself a valid experiment
 /// (`tests/fmt.rs` holds it to the canonical layout); each must be there, and none may

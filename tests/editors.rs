@@ -53,3 +53,22 @@ fn the_vscode_manifest_contributes_exp_files_and_starts_expr_lsp() {
     let extension = std::fs::read_to_string(root.join("extension.js")).unwrap();
     assert!(extension.contains("args: [\"lsp\"]"), "{extension}");
 }
+
+/// The keywords the server and the editors colour are the grammar's: its `kw_*` rules, and
+/// the literals `true` and `false`.
+#[test]
+fn the_keywords_are_the_grammars() {
+    let pest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/expr.pest"))
+            .unwrap();
+    let mut from_grammar: Vec<&str> = pest
+        .lines()
+        .filter_map(|l| l.strip_prefix("kw_"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    from_grammar.extend(["true", "false"]);
+    from_grammar.sort_unstable();
+    let mut ours = expr::lsp::keywords();
+    ours.sort_unstable();
+    assert_eq!(ours, from_grammar);
+}

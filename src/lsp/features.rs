@@ -16,18 +16,20 @@ use crate::check::summary::{group, type_name};
 use crate::source::Span;
 use crate::syntax::ast::{DeclKind, File, Ident};
 
-/// The words of the language that are not calls, besides those that start a declaration
-/// (`syntax::error::DECLS`), for completion.
+/// The grammar's other keywords (`kw_*` in `grammar/expr.pest`) and its two literals,
+/// besides those that start a declaration (`syntax::error::DECLS`).
 const KEYWORDS: &[&str] = &[
     "block",
+    "for",
+    "every",
+    "steps",
     "update",
     "minimizing",
-    "every",
     "log",
-    "save",
-    "load",
     "return",
     "repeat",
+    "grid",
+    "uniform",
     "true",
     "false",
 ];

@@ -7,78 +7,11 @@
 //! same tree.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design: an unwrap is an assertion
 
-use std::path::Path;
+mod common;
 
-use rand::{Rng, SeedableRng};
+use common::mutants::{mutants, mutate, seeds, CI_COUNT, CI_SEED};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-fn seeds() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_check_fmt");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
-}
-
-const SPLICE: &[&str] = &[
-    "(", ")", "{", "}", ",", "=", "|", "//", "\"", "\\", "**", "-", ".", "\n", " ", "1e", "on",
-    "every", "for", "(,)", "((", "))", "{{", "}}", "log \"{", ":.4f}\"", "true", "9e999", "é",
-];
-
-/// Tokens that nest or lengthen a line when repeated.
-const DEEP: &[&str] = &[
-    " + 0",
-    "-",
-    " ** 1",
-    ".lr",
-    "(",
-    "f(",
-    " ",
-    "\u{1b}]0;x\u{7}",
-];
-
-fn mutate(rng: &mut ChaCha8Rng, seeds: &[String]) -> String {
-    let mut bytes = seeds[rng.gen_range(0..seeds.len())].clone().into_bytes();
-    for _ in 0..rng.gen_range(1..6) {
-        let at = rng.gen_range(0..=bytes.len());
-        match rng.gen_range(0..5) {
-            0 if !bytes.is_empty() => {
-                let end = (at + rng.gen_range(1..20)).min(bytes.len());
-                bytes.drain(at.min(end)..end);
-            }
-            1 => {
-                let s = SPLICE[rng.gen_range(0..SPLICE.len())];
-                bytes.splice(at..at, s.bytes());
-            }
-            2 if !bytes.is_empty() => {
-                let i = rng.gen_range(0..bytes.len());
-                bytes[i] = rng.gen_range(b' '..=b'~');
-            }
-            3 => {
-                // A slice of another seed.
-                let other = seeds[rng.gen_range(0..seeds.len())].as_bytes();
-                let a = rng.gen_range(0..other.len());
-                let b = (a + rng.gen_range(1..200)).min(other.len());
-                bytes.splice(at..at, other[a..b].iter().copied());
-            }
-            4 if rng.gen_ratio(1, 20) => {
-                // Past the depth limit, or a line past miette's 65,535 columns.
-                let s = DEEP[rng.gen_range(0..DEEP.len())].repeat(rng.gen_range(200..20_000));
-                bytes.splice(at..at, s.bytes());
-            }
-            _ => {
-                let s = SPLICE[rng.gen_range(0..SPLICE.len())].repeat(rng.gen_range(1..80));
-                bytes.splice(at..at, s.bytes());
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
 
 /// `check_text` on a thread with the 2 MiB stack spawned threads get, whatever the
 /// harness's `RUST_MIN_STACK`: a deep input must not need more.
@@ -149,10 +82,7 @@ fn seeds_survive_parse_check_fmt() {
 /// A fixed number of inputs, so CI runs the same ones every time.
 #[test]
 fn mutated_seeds_do_not_crash() {
-    let seeds = seeds();
-    let mut rng = ChaCha8Rng::seed_from_u64(2024);
-    for _ in 0..3000 {
-        let text = mutate(&mut rng, &seeds);
+    for text in mutants(CI_SEED, CI_COUNT) {
         exercise(&text);
     }
 }

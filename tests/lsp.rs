@@ -351,68 +351,47 @@ fn hover_completion_definition_outline_and_formatting() {
     c.stop();
 }
 
-/// Every fuzz-corpus file, and mutants of each (cut short, bytes dropped and spliced), opened
-/// and changed, with a hover, a completion, a definition and the outline asked at several
-/// places of each: every request is answered without an error, and the server stays up.
+/// Every fuzz-corpus file and every mutant the fuzz test runs (`tests/fuzz.rs`: the same
+/// 3,000, deep nesting and 20,000-character lines among them), each sent as a change, with
+/// a hover, a completion and a definition asked at three places of each, the outline,
+/// the semantic tokens and formatting: every request is answered without an error, and the
+/// server stays up to the end.
 #[test]
 fn the_server_answers_whatever_the_documents_hold() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_check_fmt");
-    let mut seeds: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
-    seeds.sort();
-    let splices = [
-        "(", ")", "{", "}", "\"", "é", "𝄞", "\n", "=", " | ", "1e999",
-    ];
+    use common::mutants::{mutants, seeds, CI_COUNT, CI_SEED};
     let mut c = Client::start();
     let uri = "file:///nowhere/fuzz.exp";
     c.open(uri, "");
-    let mut version = 1;
-    for (i, seed) in seeds.iter().enumerate() {
-        let mut texts = vec![seed.clone()];
-        let bytes = seed.as_bytes();
-        for k in 1..4 {
-            let cut = bytes.len() * k / 4;
-            texts.push(String::from_utf8_lossy(&bytes[..cut]).into_owned());
-            let mut spliced = bytes.to_vec();
-            let at = (cut + i * 7) % (spliced.len() + 1);
-            spliced.splice(at..at, splices[(i + k) % splices.len()].bytes());
-            texts.push(String::from_utf8_lossy(&spliced).into_owned());
-        }
-        for text in &texts {
-            version += 1;
-            c.change(uri, version, text);
-            let lines = u32::try_from(text.lines().count()).unwrap();
-            for position in [(0, 0), (lines / 2, 3), (lines, 0), (lines + 5, 99)] {
-                for method in [
-                    "textDocument/hover",
-                    "textDocument/completion",
-                    "textDocument/definition",
-                ] {
-                    let response = c.request_raw(
-                        method,
-                        json!({ "textDocument": { "uri": uri }, "position": { "line": position.0, "character": position.1 } }),
-                    );
-                    assert!(
-                        response.get("error").is_none(),
-                        "{method} on {text:?}: {response}"
-                    );
-                }
+    let texts = seeds().into_iter().chain(mutants(CI_SEED, CI_COUNT));
+    for (version, text) in (2..).zip(texts) {
+        c.change(uri, version, &text);
+        let lines = u32::try_from(text.lines().count()).unwrap();
+        for (line, character) in [(0, 0), (lines / 2, 3), (lines + 5, 99)] {
+            for method in [
+                "textDocument/hover",
+                "textDocument/completion",
+                "textDocument/definition",
+            ] {
+                let response = c.request_raw(
+                    method,
+                    json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }),
+                );
+                assert!(
+                    response.get("error").is_none(),
+                    "{method} on {text:?}: {response}"
+                );
             }
-            c.request(
-                "textDocument/documentSymbol",
-                json!({ "textDocument": { "uri": uri } }),
-            );
-            c.request(
-                "textDocument/semanticTokens/full",
-                json!({ "textDocument": { "uri": uri } }),
-            );
-            c.request(
-                "textDocument/formatting",
-                json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
-            );
         }
+        for method in [
+            "textDocument/documentSymbol",
+            "textDocument/semanticTokens/full",
+        ] {
+            c.request(method, json!({ "textDocument": { "uri": uri } }));
+        }
+        c.request(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+        );
     }
     c.stop();
 }

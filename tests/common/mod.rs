@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod mutants;
 pub mod serve;
 pub mod twin;
 

@@ -7,6 +7,7 @@ use super::steps::{StepCx, TType};
 use super::tensor::{Env, Place, Reader};
 use crate::syntax::ast::{DeclKind, Expr, ExprKind, File, Ident};
 
+/// The metrics this module reads itself; the classification ones are `classify::NAMES`.
 pub const METRICS: &[&str] = &[
     "mean",
     "sparse_categorical_accuracy",
@@ -22,13 +23,16 @@ pub const METRICS: &[&str] = &[
     "root_mean_squared_error",
     "r2",
     "r2_score",
-    "precision",
-    "recall",
-    "f1",
-    "f1_score",
-    "auc",
-    "confusion_matrix",
 ];
+
+/// Every metric name: [`METRICS`], then the classification metrics (`classify::NAMES`).
+fn known() -> Vec<&'static str> {
+    METRICS
+        .iter()
+        .chain(super::classify::NAMES)
+        .copied()
+        .collect()
+}
 
 /// `metrics { name = expr on DATA }`: each metric reads values of the step on DATA.
 pub fn check_metrics(
@@ -164,7 +168,7 @@ fn metric_kind(
                 "not a metric".into(),
                 expr.span,
             )
-            .with_help(format!("metrics: {}", METRICS.join(", "))),
+            .with_help(format!("metrics: {}", known().join(", "))),
         );
         return None;
     };
@@ -345,7 +349,7 @@ fn metric_kind(
                 "metric",
                 other,
                 call.name.span,
-                METRICS,
+                &known(),
             ));
             None
         }

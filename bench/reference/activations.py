@@ -21,6 +21,7 @@ TORCH = {
     "softplus": F.softplus,  # beta 1, threshold 20: exactly x above 20
     "hard_sigmoid": F.hardsigmoid,
     "gelu": F.gelu,  # the exact (erf) form, Keras' default
+    "leaky_relu_0_3": lambda x: F.leaky_relu(x, 0.3),  # slope 0.3 at 0, as PyTorch's backward
 }
 KERAS = {
     "elu_0_5": lambda x: keras.activations.elu(x, alpha=0.5),
@@ -30,6 +31,7 @@ KERAS = {
     "softplus": keras.activations.softplus,
     "hard_sigmoid": keras.activations.hard_sigmoid,
     "gelu": lambda x: keras.activations.gelu(x, approximate=False),
+    "leaky_relu_0_3": lambda x: keras.activations.leaky_relu(x, negative_slope=0.3),
 }
 
 

@@ -10,7 +10,11 @@ F.batch_norm with momentum 0.01 and eps 1e-3, as Keras' 0.99 and 1e-3;
 torch.optim.SGD), and compares every tensor. It prints the step losses and, per tensor
 of the final model, its sum and sum of squares, which the Rust test compares with expr's.
 
-    cargo build --release && python3 bench/reference/resnet20_twin.py
+    cargo build --release && python3 bench/reference/resnet20_twin.py [--float32]
+
+With --float32 the twin computes in float32 instead, and prints, per tensor, how far its
+sum of squares lands from float64's: the spread that float32 rounding alone gives, against
+which the Rust test's tolerance is set.
 """
 import os
 import subprocess
@@ -112,18 +116,31 @@ def forward(x, p, state):
     return F.linear(h.mean((2, 3)), p["dense.weight"], p["dense.bias"])
 
 
-if __name__ == "__main__":
+def main():
     dir = tempfile.mkdtemp()
     x = images()
     np.save(os.path.join(dir, "x.npy"), x)
     np.save(os.path.join(dir, "y.npy"), LABELS)
     initial = run_expr(dir, 0, "initial")
     final = run_expr(dir, 1, "final")
-    trained = {k: v.clone().double().requires_grad_(True) for k, v in initial.items()
+    results = {}
+    for dtype in ([torch.float64, torch.float32] if "--float32" in sys.argv else [torch.float64]):
+        results[dtype] = twin(x, initial, final, dtype)
+    if torch.float32 in results:
+        print("// float32 against float64: relative difference of each tensor's sum of squares")
+        for k, (_, squares) in results[torch.float64].items():
+            other = results[torch.float32][k][1]
+            print(f"    {k}: {abs(other - squares) / max(squares, 1e-6):.3e}")
+
+
+def twin(x, initial, final, dtype):
+    """The twin's two steps in `dtype` from expr's initial weights; prints the comparison
+    with expr's final weights and returns each tensor's (sum, sum of squares)."""
+    trained = {k: v.clone().to(dtype).requires_grad_(True) for k, v in initial.items()
                if not any(s in k for s in ("running", "num_batches"))}
-    state = {k: v.clone().double() for k, v in initial.items() if k not in trained}
+    state = {k: v.clone().to(dtype) for k, v in initial.items() if k not in trained}
     opt = torch.optim.SGD(trained.values(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    xs, ys = torch.tensor(x, dtype=torch.float64), torch.tensor(LABELS)
+    xs, ys = torch.tensor(x, dtype=dtype), torch.tensor(LABELS)
     # The evaluation-only run's loss: the initial weights in inference mode.
     inference = dict(state, inference=True)
     with torch.no_grad():
@@ -143,11 +160,20 @@ if __name__ == "__main__":
         if k == "inference":
             continue
         mine = trained[k] if k in trained else state[k]
-        diff = (final[k].double() - mine.detach()).abs().max().item()
+        diff = (final[k].double() - mine.detach().double()).abs().max().item()
         scale = mine.detach().abs().max().item()
         worst = max(worst, diff / max(scale, 1e-3))
     print(f"largest difference from expr's final weights, relative to each tensor's largest value: {worst:.3e}")
-    print("// name, sum, sum of squares of each tensor of the final model (PyTorch, float64)")
+    print(f"// name, sum, sum of squares of each tensor of the final model (PyTorch, {dtype})")
+    stats = {}
     for k in sorted(final):
-        t = (trained[k] if k in trained else state[k]).detach()
-        print(f'    ("{k}", {t.sum().item():.9e}, {(t * t).sum().item():.9e}),')
+        if k == "inference":
+            continue
+        t = (trained[k] if k in trained else state[k]).detach().double()
+        stats[k] = (t.sum().item(), (t * t).sum().item())
+        print(f'    ("{k}", {stats[k][0]:.9e}, {stats[k][1]:.9e}),')
+    return stats
+
+
+if __name__ == "__main__":
+    main()

@@ -403,7 +403,7 @@ fn elementwise<S: Shape, T: AnyTape>(
         Activation::Relu => t.relu(),
         Activation::Sigmoid => t.sigmoid(),
         Activation::Tanh => t.tanh(),
-        Activation::LeakyRelu { alpha } => dfdx::tensor_ops::leakyrelu(t, alpha),
+        Activation::LeakyRelu { alpha } => pointwise(t, Pointwise::LeakyRelu { alpha }),
         // Keras' default gelu is the exact (erf) form.
         Activation::Gelu => pointwise(t, Pointwise::Gelu),
         // The rest are one fused op each (`ops::pointwise`), Keras' formulas.

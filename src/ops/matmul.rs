@@ -1,10 +1,14 @@
 //! Matrix products for the per-sample kernels, single-threaded (parallelism comes from
-//! splitting the batch). Large products go to `gemm::gemm`; the skinny ones of a first conv
+//! splitting the batch). Large products go to our AVX-512 product ([`avx512`]) where the
+//! CPU has it, else to `gemm::gemm`; the skinny ones of a first conv
 //! layer (few kernel taps, long rows of output positions), where gemm's packing costs more
 //! than the arithmetic, go to two small kernels of ours.
 //!
 //! Everything here is `#[inline(always)]` so that it is compiled for AVX2 inside
 //! [`crate::ops::cpu::simd::run`].
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// A view of a matrix in a slice: element `(i, j)` sits at `i * row_stride + j * col_stride`.
 #[derive(Clone, Copy)]
@@ -50,7 +54,7 @@ const SMALL: usize = 64;
 /// Up to this inner dimension the few-taps kernel runs. Sending 28..=64 to gemm instead made
 /// Keras' convnet 18% faster but moved ResNet-20's two twin steps 40 times further from
 /// PyTorch's float64 (BENCHMARKS.md, attempt 31), so it stays at 64.
-const TAPS: usize = 64;
+pub(crate) const TAPS: usize = 64;
 /// Outputs computed together in registers.
 const LANES: usize = 16;
 
@@ -252,6 +256,13 @@ fn gemm_call(
                 row[..n].fill(0.0);
             }
         }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::ops::cpu::simd::avx512_kernels() {
+        // SAFETY: the CPU has AVX-512F and FMA, and `matmul` and `gemm_into` checked the
+        // matrices against their slices.
+        unsafe { avx512::gemm((m, n, k), (dst, dst_stride), accumulate, lhs, rhs) };
         return;
     }
     // Strides of matrices held in memory never exceed `isize::MAX`.

@@ -27,6 +27,10 @@ pub enum Pointwise {
     Softplus,
     /// Keras 3's `relu6(x + 3) / 6`, i.e. `clip(x / 6 + 1/2, 0, 1)`.
     HardSigmoid,
+    /// `x` above 0, else `alpha * x`; as dfdx's `leakyrelu` and PyTorch's, the slope at 0 is
+    /// `alpha`. A fused op of ours because dfdx's is three single-threaded passes (a
+    /// comparison, a scaled copy and a choice) each way.
+    LeakyRelu { alpha: f32 },
     /// `x * Φ(x)`, the exact (erf) form: `0.5 x (1 + erf(x / √2))`, as PyTorch's `F.gelu`
     /// and Keras' `gelu(approximate = False)`.
     Gelu,
@@ -53,6 +57,13 @@ impl Pointwise {
     pub fn value(self, x: f32) -> f32 {
         match self {
             Pointwise::Elu { alpha } => elu(x, alpha),
+            Pointwise::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x * alpha
+                }
+            }
             Pointwise::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
             Pointwise::Swish => x * sigmoid(x),
             Pointwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
@@ -66,6 +77,13 @@ impl Pointwise {
     /// hard sigmoid.
     pub fn derivative(self, x: f32, y: f32) -> f32 {
         match self {
+            Pointwise::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
             Pointwise::Elu { alpha } => {
                 if x > 0.0 {
                     1.0

@@ -1,6 +1,7 @@
-//! The conv2d backward kernel. Per sample: rebuild the im2col rows, turn the output gradient
-//! into a conv-plane gradient `dz` (through pooling and ReLU), then `dW += dz * cols`,
-//! `db += Σ dz` and, when asked, `dx += col2im(dzᵀ * W)`.
+//! The conv2d backward kernel. Per sample: rebuild the im2col rows and turn the output
+//! gradient into a conv-plane gradient `dz` (through pooling and ReLU), `db += Σ dz` and, when
+//! asked, `dx += col2im(Wᵀ * dz)`; then per group of samples side by side
+//! (`ConvPlan::group`), `dW += dz * cols`.
 //!
 //! With max pooling `dz` is sparse, but scattering it into a dense plane and taking vectorised
 //! dot products is faster than gathering im2col entries per argmax.
@@ -117,7 +118,8 @@ pub(super) fn backward_with(
 }
 
 /// Per task of the portable path, the sums of its samples' weight and bias gradients; the
-/// input gradient (when `dx` is not empty) goes straight into `dx`.
+/// input gradient (when `dx` is not empty) goes straight into `dx`. A task's samples are
+/// multiplied in groups (`ConvPlan::group`).
 fn portable_partials(
     plan: &ConvPlan,
     params: &Params<'_>,
@@ -128,7 +130,9 @@ fn portable_partials(
     let n = plan.batch;
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
-    let dx_chunks = split_chunks(dx, per_task * plan.in_sample(), tasks);
+    let group = plan.group();
+    let in_sample = plan.in_sample();
+    let dx_chunks = split_chunks(dx, per_task * in_sample, tasks);
     dx_chunks
         .into_par_iter()
         .enumerate()
@@ -136,47 +140,50 @@ fn portable_partials(
             let mut dw = vec![0.0; plan.out_ch * plan.patch()];
             let mut db = vec![0.0; plan.out_ch];
             let first = t * per_task;
-            for i in first..(first + per_task).min(n) {
+            let last = (first + per_task).min(n);
+            for s in (first..last).step_by(group) {
+                let end = (s + group).min(last);
                 let dx = if dx.is_empty() {
                     &mut []
                 } else {
-                    &mut dx[(i - first) * plan.in_sample()..][..plan.in_sample()]
+                    &mut dx[(s - first) * in_sample..(end - first) * in_sample]
                 };
                 let grads = Grads {
                     dx,
                     dw: &mut dw,
                     db: &mut db,
                 };
-                sample_backward(plan, params, saved, grad_out, i, grads);
+                group_backward(plan, params, saved, grad_out, s..end, grads);
             }
             (dw, db)
         })
         .collect()
 }
 
-/// Sample `i`'s gradients, added into `grads` (its `dx` is the sample's own, or empty).
-fn sample_backward(
+/// The gradients of samples `range`, added into `grads` (its `dx` is the group's own, or
+/// empty).
+fn group_backward(
     plan: &ConvPlan,
     params: &Params<'_>,
     saved: &Saved,
     grad_out: &[f32],
-    i: usize,
+    range: std::ops::Range<usize>,
     Grads { dx, dw, db }: Grads<'_>,
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let out_sample = o * plan.out_plane();
-    let g = &grad_out[i * out_sample..][..out_sample];
-    let x = &params.x[i * plan.in_sample()..][..plan.in_sample()];
-    let argmax = sample_of(&saved.argmax, i, out_sample);
-    let mask = sample_of(&saved.mask, i, o * conv_plane);
-    let dcols_len = if dx.is_empty() { 0 } else { conv_plane * patch };
-    let dz_len = o * conv_plane + 1;
+    let (first, end) = (range.start, range.end);
+    let g = &grad_out[first * out_sample..end * out_sample];
+    let x = &params.x[first * plan.in_sample()..end * plan.in_sample()];
+    let argmax = group_of(&saved.argmax, range.clone(), out_sample);
+    let mask = group_of(&saved.mask, range.clone(), o * conv_plane);
+    let wide = range.len() * conv_plane;
+    let dcols_len = if dx.is_empty() { 0 } else { patch * conv_plane };
     with_scratch(
-        [conv_plane * patch, dz_len, dcols_len],
-        |[cols, dz, dcols]| {
-            sample_backward_kernel(
-                plan, x, params.w, g, argmax, mask, dx, dw, db, cols, dz, dcols,
-            );
+        [patch * wide, o * conv_plane + 1, o * wide, dcols_len],
+        |[cols, dz, dzs, dcols]| {
+            let scratch = [cols, dz, dzs, dcols];
+            group_backward_kernel(plan, x, params.w, g, argmax, mask, dx, dw, db, scratch);
         },
     );
 }
@@ -185,7 +192,7 @@ avx2_or_portable!(
     // The kernel entry takes its operands and scratch as plain slices, like the SIMD
     // helpers it inlines; a struct would only be unpacked again on the next line.
     #[allow(clippy::too_many_arguments)]
-    fn sample_backward_kernel(
+    fn group_backward_kernel(
         plan: &ConvPlan,
         x: &[f32],
         w: &[f32],
@@ -195,17 +202,20 @@ avx2_or_portable!(
         dx: &mut [f32],
         dw: &mut [f32],
         db: &mut [f32],
-        cols: &mut [f32],
-        dz: &mut [f32],
-        dcols: &mut [f32],
-    ) => sample_backward_in
+        scratch: [&mut [f32]; 4],
+    ) => group_backward_in
 );
 
-/// One sample's backward with its scratch buffers: `cols` for im2col, `dz` for the conv-plane
-/// gradient, `dcols` (empty without `dx`) for the im2col-shaped input gradient.
-#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `sample_backward_kernel`
+/// One group's backward with its scratch buffers: `cols` for the im2col columns side by side,
+/// `dz` for one sample's conv-plane gradient, `dzs` for the group's side by side (`O x
+/// wide`), `dcols` (empty without `dx`) for one sample's im2col-shaped input gradient.
+///
+/// The input gradient is a product per sample: its inner dimension is the output channels,
+/// often few enough for the few-taps kernel, which reads rows of `dz` and wants them short
+/// (`ConvPlan::group`).
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `group_backward_kernel`
 #[inline(always)]
-fn sample_backward_in(
+fn group_backward_in(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
@@ -215,30 +225,58 @@ fn sample_backward_in(
     dx: &mut [f32],
     dw: &mut [f32],
     db: &mut [f32],
-    cols: &mut [f32],
-    dz: &mut [f32],
-    dcols: &mut [f32],
+    [cols, dz, dzs, dcols]: [&mut [f32]; 4],
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
-    plan.im2col(x, cols);
-    output_grad_to_conv(plan, g, argmax, mask, dz);
-    let dz = &dz[..o * conv_plane];
-    for (ch, db) in db.iter_mut().enumerate() {
-        *db += sum(&dz[ch * conv_plane..][..conv_plane]);
+    let (in_sample, out_sample) = (plan.in_sample(), o * plan.out_plane());
+    let wide = x.len() / in_sample * conv_plane;
+    for (k, (x, g)) in x.chunks(in_sample).zip(g.chunks(out_sample)).enumerate() {
+        plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
+        let argmax = sample_of(argmax, k, out_sample);
+        let mask = sample_of(mask, k, o * conv_plane);
+        output_grad_to_conv(plan, g, argmax, mask, dz);
+        for (ch, db) in db.iter_mut().enumerate() {
+            let dz = &dz[ch * conv_plane..][..conv_plane];
+            *db += sum(dz);
+            dzs[ch * wide + k * conv_plane..][..conv_plane].copy_from_slice(dz);
+        }
+        if !dx.is_empty() {
+            let dx = &mut dx[k * in_sample..][..in_sample];
+            sample_input_grad(plan, w, &dz[..o * conv_plane], dx, dcols);
+        }
     }
-    // dW (O x patch) += dz (O x P) * colsᵀ (P x patch)
-    let dims = (o, patch, conv_plane);
-    let (dz_v, cols_t) = (
-        View::rows(dz, conv_plane),
-        View::transposed(cols, conv_plane),
+    let (cols, dzs) = (&cols[..patch * wide], &dzs[..o * wide]);
+    // dW (O x patch) += dzs (O x wide) * colsᵀ (wide x patch)
+    let (dz_v, cols_t) = (View::rows(dzs, wide), View::transposed(cols, wide));
+    matmul((o, patch, wide), dw, true, dz_v, cols_t);
+}
+
+avx2_or_portable!(
+    // A kernel of its own: inlined into `group_backward_in`, the few-taps product's
+    // accumulators were left in memory and its loop ran scalar, 3x slower (attempt 32).
+    fn sample_input_grad(
+        plan: &ConvPlan,
+        w: &[f32],
+        dz: &[f32],
+        dx: &mut [f32],
+        dcols: &mut [f32],
+    ) => sample_input_grad_in
+);
+
+/// Adds one sample's input gradient `col2im(Wᵀ dz)` to `dx`, with scratch `dcols`.
+#[inline(always)]
+fn sample_input_grad_in(plan: &ConvPlan, w: &[f32], dz: &[f32], dx: &mut [f32], dcols: &mut [f32]) {
+    let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
+    let dz = View::rows(dz, conv_plane);
+    matmul(
+        (patch, conv_plane, o),
+        dcols,
+        false,
+        View::transposed(w, patch),
+        dz,
     );
-    matmul(dims, dw, true, dz_v, cols_t);
-    if !dx.is_empty() {
-        // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
-        let dims = (patch, conv_plane, o);
-        matmul(dims, dcols, false, View::transposed(w, patch), dz_v);
-        plan.col2im_add(dcols, dx);
-    }
+    plan.col2im_add_strided(dcols, dx, conv_plane);
 }
 
 /// Writes the gradient with respect to the pre-activation conv output of one sample.
@@ -293,6 +331,16 @@ fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], 
         for (d, &m) in dz.iter_mut().zip(mask) {
             *d = if m == 0 { 0.0 } else { *d };
         }
+    }
+}
+
+/// Samples `range` of a saved per-sample buffer, or an empty slice if nothing is saved.
+#[inline(always)]
+fn group_of<T>(buf: &[T], range: std::ops::Range<usize>, len: usize) -> &[T] {
+    if buf.is_empty() {
+        buf
+    } else {
+        &buf[range.start * len..range.end * len]
     }
 }
 

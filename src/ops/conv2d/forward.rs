@@ -1,5 +1,6 @@
-//! The conv2d forward kernel: per sample, im2col, one matrix product into a scratch plane set,
-//! then bias, ReLU and pooling while the planes are in cache.
+//! The conv2d forward kernel: per group of samples (`ConvPlan::group`), im2col side by side,
+//! one matrix product into a scratch plane set, then per sample bias, ReLU and pooling while
+//! the planes are in cache.
 
 use std::borrow::Cow;
 
@@ -104,15 +105,18 @@ pub(super) fn forward_with(
         codes: Vec::new(),
         mask: vec![0; mask_len],
     };
-    let argmaxes = split_chunks(&mut saved.argmax, out_sample, n);
-    let masks = split_chunks(&mut saved.mask, o * plan.conv_plane(), n);
-    // Samples are independent, so any split over threads gives the same result.
-    out.par_chunks_mut(out_sample)
-        .zip(x.par_chunks(plan.in_sample()))
+    // Samples in groups multiplied together (`ConvPlan::group`); groups are independent, so
+    // any split over threads gives the same result.
+    let group = plan.group();
+    let groups = n.div_ceil(group);
+    let argmaxes = split_chunks(&mut saved.argmax, group * out_sample, groups);
+    let masks = split_chunks(&mut saved.mask, group * o * plan.conv_plane(), groups);
+    out.par_chunks_mut(group * out_sample)
+        .zip(x.par_chunks(group * plan.in_sample()))
         .zip(argmaxes)
         .zip(masks)
         .for_each(|(((out, x), argmax), mask)| {
-            sample_forward(plan, x, w, b, out, argmax, mask);
+            group_forward(plan, x, w, b, out, argmax, mask);
         });
     if plan.channels_last {
         out = plan.reorder(&out, false);
@@ -175,7 +179,7 @@ fn forward_fast(
     (out, saved)
 }
 
-fn sample_forward(
+fn group_forward(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
@@ -184,9 +188,9 @@ fn sample_forward(
     argmax: &mut [u32],
     mask: &mut [u8],
 ) {
-    let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
-    with_scratch([conv_plane * patch, o * conv_plane], |[cols, z]| {
-        sample_forward_kernel(plan, x, w, b, out, argmax, mask, cols, z);
+    let wide = x.len() / plan.in_sample() * plan.conv_plane();
+    with_scratch([plan.patch() * wide, plan.out_ch * wide], |[cols, z]| {
+        group_forward_kernel(plan, x, w, b, out, argmax, mask, cols, z);
     });
 }
 
@@ -194,7 +198,7 @@ avx2_or_portable!(
     // The kernel entry takes its operands and scratch as plain slices, like the SIMD
     // helpers it inlines; a struct would only be unpacked again on the next line.
     #[allow(clippy::too_many_arguments)]
-    fn sample_forward_kernel(
+    fn group_forward_kernel(
         plan: &ConvPlan,
         x: &[f32],
         w: &[f32],
@@ -204,13 +208,15 @@ avx2_or_portable!(
         mask: &mut [u8],
         cols: &mut [f32],
         z: &mut [f32],
-    ) => sample_forward_in
+    ) => group_forward_in
 );
 
-/// [`sample_forward`] with its scratch buffers: `cols` for im2col, `z` for the conv planes.
-#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `sample_forward_kernel`
+/// [`group_forward`] with its scratch buffers: `cols` for the group's im2col columns side by
+/// side, `z` for its conv planes (`O x wide`, sample `k`'s plane of channel `ch` at `ch *
+/// wide + k * conv_plane`).
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `group_forward_kernel`
 #[inline(always)]
-fn sample_forward_in(
+fn group_forward_in(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
@@ -222,20 +228,19 @@ fn sample_forward_in(
     z: &mut [f32],
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
-    {
-        plan.im2col(x, cols);
-        // z (O x P) = w (O x patch) * cols (patch x P)
-        let dims = (o, conv_plane, patch);
-        matmul(
-            dims,
-            z,
-            false,
-            View::rows(w, patch),
-            View::rows(cols, conv_plane),
-        );
-        let out_plane = plan.out_plane();
+    let wide = x.len() / plan.in_sample() * conv_plane;
+    for (k, x) in x.chunks(plan.in_sample()).enumerate() {
+        plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
+    }
+    // z (O x wide) = w (O x patch) * cols (patch x wide)
+    let dims = (o, wide, patch);
+    matmul(dims, z, false, View::rows(w, patch), View::rows(cols, wide));
+    let (out_plane, out_sample) = (plan.out_plane(), o * plan.out_plane());
+    for (k, out) in out.chunks_mut(out_sample).enumerate() {
+        let argmax = plane_of(argmax, k, out_sample);
+        let mask = plane_of(mask, k, o * conv_plane);
         for (ch, &bias) in b.iter().enumerate() {
-            let z = &mut z[ch * conv_plane..][..conv_plane];
+            let z = &mut z[ch * wide + k * conv_plane..][..conv_plane];
             let out = &mut out[ch * out_plane..][..out_plane];
             let mask = plane_of(mask, ch, conv_plane);
             match &plan.pool {
@@ -271,7 +276,8 @@ fn sample_forward_in(
     }
 }
 
-/// The slice of plane `ch` in a per-sample buffer, or an empty slice if nothing is saved.
+/// The slice of plane (or sample) `ch` of `plane` elements in a buffer, or an empty slice if
+/// nothing is saved.
 #[inline(always)]
 fn plane_of<T>(buf: &mut [T], ch: usize, plane: usize) -> &mut [T] {
     if buf.is_empty() {

@@ -4,6 +4,7 @@
 mod avx512;
 mod backward;
 mod forward;
+mod group;
 mod plan;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! The shape arithmetic of one conv2d call, checked once, and the im2col transforms that turn
 //! a sample into one row per output position.
 
+use crate::ops::cpu::scratch::samples_per_task;
 use crate::ops::geometry::Axis;
+use crate::ops::matmul::TAPS;
 use crate::ops::pool2d::{PoolKind, PoolPlan};
 use crate::ops::OpsError;
 
@@ -189,19 +191,42 @@ impl ConvPlan {
         self.relu && !self.saves_argmax()
     }
 
+    /// How many samples' im2col columns one matrix product takes side by side, `cols` being
+    /// `patch x (group * conv_plane)`.
+    ///
+    /// One sample at a time, a large weight is re-read whole for each: its gradient (3 MB for
+    /// DCGAN's 256→128 5x5 transposed conv) takes a rank-49 update per sample from memory,
+    /// and the product re-packs it. Side by side, a group shares one pass, worth the copies
+    /// into and out of the layout where the weight outgrows L2 (a tenth off DCGAN's step),
+    /// not below (VAE's 576 x 64 weight ran 8% slower grouped). Groups hold up to about 8 MB
+    /// of columns, never past a task's samples (`samples_per_task`). A first layer's few
+    /// taps (at most `matmul::TAPS`) stay one at a time: the few-taps kernel reads rows of
+    /// the columns and wants them short. The group depends on the shapes only, never on the
+    /// thread count, so the products' sums are the same in any run (BENCHMARKS.md, attempt
+    /// 32).
+    pub(super) fn group(&self) -> usize {
+        const GROUP_FLOATS: usize = 1 << 21;
+        const LARGE_WEIGHT: usize = 1 << 17;
+        if self.patch() <= TAPS || self.patch() * self.out_ch < LARGE_WEIGHT {
+            return 1;
+        }
+        let per_sample = (self.patch() * self.conv_plane()).max(1);
+        (GROUP_FLOATS / per_sample).clamp(1, samples_per_task(self.batch))
+    }
+
     /// Calls `f(offset in cols, offset of the input row or None in the padding, run)` for
-    /// every kernel tap and output row; `f` copies or adds the run of that row.
+    /// every kernel tap and output row, tap rows `row_stride` apart in `cols`; `f` copies or
+    /// adds the run of that row.
     #[inline(always)]
-    fn each_row(&self, mut f: impl FnMut(usize, Option<usize>, Run)) {
+    fn each_row(&self, row_stride: usize, mut f: impl FnMut(usize, Option<usize>, Run)) {
         let (kh, kw) = self.kernel;
         let (in_plane, width, out_w) = (self.h.input * self.w.input, self.w.input, self.w.output);
-        let conv_plane = self.conv_plane();
         for ch in 0..self.in_ch {
             for i in 0..kh {
                 let (oh_lo, oh_hi) = self.h.outputs_reading(i);
                 for j in 0..kw {
                     let (lo, hi) = self.w.outputs_reading(j);
-                    let row = ((ch * kh + i) * kw + j) * conv_plane;
+                    let row = ((ch * kh + i) * kw + j) * row_stride;
                     let run = Run {
                         lo,
                         hi,
@@ -224,9 +249,12 @@ impl ConvPlan {
     /// `(c, i, j)` holds the input under kernel tap `(c, i, j)` for every output position, so
     /// that `conv = weight * cols` and each row is filled by contiguous copies when the stride
     /// is 1.
+    ///
+    /// The rows may be those of a wider matrix, `row_stride` apart: a group's sample `s`
+    /// writes from `cols[s * conv_plane..]` with `row_stride = group * conv_plane`.
     #[inline(always)]
-    pub(super) fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        self.each_row(|at, x_row, run| {
+    pub(super) fn im2col_strided(&self, x: &[f32], cols: &mut [f32], row_stride: usize) {
+        self.each_row(row_stride, |at, x_row, run| {
             let dst = &mut cols[at..][..run.width];
             let Some(x_row) = x_row else {
                 dst.fill(0.0);
@@ -246,10 +274,11 @@ impl ConvPlan {
         });
     }
 
-    /// The adjoint of [`Self::im2col`]: adds each row of `cols` back onto the sample `dx`.
+    /// The adjoint of [`Self::im2col_strided`]: adds each row of `cols` (`row_stride` apart)
+    /// back onto the sample `dx`.
     #[inline(always)]
-    pub(super) fn col2im_add(&self, cols: &[f32], dx: &mut [f32]) {
-        self.each_row(|at, x_row, run| {
+    pub(super) fn col2im_add_strided(&self, cols: &[f32], dx: &mut [f32], row_stride: usize) {
+        self.each_row(row_stride, |at, x_row, run| {
             let Some(x_row) = x_row else {
                 return;
             };

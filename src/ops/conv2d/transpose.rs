@@ -11,18 +11,20 @@
 //! - weight gradient: `dW = x im2col(dy)ᵀ`, the conv's weight gradient with `x` for `dz`;
 //! - bias gradient: the sum of each output plane of `dy`.
 //!
-//! Samples run in parallel; weight and bias gradients are summed per task of a fixed number of
-//! samples and the task sums added in task order, so the results do not depend on the thread
-//! count (as for conv2d).
+//! Samples are multiplied in groups side by side (`ConvPlan::group`): per sample, a 7x7 input
+//! makes products too thin for gemm. Groups run in parallel; weight and bias gradients are
+//! summed per task of a fixed number of samples and the task sums added in task order, so
+//! the results do not depend on the thread count (as for conv2d).
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 use rayon::prelude::*;
 
+use super::group::{add_apart, side_by_side};
 use super::plan::ConvPlan;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::geometry::Padding;
-use crate::ops::matmul::{matmul, sum, View};
+use crate::ops::matmul::{matmul, sum, View, TAPS};
 use crate::ops::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
 
 /// A transposed convolution layer.
@@ -102,53 +104,70 @@ fn forward(plan: &ConvPlan, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     // In the plan's terms: our output sample is the conv's input sample, our input sample
     // its output planes.
     let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
+    // The product's inner dimension is our input channels: few of them go to the few-taps
+    // kernel, which wants one sample at a time (`ConvPlan::group`).
+    let group = if plan.out_ch <= TAPS { 1 } else { plan.group() };
     let mut out = vec![0.0; plan.batch * y_sample];
     // Samples are independent, so any split over threads gives the same result.
-    out.par_chunks_mut(y_sample)
-        .zip(x.par_chunks(x_sample))
+    out.par_chunks_mut(group * y_sample)
+        .zip(x.par_chunks(group * x_sample))
         .for_each(|(y, x)| {
-            with_scratch([plan.patch() * plan.conv_plane()], |[cols]| {
-                sample_forward(plan, x, w, b, y, cols);
+            let wide = x.len() / plan.out_ch;
+            with_scratch([plan.patch() * wide, x.len()], |[cols, xs]| {
+                group_forward(plan, x, w, b, y, cols, xs);
             });
         });
     out
 }
 
 avx2_or_portable!(
-    fn sample_forward(
+    fn group_forward(
         plan: &ConvPlan,
         x: &[f32],
         w: &[f32],
         b: &[f32],
         y: &mut [f32],
         cols: &mut [f32],
-    ) => sample_forward_in
+        xs: &mut [f32],
+    ) => group_forward_in
 );
 
+/// One group of samples (see `ConvPlan::group`): `x` and `y` hold its samples, `cols` and `xs`
+/// are scratch for its columns and its input side by side.
 #[inline(always)]
-fn sample_forward_in(
+fn group_forward_in(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
     b: &[f32],
     y: &mut [f32],
     cols: &mut [f32],
+    xs: &mut [f32],
 ) {
     let (patch, positions, i) = (plan.patch(), plan.conv_plane(), plan.out_ch);
-    // cols (patch x positions) = Wᵀ (patch x I) * x (I x positions)
-    let dims = (patch, positions, i);
+    let wide = x.len() / i;
+    // One sample is its own side-by-side layout.
+    let xs = if wide == positions {
+        x
+    } else {
+        side_by_side(x, (i, positions), xs);
+        &xs[..x.len()]
+    };
+    // cols (patch x wide) = Wᵀ (patch x I) * xs (I x wide)
     matmul(
-        dims,
+        (patch, wide, i),
         cols,
         false,
         View::transposed(w, patch),
-        View::rows(x, positions),
+        View::rows(xs, wide),
     );
     let plane = plan.h.input * plan.w.input;
-    for (y, &b) in y.chunks_mut(plane).zip(b) {
-        y.fill(b);
+    for (k, y) in y.chunks_mut(plan.in_sample()).enumerate() {
+        for (y, &b) in y.chunks_mut(plane).zip(b) {
+            y.fill(b);
+        }
+        plan.col2im_add_strided(&cols[k * positions..], y, wide);
     }
-    plan.col2im_add(cols, y);
 }
 
 /// Adds the gradients of `x` (when `dx` is not empty), `w` and `b` for the output gradient
@@ -166,6 +185,7 @@ fn backward(
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
     let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
+    let group = plan.group();
     let dx_chunks = split_chunks(dx, per_task * x_sample, tasks);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
         .into_par_iter()
@@ -174,18 +194,25 @@ fn backward(
             let mut dw = vec![0.0; w.len()];
             let mut db = vec![0.0; plan.in_ch];
             let first = t * per_task;
-            with_scratch([plan.patch() * plan.conv_plane()], |[cols]| {
-                for s in first..(first + per_task).min(n) {
-                    let dx = if dx.is_empty() {
-                        &mut []
-                    } else {
-                        &mut dx[(s - first) * x_sample..][..x_sample]
-                    };
-                    let x = &x[s * x_sample..][..x_sample];
-                    let g = &grad_out[s * y_sample..][..y_sample];
-                    sample_backward(plan, x, w, g, dx, &mut dw, &mut db, cols);
-                }
-            });
+            let last = (first + per_task).min(n);
+            let wide = group * plan.conv_plane();
+            with_scratch(
+                [plan.patch() * wide, group * x_sample, group * x_sample],
+                |[cols, xs, dxs]| {
+                    for s in (first..last).step_by(group) {
+                        let end = (s + group).min(last);
+                        let dx = if dx.is_empty() {
+                            &mut []
+                        } else {
+                            &mut dx[(s - first) * x_sample..(end - first) * x_sample]
+                        };
+                        let x = &x[s * x_sample..end * x_sample];
+                        let g = &grad_out[s * y_sample..end * y_sample];
+                        let scratch = [&mut *cols, &mut *xs, &mut *dxs];
+                        group_backward(plan, x, w, g, dx, &mut dw, &mut db, scratch);
+                    }
+                },
+            );
             (dw, db)
         })
         .collect();
@@ -199,7 +226,7 @@ fn backward(
 avx2_or_portable!(
     // The operands and scratch as plain slices, like conv2d's kernels.
     #[allow(clippy::too_many_arguments)]
-    fn sample_backward(
+    fn group_backward(
         plan: &ConvPlan,
         x: &[f32],
         w: &[f32],
@@ -207,13 +234,15 @@ avx2_or_portable!(
         dx: &mut [f32],
         dw: &mut [f32],
         db: &mut [f32],
-        cols: &mut [f32],
-    ) => sample_backward_in
+        scratch: [&mut [f32]; 3],
+    ) => group_backward_in
 );
 
-#[allow(clippy::too_many_arguments)] // as `sample_backward`
+/// One group's gradients, with scratch for its columns (`cols`), its input side by side
+/// (`xs`) and its input gradient side by side (`dxs`).
+#[allow(clippy::too_many_arguments)] // as `group_backward`
 #[inline(always)]
-fn sample_backward_in(
+fn group_backward_in(
     plan: &ConvPlan,
     x: &[f32],
     w: &[f32],
@@ -221,33 +250,39 @@ fn sample_backward_in(
     dx: &mut [f32],
     dw: &mut [f32],
     db: &mut [f32],
-    cols: &mut [f32],
+    [cols, xs, dxs]: [&mut [f32]; 3],
 ) {
     let (patch, positions, i) = (plan.patch(), plan.conv_plane(), plan.out_ch);
+    let wide = x.len() / i;
     let plane = plan.h.input * plan.w.input;
-    for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
-        *db += sum(g);
+    for (k, g) in g.chunks(plan.in_sample()).enumerate() {
+        for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
+            *db += sum(g);
+        }
+        plan.im2col_strided(g, &mut cols[k * positions..], wide);
     }
-    plan.im2col(g, cols);
-    // dW (I x patch) += x (I x positions) * colsᵀ (positions x patch)
-    let cols_t = View::transposed(cols, positions);
-    matmul(
-        (i, patch, positions),
-        dw,
-        true,
-        View::rows(x, positions),
-        cols_t,
-    );
+    let cols = &cols[..patch * wide];
+    // One sample is its own side-by-side layout, and its gradient adds straight into `dx`.
+    let one = wide == positions;
+    let xs = if one {
+        x
+    } else {
+        side_by_side(x, (i, positions), xs);
+        &xs[..x.len()]
+    };
+    // dW (I x patch) += xs (I x wide) * colsᵀ (wide x patch)
+    let cols_t = View::transposed(cols, wide);
+    matmul((i, patch, wide), dw, true, View::rows(xs, wide), cols_t);
     if !dx.is_empty() {
-        // dx (I x positions) += W (I x patch) * cols (patch x positions)
-        let dims = (i, positions, patch);
-        matmul(
-            dims,
-            dx,
-            true,
-            View::rows(w, patch),
-            View::rows(cols, positions),
-        );
+        // dxs (I x wide) = W (I x patch) * cols (patch x wide)
+        let (w, cols) = (View::rows(w, patch), View::rows(cols, wide));
+        if one {
+            matmul((i, wide, patch), dx, true, w, cols);
+        } else {
+            let dxs = &mut dxs[..x.len()];
+            matmul((i, wide, patch), dxs, false, w, cols);
+            add_apart(dxs, (i, positions), dx);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Matrix products for the per-sample kernels, single-threaded (parallelism comes from
-//! splitting the batch). Large products go to our AVX-512 product ([`avx512`]) where the
-//! CPU has it, else to `gemm::gemm`; the skinny ones of a first conv
+//! splitting the batch). Large products go to `gemm::gemm`, or for the convolutions
+//! ([`matmul_packed`]) to our AVX-512 product ([`avx512`]) where the CPU has it; the skinny ones of a first conv
 //! layer (few kernel taps, long rows of output positions), where gemm's packing costs more
 //! than the arithmetic, go to two small kernels of ours.
 //!
@@ -65,11 +65,39 @@ const LANES: usize = 16;
 /// because the raw-pointer `gemm` call relies on it.
 #[inline(always)]
 pub(crate) fn matmul(
+    dims: (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    products(dims, dst, accumulate, lhs, rhs, false);
+}
+
+/// [`matmul`] for the convolutions' im2col products, whose large ones go to our AVX-512
+/// product ([`avx512`]) where the CPU has it. The other callers' products (a sequence's
+/// per-position layers, attention, recurrent steps) are smaller, and there the `gemm`
+/// crate's kernels, which skip packing for small operands, were faster: the char GPT's epoch
+/// took 9.6% longer on ours (BENCHMARKS.md, attempt 33).
+#[inline(always)]
+pub(crate) fn matmul_packed(
+    dims: (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    products(dims, dst, accumulate, lhs, rhs, true);
+}
+
+#[inline(always)]
+fn products(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
     lhs: View<'_>,
     rhs: View<'_>,
+    packed: bool,
 ) {
     assert!(dst.len() >= m * n, "matmul: destination too short");
     assert!(
@@ -85,7 +113,7 @@ pub(crate) fn matmul(
     } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
         dot_rows((n, k), dst, accumulate, lhs, rhs);
     } else {
-        gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs);
+        gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs, packed);
     }
 }
 
@@ -115,7 +143,7 @@ pub(crate) fn gemm_into(
         lhs.fits(m, k) && rhs.fits(k, n),
         "matmul: operand too short"
     );
-    gemm_call((m, n, k), (dst, dst_stride), accumulate, lhs, rhs);
+    gemm_call((m, n, k), (dst, dst_stride), accumulate, lhs, rhs, false);
 }
 
 /// Output rows computed together, sharing each load of `rhs`.
@@ -249,6 +277,7 @@ fn gemm_call(
     accumulate: bool,
     lhs: View<'_>,
     rhs: View<'_>,
+    packed: bool,
 ) {
     if k == 0 {
         if !accumulate {
@@ -259,7 +288,7 @@ fn gemm_call(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::ops::cpu::simd::avx512_kernels() {
+    if packed && crate::ops::cpu::simd::avx512_kernels() {
         // SAFETY: the CPU has AVX-512F and FMA, and `matmul` and `gemm_into` checked the
         // matrices against their slices.
         unsafe { avx512::gemm((m, n, k), (dst, dst_stride), accumulate, lhs, rhs) };

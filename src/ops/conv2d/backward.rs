@@ -14,7 +14,7 @@ use super::plan::ConvPlan;
 use crate::ops::add_into;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
-use crate::ops::matmul::{matmul, sum, View};
+use crate::ops::matmul::{matmul_packed, sum, View};
 use crate::ops::pool2d::{PoolKind, PoolPlan, NO_ARGMAX};
 
 /// The forward operands backward reads.
@@ -248,7 +248,7 @@ fn group_backward_in(
     let (cols, dzs) = (&cols[..patch * wide], &dzs[..o * wide]);
     // dW (O x patch) += dzs (O x wide) * colsᵀ (wide x patch)
     let (dz_v, cols_t) = (View::rows(dzs, wide), View::transposed(cols, wide));
-    matmul((o, patch, wide), dw, true, dz_v, cols_t);
+    matmul_packed((o, patch, wide), dw, true, dz_v, cols_t);
 }
 
 avx2_or_portable!(
@@ -269,7 +269,7 @@ fn sample_input_grad_in(plan: &ConvPlan, w: &[f32], dz: &[f32], dx: &mut [f32], 
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
     let dz = View::rows(dz, conv_plane);
-    matmul(
+    matmul_packed(
         (patch, conv_plane, o),
         dcols,
         false,

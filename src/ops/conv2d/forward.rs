@@ -10,7 +10,7 @@ use super::avx512::{argmax_of_codes, codes_of_argmax, Avx512};
 use super::plan::ConvPlan;
 use crate::ops::cpu::scratch::{split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
-use crate::ops::matmul::{matmul, View};
+use crate::ops::matmul::{matmul_packed, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
 
 /// What backward needs besides the input and weight; empty vectors where not needed.
@@ -234,7 +234,7 @@ fn group_forward_in(
     }
     // z (O x wide) = w (O x patch) * cols (patch x wide)
     let dims = (o, wide, patch);
-    matmul(dims, z, false, View::rows(w, patch), View::rows(cols, wide));
+    matmul_packed(dims, z, false, View::rows(w, patch), View::rows(cols, wide));
     let (out_plane, out_sample) = (plan.out_plane(), o * plan.out_plane());
     for (k, out) in out.chunks_mut(out_sample).enumerate() {
         let argmax = plane_of(argmax, k, out_sample);

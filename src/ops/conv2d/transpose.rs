@@ -24,7 +24,7 @@ use super::plan::ConvPlan;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::geometry::Padding;
-use crate::ops::matmul::{matmul, sum, View, TAPS};
+use crate::ops::matmul::{matmul_packed, sum, View, TAPS};
 use crate::ops::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
 
 /// A transposed convolution layer.
@@ -154,7 +154,7 @@ fn group_forward_in(
         &xs[..x.len()]
     };
     // cols (patch x wide) = Wᵀ (patch x I) * xs (I x wide)
-    matmul(
+    matmul_packed(
         (patch, wide, i),
         cols,
         false,
@@ -272,15 +272,15 @@ fn group_backward_in(
     };
     // dW (I x patch) += xs (I x wide) * colsᵀ (wide x patch)
     let cols_t = View::transposed(cols, wide);
-    matmul((i, patch, wide), dw, true, View::rows(xs, wide), cols_t);
+    matmul_packed((i, patch, wide), dw, true, View::rows(xs, wide), cols_t);
     if !dx.is_empty() {
         // dxs (I x wide) = W (I x patch) * cols (patch x wide)
         let (w, cols) = (View::rows(w, patch), View::rows(cols, wide));
         if one {
-            matmul((i, wide, patch), dx, true, w, cols);
+            matmul_packed((i, wide, patch), dx, true, w, cols);
         } else {
             let dxs = &mut dxs[..x.len()];
-            matmul((i, wide, patch), dxs, false, w, cols);
+            matmul_packed((i, wide, patch), dxs, false, w, cols);
             add_apart(dxs, (i, positions), dx);
         }
     }

@@ -1,0 +1,241 @@
+"""What the PyTorch twins of experiments/*.exp share: the command line, the data readers,
+Keras' initialisers, the random shifts of expr's augmentations, and the lines the benchmark
+suite reads.
+
+Every twin takes
+
+    python3 bench/twins/NAME.py --threads N --epochs E [--examples K] [--seed S]
+
+and prints `parameters {n}` once (the count `expr check` prints as "Total params"), then
+per epoch `epoch {i}: train {seconds:.3f} s, ...` (the seconds of the epoch's training
+batches only: batch assembly from in-memory tensors, forward, backward, update; not the
+evaluation), and at the end `final {metric} {value}`, the experiment's headline figure under
+the name of its column in expr's metrics.csv (accuracies in percent).
+"""
+import argparse
+import gzip
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def experiment_file(*parts):
+    """A path under experiments/ (where the .exp files read their CSV and NPZ data)."""
+    return os.path.join(ROOT, "experiments", *parts)
+
+
+def parse_args(doc, epochs, seed=42):
+    """The suite's options; `epochs` and `seed` default to the experiment's."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--examples", type=int, default=None,
+                   help="train on the first K training examples only (default: all)")
+    p.add_argument("--seed", type=int, default=seed)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    return a
+
+
+def limit(args, *tensors):
+    """The first `--examples` rows of each tensor (all of them without the option)."""
+    if args.examples is None:
+        return tensors
+    return tuple(t[:args.examples] for t in tensors)
+
+
+# ----- data -----
+
+def read_idx(path):
+    """An IDX file (gzipped or not) as a numpy array of its shape."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def mnist(split):
+    """MNIST's `split` ("train" or "test") from $EXPR_DATA/mnist: (uint8 images (n, 28, 28),
+    int64 labels (n,)) as tensors."""
+    root = os.path.join(os.environ.get("EXPR_DATA", "data"), "mnist")
+    prefix = "train" if split == "train" else "t10k"
+
+    def find(kind):
+        for name in (f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte.gz",
+                     f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"):
+            if os.path.exists(os.path.join(root, name)):
+                return os.path.join(root, name)
+        raise SystemExit(f"no MNIST {split} {kind} in {root} (set EXPR_DATA)")
+
+    x = torch.from_numpy(read_idx(find("images")).copy())
+    y = torch.from_numpy(read_idx(find("labels")).astype(np.int64))
+    return x, y
+
+
+def cifar10(split, seed=0):
+    """CIFAR-10's `split` from $EXPR_DATA/cifar10 (the binary version: data_batch_1..5.bin,
+    test_batch.bin) as (uint8 (n, 3, 32, 32), int64 (n,)) tensors and whether it is real.
+    Without the files: random bytes and labels of CIFAR's shape (50,000 or 10,000 images),
+    from a fixed seed, for timing only."""
+    root = os.path.join(os.environ.get("EXPR_DATA", "data"), "cifar10")
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+    for folder in (root, os.path.join(root, "cifar-10-batches-bin")):
+        paths = [os.path.join(folder, n) for n in names]
+        if all(os.path.exists(p) for p in paths):
+            raw = np.concatenate([np.fromfile(p, dtype=np.uint8).reshape(-1, 3073) for p in paths])
+            x = torch.from_numpy(raw[:, 1:].reshape(-1, 3, 32, 32).copy())
+            return x, torch.from_numpy(raw[:, 0].astype(np.int64)), True
+    n = 50000 if split == "train" else 10000
+    g = np.random.default_rng(1234 + (split == "test"))
+    x = torch.from_numpy(g.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8))
+    return x, torch.from_numpy(g.integers(0, 10, n).astype(np.int64)), False
+
+
+def split_rows(n, fraction, shuffle, seed):
+    """expr's `split(fraction[, shuffle = true])`: (left rows, right rows) of 0..n, the
+    left `round(fraction * n)` (ties to even, as Python's round and Keras' split_dataset).
+    expr permutes with its own ChaCha8 stream of the seed; this permutation is numpy's, so
+    the parts hold other rows than expr's (the same sizes and the same rule)."""
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    left = min(int(round(fraction * n)), n)
+    return order[:left], order[left:]
+
+
+def standardize(train, *others):
+    """scikit-learn's StandardScaler fitted on `train` (population std; a column that never
+    varies only centred), applied to `train` and `others`, as expr's `standardize()`."""
+    mean = train.mean(0)
+    std = train.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return tuple((t - mean) / std for t in (train,) + others)
+
+
+def shifted(images, most, fill=0):
+    """Each image of a (n, c, h, w) batch moved by whole pixels, dy and dx drawn uniformly in
+    -most..most, the uncovered pixels `fill`: expr's `random_translate` (most = round(f *
+    size)) and `random_crop(padding = most)`, which are the same shift."""
+    n, c, h, w = images.shape
+    padded = F.pad(images, (most, most, most, most), value=fill)
+    dy = torch.randint(0, 2 * most + 1, (n,))
+    dx = torch.randint(0, 2 * most + 1, (n,))
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+    return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+
+
+def flipped(images):
+    """Each image of a (n, c, h, w) batch mirrored left-right with probability 1/2."""
+    flip = torch.rand(images.shape[0]) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(3), images)
+
+
+def batches(n, size, shuffle=True):
+    """Index tensors of `size` rows over 0..n, in a fresh random order each call (expr's
+    `shuffle(buffer)` draws from a buffer; a full permutation here, as DataLoader's
+    shuffle), the last batch possibly short."""
+    order = torch.randperm(n) if shuffle else torch.arange(n)
+    return [order[i:i + size] for i in range(0, n, size)]
+
+
+# ----- models -----
+
+def keras_init(module):
+    """Keras' defaults, expr's too: glorot_uniform kernels, zero biases (every Linear and
+    Conv2d of `module`)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Conv1d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+# Keras' truncated normals divide the standard deviation by the std of a unit normal cut
+# at 2 sigma, so the values have the std the formula says (expr's TRUNCATED_STD).
+TRUNCATED_STD = 0.87962566103423978
+
+
+def he_normal_(weight):
+    """Keras' HeNormal (and expr's he_normal): a normal cut at 2 sigma whose values have
+    standard deviation sqrt(2 / fan_in)."""
+    fan_in = weight[0].numel()
+    scale = (2.0 / fan_in) ** 0.5 / TRUNCATED_STD
+    return nn.init.trunc_normal_(weight, 0.0, scale, -2 * scale, 2 * scale)
+
+
+def count_parameters(*modules):
+    """The parameters and the batch norms' running averages, as Keras' and expr's "Total
+    params" count them."""
+    n = 0
+    for m in modules:
+        n += sum(p.numel() for p in m.parameters())
+        for name, b in m.named_buffers():
+            if name.endswith("running_mean") or name.endswith("running_var"):
+                n += b.numel()
+    return n
+
+
+def keras_adam(params, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7):
+    """torch.optim.Adam with Keras' defaults. Keras (and expr) add epsilon to sqrt(v) before
+    the bias correction, PyTorch after it: the updates differ only while sqrt(v) is near
+    epsilon (1e-7), i.e. not measurably."""
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=epsilon)
+
+
+def set_lr(opt, lr):
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+# ----- evaluation -----
+
+@torch.no_grad()
+def evaluate(model, x, y, batch, prepare=lambda b: b):
+    """expr's `mean(loss) on test` (the mean of the batches' mean cross-entropies, Keras'
+    Mean) and `sparse_categorical_accuracy` (counted over every example), in eval mode."""
+    model.eval()
+    losses, hits = [], 0
+    for i in range(0, len(x), batch):
+        logits = model(prepare(x[i:i + batch]))
+        yb = y[i:i + batch]
+        losses.append(F.cross_entropy(logits, yb).item())
+        hits += (logits.argmax(1) == yb).sum().item()
+    model.train()
+    return sum(losses) / len(losses), hits / len(x)
+
+
+# ----- output -----
+
+class Timer:
+    """Wall seconds of a training epoch: `with timer: ...` around the batches."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def parameters_line(n):
+    print(f"parameters {n}", flush=True)
+
+
+def epoch_line(epoch, seconds, **metrics):
+    """`epoch {i}: train {s} s, name value, ...` (epochs counted from 1)."""
+    extra = "".join(f", {k} {v:.4f}" if isinstance(v, float) else f", {k} {v}" for k, v in metrics.items())
+    print(f"epoch {epoch}: train {seconds:.3f} s{extra}", flush=True)
+
+
+def final_line(name, value):
+    print(f"final {name} {value:.6g}", flush=True)

@@ -1,0 +1,66 @@
+"""The PyTorch twin of experiments/residual_mnist.exp: a small residual network on MNIST.
+
+Conv2d(1, 16, 3, padding 1) + ReLU, max-pool 2, two residual blocks (each: Conv2d(16, 16,
+3, padding 1) + ReLU, Conv2d(16, 16, 3, padding 1), added to the block's input, ReLU),
+max-pool 2, flatten, Linear(784, 10): 17,290 parameters. glorot_uniform kernels, zero
+biases; Adam (lr 1e-3, eps 1e-7) with lr = 1e-3 * 0.8 ** epoch at each epoch's start,
+batch 64, the cross-entropy of the logits. Pixels scaled to [0, 1]; the training set
+reshuffled each epoch, the test set in batches of 256.
+
+    EXPR_DATA=/work/shared/data python3 bench/twins/residual_mnist.py --threads 2 --epochs 10 [--examples K]
+
+At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
+percent) after the last epoch.
+"""
+import torch.nn as nn
+import torch.nn.functional as F
+
+import common
+
+
+class Residual(nn.Module):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv1 = nn.Conv2d(filters, filters, 3, padding=1)
+        self.conv2 = nn.Conv2d(filters, filters, 3, padding=1)
+
+    def forward(self, x):
+        return F.relu(self.conv2(F.relu(self.conv1(x))) + x)
+
+
+def model():
+    return common.keras_init(nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        Residual(16), Residual(16), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 10)))
+
+
+def main():
+    a = common.parse_args(__doc__, epochs=10)
+    x, y = common.mnist("train")
+    x, y = common.limit(a, (x.float() / 255).unsqueeze(1), y)
+    x_test, y_test = common.mnist("test")
+    x_test = (x_test.float() / 255).unsqueeze(1)
+    net = model()
+    common.parameters_line(common.count_parameters(net))
+    opt = common.keras_adam(net.parameters(), lr=1e-3)
+    for epoch in range(1, a.epochs + 1):
+        common.set_lr(opt, 1e-3 * 0.8 ** (epoch - 1))
+        losses, hits = [], 0
+        with common.Timer() as t:
+            for idx in common.batches(len(x), 64):
+                xb, yb = x[idx], y[idx]
+                logits = net(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                hits += (logits.argmax(1) == yb).sum().item()
+        test_loss, test_acc = common.evaluate(net, x_test, y_test, 256)
+        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
+                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
+    common.final_line("test_accuracy", 100 * test_acc)
+
+
+if __name__ == "__main__":
+    main()

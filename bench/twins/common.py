@@ -233,7 +233,7 @@ def parameters_line(n):
 
 def epoch_line(epoch, seconds, **metrics):
     """`epoch {i}: train {s} s, name value, ...` (epochs counted from 1)."""
-    extra = "".join(f", {k} {v:.4f}" if isinstance(v, float) else f", {k} {v}" for k, v in metrics.items())
+    extra = "".join(f", {k} {v:.6g}" if isinstance(v, float) else f", {k} {v}" for k, v in metrics.items())
     print(f"epoch {epoch}: train {seconds:.3f} s{extra}", flush=True)
 
 

@@ -101,6 +101,26 @@ def cifar10(split, seed=0):
     return x, torch.from_numpy(g.integers(0, 10, n).astype(np.int64)), False
 
 
+def read_csv(path, target):
+    """A CSV file with a header, as expr's `csv(path, target = ...)` reads numeric
+    features: (float32 features (rows, columns but the target, in file order), the target
+    column's cells as strings)."""
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], [r for r in rows[1:] if r]
+    t = header.index(target)
+    features = [[float(c) for i, c in enumerate(r) if i != t] for r in rows]
+    return torch.tensor(features, dtype=torch.float32), [r[t] for r in rows]
+
+
+def classes_of(cells):
+    """Text classes as expr reads them without `classes = (...)`: their sorted values
+    numbered from 0."""
+    names = sorted(set(cells))
+    return torch.tensor([names.index(c) for c in cells], dtype=torch.int64)
+
+
 def split_rows(n, fraction, shuffle, seed):
     """expr's `split(fraction[, shuffle = true])`: (left rows, right rows) of 0..n, the
     left `round(fraction * n)` (ties to even, as Python's round and Keras' split_dataset).

@@ -159,6 +159,23 @@ def flipped(images):
     return torch.where(flip[:, None, None, None], images.flip(3), images)
 
 
+# CIFAR-10's per-channel pixel mean and std, as the .exp files normalise by them.
+CIFAR_MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+CIFAR_STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
+
+
+def cifar_normalized(images):
+    """uint8 (n, 3, 32, 32) scaled to [0, 1] and normalised per channel."""
+    return (images.float() / 255 - CIFAR_MEAN) / CIFAR_STD
+
+
+def cifar_augmented(images):
+    """uint8 (n, 3, 32, 32) -> the training batch the model sees: `random_flip(horizontal
+    = true) | random_crop(padding = 4)` after the normalisation; shifting the bytes with 0
+    filling in and normalising after is the same (expr fills with what a 0 byte becomes)."""
+    return cifar_normalized(shifted(flipped(images), 4))
+
+
 def batches(n, size, shuffle=True):
     """Index tensors of `size` rows over 0..n, in a fresh random order each call (expr's
     `shuffle(buffer)` draws from a buffer; a full permutation here, as DataLoader's

@@ -39,10 +39,6 @@ import torch.nn.functional as F
 
 import common
 
-MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
-STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
-
-
 def conv_bn(cin, cout, kernel, stride=1):
     conv = nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2 if stride == 1 else 0, bias=False)
     common.he_normal_(conv.weight)
@@ -76,12 +72,6 @@ def model():
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), dense)
 
 
-def augment(images):
-    """uint8 (n, 3, 32, 32) -> the float batch the model sees."""
-    images = common.shifted(common.flipped(images), 4)
-    return (images.float() / 255 - MEAN) / STD
-
-
 def main():
     a = common.parse_args(__doc__, epochs=182)
     x, y, real = common.cifar10("train")
@@ -98,7 +88,7 @@ def main():
         losses = []
         with common.Timer() as t:
             for idx in common.batches(len(x), 128):
-                xb, yb = augment(x[idx]), y[idx]
+                xb, yb = common.cifar_augmented(x[idx]), y[idx]
                 loss = F.cross_entropy(net(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

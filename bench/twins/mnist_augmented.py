@@ -1,0 +1,51 @@
+"""The PyTorch twin of experiments/mnist_augmented.exp: mnist.exp with each training image
+shifted at random by whole pixels, anew each epoch.
+
+Conv2d(1, 32, 3) + ReLU, max-pool 2, flatten, Linear(5408, 64) + ReLU, Linear(64, 10):
+347,146 parameters. glorot_uniform kernels, zero biases, Adam (lr 1e-3, betas 0.9/0.999,
+eps 1e-7), batch 64, the cross-entropy of the logits. Each training image moved by dy, dx
+drawn uniformly in -3..3 (expr's `random_translate(0.1)`: round(0.1 * 28) = 3, as
+torchvision's RandomAffine(translate = (0.1, 0.1)) draws whole shifts), black filling in,
+as the batch is assembled (inside the timed seconds); pixels scaled to [0, 1]; the test
+set, not shifted, in batches of 64.
+
+    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_augmented.py --threads 2 --epochs 5 [--examples K]
+
+At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
+percent) after the last epoch.
+"""
+import torch.nn.functional as F
+
+import common
+from mnist import model
+
+
+def main():
+    a = common.parse_args(__doc__, epochs=5)
+    x, y = common.mnist("train")
+    x, y = common.limit(a, x.unsqueeze(1), y)  # bytes; shifted and scaled per batch
+    x_test, y_test = common.mnist("test")
+    x_test = (x_test.float() / 255).unsqueeze(1)
+    net = model()
+    common.parameters_line(common.count_parameters(net))
+    opt = common.keras_adam(net.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
+    for epoch in range(1, a.epochs + 1):
+        losses, hits = [], 0
+        with common.Timer() as t:
+            for idx in common.batches(len(x), 64):
+                xb, yb = common.shifted(x[idx], 3).float() / 255, y[idx]
+                logits = net(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                hits += (logits.argmax(1) == yb).sum().item()
+        test_loss, test_acc = common.evaluate(net, x_test, y_test, 64)
+        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
+                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
+    common.final_line("test_accuracy", 100 * test_acc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The PyTorch twin of experiments/mnist_hooks.exp: mnist.exp with the TensorFlow guide's
+section 8, as /work/shared/bench/torch_seed.py's `--variant hooks` writes it.
+
+Conv2d(1, 32, 3) + ReLU, max-pool 2, flatten, Linear(5408, 64) + ReLU, Linear(64, 10):
+347,146 parameters. glorot_uniform kernels, zero biases, Adam (betas 0.9/0.999, eps 1e-7)
+with lr = 1e-3 * 0.95 ** epoch set at each epoch's start, batch 64, the cross-entropy of
+the logits. After each backward, every gradient tensor is clipped to norm 1.0 on its own,
+as tf.clip_by_norm (g * 1 / max(norm, 1), no epsilon), before Adam's update. Pixels scaled
+to [0, 1]; the training set reshuffled each epoch, the test set in batches of 64.
+
+    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_hooks.py --threads 2 --epochs 5 [--examples K]
+
+At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
+percent) after the last epoch.
+"""
+import torch
+import torch.nn.functional as F
+
+import common
+from mnist import model
+
+
+def clip_each(params, most):
+    """tf.clip_by_norm on each gradient tensor: scaled to norm `most` where it is longer."""
+    grads = [p.grad for p in params if p.grad is not None]
+    for g, norm in zip(grads, torch._foreach_norm(grads)):
+        g.mul_(most / norm.clamp(min=most))
+
+
+def main():
+    a = common.parse_args(__doc__, epochs=5)
+    x, y = common.mnist("train")
+    x, y = common.limit(a, (x.float() / 255).unsqueeze(1), y)
+    x_test, y_test = common.mnist("test")
+    x_test = (x_test.float() / 255).unsqueeze(1)
+    net = model()
+    common.parameters_line(common.count_parameters(net))
+    params = list(net.parameters())
+    opt = common.keras_adam(params, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
+    for epoch in range(1, a.epochs + 1):
+        common.set_lr(opt, 1e-3 * 0.95 ** (epoch - 1))
+        losses, hits = [], 0
+        with common.Timer() as t:
+            for idx in common.batches(len(x), 64):
+                xb, yb = x[idx], y[idx]
+                logits = net(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                clip_each(params, 1.0)
+                opt.step()
+                losses.append(loss.item())
+                hits += (logits.argmax(1) == yb).sum().item()
+        test_loss, test_acc = common.evaluate(net, x_test, y_test, 64)
+        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
+                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
+    common.final_line("test_accuracy", 100 * test_acc)
+
+
+if __name__ == "__main__":
+    main()

@@ -153,6 +153,32 @@ def shifted(images, most, fill=0):
     return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
 
 
+def rotated(images, degrees):
+    """Each image of a float (n, c, h, w) batch rotated about its centre by an angle drawn
+    uniformly in -degrees..degrees: torchvision's RandomRotation(degrees), expr's
+    `random_rotation`."""
+    return rotated_by(images, torch.empty(images.shape[0], dtype=torch.float64).uniform_(-degrees, degrees))
+
+
+def rotated_by(images, angles):
+    """Image i of a float (n, c, h, w) batch rotated about its centre by angles[i] degrees
+    (positive counter-clockwise), nearest pixel, black corners: torchvision's F.rotate (its
+    inverse affine matrix, in float64, then its affine grid and grid_sample in float32),
+    for a whole batch at once."""
+    n, _, h, w = images.shape
+    rad = torch.deg2rad(angles.double())
+    cos, sin, zero = torch.cos(rad), torch.sin(rad), torch.zeros(n, dtype=torch.float64)
+    # torchvision's inverse matrix for rotate(angle): [cos, -sin, 0; sin, cos, 0].
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).float()
+    base = torch.empty(1, h, w, 3)
+    base[..., 0] = torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, w)
+    base[..., 1] = torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, h).unsqueeze(-1)
+    base[..., 2] = 1
+    scaled = theta.transpose(1, 2) / torch.tensor([0.5 * w, 0.5 * h])
+    grid = base.view(1, h * w, 3).expand(n, -1, -1).bmm(scaled).view(n, h, w, 2)
+    return F.grid_sample(images, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
 def flipped(images):
     """Each image of a (n, c, h, w) batch mirrored left-right with probability 1/2."""
     flip = torch.rand(images.shape[0]) < 0.5

@@ -122,11 +122,15 @@ def classes_of(cells):
 
 
 def split_rows(n, fraction, shuffle, seed):
-    """expr's `split(fraction[, shuffle = true])`: (left rows, right rows) of 0..n, the
-    left `round(fraction * n)` (ties to even, as Python's round and Keras' split_dataset).
-    expr permutes with its own ChaCha8 stream of the seed; this permutation is numpy's, so
-    the parts hold other rows than expr's (the same sizes and the same rule)."""
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    """expr's `split(fraction[, shuffle = true])` as the first transform of a data set:
+    (left rows, right rows) of 0..n, the left `round(fraction * n)` (ties to even, as
+    Python's round and Keras' split_dataset), after expr's own permutation of the seed
+    (ChaCha8, bit for bit: expr_random.split_order), so the parts hold expr's very rows."""
+    if shuffle:
+        import expr_random
+        order = expr_random.split_order(n, seed)
+    else:
+        order = np.arange(n)
     left = min(int(round(fraction * n)), n)
     return order[:left], order[left:]
 
@@ -134,10 +138,10 @@ def split_rows(n, fraction, shuffle, seed):
 def standardize(train, *others):
     """scikit-learn's StandardScaler fitted on `train` (population std; a column that never
     varies only centred), applied to `train` and `others`, as expr's `standardize()`."""
-    mean = train.mean(0)
-    std = train.std(0)
+    mean = train.double().mean(0)
+    std = train.double().std(0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))
-    return tuple((t - mean) / std for t in (train,) + others)
+    return tuple(((t.double() - mean) / std).float() for t in (train,) + others)
 
 
 def shifted(images, most, fill=0):

@@ -2,8 +2,8 @@
 handwritten digits (8x8, values 0-16), read from experiments/data/digits.npz (`x`, `y`).
 
 80% of the images train and 20% are held out, after one shuffle by the seed (expr's
-`split(0.8, shuffle = true)`: the first round(0.8 * 1797) = 1438 of a permutation; numpy's
-permutation here, not expr's ChaCha8 one, so the images differ but not the sizes); pixels
+`split(0.8, shuffle = true)`: the first round(0.8 * 1797) = 1438 of expr's own
+permutation, drawn as expr draws it by expr_random.py, so these are expr's very rows); pixels
 scaled by 1/16, with a channel axis.
 
 Conv2d(1, 16, 3, padding 1) + ReLU, max-pool 2, flatten, Linear(256, 64) + ReLU,

@@ -3,8 +3,8 @@ of Efron et al. (2004), experiments/data/diabetes.csv (442 rows, ten features, t
 `progression`).
 
 80% of the rows train and 20% are held out, after one shuffle by the seed (expr's
-`split(0.8, shuffle = true)`: the first round(0.8 * 442) = 354 rows of a permutation;
-numpy's permutation here, not expr's ChaCha8 one, so the rows differ but not the sizes);
+`split(0.8, shuffle = true)`: the first round(0.8 * 442) = 354 of expr's own
+permutation, drawn as expr draws it by expr_random.py, so these are expr's very rows);
 each feature column standardised by the training rows' mean and population std (the
 target is not scaled).
 

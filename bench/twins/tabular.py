@@ -4,8 +4,8 @@
 them).
 
 80% of the rows train and 20% are held out, after one shuffle by the seed (expr's
-`split(0.8, shuffle = true)`: the first round(0.8 * 569) = 455 rows of a permutation;
-numpy's permutation here, not expr's ChaCha8 one, so the rows differ but not the sizes);
+`split(0.8, shuffle = true)`: the first round(0.8 * 569) = 455 of expr's own
+permutation, drawn as expr draws it by expr_random.py, so these are expr's very rows);
 each column standardised by the training rows' mean and population std (StandardScaler).
 
 Linear(30, 32) + ReLU, dropout 0.2, Linear(32, 16) + ReLU, Linear(16, 2): 1,554

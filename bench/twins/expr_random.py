@@ -74,6 +74,16 @@ class ChaCha8:
         self.i += 1
         return w
 
+    def next_u32s(self, n):
+        """The next n words, as a list."""
+        while len(self.words) - self.i < n:
+            rest = self.words[self.i:]
+            self._refill()
+            self.words = rest + self.words
+        out = self.words[self.i:self.i + n]
+        self.i += n
+        return out
+
     def next_u64(self):
         lo = self.next_u32()
         return lo | (self.next_u32() << 32)
@@ -118,9 +128,9 @@ def adding_problem(length, examples, seed):
     half = length // 2
     x = np.zeros((examples, 2, length), dtype=np.float32)
     y = np.zeros((examples, 1), dtype=np.float32)
+    scale = np.float32(1.0 / (1 << 24))
     for e in range(examples):
-        for t in range(length):
-            x[e, 0, t] = rng.f32()
+        x[e, 0] = (np.array(rng.next_u32s(length), dtype=np.uint32) >> 8).astype(np.float32) * scale
         first = rng.gen_range(0, half)
         second = rng.gen_range(half, length)
         x[e, 1, first] = 1.0

@@ -8,10 +8,13 @@ cross-entropy of the softmax. As `model.fit(validation_split = 0.1)`: the last 6
 training images are held out for validation, the first 54,000 shuffled each epoch; pixels
 scaled to [0, 1].
 
-    EXPR_DATA=/path/to/data python3 bench/twins/keras_convnet.py [--epochs 1] [--threads 2]
+    EXPR_DATA=/path/to/data python3 bench/twins/keras_convnet.py [--epochs 1] [--threads 2] [--examples K]
 
-prints, per epoch, the training seconds (the batches' forward, backward and update only),
-the training loss and accuracy, and the validation accuracy.
+prints `parameters 34826`, then per epoch the training seconds (the batches' assembly,
+forward, backward and update), the training loss and accuracy, and the validation accuracy,
+and at the end `final val_accuracy X`: expr's metrics.csv column `val_accuracy` (x 100, in
+percent) after the last epoch. `--examples K` trains on the first K of the 54,000 images
+(the protocol of bench/twins/common.py).
 """
 import argparse
 import gzip
@@ -54,6 +57,7 @@ def main():
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--examples", type=int, default=None, help="train on the first K training images only")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -62,8 +66,11 @@ def main():
     y = torch.from_numpy(read_idx(os.path.join(root, "train-labels-idx1-ubyte.gz")).astype(np.int64))
     x = (x.float() / 255).unsqueeze(1)
     x_train, y_train, x_val, y_val = x[:54000], y[:54000], x[54000:], y[54000:]
+    if a.examples is not None:
+        x_train, y_train = x_train[:a.examples], y_train[:a.examples]
     model = Convnet()
     assert sum(p.numel() for p in model.parameters()) == 34826
+    print(f"parameters {sum(p.numel() for p in model.parameters())}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     for epoch in range(a.epochs):
         model.train()
@@ -85,9 +92,10 @@ def main():
         model.eval()
         with torch.no_grad():
             val_acc = (model(x_val).argmax(1) == y_val).float().mean().item()
-        print(f"epoch {epoch + 1}: train {train_s:.3f} s (cpu {train_cpu:.3f} s), "
+        print(f"epoch {epoch + 1}: train {train_s:.3f} s, cpu {train_cpu:.3f} s, "
               f"loss {loss_sum / batches:.4f}, accuracy {correct / len(x_train):.4f}, "
               f"val_accuracy {val_acc:.4f}", flush=True)
+    print(f"final val_accuracy {100 * val_acc:.6g}", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,15 @@ Blocks are pre-norm: x + attn(ln(x)), then x + mlp(ln(x)), the MLP 128 -> 512 (G
 erf) -> 128, then a final layer norm and a linear head; attention is
 nn.MultiheadAttention with a causal mask, position embeddings learned (nanoGPT's `wpe`).
 
-    python3 bench/twins/char_gpt.py [--epochs 2] [--threads 2]
+    python3 bench/twins/char_gpt.py [--epochs 2] [--threads 2] [--examples K]
 
-prints the validation loss after each epoch (the mean of the batches' means, as expr's
-`mean(loss) on val`) and the median seconds per training step.
+prints `parameters 833918`, then per epoch the training seconds (the epoch's batches:
+assembly, forward, backward, clipping, update), the training loss, the validation loss (the
+mean of the batches' means, as expr's `mean(loss) on val`) and the median seconds per
+training step, and at the end `final val_loss X`: expr's metrics.csv column `val_loss` after
+the last epoch (the protocol of bench/twins/common.py). `--examples K` trains on the first
+K training windows; the cosine runs over the .exp's 2,540 steps whatever the epochs, as
+the .exp writes `cosine(1, 2540, 0.1)`.
 
     python3 bench/twins/char_gpt.py --load RUN/gpt.safetensors
 
@@ -142,10 +147,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--load", help="an expr model file to evaluate instead of training")
     ap.add_argument("--steps", type=int, help="stop after this many steps (timing)")
+    ap.add_argument("--examples", type=int, help="train on the first K training windows only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vocab, (xt, yt), (xv, yv) = windows(args.block)
+    if args.examples is not None:
+        xt, yt = xt[:args.examples], yt[:args.examples]
     model = Gpt(len(vocab), args.block)
     if args.load:
         load_expr(model, args.load)
@@ -154,19 +162,22 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
     batch = 12
     per_epoch = math.ceil(len(xt) / batch)
-    steps = per_epoch * args.epochs
+    steps = 2540  # the .exp's `cosine(1, 2540, 0.1)`: 2 epochs of 1,270 steps
 
     def lr_at(step):  # expr's warmup(1e-3, 100) * cosine(1, steps, alpha = 0.1)
         warm = min(step / 100, 1.0)
         progress = min(step, steps) / steps
         return 1e-3 * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    print(f"vocabulary {len(vocab)}, {len(xt)} training and {len(xv)} validation windows, {steps} steps")
+    print(f"vocabulary {len(vocab)}, {len(xt)} training and {len(xv)} validation windows, "
+          f"{per_epoch * args.epochs} steps")
+    print(f"parameters {sum(p.numel() for p in model.parameters())}", flush=True)
     step, times = 0, []
     for epoch in range(args.epochs):
         model.train()
         order = torch.randperm(len(xt))
         total = 0.0
+        epoch_start = time.perf_counter()
         for i in range(per_epoch):
             idx = order[i * batch : (i + 1) * batch]
             for g in opt.param_groups:
@@ -183,8 +194,11 @@ def main():
             if args.steps and step == args.steps:
                 print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms, mean {statistics.mean(times) * 1000:.1f} ms")
                 return
+        train_s = time.perf_counter() - epoch_start
         val = val_loss(model, xv, yv, args.block, per_batch=True)
-        print(f"epoch {epoch + 1}: train loss {total / per_epoch:.4f}, val loss {val:.4f}, median step {statistics.median(times) * 1000:.1f} ms")
+        print(f"epoch {epoch + 1}: train {train_s:.3f} s, train loss {total / per_epoch:.4f}, val loss {val:.4f}, "
+              f"median step {statistics.median(times) * 1000:.1f} ms", flush=True)
+    print(f"final val_loss {val:.6g}", flush=True)
 
 
 if __name__ == "__main__":

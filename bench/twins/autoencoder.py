@@ -7,7 +7,7 @@ Linear(32, 256) + ReLU, Linear(256, 784) + sigmoid (209,936); head Linear(32, 10
 three, batch 64, pixels in [0, 1] as vectors of 784. The loss is mse(x, recon) + 0.1 *
 cross-entropy(y, head(code)).
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/autoencoder.py --threads 2 --epochs 3 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/autoencoder.py --threads 2 --epochs 3 [--examples K]
 
 At the end `final test_reconstruction X`: expr's metrics.csv column `test_reconstruction`
 (the mean over the test batches of 64 of their mean squared error) after the last epoch.

@@ -3,7 +3,7 @@ runs one short epoch, and its output must hold `parameters N` with N the "Total 
 that `expr check` prints for the experiment (summed over its models), one line
 `epoch 1: train S s[, ...]` and one `final NAME VALUE` with a finite value.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/check.py [--expr target/release/expr] [--examples 500] [NAME ...]
+    EXPR_DATA=/path/to/data python3 bench/twins/check.py [--expr target/release/expr] [--examples 500] [NAME ...]
 
 Without names it checks every twin in bench/twins/ whose experiment exists. Runs them one
 after the other, with one thread each; prints a line per twin and exits 1 if any fails.

@@ -13,7 +13,7 @@ loss bce(0.9, D(real)) + bce(0, D(detach(fake))) (binary cross-entropy of logits
 label smoothing) and its update; then the generator's loss bce(1, D(fake)) through the
 just-updated discriminator, and its update. All three D calls in training mode (dropout).
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/gan.py --threads 2 --epochs 15 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/gan.py --threads 2 --epochs 15 [--examples K]
 
 At the end `final generator_loss X`: expr's metrics.csv column `generator_loss` (the mean
 of the steps' g_loss) of the last epoch.

@@ -1,5 +1,5 @@
 """The PyTorch twin of experiments/mnist.exp (the TensorFlow guide "Writing a training loop
-from scratch", as /work/shared/bench/torch_seed.py writes it in PyTorch).
+from scratch", as a PyTorch user writes that loop).
 
 Conv2d(1, 32, 3) + ReLU, max-pool 2, flatten, Linear(5408, 64) + ReLU, Linear(64, 10):
 347,146 parameters. Keras' initialisers (glorot_uniform kernels, zero biases), Adam (lr 1e-3,
@@ -7,7 +7,7 @@ betas 0.9/0.999, eps 1e-7), batch 64, the cross-entropy of the logits. Pixels sc
 [0, 1]; the 60,000 training images reshuffled each epoch (a full permutation; expr draws
 from a 10,000-example buffer), the test set in batches of 64.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/mnist.py --threads 2 --epochs 5 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/mnist.py --threads 2 --epochs 5 [--examples K]
 
 Per epoch: the training seconds, train loss/accuracy, test loss/accuracy. At the end
 `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in percent)

@@ -9,7 +9,7 @@ torchvision's RandomAffine(translate = (0.1, 0.1)) draws whole shifts), black fi
 as the batch is assembled (inside the timed seconds); pixels scaled to [0, 1]; the test
 set, not shifted, in batches of 64.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_augmented.py --threads 2 --epochs 5 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/mnist_augmented.py --threads 2 --epochs 5 [--examples K]
 
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.

@@ -16,7 +16,7 @@ The images are read from experiments/mnist_png/{train,test}/<digit>/*.png (writt
 exists (needs Pillow); else from $EXPR_DATA/mnist's IDX files, the same pixels (the output
 then says so). Reading is not timed.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_folder.py --threads 2 --epochs 5 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/mnist_folder.py --threads 2 --epochs 5 [--examples K]
 
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.

@@ -1,5 +1,5 @@
 """The PyTorch twin of experiments/mnist_hooks.exp: mnist.exp with the TensorFlow guide's
-section 8, as /work/shared/bench/torch_seed.py's `--variant hooks` writes it.
+section 8 (per-tensor gradient clipping and a decaying learning rate).
 
 Conv2d(1, 32, 3) + ReLU, max-pool 2, flatten, Linear(5408, 64) + ReLU, Linear(64, 10):
 347,146 parameters. glorot_uniform kernels, zero biases, Adam (betas 0.9/0.999, eps 1e-7)
@@ -8,7 +8,7 @@ the logits. After each backward, every gradient tensor is clipped to norm 1.0 on
 as tf.clip_by_norm (g * 1 / max(norm, 1), no epsilon), before Adam's update. Pixels scaled
 to [0, 1]; the training set reshuffled each epoch, the test set in batches of 64.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_hooks.py --threads 2 --epochs 5 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/mnist_hooks.py --threads 2 --epochs 5 [--examples K]
 
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.

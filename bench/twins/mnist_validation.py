@@ -8,7 +8,7 @@ Conv2d(1, 32, 3) + ReLU, max-pool 2, flatten, Linear(5408, 64) + ReLU, Linear(64
 0.1307 and std 0.3081; the 54,000 training images reshuffled each epoch, the validation
 images in batches of 256. `--examples K` keeps the first K of the 54,000.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/mnist_validation.py --threads 2 --epochs 5 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/mnist_validation.py --threads 2 --epochs 5 [--examples K]
 
 At the end `final val_accuracy X`: expr's metrics.csv column `val_accuracy` (x 100, in
 percent) after the last epoch.

@@ -9,7 +9,7 @@ fan_in)) for weights and biases). Adadelta (lr 1.0, rho 0.9, eps 1e-6), lr = 0.7
 Pixels scaled to [0, 1] then normalised by mean 0.1307 and std 0.3081; the training set
 fully reshuffled each epoch, the test set in batches of 1000.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/pytorch_mnist.py --threads 2 --epochs 14 [--examples K] [--seed 1]
+    EXPR_DATA=/path/to/data python3 bench/twins/pytorch_mnist.py --threads 2 --epochs 14 [--examples K] [--seed 1]
 
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.

@@ -7,7 +7,7 @@ biases; Adam (lr 1e-3, eps 1e-7) with lr = 1e-3 * 0.8 ** epoch at each epoch's s
 batch 64, the cross-entropy of the logits. Pixels scaled to [0, 1]; the training set
 reshuffled each epoch, the test set in batches of 256.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/residual_mnist.py --threads 2 --epochs 10 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/residual_mnist.py --threads 2 --epochs 10 [--examples K]
 
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.

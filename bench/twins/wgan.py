@@ -14,7 +14,7 @@ run, as expr's `every 5 steps`) generator_loss = -mean(C(fake)) through the just
 critic and the generator's update. The generator's graph is recorded on every step, as the
 .exp computes `fake` outside the `every` block.
 
-    EXPR_DATA=/work/shared/data python3 bench/twins/wgan.py --threads 2 --epochs 130 [--examples K]
+    EXPR_DATA=/path/to/data python3 bench/twins/wgan.py --threads 2 --epochs 130 [--examples K]
 
 At the end `final generator_mean_loss X`: expr's metrics.csv column `generator_mean_loss`
 (the mean of generator_loss over the epoch's generator steps) of the last epoch; each

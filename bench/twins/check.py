@@ -66,6 +66,35 @@ def expr_parameters(expr, name):
     return sum(int(c.replace(",", "")) for c in counts) if counts else None
 
 
+def resnet20_matches_reference():
+    """The twin's ResNet-20 modules against bench/reference/resnet20_twin.py's functional
+    forward (which tests/resnet_twin.rs holds to expr's numbers), same weights, training
+    mode: the largest difference of the logits."""
+    import torch
+    sys.path[:0] = [HERE, os.path.join(ROOT, "bench", "reference")]
+    import resnet20
+    import resnet20_twin
+    torch.manual_seed(0)
+    net = resnet20.model()
+    suffix = lambda i: "" if i == 0 else f"_{i}"
+    p, state = {}, {}
+    for i, c in enumerate(m for m in net.modules() if isinstance(m, torch.nn.Conv2d)):
+        p[f"conv2d{suffix(i)}.weight"] = c.weight.detach()
+    for i, b in enumerate(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        b.weight.data.uniform_(0.5, 1.5)
+        b.bias.data.uniform_(-0.5, 0.5)
+        n = f"batch_normalization{suffix(i)}"
+        p[f"{n}.weight"], p[f"{n}.bias"] = b.weight.detach(), b.bias.detach()
+        state[f"{n}.running_mean"] = torch.zeros_like(b.running_mean)
+        state[f"{n}.running_var"] = torch.ones_like(b.running_var)
+        state[f"{n}.num_batches_tracked"] = torch.zeros(())
+    dense = net[-1]
+    p["dense.weight"], p["dense.bias"] = dense.weight.detach(), dense.bias.detach()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        return (net(x) - resnet20_twin.forward(x, p, state)).abs().max().item()
+
+
 def check(name, args):
     cmd = [sys.executable, os.path.join(HERE, f"{name}.py"), "--threads", "1", "--epochs", "1",
            "--examples", str(args.examples)]
@@ -88,6 +117,10 @@ def check(name, args):
     final = re.findall(r"^final (\w+) (\S+)$", text, re.M)
     if len(final) != 1 or not math.isfinite(float(final[0][1])):
         problems.append(f"final lines {final}")
+    if name == "resnet20":
+        gap = resnet20_matches_reference()
+        if gap > 1e-4:
+            problems.append(f"logits {gap:.2e} from bench/reference/resnet20_twin.py's forward")
     return problems or [f"ok: parameters {params[0]}, train {epochs[0][1]} s, final {' '.join(final[0])}"]
 
 

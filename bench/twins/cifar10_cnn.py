@@ -21,7 +21,6 @@ At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x
 percent) after the last epoch (about 10% on synthetic data).
 """
 import torch.nn as nn
-import torch.nn.functional as F
 
 import common
 
@@ -36,31 +35,12 @@ def model():
 
 def main():
     a = common.parse_args(__doc__, epochs=30)
-    x, y, real = common.cifar10("train")
-    x_test, y_test, _ = common.cifar10("test")
-    if not real:
-        print("data synthetic: $EXPR_DATA/cifar10 is missing, random images of CIFAR-10's shape (timing only)",
-              flush=True)
-    x, y = common.limit(a, x, y)
+    train, test = common.cifar10_sets(a)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 128):
-                xb, yb = common.cifar_augmented(x[idx]), y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 256, prepare=common.cifar_normalized)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, train, test, 128, 256,
+                          prepare=common.cifar_augmented, prepare_test=common.cifar_normalized)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,16 @@ def mnist(split):
     return x, y
 
 
+def mnist_scaled(args):
+    """MNIST as most of the .exp files read it, `scale(1 / 255) | channel_axis()`: the
+    training set (its first `--examples`) and the test set as ((n, 1, 28, 28) floats,
+    labels)."""
+    x, y = mnist("train")
+    x_test, y_test = mnist("test")
+    scaled = lambda images: (images.float() / 255).unsqueeze(1)
+    return limit(args, scaled(x), y), (scaled(x_test), y_test)
+
+
 def cifar10(split, seed=0):
     """CIFAR-10's `split` from $EXPR_DATA/cifar10 (the binary version: data_batch_1..5.bin,
     test_batch.bin) as (uint8 (n, 3, 32, 32), int64 (n,)) tensors and whether it is real.
@@ -119,6 +129,17 @@ def classes_of(cells):
     numbered from 0."""
     names = sorted(set(cells))
     return torch.tensor([names.index(c) for c in cells], dtype=torch.int64)
+
+
+def cifar10_sets(args):
+    """CIFAR-10's training set (its first `--examples`) and test set as bytes, saying so
+    when they are the synthetic stand-in."""
+    x, y, real = cifar10("train")
+    test = cifar10("test")[:2]
+    if not real:
+        print("data synthetic: $EXPR_DATA/cifar10 is missing, random images of CIFAR-10's shape (timing only)",
+              flush=True)
+    return limit(args, x, y), test
 
 
 def split_rows(n, fraction, shuffle, seed):
@@ -279,6 +300,52 @@ def evaluate(model, x, y, batch, prepare=lambda b: b):
         hits += (logits.argmax(1) == yb).sum().item()
     model.train()
     return sum(losses) / len(losses), hits / len(x)
+
+
+# ----- the standard step of a classifier -----
+
+def classify_epoch(net, opt, x, y, batch, prepare=None, after_backward=None):
+    """One epoch of expr's standard step on a classifier: each batch of a fresh random order
+    (`prepare`d, e.g. augmented, as it is assembled), logits = net(x), the cross-entropy of
+    the logits, backward, `after_backward(params)` (gradient hooks), the update. Returns
+    (seconds, the mean of the batch losses, the accuracy over the examples)."""
+    net.train()
+    params = list(net.parameters())
+    losses, hits = [], 0
+    with Timer() as t:
+        for idx in batches(len(x), batch):
+            xb, yb = x[idx], y[idx]
+            if prepare is not None:
+                xb = prepare(xb)
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if after_backward is not None:
+                after_backward(params)
+            opt.step()
+            losses.append(loss.item())
+            hits += (logits.argmax(1) == yb).sum().item()
+    return t.seconds, sum(losses) / len(losses), hits / len(x)
+
+
+def fit_classifier(args, net, opt, train, test, batch, test_batch, test_name="test", lr_at=None,
+                   prepare=None, prepare_test=lambda b: b, after_backward=None):
+    """The standard `train { model, data, validate, loss, optimizer }` of a classifier:
+    per epoch (`lr_at(epoch from 0)` set first, as `on epoch_start`), the training batches
+    and the evaluation on `test` in batches of `test_batch`, then the epoch's line; at the
+    end `final {test_name}_accuracy` in percent."""
+    (x, y), (x_test, y_test) = train, test
+    for epoch in range(1, args.epochs + 1):
+        lr = {}
+        if lr_at is not None:
+            set_lr(opt, lr_at(epoch - 1))
+            lr = {"lr": opt.param_groups[0]["lr"]}
+        seconds, loss, accuracy = classify_epoch(net, opt, x, y, batch, prepare, after_backward)
+        test_loss, test_accuracy = evaluate(net, x_test, y_test, test_batch, prepare_test)
+        epoch_line(epoch, seconds, **lr, train_loss=loss, train_accuracy=accuracy,
+                   **{f"{test_name}_loss": test_loss, f"{test_name}_accuracy": test_accuracy})
+    final_line(f"{test_name}_accuracy", 100 * test_accuracy)
 
 
 # ----- output -----

@@ -19,7 +19,6 @@ percent) after the last epoch.
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import common
 
@@ -30,29 +29,13 @@ def main():
     x = (torch.from_numpy(archive["x"]).float() / 16).unsqueeze(1)
     y = torch.from_numpy(archive["y"]).long()
     left, right = common.split_rows(len(x), 0.8, shuffle=True, seed=a.seed)
-    x_test, y_test = x[right], y[right]
     x_train, y_train = common.limit(a, x[left], y[left])
     net = common.keras_init(nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(16 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10)))
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x_train), 32):
-                xb, yb = x_train[idx], y_train[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        _, test_acc = common.evaluate(net, x_test, y_test, 256)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x_train), test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, (x_train, y_train), (x[right], y[right]), 32, 256)
 
 
 if __name__ == "__main__":

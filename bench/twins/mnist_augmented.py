@@ -14,8 +14,6 @@ set, not shifted, in batches of 64.
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.
 """
-import torch.nn.functional as F
-
 import common
 from mnist import model
 
@@ -25,26 +23,11 @@ def main():
     x, y = common.mnist("train")
     x, y = common.limit(a, x.unsqueeze(1), y)  # bytes; shifted and scaled per batch
     x_test, y_test = common.mnist("test")
-    x_test = (x_test.float() / 255).unsqueeze(1)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = common.shifted(x[idx], 3).float() / 255, y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 64)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, (x, y), ((x_test.float() / 255).unsqueeze(1), y_test), 64, 64,
+                          prepare=lambda b: common.shifted(b, 3).float() / 255)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import common
 from mnist import model
@@ -59,26 +58,11 @@ def main():
     x, y = load("train")
     x, y = common.limit(a, (x.float() / 255).unsqueeze(1), y)
     x_test, y_test = load("test")
-    x_test = (x_test.float() / 255).unsqueeze(1)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = common.shifted(common.rotated(x[idx], 15), 3), y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 64)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, (x, y), ((x_test.float() / 255).unsqueeze(1), y_test), 64, 64,
+                          prepare=lambda b: common.shifted(common.rotated(b, 15), 3))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x
 percent) after the last epoch.
 """
 import torch
-import torch.nn.functional as F
 
 import common
 from mnist import model
@@ -29,32 +28,12 @@ def clip_each(params, most):
 
 def main():
     a = common.parse_args(__doc__, epochs=5)
-    x, y = common.mnist("train")
-    x, y = common.limit(a, (x.float() / 255).unsqueeze(1), y)
-    x_test, y_test = common.mnist("test")
-    x_test = (x_test.float() / 255).unsqueeze(1)
+    train, test = common.mnist_scaled(a)
     net = model()
     common.parameters_line(common.count_parameters(net))
-    params = list(net.parameters())
-    opt = common.keras_adam(params, lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
-    for epoch in range(1, a.epochs + 1):
-        common.set_lr(opt, 1e-3 * 0.95 ** (epoch - 1))
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = x[idx], y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                clip_each(params, 1.0)
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 64)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    opt = common.keras_adam(net.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
+    common.fit_classifier(a, net, opt, train, test, 64, 64,
+                          lr_at=lambda epoch: 1e-3 * 0.95 ** epoch, after_backward=lambda p: clip_each(p, 1.0))
 
 
 if __name__ == "__main__":

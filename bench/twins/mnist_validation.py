@@ -13,8 +13,6 @@ images in batches of 256. `--examples K` keeps the first K of the 54,000.
 At the end `final val_accuracy X`: expr's metrics.csv column `val_accuracy` (x 100, in
 percent) after the last epoch.
 """
-import torch.nn.functional as F
-
 import common
 from mnist import model
 
@@ -24,27 +22,11 @@ def main():
     x, y = common.mnist("train")
     x = ((x.float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
     left, right = common.split_rows(len(x), 0.9, shuffle=False, seed=a.seed)
-    x_val, y_val = x[right], y[right]
-    x, y = common.limit(a, x[left], y[left])
+    x_train, y_train = common.limit(a, x[left], y[left])
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = x[idx], y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        val_loss, val_acc = common.evaluate(net, x_val, y_val, 256)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), val_loss=val_loss, val_accuracy=val_acc)
-    common.final_line("val_accuracy", 100 * val_acc)
+    common.fit_classifier(a, net, opt, (x_train, y_train), (x[right], y[right]), 64, 256, test_name="val")
 
 
 if __name__ == "__main__":

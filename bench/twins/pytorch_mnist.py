@@ -16,7 +16,6 @@ percent) after the last epoch.
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import common
 
@@ -38,26 +37,11 @@ def main():
     x, y = common.mnist("train")
     x, y = common.limit(a, prepare(x), y)
     x_test, y_test = common.mnist("test")
-    x_test = prepare(x_test)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = torch.optim.Adadelta(net.parameters(), lr=1.0, rho=0.9, eps=1e-6)
-    for epoch in range(1, a.epochs + 1):
-        common.set_lr(opt, 1.0 * 0.7 ** (epoch - 1))
-        net.train()
-        losses = []
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = x[idx], y[idx]
-                loss = F.cross_entropy(net(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 1000)
-        common.epoch_line(epoch, t.seconds, lr=opt.param_groups[0]["lr"], train_loss=sum(losses) / len(losses),
-                          test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, (x, y), (prepare(x_test), y_test), 64, 1000,
+                          lr_at=lambda epoch: 1.0 * 0.7 ** epoch)
 
 
 if __name__ == "__main__":

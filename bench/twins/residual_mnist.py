@@ -36,30 +36,12 @@ def model():
 
 def main():
     a = common.parse_args(__doc__, epochs=10)
-    x, y = common.mnist("train")
-    x, y = common.limit(a, (x.float() / 255).unsqueeze(1), y)
-    x_test, y_test = common.mnist("test")
-    x_test = (x_test.float() / 255).unsqueeze(1)
+    train, test = common.mnist_scaled(a)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        common.set_lr(opt, 1e-3 * 0.8 ** (epoch - 1))
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 64):
-                xb, yb = x[idx], y[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 256)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, train, test, 64, 256,
+                          lr_at=lambda epoch: 1e-3 * 0.8 ** epoch)
 
 
 if __name__ == "__main__":

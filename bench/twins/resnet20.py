@@ -74,28 +74,16 @@ def model():
 
 def main():
     a = common.parse_args(__doc__, epochs=182)
-    x, y, real = common.cifar10("train")
-    if not real:
-        print("data synthetic: $EXPR_DATA/cifar10 is missing, random images of CIFAR-10's shape (timing only)",
-              flush=True)
-    x, y = common.limit(a, x, y)
+    (x, y), _ = common.cifar10_sets(a)
     net = model()
     common.parameters_line(common.count_parameters(net))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     for epoch in range(1, a.epochs + 1):
         e = epoch - 1
         common.set_lr(opt, 0.1 * 0.1 ** (min(1, e // 91) + min(1, e // 136)))
-        losses = []
-        with common.Timer() as t:
-            for idx in common.batches(len(x), 128):
-                xb, yb = common.cifar_augmented(x[idx]), y[idx]
-                loss = F.cross_entropy(net(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses))
-    common.final_line("train_loss", sum(losses) / len(losses))
+        seconds, loss, _ = common.classify_epoch(net, opt, x, y, 128, prepare=common.cifar_augmented)
+        common.epoch_line(epoch, seconds, train_loss=loss)
+    common.final_line("train_loss", loss)
 
 
 if __name__ == "__main__":

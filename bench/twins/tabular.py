@@ -18,7 +18,6 @@ At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x
 percent) after the last epoch.
 """
 import torch.nn as nn
-import torch.nn.functional as F
 
 import common
 
@@ -29,28 +28,12 @@ def main():
     y = common.classes_of(cells)
     left, right = common.split_rows(len(x), 0.8, shuffle=True, seed=a.seed)
     x_train, x_test = common.standardize(x[left], x[right])
-    y_train, y_test = y[left], y[right]
-    x_train, y_train = common.limit(a, x_train, y_train)
+    x_train, y_train = common.limit(a, x_train, y[left])
     net = common.keras_init(nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Dropout(0.2),
                                           nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 2)))
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        losses, hits = [], 0
-        with common.Timer() as t:
-            for idx in common.batches(len(x_train), 32):
-                xb, yb = x_train[idx], y_train[idx]
-                logits = net(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                hits += (logits.argmax(1) == yb).sum().item()
-        test_loss, test_acc = common.evaluate(net, x_test, y_test, 128)
-        common.epoch_line(epoch, t.seconds, train_loss=sum(losses) / len(losses),
-                          train_accuracy=hits / len(x_train), test_loss=test_loss, test_accuracy=test_acc)
-    common.final_line("test_accuracy", 100 * test_acc)
+    common.fit_classifier(a, net, opt, (x_train, y_train), (x_test, y[right]), 32, 128)
 
 
 if __name__ == "__main__":

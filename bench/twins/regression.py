@@ -30,9 +30,9 @@ def main():
     x, cells = common.read_csv(common.experiment_file("data", "diabetes.csv"), "progression")
     y = torch.tensor([[float(c)] for c in cells])
     left, right = common.split_rows(len(x), 0.8, shuffle=True, seed=a.seed)
-    x_train, x_test = common.standardize(x[left], x[right])
-    y_train, y_test = y[left], y[right]
-    x_train, y_train = common.limit(a, x_train, y_train)
+    x_train, y_train = common.limit(a, x[left], y[left])
+    x_train, x_test = common.standardize(x_train, x[right])  # by the rows that train, as expr's
+    y_test = y[right]
     net = common.keras_init(nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1)))
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-2)

@@ -27,8 +27,8 @@ def main():
     x, cells = common.read_csv(common.experiment_file("data", "breast_cancer.csv"), "diagnosis")
     y = common.classes_of(cells)
     left, right = common.split_rows(len(x), 0.8, shuffle=True, seed=a.seed)
-    x_train, x_test = common.standardize(x[left], x[right])
-    x_train, y_train = common.limit(a, x_train, y[left])
+    x_train, y_train = common.limit(a, x[left], y[left])
+    x_train, x_test = common.standardize(x_train, x[right])  # by the rows that train, as expr's
     net = common.keras_init(nn.Sequential(nn.Linear(30, 32), nn.ReLU(), nn.Dropout(0.2),
                                           nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 2)))
     common.parameters_line(common.count_parameters(net))

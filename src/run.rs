@@ -504,11 +504,11 @@ fn train(
             notice(
                 options,
                 &format!(
-                    "epoch {}: train {:.3} s ({:.0} steps/s), test {:.3} s",
+                    "epoch {}: train {} s ({:.0} steps/s), test {} s",
                     epoch + 1,
-                    t.train,
+                    timing_seconds(t.train),
                     steps / t.train.max(1e-9),
-                    t.eval
+                    timing_seconds(t.eval)
                 ),
             );
         }
@@ -607,6 +607,16 @@ fn default_line(epoch: usize, epochs: usize, metrics: &metrics::MetricSet) -> St
         );
     }
     line
+}
+
+/// Seconds for a `--timings` line: milliseconds' precision, or microseconds'
+/// below a tenth of a second, so a benchmark can time the small tables' epochs too.
+fn timing_seconds(seconds: f64) -> String {
+    if seconds >= 0.1 {
+        format!("{seconds:.3}")
+    } else {
+        format!("{seconds:.6}")
+    }
 }
 
 /// Hands a notice to the caller, if it wants them.

@@ -287,6 +287,8 @@ fn gemm_call(
         }
         return;
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = packed; // only the AVX-512 product packs
     #[cfg(target_arch = "x86_64")]
     if packed && crate::ops::cpu::simd::avx512_kernels() {
         // SAFETY: the CPU has AVX-512F and FMA, and `matmul` and `gemm_into` checked the

@@ -14,7 +14,7 @@ logit. Glorot uniform weights and zero biases (expr's initialisation), Adam 1e-4
 epoch, and the same step: the discriminator's update, then the generator's against the
 updated discriminator (one generator pass per step, as the experiment's `fake`).
 
-Prints `parameters N` (both models) first, then per epoch `epoch I: train S s,
+Prints `parameters N` (the trainable parameters of both models: 2,518,337) first, then per epoch `epoch I: train S s,
 discriminator_loss D, generator_loss G` where S counts only the training batches and D,
 G are the epoch's means weighted by batch size (the columns of expr's metrics.csv), and at
 the end `final dcgan G`: the last epoch's mean generator loss (metrics.csv's
@@ -95,7 +95,8 @@ def keras_init(module):
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             w = m.weight
             area = w[0, 0].numel() if w.dim() > 2 else 1
-            nn.init.uniform_(w, -1, 1).mul_(math.sqrt(6.0 / (area * (w.shape[0] + w.shape[1]))))
+            limit = math.sqrt(6.0 / (area * (w.shape[0] + w.shape[1])))
+            nn.init.uniform_(w, -limit, limit)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 

@@ -14,11 +14,12 @@ logit. Glorot uniform weights and zero biases (expr's initialisation), Adam 1e-4
 epoch, and the same step: the discriminator's update, then the generator's against the
 updated discriminator (one generator pass per step, as the experiment's `fake`).
 
-Prints `parameters N` (the trainable parameters of both models: 2,518,337) first, then per epoch `epoch I: train S s,
-discriminator_loss D, generator_loss G` where S counts only the training batches and D,
-G are the epoch's means weighted by batch size (the columns of expr's metrics.csv), and at
-the end `final dcgan G`: the last epoch's mean generator loss (metrics.csv's
-`generator_loss`).
+Prints `parameters N` first (the trainable parameters of both models, 2,518,337, as
+`expr check` counts them), then per epoch `epoch I: train S s, discriminator_loss D,
+generator_loss G`, where S counts the training batches only (data, forward, backward,
+updates) and D, G are the epoch's means weighted by batch size (the columns of expr's
+metrics.csv), and at the end `final dcgan G`: the last epoch's mean generator loss
+(metrics.csv's `generator_loss`).
 
 The modules name their layers as expr's summary does, so the model files dcgan.exp saves
 load with `load_state_dict(strict=True)` (bench/torch_reads_model_gan_vae.py).

@@ -7,7 +7,9 @@ for the benchmark suite:
 Same models as dcgan.exp (bench/dcgan_torch.py is the same network without batch norm,
 kept for its earlier timings): the generator's dense layer and transposed convolutions
 without bias, each followed by batch norm with Keras' defaults (epsilon 1e-3, running
-averages moved by 0.01: Keras' momentum 0.99) and LeakyReLU(0.3), a tanh last; the
+averages moved by 0.01: Keras' momentum 0.99; PyTorch averages the unbiased batch
+variance where Keras and expr average the biased one, which only the inference-mode
+samples would see, not the training losses) and LeakyReLU(0.3), a tanh last; the
 discriminator's two strided convolutions with LeakyReLU(0.3) and Dropout(0.3), then one
 logit. Glorot uniform weights and zero biases (expr's initialisation), Adam 1e-4 for each
 (epsilon 1e-7), batches of 256 from the 60,000 training images in [-1, 1], reshuffled each

@@ -18,15 +18,15 @@ only the training batches and L is the epoch's mean loss per image (the column `
 expr's metrics.csv: each batch's mean weighted by its size), and at the end
 `final vae L` with the last epoch's L.
 
-Measured (2026-12-05, `--threads 1 --epochs 5 --seed 42`, torch 2 on the shared 2-core
-machine under load, so the seconds are not a timing), loss per image against expr's
-(vae.exp, seed 42, 2 threads):
+Measured (2026-12-05, `--threads 1 --epochs 5 --seed 42`, torch 2.15.0 on the shared
+2-core machine under load, so its seconds are not a timing), loss per image against
+expr's (vae.exp, seed 42, 2 threads):
     epoch      1       2       3       4       5
     twin     208.28  183.37  179.03  176.07  170.55
     expr     212.62  186.91  171.37  166.03  163.46
-The twin starts faster and falls behind from epoch 3: one seed each, so the difference
-is within what seeds do to a 2-d latent VAE early on, and no sign that expr converges
-slower than PyTorch.
+The twin is ahead for two epochs and behind from epoch 3 (7.1 at epoch 5). One seed
+each, so this says only that PyTorch on the same model does not converge faster than
+expr; it does not explain expr missing 150 after 30 epochs (Keras publishes 146.95).
 
 The modules name their layers as expr's summary does (`conv2d`, `dense_1`,
 `conv2d_transpose_2`, ...), so a model file that `vae.exp` saves loads with

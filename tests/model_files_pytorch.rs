@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::twin::f32_bytes;
@@ -74,7 +75,7 @@ fn tensor(name: &str, shape: &[usize]) -> NamedTensor {
 fn write_model(dir: &Path, name: &str, layers: &[(&str, &[usize])]) {
     let tensors: Vec<NamedTensor> = layers.iter().map(|(n, s)| tensor(n, s)).collect();
     let path = dir.join(format!("{name}.safetensors"));
-    expr::output::save_tensors(&path, &tensors, &Default::default()).unwrap();
+    expr::output::save_tensors(&path, &tensors, &BTreeMap::new()).unwrap();
 }
 
 fn batch_norm(layer: &str, c: usize) -> Vec<(String, Vec<usize>)> {
@@ -142,9 +143,22 @@ fn write_models(dir: &Path) {
     );
 }
 
-/// The script's images: in [-1, 1) for the discriminator, (3, 1, 28, 28).
-fn images() -> Vec<f32> {
-    fill(3 * 784, (29, 256, 128, 128.0), 0)
+/// A directory with the model files, the script's images (in [-1, 1), (3, 1, 28, 28):
+/// the `train` data, and returned) and zero targets for them.
+fn setup() -> (tempfile::TempDir, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    write_models(dir.path());
+    let images = fill(3 * 784, (29, 256, 128, 128.0), 0);
+    let bytes = f32_bytes(images.iter().copied());
+    write_npy(
+        &dir.path().join("images.npy"),
+        "<f4",
+        &[3, 1, 28, 28],
+        &bytes,
+    );
+    let zeros = f32_bytes([0.0; 3]);
+    write_npy(&dir.path().join("y.npy"), "<f4", &[3, 1], &zeros);
+    (dir, images)
 }
 
 /// `expr predict` of `model` on the shipped experiment `name`, its data replaced by the
@@ -246,21 +260,7 @@ fn assert_values(what: &str, got: &[Vec<f64>], want: &[&[f64]]) {
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn dcgan_models_compute_what_pytorch_computes_from_their_files() {
-    let dir = tempfile::tempdir().unwrap();
-    write_models(dir.path());
-    let images = images();
-    write_npy(
-        &dir.path().join("images.npy"),
-        "<f4",
-        &[3, 1, 28, 28],
-        &f32_bytes(images.clone()),
-    );
-    write_npy(
-        &dir.path().join("y.npy"),
-        "<f4",
-        &[3, 1],
-        &f32_bytes([0.0; 3]),
-    );
+    let (dir, images) = setup();
     let same = |t: String| t;
     let noise = fill(300, (37, 101, 50, 32.0), 0);
     let got = predict(dir.path(), "dcgan", same, "generator", &noise, &[3, 100]);
@@ -291,21 +291,7 @@ fn dcgan_models_compute_what_pytorch_computes_from_their_files() {
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn vae_models_compute_what_pytorch_computes_from_their_files() {
-    let dir = tempfile::tempdir().unwrap();
-    write_models(dir.path());
-    let images = images();
-    write_npy(
-        &dir.path().join("images.npy"),
-        "<f4",
-        &[3, 1, 28, 28],
-        &f32_bytes(images.clone()),
-    );
-    write_npy(
-        &dir.path().join("y.npy"),
-        "<f4",
-        &[3, 1],
-        &f32_bytes([0.0; 3]),
-    );
+    let (dir, images) = setup();
     let unit: Vec<f32> = images.iter().map(|v| (v + 1.0) / 2.0).collect();
     let same = |t: String| t;
     let got = predict(dir.path(), "vae", same, "encoder", &unit, &[3, 1, 28, 28]);

@@ -23,6 +23,10 @@ updates) and D, G are the epoch's means weighted by batch size (the columns of e
 metrics.csv), and at the end `final dcgan G`: the last epoch's mean generator loss
 (metrics.csv's `generator_loss`).
 
+Measured (2026-12-05, one epoch on the first 2048 images, 8 steps, seed 42): the twin's
+discriminator_loss 1.2371, generator_loss 0.6366; expr's (dcgan.exp with `| take(2048)`)
+1.2383 and 0.6388.
+
 The modules name their layers as expr's summary does, so the model files dcgan.exp saves
 load with `load_state_dict(strict=True)` (bench/torch_reads_model_gan_vae.py).
 """

@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT / "bench" / "twins"))
 import dcgan  # noqa: E402  (the twins' modules)
 import vae  # noqa: E402
 
-EXPR = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "expr")
+EXPR = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "expr")
 EXAMPLES = 2048
 # The CSV's six decimals round by up to 5e-7; float32 sums in another order add ~1e-6
 # of the largest value.

@@ -145,7 +145,7 @@ def main():
 
     if len(sys.argv) < 2:
         return
-    expr = sys.argv[1]
+    expr = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory() as tmp:
         dir = Path(tmp)
         np.save(dir / "images.npy", images)

@@ -9,7 +9,7 @@ the running statistics the file holds), the discriminator, the VAE encoder's two
     EXPR_DATA=/work/shared/data python3 bench/torch_reads_model_gan_vae.py [path/to/expr]
 
 Each experiment trains one epoch on its first 2048 images (a copy with `| take(2048)`
-after its source; about 10 s for the VAE and 2 minutes for the DCGAN on 2 threads), then
+after its source; seconds each on 2 threads, minutes when the machine is busy), then
 `expr predict --data probe --probabilities none` gives expr's outputs (inference mode,
 six decimals in the CSV) on inputs written to .npy: 64 fixed Gaussian noise vectors
 (generator), the first 64 MNIST test images (encoder; mapped to [-1, 1] for the
@@ -27,8 +27,8 @@ with the smaller half before (KerasConvTranspose2d); PyTorch's padding=k//2 (and
 output_padding) would shift both by a pixel.
 
 Measured (2026-12-05, 2 threads, expr at main 0952ada), max |expr - PyTorch| over all
-outputs, and the largest |output| for scale (the whole script: 2 min 44 s on the shared
-2-core machine):
+outputs, and the largest |output| for scale (the whole script: 33 s, or 2 min 44 s when the
+shared 2-core machine was busy; the figures are the same each time):
     vae encoder z_mean: 64 x 2 outputs, max |diff| 1.43e-06 (max |output| 2.99)
     vae encoder z_log_var: 64 x 2 outputs, max |diff| 1.67e-06 (max |output| 3.78)
     vae decoder: 64 x 784 outputs, max |diff| 5.96e-07 (max |output| 0.475)

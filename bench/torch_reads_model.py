@@ -8,6 +8,8 @@ MNIST test set and prints the loss and accuracy, to compare with the run's last
     EXPR_DATA=../shared/data $BENCH_VENV/bin/python bench/torch_reads_model.py runs/mnist/<id>/classifier.safetensors
 
 Needs torch, numpy and safetensors (pip install torch numpy safetensors).
+bench/torch_reads_model_gan_vae.py does the same for dcgan.exp's and vae.exp's models
+(batch norm, transposed convolutions, two-output encoder), output by output.
 """
 
 import sys

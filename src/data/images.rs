@@ -8,10 +8,12 @@
 //! `files::read_regular` (regular files only, size checked first) and every image's
 //! declared size is checked before it is decoded (`decode::MAX_DECODED_BYTES`). A file
 //! that is not a readable image is an error naming it, or, with [`OnError::Skip`], left
-//! out and listed.
+//! out and listed. A folder too large to hold decoded is streamed instead (`stream`): only
+//! its file list is kept, and batches decode their files.
 
 mod decode;
 mod scan;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -19,6 +21,7 @@ use rayon::prelude::*;
 
 pub use decode::{MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE};
 pub use scan::{scan_image_folder, IMAGE_EXTENSIONS};
+pub use stream::{memory_budget, stream_image_folder, ImageFiles, Stream, MEMORY_ENV};
 
 use super::error::{DataError, DataResult};
 

@@ -202,22 +202,35 @@ fn rows_agree(spec: &ArraySpec, x: &[usize], y: &[usize]) -> DataResult<()> {
 }
 
 fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
+    use super::images::{read_image_folder, stream_image_folder};
+
     let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
-    let folder = super::images::read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
-    let (h, w) = folder.size;
-    let features = folder.channels * h * w;
-    let rows = folder.labels.len();
-    let images = rows_of(folder.images, rows, features);
-    let skipped = if folder.skipped.is_empty() {
-        String::new()
+    let channels = spec.color.channels();
+    let (h, w) = spec.size;
+    let streamed = spec.stream.streams(scan.files.len(), channels * h * w);
+    let (inputs, labels, skipped) = if streamed {
+        let (files, labels, skipped) =
+            stream_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+        (Inputs::Files(files), labels, skipped)
     } else {
-        format!(", {} unreadable images skipped", folder.skipped.len())
+        let folder = read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+        let rows = folder.labels.len();
+        let images = rows_of(folder.images, rows, channels * h * w);
+        (Inputs::U8(images), folder.labels, folder.skipped)
     };
+    let rows = labels.len();
+    let mut notes = String::new();
+    if !skipped.is_empty() {
+        notes += &format!(", {} unreadable images skipped", skipped.len());
+    }
+    if streamed {
+        notes += ", streamed";
+    }
     Ok(Examples {
-        inputs: Inputs::U8(images),
-        element_shape: vec![folder.channels, h, w],
-        targets: Targets::Classes(Array1::from_vec(folder.labels)),
-        source: format!("`{}` ({rows} images{skipped})", spec.dir.display()),
+        inputs,
+        element_shape: vec![channels, h, w],
+        targets: Targets::Classes(Array1::from_vec(labels)),
+        source: format!("`{}` ({rows} images{notes})", spec.dir.display()),
         encoding: Encoding {
             classes: scan.classes,
             ..Encoding::default()

@@ -30,7 +30,7 @@ pub use idx::{
 };
 pub use images::{
     memory_budget, read_image_folder, scan_image_folder, stream_image_folder, Color, FolderScan,
-    ImageFiles, ImageFolder, OnError, Stream, IMAGE_EXTENSIONS, MAX_DECODED_BYTES,
+    ImageFiles, ImageFolder, OnError, Stream, StreamedFolder, IMAGE_EXTENSIONS, MAX_DECODED_BYTES,
     MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE, MEMORY_ENV,
 };
 pub use mnist::{

@@ -167,17 +167,7 @@ fn run(dir: &Path, file: &Path, threads: usize, tag: &str) -> (String, String) {
         .filter(|l| l.starts_with("epoch "))
         .collect::<Vec<_>>()
         .join("\n");
-    let experiment = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
-    let run = std::fs::read_dir(experiment.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let record = expr::record::load(&run.path()).unwrap();
-    (
-        record.weights_sha256.expect("the run saved weights"),
-        stdout,
-    )
+    (common::weights_sha256_in(&runs), stdout)
 }
 
 #[test]

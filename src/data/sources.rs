@@ -209,9 +209,8 @@ fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
     let (h, w) = spec.size;
     let streamed = spec.stream.streams(scan.files.len(), channels * h * w);
     let (inputs, labels, skipped) = if streamed {
-        let (files, labels, skipped) =
-            stream_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
-        (Inputs::Files(files), labels, skipped)
+        let folder = stream_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+        (Inputs::Files(folder.files), folder.labels, folder.skipped)
     } else {
         let folder = read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
         let rows = folder.labels.len();
@@ -219,13 +218,16 @@ fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
         (Inputs::U8(images), folder.labels, folder.skipped)
     };
     let rows = labels.len();
-    let mut notes = String::new();
-    if !skipped.is_empty() {
-        notes += &format!(", {} unreadable images skipped", skipped.len());
-    }
-    if streamed {
-        notes += ", streamed";
-    }
+    let skipped = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(", {} unreadable images skipped", skipped.len())
+    };
+    let notes = if streamed {
+        format!("{skipped}, streamed")
+    } else {
+        skipped
+    };
     Ok(Examples {
         inputs,
         element_shape: vec![channels, h, w],

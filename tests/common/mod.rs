@@ -81,6 +81,18 @@ pub fn write_png_set(dir: &Path, stem: &str, n: usize, side: usize, classes: usi
     root
 }
 
+/// The `weights_sha256` of the record of the one run in the runs folder `runs`.
+pub fn weights_sha256_in(runs: &Path) -> String {
+    let experiment = std::fs::read_dir(runs).unwrap().next().unwrap().unwrap();
+    let run = std::fs::read_dir(experiment.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let record = expr::record::load(&run.path()).unwrap();
+    record.weights_sha256.expect("the run saved weights")
+}
+
 pub fn mlp_experiment(dir: &Path, explicit_steps: bool, extra: &str) -> String {
     let (tri, trl) = write_idx_set(dir, "train", 512, 8, 4);
     let (tei, tel) = write_idx_set(dir, "test", 128, 8, 4);

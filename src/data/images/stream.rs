@@ -126,6 +126,16 @@ impl ImageFiles {
     }
 }
 
+/// A streamed folder as [`stream_image_folder`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedFolder {
+    pub files: ImageFiles,
+    /// Each file's class index.
+    pub labels: Vec<u32>,
+    /// The files left out (with [`OnError::Skip`]) and why, in the scan's order.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
 /// The files of `scan` as a streamed folder, with their labels. With [`OnError::Skip`]
 /// every file is decoded once first, in parallel and without keeping the pixels, to leave
 /// out those that cannot be read: the examples are then those a cached read keeps, in the
@@ -135,7 +145,7 @@ pub fn stream_image_folder(
     size: (usize, usize),
     color: Color,
     on_error: OnError,
-) -> DataResult<(ImageFiles, Vec<u32>, Vec<(PathBuf, String)>)> {
+) -> DataResult<StreamedFolder> {
     let each = color.channels() * size.0 * size.1;
     let outcomes: Vec<Result<(), String>> = match on_error {
         OnError::Fail => vec![Ok(()); scan.files.len()],
@@ -160,22 +170,17 @@ pub fn stream_image_folder(
             Err(reason) => skipped.push((path.clone(), reason)),
         }
     }
-    if paths.is_empty() {
-        if let Some((first, first_reason)) = skipped.first() {
-            return Err(DataError::NoImageRead {
-                dir: scan.dir.clone(),
-                count: skipped.len(),
-                first: first.clone(),
-                first_reason: first_reason.clone(),
-            });
-        }
-    }
+    super::some_read(scan, paths.len(), &skipped)?;
     let files = ImageFiles {
         paths: paths.into(),
         size,
         color,
     };
-    Ok((files, labels, skipped))
+    Ok(StreamedFolder {
+        files,
+        labels,
+        skipped,
+    })
 }
 
 #[cfg(test)]

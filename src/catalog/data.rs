@@ -230,7 +230,7 @@ static NPY: Entry = entry(
         task(),
     ],
     None,
-    "inputs and targets from two `.npy` files (`np.save`), one example per row of each: the inputs of any numeric dtype (bytes kept as bytes, the rest as f32), the targets whole numbers from 0 (classes) or, with `task = regression`, values",
+    "inputs and targets from two `.npy` files (`np.save`), one example per row of each: the inputs of any numeric dtype (bytes kept as bytes, the rest as f32; a `uint8` or little-endian `float32` file in C order memory-mapped rather than read), the targets whole numbers from 0 (classes) or, with `task = regression`, values",
 );
 
 static NPZ: Entry = entry(

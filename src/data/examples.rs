@@ -11,6 +11,7 @@ use ndarray::{Array1, Array2, Axis};
 use super::error::{DataError, DataResult};
 use super::idx::{read_idx_images, read_idx_labels};
 use super::images::ImageFiles;
+use super::numpy::MappedRows;
 use crate::check::plan::Scaling;
 
 /// The inputs of a data set, one flattened element per row: `(n, features)`.
@@ -23,6 +24,8 @@ pub enum Inputs {
     /// Image files decoded as batches read them (a streamed folder): bytes too, once
     /// decoded.
     Files(ImageFiles),
+    /// A memory-mapped `.npy` file of `u8` or `f32` values (`numpy::map_npy`).
+    Mapped(MappedRows),
 }
 
 impl Inputs {
@@ -31,6 +34,7 @@ impl Inputs {
             Inputs::U8(a) => a.nrows(),
             Inputs::F32(a) => a.nrows(),
             Inputs::Files(f) => f.len(),
+            Inputs::Mapped(m) => m.nrows(),
         }
     }
 
@@ -39,6 +43,7 @@ impl Inputs {
             Inputs::U8(a) => a.ncols(),
             Inputs::F32(a) => a.ncols(),
             Inputs::Files(f) => f.features(),
+            Inputs::Mapped(m) => m.ncols(),
         }
     }
 
@@ -49,6 +54,9 @@ impl Inputs {
             Inputs::U8(a) => Inputs::U8(a.select(Axis(0), indices)),
             Inputs::F32(a) => Inputs::F32(a.select(Axis(0), indices)),
             Inputs::Files(f) => Inputs::Files(f.select(indices)),
+            // A selection (`take`, `split`) is copied: only its rows are.
+            Inputs::Mapped(m) if m.is_u8() => Inputs::U8(m.select_u8(indices)),
+            Inputs::Mapped(m) => Inputs::F32(m.select_f32(indices)),
         }
     }
 
@@ -56,7 +64,7 @@ impl Inputs {
     pub fn as_u8(&self) -> Option<&Array2<u8>> {
         match self {
             Inputs::U8(a) => Some(a),
-            Inputs::F32(_) | Inputs::Files(_) => None,
+            Inputs::F32(_) | Inputs::Files(_) | Inputs::Mapped(_) => None,
         }
     }
 
@@ -218,6 +226,16 @@ impl Examples {
                 Ok(())
             }
             Inputs::Files(f) => fill_files(f, indices, scaling, out),
+            // The batch's rows copied out of the map, then filled as rows in memory are.
+            Inputs::Mapped(m) => {
+                let all: Vec<usize> = (0..indices.len()).collect();
+                if m.is_u8() {
+                    fill_rows(&m.select_u8(indices), &all, scaling, out);
+                } else {
+                    fill_rows(&m.select_f32(indices), &all, scaling, out);
+                }
+                Ok(())
+            }
         };
         // Rows are independent: a batch is split over the threads (on the step's critical
         // path, the other thread would otherwise wait), in chunks of a few examples.
@@ -404,17 +422,20 @@ impl Examples {
 }
 
 /// Why `column_stats` and `standardized` never see streamed inputs.
-const STREAMED: &str = "the loader decodes a streamed folder before it standardizes it";
+const STREAMED: &str =
+    "the loader reads a streamed folder or a mapped file into memory before it standardizes it";
 
 impl Examples {
-    /// The examples with streamed inputs decoded into memory (the others as they are):
-    /// for the transforms that read every example at once.
+    /// The examples with streamed or mapped inputs read into memory (the others as they
+    /// are): for the transforms that read every example at once.
     pub fn in_memory(self: &std::sync::Arc<Self>) -> DataResult<std::sync::Arc<Examples>> {
-        let Inputs::Files(files) = &self.inputs else {
-            return Ok(self.clone());
+        let inputs = match &self.inputs {
+            Inputs::Files(files) => Inputs::U8(files.decode_all()?),
+            Inputs::Mapped(m) => m.select_all(),
+            Inputs::U8(_) | Inputs::F32(_) => return Ok(self.clone()),
         };
         Ok(std::sync::Arc::new(Examples {
-            inputs: Inputs::U8(files.decode_all()?),
+            inputs,
             ..(**self).clone()
         }))
     }
@@ -451,7 +472,7 @@ impl Examples {
                 .rows()
                 .into_iter()
                 .for_each(|r| add_row(&mut r.iter().map(|&v| f64::from(v)))),
-            Inputs::Files(_) => unreachable!("{STREAMED}"),
+            Inputs::Files(_) | Inputs::Mapped(_) => unreachable!("{STREAMED}"),
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
         let std = sum_sq
@@ -479,7 +500,7 @@ impl Examples {
             Inputs::F32(a) => {
                 Array2::from_shape_fn(a.dim(), |(r, c)| column(c, f64::from(a[[r, c]])))
             }
-            Inputs::Files(_) => unreachable!("{STREAMED}"),
+            Inputs::Files(_) | Inputs::Mapped(_) => unreachable!("{STREAMED}"),
         };
         Examples {
             inputs: Inputs::F32(inputs),

@@ -114,16 +114,28 @@ fn describe_arrays(spec: &ArraySpec) -> DataResult<(Vec<usize>, Labels)> {
 }
 
 fn read_arrays(spec: &ArraySpec) -> DataResult<Examples> {
-    let x = array(&spec.x, spec.key(true))?;
-    let y = array(&spec.y, spec.key(false))?;
-    rows_agree(spec, &x.shape, &y.shape)?;
-    let rows = x.shape.first().copied().unwrap_or(1);
-    let element = element_shape(&x.shape);
-    let features = element.iter().product();
-    let inputs = match x.values {
-        Values::U8(v) => Inputs::U8(rows_of(v, rows, features)),
-        Values::F32(v) => Inputs::F32(rows_of(v, rows, features)),
+    // A `.npy` file of bytes or `f32` is mapped, not read (`numpy::mapped`).
+    let mapped = match spec.key(true) {
+        None => numpy::map_npy(&spec.x)?,
+        Some(_) => None,
     };
+    let (x_shape, inputs) = match mapped {
+        Some(rows) => (numpy::read_npy_header(&spec.x)?.shape, Inputs::Mapped(rows)),
+        None => {
+            let x = array(&spec.x, spec.key(true))?;
+            let rows = x.shape.first().copied().unwrap_or(1);
+            let features = element_shape(&x.shape).iter().product();
+            let inputs = match x.values {
+                Values::U8(v) => Inputs::U8(rows_of(v, rows, features)),
+                Values::F32(v) => Inputs::F32(rows_of(v, rows, features)),
+            };
+            (x.shape, inputs)
+        }
+    };
+    let y = array(&spec.y, spec.key(false))?;
+    rows_agree(spec, &x_shape, &y.shape)?;
+    let rows = x_shape.first().copied().unwrap_or(1);
+    let element = element_shape(&x_shape);
     let targets = match spec.task {
         Task::Classification => Targets::Classes(Array1::from_vec(class_targets(spec, &y)?)),
         Task::Regression => {

@@ -29,8 +29,9 @@ pub use idx::{
     read_idx_dims, read_idx_images, read_idx_labels, IdxKind, IMAGES_MAGIC, LABELS_MAGIC,
 };
 pub use images::{
-    read_image_folder, scan_image_folder, Color, FolderScan, ImageFolder, OnError,
-    IMAGE_EXTENSIONS, MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE,
+    memory_budget, read_image_folder, scan_image_folder, stream_image_folder, Color, FolderScan,
+    ImageFiles, ImageFolder, OnError, Stream, StreamedFolder, IMAGE_EXTENSIONS, MAX_DECODED_BYTES,
+    MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE, MEMORY_ENV,
 };
 pub use mnist::{
     default_cache_dir, load_mnist, locate_mnist, locate_mnist_in, Mirror, MnistFile, Split,
@@ -39,6 +40,7 @@ pub use mnist::{
 pub use places::{data_dir_from_env, DATA_ENV};
 
 pub use numpy::{
-    npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, NpyHeader, NumArray, Values,
+    map_npy, npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, MappedRows, NpyHeader,
+    NumArray, Values,
 };
-pub use pipeline::{batches, one_hot, shuffle_order, Batch};
+pub use pipeline::{batches, one_hot, shuffle_order, Batch, Gather};

@@ -38,3 +38,7 @@ pub use crate::ops::cpu::pool::start as start_threads;
 /// Runs a pass over the data with the pool's workers kept awake between its steps (see
 /// [`crate::ops::cpu::awake`]).
 pub use crate::ops::cpu::awake::with_workers_awake;
+
+/// Sets the calling thread's floating point to flush denormals, as the pool's workers do:
+/// for a thread of the run's own that computes numbers (the data's prefetch workers).
+pub(crate) use crate::ops::cpu::simd::flush_denormals;

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model_io;
 pub mod plateau;
 pub mod predict;
+mod prefetch;
 pub mod sample;
 pub mod scalar;
 pub mod score;
@@ -421,6 +422,7 @@ fn train(
         let steps_before = lp.global_step;
         match lp.run_epoch(epoch) {
             Ok(()) => {}
+            Err(train_loop::Stop::Data(e)) => return Err(RunError::Data(e)),
             Err(train_loop::Stop::OutOfTime { epoch, step }) => {
                 // The epoch in progress is not evaluated: its place is in the checkpoint
                 // the loop wrote, its training in the weights `after { }` saves.
@@ -504,11 +506,12 @@ fn train(
             notice(
                 options,
                 &format!(
-                    "epoch {}: train {} s ({:.0} steps/s), test {} s",
+                    "epoch {}: train {} s ({:.0} steps/s), test {} s, waiting for data {} s",
                     epoch + 1,
                     timing_seconds(t.train),
                     steps / t.train.max(1e-9),
-                    timing_seconds(t.eval)
+                    timing_seconds(t.eval),
+                    timing_seconds(t.data)
                 ),
             );
         }

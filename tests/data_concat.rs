@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use expr::data::Batch;
+use expr::data::{Batch, Gather};
 
 /// The small MLP over generated data in `dir`, its `train` data given by `data` (which may
 /// declare more data sets), over the training files `${images}` and `${labels}`.
@@ -68,7 +68,7 @@ fn the_first_100_then_the_rest_are_the_data_byte_for_byte() {
     );
     let all: Vec<usize> = (0..512).collect();
     let gather = |e: &expr::data::Examples, d: &expr::check::plan::DataSet| {
-        Batch::gather(e, &all, &d.scaling, &d.element_shape, None, None)
+        Batch::gather(e, &all, &Gather::plain(&d.scaling, &d.element_shape)).unwrap()
     };
     assert_eq!(gather(train, t).x, gather(whole, w).x);
     // The run record lists the parts' files, under the parts' names.
@@ -93,7 +93,9 @@ fn parts_scaled_differently_keep_their_own_scaling() {
     let train = &loaded[index(&exp, "train")];
     assert_eq!(train.len(), 6);
     let d = &exp.datasets[index(&exp, "train")];
-    let x = Batch::gather(train, &[0, 5], &d.scaling, &[64], None, None).x;
+    let x = Batch::gather(train, &[0, 5], &Gather::plain(&d.scaling, &[64]))
+        .unwrap()
+        .x;
     let bytes = expr::data::load_idx_pair(
         &dir.path().join("train-images-idx3-ubyte"),
         &dir.path().join("train-labels-idx1-ubyte"),

@@ -63,7 +63,8 @@ fn a_batch_of_real_images_is_scaled_into_unit_range() {
         &indices,
         &expr::check::plan::Scaling::uniform(1.0 / 255.0, 0.0),
         &mut batch,
-    );
+    )
+    .unwrap();
     assert!(batch.iter().all(|v| (0.0..=1.0).contains(v)));
     let max = batch.iter().copied().fold(0.0f32, f32::max);
     assert!(

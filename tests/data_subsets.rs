@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use expr::data::Batch;
+use expr::data::{Batch, Gather};
 
 /// The small MLP over generated data in `dir` (512 training examples of 8x8), with
 /// `train`'s pipeline given by `pipeline`, validated on `test`, which here reads the
@@ -144,13 +144,13 @@ fn normalize_matches_pytorch_s_normalize() {
         source: "bytes".into(),
         encoding: expr::data::Encoding::default(),
     };
-    let batch = Batch::gather(&examples, &[0], &data.scaling, &[4], None, None);
+    let batch = Batch::gather(&examples, &[0], &Gather::plain(&data.scaling, &[4])).unwrap();
     for (ours, theirs) in batch.x.iter().zip(pytorch) {
         assert!((ours - theirs).abs() < 2e-6, "{:?} vs {pytorch:?}", batch.x);
     }
     // Without normalize, the values are exactly the scaled bytes, as before.
     let plain = &exp.datasets[1];
-    let batch = Batch::gather(&examples, &[0], &plain.scaling, &[4], None, None);
+    let batch = Batch::gather(&examples, &[0], &Gather::plain(&plain.scaling, &[4])).unwrap();
     assert_eq!(batch.x, [0.0, 1.0, 128.0, 255.0]);
 }
 
@@ -188,7 +188,7 @@ fn per_channel_normalize_matches_pytorch_s_normalize() {
         source: "bytes".into(),
         encoding: expr::data::Encoding::default(),
     };
-    let batch = Batch::gather(&examples, &[0], &data.scaling, &[3, 2, 2], None, None);
+    let batch = Batch::gather(&examples, &[0], &Gather::plain(&data.scaling, &[3, 2, 2])).unwrap();
     for (ours, theirs) in batch.x.iter().zip(pytorch) {
         assert!((ours - theirs).abs() < 2e-6, "{:?} vs {pytorch:?}", batch.x);
     }

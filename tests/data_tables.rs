@@ -40,7 +40,7 @@ fn run(exp: expr::check::Experiment) -> (tempfile::TempDir, expr::run::RunResult
 fn inputs(e: &Examples) -> &ndarray::Array2<f32> {
     match &e.inputs {
         Inputs::F32(a) => a,
-        Inputs::U8(_) => panic!("a table's inputs are f32"),
+        Inputs::U8(_) | Inputs::Files(_) | Inputs::Mapped(_) => panic!("a table's inputs are f32"),
     }
 }
 

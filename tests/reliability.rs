@@ -204,6 +204,27 @@ fn killed_and_resumed_runs_reduce_on_plateau_at_the_same_epochs() {
 
 /// A character-level GPT on a text of words drawn from a seeded generator: 26 letters and
 /// the space, about 40,000 characters.
+/// A folder of PNG files read file by file (`stream = always`), rotated and shifted at
+/// random: the kills land while the prefetch workers decode batches ahead of the step, and
+/// a resume starts them at its checkpoint's batch.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "timing-dependent kills need a release build"
+)]
+fn killed_and_resumed_streamed_image_folders_end_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = common::write_png_set(dir.path(), "train", 4096, 16, 4);
+    let test = common::write_png_set(dir.path(), "test", 512, 16, 4);
+    let file = dir.path().join("survive.exp");
+    let text = common::fixture(
+        "streamed_images",
+        &[("train_dir", train), ("test_dir", test)],
+    );
+    std::fs::write(&file, text).unwrap();
+    survives_kills(dir.path(), &file, 3);
+}
+
 #[test]
 #[cfg_attr(
     debug_assertions,

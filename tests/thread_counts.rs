@@ -32,14 +32,7 @@ fn weights_at(dir: &Path, file: &Path, threads: usize, portable: bool) -> String
         command.env_remove("EXPR_PORTABLE");
     }
     common::succeeded(&command.output().expect("expr starts"));
-    let experiment = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
-    let run = std::fs::read_dir(experiment.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let record = expr::record::load(&run.path()).unwrap();
-    record.weights_sha256.expect("the run saved weights")
+    common::weights_sha256_in(&runs)
 }
 
 /// Trains `file` at every thread count on both paths; each path's hashes must agree.

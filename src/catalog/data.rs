@@ -230,7 +230,7 @@ static NPY: Entry = entry(
         task(),
     ],
     None,
-    "inputs and targets from two `.npy` files (`np.save`), one example per row of each: the inputs of any numeric dtype (bytes kept as bytes, the rest as f32), the targets whole numbers from 0 (classes) or, with `task = regression`, values",
+    "inputs and targets from two `.npy` files (`np.save`), one example per row of each: the inputs of any numeric dtype (bytes kept as bytes, the rest as f32; a `uint8` or little-endian `float32` file in C order memory-mapped rather than read), the targets whole numbers from 0 (classes) or, with `task = regression`, values",
 );
 
 static NPZ: Entry = entry(
@@ -263,9 +263,14 @@ static IMAGES: Entry = entry(
             Default::Is(Value::Name("fail")),
         ),
         CLASSES,
+        param(
+            "stream",
+            Type::Name(&["auto", "always", "never"]),
+            Default::Is(Value::Name("auto")),
+        ),
     ],
     None,
-    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name, or the sub-folders `classes` names, in its order, as Keras' `class_names`), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted",
+    "PNG, JPEG, BMP and GIF images, one sub-folder per class (classes sorted by name, or the sub-folders `classes` names, in its order, as Keras' `class_names`), as Keras' `image_dataset_from_directory`: resized to `size` (TensorFlow's bilinear) as (channels, height, width) bytes, `rgb` or `gray` (PIL's `convert(\"L\")`); an unreadable image is an error naming it, or with `on_error = skip` left out and counted; `stream = always` reads the files batch by batch, decoded ahead of the step, instead of decoding them all into memory first (`auto`: when they would take more than a quarter of the memory, or `$EXPR_DATA_MEMORY`)",
 );
 
 static TEXT: Entry = entry(

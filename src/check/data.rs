@@ -671,14 +671,14 @@ fn read_arrays(
     describe(data, files, span, errors)
 }
 
-/// `images(dir, size, color, on_error)`: the class folders give the classes.
+/// `images(dir, size, color, on_error, stream)`: the class folders give the classes.
 fn read_images(
     args: &CallArgs<'_>,
     data: &mut DataSet,
     files: &dyn DataFiles,
     errors: &mut Vec<CheckError>,
 ) -> bool {
-    use crate::data::{Color, OnError};
+    use crate::data::{Color, OnError, Stream};
     let dir = args.string("dir", errors);
     let size = args.pair("size", errors);
     let color = match args.name("color", errors) {
@@ -689,6 +689,11 @@ fn read_images(
         "skip" => OnError::Skip,
         _ => OnError::Fail,
     };
+    let stream = match args.name("stream", errors) {
+        "always" => Stream::Always,
+        "never" => Stream::Never,
+        _ => Stream::Auto,
+    };
     let classes = class_names(args, errors);
     let Some((dir, span)) = dir else {
         return false;
@@ -698,6 +703,7 @@ fn read_images(
         size,
         color,
         on_error,
+        stream,
         classes,
     });
     data.file_spans = vec![span];

@@ -290,7 +290,7 @@ pub enum DataSource {
     Csv(TableSpec),
     /// `npy(x, y)` or `npz(path, x = key, y = key)`: NumPy arrays, one example per row.
     Arrays(ArraySpec),
-    /// `images(dir, size, color, on_error)`: one sub-folder of images per class.
+    /// `images(dir, size, color, on_error, stream)`: one sub-folder of images per class.
     Images(ImageSpec),
     /// `text(path, block, stride)`: windows of a text's characters and the next ones.
     Text(TextSpec),
@@ -345,6 +345,9 @@ pub struct ImageSpec {
     pub size: (usize, usize),
     pub color: crate::data::Color,
     pub on_error: crate::data::OnError,
+    /// `stream = auto | always | never`: decoded into memory once, or file by file as
+    /// batches need them.
+    pub stream: crate::data::Stream,
     /// `classes = (...)`: the class folders to read, in label order; empty for every
     /// sub-folder, sorted by name.
     pub classes: Vec<String>,

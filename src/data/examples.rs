@@ -10,6 +10,8 @@ use ndarray::{Array1, Array2, Axis};
 
 use super::error::{DataError, DataResult};
 use super::idx::{read_idx_images, read_idx_labels};
+use super::images::ImageFiles;
+use super::numpy::MappedRows;
 use crate::check::plan::Scaling;
 
 /// The inputs of a data set, one flattened element per row: `(n, features)`.
@@ -19,6 +21,11 @@ pub enum Inputs {
     U8(Array2<u8>),
     /// Anything else: table columns, arrays of other types.
     F32(Array2<f32>),
+    /// Image files decoded as batches read them (a streamed folder): bytes too, once
+    /// decoded.
+    Files(ImageFiles),
+    /// A memory-mapped `.npy` file of `u8` or `f32` values (`numpy::map_npy`).
+    Mapped(MappedRows),
 }
 
 impl Inputs {
@@ -26,6 +33,8 @@ impl Inputs {
         match self {
             Inputs::U8(a) => a.nrows(),
             Inputs::F32(a) => a.nrows(),
+            Inputs::Files(f) => f.len(),
+            Inputs::Mapped(m) => m.nrows(),
         }
     }
 
@@ -33,6 +42,8 @@ impl Inputs {
         match self {
             Inputs::U8(a) => a.ncols(),
             Inputs::F32(a) => a.ncols(),
+            Inputs::Files(f) => f.features(),
+            Inputs::Mapped(m) => m.ncols(),
         }
     }
 
@@ -42,15 +53,24 @@ impl Inputs {
         match self {
             Inputs::U8(a) => Inputs::U8(a.select(Axis(0), indices)),
             Inputs::F32(a) => Inputs::F32(a.select(Axis(0), indices)),
+            Inputs::Files(f) => Inputs::Files(f.select(indices)),
+            // A selection (`take`, `split`) is copied: only its rows are.
+            Inputs::Mapped(m) if m.is_u8() => Inputs::U8(m.select_u8(indices)),
+            Inputs::Mapped(m) => Inputs::F32(m.select_f32(indices)),
         }
     }
 
-    /// The bytes, where the inputs are bytes.
+    /// The bytes, where the inputs are bytes in memory.
     pub fn as_u8(&self) -> Option<&Array2<u8>> {
         match self {
             Inputs::U8(a) => Some(a),
-            Inputs::F32(_) => None,
+            Inputs::F32(_) | Inputs::Files(_) | Inputs::Mapped(_) => None,
         }
+    }
+
+    /// Whether the inputs are files decoded batch by batch.
+    pub fn streamed(&self) -> bool {
+        matches!(self, Inputs::Files(_))
     }
 }
 
@@ -151,12 +171,39 @@ impl Examples {
     }
 
     /// Writes `inputs[indices]` as `value * scale + shift` into `out` (len = `indices.len() *
-    /// features`). With `shift` 0 the values are exactly `value * scale`.
+    /// features`). With `shift` 0 the values are exactly `value * scale`. Only streamed
+    /// inputs can fail: the first unreadable file in `indices`' order is the error.
     ///
     /// # Panics
     /// If `out` has the wrong length or an index is out of range: both are bugs of the
     /// caller, which sizes its batch buffer and draws indices from `0..len()`.
-    pub fn fill_batch(&self, indices: &[usize], scaling: &Scaling, out: &mut [f32]) {
+    pub fn fill_batch(
+        &self,
+        indices: &[usize],
+        scaling: &Scaling,
+        out: &mut [f32],
+    ) -> DataResult<()> {
+        self.fill(indices, scaling, out, true)
+    }
+
+    /// [`Self::fill_batch`] on the calling thread alone: for a prefetch worker, which
+    /// must not hand work to the pool the step computes on.
+    pub fn fill_batch_here(
+        &self,
+        indices: &[usize],
+        scaling: &Scaling,
+        out: &mut [f32],
+    ) -> DataResult<()> {
+        self.fill(indices, scaling, out, false)
+    }
+
+    fn fill(
+        &self,
+        indices: &[usize],
+        scaling: &Scaling,
+        out: &mut [f32],
+        parallel: bool,
+    ) -> DataResult<()> {
         use rayon::prelude::*;
 
         let features = self.features();
@@ -167,17 +214,44 @@ impl Examples {
             indices.len()
         );
         if features == 0 {
-            return;
+            return Ok(());
         }
+        let fill = |(out, indices): (&mut [f32], &[usize])| match &self.inputs {
+            Inputs::U8(a) => {
+                fill_rows(a, indices, scaling, out);
+                Ok(())
+            }
+            Inputs::F32(a) => {
+                fill_rows(a, indices, scaling, out);
+                Ok(())
+            }
+            Inputs::Files(f) => fill_files(f, indices, scaling, out),
+            // The batch's rows copied out of the map, then filled as rows in memory are.
+            Inputs::Mapped(m) => {
+                let all: Vec<usize> = (0..indices.len()).collect();
+                if m.is_u8() {
+                    fill_rows(&m.select_u8(indices), &all, scaling, out);
+                } else {
+                    fill_rows(&m.select_f32(indices), &all, scaling, out);
+                }
+                Ok(())
+            }
+        };
         // Rows are independent: a batch is split over the threads (on the step's critical
         // path, the other thread would otherwise wait), in chunks of a few examples.
         let per_task = (4096 / features).max(1);
-        out.par_chunks_mut(features * per_task)
-            .zip(indices.par_chunks(per_task))
-            .for_each(|(out, indices)| match &self.inputs {
-                Inputs::U8(a) => fill_rows(a, indices, scaling, out),
-                Inputs::F32(a) => fill_rows(a, indices, scaling, out),
-            });
+        if parallel {
+            let outcomes: Vec<DataResult<()>> = out
+                .par_chunks_mut(features * per_task)
+                .zip(indices.par_chunks(per_task))
+                .map(fill)
+                .collect();
+            outcomes.into_iter().collect()
+        } else {
+            out.chunks_mut(features * per_task)
+                .zip(indices.chunks(per_task))
+                .try_for_each(fill)
+        }
     }
 
     /// Replaces the contents of `out` with `targets[indices]` as class indices.
@@ -310,7 +384,8 @@ impl Examples {
                 let n = p.len() * features;
                 let indices: Vec<usize> = (0..p.len()).collect();
                 let scaling = scaling.cloned().unwrap_or_default();
-                p.fill_batch(&indices, &scaling, &mut all[at..at + n]);
+                p.fill_batch(&indices, &scaling, &mut all[at..at + n])
+                    .map_err(|e| e.to_string())?;
                 at += n;
             }
             Inputs::F32(Array2::from_shape_vec((rows, features), all).map_err(|e| e.to_string())?)
@@ -346,6 +421,26 @@ impl Examples {
     }
 }
 
+/// Why `column_stats` and `standardized` never see streamed inputs.
+const STREAMED: &str =
+    "the loader reads a streamed folder or a mapped file into memory before it standardizes it";
+
+impl Examples {
+    /// The examples with streamed or mapped inputs read into memory (the others as they
+    /// are): for the transforms that read every example at once.
+    pub fn in_memory(self: &std::sync::Arc<Self>) -> DataResult<std::sync::Arc<Examples>> {
+        let inputs = match &self.inputs {
+            Inputs::Files(files) => Inputs::U8(files.decode_all()?),
+            Inputs::Mapped(m) => m.select_all(),
+            Inputs::U8(_) | Inputs::F32(_) => return Ok(self.clone()),
+        };
+        Ok(std::sync::Arc::new(Examples {
+            inputs,
+            ..(**self).clone()
+        }))
+    }
+}
+
 /// Per input column: mean and (population) standard deviation, as scikit-learn's
 /// `StandardScaler` computes them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -377,6 +472,7 @@ impl Examples {
                 .rows()
                 .into_iter()
                 .for_each(|r| add_row(&mut r.iter().map(|&v| f64::from(v)))),
+            Inputs::Files(_) | Inputs::Mapped(_) => unreachable!("{STREAMED}"),
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
         let std = sum_sq
@@ -404,6 +500,7 @@ impl Examples {
             Inputs::F32(a) => {
                 Array2::from_shape_fn(a.dim(), |(r, c)| column(c, f64::from(a[[r, c]])))
             }
+            Inputs::Files(_) | Inputs::Mapped(_) => unreachable!("{STREAMED}"),
         };
         Examples {
             inputs: Inputs::F32(inputs),
@@ -465,6 +562,26 @@ fn fill_rows<T: Stored>(rows: &Array2<T>, indices: &[usize], scaling: &Scaling, 
     }
 }
 
+/// [`Examples::fill_batch`] for streamed images: each file decoded into bytes, then scaled
+/// as bytes in memory are, so the values are those of a cached folder.
+fn fill_files(
+    files: &ImageFiles,
+    indices: &[usize],
+    scaling: &Scaling,
+    out: &mut [f32],
+) -> DataResult<()> {
+    let features = files.features();
+    let mut bytes = Array2::<u8>::zeros((1, features));
+    for (dst, &i) in out.chunks_exact_mut(features).zip(indices) {
+        let row = bytes
+            .as_slice_mut()
+            .unwrap_or_else(|| unreachable!("a new array is contiguous"));
+        files.decode(i, row)?;
+        fill_rows(&bytes, &[0], scaling, dst);
+    }
+    Ok(())
+}
+
 /// Reads an IDX image file and its label file into [`Examples`]; their counts must agree.
 pub fn load_idx_pair(images: &Path, labels: &Path) -> DataResult<Examples> {
     let (image_rows, element_shape) = read_idx_images(images)?;
@@ -522,7 +639,7 @@ mod tests {
         let ex = tiny();
         let mut out = vec![f32::NAN; 6];
         let half = Scaling::uniform(0.5, 0.0);
-        ex.fill_batch(&[2, 0], &half, &mut out);
+        ex.fill_batch(&[2, 0], &half, &mut out).unwrap();
         assert_eq!(out, [100.0, 50.0, 25.0, 0.0, 127.5, 5.0]);
     }
 
@@ -537,7 +654,7 @@ mod tests {
         assert!(ex.inputs.as_u8().unwrap().row(1).as_slice().is_none());
         let mut out = vec![0.0; 3];
         let twice = Scaling::uniform(2.0, 0.0);
-        ex.fill_batch(&[1], &twice, &mut out);
+        ex.fill_batch(&[1], &twice, &mut out).unwrap();
         assert_eq!(out, [20.0, 24.0, 28.0]);
     }
 

@@ -8,10 +8,12 @@
 //! `files::read_regular` (regular files only, size checked first) and every image's
 //! declared size is checked before it is decoded (`decode::MAX_DECODED_BYTES`). A file
 //! that is not a readable image is an error naming it, or, with [`OnError::Skip`], left
-//! out and listed.
+//! out and listed. A folder too large to hold decoded is streamed instead (`stream`): only
+//! its file list is kept, and batches decode their files.
 
 mod decode;
 mod scan;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -19,6 +21,9 @@ use rayon::prelude::*;
 
 pub use decode::{MAX_DECODED_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_SIDE};
 pub use scan::{scan_image_folder, IMAGE_EXTENSIONS};
+pub use stream::{
+    memory_budget, stream_image_folder, ImageFiles, Stream, StreamedFolder, MEMORY_ENV,
+};
 
 use super::error::{DataError, DataResult};
 
@@ -125,16 +130,7 @@ pub fn read_image_folder(
             }
         }
     }
-    if labels.is_empty() {
-        if let Some((first, first_reason)) = skipped.first() {
-            return Err(DataError::NoImageRead {
-                dir: scan.dir.clone(),
-                count: skipped.len(),
-                first: first.clone(),
-                first_reason: first_reason.clone(),
-            });
-        }
-    }
+    some_read(scan, labels.len(), &skipped)?;
     images.truncate(labels.len() * each);
     Ok(ImageFolder {
         images,
@@ -143,4 +139,18 @@ pub fn read_image_folder(
         size,
         skipped,
     })
+}
+
+/// A folder whose every image was skipped is an error naming the first, not an empty data
+/// set: `kept` images were read, `skipped` were not.
+fn some_read(scan: &FolderScan, kept: usize, skipped: &[(PathBuf, String)]) -> DataResult<()> {
+    match skipped.first() {
+        Some((first, first_reason)) if kept == 0 => Err(DataError::NoImageRead {
+            dir: scan.dir.clone(),
+            count: skipped.len(),
+            first: first.clone(),
+            first_reason: first_reason.clone(),
+        }),
+        _ => Ok(()),
+    }
 }

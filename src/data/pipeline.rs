@@ -7,6 +7,7 @@
 use rand::Rng;
 
 use super::augment::{self, Augment, Draws};
+use super::error::DataResult;
 use super::examples::Examples;
 use crate::check::plan::Scaling;
 
@@ -178,43 +179,90 @@ impl Batch {
     /// per channel where it has one pair per channel), each element
     /// of `element_shape`, then augmented by `augment` (with each example's own draws);
     /// one-hot labels of `one_hot_classes` classes when given, or the target values where
-    /// the targets are values.
-    pub fn gather(
+    /// the targets are values. Only streamed inputs can fail (an unreadable file).
+    pub fn gather(examples: &Examples, indices: &[usize], how: &Gather<'_>) -> DataResult<Batch> {
+        Batch::build(examples, indices, how, true)
+    }
+
+    /// [`Batch::gather`] on the calling thread alone (a prefetch worker's): the same
+    /// values, since every example is filled and augmented on its own.
+    pub fn gather_here(
         examples: &Examples,
         indices: &[usize],
-        scaling: &Scaling,
-        element_shape: &[usize],
-        one_hot_classes: Option<usize>,
-        augment: Option<(&[Augment], Draws)>,
-    ) -> Batch {
+        how: &Gather<'_>,
+    ) -> DataResult<Batch> {
+        Batch::build(examples, indices, how, false)
+    }
+
+    fn build(
+        examples: &Examples,
+        indices: &[usize],
+        how: &Gather<'_>,
+        parallel: bool,
+    ) -> DataResult<Batch> {
         use rayon::prelude::*;
 
+        let element_shape = how.element_shape;
         let features: usize = element_shape.iter().product();
         let mut x = vec![0.0f32; indices.len() * features];
-        examples.fill_batch(indices, scaling, &mut x);
-        if let (Some((ops, draws)), true) = (augment, features > 0) {
+        if parallel {
+            examples.fill_batch(indices, how.scaling, &mut x)?;
+        } else {
+            examples.fill_batch_here(indices, how.scaling, &mut x)?;
+        }
+        if let (Some((ops, draws)), true) = (how.augment, features > 0) {
             // A 0 byte (black) after the scaling, in each channel: what uncovered pixels
             // are filled with.
-            let black = &scaling.shift;
-            x.par_chunks_mut(features)
-                .zip(indices.par_iter())
-                .for_each(|(row, &i)| augment::apply(ops, row, element_shape, black, draws, i));
+            let black = &how.scaling.shift;
+            let one = |(row, &i): (&mut [f32], &usize)| {
+                augment::apply(ops, row, element_shape, black, draws, i);
+            };
+            if parallel {
+                x.par_chunks_mut(features)
+                    .zip(indices.par_iter())
+                    .for_each(one);
+            } else {
+                x.chunks_mut(features).zip(indices).for_each(one);
+            }
         }
         let mut labels = Vec::with_capacity(indices.len());
         let dense_y = match examples.target_values(indices) {
             Some(values) => Some(values),
             None => {
                 examples.fill_labels(indices, &mut labels);
-                one_hot_classes.map(|classes| one_hot(&labels, classes))
+                how.one_hot_classes.map(|classes| one_hot(&labels, classes))
             }
         };
         let mut shape = vec![indices.len()];
         shape.extend(element_shape);
-        Batch {
+        Ok(Batch {
             x,
             shape,
             labels,
             dense_y,
+        })
+    }
+}
+
+/// How [`Batch::gather`] makes a batch of a data set's examples.
+#[derive(Clone, Copy, Debug)]
+pub struct Gather<'a> {
+    pub scaling: &'a Scaling,
+    pub element_shape: &'a [usize],
+    /// One-hot labels of this many classes.
+    pub one_hot_classes: Option<usize>,
+    /// The augmentation and where each example's draws come from.
+    pub augment: Option<(&'a [Augment], Draws)>,
+}
+
+impl<'a> Gather<'a> {
+    /// Scaled examples as they are: no augmentation, labels as class indices.
+    pub fn plain(scaling: &'a Scaling, element_shape: &'a [usize]) -> Gather<'a> {
+        Gather {
+            scaling,
+            element_shape,
+            one_hot_classes: None,
+            augment: None,
         }
     }
 }

@@ -114,16 +114,28 @@ fn describe_arrays(spec: &ArraySpec) -> DataResult<(Vec<usize>, Labels)> {
 }
 
 fn read_arrays(spec: &ArraySpec) -> DataResult<Examples> {
-    let x = array(&spec.x, spec.key(true))?;
-    let y = array(&spec.y, spec.key(false))?;
-    rows_agree(spec, &x.shape, &y.shape)?;
-    let rows = x.shape.first().copied().unwrap_or(1);
-    let element = element_shape(&x.shape);
-    let features = element.iter().product();
-    let inputs = match x.values {
-        Values::U8(v) => Inputs::U8(rows_of(v, rows, features)),
-        Values::F32(v) => Inputs::F32(rows_of(v, rows, features)),
+    // A `.npy` file of bytes or `f32` is mapped, not read (`numpy::mapped`).
+    let mapped = match spec.key(true) {
+        None => numpy::map_npy(&spec.x)?,
+        Some(_) => None,
     };
+    let (x_shape, inputs) = match mapped {
+        Some(rows) => (numpy::read_npy_header(&spec.x)?.shape, Inputs::Mapped(rows)),
+        None => {
+            let x = array(&spec.x, spec.key(true))?;
+            let rows = x.shape.first().copied().unwrap_or(1);
+            let features = element_shape(&x.shape).iter().product();
+            let inputs = match x.values {
+                Values::U8(v) => Inputs::U8(rows_of(v, rows, features)),
+                Values::F32(v) => Inputs::F32(rows_of(v, rows, features)),
+            };
+            (x.shape, inputs)
+        }
+    };
+    let y = array(&spec.y, spec.key(false))?;
+    rows_agree(spec, &x_shape, &y.shape)?;
+    let rows = x_shape.first().copied().unwrap_or(1);
+    let element = element_shape(&x_shape);
     let targets = match spec.task {
         Task::Classification => Targets::Classes(Array1::from_vec(class_targets(spec, &y)?)),
         Task::Regression => {
@@ -202,22 +214,37 @@ fn rows_agree(spec: &ArraySpec, x: &[usize], y: &[usize]) -> DataResult<()> {
 }
 
 fn read_images(spec: &ImageSpec) -> DataResult<Examples> {
+    use super::images::{read_image_folder, stream_image_folder};
+
     let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
-    let folder = super::images::read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
-    let (h, w) = folder.size;
-    let features = folder.channels * h * w;
-    let rows = folder.labels.len();
-    let images = rows_of(folder.images, rows, features);
-    let skipped = if folder.skipped.is_empty() {
+    let channels = spec.color.channels();
+    let (h, w) = spec.size;
+    let streamed = spec.stream.streams(scan.files.len(), channels * h * w);
+    let (inputs, labels, skipped) = if streamed {
+        let folder = stream_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+        (Inputs::Files(folder.files), folder.labels, folder.skipped)
+    } else {
+        let folder = read_image_folder(&scan, spec.size, spec.color, spec.on_error)?;
+        let rows = folder.labels.len();
+        let images = rows_of(folder.images, rows, channels * h * w);
+        (Inputs::U8(images), folder.labels, folder.skipped)
+    };
+    let rows = labels.len();
+    let skipped = if skipped.is_empty() {
         String::new()
     } else {
-        format!(", {} unreadable images skipped", folder.skipped.len())
+        format!(", {} unreadable images skipped", skipped.len())
+    };
+    let notes = if streamed {
+        format!("{skipped}, streamed")
+    } else {
+        skipped
     };
     Ok(Examples {
-        inputs: Inputs::U8(images),
-        element_shape: vec![folder.channels, h, w],
-        targets: Targets::Classes(Array1::from_vec(folder.labels)),
-        source: format!("`{}` ({rows} images{skipped})", spec.dir.display()),
+        inputs,
+        element_shape: vec![channels, h, w],
+        targets: Targets::Classes(Array1::from_vec(labels)),
+        source: format!("`{}` ({rows} images{notes})", spec.dir.display()),
         encoding: Encoding {
             classes: scan.classes,
             ..Encoding::default()

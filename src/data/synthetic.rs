@@ -69,7 +69,9 @@ mod tests {
             let e = adding_problem(6, 50, seed);
             match e.inputs {
                 Inputs::F32(x) => x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                Inputs::U8(_) => unreachable!("the generator makes values"),
+                Inputs::U8(_) | Inputs::Files(_) | Inputs::Mapped(_) => {
+                    unreachable!("the generator makes values")
+                }
             }
         };
         assert_eq!(bits(3), bits(3));

@@ -241,6 +241,7 @@ pub fn evaluate(
             what,
             last_good: "evaluation only".into(),
         },
+        Stop::Data(e) => RunError::Data(e),
         Stop::BadLr { .. } => unreachable!("an evaluation runs no hooks"),
         Stop::OutOfTime { .. } => unreachable!("an evaluation runs no training step"),
     })?;

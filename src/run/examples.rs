@@ -84,7 +84,7 @@ impl Loader<'_> {
             Some(from) => match self.exp.datasets.iter().position(|s| s.name == from.from) {
                 Some(f) => {
                     let stats = self.stats_of(f)?;
-                    Arc::new(selected.standardized(&stats))
+                    Arc::new(selected.in_memory()?.standardized(&stats))
                 }
                 None => selected,
             },
@@ -98,7 +98,7 @@ impl Loader<'_> {
         if let Some((_, s)) = self.stats.iter().find(|(j, _)| *j == f) {
             return Ok(s.clone());
         }
-        let s = Arc::new(self.selected(f)?.column_stats());
+        let s = Arc::new(self.selected(f)?.in_memory()?.column_stats());
         self.stats.push((f, s.clone()));
         Ok(s)
     }
@@ -163,7 +163,8 @@ impl Loader<'_> {
         let shared = DataSet::shared_scaling(&sets).is_some();
         let mut parts = Vec::new();
         for (&j, set) in indices.iter().zip(&sets) {
-            let examples = self.finished(j)?;
+            // A streamed part is decoded: a concatenation is held in memory.
+            let examples = self.finished(j)?.in_memory()?;
             let scaling = (!shared).then(|| set.scaling.clone());
             parts.push((examples, scaling));
         }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::check::plan::{DataSet, Experiment, Labels, LossKind};
-use crate::data::{batches, Batch, Examples};
+use crate::data::{batches, Batch, Examples, Gather};
 use crate::lower::Engine;
 
 /// How a model's outputs become probabilities.
@@ -65,6 +65,10 @@ pub enum PredictError {
         model: String,
         expected: Vec<usize>,
     },
+    /// A streamed image that cannot be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(#[from] crate::data::DataError),
 }
 
 /// The data set `name`, or by default the data of the first step that does not train
@@ -239,11 +243,8 @@ pub fn on_data(
         let batch = Batch::gather(
             examples,
             indices,
-            &data.scaling,
-            &data.element_shape,
-            None,
-            None,
-        );
+            &Gather::plain(&data.scaling, &data.element_shape),
+        )?;
         raw.extend(outputs(engine, m, &batch.x, &shape));
         match data.labels {
             Labels::Classes { .. } => labels.extend(batch.labels.iter().map(|&c| Some(c))),

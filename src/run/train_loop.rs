@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -13,6 +13,7 @@ use super::grid::Kept;
 use super::hooks::{BadLr, OnStep, Position};
 use super::metrics::{self, MetricSet};
 use super::plateau::PlateauState;
+use super::prefetch::{Prefetch, Recipe};
 use super::stopping::{Stopper, Verdict};
 use crate::check::plan::{Action, DataSet, Labels, NonFinitePolicy};
 use crate::data::augment::Draws;
@@ -23,7 +24,7 @@ use crate::output::progress::Progress;
 use crate::record::schema::StepRow;
 
 /// Why a loop stopped before its last epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Stop {
     Interrupted {
         epoch: usize,
@@ -39,6 +40,8 @@ pub enum Stop {
     BadLr { epoch: usize, step: u64, bad: BadLr },
     /// `train { max_time }` ran out after global step `step`; a checkpoint holds the place.
     OutOfTime { epoch: usize, step: u64 },
+    /// A batch could not be made: a streamed image that cannot be read.
+    Data(crate::data::DataError),
 }
 
 /// How many times in a row `on_nan = restore_last` goes back to the same weights before
@@ -61,6 +64,9 @@ struct LastGood {
 pub struct EpochTimes {
     pub train: f64,
     pub eval: f64,
+    /// Of `train` and `eval`, the time steps waited for their batches: gathered on the
+    /// loop's thread, or not yet made by the prefetch workers (streamed data).
+    pub data: f64,
 }
 
 /// How a loop reports and where it writes.
@@ -128,6 +134,8 @@ pub struct Loop<'a> {
     elapsed_before: f64,
     /// With `on_nan = restore_last`: where to go back to.
     last_good: Option<LastGood>,
+    /// Seconds the last pass's steps waited for their batches.
+    pass_data_wait: f64,
     /// Steps `on_nan` skipped and restores it made, for the record.
     pub non_finite: crate::record::schema::NonFiniteCounts,
     /// Confusion matrices written since the caller last took them (for the record).
@@ -179,6 +187,7 @@ impl<'a> Loop<'a> {
             started: Instant::now(),
             elapsed_before: 0.0,
             last_good: None,
+            pass_data_wait: 0.0,
             non_finite: crate::record::schema::NonFiniteCounts::default(),
             matrices: Vec::new(),
         }
@@ -212,7 +221,11 @@ impl<'a> Loop<'a> {
         self.times = p
             .times
             .iter()
-            .map(|&(train, eval)| EpochTimes { train, eval })
+            .map(|&(train, eval)| EpochTimes {
+                train,
+                eval,
+                data: 0.0,
+            })
             .collect();
         if p.improved_best.len() == self.improved_best.len() {
             self.improved_best.clone_from(&p.improved_best);
@@ -425,6 +438,7 @@ impl<'a> Loop<'a> {
             self.engine.use_averages(!trains);
             crate::lower::with_workers_awake(|| self.pass(epoch, pass, step_index, skip))?;
             let secs = started.elapsed().as_secs_f64();
+            times.data += self.pass_data_wait;
             if trains {
                 times.train += secs;
             } else {
@@ -560,10 +574,10 @@ impl<'a> Loop<'a> {
         let examples = self.examples[step.data].clone();
         let n = examples.len();
         self.pass_rng_pos = self.shuffle_rng.get_word_pos();
-        let order: Vec<usize> = match data.shuffle {
+        let order: Arc<Vec<usize>> = Arc::new(match data.shuffle {
             Some(buffer) => shuffle_order(n, buffer, &mut self.shuffle_rng),
             None => (0..n).collect(),
-        };
+        });
         let total = n.div_ceil(data.batch) as u64;
         let progress = if self.show_progress {
             let label = if step.trains() {
@@ -579,28 +593,52 @@ impl<'a> Loop<'a> {
         let mut loss_sum = 0.0f64;
         let mut loss_count = 0usize;
         let every_steps = self.checkpoints.as_ref().map_or(0, |c| c.every_steps);
+        let recipe = Recipe {
+            examples: examples.clone(),
+            scaling: data.scaling.clone(),
+            element_shape: data.element_shape.clone(),
+            one_hot_classes: match data.labels {
+                Labels::Classes {
+                    classes,
+                    one_hot: true,
+                } => Some(classes),
+                _ => None,
+            },
+            augment: (!data.augment.is_empty()).then(|| {
+                let draws = Draws {
+                    seed: exp.seed,
+                    data: step.data,
+                    epoch,
+                };
+                (data.augment.clone(), draws)
+            }),
+        };
+        // Files are decoded ahead of the step; examples in memory are gathered as it asks.
+        let mut prefetch = examples
+            .inputs
+            .streamed()
+            .then(|| Prefetch::start(&recipe, &order, data.batch, skip));
+        let mut gathering = Duration::ZERO;
+        self.pass_data_wait = 0.0;
         for (k, indices) in batches(&order, data.batch).enumerate().skip(skip) {
-            let batch = Batch::gather(
-                &examples,
-                indices,
-                &data.scaling,
-                &data.element_shape,
-                match data.labels {
-                    Labels::Classes {
-                        classes,
-                        one_hot: true,
-                    } => Some(classes),
-                    _ => None,
-                },
-                (!data.augment.is_empty()).then_some((
-                    data.augment.as_slice(),
-                    Draws {
-                        seed: exp.seed,
-                        data: step.data,
-                        epoch,
-                    },
-                )),
-            );
+            let made = match &mut prefetch {
+                Some(ahead) => ahead.next(&recipe, indices),
+                None => {
+                    let started = Instant::now();
+                    let made = Batch::gather(&examples, indices, &recipe.how());
+                    gathering += started.elapsed();
+                    made
+                }
+            };
+            self.pass_data_wait =
+                (gathering + prefetch.as_ref().map_or(Duration::ZERO, |p| p.waited)).as_secs_f64();
+            let batch = match made {
+                Ok(batch) => batch,
+                Err(e) => {
+                    progress.finish();
+                    return Err(Stop::Data(e));
+                }
+            };
             let plateaus = self.plateau_values();
             let mut on_step = OnStep {
                 exp: &exp,

@@ -57,6 +57,42 @@ pub fn write_idx_set(
 /// A small MLP experiment over generated data in `dir` (`tests/cases/run/small_mlp.exp`),
 /// with the standard step or, if `explicit_steps`, the same step written out
 /// (`small_mlp_steps.exp`); `extra` (hooks, an `after` block) is appended.
+/// Writes the images [`write_idx_set`] would as gray PNG files, one sub-folder per class
+/// (`dir/stem/<class>/<i>.png`), and returns the folder.
+pub fn write_png_set(dir: &Path, stem: &str, n: usize, side: usize, classes: usize) -> PathBuf {
+    let (images, labels) = write_idx_set(dir, stem, n, side, classes);
+    let pixels = std::fs::read(&images).unwrap();
+    let labels = std::fs::read(&labels).unwrap();
+    let root = dir.join(stem);
+    for i in 0..n {
+        let class = root.join(format!("c{}", labels[8 + i]));
+        std::fs::create_dir_all(&class).unwrap();
+        let start = 16 + i * side * side;
+        let image = image::GrayImage::from_raw(
+            side as u32,
+            side as u32,
+            pixels[start..start + side * side].to_vec(),
+        )
+        .unwrap();
+        image
+            .save_with_format(class.join(format!("{i:05}.png")), image::ImageFormat::Png)
+            .unwrap();
+    }
+    root
+}
+
+/// The `weights_sha256` of the record of the one run in the runs folder `runs`.
+pub fn weights_sha256_in(runs: &Path) -> String {
+    let experiment = std::fs::read_dir(runs).unwrap().next().unwrap().unwrap();
+    let run = std::fs::read_dir(experiment.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let record = expr::record::load(&run.path()).unwrap();
+    record.weights_sha256.expect("the run saved weights")
+}
+
 pub fn mlp_experiment(dir: &Path, explicit_steps: bool, extra: &str) -> String {
     let (tri, trl) = write_idx_set(dir, "train", 512, 8, 4);
     let (tei, tel) = write_idx_set(dir, "test", 128, 8, 4);

@@ -71,6 +71,11 @@ impl Dtype {
         self.kind == Kind::Uint && self.size == 1
     }
 
+    /// Whether values are `f32` as this machine stores them (little-endian `<f4`).
+    pub fn is_native_f32(self) -> bool {
+        self.kind == Kind::Float && self.size == 4 && self.big_endian == cfg!(target_endian = "big")
+    }
+
     /// Whether values can be NaN or infinite, or beyond `f32`'s range.
     pub fn is_float(self) -> bool {
         self.kind == Kind::Float

@@ -244,7 +244,12 @@ fn longer_than_said(src: Source) -> DataError {
     }
 }
 
-fn not_finite(header: &super::NpyHeader, position: usize, value: f64, src: Source) -> DataError {
+pub(super) fn not_finite(
+    header: &super::NpyHeader,
+    position: usize,
+    value: f64,
+    src: Source,
+) -> DataError {
     let index = unravel(position, &header.shape, header.fortran_order);
     let flat = index
         .iter()

@@ -1,0 +1,128 @@
+//! Batches of a streamed data set made ahead of the step, on threads of their own, so that
+//! decoding files overlaps training.
+//!
+//! [`WORKERS`] threads share a pass's batches in turn (batch `k` is worker `k % WORKERS`'s),
+//! and each keeps up to [`DEPTH`] finished batches in a queue of its own; the loop takes
+//! them from the queues in the same turn. A batch is a function of the examples it holds
+//! (files decode alike everywhere, augmentation draws by example, `data::augment`), so the
+//! batches are the ones [`Batch::gather`] makes on the loop's thread, whatever thread made
+//! them and however far ahead. The workers compute on the calling thread alone
+//! (`Batch::gather_here`), leaving the pool to the step.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::check::plan::{Augment, Scaling};
+use crate::data::augment::Draws;
+use crate::data::{Batch, DataResult, Examples, Gather};
+
+/// Threads that make batches.
+pub const WORKERS: usize = 2;
+/// Finished batches each worker keeps ready: with [`WORKERS`], the loop can be up to
+/// `WORKERS * (DEPTH + 1)` batches behind the workers.
+pub const DEPTH: usize = 2;
+
+/// What a batch of a pass is made of, owned so that workers can hold it.
+#[derive(Clone)]
+pub struct Recipe {
+    pub examples: Arc<Examples>,
+    pub scaling: Scaling,
+    pub element_shape: Vec<usize>,
+    pub one_hot_classes: Option<usize>,
+    pub augment: Option<(Vec<Augment>, Draws)>,
+}
+
+impl Recipe {
+    /// How to gather a batch by this recipe.
+    pub fn how(&self) -> Gather<'_> {
+        Gather {
+            scaling: &self.scaling,
+            element_shape: &self.element_shape,
+            one_hot_classes: self.one_hot_classes,
+            augment: self.augment.as_ref().map(|(ops, d)| (ops.as_slice(), *d)),
+        }
+    }
+}
+
+/// A pass's batches, from `first` on, being made ahead.
+pub struct Prefetch {
+    queues: Vec<Receiver<DataResult<Batch>>>,
+    workers: Vec<JoinHandle<()>>,
+    /// Batches taken so far.
+    taken: usize,
+    /// Time [`Prefetch::next`] spent waiting for a batch not yet made.
+    pub waited: Duration,
+}
+
+impl Prefetch {
+    /// Starts the workers on the batches of `order` cut into `batch`-sized pieces, from
+    /// batch `first` on (a resumed pass skips those before).
+    pub fn start(recipe: &Recipe, order: &Arc<Vec<usize>>, batch: usize, first: usize) -> Self {
+        let batch = batch.max(1);
+        let count = order.len().div_ceil(batch);
+        let mut queues = Vec::with_capacity(WORKERS);
+        let mut workers = Vec::with_capacity(WORKERS);
+        for w in 0..WORKERS {
+            let (send, receive) = sync_channel(DEPTH);
+            let (recipe, order) = (recipe.clone(), order.clone());
+            let worker = std::thread::Builder::new()
+                .name(format!("expr-prefetch-{w}"))
+                .spawn(move || {
+                    crate::lower::flush_denormals();
+                    for k in (first + w..count).step_by(WORKERS) {
+                        let indices = &order[k * batch..((k + 1) * batch).min(order.len())];
+                        let made = Batch::gather_here(&recipe.examples, indices, &recipe.how());
+                        let failed = made.is_err();
+                        // The loop has gone (stopped early): nothing more to make.
+                        if send.send(made).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+            match worker {
+                Ok(handle) => {
+                    queues.push(receive);
+                    workers.push(handle);
+                }
+                // No thread to be had: the batches this worker would have made are made
+                // on the loop's thread instead (see `next`).
+                Err(_) => break,
+            }
+        }
+        Prefetch {
+            queues,
+            workers,
+            taken: 0,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// The next batch, `indices` being its examples (made here if no worker could start).
+    pub fn next(&mut self, recipe: &Recipe, indices: &[usize]) -> DataResult<Batch> {
+        let turn = self.taken % WORKERS;
+        self.taken += 1;
+        let started = Instant::now();
+        let made = match self.queues.get(turn).map(Receiver::recv) {
+            Some(Ok(made)) => made,
+            // A worker that ends early has sent its error; one that never started, or
+            // died, leaves its batches to this thread.
+            Some(Err(_)) | None => Batch::gather(&recipe.examples, indices, &recipe.how()),
+        };
+        self.waited += started.elapsed();
+        made
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Closing the queues first makes a worker blocked on a full one return.
+        self.queues.clear();
+        for worker in self.workers.drain(..) {
+            // A worker's panic is a bug of ours, already printed by the panic hook; the
+            // loop made its batch itself.
+            let _ = worker.join();
+        }
+    }
+}

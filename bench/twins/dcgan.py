@@ -20,7 +20,7 @@ Prints `parameters N` first (the trainable parameters of both models, 2,518,337,
 `expr check` counts them), then per epoch `epoch I: train S s, discriminator_loss D,
 generator_loss G`, where S counts the training batches only (data, forward, backward,
 updates) and D, G are the epoch's means weighted by batch size (the columns of expr's
-metrics.csv), and at the end `final dcgan G`: the last epoch's mean generator loss
+metrics.csv), and at the end `final generator_loss G`: the last epoch's mean generator loss
 (metrics.csv's `generator_loss`).
 
 Measured (2026-12-05, one epoch on the first 2048 images, 8 steps, seed 42): the twin's
@@ -165,7 +165,7 @@ def main():
             f"epoch {epoch}: train {seconds:.3f} s, discriminator_loss {d_total / n:.4f}, generator_loss {g_mean:.4f}",
             flush=True,
         )
-    print(f"final dcgan {g_mean:.4f}")
+    print(f"final generator_loss {g_mean:.4f}")
 
 
 if __name__ == "__main__":

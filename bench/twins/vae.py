@@ -16,7 +16,7 @@ over each image, plus the KL term, averaged over the batch.
 Prints `parameters N` first, then per epoch `epoch I: train S s, loss L` where S counts
 only the training batches and L is the epoch's mean loss per image (the column `loss` of
 expr's metrics.csv: each batch's mean weighted by its size), and at the end
-`final vae L` with the last epoch's L.
+`final loss L` with the last epoch's L (metrics.csv's column `loss`).
 
 Measured (2026-12-05, `--threads 1 --epochs 5 --seed 42`, torch 2.15.0 on the shared
 2-core machine under load, so its seconds are not a timing), loss per image against
@@ -164,7 +164,7 @@ def main():
         seconds = time.perf_counter() - start
         loss_per_image = total / n
         print(f"epoch {epoch}: train {seconds:.3f} s, loss {loss_per_image:.4f}", flush=True)
-    print(f"final vae {loss_per_image:.4f}")
+    print(f"final loss {loss_per_image:.4f}")
 
 
 if __name__ == "__main__":

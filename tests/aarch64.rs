@@ -81,7 +81,7 @@ fn the_unit_and_op_tests_pass_on_aarch64_under_qemu() {
     let passed: usize = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("test result: ok. "))
-        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
         .sum();
     assert!(
         passed > 350,

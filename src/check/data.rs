@@ -6,7 +6,7 @@ use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
     ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Scaling,
-    Standardize, Subset, TableSpec, Task, TextSpec,
+    Standardize, Subset, TableSpec, Task, TextClassesSpec, TextSpec,
 };
 use super::sources::DataFiles;
 use super::Table;
@@ -355,6 +355,7 @@ fn read_source(
         Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
         Source::Images => read_images(&args, data, files, errors),
         Source::Text => read_text(&args, data, files, errors),
+        Source::TextClasses => read_text_classes(&args, data, files, errors),
         Source::Concat => read_concat(&args, call.span, data, earlier, errors),
         Source::AddingProblem => {
             let length = args.count("length", errors);
@@ -721,6 +722,32 @@ fn read_text(
         path: PathBuf::from(path),
         block,
         stride,
+    });
+    data.file_spans = vec![span];
+    describe(data, files, span, errors)
+}
+
+/// `text_classes(path, text, target, length, classes)`: the file's labels give the classes.
+fn read_text_classes(
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let path = args.string("path", errors);
+    let text = args.string("text", errors).map_or("text", |(t, _)| t);
+    let target = args.string("target", errors).map_or("label", |(t, _)| t);
+    let length = args.count("length", errors);
+    let classes = class_names(args, errors);
+    let Some((path, span)) = path else {
+        return false;
+    };
+    data.source = DataSource::TextClasses(TextClassesSpec {
+        path: PathBuf::from(path),
+        text: text.to_string(),
+        target: target.to_string(),
+        length,
+        classes,
     });
     data.file_spans = vec![span];
     describe(data, files, span, errors)

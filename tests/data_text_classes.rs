@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use expr::data::{Inputs, Targets};
 
@@ -60,17 +59,7 @@ fn a_short_run_of_the_text_classifier_learns_the_languages() {
         )
         .replace("epochs = 5", "epochs = 2");
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.exp");
-    std::fs::write(&path, text).unwrap();
-    let loaded = expr::overrides::load_file(&path, &[]).unwrap_or_else(|_| panic!("loads"));
-    let mut out = |_: &str| {};
-    let result = expr::run::run(
-        &Arc::new(loaded.experiment),
-        &dir.path().join("runs"),
-        &expr::run::RunOptions::default(),
-        &mut out,
-    )
-    .unwrap();
+    let result = common::run_text(dir.path(), &text);
     let accuracy = *common::metric(&result, "test_accuracy").last().unwrap();
     println!("test accuracy after 2 epochs on 1,200 snippets: {accuracy:.4}");
     // Four balanced classes: chance is 0.25.

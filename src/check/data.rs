@@ -694,13 +694,26 @@ fn read_images(
     let Some((dir, span)) = dir else {
         return false;
     };
-    data.source = DataSource::Images(ImageSpec {
+    let source = DataSource::Images(ImageSpec {
         dir: PathBuf::from(dir),
         size,
         color,
         on_error,
         classes,
     });
+    read_file_source(data, source, span, files, errors)
+}
+
+/// Sets `data`'s source, which reads one file (or folder) named at `span`, and asks it for
+/// the element shape and labels.
+fn read_file_source(
+    data: &mut DataSet,
+    source: DataSource,
+    span: Span,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    data.source = source;
     data.file_spans = vec![span];
     describe(data, files, span, errors)
 }
@@ -718,13 +731,12 @@ fn read_text(
     let Some((path, span)) = path else {
         return false;
     };
-    data.source = DataSource::Text(TextSpec {
+    let source = DataSource::Text(TextSpec {
         path: PathBuf::from(path),
         block,
         stride,
     });
-    data.file_spans = vec![span];
-    describe(data, files, span, errors)
+    read_file_source(data, source, span, files, errors)
 }
 
 /// `text_classes(path, text, target, length, classes)`: the file's labels give the classes.
@@ -742,15 +754,14 @@ fn read_text_classes(
     let Some((path, span)) = path else {
         return false;
     };
-    data.source = DataSource::TextClasses(TextClassesSpec {
+    let source = DataSource::TextClasses(TextClassesSpec {
         path: PathBuf::from(path),
         text: text.to_string(),
         target: target.to_string(),
         length,
         classes,
     });
-    data.file_spans = vec![span];
-    describe(data, files, span, errors)
+    read_file_source(data, source, span, files, errors)
 }
 
 /// `normalize(mean, std)`: one number each for every value, or (torchvision's `Normalize`

@@ -4,7 +4,7 @@
 //! tokenizer with `padding = "max_length", truncation = True`.
 //!
 //! The tokens are the text's UTF-8 bytes, each `byte + 1`, so that id 0 is left for the
-//! padding (ByT5's byte tokens, with one special id): the vocabulary is the same 257 ids
+//! padding (`ByT5`'s byte tokens, with one special id): the vocabulary is the same 257 ids
 //! for every file, so separate training and test files always agree, and there is none to
 //! record. A text is cut after `length` bytes, or right-padded with 0s to `length`
 //! (`embedding(mask_zero = true)` masks those). The labels are classes as `csv(...)`'s text
@@ -190,7 +190,7 @@ mod tests {
     }
 
     fn error(spec: &TextClassesSpec) -> String {
-        let e = read_text_classes(spec).err().expect("an error");
+        let e = read_text_classes(spec).expect_err("an error");
         format!(
             "{e} {}",
             miette::Diagnostic::help(&e).map_or(String::new(), |h| h.to_string())

@@ -2,12 +2,15 @@
 //! lookup then the masked mean against Keras' `Embedding(mask_zero=True)` +
 //! `GlobalAveragePooling1D`, the masked max against PyTorch's `masked_fill(-inf)` + `max`
 //! (Keras' `GlobalMaxPooling1D` ignores masks), both with the table's gradient
-//! (bench/reference/mask_zero.py), and each pool's gradient against finite differences.
+//! (`bench/reference/mask_zero.py`), and each pool's gradient against finite differences.
 
 use dfdx::prelude::*;
 
 use super::{embedding, masked_channel_max, masked_channel_mean, padding_mask, Act, Flat, Image};
 use crate::lower::params::Param;
+
+/// A masked global pool.
+type Pool = fn(Image<OwnedTape<f32, Cpu>>, &[f32]) -> Flat<OwnedTape<f32, Cpu>>;
 
 const IDS: [f32; 10] = [3.0, 1.0, 0.0, 4.0, 0.0, 2.0, 5.0, 4.0, 0.0, 0.0];
 const UPSTREAM: [f32; 6] = [0.5, -1.0, 0.25, 1.5, 0.75, -0.5];
@@ -17,9 +20,7 @@ fn table() -> Vec<f32> {
 }
 
 /// Output and table gradient of lookup then `pool`, for the loss `sum(y * UPSTREAM)`.
-fn lookup_then(
-    pool: fn(Image<OwnedTape<f32, Cpu>>, &[f32]) -> Flat<OwnedTape<f32, Cpu>>,
-) -> (Vec<f32>, Vec<f32>) {
+fn lookup_then(pool: Pool) -> (Vec<f32>, Vec<f32>) {
     let dev = Cpu::default();
     let mut table = Param::new(&dev, "embedding.weight".into(), vec![6, 3], table());
     table.read_on_host(&dev);
@@ -82,11 +83,7 @@ fn masked_max_matches_pytorch_masked_fill_then_max() {
 }
 
 /// `sum(pool(x, mask) * UPSTREAM)` and its gradient with respect to `x` (2, 3, 1, 5).
-fn loss_and_grad(
-    pool: fn(Image<OwnedTape<f32, Cpu>>, &[f32]) -> Flat<OwnedTape<f32, Cpu>>,
-    x: &[f32],
-    mask: &[f32],
-) -> (f32, Vec<f32>) {
+fn loss_and_grad(pool: Pool, x: &[f32], mask: &[f32]) -> (f32, Vec<f32>) {
     let dev = Cpu::default();
     let xt = dev.tensor_from_vec(x.to_vec(), (2, 3, 1, 5));
     let loss =
@@ -103,10 +100,7 @@ fn masked_pools_gradients_match_finite_differences_and_an_all_padding_example_gi
         .map(|i| ((i * 13 % 30) as f32 - 14.5) / 8.0)
         .collect();
     let mask = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-    for pool in [
-        masked_channel_mean as fn(_, &[f32]) -> _,
-        masked_channel_max,
-    ] {
+    for pool in [masked_channel_mean as Pool, masked_channel_max] {
         let (_, grad) = loss_and_grad(pool, &x, &mask);
         let h = 1e-2;
         for i in 0..x.len() {

@@ -42,8 +42,9 @@ pub static ENTRY: Entry = layer(
             Type::Initializer,
             Default::Is(Value::Name("uniform")),
         ),
-        param("mask_zero", Type::Bool, Default::Is(Value::Bool(false))),
         KERNEL_REGULARIZER,
+        // After the regularizer, as in Keras' `Embedding`.
+        param("mask_zero", Type::Bool, Default::Is(Value::Bool(false))),
         TRAINABLE,
     ],
     "embedding",

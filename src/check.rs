@@ -25,6 +25,7 @@ pub mod hooks;
 pub mod init;
 pub mod json;
 mod kinds;
+mod mask;
 pub mod metrics;
 pub mod model;
 mod norm;

@@ -20,6 +20,7 @@ pub mod sources;
 pub mod synthetic;
 pub mod table;
 pub mod text;
+pub mod text_classes;
 
 pub use cifar10::{load_cifar10, read_cifar10_batches, Cifar10Mirror};
 pub use download::{download, download_verified, DownloadLimits, Hashed, Remote};

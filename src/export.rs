@@ -35,6 +35,9 @@ pub enum ExportError {
     #[error("the model's weights hold no tensor `{name}`")]
     #[diagnostic(code(expr::export::missing_tensor))]
     MissingTensor { name: String },
+    #[error("`{layer}` cannot be exported to ONNX yet: {why}")]
+    #[diagnostic(code(expr::export::unsupported))]
+    Unsupported { layer: String, why: &'static str },
 }
 
 /// Model `model` with the trained tensors `tensors` (`Engine::model_tensors`: PyTorch's

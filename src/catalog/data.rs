@@ -14,6 +14,7 @@ pub enum Source {
     Npz,
     Images,
     Text,
+    TextClasses,
     Concat,
     AddingProblem,
 }
@@ -50,6 +51,7 @@ impl Catalogued for Source {
         Source::Npz,
         Source::Images,
         Source::Text,
+        Source::TextClasses,
         Source::Concat,
         Source::AddingProblem,
     ];
@@ -64,6 +66,7 @@ impl Catalogued for Source {
             Source::Npz => &NPZ,
             Source::Images => &IMAGES,
             Source::Text => &TEXT,
+            Source::TextClasses => &TEXT_CLASSES,
             Source::Concat => &CONCAT,
             Source::AddingProblem => &ADDING_PROBLEM,
         }
@@ -283,6 +286,20 @@ static TEXT: Entry = entry(
     ],
     None,
     "a UTF-8 text file (or a gzipped one, `.gz`) as a character-level language-modelling set, as nanoGPT's `shakespeare_char`: the vocabulary is the file's distinct characters, sorted (recorded in the run record); example `i` is the `block` token ids from character `i * stride` as inputs and the `block` ids one character later as targets, a class per position",
+);
+
+static TEXT_CLASSES: Entry = entry(
+    "text_classes",
+    Kind::Source,
+    &[
+        required("path", Type::Text(&[]), Value::Text("")),
+        param("text", Type::Text(&[]), Default::Is(Value::Text("text"))),
+        param("target", Type::Text(&[]), Default::Is(Value::Text("label"))),
+        param("length", COUNT, Default::Is(Value::Count(128))),
+        CLASSES,
+    ],
+    None,
+    "labelled texts, one per row of a CSV file (or a gzipped one, `.gz`) with a header naming the `text` and `target` columns: each text as `length` byte tokens (UTF-8 byte + 1, cut after `length` bytes or right-padded with the id 0, which `embedding(mask_zero = true)` masks; 257 ids), each label a class (sorted, or in the order `classes` gives); an empty text, a missing label or a cell that is not UTF-8 is an error naming the line",
 );
 
 /// Its arguments are the parts, data names, as many as there are (as `reshape`'s

@@ -6,7 +6,7 @@ use super::call::CallArgs;
 use super::error::CheckError;
 use super::plan::{
     ArraySpec, Augment, Categories, DataSet, DataSource, ImageSpec, Labels, Missing, Scaling,
-    Standardize, Subset, TableSpec, Task, TextSpec,
+    Standardize, Subset, TableSpec, Task, TextClassesSpec, TextSpec,
 };
 use super::sources::DataFiles;
 use super::Table;
@@ -355,6 +355,7 @@ fn read_source(
         Source::Npy | Source::Npz => read_arrays(source, &args, data, files, errors),
         Source::Images => read_images(&args, data, files, errors),
         Source::Text => read_text(&args, data, files, errors),
+        Source::TextClasses => read_text_classes(&args, data, files, errors),
         Source::Concat => read_concat(&args, call.span, data, earlier, errors),
         Source::AddingProblem => {
             let length = args.count("length", errors);
@@ -698,7 +699,7 @@ fn read_images(
     let Some((dir, span)) = dir else {
         return false;
     };
-    data.source = DataSource::Images(ImageSpec {
+    let source = DataSource::Images(ImageSpec {
         dir: PathBuf::from(dir),
         size,
         color,
@@ -706,6 +707,19 @@ fn read_images(
         stream,
         classes,
     });
+    read_file_source(data, source, span, files, errors)
+}
+
+/// Sets `data`'s source, which reads one file (or folder) named at `span`, and asks it for
+/// the element shape and labels.
+fn read_file_source(
+    data: &mut DataSet,
+    source: DataSource,
+    span: Span,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    data.source = source;
     data.file_spans = vec![span];
     describe(data, files, span, errors)
 }
@@ -723,13 +737,37 @@ fn read_text(
     let Some((path, span)) = path else {
         return false;
     };
-    data.source = DataSource::Text(TextSpec {
+    let source = DataSource::Text(TextSpec {
         path: PathBuf::from(path),
         block,
         stride,
     });
-    data.file_spans = vec![span];
-    describe(data, files, span, errors)
+    read_file_source(data, source, span, files, errors)
+}
+
+/// `text_classes(path, text, target, length, classes)`: the file's labels give the classes.
+fn read_text_classes(
+    args: &CallArgs<'_>,
+    data: &mut DataSet,
+    files: &dyn DataFiles,
+    errors: &mut Vec<CheckError>,
+) -> bool {
+    let path = args.string("path", errors);
+    let text = args.string("text", errors).map_or("text", |(t, _)| t);
+    let target = args.string("target", errors).map_or("label", |(t, _)| t);
+    let length = args.count("length", errors);
+    let classes = class_names(args, errors);
+    let Some((path, span)) = path else {
+        return false;
+    };
+    let source = DataSource::TextClasses(TextClassesSpec {
+        path: PathBuf::from(path),
+        text: text.to_string(),
+        target: target.to_string(),
+        length,
+        classes,
+    });
+    read_file_source(data, source, span, files, errors)
 }
 
 /// `normalize(mean, std)`: one number each for every value, or (torchvision's `Normalize`

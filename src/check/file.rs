@@ -9,7 +9,7 @@ use super::error::CheckError;
 use super::graph::{read_graph, read_stack_with_blocks, Blocks};
 use super::model::{read_layers, ModelDraft};
 use super::optimizers::{read_loss, read_optimizer};
-use super::plan::{DataSet, Experiment, Hooks, Labels, Loss, Model, Optimizer, Step};
+use super::plan::{DataSet, DataSource, Experiment, Hooks, Labels, Loss, Model, Optimizer, Step};
 use super::sources::DataFiles;
 use super::steps::{self, StepCx};
 use super::train::{self, TrainSettings};
@@ -752,23 +752,26 @@ fn check_vocabularies(
             continue;
         };
         for (name, data) in &datasets.items {
-            match data.labels {
-                Labels::Tokens { classes, .. }
-                    if classes > input_dim && data.element_shape == model.input_shape =>
-                {
-                    errors.push(
-                        CheckError::shape(
-                            format!("data `{}` has a vocabulary of {classes} tokens, but `embedding` of model `{}` has rows for {input_dim}", name.name, model.name),
-                            format!("input_dim = {input_dim}"),
-                            first.span,
-                            format!("set `input_dim = {classes}`, the data's vocabulary"),
-                        )
-                        .with_related(data.source_span, format!("{classes} distinct characters")),
-                    );
-                    // One diagnostic per model: the fix is the same for every data set.
-                    break;
-                }
-                _ => {}
+            let (classes, what) = match (&data.labels, &data.source) {
+                (Labels::Tokens { classes, .. }, _) => (*classes, "distinct characters"),
+                (_, DataSource::TextClasses(_)) => (
+                    crate::data::text_classes::VOCABULARY,
+                    "ids: 256 bytes and the padding",
+                ),
+                _ => continue,
+            };
+            if classes > input_dim && data.element_shape == model.input_shape {
+                errors.push(
+                    CheckError::shape(
+                        format!("data `{}` has a vocabulary of {classes} tokens, but `embedding` of model `{}` has rows for {input_dim}", name.name, model.name),
+                        format!("input_dim = {input_dim}"),
+                        first.span,
+                        format!("set `input_dim = {classes}`, the data's vocabulary"),
+                    )
+                    .with_related(data.source_span, format!("{classes} {what}")),
+                );
+                // One diagnostic per model: the fix is the same for every data set.
+                break;
             }
         }
     }

@@ -784,6 +784,7 @@ pub fn infer_graph(
             shape: s.clone(),
         })
         .collect();
+    super::mask::check_masks(&layers, true, errors);
     Some(Model {
         name: name.to_string(),
         input_shape: input_shapes.first().cloned().unwrap_or_default(),

@@ -294,6 +294,9 @@ pub enum DataSource {
     Images(ImageSpec),
     /// `text(path, block, stride)`: windows of a text's characters and the next ones.
     Text(TextSpec),
+    /// `text_classes(path, text, target, length)`: labelled texts of a CSV file as byte
+    /// tokens.
+    TextClasses(TextClassesSpec),
     /// `concat(a, b, ...)`: the examples of other data sets (by name), all of each in turn,
     /// as their pipelines left them.
     Concat(Vec<String>),
@@ -314,6 +317,20 @@ pub struct TextSpec {
     pub block: usize,
     /// Characters between the starts of consecutive examples.
     pub stride: usize,
+}
+
+/// A CSV file of labelled texts as padded byte-token sequences and classes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextClassesSpec {
+    pub path: PathBuf,
+    /// The column of texts.
+    pub text: String,
+    /// The column of labels.
+    pub target: String,
+    /// Tokens per example: longer texts are cut, shorter ones padded with 0s.
+    pub length: usize,
+    /// `classes = (...)`: the labels in class order; empty for the file's labels, sorted.
+    pub classes: Vec<String>,
 }
 
 /// Inputs and targets from NumPy arrays: `.npy` files, or arrays of one `.npz` archive.
@@ -419,6 +436,7 @@ impl DataSource {
             DataSource::Arrays(a) => vec![&a.x, &a.y],
             DataSource::Images(i) => vec![&i.dir],
             DataSource::Text(t) => vec![&t.path],
+            DataSource::TextClasses(t) => vec![&t.path],
         }
     }
 
@@ -442,6 +460,7 @@ impl DataSource {
             DataSource::Arrays(a) => vec![&mut a.x, &mut a.y],
             DataSource::Images(i) => vec![&mut i.dir],
             DataSource::Text(t) => vec![&mut t.path],
+            DataSource::TextClasses(t) => vec![&mut t.path],
         }
     }
 }

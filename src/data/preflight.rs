@@ -82,6 +82,7 @@ pub fn check_files(exp: &Experiment) -> Vec<CheckError> {
             | DataSource::Arrays(_)
             | DataSource::Images(_)
             | DataSource::Text(_)
+            | DataSource::TextClasses(_)
             | DataSource::Concat(_)
             | DataSource::AddingProblem { .. } => {}
         }

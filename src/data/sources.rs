@@ -25,6 +25,7 @@ pub fn describe(source: &DataSource) -> DataResult<(Vec<usize>, Labels)> {
         }
         DataSource::Arrays(spec) => describe_arrays(spec),
         DataSource::Text(spec) => super::text::describe_text(spec),
+        DataSource::TextClasses(spec) => super::text_classes::describe_text_classes(spec),
         DataSource::Images(spec) => {
             let scan = super::images::scan_image_folder(&spec.dir)?.only(&spec.classes)?;
             let (h, w) = spec.size;
@@ -50,6 +51,7 @@ pub fn read(source: &DataSource) -> DataResult<Examples> {
         DataSource::Csv(spec) => Ok(super::table::read_table(spec)?.into_examples(spec)),
         DataSource::Arrays(spec) => read_arrays(spec),
         DataSource::Text(spec) => super::text::read_text_examples(spec),
+        DataSource::TextClasses(spec) => super::text_classes::read_text_classes(spec),
         DataSource::Images(spec) => read_images(spec),
         DataSource::Mnist { .. }
         | DataSource::Cifar10 { .. }

@@ -499,26 +499,7 @@ struct Chosen {
 
 fn choose_columns(spec: &TableSpec, names: &[String]) -> DataResult<Chosen> {
     let path = spec.path.as_path();
-    let find = |name: &String| {
-        names.iter().position(|n| n == name).ok_or_else(|| {
-            let known: Vec<&str> = names.iter().map(String::as_str).collect();
-            let suggestion = crate::suggest::did_you_mean(name, &known)
-                .map_or(String::new(), |s| format!("did you mean `{s}`? "));
-            table_error(
-                path,
-                String::new(),
-                format!("there is no column `{name}`"),
-                Some(&format!(
-                    "{suggestion}the columns are {}",
-                    names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            )
-        })
-    };
+    let find = |name: &String| find_column(path, name, names);
     let targets = spec
         .targets
         .iter()
@@ -556,6 +537,29 @@ fn choose_columns(spec: &TableSpec, names: &[String]) -> DataResult<Chosen> {
         ));
     }
     Ok(Chosen { features, targets })
+}
+
+/// The position of the column `name` among `names`, or an error naming the file, with a
+/// suggestion and the columns there are.
+pub(super) fn find_column(path: &Path, name: &str, names: &[String]) -> DataResult<usize> {
+    names.iter().position(|n| n == name).ok_or_else(|| {
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        let suggestion = crate::suggest::did_you_mean(name, &known)
+            .map_or(String::new(), |s| format!("did you mean `{s}`? "));
+        table_error(
+            path,
+            String::new(),
+            format!("there is no column `{name}`"),
+            Some(&format!(
+                "{suggestion}the columns are {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )
+    })
 }
 
 /// The cells of `columns` as text (`None` where missing), row after row.
@@ -674,7 +678,7 @@ fn class_indices(path: &Path, raw: &Raw, c: usize, keep: &[usize]) -> DataResult
         .collect()
 }
 
-fn place(line: u64, c: usize, names: &[String]) -> String {
+pub(super) fn place(line: u64, c: usize, names: &[String]) -> String {
     format!("line {line}, column {} (`{}`)", c + 1, names[c])
 }
 
@@ -692,7 +696,7 @@ fn missing_error(path: &Path, raw: &Raw, r: usize, c: usize, what: &str) -> Data
     )
 }
 
-fn not_utf8(path: &Path, line: u64, c: usize) -> DataError {
+pub(super) fn not_utf8(path: &Path, line: u64, c: usize) -> DataError {
     table_error(
         path,
         format!("line {line}, column {}", c + 1),
@@ -701,7 +705,7 @@ fn not_utf8(path: &Path, line: u64, c: usize) -> DataError {
     )
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> DataError {
+pub(super) fn csv_error(path: &Path, e: &csv::Error) -> DataError {
     let line = e.position().map(csv::Position::line);
     match e.kind() {
         csv::ErrorKind::Io(err) => DataError::Io {
@@ -718,7 +722,12 @@ fn csv_error(path: &Path, e: &csv::Error) -> DataError {
     }
 }
 
-fn table_error(path: &Path, place: String, problem: String, help: Option<&str>) -> DataError {
+pub(super) fn table_error(
+    path: &Path,
+    place: String,
+    problem: String,
+    help: Option<&str>,
+) -> DataError {
     DataError::Contents {
         path: path.to_path_buf(),
         place,

@@ -41,8 +41,31 @@ impl Text {
 
 /// Reads and tokenises the file `path` (gunzipped first if its name ends in `.gz`).
 pub fn read_text(path: &Path) -> DataResult<Text> {
+    let bytes = read_maybe_gzipped(path, "the text file")?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = &e.as_bytes()[..at];
+        let line = valid.split(|&b| b == b'\n').count();
+        DataError::Contents {
+            path: path.to_path_buf(),
+            place: format!("line {line} (byte {at})"),
+            problem: "is not UTF-8 text".to_string(),
+            help: Some("convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".to_string()),
+        }
+    })?;
+    let mut vocabulary: Vec<char> = text.chars().collect();
+    vocabulary.sort_unstable();
+    vocabulary.dedup();
+    let ids = Text::encode(&vocabulary, &text)
+        .unwrap_or_else(|c| unreachable!("{c:?} is in the text's own vocabulary"));
+    Ok(Text { vocabulary, ids })
+}
+
+/// The bytes of `path`, gunzipped first if its name ends in `.gz`; `what` names the file
+/// in the error when it cannot be opened.
+pub(super) fn read_maybe_gzipped(path: &Path, what: &str) -> DataResult<Vec<u8>> {
     let (file, _) = crate::files::open_regular(path, MAX_TEXT_BYTES)
-        .map_err(|refused| DataError::opening(path, "the text file", refused))?;
+        .map_err(|refused| DataError::opening(path, what, refused))?;
     let mut bytes = Vec::new();
     let gzipped = path.extension().is_some_and(|e| e == "gz");
     let read = if gzipped {
@@ -67,23 +90,7 @@ pub fn read_text(path: &Path) -> DataResult<Text> {
             source: e,
         },
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let valid = &e.as_bytes()[..at];
-        let line = valid.split(|&b| b == b'\n').count();
-        DataError::Contents {
-            path: path.to_path_buf(),
-            place: format!("line {line} (byte {at})"),
-            problem: "is not UTF-8 text".to_string(),
-            help: Some("convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".to_string()),
-        }
-    })?;
-    let mut vocabulary: Vec<char> = text.chars().collect();
-    vocabulary.sort_unstable();
-    vocabulary.dedup();
-    let ids = Text::encode(&vocabulary, &text)
-        .unwrap_or_else(|c| unreachable!("{c:?} is in the text's own vocabulary"));
-    Ok(Text { vocabulary, ids })
+    Ok(bytes)
 }
 
 /// How many examples of `spec` a text of `len` characters holds: windows of `block + 1`

@@ -18,7 +18,7 @@ use crate::check::plan::{Init, Layer};
 use crate::export::graph::int;
 use crate::export::proto::DataType;
 use crate::export::{ExportError, Graph};
-use crate::lower::act::{embedding, Act, AnyTape, Forward};
+use crate::lower::act::{embedding, padding_mask, Act, AnyTape, Forward};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
 use crate::source::Span;
@@ -43,11 +43,13 @@ pub static ENTRY: Entry = layer(
             Default::Is(Value::Name("uniform")),
         ),
         KERNEL_REGULARIZER,
+        // After the regularizer, as in Keras' `Embedding`.
+        param("mask_zero", Type::Bool, Default::Is(Value::Bool(false))),
         TRAINABLE,
     ],
     "embedding",
     "Embedding",
-    "a learned vector of `output_dim` values for each token id `0..input_dim`: a sequence of `length` ids becomes `[output_dim, length]` (channels by positions)",
+    "a learned vector of `output_dim` values for each token id `0..input_dim`: a sequence of `length` ids becomes `[output_dim, length]` (channels by positions); with `mask_zero = true`, the positions of id 0 are padding, which the layers after it leave out (`global_avgpool1d`, `global_maxpool1d`)",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,9 @@ pub struct Embedding {
     /// The vocabulary's size: token ids are `0..input_dim`.
     pub input_dim: usize,
     pub output_dim: usize,
+    /// Id 0 is padding: the layers after this one leave its positions out (Keras'
+    /// `mask_zero`; `check::mask` says which layers carry the mask and which read it).
+    pub mask_zero: bool,
     pub weights: Weights,
 }
 
@@ -65,6 +70,7 @@ impl LayerDef for Embedding {
         Embedding {
             input_dim: args.count("input_dim", errors),
             output_dim: args.count("output_dim", errors),
+            mask_zero: args.boolean("mask_zero", errors),
             weights: Weights {
                 kernel_init: args.initializer("kernel_init", errors),
                 bias_init: Init::Zeros,
@@ -103,6 +109,12 @@ impl LayerDef for Embedding {
     /// `Gather` of the table's rows at the token ids (which expr's inputs hold as floats:
     /// cast to int64 first), then `(N, length, width)` transposed to `(N, width, length)`.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
+        if self.mask_zero {
+            return Err(ExportError::Unsupported {
+                layer: layer.name.clone(),
+                why: "the padding mask of `mask_zero = true` is not written as ONNX nodes",
+            });
+        }
         let table = g.weight(layer, "weight")?;
         let ids = g.node("Cast", &[&x], vec![int("to", DataType::Int64 as i64)]);
         let rows = g.node("Gather", &[&table, &ids], vec![int("axis", 0)]);
@@ -120,6 +132,7 @@ impl LayerDef for Embedding {
         let op = EmbeddingOp {
             table,
             width: self.output_dim,
+            mask_zero: self.mask_zero,
         };
         (op, false)
     }
@@ -129,10 +142,15 @@ pub struct EmbeddingOp {
     /// Index of the table among the model's parameters.
     table: usize,
     width: usize,
+    mask_zero: bool,
 }
 
 impl LayerOp for EmbeddingOp {
     fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
-        embedding(x.into_flat(), &cx.params[self.table], self.width)
+        let ids = x.into_flat();
+        if self.mask_zero {
+            cx.mask = Some(padding_mask(&ids));
+        }
+        embedding(ids, &cx.params[self.table], self.width)
     }
 }

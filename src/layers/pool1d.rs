@@ -16,7 +16,9 @@ use crate::check::error::CheckError;
 use crate::check::plan::{self, Layer, PoolKind};
 use crate::export::graph::int;
 use crate::export::{self, ExportError, Graph};
-use crate::lower::act::{channel_max, channel_mean, Act, AnyTape, Forward};
+use crate::lower::act::{
+    channel_max, channel_mean, masked_channel_max, masked_channel_mean, Act, AnyTape, Forward,
+};
 use crate::lower::model::Lowering;
 use crate::ops::handoff::Handoff;
 use crate::ops::{self, Pool2dSpec};
@@ -192,12 +194,21 @@ pub struct Pool1dOp {
 }
 
 impl LayerOp for Pool1dOp {
-    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, _: &mut Forward<'_>) -> Act<T> {
+    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
         let x = x.into_sequence(self.name, self.channels, self.length);
-        match (&self.spec, self.kind) {
-            (Some(spec), _) => Act::Image(ops::pool2d(x, spec)),
-            (None, PoolKind::Max) => Act::Flat(channel_max(x)),
-            (None, PoolKind::Avg) => Act::Flat(channel_mean(x)),
+        // A global pool takes the padding mask of `embedding(mask_zero = true)`, if one
+        // reaches it (a windowed pool never does: `check::mask`).
+        let mask = if self.spec.is_none() {
+            cx.mask.take()
+        } else {
+            None
+        };
+        match (&self.spec, self.kind, mask) {
+            (Some(spec), _, _) => Act::Image(ops::pool2d(x, spec)),
+            (None, PoolKind::Max, None) => Act::Flat(channel_max(x)),
+            (None, PoolKind::Avg, None) => Act::Flat(channel_mean(x)),
+            (None, PoolKind::Max, Some(mask)) => Act::Flat(masked_channel_max(x, &mask)),
+            (None, PoolKind::Avg, Some(mask)) => Act::Flat(masked_channel_mean(x, &mask)),
         }
     }
 }

@@ -197,6 +197,11 @@ pub struct Forward<'a> {
     pub input_grad: bool,
     /// An activation the op hands to the next beside the tape (see `ops::handoff`).
     pub handoff: Option<Handoff>,
+    /// The padding mask of `embedding(mask_zero = true)`, `(batch, length)`: 1 at a token,
+    /// 0 at padding (id 0). Set by the embedding, carried unchanged by the layers that keep
+    /// each position where it was, taken by the global pool that leaves the padding out
+    /// (`check::mask` allows only such stacks).
+    pub mask: Option<Vec<f32>>,
 }
 
 /// `x · w + b` through dfdx's matmul, for CPUs where our dense op does not run.
@@ -349,6 +354,57 @@ pub fn embedding<T: AnyTape>(ids: Flat<T>, table: &Param, width: usize) -> Act<T
     ))
 }
 
+/// The padding mask of a batch of token ids `(batch, length)`: 1 where the id is not 0.
+pub fn padding_mask<T: AnyTape>(ids: &Flat<T>) -> Vec<f32> {
+    ids.as_vec()
+        .into_iter()
+        .map(|id| if id == 0.0 { 0.0 } else { 1.0 })
+        .collect()
+}
+
+/// The mean of each channel of a sequence `(b, c, 1, l)` over the positions `mask` (`(b,
+/// l)`, 1 or 0) keeps, `(b, c)`: Keras' `GlobalAveragePooling1D` given a mask. An example
+/// with every position masked gives zeros (Keras' 0 / 0).
+pub fn masked_channel_mean<T: AnyTape>(x: Image<T>, mask: &[f32]) -> Flat<T> {
+    let shape = *x.shape();
+    let (b, _, _, l) = shape;
+    let weights: Vec<f32> = mask
+        .chunks_exact(l.max(1))
+        .flat_map(|m| {
+            let kept: f32 = m.iter().sum();
+            m.iter()
+                .map(move |&v| if kept > 0.0 { v / kept } else { 0.0 })
+        })
+        .collect();
+    let w: Tensor<(usize, usize), f32, Cpu> = x.device().tensor_from_vec(weights, (b, l));
+    (x * w.broadcast_like::<_, Axes2<1, 2>>(&shape)).sum::<(usize, usize), Axes2<2, 3>>()
+}
+
+/// The largest value of each channel of a sequence `(b, c, 1, l)` among the positions
+/// `mask` keeps, `(b, c)` (PyTorch's `masked_fill(-inf)` then `max`); an example with every
+/// position masked gives zeros.
+pub fn masked_channel_max<T: AnyTape>(x: Image<T>, mask: &[f32]) -> Flat<T> {
+    /// Far below any activation, and far enough above `f32::MIN` that adding it to one
+    /// stays finite.
+    const MASKED: f32 = -1e30;
+    let shape = *x.shape();
+    let (b, c, _, l) = shape;
+    let dev = x.device().clone();
+    let offsets: Vec<f32> = mask
+        .iter()
+        .map(|&m| if m > 0.0 { 0.0 } else { MASKED })
+        .collect();
+    let offsets: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(offsets, (b, l));
+    let any: Vec<f32> = mask
+        .chunks_exact(l.max(1))
+        .map(|m| if m.iter().any(|&v| v > 0.0) { 1.0 } else { 0.0 })
+        .collect();
+    let any: Tensor<(usize,), f32, Cpu> = dev.tensor_from_vec(any, (b,));
+    let max =
+        (x + offsets.broadcast_like::<_, Axes2<1, 2>>(&shape)).max::<(usize, usize), Axes2<2, 3>>();
+    max * any.broadcast_like::<_, Axis<1>>(&(b, c))
+}
+
 /// A sequence plus the table's row for each position (a learned position embedding).
 pub fn add_positions<T: AnyTape>(x: Image<T>, table: &Param) -> Act<T> {
     Act::Image(crate::ops::embedding::add_positions(
@@ -420,6 +476,9 @@ mod activation_tests;
 
 #[cfg(test)]
 mod attention_tests;
+
+#[cfg(test)]
+mod mask_tests;
 
 #[cfg(test)]
 mod norm_tests;

@@ -180,6 +180,7 @@ impl LoweredModel {
             training,
             input_grad: true,
             handoff: None,
+            mask: None,
         };
         let outputs = graph.forward(&self.ops, inputs, input_grads, &mut cx);
         if !cx.state_updates.is_empty() {
@@ -206,6 +207,7 @@ impl LoweredModel {
             training,
             input_grad,
             handoff: None,
+            mask: None,
         };
         let mut act = input;
         for (i, op) in self.ops.iter().enumerate() {

@@ -167,6 +167,7 @@ fn source_paths(source: &DataSource) -> Vec<PathBuf> {
         DataSource::Csv(table) => vec![table.path.clone()],
         DataSource::Arrays(a) => vec![a.x.clone(), a.y.clone()],
         DataSource::Text(t) => vec![t.path.clone()],
+        DataSource::TextClasses(t) => vec![t.path.clone()],
         // A folder is hashed as a whole (`folder_sha256`). A concatenation's parts are
         // data sets of their own: their files are listed under their names.
         DataSource::Images(_) | DataSource::Concat(_) | DataSource::AddingProblem { .. } => {

@@ -135,7 +135,8 @@ impl Loader<'_> {
             source @ (DataSource::Csv(_)
             | DataSource::Arrays(_)
             | DataSource::Images(_)
-            | DataSource::Text(_)) => data::sources::read(source)?,
+            | DataSource::Text(_)
+            | DataSource::TextClasses(_)) => data::sources::read(source)?,
             DataSource::Concat(names) => self.concat(d, names)?,
             DataSource::AddingProblem {
                 length,
@@ -266,6 +267,7 @@ fn validate_for(examples: &Examples, d: &crate::check::plan::DataSet) -> Result<
             | DataSource::Csv(_)
             | DataSource::Images(_)
             | DataSource::Text(_)
+            | DataSource::TextClasses(_)
             | DataSource::Concat(_)
             | DataSource::AddingProblem { .. } => examples.source.clone(),
         };

@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench" / "twins"))
 from expr_examples import limited  # noqa: E402  (the twins' `--examples` on expr's side)
+sys.path.insert(0, str(ROOT / "bench"))
+from compare import SHARED, machine, parse_peak, peak_rss_wrapper  # noqa: E402  (the tutorial's side by side)
 
 EPOCH = re.compile(r"^epoch (\d+): train ([0-9.]+) s", re.M)
 FINAL = re.compile(r"^final (\S+) (\S+)", re.M)
@@ -119,18 +121,6 @@ def measured(cmd, env):
     return proc.stdout, proc.stderr
 
 
-def with_rss(cmd):
-    """cmd wrapped so that its own peak RSS is printed on stderr as `PEAK_RSS_KB n`."""
-    code = (
-        "import os,sys,subprocess;"
-        "p=subprocess.Popen(sys.argv[1:]);"
-        "_,s,ru=os.wait4(p.pid,0);"
-        "sys.stderr.write('PEAK_RSS_KB %d\\n'%ru.ru_maxrss);"
-        "sys.exit(os.waitstatus_to_exitcode(s))"
-    )
-    return [sys.executable, "-c", code] + [str(c) for c in cmd]
-
-
 def timed_epochs(text):
     seconds = [float(s) for _, s in EPOCH.findall(text)]
     if not seconds:
@@ -138,16 +128,11 @@ def timed_epochs(text):
     return statistics.median(seconds[1:] or seconds)
 
 
-def rss_mb(err):
-    m = re.findall(r"PEAK_RSS_KB (\d+)", err)
-    return int(m[-1]) / 1024 if m else float("nan")
-
-
 def run_expr(binary, model, path, threads, runs_dir, env):
     cmd = [binary, "run", path, "--epochs", model.epochs, "--threads", threads, "--no-progress", "--timings",
            "--runs-dir", runs_dir]
-    out, err = measured(with_rss(cmd), env)
-    return {"s": timed_epochs(err), "rss": rss_mb(err), "run": Path(RUN_DIR.search(out + err).group(1))}
+    out, err = measured(peak_rss_wrapper([str(c) for c in cmd]), env)
+    return {"s": timed_epochs(err), "rss": parse_peak(err), "run": Path(RUN_DIR.search(out + err).group(1))}
 
 
 def expr_figure(run_dir, name):
@@ -164,19 +149,10 @@ def run_twin(model, threads, env):
     cmd = [sys.executable, ROOT / "bench" / model.twin, "--threads", threads, "--epochs", model.epochs]
     if model.examples is not None:
         cmd += ["--examples", model.examples]
-    out, err = measured(with_rss(cmd), env)
+    out, err = measured(peak_rss_wrapper([str(c) for c in cmd]), env)
     finals = FINAL.findall(out)
     name, value = finals[-1] if finals else ("?", "nan")
-    return {"s": timed_epochs(out), "rss": rss_mb(err), "name": name, "metric": float(value)}
-
-
-def machine():
-    info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    field = lambda k: (re.search(rf"^{k}:\s*(.+)$", info, re.M) or [None, "?"])[1].strip()  # noqa: E731
-    flags = field("Flags").split()
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    cpus = field(r"CPU\(s\)")
-    return f"{field('Model name')}, {cpus} CPUs ({simd})"
+    return {"s": timed_epochs(out), "rss": parse_peak(err), "name": name, "metric": float(value)}
 
 
 def table(models, threads_list, results, rounds, loads, portable):
@@ -221,7 +197,8 @@ def table(models, threads_list, results, rounds, loads, portable):
             row = row[:-1] + f" {m.note} |"
         lines.append(row)
     lines.append("")
-    for t, bar in [(threads_list[0], 0.5), (1, 0.7)]:
+    # Issue 19's bars: 0.5x the twin with several threads, 0.7x with one.
+    for t, bar in [(t, 0.5 if t > 1 else 0.7) for t in threads_list]:
         missed = [f"{n} {x:.2f}" for n, x, tt in [(n, x, tt) for n, tt, x in bars] if tt == t and x > bar]
         if any(tt == t for _, tt, _ in bars):
             lines.append(f"- epoch <= {bar}x the twin at {t} thread(s): "
@@ -260,7 +237,7 @@ def main():
         if missing:
             raise SystemExit(f"no such model or no twin yet: {', '.join(sorted(missing))}")
     env = dict(os.environ)
-    data = Path(env.get("EXPR_DATA", ROOT.parent / "shared" / "data")).resolve()
+    data = Path(env.get("EXPR_DATA", SHARED / "data")).resolve()
     results = {m.name: {} for m in models}
     loads = []
     with tempfile.TemporaryDirectory() as runs_dir, tempfile.TemporaryDirectory() as stand_in:

@@ -17,6 +17,12 @@ Each twin follows one protocol: `--threads N --epochs E [--examples K] [--seed S
 figure that expr's run records in metrics.csv's column NAME (accuracies there are fractions,
 the twins' percent). Peak RSS is each process's own (`wait4`'s ru_maxrss).
 
+Before the rounds, each twin runs one more, untimed epoch with `TWIN_FLOPS=1`, where torch's
+FlopCounterMode counts the epoch's products (matrix products, convolutions, attention;
+forward and backward); with PyTorch's measured sgemm rate at each thread count this gives
+both programs' GFLOP/s and their share of the machine's peak, and shows where the 0.5x bar
+would need more than the peak.
+
 `--write` replaces the section between `<!-- suite:begin -->` and `<!-- suite:end -->` of
 BENCHMARKS.md with the table and the bars of issue 19 (epoch <= 0.5x the twin at 2 threads
 and <= 0.7x at 1; peak RSS <= 0.25x).
@@ -39,10 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench" / "twins"))
 from expr_examples import limited  # noqa: E402  (the twins' `--examples` on expr's side)
 sys.path.insert(0, str(ROOT / "bench"))
-from compare import SHARED, machine, parse_peak, peak_rss_wrapper  # noqa: E402  (the tutorial's side by side)
+from compare import SHARED, machine, parse_peak, peak_rss_wrapper, sgemm_peak_torch  # noqa: E402  (the tutorial's side by side)
 
 EPOCH = re.compile(r"^epoch (\d+): train ([0-9.]+) s", re.M)
 FINAL = re.compile(r"^final (\S+) (\S+)", re.M)
+FLOPS = re.compile(r"^flops (\d+)", re.M)
 RUN_DIR = re.compile(r"run saved in (\S+)")
 
 
@@ -155,25 +162,45 @@ def run_twin(model, threads, env):
     return {"s": timed_epochs(out), "rss": parse_peak(err), "name": name, "metric": float(value)}
 
 
-def table(models, threads_list, results, rounds, loads, portable):
+def epoch_flops(model, env):
+    """The floating-point operations of one training epoch, as torch's FlopCounterMode
+    counts them in the twin (`TWIN_FLOPS=1`, one epoch, untimed: products, convolutions and
+    attention, forward and backward; elementwise work is left out, so the GFLOP/s derived
+    from it are those of the products). None where the twin counts nothing."""
+    cmd = [sys.executable, ROOT / "bench" / model.twin, "--threads", 2, "--epochs", 1]
+    if model.examples is not None:
+        cmd += ["--examples", model.examples]
+    out, _ = measured([str(c) for c in cmd], dict(env, TWIN_FLOPS="1"))
+    counts = [int(n) for n in FLOPS.findall(out)]
+    return counts[0] if counts and counts[0] > 0 else None
+
+
+def table(models, threads_list, results, rounds, loads, portable, flops, peaks):
     med = statistics.median
     head = "| model | examples x epochs |"
     rule = "| --- | --- |"
     for t in threads_list:
         head += f" expr s ({t}t) | twin s ({t}t) | ratio ({t}t) |"
         rule += " --- | --- | --- |"
+    t0 = threads_list[0]
+    head += f" GFLOP / epoch | GFLOP/s expr / twin ({t0}t) | % of sgemm peak expr / twin ({t0}t) |"
+    rule += " --- | --- | --- |"
     head += " peak RSS MB expr / twin | ratio | final figure expr / twin |"
     rule += " --- | --- | --- |"
     lines = [
         f"Machine: {machine()}. {rounds}; in each, every model ran expr then its twin at each"
         " thread count. Seconds: median over a run's epochs 2.., then over rounds; ratio: median of the"
         f" per-round ratios. 1-minute load average after each round: {' '.join(f'{x:.1f}' for x in loads)}."
+        " GFLOP: the products' floating-point operations of one training epoch, counted in the twin"
+        " (torch's FlopCounterMode; elementwise work left out), the same work for both programs;"
+        " sgemm peak: PyTorch's median GFLOP/s on 2048x2048 products at the thread count ("
+        + ", ".join(f"{peaks[t]:.0f} at {t}t" for t in threads_list) + ")."
         + (" expr ran with EXPR_PORTABLE=1 (its AVX2 path)." if portable else ""),
         "",
         head,
         rule,
     ]
-    bars = []
+    bars, beyond = [], []
     for m in models:
         r = results[m.name]
         if not r:
@@ -189,6 +216,15 @@ def table(models, threads_list, results, rounds, loads, portable):
             row += f" {med([e['s'] for e, _ in pairs]):.3f} | {med([w['s'] for _, w in pairs]):.3f} | {ratio:.2f} |"
             bars.append((m.name, t, ratio))
         first = r[threads_list[0]]
+        f = flops.get(m.name)
+        if f:
+            e_rate, w_rate = f / med([e["s"] for e, _ in first]) / 1e9, f / med([w["s"] for _, w in first]) / 1e9
+            row += (f" {f / 1e9:.3g} | {e_rate:.0f} / {w_rate:.0f} |"
+                    f" {100 * e_rate / peaks[t0]:.0f} / {100 * w_rate / peaks[t0]:.0f} |")
+            if 2 * w_rate > peaks[t0]:
+                beyond.append(f"{m.name} ({2 * w_rate / peaks[t0]:.1f}x)")
+        else:
+            row += " - | - | - |"
         e_rss, w_rss = med([e["rss"] for e, _ in first]), med([w["rss"] for _, w in first])
         e_fig, w_figs = med([e["metric"] for e, _ in first]), [w["metric"] for _, w in first]
         row += f" {e_rss:.0f} / {w_rss:.0f} | {e_rss / w_rss:.2f} | {first[0][1]['name']} {e_fig:.4g} / {med(w_figs):.4g}"
@@ -203,6 +239,10 @@ def table(models, threads_list, results, rounds, loads, portable):
         if any(tt == t for _, tt, _ in bars):
             lines.append(f"- epoch <= {bar}x the twin at {t} thread(s): "
                          + ("every model" if not missed else f"missed by {', '.join(missed)}"))
+    if beyond:
+        lines.append(f"- where the twin's products already run above half the sgemm peak at {t0} threads, half its"
+                     " time would take more than the peak's rate (the product GFLOP/s needed, as a multiple of the"
+                     f" peak): {', '.join(beyond)}")
     lines.append(f"\n(generated by `bench/suite.py --write` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     return "\n".join(lines)
 
@@ -242,6 +282,14 @@ def main():
     loads = []
     with tempfile.TemporaryDirectory() as runs_dir, tempfile.TemporaryDirectory() as stand_in:
         env["EXPR_DATA"] = str(cifar_stand_in(data, Path(stand_in)))
+        peaks = {t: sgemm_peak_torch(sys.executable, t) for t in threads_list}
+        flops = {}
+        for m in models:
+            try:
+                flops[m.name] = epoch_flops(m, env)
+            except RuntimeError as err:
+                print(f"{m.name}, counting operations: {err}", file=sys.stderr)
+            print(f"{m.name}: {flops.get(m.name) or 0:,} operations an epoch", file=sys.stderr, flush=True)
         expr_env = dict(env, EXPR_PORTABLE="1") if args.portable else env
         for r in range(args.rounds):
             for m in models:
@@ -262,7 +310,7 @@ def main():
                           f" {w['name']} {e['metric']:.4g}/{w['metric']:.4g}", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
     rounds = f"{args.rounds} rounds" + (f" ({args.single_rounds} at 1 thread)" if args.single_rounds is not None else "")
-    text = table(models, threads_list, results, rounds, loads, args.portable)
+    text = table(models, threads_list, results, rounds, loads, args.portable, flops, peaks)
     print(text)
     if args.write:
         write_section(text)

@@ -31,6 +31,8 @@ fn write_data(dir: &Path) {
 fn experiment(epochs: usize, save_to: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/resnet20.exp");
     let text = std::fs::read_to_string(path).unwrap();
+    // The file's own metrics and log, at its end, read the test set this replaces.
+    let text = &text[..text.find("\nmetrics {").unwrap()];
     let start = text.find("data train").unwrap();
     let end = text.find("// Two 3x3 convs").unwrap();
     let data = "data train = npy(x = \"x.npy\", y = \"y.npy\") | batch(4)\n\n\

@@ -42,6 +42,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import common
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.join(ROOT, "experiments", "data", "vim_manual.txt.gz")
 
@@ -177,6 +179,7 @@ def main():
         model.train()
         order = torch.randperm(len(xt))
         total = 0.0
+        counter = common.flops_begin()
         epoch_start = time.perf_counter()
         for i in range(per_epoch):
             idx = order[i * batch : (i + 1) * batch]
@@ -195,6 +198,7 @@ def main():
                 print(f"{step} steps: median step {statistics.median(times) * 1000:.1f} ms, mean {statistics.mean(times) * 1000:.1f} ms")
                 return
         train_s = time.perf_counter() - epoch_start
+        common.flops_end(counter)
         val = val_loss(model, xv, yv, args.block, per_batch=True)
         print(f"epoch {epoch + 1}: train {train_s:.3f} s, train loss {total / per_epoch:.4f}, val loss {val:.4f}, "
               f"median step {statistics.median(times) * 1000:.1f} ms", flush=True)

@@ -350,15 +350,39 @@ def fit_classifier(args, net, opt, train, test, batch, test_batch, test_name="te
 
 # ----- output -----
 
+def flops_begin():
+    """With `TWIN_FLOPS=1` in the environment, starts counting the floating-point operations
+    of what runs next (torch's FlopCounterMode: matrix products, convolutions and attention,
+    forward and backward; elementwise work is not counted), else does nothing. The suite
+    runs each twin once so, to turn epoch seconds into GFLOP/s; counting slows the epoch,
+    so that run's seconds are not used."""
+    if os.environ.get("TWIN_FLOPS") != "1":
+        return None
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    counter.__enter__()
+    return counter
+
+
+def flops_end(counter):
+    """Stops what `flops_begin` started, printing `flops {n}`: the operations of the epoch."""
+    if counter is not None:
+        counter.__exit__(None, None, None)
+        print(f"flops {counter.get_total_flops()}", flush=True)
+
+
 class Timer:
-    """Wall seconds of a training epoch: `with timer: ...` around the batches."""
+    """Wall seconds of a training epoch: `with timer: ...` around the batches (and its
+    operations with `TWIN_FLOPS=1`, see `flops_begin`)."""
 
     def __enter__(self):
+        self.counter = flops_begin()
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+        flops_end(self.counter)
 
 
 def parameters_line(n):

@@ -43,6 +43,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import common
+
 
 class KerasConvTranspose2d(nn.ConvTranspose2d):
     """Conv2DTranspose(padding="same") as Keras places its output: the full transposed
@@ -142,6 +144,7 @@ def main():
         d.train()
         perm = torch.randperm(n)
         d_total, g_total = 0.0, 0.0
+        counter = common.flops_begin()
         start = time.perf_counter()
         for i in range(0, n, 256):
             x = x_all[perm[i : i + 256]] * 2 - 1
@@ -160,6 +163,7 @@ def main():
             d_total += d_loss.item() * x.shape[0]
             g_total += g_loss.item() * x.shape[0]
         seconds = time.perf_counter() - start
+        common.flops_end(counter)
         g_mean = g_total / n
         print(
             f"epoch {epoch}: train {seconds:.3f} s, discriminator_loss {d_total / n:.4f}, generator_loss {g_mean:.4f}",

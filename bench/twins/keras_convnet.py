@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import common
+
 
 def read_idx(path):
     with gzip.open(path, "rb") as f:
@@ -76,6 +78,7 @@ def main():
         model.train()
         order = torch.randperm(len(x_train))
         loss_sum, correct, batches = 0.0, 0, 0
+        counter = common.flops_begin()
         start_cpu, start = time.process_time(), time.perf_counter()
         for i in range(0, len(order), 128):
             idx = order[i:i + 128]
@@ -89,6 +92,7 @@ def main():
             correct += (logits.argmax(1) == yb).sum().item()
             batches += 1
         train_s, train_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        common.flops_end(counter)
         model.eval()
         with torch.no_grad():
             val_acc = (model(x_val).argmax(1) == y_val).float().mean().item()

@@ -45,6 +45,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import common
+
 
 class KerasConvTranspose2d(nn.ConvTranspose2d):
     """Conv2DTranspose(padding="same") as Keras places its output: the full transposed
@@ -153,6 +155,7 @@ def main():
     for epoch in range(1, args.epochs + 1):
         perm = torch.randperm(n)
         total = 0.0
+        counter = common.flops_begin()
         start = time.perf_counter()
         for i in range(0, n, 128):
             x = x_all[perm[i : i + 128]]
@@ -162,6 +165,7 @@ def main():
             opt.step()
             total += loss.item() * x.shape[0]
         seconds = time.perf_counter() - start
+        common.flops_end(counter)
         loss_per_image = total / n
         print(f"epoch {epoch}: train {seconds:.3f} s, loss {loss_per_image:.4f}", flush=True)
     print(f"final loss {loss_per_image:.4f}")

@@ -51,10 +51,17 @@ impl<'a> View<'a> {
 
 /// Up to this output dimension the dot-product kernel beats gemm's packing.
 const SMALL: usize = 64;
-/// Up to this inner dimension the few-taps kernel runs. Sending 28..=64 to gemm instead made
-/// Keras' convnet 18% faster but moved ResNet-20's two twin steps 40 times further from
-/// PyTorch's float64 (BENCHMARKS.md, attempt 31), so it stays at 64.
+/// Up to this inner dimension the few-taps kernel runs, on CPUs without AVX-512 (and below
+/// [`PACKED_TAPS`] on those with it). Sending 28..=64 to the `gemm` crate instead made Keras'
+/// convnet 18% faster, but was reverted for moving ResNet-20's twin test (BENCHMARKS.md,
+/// attempt 31); not measured again since that test's images stopped tying.
 pub(crate) const TAPS: usize = 64;
+/// From this inner dimension on, the convolutions' products go to the AVX-512 product
+/// ([`avx512`]) where the CPU has it, whatever the shape: with fused multiply-adds on 16
+/// lanes it beats the few-taps kernel once the inner dimension fills a few steps (VAE's
+/// transposed convs of 32-64 channels: epoch 4.0-4.3 s against 3.6 s). Below it, a first
+/// layer's 9 or 25 taps stay with the few-taps kernel, which skips the packing.
+const PACKED_TAPS: usize = 16;
 /// Outputs computed together in registers.
 const LANES: usize = 16;
 
@@ -108,13 +115,22 @@ fn products(
     if m == 0 || n == 0 {
         return;
     }
-    if k <= TAPS && rhs.col_stride == 1 {
+    if k <= TAPS && rhs.col_stride == 1 && !(packed && k >= PACKED_TAPS && fused_product()) {
         broadcast_rows((n, k), dst, accumulate, lhs, rhs);
     } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
         dot_rows((n, k), dst, accumulate, lhs, rhs);
     } else {
         gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs, packed);
     }
+}
+
+/// Whether `matmul_packed` has the AVX-512 product to send work to.
+#[inline(always)]
+fn fused_product() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return crate::ops::cpu::simd::avx512_kernels();
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
 }
 
 /// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`) through `gemm`

@@ -24,6 +24,28 @@ pub(super) struct Params<'a> {
     pub(super) w: &'a [f32],
 }
 
+/// The conv that computes a stride-1 conv's input gradient ([`ConvPlan::input_grad_plan`])
+/// and its weight.
+pub(super) struct InputGradConv {
+    plan: ConvPlan,
+    weight: Vec<f32>,
+}
+
+impl InputGradConv {
+    fn new(plan: &ConvPlan, w: &[f32]) -> Option<Self> {
+        let dual = plan.input_grad_plan()?;
+        Some(Self {
+            weight: plan.flipped_weight(w),
+            plan: dual,
+        })
+    }
+
+    /// Scratch for one sample's im2col columns of `dz`.
+    fn cols(&self) -> usize {
+        self.plan.patch() * self.plan.conv_plane()
+    }
+}
+
 /// The gradients backward adds into; `dx` is empty when the input needs none.
 pub(super) struct Grads<'a> {
     pub(super) dx: &'a mut [f32],
@@ -132,6 +154,11 @@ fn portable_partials(
     let tasks = n.div_ceil(per_task);
     let group = plan.group();
     let in_sample = plan.in_sample();
+    let dual = if dx.is_empty() {
+        None
+    } else {
+        InputGradConv::new(plan, params.w)
+    };
     let dx_chunks = split_chunks(dx, per_task * in_sample, tasks);
     dx_chunks
         .into_par_iter()
@@ -153,7 +180,7 @@ fn portable_partials(
                     dw: &mut dw,
                     db: &mut db,
                 };
-                group_backward(plan, params, saved, grad_out, s..end, grads);
+                group_backward(plan, params, saved, grad_out, s..end, grads, dual.as_ref());
             }
             (dw, db)
         })
@@ -169,6 +196,7 @@ fn group_backward(
     grad_out: &[f32],
     range: std::ops::Range<usize>,
     Grads { dx, dw, db }: Grads<'_>,
+    dual: Option<&InputGradConv>,
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let out_sample = o * plan.out_plane();
@@ -178,12 +206,17 @@ fn group_backward(
     let argmax = group_of(&saved.argmax, range.clone(), out_sample);
     let mask = group_of(&saved.mask, range.clone(), o * conv_plane);
     let wide = range.len() * conv_plane;
-    let dcols_len = if dx.is_empty() { 0 } else { patch * conv_plane };
+    let dcols_len = match dual {
+        _ if dx.is_empty() => 0,
+        Some(dual) => dual.cols(),
+        None => patch * conv_plane,
+    };
     with_scratch(
         [patch * wide, o * conv_plane + 1, o * wide, dcols_len],
         |[cols, dz, dzs, dcols]| {
             let scratch = [cols, dz, dzs, dcols];
-            group_backward_kernel(plan, x, params.w, g, argmax, mask, dx, dw, db, scratch);
+            let w = (params.w, dual);
+            group_backward_kernel(plan, x, w, g, argmax, mask, dx, dw, db, scratch);
         },
     );
 }
@@ -195,7 +228,7 @@ avx2_or_portable!(
     fn group_backward_kernel(
         plan: &ConvPlan,
         x: &[f32],
-        w: &[f32],
+        w: (&[f32], Option<&InputGradConv>),
         g: &[f32],
         argmax: &[u32],
         mask: &[u8],
@@ -208,7 +241,8 @@ avx2_or_portable!(
 
 /// One group's backward with its scratch buffers: `cols` for the im2col columns side by side,
 /// `dz` for one sample's conv-plane gradient, `dzs` for the group's side by side (`O x
-/// wide`), `dcols` (empty without `dx`) for one sample's im2col-shaped input gradient.
+/// wide`), `dcols` (empty without `dx`) for one sample's im2col-shaped input gradient, or
+/// with `w.1` the im2col columns of its `dz`.
 ///
 /// The input gradient is a product per sample: its inner dimension is the output channels,
 /// often few enough for the few-taps kernel, which reads rows of `dz` and wants them short
@@ -218,7 +252,7 @@ avx2_or_portable!(
 fn group_backward_in(
     plan: &ConvPlan,
     x: &[f32],
-    w: &[f32],
+    (w, dual): (&[f32], Option<&InputGradConv>),
     g: &[f32],
     argmax: &[u32],
     mask: &[u8],
@@ -242,7 +276,7 @@ fn group_backward_in(
         }
         if !dx.is_empty() {
             let dx = &mut dx[k * in_sample..][..in_sample];
-            sample_input_grad(plan, w, &dz[..o * conv_plane], dx, dcols);
+            sample_input_grad(plan, (w, dual), &dz[..o * conv_plane], dx, dcols);
         }
     }
     let (cols, dzs) = (&cols[..patch * wide], &dzs[..o * wide]);
@@ -256,16 +290,34 @@ avx2_or_portable!(
     // accumulators were left in memory and its loop ran scalar, 3x slower (attempt 32).
     fn sample_input_grad(
         plan: &ConvPlan,
-        w: &[f32],
+        w: (&[f32], Option<&InputGradConv>),
         dz: &[f32],
         dx: &mut [f32],
         dcols: &mut [f32],
     ) => sample_input_grad_in
 );
 
-/// Adds one sample's input gradient `col2im(Wᵀ dz)` to `dx`, with scratch `dcols`.
+/// Adds one sample's input gradient to `dx`, with scratch `dcols`: `col2im(Wᵀ dz)`, or with
+/// `dual` (stride 1) the conv `W' * im2col(dz)`.
 #[inline(always)]
-fn sample_input_grad_in(plan: &ConvPlan, w: &[f32], dz: &[f32], dx: &mut [f32], dcols: &mut [f32]) {
+fn sample_input_grad_in(
+    plan: &ConvPlan,
+    (w, dual): (&[f32], Option<&InputGradConv>),
+    dz: &[f32],
+    dx: &mut [f32],
+    dcols: &mut [f32],
+) {
+    if let Some(InputGradConv { plan: dual, weight }) = dual {
+        let (patch, plane) = (dual.patch(), dual.conv_plane());
+        dual.im2col_strided(dz, dcols, plane);
+        // dx (C x H*W) += W' (C x O*KH*KW) * cols (O*KH*KW x H*W)
+        let (w, cols) = (
+            View::rows(weight, patch),
+            View::rows(&dcols[..patch * plane], plane),
+        );
+        matmul_packed((dual.out_ch, plane, patch), dx, true, w, cols);
+        return;
+    }
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     // dcols (patch x P) = Wᵀ (patch x O) * dz (O x P)
     let dz = View::rows(dz, conv_plane);

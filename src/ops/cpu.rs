@@ -5,13 +5,15 @@
 //! - [`scratch`]: per-thread scratch buffers;
 //! - [`awake`]: keeping rayon's workers polling through a pass over the data;
 //! - [`finite`]: the check that a gradient holds no NaN or infinity;
-//! - [`pool`]: sizing rayon's global pool, with every worker flushing denormals.
+//! - [`pool`]: sizing rayon's global pool, with every worker flushing denormals;
+//! - [`math`]: `exp`, sigmoid and `tanh` that vectorise, the same bits on every CPU.
 //!
 //! Nothing here knows dfdx: a backend swap keeps these as they are.
 
 pub mod affinity;
 pub mod awake;
 pub mod finite;
+pub(crate) mod math;
 pub mod pool;
 pub mod scratch;
 pub(crate) mod simd;

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 
 use super::matmul::{matmul, View};
@@ -19,6 +21,16 @@ pub struct Dims {
     pub features: usize,
     pub units: usize,
     pub steps: usize,
+}
+
+impl Dims {
+    /// The sizes of a call on examples `r` of this one's batch.
+    fn of(self, r: &std::ops::Range<usize>) -> Self {
+        Self {
+            batch: r.len(),
+            ..self
+        }
+    }
 }
 
 /// The parameters' host values, in PyTorch's layout: `w_ih` (G·U, F), `w_hh` (G·U, U), the
@@ -85,8 +97,21 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
         b_ih: p.b_ih.1,
         b_hh: p.b_hh.1,
     };
-    let saved = C::forward(dims, weights, &host_data(&x));
-    let y = output(dims, C::hidden(&saved), sequences);
+    let chunks = chunks(batch);
+    let x_host = host_data(&x);
+    let per_example = features * steps;
+    let saved: Vec<C::Saved> = chunks
+        .par_iter()
+        .map(|r| {
+            let x = &x_host[r.start * per_example..r.end * per_example];
+            C::forward(dims.of(r), weights, x)
+        })
+        .collect();
+    let y: Vec<f32> = chunks
+        .iter()
+        .zip(&saved)
+        .flat_map(|(r, saved)| output(dims.of(r), C::hidden(saved), sequences))
+        .collect();
     let out_steps = if sequences { steps } else { 1 };
     let out = tensor_from_output(x.device(), y, (batch, dims.units, 1, out_steps));
     if T::OWNS_TAPE {
@@ -108,17 +133,49 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
                 b_ih,
                 b_hh,
             };
-            let [dx, dw_ih, dw_hh, db_ih, db_hh] =
-                C::backward(dims, weights, &saved, &dy, sequences);
+            let per_example = dims.units * out_steps;
+            let parts: Vec<[Vec<f32>; 5]> = chunks
+                .par_iter()
+                .zip(&saved)
+                .map(|(r, saved)| {
+                    let dy = &dy[r.start * per_example..r.end * per_example];
+                    C::backward(dims.of(r), weights, saved, dy, sequences)
+                })
+                .collect();
+            // The chunks' input gradients side by side, their weight gradients summed in
+            // chunk order.
+            let dx: Vec<f32> = parts.iter().flat_map(|p| p[0].iter().copied()).collect();
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
-            add_into(grads.get_or_alloc_mut(&ghosts.0)?, &dw_ih);
-            add_into(grads.get_or_alloc_mut(&ghosts.1)?, &dw_hh);
-            add_into(grads.get_or_alloc_mut(&ghosts.2)?, &db_ih);
-            add_into(grads.get_or_alloc_mut(&ghosts.3)?, &db_hh);
+            for [_, dw_ih, dw_hh, db_ih, db_hh] in &parts {
+                add_into(grads.get_or_alloc_mut(&ghosts.0)?, dw_ih);
+                add_into(grads.get_or_alloc_mut(&ghosts.1)?, dw_hh);
+                add_into(grads.get_or_alloc_mut(&ghosts.2)?, db_ih);
+                add_into(grads.get_or_alloc_mut(&ghosts.3)?, db_hh);
+            }
             Ok(())
         });
     }
     out.put_tape(tape)
+}
+
+/// At most this many examples run their steps together: a larger batch is cut into chunks
+/// of nearly equal size that run in parallel (batch 50 into 25 and 25). The steps of one
+/// example depend only on its own rows, so only the weight gradients' sums see the cut, and
+/// the cut depends on the batch size alone, never on the thread count.
+const CHUNK: usize = 32;
+
+/// The examples of each chunk (see [`CHUNK`]).
+fn chunks(batch: usize) -> Vec<std::ops::Range<usize>> {
+    let n = batch.div_ceil(CHUNK).max(1);
+    let (base, extra) = (batch / n, batch % n);
+    let mut start = 0;
+    (0..n)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
 }
 
 /// The layer's output from the hidden states `h` ((T+1)·B, U): every step's laid out

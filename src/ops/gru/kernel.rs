@@ -2,6 +2,7 @@
 //! `ops::matmul` per product, single-threaded and summed in a fixed order. Gate columns are
 //! PyTorch's order, `r, z, n`, each `units` wide.
 
+use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
@@ -16,10 +17,6 @@ pub struct Saved {
     pub hn: Vec<f32>,
     /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
     pub h: Vec<f32>,
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// Runs the GRU over `x`, laid out (B, F, T), from a zero state.
@@ -87,7 +84,7 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
                 let r = sigmoid(g[u] + a[u] + w.b_hh[u]);
                 let z = sigmoid(g[units + u] + a[units + u] + w.b_hh[units + u]);
                 let hn_k = a[2 * units + u] + w.b_hh[2 * units + u];
-                let n = (g[2 * units + u] + r * hn_k).tanh();
+                let n = tanh(g[2 * units + u] + r * hn_k);
                 g[u] = r;
                 g[units + u] = z;
                 g[2 * units + u] = n;

@@ -6,6 +6,7 @@
 //! step's rows are contiguous and each product is one `ops::matmul` call. Gate columns are
 //! PyTorch's order, `i, f, g, o`, each `units` wide.
 
+use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
@@ -20,10 +21,6 @@ pub struct Saved {
     pub c: Vec<f32>,
     /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
     pub h: Vec<f32>,
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// Runs the LSTM over `x`, laid out (B, F, T) as the engine holds a sequence, from a zero
@@ -87,22 +84,103 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
         let (c_prev, c_next) = s.c[t * step..].split_at_mut(step);
         let h_next = &mut s.h[(t + 1) * step..][..step];
         for b in 0..batch {
-            let g = &mut gates[b * g4..][..g4];
-            for u in 0..units {
-                let i = sigmoid(g[u]);
-                let f = sigmoid(g[units + u]);
-                let n = g[2 * units + u].tanh();
-                let o = sigmoid(g[3 * units + u]);
-                g[u] = i;
-                g[units + u] = f;
-                g[2 * units + u] = n;
-                g[3 * units + u] = o;
-                let k = b * units + u;
-                let c = f * c_prev[k] + i * n;
-                c_next[k] = c;
-                h_next[k] = o * c.tanh();
-            }
+            // The four gates as slices of their own, so that the loop over units vectorises.
+            let (gi, rest) = gates[b * g4..][..g4].split_at_mut(units);
+            let (gf, rest) = rest.split_at_mut(units);
+            let (gn, go) = rest.split_at_mut(units);
+            let c_prev = &c_prev[b * units..][..units];
+            let c_next = &mut c_next[b * units..][..units];
+            let h_next = &mut h_next[b * units..][..units];
+            cell_forward([gi, gf, gn, go], c_prev, c_next, h_next);
         }
+    }
+}
+
+avx2_or_portable!(
+    // A kernel of its own: inlined into the step loop, the loop over units stayed scalar
+    // (the compiler could not tell that the seven slices do not overlap).
+    fn cell_forward(
+        gates: [&mut [f32]; 4],
+        c_prev: &[f32],
+        c_next: &mut [f32],
+        h_next: &mut [f32],
+    ) => cell_forward_in
+);
+
+/// One example's step: activates its gates in place, writes its cell and hidden states.
+#[inline(always)]
+fn cell_forward_in(
+    [gi, gf, gn, go]: [&mut [f32]; 4],
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    h_next: &mut [f32],
+) {
+    let units = c_prev.len();
+    let (gi, gf, gn, go) = (
+        &mut gi[..units],
+        &mut gf[..units],
+        &mut gn[..units],
+        &mut go[..units],
+    );
+    let (c_next, h_next) = (&mut c_next[..units], &mut h_next[..units]);
+    for u in 0..units {
+        let i = sigmoid(gi[u]);
+        let f = sigmoid(gf[u]);
+        let n = tanh(gn[u]);
+        let o = sigmoid(go[u]);
+        gi[u] = i;
+        gf[u] = f;
+        gn[u] = n;
+        go[u] = o;
+        let c = f * c_prev[u] + i * n;
+        c_next[u] = c;
+        h_next[u] = o * tanh(c);
+    }
+}
+
+avx2_or_portable!(
+    // A kernel of its own, as `cell_forward`.
+    fn cell_backward(
+        gates: &[f32],
+        d: [&mut [f32]; 4],
+        states: (&[f32], &[f32], &[f32]),
+        dc_next: &mut [f32],
+    ) => cell_backward_in
+);
+
+/// One example's step backwards: from its activated gates `i, f, g, o`, its cell states
+/// `c_t`, `c_{t-1}` and the gradient `dh` of its hidden state, the gradients of its gates'
+/// pre-activations, and `dc_next` from that of `c_t` to that of `c_{t-1}`.
+#[inline(always)]
+fn cell_backward_in(
+    g: &[f32],
+    [di, df, dn, d_o]: [&mut [f32]; 4],
+    (c, c_prev, dh): (&[f32], &[f32], &[f32]),
+    dc_next: &mut [f32],
+) {
+    let units = c.len();
+    let (gi, gf, gn, go) = (
+        &g[..units],
+        &g[units..2 * units],
+        &g[2 * units..3 * units],
+        &g[3 * units..4 * units],
+    );
+    let (di, df, dn, d_o) = (
+        &mut di[..units],
+        &mut df[..units],
+        &mut dn[..units],
+        &mut d_o[..units],
+    );
+    let (c_prev, dh, dc_next) = (&c_prev[..units], &dh[..units], &mut dc_next[..units]);
+    for u in 0..units {
+        let (i, f, n, o) = (gi[u], gf[u], gn[u], go[u]);
+        let tc = tanh(c[u]);
+        let dc = dc_next[u] + dh[u] * o * (1.0 - tc * tc);
+        di[u] = dc * n * i * (1.0 - i);
+        df[u] = dc * c_prev[u] * f * (1.0 - f);
+        dn[u] = dc * i * (1.0 - n * n);
+        d_o[u] = dh[u] * tc * o * (1.0 - o);
+        dc_next[u] = dc * f;
     }
 }
 
@@ -168,21 +246,17 @@ fn backward_body(
         let c_prev = &s.c[t * step..][..step];
         let c = &s.c[(t + 1) * step..][..step];
         let da_t = &mut da[t * batch * g4..][..batch * g4];
+        for (k, dh) in dh_next.iter_mut().enumerate() {
+            *dh += upstream(dims, dy, sequences, t, k);
+        }
         for b in 0..batch {
+            let row = b * units..(b + 1) * units;
             let g = &gates[b * g4..][..g4];
-            let d = &mut da_t[b * g4..][..g4];
-            for u in 0..units {
-                let k = b * units + u;
-                let dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
-                let (i, f, n, o) = (g[u], g[units + u], g[2 * units + u], g[3 * units + u]);
-                let tc = c[k].tanh();
-                let dc = dc_next[k] + dh * o * (1.0 - tc * tc);
-                d[u] = dc * n * i * (1.0 - i);
-                d[units + u] = dc * c_prev[k] * f * (1.0 - f);
-                d[2 * units + u] = dc * i * (1.0 - n * n);
-                d[3 * units + u] = dh * tc * o * (1.0 - o);
-                dc_next[k] = dc * f;
-            }
+            let (di, rest) = da_t[b * g4..][..g4].split_at_mut(units);
+            let (df, rest) = rest.split_at_mut(units);
+            let (dn, d_o) = rest.split_at_mut(units);
+            let states = (&c[row.clone()], &c_prev[row.clone()], &dh_next[row.clone()]);
+            cell_backward(g, [di, df, dn, d_o], states, &mut dc_next[row]);
         }
         if t > 0 {
             matmul(

@@ -81,11 +81,13 @@ pub(crate) fn matmul(
     products(dims, dst, accumulate, lhs, rhs, false);
 }
 
-/// [`matmul`] for the convolutions' im2col products, whose large ones go to our AVX-512
-/// product ([`avx512`]) where the CPU has it. The other callers' products (a sequence's
-/// per-position layers, attention, recurrent steps) are smaller, and there the `gemm`
-/// crate's kernels, which skip packing for small operands, were faster: the char GPT's epoch
-/// took 9.6% longer on ours (BENCHMARKS.md, attempt 33).
+/// [`matmul`] for the convolutions' im2col products and a sequence's per-position layers
+/// (one example's `units x length x features`), whose large ones go to our AVX-512 product
+/// ([`avx512`]) where the CPU has it. Attention's and the recurrent steps' products are
+/// smaller, and there the `gemm` crate's kernels, which skip packing for small operands,
+/// were faster: the char GPT's epoch took 9.6% longer with all of its products on ours
+/// (BENCHMARKS.md, attempt 33), and 0.87x as long with only its per-position layers
+/// (attempt 35).
 #[inline(always)]
 pub(crate) fn matmul_packed(
     dims: (usize, usize, usize),

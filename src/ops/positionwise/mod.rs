@@ -20,7 +20,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu::simd::avx2_or_portable;
-use super::matmul::{matmul, sum, View};
+use super::matmul::{matmul_packed, sum, View};
 use super::{host_data, tensor_from_output, T4};
 
 /// How a weight's values are laid out.
@@ -160,7 +160,7 @@ avx2_or_portable!(
 #[inline(always)]
 fn example_forward_in(d: &Dims, w: &[f32], b: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
     let t = d.length;
-    matmul((d.units, t, d.features), y, false, d.w(w), View::rows(x, t));
+    matmul_packed((d.units, t, d.features), y, false, d.w(w), View::rows(x, t));
     if let Some(b) = b {
         for (row, b) in y.chunks_exact_mut(t).zip(b) {
             for v in row {
@@ -179,7 +179,7 @@ avx2_or_portable!(
 #[inline(always)]
 fn example_input_grad_in(d: &Dims, w: &[f32], g: &[f32], dx: &mut [f32]) {
     let t = d.length;
-    matmul(
+    matmul_packed(
         (d.features, t, d.units),
         dx,
         true,
@@ -228,7 +228,7 @@ avx2_or_portable!(
 
 #[inline(always)]
 fn weight_piece_in(a: &[f32], b: &[f32], (n, cols, t): (usize, usize, usize), dw: &mut [f32]) {
-    matmul(
+    matmul_packed(
         (n, cols, t),
         dw,
         true,

@@ -87,7 +87,7 @@ pub(crate) fn matmul(
 /// smaller, and there the `gemm` crate's kernels, which skip packing for small operands,
 /// were faster: the char GPT's epoch took 9.6% longer with all of its products on ours
 /// (BENCHMARKS.md, attempt 33), and 0.87x as long with only its per-position layers
-/// (attempt 35).
+/// (attempt 37).
 #[inline(always)]
 pub(crate) fn matmul_packed(
     dims: (usize, usize, usize),

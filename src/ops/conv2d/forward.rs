@@ -234,6 +234,22 @@ fn group_forward_in(
     }
     // z (O x wide) = w (O x patch) * cols (patch x wide)
     let dims = (o, wide, patch);
+    if wide == conv_plane && plan.pool.is_none() {
+        // One sample, no pooling: its conv planes are its output, so the product goes there
+        // and is activated in place, with no copy out of the scratch planes.
+        matmul_packed(
+            dims,
+            out,
+            false,
+            View::rows(w, patch),
+            View::rows(cols, wide),
+        );
+        for (ch, &bias) in b.iter().enumerate() {
+            let out = &mut out[ch * conv_plane..][..conv_plane];
+            activate(out, bias, plan.relu, plane_of(mask, ch, conv_plane));
+        }
+        return;
+    }
     matmul_packed(dims, z, false, View::rows(w, patch), View::rows(cols, wide));
     let (out_plane, out_sample) = (plan.out_plane(), o * plan.out_plane());
     for (k, out) in out.chunks_mut(out_sample).enumerate() {

@@ -77,21 +77,57 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
         let gates = &mut s.gates[t * batch * g3..][..batch * g3];
         let hn = &mut s.hn[t * step..][..step];
         for b in 0..batch {
-            let g = &mut gates[b * g3..][..g3];
-            let a = &gh[b * g3..][..g3];
-            for u in 0..units {
-                let k = b * units + u;
-                let r = sigmoid(g[u] + a[u] + w.b_hh[u]);
-                let z = sigmoid(g[units + u] + a[units + u] + w.b_hh[units + u]);
-                let hn_k = a[2 * units + u] + w.b_hh[2 * units + u];
-                let n = tanh(g[2 * units + u] + r * hn_k);
-                g[u] = r;
-                g[units + u] = z;
-                g[2 * units + u] = n;
-                hn[k] = hn_k;
-                h_next[k] = (1.0 - z) * n + z * h_prev[k];
-            }
+            let (gr, rest) = gates[b * g3..][..g3].split_at_mut(units);
+            let (gz, gn) = rest.split_at_mut(units);
+            let row = b * units..(b + 1) * units;
+            let states = (&h_prev[row.clone()], &mut hn[row.clone()], &mut h_next[row]);
+            cell_forward([gr, gz, gn], &gh[b * g3..][..g3], w.b_hh, states);
         }
+    }
+}
+
+avx2_or_portable!(
+    // A kernel of its own, so that the loop over units vectorises (see the LSTM's).
+    fn cell_forward(
+        gates: [&mut [f32]; 3],
+        gh: &[f32],
+        b_hh: &[f32],
+        states: (&[f32], &mut [f32], &mut [f32]),
+    ) => cell_forward_in
+);
+
+/// One example's step: from the input's part of its gates `r, z, n` (activated in place)
+/// and the hidden state's part `gh` (without `b_hh`), `hn = W_hn h + b_hn` and `h_t`.
+#[inline(always)]
+fn cell_forward_in(
+    [gr, gz, gn]: [&mut [f32]; 3],
+    gh: &[f32],
+    b_hh: &[f32],
+    (h_prev, hn, h_next): (&[f32], &mut [f32], &mut [f32]),
+) {
+    let units = h_prev.len();
+    let (gr, gz, gn) = (&mut gr[..units], &mut gz[..units], &mut gn[..units]);
+    let (ar, az, an) = (
+        &gh[..units],
+        &gh[units..2 * units],
+        &gh[2 * units..3 * units],
+    );
+    let (br, bz, bn) = (
+        &b_hh[..units],
+        &b_hh[units..2 * units],
+        &b_hh[2 * units..3 * units],
+    );
+    let (hn, h_next) = (&mut hn[..units], &mut h_next[..units]);
+    for u in 0..units {
+        let r = sigmoid(gr[u] + ar[u] + br[u]);
+        let z = sigmoid(gz[u] + az[u] + bz[u]);
+        let hn_u = an[u] + bn[u];
+        let n = tanh(gn[u] + r * hn_u);
+        gr[u] = r;
+        gz[u] = z;
+        gn[u] = n;
+        hn[u] = hn_u;
+        h_next[u] = (1.0 - z) * n + z * h_prev[u];
     }
 }
 

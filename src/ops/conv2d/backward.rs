@@ -1,6 +1,7 @@
 //! The conv2d backward kernel. Per sample: rebuild the im2col rows and turn the output
 //! gradient into a conv-plane gradient `dz` (through pooling and ReLU), `db += Σ dz` and, when
-//! asked, `dx += col2im(Wᵀ * dz)`; then per group of samples side by side
+//! asked, `dx += col2im(Wᵀ * dz)` (for a stride-1 conv, `dx += W' * im2col(dz)`, a conv:
+//! [`ConvPlan::input_grad_plan`]); then per group of samples side by side
 //! (`ConvPlan::group`), `dW += dz * cols`.
 //!
 //! With max pooling `dz` is sparse, but scattering it into a dense plane and taking vectorised
@@ -244,9 +245,9 @@ avx2_or_portable!(
 /// wide`), `dcols` (empty without `dx`) for one sample's im2col-shaped input gradient, or
 /// with `w.1` the im2col columns of its `dz`.
 ///
-/// The input gradient is a product per sample: its inner dimension is the output channels,
-/// often few enough for the few-taps kernel, which reads rows of `dz` and wants them short
-/// (`ConvPlan::group`).
+/// The input gradient is a product per sample. For a strided conv its inner dimension is the
+/// output channels, often few enough for the few-taps kernel, which reads rows of `dz` and
+/// wants them short (`ConvPlan::group`); for a stride-1 conv it is `O * KH * KW`.
 #[allow(clippy::too_many_arguments)] // the kernel's slices, as in `group_backward_kernel`
 #[inline(always)]
 fn group_backward_in(

@@ -54,7 +54,8 @@ const SMALL: usize = 64;
 /// Up to this inner dimension the few-taps kernel runs, on CPUs without AVX-512 (and below
 /// [`PACKED_TAPS`] on those with it). Sending 28..=64 to the `gemm` crate instead made Keras'
 /// convnet 18% faster, but was reverted for moving ResNet-20's twin test (BENCHMARKS.md,
-/// attempt 31); not measured again since that test's images stopped tying.
+/// attempt 31); not tried again since the stride-1 input gradient became a conv (attempt
+/// 35), with which the AVX-512 routing passes that test.
 pub(crate) const TAPS: usize = 64;
 /// From this inner dimension on, the convolutions' products go to the AVX-512 product
 /// ([`avx512`]) where the CPU has it, whatever the shape: with fused multiply-adds on 16

@@ -85,6 +85,8 @@ SUITE = [
           note="synthetic CIFAR-shaped data (no CIFAR-10 here)"),
     Model("lstm_adding", "twins/lstm_adding.py", examples=5000, counted=False),
     Model("char_gpt", "twins/char_gpt.py", examples=2400),
+    Model("text_classifier", "twins/text_classifier.py", epochs=5),
+    Model("text_lstm", "twins/text_lstm.py", epochs=5, counted=False),
     Model("tabular", "twins/tabular.py", epochs=30),
     Model("regression", "twins/regression.py", epochs=30),
     Model("digits_npz", "twins/digits_npz.py", epochs=30),

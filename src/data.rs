@@ -41,7 +41,7 @@ pub use mnist::{
 pub use places::{data_dir_from_env, DATA_ENV};
 
 pub use numpy::{
-    map_npy, npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, MappedRows, NpyHeader,
-    NumArray, Values,
+    map_npy, map_npz, npz_keys, read_npy, read_npy_header, read_npz, read_npz_header, MappedRows,
+    NpyHeader, NumArray, Values,
 };
 pub use pipeline::{batches, one_hot, shuffle_order, Batch, Gather};

@@ -64,7 +64,7 @@ pub use lstm::lstm;
 pub use pointwise::{pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
-pub use recurrent::RecurrentParams;
+pub use recurrent::{Reading, RecurrentParams};
 pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.

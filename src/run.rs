@@ -164,6 +164,9 @@ pub fn run(
     let threads = set_threads(exp.threads, options.caller_joins_pool)?;
     // Read every data set before creating anything, so bad data leaves no trace.
     let examples = examples::load(exp)?;
+    for line in examples::streaming_notices(exp, &examples) {
+        notice(options, &line);
+    }
     let mut engine = Engine::new(exp.clone());
     for action in &exp.before {
         if let Action::Load { model, path, .. } = action {

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::twin::{assert_tensors, f32_bytes, first_epoch, from_template, i64_bytes, run};
+use common::twin::{assert_trains_as, f32_bytes, i64_bytes, Twin};
 use common::write_npy;
 
 /// The script's sequences: `((n*5 + c*7 + t*3) % 13) / 6.5 - 1`, in float32.
@@ -26,26 +26,17 @@ fn write_data(dir: &Path) {
     write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
 }
 
-/// The script's experiment.
-fn experiment(epochs: usize, name: &str) -> String {
-    from_template(EXPERIMENT, epochs, name)
-}
-
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn attention_trains_as_its_pytorch_twin() {
     let dir = tempfile::tempdir().unwrap();
     write_data(dir.path());
-    let initial = run(dir.path(), &experiment(0, "initial"), "initial");
-    let loss = first_epoch(&initial, "again_loss");
-    assert!((loss - 1.130542550).abs() < 1e-5, "initial loss {loss}");
-    let trained = run(dir.path(), &experiment(1, "final"), "final");
-    let loss = first_epoch(&trained, "train_loss");
-    assert!(
-        (loss - 1.129704292).abs() < 1e-5,
-        "loss of the two steps {loss}"
-    );
-    assert_tensors(&trained.join("final.safetensors"), TWIN);
+    let twin = Twin {
+        initial_loss: 1.130542550,
+        train_loss: 1.129704292,
+        tensors: TWIN,
+    };
+    assert_trains_as(dir.path(), EXPERIMENT, &twin);
 }
 
 /// The experiment both sides train, with `EPOCHS`, `METRICS` and `SAVE` to fill in.

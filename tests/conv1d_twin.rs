@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::twin::{assert_tensors, f32_bytes, first_epoch, from_template, i64_bytes, run};
+use common::twin::{assert_trains_as, f32_bytes, i64_bytes, Twin};
 use common::write_npy;
 
 /// The script's sequences: `((n*5 + c*7 + t*3) % 13) / 13 - 0.5`, in float32.
@@ -25,26 +25,17 @@ fn write_data(dir: &Path) {
     write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
 }
 
-/// The script's experiment.
-fn experiment(epochs: usize, name: &str) -> String {
-    from_template(EXPERIMENT, epochs, name)
-}
-
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn one_dimensional_layers_train_as_their_pytorch_twin() {
     let dir = tempfile::tempdir().unwrap();
     write_data(dir.path());
-    let initial = run(dir.path(), &experiment(0, "initial"), "initial");
-    let loss = first_epoch(&initial, "again_loss");
-    assert!((loss - 1.136078882).abs() < 1e-5, "initial loss {loss}");
-    let trained = run(dir.path(), &experiment(1, "final"), "final");
-    let loss = first_epoch(&trained, "train_loss");
-    assert!(
-        (loss - 1.138153483).abs() < 1e-5,
-        "loss of the two steps {loss}"
-    );
-    assert_tensors(&trained.join("final.safetensors"), TWIN);
+    let twin = Twin {
+        initial_loss: 1.136078882,
+        train_loss: 1.138153483,
+        tensors: TWIN,
+    };
+    assert_trains_as(dir.path(), EXPERIMENT, &twin);
 }
 
 /// The experiment both sides train, with `EPOCHS`, `METRICS` and `SAVE` to fill in.

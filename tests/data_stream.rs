@@ -192,6 +192,42 @@ fn streamed_and_cached_runs_train_the_same_weights_at_any_thread_count() {
 }
 
 #[test]
+fn auto_streams_over_the_memory_budget_says_so_and_trains_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = experiment(dir.path(), 256, "auto");
+    // 256 training images of 16 x 16 gray bytes are 64 KiB decoded; the 256 test images
+    // as many.
+    let run = |budget: &str, tag: &str| {
+        let runs = dir.path().join(format!("runs-{tag}"));
+        let out = common::expr_in_env(
+            dir.path(),
+            &[
+                "run",
+                "--no-progress",
+                "--runs-dir",
+                runs.to_str().unwrap(),
+                auto.to_str().unwrap(),
+            ],
+            &[("EXPR_DATA_MEMORY", Some(std::ffi::OsStr::new(budget)))],
+        );
+        common::succeeded(&out);
+        (common::weights_sha256_in(&runs), common::stderr(&out))
+    };
+    let (streamed, notices) = run("10K", "streamed");
+    for name in ["train", "test"] {
+        assert!(
+            notices.contains(&format!(
+                "data `{name}`: 256 images streamed from disk, decoded batch by batch ahead of the step (`stream = auto`: decoded, they would take 64.0 KiB, over the 10.0 KiB it keeps in memory"
+            )),
+            "{notices}"
+        );
+    }
+    let (cached, notices) = run("1M", "cached");
+    assert!(!notices.contains("streamed"), "{notices}");
+    assert_eq!(streamed, cached);
+}
+
+#[test]
 fn a_corrupt_file_met_while_streaming_stops_the_run_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = experiment(dir.path(), 300, "always");

@@ -89,6 +89,28 @@ fn a_short_run_of_the_text_classifier_learns_the_languages() {
     assert!(err.contains("cannot be exported to ONNX yet"), "{err}");
 }
 
+#[test]
+fn the_masked_bidirectional_lstm_beats_itself_reading_the_padding() {
+    // The shipped `text_lstm.exp` for 2 epochs, with and without `mask_zero` (measured:
+    // 73.8% and 58.2%). Without the mask the forward cell ends in the padding and the
+    // backward cell starts there.
+    let exp_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let text = std::fs::read_to_string(exp_dir.join("text_lstm.exp"))
+        .unwrap()
+        .replace("\"data/", &format!("\"{}/data/", exp_dir.display()))
+        .replace("epochs = 15", "epochs = 2");
+    let accuracy = |text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let result = common::run_text(dir.path(), text);
+        *common::metric(&result, "test_accuracy").last().unwrap()
+    };
+    let masked = accuracy(&text);
+    let unmasked = accuracy(&text.replace("mask_zero = true", "mask_zero = false"));
+    println!("test accuracy after 2 epochs: {masked:.4} masked, {unmasked:.4} not");
+    assert!(masked > 0.65, "{masked}");
+    assert!(masked > unmasked + 0.05, "{masked} against {unmasked}");
+}
+
 /// `expr check` on an experiment reading `table` (written as `t.csv`) with `args`.
 fn check_texts(table: &[u8], args: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();

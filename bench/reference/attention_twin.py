@@ -12,20 +12,12 @@ sum and sum of squares.
 
     cargo build --release && python3 bench/reference/attention_twin.py
 """
-import os
-import subprocess
-import sys
-import tempfile
-
 import numpy as np
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXPR = os.path.join(ROOT, "target", "release", "expr")
+from twin import compare, template
+
 LABELS = np.array([0, 2, 1, 1, 2, 0, 0, 1], dtype=np.int64)
-EXPERIMENT = open(os.path.join(ROOT, "bench", "reference", "attention_twin.exp.in")).read()
 T = 6
 
 
@@ -34,21 +26,6 @@ def sequences():  # (8, 8, 6): (examples, channels, length), as expr holds seque
     k = (n * 5 + c * 7 + t * 3) % 13
     return (k.astype(np.float32) / np.float32(6.5) - np.float32(1.0)).astype(np.float32)
 
-
-def experiment(epochs, name):
-    metrics = ("  train_loss = mean(loss) on train\n" if epochs else "") + "  again_loss = mean(loss) on again\n"
-    return EXPERIMENT.replace("EPOCHS", str(epochs)).replace("METRICS", metrics).replace("SAVE", name)
-
-
-def run_expr(dir, epochs, name):
-    path = os.path.join(dir, f"{name}.exp")
-    open(path, "w").write(experiment(epochs, name))
-    out = subprocess.run([EXPR, "run", path, "--runs-dir", os.path.join(dir, f"runs-{name}"), "--threads", "1"],
-                         cwd=dir, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(out.stdout + out.stderr)
-    found = [os.path.join(r, f) for r, _, fs in os.walk(dir) for f in fs if f == f"{name}.safetensors"]
-    return load_file(found[0])
 
 
 class Twin(torch.nn.Module):
@@ -81,34 +58,12 @@ def twin_name(name):
     raise KeyError(name)
 
 
-if __name__ == "__main__":
-    dir = tempfile.mkdtemp()
-    x = sequences()
-    np.save(os.path.join(dir, "x.npy"), x)
-    np.save(os.path.join(dir, "y.npy"), LABELS)
-    initial = run_expr(dir, 0, "initial")
-    final = run_expr(dir, 1, "final")
+def build(initial):
     model = Twin().double()
     # strict: every tensor of the module has one in expr's file, and nothing more.
     model.load_state_dict({twin_name(k): v.double() for k, v in initial.items()}, strict=True)
-    xs, ys = torch.tensor(x, dtype=torch.float64), torch.tensor(LABELS)
-    with torch.no_grad():
-        start = np.mean([F.cross_entropy(model(xs[4 * b:4 * b + 4]), ys[4 * b:4 * b + 4]).item() for b in range(2)])
-    print(f"initial loss (again_loss of the epochs = 0 run) {start:.9e}")
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    losses = []
-    for step in range(2):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xs[4 * step:4 * step + 4]), ys[4 * step:4 * step + 4])
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    print(f"step losses {losses[0]:.9e} {losses[1]:.9e} (train_loss, their mean: {np.mean(losses):.9e})")
-    p = dict(model.state_dict())
-    worst = max((final[k].double() - p[twin_name(k)]).abs().max().item() / max(p[twin_name(k)].abs().max().item(), 1e-3)
-                for k in final)
-    print(f"largest difference from expr's final weights, relative to each tensor's largest value: {worst:.3e}")
-    print("// name, sum, sum of squares of each tensor of the final model (PyTorch, float64)")
-    for k in sorted(final):
-        t = p[twin_name(k)]
-        print(f'    ("{k}", {t.sum().item():.9e}, {(t * t).sum().item():.9e}),')
+    return model, model.parameters(), (lambda k: model.state_dict()[twin_name(k)])
+
+
+if __name__ == "__main__":
+    compare(template("attention_twin"), sequences(), LABELS, 0.1, build)

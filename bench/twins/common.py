@@ -124,6 +124,21 @@ def read_csv(path, target):
     return torch.tensor(features, dtype=torch.float32), [r[t] for r in rows]
 
 
+def text_classes(path, target, length, text="text"):
+    """A CSV (or `.csv.gz`) of labelled texts as expr's `text_classes(...)` reads it: each
+    text as `length` int64 tokens (UTF-8 byte + 1, cut after `length` bytes, right-padded
+    with the id 0), each label numbered as `classes_of` does."""
+    import csv
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ids = torch.zeros(len(rows), length, dtype=torch.int64)
+    for i, row in enumerate(rows):
+        tokens = list(row[text].encode("utf-8"))[:length]
+        ids[i, :len(tokens)] = torch.tensor(tokens, dtype=torch.int64) + 1
+    return ids, classes_of([row[target] for row in rows])
+
+
 def classes_of(cells):
     """Text classes as expr reads them without `classes = (...)`: their sorted values
     numbered from 0."""

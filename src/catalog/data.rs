@@ -246,7 +246,7 @@ static NPZ: Entry = entry(
         task(),
     ],
     None,
-    "inputs and targets from the arrays `x` and `y` of a `.npz` archive (`np.savez` or `np.savez_compressed`), read as `npy` reads its files",
+    "inputs and targets from the arrays `x` and `y` of a `.npz` archive (`np.savez` or `np.savez_compressed`), read as `npy` reads its files (mapped where `np.savez` stored them uncompressed)",
 );
 
 static IMAGES: Entry = entry(

@@ -3,9 +3,12 @@
 //! The mask is a `(batch, length)` of 1s at tokens and 0s at padding (id 0). A layer that
 //! keeps every position where it was carries it on (an activation, dropout, layer
 //! normalisation, a per-position `dense`, a position embedding, a `conv1d` of stride 1 with
-//! `padding = same`); a global 1-D pool reads it and leaves the padding out. Any other layer
-//! would drop or misplace it, which Keras does with a warning and later layers then average
-//! the padding in; here it is an error at that layer, as is a mask nothing reads.
+//! `padding = same`, `attention`, which leaves the padded keys out, a recurrent layer that
+//! returns sequences, which skips the padded steps); a global 1-D pool reads it and leaves
+//! the padding out, and a recurrent layer that returns its last state skips the padded
+//! steps and ends it. Any other layer would drop or misplace it, which Keras does with a
+//! warning and later layers then average the padding in; here it is an error at that layer,
+//! as is a mask nothing reads.
 
 use super::error::CheckError;
 use super::plan::{Layer, LayerKind, Padding};
@@ -25,10 +28,13 @@ fn reads(layer: &Layer) -> Reads {
         LayerKind::Activation(_)
         | LayerKind::Dropout(_)
         | LayerKind::LayerNorm(_)
-        | LayerKind::PositionalEmbedding(_) => Reads::Carries,
+        | LayerKind::PositionalEmbedding(_)
+        | LayerKind::Attention(_) => Reads::Carries,
         LayerKind::Dense(_) if layer.input_shape.len() == 2 => Reads::Carries,
         LayerKind::Conv1d(c) if c.stride == 1 && c.padding == Padding::Same => Reads::Carries,
+        LayerKind::Recurrent(r) if r.return_sequences => Reads::Carries,
         LayerKind::Pool1d(p) if p.global => Reads::Takes,
+        LayerKind::Recurrent(_) => Reads::Takes,
         _ => Reads::Refuses,
     }
 }
@@ -68,7 +74,7 @@ pub fn check_masks(layers: &[Layer], graph: bool, errors: &mut Vec<CheckError>) 
                     )
                     .with_related(embedding.span, "the mask starts here")
                     .with_help(format!(
-                        "put `global_avgpool1d()` or `global_maxpool1d()` before `{name}`; only layers that keep each position where it is (an activation, dropout, `layernorm`, `dense`, `conv1d` with `padding = same` and stride 1) carry the mask to it"
+                        "put `global_avgpool1d()`, `global_maxpool1d()`, `lstm(...)` or `gru(...)` before `{name}`; only layers that keep each position where it is (an activation, dropout, `layernorm`, `dense`, `conv1d` with `padding = same` and stride 1, `attention`, `lstm` or `gru` with `return_sequences = true`) carry the mask to it"
                     )),
                 );
                 return;
@@ -81,6 +87,6 @@ pub fn check_masks(layers: &[Layer], graph: bool, errors: &mut Vec<CheckError>) 
             "the mask starts here".into(),
             embedding.span,
         )
-        .with_help("end the sequence with `global_avgpool1d()` or `global_maxpool1d()`, which leave the padding out, or leave out `mask_zero`"),
+        .with_help("end the sequence with `global_avgpool1d()`, `global_maxpool1d()` or an `lstm` or `gru` that returns its last state, which leave the padding out, or leave out `mask_zero`"),
     );
 }

@@ -26,7 +26,7 @@ use super::idx::read_up_to;
 use crate::files::ReadRefused;
 
 pub use header::NpyHeader;
-pub use mapped::{map_npy, MappedRows};
+pub use mapped::{map_npy, map_npz, MappedRows};
 pub use npz::{npz_keys, read_npz, read_npz_header};
 
 /// The largest NumPy file opened, 16 GiB: the whole array is held in memory.

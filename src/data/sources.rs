@@ -116,13 +116,17 @@ fn describe_arrays(spec: &ArraySpec) -> DataResult<(Vec<usize>, Labels)> {
 }
 
 fn read_arrays(spec: &ArraySpec) -> DataResult<Examples> {
-    // A `.npy` file of bytes or `f32` is mapped, not read (`numpy::mapped`).
+    // A `.npy` file (or an uncompressed `.npz` member) of bytes or `f32` is mapped, not read
+    // (`numpy::mapped`).
     let mapped = match spec.key(true) {
         None => numpy::map_npy(&spec.x)?,
-        Some(_) => None,
+        Some(key) => numpy::map_npz(&spec.x, key)?,
     };
     let (x_shape, inputs) = match mapped {
-        Some(rows) => (numpy::read_npy_header(&spec.x)?.shape, Inputs::Mapped(rows)),
+        Some(rows) => (
+            array_header(&spec.x, spec.key(true))?.shape,
+            Inputs::Mapped(rows),
+        ),
         None => {
             let x = array(&spec.x, spec.key(true))?;
             let rows = x.shape.first().copied().unwrap_or(1);

@@ -6,7 +6,8 @@
 //! The input projection makes the queries, keys and values at each position, one
 //! `(3 * width, width)` weight (`ops::positionwise`); each head attends with its `key_dim`
 //! channels of them (`ops::attention`: scale `1 / sqrt(key_dim)`, softmax over the keys,
-//! dropout on the probabilities in training), and the output projection mixes the heads.
+//! dropout on the probabilities in training; no query attends to a key that the padding
+//! mask of `embedding(mask_zero = true)` marks), and the output projection mixes the heads.
 //! The parameters are named and laid out as the module's state dict, so a model file loads
 //! into PyTorch: `in_proj_weight` (3 * width, width), `in_proj_bias`, `out_proj.weight`
 //! (width, width), `out_proj.bias`.
@@ -59,7 +60,7 @@ pub static ENTRY: Entry = layer(
     ],
     "multi_head_attention",
     "MultiHeadAttention",
-    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it",
+    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it; after `embedding(mask_zero = true)`, no position attends to padding (PyTorch's `key_padding_mask`)",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -283,7 +284,10 @@ impl LayerOp for AttentionOp {
         let qkv = positionwise_dense(x, p(w), WeightLayout::OutIn, b.map(p), cx.input_grad);
         let dropout = cx.training.then_some(self.dropout);
         let key_dim = self.width / self.heads;
-        let heads = attention(qkv, self.heads, key_dim, self.causal, dropout);
+        // The padding mask of `embedding(mask_zero = true)`: no query attends to a padded
+        // key, and the mask goes on (`check::mask`).
+        let keys = cx.mask.as_deref();
+        let heads = attention(qkv, self.heads, key_dim, self.causal, dropout, keys);
         let (w, b) = self.out_proj;
         Act::Image(positionwise_dense(
             heads,

@@ -49,7 +49,7 @@ pub static ENTRY: Entry = layer(
     ],
     "embedding",
     "Embedding",
-    "a learned vector of `output_dim` values for each token id `0..input_dim`: a sequence of `length` ids becomes `[output_dim, length]` (channels by positions); with `mask_zero = true`, the positions of id 0 are padding, which the layers after it leave out (`global_avgpool1d`, `global_maxpool1d`)",
+    "a learned vector of `output_dim` values for each token id `0..input_dim`: a sequence of `length` ids becomes `[output_dim, length]` (channels by positions); with `mask_zero = true`, the positions of id 0 are padding, which the layers after it leave out (`global_avgpool1d`, `global_maxpool1d`, `lstm`, `gru`)",
 );
 
 #[derive(Debug, Clone, PartialEq)]

@@ -258,6 +258,7 @@ pub fn attention<T: AnyTape>(
     key_dim: usize,
     causal: bool,
     dropout: Option<f32>,
+    keys: Option<&[f32]>,
 ) -> Image<T> {
     let dropout = dropout
         .filter(|&rate| rate > 0.0)
@@ -268,7 +269,7 @@ pub fn attention<T: AnyTape>(
         causal,
         dropout,
     };
-    crate::ops::attention(qkv, &spec)
+    crate::ops::attention(qkv, &spec, keys)
 }
 
 /// The largest value of each channel of a batch of images: (b, c, h, w) → (b, c).

@@ -1,6 +1,12 @@
 //! What the recurrent ops (`lstm`, `gru`) share: the tape glue around their host kernels,
 //! and the sequence layouts. Each kernel runs every step of a (B, F, T) batch from a zero
 //! state and keeps what its backpropagation through time needs.
+//!
+//! A [`Reading`] says which steps count and in which direction the cell runs. A masked step
+//! is skipped as Keras skips it: the state goes on unchanged and the step's output is 0
+//! (PyTorch's `pack_padded_sequence` gives the same numbers for padding at the end). A
+//! reversed reading runs from the last step to the first, by reversing the input, the mask
+//! and the output's steps around the same kernels, so they never see the direction.
 
 use std::sync::Arc;
 
@@ -11,6 +17,10 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 use super::matmul::{matmul, View};
 use super::{add_into, host_data, tensor_from_output, T4};
 
+#[cfg(test)]
+#[rustfmt::skip]
+#[allow(clippy::unreadable_literal)]
+pub(crate) mod reading_reference;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -57,33 +67,97 @@ pub struct RecurrentParams<'a> {
     pub b_hh: Host<'a, (usize,)>,
 }
 
+/// Which steps of its sequences a recurrent op reads, and in which order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading<'a> {
+    /// The padding mask of `embedding(mask_zero = true)`, (B, T): 1 at a step the cell
+    /// reads, 0 at one it skips.
+    pub mask: Option<&'a [f32]>,
+    /// From the last step to the first (the backward half of a bidirectional layer). The
+    /// output keeps the input's order: step `t`'s output is the state after reading steps
+    /// `T-1` down to `t`.
+    pub reverse: bool,
+}
+
+/// A mask of a chunk's examples, (B, T), in the order the kernel runs the steps.
+pub(crate) type Mask<'a> = Option<&'a [f32]>;
+
+/// Whether example `b` skips step `t`.
+#[inline(always)]
+pub(crate) fn skipped(mask: Mask<'_>, steps: usize, b: usize, t: usize) -> bool {
+    mask.is_some_and(|m| m[b * steps + t] == 0.0)
+}
+
 /// A recurrent cell's kernels.
 pub(crate) trait Cell {
     /// Gates per unit: 4 for the LSTM, 3 for the GRU.
     const GATES: usize;
     /// What the forward pass keeps.
     type Saved: Send + Sync + 'static;
-    fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Self::Saved;
+    fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Self::Saved;
     /// The hidden states `h_0 = 0, …, h_T`, ((T+1)·B, U).
     fn hidden(saved: &Self::Saved) -> &[f32];
-    /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih`, `b_hh`.
+    /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih`, `b_hh`. `dy` is 0 at
+    /// the skipped steps of sequences.
     fn backward(
         dims: Dims,
         w: Weights<'_>,
         saved: &Self::Saved,
         dy: &[f32],
         sequences: bool,
+        mask: Mask<'_>,
     ) -> [Vec<f32>; 5];
 }
 
-/// Runs `C` over `x`, sequences (B, F, 1, T): every step's hidden state (B, U, 1, T) with
-/// `sequences`, else the last one (B, U, 1, 1).
+/// Each row of `steps` values in reverse order.
+fn reverse_steps(v: &[f32], steps: usize) -> Vec<f32> {
+    v.chunks_exact(steps)
+        .flat_map(|row| row.iter().rev().copied())
+        .collect()
+}
+
+/// The part of `mask` (B, T) for the examples `r`.
+fn chunk_mask<'a>(
+    mask: Option<&'a Arc<Vec<f32>>>,
+    r: &std::ops::Range<usize>,
+    steps: usize,
+) -> Mask<'a> {
+    mask.map(|m| &m[r.start * steps..r.end * steps])
+}
+
+/// Zeroes the skipped steps of `y`, laid out (B, U, T).
+fn zero_skipped(y: &mut [f32], mask: &[f32], units: usize, steps: usize) {
+    for (b, rows) in y.chunks_exact_mut(units * steps).enumerate() {
+        let keep = &mask[b * steps..][..steps];
+        for row in rows.chunks_exact_mut(steps) {
+            for (v, &k) in row.iter_mut().zip(keep) {
+                if k == 0.0 {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Runs `C` over `x`, sequences (B, F, 1, T), as `reading` says: every step's hidden state
+/// (B, U, 1, T) with `sequences`, else the last one (B, U, 1, 1).
 pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
     x: T4<T>,
     p: RecurrentParams<'_>,
     sequences: bool,
+    reading: Reading<'_>,
 ) -> T4<T> {
     let (batch, features, _, steps) = *x.shape();
+    let reverse = reading.reverse;
+    // In the order the kernels run the steps.
+    let mask: Option<Arc<Vec<f32>>> = reading.mask.map(|m| {
+        assert_eq!(m.len(), batch * steps, "recurrent: mask size");
+        Arc::new(if reverse {
+            reverse_steps(m, steps)
+        } else {
+            m.to_vec()
+        })
+    });
     let dims = Dims {
         batch,
         features,
@@ -98,20 +172,31 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
         b_hh: p.b_hh.1,
     };
     let chunks = chunks(batch);
-    let x_host = host_data(&x);
+    let mut x_host = host_data(&x);
+    if reverse {
+        x_host = reverse_steps(&x_host, steps);
+    }
     let per_example = features * steps;
     let saved: Vec<C::Saved> = chunks
         .par_iter()
         .map(|r| {
             let x = &x_host[r.start * per_example..r.end * per_example];
-            C::forward(dims.of(r), weights, x)
+            C::forward(dims.of(r), weights, x, chunk_mask(mask.as_ref(), r, steps))
         })
         .collect();
-    let y: Vec<f32> = chunks
+    let mut y: Vec<f32> = chunks
         .iter()
         .zip(&saved)
         .flat_map(|(r, saved)| output(dims.of(r), C::hidden(saved), sequences))
         .collect();
+    if sequences {
+        if let Some(mask) = &mask {
+            zero_skipped(&mut y, mask, dims.units, steps);
+        }
+        if reverse {
+            y = reverse_steps(&y, steps);
+        }
+    }
     let out_steps = if sequences { steps } else { 1 };
     let out = tensor_from_output(x.device(), y, (batch, dims.units, 1, out_steps));
     if T::OWNS_TAPE {
@@ -125,7 +210,16 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
         );
         let values = [p.w_ih.1, p.w_hh.1, p.b_ih.1, p.b_hh.1].map(Arc::clone);
         tape.add_backward_op(move |grads| {
-            let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let mut dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            if sequences {
+                if reverse {
+                    dy = reverse_steps(&dy, steps);
+                }
+                // The skipped steps' outputs are constants.
+                if let Some(mask) = &mask {
+                    zero_skipped(&mut dy, mask, dims.units, steps);
+                }
+            }
             let [w_ih, w_hh, b_ih, b_hh] = &values;
             let weights = Weights {
                 w_ih,
@@ -139,12 +233,16 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
                 .zip(&saved)
                 .map(|(r, saved)| {
                     let dy = &dy[r.start * per_example..r.end * per_example];
-                    C::backward(dims.of(r), weights, saved, dy, sequences)
+                    let mask = chunk_mask(mask.as_ref(), r, steps);
+                    C::backward(dims.of(r), weights, saved, dy, sequences, mask)
                 })
                 .collect();
             // The chunks' input gradients side by side, their weight gradients summed in
             // chunk order.
-            let dx: Vec<f32> = parts.iter().flat_map(|p| p[0].iter().copied()).collect();
+            let mut dx: Vec<f32> = parts.iter().flat_map(|p| p[0].iter().copied()).collect();
+            if reverse {
+                dx = reverse_steps(&dx, steps);
+            }
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
             for [_, dw_ih, dw_hh, db_ih, db_hh] in &parts {
                 add_into(grads.get_or_alloc_mut(&ghosts.0)?, dw_ih);

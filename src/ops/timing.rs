@@ -206,20 +206,20 @@ fn timing_attention() {
     );
     let layer = median_ms(|| {
         let h = positionwise(x.clone().leaky_traced(), &in_proj);
-        let y = positionwise(attention(h, &spec), &out_proj);
+        let y = positionwise(attention(h, &spec, None), &out_proj);
         let grads = (y * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&x));
     });
     println!("attention layer, forward+backward (incl. mul+sum)  {layer:.3?} ms");
     let core = median_ms(|| {
-        let y = attention(qkv.clone().leaky_traced(), &spec);
+        let y = attention(qkv.clone().leaky_traced(), &spec, None);
         let grads = (y * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&qkv));
     });
     println!("  the heads alone (ops::attention)                 {core:.3?} ms");
     let forward = median_ms(|| {
         let h = positionwise(x.clone(), &in_proj);
-        drop(positionwise(attention(h, &spec), &out_proj));
+        drop(positionwise(attention(h, &spec, None), &out_proj));
     });
     println!("  the layer's forward alone (no tape)              {forward:.3?} ms");
     let functional = median_ms(|| {
@@ -275,7 +275,7 @@ fn timing_lstm() {
             b_hh: (&b_hh, &host[3]),
         };
         let xt = tensor4(&dev, &x, (b, f, 1, t));
-        let y = super::lstm(xt.leaky_traced(), params, false);
+        let y = super::lstm(xt.leaky_traced(), params, false, super::Reading::default());
         let _ = y.sum().backward();
     });
     println!("lstm B{b} F{f} U{u} T{t} forward+backward: {wall:.3} ms wall, {cpu:.3} ms CPU");

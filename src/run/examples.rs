@@ -30,6 +30,41 @@ pub fn load(exp: &Experiment) -> Result<Vec<Arc<Examples>>, RunError> {
     Ok(examples)
 }
 
+/// What a run says about each data set it streams from disk rather than holding in memory
+/// (`images(..., stream = ...)`), so that a user sees which way `auto` went and why.
+pub fn streaming_notices(exp: &Experiment, examples: &[Arc<Examples>]) -> Vec<String> {
+    exp.datasets
+        .iter()
+        .zip(examples)
+        .filter_map(|(d, e)| {
+            let data::Inputs::Files(files) = &e.inputs else {
+                return None;
+            };
+            let decoded = files.paths.len() as u128 * files.features() as u128;
+            let why = match &d.source {
+                DataSource::Images(spec) if spec.stream == data::Stream::Always => {
+                    "`stream = always`".to_string()
+                }
+                _ => format!(
+                    "`stream = auto`: decoded, they would take {}, over the {} it keeps in memory (a quarter of the memory, or `${}`)",
+                    human(decoded),
+                    human(data::memory_budget()),
+                    data::MEMORY_ENV
+                ),
+            };
+            Some(format!(
+                "data `{}`: {} images streamed from disk, decoded batch by batch ahead of the step ({why})",
+                d.name,
+                files.paths.len()
+            ))
+        })
+        .collect()
+}
+
+fn human(bytes: u128) -> String {
+    crate::output::space::human(u64::try_from(bytes).unwrap_or(u64::MAX))
+}
+
 /// Every `sample` action's prompt must be written in its text's vocabulary, which only the
 /// text knows: checked as soon as it is read, before anything trains.
 fn check_prompts(exp: &Experiment, examples: &[Arc<Examples>]) -> Result<(), RunError> {

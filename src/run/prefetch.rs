@@ -1,9 +1,9 @@
 //! Batches of a streamed data set made ahead of the step, on threads of their own, so that
 //! decoding files overlaps training.
 //!
-//! [`WORKERS`] threads share a pass's batches in turn (batch `k` is worker `k % WORKERS`'s),
-//! and each keeps up to [`DEPTH`] finished batches in a queue of its own; the loop takes
-//! them from the queues in the same turn. A batch is a function of the examples it holds
+//! [`workers`] threads share a pass's batches in turn (batch `k` is worker `k % W`'s, of
+//! `W`), and each keeps up to [`DEPTH`] finished batches in a queue of its own; the loop
+//! takes them from the queues in the same turn. A batch is a function of the examples it holds
 //! (files decode alike everywhere, augmentation draws by example, `data::augment`), so the
 //! batches are the ones [`Batch::gather`] makes on the loop's thread, whatever thread made
 //! them and however far ahead. The workers compute on the calling thread alone
@@ -18,10 +18,17 @@ use crate::check::plan::{Augment, Scaling};
 use crate::data::augment::Draws;
 use crate::data::{Batch, DataResult, Examples, Gather};
 
-/// Threads that make batches.
-pub const WORKERS: usize = 2;
-/// Finished batches each worker keeps ready: with [`WORKERS`], the loop can be up to
-/// `WORKERS * (DEPTH + 1)` batches behind the workers.
+/// Threads that make batches: half the machine's cores, at least 2 and at most 8. Decoding
+/// a batch of images on one core takes about as long as a step on all of them, so a
+/// machine with more cores needs more decoders; the other half is the step's. How many
+/// there are changes only how far ahead batches are made, never which batches.
+pub fn workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (cores / 2).clamp(2, 8)
+}
+
+/// Finished batches each worker keeps ready: with `W` workers, the loop can be up to
+/// `W * (DEPTH + 1)` batches behind them.
 pub const DEPTH: usize = 2;
 
 /// What a batch of a pass is made of, owned so that workers can hold it.
@@ -48,6 +55,8 @@ impl Recipe {
 
 /// A pass's batches, from `first` on, being made ahead.
 pub struct Prefetch {
+    /// How many workers share the batches in turn (fewer may have started).
+    turns: usize,
     queues: Vec<Receiver<DataResult<Batch>>>,
     workers: Vec<JoinHandle<()>>,
     /// Batches taken so far.
@@ -62,16 +71,17 @@ impl Prefetch {
     pub fn start(recipe: &Recipe, order: &Arc<Vec<usize>>, batch: usize, first: usize) -> Self {
         let batch = batch.max(1);
         let count = order.len().div_ceil(batch);
-        let mut queues = Vec::with_capacity(WORKERS);
-        let mut workers = Vec::with_capacity(WORKERS);
-        for w in 0..WORKERS {
+        let turns = workers();
+        let mut queues = Vec::with_capacity(turns);
+        let mut workers = Vec::with_capacity(turns);
+        for w in 0..turns {
             let (send, receive) = sync_channel(DEPTH);
             let (recipe, order) = (recipe.clone(), order.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("expr-prefetch-{w}"))
                 .spawn(move || {
                     crate::lower::flush_denormals();
-                    for k in (first + w..count).step_by(WORKERS) {
+                    for k in (first + w..count).step_by(turns) {
                         let indices = &order[k * batch..((k + 1) * batch).min(order.len())];
                         let made = Batch::gather_here(&recipe.examples, indices, &recipe.how());
                         let failed = made.is_err();
@@ -92,6 +102,7 @@ impl Prefetch {
             }
         }
         Prefetch {
+            turns,
             queues,
             workers,
             taken: 0,
@@ -101,7 +112,7 @@ impl Prefetch {
 
     /// The next batch, `indices` being its examples (made here if no worker could start).
     pub fn next(&mut self, recipe: &Recipe, indices: &[usize]) -> DataResult<Batch> {
-        let turn = self.taken % WORKERS;
+        let turn = self.taken % self.turns;
         self.taken += 1;
         let started = Instant::now();
         let made = match self.queues.get(turn).map(Receiver::recv) {

@@ -62,6 +62,36 @@ pub fn first_epoch(run: &Path, name: &str) -> f64 {
     row[at].parse().unwrap()
 }
 
+/// What a twin's script prints: the initial model's loss (`again_loss` of a run of no
+/// epochs), the mean loss of the steps of one epoch (`train_loss`), and each tensor of the
+/// final model (name, sum, sum of squares).
+pub struct Twin<'a> {
+    pub initial_loss: f64,
+    pub train_loss: f64,
+    pub tensors: &'a [(&'a str, f64, f64)],
+}
+
+/// Runs `template` (see [`from_template`]) in `dir`, where its data already is, for no
+/// epochs and for one, and checks both losses (to 1e-5) and the final model's tensors
+/// against the twin's.
+pub fn assert_trains_as(dir: &Path, template: &str, twin: &Twin<'_>) {
+    let initial = run(dir, &from_template(template, 0, "initial"), "initial");
+    let loss = first_epoch(&initial, "again_loss");
+    assert!(
+        (loss - twin.initial_loss).abs() < 1e-5,
+        "initial loss {loss}, the twin's {}",
+        twin.initial_loss
+    );
+    let trained = run(dir, &from_template(template, 1, "final"), "final");
+    let loss = first_epoch(&trained, "train_loss");
+    assert!(
+        (loss - twin.train_loss).abs() < 1e-5,
+        "loss of the steps {loss}, the twin's {}",
+        twin.train_loss
+    );
+    assert_tensors(&trained.join("final.safetensors"), twin.tensors);
+}
+
 /// Each tensor of the model file `path` against the twin's (name, sum, sum of squares),
 /// to 1e-4 of what each could differ by; and no tensor more or less.
 pub fn assert_tensors(path: &Path, twin: &[(&str, f64, f64)]) {

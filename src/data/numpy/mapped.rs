@@ -2,15 +2,19 @@
 //! order, C order) is memory-mapped rather than read: nothing is copied before a batch reads
 //! its rows, the pages come from the page cache (shared with other runs reading the file), and
 //! memory the kernel can drop rather than swap. A float file is still scanned once for NaN
-//! and infinities, as a read is.
+//! and infinities, as a read is. So is such an array stored uncompressed in an `.npz`
+//! archive (`np.savez`): its bytes lie in the archive as they would in a `.npy` file;
+//! a deflated one (`np.savez_compressed`) is read.
 
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
 use memmap2::Mmap;
 use ndarray::Array2;
 
-use super::{header, read, Source};
+use super::header::Parsed;
+use super::{header, npz, read, Source};
 use crate::data::error::DataResult;
 
 /// The rows of a mapped `.npy` file: `rows` examples of `cols` values each.
@@ -40,24 +44,61 @@ pub fn map_npy(path: &Path) -> DataResult<Option<MappedRows>> {
     let src = Source::npy(path);
     let parsed = header::read_header(&mut file, src)?;
     read::check_len(&parsed, file_len.saturating_sub(parsed.header_len), src)?;
+    map_data(path, &file, 0, &parsed, src)
+}
+
+/// The array `key` of the `.npz` archive at `path`, mapped where it is stored uncompressed
+/// and its dtype and order allow: `None` for any other member (`read_npz` reads it).
+pub fn map_npz(path: &Path, key: &str) -> DataResult<Option<MappedRows>> {
+    npz::with_member(path, key, |member, parsed, src, file_len| {
+        let stored = member.compression() == zip::CompressionMethod::Stored
+            && !member.encrypted()
+            && member.size() == member.compressed_size();
+        // Where the member's bytes start in the archive (its `.npy` header first), known
+        // once the zip crate has read the member's local header.
+        let start = member.data_start().filter(|start| {
+            start
+                .checked_add(member.size())
+                .is_some_and(|end| end <= file_len)
+        });
+        match start {
+            Some(start) if stored => {
+                let (file, _) = super::open(path)?;
+                map_data(path, &file, start, &parsed, src)
+            }
+            _ => Ok(None),
+        }
+    })
+}
+
+/// The `.npy` array whose header `parsed` describes and which starts at `offset` of `file`
+/// (at 0 for a `.npy` file, inside the archive for an `.npz` member), mapped if its dtype and
+/// order allow.
+fn map_data(
+    path: &Path,
+    file: &File,
+    offset: u64,
+    parsed: &Parsed,
+    src: Source<'_>,
+) -> DataResult<Option<MappedRows>> {
     let bytes = parsed.dtype.is_u8();
     let usable = bytes || parsed.dtype.is_native_f32();
-    // NumPy pads headers to a multiple of 64 bytes (16 before 1.x): `f32` rows then lie on
-    // 4-byte boundaries of the page-aligned map.
-    let aligned = parsed.header_len % 4 == 0;
-    if !usable || !aligned || parsed.header.fortran_order {
+    if !usable || parsed.header.fortran_order {
         return Ok(None);
     }
     // SAFETY: the map is read-only and only read as bytes; a file truncated by another
     // program while it is mapped is the one hazard (reads past its end fault), as it is for
     // every reader of memory-mapped data (NumPy's `mmap_mode` too).
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| super::io_error(path, e))?;
-    let start = usize::try_from(parsed.header_len)
+    let map = unsafe { Mmap::map(file) }.map_err(|e| super::io_error(path, e))?;
+    // Values are read byte by byte (`from_ne_bytes`), so `f32` data need not lie on 4-byte
+    // boundaries (in an archive it seldom does).
+    let start = usize::try_from(offset + parsed.header_len)
         .unwrap_or_else(|_| unreachable!("the header is within the mapped file"));
     let data = &map[start..];
     if !bytes {
         let bad = data
             .chunks_exact(4)
+            .take(parsed.header.shape.iter().product())
             .position(|v| !f32::from_ne_bytes([v[0], v[1], v[2], v[3]]).is_finite());
         if let Some(position) = bad {
             let v = &data[position * 4..position * 4 + 4];

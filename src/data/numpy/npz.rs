@@ -54,7 +54,7 @@ pub fn read_npz(path: &Path, key: &str) -> DataResult<NumArray> {
 
 /// Calls `then` with the member holding `key`, read up to its data, and its header, checked
 /// against the member's declared size.
-fn with_member<T>(
+pub(super) fn with_member<T>(
     path: &Path,
     key: &str,
     then: impl FnOnce(&mut ZipFile<'_, File>, Parsed, Source, u64) -> DataResult<T>,

@@ -146,7 +146,7 @@ fn attention_matches_pytorch_multihead_attention() {
         ];
         let (y, dx, dp) = run(&mut params, |x, p| {
             let qkv = positionwise_dense(x, &p[0], WeightLayout::OutIn, Some(&p[1]), true);
-            let heads_out = attention(qkv, heads, D / heads, causal, None);
+            let heads_out = attention(qkv, heads, D / heads, causal, None, None);
             Act::Image(positionwise_dense(
                 heads_out,
                 &p[2],

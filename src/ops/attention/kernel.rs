@@ -74,12 +74,16 @@ fn cols_from_transposed(data: &[f32], first: usize, stride: usize) -> View<'_> {
 }
 
 /// Forward: writes the probabilities `p` (length x length, zero where masked) and the
-/// output `o`. `mask` holds dropout's factors (0 or `1 / (1 - rate)`) per probability, or is
-/// empty; `dropped` is scratch of `p`'s size where it is not.
+/// output `o`. `padding` holds the padding mask of the example's keys (1 at a token, 0 at
+/// padding, which no query attends to), or is empty; `mask` holds dropout's factors (0 or
+/// `1 / (1 - rate)`) per probability, or is empty; `dropped` is scratch of `p`'s size where
+/// it is not. The backward pass needs no key mask: a padded key's probability is 0, and so
+/// are its gradients.
 #[inline(always)]
 pub(crate) fn forward(
     h: &Head,
     x: &Qkv<'_>,
+    padding: &[f32],
     mask: &[f32],
     p: &mut [f32],
     dropped: &mut [f32],
@@ -97,7 +101,7 @@ pub(crate) fn forward(
             View::rows(x.k, t),
         );
         for (i, row) in p[i0 * t..i1 * t].chunks_exact_mut(t).enumerate() {
-            softmax_row(row, h.visible(i0 + i), h.scale);
+            softmax_row(row, h.visible(i0 + i), h.scale, padding);
         }
         let weights = apply_mask(
             &p[i0 * t..i1 * t],
@@ -133,10 +137,15 @@ fn scratch_rows(buf: &mut [f32], i0: usize, i1: usize, t: usize) -> &mut [f32] {
     }
 }
 
-/// `row[..visible] = softmax(scale · row[..visible])`, the rest zero.
+/// `row[..visible] = softmax(scale · row[..visible])`, the rest zero; with `keys` (not
+/// empty), over the visible keys it keeps only, and all zero when it keeps none of them.
 #[inline(always)]
-fn softmax_row(row: &mut [f32], visible: usize, scale: f32) {
+fn softmax_row(row: &mut [f32], visible: usize, scale: f32, keys: &[f32]) {
     let (seen, hidden) = row.split_at_mut(visible);
+    hidden.fill(0.0);
+    if !keys.is_empty() {
+        return masked_softmax_row(seen, scale, &keys[..visible]);
+    }
     let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
     let mut total = 0.0;
     for v in seen.iter_mut() {
@@ -147,7 +156,31 @@ fn softmax_row(row: &mut [f32], visible: usize, scale: f32) {
     for v in seen {
         *v *= inv;
     }
-    hidden.fill(0.0);
+}
+
+/// `softmax(scale · row)` over the positions `keys` keeps, 0 at the others; all 0 when it
+/// keeps none (PyTorch's `key_padding_mask` gives NaN there, Keras a uniform row).
+#[inline(always)]
+fn masked_softmax_row(row: &mut [f32], scale: f32, keys: &[f32]) {
+    let kept = || row.iter().zip(keys).filter(|(_, &k)| k != 0.0);
+    let Some(max) = kept().map(|(&v, _)| v).reduce(f32::max) else {
+        row.fill(0.0);
+        return;
+    };
+    let max = max * scale;
+    let mut total = 0.0;
+    for (v, &k) in row.iter_mut().zip(keys) {
+        *v = if k == 0.0 {
+            0.0
+        } else {
+            (*v * scale - max).exp()
+        };
+        total += *v;
+    }
+    let inv = 1.0 / total;
+    for v in row {
+        *v *= inv;
+    }
 }
 
 /// `p ⊙ mask` in `out`, or `p` itself without a mask.

@@ -40,11 +40,18 @@ pub struct AttentionSpec {
     pub dropout: Option<(f32, u64)>,
 }
 
-/// Attention of `qkv` `(batch, 3 * width, 1, length)` → `(batch, width, 1, length)`.
+/// Attention of `qkv` `(batch, 3 * width, 1, length)` → `(batch, width, 1, length)`. With
+/// `keys`, the padding mask of `embedding(mask_zero = true)` `(batch, length)`, no query
+/// attends to a padded key (PyTorch's `key_padding_mask`); a padded query still attends to
+/// the others, and a query that sees no key but padding gives zeros.
 ///
 /// # Panics
 /// If the input's channels are not `3 * heads * key_dim` (the checker rules that out).
-pub fn attention<T: Tape<f32, Cpu>>(qkv: T4<T>, spec: &AttentionSpec) -> T4<T> {
+pub fn attention<T: Tape<f32, Cpu>>(
+    qkv: T4<T>,
+    spec: &AttentionSpec,
+    keys: Option<&[f32]>,
+) -> T4<T> {
     let (batch, channels, one, length) = *qkv.shape();
     let width = spec.heads * spec.key_dim;
     assert!(
@@ -73,13 +80,19 @@ pub fn attention<T: Tape<f32, Cpu>>(qkv: T4<T>, spec: &AttentionSpec) -> T4<T> {
     let mut out = vec![0.0; batch * width * length];
     let (part, block) = (width * length, head.key_dim * length);
     let slice = |pair: usize| operands(&x_data, pair, spec.heads, part, block);
+    if let Some(keys) = keys {
+        assert_eq!(keys.len(), batch * length, "attention: key mask size");
+    }
+    let pair_keys = |pair: usize| -> &[f32] {
+        keys.map_or(&[], |k| &k[pair / spec.heads * length..][..length])
+    };
     out.par_chunks_mut(block)
         .zip(p.par_chunks_mut(plane))
         .enumerate()
         .for_each(|(pair, (o, p))| {
             let mask = pair_mask(&mask, pair, plane);
             with_scratch([if mask.is_empty() { 0 } else { plane }], |[dropped]| {
-                pair_forward(&head, &slice(pair), mask, p, dropped, o);
+                pair_forward(&head, &slice(pair), pair_keys(pair), mask, p, dropped, o);
             });
         });
     let out = tensor_from_output(x.device(), out, (batch, width, 1, length));
@@ -170,6 +183,7 @@ avx2_or_portable!(
     fn pair_forward(
         head: &Head,
         x: &Qkv<'_>,
+        keys: &[f32],
         mask: &[f32],
         p: &mut [f32],
         dropped: &mut [f32],

@@ -1,5 +1,5 @@
 //! `attention` against an f64 reference written from the definition (causal or not, one to
-//! three heads, with dropout's factors), its gradient against finite differences of that
+//! three heads, with dropout's factors, with padded keys), its gradient against finite differences of that
 //! reference, its dropout masks, and its results across thread counts bit for bit.
 
 use dfdx::prelude::*;
@@ -11,8 +11,15 @@ use crate::ops::reference::{
 };
 
 /// Output `(batch, width, length)` of projected `qkv` `(batch, 3 * width, length)`, with
-/// dropout's factors `mask` (per pair, query, key) or none.
-fn reference(qkv: &[f64], spec: &AttentionSpec, length: usize, mask: &[f32]) -> Vec<f64> {
+/// dropout's factors `mask` (per pair, query, key) or none, and the keys `padding` (batch,
+/// length) zeroes left out (none when empty; a query that sees no key gives zeros).
+fn reference(
+    qkv: &[f64],
+    spec: &AttentionSpec,
+    length: usize,
+    mask: &[f32],
+    padding: &[f32],
+) -> Vec<f64> {
     let (heads, kd, t) = (spec.heads, spec.key_dim, length);
     let width = heads * kd;
     let batch = qkv.len() / (3 * width * t);
@@ -23,6 +30,9 @@ fn reference(qkv: &[f64], spec: &AttentionSpec, length: usize, mask: &[f32]) -> 
             let pair = b * heads + h;
             for i in 0..t {
                 let visible = if spec.causal { i + 1 } else { t };
+                let seen: Vec<usize> = (0..visible)
+                    .filter(|&j| padding.is_empty() || padding[b * t + j] != 0.0)
+                    .collect();
                 let scores: Vec<f64> = (0..visible)
                     .map(|j| {
                         let dot: f64 = (0..kd)
@@ -31,11 +41,15 @@ fn reference(qkv: &[f64], spec: &AttentionSpec, length: usize, mask: &[f32]) -> 
                         dot / (kd as f64).sqrt()
                     })
                     .collect();
-                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                let max = seen
+                    .iter()
+                    .map(|&j| scores[j])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = seen.iter().map(|&j| (scores[j] - max).exp()).sum();
                 for c in 0..kd {
-                    out[(b * width + h * kd + c) * t + i] = (0..visible)
-                        .map(|j| {
+                    out[(b * width + h * kd + c) * t + i] = seen
+                        .iter()
+                        .map(|&j| {
                             let factor = mask
                                 .get((pair * t + i) * t + j)
                                 .map_or(1.0, |&m| f64::from(m));
@@ -58,10 +72,11 @@ fn spec(heads: usize, key_dim: usize, causal: bool, dropout: Option<(f32, u64)>)
     }
 }
 
-/// The output and the input's gradient for the functional `Σ out · r`.
+/// The output and the input's gradient for the functional `Σ out · r`, with the keys
+/// `padding` zeroes left out (none when empty).
 fn run(
     qkv: &[f32],
-    spec: &AttentionSpec,
+    (spec, padding): (&AttentionSpec, &[f32]),
     batch: usize,
     length: usize,
     r: &[f32],
@@ -69,7 +84,8 @@ fn run(
     let dev = Cpu::default();
     let width = spec.heads * spec.key_dim;
     let x = dev.tensor_from_vec(qkv.to_vec(), (batch, 3 * width, 1, length));
-    let y = attention(x.leaky_trace(), spec);
+    let padding = (!padding.is_empty()).then_some(padding);
+    let y = attention(x.leaky_trace(), spec, padding);
     let values = y.as_vec();
     let grads = backward_of_functional(y, r);
     (values, grads.get(&x).as_vec())
@@ -86,11 +102,25 @@ fn long_causal_sequences_match_the_definition() {
     check_against_the_definition(37, &[(2, 2)], &[true, false]);
 }
 
+/// A padding mask of two examples: every third position of the first, the first and last
+/// two of the second (whose first query, when causal, then sees no key).
+fn padding(length: usize) -> Vec<f32> {
+    let first = (0..length).map(|j| f32::from(u8::from(j % 3 != 2)));
+    let second = (0..length).map(|j| f32::from(u8::from(j != 0 && j + 2 < length)));
+    first.chain(second).collect()
+}
+
 fn check_against_the_definition(length: usize, shapes: &[(usize, usize)], causals: &[bool]) {
     let batch = 2;
+    let padded = padding(length);
     for &(heads, key_dim) in shapes {
         for &causal in causals {
-            for dropout in [None, Some((0.3, 11))] {
+            for (dropout, padding) in [
+                (None, &[][..]),
+                (Some((0.3, 11)), &[][..]),
+                (None, &padded[..]),
+                (Some((0.3, 11)), &padded[..]),
+            ] {
                 let s = spec(heads, key_dim, causal, dropout);
                 let width = heads * key_dim;
                 // Scaled up so that the softmax is far from uniform.
@@ -102,18 +132,20 @@ fn check_against_the_definition(length: usize, shapes: &[(usize, usize)], causal
                 let mask = dropout.map_or_else(Vec::new, |(rate, seed)| {
                     dropout_factors(batch * heads, length * length, rate, seed)
                 });
-                let what =
-                    format!("{heads} heads of {key_dim}, causal {causal}, dropout {dropout:?}");
-                let (y, dx) = run(&qkv, &s, batch, length, &r);
+                let what = format!(
+                    "{heads} heads of {key_dim}, causal {causal}, dropout {dropout:?}, padded {}",
+                    !padding.is_empty()
+                );
+                let (y, dx) = run(&qkv, (&s, padding), batch, length, &r);
                 let point = widen(&qkv);
                 assert_close(
                     &format!("{what}: y"),
                     &y,
-                    &reference(&point, &s, length, &mask),
+                    &reference(&point, &s, length, &mask, padding),
                     1e-5,
                 );
                 let fd = finite_differences(&point, 1e-6, |p| {
-                    functional(&reference(p, &s, length, &mask), &r)
+                    functional(&reference(p, &s, length, &mask, padding), &r)
                 });
                 assert_gradient(&format!("{what}: dx"), &dx, &fd, 1e-4);
             }
@@ -135,8 +167,8 @@ fn causal_attention_does_not_look_ahead() {
         }
     }
     let r = random(batch * width * length, 6);
-    let (a, _) = run(&qkv, &s, batch, length, &r);
-    let (b, _) = run(&later, &s, batch, length, &r);
+    let (a, _) = run(&qkv, (&s, &[]), batch, length, &r);
+    let (b, _) = run(&later, (&s, &[]), batch, length, &r);
     for (i, (a, b)) in a.iter().zip(&b).enumerate() {
         if i % length == length - 1 {
             assert_ne!(a, b, "the last position sees itself");
@@ -181,7 +213,7 @@ fn results_do_not_depend_on_the_thread_count() {
             .build()
             .expect("a thread pool");
         pool.install(|| {
-            let (y, dx) = run(&qkv, &s, batch, length, &r);
+            let (y, dx) = run(&qkv, (&s, &[]), batch, length, &r);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             (bits(&y), bits(&dx))
         })

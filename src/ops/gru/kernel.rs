@@ -5,7 +5,9 @@
 use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
-use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
+use crate::ops::recurrent::{
+    finish_gradients, skipped, time_major, upstream, Dims, GateGrads, Mask, Weights,
+};
 
 /// What the forward pass keeps for the backward pass.
 pub struct Saved {
@@ -19,8 +21,9 @@ pub struct Saved {
     pub h: Vec<f32>,
 }
 
-/// Runs the GRU over `x`, laid out (B, F, T), from a zero state.
-pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
+/// Runs the GRU over `x`, laid out (B, F, T), from a zero state, skipping the steps `mask`
+/// (B, T) zeroes: their state is the step before's.
+pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
     let Dims {
         batch,
         features,
@@ -34,14 +37,14 @@ pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
         hn: vec![0.0; steps * batch * units],
         h: vec![0.0; (steps + 1) * batch * units],
     };
-    forward_steps(dims, w, &mut saved);
+    forward_steps(dims, w, &mut saved, mask);
     saved
 }
 
-avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved) => forward_body);
+avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved, mask: Mask<'_>) => forward_body);
 
 #[inline(always)]
-fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
+fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved, mask: Mask<'_>) {
     let Dims {
         batch,
         features,
@@ -77,9 +80,13 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
         let gates = &mut s.gates[t * batch * g3..][..batch * g3];
         let hn = &mut s.hn[t * step..][..step];
         for b in 0..batch {
+            let row = b * units..(b + 1) * units;
+            if skipped(mask, steps, b, t) {
+                h_next[row.clone()].copy_from_slice(&h_prev[row]);
+                continue;
+            }
             let (gr, rest) = gates[b * g3..][..g3].split_at_mut(units);
             let (gz, gn) = rest.split_at_mut(units);
-            let row = b * units..(b + 1) * units;
             let states = (&h_prev[row.clone()], &mut hn[row.clone()], &mut h_next[row]);
             cell_forward([gr, gz, gn], &gh[b * g3..][..g3], w.b_hh, states);
         }
@@ -132,13 +139,15 @@ fn cell_forward_in(
 }
 
 /// Backpropagation through time from `dy`, the output's gradient.
-/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh`.
+/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh`. A step `mask`
+/// skipped passes the state's gradient through to the step before.
 pub fn backward(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
     dy: &[f32],
     sequences: bool,
+    mask: Mask<'_>,
 ) -> [Vec<f32>; 5] {
     let Dims {
         batch,
@@ -161,7 +170,7 @@ pub fn backward(
         dims,
         w,
         s,
-        (dy, sequences),
+        (dy, sequences, mask),
         (&mut dgx, &mut dgh),
         &mut grads,
     );
@@ -172,7 +181,7 @@ avx2_or_portable!(fn backward_steps(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    upstream: (&[f32], bool),
+    upstream: (&[f32], bool, Mask<'_>),
     d: (&mut [f32], &mut [f32]),
     grads: &mut [Vec<f32>; 5],
 ) => backward_body);
@@ -182,7 +191,7 @@ fn backward_body(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    (dy, sequences): (&[f32], bool),
+    (dy, sequences, mask): (&[f32], bool, Mask<'_>),
     (dgx, dgh): (&mut [f32], &mut [f32]),
     [dx, dw_ih, dw_hh, db_ih, db_hh]: &mut [Vec<f32>; 5],
 ) {
@@ -203,6 +212,13 @@ fn backward_body(
         let dgx_t = &mut dgx[t * batch * g3..][..batch * g3];
         let dgh_t = &mut dgh[t * batch * g3..][..batch * g3];
         for b in 0..batch {
+            if skipped(mask, steps, b, t) {
+                // No gate gradients (they stay 0); the state's passes through.
+                for k in b * units..(b + 1) * units {
+                    dh_direct[k] = dh_next[k] + upstream(dims, dy, sequences, t, k);
+                }
+                continue;
+            }
             let g = &gates[b * g3..][..g3];
             let (dx_b, dh_b) = (&mut dgx_t[b * g3..][..g3], &mut dgh_t[b * g3..][..g3]);
             for u in 0..units {

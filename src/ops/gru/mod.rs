@@ -9,7 +9,7 @@ mod tests;
 
 use dfdx::prelude::{Cpu, Tape};
 
-use super::recurrent::{recurrent, Cell, Dims, RecurrentParams, Weights};
+use super::recurrent::{recurrent, Cell, Dims, Mask, Reading, RecurrentParams, Weights};
 use super::T4;
 
 /// The GRU cell: gates `r, z, n`.
@@ -19,8 +19,8 @@ impl Cell for Gru {
     const GATES: usize = 3;
     type Saved = kernel::Saved;
 
-    fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> kernel::Saved {
-        kernel::forward(dims, w, x)
+    fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> kernel::Saved {
+        kernel::forward(dims, w, x, mask)
     }
 
     fn hidden(saved: &kernel::Saved) -> &[f32] {
@@ -33,14 +33,20 @@ impl Cell for Gru {
         saved: &kernel::Saved,
         dy: &[f32],
         sequences: bool,
+        mask: Mask<'_>,
     ) -> [Vec<f32>; 5] {
-        kernel::backward(dims, w, saved, dy, sequences)
+        kernel::backward(dims, w, saved, dy, sequences, mask)
     }
 }
 
 /// The GRU over `x`, sequences (B, F, 1, T), from a zero state: every step's hidden state
-/// (B, U, 1, T) with `sequences`, else the last one (B, U, 1, 1). Parameters (3U, F),
-/// (3U, U), (3U), (3U).
-pub fn gru<T: Tape<f32, Cpu>>(x: T4<T>, p: RecurrentParams<'_>, sequences: bool) -> T4<T> {
-    recurrent::<Gru, T>(x, p, sequences)
+/// (B, U, 1, T) with `sequences`, else the last one (B, U, 1, 1), reading the steps as
+/// `reading` says. Parameters (3U, F), (3U, U), (3U), (3U).
+pub fn gru<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    p: RecurrentParams<'_>,
+    sequences: bool,
+    reading: Reading<'_>,
+) -> T4<T> {
+    recurrent::<Gru, T>(x, p, sequences, reading)
 }

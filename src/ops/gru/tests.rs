@@ -2,14 +2,16 @@
 //! gradient against finite differences of an f64 reference.
 
 use super::gru;
+use crate::ops::recurrent::reading_reference::*;
 use crate::ops::recurrent::testing::{
-    assert_gradients, assert_last_is_last_step, assert_matches_pytorch, sigmoid, upstream, B, F, T,
-    U,
+    assert_gradients, assert_last_is_last_step, assert_matches_pytorch,
+    assert_reading_matches_pytorch, sigmoid, upstream, Order, B, F, T, U,
 };
 
-/// A naive GRU in f64 (PyTorch's formula): `sum(y * upstream)` for the input and parameters in `all` (input,
-/// `w_ih`, `w_hh`, `b_ih`, `b_hh`, concatenated).
-fn reference_loss(all: &[f64], sequences: bool) -> f64 {
+/// A naive GRU in f64 (PyTorch's formula), reading the steps in `order`: `sum(y * upstream)`
+/// for the input and parameters in `all` (input, `w_ih`, `w_hh`, `b_ih`, `b_hh`,
+/// concatenated).
+fn reference_loss(all: &[f64], sequences: bool, order: &Order<'_>) -> f64 {
     let (x, rest) = all.split_at(B * F * T);
     let (w_ih, rest) = rest.split_at(3 * U * F);
     let (w_hh, rest) = rest.split_at(3 * U * U);
@@ -18,7 +20,7 @@ fn reference_loss(all: &[f64], sequences: bool) -> f64 {
     let mut loss = 0.0;
     for b in 0..B {
         let mut h = vec![0.0; U];
-        for t in 0..T {
+        for t in order.steps(b) {
             let input = |j: usize| {
                 let mut a = b_ih[j];
                 for f in 0..F {
@@ -41,12 +43,15 @@ fn reference_loss(all: &[f64], sequences: bool) -> f64 {
                 h_next[u] = (1.0 - z) * n + z * h[u];
             }
             h = h_next;
-            for (u, h) in h.iter().enumerate() {
-                if sequences {
+            if sequences {
+                for (u, h) in h.iter().enumerate() {
                     loss += h * f64::from(up[(b * U + u) * T + t]);
-                } else if t + 1 == T {
-                    loss += h * f64::from(up[b * U + u]);
                 }
+            }
+        }
+        if !sequences {
+            for (u, h) in h.iter().enumerate() {
+                loss += h * f64::from(up[b * U + u]);
             }
         }
     }
@@ -74,6 +79,52 @@ fn matches_pytorch_with_and_without_sequences() {
                 LAST_DWEIGHT_HH_L0,
                 LAST_DBIAS_IH_L0,
                 LAST_DBIAS_HH_L0,
+            ],
+        ],
+    );
+}
+
+#[test]
+fn matches_pytorch_packed_sequences_forward_and_backward() {
+    assert_reading_matches_pytorch(
+        gru,
+        3,
+        &[
+            [
+                [
+                    GRU_FORWARD_SEQ_Y,
+                    GRU_FORWARD_SEQ_DX,
+                    GRU_FORWARD_SEQ_DWEIGHT_IH_L0,
+                    GRU_FORWARD_SEQ_DWEIGHT_HH_L0,
+                    GRU_FORWARD_SEQ_DBIAS_IH_L0,
+                    GRU_FORWARD_SEQ_DBIAS_HH_L0,
+                ],
+                [
+                    GRU_FORWARD_LAST_Y,
+                    GRU_FORWARD_LAST_DX,
+                    GRU_FORWARD_LAST_DWEIGHT_IH_L0,
+                    GRU_FORWARD_LAST_DWEIGHT_HH_L0,
+                    GRU_FORWARD_LAST_DBIAS_IH_L0,
+                    GRU_FORWARD_LAST_DBIAS_HH_L0,
+                ],
+            ],
+            [
+                [
+                    GRU_REVERSE_SEQ_Y,
+                    GRU_REVERSE_SEQ_DX,
+                    GRU_REVERSE_SEQ_DWEIGHT_IH_L0,
+                    GRU_REVERSE_SEQ_DWEIGHT_HH_L0,
+                    GRU_REVERSE_SEQ_DBIAS_IH_L0,
+                    GRU_REVERSE_SEQ_DBIAS_HH_L0,
+                ],
+                [
+                    GRU_REVERSE_LAST_Y,
+                    GRU_REVERSE_LAST_DX,
+                    GRU_REVERSE_LAST_DWEIGHT_IH_L0,
+                    GRU_REVERSE_LAST_DWEIGHT_HH_L0,
+                    GRU_REVERSE_LAST_DBIAS_IH_L0,
+                    GRU_REVERSE_LAST_DBIAS_HH_L0,
+                ],
             ],
         ],
     );

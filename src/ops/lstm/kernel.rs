@@ -9,7 +9,9 @@
 use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
-use crate::ops::recurrent::{finish_gradients, time_major, upstream, Dims, GateGrads, Weights};
+use crate::ops::recurrent::{
+    finish_gradients, skipped, time_major, upstream, Dims, GateGrads, Mask, Weights,
+};
 
 /// What the forward pass keeps for the backward pass.
 pub struct Saved {
@@ -24,8 +26,8 @@ pub struct Saved {
 }
 
 /// Runs the LSTM over `x`, laid out (B, F, T) as the engine holds a sequence, from a zero
-/// state.
-pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
+/// state, skipping the steps `mask` (B, T) zeroes: their states are the step before's.
+pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
     let Dims {
         batch,
         features,
@@ -39,14 +41,14 @@ pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32]) -> Saved {
         c: vec![0.0; (steps + 1) * batch * units],
         h: vec![0.0; (steps + 1) * batch * units],
     };
-    forward_steps(dims, w, &mut saved);
+    forward_steps(dims, w, &mut saved, mask);
     saved
 }
 
-avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved) => forward_body);
+avx2_or_portable!(fn forward_steps(dims: Dims, w: Weights<'_>, s: &mut Saved, mask: Mask<'_>) => forward_body);
 
 #[inline(always)]
-fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
+fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved, mask: Mask<'_>) {
     let Dims {
         batch,
         features,
@@ -82,8 +84,17 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved) {
             );
         }
         let (c_prev, c_next) = s.c[t * step..].split_at_mut(step);
-        let h_next = &mut s.h[(t + 1) * step..][..step];
+        let (h_prev, h_next) = s.h[t * step..].split_at_mut(step);
         for b in 0..batch {
+            if skipped(mask, steps, b, t) {
+                // The state goes on unchanged; the gates stay 0, which the backward pass
+                // reads as no gradient.
+                let row = b * units..(b + 1) * units;
+                c_next[row.clone()].copy_from_slice(&c_prev[row.clone()]);
+                h_next[row.clone()].copy_from_slice(&h_prev[row]);
+                gates[b * g4..][..g4].fill(0.0);
+                continue;
+            }
             // The four gates as slices of their own, so that the loop over units vectorises.
             let (gi, rest) = gates[b * g4..][..g4].split_at_mut(units);
             let (gf, rest) = rest.split_at_mut(units);
@@ -186,13 +197,15 @@ fn cell_backward_in(
 
 /// Backpropagation through time from `dy`, the output's gradient in [`output`]'s layout.
 /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh` (the same for
-/// both biases, which enter every gate as one sum).
+/// both biases, which enter every gate as one sum). A step `mask` skipped passes the
+/// state's gradients through to the step before.
 pub fn backward(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
     dy: &[f32],
     sequences: bool,
+    mask: Mask<'_>,
 ) -> [Vec<f32>; 5] {
     let Dims {
         batch,
@@ -207,7 +220,7 @@ pub fn backward(
         vec![0.0; 4 * units],
     ];
     let mut da = vec![0.0; steps * batch * 4 * units];
-    backward_steps(dims, w, s, (dy, sequences), &mut da, &mut grads);
+    backward_steps(dims, w, s, (dy, sequences, mask), &mut da, &mut grads);
     let [dx, dw_ih, dw_hh, db] = grads;
     [dx, dw_ih, dw_hh, db.clone(), db]
 }
@@ -216,7 +229,7 @@ avx2_or_portable!(fn backward_steps(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    upstream: (&[f32], bool),
+    upstream: (&[f32], bool, Mask<'_>),
     da: &mut [f32],
     grads: &mut [Vec<f32>; 4],
 ) => backward_body);
@@ -226,7 +239,7 @@ fn backward_body(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    (dy, sequences): (&[f32], bool),
+    (dy, sequences, mask): (&[f32], bool, Mask<'_>),
     da: &mut [f32],
     [dx, dw_ih, dw_hh, db]: &mut [Vec<f32>; 4],
 ) {
@@ -250,6 +263,10 @@ fn backward_body(
             *dh += upstream(dims, dy, sequences, t, k);
         }
         for b in 0..batch {
+            if skipped(mask, steps, b, t) {
+                // No gate gradient (`da` stays 0); `dc` and `dh` pass through below.
+                continue;
+            }
             let row = b * units..(b + 1) * units;
             let g = &gates[b * g4..][..g4];
             let (di, rest) = da_t[b * g4..][..g4].split_at_mut(units);
@@ -259,6 +276,7 @@ fn backward_body(
             cell_backward(g, [di, df, dn, d_o], states, &mut dc_next[row]);
         }
         if t > 0 {
+            let carried = mask.map(|_| dh_next.clone());
             matmul(
                 (batch, units, g4),
                 &mut dh_next,
@@ -266,6 +284,12 @@ fn backward_body(
                 View::rows(da_t, g4),
                 View::rows(w.w_hh, units),
             );
+            if let Some(carried) = carried {
+                for b in (0..batch).filter(|&b| skipped(mask, steps, b, t)) {
+                    let row = b * units..(b + 1) * units;
+                    dh_next[row.clone()].copy_from_slice(&carried[row]);
+                }
+            }
         }
     }
     // Both biases enter every gate as one sum: the same gradient for each.

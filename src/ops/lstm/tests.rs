@@ -2,14 +2,15 @@
 //! gradient against finite differences of an f64 reference.
 
 use super::lstm;
+use crate::ops::recurrent::reading_reference::*;
 use crate::ops::recurrent::testing::{
-    assert_gradients, assert_last_is_last_step, assert_matches_pytorch, sigmoid, upstream, B, F, T,
-    U,
+    assert_gradients, assert_last_is_last_step, assert_matches_pytorch,
+    assert_reading_matches_pytorch, sigmoid, upstream, Order, B, F, T, U,
 };
 
-/// A naive LSTM in f64: `sum(y * upstream)` for the input and parameters in `all` (input,
-/// `w_ih`, `w_hh`, `b_ih`, `b_hh`, concatenated).
-fn reference_loss(all: &[f64], sequences: bool) -> f64 {
+/// A naive LSTM in f64, reading the steps in `order`: `sum(y * upstream)` for the input and
+/// parameters in `all` (input, `w_ih`, `w_hh`, `b_ih`, `b_hh`, concatenated).
+fn reference_loss(all: &[f64], sequences: bool, order: &Order<'_>) -> f64 {
     let (x, rest) = all.split_at(B * F * T);
     let (w_ih, rest) = rest.split_at(4 * U * F);
     let (w_hh, rest) = rest.split_at(4 * U * U);
@@ -18,7 +19,7 @@ fn reference_loss(all: &[f64], sequences: bool) -> f64 {
     let mut loss = 0.0;
     for b in 0..B {
         let (mut h, mut c) = (vec![0.0; U], vec![0.0; U]);
-        for t in 0..T {
+        for t in order.steps(b) {
             let gate = |j: usize, h: &[f64]| {
                 let mut a = b_ih[j] + b_hh[j];
                 for f in 0..F {
@@ -39,12 +40,15 @@ fn reference_loss(all: &[f64], sequences: bool) -> f64 {
                 h_next[u] = o * c[u].tanh();
             }
             h = h_next;
-            for (u, h) in h.iter().enumerate() {
-                if sequences {
+            if sequences {
+                for (u, h) in h.iter().enumerate() {
                     loss += h * f64::from(up[(b * U + u) * T + t]);
-                } else if t + 1 == T {
-                    loss += h * f64::from(up[b * U + u]);
                 }
+            }
+        }
+        if !sequences {
+            for (u, h) in h.iter().enumerate() {
+                loss += h * f64::from(up[b * U + u]);
             }
         }
     }
@@ -72,6 +76,52 @@ fn matches_pytorch_with_and_without_sequences() {
                 LAST_DWEIGHT_HH_L0,
                 LAST_DBIAS_IH_L0,
                 LAST_DBIAS_HH_L0,
+            ],
+        ],
+    );
+}
+
+#[test]
+fn matches_pytorch_packed_sequences_forward_and_backward() {
+    assert_reading_matches_pytorch(
+        lstm,
+        4,
+        &[
+            [
+                [
+                    LSTM_FORWARD_SEQ_Y,
+                    LSTM_FORWARD_SEQ_DX,
+                    LSTM_FORWARD_SEQ_DWEIGHT_IH_L0,
+                    LSTM_FORWARD_SEQ_DWEIGHT_HH_L0,
+                    LSTM_FORWARD_SEQ_DBIAS_IH_L0,
+                    LSTM_FORWARD_SEQ_DBIAS_HH_L0,
+                ],
+                [
+                    LSTM_FORWARD_LAST_Y,
+                    LSTM_FORWARD_LAST_DX,
+                    LSTM_FORWARD_LAST_DWEIGHT_IH_L0,
+                    LSTM_FORWARD_LAST_DWEIGHT_HH_L0,
+                    LSTM_FORWARD_LAST_DBIAS_IH_L0,
+                    LSTM_FORWARD_LAST_DBIAS_HH_L0,
+                ],
+            ],
+            [
+                [
+                    LSTM_REVERSE_SEQ_Y,
+                    LSTM_REVERSE_SEQ_DX,
+                    LSTM_REVERSE_SEQ_DWEIGHT_IH_L0,
+                    LSTM_REVERSE_SEQ_DWEIGHT_HH_L0,
+                    LSTM_REVERSE_SEQ_DBIAS_IH_L0,
+                    LSTM_REVERSE_SEQ_DBIAS_HH_L0,
+                ],
+                [
+                    LSTM_REVERSE_LAST_Y,
+                    LSTM_REVERSE_LAST_DX,
+                    LSTM_REVERSE_LAST_DWEIGHT_IH_L0,
+                    LSTM_REVERSE_LAST_DWEIGHT_HH_L0,
+                    LSTM_REVERSE_LAST_DBIAS_IH_L0,
+                    LSTM_REVERSE_LAST_DBIAS_HH_L0,
+                ],
             ],
         ],
     );

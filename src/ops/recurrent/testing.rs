@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use dfdx::prelude::*;
 
-use super::RecurrentParams;
+use super::{Reading, RecurrentParams};
 use crate::ops::reference::{assert_close, assert_gradient, finite_differences};
 use crate::ops::T4;
 
 /// A recurrent op.
 pub(crate) type Op =
-    fn(T4<OwnedTape<f32, Cpu>>, RecurrentParams<'_>, bool) -> T4<OwnedTape<f32, Cpu>>;
+    fn(T4<OwnedTape<f32, Cpu>>, RecurrentParams<'_>, bool, Reading<'_>) -> T4<OwnedTape<f32, Cpu>>;
 
 pub(crate) const B: usize = 2;
 pub(crate) const F: usize = 3;
@@ -48,8 +48,21 @@ pub(crate) fn upstream(n: usize) -> Vec<f32> {
     (0..n).map(|i| (i % 5) as f32 * 0.3 - 0.5).collect()
 }
 
+/// The padding of `bench/reference/recurrent_reading.py`: the second example's last two
+/// steps.
+pub(crate) const PADDED_END: [f32; B * T] = [1., 1., 1., 1., 1., 1., 1., 1., 0., 0.];
+
+/// Steps skipped at the start, in the middle and at the end.
+pub(crate) const GAPS: [f32; B * T] = [1., 0., 1., 1., 0., 0., 1., 0., 1., 1.];
+
 /// The output, then the gradients of the input and of `w_ih, w_hh, b_ih, b_hh`.
-fn run(op: Op, x: &[f32], p: &[Vec<f32>; 4], sequences: bool) -> (Vec<f32>, [Vec<f32>; 5]) {
+fn run(
+    op: Op,
+    x: &[f32],
+    p: &[Vec<f32>; 4],
+    sequences: bool,
+    reading: Reading<'_>,
+) -> (Vec<f32>, [Vec<f32>; 5]) {
     let gates = p[2].len() / U;
     let dev = Cpu::default();
     let xt = dev.tensor_from_vec(x.to_vec(), (B, F, 1, T));
@@ -64,7 +77,7 @@ fn run(op: Op, x: &[f32], p: &[Vec<f32>; 4], sequences: bool) -> (Vec<f32>, [Vec
         b_ih: (&b_ih, &host[2]),
         b_hh: (&b_hh, &host[3]),
     };
-    let y = op(xt.leaky_trace(), params, sequences);
+    let y = op(xt.leaky_trace(), params, sequences, reading);
     let shape = *y.shape();
     let y_host = y.as_vec();
     let r = dev.tensor_from_vec(upstream(y_host.len()), shape);
@@ -92,7 +105,7 @@ pub(crate) fn assert_matches_pytorch(op: Op, gates: usize, want: Reference) {
     let (x, p) = fixed(gates);
     let p32 = p.map(|v| narrow(&v));
     for (sequences, want) in [(true, want[0]), (false, want[1])] {
-        let (y, g) = run(op, &narrow(&x), &p32, sequences);
+        let (y, g) = run(op, &narrow(&x), &p32, sequences, Reading::default());
         assert_close(&format!("y ({sequences})"), &y, want[0], 1e-5);
         for (name, (got, want)) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"]
             .iter()
@@ -103,19 +116,79 @@ pub(crate) fn assert_matches_pytorch(op: Op, gates: usize, want: Reference) {
     }
 }
 
-/// Every gradient of `op` against central differences of `loss`, a naive f64 version of
-/// it: `sum(y * upstream)` of the input and parameters concatenated, and `sequences`.
-pub(crate) fn assert_gradients(op: Op, gates: usize, loss: fn(&[f64], bool) -> f64) {
+/// Forward and backward, padded at the end (`PADDED_END`): PyTorch's output and gradients
+/// (input, then the parameters of the direction) with every step's output and with the last
+/// state.
+pub(crate) type ReadingReference = [Reference; 2];
+
+/// `op` on the fixed inputs, the second example padded at the end, gives PyTorch's numbers
+/// for packed sequences, forward and backward (the `_reverse` half of a bidirectional
+/// module), with and without sequences.
+pub(crate) fn assert_reading_matches_pytorch(op: Op, gates: usize, want: &ReadingReference) {
+    let (x, p) = fixed(gates);
+    let p32 = p.map(|v| narrow(&v));
+    for (reverse, want) in [(false, want[0]), (true, want[1])] {
+        let reading = Reading {
+            mask: Some(&PADDED_END),
+            reverse,
+        };
+        for (sequences, want) in [(true, want[0]), (false, want[1])] {
+            let (y, g) = run(op, &narrow(&x), &p32, sequences, reading);
+            let case = format!("reverse {reverse}, sequences {sequences}");
+            assert_close(&format!("y ({case})"), &y, want[0], 1e-5);
+            for (name, (got, want)) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"]
+                .iter()
+                .zip(g.iter().zip(&want[1..]))
+            {
+                assert_close(&format!("{name} ({case})"), got, want, 1e-5);
+            }
+        }
+    }
+}
+
+/// How the f64 references read the steps: the mask (B, T) and the direction.
+pub(crate) struct Order<'a> {
+    pub mask: Option<&'a [f32]>,
+    pub reverse: bool,
+}
+
+impl Order<'_> {
+    /// The steps example `b` reads, in the order it reads them.
+    pub(crate) fn steps(&self, b: usize) -> Vec<usize> {
+        let mut steps: Vec<usize> = (0..T)
+            .filter(|&t| self.mask.is_none_or(|m| m[b * T + t] != 0.0))
+            .collect();
+        if self.reverse {
+            steps.reverse();
+        }
+        steps
+    }
+}
+
+/// A naive f64 cell: `sum(y * upstream)` for the input and parameters concatenated, with
+/// sequences or not, reading the steps in an order.
+pub(crate) type ReferenceLoss = fn(&[f64], bool, &Order<'_>) -> f64;
+
+/// Every gradient of `op` against central differences of `loss`, forward and backward,
+/// with no mask and with gaps (`GAPS`), with and without sequences.
+pub(crate) fn assert_gradients(op: Op, gates: usize, loss: ReferenceLoss) {
     let (x, p) = fixed(gates);
     let p32 = p.clone().map(|v| narrow(&v));
     let all: Vec<f64> = x.iter().chain(p.iter().flatten()).copied().collect();
-    for sequences in [true, false] {
-        let (_, g) = run(op, &narrow(&x), &p32, sequences);
-        let fd = finite_differences(&all, 1e-6, |a| loss(a, sequences));
-        let mut at = 0;
-        for (name, got) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"].iter().zip(&g) {
-            assert_gradient(name, got, &fd[at..at + got.len()], 1e-4);
-            at += got.len();
+    for mask in [None, Some(&GAPS[..])] {
+        for reverse in [false, true] {
+            let reading = Reading { mask, reverse };
+            let order = Order { mask, reverse };
+            for sequences in [true, false] {
+                let (_, g) = run(op, &narrow(&x), &p32, sequences, reading);
+                let fd = finite_differences(&all, 1e-6, |a| loss(a, sequences, &order));
+                let mut at = 0;
+                for (name, got) in ["dx", "dw_ih", "dw_hh", "db_ih", "db_hh"].iter().zip(&g) {
+                    let case = format!("{name} ({reading:?}, sequences {sequences})");
+                    assert_gradient(&case, got, &fd[at..at + got.len()], 1e-4);
+                    at += got.len();
+                }
+            }
         }
     }
 }
@@ -124,8 +197,8 @@ pub(crate) fn assert_gradients(op: Op, gates: usize, loss: fn(&[f64], bool) -> f
 pub(crate) fn assert_last_is_last_step(op: Op, gates: usize) {
     let (x, p) = fixed(gates);
     let p32 = p.map(|v| narrow(&v));
-    let (seq, _) = run(op, &narrow(&x), &p32, true);
-    let (last, _) = run(op, &narrow(&x), &p32, false);
+    let (seq, _) = run(op, &narrow(&x), &p32, true, Reading::default());
+    let (last, _) = run(op, &narrow(&x), &p32, false, Reading::default());
     let want: Vec<f32> = seq.chunks_exact(T).map(|s| s[T - 1]).collect();
     assert_eq!(last, want);
 }

@@ -36,6 +36,11 @@ fn write_npz(dir: &Path, name: &str, method: zip::CompressionMethod) -> std::pat
     path
 }
 
+/// `y.npy`: 7 labels of 3 classes.
+fn write_labels(dir: &Path) {
+    common::write_npy(&dir.join("y.npy"), "|u1", &[7], &[0, 1, 2, 0, 1, 2, 0]);
+}
+
 fn read(dir: &Path) -> Examples {
     expr::data::sources::read(&DataSource::Arrays(ArraySpec {
         x: dir.join("x.npy"),
@@ -66,12 +71,7 @@ fn same_batches(mapped: &Examples, shape: &[usize]) {
 #[test]
 fn byte_and_float_arrays_are_mapped_and_batch_as_read() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_npy(
-        &dir.path().join("y.npy"),
-        "|u1",
-        &[7],
-        &[0, 1, 2, 0, 1, 2, 0],
-    );
+    write_labels(dir.path());
     let bytes: Vec<u8> = (0..7 * 6).map(|v| (v * 37 % 256) as u8).collect();
     common::write_npy(&dir.path().join("x.npy"), "|u1", &[7, 2, 3], &bytes);
     let mapped = read(dir.path());
@@ -125,12 +125,7 @@ fn other_dtypes_are_read_and_a_mapped_nan_is_refused() {
 #[test]
 fn uncompressed_npz_members_are_mapped_and_deflated_ones_read() {
     let dir = tempfile::tempdir().unwrap();
-    common::write_npy(
-        &dir.path().join("y.npy"),
-        "|u1",
-        &[7],
-        &[0, 1, 2, 0, 1, 2, 0],
-    );
+    write_labels(dir.path());
     let floats: Vec<u8> = (0..7 * 6)
         .flat_map(|v| (v as f32 * 0.37 - 3.0).to_le_bytes())
         .collect();

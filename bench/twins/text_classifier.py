@@ -14,7 +14,6 @@ the logits; the test snippets in batches of 256.
 At the end `final test_accuracy X`: expr's metrics.csv column `test_accuracy` (x 100, in
 percent) after the last epoch.
 """
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -37,17 +36,18 @@ class Net(nn.Module):
         return self.dense(self.dropout(h))
 
 
-def main():
-    a = common.parse_args(__doc__, epochs=10, seed=0)
+def fit(doc, net, epochs):
+    """Trains `net` on the snippets as the experiments do (`epochs` by default; the seed 0)."""
+    a = common.parse_args(doc, epochs=epochs, seed=0)
     read = lambda part: common.text_classes(
         common.experiment_file("data", f"code_snippets_{part}.csv.gz"), "language", 128)
     (x, y), test = read("train"), read("test")
     x, y = common.limit(a, x, y)
-    net = Net()
+    net = net()
     common.parameters_line(common.count_parameters(net))
     opt = common.keras_adam(net.parameters(), lr=1e-3)
     common.fit_classifier(a, net, opt, (x, y), test, 32, 256)
 
 
 if __name__ == "__main__":
-    main()
+    fit(__doc__, Net, epochs=10)

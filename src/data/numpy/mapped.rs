@@ -96,11 +96,8 @@ fn map_data(
         .unwrap_or_else(|_| unreachable!("the header is within the mapped file"));
     let data = &map[start..];
     if !bytes {
-        let bad = data
-            .chunks_exact(4)
-            .take(parsed.header.shape.iter().product())
-            .position(|v| !f32::from_ne_bytes([v[0], v[1], v[2], v[3]]).is_finite());
-        if let Some(position) = bad {
+        let count: usize = parsed.header.shape.iter().product();
+        if let Some(position) = first_not_finite(&data[..4 * count]) {
             let v = &data[position * 4..position * 4 + 4];
             let value = f64::from(f32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
             return Err(read::not_finite(&parsed.header, position, value, src));
@@ -116,6 +113,26 @@ fn map_data(
         cols,
         bytes,
     }))
+}
+
+/// The index of the first `f32` of `data` (native byte order, any alignment) that is NaN or
+/// infinite. Blocks are tested whole first, with no branch per value, so that the test
+/// vectorises: a scan that stopped at each value ran at a third of the memory's speed.
+fn first_not_finite(data: &[u8]) -> Option<usize> {
+    const EXPONENT: u32 = 0x7f80_0000;
+    const BLOCK: usize = 4096;
+    data.chunks(4 * BLOCK).enumerate().find_map(|(b, block)| {
+        let bad = block.chunks_exact(4).fold(false, |bad, v| {
+            bad | (u32::from_ne_bytes([v[0], v[1], v[2], v[3]]) & EXPONENT == EXPONENT)
+        });
+        bad.then(|| {
+            let within = block
+                .chunks_exact(4)
+                .position(|v| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]) & EXPONENT == EXPONENT)
+                .unwrap_or_else(|| unreachable!("the block has one"));
+            b * BLOCK + within
+        })
+    })
 }
 
 impl MappedRows {

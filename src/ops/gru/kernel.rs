@@ -138,6 +138,49 @@ fn cell_forward_in(
     }
 }
 
+avx2_or_portable!(
+    // A kernel of its own, so that the loop over units vectorises (see the LSTM's).
+    fn cell_backward(
+        gates: &[f32],
+        states: (&[f32], &[f32], &[f32]),
+        d: (&mut [f32], &mut [f32]),
+        dh_direct: &mut [f32],
+    ) => cell_backward_in
+);
+
+/// One example's step backwards: from its activated gates `r, z, n`, `hn = W_hn h + b_hn`,
+/// `h_{t-1}` and the gradient `dh` of `h_t`, the gradients of its gates' pre-activations on
+/// the input's side (`dx`) and the hidden state's (`dh_g`, where `r` scales `n`'s), and the
+/// part of `h_{t-1}`'s gradient that does not go through the gates (`dh · z`).
+#[inline(always)]
+fn cell_backward_in(
+    g: &[f32],
+    (hn, h_prev, dh): (&[f32], &[f32], &[f32]),
+    (dx, dh_g): (&mut [f32], &mut [f32]),
+    dh_direct: &mut [f32],
+) {
+    let units = hn.len();
+    let (gr, gz, gn) = (&g[..units], &g[units..2 * units], &g[2 * units..3 * units]);
+    let (dx_r, rest) = dx[..3 * units].split_at_mut(units);
+    let (dx_z, dx_n) = rest.split_at_mut(units);
+    let (dh_r, rest) = dh_g[..3 * units].split_at_mut(units);
+    let (dh_z, dh_n) = rest.split_at_mut(units);
+    let (h_prev, dh, dh_direct) = (&h_prev[..units], &dh[..units], &mut dh_direct[..units]);
+    for u in 0..units {
+        let (r, z, n) = (gr[u], gz[u], gn[u]);
+        let da_n = dh[u] * (1.0 - z) * (1.0 - n * n);
+        let da_r = da_n * hn[u] * r * (1.0 - r);
+        let da_z = dh[u] * (h_prev[u] - n) * z * (1.0 - z);
+        dx_r[u] = da_r;
+        dx_z[u] = da_z;
+        dx_n[u] = da_n;
+        dh_r[u] = da_r;
+        dh_z[u] = da_z;
+        dh_n[u] = da_n * r;
+        dh_direct[u] = dh[u] * z;
+    }
+}
+
 /// Backpropagation through time from `dy`, the output's gradient.
 /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh`. A step `mask`
 /// skipped passes the state's gradient through to the step before.
@@ -205,6 +248,9 @@ fn backward_body(
     let step = batch * units;
     let mut dh_next = vec![0.0; step];
     let mut dh_direct = vec![0.0; step];
+    // The gradient of one example's hidden state at the step, from the step after and from
+    // the output.
+    let mut dh = vec![0.0; units];
     for t in (0..steps).rev() {
         let gates = &s.gates[t * batch * g3..][..batch * g3];
         let hn = &s.hn[t * step..][..step];
@@ -212,30 +258,20 @@ fn backward_body(
         let dgx_t = &mut dgx[t * batch * g3..][..batch * g3];
         let dgh_t = &mut dgh[t * batch * g3..][..batch * g3];
         for b in 0..batch {
+            let row = b * units..(b + 1) * units;
+            for (u, dh) in dh.iter_mut().enumerate() {
+                let k = b * units + u;
+                *dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
+            }
             if skipped(mask, steps, b, t) {
                 // No gate gradients (they stay 0); the state's passes through.
-                for k in b * units..(b + 1) * units {
-                    dh_direct[k] = dh_next[k] + upstream(dims, dy, sequences, t, k);
-                }
+                dh_direct[row].copy_from_slice(&dh);
                 continue;
             }
             let g = &gates[b * g3..][..g3];
-            let (dx_b, dh_b) = (&mut dgx_t[b * g3..][..g3], &mut dgh_t[b * g3..][..g3]);
-            for u in 0..units {
-                let k = b * units + u;
-                let dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
-                let (r, z, n) = (g[u], g[units + u], g[2 * units + u]);
-                let da_n = dh * (1.0 - z) * (1.0 - n * n);
-                let da_r = da_n * hn[k] * r * (1.0 - r);
-                let da_z = dh * (h_prev[k] - n) * z * (1.0 - z);
-                dx_b[u] = da_r;
-                dx_b[units + u] = da_z;
-                dx_b[2 * units + u] = da_n;
-                dh_b[u] = da_r;
-                dh_b[units + u] = da_z;
-                dh_b[2 * units + u] = da_n * r;
-                dh_direct[k] = dh * z;
-            }
+            let d = (&mut dgx_t[b * g3..][..g3], &mut dgh_t[b * g3..][..g3]);
+            let states = (&hn[row.clone()], &h_prev[row.clone()], &dh[..]);
+            cell_backward(g, states, d, &mut dh_direct[row]);
         }
         if t > 0 {
             dh_next.copy_from_slice(&dh_direct);

@@ -119,6 +119,8 @@ pub enum Type {
     },
     /// The name of a `data` declaration.
     DataName,
+    /// The name of a value computed in a graph model (cross-attention's keys and values).
+    ValueName,
     /// A scalar expression over the loop's state (schedules' and functions' arguments).
     Scalar,
 }

@@ -62,7 +62,12 @@ pub fn onnx(model: &Model, tensors: &[NamedTensor]) -> Result<Vec<u8>, ExportErr
                 let y = match node.op {
                     NodeOp::Layer(i) => {
                         let layer = &model.layers[i];
-                        layer.kind.export(layer, read[0].to_string(), &mut g)?
+                        match read.get(1) {
+                            Some(second) => {
+                                layer.kind.export_with(layer, read[0], second, &mut g)?
+                            }
+                            None => layer.kind.export(layer, read[0].to_string(), &mut g)?,
+                        }
                     }
                     NodeOp::Add => g.node("Add", &read, vec![]),
                     NodeOp::Multiply => g.node("Mul", &read, vec![]),

@@ -242,6 +242,59 @@ layers! {
     ],
 }
 
+/// Layers that read a second value of a graph model beside their input: cross-attention
+/// (`attention(value = memory)`), the only one. `check::graph` wires the value in as the
+/// node's second input; the engine and the export hand it to the layer.
+impl LayerKind {
+    /// The value the call names for the layer to read beside its input, with its span.
+    pub fn second_input(&self) -> Option<(&str, Span)> {
+        match self {
+            LayerKind::Attention(a) => a.value.as_ref().map(|v| (v.name.as_str(), v.span)),
+            _ => None,
+        }
+    }
+
+    /// Tells the layer that value's shape, once the graph's shapes are inferred.
+    pub fn set_second_input_shape(&mut self, shape: Vec<usize>) {
+        match self {
+            LayerKind::Attention(attention::Attention {
+                value: Some(value), ..
+            }) => value.shape = Some(shape),
+            _ => unreachable!("only a layer with a second input is given its shape"),
+        }
+    }
+
+    /// As [`LayerKind::export`] with the second input's ONNX value `second`.
+    pub fn export_with(
+        &self,
+        layer: &Layer,
+        x: &str,
+        second: &str,
+        g: &mut Graph<'_>,
+    ) -> Result<String, ExportError> {
+        match self {
+            LayerKind::Attention(a) => a.export_cross(layer, x, second, g),
+            _ => unreachable!("only attention reads a second input (check::graph)"),
+        }
+    }
+}
+
+impl Op {
+    /// As [`Op::forward`] with the second input `second` (`second_grad`: whether it needs a
+    /// gradient).
+    pub fn forward_with<T: AnyTape>(
+        &self,
+        x: Act<T>,
+        (second, second_grad): (Act<T>, bool),
+        cx: &mut Forward<'_>,
+    ) -> Act<T> {
+        match self {
+            Op::Attention(op) => op.forward_cross(x, second, second_grad, cx),
+            _ => unreachable!("only attention reads a second input (check::graph)"),
+        }
+    }
+}
+
 /// The activation an `activation = NAME` argument means, with Keras' default slope for
 /// `leaky_relu`.
 pub(crate) fn activation_named(a: catalog::Activation) -> Activation {

@@ -50,7 +50,7 @@ mod timing;
 
 use dfdx::prelude::{Cpu, HasShape, Shape, Tensor};
 
-pub use attention::{attention, AttentionSpec};
+pub use attention::{attention, cross_attention, AttentionSpec};
 pub use batch_norm::{batch_moments, batch_norm, BatchMoments, BatchNormSpec, Statistics};
 pub use conv2d::{
     conv2d, conv2d_flat_channels_last, conv2d_transpose, try_conv2d, try_conv2d_transpose,

@@ -97,7 +97,10 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
                 (Type::NonNegative, Value::Number(v)) => v >= 0.0,
                 (Type::Fraction, Value::Number(v)) => (0.0..1.0).contains(&v),
                 (Type::Bool, Value::Bool(_))
-                | (Type::Text(&[]) | Type::Texts | Type::DataName, Value::Text(_)) => true,
+                | (
+                    Type::Text(&[]) | Type::Texts | Type::DataName | Type::ValueName,
+                    Value::Text(_),
+                ) => true,
                 (Type::Activation, Value::Name(n)) => Activation::named(n).is_some(),
                 (Type::Initializer, Value::Name(n)) => Initializer::named(n).is_some(),
                 (Type::Regularizer | Type::Numbers, Value::Name(n)) => n == "none",

@@ -182,6 +182,7 @@ impl<'a> CallArgs<'a> {
             | Type::Numbers
             | Type::Channels { .. }
             | Type::DataName
+            | Type::ValueName
             | Type::Scalar => self.mismatch(p, "a number"),
         }
     }
@@ -303,22 +304,37 @@ impl<'a> CallArgs<'a> {
     /// The name of a `data` declaration, with its span (checked against the declarations
     /// by the caller), or `None` when not given.
     pub fn data_name(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<(&'a str, Span)> {
+        let help = "name a `data` declaration, without quotes: `from = train`";
+        self.bare_name(name, (Type::DataName, "a data name"), help, errors)
+    }
+
+    /// The name of a value of a graph model, with its span (resolved by `check::graph`), or
+    /// `None` when not given.
+    pub fn value_name(&self, name: &str, errors: &mut Vec<CheckError>) -> Option<(&'a str, Span)> {
+        let help = "name a value computed above, without quotes: `memory = x | dense(64)`, then `value = memory`";
+        let what = (Type::ValueName, "the name of a value of the model");
+        self.bare_name(name, what, help, errors)
+    }
+
+    /// A bare name of type `ty`, described as `what` when the argument is something else.
+    fn bare_name(
+        &self,
+        name: &str,
+        (ty, what): (Type, &str),
+        help: &str,
+        errors: &mut Vec<CheckError>,
+    ) -> Option<(&'a str, Span)> {
         let p = self.param(name);
-        if p.ty != Type::DataName {
-            self.mismatch(p, "a data name");
+        if p.ty != ty {
+            self.mismatch(p, what);
         }
         let expr = self.args.get(name)?;
         match &expr.kind {
             crate::syntax::ast::ExprKind::Name(id) => Some((id.name.as_str(), id.span)),
             _ => {
                 errors.push(
-                    CheckError::wrong_type(
-                        name,
-                        "a data name",
-                        super::args::describe(expr),
-                        expr.span,
-                    )
-                    .with_help("name a `data` declaration, without quotes: `from = train`"),
+                    CheckError::wrong_type(name, what, super::args::describe(expr), expr.span)
+                        .with_help(help),
                 );
                 None
             }

@@ -223,6 +223,11 @@ impl<'a> Decls<'a> {
             return;
         }
         let drafts = read_layers(layers, errors);
+        for d in &drafts {
+            if let Some((value, span)) = d.kind.second_input() {
+                errors.push(super::graph::second_input_in_stack(value, span));
+            }
+        }
         if layers.is_empty() {
             errors.push(CheckError::missing(
                 "no layers",

@@ -50,6 +50,10 @@ pub enum DraftOp {
     Concat(Option<usize>),
 }
 
+/// The names bound where a layer is used, and the statements after it (to tell a name
+/// defined later from an unknown one).
+type Scope<'s> = (&'s [(String, usize)], &'s [crate::syntax::ast::GraphStmt]);
+
 /// How deep blocks may use blocks: a block that uses itself would never end.
 const MAX_BLOCK_DEPTH: usize = 16;
 
@@ -314,7 +318,7 @@ impl Reader<'_, '_> {
             GraphExprKind::Pipe(input, calls) => {
                 let mut v = self.value(input, env, later, subst)?;
                 for call in calls {
-                    v = self.apply(call, v, subst)?;
+                    v = self.apply(call, v, (env, later), subst)?;
                 }
                 Some(v)
             }
@@ -461,8 +465,15 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// `v | call`: a layer, or a block expanded in place.
-    fn apply(&mut self, call: &Call, v: usize, subst: &Substitution) -> Option<usize> {
+    /// `v | call`: a layer, or a block expanded in place. `scope` holds the names a layer's
+    /// second input (cross-attention's `value = memory`) may read, and the statements after.
+    fn apply(
+        &mut self,
+        call: &Call,
+        v: usize,
+        scope: Scope<'_>,
+        subst: &Substitution,
+    ) -> Option<usize> {
         let call = subst.apply(call);
         if let Some(&(name, params, body)) = self.blocks.get(&call.name.name) {
             return self.block(&call, name, params, body, v);
@@ -492,7 +503,20 @@ impl Reader<'_, '_> {
             self.ok = false;
             return None;
         }
-        Some(self.push(DraftOp::Layer(kind, trainable), vec![v], call.span))
+        let mut inputs = vec![v];
+        if let Some((name, span)) = kind.second_input() {
+            let id = Ident {
+                name: name.to_string(),
+                span,
+            };
+            let (env, later) = scope;
+            if env.is_empty() {
+                self.fail(second_input_in_stack(name, span));
+                return None;
+            }
+            inputs.push(self.name(&id, env, later)?);
+        }
+        Some(self.push(DraftOp::Layer(kind, trainable), inputs, call.span))
     }
 
     /// A block used on value `v`: its parameters bound from the call, its body read in place.
@@ -528,7 +552,7 @@ impl Reader<'_, '_> {
                 }
                 let mut v = Some(v);
                 for c in LayerItem::expand(items) {
-                    v = v.and_then(|v| self.apply(c, v, &subst));
+                    v = v.and_then(|v| self.apply(c, v, (&[], &[]), &subst));
                 }
                 v
             }
@@ -653,6 +677,19 @@ impl Reader<'_, '_> {
     }
 }
 
+/// A layer of a stack (or of a block of layers) that names a value to read beside its
+/// input: a stack has no named values.
+pub fn second_input_in_stack(name: &str, span: Span) -> CheckError {
+    CheckError::invalid(
+        format!("`{name}` is not a value here: a stack of layers names no values"),
+        "names a value of the model".into(),
+        span,
+    )
+    .with_help(format!(
+        "cross-attention reads another value of a graph model: write the model with a named input, `model NAME (x) {{ ... y = x | attention(heads = 4, value = {name}) ... return y }}`"
+    ))
+}
+
 /// How many values a graph's `return` lists (0 without one).
 fn values_len(graph: &AstGraph) -> usize {
     graph
@@ -684,7 +721,7 @@ pub fn read_stack_with_blocks(
     };
     let mut v = Some(r.read(0));
     for call in calls {
-        v = v.and_then(|v| r.apply(call, v, &Substitution::default()));
+        v = v.and_then(|v| r.apply(call, v, (&[], &[]), &Substitution::default()));
     }
     let v = v?;
     r.ok.then(|| GraphDraft {
@@ -712,6 +749,10 @@ pub fn infer_graph(
         let ins: Vec<&Vec<usize>> = node.inputs.iter().map(|&v| &shapes[v]).collect();
         let out = match &node.op {
             DraftOp::Layer(kind, trainable) => {
+                let mut kind = kind.clone();
+                if let Some(second) = ins.get(1) {
+                    kind.set_second_input_shape((*second).clone());
+                }
                 kind.output_shape(ins[0], node.span, errors).map(|out| {
                     let base = kind.entry().base_name;
                     let n = counts.entry(base).or_default();
@@ -723,7 +764,7 @@ pub fn infer_graph(
                     *n += 1;
                     layers.push(Layer {
                         name: layer_name,
-                        kind: kind.clone(),
+                        kind,
                         input_shape: ins[0].clone(),
                         output_shape: out.clone(),
                         span: node.span,

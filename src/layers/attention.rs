@@ -1,7 +1,13 @@
-//! `attention(heads, key_dim, causal, dropout, use_bias)`: multi-head self-attention over a
-//! sequence, `(width, length)` → `(width, length)`, as PyTorch's
+//! `attention(heads, key_dim, causal, dropout, use_bias, value)`: multi-head self-attention
+//! over a sequence, `(width, length)` → `(width, length)`, as PyTorch's
 //! `nn.MultiheadAttention(width, heads, batch_first = True)` computes it (with a causal
 //! `attn_mask` when `causal`), Keras' `MultiHeadAttention` in the summary.
+//!
+//! In a graph model, `value = memory` makes it cross-attention: the queries come from the
+//! input, the keys and values from `memory`, a sequence of the same width and any length
+//! (PyTorch's `mha(x, memory, memory)`, Keras' `mha(query = x, value = memory)`); the
+//! parameters are the same, the input projection's first third making the queries and the
+//! rest the keys and values (`ops::attention::cross_attention`).
 //!
 //! The input projection makes the queries, keys and values at each position, one
 //! `(3 * width, width)` weight (`ops::positionwise`); each head attends with its `key_dim`
@@ -29,7 +35,9 @@ use crate::check::error::CheckError;
 use crate::check::plan::{Init, Layer};
 use crate::export::graph::int;
 use crate::export::{ExportError, Graph};
-use crate::lower::act::{attention, positionwise_dense, Act, AnyTape, Forward};
+use crate::lower::act::{
+    attention, cross_attention, positionwise_dense, positionwise_rows, Act, AnyTape, Forward, Image,
+};
 use crate::lower::model::Lowering;
 use crate::lower::params::Role;
 use crate::ops::handoff::Handoff;
@@ -52,6 +60,11 @@ pub static ENTRY: Entry = layer(
         ),
         param("causal", Type::Bool, Default::Is(Value::Bool(false))),
         param("dropout", Type::Fraction, Default::Is(Value::Number(0.0))),
+        param(
+            "value",
+            Type::ValueName,
+            Default::Derived("the input (self-attention)"),
+        ),
         USE_BIAS,
         KERNEL_INIT,
         BIAS_INIT,
@@ -60,7 +73,7 @@ pub static ENTRY: Entry = layer(
     ],
     "multi_head_attention",
     "MultiHeadAttention",
-    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it; after `embedding(mask_zero = true)`, no position attends to padding (PyTorch's `key_padding_mask`)",
+    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it; after `embedding(mask_zero = true)`, no position attends to padding (PyTorch's `key_padding_mask`). In a graph model, `value = memory` makes it cross-attention: the queries come from the input, the keys and values from the sequence `memory` (same width, any length), as Keras' `mha(query = x, value = memory)`",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +85,48 @@ pub struct Attention {
     pub dropout: f32,
     pub use_bias: bool,
     pub weights: Weights,
+    /// Cross-attention's keys and values: the value of the graph model the call names.
+    pub value: Option<ValueInput>,
+}
+
+/// The value of a graph model that cross-attention reads its keys and values from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueInput {
+    pub name: String,
+    pub span: Span,
+    /// Its shape, once `check::graph` has inferred it.
+    pub shape: Option<Vec<usize>>,
+}
+
+impl Attention {
+    /// Whether cross-attention's keys and values, the value it reads, are a sequence of the
+    /// queries' `width` (reported when not); true for self-attention.
+    fn value_fits(&self, width: usize, errors: &mut Vec<CheckError>) -> bool {
+        let Some(value) = &self.value else {
+            return true;
+        };
+        let shape = value.shape.as_ref().unwrap_or_else(|| {
+            unreachable!("check::graph gives cross-attention its value's shape")
+        });
+        let Some([kv_width, _]) = sequence_input("attention", shape, value.span, errors) else {
+            return false;
+        };
+        if kv_width != width {
+            errors.push(
+                CheckError::shape(
+                    format!(
+                        "cross-attention's keys and values come from `{}` of width {kv_width}, not the width {width} of its queries",
+                        value.name
+                    ),
+                    format!("`{}` has shape {shape:?}", value.name),
+                    value.span,
+                    format!("one input projection makes the queries, keys and values, as in PyTorch's `nn.MultiheadAttention`: project `{}` to the queries' width first, e.g. `{} | dense({width})`", value.name, value.name),
+                ),
+            );
+            return false;
+        }
+        true
+    }
 }
 
 impl LayerDef for Attention {
@@ -85,6 +140,13 @@ impl LayerDef for Attention {
             dropout: args.number("dropout", errors) as f32,
             use_bias: args.boolean("use_bias", errors),
             weights: Weights::read(args, errors),
+            value: args
+                .value_name("value", errors)
+                .map(|(name, span)| ValueInput {
+                    name: name.to_string(),
+                    span,
+                    shape: None,
+                }),
         }
     }
 
@@ -122,7 +184,7 @@ impl LayerDef for Attention {
                 ));
                 None
             }
-            _ => Some(vec![width, length]),
+            _ => self.value_fits(width, errors).then(|| vec![width, length]),
         }
     }
 
@@ -152,51 +214,11 @@ impl LayerDef for Attention {
     /// v` (the mask `-∞` above the diagonal when causal), the heads joined and projected.
     fn export(&self, layer: &Layer, x: String, g: &mut Graph<'_>) -> Result<String, ExportError> {
         let (width, length) = (layer.input_shape[0], layer.input_shape[1]);
-        let (heads, key_dim) = (self.heads as i64, (width / self.heads) as i64);
-        let project = |g: &mut Graph<'_>, x: &str, weight: &str, bias: &str| {
-            let w = g.weight(layer, weight)?;
-            let w = g.transpose(&w, &[1, 0]);
-            let y = g.node("MatMul", &[x, &w], vec![]);
-            Ok::<_, ExportError>(if self.use_bias {
-                let b = g.weight(layer, bias)?;
-                g.node("Add", &[&y, &b], vec![])
-            } else {
-                y
-            })
-        };
         let positions = g.transpose(&x, &[0, 2, 1]);
-        let qkv = project(g, &positions, "in_proj_weight", "in_proj_bias")?;
+        let qkv = self.project(layer, &positions, ("in_proj_weight", "in_proj_bias"), g)?;
         let split = g.ints(&[width as i64; 3]);
         let qkv = g.node_n("Split", &[&qkv, &split], vec![int("axis", -1)], 3);
-        let by_head = |g: &mut Graph<'_>, v: &str, perm: &[i64]| {
-            let v = g.reshape(v, &[0, 0, heads, key_dim]);
-            g.transpose(&v, perm)
-        };
-        let q = by_head(g, &qkv[0], &[0, 2, 1, 3]);
-        let k = by_head(g, &qkv[1], &[0, 2, 3, 1]);
-        let v = by_head(g, &qkv[2], &[0, 2, 1, 3]);
-        let scores = g.node("MatMul", &[&q, &k], vec![]);
-        let scale = g.constant("scale", &[], &[1.0 / (key_dim as f32).sqrt()]);
-        let mut scores = g.node("Mul", &[&scores, &scale], vec![]);
-        if self.causal {
-            let mask: Vec<f32> = (0..length * length)
-                .map(|i| {
-                    if i % length > i / length {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let mask = g.constant("causal_mask", &[length, length], &mask);
-            scores = g.node("Add", &[&scores, &mask], vec![]);
-        }
-        let weights = g.node("Softmax", &[&scores], vec![int("axis", -1)]);
-        let heads_out = g.node("MatMul", &[&weights, &v], vec![]);
-        let joined = g.transpose(&heads_out, &[0, 2, 1, 3]);
-        let joined = g.reshape(&joined, &[0, 0, width as i64]);
-        let y = project(g, &joined, "out_proj.weight", "out_proj.bias")?;
-        Ok(g.transpose(&y, &[0, 2, 1]))
+        self.export_heads(layer, [&qkv[0], &qkv[1], &qkv[2]], (length, length), g)
     }
 
     fn lower(
@@ -255,6 +277,10 @@ impl LayerDef for Attention {
         let op = AttentionOp {
             width,
             length,
+            keys: self.value.as_ref().map(|v| match v.shape.as_deref() {
+                Some(&[_, keys]) => keys,
+                _ => unreachable!("check::graph gives cross-attention a sequence"),
+            }),
             heads: self.heads,
             causal: self.causal,
             dropout: self.dropout,
@@ -265,9 +291,116 @@ impl LayerDef for Attention {
     }
 }
 
+impl Attention {
+    /// Cross-attention as ONNX nodes: the input projection's weight and bias split in
+    /// thirds, the first making the queries from `x`, the others the keys and values from
+    /// `memory`; then as self-attention.
+    pub fn export_cross(
+        &self,
+        layer: &Layer,
+        x: &str,
+        memory: &str,
+        g: &mut Graph<'_>,
+    ) -> Result<String, ExportError> {
+        let (width, queries) = (layer.input_shape[0], layer.input_shape[1]);
+        let Some(&[_, keys]) = self.value.as_ref().and_then(|v| v.shape.as_deref()) else {
+            unreachable!("check::graph gives cross-attention a sequence")
+        };
+        let thirds =
+            |g: &mut Graph<'_>, name: &str, axis: i64| -> Result<Vec<String>, ExportError> {
+                let t = g.weight(layer, name)?;
+                let split = g.ints(&[width as i64; 3]);
+                Ok(g.node_n("Split", &[&t, &split], vec![int("axis", axis)], 3))
+            };
+        let w = thirds(g, "in_proj_weight", 0)?;
+        let b = if self.use_bias {
+            thirds(g, "in_proj_bias", 0)?
+        } else {
+            Vec::new()
+        };
+        let project = |g: &mut Graph<'_>, x: &str, i: usize| {
+            let w = g.transpose(&w[i], &[1, 0]);
+            let y = g.node("MatMul", &[x, &w], vec![]);
+            match b.get(i) {
+                Some(b) => g.node("Add", &[&y, b], vec![]),
+                None => y,
+            }
+        };
+        let x = g.transpose(x, &[0, 2, 1]);
+        let memory = g.transpose(memory, &[0, 2, 1]);
+        let q = project(g, &x, 0);
+        let k = project(g, &memory, 1);
+        let v = project(g, &memory, 2);
+        self.export_heads(layer, [&q, &k, &v], (queries, keys), g)
+    }
+
+    /// `x` `(batch, length, in)` through the projection `(weight, bias)` stored `(out, in)`.
+    fn project(
+        &self,
+        layer: &Layer,
+        x: &str,
+        (weight, bias): (&str, &str),
+        g: &mut Graph<'_>,
+    ) -> Result<String, ExportError> {
+        let w = g.weight(layer, weight)?;
+        let w = g.transpose(&w, &[1, 0]);
+        let y = g.node("MatMul", &[x, &w], vec![]);
+        Ok(if self.use_bias {
+            let b = g.weight(layer, bias)?;
+            g.node("Add", &[&y, &b], vec![])
+        } else {
+            y
+        })
+    }
+
+    /// The heads of projected queries, keys and values `(batch, positions, width)` as ONNX
+    /// nodes, joined and projected: the output `(batch, width, queries)`.
+    fn export_heads(
+        &self,
+        layer: &Layer,
+        [q, k, v]: [&str; 3],
+        (queries, keys): (usize, usize),
+        g: &mut Graph<'_>,
+    ) -> Result<String, ExportError> {
+        let width = layer.input_shape[0];
+        let (heads, key_dim) = (self.heads as i64, (width / self.heads) as i64);
+        let by_head = |g: &mut Graph<'_>, v: &str, perm: &[i64]| {
+            let v = g.reshape(v, &[0, 0, heads, key_dim]);
+            g.transpose(&v, perm)
+        };
+        let q = by_head(g, q, &[0, 2, 1, 3]);
+        let k = by_head(g, k, &[0, 2, 3, 1]);
+        let v = by_head(g, v, &[0, 2, 1, 3]);
+        let scores = g.node("MatMul", &[&q, &k], vec![]);
+        let scale = g.constant("scale", &[], &[1.0 / (key_dim as f32).sqrt()]);
+        let mut scores = g.node("Mul", &[&scores, &scale], vec![]);
+        if self.causal {
+            let mask: Vec<f32> = (0..queries * keys)
+                .map(|i| {
+                    if i % keys > i / keys {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = g.constant("causal_mask", &[queries, keys], &mask);
+            scores = g.node("Add", &[&scores, &mask], vec![]);
+        }
+        let weights = g.node("Softmax", &[&scores], vec![int("axis", -1)]);
+        let heads_out = g.node("MatMul", &[&weights, &v], vec![]);
+        let joined = g.transpose(&heads_out, &[0, 2, 1, 3]);
+        let joined = g.reshape(&joined, &[0, 0, width as i64]);
+        let y = self.project(layer, &joined, ("out_proj.weight", "out_proj.bias"), g)?;
+        Ok(g.transpose(&y, &[0, 2, 1]))
+    }
+}
+
 pub struct AttentionOp {
     width: usize,
     length: usize,
+    /// Cross-attention's key positions (`None` for self-attention).
+    keys: Option<usize>,
     heads: usize,
     causal: bool,
     dropout: f32,
@@ -288,17 +421,50 @@ impl LayerOp for AttentionOp {
         // key, and the mask goes on (`check::mask`).
         let keys = cx.mask.as_deref();
         let heads = attention(qkv, self.heads, key_dim, self.causal, dropout, keys);
-        let (w, b) = self.out_proj;
-        Act::Image(positionwise_dense(
-            heads,
-            p(w),
-            WeightLayout::OutIn,
-            b.map(p),
-            true,
-        ))
+        self.project_out(heads, cx)
     }
 
     fn draws(&self) -> u64 {
         u64::from(self.dropout > 0.0)
+    }
+}
+
+impl AttentionOp {
+    /// Cross-attention: the queries from `x`, the keys and values from `memory` (its
+    /// gradient computed when `memory_grad`), each projected by its rows of the one input
+    /// projection.
+    pub fn forward_cross<T: AnyTape>(
+        &self,
+        x: Act<T>,
+        memory: Act<T>,
+        memory_grad: bool,
+        cx: &mut Forward<'_>,
+    ) -> Act<T> {
+        let keys = self
+            .keys
+            .unwrap_or_else(|| unreachable!("only cross-attention has a second input"));
+        let p = |i: usize| &cx.params[i];
+        let width = self.width;
+        let x = x.into_sequence("attention", width, self.length);
+        let memory = memory.into_sequence("attention", width, keys);
+        let (w, b) = self.in_proj;
+        let q = positionwise_rows(x, p(w), b.map(p), 0..width, cx.input_grad);
+        let kv = positionwise_rows(memory, p(w), b.map(p), width..3 * width, memory_grad);
+        let dropout = cx.training.then_some(self.dropout);
+        let heads = cross_attention(q, kv, self.heads, width / self.heads, self.causal, dropout);
+        self.project_out(heads, cx)
+    }
+
+    /// The output projection, which mixes the heads.
+    fn project_out<T: AnyTape>(&self, heads: Image<T>, cx: &Forward<'_>) -> Act<T> {
+        let (w, b) = self.out_proj;
+        let b = b.map(|b| &cx.params[b]);
+        Act::Image(positionwise_dense(
+            heads,
+            &cx.params[w],
+            WeightLayout::OutIn,
+            b,
+            true,
+        ))
     }
 }

@@ -233,6 +233,29 @@ pub fn positionwise_dense<T: AnyTape>(
         WeightLayout::InOut => w.shape[1],
         WeightLayout::OutIn => w.shape[0],
     };
+    positionwise_part(x, (w, layout), b, 0..units, input_grad)
+}
+
+/// As [`positionwise_dense`] with the units `rows` of a weight stored `(out, in)` and of its
+/// bias: cross-attention makes its queries and its keys and values with parts of one
+/// projection.
+pub fn positionwise_rows<T: AnyTape>(
+    x: Image<T>,
+    w: &Param,
+    b: Option<&Param>,
+    rows: std::ops::Range<usize>,
+    input_grad: bool,
+) -> Image<T> {
+    positionwise_part(x, (w, WeightLayout::OutIn), b, rows, input_grad)
+}
+
+fn positionwise_part<T: AnyTape>(
+    x: Image<T>,
+    (w, layout): (&Param, WeightLayout),
+    b: Option<&Param>,
+    rows: std::ops::Range<usize>,
+    input_grad: bool,
+) -> Image<T> {
     let spec = PositionwiseSpec {
         weight: HostTensor {
             tensor: w.r2(),
@@ -243,7 +266,8 @@ pub fn positionwise_dense<T: AnyTape>(
             tensor: b.r1(),
             value: &b.value,
         }),
-        units,
+        units: rows.len(),
+        first_unit: rows.start,
         input_grad,
     };
     positionwise(x, &spec)
@@ -270,6 +294,28 @@ pub fn attention<T: AnyTape>(
         dropout,
     };
     crate::ops::attention(qkv, &spec, keys)
+}
+
+/// Cross-attention (`ops::cross_attention`) of projected queries `(batch, width, 1,
+/// queries)` and keys and values `(batch, 2 * width, 1, keys)`; dropout as [`attention`].
+pub fn cross_attention<T: AnyTape>(
+    q: Image<T>,
+    kv: Image<T>,
+    heads: usize,
+    key_dim: usize,
+    causal: bool,
+    dropout: Option<f32>,
+) -> Image<T> {
+    let dropout = dropout
+        .filter(|&rate| rate > 0.0)
+        .map(|rate| (rate, q.device().random_u64()));
+    let spec = AttentionSpec {
+        heads,
+        key_dim,
+        causal,
+        dropout,
+    };
+    crate::ops::cross_attention(q, kv, &spec)
 }
 
 /// The largest value of each channel of a batch of images: (b, c, h, w) → (b, c).

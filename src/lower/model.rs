@@ -250,9 +250,11 @@ struct LoweredGraph {
 }
 
 enum GraphStep {
-    /// `ops[range]` in order on one value.
+    /// `ops[range]` in order on one value; the first op also reads `second` when it is a
+    /// layer with a second input (cross-attention).
     Chain {
         input: usize,
+        second: Option<usize>,
         ops: std::ops::Range<usize>,
     },
     Add(Vec<usize>),
@@ -280,8 +282,9 @@ impl LoweredGraph {
         }
         // Each plan value's number among the lowered steps' values.
         let mut value_of: Vec<usize> = (0..n_in).collect();
-        // Chains as runs of layer indices, with the value each reads.
-        let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
+        // Chains as runs of layer indices, with the value each reads (and its first layer's
+        // second input).
+        let mut runs: Vec<(usize, Option<usize>, Vec<usize>)> = Vec::new();
         let mut steps: Vec<Option<GraphStep>> = Vec::new();
         for (k, node) in graph.nodes.iter().enumerate() {
             let plan_value = n_in + k;
@@ -294,11 +297,11 @@ impl LoweredGraph {
                         && matches!(graph.nodes[k - 1].op, NodeOp::Layer(_))
                         && plan_readers[prev] == 1;
                     if extends {
-                        if let Some((_, run)) = runs.last_mut() {
+                        if let Some((_, _, run)) = runs.last_mut() {
                             run.push(layer);
                         }
                     } else {
-                        runs.push((inputs[0], vec![layer]));
+                        runs.push((inputs[0], inputs.get(1).copied(), vec![layer]));
                         steps.push(None);
                     }
                 }
@@ -314,7 +317,7 @@ impl LoweredGraph {
             .into_iter()
             .map(|step| {
                 step.unwrap_or_else(|| {
-                    let (input, layers) = runs
+                    let (input, second, layers) = runs
                         .next()
                         .unwrap_or_else(|| unreachable!("one run per chain step"));
                     let start = ops.len();
@@ -333,6 +336,7 @@ impl LoweredGraph {
                     super::fuse::conv_to_dense_channels_last(&mut ops[start..], &mut cx.params);
                     GraphStep::Chain {
                         input,
+                        second,
                         ops: start..ops.len(),
                     }
                 })
@@ -342,7 +346,12 @@ impl LoweredGraph {
         let mut readers = vec![0usize; n_in + steps.len()];
         for step in &steps {
             match step {
-                GraphStep::Chain { input, .. } => readers[*input] += 1,
+                GraphStep::Chain { input, second, .. } => {
+                    readers[*input] += 1;
+                    if let Some(second) = second {
+                        readers[*second] += 1;
+                    }
+                }
                 GraphStep::Add(v) | GraphStep::Multiply(v) | GraphStep::Concat(v) => {
                     for &v in v {
                         readers[v] += 1;
@@ -387,14 +396,22 @@ impl LoweredGraph {
         };
         for step in &self.steps {
             let out = match step {
-                GraphStep::Chain { input, ops: range } => {
+                GraphStep::Chain {
+                    input,
+                    second,
+                    ops: range,
+                } => {
                     let mut act = take(&mut values, *input);
-                    let needs = *input >= self.inputs || input_grads[*input];
+                    let needs = |v: usize| v >= self.inputs || input_grads[v];
+                    let mut second = second.map(|v| (take(&mut values, v), needs(v)));
                     cx.handoff = None;
                     for (i, op) in ops[range.clone()].iter().enumerate() {
-                        cx.input_grad = needs || i > 0;
+                        cx.input_grad = needs(*input) || i > 0;
                         let handoff = cx.handoff.take();
-                        act = op.forward(act, handoff, cx);
+                        act = match second.take() {
+                            Some(second) => op.forward_with(act, second, cx),
+                            None => op.forward(act, handoff, cx),
+                        };
                     }
                     cx.handoff = None;
                     act

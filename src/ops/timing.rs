@@ -243,6 +243,7 @@ fn projection<'a>(
         layout: super::WeightLayout::OutIn,
         bias: Some(bias),
         units,
+        first_unit: 0,
         input_grad: true,
     }
 }

@@ -40,7 +40,7 @@ fn sample(p: &Param) -> String {
         Type::Text(names) => format!("\"{}\"", names[names.len() - 1]),
         Type::Texts => "(\"a\", \"b\")".into(),
         Type::Numbers => "(1.0, 2.5)".into(),
-        Type::DataName => "d".into(),
+        Type::DataName | Type::ValueName => "d".into(),
     }
 }
 

@@ -1,8 +1,10 @@
-//! The kernels of one (example, head) pair on host data: scaled dot-product attention over a
-//! sequence held channels-first, `q`, `k`, `v` and the output each `key_dim x length`
-//! row-major (the rows of one head in a `(channels, length)` sequence).
+//! The kernels of one (example, head) pair on host data: scaled dot-product attention over
+//! sequences held channels-first, `q` and the output each `key_dim x queries`, `k` and `v`
+//! each `key_dim x keys`, row-major (the rows of one head in a `(channels, length)`
+//! sequence). Self-attention has as many keys as queries; cross-attention's keys and values
+//! come from another sequence, of any length.
 //!
-//! Forward: `S = scale · qᵀk` (length x length, query positions by key positions), `P` its
+//! Forward: `S = scale · qᵀk` (queries x keys, query positions by key positions), `P` its
 //! row-wise softmax over the keys a query may see, `P'` = `P` with dropout, `o = v · P'ᵀ`.
 //! Backward, from `do`: `dv = do · P'`, `dP' = doᵀ · v`, `dP = dP' ⊙ mask`,
 //! `dS = P ⊙ (dP - rowsum(P ⊙ dP))`, `dq = scale · k · dSᵀ`, `dk = scale · q · dS`.
@@ -13,10 +15,14 @@ use crate::ops::matmul::{gemm_into, View};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Head {
     pub(crate) key_dim: usize,
-    pub(crate) length: usize,
+    /// Query positions.
+    pub(crate) queries: usize,
+    /// Key (and value) positions.
+    pub(crate) keys: usize,
     /// `1 / sqrt(key_dim)`.
     pub(crate) scale: f32,
-    /// Whether query `i` sees only keys `0..=i`.
+    /// Whether query `i` sees only keys `0..=i` (Keras' causal mask, lower triangular also
+    /// when the keys are another sequence's).
     pub(crate) causal: bool,
 }
 
@@ -25,9 +31,9 @@ impl Head {
     #[inline(always)]
     fn visible(&self, i: usize) -> usize {
         if self.causal {
-            i + 1
+            (i + 1).min(self.keys)
         } else {
-            self.length
+            self.keys
         }
     }
 }
@@ -47,11 +53,11 @@ const QUERY_BLOCK: usize = 16;
 /// The blocks of query positions `(first, end, keys they see)`: one block of all of them
 /// unless causal.
 fn blocks(h: Head) -> impl Iterator<Item = (usize, usize, usize)> {
-    let t = h.length;
+    let t = h.queries;
     let size = if h.causal { QUERY_BLOCK } else { t.max(1) };
     (0..t).step_by(size).map(move |i0| {
         let i1 = (i0 + size).min(t);
-        (i0, i1, if h.causal { i1 } else { t })
+        (i0, i1, if h.causal { i1.min(h.keys) } else { h.keys })
     })
 }
 
@@ -73,7 +79,7 @@ fn cols_from_transposed(data: &[f32], first: usize, stride: usize) -> View<'_> {
     }
 }
 
-/// Forward: writes the probabilities `p` (length x length, zero where masked) and the
+/// Forward: writes the probabilities `p` (queries x keys, zero where masked) and the
 /// output `o`. `padding` holds the padding mask of the example's keys (1 at a token, 0 at
 /// padding, which no query attends to), or is empty; `mask` holds dropout's factors (0 or
 /// `1 / (1 - rate)`) per probability, or is empty; `dropped` is scratch of `p`'s size where
@@ -89,32 +95,32 @@ pub(crate) fn forward(
     dropped: &mut [f32],
     o: &mut [f32],
 ) {
-    let (t, kd) = (h.length, h.key_dim);
+    let (tq, tk, kd) = (h.queries, h.keys, h.key_dim);
     for (i0, i1, keys) in blocks(*h) {
         let rows = i1 - i0;
         // S = qᵀ k for the block's queries and the keys they see.
         gemm_into(
             (rows, keys, kd),
-            (&mut p[i0 * t..], t),
+            (&mut p[i0 * tk..], tk),
             false,
-            cols_from_transposed(x.q, i0, t),
-            View::rows(x.k, t),
+            cols_from_transposed(x.q, i0, tq),
+            View::rows(x.k, tk),
         );
-        for (i, row) in p[i0 * t..i1 * t].chunks_exact_mut(t).enumerate() {
+        for (i, row) in p[i0 * tk..i1 * tk].chunks_exact_mut(tk).enumerate() {
             softmax_row(row, h.visible(i0 + i), h.scale, padding);
         }
         let weights = apply_mask(
-            &p[i0 * t..i1 * t],
-            mask_rows(mask, i0, i1, t),
-            scratch_rows(dropped, i0, i1, t),
+            &p[i0 * tk..i1 * tk],
+            mask_rows(mask, i0, i1, tk),
+            scratch_rows(dropped, i0, i1, tk),
         );
         // o[:, i0..i1] = v[:, ..keys] · P'[i0..i1, ..keys]ᵀ
         gemm_into(
             (kd, rows, keys),
-            (&mut o[i0..], t),
+            (&mut o[i0..], tq),
             false,
-            View::rows(x.v, t),
-            cols_from_transposed(weights, 0, t),
+            View::rows(x.v, tk),
+            cols_from_transposed(weights, 0, tk),
         );
     }
 }
@@ -217,33 +223,33 @@ pub(crate) fn backward(
     dropped: &mut [f32],
     dp: &mut [f32],
 ) {
-    let (t, kd) = (h.length, h.key_dim);
+    let (tq, tk, kd) = (h.queries, h.keys, h.key_dim);
     for (i0, i1, keys) in blocks(*h) {
         let rows = i1 - i0;
-        let (p, mask) = (&p[i0 * t..i1 * t], mask_rows(mask, i0, i1, t));
-        let weights = apply_mask(p, mask, scratch_rows(dropped, i0, i1, t));
-        let dp = &mut dp[i0 * t..i1 * t];
+        let (p, mask) = (&p[i0 * tk..i1 * tk], mask_rows(mask, i0, i1, tk));
+        let weights = apply_mask(p, mask, scratch_rows(dropped, i0, i1, tk));
+        let dp = &mut dp[i0 * tk..i1 * tk];
         // dv[:, ..keys] += do[:, i0..i1] · P'[i0..i1, ..keys]
         gemm_into(
             (kd, keys, rows),
-            (g.dv, t),
+            (g.dv, tk),
             true,
-            cols_from(dout, i0, t),
-            View::rows(weights, t),
+            cols_from(dout, i0, tq),
+            View::rows(weights, tk),
         );
         // dP' = do[:, i0..i1]ᵀ · v[:, ..keys]
         gemm_into(
             (rows, keys, kd),
-            (dp, t),
+            (dp, tk),
             false,
-            cols_from_transposed(dout, i0, t),
-            View::rows(x.v, t),
+            cols_from_transposed(dout, i0, tq),
+            View::rows(x.v, tk),
         );
         // dS, scaled, in place of dP' (dP = dP' ⊙ mask).
-        for (i, (ds, p)) in dp.chunks_exact_mut(t).zip(p.chunks_exact(t)).enumerate() {
+        for (i, (ds, p)) in dp.chunks_exact_mut(tk).zip(p.chunks_exact(tk)).enumerate() {
             let visible = h.visible(i0 + i);
             if !mask.is_empty() {
-                for (d, m) in ds[..visible].iter_mut().zip(&mask[i * t..]) {
+                for (d, m) in ds[..visible].iter_mut().zip(&mask[i * tk..]) {
                     *d *= m;
                 }
             }
@@ -261,18 +267,18 @@ pub(crate) fn backward(
         // dq[:, i0..i1] += k[:, ..keys] · dS[i0..i1, ..keys]ᵀ
         gemm_into(
             (kd, rows, keys),
-            (&mut g.dq[i0..], t),
+            (&mut g.dq[i0..], tq),
             true,
-            View::rows(x.k, t),
-            cols_from_transposed(ds, 0, t),
+            View::rows(x.k, tk),
+            cols_from_transposed(ds, 0, tk),
         );
         // dk[:, ..keys] += q[:, i0..i1] · dS[i0..i1, ..keys]
         gemm_into(
             (kd, keys, rows),
-            (g.dk, t),
+            (g.dk, tk),
             true,
-            cols_from(x.q, i0, t),
-            View::rows(ds, t),
+            cols_from(x.q, i0, tq),
+            View::rows(ds, tk),
         );
     }
 }

@@ -61,90 +61,252 @@ pub fn attention<T: Tape<f32, Cpu>>(
         spec.heads,
         spec.key_dim
     );
-    let head = Head {
-        key_dim: spec.key_dim,
-        length,
-        // As PyTorch's scaled_dot_product_attention computes it, in f32.
-        scale: 1.0 / (spec.key_dim as f32).sqrt(),
-        causal: spec.causal,
-    };
-    let pairs = batch * spec.heads;
-    let plane = length * length;
-    let (x, mut tape) = qkv.split_tape();
-    let x_data = host_data(&x);
-    let mask = match spec.dropout {
-        Some((rate, seed)) if rate > 0.0 => dropout_factors(pairs, plane, rate, seed),
-        _ => Vec::new(),
-    };
-    let mut p = vec![0.0; pairs * plane];
-    let mut out = vec![0.0; batch * width * length];
-    let (part, block) = (width * length, head.key_dim * length);
-    let slice = |pair: usize| operands(&x_data, pair, spec.heads, part, block);
     if let Some(keys) = keys {
         assert_eq!(keys.len(), batch * length, "attention: key mask size");
     }
-    let pair_keys = |pair: usize| -> &[f32] {
-        keys.map_or(&[], |k| &k[pair / spec.heads * length..][..length])
+    let part = width * length;
+    let at = |offset: usize| Part {
+        example: 3 * part,
+        offset,
     };
-    out.par_chunks_mut(block)
-        .zip(p.par_chunks_mut(plane))
-        .enumerate()
-        .for_each(|(pair, (o, p))| {
-            let mask = pair_mask(&mask, pair, plane);
-            with_scratch([if mask.is_empty() { 0 } else { plane }], |[dropped]| {
-                pair_forward(&head, &slice(pair), pair_keys(pair), mask, p, dropped, o);
-            });
-        });
+    let layout = Layout::new(spec, (length, length), [at(0), at(part), at(2 * part)]);
+    let (x, mut tape) = qkv.split_tape();
+    let x_data = host_data(&x);
+    let (out, saved) = forward_pairs(&layout, batch, (&x_data, &x_data), keys, spec.dropout);
     let out = tensor_from_output(x.device(), out, (batch, width, 1, length));
     if T::OWNS_TAPE {
         let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
-        let heads = spec.heads;
         tape.add_backward_op(move |grads| {
             let dout = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
             let dx = grads.get_or_alloc_mut(&x_ghost)?;
-            let slice = |pair: usize| operands(&x_data, pair, heads, part, block);
-            pair_grads(dx, part, block)
-                .into_par_iter()
-                .zip(dout.par_chunks(block))
-                .enumerate()
-                .for_each(|(pair, (mut g, dout))| {
-                    let mask = pair_mask(&mask, pair, plane);
-                    let p = &p[pair * plane..][..plane];
-                    let dropped = if mask.is_empty() { 0 } else { plane };
-                    with_scratch([dropped, plane], |[dropped, dp]| {
-                        pair_backward(&head, &slice(pair), p, mask, dout, &mut g, dropped, dp);
-                    });
-                });
+            let examples = dx.chunks_exact_mut(3 * part).map(|e| e.split_at_mut(part));
+            let pairs = pair_grads(examples, &layout);
+            backward_pairs(&layout, (&x_data, &x_data), &saved, &dout, pairs);
             Ok(())
         });
     }
     out.put_tape(tape)
 }
 
-/// The queries, keys and values of pair `pair` (example `pair / heads`, head `pair % heads`),
-/// each a `block = key_dim * length` slice of `x`, whose examples each hold `3 * part`
-/// values (`part = width * length`).
-fn operands(x: &[f32], pair: usize, heads: usize, part: usize, block: usize) -> Qkv<'_> {
-    let (b, h) = (pair / heads, pair % heads);
-    let at = |which: usize| &x[(3 * b + which) * part + h * block..][..block];
-    Qkv {
-        q: at(0),
-        k: at(1),
-        v: at(2),
+/// Cross-attention: the queries `q` `(batch, width, 1, queries)` of one sequence attend to
+/// the keys and values `kv` `(batch, 2 * width, 1, keys)` of another (the keys in channels
+/// `0..width`, the values after them, as PyTorch's `in_proj` makes them from its `key` and
+/// `value`) → `(batch, width, 1, queries)`. Causal, query `i` sees keys `0..=i` (Keras'
+/// causal mask).
+///
+/// # Panics
+/// If the inputs' channels are not `heads * key_dim` and twice that, or their batches
+/// differ (the checker rules that out).
+pub fn cross_attention<T: Tape<f32, Cpu>>(q: T4<T>, kv: T4<T>, spec: &AttentionSpec) -> T4<T> {
+    let (batch, channels, one, queries) = *q.shape();
+    let (kv_batch, kv_channels, kv_one, keys) = *kv.shape();
+    let width = spec.heads * spec.key_dim;
+    assert!(
+        one == 1
+            && kv_one == 1
+            && channels == width
+            && kv_channels == 2 * width
+            && kv_batch == batch,
+        "cross attention: queries {:?} and keys and values {:?} for {} heads of {}",
+        q.shape(),
+        kv.shape(),
+        spec.heads,
+        spec.key_dim
+    );
+    let (q_part, kv_part) = (width * queries, width * keys);
+    let layout = Layout::new(
+        spec,
+        (queries, keys),
+        [
+            Part {
+                example: q_part,
+                offset: 0,
+            },
+            Part {
+                example: 2 * kv_part,
+                offset: 0,
+            },
+            Part {
+                example: 2 * kv_part,
+                offset: kv_part,
+            },
+        ],
+    );
+    let (q, q_tape) = q.split_tape();
+    let (kv, kv_tape) = kv.split_tape();
+    let mut tape = q_tape.merge(kv_tape);
+    let (q_data, kv_data) = (host_data(&q), host_data(&kv));
+    let (out, saved) = forward_pairs(&layout, batch, (&q_data, &kv_data), None, spec.dropout);
+    let out = tensor_from_output(q.device(), out, (batch, width, 1, queries));
+    if T::OWNS_TAPE {
+        let (q_ghost, kv_ghost, out_ghost) = (q.ghost(), kv.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let dout = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            // Two inputs: their gradients are taken out of the store while the pairs add
+            // into both, then put back.
+            let mut dq = std::mem::take(&mut **grads.get_or_alloc_mut(&q_ghost)?);
+            let mut dkv = std::mem::take(&mut **grads.get_or_alloc_mut(&kv_ghost)?);
+            let examples = dq
+                .chunks_exact_mut(q_part)
+                .zip(dkv.chunks_exact_mut(2 * kv_part));
+            let pairs = pair_grads(examples, &layout);
+            backward_pairs(&layout, (&q_data, &kv_data), &saved, &dout, pairs);
+            **grads.get_or_alloc_mut(&q_ghost)? = dq;
+            **grads.get_or_alloc_mut(&kv_ghost)? = dkv;
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// Where the queries, the keys or the values sit in each example of their tensor: every
+/// `example` values, from `offset`, one block per head.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    example: usize,
+    offset: usize,
+}
+
+/// How a call's (example, head) pairs find their operands.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    head: Head,
+    heads: usize,
+    /// The queries' part of the first tensor; the keys' and the values' of the second.
+    q: Part,
+    k: Part,
+    v: Part,
+}
+
+impl Layout {
+    fn new(spec: &AttentionSpec, (queries, keys): (usize, usize), [q, k, v]: [Part; 3]) -> Self {
+        Layout {
+            head: Head {
+                key_dim: spec.key_dim,
+                queries,
+                keys,
+                // As PyTorch's scaled_dot_product_attention computes it, in f32.
+                scale: 1.0 / (spec.key_dim as f32).sqrt(),
+                causal: spec.causal,
+            },
+            heads: spec.heads,
+            q,
+            k,
+            v,
+        }
+    }
+
+    /// One head's queries (and output), `key_dim x queries`.
+    fn block_q(&self) -> usize {
+        self.head.key_dim * self.head.queries
+    }
+
+    /// One head's keys (or values), `key_dim x keys`.
+    fn block_k(&self) -> usize {
+        self.head.key_dim * self.head.keys
+    }
+
+    /// The probabilities of one pair, `queries x keys`.
+    fn plane(&self) -> usize {
+        self.head.queries * self.head.keys
+    }
+
+    /// The operands of pair `pair` (example `pair / heads`, head `pair % heads`): the
+    /// queries from `qs`, the keys and values from `kvs`.
+    fn operands<'a>(&self, (qs, kvs): (&'a [f32], &'a [f32]), pair: usize) -> Qkv<'a> {
+        let (b, h) = (pair / self.heads, pair % self.heads);
+        let at = |data: &'a [f32], part: Part, block: usize| {
+            &data[b * part.example + part.offset + h * block..][..block]
+        };
+        Qkv {
+            q: at(qs, self.q, self.block_q()),
+            k: at(kvs, self.k, self.block_k()),
+            v: at(kvs, self.v, self.block_k()),
+        }
     }
 }
 
+/// What the forward pass keeps for the backward one: every pair's probabilities, and
+/// dropout's factors when it drops.
+struct Saved {
+    p: Vec<f32>,
+    mask: Vec<f32>,
+}
+
+/// Every pair's forward pass, in parallel: the output `(batch, heads * key_dim, 1,
+/// queries)` and what the backward pass needs.
+fn forward_pairs(
+    layout: &Layout,
+    batch: usize,
+    data: (&[f32], &[f32]),
+    keys: Option<&[f32]>,
+    dropout: Option<(f32, u64)>,
+) -> (Vec<f32>, Saved) {
+    let pairs = batch * layout.heads;
+    let (plane, block) = (layout.plane(), layout.block_q());
+    let mask = match dropout {
+        Some((rate, seed)) if rate > 0.0 => dropout_factors(pairs, plane, rate, seed),
+        _ => Vec::new(),
+    };
+    let mut p = vec![0.0; pairs * plane];
+    let mut out = vec![0.0; pairs * block];
+    let length = layout.head.keys;
+    let pair_keys = |pair: usize| -> &[f32] {
+        keys.map_or(&[], |k| &k[pair / layout.heads * length..][..length])
+    };
+    out.par_chunks_mut(block)
+        .zip(p.par_chunks_mut(plane))
+        .enumerate()
+        .for_each(|(pair, (o, p))| {
+            let mask = pair_mask(&mask, pair, plane);
+            let x = layout.operands(data, pair);
+            with_scratch([if mask.is_empty() { 0 } else { plane }], |[dropped]| {
+                pair_forward(&layout.head, &x, pair_keys(pair), mask, p, dropped, o);
+            });
+        });
+    (out, Saved { p, mask })
+}
+
+/// Every pair's backward pass, in parallel, from the output's gradient `dout`: each adds
+/// into its own slices of the inputs' gradients, `grads` in pair order.
+fn backward_pairs(
+    layout: &Layout,
+    data: (&[f32], &[f32]),
+    saved: &Saved,
+    dout: &[f32],
+    grads: Vec<QkvGrad<'_>>,
+) {
+    let plane = layout.plane();
+    grads
+        .into_par_iter()
+        .zip(dout.par_chunks(layout.block_q()))
+        .enumerate()
+        .for_each(|(pair, (mut g, dout))| {
+            let mask = pair_mask(&saved.mask, pair, plane);
+            let p = &saved.p[pair * plane..][..plane];
+            let x = layout.operands(data, pair);
+            let dropped = if mask.is_empty() { 0 } else { plane };
+            with_scratch([dropped, plane], |[dropped, dp]| {
+                pair_backward(&layout.head, &x, p, mask, dout, &mut g, dropped, dp);
+            });
+        });
+}
+
 /// The gradients of every pair's queries, keys and values, in pair order: disjoint slices of
-/// the input's gradient `dx`, laid out as in [`operands`].
-fn pair_grads(dx: &mut [f32], part: usize, block: usize) -> Vec<QkvGrad<'_>> {
+/// the inputs' gradients, given per example as its queries' and its keys' and values' (the
+/// keys' first).
+fn pair_grads<'a>(
+    examples: impl Iterator<Item = (&'a mut [f32], &'a mut [f32])>,
+    layout: &Layout,
+) -> Vec<QkvGrad<'a>> {
+    let (block_q, block_k) = (layout.block_q(), layout.block_k());
     let mut all = Vec::new();
-    for example in dx.chunks_exact_mut(3 * part) {
-        let (q, rest) = example.split_at_mut(part);
-        let (k, v) = rest.split_at_mut(part);
+    for (q, kv) in examples {
+        let (k, v) = kv.split_at_mut(kv.len() / 2);
         for ((dq, dk), dv) in q
-            .chunks_exact_mut(block)
-            .zip(k.chunks_exact_mut(block))
-            .zip(v.chunks_exact_mut(block))
+            .chunks_exact_mut(block_q)
+            .zip(k.chunks_exact_mut(block_k))
+            .zip(v.chunks_exact_mut(block_k))
         {
             all.push(QkvGrad { dq, dk, dv });
         }

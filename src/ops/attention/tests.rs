@@ -220,3 +220,127 @@ fn results_do_not_depend_on_the_thread_count() {
     };
     assert!(go(1) == go(3), "1 and 3 threads differ");
 }
+
+/// Cross-attention's output `(batch, width, queries)` from queries `q` `(batch, width,
+/// queries)` and keys and values `kv` `(batch, 2 * width, keys)`, with dropout's factors
+/// `mask` (per pair, query, key) or none.
+fn cross_reference(
+    q: &[f64],
+    kv: &[f64],
+    spec: &AttentionSpec,
+    (tq, tk): (usize, usize),
+    mask: &[f32],
+) -> Vec<f64> {
+    let (heads, kd) = (spec.heads, spec.key_dim);
+    let width = heads * kd;
+    let batch = q.len() / (width * tq);
+    let query = |b: usize, c: usize, i: usize| q[(b * width + c) * tq + i];
+    let kv_at =
+        |b: usize, part: usize, c: usize, j: usize| kv[((2 * b + part) * width + c) * tk + j];
+    let mut out = vec![0.0; batch * width * tq];
+    for b in 0..batch {
+        for h in 0..heads {
+            let pair = b * heads + h;
+            for i in 0..tq {
+                let visible = if spec.causal { (i + 1).min(tk) } else { tk };
+                let scores: Vec<f64> = (0..visible)
+                    .map(|j| {
+                        let dot: f64 = (0..kd)
+                            .map(|c| query(b, h * kd + c, i) * kv_at(b, 0, h * kd + c, j))
+                            .sum();
+                        dot / (kd as f64).sqrt()
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                for c in 0..kd {
+                    out[(b * width + h * kd + c) * tq + i] = (0..visible)
+                        .map(|j| {
+                            let factor = mask
+                                .get((pair * tq + i) * tk + j)
+                                .map_or(1.0, |&m| f64::from(m));
+                            (scores[j] - max).exp() / total * factor * kv_at(b, 1, h * kd + c, j)
+                        })
+                        .sum();
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Cross-attention's output and both inputs' gradients for the functional `Σ out · r`.
+fn run_cross(
+    (q, kv): (&[f32], &[f32]),
+    spec: &AttentionSpec,
+    (batch, tq, tk): (usize, usize, usize),
+    r: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let dev = Cpu::default();
+    let width = spec.heads * spec.key_dim;
+    let q = dev.tensor_from_vec(q.to_vec(), (batch, width, 1, tq));
+    let kv = dev.tensor_from_vec(kv.to_vec(), (batch, 2 * width, 1, tk));
+    let y = super::cross_attention(q.leaky_trace(), kv.leaky_trace(), spec);
+    let values = y.as_vec();
+    let grads = backward_of_functional(y, r);
+    (values, grads.get(&q).as_vec(), grads.get(&kv).as_vec())
+}
+
+/// Fewer keys than queries, more, and (longer than a block of queries) a causal mask that
+/// the keys run out of; with and without dropout.
+#[test]
+fn cross_attention_matches_the_definition() {
+    let batch = 2;
+    for (heads, key_dim, tq, tk) in [(1, 3, 5, 3), (2, 2, 3, 7), (2, 3, 20, 11)] {
+        for causal in [false, true] {
+            for dropout in [None, Some((0.3, 5))] {
+                let s = spec(heads, key_dim, causal, dropout);
+                let width = heads * key_dim;
+                let (nq, nkv) = (batch * width * tq, batch * 2 * width * tk);
+                let all: Vec<f32> = random(nq + nkv, 41).iter().map(|v| 2.0 * v).collect();
+                let (q, kv) = all.split_at(nq);
+                let r = random(batch * width * tq, 42);
+                let mask = dropout.map_or_else(Vec::new, |(rate, seed)| {
+                    dropout_factors(batch * heads, tq * tk, rate, seed)
+                });
+                let what = format!(
+                    "{heads} heads of {key_dim}, {tq} queries, {tk} keys, causal {causal}, dropout {dropout:?}"
+                );
+                let (y, dq, dkv) = run_cross((q, kv), &s, (batch, tq, tk), &r);
+                let reference = |p: &[f64]| {
+                    let (q, kv) = p.split_at(nq);
+                    cross_reference(q, kv, &s, (tq, tk), &mask)
+                };
+                let point = widen(&all);
+                assert_close(&format!("{what}: y"), &y, &reference(&point), 1e-5);
+                let fd = finite_differences(&point, 1e-6, |p| functional(&reference(p), &r));
+                assert_gradient(&format!("{what}: dq"), &dq, &fd[..nq], 1e-4);
+                assert_gradient(&format!("{what}: dkv"), &dkv, &fd[nq..], 1e-4);
+            }
+        }
+    }
+}
+
+/// Self-attention is cross-attention of a sequence with itself: the same bits.
+#[test]
+fn cross_attention_of_a_sequence_with_itself_is_self_attention() {
+    let (batch, heads, key_dim, t) = (2, 2, 4, 19);
+    let s = spec(heads, key_dim, true, Some((0.2, 3)));
+    let width = heads * key_dim;
+    let qkv = random(batch * 3 * width * t, 51);
+    let r = random(batch * width * t, 52);
+    let (y, dqkv) = run(&qkv, (&s, &[]), batch, t, &r);
+    let (mut q, mut kv) = (Vec::new(), Vec::new());
+    for example in qkv.chunks_exact(3 * width * t) {
+        q.extend_from_slice(&example[..width * t]);
+        kv.extend_from_slice(&example[width * t..]);
+    }
+    let (y_cross, dq, dkv) = run_cross((&q, &kv), &s, (batch, t, t), &r);
+    assert_eq!(y, y_cross);
+    let joined: Vec<f32> = dq
+        .chunks_exact(width * t)
+        .zip(dkv.chunks_exact(2 * width * t))
+        .flat_map(|(q, kv)| q.iter().chain(kv).copied())
+        .collect();
+    assert_eq!(dqkv, joined);
+}

@@ -49,6 +49,11 @@ pub struct PositionwiseSpec<'a> {
     pub bias: Option<HostTensor<'a, (usize,)>>,
     /// The output's features.
     pub units: usize,
+    /// The first of the weight's rows (and bias's values) that make them: a weight stored
+    /// `(out, in)` may hold more units than the call uses, as attention's input projection
+    /// holds the queries', keys' and values' (cross-attention makes them from two
+    /// sequences). 0 for a whole weight.
+    pub first_unit: usize,
     /// Whether the input needs a gradient (false for a first layer on data).
     pub input_grad: bool,
 }
@@ -66,9 +71,12 @@ pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) ->
     assert_eq!(h, 1, "a sequence is an image of one row");
     let units = spec.units;
     let w = Arc::clone(spec.weight.value);
-    assert_eq!(
-        w.len(),
-        units * features,
+    // Where the units' rows sit in the weight and the bias.
+    let (w_len, rows) = (w.len(), spec.first_unit..spec.first_unit + units);
+    let w_rows = rows.start * features..rows.end * features;
+    // Only an `(out, in)` weight holds units as contiguous rows.
+    assert!(
+        w_rows.end <= w_len && (w_len == units * features || spec.layout == WeightLayout::OutIn),
         "positionwise: weight against input"
     );
     let bias: Option<Arc<Vec<f32>>> = spec.bias.map(|b| Arc::clone(b.value));
@@ -83,26 +91,30 @@ pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) ->
     let mut y = vec![0.0; batch * units * length];
     y.par_chunks_mut(units * length)
         .zip(x_data.par_chunks(features * length))
-        .for_each(|(y, x)| example_forward(&dims, &w, bias.as_deref().map(Vec::as_slice), x, y));
+        .for_each(|(y, x)| {
+            let b = bias.as_deref().map(|b| &b[rows.clone()]);
+            example_forward(&dims, &w[w_rows.clone()], b, x, y);
+        });
     let out = tensor_from_output(x.device(), y, (batch, units, 1, length));
     if T::OWNS_TAPE {
         let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
         let w_ghost = spec.weight.tensor.ghost();
-        let b_ghost = spec.bias.map(|b| b.tensor.ghost());
+        let b_ghost = spec.bias.map(|b| (b.tensor.ghost(), b.value.len()));
         let input_grad = spec.input_grad;
         tape.add_backward_op(move |grads| {
             let g = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-            if let Some(b_ghost) = &b_ghost {
-                let db = token_slot(grads.get_or_alloc_mut(b_ghost)?, units);
-                bias_grad(&dims, &g, db);
+            if let Some((b_ghost, b_len)) = &b_ghost {
+                let db = token_slot(grads.get_or_alloc_mut(b_ghost)?, *b_len);
+                bias_grad(&dims, &g, &mut db[rows.clone()]);
             }
-            let dw = token_slot(grads.get_or_alloc_mut(&w_ghost)?, units * features);
-            weight_grad(&dims, &x_data, &g, dw);
+            let dw = token_slot(grads.get_or_alloc_mut(&w_ghost)?, w_len);
+            weight_grad(&dims, &x_data, &g, &mut dw[w_rows.clone()]);
             if input_grad {
+                let w = &w[w_rows.clone()];
                 let dx = grads.get_or_alloc_mut(&x_ghost)?;
                 dx.par_chunks_mut(features * length)
                     .zip(g.par_chunks(units * length))
-                    .for_each(|(dx, g)| example_input_grad(&dims, &w, g, dx));
+                    .for_each(|(dx, g)| example_input_grad(&dims, w, g, dx));
             }
             Ok(())
         });

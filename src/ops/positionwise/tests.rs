@@ -68,6 +68,7 @@ fn run(x: &[f32], w: &[f32], b: &[f32], r: &[f32], layout: WeightLayout) -> Outc
             value: &bias,
         }),
         units: u,
+        first_unit: 0,
         input_grad: true,
     };
     let y = positionwise(xt.leaky_trace(), &spec);
@@ -148,6 +149,7 @@ fn results_do_not_depend_on_the_thread_count() {
                     value: &bias,
                 }),
                 units: u,
+                first_unit: 0,
                 input_grad: true,
             };
             let y = positionwise(xt.leaky_trace(), &spec);
@@ -163,4 +165,61 @@ fn results_do_not_depend_on_the_thread_count() {
         })
     };
     assert!(go(1) == go(3), "1 and 3 threads differ");
+}
+
+/// Units `first_unit..` of a larger `(out, in)` weight (cross-attention's projections): the
+/// same bits as the rows on their own, and gradients only in those rows.
+#[test]
+fn some_rows_of_a_weight_act_as_a_weight_of_their_own() {
+    let (batch, f, u, t) = DIMS;
+    let (extra, first) = (5, 3);
+    let (x, w, b, r) = (
+        random(batch * f * t, 6),
+        random((u + extra) * f, 7),
+        random(u + extra, 8),
+        random(batch * u * t, 9),
+    );
+    let rows = first * f..(first + u) * f;
+    let alone = run(
+        &x,
+        &w[rows.clone()],
+        &b[first..first + u],
+        &r,
+        WeightLayout::OutIn,
+    );
+    let dev = Cpu::default();
+    let xt = dev.tensor_from_vec(x.clone(), (batch, f, 1, t));
+    let (value, bias) = (Arc::new(w.clone()), Arc::new(b.clone()));
+    let (wt, bt) = (dev.zeros_like(&(0, 0)), dev.zeros_like(&(0,)));
+    let spec = PositionwiseSpec {
+        weight: HostTensor {
+            tensor: &wt,
+            value: &value,
+        },
+        layout: WeightLayout::OutIn,
+        bias: Some(HostTensor {
+            tensor: &bt,
+            value: &bias,
+        }),
+        units: u,
+        first_unit: first,
+        input_grad: true,
+    };
+    let y = positionwise(xt.leaky_trace(), &spec);
+    assert_eq!(y.as_vec(), alone.y);
+    let mut grads = backward_of_functional(y, &r);
+    assert_eq!(grads.get(&xt).as_vec(), alone.dx);
+    let dw = std::mem::take(&mut **grads.get_or_alloc_mut(&wt).unwrap());
+    assert_eq!(dw.len(), w.len());
+    assert_eq!(dw[rows.clone()], alone.dw[..]);
+    assert!(dw[..rows.start]
+        .iter()
+        .chain(&dw[rows.end..])
+        .all(|&v| v == 0.0));
+    let db = std::mem::take(&mut **grads.get_or_alloc_mut(&bt).unwrap());
+    assert_eq!(db[first..first + u], alone.db[..]);
+    assert!(db[..first]
+        .iter()
+        .chain(&db[first + u..])
+        .all(|&v| v == 0.0));
 }

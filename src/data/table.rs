@@ -119,15 +119,15 @@ pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
         .chain(&chosen.targets)
         .copied()
         .collect();
-    let keep: Vec<usize> = (0..raw.rows)
-        .filter(|&r| {
-            spec.missing != Missing::Drop
-                || used.iter().all(|&c| match text_of(c) {
-                    Some(t) => t[r].is_some(),
-                    None => !raw.columns[c].values[r].is_nan(),
-                })
-        })
-        .collect();
+    // Sized for every row at once: grown by doubling, it would take twice the fresh memory.
+    let mut keep: Vec<usize> = Vec::with_capacity(raw.rows);
+    keep.extend((0..raw.rows).filter(|&r| {
+        spec.missing != Missing::Drop
+            || used.iter().all(|&c| match text_of(c) {
+                Some(t) => t[r].is_some(),
+                None => !raw.value(r, c).is_nan(),
+            })
+    }));
     let dropped = raw.rows - keep.len();
     if keep.is_empty() {
         return Err(table_error(
@@ -185,7 +185,6 @@ pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
             }
         }
     }
-    let inputs = encode_rows(&raw, &encoded, &keep, columns.len());
 
     let (targets, classes_or_width) = match spec.task {
         Task::Classification => {
@@ -200,10 +199,11 @@ pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
                     Some("name one column of classes, or set `task = regression`"),
                 ));
             };
-            if let Some(&r) = keep.iter().find(|&&r| match text_of(c) {
-                Some(t) => t[r].is_none(),
-                None => raw.columns[c].values[r].is_nan(),
-            }) {
+            let missing = match text_of(c) {
+                Some(t) => keep.iter().copied().find(|&r| t[r].is_none()),
+                None => raw.first_missing(c, &keep),
+            };
+            if let Some(r) = missing {
                 return Err(missing_error(path, &raw, r, c, "the target"));
             }
             match text_of(c) {
@@ -251,17 +251,19 @@ pub fn read_table(spec: &TableSpec) -> DataResult<Table> {
                         Some("give a column of numbers as the target, or use `task = classification` for classes"),
                     ));
                 }
-                if let Some(&r) = keep.iter().find(|&&r| raw.columns[c].values[r].is_nan()) {
+                if let Some(r) = raw.first_missing(c, &keep) {
                     return Err(missing_error(path, &raw, r, c, "the target"));
                 }
             }
             let width = chosen.targets.len();
             let values = Array2::from_shape_fn((keep.len(), width), |(r, t)| {
-                raw.columns[chosen.targets[t]].values[keep[r]]
+                raw.value(keep[r], chosen.targets[t])
             });
             (Targets::Values(values), width)
         }
     };
+    // Last: the inputs take the place of the cells where they fit.
+    let inputs = encode_rows(raw, &encoded, &keep, columns.len());
     Ok(Table {
         inputs,
         targets,
@@ -279,15 +281,37 @@ enum Encoded {
     Values(Vec<f32>),
 }
 
-/// The inputs, written row after row as they are laid out in memory.
-fn encode_rows(raw: &Raw, encoded: &[Encoded], keep: &[usize], width: usize) -> Array2<f32> {
-    let mut data = Vec::with_capacity(keep.len() * width);
-    for (i, &r) in keep.iter().enumerate() {
-        data.extend(encoded.iter().map(|e| match e {
-            Encoded::Raw(c) => raw.columns[*c].values[r],
-            Encoded::Values(v) => v[i],
-        }));
-    }
+/// The inputs, written row after row as they are laid out in memory: over the cells when
+/// a row of inputs is no wider than a row of the file (the buffer is the largest of a
+/// table, and fresh memory costs more than parsing), else into a new buffer.
+fn encode_rows(raw: Raw, encoded: &[Encoded], keep: &[usize], width: usize) -> Array2<f32> {
+    let columns = raw.names.len();
+    let row = |i: usize, r: usize, cells: &[f32], out: &mut [f32]| {
+        for (o, e) in out.iter_mut().zip(encoded) {
+            *o = match e {
+                Encoded::Raw(c) => cells[r * columns + c],
+                Encoded::Values(v) => v[i],
+            };
+        }
+    };
+    let data = if width <= columns {
+        let mut cells = raw.values;
+        let mut scratch = vec![0.0; width];
+        // Kept row `i` is file row `r >= i`, so its place ends before any later row's
+        // cells start; its own are read before it is written.
+        for (i, &r) in keep.iter().enumerate() {
+            row(i, r, &cells, &mut scratch);
+            cells[i * width..(i + 1) * width].copy_from_slice(&scratch);
+        }
+        cells.truncate(keep.len() * width);
+        cells
+    } else {
+        let mut data = vec![0.0; keep.len() * width];
+        for (i, (&r, out)) in keep.iter().zip(data.chunks_exact_mut(width)).enumerate() {
+            row(i, r, &raw.values, out);
+        }
+        data
+    };
     Array2::from_shape_vec((keep.len(), width), data)
         .unwrap_or_else(|_| unreachable!("each kept row has one value per input column"))
 }
@@ -339,17 +363,44 @@ fn read_file(path: &Path) -> DataResult<FileBytes> {
     Ok(FileBytes::Read(bytes))
 }
 
-/// Every cell of a table as a number: NaN where missing or text.
+/// Every cell of a table as a number, NaN where missing or text, row after row.
 struct Raw {
     names: Vec<String>,
-    columns: Vec<RawColumn>,
+    columns: Vec<ColumnStats>,
+    /// `rows x names.len()`.
+    values: Vec<f32>,
     rows: usize,
     /// The line each row starts on, for messages.
     lines: Vec<u64>,
 }
 
-struct RawColumn {
-    values: Vec<f32>,
+impl Raw {
+    fn value(&self, r: usize, c: usize) -> f32 {
+        self.values[r * self.names.len() + c]
+    }
+
+    /// The first of the rows `keep` whose cell of column `c` is NaN (missing, or text).
+    fn first_missing(&self, c: usize, keep: &[usize]) -> Option<usize> {
+        // A column of numbers only has none: skip reading it across every row.
+        if self.columns[c].numbers == self.rows {
+            return None;
+        }
+        keep.iter().copied().find(|&r| self.value(r, c).is_nan())
+    }
+
+    fn column(&self, c: usize) -> impl Iterator<Item = &f32> {
+        self.values.iter().skip(c).step_by(self.names.len())
+    }
+
+    fn column_mut(&mut self, c: usize) -> impl Iterator<Item = &mut f32> {
+        let n = self.names.len();
+        self.values.iter_mut().skip(c).step_by(n)
+    }
+}
+
+/// What a column's cells are.
+#[derive(Default)]
+struct ColumnStats {
     /// How many cells are numbers.
     numbers: usize,
     /// The first cell that is not a number, with its line: the column is text.
@@ -410,7 +461,17 @@ fn parse(spec: &TableSpec, bytes: &[u8]) -> DataResult<Raw> {
     if names.is_empty() {
         names = (0..record.len()).map(|i| i.to_string()).collect();
     }
-    let expected = bytes.len() / (record.as_slice().len() + record.len()).max(1) + 1;
+    let next = rdr.position().clone();
+    let rest = &bytes[usize::try_from(next.byte()).unwrap_or(bytes.len())..];
+    let in_pieces = rest.len() >= PARALLEL_BYTES
+        && memchr::memchr(b'"', rest).is_none()
+        && carriage_returns_end_lines(rest);
+    // Read in pieces, the columns are allocated once their length is known.
+    let expected = if in_pieces {
+        1
+    } else {
+        bytes.len() / (record.as_slice().len() + record.len()).max(1) + 1
+    };
     let mut raw = Rows::new(names.len(), expected);
     let cx = RowContext {
         spec,
@@ -418,38 +479,8 @@ fn parse(spec: &TableSpec, bytes: &[u8]) -> DataResult<Raw> {
         line_offset: 0,
     };
     cx.push(&record, &mut raw)?;
-    let next = rdr.position().clone();
-    let rest = &bytes[usize::try_from(next.byte()).unwrap_or(bytes.len())..];
-    if rest.len() >= PARALLEL_BYTES
-        && memchr::memchr(b'"', rest).is_none()
-        && carriage_returns_end_lines(rest)
-    {
-        // Pieces of whole lines, parsed alone and joined in file order; the first error in
-        // the file is the first piece's that has one.
-        let pieces = line_pieces(rest, 4 * rayon::current_num_threads());
-        let ends: Vec<u64> = pieces
-            .par_iter()
-            .map(|piece| memchr::memchr_iter(b'\n', piece).count() as u64)
-            .collect();
-        let parts: Vec<DataResult<Rows>> = pieces
-            .par_iter()
-            .enumerate()
-            .map(|(k, &piece)| {
-                let cx = RowContext {
-                    // The lines before the piece: those of the header and the first row, and
-                    // the line ends of the pieces before it.
-                    line_offset: next.line() - 1 + ends[..k].iter().sum::<u64>(),
-                    ..cx
-                };
-                let mut part =
-                    Rows::new(names.len(), piece.len() / (record.as_slice().len() + 1) + 1);
-                split_rows(&cx, piece, &mut part)?;
-                Ok(part)
-            })
-            .collect();
-        for part in parts {
-            raw.append(part?);
-        }
+    if in_pieces {
+        parse_pieces(&cx, rest, next.line() - 1, &mut raw)?;
     } else {
         while rdr
             .read_byte_record(&mut record)
@@ -462,29 +493,179 @@ fn parse(spec: &TableSpec, bytes: &[u8]) -> DataResult<Raw> {
         names,
         rows: raw.lines.len(),
         columns: raw.columns,
+        values: raw.values,
         lines: raw.lines,
     })
 }
 
+/// Parses `rest`, the rows after the first `lines_before` lines, in pieces of whole lines
+/// on every core, into `rows`. The cells are allocated once, a row per line of `rest`, and
+/// each piece writes its rows into its own part of them: rows read per piece and then
+/// joined took twice the fresh memory, which costs more than the parsing. Empty lines are
+/// no rows; the parts are moved together after. The first error in the file is the first
+/// piece's that has one.
+fn parse_pieces(
+    cx: &RowContext<'_>,
+    rest: &[u8],
+    lines_before: u64,
+    rows: &mut Rows,
+) -> DataResult<()> {
+    let pieces = line_pieces(rest, 4 * rayon::current_num_threads());
+    let ends: Vec<usize> = pieces
+        .par_iter()
+        .map(|piece| memchr::memchr_iter(b'\n', piece).count())
+        .collect();
+    // A row per line at most, a last line without its `\n` included.
+    let room: Vec<usize> = pieces
+        .iter()
+        .zip(&ends)
+        .map(|(piece, &n)| n + usize::from(!piece.ends_with(b"\n")))
+        .collect();
+    let width = rows.columns.len();
+    let before = rows.lines.len();
+    let total = before + room.iter().sum::<usize>();
+    let mut values = vec![0.0; total * width];
+    values[..before * width].copy_from_slice(&rows.values);
+    let mut lines = vec![0; total];
+    lines[..before].copy_from_slice(&rows.lines);
+    let read: Vec<DataResult<(usize, Vec<ColumnStats>)>> = {
+        let mut cells = &mut values[before * width..];
+        let mut starts = &mut lines[before..];
+        let parts: Vec<Part<'_>> = room
+            .iter()
+            .map(|&n| {
+                let (values, later) = std::mem::take(&mut cells).split_at_mut(n * width);
+                let (lines, later_lines) = std::mem::take(&mut starts).split_at_mut(n);
+                (cells, starts) = (later, later_lines);
+                Part {
+                    values,
+                    width,
+                    lines,
+                    rows: 0,
+                    stats: (0..width).map(|_| ColumnStats::default()).collect(),
+                }
+            })
+            .collect();
+        pieces
+            .par_iter()
+            .zip(parts)
+            .enumerate()
+            .map(|(k, (piece, mut part))| {
+                let cx = RowContext {
+                    line_offset: lines_before + ends[..k].iter().sum::<usize>() as u64,
+                    ..*cx
+                };
+                split_rows(&cx, piece, &mut part)?;
+                Ok((part.rows, part.stats))
+            })
+            .collect()
+    };
+    // The parts in file order, moved together over the room empty lines left.
+    let (mut at, mut start) = (before, before);
+    for (result, &n) in read.into_iter().zip(&room) {
+        let (count, stats) = result?;
+        if at != start {
+            values.copy_within(start * width..(start + count) * width, at * width);
+            lines.copy_within(start..start + count, at);
+        }
+        for (column, part) in rows.columns.iter_mut().zip(stats) {
+            column.numbers += part.numbers;
+            if column.first_text.is_none() {
+                column.first_text = part.first_text;
+            }
+        }
+        at += count;
+        start += n;
+    }
+    values.truncate(at * width);
+    lines.truncate(at);
+    (rows.values, rows.lines) = (values, lines);
+    Ok(())
+}
+
+/// Where a piece's rows go: its part of the cells and of the lines, sized ahead, and what
+/// its columns' cells are.
+struct Part<'a> {
+    values: &'a mut [f32],
+    width: usize,
+    lines: &'a mut [u64],
+    /// Rows written so far.
+    rows: usize,
+    stats: Vec<ColumnStats>,
+}
+
+/// Where the cells of rows read go: [`Rows`], growing, or a piece's [`Part`]. Each row
+/// gives every column's cell in order, then ends.
+trait Sink {
+    /// The cell of column `c` read as `value` (NaN where missing or text).
+    fn cell(&mut self, c: usize, value: f32);
+    /// What column `c`'s cells are.
+    fn stats(&mut self, c: usize) -> &mut ColumnStats;
+    /// The row read ends; it starts on line `line`.
+    fn end_row(&mut self, line: u64);
+}
+
+impl Sink for Rows {
+    fn cell(&mut self, _: usize, value: f32) {
+        self.values.push(value);
+    }
+
+    fn stats(&mut self, c: usize) -> &mut ColumnStats {
+        &mut self.columns[c]
+    }
+
+    fn end_row(&mut self, line: u64) {
+        self.lines.push(line);
+    }
+}
+
+impl Sink for Part<'_> {
+    fn cell(&mut self, c: usize, value: f32) {
+        self.values[self.rows * self.width + c] = value;
+    }
+
+    fn stats(&mut self, c: usize) -> &mut ColumnStats {
+        &mut self.stats[c]
+    }
+
+    fn end_row(&mut self, line: u64) {
+        self.lines[self.rows] = line;
+        self.rows += 1;
+    }
+}
+
 /// Reads the rows of `piece`, whole lines holding no quote, into `rows`, as the csv crate
-/// reads them but cutting at line ends and delimiters with `memchr` (about twice as fast):
-/// a line ends at `\n`, a `\r` before it is dropped, and an empty line is no row.
-fn split_rows(cx: &RowContext<'_>, piece: &[u8], rows: &mut Rows) -> DataResult<()> {
-    let delimiter = cx.spec.delimiter;
+/// reads them but cutting at line ends and delimiters in one pass of `memchr2` (about twice
+/// as fast): a line ends at `\n`, a `\r` before it is dropped, and an empty line is no row.
+fn split_rows(cx: &RowContext<'_>, piece: &[u8], rows: &mut impl Sink) -> DataResult<()> {
     let mut cells: Vec<&[u8]> = Vec::with_capacity(cx.names.len());
-    for (i, line) in piece.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
+    // The line being read (from 1), and where its next cell starts.
+    let (mut line, mut start) = (1, 0);
+    let mut row = |cells: &mut Vec<&[u8]>, line: u64| {
+        if let Some(last) = cells.last_mut() {
+            *last = last.strip_suffix(b"\r").unwrap_or(last);
         }
+        let empty = matches!(cells.as_slice(), [cell] if cell.is_empty());
+        let read = if empty {
+            Ok(())
+        } else {
+            cx.push_cells(cells.iter().copied(), cells.len(), line, rows)
+        };
         cells.clear();
-        let mut start = 0;
-        for end in memchr::memchr_iter(delimiter, line) {
-            cells.push(&line[start..end]);
-            start = end + 1;
+        read
+    };
+    for at in memchr::memchr2_iter(cx.spec.delimiter, b'\n', piece) {
+        cells.push(&piece[start..at]);
+        start = at + 1;
+        if piece[at] == b'\n' {
+            row(&mut cells, line)?;
+            line += 1;
         }
-        cells.push(&line[start..]);
-        cx.push_cells(cells.iter().copied(), cells.len(), i as u64 + 1, rows)?;
+    }
+    // A last line without its `\n` (which may end with an empty cell).
+    if start < piece.len() || !cells.is_empty() {
+        cells.push(&piece[start..]);
+        row(&mut cells, line)?;
     }
     Ok(())
 }
@@ -511,36 +692,21 @@ fn line_pieces(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     pieces
 }
 
-/// Rows read so far: each column's cells, and the line each row starts on.
+/// Rows read so far: their cells row after row, what each column's are, and the line each
+/// row starts on.
 struct Rows {
-    columns: Vec<RawColumn>,
+    columns: Vec<ColumnStats>,
+    values: Vec<f32>,
     lines: Vec<u64>,
 }
 
 impl Rows {
     fn new(columns: usize, expected: usize) -> Self {
         Rows {
-            columns: (0..columns)
-                .map(|_| RawColumn {
-                    values: Vec::with_capacity(expected),
-                    numbers: 0,
-                    first_text: None,
-                })
-                .collect(),
+            columns: (0..columns).map(|_| ColumnStats::default()).collect(),
+            values: Vec::with_capacity(expected * columns),
             lines: Vec::with_capacity(expected),
         }
-    }
-
-    /// The rows of `later`, which come after these in the file.
-    fn append(&mut self, later: Rows) {
-        for (column, more) in self.columns.iter_mut().zip(later.columns) {
-            column.values.extend(more.values);
-            column.numbers += more.numbers;
-            if column.first_text.is_none() {
-                column.first_text = more.first_text;
-            }
-        }
-        self.lines.extend(later.lines);
     }
 }
 
@@ -566,7 +732,7 @@ impl RowContext<'_> {
         cells: impl Iterator<Item = &'c [u8]>,
         count: usize,
         line: u64,
-        rows: &mut Rows,
+        rows: &mut impl Sink,
     ) -> DataResult<()> {
         let (path, names) = (self.spec.path.as_path(), self.names);
         let line = self.line_offset + line;
@@ -584,12 +750,12 @@ impl RowContext<'_> {
             ));
         }
         for (c, cell) in cells.enumerate() {
-            let column = &mut rows.columns[c];
             if let Some(v) = simple_decimal(cell) {
-                column.numbers += 1;
-                column.values.push(v as f32);
+                rows.stats(c).numbers += 1;
+                rows.cell(c, v as f32);
                 continue;
             }
+            let column = rows.stats(c);
             let text = std::str::from_utf8(cell).map_err(|_| not_utf8(path, line, c))?;
             let trimmed = text.trim();
             // Numbers first: they are nearly every cell, and most cells are not missing.
@@ -614,9 +780,9 @@ impl RowContext<'_> {
                     f32::NAN
                 }
             };
-            column.values.push(value);
+            rows.cell(c, value);
         }
-        rows.lines.push(line);
+        rows.end_row(line);
         Ok(())
     }
 }
@@ -773,7 +939,7 @@ fn fill_missing(
     c: usize,
     keep: &[usize],
 ) -> DataResult<()> {
-    let Some(&first) = keep.iter().find(|&&r| raw.columns[c].values[r].is_nan()) else {
+    let Some(first) = raw.first_missing(c, keep) else {
         return Ok(());
     };
     let fill = match spec.missing {
@@ -782,9 +948,8 @@ fn fill_missing(
         }
         Missing::Zero => 0.0,
         Missing::Mean => {
-            let present: Vec<f64> = raw.columns[c]
-                .values
-                .iter()
+            let present: Vec<f64> = raw
+                .column(c)
                 .filter(|v| !v.is_nan())
                 .map(|&v| f64::from(v))
                 .collect();
@@ -799,7 +964,7 @@ fn fill_missing(
             (present.iter().sum::<f64>() / present.len() as f64) as f32
         }
     };
-    for v in &mut raw.columns[c].values {
+    for v in raw.column_mut(c) {
         if v.is_nan() {
             *v = fill;
         }
@@ -837,21 +1002,21 @@ fn named_classes(
 
 /// The class index of each kept row of numeric column `c`: whole numbers from 0.
 fn class_indices(path: &Path, raw: &Raw, c: usize, keep: &[usize]) -> DataResult<Vec<u32>> {
-    keep.iter()
-        .map(|&r| {
-            let v = raw.columns[c].values[r];
-            if v >= 0.0 && v.fract() == 0.0 && v < 16_777_216.0 {
-                Ok(v as u32)
-            } else {
-                Err(table_error(
-                    path,
-                    place(raw.lines[r], c, &raw.names),
-                    format!("the class `{v}` is not a whole number from 0"),
-                    Some("classes are 0, 1, 2, ... (or text, such as `cat`); for a target of numbers to predict, set `task = regression`"),
-                ))
-            }
-        })
-        .collect()
+    // Sized at once: a `Result` collected grows by doubling (fresh memory, see `parse_pieces`).
+    let mut classes = Vec::with_capacity(keep.len());
+    for &r in keep {
+        let v = raw.value(r, c);
+        if !(v >= 0.0 && v.fract() == 0.0 && v < 16_777_216.0) {
+            return Err(table_error(
+                path,
+                place(raw.lines[r], c, &raw.names),
+                format!("the class `{v}` is not a whole number from 0"),
+                Some("classes are 0, 1, 2, ... (or text, such as `cat`); for a target of numbers to predict, set `task = regression`"),
+            ));
+        }
+        classes.push(v as u32);
+    }
+    Ok(classes)
 }
 
 pub(super) fn place(line: u64, c: usize, names: &[String]) -> String {
@@ -1120,9 +1285,9 @@ mod tests {
         assert_eq!(pieces.lines[..n - 1], whole.lines[..n - 1]);
         assert_eq!(pieces.lines[n - 2..], [200_002, 200_003]);
         assert_eq!(pieces.lines[123_456], 123_458);
+        let bits = |r: &Raw| r.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&pieces), bits(&whole));
         for (a, b) in pieces.columns.iter().zip(&whole.columns) {
-            let bits = |c: &RawColumn| c.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(a), bits(b));
             assert_eq!(a.numbers, b.numbers);
         }
         // An empty line is no row, and the lines after it are numbered as an editor
@@ -1131,6 +1296,53 @@ mod tests {
         let (_d3, blank_path) = write(&blank);
         let raw = parse(&spec(blank_path, "label"), blank.as_bytes()).unwrap();
         assert_eq!((raw.rows, raw.lines[200_000]), (200_001, 200_003));
+    }
+
+    /// A last line without its line end, ending with an empty cell: a row as in one piece.
+    #[test]
+    fn a_last_line_without_its_end_is_a_row() {
+        for last in ["1,2,3,", "1,2,3,1", "1,2,3,1\r"] {
+            let text = big_table(200_000, last);
+            // Its first cell quoted: the file is read in one piece, by the csv crate.
+            let quoted = big_table(200_000, &format!("\"1\"{}", &last[1..]));
+            let (_d1, path) = write(&text);
+            let (_d2, quoted_path) = write(&quoted);
+            let pieces = parse(&spec(path, "label"), text.as_bytes()).unwrap();
+            let whole = parse(&spec(quoted_path, "label"), quoted.as_bytes()).unwrap();
+            assert_eq!((pieces.rows, whole.rows), (200_001, 200_001), "{last:?}");
+            let bits = |r: &Raw| r.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&pieces), bits(&whole), "{last:?}");
+        }
+    }
+
+    /// Blank lines in several pieces (parts moved together over the gaps) and missing cells
+    /// whose rows are dropped, features in another order than the file's (inputs written over
+    /// the cells): the same table as the file read in one piece (a quote at its end).
+    #[test]
+    fn a_large_file_with_gaps_encodes_as_in_one_piece() {
+        let mut text = big_table(200_000, "");
+        for k in [1_000, 60_000, 60_001, 120_003, 199_000] {
+            let at = text.match_indices('\n').nth(k).unwrap().0 + 1;
+            text.insert_str(at, if k % 2 == 0 { "\n" } else { "NA,1,2,1\n" });
+        }
+        let quoted = format!("{text}\"7\",8,9,2\n");
+        text.push_str("7,8,9,2\n");
+        let read = |text: &str| {
+            let (_d, path) = write(text);
+            let spec = TableSpec {
+                features: vec!["c".into(), "a".into()],
+                missing: Missing::Drop,
+                ..spec(path, "label")
+            };
+            read_table(&spec).unwrap()
+        };
+        let (pieces, whole) = (read(&text), read(&quoted));
+        assert_eq!(pieces.inputs.dim(), (200_001, 2));
+        assert_eq!(pieces.dropped, 2);
+        let bits = |t: &Table| t.inputs.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&pieces), bits(&whole));
+        assert_eq!(pieces.targets, whole.targets);
+        assert_eq!(pieces.inputs.row(200_000).to_vec(), [9.0, 7.0]);
     }
 
     #[test]

@@ -60,6 +60,12 @@ const MODEL: &str = "model lm {
   conv1d(filters = 9, kernel = 1)
 }";
 
+/// The one run of experiment `t` under `runs`.
+fn only_run(runs: &Path) -> std::path::PathBuf {
+    let mut all = std::fs::read_dir(runs.join("t")).unwrap();
+    all.next().unwrap().unwrap().path()
+}
+
 fn write(dir: &Path, text: &str, exp: &str) {
     std::fs::write(dir.join("t.txt"), text).unwrap();
     std::fs::write(dir.join("t.exp"), exp).unwrap();
@@ -77,12 +83,7 @@ fn a_periodic_text_is_learned_and_sampled_the_same_every_run() {
     for runs in ["a", "b"] {
         let out = common::expr_in(dir.path(), &["run", "t.exp", "--runs-dir", runs]);
         assert!(out.status.success(), "{}", common::stderr(&out));
-        let run = std::fs::read_dir(dir.path().join(runs).join("t"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let run = only_run(&dir.path().join(runs));
         let record = std::fs::read_to_string(run.join("run.yaml")).unwrap();
         // The vocabulary, sorted, is the data's class names in the record.
         for c in ["' '", "d", "e", "h", "l", "o", "r", "w"] {
@@ -219,5 +220,37 @@ fn bad_texts_and_prompts_say_what_and_where() {
     assert!(
         !dir.path().join("runs").exists(),
         "nothing is created before the data is read"
+    );
+}
+
+/// `tokens = bytes`: a token per byte of a text with two-byte characters (11 distinct
+/// bytes), learned and sampled; the sample reads the bytes back as UTF-8.
+#[test]
+fn byte_tokens_are_learned_and_sampled_as_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = MODEL
+        .replace("input_dim = 9", "input_dim = 11")
+        .replace("filters = 9", "filters = 11");
+    let exp = experiment(
+        &model,
+        "after {\n  sample(lm, from = train, prompt = \"hé\", length = 30, top_k = 1, to = \"s.txt\")\n}",
+    )
+    .replace("block = 8, stride = 3)", "block = 8, stride = 3, tokens = bytes)");
+    write(dir.path(), &"héllo wörld\n".repeat(200), &exp);
+    let out = common::expr_in(dir.path(), &["run", "t.exp", "--runs-dir", "runs"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let run = only_run(&dir.path().join("runs"));
+    let record = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    // Byte 0xc3, which starts both two-byte characters, is held as `Ã`.
+    assert!(
+        record.contains("bytes: true") && record.contains("- Ã\n"),
+        "{record}"
+    );
+    let sample = std::fs::read_to_string(run.join("s.txt")).unwrap();
+    let generated = sample.strip_prefix("hé").unwrap();
+    // Characters of the text, two-byte ones among them: the bytes read back as UTF-8.
+    assert!(
+        generated.chars().all(|c| "helo wrdéö\n".contains(c)) && generated.contains(['é', 'ö']),
+        "{sample:?}"
     );
 }

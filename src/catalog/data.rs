@@ -283,9 +283,14 @@ static TEXT: Entry = entry(
         required("path", Type::Text(&[]), Value::Text("")),
         param("block", COUNT, Default::Is(Value::Count(64))),
         param("stride", COUNT, Default::SameAs("block")),
+        param(
+            "tokens",
+            Type::Name(&["chars", "bytes"]),
+            Default::Is(Value::Name("chars")),
+        ),
     ],
     None,
-    "a UTF-8 text file (or a gzipped one, `.gz`) as a character-level language-modelling set, as nanoGPT's `shakespeare_char`: the vocabulary is the file's distinct characters, sorted (recorded in the run record); example `i` is the `block` token ids from character `i * stride` as inputs and the `block` ids one character later as targets, a class per position",
+    "a UTF-8 text file (or a gzipped one, `.gz`) as a character-level language-modelling set, as nanoGPT's `shakespeare_char`: the vocabulary is the file's distinct characters, sorted (recorded in the run record); example `i` is the `block` token ids from character `i * stride` as inputs and the `block` ids one character later as targets, a class per position. With `tokens = bytes`, a token is a byte of the file (which need not be UTF-8), the vocabulary its distinct bytes",
 );
 
 static TEXT_CLASSES: Entry = entry(

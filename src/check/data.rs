@@ -724,7 +724,7 @@ fn read_file_source(
     describe(data, files, span, errors)
 }
 
-/// `text(path, block, stride)`: the file's characters give the vocabulary.
+/// `text(path, block, stride, tokens)`: the file's characters (or bytes) give the vocabulary.
 fn read_text(
     args: &CallArgs<'_>,
     data: &mut DataSet,
@@ -734,6 +734,7 @@ fn read_text(
     let path = args.string("path", errors);
     let block = args.count("block", errors);
     let stride = args.count_or("stride", block, errors);
+    let bytes = args.name("tokens", errors) == "bytes";
     let Some((path, span)) = path else {
         return false;
     };
@@ -741,6 +742,7 @@ fn read_text(
         path: PathBuf::from(path),
         block,
         stride,
+        bytes,
     });
     read_file_source(data, source, span, files, errors)
 }

@@ -315,8 +315,10 @@ pub struct TextSpec {
     pub path: PathBuf,
     /// Tokens per example.
     pub block: usize,
-    /// Characters between the starts of consecutive examples.
+    /// Tokens between the starts of consecutive examples.
     pub stride: usize,
+    /// `tokens = bytes`: a token per byte of the file, not per character.
+    pub bytes: bool,
 }
 
 /// A CSV file of labelled texts as padded byte-token sequences and classes.

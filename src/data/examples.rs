@@ -146,6 +146,9 @@ pub struct Encoding {
     /// `standardize(...)`: the statistics each input column was scaled by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standardized: Option<ColumnStats>,
+    /// `text(tokens = bytes)`: the classes are bytes, byte `b` the character `U+00bb`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bytes: bool,
 }
 
 impl Encoding {

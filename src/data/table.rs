@@ -67,7 +67,7 @@ impl Table {
                 columns: self.columns,
                 categories: categories.into_iter().collect(),
                 classes: classes.into_iter().flat_map(|(_, c)| c).collect(),
-                standardized: None,
+                ..Encoding::default()
             },
         }
     }

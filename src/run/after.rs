@@ -107,7 +107,7 @@ fn run_action(
         }
         Action::Sample { data, .. } => {
             let epochs = lp.times.len();
-            let vocabulary = sample::vocabulary(&lp.examples[*data].encoding.classes);
+            let vocabulary = sample::Vocabulary::of(&lp.examples[*data].encoding);
             let text = sample::generate(&lp.engine, action, &vocabulary, epochs);
             (lp.out)(&text);
             Ok(Some(sample::write(action, &text, epochs, dir)?))

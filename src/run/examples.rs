@@ -76,12 +76,12 @@ fn check_prompts(exp: &Experiment, examples: &[Arc<Examples>]) -> Result<(), Run
         .chain(h.improved.iter().flat_map(|i| &i.actions));
     for action in actions {
         if let Action::Sample { data, .. } = action {
-            let vocabulary = super::sample::vocabulary(&examples[*data].encoding.classes);
+            let vocabulary = super::sample::Vocabulary::of(&examples[*data].encoding);
             if let Err(outside) = super::sample::check_prompt(action, &vocabulary) {
                 return Err(RunError::DataMismatch {
                     data: exp.datasets[*data].name.clone(),
                     problem: format!("cannot sample: {outside}"),
-                    help: "write the prompt with characters of the text only".into(),
+                    help: "write the prompt with characters (or, with `tokens = bytes`, bytes) of the text only".into(),
                 });
             }
         }

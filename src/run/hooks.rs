@@ -179,7 +179,7 @@ impl Loop<'_> {
         let Action::Sample { data, .. } = action else {
             unreachable!("called on a `sample` action")
         };
-        let vocabulary = sample::vocabulary(&self.examples[*data].encoding.classes);
+        let vocabulary = sample::Vocabulary::of(&self.examples[*data].encoding);
         let text = sample::generate(&self.engine, action, &vocabulary, epoch);
         let Some(dir) = &self.out_dir else {
             return (format!("sample:\n{text}"), None);

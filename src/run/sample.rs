@@ -20,35 +20,86 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::check::plan::Action;
 use crate::data::text::Text;
+use crate::data::Encoding;
 use crate::lower::{streams, Engine};
 use crate::output::confine::in_run_dir;
 use crate::output::{write_atomic, OutputResult};
 
-/// Why a prompt cannot be sampled from: a character the text never has.
+/// Why a prompt cannot be sampled from: a character (or byte) the text never has.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OutsideVocabulary(pub char);
+pub enum OutsideVocabulary {
+    Char(char),
+    Byte(u8),
+}
 
 impl std::fmt::Display for OutsideVocabulary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the prompt's character {:?} is not in the text's vocabulary",
-            self.0
-        )
+        match self {
+            OutsideVocabulary::Char(c) => write!(
+                f,
+                "the prompt's character {c:?} is not in the text's vocabulary"
+            ),
+            OutsideVocabulary::Byte(b) => write!(
+                f,
+                "the prompt's byte 0x{b:02x} is not in the text's vocabulary"
+            ),
+        }
     }
 }
 
-/// The vocabulary of a data set's examples (`Encoding::classes`: one character each).
-pub fn vocabulary(classes: &[String]) -> Vec<char> {
-    classes.iter().filter_map(|c| c.chars().next()).collect()
+/// The tokens of a data set's text: characters, or (`text(tokens = bytes)`) bytes, byte
+/// `b` held as the character `U+00bb` (`data::text`).
+pub struct Vocabulary {
+    chars: Vec<char>,
+    bytes: bool,
+}
+
+impl Vocabulary {
+    /// The vocabulary of a data set's examples (`Encoding::classes`: one character each).
+    pub fn of(encoding: &Encoding) -> Self {
+        Vocabulary {
+            chars: encoding
+                .classes
+                .iter()
+                .filter_map(|c| c.chars().next())
+                .collect(),
+            bytes: encoding.bytes,
+        }
+    }
+
+    /// The token ids of `prompt`: its characters', or its UTF-8 bytes'.
+    pub fn encode(&self, prompt: &str) -> Result<Vec<u32>, OutsideVocabulary> {
+        if self.bytes {
+            let held: String = prompt.bytes().map(char::from).collect();
+            Text::encode(&self.chars, &held)
+                .map_err(|c| OutsideVocabulary::Byte(u8::try_from(c).unwrap_or(u8::MAX)))
+        } else {
+            Text::encode(&self.chars, prompt).map_err(OutsideVocabulary::Char)
+        }
+    }
+
+    /// The text of token ids: their characters, or their bytes read as UTF-8 (a byte
+    /// sequence that is not becomes `U+FFFD`, as Python's `errors = "replace"`).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let chars = ids.iter().map(|&i| self.chars[i as usize]);
+        if self.bytes {
+            let bytes: Vec<u8> = chars.map(|c| u8::try_from(c).unwrap_or(b'?')).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            chars.collect()
+        }
+    }
+
+    /// How many tokens it has: the model's classes.
+    pub fn size(&self) -> usize {
+        self.chars.len()
+    }
 }
 
 /// Checks a `sample` action's prompt against the vocabulary, before training starts.
-pub fn check_prompt(action: &Action, vocabulary: &[char]) -> Result<(), OutsideVocabulary> {
+pub fn check_prompt(action: &Action, vocabulary: &Vocabulary) -> Result<(), OutsideVocabulary> {
     match action {
-        Action::Sample { prompt, .. } => Text::encode(vocabulary, prompt)
-            .map(|_| ())
-            .map_err(OutsideVocabulary),
+        Action::Sample { prompt, .. } => vocabulary.encode(prompt).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -58,7 +109,7 @@ pub fn check_prompt(action: &Action, vocabulary: &[char]) -> Result<(), OutsideV
 /// # Panics
 /// If `action` is not a `sample` action, or its prompt has a character outside
 /// `vocabulary` ([`check_prompt`] rules that out before training).
-pub fn generate(engine: &Engine, action: &Action, vocabulary: &[char], epoch: usize) -> String {
+pub fn generate(engine: &Engine, action: &Action, vocabulary: &Vocabulary, epoch: usize) -> String {
     let Action::Sample {
         model,
         prompt,
@@ -70,13 +121,14 @@ pub fn generate(engine: &Engine, action: &Action, vocabulary: &[char], epoch: us
     else {
         unreachable!("called on a `sample` action")
     };
-    let mut context = Text::encode(vocabulary, prompt)
+    let mut context = vocabulary
+        .encode(prompt)
         .unwrap_or_else(|c| unreachable!("prompts are checked before training: {c:?}"));
+    let start = context.len();
     let block = engine.experiment().models[*model].input_shape[0];
-    let classes = vocabulary.len();
+    let classes = vocabulary.size();
     let mut rng = ChaCha8Rng::seed_from_u64(engine.experiment().seed.wrapping_add(streams::SAMPLE));
     rng.set_stream(epoch as u64);
-    let mut text = prompt.clone();
     for _ in 0..*length {
         let start = context.len().saturating_sub(block);
         let window = &context[start..];
@@ -92,9 +144,9 @@ pub fn generate(engine: &Engine, action: &Action, vocabulary: &[char], epoch: us
             .collect();
         let next = draw(&logits, *top_k, &mut rng);
         context.push(next as u32);
-        text.push(vocabulary[next]);
     }
-    text
+    // Bytes are read as UTF-8 together: a character may take several.
+    prompt.clone() + &vocabulary.decode(&context[start..])
 }
 
 /// A class drawn from `softmax(logits)` restricted to the `top_k` largest (all with 0;
@@ -136,6 +188,29 @@ pub fn write(action: &Action, text: &str, epoch: usize, dir: &Path) -> OutputRes
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Byte tokens: a prompt is its UTF-8 bytes; generated bytes are read back as UTF-8
+    /// together, a character from several bytes, and a byte that is not UTF-8 as `U+FFFD`.
+    #[test]
+    fn byte_vocabularies_encode_and_decode_utf8() {
+        let held = |bytes: &[u8]| bytes.iter().map(|&b| char::from(b).to_string()).collect();
+        let vocabulary = Vocabulary::of(&Encoding {
+            classes: held(&[b' ', b'a', 0xa9, 0xc3, 0xff]),
+            bytes: true,
+            ..Encoding::default()
+        });
+        assert_eq!(vocabulary.encode("a é"), Ok(vec![1, 0, 3, 2]));
+        assert_eq!(vocabulary.encode("b"), Err(OutsideVocabulary::Byte(b'b')));
+        assert_eq!(vocabulary.decode(&[3, 2, 0, 1]), "é a");
+        assert_eq!(vocabulary.decode(&[4, 1]), "\u{fffd}a");
+        let chars = Vocabulary::of(&Encoding {
+            classes: vec!["a".into(), "é".into()],
+            ..Encoding::default()
+        });
+        assert_eq!(chars.encode("éa"), Ok(vec![1, 0]));
+        assert_eq!(chars.encode("b"), Err(OutsideVocabulary::Char('b')));
+        assert_eq!(chars.decode(&[1, 0]), "éa");
+    }
 
     #[test]
     fn draws_only_among_the_top_k() {

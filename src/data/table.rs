@@ -366,7 +366,7 @@ fn read_file(path: &Path) -> DataResult<FileBytes> {
 /// Every cell of a table as a number, NaN where missing or text, row after row.
 struct Raw {
     names: Vec<String>,
-    columns: Vec<ColumnStats>,
+    columns: Vec<CellCounts>,
     /// `rows x names.len()`.
     values: Vec<f32>,
     rows: usize,
@@ -398,9 +398,9 @@ impl Raw {
     }
 }
 
-/// What a column's cells are.
+/// What a column's cells are: how many are numbers, and the first that is text.
 #[derive(Default)]
-struct ColumnStats {
+struct CellCounts {
     /// How many cells are numbers.
     numbers: usize,
     /// The first cell that is not a number, with its line: the column is text.
@@ -528,7 +528,7 @@ fn parse_pieces(
     values[..before * width].copy_from_slice(&rows.values);
     let mut lines = vec![0; total];
     lines[..before].copy_from_slice(&rows.lines);
-    let read: Vec<DataResult<(usize, Vec<ColumnStats>)>> = {
+    let read: Vec<DataResult<(usize, Vec<CellCounts>)>> = {
         let mut cells = &mut values[before * width..];
         let mut starts = &mut lines[before..];
         let parts: Vec<Part<'_>> = room
@@ -542,7 +542,7 @@ fn parse_pieces(
                     width,
                     lines,
                     rows: 0,
-                    stats: (0..width).map(|_| ColumnStats::default()).collect(),
+                    stats: (0..width).map(|_| CellCounts::default()).collect(),
                 }
             })
             .collect();
@@ -591,7 +591,7 @@ struct Part<'a> {
     lines: &'a mut [u64],
     /// Rows written so far.
     rows: usize,
-    stats: Vec<ColumnStats>,
+    stats: Vec<CellCounts>,
 }
 
 /// Where the cells of rows read go: [`Rows`], growing, or a piece's [`Part`]. Each row
@@ -600,7 +600,7 @@ trait Sink {
     /// The cell of column `c` read as `value` (NaN where missing or text).
     fn cell(&mut self, c: usize, value: f32);
     /// What column `c`'s cells are.
-    fn stats(&mut self, c: usize) -> &mut ColumnStats;
+    fn stats(&mut self, c: usize) -> &mut CellCounts;
     /// The row read ends; it starts on line `line`.
     fn end_row(&mut self, line: u64);
 }
@@ -610,7 +610,7 @@ impl Sink for Rows {
         self.values.push(value);
     }
 
-    fn stats(&mut self, c: usize) -> &mut ColumnStats {
+    fn stats(&mut self, c: usize) -> &mut CellCounts {
         &mut self.columns[c]
     }
 
@@ -624,7 +624,7 @@ impl Sink for Part<'_> {
         self.values[self.rows * self.width + c] = value;
     }
 
-    fn stats(&mut self, c: usize) -> &mut ColumnStats {
+    fn stats(&mut self, c: usize) -> &mut CellCounts {
         &mut self.stats[c]
     }
 
@@ -712,7 +712,7 @@ fn line_pieces(bytes: &[u8], n: usize) -> Vec<&[u8]> {
 /// Rows read so far: their cells row after row, what each column's are, and the line each
 /// row starts on.
 struct Rows {
-    columns: Vec<ColumnStats>,
+    columns: Vec<CellCounts>,
     values: Vec<f32>,
     lines: Vec<u64>,
 }
@@ -720,7 +720,7 @@ struct Rows {
 impl Rows {
     fn new(columns: usize, expected: usize) -> Self {
         Rows {
-            columns: (0..columns).map(|_| ColumnStats::default()).collect(),
+            columns: (0..columns).map(|_| CellCounts::default()).collect(),
             values: Vec::with_capacity(expected * columns),
             lines: Vec::with_capacity(expected),
         }

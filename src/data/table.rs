@@ -542,6 +542,7 @@ fn parse_pieces(
                     width,
                     lines,
                     rows: 0,
+                    plain: 0,
                     stats: (0..width).map(|_| CellCounts::default()).collect(),
                 }
             })
@@ -556,6 +557,9 @@ fn parse_pieces(
                     ..*cx
                 };
                 split_rows(&cx, piece, &mut part)?;
+                for column in &mut part.stats {
+                    column.numbers += part.plain;
+                }
                 Ok((part.rows, part.stats))
             })
             .collect()
@@ -591,6 +595,8 @@ struct Part<'a> {
     lines: &'a mut [u64],
     /// Rows written so far.
     rows: usize,
+    /// Of them, rows of plain decimals only: a number in every column, counted once here.
+    plain: usize,
     stats: Vec<CellCounts>,
 }
 
@@ -639,17 +645,16 @@ impl Sink for Part<'_> {
 /// row. A row of plain decimals (nearly every row of a table of numbers) is read in one
 /// pass over its bytes, each number as it is cut ([`plain_row`]); any other line is cut at
 /// its delimiters and read cell by cell, as the csv crate's records are.
-fn split_rows(cx: &RowContext<'_>, piece: &[u8], rows: &mut impl Sink) -> DataResult<()> {
+fn split_rows(cx: &RowContext<'_>, piece: &[u8], rows: &mut Part<'_>) -> DataResult<()> {
     let delimiter = cx.spec.delimiter;
-    let mut values = vec![0.0; cx.names.len()];
-    let mut cells: Vec<&[u8]> = Vec::with_capacity(cx.names.len());
+    let width = rows.width;
+    let mut cells: Vec<&[u8]> = Vec::with_capacity(width);
     let (mut line, mut at) = (1, 0);
     while at < piece.len() {
-        if let Some(next) = plain_row(piece, at, delimiter, &mut values) {
-            for (c, &v) in values.iter().enumerate() {
-                rows.stats(c).numbers += 1;
-                rows.cell(c, v);
-            }
+        // Straight into the row's place; a line read otherwise writes over it.
+        let place = &mut rows.values[rows.rows * width..][..width];
+        if let Some(next) = plain_row(piece, at, delimiter, place) {
+            rows.plain += 1;
             rows.end_row(cx.line_offset + line);
             at = next;
         } else {

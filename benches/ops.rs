@@ -139,6 +139,28 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
             BatchSize::SmallInput,
         );
     });
+    // A residual block's conv (experiments/residual_mnist.exp; ResNet-20's first stage is the
+    // same on 32x32): 16 channels in and out, 3x3 with same padding, ReLU, no pooling, batch
+    // 64, and the input gradient. 57.8 MFLOP forward, twice that backward.
+    let x3 = t4(&dev, (BATCH, 16, 14, 14), 7);
+    let w3 = t4(&dev, (16, 16, 3, 3), 8).retaped::<NoneTape>() * 0.08;
+    let b3 = dev.tensor_from_vec(values(16, 9), (16,));
+    let spec3 = Conv2dSpec {
+        padding: Padding::Same,
+        input_grad: true,
+        ..conv_spec(None)
+    };
+    let name = "conv2d 16→16 on 14x14, same padding + relu, batch 64, input gradient";
+    g.bench_function(format!("{name} forward"), |bench| {
+        bench.iter(|| conv2d(x3.clone(), &w3, &b3, &spec3));
+    });
+    g.bench_function(format!("{name} backward"), |bench| {
+        bench.iter_batched(
+            || conv2d(x3.clone().leaky_traced(), &w3, &b3, &spec3).sum::<(), _>(),
+            Backward::backward,
+            BatchSize::SmallInput,
+        );
+    });
     g.finish();
 }
 

@@ -6,7 +6,8 @@
 //! - [`awake`]: keeping rayon's workers polling through a pass over the data;
 //! - [`finite`]: the check that a gradient holds no NaN or infinity;
 //! - [`pool`]: sizing rayon's global pool, with every worker flushing denormals;
-//! - [`math`]: `exp`, sigmoid and `tanh` that vectorise, the same bits on every CPU.
+//! - [`math`]: `exp`, sigmoid and `tanh` that vectorise, the same bits on every CPU;
+//! - `transpose`: a 16 x 16 block transposed in AVX-512 registers.
 //!
 //! Nothing here knows dfdx: a backend swap keeps these as they are.
 
@@ -17,3 +18,5 @@ pub(crate) mod math;
 pub mod pool;
 pub mod scratch;
 pub(crate) mod simd;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod transpose;

@@ -62,7 +62,7 @@ pub(crate) const TAPS: usize = 64;
 /// lanes it beats the few-taps kernel once the inner dimension fills a few steps (VAE's
 /// transposed convs of 32-64 channels: epoch 4.0-4.3 s against 3.6 s). Below it, a first
 /// layer's 9 or 25 taps stay with the few-taps kernel, which skips the packing.
-const PACKED_TAPS: usize = 16;
+pub(crate) const PACKED_TAPS: usize = 16;
 /// Outputs computed together in registers.
 const LANES: usize = 16;
 
@@ -124,6 +124,111 @@ fn products(
         dot_rows((n, k), dst, accumulate, lhs, rhs);
     } else {
         gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs, packed);
+    }
+}
+
+/// Slices of one buffer at several offsets, the rows (or columns) of a matrix that is never
+/// built: a stride-1 conv reads its zero-padded input under each kernel tap at the offset of
+/// that tap, so the im2col matrix is the padded input itself, shifted (`conv2d::shifted`).
+#[derive(Clone, Copy)]
+pub(crate) struct Shifted<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) offsets: &'a [usize],
+}
+
+impl Shifted<'_> {
+    /// Whether every slice of `len` floats lies inside `data`.
+    fn fits(&self, len: usize) -> bool {
+        self.offsets.iter().all(|&o| o + len <= self.data.len())
+    }
+}
+
+/// Whether [`shifted_rows`] and [`shifted_cols`] can run: they are the AVX-512 product's,
+/// and elsewhere the conv builds its im2col matrix instead.
+#[inline(always)]
+pub(crate) fn shifted_products() -> bool {
+    fused_product()
+}
+
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`), row `kk` of `rhs`
+/// the `n` floats at `rows.data[rows.offsets[kk]..]`, read in place. Sums in the order of
+/// [`matmul_packed`], so the bits are those of the same product on a built matrix.
+///
+/// # Panics
+/// If an operand is too short, or without [`shifted_products`].
+pub(crate) fn shifted_rows(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rows: Shifted<'_>,
+) {
+    shifted(
+        (m, n, k),
+        dst,
+        accumulate,
+        lhs,
+        (rows, false),
+        rows.offsets.len() == k && rows.fits(n),
+    );
+}
+
+/// [`shifted_rows`] with `rhs`'s columns in place: column `j` is the `k` floats at
+/// `cols.data[cols.offsets[j]..]`.
+///
+/// # Panics
+/// As [`shifted_rows`].
+pub(crate) fn shifted_cols(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    cols: Shifted<'_>,
+) {
+    shifted(
+        (m, n, k),
+        dst,
+        accumulate,
+        lhs,
+        (cols, true),
+        cols.offsets.len() == n && cols.fits(k),
+    );
+}
+
+#[inline(always)]
+fn shifted(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    (rhs, by_cols): (Shifted<'_>, bool),
+    rhs_fits: bool,
+) {
+    assert!(dst.len() >= m * n, "matmul: destination too short");
+    assert!(lhs.fits(m, k) && rhs_fits, "matmul: operand too short");
+    assert!(
+        shifted_products(),
+        "matmul: shifted operands need the AVX-512 product"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let rhs = if by_cols {
+            avx512::Rhs::Cols(rhs)
+        } else {
+            avx512::Rhs::Rows(rhs)
+        };
+        // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
+        // against their slices.
+        unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
     }
 }
 
@@ -312,7 +417,15 @@ fn gemm_call(
     if packed && crate::ops::cpu::simd::avx512_kernels() {
         // SAFETY: the CPU has AVX-512F and FMA, and `matmul` and `gemm_into` checked the
         // matrices against their slices.
-        unsafe { avx512::gemm((m, n, k), (dst, dst_stride), accumulate, lhs, rhs) };
+        unsafe {
+            avx512::gemm(
+                (m, n, k),
+                (dst, dst_stride),
+                accumulate,
+                lhs,
+                avx512::Rhs::View(rhs),
+            );
+        };
         return;
     }
     // Strides of matrices held in memory never exceed `isize::MAX`.
@@ -474,5 +587,100 @@ mod tests {
             View::rows(&[], 2),
         );
         assert_eq!(dst, [0.0; 4]);
+    }
+
+    /// Operands read in place at offsets give the bits of the same product on the matrix
+    /// built from them, rows or columns, past the product's block sizes and with overlapping
+    /// slices (as a conv's taps overlap), from zero and accumulated.
+    #[test]
+    fn shifted_operands_give_the_bits_of_the_built_matrix() {
+        if !shifted_products() {
+            return;
+        }
+        for (m, n, k) in [(1, 1, 1), (16, 224, 144), (7, 600, 300), (100, 70, 9)] {
+            let data = random(3 * (n + k) + 1000, 11);
+            let lhs = random(m * k, 12);
+            let start = random(m * n, 13);
+            // Overlapping slices at scattered offsets.
+            let offsets = |count: usize, len: usize| -> Vec<usize> {
+                let room = data.len() - len;
+                (0..count).map(|i| (i * 37 + i * i * 11) % room).collect()
+            };
+            let row_offsets = offsets(k, n);
+            let col_offsets = offsets(n, k);
+            let rows: Vec<f32> = row_offsets
+                .iter()
+                .flat_map(|&o| data[o..][..n].to_vec())
+                .collect();
+            let cols: Vec<f32> = col_offsets
+                .iter()
+                .flat_map(|&o| data[o..][..k].to_vec())
+                .collect();
+            for accumulate in [false, true] {
+                let built = |rhs: View<'_>| {
+                    let mut dst = start.clone();
+                    matmul_packed((m, n, k), &mut dst, accumulate, View::rows(&lhs, k), rhs);
+                    dst
+                };
+                let mut by_rows = start.clone();
+                let shifted = Shifted {
+                    data: &data,
+                    offsets: &row_offsets,
+                };
+                shifted_rows(
+                    (m, n, k),
+                    &mut by_rows,
+                    accumulate,
+                    View::rows(&lhs, k),
+                    shifted,
+                );
+                let mut by_cols = start.clone();
+                let shifted = Shifted {
+                    data: &data,
+                    offsets: &col_offsets,
+                };
+                shifted_cols(
+                    (m, n, k),
+                    &mut by_cols,
+                    accumulate,
+                    View::rows(&lhs, k),
+                    shifted,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                if k >= PACKED_TAPS {
+                    assert_eq!(
+                        bits(&by_rows),
+                        bits(&built(View::rows(&rows, n))),
+                        "{m}x{n}x{k}"
+                    );
+                    let cols_view = View::transposed(&cols, k);
+                    assert_eq!(bits(&by_cols), bits(&built(cols_view)), "{m}x{n}x{k}");
+                }
+                let want = naive(m, n, k, View::rows(&lhs, k), View::rows(&rows, n));
+                for (i, (&got, want)) in by_rows.iter().zip(want).enumerate() {
+                    let want = want + if accumulate { f64::from(start[i]) } else { 0.0 };
+                    assert!((f64::from(got) - want).abs() < 1e-4 * (1.0 + want.abs()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shifted_slice_past_the_buffer_is_refused() {
+        if !shifted_products() {
+            return;
+        }
+        let data = [1.0; 10];
+        let refused = std::panic::catch_unwind(|| {
+            let mut dst = [0.0; 4];
+            let rows = Shifted {
+                data: &data,
+                offsets: &[0, 7],
+            };
+            shifted_rows((1, 4, 2), &mut dst, false, View::rows(&[1.0, 1.0], 2), rows);
+        });
+        let message = refused.expect_err("a slice past the buffer");
+        let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(message.contains("operand too short"), "{message}");
     }
 }

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use super::avx512::Avx512;
 use super::forward::Saved;
 use super::plan::ConvPlan;
+use super::shifted::ShiftedConv;
 use crate::ops::add_into;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
@@ -30,6 +31,8 @@ pub(super) struct Params<'a> {
 pub(super) struct InputGradConv {
     plan: ConvPlan,
     weight: Vec<f32>,
+    /// The dual conv's products without im2col, where they can run.
+    shifted: Option<ShiftedConv>,
 }
 
 impl InputGradConv {
@@ -37,13 +40,18 @@ impl InputGradConv {
         let dual = plan.input_grad_plan()?;
         Some(Self {
             weight: plan.flipped_weight(w),
+            shifted: ShiftedConv::new(&dual),
             plan: dual,
         })
     }
 
-    /// Scratch for one sample's im2col columns of `dz`.
+    /// Scratch for one sample's im2col columns of `dz`, or without im2col its padded `dz`
+    /// and the input gradient at the padded width.
     fn cols(&self) -> usize {
-        self.plan.patch() * self.plan.conv_plane()
+        match &self.shifted {
+            Some(s) => s.padded_len() + self.plan.out_ch * s.wide_plane(),
+            None => self.plan.patch() * self.plan.conv_plane(),
+        }
     }
 }
 
@@ -160,6 +168,7 @@ fn portable_partials(
     } else {
         InputGradConv::new(plan, params.w)
     };
+    let shifted = ShiftedConv::new(plan);
     let dx_chunks = split_chunks(dx, per_task * in_sample, tasks);
     dx_chunks
         .into_par_iter()
@@ -181,7 +190,8 @@ fn portable_partials(
                     dw: &mut dw,
                     db: &mut db,
                 };
-                group_backward(plan, params, saved, grad_out, s..end, grads, dual.as_ref());
+                let convs = (shifted.as_ref(), dual.as_ref());
+                group_backward(plan, params, saved, grad_out, s..end, grads, convs);
             }
             (dw, db)
         })
@@ -197,7 +207,7 @@ fn group_backward(
     grad_out: &[f32],
     range: std::ops::Range<usize>,
     Grads { dx, dw, db }: Grads<'_>,
-    dual: Option<&InputGradConv>,
+    (shifted, dual): (Option<&ShiftedConv>, Option<&InputGradConv>),
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let out_sample = o * plan.out_plane();
@@ -212,12 +222,17 @@ fn group_backward(
         Some(dual) => dual.cols(),
         None => patch * conv_plane,
     };
+    // Without im2col, `cols` holds the padded sample and `dzs` its `dz` at the padded width.
+    let (cols_len, dzs_len) = match shifted {
+        Some(s) => (s.padded_len(), o * s.wide_plane()),
+        None => (patch * wide, o * wide),
+    };
     with_scratch(
-        [patch * wide, o * conv_plane + 1, o * wide, dcols_len],
+        [cols_len, o * conv_plane + 1, dzs_len, dcols_len],
         |[cols, dz, dzs, dcols]| {
             let scratch = [cols, dz, dzs, dcols];
             let w = (params.w, dual);
-            group_backward_kernel(plan, x, w, g, argmax, mask, dx, dw, db, scratch);
+            group_backward_kernel(plan, shifted, x, w, g, argmax, mask, dx, dw, db, scratch);
         },
     );
 }
@@ -228,6 +243,7 @@ avx2_or_portable!(
     #[allow(clippy::too_many_arguments)]
     fn group_backward_kernel(
         plan: &ConvPlan,
+        shifted: Option<&ShiftedConv>,
         x: &[f32],
         w: (&[f32], Option<&InputGradConv>),
         g: &[f32],
@@ -252,6 +268,7 @@ avx2_or_portable!(
 #[inline(always)]
 fn group_backward_in(
     plan: &ConvPlan,
+    shifted: Option<&ShiftedConv>,
     x: &[f32],
     (w, dual): (&[f32], Option<&InputGradConv>),
     g: &[f32],
@@ -265,6 +282,21 @@ fn group_backward_in(
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let (in_sample, out_sample) = (plan.in_sample(), o * plan.out_plane());
     let wide = x.len() / in_sample * conv_plane;
+    if let Some(shifted) = shifted {
+        // One sample (`ShiftedConv::new` takes no groups): the padded input in `cols`, `dz`
+        // widened in `dzs`, and `dW += dzs * shifted(cols)ᵀ`.
+        shifted.pad(x, cols);
+        output_grad_to_conv(plan, g, argmax, mask, dz);
+        for (db, dz) in db.iter_mut().zip(dz.chunks_exact(conv_plane)) {
+            *db += sum(dz);
+        }
+        shifted.widen(&dz[..o * conv_plane], o, dzs);
+        if !dx.is_empty() {
+            sample_input_grad(plan, (w, dual), &dz[..o * conv_plane], dx, dcols);
+        }
+        shifted.weight_grad(cols, dzs, dw);
+        return;
+    }
     for (k, (x, g)) in x.chunks(in_sample).zip(g.chunks(out_sample)).enumerate() {
         plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
         let argmax = sample_of(argmax, k, out_sample);
@@ -308,7 +340,26 @@ fn sample_input_grad_in(
     dx: &mut [f32],
     dcols: &mut [f32],
 ) {
-    if let Some(InputGradConv { plan: dual, weight }) = dual {
+    if let Some(InputGradConv {
+        shifted: Some(shifted),
+        weight,
+        plan: dual,
+    }) = dual
+    {
+        // dx (C x H*W) += W' * shifted(padded dz), summed from dx's values as the im2col
+        // product does, so the bits are the same.
+        let (padded, z) = dcols.split_at_mut(shifted.padded_len());
+        let z = &mut z[..dual.out_ch * shifted.wide_plane()];
+        shifted.pad(dz, padded);
+        shifted.widen(dx, dual.out_ch, z);
+        shifted.product(padded, weight, z, true);
+        shifted.narrow(z, dual.out_ch, dx);
+        return;
+    }
+    if let Some(InputGradConv {
+        plan: dual, weight, ..
+    }) = dual
+    {
         let (patch, plane) = (dual.patch(), dual.conv_plane());
         dual.im2col_strided(dz, dcols, plane);
         // dx (C x H*W) += W' (C x O*KH*KW) * cols (O*KH*KW x H*W)

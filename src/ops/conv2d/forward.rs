@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::avx512::{argmax_of_codes, codes_of_argmax, Avx512};
 use super::plan::ConvPlan;
+use super::shifted::ShiftedConv;
 use crate::ops::cpu::scratch::{split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul_packed, View};
@@ -109,6 +110,7 @@ pub(super) fn forward_with(
     // any split over threads gives the same result.
     let group = plan.group();
     let groups = n.div_ceil(group);
+    let shifted = ShiftedConv::new(plan);
     let argmaxes = split_chunks(&mut saved.argmax, group * out_sample, groups);
     let masks = split_chunks(&mut saved.mask, group * o * plan.conv_plane(), groups);
     out.par_chunks_mut(group * out_sample)
@@ -116,7 +118,7 @@ pub(super) fn forward_with(
         .zip(argmaxes)
         .zip(masks)
         .for_each(|(((out, x), argmax), mask)| {
-            group_forward(plan, x, w, b, out, argmax, mask);
+            group_forward(plan, shifted.as_ref(), x, w, b, out, argmax, mask);
         });
     if plan.channels_last {
         out = plan.reorder(&out, false);
@@ -179,8 +181,10 @@ fn forward_fast(
     (out, saved)
 }
 
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as in `group_forward_kernel`
 fn group_forward(
     plan: &ConvPlan,
+    shifted: Option<&ShiftedConv>,
     x: &[f32],
     w: &[f32],
     b: &[f32],
@@ -189,8 +193,13 @@ fn group_forward(
     mask: &mut [u8],
 ) {
     let wide = x.len() / plan.in_sample() * plan.conv_plane();
-    with_scratch([plan.patch() * wide, plan.out_ch * wide], |[cols, z]| {
-        group_forward_kernel(plan, x, w, b, out, argmax, mask, cols, z);
+    // Without im2col, `cols` holds the padded sample and `z` its planes at the padded width.
+    let (cols, z) = match shifted {
+        Some(s) => (s.padded_len(), plan.out_ch * s.wide_plane()),
+        None => (plan.patch() * wide, plan.out_ch * wide),
+    };
+    with_scratch([cols, z], |[cols, z]| {
+        group_forward_kernel(plan, shifted, x, w, b, out, argmax, mask, cols, z);
     });
 }
 
@@ -200,6 +209,7 @@ avx2_or_portable!(
     #[allow(clippy::too_many_arguments)]
     fn group_forward_kernel(
         plan: &ConvPlan,
+        shifted: Option<&ShiftedConv>,
         x: &[f32],
         w: &[f32],
         b: &[f32],
@@ -213,11 +223,13 @@ avx2_or_portable!(
 
 /// [`group_forward`] with its scratch buffers: `cols` for the group's im2col columns side by
 /// side, `z` for its conv planes (`O x wide`, sample `k`'s plane of channel `ch` at `ch *
-/// wide + k * conv_plane`).
+/// wide + k * conv_plane`); or with `shifted` (one sample), `cols` for the padded sample and
+/// `z` for the planes at the padded width.
 #[allow(clippy::too_many_arguments)] // the kernel's slices, as in `group_forward_kernel`
 #[inline(always)]
 fn group_forward_in(
     plan: &ConvPlan,
+    shifted: Option<&ShiftedConv>,
     x: &[f32],
     w: &[f32],
     b: &[f32],
@@ -229,6 +241,21 @@ fn group_forward_in(
 ) {
     let (patch, conv_plane, o) = (plan.patch(), plan.conv_plane(), plan.out_ch);
     let wide = x.len() / plan.in_sample() * conv_plane;
+    if let Some(shifted) = shifted {
+        shifted.pad(x, cols);
+        shifted.product(cols, w, z, false);
+        if plan.pool.is_none() {
+            shifted.narrow(z, o, out);
+            for (ch, &bias) in b.iter().enumerate() {
+                let out = &mut out[ch * conv_plane..][..conv_plane];
+                activate(out, bias, plan.relu, plane_of(mask, ch, conv_plane));
+            }
+            return;
+        }
+        shifted.narrow_in_place(z, o);
+        pool_planes(plan, b, z, wide, out, argmax, mask);
+        return;
+    }
     for (k, x) in x.chunks(plan.in_sample()).enumerate() {
         plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
     }
@@ -251,6 +278,22 @@ fn group_forward_in(
         return;
     }
     matmul_packed(dims, z, false, View::rows(w, patch), View::rows(cols, wide));
+    pool_planes(plan, b, z, wide, out, argmax, mask);
+}
+
+/// Bias, ReLU and pooling from a group's conv planes `z` (`O x wide`) into its output, with
+/// what backward needs.
+#[inline(always)]
+fn pool_planes(
+    plan: &ConvPlan,
+    b: &[f32],
+    z: &mut [f32],
+    wide: usize,
+    out: &mut [f32],
+    argmax: &mut [u32],
+    mask: &mut [u8],
+) {
+    let (conv_plane, o) = (plan.conv_plane(), plan.out_ch);
     let (out_plane, out_sample) = (plan.out_plane(), o * plan.out_plane());
     for (k, out) in out.chunks_mut(out_sample).enumerate() {
         let argmax = plane_of(argmax, k, out_sample);

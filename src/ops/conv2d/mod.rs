@@ -6,6 +6,7 @@ mod backward;
 mod forward;
 mod group;
 mod plan;
+mod shifted;
 #[cfg(test)]
 mod tests;
 mod transpose;

@@ -587,3 +587,70 @@ fn channels_last_output_is_the_nchw_output_reordered() {
         }
     }
 }
+
+/// The products that read the padded input in place (`shifted`) give the bits of the im2col
+/// products, forward and backward, with and without the input gradient, on the cases above
+/// and a residual block's conv (the weight gradient of few taps to rounding).
+#[test]
+fn shifted_products_give_the_bits_of_im2col() {
+    use super::shifted::IM2COL_ONLY;
+    let mut all = cases();
+    all.push(with(
+        case((3, 16, 14, 14), (16, 3, 3), 1, Padding::Same),
+        true,
+        None,
+    ));
+    all.push(with(
+        case((2, 12, 9, 11), (20, 3, 5), 1, Padding::Same),
+        true,
+        pool_spec(PoolKind::Max, 2, 2, Padding::Valid),
+    ));
+    all.push(case((2, 16, 6, 6), (8, 1, 1), 1, Padding::Valid));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (i, mut c) in all.into_iter().enumerate() {
+        let v = operands(&c, 300 + i as u64);
+        let dev = Cpu::default();
+        let (x, w) = (tensor4(&dev, &v.x, c.x), tensor4(&dev, &v.w, c.w));
+        let b = dev.tensor_from_vec(v.b.clone(), (c.w.0,));
+        for input_grad in [true, false] {
+            c.spec.input_grad = input_grad;
+            let run = |im2col: bool| {
+                IM2COL_ONLY.set(im2col);
+                let out = conv2d(x.clone(), &w, &b, &c.spec).as_vec();
+                let r = random(out.len(), 400 + i as u64);
+                let (dx, dw, db) = tape_gradients(&c, &v, &r);
+                IM2COL_ONLY.set(false);
+                (bits(&out), dx.map(|dx| bits(&dx)), bits(&dw), bits(&db))
+            };
+            let (shifted, im2col) = (run(false), run(true));
+            assert!(
+                shifted.0 == im2col.0,
+                "case {i} input_grad {input_grad}: output"
+            );
+            assert!(
+                shifted.1 == im2col.1,
+                "case {i} input_grad {input_grad}: dx"
+            );
+            // The im2col weight gradient of at most `matmul::SMALL` taps took the dot-product
+            // kernel, whose lanes hold other partial sums: equal to rounding there.
+            if c.w.1 * c.w.2 * c.w.3 > 64 {
+                assert!(
+                    shifted.2 == im2col.2,
+                    "case {i} input_grad {input_grad}: dw"
+                );
+            } else {
+                let want: Vec<f64> = im2col
+                    .2
+                    .iter()
+                    .map(|&b| f64::from(f32::from_bits(b)))
+                    .collect();
+                let got: Vec<f32> = shifted.2.iter().map(|&b| f32::from_bits(b)).collect();
+                assert_close(&format!("case {i} dw"), &got, &want, 1e-5);
+            }
+            assert!(
+                shifted.3 == im2col.3,
+                "case {i} input_grad {input_grad}: db"
+            );
+        }
+    }
+}

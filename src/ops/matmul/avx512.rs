@@ -20,7 +20,8 @@ use std::arch::x86_64::{
 };
 use std::cell::RefCell;
 
-use super::View;
+use super::{Shifted, View};
+use crate::ops::cpu::transpose::transpose16_rows;
 
 /// Rows of the register tile.
 const MR: usize = 6;
@@ -43,19 +44,33 @@ thread_local! {
     static PACKS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Where a product's right operand (`k x n`) comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Rhs<'a> {
+    /// A strided matrix, packed into panels block by block.
+    View(View<'a>),
+    /// Row `kk` is `n` floats at `data[offsets[kk]..]`, read in place by the tiles with no
+    /// packing: a stride-1 conv's padded input under each kernel tap, which is small enough
+    /// to stay in L1 while the tiles pass over it.
+    Rows(Shifted<'a>),
+    /// Column `j` is `k` floats at `data[offsets[j]..]`, packed by transposes: the same
+    /// rows read as the columns of the conv's weight gradient.
+    Cols(Shifted<'a>),
+}
+
 /// `dst (m x n) = lhs (m x k) * rhs (k x n)`, or `+=` when `accumulate`, row `i` of `dst`
 /// starting at `i * dst_stride`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and FMA (`simd::avx512_kernels`); `dst` must hold the
-/// `m x n` matrix at that stride, and the views their matrices (the caller checks both).
+/// `m x n` matrix at that stride, and the operands their matrices (the caller checks both).
 #[target_feature(enable = "avx512f,fma")]
 pub(super) unsafe fn gemm(
     (m, n, k): (usize, usize, usize),
     (dst, dst_stride): (&mut [f32], usize),
     accumulate: bool,
     lhs: View<'_>,
-    rhs: View<'_>,
+    rhs: Rhs<'_>,
 ) {
     let a_len = MC.div_ceil(MR) * MR * KC;
     let b_len = NC.div_ceil(NR) * NR * KC;
@@ -74,32 +89,38 @@ pub(super) unsafe fn gemm(
             let nc = NC.min(n - j0);
             for k0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - k0);
-                pack_rhs(rhs, (k0, kc), (j0, nc), packed_b);
+                match rhs {
+                    Rhs::View(view) => pack_rhs(view, (k0, kc), (j0, nc), packed_b),
+                    Rhs::Cols(cols) => pack_cols(cols, (k0, kc), (j0, nc), packed_b),
+                    Rhs::Rows(_) => {}
+                }
                 let load = accumulate || k0 > 0;
                 for i0 in (0..m).step_by(MC) {
                     let mc = MC.min(m - i0);
                     pack_lhs(lhs, (i0, mc), (k0, kc), packed_a);
                     for jr in (0..nc).step_by(NR) {
                         let masks = col_masks(nc - jr);
-                        let b = packed_b.as_ptr().add(jr * kc);
                         for ir in (0..mc).step_by(MR) {
                             let at = (i0 + ir) * dst_stride + j0 + jr;
                             let tile = Tile {
                                 a: packed_a.as_ptr().add(ir * kc),
-                                b,
                                 kc,
                                 dst: dst.as_mut_ptr().add(at),
                                 dst_stride,
                                 masks,
                                 load,
                             };
-                            match mc - ir {
-                                1 => tile.run::<1>(),
-                                2 => tile.run::<2>(),
-                                3 => tile.run::<3>(),
-                                4 => tile.run::<4>(),
-                                5 => tile.run::<5>(),
-                                _ => tile.run::<6>(),
+                            let rows = mc - ir;
+                            match rhs {
+                                Rhs::Rows(shifted) => {
+                                    let b = InPlace {
+                                        data: shifted.data.as_ptr().add(j0 + jr),
+                                        offsets: shifted.offsets.as_ptr().add(k0),
+                                        masks,
+                                    };
+                                    tile.run_rows(rows, b);
+                                }
+                                _ => tile.run_rows(rows, Packed(packed_b.as_ptr().add(jr * kc))),
                             }
                         }
                     }
@@ -157,8 +178,13 @@ fn pack_rhs(rhs: View<'_>, (k0, kc): (usize, usize), (j0, nc): (usize, usize), p
                 row[..cols].copy_from_slice(src);
                 row[cols..].fill(0.0);
             }
+        } else if rhs.row_stride == 1 {
+            // Column-major (a transposed view): transposed in registers. Copied value by
+            // value, the columns cost the conv's weight gradient more than its arithmetic.
+            let first = (j0 + jr) * rhs.col_stride + k0;
+            transpose_columns(rhs.data, |c| first + c * rhs.col_stride, (kc, cols), panel);
         } else {
-            // Column-major (a transposed view): read each column along.
+            // Any other strides: read each column along.
             for c in 0..NR {
                 if c < cols {
                     let col = &rhs.data[(j0 + jr + c) * rhs.col_stride + k0 * rhs.row_stride..];
@@ -167,6 +193,60 @@ fn pack_rhs(rhs: View<'_>, (k0, kc): (usize, usize), (j0, nc): (usize, usize), p
                     }
                 } else {
                     (0..kc).for_each(|kk| panel[kk * NR + c] = 0.0);
+                }
+            }
+        }
+    }
+}
+
+/// [`pack_rhs`] for [`Rhs::Cols`]: column `j` at `data[offsets[j]..]`, transposed into the
+/// panels 16 x 16 at a time.
+#[inline(always)]
+fn pack_cols(
+    cols: Shifted<'_>,
+    (k0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
+    packed: &mut [f32],
+) {
+    for jr in (0..nc).step_by(NR) {
+        let width = NR.min(nc - jr);
+        let panel = &mut packed[jr * kc..][..kc * NR];
+        let starts = &cols.offsets[j0 + jr..][..width];
+        transpose_columns(cols.data, |c| starts[c] + k0, (kc, width), panel);
+    }
+}
+
+/// Writes `width` columns of `kc` floats, column `c` at `data[start(c)..]`, as the rows of a
+/// panel (`panel[kk * NR + c]`), columns past `width` zero: 16 x 16 blocks in registers, the
+/// edges one by one.
+#[inline(always)]
+fn transpose_columns(
+    data: &[f32],
+    start: impl Fn(usize) -> usize,
+    (kc, width): (usize, usize),
+    panel: &mut [f32],
+) {
+    for kb in (0..kc).step_by(LANES) {
+        for cb in (0..NR).step_by(LANES) {
+            let dst = &mut panel[kb * NR + cb..];
+            if kb + LANES <= kc && cb + LANES <= width {
+                let rows: [&[f32]; LANES] =
+                    std::array::from_fn(|c| &data[start(cb + c) + kb..][..LANES]);
+                assert!(dst.len() > 15 * NR + 15);
+                // SAFETY: AVX-512F (the caller's contract); each row holds 16 floats and the
+                // panel 16 rows (the slices and the assert).
+                unsafe {
+                    transpose16_rows(|c| rows[c].as_ptr(), dst.as_mut_ptr(), NR);
+                }
+                continue;
+            }
+            for kk in 0..LANES.min(kc - kb) {
+                for c in 0..LANES {
+                    dst[kk * NR + c] = if cb + c < width {
+                        data[start(cb + c) + kb + kk]
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -186,11 +266,10 @@ fn col_masks(left: usize) -> [__mmask16; 4] {
     })
 }
 
-/// One register tile: packed panels `a` (`kc` steps of [`MR`]) and `b` (`kc` rows of
-/// [`NR`]), its results at `dst`.
+/// One register tile: the packed `lhs` panel `a` (`kc` steps of [`MR`]) against `kc` rows of
+/// `rhs` ([`PanelRows`]), its results at `dst`.
 struct Tile {
     a: *const f32,
-    b: *const f32,
     kc: usize,
     dst: *mut f32,
     dst_stride: usize,
@@ -199,14 +278,78 @@ struct Tile {
     load: bool,
 }
 
+/// The `rhs` rows a tile reads: each `kc` step, [`NR`] floats from [`PanelRows::row`].
+trait PanelRows: Copy {
+    /// Where row `kk` starts.
+    ///
+    /// # Safety
+    /// `kk` is below the tile's `kc`.
+    unsafe fn row(self, kk: usize) -> *const f32;
+    /// The lanes of vector `v` to read: all of a zero-padded panel, only the tile's live
+    /// columns of a row read in place.
+    fn mask(self, v: usize) -> __mmask16;
+}
+
+/// A packed panel: rows of [`NR`] one after another, zero past the matrix.
+#[derive(Clone, Copy)]
+struct Packed(*const f32);
+
+impl PanelRows for Packed {
+    #[inline(always)]
+    unsafe fn row(self, kk: usize) -> *const f32 {
+        self.0.add(kk * NR)
+    }
+
+    #[inline(always)]
+    fn mask(self, _: usize) -> __mmask16 {
+        0xFFFF
+    }
+}
+
+/// Rows of [`Rhs::Rows`] read in place: row `kk` at `data + offsets[kk]`.
+#[derive(Clone, Copy)]
+struct InPlace {
+    data: *const f32,
+    offsets: *const usize,
+    masks: [__mmask16; 4],
+}
+
+impl PanelRows for InPlace {
+    #[inline(always)]
+    unsafe fn row(self, kk: usize) -> *const f32 {
+        self.data.add(*self.offsets.add(kk))
+    }
+
+    #[inline(always)]
+    fn mask(self, v: usize) -> __mmask16 {
+        self.masks[v]
+    }
+}
+
 impl Tile {
+    /// The tile for its first `rows` rows (at most [`MR`]).
+    ///
+    /// # Safety
+    /// As [`Self::run`].
+    #[inline(always)]
+    unsafe fn run_rows(&self, rows: usize, b: impl PanelRows) {
+        match rows {
+            1 => self.run::<1>(b),
+            2 => self.run::<2>(b),
+            3 => self.run::<3>(b),
+            4 => self.run::<4>(b),
+            5 => self.run::<5>(b),
+            _ => self.run::<6>(b),
+        }
+    }
+
     /// The tile for its first `R` rows.
     ///
     /// # Safety
     /// AVX-512F and FMA; the panels hold `kc` steps; `dst` holds `R` rows of the lanes the
     /// masks enable.
     #[inline(always)]
-    unsafe fn run<const R: usize>(&self) {
+    unsafe fn run<const R: usize>(&self, b: impl PanelRows) {
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
         if self.load {
             for (r, acc) in acc.iter_mut().enumerate() {
@@ -217,9 +360,12 @@ impl Tile {
             }
         }
         for kk in 0..self.kc {
-            let b = self.b.add(kk * NR);
-            let bv: [__m512; 4] =
-                std::array::from_fn(|v| _mm512_maskz_loadu_ps(0xFFFF, b.add(v * LANES)));
+            let row = b.row(kk);
+            // A masked-off lane is not read, so a vector past the row's end only forms its
+            // address.
+            let bv: [__m512; 4] = std::array::from_fn(|v| {
+                _mm512_maskz_loadu_ps(b.mask(v), row.wrapping_add(v * LANES))
+            });
             let a = self.a.add(kk * MR);
             for (r, acc) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(*a.add(r));
@@ -251,7 +397,7 @@ mod tests {
     ) -> Vec<f32> {
         let mut dst = start.to_vec();
         // SAFETY: checked by the caller's `avx512_kernels`; `dst` is `m x n`.
-        unsafe { gemm((m, n, k), (&mut dst, n), accumulate, lhs, rhs) };
+        unsafe { gemm((m, n, k), (&mut dst, n), accumulate, lhs, Rhs::View(rhs)) };
         dst
     }
 
@@ -325,7 +471,13 @@ mod tests {
                 let rhs = View::rows(&b[j0..], n);
                 // SAFETY: as in `product`; the block lies inside `cut`.
                 unsafe {
-                    gemm((mi, nj, k), (&mut cut[i0 * n + j0..], n), false, lhs, rhs);
+                    gemm(
+                        (mi, nj, k),
+                        (&mut cut[i0 * n + j0..], n),
+                        false,
+                        lhs,
+                        Rhs::View(rhs),
+                    );
                 }
             }
         }

@@ -176,7 +176,8 @@ fn pack_rhs(rhs: View<'_>, (k0, kc): (usize, usize), (j0, nc): (usize, usize), p
             for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
                 let src = &rhs.data[(k0 + kk) * rhs.row_stride + j0 + jr..][..cols];
                 row[..cols].copy_from_slice(src);
-                row[cols..].fill(0.0);
+                // Zeros up to the last vector a tile reads (`Tile::run_rows`).
+                row[cols..cols.next_multiple_of(LANES)].fill(0.0);
             }
         } else if rhs.row_stride == 1 {
             // Column-major (a transposed view): transposed in registers. Copied value by
@@ -227,7 +228,8 @@ fn transpose_columns(
     panel: &mut [f32],
 ) {
     for kb in (0..kc).step_by(LANES) {
-        for cb in (0..NR).step_by(LANES) {
+        // Only the vectors a tile reads (`Tile::run_rows`).
+        for cb in (0..width.next_multiple_of(LANES)).step_by(LANES) {
             let dst = &mut panel[kb * NR + cb..];
             if kb + LANES <= kc && cb + LANES <= width {
                 let rows: [&[f32]; LANES] =
@@ -327,30 +329,41 @@ impl PanelRows for InPlace {
 }
 
 impl Tile {
-    /// The tile for its first `rows` rows (at most [`MR`]).
+    /// The tile for its first `rows` rows (at most [`MR`]) and the vectors its live columns
+    /// need (`self.masks`): a product 144 columns wide computes 9 vectors, not 12.
     ///
     /// # Safety
     /// As [`Self::run`].
     #[inline(always)]
     unsafe fn run_rows(&self, rows: usize, b: impl PanelRows) {
-        match rows {
-            1 => self.run::<1>(b),
-            2 => self.run::<2>(b),
-            3 => self.run::<3>(b),
-            4 => self.run::<4>(b),
-            5 => self.run::<5>(b),
-            _ => self.run::<6>(b),
+        match self.masks.iter().take_while(|&&m| m != 0).count() {
+            1 => self.run_vectors::<1>(rows, b),
+            2 => self.run_vectors::<2>(rows, b),
+            3 => self.run_vectors::<3>(rows, b),
+            _ => self.run_vectors::<4>(rows, b),
         }
     }
 
-    /// The tile for its first `R` rows.
+    #[inline(always)]
+    unsafe fn run_vectors<const V: usize>(&self, rows: usize, b: impl PanelRows) {
+        match rows {
+            1 => self.run::<1, V>(b),
+            2 => self.run::<2, V>(b),
+            3 => self.run::<3, V>(b),
+            4 => self.run::<4, V>(b),
+            5 => self.run::<5, V>(b),
+            _ => self.run::<6, V>(b),
+        }
+    }
+
+    /// The tile for its first `R` rows and `V` vectors of columns.
     ///
     /// # Safety
     /// AVX-512F and FMA; the panels hold `kc` steps; `dst` holds `R` rows of the lanes the
-    /// masks enable.
+    /// masks enable, all within the first `V` vectors.
     #[inline(always)]
-    unsafe fn run<const R: usize>(&self, b: impl PanelRows) {
-        let mut acc = [[_mm512_setzero_ps(); 4]; R];
+    unsafe fn run<const R: usize, const V: usize>(&self, b: impl PanelRows) {
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
         if self.load {
             for (r, acc) in acc.iter_mut().enumerate() {
                 let row = self.dst.add(r * self.dst_stride);
@@ -363,13 +376,13 @@ impl Tile {
             let row = b.row(kk);
             // A masked-off lane is not read, so a vector past the row's end only forms its
             // address.
-            let bv: [__m512; 4] = std::array::from_fn(|v| {
+            let bv: [__m512; V] = std::array::from_fn(|v| {
                 _mm512_maskz_loadu_ps(b.mask(v), row.wrapping_add(v * LANES))
             });
             let a = self.a.add(kk * MR);
             for (r, acc) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(*a.add(r));
-                for v in 0..4 {
+                for v in 0..V {
                     acc[v] = _mm512_fmadd_ps(av, bv[v], acc[v]);
                 }
             }

@@ -61,7 +61,7 @@ pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_h
 pub use gru::gru;
 pub use layer_norm::{layer_norm, LayerNormSpec};
 pub use lstm::lstm;
-pub use pointwise::{pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
+pub use pointwise::{add, pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
 pub use recurrent::{Reading, RecurrentParams};

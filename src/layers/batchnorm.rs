@@ -19,7 +19,7 @@ use crate::catalog::layers::{layer, param, TRAINABLE};
 use crate::catalog::{self, Default, Entry, Type, Value};
 use crate::check::call::CallArgs;
 use crate::check::error::CheckError;
-use crate::check::plan::Layer;
+use crate::check::plan::{Activation, Layer, LayerKind};
 use crate::export::graph::float;
 use crate::export::{ExportError, Graph};
 use crate::lower::act::{batch_norm, Act, AnyTape, Forward};
@@ -117,12 +117,22 @@ impl LayerDef for BatchNorm {
         ))
     }
 
+    /// Fuses `next` when it is a ReLU, or a leaky ReLU of positive slope: the op rectifies its
+    /// output in the same pass (`BatchNormSpec::rectifier`).
     fn lower(
         &self,
         layer: &Layer,
-        _: Option<&Layer>,
+        next: Option<&Layer>,
         cx: &mut Lowering<'_>,
     ) -> (BatchNormOp, bool) {
+        let rectifier = match next.map(|l| &l.kind) {
+            Some(LayerKind::Activation(a)) => match a.activation {
+                Activation::Relu => Some(0.0),
+                Activation::LeakyRelu { alpha } if alpha > 0.0 => Some(alpha),
+                _ => None,
+            },
+            _ => None,
+        };
         let c = layer.input_shape[0];
         let gamma = self.scale.then(|| {
             cx.params.push(Param::new(
@@ -153,8 +163,9 @@ impl LayerDef for BatchNorm {
             // `load_state_dict` copies in, exact up to 2^24 batches).
             batches: cx.add_state(layer, "num_batches_tracked", Vec::new(), vec![0.0]),
             trainable: layer.trainable,
+            rectifier,
         };
-        (op, false)
+        (op, rectifier.is_some())
     }
 }
 
@@ -190,6 +201,8 @@ pub struct BatchNormOp {
     /// False for a frozen layer, which normalises with its running statistics even in
     /// training (Keras' `trainable = False`).
     trainable: bool,
+    /// The fused rectifier's slope below 0 (`BatchNormSpec::rectifier`).
+    rectifier: Option<f32>,
 }
 
 impl LayerOp for BatchNormOp {
@@ -215,6 +228,7 @@ impl LayerOp for BatchNormOp {
             gamma: channelwise(self.gamma),
             beta: channelwise(self.beta),
             input_grad: cx.input_grad,
+            rectifier: self.rectifier,
         };
         let (y, moments) = batch_norm(x, &spec);
         if let Some(batch) = moments {

@@ -5,6 +5,7 @@
 use dfdx::prelude::*;
 
 use crate::check::plan::Activation;
+use crate::ops;
 use crate::ops::handoff::Handoff;
 use crate::ops::{
     pointwise, positionwise, AttentionSpec, BatchMoments, BatchNormSpec, HostTensor, LayerNormSpec,
@@ -162,8 +163,8 @@ pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
         .next()
         .unwrap_or_else(|| unreachable!("check: two values or more"));
     it.fold(first, |acc, v| match (acc, v) {
-        (Act::Flat(a), Act::Flat(b)) => Act::Flat(if multiply { a * b } else { a + b }),
-        (Act::Image(a), Act::Image(b)) => Act::Image(if multiply { a * b } else { a + b }),
+        (Act::Flat(a), Act::Flat(b)) => Act::Flat(if multiply { a * b } else { ops::add(a, b) }),
+        (Act::Image(a), Act::Image(b)) => Act::Image(if multiply { a * b } else { ops::add(a, b) }),
         _ => unreachable!("check guarantees values of one shape"),
     })
 }
@@ -503,7 +504,7 @@ fn elementwise<S: Shape, T: AnyTape>(
 ) -> Tensor<S, f32, Cpu, T> {
     match a {
         Activation::Linear | Activation::Softmax | Activation::LogSoftmax => t,
-        Activation::Relu => t.relu(),
+        Activation::Relu => pointwise(t, Pointwise::Relu),
         Activation::Sigmoid => t.sigmoid(),
         Activation::Tanh => t.tanh(),
         Activation::LeakyRelu { alpha } => pointwise(t, Pointwise::LeakyRelu { alpha }),

@@ -143,6 +143,34 @@ impl Shifted<'_> {
     }
 }
 
+/// A left operand packed once for the AVX-512 product's panels, for many products that read
+/// it: a stride-1 conv's weight, which every sample's product multiplies
+/// (`conv2d::shifted`).
+pub(crate) struct PackedLhs {
+    panels: Vec<f32>,
+    m: usize,
+    k: usize,
+}
+
+impl PackedLhs {
+    /// Packs `lhs` (`m x k`).
+    ///
+    /// # Panics
+    /// If `lhs` is too short for its matrix, or without [`shifted_products`].
+    pub(crate) fn new((m, k): (usize, usize), lhs: View<'_>) -> Self {
+        assert!(lhs.fits(m, k), "matmul: operand too short");
+        assert!(
+            shifted_products(),
+            "matmul: packed operands need the AVX-512 product"
+        );
+        #[cfg(target_arch = "x86_64")]
+        let panels = avx512::pack_whole(lhs, (m, k));
+        #[cfg(not(target_arch = "x86_64"))]
+        let panels = unreachable!("no AVX-512 product off x86-64");
+        Self { panels, m, k }
+    }
+}
+
 /// Whether [`shifted_rows`] and [`shifted_cols`] can run: they are the AVX-512 product's,
 /// and elsewhere the conv builds its im2col matrix instead.
 #[inline(always)]
@@ -160,14 +188,19 @@ pub(crate) fn shifted_rows(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
-    lhs: View<'_>,
+    lhs: &PackedLhs,
     rows: Shifted<'_>,
 ) {
+    assert!(
+        (lhs.m, lhs.k) == (m, k),
+        "matmul: the operand was packed for another shape"
+    );
+    #[cfg(target_arch = "x86_64")]
     shifted(
         (m, n, k),
         dst,
         accumulate,
-        lhs,
+        avx512::Lhs::Packed(&lhs.panels),
         (rows, false),
         rows.offsets.len() == k && rows.fits(n),
     );
@@ -185,27 +218,34 @@ pub(crate) fn shifted_cols(
     lhs: View<'_>,
     cols: Shifted<'_>,
 ) {
+    assert!(lhs.fits(m, k), "matmul: operand too short");
+    assert!(
+        shifted_products(),
+        "matmul: shifted operands need the AVX-512 product"
+    );
+    #[cfg(target_arch = "x86_64")]
     shifted(
         (m, n, k),
         dst,
         accumulate,
-        lhs,
+        avx512::Lhs::View(lhs),
         (cols, true),
         cols.offsets.len() == n && cols.fits(k),
     );
 }
 
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn shifted(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
-    lhs: View<'_>,
+    lhs: avx512::Lhs<'_>,
     (rhs, by_cols): (Shifted<'_>, bool),
     rhs_fits: bool,
 ) {
     assert!(dst.len() >= m * n, "matmul: destination too short");
-    assert!(lhs.fits(m, k) && rhs_fits, "matmul: operand too short");
+    assert!(rhs_fits, "matmul: operand too short");
     assert!(
         shifted_products(),
         "matmul: shifted operands need the AVX-512 product"
@@ -219,17 +259,14 @@ fn shifted(
         }
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        let rhs = if by_cols {
-            avx512::Rhs::Cols(rhs)
-        } else {
-            avx512::Rhs::Rows(rhs)
-        };
-        // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
-        // against their slices.
-        unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
-    }
+    let rhs = if by_cols {
+        avx512::Rhs::Cols(rhs)
+    } else {
+        avx512::Rhs::Rows(rhs)
+    };
+    // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
+    // against their slices (a packed `lhs` by `PackedLhs`).
+    unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
 }
 
 /// Whether `matmul_packed` has the AVX-512 product to send work to.
@@ -422,7 +459,7 @@ fn gemm_call(
                 (m, n, k),
                 (dst, dst_stride),
                 accumulate,
-                lhs,
+                avx512::Lhs::View(lhs),
                 avx512::Rhs::View(rhs),
             );
         };
@@ -631,7 +668,7 @@ mod tests {
                     (m, n, k),
                     &mut by_rows,
                     accumulate,
-                    View::rows(&lhs, k),
+                    &PackedLhs::new((m, k), View::rows(&lhs, k)),
                     shifted,
                 );
                 let mut by_cols = start.clone();
@@ -677,7 +714,8 @@ mod tests {
                 data: &data,
                 offsets: &[0, 7],
             };
-            shifted_rows((1, 4, 2), &mut dst, false, View::rows(&[1.0, 1.0], 2), rows);
+            let lhs = PackedLhs::new((1, 2), View::rows(&[1.0, 1.0], 2));
+            shifted_rows((1, 4, 2), &mut dst, false, &lhs, rows);
         });
         let message = refused.expect_err("a slice past the buffer");
         let message = message.downcast_ref::<&str>().copied().unwrap_or_default();

@@ -5,8 +5,12 @@
 //! chains of five or six dfdx ops, each allocating a tensor and a gradient, and some (softplus
 //! as `ln(1 + exp(x))`) overflow for large inputs where the formulas below do not. Each
 //! element is computed on its own, so any split over threads gives the same bits.
+//!
+//! ReLU is here too, and the sum of two values of one shape ([`add`]): dfdx's are
+//! single-threaded passes that copy their input first, and in a residual network they were a
+//! tenth of the step (BENCHMARKS.md, attempt 44). Both give dfdx's bits.
 
-use dfdx::prelude::{Cpu, HasShape, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
+use dfdx::prelude::{Cpu, HasShape, Merge, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
 use rayon::prelude::*;
 
 use super::host_data;
@@ -17,6 +21,8 @@ const ELEMENTS_PER_TASK: usize = 1 << 14;
 /// A function with its derivative, both in f32.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pointwise {
+    /// `max(x, 0)`, slope 0 at 0 (dfdx's and PyTorch's).
+    Relu,
     /// `x` above 0, else `alpha * (exp(x) - 1)`.
     Elu { alpha: f32 },
     /// `SELU_SCALE * elu(x, SELU_ALPHA)`.
@@ -56,6 +62,7 @@ fn sigmoid(x: f32) -> f32 {
 impl Pointwise {
     pub fn value(self, x: f32) -> f32 {
         match self {
+            Pointwise::Relu => x.max(0.0),
             Pointwise::Elu { alpha } => elu(x, alpha),
             Pointwise::LeakyRelu { alpha } => {
                 if x > 0.0 {
@@ -77,6 +84,14 @@ impl Pointwise {
     /// hard sigmoid.
     pub fn derivative(self, x: f32, y: f32) -> f32 {
         match self {
+            // `y > 0` exactly where `x > 0` (a NaN gives 0 for both).
+            Pointwise::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
             Pointwise::LeakyRelu { alpha } => {
                 if x > 0.0 {
                     1.0
@@ -119,6 +134,20 @@ impl Pointwise {
             }
         }
     }
+
+    /// Whether [`Self::derivative`] reads `x`, `y`: the op keeps only those for the
+    /// backward pass.
+    fn reads(self) -> (bool, bool) {
+        match self {
+            Pointwise::Relu => (false, true),
+            Pointwise::Elu { .. } | Pointwise::Selu => (true, true),
+            Pointwise::LeakyRelu { .. }
+            | Pointwise::Swish
+            | Pointwise::Softplus
+            | Pointwise::HardSigmoid
+            | Pointwise::Gelu => (true, false),
+        }
+    }
 }
 
 /// `exp_m1` keeps elu accurate for small negative inputs.
@@ -144,7 +173,8 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
         .for_each(|(y, &x)| *y = f.value(x));
     let dev = x.device().clone();
     let shape = *x.shape();
-    let y = if T::OWNS_TAPE {
+    let (reads_x, reads_y) = f.reads();
+    let y = if T::OWNS_TAPE && reads_y {
         out.clone()
     } else {
         Vec::new()
@@ -153,16 +183,66 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
         .try_tensor_from_vec(out, shape)
         .unwrap_or_else(|_| unreachable!("the output has the input's size"));
     if T::OWNS_TAPE {
+        let input = if reads_x { input } else { Vec::new() };
         let x_ghost = x.ghost();
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
             let dx = grads.get_or_alloc_mut(&x_ghost)?;
+            // What the derivative does not read is not kept: the output gradient stands in
+            // for it, so that one loop serves every function.
+            let x = if reads_x { &input[..] } else { &grad_out[..] };
+            let y = if reads_y { &y[..] } else { &grad_out[..] };
             dx.par_iter_mut()
                 .zip(grad_out.par_iter())
-                .zip(input.par_iter().zip(y.par_iter()))
+                .zip(x.par_iter().zip(y.par_iter()))
                 .with_min_len(ELEMENTS_PER_TASK)
                 .for_each(|((dx, &g), (&x, &y))| *dx += g * f.derivative(x, y));
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// `a + b` for two tensors of one shape, with its backward pass (`da += dy`, `db += dy`):
+/// dfdx's sum, in parallel and without copying an input.
+///
+/// # Panics
+/// If the shapes differ; the checker rules this out.
+pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
+    a: Tensor<S, f32, Cpu, T>,
+    b: Tensor<S, f32, Cpu, T>,
+) -> Tensor<S, f32, Cpu, T> {
+    assert_eq!(
+        a.shape().concrete(),
+        b.shape().concrete(),
+        "add: shapes differ"
+    );
+    let (a, a_tape) = a.split_tape();
+    let (b, b_tape) = b.split_tape();
+    let mut tape = a_tape.merge(b_tape);
+    let mut out = host_data(&a);
+    let b_data = host_data(&b);
+    out.par_iter_mut()
+        .zip(b_data.par_iter())
+        .with_min_len(ELEMENTS_PER_TASK)
+        .for_each(|(y, &b)| *y += b);
+    let out = a
+        .device()
+        .try_tensor_from_vec(out, *a.shape())
+        .unwrap_or_else(|_| unreachable!("the output has the inputs' size"));
+    if T::OWNS_TAPE {
+        let (a_ghost, b_ghost, out_ghost) = (a.ghost(), b.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            for ghost in [&a_ghost, &b_ghost] {
+                grads
+                    .get_or_alloc_mut(ghost)?
+                    .par_iter_mut()
+                    .zip(grad_out.par_iter())
+                    .with_min_len(ELEMENTS_PER_TASK)
+                    .for_each(|(d, &g)| *d += g);
+            }
             Ok(())
         });
     }

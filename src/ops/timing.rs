@@ -137,6 +137,7 @@ fn timing_batch_norm() {
         gamma: Some((&g, &gv)),
         beta: Some((&b, &bv)),
         input_grad: true,
+        rectifier: None,
     };
     println!(
         "threads {}; (median wall ms, mean CPU ms)",

@@ -34,6 +34,9 @@ fn references() -> Vec<(Activation, [f64; 13], [f64; 13])> {
         (Activation::Gelu,
          [-0.000000000e+00, -1.433257859e-06, -4.049694095e-03, -1.002108019e-01, -1.542687694e-01, -4.996010578e-04, 0.000000000e+00, 5.003989422e-04, 3.457312306e-01, 1.399789198e+00, 2.995950306e+00, 4.999998567e+00, 3.000000000e+01],
          [-4.420938405e-195, -7.146946002e-06, -1.194564720e-02, -1.274691922e-01, 1.325048753e-01, 4.992021157e-01, 5.000000000e-01, 5.007978843e-01, 8.674951247e-01, 1.127469192e+00, 1.011945647e+00, 1.000007147e+00, 1.000000000e+00]),
+        (Activation::Relu,
+         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.000000000e-03, 5.000000000e-01, 1.500000000e+00, 3.000000000e+00, 5.000000000e+00, 3.000000000e+01],
+         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
         (Activation::LeakyRelu { alpha: 0.3 },
          [-9.000000000e+00, -1.500000000e+00, -9.000000000e-01, -4.500000000e-01, -1.500000000e-01, -3.000000000e-04, 0.000000000e+00, 1.000000000e-03, 5.000000000e-01, 1.500000000e+00, 3.000000000e+00, 5.000000000e+00, 3.000000000e+01],
          [3.000000000e-01, 3.000000000e-01, 3.000000000e-01, 3.000000000e-01, 3.000000000e-01, 3.000000000e-01, 3.000000000e-01, 1.000000000e+00, 1.000000000e+00, 1.000000000e+00, 1.000000000e+00, 1.000000000e+00, 1.000000000e+00]),
@@ -192,4 +195,41 @@ fn pointwise_activations_are_the_same_bits_on_one_thread_and_several() {
         let a4 = many.install(|| run(a, &x, (4, 25_000), false, &w));
         assert_eq!(a1, a4, "{a:?}");
     }
+}
+
+/// The ReLU op and the sum of two values of one shape (`ops::add`) give the bits of dfdx's
+/// own, forward and backward, which they replaced.
+#[test]
+fn relu_and_sums_give_the_bits_of_dfdx() {
+    let dev = Cpu::default();
+    let n = 3 * 70_000; // more than one rayon task
+    let a: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3)
+        .collect();
+    let b: Vec<f32> = (0..n)
+        .map(|i| ((i * 104_729 % 997) as f32 - 498.0) * 3e-3)
+        .collect();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.25)
+        .collect();
+    let shape = (3, n / 3);
+    let (ta, tb) = (dev.tensor_from_vec(a, shape), dev.tensor_from_vec(b, shape));
+    let weights = dev.tensor_from_vec(w, shape);
+    let ours = {
+        let y = crate::ops::add(ta.leaky_trace(), tb.leaky_trace());
+        let y = crate::ops::pointwise(y, crate::ops::Pointwise::Relu);
+        let values = y.as_vec();
+        let grads = (y * weights.clone()).sum().backward();
+        (values, grads.get(&ta).as_vec(), grads.get(&tb).as_vec())
+    };
+    let dfdx = {
+        let y = (ta.leaky_trace() + tb.leaky_trace()).relu();
+        let values = y.as_vec();
+        let grads = (y * weights).sum().backward();
+        (values, grads.get(&ta).as_vec(), grads.get(&tb).as_vec())
+    };
+    assert!(ours.0.iter().filter(|&&v| v == 0.0).count() > n / 4);
+    assert_eq!(ours.0, dfdx.0, "values");
+    assert_eq!(ours.1, dfdx.1, "first operand's gradient");
+    assert_eq!(ours.2, dfdx.2, "second operand's gradient");
 }

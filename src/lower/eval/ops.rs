@@ -37,7 +37,7 @@ pub fn unary<S: Shape, T: StepTape>(
         UnaryFn::Log => t.ln(),
         UnaryFn::Sqrt => t.sqrt(),
         UnaryFn::Abs => t.abs(),
-        UnaryFn::Relu => t.relu(),
+        UnaryFn::Relu => pointwise(t, Pointwise::Relu),
         UnaryFn::Sigmoid => t.sigmoid(),
         UnaryFn::Tanh => t.tanh(),
         UnaryFn::Square => t.square(),

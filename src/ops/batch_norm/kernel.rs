@@ -106,7 +106,7 @@ fn affine(mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f3
     (a, b)
 }
 
-/// `gamma * (x - mean) * inv_std + beta`, into `out`.
+/// `gamma * (x - mean) * inv_std + beta`, into `out`, through `then` where given.
 pub fn normalize(
     layout: Layout,
     x: &[f32],
@@ -114,6 +114,7 @@ pub fn normalize(
     gamma: &[f32],
     beta: &[f32],
     out: &mut [f32],
+    then: Option<&(impl Fn(f32) -> f32 + Sync)>,
 ) {
     let (a, b) = affine(stats.0, stats.1, gamma, beta);
     let l = layout.positions;
@@ -123,10 +124,22 @@ pub fn normalize(
         .with_min_len(layout.min_planes())
         .for_each(|(p, (out, x))| {
             let c = p % layout.channels;
-            for (o, v) in out.iter_mut().zip(x) {
-                *o = v * a[c] + b[c];
+            let (a, b) = (a[c], b[c]);
+            match then {
+                // Two loops, so that each vectorises.
+                None => out.iter_mut().zip(x).for_each(|(o, v)| *o = v * a + b),
+                Some(f) => out.iter_mut().zip(x).for_each(|(o, v)| *o = f(v * a + b)),
             }
         });
+}
+
+/// `dy *= 1` where the rectified output `y` is positive, `*= alpha` elsewhere: the gradient
+/// through a rectifier of slope `alpha` (above 0, or 0 for a ReLU) below 0.
+pub fn rectifier_grad(alpha: f32, y: &[f32], dy: &mut [f32]) {
+    dy.par_iter_mut()
+        .zip(y.par_iter())
+        .with_min_len(1 << 14)
+        .for_each(|(d, &y)| *d *= if y > 0.0 { 1.0 } else { alpha });
 }
 
 /// The parameters' gradients of one batch normalisation.

@@ -36,6 +36,24 @@ pub struct BatchNormSpec<'a> {
     pub beta: Option<Channelwise<'a>>,
     /// Whether the input needs a gradient (false for a first layer on data).
     pub input_grad: bool,
+    /// A rectifier applied to the output in the same pass: `Some(0.0)` a ReLU, `Some(alpha)`
+    /// with `alpha > 0` a leaky ReLU (the layer after the norm, fused: `layers::batchnorm`).
+    /// Either's derivative is read off its output's sign, so the backward pass needs no
+    /// second copy of the activation.
+    pub rectifier: Option<f32>,
+}
+
+/// A rectifier with slope `alpha` below 0: dfdx's `relu` (`max(z, 0)`) for 0, the leaky
+/// ReLU of `ops::pointwise` otherwise, the same bits as those.
+#[inline(always)]
+fn rectify(z: f32, alpha: f32) -> f32 {
+    if alpha == 0.0 {
+        z.max(0.0)
+    } else if z > 0.0 {
+        z
+    } else {
+        z * alpha
+    }
 }
 
 /// The batch's mean and biased variance per channel, which a training call normalised with.
@@ -79,7 +97,22 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     let gamma = spec.gamma.map_or_else(|| vec![1.0; c], |g| g.1.to_vec());
     let beta = spec.beta.map_or_else(|| vec![0.0; c], |b| b.1.to_vec());
     let mut out = vec![0.0; x_data.len()];
-    kernel::normalize(layout, &x_data, (&mean, &inv_std), &gamma, &beta, &mut out);
+    let rectifier = spec.rectifier.map(|alpha| move |z| rectify(z, alpha));
+    kernel::normalize(
+        layout,
+        &x_data,
+        (&mean, &inv_std),
+        &gamma,
+        &beta,
+        &mut out,
+        rectifier.as_ref(),
+    );
+    // The rectifier's derivative at each element is 1 where the output is positive, its slope
+    // elsewhere.
+    let rectified = match spec.rectifier {
+        Some(alpha) if T::OWNS_TAPE => Some((alpha, out.clone())),
+        _ => None,
+    };
     let out = tensor_from_output(x.device(), out, (n, c, h, w));
 
     let batch_stats = matches!(spec.statistics, Statistics::Batch);
@@ -94,7 +127,10 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         let beta_ghost = spec.beta.map(|b| b.0.ghost());
         let input_grad = spec.input_grad;
         tape.add_backward_op(move |grads| {
-            let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let mut dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            if let Some((alpha, y)) = &rectified {
+                kernel::rectifier_grad(*alpha, y, &mut dy);
+            }
             let dx = if input_grad {
                 Some(&mut grads.get_or_alloc_mut(&x_ghost)?[..])
             } else {

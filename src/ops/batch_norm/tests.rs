@@ -38,6 +38,26 @@ struct Outcome {
 }
 
 fn run(x: &[f32], shape: Shape4, gamma: &[f32], beta: &[f32], training: bool) -> Outcome {
+    run_then(x, shape, (gamma, beta), training, Then::Nothing)
+}
+
+/// What follows the norm in [`run_then`].
+#[derive(Clone, Copy)]
+enum Then {
+    Nothing,
+    /// The op's fused rectifier of this slope.
+    Fused(f32),
+    /// A rectifier of this slope as an op of its own (`ops::pointwise`).
+    Apart(f32),
+}
+
+fn run_then(
+    x: &[f32],
+    shape: Shape4,
+    (gamma, beta): (&[f32], &[f32]),
+    training: bool,
+    then: Then,
+) -> Outcome {
     let dev = Cpu::default();
     let xt = dev.tensor_from_vec(x.to_vec(), shape);
     let g = dev.tensor_from_vec(gamma.to_vec(), (3,));
@@ -55,8 +75,17 @@ fn run(x: &[f32], shape: Shape4, gamma: &[f32], beta: &[f32], training: bool) ->
         gamma: Some((&g, gamma)),
         beta: Some((&b, beta)),
         input_grad: true,
+        rectifier: match then {
+            Then::Fused(alpha) => Some(alpha),
+            _ => None,
+        },
     };
     let (y, moments) = batch_norm(xt.leaky_trace(), &spec);
+    let y = match then {
+        Then::Apart(0.0) => crate::ops::pointwise(y, crate::ops::Pointwise::Relu),
+        Then::Apart(alpha) => crate::ops::pointwise(y, crate::ops::Pointwise::LeakyRelu { alpha }),
+        _ => y,
+    };
     let y_host = y.as_vec();
     let w = dev.tensor_from_vec(upstream(x.len()), shape);
     let grads = (y * w).sum().backward();
@@ -289,6 +318,26 @@ fn flat_batches_match_pytorch_per_feature() {
             &[0.4, 0.1, -0.2],
         ),
     );
+}
+
+/// A fused ReLU or leaky ReLU gives the bits of the norm followed by the rectifier's own op,
+/// forward and backward, in training and in evaluation.
+#[test]
+fn a_fused_rectifier_gives_the_bits_of_one_apart() {
+    let x = images();
+    for training in [true, false] {
+        for alpha in [0.0, 0.2] {
+            let run = |then| run_then(&x, (2, 3, 2, 2), (&GAMMA, &BETA), training, then);
+            let (fused, apart) = (run(Then::Fused(alpha)), run(Then::Apart(alpha)));
+            let what = format!("training {training}, slope {alpha}");
+            // Some outputs are rectified, so the test sees both sides of the kink.
+            assert!(fused.y.iter().any(|&v| v <= 0.0), "{what}: {:?}", fused.y);
+            assert_eq!(fused.y, apart.y, "{what}: y");
+            assert_eq!(fused.dx, apart.dx, "{what}: dx");
+            assert_eq!(fused.dgamma, apart.dgamma, "{what}: dgamma");
+            assert_eq!(fused.dbeta, apart.dbeta, "{what}: dbeta");
+        }
+    }
 }
 
 #[test]

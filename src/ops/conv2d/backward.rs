@@ -38,9 +38,10 @@ pub(super) struct InputGradConv {
 impl InputGradConv {
     fn new(plan: &ConvPlan, w: &[f32]) -> Option<Self> {
         let dual = plan.input_grad_plan()?;
+        let weight = plan.flipped_weight(w);
         Some(Self {
-            weight: plan.flipped_weight(w),
-            shifted: ShiftedConv::new(&dual),
+            shifted: ShiftedConv::new(&dual, Some(&weight)),
+            weight,
             plan: dual,
         })
     }
@@ -168,7 +169,7 @@ fn portable_partials(
     } else {
         InputGradConv::new(plan, params.w)
     };
-    let shifted = ShiftedConv::new(plan);
+    let shifted = ShiftedConv::new(plan, None);
     let dx_chunks = split_chunks(dx, per_task * in_sample, tasks);
     dx_chunks
         .into_par_iter()
@@ -342,8 +343,8 @@ fn sample_input_grad_in(
 ) {
     if let Some(InputGradConv {
         shifted: Some(shifted),
-        weight,
         plan: dual,
+        ..
     }) = dual
     {
         // dx (C x H*W) += W' * shifted(padded dz), summed from dx's values as the im2col
@@ -352,7 +353,7 @@ fn sample_input_grad_in(
         let z = &mut z[..dual.out_ch * shifted.wide_plane()];
         shifted.pad(dz, padded);
         shifted.widen(dx, dual.out_ch, z);
-        shifted.product(padded, weight, z, true);
+        shifted.product(padded, z, true);
         shifted.narrow(z, dual.out_ch, dx);
         return;
     }

@@ -110,7 +110,7 @@ pub(super) fn forward_with(
     // any split over threads gives the same result.
     let group = plan.group();
     let groups = n.div_ceil(group);
-    let shifted = ShiftedConv::new(plan);
+    let shifted = ShiftedConv::new(plan, Some(w));
     let argmaxes = split_chunks(&mut saved.argmax, group * out_sample, groups);
     let masks = split_chunks(&mut saved.mask, group * o * plan.conv_plane(), groups);
     out.par_chunks_mut(group * out_sample)
@@ -243,7 +243,7 @@ fn group_forward_in(
     let wide = x.len() / plan.in_sample() * conv_plane;
     if let Some(shifted) = shifted {
         shifted.pad(x, cols);
-        shifted.product(cols, w, z, false);
+        shifted.product(cols, z, false);
         if plan.pool.is_none() {
             shifted.narrow(z, o, out);
             for (ch, &bias) in b.iter().enumerate() {

@@ -22,7 +22,7 @@
 
 use super::plan::ConvPlan;
 use crate::ops::matmul::{
-    shifted_cols, shifted_products, shifted_rows, Shifted, View, PACKED_TAPS,
+    shifted_cols, shifted_products, shifted_rows, PackedLhs, Shifted, View, PACKED_TAPS,
 };
 
 #[cfg(test)]
@@ -46,12 +46,15 @@ pub(super) struct ShiftedConv {
     hp: usize,
     /// Per tap `(c, i, j)`, in the weight's order, where its slice starts in a padded sample.
     offsets: Vec<usize>,
+    /// The weight `(O x patch)` packed once for every sample's [`Self::product`].
+    weight: Option<PackedLhs>,
 }
 
 impl ShiftedConv {
     /// The layout for `plan`, or `None` where the im2col kernels compute it (see the module
-    /// documentation).
-    pub(super) fn new(plan: &ConvPlan) -> Option<Self> {
+    /// documentation); with the weight `w` (`O x patch`) when the conv's [`Self::product`]
+    /// will run, not only its weight gradient.
+    pub(super) fn new(plan: &ConvPlan, w: Option<&[f32]>) -> Option<Self> {
         let (kh, kw) = plan.kernel;
         let usable = plan.h.stride == 1
             && plan.w.stride == 1
@@ -72,7 +75,10 @@ impl ShiftedConv {
                 }
             }
         }
+        let weight =
+            w.map(|w| PackedLhs::new((plan.out_ch, plan.patch()), View::rows(w, plan.patch())));
         Some(Self {
+            weight,
             in_ch: plan.in_ch,
             out_ch: plan.out_ch,
             input: (plan.h.input, plan.w.input),
@@ -121,14 +127,22 @@ impl ShiftedConv {
         xpad[self.in_ch * plane..self.padded_len()].fill(0.0);
     }
 
-    /// `z (O x wide_plane) = w (O x patch) * shifted(xpad)`, or `+=` when `accumulate`.
-    pub(super) fn product(&self, xpad: &[f32], w: &[f32], z: &mut [f32], accumulate: bool) {
+    /// `z (O x wide_plane) = w (O x patch) * shifted(xpad)`, or `+=` when `accumulate`, with
+    /// the weight given to [`Self::new`].
+    ///
+    /// # Panics
+    /// If [`Self::new`] had no weight.
+    pub(super) fn product(&self, xpad: &[f32], z: &mut [f32], accumulate: bool) {
         let (o, patch, wide) = (self.out_ch, self.offsets.len(), self.wide_plane());
         let rows = Shifted {
             data: &xpad[..self.padded_len()],
             offsets: &self.offsets,
         };
-        shifted_rows((o, wide, patch), z, accumulate, View::rows(w, patch), rows);
+        let w = self
+            .weight
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a conv's product has its weight"));
+        shifted_rows((o, wide, patch), z, accumulate, w, rows);
     }
 
     /// `dw (O x patch) += dzp (O x wide_plane) * shifted(xpad)ᵀ`, `dzp` zero in the thrown-away

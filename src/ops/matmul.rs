@@ -143,6 +143,19 @@ impl Shifted<'_> {
     }
 }
 
+/// Where a product's left operand (`m x k`) comes from. Only the AVX-512 product reads it.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Lhs<'a> {
+    /// A strided matrix, packed into panels block by block.
+    View(View<'a>),
+    /// Panels packed beforehand by `avx512::pack_whole` for these `m` and `k`
+    /// ([`PackedLhs`]): a conv's weight, packed once for every sample's product. For a conv
+    /// on 8x8 planes the packing took a fifth of the product's time when each sample
+    /// repeated it.
+    Packed(&'a [f32]),
+}
+
 /// A left operand packed once for the AVX-512 product's panels, for many products that read
 /// it: a stride-1 conv's weight, which every sample's product multiplies
 /// (`conv2d::shifted`).
@@ -165,8 +178,9 @@ impl PackedLhs {
         );
         #[cfg(target_arch = "x86_64")]
         let panels = avx512::pack_whole(lhs, (m, k));
+        // Never reached: there is no AVX-512 product off x86-64 (asserted above).
         #[cfg(not(target_arch = "x86_64"))]
-        let panels = unreachable!("no AVX-512 product off x86-64");
+        let panels = Vec::new();
         Self { panels, m, k }
     }
 }
@@ -195,12 +209,11 @@ pub(crate) fn shifted_rows(
         (lhs.m, lhs.k) == (m, k),
         "matmul: the operand was packed for another shape"
     );
-    #[cfg(target_arch = "x86_64")]
     shifted(
         (m, n, k),
         dst,
         accumulate,
-        avx512::Lhs::Packed(&lhs.panels),
+        Lhs::Packed(&lhs.panels),
         (rows, false),
         rows.offsets.len() == k && rows.fits(n),
     );
@@ -219,28 +232,22 @@ pub(crate) fn shifted_cols(
     cols: Shifted<'_>,
 ) {
     assert!(lhs.fits(m, k), "matmul: operand too short");
-    assert!(
-        shifted_products(),
-        "matmul: shifted operands need the AVX-512 product"
-    );
-    #[cfg(target_arch = "x86_64")]
     shifted(
         (m, n, k),
         dst,
         accumulate,
-        avx512::Lhs::View(lhs),
+        Lhs::View(lhs),
         (cols, true),
         cols.offsets.len() == n && cols.fits(k),
     );
 }
 
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn shifted(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
-    lhs: avx512::Lhs<'_>,
+    lhs: Lhs<'_>,
     (rhs, by_cols): (Shifted<'_>, bool),
     rhs_fits: bool,
 ) {
@@ -259,14 +266,20 @@ fn shifted(
         }
         return;
     }
-    let rhs = if by_cols {
-        avx512::Rhs::Cols(rhs)
-    } else {
-        avx512::Rhs::Rows(rhs)
-    };
-    // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
-    // against their slices (a packed `lhs` by `PackedLhs`).
-    unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
+    #[cfg(target_arch = "x86_64")]
+    {
+        let rhs = if by_cols {
+            avx512::Rhs::Cols(rhs)
+        } else {
+            avx512::Rhs::Rows(rhs)
+        };
+        // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
+        // against their slices (a packed `lhs` by `PackedLhs`).
+        unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
+    }
+    // Never reached: there is no AVX-512 product off x86-64 (asserted above).
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (lhs, rhs, by_cols);
 }
 
 /// Whether `matmul_packed` has the AVX-512 product to send work to.
@@ -459,7 +472,7 @@ fn gemm_call(
                 (m, n, k),
                 (dst, dst_stride),
                 accumulate,
-                avx512::Lhs::View(lhs),
+                Lhs::View(lhs),
                 avx512::Rhs::View(rhs),
             );
         };

@@ -20,7 +20,7 @@ use std::arch::x86_64::{
 };
 use std::cell::RefCell;
 
-use super::{Shifted, View};
+use super::{Lhs, Shifted, View};
 use crate::ops::cpu::transpose::transpose16_rows;
 
 /// Rows of the register tile.
@@ -56,17 +56,6 @@ pub(crate) enum Rhs<'a> {
     /// Column `j` is `k` floats at `data[offsets[j]..]`, packed by transposes: the same
     /// rows read as the columns of the conv's weight gradient.
     Cols(Shifted<'a>),
-}
-
-/// Where a product's left operand (`m x k`) comes from.
-#[derive(Clone, Copy)]
-pub(crate) enum Lhs<'a> {
-    /// A strided matrix, packed into panels block by block.
-    View(View<'a>),
-    /// Panels packed beforehand by [`pack_whole`] for these `m` and `k`: a conv's weight,
-    /// packed once for every sample's product. For a conv on 8x8 planes the packing took a
-    /// fifth of the product's time when each sample repeated it.
-    Packed(&'a [f32]),
 }
 
 /// `lhs (m x k)` as the panels [`gemm`] reads: for each block of [`KC`] steps starting at

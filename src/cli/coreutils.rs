@@ -102,12 +102,22 @@ fn skipped_note(trail: &[PathBuf]) -> String {
 #[cfg(unix)]
 fn exec(program: &Path, args: &[OsString], trail: &OsStr) -> ExitCode {
     use std::os::unix::process::CommandExt;
-    // exec only returns on failure.
-    let err = Command::new(program)
-        .arg0("expr")
-        .args(args)
-        .env(TRAIL, trail)
-        .exec();
+    // exec only returns on failure. "Text file busy" is passing: a file just written (a
+    // fresh install) stays open for writing in any process forked before the writer closed
+    // it, until that process execs; cargo retries for the same reason.
+    let mut tries = 0;
+    let err = loop {
+        let err = Command::new(program)
+            .arg0("expr")
+            .args(args)
+            .env(TRAIL, trail)
+            .exec();
+        tries += 1;
+        if err.kind() != io::ErrorKind::ExecutableFileBusy || tries == 50 {
+            break err;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     eprintln!("expr: cannot run {}: {err}", program.display());
     ExitCode::from(EXPR_FAILURE)
 }

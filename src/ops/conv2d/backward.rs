@@ -36,7 +36,7 @@ pub(super) struct InputGradConv {
 }
 
 impl InputGradConv {
-    fn new(plan: &ConvPlan, w: &[f32]) -> Option<Self> {
+    pub(super) fn new(plan: &ConvPlan, w: &[f32]) -> Option<Self> {
         let dual = plan.input_grad_plan()?;
         let weight = plan.flipped_weight(w);
         Some(Self {
@@ -46,9 +46,30 @@ impl InputGradConv {
         })
     }
 
+    /// [`Self::new`] where the dual conv's products read `dz` in place.
+    pub(super) fn shifted(plan: &ConvPlan, w: &[f32]) -> Option<Self> {
+        Self::new(plan, w).filter(|dual| dual.shifted.is_some())
+    }
+
+    /// `dx (C x H*W) += W' * shifted(padded dz)` for one sample, with scratch `dcols`
+    /// ([`Self::cols`]), summed from `dx`'s values as the im2col product does, so the bits
+    /// are the same. False, with nothing done, where the dual conv builds im2col columns.
+    pub(super) fn add_shifted(&self, dz: &[f32], dx: &mut [f32], dcols: &mut [f32]) -> bool {
+        let Some(shifted) = &self.shifted else {
+            return false;
+        };
+        let (padded, z) = dcols.split_at_mut(shifted.padded_len());
+        let z = &mut z[..self.plan.out_ch * shifted.wide_plane()];
+        shifted.pad(dz, padded);
+        shifted.widen(dx, self.plan.out_ch, z);
+        shifted.product(padded, z, true);
+        shifted.narrow(z, self.plan.out_ch, dx);
+        true
+    }
+
     /// Scratch for one sample's im2col columns of `dz`, or without im2col its padded `dz`
     /// and the input gradient at the padded width.
-    fn cols(&self) -> usize {
+    pub(super) fn cols(&self) -> usize {
         match &self.shifted {
             Some(s) => s.padded_len() + self.plan.out_ch * s.wide_plane(),
             None => self.plan.patch() * self.plan.conv_plane(),
@@ -162,14 +183,21 @@ fn portable_partials(
     let n = plan.batch;
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
-    let group = plan.group();
     let in_sample = plan.in_sample();
     let dual = if dx.is_empty() {
         None
     } else {
         InputGradConv::new(plan, params.w)
     };
-    let shifted = ShiftedConv::new(plan, None);
+    // Without a dual conv (strided), the input gradient's columns are scattered into the
+    // padded layout where the products read in place.
+    let shifted = ShiftedConv::new(plan, None).map(|s| match dual {
+        None if !dx.is_empty() => s.with_input_grad(params.w),
+        _ => s,
+    });
+    let group = shifted
+        .as_ref()
+        .map_or(plan.group(), |_| ShiftedConv::GROUP);
     let dx_chunks = split_chunks(dx, per_task * in_sample, tasks);
     dx_chunks
         .into_par_iter()
@@ -218,10 +246,11 @@ fn group_backward(
     let argmax = group_of(&saved.argmax, range.clone(), out_sample);
     let mask = group_of(&saved.mask, range.clone(), o * conv_plane);
     let wide = range.len() * conv_plane;
-    let dcols_len = match dual {
+    let dcols_len = match (dual, shifted) {
         _ if dx.is_empty() => 0,
-        Some(dual) => dual.cols(),
-        None => patch * conv_plane,
+        (Some(dual), _) => dual.cols(),
+        (None, Some(s)) => s.input_grad_scratch().max(patch * conv_plane),
+        (None, None) => patch * conv_plane,
     };
     // Without im2col, `cols` holds the padded sample and `dzs` its `dz` at the padded width.
     let (cols_len, dzs_len) = match shifted {
@@ -292,7 +321,7 @@ fn group_backward_in(
             *db += sum(dz);
         }
         shifted.widen(&dz[..o * conv_plane], o, dzs);
-        if !dx.is_empty() {
+        if !dx.is_empty() && !shifted.input_grad(dzs, dx, dcols) {
             sample_input_grad(plan, (w, dual), &dz[..o * conv_plane], dx, dcols);
         }
         shifted.weight_grad(cols, dzs, dw);
@@ -341,20 +370,7 @@ fn sample_input_grad_in(
     dx: &mut [f32],
     dcols: &mut [f32],
 ) {
-    if let Some(InputGradConv {
-        shifted: Some(shifted),
-        plan: dual,
-        ..
-    }) = dual
-    {
-        // dx (C x H*W) += W' * shifted(padded dz), summed from dx's values as the im2col
-        // product does, so the bits are the same.
-        let (padded, z) = dcols.split_at_mut(shifted.padded_len());
-        let z = &mut z[..dual.out_ch * shifted.wide_plane()];
-        shifted.pad(dz, padded);
-        shifted.widen(dx, dual.out_ch, z);
-        shifted.product(padded, z, true);
-        shifted.narrow(z, dual.out_ch, dx);
+    if dual.is_some_and(|dual| dual.add_shifted(dz, dx, dcols)) {
         return;
     }
     if let Some(InputGradConv {

@@ -108,9 +108,11 @@ pub(super) fn forward_with(
     };
     // Samples in groups multiplied together (`ConvPlan::group`); groups are independent, so
     // any split over threads gives the same result.
-    let group = plan.group();
-    let groups = n.div_ceil(group);
     let shifted = ShiftedConv::new(plan, Some(w));
+    let group = shifted
+        .as_ref()
+        .map_or(plan.group(), |_| ShiftedConv::GROUP);
+    let groups = n.div_ceil(group);
     let argmaxes = split_chunks(&mut saved.argmax, group * out_sample, groups);
     let masks = split_chunks(&mut saved.mask, group * o * plan.conv_plane(), groups);
     out.par_chunks_mut(group * out_sample)

@@ -245,7 +245,8 @@ impl ConvPlan {
     }
 
     /// How many samples' im2col columns one matrix product takes side by side, `cols` being
-    /// `patch x (group * conv_plane)`.
+    /// `patch x (group * conv_plane)`, where the conv builds them (without the products that
+    /// read the input in place, `shifted::ShiftedConv`, which take one sample).
     ///
     /// One sample at a time, a large weight is re-read whole for each: its gradient (3 MB for
     /// DCGAN's 256→128 5x5 transposed conv) takes a rank-49 update per sample from memory,

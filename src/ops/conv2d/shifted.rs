@@ -1,24 +1,36 @@
-//! A stride-1 conv without im2col: the products read the zero-padded input in place.
+//! A conv without im2col: the products read the zero-padded input in place.
 //!
 //! Pad a sample's planes to `hp x wp` (the output plus the kernel, less one) and number the
-//! positions of each padded plane row by row. The input under kernel tap `(c, i, j)` for
-//! output `(y, x)` then sits at `c * hp * wp + i * wp + j + (y * wp + x)`: for every tap, the
-//! same run of positions shifted by the tap's offset. Computing the outputs at the padded
-//! width (`y * wp + x` for `x < wp`, the last `wp - W'` of each row thrown away), the im2col
-//! matrix's row for a tap is one contiguous slice of the padded sample, and the product reads
-//! it there ([`Shifted`]). What is copied per sample is the padded input (for a residual
-//! block's 16 channels of 14x14, 16 KiB) instead of the `9 C` rows of im2col (113 KiB), which
-//! the product then copied again into its panels.
+//! positions of each padded plane row by row. For a stride-1 conv the input under kernel tap
+//! `(c, i, j)` for output `(y, x)` then sits at `c * hp * wp + i * wp + j + (y * wp + x)`: for
+//! every tap, the same run of positions shifted by the tap's offset. Computing the outputs at
+//! the padded width (`y * wp + x` for `x < wp`, the last `wp - W'` of each row thrown away),
+//! the im2col matrix's row for a tap is one contiguous slice of the padded sample, and the
+//! product reads it there ([`Shifted`]). What is copied per sample is the padded input (for a
+//! residual block's 16 channels of 14x14, 16 KiB) instead of the `9 C` rows of im2col (113
+//! KiB), which the product then copied again into its panels.
+//!
+//! A strided conv is made of stride-1 pieces: split each padded plane into its `SH x SW`
+//! phases, phase `(a, b)` holding rows `a, a + SH, ...` and of those columns `b, b + SW, ...`.
+//! Output `(y, x)` reads tap `(i, j)` at row `y + i / SH`, column `x + j / SW` of phase `(i %
+//! SH, j % SW)`, so each tap is again one slice, of its phase plane, and a phase plane needs
+//! `H' + (KH - 1) / SH` rows of `W' + (KW - 1) / SW` columns. The input is copied once into
+//! this layout, where im2col copied it `KH * KW / (SH * SW)` times (six for a 5x5 stride-2
+//! kernel).
 //!
 //! The three products of a conv take this form: forward, `z = W * shifted(x)`; the weight
-//! gradient, `dW += dz * shifted(x)ᵀ` with `dz` widened to the padded width by zeros; and the
-//! input gradient, itself a stride-1 conv (`ConvPlan::input_grad_plan`). Each element is
-//! summed in the order of the im2col product (taps ascending; positions ascending, the zeros
-//! of the thrown-away columns adding nothing), so the results have the same bits.
+//! gradient, `dW += dz * shifted(x)ᵀ` with `dz` widened to the padded width by zeros; and, for
+//! a stride-1 conv, the input gradient, itself a stride-1 conv (`ConvPlan::input_grad_plan`).
+//! Each element is summed in the order of the im2col product (taps ascending; positions
+//! ascending, the zeros of the thrown-away columns adding nothing), so the results have the
+//! same bits.
 //!
 //! Only the AVX-512 product reads shifted operands (`matmul::shifted_products`); elsewhere,
-//! and for strided convs, for a first layer's few taps and for samples multiplied side by
-//! side (`ConvPlan::group`), the kernels build im2col columns as before.
+//! and for a first layer's few taps, the kernels build im2col columns as before (there,
+//! samples with a large weight are multiplied side by side, `ConvPlan::group`). The
+//! transposed conv runs on the same layouts: its input and weight gradients are a conv's
+//! forward product and weight gradient, and at stride 1 its forward pass is a conv's input
+//! gradient.
 
 use super::plan::ConvPlan;
 use crate::ops::matmul::{
@@ -41,13 +53,23 @@ pub(super) struct ShiftedConv {
     output: (usize, usize),
     /// Zero rows and columns before the input's.
     pad: (usize, usize),
-    /// The padded plane's columns, `W' + KW - 1`; it has `H' + KH - 1` rows.
+    /// `(rows, columns)` step between windows.
+    stride: (usize, usize),
+    /// Phases per channel along each axis: the stride, or fewer where the kernel is smaller.
+    phases: (usize, usize),
+    /// A phase plane's columns, `W' + (KW - 1) / SW`: the product's row width.
     wp: usize,
+    /// A phase plane's rows, `H' + (KH - 1) / SH`.
     hp: usize,
     /// Per tap `(c, i, j)`, in the weight's order, where its slice starts in a padded sample.
     offsets: Vec<usize>,
     /// The weight `(O x patch)` packed once for every sample's [`Self::product`].
     weight: Option<PackedLhs>,
+    /// The weight transposed (`patch x O`) and packed, for [`Self::input_grad`].
+    weight_t: Option<PackedLhs>,
+    /// Where each output channel's row starts in a widened `dz`, read in place as the rows
+    /// of [`Self::input_grad`]'s product.
+    dz_rows: Vec<usize>,
 }
 
 impl ShiftedConv {
@@ -56,22 +78,21 @@ impl ShiftedConv {
     /// will run, not only its weight gradient.
     pub(super) fn new(plan: &ConvPlan, w: Option<&[f32]>) -> Option<Self> {
         let (kh, kw) = plan.kernel;
-        let usable = plan.h.stride == 1
-            && plan.w.stride == 1
-            && plan.patch() >= PACKED_TAPS
-            && plan.group() == 1
-            && shifted_products();
+        let usable = plan.patch() >= PACKED_TAPS && shifted_products();
         #[cfg(test)]
         let usable = usable && !IM2COL_ONLY.get();
         if !usable {
             return None;
         }
-        let (hp, wp) = (plan.h.output + kh - 1, plan.w.output + kw - 1);
+        let (sh, sw) = (plan.h.stride, plan.w.stride);
+        let (hp, wp) = (plan.h.output + (kh - 1) / sh, plan.w.output + (kw - 1) / sw);
+        let phases = (sh.min(kh), sw.min(kw));
         let mut offsets = Vec::with_capacity(plan.patch());
         for c in 0..plan.in_ch {
             for i in 0..kh {
                 for j in 0..kw {
-                    offsets.push(c * hp * wp + i * wp + j);
+                    let phase = (c * phases.0 + i % sh) * phases.1 + j % sw;
+                    offsets.push(phase * hp * wp + i / sh * wp + j / sw);
                 }
             }
         }
@@ -79,22 +100,36 @@ impl ShiftedConv {
             w.map(|w| PackedLhs::new((plan.out_ch, plan.patch()), View::rows(w, plan.patch())));
         Some(Self {
             weight,
+            weight_t: None,
+            dz_rows: Vec::new(),
             in_ch: plan.in_ch,
             out_ch: plan.out_ch,
             input: (plan.h.input, plan.w.input),
             output: (plan.h.output, plan.w.output),
             pad: (plan.h.pad_before, plan.w.pad_before),
+            stride: (sh, sw),
+            phases,
             wp,
             hp,
             offsets,
         })
     }
 
-    /// Floats of a padded sample: its planes, then `KW - 1` zeros that the last row's
-    /// thrown-away columns read past the last plane.
+    /// Samples per product: one, the padded sample being the product's operand. A large
+    /// weight no longer wants samples side by side (`ConvPlan::group`) when it is packed once
+    /// per call and the input is not copied per tap: the DCGAN's epoch took 0.72x as long
+    /// one sample at a time (BENCHMARKS.md, attempt 46).
+    pub(super) const GROUP: usize = 1;
+
+    /// Floats of the phase planes of a padded sample.
+    fn planes_len(&self) -> usize {
+        self.in_ch * self.phases.0 * self.phases.1 * self.hp * self.wp
+    }
+
+    /// Floats of a padded sample: its phase planes, then `(KW - 1) / SW` zeros that the last
+    /// row's thrown-away columns read past the last plane.
     pub(super) fn padded_len(&self) -> usize {
-        let kw = self.wp + 1 - self.output.1;
-        self.in_ch * self.hp * self.wp + kw - 1
+        self.planes_len() + self.wp - self.output.1
     }
 
     /// Columns of the products: the output rows at the padded width.
@@ -102,29 +137,114 @@ impl ShiftedConv {
         self.output.0 * self.wp
     }
 
-    /// Writes one input sample (`C x H x W`) into `xpad` (`padded_len`), every element.
+    /// Writes one input sample (`C x H x W`) into `xpad` (`padded_len`), every element: per
+    /// channel and phase `(a, b)`, the padded input's rows `a, a + SH, ...` and of those the
+    /// columns `b, b + SW, ...`.
     pub(super) fn pad(&self, x: &[f32], xpad: &mut [f32]) {
+        let xpad = &mut xpad[..self.padded_len()];
+        xpad.fill(0.0);
+        let sw = self.stride.1;
+        self.each_run(|at, from, len| {
+            let dst = &mut xpad[at..][..len];
+            if sw == 1 {
+                dst.copy_from_slice(&x[from..][..len]);
+            } else {
+                for (d, s) in dst.iter_mut().zip(x[from..].iter().step_by(sw)) {
+                    *d = *s;
+                }
+            }
+        });
+    }
+
+    /// The inverse of [`Self::pad`] on the input's elements that the taps read: copies them
+    /// from `xpad` back into `x`, leaving the others (none for a kernel at least as large as
+    /// its stride) as they were.
+    fn unpad(&self, xpad: &[f32], x: &mut [f32]) {
+        let sw = self.stride.1;
+        self.each_run(|at, to, len| {
+            let src = &xpad[at..][..len];
+            if sw == 1 {
+                x[to..][..len].copy_from_slice(src);
+            } else {
+                for (d, s) in x[to..].iter_mut().step_by(sw).zip(src) {
+                    *d = *s;
+                }
+            }
+        });
+    }
+
+    /// Calls `f(at, from, len)` for each run of a phase plane row that holds input elements:
+    /// `len` floats at `at` in a padded sample, the input's `from, from + SW, ...`.
+    fn each_run(&self, mut f: impl FnMut(usize, usize, usize)) {
         let ((h, w), (top, left), wp) = (self.input, self.pad, self.wp);
+        let ((sh, sw), (ph, pw)) = (self.stride, self.phases);
         let plane = self.hp * wp;
-        for (c, padded) in xpad[..self.in_ch * plane]
-            .chunks_exact_mut(plane)
-            .enumerate()
-        {
-            let x = &x[c * h * w..][..h * w];
-            for (r, row) in padded.chunks_exact_mut(wp).enumerate() {
-                let Some(src) = r.checked_sub(top).filter(|&r| r < h) else {
-                    row.fill(0.0);
-                    continue;
-                };
-                // The window may hang past the input on the right (`same` padding) or stop
-                // short of it (`valid` with a remainder): copy what fits.
-                let len = w.min(wp - left);
-                row[..left].fill(0.0);
-                row[left..left + len].copy_from_slice(&x[src * w..][..len]);
-                row[left + len..].fill(0.0);
+        for p in 0..self.in_ch * ph * pw {
+            let (c, a, b) = (p / (ph * pw), p / pw % ph, p % pw);
+            // The phase's columns `lo..hi` fall inside the input; the window may hang past it
+            // on the right (`same` padding) or stop short of it (`valid` with a remainder).
+            let lo = left.saturating_sub(b).div_ceil(sw).min(wp);
+            let hi = (w + left).saturating_sub(b).div_ceil(sw).clamp(lo, wp);
+            if lo == hi {
+                continue;
+            }
+            for u in 0..self.hp {
+                if let Some(r) = (sh * u + a).checked_sub(top).filter(|&r| r < h) {
+                    let from = (c * h + r) * w + sw * lo + b - left;
+                    f(p * plane + u * wp + lo, from, hi - lo);
+                }
             }
         }
-        xpad[self.in_ch * plane..self.padded_len()].fill(0.0);
+    }
+
+    /// Prepares [`Self::input_grad`] for the weight `w` (`O x patch`), where its product has
+    /// enough output channels to run on the AVX-512 product; otherwise it stays unprepared.
+    pub(super) fn with_input_grad(mut self, w: &[f32]) -> Self {
+        let (patch, o) = (self.offsets.len(), self.out_ch);
+        if o >= PACKED_TAPS {
+            self.weight_t = Some(PackedLhs::new((patch, o), View::transposed(w, patch)));
+            self.dz_rows = (0..o).map(|ch| ch * self.wide_plane()).collect();
+        }
+        self
+    }
+
+    /// Whether [`Self::with_input_grad`] prepared [`Self::input_grad`].
+    pub(super) fn has_input_grad(&self) -> bool {
+        self.weight_t.is_some()
+    }
+
+    /// Scratch floats for [`Self::input_grad`].
+    pub(super) fn input_grad_scratch(&self) -> usize {
+        self.offsets.len() * self.wide_plane() + self.padded_len()
+    }
+
+    /// `dx (C x H x W) += col2im(Wᵀ dzp)` for `dzp` (`O x wide_plane`) zero in the thrown-away
+    /// columns ([`Self::widen`]), with `scratch` ([`Self::input_grad_scratch`]): the columns'
+    /// rows are added at their taps' offsets into `dx` laid out as [`Self::pad`] lays out an
+    /// input, each slice contiguous, then copied back. Each element sums its taps in
+    /// ascending order onto `dx`'s value as col2im does, so the bits are the same. False,
+    /// with nothing done, without [`Self::with_input_grad`].
+    pub(super) fn input_grad(&self, dzp: &[f32], dx: &mut [f32], scratch: &mut [f32]) -> bool {
+        let Some(wt) = &self.weight_t else {
+            return false;
+        };
+        let (patch, wide) = (self.offsets.len(), self.wide_plane());
+        let (dcols, dpad) = scratch.split_at_mut(patch * wide);
+        let dcols = &mut dcols[..patch * wide];
+        // dcols (patch x wide) = Wᵀ (patch x O) * dzp (O x wide)
+        let rows = Shifted {
+            data: &dzp[..self.out_ch * wide],
+            offsets: &self.dz_rows,
+        };
+        shifted_rows((patch, wide, self.out_ch), dcols, false, wt, rows);
+        self.pad(dx, dpad);
+        for (&at, col) in self.offsets.iter().zip(dcols.chunks_exact(wide)) {
+            for (d, c) in dpad[at..at + wide].iter_mut().zip(col) {
+                *d += c;
+            }
+        }
+        self.unpad(dpad, dx);
+        true
     }
 
     /// `z (O x wide_plane) = w (O x patch) * shifted(xpad)`, or `+=` when `accumulate`, with

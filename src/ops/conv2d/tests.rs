@@ -606,6 +606,19 @@ fn shifted_products_give_the_bits_of_im2col() {
         pool_spec(PoolKind::Max, 2, 2, Padding::Valid),
     ));
     all.push(case((2, 16, 6, 6), (8, 1, 1), 1, Padding::Valid));
+    // Strided: the phase planes. Keras' `same` pads 5x5 stride 2 on 14x14 by 1 before and 2
+    // after; `valid` on 13x11 leaves a remainder; a 1x1 kernel reads one phase of four.
+    all.push(case((2, 4, 14, 14), (16, 5, 5), 2, Padding::Same));
+    all.push(with(
+        case((2, 8, 13, 11), (16, 3, 3), 2, Padding::Valid),
+        true,
+        None,
+    ));
+    all.push(case((2, 20, 8, 8), (16, 1, 1), 2, Padding::Valid));
+    all.push(case((1, 3, 17, 16), (5, 4, 5), 3, Padding::Same));
+    let mut tall = case((2, 6, 12, 9), (7, 3, 2), 1, Padding::Same);
+    tall.spec.stride = (3, 1);
+    all.push(tall);
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for (i, mut c) in all.into_iter().enumerate() {
         let v = operands(&c, 300 + i as u64);

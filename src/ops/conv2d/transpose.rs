@@ -11,16 +11,22 @@
 //! - weight gradient: `dW = x im2col(dy)ᵀ`, the conv's weight gradient with `x` for `dz`;
 //! - bias gradient: the sum of each output plane of `dy`.
 //!
-//! Samples are multiplied in groups side by side (`ConvPlan::group`): per sample, a 7x7 input
-//! makes products too thin for gemm. Groups run in parallel; weight and bias gradients are
+//! Where the CPU has the AVX-512 product and the kernel has 16 taps or more, the products read
+//! padded operands in place (`conv2d::shifted`), a sample at a time: the gradients read `dy`'s
+//! phase planes, and at stride 1 the forward pass is the conv `y = W' * shifted(x)`, `W'` the
+//! weight flipped (`ConvPlan::input_grad_plan`). Elsewhere samples are multiplied in groups
+//! side by side (`ConvPlan::group`): per sample, a 7x7 input makes products too thin for
+//! gemm. Groups run in parallel; weight and bias gradients are
 //! summed per task of a fixed number of samples and the task sums added in task order, so
 //! the results do not depend on the thread count (as for conv2d).
 
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 use rayon::prelude::*;
 
+use super::backward::InputGradConv;
 use super::group::{add_apart, side_by_side};
 use super::plan::ConvPlan;
+use super::shifted::ShiftedConv;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::geometry::Padding;
@@ -108,6 +114,39 @@ fn forward(plan: &ConvPlan, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     // kernel, which wants one sample at a time (`ConvPlan::group`).
     let group = if plan.out_ch <= TAPS { 1 } else { plan.group() };
     let mut out = vec![0.0; plan.batch * y_sample];
+    if let Some(dual) = InputGradConv::shifted(plan, w) {
+        // Stride 1: the conv's input gradient is a conv, `y = b + W' * shifted(padded x)`,
+        // read in place instead of scattered by col2im.
+        let plane = plan.h.input * plan.w.input;
+        out.par_chunks_mut(y_sample)
+            .zip(x.par_chunks(x_sample))
+            .for_each(|(y, x)| {
+                for (y, &b) in y.chunks_mut(plane).zip(b) {
+                    y.fill(b);
+                }
+                with_scratch([dual.cols()], |[dcols]| dual.add_shifted(x, y, dcols));
+            });
+        return out;
+    }
+    let shifted = ShiftedConv::new(plan, None).map(|s| s.with_input_grad(w));
+    if let Some(shifted) = shifted.filter(ShiftedConv::has_input_grad) {
+        // Strided: `y = b + col2im(Wᵀ x)`, the columns added into `y`'s phase planes, where
+        // each tap's row is one slice.
+        let (plane, wide) = (plan.h.input * plan.w.input, shifted.wide_plane());
+        let scratch = [plan.out_ch * wide, shifted.input_grad_scratch()];
+        out.par_chunks_mut(y_sample)
+            .zip(x.par_chunks(x_sample))
+            .for_each(|(y, x)| {
+                for (y, &b) in y.chunks_mut(plane).zip(b) {
+                    y.fill(b);
+                }
+                with_scratch(scratch, |[xw, cols]| {
+                    shifted.widen(x, plan.out_ch, xw);
+                    shifted.input_grad(xw, y, cols);
+                });
+            });
+        return out;
+    }
     // Samples are independent, so any split over threads gives the same result.
     out.par_chunks_mut(group * y_sample)
         .zip(x.par_chunks(group * x_sample))
@@ -185,7 +224,10 @@ fn backward(
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
     let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
-    let group = plan.group();
+    let shifted = ShiftedConv::new(plan, (!dx.is_empty()).then_some(w));
+    let group = shifted
+        .as_ref()
+        .map_or(plan.group(), |_| ShiftedConv::GROUP);
     let dx_chunks = split_chunks(dx, per_task * x_sample, tasks);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
         .into_par_iter()
@@ -195,6 +237,12 @@ fn backward(
             let mut db = vec![0.0; plan.in_ch];
             let first = t * per_task;
             let last = (first + per_task).min(n);
+            if let Some(shifted) = &shifted {
+                let (x, g) = (&x[first * x_sample..], &grad_out[first * y_sample..]);
+                let grads = (dx, &mut dw[..], &mut db[..]);
+                shifted_backward(plan, shifted, x, &g[..(last - first) * y_sample], grads);
+                return (dw, db);
+            }
             let wide = group * plan.conv_plane();
             with_scratch(
                 [plan.patch() * wide, group * x_sample, group * x_sample],
@@ -221,6 +269,39 @@ fn backward(
         add_into(dw, &pw);
         add_into(db, &pb);
     }
+}
+
+/// The gradients of the samples of `g` without im2col: per sample, `dy` padded once and read
+/// in place by `dW += x * shifted(dy)ᵀ` and `dx += W * shifted(dy)` (`conv2d::shifted`).
+fn shifted_backward(
+    plan: &ConvPlan,
+    shifted: &ShiftedConv,
+    x: &[f32],
+    g: &[f32],
+    (dx, dw, db): (&mut [f32], &mut [f32], &mut [f32]),
+) {
+    let (i, y_sample) = (plan.out_ch, plan.in_sample());
+    let x_sample = i * plan.conv_plane();
+    let plane = plan.h.input * plan.w.input;
+    let wide = i * shifted.wide_plane();
+    with_scratch([shifted.padded_len(), wide], |[padded, z]| {
+        for (k, g) in g.chunks_exact(y_sample).enumerate() {
+            for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
+                *db += sum(g);
+            }
+            shifted.pad(g, padded);
+            let x = &x[k * x_sample..][..x_sample];
+            shifted.widen(x, i, z);
+            shifted.weight_grad(padded, z, dw);
+            if !dx.is_empty() {
+                // Summed from dx's values, as the im2col product does.
+                let dx = &mut dx[k * x_sample..][..x_sample];
+                shifted.widen(dx, i, z);
+                shifted.product(padded, z, true);
+                shifted.narrow(z, i, dx);
+            }
+        }
+    });
 }
 
 avx2_or_portable!(

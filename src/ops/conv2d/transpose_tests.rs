@@ -156,7 +156,71 @@ fn cases() -> Vec<Case> {
             w: (1, 2, 4, 3),
             spec: spec(2, true, Some(1)),
         },
+        // Enough taps for the products without im2col (`conv2d::shifted`), where the CPU has
+        // them: the forward pass as a stride-1 conv, the backward reading phase planes.
+        Case {
+            x: (2, 4, 4, 3),
+            w: (4, 6, 3, 3),
+            spec: spec(1, true, None),
+        },
+        Case {
+            x: (2, 5, 3, 4),
+            w: (5, 4, 5, 5),
+            spec: spec(2, true, None),
+        },
+        Case {
+            x: (1, 3, 3, 3),
+            w: (3, 4, 3, 2),
+            spec: spec(2, false, Some(1)),
+        },
+        // Input channels enough for the strided forward pass to add its columns into phase
+        // planes.
+        Case {
+            x: (1, 16, 3, 2),
+            w: (16, 2, 3, 3),
+            spec: spec(2, true, None),
+        },
     ]
+}
+
+#[test]
+fn shifted_products_give_the_results_of_im2col() {
+    use super::super::shifted::IM2COL_ONLY;
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (i, c) in cases().into_iter().enumerate() {
+        let xs = c.x.0 * c.x.1 * c.x.2 * c.x.3;
+        let x = random(xs, 50 + i as u64);
+        let w = random(c.w.0 * c.w.1 * c.w.2 * c.w.3, 60 + i as u64);
+        let b = random(c.w.1, 70 + i as u64);
+        let dev = Cpu::default();
+        let y = conv2d_transpose(
+            tensor4(&dev, &x, c.x),
+            &tensor4(&dev, &w, c.w),
+            &dev.tensor_from_vec(b.clone(), (c.w.1,)),
+            &c.spec,
+        );
+        let r = random(y.shape().num_elements(), 80 + i as u64);
+        let run_with = |im2col: bool| {
+            IM2COL_ONLY.set(im2col);
+            let out = run(&c, &x, &w, &b, &r);
+            IM2COL_ONLY.set(false);
+            out
+        };
+        let ([y, dx, dw, db], [y0, dx0, dw0, db0]) = (run_with(false), run_with(true));
+        // The forward conv sums each output in another order than col2im's scatter.
+        let y0: Vec<f64> = y0.iter().map(|&v| f64::from(v)).collect();
+        assert_close(&format!("case {i} y"), &y, &y0, 1e-6);
+        // Backward sums as the one-sample im2col products do, but for a weight gradient of
+        // at most `matmul::SMALL` taps, which im2col gives the dot-product kernel.
+        assert_eq!(bits(&dx), bits(&dx0), "case {i} dx");
+        if c.w.1 * c.w.2 * c.w.3 > 64 {
+            assert_eq!(bits(&dw), bits(&dw0), "case {i} dw");
+        } else {
+            let dw0: Vec<f64> = dw0.iter().map(|&v| f64::from(v)).collect();
+            assert_close(&format!("case {i} dw"), &dw, &dw0, 1e-6);
+        }
+        assert_eq!(bits(&db), bits(&db0), "case {i} db");
+    }
 }
 
 #[test]

@@ -76,11 +76,24 @@ pub type Weight4 = Tensor<(usize, usize, usize, usize), f32, Cpu>;
 /// A per-channel bias.
 pub type Bias1 = Tensor<(usize,), f32, Cpu>;
 
-/// Copies a contiguous tensor's storage out. dfdx keeps tensor data private, so this copy is
-/// the cheapest way to read it.
+/// A copy of a contiguous tensor's elements, for an op that must own them (most read them in
+/// place, [`storage`]).
 fn host_data<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    let mut data = vec![0.0; t.shape().num_elements()];
-    t.copy_into(&mut data);
+    storage(t).to_vec()
+}
+
+/// A contiguous tensor's elements in place (dfdx's storage, through the accessor our copy of
+/// dfdx adds: `vendor/README.md`).
+///
+/// # Panics
+/// If the tensor is not contiguous (a broadcast view), which no op of ours is given.
+fn storage<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> &[f32] {
+    let data = t.storage();
+    assert_eq!(
+        data.len(),
+        t.shape().num_elements(),
+        "ops read contiguous tensors"
+    );
     data
 }
 

@@ -13,7 +13,7 @@
 use dfdx::prelude::{Cpu, HasShape, Merge, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
 use rayon::prelude::*;
 
-use super::host_data;
+use super::storage;
 
 /// Enough elements per rayon task to outweigh its scheduling cost.
 const ELEMENTS_PER_TASK: usize = 1 << 14;
@@ -165,25 +165,21 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
     f: Pointwise,
 ) -> Tensor<S, f32, Cpu, T> {
     let (x, mut tape) = x.split_tape();
-    let input = host_data(&x);
-    let mut out = vec![0.0; input.len()];
-    out.par_iter_mut()
-        .zip(input.par_iter())
+    let mut out = Vec::new();
+    storage(&x)
+        .par_iter()
         .with_min_len(ELEMENTS_PER_TASK)
-        .for_each(|(y, &x)| *y = f.value(x));
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (reads_x, reads_y) = f.reads();
-    let y = if T::OWNS_TAPE && reads_y {
-        out.clone()
-    } else {
-        Vec::new()
-    };
-    let out = dev
-        .try_tensor_from_vec(out, shape)
+        .map(|&x| f.value(x))
+        .collect_into_vec(&mut out);
+    let out = x
+        .device()
+        .try_tensor_from_vec(out, *x.shape())
         .unwrap_or_else(|_| unreachable!("the output has the input's size"));
     if T::OWNS_TAPE {
-        let input = if reads_x { input } else { Vec::new() };
+        // What the derivative reads is kept as a clone, which shares the tensor's storage.
+        let (reads_x, reads_y) = f.reads();
+        let input = reads_x.then(|| x.clone());
+        let output = reads_y.then(|| out.clone());
         let x_ghost = x.ghost();
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
@@ -191,8 +187,8 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
             let dx = grads.get_or_alloc_mut(&x_ghost)?;
             // What the derivative does not read is not kept: the output gradient stands in
             // for it, so that one loop serves every function.
-            let x = if reads_x { &input[..] } else { &grad_out[..] };
-            let y = if reads_y { &y[..] } else { &grad_out[..] };
+            let x = input.as_ref().map_or(&grad_out[..], |x| storage(x));
+            let y = output.as_ref().map_or(&grad_out[..], |y| storage(y));
             dx.par_iter_mut()
                 .zip(grad_out.par_iter())
                 .zip(x.par_iter().zip(y.par_iter()))
@@ -221,12 +217,13 @@ pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
     let (a, a_tape) = a.split_tape();
     let (b, b_tape) = b.split_tape();
     let mut tape = a_tape.merge(b_tape);
-    let mut out = host_data(&a);
-    let b_data = host_data(&b);
-    out.par_iter_mut()
-        .zip(b_data.par_iter())
+    let mut out = Vec::new();
+    storage(&a)
+        .par_iter()
+        .zip(storage(&b).par_iter())
         .with_min_len(ELEMENTS_PER_TASK)
-        .for_each(|(y, &b)| *y += b);
+        .map(|(&a, &b)| a + b)
+        .collect_into_vec(&mut out);
     let out = a
         .device()
         .try_tensor_from_vec(out, *a.shape())

@@ -11,7 +11,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 
 pub use kernel::Layout;
 
-use super::{add_into, host_data, tensor_from_output, Bias1, T4};
+use super::{add_into, storage, tensor_from_output, Bias1, T4};
 
 /// Which statistics normalise the batch.
 #[derive(Clone, Copy, Debug)]
@@ -88,9 +88,9 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         positions: h * w,
     };
     let (x, mut tape) = x.split_tape();
-    let x_data = host_data(&x);
+    let x_data = storage(&x);
     let (mean, var) = match spec.statistics {
-        Statistics::Batch => kernel::moments(layout, &x_data),
+        Statistics::Batch => kernel::moments(layout, x_data),
         Statistics::Running { mean, var } => (mean.to_vec(), var.to_vec()),
     };
     let inv_std = kernel::inverse_std(&var, spec.epsilon);
@@ -100,7 +100,7 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     let rectifier = spec.rectifier.map(|alpha| move |z| rectify(z, alpha));
     kernel::normalize(
         layout,
-        &x_data,
+        x_data,
         (&mean, &inv_std),
         &gamma,
         &beta,
@@ -109,11 +109,12 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     );
     // The rectifier's derivative at each element is 1 where the output is positive, its slope
     // elsewhere.
+    let out = tensor_from_output(x.device(), out, (n, c, h, w));
+    // Kept for the backward pass as clones, which share the tensors' storage.
     let rectified = match spec.rectifier {
         Some(alpha) if T::OWNS_TAPE => Some((alpha, out.clone())),
         _ => None,
     };
-    let out = tensor_from_output(x.device(), out, (n, c, h, w));
 
     let batch_stats = matches!(spec.statistics, Statistics::Batch);
     let moments = batch_stats.then(|| BatchMoments {
@@ -126,10 +127,11 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         let gamma_ghost = spec.gamma.map(|g| g.0.ghost());
         let beta_ghost = spec.beta.map(|b| b.0.ghost());
         let input_grad = spec.input_grad;
+        let x_kept = x.clone();
         tape.add_backward_op(move |grads| {
             let mut dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
             if let Some((alpha, y)) = &rectified {
-                kernel::rectifier_grad(*alpha, y, &mut dy);
+                kernel::rectifier_grad(*alpha, storage(y), &mut dy);
             }
             let dx = if input_grad {
                 Some(&mut grads.get_or_alloc_mut(&x_ghost)?[..])
@@ -138,7 +140,7 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
             };
             let g = kernel::backward(
                 layout,
-                &x_data,
+                storage(&x_kept),
                 (&mean, &inv_std),
                 &gamma,
                 &dy,

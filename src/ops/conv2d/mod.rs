@@ -16,7 +16,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, ReshapeTo, SplitTape, Tape};
 use super::geometry::Padding;
 use super::handoff::{GradCell, Handoff};
 use super::pool2d::Pool2dSpec;
-use super::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
+use super::{add_into, storage, tensor_from_output, Bias1, OpsError, Weight4, T4};
 use plan::ConvPlan;
 pub use transpose::{conv2d_transpose, try_conv2d_transpose, Conv2dTransposeSpec};
 
@@ -106,10 +106,7 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
     let mut plan = ConvPlan::new(*x.shape(), *w.shape(), *b.shape(), spec)?;
     plan.channels_last = channels_last;
     let (x, mut tape) = x.split_tape();
-    let x_data = host_data(&x);
-    let w_data = host_data(w);
-    let b_data = host_data(b);
-    let (out, saved) = forward::forward(&plan, &x_data, &w_data, &b_data, T::OWNS_TAPE);
+    let (out, saved) = forward::forward(&plan, storage(&x), storage(w), storage(b), T::OWNS_TAPE);
     // Handed off, the output leaves as data and the tensor is an empty token.
     let (out, data) = match handoff {
         Some(_) => {
@@ -128,13 +125,16 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
         let out_ghost = out.ghost();
         let input_grad = spec.input_grad;
         let out_len = plan.batch * plan.out_ch * plan.out_plane();
+        // The backward pass reads the input and weight in place: a clone of a tensor shares
+        // its storage.
+        let (x_kept, w_kept) = (x.clone(), w.clone());
         tape.add_backward_op(move |grads| {
             let grad_out = match &handoff {
                 Some(cell) => cell.take(out_len),
                 None => std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?),
             };
-            let mut dw = vec![0.0; w_data.len()];
-            let mut db = vec![0.0; b_data.len()];
+            let mut dw = vec![0.0; plan.out_ch * plan.patch()];
+            let mut db = vec![0.0; plan.out_ch];
             let mut no_dx = [];
             let dx = if input_grad {
                 &mut grads.get_or_alloc_mut(&x_ghost)?[..]
@@ -142,8 +142,8 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
                 &mut no_dx[..]
             };
             let params = backward::Params {
-                x: &x_data,
-                w: &w_data,
+                x: storage(&x_kept),
+                w: storage(&w_kept),
             };
             backward::backward(&plan, params, &saved, &grad_out, dx, &mut dw, &mut db);
             add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);

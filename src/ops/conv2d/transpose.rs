@@ -31,7 +31,7 @@ use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::geometry::Padding;
 use crate::ops::matmul::{matmul_packed, sum, View, TAPS};
-use crate::ops::{add_into, host_data, tensor_from_output, Bias1, OpsError, Weight4, T4};
+use crate::ops::{add_into, storage, tensor_from_output, Bias1, OpsError, Weight4, T4};
 
 /// A transposed convolution layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,27 +76,27 @@ pub fn try_conv2d_transpose<T: Tape<f32, Cpu>>(
 ) -> Result<T4<T>, OpsError> {
     let plan = ConvPlan::transposed(*x.shape(), *w.shape(), *b.shape(), spec)?;
     let (x, mut tape) = x.split_tape();
-    let x_data = host_data(&x);
-    let w_data = host_data(w);
-    let b_data = host_data(b);
-    let out = forward(&plan, &x_data, &w_data, &b_data);
+    let out = forward(&plan, storage(&x), storage(w), storage(b));
     let shape = (plan.batch, plan.in_ch, plan.h.input, plan.w.input);
     let out = tensor_from_output(x.device(), out, shape);
     if T::OWNS_TAPE {
         let (x_ghost, w_ghost, b_ghost) = (x.ghost(), w.ghost(), b.ghost());
         let out_ghost = out.ghost();
         let input_grad = spec.input_grad;
+        // Read in place by the backward pass: a clone of a tensor shares its storage.
+        let (x_kept, w_kept) = (x.clone(), w.clone());
         tape.add_backward_op(move |grads| {
             let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let (x_data, w_data) = (storage(&x_kept), storage(&w_kept));
             let mut dw = vec![0.0; w_data.len()];
-            let mut db = vec![0.0; b_data.len()];
+            let mut db = vec![0.0; plan.in_ch];
             let mut no_dx = [];
             let dx = if input_grad {
                 &mut grads.get_or_alloc_mut(&x_ghost)?[..]
             } else {
                 &mut no_dx[..]
             };
-            backward(&plan, &x_data, &w_data, &grad_out, dx, &mut dw, &mut db);
+            backward(&plan, x_data, w_data, &grad_out, dx, &mut dw, &mut db);
             add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);
             add_into(grads.get_or_alloc_mut(&b_ghost)?, &db);
             Ok(())

@@ -29,6 +29,7 @@ mod batch_norm;
 mod conv2d;
 pub mod cpu;
 pub mod dense;
+mod dropout;
 pub mod embedding;
 mod error;
 mod geometry;
@@ -56,12 +57,13 @@ pub use conv2d::{
     conv2d, conv2d_flat_channels_last, conv2d_transpose, try_conv2d, try_conv2d_transpose,
     Conv2dSpec, Conv2dTransposeSpec,
 };
+pub use dropout::dropout;
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
 pub use gru::gru;
 pub use layer_norm::{layer_norm, LayerNormSpec};
 pub use lstm::lstm;
-pub use pointwise::{add, pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
+pub use pointwise::{add, add_relu, fork, pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
 pub use recurrent::{Reading, RecurrentParams};

@@ -89,25 +89,28 @@ impl<T: AnyTape> Act<T> {
         }
     }
 
-    /// Inverted dropout at `rate` (a fresh mask from the device's generator).
+    /// Inverted dropout at `rate` (a fresh mask from the device's generator; dfdx's mask,
+    /// drawn in parallel by `ops::dropout`).
     #[must_use]
     pub fn dropout(self, rate: f32) -> Self {
+        let rate = f64::from(rate);
         match self {
-            Act::Flat(t) => Act::Flat(t.dropout(rate)),
-            Act::Image(t) => Act::Image(t.dropout(rate)),
+            Act::Flat(t) => Act::Flat(crate::ops::dropout(t, rate)),
+            Act::Image(t) => Act::Image(crate::ops::dropout(t, rate)),
         }
     }
 }
 
 impl<T: AnyTape> Act<T> {
     /// A second handle on this value for another reader in a graph model: the same numbers
-    /// under a new tensor id on an empty tape (`* 1.0`), whose gradient flows back into this
-    /// one's when the tapes merge. dfdx's binary ops cannot take one id as both operands.
+    /// under a new tensor id on an empty tape (`ops::fork`: the storage shared), whose
+    /// gradient flows back into this one's when the tapes merge. dfdx's binary ops cannot
+    /// take one id as both operands.
     #[must_use]
     pub fn fork(&self) -> Self {
         match self {
-            Act::Flat(t) => Act::Flat(t.with_empty_tape() * 1.0),
-            Act::Image(t) => Act::Image(t.with_empty_tape() * 1.0),
+            Act::Flat(t) => Act::Flat(crate::ops::fork(t.with_empty_tape())),
+            Act::Image(t) => Act::Image(crate::ops::fork(t.with_empty_tape())),
         }
     }
 }
@@ -157,16 +160,47 @@ pub fn gather_tapes<T: AnyTape>(acts: Vec<Act<T>>, onto: usize) -> Vec<Act<T>> {
 }
 
 /// Keras' `Add` (`op` false) or `Multiply` (`op` true) of values of one shape, elementwise.
-pub fn combine<T: AnyTape>(values: Vec<Act<T>>, multiply: bool) -> Act<T> {
-    let mut it = values.into_iter();
-    let first = it
+pub fn combine<T: AnyTape>(values: Vec<Act<T>>, how: Combine) -> Act<T> {
+    let last = values.len() - 1;
+    let mut it = values.into_iter().enumerate();
+    let (_, first) = it
         .next()
         .unwrap_or_else(|| unreachable!("check: two values or more"));
-    it.fold(first, |acc, v| match (acc, v) {
-        (Act::Flat(a), Act::Flat(b)) => Act::Flat(if multiply { a * b } else { ops::add(a, b) }),
-        (Act::Image(a), Act::Image(b)) => Act::Image(if multiply { a * b } else { ops::add(a, b) }),
-        _ => unreachable!("check guarantees values of one shape"),
+    it.fold(first, |acc, (i, v)| {
+        // A ReLU applies to the whole sum: the last addition.
+        let how = match how {
+            Combine::AddRelu if i < last => Combine::Add,
+            how => how,
+        };
+        match (acc, v) {
+            (Act::Flat(a), Act::Flat(b)) => Act::Flat(how.apply(a, b)),
+            (Act::Image(a), Act::Image(b)) => Act::Image(how.apply(a, b)),
+            _ => unreachable!("check guarantees values of one shape"),
+        }
     })
+}
+
+/// How [`combine`] joins values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Combine {
+    Add,
+    /// `relu` of the sum (`ops::add_relu`).
+    AddRelu,
+    Multiply,
+}
+
+impl Combine {
+    fn apply<S: Shape, T: AnyTape>(
+        self,
+        a: Tensor<S, f32, Cpu, T>,
+        b: Tensor<S, f32, Cpu, T>,
+    ) -> Tensor<S, f32, Cpu, T> {
+        match self {
+            Combine::Add => ops::add(a, b),
+            Combine::AddRelu => ops::add_relu(a, b),
+            Combine::Multiply => a * b,
+        }
+    }
 }
 
 /// Keras' `Concatenate` along the features of flat values or the channels of images.

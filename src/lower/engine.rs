@@ -462,7 +462,7 @@ fn pick(
 mod tests;
 
 #[cfg(test)]
-mod norm_tests;
+pub(super) mod norm_tests;
 
 #[cfg(test)]
 mod activation_tests;

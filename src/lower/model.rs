@@ -8,12 +8,12 @@ use std::sync::Mutex;
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
-use super::act::{Act, AnyTape, Forward};
+use super::act::{Act, AnyTape, Combine, Forward};
 use super::init::{fans, initialize};
 use super::params::{Param, Role, StateBuffer};
-use crate::check::plan::{Init, Layer, Model, NodeOp};
+use crate::check::plan::{Activation, Init, Layer, Model, NodeOp};
 use crate::layers::weights::Weights;
-use crate::layers::Op;
+use crate::layers::{LayerKind, Op};
 
 /// What lowering a layer may add to the model.
 pub struct Lowering<'a> {
@@ -258,6 +258,9 @@ enum GraphStep {
         ops: std::ops::Range<usize>,
     },
     Add(Vec<usize>),
+    /// A sum that a ReLU reads, and only it: `(h + x) | relu()` ends most residual blocks,
+    /// and as one op (`ops::add_relu`) it is one pass over the data each way, not two.
+    AddRelu(Vec<usize>),
     Multiply(Vec<usize>),
     Concat(Vec<usize>),
 }
@@ -286,16 +289,30 @@ impl LoweredGraph {
         // second input).
         let mut runs: Vec<(usize, Option<usize>, Vec<usize>)> = Vec::new();
         let mut steps: Vec<Option<GraphStep>> = Vec::new();
+        // Plan nodes lowered into the step before them (a ReLU into its sum).
+        let mut fused = vec![false; graph.nodes.len()];
         for (k, node) in graph.nodes.iter().enumerate() {
             let plan_value = n_in + k;
             let inputs: Vec<usize> = node.inputs.iter().map(|&v| value_of[v]).collect();
             match node.op {
                 NodeOp::Layer(layer) => {
                     let prev = plan_value - 1;
-                    let extends = k > 0
-                        && node.inputs == [prev]
+                    let reads_only_prev = k > 0 && node.inputs == [prev] && plan_readers[prev] == 1;
+                    let extends = reads_only_prev
                         && matches!(graph.nodes[k - 1].op, NodeOp::Layer(_))
-                        && plan_readers[prev] == 1;
+                        && !fused[k - 1];
+                    let is_relu = matches!(
+                        &model.layers[layer].kind,
+                        LayerKind::Activation(a) if matches!(a.activation, Activation::Relu)
+                    );
+                    if let (true, true, Some(last)) = (reads_only_prev, is_relu, steps.last_mut()) {
+                        if let Some(GraphStep::Add(sum)) = last {
+                            *last = Some(GraphStep::AddRelu(std::mem::take(sum)));
+                            fused[k] = true;
+                            value_of.push(n_in + steps.len() - 1);
+                            continue;
+                        }
+                    }
                     if extends {
                         if let Some((_, _, run)) = runs.last_mut() {
                             run.push(layer);
@@ -352,7 +369,10 @@ impl LoweredGraph {
                         readers[*second] += 1;
                     }
                 }
-                GraphStep::Add(v) | GraphStep::Multiply(v) | GraphStep::Concat(v) => {
+                GraphStep::Add(v)
+                | GraphStep::AddRelu(v)
+                | GraphStep::Multiply(v)
+                | GraphStep::Concat(v) => {
                     for &v in v {
                         readers[v] += 1;
                     }
@@ -416,9 +436,14 @@ impl LoweredGraph {
                     cx.handoff = None;
                     act
                 }
-                GraphStep::Add(vs) | GraphStep::Multiply(vs) => {
+                GraphStep::Add(vs) | GraphStep::AddRelu(vs) | GraphStep::Multiply(vs) => {
                     let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
-                    super::act::combine(acts, matches!(step, GraphStep::Multiply(_)))
+                    let how = match step {
+                        GraphStep::Multiply(_) => Combine::Multiply,
+                        GraphStep::AddRelu(_) => Combine::AddRelu,
+                        _ => Combine::Add,
+                    };
+                    super::act::combine(acts, how)
                 }
                 GraphStep::Concat(vs) => {
                     let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
@@ -434,6 +459,64 @@ impl LoweredGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The model `m` declared as `model`, lowered.
+    fn lowered(model: &str) -> LoweredModel {
+        let mut engine = crate::lower::engine::norm_tests::engine_of(model);
+        engine.models.swap_remove(0)
+    }
+
+    /// Each step's kind, and a chain's input.
+    fn steps(model: &LoweredModel) -> Vec<String> {
+        let graph = model.graph.as_ref().expect("a graph model");
+        graph
+            .steps
+            .iter()
+            .map(|s| match s {
+                GraphStep::Chain { input, ops, .. } => format!("chain({input}, {})", ops.len()),
+                GraphStep::Add(_) => "add".into(),
+                GraphStep::AddRelu(_) => "add_relu".into(),
+                GraphStep::Multiply(_) => "multiply".into(),
+                GraphStep::Concat(_) => "concat".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_relu_that_alone_reads_a_sum_is_lowered_into_it() {
+        // Value 0 is the input; each step's value is numbered after it.
+        let fused = lowered(
+            "model m (x) {
+  h = x | dense(16) | dense(16)
+  y = (h | dense(16)) + h
+  return y | relu() | dense(2)
+}",
+        );
+        assert_eq!(
+            steps(&fused),
+            ["chain(0, 2)", "chain(1, 1)", "add_relu", "chain(3, 1)"],
+            "the ReLU joins the sum, and the dense layer after it reads the sum"
+        );
+        // The sum has a second reader, which must see it before the ReLU.
+        let apart = lowered(
+            "model m (x) {
+  h = x | dense(16) | dense(16)
+  y = (h | dense(16)) + h
+  return (y | relu() | dense(2)) + (y | dense(2))
+}",
+        );
+        assert_eq!(
+            steps(&apart),
+            [
+                "chain(0, 2)",
+                "chain(1, 1)",
+                "add",
+                "chain(3, 2)",
+                "chain(3, 1)",
+                "add"
+            ],
+        );
+    }
 
     #[test]
     fn state_updates_of_a_step_are_stored_in_order_when_committed() {

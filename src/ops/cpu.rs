@@ -7,7 +7,8 @@
 //! - [`finite`]: the check that a gradient holds no NaN or infinity;
 //! - [`pool`]: sizing rayon's global pool, with every worker flushing denormals;
 //! - [`math`]: `exp`, sigmoid and `tanh` that vectorise, the same bits on every CPU;
-//! - `transpose`: a 16 x 16 block transposed in AVX-512 registers.
+//! - `transpose`: a 16 x 16 block transposed in AVX-512 registers;
+//! - [`zeroed`]: output buffers zeroed by all the cores.
 //!
 //! Nothing here knows dfdx: a backend swap keeps these as they are.
 
@@ -20,3 +21,4 @@ pub mod scratch;
 pub(crate) mod simd;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod transpose;
+pub mod zeroed;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::batch_norm::Channelwise;
 use super::{add_into, host_data, tensor_from_output, T4};
+use crate::ops::cpu::zeroed::zeroed;
 
 /// What a call sets besides the input.
 #[derive(Clone, Copy, Debug)]
@@ -32,9 +33,9 @@ pub fn layer_norm<T: Tape<f32, Cpu>>(x: T4<T>, spec: &LayerNormSpec<'_>) -> T4<T
     let data = host_data(&x);
     let gamma = spec.gamma.map(|g| g.1.to_vec());
     let beta = spec.beta.map(|b| b.1.to_vec());
-    let mut xhat = vec![0.0; data.len()];
+    let mut xhat = zeroed(data.len());
     let mut inv = vec![0.0; n * p];
-    let mut out = vec![0.0; data.len()];
+    let mut out = zeroed(data.len());
     out.par_chunks_mut(c * p)
         .zip(xhat.par_chunks_mut(c * p))
         .zip(inv.par_chunks_mut(p))

@@ -150,6 +150,60 @@ impl Pointwise {
     }
 }
 
+impl Pointwise {
+    /// `f(x)` for each element, in parallel. The rectifiers get loops of their own, with the
+    /// function known at compile time, so that they vectorise: with the `match` inside the
+    /// loop, ResNet-20's rectifiers ran one element at a time.
+    fn values(self, x: &[f32]) -> Vec<f32> {
+        match self {
+            Pointwise::Relu => map(x, |x| Pointwise::Relu.value(x)),
+            Pointwise::LeakyRelu { alpha } => map(x, |x| Pointwise::LeakyRelu { alpha }.value(x)),
+            f => map(x, |x| f.value(x)),
+        }
+    }
+
+    /// `dx += g * f'(x, y)` for each element, in parallel, the rectifiers vectorised as in
+    /// [`Self::values`].
+    fn add_grads(self, dx: &mut [f32], g: &[f32], x: &[f32], y: &[f32]) {
+        match self {
+            Pointwise::Relu => add_grads(dx, g, x, y, |x, y| Pointwise::Relu.derivative(x, y)),
+            Pointwise::LeakyRelu { alpha } => add_grads(dx, g, x, y, |x, y| {
+                Pointwise::LeakyRelu { alpha }.derivative(x, y)
+            }),
+            f => add_grads(dx, g, x, y, |x, y| f.derivative(x, y)),
+        }
+    }
+}
+
+/// `f` of each element of `x`, in parallel, into a new buffer written once.
+fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    out.spare_capacity_mut()[..x.len()]
+        .par_chunks_mut(ELEMENTS_PER_TASK)
+        .zip(x.par_chunks(ELEMENTS_PER_TASK))
+        .for_each(|(out, x)| {
+            for (out, &x) in out.iter_mut().zip(x) {
+                out.write(f(x));
+            }
+        });
+    // SAFETY: the chunks cover the first `x.len()` elements, and each was written.
+    unsafe { out.set_len(x.len()) };
+    out
+}
+
+/// `dx += g * d(x, y)` for each element, in parallel.
+fn add_grads(dx: &mut [f32], g: &[f32], x: &[f32], y: &[f32], d: impl Fn(f32, f32) -> f32 + Sync) {
+    const N: usize = ELEMENTS_PER_TASK;
+    dx.par_chunks_mut(N)
+        .zip(g.par_chunks(N))
+        .zip(x.par_chunks(N).zip(y.par_chunks(N)))
+        .for_each(|((dx, g), (x, y))| {
+            for (((dx, &g), &x), &y) in dx.iter_mut().zip(g).zip(x).zip(y) {
+                *dx += g * d(x, y);
+            }
+        });
+}
+
 /// `exp_m1` keeps elu accurate for small negative inputs.
 fn elu(x: f32, alpha: f32) -> f32 {
     if x > 0.0 {
@@ -165,12 +219,7 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
     f: Pointwise,
 ) -> Tensor<S, f32, Cpu, T> {
     let (x, mut tape) = x.split_tape();
-    let mut out = Vec::new();
-    storage(&x)
-        .par_iter()
-        .with_min_len(ELEMENTS_PER_TASK)
-        .map(|&x| f.value(x))
-        .collect_into_vec(&mut out);
+    let out = f.values(storage(&x));
     let out = x
         .device()
         .try_tensor_from_vec(out, *x.shape())
@@ -189,11 +238,7 @@ pub fn pointwise<S: Shape, T: Tape<f32, Cpu>>(
             // for it, so that one loop serves every function.
             let x = input.as_ref().map_or(&grad_out[..], |x| storage(x));
             let y = output.as_ref().map_or(&grad_out[..], |y| storage(y));
-            dx.par_iter_mut()
-                .zip(grad_out.par_iter())
-                .zip(x.par_iter().zip(y.par_iter()))
-                .with_min_len(ELEMENTS_PER_TASK)
-                .for_each(|((dx, &g), (&x, &y))| *dx += g * f.derivative(x, y));
+            f.add_grads(dx, &grad_out, x, y);
             Ok(())
         });
     }
@@ -209,6 +254,26 @@ pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
     a: Tensor<S, f32, Cpu, T>,
     b: Tensor<S, f32, Cpu, T>,
 ) -> Tensor<S, f32, Cpu, T> {
+    sum_of(a, b, false)
+}
+
+/// `relu(a + b)`, the end of a residual block, in one pass each way: the bits of [`add`]
+/// then a ReLU ([`pointwise`]).
+///
+/// # Panics
+/// If the shapes differ; the checker rules this out.
+pub fn add_relu<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
+    a: Tensor<S, f32, Cpu, T>,
+    b: Tensor<S, f32, Cpu, T>,
+) -> Tensor<S, f32, Cpu, T> {
+    sum_of(a, b, true)
+}
+
+fn sum_of<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
+    a: Tensor<S, f32, Cpu, T>,
+    b: Tensor<S, f32, Cpu, T>,
+    relu: bool,
+) -> Tensor<S, f32, Cpu, T> {
     assert_eq!(
         a.shape().concrete(),
         b.shape().concrete(),
@@ -218,30 +283,63 @@ pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<T>>(
     let (b, b_tape) = b.split_tape();
     let mut tape = a_tape.merge(b_tape);
     let mut out = Vec::new();
-    storage(&a)
+    let sums = storage(&a)
         .par_iter()
         .zip(storage(&b).par_iter())
-        .with_min_len(ELEMENTS_PER_TASK)
-        .map(|(&a, &b)| a + b)
-        .collect_into_vec(&mut out);
+        .with_min_len(ELEMENTS_PER_TASK);
+    if relu {
+        sums.map(|(&a, &b)| Pointwise::Relu.value(a + b))
+            .collect_into_vec(&mut out);
+    } else {
+        sums.map(|(&a, &b)| a + b).collect_into_vec(&mut out);
+    }
     let out = a
         .device()
         .try_tensor_from_vec(out, *a.shape())
         .unwrap_or_else(|_| unreachable!("the output has the inputs' size"));
     if T::OWNS_TAPE {
         let (a_ghost, b_ghost, out_ghost) = (a.ghost(), b.ghost(), out.ghost());
+        let rectified = relu.then(|| out.clone());
         tape.add_backward_op(move |grads| {
-            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-            for ghost in [&a_ghost, &b_ghost] {
-                grads
-                    .get_or_alloc_mut(ghost)?
+            let mut grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            if let Some(y) = &rectified {
+                // The sum's gradient as the separate ReLU leaves it: added into zeros.
+                grad_out
                     .par_iter_mut()
-                    .zip(grad_out.par_iter())
+                    .zip(storage(y).par_iter())
                     .with_min_len(ELEMENTS_PER_TASK)
-                    .for_each(|(d, &g)| *d += g);
+                    .for_each(|(g, &y)| *g = 0.0 + *g * Pointwise::Relu.derivative(y, y));
+            }
+            for ghost in [&a_ghost, &b_ghost] {
+                accumulate(grads.get_or_alloc_mut(ghost)?, &grad_out);
             }
             Ok(())
         });
     }
     out.put_tape(tape)
+}
+
+/// `x` under a new id, for a second reader of one value (dfdx's binary ops cannot take one
+/// id as both operands): the storage is shared, not copied, and the new id's gradient is
+/// added back into `x`'s in parallel (`dx += dy`), the bits of dfdx's `x * 1.0`.
+pub fn fork<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>) -> Tensor<S, f32, Cpu, T> {
+    let (x, mut tape) = x.split_tape();
+    let out = x.alias();
+    if T::OWNS_TAPE {
+        let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            accumulate(grads.get_or_alloc_mut(&x_ghost)?, &grad_out);
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// `d += g` for each element, in parallel: a gradient flowing back unchanged.
+fn accumulate(d: &mut [f32], g: &[f32]) {
+    d.par_iter_mut()
+        .zip(g.par_iter())
+        .with_min_len(ELEMENTS_PER_TASK)
+        .for_each(|(d, &g)| *d += g);
 }

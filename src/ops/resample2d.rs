@@ -15,6 +15,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 use rayon::prelude::*;
 
 use super::{host_data, tensor_from_output, T4};
+use crate::ops::cpu::zeroed::zeroed;
 
 /// Along one axis: for each output position, two (input index, weight) taps.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,7 +89,7 @@ fn resample<T: Tape<f32, Cpu>>(x: T4<T>, rows: &AxisMap, cols: &AxisMap) -> T4<T
     let (oh, ow) = (rows.taps.len(), cols.taps.len());
     let (x, mut tape) = x.split_tape();
     let x_data = host_data(&x);
-    let mut out = vec![0.0; n * c * oh * ow];
+    let mut out = zeroed(n * c * oh * ow);
     if h * w > 0 && oh * ow > 0 {
         out.par_chunks_mut(oh * ow)
             .zip(x_data.par_chunks(h * w))

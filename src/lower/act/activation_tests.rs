@@ -225,11 +225,51 @@ fn relu_and_sums_give_the_bits_of_dfdx() {
     let dfdx = {
         let y = (ta.leaky_trace() + tb.leaky_trace()).relu();
         let values = y.as_vec();
+        let grads = (y * weights.clone()).sum().backward();
+        (values, grads.get(&ta).as_vec(), grads.get(&tb).as_vec())
+    };
+    let fused = {
+        let y = crate::ops::add_relu(ta.leaky_trace(), tb.leaky_trace());
+        let values = y.as_vec();
         let grads = (y * weights).sum().backward();
         (values, grads.get(&ta).as_vec(), grads.get(&tb).as_vec())
     };
     assert!(ours.0.iter().filter(|&&v| v == 0.0).count() > n / 4);
+    for (name, ours) in [("add, relu", ours), ("add_relu", fused)] {
+        assert_eq!(ours.0, dfdx.0, "{name}: values");
+        assert_eq!(ours.1, dfdx.1, "{name}: first operand's gradient");
+        assert_eq!(ours.2, dfdx.2, "{name}: second operand's gradient");
+    }
+}
+
+/// A value read twice (`ops::fork`, which shares the storage) gives the bits of dfdx's
+/// `x * 1.0`, which it replaced: the second reader's gradient is added back into the first.
+#[test]
+fn a_fork_gives_the_bits_of_a_copy() {
+    let dev = Cpu::default();
+    let n = 2 * 70_000; // more than one rayon task
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3)
+        .collect();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.25)
+        .collect();
+    let shape = (2, n / 2);
+    let (tx, weights) = (dev.tensor_from_vec(x, shape), dev.tensor_from_vec(w, shape));
+    let run = |ours: bool| {
+        let x = tx.leaky_trace();
+        let second = if ours {
+            crate::ops::fork(x.with_empty_tape())
+        } else {
+            x.with_empty_tape() * 1.0
+        };
+        let y = x * weights.clone() + second.relu();
+        let values = y.as_vec();
+        let grads = y.sum().backward();
+        (values, grads.get(&tx).as_vec())
+    };
+    let (ours, dfdx) = (run(true), run(false));
     assert_eq!(ours.0, dfdx.0, "values");
-    assert_eq!(ours.1, dfdx.1, "first operand's gradient");
-    assert_eq!(ours.2, dfdx.2, "second operand's gradient");
+    assert_eq!(ours.1, dfdx.1, "gradient");
+    assert!(ours.1.iter().any(|&g| g != 0.0) && ours.1.iter().any(|&g| g != 1.0));
 }

@@ -16,8 +16,9 @@ fn engine(batchnorm: &str, dense: &str) -> Engine {
     engine_of(&format!("model m {{\n  {batchnorm}\n  {dense}\n}}"))
 }
 
-/// The experiment of [`engine`] with the model `m` declared as `model`.
-fn engine_of(model: &str) -> Engine {
+/// The experiment of [`engine`] with the model `m` declared as `model` (a graph model's
+/// input is a row of 3 features).
+pub(in crate::lower) fn engine_of(model: &str) -> Engine {
     let text = format!(
         "experiment t {{ seed = 3 }}
 data train = csv(path = \"t.csv\", target = \"y\") | batch(4)

@@ -7,6 +7,7 @@ mod kernel;
 #[cfg(test)]
 mod tests;
 
+use crate::ops::cpu::zeroed::zeroed;
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 
 pub use kernel::Layout;
@@ -96,7 +97,7 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     let inv_std = kernel::inverse_std(&var, spec.epsilon);
     let gamma = spec.gamma.map_or_else(|| vec![1.0; c], |g| g.1.to_vec());
     let beta = spec.beta.map_or_else(|| vec![0.0; c], |b| b.1.to_vec());
-    let mut out = vec![0.0; x_data.len()];
+    let mut out = zeroed(x_data.len());
     let rectifier = spec.rectifier.map(|alpha| move |z| rectify(z, alpha));
     kernel::normalize(
         layout,

@@ -11,6 +11,7 @@ use super::plan::ConvPlan;
 use super::shifted::ShiftedConv;
 use crate::ops::cpu::scratch::{split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
+use crate::ops::cpu::zeroed::zeroed;
 use crate::ops::matmul::{matmul_packed, View};
 use crate::ops::pool2d::{PoolKind, NO_ARGMAX};
 
@@ -90,7 +91,7 @@ pub(super) fn forward_with(
     }
     let (n, o) = (plan.batch, plan.out_ch);
     let out_sample = o * plan.out_plane();
-    let mut out = vec![0.0; n * out_sample];
+    let mut out = zeroed(n * out_sample);
     let argmax_len = if save && plan.saves_argmax() {
         out.len()
     } else {

@@ -8,6 +8,7 @@ use crate::ops::pool2d::{PoolKind, PoolPlan};
 use crate::ops::OpsError;
 
 use super::Conv2dSpec;
+use crate::ops::cpu::zeroed::zeroed;
 
 /// Everything the kernels need to know about one call.
 #[derive(Clone, Debug)]
@@ -227,7 +228,7 @@ impl ConvPlan {
     pub(super) fn reorder(&self, src: &[f32], back: bool) -> Vec<f32> {
         use rayon::prelude::*;
         let sample = self.out_ch * self.out_plane();
-        let mut dst = vec![0.0; src.len()];
+        let mut dst = zeroed(src.len());
         dst.par_chunks_mut(sample)
             .zip(src.par_chunks(sample))
             .for_each(|(dst, src)| self.reorder_sample(src, dst, back));

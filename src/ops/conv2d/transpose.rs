@@ -29,6 +29,7 @@ use super::plan::ConvPlan;
 use super::shifted::ShiftedConv;
 use crate::ops::cpu::scratch::{samples_per_task, split_chunks, with_scratch};
 use crate::ops::cpu::simd::avx2_or_portable;
+use crate::ops::cpu::zeroed::zeroed;
 use crate::ops::geometry::Padding;
 use crate::ops::matmul::{matmul_packed, sum, View, TAPS};
 use crate::ops::{add_into, storage, tensor_from_output, Bias1, OpsError, Weight4, T4};
@@ -113,7 +114,7 @@ fn forward(plan: &ConvPlan, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     // The product's inner dimension is our input channels: few of them go to the few-taps
     // kernel, which wants one sample at a time (`ConvPlan::group`).
     let group = if plan.out_ch <= TAPS { 1 } else { plan.group() };
-    let mut out = vec![0.0; plan.batch * y_sample];
+    let mut out = zeroed(plan.batch * y_sample);
     if let Some(dual) = InputGradConv::shifted(plan, w) {
         // Stride 1: the conv's input gradient is a conv, `y = b + W' * shifted(padded x)`,
         // read in place instead of scattered by col2im.

@@ -31,6 +31,7 @@ use std::sync::Arc;
 #[cfg(target_arch = "x86_64")]
 use super::cpu::scratch::with_scratch;
 use super::handoff::Handoff;
+use crate::ops::cpu::zeroed::zeroed;
 
 /// A batch of flat rows, carrying tape `T`.
 pub type Rows<T> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -94,7 +95,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
         "dense: input of {} features against a ({k}, {n}) weight",
         x_data.len() / m.max(1)
     );
-    let mut y = vec![0.0; m * n];
+    let mut y = zeroed(m * n);
     forward(&x_data, w_host, b_host, &mut y, (k, n), relu);
     let y_saved = if T::OWNS_TAPE && relu {
         y.clone()

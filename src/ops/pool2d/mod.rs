@@ -13,6 +13,7 @@ use super::cpu::scratch::{split_chunks, with_scratch};
 use super::cpu::simd::avx2_or_portable;
 use super::geometry::{Axis, Padding};
 use super::{tensor_from_output, OpsError, T4};
+use crate::ops::cpu::zeroed::zeroed;
 
 /// Enough planes per rayon task to outweigh its scheduling cost.
 const PLANES_PER_TASK: usize = 16;
@@ -80,7 +81,7 @@ pub fn try_pool2d<T: Tape<f32, dfdx::prelude::Cpu>>(
     let (x, mut tape) = x.split_tape();
     let planes = n * c;
     let (in_plane, out_plane) = (plan.in_plane(), plan.out_plane());
-    let mut out = vec![0.0; planes * out_plane];
+    let mut out = zeroed(planes * out_plane);
     let save_argmax = T::OWNS_TAPE && spec.kind == PoolKind::Max;
     let mut argmax = vec![0u32; if save_argmax { out.len() } else { 0 }];
 

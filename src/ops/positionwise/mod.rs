@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use super::cpu::simd::avx2_or_portable;
 use super::matmul::{matmul_packed, sum, View};
 use super::{host_data, tensor_from_output, T4};
+use crate::ops::cpu::zeroed::zeroed;
 
 /// How a weight's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) ->
         length,
         layout: spec.layout,
     };
-    let mut y = vec![0.0; batch * units * length];
+    let mut y = zeroed(batch * units * length);
     y.par_chunks_mut(units * length)
         .zip(x_data.par_chunks(features * length))
         .for_each(|(y, x)| {

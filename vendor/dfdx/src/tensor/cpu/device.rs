@@ -233,13 +233,27 @@ impl Cache for Cpu {
     }
 }
 
-// expr: the one addition to dfdx 0.13 (see vendor/README.md). dfdx keeps a tensor's storage
+// expr: the two additions to dfdx 0.13 (see vendor/README.md). dfdx keeps a tensor's storage
 // private, so an op of ours could read a tensor only by copying it out (`copy_into`), a
-// zeroed allocation and a copy on one thread before every op.
+// zeroed allocation and a copy on one thread before every op; and it could give a value a
+// second id (for a second reader in a graph model) only by copying it (`x * 1.0`).
 impl<S: crate::shapes::Shape, E: Unit, T> crate::tensor::Tensor<S, E, Cpu, T> {
     /// The tensor's storage in place: its elements in memory order, as `copy_into` copies
     /// them.
     pub fn storage(&self) -> &[E] {
         self.data.as_slice()
+    }
+
+    /// The same elements under a new id, without a tape: the storage is shared (a reference
+    /// count), and an op that writes to either copies it first, as for any clone.
+    pub fn alias(&self) -> crate::tensor::Tensor<S, E, Cpu> {
+        crate::tensor::Tensor {
+            id: crate::tensor::unique_id(),
+            data: self.data.clone(),
+            shape: self.shape,
+            strides: self.strides,
+            device: self.device.clone(),
+            tape: crate::tensor::NoneTape,
+        }
     }
 }

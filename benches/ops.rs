@@ -66,6 +66,7 @@ fn conv_spec(pool: Option<Pool2dSpec>) -> Conv2dSpec {
         stride: (1, 1),
         padding: Padding::Valid,
         relu: true,
+        relu_slope: 0.0,
         // The data batch needs no gradient: the tutorial's conv computes none.
         input_grad: false,
         pool,

@@ -120,7 +120,9 @@ impl LayerDef for Conv2d {
         Ok(activation(g, y, self.activation, 1))
     }
 
-    /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none.
+    /// Fuses `next` when it is a pooling layer and the conv's activation is a ReLU or none,
+    /// or a ReLU or leaky ReLU layer after a conv without activation. A leaky ReLU (its own
+    /// activation or the next layer) is fused without pooling.
     fn lower(
         &self,
         layer: &Layer,
@@ -129,23 +131,41 @@ impl LayerDef for Conv2d {
     ) -> (Conv2dOp, bool) {
         let (weight, bias) = cx.weight_and_bias(layer, &self.weights);
         let bias = bias.map_or_else(|| Bias::Zero(zeros(cx.dev, self.filters)), Bias::Param);
-        let fusable = matches!(self.activation, Activation::Relu | Activation::Linear);
-        let (pool, out_shape) = match next {
+        // The ReLU's slope below 0, for the activations the op does itself.
+        let slope = |a: Activation| match a {
+            Activation::Relu => Some(0.0),
+            // A slope of 0 would rectify to -0 where a ReLU gives 0; any other is a mask.
+            Activation::LeakyRelu { alpha } if alpha > 0.0 => Some(alpha),
+            _ => None,
+        };
+        let own = match self.activation {
+            Activation::Linear => None,
+            a => slope(a),
+        };
+        let fusable = self.activation == Activation::Linear || own.is_some();
+        let (pool, rectifier, out_shape) = match next {
             Some(Layer {
                 kind: LayerKind::Pool2d(p),
                 output_shape,
                 ..
-            }) if fusable => (Some(p.spec()), output_shape),
-            _ => (None, &layer.output_shape),
+            }) if fusable && own.is_none_or(|s| s == 0.0) => (Some(p.spec()), own, output_shape),
+            Some(Layer {
+                kind: LayerKind::Activation(a),
+                ..
+            }) if self.activation == Activation::Linear && slope(a.activation).is_some() => {
+                (None, slope(a.activation), &layer.output_shape)
+            }
+            _ => (None, own, &layer.output_shape),
         };
-        let fused = pool.is_some();
+        let fused = pool.is_some() || (rectifier.is_some() && own.is_none());
         let op = Conv2dOp {
             weight,
             bias,
             spec: Conv2dSpec {
                 stride: self.stride,
                 padding: pool2d::op_padding(self.padding),
-                relu: self.activation == Activation::Relu,
+                relu: rectifier.is_some(),
+                relu_slope: rectifier.unwrap_or(0.0),
                 input_grad: true,
                 pool,
             },

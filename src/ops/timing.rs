@@ -62,6 +62,7 @@ fn timing_tutorial_conv_layer() {
         stride: (1, 1),
         padding: Padding::Valid,
         relu: true,
+        relu_slope: 0.0,
         input_grad,
         pool: Some(max_pool_2x2()),
     };

@@ -81,6 +81,8 @@ fn supports(plan: &ConvPlan) -> bool {
         && plan.out_ch.is_multiple_of(16)
         && plan.patch() <= MAX_TAPS
         && pool
+        // Its kernels rectify as a ReLU does.
+        && plan.relu_slope == 0.0
 }
 
 impl Avx512 {

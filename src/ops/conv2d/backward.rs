@@ -449,8 +449,17 @@ fn output_grad_to_conv(plan: &ConvPlan, g: &[f32], argmax: &[u32], mask: &[u8], 
         }
     }
     if !mask.is_empty() {
-        for (d, &m) in dz.iter_mut().zip(mask) {
-            *d = if m == 0 { 0.0 } else { *d };
+        let slope = plan.relu_slope;
+        if slope == 0.0 {
+            for (d, &m) in dz.iter_mut().zip(mask) {
+                *d = if m == 0 { 0.0 } else { *d };
+            }
+        } else {
+            // As the leaky ReLU op apart adds its gradient into a zeroed one (`0 + ...`), for
+            // the same bits.
+            for (d, &m) in dz.iter_mut().zip(mask) {
+                *d = 0.0 + *d * if m == 0 { slope } else { 1.0 };
+            }
         }
     }
 }

@@ -251,7 +251,7 @@ fn group_forward_in(
             shifted.narrow(z, o, out);
             for (ch, &bias) in b.iter().enumerate() {
                 let out = &mut out[ch * conv_plane..][..conv_plane];
-                activate(out, bias, plan.relu, plane_of(mask, ch, conv_plane));
+                activate(out, bias, plan.rectifier(), plane_of(mask, ch, conv_plane));
             }
             return;
         }
@@ -276,7 +276,7 @@ fn group_forward_in(
         );
         for (ch, &bias) in b.iter().enumerate() {
             let out = &mut out[ch * conv_plane..][..conv_plane];
-            activate(out, bias, plan.relu, plane_of(mask, ch, conv_plane));
+            activate(out, bias, plan.rectifier(), plane_of(mask, ch, conv_plane));
         }
         return;
     }
@@ -308,10 +308,10 @@ fn pool_planes(
             match &plan.pool {
                 None => {
                     out.copy_from_slice(z);
-                    activate(out, bias, plan.relu, mask);
+                    activate(out, bias, plan.rectifier(), mask);
                 }
                 Some((PoolKind::Avg, pool)) => {
-                    activate(z, bias, plan.relu, mask);
+                    activate(z, bias, plan.rectifier(), mask);
                     pool.avg_forward(z, out);
                 }
                 Some((PoolKind::Max, pool)) => {
@@ -322,7 +322,7 @@ fn pool_planes(
                     // Separate loops: a vectorised masked store into an empty `argmax` would
                     // take a slow microcode path on its dangling address.
                     if !plan.relu || argmax.is_empty() {
-                        activate(out, bias, plan.relu, &mut []);
+                        activate(out, bias, plan.rectifier(), &mut []);
                     } else {
                         for (v, at) in out.iter_mut().zip(argmax) {
                             *v += bias;
@@ -349,17 +349,34 @@ fn plane_of<T>(buf: &mut [T], ch: usize, plane: usize) -> &mut [T] {
     }
 }
 
-/// Adds the bias and applies ReLU in place, recording the ReLU mask when `mask` is not empty.
+/// Adds the bias and applies the ReLU of slope `rectifier` below 0 in place, recording its
+/// mask (1 where the input is positive) when `mask` is not empty. A leaky ReLU gives the bits
+/// of `ops::pointwise`'s.
 #[inline(always)]
-fn activate(plane: &mut [f32], bias: f32, relu: bool, mask: &mut [u8]) {
-    match (relu, mask.is_empty()) {
-        (false, _) => plane.iter_mut().for_each(|v| *v += bias),
+fn activate(plane: &mut [f32], bias: f32, rectifier: Option<f32>, mask: &mut [u8]) {
+    let Some(slope) = rectifier else {
+        for v in plane {
+            *v += bias;
+        }
+        return;
+    };
+    // Each case a loop of its own, so that each vectorises.
+    let leaky = |a: f32| if a > 0.0 { a } else { a * slope };
+    match (slope == 0.0, mask.is_empty()) {
         (true, true) => plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0)),
         (true, false) => {
             for (v, m) in plane.iter_mut().zip(mask) {
                 let a = *v + bias;
                 *m = u8::from(a > 0.0);
                 *v = if a > 0.0 { a } else { 0.0 };
+            }
+        }
+        (false, true) => plane.iter_mut().for_each(|v| *v = leaky(*v + bias)),
+        (false, false) => {
+            for (v, m) in plane.iter_mut().zip(mask) {
+                let a = *v + bias;
+                *m = u8::from(a > 0.0);
+                *v = leaky(a);
             }
         }
     }

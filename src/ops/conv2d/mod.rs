@@ -21,13 +21,16 @@ use plan::ConvPlan;
 pub use transpose::{conv2d_transpose, try_conv2d_transpose, Conv2dTransposeSpec};
 
 /// A convolution layer and what is fused after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Conv2dSpec {
     /// `(height, width)` step between windows.
     pub stride: (usize, usize),
     pub padding: Padding,
     /// A ReLU after the bias.
     pub relu: bool,
+    /// The ReLU's slope below 0: 0, or a leaky ReLU's `alpha` (positive; such a ReLU fuses
+    /// no pooling).
+    pub relu_slope: f32,
     /// Whether the input needs a gradient; false for the data batch, which saves the col2im.
     pub input_grad: bool,
     /// A pooling after the (activated) convolution.

@@ -20,6 +20,8 @@ pub(super) struct ConvPlan {
     pub(super) h: Axis,
     pub(super) w: Axis,
     pub(super) relu: bool,
+    /// The ReLU's slope below 0 (`Conv2dSpec::relu_slope`).
+    pub(super) relu_slope: f32,
     pub(super) pool: Option<(PoolKind, PoolPlan)>,
     /// Whether the output (and so its gradient) is laid out channels-last, `(N, H', W', O)`,
     /// for a dense layer that reads it flattened (see [`super::conv2d_flat_channels_last`]).
@@ -73,6 +75,7 @@ impl ConvPlan {
             h,
             w,
             relu: spec.relu,
+            relu_slope: spec.relu_slope,
             pool,
             channels_last: false,
         })
@@ -120,6 +123,7 @@ impl ConvPlan {
             h,
             w,
             relu: false,
+            relu_slope: 0.0,
             pool: None,
             channels_last: false,
         })
@@ -153,6 +157,7 @@ impl ConvPlan {
             h: dual(&self.h),
             w: dual(&self.w),
             relu: false,
+            relu_slope: 0.0,
             pool: None,
             channels_last: false,
         })
@@ -243,6 +248,11 @@ impl ConvPlan {
     /// its argmax instead: `max(relu(z)) = relu(max(z))`.
     pub(super) fn saves_mask(&self) -> bool {
         self.relu && !self.saves_argmax()
+    }
+
+    /// The fused ReLU as its slope below 0, if there is one.
+    pub(super) fn rectifier(&self) -> Option<f32> {
+        self.relu.then_some(self.relu_slope)
     }
 
     /// How many samples' im2col columns one matrix product takes side by side, `cols` being

@@ -39,6 +39,7 @@ fn case(x: Shape4, (o, kh, kw): (usize, usize, usize), stride: usize, padding: P
             stride: (stride, stride),
             padding,
             relu: false,
+            relu_slope: 0.0,
             input_grad: true,
             pool: None,
         },
@@ -233,6 +234,7 @@ fn reruns_are_bit_identical() {
         stride: (1, 1),
         padding: Padding::Valid,
         relu: true,
+        relu_slope: 0.0,
         input_grad: false,
         pool: pool_spec(PoolKind::Max, 2, 2, Padding::Valid),
     };
@@ -665,5 +667,53 @@ fn shifted_products_give_the_bits_of_im2col() {
                 "case {i} input_grad {input_grad}: db"
             );
         }
+    }
+}
+
+/// A leaky ReLU fused into the conv (`Conv2dSpec::relu_slope`) gives the bits of the conv and
+/// `ops::pointwise`'s leaky ReLU apart, forward and backward: on the small products' path,
+/// and on the shifted one (16+ taps, stride 1 and 2, as a GAN's discriminator has).
+#[test]
+fn a_fused_leaky_relu_gives_the_bits_of_one_apart() {
+    use crate::ops::{pointwise, Pointwise};
+    let alpha = 0.2;
+    for (i, c) in [
+        case((2, 2, 7, 6), (3, 3, 3), 1, Padding::Same),
+        case((2, 8, 10, 10), (16, 3, 3), 1, Padding::Same),
+        case((3, 4, 14, 14), (16, 5, 5), 2, Padding::Same),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let v = operands(&c, 300 + i as u64);
+        let run = |fused: bool| {
+            let dev = Cpu::default();
+            let x = tensor4(&dev, &v.x, c.x);
+            let w = tensor4(&dev, &v.w, c.w);
+            let b = dev.tensor_from_vec(v.b.clone(), (c.w.0,));
+            let spec = Conv2dSpec {
+                relu: fused,
+                relu_slope: if fused { alpha } else { 0.0 },
+                ..c.spec.clone()
+            };
+            let y = conv2d(x.clone().leaky_traced(), &w, &b, &spec);
+            let y = if fused {
+                y
+            } else {
+                pointwise(y, Pointwise::LeakyRelu { alpha })
+            };
+            let values = y.as_vec();
+            let r = random(values.len(), 7);
+            let grads = backward_of_functional(y, &r);
+            let dx = grads.get(&x).as_vec();
+            (values, [dx, grads.get(&w).as_vec(), grads.get(&b).as_vec()])
+        };
+        let (fused, apart) = (run(true), run(false));
+        assert!(
+            fused.0.iter().any(|&v| v < 0.0),
+            "case {i}: some values leak"
+        );
+        assert_eq!(fused.0, apart.0, "case {i}: values");
+        assert_eq!(fused.1, apart.1, "case {i}: dx, dw, db");
     }
 }

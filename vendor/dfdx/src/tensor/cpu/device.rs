@@ -233,10 +233,11 @@ impl Cache for Cpu {
     }
 }
 
-// expr: the two additions to dfdx 0.13 (see vendor/README.md). dfdx keeps a tensor's storage
-// private, so an op of ours could read a tensor only by copying it out (`copy_into`), a
-// zeroed allocation and a copy on one thread before every op; and it could give a value a
-// second id (for a second reader in a graph model) only by copying it (`x * 1.0`).
+// expr: two of our three additions to dfdx 0.13 (see vendor/README.md). dfdx keeps a
+// tensor's storage private, so an op of ours could read a tensor only by copying it out
+// (`copy_into`), a zeroed allocation and a copy on one thread before every op; and it could
+// give a value a second id (for a second reader in a graph model) only by copying it
+// (`x * 1.0`).
 impl<S: crate::shapes::Shape, E: Unit, T> crate::tensor::Tensor<S, E, Cpu, T> {
     /// The tensor's storage in place: its elements in memory order, as `copy_into` copies
     /// them.

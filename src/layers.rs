@@ -280,16 +280,16 @@ impl LayerKind {
 }
 
 impl Op {
-    /// As [`Op::forward`] with the second input `second` (`second_grad`: whether it needs a
-    /// gradient).
+    /// As [`Op::forward`] with the second input `second` (`grad`: whether it needs a
+    /// gradient; `mask`: its padding mask).
     pub fn forward_with<T: AnyTape>(
         &self,
         x: Act<T>,
-        (second, second_grad): (Act<T>, bool),
+        (second, grad, mask): (Act<T>, bool, Option<&[f32]>),
         cx: &mut Forward<'_>,
     ) -> Act<T> {
         match self {
-            Op::Attention(op) => op.forward_cross(x, second, second_grad, cx),
+            Op::Attention(op) => op.forward_cross(x, (second, grad, mask), cx),
             _ => unreachable!("only attention reads a second input (check::graph)"),
         }
     }

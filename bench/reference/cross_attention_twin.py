@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from twin import compare, template
+from twin import compare, named_as_expr, template
 
 LABELS = np.array([0, 2, 1, 1, 2, 0, 0, 1], dtype=np.int64)
 
@@ -48,12 +48,5 @@ class Twin(torch.nn.Module):
         return self.dense_1(c.mean(1))
 
 
-def build(initial):
-    model = Twin().double()
-    # strict: every tensor of the modules has one in expr's file, and nothing more.
-    model.load_state_dict({k: v.double() for k, v in initial.items()}, strict=True)
-    return model, model.parameters(), (lambda k: model.state_dict()[k])
-
-
 if __name__ == "__main__":
-    compare(template("cross_attention_twin"), ids(), LABELS, 0.5, build)
+    compare(template("cross_attention_twin"), ids(), LABELS, 0.5, named_as_expr(Twin))

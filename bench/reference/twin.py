@@ -38,6 +38,17 @@ def run_expr(text, dir, epochs, name):
     return load_file(found[0])
 
 
+def named_as_expr(module):
+    """`build` for a twin `module` whose tensors are named as expr's file names them: the
+    module in float64, loaded with a strict `load_state_dict` (every tensor of the modules
+    has one in the file, and nothing more)."""
+    def build(initial):
+        model = module().double()
+        model.load_state_dict({k: v.double() for k, v in initial.items()}, strict=True)
+        return model, model.parameters(), (lambda k: model.state_dict()[k])
+    return build
+
+
 def compare(text, x, labels, lr, build):
     """Saves `x` and `labels` as x.npy and y.npy, trains `text` in expr for no epochs and for
     one, and `build(initial)` (the initial model file) in PyTorch: a function of a batch

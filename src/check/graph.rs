@@ -476,7 +476,7 @@ impl Reader<'_, '_> {
     ) -> Option<usize> {
         let call = subst.apply(call);
         if let Some(&(name, params, body)) = self.blocks.get(&call.name.name) {
-            return self.block(&call, name, params, body, v);
+            return self.block(&call, name, params, body, v, scope);
         }
         if catalog::Layer::named(&call.name.name).is_none() && call.name.name != "concat" {
             let mut known = catalog::Layer::names();
@@ -520,6 +520,7 @@ impl Reader<'_, '_> {
     }
 
     /// A block used on value `v`: its parameters bound from the call, its body read in place.
+    /// A graph block's inputs after the first are values of `scope`, named by the call.
     fn block(
         &mut self,
         call: &Call,
@@ -527,6 +528,7 @@ impl Reader<'_, '_> {
         params: &[BlockParam],
         body: &BlockBody,
         v: usize,
+        scope: Scope<'_>,
     ) -> Option<usize> {
         if self.depth >= MAX_BLOCK_DEPTH {
             self.fail(
@@ -539,6 +541,15 @@ impl Reader<'_, '_> {
             );
             return None;
         }
+        let (call, inputs) = match body {
+            BlockBody::Graph(graph) => {
+                let (rest, mut more) = self.more_inputs(call, name, params, graph, scope)?;
+                more.insert(0, v);
+                (rest, more)
+            }
+            BlockBody::Layers(_) => (call.clone(), vec![v]),
+        };
+        let call = &call;
         let subst = self.bind(call, name, params)?;
         let outer = self
             .used_at
@@ -556,50 +567,148 @@ impl Reader<'_, '_> {
                 }
                 v
             }
-            BlockBody::Graph(graph) => self.graph_block(graph, name, v, call.span, &subst),
+            BlockBody::Graph(graph) => self.graph_block(graph, name, &inputs, call.span, &subst),
         };
         self.depth -= 1;
         self.used_at = outer;
         out
     }
 
+    /// A graph block's inputs after the first, passed by name (`memory = enc`, as
+    /// cross-attention's `value = enc`): the call without those arguments, and the values
+    /// they name in `scope`.
+    fn more_inputs(
+        &mut self,
+        call: &Call,
+        name: &Ident,
+        params: &[BlockParam],
+        graph: &AstGraph,
+        scope: Scope<'_>,
+    ) -> Option<(Call, Vec<usize>)> {
+        let mut rest = call.clone();
+        let mut values = Vec::new();
+        let mut ok = true;
+        for input in &graph.inputs[1..] {
+            if let Some(p) = params.iter().find(|p| p.name.name == input.name) {
+                self.fail(
+                    CheckError::invalid(
+                        format!(
+                            "`{}` is both a parameter and an input of block `{}`",
+                            input.name, name.name
+                        ),
+                        "an input".into(),
+                        input.span,
+                    )
+                    .with_related(p.name.span, "a parameter")
+                    .with_help("rename one of them"),
+                );
+                return None;
+            }
+            let named =
+                |a: &crate::syntax::ast::Arg| a.name.as_ref().is_some_and(|n| n.name == input.name);
+            let Some(at) = rest.args.iter().position(named) else {
+                self.fail(
+                    CheckError::missing_argument(&name.name, &input.name, call.span)
+                        .with_related(input.span, "an input of the block")
+                        .with_help(format!(
+                            "name the value it reads: `x | {}({} = NAME)`",
+                            name.name, input.name
+                        )),
+                );
+                ok = false;
+                continue;
+            };
+            let arg = rest.args.remove(at);
+            if let Some(again) = rest.args.iter().find(|a| named(a)) {
+                self.fail(CheckError::duplicate_argument(
+                    &input.name,
+                    again.value.span,
+                    arg.value.span,
+                ));
+                ok = false;
+                continue;
+            }
+            let value = match &arg.value.kind {
+                ExprKind::Name(id) if scope.0.is_empty() => {
+                    self.fail(
+                        CheckError::invalid(
+                            format!("`{}` is not a value here: a stack of layers names no values", id.name),
+                            format!("input `{}` of block `{}`", input.name, name.name),
+                            id.span,
+                        )
+                        .with_help(format!(
+                            "a block of several inputs is used in a graph model: `model NAME (x) {{ ... y = x | {}({} = m) ... return y }}`",
+                            name.name, input.name
+                        )),
+                    );
+                    None
+                }
+                ExprKind::Name(id) => self.name(id, scope.0, scope.1),
+                _ => {
+                    self.fail(
+                        CheckError::invalid(
+                            format!(
+                                "input `{}` of block `{}` is a value of the model",
+                                input.name, name.name
+                            ),
+                            "not a value".into(),
+                            arg.value.span,
+                        )
+                        .with_help(format!(
+                            "name the value first: `m = x | dense(8)`, then `{} = m`",
+                            input.name
+                        )),
+                    );
+                    None
+                }
+            };
+            match value {
+                Some(v) => values.push(v),
+                None => ok = false,
+            }
+        }
+        ok.then_some((rest, values))
+    }
+
+    /// A graph block's body read with its inputs bound to `values`, the piped value first.
     fn graph_block(
         &mut self,
         graph: &AstGraph,
         name: &Ident,
-        v: usize,
+        values: &[usize],
         span: Span,
         subst: &Substitution,
     ) -> Option<usize> {
-        if graph.inputs.len() != 1 {
-            self.fail(CheckError::invalid(
-                format!(
-                    "block `{}` takes {} inputs, but a pipe gives it one",
-                    name.name,
-                    graph.inputs.len()
-                ),
-                "used in a pipe".into(),
-                span,
-            ));
-            return None;
+        let env: Vec<(String, usize)> = graph
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(values.iter().copied())
+            .collect();
+        // An input counts as read when the block reads it; what read it before stays read.
+        let was_used: Vec<bool> = values.iter().map(|&v| self.used[v]).collect();
+        for &v in values {
+            self.used[v] = false;
         }
-        let env = vec![(graph.inputs[0].name.clone(), v)];
-        // The block's input counts as read when the block reads it.
-        let was_used = self.used[v];
-        self.used[v] = false;
-        let outs = self.body(graph, env, subst)?;
-        if !self.used[v] {
-            let input = &graph.inputs[0];
-            self.fail(CheckError::invalid(
-                format!(
-                    "input `{}` of block `{}` is never used",
-                    input.name, name.name
-                ),
-                "never read".into(),
-                input.span,
-            ));
+        let outs = self.body(graph, env, subst);
+        // After an error in the body, an input may look unread: its reader failed.
+        for (input, &v) in graph.inputs.iter().zip(values) {
+            if outs.is_some() && !self.used[v] {
+                self.fail(CheckError::invalid(
+                    format!(
+                        "input `{}` of block `{}` is never used",
+                        input.name, name.name
+                    ),
+                    "never read".into(),
+                    input.span,
+                ));
+            }
         }
-        self.used[v] |= was_used;
+        // The values a use of the block names are read by that use.
+        for (k, (&v, was)) in values.iter().zip(was_used).enumerate() {
+            self.used[v] |= was || k > 0;
+        }
+        let outs = outs?;
         if outs.len() != 1 {
             self.fail(CheckError::invalid(
                 format!(
@@ -825,17 +934,18 @@ pub fn infer_graph(
             shape: s.clone(),
         })
         .collect();
-    super::mask::check_masks(&layers, true, errors);
+    let graph = Graph {
+        inputs,
+        nodes,
+        outputs: draft.outputs.iter().map(|(v, _)| *v).collect(),
+    };
+    super::mask::check_graph_masks(&layers, &graph, errors);
     Some(Model {
         name: name.to_string(),
         input_shape: input_shapes.first().cloned().unwrap_or_default(),
         layers,
         span,
-        graph: Some(Graph {
-            inputs,
-            nodes,
-            outputs: draft.outputs.iter().map(|(v, _)| *v).collect(),
-        }),
+        graph: Some(graph),
     })
 }
 

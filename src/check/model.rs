@@ -75,7 +75,7 @@ pub fn infer_shapes(
         });
         shape = output;
     }
-    super::mask::check_masks(&layers, false, errors);
+    super::mask::check_masks(&layers, errors);
     Some(Model {
         name: name.to_string(),
         input_shape: input_shape.to_vec(),

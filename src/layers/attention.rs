@@ -73,7 +73,7 @@ pub static ENTRY: Entry = layer(
     ],
     "multi_head_attention",
     "MultiHeadAttention",
-    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it; after `embedding(mask_zero = true)`, no position attends to padding (PyTorch's `key_padding_mask`). In a graph model, `value = memory` makes it cross-attention: the queries come from the input, the keys and values from the sequence `memory` (same width, any length), as Keras' `mha(query = x, value = memory)`",
+    "multi-head self-attention over a sequence (PyTorch's `nn.MultiheadAttention`); `causal` lets each position see only itself and those before it; after `embedding(mask_zero = true)`, no position attends to padding (PyTorch's `key_padding_mask`). In a graph model, `value = memory` makes it cross-attention: the queries come from the input, the keys and values from the sequence `memory` (same width, any length), as Keras' `mha(query = x, value = memory)`; a padded key of `memory` is left out",
 );
 
 #[derive(Debug, Clone, PartialEq)]
@@ -431,13 +431,12 @@ impl LayerOp for AttentionOp {
 
 impl AttentionOp {
     /// Cross-attention: the queries from `x`, the keys and values from `memory` (its
-    /// gradient computed when `memory_grad`), each projected by its rows of the one input
-    /// projection.
+    /// gradient computed when `memory_grad`; its padded keys, by `memory_mask`, left out),
+    /// each projected by its rows of the one input projection. The queries' mask goes on.
     pub fn forward_cross<T: AnyTape>(
         &self,
         x: Act<T>,
-        memory: Act<T>,
-        memory_grad: bool,
+        (memory, memory_grad, memory_mask): (Act<T>, bool, Option<&[f32]>),
         cx: &mut Forward<'_>,
     ) -> Act<T> {
         let keys = self
@@ -451,7 +450,15 @@ impl AttentionOp {
         let q = positionwise_rows(x, p(w), b.map(p), 0..width, cx.input_grad);
         let kv = positionwise_rows(memory, p(w), b.map(p), width..3 * width, memory_grad);
         let dropout = cx.training.then_some(self.dropout);
-        let heads = cross_attention(q, kv, self.heads, width / self.heads, self.causal, dropout);
+        let heads = cross_attention(
+            q,
+            kv,
+            self.heads,
+            width / self.heads,
+            self.causal,
+            dropout,
+            memory_mask,
+        );
         self.project_out(heads, cx)
     }
 

@@ -235,7 +235,7 @@ pub struct Forward<'a> {
     /// The padding mask of `embedding(mask_zero = true)`, `(batch, length)`: 1 at a token,
     /// 0 at padding (id 0). Set by the embedding, carried unchanged by the layers that keep
     /// each position where it was, taken by the global pool that leaves the padding out
-    /// (`check::mask` allows only such stacks).
+    /// (`check::mask` allows only such models). In a graph, each value has its own.
     pub mask: Option<Vec<f32>>,
 }
 
@@ -332,7 +332,8 @@ pub fn attention<T: AnyTape>(
 }
 
 /// Cross-attention (`ops::cross_attention`) of projected queries `(batch, width, 1,
-/// queries)` and keys and values `(batch, 2 * width, 1, keys)`; dropout as [`attention`].
+/// queries)` and keys and values `(batch, 2 * width, 1, keys)`; dropout as [`attention`],
+/// `keys` the memory's padding mask as there.
 pub fn cross_attention<T: AnyTape>(
     q: Image<T>,
     kv: Image<T>,
@@ -340,6 +341,7 @@ pub fn cross_attention<T: AnyTape>(
     key_dim: usize,
     causal: bool,
     dropout: Option<f32>,
+    keys: Option<&[f32]>,
 ) -> Image<T> {
     let dropout = dropout
         .filter(|&rate| rate > 0.0)
@@ -350,7 +352,7 @@ pub fn cross_attention<T: AnyTape>(
         causal,
         dropout,
     };
-    crate::ops::cross_attention(q, kv, &spec)
+    crate::ops::cross_attention(q, kv, &spec, keys)
 }
 
 /// The largest value of each channel of a batch of images: (b, c, h, w) → (b, c).

@@ -392,7 +392,8 @@ impl LoweredGraph {
 
     /// Computes the steps in order. A value with several readers hands each but the last a
     /// fork (`Act::fork`); the last takes the value with its tape, so every reader's
-    /// gradient reaches it once the tapes merge.
+    /// gradient reaches it once the tapes merge. Each value keeps its own padding mask
+    /// (`check::mask`): a chain starts from its input's, a combination ANDs its operands'.
     fn forward<T: AnyTape>(
         &self,
         ops: &[Op],
@@ -400,6 +401,7 @@ impl LoweredGraph {
         input_grads: &[bool],
         cx: &mut Forward<'_>,
     ) -> Vec<Act<T>> {
+        let mut masks: Vec<Option<Vec<f32>>> = vec![None; inputs.len()];
         let mut values: Vec<Option<Act<T>>> = inputs.into_iter().map(Some).collect();
         let mut left = self.readers.clone();
         let mut take = |values: &mut Vec<Option<Act<T>>>, v: usize| -> Act<T> {
@@ -423,8 +425,10 @@ impl LoweredGraph {
                 } => {
                     let mut act = take(&mut values, *input);
                     let needs = |v: usize| v >= self.inputs || input_grads[v];
-                    let mut second = second.map(|v| (take(&mut values, v), needs(v)));
+                    let mut second =
+                        second.map(|v| (take(&mut values, v), needs(v), masks[v].as_deref()));
                     cx.handoff = None;
+                    cx.mask.clone_from(&masks[*input]);
                     for (i, op) in ops[range.clone()].iter().enumerate() {
                         cx.input_grad = needs(*input) || i > 0;
                         let handoff = cx.handoff.take();
@@ -434,9 +438,11 @@ impl LoweredGraph {
                         };
                     }
                     cx.handoff = None;
+                    masks.push(cx.mask.take());
                     act
                 }
                 GraphStep::Add(vs) | GraphStep::AddRelu(vs) | GraphStep::Multiply(vs) => {
+                    masks.push(both(vs.iter().map(|&v| &masks[v])));
                     let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
                     let how = match step {
                         GraphStep::Multiply(_) => Combine::Multiply,
@@ -446,6 +452,7 @@ impl LoweredGraph {
                     super::act::combine(acts, how)
                 }
                 GraphStep::Concat(vs) => {
+                    masks.push(both(vs.iter().map(|&v| &masks[v])));
                     let acts = vs.iter().map(|&v| take(&mut values, v)).collect();
                     super::act::concat(acts)
                 }
@@ -454,6 +461,15 @@ impl LoweredGraph {
         }
         self.outputs.iter().map(|&v| take(&mut values, v)).collect()
     }
+}
+
+/// The padding mask of a value computed from values with `masks`: 1 where every mask has 1
+/// (Keras ANDs its merging layers' masks); none when none has one.
+fn both<'a>(masks: impl Iterator<Item = &'a Option<Vec<f32>>>) -> Option<Vec<f32>> {
+    masks.flatten().fold(None, |acc, m| match acc {
+        None => Some(m.clone()),
+        Some(acc) => Some(acc.iter().zip(m).map(|(a, b)| a * b).collect()),
+    })
 }
 
 #[cfg(test)]

@@ -92,12 +92,18 @@ pub fn attention<T: Tape<f32, Cpu>>(
 /// the keys and values `kv` `(batch, 2 * width, 1, keys)` of another (the keys in channels
 /// `0..width`, the values after them, as PyTorch's `in_proj` makes them from its `key` and
 /// `value`) → `(batch, width, 1, queries)`. Causal, query `i` sees keys `0..=i` (Keras'
-/// causal mask).
+/// causal mask). With `keys`, the memory's padding mask `(batch, keys)`, no query attends
+/// to a padded key, as in [`attention`].
 ///
 /// # Panics
 /// If the inputs' channels are not `heads * key_dim` and twice that, or their batches
 /// differ (the checker rules that out).
-pub fn cross_attention<T: Tape<f32, Cpu>>(q: T4<T>, kv: T4<T>, spec: &AttentionSpec) -> T4<T> {
+pub fn cross_attention<T: Tape<f32, Cpu>>(
+    q: T4<T>,
+    kv: T4<T>,
+    spec: &AttentionSpec,
+    keys_mask: Option<&[f32]>,
+) -> T4<T> {
     let (batch, channels, one, queries) = *q.shape();
     let (kv_batch, kv_channels, kv_one, keys) = *kv.shape();
     let width = spec.heads * spec.key_dim;
@@ -113,6 +119,9 @@ pub fn cross_attention<T: Tape<f32, Cpu>>(q: T4<T>, kv: T4<T>, spec: &AttentionS
         spec.heads,
         spec.key_dim
     );
+    if let Some(mask) = keys_mask {
+        assert_eq!(mask.len(), batch * keys, "cross attention: key mask size");
+    }
     let (q_part, kv_part) = (width * queries, width * keys);
     let layout = Layout::new(
         spec,
@@ -136,7 +145,7 @@ pub fn cross_attention<T: Tape<f32, Cpu>>(q: T4<T>, kv: T4<T>, spec: &AttentionS
     let (kv, kv_tape) = kv.split_tape();
     let mut tape = q_tape.merge(kv_tape);
     let (q_data, kv_data) = (host_data(&q), host_data(&kv));
-    let (out, saved) = forward_pairs(&layout, batch, (&q_data, &kv_data), None, spec.dropout);
+    let (out, saved) = forward_pairs(&layout, batch, (&q_data, &kv_data), keys_mask, spec.dropout);
     let out = tensor_from_output(q.device(), out, (batch, width, 1, queries));
     if T::OWNS_TAPE {
         let (q_ghost, kv_ghost, out_ghost) = (q.ghost(), kv.ghost(), out.ghost());

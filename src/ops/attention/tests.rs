@@ -223,13 +223,14 @@ fn results_do_not_depend_on_the_thread_count() {
 
 /// Cross-attention's output `(batch, width, queries)` from queries `q` `(batch, width,
 /// queries)` and keys and values `kv` `(batch, 2 * width, keys)`, with dropout's factors
-/// `mask` (per pair, query, key) or none.
+/// `mask` (per pair, query, key) or none, and the keys `padding` (batch, keys) zeroes left
+/// out (none when empty; a query that sees no key gives zeros).
 fn cross_reference(
     q: &[f64],
     kv: &[f64],
     spec: &AttentionSpec,
     (tq, tk): (usize, usize),
-    mask: &[f32],
+    (mask, padding): (&[f32], &[f32]),
 ) -> Vec<f64> {
     let (heads, kd) = (spec.heads, spec.key_dim);
     let width = heads * kd;
@@ -243,6 +244,9 @@ fn cross_reference(
             let pair = b * heads + h;
             for i in 0..tq {
                 let visible = if spec.causal { (i + 1).min(tk) } else { tk };
+                let seen: Vec<usize> = (0..visible)
+                    .filter(|&j| padding.is_empty() || padding[b * tk + j] != 0.0)
+                    .collect();
                 let scores: Vec<f64> = (0..visible)
                     .map(|j| {
                         let dot: f64 = (0..kd)
@@ -251,11 +255,15 @@ fn cross_reference(
                         dot / (kd as f64).sqrt()
                     })
                     .collect();
-                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                let max = seen
+                    .iter()
+                    .map(|&j| scores[j])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = seen.iter().map(|&j| (scores[j] - max).exp()).sum();
                 for c in 0..kd {
-                    out[(b * width + h * kd + c) * tq + i] = (0..visible)
-                        .map(|j| {
+                    out[(b * width + h * kd + c) * tq + i] = seen
+                        .iter()
+                        .map(|&j| {
                             let factor = mask
                                 .get((pair * tq + i) * tk + j)
                                 .map_or(1.0, |&m| f64::from(m));
@@ -269,10 +277,11 @@ fn cross_reference(
     out
 }
 
-/// Cross-attention's output and both inputs' gradients for the functional `Σ out · r`.
+/// Cross-attention's output and both inputs' gradients for the functional `Σ out · r`, the
+/// keys `padding` (batch, keys) left out unless it is empty.
 fn run_cross(
     (q, kv): (&[f32], &[f32]),
-    spec: &AttentionSpec,
+    (spec, padding): (&AttentionSpec, &[f32]),
     (batch, tq, tk): (usize, usize, usize),
     r: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -280,18 +289,34 @@ fn run_cross(
     let width = spec.heads * spec.key_dim;
     let q = dev.tensor_from_vec(q.to_vec(), (batch, width, 1, tq));
     let kv = dev.tensor_from_vec(kv.to_vec(), (batch, 2 * width, 1, tk));
-    let y = super::cross_attention(q.leaky_trace(), kv.leaky_trace(), spec);
+    let padding = (!padding.is_empty()).then_some(padding);
+    let y = super::cross_attention(q.leaky_trace(), kv.leaky_trace(), spec, padding);
     let values = y.as_vec();
     let grads = backward_of_functional(y, r);
     (values, grads.get(&q).as_vec(), grads.get(&kv).as_vec())
 }
 
 /// Fewer keys than queries, more, and (longer than a block of queries) a causal mask that
-/// the keys run out of; with and without dropout.
+/// the keys run out of; with and without dropout; with and without padded keys (the first
+/// example's last two, the second's first, so that a causal first query sees no key).
 #[test]
 fn cross_attention_matches_the_definition() {
     let batch = 2;
-    for (heads, key_dim, tq, tk) in [(1, 3, 5, 3), (2, 2, 3, 7), (2, 3, 20, 11)] {
+    let cases = [(1, 3, 5, 3), (2, 2, 3, 7), (2, 3, 20, 11)];
+    for ((heads, key_dim, tq, tk), padded) in
+        cases.into_iter().flat_map(|c| [(c, false), (c, true)])
+    {
+        let padding: Vec<f32> = if padded {
+            (0..batch * tk)
+                .map(|i| match (i / tk, i % tk) {
+                    (0, j) if j + 2 >= tk => 0.0,
+                    (1, 0) => 0.0,
+                    _ => 1.0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for causal in [false, true] {
             for dropout in [None, Some((0.3, 5))] {
                 let s = spec(heads, key_dim, causal, dropout);
@@ -304,12 +329,12 @@ fn cross_attention_matches_the_definition() {
                     dropout_factors(batch * heads, tq * tk, rate, seed)
                 });
                 let what = format!(
-                    "{heads} heads of {key_dim}, {tq} queries, {tk} keys, causal {causal}, dropout {dropout:?}"
+                    "{heads} heads of {key_dim}, {tq} queries, {tk} keys, causal {causal}, dropout {dropout:?}, padded {padded}"
                 );
-                let (y, dq, dkv) = run_cross((q, kv), &s, (batch, tq, tk), &r);
+                let (y, dq, dkv) = run_cross((q, kv), (&s, &padding), (batch, tq, tk), &r);
                 let reference = |p: &[f64]| {
                     let (q, kv) = p.split_at(nq);
-                    cross_reference(q, kv, &s, (tq, tk), &mask)
+                    cross_reference(q, kv, &s, (tq, tk), (&mask, &padding))
                 };
                 let point = widen(&all);
                 assert_close(&format!("{what}: y"), &y, &reference(&point), 1e-5);
@@ -335,7 +360,7 @@ fn cross_attention_of_a_sequence_with_itself_is_self_attention() {
         q.extend_from_slice(&example[..width * t]);
         kv.extend_from_slice(&example[width * t..]);
     }
-    let (y_cross, dq, dkv) = run_cross((&q, &kv), &s, (batch, t, t), &r);
+    let (y_cross, dq, dkv) = run_cross((&q, &kv), (&s, &[]), (batch, t, t), &r);
     assert_eq!(y, y_cross);
     let joined: Vec<f32> = dq
         .chunks_exact(width * t)

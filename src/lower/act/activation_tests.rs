@@ -273,3 +273,32 @@ fn a_fork_gives_the_bits_of_a_copy() {
     assert_eq!(ours.1, dfdx.1, "gradient");
     assert!(ours.1.iter().any(|&g| g != 0.0) && ours.1.iter().any(|&g| g != 1.0));
 }
+
+/// GELU keeps `Φ(x)` from its forward pass for the backward one (`erff` once per element,
+/// not twice): the bits of computing the value and the derivative element by element.
+#[test]
+fn gelu_keeps_its_cdf_with_the_bits_of_computing_it_again() {
+    use crate::ops::Pointwise;
+    let dev = Cpu::default();
+    let n = 2 * 70_000; // more than one rayon task
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 9e-3)
+        .collect();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.25)
+        .collect();
+    let shape = (2, n / 2);
+    let (tx, weights) = (
+        dev.tensor_from_vec(x.clone(), shape),
+        dev.tensor_from_vec(w.clone(), shape),
+    );
+    let y = crate::ops::pointwise(tx.leaky_trace(), Pointwise::Gelu);
+    let values = y.as_vec();
+    let dx = (y * weights).sum().backward().get(&tx).as_vec();
+    for i in 0..n {
+        let want = Pointwise::Gelu.value(x[i]);
+        assert_eq!(values[i].to_bits(), want.to_bits(), "value at {}", x[i]);
+        let grad = 0.0 + w[i] * Pointwise::Gelu.derivative(x[i], want);
+        assert_eq!(dx[i].to_bits(), grad.to_bits(), "gradient at {}", x[i]);
+    }
+}

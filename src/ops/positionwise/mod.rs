@@ -59,8 +59,15 @@ pub struct PositionwiseSpec<'a> {
     pub input_grad: bool,
 }
 
-/// Rows of the weight's gradient per task: the pieces are cut by shape alone.
-const ROWS_PER_TASK: usize = 16;
+/// Rows of the weight's gradient per task: half of them, from 16 to 64, cut by shape alone.
+/// Each task packs every example's operand for its rows, so larger pieces pack less: 64
+/// rows rather than 16 made the char GPT's epoch 0.92x as long, and a quarter of the rows
+/// (32 for its 128-row weights) 1.04x as long as 64 (BENCHMARKS.md, attempt 51). The bits do
+/// not depend on the pieces: the product sums each element over the positions in the same
+/// order, whatever rows it computes together.
+fn rows_per_task(rows: usize) -> usize {
+    (rows / 2).clamp(16, 64)
+}
 
 /// `W · x + b` at each position of `x`, `(batch, features, 1, length)` →
 /// `(batch, units, 1, length)`.
@@ -219,10 +226,11 @@ pub(crate) fn weight_grad(d: &Dims, x: &[f32], g: &[f32], dw: &mut [f32]) {
         WeightLayout::InOut => (d.features, d.units, x, g),
     };
     let t = d.length;
-    dw.par_chunks_mut(ROWS_PER_TASK * cols)
+    let per_task = rows_per_task(rows);
+    dw.par_chunks_mut(per_task * cols)
         .enumerate()
         .for_each(|(piece, dw)| {
-            let first = piece * ROWS_PER_TASK;
+            let first = piece * per_task;
             let n = dw.len() / cols;
             let examples = row_side
                 .chunks_exact(rows * t)

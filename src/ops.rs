@@ -60,9 +60,9 @@ pub use conv2d::{
 pub use dropout::dropout;
 pub use error::OpsError;
 pub use geometry::{conv2d_output_hw, conv2d_transpose_output_hw, pool2d_output_hw, Padding};
-pub use gru::gru;
+pub use gru::{gru, gru_with_state};
 pub use layer_norm::{layer_norm, LayerNormSpec};
-pub use lstm::lstm;
+pub use lstm::{lstm, lstm_with_state};
 pub use pointwise::{add, add_relu, fork, pointwise, Pointwise, SELU_ALPHA, SELU_SCALE};
 pub use pool2d::{pool2d, try_pool2d, Pool2dSpec, PoolKind};
 pub use positionwise::{positionwise, HostTensor, PositionwiseSpec, WeightLayout};
@@ -71,6 +71,9 @@ pub use resample2d::{upsample2d, zeropad2d};
 
 /// A rank-4 NCHW activation, carrying tape `T`.
 pub type T4<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
+
+/// A (batch, units) matrix, such as a recurrent layer's state, carrying tape `T`.
+pub type T2<T> = Tensor<(usize, usize), f32, Cpu, T>;
 
 /// A conv2d weight `(out channels, in channels, kernel height, kernel width)`.
 pub type Weight4 = Tensor<(usize, usize, usize, usize), f32, Cpu>;
@@ -100,11 +103,7 @@ fn storage<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> &[f32] {
 }
 
 /// Wraps an output buffer built to match `shape` in a tensor without copying it.
-fn tensor_from_output(
-    dev: &Cpu,
-    data: Vec<f32>,
-    shape: (usize, usize, usize, usize),
-) -> Tensor<(usize, usize, usize, usize), f32, Cpu> {
+fn tensor_from_output<S: Shape>(dev: &Cpu, data: Vec<f32>, shape: S) -> Tensor<S, f32, Cpu> {
     use dfdx::tensor::TensorFromVec;
     dev.try_tensor_from_vec(data, shape)
         .unwrap_or_else(|_| unreachable!("output buffers are sized from their shape"))

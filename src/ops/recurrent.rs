@@ -1,6 +1,6 @@
 //! What the recurrent ops (`lstm`, `gru`) share: the tape glue around their host kernels,
-//! and the sequence layouts. Each kernel runs every step of a (B, F, T) batch from a zero
-//! state and keeps what its backpropagation through time needs.
+//! and the sequence layouts. Each kernel runs every step of a (B, F, T) batch from a given
+//! state or from zeros, and keeps what its backpropagation through time needs.
 //!
 //! A [`Reading`] says which steps count and in which direction the cell runs. A masked step
 //! is skipped as Keras skips it: the state goes on unchanged and the step's output is 0
@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
+use dfdx::prelude::{Cpu, HasShape, NoneTape, PutTape, SplitTape, Tape, Tensor};
 
 use super::matmul::{matmul, View};
-use super::{add_into, host_data, tensor_from_output, T4};
+use super::{add_into, host_data, tensor_from_output, T2, T4};
 
 #[cfg(test)]
 #[rustfmt::skip]
@@ -88,25 +88,46 @@ pub(crate) fn skipped(mask: Mask<'_>, steps: usize, b: usize, t: usize) -> bool 
     mask.is_some_and(|m| m[b * steps + t] == 0.0)
 }
 
+/// A chunk's rows of each of the state's tensors, (B, U) each: `[h, c]` for the LSTM, `[h]`
+/// for the GRU, or none at all (an empty slice).
+pub(crate) type States<'a> = &'a [&'a [f32]];
+
+/// The gradients a chunk's backpropagation through time starts from.
+#[derive(Clone, Copy)]
+pub(crate) struct Upstream<'a> {
+    /// The output's, in [`output`]'s layout: 0 at the skipped steps of sequences.
+    pub dy: &'a [f32],
+    pub sequences: bool,
+    pub mask: Mask<'a>,
+    /// The last state's, when the op returns it (else empty).
+    pub last: States<'a>,
+}
+
+/// A chunk's gradients: those of the input (B, F, T), `w_ih`, `w_hh`, `b_ih`, `b_hh`, and
+/// those of the initial state's tensors when the forward pass started from one (else none).
+pub(crate) type ChunkGrads = ([Vec<f32>; 5], Vec<Vec<f32>>);
+
 /// A recurrent cell's kernels.
-pub(crate) trait Cell {
+pub(crate) trait Cell: 'static {
     /// Gates per unit: 4 for the LSTM, 3 for the GRU.
     const GATES: usize;
+    /// The state's tensors: 2 for the LSTM (`h`, `c`), 1 for the GRU (`h`).
+    const STATES: usize;
     /// What the forward pass keeps.
     type Saved: Send + Sync + 'static;
-    fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Self::Saved;
-    /// The hidden states `h_0 = 0, …, h_T`, ((T+1)·B, U).
-    fn hidden(saved: &Self::Saved) -> &[f32];
-    /// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih`, `b_hh`. `dy` is 0 at
-    /// the skipped steps of sequences.
-    fn backward(
+    /// Runs every step from the state `initial`, or from zeros when it is empty.
+    fn forward(
         dims: Dims,
         w: Weights<'_>,
-        saved: &Self::Saved,
-        dy: &[f32],
-        sequences: bool,
+        x: &[f32],
         mask: Mask<'_>,
-    ) -> [Vec<f32>; 5];
+        initial: States<'_>,
+    ) -> Self::Saved;
+    /// The states before and after each step, the hidden one first: `h_0, …, h_T` (then
+    /// `c_0, …, c_T`), ((T+1)·B, U) each.
+    fn states(saved: &Self::Saved) -> Vec<&[f32]>;
+    /// Backpropagation through time from `up`.
+    fn backward(dims: Dims, w: Weights<'_>, saved: &Self::Saved, up: Upstream<'_>) -> ChunkGrads;
 }
 
 /// Each row of `steps` values in reverse order.
@@ -139,32 +160,173 @@ fn zero_skipped(y: &mut [f32], mask: &[f32], units: usize, steps: usize) {
     }
 }
 
-/// Runs `C` over `x`, sequences (B, F, 1, T), as `reading` says: every step's hidden state
-/// (B, U, 1, T) with `sequences`, else the last one (B, U, 1, 1).
+/// The rows of each of `states` ((B, U) each) for the examples `r`.
+fn chunk_rows<'a>(
+    states: &'a [Vec<f32>],
+    r: &std::ops::Range<usize>,
+    units: usize,
+) -> Vec<&'a [f32]> {
+    states
+        .iter()
+        .map(|s| &s[r.start * units..r.end * units])
+        .collect()
+}
+
+/// The parts of chunks, side by side.
+fn side_by_side<'a>(parts: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
+    parts.flat_map(|p| p.iter().copied()).collect()
+}
+
+/// The initial state's tensors, their tapes merged into `tape`.
+fn split_states<T: Tape<f32, Cpu>>(
+    states: Option<Vec<T2<T>>>,
+    mut tape: T,
+) -> (Vec<T2<NoneTape>>, T) {
+    let mut split = Vec::new();
+    for state in states.into_iter().flatten() {
+        let (state, state_tape) = state.split_tape();
+        tape = tape.merge(state_tape);
+        split.push(state);
+    }
+    (split, tape)
+}
+
+/// What the backward pass keeps of the forward pass.
+struct Forward<C: Cell> {
+    dims: Dims,
+    sequences: bool,
+    reverse: bool,
+    /// The mask in the order the kernels run the steps.
+    mask: Option<Arc<Vec<f32>>>,
+    chunks: Vec<std::ops::Range<usize>>,
+    saved: Vec<C::Saved>,
+    /// The parameters' values `w_ih`, `w_hh`, `b_ih`, `b_hh`, as the forward pass saw them.
+    values: [Arc<Vec<f32>>; 4],
+}
+
+impl<C: Cell> Forward<C> {
+    /// The output from the chunks' hidden states: (B, U, T) with sequences, else (B, U).
+    fn output(&self) -> Vec<f32> {
+        let Dims { units, steps, .. } = self.dims;
+        let mut y: Vec<f32> = self
+            .chunks
+            .iter()
+            .zip(&self.saved)
+            .flat_map(|(r, saved)| output(self.dims.of(r), C::states(saved)[0], self.sequences))
+            .collect();
+        if self.sequences {
+            if let Some(mask) = &self.mask {
+                zero_skipped(&mut y, mask, units, steps);
+            }
+            if self.reverse {
+                y = reverse_steps(&y, steps);
+            }
+        }
+        y
+    }
+
+    /// The state's tensor `i` after the last step each example reads, (B, U). A skipped step
+    /// keeps the state, so an example whose last steps are padding gives its last real step's.
+    fn last(&self, i: usize) -> Vec<f32> {
+        let Dims { units, steps, .. } = self.dims;
+        let per_chunk = self.chunks.iter().zip(&self.saved).map(|(r, saved)| {
+            let state: &[f32] = C::states(saved)[i];
+            &state[steps * r.len() * units..]
+        });
+        side_by_side(per_chunk)
+    }
+
+    /// Each chunk's gradients from those of the output, `dy` in its layout, and of the last
+    /// state, `dlast` (B, U) each (none when the op does not return it).
+    fn backward(&self, mut dy: Vec<f32>, dlast: &[Vec<f32>]) -> Vec<ChunkGrads> {
+        let Dims { units, steps, .. } = self.dims;
+        if self.sequences {
+            if self.reverse {
+                dy = reverse_steps(&dy, steps);
+            }
+            // The skipped steps' outputs are constants.
+            if let Some(mask) = &self.mask {
+                zero_skipped(&mut dy, mask, units, steps);
+            }
+        }
+        let [w_ih, w_hh, b_ih, b_hh] = &self.values;
+        let weights = Weights {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        };
+        let per_example = units * if self.sequences { steps } else { 1 };
+        self.chunks
+            .par_iter()
+            .zip(&self.saved)
+            .map(|(r, saved)| {
+                let last = chunk_rows(dlast, r, units);
+                let up = Upstream {
+                    dy: &dy[r.start * per_example..r.end * per_example],
+                    sequences: self.sequences,
+                    mask: chunk_mask(self.mask.as_ref(), r, steps),
+                    last: &last,
+                };
+                C::backward(self.dims.of(r), weights, saved, up)
+            })
+            .collect()
+    }
+}
+
+/// The mask of `reading`, (B, T), in the order the kernels run the steps.
+fn kernel_mask(reading: Reading<'_>, batch: usize, steps: usize) -> Option<Arc<Vec<f32>>> {
+    reading.mask.map(|m| {
+        assert_eq!(m.len(), batch * steps, "recurrent: mask size");
+        Arc::new(if reading.reverse {
+            reverse_steps(m, steps)
+        } else {
+            m.to_vec()
+        })
+    })
+}
+
+/// Runs `C` over `x`, sequences (B, F, 1, T), as `reading` says, from the state `initial`
+/// (its tensors (B, U) each; zeros when `None`): every step's hidden state (B, U, 1, T) with
+/// `sequences`, else the last one (B, U, 1, 1), and with `last` the state after the last step
+/// read (else no tensor).
+///
+/// The output carries the tapes of `x` and of the initial state; the last state carries an
+/// empty one. The one backward op, registered after every output exists (so that it runs
+/// after whatever reads them), takes the gradients of the output and of the last state (0
+/// where nothing read it) back to the input, the parameters and the initial state.
 pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
     x: T4<T>,
     p: RecurrentParams<'_>,
     sequences: bool,
     reading: Reading<'_>,
-) -> T4<T> {
+    initial: Option<Vec<T2<T>>>,
+    last: bool,
+) -> (T4<T>, Vec<T2<T>>) {
     let (batch, features, _, steps) = *x.shape();
     let reverse = reading.reverse;
-    // In the order the kernels run the steps.
-    let mask: Option<Arc<Vec<f32>>> = reading.mask.map(|m| {
-        assert_eq!(m.len(), batch * steps, "recurrent: mask size");
-        Arc::new(if reverse {
-            reverse_steps(m, steps)
-        } else {
-            m.to_vec()
-        })
-    });
+    let mask = kernel_mask(reading, batch, steps);
     let dims = Dims {
         batch,
         features,
         units: p.b_ih.1.len() / C::GATES,
         steps,
     };
-    let (x, mut tape) = x.split_tape();
+    let (x, tape) = x.split_tape();
+    let (initial, mut tape) = split_states(initial, tape);
+    assert!(
+        initial.is_empty() || initial.len() == C::STATES,
+        "recurrent: the initial state has {} tensors",
+        C::STATES
+    );
+    for state in &initial {
+        assert_eq!(
+            *state.shape(),
+            (batch, dims.units),
+            "recurrent: initial state size"
+        );
+    }
+    let initial_host: Vec<Vec<f32>> = initial.iter().map(host_data).collect();
     let weights = Weights {
         w_ih: p.w_ih.1,
         w_hh: p.w_hh.1,
@@ -181,79 +343,76 @@ pub(crate) fn recurrent<C: Cell, T: Tape<f32, Cpu>>(
         .par_iter()
         .map(|r| {
             let x = &x_host[r.start * per_example..r.end * per_example];
-            C::forward(dims.of(r), weights, x, chunk_mask(mask.as_ref(), r, steps))
+            let mask = chunk_mask(mask.as_ref(), r, steps);
+            let initial = chunk_rows(&initial_host, r, dims.units);
+            C::forward(dims.of(r), weights, x, mask, &initial)
         })
         .collect();
-    let mut y: Vec<f32> = chunks
-        .iter()
-        .zip(&saved)
-        .flat_map(|(r, saved)| output(dims.of(r), C::hidden(saved), sequences))
-        .collect();
-    if sequences {
-        if let Some(mask) = &mask {
-            zero_skipped(&mut y, mask, dims.units, steps);
-        }
-        if reverse {
-            y = reverse_steps(&y, steps);
-        }
-    }
+    let forward = Forward::<C> {
+        dims,
+        sequences,
+        reverse,
+        mask,
+        chunks,
+        saved,
+        values: [p.w_ih.1, p.w_hh.1, p.b_ih.1, p.b_hh.1].map(Arc::clone),
+    };
     let out_steps = if sequences { steps } else { 1 };
-    let out = tensor_from_output(x.device(), y, (batch, dims.units, 1, out_steps));
+    let out = tensor_from_output(
+        x.device(),
+        forward.output(),
+        (batch, dims.units, 1, out_steps),
+    );
+    let states: Vec<T2<NoneTape>> = if last {
+        (0..C::STATES)
+            .map(|i| tensor_from_output(x.device(), forward.last(i), (batch, dims.units)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     if T::OWNS_TAPE {
         let x_ghost = x.ghost();
         let out_ghost = out.ghost();
+        let last_ghosts: Vec<_> = states.iter().map(Tensor::ghost).collect();
+        let initial_ghosts: Vec<_> = initial.iter().map(Tensor::ghost).collect();
         let ghosts = (
             p.w_ih.0.ghost(),
             p.w_hh.0.ghost(),
             p.b_ih.0.ghost(),
             p.b_hh.0.ghost(),
         );
-        let values = [p.w_ih.1, p.w_hh.1, p.b_ih.1, p.b_hh.1].map(Arc::clone);
         tape.add_backward_op(move |grads| {
-            let mut dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-            if sequences {
-                if reverse {
-                    dy = reverse_steps(&dy, steps);
-                }
-                // The skipped steps' outputs are constants.
-                if let Some(mask) = &mask {
-                    zero_skipped(&mut dy, mask, dims.units, steps);
-                }
+            let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let mut dlast = Vec::with_capacity(last_ghosts.len());
+            for ghost in &last_ghosts {
+                dlast.push(grads.get_or_alloc_mut(ghost)?.to_vec());
             }
-            let [w_ih, w_hh, b_ih, b_hh] = &values;
-            let weights = Weights {
-                w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
-            };
-            let per_example = dims.units * out_steps;
-            let parts: Vec<[Vec<f32>; 5]> = chunks
-                .par_iter()
-                .zip(&saved)
-                .map(|(r, saved)| {
-                    let dy = &dy[r.start * per_example..r.end * per_example];
-                    let mask = chunk_mask(mask.as_ref(), r, steps);
-                    C::backward(dims.of(r), weights, saved, dy, sequences, mask)
-                })
-                .collect();
-            // The chunks' input gradients side by side, their weight gradients summed in
-            // chunk order.
-            let mut dx: Vec<f32> = parts.iter().flat_map(|p| p[0].iter().copied()).collect();
+            let parts = forward.backward(dy, &dlast);
+            // The chunks' input and initial state gradients side by side, their weight
+            // gradients summed in chunk order.
+            let mut dx = side_by_side(parts.iter().map(|(p, _)| &p[0][..]));
             if reverse {
                 dx = reverse_steps(&dx, steps);
             }
             add_into(grads.get_or_alloc_mut(&x_ghost)?, &dx);
-            for [_, dw_ih, dw_hh, db_ih, db_hh] in &parts {
+            for ([_, dw_ih, dw_hh, db_ih, db_hh], _) in &parts {
                 add_into(grads.get_or_alloc_mut(&ghosts.0)?, dw_ih);
                 add_into(grads.get_or_alloc_mut(&ghosts.1)?, dw_hh);
                 add_into(grads.get_or_alloc_mut(&ghosts.2)?, db_ih);
                 add_into(grads.get_or_alloc_mut(&ghosts.3)?, db_hh);
             }
+            for (i, ghost) in initial_ghosts.iter().enumerate() {
+                let d = side_by_side(parts.iter().map(|(_, d)| &d[i][..]));
+                add_into(grads.get_or_alloc_mut(ghost)?, &d);
+            }
             Ok(())
         });
     }
-    out.put_tape(tape)
+    let states = states
+        .into_iter()
+        .map(|s| s.put_tape(T::default()))
+        .collect();
+    (out.put_tape(tape), states)
 }
 
 /// At most this many examples run their steps together: a larger batch is cut into chunks
@@ -366,7 +525,7 @@ pub(crate) struct GateGrads<'a> {
 }
 
 /// What backpropagation through time ends with, once every step's gate gradients `d` are
-/// known: those of `w_hh` (each step's against `h_{t-1}`, `h` holding `h_0 = 0, …`), `w_ih`
+/// known: those of `w_hh` (each step's against `h_{t-1}`, `h` holding `h_0, …`), `w_ih`
 /// (against the time-major input `xs`), the biases, and the input (B, F, T), all summed over
 /// the steps in one product each.
 #[inline(always)]

@@ -6,7 +6,8 @@ use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::recurrent::{
-    finish_gradients, skipped, time_major, upstream, Dims, GateGrads, Mask, Weights,
+    finish_gradients, skipped, time_major, upstream, ChunkGrads, Dims, GateGrads, Mask, States,
+    Upstream, Weights,
 };
 
 /// What the forward pass keeps for the backward pass.
@@ -17,13 +18,22 @@ pub struct Saved {
     pub gates: Vec<f32>,
     /// `W_hn h + b_hn` of each step, which `r` scales (T·B, U).
     pub hn: Vec<f32>,
-    /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
+    /// The hidden states `h_0, h_1, …, h_T` ((T+1)·B, U).
     pub h: Vec<f32>,
+    /// Whether `h_0` was given, so that the backward pass computes its gradient.
+    pub initial: bool,
 }
 
-/// Runs the GRU over `x`, laid out (B, F, T), from a zero state, skipping the steps `mask`
-/// (B, T) zeroes: their state is the step before's.
-pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
+/// Runs the GRU over `x`, laid out (B, F, T), from the state `initial` (`[h_0]`, (B, U)) or
+/// from zeros (`[]`), skipping the steps `mask` (B, T) zeroes: their state is the step
+/// before's.
+pub fn forward(
+    dims: Dims,
+    w: Weights<'_>,
+    x: &[f32],
+    mask: Mask<'_>,
+    initial: States<'_>,
+) -> Saved {
     let Dims {
         batch,
         features,
@@ -36,7 +46,16 @@ pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
         gates: vec![0.0; steps * batch * 3 * units],
         hn: vec![0.0; steps * batch * units],
         h: vec![0.0; (steps + 1) * batch * units],
+        initial: false,
     };
+    match initial {
+        [] => {}
+        [h_0] => {
+            saved.h[..batch * units].copy_from_slice(h_0);
+            saved.initial = true;
+        }
+        _ => panic!("gru: the state is [h]"),
+    }
     forward_steps(dims, w, &mut saved, mask);
     saved
 }
@@ -181,17 +200,11 @@ fn cell_backward_in(
     }
 }
 
-/// Backpropagation through time from `dy`, the output's gradient.
-/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh`. A step `mask`
-/// skipped passes the state's gradient through to the step before.
-pub fn backward(
-    dims: Dims,
-    w: Weights<'_>,
-    s: &Saved,
-    dy: &[f32],
-    sequences: bool,
-    mask: Mask<'_>,
-) -> [Vec<f32>; 5] {
+/// Backpropagation through time from `up`: the output's gradient and the last state's,
+/// `[dh_T]` or none. The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and
+/// `b_hh`, and `[dh_0]` when the forward pass was given the initial state (else none). A
+/// step `mask` skipped passes the state's gradient through to the step before.
+pub fn backward(dims: Dims, w: Weights<'_>, s: &Saved, up: Upstream<'_>) -> ChunkGrads {
     let Dims {
         batch,
         features,
@@ -209,24 +222,35 @@ pub fn backward(
     // (they differ in `n`, where `r` scales the hidden state's part).
     let mut dgx = vec![0.0; steps * batch * 3 * units];
     let mut dgh = vec![0.0; steps * batch * 3 * units];
+    // The gradient of `h` flowing into each step from the step after: into the last, the
+    // last state's.
+    let mut dh_next = match up.last {
+        [] => vec![0.0; batch * units],
+        [dh] => dh.to_vec(),
+        _ => panic!("gru: the state is [h]"),
+    };
     backward_steps(
         dims,
         w,
         s,
-        (dy, sequences, mask),
+        up,
         (&mut dgx, &mut dgh),
         &mut grads,
+        &mut dh_next,
     );
-    grads
+    // Out of the first step, that of the initial state.
+    let initial = if s.initial { vec![dh_next] } else { Vec::new() };
+    (grads, initial)
 }
 
 avx2_or_portable!(fn backward_steps(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    upstream: (&[f32], bool, Mask<'_>),
+    up: Upstream<'_>,
     d: (&mut [f32], &mut [f32]),
     grads: &mut [Vec<f32>; 5],
+    dh_next: &mut [f32],
 ) => backward_body);
 
 #[inline(always)]
@@ -234,9 +258,10 @@ fn backward_body(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    (dy, sequences, mask): (&[f32], bool, Mask<'_>),
+    up: Upstream<'_>,
     (dgx, dgh): (&mut [f32], &mut [f32]),
     [dx, dw_ih, dw_hh, db_ih, db_hh]: &mut [Vec<f32>; 5],
+    dh_next: &mut [f32],
 ) {
     let Dims {
         batch,
@@ -246,7 +271,7 @@ fn backward_body(
     } = dims;
     let g3 = 3 * units;
     let step = batch * units;
-    let mut dh_next = vec![0.0; step];
+    let mask = up.mask;
     let mut dh_direct = vec![0.0; step];
     // The gradient of one example's hidden state at the step, from the step after and from
     // the output.
@@ -261,7 +286,7 @@ fn backward_body(
             let row = b * units..(b + 1) * units;
             for (u, dh) in dh.iter_mut().enumerate() {
                 let k = b * units + u;
-                *dh = dh_next[k] + upstream(dims, dy, sequences, t, k);
+                *dh = dh_next[k] + upstream(dims, up.dy, up.sequences, t, k);
             }
             if skipped(mask, steps, b, t) {
                 // No gate gradients (they stay 0); the state's passes through.
@@ -273,11 +298,11 @@ fn backward_body(
             let states = (&hn[row.clone()], &h_prev[row.clone()], &dh[..]);
             cell_backward(g, states, d, &mut dh_direct[row]);
         }
-        if t > 0 {
+        if t > 0 || s.initial {
             dh_next.copy_from_slice(&dh_direct);
             matmul(
                 (batch, units, g3),
-                &mut dh_next,
+                dh_next,
                 true,
                 View::rows(dgh_t, g3),
                 View::rows(w.w_hh, units),

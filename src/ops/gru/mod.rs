@@ -9,33 +9,35 @@ mod tests;
 
 use dfdx::prelude::{Cpu, Tape};
 
-use super::recurrent::{recurrent, Cell, Dims, Mask, Reading, RecurrentParams, Weights};
-use super::T4;
+use super::recurrent::{
+    recurrent, Cell, ChunkGrads, Dims, Mask, Reading, RecurrentParams, States, Upstream, Weights,
+};
+use super::{T2, T4};
 
-/// The GRU cell: gates `r, z, n`.
+/// The GRU cell: gates `r, z, n`, state `[h]`.
 struct Gru;
 
 impl Cell for Gru {
     const GATES: usize = 3;
+    const STATES: usize = 1;
     type Saved = kernel::Saved;
 
-    fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> kernel::Saved {
-        kernel::forward(dims, w, x, mask)
-    }
-
-    fn hidden(saved: &kernel::Saved) -> &[f32] {
-        &saved.h
-    }
-
-    fn backward(
+    fn forward(
         dims: Dims,
         w: Weights<'_>,
-        saved: &kernel::Saved,
-        dy: &[f32],
-        sequences: bool,
+        x: &[f32],
         mask: Mask<'_>,
-    ) -> [Vec<f32>; 5] {
-        kernel::backward(dims, w, saved, dy, sequences, mask)
+        initial: States<'_>,
+    ) -> kernel::Saved {
+        kernel::forward(dims, w, x, mask, initial)
+    }
+
+    fn states(saved: &kernel::Saved) -> Vec<&[f32]> {
+        vec![&saved.h]
+    }
+
+    fn backward(dims: Dims, w: Weights<'_>, saved: &kernel::Saved, up: Upstream<'_>) -> ChunkGrads {
+        kernel::backward(dims, w, saved, up)
     }
 }
 
@@ -48,5 +50,18 @@ pub fn gru<T: Tape<f32, Cpu>>(
     sequences: bool,
     reading: Reading<'_>,
 ) -> T4<T> {
-    recurrent::<Gru, T>(x, p, sequences, reading)
+    gru_with_state(x, p, sequences, reading, None, false).0
+}
+
+/// The GRU with a state, as [`super::lstm_with_state`]: `initial` is `[h_0]`, (B, U) (zeros
+/// when `None`), and with `last` the state after the last step read is `[h_T]`, (B, U).
+pub fn gru_with_state<T: Tape<f32, Cpu>>(
+    x: T4<T>,
+    p: RecurrentParams<'_>,
+    sequences: bool,
+    reading: Reading<'_>,
+    initial: Option<Vec<T2<T>>>,
+    last: bool,
+) -> (T4<T>, Vec<T2<T>>) {
+    recurrent::<Gru, T>(x, p, sequences, reading, initial, last)
 }

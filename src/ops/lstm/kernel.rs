@@ -10,7 +10,8 @@ use crate::ops::cpu::math::{sigmoid, tanh};
 use crate::ops::cpu::simd::avx2_or_portable;
 use crate::ops::matmul::{matmul, View};
 use crate::ops::recurrent::{
-    finish_gradients, skipped, time_major, upstream, Dims, GateGrads, Mask, Weights,
+    finish_gradients, skipped, time_major, upstream, ChunkGrads, Dims, GateGrads, Mask, States,
+    Upstream, Weights,
 };
 
 /// What the forward pass keeps for the backward pass.
@@ -19,15 +20,25 @@ pub struct Saved {
     pub xs: Vec<f32>,
     /// The activated gates `i, f, g, o` of each step (T·B, 4U).
     pub gates: Vec<f32>,
-    /// The cell states `c_0 = 0, c_1, …, c_T` ((T+1)·B, U).
+    /// The cell states `c_0, c_1, …, c_T` ((T+1)·B, U).
     pub c: Vec<f32>,
-    /// The hidden states `h_0 = 0, h_1, …, h_T` ((T+1)·B, U).
+    /// The hidden states `h_0, h_1, …, h_T` ((T+1)·B, U).
     pub h: Vec<f32>,
+    /// Whether `h_0` and `c_0` were given. From zeros, the first step's recurrent product
+    /// is 0, so neither pass computes it (nor the state's gradient that would flow out of it).
+    pub initial: bool,
 }
 
-/// Runs the LSTM over `x`, laid out (B, F, T) as the engine holds a sequence, from a zero
-/// state, skipping the steps `mask` (B, T) zeroes: their states are the step before's.
-pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
+/// Runs the LSTM over `x`, laid out (B, F, T) as the engine holds a sequence, from the state
+/// `initial` (`[h_0, c_0]`, (B, U) each) or from zeros (`[]`), skipping the steps `mask`
+/// (B, T) zeroes: their states are the step before's.
+pub fn forward(
+    dims: Dims,
+    w: Weights<'_>,
+    x: &[f32],
+    mask: Mask<'_>,
+    initial: States<'_>,
+) -> Saved {
     let Dims {
         batch,
         features,
@@ -40,7 +51,18 @@ pub fn forward(dims: Dims, w: Weights<'_>, x: &[f32], mask: Mask<'_>) -> Saved {
         gates: vec![0.0; steps * batch * 4 * units],
         c: vec![0.0; (steps + 1) * batch * units],
         h: vec![0.0; (steps + 1) * batch * units],
+        initial: false,
     };
+    match initial {
+        [] => {}
+        [h_0, c_0] => {
+            let step = batch * units;
+            saved.h[..step].copy_from_slice(h_0);
+            saved.c[..step].copy_from_slice(c_0);
+            saved.initial = true;
+        }
+        _ => panic!("lstm: the state is [h, c]"),
+    }
     forward_steps(dims, w, &mut saved, mask);
     saved
 }
@@ -73,7 +95,7 @@ fn forward_body(dims: Dims, w: Weights<'_>, s: &mut Saved, mask: Mask<'_>) {
     let step = batch * units;
     for t in 0..steps {
         let gates = &mut s.gates[t * batch * g4..][..batch * g4];
-        if t > 0 {
+        if t > 0 || s.initial {
             let h_prev = &s.h[t * step..][..step];
             matmul(
                 (batch, g4, units),
@@ -195,18 +217,12 @@ fn cell_backward_in(
     }
 }
 
-/// Backpropagation through time from `dy`, the output's gradient in [`output`]'s layout.
-/// The gradients of the input (B, F, T), `w_ih`, `w_hh`, `b_ih` and `b_hh` (the same for
-/// both biases, which enter every gate as one sum). A step `mask` skipped passes the
-/// state's gradients through to the step before.
-pub fn backward(
-    dims: Dims,
-    w: Weights<'_>,
-    s: &Saved,
-    dy: &[f32],
-    sequences: bool,
-    mask: Mask<'_>,
-) -> [Vec<f32>; 5] {
+/// Backpropagation through time from `up`: the output's gradient in [`output`]'s layout
+/// and the last state's, `[dh_T, dc_T]` or none. The gradients of the input (B, F, T),
+/// `w_ih`, `w_hh`, `b_ih` and `b_hh` (the same for both biases, which enter every gate as
+/// one sum), and `[dh_0, dc_0]` when the forward pass was given the initial state (else
+/// none). A step `mask` skipped passes the state's gradients through to the step before.
+pub fn backward(dims: Dims, w: Weights<'_>, s: &Saved, up: Upstream<'_>) -> ChunkGrads {
     let Dims {
         batch,
         features,
@@ -220,18 +236,32 @@ pub fn backward(
         vec![0.0; 4 * units],
     ];
     let mut da = vec![0.0; steps * batch * 4 * units];
-    backward_steps(dims, w, s, (dy, sequences, mask), &mut da, &mut grads);
+    // The gradients of `h` and `c` flowing into each step from the step after: into the
+    // last, the last state's.
+    let mut d_state = match up.last {
+        [] => [vec![0.0; batch * units], vec![0.0; batch * units]],
+        [dh, dc] => [dh.to_vec(), dc.to_vec()],
+        _ => panic!("lstm: the state is [h, c]"),
+    };
+    backward_steps(dims, w, s, up, &mut da, &mut grads, &mut d_state);
     let [dx, dw_ih, dw_hh, db] = grads;
-    [dx, dw_ih, dw_hh, db.clone(), db]
+    // Out of the first step, those of the initial state.
+    let initial = if s.initial {
+        d_state.into()
+    } else {
+        Vec::new()
+    };
+    ([dx, dw_ih, dw_hh, db.clone(), db], initial)
 }
 
 avx2_or_portable!(fn backward_steps(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    upstream: (&[f32], bool, Mask<'_>),
+    up: Upstream<'_>,
     da: &mut [f32],
     grads: &mut [Vec<f32>; 4],
+    d_state: &mut [Vec<f32>; 2],
 ) => backward_body);
 
 #[inline(always)]
@@ -239,9 +269,10 @@ fn backward_body(
     dims: Dims,
     w: Weights<'_>,
     s: &Saved,
-    (dy, sequences, mask): (&[f32], bool, Mask<'_>),
+    up: Upstream<'_>,
     da: &mut [f32],
     [dx, dw_ih, dw_hh, db]: &mut [Vec<f32>; 4],
+    [dh_next, dc_next]: &mut [Vec<f32>; 2],
 ) {
     let Dims {
         batch,
@@ -251,16 +282,14 @@ fn backward_body(
     } = dims;
     let g4 = 4 * units;
     let step = batch * units;
-    // The gradients flowing into step t from step t + 1.
-    let mut dh_next = vec![0.0; step];
-    let mut dc_next = vec![0.0; step];
+    let mask = up.mask;
     for t in (0..steps).rev() {
         let gates = &s.gates[t * batch * g4..][..batch * g4];
         let c_prev = &s.c[t * step..][..step];
         let c = &s.c[(t + 1) * step..][..step];
         let da_t = &mut da[t * batch * g4..][..batch * g4];
         for (k, dh) in dh_next.iter_mut().enumerate() {
-            *dh += upstream(dims, dy, sequences, t, k);
+            *dh += upstream(dims, up.dy, up.sequences, t, k);
         }
         for b in 0..batch {
             if skipped(mask, steps, b, t) {
@@ -275,11 +304,11 @@ fn backward_body(
             let states = (&c[row.clone()], &c_prev[row.clone()], &dh_next[row.clone()]);
             cell_backward(g, [di, df, dn, d_o], states, &mut dc_next[row]);
         }
-        if t > 0 {
+        if t > 0 || s.initial {
             let carried = mask.map(|_| dh_next.clone());
             matmul(
                 (batch, units, g4),
-                &mut dh_next,
+                dh_next,
                 false,
                 View::rows(da_t, g4),
                 View::rows(w.w_hh, units),

@@ -121,6 +121,8 @@ pub enum Type {
     DataName,
     /// The name of a value computed in a graph model (cross-attention's keys and values).
     ValueName,
+    /// A value of a graph model, or a tuple of them (a recurrent layer's initial state).
+    ValueNames,
     /// A scalar expression over the loop's state (schedules' and functions' arguments).
     Scalar,
 }

@@ -57,18 +57,23 @@ pub fn onnx(model: &Model, tensors: &[NamedTensor]) -> Result<Vec<u8>, ExportErr
         }
         Some(graph) => {
             let mut values: Vec<String> = graph.inputs.iter().map(|i| i.name.clone()).collect();
+            // The outputs after the first of each layer of several outputs, by its value.
+            let mut more_outputs = std::collections::HashMap::new();
             for node in &graph.nodes {
                 let read: Vec<&str> = node.inputs.iter().map(|&v| values[v].as_str()).collect();
                 let y = match node.op {
                     NodeOp::Layer(i) => {
                         let layer = &model.layers[i];
-                        match read.get(1) {
-                            Some(second) => {
-                                layer.kind.export_with(layer, read[0], second, &mut g)?
-                            }
-                            None => layer.kind.export(layer, read[0].to_string(), &mut g)?,
+                        if read.len() == 1 && layer.kind.more_outputs().is_empty() {
+                            layer.kind.export(layer, read[0].to_string(), &mut g)?
+                        } else {
+                            let (y, more) =
+                                layer.kind.export_more(layer, read[0], &read[1..], &mut g)?;
+                            more_outputs.insert(values.len(), more);
+                            y
                         }
                     }
+                    NodeOp::Output { index } => more_outputs[&node.inputs[0]][index - 1].clone(),
                     NodeOp::Add => g.node("Add", &read, vec![]),
                     NodeOp::Multiply => g.node("Mul", &read, vec![]),
                     NodeOp::Concat { axis } => {

@@ -242,55 +242,98 @@ layers! {
     ],
 }
 
-/// Layers that read a second value of a graph model beside their input: cross-attention
-/// (`attention(value = memory)`), the only one. `check::graph` wires the value in as the
-/// node's second input; the engine and the export hand it to the layer.
+/// Layers that read values of a graph model beside their input (cross-attention's
+/// `value = memory`, a recurrent layer's `initial_state = (h, c)`), and layers of several
+/// outputs (a recurrent layer's `return_state`). `check::graph` wires the values in as the
+/// node's inputs after the first, and the outputs after the first as nodes of their own
+/// (`NodeOp::Output`); the engine and the export hand them to the layer and take them from it.
 impl LayerKind {
-    /// The value the call names for the layer to read beside its input, with its span.
-    pub fn second_input(&self) -> Option<(&str, Span)> {
+    /// The values the call names for the layer to read beside its input, with their spans.
+    pub fn more_inputs(&self) -> Vec<(&str, Span)> {
         match self {
-            LayerKind::Attention(a) => a.value.as_ref().map(|v| (v.name.as_str(), v.span)),
-            _ => None,
+            LayerKind::Attention(a) => a.value.iter().map(|v| (v.name.as_str(), v.span)).collect(),
+            LayerKind::Recurrent(r) => r
+                .initial_state
+                .iter()
+                .map(|v| (v.name.as_str(), v.span))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
-    /// Tells the layer that value's shape, once the graph's shapes are inferred.
-    pub fn set_second_input_shape(&mut self, shape: Vec<usize>) {
-        match self {
-            LayerKind::Attention(attention::Attention {
-                value: Some(value), ..
-            }) => value.shape = Some(shape),
-            _ => unreachable!("only a layer with a second input is given its shape"),
+    /// Tells the layer those values' shapes, once the graph's shapes are inferred.
+    ///
+    /// # Panics
+    /// When `shapes` are not one per value of [`LayerKind::more_inputs`] (`check::graph`
+    /// reads those values as the node's inputs after the first).
+    pub fn set_more_input_shapes(&mut self, shapes: Vec<Vec<usize>>) {
+        let values: Vec<&mut attention::ValueInput> = match self {
+            LayerKind::Attention(a) => a.value.iter_mut().collect(),
+            LayerKind::Recurrent(r) => r.initial_state.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(
+            values.len(),
+            shapes.len(),
+            "one shape per value the layer reads"
+        );
+        for (value, shape) in values.into_iter().zip(shapes) {
+            value.shape = Some(shape);
         }
     }
 
-    /// As [`LayerKind::export`] with the second input's ONNX value `second`.
-    pub fn export_with(
+    /// Its outputs after the first, as diagnostics name them, with their shapes: a recurrent
+    /// layer's last states (`h`, `c`) with `return_state`.
+    pub fn more_outputs(&self) -> Vec<(String, Vec<usize>)> {
+        match self {
+            LayerKind::Recurrent(r) => r.more_outputs(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// As [`LayerKind::export`] with the ONNX values `more` it reads beside its input: its
+    /// output and its outputs after the first.
+    pub fn export_more(
         &self,
         layer: &Layer,
         x: &str,
-        second: &str,
+        more: &[&str],
         g: &mut Graph<'_>,
-    ) -> Result<String, ExportError> {
+    ) -> Result<(String, Vec<String>), ExportError> {
         match self {
-            LayerKind::Attention(a) => a.export_cross(layer, x, second, g),
-            _ => unreachable!("only attention reads a second input (check::graph)"),
+            LayerKind::Attention(a) => Ok((a.export_cross(layer, x, more[0], g)?, Vec::new())),
+            LayerKind::Recurrent(r) => r.export_states(layer, x, more, g),
+            _ => Ok((self.export(layer, x.to_string(), g)?, Vec::new())),
         }
     }
 }
 
+/// A value a layer reads beside its input, whether it needs a gradient, and its padding mask.
+pub type MoreInput<'m, T> = (Act<T>, bool, Option<&'m [f32]>);
+
 impl Op {
-    /// As [`Op::forward`] with the second input `second` (`grad`: whether it needs a
-    /// gradient; `mask`: its padding mask).
-    pub fn forward_with<T: AnyTape>(
+    /// As [`Op::forward`] with the values `more` the layer reads beside its input (each with
+    /// whether it needs a gradient and its padding mask): its output and its outputs after
+    /// the first.
+    pub fn forward_more<T: AnyTape>(
         &self,
         x: Act<T>,
-        (second, grad, mask): (Act<T>, bool, Option<&[f32]>),
+        more: Vec<MoreInput<'_, T>>,
         cx: &mut Forward<'_>,
-    ) -> Act<T> {
+    ) -> (Act<T>, Vec<Act<T>>) {
         match self {
-            Op::Attention(op) => op.forward_cross(x, (second, grad, mask), cx),
-            _ => unreachable!("only attention reads a second input (check::graph)"),
+            Op::Attention(op) => {
+                let second = more
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| unreachable!("cross-attention reads one value"));
+                (op.forward_cross(x, second, cx), Vec::new())
+            }
+            Op::Recurrent(op) => {
+                let initial = more.into_iter().map(|(v, _, _)| v).collect();
+                op.forward_states(x, initial, cx)
+            }
+            _ => (self.forward(x, None, cx), Vec::new()),
         }
     }
 }

@@ -13,32 +13,13 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::twin::{assert_trains_as, i64_bytes, Twin};
-use common::write_npy;
-
-/// How many tokens each sequence has before its padding.
-const LENGTHS: [usize; 8] = [6, 1, 3, 5, 2, 6, 4, 3];
-
-/// The script's sequences: ids `1 + (n*5 + t*3) % 6`, then the padding id 0, 6 steps.
-fn write_data(dir: &Path) {
-    let mut ids = vec![0i64; 8 * 6];
-    for (n, &length) in LENGTHS.iter().enumerate() {
-        for t in 0..length {
-            ids[n * 6 + t] = 1 + i64::try_from((n * 5 + t * 3) % 6).unwrap();
-        }
-    }
-    write_npy(&dir.join("x.npy"), "<i8", &[8, 6], &i64_bytes(&ids));
-    let labels = i64_bytes(&[0, 2, 1, 1, 2, 0, 0, 1]);
-    write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
-}
+use common::twin::{assert_trains_as, write_padded_sequences, Twin};
 
 #[allow(clippy::unreadable_literal)]
 #[test]
 fn masked_attention_and_bidirectional_recurrent_layers_train_as_their_pytorch_twin() {
     let dir = tempfile::tempdir().unwrap();
-    write_data(dir.path());
+    write_padded_sequences(dir.path());
     let twin = Twin {
         initial_loss: 1.047146589,
         train_loss: 1.066874009,

@@ -19,20 +19,9 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from twin import compare, template
+from twin import compare, padded_ids, template
 
-T = 6
-LENGTHS = [6, 1, 3, 5, 2, 6, 4, 3]
 LABELS = np.array([0, 2, 1, 1, 2, 0, 0, 1], dtype=np.int64)
-
-
-def ids():  # (8, 6): token ids 1..6, then the padding id 0
-    x = np.zeros((8, T), dtype=np.int64)
-    for n, length in enumerate(LENGTHS):
-        for t in range(length):
-            x[n, t] = 1 + (n * 5 + t * 3) % 6
-    return x
-
 
 
 class Twin(torch.nn.Module):
@@ -63,4 +52,4 @@ def build(initial):
 
 
 if __name__ == "__main__":
-    compare(template("recurrent_twin"), ids(), LABELS, 0.5, build)
+    compare(template("recurrent_twin"), padded_ids(), LABELS, 0.5, build)

@@ -16,6 +16,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXPR = os.path.join(ROOT, "target", "release", "expr")
 
 
+def padded_ids():
+    """The recurrent twins' (8, 6) token sequences: ids 1..6, then the padding id 0, as
+    tests/common/twin.rs writes them."""
+    x = np.zeros((8, 6), dtype=np.int64)
+    for n, length in enumerate([6, 1, 3, 5, 2, 6, 4, 3]):
+        for t in range(length):
+            x[n, t] = 1 + (n * 5 + t * 3) % 6
+    return x
+
+
 def template(name):
     """`bench/reference/NAME.exp.in`, with EPOCHS, METRICS and SAVE to fill in."""
     return open(os.path.join(ROOT, "bench", "reference", f"{name}.exp.in")).read()

@@ -53,7 +53,7 @@ module.exports = grammar({
     graph_inputs: ($) => seq('(', commaSep1($.ident), optional(','), ')'),
     graph_body: ($) => seq('{', repeat($._graph_stmt), '}'),
     _graph_stmt: ($) => choice($.graph_return, $.graph_assign),
-    graph_assign: ($) => seq(field('name', $.ident), '=', $._graph_value),
+    graph_assign: ($) => seq(commaSep1(field('name', $.ident)), '=', $._graph_value),
     graph_return: ($) => prec.right(seq('return', commaSep1($._graph_value))),
     _graph_value: ($) =>
       choice($.graph_pipe, $.graph_add, $.graph_mul, $.call, $.ident, $.graph_paren),

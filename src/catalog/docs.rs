@@ -256,6 +256,7 @@ pub(crate) fn hint(ty: Type) -> Option<String> {
         Type::Channels { positive: true } => Some("> 0, or a tuple of one per channel".into()),
         Type::DataName => Some("a `data` name".into()),
         Type::ValueName => Some("a value of a graph model".into()),
+        Type::ValueNames => Some("a value of a graph model, or a tuple of them".into()),
         Type::Activation => Some("an activation".into()),
         Type::Initializer => Some("an initializer".into()),
         Type::Regularizer => Some("a regularizer".into()),

@@ -98,7 +98,11 @@ fn defaults_fit_their_types_and_required_parameters_come_first() {
                 (Type::Fraction, Value::Number(v)) => (0.0..1.0).contains(&v),
                 (Type::Bool, Value::Bool(_))
                 | (
-                    Type::Text(&[]) | Type::Texts | Type::DataName | Type::ValueName,
+                    Type::Text(&[])
+                    | Type::Texts
+                    | Type::DataName
+                    | Type::ValueName
+                    | Type::ValueNames,
                     Value::Text(_),
                 ) => true,
                 (Type::Activation, Value::Name(n)) => Activation::named(n).is_some(),

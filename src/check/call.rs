@@ -183,6 +183,7 @@ impl<'a> CallArgs<'a> {
             | Type::Channels { .. }
             | Type::DataName
             | Type::ValueName
+            | Type::ValueNames
             | Type::Scalar => self.mismatch(p, "a number"),
         }
     }
@@ -314,6 +315,34 @@ impl<'a> CallArgs<'a> {
         let help = "name a value computed above, without quotes: `memory = x | dense(64)`, then `value = memory`";
         let what = (Type::ValueName, "the name of a value of the model");
         self.bare_name(name, what, help, errors)
+    }
+
+    /// Values of a graph model, one name or a tuple of them, each with its span (resolved by
+    /// `check::graph`); empty when not given.
+    pub fn value_names(&self, name: &str, errors: &mut Vec<CheckError>) -> Vec<(&'a str, Span)> {
+        let what = "the name of a value of the model, or a tuple of them";
+        let p = self.param(name);
+        if p.ty != Type::ValueNames {
+            self.mismatch(p, what);
+        }
+        let Some(expr) = self.args.get(name) else {
+            return Vec::new();
+        };
+        let items = match &expr.kind {
+            crate::syntax::ast::ExprKind::Tuple(items) => items.iter().collect(),
+            _ => vec![expr],
+        };
+        let mut names = Vec::new();
+        for item in items {
+            match &item.kind {
+                crate::syntax::ast::ExprKind::Name(id) => names.push((id.name.as_str(), id.span)),
+                _ => errors.push(
+                    CheckError::wrong_type(name, what, super::args::describe(item), item.span)
+                        .with_help("name values computed above, without quotes: `_, h, c = x | lstm(32, return_state = true)`, then `initial_state = (h, c)`"),
+                ),
+            }
+        }
+        names
     }
 
     /// A bare name of type `ty`, described as `what` when the argument is something else.

@@ -224,8 +224,11 @@ impl<'a> Decls<'a> {
         }
         let drafts = read_layers(layers, errors);
         for d in &drafts {
-            if let Some((value, span)) = d.kind.second_input() {
+            if let Some(&(value, span)) = d.kind.more_inputs().first() {
                 errors.push(super::graph::second_input_in_stack(value, span));
+            }
+            if !d.kind.more_outputs().is_empty() {
+                errors.push(super::graph::several_outputs_in_stack(&d.kind, d.span));
             }
         }
         if layers.is_empty() {
@@ -758,7 +761,9 @@ fn check_vocabularies(
         };
         for (name, data) in &datasets.items {
             let (classes, what) = match (&data.labels, &data.source) {
-                (Labels::Tokens { classes, .. }, _) => (*classes, "distinct characters"),
+                (Labels::Tokens { classes, .. }, DataSource::Text(_)) => {
+                    (*classes, "distinct characters")
+                }
                 (_, DataSource::TextClasses(_)) => (
                     crate::data::text_classes::VOCABULARY,
                     "ids: 256 bytes and the padding",

@@ -48,6 +48,8 @@ pub enum DraftOp {
     Multiply,
     /// `concat(a, b, axis = 0)`: the axis of the element shape, if given.
     Concat(Option<usize>),
+    /// Output `k` (from 1) of the layer of several outputs the node reads.
+    Output(usize),
 }
 
 /// The names bound where a layer is used, and the statements after it (to tell a name
@@ -66,6 +68,8 @@ struct Reader<'b, 'e> {
     /// The innermost block use being expanded.
     used_at: Option<(Span, String)>,
     depth: usize,
+    /// Values of layers of several outputs that no assignment has named yet.
+    unnamed: Vec<usize>,
     errors: &'e mut Vec<CheckError>,
     ok: bool,
 }
@@ -83,6 +87,7 @@ pub fn read_graph(
         used: vec![false; graph.inputs.len()],
         used_at: None,
         depth: 0,
+        unnamed: Vec::new(),
         errors,
         ok: true,
     };
@@ -190,22 +195,29 @@ impl Reader<'_, '_> {
         subst: &Substitution,
     ) -> Option<Vec<(usize, Span)>> {
         let mut returned = None;
-        // Each assignment's value and where it was made, to report a value never read.
-        let mut assigned: Vec<(usize, &Ident)> = Vec::new();
+        // Each assignment's values and where they were named, to report values never read.
+        let mut assigned: Vec<Vec<(usize, &Ident)>> = Vec::new();
         for (k, stmt) in graph.stmts.iter().enumerate() {
             match &stmt.kind {
-                GraphStmtKind::Assign { name, value } => {
+                GraphStmtKind::Assign { names, value } => {
                     let later = &graph.stmts[k + 1..];
                     let v = self.value(value, &env, later, subst);
-                    if let Some(v) = v {
+                    let values = match v {
+                        Some(v) => self.unpack(v, names, value),
+                        None => vec![None; names.len()],
+                    };
+                    let mut group = Vec::new();
+                    for (name, v) in names.iter().zip(values) {
                         env.retain(|(n, _)| n != &name.name);
-                        env.push((name.name.clone(), v));
-                        assigned.push((v, name));
-                    } else {
-                        // Its readers stay quiet: the name is bound to nothing.
-                        env.retain(|(n, _)| n != &name.name);
-                        env.push((name.name.clone(), usize::MAX));
+                        // Without a value, its readers stay quiet: the name is bound to
+                        // nothing.
+                        env.push((name.name.clone(), v.unwrap_or(usize::MAX)));
+                        if let Some(v) = v {
+                            group.push((v, name));
+                        }
                     }
+                    assigned.push(group);
+                    self.unnamed_outputs();
                 }
                 GraphStmtKind::Return(values) => {
                     if returned.is_some() {
@@ -222,12 +234,17 @@ impl Reader<'_, '_> {
                             outs.push((id, v.span));
                         }
                     }
+                    self.unnamed_outputs();
                     returned = Some(outs);
                 }
             }
         }
-        for (v, name) in assigned {
-            if v != usize::MAX && !self.used[v] {
+        // A layer of several outputs is used when one of them is.
+        for group in assigned {
+            let Some(&(_, name)) = group.first() else {
+                continue;
+            };
+            if !group.iter().any(|&(v, _)| self.used[v]) {
                 self.fail(
                     CheckError::invalid(
                         format!("value `{}` is never used", name.name),
@@ -348,8 +365,10 @@ impl Reader<'_, '_> {
             return (v != usize::MAX).then(|| self.read(v));
         }
         let defined_later = later.iter().find_map(|s| match &s.kind {
-            GraphStmtKind::Assign { name, .. } if name.name == id.name => Some(name.span),
-            _ => None,
+            GraphStmtKind::Assign { names, .. } => {
+                names.iter().find(|n| n.name == id.name).map(|n| n.span)
+            }
+            GraphStmtKind::Return(_) => None,
         });
         match defined_later {
             Some(at) => self.fail(
@@ -504,19 +523,113 @@ impl Reader<'_, '_> {
             return None;
         }
         let mut inputs = vec![v];
-        if let Some((name, span)) = kind.second_input() {
-            let id = Ident {
+        let more: Vec<Ident> = kind
+            .more_inputs()
+            .into_iter()
+            .map(|(name, span)| Ident {
                 name: name.to_string(),
                 span,
-            };
+            })
+            .collect();
+        if let Some(first) = more.first() {
             let (env, later) = scope;
             if env.is_empty() {
-                self.fail(second_input_in_stack(name, span));
+                self.fail(second_input_in_stack(&first.name, first.span));
                 return None;
             }
-            inputs.push(self.name(&id, env, later)?);
+            let values: Vec<Option<usize>> =
+                more.iter().map(|id| self.name(id, env, later)).collect();
+            inputs.extend(values.into_iter().collect::<Option<Vec<_>>>()?);
         }
-        Some(self.push(DraftOp::Layer(kind, trainable), inputs, call.span))
+        let several = !kind.more_outputs().is_empty();
+        let v = self.push(DraftOp::Layer(kind, trainable), inputs, call.span);
+        if several {
+            self.unnamed.push(v);
+        }
+        Some(v)
+    }
+
+    /// The values an assignment's `names` bind to `v`: `v` itself, or when `v` is a layer
+    /// of several outputs, each of its outputs (nodes of their own after the first). `None`
+    /// for each after reporting.
+    fn unpack(&mut self, v: usize, names: &[Ident], value: &GraphExpr) -> Vec<Option<usize>> {
+        let several = self.unnamed.last() == Some(&v);
+        if several {
+            self.unnamed.pop();
+        }
+        let outputs = match &self.nodes.get(v.wrapping_sub(self.inputs)) {
+            Some(NodeDraft {
+                op: DraftOp::Layer(kind, _),
+                ..
+            }) if several => kind.more_outputs(),
+            _ => Vec::new(),
+        };
+        if names.len() == 1 + outputs.len() {
+            let mut values = vec![Some(v)];
+            for (k, name) in names[1..].iter().enumerate() {
+                values.push(Some(self.push(DraftOp::Output(k + 1), vec![v], name.span)));
+            }
+            return values;
+        }
+        let span = names[0].span.to(names[names.len() - 1].span);
+        let err = if outputs.is_empty() {
+            CheckError::invalid(
+                format!("{} names for one value", names.len()),
+                format!("{} names", names.len()),
+                span,
+            )
+            .with_related(value.span, "one value")
+            .with_help("only a layer of several outputs is unpacked, such as `y, h, c = x | lstm(32, return_state = true)`")
+        } else {
+            let mut all = vec!["y".to_string()];
+            all.extend(outputs.iter().map(|(n, _)| n.clone()));
+            CheckError::invalid(
+                format!(
+                    "this layer gives {} values ({}), not {}",
+                    all.len(),
+                    all.join(", "),
+                    names.len()
+                ),
+                format!(
+                    "{} name{}",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" }
+                ),
+                span,
+            )
+            .with_related(self.nodes[v - self.inputs].span, "gives them")
+            .with_help(format!("name each: `{} = ...`", all.join(", ")))
+        };
+        self.fail(err);
+        vec![None; names.len()]
+    }
+
+    /// Reports the layers of several outputs that the statement just read did not unpack.
+    fn unnamed_outputs(&mut self) {
+        for v in std::mem::take(&mut self.unnamed) {
+            let node = &self.nodes[v - self.inputs];
+            let DraftOp::Layer(kind, _) = &node.op else {
+                continue;
+            };
+            let mut all = vec!["y".to_string()];
+            all.extend(kind.more_outputs().into_iter().map(|(n, _)| n));
+            let span = node.span;
+            self.fail(
+                CheckError::invalid(
+                    format!(
+                        "this layer gives {} values ({}), and a pipe passes on one",
+                        all.len(),
+                        all.join(", ")
+                    ),
+                    "several outputs".into(),
+                    span,
+                )
+                .with_help(format!(
+                    "name each on a line of its own: `{} = x | ...`, then use them",
+                    all.join(", ")
+                )),
+            );
+        }
     }
 
     /// A block used on value `v`: its parameters bound from the call, its body read in place.
@@ -795,7 +908,26 @@ pub fn second_input_in_stack(name: &str, span: Span) -> CheckError {
         span,
     )
     .with_help(format!(
-        "cross-attention reads another value of a graph model: write the model with a named input, `model NAME (x) {{ ... y = x | attention(heads = 4, value = {name}) ... return y }}`"
+        "a layer reads another value (cross-attention's `value`, a recurrent layer's `initial_state`) in a graph model: write the model with a named input, `model NAME (x) {{ ... y = x | attention(heads = 4, value = {name}) ... return y }}`"
+    ))
+}
+
+/// A layer of several outputs in a stack, which passes one value from layer to layer.
+pub fn several_outputs_in_stack(kind: &LayerKind, span: Span) -> CheckError {
+    let mut all = vec!["y".to_string()];
+    all.extend(kind.more_outputs().into_iter().map(|(n, _)| n));
+    CheckError::invalid(
+        format!(
+            "this layer gives {} values ({}), and a stack of layers passes on one",
+            all.len(),
+            all.join(", ")
+        ),
+        "several outputs".into(),
+        span,
+    )
+    .with_help(format!(
+        "write the model as a graph that names each: `model NAME (x) {{ {} = x | ... }}`",
+        all.join(", ")
     ))
 }
 
@@ -825,6 +957,7 @@ pub fn read_stack_with_blocks(
         used: vec![false],
         used_at: None,
         depth: 0,
+        unnamed: Vec::new(),
         errors,
         ok: true,
     };
@@ -832,6 +965,7 @@ pub fn read_stack_with_blocks(
     for call in calls {
         v = v.and_then(|v| r.apply(call, v, (&[], &[]), &Substitution::default()));
     }
+    r.unnamed_outputs();
     let v = v?;
     r.ok.then(|| GraphDraft {
         inputs: vec![("x".into(), span)],
@@ -851,7 +985,7 @@ pub fn infer_graph(
 ) -> Option<Model> {
     let mut shapes: Vec<Vec<usize>> = input_shapes.to_vec();
     let mut layers = Vec::new();
-    let mut nodes = Vec::with_capacity(draft.nodes.len());
+    let mut nodes: Vec<Node> = Vec::with_capacity(draft.nodes.len());
     let mut counts = HashMap::<&str, usize>::new();
     for node in &draft.nodes {
         let before = errors.len();
@@ -859,8 +993,8 @@ pub fn infer_graph(
         let out = match &node.op {
             DraftOp::Layer(kind, trainable) => {
                 let mut kind = kind.clone();
-                if let Some(second) = ins.get(1) {
-                    kind.set_second_input_shape((*second).clone());
+                if ins.len() > 1 {
+                    kind.set_more_input_shapes(ins[1..].iter().map(|s| (*s).clone()).collect());
                 }
                 kind.output_shape(ins[0], node.span, errors).map(|out| {
                     let base = kind.entry().base_name;
@@ -908,6 +1042,14 @@ pub fn infer_graph(
             }
             DraftOp::Concat(axis) => concat_shape(&ins, *axis, node.span, errors)
                 .map(|(axis, out)| (NodeOp::Concat { axis }, out)),
+            DraftOp::Output(index) => {
+                let of = node.inputs[0] - input_shapes.len();
+                let NodeOp::Layer(l) = nodes[of].op else {
+                    unreachable!("an output node reads a layer of several outputs")
+                };
+                let shape = layers[l].kind.more_outputs()[index - 1].1.clone();
+                Some((NodeOp::Output { index: *index }, shape))
+            }
         };
         if let Some((span, label)) = &node.used_at {
             for e in &mut errors[before..] {

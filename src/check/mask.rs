@@ -87,7 +87,7 @@ pub fn check_graph_masks(layers: &[Layer], graph: &Graph, errors: &mut Vec<Check
             NodeOp::Layer(l) => {
                 (!masking(&layers[l]) && matches!(reads(&layers[l]), Reads::Refuses)).then_some(l)
             }
-            NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } => None,
+            NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } | NodeOp::Output { .. } => None,
         };
         let out = match node.op {
             NodeOp::Layer(l) if masking(&layers[l]) => vec![l],
@@ -108,6 +108,8 @@ pub fn check_graph_masks(layers: &[Layer], graph: &Graph, errors: &mut Vec<Check
                     carried
                 }
             }
+            // A recurrent layer's last state: the cell skipped the padded steps.
+            NodeOp::Output { .. } => Vec::new(),
             NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } => {
                 let mut all: Vec<usize> =
                     node.inputs.iter().flat_map(|&v| masks[v].clone()).collect();

@@ -535,6 +535,9 @@ pub enum NodeOp {
     Multiply,
     /// Joined along `axis` of the element shape (Keras' `Concatenate`).
     Concat { axis: usize },
+    /// Output `index` (from 1) of the layer of several outputs whose node computes the
+    /// node's input: `h` and `c` of `y, h, c = x | lstm(8, return_state = true)`.
+    Output { index: usize },
 }
 
 impl Graph {

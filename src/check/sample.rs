@@ -5,7 +5,7 @@
 
 use super::args::{self, Args};
 use super::error::CheckError;
-use super::plan::{Action, Labels};
+use super::plan::{Action, DataSource, Labels};
 use super::steps::StepCx;
 use crate::syntax::ast::{Call, ExprKind};
 
@@ -72,10 +72,14 @@ pub fn check_sample(
     };
     let model = cx.models.resolve("model", model_id, errors)?;
     let data = cx.datasets.resolve("data", data_id, errors)?;
-    let Labels::Tokens {
-        classes,
-        length: block,
-    } = cx.datasets.items[data].1.labels
+    let set = &cx.datasets.items[data].1;
+    let (
+        Labels::Tokens {
+            classes,
+            length: block,
+        },
+        DataSource::Text(_),
+    ) = (set.labels, &set.source)
     else {
         errors.push(CheckError::incompatible(
             format!(

@@ -93,12 +93,19 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
         ));
     }
     for node in &graph.nodes {
+        if let NodeOp::Output { index } = node.op {
+            // No row of its own: its readers are connected to output `index` of the layer,
+            // as Keras writes it.
+            let of = &names[node.inputs[0]];
+            names.push(format!("{of}[{index}]"));
+            continue;
+        }
         let (name, class, params) = match node.op {
             NodeOp::Layer(l) => {
                 let layer = &model.layers[l];
                 (layer.name.clone(), type_name(layer), layer.total_count())
             }
-            NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } => {
+            NodeOp::Add | NodeOp::Multiply | NodeOp::Concat { .. } | NodeOp::Output { .. } => {
                 let (base, class) = match node.op {
                     NodeOp::Add => ("add", "Add"),
                     NodeOp::Multiply => ("multiply", "Multiply"),
@@ -115,27 +122,47 @@ fn graph_summary(model: &Model, graph: &Graph) -> String {
             }
         };
         let connected: Vec<String> = node.inputs.iter().map(|&v| names[v].clone()).collect();
+        // A layer of several outputs lists each output's shape, as Keras does.
+        let more = match node.op {
+            NodeOp::Layer(l) => model.layers[l].kind.more_outputs(),
+            _ => Vec::new(),
+        };
+        let shape = if more.is_empty() {
+            shape_text(&node.output_shape)
+        } else {
+            let all: Vec<String> = std::iter::once(shape_text(&node.output_shape))
+                .chain(more.iter().map(|(_, s)| shape_text(s)))
+                .collect();
+            format!("[{}]", all.join(", "))
+        };
         rows.push((
             format!("{name} ({class})"),
-            shape_text(&node.output_shape),
+            shape,
             params,
             connected.join(", "),
         ));
         names.push(name);
     }
     let name_width = name_width(rows.iter().map(|r| &r.0));
-    let rule = "─".repeat(name_width + 64);
+    // Wider for the list of shapes of a layer of several outputs.
+    let shape_width = rows
+        .iter()
+        .map(|r| r.1.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(22);
+    let rule = "─".repeat(name_width + shape_width + 42);
     let _ = writeln!(out, "Model: \"{}\"", model.name);
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
         out,
-        "{:<name_width$}{:<22}{:>12}  Connected to",
+        "{:<name_width$}{:<shape_width$}{:>12}  Connected to",
         "Layer (type)", "Output Shape", "Param #"
     );
     let _ = writeln!(out, "{rule}");
     for (layer, shape, params, connected) in rows {
         let line = format!(
-            "{layer:<name_width$}{shape:<22}{:>12}  {connected}",
+            "{layer:<name_width$}{shape:<shape_width$}{:>12}  {connected}",
             group(params)
         );
         let _ = writeln!(out, "{}", line.trim_end());

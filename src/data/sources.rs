@@ -106,9 +106,16 @@ fn describe_arrays(spec: &ArraySpec) -> DataResult<(Vec<usize>, Labels)> {
     rows_agree(spec, &x.shape, &y.shape)?;
     let labels = match spec.task {
         Task::Classification => {
-            let classes = class_targets(spec, &array(&spec.y, spec.key(false))?)?;
+            let (classes, positions) = class_targets(spec, &array(&spec.y, spec.key(false))?)?;
             let count = classes.iter().max().map_or(0, |&m| m as usize + 1);
-            labels(Task::Classification, count)
+            if positions == 1 {
+                labels(Task::Classification, count)
+            } else {
+                Labels::Tokens {
+                    classes: count,
+                    length: positions,
+                }
+            }
         }
         Task::Regression => labels(Task::Regression, element_shape(&y.shape).iter().product()),
     };
@@ -143,7 +150,14 @@ fn read_arrays(spec: &ArraySpec) -> DataResult<Examples> {
     let rows = x_shape.first().copied().unwrap_or(1);
     let element = element_shape(&x_shape);
     let targets = match spec.task {
-        Task::Classification => Targets::Classes(Array1::from_vec(class_targets(spec, &y)?)),
+        Task::Classification => {
+            let (classes, positions) = class_targets(spec, &y)?;
+            if positions == 1 {
+                Targets::Classes(Array1::from_vec(classes))
+            } else {
+                Targets::Tokens(rows_of(classes, rows, positions))
+            }
+        }
         Task::Regression => {
             let width = element_shape(&y.shape).iter().product();
             let values = match y.values {
@@ -171,23 +185,25 @@ fn rows_of<T>(values: Vec<T>, rows: usize, width: usize) -> Array2<T> {
         .unwrap_or_else(|_| unreachable!("the reader returns as many values as the shape says"))
 }
 
-/// One class index per example: a vector (or a column) of whole numbers from 0.
-fn class_targets(spec: &ArraySpec, y: &NumArray) -> DataResult<Vec<u32>> {
-    if element_shape(&y.shape) != [1] {
+/// Class indices, whole numbers from 0: one per example (a vector, or a column), or one per
+/// position of a sequence (a matrix, `(examples, positions)`: tags, or a translation's
+/// tokens). The indices, and how many there are per example.
+fn class_targets(spec: &ArraySpec, y: &NumArray) -> DataResult<(Vec<u32>, usize)> {
+    let [positions] = element_shape(&y.shape)[..] else {
         return Err(DataError::Contents {
             path: spec.y.clone(),
             place: spec.key(false).map_or(String::new(), |k| format!("array `{k}`")),
             problem: format!(
-                "class targets are one whole number per example, but the array has shape {:?}",
+                "class targets are one whole number per example, or one per position (examples, positions), but the array has shape {:?}",
                 y.shape
             ),
             help: Some(
-                "give a vector of class indices (`y.argmax(axis=1)` for one-hot rows), or set `task = regression`"
+                "give a vector of class indices (`y.argmax(axis=-1)` for one-hot rows), or set `task = regression`"
                     .into(),
             ),
         });
-    }
-    y.class_indices(&spec.y, spec.key(false))
+    };
+    Ok((y.class_indices(&spec.y, spec.key(false))?, positions))
 }
 
 /// Inputs and targets must count the same examples (a ragged `.npz` does not).

@@ -139,10 +139,10 @@ pub fn graph(g: &crate::syntax::ast::Graph) -> Vec<String> {
     let mut lines = vec![format!("({})", inputs.join(", "))];
     for stmt in &g.stmts {
         lines.push(match &stmt.kind {
-            GraphStmtKind::Assign { name, value } => {
+            GraphStmtKind::Assign { names, value } => {
                 format!(
                     "{} = {}",
-                    name.name,
+                    crate::fmt::graph::names_string(names),
                     crate::fmt::graph::graph_string_with(value, &|c| call(c, &[]))
                 )
             }

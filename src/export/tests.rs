@@ -274,3 +274,33 @@ fn graph_models() {
     );
     assert_eq!(outputs, 2);
 }
+
+#[test]
+fn recurrent_states() {
+    // An encoder's last state starts a decoder; a bidirectional GRU starts both cells from
+    // one value and gives its states, which the output reads.
+    let model = "model m (z) {
+  _, h, c = z | lstm(4, return_state = true)
+  d = z | lstm(4, return_sequences = true, initial_state = (h, c))
+  s = h | dense(3, activation = tanh)
+  y, f, b = d | gru(3, return_state = true, bidirectional = true, initial_state = (s, s))
+  return concat(y, f * b, c) | dense(2)
+}";
+    check_with(
+        &[3, 6],
+        model,
+        "  out = m(x, training = false)\n  loss = mean(out * out)",
+        None,
+    );
+    let gru = "model m (z) {
+  y, h = z | gru(5, return_sequences = true, return_state = true)
+  p = y | global_maxpool1d()
+  return concat(p, h) | dense(2)
+}";
+    check_with(
+        &[3, 6],
+        gru,
+        "  out = m(x, training = false)\n  loss = mean(out * out)",
+        None,
+    );
+}

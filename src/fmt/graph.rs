@@ -3,7 +3,7 @@
 //! (and around a sum or product that is piped, `(h + x) | relu()`, which reads plainer).
 
 use super::expr::call_string;
-use crate::syntax::ast::{BlockParam, Call, GraphExpr, GraphExprKind};
+use crate::syntax::ast::{BlockParam, Call, GraphExpr, GraphExprKind, Ident};
 
 /// Binding strength: pipes bind loosest, then sums, then products, then atoms.
 fn level(e: &GraphExpr) -> u8 {
@@ -77,4 +77,10 @@ pub fn params_string(src: &str, params: &[BlockParam]) -> String {
         })
         .collect();
     format!("({})", items.join(", "))
+}
+
+/// The names an assignment binds: `h`, or `y, h, c`.
+pub fn names_string(names: &[Ident]) -> String {
+    let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+    names.join(", ")
 }

@@ -5,7 +5,7 @@
 
 use super::comments::{self, Comment};
 use super::expr::{call_string, expr_string};
-use super::graph::{graph_string, params_string, pipe_input_string};
+use super::graph::{graph_string, names_string, params_string, pipe_input_string};
 use crate::source::Span;
 use crate::syntax::ast::{
     BlockBody, Call, Decl, DeclKind, Event, File, Graph, GraphExprKind, GraphStmtKind, LayerItem,
@@ -268,16 +268,16 @@ impl<'a> Printer<'a> {
             .stmts
             .iter()
             .map(|stmt| match &stmt.kind {
-                GraphStmtKind::Assign { name, value } => {
-                    let line = format!("{} = {}", name.name, graph_string(self.src, value));
+                GraphStmtKind::Assign { names, value } => {
+                    let names = names_string(names);
+                    let line = format!("{names} = {}", graph_string(self.src, value));
                     let text = match &value.kind {
                         GraphExprKind::Pipe(input, calls)
                             if (self.indent + 1) * 2 + line.len() > MAX_WIDTH
                                 && calls.len() > 1 =>
                         {
                             // The stages line up under the first `|`.
-                            let head =
-                                format!("{} = {} ", name.name, pipe_input_string(self.src, input));
+                            let head = format!("{names} = {} ", pipe_input_string(self.src, input));
                             let pad = " ".repeat((self.indent + 1) * 2 + head.chars().count());
                             let mut text = format!("{head}| {}", call_string(self.src, &calls[0]));
                             for c in &calls[1..] {

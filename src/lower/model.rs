@@ -3,6 +3,7 @@
 //! (training) or without (inference). What each layer does is in its file under
 //! `src/layers/`; this file holds the list of op kinds and runs them in order.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use dfdx::prelude::*;
@@ -244,18 +245,27 @@ impl LoweredModel {
 struct LoweredGraph {
     inputs: usize,
     steps: Vec<GraphStep>,
+    /// For each chain that ends in a layer of several outputs, by its value: the values of
+    /// its `GraphStep::Output`s, in order.
+    more_outputs: HashMap<usize, Vec<usize>>,
     /// Readers of each value (inputs, then one per step), the outputs counted.
     readers: Vec<usize>,
     outputs: Vec<usize>,
 }
 
 enum GraphStep {
-    /// `ops[range]` in order on one value; the first op also reads `second` when it is a
-    /// layer with a second input (cross-attention).
+    /// `ops[range]` in order on one value; the first op also reads the values `more` (the
+    /// memory of cross-attention, a recurrent layer's initial state), and the last may give
+    /// outputs after its first (a recurrent layer's last state), which `Output` steps take.
     Chain {
         input: usize,
-        second: Option<usize>,
+        more: Vec<usize>,
         ops: std::ops::Range<usize>,
+    },
+    /// Output `index` (from 1) of the chain whose value is `of`.
+    Output {
+        of: usize,
+        index: usize,
     },
     Add(Vec<usize>),
     /// A sum that a ReLU reads, and only it: `(h + x) | relu()` ends most residual blocks,
@@ -285,9 +295,9 @@ impl LoweredGraph {
         }
         // Each plan value's number among the lowered steps' values.
         let mut value_of: Vec<usize> = (0..n_in).collect();
-        // Chains as runs of layer indices, with the value each reads (and its first layer's
-        // second input).
-        let mut runs: Vec<(usize, Option<usize>, Vec<usize>)> = Vec::new();
+        // Chains as runs of layer indices, with the value each reads (and the values its
+        // first layer reads beside it).
+        let mut runs: Vec<(usize, Vec<usize>, Vec<usize>)> = Vec::new();
         let mut steps: Vec<Option<GraphStep>> = Vec::new();
         // Plan nodes lowered into the step before them (a ReLU into its sum).
         let mut fused = vec![false; graph.nodes.len()];
@@ -318,13 +328,17 @@ impl LoweredGraph {
                             run.push(layer);
                         }
                     } else {
-                        runs.push((inputs[0], inputs.get(1).copied(), vec![layer]));
+                        runs.push((inputs[0], inputs[1..].to_vec(), vec![layer]));
                         steps.push(None);
                     }
                 }
                 NodeOp::Add => steps.push(Some(GraphStep::Add(inputs))),
                 NodeOp::Multiply => steps.push(Some(GraphStep::Multiply(inputs))),
                 NodeOp::Concat { .. } => steps.push(Some(GraphStep::Concat(inputs))),
+                NodeOp::Output { index } => steps.push(Some(GraphStep::Output {
+                    of: inputs[0],
+                    index,
+                })),
             }
             value_of.push(n_in + steps.len() - 1);
         }
@@ -334,7 +348,7 @@ impl LoweredGraph {
             .into_iter()
             .map(|step| {
                 step.unwrap_or_else(|| {
-                    let (input, second, layers) = runs
+                    let (input, more, layers) = runs
                         .next()
                         .unwrap_or_else(|| unreachable!("one run per chain step"));
                     let start = ops.len();
@@ -353,7 +367,7 @@ impl LoweredGraph {
                     super::fuse::conv_to_dense_channels_last(&mut ops[start..], &mut cx.params);
                     GraphStep::Chain {
                         input,
-                        second,
+                        more,
                         ops: start..ops.len(),
                     }
                 })
@@ -361,14 +375,17 @@ impl LoweredGraph {
             .collect();
         let outputs: Vec<usize> = graph.outputs.iter().map(|&v| value_of[v]).collect();
         let mut readers = vec![0usize; n_in + steps.len()];
-        for step in &steps {
+        let mut more_outputs: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (k, step) in steps.iter().enumerate() {
             match step {
-                GraphStep::Chain { input, second, .. } => {
+                GraphStep::Chain { input, more, .. } => {
                     readers[*input] += 1;
-                    if let Some(second) = second {
-                        readers[*second] += 1;
+                    for &v in more {
+                        readers[v] += 1;
                     }
                 }
+                // Not a reader of the chain's first output: it takes another.
+                GraphStep::Output { of, .. } => more_outputs.entry(*of).or_default().push(n_in + k),
                 GraphStep::Add(v)
                 | GraphStep::AddRelu(v)
                 | GraphStep::Multiply(v)
@@ -385,6 +402,7 @@ impl LoweredGraph {
         LoweredGraph {
             inputs: n_in,
             steps,
+            more_outputs,
             readers,
             outputs,
         }
@@ -403,6 +421,9 @@ impl LoweredGraph {
     ) -> Vec<Act<T>> {
         let mut masks: Vec<Option<Vec<f32>>> = vec![None; inputs.len()];
         let mut values: Vec<Option<Act<T>>> = inputs.into_iter().map(Some).collect();
+        // The outputs after the first of chains that give several, until `Output` steps
+        // take them.
+        let mut more_outputs: HashMap<usize, Vec<Option<Act<T>>>> = HashMap::new();
         let mut left = self.readers.clone();
         let mut take = |values: &mut Vec<Option<Act<T>>>, v: usize| -> Act<T> {
             left[v] -= 1;
@@ -420,26 +441,49 @@ impl LoweredGraph {
             let out = match step {
                 GraphStep::Chain {
                     input,
-                    second,
+                    more,
                     ops: range,
                 } => {
+                    let value = values.len();
+                    let outputs = self.more_outputs.get(&value);
                     let mut act = take(&mut values, *input);
                     let needs = |v: usize| v >= self.inputs || input_grads[v];
-                    let mut second =
-                        second.map(|v| (take(&mut values, v), needs(v), masks[v].as_deref()));
+                    let mut more: Option<Vec<_>> = (!more.is_empty()).then(|| {
+                        more.iter()
+                            .map(|&v| (take(&mut values, v), needs(v), masks[v].as_deref()))
+                            .collect()
+                    });
                     cx.handoff = None;
                     cx.mask.clone_from(&masks[*input]);
+                    let last = range.len() - 1;
                     for (i, op) in ops[range.clone()].iter().enumerate() {
                         cx.input_grad = needs(*input) || i > 0;
                         let handoff = cx.handoff.take();
-                        act = match second.take() {
-                            Some(second) => op.forward_with(act, second, cx),
-                            None => op.forward(act, handoff, cx),
-                        };
+                        if more.is_some() || (i == last && outputs.is_some()) {
+                            let (y, rest) =
+                                op.forward_more(act, more.take().unwrap_or_default(), cx);
+                            act = y;
+                            if let Some(outputs) = outputs {
+                                act =
+                                    self.keep_tape(act, rest, (value, outputs), &mut more_outputs);
+                            }
+                        } else {
+                            act = op.forward(act, handoff, cx);
+                        }
                     }
                     cx.handoff = None;
                     masks.push(cx.mask.take());
                     act
+                }
+                GraphStep::Output { of, index } => {
+                    // A recurrent layer's last state: no padding mask (`check::mask`).
+                    masks.push(None);
+                    more_outputs
+                        .get_mut(of)
+                        .and_then(|o| o[index - 1].take())
+                        .unwrap_or_else(|| {
+                            unreachable!("each output is taken once, after its layer")
+                        })
                 }
                 GraphStep::Add(vs) | GraphStep::AddRelu(vs) | GraphStep::Multiply(vs) => {
                     masks.push(both(vs.iter().map(|&v| &masks[v])));
@@ -460,6 +504,34 @@ impl LoweredGraph {
             values.push(Some(out));
         }
         self.outputs.iter().map(|&v| take(&mut values, v)).collect()
+    }
+}
+
+impl LoweredGraph {
+    /// Keeps the outputs after the first, `rest`, of the chain whose value is `value` for
+    /// its `Output` steps (at `outputs`). The layer's tape is on its first output; when
+    /// nothing reads that one, the tape moves to the first output that is read, so that the
+    /// gradients reach the layer and what comes before it.
+    fn keep_tape<T: AnyTape>(
+        &self,
+        first: Act<T>,
+        rest: Vec<Act<T>>,
+        (value, outputs): (usize, &[usize]),
+        more_outputs: &mut HashMap<usize, Vec<Option<Act<T>>>>,
+    ) -> Act<T> {
+        let mut all = vec![first];
+        all.extend(rest);
+        if self.readers[value] == 0 {
+            if let Some(k) = outputs.iter().position(|&w| self.readers[w] > 0) {
+                all = super::act::gather_tapes(all, k + 1);
+            }
+        }
+        let mut all = all.into_iter();
+        let first = all
+            .next()
+            .unwrap_or_else(|| unreachable!("a layer gives its first output"));
+        more_outputs.insert(value, all.map(Some).collect());
+        first
     }
 }
 
@@ -494,8 +566,31 @@ mod tests {
                 GraphStep::AddRelu(_) => "add_relu".into(),
                 GraphStep::Multiply(_) => "multiply".into(),
                 GraphStep::Concat(_) => "concat".into(),
+                GraphStep::Output { of, index } => format!("output({of}, {index})"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_layer_of_several_outputs_ends_its_chain_and_its_outputs_are_steps() {
+        // The LSTM's state is read by a dense layer: the LSTM does not extend into it.
+        let lowered = lowered(
+            "model m (x) {
+  y, h, c = x | dense(8) | reshape(2, 4) | lstm(3, return_state = true)
+  return concat(y, h * c) | dense(2)
+}",
+        );
+        assert_eq!(
+            steps(&lowered),
+            [
+                "chain(0, 3)",
+                "output(1, 1)",
+                "output(1, 2)",
+                "multiply",
+                "concat",
+                "chain(5, 1)"
+            ]
+        );
     }
 
     #[test]

@@ -442,8 +442,9 @@ pub struct GraphStmt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphStmtKind {
-    /// `h = x | dense(8)`.
-    Assign { name: Ident, value: GraphExpr },
+    /// `h = x | dense(8)`, or `y, h, c = x | lstm(8, return_state = true)`: one name per
+    /// output of the value.
+    Assign { names: Vec<Ident>, value: GraphExpr },
     /// `return a, b`.
     Return(Vec<GraphExpr>),
 }

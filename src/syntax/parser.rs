@@ -337,10 +337,19 @@ fn parse_graph(inputs: Pair<'_, Rule>, body: Pair<'_, Rule>) -> Built<Graph> {
             let span = Span::from(stmt.as_span());
             let kind = match stmt.as_rule() {
                 Rule::graph_assign => {
-                    let mut it = stmt.into_inner();
+                    let mut names = Vec::new();
+                    let mut value = None;
+                    for p in stmt.into_inner() {
+                        match p.as_rule() {
+                            Rule::ident => names.push(parse_ident(p)),
+                            _ => value = Some(parse_graph_expr(p, 1)?),
+                        }
+                    }
                     GraphStmtKind::Assign {
-                        name: parse_ident(next(&mut it)),
-                        value: parse_graph_expr(next(&mut it), 1)?,
+                        names,
+                        value: value.unwrap_or_else(|| {
+                            unreachable!("the grammar ends an assignment with a value")
+                        }),
                     }
                 }
                 Rule::graph_return => GraphStmtKind::Return(

@@ -14,6 +14,24 @@ pub fn i64_bytes(values: &[i64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// How many tokens each of the padded sequences of [`write_padded_sequences`] has.
+pub const PADDED_LENGTHS: [usize; 8] = [6, 1, 3, 5, 2, 6, 4, 3];
+
+/// The token sequences of the recurrent twins (`bench/reference/twin.py`'s
+/// `padded_ids`), `x.npy`: ids `1 + (n*5 + t*3) % 6`, then the padding id 0, 6 steps; and
+/// their labels, `y.npy`.
+pub fn write_padded_sequences(dir: &Path) {
+    let mut ids = vec![0i64; 8 * 6];
+    for (n, &length) in PADDED_LENGTHS.iter().enumerate() {
+        for t in 0..length {
+            ids[n * 6 + t] = 1 + i64::try_from((n * 5 + t * 3) % 6).unwrap_or(0);
+        }
+    }
+    super::write_npy(&dir.join("x.npy"), "<i8", &[8, 6], &i64_bytes(&ids));
+    let labels = i64_bytes(&[0, 2, 1, 1, 2, 0, 0, 1]);
+    super::write_npy(&dir.join("y.npy"), "<i8", &[8], &labels);
+}
+
 /// A twin's experiment template (`bench/reference/*_twin.exp.in`) filled in: `EPOCHS`, the
 /// `METRICS` (the training loss when it trains, and the loss on `again`), and `SAVE`, the
 /// model file's name.

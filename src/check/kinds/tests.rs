@@ -41,6 +41,7 @@ fn sample(p: &Param) -> String {
         Type::Texts => "(\"a\", \"b\")".into(),
         Type::Numbers => "(1.0, 2.5)".into(),
         Type::DataName | Type::ValueName => "d".into(),
+        Type::ValueNames => "(d, e)".into(),
     }
 }
 

@@ -100,3 +100,80 @@ metrics {{
     assert_eq!(block.history, inline.history);
     assert_eq!(block.parameters, inline.parameters);
 }
+
+#[test]
+fn an_encoder_and_a_decoder_as_two_models_train_as_one() {
+    // Keras' inference models of lstm_seq2seq: the encoder returns its state, the decoder
+    // takes it as inputs beside its sequence. The gradients flow from the decoder's initial
+    // state back into the encoder through the step, as within one model.
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/data");
+    let text = |models: &str, step: &str| {
+        format!(
+            "experiment t {{
+  seed = 5
+}}
+
+data train = npz(\"{}\", x = \"x\", y = \"y\") | take(640) | batch(32)
+{models}
+loss xent = sparse_categorical_crossentropy(from_logits = true)
+
+optimizer opt = adam(lr = 1e-2)
+
+train {{
+  epochs = 2
+}}
+
+step on train (x, y) {{
+{step}
+  loss = xent(y, logits)
+  update opt minimizing loss
+}}
+
+metrics {{
+  train_loss = mean(loss) on train
+}}
+",
+            data.join("reverse_digits_train.npz").display()
+        )
+    };
+    let one = common::run_text(
+        dir.path(),
+        &text(
+            "model seq2seq (source, target) {
+  s = source | embedding(input_dim = 10, output_dim = 8, mask_zero = true)
+  _, h, c = s | lstm(units = 16, return_state = true)
+  t = target | embedding(input_dim = 12, output_dim = 8)
+  d = t | lstm(units = 16, return_sequences = true, initial_state = (h, c))
+  return d | dense(units = 12)
+}",
+            "  logits = seq2seq(x[:, 0:8], x[:, 8:17], training = true)",
+        ),
+    );
+    let two = common::run_text(
+        dir.path(),
+        &text(
+            "model encoder (source) {
+  s = source | embedding(input_dim = 10, output_dim = 8, mask_zero = true)
+  _, h, c = s | lstm(units = 16, return_state = true)
+  return h, c
+}
+
+model decoder (target, h, c) {
+  t = target | embedding(input_dim = 12, output_dim = 8)
+  d, last_h, last_c = t
+    | lstm(units = 16, return_sequences = true, return_state = true, initial_state = (h, c))
+  return d | dense(units = 12), last_h, last_c
+}",
+            "  h, c = encoder(x[:, 0:8], training = true)
+  logits, last_h, last_c = decoder(x[:, 8:17], h, c, training = true)",
+        ),
+    );
+    let loss = common::metric(&one, "train_loss");
+    assert!(
+        loss[1] < loss[0] * 0.9,
+        "the encoder–decoder learns: {loss:?}"
+    );
+    assert_eq!(one.history, two.history);
+    assert_eq!(one.parameters.concat(), two.parameters.concat());
+}

@@ -63,3 +63,24 @@ print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; (median wa
 print(f"nn.MultiheadAttention, forward+backward (incl. mul+sum)  {median_ms(layer)}")
 print(f"  the heads alone (scaled_dot_product_attention)       {median_ms(core)}")
 print(f"  the layer's forward alone (no_grad)                  {median_ms(forward)}")
+
+# The transformer block's MLP (`timing_mlp`): Linear(128, 512), GELU, Linear(512, 128) on
+# (12, 64, 128), forward and backward with the input's gradient.
+fc1, fc2 = torch.nn.Linear(D, 4 * D), torch.nn.Linear(4 * D, D)
+
+
+def mlp():
+    x.grad = None
+    fc1.zero_grad()
+    fc2.zero_grad()
+    y = fc2(F.gelu(fc1(x)))
+    (y * r).sum().backward()
+
+
+def mlp_forward():
+    with torch.no_grad():
+        fc2(F.gelu(fc1(x)))
+
+
+print(f"MLP 128-512-128 (GELU), forward+backward (incl. mul+sum) {median_ms(mlp)}")
+print(f"  its forward alone (no_grad)                          {median_ms(mlp_forward)}")

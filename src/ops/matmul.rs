@@ -118,13 +118,38 @@ fn products(
     if m == 0 || n == 0 {
         return;
     }
-    if k <= TAPS && rhs.col_stride == 1 && !(packed && k >= PACKED_TAPS && fused_product()) {
-        broadcast_rows((n, k), dst, accumulate, lhs, rhs);
-    } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
-        dot_rows((n, k), dst, accumulate, lhs, rhs);
-    } else {
-        gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs, packed);
+    match route((n, k), &lhs, &rhs, packed) {
+        Route::FewTaps => broadcast_rows((n, k), dst, accumulate, lhs, rhs),
+        Route::Dots => dot_rows((n, k), dst, accumulate, lhs, rhs),
+        Route::Gemm => gemm_call((m, n, k), (dst, n), accumulate, lhs, rhs, packed),
     }
+}
+
+/// Which kernel a product goes to.
+#[derive(PartialEq)]
+enum Route {
+    FewTaps,
+    Dots,
+    /// The `gemm` crate, or the AVX-512 product for [`matmul_packed`] where the CPU has it.
+    Gemm,
+}
+
+#[inline(always)]
+fn route((n, k): (usize, usize), lhs: &View<'_>, rhs: &View<'_>, packed: bool) -> Route {
+    if k <= TAPS && rhs.col_stride == 1 && !(packed && k >= PACKED_TAPS && fused_product()) {
+        Route::FewTaps
+    } else if n <= SMALL && lhs.col_stride == 1 && rhs.row_stride == 1 {
+        Route::Dots
+    } else {
+        Route::Gemm
+    }
+}
+
+/// Whether [`matmul_packed`] sends these operands to the AVX-512 product, where
+/// [`packed_view`] with `lhs` packed beforehand gives its bits.
+#[inline(always)]
+pub(crate) fn packs_on_avx512((n, k): (usize, usize), lhs: &View<'_>, rhs: &View<'_>) -> bool {
+    fused_product() && route((n, k), lhs, rhs, true) == Route::Gemm
 }
 
 /// Slices of one buffer at several offsets, the rows (or columns) of a matrix that is never
@@ -154,6 +179,18 @@ enum Lhs<'a> {
     /// on 8x8 planes the packing took a fifth of the product's time when each sample
     /// repeated it.
     Packed(&'a [f32]),
+}
+
+/// Where a product's right operand (`k x n`) comes from, for the AVX-512 product
+/// (`avx512::Rhs`, which only x86-64 builds).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Rhs<'a> {
+    View(View<'a>),
+    /// Row `kk` at `offsets[kk]`, read in place.
+    Rows(Shifted<'a>),
+    /// Column `j` at `offsets[j]`, packed by transposes.
+    Cols(Shifted<'a>),
 }
 
 /// A left operand packed once for the AVX-512 product's panels, for many products that read
@@ -209,13 +246,42 @@ pub(crate) fn shifted_rows(
         (lhs.m, lhs.k) == (m, k),
         "matmul: the operand was packed for another shape"
     );
-    shifted(
+    on_avx512(
         (m, n, k),
         dst,
         accumulate,
         Lhs::Packed(&lhs.panels),
-        (rows, false),
+        Rhs::Rows(rows),
         rows.offsets.len() == k && rows.fits(n),
+    );
+}
+
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`) on the AVX-512
+/// product with `lhs` packed beforehand: a sequence's per-position layer multiplies every
+/// example by one weight, which the dense layers store `(in, out)`, so that packing it
+/// reads one value at a time; packed once per call, not once per example. The bits of
+/// [`matmul_packed`] on the same operands.
+///
+/// # Panics
+/// If an operand is too short, or without [`shifted_products`].
+pub(crate) fn packed_view(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &PackedLhs,
+    rhs: View<'_>,
+) {
+    assert!(
+        (lhs.m, lhs.k) == (m, k),
+        "matmul: the operand was packed for another shape"
+    );
+    on_avx512(
+        (m, n, k),
+        dst,
+        accumulate,
+        Lhs::Packed(&lhs.panels),
+        Rhs::View(rhs),
+        rhs.fits(k, n),
     );
 }
 
@@ -232,30 +298,31 @@ pub(crate) fn shifted_cols(
     cols: Shifted<'_>,
 ) {
     assert!(lhs.fits(m, k), "matmul: operand too short");
-    shifted(
+    on_avx512(
         (m, n, k),
         dst,
         accumulate,
         Lhs::View(lhs),
-        (cols, true),
+        Rhs::Cols(cols),
         cols.offsets.len() == n && cols.fits(k),
     );
 }
 
+/// The AVX-512 product on operands that only it reads: a packed `lhs`, or a shifted `rhs`.
 #[inline(always)]
-fn shifted(
+fn on_avx512(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
     lhs: Lhs<'_>,
-    (rhs, by_cols): (Shifted<'_>, bool),
+    rhs: Rhs<'_>,
     rhs_fits: bool,
 ) {
     assert!(dst.len() >= m * n, "matmul: destination too short");
     assert!(rhs_fits, "matmul: operand too short");
     assert!(
         shifted_products(),
-        "matmul: shifted operands need the AVX-512 product"
+        "matmul: packed and shifted operands need the AVX-512 product"
     );
     if m == 0 || n == 0 {
         return;
@@ -268,10 +335,10 @@ fn shifted(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let rhs = if by_cols {
-            avx512::Rhs::Cols(rhs)
-        } else {
-            avx512::Rhs::Rows(rhs)
+        let rhs = match rhs {
+            Rhs::View(view) => avx512::Rhs::View(view),
+            Rhs::Rows(rows) => avx512::Rhs::Rows(rows),
+            Rhs::Cols(cols) => avx512::Rhs::Cols(cols),
         };
         // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
         // against their slices (a packed `lhs` by `PackedLhs`).
@@ -279,7 +346,7 @@ fn shifted(
     }
     // Never reached: there is no AVX-512 product off x86-64 (asserted above).
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (lhs, rhs, by_cols);
+    let _ = (lhs, rhs);
 }
 
 /// Whether `matmul_packed` has the AVX-512 product to send work to.
@@ -600,6 +667,37 @@ mod tests {
 
     /// A block written in place in a wider matrix: every element of the block as the
     /// definition says (added when accumulating), nothing outside it touched.
+    /// `packed_view` gives `matmul_packed`'s bits wherever `packs_on_avx512` says it
+    /// would take the AVX-512 product, a transposed (`(in, out)`) weight included.
+    #[test]
+    fn a_weight_packed_once_gives_the_bits_of_matmul_packed() {
+        if !shifted_products() {
+            return;
+        }
+        for (m, n, k) in [(70, 9, 20), (384, 64, 128), (5, 200, 300)] {
+            let (a, b, start) = (random(m * k, 1), random(k * n, 2), random(m * n, 3));
+            for lhs in [View::rows(&a, k), View::transposed(&a, m)] {
+                let rhs = View::rows(&b, n);
+                assert!(packs_on_avx512((n, k), &lhs, &rhs), "{m}x{n}x{k}");
+                let packed = PackedLhs::new((m, k), lhs);
+                for accumulate in [false, true] {
+                    let (mut want, mut got) = (start.clone(), start.clone());
+                    matmul_packed((m, n, k), &mut want, accumulate, lhs, rhs);
+                    packed_view((m, n, k), &mut got, accumulate, &packed, rhs);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert!(bits(&want) == bits(&got), "{m}x{n}x{k}");
+                }
+            }
+        }
+        // A few taps stay on their own kernel, which packs nothing.
+        let a = [0.0; 8];
+        assert!(!packs_on_avx512(
+            (9, 8),
+            &View::rows(&a, 8),
+            &View::rows(&a, 9)
+        ));
+    }
+
     #[test]
     fn gemm_into_writes_a_block_of_a_wider_matrix() {
         let (m, n, k, stride) = (5, 7, 9, 11);

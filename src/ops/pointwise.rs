@@ -13,6 +13,10 @@
 use dfdx::prelude::{Cpu, HasShape, Merge, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
 use rayon::prelude::*;
 
+use std::mem::MaybeUninit;
+
+use super::cpu::math;
+use super::cpu::simd::avx2_or_portable;
 use super::storage;
 
 /// Enough elements per rayon task to outweigh its scheduling cost.
@@ -154,6 +158,8 @@ impl Pointwise {
         match self {
             Pointwise::Relu => map(x, |x| Pointwise::Relu.value(x)),
             Pointwise::LeakyRelu { alpha } => map(x, |x| Pointwise::LeakyRelu { alpha }.value(x)),
+            // Its own kernel, vectorised; `Φ` is dropped.
+            Pointwise::Gelu => gelu_values(x).0,
             f => map(x, |x| f.value(x)),
         }
     }
@@ -200,15 +206,18 @@ fn add_grads(dx: &mut [f32], g: &[f32], x: &[f32], y: &[f32], d: impl Fn(f32, f3
         });
 }
 
-/// `erf(x / √2)`, GELU's costly part (`libm`'s `erff`, one element at a time).
+/// `erf(x / √2)`, GELU's costly part: [`math::erf`], which vectorises (`libm`'s `erff`, one
+/// element at a time, made GELU cost more than the dense layers around it in the char GPT).
+#[inline(always)]
 fn gelu_erf(x: f32) -> f32 {
-    libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)
+    math::erf(x * std::f32::consts::FRAC_1_SQRT_2)
 }
 
 /// GELU's `Φ(x) + x φ(x)` given `cdf = Φ(x)`, with `φ(x) = exp(-x² / 2) / √(2π)`. (dfdx 0.13's
 /// `accurate_gelu` leaves the 1/√2 of the chain rule out of the second term.)
+#[inline(always)]
 fn gelu_derivative(x: f32, cdf: f32) -> f32 {
-    let pdf = (-0.5 * x * x).exp() * FRAC_1_SQRT_2PI;
+    let pdf = math::exp(-0.5 * x * x) * FRAC_1_SQRT_2PI;
     cdf + x * pdf
 }
 
@@ -220,20 +229,70 @@ fn gelu_values(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .par_chunks_mut(ELEMENTS_PER_TASK)
         .zip(cdf.spare_capacity_mut()[..x.len()].par_chunks_mut(ELEMENTS_PER_TASK))
         .zip(x.par_chunks(ELEMENTS_PER_TASK))
-        .for_each(|((out, cdf), x)| {
-            for ((out, cdf), &x) in out.iter_mut().zip(cdf).zip(x) {
-                let e = gelu_erf(x);
-                // The expressions of `value` and `derivative`, so the bits are theirs.
-                out.write(0.5 * x * (1.0 + e));
-                cdf.write(0.5 * (1.0 + e));
-            }
-        });
+        .for_each(|((out, cdf), x)| gelu_chunk(out, cdf, x));
     // SAFETY: the chunks cover the first `x.len()` elements of both, and each was written.
     unsafe {
         out.set_len(x.len());
         cdf.set_len(x.len());
     }
     (out, cdf)
+}
+
+avx2_or_portable!(
+    /// GELU and `Φ` of one chunk.
+    fn gelu_chunk(out: &mut [MaybeUninit<f32>], cdf: &mut [MaybeUninit<f32>], x: &[f32])
+        => gelu_chunk_in
+);
+
+/// Elements per block of [`gelu_chunk`]: a block whose `x / √2` all lie where `erf` is its
+/// first range alone computes only that range.
+const GELU_BLOCK: usize = 16;
+
+#[inline(always)]
+fn gelu_chunk_in(out: &mut [MaybeUninit<f32>], cdf: &mut [MaybeUninit<f32>], x: &[f32]) {
+    // The expressions of `value` and `derivative`, so the bits are theirs.
+    let write = |out: &mut MaybeUninit<f32>, cdf: &mut MaybeUninit<f32>, x: f32, e: f32| {
+        out.write(0.5 * x * (1.0 + e));
+        cdf.write(0.5 * (1.0 + e));
+    };
+    let near_zero = ERF_NEAR_ZERO_BITS;
+    let blocks = out
+        .chunks_mut(GELU_BLOCK)
+        .zip(cdf.chunks_mut(GELU_BLOCK))
+        .zip(x.chunks(GELU_BLOCK));
+    for ((out, cdf), x) in blocks {
+        let mut u = [0.0f32; GELU_BLOCK];
+        for (u, &x) in u.iter_mut().zip(x) {
+            *u = x * std::f32::consts::FRAC_1_SQRT_2;
+        }
+        // The largest |u| by its bits (an integer maximum vectorises; NaN's bits are above
+        // every number's, so a NaN takes the full path).
+        let largest = u.iter().fold(0u32, |m, u| m.max(u.to_bits() & 0x7fff_ffff));
+        if largest < near_zero {
+            for (((out, cdf), &x), &u) in out.iter_mut().zip(cdf.iter_mut()).zip(x).zip(&u) {
+                write(out, cdf, x, math::erf_near_zero(u));
+            }
+        } else {
+            for (((out, cdf), &x), &u) in out.iter_mut().zip(cdf.iter_mut()).zip(x).zip(&u) {
+                write(out, cdf, x, math::erf(u));
+            }
+        }
+    }
+}
+
+/// [`math::ERF_NEAR_ZERO`]'s bits: below them a positive float is below it.
+const ERF_NEAR_ZERO_BITS: u32 = math::ERF_NEAR_ZERO.to_bits();
+
+avx2_or_portable!(
+    /// `dx += g * GELU'(x)` for one chunk, given `Φ(x)`.
+    fn gelu_grads_chunk(dx: &mut [f32], g: &[f32], x: &[f32], cdf: &[f32]) => gelu_grads_chunk_in
+);
+
+#[inline(always)]
+fn gelu_grads_chunk_in(dx: &mut [f32], g: &[f32], x: &[f32], cdf: &[f32]) {
+    for (((dx, &g), &x), &cdf) in dx.iter_mut().zip(g).zip(x).zip(cdf) {
+        *dx += g * gelu_derivative(x, cdf);
+    }
 }
 
 /// `exp_m1` keeps elu accurate for small negative inputs.
@@ -295,7 +354,11 @@ fn gelu<S: Shape, T: Tape<f32, Cpu>>(
         tape.add_backward_op(move |grads| {
             let grad_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
             let dx = grads.get_or_alloc_mut(&x_ghost)?;
-            add_grads(dx, &grad_out, storage(&x), &cdf, gelu_derivative);
+            let n = ELEMENTS_PER_TASK;
+            dx.par_chunks_mut(n)
+                .zip(grad_out.par_chunks(n))
+                .zip(storage(&x).par_chunks(n).zip(cdf.par_chunks(n)))
+                .for_each(|((dx, g), (x, cdf))| gelu_grads_chunk(dx, g, x, cdf));
             Ok(())
         });
     }

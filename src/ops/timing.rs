@@ -283,3 +283,149 @@ fn timing_lstm() {
     });
     println!("lstm B{b} F{f} U{u} T{t} forward+backward: {wall:.3} ms wall, {cpu:.3} ms CPU");
 }
+
+/// The transformer block's MLP of `experiments/char_gpt.exp` (dense 128 → 512 with GELU, then
+/// 512 → 128, over batch 12 of length 64), forward and backward with the input's gradient;
+/// `bench/attention_bench.py` times PyTorch's.
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_mlp() {
+    use std::sync::Arc;
+
+    use super::{pointwise, positionwise, HostTensor, Pointwise, PositionwiseSpec, WeightLayout};
+    let dev = Cpu::default();
+    let (batch, d, t, hidden) = (12, 128, 64, 512);
+    let x = tensor4(&dev, &random(batch * d * t, 1), (batch, d, 1, t));
+    let r = tensor4(&dev, &random(batch * d * t, 2), (batch, d, 1, t));
+    // Weights of a trained model's scale (GELU's inputs mostly within ±2).
+    let small = |len, seed| Arc::new(random(len, seed).iter().map(|v| v * 0.1).collect());
+    let (w1, b1) = (small(d * hidden, 3), small(hidden, 4));
+    let (w2, b2) = (small(hidden * d, 5), small(d, 6));
+    let token2 = || dev.zeros_like(&(0, 0));
+    let token1 = || dev.zeros_like(&(0,));
+    let (tw1, tb1, tw2, tb2) = (token2(), token1(), token2(), token1());
+    // The dense layer's storage, (in, out).
+    let layer = |w, b, units| PositionwiseSpec {
+        weight: w,
+        layout: WeightLayout::InOut,
+        bias: Some(b),
+        units,
+        first_unit: 0,
+        input_grad: true,
+    };
+    let fc1 = layer(
+        HostTensor {
+            tensor: &tw1,
+            value: &w1,
+        },
+        HostTensor {
+            tensor: &tb1,
+            value: &b1,
+        },
+        hidden,
+    );
+    let fc2 = layer(
+        HostTensor {
+            tensor: &tw2,
+            value: &w2,
+        },
+        HostTensor {
+            tensor: &tb2,
+            value: &b2,
+        },
+        d,
+    );
+    println!(
+        "threads {}; (median wall ms, mean CPU ms)",
+        rayon::current_num_threads()
+    );
+    let all = median_ms(|| {
+        let h = pointwise(
+            positionwise(x.clone().leaky_traced(), &fc1),
+            Pointwise::Gelu,
+        );
+        let y = positionwise(h, &fc2);
+        let grads = (y * r.clone()).sum::<(), _>().backward();
+        drop(grads.get(&x));
+    });
+    println!("MLP 128-512-128 (GELU), forward+backward (incl. mul+sum) {all:.3?} ms");
+    let forward = median_ms(|| {
+        let h = pointwise(positionwise(x.clone(), &fc1), Pointwise::Gelu);
+        drop(positionwise(h, &fc2));
+    });
+    println!("  its forward alone (no tape)                            {forward:.3?} ms");
+    let first = median_ms(|| drop(positionwise(x.clone(), &fc1)));
+    println!("  the first dense forward alone                          {first:.3?} ms");
+    let h = positionwise(x.clone(), &fc1);
+    let gelu = median_ms(|| drop(pointwise(h.clone(), Pointwise::Gelu)));
+    println!("  GELU forward alone                                     {gelu:.3?} ms");
+    let h = pointwise(h, Pointwise::Gelu);
+    let second = median_ms(|| drop(positionwise(h.clone(), &fc2)));
+    println!("  the second dense forward alone                         {second:.3?} ms");
+}
+
+/// The per-position dense layer's three products at the char GPT's sizes, each alone, in
+/// GFLOP/s (2 threads): where the layer's time goes.
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_positionwise_products() {
+    use super::positionwise::{weight_grad, Dims, WeightLayout};
+    let (batch, t) = (12, 64);
+    for (features, units, layout) in [
+        (128, 512, WeightLayout::InOut),
+        (512, 128, WeightLayout::InOut),
+        (128, 384, WeightLayout::OutIn),
+    ] {
+        let d = Dims {
+            features,
+            units,
+            length: t,
+            layout,
+        };
+        let x = random(batch * features * t, 1);
+        let g = random(batch * units * t, 2);
+        let mut dw = vec![0.0; features * units];
+        let flop = 2.0 * (batch * features * units * t) as f64;
+        let (wall, _) = median_ms(|| weight_grad(&d, &x, &g, &mut dw));
+        println!(
+            "{features:>4} -> {units:>4} {layout:?}: weight gradient {wall:.3} ms, {:.0} GFLOP/s",
+            flop / wall / 1e6
+        );
+    }
+}
+
+/// The AVX-512 product alone on one thread, at the shapes of the per-position layers'
+/// products (`m x n x k`, row-major operands or a transposed right one), in GFLOP/s.
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_products() {
+    use super::matmul::{matmul_packed, View};
+    for (m, n, k, transposed) in [
+        (64, 128, 64, true),
+        (64, 128, 256, true),
+        (64, 128, 768, true),
+        (384, 64, 128, false),
+        (128, 64, 512, false),
+        (512, 64, 128, false),
+        (512, 768, 128, false),
+    ] {
+        let (a, b) = (random(m * k, 1), random(k * n, 2));
+        let mut dst = vec![0.0; m * n];
+        let rhs = if transposed {
+            View::transposed(&b, k)
+        } else {
+            View::rows(&b, n)
+        };
+        let (wall, _) = median_ms(|| {
+            for _ in 0..10 {
+                matmul_packed((m, n, k), &mut dst, true, View::rows(&a, k), rhs);
+            }
+        });
+        let flop = 20.0 * (m * n * k) as f64;
+        println!(
+            "{m:>4} x {n:>4} x {k:>4} (rhs {}): {:.0} GFLOP/s",
+            if transposed { "transposed" } else { "rows" },
+            flop / wall / 1e6
+        );
+    }
+}

@@ -20,7 +20,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu::simd::avx2_or_portable;
-use super::matmul::{matmul_packed, sum, View};
+use super::matmul::{matmul_packed, packed_view, packs_on_avx512, sum, PackedLhs, View};
 use super::{host_data, tensor_from_output, T4};
 use crate::ops::cpu::zeroed::zeroed;
 
@@ -97,11 +97,15 @@ pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) ->
         layout: spec.layout,
     };
     let mut y = zeroed(batch * units * length);
+    let packed = dims.pack_w(&w[w_rows.clone()]);
     y.par_chunks_mut(units * length)
         .zip(x_data.par_chunks(features * length))
         .for_each(|(y, x)| {
             let b = bias.as_deref().map(|b| &b[rows.clone()]);
-            example_forward(&dims, &w[w_rows.clone()], b, x, y);
+            let w = packed
+                .as_ref()
+                .map_or(Lhs::View(&w[w_rows.clone()]), Lhs::Packed);
+            example_forward(&dims, w, b, x, y);
         });
     let out = tensor_from_output(x.device(), y, (batch, units, 1, length));
     if T::OWNS_TAPE {
@@ -119,10 +123,14 @@ pub fn positionwise<T: Tape<f32, Cpu>>(x: T4<T>, spec: &PositionwiseSpec<'_>) ->
             weight_grad(&dims, &x_data, &g, &mut dw[w_rows.clone()]);
             if input_grad {
                 let w = &w[w_rows.clone()];
+                let packed = dims.pack_w_t(w);
                 let dx = grads.get_or_alloc_mut(&x_ghost)?;
                 dx.par_chunks_mut(features * length)
                     .zip(g.par_chunks(units * length))
-                    .for_each(|(dx, g)| example_input_grad(&dims, w, g, dx));
+                    .for_each(|(dx, g)| {
+                        let w = packed.as_ref().map_or(Lhs::View(w), Lhs::Packed);
+                        example_input_grad(&dims, w, g, dx);
+                    });
             }
             Ok(())
         });
@@ -164,13 +172,36 @@ impl Dims {
             WeightLayout::InOut => View::rows(w, self.units),
         }
     }
+
+    /// The weight packed once for every example's forward product, where that product runs
+    /// on the AVX-512 product: packing an `(in, out)` weight reads one value at a time, and
+    /// repeated per example it took longer than the char GPT's products themselves.
+    fn pack_w(&self, w: &[f32]) -> Option<PackedLhs> {
+        let (w, x) = (self.w(w), View::rows(&[], self.length));
+        packs_on_avx512((self.length, self.features), &w, &x)
+            .then(|| PackedLhs::new((self.units, self.features), w))
+    }
+
+    /// The weight's transpose packed once for every example's input gradient, likewise.
+    fn pack_w_t(&self, w: &[f32]) -> Option<PackedLhs> {
+        let (w_t, g) = (self.w_t(w), View::rows(&[], self.length));
+        packs_on_avx512((self.length, self.units), &w_t, &g)
+            .then(|| PackedLhs::new((self.features, self.units), w_t))
+    }
+}
+
+/// A weight for one example's product: its values, or its panels packed for the call.
+#[derive(Clone, Copy)]
+pub(crate) enum Lhs<'a> {
+    View(&'a [f32]),
+    Packed(&'a PackedLhs),
 }
 
 avx2_or_portable!(
     /// `y = W · x + b` for one example.
     pub(crate) fn example_forward(
         d: &Dims,
-        w: &[f32],
+        w: Lhs<'_>,
         b: Option<&[f32]>,
         x: &[f32],
         y: &mut [f32],
@@ -178,9 +209,13 @@ avx2_or_portable!(
 );
 
 #[inline(always)]
-fn example_forward_in(d: &Dims, w: &[f32], b: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+fn example_forward_in(d: &Dims, w: Lhs<'_>, b: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
     let t = d.length;
-    matmul_packed((d.units, t, d.features), y, false, d.w(w), View::rows(x, t));
+    let dims = (d.units, t, d.features);
+    match w {
+        Lhs::View(w) => matmul_packed(dims, y, false, d.w(w), View::rows(x, t)),
+        Lhs::Packed(w) => packed_view(dims, y, false, w, View::rows(x, t)),
+    }
     if let Some(b) = b {
         for (row, b) in y.chunks_exact_mut(t).zip(b) {
             for v in row {
@@ -192,20 +227,18 @@ fn example_forward_in(d: &Dims, w: &[f32], b: Option<&[f32]>, x: &[f32], y: &mut
 
 avx2_or_portable!(
     /// `dx += Wᵀ · g` for one example.
-    pub(crate) fn example_input_grad(d: &Dims, w: &[f32], g: &[f32], dx: &mut [f32])
+    pub(crate) fn example_input_grad(d: &Dims, w: Lhs<'_>, g: &[f32], dx: &mut [f32])
         => example_input_grad_in
 );
 
 #[inline(always)]
-fn example_input_grad_in(d: &Dims, w: &[f32], g: &[f32], dx: &mut [f32]) {
+fn example_input_grad_in(d: &Dims, w: Lhs<'_>, g: &[f32], dx: &mut [f32]) {
     let t = d.length;
-    matmul_packed(
-        (d.features, t, d.units),
-        dx,
-        true,
-        d.w_t(w),
-        View::rows(g, t),
-    );
+    let dims = (d.features, t, d.units);
+    match w {
+        Lhs::View(w) => matmul_packed(dims, dx, true, d.w_t(w), View::rows(g, t)),
+        Lhs::Packed(w) => packed_view(dims, dx, true, w, View::rows(g, t)),
+    }
 }
 
 /// `db += Σ g` over examples and positions, each unit's sum in a fixed order.

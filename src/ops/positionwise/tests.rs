@@ -48,9 +48,16 @@ struct Outcome {
 }
 
 const DIMS: (usize, usize, usize, usize) = (3, 5, 4, 7);
+/// Enough features (16+) that the products go to the AVX-512 product where the CPU has it,
+/// with the weight packed once per call for every example.
+const WIDE: (usize, usize, usize, usize) = (2, 20, 70, 9);
 
-fn run(x: &[f32], w: &[f32], b: &[f32], r: &[f32], layout: WeightLayout) -> Outcome {
-    let (batch, f, u, t) = DIMS;
+fn run(
+    dims: (usize, usize, usize, usize),
+    (x, w, b, r): (&[f32], &[f32], &[f32], &[f32]),
+    layout: WeightLayout,
+) -> Outcome {
+    let (batch, f, u, t) = dims;
     let dev = Cpu::default();
     let xt = dev.tensor_from_vec(x.to_vec(), (batch, f, 1, t));
     let value = Arc::new(stored(w, (u, f), layout));
@@ -89,30 +96,32 @@ fn run(x: &[f32], w: &[f32], b: &[f32], r: &[f32], layout: WeightLayout) -> Outc
 
 #[test]
 fn output_and_gradients_match_the_definition_in_both_layouts() {
-    let (batch, f, u, t) = DIMS;
-    let (x, w, b, r) = (
-        random(batch * f * t, 1),
-        random(u * f, 2),
-        random(u, 3),
-        random(batch * u * t, 4),
-    );
-    for layout in [WeightLayout::OutIn, WeightLayout::InOut] {
-        let got = run(&x, &w, &b, &r, layout);
-        let (xd, wd, bd) = (widen(&x), widen(&w), widen(&b));
-        assert_close("y", &got.y, &reference(&xd, &wd, &bd, DIMS), 1e-5);
-        let fd = |point: &[f64], which: usize| {
-            finite_differences(point, 1e-6, |p| {
-                let y = match which {
-                    0 => reference(p, &wd, &bd, DIMS),
-                    1 => reference(&xd, p, &bd, DIMS),
-                    _ => reference(&xd, &wd, p, DIMS),
-                };
-                functional(&y, &r)
-            })
-        };
-        assert_gradient("dx", &got.dx, &fd(&xd, 0), 1e-4);
-        assert_gradient("dw", &got.dw, &fd(&wd, 1), 1e-4);
-        assert_gradient("db", &got.db, &fd(&bd, 2), 1e-4);
+    for dims in [DIMS, WIDE] {
+        let (batch, f, u, t) = dims;
+        let (x, w, b, r) = (
+            random(batch * f * t, 1),
+            random(u * f, 2),
+            random(u, 3),
+            random(batch * u * t, 4),
+        );
+        for layout in [WeightLayout::OutIn, WeightLayout::InOut] {
+            let got = run(dims, (&x, &w, &b, &r), layout);
+            let (xd, wd, bd) = (widen(&x), widen(&w), widen(&b));
+            assert_close("y", &got.y, &reference(&xd, &wd, &bd, dims), 1e-5);
+            let fd = |point: &[f64], which: usize| {
+                finite_differences(point, 1e-6, |p| {
+                    let y = match which {
+                        0 => reference(p, &wd, &bd, dims),
+                        1 => reference(&xd, p, &bd, dims),
+                        _ => reference(&xd, &wd, p, dims),
+                    };
+                    functional(&y, &r)
+                })
+            };
+            assert_gradient("dx", &got.dx, &fd(&xd, 0), 1e-4);
+            assert_gradient("dw", &got.dw, &fd(&wd, 1), 1e-4);
+            assert_gradient("db", &got.db, &fd(&bd, 2), 1e-4);
+        }
     }
 }
 
@@ -181,10 +190,8 @@ fn some_rows_of_a_weight_act_as_a_weight_of_their_own() {
     );
     let rows = first * f..(first + u) * f;
     let alone = run(
-        &x,
-        &w[rows.clone()],
-        &b[first..first + u],
-        &r,
+        DIMS,
+        (&x, &w[rows.clone()], &b[first..first + u], &r),
         WeightLayout::OutIn,
     );
     let dev = Cpu::default();

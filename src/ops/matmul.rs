@@ -222,6 +222,20 @@ impl PackedLhs {
     }
 }
 
+impl PackedLhs {
+    /// The panels, for a product of this `m x k` left operand.
+    ///
+    /// # Panics
+    /// If they were packed for another shape.
+    fn operand(&self, (m, k): (usize, usize)) -> Lhs<'_> {
+        assert!(
+            (self.m, self.k) == (m, k),
+            "matmul: the operand was packed for another shape"
+        );
+        Lhs::Packed(&self.panels)
+    }
+}
+
 /// Whether [`shifted_rows`] and [`shifted_cols`] can run: they are the AVX-512 product's,
 /// and elsewhere the conv builds its im2col matrix instead.
 #[inline(always)]
@@ -242,15 +256,11 @@ pub(crate) fn shifted_rows(
     lhs: &PackedLhs,
     rows: Shifted<'_>,
 ) {
-    assert!(
-        (lhs.m, lhs.k) == (m, k),
-        "matmul: the operand was packed for another shape"
-    );
     on_avx512(
         (m, n, k),
         dst,
         accumulate,
-        Lhs::Packed(&lhs.panels),
+        lhs.operand((m, k)),
         Rhs::Rows(rows),
         rows.offsets.len() == k && rows.fits(n),
     );
@@ -271,15 +281,11 @@ pub(crate) fn packed_view(
     lhs: &PackedLhs,
     rhs: View<'_>,
 ) {
-    assert!(
-        (lhs.m, lhs.k) == (m, k),
-        "matmul: the operand was packed for another shape"
-    );
     on_avx512(
         (m, n, k),
         dst,
         accumulate,
-        Lhs::Packed(&lhs.panels),
+        lhs.operand((m, k)),
         Rhs::View(rhs),
         rhs.fits(k, n),
     );

@@ -9,7 +9,8 @@
 //! Backward, from `do`: `dv = do · P'`, `dP' = doᵀ · v`, `dP = dP' ⊙ mask`,
 //! `dS = P ⊙ (dP - rowsum(P ⊙ dP))`, `dq = scale · k · dSᵀ`, `dk = scale · q · dS`.
 
-use crate::ops::matmul::{gemm_into, View};
+use crate::ops::cpu::math;
+use crate::ops::matmul::{gemm_into, sum, View};
 
 /// The sizes and settings every pair shares.
 #[derive(Clone, Copy, Debug)]
@@ -153,12 +154,12 @@ fn softmax_row(row: &mut [f32], visible: usize, scale: f32, keys: &[f32]) {
         return masked_softmax_row(seen, scale, &keys[..visible]);
     }
     let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
-    let mut total = 0.0;
+    // `exp` in a loop of its own and the total in fixed partial sums, so that both
+    // vectorise (the C library's `expf` was a call per value, and a running total a chain).
     for v in seen.iter_mut() {
-        *v = (*v * scale - max).exp();
-        total += *v;
+        *v = math::exp(*v * scale - max);
     }
-    let inv = 1.0 / total;
+    let inv = 1.0 / sum(seen);
     for v in seen {
         *v *= inv;
     }
@@ -174,16 +175,11 @@ fn masked_softmax_row(row: &mut [f32], scale: f32, keys: &[f32]) {
         return;
     };
     let max = max * scale;
-    let mut total = 0.0;
     for (v, &k) in row.iter_mut().zip(keys) {
-        *v = if k == 0.0 {
-            0.0
-        } else {
-            (*v * scale - max).exp()
-        };
-        total += *v;
+        let e = math::exp(*v * scale - max);
+        *v = if k == 0.0 { 0.0 } else { e };
     }
-    let inv = 1.0 / total;
+    let inv = 1.0 / sum(row);
     for v in row {
         *v *= inv;
     }

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 use super::cpu::math;
-use super::cpu::simd::avx2_or_portable;
+use super::cpu::simd::avx512_or_avx2_or_portable;
 use super::storage;
 
 /// Enough elements per rayon task to outweigh its scheduling cost.
@@ -238,7 +238,7 @@ fn gelu_values(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (out, cdf)
 }
 
-avx2_or_portable!(
+avx512_or_avx2_or_portable!(
     /// GELU and `Φ` of one chunk.
     fn gelu_chunk(out: &mut [MaybeUninit<f32>], cdf: &mut [MaybeUninit<f32>], x: &[f32])
         => gelu_chunk_in
@@ -283,7 +283,7 @@ fn gelu_chunk_in(out: &mut [MaybeUninit<f32>], cdf: &mut [MaybeUninit<f32>], x: 
 /// [`math::ERF_NEAR_ZERO`]'s bits: below them a positive float is below it.
 const ERF_NEAR_ZERO_BITS: u32 = math::ERF_NEAR_ZERO.to_bits();
 
-avx2_or_portable!(
+avx512_or_avx2_or_portable!(
     /// `dx += g * GELU'(x)` for one chunk, given `Φ(x)`.
     fn gelu_grads_chunk(dx: &mut [f32], g: &[f32], x: &[f32], cdf: &[f32]) => gelu_grads_chunk_in
 );

@@ -175,7 +175,8 @@ impl Dims {
 
     /// The weight packed once for every example's forward product, where that product runs
     /// on the AVX-512 product: packing an `(in, out)` weight reads one value at a time, and
-    /// repeated per example it took longer than the char GPT's products themselves.
+    /// repeated per example it was about a third of the forward pass at the char GPT's
+    /// sizes (BENCHMARKS.md, attempt 52).
     fn pack_w(&self, w: &[f32]) -> Option<PackedLhs> {
         let (w, x) = (self.w(w), View::rows(&[], self.length));
         packs_on_avx512((self.length, self.features), &w, &x)

@@ -220,9 +220,7 @@ impl PackedLhs {
         let panels = Vec::new();
         Self { panels, m, k }
     }
-}
 
-impl PackedLhs {
     /// The panels, for a product of this `m x k` left operand.
     ///
     /// # Panics
@@ -671,8 +669,6 @@ mod tests {
         }
     }
 
-    /// A block written in place in a wider matrix: every element of the block as the
-    /// definition says (added when accumulating), nothing outside it touched.
     /// `packed_view` gives `matmul_packed`'s bits wherever `packs_on_avx512` says it
     /// would take the AVX-512 product, a transposed (`(in, out)`) weight included.
     #[test]
@@ -704,6 +700,8 @@ mod tests {
         ));
     }
 
+    /// A block written in place in a wider matrix: every element of the block as the
+    /// definition says (added when accumulating), nothing outside it touched.
     #[test]
     fn gemm_into_writes_a_block_of_a_wider_matrix() {
         let (m, n, k, stride) = (5, 7, 9, 11);

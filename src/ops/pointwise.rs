@@ -10,10 +10,10 @@
 //! single-threaded passes that copy their input first, and in a residual network they were a
 //! tenth of the step (BENCHMARKS.md, attempt 44). Both give dfdx's bits.
 
+use std::mem::MaybeUninit;
+
 use dfdx::prelude::{Cpu, HasShape, Merge, PutTape, Shape, SplitTape, Tape, Tensor, TensorFromVec};
 use rayon::prelude::*;
-
-use std::mem::MaybeUninit;
 
 use super::cpu::math;
 use super::cpu::simd::avx512_or_avx2_or_portable;

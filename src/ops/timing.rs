@@ -429,3 +429,75 @@ fn timing_products() {
         );
     }
 }
+
+/// The DCGAN's heaviest layers (`experiments/dcgan.exp`) at batch 16, forward and forward +
+/// backward with the input's gradient, in GFLOP/s of the layer's own multiply-adds (the
+/// products' padded columns not counted); `bench/conv_bench.py` times PyTorch's.
+#[test]
+#[ignore = "timing harness; run with --ignored --nocapture"]
+fn timing_dcgan_layers() {
+    use super::{conv2d_transpose, Conv2dTransposeSpec, T4};
+    type Layer<'a> = &'a dyn Fn(T4<NoneTape>) -> T4<NoneTape>;
+    type TracedLayer<'a> = &'a dyn Fn(T4<OwnedTape<f32, Cpu>>) -> T4<OwnedTape<f32, Cpu>>;
+    let dev = Cpu::default();
+    let n = 16;
+    println!("threads {}; batch {n}", rayon::current_num_threads());
+    // Times one layer of input `(n, i, side, side)` and output `(n, o, out, out)`.
+    let time = |name: &str,
+                (i, o, side, out): (usize, usize, usize, usize),
+                f: Layer,
+                g: TracedLayer| {
+        let x = tensor4(&dev, &random(n * i * side * side, 1), (n, i, side, side));
+        let r = tensor4(&dev, &random(n * o * out * out, 3), (n, o, out, out));
+        // Each output of a transposed conv takes, over its input, the same multiply-adds as
+        // the conv's output from the conv's input: `i * o * 25` per position of the smaller.
+        let macs = (n * i * o * 25 * (side * side).min(out * out)) as f64;
+        let (fwd, _) = median_ms(|| drop(f(x.clone())));
+        let (step, _) = median_ms(|| {
+            let grads = (g(x.clone().leaky_traced()) * r.clone())
+                .sum::<(), _>()
+                .backward();
+            drop(grads.get(&x));
+        });
+        println!(
+            "{name}: forward {fwd:.2} ms ({:.0} GFLOP/s), forward+backward {step:.2} ms ({:.0} GFLOP/s)",
+            2.0 * macs / fwd / 1e6,
+            6.0 * macs / step / 1e6
+        );
+    };
+    // The generator's two 5x5 transposed convs.
+    for (i, o, side, stride) in [(256, 128, 7, 1), (128, 64, 7, 2)] {
+        let w = tensor4(&dev, &random(i * o * 25, 2), (i, o, 5, 5));
+        let b = dev.tensor_from_vec(vec![0.0; o], (o,));
+        let spec = Conv2dTransposeSpec {
+            stride: (stride, stride),
+            padding: Padding::Same,
+            output_padding: None,
+            input_grad: true,
+        };
+        time(
+            &format!("conv2d_transpose {i}->{o} on {side}x{side} stride {stride}"),
+            (i, o, side, side * stride),
+            &|x| conv2d_transpose(x, &w, &b, &spec),
+            &|x| conv2d_transpose(x, &w, &b, &spec),
+        );
+    }
+    // The discriminator's second conv.
+    let (i, o) = (64, 128);
+    let w = tensor4(&dev, &random(o * i * 25, 2), (o, i, 5, 5));
+    let b = dev.tensor_from_vec(vec![0.0; o], (o,));
+    let spec = Conv2dSpec {
+        stride: (2, 2),
+        padding: Padding::Same,
+        relu: false,
+        relu_slope: 0.0,
+        input_grad: true,
+        pool: None,
+    };
+    time(
+        "conv2d 64->128 on 14x14 stride 2",
+        (i, o, 14, 7),
+        &|x| conv2d(x, &w, &b, &spec),
+        &|x| conv2d(x, &w, &b, &spec),
+    );
+}

@@ -189,8 +189,19 @@ enum Rhs<'a> {
     View(View<'a>),
     /// Row `kk` at `offsets[kk]`, read in place.
     Rows(Shifted<'a>),
-    /// Column `j` at `offsets[j]`, packed by transposes.
-    Cols(Shifted<'a>),
+    /// Column `j` at `offsets[j]`, packed by transposes, in [`Runs`].
+    Cols(Shifted<'a>, Runs),
+}
+
+/// How the inner dimension of [`shifted_cols`]' columns is laid out: in runs of `len`
+/// floats, run `r` of each column `r * stride` floats after its first. Several samples'
+/// padded inputs one after another make one product of their weight gradient, so that the
+/// gradient's blocks stay in cache over all of them instead of going out and back per
+/// sample.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Runs {
+    pub(crate) len: usize,
+    pub(crate) stride: usize,
 }
 
 /// A left operand packed once for the AVX-512 product's panels, for many products that read
@@ -290,7 +301,8 @@ pub(crate) fn packed_view(
 }
 
 /// [`shifted_rows`] with `rhs`'s columns in place: column `j` is the `k` floats at
-/// `cols.data[cols.offsets[j]..]`.
+/// `cols.data[cols.offsets[j]..]`, in `runs` (each run starting `runs.stride` floats after
+/// the one before; `k` a whole number of runs).
 ///
 /// # Panics
 /// As [`shifted_rows`].
@@ -300,15 +312,21 @@ pub(crate) fn shifted_cols(
     accumulate: bool,
     lhs: View<'_>,
     cols: Shifted<'_>,
+    runs: Runs,
 ) {
     assert!(lhs.fits(m, k), "matmul: operand too short");
+    assert!(
+        runs.len > 0 && k % runs.len == 0,
+        "matmul: runs that do not tile the inner dimension"
+    );
+    let last = (k / runs.len).saturating_sub(1) * runs.stride;
     on_avx512(
         (m, n, k),
         dst,
         accumulate,
         Lhs::View(lhs),
-        Rhs::Cols(cols),
-        cols.offsets.len() == n && cols.fits(k),
+        Rhs::Cols(cols, runs),
+        cols.offsets.len() == n && cols.fits(last + runs.len),
     );
 }
 
@@ -342,7 +360,7 @@ fn on_avx512(
         let rhs = match rhs {
             Rhs::View(view) => avx512::Rhs::View(view),
             Rhs::Rows(rows) => avx512::Rhs::Rows(rows),
-            Rhs::Cols(cols) => avx512::Rhs::Cols(cols),
+            Rhs::Cols(cols, runs) => avx512::Rhs::Cols(cols, runs),
         };
         // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
         // against their slices (a packed `lhs` by `PackedLhs`).
@@ -797,6 +815,7 @@ mod tests {
                     accumulate,
                     View::rows(&lhs, k),
                     shifted,
+                    Runs { len: k, stride: 0 },
                 );
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 if k >= PACKED_TAPS {
@@ -814,6 +833,89 @@ mod tests {
                     assert!((f64::from(got) - want).abs() < 1e-4 * (1.0 + want.abs()));
                 }
             }
+        }
+    }
+
+    /// Columns in runs (several samples' padded inputs one after another) give the bits of
+    /// the product on the matrix built from them, and of the runs multiplied one at a time
+    /// and added in turn: with runs shorter than the product's block, longer, and of a
+    /// length that leaves a piece of a 16-step transpose.
+    #[test]
+    fn columns_in_runs_give_the_bits_of_one_product_per_run() {
+        if !shifted_products() {
+            return;
+        }
+        for (m, n, run, count) in [(16, 80, 63, 5), (7, 130, 200, 3), (20, 16, 16, 9)] {
+            let stride = run + 29;
+            let k = run * count;
+            let data = random(stride * count + n * 3 + 40, 21);
+            let offsets: Vec<usize> = (0..n).map(|j| (j * 3 + j * j) % 40).collect();
+            let lhs = random(m * k, 22);
+            let start = random(m * n, 23);
+            let cols = Shifted {
+                data: &data,
+                offsets: &offsets,
+            };
+            let mut together = start.clone();
+            let runs = Runs { len: run, stride };
+            shifted_cols(
+                (m, n, k),
+                &mut together,
+                true,
+                View::rows(&lhs, k),
+                cols,
+                runs,
+            );
+            // The built `k x n` matrix.
+            let built: Vec<f32> = (0..k)
+                .flat_map(|kk| {
+                    let (r, within) = (kk / run, kk % run);
+                    offsets.iter().map(move |&o| (r, within, o))
+                })
+                .map(|(r, within, o)| data[r * stride + o + within])
+                .collect();
+            let mut want = start.clone();
+            matmul_packed(
+                (m, n, k),
+                &mut want,
+                true,
+                View::rows(&lhs, k),
+                View::rows(&built, n),
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&together),
+                bits(&want),
+                "{m}x{n}, {count} runs of {run}"
+            );
+            let mut apart = start.clone();
+            for r in 0..count {
+                let lhs_run: Vec<f32> = lhs
+                    .chunks_exact(k)
+                    .flat_map(|row| row[r * run..][..run].to_vec())
+                    .collect();
+                let cols = Shifted {
+                    data: &data[r * stride..],
+                    offsets: &offsets,
+                };
+                let lhs_run = View::rows(&lhs_run, run);
+                shifted_cols(
+                    (m, n, run),
+                    &mut apart,
+                    true,
+                    lhs_run,
+                    cols,
+                    Runs {
+                        len: run,
+                        stride: 0,
+                    },
+                );
+            }
+            assert_eq!(
+                bits(&together),
+                bits(&apart),
+                "{m}x{n}, {count} runs of {run}"
+            );
         }
     }
 

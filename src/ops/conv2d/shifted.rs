@@ -43,7 +43,7 @@
 
 use super::plan::ConvPlan;
 use crate::ops::matmul::{
-    shifted_cols, shifted_products, shifted_rows, PackedLhs, Shifted, View, PACKED_TAPS,
+    shifted_cols, shifted_products, shifted_rows, PackedLhs, Runs, Shifted, View, PACKED_TAPS,
 };
 
 #[cfg(test)]
@@ -290,12 +290,48 @@ impl ShiftedConv {
     /// `dw (O x patch) += dzp (O x wide_plane) * shifted(xpad)ᵀ`, `dzp` zero in the thrown-away
     /// columns ([`Self::widen`]).
     pub(super) fn weight_grad(&self, xpad: &[f32], dzp: &[f32], dw: &mut [f32]) {
+        self.samples_weight_grad(1, xpad, dzp, dw);
+    }
+
+    /// [`Self::weight_grad`] of `samples` samples in one product: `xpads` their padded
+    /// inputs one after another (`padded_len` each), `dzps` ([`Self::widen_samples`]) their
+    /// `dz`s at the padded width, row `ch` holding each sample's plane `ch` in turn. Each
+    /// element sums the samples in order, as one product per sample added in turn does, so the
+    /// bits are the same; but a large gradient's blocks stay in cache over all of them.
+    pub(super) fn samples_weight_grad(
+        &self,
+        samples: usize,
+        xpads: &[f32],
+        dzps: &[f32],
+        dw: &mut [f32],
+    ) {
         let (o, patch, wide) = (self.out_ch, self.offsets.len(), self.wide_plane());
         let cols = Shifted {
-            data: &xpad[..self.padded_len()],
+            data: &xpads[..samples * self.padded_len()],
             offsets: &self.offsets,
         };
-        shifted_cols((o, patch, wide), dw, true, View::rows(dzp, wide), cols);
+        let runs = Runs {
+            len: wide,
+            stride: self.padded_len(),
+        };
+        let k = samples * wide;
+        shifted_cols((o, patch, k), dw, true, View::rows(dzps, k), cols, runs);
+    }
+
+    /// [`Self::widen`] for [`Self::samples_weight_grad`]: `src` holds `samples` samples of
+    /// `planes` planes each, and `wide`'s row `p` gets plane `p` of each sample in turn.
+    pub(super) fn widen_samples(
+        &self,
+        src: &[f32],
+        (samples, planes): (usize, usize),
+        wide: &mut [f32],
+    ) {
+        let (plane, wide_plane) = (self.output.0 * self.output.1, self.wide_plane());
+        for (s, src) in src.chunks_exact(planes * plane).take(samples).enumerate() {
+            for (p, src) in src.chunks_exact(plane).enumerate() {
+                self.widen(src, 1, &mut wide[(p * samples + s) * wide_plane..]);
+            }
+        }
     }
 
     /// Copies `planes` planes of the output's shape (`H' x W'` each) into `wide` at the padded

@@ -272,8 +272,10 @@ fn backward(
     }
 }
 
-/// The gradients of the samples of `g` without im2col: per sample, `dy` padded once and read
-/// in place by `dW += x * shifted(dy)ᵀ` and `dx += W * shifted(dy)` (`conv2d::shifted`).
+/// The gradients of the samples of `g` without im2col: each sample's `dy` padded once and
+/// read in place by `dx += W * shifted(dy)`, and `dW += x * shifted(dy)ᵀ` for all the samples
+/// in one product (`conv2d::shifted`): the DCGAN's first transposed conv has a 3.2 MB weight,
+/// which a product per sample read and wrote from L3 once per sample.
 fn shifted_backward(
     plan: &ConvPlan,
     shifted: &ShiftedConv,
@@ -285,24 +287,29 @@ fn shifted_backward(
     let x_sample = i * plan.conv_plane();
     let plane = plan.h.input * plan.w.input;
     let wide = i * shifted.wide_plane();
-    with_scratch([shifted.padded_len(), wide], |[padded, z]| {
-        for (k, g) in g.chunks_exact(y_sample).enumerate() {
-            for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
-                *db += sum(g);
+    let samples = g.len() / y_sample;
+    let padded_len = shifted.padded_len();
+    with_scratch(
+        [samples * padded_len, samples * wide, wide],
+        |[padded, xs, z]| {
+            for (k, g) in g.chunks_exact(y_sample).enumerate() {
+                for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
+                    *db += sum(g);
+                }
+                let padded = &mut padded[k * padded_len..][..padded_len];
+                shifted.pad(g, padded);
+                if !dx.is_empty() {
+                    // Summed from dx's values, as the im2col product does.
+                    let dx = &mut dx[k * x_sample..][..x_sample];
+                    shifted.widen(dx, i, z);
+                    shifted.product(padded, z, true);
+                    shifted.narrow(z, i, dx);
+                }
             }
-            shifted.pad(g, padded);
-            let x = &x[k * x_sample..][..x_sample];
-            shifted.widen(x, i, z);
-            shifted.weight_grad(padded, z, dw);
-            if !dx.is_empty() {
-                // Summed from dx's values, as the im2col product does.
-                let dx = &mut dx[k * x_sample..][..x_sample];
-                shifted.widen(dx, i, z);
-                shifted.product(padded, z, true);
-                shifted.narrow(z, i, dx);
-            }
-        }
-    });
+            shifted.widen_samples(&x[..samples * x_sample], (samples, i), xs);
+            shifted.samples_weight_grad(samples, padded, xs, dw);
+        },
+    );
 }
 
 avx2_or_portable!(

@@ -180,6 +180,18 @@ fn cases() -> Vec<Case> {
             w: (16, 2, 3, 3),
             spec: spec(2, true, None),
         },
+        // Samples enough for tasks of three (`samples_per_task`), whose weight gradients the
+        // shifted path takes as one product, at stride 1 and 2.
+        Case {
+            x: (40, 3, 3, 4),
+            w: (3, 4, 5, 5),
+            spec: spec(1, true, None),
+        },
+        Case {
+            x: (35, 2, 3, 3),
+            w: (2, 3, 3, 3),
+            spec: spec(2, true, Some(1)),
+        },
     ]
 }
 

@@ -20,7 +20,7 @@ use std::arch::x86_64::{
 };
 use std::cell::RefCell;
 
-use super::{Lhs, Shifted, View};
+use super::{Lhs, Runs, Shifted, View};
 use crate::ops::cpu::transpose::transpose16_rows;
 
 /// Rows of the register tile.
@@ -57,9 +57,9 @@ pub(crate) enum Rhs<'a> {
     /// packing: a stride-1 conv's padded input under each kernel tap, which is small enough
     /// to stay in L1 while the tiles pass over it.
     Rows(Shifted<'a>),
-    /// Column `j` is `k` floats at `data[offsets[j]..]`, packed by transposes: the same
-    /// rows read as the columns of the conv's weight gradient.
-    Cols(Shifted<'a>),
+    /// Column `j` is `k` floats at `data[offsets[j]..]`, in [`Runs`], packed by transposes:
+    /// the same rows read as the columns of the conv's weight gradient.
+    Cols(Shifted<'a>, Runs),
 }
 
 /// `lhs (m x k)` as the panels [`gemm`] reads: for each block of [`KC`] steps starting at
@@ -112,7 +112,7 @@ pub(super) unsafe fn gemm(
                 let kc = KC.min(k - k0);
                 match rhs {
                     Rhs::View(view) => pack_rhs(view, (k0, kc), (j0, nc), packed_b),
-                    Rhs::Cols(cols) => pack_cols(cols, (k0, kc), (j0, nc), packed_b),
+                    Rhs::Cols(cols, runs) => pack_cols(cols, runs, (k0, kc), (j0, nc), packed_b),
                     Rhs::Rows(_) => {}
                 }
                 let load = accumulate || k0 > 0;
@@ -230,10 +230,11 @@ fn pack_rhs(rhs: View<'_>, (k0, kc): (usize, usize), (j0, nc): (usize, usize), p
 }
 
 /// [`pack_rhs`] for [`Rhs::Cols`]: column `j` at `data[offsets[j]..]`, transposed into the
-/// panels 16 x 16 at a time.
+/// panels 16 x 16 at a time, a piece per run that the block's steps fall in.
 #[inline(always)]
 fn pack_cols(
     cols: Shifted<'_>,
+    runs: Runs,
     (k0, kc): (usize, usize),
     (j0, nc): (usize, usize),
     packed: &mut [f32],
@@ -242,7 +243,15 @@ fn pack_cols(
         let width = NR.min(nc - jr);
         let panel = &mut packed[jr * kc..][..kc * NR];
         let starts = &cols.offsets[j0 + jr..][..width];
-        transpose_columns(cols.data, |c| starts[c] + k0, (kc, width), panel);
+        let mut kk = 0;
+        while kk < kc {
+            let (run, within) = ((k0 + kk) / runs.len, (k0 + kk) % runs.len);
+            let len = (runs.len - within).min(kc - kk);
+            let first = run * runs.stride + within;
+            let piece = &mut panel[kk * NR..];
+            transpose_columns(cols.data, |c| starts[c] + first, (len, width), piece);
+            kk += len;
+        }
     }
 }
 

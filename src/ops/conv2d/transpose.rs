@@ -226,6 +226,7 @@ fn backward(
     let tasks = n.div_ceil(per_task);
     let (y_sample, x_sample) = (plan.in_sample(), plan.out_ch * plan.conv_plane());
     let shifted = ShiftedConv::new(plan, (!dx.is_empty()).then_some(w));
+    let one_product = in_one_product(w.len());
     let group = shifted
         .as_ref()
         .map_or(plan.group(), |_| ShiftedConv::GROUP);
@@ -241,7 +242,8 @@ fn backward(
             if let Some(shifted) = &shifted {
                 let (x, g) = (&x[first * x_sample..], &grad_out[first * y_sample..]);
                 let grads = (dx, &mut dw[..], &mut db[..]);
-                shifted_backward(plan, shifted, x, &g[..(last - first) * y_sample], grads);
+                let g = &g[..(last - first) * y_sample];
+                shifted_backward(plan, shifted, (x, g), one_product, grads);
                 return (dw, db);
             }
             let wide = group * plan.conv_plane();
@@ -272,15 +274,38 @@ fn backward(
     }
 }
 
+/// Weights of at least this many floats (1 MiB, most of a core's L2 here) have their
+/// gradient summed over a task's samples in one product. A smaller gradient stays in cache
+/// anyway, and there one product per sample was faster: the VAE's epoch took 1.04-1.08x as
+/// long with every weight's in one product (BENCHMARKS.md, attempt 55).
+const ONE_PRODUCT_FROM: usize = 1 << 18;
+
+#[cfg(test)]
+thread_local! {
+    /// Set by tests on their own thread to take every weight's gradient in one product.
+    pub(super) static ONE_PRODUCT_ALWAYS: std::cell::Cell<bool> =
+        const { std::cell::Cell::new(false) };
+}
+
+/// Whether [`shifted_backward`] takes the gradient of a weight of `len` floats over a
+/// task's samples in one product.
+fn in_one_product(len: usize) -> bool {
+    #[cfg(test)]
+    if ONE_PRODUCT_ALWAYS.get() {
+        return true;
+    }
+    len >= ONE_PRODUCT_FROM
+}
+
 /// The gradients of the samples of `g` without im2col: each sample's `dy` padded once and
-/// read in place by `dx += W * shifted(dy)`, and `dW += x * shifted(dy)ᵀ` for all the samples
-/// in one product (`conv2d::shifted`): the DCGAN's first transposed conv has a 3.2 MB weight,
-/// which a product per sample read and wrote from L3 once per sample.
+/// read in place by `dx += W * shifted(dy)`, and `dW += x * shifted(dy)ᵀ` (`conv2d::shifted`),
+/// for a large weight all the samples in one product: the DCGAN's first transposed conv has
+/// a 3.2 MB weight, which a product per sample read and wrote from L3 once per sample.
 fn shifted_backward(
     plan: &ConvPlan,
     shifted: &ShiftedConv,
-    x: &[f32],
-    g: &[f32],
+    (x, g): (&[f32], &[f32]),
+    one_product: bool,
     (dx, dw, db): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
     let (i, y_sample) = (plan.out_ch, plan.in_sample());
@@ -288,15 +313,16 @@ fn shifted_backward(
     let plane = plan.h.input * plan.w.input;
     let wide = i * shifted.wide_plane();
     let samples = g.len() / y_sample;
+    let together = if one_product { samples } else { 1 };
     let padded_len = shifted.padded_len();
     with_scratch(
-        [samples * padded_len, samples * wide, wide],
+        [together * padded_len, together * wide, wide],
         |[padded, xs, z]| {
             for (k, g) in g.chunks_exact(y_sample).enumerate() {
                 for (db, g) in db.iter_mut().zip(g.chunks(plane)) {
                     *db += sum(g);
                 }
-                let padded = &mut padded[k * padded_len..][..padded_len];
+                let padded = &mut padded[k % together * padded_len..][..padded_len];
                 shifted.pad(g, padded);
                 if !dx.is_empty() {
                     // Summed from dx's values, as the im2col product does.
@@ -305,9 +331,15 @@ fn shifted_backward(
                     shifted.product(padded, z, true);
                     shifted.narrow(z, i, dx);
                 }
+                if together == 1 {
+                    shifted.widen(&x[k * x_sample..][..x_sample], i, z);
+                    shifted.weight_grad(padded, z, dw);
+                }
             }
-            shifted.widen_samples(&x[..samples * x_sample], (samples, i), xs);
-            shifted.samples_weight_grad(samples, padded, xs, dw);
+            if together > 1 {
+                shifted.widen_samples(&x[..samples * x_sample], (samples, i), xs);
+                shifted.samples_weight_grad(samples, padded, xs, dw);
+            }
         },
     );
 }

@@ -198,6 +198,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn shifted_products_give_the_results_of_im2col() {
     use super::super::shifted::IM2COL_ONLY;
+    use super::ONE_PRODUCT_ALWAYS;
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for (i, c) in cases().into_iter().enumerate() {
         let xs = c.x.0 * c.x.1 * c.x.2 * c.x.3;
@@ -219,6 +220,12 @@ fn shifted_products_give_the_results_of_im2col() {
             out
         };
         let ([y, dx, dw, db], [y0, dx0, dw0, db0]) = (run_with(false), run_with(true));
+        // A task's samples in one weight-gradient product, as large weights take them.
+        ONE_PRODUCT_ALWAYS.set(true);
+        let [_, dx1, dw1, _] = run_with(false);
+        ONE_PRODUCT_ALWAYS.set(false);
+        assert_eq!(bits(&dx1), bits(&dx), "case {i} dx, one product");
+        assert_eq!(bits(&dw1), bits(&dw), "case {i} dw, one product");
         // The forward conv sums each output in another order than col2im's scatter.
         let y0: Vec<f64> = y0.iter().map(|&v| f64::from(v)).collect();
         assert_close(&format!("case {i} y"), &y, &y0, 1e-6);

@@ -119,48 +119,58 @@ fn functional_only(
     (fwd, all)
 }
 
+/// Batch norm, forward and backward with the input's gradient, at two shapes: the output of
+/// a 32-filter conv on a batch of 64 MNIST images (against dfdx's composite of the same), and
+/// ResNet-20's first stage (128 images, 16 channels of 32x32) with its fused ReLU.
 #[test]
 #[ignore = "timing harness; run with --ignored --nocapture"]
 fn timing_batch_norm() {
+    println!(
+        "threads {}; (median wall ms, mean CPU ms)",
+        rayon::current_num_threads()
+    );
+    println!("(64, 32, 26, 26), no rectifier:");
+    time_batch_norm((64, 32, 26, 26), None);
+    println!("(128, 16, 32, 32), ReLU:");
+    time_batch_norm((128, 16, 32, 32), Some(0.0));
+}
+
+fn time_batch_norm(shape: (usize, usize, usize, usize), rectifier: Option<f32>) {
     use super::{batch_norm, BatchNormSpec, Statistics};
     let dev = Cpu::default();
-    // The output of a 32-filter conv on a batch of 64 MNIST images.
-    let shape = (64, 32, 26, 26);
-    let n = 64 * 32 * 26 * 26;
+    let (n, c) = (shape.0 * shape.1 * shape.2 * shape.3, shape.1);
     let x = tensor4(&dev, &random(n, 1), shape);
     let r = tensor4(&dev, &random(n, 2), shape);
-    let (gv, bv) = (random(32, 3), random(32, 4));
-    let g = dev.tensor_from_vec(gv.clone(), (32,));
-    let b = dev.tensor_from_vec(bv.clone(), (32,));
+    let (gv, bv) = (random(c, 3), random(c, 4));
+    let g = dev.tensor_from_vec(gv.clone(), (c,));
+    let b = dev.tensor_from_vec(bv.clone(), (c,));
     let spec = BatchNormSpec {
         statistics: Statistics::Batch,
         epsilon: 1e-3,
         gamma: Some((&g, &gv)),
         beta: Some((&b, &bv)),
         input_grad: true,
-        rectifier: None,
+        rectifier,
     };
-    println!(
-        "threads {}; (median wall ms, mean CPU ms)",
-        rayon::current_num_threads()
-    );
     let ours = median_ms(|| {
         let (out, _) = batch_norm(x.clone().leaky_traced(), &spec);
         let grads = (out * r.clone()).sum::<(), _>().backward();
         drop(grads.get(&x));
     });
-    println!("batch_norm op, training forward+backward (incl. mul+sum)  {ours:.3?} ms");
+    println!("  batch_norm op, training forward+backward (incl. mul+sum)  {ours:.3?} ms");
     let forward = median_ms(|| drop(batch_norm(x.clone(), &spec)));
-    println!("  its forward alone (no tape)                             {forward:.3?} ms");
-    // The same with dfdx's own ops: normalise over (batch, h, w), then gamma and beta.
-    let composite = median_ms(|| {
-        let y = x.clone().leaky_traced().normalize::<Axes3<0, 2, 3>>(1e-3);
-        let y = y * g.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
-            + b.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
-        let grads = (y * r.clone()).sum::<(), _>().backward();
-        drop(grads.get(&x));
-    });
-    println!("dfdx composite, forward+backward (incl. mul+sum)          {composite:.3?} ms");
+    println!("    its forward alone (no tape)                             {forward:.3?} ms");
+    if rectifier.is_none() {
+        // The same with dfdx's own ops: normalise over (batch, h, w), then gamma and beta.
+        let composite = median_ms(|| {
+            let y = x.clone().leaky_traced().normalize::<Axes3<0, 2, 3>>(1e-3);
+            let y = y * g.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+                + b.clone().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
+            let grads = (y * r.clone()).sum::<(), _>().backward();
+            drop(grads.get(&x));
+        });
+        println!("  dfdx composite, forward+backward (incl. mul+sum)          {composite:.3?} ms");
+    }
     let functional = median_ms(|| {
         drop(
             (x.clone().leaky_traced() * r.clone())
@@ -168,7 +178,7 @@ fn timing_batch_norm() {
                 .backward(),
         );
     });
-    println!("  the functional alone (mul+sum+backward)                 {functional:.3?} ms");
+    println!("    the functional alone (mul+sum+backward)                 {functional:.3?} ms");
 }
 
 /// `attention` at nanoGPT's CPU size (batch 12, width 128, length 64, 4 heads, causal): the

@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use crate::ops::cpu::simd::{avx2_or_portable, avx512_or_avx2_or_portable};
+
 /// Enough elements per rayon task to outweigh its scheduling cost.
 const ELEMENTS_PER_TASK: usize = 4096;
 
@@ -66,26 +68,34 @@ fn add_lanes(total: &mut [f64; LANES], part: [f64; LANES]) {
 /// Each channel's mean and biased variance (divided by the count, as both Keras and PyTorch
 /// normalise with), computed in two passes in f64.
 pub fn moments(layout: Layout, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let count = layout.per_channel() as f64;
     let per_channel: Vec<(f32, f32)> = (0..layout.channels)
         .into_par_iter()
-        .map(|c| {
-            // Lane sums (`lane_sum`), not one chain of f64 additions: they vectorise, and
-            // the chain's latency made these two passes a tenth of ResNet-20's step.
-            let mut sum = [0.0; LANES];
-            for plane in layout.planes(x, c) {
-                add_lanes(&mut sum, lane_sum(plane, |v| v));
-            }
-            let mean = sum.iter().sum::<f64>() / count;
-            let mut squares = [0.0; LANES];
-            for plane in layout.planes(x, c) {
-                add_lanes(&mut squares, lane_sum(plane, |v| (v - mean) * (v - mean)));
-            }
-            let squares = squares.iter().sum::<f64>();
-            (mean as f32, (squares / count) as f32)
-        })
+        .map(|c| channel_moments(layout, x, c))
         .collect();
     per_channel.into_iter().unzip()
+}
+
+avx512_or_avx2_or_portable!(
+    fn channel_moments(layout: Layout, x: &[f32], c: usize) -> (f32, f32) => channel_moments_in
+);
+
+/// Channel `c`'s mean and biased variance.
+#[inline(always)]
+fn channel_moments_in(layout: Layout, x: &[f32], c: usize) -> (f32, f32) {
+    let count = layout.per_channel() as f64;
+    // Lane sums (`lane_sum`), not one chain of f64 additions: they vectorise, and the chain's
+    // latency made these two passes a tenth of ResNet-20's step.
+    let mut sum = [0.0; LANES];
+    for plane in layout.planes(x, c) {
+        add_lanes(&mut sum, lane_sum(plane, |v| v));
+    }
+    let mean = sum.iter().sum::<f64>() / count;
+    let mut squares = [0.0; LANES];
+    for plane in layout.planes(x, c) {
+        add_lanes(&mut squares, lane_sum(plane, |v| (v - mean) * (v - mean)));
+    }
+    let squares = squares.iter().sum::<f64>();
+    (mean as f32, (squares / count) as f32)
 }
 
 /// `1 / sqrt(var + epsilon)` per channel.
@@ -106,7 +116,8 @@ fn affine(mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f3
     (a, b)
 }
 
-/// `gamma * (x - mean) * inv_std + beta`, into `out`, through `then` where given.
+/// `gamma * (x - mean) * inv_std + beta`, into `out`, through a rectifier of slope `alpha`
+/// below 0 where `rectifier` is `Some(alpha)` (`super::rectify`).
 pub fn normalize(
     layout: Layout,
     x: &[f32],
@@ -114,32 +125,76 @@ pub fn normalize(
     gamma: &[f32],
     beta: &[f32],
     out: &mut [f32],
-    then: Option<&(impl Fn(f32) -> f32 + Sync)>,
+    rectifier: Option<f32>,
 ) {
     let (a, b) = affine(stats.0, stats.1, gamma, beta);
     let l = layout.positions;
-    out.par_chunks_mut(l)
-        .zip(x.par_chunks(l))
+    let planes = layout.min_planes();
+    out.par_chunks_mut(planes * l)
+        .zip(x.par_chunks(planes * l))
         .enumerate()
-        .with_min_len(layout.min_planes())
-        .for_each(|(p, (out, x))| {
-            let c = p % layout.channels;
-            let (a, b) = (a[c], b[c]);
-            match then {
-                // Two loops, so that each vectorises.
-                None => out.iter_mut().zip(x).for_each(|(o, v)| *o = v * a + b),
-                Some(f) => out.iter_mut().zip(x).for_each(|(o, v)| *o = f(v * a + b)),
-            }
+        .for_each(|(i, (out, x))| {
+            normalize_planes(layout, x, (&a, &b), rectifier, i * planes, out);
         });
 }
 
-/// `dy *= 1` where the rectified output `y` is positive, `*= alpha` elsewhere: the gradient
-/// through a rectifier of slope `alpha` (above 0, or 0 for a ReLU) below 0.
-pub fn rectifier_grad(alpha: f32, y: &[f32], dy: &mut [f32]) {
-    dy.par_iter_mut()
-        .zip(y.par_iter())
-        .with_min_len(1 << 14)
-        .for_each(|(d, &y)| *d *= if y > 0.0 { 1.0 } else { alpha });
+avx2_or_portable!(
+    fn normalize_planes(
+        layout: Layout,
+        x: &[f32],
+        affine: (&[f32], &[f32]),
+        rectifier: Option<f32>,
+        first_plane: usize,
+        out: &mut [f32],
+    ) => normalize_planes_in
+);
+
+/// `out = x * a + b` (then the rectifier) over whole planes, the first of them plane
+/// `first_plane` of the batch.
+#[inline(always)]
+fn normalize_planes_in(
+    layout: Layout,
+    x: &[f32],
+    (a, b): (&[f32], &[f32]),
+    rectifier: Option<f32>,
+    first_plane: usize,
+    out: &mut [f32],
+) {
+    let l = layout.positions;
+    for (p, (out, x)) in out.chunks_mut(l).zip(x.chunks(l)).enumerate() {
+        let c = (first_plane + p) % layout.channels;
+        let (a, b) = (a[c], b[c]);
+        match rectifier {
+            // Separate loops, so that each vectorises.
+            None => out.iter_mut().zip(x).for_each(|(o, v)| *o = v * a + b),
+            Some(0.0) => out
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, v)| *o = super::rectify(v * a + b, 0.0)),
+            Some(alpha) => out
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, v)| *o = super::rectify(v * a + b, alpha)),
+        }
+    }
+}
+
+/// The gradient of a batch norm's output: `dy`, or with a fused rectifier of slope `alpha`
+/// (above 0, or 0 for a ReLU) below 0, `dy * 1` where its output `y` is positive and
+/// `dy * alpha` elsewhere. The rectifier's factor is applied as each pass reads `dy`, not in
+/// a pass of its own.
+#[derive(Clone, Copy)]
+pub struct OutputGrad<'a> {
+    pub dy: &'a [f32],
+    pub rectified: Option<(f32, &'a [f32])>,
+}
+
+/// The rectifier's factor on one gradient value: `dy * 1` where `y > 0`, `dy * alpha`
+/// elsewhere (a select the loops vectorise, where a branch on `y`'s sign was mispredicted
+/// half the time).
+#[inline(always)]
+fn rectified(dy: f32, y: f32, alpha: f32) -> f32 {
+    dy * if y > 0.0 { 1.0 } else { alpha }
 }
 
 /// The parameters' gradients of one batch normalisation.
@@ -148,7 +203,7 @@ pub struct Grads {
     pub dbeta: Vec<f32>,
 }
 
-/// The backward pass for the output's gradient `dy`, adding the input's into `dx` where
+/// The backward pass for the output's gradient `grad`, adding the input's into `dx` where
 /// someone reads it. With `batch_stats` (training), the mean
 /// and variance were the batch's own and depend on `x`:
 /// `dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))`; otherwise (running
@@ -158,7 +213,7 @@ pub fn backward(
     x: &[f32],
     stats: (&[f32], &[f32]),
     gamma: &[f32],
-    dy: &[f32],
+    grad: OutputGrad<'_>,
     batch_stats: bool,
     dx: Option<&mut [f32]>,
 ) -> Grads {
@@ -166,24 +221,10 @@ pub fn backward(
     let sums: Vec<(f64, f64)> = (0..layout.channels)
         .into_par_iter()
         .map(|c| {
-            let (m, s) = (f64::from(mean[c]), f64::from(inv_std[c]));
-            let (mut sdy, mut sdyx) = ([0.0; LANES], [0.0; LANES]);
-            for (x, dy) in layout.planes(x, c).zip(layout.planes(dy, c)) {
-                add_lanes(&mut sdy, lane_sum(dy, |v| v));
-                let mut chunks = x.chunks_exact(LANES).zip(dy.chunks_exact(LANES));
-                let mut acc = [0.0f64; LANES];
-                for (x, dy) in &mut chunks {
-                    for ((a, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
-                        *a += f64::from(dy) * (f64::from(x) - m);
-                    }
-                }
-                let tail = x.len() - x.len() % LANES;
-                for ((a, &x), &dy) in acc.iter_mut().zip(&x[tail..]).zip(&dy[tail..]) {
-                    *a += f64::from(dy) * (f64::from(x) - m);
-                }
-                add_lanes(&mut sdyx, acc);
-            }
-            (sdy.iter().sum::<f64>(), sdyx.iter().sum::<f64>() * s)
+            let mut scratch = vec![0.0; layout.positions];
+            let (sdy, sdyx) =
+                channel_grad_sums(layout, x, grad, c, f64::from(mean[c]), &mut scratch);
+            (sdy, sdyx * f64::from(inv_std[c]))
         })
         .collect();
     let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
@@ -191,31 +232,149 @@ pub fn backward(
     if let Some(dx) = dx {
         let count = layout.per_channel() as f32;
         // dx = k * dy + u * (x - mean) + v per channel, the batch terms folded into u and v.
-        let (mut k, mut u, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        let mut coefficients = Coefficients {
+            mean,
+            k: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+        };
         for c in 0..layout.channels {
             let kc = gamma[c] * inv_std[c];
-            k.push(kc);
+            coefficients.k.push(kc);
             if batch_stats {
                 let (mdy, mdyx) = (dbeta[c] / count, dgamma[c] / count);
                 // kc * xhat * mdyx = (x - mean) * kc * inv_std * mdyx
-                u.push(-kc * inv_std[c] * mdyx);
-                v.push(-kc * mdy);
+                coefficients.u.push(-kc * inv_std[c] * mdyx);
+                coefficients.v.push(-kc * mdy);
             } else {
-                u.push(0.0);
-                v.push(0.0);
+                coefficients.u.push(0.0);
+                coefficients.v.push(0.0);
             }
         }
         let l = layout.positions;
-        dx.par_chunks_mut(l)
-            .zip(x.par_chunks(l).zip(dy.par_chunks(l)))
+        let planes = layout.min_planes();
+        dx.par_chunks_mut(planes * l)
             .enumerate()
-            .with_min_len(layout.min_planes())
-            .for_each(|(p, (dx, (x, dy)))| {
-                let c = p % layout.channels;
-                for ((d, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-                    *d += k[c] * dy + u[c] * (x - mean[c]) + v[c];
-                }
+            .for_each(|(i, dx)| {
+                let first = i * planes * l;
+                let range = first..first + dx.len();
+                let grad = OutputGrad {
+                    dy: &grad.dy[range.clone()],
+                    rectified: grad.rectified.map(|(alpha, y)| (alpha, &y[range.clone()])),
+                };
+                let first_plane = i * planes;
+                input_grad_planes(layout, &x[range], grad, &coefficients, first_plane, dx);
             });
     }
     Grads { dgamma, dbeta }
+}
+
+/// The per-channel terms of the input's gradient, `dx = k * dy + u * (x - mean) + v`.
+struct Coefficients<'a> {
+    mean: &'a [f32],
+    k: Vec<f32>,
+    u: Vec<f32>,
+    v: Vec<f32>,
+}
+
+avx512_or_avx2_or_portable!(
+    fn channel_grad_sums(
+        layout: Layout,
+        x: &[f32],
+        grad: OutputGrad<'_>,
+        c: usize,
+        mean: f64,
+        scratch: &mut [f32],
+    ) -> (f64, f64) => channel_grad_sums_in
+);
+
+/// Channel `c`'s `sum(dy)` and `sum(dy * (x - mean))`, in f64 over [`LANES`] lanes, plane by
+/// plane; `scratch` holds a plane of the rectified gradient.
+#[inline(always)]
+fn channel_grad_sums_in(
+    layout: Layout,
+    x: &[f32],
+    grad: OutputGrad<'_>,
+    c: usize,
+    m: f64,
+    scratch: &mut [f32],
+) -> (f64, f64) {
+    let (mut sdy, mut sdyx) = ([0.0; LANES], [0.0; LANES]);
+    for (n, (x, dy)) in layout
+        .planes(x, c)
+        .zip(layout.planes(grad.dy, c))
+        .enumerate()
+    {
+        let dy = match grad.rectified {
+            None => dy,
+            Some((alpha, y)) => {
+                let y =
+                    &y[n * layout.channels * layout.positions + c * layout.positions..][..dy.len()];
+                for ((s, &d), &y) in scratch.iter_mut().zip(dy).zip(y) {
+                    *s = rectified(d, y, alpha);
+                }
+                &scratch[..dy.len()]
+            }
+        };
+        add_lanes(&mut sdy, lane_sum(dy, |v| v));
+        let mut chunks = x.chunks_exact(LANES).zip(dy.chunks_exact(LANES));
+        let mut acc = [0.0f64; LANES];
+        for (x, dy) in &mut chunks {
+            for ((a, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
+                *a += f64::from(dy) * (f64::from(x) - m);
+            }
+        }
+        let tail = x.len() - x.len() % LANES;
+        for ((a, &x), &dy) in acc.iter_mut().zip(&x[tail..]).zip(&dy[tail..]) {
+            *a += f64::from(dy) * (f64::from(x) - m);
+        }
+        add_lanes(&mut sdyx, acc);
+    }
+    (sdy.iter().sum::<f64>(), sdyx.iter().sum::<f64>())
+}
+
+avx2_or_portable!(
+    fn input_grad_planes(
+        layout: Layout,
+        x: &[f32],
+        grad: OutputGrad<'_>,
+        coefficients: &Coefficients<'_>,
+        first_plane: usize,
+        dx: &mut [f32],
+    ) => input_grad_planes_in
+);
+
+/// `dx += k * dy + u * (x - mean) + v` over whole planes, the first of them plane
+/// `first_plane` of the batch.
+#[inline(always)]
+fn input_grad_planes_in(
+    layout: Layout,
+    x: &[f32],
+    grad: OutputGrad<'_>,
+    Coefficients { mean, k, u, v }: &Coefficients<'_>,
+    first_plane: usize,
+    dx: &mut [f32],
+) {
+    let l = layout.positions;
+    for (p, (dx, (x, dy))) in dx
+        .chunks_mut(l)
+        .zip(x.chunks(l).zip(grad.dy.chunks(l)))
+        .enumerate()
+    {
+        let c = (first_plane + p) % layout.channels;
+        let (k, u, v, mean) = (k[c], u[c], v[c], mean[c]);
+        match grad.rectified {
+            None => {
+                for ((d, x), dy) in dx.iter_mut().zip(x).zip(dy) {
+                    *d += k * dy + u * (x - mean) + v;
+                }
+            }
+            Some((alpha, y)) => {
+                let y = &y[p * l..][..l];
+                for (((d, x), &dy), &y) in dx.iter_mut().zip(x).zip(dy).zip(y) {
+                    *d += k * rectified(dy, y, alpha) + u * (x - mean) + v;
+                }
+            }
+        }
+    }
 }

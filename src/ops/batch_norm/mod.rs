@@ -47,7 +47,7 @@ pub struct BatchNormSpec<'a> {
 /// A rectifier with slope `alpha` below 0: dfdx's `relu` (`max(z, 0)`) for 0, the leaky
 /// ReLU of `ops::pointwise` otherwise, the same bits as those.
 #[inline(always)]
-fn rectify(z: f32, alpha: f32) -> f32 {
+pub(super) fn rectify(z: f32, alpha: f32) -> f32 {
     if alpha == 0.0 {
         z.max(0.0)
     } else if z > 0.0 {
@@ -98,7 +98,6 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     let gamma = spec.gamma.map_or_else(|| vec![1.0; c], |g| g.1.to_vec());
     let beta = spec.beta.map_or_else(|| vec![0.0; c], |b| b.1.to_vec());
     let mut out = zeroed(x_data.len());
-    let rectifier = spec.rectifier.map(|alpha| move |z| rectify(z, alpha));
     kernel::normalize(
         layout,
         x_data,
@@ -106,7 +105,7 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         &gamma,
         &beta,
         &mut out,
-        rectifier.as_ref(),
+        spec.rectifier,
     );
     // The rectifier's derivative at each element is 1 where the output is positive, its slope
     // elsewhere.
@@ -130,10 +129,11 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
         let input_grad = spec.input_grad;
         let x_kept = x.clone();
         tape.add_backward_op(move |grads| {
-            let mut dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-            if let Some((alpha, y)) = &rectified {
-                kernel::rectifier_grad(*alpha, storage(y), &mut dy);
-            }
+            let dy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+            let grad = kernel::OutputGrad {
+                dy: &dy,
+                rectified: rectified.as_ref().map(|(alpha, y)| (*alpha, storage(y))),
+            };
             let dx = if input_grad {
                 Some(&mut grads.get_or_alloc_mut(&x_ghost)?[..])
             } else {
@@ -144,7 +144,7 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
                 storage(&x_kept),
                 (&mean, &inv_std),
                 &gamma,
-                &dy,
+                grad,
                 batch_stats,
                 dx,
             );

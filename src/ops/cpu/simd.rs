@@ -10,13 +10,13 @@
 /// `avx2_or_portable!(fn name(arg: Type, ...) => body);` defines `name`, which calls the
 /// `#[inline(always)]` function `body` compiled for AVX2 when the CPU supports it.
 macro_rules! avx2_or_portable {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:path) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) {
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
@@ -35,13 +35,13 @@ pub(crate) use avx2_or_portable;
 /// lanes halve the time of 8. The same code without fused multiply-adds, so all three builds
 /// give the same bits.
 macro_rules! avx512_or_avx2_or_portable {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:path) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512($($arg: $ty),*) {
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if $crate::ops::cpu::simd::avx512_kernels() {
@@ -49,7 +49,7 @@ macro_rules! avx512_or_avx2_or_portable {
                     return unsafe { avx512($($arg),*) };
                 }
             }
-            $crate::ops::cpu::simd::avx2_or_portable!(fn inner($($arg: $ty),*) => $body);
+            $crate::ops::cpu::simd::avx2_or_portable!(fn inner($($arg: $ty),*) $(-> $ret)? => $body);
             inner($($arg),*)
         }
     };

@@ -71,142 +71,272 @@ impl OptimizerState {
 
     /// Applies one parameter's gradient.
     pub fn apply(&mut self, index: usize, param: &mut [f32], grad: &[f32]) {
+        let rule = self.rule();
+        update(param, grad, &mut self.slots[index], rule);
+    }
+
+    /// This update's scalars, the same for every parameter and element.
+    fn rule(&mut self) -> Rule {
         let lr = self.lr as f32;
         let t = self.iterations as i32;
-        let product = match self.kind {
-            OptimizerKind::Nadam { beta1, .. } => self.nadam_product(beta1),
-            _ => 1.0,
-        };
-        let slots = &mut self.slots[index];
         match self.kind {
             OptimizerKind::Sgd {
                 momentum,
                 nesterov,
                 weight_decay,
-            } => {
-                let m = momentum as f32;
-                let wd = weight_decay as f32;
-                if m == 0.0 {
-                    for (p, &g) in param.iter_mut().zip(grad) {
-                        let g = if wd == 0.0 { g } else { g + wd * *p };
-                        *p -= lr * g;
-                    }
-                } else {
-                    // v = m*v - lr*g; p += v (nesterov: p += m*v - lr*g).
-                    for ((p, &g), v) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
-                        let g = if wd == 0.0 { g } else { g + wd * *p };
-                        *v = m * *v - lr * g;
-                        *p += if nesterov { m * *v - lr * g } else { *v };
-                    }
-                }
-            }
+            } => Rule::Sgd {
+                lr,
+                momentum: momentum as f32,
+                nesterov,
+                weight_decay: weight_decay as f32,
+            },
             OptimizerKind::Adam {
                 beta1,
                 beta2,
                 epsilon,
                 weight_decay,
             } => {
-                let [m, v] = &mut slots[..] else {
-                    unreachable!("adam keeps two slots")
-                };
                 let mut k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, 0.0);
                 k.l2 = weight_decay as f32;
-                adam(param, grad, m, v, k);
+                Rule::Adam(k)
             }
             OptimizerKind::AdamW {
                 beta1,
                 beta2,
                 epsilon,
                 weight_decay,
-            } => {
-                let [m, v] = &mut slots[..] else {
-                    unreachable!("adamw keeps two slots")
-                };
-                let k = AdamCoefficients::new(lr, t, beta1, beta2, epsilon, weight_decay);
-                adam(param, grad, m, v, k);
-            }
+            } => Rule::Adam(AdamCoefficients::new(
+                lr,
+                t,
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            )),
             OptimizerKind::RmsProp {
                 rho,
                 momentum,
                 epsilon,
-            } => {
-                let (rho, mom, eps) = (rho as f32, momentum as f32, epsilon as f32);
-                let [s1, s2] = &mut slots[..] else {
-                    unreachable!("rmsprop keeps two slots")
-                };
-                for (i, (p, g)) in param.iter_mut().zip(grad).enumerate() {
-                    let v = &mut s1[i];
-                    *v = rho * *v + (1.0 - rho) * g * g;
-                    let step = lr * g / (v.sqrt() + eps);
-                    if mom > 0.0 {
-                        let m = &mut s2[i];
-                        *m = mom * *m + step;
-                        *p -= *m;
-                    } else {
-                        *p -= step;
-                    }
-                }
-            }
-            OptimizerKind::Adadelta { rho, epsilon } => {
-                let [acc_g, acc_d] = &mut slots[..] else {
-                    unreachable!("adadelta keeps two slots")
-                };
-                adadelta(param, grad, acc_g, acc_d, lr, rho as f32, epsilon as f32);
-            }
-            OptimizerKind::Adagrad { epsilon, .. } => {
-                let eps = epsilon as f32;
-                for ((p, &g), acc) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
-                    *acc += g * g;
-                    *p -= lr * g / (*acc + eps).sqrt();
-                }
-            }
+            } => Rule::RmsProp {
+                lr,
+                rho: rho as f32,
+                momentum: momentum as f32,
+                eps: epsilon as f32,
+            },
+            OptimizerKind::Adadelta { rho, epsilon } => Rule::Adadelta {
+                lr,
+                rho: rho as f32,
+                eps: epsilon as f32,
+            },
+            OptimizerKind::Adagrad { epsilon, .. } => Rule::Adagrad {
+                lr,
+                eps: epsilon as f32,
+            },
             OptimizerKind::Nadam {
                 beta1,
                 beta2,
                 epsilon,
             } => {
-                let [m, v] = &mut slots[..] else {
-                    unreachable!("nadam keeps two slots")
-                };
-                nadam(
-                    param,
-                    grad,
-                    m,
-                    v,
-                    NadamCoefficients::new(t, product, beta1, beta2),
+                let product = self.nadam_product(beta1);
+                Rule::Nadam {
+                    k: NadamCoefficients::new(t, product, beta1, beta2),
                     lr,
-                    epsilon,
-                );
+                    eps: epsilon as f32,
+                }
             }
             OptimizerKind::Adamax {
                 beta1,
                 beta2,
                 epsilon,
-            } => {
-                let [m, u] = &mut slots[..] else {
-                    unreachable!("adamax keeps two slots")
-                };
-                let (b1, b2, eps) = (beta1 as f32, beta2 as f32, epsilon as f32);
-                let correction = (1.0 - beta1.powi(t)) as f32;
-                for (((p, &g), m), u) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(u) {
-                    *m += (g - *m) * (1.0 - b1);
-                    *u = (b2 * *u).max(g.abs());
-                    *p -= lr * *m / (correction * (*u + eps));
+            } => Rule::Adamax {
+                lr,
+                b1: beta1 as f32,
+                b2: beta2 as f32,
+                eps: epsilon as f32,
+                correction: (1.0 - beta1.powi(t)) as f32,
+            },
+            OptimizerKind::Lion { beta1, beta2 } => Rule::Lion {
+                lr,
+                b1: beta1 as f32,
+                b2: beta2 as f32,
+            },
+        }
+    }
+}
+
+/// One update's rule and scalars (learning rate at this step, bias corrections), shared by
+/// every element it updates.
+#[derive(Clone, Copy)]
+enum Rule {
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        nesterov: bool,
+        /// PyTorch's coupled L2: `g += weight_decay * p`.
+        weight_decay: f32,
+    },
+    /// Adam, and AdamW (its `decay`).
+    Adam(AdamCoefficients),
+    RmsProp {
+        lr: f32,
+        rho: f32,
+        momentum: f32,
+        eps: f32,
+    },
+    Adadelta {
+        lr: f32,
+        rho: f32,
+        eps: f32,
+    },
+    Adagrad {
+        lr: f32,
+        eps: f32,
+    },
+    Nadam {
+        k: NadamCoefficients,
+        lr: f32,
+        eps: f32,
+    },
+    Adamax {
+        lr: f32,
+        b1: f32,
+        b2: f32,
+        eps: f32,
+        /// `1 - beta1^t`.
+        correction: f32,
+    },
+    Lion {
+        lr: f32,
+        b1: f32,
+        b2: f32,
+    },
+}
+
+/// Applies `rule` to one parameter and its slots (none, one or two, each of the parameter's
+/// size). Elementwise, so a large parameter is split into one piece per worker thread: the
+/// result does not depend on the split.
+fn update(param: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>], rule: Rule) {
+    const CHUNK: usize = 16 * 1024;
+    let (s0, s1): (&mut [f32], &mut [f32]) = match slots {
+        [] => (&mut [], &mut []),
+        [a] => (a, &mut []),
+        [a, b, ..] => (a, b),
+    };
+    let threads = rayon::current_num_threads();
+    if param.len() < 2 * CHUNK || threads == 1 {
+        update_piece(param, grad, s0, s1, rule);
+        return;
+    }
+    // Piece i always goes to thread i (see `ops::cpu::affinity`): the slots never leave that
+    // core's cache for the other's, and the dense layer's weight gradient is cut the same way.
+    let per = param.len().div_ceil(threads);
+    let count = param.len().div_ceil(per);
+    let pieces: Vec<_> = param
+        .chunks_mut(per)
+        .zip(grad.chunks(per))
+        .zip(slot_pieces(s0, per, count))
+        .zip(slot_pieces(s1, per, count))
+        .collect();
+    crate::ops::cpu::affinity::on_fixed_threads(pieces, |_, (((p, g), s0), s1)| {
+        update_piece(p, g, s0, s1, rule);
+    });
+}
+
+/// `count` pieces of `per` elements of a slot, or `count` empty ones where it is absent.
+fn slot_pieces(slot: &mut [f32], per: usize, count: usize) -> Vec<&mut [f32]> {
+    if slot.is_empty() {
+        (0..count).map(|_| <&mut [f32]>::default()).collect()
+    } else {
+        slot.chunks_mut(per).collect()
+    }
+}
+
+// Square roots and divisions dominate most updates; AVX2 does them 8 wide instead of SSE's
+// 4. Both are correctly rounded and nothing is fused, so both builds give the same bits.
+avx2_or_portable!(
+    fn update_piece(p: &mut [f32], g: &[f32], s0: &mut [f32], s1: &mut [f32], rule: Rule)
+        => update_piece_in
+);
+
+/// Each optimizer's formula, element by element, in loops over the slices that vectorise.
+#[inline(always)]
+fn update_piece_in(param: &mut [f32], grad: &[f32], s0: &mut [f32], s1: &mut [f32], rule: Rule) {
+    match rule {
+        Rule::Sgd {
+            lr,
+            momentum: m,
+            nesterov,
+            weight_decay: wd,
+        } => {
+            if m == 0.0 {
+                for (p, &g) in param.iter_mut().zip(grad) {
+                    let g = if wd == 0.0 { g } else { g + wd * *p };
+                    *p -= lr * g;
+                }
+            } else {
+                // v = m*v - lr*g; p += v (nesterov: p += m*v - lr*g).
+                for ((p, &g), v) in param.iter_mut().zip(grad).zip(s0) {
+                    let g = if wd == 0.0 { g } else { g + wd * *p };
+                    *v = m * *v - lr * g;
+                    *p += if nesterov { m * *v - lr * g } else { *v };
                 }
             }
-            OptimizerKind::Lion { beta1, beta2 } => {
-                let (b1, b2) = (beta1 as f32, beta2 as f32);
-                for ((p, &g), m) in param.iter_mut().zip(grad).zip(slots[0].iter_mut()) {
-                    let c = *m * b1 + g * (1.0 - b1);
-                    *p -= lr * sign(c);
-                    *m = *m * b2 + g * (1.0 - b2);
+        }
+        Rule::Adam(k) => adam(param, grad, s0, s1, k),
+        Rule::RmsProp {
+            lr,
+            rho,
+            momentum: mom,
+            eps,
+        } => {
+            let step = |v: &mut f32, g: f32| {
+                *v = rho * *v + (1.0 - rho) * g * g;
+                lr * g / (v.sqrt() + eps)
+            };
+            if mom > 0.0 {
+                for (((p, &g), v), m) in param.iter_mut().zip(grad).zip(s0).zip(s1) {
+                    *m = mom * *m + step(v, g);
+                    *p -= *m;
                 }
+            } else {
+                for ((p, &g), v) in param.iter_mut().zip(grad).zip(s0) {
+                    *p -= step(v, g);
+                }
+            }
+        }
+        Rule::Adadelta { lr, rho, eps } => adadelta(param, grad, s0, s1, lr, rho, eps),
+        Rule::Adagrad { lr, eps } => {
+            for ((p, &g), acc) in param.iter_mut().zip(grad).zip(s0) {
+                *acc += g * g;
+                *p -= lr * g / (*acc + eps).sqrt();
+            }
+        }
+        Rule::Nadam { k, lr, eps } => nadam(param, grad, s0, s1, k, lr, eps),
+        Rule::Adamax {
+            lr,
+            b1,
+            b2,
+            eps,
+            correction,
+        } => {
+            for (((p, &g), m), u) in param.iter_mut().zip(grad).zip(s0).zip(s1) {
+                *m += (g - *m) * (1.0 - b1);
+                *u = (b2 * *u).max(g.abs());
+                *p -= lr * *m / (correction * (*u + eps));
+            }
+        }
+        Rule::Lion { lr, b1, b2 } => {
+            for ((p, &g), m) in param.iter_mut().zip(grad).zip(s0) {
+                let c = *m * b1 + g * (1.0 - b1);
+                *p -= lr * sign(c);
+                *m = *m * b2 + g * (1.0 - b2);
             }
         }
     }
 }
 
 /// `sign(x)` as Keras' and NumPy's: 0 at 0 (Rust's `signum` gives ±1 there).
+#[inline(always)]
 fn sign(x: f32) -> f32 {
     if x > 0.0 {
         1.0
@@ -220,6 +350,7 @@ fn sign(x: f32) -> f32 {
 /// Adadelta (Zeiler 2012), the same update in Keras and PyTorch:
 /// `acc_g = rho acc_g + (1 - rho) g²`, `d = sqrt(acc_d + eps) / sqrt(acc_g + eps) * g`,
 /// `acc_d = rho acc_d + (1 - rho) d²`, `p -= lr d`.
+#[inline(always)]
 fn adadelta(
     param: &mut [f32],
     grad: &[f32],
@@ -276,6 +407,7 @@ fn nadam_schedule(beta1: f64, i: i32) -> f64 {
 
 /// Keras' Nadam: Adam's moments, with the gradient's share of the momentum taken at this
 /// step's schedule and the moment's at the next one.
+#[inline(always)]
 fn nadam(
     param: &mut [f32],
     grad: &[f32],
@@ -283,9 +415,8 @@ fn nadam(
     v: &mut [f32],
     k: NadamCoefficients,
     lr: f32,
-    epsilon: f64,
+    eps: f32,
 ) {
-    let eps = epsilon as f32;
     for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v) {
         *m += (g - *m) * (1.0 - k.b1);
         *v += (g * g - *v) * (1.0 - k.b2);
@@ -293,32 +424,6 @@ fn nadam(
         let v_hat = *v / k.v;
         *p -= m_hat * lr / (v_hat.sqrt() + eps);
     }
-}
-
-/// Keras Adam: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); p -= alpha * m / (sqrt(v) + eps).
-/// AdamW first decays the weights: p -= p * wd * lr.
-///
-/// Elementwise, so it is split into chunks over the worker threads: the
-/// result does not depend on the split.
-fn adam(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], k: AdamCoefficients) {
-    const CHUNK: usize = 16 * 1024;
-    let threads = rayon::current_num_threads();
-    if param.len() < 2 * CHUNK || threads == 1 {
-        adam_chunk(param, grad, m, v, k);
-        return;
-    }
-    // Piece i always goes to thread i (see `ops::cpu::affinity`): Adam's moments never leave that
-    // core's cache for the other's, and the dense layer's weight gradient is cut the same way.
-    let per = param.len().div_ceil(threads);
-    let pieces: Vec<_> = param
-        .chunks_mut(per)
-        .zip(grad.chunks(per))
-        .zip(m.chunks_mut(per))
-        .zip(v.chunks_mut(per))
-        .collect();
-    crate::ops::cpu::affinity::on_fixed_threads(pieces, |_, (((p, g), m), v)| {
-        adam_chunk(p, g, m, v, k);
-    });
 }
 
 /// The scalars of one Adam update, shared by every element.
@@ -351,20 +456,10 @@ impl AdamCoefficients {
     }
 }
 
-// Square root and division dominate the update; AVX2 does them 8 wide instead of SSE's 4.
-// Both are correctly rounded and nothing is fused, so both builds give the same bits.
-avx2_or_portable!(
-    fn adam_chunk(
-        p: &mut [f32],
-        g: &[f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        k: AdamCoefficients,
-    ) => adam_chunk_in
-);
-
+/// Keras Adam: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); p -= alpha * m / (sqrt(v) + eps).
+/// AdamW first decays the weights: p -= p * wd * lr.
 #[inline(always)]
-fn adam_chunk_in(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamCoefficients) {
+fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamCoefficients) {
     let elements = p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());
     // Two loops, so that plain Adam's stays the one it always was.
     if k.l2 == 0.0 {

@@ -5,6 +5,8 @@
 //! count, so results are bit-identical across thread counts. Work is cut by channel for the
 //! sums (read-only) and by plane (one channel of one example) for the elementwise passes.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::ops::cpu::simd::{avx2_or_portable, avx512_or_avx2_or_portable};
@@ -116,15 +118,15 @@ fn affine(mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f3
     (a, b)
 }
 
-/// `gamma * (x - mean) * inv_std + beta`, into `out`, through a rectifier of slope `alpha`
-/// below 0 where `rectifier` is `Some(alpha)` (`super::rectify`).
+/// `gamma * (x - mean) * inv_std + beta`, written into every element of `out`, through a
+/// rectifier of slope `alpha` below 0 where `rectifier` is `Some(alpha)` (`super::rectify`).
 pub fn normalize(
     layout: Layout,
     x: &[f32],
     stats: (&[f32], &[f32]),
     gamma: &[f32],
     beta: &[f32],
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     rectifier: Option<f32>,
 ) {
     let (a, b) = affine(stats.0, stats.1, gamma, beta);
@@ -145,7 +147,7 @@ avx2_or_portable!(
         affine: (&[f32], &[f32]),
         rectifier: Option<f32>,
         first_plane: usize,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) => normalize_planes_in
 );
 
@@ -158,23 +160,21 @@ fn normalize_planes_in(
     (a, b): (&[f32], &[f32]),
     rectifier: Option<f32>,
     first_plane: usize,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let l = layout.positions;
     for (p, (out, x)) in out.chunks_mut(l).zip(x.chunks(l)).enumerate() {
         let c = (first_plane + p) % layout.channels;
         let (a, b) = (a[c], b[c]);
+        let values = out.iter_mut().zip(x);
+        // Separate loops, so that each vectorises.
         match rectifier {
-            // Separate loops, so that each vectorises.
-            None => out.iter_mut().zip(x).for_each(|(o, v)| *o = v * a + b),
-            Some(0.0) => out
-                .iter_mut()
-                .zip(x)
-                .for_each(|(o, v)| *o = super::rectify(v * a + b, 0.0)),
-            Some(alpha) => out
-                .iter_mut()
-                .zip(x)
-                .for_each(|(o, v)| *o = super::rectify(v * a + b, alpha)),
+            None => values.for_each(|(o, v)| {
+                o.write(v * a + b);
+            }),
+            Some(alpha) => values.for_each(|(o, v)| {
+                o.write(super::rectify(v * a + b, alpha));
+            }),
         }
     }
 }

@@ -7,7 +7,6 @@ mod kernel;
 #[cfg(test)]
 mod tests;
 
-use crate::ops::cpu::zeroed::zeroed;
 use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape};
 
 pub use kernel::Layout;
@@ -97,16 +96,19 @@ pub fn batch_norm<T: Tape<f32, Cpu>>(
     let inv_std = kernel::inverse_std(&var, spec.epsilon);
     let gamma = spec.gamma.map_or_else(|| vec![1.0; c], |g| g.1.to_vec());
     let beta = spec.beta.map_or_else(|| vec![0.0; c], |b| b.1.to_vec());
-    let mut out = zeroed(x_data.len());
+    // Written whole by `normalize`, so not zeroed first.
+    let mut out = Vec::with_capacity(x_data.len());
     kernel::normalize(
         layout,
         x_data,
         (&mean, &inv_std),
         &gamma,
         &beta,
-        &mut out,
+        &mut out.spare_capacity_mut()[..x_data.len()],
         spec.rectifier,
     );
+    // SAFETY: `normalize` wrote all `x_data.len()` elements.
+    unsafe { out.set_len(x_data.len()) };
     // The rectifier's derivative at each element is 1 where the output is positive, its slope
     // elsewhere.
     let out = tensor_from_output(x.device(), out, (n, c, h, w));

@@ -541,8 +541,8 @@ fn elementwise<S: Shape, T: AnyTape>(
     match a {
         Activation::Linear | Activation::Softmax | Activation::LogSoftmax => t,
         Activation::Relu => pointwise(t, Pointwise::Relu),
-        Activation::Sigmoid => t.sigmoid(),
-        Activation::Tanh => t.tanh(),
+        Activation::Sigmoid => pointwise(t, Pointwise::Sigmoid),
+        Activation::Tanh => pointwise(t, Pointwise::Tanh),
         Activation::LeakyRelu { alpha } => pointwise(t, Pointwise::LeakyRelu { alpha }),
         // Keras' default gelu is the exact (erf) form.
         Activation::Gelu => pointwise(t, Pointwise::Gelu),

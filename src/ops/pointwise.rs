@@ -44,6 +44,12 @@ pub enum Pointwise {
     /// `x * Φ(x)`, the exact (erf) form: `0.5 x (1 + erf(x / √2))`, as PyTorch's `F.gelu`
     /// and Keras' `gelu(approximate = False)`.
     Gelu,
+    /// The hyperbolic tangent: the C library's `tanhf` and `1 - y²`, dfdx's formulas and
+    /// bits, in parallel (dfdx's pass is one thread's: a tenth of the MLP GAN's step).
+    Tanh,
+    /// `1 / (1 + exp(-x))` with the C library's `expf`, and `y (1 - y)`: dfdx's formulas
+    /// and bits, in parallel.
+    Sigmoid,
 }
 
 /// `1 / √(2π)`, the standard normal density at 0.
@@ -80,6 +86,8 @@ impl Pointwise {
             Pointwise::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Pointwise::HardSigmoid => (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Pointwise::Gelu => 0.5 * x * (1.0 + gelu_erf(x)),
+            Pointwise::Tanh => x.tanh(),
+            Pointwise::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         }
     }
 
@@ -132,6 +140,9 @@ impl Pointwise {
             // Φ(x) + x φ(x), with φ(x) = exp(-x² / 2) / √(2π). (dfdx 0.13's `accurate_gelu`
             // leaves the 1/√2 of the chain rule out of the second term.)
             Pointwise::Gelu => gelu_derivative(x, 0.5 * (1.0 + gelu_erf(x))),
+            // dfdx's `1 - y.powi(2)`: `powi(2)` is the one product `y * y`.
+            Pointwise::Tanh => 1.0 - y * y,
+            Pointwise::Sigmoid => y * (1.0 - y),
         }
     }
 
@@ -139,7 +150,7 @@ impl Pointwise {
     /// backward pass.
     fn reads(self) -> (bool, bool) {
         match self {
-            Pointwise::Relu => (false, true),
+            Pointwise::Relu | Pointwise::Tanh | Pointwise::Sigmoid => (false, true),
             Pointwise::Elu { .. } | Pointwise::Selu => (true, true),
             Pointwise::LeakyRelu { .. }
             | Pointwise::Swish
@@ -151,15 +162,17 @@ impl Pointwise {
 }
 
 impl Pointwise {
-    /// `f(x)` for each element, in parallel. The rectifiers get loops of their own, with the
-    /// function known at compile time, so that they vectorise: with the `match` inside the
-    /// loop, ResNet-20's rectifiers ran one element at a time.
+    /// `f(x)` for each element, in parallel. The rectifiers, `tanh` and the sigmoid get loops
+    /// of their own, with the function known at compile time, so that they vectorise: with
+    /// the `match` inside the loop, ResNet-20's rectifiers ran one element at a time.
     fn values(self, x: &[f32]) -> Vec<f32> {
         match self {
             Pointwise::Relu => map(x, |x| Pointwise::Relu.value(x)),
             Pointwise::LeakyRelu { alpha } => map(x, |x| Pointwise::LeakyRelu { alpha }.value(x)),
             // Its own kernel, vectorised; `Φ` is dropped.
             Pointwise::Gelu => gelu_values(x).0,
+            Pointwise::Tanh => map(x, |x| Pointwise::Tanh.value(x)),
+            Pointwise::Sigmoid => map(x, |x| Pointwise::Sigmoid.value(x)),
             f => map(x, |x| f.value(x)),
         }
     }
@@ -172,6 +185,10 @@ impl Pointwise {
             Pointwise::LeakyRelu { alpha } => add_grads(dx, g, x, y, |x, y| {
                 Pointwise::LeakyRelu { alpha }.derivative(x, y)
             }),
+            Pointwise::Tanh => add_grads(dx, g, x, y, |x, y| Pointwise::Tanh.derivative(x, y)),
+            Pointwise::Sigmoid => {
+                add_grads(dx, g, x, y, |x, y| Pointwise::Sigmoid.derivative(x, y));
+            }
             f => add_grads(dx, g, x, y, |x, y| f.derivative(x, y)),
         }
     }

@@ -242,6 +242,43 @@ fn relu_and_sums_give_the_bits_of_dfdx() {
     }
 }
 
+/// `tanh` and `sigmoid` as our parallel ops give the bits of dfdx's, forward and backward,
+/// which they replaced.
+#[test]
+fn tanh_and_sigmoid_give_the_bits_of_dfdx() {
+    use crate::ops::{pointwise, Pointwise};
+    let dev = Cpu::default();
+    let n = 3 * 70_000; // more than one rayon task
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 4001) as f32 - 2000.0) * 5e-3)
+        .collect();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.25)
+        .collect();
+    let shape = (3, n / 3);
+    let (tx, weights) = (dev.tensor_from_vec(x, shape), dev.tensor_from_vec(w, shape));
+    for f in [Pointwise::Tanh, Pointwise::Sigmoid] {
+        let run = |ours: bool| {
+            let x = tx.leaky_trace();
+            let y = match (ours, f) {
+                (true, f) => pointwise(x, f),
+                (false, Pointwise::Tanh) => x.tanh(),
+                (false, _) => x.sigmoid(),
+            };
+            let values = y.as_vec();
+            let grads = (y * weights.clone()).sum().backward();
+            (values, grads.get(&tx).as_vec())
+        };
+        let (ours, dfdx) = (run(true), run(false));
+        assert_eq!(ours.0, dfdx.0, "{f:?}: values");
+        assert_eq!(ours.1, dfdx.1, "{f:?}: gradient");
+        assert!(
+            ours.0.iter().any(|&v| v < 0.9 && v > 0.1),
+            "{f:?}: a range worth testing"
+        );
+    }
+}
+
 /// A value read twice (`ops::fork`, which shares the storage) gives the bits of dfdx's
 /// `x * 1.0`, which it replaced: the second reader's gradient is added back into the first.
 #[test]

@@ -200,8 +200,16 @@ pub fn load_cifar10(split: Split) -> DataResult<Examples> {
 
 /// Reads CIFAR-10 batch files, in order, into one data set of (3, 32, 32) images.
 pub fn read_cifar10_batches(paths: &[PathBuf]) -> DataResult<Examples> {
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
+    // Sized from the files' lengths before reading, so that the pixels are never moved to a
+    // larger buffer: growing by doubling, the training set's 154 MB reached a 246 MB buffer
+    // while its 123 MB predecessor was still held, which made loading CIFAR-10 the peak of a
+    // ResNet-20 run's memory (416 MB).
+    let records = paths
+        .iter()
+        .map(|path| cifar10_batch_records(path))
+        .sum::<DataResult<usize>>()?;
+    let mut pixels = Vec::with_capacity(records * (RECORD_BYTES - 1));
+    let mut labels = Vec::with_capacity(records);
     for path in paths {
         read_batch(path, &mut pixels, &mut labels)?;
     }

@@ -506,7 +506,7 @@ fn sum_chunk_in(out: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], relu: bool) 
 #[inline(always)]
 fn relu_grad_chunk_in(g: &mut [f32], y: &[f32]) {
     for (g, &y) in g.iter_mut().zip(y) {
-        *g = 0.0 + *g * if y > 0.0 { 1.0 } else { 0.0 };
+        *g = 0.0 + *g * Pointwise::Relu.derivative(y, y);
     }
 }
 

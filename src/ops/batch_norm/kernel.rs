@@ -30,8 +30,12 @@ impl Layout {
 
     /// Channel `c`'s values, plane by plane.
     fn planes(self, data: &[f32], c: usize) -> impl Iterator<Item = &[f32]> {
-        let (cl, l) = (self.channels * self.positions, self.positions);
-        (0..self.batch).map(move |n| &data[n * cl + c * l..][..l])
+        (0..self.batch).map(move |n| self.plane(data, n, c))
+    }
+
+    /// Channel `c`'s values in example `n`.
+    fn plane(self, data: &[f32], n: usize, c: usize) -> &[f32] {
+        &data[(n * self.channels + c) * self.positions..][..self.positions]
     }
 
     /// Planes per rayon task for the elementwise passes.
@@ -308,8 +312,7 @@ fn channel_grad_sums_in(
         let dy = match grad.rectified {
             None => dy,
             Some((alpha, y)) => {
-                let y =
-                    &y[n * layout.channels * layout.positions + c * layout.positions..][..dy.len()];
+                let y = layout.plane(y, n, c);
                 for ((s, &d), &y) in scratch.iter_mut().zip(dy).zip(y) {
                     *s = rectified(d, y, alpha);
                 }

@@ -197,8 +197,9 @@ fn dense<T: Tape<f32, Cpu>>(x: T2<T>, w: &Host2, b: &Host1, relu: bool) -> T2<T>
             weight: (&tokens.0, &w.1),
             bias: Some((&tokens.1, &b.1)),
             units: b.1.len(),
+            grads: true,
         };
-        return expr::ops::dense::dense(x, None, params, relu);
+        return expr::ops::dense::dense(x, None, params, relu, true);
     }
     let y = x.matmul(w.0.clone());
     let shape = *y.shape();

@@ -189,9 +189,10 @@ impl LayerOp for DenseOp {
             weight: (w.r2(), &w.value),
             bias: b.map(|b| (b.r1(), &b.value[..])),
             units: w.shape[1],
+            grads: cx.param_grad(self.weight) || self.bias.is_some_and(|b| cx.param_grad(b)),
         };
         let relu = self.activation == Activation::Relu;
-        let y = Act::Flat(ops::dense::dense(x, handoff, params, relu));
+        let y = Act::Flat(ops::dense::dense(x, handoff, params, relu, cx.input_grad));
         if relu {
             y
         } else {

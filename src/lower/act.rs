@@ -227,9 +227,14 @@ pub struct Forward<'a> {
     pub state_updates: Vec<(usize, Vec<f32>)>,
     /// Training mode (dropout draws masks).
     pub training: bool,
-    /// Whether the input needs a gradient: false for the first op on data, so that it can
-    /// skip computing one nobody reads.
+    /// Whether the input needs a gradient: false for data and for what only layers whose
+    /// parameters are not trained (`param_grads`) made of it, so that an op can skip
+    /// computing one nobody reads.
     pub input_grad: bool,
+    /// Per parameter, whether the update in progress reads its gradient (`None`: all of
+    /// them). An update trains its optimizer's parameters only, so a GAN's generator update
+    /// passes through the discriminator without computing the discriminator's gradients.
+    pub param_grads: Option<&'a [bool]>,
     /// An activation the op hands to the next beside the tape (see `ops::handoff`).
     pub handoff: Option<Handoff>,
     /// The padding mask of `embedding(mask_zero = true)`, `(batch, length)`: 1 at a token,
@@ -237,6 +242,13 @@ pub struct Forward<'a> {
     /// each position where it was, taken by the global pool that leaves the padding out
     /// (`check::mask` allows only such models). In a graph, each value has its own.
     pub mask: Option<Vec<f32>>,
+}
+
+impl Forward<'_> {
+    /// Whether the update in progress reads parameter `p`'s gradient.
+    pub fn param_grad(&self, p: usize) -> bool {
+        self.param_grads.is_none_or(|wanted| wanted[p])
+    }
 }
 
 /// `x · w + b` through dfdx's matmul, for CPUs where our dense op does not run.

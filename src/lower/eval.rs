@@ -70,6 +70,10 @@ pub struct Scope<'a, T> {
     pub settled: bool,
     /// Grids: noise from this seed (and the draw's number), not from the device.
     pub fixed_noise: Option<u64>,
+    /// The scope of an `update`: per model, per parameter, whether its optimizer or that of
+    /// a later update in the step trains it (`None`: every parameter). The models skip the
+    /// gradients nobody reads.
+    pub param_grads: Option<Vec<Vec<bool>>>,
 }
 
 impl<T: StepTape> Scope<'_, T> {
@@ -314,7 +318,11 @@ impl<T: StepTape> Scope<'_, T> {
         else {
             unreachable!("called on a model call")
         };
-        let leaves: Vec<bool> = inputs.iter().map(|i| !is_leaf(i, self.x, self.y)).collect();
+        let mut known = HashMap::new();
+        let input_grads: Vec<bool> = inputs
+            .iter()
+            .map(|i| carries_grad(i, self, &mut known))
+            .collect();
         let acts = inputs
             .iter()
             .map(|input| match self.eval(input, take) {
@@ -327,11 +335,42 @@ impl<T: StepTape> Scope<'_, T> {
             let draws = &self.engine.random_draws;
             draws.set(draws.get() + lowered.dropout_layers());
         }
+        let param_grads = self.param_grads.as_ref().map(|p| &p[*model][..]);
         lowered
-            .forward_many(acts, *training, &leaves)
+            .forward_many(acts, *training, &input_grads, param_grads)
             .into_iter()
             .map(Value::Act)
             .collect()
+    }
+
+    /// The values this scope computed as a model's output from data alone (`fake =
+    /// generator(z)`) that no reader took the tape of, by name, for [`Self::carry_in`]: where
+    /// the next update would compute one of them again to the same bits, it takes it as it
+    /// is. Their history on the tape is the model's, whole; a value computed from another
+    /// name may lack what a reader before it took.
+    pub fn untaken(self) -> HashMap<String, Value<T>> {
+        let mut known = HashMap::new();
+        let whole: Vec<String> = self
+            .memo
+            .iter()
+            .filter(|(name, (_, took))| {
+                !took
+                    && matches!(self.defs.get(*name), Some(TensorExpr::CallModel { inputs, .. })
+                        if !inputs.iter().any(|i| carries_grad(i, &self, &mut known)))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut memo = self.memo;
+        whole
+            .into_iter()
+            .filter_map(|name| memo.remove(&name).map(|(v, _)| (name, v)))
+            .collect()
+    }
+
+    /// Values an earlier scope computed (see [`Self::untaken`]), as if computed here.
+    pub fn carry_in(&mut self, values: HashMap<String, Value<T>>) {
+        self.memo
+            .extend(values.into_iter().map(|(name, v)| (name, (v, false))));
     }
 
     /// Records a name's value in this scope (and its snapshot, when metrics read it).
@@ -451,16 +490,43 @@ fn share<T: StepTape>(slot: &mut (Value<T>, bool), take: bool) -> Value<T> {
     }
 }
 
-/// Inputs that need no gradient: the first layer can skip computing one.
-fn is_leaf(e: &TensorExpr, x: &str, y: &str) -> bool {
+/// Whether a gradient can flow from `e` back to some parameter: not for data, noise,
+/// constants, detached values and what is computed from them alone (`real = x * 2 - 1`),
+/// so that a model reading it skips computing its input's gradient. `known` holds the
+/// names already decided, so that each definition is looked at once.
+fn carries_grad<T>(
+    e: &TensorExpr,
+    scope: &Scope<'_, T>,
+    known: &mut HashMap<String, bool>,
+) -> bool {
     match e {
-        TensorExpr::Var(n) => n == x || n == y,
+        TensorExpr::Var(n) if n == scope.x || n == scope.y => false,
+        TensorExpr::Var(n) => {
+            if let Some(&k) = known.get(n) {
+                return k;
+            }
+            // Step definitions are acyclic (`check`), so this ends.
+            let k = scope
+                .defs
+                .get(n)
+                .is_none_or(|d| carries_grad(d, scope, known));
+            known.insert(n.clone(), k);
+            k
+        }
         TensorExpr::Noise { .. }
         | TensorExpr::Const(_)
         | TensorExpr::Fill(..)
-        | TensorExpr::Detach(_) => true,
-        TensorExpr::Flatten(a) => is_leaf(a, x, y),
-        _ => false,
+        | TensorExpr::Detach(_)
+        | TensorExpr::ArgMax { .. }
+        | TensorExpr::Equal(..)
+        | TensorExpr::ClassIndices => false,
+        TensorExpr::CallModel { .. }
+        | TensorExpr::ModelOutput { .. }
+        | TensorExpr::Penalty { .. } => true,
+        _ => e
+            .children()
+            .into_iter()
+            .any(|c| carries_grad(c, scope, known)),
     }
 }
 
@@ -522,6 +588,7 @@ impl Engine {
             frozen,
             settled: false,
             fixed_noise: Some(noise_seed),
+            param_grads: None,
         };
         exprs.iter().map(|e| host(&scope.eval(e, false))).collect()
     }

@@ -104,6 +104,8 @@ pub struct LoweredModel {
     /// carried by model files and checkpoints.
     pub state: Vec<StateBuffer>,
     ops: Vec<Op>,
+    /// A stack's parameters by op: the indices each op's layer added (empty for a graph).
+    op_params: Vec<std::ops::Range<usize>>,
     /// A graph model's wiring over `ops`; `None` for a stack, whose ops run in order.
     graph: Option<LoweredGraph>,
     /// State updates the forward passes of the step in progress computed, in order
@@ -129,10 +131,12 @@ impl LoweredModel {
                 params,
                 state,
                 ops,
+                op_params: Vec::new(),
                 graph: Some(lowered),
                 pending_state: Mutex::new(Vec::new()),
             };
         }
+        let mut op_params = Vec::new();
         let mut layers = model.layers.iter().peekable();
         while let Some(layer) = layers.next() {
             let first = cx.params.len();
@@ -144,6 +148,7 @@ impl LoweredModel {
                 layers.next();
             }
             ops.push(op);
+            op_params.push(first..cx.params.len());
         }
         let Lowering {
             mut params, state, ..
@@ -154,25 +159,28 @@ impl LoweredModel {
             params,
             state,
             ops,
+            op_params,
             graph: None,
             pending_state: Mutex::new(Vec::new()),
         }
     }
 
     /// Runs the model on one value per input, giving one value per output. `input_grads`
-    /// says, per input, whether it needs a gradient (false for data).
+    /// says, per input, whether it needs a gradient (false for data); `param_grads`, per
+    /// parameter, whether the update in progress reads its gradient (`None`: all).
     pub fn forward_many<T: AnyTape>(
         &self,
         inputs: Vec<Act<T>>,
         training: bool,
         input_grads: &[bool],
+        param_grads: Option<&[bool]>,
     ) -> Vec<Act<T>> {
         let Some(graph) = &self.graph else {
             let input = inputs
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| unreachable!("check: a stack takes one input"));
-            return vec![self.forward(input, training, input_grads[0])];
+            return vec![self.forward(input, training, input_grads[0], param_grads)];
         };
         let mut cx = Forward {
             params: &self.params,
@@ -180,6 +188,7 @@ impl LoweredModel {
             state_updates: Vec::new(),
             training,
             input_grad: true,
+            param_grads,
             handoff: None,
             mask: None,
         };
@@ -198,24 +207,32 @@ impl LoweredModel {
         self.ops.iter().map(Op::draws).sum()
     }
 
-    /// Runs the model. `input_grad` is false when the input is data, so the
-    /// first conv can skip computing a gradient nobody reads.
-    pub fn forward<T: AnyTape>(&self, input: Act<T>, training: bool, input_grad: bool) -> Act<T> {
+    /// Runs a stack. `input_grad` is false when the input is data: then the ops up to the
+    /// first whose parameters are trained (`param_grads`, as in [`Self::forward_many`]) skip
+    /// computing gradients nobody reads.
+    fn forward<T: AnyTape>(
+        &self,
+        input: Act<T>,
+        training: bool,
+        input_grad: bool,
+        param_grads: Option<&[bool]>,
+    ) -> Act<T> {
         let mut cx = Forward {
             params: &self.params,
             state: &self.state,
             state_updates: Vec::new(),
             training,
             input_grad,
+            param_grads,
             handoff: None,
             mask: None,
         };
         let mut act = input;
-        for (i, op) in self.ops.iter().enumerate() {
-            cx.input_grad = input_grad || i > 0;
+        for (op, params) in self.ops.iter().zip(&self.op_params) {
             // What the op before handed over beside the tape is for this op alone.
             let handoff = cx.handoff.take();
             act = op.forward(act, handoff, &mut cx);
+            cx.input_grad = cx.input_grad || params.clone().any(|p| cx.param_grad(p));
         }
         if !cx.state_updates.is_empty() {
             self.pending_state
@@ -640,6 +657,7 @@ mod tests {
                 value: vec![0.0, 0.0],
             }],
             ops: Vec::new(),
+            op_params: Vec::new(),
             graph: None,
             pending_state: Mutex::new(vec![(0, vec![1.0, 2.0]), (0, vec![3.0, 4.0])]),
         };

@@ -116,20 +116,37 @@ fn run_step<T: StepTape>(
         .collect();
     let mut state = StepState::default();
     let mut non_finite = None;
+    // Values an update computed without training through them (a GAN's fakes, read detached
+    // by the discriminator's loss), kept for the next update while recomputing them would
+    // give the same bits.
+    let mut carried: HashMap<String, Value<T>> = HashMap::new();
+    let mut updates = stmts.iter().filter_map(|s| match s {
+        StepStmt::Update { optimizer, .. } => Some(*optimizer),
+        _ => None,
+    });
     for stmt in &stmts {
         let (optimizer, loss) = match stmt {
             StepStmt::Update { optimizer, loss } => (optimizer, loss),
             StepStmt::ClipWeights { model, min, max } => {
                 clip_weights(engine, *model, *min, *max);
+                carried.retain(|name, _| !models_behind(&defs, name).contains(model));
                 continue;
             }
             StepStmt::Let { .. } | StepStmt::Every { .. } => continue,
         };
+        let trained = trained_by(engine, &[*optimizer]);
         let mut scope = new_scope::<T>(engine, step, batch, &defs, &watched, &mut state);
+        scope.carry_in(std::mem::take(&mut carried));
+        // What this update trains, and what later ones do: a value computed here may be
+        // carried into one of them, with the history it needs there.
+        updates.next();
+        let later: Vec<usize> = updates.clone().collect();
+        scope.param_grads = Some(trained_by(engine, &[&[*optimizer][..], &later].concat()));
         let Value::Scalar(l) = scope.eval(loss, true) else {
             unreachable!("check guarantees `update` gets a scalar")
         };
-        drop(scope);
+        carried = scope.untaken();
+        carried.retain(|name, _| same_after_update(engine, &defs, name, &trained));
         let value = l.array();
         if !value.is_finite() {
             non_finite.get_or_insert_with(|| {
@@ -200,6 +217,66 @@ fn new_scope<'a, T: StepTape>(
         frozen: false,
         settled: false,
         fixed_noise: None,
+        param_grads: None,
+    }
+}
+
+/// Per model, per parameter, whether one of the optimizers `opts` trains it: the gradients
+/// their updates read (`apply_update`).
+fn trained_by(engine: &Engine, opts: &[usize]) -> Vec<Vec<bool>> {
+    let mut trained: Vec<Vec<bool>> = engine
+        .models
+        .iter()
+        .map(|m| vec![false; m.params.len()])
+        .collect();
+    for &(m, p) in opts.iter().flat_map(|&opt| &engine.bindings[opt]) {
+        trained[m][p] = true;
+    }
+    trained
+}
+
+/// Whether the step's name `name` would have the same value, to the bit, if computed again
+/// after an update that trains `trained` (`trained_by`): none of the models it reads
+/// (`models_behind`) are trained by it, and none of them draws random numbers per call
+/// (dropout), which would give a new value each time. Noise is drawn once per step, and
+/// batch norm's running statistics from two identical calls are the same.
+fn same_after_update(
+    engine: &Engine,
+    defs: &HashMap<String, TensorExpr>,
+    name: &str,
+    trained: &[Vec<bool>],
+) -> bool {
+    models_behind(defs, name)
+        .iter()
+        .all(|&m| !trained[m].iter().any(|&t| t) && engine.models[m].dropout_layers() == 0)
+}
+
+/// The models the step's name `name` calls or reads the weights of, through the names it
+/// reads.
+fn models_behind(defs: &HashMap<String, TensorExpr>, name: &str) -> Vec<usize> {
+    let mut models = Vec::new();
+    let mut seen = vec![name];
+    let mut todo = vec![name];
+    while let Some(n) = todo.pop() {
+        let Some(def) = defs.get(n) else { continue };
+        models_read(def, &mut models);
+        for read in def.vars() {
+            if !seen.contains(&read) {
+                seen.push(read);
+                todo.push(read);
+            }
+        }
+    }
+    models
+}
+
+/// The models `e` calls or reads the weights of, itself (not through names).
+fn models_read(e: &TensorExpr, out: &mut Vec<usize>) {
+    if let TensorExpr::CallModel { model, .. } | TensorExpr::Penalty { model, .. } = e {
+        out.push(*model);
+    }
+    for c in e.children() {
+        models_read(c, out);
     }
 }
 
@@ -323,5 +400,7 @@ mod tests;
 #[cfg(test)]
 mod accumulate_tests;
 
+#[cfg(test)]
+mod carry_tests;
 #[cfg(test)]
 mod every_tests;

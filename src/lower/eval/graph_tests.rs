@@ -76,6 +76,7 @@ fn loss<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
         frozen: false,
         settled: false,
         fixed_noise: None,
+        param_grads: None,
     };
     scope.eval(&TensorExpr::Var("loss".into()), true)
 }
@@ -203,7 +204,7 @@ fn a_residual_graph_computes_what_it_says() {
     let rows = [[0.5f32, -1.0, 0.25, 2.0], [-0.75, 0.1, 1.5, -0.3]];
     let x: Vec<f32> = rows.iter().flatten().copied().collect();
     let input = Act::Flat(engine.dev.tensor_from_vec(x, (2, 4)));
-    let out = model.forward_many::<NoneTape>(vec![input], false, &[false]);
+    let out = model.forward_many::<NoneTape>(vec![input], false, &[false], None);
     let Some(Act::Flat(out)) = out.into_iter().next() else {
         unreachable!("one flat output")
     };

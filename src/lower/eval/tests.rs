@@ -71,6 +71,7 @@ fn value<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
         frozen: false,
         settled: false,
         fixed_noise: None,
+        param_grads: None,
     };
     scope.eval(&loss_expr(engine), true)
 }

@@ -54,6 +54,10 @@ pub struct DenseParams<'a> {
     pub bias: Option<HostParam<'a, (usize,)>>,
     /// `out`: the weight's columns.
     pub units: usize,
+    /// Whether the weight's and the bias's gradients are read: false where the update in
+    /// progress does not train this layer (a GAN's generator update passing through the
+    /// discriminator), so that the backward pass skips them.
+    pub grads: bool,
 }
 
 /// Whether this CPU runs [`dense`]: AVX-512F with FMA, unless `EXPR_PORTABLE` is set.
@@ -61,7 +65,8 @@ pub fn supported() -> bool {
     crate::ops::cpu::simd::avx512_kernels()
 }
 
-/// `relu?(x · W + b)` for `x` of shape `(batch, in)`.
+/// `relu?(x · W + b)` for `x` of shape `(batch, in)`. Without `input_grad` nothing reads
+/// `x`'s gradient (it is data), and the backward pass does not compute it.
 ///
 /// With a `handoff` (from [`crate::ops::conv2d_flat_channels_last`]), `x` is the empty
 /// `(batch, 0)` token that carries the tape, the input is the handoff's data, and its gradient
@@ -75,6 +80,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
     handoff: Option<Handoff>,
     params: DenseParams<'_>,
     relu: bool,
+    input_grad: bool,
 ) -> Rows<T> {
     use super::host_data;
 
@@ -108,9 +114,12 @@ pub fn dense<T: Tape<f32, Cpu>>(
             .try_tensor_from_vec(y, (m, n))
             .unwrap_or_else(|_| unreachable!("the output buffer is sized from its shape"))
     };
-    if T::OWNS_TAPE {
+    // The op before a handoff waits for its gradient in the cell, so it always gets one.
+    let input_grad = input_grad || cell.is_some();
+    if T::OWNS_TAPE && (params.grads || input_grad) {
         let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
-        let b_ghost = params.bias.map(|(b, _)| b.ghost());
+        let b_ghost = params.bias.filter(|_| params.grads).map(|(b, _)| b.ghost());
+        let weight_grad = params.grads;
         // The backward pass reads the weight as the forward pass saw it: the optimizer's
         // update, which comes after it, copies on write if it still held it.
         let w_saved = Arc::clone(w_host);
@@ -144,12 +153,16 @@ pub fn dense<T: Tape<f32, Cpu>>(
             // Fresh buffers are written whole, never zero-filled first: the weight's when its
             // slot is empty (its tensor is a token, see `Param::read_on_host`, and this is
             // its first use in the pass), the input's when it goes back through a handoff.
-            let mut dw = std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?);
-            let fresh_dw = dw.is_empty();
-            let dw_out = if fresh_dw {
-                Grad::Write(uninit(&mut dw, k * n))
+            let mut dw = if weight_grad {
+                std::mem::take(&mut **grads.get_or_alloc_mut(&w_ghost)?)
             } else {
-                Grad::Add(&mut dw)
+                Vec::new()
+            };
+            let fresh_dw = weight_grad && dw.is_empty();
+            let dw_out = match (weight_grad, fresh_dw) {
+                (false, _) => Grad::Skip,
+                (true, true) => Grad::Write(uninit(&mut dw, k * n)),
+                (true, false) => Grad::Add(&mut dw),
             };
             match &cell {
                 Some(cell) => {
@@ -159,17 +172,20 @@ pub fn dense<T: Tape<f32, Cpu>>(
                     unsafe { dx.set_len(m * k) };
                     cell.put(dx);
                 }
-                None => {
+                None if input_grad => {
                     let mut dx = std::mem::take(&mut **grads.get_or_alloc_mut(&x_ghost)?);
                     backward(&back, dw_out, Grad::Add(&mut dx));
                     **grads.get_or_alloc_mut(&x_ghost)? = dx;
                 }
+                None => backward(&back, dw_out, Grad::Skip),
             }
             if fresh_dw {
                 // SAFETY: `backward` wrote all `k * n` elements.
                 unsafe { dw.set_len(k * n) };
             }
-            **grads.get_or_alloc_mut(&w_ghost)? = dw;
+            if weight_grad {
+                **grads.get_or_alloc_mut(&w_ghost)? = dw;
+            }
             Ok(())
         });
     }
@@ -182,6 +198,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
     _: Rows<T>,
     _: Option<Handoff>,
     _: DenseParams<'_>,
+    _: bool,
     _: bool,
 ) -> Rows<T> {
     panic!("the dense op needs AVX-512F and FMA (see `supported`)")
@@ -271,32 +288,37 @@ pub(crate) enum Grad<'a> {
     Add(&'a mut [f32]),
     /// Written into a buffer whose contents are not read.
     Write(&'a mut [std::mem::MaybeUninit<f32>]),
+    /// Not computed: nothing reads it.
+    Skip,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Grad<'_> {
-    /// The buffer, its length, and whether it is written rather than added to.
-    fn parts(self) -> (SharedMut, usize, bool) {
+    /// The buffer, its length, and whether it is written rather than added to; `None` when
+    /// skipped.
+    fn parts(self) -> Option<(SharedMut, usize, bool)> {
         match self {
-            Grad::Add(g) => (SharedMut(g.as_mut_ptr()), g.len(), false),
-            Grad::Write(g) => (SharedMut(g.as_mut_ptr().cast()), g.len(), true),
+            Grad::Add(g) => Some((SharedMut(g.as_mut_ptr()), g.len(), false)),
+            Grad::Write(g) => Some((SharedMut(g.as_mut_ptr().cast()), g.len(), true)),
+            Grad::Skip => None,
         }
     }
 }
 
-/// Puts the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`, in
-/// parallel over blocks of input features: a task owns rows of `dw` and columns of `dx`.
+/// Puts the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`
+/// (those not skipped), in parallel over blocks of input features: a task owns rows of `dw`
+/// and columns of `dx`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
     let (m, k, n) = b.dims;
-    let (dw, dw_len, dw_write) = dw.parts();
-    let (dx, dx_len, dx_write) = dx.parts();
-    assert!(dw_len == k * n && dx_len == m * k && b.g.len() == m * n);
-    if k == 0 {
+    let (dw, dx) = (dw.parts(), dx.parts());
+    assert!(dw.is_none_or(|(_, len, _)| len == k * n));
+    assert!(dx.is_none_or(|(_, len, _)| len == m * k) && b.g.len() == m * n);
+    if k == 0 || (dw.is_none() && dx.is_none()) {
         return;
     }
     if n == 0 {
-        if dx_write {
+        if let Some((dx, _, true)) = dx {
             // SAFETY: `dx` points to `m * k` floats, written here.
             unsafe { std::ptr::write_bytes(dx.get(), 0, m * k) };
         }
@@ -318,10 +340,14 @@ pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
                 // `dx`, both of which outlive them, and nothing else accesses them meanwhile;
                 // `wt` holds `n` rows of `k1 - k0`.
                 unsafe {
-                    kernel::weight_grad(b.x, b.g, dw.get(), (m, k, n), (k0, k1), dw_write);
-                    kernel::transpose_rows(b.w, n, (k0, k1), wt.as_mut_ptr(), k1 - k0);
-                    let wt = (wt.as_ptr(), k1 - k0);
-                    kernel::input_grad(b.g, wt, dx.get(), (m, k, n), (k0, k1), dx_write);
+                    if let Some((dw, _, write)) = dw {
+                        kernel::weight_grad(b.x, b.g, dw.get(), (m, k, n), (k0, k1), write);
+                    }
+                    if let Some((dx, _, write)) = dx {
+                        kernel::transpose_rows(b.w, n, (k0, k1), wt.as_mut_ptr(), k1 - k0);
+                        let wt = (wt.as_ptr(), k1 - k0);
+                        kernel::input_grad(b.g, wt, dx.get(), (m, k, n), (k0, k1), write);
+                    }
                 }
             }
         });

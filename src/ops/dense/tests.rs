@@ -128,7 +128,51 @@ fn backward_matches_the_definition() {
         let what = |t: &str| format!("written {t} {m}x{k}x{n}");
         assert_close(&what("dx"), &dx_written, &without(&want_dx, &dx0), 1e-4);
         assert_close(&what("dw"), &dw_written, &without(&want_dw, &dw0), 1e-4);
+        // Either gradient alone: the same bits as with both.
+        let (mut dw_alone, mut dx_alone) = (dw0.clone(), dx0.clone());
+        backward(&back, Grad::Add(&mut dw_alone), Grad::Skip);
+        backward(&back, Grad::Skip, Grad::Add(&mut dx_alone));
+        assert!(dw_alone == dw, "dw alone {m}x{k}x{n}");
+        assert!(dx_alone == dx, "dx alone {m}x{k}x{n}");
     }
+}
+
+/// On the tape, a layer whose weights nobody trains and whose input is data registers
+/// nothing to do; with one of the two, only that gradient is computed.
+#[test]
+fn skipped_gradients_are_not_computed() {
+    if skip() {
+        return;
+    }
+    let dev = Cpu::default();
+    let (m, k, n) = (5, 40, 24);
+    let (x, w, b) = (random(m * k, 51), random(k * n, 52), random(n, 53));
+    let w_shared = std::sync::Arc::new(w);
+    let (wt, bt) = (
+        dev.tensor_from_vec(Vec::new(), (0, 0)),
+        dev.tensor_from_vec(b.clone(), (n,)),
+    );
+    let xt = dev.tensor_from_vec(x, (m, k));
+    let run = |grads: bool, input_grad: bool| {
+        let params = DenseParams {
+            weight: (&wt, &w_shared),
+            bias: Some((&bt, &b)),
+            units: n,
+            grads,
+        };
+        let y = dense(xt.clone().leaky_traced(), None, params, true, input_grad);
+        let mut g = y.sum::<(), _>().backward();
+        // A gradient nobody computed reads as zeros (or, for the weight's token, nothing).
+        let read = |v: Vec<f32>| v.iter().any(|&v| v != 0.0).then_some(v);
+        let dx = read(g.get_or_alloc_mut(&xt).unwrap().to_vec());
+        let dw = read(g.get_or_alloc_mut(&wt).unwrap().to_vec());
+        (dx, dw, read(g.get_or_alloc_mut(&bt).unwrap().to_vec()))
+    };
+    let (dx, dw, db) = run(true, true);
+    assert!(dx.is_some() && dw.is_some() && db.is_some());
+    assert_eq!(run(true, false), (None, dw, db));
+    assert_eq!(run(false, true), (dx, None, None));
+    assert_eq!(run(false, false), (None, None, None));
 }
 
 /// The op on the tape: each of x, W and b perturbed by central differences of
@@ -159,8 +203,9 @@ fn gradients_match_finite_differences() {
         weight: (&wt, &w_shared),
         bias: Some((&bt, &b)),
         units: n,
+        grads: true,
     };
-    let y = dense(xt.clone().leaky_traced(), None, params, true);
+    let y = dense(xt.clone().leaky_traced(), None, params, true, true);
     let ct = dev.tensor_from_vec(c.clone(), (m, n));
     let grads = (y * ct).sum::<(), _>().backward();
     // Central differences of the f64 reference; no ReLU kink lies within a step of 1e-3 for
@@ -271,8 +316,9 @@ fn a_handed_over_input_gives_the_same_result() {
         weight: (&wt, &w_shared),
         bias: Some((&bt, &b)),
         units: n,
+        grads: true,
     };
-    let y = dense(xt.clone().leaky_traced(), None, params(), true);
+    let y = dense(xt.clone().leaky_traced(), None, params(), true, true);
     let want_y = y.as_vec();
     let grads = y.sum::<(), _>().backward();
     let (want_dx, want_dw) = (grads.get(&xt).as_vec(), grads.get(&wt).as_vec());
@@ -283,7 +329,7 @@ fn a_handed_over_input_gives_the_same_result() {
         data: x.clone(),
         grad: cell.clone(),
     };
-    let y = dense(token.leaky_traced(), Some(handoff), params(), true);
+    let y = dense(token.leaky_traced(), Some(handoff), params(), true, true);
     assert_eq!(y.as_vec(), want_y);
     let grads = y.sum::<(), _>().backward();
     assert_eq!(grads.get(&wt).as_vec(), want_dw);
@@ -319,10 +365,11 @@ fn token_parameters_get_the_same_gradients() {
             weight: (wt, &w_shared),
             bias: Some((bt, &b)),
             units: n,
+            grads: true,
         };
-        let mut loss = dense(xt.clone().leaky_traced(), None, params(), true).sum::<(), _>();
+        let mut loss = dense(xt.clone().leaky_traced(), None, params(), true, true).sum::<(), _>();
         for _ in 1..uses {
-            let again = dense(xt.clone().leaky_traced(), None, params(), true);
+            let again = dense(xt.clone().leaky_traced(), None, params(), true, true);
             loss = loss + again.sum::<(), _>();
         }
         let mut grads = loss.backward();
@@ -361,8 +408,9 @@ fn backward_reads_the_weight_its_forward_pass_saw() {
             weight: (&token, &w_param),
             bias: None,
             units: n,
+            grads: true,
         };
-        let y = dense(xt.clone().leaky_traced(), None, params, false);
+        let y = dense(xt.clone().leaky_traced(), None, params, false, true);
         if update {
             std::sync::Arc::make_mut(&mut w_param).fill(0.0);
         }

@@ -10,8 +10,8 @@ uniform weights, zero biases), Adam with Keras' defaults (lr 1e-3, epsilon 1e-7;
 adds epsilon after the bias correction, Keras and expr before: a difference of order 1e-7
 in the step's denominator), batches of 128 from the 70,000 MNIST images (training and test
 splits joined, as Keras' example and vae.exp), reshuffled each epoch, and the same loss:
-the per-pixel binary cross-entropy (outputs clipped to [1e-7, 1 - 1e-7], as Keras) summed
-over each image, plus the KL term, averaged over the batch.
+the per-pixel binary cross-entropy (from the decoder's logits, as Keras and expr take a
+sigmoid output's) summed over each image, plus the KL term, averaged over the batch.
 
 Prints `parameters N` first, then per epoch `epoch I: train S s, loss L` where S counts
 only the training batches and L is the epoch's mean loss per image (the column `loss` of
@@ -91,11 +91,14 @@ class Decoder(nn.Module):
         self.conv2d_transpose_1 = KerasConvTranspose2d(64, 32, 3, stride=2)
         self.conv2d_transpose_2 = KerasConvTranspose2d(32, 1, 3)
 
-    def forward(self, z):
+    def logits(self, z):
         h = F.relu(self.dense(z)).view(-1, 64, 7, 7)
         h = F.relu(self.conv2d_transpose(h))
         h = F.relu(self.conv2d_transpose_1(h))
-        return torch.sigmoid(self.conv2d_transpose_2(h))
+        return self.conv2d_transpose_2(h)
+
+    def forward(self, z):
+        return torch.sigmoid(self.logits(z))
 
 
 def keras_init(module):
@@ -125,9 +128,8 @@ def mnist_all():
 def losses(x, encoder, decoder):
     z_mean, z_log_var = encoder(x)
     z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-    p = decoder(z).clamp(1e-7, 1 - 1e-7)
-    bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
-    reconstruction = bce.mean() * 784
+    # Keras (and expr) take a sigmoid output's cross-entropy from its logits.
+    reconstruction = F.binary_cross_entropy_with_logits(decoder.logits(z), x) * 784
     kl = (-0.5 * (1 + z_log_var - z_mean**2 - torch.exp(z_log_var))).sum(1).mean()
     return reconstruction + kl
 

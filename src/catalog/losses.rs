@@ -84,6 +84,8 @@ const fn param(name: &'static str, ty: Type, default: Value) -> Param {
 }
 
 /// Whether predictions are logits (a softmax or sigmoid is applied first) or probabilities.
+/// Probabilities that a model's last layer gave through its sigmoid or softmax are read as
+/// that layer's logits all the same (`lower::act::Logits`).
 const FROM_LOGITS: Param = param("from_logits", Type::Bool, Value::Bool(false));
 
 /// Keras' `label_smoothing`: targets move towards the uniform distribution,
@@ -111,7 +113,7 @@ static SPARSE_CATEGORICAL_CROSSENTROPY: Entry = loss(
     &[],
     CROSS_ENTROPY_PARAMS,
     "SparseCategoricalCrossentropy",
-    "cross-entropy of class indices against one output per class; `class_weight` and `label_smoothing` as PyTorch's `CrossEntropyLoss`",
+    "cross-entropy of class indices against one output per class; `class_weight` and `label_smoothing` as PyTorch's `CrossEntropyLoss`; on a model's output that a softmax layer gave, computed from that layer's logits, as Keras does",
 );
 
 static CATEGORICAL_CROSSENTROPY: Entry = loss(
@@ -119,7 +121,7 @@ static CATEGORICAL_CROSSENTROPY: Entry = loss(
     &[],
     CROSS_ENTROPY_PARAMS,
     "CategoricalCrossentropy",
-    "cross-entropy of one-hot (or soft) targets against one output per class; `class_weight` as PyTorch's `CrossEntropyLoss` on probabilities (the mean divides by the batch)",
+    "cross-entropy of one-hot (or soft) targets against one output per class; `class_weight` as PyTorch's `CrossEntropyLoss` on probabilities (the mean divides by the batch); on a model's output that a softmax layer gave, computed from that layer's logits, as Keras does",
 );
 
 static BINARY_CROSSENTROPY: Entry = loss(
@@ -127,7 +129,7 @@ static BINARY_CROSSENTROPY: Entry = loss(
     &[],
     CROSS_ENTROPY_PARAMS,
     "BinaryCrossentropy",
-    "cross-entropy of targets in [0, 1] against each output; `class_weight = (w0, w1)` weighs each value by its target's class, `w0 (1 - t) + w1 t`, as Keras' `class_weight`",
+    "cross-entropy of targets in [0, 1] against each output; `class_weight = (w0, w1)` weighs each value by its target's class, `w0 (1 - t) + w1 t`, as Keras' `class_weight`; on a model's output that a sigmoid layer gave, computed from that layer's logits, as Keras does (no clipping at 1e-7)",
 );
 
 static MSE: Entry = loss(

@@ -70,7 +70,7 @@ pub struct ActivationOp {
 }
 
 impl LayerOp for ActivationOp {
-    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, _: &mut Forward<'_>) -> Act<T> {
-        x.activate(self.activation)
+    fn forward<T: AnyTape>(&self, x: Act<T>, _: Option<Handoff>, cx: &mut Forward<'_>) -> Act<T> {
+        cx.activate(x, self.activation)
     }
 }

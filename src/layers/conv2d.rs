@@ -237,7 +237,7 @@ impl LayerOp for Conv2dOp {
             cx.handoff = data;
             Act::Flat(y)
         } else {
-            Act::Image(ops::conv2d(x, w, b, &spec)).activate(self.activation)
+            cx.activate(Act::Image(ops::conv2d(x, w, b, &spec)), self.activation)
         }
     }
 }

@@ -233,6 +233,9 @@ impl LayerOp for Conv2dTransposeOp {
             ..self.spec.clone()
         };
         let w = cx.params[self.weight].r4();
-        Act::Image(ops::conv2d_transpose(x, w, b, &spec)).activate(self.activation)
+        cx.activate(
+            Act::Image(ops::conv2d_transpose(x, w, b, &spec)),
+            self.activation,
+        )
     }
 }

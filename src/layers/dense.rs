@@ -179,11 +179,11 @@ impl LayerOp for DenseOp {
         if let Some((features, length)) = self.sequence {
             let x = x.into_sequence("dense", features, length);
             let y = positionwise_dense(x, w, WeightLayout::InOut, b, cx.input_grad);
-            return Act::Image(y).activate(self.activation);
+            return cx.activate(Act::Image(y), self.activation);
         }
         let x = x.into_flat();
         if !ops::dense::supported() {
-            return Act::Flat(affine(x, w, b)).activate(self.activation);
+            return cx.activate(Act::Flat(affine(x, w, b)), self.activation);
         }
         let params = ops::dense::DenseParams {
             weight: (w.r2(), &w.value),
@@ -196,7 +196,7 @@ impl LayerOp for DenseOp {
         if relu {
             y
         } else {
-            y.activate(self.activation)
+            cx.activate(y, self.activation)
         }
     }
 }

@@ -113,6 +113,57 @@ impl<T: AnyTape> Act<T> {
             Act::Image(t) => Act::Image(crate::ops::fork(t.with_empty_tape())),
         }
     }
+
+    /// The tape this value carries, the tensor dropped.
+    pub fn into_tape(self) -> T {
+        match self {
+            Act::Flat(t) => t.split_tape().1,
+            Act::Image(t) => t.split_tape().1,
+        }
+    }
+
+    /// The same tensor (id and storage) without a tape.
+    #[must_use]
+    pub fn untaped(&self) -> Act<NoneTape> {
+        match self {
+            Act::Flat(t) => Act::Flat(t.retaped()),
+            Act::Image(t) => Act::Image(t.retaped()),
+        }
+    }
+}
+
+impl Act<NoneTape> {
+    /// This tensor on `tape`.
+    #[must_use]
+    pub fn with_tape<T: AnyTape>(self, tape: T) -> Act<T> {
+        match self {
+            Act::Flat(t) => Act::Flat(t.put_tape(tape)),
+            Act::Image(t) => Act::Image(t.put_tape(tape)),
+        }
+    }
+}
+
+/// The input of the sigmoid or softmax that gave a model's output, kept beside it: a
+/// cross-entropy of that output reads these logits instead, as Keras does (its TensorFlow
+/// backend's `_get_logits`). The loss is the same; the gradient is `p - t` exactly, where
+/// from the probabilities, clipped at 1e-7, it vanishes on saturated outputs and loses
+/// precision in `1 - p` near 1.
+pub struct Logits {
+    pub values: Act<NoneTape>,
+    /// The activation the output is of them: `Sigmoid` or `Softmax`.
+    pub activation: Activation,
+}
+
+impl Clone for Logits {
+    fn clone(&self) -> Self {
+        Self {
+            values: match &self.values {
+                Act::Flat(t) => Act::Flat(t.clone()),
+                Act::Image(t) => Act::Image(t.clone()),
+            },
+            activation: self.activation,
+        }
+    }
 }
 
 /// A model's outputs with every tape moved onto output `onto`, the others left on empty
@@ -242,12 +293,26 @@ pub struct Forward<'a> {
     /// each position where it was, taken by the global pool that leaves the padding out
     /// (`check::mask` allows only such models). In a graph, each value has its own.
     pub mask: Option<Vec<f32>>,
+    /// The logits of the layer just run, where its last act was a sigmoid or softmax
+    /// ([`Self::activate`]); the model runner resets them before each layer and takes those
+    /// of the layers that give the model's outputs.
+    pub logits: Option<Logits>,
 }
 
 impl Forward<'_> {
     /// Whether the update in progress reads parameter `p`'s gradient.
     pub fn param_grad(&self, p: usize) -> bool {
         self.param_grads.is_none_or(|wanted| wanted[p])
+    }
+
+    /// A layer's activation, the last thing the layer does: a sigmoid or softmax keeps its
+    /// input as [`Self::logits`].
+    pub fn activate<T: AnyTape>(&mut self, y: Act<T>, a: Activation) -> Act<T> {
+        self.logits = matches!(a, Activation::Sigmoid | Activation::Softmax).then(|| Logits {
+            values: y.untaped(),
+            activation: a,
+        });
+        y.activate(a)
     }
 }
 

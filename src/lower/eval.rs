@@ -17,13 +17,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use self::ops::{binary, map, pow, reduce, unary};
-use super::act::Act;
+use super::act::{Act, Logits};
 use super::engine::Engine;
-use super::loss::{loss, Target};
+use super::loss::{loss, on_logits, Target};
 use super::params::Role;
 use super::penalty::penalty_scalar;
 use super::step::StepTape;
-use crate::check::plan::{Noise, TensorExpr};
+use crate::check::plan::{Activation, Noise, TensorExpr};
 use crate::data::Batch;
 
 pub enum Value<T> {
@@ -74,6 +74,9 @@ pub struct Scope<'a, T> {
     /// a later update in the step trains it (`None`: every parameter). The models skip the
     /// gradients nobody reads.
     pub param_grads: Option<Vec<Vec<bool>>>,
+    /// By name, the logits of values a model's last sigmoid or softmax gave, for the
+    /// cross-entropies that read them (`act::Logits`).
+    pub logits: HashMap<String, Logits>,
 }
 
 impl<T: StepTape> Scope<'_, T> {
@@ -84,7 +87,7 @@ impl<T: StepTape> Scope<'_, T> {
             TensorExpr::Var(name) => self.var(name, take),
             TensorExpr::Const(v) => Value::Const(*v as f32),
             TensorExpr::CallModel { .. } => {
-                let mut outputs = self.call_model(expr, take);
+                let (mut outputs, _) = self.call_model(expr, take);
                 outputs.swap_remove(0)
             }
             TensorExpr::ModelOutput { .. } => {
@@ -95,11 +98,9 @@ impl<T: StepTape> Scope<'_, T> {
                 target,
                 prediction,
             } => {
-                let Value::Act(pred) = self.eval(prediction, take) else {
-                    unreachable!("check guarantees losses get predictions")
-                };
+                let (pred, logits) = self.prediction(prediction, take);
                 let exp = Arc::clone(&self.engine.exp);
-                let spec = &exp.losses[*l];
+                let mut spec = &exp.losses[*l];
                 let batch = self.batch;
                 let held;
                 // Targets are constants: no gradient flows into them.
@@ -115,11 +116,33 @@ impl<T: StepTape> Scope<'_, T> {
                     }
                 };
                 // Against a class at each position, the scores of each position are a row.
-                let pred = match (&target, pred) {
-                    (Target::Labels(l), Act::Image(t)) if l.len() > t.shape().0 => {
-                        crate::lower::act::positions_as_rows(t)
+                let per_position = matches!((&target, &pred),
+                    (Target::Labels(l), Act::Image(t)) if l.len() > t.shape().0);
+                // A cross-entropy of a sigmoid's or softmax's output reads its logits, as
+                // Keras does; a softmax (over channels) only where a row is one position's.
+                let rows_are_channels = per_position
+                    || match &pred {
+                        Act::Flat(_) => true,
+                        Act::Image(t) => t.shape().2 * t.shape().3 == 1,
+                    };
+                let of_logits = logits.and_then(|lg| {
+                    let usable = lg.activation == Activation::Sigmoid || rows_are_channels;
+                    on_logits(spec, lg.activation)
+                        .filter(|_| usable)
+                        .map(|s| (s, lg.values))
+                });
+                let held_spec;
+                let pred = match of_logits {
+                    Some((s, values)) => {
+                        held_spec = s;
+                        spec = &held_spec;
+                        values.with_tape(pred.into_tape())
                     }
-                    (_, pred) => pred.into_flat(),
+                    None => pred,
+                };
+                let pred = match pred {
+                    Act::Image(t) if per_position => crate::lower::act::positions_as_rows(t),
+                    pred => pred.into_flat(),
                 };
                 Value::Scalar(loss(&self.engine.dev, spec, pred, &target))
             }
@@ -308,8 +331,35 @@ impl<T: StepTape> Scope<'_, T> {
         }
     }
 
-    /// Runs a model call, giving one value per output.
-    fn call_model(&mut self, expr: &TensorExpr, take: bool) -> Vec<Value<T>> {
+    /// A loss's prediction, and the logits it is the sigmoid or softmax of where it is a
+    /// model's output that a layer ending in one gave.
+    fn prediction(&mut self, e: &TensorExpr, take: bool) -> (Act<T>, Option<Logits>) {
+        let (v, logits) = match e {
+            TensorExpr::CallModel { .. } => {
+                let (mut outputs, mut logits) = self.call_model(e, take);
+                (outputs.swap_remove(0), logits.swap_remove(0))
+            }
+            TensorExpr::Var(n) => {
+                let v = self.eval(e, take);
+                // A value read from its snapshot is the model's output rebuilt as data.
+                let rebuilt = (self.frozen || self.settled) && self.state.snapshots.contains_key(n);
+                (v, self.logits.get(n).filter(|_| !rebuilt).cloned())
+            }
+            _ => (self.eval(e, take), None),
+        };
+        let Value::Act(a) = v else {
+            unreachable!("check guarantees losses get predictions")
+        };
+        (a, logits)
+    }
+
+    /// Runs a model call, giving one value per output and, beside each, its logits where
+    /// the layer that gave it ended in a sigmoid or softmax.
+    fn call_model(
+        &mut self,
+        expr: &TensorExpr,
+        take: bool,
+    ) -> (Vec<Value<T>>, Vec<Option<Logits>>) {
         let TensorExpr::CallModel {
             model,
             inputs,
@@ -336,11 +386,8 @@ impl<T: StepTape> Scope<'_, T> {
             draws.set(draws.get() + lowered.dropout_layers());
         }
         let param_grads = self.param_grads.as_ref().map(|p| &p[*model][..]);
-        lowered
-            .forward_many(acts, *training, &input_grads, param_grads)
-            .into_iter()
-            .map(Value::Act)
-            .collect()
+        let (outputs, logits) = lowered.forward_outputs(acts, *training, &input_grads, param_grads);
+        (outputs.into_iter().map(Value::Act).collect(), logits)
     }
 
     /// The values this scope computed as a model's output from data alone (`fake =
@@ -348,7 +395,7 @@ impl<T: StepTape> Scope<'_, T> {
     /// the next update would compute one of them again to the same bits, it takes it as it
     /// is. Their history on the tape is the model's, whole; a value computed from another
     /// name may lack what a reader before it took.
-    pub fn untaken(self) -> HashMap<String, Value<T>> {
+    pub fn untaken(self) -> HashMap<String, (Value<T>, Option<Logits>)> {
         let mut known = HashMap::new();
         let whole: Vec<String> = self
             .memo
@@ -360,17 +407,25 @@ impl<T: StepTape> Scope<'_, T> {
             })
             .map(|(name, _)| name.clone())
             .collect();
-        let mut memo = self.memo;
+        let (mut memo, mut logits) = (self.memo, self.logits);
         whole
             .into_iter()
-            .filter_map(|name| memo.remove(&name).map(|(v, _)| (name, v)))
+            .filter_map(|name| {
+                let v = memo.remove(&name)?.0;
+                let l = logits.remove(&name);
+                Some((name, (v, l)))
+            })
             .collect()
     }
 
     /// Values an earlier scope computed (see [`Self::untaken`]), as if computed here.
-    pub fn carry_in(&mut self, values: HashMap<String, Value<T>>) {
-        self.memo
-            .extend(values.into_iter().map(|(name, v)| (name, (v, false))));
+    pub fn carry_in(&mut self, values: HashMap<String, (Value<T>, Option<Logits>)>) {
+        for (name, (v, logits)) in values {
+            if let Some(l) = logits {
+                self.logits.insert(name.clone(), l);
+            }
+            self.memo.insert(name, (v, false));
+        }
     }
 
     /// Records a name's value in this scope (and its snapshot, when metrics read it).
@@ -382,6 +437,12 @@ impl<T: StepTape> Scope<'_, T> {
             self.state.evaluated.push(name.to_string());
         }
         self.memo.insert(name.to_string(), (v, false));
+    }
+
+    fn keep_logits(&mut self, name: &str, logits: Option<Logits>) {
+        if let Some(l) = logits {
+            self.logits.insert(name.to_string(), l);
+        }
     }
 
     fn var(&mut self, name: &str, take: bool) -> Value<T> {
@@ -417,8 +478,8 @@ impl<T: StepTape> Scope<'_, T> {
                 // One run of the model binds all its outputs' names at once.
                 // The outputs share history: the tape goes with the one read first.
                 let onto = names.iter().position(|n| n == name).unwrap_or(0);
-                let acts = self
-                    .call_model(call, true)
+                let (values, logits) = self.call_model(call, true);
+                let acts = values
                     .into_iter()
                     .map(|v| match v {
                         Value::Act(a) => a,
@@ -428,11 +489,16 @@ impl<T: StepTape> Scope<'_, T> {
                 let outputs = super::act::gather_tapes(acts, onto)
                     .into_iter()
                     .map(Value::Act);
-                for (n, v) in names.iter().zip(outputs) {
+                for ((n, v), l) in names.iter().zip(outputs).zip(logits) {
                     if !self.memo.contains_key(n) {
                         self.remember(n, v);
+                        self.keep_logits(n, l);
                     }
                 }
+            } else if let TensorExpr::CallModel { .. } = def {
+                let (mut values, mut logits) = self.call_model(def, true);
+                self.remember(name, values.swap_remove(0));
+                self.keep_logits(name, logits.swap_remove(0));
             } else {
                 let v = self.eval(def, true);
                 self.remember(name, v);
@@ -589,6 +655,7 @@ impl Engine {
             settled: false,
             fixed_noise: Some(noise_seed),
             param_grads: None,
+            logits: HashMap::new(),
         };
         exprs.iter().map(|e| host(&scope.eval(e, false))).collect()
     }
@@ -625,9 +692,13 @@ fn draw(seed: u64, kind: Noise, rows: usize, shape: &[usize]) -> Host {
 
 #[cfg(test)]
 mod graph_tests;
+#[cfg(test)]
+mod logits_tests;
 mod moves;
 mod nd;
 mod ops;
 mod tape;
+#[cfg(test)]
+mod test_scope;
 #[cfg(test)]
 mod tests;

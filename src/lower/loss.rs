@@ -5,7 +5,7 @@
 use dfdx::prelude::*;
 
 use super::act::Flat;
-use crate::check::plan::{Loss, LossKind, Reduction};
+use crate::check::plan::{Activation, Loss, LossKind, Reduction};
 use crate::data::one_hot;
 
 /// Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking logs.
@@ -32,6 +32,50 @@ impl Target<'_> {
             }
         }
     }
+}
+
+/// `spec` read from the logits of predictions that are their `activation`, where `spec` is
+/// a cross-entropy of such probabilities (binary of a sigmoid, categorical of a softmax), as
+/// Keras computes it (`act::Logits`); `None` for any other pair.
+pub fn on_logits(spec: &Loss, activation: Activation) -> Option<Loss> {
+    use LossKind::{BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy};
+    let kind = match (spec.kind, activation) {
+        (
+            BinaryCrossentropy {
+                from_logits: false,
+                label_smoothing,
+            },
+            Activation::Sigmoid,
+        ) => BinaryCrossentropy {
+            from_logits: true,
+            label_smoothing,
+        },
+        (
+            CategoricalCrossentropy {
+                from_logits: false,
+                label_smoothing,
+            },
+            Activation::Softmax,
+        ) => CategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing,
+        },
+        (
+            SparseCategoricalCrossentropy {
+                from_logits: false,
+                label_smoothing,
+            },
+            Activation::Softmax,
+        ) => SparseCategoricalCrossentropy {
+            from_logits: true,
+            label_smoothing,
+        },
+        _ => return None,
+    };
+    Some(Loss {
+        kind,
+        ..spec.clone()
+    })
 }
 
 /// The loss of a batch of predictions (batch, outputs), as a scalar on the predictions' tape.

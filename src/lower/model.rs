@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
-use super::act::{Act, AnyTape, Combine, Forward};
+use super::act::{Act, AnyTape, Combine, Forward, Logits};
 use super::init::{fans, initialize};
 use super::params::{Param, Role, StateBuffer};
 use crate::check::plan::{Activation, Init, Layer, Model, NodeOp};
@@ -175,12 +175,26 @@ impl LoweredModel {
         input_grads: &[bool],
         param_grads: Option<&[bool]>,
     ) -> Vec<Act<T>> {
+        self.forward_outputs(inputs, training, input_grads, param_grads)
+            .0
+    }
+
+    /// [`Self::forward_many`], with each output's [`Logits`] where the layer that gave it
+    /// ended in a sigmoid or softmax.
+    pub fn forward_outputs<T: AnyTape>(
+        &self,
+        inputs: Vec<Act<T>>,
+        training: bool,
+        input_grads: &[bool],
+        param_grads: Option<&[bool]>,
+    ) -> (Vec<Act<T>>, Vec<Option<Logits>>) {
         let Some(graph) = &self.graph else {
             let input = inputs
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| unreachable!("check: a stack takes one input"));
-            return vec![self.forward(input, training, input_grads[0], param_grads)];
+            let (output, logits) = self.forward(input, training, input_grads[0], param_grads);
+            return (vec![output], vec![logits]);
         };
         let mut cx = Forward {
             params: &self.params,
@@ -191,15 +205,16 @@ impl LoweredModel {
             param_grads,
             handoff: None,
             mask: None,
+            logits: None,
         };
-        let outputs = graph.forward(&self.ops, inputs, input_grads, &mut cx);
+        let (outputs, logits) = graph.forward(&self.ops, inputs, input_grads, &mut cx);
         if !cx.state_updates.is_empty() {
             self.pending_state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .append(&mut cx.state_updates);
         }
-        outputs
+        (outputs, logits)
     }
 
     /// Random numbers a training-mode call draws from the device (dropout masks).
@@ -216,7 +231,7 @@ impl LoweredModel {
         training: bool,
         input_grad: bool,
         param_grads: Option<&[bool]>,
-    ) -> Act<T> {
+    ) -> (Act<T>, Option<Logits>) {
         let mut cx = Forward {
             params: &self.params,
             state: &self.state,
@@ -226,11 +241,13 @@ impl LoweredModel {
             param_grads,
             handoff: None,
             mask: None,
+            logits: None,
         };
         let mut act = input;
         for (op, params) in self.ops.iter().zip(&self.op_params) {
             // What the op before handed over beside the tape is for this op alone.
             let handoff = cx.handoff.take();
+            cx.logits = None;
             act = op.forward(act, handoff, &mut cx);
             cx.input_grad = cx.input_grad || params.clone().any(|p| cx.param_grad(p));
         }
@@ -240,7 +257,7 @@ impl LoweredModel {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .append(&mut cx.state_updates);
         }
-        act
+        (act, cx.logits)
     }
 
     /// Stores the state updates of the step's forward passes, each in turn.
@@ -435,8 +452,10 @@ impl LoweredGraph {
         inputs: Vec<Act<T>>,
         input_grads: &[bool],
         cx: &mut Forward<'_>,
-    ) -> Vec<Act<T>> {
+    ) -> (Vec<Act<T>>, Vec<Option<Logits>>) {
         let mut masks: Vec<Option<Vec<f32>>> = vec![None; inputs.len()];
+        // Beside each value, the logits of the sigmoid or softmax that gave it.
+        let mut logits: Vec<Option<Logits>> = vec![None; inputs.len()];
         let mut values: Vec<Option<Act<T>>> = inputs.into_iter().map(Some).collect();
         // The outputs after the first of chains that give several, until `Output` steps
         // take them.
@@ -476,6 +495,7 @@ impl LoweredGraph {
                     for (i, op) in ops[range.clone()].iter().enumerate() {
                         cx.input_grad = needs(*input) || i > 0;
                         let handoff = cx.handoff.take();
+                        cx.logits = None;
                         if more.is_some() || (i == last && outputs.is_some()) {
                             let (y, rest) =
                                 op.forward_more(act, more.take().unwrap_or_default(), cx);
@@ -490,6 +510,7 @@ impl LoweredGraph {
                     }
                     cx.handoff = None;
                     masks.push(cx.mask.take());
+                    logits.push(cx.logits.take());
                     act
                 }
                 GraphStep::Output { of, index } => {
@@ -519,8 +540,11 @@ impl LoweredGraph {
                 }
             };
             values.push(Some(out));
+            logits.resize_with(values.len(), || None);
         }
-        self.outputs.iter().map(|&v| take(&mut values, v)).collect()
+        let outputs = self.outputs.iter().map(|&v| take(&mut values, v)).collect();
+        let output_logits = self.outputs.iter().map(|&v| logits[v].clone()).collect();
+        (outputs, output_logits)
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use dfdx::prelude::*;
 
+use super::act::Logits;
 use super::engine::Engine;
 use super::eval::{host, Host, Scope, StepState, Value};
 use super::params::Role;
@@ -119,7 +120,7 @@ fn run_step<T: StepTape>(
     // Values an update computed without training through them (a GAN's fakes, read detached
     // by the discriminator's loss), kept for the next update while recomputing them would
     // give the same bits.
-    let mut carried: HashMap<String, Value<T>> = HashMap::new();
+    let mut carried: HashMap<String, (Value<T>, Option<Logits>)> = HashMap::new();
     let mut updates = stmts.iter().filter_map(|s| match s {
         StepStmt::Update { optimizer, .. } => Some(*optimizer),
         _ => None,
@@ -218,6 +219,7 @@ fn new_scope<'a, T: StepTape>(
         settled: false,
         fixed_noise: None,
         param_grads: None,
+        logits: HashMap::new(),
     }
 }
 

@@ -2,8 +2,7 @@
 //! against central finite differences (a value read three times, `+`, `*`, `concat`, two
 //! outputs unpacked), and a residual model's output against the same computation by hand.
 
-use std::sync::Arc;
-
+use super::test_scope::{engine_of, scope, step_defs};
 use super::*;
 use crate::lower::act::Act;
 use crate::lower::params::Param;
@@ -35,9 +34,7 @@ step on train (x, y) {{
   update opt minimizing loss
 }}"
     );
-    let file = crate::syntax::parse_file(&text).expect("parses");
-    let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{e:?}"));
-    Engine::new(Arc::new(exp))
+    engine_of(&text)
 }
 
 fn batch() -> Batch {
@@ -53,31 +50,8 @@ fn batch() -> Batch {
 
 fn loss<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
     let batch = batch();
-    let step = &engine.exp.steps[0];
-    let defs: HashMap<String, TensorExpr> = step
-        .stmts
-        .iter()
-        .filter_map(|s| match s {
-            crate::check::plan::StepStmt::Let { name, value } => {
-                Some((name.clone(), value.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut scope = Scope::<T> {
-        engine,
-        batch: &batch,
-        x: "x",
-        y: "y",
-        defs: &defs,
-        watched: &[],
-        state,
-        memo: HashMap::new(),
-        frozen: false,
-        settled: false,
-        fixed_noise: None,
-        param_grads: None,
-    };
+    let defs = step_defs(engine);
+    let mut scope = scope::<T>(engine, &batch, &defs, state, None);
     scope.eval(&TensorExpr::Var("loss".into()), true)
 }
 

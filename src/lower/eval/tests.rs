@@ -2,8 +2,7 @@
 //! the evaluator as a step runs it: a one-layer model `g` on fixed noise, the
 //! expression under test as the loss, the gradient of `g`'s weight compared.
 
-use std::sync::Arc;
-
+use super::test_scope::{engine_of, scope, step_defs};
 use super::*;
 use crate::lower::params::Param;
 
@@ -22,9 +21,7 @@ step on train (x, y) {{
   update opt minimizing loss
 }}"
     );
-    let file = crate::syntax::parse_file(&text).expect("parses");
-    let exp = crate::check::check(&file).unwrap_or_else(|e| panic!("{loss}: {e:?}"));
-    Engine::new(Arc::new(exp))
+    engine_of(&text)
 }
 
 fn batch() -> Batch {
@@ -43,36 +40,10 @@ fn loss_expr(engine: &Engine) -> TensorExpr {
     }
 }
 
-fn defs(engine: &Engine) -> HashMap<String, TensorExpr> {
-    engine.exp.steps[0]
-        .stmts
-        .iter()
-        .filter_map(|s| match s {
-            crate::check::plan::StepStmt::Let { name, value } => {
-                Some((name.clone(), value.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn value<T: StepTape>(engine: &Engine, state: &mut StepState) -> Value<T> {
     let batch = batch();
-    let defs = defs(engine);
-    let mut scope = Scope::<T> {
-        engine,
-        batch: &batch,
-        x: "x",
-        y: "y",
-        defs: &defs,
-        watched: &[],
-        state,
-        memo: HashMap::new(),
-        frozen: false,
-        settled: false,
-        fixed_noise: None,
-        param_grads: None,
-    };
+    let defs = step_defs(engine);
+    let mut scope = scope::<T>(engine, &batch, &defs, state, None);
     scope.eval(&loss_expr(engine), true)
 }
 

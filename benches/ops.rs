@@ -69,6 +69,7 @@ fn conv_spec(pool: Option<Pool2dSpec>) -> Conv2dSpec {
         relu_slope: 0.0,
         // The data batch needs no gradient: the tutorial's conv computes none.
         input_grad: false,
+        weight_grad: true,
         pool,
     }
 }
@@ -127,6 +128,7 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let b2 = dev.tensor_from_vec(values(64, 6), (64,));
     let spec2 = Conv2dSpec {
         input_grad: true,
+        weight_grad: true,
         ..conv_spec(Some(max_pool()))
     };
     let name = "conv2d 32→64 on 13x13 + relu + maxpool, batch 128, input gradient";
@@ -149,6 +151,7 @@ fn conv<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let spec3 = Conv2dSpec {
         padding: Padding::Same,
         input_grad: true,
+        weight_grad: true,
         ..conv_spec(None)
     };
     let name = "conv2d 16→16 on 14x14, same padding + relu, batch 64, input gradient";

@@ -167,6 +167,7 @@ impl LayerDef for Conv2d {
                 relu: rectifier.is_some(),
                 relu_slope: rectifier.unwrap_or(0.0),
                 input_grad: true,
+                weight_grad: true,
                 pool,
             },
             activation: if fusable {
@@ -224,8 +225,10 @@ impl LayerOp for Conv2dOp {
             Bias::Param(b) => cx.params[*b].r1(),
             Bias::Zero(z) => z,
         };
+        let bias_grad = matches!(self.bias, Bias::Param(b) if cx.param_grad(b));
         let spec = Conv2dSpec {
             input_grad: cx.input_grad,
+            weight_grad: cx.param_grad(self.weight) || bias_grad,
             ..self.spec.clone()
         };
         let w = cx.params[self.weight].r4();

@@ -64,6 +64,7 @@ fn timing_tutorial_conv_layer() {
         relu: true,
         relu_slope: 0.0,
         input_grad,
+        weight_grad: true,
         pool: Some(max_pool_2x2()),
     };
     let threads = rayon::current_num_threads();
@@ -502,6 +503,7 @@ fn timing_dcgan_layers() {
         relu: false,
         relu_slope: 0.0,
         input_grad: true,
+        weight_grad: true,
         pool: None,
     };
     time(

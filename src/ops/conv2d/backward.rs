@@ -84,8 +84,8 @@ pub(super) struct Grads<'a> {
     pub(super) db: &'a mut [f32],
 }
 
-/// Adds the gradients of `x` (when `dx` is not empty), `w` and `b` for the output gradient
-/// `grad_out` into `dx`, `dw` and `db`.
+/// Adds the gradients of `x`, `w` and `b` for the output gradient `grad_out` into `dx`, `dw`
+/// and `db`, each skipped where its slice is empty (`dw` and `db` are empty together).
 pub(super) fn backward(
     plan: &ConvPlan,
     params: Params<'_>,
@@ -110,6 +110,9 @@ pub(super) fn backward_with(
     Grads { dx, dw, db }: Grads<'_>,
     fast: Option<&Avx512>,
 ) {
+    if dx.is_empty() && dw.is_empty() {
+        return;
+    }
     let n = plan.batch;
     let per_task = samples_per_task(n);
     let tasks = n.div_ceil(per_task);
@@ -155,9 +158,9 @@ pub(super) fn backward_with(
             codes: Vec::new(),
             mask: saved.mask.clone(),
         };
-        portable_partials(plan, &params, &portable, grad_out, dx)
+        portable_partials(plan, &params, &portable, grad_out, dx, !dw.is_empty())
     } else {
-        portable_partials(plan, &params, saved, grad_out, dx)
+        portable_partials(plan, &params, saved, grad_out, dx, !dw.is_empty())
     };
     let mut partials = partials.into_iter();
     if let Some((mut dw_sum, mut db_sum)) = partials.next() {
@@ -170,15 +173,16 @@ pub(super) fn backward_with(
     }
 }
 
-/// Per task of the portable path, the sums of its samples' weight and bias gradients; the
-/// input gradient (when `dx` is not empty) goes straight into `dx`. A task's samples are
-/// multiplied in groups (`ConvPlan::group`).
+/// Per task of the portable path, the sums of its samples' weight and bias gradients (empty
+/// where `weight_grad` is false); the input gradient (when `dx` is not empty) goes straight
+/// into `dx`. A task's samples are multiplied in groups (`ConvPlan::group`).
 fn portable_partials(
     plan: &ConvPlan,
     params: &Params<'_>,
     saved: &Saved,
     grad_out: &[f32],
     dx: &mut [f32],
+    weight_grad: bool,
 ) -> Vec<(Vec<f32>, Vec<f32>)> {
     let n = plan.batch;
     let per_task = samples_per_task(n);
@@ -203,8 +207,7 @@ fn portable_partials(
         .into_par_iter()
         .enumerate()
         .map(|(t, dx)| {
-            let mut dw = vec![0.0; plan.out_ch * plan.patch()];
-            let mut db = vec![0.0; plan.out_ch];
+            let (mut dw, mut db) = plan.param_grad_buffers(weight_grad);
             let first = t * per_task;
             let last = (first + per_task).min(n);
             for s in (first..last).step_by(group) {
@@ -315,7 +318,10 @@ fn group_backward_in(
     if let Some(shifted) = shifted {
         // One sample (`ShiftedConv::new` takes no groups): the padded input in `cols`, `dz`
         // widened in `dzs`, and `dW += dzs * shifted(cols)ᵀ`.
-        shifted.pad(x, cols);
+        let weight_grad = !dw.is_empty();
+        if weight_grad {
+            shifted.pad(x, cols);
+        }
         output_grad_to_conv(plan, g, argmax, mask, dz);
         for (db, dz) in db.iter_mut().zip(dz.chunks_exact(conv_plane)) {
             *db += sum(dz);
@@ -324,11 +330,16 @@ fn group_backward_in(
         if !dx.is_empty() && !shifted.input_grad(dzs, dx, dcols) {
             sample_input_grad(plan, (w, dual), &dz[..o * conv_plane], dx, dcols);
         }
-        shifted.weight_grad(cols, dzs, dw);
+        if weight_grad {
+            shifted.weight_grad(cols, dzs, dw);
+        }
         return;
     }
+    let weight_grad = !dw.is_empty();
     for (k, (x, g)) in x.chunks(in_sample).zip(g.chunks(out_sample)).enumerate() {
-        plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
+        if weight_grad {
+            plan.im2col_strided(x, &mut cols[k * conv_plane..], wide);
+        }
         let argmax = sample_of(argmax, k, out_sample);
         let mask = sample_of(mask, k, o * conv_plane);
         output_grad_to_conv(plan, g, argmax, mask, dz);
@@ -341,6 +352,9 @@ fn group_backward_in(
             let dx = &mut dx[k * in_sample..][..in_sample];
             sample_input_grad(plan, (w, dual), &dz[..o * conv_plane], dx, dcols);
         }
+    }
+    if !weight_grad {
+        return;
     }
     let (cols, dzs) = (&cols[..patch * wide], &dzs[..o * wide]);
     // dW (O x patch) += dzs (O x wide) * colsᵀ (wide x patch)

@@ -33,6 +33,10 @@ pub struct Conv2dSpec {
     pub relu_slope: f32,
     /// Whether the input needs a gradient; false for the data batch, which saves the col2im.
     pub input_grad: bool,
+    /// Whether the weight and bias need gradients; false where the update in progress trains
+    /// neither (a GAN's discriminator in the generator's update), which saves the product
+    /// as large as the forward one.
+    pub weight_grad: bool,
     /// A pooling after the (activated) convolution.
     pub pool: Option<Pool2dSpec>,
 }
@@ -40,8 +44,8 @@ pub struct Conv2dSpec {
 /// Convolves `x` (N, C, H, W) with `w` (O, C, KH, KW), adds `b` (O), then applies the fused
 /// ReLU and pooling of `spec`, giving (N, O, H', W').
 ///
-/// Gradients for `w` and `b` are added to the tape's `Gradients` under their own ids, and for
-/// `x` when `spec.input_grad` is set.
+/// Gradients for `w` and `b` are added to the tape's `Gradients` under their own ids when
+/// `spec.weight_grad` is set, and for `x` when `spec.input_grad` is.
 ///
 /// # Panics
 /// If the shapes do not fit together or leave no output; the checker rules this out
@@ -126,7 +130,7 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
         let w_ghost = w.ghost();
         let b_ghost = b.ghost();
         let out_ghost = out.ghost();
-        let input_grad = spec.input_grad;
+        let (input_grad, weight_grad) = (spec.input_grad, spec.weight_grad);
         let out_len = plan.batch * plan.out_ch * plan.out_plane();
         // The backward pass reads the input and weight in place: a clone of a tensor shares
         // its storage.
@@ -136,8 +140,7 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
                 Some(cell) => cell.take(out_len),
                 None => std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?),
             };
-            let mut dw = vec![0.0; plan.out_ch * plan.patch()];
-            let mut db = vec![0.0; plan.out_ch];
+            let (mut dw, mut db) = plan.param_grad_buffers(weight_grad);
             let mut no_dx = [];
             let dx = if input_grad {
                 &mut grads.get_or_alloc_mut(&x_ghost)?[..]
@@ -149,8 +152,10 @@ fn conv2d_with<T: Tape<f32, Cpu>>(
                 w: storage(&w_kept),
             };
             backward::backward(&plan, params, &saved, &grad_out, dx, &mut dw, &mut db);
-            add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);
-            add_into(grads.get_or_alloc_mut(&b_ghost)?, &db);
+            if weight_grad {
+                add_into(grads.get_or_alloc_mut(&w_ghost)?, &dw);
+                add_into(grads.get_or_alloc_mut(&b_ghost)?, &db);
+            }
             Ok(())
         });
     }

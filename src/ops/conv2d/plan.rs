@@ -129,6 +129,19 @@ impl ConvPlan {
         })
     }
 
+    /// Zeroed buffers for the weight and bias gradients, or empty ones where they are
+    /// skipped (`Conv2dSpec::weight_grad`): the backward kernels fill what is not empty.
+    pub(super) fn param_grad_buffers(&self, wanted: bool) -> (Vec<f32>, Vec<f32>) {
+        if wanted {
+            (
+                vec![0.0; self.out_ch * self.patch()],
+                vec![0.0; self.out_ch],
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        }
+    }
+
     /// For a conv of stride 1, the conv that computes its input gradient: `dx = conv(dz,
     /// W')`, `W'` the weight with input and output channels swapped and the kernel turned
     /// 180 degrees ([`Self::flipped_weight`]), padded by `KH - 1 - pad` where the conv is

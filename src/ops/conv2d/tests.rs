@@ -41,6 +41,7 @@ fn case(x: Shape4, (o, kh, kw): (usize, usize, usize), stride: usize, padding: P
             relu: false,
             relu_slope: 0.0,
             input_grad: true,
+            weight_grad: true,
             pool: None,
         },
     }
@@ -208,6 +209,32 @@ fn gradients_match_finite_differences() {
 }
 
 #[test]
+fn skipped_weight_gradients_are_not_computed_and_leave_the_input_gradient() {
+    let dev = Cpu::default();
+    for (i, mut c) in cases().into_iter().enumerate() {
+        let v = operands(&c, 300 + i as u64);
+        let out_len = reference(&c, &widen(&v.x), &widen(&v.w), &widen(&v.b)).len();
+        let r = random(out_len, 400 + i as u64);
+        let mut run = |weight_grad: bool| {
+            c.spec.weight_grad = weight_grad;
+            let x = tensor4(&dev, &v.x, c.x);
+            let w = tensor4(&dev, &v.w, c.w);
+            let b = dev.tensor_from_vec(v.b.clone(), (c.w.0,));
+            let out = conv2d(x.clone().leaky_traced(), &w, &b, &c.spec);
+            let mut g = backward_of_functional(out, &r);
+            // A gradient nobody computed reads as zeros.
+            let read = |t: Vec<f32>| t.iter().any(|&v| v != 0.0).then_some(t);
+            let dw = read(g.get_or_alloc_mut(&w).unwrap().to_vec());
+            let db = read(g.get_or_alloc_mut(&b).unwrap().to_vec());
+            (g.get(&x).as_vec(), dw, db)
+        };
+        let (dx, dw, db) = run(true);
+        assert!(dw.is_some() && db.is_some(), "case {i}");
+        assert_eq!(run(false), (dx, None, None), "case {i}");
+    }
+}
+
+#[test]
 fn parameter_gradients_accumulate_over_uses() {
     let c = with(case((2, 2, 6, 6), (3, 3, 3), 1, Padding::Valid), true, None);
     let v = operands(&c, 7);
@@ -236,6 +263,7 @@ fn reruns_are_bit_identical() {
         relu: true,
         relu_slope: 0.0,
         input_grad: false,
+        weight_grad: true,
         pool: pool_spec(PoolKind::Max, 2, 2, Padding::Valid),
     };
     let mut c = Case {

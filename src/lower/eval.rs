@@ -439,6 +439,7 @@ impl<T: StepTape> Scope<'_, T> {
         self.memo.insert(name.to_string(), (v, false));
     }
 
+    /// Keeps the logits of the model output bound to `name`, where it has them.
     fn keep_logits(&mut self, name: &str, logits: Option<Logits>) {
         if let Some(l) = logits {
             self.logits.insert(name.to_string(), l);

@@ -25,6 +25,7 @@ pub trait AnyTape: Tape<f32, Cpu> + Merge<Self> + Default {}
 impl<T: Tape<f32, Cpu> + Merge<T> + Default> AnyTape for T {}
 
 /// An activation between layers: a batch of flat vectors or of images (NCHW).
+#[derive(Clone)]
 pub enum Act<T> {
     Flat(Flat<T>),
     Image(Image<T>),
@@ -148,22 +149,11 @@ impl Act<NoneTape> {
 /// backend's `_get_logits`). The loss is the same; the gradient is `p - t` exactly, where
 /// from the probabilities, clipped at 1e-7, it vanishes on saturated outputs and loses
 /// precision in `1 - p` near 1.
+#[derive(Clone)]
 pub struct Logits {
     pub values: Act<NoneTape>,
     /// The activation the output is of them: `Sigmoid` or `Softmax`.
     pub activation: Activation,
-}
-
-impl Clone for Logits {
-    fn clone(&self) -> Self {
-        Self {
-            values: match &self.values {
-                Act::Flat(t) => Act::Flat(t.clone()),
-                Act::Image(t) => Act::Image(t.clone()),
-            },
-            activation: self.activation,
-        }
-    }
 }
 
 /// A model's outputs with every tape moved onto output `onto`, the others left on empty

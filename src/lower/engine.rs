@@ -397,7 +397,8 @@ impl Engine {
             ref other => unreachable!("check limits inputs to rank 1 to 3, got {other:?}"),
         };
         // A graph model's first output (callers check it takes one input).
-        let outputs = self.models[m].forward_many::<NoneTape>(vec![input], false, &[false], None);
+        let (outputs, _) =
+            self.models[m].forward_outputs::<NoneTape>(vec![input], false, &[false], None);
         match outputs.into_iter().next() {
             Some(Act::Flat(t)) => t.as_vec(),
             Some(Act::Image(t)) => t.as_vec(),

@@ -165,22 +165,11 @@ impl LoweredModel {
         }
     }
 
-    /// Runs the model on one value per input, giving one value per output. `input_grads`
-    /// says, per input, whether it needs a gradient (false for data); `param_grads`, per
-    /// parameter, whether the update in progress reads its gradient (`None`: all).
-    pub fn forward_many<T: AnyTape>(
-        &self,
-        inputs: Vec<Act<T>>,
-        training: bool,
-        input_grads: &[bool],
-        param_grads: Option<&[bool]>,
-    ) -> Vec<Act<T>> {
-        self.forward_outputs(inputs, training, input_grads, param_grads)
-            .0
-    }
-
-    /// [`Self::forward_many`], with each output's [`Logits`] where the layer that gave it
-    /// ended in a sigmoid or softmax.
+    /// Runs the model on one value per input, giving one value per output and, beside
+    /// each, its [`Logits`] where the layer that gave it ended in a sigmoid or softmax.
+    /// `input_grads` says, per input, whether it needs a gradient (false for data);
+    /// `param_grads`, per parameter, whether the update in progress reads its gradient
+    /// (`None`: all).
     pub fn forward_outputs<T: AnyTape>(
         &self,
         inputs: Vec<Act<T>>,
@@ -223,7 +212,7 @@ impl LoweredModel {
     }
 
     /// Runs a stack. `input_grad` is false when the input is data: then the ops up to the
-    /// first whose parameters are trained (`param_grads`, as in [`Self::forward_many`]) skip
+    /// first whose parameters are trained (`param_grads`, as in [`Self::forward_outputs`]) skip
     /// computing gradients nobody reads.
     fn forward<T: AnyTape>(
         &self,

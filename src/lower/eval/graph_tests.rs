@@ -178,7 +178,7 @@ fn a_residual_graph_computes_what_it_says() {
     let rows = [[0.5f32, -1.0, 0.25, 2.0], [-0.75, 0.1, 1.5, -0.3]];
     let x: Vec<f32> = rows.iter().flatten().copied().collect();
     let input = Act::Flat(engine.dev.tensor_from_vec(x, (2, 4)));
-    let out = model.forward_many::<NoneTape>(vec![input], false, &[false], None);
+    let (out, _) = model.forward_outputs::<NoneTape>(vec![input], false, &[false], None);
     let Some(Act::Flat(out)) = out.into_iter().next() else {
         unreachable!("one flat output")
     };

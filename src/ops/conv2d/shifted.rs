@@ -168,11 +168,13 @@ impl ShiftedConv {
         let sw = self.stride.1;
         self.each_run(|at, from, len| {
             let dst = &mut xpad[at..][..len];
-            if sw == 1 {
-                dst.copy_from_slice(&x[from..][..len]);
-            } else {
-                for (d, s) in dst.iter_mut().zip(x[from..].iter().step_by(sw)) {
-                    *d = *s;
+            match sw {
+                1 => dst.copy_from_slice(&x[from..][..len]),
+                2 => every_other(dst, &x[from..]),
+                _ => {
+                    for (d, s) in dst.iter_mut().zip(x[from..].iter().step_by(sw)) {
+                        *d = *s;
+                    }
                 }
             }
         });
@@ -185,11 +187,13 @@ impl ShiftedConv {
         let sw = self.stride.1;
         self.each_run(|at, to, len| {
             let src = &xpad[at..][..len];
-            if sw == 1 {
-                x[to..][..len].copy_from_slice(src);
-            } else {
-                for (d, s) in x[to..].iter_mut().step_by(sw).zip(src) {
-                    *d = *s;
+            match sw {
+                1 => x[to..][..len].copy_from_slice(src),
+                2 => to_every_other(&mut x[to..], src),
+                _ => {
+                    for (d, s) in x[to..].iter_mut().step_by(sw).zip(src) {
+                        *d = *s;
+                    }
                 }
             }
         });
@@ -372,6 +376,61 @@ impl ShiftedConv {
         // moved.
         for row in 0..planes * h {
             buf.copy_within(row * wp..row * wp + w, row * w);
+        }
+    }
+}
+
+/// `dst[i] = src[2 i]`: a stride-2 conv's phase row. Read in pairs, which the compiler
+/// turns into shuffles of whole vectors, where `step_by(2)` copied one float at a time
+/// (BENCHMARKS.md, attempt 63).
+fn every_other(dst: &mut [f32], src: &[f32]) {
+    let pairs = dst.len().min(src.len() / 2);
+    let (head, tail) = dst.split_at_mut(pairs);
+    for (d, p) in head.iter_mut().zip(src.chunks_exact(2)) {
+        *d = p[0];
+    }
+    for (d, s) in tail.iter_mut().zip(src[2 * pairs..].iter().step_by(2)) {
+        *d = *s;
+    }
+}
+
+/// `dst[2 i] = src[i]`, the inverse of [`every_other`], leaving `dst`'s odd elements.
+fn to_every_other(dst: &mut [f32], src: &[f32]) {
+    let pairs = src.len().min(dst.len() / 2);
+    for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
+        p[0] = *s;
+    }
+    for (d, s) in dst[2 * pairs..].iter_mut().step_by(2).zip(&src[pairs..]) {
+        *d = *s;
+    }
+}
+
+#[cfg(test)]
+mod every_other_tests {
+    use super::{every_other, to_every_other};
+
+    /// Both give what `step_by(2)` gives, for every length of row and of what follows it
+    /// (an odd remainder included).
+    #[test]
+    fn every_other_is_step_by_two() {
+        for len in 0..20usize {
+            for extra in 0..3 {
+                let n = (2 * len).saturating_sub(1) + extra;
+                let src: Vec<f32> = (0..n).map(|i| i as f32 + 0.5).collect();
+                let mut dst = vec![-1.0; len];
+                every_other(&mut dst, &src);
+                let want: Vec<f32> = src.iter().step_by(2).take(len).copied().collect();
+                assert_eq!(dst, want, "every_other, len {len}, source {n}");
+
+                let row: Vec<f32> = (0..len).map(|i| i as f32 * 3.0).collect();
+                let mut got = src.clone();
+                to_every_other(&mut got, &row);
+                let mut want = src.clone();
+                for (d, s) in want.iter_mut().step_by(2).zip(&row) {
+                    *d = *s;
+                }
+                assert_eq!(got, want, "to_every_other, len {len}, destination {n}");
+            }
         }
     }
 }

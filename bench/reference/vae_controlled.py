@@ -2,7 +2,8 @@
 inputs: Keras' initial weights, one fixed order of the 70,000 images (the same each epoch)
 and one fixed draw of the sampling noise per image. With the randomness taken out, what
 is left between the two runs is the computation itself (and float rounding, which the
-training amplifies, as any two libraries' does). Needs TensorFlow (Keras 3):
+training amplifies, as any two libraries' does). Needs TensorFlow (Keras 3) and
+safetensors (`pip install tensorflow-cpu safetensors`):
 
     EXPR_DATA=../shared/data python3 bench/reference/vae_controlled.py OUT_DIR [--epochs 3]
     cargo run --release -- run OUT_DIR/vae_controlled.exp
@@ -16,9 +17,7 @@ the shuffle, with the noise read from the data in place of `normal(2)`.
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from safetensors.numpy import save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from keras_vae import mnist_digits, models  # noqa: E402
@@ -59,20 +59,6 @@ def expr_layout(encoder, decoder):
         "conv2d_transpose_2.weight": conv(d[6]), "conv2d_transpose_2.bias": d[7],
     }
     return enc, dec
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        blob = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def expr_file(out, epochs):
@@ -111,7 +97,8 @@ def main():
     images = np.rint(digits[order, :, :, 0] * 255).astype("uint8")
     np.savez(out / "inputs.npz", x=images, y=noise)
     for name, tensors in zip(("encoder", "decoder"), expr_layout(encoder, decoder)):
-        save_safetensors(out / f"{name}.safetensors", tensors)
+        tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+        save_file(tensors, out / f"{name}.safetensors")
     expr_file(out, args.epochs)
 
     optimizer = keras.optimizers.Adam()

@@ -452,7 +452,7 @@ fn broadcast_rows(
                 }
             }
             if width == LANES {
-                scaled_rows(&mut acc, &a, k, |kk| &rhs.data[kk * rs + p0..][..LANES]);
+                scaled_rows(&mut acc, &a, k, |kk| lanes(&rhs.data[kk * rs + p0..]));
             } else {
                 scaled_rows(&mut acc, &a, k, |kk| &padded[kk]);
             }
@@ -464,22 +464,32 @@ fn broadcast_rows(
 }
 
 /// `acc[r] += Σ_kk a[r][kk] · b(kk)` for `kk` in `0..k`, ascending.
+///
+/// `b` gives whole arrays, copied into registers before the rows read them: handed slices,
+/// LLVM kept each lane's sum apart and multiplied one float at a time (the VAE's last
+/// transposed conv spent 6% of its epoch there; BENCHMARKS.md, attempt 64).
 #[inline(always)]
 fn scaled_rows<'b>(
     acc: &mut [[f32; LANES]; ROWS],
     a: &[[f32; TAPS]; ROWS],
     k: usize,
-    b: impl Fn(usize) -> &'b [f32],
+    b: impl Fn(usize) -> &'b [f32; LANES],
 ) {
     for kk in 0..k {
-        let b = b(kk);
+        let b: [f32; LANES] = *b(kk);
         for (acc, a) in acc.iter_mut().zip(a) {
             let a = a[kk];
-            for (acc, b) in acc.iter_mut().zip(b) {
-                *acc += a * b;
+            for l in 0..LANES {
+                acc[l] += a * b[l];
             }
         }
     }
+}
+
+/// The first [`LANES`] floats of `v`, as an array.
+#[inline(always)]
+fn lanes(v: &[f32]) -> &[f32; LANES] {
+    v[..LANES].try_into().expect("a slice of LANES floats")
 }
 
 /// Few outputs per row, long inner dimension: each output is a dot product of a row of `lhs`

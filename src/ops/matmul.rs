@@ -1,6 +1,7 @@
 //! Matrix products for the per-sample kernels, single-threaded (parallelism comes from
 //! splitting the batch). Large products go to `gemm::gemm`, or for the convolutions
-//! ([`matmul_packed`]) to our AVX-512 product ([`avx512`]) where the CPU has it; the skinny ones of a first conv
+//! ([`matmul_packed`]) to our blocked product ([`blocked`], in AVX-512 and AVX2 builds with
+//! FMA) where the CPU has one; the skinny ones of a first conv
 //! layer (few kernel taps, long rows of output positions), where gemm's packing costs more
 //! than the arithmetic, go to two small kernels of ours.
 //!
@@ -8,7 +9,7 @@
 //! [`crate::ops::cpu::simd::run`].
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+mod blocked;
 
 /// A view of a matrix in a slice: element `(i, j)` sits at `i * row_stride + j * col_stride`.
 #[derive(Clone, Copy)]
@@ -57,8 +58,8 @@ const SMALL: usize = 64;
 /// attempt 31); not tried again since the stride-1 input gradient became a conv (attempt
 /// 35), with which the AVX-512 routing passes that test.
 pub(crate) const TAPS: usize = 64;
-/// From this inner dimension on, the convolutions' products go to the AVX-512 product
-/// ([`avx512`]) where the CPU has it, whatever the shape: with fused multiply-adds on 16
+/// From this inner dimension on, the convolutions' products go to the blocked product
+/// ([`blocked`]) where the CPU has it, whatever the shape: with fused multiply-adds on 16
 /// lanes it beats the few-taps kernel once the inner dimension fills a few steps (VAE's
 /// transposed convs of 32-64 channels: epoch 4.0-4.3 s against 3.6 s). Below it, a first
 /// layer's 9 or 25 taps stay with the few-taps kernel, which skips the packing.
@@ -83,8 +84,8 @@ pub(crate) fn matmul(
 }
 
 /// [`matmul`] for the convolutions' im2col products and a sequence's per-position layers
-/// (one example's `units x length x features`), whose large ones go to our AVX-512 product
-/// ([`avx512`]) where the CPU has it. Attention's and the recurrent steps' products are
+/// (one example's `units x length x features`), whose large ones go to our blocked product
+/// ([`blocked`]) where the CPU has it. Attention's and the recurrent steps' products are
 /// smaller, and there the `gemm` crate's kernels, which skip packing for small operands,
 /// were faster: the char GPT's epoch took 9.6% longer with all of its products on ours
 /// (BENCHMARKS.md, attempt 33), and 0.87x as long with only its per-position layers
@@ -130,7 +131,7 @@ fn products(
 enum Route {
     FewTaps,
     Dots,
-    /// The `gemm` crate, or the AVX-512 product for [`matmul_packed`] where the CPU has it.
+    /// The `gemm` crate, or the blocked product for [`matmul_packed`] where the CPU has it.
     Gemm,
 }
 
@@ -145,10 +146,10 @@ fn route((n, k): (usize, usize), lhs: &View<'_>, rhs: &View<'_>, packed: bool) -
     }
 }
 
-/// Whether [`matmul_packed`] sends these operands to the AVX-512 product, where
+/// Whether [`matmul_packed`] sends these operands to the blocked product, where
 /// [`packed_view`] with `lhs` packed beforehand gives its bits.
 #[inline(always)]
-pub(crate) fn packs_on_avx512((n, k): (usize, usize), lhs: &View<'_>, rhs: &View<'_>) -> bool {
+pub(crate) fn packs_on_blocked((n, k): (usize, usize), lhs: &View<'_>, rhs: &View<'_>) -> bool {
     fused_product() && route((n, k), lhs, rhs, true) == Route::Gemm
 }
 
@@ -168,21 +169,21 @@ impl Shifted<'_> {
     }
 }
 
-/// Where a product's left operand (`m x k`) comes from. Only the AVX-512 product reads it.
+/// Where a product's left operand (`m x k`) comes from. Only the blocked product reads it.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Lhs<'a> {
     /// A strided matrix, packed into panels block by block.
     View(View<'a>),
-    /// Panels packed beforehand by `avx512::pack_whole` for these `m` and `k`
+    /// Panels packed beforehand by `blocked::pack_whole` for these `m` and `k`
     /// ([`PackedLhs`]): a conv's weight, packed once for every sample's product. For a conv
     /// on 8x8 planes the packing took a fifth of the product's time when each sample
     /// repeated it.
     Packed(&'a [f32]),
 }
 
-/// Where a product's right operand (`k x n`) comes from, for the AVX-512 product
-/// (`avx512::Rhs`, which only x86-64 builds).
+/// Where a product's right operand (`k x n`) comes from, for the blocked product
+/// (`blocked::Rhs`, which only x86-64 builds).
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Rhs<'a> {
@@ -204,7 +205,7 @@ pub(crate) struct Runs {
     pub(crate) stride: usize,
 }
 
-/// A left operand packed once for the AVX-512 product's panels, for many products that read
+/// A left operand packed once for the blocked product's panels, for many products that read
 /// it: a stride-1 conv's weight, which every sample's product multiplies
 /// (`conv2d::shifted`).
 pub(crate) struct PackedLhs {
@@ -222,11 +223,11 @@ impl PackedLhs {
         assert!(lhs.fits(m, k), "matmul: operand too short");
         assert!(
             shifted_products(),
-            "matmul: packed operands need the AVX-512 product"
+            "matmul: packed operands need the blocked product"
         );
         #[cfg(target_arch = "x86_64")]
-        let panels = avx512::pack_whole(lhs, (m, k));
-        // Never reached: there is no AVX-512 product off x86-64 (asserted above).
+        let panels = blocked::pack_whole(lhs, (m, k));
+        // Never reached: there is no blocked product off x86-64 (asserted above).
         #[cfg(not(target_arch = "x86_64"))]
         let panels = Vec::new();
         Self { panels, m, k }
@@ -245,7 +246,7 @@ impl PackedLhs {
     }
 }
 
-/// Whether [`shifted_rows`] and [`shifted_cols`] can run: they are the AVX-512 product's,
+/// Whether [`shifted_rows`] and [`shifted_cols`] can run: they are the blocked product's,
 /// and elsewhere the conv builds its im2col matrix instead.
 #[inline(always)]
 pub(crate) fn shifted_products() -> bool {
@@ -265,7 +266,7 @@ pub(crate) fn shifted_rows(
     lhs: &PackedLhs,
     rows: Shifted<'_>,
 ) {
-    on_avx512(
+    on_blocked(
         (m, n, k),
         dst,
         accumulate,
@@ -290,7 +291,7 @@ pub(crate) fn packed_view(
     lhs: &PackedLhs,
     rhs: View<'_>,
 ) {
-    on_avx512(
+    on_blocked(
         (m, n, k),
         dst,
         accumulate,
@@ -320,7 +321,7 @@ pub(crate) fn shifted_cols(
         "matmul: runs that do not tile the inner dimension"
     );
     let last = (k / runs.len).saturating_sub(1) * runs.stride;
-    on_avx512(
+    on_blocked(
         (m, n, k),
         dst,
         accumulate,
@@ -330,9 +331,9 @@ pub(crate) fn shifted_cols(
     );
 }
 
-/// The AVX-512 product on operands that only it reads: a packed `lhs`, or a shifted `rhs`.
+/// The blocked product on operands that only it reads: a packed `lhs`, or a shifted `rhs`.
 #[inline(always)]
-fn on_avx512(
+fn on_blocked(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
@@ -344,7 +345,7 @@ fn on_avx512(
     assert!(rhs_fits, "matmul: operand too short");
     assert!(
         shifted_products(),
-        "matmul: packed and shifted operands need the AVX-512 product"
+        "matmul: packed and shifted operands need the blocked product"
     );
     if m == 0 || n == 0 {
         return;
@@ -358,26 +359,48 @@ fn on_avx512(
     #[cfg(target_arch = "x86_64")]
     {
         let rhs = match rhs {
-            Rhs::View(view) => avx512::Rhs::View(view),
-            Rhs::Rows(rows) => avx512::Rhs::Rows(rows),
-            Rhs::Cols(cols, runs) => avx512::Rhs::Cols(cols, runs),
+            Rhs::View(view) => blocked::Rhs::View(view),
+            Rhs::Rows(rows) => blocked::Rhs::Rows(rows),
+            Rhs::Cols(cols, runs) => blocked::Rhs::Cols(cols, runs),
         };
-        // SAFETY: the CPU has AVX-512F and FMA (asserted), and the operands were checked
-        // against their slices (a packed `lhs` by `PackedLhs`).
-        unsafe { avx512::gemm((m, n, k), (dst, n), accumulate, lhs, rhs) };
+        // SAFETY: the CPU has the product's features (asserted), and the operands were
+        // checked against their slices (a packed `lhs` by `PackedLhs`).
+        unsafe { blocked_product((m, n, k), (dst, n), accumulate, lhs, rhs) };
     }
-    // Never reached: there is no AVX-512 product off x86-64 (asserted above).
+    // Never reached: there is no blocked product off x86-64 (asserted above).
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (lhs, rhs);
 }
 
-/// Whether `matmul_packed` has the AVX-512 product to send work to.
+/// Whether `matmul_packed` has the blocked product (AVX-512 or AVX2, with FMA) to send work
+/// to.
 #[inline(always)]
 fn fused_product() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return crate::ops::cpu::simd::avx512_kernels();
+    return crate::ops::cpu::simd::avx512_kernels() || crate::ops::cpu::simd::avx2_product();
     #[cfg(not(target_arch = "x86_64"))]
     return false;
+}
+
+/// The blocked product in the widest build the CPU runs.
+///
+/// # Safety
+/// [`fused_product`] holds; `dst` holds the `m x n` matrix at its stride and the operands
+/// their matrices (a packed `lhs` from `blocked::pack_whole` for these `m` and `k`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn blocked_product(
+    dims: (usize, usize, usize),
+    dst: (&mut [f32], usize),
+    accumulate: bool,
+    lhs: Lhs<'_>,
+    rhs: blocked::Rhs<'_>,
+) {
+    if crate::ops::cpu::simd::avx512_kernels() {
+        blocked::gemm(dims, dst, accumulate, lhs, rhs);
+    } else {
+        blocked::gemm_avx2(dims, dst, accumulate, lhs, rhs);
+    }
 }
 
 /// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`) through `gemm`
@@ -561,18 +584,18 @@ fn gemm_call(
         return;
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = packed; // only the AVX-512 product packs
+    let _ = packed; // only the blocked product packs
     #[cfg(target_arch = "x86_64")]
-    if packed && crate::ops::cpu::simd::avx512_kernels() {
-        // SAFETY: the CPU has AVX-512F and FMA, and `matmul` and `gemm_into` checked the
-        // matrices against their slices.
+    if packed && fused_product() {
+        // SAFETY: the CPU has the product's features, and `matmul` and `gemm_into` checked
+        // the matrices against their slices.
         unsafe {
-            avx512::gemm(
+            blocked_product(
                 (m, n, k),
                 (dst, dst_stride),
                 accumulate,
                 Lhs::View(lhs),
-                avx512::Rhs::View(rhs),
+                blocked::Rhs::View(rhs),
             );
         };
         return;
@@ -697,8 +720,8 @@ mod tests {
         }
     }
 
-    /// `packed_view` gives `matmul_packed`'s bits wherever `packs_on_avx512` says it
-    /// would take the AVX-512 product, a transposed (`(in, out)`) weight included.
+    /// `packed_view` gives `matmul_packed`'s bits wherever `packs_on_blocked` says it
+    /// would take the blocked product, a transposed (`(in, out)`) weight included.
     #[test]
     fn a_weight_packed_once_gives_the_bits_of_matmul_packed() {
         if !shifted_products() {
@@ -708,7 +731,7 @@ mod tests {
             let (a, b, start) = (random(m * k, 1), random(k * n, 2), random(m * n, 3));
             for lhs in [View::rows(&a, k), View::transposed(&a, m)] {
                 let rhs = View::rows(&b, n);
-                assert!(packs_on_avx512((n, k), &lhs, &rhs), "{m}x{n}x{k}");
+                assert!(packs_on_blocked((n, k), &lhs, &rhs), "{m}x{n}x{k}");
                 let packed = PackedLhs::new((m, k), lhs);
                 for accumulate in [false, true] {
                     let (mut want, mut got) = (start.clone(), start.clone());
@@ -721,7 +744,7 @@ mod tests {
         }
         // A few taps stay on their own kernel, which packs nothing.
         let a = [0.0; 8];
-        assert!(!packs_on_avx512(
+        assert!(!packs_on_blocked(
             (9, 8),
             &View::rows(&a, 8),
             &View::rows(&a, 9)

@@ -405,7 +405,7 @@ fn timing_positionwise_products() {
     }
 }
 
-/// The AVX-512 product alone on one thread, at the shapes of the per-position layers'
+/// The blocked product (AVX-512 where the CPU has it) alone on one thread, at the shapes of the per-position layers'
 /// products (`m x n x k`, row-major operands or a transposed right one), in GFLOP/s.
 #[test]
 #[ignore = "timing harness; run with --ignored --nocapture"]

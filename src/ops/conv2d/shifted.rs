@@ -34,7 +34,8 @@
 //! ascending, the zeros of the thrown-away columns adding nothing), so the results have the
 //! same bits.
 //!
-//! Only the AVX-512 product reads shifted operands (`matmul::shifted_products`); elsewhere,
+//! Only the blocked product (AVX-512 or AVX2 with FMA) reads shifted operands
+//! (`matmul::shifted_products`); elsewhere,
 //! and for a first layer's few taps, the kernels build im2col columns as before (there,
 //! samples with a large weight are multiplied side by side, `ConvPlan::group`). The
 //! transposed conv runs on the same layouts: its input and weight gradients are a conv's
@@ -224,7 +225,7 @@ impl ShiftedConv {
     }
 
     /// Prepares [`Self::input_grad`] for the weight `w` (`O x patch`), where its product has
-    /// enough output channels to run on the AVX-512 product; otherwise it stays unprepared.
+    /// enough output channels to run on the blocked product; otherwise it stays unprepared.
     pub(super) fn with_input_grad(mut self, w: &[f32]) -> Self {
         let (patch, o) = (self.offsets.len(), self.out_ch);
         if o >= PACKED_TAPS {

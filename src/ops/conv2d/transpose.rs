@@ -11,7 +11,7 @@
 //! - weight gradient: `dW = x im2col(dy)ᵀ`, the conv's weight gradient with `x` for `dz`;
 //! - bias gradient: the sum of each output plane of `dy`.
 //!
-//! Where the CPU has the AVX-512 product and the kernel has 16 taps or more, the products read
+//! Where the CPU has the blocked product (`matmul::blocked`) and the kernel has 16 taps or more, the products read
 //! padded operands in place (`conv2d::shifted`), a sample at a time: the gradients read `dy`'s
 //! phase planes, and at stride 1 the forward pass is the conv `y = W' * shifted(x)`, `W'` the
 //! weight flipped (`ConvPlan::input_grad_plan`). Elsewhere samples are multiplied in groups

@@ -76,9 +76,28 @@ pub(crate) fn avx512_kernels() -> bool {
     })
 }
 
+/// Whether the blocked product's AVX2 build (`matmul::blocked`) runs where the AVX-512 one
+/// does not: the CPU has AVX2 and FMA. `EXPR_PORTABLE` leaves it on: it is the AVX2 path's
+/// product, which the variable forces on AVX-512 machines for testing. Read once per process.
+pub(crate) fn avx2_product() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
 /// The kernel path this process computes with, for the run record: `avx512` (our AVX-512
-/// and FMA kernels, see [`avx512_kernels`]), `avx2` or `portable`. The last two give
-/// bit-identical results; AVX-512's fused multiply-adds round differently.
+/// and FMA kernels, see [`avx512_kernels`]), `avx2` or `portable`. Each rounds differently:
+/// AVX-512's dense and fused conv kernels use fused multiply-adds, and so does the blocked
+/// product's AVX2 build ([`avx2_product`]), which `portable` does not have.
 pub(crate) fn kernel_path() -> &'static str {
     if avx512_kernels() {
         return "avx512";

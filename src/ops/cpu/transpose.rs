@@ -80,3 +80,48 @@ pub(crate) unsafe fn transpose16_rows(
         _mm512_storeu_ps(dst.add(i * dst_stride), *o);
     }
 }
+
+/// The 8 x 8 block whose row `i` starts at `row(i)`, transposed into `dst` (rows
+/// `dst_stride` apart), in AVX registers: the AVX2 build's [`transpose16_rows`].
+///
+/// # Safety
+/// AVX; each row holds 8 floats and `dst` 8 rows of 8 `dst_stride` apart.
+#[inline(always)]
+pub(crate) unsafe fn transpose8_rows(
+    row: impl Fn(usize) -> *const f32,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
+    use std::arch::x86_64::{
+        __m256, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
+        _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    };
+    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(row(i)));
+    // Pairs of rows interleaved by 32 bits, then by 64, then the 128-bit halves swapped.
+    let t: [__m256; 8] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    let u: [__m256; 8] = std::array::from_fn(|i| {
+        let g = i & !3;
+        let (a, b) = match i % 4 {
+            0 | 1 => (t[g], t[g + 2]),
+            _ => (t[g + 1], t[g + 3]),
+        };
+        if i % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    for j in 0..4 {
+        let low = _mm256_permute2f128_ps::<0x20>(u[j], u[j + 4]);
+        let high = _mm256_permute2f128_ps::<0x31>(u[j], u[j + 4]);
+        _mm256_storeu_ps(dst.add(j * dst_stride), low);
+        _mm256_storeu_ps(dst.add((j + 4) * dst_stride), high);
+    }
+}

@@ -20,7 +20,7 @@ use dfdx::prelude::{Cpu, HasShape, PutTape, SplitTape, Tape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu::simd::avx2_or_portable;
-use super::matmul::{matmul_packed, packed_view, packs_on_avx512, sum, PackedLhs, View};
+use super::matmul::{matmul_packed, packed_view, packs_on_blocked, sum, PackedLhs, View};
 use super::{host_data, tensor_from_output, T4};
 use crate::ops::cpu::zeroed::zeroed;
 
@@ -174,19 +174,19 @@ impl Dims {
     }
 
     /// The weight packed once for every example's forward product, where that product runs
-    /// on the AVX-512 product: packing an `(in, out)` weight reads one value at a time, and
+    /// on the blocked product: packing an `(in, out)` weight reads one value at a time, and
     /// repeated per example it was about a third of the forward pass at the char GPT's
     /// sizes (BENCHMARKS.md, attempt 52).
     fn pack_w(&self, w: &[f32]) -> Option<PackedLhs> {
         let (w, x) = (self.w(w), View::rows(&[], self.length));
-        packs_on_avx512((self.length, self.features), &w, &x)
+        packs_on_blocked((self.length, self.features), &w, &x)
             .then(|| PackedLhs::new((self.units, self.features), w))
     }
 
     /// The weight's transpose packed once for every example's input gradient, likewise.
     fn pack_w_t(&self, w: &[f32]) -> Option<PackedLhs> {
         let (w_t, g) = (self.w_t(w), View::rows(&[], self.length));
-        packs_on_avx512((self.length, self.units), &w_t, &g)
+        packs_on_blocked((self.length, self.units), &w_t, &g)
             .then(|| PackedLhs::new((self.features, self.units), w_t))
     }
 }

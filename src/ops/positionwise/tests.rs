@@ -48,7 +48,7 @@ struct Outcome {
 }
 
 const DIMS: (usize, usize, usize, usize) = (3, 5, 4, 7);
-/// Enough features (16+) that the products go to the AVX-512 product where the CPU has it,
+/// Enough features (16+) that the products go to the blocked product where the CPU has it,
 /// with the weight packed once per call for every example.
 const WIDE: (usize, usize, usize, usize) = (2, 20, 70, 9);
 

@@ -119,8 +119,9 @@ def tensor_digest(path):
     return hashlib.sha256(data[8 + header_len:]).hexdigest()
 
 
-def sgemm_peak_torch(py, threads):
-    """Median GFLOP/s of 2048x2048 fp32 products in PyTorch (MKL/oneDNN, AVX-512 where present)."""
+def sgemm_peak_torch(py, threads, env=None):
+    """Median GFLOP/s of 2048x2048 fp32 products in PyTorch (MKL/oneDNN, AVX-512 where present
+    unless `env` holds it to AVX2: `suite.AVX2_TWIN`)."""
     code = (
         "import torch,time,statistics;torch.set_num_threads(%d);n=2048;a=torch.randn(n,n);b=torch.randn(n,n)\n"
         "[a@b for _ in range(3)];ts=[]\n"
@@ -128,7 +129,7 @@ def sgemm_peak_torch(py, threads):
         "  t=time.perf_counter();a@b;ts.append(time.perf_counter()-t)\n"
         "print(2*n**3/statistics.median(ts)/1e9)" % threads
     )
-    out = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     return float(out.strip().splitlines()[-1])
 
 

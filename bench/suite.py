@@ -93,6 +93,13 @@ SUITE = [
 ]
 
 
+# What a CPU without AVX-512 gives PyTorch: its own kernels (ATen), MKL's products and
+# oneDNN's convolutions each held to AVX2 (on this machine its 2048x2048 sgemm then runs at
+# about half the rate). With `--portable` the twins run so, unless `--twin-avx512`: the
+# AVX2 bar compares expr and PyTorch as both run on such a CPU.
+AVX2_TWIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
 def cifar_stand_in(data, folder):
     """$EXPR_DATA with random CIFAR-10 files of the official size and format (a label byte,
     then 3072 pixel bytes, per record) beside the real folders, where CIFAR-10 is missing:
@@ -192,7 +199,7 @@ def epoch_flops(model, env):
     return counts[0] if counts and counts[0] > 0 else None
 
 
-def table(models, threads_list, results, rounds, loads, portable, flops, peaks, sgemm):
+def table(models, threads_list, results, rounds, loads, portable, twin_avx2, flops, peaks, sgemm):
     med = statistics.median
     head = "| model | examples x epochs |"
     rule = "| --- | --- |"
@@ -213,7 +220,9 @@ def table(models, threads_list, results, rounds, loads, portable, flops, peaks, 
         " FMA peak: the cores' fused multiply-add rate on the widest vectors (examples/fma_peak.rs: "
         + ", ".join(f"{peaks[t]:.0f} at {t}t" for t in threads_list) + "); PyTorch's own sgemm on 2048x2048"
         " products, for comparison: " + ", ".join(f"{sgemm[t]:.0f} at {t}t" for t in threads_list) + "."
-        + (" expr ran with EXPR_PORTABLE=1 (its AVX2 path)." if portable else ""),
+        + (" expr ran with EXPR_PORTABLE=1 (its AVX2 path)" if portable else "")
+        + (", PyTorch held to AVX2 as well (" + ", ".join(f"{k}={v}" for k, v in AVX2_TWIN.items())
+           + "; its sgemm above measured so)." if twin_avx2 else ("." if portable else "")),
         "",
         head,
         rule,
@@ -284,7 +293,10 @@ def main():
                     help="rounds at 1 thread, where fewer than --rounds keep the suite short (default: --rounds)")
     ap.add_argument("--models", help="comma-separated names (default: every model whose twin exists)")
     ap.add_argument("--expr", default=str(ROOT / "target" / "release" / "expr"))
-    ap.add_argument("--portable", action="store_true", help="run expr with EXPR_PORTABLE=1 (the AVX2 path)")
+    ap.add_argument("--portable", action="store_true",
+                    help="run expr with EXPR_PORTABLE=1 (the AVX2 path), and the twins held to AVX2 (AVX2_TWIN)")
+    ap.add_argument("--twin-avx512", action="store_true",
+                    help="with --portable, leave the twins on the CPU's widest vectors")
     ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md's suite section")
     args = ap.parse_args()
     threads_list = [int(t) for t in args.threads.split(",")]
@@ -301,7 +313,9 @@ def main():
     with tempfile.TemporaryDirectory() as runs_dir, tempfile.TemporaryDirectory() as stand_in:
         env["EXPR_DATA"] = str(cifar_stand_in(data, Path(stand_in)))
         peaks = {t: fma_peak(t) for t in threads_list}
-        sgemm = {t: sgemm_peak_torch(sys.executable, t) for t in threads_list}
+        twin_avx2 = args.portable and not args.twin_avx512
+        twin_env = dict(env, **AVX2_TWIN) if twin_avx2 else env
+        sgemm = {t: sgemm_peak_torch(sys.executable, t, twin_env) for t in threads_list}
         flops = {}
         for m in models:
             try:
@@ -318,7 +332,7 @@ def main():
                         continue
                     try:
                         e = run_expr(args.expr, m, path, t, runs_dir, expr_env)
-                        w = run_twin(m, t, env)
+                        w = run_twin(m, t, twin_env)
                         e["metric"] = expr_figure(e["run"], w["name"])
                     except RuntimeError as err:
                         print(f"{m.name}, {t} threads: {err}", file=sys.stderr)
@@ -329,7 +343,7 @@ def main():
                           f" {w['name']} {e['metric']:.4g}/{w['metric']:.4g}", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
     rounds = f"{args.rounds} rounds" + (f" ({args.single_rounds} at 1 thread)" if args.single_rounds is not None else "")
-    text = table(models, threads_list, results, rounds, loads, args.portable, flops, peaks, sgemm)
+    text = table(models, threads_list, results, rounds, loads, args.portable, twin_avx2, flops, peaks, sgemm)
     print(text)
     if args.write:
         write_section(text)

@@ -3,8 +3,8 @@
 //! PyTorch's `nn.Linear` on `(batch, length, features)`): `(features, length)` →
 //! `(units, length)`, softmax over the units at each position.
 //!
-//! Lowered onto our dense op (`ops::dense`) where the CPU runs it, with a ReLU fused into
-//! it, and onto dfdx's matmul elsewhere. The weight is stored (in, out) for the matmul, the
+//! Lowered onto our dense op (`ops::dense`) where the CPU runs it (AVX-512 or AVX2, with
+//! FMA), with a ReLU fused into it, and onto dfdx's matmul elsewhere. The weight is stored (in, out) for the matmul, the
 //! transpose of PyTorch's `nn.Linear`; model files and checkpoints hold PyTorch's. On a
 //! sequence the layer runs as `ops::positionwise`, one product per example, which reads the
 //! same stored weight.

@@ -301,6 +301,30 @@ pub(crate) fn packed_view(
     );
 }
 
+/// `dst (m x n) = lhs (m x k) * rhs (k x n)` (or `+=` when `accumulate`) on the blocked
+/// product whatever the shape: the dense layer's products where there is no AVX-512
+/// (`dense::blocked`). The bits of [`matmul_packed`] on the same operands.
+///
+/// # Panics
+/// If an operand is too short, or without [`shifted_products`].
+pub(crate) fn blocked_view(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
+    assert!(lhs.fits(m, k), "matmul: operand too short");
+    on_blocked(
+        (m, n, k),
+        dst,
+        accumulate,
+        Lhs::View(lhs),
+        Rhs::View(rhs),
+        rhs.fits(k, n),
+    );
+}
+
 /// [`shifted_rows`] with `rhs`'s columns in place: column `j` is the `k` floats at
 /// `cols.data[cols.offsets[j]..]`, in `runs` (each run starting `runs.stride` floats after
 /// the one before; `k` a whole number of runs).

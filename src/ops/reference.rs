@@ -9,6 +9,20 @@ use super::{Padding, PoolKind, T4};
 
 pub(crate) type Shape4 = (usize, usize, usize, usize);
 
+/// The x86-64 builds of our products this CPU runs, whatever `EXPR_PORTABLE` says: the
+/// AVX-512 one (`true`) where it has AVX-512F, the AVX2 one (`false`) where it has AVX2, both
+/// with FMA. Tests of a kernel with both builds run each.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn builds() -> Vec<bool> {
+    let fma = std::arch::is_x86_feature_detected!("fma");
+    let avx512 = fma && std::arch::is_x86_feature_detected!("avx512f");
+    let avx2 = fma && std::arch::is_x86_feature_detected!("avx2");
+    [(avx512, true), (avx2, false)]
+        .into_iter()
+        .filter_map(|(has, wide)| has.then_some(wide))
+        .collect()
+}
+
 /// Uniform values in [-1, 1) from a fixed seed.
 pub(crate) fn random(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

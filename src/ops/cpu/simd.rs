@@ -58,9 +58,9 @@ pub(crate) use avx512_or_avx2_or_portable;
 
 /// Whether our AVX-512 kernels (the dense layer, the fused conv) run: the CPU has AVX-512F
 /// and FMA, and `EXPR_PORTABLE` is not set. Setting it makes every machine take the portable
-/// paths (dfdx's matmul, our AVX2/SSE kernels, the blocked product's AVX2 build where the CPU
-/// has AVX2 and FMA), which is how CI tests them on machines that have AVX-512. Read once per
-/// process.
+/// paths (our AVX2/SSE kernels, the blocked product's AVX2 build for the convs and the dense
+/// layers where the CPU has AVX2 and FMA, dfdx's matmul where it has not), which is how CI
+/// tests them on machines that have AVX-512. Read once per process.
 pub(crate) fn avx512_kernels() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| {

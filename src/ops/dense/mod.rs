@@ -1,10 +1,12 @@
-//! A dense layer, `y = relu?(x · W + b)`, as one op on dfdx's tape, on CPUs with AVX-512.
+//! A dense layer, `y = relu?(x · W + b)`, as one op on dfdx's tape, on CPUs with AVX-512 or
+//! AVX2 and FMA.
 //!
 //! dfdx's matmul goes through the `gemm` crate, whose AVX-512 kernels need a nightly compiler:
 //! on stable it runs 8-wide, and reading its operands costs copies. This op reads the weight
 //! from the parameter's host copy, multiplies with our 16-wide register-tiled kernels
-//! (`kernel`), fuses the bias and the ReLU, and registers one backward pass for all of it.
-//! CPUs without AVX-512 keep dfdx's ops ([`supported`] tells which).
+//! (`kernel`) where the CPU has AVX-512, and with the blocked product's AVX2 build
+//! (`blocked`) where it has AVX2 only, fuses the bias and the ReLU, and registers one
+//! backward pass for all of it. Other CPUs keep dfdx's ops ([`supported`] tells which).
 //!
 //! The weight is stored `(in, out)`, as the model keeps it. Results are bit-identical across
 //! runs and thread counts: every gradient element is summed by one task in a fixed order (the
@@ -19,6 +21,8 @@
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
+#[cfg(target_arch = "x86_64")]
+mod blocked;
 #[cfg(target_arch = "x86_64")]
 mod kernel;
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -60,8 +64,15 @@ pub struct DenseParams<'a> {
     pub grads: bool,
 }
 
-/// Whether this CPU runs [`dense`]: AVX-512F with FMA, unless `EXPR_PORTABLE` is set.
+/// Whether this CPU runs [`dense`]: AVX-512F or AVX2, with FMA (the AVX2 build only when
+/// `EXPR_PORTABLE` is set).
 pub fn supported() -> bool {
+    crate::ops::cpu::simd::avx512_kernels() || crate::ops::matmul::shifted_products()
+}
+
+/// Whether the AVX-512 kernels run rather than the blocked product: each rounds its own way.
+#[cfg(target_arch = "x86_64")]
+fn wide() -> bool {
     crate::ops::cpu::simd::avx512_kernels()
 }
 
@@ -84,7 +95,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
 ) -> Rows<T> {
     use super::host_data;
 
-    assert!(supported(), "the dense op needs AVX-512F and FMA");
+    assert!(supported(), "the dense op needs AVX-512F or AVX2, with FMA");
     let m = x.shape().0;
     let (w, w_host) = params.weight;
     let n = params.units;
@@ -192,7 +203,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
     out.put_tape(tape)
 }
 
-/// [`dense`] where there is no AVX-512: never called, as [`supported`] is false.
+/// [`dense`] off x86-64: never called, as [`supported`] is false.
 #[cfg(not(target_arch = "x86_64"))]
 pub fn dense<T: Tape<f32, Cpu>>(
     _: Rows<T>,
@@ -201,7 +212,7 @@ pub fn dense<T: Tape<f32, Cpu>>(
     _: bool,
     _: bool,
 ) -> Rows<T> {
-    panic!("the dense op needs AVX-512F and FMA (see `supported`)")
+    panic!("the dense op needs AVX-512F or AVX2, with FMA (see `supported`)")
 }
 
 /// Input features per backward task: a multiple of the kernels' tile sizes (6 and 16).
@@ -219,7 +230,7 @@ fn pieces(work: usize, max: usize) -> usize {
     }
 }
 
-/// The forward pass on host data: in two halves of the inner dimension where it is large.
+/// The forward pass on host data.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn forward(
     x: &[f32],
@@ -232,6 +243,24 @@ pub(crate) fn forward(
     if n == 0 {
         return;
     }
+    if wide() {
+        wide_forward(x, w, b, y, (k, n), relu);
+    } else {
+        blocked::forward(x, w, b, y, (k, n), relu);
+    }
+}
+
+/// [`forward`] on the AVX-512 kernels: in two halves of the inner dimension where it is
+/// large.
+#[cfg(target_arch = "x86_64")]
+fn wide_forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    (k, n): (usize, usize),
+    relu: bool,
+) {
     let m = y.len() / n;
     if pieces(m * k * n, 2) == 1 {
         // SAFETY: `dense` and the tests call this only where `supported()` holds; the
@@ -306,10 +335,20 @@ impl Grad<'_> {
 }
 
 /// Puts the weight gradient `xᵀ · g` into `dw` and the input gradient `g · Wᵀ` into `dx`
-/// (those not skipped), in parallel over blocks of input features: a task owns rows of `dw`
-/// and columns of `dx`.
+/// (those not skipped).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
+    if wide() {
+        wide_backward(b, dw, dx);
+    } else {
+        blocked::backward(b, dw, dx);
+    }
+}
+
+/// [`backward`] on the AVX-512 kernels, in parallel over blocks of input features: a task
+/// owns rows of `dw` and columns of `dx`.
+#[cfg(target_arch = "x86_64")]
+fn wide_backward(b: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
     let (m, k, n) = b.dims;
     let (dw, dx) = (dw.parts(), dx.parts());
     assert!(dw.is_none_or(|(_, len, _)| len == k * n));

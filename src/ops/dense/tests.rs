@@ -5,9 +5,12 @@
 use dfdx::prelude::*;
 use dfdx::tensor_ops::Backward;
 
-use super::{backward, dense, forward, kernel, supported, BackwardInputs, DenseParams, Grad, Rows};
+use super::{
+    blocked, dense, kernel, supported, wide_backward, wide_forward, BackwardInputs, DenseParams,
+    Grad, Rows,
+};
 use crate::ops::handoff::{GradCell, Handoff};
-use crate::ops::reference::{assert_close, random};
+use crate::ops::reference::{assert_close, builds, random};
 
 /// `(batch, in, out)`: the tutorial's two layers, and shapes with every kind of tail (rows not
 /// a multiple of 6 or of a task, features not a multiple of 16 or of a task, outputs below
@@ -42,9 +45,35 @@ fn reference_forward(
     y
 }
 
+/// `super::forward` on one build: the AVX-512 kernels (`wide`) or the blocked product.
+fn forward(
+    wide: bool,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    kn: (usize, usize),
+    relu: bool,
+) {
+    if wide {
+        wide_forward(x, w, b, y, kn, relu);
+    } else {
+        blocked::forward(x, w, b, y, kn, relu);
+    }
+}
+
+/// `super::backward` on one build.
+fn backward(wide: bool, back: &BackwardInputs<'_>, dw: Grad<'_>, dx: Grad<'_>) {
+    if wide {
+        wide_backward(back, dw, dx);
+    } else {
+        blocked::backward(back, dw, dx);
+    }
+}
+
 fn skip() -> bool {
     if !supported() {
-        eprintln!("skipped: this CPU has no AVX-512F + FMA");
+        eprintln!("skipped: this CPU has neither AVX-512F nor AVX2, with FMA");
         return true;
     }
     false
@@ -55,7 +84,10 @@ fn forward_matches_the_definition() {
     if skip() {
         return;
     }
-    for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+    for (wide, (i, &(m, k, n))) in builds()
+        .into_iter()
+        .flat_map(|wide| std::iter::repeat(wide).zip(SHAPES.iter().enumerate()))
+    {
         let seed = 10 * i as u64;
         let (x, w, b) = (
             random(m * k, seed),
@@ -64,9 +96,10 @@ fn forward_matches_the_definition() {
         );
         for (relu, bias) in [(false, &b[..]), (true, &b[..]), (true, &[][..])] {
             let mut y = vec![f32::NAN; m * n];
-            forward(&x, &w, bias, &mut y, (k, n), relu);
+            forward(wide, &x, &w, bias, &mut y, (k, n), relu);
             let want = reference_forward(&x, &w, bias, (m, k, n), relu);
-            assert_close(&format!("y {m}x{k}x{n} relu={relu}"), &y, &want, 1e-4);
+            let what = format!("y {m}x{k}x{n} relu={relu} wide={wide}");
+            assert_close(&what, &y, &want, 1e-4);
         }
     }
 }
@@ -76,7 +109,10 @@ fn backward_matches_the_definition() {
     if skip() {
         return;
     }
-    for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+    for (wide, (i, &(m, k, n))) in builds()
+        .into_iter()
+        .flat_map(|wide| std::iter::repeat(wide).zip(SHAPES.iter().enumerate()))
+    {
         let seed = 100 + 10 * i as u64;
         let (x, w, g) = (
             random(m * k, seed),
@@ -92,11 +128,12 @@ fn backward_matches_the_definition() {
             g: &g,
             dims: (m, k, n),
         };
-        backward(&back, Grad::Add(&mut dw), Grad::Add(&mut dx));
+        backward(wide, &back, Grad::Add(&mut dw), Grad::Add(&mut dx));
         // Written instead of added: the same products, over buffers of garbage.
         let mut dw_written = vec![std::mem::MaybeUninit::new(f32::NAN); k * n];
         let mut dx_written = vec![std::mem::MaybeUninit::new(f32::NAN); m * k];
         backward(
+            wide,
             &back,
             Grad::Write(&mut dw_written),
             Grad::Write(&mut dx_written),
@@ -117,21 +154,21 @@ fn backward_matches_the_definition() {
                 }
             }
         }
-        assert_close(&format!("dw {m}x{k}x{n}"), &dw, &want_dw, 1e-4);
-        assert_close(&format!("dx {m}x{k}x{n}"), &dx, &want_dx, 1e-4);
+        assert_close(&format!("dw {m}x{k}x{n} wide={wide}"), &dw, &want_dw, 1e-4);
+        assert_close(&format!("dx {m}x{k}x{n} wide={wide}"), &dx, &want_dx, 1e-4);
         let without = |want: &[f64], start: &[f32]| -> Vec<f64> {
             want.iter()
                 .zip(start)
                 .map(|(w, d)| w - f64::from(*d))
                 .collect()
         };
-        let what = |t: &str| format!("written {t} {m}x{k}x{n}");
+        let what = |t: &str| format!("written {t} {m}x{k}x{n} wide={wide}");
         assert_close(&what("dx"), &dx_written, &without(&want_dx, &dx0), 1e-4);
         assert_close(&what("dw"), &dw_written, &without(&want_dw, &dw0), 1e-4);
         // Either gradient alone: the same bits as with both.
         let (mut dw_alone, mut dx_alone) = (dw0.clone(), dx0.clone());
-        backward(&back, Grad::Add(&mut dw_alone), Grad::Skip);
-        backward(&back, Grad::Skip, Grad::Add(&mut dx_alone));
+        backward(wide, &back, Grad::Add(&mut dw_alone), Grad::Skip);
+        backward(wide, &back, Grad::Skip, Grad::Add(&mut dx_alone));
         assert!(dw_alone == dw, "dw alone {m}x{k}x{n}");
         assert!(dx_alone == dx, "dx alone {m}x{k}x{n}");
     }
@@ -228,7 +265,7 @@ fn gradients_match_finite_differences() {
     assert_close("db", &grads.get(&bt).as_vec(), &numeric(2, n), 1e-3);
 }
 
-/// One rayon thread and four give the same bits, forward and backward.
+/// One rayon thread and four give the same bits, forward and backward, on each build.
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     if skip() {
@@ -241,14 +278,14 @@ fn results_do_not_depend_on_the_thread_count() {
         random(n, 9),
         random(m * n, 10),
     );
-    let run = |threads: usize| {
+    let run = |wide: bool, threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("a thread pool");
         pool.install(|| {
             let mut y = vec![0.0; m * n];
-            forward(&x, &w, &b, &mut y, (k, n), true);
+            forward(wide, &x, &w, &b, &mut y, (k, n), true);
             let (mut dw, mut dx) = (vec![0.0; k * n], vec![0.0; m * k]);
             let back = BackwardInputs {
                 x: &x,
@@ -256,12 +293,17 @@ fn results_do_not_depend_on_the_thread_count() {
                 g: &g,
                 dims: (m, k, n),
             };
-            backward(&back, Grad::Add(&mut dw), Grad::Add(&mut dx));
+            backward(wide, &back, Grad::Add(&mut dw), Grad::Add(&mut dx));
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             (bits(&y), bits(&dw), bits(&dx))
         })
     };
-    assert!(run(1) == run(4), "1 and 4 threads differ");
+    for wide in builds() {
+        assert!(
+            run(wide, 1) == run(wide, 4),
+            "1 and 4 threads differ, wide={wide}"
+        );
+    }
 }
 
 /// Blocks of rows transposed into a buffer with a wider stride, as the backward pass does:

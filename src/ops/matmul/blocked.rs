@@ -662,17 +662,7 @@ mod tests {
     use super::*;
     use crate::ops::reference::random;
 
-    /// The builds of the product this CPU runs, whatever `EXPR_PORTABLE` says: the AVX-512
-    /// one where it has AVX-512F, and the AVX2 one where it has AVX2, both with FMA.
-    fn builds() -> Vec<bool> {
-        let fma = std::arch::is_x86_feature_detected!("fma");
-        let avx512 = fma && std::arch::is_x86_feature_detected!("avx512f");
-        let avx2 = fma && std::arch::is_x86_feature_detected!("avx2");
-        [(avx512, true), (avx2, false)]
-            .into_iter()
-            .filter_map(|(has, wide)| has.then_some(wide))
-            .collect()
-    }
+    use crate::ops::reference::builds;
 
     /// The product on the AVX-512 build (`wide`) or the AVX2 one.
     ///

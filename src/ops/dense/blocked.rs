@@ -3,9 +3,10 @@
 //! place of dfdx's matmul, which copied the operands in and out of its tensors and ran the
 //! bias and the activation as passes of their own.
 //!
-//! Each product is cut into blocks of its result's rows, one per thread. The blocked product
-//! sums every element in one order that depends on the inner dimension alone, so the cut
-//! changes no bit, and results are the same at every thread count.
+//! The forward product is cut into two fixed halves of its inner dimension, the gradients'
+//! into blocks of their results' rows. The blocked product sums every element in one order
+//! that depends on the inner dimension alone, so the cuts by rows change no bit, and results
+//! are the same at every thread count.
 
 use super::{pieces, row_blocks, BackwardInputs, Grad};
 use crate::ops::cpu::affinity::on_fixed_threads;

@@ -64,10 +64,10 @@ pub struct DenseParams<'a> {
     pub grads: bool,
 }
 
-/// Whether this CPU runs [`dense`]: AVX-512F or AVX2, with FMA (the AVX2 build only when
-/// `EXPR_PORTABLE` is set).
+/// Whether this CPU runs [`dense`]: it has the blocked product (AVX-512F or AVX2, with FMA),
+/// on which the AVX2 path multiplies; the AVX-512 kernels need no more than that.
 pub fn supported() -> bool {
-    crate::ops::cpu::simd::avx512_kernels() || crate::ops::matmul::shifted_products()
+    crate::ops::matmul::shifted_products()
 }
 
 /// Whether the AVX-512 kernels run rather than the blocked product: each rounds its own way.
